@@ -1,0 +1,26 @@
+# Two entry points a fresh machine needs: `make run` (the main job) and `make test`.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[torch,dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/curvecast collect --workload digits-metaqnn --configs 24 --epochs 10 --seed 0 --out runs/digits-metaqnn-demo.parquet
+	$(BIN)/curvecast data summary runs/digits-metaqnn-demo.parquet
+
+test: $(STAMP)
+	$(BIN)/ruff check src tests
+	$(BIN)/mypy
+	@# pytest exits 5 when it collected no tests: a suite that tests nothing fails.
+	$(BIN)/pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then echo 'pytest collected no tests' >&2; exit 1; fi; exit $$rc
+
+clean:
+	rm -rf $(VENV) runs

@@ -1,0 +1,540 @@
+"""Learning curves: the one data structure every part of curvecast reads.
+
+A :class:`CurveSet` holds the validation curves of many configurations of one workload:
+
+* ``values[config, epoch]`` (float64, shape ``(n_configs, n_epochs)``), NaN where not observed;
+* ``observed[config, epoch]`` (bool, same shape): whether the run reported that epoch.  A run that
+  diverged reports NaN or ±inf; those entries are *observed* and kept exactly as reported;
+* ``epochs`` (int64, shape ``(n_epochs,)``, strictly increasing): the budget axis.  Epoch 0, where
+  present, is the untrained network (``has_untrained_epoch``);
+* ``seconds[config, epoch]`` (float64): wall-clock seconds the epoch took, NaN where unknown;
+* ``configs``: one row per configuration (hyperparameters, architecture encoding, ``n_params``,
+  ``n_layers``), indexed by a string ``config_id`` in the same order as the rows of ``values``;
+* ``test_values`` (float64, shape ``(n_configs,)``): the test-set value after the last epoch, NaN
+  where unknown;
+* the metric's name and :class:`Direction`, and a ``provenance`` mapping.
+
+**Diverged runs, the one rule.**  An observed value that is NaN or ±inf counts as the *worst value
+of the metric*: :meth:`CurveSet.filled_values` replaces it by :attr:`CurveSet.diverged_fill`, which
+is ``diverged_value`` when the data set states one (e.g. chance accuracy) and otherwise the worst
+finite value observed anywhere in the set (lowest accuracy, highest perplexity).  Every later part
+(features, predictors, stopping) reads curves through that rule; the raw values stay untouched.
+
+On disk a CurveSet is one Parquet file: a long table ``(config_id, epoch, value, seconds)`` with one
+row per observed epoch, and in the file's metadata the metric, direction, epoch axis, provenance and
+the config table (as an Arrow IPC stream, so dtypes and floats survive exactly).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from numpy.typing import NDArray
+
+FORMAT_VERSION = "1"
+_META_PREFIX = b"curvecast."
+_TEST_COLUMN = "__curvecast_test_value__"
+_LONG_COLUMNS = ("config_id", "epoch", "value", "seconds")
+
+
+class Direction(str, Enum):
+    """Whether a larger (accuracy) or a smaller (loss, perplexity) metric value is better."""
+
+    MAXIMIZE = "maximize"
+    MINIMIZE = "minimize"
+
+    @classmethod
+    def parse(cls, text: str | Direction) -> Direction:
+        """Return the direction named by ``text`` (``"maximize"``/``"max"``/``"minimize"``/``"min"``).
+
+        Raises:
+            ValueError: naming the unknown direction.
+        """
+        if isinstance(text, Direction):
+            return text
+        aliases = {"max": cls.MAXIMIZE, "maximize": cls.MAXIMIZE,
+                   "min": cls.MINIMIZE, "minimize": cls.MINIMIZE}
+        try:
+            return aliases[str(text).strip().lower()]
+        except KeyError:
+            raise ValueError(
+                f"unknown direction {text!r}: expected 'maximize' or 'minimize'"
+            ) from None
+
+    @property
+    def sign(self) -> float:
+        """+1.0 when larger is better, -1.0 otherwise: ``sign * value`` is always 'higher is better'."""
+        return 1.0 if self is Direction.MAXIMIZE else -1.0
+
+    def is_better(self, a: float, b: float) -> bool:
+        """Whether ``a`` is strictly better than ``b``."""
+        return a > b if self is Direction.MAXIMIZE else a < b
+
+    def worst(self, values: NDArray[np.float64]) -> float:
+        """The worst finite value in ``values`` (NaN when there is none)."""
+        finite = values[np.isfinite(values)]
+        if finite.size == 0:
+            return float("nan")
+        return float(finite.min() if self is Direction.MAXIMIZE else finite.max())
+
+    def best(self, values: NDArray[np.float64]) -> float:
+        """The best finite value in ``values`` (NaN when there is none)."""
+        finite = values[np.isfinite(values)]
+        if finite.size == 0:
+            return float("nan")
+        return float(finite.max() if self is Direction.MAXIMIZE else finite.min())
+
+
+class CurveSetFormatError(ValueError):
+    """A file or table does not hold a valid CurveSet; the message names the file, config and field."""
+
+
+def _where(source: str | None, config: str | None = None, field_: str | None = None) -> str:
+    parts = [p for p in (source, f"config {config!r}" if config is not None else None,
+                         f"field {field_!r}" if field_ is not None else None) if p]
+    return ": ".join(parts) + ": " if parts else ""
+
+
+@dataclass(frozen=True, eq=False)
+class CurveSet:
+    """Learning curves of many configurations of one workload (see the module docstring)."""
+
+    values: NDArray[np.float64]
+    observed: NDArray[np.bool_]
+    epochs: NDArray[np.int64]
+    metric: str
+    direction: Direction
+    configs: pd.DataFrame
+    seconds: NDArray[np.float64] | None = None
+    test_values: NDArray[np.float64] | None = None
+    provenance: Mapping[str, Any] = field(default_factory=dict)
+    diverged_value: float | None = None
+
+    def __post_init__(self) -> None:
+        values = np.array(self.values, dtype=np.float64, copy=True)
+        observed = np.array(self.observed, dtype=bool, copy=True)
+        epochs = np.array(self.epochs, dtype=np.int64, copy=True)
+        if values.ndim != 2:
+            raise ValueError(f"values must be 2-D (configs, epochs), got shape {values.shape}")
+        if observed.shape != values.shape:
+            raise ValueError(f"observed has shape {observed.shape}, values {values.shape}")
+        if epochs.shape != (values.shape[1],):
+            raise ValueError(f"epochs has shape {epochs.shape}, expected ({values.shape[1]},)")
+        if epochs.size and (np.any(np.diff(epochs) <= 0) or epochs[0] < 0):
+            raise ValueError(f"epochs must be non-negative and strictly increasing, got {epochs}")
+        if len(self.configs) != values.shape[0]:
+            raise ValueError(
+                f"config table has {len(self.configs)} rows, values {values.shape[0]} configs"
+            )
+        configs = self.configs.copy()
+        configs.index = pd.Index([str(i) for i in configs.index], name="config_id")
+        if configs.index.has_duplicates:
+            dup = configs.index[configs.index.duplicated()][0]
+            raise ValueError(f"config {dup!r}: duplicated config_id in the config table")
+        values[~observed] = np.nan
+        seconds = None
+        if self.seconds is not None:
+            seconds = np.array(self.seconds, dtype=np.float64, copy=True)
+            if seconds.shape != values.shape:
+                raise ValueError(f"seconds has shape {seconds.shape}, values {values.shape}")
+            seconds[~observed] = np.nan
+        test_values = np.full(values.shape[0], np.nan)
+        if self.test_values is not None:
+            test_values = np.array(self.test_values, dtype=np.float64, copy=True)
+            if test_values.shape != (values.shape[0],):
+                raise ValueError(f"test_values has shape {test_values.shape}, "
+                                 f"expected ({values.shape[0]},)")
+        for array in (values, observed, epochs, test_values, seconds):
+            if array is not None:
+                array.setflags(write=False)
+        set_ = object.__setattr__
+        set_(self, "values", values)
+        set_(self, "observed", observed)
+        set_(self, "epochs", epochs)
+        set_(self, "configs", configs)
+        set_(self, "seconds", seconds)
+        set_(self, "test_values", test_values)
+        set_(self, "direction", Direction.parse(self.direction))
+        set_(self, "provenance", dict(self.provenance))
+
+    # ----------------------------------------------------------------- shape and access
+    @property
+    def n_configs(self) -> int:
+        """Number of configurations (rows)."""
+        return int(self.values.shape[0])
+
+    @property
+    def n_epochs(self) -> int:
+        """Number of points on the budget axis (columns), epoch 0 included when present."""
+        return int(self.values.shape[1])
+
+    @property
+    def config_ids(self) -> list[str]:
+        """The configurations' ids, in row order."""
+        return list(self.configs.index)
+
+    @property
+    def has_untrained_epoch(self) -> bool:
+        """Whether the first column is epoch 0, the untrained network."""
+        return bool(self.epochs.size and self.epochs[0] == 0)
+
+    def __len__(self) -> int:
+        return self.n_configs
+
+    def __repr__(self) -> str:
+        return (f"CurveSet(metric={self.metric!r}, direction={self.direction.value}, "
+                f"configs={self.n_configs}, epochs={self.n_epochs}, "
+                f"complete={int(self.is_complete().sum())})")
+
+    def row(self, config: int | str) -> int:
+        """Row index of a config given by position or by id."""
+        if isinstance(config, str):
+            try:
+                return int(self.configs.index.get_loc(config))  # type: ignore[arg-type]
+            except KeyError:
+                raise KeyError(f"config {config!r} is not in this CurveSet") from None
+        if not -self.n_configs <= config < self.n_configs:
+            raise IndexError(f"config position {config} out of range for {self.n_configs}")
+        return int(config) % self.n_configs
+
+    # ----------------------------------------------------------------- diverged runs
+    def diverged(self) -> NDArray[np.bool_]:
+        """Mask ``(n_configs, n_epochs)`` of observed values that are NaN or ±inf."""
+        return self.observed & ~np.isfinite(self.values)
+
+    @property
+    def diverged_fill(self) -> float:
+        """The value a diverged observation counts as (see the module docstring)."""
+        if self.diverged_value is not None:
+            return float(self.diverged_value)
+        return self.direction.worst(self.values[self.observed])
+
+    def filled_values(self) -> NDArray[np.float64]:
+        """``values`` with diverged observations replaced by :attr:`diverged_fill`.
+
+        Unobserved entries stay NaN.  Shape ``(n_configs, n_epochs)``.
+        """
+        out = np.array(self.values, copy=True)
+        out[self.diverged()] = self.diverged_fill
+        return out
+
+    # ----------------------------------------------------------------- curve summaries
+    def n_observed(self) -> NDArray[np.int64]:
+        """Per config, the length of the observed prefix (consecutive observed epochs from the first)."""
+        not_seen = ~self.observed
+        first_gap = np.where(not_seen.any(axis=1), not_seen.argmax(axis=1), self.n_epochs)
+        return first_gap.astype(np.int64)
+
+    def is_complete(self) -> NDArray[np.bool_]:
+        """Per config, whether the final epoch was observed."""
+        if self.n_epochs == 0:
+            return np.zeros(self.n_configs, dtype=bool)
+        return np.asarray(self.observed[:, -1], dtype=bool)
+
+    def final_values(self, *, filled: bool = True) -> NDArray[np.float64]:
+        """Value at the last epoch per config, shape ``(n_configs,)``; NaN where not observed.
+
+        With ``filled=True`` (the default) a diverged final value counts as :attr:`diverged_fill`.
+        """
+        source = self.filled_values() if filled else self.values
+        return np.array(source[:, -1], copy=True)
+
+    def prefix(self, config: int | str, *, filled: bool = True
+               ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        """The observed prefix of one config: ``(epochs[:k], values[:k])`` with ``k = n_observed``."""
+        r = self.row(config)
+        k = int(self.n_observed()[r])
+        source = self.filled_values() if filled else self.values
+        return np.array(self.epochs[:k]), np.array(source[r, :k])
+
+    # ----------------------------------------------------------------- derived sets
+    def subset(self, configs: Sequence[int] | Sequence[str] | NDArray[Any]) -> CurveSet:
+        """A CurveSet of the given configs (positions, ids or a boolean mask), in that order."""
+        idx = np.asarray(configs)
+        if idx.dtype == bool:
+            if idx.shape != (self.n_configs,):
+                raise ValueError(f"mask has shape {idx.shape}, expected ({self.n_configs},)")
+            rows = np.flatnonzero(idx)
+        elif idx.size and idx.dtype.kind in "US O":
+            rows = np.array([self.row(str(c)) for c in idx], dtype=np.int64)
+        else:
+            rows = np.array([self.row(int(c)) for c in idx], dtype=np.int64)
+        return replace(
+            self,
+            values=self.values[rows],
+            observed=self.observed[rows],
+            configs=self.configs.iloc[rows],
+            seconds=None if self.seconds is None else self.seconds[rows],
+            test_values=None if self.test_values is None else self.test_values[rows],
+        )
+
+    def epoch_slice(self, start: int = 0, stop: int | None = None) -> CurveSet:
+        """Columns ``start:stop`` of the budget axis (e.g. ``epoch_slice(1)`` drops epoch 0)."""
+        cols = slice(start, stop)
+        return replace(
+            self,
+            values=self.values[:, cols],
+            observed=self.observed[:, cols],
+            epochs=self.epochs[cols],
+            seconds=None if self.seconds is None else self.seconds[:, cols],
+        )
+
+    def without_untrained_epoch(self) -> CurveSet:
+        """This set without the epoch-0 column (the untrained network), if it has one."""
+        return self.epoch_slice(1) if self.has_untrained_epoch else self
+
+    def merge(self, other: CurveSet) -> CurveSet:
+        """Union of two CurveSets of the same metric and direction.
+
+        The budget axis becomes the union of both; config ids must not overlap; config-table
+        columns missing on one side become NaN.  Provenance is kept as ``{"merged": [a, b]}``.
+        """
+        if other.metric != self.metric or other.direction is not self.direction:
+            raise ValueError(
+                f"cannot merge metric {other.metric!r} ({other.direction.value}) into "
+                f"{self.metric!r} ({self.direction.value})"
+            )
+        overlap = self.configs.index.intersection(other.configs.index)
+        if len(overlap):
+            raise ValueError(f"config {overlap[0]!r}: present in both CurveSets")
+        epochs = np.union1d(self.epochs, other.epochs)
+
+        def widen(cs: CurveSet, arr: NDArray[Any] | None, fill: Any) -> NDArray[Any]:
+            out = np.full((cs.n_configs, epochs.size), fill,
+                          dtype=bool if isinstance(fill, bool) else np.float64)
+            if arr is not None:
+                out[:, np.searchsorted(epochs, cs.epochs)] = arr
+            return out
+
+        seconds = None
+        if self.seconds is not None or other.seconds is not None:
+            seconds = np.vstack([widen(self, self.seconds, np.nan),
+                                 widen(other, other.seconds, np.nan)])
+        assert self.test_values is not None and other.test_values is not None  # set in init
+        return CurveSet(
+            values=np.vstack([widen(self, self.values, np.nan), widen(other, other.values, np.nan)]),
+            observed=np.vstack([widen(self, self.observed, False),
+                                widen(other, other.observed, False)]),
+            epochs=epochs,
+            metric=self.metric,
+            direction=self.direction,
+            configs=pd.concat([self.configs, other.configs]),
+            seconds=seconds,
+            test_values=np.concatenate([self.test_values, other.test_values]),
+            provenance={"merged": [dict(self.provenance), dict(other.provenance)]},
+            diverged_value=self.diverged_value if self.diverged_value is not None
+            else other.diverged_value,
+        )
+
+    # ----------------------------------------------------------------- tables
+    def to_long(self) -> pd.DataFrame:
+        """One row per observed (config, epoch): columns ``config_id, epoch, value, seconds``."""
+        rows, cols = np.nonzero(self.observed)
+        seconds = (np.full(rows.size, np.nan) if self.seconds is None
+                   else self.seconds[rows, cols])
+        return pd.DataFrame({
+            "config_id": np.asarray(self.config_ids, dtype=object)[rows],
+            "epoch": self.epochs[cols],
+            "value": self.values[rows, cols],
+            "seconds": seconds,
+        })
+
+    @classmethod
+    def from_long(
+        cls,
+        long: pd.DataFrame,
+        configs: pd.DataFrame,
+        *,
+        metric: str,
+        direction: Direction | str,
+        epochs: Sequence[int] | NDArray[np.int64] | None = None,
+        test_values: Mapping[str, float] | None = None,
+        provenance: Mapping[str, Any] | None = None,
+        diverged_value: float | None = None,
+        source: str | None = None,
+    ) -> CurveSet:
+        """Build a CurveSet from a long table ``(config_id, epoch, value[, seconds])``.
+
+        ``configs`` is indexed by config id (or has a ``config_id`` column).  ``epochs`` is the
+        budget axis (default: the epochs present in ``long``).  ``source`` names where the data
+        came from in error messages.
+
+        Raises:
+            CurveSetFormatError: missing columns, an unknown direction, a duplicated
+                (config, epoch), a config in the curves but not in the config table, an epoch
+                off the axis, or an empty set.
+        """
+        where = _where(source)
+        for col in ("config_id", "epoch", "value"):
+            if col not in long.columns:
+                raise CurveSetFormatError(f"{where}missing column {col!r} in the curve table "
+                                          f"(has {list(long.columns)})")
+        try:
+            direction = Direction.parse(direction)
+        except ValueError as err:
+            raise CurveSetFormatError(f"{_where(source, field_='direction')}{err}") from None
+        if "config_id" in configs.columns:
+            configs = configs.set_index("config_id")
+        configs = configs.copy()
+        configs.index = pd.Index([str(i) for i in configs.index], name="config_id")
+        if len(configs) == 0:
+            raise CurveSetFormatError(f"{where}empty CurveSet: the config table has no rows")
+        if configs.index.has_duplicates:
+            dup = configs.index[configs.index.duplicated()][0]
+            raise CurveSetFormatError(f"{_where(source, dup, 'config_id')}duplicated in the "
+                                      "config table")
+        ids = long["config_id"].astype(str).to_numpy()
+        try:
+            ep = long["epoch"].to_numpy(dtype=np.int64)
+        except (TypeError, ValueError):
+            raise CurveSetFormatError(f"{_where(source, field_='epoch')}epochs must be integers")
+        dup_mask = pd.DataFrame({"c": ids, "e": ep}).duplicated().to_numpy()
+        if dup_mask.any():
+            i = int(np.flatnonzero(dup_mask)[0])
+            raise CurveSetFormatError(f"{_where(source, ids[i], 'epoch')}epoch {ep[i]} appears "
+                                      "more than once")
+        rows = configs.index.get_indexer(ids)
+        if (rows < 0).any():
+            bad = ids[int(np.flatnonzero(rows < 0)[0])]
+            raise CurveSetFormatError(f"{_where(source, bad, 'config_id')}has curve values but "
+                                      "no row in the config table")
+        axis = np.unique(ep) if epochs is None else np.asarray(epochs, dtype=np.int64)
+        if axis.size == 0:
+            raise CurveSetFormatError(f"{where}empty CurveSet: no epochs")
+        cols = np.searchsorted(axis, ep)
+        off = (cols >= axis.size) | (axis[np.minimum(cols, axis.size - 1)] != ep)
+        if off.any():
+            i = int(np.flatnonzero(off)[0])
+            raise CurveSetFormatError(f"{_where(source, ids[i], 'epoch')}epoch {ep[i]} is not "
+                                      f"on the epoch axis {axis.tolist()}")
+        shape = (len(configs), axis.size)
+        values = np.full(shape, np.nan)
+        observed = np.zeros(shape, dtype=bool)
+        values[rows, cols] = long["value"].to_numpy(dtype=np.float64)
+        observed[rows, cols] = True
+        seconds = None
+        if "seconds" in long.columns:
+            seconds = np.full(shape, np.nan)
+            seconds[rows, cols] = long["seconds"].to_numpy(dtype=np.float64)
+        tests = np.full(len(configs), np.nan)
+        if test_values is not None:
+            for cid, v in test_values.items():
+                tests[configs.index.get_loc(str(cid))] = v
+        try:
+            return cls(values=values, observed=observed, epochs=axis, metric=str(metric),
+                       direction=direction, configs=configs, seconds=seconds,
+                       test_values=tests, provenance=dict(provenance or {}),
+                       diverged_value=diverged_value)
+        except ValueError as err:
+            raise CurveSetFormatError(f"{where}{err}") from None
+
+    # ----------------------------------------------------------------- Parquet
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write this set to a Parquet file, atomically (a reader never sees a half-written file).
+
+        Raises:
+            FileNotFoundError: when the destination folder does not exist.
+        """
+        path = Path(path)
+        if not path.parent.exists():
+            raise FileNotFoundError(f"{path}: folder {str(path.parent)!r} does not exist")
+        table = pa.Table.from_pandas(self.to_long(), preserve_index=False)
+        configs = self.configs.copy()
+        assert self.test_values is not None  # set in __post_init__
+        configs[_TEST_COLUMN] = self.test_values
+        config_table = pa.Table.from_pandas(configs.reset_index(), preserve_index=False)
+        sink = io.BytesIO()
+        with pa.ipc.new_stream(sink, config_table.schema) as writer:
+            writer.write_table(config_table)
+        meta = {
+            b"curvecast.format_version": FORMAT_VERSION.encode(),
+            b"curvecast.metric": self.metric.encode(),
+            b"curvecast.direction": self.direction.value.encode(),
+            b"curvecast.epochs": json.dumps(self.epochs.tolist()).encode(),
+            b"curvecast.provenance": json.dumps(dict(self.provenance), default=str).encode(),
+            b"curvecast.diverged_value": json.dumps(self.diverged_value).encode(),
+            b"curvecast.configs": sink.getvalue(),
+        }
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        try:
+            pq.write_table(table, tmp, compression="zstd")
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> CurveSet:
+        """Read and validate a CurveSet written by :meth:`save`.
+
+        Raises:
+            FileNotFoundError: the file does not exist.
+            CurveSetFormatError: the file is not Parquet, is truncated, lacks curvecast's
+                metadata or columns, or its content is invalid (message names file/config/field).
+        """
+        path = Path(path)
+        source = str(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such file")
+        try:
+            table = pq.read_table(path)
+        except (pa.ArrowException, OSError) as err:
+            raise CurveSetFormatError(f"{source}: not a readable Parquet file ({err})") from None
+        meta = table.schema.metadata or {}
+
+        def get(key: str) -> bytes:
+            try:
+                return meta[_META_PREFIX + key.encode()]
+            except KeyError:
+                raise CurveSetFormatError(
+                    f"{_where(source, field_=key)}missing from the file's metadata: "
+                    "not a curvecast CurveSet file"
+                ) from None
+
+        version = get("format_version").decode()
+        if version != FORMAT_VERSION:
+            raise CurveSetFormatError(f"{_where(source, field_='format_version')}unsupported "
+                                      f"version {version!r} (this curvecast reads {FORMAT_VERSION})")
+        missing = [c for c in _LONG_COLUMNS if c not in table.column_names]
+        if missing:
+            raise CurveSetFormatError(f"{source}: wrong schema, missing column(s) {missing} "
+                                      f"(has {table.column_names})")
+        try:
+            epochs = json.loads(get("epochs"))
+            provenance = json.loads(get("provenance"))
+            diverged_value = json.loads(get("diverged_value"))
+            configs = pa.ipc.open_stream(get("configs")).read_all().to_pandas()
+        except (ValueError, pa.ArrowException) as err:
+            raise CurveSetFormatError(f"{source}: corrupt curvecast metadata ({err})") from None
+        if "config_id" not in configs.columns:
+            raise CurveSetFormatError(f"{_where(source, field_='config_id')}missing from the "
+                                      "config table")
+        configs = configs.set_index("config_id")
+        tests = configs.pop(_TEST_COLUMN) if _TEST_COLUMN in configs.columns else None
+        long = table.to_pandas()
+        for col, kind in (("value", "f"), ("seconds", "f"), ("epoch", "i")):
+            if long[col].dtype.kind != kind:
+                raise CurveSetFormatError(f"{_where(source, field_=col)}wrong type "
+                                          f"{long[col].dtype} in the curve table")
+        return cls.from_long(
+            long, configs,
+            metric=get("metric").decode(), direction=get("direction").decode(),
+            epochs=epochs,
+            test_values=None if tests is None else dict(zip(configs.index, tests, strict=True)),
+            provenance=provenance, diverged_value=diverged_value, source=source,
+        )
