@@ -33,7 +33,7 @@ import os
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,7 @@ _TEST_COLUMN = "__curvecast_test_value__"
 _LONG_COLUMNS = ("config_id", "epoch", "value", "seconds")
 
 
-class Direction(str, Enum):
+class Direction(StrEnum):
     """Whether a larger (accuracy) or a smaller (loss, perplexity) metric value is better."""
 
     MAXIMIZE = "maximize"
@@ -399,13 +399,13 @@ class CurveSet:
         try:
             ep = long["epoch"].to_numpy(dtype=np.int64)
         except (TypeError, ValueError):
-            raise CurveSetFormatError(f"{_where(source, field_='epoch')}epochs must be integers")
+            raise CurveSetFormatError(f"{_where(source, field_='epoch')}epochs must be integers") from None
         dup_mask = pd.DataFrame({"c": ids, "e": ep}).duplicated().to_numpy()
         if dup_mask.any():
             i = int(np.flatnonzero(dup_mask)[0])
             raise CurveSetFormatError(f"{_where(source, ids[i], 'epoch')}epoch {ep[i]} appears "
                                       "more than once")
-        rows = configs.index.get_indexer(ids)
+        rows = configs.index.get_indexer(pd.Index(ids))
         if (rows < 0).any():
             bad = ids[int(np.flatnonzero(rows < 0)[0])]
             raise CurveSetFormatError(f"{_where(source, bad, 'config_id')}has curve values but "

@@ -1,0 +1,313 @@
+"""Record learning curves by really training sampled configs: the engine behind ``curvecast collect``.
+
+Config ``i`` of a collection is drawn from ``numpy.random.default_rng([seed, i])`` and trained
+with seed ``seed * 1_000_003 + i``, so a collection is a deterministic function of (workload, seed,
+epochs) and ``--configs 6`` after ``--configs 3`` trains exactly configs 3, 4 and 5.
+
+Crash safety: the output file only ever holds fully trained configs and is replaced atomically after
+each one finishes (:meth:`CurveSet.save`), so it is readable at any moment.  While a config trains,
+its checkpoint and the epochs it has reported so far live in ``<out>.partial/``; a rerun after an
+interruption (Ctrl-C, ``kill -9``) skips the finished configs and continues unfinished ones from
+their last checkpoint.  Training runs in ``workers`` single-thread processes.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import json
+import multiprocessing as mp
+import os
+import platform
+import shutil
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from curvecast.curves import CurveSet
+from curvecast.workloads._base import EpochResult, Workload
+
+_VERSIONED_PACKAGES = ("curvecast", "numpy", "scipy", "scikit-learn", "pandas", "pyarrow",
+                       "torch", "mnist1d")
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One progress event: config ``config_id`` reached ``epoch`` (of ``epochs``) with ``value``.
+
+    ``done`` is True on the event that finishes the config.
+    """
+
+    config_id: str
+    epoch: int
+    epochs: int
+    value: float
+    done: bool = False
+
+
+@dataclass
+class CollectResult:
+    """What a :func:`collect` call did.
+
+    Attributes:
+        curves: everything in the output file at the end.
+        trained: ids of configs trained to completion in this call.
+        skipped: ids of configs found complete in the file and not retrained.
+        resumed: ids of configs continued from a checkpoint left by an interrupted call.
+    """
+
+    curves: CurveSet
+    trained: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    resumed: list[str] = field(default_factory=list)
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of the packages a recording depends on (absent ones omitted)."""
+    versions = {"python": platform.python_version()}
+    for name in _VERSIONED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def config_id(seed: int, index: int) -> str:
+    """The id of config ``index`` of the collection with ``seed``."""
+    return f"s{seed}-{index:05d}"
+
+
+def run_seed(seed: int, index: int) -> int:
+    """The training seed of config ``index`` of the collection with ``seed``."""
+    return seed * 1_000_003 + index
+
+
+def sample_config(workload: Workload, seed: int, index: int) -> dict[str, Any]:
+    """Config ``index`` of the collection with ``seed`` (independent of how many are collected)."""
+    return workload.space.sample(np.random.default_rng([seed, index]))
+
+
+@dataclass(frozen=True)
+class _Job:
+    workload: Workload
+    config_id: str
+    config: dict[str, Any]
+    seed: int
+    epochs: int
+    partial_dir: Path
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    config_id: str
+    results: list[EpochResult]
+    test_value: float
+    resumed: bool
+
+
+def _train(job: _Job, report: Callable[[Progress], None]) -> _Outcome:
+    """Train one config to ``job.epochs``, checkpointing after every epoch (runs in a worker)."""
+    ckpt = job.partial_dir / f"{job.config_id}.ckpt"
+    log = job.partial_dir / f"{job.config_id}.json"
+    results: list[EpochResult] = []
+    resumed = False
+    if ckpt.exists() and log.exists():
+        run = job.workload.resume(ckpt)
+        results = [EpochResult(**r) for r in json.loads(log.read_text())]
+        results = results[: run.epochs_done]
+        resumed = True
+    else:
+        run = job.workload.start(job.config, seed=job.seed, epochs=job.epochs)
+    while run.epochs_done < job.epochs:
+        result = run.train_epoch()
+        results.append(result)
+        if run.epochs_done < job.epochs:
+            run.save_checkpoint(ckpt)
+            tmp = log.with_suffix(".json.tmp")
+            tmp.write_text(json.dumps([r.__dict__ for r in results]))
+            os.replace(tmp, log)
+        report(Progress(job.config_id, result.epoch, job.epochs, result.value))
+    return _Outcome(job.config_id, results, float(run.test_value()), resumed)
+
+
+def _quiet_worker() -> None:
+    """Initialise a worker process: one torch thread, Ctrl-C handled by the parent."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:
+        pass
+
+
+_QUEUE: Any = None
+
+
+def _set_queue(queue: Any) -> None:
+    global _QUEUE
+    _quiet_worker()
+    _QUEUE = queue
+
+
+def _train_in_worker(job: _Job) -> _Outcome:
+    return _train(job, lambda p: _QUEUE.put(p))
+
+
+def _check_compatible(existing: CurveSet, workload: Workload, seed: int, epochs: int,
+                      out: Path) -> None:
+    prov = existing.provenance
+    expected = {"workload": workload.name, "seed": seed, "epochs": epochs}
+    for key, value in expected.items():
+        if prov.get(key) != value:
+            raise ValueError(
+                f"{out}: holds a collection with {key}={prov.get(key)!r}, not {value!r}; "
+                "rerun with the arguments that made it, or choose another --out"
+            )
+
+
+def collect(
+    workload: Workload,
+    *,
+    n_configs: int,
+    epochs: int,
+    seed: int,
+    out: str | os.PathLike[str],
+    workers: int = 1,
+    on_progress: Callable[[Progress], None] | None = None,
+    command: str | None = None,
+) -> CollectResult:
+    """Sample ``n_configs`` configs of ``workload``, train each for ``epochs``, save to ``out``.
+
+    Resumable (see the module docstring).  ``workers`` > 1 trains in that many single-thread
+    processes.  ``on_progress`` receives a :class:`Progress` after every epoch of every config.
+
+    Raises:
+        ValueError: ``n_configs`` or ``epochs`` or ``workers`` below 1, or ``out`` holding a
+            collection of another workload, seed or epoch count.
+        FileNotFoundError: the folder of ``out`` does not exist.
+        CurveSetFormatError: ``out`` exists but is not a readable CurveSet.
+    """
+    if n_configs < 1:
+        raise ValueError(f"--configs must be at least 1, got {n_configs}")
+    if epochs < 1:
+        raise ValueError(f"--epochs must be at least 1, got {epochs}")
+    if workers < 1:
+        raise ValueError(f"--workers must be at least 1, got {workers}")
+    out = Path(out)
+    if not out.parent.is_dir():
+        raise FileNotFoundError(f"{out}: folder {str(out.parent)!r} does not exist")
+    report = on_progress or (lambda _p: None)
+
+    long_rows: list[dict[str, Any]] = []
+    config_rows: dict[str, dict[str, Any]] = {}
+    tests: dict[str, float] = {}
+    result = CollectResult(curves=None)  # type: ignore[arg-type]
+    if out.exists():
+        existing = CurveSet.load(out)
+        _check_compatible(existing, workload, seed, epochs, out)
+        complete = existing.is_complete()
+        existing = existing.subset(complete)
+        long_rows = existing.to_long().to_dict(orient="records")  # type: ignore[assignment]
+        config_rows = {str(k): dict(v) for k, v in existing.configs.iterrows()}
+        assert existing.test_values is not None
+        tests = dict(zip(existing.config_ids, existing.test_values.tolist(), strict=True))
+        result.skipped = [c for c in existing.config_ids
+                          if int(c.rsplit("-", 1)[1]) < n_configs]
+
+    partial_dir = out.with_name(out.name + ".partial")
+    partial_dir.mkdir(exist_ok=True)
+    jobs: list[_Job] = []
+    pending_rows: dict[str, dict[str, Any]] = {}
+    for i in range(n_configs):
+        cid = config_id(seed, i)
+        if cid in config_rows:
+            continue
+        config = sample_config(workload, seed, i)
+        pending_rows[cid] = {**config, **workload.describe(config)}
+        jobs.append(_Job(workload, cid, config, run_seed(seed, i), epochs, partial_dir))
+
+    provenance = {
+        "workload": workload.name,
+        "seed": seed,
+        "epochs": epochs,
+        "command": command or " ".join(sys.argv),
+        "packages": package_versions(),
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+    def record(outcome: _Outcome) -> None:
+        cid = outcome.config_id
+        config_rows[cid] = pending_rows.pop(cid)
+        for r in outcome.results:
+            long_rows.append({"config_id": cid, "epoch": r.epoch, "value": r.value,
+                              "seconds": r.seconds})
+        tests[cid] = outcome.test_value
+        _save(out, workload, epochs, long_rows, config_rows, tests, provenance)
+        for leftover in partial_dir.glob(f"{cid}.*"):
+            leftover.unlink()
+        result.trained.append(cid)
+        if outcome.resumed:
+            result.resumed.append(cid)
+        report(Progress(cid, epochs, epochs, outcome.results[-1].value, done=True))
+
+    for outcome in _run_jobs(jobs, workers, report):
+        record(outcome)
+    if not any(partial_dir.iterdir()):
+        shutil.rmtree(partial_dir, ignore_errors=True)
+    if not out.exists():  # nothing was trained and nothing was there: cannot happen with n >= 1
+        raise RuntimeError(f"{out}: no configs were recorded")
+    result.curves = CurveSet.load(out)
+    return result
+
+
+def _run_jobs(jobs: list[_Job], workers: int, report: Callable[[Progress], None]
+              ) -> Iterator[_Outcome]:
+    """Train ``jobs`` in this process (``workers == 1``) or in a process pool; yield as they end."""
+    if workers == 1 or len(jobs) <= 1:
+        for job in jobs:
+            yield _train(job, report)
+        return
+    ctx = mp.get_context("spawn")
+    with ctx.Manager() as manager:
+        queue = manager.Queue()
+        pool = cf.ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=ctx,
+                                      initializer=_set_queue, initargs=(queue,))
+        try:
+            pending = {pool.submit(_train_in_worker, job) for job in jobs}
+            while pending:
+                finished, pending = cf.wait(pending, timeout=0.2,
+                                            return_when=cf.FIRST_COMPLETED)
+                while not queue.empty():
+                    report(queue.get_nowait())
+                for fut in finished:
+                    yield fut.result()
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+            for proc in list(getattr(pool, "_processes", {}).values()):
+                proc.terminate()
+
+
+def _save(out: Path, workload: Workload, epochs: int, long_rows: list[dict[str, Any]],
+          config_rows: Mapping[str, Mapping[str, Any]], tests: Mapping[str, float],
+          provenance: Mapping[str, Any]) -> None:
+    configs = pd.DataFrame.from_dict(dict(config_rows), orient="index")
+    configs.index.name = "config_id"
+    curves = CurveSet.from_long(
+        pd.DataFrame(long_rows), configs,
+        metric=workload.metric, direction=workload.direction,
+        epochs=np.arange(1, epochs + 1), test_values=tests, provenance=provenance,
+        diverged_value=workload.diverged_value,
+    )
+    curves.save(out)

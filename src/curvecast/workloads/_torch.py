@@ -1,0 +1,488 @@
+"""Shared PyTorch machinery for the real training workloads.
+
+**Import rule.**  This module never imports torch at module level: every function imports it on
+call.  A workload module may therefore import ``_torch`` at its top, and ``import curvecast`` /
+``import curvecast.workloads`` work without torch installed.  Torch types appear only in
+annotations (under ``TYPE_CHECKING``).
+
+What is here:
+
+* :func:`choose_device` — CPU by default, CUDA when available or when ``device`` names it;
+* :func:`configure_threads` — one-thread setup for the one-process-per-core worker plan;
+* :func:`derive_seeds` / :func:`seeded` — independent seeds per random stream, and a context that
+  runs code (e.g. building a model) under a seed without disturbing the global torch RNG;
+* :func:`accuracy` / :func:`perplexity` — evaluation helpers with the divergence rule built in;
+* :func:`shuffled_batches`, :func:`cross_entropy_loss`, :func:`epoch_schedule` — the usual pieces of
+  a classification run (reshuffled mini-batches, cross-entropy, constant/step/cosine schedules);
+* :class:`SupervisedRun` — a generic :class:`~curvecast.workloads._base.TrainingRun`: one epoch per
+  :meth:`~SupervisedRun.train_epoch`, divergence handling, checkpoint and bit-identical resume.
+
+**Randomness.**  A run owns three random streams, all derived from its seed and all checkpointed:
+the torch CPU RNG state used while it trains (dropout), a CPU ``torch.Generator`` for the data
+order, and a numpy ``Generator`` for anything else the workload wants.  The run swaps its torch RNG
+state in around training and evaluation and swaps the caller's state back afterwards, so runs
+interleaved in one process do not disturb each other and are still deterministic.
+
+**Divergence rule.**  A run *diverges* the first time a training batch's loss is NaN or ±inf.  From
+then on its weights are frozen (that batch's update is not applied, no later update is) and every
+validation value and the test value it reports is the workload's ``diverged_report`` (NaN for
+accuracy, +inf for perplexity), without evaluating the model.  Independently of that, the
+evaluation helpers report NaN accuracy / +inf perplexity when the model's outputs are not finite.
+The :class:`~curvecast.curves.CurveSet` keeps these values as diverged observations.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from curvecast.workloads._base import EpochResult, TrainingRun
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "SCHEDULES",
+    "Batch",
+    "BatchFn",
+    "EvalFn",
+    "LossFn",
+    "SupervisedRun",
+    "accuracy",
+    "choose_device",
+    "configure_threads",
+    "cross_entropy_loss",
+    "derive_seeds",
+    "epoch_schedule",
+    "load_checkpoint",
+    "perplexity",
+    "seeded",
+    "shuffled_batches",
+]
+
+#: Version tag stored in every checkpoint written by :class:`SupervisedRun`.
+CHECKPOINT_FORMAT = "curvecast-supervised-run/1"
+
+#: One training batch: a tuple of tensors (e.g. ``(x, y)``), already on the run's device.
+Batch = tuple["torch.Tensor", ...]
+#: Yields one epoch's batches, drawing its order from the given CPU generator.
+BatchFn = Callable[["torch.Generator"], Iterable[Batch]]
+#: Mean training loss of one batch (a scalar tensor with grad), given the model in train mode.
+LossFn = Callable[["nn.Module", Batch], "torch.Tensor"]
+#: A metric of the model on a fixed split (called in eval mode under ``torch.no_grad``).
+EvalFn = Callable[["nn.Module"], float]
+
+
+# --------------------------------------------------------------------------- device and threads
+def choose_device(device: str | None = None) -> torch.device:
+    """The device to train on: ``device`` when given, else CUDA when available, else the CPU.
+
+    Raises:
+        ValueError: ``device`` is not a device name torch knows, or names CUDA when none is present.
+    """
+    import torch
+
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"unknown device {device!r}: {exc}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} asked for, but CUDA is not available")
+    return dev
+
+
+def configure_threads(n_threads: int = 1) -> None:
+    """Make torch use ``n_threads`` intra-op threads (call once at the start of a worker process).
+
+    The inter-op pool is set too when torch still allows it (only before its first parallel work).
+
+    Raises:
+        ValueError: ``n_threads`` is below 1.
+    """
+    import torch
+
+    if n_threads < 1:
+        raise ValueError(f"n_threads must be at least 1, got {n_threads}")
+    torch.set_num_threads(n_threads)
+    try:
+        torch.set_num_interop_threads(n_threads)
+    except RuntimeError:
+        pass  # already fixed by earlier parallel work in this process
+
+
+# --------------------------------------------------------------------------- seeds
+def derive_seeds(seed: int, n: int) -> list[int]:
+    """``n`` independent 63-bit seeds derived from ``seed`` (one per random stream).
+
+    Raises:
+        ValueError: ``seed`` is negative or ``n`` is below 1.
+    """
+    if seed < 0:
+        raise ValueError(f"seed must be non-negative, got {seed}")
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    words = np.random.SeedSequence(seed).generate_state(n, dtype=np.uint64)
+    return [int(w >> np.uint64(1)) for w in words]
+
+
+@contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Run the body with the global torch CPU RNG seeded by ``seed``, restoring it afterwards.
+
+    Use it to build a model so its initial weights depend on ``seed`` only.
+    """
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+@contextmanager
+def _rng_swapped(state: torch.Tensor) -> Iterator[list[torch.Tensor]]:
+    """Install ``state`` as the torch CPU RNG state; on exit, yield back the advanced state.
+
+    The caller's RNG state is restored on exit.  The context value is a one-element list whose
+    element is replaced by the advanced run state when the body finishes.
+    """
+    import torch
+
+    outer = torch.get_rng_state()
+    torch.set_rng_state(state)
+    box = [state]
+    try:
+        yield box
+    finally:
+        box[0] = torch.get_rng_state()
+        torch.set_rng_state(outer)
+
+
+# --------------------------------------------------------------------------- evaluation helpers
+def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
+             batch_size: int = 1024) -> float:
+    """Fraction (0..1) of rows of ``x`` whose argmax logit equals ``y``.
+
+    Args:
+        model: maps ``x[i:j]`` to logits of shape ``(j - i, n_classes)``.
+        x: inputs, first axis the examples, on the model's device.
+        y: int64 labels, shape ``(n,)``.
+        batch_size: examples per forward pass.
+
+    Returns:
+        The accuracy, or NaN when any logit is NaN or ±inf (a diverged model).
+    """
+    import torch
+
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    correct = 0
+    with torch.no_grad():
+        for i in range(0, int(x.shape[0]), batch_size):
+            logits = model(x[i:i + batch_size])
+            if not bool(torch.isfinite(logits).all()):
+                return float("nan")
+            correct += int((logits.argmax(dim=1) == y[i:i + batch_size]).sum())
+    return correct / int(x.shape[0])
+
+
+def perplexity(total_nll: float, n_tokens: int) -> float:
+    """``exp(total_nll / n_tokens)``: perplexity from a summed token cross-entropy (nats).
+
+    Returns +inf when the mean is NaN, ±inf, or too large to exponentiate.
+
+    Raises:
+        ValueError: ``n_tokens`` is below 1.
+    """
+    if n_tokens < 1:
+        raise ValueError(f"n_tokens must be at least 1, got {n_tokens}")
+    mean = total_nll / n_tokens
+    if not math.isfinite(mean):
+        return math.inf
+    try:
+        return math.exp(mean)
+    except OverflowError:
+        return math.inf
+
+
+# --------------------------------------------------------------------------- building blocks
+#: Learning-rate schedules :func:`epoch_schedule` knows (a categorical hyperparameter's choices).
+SCHEDULES = ("constant", "step", "cosine")
+
+
+def epoch_schedule(optimizer: torch.optim.Optimizer, kind: str,
+                   epochs: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """An epoch-level schedule multiplying the initial learning rate, planned for ``epochs``.
+
+    * ``"constant"``: factor 1;
+    * ``"step"``: factor ``0.1 ** floor(3 * e / epochs)`` (÷10 after a third and two thirds);
+    * ``"cosine"``: ``0.5 * (1 + cos(pi * e / epochs))`` (reaches 0 after ``epochs`` epochs);
+
+    where ``e`` is the number of epochs done.  Past ``epochs`` the factor stays at its last value.
+
+    Raises:
+        ValueError: unknown ``kind`` or ``epochs`` below 1.
+    """
+    import torch
+
+    if epochs < 1:
+        raise ValueError(f"epochs must be at least 1, got {epochs}")
+    if kind not in SCHEDULES:
+        raise ValueError(f"unknown schedule {kind!r}: expected one of {SCHEDULES}")
+
+    def factor(e: int) -> float:
+        e = min(e, epochs)
+        if kind == "step":
+            return float(0.1 ** min(3 * e // epochs, 2))
+        if kind == "cosine":
+            return 0.5 * (1.0 + math.cos(math.pi * e / epochs))
+        return 1.0
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def shuffled_batches(x: torch.Tensor, y: torch.Tensor, batch_size: int) -> BatchFn:
+    """A :data:`BatchFn` over ``(x, y)``, reshuffled each epoch (the last batch may be short).
+
+    Args:
+        x: inputs, shape ``(n, ...)``, on the training device.
+        y: targets, shape ``(n, ...)``, same device.
+        batch_size: examples per batch.
+
+    Raises:
+        ValueError: ``batch_size`` below 1, or ``x`` and ``y`` of different lengths.
+    """
+    import torch
+
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    n = int(x.shape[0])
+    if int(y.shape[0]) != n:
+        raise ValueError(f"x has {n} rows but y has {int(y.shape[0])}")
+
+    def batches(generator: torch.Generator) -> Iterator[Batch]:
+        order = torch.randperm(n, generator=generator).to(x.device)
+        for i in range(0, n, batch_size):
+            idx = order[i:i + batch_size]
+            yield (x[idx], y[idx])
+
+    return batches
+
+
+def cross_entropy_loss(model: nn.Module, batch: Batch) -> torch.Tensor:
+    """Mean cross-entropy (nats) of ``model(batch[0])`` logits against labels ``batch[1]``."""
+    import torch
+
+    return torch.nn.functional.cross_entropy(model(batch[0]), batch[1])
+
+
+# --------------------------------------------------------------------------- the generic run
+def load_checkpoint(path: Path, device: torch.device | str | None = None) -> dict[str, Any]:
+    """Read a checkpoint written by :meth:`SupervisedRun.save_checkpoint`.
+
+    The workload reads ``ckpt["meta"]`` (what it stored: config, seed, epochs, …) to rebuild the
+    model, optimiser and scheduler, then calls :meth:`SupervisedRun.load_state` with ``ckpt``.
+
+    Raises:
+        ValueError: the file is not a curvecast supervised-run checkpoint.
+    """
+    import torch
+
+    ckpt = torch.load(Path(path), map_location=device if device is not None else "cpu",
+                      weights_only=False)
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        fmt = ckpt.get("format") if isinstance(ckpt, dict) else type(ckpt).__name__
+        raise ValueError(f"{path}: not a {CHECKPOINT_FORMAT} checkpoint (found {fmt!r})")
+    return dict(ckpt)
+
+
+class SupervisedRun(TrainingRun):
+    """A generic epoch-by-epoch supervised training run (see the module docstring for the rules).
+
+    One :meth:`train_epoch` call: model in train mode; for each batch from ``batches``: zero grads,
+    ``loss_fn``, backward, optional gradient-norm clipping, optimiser step; then one
+    ``scheduler.step()`` (the scheduler counts epochs); then ``validate`` in eval mode under
+    ``torch.no_grad``.
+
+    Args:
+        model: the network, already on ``device``.
+        optimizer: over ``model``'s parameters.
+        scheduler: an epoch-level learning-rate scheduler (stepped once per epoch), or None.
+        batches: yields one epoch's batches from a CPU ``torch.Generator`` (the data order).
+        loss_fn: mean loss of one batch.
+        validate: validation metric of the model (the value each epoch reports).
+        test: test metric of the model (:meth:`test_value`).
+        seed: seeds the run's dropout RNG, data order and numpy generator (see :func:`derive_seeds`;
+            the model's initial weights are the workload's business, e.g. via :func:`seeded`).
+        diverged_report: the metric reported once the run has diverged (NaN for accuracy, +inf for
+            perplexity).
+        clip_grad_norm: max gradient 2-norm, or None for no clipping.
+        meta: JSON-like data the workload needs to rebuild the run on resume (config, seed, planned
+            epochs, …); stored in the checkpoint as is.
+        device: where the model lives (for reading back checkpoints).
+    """
+
+    def __init__(
+        self,
+        *,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        scheduler: torch.optim.lr_scheduler.LRScheduler | None,
+        batches: BatchFn,
+        loss_fn: LossFn,
+        validate: EvalFn,
+        test: EvalFn,
+        seed: int,
+        diverged_report: float,
+        clip_grad_norm: float | None = None,
+        meta: Mapping[str, Any] | None = None,
+        device: torch.device | None = None,
+    ) -> None:
+        import torch
+
+        if clip_grad_norm is not None and not clip_grad_norm > 0:
+            raise ValueError(f"clip_grad_norm must be positive or None, got {clip_grad_norm}")
+        self.model = model
+        self.optimizer = optimizer
+        self.scheduler = scheduler
+        self.batches = batches
+        self.loss_fn = loss_fn
+        self.validate = validate
+        self.test = test
+        self.diverged_report = float(diverged_report)
+        self.clip_grad_norm = clip_grad_norm
+        self.meta: dict[str, Any] = dict(meta or {})
+        self.device = device if device is not None else torch.device("cpu")
+        torch_seed, data_seed, numpy_seed = derive_seeds(seed, 3)
+        gen = torch.Generator()
+        gen.manual_seed(torch_seed)
+        self._torch_rng: torch.Tensor = gen.get_state()
+        self.data_generator = torch.Generator()
+        self.data_generator.manual_seed(data_seed)
+        self.numpy_rng = np.random.default_rng(numpy_seed)
+        self._epochs_done = 0
+        self._diverged = False
+        self._last_value = float("nan")
+
+    # ------------------------------------------------------------------ TrainingRun
+    @property
+    def epochs_done(self) -> int:
+        return self._epochs_done
+
+    @property
+    def diverged(self) -> bool:
+        """Whether a training loss has been NaN or ±inf (weights frozen since)."""
+        return self._diverged
+
+    @property
+    def last_value(self) -> float:
+        """Validation value reported by the last epoch (NaN before the first)."""
+        return self._last_value
+
+    def train_epoch(self) -> EpochResult:
+        start = time.perf_counter()
+        with _rng_swapped(self._torch_rng) as box:
+            if not self._diverged:
+                self._train_batches()
+            if self._diverged:
+                value = self.diverged_report
+            else:
+                value = self._evaluate(self.validate)
+        self._torch_rng = box[0]
+        self._epochs_done += 1
+        self._last_value = float(value)
+        return EpochResult(epoch=self._epochs_done, value=float(value),
+                           seconds=time.perf_counter() - start)
+
+    def test_value(self) -> float:
+        if self._diverged:
+            return self.diverged_report
+        with _rng_swapped(self._torch_rng) as box:
+            value = self._evaluate(self.test)
+        self._torch_rng = box[0]
+        return float(value)
+
+    def save_checkpoint(self, path: Path) -> None:
+        """Write weights, optimiser, scheduler, the RNG states, epoch and ``meta`` to ``path``.
+
+        The file is written to a temporary name first and renamed, so a crash never leaves a torn
+        checkpoint.
+        """
+        import torch
+
+        path = Path(path)
+        state = {
+            "format": CHECKPOINT_FORMAT,
+            "meta": self.meta,
+            "epochs_done": self._epochs_done,
+            "diverged": self._diverged,
+            "last_value": self._last_value,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+            "torch_rng": self._torch_rng.clone(),
+            "data_rng": self.data_generator.get_state(),
+            "numpy_rng": self.numpy_rng.bit_generator.state,
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        torch.save(state, tmp)
+        tmp.replace(path)
+
+    def load_state(self, ckpt: Mapping[str, Any]) -> None:
+        """Restore the state saved by :meth:`save_checkpoint` (as read by :func:`load_checkpoint`).
+
+        The run must have been built exactly as the saved one (same config, model, optimiser and
+        scheduler construction); everything that changes during training is then overwritten.
+        """
+        import torch
+
+        self.model.load_state_dict(ckpt["model"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        if self.scheduler is not None:
+            if ckpt["scheduler"] is None:
+                raise ValueError("checkpoint has no scheduler state but the run has a scheduler")
+            self.scheduler.load_state_dict(ckpt["scheduler"])
+        self._torch_rng = torch.as_tensor(ckpt["torch_rng"], dtype=torch.uint8).cpu().clone()
+        self.data_generator.set_state(
+            torch.as_tensor(ckpt["data_rng"], dtype=torch.uint8).cpu().clone())
+        self.numpy_rng.bit_generator.state = ckpt["numpy_rng"]
+        self._epochs_done = int(ckpt["epochs_done"])
+        self._diverged = bool(ckpt["diverged"])
+        self._last_value = float(ckpt["last_value"])
+
+    # ------------------------------------------------------------------ internals
+    def _train_batches(self) -> None:
+        import torch
+
+        self.model.train()
+        params: Sequence[torch.Tensor] = [p for p in self.model.parameters() if p.requires_grad]
+        for batch in self.batches(self.data_generator):
+            self.optimizer.zero_grad(set_to_none=True)
+            loss = self.loss_fn(self.model, batch)
+            if not bool(torch.isfinite(loss.detach())):
+                self._diverged = True
+                break
+            loss.backward()
+            if self.clip_grad_norm is not None:
+                torch.nn.utils.clip_grad_norm_(params, self.clip_grad_norm)
+            self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        if not self._diverged and self.scheduler is not None:
+            self.scheduler.step()
+
+    def _evaluate(self, fn: EvalFn) -> float:
+        import torch
+
+        self.model.eval()
+        with torch.no_grad():
+            return float(fn(self.model))

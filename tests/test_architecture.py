@@ -1,0 +1,100 @@
+"""The package's shape: imports run one way (DESIGN.md), and the core imports without extras."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "curvecast"
+
+#: DESIGN.md's layer order, lowest first.  A module may import its own layer or a lower one.
+LAYERS = [
+    "curves", "space", "datasets", "features", "predictors", "stopping", "search",
+    "workloads", "store", "execution", "integrations", "experiments", "report", "cli",
+]
+
+
+def _layer(module: str) -> str | None:
+    """Layer of ``curvecast.x.y`` (its first component after the package), None for the root."""
+    parts = module.split(".")
+    if parts[0] != "curvecast" or len(parts) < 2:
+        return None
+    return parts[1]
+
+
+def _modules() -> list[tuple[str, Path]]:
+    out = []
+    for path in sorted(SRC.rglob("*.py")):
+        rel = path.relative_to(SRC.parent).with_suffix("")
+        name = ".".join(p for p in rel.parts if p != "__init__")
+        out.append((name, path))
+    return out
+
+
+def _imports(path: Path, module: str) -> list[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                found.append(".".join([*base, node.module] if node.module else base))
+            elif node.module:
+                found.append(node.module)
+    return [f for f in found if f.split(".")[0] == "curvecast"]
+
+
+def test_every_module_belongs_to_a_known_layer() -> None:
+    for module, _ in _modules():
+        layer = _layer(module)
+        assert layer is None or layer in LAYERS, f"{module}: layer {layer!r} is not in {LAYERS}"
+
+
+def test_imports_run_one_way() -> None:
+    violations = []
+    for module, path in _modules():
+        own = _layer(module)
+        if own is None:
+            continue
+        for target in _imports(path, module):
+            other = _layer(target)
+            if other is not None and LAYERS.index(other) > LAYERS.index(own):
+                violations.append(f"{module} imports {target} ({own} < {other})")
+    assert not violations, "imports against DESIGN.md's layer order:\n" + "\n".join(violations)
+
+
+def test_the_layer_check_catches_an_upward_import(tmp_path: Path) -> None:
+    bad = tmp_path / "curves.py"
+    bad.write_text("from curvecast.cli import app\n")
+    assert _imports(bad, "curvecast.curves") == ["curvecast.cli"]
+
+
+BLOCK_EXTRAS = """
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in {'torch', 'optuna', 'ray', 'mnist1d'}:
+            raise ImportError(f'blocked: {name}')
+        return None
+sys.meta_path.insert(0, Block())
+"""
+
+
+@pytest.mark.parametrize("statement", [
+    "import curvecast",
+    "import curvecast.workloads",
+    "import curvecast.execution",
+    "import curvecast.cli",
+])
+def test_core_imports_without_torch_optuna_ray(statement: str) -> None:
+    code = BLOCK_EXTRAS + statement + "\nassert 'torch' not in sys.modules\n"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr

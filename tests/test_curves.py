@@ -1,0 +1,217 @@
+"""CurveSet: construction, the diverged-run rule, slicing, merge, Parquet round trip, validation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from curvecast import CurveSet, CurveSetFormatError, Direction
+
+
+def make(values: list[list[float]], direction: str = "maximize", **kw: object) -> CurveSet:
+    arr = np.array(values, dtype=float)
+    observed = kw.pop("observed", ~np.isnan(arr))
+    n = arr.shape[0]
+    configs = pd.DataFrame({"lr": np.linspace(0.1, 0.2, n), "n_params": np.arange(n) * 10,
+                            "n_layers": np.full(n, 3), "net": [f"net{i}" for i in range(n)]},
+                           index=[f"c{i}" for i in range(n)])
+    return CurveSet(values=arr, observed=observed, epochs=np.arange(1, arr.shape[1] + 1),
+                    metric="acc", direction=Direction.parse(direction), configs=configs,
+                    **kw)  # type: ignore[arg-type]
+
+
+def test_shape_final_values_and_prefix() -> None:
+    cs = make([[0.1, 0.5, 0.7], [0.2, 0.3, np.nan]])
+    assert (cs.n_configs, cs.n_epochs) == (2, 3)
+    np.testing.assert_array_equal(cs.is_complete(), [True, False])
+    np.testing.assert_array_equal(cs.n_observed(), [3, 2])
+    np.testing.assert_allclose(cs.final_values(), [0.7, np.nan])
+    epochs, values = cs.prefix("c1")
+    np.testing.assert_array_equal(epochs, [1, 2])
+    np.testing.assert_allclose(values, [0.2, 0.3])
+
+
+def test_diverged_values_are_kept_and_filled_with_worst_finite_value() -> None:
+    nan = np.nan
+    observed = np.ones((3, 3), dtype=bool)
+    cs = make([[0.1, 0.5, 0.7], [0.2, nan, nan], [0.3, 0.4, np.inf]], observed=observed)
+    # kept as observed, raw values untouched
+    assert cs.observed.all()
+    assert np.isnan(cs.values[1, 2]) and np.isinf(cs.values[2, 2])
+    np.testing.assert_array_equal(cs.diverged().sum(axis=1), [0, 2, 1])
+    # maximize: worst finite value is the minimum, 0.1
+    assert cs.diverged_fill == pytest.approx(0.1)
+    np.testing.assert_allclose(cs.final_values(), [0.7, 0.1, 0.1])
+    np.testing.assert_allclose(cs.final_values(filled=False)[0], 0.7)
+
+
+def test_diverged_fill_for_minimize_is_the_largest_value_or_the_stated_one() -> None:
+    obs = np.ones((2, 2), dtype=bool)
+    cs = make([[300.0, 120.0], [500.0, np.inf]], direction="minimize", observed=obs)
+    assert cs.diverged_fill == 500.0
+    stated = make([[300.0, 120.0], [500.0, np.inf]], direction="minimize", observed=obs,
+                  diverged_value=1000.0)
+    np.testing.assert_allclose(stated.final_values(), [120.0, 1000.0])
+
+
+def test_unobserved_is_not_diverged() -> None:
+    cs = make([[0.1, np.nan]])
+    assert not cs.diverged().any()
+    assert np.isnan(cs.final_values()[0])
+
+
+def test_subset_by_ids_positions_and_mask() -> None:
+    cs = make([[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]])
+    assert cs.subset(["c2", "c0"]).config_ids == ["c2", "c0"]
+    assert cs.subset([1]).values.tolist() == [[0.3, 0.4]]
+    assert cs.subset(np.array([True, False, True])).config_ids == ["c0", "c2"]
+    with pytest.raises(KeyError, match="c9"):
+        cs.subset(["c9"])
+
+
+def test_arrays_are_read_only() -> None:
+    cs = make([[0.1, 0.2]])
+    with pytest.raises(ValueError):
+        cs.values[0, 0] = 1.0
+
+
+def test_merge_unions_configs_and_epochs() -> None:
+    a = make([[0.1, 0.2]])
+    b = CurveSet(values=np.array([[0.5, 0.6, 0.7]]), observed=np.ones((1, 3), bool),
+                 epochs=np.array([1, 2, 3]), metric="acc", direction=Direction.MAXIMIZE,
+                 configs=pd.DataFrame({"lr": [0.3]}, index=["d0"]))
+    m = a.merge(b)
+    assert m.config_ids == ["c0", "d0"]
+    assert m.epochs.tolist() == [1, 2, 3]
+    assert m.observed.tolist() == [[True, True, False], [True, True, True]]
+    assert np.isnan(m.configs.loc["d0", "n_params"])
+    with pytest.raises(ValueError, match="c0"):
+        a.merge(a)
+    with pytest.raises(ValueError, match="minimize"):
+        a.merge(make([[1.0, 2.0]], direction="minimize"))
+
+
+def test_untrained_epoch_is_marked_and_removable() -> None:
+    cs = CurveSet(values=np.array([[0.1, 0.4, 0.6]]), observed=np.ones((1, 3), bool),
+                  epochs=np.array([0, 1, 2]), metric="acc", direction=Direction.MAXIMIZE,
+                  configs=pd.DataFrame({"lr": [0.3]}, index=["a"]))
+    assert cs.has_untrained_epoch
+    trained = cs.without_untrained_epoch()
+    assert not trained.has_untrained_epoch
+    assert trained.epochs.tolist() == [1, 2]
+
+
+def test_parquet_round_trip_is_lossless(tmp_path: Path) -> None:
+    obs = np.array([[True, True, True], [True, True, False]])
+    cs = make([[0.1, 1 / 3, np.inf], [np.nan, 0.123456789012345678, np.nan]], observed=obs,
+              seconds=np.array([[0.5, 0.25, 1e-9], [1.0, 2.0, np.nan]]),
+              test_values=np.array([0.61, np.nan]),
+              provenance={"workload": "w", "seed": 3, "packages": {"numpy": "2"}})
+    path = cs.save(tmp_path / "x.parquet")
+    back = CurveSet.load(path)
+    np.testing.assert_array_equal(back.observed, cs.observed)
+    np.testing.assert_array_equal(back.values, cs.values)  # NaN == NaN for array_equal
+    np.testing.assert_array_equal(back.seconds, cs.seconds)
+    np.testing.assert_array_equal(back.test_values, cs.test_values)
+    np.testing.assert_array_equal(back.epochs, cs.epochs)
+    pd.testing.assert_frame_equal(back.configs, cs.configs)
+    assert back.metric == "acc" and back.direction is Direction.MAXIMIZE
+    assert back.provenance == cs.provenance
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    values=hnp.arrays(np.float64, st.tuples(st.integers(1, 6), st.integers(1, 5)),
+                      elements=st.floats(allow_nan=True, allow_infinity=True, width=64)),
+    seed=st.integers(0, 2**16),
+)
+def test_round_trip_property(values: np.ndarray, seed: int, tmp_path_factory: pytest.TempPathFactory
+                             ) -> None:
+    rng = np.random.default_rng(seed)
+    observed = rng.random(values.shape) < 0.8
+    cs = CurveSet(values=values, observed=observed, epochs=np.arange(values.shape[1]) * 2,
+                  metric="loss", direction=Direction.MINIMIZE,
+                  configs=pd.DataFrame({"x": rng.random(values.shape[0])}))
+    back = CurveSet.load(cs.save(tmp_path_factory.mktemp("rt") / "c.parquet"))
+    np.testing.assert_array_equal(back.observed, cs.observed)
+    np.testing.assert_array_equal(back.values, cs.values)
+    # the fill rule: every filled observed value is finite when any finite value exists
+    if np.isfinite(cs.values[cs.observed]).any():
+        assert np.isfinite(back.filled_values()[back.observed]).all()
+
+
+def test_save_into_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        make([[0.1]]).save(tmp_path / "nope" / "x.parquet")
+
+
+def _long(rows: list[tuple[str, int, float]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["config_id", "epoch", "value"])
+
+
+@pytest.mark.parametrize(
+    ("long", "configs", "direction", "message"),
+    [
+        (_long([("a", 1, 0.1), ("a", 1, 0.2)]), ["a"], "max", r"config 'a'.*epoch 1 appears"),
+        (_long([("a", 1, 0.1), ("b", 1, 0.2)]), ["a"], "max", r"config 'b'.*no row in the config"),
+        (_long([("a", 1, 0.1)]), [], "max", "empty CurveSet"),
+        (_long([("a", 1, 0.1)]), ["a"], "sideways", r"field 'direction'.*unknown direction"),
+        (pd.DataFrame({"config_id": ["a"], "value": [0.1]}), ["a"], "max", "missing column 'epoch'"),
+    ],
+)
+def test_from_long_validation_names_config_and_field(
+    long: pd.DataFrame, configs: list[str], direction: str, message: str
+) -> None:
+    table = pd.DataFrame({"lr": [0.1] * len(configs)}, index=configs)
+    with pytest.raises(CurveSetFormatError, match=message):
+        CurveSet.from_long(long, table, metric="acc", direction=direction, source="f.parquet")
+
+
+def test_load_rejects_truncated_file(tmp_path: Path) -> None:
+    path = make([[0.1, 0.2]]).save(tmp_path / "x.parquet")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CurveSetFormatError, match=r"x\.parquet: not a readable Parquet file"):
+        CurveSet.load(path)
+
+
+def test_load_rejects_foreign_parquet(tmp_path: Path) -> None:
+    path = tmp_path / "foreign.parquet"
+    pq.write_table(pa.table({"a": [1, 2]}), path)
+    with pytest.raises(CurveSetFormatError, match="not a curvecast CurveSet file"):
+        CurveSet.load(path)
+
+
+def test_load_rejects_wrong_schema(tmp_path: Path) -> None:
+    path = make([[0.1, 0.2]]).save(tmp_path / "x.parquet")
+    table = pq.read_table(path)
+    pq.write_table(table.drop_columns(["seconds"]), path)
+    with pytest.raises(CurveSetFormatError, match=r"wrong schema.*seconds"):
+        CurveSet.load(path)
+
+
+def test_load_rejects_unknown_direction(tmp_path: Path) -> None:
+    path = make([[0.1, 0.2]]).save(tmp_path / "x.parquet")
+    table = pq.read_table(path)
+    meta = dict(table.schema.metadata)
+    meta[b"curvecast.direction"] = b"upwards"
+    pq.write_table(table.replace_schema_metadata(meta), path)
+    with pytest.raises(CurveSetFormatError, match=r"x\.parquet: field 'direction'.*upwards"):
+        CurveSet.load(path)
+
+
+def test_direction_helpers() -> None:
+    assert Direction.parse("min") is Direction.MINIMIZE
+    assert Direction.MINIMIZE.is_better(1.0, 2.0)
+    assert Direction.MAXIMIZE.sign == 1.0
+    with pytest.raises(ValueError, match="'up'"):
+        Direction.parse("up")
