@@ -219,7 +219,7 @@ def collect(
         complete = existing.is_complete()
         existing = existing.subset(complete)
         long_rows = existing.to_long().to_dict(orient="records")  # type: ignore[assignment]
-        config_rows = {str(k): dict(v) for k, v in existing.configs.iterrows()}
+        config_rows = {str(k): v for k, v in existing.configs.to_dict(orient="index").items()}
         assert existing.test_values is not None
         tests = dict(zip(existing.config_ids, existing.test_values.tolist(), strict=True))
         result.skipped = [c for c in existing.config_ids
@@ -289,14 +289,18 @@ def _run_jobs(jobs: list[_Job], workers: int, report: Callable[[Progress], None]
             while pending:
                 finished, pending = cf.wait(pending, timeout=0.2,
                                             return_when=cf.FIRST_COMPLETED)
-                while not queue.empty():
+                while not queue.empty():  # a worker's epoch reports precede its result
                     report(queue.get_nowait())
                 for fut in finished:
                     yield fut.result()
-        finally:
+        except BaseException:
+            # Ctrl-C or a failed config: stop the other workers now, not after their configs.
+            processes = list((getattr(pool, "_processes", None) or {}).values())
             pool.shutdown(wait=False, cancel_futures=True)
-            for proc in list(getattr(pool, "_processes", {}).values()):
+            for proc in processes:
                 proc.terminate()
+            raise
+        pool.shutdown(wait=True)
 
 
 def _save(out: Path, workload: Workload, epochs: int, long_rows: list[dict[str, Any]],
