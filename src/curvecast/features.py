@@ -1,0 +1,175 @@
+"""Features for predicting a curve's final value from its first τ epochs (Baker et al. 2017, §3).
+
+Three groups, selectable for ablations:
+
+* ``ts`` — the observed values y_1..y_τ, their first differences y_t − y_{t−1} (τ−1 columns) and
+  the second differences of those (τ−2 columns);
+* ``ap`` — architecture: log10 of ``n_params`` and ``n_layers`` (plus any further architecture
+  columns the data set declares);
+* ``hp`` — hyperparameters: numeric config columns (log10 when positive and spanning more than two
+  orders of magnitude, e.g. learning rates), string columns one-hot.
+
+Which config columns are architecture and which are hyperparameters is read from the CurveSet's
+``provenance["columns"]`` (``{"architecture": [...], "hyperparameters": [...]}``) when present,
+and otherwise guessed: ``n_params``/``n_layers`` are architecture, every other numeric or
+low-cardinality string column is a hyperparameter.
+
+Curve values go through the CurveSet's one rule for diverged runs (NaN/±inf count as the worst
+value): callers pass :meth:`CurveSet.filled_values` columns, and :meth:`Featurizer.transform`
+applies the same fill to partial curves given directly (``diverged_fill``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from curvecast.curves import CurveSet
+
+GROUPS = ("ts", "ap", "hp")
+_AP_DEFAULT = ("n_params", "n_layers")
+_MAX_LEVELS = 20
+
+
+def parse_groups(text: str | Collection[str]) -> frozenset[str]:
+    """``"ts+ap"`` / ``"ts,hp"`` / ``["ts"]`` → a frozenset of group names.
+
+    Raises:
+        ValueError: an unknown or empty group list.
+    """
+    items = ([g for g in text.replace("+", ",").split(",")] if isinstance(text, str)
+             else list(text))
+    groups = frozenset(g.strip().lower() for g in items if g.strip())
+    unknown = groups - set(GROUPS)
+    if unknown or not groups:
+        raise ValueError(f"feature groups must be a non-empty subset of {GROUPS}, got {text!r}")
+    return groups
+
+
+def groups_label(groups: Collection[str]) -> str:
+    """Canonical label of a group set, e.g. ``"ts+ap+hp"``."""
+    return "+".join(g for g in GROUPS if g in groups)
+
+
+@dataclass
+class _Column:
+    name: str
+    log: bool = False
+    levels: tuple[Any, ...] = ()  # one-hot levels of a string column
+
+    def names(self) -> list[str]:
+        if self.levels:
+            return [f"{self.name}={lv}" for lv in self.levels]
+        return [f"log10_{self.name}" if self.log else self.name]
+
+    def encode(self, col: pd.Series) -> NDArray[np.float64]:
+        if self.levels:
+            return np.stack([(col == lv).to_numpy(dtype=np.float64) for lv in self.levels], axis=1)
+        x = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64)
+        if self.log:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                x = np.log10(x)
+        return x[:, None]
+
+
+@dataclass
+class Featurizer:
+    """Turns (config rows, partial curves of length τ) into a feature matrix.
+
+    Args:
+        groups: feature groups to use, a subset of ``{"ts", "ap", "hp"}``.
+
+    Fitted attributes (after :meth:`fit`): ``ap_columns_``, ``hp_columns_`` (column encodings),
+    ``diverged_fill_`` (the value diverged curve entries count as).
+    """
+
+    groups: frozenset[str] = frozenset(GROUPS)
+    ap_columns_: list[_Column] = field(default_factory=list, init=False, repr=False)
+    hp_columns_: list[_Column] = field(default_factory=list, init=False, repr=False)
+    diverged_fill_: float = field(default=float("nan"), init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.groups = parse_groups(self.groups)
+
+    def fit(self, curves: CurveSet) -> Featurizer:
+        """Learn which config columns to use and how to encode them from ``curves``."""
+        declared = curves.provenance.get("columns", {}) if isinstance(curves.provenance, dict) else {}
+        table = curves.configs
+        ap_names = [c for c in declared.get("architecture", _AP_DEFAULT) if c in table.columns]
+        if "hyperparameters" in declared:
+            hp_names = [c for c in declared["hyperparameters"] if c in table.columns]
+        else:
+            hp_names = [c for c in table.columns if c not in ap_names]
+        self.ap_columns_ = [c for c in (_describe(table[n], n, ap=True) for n in ap_names) if c]
+        self.hp_columns_ = [c for c in (_describe(table[n], n, ap=False) for n in hp_names) if c]
+        self.diverged_fill_ = curves.diverged_fill
+        return self
+
+    def feature_names(self, tau: int) -> list[str]:
+        """Names of the columns :meth:`transform` returns for partial curves of length ``tau``."""
+        names: list[str] = []
+        if "ts" in self.groups:
+            names += [f"y{t}" for t in range(1, tau + 1)]
+            names += [f"dy{t}" for t in range(2, tau + 1)]
+            names += [f"ddy{t}" for t in range(3, tau + 1)]
+        if "ap" in self.groups:
+            names += [n for c in self.ap_columns_ for n in c.names()]
+        if "hp" in self.groups:
+            names += [n for c in self.hp_columns_ for n in c.names()]
+        return names
+
+    def transform(self, configs: pd.DataFrame, partial: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Feature matrix, shape ``(n, len(feature_names(tau)))``.
+
+        Args:
+            configs: ``n`` config rows (the columns seen in :meth:`fit`; missing ones give NaN).
+            partial: observed values, shape ``(n, tau)``; NaN/±inf count as diverged and are
+                replaced by ``diverged_fill_``.
+        """
+        y = np.array(partial, dtype=np.float64, ndmin=2)
+        if y.shape[0] != len(configs):
+            raise ValueError(f"{len(configs)} config rows but {y.shape[0]} partial curves")
+        y[~np.isfinite(y)] = self.diverged_fill_
+        blocks: list[NDArray[np.float64]] = []
+        if "ts" in self.groups:
+            d1 = np.diff(y, axis=1)
+            blocks += [y, d1, np.diff(d1, axis=1)]
+        for group, cols in (("ap", self.ap_columns_), ("hp", self.hp_columns_)):
+            if group in self.groups:
+                for c in cols:
+                    blocks.append(c.encode(configs[c.name]) if c.name in configs.columns
+                                  else np.full((len(configs), len(c.names())), np.nan))
+        if not blocks:
+            return np.zeros((len(configs), 0))
+        return np.hstack(blocks)
+
+    def transform_curves(self, curves: CurveSet, tau: int,
+                         rows: Sequence[int] | NDArray[np.int64] | None = None) -> NDArray[np.float64]:
+        """Features of ``curves`` (or its ``rows``) from their first ``tau`` epochs."""
+        idx = np.arange(curves.n_configs) if rows is None else np.asarray(rows)
+        return self.transform(curves.configs.iloc[idx], curves.filled_values()[idx, :tau])
+
+
+def _describe(col: pd.Series, name: str, *, ap: bool) -> _Column | None:
+    """How to encode one config column, or None when it carries no usable number."""
+    if pd.api.types.is_bool_dtype(col):
+        return _Column(name)
+    if pd.api.types.is_numeric_dtype(col):
+        x = col.to_numpy(dtype=np.float64)
+        finite = x[np.isfinite(x)]
+        if finite.size == 0 or np.ptp(finite) == 0:
+            return None
+        lo, hi = float(finite.min()), float(finite.max())
+        log = (name == "n_params") or (lo > 0 and math.log10(hi / lo) > 2)
+        return _Column(name, log=log)
+    levels = tuple(sorted(pd.unique(col.dropna()).tolist(), key=str))
+    identifier = len(levels) == col.notna().sum()  # one level per row: a name, not a category
+    if 1 < len(levels) <= _MAX_LEVELS and not ap and not identifier:
+        return _Column(name, levels=levels)
+    return None

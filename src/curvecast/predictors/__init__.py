@@ -1,0 +1,26 @@
+"""Predictors of a learning curve's final value from its first epochs (one interface)."""
+
+from curvecast.predictors._base import Prediction, Predictor
+from curvecast.predictors.last_value import LastSeenValue
+from curvecast.predictors.regressors import (
+    RegressorSpec,
+    TunedRegressor,
+    nu_svr_linear,
+    nu_svr_rbf,
+    ols,
+    random_forest,
+)
+from curvecast.predictors.srm import SRM
+
+__all__ = [
+    "SRM",
+    "LastSeenValue",
+    "Prediction",
+    "Predictor",
+    "RegressorSpec",
+    "TunedRegressor",
+    "nu_svr_linear",
+    "nu_svr_rbf",
+    "ols",
+    "random_forest",
+]

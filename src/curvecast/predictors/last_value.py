@@ -1,0 +1,45 @@
+"""LastSeenValue: the paper's weakest baseline — the final value will be the last one seen."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from curvecast.curves import CurveSet
+from curvecast.predictors._base import Prediction, Predictor, target_column
+
+
+class LastSeenValue(Predictor):
+    """Predicts ``y_T = y_τ``; its std is the RMS gap between y_τ and y_T on the fitted curves.
+
+    Without fitted curves (or with fewer than two), the std is ``min_std``.
+
+    Args:
+        min_std: floor of the reported std, in the metric's units (must be > 0).
+    """
+
+    def __init__(self, min_std: float = 1e-6) -> None:
+        if not min_std > 0:
+            raise ValueError(f"min_std must be > 0, got {min_std}")
+        self.min_std = min_std
+
+    def fit(self, curves: CurveSet, *, target_epoch: int | None = None) -> LastSeenValue:
+        trained = curves.without_untrained_epoch()
+        col = target_column(trained, target_epoch)
+        keep = trained.observed[:, col]
+        self.values_ = trained.filled_values()[keep, : col + 1]
+        self.diverged_fill_ = trained.diverged_fill
+        return self
+
+    def predict(self, configs: pd.DataFrame, partial: NDArray[np.float64]) -> Prediction:
+        y = np.array(partial, dtype=np.float64, ndmin=2)
+        fill = getattr(self, "diverged_fill_", np.nan)
+        y[~np.isfinite(y)] = fill
+        tau = y.shape[1]
+        std = self.min_std
+        values = getattr(self, "values_", None)
+        if values is not None and values.shape[0] >= 2 and tau <= values.shape[1]:
+            gap = values[:, -1] - values[:, tau - 1]
+            std = max(float(np.sqrt(np.mean(gap**2))), self.min_std)
+        return Prediction(mean=y[:, -1].copy(), std=np.full(y.shape[0], std))

@@ -1,0 +1,124 @@
+"""Sequential regression models (Baker et al. 2017, §3): one tuned regressor per observed length τ."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from curvecast.curves import CurveSet, Direction
+from curvecast.features import GROUPS, Featurizer
+from curvecast.predictors._base import Prediction, Predictor, target_column
+from curvecast.predictors.regressors import RegressorSpec, TunedRegressor, nu_svr_rbf
+
+
+class SRM(Predictor):
+    """Predicts a curve's value at the target epoch with one regressor per observed length τ.
+
+    Model τ sees the features of y_1..y_τ (TS), the architecture (AP) and the hyperparameters
+    (HP) — see :mod:`curvecast.features` — and is a :class:`TunedRegressor`: the regressor of
+    ``regressor`` tuned by ``n_draws`` random-search draws with ``cv``-fold cross-validation, its
+    σ_τ taken from out-of-fold residuals (``sigma_folds``; 0 = leave-one-out).  Models are fitted
+    lazily, the first time a τ is asked for (or all at once by :meth:`fit_taus`).
+
+    Args:
+        regressor: which regressor and search space (default: ν-SVR RBF, the paper's).
+        features: feature groups, a subset of ``{"ts", "ap", "hp"}``.
+        n_draws: random-search draws per τ (the paper: 1000).
+        cv: folds of the tuning cross-validation.
+        sigma_folds: folds of the σ estimate (0: leave-one-out).
+        log_target: model log(value) — ``None`` (default) decides from the data: yes for a
+            metric to minimise whose values are all positive (perplexity, loss: heavy-tailed),
+            no otherwise.
+        random_state: seed of the searches and folds.
+    """
+
+    def __init__(self, regressor: RegressorSpec | None = None,
+                 features: Collection[str] | str = GROUPS, n_draws: int = 50, cv: int = 3,
+                 sigma_folds: int = 10, log_target: bool | None = None,
+                 random_state: int = 0) -> None:
+        if n_draws < 1:
+            raise ValueError(f"n_draws must be at least 1, got {n_draws}")
+        if cv < 2:
+            raise ValueError(f"cv must be at least 2, got {cv}")
+        self.regressor = regressor or nu_svr_rbf()
+        self.featurizer = Featurizer(groups=frozenset(features) if not isinstance(features, str)
+                                     else features)  # type: ignore[arg-type]
+        self.n_draws = n_draws
+        self.cv = cv
+        self.sigma_folds = sigma_folds
+        self.log_target = log_target
+        self.random_state = random_state
+
+    def __repr__(self) -> str:
+        return (f"SRM(regressor={self.regressor.name!r}, features={sorted(self.featurizer.groups)}, "
+                f"n_draws={self.n_draws})")
+
+    def fit(self, curves: CurveSet, *, target_epoch: int | None = None) -> SRM:
+        """Keep the configs of ``curves`` observed up to the target epoch as training data.
+
+        Raises:
+            ValueError: fewer than ``2 * cv`` usable curves.
+        """
+        trained = curves.without_untrained_epoch()
+        col = target_column(trained, target_epoch)
+        usable = np.asarray(trained.observed[:, : col + 1].all(axis=1), dtype=bool)
+        if usable.sum() < 2 * self.cv:
+            raise ValueError(f"an SRM needs at least {2 * self.cv} curves observed to epoch "
+                             f"{trained.epochs[col]}, got {int(usable.sum())}")
+        train = trained.subset(usable)
+        self.featurizer.fit(train)
+        values = train.filled_values()[:, : col + 1]
+        log = self.log_target
+        if log is None:
+            log = train.direction is Direction.MINIMIZE and bool(np.all(values > 0))
+        self.log_target_ = bool(log)
+        self.target_col_ = col
+        self.configs_ = train.configs
+        self.values_ = values
+        self.models_: dict[int, TunedRegressor] = {}
+        return self
+
+    def _inputs(self, configs: pd.DataFrame, partial: NDArray[np.float64]) -> NDArray[np.float64]:
+        y = np.array(partial, dtype=np.float64, ndmin=2)
+        y[~np.isfinite(y)] = self.featurizer.diverged_fill_
+        if self.log_target_:
+            y = np.log(np.maximum(y, 1e-300))
+        return self.featurizer.transform(configs, y)
+
+    def model(self, tau: int) -> TunedRegressor:
+        """The fitted regressor for curves observed for ``tau`` epochs (fitted on first use)."""
+        if not hasattr(self, "models_"):
+            raise RuntimeError("call fit(curves) before asking for a model")
+        if not 1 <= tau <= self.target_col_:
+            raise ValueError(f"tau must be in 1..{self.target_col_}, got {tau}")
+        if tau not in self.models_:
+            X = self._inputs(self.configs_, self.values_[:, :tau])
+            reg = TunedRegressor(self.regressor.estimator, self.regressor.search_space,
+                                 n_iter=self.n_draws, cv=self.cv, sigma_folds=self.sigma_folds,
+                                 log_target=self.log_target_, random_state=self.random_state)
+            self.models_[tau] = reg.fit(X, self.values_[:, -1])
+        return self.models_[tau]
+
+    def fit_taus(self, taus: Iterable[int]) -> SRM:
+        """Fit the models for every τ in ``taus`` now (instead of on first use)."""
+        for tau in taus:
+            self.model(tau)
+        return self
+
+    def sigma(self, tau: int) -> float:
+        """σ_τ: the out-of-fold RMS error of model τ, in the metric's units."""
+        return float(self.model(tau).sigma_)
+
+    def predict(self, configs: pd.DataFrame, partial: NDArray[np.float64]) -> Prediction:
+        y = np.array(partial, dtype=np.float64, ndmin=2)
+        tau = y.shape[1]
+        if tau > self.target_col_:  # the target is already observed
+            fill = self.featurizer.diverged_fill_
+            seen = np.where(np.isfinite(y[:, self.target_col_]), y[:, self.target_col_], fill)
+            return Prediction(mean=seen, std=np.full(seen.shape, 1e-12))
+        mean, std = self.model(tau).predict(self._inputs(configs, y), return_std=True)
+        return Prediction(mean=np.asarray(mean, dtype=np.float64),
+                          std=np.asarray(std, dtype=np.float64))

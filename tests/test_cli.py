@@ -1,0 +1,136 @@
+"""The command line, run as a user runs it: real processes, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from curvecast import CurveSet
+
+pytest.importorskip("torch", reason="the CLI's collect trains with torch (extra curvecast[torch])")
+
+
+def curvecast(*args: str | Path, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "curvecast.cli", *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def start(*args: str | Path) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "curvecast.cli", *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error:")
+    assert "Traceback" not in proc.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def test_collect_then_summary_json(tmp_path: Path) -> None:
+    out = tmp_path / "x.parquet"
+    t0 = time.perf_counter()
+    proc = curvecast("collect", "--workload", "digits-metaqnn", "--configs", "3", "--epochs", "2",
+                     "--seed", "0", "--out", out, "--workers", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert time.perf_counter() - t0 < 60  # "takes seconds" (process start and torch import included)
+    summary = curvecast("data", "summary", out, "--json")
+    assert summary.returncode == 0, summary.stderr
+    got = json.loads(summary.stdout)
+    assert got["configs"] == 3 and got["epochs"] == 2
+    assert got["metric"] == "val_accuracy" and got["direction"] == "maximize"
+    assert set(got["final_quantiles"]) >= {"0.1", "0.5", "0.9"}
+    assert got["provenance"]["workload"] == "digits-metaqnn"
+    assert "--configs 3" in got["provenance"]["command"]
+
+
+@pytest.mark.slow
+def test_kill_9_then_rerun_trains_only_the_missing_configs(tmp_path: Path) -> None:
+    out = tmp_path / "k.parquet"
+    args = ("collect", "--workload", "digits-metaqnn", "--configs", "6", "--epochs", "3",
+            "--seed", "0", "--out", out, "--workers", "1")
+    proc = start(*args)
+    deadline = time.monotonic() + 180
+    saved = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        if out.exists():
+            saved = CurveSet.load(out).n_configs  # readable at every moment we look
+            if saved >= 2:
+                break
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert 2 <= saved < 6, f"could not catch the run mid-way (saved {saved})"
+    before = CurveSet.load(out)
+    rerun = curvecast(*args)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"{before.n_configs} already there" in rerun.stdout
+    after = CurveSet.load(out)
+    assert after.n_configs == 6 and after.is_complete().all()
+    # finished configs were kept, not retrained: their recorded seconds are unchanged
+    np.testing.assert_array_equal(after.subset(before.config_ids).seconds, before.seconds)
+    assert not Path(str(out) + ".partial").exists()
+
+
+def test_import_baker2018_and_summary(tmp_path: Path, baker2018: Path) -> None:
+    out = tmp_path / "lstm.parquet"
+    proc = curvecast("data", "import", "baker2018", baker2018 / "lstm_ptb.csv", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(curvecast("data", "summary", out, "--json").stdout)
+    assert got["configs"] == 280 and got["direction"] == "minimize"
+    assert got["has_untrained_epoch"] is True
+
+
+def test_unknown_workload(tmp_path: Path) -> None:
+    proc = curvecast("collect", "--workload", "imagenet", "--configs", "1", "--epochs", "1",
+                     "--out", tmp_path / "x.parquet")
+    assert_one_line_error(proc, "unknown workload 'imagenet'", "digits-metaqnn")
+
+
+def test_zero_configs(tmp_path: Path) -> None:
+    proc = curvecast("collect", "--workload", "digits-metaqnn", "--configs", "0", "--epochs", "1",
+                     "--out", tmp_path / "x.parquet")
+    assert_one_line_error(proc, "--configs must be at least 1, got 0")
+
+
+def test_output_in_missing_folder(tmp_path: Path) -> None:
+    proc = curvecast("collect", "--workload", "digits-metaqnn", "--configs", "1", "--epochs", "1",
+                     "--out", tmp_path / "missing" / "x.parquet")
+    assert_one_line_error(proc, "does not exist")
+
+
+def test_summary_of_truncated_file(tmp_path: Path) -> None:
+    path = tmp_path / "t.parquet"
+    path.write_bytes(b"PAR1" + b"\0" * 50)
+    assert_one_line_error(curvecast("data", "summary", path), "t.parquet", "not a readable Parquet")
+
+
+def test_summary_of_wrong_schema(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "w.parquet"
+    pq.write_table(pa.table({"a": [1]}), path)
+    assert_one_line_error(curvecast("data", "summary", path), "w.parquet", "not a curvecast")
+
+
+def test_summary_of_missing_file(tmp_path: Path) -> None:
+    assert_one_line_error(curvecast("data", "summary", tmp_path / "none.parquet"), "no such file")
+
+
+def test_import_of_a_csv_that_is_not_baker2018(tmp_path: Path) -> None:
+    path = tmp_path / "other.csv"
+    path.write_text("a,b\n1,2\n")
+    proc = curvecast("data", "import", "baker2018", path, "--out", tmp_path / "o.parquet")
+    assert_one_line_error(proc, "other.csv")

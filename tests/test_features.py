@@ -1,0 +1,76 @@
+"""Featurizer: TS / AP / HP groups, names, diverged values, minimize metrics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from curvecast import CurveSet, Direction
+from curvecast.features import Featurizer, groups_label, parse_groups
+
+
+def curves(direction: Direction = Direction.MAXIMIZE, provenance: dict | None = None) -> CurveSet:
+    values = np.array([[0.1, 0.3, 0.6, 0.7], [0.2, 0.25, 0.27, 0.3], [0.05, np.nan, np.nan, np.nan]])
+    configs = pd.DataFrame({"lr": [1e-4, 1e-2, 1e-1], "momentum": [0.9, 0.5, 0.0],
+                            "schedule": ["step", "cosine", "step"],
+                            "n_params": [1000, 50_000, 2_000_000], "n_layers": [2, 4, 8],
+                            "net": ["a", "b", "c"]}, index=["a", "b", "c"])
+    return CurveSet(values=values, observed=np.ones_like(values, dtype=bool),
+                    epochs=np.arange(1, 5), metric="acc", direction=direction, configs=configs,
+                    provenance=provenance or {})
+
+
+def test_ts_features_are_values_and_differences() -> None:
+    cs = curves()
+    f = Featurizer(groups=frozenset({"ts"})).fit(cs)
+    X = f.transform_curves(cs, 3)
+    assert f.feature_names(3) == ["y1", "y2", "y3", "dy2", "dy3", "ddy3"]
+    np.testing.assert_allclose(X[0], [0.1, 0.3, 0.6, 0.2, 0.3, 0.1])
+    # diverged values (NaN after epoch 1) count as the worst value seen, 0.05
+    np.testing.assert_allclose(X[2], [0.05, 0.05, 0.05, 0, 0, 0])
+
+
+def test_ap_and_hp_groups_encode_log_scale_and_one_hot() -> None:
+    cs = curves()
+    f = Featurizer().fit(cs)
+    names = f.feature_names(2)
+    assert names[3:] == ["log10_n_params", "n_layers", "log10_lr", "momentum",
+                         "schedule=cosine", "schedule=step"]
+    X = f.transform_curves(cs, 2)
+    assert X.shape == (3, len(names))
+    np.testing.assert_allclose(X[1, 3:], [np.log10(50_000), 4, -2, 0.5, 1, 0])
+
+
+def test_declared_columns_win_over_guessing() -> None:
+    cs = curves(provenance={"columns": {"architecture": ["n_params"],
+                                        "hyperparameters": ["lr"]}})
+    f = Featurizer(groups=frozenset({"ap", "hp"})).fit(cs)
+    assert f.feature_names(1) == ["log10_n_params", "log10_lr"]
+
+
+def test_minimize_metrics_fill_diverged_with_the_largest_value() -> None:
+    cs = curves(Direction.MINIMIZE)
+    f = Featurizer(groups=frozenset({"ts"})).fit(cs)
+    assert f.transform_curves(cs, 2)[2, 1] == pytest.approx(0.7)
+
+
+def test_group_parsing() -> None:
+    assert parse_groups("ts+ap") == {"ts", "ap"}
+    assert groups_label({"hp", "ts"}) == "ts+hp"
+    with pytest.raises(ValueError, match="'ts,xx'"):
+        parse_groups("ts,xx")
+
+
+@settings(max_examples=60, deadline=None)
+@given(hnp.arrays(np.float64, st.tuples(st.integers(1, 5), st.integers(1, 6)),
+                  elements=st.floats(allow_nan=True, allow_infinity=True, width=32)))
+def test_features_are_finite_for_any_partial_curve(partial: np.ndarray) -> None:
+    cs = curves()
+    f = Featurizer(groups=frozenset({"ts"})).fit(cs)
+    X = f.transform(pd.DataFrame(index=range(partial.shape[0])), partial)
+    assert X.shape == (partial.shape[0], len(f.feature_names(partial.shape[1])))
+    assert np.isfinite(X).all()
