@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from sgd_workload import SGDDigits
 
 from curvecast import CurveSet
 from curvecast.execution import Progress, collect
 from curvecast.execution.collect import config_id
+from sgd_workload import SGDDigits
 
 
 def test_collect_records_curves_with_provenance(tmp_path: Path) -> None:
