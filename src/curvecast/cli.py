@@ -102,6 +102,7 @@ def collect(
 
     from curvecast.execution import collect as run_collect
     from curvecast.execution.collect import Progress as Step
+    from curvecast.execution.collect import check_arguments
 
     factories = _workloads()
     if workload not in factories:
@@ -109,6 +110,7 @@ def collect(
     if workers < 0:
         raise ValueError(f"--workers must be at least 1 (or 0 for all cores), got {workers}")
     n_workers = workers or os.cpu_count() or 1
+    check_arguments(n_configs=configs, epochs=epochs, workers=n_workers, out=out)
     command = "curvecast " + shlex.join(sys.argv[1:])
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
@@ -187,6 +189,113 @@ def import_baker2018(
     curves.save(out)
     console.print(f"{csv.name}: {curves.n_configs} configs x {curves.n_epochs} epochs, "
                   f"{curves.metric} ({curves.direction.value}) -> {out}")
+
+
+def _load_any(path: Path) -> CurveSet:
+    """A curvecast Parquet file, or one of the paper's published CSV files."""
+    if path.suffix.lower() == ".csv":
+        from curvecast.datasets.baker2018 import load_baker2018
+
+        return load_baker2018(path)
+    return _load(path)
+
+
+def _predictor_factories(draws: int) -> dict[str, Any]:
+    """Predictor names → ``factory(feature_groups, seed)``."""
+    from curvecast import predictors as p
+
+    def srm(spec: Callable[[], Any]) -> Any:
+        return lambda groups, seed: p.SRM(regressor=spec(), features=groups, n_draws=draws,
+                                          random_state=seed)
+
+    return {
+        "svr-rbf": srm(p.nu_svr_rbf),
+        "svr-linear": srm(p.nu_svr_linear),
+        "rf": srm(p.random_forest),
+        "ols": srm(p.ols),
+        "last-value": lambda groups, seed: p.LastSeenValue(),
+    }
+
+
+def _floats(text: str, option: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise ValueError(f"{option} must be comma-separated numbers, got {text!r}") from None
+
+
+@app.command()
+@friendly_errors
+def evaluate(
+    data: Annotated[Path, typer.Argument(help="A CurveSet Parquet file or a baker2018 CSV.")],
+    predictors: Annotated[str, typer.Option(help="Comma-separated predictors.")] = (
+        "svr-rbf,svr-linear,rf,ols,last-value"),
+    train_size: Annotated[int, typer.Option(help="Fully observed training curves.")] = 100,
+    repeats: Annotated[int, typer.Option(help="Random training sets.")] = 10,
+    fractions: Annotated[str, typer.Option(help="Observed shares of the curve.")] = "0.1,0.25,0.5,0.75",
+    features: Annotated[str, typer.Option(help="Feature groups: ts, ap, hp.")] = "ts,ap,hp",
+    experiments: Annotated[str, typer.Option(help="table1, table2, sample_efficiency, "
+                                                  "depth_generalisation.")] =
+    "table1,table2,sample_efficiency,depth_generalisation",
+    draws: Annotated[int, typer.Option(help="Random-search draws per SRM model.")] = 50,
+    seed: Annotated[int, typer.Option(help="Seed of the training-set draws.")] = 0,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write tidy JSON here.")] = None,
+    plots: Annotated[Path | None, typer.Option(help="Write PNG figures into this folder.")] = None,
+) -> None:
+    """Re-make the paper's prediction experiments (R² of the final value vs % of curve seen)."""
+    from curvecast.experiments.prediction import (
+        PredictionSettings,
+        run_prediction_experiments,
+        select,
+    )
+    from curvecast.features import parse_groups
+
+    factories = _predictor_factories(draws)
+    names = [n.strip() for n in predictors.split(",") if n.strip()]
+    unknown = [n for n in names if n not in factories]
+    if unknown or not names:
+        raise ValueError(f"unknown predictor(s) {unknown or predictors!r}: choose from "
+                         f"{sorted(factories)}")
+    if json_out is not None and not json_out.parent.is_dir():
+        raise FileNotFoundError(f"{json_out}: folder {str(json_out.parent)!r} does not exist")
+    settings = PredictionSettings(
+        train_size=train_size, repeats=repeats, fractions=_floats(fractions, "--fractions"),
+        features=parse_groups(features), seed=seed,
+        experiments=tuple(e.strip() for e in experiments.split(",") if e.strip()),
+        slow=frozenset({"lce"}))
+    curves = _load_any(data)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
+    with Progress(*columns, console=err_console) as bar:
+        task = bar.add_task("repeats", total=None)
+
+        def on_step(what: str, done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total, description=what[:40])
+
+        output = run_prediction_experiments(curves, {n: factories[n] for n in names}, settings,
+                                            on_step=on_step)
+    output = {"dataset": str(data), **output}
+    table = Table(title=f"{data.name}: R² of the final value (mean ± s.e., {repeats} repeats)")
+    table.add_column("predictor")
+    fr = settings.fractions
+    for f in fr:
+        table.add_column(f"{100 * f:g} %", justify="right")
+    for name in names:
+        cells = []
+        for f in fr:
+            rec = select(output["results"], experiment="table1", predictor=name, fraction=f,
+                         metric="r2")
+            cells.append(f"{rec[0]['mean']:.3f} ± {rec[0]['stderr']:.3f}" if rec else "")
+        table.add_row(name, *cells)
+    console.print(table)
+    if json_out is not None:
+        json_out.write_text(json.dumps(output, indent=1, default=_json_default))
+        console.print(f"results -> {json_out}")
+    if plots is not None:
+        from curvecast.report.prediction_plots import plot_prediction_results
+
+        for path in plot_prediction_results(output, plots, data.stem):
+            console.print(f"figure -> {path}")
 
 
 def main() -> None:

@@ -137,18 +137,28 @@ def _train(job: _Job, report: Callable[[Progress], None]) -> _Outcome:
     return _Outcome(job.config_id, results, float(run.test_value()), resumed)
 
 
+def _one_torch_thread() -> None:
+    """Train with one torch thread (when torch is installed): one process per core is as fast,
+    and the same seed then gives the same curve on every machine."""
+    if "torch" in sys.modules or _torch_installed():
+        import torch
+
+        torch.set_num_threads(1)
+
+
+def _torch_installed() -> bool:
+    from importlib.util import find_spec
+
+    return find_spec("torch") is not None
+
+
 def _quiet_worker() -> None:
     """Initialise a worker process: one torch thread, Ctrl-C handled by the parent."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    try:
-        import torch
-
-        torch.set_num_threads(1)
-    except ImportError:
-        pass
+    _one_torch_thread()
 
 
 _QUEUE: Any = None
@@ -176,6 +186,26 @@ def _check_compatible(existing: CurveSet, workload: Workload, seed: int, epochs:
             )
 
 
+def check_arguments(*, n_configs: int, epochs: int, workers: int,
+                    out: str | os.PathLike[str]) -> Path:
+    """Validate :func:`collect`'s arguments before any work starts; returns ``out`` as a Path.
+
+    Raises:
+        ValueError: a count below 1.
+        FileNotFoundError: the folder of ``out`` does not exist.
+    """
+    if n_configs < 1:
+        raise ValueError(f"--configs must be at least 1, got {n_configs}")
+    if epochs < 1:
+        raise ValueError(f"--epochs must be at least 1, got {epochs}")
+    if workers < 1:
+        raise ValueError(f"--workers must be at least 1, got {workers}")
+    path = Path(out)
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"{path}: folder {str(path.parent)!r} does not exist")
+    return path
+
+
 def collect(
     workload: Workload,
     *,
@@ -198,15 +228,7 @@ def collect(
         FileNotFoundError: the folder of ``out`` does not exist.
         CurveSetFormatError: ``out`` exists but is not a readable CurveSet.
     """
-    if n_configs < 1:
-        raise ValueError(f"--configs must be at least 1, got {n_configs}")
-    if epochs < 1:
-        raise ValueError(f"--epochs must be at least 1, got {epochs}")
-    if workers < 1:
-        raise ValueError(f"--workers must be at least 1, got {workers}")
-    out = Path(out)
-    if not out.parent.is_dir():
-        raise FileNotFoundError(f"{out}: folder {str(out.parent)!r} does not exist")
+    out = check_arguments(n_configs=n_configs, epochs=epochs, workers=workers, out=out)
     report = on_progress or (lambda _p: None)
 
     long_rows: list[dict[str, Any]] = []
@@ -219,7 +241,8 @@ def collect(
         complete = existing.is_complete()
         existing = existing.subset(complete)
         long_rows = existing.to_long().to_dict(orient="records")  # type: ignore[assignment]
-        config_rows = {str(k): v for k, v in existing.configs.to_dict(orient="index").items()}
+        config_rows = {str(k): {str(c): v for c, v in row.items()}
+                       for k, row in existing.configs.to_dict(orient="index").items()}
         assert existing.test_values is not None
         tests = dict(zip(existing.config_ids, existing.test_values.tolist(), strict=True))
         result.skipped = [c for c in existing.config_ids
@@ -237,6 +260,7 @@ def collect(
         pending_rows[cid] = {**config, **workload.describe(config)}
         jobs.append(_Job(workload, cid, config, run_seed(seed, i), epochs, partial_dir))
 
+    example = sample_config(workload, seed, 0)
     provenance = {
         "workload": workload.name,
         "seed": seed,
@@ -245,6 +269,9 @@ def collect(
         "packages": package_versions(),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        # which config columns the featurizer treats as architecture and as hyperparameters
+        "columns": {"architecture": list(workload.describe(example)),
+                    "hyperparameters": list(example)},
     }
 
     def record(outcome: _Outcome) -> None:
@@ -276,6 +303,7 @@ def _run_jobs(jobs: list[_Job], workers: int, report: Callable[[Progress], None]
               ) -> Iterator[_Outcome]:
     """Train ``jobs`` in this process (``workers == 1``) or in a process pool; yield as they end."""
     if workers == 1 or len(jobs) <= 1:
+        _one_torch_thread()  # curves are bit-identical only at a fixed thread count
         for job in jobs:
             yield _train(job, report)
         return

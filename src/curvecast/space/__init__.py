@@ -1,5 +1,48 @@
 """Search spaces: hyperparameter spaces and the MetaQNN CNN layer space."""
 
+from curvecast.space.metaqnn import (
+    FC,
+    GAP,
+    Conv,
+    Dropout,
+    Layer,
+    LayerKind,
+    MetaQNNSpace,
+    Pool,
+    Softmax,
+    State,
+    count_params,
+    describe_layers,
+    describe_net,
+    format_net,
+    paper_param_count,
+    parse_net,
+    pool_output_size,
+)
 from curvecast.space.params import Categorical, Float, Int, Param, ParamSpace, SearchSpace
 
-__all__ = ["Categorical", "Float", "Int", "Param", "ParamSpace", "SearchSpace"]
+__all__ = [
+    "FC",
+    "GAP",
+    "Categorical",
+    "Conv",
+    "Dropout",
+    "Float",
+    "Int",
+    "Layer",
+    "LayerKind",
+    "MetaQNNSpace",
+    "Param",
+    "ParamSpace",
+    "Pool",
+    "SearchSpace",
+    "Softmax",
+    "State",
+    "count_params",
+    "describe_layers",
+    "describe_net",
+    "format_net",
+    "paper_param_count",
+    "parse_net",
+    "pool_output_size",
+]

@@ -63,6 +63,7 @@ __all__ = [
     "derive_seeds",
     "epoch_schedule",
     "load_checkpoint",
+    "model_seed",
     "perplexity",
     "seeded",
     "shuffled_batches",
@@ -133,6 +134,15 @@ def derive_seeds(seed: int, n: int) -> list[int]:
         raise ValueError(f"n must be at least 1, got {n}")
     words = np.random.SeedSequence(seed).generate_state(n, dtype=np.uint64)
     return [int(w >> np.uint64(1)) for w in words]
+
+
+def model_seed(seed: int) -> int:
+    """The seed a workload should build a run's model under (see :func:`seeded`).
+
+    It is the fourth stream of :func:`derive_seeds`; :class:`SupervisedRun` uses the first three
+    (dropout RNG, data order, numpy), so all four are independent.
+    """
+    return derive_seeds(seed, 4)[3]
 
 
 @contextmanager
@@ -322,7 +332,7 @@ class SupervisedRun(TrainingRun):
         validate: validation metric of the model (the value each epoch reports).
         test: test metric of the model (:meth:`test_value`).
         seed: seeds the run's dropout RNG, data order and numpy generator (see :func:`derive_seeds`;
-            the model's initial weights are the workload's business, e.g. via :func:`seeded`).
+            build the model under ``seeded(model_seed(seed))`` so its initial weights follow too).
         diverged_report: the metric reported once the run has diverged (NaN for accuracy, +inf for
             perplexity).
         clip_grad_norm: max gradient 2-norm, or None for no clipping.
@@ -362,7 +372,7 @@ class SupervisedRun(TrainingRun):
         self.clip_grad_norm = clip_grad_norm
         self.meta: dict[str, Any] = dict(meta or {})
         self.device = device if device is not None else torch.device("cpu")
-        torch_seed, data_seed, numpy_seed = derive_seeds(seed, 3)
+        torch_seed, data_seed, numpy_seed, _ = derive_seeds(seed, 4)
         gen = torch.Generator()
         gen.manual_seed(torch_seed)
         self._torch_rng: torch.Tensor = gen.get_state()

@@ -1,0 +1,222 @@
+"""The paper's prediction experiments (Baker et al. 2017, §4): how well is y_T predicted from y_1..y_τ?
+
+Protocol (the paper's): draw ``train_size`` fully observed curves at random as training set, test
+on all the other complete curves, repeat ``repeats`` times with different draws, report mean ±
+standard error.  τ = ⌈fraction · T⌉ epochs (epoch 0, the untrained network, is not counted).
+
+Experiments (``experiment`` field of each record):
+
+* ``table1`` — every predictor, the chosen feature groups, every fraction (the paper's Table 1 is
+  the 25 % column; its Figure 3 is R² against the fraction);
+* ``table2`` — feature ablation: the first predictor on every non-empty subset of TS/AP/HP, at the
+  fraction nearest 25 %;
+* ``sample_efficiency`` — the first predictor at 25 % with training sets of 10 … ``train_size``;
+* ``depth_generalisation`` — trained on configs with ``n_layers`` at or below the median, tested
+  on the deeper ones (the paper's shallow → deep ResNet result), when the data has ``n_layers``.
+
+Metrics: ``r2``, ``rmse``, ``kendall_tau`` (predicted vs true final values), ``coverage_68`` and
+``coverage_95`` (share of test finals inside mean ± 1σ / ± 1.96σ).  Timings (``fit_seconds``,
+``predict_ms_per_config``) vary from run to run, so they are kept apart in ``timings``: the
+``results`` of two runs with the same seed are identical.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import stats
+from sklearn.metrics import r2_score
+
+from curvecast.curves import CurveSet
+from curvecast.features import GROUPS, groups_label
+from curvecast.predictors import Predictor
+
+#: Builds a predictor for a feature-group set and a seed.
+PredictorFactory = Callable[[frozenset[str], int], Predictor]
+
+EXPERIMENTS = ("table1", "table2", "sample_efficiency", "depth_generalisation")
+QUALITY_METRICS = ("r2", "rmse", "kendall_tau", "coverage_68", "coverage_95")
+
+
+@dataclass(frozen=True)
+class PredictionSettings:
+    """Settings of :func:`run_prediction_experiments` (recorded in the JSON output).
+
+    ``max_test`` caps the test configs per repeat for every predictor named in ``slow`` (per-curve
+    MCMC predictors cost seconds per config); the cap is a random subset, the same for all of them.
+    """
+
+    train_size: int = 100
+    repeats: int = 10
+    fractions: tuple[float, ...] = (0.1, 0.25, 0.5, 0.75)
+    features: frozenset[str] = frozenset(GROUPS)
+    seed: int = 0
+    experiments: tuple[str, ...] = EXPERIMENTS
+    sample_sizes: tuple[int, ...] = (10, 20, 30, 50, 75, 100)
+    max_test: int = 50
+    slow: frozenset[str] = field(default_factory=frozenset)
+
+    def __post_init__(self) -> None:
+        if self.train_size < 6:
+            raise ValueError(f"train_size must be at least 6, got {self.train_size}")
+        if self.repeats < 1:
+            raise ValueError(f"repeats must be at least 1, got {self.repeats}")
+        if not self.fractions or any(not 0 < f < 1 for f in self.fractions):
+            raise ValueError(f"fractions must lie in (0, 1), got {self.fractions}")
+        unknown = set(self.experiments) - set(EXPERIMENTS)
+        if unknown:
+            raise ValueError(f"unknown experiments {sorted(unknown)}: choose from {EXPERIMENTS}")
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["features"] = groups_label(self.features)
+        out["slow"] = sorted(self.slow)
+        return out
+
+
+def tau_for(fraction: float, n_epochs: int) -> int:
+    """Observed epochs for a fraction of a curve of ``n_epochs``: ⌈fraction·T⌉, within 1..T−1."""
+    return min(max(math.ceil(fraction * n_epochs - 1e-9), 1), n_epochs - 1)
+
+
+def quality(truth: np.ndarray, mean: np.ndarray, std: np.ndarray) -> dict[str, float]:
+    """The quality metrics of one prediction of ``truth`` (all shape ``(n,)``)."""
+    z = np.abs(truth - mean) / std
+    tau = stats.kendalltau(mean, truth).statistic if len(truth) > 1 else float("nan")
+    return {
+        "r2": float(r2_score(truth, mean)),
+        "rmse": float(np.sqrt(np.mean((truth - mean) ** 2))),
+        "kendall_tau": float(tau),
+        "coverage_68": float(np.mean(z <= 1.0)),
+        "coverage_95": float(np.mean(z <= 1.96)),
+    }
+
+
+@dataclass
+class _Collector:
+    results: list[dict[str, Any]] = field(default_factory=list)
+    timings: list[dict[str, Any]] = field(default_factory=list)
+    _cells: dict[tuple[Any, ...], list[dict[str, float]]] = field(default_factory=dict)
+    _times: dict[tuple[Any, ...], list[dict[str, float]]] = field(default_factory=dict)
+
+    def add(self, key: tuple[Any, ...], metrics: dict[str, float], times: dict[str, float]) -> None:
+        self._cells.setdefault(key, []).append(metrics)
+        self._times.setdefault(key, []).append(times)
+
+    def finish(self) -> None:
+        names = ("experiment", "predictor", "features", "fraction", "train_size")
+        for store, out in ((self._cells, self.results), (self._times, self.timings)):
+            for key, rows in store.items():
+                for metric in rows[0]:
+                    vals = np.array([r[metric] for r in rows], dtype=np.float64)
+                    ok = vals[np.isfinite(vals)]
+                    n = int(ok.size)
+                    out.append({**dict(zip(names, key, strict=True)), "metric": metric,
+                                "mean": float(ok.mean()) if n else float("nan"),
+                                "stderr": float(ok.std(ddof=1) / np.sqrt(n)) if n > 1 else 0.0,
+                                "n": n})
+
+
+def _evaluate(factory: PredictorFactory, groups: frozenset[str], seed: int, train: CurveSet,
+              test: CurveSet, tau: int) -> tuple[dict[str, float], dict[str, float]]:
+    t0 = time.perf_counter()
+    predictor = factory(groups, seed).fit(train)
+    predictor.predict_curves(test.subset([0]), tau)  # counts lazily fitted models as fitting
+    fit_s = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    pred = predictor.predict_curves(test, tau)
+    per_config_ms = 1000 * (time.perf_counter() - t1) / max(test.n_configs, 1)
+    metrics = quality(test.final_values(), pred.mean, pred.std)
+    return metrics, {"fit_seconds": fit_s, "predict_ms_per_config": per_config_ms}
+
+
+def run_prediction_experiments(
+    curves: CurveSet,
+    predictors: Mapping[str, PredictorFactory],
+    settings: PredictionSettings,
+    on_step: Callable[[str, int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Run the selected experiments; returns ``{"settings", "results", "timings"}`` (tidy records).
+
+    ``on_step(description, done, total)`` is called after every repeat of every experiment.
+
+    Raises:
+        ValueError: fewer complete curves than ``train_size + 10``.
+    """
+    trained = curves.without_untrained_epoch()
+    complete = trained.subset(np.asarray(trained.is_complete(), dtype=bool))
+    if complete.n_configs < settings.train_size + 10:
+        raise ValueError(f"{complete.n_configs} complete curves: need at least train_size + 10 = "
+                         f"{settings.train_size + 10}")
+    T = complete.n_epochs
+    names = list(predictors)
+    first = names[0]
+    col = _Collector()
+    quarter = min(settings.fractions, key=lambda f: abs(f - 0.25))
+    plan: list[tuple[str, str, frozenset[str], float, int]] = []
+    if "table1" in settings.experiments:
+        plan += [("table1", p, settings.features, f, settings.train_size)
+                 for p in names for f in settings.fractions]
+    if "table2" in settings.experiments:
+        subsets = [frozenset(c) for k in (1, 2, 3) for c in itertools.combinations(GROUPS, k)]
+        plan += [("table2", first, s, quarter, settings.train_size) for s in subsets]
+    if "sample_efficiency" in settings.experiments:
+        plan += [("sample_efficiency", first, settings.features, quarter, n)
+                 for n in settings.sample_sizes if n <= settings.train_size]
+    total = settings.repeats * (len(plan) + ("depth_generalisation" in settings.experiments))
+    done = 0
+    for rep in range(settings.repeats):
+        rng = np.random.default_rng([settings.seed, rep])
+        order = rng.permutation(complete.n_configs)
+        for exp, name, groups, fraction, size in plan:
+            train = complete.subset(order[:size])
+            test_rows = order[settings.train_size:]
+            if name in settings.slow:
+                test_rows = test_rows[: settings.max_test]
+            test = complete.subset(test_rows)
+            metrics, times = _evaluate(predictors[name], groups, settings.seed + rep, train, test,
+                                       tau_for(fraction, T))
+            col.add((exp, name, groups_label(groups), fraction, size), metrics, times)
+            done += 1
+            if on_step:
+                on_step(f"{exp} {name} {groups_label(groups)} {fraction:g}", done, total)
+        if "depth_generalisation" in settings.experiments and "n_layers" in complete.configs:
+            depth = complete.configs["n_layers"].to_numpy(dtype=np.float64)
+            cut = float(np.median(depth))
+            shallow = np.flatnonzero(depth <= cut)
+            deep = np.flatnonzero(depth > cut)
+            if shallow.size >= 10 and deep.size >= 10:
+                pick = rng.permutation(shallow)[: settings.train_size]
+                metrics, times = _evaluate(predictors[first], settings.features,
+                                           settings.seed + rep, complete.subset(pick),
+                                           complete.subset(deep), tau_for(quarter, T))
+                col.add(("depth_generalisation", first, groups_label(settings.features), quarter,
+                         int(pick.size)), metrics, times)
+            done += 1
+            if on_step:
+                on_step(f"depth_generalisation {first}", done, total)
+    col.finish()
+    return {"settings": {**settings.as_dict(), "predictors": names, "epochs": T,
+                         "complete_configs": complete.n_configs},
+            "results": col.results, "timings": col.timings}
+
+
+def paper_table1() -> dict[str, dict[str, float]]:
+    """The paper's Table 1 (R² at 25 %, 100 training configs), by baker2018 file stem."""
+    return {
+        "metaqnn_cifar10": {"svr-rbf": 0.9422, "svr-linear": 0.9444, "rf": 0.9227, "ols": 0.9322},
+        "deep_resnets_tinyimagenet": {"svr-rbf": 0.8578, "svr-linear": 0.918, "rf": 0.9137,
+                                      "ols": 0.9015},
+        "lstm_ptb": {"svr-rbf": 0.8329, "svr-linear": 0.9859, "rf": 0.9138, "ols": 0.898},
+    }
+
+
+def select(records: Sequence[Mapping[str, Any]], **where: Any) -> list[Mapping[str, Any]]:
+    """The records whose fields equal every ``where`` item."""
+    return [r for r in records if all(r.get(k) == v for k, v in where.items())]

@@ -1,0 +1,1 @@
+"""Figures and the HTML report (matplotlib imported only when a figure is drawn)."""

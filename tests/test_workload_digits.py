@@ -1,0 +1,127 @@
+"""The digits-metaqnn workload: real (small) training on scikit-learn's 8x8 digits."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from curvecast.curves import Direction  # noqa: E402
+from curvecast.space import MetaQNNSpace, parse_net  # noqa: E402
+from curvecast.workloads.digits_metaqnn import (  # noqa: E402
+    DigitsMetaQNN,
+    build_model,
+    digits_splits,
+)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread() -> Iterator[None]:
+    """Train on one thread, as the collection workers do (fast and steady on a shared CPU)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+SMALL = {"net": "[C(16,3,1), P(2,2), C(32,3,1), SM(10)]", "lr": 3e-3, "weight_decay": 1e-4,
+         "batch_size": 32}
+
+
+def test_splits_are_fixed_stratified_and_standardised() -> None:
+    data = digits_splits()
+    assert data["train_x"].shape == (1077, 1, 8, 8) and data["train_x"].dtype == np.float32
+    assert data["val_x"].shape == (360, 1, 8, 8) and data["test_x"].shape == (360, 1, 8, 8)
+    assert abs(float(data["train_x"].mean())) < 1e-5
+    assert float(data["train_x"].std()) == pytest.approx(1.0, abs=1e-4)
+    for split in ("train", "val", "test"):
+        counts = np.bincount(data[f"{split}_y"], minlength=10)
+        share = counts / counts.sum()
+        assert share.min() > 0.09 and share.max() < 0.11  # stratified
+    assert digits_splits() is data  # cached per process
+
+
+def test_workload_metadata() -> None:
+    w = DigitsMetaQNN()
+    assert w.name == "digits-metaqnn" and w.metric == "val_accuracy"
+    assert w.direction is Direction.MAXIMIZE and w.diverged_value == pytest.approx(0.1)
+    d = w.describe(SMALL)
+    # conv 1->16 k3: 160; conv 16->32 k3: 4640; SM 32*4*4 -> 10: 5130
+    assert d["n_params"] == 160 + 4640 + 5130
+    assert (d["n_layers"], d["n_conv"], d["n_pool"], d["n_fc"]) == (4, 2, 1, 0)
+    with pytest.raises(ValueError, match="10 classes"):
+        DigitsMetaQNN(MetaQNNSpace(n_classes=5))
+
+
+def test_torch_model_matches_described_parameter_count() -> None:
+    w = DigitsMetaQNN()
+    for i in range(40):
+        config = w.space.sample(np.random.default_rng([3, i]))
+        model = build_model(parse_net(config["net"]))
+        assert sum(p.numel() for p in model.parameters()) == w.describe(config)["n_params"]
+        out = model(torch.zeros(2, 1, 8, 8))
+        assert tuple(out.shape) == (2, 10)
+
+
+def test_two_epochs_learn_well_above_chance() -> None:
+    run = DigitsMetaQNN().start(SMALL, seed=0, epochs=2)
+    first, second = run.train_epoch(), run.train_epoch()
+    assert (first.epoch, second.epoch) == (1, 2)
+    assert second.value > 0.8  # chance is 0.1
+    assert second.seconds > 0
+    assert run.epochs_done == 2
+    assert run.test_value() > 0.8
+
+
+def test_same_seed_same_curve_and_other_seed_differs() -> None:
+    w = DigitsMetaQNN()
+
+    def curve(seed: int) -> list[float]:
+        run = w.start(SMALL, seed=seed, epochs=2)
+        return [run.train_epoch().value for _ in range(2)]
+
+    a, b, c = curve(5), curve(5), curve(6)
+    assert a == b
+    assert a != c
+
+
+def test_checkpoint_and_resume_give_the_uninterrupted_curve(tmp_path: Path) -> None:
+    w = DigitsMetaQNN()
+    config = {**SMALL, "net": "[C(16,3,1), P(2,2), FC(32), SM(10)]"}
+    straight = w.start(config, seed=11, epochs=2)
+    expected = [straight.train_epoch().value for _ in range(2)]
+
+    run = w.start(config, seed=11, epochs=2)
+    assert run.train_epoch().value == expected[0]
+    ckpt = tmp_path / "run.ckpt"
+    run.save_checkpoint(ckpt)
+    resumed = w.resume(ckpt)
+    assert resumed.epochs_done == 1
+    assert resumed.train_epoch().value == expected[1]
+    assert resumed.test_value() == straight.test_value()
+
+
+def test_learning_rate_decays_by_0_2_every_5_epochs() -> None:
+    config = {**SMALL, "net": "[C(8,1,1), GAP(10), SM(10)]", "batch_size": 128}
+    run = DigitsMetaQNN().start(config, seed=0, epochs=11)
+    rates = []
+    for _ in range(11):
+        rates.append(run.optimizer.param_groups[0]["lr"])
+        run.train_epoch()
+    assert rates[:5] == [pytest.approx(3e-3)] * 5
+    assert rates[5:10] == [pytest.approx(6e-4)] * 5
+    assert rates[10] == pytest.approx(1.2e-4)
+
+
+def test_start_rejects_configs_outside_the_space() -> None:
+    w = DigitsMetaQNN()
+    with pytest.raises(ValueError, match="not allowed"):
+        w.start({**SMALL, "net": "[FC(32), SM(10)]"}, seed=0, epochs=1)
+    with pytest.raises(ValueError, match="epochs"):
+        w.start(SMALL, seed=0, epochs=0)
+    assert math.isfinite(w.describe(SMALL)["n_params"])
