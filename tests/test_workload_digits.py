@@ -51,8 +51,8 @@ def test_workload_metadata() -> None:
     assert w.name == "digits-metaqnn" and w.metric == "val_accuracy"
     assert w.direction is Direction.MAXIMIZE and w.diverged_value == pytest.approx(0.1)
     d = w.describe(SMALL)
-    # conv 1->16 k3: 160; conv 16->32 k3: 4640; SM 32*4*4 -> 10: 5130
-    assert d["n_params"] == 160 + 4640 + 5130
+    # conv 1->16 k3: 160 (+32 batch norm); conv 16->32 k3: 4640 (+64); SM 32*4*4 -> 10: 5130
+    assert d["n_params"] == 160 + 32 + 4640 + 64 + 5130
     assert (d["n_layers"], d["n_conv"], d["n_pool"], d["n_fc"]) == (4, 2, 1, 0)
     with pytest.raises(ValueError, match="10 classes"):
         DigitsMetaQNN(MetaQNNSpace(n_classes=5))

@@ -214,6 +214,9 @@ def _predictor_factories(draws: int) -> dict[str, Any]:
         "rf": srm(p.random_forest),
         "ols": srm(p.ols),
         "last-value": lambda groups, seed: p.LastSeenValue(),
+        "lce": lambda groups, seed: p.LCE(random_state=seed),
+        "lce-fast": lambda groups, seed: p.LCE.fast(random_state=seed),
+        "bnn": lambda groups, seed: p.BNN(features=groups, random_state=seed),
     }
 
 

@@ -1,7 +1,9 @@
 """Predictors of a learning curve's final value from its first epochs (one interface)."""
 
 from curvecast.predictors._base import Prediction, Predictor
+from curvecast.predictors.bnn import BNN
 from curvecast.predictors.last_value import LastSeenValue
+from curvecast.predictors.lce import LCE
 from curvecast.predictors.regressors import (
     RegressorSpec,
     TunedRegressor,
@@ -13,6 +15,8 @@ from curvecast.predictors.regressors import (
 from curvecast.predictors.srm import SRM
 
 __all__ = [
+    "BNN",
+    "LCE",
     "SRM",
     "LastSeenValue",
     "Prediction",

@@ -23,7 +23,8 @@ data's README says "without GAP and SM", which matches none of them).
 Parameter counts.  ``n_params`` is the exact number of trainable scalars of the torch model the
 digits workload builds from a net: every convolution and linear layer has a bias; GAP is a 1×1
 convolution to the classes followed by a global mean; SM after anything but GAP is a linear layer
-from the flattened representation to the classes; no batch norm.  :func:`paper_param_count`
+from the flattened representation to the classes; every convolution is followed by batch norm
+(scale and shift: 2 more scalars per filter; batch norm keeps deep plain nets trainable on 8x8).  :func:`paper_param_count`
 reproduces the *published* ``num_params`` instead (1000/1000 rows); it counts weights only (no
 biases), pools with ``floor((R − f) / l) + 1``, and counts the SM layer as a repeat of the
 previous layer with its input width set to its output width (``out² · f²`` after a convolution,
@@ -236,7 +237,7 @@ def count_params(layers: Sequence[Layer], input_shape: Sequence[int], n_classes:
     """Exact number of trainable scalars of the torch model built from ``layers``.
 
     See the module docstring for the model (biases everywhere, GAP = 1×1 conv + mean, SM = linear
-    unless after GAP, MetaQNN ceil pooling, no batch norm).
+    unless after GAP, MetaQNN ceil pooling, batch norm after every conv).
 
     Raises:
         ValueError: a layer that does not fit (pool window above the representation size), a
@@ -255,7 +256,8 @@ def count_params(layers: Sequence[Layer], input_shape: Sequence[int], n_classes:
             if layer.kernel % 2 == 0:
                 raise ValueError(f"net {text!r}: {layer} has an even kernel; 'same' padding "
                                  "needs an odd one")
-            total += channels * layer.filters * layer.kernel**2 + layer.filters
+            # conv weights and bias, then batch norm's scale and shift
+            total += channels * layer.filters * layer.kernel**2 + 3 * layer.filters
             channels = layer.filters
             size = -(-size // layer.stride)
         elif isinstance(layer, Pool):
@@ -408,7 +410,7 @@ class MetaQNNSpace(SearchSpace):
         fc_units: Sequence[int] = (32, 64, 128),
         fc_max_size: int = 4,
         max_consecutive_fc: int = 2,
-        lr: tuple[float, float] = (1e-4, 0.3),
+        lr: tuple[float, float] = (1e-4, 0.05),
         weight_decay: tuple[float, float] = (1e-6, 1e-2),
         batch_sizes: Sequence[int] = (32, 64, 128),
     ) -> None:

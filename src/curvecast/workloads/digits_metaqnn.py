@@ -119,7 +119,8 @@ def build_model(layers: Sequence[Layer], input_shape: Sequence[int] = (1, SIDE, 
     for layer in layers:
         if isinstance(layer, Conv):
             modules += [nn.Conv2d(channels, layer.filters, layer.kernel, stride=layer.stride,
-                                  padding=layer.kernel // 2), nn.ReLU()]
+                                  padding=layer.kernel // 2), nn.BatchNorm2d(layer.filters),
+                        nn.ReLU()]
             channels, size = layer.filters, -(-size // layer.stride)
         elif isinstance(layer, Pool):
             modules.append(nn.MaxPool2d(layer.size, layer.stride, ceil_mode=True))

@@ -1,0 +1,508 @@
+"""LCE: learning-curve extrapolation by a Bayesian combination of parametric curve families.
+
+T. Domhan, J. T. Springenberg, F. Hutter. *Speeding up Automatic Hyperparameter Optimization of
+Deep Neural Networks by Extrapolation of Learning Curves.* IJCAI 2015.  Baker et al. 2017 use it as
+their "LCE" baseline (§1 of PAPER.md: ~60 s per prediction, worse than the SRM).
+
+The model of one curve z_1..z_τ (observed at epochs x_1..x_τ, on the working scale below) is
+
+    z_t = f_comb(x_t | ξ) + ε_t,   ε_t ~ N(0, σ²),   f_comb(x) = Σ_k w_k f_k(x | θ_k) / Σ_k w_k,
+
+over the 11 families f_k of Domhan et al.'s Table 1, with the formulas, parameter names and
+least-squares starting values of their code (``pylearningcurvepredictor``, ``curvefunctions.py``):
+
+=========================  ===========================================  ==========================
+family                     f(x)                                         start
+=========================  ===========================================  ==========================
+vap (vapor pressure)       exp(a + b/x + c·log x)                       a=-0.622, b=-0.470, c=0.042
+ilog2                      c − a / log(x + 1)                           c=0.78, a=0.43
+weibull                    α − (α−β)·exp(−(κx)^δ)                       α=0.7, β=0.1, κ=0.01, δ=1
+pow3                       c − a·x^(−α)                                 c=0.84, a=0.52, α=0.01
+pow4                       c − (a·x + b)^(−α)                           c=0.8, a=200, b=0, α=0.1
+log_log_linear             log(a·log x + b)                             a=1, b=1
+mmf (Morgan-Mercer-Flodin) α − (α−β) / (1 + (κx)^δ)                     α=0.7, β=0.1, κ=0.01, δ=5
+janoschek                  α − (α−β)·exp(−κ·x^δ)                        α=0.73, β=0.07, κ=0.355,
+                                                                        δ=0.46
+dr_hill_zero_background    θ·x^η / (κ^η + x^η)                          θ=0.772, η=0.586, κ=2.461
+log_power                  a / (1 + (x / e^b)^c)                        a=0.77, b=2.98, c=−0.51
+exp4                       c − exp(−a·x^α + b)                          c=0.7, a=0.8, b=−0.8, α=0.3
+=========================  ===========================================  ==========================
+
+Fitting one curve follows their ``MCMCCurveModelCombination`` (the "curve_combination" model):
+
+1. each family is fitted alone by least squares from its start values (MINPACK's
+   Levenberg–Marquardt, ``scipy.optimize.leastsq``, at most 100·(p+1) evaluations — a fit that
+   used them all is kept as a starting point; L-BFGS-B when that fails or when τ < p); a family
+   is kept when its fit is finite and satisfies the prior below;
+2. the weights start equal, σ at the standard deviation of the residuals of that equal-weight
+   combination; the walkers start in a ball of radius 1e-6 around this point;
+3. ``emcee``'s affine-invariant ensemble sampler (Foreman-Mackey et al. 2013) draws from the
+   posterior with a flat prior restricted to: every weight w_k ≥ 0 (weights are unnormalised in
+   the chain and normalised in f_comb); for every family the curve does not fall between the first
+   epoch and the target epoch, f_k(x_1) ≤ f_k(x_T) (their "soft monotonicity" constraint — the
+   paper's prior that the curve increases); f_k(x_T) finite and inside a sanity range (their
+   y_lim check, [0, 100] for accuracies); and σ in [1e-4, 1] (their single-family noise prior is
+   U(0, 1); the floor keeps a constant curve's posterior proper).  Their defaults: 100 walkers
+   (raised to 2·ndim when the parameter vector is longer), 2500 steps, 500 of them burn-in;
+4. the prediction is the posterior predictive of y at the target epoch x_T:
+   mean = E_s[f_comb(x_T | ξ_s)] and std = sqrt(Var_s[f_comb(x_T | ξ_s)] + E_s[σ_s²]), over the
+   kept samples s (their ``predictive_std`` leaves out the noise term; we include it so the std
+   is that of y_T itself, which the stopping rule compares against).
+
+**Working scale** (the families and start values assume accuracy-like curves: increasing,
+saturating, roughly in [0, 1]).  ``fit`` fixes an affine map z = (s·y − offset) / scale from the
+fitted CurveSet, s = +1 to maximise and −1 to minimise:
+
+* all finite values in [0, 1]: accuracies are fitted as they are (z = y), error rates as
+  z = 1 − y; the sanity range of f_k(x_T) is Domhan et al.'s [0, 100];
+* otherwise (perplexity, loss, any other scale): the *negated* values for a metric to minimise,
+  mapped so the worst finite value of the set is z = 0 and the best z = 1 (perplexity 873 → 0,
+  65 → 1 on Penn Treebank); the sanity range is [−1, 2], i.e. no further than one range of the
+  data set beyond its extremes.
+
+The map is linear, so the mean and std convert back exactly (std × scale).
+
+**Epoch axis.**  x is the CurveSet's epoch number (epoch 0, the untrained network, excluded), as
+Domhan et al. use the epoch count; a budget axis in very different units (iterations) would need
+other start values.
+
+**Fallbacks** (never an exception for a curve): with τ ≤ 2 points (fewer than the smallest
+family's parameters plus the noise), or when no family passes its least-squares fit and the
+prior, the prediction is the last seen value with the std of a uniform distribution over the
+working range (scale/√12, e.g. 0.29 for accuracies in [0, 1]).  NaN/±inf in a partial curve count
+as the fitted CurveSet's diverged fill (the CurveSet rule).  When the target epoch is already
+observed, its value is returned with std 1e-4·scale.
+
+Speed: the log-posterior is vectorised over walkers (``emcee``'s ``vectorize=True``), so the faithful
+setting costs seconds per curve here, not the ~60 s of the original per-walker Python code;
+:meth:`LCE.fast` is a shorter chain for experiments over many curves.
+"""
+
+from __future__ import annotations
+
+import warnings
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import pairwise
+
+import emcee
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+from scipy import optimize
+
+from curvecast.curves import CurveSet, Direction
+from curvecast.predictors._base import Prediction, Predictor, target_column
+
+__all__ = ["FAMILIES", "LCE", "CurveFamily"]
+
+FloatArray = NDArray[np.float64]
+
+#: Bounds of the noise σ on the working scale (see the module docstring).
+SIGMA_MIN = 1e-4
+SIGMA_MAX = 1.0
+#: Radius of the ball around the least-squares point the walkers start in (Domhan et al.'s code).
+INIT_BALL = 1e-6
+#: Constant start value of every (unnormalised) weight (Domhan et al.'s code).
+INIT_WEIGHT = 10.0
+#: Smallest number of observed epochs the MCMC is run on; fewer fall back to the last value.
+MIN_POINTS = 3
+
+
+@dataclass(frozen=True)
+class CurveFamily:
+    """One parametric learning-curve family f(x | θ).
+
+    ``function(x, *params)`` broadcasts: with ``x`` of shape ``(1, m)`` and each parameter of
+    shape ``(n, 1)`` it returns ``(n, m)``.
+    """
+
+    name: str
+    params: tuple[str, ...]
+    start: tuple[float, ...]
+    function: Callable[..., FloatArray]
+
+    @property
+    def n_params(self) -> int:
+        """Number of parameters θ."""
+        return len(self.params)
+
+
+def _vap(x: FloatArray, a: FloatArray, b: FloatArray, c: FloatArray) -> FloatArray:
+    return np.exp(a + b / x + c * np.log(x))
+
+
+def _ilog2(x: FloatArray, c: FloatArray, a: FloatArray) -> FloatArray:
+    return c - a / np.log(x + 1.0)
+
+
+def _weibull(x: FloatArray, alpha: FloatArray, beta: FloatArray, kappa: FloatArray,
+             delta: FloatArray) -> FloatArray:
+    return alpha - (alpha - beta) * np.exp(-((kappa * x) ** delta))
+
+
+def _pow3(x: FloatArray, c: FloatArray, a: FloatArray, alpha: FloatArray) -> FloatArray:
+    return c - a * x ** (-alpha)
+
+
+def _pow4(x: FloatArray, c: FloatArray, a: FloatArray, b: FloatArray,
+          alpha: FloatArray) -> FloatArray:
+    return c - (a * x + b) ** (-alpha)
+
+
+def _log_log_linear(x: FloatArray, a: FloatArray, b: FloatArray) -> FloatArray:
+    return np.log(a * np.log(x) + b)
+
+
+def _mmf(x: FloatArray, alpha: FloatArray, beta: FloatArray, kappa: FloatArray,
+         delta: FloatArray) -> FloatArray:
+    return alpha - (alpha - beta) / (1.0 + (kappa * x) ** delta)
+
+
+def _janoschek(x: FloatArray, alpha: FloatArray, beta: FloatArray, kappa: FloatArray,
+               delta: FloatArray) -> FloatArray:
+    return alpha - (alpha - beta) * np.exp(-kappa * x ** delta)
+
+
+def _dr_hill_zero_background(x: FloatArray, theta: FloatArray, eta: FloatArray,
+                             kappa: FloatArray) -> FloatArray:
+    x_eta = x ** eta
+    return theta * x_eta / (kappa ** eta + x_eta)
+
+
+def _log_power(x: FloatArray, a: FloatArray, b: FloatArray, c: FloatArray) -> FloatArray:
+    return a / (1.0 + (x / np.exp(b)) ** c)
+
+
+def _exp4(x: FloatArray, c: FloatArray, a: FloatArray, b: FloatArray,
+          alpha: FloatArray) -> FloatArray:
+    return c - np.exp(-a * x ** alpha + b)
+
+
+#: The 11 families of Domhan et al. 2015 (Table 1), in the order of their ``curve_ensemble_models``.
+FAMILIES: tuple[CurveFamily, ...] = (
+    CurveFamily("vap", ("a", "b", "c"), (-0.622028, -0.470050, 0.042322), _vap),
+    CurveFamily("ilog2", ("c", "a"), (0.78, 0.43), _ilog2),
+    CurveFamily("weibull", ("alpha", "beta", "kappa", "delta"), (0.7, 0.1, 0.01, 1.0), _weibull),
+    CurveFamily("pow3", ("c", "a", "alpha"), (0.84, 0.52, 0.01), _pow3),
+    CurveFamily("pow4", ("c", "a", "b", "alpha"), (0.8, 200.0, 0.0, 0.1), _pow4),
+    CurveFamily("log_log_linear", ("a", "b"), (1.0, 1.0), _log_log_linear),
+    CurveFamily("mmf", ("alpha", "beta", "kappa", "delta"), (0.7, 0.1, 0.01, 5.0), _mmf),
+    CurveFamily("janoschek", ("alpha", "beta", "kappa", "delta"), (0.73, 0.07, 0.355, 0.46),
+                _janoschek),
+    CurveFamily("dr_hill_zero_background", ("theta", "eta", "kappa"),
+                (0.772320, 0.586449, 2.460843), _dr_hill_zero_background),
+    CurveFamily("log_power", ("a", "b", "c"), (0.77, 2.98, -0.51), _log_power),
+    CurveFamily("exp4", ("c", "a", "b", "alpha"), (0.7, 0.8, -0.8, 0.3), _exp4),
+)
+
+
+@dataclass(frozen=True)
+class _Scale:
+    """The affine working scale z = (sign·y − offset) / scale and the sanity range of f(x_T)."""
+
+    sign: float
+    offset: float
+    scale: float
+    low: float
+    high: float
+
+    def to_z(self, y: FloatArray) -> FloatArray:
+        return (self.sign * y - self.offset) / self.scale
+
+    def to_y(self, z: float) -> float:
+        return self.sign * (self.offset + self.scale * z)
+
+
+def _working_scale(values: FloatArray, direction: Direction) -> _Scale:
+    """The working scale for curves like the finite entries of ``values`` (module docstring)."""
+    sign = direction.sign
+    finite = values[np.isfinite(values)]
+    if finite.size and finite.min() >= 0.0 and finite.max() <= 1.0:
+        # accuracies as they are, error rates as 1 - error
+        return _Scale(sign, 0.0 if sign > 0 else -1.0, 1.0, 0.0, 100.0)
+    if finite.size == 0:
+        return _Scale(sign, 0.0, 1.0, -1.0, 2.0)
+    s = sign * finite
+    lo, hi = float(s.min()), float(s.max())
+    if hi - lo <= 0.0:  # one value everywhere: put it in the middle of a unit range
+        width = max(abs(lo), 1.0)
+        return _Scale(sign, lo - 0.5 * width, width, -1.0, 2.0)
+    return _Scale(sign, lo, hi - lo, -1.0, 2.0)
+
+
+def _family_prior_ok(values: FloatArray, low: float, high: float) -> NDArray[np.bool_]:
+    """Domhan et al.'s prior on one family's values ``(..., τ + 1)`` at x_1..x_τ, x_T.
+
+    True where f(x_T) is finite, inside ``[low, high]`` and not below f(x_1) (soft
+    monotonicity).  Shape ``values.shape[:-1]``.
+    """
+    last = values[..., -1]
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(last) & (last >= low) & (last <= high) & (values[..., 0] <= last)
+
+
+class _Posterior:
+    """Log-posterior of Domhan et al.'s model combination for one curve, vectorised over walkers.
+
+    θ = (θ_1, …, θ_K, σ, w_1, …, w_K), shape ``(ndim,)``; :meth:`__call__` takes ``(n, ndim)``
+    and returns ``(n, 2)``: the log-posterior and f_comb(x_T) (an emcee blob).
+    """
+
+    def __init__(self, families: list[CurveFamily], x: FloatArray, z: FloatArray,
+                 x_target: float, low: float, high: float) -> None:
+        self.families = families
+        self.x_all = np.append(x, x_target)[None, :]  # (1, τ + 1): observed epochs, then x_T
+        self.z = z
+        self.low = low
+        self.high = high
+        bounds = np.cumsum([0] + [f.n_params for f in families])
+        self.slices = [slice(int(a), int(b)) for a, b in pairwise(bounds)]
+        self.sigma_index = int(bounds[-1])
+        self.ndim = self.sigma_index + 1 + len(families)
+
+    def family_values(self, theta: FloatArray) -> FloatArray:
+        """f_k at the observed epochs and x_T: shape ``(n, K, τ + 1)``."""
+        out = np.empty((theta.shape[0], len(self.families), self.x_all.shape[1]))
+        for k, (family, sl) in enumerate(zip(self.families, self.slices, strict=True)):
+            p = theta[:, sl]
+            out[:, k, :] = family.function(self.x_all, *(p[:, j:j + 1] for j in range(p.shape[1])))
+        return out
+
+    def __call__(self, theta: FloatArray) -> FloatArray:
+        theta = np.atleast_2d(theta)
+        n = theta.shape[0]
+        out = np.full((n, 2), -np.inf)
+        out[:, 1] = np.nan
+        sigma = theta[:, self.sigma_index]
+        weights = theta[:, self.sigma_index + 1:]
+        total = weights.sum(axis=1)
+        ok = (sigma >= SIGMA_MIN) & (sigma <= SIGMA_MAX) & np.all(weights >= 0, axis=1) & (total > 0)
+        if not ok.any():
+            return out
+        with np.errstate(all="ignore"):
+            f = self.family_values(theta[ok])
+            ok_families = _family_prior_ok(f, self.low, self.high).all(axis=1)
+            w = weights[ok] / total[ok, None]
+            comb = np.einsum("nk,nkm->nm", w, f)
+            resid = (self.z[None, :] - comb[:, :-1]) / sigma[ok, None]
+            m = self.z.size
+            log_lik = -0.5 * np.sum(resid ** 2, axis=1) - m * np.log(sigma[ok]) \
+                - 0.5 * m * np.log(2 * np.pi)
+        log_post = np.where(ok_families & np.isfinite(log_lik), log_lik, -np.inf)
+        out[ok, 0] = log_post
+        out[ok, 1] = np.where(np.isfinite(log_post), comb[:, -1], np.nan)
+        return out
+
+
+def _least_squares(family: CurveFamily, x: FloatArray, z: FloatArray) -> FloatArray | None:
+    """Least-squares θ of one family from its start values; ``None`` when both methods fail."""
+    start = np.array(family.start)
+
+    def residuals(p: FloatArray) -> FloatArray:
+        r = family.function(x, *p) - z
+        return np.where(np.isfinite(r), r, 1e6)
+
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if z.size >= family.n_params:  # MINPACK's Levenberg-Marquardt needs m >= n
+            try:
+                theta, _, _, _, status = optimize.leastsq(
+                    residuals, start, full_output=True, maxfev=100 * (family.n_params + 1))
+                # status 5 (evaluation budget used up) still gives a usable starting point
+                if status in (1, 2, 3, 4, 5) and np.all(np.isfinite(theta)):
+                    return np.asarray(theta, dtype=np.float64)
+            except (ValueError, TypeError, FloatingPointError, np.linalg.LinAlgError):
+                pass
+        try:
+            res = optimize.minimize(lambda p: float(np.sum(residuals(p) ** 2)), start,
+                                    method="L-BFGS-B", options={"maxiter": 100})
+        except (ValueError, FloatingPointError, np.linalg.LinAlgError):
+            return None
+    if res.success and np.all(np.isfinite(res.x)):
+        return np.asarray(res.x, dtype=np.float64)
+    return None
+
+
+class LCE(Predictor):
+    """Domhan et al. 2015's learning-curve extrapolation: 11 parametric families, MCMC per curve.
+
+    See the module docstring for the model, the prior, the working scale of metrics to minimise,
+    and the fallbacks.  ``fit(curves)`` learns nothing from the curves' values beyond their scale:
+    it records the epoch axis, the target epoch, the direction, the diverged fill and the working
+    scale.  ``predict`` runs one MCMC per row (cost grows linearly with the rows).
+
+    Args:
+        n_walkers: walkers of the ensemble sampler (raised to 2·ndim when the parameter vector,
+            ndim ≤ 48, needs more — Domhan et al.'s rule); at least 2.
+        n_steps: steps of every walker, burn-in included.
+        burn_in: first steps discarded, ``0 <= burn_in < n_steps``.
+        thin: keep every ``thin``-th step after the burn-in (≥ 1).
+        random_state: seed (non-negative int).  A row's draws are seeded by the seed and the row's
+            values, so the same curve gets the same prediction in any batch.
+
+    Defaults are Domhan et al.'s (``MCMCCurveModelCombination``: 100 walkers, 2500 steps, 500
+    burn-in); :meth:`fast` is a shorter chain.
+    """
+
+    def __init__(self, n_walkers: int = 100, n_steps: int = 2500, burn_in: int = 500,
+                 thin: int = 1, random_state: int = 0) -> None:
+        for name, value, least in (("n_walkers", n_walkers, 2), ("n_steps", n_steps, 1),
+                                   ("thin", thin, 1), ("random_state", random_state, 0),
+                                   ("burn_in", burn_in, 0)):
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < least:
+                raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
+        if burn_in >= n_steps:
+            raise ValueError(f"burn_in must be smaller than n_steps={n_steps}, got {burn_in}")
+        self.n_walkers = int(n_walkers)
+        self.n_steps = int(n_steps)
+        self.burn_in = int(burn_in)
+        self.thin = int(thin)
+        self.random_state = int(random_state)
+
+    @classmethod
+    def fast(cls, random_state: int = 0) -> LCE:
+        """A short chain (2·ndim walkers, 300 steps, 200 burn-in): well under a second per curve.
+
+        Same model and prior; the posterior is explored less (the walkers start in a tiny ball
+        around the least-squares point), so its std is a rougher estimate.
+        """
+        return cls(n_walkers=2, n_steps=300, burn_in=200, thin=1, random_state=random_state)
+
+    def __repr__(self) -> str:
+        return (f"LCE(n_walkers={self.n_walkers}, n_steps={self.n_steps}, burn_in={self.burn_in}, "
+                f"thin={self.thin}, random_state={self.random_state})")
+
+    # ------------------------------------------------------------------------------ fit
+    def fit(self, curves: CurveSet, *, target_epoch: int | None = None) -> LCE:
+        """Record the epoch axis, target epoch, direction, diverged fill and working scale."""
+        trained = curves.without_untrained_epoch()
+        col = target_column(trained, target_epoch)
+        filled = trained.filled_values()
+        self.epochs_ = trained.epochs.astype(np.float64)
+        self.target_col_ = col
+        self.target_epoch_ = int(trained.epochs[col])
+        self.direction_ = trained.direction
+        self.diverged_fill_ = float(trained.diverged_fill)
+        self.scale_ = _working_scale(filled, trained.direction)
+        return self
+
+    # ------------------------------------------------------------------------------ predict
+    def predict(self, configs: pd.DataFrame, partial: NDArray[np.float64]) -> Prediction:
+        """Posterior-predictive mean and std of y at the target epoch, one MCMC per row.
+
+        Args:
+            configs: one row per curve (unused by the model; its length must match).
+            partial: shape ``(n, tau)``, the values after the first ``tau`` trained epochs.
+
+        Returns:
+            Prediction with ``mean`` and ``std`` of shape ``(n,)`` in the metric's units.
+        """
+        if not hasattr(self, "scale_"):
+            raise RuntimeError("call fit(curves) before predict")
+        y = np.array(partial, dtype=np.float64, ndmin=2)
+        if y.ndim != 2:
+            raise ValueError(f"partial must have shape (n, tau), got {y.shape}")
+        if len(configs) != y.shape[0]:
+            raise ValueError(f"configs has {len(configs)} rows, partial {y.shape[0]}")
+        tau = y.shape[1]
+        if not 1 <= tau <= self.epochs_.size:
+            raise ValueError(f"partial must have 1..{self.epochs_.size} columns, got {tau}")
+        mean = np.empty(y.shape[0])
+        std = np.empty(y.shape[0])
+        for i in range(y.shape[0]):
+            mean[i], std[i] = self._predict_one(self._fill(y[i]))
+        return Prediction(mean=mean, std=std)
+
+    def _fill(self, row: FloatArray) -> FloatArray:
+        """The row with NaN/±inf replaced by the diverged fill (worst finite value if none)."""
+        row = row.copy()
+        bad = ~np.isfinite(row)
+        if bad.any():
+            fill = self.diverged_fill_
+            if not np.isfinite(fill):
+                fill = self.direction_.worst(row)
+            row[bad] = fill if np.isfinite(fill) else 0.0
+        return row
+
+    @staticmethod
+    def _initial_walkers(post: _Posterior, centre: FloatArray, n_walkers: int,
+                         rng: np.random.Generator) -> FloatArray:
+        """Walkers in a ball of radius ``INIT_BALL`` around ``centre``, shape ``(n_walkers, ndim)``.
+
+        A walker the prior rejects is redrawn in a ball ten times smaller (up to five times), then
+        put at ``centre`` itself (whose posterior is finite), so every walker starts finite.
+        """
+        p0 = centre + INIT_BALL * rng.standard_normal((n_walkers, post.ndim))
+        bad = ~np.isfinite(post(p0)[:, 0])
+        radius = INIT_BALL
+        for _ in range(5):
+            if not bad.any():
+                return p0
+            radius /= 10.0
+            p0[bad] = centre + radius * rng.standard_normal((int(bad.sum()), post.ndim))
+            bad[bad] = ~np.isfinite(post(p0[bad])[:, 0])
+        p0[bad] = centre
+        return p0
+
+    def _predict_one(self, y: FloatArray) -> tuple[float, float]:
+        """(mean, std) of y_T for one filled row ``y`` of shape ``(tau,)``."""
+        sc = self.scale_
+        tau = y.size
+        if tau > self.target_col_:  # the target is already observed
+            return float(y[self.target_col_]), SIGMA_MIN * sc.scale
+        fallback = (float(y[-1]), sc.scale / np.sqrt(12.0))
+        if tau < MIN_POINTS:
+            return fallback
+        x = self.epochs_[:tau]
+        z = sc.to_z(y)
+        x_target = float(self.epochs_[self.target_col_])
+        families: list[CurveFamily] = []
+        starts: list[FloatArray] = []
+        x_check = np.append(x, x_target)
+        for family in FAMILIES:
+            theta = _least_squares(family, x, z)
+            if theta is None:
+                continue
+            with np.errstate(all="ignore"):
+                values = family.function(x_check, *theta)
+            if np.all(np.isfinite(values)) and bool(_family_prior_ok(values, sc.low, sc.high)):
+                families.append(family)
+                starts.append(theta)
+        if not families:
+            return fallback
+        post = _Posterior(families, x, z, x_target, sc.low, sc.high)
+        with np.errstate(all="ignore"):
+            comb = np.mean([f.function(x, *t) for f, t in zip(families, starts, strict=True)],
+                           axis=0)
+        sigma0 = float(np.clip(np.std(z - comb), 2 * SIGMA_MIN, SIGMA_MAX / 2))
+        centre = np.concatenate([*starts, [sigma0], np.full(len(families), INIT_WEIGHT)])
+        n_walkers = max(self.n_walkers, 2 * post.ndim)
+        seed = np.random.SeedSequence([self.random_state, zlib.crc32(y.tobytes()), tau])
+        rng = np.random.default_rng(seed)
+        if not np.isfinite(post(centre)[0, 0]):
+            return fallback
+        p0 = self._initial_walkers(post, centre, n_walkers, rng)
+        sampler = emcee.EnsembleSampler(n_walkers, post.ndim, post, vectorize=True)
+        state = emcee.State(p0, random_state=np.random.RandomState(
+            int(rng.integers(2**32))).get_state())
+        f_kept: list[FloatArray] = []
+        s_kept: list[FloatArray] = []
+        with np.errstate(all="ignore"):  # emcee subtracts -inf from -inf for rejected walkers
+            for step, st in enumerate(sampler.sample(state, iterations=self.n_steps, store=False,
+                                                     skip_initial_state_check=True)):
+                if step >= self.burn_in and (step - self.burn_in) % self.thin == 0:
+                    good = np.isfinite(st.log_prob)
+                    f_kept.append(np.asarray(st.blobs, dtype=np.float64).reshape(-1)[good])
+                    s_kept.append(st.coords[good, post.sigma_index])
+        f_t = np.concatenate(f_kept)
+        s_t = np.concatenate(s_kept)
+        ok = np.isfinite(f_t) & np.isfinite(s_t)
+        if not ok.any():
+            return fallback
+        f_t, s_t = f_t[ok], s_t[ok]
+        mean_z = float(np.mean(f_t))
+        std_z = float(np.sqrt(np.var(f_t) + np.mean(s_t ** 2)))
+        std_z = max(std_z, SIGMA_MIN) if np.isfinite(std_z) else 1.0 / np.sqrt(12.0)
+        return sc.to_y(mean_z), std_z * sc.scale

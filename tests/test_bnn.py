@@ -1,0 +1,152 @@
+"""BNN (deep-ensemble LC-Net baseline) through the public API, on synthetic saturating curves."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import r2_score
+
+from curvecast import CurveSet, Direction
+from curvecast.predictors import BNN, LastSeenValue
+
+torch = pytest.importorskip("torch")
+
+
+def synthetic(n: int = 150, epochs: int = 12, seed: int = 0,
+              direction: Direction = Direction.MAXIMIZE) -> CurveSet:
+    """Saturating curves y_t = a - b * exp(-t / c) + noise with config-dependent a, b, c."""
+    rng = np.random.default_rng(seed)
+    lr = 10 ** rng.uniform(-4, -1, n)
+    width = rng.integers(8, 128, n)
+    a = 0.9 - 0.15 * (np.log10(lr) + 2.5) ** 2 + 0.05 * np.log2(width) / 7
+    b = rng.uniform(0.3, 0.6, n)
+    c = rng.uniform(1, 6, n)
+    t = np.arange(1, epochs + 1)
+    values = a[:, None] - b[:, None] * np.exp(-t[None, :] / c[:, None])
+    values += rng.normal(0, 0.005, values.shape)
+    if direction is Direction.MINIMIZE:
+        values = np.exp(3 - 2 * values)  # perplexity-like: positive, heavy-tailed
+    configs = pd.DataFrame({"lr": lr, "width": width, "n_params": width * 100,
+                            "n_layers": np.full(n, 3)}, index=[f"c{i}" for i in range(n)])
+    return CurveSet(values=values, observed=np.ones_like(values, dtype=bool), epochs=t,
+                    metric="m", direction=direction, configs=configs)
+
+
+def split(cs: CurveSet, n_train: int = 100, seed: int = 0) -> tuple[CurveSet, CurveSet]:
+    perm = np.random.default_rng(seed).permutation(cs.n_configs)
+    return cs.subset(perm[:n_train]), cs.subset(perm[n_train:])
+
+
+@pytest.fixture(scope="module")
+def fitted() -> tuple[BNN, CurveSet, CurveSet]:
+    train, test = split(synthetic())
+    return BNN(random_state=0).fit(train), train, test
+
+
+def test_bnn_beats_last_seen_value_on_saturating_curves(
+        fitted: tuple[BNN, CurveSet, CurveSet]) -> None:
+    bnn, train, test = fitted
+    last = LastSeenValue().fit(train)
+    truth = test.final_values()
+    for tau in (2, 3, 6):
+        r2_bnn = r2_score(truth, bnn.predict_curves(test, tau).mean)
+        r2_last = r2_score(truth, last.predict_curves(test, tau).mean)
+        assert r2_bnn > 0.85, tau
+        assert r2_bnn > r2_last + 0.1, tau
+    assert r2_score(truth, bnn.predict_curves(test, 3).mean) > 0.9
+
+
+def test_uncertainty_is_positive_finite_and_roughly_calibrated(
+        fitted: tuple[BNN, CurveSet, CurveSet]) -> None:
+    bnn, _, test = fitted
+    pred = bnn.predict_curves(test, 4)
+    assert np.all(np.isfinite(pred.std)) and np.all(pred.std > 0)
+    z = np.abs(test.final_values() - pred.mean) / pred.std
+    assert 0.4 <= np.mean(z <= 1) <= 0.95  # nominal 68 %
+    assert np.mean(z <= 2) >= 0.75  # nominal 95 %
+
+
+def test_same_seed_same_predictions_other_seed_differs() -> None:
+    train, test = split(synthetic(n=60), n_train=40)
+    a = BNN(n_members=2, epochs=30, random_state=3).fit(train).predict_curves(test, 3)
+    b = BNN(n_members=2, epochs=30, random_state=3).fit(train).predict_curves(test, 3)
+    c = BNN(n_members=2, epochs=30, random_state=4).fit(train).predict_curves(test, 3)
+    np.testing.assert_array_equal(a.mean, b.mean)
+    np.testing.assert_array_equal(a.std, b.std)
+    assert not np.allclose(a.mean, c.mean)
+
+
+def test_fit_leaves_global_torch_state_alone() -> None:
+    train, _ = split(synthetic(n=30), n_train=20)
+    threads = torch.get_num_threads()
+    state = torch.random.get_rng_state()
+    BNN(n_members=2, epochs=5).fit(train)
+    assert torch.get_num_threads() == threads
+    assert torch.equal(torch.random.get_rng_state(), state)
+
+
+def test_nan_and_inf_partial_curves_get_finite_positive_std(
+        fitted: tuple[BNN, CurveSet, CurveSet]) -> None:
+    bnn, _, test = fitted
+    configs = test.configs.iloc[:4]
+    partial = np.array([[np.nan, np.nan, np.nan], [0.3, np.inf, -np.inf],
+                        [np.nan, 0.5, 0.6], [1e300, -1e300, 0.0]])
+    pred = bnn.predict(configs, partial)
+    assert np.all(np.isfinite(pred.mean))
+    assert np.all(np.isfinite(pred.std)) and np.all(pred.std > 0)
+    # A diverged entry counts as the worst value: same as passing the fill explicitly.
+    filled = np.where(np.isfinite(partial), partial, bnn.diverged_fill_)
+    np.testing.assert_allclose(bnn.predict(configs, filled).mean, pred.mean)
+
+
+def test_minimize_metric_uses_log_target_and_predicts_well() -> None:
+    train, test = split(synthetic(direction=Direction.MINIMIZE))
+    bnn = BNN(random_state=0).fit(train)
+    assert bnn.log_target_
+    pred = bnn.predict_curves(test, 3)
+    assert r2_score(test.final_values(), pred.mean) > 0.8
+    assert np.all(pred.mean > 0) and np.all(np.isfinite(pred.std)) and np.all(pred.std > 0)
+    bad = np.full((2, 3), np.nan)
+    nan_pred = bnn.predict(test.configs.iloc[:2], bad)
+    assert np.all(np.isfinite(nan_pred.std)) and np.all(nan_pred.std > 0)
+
+
+def test_target_epoch_and_observed_target(fitted: tuple[BNN, CurveSet, CurveSet]) -> None:
+    bnn, _, test = fitted
+    full = bnn.predict_curves(test, test.n_epochs)  # the target is already seen
+    np.testing.assert_array_equal(full.mean, test.final_values())
+    assert np.all(full.std > 0)
+    train, test = split(synthetic())
+    early = BNN(n_members=2, epochs=60).fit(train, target_epoch=6)
+    assert early.target_col_ == 5
+    assert r2_score(test.values[:, 5], early.predict_curves(test, 2).mean) > 0.7
+
+
+def test_feature_groups_without_ts_predict_from_config_only() -> None:
+    train, test = split(synthetic())
+    bnn = BNN(n_members=2, epochs=60, features=["ap", "hp"]).fit(train)
+    a = bnn.predict_curves(test, 2).mean
+    b = bnn.predict_curves(test, 6).mean
+    np.testing.assert_allclose(a, b)
+
+
+@pytest.mark.parametrize("kwargs", [{"n_members": 0}, {"hidden": ()}, {"hidden": 0},
+                                    {"epochs": 0}, {"lr": 0.0}, {"weight_decay": -1.0},
+                                    {"batch_size": 0}, {"features": "xx"}])
+def test_bad_arguments_are_rejected(kwargs: dict[str, object]) -> None:
+    with pytest.raises(ValueError):
+        BNN(**kwargs)  # type: ignore[arg-type]
+
+
+def test_predict_before_fit_raises() -> None:
+    with pytest.raises(RuntimeError, match="fit"):
+        BNN().predict(pd.DataFrame({"a": [1.0]}), np.ones((1, 2)))
+
+
+def test_importing_predictors_does_not_import_torch() -> None:
+    code = "import sys, curvecast.predictors; assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
