@@ -55,9 +55,8 @@ def test_bnn_beats_last_seen_value_on_saturating_curves(
     for tau in (2, 3, 6):
         r2_bnn = r2_score(truth, bnn.predict_curves(test, tau).mean)
         r2_last = r2_score(truth, last.predict_curves(test, tau).mean)
-        assert r2_bnn > 0.85, tau
-        assert r2_bnn > r2_last + 0.1, tau
-    assert r2_score(truth, bnn.predict_curves(test, 3).mean) > 0.9
+        assert r2_bnn > 0.95, tau
+        assert r2_bnn > r2_last + 0.3, tau
 
 
 def test_uncertainty_is_positive_finite_and_roughly_calibrated(
@@ -66,8 +65,8 @@ def test_uncertainty_is_positive_finite_and_roughly_calibrated(
     pred = bnn.predict_curves(test, 4)
     assert np.all(np.isfinite(pred.std)) and np.all(pred.std > 0)
     z = np.abs(test.final_values() - pred.mean) / pred.std
-    assert 0.4 <= np.mean(z <= 1) <= 0.95  # nominal 68 %
-    assert np.mean(z <= 2) >= 0.75  # nominal 95 %
+    assert 0.5 <= np.mean(z <= 1) <= 0.85  # nominal 68 %
+    assert np.mean(z <= 2) >= 0.85  # nominal 95 %
 
 
 def test_same_seed_same_predictions_other_seed_differs() -> None:

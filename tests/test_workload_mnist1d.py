@@ -116,7 +116,8 @@ def test_checkpoint_and_resume_give_identical_epoch_two(workload: MNIST1DHP,
 
 
 def test_absurd_learning_rate_reports_nan(workload: MNIST1DHP) -> None:
-    config = {**GOOD, "learning_rate": 3.0, "momentum": 0.99, "batch_size": 16}
+    config = {**GOOD, "learning_rate": 1.0, "momentum": 0.99, "batch_size": 16, "width": 64,
+              "weight_decay": 1e-2, "schedule": "constant"}
     run = workload.start(config, seed=0, epochs=2)
     values = [run.train_epoch().value for _ in range(2)]
     assert all(math.isnan(v) for v in values)

@@ -143,10 +143,10 @@ class MNIST1DHP(Workload):
 
     @property
     def space(self) -> ParamSpace:
-        """learning rate 1e-3..3 (log), momentum 0..0.99, weight decay 1e-6..1e-2 (log), batch
+        """learning rate 3e-3..1 (log), momentum 0..0.99, weight decay 1e-6..1e-2 (log), batch
         size, width, dropout 0..0.5 and the schedule."""
         return ParamSpace([
-            Float("learning_rate", 1e-3, 3.0, log=True),
+            Float("learning_rate", 3e-3, 1.0, log=True),
             Float("momentum", 0.0, 0.99),
             Float("weight_decay", 1e-6, 1e-2, log=True),
             Categorical("batch_size", (16, 32, 64, 128)),
