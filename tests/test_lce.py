@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -116,11 +118,23 @@ def test_diverged_values_count_as_the_diverged_fill() -> None:
     assert a.mean[0] == b.mean[0] and a.std[0] == b.std[0]
 
 
+def test_value_range_keeps_the_prediction_inside_it() -> None:
+    cs = pow_law(n=2)
+    free = LCE.fast().fit(cs).predict_curves(cs, 5)
+    bounded = LCE.fast(value_range=(0.0, 1.0)).fit(cs).predict_curves(cs, 5)
+    assert np.all((bounded.mean >= 0) & (bounded.mean <= 1))
+    assert np.all(bounded.std <= free.std)
+    ppl = pow_law(n=1, direction=Direction.MINIMIZE)
+    pred = LCE.fast(value_range=(1.0, np.inf)).fit(ppl).predict_curves(ppl, 5)
+    assert pred.mean[0] >= 1.0 and np.isfinite(pred.std[0])
+
+
 @pytest.mark.parametrize("kwargs", [{"n_walkers": 1}, {"n_steps": 0}, {"thin": 0},
                                     {"burn_in": -1}, {"burn_in": 10, "n_steps": 10},
-                                    {"random_state": -1}, {"n_steps": 2.5}])
-def test_bad_arguments_raise_value_error_naming_the_value(kwargs: dict[str, float]) -> None:
-    with pytest.raises(ValueError, match=str(next(iter(kwargs.values())))):
+                                    {"random_state": -1}, {"n_steps": 2.5},
+                                    {"value_range": (1.0, 0.0)}, {"value_range": "ab"}])
+def test_bad_arguments_raise_value_error_naming_the_value(kwargs: dict[str, object]) -> None:
+    with pytest.raises(ValueError, match=re.escape(repr(next(iter(kwargs.values()))))):
         LCE(**kwargs)  # type: ignore[arg-type]
 
 

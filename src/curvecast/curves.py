@@ -472,6 +472,9 @@ class CurveSet:
         os.close(fd)
         try:
             pq.write_table(table, tmp, compression="zstd")
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; a data file is not
             os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):
