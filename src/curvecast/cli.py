@@ -209,7 +209,9 @@ def _predictor_factories(draws: int) -> dict[str, Any]:
                                           random_state=seed)
 
     return {
+        "srm": srm(p.svr_rbf_or_ridge),
         "svr-rbf": srm(p.nu_svr_rbf),
+        "ridge": srm(p.ridge),
         "svr-linear": srm(p.nu_svr_linear),
         "rf": srm(p.random_forest),
         "ols": srm(p.ols),
@@ -232,7 +234,7 @@ def _floats(text: str, option: str) -> tuple[float, ...]:
 def evaluate(
     data: Annotated[Path, typer.Argument(help="A CurveSet Parquet file or a baker2018 CSV.")],
     predictors: Annotated[str, typer.Option(help="Comma-separated predictors.")] = (
-        "svr-rbf,svr-linear,rf,ols,last-value"),
+        "srm,svr-rbf,svr-linear,rf,ols,last-value"),
     train_size: Annotated[int, typer.Option(help="Fully observed training curves.")] = 100,
     repeats: Annotated[int, typer.Option(help="Random training sets.")] = 10,
     fractions: Annotated[str, typer.Option(help="Observed shares of the curve.")] = "0.1,0.25,0.5,0.75",
@@ -265,7 +267,7 @@ def evaluate(
         train_size=train_size, repeats=repeats, fractions=_floats(fractions, "--fractions"),
         features=parse_groups(features), seed=seed,
         experiments=tuple(e.strip() for e in experiments.split(",") if e.strip()),
-        slow=frozenset({"lce"}))
+        slow=frozenset({"lce", "lce-fast"}))
     curves = _load_any(data)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())

@@ -11,6 +11,8 @@ from curvecast.predictors.regressors import (
     nu_svr_rbf,
     ols,
     random_forest,
+    ridge,
+    svr_rbf_or_ridge,
 )
 from curvecast.predictors.srm import SRM
 
@@ -27,4 +29,6 @@ __all__ = [
     "nu_svr_rbf",
     "ols",
     "random_forest",
+    "ridge",
+    "svr_rbf_or_ridge",
 ]

@@ -11,7 +11,7 @@ from numpy.typing import NDArray
 from curvecast.curves import CurveSet, Direction
 from curvecast.features import GROUPS, Featurizer
 from curvecast.predictors._base import Prediction, Predictor, target_column
-from curvecast.predictors.regressors import RegressorSpec, TunedRegressor, nu_svr_rbf
+from curvecast.predictors.regressors import RegressorSpec, TunedRegressor, svr_rbf_or_ridge
 
 
 class SRM(Predictor):
@@ -24,7 +24,8 @@ class SRM(Predictor):
     lazily, the first time a τ is asked for (or all at once by :meth:`fit_taus`).
 
     Args:
-        regressor: which regressor and search space (default: ν-SVR RBF, the paper's).
+        regressor: which regressor and search space (default: :func:`svr_rbf_or_ridge` — the
+            paper's ν-SVR RBF or ridge regression, chosen by cross-validation per τ).
         features: feature groups, a subset of ``{"ts", "ap", "hp"}``.
         n_draws: random-search draws per τ (the paper: 1000).
         cv: folds of the tuning cross-validation.
@@ -43,7 +44,7 @@ class SRM(Predictor):
             raise ValueError(f"n_draws must be at least 1, got {n_draws}")
         if cv < 2:
             raise ValueError(f"cv must be at least 2, got {cv}")
-        self.regressor = regressor or nu_svr_rbf()
+        self.regressor = regressor or svr_rbf_or_ridge()
         self.featurizer = Featurizer(groups=frozenset(features) if not isinstance(features, str)
                                      else features)  # type: ignore[arg-type]
         self.n_draws = n_draws
