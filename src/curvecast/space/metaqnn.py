@@ -20,17 +20,16 @@ Depth.  ``n_layers`` counts every layer except dropout, *including* GAP and SM. 
 that reproduces the ``depth`` column of the paper's ``metaqnn_cifar10.csv`` on all 1000 rows (the
 data's README says "without GAP and SM", which matches none of them).
 
-Parameter counts.  ``n_params`` is the exact number of trainable scalars of the torch model the
+Parameter counts. ``n_params`` is the exact number of trainable scalars of the torch model the
 digits workload builds from a net: every convolution and linear layer has a bias; GAP is a 1×1
 convolution to the classes followed by a global mean; SM after anything but GAP is a linear layer
 from the flattened representation to the classes; every convolution is followed by batch norm
 (scale and shift: 2 more scalars per filter), which keeps deep plain nets trainable on 8x8.
-:func:`paper_param_count` reproduces the *published* ``num_params`` instead (1000/1000 rows);
-it counts weights only (no biases), pools with ``floor((R − f) / l) + 1``, and counts the SM layer as a repeat of the
-previous layer with its input width set to its output width (``out² · f²`` after a convolution,
-``out²`` after FC, 0 after a pool or GAP) — a quirk of the publishers' counter, kept so their
-numbers can be checked, not a model anyone trains.
-"""
+:func:`paper_param_count` reproduces the *published* ``num_params`` instead (1000/1000 rows); it
+counts weights only (no biases), pools with ``floor((R − f) / l) + 1``, and counts the SM layer as
+a repeat of the previous layer with its input width set to its output width (``out² · f²`` after a
+convolution, ``out²`` after FC, 0 after a pool or GAP) — a quirk of the publishers' counter, kept
+so their numbers can be checked, not a model anyone trains. """
 
 from __future__ import annotations
 
