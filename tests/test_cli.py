@@ -92,6 +92,15 @@ def test_import_baker2018_and_summary(tmp_path: Path, baker2018: Path) -> None:
     assert got["has_untrained_epoch"] is True
 
 
+def test_data_plot_writes_a_png(tmp_path: Path, baker2018: Path) -> None:
+    out = tmp_path / "curves.png"
+    proc = curvecast("data", "plot", baker2018 / "metaqnn_cifar10.csv", "--out", out, "--n", "20")
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000
+    assert_one_line_error(curvecast("data", "plot", baker2018 / "lstm_ptb.csv", "--out", out,
+                                    "--n", "0"), "n must be at least 1, got 0")
+
+
 def test_unknown_workload(tmp_path: Path) -> None:
     proc = curvecast("collect", "--workload", "imagenet", "--configs", "1", "--epochs", "1",
                      "--out", tmp_path / "x.parquet")

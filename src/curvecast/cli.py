@@ -176,6 +176,23 @@ def _json_default(obj: Any) -> Any:
     return str(obj)
 
 
+@data_app.command("plot")
+@friendly_errors
+def data_plot(
+    path: Annotated[Path, typer.Argument(help="A curvecast Parquet file or a baker2018 CSV.")],
+    out: Annotated[Path, typer.Option(help="PNG file to write.")],
+    n: Annotated[int, typer.Option(help="How many random curves to draw.")] = 50,
+    seed: Annotated[int, typer.Option(help="Seed of the random sample.")] = 0,
+) -> None:
+    """Draw a random sample of a data set's learning curves to a PNG file."""
+    from curvecast.report.curve_plots import plot_curves
+
+    curves = _load_any(path)
+    plot_curves(curves, out, n=n, seed=seed, title=f"{path.name}: {min(n, curves.n_configs)} of "
+                f"{curves.n_configs} curves")
+    console.print(f"figure -> {out}")
+
+
 @import_app.command("baker2018")
 @friendly_errors
 def import_baker2018(
