@@ -13,6 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
+	mkdir -p runs
 	$(BIN)/curvecast collect --workload digits-metaqnn --configs 24 --epochs 10 --seed 0 --out runs/digits-metaqnn-demo.parquet
 	$(BIN)/curvecast data summary runs/digits-metaqnn-demo.parquet
 
