@@ -1,0 +1,112 @@
+"""The SQLite study store: durable records, resume state, export, two processes on one file."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from curvecast import Direction
+from curvecast.store import Decision, Store, TrialState, parse_storage
+
+
+def test_trials_values_decisions_round_trip(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/s.db"
+    with Store(url) as store:
+        store.create_study("a", metric="val_accuracy", direction="maximize", settings={"T": 3})
+        n0 = store.add_trial("a", {"lr": 0.1, "net": "[C(8,3,1), SM(10)]"})
+        n1 = store.add_trial("a", {"lr": 1.0})
+        assert (n0, n1) == (0, 1)
+        for epoch, value in enumerate([0.2, 0.5, 0.7], start=1):
+            store.record_value("a", n0, epoch, value, seconds=0.5)
+        store.record_value("a", n0, 3, 0.99)  # a resumed worker repeating an epoch: ignored
+        store.set_state("a", n0, TrialState.COMPLETE)
+        store.record_value("a", n1, 1, math.nan)
+        store.record_value("a", n1, 2, math.inf)
+        store.record_decision("a", n1, Decision(2, "stop", 0.1, 0.02, 0.999, "hopeless"))
+        store.set_state("a", n1, TrialState.STOPPED, predicted_value=0.1)
+    with Store(url) as store:  # a new connection sees everything
+        t0, t1 = store.trials("a")
+        assert t0.values == [(1, 0.2, 0.5), (2, 0.5, 0.5), (3, 0.7, 0.5)]
+        assert t0.state is TrialState.COMPLETE and t0.config["net"] == "[C(8,3,1), SM(10)]"
+        assert math.isnan(t1.values[0][1]) and t1.values[1][1] == math.inf
+        assert t1.state is TrialState.STOPPED and t1.predicted_value == 0.1
+        assert t1.decisions == [Decision(2, "stop", 0.1, 0.02, 0.999, "hopeless")]
+        assert store.study_info("a")["trials"] == {"complete": 1, "stopped": 1}
+
+
+def test_export_to_curveset(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.db") as store:
+        store.create_study("lm", metric="val_perplexity", direction=Direction.MINIMIZE)
+        for lr, curve in ((0.1, [300.0, 200.0, 150.0]), (0.5, [400.0, math.inf])):
+            n = store.add_trial("lm", {"lr": lr})
+            for epoch, value in enumerate(curve, start=1):
+                store.record_value("lm", n, epoch, value)
+        cs = store.to_curveset("lm")
+    assert cs.direction is Direction.MINIMIZE and cs.config_ids == ["t0", "t1"]
+    assert cs.observed.tolist() == [[True, True, True], [True, True, False]]
+    assert cs.diverged().tolist() == [[False, False, False], [False, True, False]]
+    np.testing.assert_allclose(cs.configs["lr"], [0.1, 0.5])
+
+
+def test_study_state_for_resume(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.db") as store:
+        store.create_study("q", metric="acc", direction="max")
+        assert store.get_study_state("q", "qtable", {}) == {}
+        store.set_study_state("q", "qtable", {"s0": {"a": 0.5}})
+        store.set_study_state("q", "qtable", {"s0": {"a": 0.6}})
+        assert store.get_study_state("q", "qtable") == {"s0": {"a": 0.6}}
+
+
+def test_errors_name_the_problem(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.db") as store:
+        store.create_study("a", metric="acc", direction="max")
+        with pytest.raises(ValueError, match="records acc"):
+            store.create_study("a", metric="loss", direction="min")
+        with pytest.raises(KeyError, match=r"no study 'b'.*'a'"):
+            store.trials("b")
+        with pytest.raises(KeyError, match="no trial 7"):
+            store.record_value("a", 7, 1, 0.5)
+    with pytest.raises(ValueError, match="only sqlite"):
+        parse_storage("postgresql://localhost/db")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        Store(tmp_path / "missing" / "s.db")
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(ValueError, match="not a curvecast study database"):
+        Store(junk)
+
+
+WORKER = """
+import sys
+from curvecast.store import Store, TrialState
+store = Store(sys.argv[1])
+claimed = []
+while (n := store.claim_trial("shared", sys.argv[2])) is not None:
+    store.record_value("shared", n, 1, float(n))
+    store.set_state("shared", n, TrialState.COMPLETE)
+    claimed.append(n)
+print(",".join(map(str, claimed)))
+"""
+
+
+def test_two_processes_never_claim_the_same_trial(tmp_path: Path) -> None:
+    db = tmp_path / "shared.db"
+    with Store(db) as store:
+        store.create_study("shared", metric="acc", direction="max")
+        for i in range(60):
+            store.add_trial("shared", {"i": i})
+    procs = [subprocess.Popen([sys.executable, "-c", WORKER, str(db), f"w{k}"],
+                              stdout=subprocess.PIPE, text=True) for k in range(2)]
+    outs = [p.communicate(timeout=120)[0].strip() for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    claimed = [int(x) for out in outs for x in out.split(",") if x]
+    assert sorted(claimed) == list(range(60))  # every trial once, none twice
+    with Store(db) as store:
+        trials = store.trials("shared")
+        assert {t.state for t in trials} == {TrialState.COMPLETE}
+        assert {t.worker for t in trials} <= {"w0", "w1"}
