@@ -319,6 +319,113 @@ def evaluate(
         for path in plot_prediction_results(output, plots, data.stem):
             console.print(f"figure -> {path}")
 
+@app.command()
+@friendly_errors
+def simulate(
+    data: Annotated[Path, typer.Argument(help="A CurveSet Parquet file or a baker2018 CSV.")],
+    searcher: Annotated[str, typer.Option(help="Comma-separated searchers: random.")] = "random",
+    stopper: Annotated[str, typer.Option(help="Comma-separated stoppers: predictive, median, "
+                                              "asha, never, oracle.")] = "predictive,median,never,oracle",
+    delta: Annotated[str, typer.Option(help="Δ values swept by the predictive stopper.")] = (
+        "0.8,0.9,0.95,0.99"),
+    orderings: Annotated[int, typer.Option(help="Random orderings of the configs.")] = 10,
+    workers: Annotated[int, typer.Option(help="Simulated workers.")] = 1,
+    seed: Annotated[int, typer.Option(help="Seed of the orderings and the predictor.")] = 0,
+    min_complete: Annotated[int, typer.Option(help="Complete trials before any stopper "
+                                                   "stops (the paper: 100).")] = 100,
+    predictor: Annotated[str, typer.Option(help="Predictor of the predictive stopper: srm "
+                                                "(curvecast's default SRM), svr-rbf (the "
+                                                "paper's), svr-linear, rf, ols, last-value.")] = "srm",
+    draws: Annotated[int, typer.Option(help="Random-search draws per SRM model.")] = 50,
+    refit_every: Annotated[int, typer.Option(help="Refit the predictor every k completions "
+                                                  "(0: fit once, the paper's).")] = 0,
+    keep_top_k: Annotated[int, typer.Option(help="Compare with the k-th best final value.")] = 1,
+    margin: Annotated[float, typer.Option(help="δ: compare with y_best − δ (metric units).")] = 0.0,
+    eta: Annotated[float, typer.Option(help="ASHA's reduction factor η.")] = 3.0,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write tidy JSON here.")] = None,
+) -> None:
+    """Replay random search over recorded curves with early stopping; speedup vs Δ (paper §4.2)."""
+    from curvecast import predictors as p
+    from curvecast import search, stopping
+    from curvecast.experiments.speedup import SpeedupSettings, StopperSpec, run_speedup, select
+
+    curves = _load_any(data)
+    if json_out is not None and not json_out.parent.is_dir():
+        raise FileNotFoundError(f"{json_out}: folder {str(json_out.parent)!r} does not exist")
+    if refit_every < 0:
+        raise ValueError(f"--refit-every must be >= 0, got {refit_every}")
+    groups = frozenset({"ts", "ap", "hp"})
+    predictor_factories: dict[str, Any] = {
+        "srm": lambda groups, seed: p.SRM(n_draws=draws, random_state=seed),
+        **_predictor_factories(draws)}
+    if predictor not in predictor_factories:
+        raise ValueError(f"unknown predictor {predictor!r}: choose from "
+                         f"{sorted(predictor_factories)}")
+    prototype = predictor_factories[predictor](groups, seed)
+    searcher_factories: dict[str, Any] = {
+        "random": lambda cs, s: search.RandomSearch.from_curves(cs, seed=s)}
+    stopper_specs = {
+        "predictive": StopperSpec("predictive", lambda d, fits: stopping.PredictiveStopper(
+            delta=0.99 if d is None else d, margin=margin, keep_top_k=keep_top_k, min_complete=min_complete,
+            refit_every=refit_every or None, predictor=prototype, fits=fits), sweeps_delta=True),
+        "median": StopperSpec("median", lambda d, fits: stopping.MedianRule(
+            min_complete=min_complete)),
+        "asha": StopperSpec("asha", lambda d, fits: stopping.ASHA(eta=eta,
+                                                                  min_complete=min_complete)),
+        "never": StopperSpec("never", lambda d, fits: stopping.NeverStop()),
+        "oracle": StopperSpec("oracle", lambda d, fits: stopping.Oracle(
+            curves, min_complete=min_complete)),
+    }
+    s_names = [n.strip() for n in searcher.split(",") if n.strip()]
+    unknown = [n for n in s_names if n not in searcher_factories]
+    if unknown or not s_names:
+        raise ValueError(f"unknown searcher(s) {unknown or searcher!r}: choose from "
+                         f"{sorted(searcher_factories)}")
+    names = [n.strip() for n in stopper.split(",") if n.strip()]
+    unknown = [n for n in names if n not in stopper_specs]
+    if unknown or not names:
+        raise ValueError(f"unknown stopper(s) {unknown or stopper!r}: choose from "
+                         f"{sorted(stopper_specs)}")
+    settings = SpeedupSettings(deltas=_floats(delta, "--delta"), orderings=orderings,
+                               workers=workers, seed=seed)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
+    with Progress(*columns, console=err_console) as bar:
+        task = bar.add_task("replays", total=None)
+
+        def on_step(what: str, done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total, description=what[:40])
+
+        output = run_speedup(curves, {n: searcher_factories[n] for n in s_names},
+                             [stopper_specs[n] for n in names], settings, on_step=on_step)
+    output = {"dataset": str(data), **output}
+    output["settings"].update(min_complete=min_complete, predictor=predictor, draws=draws,
+                              refit_every=refit_every, keep_top_k=keep_top_k, margin=margin,
+                              eta=eta)
+    table = Table(title=f"{data.name}: early stopping (mean ± s.e. over {orderings} orderings, "
+                        f"{workers} worker(s))")
+    for col in ("search+stop", "Δ", "speedup", "best kept", "regret", "epochs"):
+        table.add_column(col, justify="left" if col == "search+stop" else "right",
+                         no_wrap=True)
+    keys = []
+    for rec in output["results"]:
+        key = (rec["searcher"], rec["stopper"], rec["delta"])
+        if key not in keys:
+            keys.append(key)
+    for sname, stop_name, d in keys:
+        cells = []
+        for metric, fmt in (("speedup", ".2f"), ("best_kept", ".2f"), ("regret", ".3f"),
+                            ("epochs", ".0f")):
+            rec = select(output["results"], searcher=sname, stopper=stop_name, delta=d,
+                         metric=metric)[0]
+            cells.append("n/a" if rec["mean"] is None else
+                         f"{rec['mean']:{fmt}}±{rec['stderr']:{fmt}}")
+        table.add_row(f"{sname}+{stop_name}", "" if d is None else f"{d:g}", *cells)
+    console.print(table)
+    if json_out is not None:
+        json_out.write_text(json.dumps(output, indent=1, default=_json_default))
+        console.print(f"results -> {json_out}")
+
 
 def main() -> None:
     """Entry point of the ``curvecast`` script."""

@@ -1,5 +1,6 @@
-"""Running configs: recording curves by real training (``collect``)."""
+"""Running configs: recording curves by real training (``collect``), replaying recorded ones."""
 
 from curvecast.execution.collect import CollectResult, Progress, collect
+from curvecast.execution.replay import ReplayResult, TrialRecord, replay
 
-__all__ = ["CollectResult", "Progress", "collect"]
+__all__ = ["CollectResult", "Progress", "ReplayResult", "TrialRecord", "collect", "replay"]

@@ -1,0 +1,22 @@
+"""Early-stopping rules: ``decide(trial, history) -> Decision`` (one file per rule)."""
+
+from curvecast.stopping._base import Action, Decision, History, Stopper, Trial
+from curvecast.stopping.asha import ASHA
+from curvecast.stopping.median import MedianRule
+from curvecast.stopping.never import NeverStop
+from curvecast.stopping.oracle import Oracle
+from curvecast.stopping.predictive import FitCache, PredictiveStopper
+
+__all__ = [
+    "ASHA",
+    "Action",
+    "Decision",
+    "FitCache",
+    "History",
+    "MedianRule",
+    "NeverStop",
+    "Oracle",
+    "PredictiveStopper",
+    "Stopper",
+    "Trial",
+]

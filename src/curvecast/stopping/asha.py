@@ -1,0 +1,58 @@
+"""Asynchronous successive halving as a stopping rule (Li et al. 2020, ASHA; Ray Tune's variant)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from curvecast.stopping._base import Action, Decision, History, Stopper, Trial, check_min_complete
+
+
+class ASHA(Stopper):
+    """At each rung τ = ``min_epochs``·η^k, stop a trial unless its value is in the top 1/η of the
+    values at τ of every trial that reached τ so far (itself included): it must not be below the
+    (1 − 1/η) quantile (linear interpolation), mirrored for metrics to minimise.
+
+    Args:
+        eta: reduction factor η (> 1).
+        min_epochs: the first rung, in trained epochs (≥ 1).
+        min_complete: complete trials needed before any stop.
+    """
+
+    def __init__(self, eta: float = 3.0, min_epochs: int = 1, min_complete: int = 0) -> None:
+        if not eta > 1:
+            raise ValueError(f"eta must be > 1, got {eta}")
+        if min_epochs < 1:
+            raise ValueError(f"min_epochs must be >= 1, got {min_epochs}")
+        self.eta = float(eta)
+        self.min_epochs = int(min_epochs)
+        self.min_complete = check_min_complete(min_complete)
+
+    def __repr__(self) -> str:
+        return (f"ASHA(eta={self.eta:g}, min_epochs={self.min_epochs}, "
+                f"min_complete={self.min_complete})")
+
+    def rungs(self, n_epochs: int) -> list[int]:
+        """The rungs (trained epochs) below full training of ``n_epochs`` epochs."""
+        out: list[int] = []
+        r = float(self.min_epochs)
+        while round(r) < n_epochs:
+            if not out or round(r) > out[-1]:
+                out.append(round(r))
+            r *= self.eta
+        return out
+
+    def decide(self, trial: Trial, history: History) -> Decision:
+        tau = trial.tau
+        epoch = int(history.epochs[tau - 1])
+        n = history.n_complete
+        if n < self.min_complete or tau not in self.rungs(history.n_epochs):
+            return Decision(Action.CONTINUE, epoch=epoch, reason="not at a rung")
+        sign = history.direction.sign
+        reached = history.n_observed >= tau
+        values = sign * history.values[reached, tau - 1]
+        cutoff = float(np.quantile(values, 1.0 - 1.0 / self.eta))
+        mine = sign * float(trial.values[-1])
+        how = f"rung {tau}: {mine * sign:.4g} vs cutoff {sign * cutoff:.4g} of {values.size} trials"
+        if mine < cutoff:
+            return Decision(Action.STOP, epoch=epoch, reason=how)
+        return Decision(Action.CONTINUE, epoch=epoch, reason=how)

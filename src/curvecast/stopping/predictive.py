@@ -1,0 +1,154 @@
+"""The paper's early-stopping rule (Baker et al. 2017, §3.2): stop when the predicted final value is
+probably worse than the best so far."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import math
+from collections import OrderedDict
+from collections.abc import Hashable
+
+import numpy as np
+from scipy.special import ndtr
+
+from curvecast.curves import CurveSet
+from curvecast.predictors import SRM, Predictor
+from curvecast.stopping._base import Action, Decision, History, Stopper, Trial, check_min_complete
+
+
+class FitCache:
+    """Fitted predictors shared by stoppers that use the same unfitted predictor.
+
+    Keyed by the training data (the complete trials' ids, in order, and their values), so a
+    predictor is fitted once per distinct training set — e.g. once per search ordering when the
+    stoppers of a Δ sweep all fit on the same first ``min_complete`` completions.  Keeps the
+    ``max_size`` most recently used fits.
+
+    Attributes:
+        n_fits_: predictors fitted so far.
+    """
+
+    def __init__(self, max_size: int = 16) -> None:
+        if max_size < 1:
+            raise ValueError(f"max_size must be >= 1, got {max_size}")
+        self.max_size = max_size
+        self._fits: OrderedDict[tuple[tuple[str, ...], str], Predictor] = OrderedDict()
+        self.n_fits_ = 0
+
+    def get(self, prototype: Predictor, curves: CurveSet) -> Predictor:
+        """A copy of ``prototype`` fitted on ``curves``: cached, or fitted now."""
+        digest = hashlib.blake2b(np.ascontiguousarray(curves.values).tobytes(),
+                                 digest_size=16).hexdigest()
+        key = (tuple(curves.config_ids), digest)
+        if key in self._fits:
+            self._fits.move_to_end(key)
+            return self._fits[key]
+        model = copy.deepcopy(prototype).fit(curves)
+        self.n_fits_ += 1
+        self._fits[key] = model
+        if len(self._fits) > self.max_size:
+            self._fits.popitem(last=False)
+        return model
+
+
+class PredictiveStopper(Stopper):
+    """Stop a trial at epoch τ when ``P(y_T worse than y_ref) ≥ Δ`` under the predictor's Gaussian.
+
+    For a metric to maximise, with ŷ_T ± σ the prediction from y_1..y_τ and ``y_ref = v_k − δ``
+    (v_k the k-th best final value of the complete trials; k = 1 is the paper's y_best):
+    ``P = Φ((y_ref − ŷ_T) / σ)``.  For a metric to minimise, ``y_ref = v_k + δ`` and
+    ``P = Φ((ŷ_T − y_ref) / σ)``.  Nothing is stopped before ``min_complete`` trials are complete.
+
+    The predictor is fitted on the complete trials when the first decision after ``min_complete``
+    completions is asked for, and then either kept for the whole study (``refit_every=None``, the
+    paper's behaviour) or refitted once every ``refit_every`` new completions — never on every
+    report: the fitted predictor is cached, keyed by the study and the completions it was fitted at.
+
+    Args:
+        delta: Δ, the probability threshold, in (0, 1]; larger stops less (the paper: 0.8–0.99).
+        margin: δ ≥ 0 in metric units; lets near-best trials finish.
+        keep_top_k: k ≥ 1: compare with the k-th best final value (keeps the top k fully trained).
+        min_complete: complete trials before the first stop (the paper: 100).
+        refit_every: refit after this many further completions; None: fit once.
+        predictor: an unfitted predictor, copied before every fit (default: ``SRM()``).
+        fits: a :class:`FitCache` to share fitted predictors with other stoppers built with the
+            same ``predictor`` (e.g. over a Δ sweep); default: a private one.
+
+    Attributes:
+        n_fits_: times this stopper needed a (new or shared) fitted predictor.
+    """
+
+    def __init__(self, delta: float = 0.99, margin: float = 0.0, keep_top_k: int = 1,
+                 min_complete: int = 100, refit_every: int | None = None,
+                 predictor: Predictor | None = None, fits: FitCache | None = None) -> None:
+        if not 0.0 < delta <= 1.0:
+            raise ValueError(f"delta (Δ) must be in (0, 1], got {delta}")
+        if not margin >= 0.0:
+            raise ValueError(f"margin (δ) must be >= 0, got {margin}")
+        if keep_top_k < 1:
+            raise ValueError(f"keep_top_k must be >= 1, got {keep_top_k}")
+        if refit_every is not None and refit_every < 1:
+            raise ValueError(f"refit_every must be >= 1 or None, got {refit_every}")
+        self.delta = float(delta)
+        self.margin = float(margin)
+        self.keep_top_k = int(keep_top_k)
+        self.min_complete = check_min_complete(min_complete)
+        self.refit_every = refit_every
+        self.predictor = SRM() if predictor is None else predictor
+        self.fits = FitCache(max_size=1) if fits is None else fits
+        self._cache: tuple[Hashable, int, Predictor] | None = None
+        self.n_fits_ = 0
+
+    def __repr__(self) -> str:
+        return (f"PredictiveStopper(delta={self.delta:g}, margin={self.margin:g}, "
+                f"keep_top_k={self.keep_top_k}, min_complete={self.min_complete}, "
+                f"refit_every={self.refit_every}, predictor={self.predictor!r})")
+
+    @property
+    def start(self) -> int:
+        """Complete trials needed before the first stop."""
+        return max(self.min_complete, self.keep_top_k)
+
+    def fit_key(self, n_complete: int) -> int:
+        """The completion count the predictor in use at ``n_complete`` completions is keyed by."""
+        if self.refit_every is None or n_complete < self.start:
+            return self.start
+        return self.start + (n_complete - self.start) // self.refit_every * self.refit_every
+
+    def fitted(self, history: History) -> Predictor:
+        """The predictor for ``history``: cached, or fitted now on its complete trials."""
+        key = self.fit_key(history.n_complete)
+        if self._cache is not None and self._cache[:2] == (history.study, key):
+            return self._cache[2]
+        model = self.fits.get(self.predictor, history.completed())
+        self._cache = (history.study, key, model)
+        self.n_fits_ += 1
+        return model
+
+    def reference(self, history: History) -> float:
+        """y_ref: the k-th best complete final value, moved by δ towards worse (metric units)."""
+        sign = history.direction.sign
+        ranked = np.sort(sign * history.final_values())[::-1]
+        return float(sign * (ranked[self.keep_top_k - 1] - self.margin))
+
+    def decide(self, trial: Trial, history: History) -> Decision:
+        tau = trial.tau
+        epoch = int(history.epochs[tau - 1])
+        n = history.n_complete
+        if n < self.start or tau >= history.n_epochs:
+            return Decision(Action.CONTINUE, epoch=epoch,
+                            reason=f"{n} complete trials (stops after {self.start})")
+        prediction = self.fitted(history).predict(trial.config, trial.values[None, :])
+        mean, std = float(prediction.mean[0]), float(prediction.std[0])
+        ref = self.reference(history)
+        gap = history.direction.sign * (ref - mean)  # > 0: predicted worse than the reference
+        if std > 0 and math.isfinite(std):
+            probability = float(ndtr(gap / std))
+        else:
+            probability = 1.0 if gap > 0 else 0.0
+        action = Action.STOP if probability >= self.delta else Action.CONTINUE
+        return Decision(action, epoch=epoch, mean=mean, std=std, probability=probability,
+                        reason=f"P(final {mean:.4g} ± {std:.2g} worse than {ref:.4g}) = "
+                               f"{probability:.3f} {'≥' if action is Action.STOP else '<'} "
+                               f"Δ = {self.delta:g}")

@@ -1,0 +1,166 @@
+"""Replay on a simulated clock: epochs, time, told results and determinism, with exact numbers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from curvecast import CurveSet, Direction
+from curvecast.datasets.baker2018 import load_baker2018
+from curvecast.execution import replay
+from curvecast.predictors import SRM, LastSeenValue
+from curvecast.search import RandomSearch
+from curvecast.stopping import ASHA, FitCache, MedianRule, NeverStop, Oracle, PredictiveStopper
+
+
+def saturating(n: int = 120, epochs: int = 8, seed: int = 0, seconds: bool = False,
+               direction: Direction = Direction.MAXIMIZE) -> CurveSet:
+    """Curves y_t = a - b exp(-t / c) + noise, a driven by a 'lr' hyperparameter."""
+    rng = np.random.default_rng(seed)
+    lr = rng.uniform(-4, -1, n)
+    a = 0.9 - 0.1 * (lr + 2.5) ** 2 + rng.normal(0, 0.02, n)
+    b, c = rng.uniform(0.3, 0.6, n), rng.uniform(1, 4, n)
+    t = np.arange(1, epochs + 1)
+    values = a[:, None] - b[:, None] * np.exp(-t / c[:, None]) + rng.normal(0, 0.003, (n, epochs))
+    if direction is Direction.MINIMIZE:
+        values = -values
+    configs = pd.DataFrame({"lr": lr, "n_params": np.full(n, 1e4), "n_layers": np.full(n, 3)},
+                           index=[f"c{i}" for i in range(n)])
+    secs = rng.uniform(1, 3, (n, epochs)) if seconds else None
+    return CurveSet(values=values, observed=np.ones((n, epochs), bool), epochs=t, metric="acc",
+                    direction=direction, configs=configs, seconds=secs)
+
+
+def test_never_stop_trains_everything_and_counts_unit_time() -> None:
+    cs = saturating(n=30)
+    result = replay(cs, RandomSearch.from_curves(cs, seed=1), NeverStop())
+    assert (result.total_epochs, result.full_epochs, result.speedup) == (240, 240, 1.0)
+    assert result.simulated_time == 240.0
+    assert result.best_kept and result.regret == 0.0
+    assert result.best_config == cs.config_ids[int(np.argmax(cs.final_values()))]
+    four = replay(cs, RandomSearch.from_curves(cs, seed=1), NeverStop(), workers=4)
+    assert four.simulated_time == 8 * 8  # 30 trials on 4 workers: 8 waves of 8 epochs
+    assert [t.config_id for t in four.trials] == RandomSearch.from_curves(cs, seed=1).order_
+
+
+def test_recorded_seconds_are_the_cost_of_an_epoch() -> None:
+    cs = saturating(n=20, seconds=True)
+    assert cs.seconds is not None
+    result = replay(cs, RandomSearch.from_curves(cs), NeverStop())
+    assert result.simulated_time == pytest.approx(cs.seconds.sum())
+    two = replay(cs, RandomSearch.from_curves(cs), NeverStop(), workers=2)
+    assert cs.seconds.sum() / 2 <= two.simulated_time < cs.seconds.sum()
+
+
+def test_oracle_trains_only_the_records_after_min_complete() -> None:
+    cs = saturating(n=100)
+    search = RandomSearch.from_curves(cs, seed=3)
+    finals = cs.final_values()[[cs.row(c) for c in search.order_]]
+    records = sum(finals[i] > finals[:i].max() for i in range(20, 100))
+    result = replay(cs, search, Oracle(cs, min_complete=20))
+    assert result.total_epochs == 20 * 8 + records * 8 + (80 - records) * 1
+    assert result.best_kept and result.regret == 0.0
+    assert result.n_stopped == 80 - records
+
+
+def test_stopped_trials_are_told_their_predicted_final_value() -> None:
+    cs = saturating(n=80)
+    search = RandomSearch.from_curves(cs, seed=0)
+    stopper = PredictiveStopper(delta=0.9, min_complete=20, predictor=LastSeenValue())
+    result = replay(cs, search, stopper)
+    assert result.n_stopped > 20
+    for rec in result.trials:
+        told = search.results_[rec.config_id]
+        assert told.predicted is rec.stopped
+        if rec.stopped:
+            assert rec.decision is not None and told.value == rec.decision.mean
+            assert rec.epochs < 8
+        else:
+            assert told.value == rec.true_final and rec.epochs == 8
+    assert all(not t.stopped for t in result.trials[:20])  # nothing stopped before min_complete
+    # a rule without a prediction tells the last observed value
+    median = replay(cs, RandomSearch.from_curves(cs, seed=0), MedianRule(min_complete=10))
+    rec = next(t for t in median.trials if t.stopped)
+    assert rec.value == cs.values[cs.row(rec.config_id), rec.epochs - 1]
+
+
+def test_srm_stopper_saves_epochs_and_keeps_the_best() -> None:
+    cs = saturating(n=150, seed=2)
+    fits = FitCache()
+    results = {}
+    for delta in (0.8, 0.9, 0.99):
+        stopper = PredictiveStopper(delta=delta, min_complete=30,
+                                    predictor=SRM(n_draws=5, sigma_folds=5), fits=fits)
+        results[delta] = replay(cs, RandomSearch.from_curves(cs, seed=0), stopper)
+    assert fits.n_fits_ == 1  # one fit on the same first 30 curves, shared by the sweep
+    stops = [results[d].n_stopped for d in (0.8, 0.9, 0.99)]
+    assert stops[0] >= stops[1] >= stops[2]  # raising Δ never stops more on this replay
+    assert results[0.99].speedup > 2.0
+    assert results[0.99].best_kept
+
+
+def test_minimize_metric_replays_like_its_mirror() -> None:
+    up, down = saturating(n=60), saturating(n=60, direction=Direction.MINIMIZE)
+    kw = {"delta": 0.9, "min_complete": 15}
+    a = replay(up, RandomSearch.from_curves(up), PredictiveStopper(predictor=LastSeenValue(), **kw))
+    b = replay(down, RandomSearch.from_curves(down),
+               PredictiveStopper(predictor=LastSeenValue(), **kw))
+    assert [t.epochs for t in a.trials] == [t.epochs for t in b.trials]
+    assert b.regret == pytest.approx(a.regret)
+
+
+def test_four_workers_are_deterministic_under_a_seed() -> None:
+    cs = saturating(n=100, seconds=True)
+
+    def run() -> list[tuple[str, int, float]]:
+        stopper = ASHA(eta=2, min_complete=10)
+        res = replay(cs, RandomSearch.from_curves(cs, seed=7), stopper, workers=4)
+        return [(t.config_id, t.epochs, t.end) for t in res.trials]
+
+    first = run()
+    assert first == run()
+    assert sum(e for _, e, _ in first) < 800
+
+
+def test_bad_arguments() -> None:
+    cs = saturating(n=10)
+    with pytest.raises(ValueError, match="workers must be >= 1, got 0"):
+        replay(cs, RandomSearch.from_curves(cs), NeverStop(), workers=0)
+    with pytest.raises(ValueError, match="'x' asked by the searcher is not in the curves"):
+        replay(cs, RandomSearch(["x"]), NeverStop())
+    observed = np.ones((10, 8), bool)
+    observed[3, 5:] = False
+    partial = CurveSet(values=cs.values, observed=observed, epochs=cs.epochs, metric="acc",
+                       direction="max", configs=cs.configs)
+    with pytest.raises(ValueError, match=r"'c3' is not recorded to the final epoch \(5 of 8"):
+        replay(partial, RandomSearch(["c3"]), NeverStop())
+
+
+def test_oracle_ceiling_on_the_papers_metaqnn_curves(baker2018: Path) -> None:
+    cs = load_baker2018(baker2018 / "metaqnn_cifar10.csv")
+    paper = replay(cs, RandomSearch.from_curves(cs, seed=0), Oracle(cs, min_complete=100))
+    assert paper.speedup == pytest.approx(6.85, abs=0.05)  # issue 5: "cannot beat 6.8x"
+    early = replay(cs, RandomSearch.from_curves(cs, seed=0), Oracle(cs, min_complete=20))
+    assert 12.5 < early.speedup < 15.0  # issue 5: "its ceiling is 13.9x" (ordering-dependent)
+
+
+def test_random_search_proposes_each_config_once_in_a_seeded_order() -> None:
+    ids = [f"c{i}" for i in range(50)]
+    a, b = RandomSearch(ids, seed=5), RandomSearch(ids, seed=5)
+    asked = [a.ask() for _ in range(50)]
+    assert asked == [b.ask() for _ in range(50)] and sorted(asked) == sorted(ids)  # type: ignore
+    assert asked != ids and a.ask() is None
+    assert RandomSearch(ids, seed=6).order_ != a.order_
+    short = RandomSearch(ids, seed=5, max_trials=3)
+    assert [short.ask() for _ in range(4)] == [*asked[:3], None]
+    a.tell("c1", 0.5, predicted=True)
+    assert a.results_["c1"].predicted and a.results_["c1"].value == 0.5
+    with pytest.raises(ValueError, match="'c1' was already told"):
+        a.tell("c1", 0.4, predicted=False)
+    with pytest.raises(ValueError, match="config 'x' appears more than once"):
+        RandomSearch(["x", "y", "x"])
+    with pytest.raises(ValueError, match="max_trials must be >= 0 or None, got -1"):
+        RandomSearch(ids, max_trials=-1)

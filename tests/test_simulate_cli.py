@@ -1,0 +1,70 @@
+"""``curvecast simulate`` run as a user runs it: tidy JSON with the paper's metrics, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from test_replay import saturating
+
+
+def curvecast(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "curvecast.cli", *map(str, args)],
+                          capture_output=True, text=True, timeout=240)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sim") / "curves.parquet"
+    saturating(n=90, seed=4).save(path)
+    return path
+
+
+def test_simulate_writes_tidy_json(data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.json"
+    proc = curvecast("simulate", data, "--stopper", "predictive,median,asha,never,oracle",
+                     "--predictor", "last-value", "--delta", "0.8,0.99", "--orderings", "3",
+                     "--workers", "2", "--min-complete", "20", "--json", out)
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(out.read_text())
+    assert set(got) == {"dataset", "settings", "results", "runs"}
+    assert got["settings"]["orderings"] == 3 and got["settings"]["min_complete"] == 20
+    results = got["results"]
+    keys = {"searcher", "stopper", "delta", "workers", "metric", "mean", "stderr", "n"}
+    assert all(set(r) == keys for r in results)
+
+    def value(stopper: str, metric: str, delta: float | None = None) -> float:
+        [rec] = [r for r in results if r["stopper"] == stopper and r["metric"] == metric
+                 and r["delta"] == delta]
+        assert rec["workers"] == 2
+        return float(rec["mean"])
+
+    assert {r["delta"] for r in results if r["stopper"] == "predictive"} == {0.8, 0.99}
+    assert value("never", "speedup") == 1.0 and value("never", "epochs") == 90 * 8
+    assert value("never", "best_kept") == 1.0 and value("never", "regret") == 0.0
+    assert value("oracle", "best_kept") == 1.0 and value("oracle", "regret") == 0.0
+    assert value("oracle", "speedup") > 2.5
+    assert value("predictive", "speedup", 0.8) >= value("predictive", "speedup", 0.99) > 1.0
+    for stopper in ("predictive", "median", "asha"):
+        d = 0.99 if stopper == "predictive" else None
+        assert value(stopper, "epochs", d) == pytest.approx(
+            90 * 8 / value(stopper, "speedup", d), rel=0.05)
+    assert len(got["runs"]) == 3 * (2 + 4)
+    assert "speedup" in proc.stdout and "oracle" in proc.stdout
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (("--stopper", "bogus"), "unknown stopper(s) ['bogus']"),
+    (("--delta", "0.5,1.5"), "deltas must be in (0, 1], got [0.5, 1.5]"),
+    (("--orderings", "0"), "orderings must be >= 1, got 0"),
+    (("--predictor", "nope"), "unknown predictor 'nope'"),
+])
+def test_bad_input_is_a_one_line_error(data: Path, args: tuple[str, ...], fragment: str) -> None:
+    proc = curvecast("simulate", data, *args)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and fragment in lines[0], proc.stderr

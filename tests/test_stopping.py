@@ -1,0 +1,264 @@
+"""Stoppers through the public API: hand-computed decisions and property-based invariants."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.stats import norm
+
+from curvecast import CurveSet, Direction
+from curvecast.predictors import LastSeenValue
+from curvecast.stopping import (
+    ASHA,
+    Action,
+    History,
+    MedianRule,
+    NeverStop,
+    Oracle,
+    PredictiveStopper,
+    Stopper,
+    Trial,
+)
+
+
+def history(complete: np.ndarray, running: np.ndarray | None = None,
+            direction: Direction = Direction.MAXIMIZE, study: str = "s") -> tuple[History, Trial]:
+    """A history of complete curves ``(n, T)`` plus one running trial with curve ``running``."""
+    complete = np.asarray(complete, dtype=np.float64)
+    n, T = complete.shape
+    values = np.full((n + 1, T), np.nan)
+    values[:n] = complete
+    running = np.array([0.5] if running is None else running, dtype=np.float64)
+    values[n, : running.size] = running
+    ids = [f"c{i}" for i in range(n + 1)]
+    configs = pd.DataFrame({"n_params": np.arange(n + 1.0), "n_layers": np.ones(n + 1)},
+                           index=pd.Index(ids, name="config_id"))
+    observed = np.array([T] * n + [running.size])
+    h = History(values, observed, ids, configs, np.arange(1, T + 1), "acc", direction, study)
+    return h, Trial(ids[-1], configs.iloc[[n]], running)
+
+
+def lsv_stopper(**kwargs: object) -> PredictiveStopper:
+    return PredictiveStopper(predictor=LastSeenValue(), **kwargs)  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------------- hand-computed numbers
+def test_history_view_is_read_only_and_counts_complete_trials() -> None:
+    h, trial = history([[0.1, 0.2, 0.3], [0.2, 0.4, 0.6]], [0.1])
+    assert (h.n_trials, h.n_epochs, h.n_complete) == (3, 3, 2)
+    assert h.complete.tolist() == [True, True, False]
+    np.testing.assert_array_equal(h.final_values(), [0.3, 0.6])
+    with pytest.raises(ValueError, match="read-only"):
+        h.values[0, 0] = 1.0
+    done = h.completed()
+    assert isinstance(done, CurveSet) and done.config_ids == ["c0", "c1"]
+    assert trial.tau == 1
+
+
+def test_never_stop_continues() -> None:
+    h, trial = history(np.zeros((200, 4)), [0.0])
+    assert NeverStop().decide(trial, h).action is Action.CONTINUE
+
+
+def test_predictive_probability_is_the_papers_formula() -> None:
+    # complete curves: final - value at τ=1 is exactly 0.1, so LastSeenValue's σ_1 = 0.1
+    finals = np.array([0.5, 0.7, 0.9, 0.6])
+    complete = np.column_stack([finals - 0.1, finals - 0.05, finals])
+    h, trial = history(complete, [0.75])
+    d = lsv_stopper(delta=0.8, min_complete=4).decide(trial, h)
+    # ŷ = 0.75, σ = 0.1, y_best = 0.9: P = Φ((0.9 - 0.75) / 0.1) = Φ(1.5) = 0.933
+    assert d.mean == pytest.approx(0.75) and d.std == pytest.approx(0.1)
+    assert d.probability == pytest.approx(norm.cdf(1.5))
+    assert d.action is Action.STOP and d.epoch == 1
+    assert lsv_stopper(delta=0.95, min_complete=4).decide(trial, h).action is Action.CONTINUE
+    # δ = 0.1: y_ref = 0.8, P = Φ(0.5) = 0.69 < 0.8
+    d = lsv_stopper(delta=0.8, margin=0.1, min_complete=4).decide(trial, h)
+    assert d.probability == pytest.approx(norm.cdf(0.5)) and not d.stop
+    # k = 2: y_ref = 0.7, P = Φ(-0.5)
+    d = lsv_stopper(delta=0.3, keep_top_k=2, min_complete=4).decide(trial, h)
+    assert d.probability == pytest.approx(norm.cdf(-0.5)) and d.stop
+
+
+def test_predictive_minimize_mirrors_maximize_numbers() -> None:
+    finals = np.array([0.5, 0.7, 0.9, 0.6])
+    complete = np.column_stack([finals - 0.1, finals - 0.05, finals])
+    h_max, t_max = history(complete, [0.75])
+    h_min, t_min = history(-complete, [-0.75], direction=Direction.MINIMIZE)
+    stopper = lsv_stopper(delta=0.8, min_complete=4)
+    a, b = stopper.decide(t_max, h_max), stopper.decide(t_min, h_min)
+    assert b.probability == pytest.approx(a.probability)
+    assert b.mean == pytest.approx(-0.75)
+    assert a.action is b.action is Action.STOP
+
+
+def test_predictive_fits_once_by_default_and_on_schedule_with_refit_every() -> None:
+    rng = np.random.default_rng(0)
+    curves = np.sort(rng.uniform(0, 1, (30, 4)), axis=1)
+    once, every = lsv_stopper(min_complete=10), lsv_stopper(min_complete=10, refit_every=5)
+    for n in range(10, 30):
+        h, trial = history(curves[:n], [0.2, 0.3])
+        for _ in range(3):  # several reports at the same completion count: no refit
+            once.decide(trial, h)
+            every.decide(trial, h)
+    assert once.n_fits_ == 1
+    assert every.n_fits_ == 4  # at 10, 15, 20, 25 completions
+    assert [every.fit_key(n) for n in (10, 14, 15, 29)] == [10, 10, 15, 25]
+    h, trial = history(curves[:29], [0.2, 0.3], study="another study")
+    once.decide(trial, h)
+    assert once.n_fits_ == 2
+
+
+def test_median_rule_numbers() -> None:
+    complete = np.array([[0.1, 0.3, 0.5], [0.2, 0.4, 0.6], [0.3, 0.5, 0.7]])
+    # running averages at τ = 2: 0.2, 0.3, 0.4 → median 0.3
+    rule = MedianRule(min_complete=3)
+    h, trial = history(complete, [0.25, 0.29])
+    assert rule.decide(trial, h).action is Action.STOP
+    h, trial = history(complete, [0.31, 0.1])  # best so far 0.31 is not worse
+    assert rule.decide(trial, h).action is Action.CONTINUE
+    h, trial = history(complete, [0.25, 0.29])
+    assert MedianRule(min_complete=4).decide(trial, h).action is Action.CONTINUE
+    assert MedianRule(min_complete=3, warmup_epochs=2).decide(trial, h).action is Action.CONTINUE
+    h, trial = history(-complete, [-0.25, -0.29], direction=Direction.MINIMIZE)
+    assert rule.decide(trial, h).action is Action.STOP
+
+
+def test_oracle_keeps_only_runs_that_become_best() -> None:
+    finals = np.array([0.5, 0.7, 0.9, 0.6, 0.95, 0.8])
+    values = np.column_stack([finals - 0.1, finals])
+    configs = pd.DataFrame({"n_params": np.arange(6.0)}, index=[f"c{i}" for i in range(6)])
+    recorded = CurveSet(values=values, observed=np.ones((6, 2), bool), epochs=np.array([1, 2]),
+                        metric="acc", direction=Direction.MAXIMIZE, configs=configs)
+    oracle = Oracle(recorded, min_complete=3)
+    h, _ = history(values[:3], [0.0])
+    for row, expect in ((3, Action.STOP), (4, Action.CONTINUE), (5, Action.STOP)):
+        trial = Trial(f"c{row}", configs.iloc[[row]], values[row, :1])
+        d = oracle.decide(trial, h)
+        assert d.action is expect and d.mean == pytest.approx(finals[row])
+    h2, _ = history(values[:2], [0.0])
+    assert Oracle(recorded, min_complete=3).decide(
+        Trial("c3", configs.iloc[[3]], values[3, :1]), h2).action is Action.CONTINUE
+
+
+def test_asha_rungs_and_top_third() -> None:
+    asha = ASHA(eta=3, min_epochs=1)
+    assert asha.rungs(20) == [1, 3, 9]
+    assert ASHA(eta=2, min_epochs=2).rungs(20) == [2, 4, 8, 16]
+    complete = np.tile(np.linspace(0.1, 0.9, 9)[:, None], (1, 4))
+    # values at rung 1: 0.1..0.9 and the trial's own 0.55; their 2/3 quantile is 0.6
+    h, trial = history(complete, [0.55])
+    d = asha.decide(trial, h)
+    assert d.action is Action.STOP
+    h, trial = history(complete, [0.75])
+    assert asha.decide(trial, h).action is Action.CONTINUE
+    h, trial = history(complete, [0.1, 0.1])  # τ = 2 is not a rung
+    assert asha.decide(trial, h).action is Action.CONTINUE
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: PredictiveStopper(delta=0.0), r"delta .* got 0\.0"),
+    (lambda: PredictiveStopper(delta=1.5), r"got 1\.5"),
+    (lambda: PredictiveStopper(margin=-1), r"margin .* got -1"),
+    (lambda: PredictiveStopper(keep_top_k=0), r"keep_top_k .* got 0"),
+    (lambda: PredictiveStopper(refit_every=0), r"refit_every .* got 0"),
+    (lambda: PredictiveStopper(min_complete=-3), r"min_complete .* got -3"),
+    (lambda: MedianRule(warmup_epochs=-1), r"warmup_epochs .* got -1"),
+    (lambda: ASHA(eta=1), r"eta .* got 1"),
+    (lambda: ASHA(min_epochs=0), r"min_epochs .* got 0"),
+])
+def test_bad_arguments_raise_value_error_naming_the_value(make: object, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        make()  # type: ignore[operator]
+
+
+# ------------------------------------------------------------------------- invariants
+@st.composite
+def histories(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray]:
+    T = draw(st.integers(2, 6))
+    n = draw(st.integers(0, 25))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    complete = np.cumsum(rng.uniform(0, 0.2, (n, T)), axis=1)
+    tau = draw(st.integers(1, T - 1))
+    running = np.cumsum(rng.uniform(0, 0.2, tau))
+    return complete, running
+
+
+@settings(max_examples=60, deadline=None)
+@given(histories(), st.floats(0.5, 0.99), st.floats(0.5, 0.999), st.integers(1, 3),
+       st.floats(0, 0.1))
+def test_raising_delta_never_stops_more(data: tuple[np.ndarray, np.ndarray], d1: float, d2: float,
+                                        k: int, margin: float) -> None:
+    low, high = min(d1, d2), max(d1, d2)
+    h, trial = history(*data)
+    kw = {"min_complete": 3, "keep_top_k": k, "margin": margin}
+    stop_high = lsv_stopper(delta=high, **kw).decide(trial, h).stop
+    stop_low = lsv_stopper(delta=low, **kw).decide(trial, h).stop
+    assert stop_low or not stop_high
+
+
+@settings(max_examples=60, deadline=None)
+@given(histories(), st.floats(0.5, 0.99))
+def test_a_predictive_stop_always_carries_its_prediction(data: tuple[np.ndarray, np.ndarray],
+                                                         delta: float) -> None:
+    h, trial = history(*data)
+    d = lsv_stopper(delta=delta, min_complete=2).decide(trial, h)
+    if d.stop:
+        assert d.mean is not None and np.isfinite(d.mean)
+        assert d.std is not None and d.std > 0
+        assert d.probability is not None and d.probability >= delta
+
+
+def _all_stoppers(min_complete: int, data: tuple[np.ndarray, np.ndarray]) -> list[Stopper]:
+    complete = data[0]
+    n, T = complete.shape
+    values = np.vstack([complete, np.zeros((1, T))])
+    recorded = CurveSet(values=values, observed=np.ones(values.shape, bool),
+                        epochs=np.arange(1, T + 1), metric="acc", direction="max",
+                        configs=pd.DataFrame(index=[f"c{i}" for i in range(n + 1)]))
+    return [lsv_stopper(delta=0.5, min_complete=min_complete),
+            MedianRule(min_complete=min_complete), ASHA(min_complete=min_complete),
+            Oracle(recorded, min_complete=min_complete)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(histories(), st.integers(1, 30))
+def test_no_stop_before_min_complete(data: tuple[np.ndarray, np.ndarray], m: int) -> None:
+    h, trial = history(*data)
+    for stopper in _all_stoppers(m, data):
+        if h.n_complete < m:
+            assert not stopper.decide(trial, h).stop, stopper
+
+
+@settings(max_examples=60, deadline=None)
+@given(histories())
+def test_minimize_mirrors_maximize(data: tuple[np.ndarray, np.ndarray]) -> None:
+    complete, running = data
+    h_max, t_max = history(complete, running)
+    h_min, t_min = history(-complete, -running, direction=Direction.MINIMIZE)
+    for stopper in [lsv_stopper(delta=0.6, min_complete=2), MedianRule(min_complete=2),
+                    ASHA(min_complete=0)]:
+        assert stopper.decide(t_max, h_max).action is stopper.decide(t_min, h_min).action
+
+
+def test_fit_cache_is_shared_by_training_data() -> None:
+    from curvecast.stopping import FitCache
+
+    rng = np.random.default_rng(1)
+    curves = np.sort(rng.uniform(0, 1, (12, 3)), axis=1)
+    fits = FitCache()
+    a = lsv_stopper(delta=0.8, min_complete=10, fits=fits)
+    b = lsv_stopper(delta=0.99, min_complete=10, fits=fits)
+    h, trial = history(curves[:10], [0.3], study="one")
+    a.decide(trial, h)
+    h2, trial2 = history(curves[:10], [0.3], study="two")  # another study, same training data
+    b.decide(trial2, h2)
+    assert fits.n_fits_ == 1 and (a.n_fits_, b.n_fits_) == (1, 1)
+    h3, trial3 = history(curves[1:11], [0.3], study="three")  # other data: a new fit
+    b.decide(trial3, h3)
+    assert fits.n_fits_ == 2
+    with pytest.raises(ValueError, match="max_size must be >= 1, got 0"):
+        FitCache(max_size=0)
