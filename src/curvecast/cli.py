@@ -323,7 +323,9 @@ def evaluate(
 @friendly_errors
 def simulate(
     data: Annotated[Path, typer.Argument(help="A CurveSet Parquet file or a baker2018 CSV.")],
-    searcher: Annotated[str, typer.Option(help="Comma-separated searchers: random.")] = "random",
+    searcher: Annotated[str, typer.Option(help="Comma-separated searchers: random (with each "
+                                               "stopper), hyperband, fhyperband (f-Hyperband "
+                                               "sweeps Δ; compared with Hyperband).")] = "random",
     stopper: Annotated[str, typer.Option(help="Comma-separated stoppers: predictive, median, "
                                               "asha, never, oracle.")] = "predictive,median,never,oracle",
     delta: Annotated[str, typer.Option(help="Δ values swept by the predictive stopper.")] = (
@@ -341,13 +343,24 @@ def simulate(
                                                   "(0: fit once, the paper's).")] = 0,
     keep_top_k: Annotated[int, typer.Option(help="Compare with the k-th best final value.")] = 1,
     margin: Annotated[float, typer.Option(help="δ: compare with y_best − δ (metric units).")] = 0.0,
-    eta: Annotated[float, typer.Option(help="ASHA's reduction factor η.")] = 3.0,
+    eta: Annotated[float, typer.Option(help="Reduction factor η of ASHA and Hyperband.")] = 3.0,
+    kappa: Annotated[float, typer.Option(help="f-Hyperband's κ: compare with the ⌈κ·n_next⌉-th "
+                                              "best value of the rung.")] = 1.0,
+    min_curves: Annotated[int, typer.Option(help="f-Hyperband's d: curves that reach a rung's "
+                                                 "end before its predictor is fitted.")] = 100,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write tidy JSON here.")] = None,
+    plots: Annotated[Path | None, typer.Option(help="Write speedup-vs-Δ PNGs here.")] = None,
 ) -> None:
-    """Replay random search over recorded curves with early stopping; speedup vs Δ (paper §4.2)."""
+    """Replay a search over recorded curves with early stopping; speedup vs Δ (paper §4.2–4.3)."""
     from curvecast import predictors as p
     from curvecast import search, stopping
-    from curvecast.experiments.speedup import SpeedupSettings, StopperSpec, run_speedup, select
+    from curvecast.experiments.speedup import (
+        SchedulerSpec,
+        SpeedupSettings,
+        StopperSpec,
+        run_speedup,
+        select,
+    )
 
     curves = _load_any(data)
     if json_out is not None and not json_out.parent.is_dir():
@@ -364,6 +377,15 @@ def simulate(
     prototype = predictor_factories[predictor](groups, seed)
     searcher_factories: dict[str, Any] = {
         "random": lambda cs, s: search.RandomSearch.from_curves(cs, seed=s)}
+    scheduler_specs = {
+        "hyperband": SchedulerSpec("hyperband", lambda cs, s, d, fits: search.Hyperband(
+            search.RandomSearch.from_curves(cs, seed=s), eta=eta), stopper="sh"),
+        "fhyperband": SchedulerSpec("fhyperband", lambda cs, s, d, fits: search.FHyperband(
+            search.RandomSearch.from_curves(cs, seed=s), delta=0.95 if d is None else d,
+            margin=margin, kappa=kappa, min_curves=min_curves, predictor=prototype, fits=fits,
+            eta=eta), stopper="sh+predictive", sweeps_delta=True, reference="hyperband",
+            compare=search.hyperband.compare_hyperbands),
+    }
     stopper_specs = {
         "predictive": StopperSpec("predictive", lambda d, fits: stopping.PredictiveStopper(
             delta=0.99 if d is None else d, margin=margin, keep_top_k=keep_top_k, min_complete=min_complete,
@@ -377,10 +399,14 @@ def simulate(
             curves, min_complete=min_complete)),
     }
     s_names = [n.strip() for n in searcher.split(",") if n.strip()]
-    unknown = [n for n in s_names if n not in searcher_factories]
+    unknown = [n for n in s_names if n not in searcher_factories and n not in scheduler_specs]
     if unknown or not s_names:
         raise ValueError(f"unknown searcher(s) {unknown or searcher!r}: choose from "
-                         f"{sorted(searcher_factories)}")
+                         f"{sorted([*searcher_factories, *scheduler_specs])}")
+    sched_names = [n for n in scheduler_specs if n in s_names]
+    if "fhyperband" in sched_names and "hyperband" not in sched_names:
+        sched_names.insert(0, "hyperband")  # f-Hyperband is measured against it
+    s_names = [n for n in s_names if n in searcher_factories]
     names = [n.strip() for n in stopper.split(",") if n.strip()]
     unknown = [n for n in names if n not in stopper_specs]
     if unknown or not names:
@@ -397,16 +423,20 @@ def simulate(
             bar.update(task, completed=done, total=total, description=what[:40])
 
         output = run_speedup(curves, {n: searcher_factories[n] for n in s_names},
-                             [stopper_specs[n] for n in names], settings, on_step=on_step)
+                             [stopper_specs[n] for n in names] if s_names else [], settings,
+                             on_step=on_step,
+                             schedulers=[scheduler_specs[n] for n in sched_names])
     output = {"dataset": str(data), **output}
     output["settings"].update(min_complete=min_complete, predictor=predictor, draws=draws,
                               refit_every=refit_every, keep_top_k=keep_top_k, margin=margin,
-                              eta=eta)
+                              eta=eta, kappa=kappa, min_curves=min_curves)
     table = Table(title=f"{data.name}: early stopping (mean ± s.e. over {orderings} orderings, "
                         f"{workers} worker(s))")
-    for col in ("search+stop", "Δ", "speedup", "best kept", "regret", "epochs"):
+    for col in ("search+stop", "Δ", "speedup", "best kept", "regret", "epochs",
+                *(("vs hyperband", "same picks") if sched_names else ())):
         table.add_column(col, justify="left" if col == "search+stop" else "right",
                          no_wrap=True)
+    extra = (("speedup_vs_reference", ".2f"), ("same_selections", ".2f")) if sched_names else ()
     keys = []
     for rec in output["results"]:
         key = (rec["searcher"], rec["stopper"], rec["delta"])
@@ -415,16 +445,211 @@ def simulate(
     for sname, stop_name, d in keys:
         cells = []
         for metric, fmt in (("speedup", ".2f"), ("best_kept", ".2f"), ("regret", ".3f"),
-                            ("epochs", ".0f")):
-            rec = select(output["results"], searcher=sname, stopper=stop_name, delta=d,
-                         metric=metric)[0]
-            cells.append("n/a" if rec["mean"] is None else
-                         f"{rec['mean']:{fmt}}±{rec['stderr']:{fmt}}")
+                            ("epochs", ".0f"), *extra):
+            recs = select(output["results"], searcher=sname, stopper=stop_name, delta=d,
+                          metric=metric)
+            cells.append("" if not recs else "n/a" if recs[0]["mean"] is None else
+                         f"{recs[0]['mean']:{fmt}}±{recs[0]['stderr']:{fmt}}")
         table.add_row(f"{sname}+{stop_name}", "" if d is None else f"{d:g}", *cells)
     console.print(table)
     if json_out is not None:
         json_out.write_text(json.dumps(output, indent=1, default=_json_default))
         console.print(f"results -> {json_out}")
+    if plots is not None:
+        from curvecast.report.speedup_plots import plot_speedup_results
+
+        for path in plot_speedup_results(output, plots, data.stem):
+            console.print(f"figure -> {path}")
+
+
+def _stopper_for_search(name: str, *, delta: float, min_complete: int, refit_every: int,
+                        prior: Path | None, epochs: int) -> Any:
+    """Stopper names → stoppers for ``search`` (the only place the names become classes)."""
+    from curvecast import stopping
+
+    if prior is not None and name != "predictive":
+        raise ValueError(f"--prior warm-starts the predictive stopper; --stopper {name} has no "
+                         "predictor to warm-start")
+    if name == "predictive":
+        prior_curves = None
+        if prior is not None:
+            prior_curves = CurveSet.load(prior)
+            trained = prior_curves.without_untrained_epoch()
+            if trained.n_epochs < epochs:
+                raise ValueError(f"{prior}: has {trained.n_epochs} epochs, the search trains "
+                                 f"{epochs}; a prior must cover the search's epochs")
+        return stopping.PredictiveStopper(delta=delta, min_complete=min_complete,
+                                          refit_every=refit_every or None, prior=prior_curves)
+    if name == "median":
+        return stopping.MedianRule(min_complete=min(min_complete, 5))
+    if name == "asha":
+        return stopping.ASHA()
+    if name == "never":
+        return stopping.NeverStop()
+    raise ValueError(f"unknown stopper {name!r}: choose predictive, median, asha or never")
+
+
+def _searcher_for_search(name: str, workload: Workload, seed: int) -> Any:
+    """Searcher names → generative searchers for ``search``."""
+    from curvecast import search
+
+    if name == "random":
+        return search.RandomSampler(workload.space, seed=seed)
+    raise ValueError(f"unknown searcher {name!r}: choose random")
+
+
+@app.command("search")
+@friendly_errors
+def search_command(
+    workload: Annotated[str, typer.Option(help="Workload to train, e.g. digits-metaqnn.")],
+    trials: Annotated[int, typer.Option(help="Trials to finish (complete, stopped or failed).")],
+    epochs: Annotated[int, typer.Option(help="Epochs of full training, T.")],
+    storage: Annotated[str, typer.Option(help="sqlite:///PATH of the study database.")] = (
+        "sqlite:///curvecast.db"),
+    study: Annotated[str, typer.Option(help="Study name (rerun the same command to resume).")] = (
+        "search"),
+    searcher: Annotated[str, typer.Option(help="random.")] = "random",
+    stopper: Annotated[str, typer.Option(help="predictive, median, asha or never.")] = (
+        "predictive"),
+    workers: Annotated[int, typer.Option(help="Training processes (default: all cores).")] = 0,
+    min_complete: Annotated[int, typer.Option(help="Complete curves (prior included) before "
+                                                   "the first stop.")] = 100,
+    delta: Annotated[float, typer.Option(help="Δ of the predictive rule.")] = 0.99,
+    refit_every: Annotated[int, typer.Option(help="Refit the predictor every K completions "
+                                                  "(0: fit once).")] = 10,
+    prior: Annotated[Path | None, typer.Option(help="Recorded curves of the same workload "
+                                                    "(Parquet) to warm-start the predictor.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of config sampling and training.")] = 1,
+) -> None:
+    """Search a workload's space with real training, stopping runs by predicted final value."""
+    import os
+
+    from curvecast.execution.live import Progress as SearchProgress
+    from curvecast.execution.live import run_search
+    from curvecast.store import Store
+
+    factories = _workloads()
+    if workload not in factories:
+        raise ValueError(f"unknown workload {workload!r}: choose one of {sorted(factories)}")
+    n_workers = workers or os.cpu_count() or 1
+    wl = factories[workload]()
+    stop = _stopper_for_search(stopper, delta=delta, min_complete=min_complete,
+                               refit_every=refit_every, prior=prior, epochs=epochs)
+    proposer = _searcher_for_search(searcher, wl, seed)
+    settings = {"searcher": searcher, "stopper": stopper, "delta": delta,
+                "min_complete": min_complete, "refit_every": refit_every,
+                "prior": None if prior is None else str(prior),
+                "command": "curvecast " + shlex.join(sys.argv[1:])}
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
+    with Store(storage) as db, Progress(*columns, console=err_console) as bar:
+        task = bar.add_task("trials", total=trials)
+
+        def on_progress(p: SearchProgress) -> None:
+            best = "–" if p.best_value is None else f"{p.best_value:.4g} (t{p.best_trial})"
+            full = (p.complete + p.stopped) * epochs
+            bar.update(task, completed=p.finished,
+                       description=f"trials: {p.complete} complete, {p.stopped} stopped, "
+                                   f"{p.failed} failed, {p.running} running | best {best} | "
+                                   f"epochs {p.epochs_used} (full training: {full})")
+
+        try:
+            result = run_search(wl, proposer, stop, db, study=study, trials=trials,
+                                epochs=epochs, workers=n_workers, seed=seed, settings=settings,
+                                on_progress=on_progress)
+        except KeyboardInterrupt:
+            err_console.print(f"interrupted: everything recorded is in {storage} (study "
+                              f"{study!r}); rerun the same command to resume")
+            raise typer.Exit(code=130) from None
+    p = result.progress
+    console.print(f"study {study!r} in {storage}: {p.complete} complete, {p.stopped} stopped "
+                  f"early, {p.failed} failed")
+    if result.best_config is not None:
+        console.print(f"best: trial t{p.best_trial}, {wl.metric} {p.best_value:.4f}, test "
+                      f"{result.best_test_value:.4f}")
+        console.print(f"best config: {json.dumps(result.best_config, default=_json_default)}")
+    console.print(f"epochs used: {sum(t['epochs'] for t in result.trials)} of "
+                  f"{result.full_epochs} for full training of the finished trials "
+                  f"(speedup {result.speedup:.2f}x)")
+    console.print(f"details: curvecast show --storage {storage} --study {study}")
+
+
+@app.command()
+@friendly_errors
+def studies(
+    storage: Annotated[str, typer.Option(help="sqlite:///PATH of the study database.")] = (
+        "sqlite:///curvecast.db"),
+) -> None:
+    """List the studies in a database with their trial counts."""
+    from curvecast.store import Store, parse_storage
+
+    if not parse_storage(storage).is_file():
+        raise FileNotFoundError(f"{parse_storage(storage)}: no such study database")
+    with Store(storage) as db:
+        table = Table("study", "metric", "direction", "trials by state")
+        for name in db.study_names():
+            info = db.study_info(name)
+            counts = ", ".join(f"{k} {v}" for k, v in sorted(info["trials"].items()))
+            table.add_row(name, info["metric"], info["direction"], counts)
+        console.print(table)
+
+
+@app.command()
+@friendly_errors
+def show(
+    study: Annotated[str, typer.Option(help="Study name.")],
+    storage: Annotated[str, typer.Option(help="sqlite:///PATH of the study database.")] = (
+        "sqlite:///curvecast.db"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Print a study's trials, their curves and every stopping decision."""
+    from curvecast.store import Store, parse_storage
+
+    if not parse_storage(storage).is_file():
+        raise FileNotFoundError(f"{parse_storage(storage)}: no such study database")
+    with Store(storage) as db:
+        trials = db.trials(study)
+        info = db.study_info(study)
+    if as_json:
+        print(json.dumps({"study": study, "metric": info["metric"],
+                          "direction": info["direction"], "settings": info["settings"],
+                          "trials": [{"number": t.number, "state": t.state.value,
+                                      "config": t.config,
+                                      "values": [[e, v] for e, v, _ in t.values],
+                                      "predicted_value": t.predicted_value,
+                                      "test_value": t.test_value,
+                                      "decisions": [d.__dict__ for d in t.decisions]}
+                                     for t in trials]},
+                         default=_json_default, allow_nan=True))
+        return
+    table = Table("trial", "state", "epochs", "last value", "predicted", "last decision",
+                  title=f"{study}: {info['metric']} ({info['direction']})")
+    for t in trials:
+        last = f"{t.values[-1][1]:.4g}" if t.values else ""
+        pred = "" if t.predicted_value is None else f"{t.predicted_value:.4g}"
+        reason = t.decisions[-1].reason if t.decisions else ""
+        table.add_row(f"t{t.number}", t.state.value, str(len(t.values)), last, pred, reason)
+    console.print(table)
+
+
+@app.command()
+@friendly_errors
+def export(
+    study: Annotated[str, typer.Option(help="Study name.")],
+    out: Annotated[Path, typer.Option(help="Parquet file to write.")],
+    storage: Annotated[str, typer.Option(help="sqlite:///PATH of the study database.")] = (
+        "sqlite:///curvecast.db"),
+) -> None:
+    """Turn a study's curves into a CurveSet (training data for the next search)."""
+    from curvecast.store import Store, parse_storage
+
+    if not parse_storage(storage).is_file():
+        raise FileNotFoundError(f"{parse_storage(storage)}: no such study database")
+    with Store(storage) as db:
+        info = db.study_info(study)
+        curves = db.to_curveset(study, epochs=info["settings"].get("epochs"))
+    curves.save(out)
+    console.print(f"{curves.n_configs} trials x {curves.n_epochs} epochs -> {out}")
 
 
 def main() -> None:

@@ -39,7 +39,7 @@ CREATE TABLE IF NOT EXISTS studies (
 CREATE TABLE IF NOT EXISTS trials (
     id INTEGER PRIMARY KEY, study_id INTEGER NOT NULL REFERENCES studies(id),
     number INTEGER NOT NULL, config TEXT NOT NULL, state TEXT NOT NULL, worker TEXT,
-    predicted_value REAL, created REAL NOT NULL, updated REAL NOT NULL,
+    predicted_value REAL, test_value REAL, created REAL NOT NULL, updated REAL NOT NULL,
     UNIQUE (study_id, number));
 CREATE TABLE IF NOT EXISTS observations (
     trial_id INTEGER NOT NULL REFERENCES trials(id), epoch INTEGER NOT NULL,
@@ -86,6 +86,7 @@ class Trial:
     state: TrialState
     worker: str | None = None
     predicted_value: float | None = None
+    test_value: float | None = None
     values: list[tuple[int, float, float | None]] = field(default_factory=list)
     decisions: list[Decision] = field(default_factory=list)
 
@@ -246,13 +247,16 @@ class Store:
         return int(row[1])
 
     def set_state(self, study: str, number: int, state: TrialState, *,
-                  predicted_value: float | None = None) -> None:
-        """Move a trial to ``state`` (with the predicted final value of a stopped trial)."""
+                  predicted_value: float | None = None, test_value: float | None = None) -> None:
+        """Move a trial to ``state`` (with the predicted final value of a stopped trial, or the
+        test-set value of a complete one)."""
         with self._write() as db:
             cur = db.execute(
                 "UPDATE trials SET state = ?, predicted_value = COALESCE(?, predicted_value), "
-                "updated = ? WHERE study_id = ? AND number = ?",
-                (state.value, predicted_value, time.time(), self.study_id(study), number))
+                "test_value = COALESCE(?, test_value), updated = ? "
+                "WHERE study_id = ? AND number = ?",
+                (state.value, predicted_value, test_value, time.time(), self.study_id(study),
+                 number))
             if cur.rowcount != 1:
                 raise KeyError(f"study {study!r} has no trial {number}")
 
@@ -291,10 +295,10 @@ class Store:
         sid = self.study_id(study)
         out: dict[int, Trial] = {}
         ids: dict[int, int] = {}
-        for tid, number, config, state, worker, predicted in self._db.execute(
-                "SELECT id, number, config, state, worker, predicted_value FROM trials "
+        for tid, number, config, state, worker, predicted, test in self._db.execute(
+                "SELECT id, number, config, state, worker, predicted_value, test_value FROM trials "
                 "WHERE study_id = ? ORDER BY number", (sid,)):
-            out[tid] = Trial(number, json.loads(config), TrialState(state), worker, predicted)
+            out[tid] = Trial(number, json.loads(config), TrialState(state), worker, predicted, test)
             ids[number] = tid
         for tid, epoch, value, seconds in self._db.execute(
                 "SELECT o.trial_id, o.epoch, o.value, o.seconds FROM observations o JOIN trials t "

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -30,3 +32,25 @@ class Searcher(ABC):
     @abstractmethod
     def tell(self, config_id: str, value: float, predicted: bool) -> None:
         """Report the final value of ``config_id``; ``predicted`` marks an early-stopped trial."""
+
+
+class ConfigSearcher(ABC):
+    """Proposes new configurations (dicts) from a search space, for real training.
+
+    The generative twin of :class:`Searcher`, which picks among recorded configurations.
+    """
+
+    @abstractmethod
+    def ask_config(self) -> dict[str, Any] | None:
+        """The next configuration to train, or None when the search has nothing left."""
+
+    @abstractmethod
+    def tell_config(self, config: Mapping[str, Any], value: float, predicted: bool) -> None:
+        """Report the final value of ``config``; ``predicted`` marks an early-stopped trial."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """JSON-able state to resume the search from (default: nothing)."""
+        return {}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:  # noqa: B027 (optional hook)
+        """Restore what :meth:`state_dict` returned (default: nothing to restore)."""

@@ -74,6 +74,9 @@ class PredictiveStopper(Stopper):
         predictor: an unfitted predictor, copied before every fit (default: ``SRM()``).
         fits: a :class:`FitCache` to share fitted predictors with other stoppers built with the
             same ``predictor`` (e.g. over a Δ sweep); default: a private one.
+        prior: recorded curves of the same workload (a warm start, e.g. last week's runs): the
+            predictor is fitted on them plus the study's complete trials, and they count toward
+            ``min_complete``; the reference y_best still comes from the study's own trials.
 
     Attributes:
         n_fits_: times this stopper needed a (new or shared) fitted predictor.
@@ -81,7 +84,8 @@ class PredictiveStopper(Stopper):
 
     def __init__(self, delta: float = 0.99, margin: float = 0.0, keep_top_k: int = 1,
                  min_complete: int = 100, refit_every: int | None = None,
-                 predictor: Predictor | None = None, fits: FitCache | None = None) -> None:
+                 predictor: Predictor | None = None, fits: FitCache | None = None,
+                 prior: CurveSet | None = None) -> None:
         if not 0.0 < delta <= 1.0:
             raise ValueError(f"delta (Δ) must be in (0, 1], got {delta}")
         if not margin >= 0.0:
@@ -99,6 +103,17 @@ class PredictiveStopper(Stopper):
         self.fits = FitCache(max_size=1) if fits is None else fits
         self._cache: tuple[Hashable, int, Predictor] | None = None
         self.n_fits_ = 0
+        self.prior = None
+        if prior is not None:
+            trained = prior.without_untrained_epoch()
+            self.prior = trained.subset(np.asarray(trained.is_complete(), dtype=bool))
+            ids = [f"prior:{c}" for c in self.prior.config_ids]
+            self.prior = CurveSet(values=self.prior.values, observed=self.prior.observed,
+                                  epochs=self.prior.epochs, metric=self.prior.metric,
+                                  direction=self.prior.direction,
+                                  configs=self.prior.configs.set_axis(ids),
+                                  provenance=self.prior.provenance,
+                                  diverged_value=self.prior.diverged_value)
 
     def __repr__(self) -> str:
         return (f"PredictiveStopper(delta={self.delta:g}, margin={self.margin:g}, "
@@ -107,8 +122,28 @@ class PredictiveStopper(Stopper):
 
     @property
     def start(self) -> int:
-        """Complete trials needed before the first stop."""
+        """Complete trials (prior curves included) needed before the first stop."""
         return max(self.min_complete, self.keep_top_k)
+
+    @property
+    def n_prior(self) -> int:
+        """Complete curves of the warm-start prior."""
+        return 0 if self.prior is None else self.prior.n_configs
+
+    def _training(self, history: History) -> CurveSet:
+        """What the predictor is fitted on: the prior (cut to the study's epochs) and the study's
+        complete trials."""
+        completed = history.completed()
+        if self.prior is None:
+            return completed
+        T = history.n_epochs
+        if self.prior.n_epochs < T or not np.array_equal(self.prior.epochs[:T], history.epochs):
+            raise ValueError(f"the prior's epochs {self.prior.epochs.tolist()} do not cover the "
+                             f"study's {history.epochs.tolist()}")
+        prior = self.prior.epoch_slice(0, T)
+        if completed.n_configs == 0:
+            return prior
+        return prior.merge(completed)
 
     def fit_key(self, n_complete: int) -> int:
         """The completion count the predictor in use at ``n_complete`` completions is keyed by."""
@@ -118,10 +153,10 @@ class PredictiveStopper(Stopper):
 
     def fitted(self, history: History) -> Predictor:
         """The predictor for ``history``: cached, or fitted now on its complete trials."""
-        key = self.fit_key(history.n_complete)
+        key = self.fit_key(history.n_complete + self.n_prior)
         if self._cache is not None and self._cache[:2] == (history.study, key):
             return self._cache[2]
-        model = self.fits.get(self.predictor, history.completed())
+        model = self.fits.get(self.predictor, self._training(history))
         self._cache = (history.study, key, model)
         self.n_fits_ += 1
         return model
@@ -136,9 +171,11 @@ class PredictiveStopper(Stopper):
         tau = trial.tau
         epoch = int(history.epochs[tau - 1])
         n = history.n_complete
-        if n < self.start or tau >= history.n_epochs:
+        if n + self.n_prior < self.start or n < self.keep_top_k or tau >= history.n_epochs:
             return Decision(Action.CONTINUE, epoch=epoch,
-                            reason=f"{n} complete trials (stops after {self.start})")
+                            reason=f"{n} complete trials and {self.n_prior} prior curves "
+                                   f"(stops after {self.start}, with at least {self.keep_top_k} "
+                                   "complete)")
         prediction = self.fitted(history).predict(trial.config, trial.values[None, :])
         mean, std = float(prediction.mean[0]), float(prediction.std[0])
         ref = self.reference(history)

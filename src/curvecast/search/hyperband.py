@@ -1,0 +1,394 @@
+"""Hyperband (Li et al. 2018) and the paper's f-Hyperband (Baker et al. 2017, §3.3) as schedulers.
+
+Hyperband runs *iterations*; one iteration runs the brackets s = s_max … 0, and bracket s is
+successive halving: draw n configs from the searcher, train each for r_0 epochs, keep the best
+⌊n_i/η⌋ … up to R epochs.  A promoted config resumes its curve (it is paused, not retrained).
+With budgets in whole epochs, r_i = round(R·η^(i−s)) (at least 1).
+
+f-Hyperband adds early stopping inside each rung: while a config trains towards the rung's end
+r_i, an SRM fitted to predict y_{r_i} (``Predictor.fit(curves, target_epoch=r_i)``) gives ŷ ± σ,
+and the config is stopped when Φ((v_k − δ − ŷ)/σ) ≥ Δ (mirrored for metrics to minimise), v_k the
+k-th best value at r_i of the configs that already finished this rung, k = ⌈κ·n_next⌉ with n_next
+the configs the rung promotes (1 for a bracket's last rung: its winner).  The predictor for r_i is
+fitted once, when ``min_curves`` (the paper's d = 100) configs of the search have reached r_i, and
+kept for every later bracket and Hyperband iteration.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.special import ndtr
+
+from curvecast.curves import CurveSet, Direction
+from curvecast.predictors import SRM, Predictor
+from curvecast.search._base import Searcher
+from curvecast.search._scheduler import Closed, Job, Scheduler
+from curvecast.stopping import Action, Decision, FitCache, History, Trial
+
+_EPS = 1e-9
+
+
+@dataclass(frozen=True)
+class Rung:
+    """One rung of a bracket: ``n`` configs trained until ``epochs`` trained epochs."""
+
+    n: int
+    epochs: int
+
+
+@dataclass(frozen=True)
+class BracketPlan:
+    """Bracket ``s`` of Hyperband: its rungs, first to last (the last at R)."""
+
+    s: int
+    rungs: tuple[Rung, ...]
+
+    @property
+    def epochs(self) -> int:
+        """Epochs the bracket trains when every config runs its rungs to the end."""
+        out, prev = 0, 0
+        for rung in self.rungs:
+            out += rung.n * (rung.epochs - prev)
+            prev = rung.epochs
+        return out
+
+
+def hyperband_brackets(max_epochs: int, eta: float = 3.0) -> list[BracketPlan]:
+    """Li et al.'s bracket table for R = ``max_epochs`` and η = ``eta``, largest s first.
+
+    s_max = ⌊log_η R⌋; bracket s starts n = ⌈(s_max + 1)/(s + 1)·η^s⌉ configs at r = R·η^(−s) and
+    rung i keeps n_i = ⌊n·η^(−i)⌋ configs at r_i = r·η^i, rounded to whole epochs (≥ 1).
+
+    Raises:
+        ValueError: ``max_epochs < 1`` or ``eta <= 1``.
+    """
+    if max_epochs < 1:
+        raise ValueError(f"max_epochs (R) must be >= 1, got {max_epochs}")
+    if not eta > 1:
+        raise ValueError(f"eta (η) must be > 1, got {eta}")
+    s_max = 0
+    while eta ** (s_max + 1) <= max_epochs * (1 + _EPS):
+        s_max += 1
+    plans = []
+    for s in range(s_max, -1, -1):
+        n = math.ceil((s_max + 1) / (s + 1) * eta ** s - _EPS)
+        rungs = tuple(Rung(n=math.floor(n * eta ** (-i) + _EPS),
+                           epochs=max(1, round(max_epochs * eta ** (i - s))))
+                      for i in range(s + 1))
+        plans.append(BracketPlan(s=s, rungs=rungs))
+    return plans
+
+
+@dataclass(frozen=True)
+class Selection:
+    """A bracket's result: its winner (the best config at R) and that value."""
+
+    iteration: int
+    s: int
+    config_id: str
+    value: float
+
+
+@dataclass
+class _Bracket:
+    iteration: int
+    plan: BracketPlan
+    rung: int = 0
+    members: list[str] = field(default_factory=list)  # this rung's configs, in run order
+    pending: list[str] = field(default_factory=list)  # not started yet in this rung
+    running: set[str] = field(default_factory=set)
+    finished: dict[str, float] = field(default_factory=dict)  # value at the rung's end
+
+    @property
+    def until(self) -> int:
+        return self.plan.rungs[self.rung].epochs
+
+    @property
+    def previous(self) -> int:
+        return self.plan.rungs[self.rung - 1].epochs if self.rung else 0
+
+    @property
+    def last(self) -> bool:
+        return self.rung == len(self.plan.rungs) - 1
+
+    @property
+    def n_next(self) -> int:
+        """Configs this rung promotes (1 at the last rung: the winner)."""
+        return 1 if self.last else self.plan.rungs[self.rung + 1].n
+
+
+class Hyperband(Scheduler):
+    """Hyperband (Li et al. 2018, JMLR 18(185)) over configs drawn from ``searcher``.
+
+    Iterations run until the searcher has nothing left (or ``max_iterations``).  Brackets of one
+    iteration start in order; with several workers, a worker with nothing to do in the running
+    brackets starts the next bracket (Li et al.'s parallel variant), so W = 1 is the sequential
+    algorithm.  Inside a rung configs run in order: first rung in the order drawn, later rungs
+    best first.  A config leaving the search is told its last observed value, marked predicted
+    unless it was trained to T.
+
+    Args:
+        searcher: proposes configs (each once).
+        eta: η, the reduction factor (Li et al.: 3).
+        max_epochs: R in trained epochs (default: T, the data's full training).
+        max_iterations: Hyperband iterations to run (default: until the searcher is exhausted).
+
+    Attributes:
+        plans_: the bracket table (set by :meth:`start`).
+        selections_: every finished bracket's winner, in the order the brackets finished.
+        iteration_epochs_: epochs trained per iteration.
+    """
+
+    def __init__(self, searcher: Searcher, eta: float = 3.0, max_epochs: int | None = None,
+                 max_iterations: int | None = None) -> None:
+        if not eta > 1:
+            raise ValueError(f"eta (η) must be > 1, got {eta}")
+        if max_epochs is not None and max_epochs < 1:
+            raise ValueError(f"max_epochs (R) must be >= 1 or None, got {max_epochs}")
+        if max_iterations is not None and max_iterations < 1:
+            raise ValueError(f"max_iterations must be >= 1 or None, got {max_iterations}")
+        self.searcher = searcher
+        self.eta = float(eta)
+        self.max_epochs = max_epochs
+        self.max_iterations = max_iterations
+        self.plans_: list[BracketPlan] = []
+        self.selections_: list[Selection] = []
+        self.iteration_epochs_: dict[int, int] = {}
+        self.n_epochs_ = 0
+        self._active: list[_Bracket] = []
+        self._owner: dict[str, _Bracket] = {}
+        self._started = 0  # brackets started
+        self._exhausted = False
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}({self.searcher!r}, eta={self.eta:g}, "
+                f"max_epochs={self.max_epochs})")
+
+    def start(self, n_epochs: int) -> None:
+        R = n_epochs if self.max_epochs is None else self.max_epochs
+        if R > n_epochs:
+            raise ValueError(f"max_epochs (R) = {R} is more than the {n_epochs} epochs recorded")
+        self.n_epochs_ = int(n_epochs)
+        self.plans_ = hyperband_brackets(R, self.eta)
+
+    # ------------------------------------------------------------------ executor calls
+    def next_job(self) -> Job | None:
+        if not self.plans_:
+            raise RuntimeError("call start(n_epochs) before asking for jobs")
+        for bracket in self._active:
+            if bracket.pending:
+                return self._launch(bracket)
+        new = self._new_bracket()
+        return None if new is None else self._launch(new)
+
+    def report(self, trial: Trial, history: History, until: int) -> Decision:
+        epoch = int(history.epochs[trial.tau - 1])
+        return Decision(Action.CONTINUE, epoch=epoch, reason=f"rung to {until} epochs")
+
+    def job_ended(self, trial: Trial, history: History, decision: Decision | None) -> list[Closed]:
+        cid = trial.config_id
+        bracket = self._owner[cid]
+        bracket.running.discard(cid)
+        it = bracket.iteration
+        self.iteration_epochs_[it] = self.iteration_epochs_.get(it, 0) + trial.tau - bracket.previous
+        closed: list[Closed] = []
+        if decision is not None:
+            closed.append(self._close(cid, float(trial.values[-1]), decision))
+        else:
+            bracket.finished[cid] = float(trial.values[-1])
+        if not bracket.pending and not bracket.running:
+            closed += self._end_rung(bracket, history.direction)
+        return closed
+
+    def selected(self) -> list[str]:
+        return [s.config_id for s in self.selections_]
+
+    # ------------------------------------------------------------------ internals
+    def _launch(self, bracket: _Bracket) -> Job:
+        cid = bracket.pending.pop(0)
+        bracket.running.add(cid)
+        return Job(cid, bracket.until)
+
+    def _new_bracket(self) -> _Bracket | None:
+        if self._exhausted:
+            return None
+        iteration, index = divmod(self._started, len(self.plans_))
+        if self.max_iterations is not None and iteration >= self.max_iterations:
+            return None
+        plan = self.plans_[index]
+        drawn: list[str] = []
+        while len(drawn) < plan.rungs[0].n:
+            cid = self.searcher.ask()
+            if cid is None:
+                self._exhausted = True
+                break
+            if cid in self._owner:
+                raise ValueError(f"config {cid!r} was proposed twice by the searcher")
+            drawn.append(cid)
+        if not drawn:
+            return None
+        self._started += 1
+        bracket = _Bracket(iteration=iteration, plan=plan, members=list(drawn), pending=list(drawn))
+        for cid in drawn:
+            self._owner[cid] = bracket
+        self._active.append(bracket)
+        return bracket
+
+    def _close(self, cid: str, value: float, decision: Decision | None = None,
+               at_end: bool = False) -> Closed:
+        predicted = not at_end
+        self.searcher.tell(cid, value, predicted)
+        return Closed(cid, value, predicted, decision)
+
+    def _end_rung(self, bracket: _Bracket, direction: Direction) -> list[Closed]:
+        sign = direction.sign
+        order = {cid: i for i, cid in enumerate(bracket.members)}
+        ranked = sorted(bracket.finished, key=lambda c: (-sign * bracket.finished[c], order[c]))
+        at_end = bracket.until >= self.n_epochs_
+        if bracket.last:
+            keep: list[str] = []
+            if ranked:
+                best = ranked[0]
+                self.selections_.append(Selection(bracket.iteration, bracket.plan.s, best,
+                                                  bracket.finished[best]))
+        else:
+            keep = ranked[: bracket.n_next]
+        closed = [self._close(c, bracket.finished[c], at_end=at_end) for c in ranked
+                  if c not in keep]
+        if keep:
+            bracket.rung += 1
+            bracket.members, bracket.pending, bracket.finished = list(keep), list(keep), {}
+        else:
+            self._active.remove(bracket)
+        return closed
+
+
+class FHyperband(Hyperband):
+    """f-Hyperband (Baker et al. 2017, §3.3): Hyperband with predictive early stopping in rungs.
+
+    See the module docstring for the rule.  The per-rung predictors live in ``predictors_``
+    (rung end in trained epochs → fitted predictor), fitted once and kept across brackets and
+    iterations; pass them to a new scheduler (``predictors=``) to keep them across searches.
+
+    Args:
+        searcher: proposes configs (each once).
+        delta: Δ in (0, 1]; larger stops less (the paper: 0.95 with Hyperband).
+        margin: δ ≥ 0 in metric units.
+        kappa: κ in (0, 1]: compare with the ⌈κ·n_next⌉-th best value of the rung so far.
+        min_curves: d, configs that must have reached a rung's end before its predictor is fitted.
+        predictor: an unfitted predictor, copied before every fit (default: ``SRM()``).
+        predictors: predictors already fitted for some rung ends (kept, not refitted).
+        fits: a :class:`~curvecast.stopping.FitCache` shared with other schedulers (a Δ sweep).
+        eta, max_epochs, max_iterations: as :class:`Hyperband`.
+
+    Attributes:
+        predictors_: rung end (trained epochs) → fitted predictor.
+        ready_: rung end → the iteration during which its predictor was fitted.
+    """
+
+    def __init__(self, searcher: Searcher, delta: float = 0.95, margin: float = 0.0,
+                 kappa: float = 1.0, min_curves: int = 100, predictor: Predictor | None = None,
+                 predictors: Mapping[int, Predictor] | None = None, fits: FitCache | None = None,
+                 eta: float = 3.0, max_epochs: int | None = None,
+                 max_iterations: int | None = None) -> None:
+        super().__init__(searcher, eta=eta, max_epochs=max_epochs, max_iterations=max_iterations)
+        if not 0.0 < delta <= 1.0:
+            raise ValueError(f"delta (Δ) must be in (0, 1], got {delta}")
+        if not margin >= 0.0:
+            raise ValueError(f"margin (δ) must be >= 0, got {margin}")
+        if not 0.0 < kappa <= 1.0:
+            raise ValueError(f"kappa (κ) must be in (0, 1], got {kappa}")
+        if min_curves < 6:
+            raise ValueError(f"min_curves (d) must be >= 6 (an SRM needs 2 × 3 folds), "
+                             f"got {min_curves}")
+        self.delta = float(delta)
+        self.margin = float(margin)
+        self.kappa = float(kappa)
+        self.min_curves = int(min_curves)
+        self.predictor = SRM() if predictor is None else predictor
+        self.fits = FitCache(max_size=8) if fits is None else fits
+        self.predictors_: dict[int, Predictor] = dict(predictors or {})
+        self.ready_: dict[int, int] = {}
+
+    def __repr__(self) -> str:
+        return (f"FHyperband({self.searcher!r}, delta={self.delta:g}, margin={self.margin:g}, "
+                f"kappa={self.kappa:g}, min_curves={self.min_curves}, eta={self.eta:g})")
+
+    def rung_predictor(self, until: int, history: History, iteration: int = -1) -> Predictor | None:
+        """The predictor of y at ``until`` trained epochs: kept, fitted now on the configs that
+        reached it (when at least ``min_curves`` did), or None."""
+        if until in self.predictors_:
+            return self.predictors_[until]
+        reached = np.flatnonzero(history.n_observed >= until)
+        if reached.size < self.min_curves:
+            return None
+        ids = [history.config_ids[int(i)] for i in reached]
+        values = history.values[reached, :until]
+        curves = CurveSet(values=values, observed=np.ones(values.shape, dtype=bool),
+                          epochs=history.epochs[:until], metric=history.metric,
+                          direction=history.direction, configs=history.configs.loc[ids])
+        model = self.fits.get(self.predictor, curves)  # target: the last epoch, i.e. y_until
+        self.predictors_[until] = model
+        self.ready_[until] = iteration
+        return model
+
+    def report(self, trial: Trial, history: History, until: int) -> Decision:
+        tau = trial.tau
+        epoch = int(history.epochs[tau - 1])
+        bracket = self._owner[trial.config_id]
+        k = math.ceil(self.kappa * bracket.n_next - _EPS)
+        if len(bracket.finished) < k:
+            return Decision(Action.CONTINUE, epoch=epoch,
+                            reason=f"{len(bracket.finished)} configs finished rung {until} "
+                                   f"(stops after {k})")
+        model = self.rung_predictor(until, history, bracket.iteration)
+        if model is None:
+            return Decision(Action.CONTINUE, epoch=epoch,
+                            reason=f"fewer than {self.min_curves} curves reached epoch {until}")
+        prediction = model.predict(trial.config, trial.values[None, :])
+        mean, std = float(prediction.mean[0]), float(prediction.std[0])
+        sign = history.direction.sign
+        ranked = sorted((sign * v for v in bracket.finished.values()), reverse=True)
+        ref = sign * (ranked[k - 1] - self.margin)
+        gap = sign * (ref - mean)  # > 0: predicted worse than v_k − δ
+        if std > 0 and math.isfinite(std):
+            probability = float(ndtr(gap / std))
+        else:
+            probability = 1.0 if gap > 0 else 0.0
+        action = Action.STOP if probability >= self.delta else Action.CONTINUE
+        return Decision(action, epoch=epoch, mean=mean, std=std, probability=probability,
+                        reason=f"P(y at rung {until}: {mean:.4g} ± {std:.2g} worse than "
+                               f"{ref:.4g}) = {probability:.3f} vs Δ = {self.delta:g}")
+
+
+def warm_speedup(reference: Hyperband, run: FHyperband) -> float:
+    """Epochs of ``reference`` ÷ epochs of ``run`` over the Hyperband iterations that ``run``
+    started with every rung predictor already fitted (its predictors reused from earlier
+    iterations, the paper's "SRMs kept across consecutive Hyperband runs"); NaN when none did.
+
+    Both must have run the same configs in the same brackets (same searcher and seed).
+    """
+    rungs = {r.epochs for plan in run.plans_ for r in plan.rungs}
+    if not rungs <= set(run.predictors_):
+        return float("nan")
+    first = 1 + max((run.ready_.get(r, -1) for r in rungs), default=-1)
+    ref = sum(e for it, e in reference.iteration_epochs_.items() if it >= first)
+    own = sum(e for it, e in run.iteration_epochs_.items() if it >= first)
+    return ref / own if own else float("nan")
+
+
+def compare_hyperbands(reference: Scheduler, run: Scheduler) -> dict[str, float]:
+    """Extra metrics of an f-Hyperband run against its plain Hyperband reference
+    (``warm_speedup_vs_reference``: :func:`warm_speedup`).
+
+    Raises:
+        TypeError: ``reference`` is not a :class:`Hyperband` or ``run`` not an :class:`FHyperband`.
+    """
+    if not isinstance(reference, Hyperband) or not isinstance(run, FHyperband):
+        raise TypeError(f"compare_hyperbands needs Hyperband and FHyperband, got "
+                        f"{type(reference).__name__} and {type(run).__name__}")
+    return {"warm_speedup_vs_reference": warm_speedup(reference, run)}

@@ -1,0 +1,121 @@
+"""`curvecast search` end to end: real training, stopping, the store, resume after kill -9."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from curvecast.store import Store, TrialState
+
+pytest.importorskip("torch", reason="real training needs curvecast[torch]")
+
+
+def curvecast(*args: str | Path, timeout: float = 400) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "curvecast.cli", *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def search_args(db: Path, *extra: str) -> list[str]:
+    return ["search", "--workload", "digits-metaqnn", "--epochs", "4", "--workers", "1",
+            "--storage", f"sqlite:///{db}", "--seed", "3", *extra]
+
+
+@pytest.fixture(scope="module")
+def prior(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Curves of 10 digits configs (seed 0), recorded by `curvecast collect`."""
+    out = tmp_path_factory.mktemp("prior") / "prior.parquet"
+    proc = curvecast("collect", "--workload", "digits-metaqnn", "--configs", "10", "--epochs", "4",
+                     "--seed", "0", "--out", out, "--workers", "1")
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+def test_warm_started_search_stops_from_the_first_trials(tmp_path: Path, prior: Path) -> None:
+    db = tmp_path / "s.db"
+    proc = curvecast(*search_args(db, "--study", "warm", "--trials", "8", "--prior", prior,
+                                  "--min-complete", "6", "--delta", "0.9"))
+    assert proc.returncode == 0, proc.stderr
+    assert "best: trial t" in proc.stdout and "speedup" in proc.stdout
+    shown = json.loads(curvecast("show", "--storage", f"sqlite:///{db}", "--study", "warm",
+                                 "--json").stdout)
+    trials = shown["trials"]
+    assert len(trials) == 8
+    assert {t["state"] for t in trials} <= {"complete", "stopped"}
+    # with 10 prior curves, the predictor judges the very first trial (after one completion)
+    judged = [d for t in trials for d in t["decisions"] if d["mean"] is not None]
+    assert judged, "the warm-started stopper made no prediction"
+    assert all(0.0 <= d["probability"] <= 1.0 for d in judged)
+    for t in trials:
+        if t["state"] == "stopped":
+            assert t["predicted_value"] is not None and len(t["values"]) < 4
+            assert t["decisions"][-1]["action"] == "stop"
+        else:
+            assert [e for e, _ in t["values"]] == [1, 2, 3, 4] and t["test_value"] is not None
+    # the study becomes a CurveSet, training data for the next search
+    out = tmp_path / "export.parquet"
+    assert curvecast("export", "--storage", f"sqlite:///{db}", "--study", "warm",
+                     "--out", out).returncode == 0
+    from curvecast import CurveSet
+
+    cs = CurveSet.load(out)
+    assert cs.n_configs == 8 and cs.n_epochs == 4
+    listing = curvecast("studies", "--storage", f"sqlite:///{db}")
+    assert "warm" in listing.stdout
+
+
+def test_kill_9_then_rerun_resumes_without_retraining(tmp_path: Path) -> None:
+    db = tmp_path / "k.db"
+    args = search_args(db, "--study", "k", "--trials", "6", "--stopper", "never")
+    proc = subprocess.Popen([sys.executable, "-m", "curvecast.cli", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    finished: list[int] = []
+    while time.monotonic() < deadline and proc.poll() is None:
+        if db.exists():
+            try:
+                with Store(db) as store:
+                    trials = store.trials("k")
+                finished = [t.number for t in trials if t.state is TrialState.COMPLETE]
+                mid = [t for t in trials if t.state is TrialState.RUNNING and t.values]
+            except KeyError:  # the study is not created yet
+                finished, mid = [], []
+            if len(finished) >= 2 and mid:
+                break
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert 2 <= len(finished) < 6, f"could not catch the search mid-way ({finished})"
+    with Store(db) as store:
+        before = {t.number: t for t in store.trials("k")}
+    rerun = curvecast(*args)
+    assert rerun.returncode == 0, rerun.stderr
+    with Store(db) as store:
+        after = {t.number: t for t in store.trials("k")}
+    assert sum(t.state is TrialState.COMPLETE for t in after.values()) == 6
+    for number, t in before.items():
+        # nothing recorded was lost or retrained: the recorded epochs keep their seconds
+        assert after[number].values[: len(t.values)] == t.values
+    # trials are numbered without gaps and none was started twice
+    assert sorted(after) == list(range(len(after)))
+
+
+def test_bad_search_arguments(tmp_path: Path, prior: Path) -> None:
+    db = tmp_path / "e.db"
+    for args, fragment in [
+        (search_args(db, "--trials", "2", "--stopper", "sometimes"), "unknown stopper"),
+        (search_args(db, "--trials", "2", "--stopper", "median", "--prior", prior),
+         "--prior warm-starts the predictive stopper"),
+        (search_args(db, "--trials", "0"), "--trials must be at least 1, got 0"),
+        (["show", "--storage", f"sqlite:///{tmp_path}/none.db", "--study", "x"],
+         "no such study database"),
+    ]:
+        proc = curvecast(*args)
+        assert proc.returncode == 2, proc.stderr
+        assert fragment in proc.stderr and "Traceback" not in proc.stderr
