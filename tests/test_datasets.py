@@ -1,0 +1,36 @@
+"""The recorded datasets in data/ load through the public API and are worth predicting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from curvecast import CurveSet, Direction
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+#: name → (epochs, direction, minimum 10–90 % spread of the final values)
+EXPECTED = {
+    "digits-metaqnn": (20, Direction.MAXIMIZE, 0.2),
+    "mnist1d-hp": (30, Direction.MAXIMIZE, 0.3),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_recorded_dataset(name: str) -> None:
+    path = DATA / f"{name}.parquet"
+    if not path.exists():
+        pytest.skip(f"{path} is not recorded yet")
+    epochs, direction, spread = EXPECTED[name]
+    cs = CurveSet.load(path)
+    assert cs.n_epochs == epochs and cs.direction is direction
+    assert cs.n_configs >= 100  # partial recordings are committed from 100 configs on
+    assert cs.is_complete().all()
+    assert cs.provenance["workload"] == name and cs.provenance["seed"] == 0
+    assert {"n_params", "n_layers"} <= set(cs.configs.columns)
+    finals = cs.final_values()
+    q10, q90 = np.quantile(finals[np.isfinite(finals)], [0.1, 0.9])
+    assert q90 - q10 > spread
+    assert np.isfinite(cs.test_values).mean() > 0.95  # type: ignore[arg-type]
