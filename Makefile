@@ -14,8 +14,9 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	mkdir -p runs
-	$(BIN)/curvecast collect --workload digits-metaqnn --configs 24 --epochs 10 --seed 0 --out runs/digits-metaqnn-demo.parquet
-	$(BIN)/curvecast data summary runs/digits-metaqnn-demo.parquet
+	$(BIN)/curvecast search --workload digits-metaqnn --searcher random --stopper predictive \
+	    --trials 30 --epochs 20 --delta 0.95 --min-complete 100 \
+	    --prior data/digits-metaqnn.parquet --storage sqlite:///runs/curvecast.db --study demo --seed 1
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests

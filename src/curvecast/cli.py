@@ -549,9 +549,9 @@ def search_command(
             best = "–" if p.best_value is None else f"{p.best_value:.4g} (t{p.best_trial})"
             full = (p.complete + p.stopped) * epochs
             bar.update(task, completed=p.finished,
-                       description=f"trials: {p.complete} complete, {p.stopped} stopped, "
-                                   f"{p.failed} failed, {p.running} running | best {best} | "
-                                   f"epochs {p.epochs_used} (full training: {full})")
+                       description=f"{p.complete} done {p.stopped} stopped {p.running} running"
+                                   f"{f' {p.failed} failed' if p.failed else ''} | best {best}"
+                                   f" | epochs {p.epochs_used}/{full}")
 
         try:
             result = run_search(wl, proposer, stop, db, study=study, trials=trials,
