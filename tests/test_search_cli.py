@@ -68,6 +68,13 @@ def test_warm_started_search_stops_from_the_first_trials(tmp_path: Path, prior: 
     assert cs.n_configs == 8 and cs.n_epochs == 4
     listing = curvecast("studies", "--storage", f"sqlite:///{db}")
     assert "warm" in listing.stdout
+    page = tmp_path / "report.html"
+    assert curvecast("report", "--storage", f"sqlite:///{db}", "--study", "warm",
+                     "--out", page).returncode == 0
+    text = page.read_text()
+    assert text.count("data:image/png;base64,") == 2  # self-contained figures
+    assert text.count("<tr><td>t") == 8  # one row per trial
+    assert "stopped early" in text and "speedup" in text
 
 
 def test_kill_9_then_rerun_resumes_without_retraining(tmp_path: Path) -> None:

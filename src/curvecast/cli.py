@@ -571,7 +571,8 @@ def search_command(
     console.print(f"epochs used: {sum(t['epochs'] for t in result.trials)} of "
                   f"{result.full_epochs} for full training of the finished trials "
                   f"(speedup {result.speedup:.2f}x)")
-    console.print(f"details: curvecast show --storage {storage} --study {study}")
+    console.print(f"details: curvecast show --storage {storage} --study {study}; report: "
+                  f"curvecast report --storage {storage} --study {study} --out report.html")
 
 
 @app.command()
@@ -650,6 +651,28 @@ def export(
         curves = db.to_curveset(study, epochs=info["settings"].get("epochs"))
     curves.save(out)
     console.print(f"{curves.n_configs} trials x {curves.n_epochs} epochs -> {out}")
+
+
+@app.command()
+@friendly_errors
+def report(
+    study: Annotated[str, typer.Option(help="Study name.")],
+    out: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("report.html"),
+    storage: Annotated[str, typer.Option(help="sqlite:///PATH of the study database.")] = (
+        "sqlite:///curvecast.db"),
+) -> None:
+    """Write a self-contained HTML report of a study (figures embedded)."""
+    from curvecast.report.study_report import write_study_report
+    from curvecast.store import Store, parse_storage
+
+    if not parse_storage(storage).is_file():
+        raise FileNotFoundError(f"{parse_storage(storage)}: no such study database")
+    with Store(storage) as db:
+        info = db.study_info(study)
+        info["settings"] = {**info["settings"], "storage": storage}
+        trials = db.trials(study)
+    write_study_report(info, trials, out)
+    console.print(f"report -> {out}")
 
 
 def main() -> None:
