@@ -126,3 +126,21 @@ def test_bad_search_arguments(tmp_path: Path, prior: Path) -> None:
         proc = curvecast(*args)
         assert proc.returncode == 2, proc.stderr
         assert fragment in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(("workload", "searcher"), [("digits-metaqnn", "metaqnn"),
+                                                    ("mnist1d-hp", "tpe")])
+def test_searchers_drive_real_training_and_resume(tmp_path: Path, workload: str,
+                                                  searcher: str) -> None:
+    db = tmp_path / "q.db"
+    base = ["search", "--workload", workload, "--searcher", searcher, "--epochs", "2",
+            "--workers", "1", "--stopper", "never", "--storage", f"sqlite:///{db}",
+            "--study", "q"]
+    assert curvecast(*base, "--trials", "3").returncode == 0
+    more = curvecast(*base, "--trials", "5")  # resumed: the searcher's state was saved
+    assert more.returncode == 0, more.stderr
+    with Store(db) as store:
+        trials = store.trials("q")
+        assert store.get_study_state("q", "searcher")
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 5
+    assert len({json.dumps(t.config, sort_keys=True) for t in trials}) == 5

@@ -489,13 +489,25 @@ def _stopper_for_search(name: str, *, delta: float, min_complete: int, refit_eve
     raise ValueError(f"unknown stopper {name!r}: choose predictive, median, asha or never")
 
 
-def _searcher_for_search(name: str, workload: Workload, seed: int) -> Any:
+def _searcher_for_search(name: str, workload: Workload, seed: int, trials: int) -> Any:
     """Searcher names → generative searchers for ``search``."""
     from curvecast import search
+    from curvecast.space import MetaQNNSpace, ParamSpace
 
+    space = workload.space
     if name == "random":
-        return search.RandomSampler(workload.space, seed=seed)
-    raise ValueError(f"unknown searcher {name!r}: choose random")
+        return search.RandomSampler(space, seed=seed)
+    if name == "metaqnn":
+        if not isinstance(space, MetaQNNSpace):
+            raise ValueError(f"--searcher metaqnn needs an architecture (MetaQNN layer) space; "
+                             f"workload {workload.name!r} has fixed architectures")
+        return search.MetaQNN(space, n_trials=trials, seed=seed, direction=workload.direction)
+    if name == "tpe":
+        if not isinstance(space, ParamSpace):
+            raise ValueError(f"--searcher tpe needs a hyperparameter space; workload "
+                             f"{workload.name!r} searches layer sequences (use metaqnn or random)")
+        return search.TPE(space, n_trials=trials, seed=seed, direction=workload.direction)
+    raise ValueError(f"unknown searcher {name!r}: choose random, metaqnn or tpe")
 
 
 @app.command("search")
@@ -508,7 +520,8 @@ def search_command(
         "sqlite:///curvecast.db"),
     study: Annotated[str, typer.Option(help="Study name (rerun the same command to resume).")] = (
         "search"),
-    searcher: Annotated[str, typer.Option(help="random.")] = "random",
+    searcher: Annotated[str, typer.Option(help="random, metaqnn (architectures) or tpe "
+                                               "(hyperparameters).")] = "random",
     stopper: Annotated[str, typer.Option(help="predictive, median, asha or never.")] = (
         "predictive"),
     workers: Annotated[int, typer.Option(help="Training processes (default: all cores).")] = 0,
@@ -535,7 +548,7 @@ def search_command(
     wl = factories[workload]()
     stop = _stopper_for_search(stopper, delta=delta, min_complete=min_complete,
                                refit_every=refit_every, prior=prior, epochs=epochs)
-    proposer = _searcher_for_search(searcher, wl, seed)
+    proposer = _searcher_for_search(searcher, wl, seed, trials)
     settings = {"searcher": searcher, "stopper": stopper, "delta": delta,
                 "min_complete": min_complete, "refit_every": refit_every,
                 "prior": None if prior is None else str(prior),
@@ -575,6 +588,15 @@ def search_command(
                   f"curvecast report --storage {storage} --study {study} --out report.html")
 
 
+def _existing_store(storage: str) -> Any:
+    """Open an existing study database (a missing file is an error, not a new database)."""
+    from curvecast.store import Store, parse_storage
+
+    if not parse_storage(storage).is_file():
+        raise FileNotFoundError(f"{parse_storage(storage)}: no such study database")
+    return Store(storage)
+
+
 @app.command()
 @friendly_errors
 def studies(
@@ -582,11 +604,7 @@ def studies(
         "sqlite:///curvecast.db"),
 ) -> None:
     """List the studies in a database with their trial counts."""
-    from curvecast.store import Store, parse_storage
-
-    if not parse_storage(storage).is_file():
-        raise FileNotFoundError(f"{parse_storage(storage)}: no such study database")
-    with Store(storage) as db:
+    with _existing_store(storage) as db:
         table = Table("study", "metric", "direction", "trials by state")
         for name in db.study_names():
             info = db.study_info(name)
@@ -604,11 +622,7 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Print a study's trials, their curves and every stopping decision."""
-    from curvecast.store import Store, parse_storage
-
-    if not parse_storage(storage).is_file():
-        raise FileNotFoundError(f"{parse_storage(storage)}: no such study database")
-    with Store(storage) as db:
+    with _existing_store(storage) as db:
         trials = db.trials(study)
         info = db.study_info(study)
     if as_json:
@@ -642,11 +656,7 @@ def export(
         "sqlite:///curvecast.db"),
 ) -> None:
     """Turn a study's curves into a CurveSet (training data for the next search)."""
-    from curvecast.store import Store, parse_storage
-
-    if not parse_storage(storage).is_file():
-        raise FileNotFoundError(f"{parse_storage(storage)}: no such study database")
-    with Store(storage) as db:
+    with _existing_store(storage) as db:
         info = db.study_info(study)
         curves = db.to_curveset(study, epochs=info["settings"].get("epochs"))
     curves.save(out)
@@ -663,11 +673,7 @@ def report(
 ) -> None:
     """Write a self-contained HTML report of a study (figures embedded)."""
     from curvecast.report.study_report import write_study_report
-    from curvecast.store import Store, parse_storage
-
-    if not parse_storage(storage).is_file():
-        raise FileNotFoundError(f"{parse_storage(storage)}: no such study database")
-    with Store(storage) as db:
+    with _existing_store(storage) as db:
         info = db.study_info(study)
         info["settings"] = {**info["settings"], "storage": storage}
         trials = db.trials(study)

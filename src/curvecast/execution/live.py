@@ -235,7 +235,9 @@ def run_search(
         if t.state in (TrialState.RUNNING, TrialState.PENDING, TrialState.PAUSED):
             resumable.append(t.number)
         _count(progress, t.state, +1)
-    searcher.load_state_dict(store.get_study_state(study, "searcher", {}))
+    saved = store.get_study_state(study, "searcher")
+    if saved is not None:  # a resumed study: the searcher continues where it was
+        searcher.load_state_dict(saved)
     _update_best(progress, mirror, workload.direction)
 
     def task(number: int) -> _Task:

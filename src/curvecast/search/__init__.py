@@ -10,17 +10,22 @@ from curvecast.search.hyperband import (
     Selection,
     hyperband_brackets,
 )
+from curvecast.search.metaqnn import METAQNN_SCHEDULE, MetaQNN, covering_space, epsilon_schedule
 from curvecast.search.random import RandomSearch
 from curvecast.search.sampling import RandomSampler
+from curvecast.search.tpe import TPE
 
 __all__ = [
     "FIFO",
+    "METAQNN_SCHEDULE",
+    "TPE",
     "BracketPlan",
     "Closed",
     "ConfigSearcher",
     "FHyperband",
     "Hyperband",
     "Job",
+    "MetaQNN",
     "RandomSampler",
     "RandomSearch",
     "Result",
@@ -28,5 +33,7 @@ __all__ = [
     "Scheduler",
     "Searcher",
     "Selection",
+    "covering_space",
+    "epsilon_schedule",
     "hyperband_brackets",
 ]

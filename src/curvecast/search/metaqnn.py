@@ -39,8 +39,13 @@ Two modes, one agent:
   (the only ones the agent can ever take); untaken entries of the space would stay at ``q_init``.
 * **Generative** (no ``nets``): the walk runs over :meth:`MetaQNNSpace.actions`, training
   hyperparameters are drawn from :attr:`MetaQNNSpace.hyperparameters`, and :meth:`ask` returns a new
-  id whose config dict :meth:`MetaQNN.config` gives (:meth:`MetaQNN.ask_config` does both).  A net
-  may be proposed again (with other hyperparameters).
+  id whose config dict :meth:`MetaQNN.config` gives.  A net may be proposed again (with other
+  hyperparameters).
+
+Both modes speak both interfaces: :class:`~curvecast.search.Searcher` (``ask() -> id``,
+``tell(id, …)``, for replay) and :class:`~curvecast.search.ConfigSearcher` (``ask_config() ->
+dict``, ``tell_config(dict, …)``, for real training; a config told is matched to the oldest trial
+in flight with an equal config).
 
 :meth:`MetaQNN.state_dict` / :meth:`MetaQNN.load_state_dict` save and restore everything learned
 (Q-table, memory, results, trials in flight, the random generator) as JSON-able data.
@@ -48,6 +53,7 @@ Two modes, one agent:
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -57,7 +63,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from curvecast.curves import CurveSet, Direction
-from curvecast.search._base import Result, Searcher
+from curvecast.search._base import ConfigSearcher, Result, Searcher
 from curvecast.space.metaqnn import (
     FC,
     GAP,
@@ -91,8 +97,8 @@ def epsilon_schedule(n_trials: int,
     Trial ``t`` (0-based) gets the ε of the schedule segment that contains the point
     ``(t + 0.5) · total / n_trials``, where ``total`` is the schedule's model count (2700 for
     MetaQNN's).  With ``n_trials = total`` this is the schedule itself; with 500 trials, MetaQNN's
-    schedule gives 278 trials at ε = 1.0, then 18 or 19 at each of 0.9, 0.8, 0.7 and 28 at each of
-    0.6 … 0.1.  Short budgets can skip a segment.
+    schedule gives 278 trials at ε = 1.0, then 18 or 19 at each of 0.9, 0.8, 0.7 and 27 or 28 at
+    each of 0.6 … 0.1.  Short budgets can skip a segment.
 
     Returns:
         shape ``(n_trials,)``, non-increasing when the schedule is.
@@ -143,6 +149,10 @@ def _parse_action(text: str) -> Layer:
     if len(layers) != 1:
         raise ValueError(f"bad action {text!r}: expected one layer")
     return layers[0]
+
+
+def _canonical(config: Mapping[str, Any]) -> str:
+    return json.dumps(dict(config), sort_keys=True, default=str)
 
 
 def _strip_dropout(layers: Sequence[Layer]) -> list[Layer]:
@@ -242,7 +252,7 @@ def _infer_input_size(curves: CurveSet, nets: Sequence[str]) -> int:
 
 
 # ------------------------------------------------------------------------------ the searcher
-class MetaQNN(Searcher):
+class MetaQNN(Searcher, ConfigSearcher):
     """MetaQNN's Q-learning agent (module docstring), over recorded nets or generative.
 
     Args:
@@ -532,10 +542,23 @@ class MetaQNN(Searcher):
             return {"net": self._nets[config_id]}
         raise ValueError(f"config {config_id!r} was not proposed by this searcher")
 
-    def ask_config(self) -> tuple[str, dict[str, Any]] | None:
-        """:meth:`ask` and :meth:`config` at once: ``(config_id, config)``, or None when done."""
+    def ask_config(self) -> dict[str, Any] | None:
+        """:class:`ConfigSearcher`: :meth:`ask`, then the config dict (:meth:`config`)."""
         config_id = self.ask()
-        return None if config_id is None else (config_id, self.config(config_id))
+        return None if config_id is None else self.config(config_id)
+
+    def tell_config(self, config: Mapping[str, Any], value: float, predicted: bool) -> None:
+        """:class:`ConfigSearcher`: :meth:`tell` the oldest trial in flight with this config.
+
+        Raises:
+            ValueError: no trial in flight has this config; see :meth:`tell`.
+        """
+        key = _canonical(config)
+        for config_id in self._pending:
+            if _canonical(self.config(config_id)) == key:
+                self.tell(config_id, value, predicted)
+                return
+        raise ValueError(f"config {dict(config)!r} is not in flight")
 
     def tell(self, config_id: str, value: float, predicted: bool) -> None:
         """Reward the trajectory of ``config_id`` with ``value``, then replay the memory.
