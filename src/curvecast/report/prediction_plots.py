@@ -1,13 +1,28 @@
 """Figures of the prediction experiments (PNG): R² against the observed share of the curve,
-sample efficiency, and the feature ablation."""
+sample efficiency, the feature ablation and the coverage of the predicted intervals.
+
+Several outputs of :func:`curvecast.experiments.prediction.run_prediction_experiments` (e.g. a main
+run and a separate run of the slow LCE baseline) can be drawn as one figure set::
+
+    python -m curvecast.report.prediction_plots --title lstm_ptb --out DIR main.json lce.json
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import argparse
+import json
+import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from curvecast.experiments.prediction import select
+from curvecast.features import GROUPS
+
+#: R² below this is drawn as an arrow on the lower edge of the linear panel, with its value.
+R2_FLOOR = -0.25
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
+_STYLES = ("-", "--", "-.", ":")
 
 
 def _pyplot() -> Any:
@@ -19,29 +34,44 @@ def _pyplot() -> Any:
     return plt
 
 
+def merge_outputs(outputs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """One output from several runs on the same data: results concatenated, predictors in order.
+
+    A (experiment, predictor, features, fraction, train size, metric) cell present in more than one
+    output is kept from the first.
+    """
+    if not outputs:
+        raise ValueError("no outputs to merge")
+    seen: set[tuple[Any, ...]] = set()
+    results: list[Mapping[str, Any]] = []
+    names: list[str] = []
+    for out in outputs:
+        for name in out["settings"]["predictors"]:
+            if name not in names:
+                names.append(name)
+        for r in out["results"]:
+            key = (r["experiment"], r["predictor"], r["features"], r["fraction"], r["train_size"],
+                   r["metric"])
+            if key not in seen:
+                seen.add(key)
+                results.append(r)
+    first = outputs[0]
+    return {"dataset": first.get("dataset"), "settings": {**first["settings"], "predictors": names},
+            "results": results}
+
+
 def plot_prediction_results(output: Mapping[str, Any], out_dir: Path, title: str) -> list[Path]:
-    """Write ``r2_vs_fraction.png``, ``sample_efficiency.png`` and ``feature_ablation.png`` (those
-    whose experiments ran) into ``out_dir``; returns the paths written."""
+    """Write ``r2_vs_fraction.png``, ``sample_efficiency.png``, ``feature_ablation.png`` and
+    ``coverage.png`` (those whose experiments ran) into ``out_dir``; returns the paths written."""
     plt = _pyplot()
     out_dir.mkdir(parents=True, exist_ok=True)
     records = output["results"]
+    names = list(output["settings"]["predictors"])
     written: list[Path] = []
 
     table1 = select(records, experiment="table1", metric="r2")
     if table1:
-        fig, ax = plt.subplots(figsize=(6, 4))
-        for name in output["settings"]["predictors"]:
-            rows = sorted(select(table1, predictor=name), key=lambda r: r["fraction"])
-            if rows:
-                ax.errorbar([100 * r["fraction"] for r in rows], [r["mean"] for r in rows],
-                            yerr=[r["stderr"] for r in rows], marker="o", capsize=3, label=name)
-        ax.set_xlabel("% of learning curve observed")
-        ax.set_ylabel("R² of the predicted final value")
-        ax.set_ylim(max(-0.2, ax.get_ylim()[0]), 1.0)
-        ax.set_title(f"{title}: R² vs observed share")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-        written.append(_save(fig, out_dir / "r2_vs_fraction.png", plt))
+        written.append(_r2_vs_fraction(plt, table1, names, out_dir, title))
 
     efficiency = sorted(select(records, experiment="sample_efficiency", metric="r2"),
                         key=lambda r: r["train_size"])
@@ -49,26 +79,154 @@ def plot_prediction_results(output: Mapping[str, Any], out_dir: Path, title: str
         fig, ax = plt.subplots(figsize=(6, 4))
         ax.errorbar([r["train_size"] for r in efficiency], [r["mean"] for r in efficiency],
                     yerr=[r["stderr"] for r in efficiency], marker="o", capsize=3)
+        for r in efficiency:
+            ax.annotate(f"{r['mean']:.3f}", (r["train_size"], r["mean"]), fontsize=7,
+                        textcoords="offset points", xytext=(4, -11))
+        ax.margins(x=0.08)
         ax.set_xlabel("fully observed training curves")
-        ax.set_ylabel("R² at ~25 % observed")
+        ax.set_ylabel(f"R² at {100 * efficiency[0]['fraction']:g} % observed")
+        low = min(r["mean"] for r in efficiency)
+        if low < R2_FLOOR:
+            ax.set_ylim(bottom=R2_FLOOR)
         ax.set_title(f"{title}: sample efficiency ({efficiency[0]['predictor']})")
         ax.grid(alpha=0.3)
         written.append(_save(fig, out_dir / "sample_efficiency.png", plt))
 
-    ablation = select(records, experiment="table2", metric="r2")
+    ablation = sorted(select(records, experiment="table2", metric="r2"),
+                      key=lambda r: (len(r["features"].split("+")),
+                                     [GROUPS.index(g) for g in r["features"].split("+")]))
     if ablation:
-        fig, ax = plt.subplots(figsize=(6, 4))
-        ax.bar([r["features"] for r in ablation], [r["mean"] for r in ablation],
-               yerr=[r["stderr"] for r in ablation], capsize=3)
-        ax.set_ylabel("R² at ~25 % observed")
+        fig, ax = plt.subplots(figsize=(6.5, 4))
+        labels = [r["features"] for r in ablation]
+        means = [max(r["mean"], R2_FLOOR) for r in ablation]
+        ax.bar(labels, means, yerr=[r["stderr"] for r in ablation], capsize=3, color="tab:blue")
+        for i, r in enumerate(ablation):
+            y = max(r["mean"], R2_FLOOR) + r["stderr"]
+            ax.annotate(f"{r['mean']:.3f}", (i, max(y, 0)), ha="center", fontsize=8,
+                        textcoords="offset points", xytext=(0, 3))
+        ax.axhline(0, color="black", lw=0.6)
+        ax.set_ylim(min(0.0, min(means)) - 0.05, 1.08)
+        ax.set_ylabel(f"R² at {100 * ablation[0]['fraction']:g} % observed")
+        ax.set_xlabel("feature groups (ts: curve, ap: architecture, hp: hyperparameters)")
         ax.set_title(f"{title}: feature ablation ({ablation[0]['predictor']})")
         ax.tick_params(axis="x", rotation=30)
         written.append(_save(fig, out_dir / "feature_ablation.png", plt))
+
+    cov = select(records, experiment="table1", metric="coverage_68")
+    if cov:
+        written.append(_coverage(plt, records, names, out_dir, title))
     return written
 
 
-def _save(fig: Any, path: Path, plt: Any) -> Path:
-    fig.tight_layout()
+def _n_label(name: str, rows: Sequence[Mapping[str, Any]], usual: int) -> str:
+    n = max(r["n"] for r in rows)
+    return name if n == usual else f"{name} ({n} repeats)"
+
+
+def _r2_vs_fraction(plt: Any, table1: list[Mapping[str, Any]], names: list[str], out_dir: Path,
+                    title: str) -> Path:
+    """Two panels: R² (values below ``R2_FLOOR`` marked on the edge) and 1 − R² on a log axis,
+    which separates predictors that all sit near R² = 1."""
+    fig, (ax, lax) = plt.subplots(1, 2, figsize=(11, 4.4))
+    shown = [n for n in names if select(table1, predictor=n)]
+    usual = max((r["n"] for r in table1), default=0)
+    for i, name in enumerate(shown):
+        rows = sorted(select(table1, predictor=name), key=lambda r: r["fraction"])
+        dodge = (i - (len(shown) - 1) / 2) * 0.5  # percentage points, so error bars do not hide
+        x = [100 * r["fraction"] + dodge for r in rows]
+        mean = [r["mean"] for r in rows]
+        err = [r["stderr"] for r in rows]
+        clipped_err = [0.0 if m < R2_FLOOR else e for m, e in zip(mean, err, strict=True)]
+        style = {"marker": _MARKERS[i % len(_MARKERS)], "ls": _STYLES[i % len(_STYLES)],
+                 "capsize": 3, "ms": 5}
+        bar = ax.errorbar(x, [max(m, R2_FLOOR) for m in mean], yerr=clipped_err, label=_n_label(
+            name, rows, usual), **style)
+        color = bar[0].get_color()
+        for xi, m in zip(x, mean, strict=True):
+            if m < R2_FLOOR:
+                ax.annotate(f"{m:.3g}", (xi, R2_FLOOR), color=color, fontsize=8,
+                            textcoords="offset points", xytext=(6, 8 + 10 * (i % 3)))
+                ax.plot([xi], [R2_FLOOR], marker="v", color=color, ms=8, clip_on=False)
+        lax.errorbar(x, [max(1 - m, 1e-5) for m in mean], yerr=err, color=color, **style)
+    ax.set_ylim(R2_FLOOR, 1.02)
+    ax.set_xlabel("% of learning curve observed")
+    ax.set_ylabel("R² of the predicted final value")
+    ax.set_title(f"R² (values below {R2_FLOOR} marked ▼ on the edge)", fontsize=9)
+    ax.grid(alpha=0.3)
+    lax.set_yscale("log")
+    lax.set_xlabel("% of learning curve observed")
+    lax.set_ylabel("1 − R²  (unexplained variance, log)")
+    lax.set_title("1 − R², log scale: lower is better", fontsize=9)
+    lax.grid(alpha=0.3, which="both")
+    fig.suptitle(f"{title}: R² of the final value vs observed share of the curve")
+    n_rows = 1 if len(shown) <= 6 else 2
+    fig.legend(loc="lower center", ncol=math.ceil(len(shown) / n_rows), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.06 + 0.05 * n_rows, 1, 1))
+    return _save(fig, out_dir / "r2_vs_fraction.png", plt, tight=False)
+
+
+def _coverage(plt: Any, records: list[Mapping[str, Any]], names: list[str], out_dir: Path,
+              title: str) -> Path:
+    """Coverage of the mean ± 1σ and ± 1.96σ intervals per predictor at the fraction nearest 25 %."""
+    fractions = sorted({r["fraction"] for r in select(records, experiment="table1",
+                                                      metric="coverage_68")})
+    quarter = min(fractions, key=lambda f: abs(f - 0.25))
+    shown = [n for n in names if select(records, experiment="table1", predictor=n,
+                                        fraction=quarter, metric="coverage_68")]
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(shown) + 2), 4))
+    width = 0.38
+    for j, (metric, nominal, color) in enumerate((("coverage_68", 0.68, "tab:blue"),
+                                                  ("coverage_95", 0.95, "tab:orange"))):
+        rows = [select(records, experiment="table1", predictor=n, fraction=quarter,
+                       metric=metric)[0] for n in shown]
+        xs = [i + (j - 0.5) * width for i in range(len(shown))]
+        ax.bar(xs, [r["mean"] for r in rows], width, yerr=[r["stderr"] for r in rows],
+               capsize=3, color=color, label=f"{metric.split('_')[1]} % interval")
+        ax.axhline(nominal, color=color, ls="--", lw=1)
+        for x, r in zip(xs, rows, strict=True):
+            ax.annotate(f"{r['mean']:.2f}", (x, r["mean"] + r["stderr"]), ha="center",
+                        fontsize=7, textcoords="offset points", xytext=(0, 3))
+    ax.set_xticks(range(len(shown)), shown, rotation=20)
+    ax.set_ylim(0, 1.25)
+    ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
+    ax.set_ylabel("share of test finals inside the interval")
+    ax.set_title(f"{title}: interval coverage at {100 * quarter:g} % observed "
+                 "(dashed: nominal)", fontsize=10)
+    ax.legend(fontsize=8, loc="upper center", ncol=2)
+    ax.grid(alpha=0.3, axis="y")
+    return _save(fig, out_dir / "coverage.png", plt)
+
+
+def _save(fig: Any, path: Path, plt: Any, tight: bool = True) -> Path:
+    if tight:
+        fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m curvecast.report.prediction_plots --title T --out DIR a.json [b.json ...]``."""
+    parser = argparse.ArgumentParser(description="Draw the prediction figures of one or more "
+                                                 "`curvecast evaluate --json` outputs (same data).")
+    parser.add_argument("json", nargs="+", type=Path)
+    parser.add_argument("--out", type=Path, required=True, help="folder for the PNG files")
+    parser.add_argument("--title", default=None, help="figure title (default: first file's stem)")
+    parser.add_argument("--ablation", nargs="*", type=Path, default=[],
+                        help="outputs of one-feature-set runs (--experiments table1 --features "
+                             "...): their table1 records are drawn as the feature ablation")
+    args = parser.parse_args(argv)
+    outputs = [json.loads(p.read_text()) for p in args.json]
+    for path in args.ablation:
+        out = json.loads(path.read_text())
+        outputs.append({**out, "settings": {**out["settings"], "predictors": []},
+                        "results": [{**r, "experiment": "table2"} for r in out["results"]
+                                    if r["experiment"] == "table1"]})
+    merged = merge_outputs(outputs)
+    for path in plot_prediction_results(merged, args.out, args.title or args.json[0].stem):
+        print(f"figure -> {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

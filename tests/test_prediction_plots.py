@@ -1,0 +1,63 @@
+"""The prediction figures: every figure is written, several runs merge into one figure set."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from curvecast.report.prediction_plots import main, merge_outputs, plot_prediction_results
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _output(predictors: list[str], fractions: list[float], n: int, r2: float) -> dict[str, Any]:
+    results = []
+    for p in predictors:
+        for f in fractions:
+            for metric, value in (("r2", r2 + f / 10), ("coverage_68", 0.7), ("coverage_95", 0.9)):
+                results.append({"experiment": "table1", "predictor": p, "features": "ts+ap+hp",
+                                "fraction": f, "train_size": 100, "metric": metric,
+                                "mean": value, "stderr": 0.01, "n": n})
+    for size in (10, 50, 100):
+        results.append({"experiment": "sample_efficiency", "predictor": predictors[0],
+                        "features": "ts+ap+hp", "fraction": 0.25, "train_size": size,
+                        "metric": "r2", "mean": size / 120, "stderr": 0.02, "n": n})
+    for groups in ("ts", "ap", "ts+ap"):
+        results.append({"experiment": "table2", "predictor": predictors[0], "features": groups,
+                        "fraction": 0.25, "train_size": 100, "metric": "r2",
+                        "mean": -3.0 if groups == "ap" else 0.9, "stderr": 0.1, "n": n})
+    return {"dataset": "x.csv", "settings": {"predictors": predictors, "fractions": fractions},
+            "results": results}
+
+
+def test_all_figures_written_even_with_r2_far_below_zero(tmp_path: Path) -> None:
+    out = _output(["srm", "last-value"], [0.1, 0.25, 0.5], n=10, r2=-40.0)
+    paths = plot_prediction_results(out, tmp_path, "x")
+    assert sorted(p.name for p in paths) == ["coverage.png", "feature_ablation.png",
+                                             "r2_vs_fraction.png", "sample_efficiency.png"]
+    for p in paths:
+        assert p.read_bytes()[:8] == PNG and p.stat().st_size > 5_000
+
+
+def test_merge_keeps_predictor_order_and_first_duplicate() -> None:
+    a = _output(["srm", "bnn"], [0.25, 0.5], n=10, r2=0.9)
+    b = _output(["lce-fast", "srm"], [0.25], n=3, r2=0.1)
+    merged = merge_outputs([a, b])
+    assert merged["settings"]["predictors"] == ["srm", "bnn", "lce-fast"]
+    srm = [r for r in merged["results"] if r["predictor"] == "srm" and r["metric"] == "r2"
+           and r["experiment"] == "table1" and r["fraction"] == 0.25]
+    assert len(srm) == 1 and srm[0]["n"] == 10
+    with pytest.raises(ValueError, match="no outputs"):
+        merge_outputs([])
+
+
+def test_module_entry_point(tmp_path: Path) -> None:
+    files = []
+    for i, out in enumerate((_output(["srm"], [0.25], 10, 0.9), _output(["lce"], [0.25], 3, -5))):
+        files.append(tmp_path / f"{i}.json")
+        files[-1].write_text(json.dumps(out))
+    assert main(["--out", str(tmp_path / "figs"), *map(str, files)]) == 0
+    assert (tmp_path / "figs" / "r2_vs_fraction.png").stat().st_size > 5_000
