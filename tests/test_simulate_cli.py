@@ -68,3 +68,23 @@ def test_bad_input_is_a_one_line_error(data: Path, args: tuple[str, ...], fragme
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and fragment in lines[0], proc.stderr
+
+
+def test_simulate_hyperband_and_fhyperband_with_plots(data: Path, tmp_path: Path) -> None:
+    out, plots = tmp_path / "hb.json", tmp_path / "plots"
+    proc = curvecast("simulate", data, "--searcher", "fhyperband", "--predictor", "last-value",
+                     "--delta", "0.9,0.99", "--orderings", "2", "--min-curves", "20",
+                     "--json", out, "--plots", plots)
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(out.read_text())
+    results = got["results"]
+    assert {(r["searcher"], r["stopper"]) for r in results} == {
+        ("hyperband", "sh"), ("fhyperband", "sh+predictive")}  # Hyperband added as reference
+    [hb] = [r for r in results if r["searcher"] == "hyperband" and r["metric"] == "speedup"]
+    assert hb["n"] == 2 and hb["mean"] > 1.0
+    vs = [r for r in results if r["metric"] == "speedup_vs_reference"]
+    assert {r["delta"] for r in vs} == {0.9, 0.99} and all(r["mean"] >= 1.0 for r in vs)
+    assert got["settings"]["schedulers"] == ["hyperband", "fhyperband"]
+    assert sorted(p.name for p in plots.iterdir()) == ["curves-fhyperband.png", "curves-speedup.png"]
+    proc = curvecast("simulate", data, "--searcher", "hyperbandx")
+    assert proc.returncode == 2 and "'fhyperband', 'hyperband', 'random'" in proc.stderr

@@ -1,6 +1,7 @@
 """Running configs: recording curves by real training (``collect``), replaying recorded ones."""
 
 from curvecast.execution.collect import CollectResult, Progress, collect
-from curvecast.execution.replay import ReplayResult, TrialRecord, replay
+from curvecast.execution.replay import ReplayResult, TrialRecord, replay, replay_schedule
 
-__all__ = ["CollectResult", "Progress", "ReplayResult", "TrialRecord", "collect", "replay"]
+__all__ = ["CollectResult", "Progress", "ReplayResult", "TrialRecord", "collect", "replay",
+           "replay_schedule"]

@@ -1,12 +1,15 @@
 """Replay: a search over recorded learning curves on a simulated clock, with W simulated workers.
 
-Each trial a searcher asks for is "trained" by reading its recorded curve one epoch at a time; an
-epoch costs its recorded seconds (``CurveSet.seconds``) or 1 time unit where that is unknown.  An
-event queue ordered by simulated time (ties broken by the order events were made, so a replay is
-deterministic) hands the finished epochs to the stopper, which may stop the trial; a stopped
-trial's result told to the searcher is the stopper's predicted final value (its last observed
-value when the rule predicts nothing), marked as predicted.  Epoch 0 (the untrained network), if
-recorded, is not replayed: it costs nothing and is never decided on.
+One executor loop (:func:`replay_schedule`) drives any :class:`~curvecast.search.Scheduler`:
+FIFO + a stopper (:func:`replay`, the paper's random-search experiments), Hyperband, f-Hyperband.
+Each job a scheduler hands out is "trained" by reading the config's recorded curve one epoch at a
+time (a paused config resumes where it stopped); an epoch costs its recorded seconds
+(``CurveSet.seconds``) or 1 time unit where that is unknown.  An event queue ordered by simulated
+time (ties broken by the order events were made, so a replay is deterministic) hands the finished
+epochs to the scheduler, which may stop the job; when a job ends the scheduler says which configs
+leave the search and what their searcher was told (a stopped trial: the stopper's predicted final
+value, or its last observed value when the rule predicts nothing, marked as predicted).  Epoch 0
+(the untrained network), if recorded, is not replayed: it costs nothing and is never decided on.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import pandas as pd
 
 from curvecast.curves import CurveSet, Direction
 from curvecast.search import Searcher
+from curvecast.search._scheduler import FIFO, Scheduler
 from curvecast.stopping import Decision, History, Stopper, Trial
 
 
@@ -30,7 +34,8 @@ class TrialRecord:
     Attributes:
         config_id: the config.
         epochs: epochs trained (T when trained to the end).
-        stopped: whether the stopper stopped it.
+        stopped: whether it left the search before the final epoch (stopped, or not
+            promoted by a Hyperband rung).
         value: the value told to the searcher (metric units): observed final, or predicted.
         predicted: whether ``value`` is a prediction.
         true_final: the recorded final value (diverged-filled), whatever happened.
@@ -129,6 +134,8 @@ def replay(curves: CurveSet, searcher: Searcher, stopper: Stopper, workers: int 
            on_trial: Callable[[TrialRecord], None] | None = None) -> ReplayResult:
     """Run ``searcher`` with ``stopper`` over the recorded ``curves`` on ``workers`` simulated workers.
 
+    The FIFO schedule: :func:`replay_schedule` with ``FIFO(searcher, stopper)``.
+
     Args:
         curves: recorded curves; every config the searcher asks for must be complete in it.
         searcher: proposes config ids of ``curves`` (``ask()`` returning None ends the search).
@@ -139,6 +146,33 @@ def replay(curves: CurveSet, searcher: Searcher, stopper: Stopper, workers: int 
 
     Raises:
         ValueError: ``workers < 1``; a config that is unknown, asked twice, or not complete.
+    """
+    return replay_schedule(curves, FIFO(searcher, stopper), workers=workers, study=study,
+                           on_trial=on_trial)
+
+
+def replay_schedule(curves: CurveSet, scheduler: Scheduler, workers: int = 1,
+                    study: Hashable | None = None,
+                    on_trial: Callable[[TrialRecord], None] | None = None) -> ReplayResult:
+    """Run ``scheduler`` over the recorded ``curves`` on ``workers`` simulated workers.
+
+    Each free worker takes the scheduler's next job (a config and the epoch to train it to); a
+    config met before resumes its recorded curve where it paused.  After every epoch but a job's
+    last the scheduler may stop the job; when a job ends the scheduler says which configs leave
+    the search (one :class:`TrialRecord` each, in the order the configs first started).
+
+    Args:
+        curves: recorded curves; every config the scheduler runs must be complete in it.
+        scheduler: decides jobs, stops and promotions (:class:`~curvecast.search.FIFO`,
+            :class:`~curvecast.search.Hyperband`, ...).
+        workers: simulated workers (jobs running at once), ≥ 1.
+        study: the token stoppers key their caches by (default: a new one per replay).
+        on_trial: called with each trial's record when it leaves the search.
+
+    Raises:
+        ValueError: ``workers < 1``; a config that is unknown, not complete, started while
+            running, or given a job with nothing to train.
+        RuntimeError: the scheduler left a config neither running nor closed at the end.
     """
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
@@ -159,50 +193,70 @@ def replay(curves: CurveSet, searcher: Searcher, stopper: Stopper, workers: int 
     values = np.full((trained.n_configs, T), np.nan)
     n_obs = np.zeros(trained.n_configs, dtype=np.int64)
     ids: list[str] = []
-    asked: set[str] = set()
+    slots: dict[str, int] = {}
     trial_rows: list[int] = []
     frames: list[pd.DataFrame] = []
     starts: list[float] = []
+    ends: list[float] = []
+    until: dict[int, int] = {}  # running slot -> epochs its job trains to
     records: dict[int, TrialRecord] = {}
     queue: list[tuple[float, int, int]] = []  # (time the epoch ends, sequence, trial slot)
     seq = 0
-    free = workers
+    scheduler.start(T)
 
     def launch(now: float) -> None:
-        nonlocal seq, free
-        while free > 0:
-            config_id = searcher.ask()
-            if config_id is None:
+        nonlocal seq
+        while len(until) < workers:
+            job = scheduler.next_job()
+            if job is None:
                 return
+            config_id = job.config_id
             if config_id not in rows:
                 raise ValueError(f"config {config_id!r} asked by the searcher is not in the curves")
             row = rows[config_id]
             if not complete[row]:
                 raise ValueError(f"config {config_id!r} is not recorded to the final epoch "
                                  f"({int(trained.n_observed()[row])} of {T} epochs)")
-            if config_id in asked:
+            slot = slots.get(config_id)
+            if slot is None:
+                slot = len(ids)
+                slots[config_id] = slot
+                ids.append(config_id)
+                trial_rows.append(row)
+                frames.append(trained.configs.iloc[[row]])
+                starts.append(now)
+                ends.append(now)
+            elif slot in until or slot in records:
                 raise ValueError(f"config {config_id!r} was asked for twice")
-            asked.add(config_id)
-            slot = len(ids)
-            ids.append(config_id)
-            trial_rows.append(row)
-            frames.append(trained.configs.iloc[[row]])
-            starts.append(now)
-            heapq.heappush(queue, (now + float(cost[row, 0]), seq, slot))
+            if not int(n_obs[slot]) < job.until <= T:
+                raise ValueError(f"job for {config_id!r} to {job.until} epochs: it has "
+                                 f"{int(n_obs[slot])} of {T}")
+            until[slot] = job.until
+            heapq.heappush(queue, (now + float(cost[row, n_obs[slot]]), seq, slot))
             seq += 1
-            free -= 1
 
-    def finish(slot: int, now: float, value: float, decision: Decision | None) -> None:
-        nonlocal free
-        row, tau = trial_rows[slot], int(n_obs[slot])
-        predicted = decision is not None
-        searcher.tell(ids[slot], value, predicted)
-        record = TrialRecord(ids[slot], tau, predicted, value, predicted,
-                             float(filled[row, -1]), starts[slot], now, decision)
-        records[slot] = record
-        if on_trial is not None:
-            on_trial(record)
-        free += 1
+    def history() -> History:
+        n = len(ids)
+        return History(values[:n], n_obs[:n], ids[:n], trained.configs, epochs, trained.metric,
+                       trained.direction, token)
+
+    def end_job(slot: int, now: float, decision: Decision | None) -> None:
+        del until[slot]
+        ends[slot] = now
+        tau = int(n_obs[slot])
+        trial = Trial(ids[slot], frames[slot], values[slot, :tau].copy())
+        for closed in scheduler.job_ended(trial, history(), decision):
+            s = slots[closed.config_id]
+            if s in until or s in records:
+                raise RuntimeError(f"the scheduler closed {closed.config_id!r} while running "
+                                   "or twice")
+            row = trial_rows[s]
+            record = TrialRecord(closed.config_id, int(n_obs[s]), int(n_obs[s]) < T,
+                                 closed.value, closed.predicted, float(filled[row, -1]),
+                                 starts[s], ends[s], closed.decision)
+            records[s] = record
+            if on_trial is not None:
+                on_trial(record)
 
     launch(0.0)
     now = 0.0
@@ -212,21 +266,20 @@ def replay(curves: CurveSet, searcher: Searcher, stopper: Stopper, workers: int 
         tau = int(n_obs[slot]) + 1
         values[slot, tau - 1] = filled[row, tau - 1]
         n_obs[slot] = tau
-        if tau == T:
-            finish(slot, now, float(filled[row, -1]), None)
+        if tau == until[slot]:
+            end_job(slot, now, None)
             launch(now)
             continue
-        n = len(ids)
-        history = History(values[:n], n_obs[:n], ids[:n], trained.configs, epochs, trained.metric,
-                          trained.direction, token)
         trial = Trial(ids[slot], frames[slot], values[slot, :tau].copy())
-        decision = stopper.decide(trial, history)
+        decision = scheduler.report(trial, history(), until[slot])
         if decision.stop:
-            value = decision.mean if decision.mean is not None else float(values[slot, tau - 1])
-            finish(slot, now, float(value), decision)
+            end_job(slot, now, decision)
             launch(now)
         else:
             heapq.heappush(queue, (now + float(cost[row, tau]), seq, slot))
             seq += 1
+    open_ = [ids[s] for s in range(len(ids)) if s not in records]
+    if open_:
+        raise RuntimeError(f"the scheduler never closed {len(open_)} config(s), e.g. {open_[0]!r}")
     return ReplayResult(trials=tuple(records[i] for i in range(len(ids))), n_epochs=T,
                         direction=trained.direction, workers=workers, simulated_time=now)

@@ -16,6 +16,18 @@ Metrics (``metric`` field of each record):
 * ``epochs`` — epochs used; ``stopped`` — configs stopped early;
 * ``stop_precision`` — share of the stopped configs whose true final value would not have beaten
   the best complete config at the time they were stopped (NaN when none was stopped).
+
+Schedulers that draw their own configs (Hyperband, f-Hyperband: :class:`SchedulerSpec`) are
+replayed the same way, over the same orderings (the seed of their searcher); ``speedup`` is then
+against full training of the configs they drew.  A scheduler compared with a reference scheduler
+(f-Hyperband with plain Hyperband) also gets:
+
+* ``speedup_vs_reference`` — epochs of the reference ÷ epochs used;
+* ``same_best_as_reference`` — 1 when its best fully trained config is the reference's;
+* ``same_selections`` — share of the reference's selections (Hyperband: each bracket's winner)
+  it selected too, bracket by bracket;
+* and whatever its ``compare`` hook adds (f-Hyperband: ``warm_speedup_vs_reference``, the speedup
+  over the Hyperband iterations run with every rung predictor already fitted).
 """
 
 from __future__ import annotations
@@ -28,15 +40,16 @@ from typing import Any
 import numpy as np
 
 from curvecast.curves import CurveSet
-from curvecast.execution.replay import ReplayResult, replay
-from curvecast.search import Searcher
+from curvecast.execution.replay import ReplayResult, replay, replay_schedule
+from curvecast.search import Scheduler, Searcher
 from curvecast.stopping import FitCache, NeverStop, Stopper
 
 #: Builds a searcher over a CurveSet for one ordering's seed.
 SearcherFactory = Callable[[CurveSet, int], Searcher]
 
 METRICS = ("speedup", "time_speedup", "best_kept", "regret", "epochs", "stopped",
-           "stop_precision")
+           "stop_precision", "speedup_vs_reference", "same_best_as_reference", "same_selections",
+           "warm_speedup_vs_reference")
 
 
 @dataclass(frozen=True)
@@ -53,6 +66,55 @@ class StopperSpec:
     name: str
     make: Callable[[float | None, FitCache], Stopper]
     sweeps_delta: bool = False
+
+
+@dataclass(frozen=True)
+class SchedulerSpec:
+    """How to build a fresh scheduler that draws its own configs (Hyperband, f-Hyperband).
+
+    Attributes:
+        name: the label in the results' ``searcher`` field.
+        make: ``make(curves, seed, delta, fits)``: a new scheduler over ``curves`` whose searcher
+            uses ``seed`` (the ordering's), for threshold ``delta`` (None for schedulers without
+            one), sharing fitted predictors through ``fits`` (one cache per ordering).
+        stopper: the label in the results' ``stopper`` field.
+        sweeps_delta: whether it is run once per Δ of the settings (else once).
+        reference: name of another spec (run without Δ) this one is compared with.
+        compare: ``compare(reference_scheduler, scheduler)``: extra metrics of the comparison.
+    """
+
+    name: str
+    make: Callable[[CurveSet, int, float | None, FitCache], Scheduler]
+    stopper: str = "none"
+    sweeps_delta: bool = False
+    reference: str | None = None
+    compare: Callable[[Scheduler, Scheduler], dict[str, float]] | None = None
+
+
+class _InOrder(Searcher):
+    """Asks the given configs in order (full training of a scheduler's configs, for timing)."""
+
+    def __init__(self, config_ids: Sequence[str]) -> None:
+        self._ids = list(config_ids)
+
+    def ask(self) -> str | None:
+        return self._ids.pop(0) if self._ids else None
+
+    def tell(self, config_id: str, value: float, predicted: bool) -> None:
+        pass
+
+
+def compare_runs(reference: ReplayResult, ref_scheduler: Scheduler, result: ReplayResult,
+                 scheduler: Scheduler) -> dict[str, float]:
+    """The comparison metrics of a run with its reference run (see the module docstring)."""
+    ref_sel, sel = ref_scheduler.selected(), scheduler.selected()
+    same = sum(a == b for a, b in zip(ref_sel, sel, strict=False))
+    return {
+        "speedup_vs_reference": (reference.total_epochs / result.total_epochs
+                                 if result.total_epochs else float("nan")),
+        "same_best_as_reference": float(result.best_config == reference.best_config),
+        "same_selections": same / len(ref_sel) if ref_sel else float("nan"),
+    }
 
 
 @dataclass(frozen=True)
@@ -119,8 +181,10 @@ def run_speedup(
     stoppers: Sequence[StopperSpec],
     settings: SpeedupSettings,
     on_step: Callable[[str, int, int], None] | None = None,
+    schedulers: Sequence[SchedulerSpec] = (),
 ) -> dict[str, Any]:
-    """Replay every searcher × stopper (× Δ) over ``settings.orderings`` orderings.
+    """Replay every searcher × stopper (× Δ), and every scheduler (× Δ), over
+    ``settings.orderings`` orderings.
 
     Returns ``{"settings", "results", "runs"}``: ``results`` are tidy records
     ``{searcher, stopper, delta, workers, metric, mean, stderr, n}`` (mean and stderr None when no
@@ -129,22 +193,39 @@ def run_speedup(
     called after every replay.
 
     Raises:
-        ValueError: no searcher or stopper, or fewer than 2 complete curves.
+        ValueError: nothing to run (no searcher × stopper and no scheduler), a scheduler's
+            reference that is not among the schedulers, or fewer than 2 complete curves.
     """
-    if not searchers or not stoppers:
-        raise ValueError("need at least one searcher and one stopper")
+    if not (searchers and stoppers) and not schedulers:
+        raise ValueError("need at least one searcher and one stopper, or a scheduler")
+    by_name = {sched.name: sched for sched in schedulers}
+    for sched in schedulers:
+        if sched.reference is None:
+            continue
+        ref = by_name.get(sched.reference)
+        if ref is None or ref.sweeps_delta or ref.reference is not None:
+            raise ValueError(f"scheduler {sched.name!r}: its reference {sched.reference!r} must be "
+                             f"one of the schedulers {sorted(by_name)} run once, without a "
+                             "reference of its own")
     trained = curves.without_untrained_epoch()
     complete = trained.subset(np.asarray(trained.is_complete(), dtype=bool))
     if complete.n_configs < 2:
         raise ValueError(f"{complete.n_configs} complete curves: need at least 2 to replay")
     plan = [(spec, d) for spec in stoppers
             for d in (settings.deltas if spec.sweeps_delta else (None,))]
-    total = settings.orderings * len(searchers) * len(plan)
+    # references first, so every comparison finds its reference run
+    ordered = sorted(schedulers, key=lambda sched: sched.reference is not None)
+    splan = [(sched, d) for sched in ordered
+             for d in (settings.deltas if sched.sweeps_delta else (None,))]
+    if searchers and stoppers:
+        total = settings.orderings * (len(searchers) * len(plan) + len(splan))
+    else:
+        total = settings.orderings * len(splan)
     done = 0
     runs: list[dict[str, Any]] = []
     for ordering in range(settings.orderings):
         seed = settings.ordering_seed(ordering)
-        for sname, make_searcher in searchers.items():
+        for sname, make_searcher in (searchers.items() if stoppers else ()):
             full = replay(complete, make_searcher(complete, seed), NeverStop(),
                           workers=settings.workers)
             fits = FitCache()
@@ -160,6 +241,33 @@ def run_speedup(
                 if on_step is not None:
                     label = spec.name if delta is None else f"{spec.name} Δ={delta:g}"
                     on_step(f"ordering {ordering + 1} {sname} {label}", done, total)
+        fits = FitCache()
+        ran: dict[str, tuple[ReplayResult, Scheduler]] = {}
+        full_times: dict[tuple[str, ...], float] = {}
+        for sspec, delta in splan:
+            t0 = time.perf_counter()
+            scheduler = sspec.make(complete, seed, delta, fits)
+            result = replay_schedule(complete, scheduler, workers=settings.workers)
+            order = tuple(t.config_id for t in result.trials)
+            if order not in full_times:
+                full_times[order] = replay(complete, _InOrder(order), NeverStop(),
+                                           workers=settings.workers).simulated_time
+            metrics = run_metrics(result, full_times[order])
+            if sspec.reference is not None:
+                ref_result, ref_scheduler = ran[sspec.reference]
+                metrics.update(compare_runs(ref_result, ref_scheduler, result, scheduler))
+                if sspec.compare is not None:
+                    metrics.update(sspec.compare(ref_scheduler, scheduler))
+            if delta is None:
+                ran[sspec.name] = (result, scheduler)
+            runs.append({"searcher": sspec.name, "stopper": sspec.stopper, "delta": delta,
+                         "workers": settings.workers, "ordering": ordering, **metrics,
+                         "selections": len(scheduler.selected()),
+                         "seconds": time.perf_counter() - t0})
+            done += 1
+            if on_step is not None:
+                label = sspec.name if delta is None else f"{sspec.name} Δ={delta:g}"
+                on_step(f"ordering {ordering + 1} {label}", done, total)
     results = []
     keys = ("searcher", "stopper", "delta", "workers")
     seen: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
@@ -167,13 +275,16 @@ def run_speedup(
         seen.setdefault(tuple(run[k] for k in keys), []).append(run)
     for key, group in seen.items():
         for metric in METRICS:
-            mean, stderr, n = _summary([r[metric] for r in group])
+            if not any(metric in r for r in group):
+                continue
+            mean, stderr, n = _summary([r.get(metric, np.nan) for r in group])
             results.append({**dict(zip(keys, key, strict=True)), "metric": metric,
                             "mean": mean if n else None, "stderr": stderr if n else None, "n": n})
     for run in runs:  # JSON has no NaN
         run.update({k: None for k, v in run.items() if isinstance(v, float) and np.isnan(v)})
     return {"settings": {**asdict(settings), "searchers": list(searchers),
-                         "stoppers": [s.name for s in stoppers], "configs": complete.n_configs,
+                         "stoppers": [s.name for s in stoppers],
+                         "schedulers": [s.name for s in schedulers], "configs": complete.n_configs,
                          "epochs": complete.n_epochs},
             "results": results, "runs": runs}
 

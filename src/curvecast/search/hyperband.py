@@ -205,7 +205,10 @@ class Hyperband(Scheduler):
         return closed
 
     def selected(self) -> list[str]:
-        return [s.config_id for s in self.selections_]
+        """Every finished bracket's winner, in bracket order (iteration, then s from s_max down),
+        whatever order the brackets finished in on several workers."""
+        ranked = sorted(self.selections_, key=lambda sel: (sel.iteration, -sel.s))
+        return [sel.config_id for sel in ranked]
 
     # ------------------------------------------------------------------ internals
     def _launch(self, bracket: _Bracket) -> Job:
@@ -271,8 +274,9 @@ class FHyperband(Hyperband):
     """f-Hyperband (Baker et al. 2017, §3.3): Hyperband with predictive early stopping in rungs.
 
     See the module docstring for the rule.  The per-rung predictors live in ``predictors_``
-    (rung end in trained epochs → fitted predictor), fitted once and kept across brackets and
-    iterations; pass them to a new scheduler (``predictors=``) to keep them across searches.
+    (rung end in trained epochs → fitted predictor; none for a rung ending after epoch 1, which
+    leaves nothing to predict from), fitted once and kept across brackets and iterations; pass
+    them to a new scheduler (``predictors=``) to keep them across searches.
 
     Args:
         searcher: proposes configs (each once).
@@ -372,7 +376,7 @@ def warm_speedup(reference: Hyperband, run: FHyperband) -> float:
 
     Both must have run the same configs in the same brackets (same searcher and seed).
     """
-    rungs = {r.epochs for plan in run.plans_ for r in plan.rungs}
+    rungs = {r.epochs for plan in run.plans_ for r in plan.rungs if r.epochs > 1}
     if not rungs <= set(run.predictors_):
         return float("nan")
     first = 1 + max((run.ready_.get(r, -1) for r in rungs), default=-1)

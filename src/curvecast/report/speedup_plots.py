@@ -1,0 +1,180 @@
+"""Figures of the speedup experiments (PNG): speedup and best-kept against Δ, with the baselines.
+
+Draws the output of :func:`curvecast.experiments.speedup.run_speedup` (``curvecast simulate
+--json``)::
+
+    python -m curvecast.report.speedup_plots --title metaqnn_cifar10 --out DIR a.json b.json
+
+(several outputs over the same data, e.g. random search and Hyperband run separately, are drawn
+as one figure set.)
+
+Rules with a Δ (the predictive stopper, f-Hyperband) are lines over Δ; rules without one (median,
+ASHA, never, oracle, Hyperband) are horizontal lines.  On the speedup panel a filled marker means
+the true best config was kept in at least 90 % of the orderings, a hollow one that it was not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from curvecast.experiments.speedup import select
+
+#: best_kept at or above this is drawn as a filled marker.
+KEPT = 0.9
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+_STYLES = ("--", "-.", ":", (0, (5, 1)), (0, (1, 1)), (0, (3, 1, 1, 1)))
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _series(results: Sequence[Mapping[str, Any]], searcher: str, stopper: str, metric: str
+            ) -> list[tuple[float | None, float, float]]:
+    """(Δ, mean, stderr) of one rule, Δ ascending (None for rules without Δ)."""
+    out = [(r["delta"], r["mean"], r["stderr"] or 0.0)
+           for r in select(results, searcher=searcher, stopper=stopper, metric=metric)
+           if r["mean"] is not None]
+    return sorted(out, key=lambda x: -1.0 if x[0] is None else x[0])
+
+
+def _rules(results: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
+    rules: list[tuple[str, str]] = []
+    for r in results:
+        key = (r["searcher"], r["stopper"])
+        if key not in rules:
+            rules.append(key)
+    return rules
+
+
+def plot_speedup_results(output: Mapping[str, Any], out_dir: Path | str, title: str) -> list[Path]:
+    """Write ``<title>-speedup.png`` (speedup and best kept vs Δ, every rule) and, when the
+    output has f-Hyperband-like comparisons, ``<title>-fhyperband.png``; returns the paths."""
+    plt = _pyplot()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    results = output["results"]
+    deltas = sorted(output["settings"].get("deltas", ()))
+    settings = output["settings"]
+    note = (f"{settings.get('configs', '?')} configs × {settings.get('epochs', '?')} epochs, "
+            f"{settings.get('orderings', '?')} orderings, {settings.get('workers', 1)} worker(s), "
+            f"mean ± s.e.")
+    paths = []
+
+    fig, (ax_s, ax_k) = plt.subplots(1, 2, figsize=(12, 4.8))
+    sweep_i = flat_i = 0
+    for searcher, stopper in _rules(results):
+        label = f"{searcher}+{stopper}"
+        speed = _series(results, searcher, stopper, "speedup")
+        kept = _series(results, searcher, stopper, "best_kept")
+        if not speed:
+            continue
+        if speed[0][0] is None:  # a rule without Δ: horizontal line
+            color = f"C{(flat_i + 5) % 10}"
+            style = _STYLES[flat_i % len(_STYLES)]
+            flat_i += 1
+            k = kept[0][1] if kept else float("nan")
+            ax_s.axhline(speed[0][1], color=color, linestyle=style, linewidth=1.3,
+                         label=f"{label}: {speed[0][1]:.2f}x, best kept {k:.0%}")
+            if kept:
+                ax_k.axhline(k, color=color, linestyle=style, linewidth=1.3, label=label)
+            continue
+        color, marker = f"C{sweep_i % 10}", _MARKERS[sweep_i % len(_MARKERS)]
+        sweep_i += 1
+        xs = [d for d, _, _ in speed]
+        ax_s.errorbar(xs, [m for _, m, _ in speed], yerr=[e for _, _, e in speed], color=color,
+                      linewidth=1.6, capsize=3, label=label)
+        kept_at = {d: m for d, m, _ in kept}
+        for d, m, _ in speed:
+            full = kept_at.get(d, 0.0) >= KEPT
+            ax_s.plot([d], [m], marker=marker, markersize=8, color=color,
+                      markerfacecolor=color if full else "white", linestyle="none")
+        if kept:
+            ax_k.errorbar([d for d, _, _ in kept], [m for _, m, _ in kept],
+                          yerr=[e for _, _, e in kept], color=color, marker=marker, capsize=3,
+                          linewidth=1.6, label=label)
+    for ax in (ax_s, ax_k):
+        ax.set_xlabel("Δ (probability threshold)")
+        if deltas:
+            ax.set_xticks(deltas)
+        ax.grid(alpha=0.3)
+    ax_s.set_ylabel("speedup (epochs of full training ÷ epochs used)")
+    ax_s.set_title(f"speedup (filled: best kept in ≥ {KEPT:.0%} of orderings)", fontsize=10)
+    ax_k.set_ylabel("best kept (share of orderings)")
+    ax_k.set_ylim(-0.05, 1.05)
+    ax_k.set_title("true best config trained to the end", fontsize=10)
+    ax_s.legend(fontsize=7.5, loc="best")
+    fig.suptitle(f"{title}: early stopping vs Δ — {note}", fontsize=10.5)
+    fig.tight_layout()
+    path = out / f"{title}-speedup.png"
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    paths.append(path)
+
+    compared = [(s, st) for s, st in _rules(results)
+                if _series(results, s, st, "speedup_vs_reference")]
+    if compared:
+        fig, ax = plt.subplots(figsize=(7, 4.8))
+        for i, (searcher, stopper) in enumerate(compared):
+            for j, (metric, name) in enumerate((
+                    ("speedup_vs_reference", "epochs of the reference ÷ epochs"),
+                    ("warm_speedup_vs_reference", "same, iterations with every predictor fitted"))):
+                ser = _series(results, searcher, stopper, metric)
+                if not ser:
+                    continue
+                ax.errorbar([d for d, _, _ in ser], [m for _, m, _ in ser],
+                            yerr=[e for _, _, e in ser], color=f"C{2 * i + j}",
+                            marker=_MARKERS[j], capsize=3, label=f"{searcher}: {name}")
+        ax.axhline(1.0, color="grey", linewidth=0.8)
+        ax.set_xlabel("Δ (probability threshold)")
+        if deltas:
+            ax.set_xticks(deltas)
+        ax.set_ylabel("speedup over the reference (plain Hyperband)")
+        ax.grid(alpha=0.3)
+        twin = ax.twinx()
+        for i, (searcher, stopper) in enumerate(compared):
+            ser = _series(results, searcher, stopper, "same_selections")
+            if ser:
+                twin.plot([d for d, _, _ in ser], [m for _, m, _ in ser], color=f"C{2 * i}",
+                          linestyle=":", marker="x",
+                          label=f"{searcher}: same bracket winners (right axis)")
+        twin.set_ylim(0, 1.05)
+        twin.set_ylabel("share of brackets with the reference's winner")
+        lines = ax.get_legend_handles_labels()
+        tl = twin.get_legend_handles_labels()
+        ax.legend(lines[0] + tl[0], lines[1] + tl[1], fontsize=7.5, loc="best")
+        ax.set_title(f"{title}: f-Hyperband vs Hyperband\n{note}", fontsize=9)
+        fig.tight_layout()
+        path = out / f"{title}-fhyperband.png"
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m curvecast.report.speedup_plots``: draw saved ``simulate --json`` outputs."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("json", type=Path, nargs="+")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--title", default=None)
+    args = parser.parse_args(argv)
+    outputs = [json.loads(path.read_text()) for path in args.json]
+    output = {**outputs[0], "results": [r for out in outputs for r in out["results"]]}
+    output["settings"] = {**outputs[0]["settings"],
+                          "deltas": sorted({d for out in outputs for d in out["settings"]["deltas"]})}
+    for path in plot_speedup_results(output, args.out, args.title or args.json[0].stem):
+        print(path)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,177 @@
+"""Hyperband and f-Hyperband on the replay executor: bracket arithmetic, promotions that resume a
+curve, and f-Hyperband's early stopping against plain Hyperband, with exact numbers."""
+
+from __future__ import annotations
+
+import pytest
+
+from curvecast import CurveSet
+from curvecast.execution import replay
+from curvecast.execution.replay import replay_schedule
+from curvecast.experiments.speedup import SchedulerSpec, SpeedupSettings, run_speedup, select
+from curvecast.predictors import SRM, LastSeenValue
+from curvecast.search import FHyperband, Hyperband, RandomSearch, Rung, hyperband_brackets
+from curvecast.search.hyperband import compare_hyperbands, warm_speedup
+from curvecast.stopping import FitCache, NeverStop
+from test_replay import saturating
+
+
+def _table(R: int, eta: float = 3) -> list[tuple[int, list[tuple[int, int]]]]:
+    return [(p.s, [(r.n, r.epochs) for r in p.rungs]) for p in hyperband_brackets(R, eta)]
+
+
+def test_brackets_for_r27_eta3_by_hand() -> None:
+    # s_max = 3, B = 4R; n = ceil(4/(s+1) 3^s), r_i = 27 * 3^(i-s), n_i = floor(n / 3^i)
+    assert _table(27) == [
+        (3, [(27, 1), (9, 3), (3, 9), (1, 27)]),
+        (2, [(12, 3), (4, 9), (1, 27)]),
+        (1, [(6, 9), (2, 27)]),
+        (0, [(4, 27)]),
+    ]
+    assert [p.epochs for p in hyperband_brackets(27)] == [81, 78, 90, 108]
+
+
+def test_brackets_match_li_et_al_table_for_r81() -> None:
+    # Li et al. 2018, Table 1 (R = 81, η = 3): n_i / r_i per bracket
+    assert _table(81) == [
+        (4, [(81, 1), (27, 3), (9, 9), (3, 27), (1, 81)]),
+        (3, [(34, 3), (11, 9), (3, 27), (1, 81)]),
+        (2, [(15, 9), (5, 27), (1, 81)]),
+        (1, [(8, 27), (2, 81)]),
+        (0, [(5, 81)]),
+    ]
+
+
+def test_brackets_with_whole_epochs_and_bad_arguments() -> None:
+    # the paper's MetaQNN curves: R = 20 epochs -> rungs rounded to whole epochs
+    assert _table(20) == [(2, [(9, 2), (3, 7), (1, 20)]), (1, [(5, 7), (1, 20)]), (0, [(3, 20)])]
+    assert hyperband_brackets(1)[0].rungs == (Rung(1, 1),)
+    with pytest.raises(ValueError, match=r"eta .* must be > 1, got 1"):
+        hyperband_brackets(27, 1)
+    with pytest.raises(ValueError, match=r"max_epochs .* must be >= 1, got 0"):
+        hyperband_brackets(0)
+
+
+def test_one_hyperband_iteration_trains_exactly_the_bracket_budget() -> None:
+    cs = saturating(n=60, epochs=27, seed=4)
+    hb = Hyperband(RandomSearch.from_curves(cs, seed=1), max_iterations=1)
+    result = replay_schedule(cs, hb)
+    # 27 + 12 + 6 + 4 configs drawn; promoted configs resume their curve (no retraining)
+    assert len(result.trials) == 49
+    assert result.total_epochs == 81 + 78 + 90 + 108
+    assert sorted(t.epochs for t in result.trials) == sorted(
+        [1] * 18 + [3] * 6 + [9] * 2 + [27] + [3] * 8 + [9] * 3 + [27] + [9] * 4 + [27] * 2
+        + [27] * 4)
+    assert [(s.iteration, s.s) for s in hb.selections_] == [(0, 3), (0, 2), (0, 1), (0, 0)]
+    assert hb.iteration_epochs_ == {0: 357}
+    # each winner is the best final value among the configs its bracket trained to R
+    by_id = {t.config_id: t for t in result.trials}
+    assert all(not by_id[s.config_id].stopped and s.value == by_id[s.config_id].true_final
+               for s in hb.selections_)
+    finals = sorted((t.true_final for t in result.trials if not t.stopped), reverse=True)
+    last = max(result.trials[-4:], key=lambda t: t.true_final)  # bracket s = 0 started last
+    assert hb.selections_[-1].config_id == last.config_id
+    assert result.best_trial is not None and result.best_trial.true_final == finals[0]
+    # not promoted: told their last observed value, marked as standing in for a final value
+    search = hb.searcher
+    assert isinstance(search, RandomSearch)
+    for t in result.trials:
+        assert search.results_[t.config_id].predicted is t.stopped
+
+
+def test_hyperband_runs_until_the_searcher_is_exhausted_and_is_deterministic_on_4_workers() -> None:
+    cs = saturating(n=130, epochs=9, seed=5, seconds=True)
+
+    def run(workers: int) -> list[tuple[str, int, float]]:
+        res = replay_schedule(cs, Hyperband(RandomSearch.from_curves(cs, seed=2)), workers=workers)
+        assert len(res.trials) == 130  # every config drawn, the last bracket partial
+        return [(t.config_id, t.epochs, t.end) for t in res.trials]
+
+    one, four = run(1), run(4)
+    assert four == run(4)
+    assert sum(e for _, e, _ in one) == sum(e for _, e, _ in four)  # same brackets, same epochs
+    assert max(t for _, _, t in four) < max(t for _, _, t in one)
+    fifo = replay(cs, RandomSearch.from_curves(cs, seed=2), NeverStop())
+    assert sum(e for _, e, _ in one) < fifo.total_epochs
+
+
+def _fhb(cs: CurveSet, delta: float, fits: FitCache, min_curves: int = 30) -> FHyperband:
+    return FHyperband(RandomSearch.from_curves(cs, seed=3), delta=delta, min_curves=min_curves,
+                      predictor=SRM(n_draws=4, sigma_folds=5), fits=fits)
+
+
+def test_fhyperband_keeps_hyperbands_picks_and_stops_less_with_larger_delta() -> None:
+    cs = saturating(n=200, epochs=9, seed=6)
+    hb = Hyperband(RandomSearch.from_curves(cs, seed=3))
+    plain = replay_schedule(cs, hb)
+    fits = FitCache()
+    stops, epochs = [], []
+    for delta in (0.5, 0.95, 0.999):
+        fhb = _fhb(cs, delta, fits)
+        res = replay_schedule(cs, fhb)
+        stops.append(sum(t.decision is not None for t in res.trials))
+        epochs.append(res.total_epochs)
+        assert {t.config_id for t in res.trials} == {t.config_id for t in plain.trials}
+        assert set(fhb.predictors_) == {3, 9}  # rung ends 1 have no τ < 1 to predict from
+        if delta >= 0.95:
+            assert res.best_config == plain.best_config  # the best of plain Hyperband is kept
+            same = sum(a == b for a, b in zip(hb.selected(), fhb.selected(), strict=True))
+            assert same >= 0.9 * len(hb.selected())
+            assert res.total_epochs < plain.total_epochs
+            assert compare_hyperbands(hb, fhb)["warm_speedup_vs_reference"] == warm_speedup(hb, fhb)
+    assert stops == sorted(stops, reverse=True) and stops[0] > stops[-1]
+    assert epochs == sorted(epochs)
+    with pytest.raises(TypeError, match="needs Hyperband and FHyperband"):
+        compare_hyperbands(hb, hb)
+
+
+def test_fhyperband_stops_nothing_before_d_curves_reach_a_rung() -> None:
+    cs = saturating(n=60, epochs=9, seed=7)
+    fhb = _fhb(cs, 0.5, FitCache(), min_curves=1000)
+    res = replay_schedule(cs, fhb)
+    assert all(t.decision is None for t in res.trials) and not fhb.predictors_
+    plain = replay_schedule(cs, Hyperband(RandomSearch.from_curves(cs, seed=3)))
+    assert res.total_epochs == plain.total_epochs
+    with pytest.raises(ValueError, match=r"kappa .* must be in \(0, 1\], got 0"):
+        FHyperband(RandomSearch(["a"]), kappa=0)
+    with pytest.raises(ValueError, match=r"delta .* must be in \(0, 1\], got 1.5"):
+        FHyperband(RandomSearch(["a"]), delta=1.5)
+
+
+def test_run_speedup_compares_fhyperband_with_hyperband() -> None:
+    cs = saturating(n=150, epochs=9, seed=8)
+    specs = [
+        SchedulerSpec("hyperband", lambda c, s, d, f: Hyperband(RandomSearch.from_curves(c, seed=s)),
+                      stopper="sh"),
+        SchedulerSpec("fhyperband", lambda c, s, d, f: FHyperband(
+            RandomSearch.from_curves(c, seed=s), delta=0.95 if d is None else d, min_curves=30,
+            predictor=LastSeenValue(), fits=f), stopper="sh+predictive",
+            sweeps_delta=True, reference="hyperband", compare=compare_hyperbands),
+    ]
+    out = run_speedup(cs, {}, [], SpeedupSettings(deltas=(0.95,), orderings=2), schedulers=specs)
+    res = out["results"]
+    hb = select(res, searcher="hyperband", metric="speedup")[0]
+    assert hb["n"] == 2 and hb["mean"] > 1.0
+    assert not select(res, searcher="hyperband", metric="speedup_vs_reference")
+    vs = select(res, searcher="fhyperband", delta=0.95, metric="speedup_vs_reference")[0]
+    assert vs["n"] == 2 and vs["mean"] >= 1.0
+    same = select(res, searcher="fhyperband", metric="same_selections")[0]
+    assert 0.0 <= same["mean"] <= 1.0
+    with pytest.raises(ValueError, match="its reference 'hb' must be one of"):
+        run_speedup(cs, {}, [], SpeedupSettings(), schedulers=[
+            SchedulerSpec("f", specs[1].make, reference="hb")])
+
+
+def test_rung_predictors_are_kept_across_searches() -> None:
+    cs = saturating(n=120, epochs=9, seed=9)
+    first_half, second_half = cs.subset(list(range(60))), cs.subset(list(range(60, 120)))
+    first = FHyperband(RandomSearch.from_curves(first_half, seed=1), delta=0.9, min_curves=12,
+                       predictor=LastSeenValue())
+    replay_schedule(first_half, first)
+    assert set(first.predictors_) == {3, 9}
+    # a second search over other configs reuses them from its first bracket on
+    second = FHyperband(RandomSearch.from_curves(second_half, seed=1), delta=0.9,
+                        min_curves=1000, predictor=LastSeenValue(), predictors=first.predictors_)
+    res = replay_schedule(second_half, second)
+    assert not second.ready_ and set(second.predictors_) == {3, 9}
+    assert any(t.decision is not None for t in res.trials[:17])  # first Hyperband iteration
