@@ -12,7 +12,7 @@ from hypothesis.extra import numpy as hnp
 from sklearn.metrics import r2_score
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from curvecast import Direction
+from curvecast import CurveSet, Direction
 from curvecast.predictors import SRM, LastSeenValue, TunedRegressor, nu_svr_linear, ols
 from synthetic_curves import split, synthetic
 
@@ -107,3 +107,19 @@ def test_paper_metaqnn_r2_at_25_percent(baker2018: Path) -> None:
         pred = SRM(random_state=seed).fit(train).predict_curves(test, 5)
         r2.append(r2_score(test.final_values(), pred.mean))
     assert np.mean(r2) >= 0.93
+
+
+def test_feature_group_without_columns_is_a_clear_error_and_skipped_in_experiments() -> None:
+    from curvecast.experiments.prediction import PredictionSettings, run_prediction_experiments
+
+    cs = synthetic(n=130)
+    constant = CurveSet(values=cs.values, observed=cs.observed, epochs=cs.epochs, metric="m",
+                        direction=cs.direction,
+                        configs=cs.configs.assign(lr=0.1, width=8))
+    with pytest.raises(ValueError, match=r"feature groups \['hp'\] give no columns"):
+        SRM(features="hp").fit(constant)
+    out = run_prediction_experiments(
+        constant, {"srm": lambda groups, seed: SRM(features=groups, n_draws=3)},
+        PredictionSettings(repeats=1, fractions=(0.25,), experiments=("table2",)))
+    assert {s["features"] for s in out["skipped"]} == {"hp"}
+    assert {r["features"] for r in out["results"]} >= {"ts", "ts+ap+hp"}

@@ -102,8 +102,15 @@ def quality(truth: np.ndarray, mean: np.ndarray, std: np.ndarray) -> dict[str, f
 class _Collector:
     results: list[dict[str, Any]] = field(default_factory=list)
     timings: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[dict[str, Any]] = field(default_factory=list)
     _cells: dict[tuple[Any, ...], list[dict[str, float]]] = field(default_factory=dict)
     _times: dict[tuple[Any, ...], list[dict[str, float]]] = field(default_factory=dict)
+
+    def skip(self, key: tuple[Any, ...], reason: str) -> None:
+        names = ("experiment", "predictor", "features", "fraction", "train_size")
+        record = {**dict(zip(names, key, strict=True)), "reason": reason}
+        if record not in self.skipped:
+            self.skipped.append(record)
 
     def add(self, key: tuple[Any, ...], metrics: dict[str, float], times: dict[str, float]) -> None:
         self._cells.setdefault(key, []).append(metrics)
@@ -142,7 +149,10 @@ def run_prediction_experiments(
     settings: PredictionSettings,
     on_step: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """Run the selected experiments; returns ``{"settings", "results", "timings"}`` (tidy records).
+    """Run the selected experiments; returns ``{"settings", "results", "timings", "skipped"}``.
+
+    ``results`` and ``timings`` are tidy records; ``skipped`` lists the cells a predictor refused
+    (e.g. a feature group with no columns on this data), with the reason, instead of losing the run.
 
     ``on_step(description, done, total)`` is called after every repeat of every experiment.
 
@@ -180,9 +190,14 @@ def run_prediction_experiments(
             if name in settings.slow:
                 test_rows = test_rows[: settings.max_test]
             test = complete.subset(test_rows)
-            metrics, times = _evaluate(predictors[name], groups, settings.seed + rep, train, test,
-                                       tau_for(fraction, T))
-            col.add((exp, name, groups_label(groups), fraction, size), metrics, times)
+            key = (exp, name, groups_label(groups), fraction, size)
+            try:
+                metrics, times = _evaluate(predictors[name], groups, settings.seed + rep, train,
+                                           test, tau_for(fraction, T))
+            except ValueError as err:  # e.g. a feature group with no columns on this data
+                col.skip(key, str(err))
+            else:
+                col.add(key, metrics, times)
             done += 1
             if on_step:
                 on_step(f"{exp} {name} {groups_label(groups)} {fraction:g}", done, total)
@@ -204,7 +219,7 @@ def run_prediction_experiments(
     col.finish()
     return {"settings": {**settings.as_dict(), "predictors": names, "epochs": T,
                          "complete_configs": complete.n_configs},
-            "results": col.results, "timings": col.timings}
+            "results": col.results, "timings": col.timings, "skipped": col.skipped}
 
 
 def paper_table1() -> dict[str, dict[str, float]]:

@@ -71,6 +71,9 @@ class SRM(Predictor):
                              f"{trained.epochs[col]}, got {int(usable.sum())}")
         train = trained.subset(usable)
         self.featurizer.fit(train)
+        if not self.featurizer.feature_names(1):
+            raise ValueError(f"feature groups {sorted(self.featurizer.groups)} give no columns on "
+                             "this data (e.g. every hyperparameter is constant)")
         values = train.filled_values()[:, : col + 1]
         log = self.log_target
         if log is None:
