@@ -98,3 +98,10 @@ def test_core_imports_without_torch_optuna_ray(statement: str) -> None:
     code = BLOCK_EXTRAS + statement + "\nassert 'torch' not in sys.modules\n"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_an_integration_without_its_framework_names_the_extra() -> None:
+    code = BLOCK_EXTRAS + "import curvecast.integrations.optuna\n"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "pip install 'curvecast[optuna]'" in proc.stderr.strip().splitlines()[-1]

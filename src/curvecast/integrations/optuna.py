@@ -24,11 +24,16 @@ import math
 from typing import Any
 
 import numpy as np
-import optuna
 import pandas as pd
-from optuna.pruners import BasePruner
-from optuna.study import StudyDirection
-from optuna.trial import FrozenTrial, TrialState
+
+try:
+    import optuna
+    from optuna.pruners import BasePruner
+    from optuna.study import StudyDirection
+    from optuna.trial import FrozenTrial, TrialState
+except ImportError as err:  # pragma: no cover - exercised in a subprocess test
+    raise ImportError("curvecast.integrations.optuna needs Optuna: pip install "
+                      "'curvecast[optuna]'") from err
 
 from curvecast.curves import Direction
 from curvecast.predictors import Predictor

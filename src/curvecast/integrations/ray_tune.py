@@ -1,0 +1,389 @@
+"""curvecast's predictive early stopping as a Ray Tune scheduler (extra ``curvecast[ray]``).
+
+:class:`CurvecastScheduler` keeps every trial's reported metric by ``training_iteration`` (the
+epochs), fits curvecast's predictor on the curves of the trials that reached ``max_t`` (once per
+batch of ``refit_every`` new completions, cached — never per result) and stops a running trial by
+the paper's rule (:class:`curvecast.stopping.PredictiveStopper`, Baker et al. 2017 §3.2): stop at
+epoch τ when ``P(final value worse than the best so far − δ) ≥ Δ``.  The metric and mode are the
+ones the ``Tuner`` is given (``TuneConfig(metric=..., mode=...)``) or the constructor's.  NaN or
+infinite reports (diverged runs) count as the worst value (curvecast's one rule).
+
+Why a trial was stopped: each decision with a prediction is logged (logger
+``curvecast.integrations.ray_tune``, INFO) and kept in :attr:`CurvecastScheduler.decisions_`; add
+:meth:`CurvecastScheduler.callback` to ``RunConfig(callbacks=[...])`` to write it into the
+trial's results too (``curvecast/predicted``, ``curvecast/std``, ``curvecast/probability``,
+``curvecast/stopped``, ``curvecast/n_complete``), where ``ResultGrid`` and the result files show it.
+
+State survives a restore (Ray's own schedulers lose theirs, ray#30838): :meth:`save` /
+:meth:`restore` write and read the curves seen and the completed trials as JSON, and inside a
+``Tuner`` run the scheduler saves them after every finished trial into the experiment directory
+(``curvecast_scheduler.json``, synced with Tune's own experiment state), and reloads them when
+``Tuner.restore`` re-adds the experiment's trials.  The fitted predictor is not stored: it is a
+pure function of the completed curves, refitted (deterministically, under the predictor's seed)
+on the first decision after a restore.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import uuid
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from curvecast.curves import CurveSet, Direction
+from curvecast.predictors import Predictor
+from curvecast.stopping import Decision, History, PredictiveStopper, Trial
+
+try:
+    from ray.tune.callback import Callback
+    from ray.tune.experiment import Trial as TuneTrial
+    from ray.tune.result import DEFAULT_METRIC
+    from ray.tune.schedulers import FIFOScheduler, TrialScheduler
+except ImportError as error:  # pragma: no cover - exercised without ray installed
+    raise ImportError("curvecast.integrations.ray_tune needs Ray Tune: "
+                      "pip install 'curvecast[ray]'") from error
+
+logger = logging.getLogger(__name__)
+
+#: File name of the scheduler's state inside a Tune experiment directory.
+STATE_FILE = "curvecast_scheduler.json"
+_KEY = "curvecast/"
+_FORMAT = 1
+
+
+class CurvecastScheduler(FIFOScheduler):
+    """Stop Ray Tune trials by predicted final value (Baker et al. 2017) — see the module docstring.
+
+    Trials run in submission order (FIFO); each must report ``metric`` once per epoch with
+    ``training_iteration`` 1, 2, …, ``max_t``.  A trial that reaches ``max_t`` is stopped there
+    (it is complete) and its curve joins the training set.
+
+    Args:
+        max_t: T, the epochs of full training (``training_iteration`` of the last report).
+        metric: the metric to read (default: the one given to the ``Tuner``).
+        mode: ``"max"`` or ``"min"`` (default: the one given to the ``Tuner``).
+        delta: Δ in (0, 1]: stop when the probability of ending worse than the reference is at
+            least this (the paper: 0.99 for architecture search).
+        margin: δ ≥ 0 (metric units): the reference is the best final value moved by δ toward
+            worse, so near-best trials finish.
+        keep_top_k: compare with the k-th best final value instead (keeps the top k).
+        min_complete: complete trials (prior curves included) before anything is stopped (the
+            paper: 100; the predictor needs at least 6).
+        refit_every: refit the predictor after this many further completions (None: fit once).
+        grace_period: never stop before this epoch.
+        predictor: an unfitted curvecast predictor (default: ``SRM()``).
+        prior: recorded curves of the same workload (a warm start): fitted on together with the
+            completed trials, and counted toward ``min_complete``.  Its config table should have
+            the columns the trials' configs (plus ``describe``) give.
+        describe: maps a trial's config to extra config-table columns (e.g. a workload's
+            ``describe``, giving ``n_params`` and ``n_layers`` for the architecture features).
+        time_attr: the result field that counts epochs.
+
+    Attributes:
+        decisions_: trial id → the last decision with a prediction taken on it (a dict of
+            ``epoch``, ``predicted``, ``std``, ``probability``, ``stopped``, ``reason`` and
+            ``n_complete``, the complete curves — prior included — the prediction was fitted on).
+        n_stopped_: trials stopped early so far.
+    """
+
+    def __init__(self, max_t: int, *, metric: str | None = None, mode: str | None = None,
+                 delta: float = 0.99, margin: float = 0.0, keep_top_k: int = 1,
+                 min_complete: int = 20, refit_every: int | None = 10, grace_period: int = 1,
+                 predictor: Predictor | None = None, prior: CurveSet | None = None,
+                 describe: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None,
+                 time_attr: str = "training_iteration") -> None:
+        super().__init__()
+        if max_t < 2:
+            raise ValueError(f"max_t must be >= 2 (epochs of full training), got {max_t}")
+        if min_complete < 6:
+            raise ValueError(f"min_complete must be >= 6 (the predictor needs 6 curves), got "
+                             f"{min_complete}")
+        if grace_period < 1:
+            raise ValueError(f"grace_period must be >= 1, got {grace_period}")
+        if mode is not None and mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+        self.max_t = int(max_t)
+        self.grace_period = int(grace_period)
+        self.time_attr = time_attr
+        self.describe = describe
+        self.stopper = PredictiveStopper(delta=delta, margin=margin, keep_top_k=keep_top_k,
+                                         min_complete=min_complete, refit_every=refit_every,
+                                         predictor=predictor, prior=prior)
+        self._metric = metric
+        self._mode = mode
+        self._study = uuid.uuid4().hex
+        self._curves: dict[str, dict[int, float]] = {}
+        self._configs: dict[str, dict[str, Any]] = {}
+        self._completed: list[str] = []
+        self.decisions_: dict[str, dict[str, Any]] = {}
+        self.n_stopped_ = 0
+        self._state_dir: str | None = None
+        self._checked_state_dir = False
+
+    # ------------------------------------------------------------------ Tune's interface
+    def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:
+        if (self._metric and metric) or (self._mode and mode):
+            return False
+        if metric:
+            self._metric = metric
+        if mode:
+            if mode not in ("min", "max"):
+                raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+            self._mode = mode
+        if self._metric is None and self._mode:
+            self._metric = DEFAULT_METRIC
+        return True
+
+    @property
+    def direction(self) -> Direction:
+        """The metric's direction (from ``mode``)."""
+        if self._mode is None:
+            raise ValueError("CurvecastScheduler needs a mode: pass mode='max' or 'min' to it or "
+                             "to tune.TuneConfig")
+        return Direction.MAXIMIZE if self._mode == "max" else Direction.MINIMIZE
+
+    def on_trial_add(self, tune_controller: Any, trial: TuneTrial) -> None:
+        if not self._metric or not self._mode:
+            raise ValueError("CurvecastScheduler has no metric or mode: pass them to it or to "
+                             "tune.TuneConfig(metric=..., mode=...)")
+        self._find_state_dir(trial)
+        tid = str(trial.trial_id)
+        self._configs[tid] = self._encode(trial.config)
+        self._curves.setdefault(tid, {})
+
+    def on_trial_result(self, tune_controller: Any, trial: TuneTrial,
+                        result: dict[str, Any]) -> str:
+        tid = str(trial.trial_id)
+        if self._metric not in result or self.time_attr not in result:
+            return TrialScheduler.CONTINUE
+        epoch = int(result[self.time_attr])
+        if epoch < 1:
+            return TrialScheduler.CONTINUE
+        if tid not in self._configs:
+            self._configs[tid] = self._encode(trial.config)
+        curve = self._curves.setdefault(tid, {})
+        for later in [e for e in curve if e >= epoch]:  # a restarted trial reports again from 1
+            del curve[later]
+        curve[epoch] = float(result[self._metric])
+        if epoch >= self.max_t:  # complete: trained for max_t epochs
+            if tid not in self._completed and self._is_complete(tid):
+                self._completed.append(tid)
+                self._autosave()
+            return TrialScheduler.STOP
+        if epoch < self.grace_period:
+            return TrialScheduler.CONTINUE
+        decision = self.decide(tid)
+        if decision is None or decision.mean is None:
+            return TrialScheduler.CONTINUE
+        record = {"epoch": decision.epoch, "predicted": decision.mean, "std": decision.std,
+                  "probability": decision.probability, "stopped": decision.stop,
+                  "n_complete": self.n_complete + self.stopper.n_prior, "reason": decision.reason}
+        self.decisions_[tid] = record
+        if decision.stop:
+            self.n_stopped_ += 1
+            logger.info("curvecast: stop trial %s at epoch %d: %s", tid, decision.epoch,
+                        decision.reason)
+            return TrialScheduler.STOP
+        logger.debug("curvecast: continue trial %s at epoch %d: %s", tid, decision.epoch,
+                     decision.reason)
+        return TrialScheduler.CONTINUE
+
+    def on_trial_complete(self, tune_controller: Any, trial: TuneTrial,
+                          result: dict[str, Any]) -> None:
+        tid = str(trial.trial_id)
+        if result and self._metric in result and self.time_attr in result:
+            epoch = int(result[self.time_attr])
+            if 1 <= epoch <= self.max_t:
+                self._curves.setdefault(tid, {})[epoch] = float(result[self._metric])
+        if tid not in self._completed and self._is_complete(tid):
+            self._completed.append(tid)
+        self._autosave()
+
+    def on_trial_remove(self, tune_controller: Any, trial: TuneTrial) -> None:
+        pass
+
+    def on_trial_error(self, tune_controller: Any, trial: TuneTrial) -> None:
+        pass
+
+    def debug_string(self) -> str:
+        return (f"Using CurvecastScheduler: {len(self._completed)} complete trials, "
+                f"{self.n_stopped_} stopped early ({self.stopper!r}).")
+
+    # ------------------------------------------------------------------ decisions
+    @property
+    def n_complete(self) -> int:
+        """Trials that reported all ``max_t`` epochs."""
+        return len(self._completed)
+
+    def curve(self, trial_id: str) -> list[float]:
+        """A trial's curve so far: its values at epochs 1, 2, … (the contiguous prefix)."""
+        curve = self._curves.get(str(trial_id), {})
+        out = []
+        for epoch in range(1, self.max_t + 1):
+            if epoch not in curve:
+                break
+            out.append(curve[epoch])
+        return out
+
+    def decide(self, trial_id: str) -> Decision | None:
+        """The predictive rule's decision on a trial's curve so far (None when it has no epoch
+        yet or is complete)."""
+        history, running = self._history(str(trial_id))
+        if history is None or running is None:
+            return None
+        return self.stopper.decide(running, history)
+
+    def _is_complete(self, tid: str) -> bool:
+        return len(self.curve(tid)) >= self.max_t
+
+    def _history(self, tid: str) -> tuple[History | None, Trial | None]:
+        """The completed curves plus ``tid``'s partial curve, as curvecast's stoppers see them."""
+        partial = self.curve(tid)
+        if not partial or len(partial) >= self.max_t:
+            return None, None
+        done = [t for t in self._completed if t != tid]
+        rows = np.full((len(done) + 1, self.max_t), np.nan)
+        for i, t in enumerate(done):
+            rows[i] = self.curve(t)[: self.max_t]
+        rows[-1, : len(partial)] = partial
+        observed = np.zeros(rows.shape, dtype=bool)
+        observed[:-1] = True
+        observed[-1, : len(partial)] = True
+        finite = rows[observed & np.isfinite(rows)]
+        direction = self.direction
+        worst = direction.worst(finite) if finite.size else 0.0
+        rows[observed & ~np.isfinite(rows)] = worst  # diverged reports count as the worst value
+        ids = [*done, tid]
+        configs = pd.DataFrame([self._configs.get(t, {}) for t in ids], index=ids)
+        n_observed = np.array([self.max_t] * len(done) + [len(partial)], dtype=np.int64)
+        history = History(rows, n_observed, ids, configs,
+                          np.arange(1, self.max_t + 1, dtype=np.int64),
+                          metric=str(self._metric), direction=direction, study=self._study)
+        return history, Trial(tid, configs.loc[[tid]], rows[-1, : len(partial)])
+
+    def _encode(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        row = _flatten(config)
+        if self.describe is not None:
+            row.update(_flatten(self.describe(config)))
+        return {k: (v if isinstance(v, int | float) and not isinstance(v, bool)
+                    and math.isfinite(v) else str(v)) for k, v in row.items()}
+
+    # ------------------------------------------------------------------ state
+    def state(self) -> dict[str, Any]:
+        """Everything the scheduler learnt, as JSON-ready data (curves, configs, completions)."""
+        return {
+            "format": _FORMAT, "metric": self._metric, "mode": self._mode, "max_t": self.max_t,
+            "study": self._study, "completed": list(self._completed),
+            "curves": {t: {str(e): _json_float(v) for e, v in sorted(c.items())}
+                       for t, c in self._curves.items()},
+            "configs": self._configs, "decisions": self.decisions_,
+            "n_stopped": self.n_stopped_,
+        }
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        """Load what :meth:`state` returned (replacing the current state)."""
+        if state.get("format") != _FORMAT:
+            raise ValueError(f"unknown curvecast scheduler state format {state.get('format')!r}")
+        if int(state["max_t"]) != self.max_t:
+            raise ValueError(f"the saved state has max_t={state['max_t']}, this scheduler "
+                             f"{self.max_t}")
+        for key, mine in (("metric", self._metric), ("mode", self._mode)):
+            if mine is not None and state.get(key) is not None and state[key] != mine:
+                raise ValueError(f"the saved state has {key}={state[key]!r}, this scheduler "
+                                 f"{mine!r}")
+        self._metric = self._metric or state.get("metric")
+        self._mode = self._mode or state.get("mode")
+        self._study = str(state["study"])
+        self._curves = {t: {int(e): float(v) for e, v in c.items()}
+                        for t, c in state["curves"].items()}
+        self._configs = {t: dict(c) for t, c in state["configs"].items()}
+        self._completed = [str(t) for t in state["completed"]]
+        self.decisions_ = {t: dict(d) for t, d in state.get("decisions", {}).items()}
+        self.n_stopped_ = int(state.get("n_stopped", 0))
+
+    def save(self, checkpoint_path: str) -> None:
+        """Write the state to ``checkpoint_path`` (JSON, replaced atomically)."""
+        path = Path(checkpoint_path)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(self.state()))
+        os.replace(tmp, path)
+
+    def restore(self, checkpoint_path: str) -> None:
+        """Load the state :meth:`save` wrote to ``checkpoint_path``."""
+        self.set_state(json.loads(Path(checkpoint_path).read_text()))
+
+    def _find_state_dir(self, trial: TuneTrial) -> None:
+        """On the first trial of a Tune run, locate the experiment's staging directory and, when
+        it holds a saved state (``Tuner.restore``), load it."""
+        if self._checked_state_dir:
+            return
+        self._checked_state_dir = True
+        storage = getattr(trial, "storage", None)
+        try:
+            staging = None if storage is None else storage.experiment_driver_staging_path
+        except Exception:  # a storage context without a driver staging path
+            staging = None
+        if staging is None:
+            return
+        self._state_dir = str(staging)
+        path = Path(self._state_dir, STATE_FILE)
+        if path.is_file() and not self._curves:
+            self.restore(str(path))
+            logger.info("curvecast: restored the scheduler's state from %s (%d complete trials)",
+                        path, self.n_complete)
+
+    def _autosave(self) -> None:
+        if self._state_dir is None:
+            return
+        Path(self._state_dir).mkdir(parents=True, exist_ok=True)
+        self.save(str(Path(self._state_dir, STATE_FILE)))
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_checked_state_dir"] = False  # look again in the (possibly moved) experiment
+        return state
+
+    # ------------------------------------------------------------------ results
+    def callback(self) -> Callback:
+        """A Tune callback that writes this scheduler's decision into each result it judged."""
+        return DecisionRecorder(self)
+
+
+class DecisionRecorder(Callback):
+    """Writes a :class:`CurvecastScheduler`'s decision on a result into that result, so the
+    prediction behind a stop is kept with the trial (``curvecast/predicted``, ``curvecast/std``,
+    ``curvecast/probability``, ``curvecast/stopped``, ``curvecast/epoch``,
+    ``curvecast/n_complete``)."""
+
+    def __init__(self, scheduler: CurvecastScheduler) -> None:
+        self.scheduler = scheduler
+
+    def on_trial_result(self, iteration: int, trials: list[TuneTrial], trial: TuneTrial,
+                        result: dict[str, Any], **info: Any) -> None:
+        record = self.scheduler.decisions_.get(str(trial.trial_id))
+        if record is None or record["epoch"] != result.get(self.scheduler.time_attr):
+            return
+        for key in ("predicted", "std", "probability", "stopped", "epoch", "n_complete"):
+            result[_KEY + key] = record[key]
+
+
+def _flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(_flatten(value, name + "/"))
+        else:
+            out[name] = value
+    return out
+
+
+def _json_float(value: float) -> float | str:
+    return value if math.isfinite(value) else repr(value)  # 'nan', 'inf', '-inf'

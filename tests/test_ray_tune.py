@@ -1,0 +1,267 @@
+"""CurvecastScheduler: direct calls with stand-in trials (as Ray's own scheduler tests do), and a
+real Tuner run on a local Ray (127.0.0.1 only) over recorded curves, interrupted and restored."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+
+# Ray reads this when it is imported (ray._private.ray_constants): with it, every Ray listener
+# binds 127.0.0.1 instead of the machine's address and all interfaces.
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+ray = pytest.importorskip("ray", reason="the Ray Tune integration needs curvecast[ray]")
+
+from ray import tune  # noqa: E402
+from ray.tune.schedulers import TrialScheduler  # noqa: E402
+
+from curvecast.integrations.ray_tune import STATE_FILE, CurvecastScheduler  # noqa: E402
+from curvecast.predictors import SRM  # noqa: E402
+
+T = 10
+
+
+def cheap_srm() -> SRM:
+    """The paper's SRM with a small hyperparameter search (the default one takes seconds per τ)."""
+    return SRM(n_draws=4, sigma_folds=5)
+
+
+def saturating_curves(n: int, seed: int = 0) -> np.ndarray:
+    """``n`` accuracy-like curves over epochs 1..T rising to finals spread over [0.3, 0.95]."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(1, T + 1)
+    finals = rng.uniform(0.3, 0.95, n)
+    rates = rng.uniform(1.5, 3.0, n)
+    return finals[:, None] - 0.25 * np.exp(-t[None, :] / rates[:, None])
+
+
+def fake_trial(i: int) -> Any:
+    """The two attributes the scheduler reads from a ray.tune Trial."""
+    return SimpleNamespace(trial_id=f"t{i:03d}", config={"i": i, "opt": {"lr": 10.0 ** -(i % 4)}})
+
+
+def feed(scheduler: CurvecastScheduler, trial: Any, curve: np.ndarray) -> list[str]:
+    """Report ``curve`` epoch by epoch until the scheduler stops the trial; then complete it."""
+    decisions = []
+    for epoch, value in enumerate(curve, start=1):
+        result = {"acc": float(value), "training_iteration": epoch}
+        decisions.append(scheduler.on_trial_result(None, trial, result))
+        if decisions[-1] == TrialScheduler.STOP:
+            break
+    scheduler.on_trial_complete(None, trial, result)
+    return decisions
+
+
+def make_scheduler(**kwargs: Any) -> CurvecastScheduler:
+    scheduler = CurvecastScheduler(max_t=T, delta=0.9, min_complete=10, refit_every=None,
+                                   predictor=cheap_srm(), **kwargs)
+    assert scheduler.set_search_properties("acc", "max")
+    return scheduler
+
+
+def test_stops_a_hopeless_curve_only_after_min_complete() -> None:
+    values = saturating_curves(30)
+    scheduler = make_scheduler()
+    hopeless, good = int(np.argmin(values[:, -1])), int(np.argmax(values[:, -1]))
+    others = [i for i in range(30) if i not in (hopeless, good)]
+    for i in others[:10]:
+        scheduler.on_trial_add(None, fake_trial(i))
+        if len(scheduler._completed) < 9:
+            assert set(feed(scheduler, fake_trial(i), values[i])) == {TrialScheduler.CONTINUE,
+                                                                      TrialScheduler.STOP}
+        else:
+            feed(scheduler, fake_trial(i), values[i])
+    assert scheduler.n_complete == 10 and scheduler.n_stopped_ == 0
+
+    scheduler.on_trial_add(None, fake_trial(hopeless))
+    decisions = feed(scheduler, fake_trial(hopeless), values[hopeless])
+    assert decisions[-1] == TrialScheduler.STOP and len(decisions) < T
+    record = scheduler.decisions_[f"t{hopeless:03d}"]
+    assert record["stopped"] is True and record["probability"] >= 0.9
+    assert record["predicted"] < values[others[:10], -1].max()
+    assert scheduler.n_complete == 10  # a stopped trial does not join the training set
+
+    scheduler.on_trial_add(None, fake_trial(good))
+    decisions = feed(scheduler, fake_trial(good), values[good])
+    assert decisions == [TrialScheduler.CONTINUE] * (T - 1) + [TrialScheduler.STOP]  # max_t
+    assert scheduler.decisions_[f"t{good:03d}"]["stopped"] is False
+    assert scheduler.n_complete == 11
+
+
+def test_minimize_and_diverged_reports() -> None:
+    rng = np.random.default_rng(1)
+    t = np.arange(1, T + 1)
+    finals = rng.uniform(70, 400, 20)
+    values = finals[:, None] * (1 + 3 * np.exp(-t[None, :] / 2))  # perplexity-like, decreasing
+    values[3, 4:] = np.nan  # a diverged run counts as the worst value
+    scheduler = CurvecastScheduler(max_t=T, metric="ppl", mode="min", delta=0.9, min_complete=8,
+                                   refit_every=None, predictor=cheap_srm())
+    assert not scheduler.set_search_properties("other", "max")  # already has its own
+    for i in range(12):
+        trial: Any = SimpleNamespace(trial_id=str(i), config={"i": i})
+        scheduler.on_trial_add(None, trial)
+        for epoch, v in enumerate(values[i], start=1):
+            if scheduler.on_trial_result(None, trial, {"ppl": v, "training_iteration": epoch}) \
+                    == TrialScheduler.STOP:
+                break
+        scheduler.on_trial_complete(None, trial, {})
+    worst_pending = 12 + int(np.argmax(values[12:, -1]))
+    trial = fake_trial(worst_pending)
+    scheduler.on_trial_add(None, trial)
+    assert any(scheduler.on_trial_result(None, trial, {"ppl": v, "training_iteration": e})
+               == TrialScheduler.STOP for e, v in enumerate(values[worst_pending, :-1], start=1))
+
+
+def test_save_restore_round_trip(tmp_path: Path) -> None:
+    values = saturating_curves(30)
+    scheduler = make_scheduler()
+    for i in range(14):
+        scheduler.on_trial_add(None, fake_trial(i))
+        feed(scheduler, fake_trial(i), values[i])
+    running = fake_trial(20)
+    scheduler.on_trial_add(None, running)
+    for epoch in (1, 2, 3):
+        scheduler.on_trial_result(None, running, {"acc": values[20, epoch - 1],
+                                                  "training_iteration": epoch})
+    before = scheduler.decide(running.trial_id)
+    path = tmp_path / "scheduler.json"
+    scheduler.save(str(path))
+
+    fresh = make_scheduler()
+    fresh.restore(str(path))
+    assert fresh.n_complete == scheduler.n_complete >= 10
+    assert fresh.curve(running.trial_id) == pytest.approx(list(values[20, :3]))
+    assert fresh.decisions_ == scheduler.decisions_
+    after = fresh.decide(running.trial_id)
+    assert before is not None and after is not None
+    assert after.mean == pytest.approx(before.mean) and after.std == pytest.approx(before.std)
+    assert after.action is before.action
+    with pytest.raises(ValueError, match="max_t=10, this scheduler 5"):
+        CurvecastScheduler(max_t=5).restore(str(path))
+
+
+def test_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="max_t must be >= 2"):
+        CurvecastScheduler(max_t=1)
+    with pytest.raises(ValueError, match=r"min_complete must be >= 6 \(the predictor .*got 2"):
+        CurvecastScheduler(max_t=5, min_complete=2)
+    with pytest.raises(ValueError, match="mode must be 'min' or 'max', got 'up'"):
+        CurvecastScheduler(max_t=5, mode="up")
+    with pytest.raises(ValueError, match="no metric or mode"):
+        CurvecastScheduler(max_t=5).on_trial_add(None, fake_trial(0))
+
+
+# ------------------------------------------------------------------------------ a real Tuner run
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[None]:
+    """A local Ray with every listener on 127.0.0.1, stopped after the module's tests."""
+    from ray._private import ray_constants
+
+    if ray_constants.ENABLE_RAY_CLUSTER:
+        pytest.fail("ray was imported before RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 was set: it "
+                    "would listen on every interface")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             configure_logging=False)
+    yield
+    ray.shutdown()
+
+
+def replay_trainable(values: np.ndarray, fail_flag: Path, fail_from: int):  # type: ignore[no-untyped-def]
+    """A trainable that 'trains' recorded config i by reporting its curve epoch by epoch; while
+    ``fail_flag`` exists, configs ≥ ``fail_from`` crash at once (an interrupted experiment)."""
+
+    def trainable(config: dict[str, Any]) -> None:
+        i = int(config["i"])
+        if i >= fail_from and fail_flag.exists():
+            raise RuntimeError("interrupted (expected by the test)")
+        for value in values[i]:
+            tune.report({"acc": float(value)})
+
+    return trainable
+
+
+def test_tuner_run_stops_keeps_the_best_and_resumes_with_its_state(
+        local_ray: None, tmp_path: Path) -> None:
+    n, first = 18, 10
+    values = saturating_curves(n, seed=3)
+    flag = tmp_path / "interrupt"
+    flag.touch()
+    scheduler = CurvecastScheduler(max_t=T, delta=0.9, min_complete=6, refit_every=None, grace_period=3,
+                                   predictor=cheap_srm())
+    trainable = replay_trainable(values, flag, first)
+    tuner = tune.Tuner(
+        trainable, param_space={"i": tune.grid_search(list(range(n)))},
+        tune_config=tune.TuneConfig(metric="acc", mode="max", scheduler=scheduler,
+                                    max_concurrent_trials=2),
+        run_config=tune.RunConfig(name="replay", storage_path=str(tmp_path / "results"),
+                                  callbacks=[scheduler.callback()], verbose=0))
+    grid = tuner.fit()
+    experiment = tmp_path / "results" / "replay"
+    # the scheduler's state was synced with Tune's own experiment state
+    state = json.loads((experiment / STATE_FILE).read_text())
+    first_done = set(state["completed"])
+    first_seen = first_done | {t for t, d in state["decisions"].items() if d["stopped"]}
+    assert sum(grid[k].error is not None for k in range(len(grid))) == n - first
+    assert len(first_done) >= 6  # min_complete reached before the interruption
+    assert_listeners_on_loopback()
+
+    # the errored trials are restarted; Tuner.restore rebuilds the scheduler from the pickle Tune
+    # wrote when the run started (an empty state, ray#30838); it reloads its curves and
+    # completions from the experiment
+    flag.unlink()
+    grid = tune.Tuner.restore(str(experiment), trainable, restart_errored=True).fit()
+    df = grid.get_dataframe()
+    assert len(df) == n and all(grid[k].error is None for k in range(len(grid)))
+    saved = json.loads((experiment / STATE_FILE).read_text())
+    assert first_done <= set(saved["completed"])
+    trained = df.groupby("config/i")["training_iteration"].max()
+    resumed = df[df["config/i"] >= first]
+    assert not set(resumed["trial_id"]) & first_seen
+    stopped = resumed[resumed["training_iteration"] < T]
+    # the restored run's stops were fitted on the first run's completions too
+    assert len(stopped) >= 2
+    assert (stopped["curvecast/n_complete"] >= len(first_done)).all()
+    every_stop = df[df["training_iteration"] < T]
+    assert (every_stop["curvecast/stopped"] == True).all()  # noqa: E712
+    assert (every_stop["curvecast/probability"] >= 0.9).all()
+    assert trained.sum() < 0.8 * n * T  # epochs saved
+    best = int(np.argmax(values[:, -1]))
+    assert trained[best] == T  # the best config was trained to the end
+    best_config = grid.get_best_result().config
+    assert best_config is not None and best_config["i"] == best
+
+
+def assert_listeners_on_loopback() -> None:
+    """Every TCP listener of this process and its descendants (Ray's) is on 127.0.0.1."""
+    if shutil.which("ss") is None:
+        return
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    ours = {os.getpid()}
+    while True:
+        more = {p for p, pp in parents.items() if pp in ours} - ours
+        if not more:
+            break
+        ours |= more
+    listeners = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True).stdout
+    bad = []
+    for line in listeners.splitlines():
+        pids = {int(p) for p in re.findall(r"pid=(\d+)", line)}
+        address = line.split()[3].rsplit(":", 1)[0]
+        if pids & ours and address not in ("127.0.0.1", "[::ffff:127.0.0.1]", "[::1]"):
+            bad.append(line)
+    assert not bad, "Ray listens beyond the loopback interface:\n" + "\n".join(bad)
