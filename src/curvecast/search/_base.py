@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -54,3 +55,39 @@ class ConfigSearcher(ABC):
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:  # noqa: B027 (optional hook)
         """Restore what :meth:`state_dict` returned (default: nothing to restore)."""
+
+
+class IdSearcherConfigs(Searcher, ConfigSearcher):
+    """:class:`ConfigSearcher` for a :class:`Searcher` that knows the config of each id it proposed.
+
+    Subclasses keep the ids in flight in ``_pending`` (asked, not yet told) and implement
+    :meth:`config`; ``ask_config`` and ``tell_config`` then come from ``ask`` and ``tell``.
+    """
+
+    _pending: Mapping[str, Any]
+
+    @abstractmethod
+    def config(self, config_id: str) -> dict[str, Any]:
+        """The config dict of a proposed id."""
+
+    def ask_config(self) -> dict[str, Any] | None:
+        """:meth:`ask`, then the config dict (:meth:`config`)."""
+        config_id = self.ask()
+        return None if config_id is None else self.config(config_id)
+
+    def tell_config(self, config: Mapping[str, Any], value: float, predicted: bool) -> None:
+        """:meth:`tell` the oldest trial in flight with this config.
+
+        Raises:
+            ValueError: no trial in flight has this config; see :meth:`tell`.
+        """
+        key = _canonical(config)
+        for config_id in self._pending:
+            if _canonical(self.config(config_id)) == key:
+                self.tell(config_id, value, predicted)
+                return
+        raise ValueError(f"config {dict(config)!r} is not in flight")
+
+
+def _canonical(config: Mapping[str, Any]) -> str:
+    return json.dumps(dict(config), sort_keys=True, default=str)

@@ -53,7 +53,6 @@ in flight with an equal config).
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -63,7 +62,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from curvecast.curves import CurveSet, Direction
-from curvecast.search._base import ConfigSearcher, Result, Searcher
+from curvecast.search._base import IdSearcherConfigs, Result
 from curvecast.space.metaqnn import (
     FC,
     GAP,
@@ -149,10 +148,6 @@ def _parse_action(text: str) -> Layer:
     if len(layers) != 1:
         raise ValueError(f"bad action {text!r}: expected one layer")
     return layers[0]
-
-
-def _canonical(config: Mapping[str, Any]) -> str:
-    return json.dumps(dict(config), sort_keys=True, default=str)
 
 
 def _strip_dropout(layers: Sequence[Layer]) -> list[Layer]:
@@ -252,7 +247,7 @@ def _infer_input_size(curves: CurveSet, nets: Sequence[str]) -> int:
 
 
 # ------------------------------------------------------------------------------ the searcher
-class MetaQNN(Searcher, ConfigSearcher):
+class MetaQNN(IdSearcherConfigs):
     """MetaQNN's Q-learning agent (module docstring), over recorded nets or generative.
 
     Args:
@@ -541,24 +536,6 @@ class MetaQNN(Searcher, ConfigSearcher):
         if self._nets is not None and config_id in self._used:
             return {"net": self._nets[config_id]}
         raise ValueError(f"config {config_id!r} was not proposed by this searcher")
-
-    def ask_config(self) -> dict[str, Any] | None:
-        """:class:`ConfigSearcher`: :meth:`ask`, then the config dict (:meth:`config`)."""
-        config_id = self.ask()
-        return None if config_id is None else self.config(config_id)
-
-    def tell_config(self, config: Mapping[str, Any], value: float, predicted: bool) -> None:
-        """:class:`ConfigSearcher`: :meth:`tell` the oldest trial in flight with this config.
-
-        Raises:
-            ValueError: no trial in flight has this config; see :meth:`tell`.
-        """
-        key = _canonical(config)
-        for config_id in self._pending:
-            if _canonical(self.config(config_id)) == key:
-                self.tell(config_id, value, predicted)
-                return
-        raise ValueError(f"config {dict(config)!r} is not in flight")
 
     def tell(self, config_id: str, value: float, predicted: bool) -> None:
         """Reward the trajectory of ``config_id`` with ``value``, then replay the memory.

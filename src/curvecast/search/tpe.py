@@ -44,7 +44,6 @@ skipped and listed in :attr:`TPE.skipped_columns_`.
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -53,7 +52,7 @@ import numpy as np
 import pandas as pd
 
 from curvecast.curves import CurveSet, Direction
-from curvecast.search._base import ConfigSearcher, Result, Searcher
+from curvecast.search._base import IdSearcherConfigs, Result
 from curvecast.space.params import Categorical, Float, Int, Param, ParamSpace
 
 if TYPE_CHECKING:
@@ -66,10 +65,6 @@ _CHOICE_TYPES = (type(None), bool, int, float, str)
 
 def _python(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
-
-
-def _canonical(config: Mapping[str, Any]) -> str:
-    return json.dumps(dict(config), sort_keys=True, default=str)
 
 
 def _import_optuna() -> Any:
@@ -119,7 +114,7 @@ def _param_from_column(name: str, column: pd.Series, max_categories: int) -> Par
     return Float(name, float(low), float(high), log=log)
 
 
-class TPE(Searcher, ConfigSearcher):
+class TPE(IdSearcherConfigs):
     """TPE (Bayesian optimisation) over a ParamSpace, generative or over recorded configs.
 
     Args:
@@ -346,24 +341,6 @@ class TPE(Searcher, ConfigSearcher):
             if not self._unused[row]:
                 return {str(k): _python(v) for k, v in self._candidates.iloc[row].items()}
         raise ValueError(f"config {config_id!r} was not proposed by this searcher")
-
-    def ask_config(self) -> dict[str, Any] | None:
-        """:class:`ConfigSearcher`: :meth:`ask`, then the config dict (:meth:`config`)."""
-        config_id = self.ask()
-        return None if config_id is None else self.config(config_id)
-
-    def tell_config(self, config: Mapping[str, Any], value: float, predicted: bool) -> None:
-        """:class:`ConfigSearcher`: :meth:`tell` the oldest trial in flight with this config.
-
-        Raises:
-            ValueError: no trial in flight has this config; see :meth:`tell`.
-        """
-        key = _canonical(config)
-        for config_id in self._pending:
-            if _canonical(self.config(config_id)) == key:
-                self.tell(config_id, value, predicted)
-                return
-        raise ValueError(f"config {dict(config)!r} is not in flight")
 
     def tell(self, config_id: str, value: float, predicted: bool) -> None:
         """Tell TPE the (observed or predicted) final value of ``config_id``.
