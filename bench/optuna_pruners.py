@@ -65,6 +65,10 @@ def main() -> None:
     parser.add_argument("data", nargs="+", type=Path)
     parser.add_argument("--trials", type=int, default=200)
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--min-complete", type=int, default=50)
+    parser.add_argument("--delta", type=float, default=0.99)
+    parser.add_argument("--refit-every", type=int, default=25)
+    parser.add_argument("--pruners", default="none,median,curvecast")
     parser.add_argument("--out", type=Path, default=Path("bench/results/optuna_pruners.json"))
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -74,9 +78,11 @@ def main() -> None:
         pruners = {
             "none": lambda: optuna.pruners.NopPruner(),
             "median": lambda: optuna.pruners.MedianPruner(n_startup_trials=5),
-            "curvecast": lambda: CurvecastPruner(delta=0.99, min_complete=50, refit_every=25),
+            "curvecast": lambda: CurvecastPruner(delta=args.delta, min_complete=args.min_complete,
+                                                 refit_every=args.refit_every),
         }
-        for name, make in pruners.items():
+        for name in args.pruners.split(","):
+            make = pruners[name]
             for seed in range(args.seeds):
                 t0 = time.perf_counter()
                 record = run(values, make(), args.trials, seed)
@@ -86,8 +92,10 @@ def main() -> None:
                 print(json.dumps(record), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({
-        "benchmark": "optuna_pruners", "settings": {"trials": args.trials, "seeds": args.seeds,
-                                                    "data": [str(p) for p in args.data]},
+        "benchmark": "optuna_pruners",
+        "settings": {"trials": args.trials, "seeds": args.seeds, "data": [str(p) for p in args.data],
+                     "curvecast": {"delta": args.delta, "min_complete": args.min_complete,
+                                   "refit_every": args.refit_every}},
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
         "packages": {**package_versions(), "optuna": optuna.__version__},
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
