@@ -1,0 +1,66 @@
+"""run_search with trials that crash or diverge: the trial is marked, the study goes on."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from curvecast.execution.live import run_search
+from curvecast.search import RandomSampler
+from curvecast.stopping import NeverStop, PredictiveStopper
+from curvecast.store import Store, TrialState
+from curvecast.workloads._base import EpochResult, TrainingRun
+from sgd_workload import SGDDigits, _Run
+
+
+class _Flaky(_Run):
+    """Crashes in epoch 2 when eta0 is large; reports NaN (diverged) when alpha is large."""
+
+    def train_epoch(self) -> EpochResult:
+        if self.config["eta0"] > 0.1 and self.done == 1:
+            raise RuntimeError("CUDA out of memory (simulated)")
+        result = super().train_epoch()
+        if self.config["alpha"] > 1e-2:
+            return EpochResult(result.epoch, math.nan, result.seconds)
+        return result
+
+
+class FlakyDigits(SGDDigits):
+    name = "flaky-digits"
+
+    def start(self, config: Mapping[str, Any], *, seed: int, epochs: int,
+              device: str | None = None) -> TrainingRun:
+        return _Flaky(config, seed, epochs)
+
+
+def test_a_crashing_trial_fails_alone_and_diverged_values_are_kept(tmp_path: Path) -> None:
+    with Store(tmp_path / "f.db") as store:
+        result = run_search(FlakyDigits(), RandomSampler(FlakyDigits().space, seed=4), NeverStop(),
+                            store, study="f", trials=12, epochs=3)
+        trials = store.trials("f")
+    failed = [t for t in trials if t.state is TrialState.FAILED]
+    complete = [t for t in trials if t.state is TrialState.COMPLETE]
+    assert failed and complete and len(failed) + len(complete) == 12
+    for t in failed:
+        assert t.config["eta0"] > 0.1
+        assert "CUDA out of memory (simulated)" in t.decisions[-1].reason
+        assert len(t.values) == 1  # epoch 1 was recorded before the crash
+    diverged = [t for t in complete if t.config["alpha"] > 1e-2]
+    assert diverged and all(math.isnan(v) for t in diverged for _, v, _ in t.values)
+    assert result.progress.failed == len(failed)
+    # the best is a finite, real result, not a diverged run
+    assert result.progress.best_value is not None and result.progress.best_value > 0.5
+
+
+def test_predictive_stopping_with_diverged_runs_in_the_history(tmp_path: Path) -> None:
+    stopper = PredictiveStopper(delta=0.9, min_complete=6, refit_every=3)
+    with Store(tmp_path / "p.db") as store:
+        run_search(FlakyDigits(), RandomSampler(FlakyDigits().space, seed=5), stopper, store,
+                   study="p", trials=16, epochs=4)
+        trials = store.trials("p")
+    judged = [d for t in trials for d in t.decisions if d.mean is not None]
+    assert judged and all(math.isfinite(d.mean) and d.std > 0 for d in judged)  # type: ignore[arg-type, operator]
+    assert {t.state for t in trials} <= {TrialState.COMPLETE, TrialState.STOPPED,
+                                         TrialState.FAILED}
