@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from curvecast.workloads._base import EpochResult, TrainingRun
+from curvecast.workloads._base import EpochResult, TrainingRun, Workload
 
 if TYPE_CHECKING:
     import torch
@@ -496,3 +496,43 @@ class SupervisedRun(TrainingRun):
         self.model.eval()
         with torch.no_grad():
             return float(fn(self.model))
+
+
+class TorchWorkload(Workload):
+    """A workload whose runs are :class:`SupervisedRun` s rebuilt from a ``meta`` dict.
+
+    ``start`` validates the config and builds a run from ``meta`` (workload, config, seed, epochs
+    and :meth:`_extra_meta`); ``resume`` reads a checkpoint, checks it belongs to this workload
+    (and :meth:`_check_meta`), rebuilds the run from its ``meta`` and restores its state.
+    Subclasses implement :meth:`_build`.
+    """
+
+    def start(self, config: Mapping[str, Any], *, seed: int, epochs: int,
+              device: str | None = None) -> SupervisedRun:
+        if epochs < 1:
+            raise ValueError(f"epochs must be at least 1, got {epochs}")
+        self.space.validate(config)
+        meta = {"workload": self.name, "config": dict(config), "seed": int(seed),
+                "epochs": int(epochs), **self._extra_meta()}
+        return self._build(meta, device)
+
+    def resume(self, checkpoint: Path, *, device: str | None = None) -> TrainingRun:
+        ckpt = load_checkpoint(checkpoint, choose_device(device))
+        meta = ckpt["meta"]
+        if meta.get("workload") != self.name:
+            raise ValueError(f"{checkpoint}: checkpoint of workload {meta.get('workload')!r}, "
+                             f"not {self.name!r}")
+        self._check_meta(checkpoint, meta)
+        run = self._build(meta, device)
+        run.load_state(ckpt)
+        return run
+
+    def _extra_meta(self) -> dict[str, Any]:
+        """Further facts a checkpoint must carry (default: none)."""
+        return {}
+
+    def _check_meta(self, checkpoint: Path, meta: Mapping[str, Any]) -> None:
+        """Raise ``ValueError`` when a checkpoint's ``meta`` cannot be resumed here (default: ok)."""
+
+    def _build(self, meta: dict[str, Any], device: str | None) -> SupervisedRun:
+        raise NotImplementedError

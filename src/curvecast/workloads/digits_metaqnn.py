@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -51,13 +50,12 @@ from curvecast.space.metaqnn import (
     parse_net,
     pool_output_size,
 )
-from curvecast.workloads._base import TrainingRun, Workload
 from curvecast.workloads._torch import (
     SupervisedRun,
+    TorchWorkload,
     accuracy,
     choose_device,
     cross_entropy_loss,
-    load_checkpoint,
     model_seed,
     seeded,
     shuffled_batches,
@@ -145,7 +143,7 @@ def build_model(layers: Sequence[Layer], input_shape: Sequence[int] = (1, SIDE, 
     return nn.Sequential(*modules)
 
 
-class DigitsMetaQNN(Workload):
+class DigitsMetaQNN(TorchWorkload):
     """``digits-metaqnn``: MetaQNN-space CNNs on the 8×8 digits (see the module docstring).
 
     Args:
@@ -173,26 +171,6 @@ class DigitsMetaQNN(Workload):
     def describe(self, config: Mapping[str, Any]) -> dict[str, Any]:
         """``n_params`` (exact), ``n_layers`` (paper's depth) and the layer-type counts."""
         return self._space.describe(config)
-
-    def start(self, config: Mapping[str, Any], *, seed: int, epochs: int,
-              device: str | None = None) -> SupervisedRun:
-        """A fresh run (``epochs`` is recorded but the schedule does not depend on it)."""
-        if epochs < 1:
-            raise ValueError(f"epochs must be at least 1, got {epochs}")
-        self._space.validate(config)
-        meta = {"workload": self.name, "config": dict(config), "seed": int(seed),
-                "epochs": int(epochs)}
-        return self._build(meta, device)
-
-    def resume(self, checkpoint: Path, *, device: str | None = None) -> TrainingRun:
-        ckpt = load_checkpoint(checkpoint, choose_device(device))
-        meta = ckpt["meta"]
-        if meta.get("workload") != self.name:
-            raise ValueError(f"{checkpoint}: checkpoint of workload {meta.get('workload')!r}, "
-                             f"not {self.name!r}")
-        run = self._build(meta, device)
-        run.load_state(ckpt)
-        return run
 
     def _build(self, meta: dict[str, Any], device: str | None) -> SupervisedRun:
         import torch

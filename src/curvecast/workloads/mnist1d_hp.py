@@ -32,15 +32,14 @@ from numpy.typing import NDArray
 
 from curvecast.curves import Direction
 from curvecast.space import Categorical, Float, ParamSpace
-from curvecast.workloads._base import TrainingRun, Workload
 from curvecast.workloads._torch import (
     SCHEDULES,
     SupervisedRun,
+    TorchWorkload,
     accuracy,
     choose_device,
     cross_entropy_loss,
     epoch_schedule,
-    load_checkpoint,
     model_seed,
     seeded,
     shuffled_batches,
@@ -126,7 +125,7 @@ def build_model(width: int, dropout: float) -> nn.Module:
     )
 
 
-class MNIST1DHP(Workload):
+class MNIST1DHP(TorchWorkload):
     """``mnist1d-hp``: hyperparameters of a fixed 1-D CNN on MNIST-1D (see the module docstring).
 
     Args:
@@ -159,25 +158,6 @@ class MNIST1DHP(Workload):
         """``n_params`` (exact weight count of the network) and ``n_layers`` (4)."""
         self.space.validate(config)
         return {"n_params": _n_params(int(config["width"])), "n_layers": N_LAYERS}
-
-    def start(self, config: Mapping[str, Any], *, seed: int, epochs: int,
-              device: str | None = None) -> SupervisedRun:
-        if epochs < 1:
-            raise ValueError(f"epochs must be at least 1, got {epochs}")
-        self.space.validate(config)
-        meta = {"workload": self.name, "config": dict(config), "seed": int(seed),
-                "epochs": int(epochs)}
-        return self._build(meta, device)
-
-    def resume(self, checkpoint: Path, *, device: str | None = None) -> TrainingRun:
-        ckpt = load_checkpoint(checkpoint, choose_device(device))
-        meta = ckpt["meta"]
-        if meta.get("workload") != self.name:
-            raise ValueError(f"{checkpoint}: checkpoint of workload {meta.get('workload')!r}, "
-                             f"not {self.name!r}")
-        run = self._build(meta, device)
-        run.load_state(ckpt)
-        return run
 
     def _build(self, meta: dict[str, Any], device: str | None) -> SupervisedRun:
         import torch

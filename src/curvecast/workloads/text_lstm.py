@@ -41,13 +41,12 @@ from numpy.typing import NDArray
 
 from curvecast.curves import Direction
 from curvecast.space import Categorical, Float, ParamSpace
-from curvecast.workloads._base import TrainingRun, Workload
 from curvecast.workloads._torch import (
     Batch,
     BatchFn,
     SupervisedRun,
+    TorchWorkload,
     choose_device,
-    load_checkpoint,
     model_seed,
     perplexity,
     seeded,
@@ -180,7 +179,7 @@ def _split_perplexity(model: nn.Module, ids: torch.Tensor) -> float:
     return perplexity(total, count)
 
 
-class TextLSTM(Workload):
+class TextLSTM(TorchWorkload):
     """``text-lstm``: a character LSTM language model on the Python reference docs (module docs)."""
 
     name = "text-lstm"
@@ -212,27 +211,13 @@ class TextLSTM(Workload):
                                       layers),
                 "n_layers": layers + 2}
 
-    def start(self, config: Mapping[str, Any], *, seed: int, epochs: int,
-              device: str | None = None) -> SupervisedRun:
-        if epochs < 1:
-            raise ValueError(f"epochs must be at least 1, got {epochs}")
-        self.space.validate(config)
-        meta = {"workload": self.name, "config": dict(config), "seed": int(seed),
-                "epochs": int(epochs), "corpus": corpus_fingerprint()}
-        return self._build(meta, device)
+    def _extra_meta(self) -> dict[str, Any]:
+        return {"corpus": corpus_fingerprint()}
 
-    def resume(self, checkpoint: Path, *, device: str | None = None) -> TrainingRun:
-        ckpt = load_checkpoint(checkpoint, choose_device(device))
-        meta = ckpt["meta"]
-        if meta.get("workload") != self.name:
-            raise ValueError(f"{checkpoint}: checkpoint of workload {meta.get('workload')!r}, "
-                             f"not {self.name!r}")
+    def _check_meta(self, checkpoint: Path, meta: Mapping[str, Any]) -> None:
         if meta.get("corpus") != corpus_fingerprint():
             raise ValueError(f"{checkpoint}: corpus {meta.get('corpus')!r} differs from this "
                              f"Python's {corpus_fingerprint()!r}")
-        run = self._build(meta, device)
-        run.load_state(ckpt)
-        return run
 
     def _build(self, meta: dict[str, Any], device: str | None) -> SupervisedRun:
         import torch
