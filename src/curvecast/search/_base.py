@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -69,6 +70,18 @@ class IdSearcherConfigs(Searcher, ConfigSearcher):
     @abstractmethod
     def config(self, config_id: str) -> dict[str, Any]:
         """The config dict of a proposed id."""
+
+    def _check_told(self, config_id: str, value: float) -> float:
+        """The value to tell ``config_id``, as a float; ValueError for an id not in flight
+        (never asked, or told already) or a non-finite value."""
+        if config_id not in self._pending:
+            told = config_id in getattr(self, "results_", {})
+            raise ValueError(f"config {config_id!r} "
+                             f"{'was already told a result' if told else 'was not asked for'}")
+        value = float(value)
+        if not math.isfinite(value):
+            raise ValueError(f"config {config_id!r}: the value must be finite, got {value!r}")
+        return value
 
     def ask_config(self) -> dict[str, Any] | None:
         """:meth:`ask`, then the config dict (:meth:`config`)."""

@@ -543,13 +543,7 @@ class MetaQNN(IdSearcherConfigs):
         Raises:
             ValueError: an id not in flight (never asked, or told already), or a non-finite value.
         """
-        if config_id not in self._pending:
-            what = "was already told a result" if config_id in self.results_ else \
-                "was not asked for"
-            raise ValueError(f"config {config_id!r} {what}")
-        value = float(value)
-        if not math.isfinite(value):
-            raise ValueError(f"config {config_id!r}: the value must be finite, got {value!r}")
+        value = self._check_told(config_id, value)
         net, steps = self._pending.pop(config_id)
         self.results_[config_id] = Result(value, bool(predicted))
         self._memory.append(_Experience(config_id, net, steps, self.direction.sign * value,

@@ -348,13 +348,7 @@ class TPE(IdSearcherConfigs):
         Raises:
             ValueError: an id not in flight (never asked, or told already), or a non-finite value.
         """
-        if config_id not in self._pending:
-            what = "was already told a result" if config_id in self.results_ else \
-                "was not asked for"
-            raise ValueError(f"config {config_id!r} {what}")
-        value = float(value)
-        if not math.isfinite(value):
-            raise ValueError(f"config {config_id!r}: the value must be finite, got {value!r}")
+        value = self._check_told(config_id, value)
         trial = self._pending.pop(config_id)
         trial.set_user_attr("predicted", bool(predicted))
         with _quiet(self._optuna):
