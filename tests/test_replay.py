@@ -164,3 +164,28 @@ def test_random_search_proposes_each_config_once_in_a_seeded_order() -> None:
         RandomSearch(["x", "y", "x"])
     with pytest.raises(ValueError, match="max_trials must be >= 0 or None, got -1"):
         RandomSearch(ids, max_trials=-1)
+
+
+def test_anytime_regret_steps_down_at_completions_with_hand_numbers() -> None:
+    # 4 configs x 2 epochs, unit cost, 1 worker, visited in the order c0..c3 (finals .5 .7 .6 .9).
+    finals = np.array([0.5, 0.7, 0.6, 0.9])
+    cs = CurveSet(values=np.column_stack([finals - 0.1, finals]), observed=np.ones((4, 2), bool),
+                  epochs=np.array([1, 2]), metric="acc", direction=Direction.MAXIMIZE,
+                  configs=pd.DataFrame({"lr": [1.0, 2.0, 3.0, 4.0]},
+                                       index=["c0", "c1", "c2", "c3"]))
+
+    class InOrder(RandomSearch):
+        def __init__(self) -> None:
+            super().__init__(["c0", "c1", "c2", "c3"], seed=0)
+            self.order_ = ["c0", "c1", "c2", "c3"]
+
+    result = replay(cs, InOrder(), NeverStop())
+    assert [t.end for t in result.trials] == [2.0, 4.0, 6.0, 8.0]
+    got = result.regret_at([0.0, 1.9, 2.0, 3.0, 4.0, 7.9, 8.0, 100.0])
+    want = [np.nan, np.nan, 0.4, 0.4, 0.2, 0.2, 0.0, 0.0]
+    np.testing.assert_allclose(got, want, atol=1e-12)
+    # mirrored metric, same regret
+    mirror = CurveSet(values=-cs.values, observed=cs.observed, epochs=cs.epochs, metric="loss",
+                      direction=Direction.MINIMIZE, configs=cs.configs)
+    np.testing.assert_allclose(replay(mirror, InOrder(), NeverStop()).regret_at([3.0, 8.0]),
+                               [0.4, 0.0], atol=1e-12)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -31,7 +32,7 @@ def test_simulate_writes_tidy_json(data: Path, tmp_path: Path) -> None:
                      "--workers", "2", "--min-complete", "20", "--json", out)
     assert proc.returncode == 0, proc.stderr
     got = json.loads(out.read_text())
-    assert set(got) == {"dataset", "settings", "results", "runs"}
+    assert set(got) == {"dataset", "settings", "results", "runs", "anytime"}
     assert got["settings"]["orderings"] == 3 and got["settings"]["min_complete"] == 20
     results = got["results"]
     keys = {"searcher", "stopper", "delta", "workers", "metric", "mean", "stderr", "n"}
@@ -54,6 +55,17 @@ def test_simulate_writes_tidy_json(data: Path, tmp_path: Path) -> None:
         assert value(stopper, "epochs", d) == pytest.approx(
             90 * 8 / value(stopper, "speedup", d), rel=0.05)
     assert len(got["runs"]) == 3 * (2 + 4)
+    # any-time regret: one record per rule, non-increasing over time once every ordering has a
+    # complete config, ending at the rule's final regret; never-stop reaches 0 at full time.
+    anytime = {(r["stopper"], r["delta"]): r for r in got["anytime"]}
+    assert len(anytime) == 2 + 4
+    for (stopper, delta), rec in anytime.items():
+        assert len(rec["fraction"]) == len(rec["regret_mean"]) == len(rec["found"]) == 41
+        assert rec["n"] == 3 and rec["fraction"][-1] == 1.0 and rec["found"][-1] == 1.0
+        full = [m for m, f in zip(rec["regret_mean"], rec["found"], strict=True) if f == 1.0]
+        assert all(a >= b - 1e-12 for a, b in itertools.pairwise(full))
+        assert full[-1] == pytest.approx(value(stopper, "regret", delta), abs=1e-12)
+    assert anytime[("never", None)]["found"][0] == 0.0  # nothing complete after 0.2 % of the time
     assert "speedup" in proc.stdout and "oracle" in proc.stdout
 
 
@@ -85,6 +97,7 @@ def test_simulate_hyperband_and_fhyperband_with_plots(data: Path, tmp_path: Path
     vs = [r for r in results if r["metric"] == "speedup_vs_reference"]
     assert {r["delta"] for r in vs} == {0.9, 0.99} and all(r["mean"] >= 1.0 for r in vs)
     assert got["settings"]["schedulers"] == ["hyperband", "fhyperband"]
-    assert sorted(p.name for p in plots.iterdir()) == ["curves-fhyperband.png", "curves-speedup.png"]
+    assert sorted(p.name for p in plots.iterdir()) == [
+        "curves-anytime-regret.png", "curves-fhyperband.png", "curves-speedup.png"]
     proc = curvecast("simulate", data, "--searcher", "hyperbandx")
     assert proc.returncode == 2 and "'fhyperband', 'hyperband', 'random'" in proc.stderr

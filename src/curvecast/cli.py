@@ -456,9 +456,11 @@ def simulate(
         json_out.write_text(json.dumps(output, indent=1, default=_json_default))
         console.print(f"results -> {json_out}")
     if plots is not None:
+        from curvecast.report.anytime_plots import plot_anytime_regret
         from curvecast.report.speedup_plots import plot_speedup_results
 
-        for path in plot_speedup_results(output, plots, data.stem):
+        for path in [*plot_speedup_results(output, plots, data.stem),
+                     *plot_anytime_regret([output], plots, data.stem)]:
             console.print(f"figure -> {path}")
 
 

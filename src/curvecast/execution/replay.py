@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike, NDArray
 
 from curvecast.curves import CurveSet, Direction
 from curvecast.search import Searcher
@@ -127,6 +128,29 @@ class ReplayResult:
         if best is None:
             return float("nan")
         return self.direction.sign * (self.true_best_final - best.true_final)
+
+    def regret_at(self, times: ArrayLike) -> NDArray[np.float64]:
+        """Any-time regret: :attr:`regret` of the search as it stood at each simulated time.
+
+        Args:
+            times: simulated times (seconds, or epochs where seconds are unknown), any shape.
+
+        Returns:
+            float64 array of ``times``' shape: the true best final value of all this replay's
+            trials minus the true final value of the best trial trained to the end by then
+            (≥ 0, metric units, sign-corrected); NaN before the first trial was trained to the end.
+        """
+        at = np.asarray(times, dtype=np.float64)
+        sign = self.direction.sign
+        done = sorted((t for t in self.trials if not t.stopped), key=lambda t: t.end)
+        ends = np.array([t.end for t in done], dtype=np.float64)
+        best_so_far = np.maximum.accumulate(
+            np.array([sign * t.true_final for t in done], dtype=np.float64)) if done else ends
+        idx = np.searchsorted(ends, at, side="right") - 1
+        found = idx >= 0
+        out = np.full(at.shape, np.nan)
+        out[found] = sign * self.true_best_final - best_so_far[idx[found]]
+        return out
 
 
 def replay(curves: CurveSet, searcher: Searcher, stopper: Stopper, workers: int = 1,

@@ -17,6 +17,11 @@ Metrics (``metric`` field of each record):
 * ``stop_precision`` — share of the stopped configs whose true final value would not have beaten
   the best complete config at the time they were stopped (NaN when none was stopped).
 
+Any-time regret (``anytime`` in the output): the regret of the search as it stood after each
+fraction of the full-training time (:data:`ANYTIME_FRACTIONS` of the NeverStop replay's simulated
+time of the same ordering), mean ± standard error over the orderings in which some config had been
+trained to the end by then (``found``: the share of orderings in which one had).
+
 Schedulers that draw their own configs (Hyperband, f-Hyperband: :class:`SchedulerSpec`) are
 replayed the same way, over the same orderings (the seed of their searcher); ``speedup`` is then
 against full training of the configs they drew.  A scheduler compared with a reference scheduler
@@ -38,6 +43,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from curvecast.curves import CurveSet
 from curvecast.execution.replay import ReplayResult, replay, replay_schedule
@@ -50,6 +56,10 @@ SearcherFactory = Callable[[CurveSet, int], Searcher]
 METRICS = ("speedup", "time_speedup", "best_kept", "regret", "epochs", "stopped",
            "stop_precision", "speedup_vs_reference", "same_best_as_reference", "same_selections",
            "warm_speedup_vs_reference")
+
+
+#: Fractions of the full-training time at which any-time regret is reported (log-spaced).
+ANYTIME_FRACTIONS: tuple[float, ...] = tuple(float(f) for f in np.geomspace(0.002, 1.0, 41))
 
 
 @dataclass(frozen=True)
@@ -223,6 +233,11 @@ def run_speedup(
         total = settings.orderings * len(splan)
     done = 0
     runs: list[dict[str, Any]] = []
+    anytime: dict[tuple[Any, ...], list[NDArray[np.float64]]] = {}
+    fractions = np.asarray(ANYTIME_FRACTIONS)
+
+    def trace(key: tuple[Any, ...], result: ReplayResult, full_time: float) -> None:
+        anytime.setdefault(key, []).append(result.regret_at(fractions * full_time))
     for ordering in range(settings.orderings):
         seed = settings.ordering_seed(ordering)
         for sname, make_searcher in (searchers.items() if stoppers else ()):
@@ -237,6 +252,7 @@ def run_speedup(
                              "workers": settings.workers, "ordering": ordering,
                              **run_metrics(result, full.simulated_time),
                              "seconds": time.perf_counter() - t0})
+                trace((sname, spec.name, delta, settings.workers), result, full.simulated_time)
                 done += 1
                 if on_step is not None:
                     label = spec.name if delta is None else f"{spec.name} Δ={delta:g}"
@@ -264,6 +280,8 @@ def run_speedup(
                          "workers": settings.workers, "ordering": ordering, **metrics,
                          "selections": len(scheduler.selected()),
                          "seconds": time.perf_counter() - t0})
+            trace((sspec.name, sspec.stopper, delta, settings.workers), result,
+                  full_times[order])
             done += 1
             if on_step is not None:
                 label = sspec.name if delta is None else f"{sspec.name} Δ={delta:g}"
@@ -286,7 +304,30 @@ def run_speedup(
                          "stoppers": [s.name for s in stoppers],
                          "schedulers": [s.name for s in schedulers], "configs": complete.n_configs,
                          "epochs": complete.n_epochs},
-            "results": results, "runs": runs}
+            "results": results, "runs": runs,
+            "anytime": [_anytime_record(dict(zip(keys, key, strict=True)), traces)
+                        for key, traces in anytime.items()]}
+
+
+def _anytime_record(rule: dict[str, Any], traces: Sequence[NDArray[np.float64]]
+                    ) -> dict[str, Any]:
+    """One rule's any-time regret over orderings: ``fraction``, ``regret_mean``,
+    ``regret_stderr`` (None where no ordering had a complete config) and ``found``."""
+    stacked = np.vstack(traces)
+    found = np.isfinite(stacked)
+    n = found.sum(axis=0)
+    filled = np.where(found, stacked, 0.0)
+    mean = np.divide(filled.sum(axis=0), n, out=np.full(n.shape, np.nan), where=n > 0)
+    dev = np.where(found, stacked - mean, 0.0)
+    var = np.divide((dev ** 2).sum(axis=0), n - 1, out=np.zeros(n.shape), where=n > 1)
+    stderr = np.where(n > 0, np.sqrt(var / np.maximum(n, 1)), np.nan)
+
+    def listed(a: NDArray[np.float64]) -> list[float | None]:
+        return [None if not np.isfinite(v) else float(v) for v in a]
+
+    return {**rule, "fraction": list(ANYTIME_FRACTIONS), "regret_mean": listed(mean),
+            "regret_stderr": listed(stderr), "found": [float(v) for v in n / len(traces)],
+            "n": len(traces)}
 
 
 def paper_speedups() -> dict[str, str]:

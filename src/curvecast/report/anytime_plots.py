@@ -1,0 +1,104 @@
+"""Any-time regret figure of the speedup experiments (PNG): regret of the search against the share
+of full-training time spent, one line per rule.
+
+Draws the ``anytime`` records of :func:`curvecast.experiments.speedup.run_speedup` (``curvecast
+simulate --json``)::
+
+    python -m curvecast.report.anytime_plots --title metaqnn_cifar10 --out DIR a.json b.json
+
+A line starts where some config had been trained to the end in every ordering (before that the
+regret is undefined in some orderings) and ends where the rule's search ended in all of them
+(after that it no longer changes); the band is ± one standard error over orderings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _label(record: Mapping[str, Any]) -> str:
+    name = f"{record['searcher']} + {record['stopper']}"
+    return name if record.get("delta") is None else f"{name} Δ={record['delta']:g}"
+
+
+def _series(record: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(fraction, mean, stderr) where every ordering had a complete config; NaN elsewhere."""
+    frac = np.asarray(record["fraction"], dtype=np.float64)
+    mean = np.array([np.nan if v is None else v for v in record["regret_mean"]], dtype=np.float64)
+    err = np.array([0.0 if v is None else v for v in record["regret_stderr"]], dtype=np.float64)
+    mean[np.asarray(record["found"], dtype=np.float64) < 1.0] = np.nan
+    return frac, mean, err
+
+
+def plot_anytime_regret(outputs: Sequence[Mapping[str, Any]], out_dir: Path | str, title: str
+                        ) -> list[Path]:
+    """Write ``<title>-anytime-regret.png`` from one or more ``run_speedup`` outputs.
+
+    Args:
+        outputs: outputs of :func:`~curvecast.experiments.speedup.run_speedup` over the same
+            data; those without ``anytime`` records are skipped.
+        out_dir: folder to write into (created).
+        title: figure title and file-name prefix.
+
+    Returns:
+        The written path (empty when no output has any-time records).
+    """
+    records = [r for out in outputs for r in out.get("anytime", [])]
+    if not records:
+        return []
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    cmap = plt.get_cmap("tab10")
+    for i, record in enumerate(records):
+        frac, mean, err = _series(record)
+        ok = np.isfinite(mean)
+        if not ok.any():
+            continue
+        color = cmap(i % 10)
+        ax.plot(frac[ok], mean[ok], color=color, label=_label(record), lw=1.6)
+        ax.fill_between(frac[ok], (mean - err)[ok], (mean + err)[ok], color=color, alpha=0.15,
+                        lw=0)
+    ax.set_xscale("log")
+    ax.set_xlabel("time spent / time of training every config fully")
+    ax.set_ylabel("regret (true best − best found, metric units)")
+    ax.set_title(f"{title}: any-time regret (mean ± s.e. over orderings)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{title}-anytime-regret.png"
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return [path]
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m curvecast.report.anytime_plots --out DIR --title NAME RESULT.json ...``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("results", nargs="+", type=Path)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--title", required=True)
+    args = parser.parse_args(argv)
+    outputs = [json.loads(p.read_text()) for p in args.results]
+    for path in plot_anytime_regret(outputs, args.out, args.title):
+        print(path)
+
+
+if __name__ == "__main__":
+    main()
