@@ -323,9 +323,12 @@ def evaluate(
 @friendly_errors
 def simulate(
     data: Annotated[Path, typer.Argument(help="A CurveSet Parquet file or a baker2018 CSV.")],
-    searcher: Annotated[str, typer.Option(help="Comma-separated searchers: random (with each "
+    searcher: Annotated[str, typer.Option(help="Comma-separated searchers: random, metaqnn "
+                                               "(needs a 'net' column), tpe (each with every "
                                                "stopper), hyperband, fhyperband (f-Hyperband "
                                                "sweeps Δ; compared with Hyperband).")] = "random",
+    trials: Annotated[int, typer.Option(help="Trials per search (0: every recorded "
+                                             "config).")] = 0,
     stopper: Annotated[str, typer.Option(help="Comma-separated stoppers: predictive, median, "
                                               "asha, never, oracle.")] = "predictive,median,never,oracle",
     delta: Annotated[str, typer.Option(help="Δ values swept by the predictive stopper.")] = (
@@ -375,8 +378,13 @@ def simulate(
         raise ValueError(f"unknown predictor {predictor!r}: choose from "
                          f"{sorted(predictor_factories)}")
     prototype = predictor_factories[predictor](groups, seed)
+    if trials < 0:
+        raise ValueError(f"--trials must be >= 0, got {trials}")
+    budget = trials or None
     searcher_factories: dict[str, Any] = {
-        "random": lambda cs, s: search.RandomSearch.from_curves(cs, seed=s)}
+        "random": lambda cs, s: search.RandomSearch.from_curves(cs, seed=s, max_trials=budget),
+        "metaqnn": lambda cs, s: search.MetaQNN.from_curves(cs, budget, seed=s),
+        "tpe": lambda cs, s: search.TPE.from_curves(cs, budget, seed=s)}
     scheduler_specs = {
         "hyperband": SchedulerSpec("hyperband", lambda cs, s, d, fits: search.Hyperband(
             search.RandomSearch.from_curves(cs, seed=s), eta=eta), stopper="sh"),
@@ -414,6 +422,8 @@ def simulate(
                          f"{sorted(stopper_specs)}")
     settings = SpeedupSettings(deltas=_floats(delta, "--delta"), orderings=orderings,
                                workers=workers, seed=seed)
+    for name in s_names:  # a searcher that cannot use this data fails here, before any replay
+        searcher_factories[name](curves, seed)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
     with Progress(*columns, console=err_console) as bar:
@@ -427,7 +437,7 @@ def simulate(
                              on_step=on_step,
                              schedulers=[scheduler_specs[n] for n in sched_names])
     output = {"dataset": str(data), **output}
-    output["settings"].update(min_complete=min_complete, predictor=predictor, draws=draws,
+    output["settings"].update(trials=trials, min_complete=min_complete, predictor=predictor, draws=draws,
                               refit_every=refit_every, keep_top_k=keep_top_k, margin=margin,
                               eta=eta, kappa=kappa, min_curves=min_curves)
     table = Table(title=f"{data.name}: early stopping (mean ± s.e. over {orderings} orderings, "

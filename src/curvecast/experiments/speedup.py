@@ -13,6 +13,8 @@ Metrics (``metric`` field of each record):
 * ``best_kept`` — 1 when the true best config of the ordering was trained to the end, else 0;
 * ``regret`` — true final value of the true best config minus that of the best fully trained
   config (≥ 0, metric units, sign-corrected for metrics to minimise);
+* ``best_value`` — the true final value of the best config trained to the end (what the search
+  found; compares searchers that sample different configs under a ``trials`` budget);
 * ``epochs`` — epochs used; ``stopped`` — configs stopped early;
 * ``stop_precision`` — share of the stopped configs whose true final value would not have beaten
   the best complete config at the time they were stopped (NaN when none was stopped).
@@ -53,7 +55,7 @@ from curvecast.stopping import FitCache, NeverStop, Stopper
 #: Builds a searcher over a CurveSet for one ordering's seed.
 SearcherFactory = Callable[[CurveSet, int], Searcher]
 
-METRICS = ("speedup", "time_speedup", "best_kept", "regret", "epochs", "stopped",
+METRICS = ("speedup", "time_speedup", "best_kept", "regret", "best_value", "epochs", "stopped",
            "stop_precision", "speedup_vs_reference", "same_best_as_reference", "same_selections",
            "warm_speedup_vs_reference")
 
@@ -171,6 +173,7 @@ def run_metrics(result: ReplayResult, full_time: float) -> dict[str, float]:
         "time_speedup": full_time / result.simulated_time if result.simulated_time else np.nan,
         "best_kept": float(result.best_kept),
         "regret": result.regret,
+        "best_value": float("nan") if result.best_trial is None else result.best_trial.true_final,
         "epochs": float(result.total_epochs),
         "stopped": float(len(stopped)),
         "stop_precision": good / len(stopped) if stopped else float("nan"),
