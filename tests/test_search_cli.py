@@ -72,7 +72,7 @@ def test_warm_started_search_stops_from_the_first_trials(tmp_path: Path, prior: 
     assert curvecast("report", "--storage", f"sqlite:///{db}", "--study", "warm",
                      "--out", page).returncode == 0
     text = page.read_text()
-    assert text.count("data:image/png;base64,") == 2  # self-contained figures
+    assert text.count("data:image/png;base64,") == 3  # curves, cost, decisions: embedded
     assert text.count("<tr><td>t") == 8  # one row per trial
     assert "stopped early" in text and "speedup" in text
 

@@ -530,7 +530,8 @@ def search_command(
     epochs: Annotated[int, typer.Option(help="Epochs of full training, T.")],
     storage: Annotated[str, typer.Option(help="sqlite:///PATH of the study database.")] = (
         "sqlite:///curvecast.db"),
-    study: Annotated[str, typer.Option(help="Study name (rerun the same command to resume).")] = (
+    study: Annotated[str, typer.Option(help="Study name (rerun the same command to resume; run "
+                                            "it in several processes to share the work).")] = (
         "search"),
     searcher: Annotated[str, typer.Option(help="random, metaqnn (architectures) or tpe "
                                                "(hyperparameters).")] = "random",
@@ -545,6 +546,11 @@ def search_command(
     prior: Annotated[Path | None, typer.Option(help="Recorded curves of the same workload "
                                                     "(Parquet) to warm-start the predictor.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of config sampling and training.")] = 1,
+    backend: Annotated[str, typer.Option(help="local (worker processes) or ray (Ray Tune, "
+                                              "CurvecastScheduler).")] = "local",
+    address: Annotated[str | None, typer.Option(help="With --backend ray: a running Ray cluster "
+                                                     "(HOST:6379 of `ray start --head`); "
+                                                     "default: a local Ray.")] = None,
 ) -> None:
     """Search a workload's space with real training, stopping runs by predicted final value."""
     import os
@@ -556,6 +562,17 @@ def search_command(
     factories = _workloads()
     if workload not in factories:
         raise ValueError(f"unknown workload {workload!r}: choose one of {sorted(factories)}")
+    if backend not in ("local", "ray"):
+        raise ValueError(f"unknown backend {backend!r}: choose local or ray")
+    if address is not None and backend != "ray":
+        raise ValueError("--address names a Ray cluster: use it with --backend ray")
+    runner: Callable[..., Any] = run_search
+    if backend == "ray":
+        try:
+            from curvecast.integrations.ray_search import run_ray_search
+        except ImportError as err:
+            raise _fail(str(err)) from None
+        runner = functools.partial(run_ray_search, address=address)
     n_workers = workers or os.cpu_count() or 1
     wl = factories[workload]()
     stop = _stopper_for_search(stopper, delta=delta, min_complete=min_complete,
@@ -563,7 +580,7 @@ def search_command(
     proposer = _searcher_for_search(searcher, wl, seed, trials)
     settings = {"searcher": searcher, "stopper": stopper, "delta": delta,
                 "min_complete": min_complete, "refit_every": refit_every,
-                "prior": None if prior is None else str(prior),
+                "prior": None if prior is None else str(prior), "backend": backend,
                 "command": "curvecast " + shlex.join(sys.argv[1:])}
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
@@ -579,9 +596,11 @@ def search_command(
                                    f" | epochs {p.epochs_used}/{full}")
 
         try:
-            result = run_search(wl, proposer, stop, db, study=study, trials=trials,
-                                epochs=epochs, workers=n_workers, seed=seed, settings=settings,
-                                on_progress=on_progress)
+            result = runner(wl, proposer, stop, db, study=study, trials=trials, epochs=epochs,
+                            workers=workers if backend == "ray" else n_workers, seed=seed,
+                            settings=settings, on_progress=on_progress)
+        except ConnectionError as err:  # --address: no Ray cluster there
+            raise _fail(str(err)) from None
         except KeyboardInterrupt:
             err_console.print(f"interrupted: everything recorded is in {storage} (study "
                               f"{study!r}); rerun the same command to resume")
@@ -678,18 +697,38 @@ def export(
 @app.command()
 @friendly_errors
 def report(
-    study: Annotated[str, typer.Option(help="Study name.")],
+    result: Annotated[Path | None, typer.Argument(
+        help="A JSON result of `curvecast evaluate --json` or `curvecast simulate --json` "
+             "(instead of --study).", show_default=False)] = None,
+    study: Annotated[str | None, typer.Option(help="Study name.", show_default=False)] = None,
     out: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("report.html"),
     storage: Annotated[str, typer.Option(help="sqlite:///PATH of the study database.")] = (
         "sqlite:///curvecast.db"),
+    title: Annotated[str | None, typer.Option(help="Title of a result's page (default: the "
+                                                   "file's name).", show_default=False)] = None,
 ) -> None:
-    """Write a self-contained HTML report of a study (figures embedded)."""
+    """Write a self-contained HTML report (figures embedded) of a study (--study NAME) or of an
+    `evaluate` / `simulate` result (RESULT.json): its tables and figures."""
+    if result is not None and study is not None:
+        raise ValueError("give either RESULT.json (an evaluate or simulate result) or "
+                         "--study NAME, not both")
+    if result is not None:
+        from curvecast.report.result_report import write_result_report
+
+        write_result_report(result, out, title=title)
+        console.print(f"report -> {out}")
+        return
+    if study is None:
+        raise ValueError("give RESULT.json (an evaluate or simulate result) or --study NAME "
+                         "(a study in --storage)")
     from curvecast.report.study_report import write_study_report
+
     with _existing_store(storage) as db:
         info = db.study_info(study)
         info["settings"] = {**info["settings"], "storage": storage}
         trials = db.trials(study)
-    write_study_report(info, trials, out)
+        searcher_state = db.get_study_state(study, "searcher")
+    write_study_report(info, trials, out, searcher_state=searcher_state)
     console.print(f"report -> {out}")
 
 

@@ -48,7 +48,8 @@ dict``, ``tell_config(dict, …)``, for real training; a config told is matched 
 in flight with an equal config).
 
 :meth:`MetaQNN.state_dict` / :meth:`MetaQNN.load_state_dict` save and restore everything learned
-(Q-table, memory, results, trials in flight, the random generator) as JSON-able data.
+(Q-table, memory, results, trials in flight, the ε each trial was chosen with, the random
+generator) as JSON-able data.
 """
 
 from __future__ import annotations
@@ -305,6 +306,7 @@ class MetaQNN(IdSearcherConfigs):
         self._memory: list[_Experience] = []
         self._pending: dict[str, tuple[str, _Steps]] = {}
         self._configs: dict[str, dict[str, Any]] = {}  # generative configs by id
+        self._epsilons: dict[str, float] = {}  # the ε each asked id was chosen with
         self._nets: dict[str, str] | None = None
         self._root: _Node | None = None
         self._paths: dict[str, list[_Node]] = {}
@@ -522,6 +524,7 @@ class MetaQNN(IdSearcherConfigs):
                                         **self.space.hyperparameters.sample(self._rng)}
         self.n_asked_ += 1
         self._pending[config_id] = (net, tuple(steps))
+        self._epsilons[config_id] = eps
         return config_id
 
     def config(self, config_id: str) -> dict[str, Any]:
@@ -554,6 +557,15 @@ class MetaQNN(IdSearcherConfigs):
                 self._update(memory[i].steps, memory[i].reward)
 
     @property
+    def asked_epsilons(self) -> dict[str, float]:
+        """``config_id → ε`` it was chosen with, for every id asked so far, in order.
+
+        Kept because the schedule is scaled to ``n_trials``: a study resumed with a larger budget
+        continues with another schedule, so ε cannot be recomputed from the final one.
+        """
+        return dict(self._epsilons)
+
+    @property
     def memory(self) -> list[tuple[str, str, float, bool]]:
         """The replay memory: ``(config_id, net, reward, predicted)`` per told trial, in order."""
         return [(e.config_id, e.net, e.reward, e.predicted) for e in self._memory]
@@ -577,6 +589,7 @@ class MetaQNN(IdSearcherConfigs):
                         for cid, r in self.results_.items()},
             "pending": {cid: net for cid, (net, _) in self._pending.items()},
             "configs": {cid: dict(c) for cid, c in self._configs.items()},
+            "epsilons": dict(self._epsilons),
             "used": sorted(self._used),
             "rng": self._rng.bit_generator.state,
         }
@@ -628,6 +641,7 @@ class MetaQNN(IdSearcherConfigs):
         self.results_ = {str(cid): Result(float(r["value"]), bool(r["predicted"]))
                          for cid, r in state["results"].items()}
         self._configs = {str(cid): dict(c) for cid, c in state["configs"].items()}
+        self._epsilons = {str(cid): float(e) for cid, e in state.get("epsilons", {}).items()}
         self._used = used
         self.n_asked_ = int(state["n_asked"])
         self._rng = np.random.default_rng()

@@ -1,0 +1,301 @@
+"""A self-contained HTML page of one experiment result (``curvecast report RESULT.json``): the
+paper's tables and figures for the JSON of ``curvecast evaluate --json`` (prediction: R² of the
+final value against the observed share of the curve, Tables 1 and 2 of Baker et al. 2017) or
+``curvecast simulate --json`` (early stopping: speedup against Δ, with the baselines).
+
+Which of the two a file is, is told by its records: ``evaluate`` records carry ``experiment``,
+``predictor`` and ``fraction``; ``simulate`` records carry ``searcher``, ``stopper`` and ``delta``.
+The figures are those of :mod:`curvecast.report.prediction_plots` and
+:mod:`curvecast.report.speedup_plots`, embedded.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from curvecast.experiments.prediction import select as select_prediction
+from curvecast.experiments.speedup import select as select_speedup
+from curvecast.features import GROUPS
+from curvecast.report import _html
+from curvecast.report.prediction_plots import plot_prediction_results
+from curvecast.report.speedup_plots import plot_speedup_results
+
+Kind = Literal["evaluate", "simulate"]
+
+_EVALUATE_KEYS = ("experiment", "predictor", "features", "fraction", "train_size", "metric",
+                  "mean", "stderr")
+_SIMULATE_KEYS = ("searcher", "stopper", "delta", "metric", "mean", "stderr")
+
+#: Figure captions by file name (prediction) or name suffix (speedup).
+_CAPTIONS = {
+    "r2_vs_fraction.png": "R² of the predicted final value against the share of the curve "
+                          "observed (Table 1 as a figure); right: 1 − R² on a log axis.",
+    "sample_efficiency.png": "R² against the number of fully observed training curves.",
+    "feature_ablation.png": "R² with each set of feature groups (Table 2 as a figure).",
+    "coverage.png": "How often the true final value falls inside the predicted ±1σ and ±1.96σ "
+                    "intervals (dashed: the nominal 68 % and 95 %).",
+    "-speedup.png": "Left: speedup (epochs of full training ÷ epochs used) against Δ; rules "
+                    "without Δ are horizontal lines; a filled marker means the true best config "
+                    "was trained to the end in at least 90 % of the orderings. Right: that share.",
+    "-fhyperband.png": "f-Hyperband against plain Hyperband: speedup over the reference and the "
+                       "share of brackets that pick the reference's winner.",
+}
+
+
+def load_result(path: Path) -> tuple[Kind, dict[str, Any]]:
+    """Read a result file and tell which command wrote it.
+
+    Returns:
+        ``("evaluate" | "simulate", the parsed output)``.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: not JSON, not an object with ``settings`` and a non-empty ``results`` list,
+            or records that are neither ``evaluate`` nor ``simulate`` records (the message names
+            the file, the record and the missing fields).
+    """
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such result file")
+    try:
+        output = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path}: not a JSON file ({err})") from None
+    if not isinstance(output, dict) or not isinstance(output.get("results"), list) \
+            or not isinstance(output.get("settings"), dict):
+        keys = sorted(output) if isinstance(output, dict) else type(output).__name__
+        raise ValueError(f"{path}: not a result of `curvecast evaluate` or `curvecast simulate` "
+                         f"(expected an object with 'settings' and 'results'; found {keys})")
+    records = output["results"]
+    if not records:
+        raise ValueError(f"{path}: the result has no records")
+    first = records[0]
+    if not isinstance(first, dict):
+        raise ValueError(f"{path}: results[0] is not an object: {first!r}")
+    kind: Kind
+    needed: tuple[str, ...]
+    if "experiment" in first and "predictor" in first:
+        kind, needed = "evaluate", _EVALUATE_KEYS
+    elif "searcher" in first and "stopper" in first:
+        kind, needed = "simulate", _SIMULATE_KEYS
+    else:
+        raise ValueError(f"{path}: results[0] has fields {sorted(first)}: neither an `evaluate` "
+                         f"record ({', '.join(_EVALUATE_KEYS)}) nor a `simulate` record "
+                         f"({', '.join(_SIMULATE_KEYS)})")
+    for i, rec in enumerate(records):
+        missing = [k for k in needed if not isinstance(rec, dict) or k not in rec]
+        if missing:
+            raise ValueError(f"{path}: results[{i}] of this `{kind}` result lacks "
+                             f"{', '.join(missing)}")
+    if kind == "evaluate":
+        output["settings"].setdefault("predictors", _ordered(r["predictor"] for r in records))
+    else:
+        output["settings"].setdefault("deltas", sorted({r["delta"] for r in records
+                                                        if r["delta"] is not None}))
+    return kind, output
+
+
+def _ordered(items: Any) -> list[Any]:
+    out: list[Any] = []
+    for item in items:
+        if item not in out:
+            out.append(item)
+    return out
+
+
+def write_result_report(path: Path, out: Path, *, title: str | None = None) -> Path:
+    """Write the HTML page of the ``evaluate`` or ``simulate`` result ``path`` to ``out``.
+
+    Raises:
+        FileNotFoundError: no file ``path``, or no folder for ``out``.
+        ValueError: see :func:`load_result`.
+    """
+    kind, output = load_result(path)
+    if not out.parent.is_dir():
+        raise FileNotFoundError(f"{out}: folder {str(out.parent)!r} does not exist")
+    name = title or path.stem
+    with tempfile.TemporaryDirectory(prefix="curvecast-report-") as tmp:
+        if kind == "evaluate":
+            heading = f"Prediction results: {name}"
+            body = _evaluate_body(output, Path(tmp), name)
+        else:
+            heading = f"Early-stopping results: {name}"
+            body = _simulate_body(output, Path(tmp), name)
+    footer = f"Made by curvecast from {_html.esc(path)} (<code>curvecast {kind}</code>)."
+    return _html.write(out, _html.page(heading, body, footer=footer))
+
+
+def _figures(paths: Sequence[Path], name: str) -> str:
+    """The PNG files ``paths`` embedded with their captions (alt text: the file's stem without
+    the ``name-`` prefix)."""
+    parts = []
+    for p in paths:
+        caption = _CAPTIONS.get(p.name) or next(
+            (c for suffix, c in _CAPTIONS.items() if p.name.endswith(suffix)), "")
+        alt = p.stem.removeprefix(f"{name}-").replace("_", " ")
+        parts.append(_html.figure(_html.file_uri(p), alt, caption))
+    return "".join(parts)
+
+
+def _settings_line(settings: Mapping[str, Any], keys: Sequence[tuple[str, str]]) -> str:
+    parts = [f"{label} {_html.esc(_text(settings[key]))}" for key, label in keys
+             if settings.get(key) not in (None, "", [])]
+    return f'<p class="muted">{" · ".join(parts)}</p>\n'
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
+    return str(value)
+
+
+# ------------------------------------------------------------------------------ evaluate
+def _best_cells(cells: list[tuple[float | None, str]], higher: bool = True) -> list[str]:
+    """``(mean, text)`` cells of one column as ``<td>``s, the best mean marked bold."""
+    means = [m for m, _ in cells if m is not None]
+    best = (max(means) if higher else min(means)) if means else None
+    return [f'<td class="num best">{text}</td>' if m is not None and m == best and len(means) > 1
+            else f'<td class="num">{text}</td>' for m, text in cells]
+
+
+def _evaluate_body(output: Mapping[str, Any], tmp: Path, name: str) -> str:
+    records = output["results"]
+    settings = output["settings"]
+    names = list(settings["predictors"])
+    parts = [f'<p>Data: <code>{_html.esc(output.get("dataset", "?"))}</code></p>',
+             _settings_line(settings, (("complete_configs", "complete curves"),
+                                       ("epochs", "epochs"), ("train_size", "training curves"),
+                                       ("repeats", "repeats"), ("features", "features"),
+                                       ("seed", "seed")))]
+
+    table1 = select_prediction(records, experiment="table1", metric="r2")
+    fractions = sorted({r["fraction"] for r in table1})
+    if table1:
+        columns = {f: _best_cells([_cell(select_prediction(table1, predictor=n, fraction=f))
+                                   for n in names]) for f in fractions}
+        rows = [[_html.esc(n), *(columns[f][i] for f in fractions),
+                 _html.esc(_repeats(select_prediction(table1, predictor=n)))]
+                for i, n in enumerate(names) if select_prediction(table1, predictor=n)]
+        parts.append("<h2>Table 1: R² of the final value against the share of the curve "
+                     "observed</h2>")
+        parts.append(_html.table(["predictor", *(f"{100 * f:g} % observed" for f in fractions),
+                                  "repeats"], rows, numeric=range(1, len(fractions) + 2),
+                                 caption="mean ± standard error over random training sets; "
+                                         "bold: best in its column"))
+        quarter = min(fractions, key=lambda f: abs(f - 0.25))
+        measures = (("rmse", "RMSE", False), ("kendall_tau", "Kendall τ", True),
+                    ("coverage_68", "in ±1σ (68 %)", True), ("coverage_95", "in ±1.96σ (95 %)",
+                                                               True))
+        shown = [m for m in measures
+                 if select_prediction(records, experiment="table1", metric=m[0])]
+        if shown:
+            cols = {m: _best_cells([_cell(select_prediction(
+                records, experiment="table1", metric=m, predictor=n, fraction=quarter))
+                for n in names], higher) for m, _, higher in shown}
+            rows = [[_html.esc(n), *(cols[m][i] for m, _, _ in shown)]
+                    for i, n in enumerate(names)
+                    if select_prediction(table1, predictor=n, fraction=quarter)]
+            parts.append(f"<h3>More measures at {100 * quarter:g} % observed</h3>")
+            parts.append(_html.table(["predictor", *(label for _, label, _ in shown)], rows,
+                                     numeric=range(1, len(shown) + 1),
+                                     caption="coverage: share of test curves whose final value "
+                                             "lies in the predicted interval"))
+
+    ablation = select_prediction(records, experiment="table2", metric="r2")
+    if ablation:
+        ablation = sorted(ablation, key=lambda r: (len(r["features"].split("+")),
+                                                   [GROUPS.index(g) if g in GROUPS else len(GROUPS)
+                                                    for g in r["features"].split("+")]))
+        cells = _best_cells([_cell([r]) for r in ablation])
+        rows = [[_html.esc(r["features"]), cells[i],
+                 _cell(select_prediction(records, experiment="table2", metric="kendall_tau",
+                                         features=r["features"], fraction=r["fraction"]))[1]]
+                for i, r in enumerate(ablation)]
+        parts.append(f"<h2>Table 2: feature ablation ({_html.esc(ablation[0]['predictor'])}, "
+                     f"{100 * ablation[0]['fraction']:g} % observed)</h2>")
+        parts.append(_html.table(["feature groups", "R²", "Kendall τ"], rows, numeric=(1, 2),
+                                 caption="ts: the observed curve and its differences, ap: "
+                                         "architecture, hp: hyperparameters"))
+
+    efficiency = sorted(select_prediction(records, experiment="sample_efficiency", metric="r2"),
+                        key=lambda r: r["train_size"])
+    if efficiency:
+        rows = [[str(r["train_size"]), _cell([r])[1]] for r in efficiency]
+        parts.append(f"<h2>Sample efficiency ({_html.esc(efficiency[0]['predictor'])}, "
+                     f"{100 * efficiency[0]['fraction']:g} % observed)</h2>")
+        parts.append(_html.table(["training curves", "R²"], rows, numeric=(0, 1)))
+
+    depth = select_prediction(records, experiment="depth_generalisation")
+    if depth:
+        metrics = _ordered(r["metric"] for r in depth)
+        rows = [[_html.esc(n), *(_cell(select_prediction(depth, predictor=n, metric=m))[1]
+                                 for m in metrics)]
+                for n in _ordered(r["predictor"] for r in depth)]
+        parts.append("<h2>Generalisation to deeper networks</h2>")
+        parts.append(_html.table(["predictor", *metrics], rows, numeric=range(1, len(metrics) + 1),
+                                 caption="trained on configs with at most the median number "
+                                         "of layers, tested on the deeper ones"))
+
+    parts.append("<h2>Figures</h2>")
+    parts.append(_figures(plot_prediction_results(output, tmp, name), name))
+    return "\n".join(parts)
+
+
+def _cell(recs: Sequence[Mapping[str, Any]]) -> tuple[float | None, str]:
+    """(mean, ``mean ± s.e.``) of the first record; ``(None, "–")`` when there is none."""
+    if not recs:
+        return None, "–"
+    r = recs[0]
+    return r["mean"], _html.mean_se(r["mean"], r["stderr"])
+
+
+def _repeats(recs: Sequence[Mapping[str, Any]]) -> str:
+    ns = sorted({int(r["n"]) for r in recs if r.get("n") is not None})
+    return "–" if not ns else "/".join(str(n) for n in ns)
+
+
+# ------------------------------------------------------------------------------ simulate
+_SPEEDUP_COLUMNS = (("speedup", "speedup", ".2f"), ("best_kept", "best kept", ".2f"),
+                    ("regret", "regret", ".3f"), ("epochs", "epochs", ".0f"))
+_REFERENCE_COLUMNS = (("speedup_vs_reference", "vs Hyperband", ".2f"),
+                      ("same_selections", "same bracket winners", ".2f"))
+
+
+def _simulate_body(output: Mapping[str, Any], tmp: Path, name: str) -> str:
+    records = output["results"]
+    settings = output["settings"]
+    parts = [f'<p>Data: <code>{_html.esc(output.get("dataset", "?"))}</code></p>',
+             _settings_line(settings, (("configs", "configs"), ("epochs", "epochs"),
+                                       ("orderings", "orderings"), ("workers", "workers"),
+                                       ("min_complete", "min complete"),
+                                       ("predictor", "predictor"), ("deltas", "Δ"),
+                                       ("seed", "seed")))]
+    columns = list(_SPEEDUP_COLUMNS)
+    if select_speedup(records, metric="speedup_vs_reference"):
+        columns += _REFERENCE_COLUMNS
+    keys = _ordered((r["searcher"], r["stopper"], r["delta"]) for r in records)
+    rows = []
+    for searcher, stopper, delta in keys:
+        cells = []
+        for metric, _, spec in columns:
+            recs = select_speedup(records, searcher=searcher, stopper=stopper, delta=delta,
+                                  metric=metric)
+            text = "–" if not recs else _html.mean_se(recs[0]["mean"], recs[0]["stderr"], spec)
+            cells.append(text)
+        rows.append([_html.esc(searcher), _html.esc(stopper),
+                     "–" if delta is None else f"{delta:g}", *cells])
+    header = ["searcher", "stopper", "Δ", *(label for _, label, _ in columns)]
+    parts.append("<h2>Speedup of early stopping</h2>")
+    parts.append(_html.table(header, rows, numeric=range(2, len(header)),
+                             caption="mean ± standard error over orderings of the configs. "
+                                     "speedup: epochs of full training ÷ epochs used; best kept: "
+                                     "share of orderings in which the true best config was "
+                                     "trained to the end; regret: true best final value minus "
+                                     "that of the best config trained to the end (metric "
+                                     "units); epochs: epochs trained"))
+    parts.append("<h2>Figures</h2>")
+    parts.append(_figures(plot_speedup_results(output, tmp, name), name))
+    return "\n".join(parts)

@@ -1,0 +1,142 @@
+"""`curvecast report RESULT.json`: the page of an evaluate or simulate result, and bad files."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from curvecast.cli import app
+from curvecast.report.result_report import load_result
+
+RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results"
+EVALUATE = RESULTS / "prediction" / "metaqnn_cifar10.json"
+SIMULATE = RESULTS / "speedup" / "metaqnn_cifar10-random.json"
+HYPERBAND = RESULTS / "speedup" / "metaqnn_cifar10-hyperband.json"
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def report(*args: str | Path) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, ["report", *map(str, args)])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def figures(page: str) -> list[bytes]:
+    """The embedded PNGs of a page, decoded."""
+    return [base64.b64decode(m) for m in re.findall(r'src="data:image/png;base64,([^"]+)"', page)]
+
+
+def rows(page: str, heading: str) -> list[list[str]]:
+    """The body rows (cell texts) of the first table after ``heading``."""
+    section = page.split(heading, 1)[1]
+    table = section.split("<table>", 1)[1].split("</table>", 1)[0]
+    out = []
+    for row in re.findall(r"<tr>(.*?)</tr>", table, re.S)[1:]:
+        out.append([re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row)])
+    return out
+
+
+def assert_self_contained(page: str) -> None:
+    assert "<script" not in page
+    assert not re.search(r'(src|href)="(https?:)?//', page)  # nothing fetched from elsewhere
+
+
+def test_evaluate_result_has_tables_1_and_2_and_every_figure(tmp_path: Path) -> None:
+    out = tmp_path / "evaluate.html"
+    code, stdout, stderr = report(EVALUATE, "--out", out)
+    assert code == 0, stderr
+    assert f"report -> {out}" in stdout.replace("\n", "")  # rich wraps long paths
+    page = out.read_text()
+    assert_self_contained(page)
+    records = json.loads(EVALUATE.read_text())["results"]
+    r2 = {(r["predictor"], r["fraction"]): r for r in records
+          if r["experiment"] == "table1" and r["metric"] == "r2"}
+    table1 = rows(page, "Table 1")
+    assert [r[0] for r in table1] == ["srm", "svr-rbf", "ols", "last-value", "bnn"]
+    for row in table1:
+        for cell, fraction in zip(row[1:5], (0.1, 0.25, 0.5, 0.75), strict=True):
+            rec = r2[(row[0], fraction)]
+            assert cell == f"{rec['mean']:.3f} ± {rec['stderr']:.3f}"
+    # bold marks the best of each column: at 10 % observed, srm
+    assert '<td class="num best">0.843 ± 0.003</td>' in page
+    table2 = rows(page, "Table 2")
+    assert [r[0] for r in table2] == ["ts", "ap", "hp", "ts+ap", "ts+hp", "ap+hp", "ts+ap+hp"]
+    assert table2[0][1] == "0.937 ± 0.001"
+    assert [r[0] for r in rows(page, "Sample efficiency")] == ["10", "20", "30", "50", "75", "100"]
+    pngs = figures(page)
+    assert len(pngs) == 4 and all(p[:8] == PNG and len(p) > 5_000 for p in pngs)
+    for alt in ("r2 vs fraction", "sample efficiency", "feature ablation", "coverage"):
+        assert f'alt="{alt}"' in page
+
+
+def test_simulate_result_has_the_speedup_table_and_figure(tmp_path: Path) -> None:
+    out = tmp_path / "simulate.html"
+    code, _, stderr = report(SIMULATE, "--out", out, "--title", "cifar10 random")
+    assert code == 0, stderr
+    page = out.read_text()
+    assert_self_contained(page)
+    assert "<h1>Early-stopping results: cifar10 random</h1>" in page
+    records = json.loads(SIMULATE.read_text())["results"]
+    keys = list(dict.fromkeys((r["searcher"], r["stopper"], r["delta"]) for r in records))
+    table = rows(page, "Speedup of early stopping")
+    assert [(r[0], r[1], r[2]) for r in table] == [
+        (s, st, "–" if d is None else f"{d:g}") for s, st, d in keys]
+    first = next(r for r in records if r["metric"] == "speedup")
+    assert table[0][3] == f"{first['mean']:.2f} ± {first['stderr']:.2f}"
+    kept = next(r for r in records if r["metric"] == "best_kept")
+    assert table[0][4] == f"{kept['mean']:.2f} ± {kept['stderr']:.2f}"
+    assert "vs Hyperband" not in page
+    pngs = figures(page)
+    assert len(pngs) == 1 and pngs[0][:8] == PNG and 'alt="speedup"' in page
+
+
+def test_hyperband_result_adds_the_comparison_columns_and_figure(tmp_path: Path) -> None:
+    out = tmp_path / "hb.html"
+    assert report(HYPERBAND, "--out", out)[0] == 0
+    page = out.read_text()
+    table = rows(page, "Speedup of early stopping")
+    assert table[0][:3] == ["hyperband", "sh", "–"] and table[0][-2:] == ["–", "–"]
+    assert all(r[0] == "fhyperband" and r[-2] != "–" for r in table[1:])
+    assert "vs Hyperband" in page and len(figures(page)) == 2
+
+
+@pytest.mark.parametrize(("content", "fragment"), [
+    ("{not json", "not a JSON file"),
+    ('{"lstm_target": {}}', "not a result of `curvecast evaluate` or `curvecast simulate`"),
+    ('{"settings": {}, "results": []}', "the result has no records"),
+    ('{"settings": {}, "results": [{"speedup": 2}]}', "neither an `evaluate` record"),
+    ('{"settings": {}, "results": [{"searcher": "random", "stopper": "never", "delta": null, '
+     '"metric": "speedup", "mean": 1.0}]}', "results[0] of this `simulate` result lacks stderr"),
+    ("[1, 2]", "found list"),
+])
+def test_a_bad_result_file_is_a_one_line_error(tmp_path: Path, content: str,
+                                               fragment: str) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(content)
+    code, _, stderr = report(bad, "--out", tmp_path / "x.html")
+    assert code == 2
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and fragment in lines[0], stderr
+    assert str(bad) in lines[0]
+    assert not (tmp_path / "x.html").exists()
+
+
+def test_report_needs_exactly_one_of_a_result_and_a_study(tmp_path: Path) -> None:
+    code, _, stderr = report(EVALUATE, "--study", "s", "--out", tmp_path / "x.html")
+    assert code == 2 and "not both" in stderr
+    code, _, stderr = report("--out", tmp_path / "x.html")
+    assert code == 2 and "give RESULT.json" in stderr
+    code, _, stderr = report(tmp_path / "missing.json", "--out", tmp_path / "x.html")
+    assert code == 2 and "no such result file" in stderr
+    code, _, stderr = report(EVALUATE, "--out", tmp_path / "no" / "x.html")
+    assert code == 2 and "does not exist" in stderr
+
+
+def test_load_result_tells_the_kind_by_the_records() -> None:
+    assert load_result(EVALUATE)[0] == "evaluate"
+    kind, output = load_result(SIMULATE)
+    assert kind == "simulate" and output["settings"]["deltas"] == [0.8, 0.9, 0.95, 0.99]

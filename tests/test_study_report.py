@@ -1,0 +1,132 @@
+"""`curvecast report --study`: every section the page promises, MetaQNN's ε and reward per trial."""
+
+from __future__ import annotations
+
+import base64
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from curvecast.cli import app
+from curvecast.report.study_report import metaqnn_trace, write_study_report
+from curvecast.search import MetaQNN
+from curvecast.store import Store, TrialState
+from synthetic_study import BUDGET, STUDY, make_study
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, MetaQNN]:
+    db = tmp_path_factory.mktemp("study") / "s.db"
+    return db, make_study(db)
+
+
+def rows(page: str, heading: str) -> list[list[str]]:
+    """The body rows (cell texts) of the first table after ``heading``."""
+    table = page.split(heading, 1)[1].split("<table>", 1)[1].split("</table>", 1)[0]
+    return [[re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row)]
+            for row in re.findall(r"<tr>(.*?)</tr>", table, re.S)[1:]]
+
+
+def test_report_of_a_metaqnn_study_shows_every_section(tmp_path: Path,
+                                                       study: tuple[Path, MetaQNN]) -> None:
+    db, agent = study
+    out = tmp_path / "report.html"
+    result = CliRunner().invoke(app, ["report", "--storage", f"sqlite:///{db}", "--study", STUDY,
+                                      "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    page = out.read_text()
+    with Store(db) as store:
+        trials = store.trials(STUDY)
+    pngs = [base64.b64decode(m) for m in re.findall(r'src="data:image/png;base64,([^"]+)"', page)]
+    assert len(pngs) == 4 and all(p[:8] == PNG for p in pngs)
+    for alt in ("learning curves", "cost against best", "stopping decisions",
+                "MetaQNN epsilon and reward"):
+        assert f'alt="{alt}"' in page
+    for heading in ("Best configuration", "What was stopped, and what it cost",
+                    "Stopping decisions over time", "MetaQNN: ε schedule and reward",
+                    "Top configurations", "Every trial"):
+        assert f"<h2>{heading}</h2>" in page
+    assert "<script" not in page
+
+    stopped = [t for t in trials if t.state is TrialState.STOPPED]
+    complete = [t for t in trials if t.state is TrialState.COMPLETE]
+    assert stopped and complete and len(trials) == BUDGET
+    used = sum(len(t.values) for t in stopped + complete)
+    full = 8 * len(stopped + complete)
+    assert f"<b>{used} / {full}</b>" in page and f"<b>{full / used:.2f}x</b>" in page
+
+    top = rows(page, "<h2>Top configurations</h2>")
+    finals = sorted((t.values[-1][1] for t in complete), reverse=True)
+    assert [float(r[2]) for r in top] == pytest.approx(finals[:10], rel=1e-3)
+    assert top[0][1] == f"t{max(complete, key=lambda t: t.values[-1][1]).number}"
+
+    every = rows(page, "<h2>Every trial</h2>")
+    assert [r[0] for r in every] == [f"t{t.number}" for t in trials]
+    by_number = {t.number: t for t in trials}
+    eps = list(agent.asked_epsilons.values())
+    for row in every:
+        t = by_number[int(row[0][1:])]
+        assert row[1] == t.state.value
+        assert row[6] == f"{eps[t.number]:.2f}"  # the ε it was asked with
+        if t.state is TrialState.STOPPED:
+            assert row[7] == f"{t.predicted_value:.4g} (predicted)"
+        elif t.state is TrialState.COMPLETE:
+            assert row[7] == f"{t.values[-1][1]:.4g}"
+        else:  # failed or running: never told
+            assert row[7] == "–"
+    # the third trial was asked under the first, smaller budget: ε 0.8, not the 1.0 the final
+    # schedule would give it
+    assert every[2][6] == "0.80"
+
+
+def test_metaqnn_trace_is_what_the_agent_was_told(study: tuple[Path, MetaQNN]) -> None:
+    db, agent = study
+    with Store(db) as store:
+        trials = store.trials(STUDY)
+        state = store.get_study_state(STUDY, "searcher")
+    told, planned = metaqnn_trace(state, trials)
+    assert len(planned) == BUDGET and planned[0] == 1.0 and planned[-1] == 0.1
+    ids = list(agent.asked_epsilons)
+    for number, info in told.items():
+        cid = ids[info.order]
+        assert info.epsilon == agent.asked_epsilons[cid] and not info.recomputed
+        assert agent.config(cid) == trials[number].config
+        result = agent.results_.get(cid)
+        if result is None:
+            assert info.value is None
+        else:
+            assert (info.value, info.predicted) == (result.value, result.predicted)
+    # a state saved before agents kept ε: recomputed from the final schedule, and marked so
+    del state["epsilons"]
+    old, _ = metaqnn_trace(state, trials)
+    assert all(t.recomputed for t in old.values())
+    assert old[2].epsilon == planned[2] == 1.0
+    with pytest.raises(ValueError, match="not the state of a MetaQNN agent"):
+        metaqnn_trace({"n_asked": 3}, trials)
+
+
+def test_report_of_another_searcher_has_no_metaqnn_section(tmp_path: Path,
+                                                           study: tuple[Path, MetaQNN]) -> None:
+    db, _ = study
+    with Store(db) as store:
+        info = store.study_info(STUDY)
+        trials = store.trials(STUDY)
+    info["settings"]["searcher"] = "random"
+    page = write_study_report(info, trials, tmp_path / "r.html").read_text()
+    assert "MetaQNN" not in page and page.count("data:image/png;base64,") == 3
+    assert len(rows(page, "<h2>Every trial</h2>")[0]) == 8  # no ε or reward column
+    info["settings"]["searcher"] = "metaqnn"  # but no saved state: said, not drawn
+    page = write_study_report(info, trials, tmp_path / "r.html").read_text()
+    assert "Not available: the study has no saved searcher state" in page
+
+
+def test_a_study_without_trials_is_an_error(tmp_path: Path) -> None:
+    info = {"study": "empty", "metric": "accuracy", "direction": "maximize", "settings": {}}
+    with pytest.raises(ValueError, match="has no trials yet"):
+        write_study_report(info, [], tmp_path / "r.html")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        write_study_report(info, [], tmp_path / "no" / "r.html")
