@@ -110,3 +110,43 @@ def test_two_processes_never_claim_the_same_trial(tmp_path: Path) -> None:
         trials = store.trials("shared")
         assert {t.state for t in trials} == {TrialState.COMPLETE}
         assert {t.worker for t in trials} <= {"w0", "w1"}
+
+
+def test_worker_liveness() -> None:
+    import socket
+    import time
+
+    from curvecast.store import worker_alive, worker_id
+
+    now = time.time()
+    me = worker_id()
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    host = socket.gethostname()
+    assert worker_alive(me, now, grace=60, now=now)
+    assert not worker_alive(me, now - 61, grace=60, now=now)  # no heartbeat for too long
+    assert not worker_alive(me, None, grace=60, now=now)
+    assert not worker_alive(f"{host}:{gone}:abcd", now, grace=60, now=now)  # exited
+    assert not worker_alive(gone, now, grace=60, now=now)  # a bare pid of an older database
+    assert not worker_alive(me.rsplit(":", 1)[0] + ":other", now, grace=60, now=now)  # my pid, reused
+    assert worker_alive(f"elsewhere:{gone}:abcd", now, grace=60, now=now)  # judged by heartbeat
+
+
+def test_claim_takes_over_the_trials_of_dead_workers_only(tmp_path: Path) -> None:
+    import socket
+
+    from curvecast.store import worker_id
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    with Store(tmp_path / "o.db") as store:
+        store.create_study("o", metric="acc", direction="max")
+        mine = store.add_trial("o", {"i": 0}, state=TrialState.RUNNING, worker=worker_id())
+        dead = store.add_trial("o", {"i": 1}, state=TrialState.RUNNING,
+                               worker=f"{socket.gethostname()}:{gone}:abcd")
+        assert store.claim_trial("o", "new") is None  # only pending trials without orphans_after
+        assert store.claim_trial("o", "new", orphans_after=60) == dead
+        assert store.owner("o", dead) == "new" and store.owner("o", mine) == worker_id()
+        # nothing left: "new" lives by its fresh heartbeat, this process by its pid
+        assert store.claim_trial("o", "other", orphans_after=60) is None
+        assert store.heartbeat(worker_id()) == 1

@@ -2,15 +2,20 @@
 
 One database file (standard-library ``sqlite3``, WAL journal) holds any number of studies.  Every
 write is its own transaction and is on disk when the call returns, so a study killed at any
-moment (``kill -9``) loses nothing it recorded.  Several processes may share one file: trial
-numbers and the claim of a pending trial are taken inside ``BEGIN IMMEDIATE`` transactions, so two
-workers never get the same trial.
+moment (``kill -9``) loses nothing it recorded.
+
+Several processes may share one file and one study.  Writes serialise on SQLite's write lock
+(``BEGIN IMMEDIATE``); :meth:`Store.transaction` groups several writes into one atomic step.  Each
+trial records its owner, a worker id ``host:pid:token`` (:func:`worker_id`), and a heartbeat
+timestamp the owner refreshes while it trains (:meth:`Store.heartbeat`).  :meth:`Store.claim_trial`
+hands a pending trial — or a RUNNING one whose owner is dead (:func:`worker_alive`) — to exactly
+one worker, so two workers never train the same trial.
 
 Tables: ``studies`` (name, metric, direction, settings), ``trials`` (per study: number, config,
-state, worker, predicted value when stopped), ``observations`` (trial, epoch, value, seconds; a
-diverged run's NaN/inf is stored as is), ``decisions`` (trial, epoch, action, predicted mean and
-std, probability, reason) and ``study_state`` (named JSON blobs a searcher or scheduler needs to
-resume, e.g. a Q-table or a Hyperband bracket position).
+state, worker and its heartbeat, predicted value when stopped), ``observations`` (trial, epoch,
+value, seconds; a diverged run's NaN/inf is stored as is), ``decisions`` (trial, epoch, action,
+predicted mean and std, probability, reason) and ``study_state`` (named JSON blobs a searcher or
+scheduler needs to resume, e.g. a Q-table or a Hyperband bracket position).
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import secrets
+import socket
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping
@@ -40,7 +47,7 @@ CREATE TABLE IF NOT EXISTS trials (
     id INTEGER PRIMARY KEY, study_id INTEGER NOT NULL REFERENCES studies(id),
     number INTEGER NOT NULL, config TEXT NOT NULL, state TEXT NOT NULL, worker TEXT,
     predicted_value REAL, test_value REAL, created REAL NOT NULL, updated REAL NOT NULL,
-    UNIQUE (study_id, number));
+    heartbeat REAL, UNIQUE (study_id, number));
 CREATE TABLE IF NOT EXISTS observations (
     trial_id INTEGER NOT NULL REFERENCES trials(id), epoch INTEGER NOT NULL,
     value REAL, seconds REAL, PRIMARY KEY (trial_id, epoch));
@@ -113,6 +120,91 @@ def parse_storage(url: str | os.PathLike[str]) -> Path:
     return Path(text)
 
 
+_TOKENS: dict[int, str] = {}  # pid → this process's random token (a forked child makes its own)
+
+
+def worker_id() -> str:
+    """This process's worker id, ``host:pid:token``.
+
+    The random token tells this process apart from an earlier one that had the same pid (a
+    restarted container reuses pids), so a trial left RUNNING by that one counts as orphaned.
+    """
+    pid = os.getpid()
+    token = _TOKENS.setdefault(pid, secrets.token_hex(4))
+    return f"{socket.gethostname()}:{pid}:{token}"
+
+
+def _parse_worker(worker: str | None) -> tuple[str | None, int | None]:
+    """``host:pid:token`` → (host, pid); a bare pid (older databases) is a pid of this host."""
+    if worker is None:
+        return None, None
+    if worker.isdigit():
+        return socket.gethostname(), int(worker)
+    parts = worker.rsplit(":", 2)
+    if len(parts) == 3 and parts[1].isdigit():
+        return parts[0], int(parts[1])
+    return None, None
+
+
+def _pid_running(pid: int) -> bool:
+    """Whether process ``pid`` of this host exists and is not a zombie (exited, not reaped)."""
+    if os.name == "nt":  # os.kill(pid, 0) would terminate it: rely on the heartbeat
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by another user
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # no /proc (macOS): it exists
+        return True
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]
+
+
+def worker_alive(worker: str | None, heartbeat: float | None, *, grace: float,
+                 now: float | None = None) -> bool:
+    """Whether the owner of a RUNNING trial may still be training it.
+
+    Dead when its heartbeat is missing or older than ``grace`` seconds, or — when it ran on this
+    host — its pid has exited, or its pid is this process's under another token (an earlier
+    process with the same pid).  An owner on another host is judged by its heartbeat alone.
+
+    Args:
+        worker: the owner's id (:func:`worker_id`; a bare pid from older databases).
+        heartbeat: the owner's last heartbeat (seconds since the epoch).
+        grace: seconds without a heartbeat after which an owner counts as dead.
+        now: the current time (default: ``time.time()``).
+    """
+    now = time.time() if now is None else now
+    if heartbeat is None or now - heartbeat > grace:
+        return False
+    host, pid = _parse_worker(worker)
+    if host != socket.gethostname() or pid is None:
+        return True
+    if pid == os.getpid():
+        return worker == worker_id()
+    return _pid_running(pid)
+
+
+@dataclass(frozen=True)
+class StudyUpdates:
+    """What changed in a study since a reader's last look (see :meth:`Store.updates`).
+
+    Attributes:
+        new_trials: trials numbered above the reader's last known number (configs, no values).
+        states: the state of every trial, by number.
+        values: ``(number, epoch, value, seconds)`` of every observation recorded since.
+        cursor: pass as ``after_observation`` next time.
+    """
+
+    new_trials: list[Trial]
+    states: dict[int, TrialState]
+    values: list[tuple[int, int, float, float | None]]
+    cursor: int
+
+
 def _json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=lambda o: o.item() if hasattr(o, "item")
                       else str(o))
@@ -140,6 +232,7 @@ class Store:
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         self._db.execute(statement)
+                self._migrate()
         except sqlite3.DatabaseError as err:
             raise ValueError(f"{self.path}: not a curvecast study database ({err})") from None
 
@@ -153,9 +246,22 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _migrate(self) -> None:
+        """Bring a database of an older curvecast up to the current schema."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(trials)")}
+        if "heartbeat" not in columns:
+            self._db.execute("ALTER TABLE trials ADD COLUMN heartbeat REAL")
+            self._db.execute("UPDATE trials SET heartbeat = updated")
+
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, taken at once (``BEGIN IMMEDIATE``) so writers serialise."""
+        """One write transaction, taken at once (``BEGIN IMMEDIATE``) so writers serialise.
+
+        Inside an open transaction (:meth:`transaction`) it joins that one.
+        """
+        if self._db.in_transaction:
+            yield self._db
+            return
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield self._db
@@ -163,6 +269,26 @@ class Store:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """One read transaction: its queries see one snapshot of the database."""
+        if self._db.in_transaction:
+            yield self._db
+            return
+        self._db.execute("BEGIN")
+        try:
+            yield self._db
+        finally:
+            self._db.execute("COMMIT")
+
+    @contextmanager
+    def transaction(self) -> Iterator[Store]:
+        """Hold the database's write lock for several reads and writes, committed together (or
+        rolled back together when the block raises).  Other processes' writes wait, for up to
+        ``timeout`` seconds; keep the block short.  Calls inside join this transaction."""
+        with self._write():
+            yield self
 
     # ------------------------------------------------------------------ studies
     def create_study(self, name: str, *, metric: str, direction: Direction | str,
@@ -226,25 +352,58 @@ class Store:
             number = db.execute("SELECT COALESCE(MAX(number) + 1, 0) FROM trials "
                                 "WHERE study_id = ?", (sid,)).fetchone()[0]
             db.execute("INSERT INTO trials (study_id, number, config, state, worker, created, "
-                       "updated) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                       (sid, number, _json(dict(config)), state.value, worker, now, now))
+                       "updated, heartbeat) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                       (sid, number, _json(dict(config)), state.value, worker, now, now, now))
         return int(number)
 
+    def count_trials(self, study: str) -> int:
+        """How many trials ``study`` has, in any state."""
+        row = self._db.execute("SELECT COUNT(*) FROM trials WHERE study_id = ?",
+                               (self.study_id(study),)).fetchone()
+        return int(row[0])
+
     def claim_trial(self, study: str, worker: str,
-                    states: tuple[TrialState, ...] = (TrialState.PENDING,)) -> int | None:
+                    states: tuple[TrialState, ...] = (TrialState.PENDING,), *,
+                    orphans_after: float | None = None) -> int | None:
         """Atomically take the oldest trial in one of ``states`` for ``worker`` (it becomes
-        RUNNING); None when there is none.  Two processes never claim the same trial."""
+        RUNNING, owned by ``worker``, heartbeat now); None when there is none.
+
+        With ``orphans_after`` (seconds), a RUNNING trial whose owner is dead
+        (:func:`worker_alive` with that grace) may be taken too: this is how a worker resumes the
+        trials of a killed one.  Two processes never claim the same trial.
+        """
         sid = self.study_id(study)
-        marks = ",".join("?" * len(states))
+        wanted = {s.value for s in states}
+        if orphans_after is not None:
+            wanted.add(TrialState.RUNNING.value)
+        marks = ",".join("?" * len(wanted))
         with self._write() as db:
-            row = db.execute(f"SELECT id, number FROM trials WHERE study_id = ? AND state IN "
-                             f"({marks}) ORDER BY number LIMIT 1",
-                             (sid, *[s.value for s in states])).fetchone()
-            if row is None:
-                return None
-            db.execute("UPDATE trials SET state = ?, worker = ?, updated = ? WHERE id = ?",
-                       (TrialState.RUNNING.value, worker, time.time(), row[0]))
-        return int(row[1])
+            now = time.time()
+            rows = db.execute(f"SELECT id, number, state, worker, heartbeat FROM trials "
+                              f"WHERE study_id = ? AND state IN ({marks}) ORDER BY number",
+                              (sid, *sorted(wanted))).fetchall()
+            for tid, number, state, owner, beat in rows:
+                orphan = state == TrialState.RUNNING.value and TrialState.RUNNING not in states
+                if orphan and worker_alive(owner, beat, grace=float(orphans_after or 0.0),
+                                           now=now):
+                    continue
+                db.execute("UPDATE trials SET state = ?, worker = ?, updated = ?, heartbeat = ? "
+                           "WHERE id = ?", (TrialState.RUNNING.value, worker, now, now, tid))
+                return int(number)
+        return None
+
+    def owner(self, study: str, number: int) -> str | None:
+        """The worker id recorded for trial ``number`` (its trainer, while RUNNING)."""
+        row = self._db.execute("SELECT worker FROM trials WHERE id = ?",
+                               (self._trial_id(study, number),)).fetchone()
+        return None if row[0] is None else str(row[0])
+
+    def heartbeat(self, worker: str) -> int:
+        """Mark every RUNNING trial of ``worker`` (in any study) alive now; returns how many."""
+        with self._write() as db:
+            cur = db.execute("UPDATE trials SET heartbeat = ? WHERE worker = ? AND state = ?",
+                             (time.time(), worker, TrialState.RUNNING.value))
+        return int(cur.rowcount)
 
     def set_state(self, study: str, number: int, state: TrialState, *,
                   predicted_value: float | None = None, test_value: float | None = None) -> None:
@@ -272,7 +431,8 @@ class Store:
             db.execute("INSERT OR IGNORE INTO observations (trial_id, epoch, value, seconds) "
                        "VALUES (?, ?, ?, ?)",
                        (tid, epoch, float(value), seconds))  # sqlite3 stores NaN as NULL
-            db.execute("UPDATE trials SET updated = ? WHERE id = ?", (time.time(), tid))
+            now = time.time()
+            db.execute("UPDATE trials SET updated = ?, heartbeat = ? WHERE id = ?", (now, now, tid))
 
     def record_decision(self, study: str, number: int, decision: Decision) -> None:
         """Record one stopping decision of a trial."""
@@ -311,6 +471,28 @@ class Store:
                 "ORDER BY d.id", (sid,)):
             out[tid].decisions.append(Decision(int(epoch), action, mean, std, prob, reason or ""))
         return list(out.values())
+
+    def updates(self, study: str, *, after_trial: int = -1,
+                after_observation: int = 0) -> StudyUpdates:
+        """What changed since a reader's last look, read from one snapshot: the trials numbered
+        above ``after_trial``, every trial's state, and the observations recorded after cursor
+        ``after_observation`` (0: all).  Cheap to call after every epoch: it reads only new rows
+        (and one state per trial)."""
+        sid = self.study_id(study)
+        with self._read() as db:
+            new = [Trial(int(n), json.loads(c), TrialState(s), w) for n, c, s, w in db.execute(
+                "SELECT number, config, state, worker FROM trials WHERE study_id = ? "
+                "AND number > ? ORDER BY number", (sid, after_trial))]
+            states = {int(n): TrialState(s) for n, s in db.execute(
+                "SELECT number, state FROM trials WHERE study_id = ?", (sid,))}
+            rows = db.execute(
+                "SELECT o.rowid, t.number, o.epoch, o.value, o.seconds FROM observations o "
+                "JOIN trials t ON o.trial_id = t.id WHERE t.study_id = ? AND o.rowid > ? "
+                "ORDER BY o.rowid", (sid, after_observation)).fetchall()
+        values = [(int(n), int(e), math.nan if v is None else float(v), s)
+                  for _, n, e, v, s in rows]
+        cursor = int(rows[-1][0]) if rows else after_observation
+        return StudyUpdates(new, states, values, cursor)
 
     # ------------------------------------------------------------------ resume state
     def set_study_state(self, study: str, key: str, value: Any) -> None:

@@ -12,15 +12,17 @@ of the last recorded epoch (``<checkpoints>/t<number>-e<epoch>.ckpt``), so:
   continues from its last recorded epoch;
 * epochs reported by a worker that died before its value was recorded are simply retrained.
 
-Searcher state (e.g. how many configs were proposed, a Q-table) is saved in the store after
-every finished trial.
+Several processes may run the same study against one database file at once (on one host: SQLite's
+WAL mode needs shared memory, so not over a network file system); the store coordinates them —
+see :func:`run_search`.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing as mp
-import os
+import sqlite3
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,12 +31,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from curvecast.curves import Direction
 from curvecast.execution.collect import _one_torch_thread, _quiet_worker
 from curvecast.search import ConfigSearcher
 from curvecast.stopping import Decision, History, Stopper, Trial
 from curvecast.store import Decision as StoredDecision
-from curvecast.store import Store, TrialState
+from curvecast.store import Store, TrialState, worker_id
 from curvecast.workloads._base import EpochResult, Workload
 
 
@@ -97,7 +98,11 @@ class _InProcess(cf.Executor):
 
 @dataclass
 class Progress:
-    """A snapshot of a running search, passed to ``on_progress`` after every recorded epoch."""
+    """A snapshot of a running search, passed to ``on_progress`` after every recorded epoch.
+
+    Counts are of the whole study (every process running it); ``running`` counts RUNNING trials,
+    ``epochs_used`` every recorded epoch, ``best_*`` the best complete trial.
+    """
 
     trials: int
     complete: int = 0
@@ -111,7 +116,7 @@ class Progress:
 
     @property
     def finished(self) -> int:
-        """Trials complete, stopped or failed."""
+        """Trials complete, stopped or failed (by any process of the study)."""
         return self.complete + self.stopped + self.failed
 
 
@@ -139,32 +144,43 @@ class SearchResult:
 
 
 class _Mirror:
-    """What this process knows of the study: configs, curves and states by trial number."""
+    """What this process knows of the study: configs, curves and states by trial number.
 
-    def __init__(self, metric: str, direction: Direction, epochs: int, fill: float | None) -> None:
-        self.metric = metric
-        self.direction = direction
+    Kept up to date from the store by :meth:`sync`, which reads only what changed since the last
+    call, so trials run by other processes are part of the stopper's history too.
+    """
+
+    def __init__(self, workload: Workload, epochs: int) -> None:
+        self.workload = workload
+        self.metric = workload.metric
+        self.direction = workload.direction
         self.T = epochs
-        self.fixed_fill = fill
+        self.fixed_fill = workload.diverged_value
         self.configs: dict[int, dict[str, Any]] = {}
         self.rows: dict[int, dict[str, Any]] = {}  # config + architecture fields
-        self.values: dict[int, list[float]] = {}
+        self.values: dict[int, dict[int, float]] = {}  # number → epoch → value
         self.states: dict[int, TrialState] = {}
         self.worst_seen = float("nan")
+        self._cursor = 0  # the last observation read from the store
 
-    def add(self, number: int, config: dict[str, Any], row: dict[str, Any],
-            state: TrialState, values: list[float]) -> None:
-        self.configs[number], self.rows[number] = config, row
-        self.states[number] = state
-        self.values[number] = []
-        for v in values:
-            self.observe(number, v)
+    def sync(self, store: Store, study: str) -> None:
+        """Read the trials, states and observations recorded since the last call."""
+        updates = store.updates(study, after_trial=max(self.configs, default=-1),
+                                after_observation=self._cursor)
+        for t in updates.new_trials:
+            self.configs[t.number] = t.config
+            self.rows[t.number] = {**t.config, **self.workload.describe(t.config)}
+            self.values[t.number] = {}
+        self.states.update(updates.states)
+        for number, epoch, value, _ in updates.values:
+            self.values[number][epoch] = value
+            if np.isfinite(value):
+                self.worst_seen = self.direction.worst(np.array([value, self.worst_seen]))
+        self._cursor = updates.cursor
 
-    def observe(self, number: int, value: float) -> None:
-        self.values[number].append(value)
-        if np.isfinite(value):
-            worst = self.direction.worst(np.array([value, self.worst_seen]))
-            self.worst_seen = worst
+    def curve(self, number: int) -> list[float]:
+        """Trial ``number``'s recorded values, by epoch (diverged values as recorded)."""
+        return [v for _, v in sorted(self.values[number].items())]
 
     def fill(self, value: float) -> float:
         if np.isfinite(value):
@@ -177,7 +193,7 @@ class _Mirror:
         grid = np.full((len(numbers), T), np.nan)
         n_observed = np.zeros(len(numbers), dtype=np.int64)
         for i, n in enumerate(numbers):
-            vals = [self.fill(v) for v in self.values[n][:T]]
+            vals = [self.fill(v) for v in self.curve(n)[:T]]
             grid[i, : len(vals)] = vals
             n_observed[i] = len(vals)
         ids = [f"t{n}" for n in numbers]
@@ -186,9 +202,208 @@ class _Mirror:
                        metric=self.metric, direction=self.direction, study=study)
 
     def trial(self, number: int) -> Trial:
-        values = np.array([self.fill(v) for v in self.values[number]])
+        values = np.array([self.fill(v) for v in self.curve(number)])
         return Trial(f"t{number}", pd.DataFrame([self.rows[number]], index=[f"t{number}"]),
                      values)
+
+    def update(self, progress: Progress) -> Progress:
+        """Set ``progress``'s counts and best trial to the study's (every process's) state."""
+        states = list(self.states.values())
+        progress.complete = states.count(TrialState.COMPLETE)
+        progress.stopped = states.count(TrialState.STOPPED)
+        progress.failed = states.count(TrialState.FAILED)
+        progress.running = states.count(TrialState.RUNNING)
+        progress.epochs_used = sum(len(v) for v in self.values.values())
+        best: tuple[float, int] | None = None
+        for number, state in sorted(self.states.items()):
+            if state is TrialState.COMPLETE and self.values[number]:
+                value = self.fill(self.curve(number)[-1])
+                if best is None or self.direction.is_better(value, best[0]):
+                    best = (value, number)
+        if best is not None:
+            progress.best_value, progress.best_trial = best
+        return progress
+
+
+class _Heartbeat:
+    """Refreshes the heartbeat of this worker's RUNNING trials every ``interval`` seconds.
+
+    A thread with its own database connection does it, since training may hold the main thread
+    for a whole epoch.  A beat that finds the database locked is skipped (the next one retries).
+    """
+
+    def __init__(self, path: Path, worker: str, interval: float) -> None:
+        self.path = path
+        self.worker = worker
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="curvecast-heartbeat",
+                                        daemon=True)
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        store: Store | None = None
+        try:
+            while not self._stop.wait(self.interval):
+                try:
+                    store = store or Store(self.path)
+                    store.heartbeat(self.worker)
+                except (sqlite3.Error, ValueError):  # busy for longer than the store's timeout
+                    continue
+        finally:
+            if store is not None:
+                store.close()
+
+
+@dataclass
+class _Session:
+    """This process's part in a study: who it is, what it knows of the study, and every write it
+    makes to the store (each one transaction that first checks the trial is still its own)."""
+
+    store: Store
+    study: str
+    worker: str
+    workload: Workload
+    searcher: ConfigSearcher
+    stopper: Stopper
+    mirror: _Mirror
+    progress: Progress
+    checkpoints: Path
+    trials: int
+    epochs: int
+    seed: int
+    grace: float
+
+    def task(self, number: int) -> _Task:
+        """The next epoch of trial ``number`` as a task for a worker."""
+        return _Task(self.workload, number, self.mirror.configs[number],
+                     self.seed * 1_000_003 + number, self.epochs,
+                     len(self.mirror.values[number]), self.checkpoints)
+
+    def take(self) -> int | None:
+        """A trial for this process to train: a claimed pending or orphaned one, else a new one
+        within the budget; None when there is none."""
+        while True:
+            number = self.store.claim_trial(self.study, self.worker,
+                                            (TrialState.PENDING, TrialState.PAUSED),
+                                            orphans_after=self.grace)
+            if number is None:
+                number = self._new_trial()
+            if number is None:
+                return None
+            self.mirror.sync(self.store, self.study)
+            if len(self.mirror.values[number]) < self.epochs:
+                return number
+            self._complete_trained(number)  # fully recorded, never marked (an older database)
+
+    def _new_trial(self) -> int | None:
+        """Ask the shared searcher for a config and record it as this worker's RUNNING trial, in
+        one transaction that counts the study's trials against the budget."""
+        with self.store.transaction():
+            if self.store.count_trials(self.study) >= self.trials:
+                return None
+            self._load_searcher()
+            config = self.searcher.ask_config()
+            if config is None:
+                return None
+            number = self.store.add_trial(self.study, config, state=TrialState.RUNNING,
+                                          worker=self.worker)
+            self.store.set_study_state(self.study, "searcher", self.searcher.state_dict())
+        return number
+
+    def _load_searcher(self) -> None:
+        """Load the searcher state saved in the store (by any process) into ``searcher``."""
+        saved = self.store.get_study_state(self.study, "searcher")
+        if saved is not None:
+            self.searcher.load_state_dict(saved)
+
+    def _finish(self, number: int, state: TrialState, told: float, *,
+                predicted_value: float | None = None, test_value: float | None = None) -> None:
+        """Mark trial ``number`` COMPLETE or STOPPED and tell the shared searcher ``told`` (inside
+        the caller's transaction)."""
+        self.store.set_state(self.study, number, state, predicted_value=predicted_value,
+                             test_value=test_value)
+        self._load_searcher()
+        self.searcher.tell_config(self.mirror.configs[number], told,
+                                  predicted=state is TrialState.STOPPED)
+        self.store.set_study_state(self.study, "searcher", self.searcher.state_dict())
+
+    def _owns(self, number: int) -> bool:
+        if self.store.owner(self.study, number) == self.worker:
+            return True
+        self.progress.last_event = f"t{number} was taken over by another worker"
+        return False
+
+    def _complete_trained(self, number: int) -> None:
+        with self.store.transaction():
+            if self._owns(number):
+                self._finish(number, TrialState.COMPLETE,
+                             self.mirror.fill(self.mirror.curve(number)[-1]))
+        self.mirror.sync(self.store, self.study)
+
+    def record(self, outcome: _Outcome) -> bool:
+        """Record one epoch's outcome and decide what happens next; True: train another epoch."""
+        number, r = outcome.number, outcome.result
+        if outcome.error is not None:
+            return self._fail(outcome)
+        final = r.epoch >= self.epochs
+        with self.store.transaction():
+            if not self._owns(number):
+                return False
+            self.store.record_value(self.study, number, r.epoch, r.value, r.seconds)
+            if final:
+                self._finish(number, TrialState.COMPLETE, self.mirror.fill(r.value),
+                             test_value=outcome.test_value)
+        self.mirror.sync(self.store, self.study)
+        for old in self.checkpoints.glob(f"t{number}-e*.ckpt"):
+            if old.name != _checkpoint(self.checkpoints, number, r.epoch).name:
+                old.unlink(missing_ok=True)
+        if final:
+            self.progress.last_event = f"t{number} complete: {r.value:.4g}"
+            _clean(self.checkpoints, number)
+            return False
+        return self._judge(number, r.epoch)
+
+    def _judge(self, number: int, epoch: int) -> bool:
+        """Ask the stopper about trial ``number`` after ``epoch``; True: continue it."""
+        decision: Decision = self.stopper.decide(self.mirror.trial(number),
+                                                 self.mirror.history(self.study))
+        with self.store.transaction():
+            if not self._owns(number):
+                return False
+            self.store.record_decision(self.study, number, StoredDecision(
+                decision.epoch, decision.action.value, decision.mean, decision.std,
+                decision.probability, decision.reason))
+            if not decision.stop:
+                return True
+            last = self.mirror.curve(number)[-1]
+            predicted = decision.mean if decision.mean is not None else self.mirror.fill(last)
+            self._finish(number, TrialState.STOPPED, predicted, predicted_value=predicted)
+        self.mirror.sync(self.store, self.study)
+        self.progress.last_event = f"t{number} stopped at epoch {epoch}: {decision.reason}"
+        _clean(self.checkpoints, number)
+        return False
+
+    def _fail(self, outcome: _Outcome) -> bool:
+        """Mark the trial FAILED with its error (a failed trial is not told to the searcher)."""
+        number = outcome.number
+        with self.store.transaction():
+            if not self._owns(number):
+                return False
+            self.store.record_decision(self.study, number, StoredDecision(
+                outcome.result.epoch, "fail", reason=outcome.error or ""))
+            self.store.set_state(self.study, number, TrialState.FAILED)
+        self.mirror.sync(self.store, self.study)
+        self.progress.last_event = f"t{number} failed: {outcome.error}"
+        _clean(self.checkpoints, number)
+        return False
 
 
 def run_search(
@@ -204,16 +419,101 @@ def run_search(
     seed: int = 0,
     settings: dict[str, Any] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
+    heartbeat: float = 10.0,
+    grace: float = 120.0,
 ) -> SearchResult:
-    """Run (or resume) study ``study`` until ``trials`` trials are complete, stopped or failed.
+    """Run (or resume, or join) study ``study`` until it has ``trials`` trials complete, stopped
+    or failed.
+
+    Several processes may run the same study against one database file at once, each calling
+    this with the same arguments; the store coordinates them:
+
+    * **Who trains what.**  Each trial records its owner (``host:pid:token``,
+      :func:`~curvecast.store.worker_id`) and a heartbeat this call refreshes every ``heartbeat``
+      seconds.  A process takes work only by an atomic claim (one ``BEGIN IMMEDIATE``
+      transaction, :meth:`~curvecast.store.Store.claim_trial`): a PENDING or PAUSED trial, or a
+      RUNNING one whose owner is dead — its pid has exited on this host, or it sent no heartbeat
+      for ``grace`` seconds — which then continues from its checkpoint (how a rerun after
+      ``kill -9`` resumes).  Every later write checks ownership in the same transaction, so a
+      worker presumed dead that comes back drops the trial instead of recording twice.
+    * **Budget.**  A new trial is created in the transaction that counts the study's trials (all
+      states), so the study never holds more than ``trials``.
+    * **Searcher.**  The state saved in the store is the one searcher of the study: every ask
+      (with the creation of its trial) and every tell (with the trial's final state) is one
+      transaction that loads the saved state into this process's ``searcher``, calls it, and
+      saves it back.  Asks are thus serialised through one state (a random sampler's count,
+      MetaQNN's ε schedule and Q-table, TPE's trials) and a second process proposes nothing the
+      first already did.  A failed trial is not told.
+    * **Stopper.**  Before each decision this process reads the observations recorded since its
+      last read, by any process, so the stopper's History holds every trial of the study.
+
+    A process returns when it can neither claim nor create a trial and trains none; trials that
+    other live processes still train are theirs to finish.
+
+    Args:
+        workload: what to train (its name, the epochs and the seed must match a resumed study).
+        searcher: proposes configs; its state is shared through the store (above).
+        stopper: judges a trial after every epoch but the last.
+        store: the study database.
+        study: the study's name.
+        trials: the study's budget of trials (complete, stopped or failed).
+        epochs: epochs of full training, T.
+        workers: training processes of this call (1: train in this process).
+        seed: seed of training (trial ``n`` trains with ``seed * 1_000_003 + n``).
+        settings: more settings to record with a new study.
+        on_progress: called with the study's :class:`Progress` after every recorded epoch.
+        heartbeat: seconds between this process's heartbeats.
+        grace: seconds without a heartbeat after which another process takes over a trial.
 
     Raises:
-        ValueError: ``trials``/``epochs``/``workers`` below 1, or the study exists with other
-            settings (workload, epochs, seed).
+        ValueError: ``trials``/``epochs``/``workers`` below 1, ``heartbeat`` not in
+            ``(0, grace)``, or the study exists with other settings (workload, epochs, seed).
     """
     for name, value in (("trials", trials), ("epochs", epochs), ("workers", workers)):
         if value < 1:
             raise ValueError(f"--{name} must be at least 1, got {value}")
+    if not 0 < heartbeat < grace:
+        raise ValueError(f"heartbeat must be positive and below grace, got heartbeat={heartbeat} "
+                         f"s, grace={grace} s")
+    _open_study(store, study, workload, epochs, seed, settings)
+    checkpoints = store.path.with_name(f"{store.path.name}.checkpoints") / study
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    mirror = _Mirror(workload, epochs)
+    mirror.sync(store, study)
+    session = _Session(store, study, worker_id(), workload, searcher, stopper, mirror,
+                       mirror.update(Progress(trials=trials)), checkpoints, trials, epochs, seed,
+                       grace)
+    running: dict[cf.Future[_Outcome], int] = {}
+    with _Heartbeat(store.path, session.worker, heartbeat), _executor(workers) as pool:
+        def launch() -> None:
+            while len(running) < workers:
+                number = session.take()
+                if number is None:
+                    return
+                running[pool.submit(_train_one_epoch, session.task(number))] = number
+
+        launch()
+        while running:
+            done, _ = cf.wait(list(running), return_when=cf.FIRST_COMPLETED)
+            for future in done:
+                number = running.pop(future)
+                if session.record(future.result()):
+                    running[pool.submit(_train_one_epoch, session.task(number))] = number
+                mirror.update(session.progress)
+                if on_progress:
+                    on_progress(session.progress)
+            launch()
+    mirror.sync(store, study)
+    return _result(store, study, mirror.update(session.progress), epochs)
+
+
+def _open_study(store: Store, study: str, workload: Workload, epochs: int, seed: int,
+                settings: dict[str, Any] | None) -> None:
+    """Create study ``study`` or check that it was started with this workload, epochs and seed.
+
+    Raises:
+        ValueError: the study exists with other settings.
+    """
     fixed: dict[str, Any] = {"workload": workload.name, "epochs": epochs, "seed": seed}
     store.create_study(study, metric=workload.metric, direction=workload.direction,
                        settings={**fixed, **(settings or {})})
@@ -222,64 +522,6 @@ def run_search(
         if recorded.get(key) != wanted:
             raise ValueError(f"study {study!r} was started with {key}={recorded.get(key)!r}, "
                              f"not {wanted!r}: rerun with its settings or choose another --study")
-    checkpoints = store.path.with_name(f"{store.path.name}.checkpoints") / study
-    checkpoints.mkdir(parents=True, exist_ok=True)
-    mirror = _Mirror(workload.metric, workload.direction, epochs, workload.diverged_value)
-    progress = Progress(trials=trials)
-    resumable: list[int] = []
-    for t in store.trials(study):
-        values = [v for _, v, _ in t.values]
-        mirror.add(t.number, t.config, {**t.config, **workload.describe(t.config)}, t.state,
-                   values)
-        progress.epochs_used += len(values)
-        if t.state in (TrialState.RUNNING, TrialState.PENDING, TrialState.PAUSED):
-            resumable.append(t.number)
-        _count(progress, t.state, +1)
-    saved = store.get_study_state(study, "searcher")
-    if saved is not None:  # a resumed study: the searcher continues where it was
-        searcher.load_state_dict(saved)
-    _update_best(progress, mirror, workload.direction)
-
-    def task(number: int) -> _Task:
-        return _Task(workload, number, mirror.configs[number], seed * 1_000_003 + number,
-                     epochs, len(mirror.values[number]), checkpoints)
-
-    def new_trial() -> int | None:
-        if progress.finished + len(running) >= trials:
-            return None
-        config = searcher.ask_config()
-        if config is None:
-            return None
-        number = store.add_trial(study, config, state=TrialState.RUNNING, worker=str(os.getpid()))
-        mirror.add(number, config, {**config, **workload.describe(config)}, TrialState.RUNNING, [])
-        store.set_study_state(study, "searcher", searcher.state_dict())
-        return number
-
-    running: dict[cf.Future[_Outcome], int] = {}
-    with _executor(workers) as pool:
-        def launch() -> None:
-            while len(running) < workers:
-                number = resumable.pop(0) if resumable else new_trial()
-                if number is None:
-                    return
-                running[pool.submit(_train_one_epoch, task(number))] = number
-
-        launch()
-        while running:
-            done, _ = cf.wait(list(running), return_when=cf.FIRST_COMPLETED)
-            for future in done:
-                number = running.pop(future)
-                outcome = future.result()
-                next_epoch = _record(outcome, number, store, study, mirror, stopper, searcher,
-                                     progress, checkpoints, epochs)
-                if next_epoch:
-                    running[pool.submit(_train_one_epoch, task(number))] = number
-                progress.running = len(running)
-                if on_progress:
-                    on_progress(progress)
-            launch()
-            progress.running = len(running)
-    return _result(store, study, progress, epochs)
 
 
 def _executor(workers: int) -> cf.Executor:
@@ -290,77 +532,9 @@ def _executor(workers: int) -> cf.Executor:
     return cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_quiet_worker)
 
 
-def _record(outcome: _Outcome, number: int, store: Store, study: str, mirror: _Mirror,
-            stopper: Stopper, searcher: ConfigSearcher, progress: Progress, checkpoints: Path,
-            epochs: int) -> bool:
-    """Record one epoch's outcome and decide what happens next; True: train another epoch."""
-    config = mirror.configs[number]
-    if outcome.error is not None:
-        store.record_decision(study, number, StoredDecision(outcome.result.epoch, "fail",
-                                                            reason=outcome.error))
-        store.set_state(study, number, TrialState.FAILED)
-        mirror.states[number] = TrialState.FAILED
-        _count(progress, TrialState.FAILED, +1)
-        progress.last_event = f"t{number} failed: {outcome.error}"
-        _clean(checkpoints, number)
-        return False
-    r = outcome.result
-    store.record_value(study, number, r.epoch, r.value, r.seconds)
-    mirror.observe(number, r.value)
-    progress.epochs_used += 1
-    for old in checkpoints.glob(f"t{number}-e*.ckpt"):
-        if old.name != _checkpoint(checkpoints, number, r.epoch).name:
-            old.unlink(missing_ok=True)
-    if r.epoch >= epochs:
-        store.set_state(study, number, TrialState.COMPLETE, test_value=outcome.test_value)
-        mirror.states[number] = TrialState.COMPLETE
-        _count(progress, TrialState.COMPLETE, +1)
-        searcher.tell_config(config, mirror.fill(r.value), predicted=False)
-        store.set_study_state(study, "searcher", searcher.state_dict())
-        _update_best(progress, mirror, mirror.direction)
-        progress.last_event = f"t{number} complete: {r.value:.4g}"
-        _clean(checkpoints, number)
-        return False
-    decision: Decision = stopper.decide(mirror.trial(number), mirror.history(study))
-    store.record_decision(study, number, StoredDecision(
-        decision.epoch, decision.action.value, decision.mean, decision.std,
-        decision.probability, decision.reason))
-    if not decision.stop:
-        return True
-    predicted = decision.mean if decision.mean is not None else mirror.fill(r.value)
-    store.set_state(study, number, TrialState.STOPPED, predicted_value=predicted)
-    mirror.states[number] = TrialState.STOPPED
-    _count(progress, TrialState.STOPPED, +1)
-    searcher.tell_config(config, predicted, predicted=True)
-    store.set_study_state(study, "searcher", searcher.state_dict())
-    progress.last_event = f"t{number} stopped at epoch {r.epoch}: {decision.reason}"
-    _clean(checkpoints, number)
-    return False
-
-
 def _clean(checkpoints: Path, number: int) -> None:
     for old in checkpoints.glob(f"t{number}-e*.ckpt"):
         old.unlink(missing_ok=True)
-
-
-def _count(progress: Progress, state: TrialState, step: int) -> None:
-    if state is TrialState.COMPLETE:
-        progress.complete += step
-    elif state is TrialState.STOPPED:
-        progress.stopped += step
-    elif state is TrialState.FAILED:
-        progress.failed += step
-
-
-def _update_best(progress: Progress, mirror: _Mirror, direction: Direction) -> None:
-    best: tuple[float, int] | None = None
-    for number, state in mirror.states.items():
-        if state is TrialState.COMPLETE and mirror.values[number]:
-            value = mirror.fill(mirror.values[number][-1])
-            if best is None or direction.is_better(value, best[0]):
-                best = (value, number)
-    if best is not None:
-        progress.best_value, progress.best_trial = best
 
 
 def _result(store: Store, study: str, progress: Progress, epochs: int) -> SearchResult:
@@ -369,7 +543,8 @@ def _result(store: Store, study: str, progress: Progress, epochs: int) -> Search
     for t in trials:
         result.trials.append({"number": t.number, "state": t.state.value, "epochs": len(t.values),
                               "final": t.values[-1][1] if t.values else None,
-                              "predicted": t.predicted_value, "test": t.test_value})
+                              "predicted": t.predicted_value, "test": t.test_value,
+                              "worker": t.worker})
         if t.number == progress.best_trial:
             result.best_config, result.best_test_value = t.config, t.test_value
     return result

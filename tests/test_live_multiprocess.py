@@ -1,0 +1,166 @@
+"""Two OS processes run one study against one SQLite file: the store decides who trains what."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from curvecast.store import Store, Trial, TrialState
+
+TESTS = Path(__file__).resolve().parent
+TRIALS, EPOCHS = 14, 4
+
+#: One process of the study: the tiny SGD workload (a short sleep per epoch, so the two processes
+#: overlap), a shared random sampler and the median rule, which judges trials of both processes.
+WORKER = """
+import json, sys, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from sgd_workload import SGDDigits, _Run
+from curvecast.execution.live import run_search
+from curvecast.search import RandomSampler
+from curvecast.stopping import MedianRule
+from curvecast.store import Store, worker_id
+
+trained = []
+
+class SlowRun(_Run):
+    def train_epoch(self):
+        time.sleep(float(sys.argv[6]))
+        result = super().train_epoch()
+        trained.append(result.epoch)
+        return result
+
+class SlowDigits(SGDDigits):
+    def start(self, config, *, seed, epochs, device=None):
+        return SlowRun(config, seed, epochs)
+
+db, study, go, ready = sys.argv[2], sys.argv[3], Path(sys.argv[4]), Path(sys.argv[5])
+ready.write_text(worker_id())
+while not go.exists():  # start both searches at the same moment
+    time.sleep(0.01)
+workload = SlowDigits()
+with Store(db) as store:
+    result = run_search(workload, RandomSampler(workload.space, seed=7),
+                        MedianRule(min_complete=3), store, study=study, trials=int(sys.argv[7]),
+                        epochs=int(sys.argv[8]), heartbeat=0.5, grace=30.0)
+print(json.dumps({"worker": worker_id(), "finished": time.time(), "epochs_trained": len(trained),
+                  "trials": result.trials, "complete": result.progress.complete,
+                  "stopped": result.progress.stopped}))
+"""
+
+
+def start_two(tmp_path: Path, study: str, sleep: float) -> tuple[Path, list[subprocess.Popen[str]],
+                                                                   list[str]]:
+    """Start two search processes on one database; returns it, the processes and their worker
+    ids, once both are ready and released together."""
+    db, go = tmp_path / "shared.db", tmp_path / "go"
+    ready = [tmp_path / f"ready{k}" for k in range(2)]
+    args = [sys.executable, "-c", WORKER, str(TESTS), str(db), study, str(go)]
+    procs = [subprocess.Popen([*args, str(r), str(sleep), str(TRIALS), str(EPOCHS)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for r in ready]
+    deadline = time.monotonic() + 60
+    while not all(r.exists() and r.read_text() for r in ready):
+        assert time.monotonic() < deadline, "the search processes did not start"
+        assert all(p.poll() is None for p in procs), [p.communicate()[1] for p in procs]
+        time.sleep(0.02)
+    go.touch()
+    return db, procs, [r.read_text() for r in ready]
+
+
+def finish(proc: subprocess.Popen[str]) -> dict[str, Any]:
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    return dict(json.loads(out.strip().splitlines()[-1]))
+
+
+def check_curves(trials: list[Trial]) -> None:
+    """The budget is met exactly, every trial ended, no config ran twice, and every curve is
+    epochs 1..k without a gap (k = T for a complete trial, fewer for a stopped one)."""
+    assert [t.number for t in trials] == list(range(TRIALS))
+    assert {t.state for t in trials} <= {TrialState.COMPLETE, TrialState.STOPPED}
+    configs = [json.dumps(t.config, sort_keys=True) for t in trials]
+    assert len(set(configs)) == TRIALS, "a config was proposed twice"
+    for t in trials:
+        epochs = [e for e, _, _ in t.values]
+        assert epochs == list(range(1, len(epochs) + 1)), (t.number, epochs)
+        assert (len(epochs) == EPOCHS) == (t.state is TrialState.COMPLETE), (t.number, epochs)
+
+
+def stop_counts(trials: list[Trial], worker: str) -> list[int]:
+    """For each stop of ``worker``, the number of complete trials its median rule judged by."""
+    return [int(m.group(1)) for t in trials if t.worker == worker for d in t.decisions
+            if d.action == "stop" and (m := re.search(r"of (\d+) running averages", d.reason))]
+
+
+def own_complete(trials: list[Trial], worker: str) -> int:
+    return sum(t.state is TrialState.COMPLETE and t.worker == worker for t in trials)
+
+
+def show_json(db: Path, study: str) -> dict[str, Any]:
+    proc = subprocess.run([sys.executable, "-m", "curvecast.cli", "show", "--storage",
+                           f"sqlite:///{db}", "--study", study, "--json"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return dict(json.loads(proc.stdout))
+
+
+def test_two_processes_share_one_study(tmp_path: Path) -> None:
+    db, procs, workers = start_two(tmp_path, "duo", sleep=0.03)
+    results = [finish(p) for p in procs]
+    with Store(db) as store:
+        trials = store.trials("duo")
+    check_curves(trials)
+    assert {t.worker for t in trials} == set(workers), "the trials were not spread over both"
+    # no epoch was trained twice: the processes trained exactly the recorded epochs
+    assert sum(r["epochs_trained"] for r in results) == sum(len(t.values) for t in trials)
+    # the stopper's history holds the other process's trials: some process stopped a trial by
+    # the median of more complete trials than it ever completed itself
+    assert any(t.state is TrialState.STOPPED for t in trials)
+    assert any(max(stop_counts(trials, w), default=0) > own_complete(trials, w) for w in workers)
+    # the process that finished last reports the study as `curvecast show --json` does
+    last = max(results, key=lambda r: r["finished"])
+    shown = show_json(db, "duo")["trials"]
+    assert [(t["number"], t["state"], t["epochs"], t["final"], t["predicted"], t["test"])
+            for t in last["trials"]] == [
+        (t["number"], t["state"], len(t["values"]), t["values"][-1][1], t["predicted_value"],
+         t["test_value"]) for t in shown]
+    assert last["complete"] + last["stopped"] == TRIALS
+
+
+def test_a_killed_process_trial_is_finished_by_the_other(tmp_path: Path) -> None:
+    db, (keeper, victim), (keeper_id, victim_id) = start_two(tmp_path, "kill", sleep=0.1)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and victim.poll() is None:  # kill it mid-trial
+        if victim_trials(db, "kill", victim_id, with_values=True):
+            break
+        time.sleep(0.02)
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait()
+    orphans = victim_trials(db, "kill", victim_id, with_values=False)
+    assert orphans, "could not catch the victim mid-trial"
+    finish(keeper)
+    with Store(db) as store:
+        trials = store.trials("kill")
+    check_curves(trials)
+    for orphan in orphans:
+        taken = trials[orphan.number]
+        assert taken.worker == keeper_id  # the survivor claimed the dead process's trial …
+        assert taken.values[: len(orphan.values)] == orphan.values  # … and kept its values
+
+
+def victim_trials(db: Path, study: str, worker: str, *, with_values: bool) -> list[Trial]:
+    """The RUNNING trials of ``worker`` (only those with a recorded value: ``with_values``)."""
+    with Store(db) as store:
+        if study not in store.study_names():
+            return []
+        return [t for t in store.trials(study) if t.worker == worker
+                and t.state is TrialState.RUNNING and (t.values or not with_values)]
