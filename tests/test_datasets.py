@@ -15,6 +15,7 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 EXPECTED = {
     "digits-metaqnn": (20, Direction.MAXIMIZE, 0.2),
     "mnist1d-hp": (30, Direction.MAXIMIZE, 0.3),
+    "text-lstm": (20, Direction.MINIMIZE, 5.0),  # perplexity (characters)
 }
 
 
