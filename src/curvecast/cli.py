@@ -56,7 +56,10 @@ def _workloads() -> dict[str, Callable[[], Workload]]:
 
 
 def _fail(message: str) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    """Print ``error: message`` (taken literally: "[ray]" is not rich markup) and exit code 2."""
+    from rich.markup import escape
+
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code=2)
 
 
@@ -522,6 +525,47 @@ def _searcher_for_search(name: str, workload: Workload, seed: int, trials: int) 
     raise ValueError(f"unknown searcher {name!r}: choose random, metaqnn or tpe")
 
 
+def _scheduled_search(name: str, workload: Workload, *, seed: int, delta: float,
+                      min_complete: int, prior: Path | None, epochs: int,
+                      eta: float = 3.0) -> tuple[Callable[..., Any], Any, Any]:
+    """``search --searcher hyperband|fhyperband`` → (runner, config sampler, scheduler factory),
+    called like :func:`~curvecast.execution.live.run_search` (workload, searcher, stopper, ...).
+
+    f-Hyperband: Δ = ``delta``, d = ``min_complete`` (at least 6); ``prior`` warm-starts its rung
+    predictors (one SRM per rung end, fitted on the prior's complete curves cut there).
+    """
+    import numpy as np
+
+    from curvecast import search
+    from curvecast.execution.live_hyperband import run_scheduled_search
+    from curvecast.predictors import SRM, Predictor
+    from curvecast.stopping import FitCache
+
+    if name == "hyperband":
+        if prior is not None:
+            raise ValueError("--prior warm-starts a predictor; --searcher hyperband has none "
+                             "(use fhyperband)")
+        return (run_scheduled_search, search.RandomSampler(workload.space, seed=seed),
+                lambda s: search.Hyperband(s, eta=eta))
+    predictors: dict[int, Predictor] = {}
+    if prior is not None:
+        trained = CurveSet.load(prior).without_untrained_epoch()
+        if trained.n_epochs < epochs:
+            raise ValueError(f"{prior}: has {trained.n_epochs} epochs, the search trains "
+                             f"{epochs}; a prior must cover the search's epochs")
+        complete = trained.subset(np.flatnonzero(trained.is_complete()))
+        if complete.n_configs < 6:
+            raise ValueError(f"{prior}: {complete.n_configs} complete curves; warm-starting "
+                             "f-Hyperband's rung predictors needs at least 6")
+        fits = FitCache()
+        ends = {r.epochs for plan in search.hyperband_brackets(epochs, eta) for r in plan.rungs
+                if r.epochs > 1}
+        predictors = {r: fits.get(SRM(), complete.epoch_slice(0, r)) for r in sorted(ends)}
+    return (run_scheduled_search, search.RandomSampler(workload.space, seed=seed),
+            lambda s: search.FHyperband(s, delta=delta, min_curves=min_complete,
+                                        predictors=predictors, eta=eta))
+
+
 @app.command("search")
 @friendly_errors
 def search_command(
@@ -533,8 +577,11 @@ def search_command(
     study: Annotated[str, typer.Option(help="Study name (rerun the same command to resume; run "
                                             "it in several processes to share the work).")] = (
         "search"),
-    searcher: Annotated[str, typer.Option(help="random, metaqnn (architectures) or tpe "
-                                               "(hyperparameters).")] = "random",
+    searcher: Annotated[str, typer.Option(help="random, metaqnn (architectures), tpe "
+                                               "(hyperparameters), or hyperband / fhyperband "
+                                               "(schedulers: --trials configs drawn at random, "
+                                               "R = --epochs, η = 3; one process per study; "
+                                               "--stopper is not used).")] = "random",
     stopper: Annotated[str, typer.Option(help="predictive, median, asha or never.")] = (
         "predictive"),
     workers: Annotated[int, typer.Option(help="Training processes (default: all cores).")] = 0,
@@ -551,6 +598,10 @@ def search_command(
     address: Annotated[str | None, typer.Option(help="With --backend ray: a running Ray cluster "
                                                      "(HOST:6379 of `ray start --head`); "
                                                      "default: a local Ray.")] = None,
+    ray_storage: Annotated[str | None, typer.Option(help="With --backend ray: where Tune keeps "
+                                                         "results and trial checkpoints, a folder "
+                                                         "or URI every node reaches (default: "
+                                                         "beside the database).")] = None,
 ) -> None:
     """Search a workload's space with real training, stopping runs by predicted final value."""
     import os
@@ -564,20 +615,27 @@ def search_command(
         raise ValueError(f"unknown workload {workload!r}: choose one of {sorted(factories)}")
     if backend not in ("local", "ray"):
         raise ValueError(f"unknown backend {backend!r}: choose local or ray")
-    if address is not None and backend != "ray":
-        raise ValueError("--address names a Ray cluster: use it with --backend ray")
+    if (address is not None or ray_storage is not None) and backend != "ray":
+        raise ValueError("--address and --ray-storage are for Ray: use them with --backend ray")
     runner: Callable[..., Any] = run_search
     if backend == "ray":
         try:
             from curvecast.integrations.ray_search import run_ray_search
         except ImportError as err:
             raise _fail(str(err)) from None
-        runner = functools.partial(run_ray_search, address=address)
+        runner = functools.partial(run_ray_search, address=address, storage_path=ray_storage)
     n_workers = workers or os.cpu_count() or 1
     wl = factories[workload]()
-    stop = _stopper_for_search(stopper, delta=delta, min_complete=min_complete,
-                               refit_every=refit_every, prior=prior, epochs=epochs)
-    proposer = _searcher_for_search(searcher, wl, seed, trials)
+    if searcher in ("hyperband", "fhyperband"):
+        if backend != "local":
+            raise ValueError(f"--searcher {searcher} runs with --backend local only")
+        runner, proposer, stop = _scheduled_search(searcher, wl, seed=seed, delta=delta,
+                                                   min_complete=min_complete, prior=prior,
+                                                   epochs=epochs)
+    else:
+        stop = _stopper_for_search(stopper, delta=delta, min_complete=min_complete,
+                                   refit_every=refit_every, prior=prior, epochs=epochs)
+        proposer = _searcher_for_search(searcher, wl, seed, trials)
     settings = {"searcher": searcher, "stopper": stopper, "delta": delta,
                 "min_complete": min_complete, "refit_every": refit_every,
                 "prior": None if prior is None else str(prior), "backend": backend,

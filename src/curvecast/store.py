@@ -392,6 +392,18 @@ class Store:
                 return int(number)
         return None
 
+    def assign_trial(self, study: str, number: int, worker: str) -> None:
+        """Make trial ``number`` RUNNING, owned by ``worker`` (heartbeat now), whatever its state:
+        for a scheduler that itself decides which trial runs (Hyperband), not by a claim."""
+        with self._write() as db:
+            now = time.time()
+            cur = db.execute("UPDATE trials SET state = ?, worker = ?, updated = ?, heartbeat = ? "
+                             "WHERE study_id = ? AND number = ?",
+                             (TrialState.RUNNING.value, worker, now, now, self.study_id(study),
+                              number))
+            if cur.rowcount != 1:
+                raise KeyError(f"study {study!r} has no trial {number}")
+
     def owner(self, study: str, number: int) -> str | None:
         """The worker id recorded for trial ``number`` (its trainer, while RUNNING)."""
         row = self._db.execute("SELECT worker FROM trials WHERE id = ?",

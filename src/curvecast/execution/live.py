@@ -522,6 +522,12 @@ def _open_study(store: Store, study: str, workload: Workload, epochs: int, seed:
         if recorded.get(key) != wanted:
             raise ValueError(f"study {study!r} was started with {key}={recorded.get(key)!r}, "
                              f"not {wanted!r}: rerun with its settings or choose another --study")
+    scheduler = (settings or {}).get("scheduler")  # hyperband, fhyperband; None: FIFO
+    if recorded.get("scheduler") != scheduler:
+        was, now = (f"scheduler {k!r}" if k else "a FIFO search"
+                    for k in (recorded.get("scheduler"), scheduler))
+        raise ValueError(f"study {study!r} was started with {was}, not {now}: rerun with its "
+                         "settings or choose another --study")
 
 
 def _executor(workers: int) -> cf.Executor:
