@@ -8,15 +8,23 @@ epoch by epoch and reports the validation accuracy; ``CurvecastPruner`` fits cur
 the completed trials' curves and prunes a trial when P(final < best so far) ≥ Δ.  Pruned trials
 carry the prediction in their user attributes (visible in optuna-dashboard), and
 ``predicted_value`` gives it back.
+
+Warm start: ``--prior data/digits-metaqnn.parquet`` (a ``curvecast collect`` recording of the same
+workload) fits the predictor on those curves too; they count toward ``--min-complete``, so the
+pruner judges trials from the second one on.  The recording's ``lr``, ``weight_decay`` and
+``batch_size`` columns match this study's parameters by name (its architecture columns have no
+counterpart here and are not used); its first ``--epochs`` epochs are used.
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import optuna
 import torch
 
+from curvecast import CurveSet
 from curvecast.integrations.optuna import CurvecastPruner, predicted_value
 from curvecast.workloads import DigitsMetaQNN
 
@@ -30,6 +38,8 @@ def main() -> None:
     parser.add_argument("--min-complete", type=int, default=10)
     parser.add_argument("--delta", type=float, default=0.95)
     parser.add_argument("--storage", default=None, help="e.g. sqlite:///optuna.db")
+    parser.add_argument("--prior", type=Path, default=None,
+                        help="recorded digits-metaqnn curves (Parquet) to warm-start from")
     args = parser.parse_args()
     torch.set_num_threads(1)
     workload = DigitsMetaQNN()
@@ -54,7 +64,8 @@ def main() -> None:
     study = optuna.create_study(
         direction="maximize", storage=args.storage,
         sampler=optuna.samplers.TPESampler(seed=0),
-        pruner=CurvecastPruner(delta=args.delta, min_complete=args.min_complete, refit_every=5))
+        pruner=CurvecastPruner(delta=args.delta, min_complete=args.min_complete, refit_every=5,
+                               prior=None if args.prior is None else CurveSet.load(args.prior)))
     study.optimize(objective, n_trials=args.trials)
     pruned = [t for t in study.trials if t.state is optuna.trial.TrialState.PRUNED]
     print(f"best accuracy {study.best_value:.4f} with {study.best_params}")

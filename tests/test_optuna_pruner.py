@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 optuna = pytest.importorskip("optuna", reason="the Optuna integration needs curvecast[optuna]")
@@ -125,3 +126,86 @@ def test_sqlite_storage_shared_by_two_processes(tmp_path: Path) -> None:
     assert len(trials) == 80
     pruned = [t for t in trials if t.state is optuna.trial.TrialState.PRUNED]
     assert pruned and all("curvecast:predicted" in t.user_attrs for t in pruned)
+
+
+def synthetic_curves(n: int, seed: int) -> tuple[np.ndarray, pd.DataFrame]:
+    """Accuracy-like curves whose final value depends on lr and width."""
+    rng = np.random.default_rng(seed)
+    lr = 10 ** rng.uniform(-4, -1, n)
+    width = rng.choice([16, 32, 64, 128], n)
+    final = 0.9 - 0.08 * (np.log10(lr) + 2.5) ** 2 + 0.02 * np.log2(width / 16) \
+        + rng.normal(0, 0.01, n)
+    t = np.arange(1, 11)
+    values = final[:, None] - (0.5 + 0.1 * rng.random(n))[:, None] * np.exp(-t[None, :] / 3)
+    return values, pd.DataFrame({"lr": lr, "width": width})
+
+
+def test_warm_start_from_a_prior_prunes_from_the_second_trial() -> None:
+    from curvecast import CurveSet, Direction
+    from curvecast.predictors import SRM
+
+    prior_values, prior_configs = synthetic_curves(40, seed=1)
+    prior = CurveSet(values=prior_values, observed=np.ones(prior_values.shape, dtype=bool),
+                     epochs=np.arange(1, 11), metric="val_accuracy", direction=Direction.MAXIMIZE,
+                     configs=prior_configs.set_axis([f"p{i}" for i in range(40)]))
+    values, configs = synthetic_curves(60, seed=2)  # the study's configs: none is in the prior
+
+    def objective(trial: optuna.Trial) -> float:
+        i = trial.suggest_int("config", 0, len(values) - 1)  # not in the prior: left out
+        trial.suggest_float("lr", float(configs.lr[i]), float(configs.lr[i]))
+        trial.set_user_attr("width", int(configs.width[i]))  # known once the net is built
+        for epoch, value in enumerate(values[i], start=1):
+            trial.report(float(value), step=epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return float(values[i, -1])
+
+    pruner = CurvecastPruner(delta=0.95, min_complete=30, refit_every=None, prior=prior,
+                             config_attrs=["width"], predictor=SRM(n_draws=5))
+    study = optuna.create_study(direction="maximize",
+                                sampler=optuna.samplers.RandomSampler(seed=0), pruner=pruner)
+    study.optimize(objective, n_trials=40)
+    states = [t.state for t in study.get_trials()]
+    # 40 prior curves count toward min_complete = 30: judged after the first completion
+    assert states.index(optuna.trial.TrialState.PRUNED) <= 3
+    pruned = [t for t in study.get_trials() if t.state is optuna.trial.TrialState.PRUNED]
+    assert len(pruned) >= 15
+    assert all("curvecast:predicted" in t.user_attrs for t in pruned)
+    assert sorted(pruner.stopper.prior.configs.columns) == ["lr", "width"]  # type: ignore[union-attr]
+    sampled = {t.params["config"] for t in study.get_trials()}
+    assert study.best_value == max(values[i, -1] for i in sampled)
+
+    minimize = optuna.create_study(direction="minimize", pruner=CurvecastPruner(prior=prior))
+    with pytest.raises(ValueError, match="maximized but the study minimizes"):
+        minimize.optimize(objective, n_trials=3)
+
+
+def test_fallback_decides_until_the_predictor_can_be_fitted() -> None:
+    from curvecast.predictors import SRM
+
+    values, configs = synthetic_curves(80, seed=3)
+
+    def objective(trial: optuna.Trial) -> float:
+        i = trial.suggest_int("config", 0, len(values) - 1)
+        if configs.width[i] >= 64:  # a conditional parameter: only some trials have it
+            trial.suggest_float("dropout", 0.0, 0.5)
+        for epoch, value in enumerate(values[i], start=1):
+            trial.report(float(value), step=epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return float(values[i, -1])
+
+    pruner = CurvecastPruner(delta=0.95, min_complete=8, refit_every=None,
+                             predictor=SRM(n_draws=5),
+                             fallback=optuna.pruners.MedianPruner(n_startup_trials=3))
+    study = optuna.create_study(direction="maximize",
+                                sampler=optuna.samplers.RandomSampler(seed=0), pruner=pruner)
+    study.optimize(objective, n_trials=80)
+    trials = study.get_trials()
+    by_fallback = [t for t in trials if t.user_attrs.get("curvecast:fallback")]
+    by_prediction = [t for t in trials if t.user_attrs.get("curvecast:pruned") is True
+                     and "curvecast:predicted" in t.user_attrs]
+    assert by_fallback and by_prediction
+    assert max(t.number for t in by_fallback) < min(t.number for t in by_prediction)
+    assert all(t.state is optuna.trial.TrialState.PRUNED for t in by_fallback)
+    assert all(predicted_value(t) is None for t in by_fallback)  # no prediction to give

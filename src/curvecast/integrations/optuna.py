@@ -11,6 +11,23 @@ epochs 1, 2, …, T.  The budget axis is the set of steps the completed trials r
 trials that miss a step of it are not used for training.  NaN or infinite reports (diverged runs)
 count as the worst value (curvecast's one rule).
 
+Config features: the trials' parameters, plus the user attributes named in ``config_attrs``
+(e.g. ``n_params``, set by the objective once it has built the network).  A conditional
+parameter a trial lacks counts as the median of the other trials' values (a number) or as
+``"None"``.
+
+Warm start: ``prior=`` takes recorded curves of the same workload (a :class:`CurveSet`, e.g. a
+``curvecast collect`` recording, or an earlier study's curves).  The predictor is fitted on them
+plus the study's completed trials, and they count toward ``min_complete``, so with a prior of at
+least ``min_complete`` curves the pruner judges trials from the study's second trial on (the
+reference, the best final value, still comes from the study's own completed trials).  The
+prior's config columns are matched to the study's by name (parameters and ``config_attrs``);
+columns only one side has are not used.  The prior's epochs must start at the study's steps.
+
+Cold start: until the predictor can be fitted, ``fallback`` (e.g. Optuna's own
+``MedianPruner``) decides instead, if given; trials it prunes carry ``curvecast:fallback`` and no
+prediction.
+
 Every trial the pruner judges with a prediction carries, as user attributes, what drove the
 decision: ``curvecast:predicted`` (predicted final value), ``curvecast:std``,
 ``curvecast:probability``, ``curvecast:step``, ``curvecast:pruned`` — visible in
@@ -21,6 +38,7 @@ than its last report (optuna#3168, #4951).
 from __future__ import annotations
 
 import math
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import numpy as np
@@ -35,11 +53,12 @@ except ImportError as err:  # pragma: no cover - exercised in a subprocess test
     raise ImportError("curvecast.integrations.optuna needs Optuna: pip install "
                       "'curvecast[optuna]'") from err
 
-from curvecast.curves import Direction
+from curvecast.curves import CurveSet, Direction
 from curvecast.predictors import Predictor
 from curvecast.stopping import History, PredictiveStopper, Trial
 
 _ATTR = "curvecast:"
+_METRIC = "objective"
 
 
 class CurvecastPruner(BasePruner):
@@ -51,26 +70,39 @@ class CurvecastPruner(BasePruner):
         margin: δ ≥ 0 (metric units): the reference is the best final value moved by δ toward
             worse, so near-best trials finish.
         keep_top_k: compare with the k-th best final value instead (keeps the top k).
-        min_complete: completed trials before anything is pruned (the paper: 100; smaller studies
-            need fewer — the predictor needs at least 6).
+        min_complete: completed trials, prior curves included, before anything is pruned (the
+            paper: 100; smaller studies need fewer — the predictor needs at least 6).
         refit_every: refit the predictor after this many further completions (None: fit once,
             the paper's behaviour).
         n_warmup_steps: never prune before this step (like Optuna's own pruners).
         predictor: an unfitted curvecast predictor (default: ``SRM()``).
+        prior: recorded curves of the same workload to warm-start the predictor (see the module
+            docstring); its metric must be maximised or minimised like the study.
+        config_attrs: user attributes to use as config features besides the parameters.
+        fallback: an Optuna pruner that decides while the predictor cannot be fitted yet.
     """
 
     def __init__(self, delta: float = 0.99, *, margin: float = 0.0, keep_top_k: int = 1,
                  min_complete: int = 20, refit_every: int | None = 10, n_warmup_steps: int = 0,
-                 predictor: Predictor | None = None) -> None:
+                 predictor: Predictor | None = None, prior: CurveSet | None = None,
+                 config_attrs: Sequence[str] = (), fallback: BasePruner | None = None) -> None:
         if n_warmup_steps < 0:
             raise ValueError(f"n_warmup_steps must be >= 0, got {n_warmup_steps}")
         if min_complete < 6:
             raise ValueError(f"min_complete must be >= 6 (the predictor needs 6 curves), got "
                              f"{min_complete}")
-        self.stopper = PredictiveStopper(delta=delta, margin=margin, keep_top_k=keep_top_k,
-                                         min_complete=min_complete, refit_every=refit_every,
-                                         predictor=predictor)
+        if isinstance(config_attrs, str):
+            raise TypeError("config_attrs must be a sequence of attribute names, not a string")
+        self._settings: dict[str, Any] = {
+            "delta": delta, "margin": margin, "keep_top_k": keep_top_k,
+            "min_complete": min_complete, "refit_every": refit_every, "predictor": predictor}
+        self.prior = None if prior is None else _prior_curves(prior)
+        self.stopper = PredictiveStopper(**self._settings, prior=self.prior)
+        self._prior_columns: tuple[str, ...] | None = (
+            None if self.prior is None else tuple(self.prior.configs.columns))
         self.n_warmup_steps = n_warmup_steps
+        self.config_attrs = tuple(config_attrs)
+        self.fallback = fallback
 
     def prune(self, study: optuna.study.Study, trial: FrozenTrial) -> bool:
         """Whether ``trial`` should stop now (called by ``trial.should_prune()``)."""
@@ -80,23 +112,68 @@ class CurvecastPruner(BasePruner):
         step = max(reported)
         if step < self.n_warmup_steps:
             return False
-        history, running = _history(study, trial)
+        columns = None if self.prior is None else self.prior.configs.columns
+        history, running = _history(study, trial, self.config_attrs, columns)
         if history is None or running is None:
-            return False
-        decision = self.stopper.decide(running, history)
+            return False if history is not None else self._fall_back(study, trial, step)
+        stopper = self._stopper(history)
+        n = history.n_complete
+        if n + stopper.n_prior < stopper.start or n < stopper.keep_top_k:
+            return self._fall_back(study, trial, step)
+        decision = stopper.decide(running, history)
         if decision.mean is not None:
             _set_attrs(study, trial, {
                 "predicted": decision.mean, "std": decision.std,
                 "probability": decision.probability, "step": step, "pruned": decision.stop})
         return decision.stop
 
+    def _fall_back(self, study: optuna.study.Study, trial: FrozenTrial, step: int) -> bool:
+        if self.fallback is None or not self.fallback.prune(study, trial):
+            return False
+        _set_attrs(study, trial, {"fallback": True, "step": step, "pruned": True})
+        return True
+
+    def _stopper(self, history: History) -> PredictiveStopper:
+        """The stopper, its prior cut to the config columns the study shares with it."""
+        if self.prior is None:
+            return self.stopper
+        if self.prior.direction is not history.direction:
+            raise ValueError(f"the prior's metric {self.prior.provenance.get('metric')!r} is "
+                             f"{self.prior.direction.value}d but the study "
+                             f"{history.direction.value}s its objective")
+        columns = tuple(history.configs.columns)
+        if columns != self._prior_columns:
+            prior = CurveSet(values=self.prior.values, observed=self.prior.observed,
+                             epochs=self.prior.epochs, metric=_METRIC,
+                             direction=self.prior.direction,
+                             configs=self.prior.configs[list(columns)],
+                             diverged_value=self.prior.diverged_value)
+            self.stopper = PredictiveStopper(**self._settings, prior=prior)
+            self._prior_columns = columns
+        return self.stopper
+
 
 def predicted_value(trial: FrozenTrial) -> float | None:
     """A trial's final value: the predicted one for a pruned trial judged by
-    :class:`CurvecastPruner`, the returned value for a complete one, else None."""
+    :class:`CurvecastPruner`, the returned value for a complete one, else None (also for a
+    trial the fallback pruned: Optuna's value of a pruned trial is just its last report)."""
     if trial.state is TrialState.PRUNED and f"{_ATTR}predicted" in trial.user_attrs:
         return float(trial.user_attrs[f"{_ATTR}predicted"])
-    return None if trial.value is None else float(trial.value)
+    if trial.state is not TrialState.COMPLETE or trial.value is None:
+        return None  # e.g. pruned by the fallback: Optuna's value is only the last report
+    return float(trial.value)
+
+
+def _prior_curves(prior: CurveSet) -> CurveSet:
+    """The prior's complete curves under the pruner's metric name (so they merge with the
+    study's), their original metric kept in the provenance."""
+    trained = prior.without_untrained_epoch()
+    complete = trained.subset(np.asarray(trained.is_complete(), dtype=bool))
+    if complete.n_configs == 0:
+        raise ValueError("the prior has no complete curve")
+    return CurveSet(values=complete.values, observed=complete.observed, epochs=complete.epochs,
+                    metric=_METRIC, direction=complete.direction, configs=complete.configs,
+                    provenance={"metric": prior.metric}, diverged_value=complete.diverged_value)
 
 
 def _set_attrs(study: optuna.study.Study, trial: FrozenTrial, attrs: dict[str, Any]) -> None:
@@ -106,8 +183,15 @@ def _set_attrs(study: optuna.study.Study, trial: FrozenTrial, attrs: dict[str, A
         study._storage.set_trial_user_attr(trial._trial_id, _ATTR + key, value)
 
 
-def _history(study: optuna.study.Study, trial: FrozenTrial) -> tuple[History | None, Trial | None]:
-    """The study's completed curves plus ``trial``'s partial curve, as curvecast sees them."""
+def _history(study: optuna.study.Study, trial: FrozenTrial, config_attrs: Sequence[str] = (),
+             columns: Collection[str] | None = None
+             ) -> tuple[History | None, Trial | None]:
+    """The study's completed curves plus ``trial``'s partial curve, as curvecast sees them.
+
+    (None, None) when no completed trial has curves; (history, None) when ``trial`` cannot be
+    judged (it reported no step of the axis, or all of them).  Given ``columns``, the config
+    table keeps only those.
+    """
     complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
                 if t.intermediate_values]
     if not complete:
@@ -127,8 +211,6 @@ def _history(study: optuna.study.Study, trial: FrozenTrial) -> tuple[History | N
         if s not in trial.intermediate_values:
             break
         partial.append(trial.intermediate_values[s])
-    if not partial or len(partial) >= len(axis):
-        return None, None
     rows = np.full((len(usable) + 1, len(axis)), np.nan)
     rows[:-1] = values
     rows[-1, : len(partial)] = partial
@@ -138,12 +220,27 @@ def _history(study: optuna.study.Study, trial: FrozenTrial) -> tuple[History | N
     observed[-1, : len(partial)] = True
     rows[observed & np.isnan(rows)] = worst  # diverged NaN reports
     ids = [f"t{t.number}" for t in usable] + [f"t{trial.number}"]
-    configs = pd.DataFrame([_encode(t.params) for t in [*usable, trial]], index=ids)
+    configs = pd.DataFrame([_config(t, config_attrs) for t in [*usable, trial]], index=ids)
+    for name in configs.columns[configs.isna().any(axis=0).to_numpy()]:
+        col = configs[name]
+        numeric = pd.api.types.is_numeric_dtype(col)
+        configs[name] = col.fillna(col.median() if numeric and col.notna().any() else "None")
+    if columns is not None:
+        configs = configs[[c for c in configs.columns if c in set(columns)]]
     n_observed = np.array([len(axis)] * len(usable) + [len(partial)])
     history = History(rows, n_observed, ids, configs, np.array(axis, dtype=np.int64),
-                      metric="objective", direction=direction, study=study.study_name)
+                      metric=_METRIC, direction=direction, study=study.study_name)
+    if not partial or len(partial) >= len(axis):
+        return history, None
     running = Trial(ids[-1], configs.loc[[ids[-1]]], rows[-1, : len(partial)])
     return history, running
+
+
+def _config(trial: FrozenTrial, config_attrs: Sequence[str]) -> dict[str, Any]:
+    """A trial's config-table row: its parameters and the user attributes ``config_attrs``."""
+    row = dict(trial.params)
+    row.update({k: trial.user_attrs[k] for k in config_attrs if k in trial.user_attrs})
+    return _encode(row)
 
 
 def _encode(params: dict[str, Any]) -> dict[str, Any]:
