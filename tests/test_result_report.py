@@ -91,7 +91,8 @@ def test_simulate_result_has_the_speedup_table_and_figure(tmp_path: Path) -> Non
     assert table[0][4] == f"{kept['mean']:.2f} ± {kept['stderr']:.2f}"
     assert "vs Hyperband" not in page
     pngs = figures(page)
-    assert len(pngs) == 1 and pngs[0][:8] == PNG and 'alt="speedup"' in page
+    assert len(pngs) == 2 and all(p[:8] == PNG for p in pngs)
+    assert 'alt="speedup"' in page and 'alt="anytime-regret"' in page
 
 
 def test_hyperband_result_adds_the_comparison_columns_and_figure(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from curvecast.experiments.prediction import select as select_prediction
 from curvecast.experiments.speedup import select as select_speedup
 from curvecast.features import GROUPS
 from curvecast.report import _html
+from curvecast.report.anytime_plots import plot_anytime_regret
 from curvecast.report.prediction_plots import plot_prediction_results
 from curvecast.report.speedup_plots import plot_speedup_results
 
@@ -41,6 +42,9 @@ _CAPTIONS = {
     "-speedup.png": "Left: speedup (epochs of full training ÷ epochs used) against Δ; rules "
                     "without Δ are horizontal lines; a filled marker means the true best config "
                     "was trained to the end in at least 90 % of the orderings. Right: that share.",
+    "-anytime-regret.png": "Any-time regret: how far the best config trained to the end so far "
+                           "is from the true best, against the time spent as a share of "
+                           "training every config fully (mean ± s.e. over orderings).",
     "-fhyperband.png": "f-Hyperband against plain Hyperband: speedup over the reference and the "
                        "share of brackets that pick the reference's winner.",
 }
@@ -297,5 +301,6 @@ def _simulate_body(output: Mapping[str, Any], tmp: Path, name: str) -> str:
                                      "that of the best config trained to the end (metric "
                                      "units); epochs: epochs trained"))
     parts.append("<h2>Figures</h2>")
-    parts.append(_figures(plot_speedup_results(output, tmp, name), name))
+    parts.append(_figures([*plot_speedup_results(output, tmp, name),
+                           *plot_anytime_regret([output], tmp, name)], name))
     return "\n".join(parts)
