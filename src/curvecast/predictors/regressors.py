@@ -97,6 +97,45 @@ def _pipeline_space(space: Mapping[str, Any] | Sequence[Mapping[str, Any]] | Non
     return [one(d) for d in space]
 
 
+SIGMA_MODELS = ("constant", "local")
+
+
+def local_sigma(predictions: NDArray[np.float64], residuals: NDArray[np.float64], sigma: float,
+                *, min_bin: int = 25, max_bins: int = 8, prior_weight: float = 10.0,
+                floor: float = 0.1) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """σ as a function of the prediction, from out-of-fold predictions and residuals.
+
+    The ``n`` out-of-fold predictions ŷ are cut into ``min(max_bins, n // min_bin)`` bins of equal
+    count (quantile bins); a bin's σ² is its mean squared residual shrunk toward the global σ²
+    with ``prior_weight`` pseudo-observations, ``(Σ r² + w σ²) / (n_b + w)``, and is at least
+    ``floor × σ`` — so a small or lucky bin never gives σ ≈ 0.  Between bin centres (the median ŷ
+    of each bin) σ is interpolated linearly; beyond them it stays at the outer bins' value.
+
+    Args:
+        predictions: out-of-fold predictions ŷ, shape ``(n,)``, units of the target.
+        residuals: ``y − ŷ``, shape ``(n,)``, same units.
+        sigma: the global RMS residual (> 0), same units.
+
+    Returns:
+        ``(knots, values)``, each of shape ``(n_bins,)`` (``n_bins >= 1``; knots non-decreasing):
+        bin centres in ŷ and σ at them, in the units of the target.
+    """
+    pred = np.asarray(predictions, dtype=np.float64)
+    res = np.asarray(residuals, dtype=np.float64)
+    n = pred.size
+    n_bins = max(1, min(max_bins, n // max(min_bin, 1)))
+    if n_bins == 1:
+        return np.array([float(np.median(pred)) if n else 0.0]), np.array([sigma])
+    order = np.argsort(pred, kind="stable")
+    knots, values = [], []
+    for idx in np.array_split(order, n_bins):
+        ss = float(np.sum(res[idx] ** 2))
+        var = (ss + prior_weight * sigma**2) / (idx.size + prior_weight)
+        knots.append(float(np.median(pred[idx])))
+        values.append(max(float(np.sqrt(var)), floor * sigma))
+    return np.array(knots), np.array(values)
+
+
 class TunedRegressor(RegressorMixin, BaseEstimator):
     """Random-search-tuned, standardised regressor that also reports its own error.
 
@@ -111,15 +150,20 @@ class TunedRegressor(RegressorMixin, BaseEstimator):
         log_target: fit ``log(y)`` and predict ``exp`` of it (for positive, heavy-tailed
             targets such as perplexity); residuals and ``sigma_`` stay in the units of ``y``.
         random_state: seed of the search and of the folds.
+        sigma_model: ``"constant"`` (default): one σ for every input, the RMS out-of-fold
+            error.  ``"local"``: σ depends on the prediction ŷ — see :func:`local_sigma`.
 
     Fitted attributes: ``best_estimator_`` (a Pipeline), ``best_params_``, ``sigma_`` (RMS
-    out-of-fold error, > 0), ``oof_residuals_`` (shape ``(n_samples,)``), ``n_features_in_``.
+    out-of-fold error, > 0), ``oof_residuals_`` and ``oof_predictions_`` (shape
+    ``(n_samples,)``, units of ``y``), ``n_features_in_``; with ``sigma_model="local"`` also
+    ``sigma_knots_`` and ``sigma_values_`` (shape ``(n_bins,)``: ŷ at the bin centres and σ there,
+    both in the units of ``y``).
     """
 
     def __init__(self, estimator: Any = None,
                  search_space: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
                  n_iter: int = 50, cv: int = 3, sigma_folds: int = 10, log_target: bool = False,
-                 random_state: int | None = 0) -> None:
+                 random_state: int | None = 0, sigma_model: str = "constant") -> None:
         self.estimator = estimator
         self.search_space = search_space
         self.n_iter = n_iter
@@ -127,6 +171,7 @@ class TunedRegressor(RegressorMixin, BaseEstimator):
         self.sigma_folds = sigma_folds
         self.log_target = log_target
         self.random_state = random_state
+        self.sigma_model = sigma_model
 
     def _pipeline(self) -> Pipeline:
         est = NuSVR(kernel="rbf") if self.estimator is None else clone(self.estimator)
@@ -134,6 +179,9 @@ class TunedRegressor(RegressorMixin, BaseEstimator):
 
     def fit(self, X: Any, y: Any) -> TunedRegressor:
         """Tune on ``X`` (n_samples, n_features) and ``y`` (n_samples,), then estimate σ."""
+        if self.sigma_model not in SIGMA_MODELS:
+            raise ValueError(f"sigma_model must be one of {SIGMA_MODELS}, got "
+                             f"{self.sigma_model!r}")
         X, y = validate_data(self, X, y, y_numeric=True)
         y = np.asarray(y, dtype=np.float64)
         if self.n_iter < 1 or self.cv < 2 or self.sigma_folds < 0 or self.sigma_folds == 1:
@@ -168,9 +216,13 @@ class TunedRegressor(RegressorMixin, BaseEstimator):
             self.best_estimator_ = pipe.fit(X, target)
             self.best_params_ = {}
         self.oof_residuals_ = self._oof_residuals(X, y, target)
+        self.oof_predictions_ = y - self.oof_residuals_
         scale = float(np.std(y)) if n > 1 else 1.0
         rms = float(np.sqrt(np.mean(self.oof_residuals_**2))) if n > 1 else scale
         self.sigma_ = max(rms, 1e-9 * max(scale, 1e-12), 1e-12)
+        if self.sigma_model == "local":
+            self.sigma_knots_, self.sigma_values_ = local_sigma(
+                self.oof_predictions_, self.oof_residuals_, self.sigma_)
         return self
 
     def _oof_residuals(self, X: NDArray[np.float64], y: NDArray[np.float64],
@@ -192,8 +244,17 @@ class TunedRegressor(RegressorMixin, BaseEstimator):
         X = validate_data(self, X, reset=False)
         mean = self._back(self.best_estimator_.predict(X))
         if return_std:
-            return mean, np.full(mean.shape, self.sigma_)
+            return mean, self.std_at(mean)
         return mean
+
+    def std_at(self, prediction: Any) -> NDArray[np.float64]:
+        """σ for predictions ``prediction`` (any shape, units of ``y``), same shape."""
+        check_is_fitted(self, "sigma_")
+        pred = np.asarray(prediction, dtype=np.float64)
+        if self.sigma_model != "local":
+            return np.full(pred.shape, self.sigma_)
+        # outside the knots: the σ of the outermost bin (np.interp holds the end values)
+        return np.interp(pred, self.sigma_knots_, self.sigma_values_)
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()

@@ -34,12 +34,21 @@ class SRM(Predictor):
             metric to minimise whose values are all positive (perplexity, loss: heavy-tailed),
             no otherwise.
         random_state: seed of the searches and folds.
+        sigma_model: how σ is estimated from model τ's out-of-fold residuals. ``"per_tau"``
+            (default): one σ_τ per τ, the RMS residual — every config observed for τ epochs gets
+            the same σ.  ``"local"``: σ_τ(ŷ) depends on where the prediction ŷ lies — RMS
+            residual in quantile bins of the out-of-fold ŷ, shrunk toward σ_τ and floored at
+            0.1 σ_τ (see :func:`curvecast.predictors.regressors.local_sigma`); for data whose
+            error differs between, e.g., the top cluster and a long tail of failed runs.  σ is in
+            the metric's units either way; :meth:`sigma` still gives the global σ_τ.
     """
 
     def __init__(self, regressor: RegressorSpec | None = None,
                  features: Collection[str] | str = GROUPS, n_draws: int = 50, cv: int = 3,
                  sigma_folds: int = 10, log_target: bool | None = None,
-                 random_state: int = 0) -> None:
+                 random_state: int = 0, sigma_model: str = "per_tau") -> None:
+        if sigma_model not in ("per_tau", "local"):
+            raise ValueError(f"sigma_model must be 'per_tau' or 'local', got {sigma_model!r}")
         if n_draws < 1:
             raise ValueError(f"n_draws must be at least 1, got {n_draws}")
         if cv < 2:
@@ -52,10 +61,12 @@ class SRM(Predictor):
         self.sigma_folds = sigma_folds
         self.log_target = log_target
         self.random_state = random_state
+        self.sigma_model = sigma_model
 
     def __repr__(self) -> str:
+        extra = "" if self.sigma_model == "per_tau" else f", sigma_model={self.sigma_model!r}"
         return (f"SRM(regressor={self.regressor.name!r}, features={sorted(self.featurizer.groups)}, "
-                f"n_draws={self.n_draws})")
+                f"n_draws={self.n_draws}{extra})")
 
     def fit(self, curves: CurveSet, *, target_epoch: int | None = None) -> SRM:
         """Keep the configs of ``curves`` observed up to the target epoch as training data.
@@ -102,7 +113,9 @@ class SRM(Predictor):
             X = self._inputs(self.configs_, self.values_[:, :tau])
             reg = TunedRegressor(self.regressor.estimator, self.regressor.search_space,
                                  n_iter=self.n_draws, cv=self.cv, sigma_folds=self.sigma_folds,
-                                 log_target=self.log_target_, random_state=self.random_state)
+                                 log_target=self.log_target_, random_state=self.random_state,
+                                 sigma_model="local" if self.sigma_model == "local"
+                                 else "constant")
             self.models_[tau] = reg.fit(X, self.values_[:, -1])
         return self.models_[tau]
 
