@@ -74,6 +74,7 @@ def test_simulate_writes_tidy_json(data: Path, tmp_path: Path) -> None:
     (("--delta", "0.5,1.5"), "deltas must be in (0, 1], got [0.5, 1.5]"),
     (("--orderings", "0"), "orderings must be >= 1, got 0"),
     (("--predictor", "nope"), "unknown predictor 'nope'"),
+    (("--sigma-model", "bogus"), "sigma_model must be 'per_tau' or 'local', got 'bogus'"),
 ])
 def test_bad_input_is_a_one_line_error(data: Path, args: tuple[str, ...], fragment: str) -> None:
     proc = curvecast("simulate", data, *args)

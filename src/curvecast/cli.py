@@ -220,13 +220,13 @@ def _load_any(path: Path) -> CurveSet:
     return _load(path)
 
 
-def _predictor_factories(draws: int) -> dict[str, Any]:
-    """Predictor names → ``factory(feature_groups, seed)``."""
+def _predictor_factories(draws: int, sigma_model: str = "per_tau") -> dict[str, Any]:
+    """Predictor names → ``factory(feature_groups, seed)``; ``sigma_model`` of every SRM."""
     from curvecast import predictors as p
 
     def srm(spec: Callable[[], Any]) -> Any:
         return lambda groups, seed: p.SRM(regressor=spec(), features=groups, n_draws=draws,
-                                          random_state=seed)
+                                          random_state=seed, sigma_model=sigma_model)
 
     return {
         "srm": srm(p.svr_rbf_or_ridge),
@@ -345,6 +345,9 @@ def simulate(
                                                 "(curvecast's default SRM), svr-rbf (the "
                                                 "paper's), svr-linear, rf, ols, last-value.")] = "srm",
     draws: Annotated[int, typer.Option(help="Random-search draws per SRM model.")] = 50,
+    sigma_model: Annotated[str, typer.Option(help="σ of the srm predictor: per_tau (one per "
+                                                  "epoch, the paper's) or local (depends on "
+                                                  "the predicted value).")] = "per_tau",
     refit_every: Annotated[int, typer.Option(help="Refit the predictor every k completions "
                                                   "(0: fit once, the paper's).")] = 0,
     keep_top_k: Annotated[int, typer.Option(help="Compare with the k-th best final value.")] = 1,
@@ -358,7 +361,6 @@ def simulate(
     plots: Annotated[Path | None, typer.Option(help="Write speedup-vs-Δ PNGs here.")] = None,
 ) -> None:
     """Replay a search over recorded curves with early stopping; speedup vs Δ (paper §4.2–4.3)."""
-    from curvecast import predictors as p
     from curvecast import search, stopping
     from curvecast.experiments.speedup import (
         SchedulerSpec,
@@ -374,9 +376,7 @@ def simulate(
     if refit_every < 0:
         raise ValueError(f"--refit-every must be >= 0, got {refit_every}")
     groups = frozenset({"ts", "ap", "hp"})
-    predictor_factories: dict[str, Any] = {
-        "srm": lambda groups, seed: p.SRM(n_draws=draws, random_state=seed),
-        **_predictor_factories(draws)}
+    predictor_factories: dict[str, Any] = _predictor_factories(draws, sigma_model)
     if predictor not in predictor_factories:
         raise ValueError(f"unknown predictor {predictor!r}: choose from "
                          f"{sorted(predictor_factories)}")
@@ -440,7 +440,8 @@ def simulate(
                              on_step=on_step,
                              schedulers=[scheduler_specs[n] for n in sched_names])
     output = {"dataset": str(data), **output}
-    output["settings"].update(trials=trials, min_complete=min_complete, predictor=predictor, draws=draws,
+    output["settings"].update(trials=trials, min_complete=min_complete, predictor=predictor,
+                              sigma_model=sigma_model, draws=draws,
                               refit_every=refit_every, keep_top_k=keep_top_k, margin=margin,
                               eta=eta, kappa=kappa, min_curves=min_curves)
     table = Table(title=f"{data.name}: early stopping (mean ± s.e. over {orderings} orderings, "
