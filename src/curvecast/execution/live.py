@@ -475,7 +475,7 @@ def run_search(
     if not 0 < heartbeat < grace:
         raise ValueError(f"heartbeat must be positive and below grace, got heartbeat={heartbeat} "
                          f"s, grace={grace} s")
-    _open_study(store, study, workload, epochs, seed, settings)
+    open_study(store, study, workload, epochs, seed, settings)
     checkpoints = store.path.with_name(f"{store.path.name}.checkpoints") / study
     checkpoints.mkdir(parents=True, exist_ok=True)
     mirror = _Mirror(workload, epochs)
@@ -507,9 +507,11 @@ def run_search(
     return _result(store, study, mirror.update(session.progress), epochs)
 
 
-def _open_study(store: Store, study: str, workload: Workload, epochs: int, seed: int,
-                settings: dict[str, Any] | None) -> None:
-    """Create study ``study`` or check that it was started with this workload, epochs and seed.
+def open_study(store: Store, study: str, workload: Workload, epochs: int, seed: int,
+               settings: dict[str, Any] | None) -> None:
+    """Create study ``study`` or check that it was started with this workload, epochs and seed,
+    and with the same scheduler (``settings["scheduler"]``: hyperband, fhyperband; absent: a
+    FIFO search, as the local and the Ray backends run).
 
     Raises:
         ValueError: the study exists with other settings.

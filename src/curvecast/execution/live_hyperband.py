@@ -52,11 +52,11 @@ from curvecast.execution.live import (
     _clean,
     _executor,
     _Mirror,
-    _open_study,
     _Outcome,
     _result,
     _Task,
     _train_one_epoch,
+    open_study,
 )
 from curvecast.search import ConfigSearcher, Hyperband, Job, Searcher
 from curvecast.stopping import Action, Decision, Trial
@@ -350,7 +350,7 @@ def run_scheduled_search(
         if value < 1:
             raise ValueError(f"--{name} must be at least 1, got {value}")
     kind = type(make_scheduler(StoreSearcher(configs, store, study, 0))).__name__.lower()
-    _open_study(store, study, workload, epochs, seed, {"scheduler": kind, **(settings or {})})
+    open_study(store, study, workload, epochs, seed, {"scheduler": kind, **(settings or {})})
     worker = worker_id()
     with store.transaction():
         owner = store.get_study_state(study, _OWNER)

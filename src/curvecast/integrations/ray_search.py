@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 
 from curvecast.curves import Direction
-from curvecast.execution.live import Progress, SearchResult
+from curvecast.execution.live import Progress, SearchResult, open_study
 from curvecast.search import ConfigSearcher
 from curvecast.stopping import ASHA, Decision, MedianRule, NeverStop, PredictiveStopper, Stopper
 from curvecast.store import Decision as StoredDecision
@@ -137,7 +137,7 @@ def run_ray_search(
                          "the cluster with --address HEAD_IP:6379")
     if address is not None and not ray.is_initialized():
         check_reachable(address)
-    _open_study(store, study, workload, epochs, seed, settings)
+    open_study(store, study, workload, epochs, seed, settings)
     scheduler = scheduler_for(stopper, epochs, workload)
     book = _Book(workload, searcher, scheduler, store, study=study, trials=trials, epochs=epochs,
                  seed=seed, on_progress=on_progress)
@@ -164,28 +164,6 @@ def run_ray_search(
                     checkpoint_config=tune.CheckpointConfig(num_to_keep=1)))
             tuner.fit()
     return _result(store, study, book.progress, epochs)
-
-
-def _open_study(store: Store, study: str, workload: Workload, epochs: int, seed: int,
-                settings: dict[str, Any] | None) -> None:
-    """Create the study, or check it was started with this workload, epochs and seed and as a
-    FIFO search (the checks of the local backend).
-
-    Raises:
-        ValueError: the study exists with other settings.
-    """
-    fixed: dict[str, Any] = {"workload": workload.name, "epochs": epochs, "seed": seed}
-    store.create_study(study, metric=workload.metric, direction=workload.direction,
-                       settings={**fixed, **(settings or {})})
-    recorded = store.study_info(study)["settings"]
-    for key, wanted in fixed.items():
-        if recorded.get(key) != wanted:
-            raise ValueError(f"study {study!r} was started with {key}={recorded.get(key)!r}, "
-                             f"not {wanted!r}: rerun with its settings or choose another --study")
-    if recorded.get("scheduler"):
-        raise ValueError(f"study {study!r} was started with scheduler {recorded['scheduler']!r}; "
-                         "--backend ray runs FIFO searches: rerun it with --backend local or "
-                         "choose another --study")
 
 
 # ---------------------------------------------------------------------------------- the trainable
