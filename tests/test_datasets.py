@@ -27,8 +27,8 @@ def test_recorded_dataset(name: str) -> None:
     epochs, direction, spread = EXPECTED[name]
     cs = CurveSet.load(path)
     assert cs.n_epochs == epochs and cs.direction is direction
-    # partial recordings are committed from 100 configs on; text-lstm is complete
-    assert cs.n_configs >= (300 if name == "text-lstm" else 100)
+    # partial recordings are committed from 100 configs on; digits and text-lstm are complete
+    assert cs.n_configs >= {"digits-metaqnn": 1000, "text-lstm": 300}.get(name, 100)
     assert cs.is_complete().all()
     assert cs.provenance["workload"] == name and cs.provenance["seed"] == 0
     assert {"n_params", "n_layers"} <= set(cs.configs.columns)
