@@ -22,13 +22,12 @@ EXPECTED = {
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_recorded_dataset(name: str) -> None:
     path = DATA / f"{name}.parquet"
-    if not path.exists():
-        pytest.skip(f"{path} is not recorded yet")
+    assert path.exists(), f"{path} is committed with the repository"
     epochs, direction, spread = EXPECTED[name]
     cs = CurveSet.load(path)
     assert cs.n_epochs == epochs and cs.direction is direction
-    # partial recordings are committed from 100 configs on; digits and text-lstm are complete
-    assert cs.n_configs >= {"digits-metaqnn": 1000, "text-lstm": 300}.get(name, 100)
+    # every recording is complete
+    assert cs.n_configs >= {"digits-metaqnn": 1000, "mnist1d-hp": 1000, "text-lstm": 300}[name]
     assert cs.is_complete().all()
     assert cs.provenance["workload"] == name and cs.provenance["seed"] == 0
     assert {"n_params", "n_layers"} <= set(cs.configs.columns)
