@@ -220,13 +220,16 @@ def _load_any(path: Path) -> CurveSet:
     return _load(path)
 
 
-def _predictor_factories(draws: int, sigma_model: str = "per_tau") -> dict[str, Any]:
-    """Predictor names → ``factory(feature_groups, seed)``; ``sigma_model`` of every SRM."""
+def _predictor_factories(draws: int, sigma_model: str = "per_tau",
+                         arcsine_target: bool = False) -> dict[str, Any]:
+    """Predictor names → ``factory(feature_groups, seed)``; ``sigma_model`` and
+    ``arcsine_target`` of every SRM."""
     from curvecast import predictors as p
 
     def srm(spec: Callable[[], Any]) -> Any:
         return lambda groups, seed: p.SRM(regressor=spec(), features=groups, n_draws=draws,
-                                          random_state=seed, sigma_model=sigma_model)
+                                          random_state=seed, sigma_model=sigma_model,
+                                          arcsine_target=arcsine_target)
 
     return {
         "srm": srm(p.svr_rbf_or_ridge),
@@ -348,6 +351,9 @@ def simulate(
     sigma_model: Annotated[str, typer.Option(help="σ of the srm predictor: per_tau (one per "
                                                   "epoch, the paper's) or local (depends on "
                                                   "the predicted value).")] = "per_tau",
+    arcsine_target: Annotated[bool, typer.Option(help="The srm predictor models arcsin(√y), the "
+                                                      "variance-stabilising scale of an "
+                                                      "accuracy in [0, 1].")] = False,
     refit_every: Annotated[int, typer.Option(help="Refit the predictor every k completions "
                                                   "(0: fit once, the paper's).")] = 0,
     keep_top_k: Annotated[int, typer.Option(help="Compare with the k-th best final value.")] = 1,
@@ -376,7 +382,7 @@ def simulate(
     if refit_every < 0:
         raise ValueError(f"--refit-every must be >= 0, got {refit_every}")
     groups = frozenset({"ts", "ap", "hp"})
-    predictor_factories: dict[str, Any] = _predictor_factories(draws, sigma_model)
+    predictor_factories: dict[str, Any] = _predictor_factories(draws, sigma_model, arcsine_target)
     if predictor not in predictor_factories:
         raise ValueError(f"unknown predictor {predictor!r}: choose from "
                          f"{sorted(predictor_factories)}")
@@ -441,8 +447,8 @@ def simulate(
                              schedulers=[scheduler_specs[n] for n in sched_names])
     output = {"dataset": str(data), **output}
     output["settings"].update(trials=trials, min_complete=min_complete, predictor=predictor,
-                              sigma_model=sigma_model, draws=draws,
-                              refit_every=refit_every, keep_top_k=keep_top_k, margin=margin,
+                              sigma_model=sigma_model, arcsine_target=arcsine_target,
+                              draws=draws, refit_every=refit_every, keep_top_k=keep_top_k, margin=margin,
                               eta=eta, kappa=kappa, min_curves=min_curves)
     table = Table(title=f"{data.name}: early stopping (mean ± s.e. over {orderings} orderings, "
                         f"{workers} worker(s))")

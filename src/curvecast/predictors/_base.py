@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
+from scipy.special import ndtr
 
 from curvecast.curves import CurveSet
 
@@ -16,15 +17,42 @@ from curvecast.curves import CurveSet
 class Prediction:
     """Predicted values with their uncertainty, both shape ``(n,)``, in the metric's units.
 
-    ``std`` is the standard deviation of a Gaussian around ``mean`` (always > 0).
+    ``std`` is the standard deviation of a Gaussian around ``mean`` (always > 0).  A predictor
+    that models a transformed scale (``latent="arcsine"``: arcsin(√value), see
+    :class:`~curvecast.predictors.SRM`) also gives the Gaussian there (``latent_mean``,
+    ``latent_std``); :meth:`cdf` then uses it, so probabilities keep the skew that a Gaussian in
+    metric units would lose, while ``mean``/``std`` summarise it in metric units.
     """
 
     mean: NDArray[np.float64]
     std: NDArray[np.float64]
+    latent: str = "identity"
+    latent_mean: NDArray[np.float64] | None = None
+    latent_std: NDArray[np.float64] | None = None
 
     def __post_init__(self) -> None:
         if self.mean.shape != self.std.shape:
             raise ValueError(f"mean has shape {self.mean.shape}, std {self.std.shape}")
+        if self.latent not in ("identity", "arcsine"):
+            raise ValueError(f"latent must be 'identity' or 'arcsine', got {self.latent!r}")
+        if self.latent != "identity" and (self.latent_mean is None or self.latent_std is None
+                                          or self.latent_mean.shape != self.mean.shape
+                                          or self.latent_std.shape != self.mean.shape):
+            raise ValueError(f"latent={self.latent!r} needs latent_mean and latent_std of shape "
+                             f"{self.mean.shape}")
+
+    def cdf(self, value: float) -> NDArray[np.float64]:
+        """P(y ≤ value) for every prediction, shape ``(n,)``; a zero or non-finite std counts as
+        a point mass at the mean."""
+        if self.latent == "arcsine":
+            assert self.latent_mean is not None and self.latent_std is not None
+            loc, scale = self.latent_mean, self.latent_std
+            x = float(np.arcsin(np.sqrt(np.clip(value, 0.0, 1.0))))
+        else:
+            loc, scale, x = self.mean, self.std, float(value)
+        ok = (scale > 0) & np.isfinite(scale)
+        z = np.where(ok, (x - loc) / np.where(ok, scale, 1.0), 0.0)
+        return np.where(ok, ndtr(z), (loc <= x).astype(np.float64))
 
     def __len__(self) -> int:
         return int(self.mean.shape[0])

@@ -33,6 +33,15 @@ class SRM(Predictor):
         log_target: model log(value) — ``None`` (default) decides from the data: yes for a
             metric to minimise whose values are all positive (perplexity, loss: heavy-tailed),
             no otherwise.
+        arcsine_target: model ``arcsin(√value)`` — the variance-stabilising transform of a
+            proportion — for a metric in [0, 1] such as accuracy on a finite validation set.  An
+            accuracy's run-to-run and epoch-to-epoch noise shrinks near 1 (a binomial's sd is
+            √(p(1−p)/n)), so one σ in metric units is too wide for the top configs and too narrow
+            for the rest; on this scale one σ fits both.  The regressors, their σ (and the
+            ``"local"`` σ bins) and the curve features work on the transformed scale; predictions
+            come back in metric units: the mean is ``sin²`` of the predicted mean and the std is
+            half the width of the back-transformed ±1σ interval (clipped to [0, π/2]).
+            Needs every value in [0, 1]; excludes ``log_target=True``.
         random_state: seed of the searches and folds.
         sigma_model: how σ is estimated from model τ's out-of-fold residuals. ``"per_tau"``
             (default): one σ_τ per τ, the RMS residual — every config observed for τ epochs gets
@@ -46,9 +55,12 @@ class SRM(Predictor):
     def __init__(self, regressor: RegressorSpec | None = None,
                  features: Collection[str] | str = GROUPS, n_draws: int = 50, cv: int = 3,
                  sigma_folds: int = 10, log_target: bool | None = None,
-                 random_state: int = 0, sigma_model: str = "per_tau") -> None:
+                 random_state: int = 0, sigma_model: str = "per_tau",
+                 arcsine_target: bool = False) -> None:
         if sigma_model not in ("per_tau", "local"):
             raise ValueError(f"sigma_model must be 'per_tau' or 'local', got {sigma_model!r}")
+        if arcsine_target and log_target:
+            raise ValueError("arcsine_target and log_target=True exclude each other")
         if n_draws < 1:
             raise ValueError(f"n_draws must be at least 1, got {n_draws}")
         if cv < 2:
@@ -62,9 +74,11 @@ class SRM(Predictor):
         self.log_target = log_target
         self.random_state = random_state
         self.sigma_model = sigma_model
+        self.arcsine_target = arcsine_target
 
     def __repr__(self) -> str:
         extra = "" if self.sigma_model == "per_tau" else f", sigma_model={self.sigma_model!r}"
+        extra += ", arcsine_target=True" if self.arcsine_target else ""
         return (f"SRM(regressor={self.regressor.name!r}, features={sorted(self.featurizer.groups)}, "
                 f"n_draws={self.n_draws}{extra})")
 
@@ -86,9 +100,13 @@ class SRM(Predictor):
             raise ValueError(f"feature groups {sorted(self.featurizer.groups)} give no columns on "
                              "this data (e.g. every hyperparameter is constant)")
         values = train.filled_values()[:, : col + 1]
+        if self.arcsine_target and not bool(np.all((values >= 0) & (values <= 1))):
+            raise ValueError("arcsine_target=True needs every value in [0, 1], got "
+                             f"{float(values.min()):g}..{float(values.max()):g}")
         log = self.log_target
         if log is None:
-            log = train.direction is Direction.MINIMIZE and bool(np.all(values > 0))
+            log = (not self.arcsine_target and train.direction is Direction.MINIMIZE
+                   and bool(np.all(values > 0)))
         self.log_target_ = bool(log)
         self.target_col_ = col
         self.configs_ = train.configs
@@ -101,6 +119,8 @@ class SRM(Predictor):
         y[~np.isfinite(y)] = self.featurizer.diverged_fill_
         if self.log_target_:
             y = np.log(np.maximum(y, 1e-300))
+        elif self.arcsine_target:
+            y = _arcsine(y)
         return self.featurizer.transform(configs, y)
 
     def model(self, tau: int) -> TunedRegressor:
@@ -116,7 +136,8 @@ class SRM(Predictor):
                                  log_target=self.log_target_, random_state=self.random_state,
                                  sigma_model="local" if self.sigma_model == "local"
                                  else "constant")
-            self.models_[tau] = reg.fit(X, self.values_[:, -1])
+            target = self.values_[:, -1]
+            self.models_[tau] = reg.fit(X, _arcsine(target) if self.arcsine_target else target)
         return self.models_[tau]
 
     def fit_taus(self, taus: Iterable[int]) -> SRM:
@@ -126,7 +147,8 @@ class SRM(Predictor):
         return self
 
     def sigma(self, tau: int) -> float:
-        """σ_τ: the out-of-fold RMS error of model τ, in the metric's units."""
+        """σ_τ: the out-of-fold RMS error of model τ, in the metric's units (with
+        ``arcsine_target``: on the arcsin(√value) scale)."""
         return float(self.model(tau).sigma_)
 
     def predict(self, configs: pd.DataFrame, partial: NDArray[np.float64]) -> Prediction:
@@ -137,5 +159,25 @@ class SRM(Predictor):
             seen = np.where(np.isfinite(y[:, self.target_col_]), y[:, self.target_col_], fill)
             return Prediction(mean=seen, std=np.full(seen.shape, 1e-12))
         mean, std = self.model(tau).predict(self._inputs(configs, y), return_std=True)
+        if self.arcsine_target:
+            z_mean, z_std = np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64)
+            mean, std = _from_arcsine(z_mean, z_std)
+            return Prediction(mean=mean, std=std, latent="arcsine", latent_mean=z_mean,
+                              latent_std=z_std)
         return Prediction(mean=np.asarray(mean, dtype=np.float64),
                           std=np.asarray(std, dtype=np.float64))
+
+
+def _arcsine(values: NDArray[np.float64]) -> NDArray[np.float64]:
+    """arcsin(√v) of values in [0, 1] (clipped there), same shape, in [0, π/2]."""
+    return np.arcsin(np.sqrt(np.clip(values, 0.0, 1.0)))
+
+
+def _from_arcsine(mean: NDArray[np.float64], std: NDArray[np.float64]
+                  ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """A Gaussian ``mean ± std`` on the arcsin(√v) scale back in metric units: ``sin²`` of the
+    mean (clipped to [0, π/2]) and half the width of the back-transformed ±1 std interval (> 0)."""
+    top = np.pi / 2
+    m = np.clip(mean, 0.0, top)
+    hi, lo = np.sin(np.minimum(m + std, top)) ** 2, np.sin(np.maximum(m - std, 0.0)) ** 2
+    return np.sin(m) ** 2, np.maximum((hi - lo) / 2, 1e-12)

@@ -21,7 +21,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.special import ndtr
 
 from curvecast.curves import CurveSet, Direction
 from curvecast.predictors import SRM, Predictor
@@ -360,7 +359,8 @@ class FHyperband(Hyperband):
         ref = sign * (ranked[k - 1] - self.margin)
         gap = sign * (ref - mean)  # > 0: predicted worse than v_k − δ
         if std > 0 and math.isfinite(std):
-            probability = float(ndtr(gap / std))
+            below = float(prediction.cdf(ref)[0])  # P(y ≤ ref) under the predictor's Gaussian
+            probability = below if sign > 0 else 1.0 - below
         else:
             probability = 1.0 if gap > 0 else 0.0
         action = Action.STOP if probability >= self.delta else Action.CONTINUE

@@ -10,7 +10,6 @@ from collections import OrderedDict
 from collections.abc import Hashable
 
 import numpy as np
-from scipy.special import ndtr
 
 from curvecast.curves import CurveSet
 from curvecast.predictors import SRM, Predictor
@@ -181,7 +180,8 @@ class PredictiveStopper(Stopper):
         ref = self.reference(history)
         gap = history.direction.sign * (ref - mean)  # > 0: predicted worse than the reference
         if std > 0 and math.isfinite(std):
-            probability = float(ndtr(gap / std))
+            below = float(prediction.cdf(ref)[0])  # P(y ≤ ref) under the predictor's Gaussian
+            probability = below if history.direction.sign > 0 else 1.0 - below
         else:
             probability = 1.0 if gap > 0 else 0.0
         action = Action.STOP if probability >= self.delta else Action.CONTINUE
