@@ -109,6 +109,8 @@ def main() -> None:
     parser.add_argument("--draws", type=int, default=50, help="SRM random-search draws per τ")
     parser.add_argument("--sigma", choices=("per_tau", "local"), default="per_tau",
                         help="the SRM's σ model (SRM(sigma_model=...))")
+    parser.add_argument("--arcsine", action="store_true",
+                        help="the SRM models arcsin(sqrt(y)) (SRM(arcsine_target=True))")
     parser.add_argument("--prior-fraction", type=float, default=0.0,
                         help="share of each data set's configs held out as the warm-start prior")
     parser.add_argument("--split-seed", type=int, default=0)
@@ -138,7 +140,9 @@ def main() -> None:
         def curvecast(columns: list[str] = columns, **extra: Any) -> Callable[[], CurvecastPruner]:
             return lambda: CurvecastPruner(
                 delta=args.delta, min_complete=args.min_complete, refit_every=refit,
-                predictor=SRM(n_draws=args.draws, sigma_model=args.sigma), config_attrs=columns, **extra)
+                predictor=SRM(n_draws=args.draws, sigma_model=args.sigma,
+                              arcsine_target=args.arcsine),
+                config_attrs=columns, **extra)
 
         pruners: dict[str, Callable[[], optuna.pruners.BasePruner]] = {
             "none": lambda: optuna.pruners.NopPruner(),
@@ -169,7 +173,7 @@ def main() -> None:
                      "median": {"n_startup_trials": 5},
                      "curvecast": {"delta": args.delta, "min_complete": args.min_complete,
                                    "refit_every": refit, "draws": args.draws,
-                                   "sigma_model": args.sigma}},
+                                   "sigma_model": args.sigma, "arcsine_target": args.arcsine}},
         "data": datasets,
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
         "packages": {**package_versions(), "optuna": optuna.__version__},

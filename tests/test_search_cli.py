@@ -120,6 +120,8 @@ def test_bad_search_arguments(tmp_path: Path, prior: Path) -> None:
         (search_args(db, "--trials", "2", "--stopper", "median", "--prior", prior),
          "--prior warm-starts the predictive stopper"),
         (search_args(db, "--trials", "0"), "--trials must be at least 1, got 0"),
+        (search_args(db, "--trials", "2", "--sigma-model", "wide"),
+         "sigma_model must be 'per_tau' or 'local', got 'wide'"),
         (["show", "--storage", f"sqlite:///{tmp_path}/none.db", "--study", "x"],
          "no such study database"),
     ]:

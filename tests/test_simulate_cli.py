@@ -83,6 +83,18 @@ def test_bad_input_is_a_one_line_error(data: Path, args: tuple[str, ...], fragme
     assert len(lines) == 1 and lines[0].startswith("error:") and fragment in lines[0], proc.stderr
 
 
+def test_arcsine_target_on_a_metric_outside_0_1_is_a_one_line_error(tmp_path: Path) -> None:
+    from curvecast import Direction
+
+    path = tmp_path / "loss.parquet"
+    saturating(n=40, seed=1, direction=Direction.MINIMIZE).save(path)  # values in [-0.9, 0]
+    proc = curvecast("simulate", path, "--stopper", "predictive", "--orderings", "1",
+                     "--min-complete", "10", "--draws", "2", "--arcsine-target")
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "arcsine_target=True needs every value in [0, 1]" in lines[0]
+
+
 def test_simulate_hyperband_and_fhyperband_with_plots(data: Path, tmp_path: Path) -> None:
     out, plots = tmp_path / "hb.json", tmp_path / "plots"
     proc = curvecast("simulate", data, "--searcher", "fhyperband", "--predictor", "last-value",

@@ -381,6 +381,11 @@ def simulate(
         raise FileNotFoundError(f"{json_out}: folder {str(json_out.parent)!r} does not exist")
     if refit_every < 0:
         raise ValueError(f"--refit-every must be >= 0, got {refit_every}")
+    if arcsine_target:
+        finite = curves.filled_values()
+        if not bool(((finite >= 0) & (finite <= 1)).all()):
+            raise ValueError(f"arcsine_target=True needs every value in [0, 1]; {data.name}'s "
+                             f"{curves.metric} runs {float(finite.min()):g}..{float(finite.max()):g}")
     groups = frozenset({"ts", "ap", "hp"})
     predictor_factories: dict[str, Any] = _predictor_factories(draws, sigma_model, arcsine_target)
     if predictor not in predictor_factories:
@@ -485,7 +490,7 @@ def simulate(
 
 
 def _stopper_for_search(name: str, *, delta: float, min_complete: int, refit_every: int,
-                        prior: Path | None, epochs: int) -> Any:
+                        prior: Path | None, epochs: int, predictor: Any = None) -> Any:
     """Stopper names → stoppers for ``search`` (the only place the names become classes)."""
     from curvecast import stopping
 
@@ -501,7 +506,8 @@ def _stopper_for_search(name: str, *, delta: float, min_complete: int, refit_eve
                 raise ValueError(f"{prior}: has {trained.n_epochs} epochs, the search trains "
                                  f"{epochs}; a prior must cover the search's epochs")
         return stopping.PredictiveStopper(delta=delta, min_complete=min_complete,
-                                          refit_every=refit_every or None, prior=prior_curves)
+                                          refit_every=refit_every or None, prior=prior_curves,
+                                          predictor=predictor)
     if name == "median":
         return stopping.MedianRule(min_complete=min(min_complete, 5))
     if name == "asha":
@@ -534,12 +540,13 @@ def _searcher_for_search(name: str, workload: Workload, seed: int, trials: int) 
 
 def _scheduled_search(name: str, workload: Workload, *, seed: int, delta: float,
                       min_complete: int, prior: Path | None, epochs: int,
-                      eta: float = 3.0) -> tuple[Callable[..., Any], Any, Any]:
+                      eta: float = 3.0, predictor: Any = None) -> tuple[Callable[..., Any], Any, Any]:
     """``search --searcher hyperband|fhyperband`` → (runner, config sampler, scheduler factory),
     called like :func:`~curvecast.execution.live.run_search` (workload, searcher, stopper, ...).
 
     f-Hyperband: Δ = ``delta``, d = ``min_complete`` (at least 6); ``prior`` warm-starts its rung
-    predictors (one SRM per rung end, fitted on the prior's complete curves cut there).
+    predictors (one SRM per rung end, fitted on the prior's complete curves cut there);
+    ``predictor``: the unfitted rung predictor (default ``SRM()``).
     """
     import numpy as np
 
@@ -555,6 +562,7 @@ def _scheduled_search(name: str, workload: Workload, *, seed: int, delta: float,
         return (run_scheduled_search, search.RandomSampler(workload.space, seed=seed),
                 lambda s: search.Hyperband(s, eta=eta))
     predictors: dict[int, Predictor] = {}
+    prototype: Predictor = SRM() if predictor is None else predictor
     if prior is not None:
         trained = CurveSet.load(prior).without_untrained_epoch()
         if trained.n_epochs < epochs:
@@ -567,10 +575,10 @@ def _scheduled_search(name: str, workload: Workload, *, seed: int, delta: float,
         fits = FitCache()
         ends = {r.epochs for plan in search.hyperband_brackets(epochs, eta) for r in plan.rungs
                 if r.epochs > 1}
-        predictors = {r: fits.get(SRM(), complete.epoch_slice(0, r)) for r in sorted(ends)}
+        predictors = {r: fits.get(prototype, complete.epoch_slice(0, r)) for r in sorted(ends)}
     return (run_scheduled_search, search.RandomSampler(workload.space, seed=seed),
             lambda s: search.FHyperband(s, delta=delta, min_curves=min_complete,
-                                        predictors=predictors, eta=eta))
+                                        predictors=predictors, predictor=prototype, eta=eta))
 
 
 @app.command("search")
@@ -599,6 +607,12 @@ def search_command(
                                                   "(0: fit once).")] = 10,
     prior: Annotated[Path | None, typer.Option(help="Recorded curves of the same workload "
                                                     "(Parquet) to warm-start the predictor.")] = None,
+    sigma_model: Annotated[str, typer.Option(help="σ of the SRM: per_tau (one per epoch, the "
+                                                  "paper's) or local (depends on the predicted "
+                                                  "value).")] = "per_tau",
+    arcsine_target: Annotated[bool, typer.Option(help="The SRM models arcsin(√y), the "
+                                                      "variance-stabilising scale of an "
+                                                      "accuracy in [0, 1].")] = False,
     seed: Annotated[int, typer.Option(help="Seed of config sampling and training.")] = 1,
     backend: Annotated[str, typer.Option(help="local (worker processes) or ray (Ray Tune, "
                                               "CurvecastScheduler).")] = "local",
@@ -633,19 +647,24 @@ def search_command(
         runner = functools.partial(run_ray_search, address=address, storage_path=ray_storage)
     n_workers = workers or os.cpu_count() or 1
     wl = factories[workload]()
+    from curvecast.predictors import SRM
+
+    srm = SRM(sigma_model=sigma_model, arcsine_target=arcsine_target)
     if searcher in ("hyperband", "fhyperband"):
         if backend != "local":
             raise ValueError(f"--searcher {searcher} runs with --backend local only")
         runner, proposer, stop = _scheduled_search(searcher, wl, seed=seed, delta=delta,
                                                    min_complete=min_complete, prior=prior,
-                                                   epochs=epochs)
+                                                   epochs=epochs, predictor=srm)
     else:
         stop = _stopper_for_search(stopper, delta=delta, min_complete=min_complete,
-                                   refit_every=refit_every, prior=prior, epochs=epochs)
+                                   refit_every=refit_every, prior=prior, epochs=epochs,
+                                   predictor=srm)
         proposer = _searcher_for_search(searcher, wl, seed, trials)
     settings = {"searcher": searcher, "stopper": stopper, "delta": delta,
                 "min_complete": min_complete, "refit_every": refit_every,
                 "prior": None if prior is None else str(prior), "backend": backend,
+                "sigma_model": sigma_model, "arcsine_target": arcsine_target,
                 "command": "curvecast " + shlex.join(sys.argv[1:])}
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
