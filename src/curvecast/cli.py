@@ -220,6 +220,15 @@ def _load_any(path: Path) -> CurveSet:
     return _load(path)
 
 
+#: ``--sigma-model`` and ``--arcsine-target`` of the commands that build an SRM.
+SigmaModelOption = Annotated[str, typer.Option(help="σ of the SRM: per_tau (one per epoch, the "
+                                                    "paper's) or local (depends on the predicted "
+                                                    "value).")]
+ArcsineTargetOption = Annotated[bool, typer.Option(help="The SRM models arcsin(√y), the "
+                                                        "variance-stabilising scale of an "
+                                                        "accuracy in [0, 1].")]
+
+
 def _predictor_factories(draws: int, sigma_model: str = "per_tau",
                          arcsine_target: bool = False) -> dict[str, Any]:
     """Predictor names → ``factory(feature_groups, seed)``; ``sigma_model`` and
@@ -348,12 +357,8 @@ def simulate(
                                                 "(curvecast's default SRM), svr-rbf (the "
                                                 "paper's), svr-linear, rf, ols, last-value.")] = "srm",
     draws: Annotated[int, typer.Option(help="Random-search draws per SRM model.")] = 50,
-    sigma_model: Annotated[str, typer.Option(help="σ of the srm predictor: per_tau (one per "
-                                                  "epoch, the paper's) or local (depends on "
-                                                  "the predicted value).")] = "per_tau",
-    arcsine_target: Annotated[bool, typer.Option(help="The srm predictor models arcsin(√y), the "
-                                                      "variance-stabilising scale of an "
-                                                      "accuracy in [0, 1].")] = False,
+    sigma_model: SigmaModelOption = "per_tau",
+    arcsine_target: ArcsineTargetOption = False,
     refit_every: Annotated[int, typer.Option(help="Refit the predictor every k completions "
                                                   "(0: fit once, the paper's).")] = 0,
     keep_top_k: Annotated[int, typer.Option(help="Compare with the k-th best final value.")] = 1,
@@ -607,12 +612,8 @@ def search_command(
                                                   "(0: fit once).")] = 10,
     prior: Annotated[Path | None, typer.Option(help="Recorded curves of the same workload "
                                                     "(Parquet) to warm-start the predictor.")] = None,
-    sigma_model: Annotated[str, typer.Option(help="σ of the SRM: per_tau (one per epoch, the "
-                                                  "paper's) or local (depends on the predicted "
-                                                  "value).")] = "per_tau",
-    arcsine_target: Annotated[bool, typer.Option(help="The SRM models arcsin(√y), the "
-                                                      "variance-stabilising scale of an "
-                                                      "accuracy in [0, 1].")] = False,
+    sigma_model: SigmaModelOption = "per_tau",
+    arcsine_target: ArcsineTargetOption = False,
     seed: Annotated[int, typer.Option(help="Seed of config sampling and training.")] = 1,
     backend: Annotated[str, typer.Option(help="local (worker processes) or ray (Ray Tune, "
                                               "CurvecastScheduler).")] = "local",
