@@ -23,7 +23,7 @@ import concurrent.futures as cf
 import multiprocessing as mp
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -304,25 +304,10 @@ class _Session:
             self._complete_trained(number)  # fully recorded, never marked (an older database)
 
     def _new_trial(self) -> int | None:
-        """Ask the shared searcher for a config and record it as this worker's RUNNING trial, in
-        one transaction that counts the study's trials against the budget."""
-        with self.store.transaction():
-            if self.store.count_trials(self.study) >= self.trials:
-                return None
-            self._load_searcher()
-            config = self.searcher.ask_config()
-            if config is None:
-                return None
-            number = self.store.add_trial(self.study, config, state=TrialState.RUNNING,
-                                          worker=self.worker)
-            self.store.set_study_state(self.study, "searcher", self.searcher.state_dict())
-        return number
-
-    def _load_searcher(self) -> None:
-        """Load the searcher state saved in the store (by any process) into ``searcher``."""
-        saved = self.store.get_study_state(self.study, "searcher")
-        if saved is not None:
-            self.searcher.load_state_dict(saved)
+        """A new RUNNING trial of this worker from the shared searcher (see :func:`ask_shared`)."""
+        asked = ask_shared(self.store, self.study, self.searcher, worker=self.worker,
+                           budget=self.trials)
+        return None if asked is None else asked[0]
 
     def _finish(self, number: int, state: TrialState, told: float, *,
                 predicted_value: float | None = None, test_value: float | None = None) -> None:
@@ -330,10 +315,8 @@ class _Session:
         the caller's transaction)."""
         self.store.set_state(self.study, number, state, predicted_value=predicted_value,
                              test_value=test_value)
-        self._load_searcher()
-        self.searcher.tell_config(self.mirror.configs[number], told,
-                                  predicted=state is TrialState.STOPPED)
-        self.store.set_study_state(self.study, "searcher", self.searcher.state_dict())
+        tell_shared(self.store, self.study, self.searcher, self.mirror.configs[number], told,
+                    predicted=state is TrialState.STOPPED)
 
     def _owns(self, number: int) -> bool:
         if self.store.owner(self.study, number) == self.worker:
@@ -492,17 +475,12 @@ def run_search(
                     return
                 running[pool.submit(_train_one_epoch, session.task(number))] = number
 
-        launch()
-        while running:
-            done, _ = cf.wait(list(running), return_when=cf.FIRST_COMPLETED)
-            for future in done:
-                number = running.pop(future)
-                if session.record(future.result()):
-                    running[pool.submit(_train_one_epoch, session.task(number))] = number
-                mirror.update(session.progress)
-                if on_progress:
-                    on_progress(session.progress)
-            launch()
+        def after() -> None:
+            mirror.update(session.progress)
+            if on_progress:
+                on_progress(session.progress)
+
+        drive(pool, running, launch, session.record, session.task, after)
     mirror.sync(store, study)
     return _result(store, study, mirror.update(session.progress), epochs)
 
@@ -530,6 +508,61 @@ def open_study(store: Store, study: str, workload: Workload, epochs: int, seed: 
                     for k in (recorded.get("scheduler"), scheduler))
         raise ValueError(f"study {study!r} was started with {was}, not {now}: rerun with its "
                          "settings or choose another --study")
+
+
+def drive(pool: cf.Executor, running: dict[cf.Future[_Outcome], int], launch: Callable[[], None],
+          record: Callable[[_Outcome], bool], task: Callable[[int], _Task],
+          after: Callable[[], None]) -> None:
+    """The executor loop of a real search: ``launch()`` submits new work into ``running``
+    (future → trial number); every finished epoch goes to ``record``, and when it says the trial
+    goes on its next epoch (``task(number)``) is submitted; ``after()`` runs after each epoch;
+    until nothing runs and ``launch()`` adds nothing."""
+    launch()
+    while running:
+        done, _ = cf.wait(list(running), return_when=cf.FIRST_COMPLETED)
+        for future in done:
+            number = running.pop(future)
+            if record(future.result()):
+                running[pool.submit(_train_one_epoch, task(number))] = number
+            after()
+        launch()
+
+
+def load_shared(store: Store, study: str, searcher: ConfigSearcher) -> None:
+    """Load the study's searcher state (saved in the store by any process) into ``searcher``."""
+    saved = store.get_study_state(study, "searcher")
+    if saved is not None:
+        searcher.load_state_dict(saved)
+
+
+def ask_shared(store: Store, study: str, searcher: ConfigSearcher, *, worker: str,
+               budget: int) -> tuple[int, Mapping[str, Any]] | None:
+    """Ask the study's shared searcher for a config and record it as ``worker``'s RUNNING trial,
+    in one transaction that counts the study's trials against ``budget``.
+
+    Returns:
+        ``(trial number, config)``, or None when the budget is spent or the searcher has no
+        config left.
+    """
+    with store.transaction():
+        if store.count_trials(study) >= budget:
+            return None
+        load_shared(store, study, searcher)
+        config = searcher.ask_config()
+        if config is None:
+            return None
+        number = store.add_trial(study, config, state=TrialState.RUNNING, worker=worker)
+        store.set_study_state(study, "searcher", searcher.state_dict())
+    return number, config
+
+
+def tell_shared(store: Store, study: str, searcher: ConfigSearcher, config: Mapping[str, Any],
+                value: float, *, predicted: bool) -> None:
+    """Tell the study's shared searcher a trial's final ``value`` (metric units; predicted for a
+    stopped trial) and save its state — inside the caller's transaction."""
+    load_shared(store, study, searcher)
+    searcher.tell_config(config, value, predicted=predicted)
+    store.set_study_state(study, "searcher", searcher.state_dict())
 
 
 def _executor(workers: int) -> cf.Executor:

@@ -56,6 +56,7 @@ from curvecast.execution.live import (
     _result,
     _Task,
     _train_one_epoch,
+    drive,
     open_study,
 )
 from curvecast.search import ConfigSearcher, Hyperband, Job, Searcher
@@ -383,17 +384,12 @@ def run_scheduled_search(
                 while (task := runner.next_task(workers)) is not None:
                     running[pool.submit(_train_one_epoch, task)] = task.number
 
-            launch()
-            while running:
-                done, _ = cf.wait(list(running), return_when=cf.FIRST_COMPLETED)
-                for future in done:
-                    number = running.pop(future)
-                    if runner.record(future.result()):
-                        running[pool.submit(_train_one_epoch, runner.task(number))] = number
-                    mirror.update(runner.progress)
-                    if on_progress:
-                        on_progress(runner.progress)
-                launch()
+            def after() -> None:
+                mirror.update(runner.progress)
+                if on_progress:
+                    on_progress(runner.progress)
+
+            drive(pool, running, launch, runner.record, runner.task, after)
     finally:
         store.set_study_state(study, _OWNER, None)
     mirror.sync(store, study)

@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 
 from curvecast.curves import Direction
-from curvecast.execution.live import Progress, SearchResult, open_study
+from curvecast.execution.live import Progress, SearchResult, ask_shared, open_study, tell_shared
 from curvecast.search import ConfigSearcher
 from curvecast.stopping import ASHA, Decision, MedianRule, NeverStop, PredictiveStopper, Stopper
 from curvecast.store import Decision as StoredDecision
@@ -341,16 +341,11 @@ class _Book:
     def _new_trial(self) -> int | None:
         """Ask the study's searcher (its state in the store) for a config and record it as this
         driver's RUNNING trial, in one transaction that counts the trials against the budget."""
-        with self.store.transaction():
-            if self.store.count_trials(self.study) >= self.progress.trials:
-                return None
-            self._load_searcher()
-            config = self.searcher.ask_config()
-            if config is None:
-                return None
-            number = self.store.add_trial(self.study, config, state=TrialState.RUNNING,
-                                          worker=self.worker)
-            self.store.set_study_state(self.study, "searcher", self.searcher.state_dict())
+        asked = ask_shared(self.store, self.study, self.searcher, worker=self.worker,
+                           budget=self.progress.trials)
+        if asked is None:
+            return None
+        number, config = asked
         self.configs[number], self.values[number] = dict(config), {}
         self.states[number] = TrialState.RUNNING
         return number
@@ -481,14 +476,7 @@ class _Book:
         if not math.isfinite(value):  # nothing finite seen yet: no value to tell
             logger.warning("curvecast: no finite value to tell the searcher about %s", config)
             return
-        self._load_searcher()
-        self.searcher.tell_config(config, value, predicted=predicted)
-        self.store.set_study_state(self.study, "searcher", self.searcher.state_dict())
-
-    def _load_searcher(self) -> None:
-        saved = self.store.get_study_state(self.study, "searcher")
-        if saved is not None:  # the study's one searcher, shared with any other process
-            self.searcher.load_state_dict(saved)
+        tell_shared(self.store, self.study, self.searcher, config, value, predicted=predicted)
 
     def _update_best(self) -> None:
         best: tuple[float, int] | None = None
