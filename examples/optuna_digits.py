@@ -26,6 +26,7 @@ import torch
 
 from curvecast import CurveSet
 from curvecast.integrations.optuna import CurvecastPruner, predicted_value
+from curvecast.predictors import SRM
 from curvecast.workloads import DigitsMetaQNN
 
 NET = "[C(32,3,1), P(2,2), C(64,3,1), GAP(10), SM(10)]"
@@ -65,7 +66,9 @@ def main() -> None:
         direction="maximize", storage=args.storage,
         sampler=optuna.samplers.TPESampler(seed=0),
         pruner=CurvecastPruner(delta=args.delta, min_complete=args.min_complete, refit_every=5,
-                               prior=None if args.prior is None else CurveSet.load(args.prior)))
+                               prior=None if args.prior is None else CurveSet.load(args.prior),
+                               # an accuracy: model it on the arcsine scale, σ by prediction
+                               predictor=SRM(sigma_model="local", arcsine_target=True)))
     study.optimize(objective, n_trials=args.trials)
     pruned = [t for t in study.trials if t.state is optuna.trial.TrialState.PRUNED]
     print(f"best accuracy {study.best_value:.4f} with {study.best_params}")

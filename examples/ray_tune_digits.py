@@ -26,6 +26,7 @@ from ray import tune
 
 from curvecast.curves import CurveSet
 from curvecast.integrations.ray_tune import CurvecastScheduler
+from curvecast.predictors import SRM
 from curvecast.workloads import DigitsMetaQNN
 
 
@@ -56,6 +57,7 @@ def main() -> None:
     prior = CurveSet.load(args.prior) if args.prior else None
     scheduler = CurvecastScheduler(max_t=args.epochs, delta=0.95, min_complete=args.min_complete,
                                    grace_period=2, prior=prior,
+                                   predictor=SRM(sigma_model="local", arcsine_target=True),
                                    # the config row the predictor sees: the architecture and
                                    # hyperparameters of configs[i], n_params and n_layers
                                    describe=lambda c: {**configs[int(c["i"])],
