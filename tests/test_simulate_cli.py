@@ -83,6 +83,28 @@ def test_bad_input_is_a_one_line_error(data: Path, args: tuple[str, ...], fragme
     assert len(lines) == 1 and lines[0].startswith("error:") and fragment in lines[0], proc.stderr
 
 
+def test_prior_fraction_warm_starts_and_is_never_replayed(data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "prior.json"
+    proc = curvecast("simulate", data, "--stopper", "predictive,never,oracle", "--delta", "0.9",
+                     "--orderings", "2", "--min-complete", "30", "--prior-fraction", "0.4",
+                     "--draws", "3", "--json", out)
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(out.read_text())
+    settings = got["settings"]
+    assert settings["prior_configs"] == 36 and settings["configs"] == 54  # 0.4 of 90 held out
+
+    def value(stopper: str, metric: str) -> list[float]:
+        return [r[metric] for r in got["runs"] if r["stopper"] == stopper]
+
+    assert value("never", "epochs") == [54 * 8] * 2  # only the 54 others are replayed
+    # 36 prior curves ≥ min_complete 30: the rule judges from the first trial, so it stops
+    # more than the 30 complete trials a cold start would need to wait for allow
+    assert all(s > 30 for s in value("predictive", "stopped"))
+    assert all(s > 40 for s in value("oracle", "stopped"))  # oracle waits for 0 complete
+    bad = curvecast("simulate", data, "--prior-fraction", "1.0")
+    assert bad.returncode == 2 and "--prior-fraction must be in [0, 1), got 1.0" in bad.stderr
+
+
 def test_arcsine_target_on_a_metric_outside_0_1_is_a_one_line_error(tmp_path: Path) -> None:
     from curvecast import Direction
 

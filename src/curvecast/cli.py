@@ -368,10 +368,20 @@ def simulate(
                                               "best value of the rung.")] = 1.0,
     min_curves: Annotated[int, typer.Option(help="f-Hyperband's d: curves that reach a rung's "
                                                  "end before its predictor is fitted.")] = 100,
+    prior_fraction: Annotated[float, typer.Option(help="Hold out this share of the configs "
+                                                       "(at random, --seed) as the predictive "
+                                                       "stopper's warm-start prior; the search "
+                                                       "replays only the others.")] = 0.0,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write tidy JSON here.")] = None,
     plots: Annotated[Path | None, typer.Option(help="Write speedup-vs-Δ PNGs here.")] = None,
 ) -> None:
-    """Replay a search over recorded curves with early stopping; speedup vs Δ (paper §4.2–4.3)."""
+    """Replay a search over recorded curves with early stopping; speedup vs Δ (paper §4.2–4.3).
+
+    With ``--prior-fraction f`` a random share f of the complete configs is the predictive
+    stopper's warm start (its curves count toward ``--min-complete``) and never replayed; the
+    oracle then stops after ``max(0, min_complete − prior configs)`` complete trials, the fewest
+    a warm-started rule could wait for.
+    """
     from curvecast import search, stopping
     from curvecast.experiments.speedup import (
         SchedulerSpec,
@@ -391,6 +401,8 @@ def simulate(
         if not bool(((finite >= 0) & (finite <= 1)).all()):
             raise ValueError(f"arcsine_target=True needs every value in [0, 1]; {data.name}'s "
                              f"{curves.metric} runs {float(finite.min()):g}..{float(finite.max()):g}")
+    prior, curves = _split_prior(curves, prior_fraction, seed)
+    n_prior = 0 if prior is None else prior.n_configs
     groups = frozenset({"ts", "ap", "hp"})
     predictor_factories: dict[str, Any] = _predictor_factories(draws, sigma_model, arcsine_target)
     if predictor not in predictor_factories:
@@ -416,14 +428,15 @@ def simulate(
     stopper_specs = {
         "predictive": StopperSpec("predictive", lambda d, fits: stopping.PredictiveStopper(
             delta=0.99 if d is None else d, margin=margin, keep_top_k=keep_top_k, min_complete=min_complete,
-            refit_every=refit_every or None, predictor=prototype, fits=fits), sweeps_delta=True),
+            refit_every=refit_every or None, predictor=prototype, fits=fits, prior=prior),
+            sweeps_delta=True),
         "median": StopperSpec("median", lambda d, fits: stopping.MedianRule(
             min_complete=min_complete)),
         "asha": StopperSpec("asha", lambda d, fits: stopping.ASHA(eta=eta,
                                                                   min_complete=min_complete)),
         "never": StopperSpec("never", lambda d, fits: stopping.NeverStop()),
         "oracle": StopperSpec("oracle", lambda d, fits: stopping.Oracle(
-            curves, min_complete=min_complete)),
+            curves, min_complete=max(0, min_complete - n_prior))),
     }
     s_names = [n.strip() for n in searcher.split(",") if n.strip()]
     unknown = [n for n in s_names if n not in searcher_factories and n not in scheduler_specs]
@@ -458,6 +471,7 @@ def simulate(
     output = {"dataset": str(data), **output}
     output["settings"].update(trials=trials, min_complete=min_complete, predictor=predictor,
                               sigma_model=sigma_model, arcsine_target=arcsine_target,
+                              prior_fraction=prior_fraction, prior_configs=n_prior,
                               draws=draws, refit_every=refit_every, keep_top_k=keep_top_k, margin=margin,
                               eta=eta, kappa=kappa, min_curves=min_curves)
     table = Table(title=f"{data.name}: early stopping (mean ± s.e. over {orderings} orderings, "
@@ -492,6 +506,24 @@ def simulate(
         for path in [*plot_speedup_results(output, plots, data.stem),
                      *plot_anytime_regret([output], plots, data.stem)]:
             console.print(f"figure -> {path}")
+
+
+def _split_prior(curves: CurveSet, fraction: float, seed: int) -> tuple[CurveSet | None, CurveSet]:
+    """``(prior, rest)``: a random share ``fraction`` of the complete configs (seeded) and the
+    others; ``(None, curves)`` for 0."""
+    import numpy as np
+
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f"--prior-fraction must be in [0, 1), got {fraction}")
+    if fraction == 0.0:
+        return None, curves
+    complete = curves.subset(np.asarray(curves.is_complete(), dtype=bool))
+    n_prior = round(fraction * complete.n_configs)
+    if n_prior < 6 or n_prior >= complete.n_configs:
+        raise ValueError(f"--prior-fraction {fraction} leaves {n_prior} prior and "
+                         f"{complete.n_configs - n_prior} replayed configs; need at least 6 and 1")
+    order = np.random.default_rng(seed).permutation(complete.n_configs)
+    return complete.subset(np.sort(order[:n_prior])), complete.subset(np.sort(order[n_prior:]))
 
 
 def _stopper_for_search(name: str, *, delta: float, min_complete: int, refit_every: int,
