@@ -86,6 +86,11 @@ def test_arcsine_scale_fits_sigma_at_the_top_and_in_the_tail() -> None:
 def test_prediction_cdf_is_the_gaussian_and_a_point_mass_without_std() -> None:
     pred = Prediction(mean=np.array([0.5, 0.7, 0.2]), std=np.array([0.1, 0.0, np.inf]))
     np.testing.assert_allclose(pred.cdf(0.6), [ndtr(1.0), 0.0, 1.0])
+    # worse than 0.6: below it when maximising, above it when minimising; a tie is not worse
+    np.testing.assert_allclose(pred.prob_worse(0.6, Direction.MAXIMIZE), [ndtr(1.0), 0.0, 1.0])
+    np.testing.assert_allclose(pred.prob_worse(0.6, Direction.MINIMIZE), [ndtr(-1.0), 1.0, 0.0])
+    tie = Prediction(mean=np.array([0.6]), std=np.array([0.0]))
+    assert tie.prob_worse(0.6, Direction.MAXIMIZE)[0] == tie.prob_worse(0.6, Direction.MINIMIZE)[0] == 0
     with pytest.raises(ValueError, match="latent_mean"):
         Prediction(mean=np.zeros(2), std=np.ones(2), latent="arcsine")
     with pytest.raises(ValueError, match="latent must be"):

@@ -10,7 +10,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy.special import ndtr
 
-from curvecast.curves import CurveSet
+from curvecast.curves import CurveSet, Direction
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,20 @@ class Prediction:
         ok = (scale > 0) & np.isfinite(scale)
         z = np.where(ok, (x - loc) / np.where(ok, scale, 1.0), 0.0)
         return np.where(ok, ndtr(z), (loc <= x).astype(np.float64))
+
+    def prob_worse(self, reference: float, direction: Direction) -> NDArray[np.float64]:
+        """P(y is worse than ``reference``) for every prediction, shape ``(n,)``: P(y < ref) for a
+        metric to maximise, P(y > ref) to minimise.  With a zero or non-finite std (on the scale
+        the prediction lives on) it is 1 when the mean is strictly worse than the reference, else
+        0 — a tie is not worse."""
+        loc, scale = ((self.latent_mean, self.latent_std) if self.latent == "arcsine"
+                      else (self.mean, self.std))
+        assert loc is not None and scale is not None
+        below = self.cdf(reference)
+        continuous = below if direction is Direction.MAXIMIZE else 1.0 - below
+        ok = (scale > 0) & np.isfinite(scale)
+        strictly_worse = direction.sign * (float(reference) - self.mean) > 0
+        return np.where(ok, continuous, strictly_worse.astype(np.float64))
 
     def __len__(self) -> int:
         return int(self.mean.shape[0])

@@ -357,12 +357,7 @@ class FHyperband(Hyperband):
         sign = history.direction.sign
         ranked = sorted((sign * v for v in bracket.finished.values()), reverse=True)
         ref = sign * (ranked[k - 1] - self.margin)
-        gap = sign * (ref - mean)  # > 0: predicted worse than v_k − δ
-        if std > 0 and math.isfinite(std):
-            below = float(prediction.cdf(ref)[0])  # P(y ≤ ref) under the predictor's Gaussian
-            probability = below if sign > 0 else 1.0 - below
-        else:
-            probability = 1.0 if gap > 0 else 0.0
+        probability = float(prediction.prob_worse(ref, history.direction)[0])  # vs v_k − δ
         action = Action.STOP if probability >= self.delta else Action.CONTINUE
         return Decision(action, epoch=epoch, mean=mean, std=std, probability=probability,
                         reason=f"P(y at rung {until}: {mean:.4g} ± {std:.2g} worse than "

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import math
 from collections import OrderedDict
 from collections.abc import Hashable
 
@@ -178,12 +177,7 @@ class PredictiveStopper(Stopper):
         prediction = self.fitted(history).predict(trial.config, trial.values[None, :])
         mean, std = float(prediction.mean[0]), float(prediction.std[0])
         ref = self.reference(history)
-        gap = history.direction.sign * (ref - mean)  # > 0: predicted worse than the reference
-        if std > 0 and math.isfinite(std):
-            below = float(prediction.cdf(ref)[0])  # P(y ≤ ref) under the predictor's Gaussian
-            probability = below if history.direction.sign > 0 else 1.0 - below
-        else:
-            probability = 1.0 if gap > 0 else 0.0
+        probability = float(prediction.prob_worse(ref, history.direction)[0])
         action = Action.STOP if probability >= self.delta else Action.CONTINUE
         return Decision(action, epoch=epoch, mean=mean, std=std, probability=probability,
                         reason=f"P(final {mean:.4g} ± {std:.2g} worse than {ref:.4g}) = "
