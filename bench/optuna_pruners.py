@@ -124,10 +124,9 @@ def main() -> None:
     for path in args.data:
         curves = load(path)  # read once: a recording in progress may grow meanwhile
         curves = curves.subset(np.asarray(curves.is_complete(), dtype=bool))
-        n_prior = round(args.prior_fraction * curves.n_configs)
-        order = np.random.default_rng(args.split_seed).permutation(curves.n_configs)
-        prior = curves.subset(np.sort(order[:n_prior])) if n_prior else None
-        pool = curves.subset(np.sort(order[n_prior:]))
+        prior, pool = (curves.random_split(args.prior_fraction, args.split_seed)
+                       if args.prior_fraction > 0 else (None, curves))
+        n_prior = 0 if prior is None else prior.n_configs
         values = pool.filled_values()
         columns = numeric_columns(pool.configs)
         attrs = [{str(c): float(v) for c, v in row.items()}

@@ -215,3 +215,21 @@ def test_direction_helpers() -> None:
     assert Direction.MAXIMIZE.sign == 1.0
     with pytest.raises(ValueError, match="'up'"):
         Direction.parse("up")
+
+
+def test_random_split_holds_out_complete_configs_reproducibly() -> None:
+    rows = [[0.1 * i, 0.1 * i + 0.05] for i in range(10)]
+    rows[3][1] = np.nan  # config c3 is not complete: in neither side
+    cs = make(rows, observed=~np.isnan(np.array(rows)))
+    held, rest = cs.random_split(0.3, seed=4)
+    assert held.n_configs == 3 and rest.n_configs == 6  # round(0.3 * 9 complete configs)
+    ids = set(held.config_ids) | set(rest.config_ids)
+    assert not set(held.config_ids) & set(rest.config_ids) and ids == set(cs.config_ids) - {"c3"}
+    for side in (held, rest):  # the original order is kept
+        assert list(side.config_ids) == sorted(side.config_ids, key=lambda c: int(c[1:]))
+    again, _ = cs.random_split(0.3, seed=4)
+    assert list(again.config_ids) == list(held.config_ids)
+    assert list(cs.random_split(0.3, seed=5)[0].config_ids) != list(held.config_ids)
+    for bad in (0.0, 1.0, 0.01):
+        with pytest.raises(ValueError, match="fraction"):
+            cs.random_split(bad, seed=0)

@@ -396,11 +396,10 @@ def simulate(
         raise FileNotFoundError(f"{json_out}: folder {str(json_out.parent)!r} does not exist")
     if refit_every < 0:
         raise ValueError(f"--refit-every must be >= 0, got {refit_every}")
-    if arcsine_target:
-        finite = curves.filled_values()
-        if not bool(((finite >= 0) & (finite <= 1)).all()):
-            raise ValueError(f"arcsine_target=True needs every value in [0, 1]; {data.name}'s "
-                             f"{curves.metric} runs {float(finite.min()):g}..{float(finite.max()):g}")
+    if arcsine_target:  # before the replays start: fail with one line, not mid-progress-bar
+        from curvecast.predictors.srm import check_arcsine_values
+
+        check_arcsine_values(curves.filled_values(), f"{data.name}'s {curves.metric} values")
     prior, curves = _split_prior(curves, prior_fraction, seed)
     n_prior = 0 if prior is None else prior.n_configs
     groups = frozenset({"ts", "ap", "hp"})
@@ -509,21 +508,17 @@ def simulate(
 
 
 def _split_prior(curves: CurveSet, fraction: float, seed: int) -> tuple[CurveSet | None, CurveSet]:
-    """``(prior, rest)``: a random share ``fraction`` of the complete configs (seeded) and the
-    others; ``(None, curves)`` for 0."""
-    import numpy as np
-
+    """``(prior, rest)`` of ``--prior-fraction``: :meth:`CurveSet.random_split`, or
+    ``(None, curves)`` for 0."""
     if not 0.0 <= fraction < 1.0:
         raise ValueError(f"--prior-fraction must be in [0, 1), got {fraction}")
     if fraction == 0.0:
         return None, curves
-    complete = curves.subset(np.asarray(curves.is_complete(), dtype=bool))
-    n_prior = round(fraction * complete.n_configs)
-    if n_prior < 6 or n_prior >= complete.n_configs:
-        raise ValueError(f"--prior-fraction {fraction} leaves {n_prior} prior and "
-                         f"{complete.n_configs - n_prior} replayed configs; need at least 6 and 1")
-    order = np.random.default_rng(seed).permutation(complete.n_configs)
-    return complete.subset(np.sort(order[:n_prior])), complete.subset(np.sort(order[n_prior:]))
+    prior, rest = curves.random_split(fraction, seed)
+    if prior.n_configs < 6:
+        raise ValueError(f"--prior-fraction {fraction} holds out {prior.n_configs} configs; the "
+                         "predictor needs at least 6")
+    return prior, rest
 
 
 def _stopper_for_search(name: str, *, delta: float, min_complete: int, refit_every: int,

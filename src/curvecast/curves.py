@@ -280,6 +280,24 @@ class CurveSet:
             test_values=None if self.test_values is None else self.test_values[rows],
         )
 
+    def random_split(self, fraction: float, seed: int) -> tuple[CurveSet, CurveSet]:
+        """Split the complete configs at random: ``(held, rest)`` with ``round(fraction · n)``
+        configs in ``held`` (e.g. a warm-start prior that a study never trains), both in their
+        original order; the same ``seed`` gives the same split.
+
+        Raises:
+            ValueError: ``fraction`` outside (0, 1), or a side with no config.
+        """
+        if not 0.0 < fraction < 1.0:
+            raise ValueError(f"fraction must be in (0, 1), got {fraction}")
+        complete = self.subset(np.asarray(self.is_complete(), dtype=bool))
+        n_held = round(fraction * complete.n_configs)
+        if not 0 < n_held < complete.n_configs:
+            raise ValueError(f"a fraction of {fraction} of {complete.n_configs} complete configs "
+                             f"holds {n_held} out: each side needs at least one")
+        order = np.random.default_rng(seed).permutation(complete.n_configs)
+        return complete.subset(np.sort(order[:n_held])), complete.subset(np.sort(order[n_held:]))
+
     def epoch_slice(self, start: int = 0, stop: int | None = None) -> CurveSet:
         """Columns ``start:stop`` of the budget axis (e.g. ``epoch_slice(1)`` drops epoch 0)."""
         cols = slice(start, stop)

@@ -38,6 +38,10 @@ from curvecast.store import Decision as StoredDecision
 from curvecast.store import Store, TrialState, worker_id
 from curvecast.workloads._base import EpochResult, Workload
 
+#: Seconds between the heartbeats of a process's RUNNING trials, and without one after which
+#: another process may take a trial over (defaults of every real search).
+HEARTBEAT, GRACE = 10.0, 120.0
+
 
 @dataclass(frozen=True)
 class _Task:
@@ -402,8 +406,8 @@ def run_search(
     seed: int = 0,
     settings: dict[str, Any] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
-    heartbeat: float = 10.0,
-    grace: float = 120.0,
+    heartbeat: float = HEARTBEAT,
+    grace: float = GRACE,
 ) -> SearchResult:
     """Run (or resume, or join) study ``study`` until it has ``trials`` trials complete, stopped
     or failed.

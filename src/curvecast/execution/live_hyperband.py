@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 from curvecast.execution.live import (
+    GRACE,
     Progress,
     SearchResult,
     _checkpoint,
@@ -316,7 +317,7 @@ def run_scheduled_search(
     seed: int = 0,
     settings: dict[str, Any] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
-    grace: float = 120.0,
+    grace: float = GRACE,
 ) -> SearchResult:
     """Run (or resume) study ``study`` with the Hyperband-family scheduler ``make_scheduler``
     builds, training real networks (see the module docstring).

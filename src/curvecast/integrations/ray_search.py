@@ -51,7 +51,15 @@ from typing import Any
 import numpy as np
 
 from curvecast.curves import Direction
-from curvecast.execution.live import Progress, SearchResult, ask_shared, open_study, tell_shared
+from curvecast.execution.live import (
+    GRACE,
+    HEARTBEAT,
+    Progress,
+    SearchResult,
+    ask_shared,
+    open_study,
+    tell_shared,
+)
 from curvecast.search import ConfigSearcher
 from curvecast.stopping import ASHA, Decision, MedianRule, NeverStop, PredictiveStopper, Stopper
 from curvecast.store import Decision as StoredDecision
@@ -79,9 +87,6 @@ LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 _KEY = "_curvecast"  # the trial's number and seed, inside its Tune config
 _CKPT = "run.ckpt"
 _TEST = "curvecast/test_value"
-#: Seconds between the heartbeats of the driver's RUNNING trials, and without one after which
-#: another process may take a trial over (as :func:`curvecast.execution.live.run_search`).
-HEARTBEAT, GRACE = 10.0, 120.0
 
 
 def run_ray_search(

@@ -100,9 +100,8 @@ class SRM(Predictor):
             raise ValueError(f"feature groups {sorted(self.featurizer.groups)} give no columns on "
                              "this data (e.g. every hyperparameter is constant)")
         values = train.filled_values()[:, : col + 1]
-        if self.arcsine_target and not bool(np.all((values >= 0) & (values <= 1))):
-            raise ValueError("arcsine_target=True needs every value in [0, 1], got "
-                             f"{float(values.min()):g}..{float(values.max()):g}")
+        if self.arcsine_target:
+            check_arcsine_values(values)
         log = self.log_target
         if log is None:
             log = (not self.arcsine_target and train.direction is Direction.MINIMIZE
@@ -166,6 +165,14 @@ class SRM(Predictor):
                               latent_std=z_std)
         return Prediction(mean=np.asarray(mean, dtype=np.float64),
                           std=np.asarray(std, dtype=np.float64))
+
+
+def check_arcsine_values(values: NDArray[np.float64], source: str = "the training curves") -> None:
+    """Raise ``ValueError`` unless every value (any shape, diverged entries already filled) is in
+    [0, 1], the domain of ``arcsine_target``."""
+    if not bool(np.all((values >= 0) & (values <= 1))):
+        raise ValueError(f"arcsine_target=True needs every value in [0, 1]; {source} run "
+                         f"{float(np.min(values)):g}..{float(np.max(values)):g}")
 
 
 def _arcsine(values: NDArray[np.float64]) -> NDArray[np.float64]:
