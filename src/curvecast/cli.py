@@ -28,6 +28,8 @@ from rich.progress import (
 from rich.table import Table
 
 from curvecast.curves import CurveSet, CurveSetFormatError
+from curvecast.defaults import DELTA as DEFAULT_DELTA
+from curvecast.defaults import MIN_COMPLETE
 from curvecast.workloads._base import Workload
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False,
@@ -241,6 +243,8 @@ def _predictor_factories(draws: int, sigma_model: str = "per_tau",
                                           arcsine_target=arcsine_target)
 
     return {
+        "chain": lambda groups, seed: p.HorizonChain(),
+        "paper": lambda groups, seed: p.SRM.paper(random_state=seed),
         "srm": srm(p.svr_rbf_or_ridge),
         "svr-rbf": srm(p.nu_svr_rbf),
         "ridge": srm(p.ridge),
@@ -252,6 +256,20 @@ def _predictor_factories(draws: int, sigma_model: str = "per_tau",
         "lce-fast": lambda groups, seed: p.LCE.fast(random_state=seed),
         "bnn": lambda groups, seed: p.BNN(features=groups, random_state=seed),
     }
+
+
+#: Complete trials before the first stop when ``--min-complete`` is not given, per predictor:
+#: curvecast's default predictor judges from the 5th (like Optuna's MedianPruner); an SRM is
+#: fitted on complete curves only and, as in the paper, waits for 100.
+DEFAULT_MIN_COMPLETE = {"chain": MIN_COMPLETE}
+PAPER_MIN_COMPLETE = 100
+
+
+def _min_complete(min_complete: int | None, predictor: str) -> int:
+    """``--min-complete``, or the predictor's default when it was not given."""
+    if min_complete is not None:
+        return min_complete
+    return DEFAULT_MIN_COMPLETE.get(predictor, PAPER_MIN_COMPLETE)
 
 
 def _floats(text: str, option: str) -> tuple[float, ...]:
@@ -351,11 +369,15 @@ def simulate(
     orderings: Annotated[int, typer.Option(help="Random orderings of the configs.")] = 10,
     workers: Annotated[int, typer.Option(help="Simulated workers.")] = 1,
     seed: Annotated[int, typer.Option(help="Seed of the orderings and the predictor.")] = 0,
-    min_complete: Annotated[int, typer.Option(help="Complete trials before any stopper "
-                                                   "stops (the paper: 100).")] = 100,
-    predictor: Annotated[str, typer.Option(help="Predictor of the predictive stopper: srm "
-                                                "(curvecast's default SRM), svr-rbf (the "
-                                                "paper's), svr-linear, rf, ols, last-value.")] = "srm",
+    min_complete: Annotated[int | None, typer.Option(help="Complete trials before any stopper "
+                                                          "stops (default: 5 with the chain "
+                                                          "predictor, 100 — the paper's — with "
+                                                          "the others).")] = None,
+    predictor: Annotated[str, typer.Option(help="Predictor of the predictive stopper: chain "
+                                                "(curvecast's default, HorizonChain), paper "
+                                                "(SRM.paper(), the paper reproductions), srm, "
+                                                "svr-rbf, svr-linear, rf, ols, "
+                                                "last-value.")] = "chain",
     draws: Annotated[int, typer.Option(help="Random-search draws per SRM model.")] = 50,
     sigma_model: SigmaModelOption = "per_tau",
     arcsine_target: ArcsineTargetOption = False,
@@ -402,6 +424,7 @@ def simulate(
         check_arcsine_values(curves.filled_values(), f"{data.name}'s {curves.metric} values")
     prior, curves = _split_prior(curves, prior_fraction, seed)
     n_prior = 0 if prior is None else prior.n_configs
+    min_complete = _min_complete(min_complete, predictor)
     groups = frozenset({"ts", "ap", "hp"})
     predictor_factories: dict[str, Any] = _predictor_factories(draws, sigma_model, arcsine_target)
     if predictor not in predictor_factories:
@@ -632,9 +655,15 @@ def search_command(
     stopper: Annotated[str, typer.Option(help="predictive, median, asha or never.")] = (
         "predictive"),
     workers: Annotated[int, typer.Option(help="Training processes (default: all cores).")] = 0,
-    min_complete: Annotated[int, typer.Option(help="Complete curves (prior included) before "
-                                                   "the first stop.")] = 100,
-    delta: Annotated[float, typer.Option(help="Δ of the predictive rule.")] = 0.99,
+    min_complete: Annotated[int | None, typer.Option(help="Complete curves (prior included) "
+                                                          "before the first stop (default: 5 "
+                                                          "with the chain predictor, 100 with "
+                                                          "srm).")] = None,
+    delta: Annotated[float, typer.Option(help="Δ of the predictive rule.")] = DEFAULT_DELTA,
+    predictor: Annotated[str, typer.Option(help="Predictor of the predictive rule: chain "
+                                                "(curvecast's default, HorizonChain) or srm "
+                                                "(the paper's SRM; --sigma-model and "
+                                                "--arcsine-target apply to it).")] = "chain",
     refit_every: Annotated[int, typer.Option(help="Refit the predictor every K completions "
                                                   "(0: fit once).")] = 10,
     prior: Annotated[Path | None, typer.Option(help="Recorded curves of the same workload "
@@ -675,9 +704,16 @@ def search_command(
         runner = functools.partial(run_ray_search, address=address, storage_path=ray_storage)
     n_workers = workers or os.cpu_count() or 1
     wl = factories[workload]()
-    from curvecast.predictors import SRM
+    from curvecast.predictors import SRM, HorizonChain
 
-    srm = SRM(sigma_model=sigma_model, arcsine_target=arcsine_target)
+    if predictor not in ("chain", "srm"):
+        raise ValueError(f"unknown predictor {predictor!r}: choose chain or srm")
+    if predictor == "chain" and (sigma_model != "per_tau" or arcsine_target):
+        raise ValueError("--sigma-model and --arcsine-target set the SRM: use them with "
+                         "--predictor srm")
+    min_complete = _min_complete(min_complete, predictor)
+    srm = (HorizonChain() if predictor == "chain"
+           else SRM(sigma_model=sigma_model, arcsine_target=arcsine_target))
     if searcher in ("hyperband", "fhyperband"):
         if backend != "local":
             raise ValueError(f"--searcher {searcher} runs with --backend local only")
@@ -690,7 +726,7 @@ def search_command(
                                    predictor=srm)
         proposer = _searcher_for_search(searcher, wl, seed, trials)
     settings = {"searcher": searcher, "stopper": stopper, "delta": delta,
-                "min_complete": min_complete, "refit_every": refit_every,
+                "predictor": predictor, "min_complete": min_complete, "refit_every": refit_every,
                 "prior": None if prior is None else str(prior), "backend": backend,
                 "sigma_model": sigma_model, "arcsine_target": arcsine_target,
                 "command": "curvecast " + shlex.join(sys.argv[1:])}

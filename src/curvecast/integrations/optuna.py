@@ -1,10 +1,19 @@
 """curvecast's predictive early stopping as an Optuna pruner (extra ``curvecast[optuna]``).
 
-:class:`CurvecastPruner` reads the intermediate values of the study's completed trials (from any
-Optuna storage) as training curves, fits curvecast's predictor on them — once per batch of
-``refit_every`` new completions, cached, never per call — and prunes a running trial by the
-paper's rule (:class:`curvecast.stopping.PredictiveStopper`): prune at step τ when
-``P(final value worse than the best so far − δ) ≥ Δ``.  It works with ``direction="minimize"``.
+:class:`CurvecastPruner` reads the intermediate values of the study's finished trials (from any
+Optuna storage) as curves — complete trials, and pruned ones as partial curves — and prunes a
+running trial by the paper's rule (:class:`curvecast.stopping.PredictiveStopper`): prune at step
+τ when ``P(final value worse than the best so far − δ) ≥ Δ``.  It works with
+``direction="minimize"``.
+
+At its defaults, ``CurvecastPruner()`` judges from the 5th complete trial on (like
+``MedianPruner()``) with curvecast's default predictor, a
+:class:`~curvecast.predictors.HorizonChain`: it learns from every finished trial up to where it
+was observed, is refitted (in closed form, microseconds) only when a trial has finished, and
+keeps its predictions inside what the study's curves support.  The finished trials' curves are
+cached, so a call costs well under a millisecond (``docs/results-benchmark.md``).  With a
+predictor fitted on complete trials only (``predictor=SRM.paper()``), it is fitted once per
+batch of ``refit_every`` new completions, cached, never per call.
 
 Steps are the epochs: report the validation metric with ``trial.report(value, step=epoch)`` for
 epochs 1, 2, …, T.  The budget axis is the set of steps the completed trials reported; completed
@@ -28,11 +37,13 @@ Cold start: until the predictor can be fitted, ``fallback`` (e.g. Optuna's own
 ``MedianPruner``) decides instead, if given; trials it prunes carry ``curvecast:fallback`` and no
 prediction.
 
-Every trial the pruner judges with a prediction carries, as user attributes, what drove the
+Every trial the pruner prunes by a prediction carries, as user attributes, what drove the
 decision: ``curvecast:predicted`` (predicted final value), ``curvecast:std``,
-``curvecast:probability``, ``curvecast:step``, ``curvecast:pruned`` — visible in
-optuna-dashboard.  :func:`predicted_value` returns a pruned trial's predicted final value rather
-than its last report (optuna#3168, #4951).
+``curvecast:probability``, ``curvecast:step``, ``curvecast:pruned``, ``curvecast:clipped``
+(whether the prediction was clipped to the range the study's curves support; such decisions are
+also counted in ``n_clipped_``) — visible in optuna-dashboard.  :func:`predicted_value`
+returns a pruned trial's predicted final value rather than its last report (optuna#3168,
+#4951).
 """
 
 from __future__ import annotations
@@ -53,12 +64,16 @@ except ImportError as err:  # pragma: no cover - exercised in a subprocess test
     raise ImportError("curvecast.integrations.optuna needs Optuna: pip install "
                       "'curvecast[optuna]'") from err
 
+from curvecast import defaults
 from curvecast.curves import CurveSet, Direction
 from curvecast.predictors import Predictor
+from curvecast.stopping import DEFAULT_DELTA as DEFAULT_STOP_DELTA
 from curvecast.stopping import History, PredictiveStopper, Trial
 
 _ATTR = "curvecast:"
 _METRIC = "objective"
+#: The pruner's default Δ (the library's: :data:`curvecast.stopping.DEFAULT_DELTA`).
+DEFAULT_DELTA = DEFAULT_STOP_DELTA
 
 
 class CurvecastPruner(BasePruner):
@@ -70,26 +85,29 @@ class CurvecastPruner(BasePruner):
         margin: δ ≥ 0 (metric units): the reference is the best final value moved by δ toward
             worse, so near-best trials finish.
         keep_top_k: compare with the k-th best final value instead (keeps the top k).
-        min_complete: completed trials, prior curves included, before anything is pruned (the
-            paper: 100; smaller studies need fewer — the predictor needs at least 6).
-        refit_every: refit the predictor after this many further completions (None: fit once,
-            the paper's behaviour).
+        min_complete: completed trials, prior curves included, before anything is pruned (default
+            5, like ``MedianPruner``'s ``n_startup_trials``; the paper: 100; at least 5).
+        refit_every: with a predictor fitted on complete trials only (e.g. ``SRM.paper()``):
+            refit after this many further completions (None: fit once, the paper's behaviour).
+            The default predictor learns from every finished trial, pruned ones too, and is
+            refitted whenever one has finished.
         n_warmup_steps: never prune before this step (like Optuna's own pruners).
-        predictor: an unfitted curvecast predictor (default: ``SRM()``).
+        predictor: an unfitted curvecast predictor (default: ``HorizonChain()``).
         prior: recorded curves of the same workload to warm-start the predictor (see the module
             docstring); its metric must be maximised or minimised like the study.
         config_attrs: user attributes to use as config features besides the parameters.
         fallback: an Optuna pruner that decides while the predictor cannot be fitted yet.
     """
 
-    def __init__(self, delta: float = 0.99, *, margin: float = 0.0, keep_top_k: int = 1,
-                 min_complete: int = 20, refit_every: int | None = 10, n_warmup_steps: int = 0,
+    def __init__(self, delta: float = DEFAULT_DELTA, *, margin: float = 0.0, keep_top_k: int = 1,
+                 min_complete: int = defaults.MIN_COMPLETE, refit_every: int | None = 10,
+                 n_warmup_steps: int = 0,
                  predictor: Predictor | None = None, prior: CurveSet | None = None,
                  config_attrs: Sequence[str] = (), fallback: BasePruner | None = None) -> None:
         if n_warmup_steps < 0:
             raise ValueError(f"n_warmup_steps must be >= 0, got {n_warmup_steps}")
-        if min_complete < 6:
-            raise ValueError(f"min_complete must be >= 6 (the predictor needs 6 curves), got "
+        if min_complete < 5:
+            raise ValueError(f"min_complete must be >= 5 (the predictor needs 5 curves), got "
                              f"{min_complete}")
         if isinstance(config_attrs, str):
             raise TypeError("config_attrs must be a sequence of attribute names, not a string")
@@ -103,6 +121,8 @@ class CurvecastPruner(BasePruner):
         self.n_warmup_steps = n_warmup_steps
         self.config_attrs = tuple(config_attrs)
         self.fallback = fallback
+        self._curves: dict[str, _StudyCurves] = {}
+        self.n_clipped_ = 0
 
     def prune(self, study: optuna.study.Study, trial: FrozenTrial) -> bool:
         """Whether ``trial`` should stop now (called by ``trial.should_prune()``)."""
@@ -112,8 +132,13 @@ class CurvecastPruner(BasePruner):
         step = max(reported)
         if step < self.n_warmup_steps:
             return False
-        columns = None if self.prior is None else self.prior.configs.columns
-        history, running = _history(study, trial, self.config_attrs, columns)
+        curves = self._curves.get(study.study_name)
+        if curves is None:
+            columns = None if self.prior is None else self.prior.configs.columns
+            curves = _StudyCurves(self.config_attrs, columns,
+                                  with_configs=self.stopper.predictor.uses_configs)
+            self._curves[study.study_name] = curves
+        history, running = curves.history(study, trial)
         if history is None or running is None:
             return False if history is not None else self._fall_back(study, trial, step)
         stopper = self._stopper(history)
@@ -121,10 +146,15 @@ class CurvecastPruner(BasePruner):
         if n + stopper.n_prior < stopper.start or n < stopper.keep_top_k:
             return self._fall_back(study, trial, step)
         decision = stopper.decide(running, history)
-        if decision.mean is not None:
-            _set_attrs(study, trial, {
-                "predicted": decision.mean, "std": decision.std,
-                "probability": decision.probability, "step": step, "pruned": decision.stop})
+        if decision.clipped:
+            self.n_clipped_ += 1
+        if decision.stop and decision.mean is not None:
+            # written when a trial is pruned only: a storage write per report would cost more
+            # than the decision itself
+            attrs = {"predicted": decision.mean, "std": decision.std,
+                     "probability": decision.probability, "step": step, "pruned": True,
+                     "clipped": decision.clipped}
+            _set_attrs(study, trial, attrs)
         return decision.stop
 
     def _fall_back(self, study: optuna.study.Study, trial: FrozenTrial, step: int) -> bool:
@@ -183,57 +213,155 @@ def _set_attrs(study: optuna.study.Study, trial: FrozenTrial, attrs: dict[str, A
         study._storage.set_trial_user_attr(trial._trial_id, _ATTR + key, value)
 
 
+class _StudyCurves:
+    """The study's finished trials as curvecast curves, cached across calls.
+
+    A finished trial (COMPLETE or PRUNED) never changes, so its row — curve, observed length and
+    config — is built once; each call only looks at trials that finished since the last one.  The
+    budget axis is the set of steps the complete trials reported; a complete trial that misses a
+    step of it is not used, a pruned one is a partial curve up to its first missing step.  When
+    a new complete trial changes the axis, the cache is rebuilt.
+    """
+
+    def __init__(self, config_attrs: Sequence[str], columns: Collection[str] | None,
+                 with_configs: bool) -> None:
+        self.config_attrs = tuple(config_attrs)
+        self.columns = columns
+        self.with_configs = with_configs
+        self._axis: tuple[int, ...] = ()
+        self._seen: set[int] = set()
+        self._rows: list[tuple[str, list[float], int, dict[str, Any]]] = []
+        self._maximize = True
+        self._matrix: np.ndarray | None = None
+        self._raw: np.ndarray | None = None
+        self._n_observed: np.ndarray | None = None
+        self._ids: list[str] = []
+        self._frame: pd.DataFrame | None = None
+
+    def _add(self, trial: FrozenTrial, complete: bool) -> None:
+        values = []
+        for s in self._axis:
+            if s not in trial.intermediate_values:
+                break
+            values.append(float(trial.intermediate_values[s]))
+        if (complete and len(values) < len(self._axis)) or not values:
+            return
+        config = _config(trial, self.config_attrs) if self.with_configs else {}
+        self._rows.append((f"t{trial.number}", values, len(values), config))
+        self._matrix = None  # rebuilt on the next call
+
+    def history(self, study: optuna.study.Study, trial: FrozenTrial
+                ) -> tuple[History | None, Trial | None]:
+        """The finished trials plus ``trial``'s partial curve (see :func:`_history`)."""
+        finished = study.get_trials(deepcopy=False,
+                                    states=(TrialState.COMPLETE, TrialState.PRUNED))
+        complete = [t for t in finished if t.state is TrialState.COMPLETE
+                    and t.intermediate_values]
+        if not complete:
+            return None, None
+        self._maximize = study.direction is StudyDirection.MAXIMIZE
+        new_complete = [t for t in complete if t.number not in self._seen]
+        if new_complete:
+            axis = tuple(sorted({s for t in new_complete for s in t.intermediate_values}
+                                | set(self._axis)))
+            if axis != self._axis:
+                self._axis, self._seen, self._rows = axis, set(), []
+                self._matrix = None
+        for t in finished:
+            if t.number not in self._seen:
+                self._seen.add(t.number)
+                self._add(t, t.state is TrialState.COMPLETE)
+        axis = self._axis
+        if self._matrix is None:
+            self._build()
+        assert self._matrix is not None and self._n_observed is not None
+        if not bool(np.any(self._n_observed == len(axis))):
+            return None, None
+        direction = (Direction.MAXIMIZE if study.direction is StudyDirection.MAXIMIZE
+                     else Direction.MINIMIZE)
+        partial = []
+        for s in axis:
+            if s not in trial.intermediate_values:
+                break
+            partial.append(float(trial.intermediate_values[s]))
+        row = np.full((1, len(axis)), np.nan)
+        row[0, : len(partial)] = partial
+        rows = np.concatenate([self._matrix, row])
+        n_observed = np.append(self._n_observed, len(partial))
+        if not np.all(np.isfinite(row[0, : len(partial)])):
+            worst = self._worst(direction, row[0, : len(partial)])
+            rows[-1, : len(partial)] = np.where(np.isfinite(row[0, : len(partial)]),
+                                                row[0, : len(partial)], worst)
+        ids = [*self._ids, f"t{trial.number}"]
+        configs = self._configs(ids, trial)
+        history = History(rows, n_observed, ids, configs, np.array(axis, dtype=np.int64),
+                          metric=_METRIC, direction=direction, study=study.study_name)
+        if not partial or len(partial) >= len(axis):
+            return history, None
+        running = Trial(ids[-1], configs.iloc[-1:], rows[-1, : len(partial)])
+        return history, running
+
+    def _build(self) -> None:
+        """The finished rows as one matrix (NaN beyond what was observed; diverged reports are
+        filled on use)."""
+        n, T = len(self._rows), len(self._axis)
+        matrix = np.full((n, T), np.nan)
+        n_observed = np.empty(n, dtype=np.int64)
+        for i, (_, values, k, _) in enumerate(self._rows):
+            matrix[i, :k] = values
+            n_observed[i] = k
+        self._raw = matrix
+        self._n_observed = n_observed
+        self._ids = [r[0] for r in self._rows]
+        observed = np.arange(T)[None, :] < n_observed[:, None]
+        bad = observed & ~np.isfinite(matrix)
+        self._matrix = matrix
+        if bad.any():
+            finite = matrix[observed & np.isfinite(matrix)]
+            self._matrix = matrix.copy()
+            self._matrix[bad] = (finite.min() if self._maximize else finite.max()) \
+                if finite.size else np.nan
+        self._frame = None
+
+    def _worst(self, direction: Direction, extra: np.ndarray) -> float:
+        """The worst finite value observed (finished trials and ``extra``): what a diverged
+        report counts as; NaN when nothing finite was seen."""
+        assert self._raw is not None and self._n_observed is not None
+        observed = np.arange(self._raw.shape[1])[None, :] < self._n_observed[:, None]
+        finite = np.concatenate([self._raw[observed & np.isfinite(self._raw)],
+                                 extra[np.isfinite(extra)]])
+        if not finite.size:
+            return float("nan")
+        return float(finite.min() if direction is Direction.MAXIMIZE else finite.max())
+
+    def _configs(self, ids: list[str], trial: FrozenTrial) -> pd.DataFrame:
+        if not self.with_configs:
+            if self._frame is None or len(self._frame) != len(ids) \
+                    or self._frame.index[-1] != ids[-1]:
+                self._frame = pd.DataFrame(index=pd.Index(ids))
+            return self._frame
+        configs = pd.DataFrame([r[3] for r in self._rows]
+                               + [_config(trial, self.config_attrs)], index=ids)
+        for name in configs.columns[configs.isna().any(axis=0).to_numpy()]:
+            col = configs[name]
+            numeric = pd.api.types.is_numeric_dtype(col)
+            configs[name] = col.fillna(col.median() if numeric and col.notna().any() else "None")
+        if self.columns is not None:
+            configs = configs[[c for c in configs.columns if c in set(self.columns)]]
+        return configs
+
+
 def _history(study: optuna.study.Study, trial: FrozenTrial, config_attrs: Sequence[str] = (),
              columns: Collection[str] | None = None
              ) -> tuple[History | None, Trial | None]:
-    """The study's completed curves plus ``trial``'s partial curve, as curvecast sees them.
+    """The study's finished curves (complete trials, and pruned ones as partial curves) plus
+    ``trial``'s partial curve, as curvecast sees them.
 
     (None, None) when no completed trial has curves; (history, None) when ``trial`` cannot be
     judged (it reported no step of the axis, or all of them).  Given ``columns``, the config
     table keeps only those.
     """
-    complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-                if t.intermediate_values]
-    if not complete:
-        return None, None
-    axis = sorted({s for t in complete for s in t.intermediate_values})
-    usable = [t for t in complete if all(s in t.intermediate_values for s in axis)]
-    if not usable:
-        return None, None
-    direction = (Direction.MAXIMIZE if study.direction is StudyDirection.MAXIMIZE
-                 else Direction.MINIMIZE)
-    values = np.array([[t.intermediate_values[s] for s in axis] for t in usable], dtype=float)
-    finite = values[np.isfinite(values)]
-    worst = (finite.min() if direction is Direction.MAXIMIZE else finite.max()) if finite.size \
-        else 0.0
-    partial = []
-    for s in axis:
-        if s not in trial.intermediate_values:
-            break
-        partial.append(trial.intermediate_values[s])
-    rows = np.full((len(usable) + 1, len(axis)), np.nan)
-    rows[:-1] = values
-    rows[-1, : len(partial)] = partial
-    rows[~np.isfinite(rows) & ~np.isnan(rows)] = worst  # ±inf
-    observed = np.zeros(rows.shape, dtype=bool)
-    observed[:-1] = True
-    observed[-1, : len(partial)] = True
-    rows[observed & np.isnan(rows)] = worst  # diverged NaN reports
-    ids = [f"t{t.number}" for t in usable] + [f"t{trial.number}"]
-    configs = pd.DataFrame([_config(t, config_attrs) for t in [*usable, trial]], index=ids)
-    for name in configs.columns[configs.isna().any(axis=0).to_numpy()]:
-        col = configs[name]
-        numeric = pd.api.types.is_numeric_dtype(col)
-        configs[name] = col.fillna(col.median() if numeric and col.notna().any() else "None")
-    if columns is not None:
-        configs = configs[[c for c in configs.columns if c in set(columns)]]
-    n_observed = np.array([len(axis)] * len(usable) + [len(partial)])
-    history = History(rows, n_observed, ids, configs, np.array(axis, dtype=np.int64),
-                      metric=_METRIC, direction=direction, study=study.study_name)
-    if not partial or len(partial) >= len(axis):
-        return history, None
-    running = Trial(ids[-1], configs.loc[[ids[-1]]], rows[-1, : len(partial)])
-    return history, running
+    return _StudyCurves(config_attrs, columns, with_configs=True).history(study, trial)
 
 
 def _config(trial: FrozenTrial, config_attrs: Sequence[str]) -> dict[str, Any]:

@@ -212,7 +212,7 @@ class StudyScheduler(CurvecastScheduler):
         """A scheduler deciding with ``stopper`` itself (its Δ, δ, k, min_complete, refit policy,
         predictor and prior)."""
         scheduler = cls(epochs, delta=stopper.delta, margin=stopper.margin,
-                        keep_top_k=stopper.keep_top_k, min_complete=max(6, stopper.min_complete),
+                        keep_top_k=stopper.keep_top_k, min_complete=max(5, stopper.min_complete),
                         refit_every=stopper.refit_every, describe=describe, time_attr="epoch")
         scheduler.stopper = stopper  # the caller's (its prior already prepared), min_complete too
         return scheduler

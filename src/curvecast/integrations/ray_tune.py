@@ -1,12 +1,16 @@
 """curvecast's predictive early stopping as a Ray Tune scheduler (extra ``curvecast[ray]``).
 
 :class:`CurvecastScheduler` keeps every trial's reported metric by ``training_iteration`` (the
-epochs), fits curvecast's predictor on the curves of the trials that reached ``max_t`` (once per
-batch of ``refit_every`` new completions, cached — never per result) and stops a running trial by
-the paper's rule (:class:`curvecast.stopping.PredictiveStopper`, Baker et al. 2017 §3.2): stop at
-epoch τ when ``P(final value worse than the best so far − δ) ≥ Δ``.  The metric and mode are the
-ones the ``Tuner`` is given (``TuneConfig(metric=..., mode=...)``) or the constructor's.  NaN or
-infinite reports (diverged runs) count as the worst value (curvecast's one rule).
+epochs) and stops a running trial by the paper's rule (:class:`curvecast.stopping.PredictiveStopper`,
+Baker et al. 2017 §3.2): stop at epoch τ when ``P(final value worse than the best so far − δ) ≥
+Δ``.  At its defaults it judges from the 5th trial that reached ``max_t`` with curvecast's default
+predictor (:class:`~curvecast.predictors.HorizonChain`), which learns from every trial's curve as
+far as it was observed — stopped and running trials too — and is refitted in closed form when
+they change; a predictor fitted on complete curves only (``predictor=SRM.paper()``) is fitted
+once per batch of ``refit_every`` new completions, cached — never per result.  The metric and
+mode are the ones the ``Tuner`` is given (``TuneConfig(metric=..., mode=...)``) or the
+constructor's.  NaN or infinite reports (diverged runs) count as the worst value (curvecast's one
+rule).
 
 Why a trial was stopped: each decision with a prediction is logged (logger
 ``curvecast.integrations.ray_tune``, INFO) and kept in :attr:`CurvecastScheduler.decisions_`; add
@@ -37,9 +41,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from curvecast import defaults
 from curvecast.curves import CurveSet, Direction
 from curvecast.predictors import Predictor
-from curvecast.stopping import Decision, History, PredictiveStopper, Trial
+from curvecast.stopping import DEFAULT_DELTA, Decision, History, PredictiveStopper, Trial
 
 try:
     from ray.tune.callback import Callback
@@ -75,10 +80,11 @@ class CurvecastScheduler(FIFOScheduler):
             worse, so near-best trials finish.
         keep_top_k: compare with the k-th best final value instead (keeps the top k).
         min_complete: complete trials (prior curves included) before anything is stopped (the
-            paper: 100; the predictor needs at least 6).
+            paper: 100; default 5, like Optuna's ``MedianPruner``; at least 5).
         refit_every: refit the predictor after this many further completions (None: fit once).
         grace_period: never stop before this epoch.
-        predictor: an unfitted curvecast predictor (default: ``SRM()``).
+        predictor: an unfitted curvecast predictor (default: ``HorizonChain()``, which also
+            learns from stopped and running trials as far as they were observed).
         prior: recorded curves of the same workload (a warm start): fitted on together with the
             completed trials, and counted toward ``min_complete``.  Its config table should have
             the columns the trials' configs (plus ``describe``) give.
@@ -94,16 +100,17 @@ class CurvecastScheduler(FIFOScheduler):
     """
 
     def __init__(self, max_t: int, *, metric: str | None = None, mode: str | None = None,
-                 delta: float = 0.99, margin: float = 0.0, keep_top_k: int = 1,
-                 min_complete: int = 20, refit_every: int | None = 10, grace_period: int = 1,
+                 delta: float = DEFAULT_DELTA, margin: float = 0.0, keep_top_k: int = 1,
+                 min_complete: int = defaults.MIN_COMPLETE, refit_every: int | None = 10,
+                 grace_period: int = 1,
                  predictor: Predictor | None = None, prior: CurveSet | None = None,
                  describe: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None,
                  time_attr: str = "training_iteration") -> None:
         super().__init__()
         if max_t < 2:
             raise ValueError(f"max_t must be >= 2 (epochs of full training), got {max_t}")
-        if min_complete < 6:
-            raise ValueError(f"min_complete must be >= 6 (the predictor needs 6 curves), got "
+        if min_complete < 5:
+            raise ValueError(f"min_complete must be >= 5 (the predictor needs 5 curves), got "
                              f"{min_complete}")
         if grace_period < 1:
             raise ValueError(f"grace_period must be >= 1, got {grace_period}")
@@ -244,25 +251,27 @@ class CurvecastScheduler(FIFOScheduler):
         return len(self.curve(tid)) >= self.max_t
 
     def _history(self, tid: str) -> tuple[History | None, Trial | None]:
-        """The completed curves plus ``tid``'s partial curve, as curvecast's stoppers see them."""
+        """Every other trial's curve (completed ones whole, stopped and running ones as far as
+        they were observed) plus ``tid``'s partial curve, as curvecast's stoppers see them."""
         partial = self.curve(tid)
         if not partial or len(partial) >= self.max_t:
             return None, None
         done = [t for t in self._completed if t != tid]
-        rows = np.full((len(done) + 1, self.max_t), np.nan)
-        for i, t in enumerate(done):
-            rows[i] = self.curve(t)[: self.max_t]
-        rows[-1, : len(partial)] = partial
-        observed = np.zeros(rows.shape, dtype=bool)
-        observed[:-1] = True
-        observed[-1, : len(partial)] = True
+        finished = set(done)
+        others = [t for t in self._curves if t != tid and t not in finished and self.curve(t)]
+        ids = [*done, *others, tid]
+        rows = np.full((len(ids), self.max_t), np.nan)
+        n_observed = np.zeros(len(ids), dtype=np.int64)
+        for i, t in enumerate(ids):
+            curve = self.curve(t)[: self.max_t]
+            rows[i, : len(curve)] = curve
+            n_observed[i] = len(curve)
+        observed = np.arange(self.max_t)[None, :] < n_observed[:, None]
         finite = rows[observed & np.isfinite(rows)]
         direction = self.direction
         worst = direction.worst(finite) if finite.size else 0.0
         rows[observed & ~np.isfinite(rows)] = worst  # diverged reports count as the worst value
-        ids = [*done, tid]
         configs = pd.DataFrame([self._configs.get(t, {}) for t in ids], index=ids)
-        n_observed = np.array([self.max_t] * len(done) + [len(partial)], dtype=np.int64)
         history = History(rows, n_observed, ids, configs,
                           np.arange(1, self.max_t + 1, dtype=np.int64),
                           metric=str(self._metric), direction=direction, study=self._study)

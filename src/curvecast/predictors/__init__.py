@@ -2,6 +2,7 @@
 
 from curvecast.predictors._base import Prediction, Predictor
 from curvecast.predictors.bnn import BNN
+from curvecast.predictors.horizon_chain import HorizonChain
 from curvecast.predictors.last_value import LastSeenValue
 from curvecast.predictors.lce import LCE
 from curvecast.predictors.regressors import (
@@ -20,6 +21,7 @@ __all__ = [
     "BNN",
     "LCE",
     "SRM",
+    "HorizonChain",
     "LastSeenValue",
     "Prediction",
     "Predictor",

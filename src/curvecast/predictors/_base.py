@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from scipy.special import ndtr
+from scipy.special import ndtr, stdtr
 
 from curvecast.curves import CurveSet, Direction
 
@@ -19,9 +19,14 @@ class Prediction:
 
     ``std`` is the standard deviation of a Gaussian around ``mean`` (always > 0).  A predictor
     that models a transformed scale (``latent="arcsine"``: arcsin(√value), see
-    :class:`~curvecast.predictors.SRM`) also gives the Gaussian there (``latent_mean``,
-    ``latent_std``); :meth:`cdf` then uses it, so probabilities keep the skew that a Gaussian in
-    metric units would lose, while ``mean``/``std`` summarise it in metric units.
+    :class:`~curvecast.predictors.SRM`; ``latent="log"``: log(value), see
+    :class:`~curvecast.predictors.HorizonChain`) also gives the distribution there
+    (``latent_mean``, ``latent_std``); :meth:`cdf` then uses it, so probabilities keep the skew
+    that a Gaussian in metric units would lose, while ``mean``/``std`` summarise it in metric
+    units.  With ``dof`` (shape ``(n,)``) the distribution is a Student-t with those degrees of
+    freedom and scale ``std`` (or ``latent_std``) instead of a Gaussian.  ``clipped`` (shape
+    ``(n,)``) marks predictions a bounded predictor moved back inside what its training curves
+    support.
     """
 
     mean: NDArray[np.float64]
@@ -29,12 +34,19 @@ class Prediction:
     latent: str = "identity"
     latent_mean: NDArray[np.float64] | None = None
     latent_std: NDArray[np.float64] | None = None
+    dof: NDArray[np.float64] | None = None
+    clipped: NDArray[np.bool_] | None = None
 
     def __post_init__(self) -> None:
         if self.mean.shape != self.std.shape:
             raise ValueError(f"mean has shape {self.mean.shape}, std {self.std.shape}")
-        if self.latent not in ("identity", "arcsine"):
-            raise ValueError(f"latent must be 'identity' or 'arcsine', got {self.latent!r}")
+        if self.latent not in ("identity", "arcsine", "log"):
+            raise ValueError(f"latent must be 'identity', 'arcsine' or 'log', got "
+                             f"{self.latent!r}")
+        for name in ("dof", "clipped"):
+            extra = getattr(self, name)
+            if extra is not None and extra.shape != self.mean.shape:
+                raise ValueError(f"{name} has shape {extra.shape}, mean {self.mean.shape}")
         if self.latent != "identity" and (self.latent_mean is None or self.latent_std is None
                                           or self.latent_mean.shape != self.mean.shape
                                           or self.latent_std.shape != self.mean.shape):
@@ -48,18 +60,23 @@ class Prediction:
             assert self.latent_mean is not None and self.latent_std is not None
             loc, scale = self.latent_mean, self.latent_std
             x = float(np.arcsin(np.sqrt(np.clip(value, 0.0, 1.0))))
+        elif self.latent == "log":
+            assert self.latent_mean is not None and self.latent_std is not None
+            loc, scale = self.latent_mean, self.latent_std
+            x = float(np.log(value)) if value > 0 else -np.inf
         else:
             loc, scale, x = self.mean, self.std, float(value)
         ok = (scale > 0) & np.isfinite(scale)
         z = np.where(ok, (x - loc) / np.where(ok, scale, 1.0), 0.0)
-        return np.where(ok, ndtr(z), (loc <= x).astype(np.float64))
+        cdf = ndtr(z) if self.dof is None else stdtr(self.dof, z)
+        return np.where(ok, cdf, (loc <= x).astype(np.float64))
 
     def prob_worse(self, reference: float, direction: Direction) -> NDArray[np.float64]:
         """P(y is worse than ``reference``) for every prediction, shape ``(n,)``: P(y < ref) for a
         metric to maximise, P(y > ref) to minimise.  With a zero or non-finite std (on the scale
         the prediction lives on) it is 1 when the mean is strictly worse than the reference, else
         0 — a tie is not worse."""
-        loc, scale = ((self.latent_mean, self.latent_std) if self.latent == "arcsine"
+        loc, scale = ((self.latent_mean, self.latent_std) if self.latent != "identity"
                       else (self.mean, self.std))
         assert loc is not None and scale is not None
         below = self.cdf(reference)
@@ -80,7 +97,18 @@ class Predictor(ABC):
     takes config rows and partial curves of one length τ.  The target is the curve's last epoch
     unless ``target_epoch`` (an epoch on the CurveSet's axis) says otherwise, as f-Hyperband needs
     y_r at the end of a rung.  Predictors are pure: no I/O, randomness only through their seed.
+
+    A predictor whose ``learns_from_partial_curves`` is True also learns from curves observed
+    only part of the way (stopped or running trials) and has ``fit_arrays(values, n_observed,
+    direction)``, a fit cheap enough to redo whenever the study changes; the predictive stopper
+    then fits it on every trial of the study instead of on the complete ones only.
     """
+
+    #: Whether ``fit`` uses partially observed curves too (and ``fit_arrays`` exists).
+    learns_from_partial_curves: bool = False
+    #: Whether predictions depend on the config table (False: on the curves only, so callers
+    #: may pass configs without columns).
+    uses_configs: bool = True
 
     @abstractmethod
     def fit(self, curves: CurveSet, *, target_epoch: int | None = None) -> Predictor:

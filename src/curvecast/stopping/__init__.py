@@ -5,10 +5,11 @@ from curvecast.stopping.asha import ASHA
 from curvecast.stopping.median import MedianRule
 from curvecast.stopping.never import NeverStop
 from curvecast.stopping.oracle import Oracle
-from curvecast.stopping.predictive import FitCache, PredictiveStopper
+from curvecast.stopping.predictive import DEFAULT_DELTA, FitCache, PredictiveStopper
 
 __all__ = [
     "ASHA",
+    "DEFAULT_DELTA",
     "Action",
     "Decision",
     "FitCache",

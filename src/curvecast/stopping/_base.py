@@ -43,6 +43,8 @@ class Decision:
         probability: the probability that drove the decision (e.g. P(y_T worse than the
             reference)), None when the rule has none.
         reason: one line for humans.
+        clipped: whether the prediction was outside what the training curves support and was
+            clipped back to its bound (a bounded predictor's flag; False without a prediction).
     """
 
     action: Action
@@ -51,6 +53,7 @@ class Decision:
     std: float | None = None
     probability: float | None = None
     reason: str = ""
+    clipped: bool = False
 
     @property
     def stop(self) -> bool:

@@ -10,9 +10,13 @@ from collections.abc import Hashable
 
 import numpy as np
 
+from curvecast import defaults
 from curvecast.curves import CurveSet
-from curvecast.predictors import SRM, Predictor
+from curvecast.predictors import SRM, HorizonChain, Predictor
 from curvecast.stopping._base import Action, Decision, History, Stopper, Trial, check_min_complete
+
+#: Δ of curvecast's default rule (chosen leave-one-data-set-out: docs/results-benchmark.md).
+DEFAULT_DELTA = defaults.DELTA
 
 
 class FitCache:
@@ -58,18 +62,30 @@ class PredictiveStopper(Stopper):
     ``P = Φ((y_ref − ŷ_T) / σ)``.  For a metric to minimise, ``y_ref = v_k + δ`` and
     ``P = Φ((ŷ_T − y_ref) / σ)``.  Nothing is stopped before ``min_complete`` trials are complete.
 
-    The predictor is fitted on the complete trials when the first decision after ``min_complete``
-    completions is asked for, and then either kept for the whole study (``refit_every=None``, the
-    paper's behaviour) or refitted once every ``refit_every`` new completions — never on every
-    report: the fitted predictor is cached, keyed by the study and the completions it was fitted at.
+    **Defaults** (curvecast's rule, chosen leave-one-data-set-out in ``bench/stopping_benchmark.py``,
+    see ``docs/results-benchmark.md``): the predictor is a :class:`HorizonChain`, which learns
+    from every trial of the study — stopped and running ones too, up to where they were observed
+    — and is refitted whenever the study has changed (a cheap closed-form fit, cached while
+    nothing else changed); it judges from the 5th complete trial on, like Optuna's
+    ``MedianPruner``.  Its predictions are bounded; a clipped one is marked on the decision and
+    counted in ``n_clipped_``.
+
+    The paper's setting is :meth:`paper`: an :class:`SRM` fitted on the complete trials when the
+    first decision after ``min_complete`` (100) completions is asked for, and then either kept for
+    the whole study (``refit_every=None``, the paper's behaviour) or refitted once every
+    ``refit_every`` new completions — never on every report: the fitted predictor is cached, keyed
+    by the study and the completions it was fitted at.  Any predictor without
+    ``learns_from_partial_curves`` is used that way.
 
     Args:
         delta: Δ, the probability threshold, in (0, 1]; larger stops less (the paper: 0.8–0.99).
         margin: δ ≥ 0 in metric units; lets near-best trials finish.
         keep_top_k: k ≥ 1: compare with the k-th best final value (keeps the top k fully trained).
-        min_complete: complete trials before the first stop (the paper: 100).
-        refit_every: refit after this many further completions; None: fit once.
-        predictor: an unfitted predictor, copied before every fit (default: ``SRM()``).
+        min_complete: complete trials before the first stop (the paper: 100; at least 5 with
+            the default predictor, which needs 5 finished curves).
+        refit_every: refit after this many further completions; None: fit once (not used by a
+            predictor that learns from partial curves: it is refitted whenever the study changed).
+        predictor: an unfitted predictor, copied before every fit (default: ``HorizonChain()``).
         fits: a :class:`FitCache` to share fitted predictors with other stoppers built with the
             same ``predictor`` (e.g. over a Δ sweep); default: a private one.
         prior: recorded curves of the same workload (a warm start, e.g. last week's runs): the
@@ -78,10 +94,11 @@ class PredictiveStopper(Stopper):
 
     Attributes:
         n_fits_: times this stopper needed a (new or shared) fitted predictor.
+        n_clipped_: decisions whose prediction was clipped to the predictor's bound.
     """
 
-    def __init__(self, delta: float = 0.99, margin: float = 0.0, keep_top_k: int = 1,
-                 min_complete: int = 100, refit_every: int | None = None,
+    def __init__(self, delta: float = DEFAULT_DELTA, margin: float = 0.0, keep_top_k: int = 1,
+                 min_complete: int = defaults.MIN_COMPLETE, refit_every: int | None = None,
                  predictor: Predictor | None = None, fits: FitCache | None = None,
                  prior: CurveSet | None = None) -> None:
         if not 0.0 < delta <= 1.0:
@@ -97,10 +114,17 @@ class PredictiveStopper(Stopper):
         self.keep_top_k = int(keep_top_k)
         self.min_complete = check_min_complete(min_complete)
         self.refit_every = refit_every
-        self.predictor = SRM() if predictor is None else predictor
+        self.predictor = HorizonChain() if predictor is None else predictor
+        self.online = bool(getattr(self.predictor, "learns_from_partial_curves", False))
+        if self.online and self.min_complete < self.predictor.min_rows:  # type: ignore[attr-defined]
+            raise ValueError(f"min_complete must be >= {self.predictor.min_rows} with "  # type: ignore[attr-defined]
+                             f"{self.predictor!r} (it needs that many finished curves), got "
+                             f"{self.min_complete}")
         self.fits = FitCache(max_size=1) if fits is None else fits
         self._cache: tuple[Hashable, int, Predictor] | None = None
+        self._online: tuple[tuple[Hashable, ...], Predictor] | None = None
         self.n_fits_ = 0
+        self.n_clipped_ = 0
         self.prior = None
         if prior is not None:
             trained = prior.without_untrained_epoch()
@@ -112,6 +136,15 @@ class PredictiveStopper(Stopper):
                                   configs=self.prior.configs.set_axis(ids),
                                   provenance=self.prior.provenance,
                                   diverged_value=self.prior.diverged_value)
+
+    @classmethod
+    def paper(cls, delta: float = 0.99, min_complete: int = 100, **kwargs: object
+              ) -> PredictiveStopper:
+        """The paper's setting (Baker et al. 2017, §4.2): ``SRM.paper()`` fitted once on the first
+        ``min_complete`` = 100 complete trials, Δ = 0.99 (other arguments as in the
+        constructor)."""
+        kwargs.setdefault("predictor", SRM.paper())
+        return cls(delta=delta, min_complete=min_complete, **kwargs)  # type: ignore[arg-type]
 
     def __repr__(self) -> str:
         return (f"PredictiveStopper(delta={self.delta:g}, margin={self.margin:g}, "
@@ -134,11 +167,7 @@ class PredictiveStopper(Stopper):
         completed = history.completed()
         if self.prior is None:
             return completed
-        T = history.n_epochs
-        if self.prior.n_epochs < T or not np.array_equal(self.prior.epochs[:T], history.epochs):
-            raise ValueError(f"the prior's epochs {self.prior.epochs.tolist()} do not cover the "
-                             f"study's {history.epochs.tolist()}")
-        prior = self.prior.epoch_slice(0, T)
+        prior = self._training_prior(history)
         if completed.n_configs == 0:
             return prior
         return prior.merge(completed)
@@ -148,6 +177,35 @@ class PredictiveStopper(Stopper):
         if self.refit_every is None or n_complete < self.start:
             return self.start
         return self.start + (n_complete - self.start) // self.refit_every * self.refit_every
+
+    def fitted_online(self, trial: Trial, history: History) -> Predictor:
+        """A predictor that learns from partial curves, fitted on every trial of ``history`` but
+        ``trial`` (and the prior): reused while none of those trials changed."""
+        row = list(history.config_ids).index(trial.config_id)
+        version = (history.study, history.n_trials, row,
+                   int(history.n_observed.sum()) - int(history.n_observed[row]))
+        if self._online is not None and self._online[0] == version:
+            return self._online[1]
+        keep = np.arange(history.n_trials) != row
+        values, n_observed = history.values[keep], history.n_observed[keep]
+        if self.prior is not None:
+            prior = self._training_prior(history)
+            values = np.concatenate([prior.filled_values(), values])
+            n_observed = np.concatenate([prior.n_observed(), n_observed])
+        model = copy.deepcopy(self.predictor)
+        model.fit_arrays(values, n_observed, history.direction)  # type: ignore[attr-defined]
+        self._online = (version, model)
+        self.n_fits_ += 1
+        return model
+
+    def _training_prior(self, history: History) -> CurveSet:
+        """The prior cut to the study's epochs."""
+        assert self.prior is not None
+        T = history.n_epochs
+        if self.prior.n_epochs < T or not np.array_equal(self.prior.epochs[:T], history.epochs):
+            raise ValueError(f"the prior's epochs {self.prior.epochs.tolist()} do not cover the "
+                             f"study's {history.epochs.tolist()}")
+        return self.prior.epoch_slice(0, T)
 
     def fitted(self, history: History) -> Predictor:
         """The predictor for ``history``: cached, or fitted now on its complete trials."""
@@ -174,12 +232,18 @@ class PredictiveStopper(Stopper):
                             reason=f"{n} complete trials and {self.n_prior} prior curves "
                                    f"(stops after {self.start}, with at least {self.keep_top_k} "
                                    "complete)")
-        prediction = self.fitted(history).predict(trial.config, trial.values[None, :])
+        model = self.fitted_online(trial, history) if self.online else self.fitted(history)
+        prediction = model.predict(trial.config, trial.values[None, :])
         mean, std = float(prediction.mean[0]), float(prediction.std[0])
+        clipped = prediction.clipped is not None and bool(prediction.clipped[0])
+        self.n_clipped_ += clipped
         ref = self.reference(history)
         probability = float(prediction.prob_worse(ref, history.direction)[0])
         action = Action.STOP if probability >= self.delta else Action.CONTINUE
         return Decision(action, epoch=epoch, mean=mean, std=std, probability=probability,
+                        clipped=clipped,
                         reason=f"P(final {mean:.4g} ± {std:.2g} worse than {ref:.4g}) = "
                                f"{probability:.3f} {'≥' if action is Action.STOP else '<'} "
-                               f"Δ = {self.delta:g}")
+                               f"Δ = {self.delta:g}"
+                               + (" (prediction clipped to what the curves support)"
+                                  if clipped else ""))

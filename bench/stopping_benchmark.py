@@ -1,0 +1,327 @@
+"""Every stopping rule at its defaults over every curve set the project has, two ways, with the
+default rule's settings chosen leave-one-data-set-out.
+
+* **replay** (``curvecast simulate`` semantics): random search visits every complete config of
+  a data set once, in ``--orderings`` seeded random orders; rules: curvecast's default
+  ``PredictiveStopper()``, ``MedianRule()``, ``ASHA()``, ``NeverStop()``, and (``--paper``, slow)
+  the paper's ``PredictiveStopper.paper()``.
+* **optuna**: an Optuna client, as a user runs it: ``--trials`` 200-trial studies, ``--seeds``
+  10 seeds, ``RandomSampler(seed)`` picks a recorded config per trial (with replacement), the
+  trial reports its recorded curve epoch by epoch and asks ``should_prune()``; pruners:
+  ``CurvecastPruner()``, ``MedianPruner()``, ``SuccessiveHalvingPruner()``,
+  ``HyperbandPruner()``, ``PatientPruner(MedianPruner(), patience=1)`` and ``NopPruner()``.
+
+Per data set and rule: epochs used, speedup over no stopping (the same configs trained fully),
+best kept (out of orderings or seeds: the best final value among the configs visited was
+trained to the end), mean regret (metric units, ≥ 0), CPU ms per decision (median over
+decisions of ``time.process_time`` around ``decide`` / ``prune``), and for curvecast the
+predictions clipped to their bound.
+
+Leave one data set out: curvecast's settings are a grid (``GRID``: Δ × the predictor's
+features).  For each data set, the grid point is chosen on the *other* data sets — most data sets
+with the best kept in ≥ 9 of 10, then the highest geometric-mean speedup — and scored on the
+held-out one (``loo`` in the output); ``default`` is the point chosen on all of them, which is
+what the library ships.  The rows named ``curvecast`` in the tables are the LOO-chosen ones.
+
+    .venv/bin/python bench/stopping_benchmark.py --part both --out bench/results/stopping_benchmark.json
+
+(about an hour on 2 cores; ``--data NAME=PATH`` restricts the sets, ``--orderings/--seeds`` the
+repeats).  ``--markdown FILE`` writes the tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from curvecast import CurveSet
+from curvecast.execution.collect import package_versions
+from curvecast.execution.replay import replay
+from curvecast.predictors import HorizonChain
+from curvecast.search import RandomSearch
+from curvecast.stopping import (
+    ASHA,
+    Decision,
+    History,
+    MedianRule,
+    NeverStop,
+    PredictiveStopper,
+    Stopper,
+    Trial,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+PAPER = ROOT.parent / "shared" / "data" / "baker2018"
+DATA = {
+    "metaqnn_cifar10": PAPER / "metaqnn_cifar10.csv",
+    "lstm_ptb": PAPER / "lstm_ptb.csv",
+    "deep_resnets_tinyimagenet": PAPER / "deep_resnets_tinyimagenet.csv",
+    **{p.stem: p for p in sorted((ROOT / "data").glob("*.parquet"))},
+}
+#: curvecast's settings searched leave-one-data-set-out: (Δ, HorizonChain features).
+GRID: tuple[tuple[float, str], ...] = ((0.95, "last"), (0.95, "last+best"),
+                                       (0.99, "last"), (0.99, "last+best"))
+KEEP = 9  # best kept in at least this many of 10 orderings/seeds counts as safe
+
+
+def load(path: Path) -> CurveSet:
+    """The complete curves of a data set, epoch 0 dropped."""
+    if path.suffix == ".csv":
+        from curvecast.datasets.baker2018 import load_baker2018
+
+        curves = load_baker2018(path)
+    else:
+        curves = CurveSet.load(path)
+    curves = curves.without_untrained_epoch()
+    return curves.subset(np.asarray(curves.is_complete(), dtype=bool))
+
+
+def grid_name(delta: float, features: str) -> str:
+    return f"curvecast[Δ={delta:g},{features}]"
+
+
+class Timed(Stopper):
+    """A stopper that records the CPU time of every decision."""
+
+    def __init__(self, inner: Stopper) -> None:
+        self.inner = inner
+        self.seconds: list[float] = []
+
+    def decide(self, trial: Trial, history: History) -> Decision:
+        t0 = time.process_time()
+        decision = self.inner.decide(trial, history)
+        self.seconds.append(time.process_time() - t0)
+        return decision
+
+
+def replay_rules(with_paper: bool) -> dict[str, Callable[[], Stopper]]:
+    rules: dict[str, Callable[[], Stopper]] = {
+        grid_name(d, f): (lambda d=d, f=f: PredictiveStopper(  # type: ignore[misc]
+            delta=d, predictor=HorizonChain(features=f)))
+        for d, f in GRID}
+    rules.update({"median": MedianRule, "asha": ASHA, "never": NeverStop})
+    if with_paper:
+        rules["paper"] = PredictiveStopper.paper
+    return rules
+
+
+def run_replay(curves: CurveSet, orderings: int, with_paper: bool) -> list[dict[str, Any]]:
+    out = []
+    for name, make in replay_rules(with_paper).items():
+        for seed in range(orderings):
+            stopper = Timed(make())
+            result = replay(curves, RandomSearch.from_curves(curves, seed=seed), stopper)
+            inner = stopper.inner
+            out.append({"rule": name, "seed": seed, "epochs": result.total_epochs,
+                        "full": result.full_epochs, "best_kept": bool(result.best_kept),
+                        "regret": float(result.regret),
+                        "ms": 1000 * float(np.median(stopper.seconds)),
+                        "clipped": getattr(inner, "n_clipped_", None)})
+            print(json.dumps({"part": "replay", **out[-1]}), flush=True)
+    return out
+
+
+def optuna_pruners() -> dict[str, Callable[[], Any]]:
+    import optuna
+
+    from curvecast.integrations.optuna import CurvecastPruner
+
+    pruners: dict[str, Callable[[], Any]] = {
+        grid_name(d, f): (lambda d=d, f=f: CurvecastPruner(  # type: ignore[misc]
+            delta=d, predictor=HorizonChain(features=f)))
+        for d, f in GRID}
+    pruners.update({
+        "MedianPruner()": optuna.pruners.MedianPruner,
+        "SuccessiveHalvingPruner()": optuna.pruners.SuccessiveHalvingPruner,
+        "HyperbandPruner()": optuna.pruners.HyperbandPruner,
+        "PatientPruner(MedianPruner(), patience=1)": lambda: optuna.pruners.PatientPruner(
+            optuna.pruners.MedianPruner(), patience=1),
+        "NopPruner()": optuna.pruners.NopPruner,
+    })
+    return pruners
+
+
+def run_optuna_study(values: np.ndarray, sign: float, pruner: Any, trials: int,
+                     seed: int) -> dict[str, Any]:
+    import optuna
+
+    used = 0
+    seconds: list[float] = []
+    prune = pruner.prune
+
+    def timed_prune(study: Any, trial: Any) -> bool:
+        t0 = time.process_time()
+        answer = prune(study, trial)
+        seconds.append(time.process_time() - t0)
+        return bool(answer)
+
+    pruner.prune = timed_prune  # measured where Optuna calls it, through should_prune()
+
+    def objective(trial: optuna.Trial) -> float:
+        nonlocal used
+        i = trial.suggest_int("config", 0, len(values) - 1)
+        for epoch, value in enumerate(values[i], start=1):
+            trial.report(float(value), step=epoch)
+            used += 1
+            if epoch < values.shape[1] and trial.should_prune():
+                raise optuna.TrialPruned()
+        return float(values[i, -1])
+
+    study = optuna.create_study(direction="maximize" if sign > 0 else "minimize", pruner=pruner,
+                                sampler=optuna.samplers.RandomSampler(seed=seed))
+    study.optimize(objective, n_trials=trials)
+    sampled = [t.params["config"] for t in study.trials]
+    true_best = float(np.max(sign * values[sampled, -1]))
+    complete = [t for t in study.trials if t.state is optuna.trial.TrialState.COMPLETE]
+    found = max(sign * float(t.value) for t in complete) if complete else -math.inf
+    clipped = sum(bool(t.user_attrs.get("curvecast:clipped")) for t in study.trials)
+    return {"epochs": used, "full": trials * values.shape[1],
+            "best_kept": bool(found >= true_best - 1e-12), "regret": true_best - found,
+            "ms": 1000 * float(np.median(seconds)) if seconds else 0.0, "clipped": clipped}
+
+
+def run_optuna(curves: CurveSet, seeds: int, trials: int) -> list[dict[str, Any]]:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    values = curves.filled_values()
+    out = []
+    for name, make in optuna_pruners().items():
+        for seed in range(seeds):
+            record = run_optuna_study(values, curves.direction.sign, make(), trials, seed)
+            out.append({"rule": name, "seed": seed, **record})
+            print(json.dumps({"part": "optuna", **out[-1]}), flush=True)
+    return out
+
+
+def summarise(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per rule: epochs, speedup, best kept, mean regret, median ms, clipped."""
+    out: dict[str, dict[str, Any]] = {}
+    for name in dict.fromkeys(r["rule"] for r in records):
+        rs = [r for r in records if r["rule"] == name]
+        epochs, full = sum(r["epochs"] for r in rs), sum(r["full"] for r in rs)
+        clipped = [r["clipped"] for r in rs if r.get("clipped") is not None]
+        out[name] = {"epochs": epochs, "speedup": full / epochs,
+                     "best_kept": sum(r["best_kept"] for r in rs), "runs": len(rs),
+                     "regret": float(np.mean([r["regret"] for r in rs])),
+                     "ms": float(np.median([r["ms"] for r in rs])),
+                     "clipped": sum(clipped) if clipped else None}
+    return out
+
+
+def choose(summaries: dict[str, dict[str, dict[str, Any]]], sets: Sequence[str]) -> str:
+    """The grid point that keeps the best (≥ KEEP) on most of ``sets``, then has the highest
+    geometric-mean speedup over them."""
+    def score(name: str) -> tuple[int, float]:
+        safe = sum(summaries[d][name]["best_kept"] >= KEEP for d in sets)
+        speed = float(np.mean([math.log(summaries[d][name]["speedup"]) for d in sets]))
+        return safe, speed
+
+    return max((grid_name(d, f) for d, f in GRID), key=score)
+
+
+def leave_one_out(summaries: dict[str, dict[str, dict[str, Any]]]) -> dict[str, Any]:
+    sets = list(summaries)
+    loo = {held: choose(summaries, [d for d in sets if d != held]) for held in sets}
+    return {"default": choose(summaries, sets), "loo": loo}
+
+
+def markdown(result: dict[str, Any]) -> str:
+    lines = []
+    for part in ("replay", "optuna"):
+        if part not in result["parts"]:
+            continue
+        sel = result["parts"][part]["selection"]
+        lines.append(f"### {part}\n")
+        lines.append("| data set | rule | epochs | speedup | best kept | mean regret | "
+                     "CPU ms/decision | clipped |")
+        lines.append("|---|---|---|---|---|---|---|---|")
+        for d, summary in result["parts"][part]["summary"].items():
+            chosen = sel["loo"][d]
+            for name, s in summary.items():
+                if name.startswith("curvecast[") and name != chosen:
+                    continue
+                label = f"**curvecast** (LOO: {chosen[10:-1]})" if name == chosen else name
+                lines.append(f"| {d} | {label} | {s['epochs']} | {s['speedup']:.2f}x | "
+                             f"{s['best_kept']}/{s['runs']} | {s['regret']:.4g} | "
+                             f"{s['ms']:.3f} | {'' if s['clipped'] is None else s['clipped']} |")
+        lines.append(f"\nDefault chosen on all sets: `{sel['default']}`.\n")
+    return "\n".join(lines)
+
+
+def merge(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Runs over different data sets (or parts) as one result, the selection redone."""
+    out: dict[str, Any] = {**results[0], "data": {}, "parts": {},
+                           "command": [r["command"] for r in results]}
+    for r in results:
+        out["data"].update(r["data"])
+        for part, content in r["parts"].items():
+            into = out["parts"].setdefault(part, {"summary": {}, "records": {}})
+            into["summary"].update(content["summary"])
+            into["records"].update(content["records"])
+    for content in out["parts"].values():
+        content["selection"] = leave_one_out(content["summary"])
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=("replay", "optuna", "both"), default="both")
+    parser.add_argument("--data", action="append", default=[],
+                        help="NAME=PATH (repeatable); default: every set the project has")
+    parser.add_argument("--orderings", type=int, default=10)
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--trials", type=int, default=200)
+    parser.add_argument("--paper", action="store_true", help="also replay the paper's rule")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench/results/stopping_benchmark.json")
+    parser.add_argument("--markdown", type=Path)
+    parser.add_argument("--merge", type=Path, nargs="+",
+                        help="combine the results of earlier runs (e.g. one per data set, run "
+                             "in parallel) into --out, redoing the selection")
+    args = parser.parse_args()
+    if args.merge:
+        merged = merge([json.loads(p.read_text()) for p in args.merge])
+        args.out.write_text(json.dumps(merged, indent=1))
+        if args.markdown:
+            args.markdown.write_text(markdown(merged))
+        print(markdown(merged))
+        return
+    data = dict(item.split("=", 1) for item in args.data) if args.data else DATA
+    parts = ("replay", "optuna") if args.part == "both" else (args.part,)
+    result: dict[str, Any] = {
+        "benchmark": "stopping_benchmark", "command": "python " + " ".join(sys.argv),
+        "grid": GRID, "keep": KEEP, "data": {}, "parts": {},
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+        "packages": package_versions(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    for part in parts:
+        records: dict[str, list[dict[str, Any]]] = {}
+        for name, path in data.items():
+            curves = load(Path(path))
+            result["data"][name] = {"path": str(path), "configs": curves.n_configs,
+                                    "epochs": curves.n_epochs,
+                                    "direction": curves.direction.value}
+            records[name] = (run_replay(curves, args.orderings, args.paper) if part == "replay"
+                             else run_optuna(curves, args.seeds, args.trials))
+        summary = {d: summarise(r) for d, r in records.items()}
+        result["parts"][part] = {"summary": summary, "selection": leave_one_out(summary),
+                                 "records": records}
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=1))
+    if args.markdown:
+        args.markdown.write_text(markdown(result))
+    print(markdown(result))
+
+
+if __name__ == "__main__":
+    main()

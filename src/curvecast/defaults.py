@@ -1,0 +1,17 @@
+"""curvecast's default stopping settings, in one place (no imports: every layer may read them).
+
+They were chosen leave-one-data-set-out by ``bench/stopping_benchmark.py`` over every curve set
+the project has (``docs/results-benchmark.md``): for each data set, the setting chosen on the
+others; these are the ones chosen on all of them.  The library (``PredictiveStopper()``,
+``HorizonChain()``), the CLI (``search``, ``simulate``), the Optuna pruner and the Ray Tune
+scheduler all read them.
+"""
+
+#: Δ: stop when P(final value worse than the best so far) ≥ Δ.
+DELTA = 0.99
+
+#: Complete trials before the first stop (Optuna's ``MedianPruner`` waits for 5 too).
+MIN_COMPLETE = 5
+
+#: The features of :class:`curvecast.predictors.HorizonChain`'s first link.
+CHAIN_FEATURES = "last+best"

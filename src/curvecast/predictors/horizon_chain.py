@@ -1,0 +1,261 @@
+"""curvecast's default predictor: chained Bayesian linear regressions over a ladder of horizons,
+learned from partially trained runs as well as finished ones."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from curvecast import defaults
+from curvecast.curves import CurveSet, Direction
+from curvecast.predictors._base import Prediction, Predictor, target_column
+
+
+@dataclass(frozen=True)
+class _Link:
+    """One fitted regression ``u_b ~ x(u_1..u_a)``: coefficients, the posterior scale matrix,
+    the residual variance and degrees of freedom, and the targets' range (for the bound)."""
+
+    beta: NDArray[np.float64]
+    a_inv: NDArray[np.float64]
+    s2: float
+    dof: float
+    low: float
+    high: float
+
+
+class HorizonChain(Predictor):
+    """Predicts a curve's value at the target epoch T from its first τ epochs through a ladder of
+    horizons τ → h₁ → h₂ → … → T (h = 2, 4, 8, … epochs, then T).
+
+    Each link ``a → b`` is a Bayesian linear regression of the value after ``b`` epochs on the
+    value after ``a`` epochs (the first link also on the best value so far, with
+    ``features="last+best"``), fitted on **every curve observed for at least b epochs** — runs
+    that were stopped or are still running teach the early links, finished runs the last ones.
+    Uncertainty is propagated along the chain (the input variance times the squared slope, plus
+    the link's predictive variance, which includes the uncertainty of its coefficients), scaled
+    up by how far the chain's errors on the finished curves exceed that (:meth:`calibration`),
+    and the prediction is a Student-t with the smallest degrees of freedom of the chain, so a
+    study with five finished runs gets wide intervals and one with a hundred narrow ones.  A link with fewer
+    than ``min_rows`` curves is skipped (the chain jumps to T on the finished curves).
+
+    Values are modelled on an increasing "better is larger" scale: ``log(value)`` for a metric to
+    minimise whose values are all positive (perplexity, loss), the value itself otherwise; the
+    mean and std come back in metric units (for the log scale the median ``exp(m)`` and half the
+    width of the ±1σ interval; probabilities use the latent scale).
+
+    **Bounded**: every link's mean is clipped to the range of the targets it was trained on,
+    widened by ``clip`` times that range on each side.  Predictions that hit the bound are
+    flagged in ``Prediction.clipped`` (and counted by the stopper), so an extrapolation far
+    outside what the curves support never silently drives a decision.
+
+    Fitting stores the curves; links are fitted on first use and cached (a few microseconds each),
+    so refitting on every new observation is cheap.
+
+    Args:
+        features: ``"last"`` (the value after τ epochs) or ``"last+best"`` (also the best value
+            so far, robust to a noisy dip).
+        ladder: the factor between successive horizons (> 1).
+        min_rows: curves a link needs (≥ 4; the chain falls back to a direct link to T).
+        clip: how far outside the training targets' range a mean may go, as a share of it.
+        ridge: the prior precision of the coefficients (a tiny ridge keeps ``A`` invertible).
+        log_target: model ``log(value)``: None (default) decides like :class:`SRM`.
+    """
+
+    learns_from_partial_curves = True
+    uses_configs = False
+
+    def __init__(self, features: str = defaults.CHAIN_FEATURES, ladder: float = 2.0, min_rows: int = 5,
+                 clip: float = 0.25, ridge: float = 1e-3, log_target: bool | None = None) -> None:
+        if features not in ("last", "last+best"):
+            raise ValueError(f"features must be 'last' or 'last+best', got {features!r}")
+        if not ladder > 1.0:
+            raise ValueError(f"ladder must be > 1, got {ladder}")
+        if min_rows < 4:
+            raise ValueError(f"min_rows must be >= 4, got {min_rows}")
+        if not clip >= 0.0:
+            raise ValueError(f"clip must be >= 0, got {clip}")
+        if not ridge > 0.0:
+            raise ValueError(f"ridge must be > 0, got {ridge}")
+        self.features = features
+        self.ladder = float(ladder)
+        self.min_rows = int(min_rows)
+        self.clip = float(clip)
+        self.ridge = float(ridge)
+        self.log_target = log_target
+
+    def __repr__(self) -> str:
+        return (f"HorizonChain(features={self.features!r}, ladder={self.ladder:g}, "
+                f"min_rows={self.min_rows}, clip={self.clip:g})")
+
+    def fit(self, curves: CurveSet, *, target_epoch: int | None = None) -> HorizonChain:
+        """Keep every curve of ``curves`` (partially observed ones included) as training data.
+
+        Raises:
+            ValueError: fewer than ``min_rows`` curves observed to the target epoch.
+        """
+        trained = curves.without_untrained_epoch()
+        col = target_column(trained, target_epoch)
+        values = trained.filled_values()[:, : col + 1]
+        n_observed = np.minimum(trained.n_observed(), col + 1)
+        return self.fit_arrays(values, n_observed, trained.direction)
+
+    def fit_arrays(self, values: NDArray[np.float64], n_observed: NDArray[np.int64],
+                   direction: Direction) -> HorizonChain:
+        """Fit on raw arrays (the stopper's fast path, no CurveSet built).
+
+        Args:
+            values: shape ``(n, T)``, the value after each of T trained epochs, diverged values
+                already filled, anything beyond ``n_observed`` ignored.
+            n_observed: shape ``(n,)``, epochs observed per curve (observed ones come first).
+            direction: whether larger or smaller values are better.
+
+        Raises:
+            ValueError: fewer than ``min_rows`` curves observed to epoch T.
+        """
+        values = np.asarray(values, dtype=np.float64)
+        n_observed = np.asarray(n_observed, dtype=np.int64)
+        T = values.shape[1]
+        n_complete = int(np.sum(n_observed >= T))
+        if n_complete < self.min_rows:
+            raise ValueError(f"a HorizonChain needs at least {self.min_rows} curves observed to "
+                             f"the target epoch {T}, got {n_complete}")
+        direction = Direction.parse(direction)
+        seen = np.arange(T)[None, :] < n_observed[:, None]
+        log = self.log_target
+        if log is None:
+            log = direction is Direction.MINIMIZE and bool(np.all(values[seen] > 0))
+        self.log_target_ = bool(log)
+        self.sign_ = float(direction.sign)
+        self.direction_ = direction
+        self.n_epochs_ = T
+        self.n_observed_ = n_observed
+        self.u_ = np.where(seen, self._to_u(values), np.nan)
+        self.best_ = np.fmax.accumulate(self.u_, axis=1)
+        self.links_: dict[tuple[int, int], _Link | None] = {}
+        self.calibration_: dict[int, float] = {}
+        return self
+
+    def _to_u(self, values: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Metric values → the modelled "larger is better" scale (same shape)."""
+        z = np.log(np.maximum(values, 1e-300)) if self.log_target_ else values
+        return self.sign_ * z
+
+    def horizons(self, tau: int) -> list[int]:
+        """The ladder from ``tau`` observed epochs: the horizons (epoch counts) after ``tau``,
+        ending at T."""
+        out: list[int] = []
+        h = 1.0
+        while True:
+            h *= self.ladder
+            b = int(np.ceil(h))
+            if b >= self.n_epochs_:
+                break
+            if b > tau and (not out or b > out[-1]):
+                out.append(b)
+        return [*out, self.n_epochs_]
+
+    def _design(self, u: NDArray[np.float64], best: NDArray[np.float64], a: int,
+                first: bool) -> NDArray[np.float64]:
+        cols = [np.ones(u.shape[0]), u[:, a - 1]]
+        if first and self.features == "last+best":
+            cols.append(best[:, a - 1])
+        return np.column_stack(cols)
+
+    def _link(self, a: int, b: int, first: bool) -> _Link | None:
+        """The fitted link ``a → b`` (cached), None when too few curves reach ``b``."""
+        key = (a if first else -a, b)
+        if key in self.links_:
+            return self.links_[key]
+        rows = np.flatnonzero(self.n_observed_ >= b)
+        X = self._design(self.u_[rows], self.best_[rows], a, first)
+        link = None
+        if rows.size >= max(self.min_rows, X.shape[1] + 2):
+            y = self.u_[rows, b - 1]
+            A = X.T @ X + self.ridge * np.eye(X.shape[1])
+            a_inv: NDArray[np.float64] = np.asarray(np.linalg.inv(A), dtype=np.float64)
+            beta = a_inv @ (X.T @ y)
+            resid = y - X @ beta
+            dof = float(rows.size - X.shape[1])
+            s2 = max(float(resid @ resid) / dof, 1e-12 * (1.0 + float(np.var(y))))
+            link = _Link(beta, a_inv, s2, dof, float(y.min()), float(y.max()))
+        self.links_[key] = link
+        return link
+
+    def _chain(self, u: NDArray[np.float64], best: NDArray[np.float64], tau: int
+               ) -> tuple[NDArray[np.float64], NDArray[np.float64], float, NDArray[np.bool_]]:
+        """The chain from ``tau`` observed epochs for the rows of ``u`` (modelled scale, shape
+        ``(n, ≥ tau)``; ``best`` its running best): mean, propagated variance, dof, clipped."""
+        n = u.shape[0]
+        mean, var = np.zeros(n), np.zeros(n)
+        clipped = np.zeros(n, dtype=bool)
+        dof = np.inf
+        a, first = tau, True
+        for b in self.horizons(tau):
+            link = self._link(a, b, first)
+            if link is None:  # too few curves reach b: jump to T on the finished curves
+                b = self.n_epochs_
+                link = self._link(a, b, first)
+                if link is None:
+                    raise ValueError(f"too few curves observed to epoch {b} to predict")
+            X = (self._design(u, best, a, True) if first
+                 else np.column_stack([np.ones(n), mean]))
+            m = X @ link.beta
+            leverage = np.einsum("ij,jk,ik->i", X, link.a_inv, X)
+            var = (0.0 if first else link.beta[1] ** 2 * var) + link.s2 * (1.0 + leverage)
+            span = link.high - link.low
+            low, high = link.low - self.clip * span, link.high + self.clip * span
+            clipped |= (m < low) | (m > high)
+            mean = np.clip(m, low, high)
+            dof = min(dof, link.dof)
+            a, first = b, False
+            if b == self.n_epochs_:
+                break
+        return mean, var, float(dof), clipped
+
+    def calibration(self, tau: int) -> float:
+        """The factor (≥ 1) the chain's propagated variance from ``tau`` epochs is scaled by: the
+        mean squared standardised error of the chain's predictions for the finished curves.
+
+        Propagating variances link by link assumes the links' errors are independent; a run that
+        is slow at one horizon tends to stay slow, so the errors add up more than that.  The
+        finished curves show by how much (cached per τ)."""
+        if tau not in self.calibration_:
+            rows = np.flatnonzero(self.n_observed_ >= self.n_epochs_)
+            mean, var, _, _ = self._chain(self.u_[rows], self.best_[rows], tau)
+            z2 = (self.u_[rows, -1] - mean) ** 2 / var
+            self.calibration_[tau] = max(1.0, float(np.mean(z2)))
+        return self.calibration_[tau]
+
+    def predict_latent(self, partial: NDArray[np.float64]
+                       ) -> tuple[NDArray[np.float64], NDArray[np.float64], float,
+                                  NDArray[np.bool_]]:
+        """The prediction on the modelled scale: mean, std, degrees of freedom and a clipped flag
+        for ``partial``, shape ``(n, tau)`` (filled values, metric units)."""
+        if not hasattr(self, "u_"):
+            raise RuntimeError("call fit(curves) before predict")
+        y = np.array(partial, dtype=np.float64, ndmin=2)
+        tau = y.shape[1]
+        if not 1 <= tau < self.n_epochs_:
+            raise ValueError(f"tau must be in 1..{self.n_epochs_ - 1}, got {tau}")
+        u = self._to_u(y)
+        mean, var, dof, clipped = self._chain(u, np.fmax.accumulate(u, axis=1), tau)
+        return mean, np.sqrt(var * self.calibration(tau)), dof, clipped
+
+    def predict(self, configs: pd.DataFrame, partial: NDArray[np.float64]) -> Prediction:
+        y = np.array(partial, dtype=np.float64, ndmin=2)
+        if y.shape[1] >= self.n_epochs_:  # the target is already observed
+            seen = y[:, self.n_epochs_ - 1]
+            return Prediction(mean=seen, std=np.full(seen.shape, 1e-12))
+        u_mean, u_std, dof, clipped = self.predict_latent(y)
+        z_mean = self.sign_ * u_mean  # back to the metric's own direction
+        dofs = np.full(u_mean.shape, dof)
+        if self.log_target_:
+            hi, lo = np.exp(z_mean + u_std), np.exp(z_mean - u_std)
+            return Prediction(mean=np.exp(z_mean), std=np.maximum((hi - lo) / 2, 1e-12),
+                              latent="log", latent_mean=z_mean, latent_std=u_std, dof=dofs,
+                              clipped=clipped)
+        return Prediction(mean=z_mean, std=u_std, dof=dofs, clipped=clipped)

@@ -1,0 +1,156 @@
+"""HorizonChain (curvecast's default predictor) and the default PredictiveStopper, through the
+public API: learning from partial curves, bounded predictions, honest uncertainty, the
+minimise mirror, and judging from the 5th complete trial."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from curvecast import CurveSet, Direction
+from curvecast.predictors import SRM, HorizonChain, Prediction
+from curvecast.stopping import DEFAULT_DELTA, History, PredictiveStopper, Trial
+from synthetic_curves import split, synthetic
+
+
+def _partial(cs: CurveSet, lengths: np.ndarray) -> CurveSet:
+    observed = np.arange(cs.n_epochs)[None, :] < lengths[:, None]
+    return CurveSet(values=np.where(observed, cs.values, np.nan), observed=observed,
+                    epochs=cs.epochs, metric=cs.metric, direction=cs.direction,
+                    configs=cs.configs)
+
+
+def test_predicts_held_out_finals_with_calibrated_intervals() -> None:
+    train, test = split(synthetic(n=300, epochs=12, seed=1), n_train=200)
+    model = HorizonChain().fit(train)
+    truth = test.values[:, -1]
+    for tau, r2_min in ((2, 0.5), (6, 0.8)):
+        p = model.predict_curves(test, tau)
+        r2 = 1 - np.sum((p.mean - truth) ** 2) / np.sum((truth - truth.mean()) ** 2)
+        assert r2 > r2_min
+        assert np.all(p.std > 0) and np.all(np.isfinite(p.std))
+        # calibrated: the held-out finals' PIT values P(y <= truth) are roughly uniform, so
+        # the central 80 % interval holds about 80 % of them
+        pit = np.array([p.cdf(float(v))[i] for i, v in enumerate(truth)])
+        assert 0.65 <= np.mean((pit > 0.1) & (pit < 0.9)) <= 0.95
+
+
+def test_learns_from_partial_curves() -> None:
+    cs = synthetic(n=120, epochs=12, seed=2)
+    lengths = np.full(cs.n_configs, 3)
+    lengths[:6] = 12  # 6 complete curves, 114 stopped after 3 epochs
+    model = HorizonChain().fit(_partial(cs, lengths))
+    # the link 1 → 2 is fitted on every curve that reached epoch 2, not just the 6 complete ones
+    _, _, dof_early, _ = model.predict_latent(cs.values[:3, :1])
+    assert model.links_[(1, 2)] is not None and model.links_[(1, 2)].dof >= 110
+    # the chain's last links only have the complete curves: its t has their few dof
+    assert dof_early <= 6
+    only_complete = HorizonChain().fit(cs.subset(np.arange(6)))
+    assert only_complete.links_ == {}  # fitted lazily
+    with pytest.raises(ValueError, match="at least 5 curves observed to the target epoch 12"):
+        HorizonChain().fit(_partial(cs, np.where(np.arange(cs.n_configs) < 4, 12, 3)))
+
+
+def test_predictions_stay_inside_what_the_curves_support_and_say_so() -> None:
+    """The language-model failure of issue 12: one run's perplexity spikes to 3.8e10 early."""
+    rng = np.random.default_rng(0)
+    t = np.arange(1, 21)
+    finals = rng.uniform(60, 400, 80)
+    values = finals[:, None] * (1 + 3 * np.exp(-t[None, :] / 3))
+    spike = values[0].copy()
+    spike[1] = 3.8e10
+    cs = CurveSet(values=values, observed=np.ones_like(values, dtype=bool), epochs=t,
+                  metric="val_perplexity", direction=Direction.MINIMIZE,
+                  configs=pd.DataFrame(index=[f"c{i}" for i in range(80)]))
+    model = HorizonChain().fit(cs)
+    p = model.predict(cs.configs.iloc[:1], spike[None, :2])
+    assert p.clipped is not None and bool(p.clipped[0])
+    assert 60 * 0.5 < float(p.mean[0]) < 400 * 4  # within the bound, not 1e11
+    ok = model.predict(cs.configs.iloc[:1], values[1:2, :2])
+    assert ok.clipped is not None and not bool(ok.clipped[0])
+    # the stopper marks a decision driven by a clipped prediction and counts it
+    history = History(values, np.full(80, 20), list(cs.config_ids), cs.configs, t,
+                      "val_perplexity", Direction.MINIMIZE)
+    stopper = PredictiveStopper()
+    running = np.vstack([values, spike])
+    ids = [*cs.config_ids, "spiky"]
+    configs = pd.DataFrame(index=ids)
+    history = History(np.where(np.arange(20)[None, :] < np.r_[np.full(80, 20), 2][:, None],
+                               running, np.nan), np.r_[np.full(80, 20), 2], ids, configs, t,
+                      "val_perplexity", Direction.MINIMIZE)
+    decision = stopper.decide(Trial("spiky", configs.iloc[-1:], spike[:2]), history)
+    assert decision.clipped and "clipped" in decision.reason
+    assert stopper.n_clipped_ == 1
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(min_value=1, max_value=10), st.integers(min_value=0, max_value=1000))
+def test_minimise_mirrors_maximise(tau: int, seed: int) -> None:
+    cs = synthetic(n=40, epochs=11, seed=seed)
+    mirrored = CurveSet(values=-cs.values, observed=cs.observed, epochs=cs.epochs,
+                        metric="m", direction=Direction.MINIMIZE, configs=cs.configs)
+    up = HorizonChain().fit(cs).predict_curves(cs, tau)
+    down = HorizonChain().fit(mirrored).predict_curves(mirrored, tau)
+    np.testing.assert_allclose(down.mean, -up.mean, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(down.std, up.std, rtol=1e-9)
+    ref = float(np.median(cs.values[:, -1]))
+    np.testing.assert_allclose(down.prob_worse(-ref, Direction.MINIMIZE),
+                               up.prob_worse(ref, Direction.MAXIMIZE), atol=1e-9)
+
+
+def test_student_t_and_log_scale_probabilities() -> None:
+    p = Prediction(mean=np.array([0.0]), std=np.array([1.0]), dof=np.array([3.0]))
+    assert float(p.cdf(-4.541)[0]) == pytest.approx(0.01, abs=1e-3)  # t_3's 1 % quantile
+    log = Prediction(mean=np.exp(np.array([2.0])), std=np.array([1.0]), latent="log",
+                     latent_mean=np.array([2.0]), latent_std=np.array([0.5]))
+    assert float(log.cdf(float(np.exp(2.0)))[0]) == pytest.approx(0.5)
+    assert float(log.prob_worse(float(np.exp(2.5)), Direction.MINIMIZE)[0]) == pytest.approx(
+        0.1587, abs=1e-3)
+
+
+def _study(cs: CurveSet, n_complete: int, tau: int) -> tuple[Trial, History]:
+    n = n_complete + 1
+    lengths = np.r_[np.full(n_complete, cs.n_epochs), tau]
+    values = np.where(np.arange(cs.n_epochs)[None, :] < lengths[:, None], cs.values[:n], np.nan)
+    ids = list(cs.config_ids[:n])
+    history = History(values, lengths, ids, cs.configs, cs.epochs, cs.metric, cs.direction)
+    return Trial(ids[-1], cs.configs.iloc[[n - 1]], cs.values[n - 1, :tau]), history
+
+
+def test_default_stopper_judges_from_the_fifth_complete_trial() -> None:
+    cs = synthetic(n=60, epochs=12, seed=3)
+    worst = int(np.argmin(cs.values[:, -1]))
+    order = [*[i for i in range(60) if i != worst][:30], worst]
+    cs = cs.subset(np.array(order))
+    stopper = PredictiveStopper()
+    assert stopper.delta == DEFAULT_DELTA and stopper.min_complete == 5
+    trial, history = _study(cs.subset(np.r_[np.arange(4), 30]), 4, 3)
+    assert not stopper.decide(trial, history).stop  # 4 complete: not yet
+    assert "4 complete trials" in stopper.decide(trial, history).reason
+    trial, history = _study(cs, 30, 3)
+    decision = stopper.decide(trial, history)
+    assert decision.stop and decision.probability is not None and decision.probability >= 0.99
+    with pytest.raises(ValueError, match="min_complete must be >= 5"):
+        PredictiveStopper(min_complete=3)
+
+
+def test_refits_only_when_another_trial_changed() -> None:
+    cs = synthetic(n=40, epochs=12, seed=4)
+    stopper = PredictiveStopper()
+    for tau in (1, 2, 3):
+        trial, history = _study(cs, 30, tau)
+        stopper.decide(trial, history)
+    assert stopper.n_fits_ == 1  # only the running trial advanced
+    trial, history = _study(cs, 31, 2)
+    stopper.decide(trial, history)
+    assert stopper.n_fits_ == 2
+
+
+def test_paper_preset_is_the_srm_after_100_complete_trials() -> None:
+    stopper = PredictiveStopper.paper()
+    assert isinstance(stopper.predictor, SRM) and stopper.min_complete == 100
+    assert stopper.delta == 0.99 and not stopper.online
+    assert repr(SRM.paper()) == repr(SRM())
