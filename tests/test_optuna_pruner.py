@@ -88,7 +88,7 @@ def test_bad_arguments() -> None:
         CurvecastPruner(n_warmup_steps=-1)
     with pytest.raises(ValueError, match="delta"):
         CurvecastPruner(delta=1.5)
-    with pytest.raises(ValueError, match="min_complete must be >= 6"):
+    with pytest.raises(ValueError, match="min_complete must be >= 5"):
         CurvecastPruner(min_complete=2)
 
 
