@@ -52,6 +52,7 @@ def _workloads() -> dict[str, Callable[[], Workload]]:
         "digits-metaqnn": workloads.DigitsMetaQNN,
         "mnist1d-hp": workloads.MNIST1DHP,
         "text-lstm": workloads.TextLSTM,
+        "friedman-sgd": workloads.FriedmanSGD,
     }
 
 
@@ -88,7 +89,7 @@ def _load(path: Path) -> CurveSet:
 @friendly_errors
 def collect(
     workload: Annotated[str, typer.Option(help="Workload to train: " + ", ".join(
-        ["digits-metaqnn", "mnist1d-hp", "text-lstm"]))],
+        ["digits-metaqnn", "mnist1d-hp", "text-lstm", "friedman-sgd"]))],
     configs: Annotated[int, typer.Option(help="Number of configs to sample and train.")],
     epochs: Annotated[int, typer.Option(help="Epochs per config.")],
     out: Annotated[Path, typer.Option(help="Parquet file to write (appended to, resumable).")],
