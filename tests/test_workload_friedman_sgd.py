@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+
+from workload_checks import check_resume_is_exact
 
 torch = pytest.importorskip("torch")
 
@@ -22,13 +23,7 @@ GOOD: dict[str, Any] = {"learning_rate": 0.05, "momentum": 0.9, "weight_decay": 
                         "depth": 2, "width": 32, "activation": "silu", "dropout": 0.0}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread() -> Iterator[None]:
-    """Train on one thread, as the workers do (results are bit-reproducible per thread count)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
@@ -82,29 +77,29 @@ def test_bad_config_and_epochs_are_rejected(workload: FriedmanSGD) -> None:
         workload.start(GOOD, seed=0, epochs=0)
 
 
+def _learning_rates(kind: str, epochs: int, warmup: int, n: int) -> list[float]:
+    """The learning rate of each of ``n`` epochs under ``epoch_schedule`` with peak 1."""
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    sched = epoch_schedule(opt, kind, epochs, warmup=warmup)
+    lrs = []
+    for _ in range(n):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    return lrs
+
+
 def test_warmup_then_decay_factors() -> None:
     assert [warmup_epochs(f, 40) for f in (0.0, 0.1, 0.4)] == [0, 4, 16]
     assert warmup_epochs(0.4, 1) == 0
-    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
-    sched = epoch_schedule(opt, "step", 9, warmup=3)
-    lrs = []
-    for _ in range(10):
-        lrs.append(opt.param_groups[0]["lr"])
-        opt.step()
-        sched.step()
     # ramp 1/4, 2/4, 3/4; then 6 decay epochs: ÷10 after 2 and after 4
-    assert lrs == pytest.approx([0.25, 0.5, 0.75, 1, 1, 0.1, 0.1, 0.01, 0.01, 0.01])
-    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
-    sched = epoch_schedule(opt, "cosine", 5, warmup=1)
-    lrs = []
-    for _ in range(5):
-        lrs.append(opt.param_groups[0]["lr"])
-        opt.step()
-        sched.step()
-    assert lrs == pytest.approx([0.5, 1.0, 0.5 * (1 + math.cos(math.pi / 4)), 0.5,
-                                 0.5 * (1 + math.cos(3 * math.pi / 4))])
+    assert _learning_rates("step", 9, 3, 10) == pytest.approx(
+        [0.25, 0.5, 0.75, 1, 1, 0.1, 0.1, 0.01, 0.01, 0.01])
+    assert _learning_rates("cosine", 5, 1, 5) == pytest.approx(
+        [0.5, 1.0, 0.5 * (1 + math.cos(math.pi / 4)), 0.5, 0.5 * (1 + math.cos(3 * math.pi / 4))])
+    assert _learning_rates("constant", 4, 0, 4) == [1.0] * 4
     with pytest.raises(ValueError, match="warmup"):
-        epoch_schedule(opt, "cosine", 5, warmup=5)
+        _learning_rates("cosine", 5, 5, 1)
 
 
 def test_rmse_rule() -> None:
@@ -139,16 +134,7 @@ def test_long_warmup_starts_slower(workload: FriedmanSGD) -> None:
 def test_checkpoint_and_resume_give_identical_epoch_two(workload: FriedmanSGD,
                                                          tmp_path: Path) -> None:
     config = {**GOOD, "dropout": 0.1, "warmup_fraction": 0.3, "schedule": "step"}
-    straight = workload.start(config, seed=2, epochs=4)
-    expected = [straight.train_epoch().value for _ in range(2)]
-    first = workload.start(config, seed=2, epochs=4)
-    first.train_epoch()
-    path = tmp_path / "ckpt.pt"
-    first.save_checkpoint(path)
-    resumed = workload.resume(path)
-    assert resumed.epochs_done == 1
-    assert resumed.train_epoch().value == expected[1]
-    assert resumed.test_value() == straight.test_value()
+    check_resume_is_exact(workload, config, tmp_path, epochs=4)
 
 
 def test_absurd_learning_rate_reports_inf(workload: FriedmanSGD) -> None:
