@@ -21,6 +21,8 @@ EXPECTED = {
 
 #: name → configs the committed recording holds at least
 CONFIGS = {"digits-metaqnn": 1000, "mnist1d-hp": 1000, "text-lstm": 300, "friedman-sgd": 600}
+#: name → share of configs with a finite test value at least (diverged runs have none)
+FINITE_TESTS = {"friedman-sgd": 0.9}
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -38,4 +40,17 @@ def test_recorded_dataset(name: str) -> None:
     finals = cs.final_values()
     q10, q90 = np.quantile(finals[np.isfinite(finals)], [0.1, 0.9])
     assert q90 - q10 > spread
-    assert np.isfinite(cs.test_values).mean() > 0.95  # type: ignore[arg-type]
+    assert np.isfinite(cs.test_values).mean() > FINITE_TESTS.get(name, 0.95)  # type: ignore[arg-type]
+
+
+def test_friedman_sgd_has_late_bloomers_and_bounded_finals() -> None:
+    cs = CurveSet.load(DATA / "friedman-sgd.parquet")
+    filled = cs.filled_values()
+    assert cs.diverged_fill == 1.0  # a diverged regressor counts as predicting the mean
+    assert filled[:, -1].max() < 1.2  # finals are bounded; earlier epochs may explode (1e16+)
+    assert np.nanmax(cs.values[np.isfinite(cs.values)]) > 1e15
+    # of the 10 % best finals, some rank in the worse half a quarter into training
+    quarter = int(np.ceil(0.25 * cs.n_epochs)) - 1
+    rank_then = filled[:, quarter].argsort().argsort() / cs.n_configs
+    best = filled[:, -1] <= np.quantile(filled[:, -1], 0.1)
+    assert (rank_then[best] > 0.5).sum() >= 3

@@ -22,8 +22,10 @@ Long warm-ups, small peak rates and large batches make good runs start slowly (l
 
 **Metric.**  ``val_rmse``: root mean squared error on the standardised validation targets after each
 epoch; minimise.  A run whose training loss turns NaN/inf (a too-high rate) stops updating and
-reports +inf from then on (see :mod:`curvecast.workloads._torch`); ``diverged_value`` is None, so
-the CurveSet fills it with the worst RMSE it has seen.
+reports +inf from then on (see :mod:`curvecast.workloads._torch`).  Such a run counts as having no
+skill: ``diverged_value`` = 1.0, the RMSE of predicting the training mean (1.002 on the validation
+split), as chance accuracy does for the classifiers.  Before its loss turns NaN a run often reports
+a few finite but huge RMSEs (up to 1e18 in the recording); those are kept as they are.
 """
 
 from __future__ import annotations
@@ -125,7 +127,7 @@ class FriedmanSGD(TorchWorkload):
     name = "friedman-sgd"
     metric = "val_rmse"
     direction = Direction.MINIMIZE
-    diverged_value = None
+    diverged_value = 1.0
 
     @property
     def space(self) -> ParamSpace:
