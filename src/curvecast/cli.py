@@ -187,13 +187,15 @@ def data_plot(
     out: Annotated[Path, typer.Option(help="PNG file to write.")],
     n: Annotated[int, typer.Option(help="How many random curves to draw.")] = 50,
     seed: Annotated[int, typer.Option(help="Seed of the random sample.")] = 0,
+    y_max: Annotated[float | None, typer.Option(
+        help="End the y axis here (curves above it are counted in the figure).")] = None,
 ) -> None:
     """Draw a random sample of a data set's learning curves to a PNG file."""
     from curvecast.report.curve_plots import plot_curves
 
     curves = _load_any(path)
     plot_curves(curves, out, n=n, seed=seed, title=f"{path.name}: {min(n, curves.n_configs)} of "
-                f"{curves.n_configs} curves")
+                f"{curves.n_configs} curves", y_max=y_max)
     console.print(f"figure -> {out}")
 
 
