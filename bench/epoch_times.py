@@ -25,17 +25,18 @@ def main() -> None:
     parser.add_argument("--configs", type=int, default=12)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--workloads", default="digits-metaqnn,mnist1d-hp,text-lstm")
+    parser.add_argument("--workloads", default="digits-metaqnn,mnist1d-hp,text-lstm,friedman-sgd")
     parser.add_argument("--out", type=Path, default=Path("bench/results/epoch_times.json"))
     args = parser.parse_args()
 
     import torch
 
     from curvecast.execution.collect import package_versions, run_seed, sample_config
-    from curvecast.workloads import MNIST1DHP, DigitsMetaQNN, TextLSTM
+    from curvecast.workloads import MNIST1DHP, DigitsMetaQNN, FriedmanSGD, TextLSTM
 
     torch.set_num_threads(1)
-    factories = {"digits-metaqnn": DigitsMetaQNN, "mnist1d-hp": MNIST1DHP, "text-lstm": TextLSTM}
+    factories = {"digits-metaqnn": DigitsMetaQNN, "mnist1d-hp": MNIST1DHP, "text-lstm": TextLSTM,
+                 "friedman-sgd": FriedmanSGD}
     results = {}
     for name in args.workloads.split(","):
         workload = factories[name]()

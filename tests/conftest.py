@@ -1,7 +1,8 @@
-"""Shared fixtures: where the paper's published curves live."""
+"""Shared fixtures: where the paper's published curves live; one torch thread for real training."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,3 +17,16 @@ def baker2018() -> Path:
     if not (BAKER2018 / "metaqnn_cifar10.csv").is_file():
         pytest.skip(f"the paper's published curves are not at {BAKER2018} (../shared/data/baker2018)")
     return BAKER2018
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread() -> Iterator[None]:
+    """Train on one torch thread, as the workers do (results are bit-reproducible per thread count).
+
+    Use it for a whole module with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``.
+    """
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from workload_checks import check_resume_is_exact
+
 torch = pytest.importorskip("torch")
 
 from curvecast.curves import Direction  # noqa: E402
@@ -91,19 +93,8 @@ def test_same_seed_same_curve_and_other_seed_differs() -> None:
 
 
 def test_checkpoint_and_resume_give_the_uninterrupted_curve(tmp_path: Path) -> None:
-    w = DigitsMetaQNN()
     config = {**SMALL, "net": "[C(16,3,1), P(2,2), FC(32), SM(10)]"}
-    straight = w.start(config, seed=11, epochs=2)
-    expected = [straight.train_epoch().value for _ in range(2)]
-
-    run = w.start(config, seed=11, epochs=2)
-    assert run.train_epoch().value == expected[0]
-    ckpt = tmp_path / "run.ckpt"
-    run.save_checkpoint(ckpt)
-    resumed = w.resume(ckpt)
-    assert resumed.epochs_done == 1
-    assert resumed.train_epoch().value == expected[1]
-    assert resumed.test_value() == straight.test_value()
+    check_resume_is_exact(DigitsMetaQNN(), config, tmp_path, seed=11, epochs=2)
 
 
 def test_learning_rate_decays_by_0_2_every_5_epochs() -> None:

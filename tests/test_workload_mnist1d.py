@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+
+from workload_checks import check_resume_is_exact
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("mnist1d")
@@ -22,13 +23,7 @@ GOOD: dict[str, Any] = {"learning_rate": 0.1, "momentum": 0.9, "weight_decay": 1
                         "batch_size": 32, "width": 32, "dropout": 0.1, "schedule": "cosine"}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread() -> Iterator[None]:
-    """Train on one thread, as the workers do (results are bit-reproducible per thread count)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
@@ -103,16 +98,7 @@ def test_two_epochs_beat_chance_and_repeat_exactly(workload: MNIST1DHP) -> None:
 
 def test_checkpoint_and_resume_give_identical_epoch_two(workload: MNIST1DHP,
                                                          tmp_path: Path) -> None:
-    straight = workload.start(GOOD, seed=2, epochs=3)
-    expected = [straight.train_epoch().value for _ in range(2)]
-    first = workload.start(GOOD, seed=2, epochs=3)
-    first.train_epoch()
-    path = tmp_path / "ckpt.pt"
-    first.save_checkpoint(path)
-    resumed = workload.resume(path)
-    assert resumed.epochs_done == 1
-    assert resumed.train_epoch().value == expected[1]
-    assert resumed.test_value() == straight.test_value()
+    check_resume_is_exact(workload, GOOD, tmp_path)
 
 
 def test_absurd_learning_rate_reports_nan(workload: MNIST1DHP) -> None:

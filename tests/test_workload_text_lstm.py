@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +19,7 @@ SMALL: dict[str, Any] = {"layers": 1, "hidden": 64, "embed": 32, "dropout": 0.1,
                          "learning_rate": 0.01, "seq_len": 32, "batch_size": 16, "clip": 1.0}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread() -> Iterator[None]:
-    """Train on one thread, as the workers do (results are bit-reproducible per thread count)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

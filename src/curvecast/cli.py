@@ -54,6 +54,7 @@ def _workloads() -> dict[str, Callable[[], Workload]]:
         "digits-metaqnn": workloads.DigitsMetaQNN,
         "mnist1d-hp": workloads.MNIST1DHP,
         "text-lstm": workloads.TextLSTM,
+        "friedman-sgd": workloads.FriedmanSGD,
     }
 
 
@@ -90,7 +91,7 @@ def _load(path: Path) -> CurveSet:
 @friendly_errors
 def collect(
     workload: Annotated[str, typer.Option(help="Workload to train: " + ", ".join(
-        ["digits-metaqnn", "mnist1d-hp", "text-lstm"]))],
+        ["digits-metaqnn", "mnist1d-hp", "text-lstm", "friedman-sgd"]))],
     configs: Annotated[int, typer.Option(help="Number of configs to sample and train.")],
     epochs: Annotated[int, typer.Option(help="Epochs per config.")],
     out: Annotated[Path, typer.Option(help="Parquet file to write (appended to, resumable).")],
@@ -188,13 +189,15 @@ def data_plot(
     out: Annotated[Path, typer.Option(help="PNG file to write.")],
     n: Annotated[int, typer.Option(help="How many random curves to draw.")] = 50,
     seed: Annotated[int, typer.Option(help="Seed of the random sample.")] = 0,
+    y_max: Annotated[float | None, typer.Option(
+        help="End the y axis here (curves above it are counted in the figure).")] = None,
 ) -> None:
     """Draw a random sample of a data set's learning curves to a PNG file."""
     from curvecast.report.curve_plots import plot_curves
 
     curves = _load_any(path)
     plot_curves(curves, out, n=n, seed=seed, title=f"{path.name}: {min(n, curves.n_configs)} of "
-                f"{curves.n_configs} curves")
+                f"{curves.n_configs} curves", y_max=y_max)
     console.print(f"figure -> {out}")
 
 

@@ -3,26 +3,32 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from curvecast.curves import CurveSet
 from curvecast.report.prediction_plots import _pyplot, _save
 
 
 def plot_curves(curves: CurveSet, out: Path, *, n: int = 50, seed: int = 0,
-                title: str | None = None) -> Path:
+                title: str | None = None, y_max: float | None = None) -> Path:
     """Draw ``n`` random curves of ``curves`` (all when it has fewer) to the PNG file ``out``.
 
     Diverged observations are drawn at the CurveSet's fill value (the worst value) and marked
-    with an ×; the y axis is logarithmic for positive metrics to minimise (perplexity).
+    with an ×; the y axis is logarithmic for positive metrics to minimise (perplexity).  With
+    ``y_max`` the y axis ends there (so a few exploding curves do not flatten the rest); the
+    figure then says how many drawn curves leave the top and how high they go.
 
     Raises:
-        ValueError: ``n`` below 1.
+        ValueError: ``n`` below 1, or ``y_max`` not finite (or not positive on a log axis).
         FileNotFoundError: the folder of ``out`` does not exist.
     """
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
+    if y_max is not None and not np.isfinite(y_max):
+        raise ValueError(f"y_max must be finite, got {y_max}")
     if not out.parent.is_dir():
         raise FileNotFoundError(f"{out}: folder {str(out.parent)!r} does not exist")
     plt = _pyplot()
@@ -42,8 +48,30 @@ def plot_curves(curves: CurveSet, out: Path, *, n: int = 50, seed: int = 0,
     positive = bool(np.all(filled[curves.observed] > 0))
     if curves.direction.value == "minimize" and positive:
         ax.set_yscale("log")
+    if y_max is not None:
+        _clip_top(ax, np.where(curves.observed[rows], filled[rows], -np.inf), y_max)
     ax.set_xlabel("epoch")
     ax.set_ylabel(f"{curves.metric} ({curves.direction.value})")
     ax.set_title(title or f"{len(rows)} of {curves.n_configs} curves (yellow: best final value)")
     ax.grid(alpha=0.3)
     return _save(fig, out, plt)
+
+
+def _clip_top(ax: Any, drawn: NDArray[np.float64], y_max: float) -> None:
+    """End the y axis at ``y_max`` (the bottom 5 % below the lowest value drawn) and note how many
+    rows of ``drawn`` (``-inf`` where not drawn) rise above it."""
+    log = ax.get_yscale() == "log"
+    if log and y_max <= 0:
+        raise ValueError(f"y_max must be positive on a log axis, got {y_max}")
+    low = float(np.min(drawn, where=np.isfinite(drawn), initial=y_max))
+    if low < y_max:
+        bottom = low / (y_max / low) ** 0.05 if log else low - 0.05 * (y_max - low)
+        ax.set_ylim(bottom=bottom, top=y_max)
+    else:
+        ax.set_ylim(top=y_max)
+    peaks = drawn.max(axis=1)
+    above = int((peaks > y_max).sum())
+    if above:
+        ax.text(0.99, 0.98, f"{above} curve{'s' if above > 1 else ''} above the frame "
+                f"(up to {peaks.max():.3g})", transform=ax.transAxes, ha="right", va="top",
+                fontsize=8)

@@ -11,9 +11,11 @@ What is here:
 * :func:`configure_threads` — one-thread setup for the one-process-per-core worker plan;
 * :func:`derive_seeds` / :func:`seeded` — independent seeds per random stream, and a context that
   runs code (e.g. building a model) under a seed without disturbing the global torch RNG;
-* :func:`accuracy` / :func:`perplexity` — evaluation helpers with the divergence rule built in;
-* :func:`shuffled_batches`, :func:`cross_entropy_loss`, :func:`epoch_schedule` — the usual pieces of
-  a classification run (reshuffled mini-batches, cross-entropy, constant/step/cosine schedules);
+* :func:`accuracy` / :func:`perplexity` / :func:`rmse` — evaluation helpers with the divergence
+  rule built in;
+* :func:`shuffled_batches`, :func:`cross_entropy_loss`, :func:`mse_loss`, :func:`epoch_schedule` —
+  the usual pieces of a classification or regression run (reshuffled mini-batches, cross-entropy,
+  squared error, constant/step/cosine schedules with an optional linear warm-up);
 * :class:`SupervisedRun` — a generic :class:`~curvecast.workloads._base.TrainingRun`: one epoch per
   :meth:`~SupervisedRun.train_epoch`, divergence handling, checkpoint and bit-identical resume.
 
@@ -26,8 +28,9 @@ interleaved in one process do not disturb each other and are still deterministic
 **Divergence rule.**  A run *diverges* the first time a training batch's loss is NaN or ±inf.  From
 then on its weights are frozen (that batch's update is not applied, no later update is) and every
 validation value and the test value it reports is the workload's ``diverged_report`` (NaN for
-accuracy, +inf for perplexity), without evaluating the model.  Independently of that, the
-evaluation helpers report NaN accuracy / +inf perplexity when the model's outputs are not finite.
+accuracy, +inf for perplexity and RMSE), without evaluating the model.  Independently of that, the
+evaluation helpers report NaN accuracy / +inf perplexity / +inf RMSE when the model's outputs are
+not finite.
 The :class:`~curvecast.curves.CurveSet` keeps these values as diverged observations.
 """
 
@@ -64,7 +67,9 @@ __all__ = [
     "epoch_schedule",
     "load_checkpoint",
     "model_seed",
+    "mse_loss",
     "perplexity",
+    "rmse",
     "seeded",
     "shuffled_batches",
 ]
@@ -224,23 +229,55 @@ def perplexity(total_nll: float, n_tokens: int) -> float:
         return math.inf
 
 
+def rmse(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: int = 1024) -> float:
+    """Root mean squared error of ``model(x)`` against ``y`` (in the units of ``y``).
+
+    Args:
+        model: maps ``x[i:j]`` to predictions of shape ``(j - i,)`` or ``(j - i, 1)``.
+        x: inputs, first axis the examples, on the model's device.
+        y: float targets, shape ``(n,)``.
+        batch_size: examples per forward pass.
+
+    Returns:
+        The RMSE (accumulated in float64), or +inf when any prediction is NaN or ±inf or the sum of
+        squares overflows (a diverged model).
+    """
+    import torch
+
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    total = 0.0
+    with torch.no_grad():
+        for i in range(0, int(x.shape[0]), batch_size):
+            pred = model(x[i:i + batch_size]).reshape(-1).double()
+            if not bool(torch.isfinite(pred).all()):
+                return math.inf
+            total += float(((pred - y[i:i + batch_size].double()) ** 2).sum())
+    mse = total / int(x.shape[0])
+    return math.sqrt(mse) if math.isfinite(mse) else math.inf
+
+
 # --------------------------------------------------------------------------- building blocks
 #: Learning-rate schedules :func:`epoch_schedule` knows (a categorical hyperparameter's choices).
 SCHEDULES = ("constant", "step", "cosine")
 
 
-def epoch_schedule(optimizer: torch.optim.Optimizer, kind: str,
-                   epochs: int) -> torch.optim.lr_scheduler.LambdaLR:
+def epoch_schedule(optimizer: torch.optim.Optimizer, kind: str, epochs: int, *,
+                   warmup: int = 0) -> torch.optim.lr_scheduler.LambdaLR:
     """An epoch-level schedule multiplying the initial learning rate, planned for ``epochs``.
 
-    * ``"constant"``: factor 1;
-    * ``"step"``: factor ``0.1 ** floor(3 * e / epochs)`` (÷10 after a third and two thirds);
-    * ``"cosine"``: ``0.5 * (1 + cos(pi * e / epochs))`` (reaches 0 after ``epochs`` epochs);
+    With ``warmup`` = W epochs, epoch ``e`` (0-based) for ``e < W`` uses the factor
+    ``(e + 1) / (W + 1)`` (a linear ramp towards the peak); after it, the decay ``kind`` runs over
+    the remaining ``epochs - W`` epochs, with ``d = e - W`` epochs of it done:
 
-    where ``e`` is the number of epochs done.  Past ``epochs`` the factor stays at its last value.
+    * ``"constant"``: factor 1;
+    * ``"step"``: factor ``0.1 ** floor(3 * d / (epochs - W))`` (÷10 after a third and two thirds);
+    * ``"cosine"``: ``0.5 * (1 + cos(pi * d / (epochs - W)))`` (reaches 0 at ``epochs``).
+
+    Past ``epochs`` the factor stays at its last value.
 
     Raises:
-        ValueError: unknown ``kind`` or ``epochs`` below 1.
+        ValueError: unknown ``kind``, ``epochs`` below 1, or ``warmup`` outside ``0..epochs - 1``.
     """
     import torch
 
@@ -248,13 +285,18 @@ def epoch_schedule(optimizer: torch.optim.Optimizer, kind: str,
         raise ValueError(f"epochs must be at least 1, got {epochs}")
     if kind not in SCHEDULES:
         raise ValueError(f"unknown schedule {kind!r}: expected one of {SCHEDULES}")
+    if not 0 <= warmup < epochs:
+        raise ValueError(f"warmup must be in 0..{epochs - 1} (epochs - 1), got {warmup}")
+    decay = epochs - warmup
 
     def factor(e: int) -> float:
-        e = min(e, epochs)
+        if e < warmup:
+            return (e + 1) / (warmup + 1)
+        d = min(e - warmup, decay)
         if kind == "step":
-            return float(0.1 ** min(3 * e // epochs, 2))
+            return float(0.1 ** min(3 * d // decay, 2))
         if kind == "cosine":
-            return 0.5 * (1.0 + math.cos(math.pi * e / epochs))
+            return 0.5 * (1.0 + math.cos(math.pi * d / decay))
         return 1.0
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
@@ -293,6 +335,13 @@ def cross_entropy_loss(model: nn.Module, batch: Batch) -> torch.Tensor:
     import torch
 
     return torch.nn.functional.cross_entropy(model(batch[0]), batch[1])
+
+
+def mse_loss(model: nn.Module, batch: Batch) -> torch.Tensor:
+    """Mean squared error of ``model(batch[0])`` (flattened to ``(B,)``) against ``batch[1]``."""
+    import torch
+
+    return torch.nn.functional.mse_loss(model(batch[0]).reshape(-1), batch[1])
 
 
 # --------------------------------------------------------------------------- the generic run
