@@ -152,7 +152,7 @@ def test_save_restore_round_trip(tmp_path: Path) -> None:
 def test_bad_arguments() -> None:
     with pytest.raises(ValueError, match="max_t must be >= 2"):
         CurvecastScheduler(max_t=1)
-    with pytest.raises(ValueError, match=r"min_complete must be >= 6 \(the predictor .*got 2"):
+    with pytest.raises(ValueError, match=r"min_complete must be >= 5 \(the predictor .*got 2"):
         CurvecastScheduler(max_t=5, min_complete=2)
     with pytest.raises(ValueError, match="mode must be 'min' or 'max', got 'up'"):
         CurvecastScheduler(max_t=5, mode="up")
