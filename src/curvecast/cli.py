@@ -33,7 +33,9 @@ from curvecast.workloads._base import Workload
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False,
                   help="Predict where learning curves end; stop the runs that will not win.")
 data_app = typer.Typer(add_completion=False, help="Learning-curve data sets: import, inspect.")
-import_app = typer.Typer(add_completion=False, help="Import published learning curves.")
+import_app = typer.Typer(add_completion=False, help="Import learning curves (a table, an Optuna "
+                                                    "study, a Ray Tune experiment, the paper's "
+                                                    "files) as a CurveSet Parquet file.")
 app.add_typer(data_app, name="data")
 data_app.add_typer(import_app, name="import")
 
@@ -209,6 +211,96 @@ def import_baker2018(
     curves.save(out)
     console.print(f"{csv.name}: {curves.n_configs} configs x {curves.n_epochs} epochs, "
                   f"{curves.metric} ({curves.direction.value}) -> {out}")
+
+
+def _saved(curves: CurveSet, source: str, out: Path) -> None:
+    """Write an imported CurveSet and say what it holds."""
+    curves.save(out)
+    complete = int(curves.is_complete().sum())
+    console.print(f"{source}: {curves.n_configs} configs ({complete} complete) x "
+                  f"{curves.n_epochs} epochs, {curves.metric} ({curves.direction.value}) -> {out}")
+
+
+OutOption = Annotated[Path, typer.Option(help="Parquet file to write.")]
+MetricOption = Annotated[str, typer.Option(help="The metric's name, e.g. val_accuracy.")]
+DirectionOption = Annotated[str, typer.Option(help="maximize or minimize.")]
+
+
+@import_app.command("table")
+@friendly_errors
+def import_table(
+    file: Annotated[Path, typer.Argument(help="A wide CSV or Parquet table: one row per config.")],
+    curves: Annotated[str, typer.Option(help="Regex matching the curve columns' whole names; "
+                                             "its one group is the epoch, e.g. 'acc_(\\d+)'.")],
+    metric: MetricOption,
+    direction: DirectionOption,
+    out: OutOption,
+    id_column: Annotated[str | None, typer.Option(help="Column of config ids (default: "
+                                                       "row-0001, … in file order).")] = None,
+) -> None:
+    """Import a wide table: curve columns by --curves, every other column a config feature.
+
+    An empty cell is an epoch the run did not reach; nan or inf is a diverged run.
+    """
+    from curvecast.datasets import from_table
+
+    _saved(from_table(file, curves, metric, direction, id_column=id_column), file.name, out)
+
+
+@import_app.command("long")
+@friendly_errors
+def import_long(
+    file: Annotated[Path, typer.Argument(help="A long CSV or Parquet table: columns config_id, "
+                                              "epoch, value[, seconds].")],
+    metric: MetricOption,
+    direction: DirectionOption,
+    out: OutOption,
+    configs: Annotated[Path | None, typer.Option(help="Config table (CSV or Parquet) with a "
+                                                      "config_id column.")] = None,
+) -> None:
+    """Import a long table: one row per (config, epoch) observation."""
+    from curvecast.datasets import from_long_table
+
+    _saved(from_long_table(file, metric, direction, configs=configs), file.name, out)
+
+
+@import_app.command("optuna")
+@friendly_errors
+def import_optuna(
+    storage: Annotated[str, typer.Argument(help="Optuna storage URL, e.g. sqlite:///last.db.")],
+    study: Annotated[str, typer.Option(help="The study's name.")],
+    out: OutOption,
+    metric: Annotated[str | None, typer.Option(help="The metric's name, when the study did not "
+                                                    "set one (study.set_metric_names).")] = None,
+) -> None:
+    """Import an Optuna study's intermediate values (steps = epochs) as curves.
+
+    Params and user attrs are the config table; pruned trials are partial curves; failed trials
+    are kept only when they reported NaN (diverged).
+    """
+    from curvecast.datasets import from_optuna
+    from curvecast.datasets.optuna_study import redact
+
+    _saved(from_optuna(storage, study, metric=metric), f"{redact(storage)} study {study!r}", out)
+
+
+@import_app.command("ray")
+@friendly_errors
+def import_ray(
+    experiment: Annotated[Path, typer.Argument(help="A Ray Tune experiment directory (one "
+                                                    "folder per trial).")],
+    metric: Annotated[str, typer.Option(help="The reported metric to read.")],
+    direction: DirectionOption,
+    out: OutOption,
+) -> None:
+    """Import a Ray Tune experiment directory's trials as curves.
+
+    Each trial folder's result.json (or progress.csv) gives the curve (training_iteration =
+    epoch) and params.json the config; trials stopped early are partial curves.
+    """
+    from curvecast.datasets import from_ray
+
+    _saved(from_ray(experiment, metric, direction), experiment.name, out)
 
 
 def _load_any(path: Path) -> CurveSet:
@@ -842,6 +934,22 @@ def report(
         searcher_state = db.get_study_state(study, "searcher")
     write_study_report(info, trials, out, searcher_state=searcher_state)
     console.print(f"report -> {out}")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from curvecast import __version__
+
+        console.print(f"curvecast {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="Print curvecast's version and exit.")] = False,
+) -> None:
+    """Predict where learning curves end; stop the runs that will not win."""
 
 
 def main() -> None:
