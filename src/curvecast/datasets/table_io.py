@@ -5,6 +5,8 @@ is not a row); for a CSV file the error also gives the line (row N is line N + 1
 
 In a numeric column an empty cell (CSV) or a null (Parquet) is *not observed*; ``nan``, ``inf`` and
 ``-inf`` are observed values (a diverged run, curvecast's one rule counts them as the worst value).
+Note that pandas' ``DataFrame.to_parquet`` writes NaN as null: write diverged values with pyarrow
+(``pa.array(values, from_pandas=False)``) or as CSV.
 """
 
 from __future__ import annotations
