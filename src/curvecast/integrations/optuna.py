@@ -17,7 +17,11 @@ parameter a trial lacks counts as the median of the other trials' values (a numb
 ``"None"``.
 
 Warm start: ``prior=`` takes recorded curves of the same workload (a :class:`CurveSet`, e.g. a
-``curvecast collect`` recording, or an earlier study's curves).  The predictor is fitted on them
+``curvecast collect`` recording, or an earlier study's curves:
+``CurvecastPruner(prior=curvecast.from_optuna("sqlite:///last.db", "last"))``).  A prior whose
+metric (when both are named, ``study.set_metric_names``) or direction differs from the study's is
+refused with a ``ValueError`` on the first ``trial.should_prune()``, before any decision, or at
+once by :meth:`CurvecastPruner.check_prior`.  The predictor is fitted on them
 plus the study's completed trials, and they count toward ``min_complete``, so with a prior of at
 least ``min_complete`` curves the pruner judges trials from the study's second trial on (the
 reference, the best final value, still comes from the study's own completed trials).  The
@@ -37,7 +41,6 @@ than its last report (optuna#3168, #4951).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Collection, Sequence
 from typing import Any
 
@@ -54,6 +57,8 @@ except ImportError as err:  # pragma: no cover - exercised in a subprocess test
                       "'curvecast[optuna]'") from err
 
 from curvecast.curves import CurveSet, Direction
+from curvecast.datasets.config_rows import config_row
+from curvecast.datasets.priors import check_prior
 from curvecast.predictors import Predictor
 from curvecast.stopping import History, PredictiveStopper, Trial
 
@@ -96,6 +101,8 @@ class CurvecastPruner(BasePruner):
         self._settings: dict[str, Any] = {
             "delta": delta, "margin": margin, "keep_top_k": keep_top_k,
             "min_complete": min_complete, "refit_every": refit_every, "predictor": predictor}
+        self._prior_source = prior
+        self._checked: set[str] = set()
         self.prior = None if prior is None else _prior_curves(prior)
         self.stopper = PredictiveStopper(**self._settings, prior=self.prior)
         self._prior_columns: tuple[str, ...] | None = (
@@ -106,6 +113,7 @@ class CurvecastPruner(BasePruner):
 
     def prune(self, study: optuna.study.Study, trial: FrozenTrial) -> bool:
         """Whether ``trial`` should stop now (called by ``trial.should_prune()``)."""
+        self.check_prior(study)
         reported = trial.intermediate_values
         if not reported:
             return False
@@ -127,6 +135,27 @@ class CurvecastPruner(BasePruner):
                 "probability": decision.probability, "step": step, "pruned": decision.stop})
         return decision.stop
 
+    def check_prior(self, study: optuna.study.Study) -> None:
+        """Refuse a prior recorded for another metric or direction than ``study``'s.
+
+        Called on the study's first ``trial.should_prune()``, before any decision (Optuna gives a
+        pruner no earlier hook); call it after ``create_study`` to refuse before anything runs.
+        The metric names are compared when both are known (``study.set_metric_names``).
+
+        Raises:
+            ValueError: naming both metrics and directions.
+        """
+        if self._prior_source is None or study.study_name in self._checked:
+            return
+        if len(study.directions) != 1:
+            raise ValueError("CurvecastPruner judges single-objective studies")
+        names = study.metric_names
+        direction = (Direction.MAXIMIZE if study.direction is StudyDirection.MAXIMIZE
+                     else Direction.MINIMIZE)
+        check_prior(self._prior_source, metric=names[0] if names else None,
+                    direction=direction, target=f"study {study.study_name!r}")
+        self._checked.add(study.study_name)
+
     def _fall_back(self, study: optuna.study.Study, trial: FrozenTrial, step: int) -> bool:
         if self.fallback is None or not self.fallback.prune(study, trial):
             return False
@@ -137,10 +166,6 @@ class CurvecastPruner(BasePruner):
         """The stopper, its prior cut to the config columns the study shares with it."""
         if self.prior is None:
             return self.stopper
-        if self.prior.direction is not history.direction:
-            raise ValueError(f"the prior's metric {self.prior.provenance.get('metric')!r} is "
-                             f"{self.prior.direction.value}d but the study "
-                             f"{history.direction.value}s its objective")
         columns = tuple(history.configs.columns)
         if columns != self._prior_columns:
             prior = CurveSet(values=self.prior.values, observed=self.prior.observed,
@@ -240,10 +265,4 @@ def _config(trial: FrozenTrial, config_attrs: Sequence[str]) -> dict[str, Any]:
     """A trial's config-table row: its parameters and the user attributes ``config_attrs``."""
     row = dict(trial.params)
     row.update({k: trial.user_attrs[k] for k in config_attrs if k in trial.user_attrs})
-    return _encode(row)
-
-
-def _encode(params: dict[str, Any]) -> dict[str, Any]:
-    """Trial parameters as config-table columns (numbers as numbers, the rest as strings)."""
-    return {k: (v if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-                else str(v)) for k, v in params.items()}
+    return config_row(row)

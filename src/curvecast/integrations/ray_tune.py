@@ -38,6 +38,8 @@ import numpy as np
 import pandas as pd
 
 from curvecast.curves import CurveSet, Direction
+from curvecast.datasets.config_rows import config_row
+from curvecast.datasets.priors import check_prior
 from curvecast.predictors import Predictor
 from curvecast.stopping import Decision, History, PredictiveStopper, Trial
 
@@ -79,8 +81,11 @@ class CurvecastScheduler(FIFOScheduler):
         refit_every: refit the predictor after this many further completions (None: fit once).
         grace_period: never stop before this epoch.
         predictor: an unfitted curvecast predictor (default: ``SRM()``).
-        prior: recorded curves of the same workload (a warm start): fitted on together with the
-            completed trials, and counted toward ``min_complete``.  Its config table should have
+        prior: recorded curves of the same workload (a warm start, e.g.
+            ``curvecast.from_ray("~/ray_results/last", "acc", "max")``): fitted on together with
+            the completed trials, and counted toward ``min_complete``.  Refused (``ValueError``)
+            when its metric or direction is not the scheduler's, as soon as both are known (here
+            or when the ``Tuner`` passes them), before any trial starts.  Its config table should have
             the columns the trials' configs (plus ``describe``) give.
         describe: maps a trial's config to extra config-table columns (e.g. a workload's
             ``describe``, giving ``n_params`` and ``n_layers`` for the architecture features).
@@ -118,6 +123,8 @@ class CurvecastScheduler(FIFOScheduler):
                                          predictor=predictor, prior=prior)
         self._metric = metric
         self._mode = mode
+        self.prior = prior
+        self._check_prior()
         self._study = uuid.uuid4().hex
         self._curves: dict[str, dict[int, float]] = {}
         self._configs: dict[str, dict[str, Any]] = {}
@@ -139,7 +146,13 @@ class CurvecastScheduler(FIFOScheduler):
             self._mode = mode
         if self._metric is None and self._mode:
             self._metric = DEFAULT_METRIC
+        self._check_prior()
         return True
+
+    def _check_prior(self) -> None:
+        if self.prior is not None and self._metric and self._mode:
+            check_prior(self.prior, metric=self._metric, direction=self.direction,
+                        target="the Tune run")
 
     @property
     def direction(self) -> Direction:
@@ -269,11 +282,10 @@ class CurvecastScheduler(FIFOScheduler):
         return history, Trial(tid, configs.loc[[tid]], rows[-1, : len(partial)])
 
     def _encode(self, config: Mapping[str, Any]) -> dict[str, Any]:
-        row = _flatten(config)
+        row = config_row(config)
         if self.describe is not None:
-            row.update(_flatten(self.describe(config)))
-        return {k: (v if isinstance(v, int | float) and not isinstance(v, bool)
-                    and math.isfinite(v) else str(v)) for k, v in row.items()}
+            row.update(config_row(self.describe(config)))
+        return row
 
     # ------------------------------------------------------------------ state
     def state(self) -> dict[str, Any]:
@@ -372,17 +384,6 @@ class DecisionRecorder(Callback):
             return
         for key in ("predicted", "std", "probability", "stopped", "epoch", "n_complete"):
             result[_KEY + key] = record[key]
-
-
-def _flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in config.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            out.update(_flatten(value, name + "/"))
-        else:
-            out[name] = value
-    return out
 
 
 def _json_float(value: float) -> float | str:
