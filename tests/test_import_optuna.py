@@ -3,11 +3,8 @@
 
 from __future__ import annotations
 
-import json
 import math
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +16,7 @@ import curvecast  # noqa: E402
 from curvecast import CurveSet, CurveSetFormatError, Direction  # noqa: E402
 from curvecast.integrations.optuna import CurvecastPruner  # noqa: E402
 from curvecast.predictors import SRM  # noqa: E402
+from imported import curvecast_cli, never_stop_epochs  # noqa: E402
 from synthetic_curves import synthetic  # noqa: E402
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -72,9 +70,7 @@ def last_db(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 def test_import_optuna_then_simulate(last_db: str, tmp_path: Path) -> None:
     out = tmp_path / "last.parquet"
-    proc = subprocess.run([sys.executable, "-m", "curvecast.cli", "data", "import", "optuna",
-                           last_db, "--study", "last", "--out", str(out)],
-                          capture_output=True, text=True, timeout=120)
+    proc = curvecast_cli("data", "import", "optuna", last_db, "--study", "last", "--out", out)
     assert proc.returncode == 0, proc.stderr
     got = CurveSet.load(out)
     trials = optuna.load_study(study_name="last", storage=last_db).get_trials()
@@ -99,15 +95,8 @@ def test_import_optuna_then_simulate(last_db: str, tmp_path: Path) -> None:
     np.testing.assert_allclose(got.configs.lr.iloc[:N], RECORDED.configs.lr.iloc[:N])
     assert (got.configs.width.iloc[:N].to_numpy() == RECORDED.configs.width.iloc[:N]).all()
 
-    result = tmp_path / "sim.json"
-    proc = subprocess.run([sys.executable, "-m", "curvecast.cli", "simulate", str(out),
-                           "--stopper", "median,never", "--predictor", "last-value",
-                           "--orderings", "2", "--min-complete", "5", "--json", str(result)],
-                          capture_output=True, text=True, timeout=240)
-    assert proc.returncode == 0, proc.stderr
-    [never] = [r for r in json.loads(result.read_text())["results"]
-               if r["stopper"] == "never" and r["metric"] == "epochs"]
-    assert never["mean"] == len(complete) * T  # simulate replays the complete curves
+    # simulate replays the complete curves
+    assert never_stop_epochs(out, tmp_path / "sim.json", min_complete=5) == len(complete) * T
 
 
 def test_warm_start_the_pruner_from_the_imported_study(last_db: str) -> None:

@@ -3,11 +3,8 @@ ray`` / ``from_ray`` → ``simulate`` on it, and :class:`CurvecastScheduler` war
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +21,7 @@ from ray.tune.schedulers import TrialScheduler  # noqa: E402
 import curvecast  # noqa: E402
 from curvecast import CurveSet, CurveSetFormatError, Direction  # noqa: E402
 from curvecast.integrations.ray_tune import CurvecastScheduler  # noqa: E402
+from imported import curvecast_cli, never_stop_epochs  # noqa: E402
 from synthetic_curves import synthetic  # noqa: E402
 from test_ray_tune import assert_listeners_on_loopback, cheap_srm, feed, local_ray  # noqa: E402, F401
 
@@ -71,9 +69,8 @@ def experiment(local_ray: None, tmp_path_factory: pytest.TempPathFactory) -> Pat
 
 def test_import_ray_then_simulate(experiment: Path, tmp_path: Path) -> None:
     out = tmp_path / "last.parquet"
-    proc = subprocess.run([sys.executable, "-m", "curvecast.cli", "data", "import", "ray",
-                           str(experiment), "--metric", "acc", "--direction", "maximize",
-                           "--out", str(out)], capture_output=True, text=True, timeout=120)
+    proc = curvecast_cli("data", "import", "ray", experiment, "--metric", "acc", "--direction",
+                         "maximize", "--out", out)
     assert proc.returncode == 0, proc.stderr
     got = CurveSet.load(out)
     assert got.n_configs == N - 1  # the trial that crashed without a NaN is left out
@@ -97,15 +94,8 @@ def test_import_ray_then_simulate(experiment: Path, tmp_path: Path) -> None:
             np.testing.assert_allclose(got.values[r], RECORDED.values[i])
     assert got.seconds is not None and (got.seconds[got.observed] >= 0).all()
 
-    result = tmp_path / "sim.json"
-    proc = subprocess.run([sys.executable, "-m", "curvecast.cli", "simulate", str(out),
-                           "--stopper", "median,never", "--predictor", "last-value",
-                           "--orderings", "2", "--min-complete", "3", "--json", str(result)],
-                          capture_output=True, text=True, timeout=240)
-    assert proc.returncode == 0, proc.stderr
-    [never] = [r for r in json.loads(result.read_text())["results"]
-               if r["stopper"] == "never" and r["metric"] == "epochs"]
-    assert never["mean"] == (N - 3) * T  # the complete curves, every epoch
+    # the complete curves, every epoch
+    assert never_stop_epochs(out, tmp_path / "sim.json", min_complete=3) == (N - 3) * T
 
 
 def test_the_scheduler_warm_starts_from_the_imported_run(experiment: Path) -> None:

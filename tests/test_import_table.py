@@ -3,7 +3,6 @@ spreadsheet of curves in, exact numbers out, one-line errors naming file, row an
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -14,12 +13,8 @@ import pytest
 
 import curvecast
 from curvecast import CurveSet, CurveSetFormatError, Direction
+from imported import curvecast_cli, never_stop_epochs
 from test_replay import saturating
-
-
-def curvecast_cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "curvecast.cli", *map(str, args)],
-                          capture_output=True, text=True, timeout=240)
 
 
 def wide_csv(path: Path, n: int = 40, epochs: int = 10) -> CurveSet:
@@ -54,13 +49,8 @@ def test_wide_csv_import_then_simulate(tmp_path: Path) -> None:
     np.testing.assert_allclose(got.values[ok], cs.values[ok], atol=5e-7)
     assert got.provenance["importer"] == "table" and len(got.provenance["sha256"]) == 64
 
-    result = tmp_path / "sim.json"
-    proc = curvecast_cli("simulate", out, "--stopper", "median,never", "--predictor",
-                         "last-value", "--orderings", "2", "--min-complete", "5", "--json", result)
-    assert proc.returncode == 0, proc.stderr
-    runs = json.loads(result.read_text())["results"]
-    [never] = [r for r in runs if r["stopper"] == "never" and r["metric"] == "epochs"]
-    assert never["mean"] == 39 * 10  # the 39 complete curves (the diverged one too), all epochs
+    # the 39 complete curves (the diverged one too), every epoch
+    assert never_stop_epochs(out, tmp_path / "sim.json", min_complete=5) == 39 * 10
 
 
 def test_from_table_parquet_nulls_are_unobserved_and_nans_diverged(tmp_path: Path) -> None:
