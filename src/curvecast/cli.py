@@ -614,7 +614,7 @@ def _split_prior(curves: CurveSet, fraction: float, seed: int) -> tuple[CurveSet
 
 
 def _stopper_for_search(name: str, *, delta: float, min_complete: int, refit_every: int,
-                        prior: Path | None, epochs: int, predictor: Any = None) -> Any:
+                        prior: CurveSet | None, epochs: int, predictor: Any = None) -> Any:
     """Stopper names → stoppers for ``search`` (the only place the names become classes)."""
     from curvecast import stopping
 
@@ -622,15 +622,10 @@ def _stopper_for_search(name: str, *, delta: float, min_complete: int, refit_eve
         raise ValueError(f"--prior warm-starts the predictive stopper; --stopper {name} has no "
                          "predictor to warm-start")
     if name == "predictive":
-        prior_curves = None
         if prior is not None:
-            prior_curves = CurveSet.load(prior)
-            trained = prior_curves.without_untrained_epoch()
-            if trained.n_epochs < epochs:
-                raise ValueError(f"{prior}: has {trained.n_epochs} epochs, the search trains "
-                                 f"{epochs}; a prior must cover the search's epochs")
+            _check_prior_epochs(prior, epochs)
         return stopping.PredictiveStopper(delta=delta, min_complete=min_complete,
-                                          refit_every=refit_every or None, prior=prior_curves,
+                                          refit_every=refit_every or None, prior=prior,
                                           predictor=predictor)
     if name == "median":
         return stopping.MedianRule(min_complete=min(min_complete, 5))
@@ -639,6 +634,51 @@ def _stopper_for_search(name: str, *, delta: float, min_complete: int, refit_eve
     if name == "never":
         return stopping.NeverStop()
     raise ValueError(f"unknown stopper {name!r}: choose predictive, median, asha or never")
+
+
+def _check_prior_epochs(prior: CurveSet, epochs: int) -> CurveSet:
+    """The prior's trained epochs (epoch 0 dropped), which must cover the search's ``epochs``."""
+    trained = prior.without_untrained_epoch()
+    if trained.n_epochs < epochs:
+        raise ValueError(f"the prior has {trained.n_epochs} epochs, the search trains {epochs}; "
+                         "a prior must cover the search's epochs")
+    return trained
+
+
+def _load_prior(spec: str) -> CurveSet:
+    """``search --prior``: a CurveSet Parquet file, or ``STORAGE#STUDY``, a study in an Optuna
+    storage URL (``sqlite:///last.db#name``, ``postgresql://…#name``) or in an SQLite file
+    (``last.db#name``: an Optuna database or curvecast's own study database)."""
+    if Path(spec).is_file() or "#" not in spec:
+        return CurveSet.load(Path(spec))
+    storage, _, study = spec.rpartition("#")
+    if not storage or not study:
+        raise ValueError(f"--prior {spec!r}: expected a Parquet file or STORAGE#STUDY, e.g. "
+                         "last.db#study or sqlite:///last.db#study")
+    if "://" not in storage:
+        path = Path(storage)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such study database (--prior {spec})")
+        if _is_curvecast_store(path):
+            with _existing_store(f"sqlite:///{path}") as db:
+                info = db.study_info(study)
+                return db.to_curveset(study, epochs=info["settings"].get("epochs"))
+        storage = f"sqlite:///{path}"
+    from curvecast.datasets import from_optuna
+
+    return from_optuna(storage, study)
+
+
+def _is_curvecast_store(path: Path) -> bool:
+    """Whether the SQLite file at ``path`` is a curvecast study database (not an Optuna one)."""
+    import sqlite3
+
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    except sqlite3.DatabaseError:
+        return False
+    return {"studies", "observations", "decisions"} <= tables
 
 
 def _searcher_for_search(name: str, workload: Workload, seed: int, trials: int) -> Any:
@@ -663,7 +703,7 @@ def _searcher_for_search(name: str, workload: Workload, seed: int, trials: int) 
 
 
 def _scheduled_search(name: str, workload: Workload, *, seed: int, delta: float,
-                      min_complete: int, prior: Path | None, epochs: int,
+                      min_complete: int, prior: CurveSet | None, epochs: int,
                       eta: float = 3.0, predictor: Any = None) -> tuple[Callable[..., Any], Any, Any]:
     """``search --searcher hyperband|fhyperband`` → (runner, config sampler, scheduler factory),
     called like :func:`~curvecast.execution.live.run_search` (workload, searcher, stopper, ...).
@@ -688,14 +728,11 @@ def _scheduled_search(name: str, workload: Workload, *, seed: int, delta: float,
     predictors: dict[int, Predictor] = {}
     prototype: Predictor = SRM() if predictor is None else predictor
     if prior is not None:
-        trained = CurveSet.load(prior).without_untrained_epoch()
-        if trained.n_epochs < epochs:
-            raise ValueError(f"{prior}: has {trained.n_epochs} epochs, the search trains "
-                             f"{epochs}; a prior must cover the search's epochs")
+        trained = _check_prior_epochs(prior, epochs)
         complete = trained.subset(np.flatnonzero(trained.is_complete()))
         if complete.n_configs < 6:
-            raise ValueError(f"{prior}: {complete.n_configs} complete curves; warm-starting "
-                             "f-Hyperband's rung predictors needs at least 6")
+            raise ValueError(f"the prior has {complete.n_configs} complete curves; "
+                             "warm-starting f-Hyperband's rung predictors needs at least 6")
         fits = FitCache()
         ends = {r.epochs for plan in search.hyperband_brackets(epochs, eta) for r in plan.rungs
                 if r.epochs > 1}
@@ -729,8 +766,13 @@ def search_command(
     delta: Annotated[float, typer.Option(help="Δ of the predictive rule.")] = 0.99,
     refit_every: Annotated[int, typer.Option(help="Refit the predictor every K completions "
                                                   "(0: fit once).")] = 10,
-    prior: Annotated[Path | None, typer.Option(help="Recorded curves of the same workload "
-                                                    "(Parquet) to warm-start the predictor.")] = None,
+    prior: Annotated[str | None, typer.Option(help="Recorded curves of the same workload and "
+                                                   "metric to warm-start the predictor: a "
+                                                   "Parquet file, or STORAGE#STUDY, a study in "
+                                                   "an Optuna storage (sqlite:///last.db#name, "
+                                                   "postgresql://…#name) or an SQLite file "
+                                                   "(last.db#name: Optuna's or curvecast's).")
+                                                   ] = None,
     sigma_model: SigmaModelOption = "per_tau",
     arcsine_target: ArcsineTargetOption = False,
     seed: Annotated[int, typer.Option(help="Seed of config sampling and training.")] = 1,
@@ -767,6 +809,12 @@ def search_command(
         runner = functools.partial(run_ray_search, address=address, storage_path=ray_storage)
     n_workers = workers or os.cpu_count() or 1
     wl = factories[workload]()
+    prior_curves = None if prior is None else _load_prior(prior)
+    if prior_curves is not None:  # refused before anything runs
+        from curvecast.datasets import check_prior
+
+        check_prior(prior_curves, metric=wl.metric, direction=wl.direction,
+                    target=f"workload {workload!r}")
     from curvecast.predictors import SRM
 
     srm = SRM(sigma_model=sigma_model, arcsine_target=arcsine_target)
@@ -774,12 +822,13 @@ def search_command(
         if backend != "local":
             raise ValueError(f"--searcher {searcher} runs with --backend local only")
         runner, proposer, stop = _scheduled_search(searcher, wl, seed=seed, delta=delta,
-                                                   min_complete=min_complete, prior=prior,
-                                                   epochs=epochs, predictor=srm)
+                                                   min_complete=min_complete,
+                                                   prior=prior_curves, epochs=epochs,
+                                                   predictor=srm)
     else:
         stop = _stopper_for_search(stopper, delta=delta, min_complete=min_complete,
-                                   refit_every=refit_every, prior=prior, epochs=epochs,
-                                   predictor=srm)
+                                   refit_every=refit_every, prior=prior_curves,
+                                   epochs=epochs, predictor=srm)
         proposer = _searcher_for_search(searcher, wl, seed, trials)
     settings = {"searcher": searcher, "stopper": stopper, "delta": delta,
                 "min_complete": min_complete, "refit_every": refit_every,
