@@ -126,7 +126,7 @@ def from_ray(experiment: str | Path, metric: str, direction: Direction | str) ->
         CurveSetFormatError: no trial folder, a malformed ``params.json`` or result (naming the
             file, row and column), or no trial that reported ``metric``.
     """
-    root = Path(experiment)
+    root = Path(experiment).expanduser()
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: no such experiment directory")
     try:
