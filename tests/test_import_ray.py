@@ -163,3 +163,14 @@ def test_import_errors(experiment: Path, tmp_path: Path) -> None:
     (trial / "params.json").write_text('{"lr": ')
     with pytest.raises(CurveSetFormatError, match=r"params\.json: line 1: not JSON"):
         curvecast.from_ray(tmp_path / "exp", "acc", "max")
+
+
+def test_a_restarted_trial_keeps_its_last_run(tmp_path: Path) -> None:
+    trial = tmp_path / "exp" / "trial_0"
+    trial.mkdir(parents=True)
+    (trial / "params.json").write_text('{"lr": 0.1}')
+    reports = [(1, 0.1), (2, 0.2), (3, 0.3), (2, 0.25), (3, 0.35), (4, 0.45)]  # restarted at 2
+    (trial / "result.json").write_text("".join(
+        f'{{"acc": {v}, "training_iteration": {e}, "trial_id": "abc"}}\n' for e, v in reports))
+    got = curvecast.from_ray(tmp_path / "exp", "acc", "max")
+    assert got.config_ids == ["abc"] and got.values.tolist() == [[0.1, 0.25, 0.35, 0.45]]

@@ -9,7 +9,9 @@ with ``/`` (``{"opt": {"lr": 0.1}}`` → ``opt/lr``), as Tune names them in ``pr
 
 As for Optuna studies: a trial stopped early (by a scheduler) is a partial curve; a trial that
 errored (``error.txt``) is kept only when it reported a NaN or infinite value (a diverged run); a
-trial that reported nothing is left out.  Config ids are the Tune trial ids.
+trial that reported nothing is left out.  Config ids are the Tune trial ids.  A trial restarted
+after a failure reports epochs again: from the first repeated epoch on, the later run's reports
+replace the earlier ones (as :class:`~curvecast.integrations.ray_tune.CurvecastScheduler` does).
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ __all__ = ["from_ray"]
 
 _EPOCH = "training_iteration"
 _SECONDS = "time_this_iter_s"
-#: One report: (epoch, value, seconds, row of the file, 0-based).
-Report = tuple[int, float, float, int]
+#: One report: (epoch, value, seconds).
+Report = tuple[int, float, float]
 
 
 def _number(value: Any, where: str, column: str) -> float:
@@ -61,7 +63,7 @@ def _from_json_lines(path: Path, metric: str) -> list[Report]:
             raise CurveSetFormatError(f"{where}, column {_EPOCH!r}: {epoch!r} is not a whole "
                                       "number >= 0")
         reports.append((int(epoch), _number(result[metric], where, metric),
-                        _number(result.get(_SECONDS), where, _SECONDS), i))
+                        _number(result.get(_SECONDS), where, _SECONDS)))
     return reports
 
 
@@ -80,7 +82,7 @@ def _from_csv(path: Path, metric: str) -> list[Report]:
             raise CurveSetFormatError(f"{cell(path, int(i), _EPOCH)}{epoch!r} is not a whole "
                                       "number >= 0")
         seconds = numbers[i, 2] if len(wanted) == 3 and seen[i, 2] else math.nan
-        reports.append((int(epoch), float(numbers[i, 1]), float(seconds), int(i)))
+        reports.append((int(epoch), float(numbers[i, 1]), float(seconds)))
     return reports
 
 
@@ -100,12 +102,11 @@ def _trial(folder: Path, metric: str) -> tuple[str, dict[str, Any], list[Report]
     elif (folder / "progress.csv").is_file() and (folder / "progress.csv").stat().st_size:
         source = folder / "progress.csv"
         reports = _from_csv(source, metric)
-    epochs: set[int] = set()
-    for epoch, _, _, row in reports:
-        if epoch in epochs:
-            raise CurveSetFormatError(f"{source}: row {row + 1}, column {_EPOCH!r}: epoch {epoch} "
-                                      "reported twice (a restarted trial? keep one run's results)")
-        epochs.add(epoch)
+    latest: dict[int, Report] = {}
+    for report in reports:  # a restarted trial reports again from its checkpoint's epoch (or 1)
+        latest = {e: r for e, r in latest.items() if e < report[0]}
+        latest[report[0]] = report
+    reports = list(latest.values())
     trial_id = folder.name
     if source.name == "result.json" and reports:
         first = json.loads(next(x for x in source.read_text().splitlines() if x.strip()))
@@ -152,7 +153,7 @@ def from_ray(experiment: str | Path, metric: str, direction: Direction | str) ->
         ids.append(trial_id)
         configs.append(config)
         rows += [{"config_id": trial_id, "epoch": e, "value": v, "seconds": s}
-                 for e, v, s, _ in reports]
+                 for e, v, s in reports]
     if not ids:
         raise CurveSetFormatError(f"{root}: no trial reported {metric!r} with {_EPOCH} "
                                   f"({len(folders)} trial folders; left out: {left_out})")
