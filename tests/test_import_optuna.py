@@ -14,7 +14,7 @@ optuna = pytest.importorskip("optuna", reason="importing Optuna studies needs cu
 
 import curvecast  # noqa: E402
 from curvecast import CurveSet, CurveSetFormatError, Direction  # noqa: E402
-from curvecast.integrations.optuna import CurvecastPruner  # noqa: E402
+from curvecast.integrations.optuna import ATTRS, CurvecastPruner, predicted_value  # noqa: E402
 from curvecast.predictors import SRM  # noqa: E402
 from imported import curvecast_cli, never_stop_epochs  # noqa: E402
 from synthetic_curves import synthetic  # noqa: E402
@@ -99,12 +99,13 @@ def test_import_optuna_then_simulate(last_db: str, tmp_path: Path) -> None:
     assert never_stop_epochs(out, tmp_path / "sim.json", min_complete=5) == len(complete) * T
 
 
-def test_warm_start_the_pruner_from_the_imported_study(last_db: str) -> None:
+def test_warm_start_the_pruner_from_the_imported_study(last_db: str, tmp_path: Path) -> None:
     prior = curvecast.from_optuna(last_db, "last")
     pruner = CurvecastPruner(delta=0.95, min_complete=20, refit_every=None, prior=prior,
                              config_attrs=["width"], predictor=SRM(n_draws=5))
-    study = optuna.create_study(direction="maximize", pruner=pruner,
-                                sampler=optuna.samplers.RandomSampler(seed=0))
+    url = f"sqlite:///{tmp_path / 'next.db'}"
+    study = optuna.create_study(study_name="next", storage=url, direction="maximize",
+                                pruner=pruner, sampler=optuna.samplers.RandomSampler(seed=0))
     study.set_metric_names(["val_accuracy"])
     pruner.check_prior(study)
     used: list[int] = []
@@ -119,6 +120,16 @@ def test_warm_start_the_pruner_from_the_imported_study(last_db: str) -> None:
     assert sorted(pruner.stopper.prior.configs.columns) == ["lr", "width"]  # type: ignore[union-attr]
     best = max(range(N, N + 40), key=lambda i: RECORDED.values[i, -1])
     assert study.best_value == pytest.approx(RECORDED.values[best, -1])
+    # what drove each decision, under readable keys (as optuna-dashboard lists them)
+    pruned = [t for t in trials if t.state is optuna.trial.TrialState.PRUNED]
+    for t in pruned:
+        assert t.user_attrs[ATTRS["pruned"]] is True and t.user_attrs[ATTRS["std"]] > 0
+        assert t.user_attrs[ATTRS["probability"]] >= 0.95
+        assert t.user_attrs[ATTRS["step"]] == max(t.intermediate_values)
+        assert predicted_value(t) == t.user_attrs["curvecast: predicted final value"]
+    # imported in turn, the pruner's own attributes are not config features
+    again = curvecast.from_optuna(url, "next")
+    assert list(again.configs.columns) == ["lr", "width"] and again.n_configs == 40
 
 
 @pytest.mark.parametrize(("direction", "names", "message"), [

@@ -29,14 +29,15 @@ prior's config columns are matched to the study's by name (parameters and ``conf
 columns only one side has are not used.  The prior's epochs must start at the study's steps.
 
 Cold start: until the predictor can be fitted, ``fallback`` (e.g. Optuna's own
-``MedianPruner``) decides instead, if given; trials it prunes carry ``curvecast:fallback`` and no
+``MedianPruner``) decides instead, if given; trials it prunes carry ``ATTRS["fallback"]`` and no
 prediction.
 
-Every trial the pruner judges with a prediction carries, as user attributes, what drove the
-decision: ``curvecast:predicted`` (predicted final value), ``curvecast:std``,
-``curvecast:probability``, ``curvecast:step``, ``curvecast:pruned`` — visible in
-optuna-dashboard.  :func:`predicted_value` returns a pruned trial's predicted final value rather
-than its last report (optuna#3168, #4951).
+Every trial the pruner judges with a prediction carries, as user attributes under the readable
+keys of :data:`ATTRS` (as optuna-dashboard shows them), what drove the decision:
+``curvecast: predicted final value``, ``curvecast: σ of prediction``, ``curvecast: P(final worse
+than best)`` (the reference is the best final value so far, moved by ``margin``, or the k-th best),
+``curvecast: judged at step`` and ``curvecast: pruned``.  :func:`predicted_value` returns a pruned
+trial's predicted final value rather than its last report (optuna#3168, #4951).
 """
 
 from __future__ import annotations
@@ -62,7 +63,16 @@ from curvecast.datasets.priors import check_prior
 from curvecast.predictors import Predictor
 from curvecast.stopping import History, PredictiveStopper, Trial
 
-_ATTR = "curvecast:"
+#: The user-attribute key of each item a judged trial carries (readable in optuna-dashboard).
+ATTRS: dict[str, str] = {
+    "predicted": "curvecast: predicted final value",
+    "std": "curvecast: σ of prediction",
+    "probability": "curvecast: P(final worse than best)",
+    "step": "curvecast: judged at step",
+    "pruned": "curvecast: pruned",
+    "fallback": "curvecast: pruned by fallback",
+}
+_OLD_PREDICTED = "curvecast:predicted"  # the key before 0.1.0's readable ones
 _METRIC = "objective"
 
 
@@ -182,8 +192,10 @@ def predicted_value(trial: FrozenTrial) -> float | None:
     """A trial's final value: the predicted one for a pruned trial judged by
     :class:`CurvecastPruner`, the returned value for a complete one, else None (also for a
     trial the fallback pruned: Optuna's value of a pruned trial is just its last report)."""
-    if trial.state is TrialState.PRUNED and f"{_ATTR}predicted" in trial.user_attrs:
-        return float(trial.user_attrs[f"{_ATTR}predicted"])
+    if trial.state is TrialState.PRUNED:
+        for key in (ATTRS["predicted"], _OLD_PREDICTED):
+            if key in trial.user_attrs:
+                return float(trial.user_attrs[key])
     if trial.state is not TrialState.COMPLETE or trial.value is None:
         return None  # e.g. pruned by the fallback: Optuna's value is only the last report
     return float(trial.value)
@@ -205,7 +217,7 @@ def _set_attrs(study: optuna.study.Study, trial: FrozenTrial, attrs: dict[str, A
     # A pruner receives a FrozenTrial; user attributes are written through the study's storage,
     # as optuna.trial.Trial.set_user_attr does.
     for key, value in attrs.items():
-        study._storage.set_trial_user_attr(trial._trial_id, _ATTR + key, value)
+        study._storage.set_trial_user_attr(trial._trial_id, ATTRS[key], value)
 
 
 def _history(study: optuna.study.Study, trial: FrozenTrial, config_attrs: Sequence[str] = (),
