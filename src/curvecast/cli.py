@@ -811,9 +811,9 @@ def search_command(
     wl = factories[workload]()
     prior_curves = None if prior is None else _load_prior(prior)
     if prior_curves is not None:  # refused before anything runs
-        from curvecast.datasets import check_prior
+        from curvecast.datasets import check_prior_metric
 
-        check_prior(prior_curves, metric=wl.metric, direction=wl.direction,
+        check_prior_metric(prior_curves, metric=wl.metric, direction=wl.direction,
                     target=f"workload {workload!r}")
     from curvecast.predictors import SRM
 

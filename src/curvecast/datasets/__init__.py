@@ -10,7 +10,7 @@ from curvecast.datasets.baker2018 import (
 )
 from curvecast.datasets.long_table import from_long_table
 from curvecast.datasets.optuna_study import from_optuna
-from curvecast.datasets.priors import check_prior
+from curvecast.datasets.priors import check_prior_metric
 from curvecast.datasets.ray_experiment import from_ray
 from curvecast.datasets.wide_table import from_table
 
@@ -18,7 +18,7 @@ __all__ = [
     "BAKER2018_PUBLISHER",
     "Baker2018Kind",
     "baker2018_kind",
-    "check_prior",
+    "check_prior_metric",
     "from_long_table",
     "from_optuna",
     "from_ray",

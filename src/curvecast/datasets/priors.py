@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from curvecast.curves import CurveSet, Direction
 
-__all__ = ["UNNAMED_METRIC", "check_prior"]
+__all__ = ["UNNAMED_METRIC", "check_prior_metric"]
 
 #: The metric name of an Optuna study that never called ``study.set_metric_names``: it matches
 #: any name (only the direction can be checked).
 UNNAMED_METRIC = "objective"
 
 
-def check_prior(prior: CurveSet, *, metric: str | None, direction: Direction | str,
-                target: str = "the study") -> None:
+def check_prior_metric(prior: CurveSet, *, metric: str | None, direction: Direction | str,
+                       target: str = "the study") -> None:
     """Refuse ``prior`` when it was recorded for another metric or direction than ``target``'s.
 
     ``metric`` None or :data:`UNNAMED_METRIC` (on either side) matches any metric name.

@@ -59,7 +59,7 @@ except ImportError as err:  # pragma: no cover - exercised in a subprocess test
 
 from curvecast.curves import CurveSet, Direction
 from curvecast.datasets.config_rows import config_row
-from curvecast.datasets.priors import check_prior
+from curvecast.datasets.priors import check_prior_metric
 from curvecast.predictors import Predictor
 from curvecast.stopping import History, PredictiveStopper, Trial
 
@@ -162,7 +162,7 @@ class CurvecastPruner(BasePruner):
         names = study.metric_names
         direction = (Direction.MAXIMIZE if study.direction is StudyDirection.MAXIMIZE
                      else Direction.MINIMIZE)
-        check_prior(self._prior_source, metric=names[0] if names else None,
+        check_prior_metric(self._prior_source, metric=names[0] if names else None,
                     direction=direction, target=f"study {study.study_name!r}")
         self._checked.add(study.study_name)
 

@@ -39,7 +39,7 @@ import pandas as pd
 
 from curvecast.curves import CurveSet, Direction
 from curvecast.datasets.config_rows import config_row
-from curvecast.datasets.priors import check_prior
+from curvecast.datasets.priors import check_prior_metric
 from curvecast.predictors import Predictor
 from curvecast.stopping import Decision, History, PredictiveStopper, Trial
 
@@ -151,7 +151,7 @@ class CurvecastScheduler(FIFOScheduler):
 
     def _check_prior(self) -> None:
         if self.prior is not None and self._metric and self._mode:
-            check_prior(self.prior, metric=self._metric, direction=self.direction,
+            check_prior_metric(self.prior, metric=self._metric, direction=self.direction,
                         target="the Tune run")
 
     @property
