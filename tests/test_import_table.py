@@ -183,3 +183,19 @@ def test_version_matches_the_package_metadata() -> None:
     assert curvecast.__version__ == version
     proc = curvecast_cli("--version")
     assert proc.returncode == 0 and proc.stdout.strip() == f"curvecast {version}"
+
+
+@pytest.mark.parametrize(("name", "curves", "metric", "direction"), [
+    ("metaqnn_cifar10.csv", r"acc_(\d+)", "val_accuracy", "maximize"),
+    ("lstm_ptb.csv", r"ep_(\d+)", "val_perplexity", "minimize"),
+])
+def test_the_papers_files_load_as_wide_tables(baker2018: Path, name: str, curves: str,
+                                              metric: str, direction: str) -> None:
+    from curvecast.datasets import load_baker2018
+
+    preset = load_baker2018(baker2018 / name)
+    got = curvecast.from_table(baker2018 / name, curves, metric, direction)
+    assert got.epochs.tolist() == preset.epochs.tolist()
+    np.testing.assert_array_equal(got.observed, preset.observed)
+    np.testing.assert_array_equal(got.values[got.observed], preset.values[preset.observed])
+    assert got.direction is preset.direction
