@@ -46,7 +46,7 @@ import pandas as pd
 
 from curvecast import CurveSet
 from curvecast.execution.collect import package_versions
-from curvecast.integrations.optuna import CurvecastPruner
+from curvecast.integrations.optuna import ATTRS, CurvecastPruner
 from curvecast.predictors import SRM
 
 
@@ -89,8 +89,8 @@ def run(values: np.ndarray, attrs: list[dict[str, float]], pruner: optuna.pruner
             "best_sampled": float(max(values[i, -1] for i in sampled)),
             "complete": sum(t.state is optuna.trial.TrialState.COMPLETE for t in study.trials),
             "pruned": len(pruned),
-            "pruned_with_prediction": sum("curvecast:predicted" in t.user_attrs for t in pruned),
-            "pruned_by_fallback": sum(bool(t.user_attrs.get("curvecast:fallback"))
+            "pruned_with_prediction": sum(ATTRS["predicted"] in t.user_attrs for t in pruned),
+            "pruned_by_fallback": sum(bool(t.user_attrs.get(ATTRS["fallback"]))
                                       for t in pruned),
             "first_pruned_trial": first,
             "fits": getattr(getattr(pruner, "stopper", None), "n_fits_", None)}

@@ -25,7 +25,7 @@ import optuna
 import torch
 
 from curvecast import CurveSet
-from curvecast.integrations.optuna import CurvecastPruner, predicted_value
+from curvecast.integrations.optuna import ATTRS, CurvecastPruner, predicted_value
 from curvecast.predictors import SRM
 from curvecast.workloads import DigitsMetaQNN
 
@@ -75,9 +75,9 @@ def main() -> None:
     print(f"{len(pruned)} of {len(study.trials)} trials pruned; epochs used {epochs_used} of "
           f"{len(study.trials) * args.epochs} for full training")
     for t in pruned[:5]:
-        print(f"  trial {t.number}: pruned at step {t.user_attrs['curvecast:step']}, predicted "
+        print(f"  trial {t.number}: pruned at step {t.user_attrs[ATTRS['step']]}, predicted "
               f"final {predicted_value(t):.4f} (P(worse) = "
-              f"{t.user_attrs['curvecast:probability']:.3f})")
+              f"{t.user_attrs[ATTRS['probability']]:.3f})")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ optuna = pytest.importorskip("optuna", reason="the Optuna integration needs curv
 pytest.importorskip("psycopg2", reason="a PostgreSQL driver is needed: pip install psycopg2-binary "
                                        "(in curvecast's dev extra)")
 
-from curvecast.integrations.optuna import CurvecastPruner, predicted_value  # noqa: E402
+from curvecast.integrations.optuna import ATTRS, CurvecastPruner, predicted_value  # noqa: E402
 from curvecast.predictors import SRM  # noqa: E402
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -117,8 +117,8 @@ def test_postgres_storage(postgres_url: str, baker2018: Path) -> None:
     pruned = [t for t in trials if t.state is optuna.trial.TrialState.PRUNED]
     assert len(pruned) >= 10
     for t in pruned:
-        assert t.user_attrs["curvecast:pruned"] is True
-        assert t.user_attrs["curvecast:probability"] >= 0.95
-        assert predicted_value(t) == pytest.approx(t.user_attrs["curvecast:predicted"])
+        assert t.user_attrs[ATTRS["pruned"]] is True
+        assert t.user_attrs[ATTRS["probability"]] >= 0.95
+        assert predicted_value(t) == pytest.approx(t.user_attrs[ATTRS["predicted"]])
     sampled = {t.params["config"] for t in trials}
     assert study.best_value == max(values[i, -1] for i in sampled)

@@ -13,7 +13,7 @@ import pytest
 
 optuna = pytest.importorskip("optuna", reason="the Optuna integration needs curvecast[optuna]")
 
-from curvecast.integrations.optuna import CurvecastPruner, predicted_value  # noqa: E402
+from curvecast.integrations.optuna import ATTRS, CurvecastPruner, predicted_value  # noqa: E402
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -57,9 +57,9 @@ def test_pruning_saves_epochs_and_keeps_the_best(baker2018: Path) -> None:
                for t in trials)
     # every pruned trial says why, and its predicted final value is available
     for t in pruned:
-        assert t.user_attrs["curvecast:pruned"] is True
-        assert t.user_attrs["curvecast:probability"] >= 0.99
-        assert predicted_value(t) == pytest.approx(t.user_attrs["curvecast:predicted"])
+        assert t.user_attrs[ATTRS["pruned"]] is True
+        assert t.user_attrs[ATTRS["probability"]] >= 0.99
+        assert predicted_value(t) == pytest.approx(t.user_attrs[ATTRS["predicted"]])
     assert predicted_value(study.best_trial) == study.best_value
 
 
@@ -125,7 +125,7 @@ def test_sqlite_storage_shared_by_two_processes(tmp_path: Path) -> None:
     trials = study.get_trials()
     assert len(trials) == 80
     pruned = [t for t in trials if t.state is optuna.trial.TrialState.PRUNED]
-    assert pruned and all("curvecast:predicted" in t.user_attrs for t in pruned)
+    assert pruned and all(ATTRS["predicted"] in t.user_attrs for t in pruned)
 
 
 def synthetic_curves(n: int, seed: int) -> tuple[np.ndarray, pd.DataFrame]:
@@ -170,13 +170,13 @@ def test_warm_start_from_a_prior_prunes_from_the_second_trial() -> None:
     assert states.index(optuna.trial.TrialState.PRUNED) <= 3
     pruned = [t for t in study.get_trials() if t.state is optuna.trial.TrialState.PRUNED]
     assert len(pruned) >= 15
-    assert all("curvecast:predicted" in t.user_attrs for t in pruned)
+    assert all(ATTRS["predicted"] in t.user_attrs for t in pruned)
     assert sorted(pruner.stopper.prior.configs.columns) == ["lr", "width"]  # type: ignore[union-attr]
     sampled = {t.params["config"] for t in study.get_trials()}
     assert study.best_value == max(values[i, -1] for i in sampled)
 
     minimize = optuna.create_study(direction="minimize", pruner=CurvecastPruner(prior=prior))
-    with pytest.raises(ValueError, match="maximized but the study minimizes"):
+    with pytest.raises(ValueError, match=r"maximized but study .* minimizes its objective"):
         minimize.optimize(objective, n_trials=3)
 
 
@@ -202,9 +202,9 @@ def test_fallback_decides_until_the_predictor_can_be_fitted() -> None:
                                 sampler=optuna.samplers.RandomSampler(seed=0), pruner=pruner)
     study.optimize(objective, n_trials=80)
     trials = study.get_trials()
-    by_fallback = [t for t in trials if t.user_attrs.get("curvecast:fallback")]
-    by_prediction = [t for t in trials if t.user_attrs.get("curvecast:pruned") is True
-                     and "curvecast:predicted" in t.user_attrs]
+    by_fallback = [t for t in trials if t.user_attrs.get(ATTRS["fallback"])]
+    by_prediction = [t for t in trials if t.user_attrs.get(ATTRS["pruned"]) is True
+                     and ATTRS["predicted"] in t.user_attrs]
     assert by_fallback and by_prediction
     assert max(t.number for t in by_fallback) < min(t.number for t in by_prediction)
     assert all(t.state is optuna.trial.TrialState.PRUNED for t in by_fallback)

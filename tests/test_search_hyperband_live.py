@@ -356,9 +356,8 @@ def test_cli_fhyperband_prior_warm_starts_the_rung_predictors(tmp_path: Path) ->
     workload = SGDDigits()
     prior_configs = [RandomSampler(workload.space, seed=99).ask_config() for _ in range(12)]
     prior = full_curves([{**c, **workload.describe(c)} for c in prior_configs if c])
-    path = prior.save(tmp_path / "prior.parquet")
     runner, sampler, factory = _scheduled_search("fhyperband", workload, seed=SEED, delta=0.6,
-                                                 min_complete=6, prior=path, epochs=T)
+                                                 min_complete=6, prior=prior, epochs=T)
     with Store(tmp_path / "w.db") as store:
         runner(workload, sampler, factory, store, study="w", trials=9, epochs=T, seed=SEED)
         trials = store.trials("w")
@@ -367,4 +366,4 @@ def test_cli_fhyperband_prior_warm_starts_the_rung_predictors(tmp_path: Path) ->
     assert sum(len(t.values) for t in trials) < PLANS[0].epochs
     with pytest.raises(ValueError, match="--prior warm-starts a predictor"):
         _scheduled_search("hyperband", workload, seed=SEED, delta=0.6, min_complete=6,
-                          prior=path, epochs=T)
+                          prior=prior, epochs=T)

@@ -6,6 +6,7 @@ scikit-learn, pandas, pyarrow); torch, optuna and ray are imported only when use
 """
 
 from curvecast.curves import CurveSet, CurveSetFormatError, Direction
+from curvecast.datasets import from_long_table, from_optuna, from_ray, from_table
 from curvecast.space import Categorical, Float, Int, Param, ParamSpace, SearchSpace
 
 __version__ = "0.1.0"
@@ -21,4 +22,8 @@ __all__ = [
     "ParamSpace",
     "SearchSpace",
     "__version__",
+    "from_long_table",
+    "from_optuna",
+    "from_ray",
+    "from_table",
 ]

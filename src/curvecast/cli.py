@@ -35,7 +35,9 @@ from curvecast.workloads._base import Workload
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False,
                   help="Predict where learning curves end; stop the runs that will not win.")
 data_app = typer.Typer(add_completion=False, help="Learning-curve data sets: import, inspect.")
-import_app = typer.Typer(add_completion=False, help="Import published learning curves.")
+import_app = typer.Typer(add_completion=False, help="Import learning curves (a table, an Optuna "
+                                                    "study, a Ray Tune experiment, the paper's "
+                                                    "files) as a CurveSet Parquet file.")
 app.add_typer(data_app, name="data")
 data_app.add_typer(import_app, name="import")
 
@@ -214,6 +216,96 @@ def import_baker2018(
     curves.save(out)
     console.print(f"{csv.name}: {curves.n_configs} configs x {curves.n_epochs} epochs, "
                   f"{curves.metric} ({curves.direction.value}) -> {out}")
+
+
+def _saved(curves: CurveSet, source: str, out: Path) -> None:
+    """Write an imported CurveSet and say what it holds."""
+    curves.save(out)
+    complete = int(curves.is_complete().sum())
+    console.print(f"{source}: {curves.n_configs} configs ({complete} complete) x "
+                  f"{curves.n_epochs} epochs, {curves.metric} ({curves.direction.value}) -> {out}")
+
+
+OutOption = Annotated[Path, typer.Option(help="Parquet file to write.")]
+MetricOption = Annotated[str, typer.Option(help="The metric's name, e.g. val_accuracy.")]
+DirectionOption = Annotated[str, typer.Option(help="maximize or minimize.")]
+
+
+@import_app.command("table")
+@friendly_errors
+def import_table(
+    file: Annotated[Path, typer.Argument(help="A wide CSV or Parquet table: one row per config.")],
+    curves: Annotated[str, typer.Option(help="Regex matching the curve columns' whole names; "
+                                             "its one group is the epoch, e.g. 'acc_(\\d+)'.")],
+    metric: MetricOption,
+    direction: DirectionOption,
+    out: OutOption,
+    id_column: Annotated[str | None, typer.Option(help="Column of config ids (default: "
+                                                       "row-0001, … in file order).")] = None,
+) -> None:
+    """Import a wide table: curve columns by --curves, every other column a config feature.
+
+    An empty cell is an epoch the run did not reach; nan or inf is a diverged run.
+    """
+    from curvecast.datasets import from_table
+
+    _saved(from_table(file, curves, metric, direction, id_column=id_column), file.name, out)
+
+
+@import_app.command("long")
+@friendly_errors
+def import_long(
+    file: Annotated[Path, typer.Argument(help="A long CSV or Parquet table: columns config_id, "
+                                              "epoch, value[, seconds].")],
+    metric: MetricOption,
+    direction: DirectionOption,
+    out: OutOption,
+    configs: Annotated[Path | None, typer.Option(help="Config table (CSV or Parquet) with a "
+                                                      "config_id column.")] = None,
+) -> None:
+    """Import a long table: one row per (config, epoch) observation."""
+    from curvecast.datasets import from_long_table
+
+    _saved(from_long_table(file, metric, direction, configs=configs), file.name, out)
+
+
+@import_app.command("optuna")
+@friendly_errors
+def import_optuna(
+    storage: Annotated[str, typer.Argument(help="Optuna storage URL, e.g. sqlite:///last.db.")],
+    study: Annotated[str, typer.Option(help="The study's name.")],
+    out: OutOption,
+    metric: Annotated[str | None, typer.Option(help="The metric's name, when the study did not "
+                                                    "set one (study.set_metric_names).")] = None,
+) -> None:
+    """Import an Optuna study's intermediate values (steps = epochs) as curves.
+
+    Params and user attrs are the config table; pruned trials are partial curves; failed trials
+    are kept only when they reported NaN (diverged).
+    """
+    from curvecast.datasets import from_optuna
+    from curvecast.datasets.optuna_study import redact
+
+    _saved(from_optuna(storage, study, metric=metric), f"{redact(storage)} study {study!r}", out)
+
+
+@import_app.command("ray")
+@friendly_errors
+def import_ray(
+    experiment: Annotated[Path, typer.Argument(help="A Ray Tune experiment directory (one "
+                                                    "folder per trial).")],
+    metric: Annotated[str, typer.Option(help="The reported metric to read.")],
+    direction: DirectionOption,
+    out: OutOption,
+) -> None:
+    """Import a Ray Tune experiment directory's trials as curves.
+
+    Each trial folder's result.json (or progress.csv) gives the curve (training_iteration =
+    epoch) and params.json the config; trials stopped early are partial curves.
+    """
+    from curvecast.datasets import from_ray
+
+    _saved(from_ray(experiment, metric, direction), experiment.name, out)
 
 
 def _load_any(path: Path) -> CurveSet:
@@ -548,7 +640,7 @@ def _split_prior(curves: CurveSet, fraction: float, seed: int) -> tuple[CurveSet
 
 
 def _stopper_for_search(name: str, *, delta: float, min_complete: int, refit_every: int,
-                        prior: Path | None, epochs: int, predictor: Any = None) -> Any:
+                        prior: CurveSet | None, epochs: int, predictor: Any = None) -> Any:
     """Stopper names → stoppers for ``search`` (the only place the names become classes)."""
     from curvecast import stopping
 
@@ -556,15 +648,10 @@ def _stopper_for_search(name: str, *, delta: float, min_complete: int, refit_eve
         raise ValueError(f"--prior warm-starts the predictive stopper; --stopper {name} has no "
                          "predictor to warm-start")
     if name == "predictive":
-        prior_curves = None
         if prior is not None:
-            prior_curves = CurveSet.load(prior)
-            trained = prior_curves.without_untrained_epoch()
-            if trained.n_epochs < epochs:
-                raise ValueError(f"{prior}: has {trained.n_epochs} epochs, the search trains "
-                                 f"{epochs}; a prior must cover the search's epochs")
+            _check_prior_epochs(prior, epochs)
         return stopping.PredictiveStopper(delta=delta, min_complete=min_complete,
-                                          refit_every=refit_every or None, prior=prior_curves,
+                                          refit_every=refit_every or None, prior=prior,
                                           predictor=predictor)
     if name == "median":
         return stopping.MedianRule(min_complete=min(min_complete, 5))
@@ -573,6 +660,51 @@ def _stopper_for_search(name: str, *, delta: float, min_complete: int, refit_eve
     if name == "never":
         return stopping.NeverStop()
     raise ValueError(f"unknown stopper {name!r}: choose predictive, median, asha or never")
+
+
+def _check_prior_epochs(prior: CurveSet, epochs: int) -> CurveSet:
+    """The prior's trained epochs (epoch 0 dropped), which must cover the search's ``epochs``."""
+    trained = prior.without_untrained_epoch()
+    if trained.n_epochs < epochs:
+        raise ValueError(f"the prior has {trained.n_epochs} epochs, the search trains {epochs}; "
+                         "a prior must cover the search's epochs")
+    return trained
+
+
+def _load_prior(spec: str) -> CurveSet:
+    """``search --prior``: a CurveSet Parquet file, or ``STORAGE#STUDY``, a study in an Optuna
+    storage URL (``sqlite:///last.db#name``, ``postgresql://…#name``) or in an SQLite file
+    (``last.db#name``: an Optuna database or curvecast's own study database)."""
+    if Path(spec).is_file() or "#" not in spec:
+        return CurveSet.load(Path(spec))
+    storage, _, study = spec.rpartition("#")
+    if not storage or not study:
+        raise ValueError(f"--prior {spec!r}: expected a Parquet file or STORAGE#STUDY, e.g. "
+                         "last.db#study or sqlite:///last.db#study")
+    if "://" not in storage:
+        path = Path(storage)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such study database (--prior {spec})")
+        if _is_curvecast_store(path):
+            with _existing_store(f"sqlite:///{path}") as db:
+                info = db.study_info(study)
+                return db.to_curveset(study, epochs=info["settings"].get("epochs"))
+        storage = f"sqlite:///{path}"
+    from curvecast.datasets import from_optuna
+
+    return from_optuna(storage, study)
+
+
+def _is_curvecast_store(path: Path) -> bool:
+    """Whether the SQLite file at ``path`` is a curvecast study database (not an Optuna one)."""
+    import sqlite3
+
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    except sqlite3.DatabaseError:
+        return False
+    return {"studies", "observations", "decisions"} <= tables
 
 
 def _searcher_for_search(name: str, workload: Workload, seed: int, trials: int) -> Any:
@@ -597,7 +729,7 @@ def _searcher_for_search(name: str, workload: Workload, seed: int, trials: int) 
 
 
 def _scheduled_search(name: str, workload: Workload, *, seed: int, delta: float,
-                      min_complete: int, prior: Path | None, epochs: int,
+                      min_complete: int, prior: CurveSet | None, epochs: int,
                       eta: float = 3.0, predictor: Any = None) -> tuple[Callable[..., Any], Any, Any]:
     """``search --searcher hyperband|fhyperband`` → (runner, config sampler, scheduler factory),
     called like :func:`~curvecast.execution.live.run_search` (workload, searcher, stopper, ...).
@@ -622,14 +754,11 @@ def _scheduled_search(name: str, workload: Workload, *, seed: int, delta: float,
     predictors: dict[int, Predictor] = {}
     prototype: Predictor = SRM() if predictor is None else predictor
     if prior is not None:
-        trained = CurveSet.load(prior).without_untrained_epoch()
-        if trained.n_epochs < epochs:
-            raise ValueError(f"{prior}: has {trained.n_epochs} epochs, the search trains "
-                             f"{epochs}; a prior must cover the search's epochs")
+        trained = _check_prior_epochs(prior, epochs)
         complete = trained.subset(np.flatnonzero(trained.is_complete()))
         if complete.n_configs < 6:
-            raise ValueError(f"{prior}: {complete.n_configs} complete curves; warm-starting "
-                             "f-Hyperband's rung predictors needs at least 6")
+            raise ValueError(f"the prior has {complete.n_configs} complete curves; "
+                             "warm-starting f-Hyperband's rung predictors needs at least 6")
         fits = FitCache()
         ends = {r.epochs for plan in search.hyperband_brackets(epochs, eta) for r in plan.rungs
                 if r.epochs > 1}
@@ -669,8 +798,13 @@ def search_command(
                                                 "--arcsine-target apply to it).")] = "chain",
     refit_every: Annotated[int, typer.Option(help="Refit the predictor every K completions "
                                                   "(0: fit once).")] = 10,
-    prior: Annotated[Path | None, typer.Option(help="Recorded curves of the same workload "
-                                                    "(Parquet) to warm-start the predictor.")] = None,
+    prior: Annotated[str | None, typer.Option(help="Recorded curves of the same workload and "
+                                                   "metric to warm-start the predictor: a "
+                                                   "Parquet file, or STORAGE#STUDY, a study in "
+                                                   "an Optuna storage (sqlite:///last.db#name, "
+                                                   "postgresql://…#name) or an SQLite file "
+                                                   "(last.db#name: Optuna's or curvecast's).")
+                                                   ] = None,
     sigma_model: SigmaModelOption = "per_tau",
     arcsine_target: ArcsineTargetOption = False,
     seed: Annotated[int, typer.Option(help="Seed of config sampling and training.")] = 1,
@@ -707,6 +841,12 @@ def search_command(
         runner = functools.partial(run_ray_search, address=address, storage_path=ray_storage)
     n_workers = workers or os.cpu_count() or 1
     wl = factories[workload]()
+    prior_curves = None if prior is None else _load_prior(prior)
+    if prior_curves is not None:  # refused before anything runs
+        from curvecast.datasets import check_prior_metric
+
+        check_prior_metric(prior_curves, metric=wl.metric, direction=wl.direction,
+                           target=f"workload {workload!r}")
     from curvecast.predictors import SRM, HorizonChain
 
     if predictor not in ("chain", "srm"):
@@ -721,12 +861,13 @@ def search_command(
         if backend != "local":
             raise ValueError(f"--searcher {searcher} runs with --backend local only")
         runner, proposer, stop = _scheduled_search(searcher, wl, seed=seed, delta=delta,
-                                                   min_complete=min_complete, prior=prior,
-                                                   epochs=epochs, predictor=srm)
+                                                   min_complete=min_complete,
+                                                   prior=prior_curves, epochs=epochs,
+                                                   predictor=srm)
     else:
         stop = _stopper_for_search(stopper, delta=delta, min_complete=min_complete,
-                                   refit_every=refit_every, prior=prior, epochs=epochs,
-                                   predictor=srm)
+                                   refit_every=refit_every, prior=prior_curves,
+                                   epochs=epochs, predictor=srm)
         proposer = _searcher_for_search(searcher, wl, seed, trials)
     settings = {"searcher": searcher, "stopper": stopper, "delta": delta,
                 "predictor": predictor, "min_complete": min_complete, "refit_every": refit_every,
@@ -881,6 +1022,22 @@ def report(
         searcher_state = db.get_study_state(study, "searcher")
     write_study_report(info, trials, out, searcher_state=searcher_state)
     console.print(f"report -> {out}")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from curvecast import __version__
+
+        console.print(f"curvecast {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="Print curvecast's version and exit.")] = False,
+) -> None:
+    """Predict where learning curves end; stop the runs that will not win."""
 
 
 def main() -> None:

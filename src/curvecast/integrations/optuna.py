@@ -26,7 +26,11 @@ parameter a trial lacks counts as the median of the other trials' values (a numb
 ``"None"``.
 
 Warm start: ``prior=`` takes recorded curves of the same workload (a :class:`CurveSet`, e.g. a
-``curvecast collect`` recording, or an earlier study's curves).  The predictor is fitted on them
+``curvecast collect`` recording, or an earlier study's curves:
+``CurvecastPruner(prior=curvecast.from_optuna("sqlite:///last.db", "last"))``).  A prior whose
+metric (when both are named, ``study.set_metric_names``) or direction differs from the study's is
+refused with a ``ValueError`` on the first ``trial.should_prune()``, before any decision, or at
+once by :meth:`CurvecastPruner.check_prior`.  The predictor is fitted on them
 plus the study's completed trials, and they count toward ``min_complete``, so with a prior of at
 least ``min_complete`` curves the pruner judges trials from the study's second trial on (the
 reference, the best final value, still comes from the study's own completed trials).  The
@@ -34,21 +38,21 @@ prior's config columns are matched to the study's by name (parameters and ``conf
 columns only one side has are not used.  The prior's epochs must start at the study's steps.
 
 Cold start: until the predictor can be fitted, ``fallback`` (e.g. Optuna's own
-``MedianPruner``) decides instead, if given; trials it prunes carry ``curvecast:fallback`` and no
+``MedianPruner``) decides instead, if given; trials it prunes carry ``ATTRS["fallback"]`` and no
 prediction.
 
-Every trial the pruner prunes by a prediction carries, as user attributes, what drove the
-decision: ``curvecast:predicted`` (predicted final value), ``curvecast:std``,
-``curvecast:probability``, ``curvecast:step``, ``curvecast:pruned``, ``curvecast:clipped``
+Every trial the pruner prunes by a prediction carries, as user attributes under the readable
+keys of :data:`ATTRS` (as optuna-dashboard shows them), what drove the decision:
+``curvecast: predicted final value``, ``curvecast: σ of prediction``, ``curvecast: P(final worse
+than best)`` (the reference is the best final value so far, moved by ``margin``, or the k-th best),
+``curvecast: judged at step``, ``curvecast: pruned`` and ``curvecast: prediction clipped``
 (whether the prediction was clipped to the range the study's curves support; such decisions are
-also counted in ``n_clipped_``) — visible in optuna-dashboard.  :func:`predicted_value`
-returns a pruned trial's predicted final value rather than its last report (optuna#3168,
-#4951).
+also counted in ``n_clipped_``).  :func:`predicted_value` returns a pruned trial's predicted final
+value rather than its last report (optuna#3168, #4951).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Collection, Sequence
 from typing import Any
 
@@ -66,11 +70,23 @@ except ImportError as err:  # pragma: no cover - exercised in a subprocess test
 
 from curvecast import defaults
 from curvecast.curves import CurveSet, Direction
+from curvecast.datasets.config_rows import config_row
+from curvecast.datasets.priors import check_prior_metric
 from curvecast.predictors import Predictor
 from curvecast.stopping import DEFAULT_DELTA as DEFAULT_STOP_DELTA
 from curvecast.stopping import History, PredictiveStopper, Trial
 
-_ATTR = "curvecast:"
+#: The user-attribute key of each item a judged trial carries (readable in optuna-dashboard).
+ATTRS: dict[str, str] = {
+    "predicted": "curvecast: predicted final value",
+    "std": "curvecast: σ of prediction",
+    "probability": "curvecast: P(final worse than best)",
+    "step": "curvecast: judged at step",
+    "pruned": "curvecast: pruned",
+    "fallback": "curvecast: pruned by fallback",
+    "clipped": "curvecast: prediction clipped",
+}
+_OLD_PREDICTED = "curvecast:predicted"  # the key before 0.1.0's readable ones
 _METRIC = "objective"
 #: The pruner's default Δ (the library's: :data:`curvecast.stopping.DEFAULT_DELTA`).
 DEFAULT_DELTA = DEFAULT_STOP_DELTA
@@ -114,6 +130,8 @@ class CurvecastPruner(BasePruner):
         self._settings: dict[str, Any] = {
             "delta": delta, "margin": margin, "keep_top_k": keep_top_k,
             "min_complete": min_complete, "refit_every": refit_every, "predictor": predictor}
+        self._prior_source = prior
+        self._checked: set[str] = set()
         self.prior = None if prior is None else _prior_curves(prior)
         self.stopper = PredictiveStopper(**self._settings, prior=self.prior)
         self._prior_columns: tuple[str, ...] | None = (
@@ -126,6 +144,7 @@ class CurvecastPruner(BasePruner):
 
     def prune(self, study: optuna.study.Study, trial: FrozenTrial) -> bool:
         """Whether ``trial`` should stop now (called by ``trial.should_prune()``)."""
+        self.check_prior(study)
         reported = trial.intermediate_values
         if not reported:
             return False
@@ -157,6 +176,27 @@ class CurvecastPruner(BasePruner):
             _set_attrs(study, trial, attrs)
         return decision.stop
 
+    def check_prior(self, study: optuna.study.Study) -> None:
+        """Refuse a prior recorded for another metric or direction than ``study``'s.
+
+        Called on the study's first ``trial.should_prune()``, before any decision (Optuna gives a
+        pruner no earlier hook); call it after ``create_study`` to refuse before anything runs.
+        The metric names are compared when both are known (``study.set_metric_names``).
+
+        Raises:
+            ValueError: naming both metrics and directions.
+        """
+        if self._prior_source is None or study.study_name in self._checked:
+            return
+        if len(study.directions) != 1:
+            raise ValueError("CurvecastPruner judges single-objective studies")
+        names = study.metric_names
+        direction = (Direction.MAXIMIZE if study.direction is StudyDirection.MAXIMIZE
+                     else Direction.MINIMIZE)
+        check_prior_metric(self._prior_source, metric=names[0] if names else None,
+                    direction=direction, target=f"study {study.study_name!r}")
+        self._checked.add(study.study_name)
+
     def _fall_back(self, study: optuna.study.Study, trial: FrozenTrial, step: int) -> bool:
         if self.fallback is None or not self.fallback.prune(study, trial):
             return False
@@ -167,10 +207,6 @@ class CurvecastPruner(BasePruner):
         """The stopper, its prior cut to the config columns the study shares with it."""
         if self.prior is None:
             return self.stopper
-        if self.prior.direction is not history.direction:
-            raise ValueError(f"the prior's metric {self.prior.provenance.get('metric')!r} is "
-                             f"{self.prior.direction.value}d but the study "
-                             f"{history.direction.value}s its objective")
         columns = tuple(history.configs.columns)
         if columns != self._prior_columns:
             prior = CurveSet(values=self.prior.values, observed=self.prior.observed,
@@ -187,8 +223,10 @@ def predicted_value(trial: FrozenTrial) -> float | None:
     """A trial's final value: the predicted one for a pruned trial judged by
     :class:`CurvecastPruner`, the returned value for a complete one, else None (also for a
     trial the fallback pruned: Optuna's value of a pruned trial is just its last report)."""
-    if trial.state is TrialState.PRUNED and f"{_ATTR}predicted" in trial.user_attrs:
-        return float(trial.user_attrs[f"{_ATTR}predicted"])
+    if trial.state is TrialState.PRUNED:
+        for key in (ATTRS["predicted"], _OLD_PREDICTED):
+            if key in trial.user_attrs:
+                return float(trial.user_attrs[key])
     if trial.state is not TrialState.COMPLETE or trial.value is None:
         return None  # e.g. pruned by the fallback: Optuna's value is only the last report
     return float(trial.value)
@@ -210,7 +248,7 @@ def _set_attrs(study: optuna.study.Study, trial: FrozenTrial, attrs: dict[str, A
     # A pruner receives a FrozenTrial; user attributes are written through the study's storage,
     # as optuna.trial.Trial.set_user_attr does.
     for key, value in attrs.items():
-        study._storage.set_trial_user_attr(trial._trial_id, _ATTR + key, value)
+        study._storage.set_trial_user_attr(trial._trial_id, ATTRS[key], value)
 
 
 class _StudyCurves:
@@ -368,10 +406,4 @@ def _config(trial: FrozenTrial, config_attrs: Sequence[str]) -> dict[str, Any]:
     """A trial's config-table row: its parameters and the user attributes ``config_attrs``."""
     row = dict(trial.params)
     row.update({k: trial.user_attrs[k] for k in config_attrs if k in trial.user_attrs})
-    return _encode(row)
-
-
-def _encode(params: dict[str, Any]) -> dict[str, Any]:
-    """Trial parameters as config-table columns (numbers as numbers, the rest as strings)."""
-    return {k: (v if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-                else str(v)) for k, v in params.items()}
+    return config_row(row)

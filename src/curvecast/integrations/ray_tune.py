@@ -43,6 +43,8 @@ import pandas as pd
 
 from curvecast import defaults
 from curvecast.curves import CurveSet, Direction
+from curvecast.datasets.config_rows import config_row
+from curvecast.datasets.priors import check_prior_metric
 from curvecast.predictors import Predictor
 from curvecast.stopping import DEFAULT_DELTA, Decision, History, PredictiveStopper, Trial
 
@@ -85,8 +87,12 @@ class CurvecastScheduler(FIFOScheduler):
         grace_period: never stop before this epoch.
         predictor: an unfitted curvecast predictor (default: ``HorizonChain()``, which also
             learns from stopped and running trials as far as they were observed).
-        prior: recorded curves of the same workload (a warm start): fitted on together with the
-            completed trials, and counted toward ``min_complete``.  Its config table should have
+        prior: recorded curves of the same workload (a warm start, e.g.
+            ``curvecast.from_ray("~/ray_results/last", "acc", "max")``): fitted on together with
+            the completed trials, and counted toward ``min_complete``.  Refused (``ValueError``)
+            when its metric or direction is not the scheduler's, as soon as both are known (here
+            or when the ``Tuner`` passes them), before any trial starts.  Its config table should
+            have
             the columns the trials' configs (plus ``describe``) give.
         describe: maps a trial's config to extra config-table columns (e.g. a workload's
             ``describe``, giving ``n_params`` and ``n_layers`` for the architecture features).
@@ -125,6 +131,8 @@ class CurvecastScheduler(FIFOScheduler):
                                          predictor=predictor, prior=prior)
         self._metric = metric
         self._mode = mode
+        self.prior = prior
+        self._check_prior()
         self._study = uuid.uuid4().hex
         self._curves: dict[str, dict[int, float]] = {}
         self._configs: dict[str, dict[str, Any]] = {}
@@ -146,7 +154,13 @@ class CurvecastScheduler(FIFOScheduler):
             self._mode = mode
         if self._metric is None and self._mode:
             self._metric = DEFAULT_METRIC
+        self._check_prior()
         return True
+
+    def _check_prior(self) -> None:
+        if self.prior is not None and self._metric and self._mode:
+            check_prior_metric(self.prior, metric=self._metric, direction=self.direction,
+                        target="the Tune run")
 
     @property
     def direction(self) -> Direction:
@@ -278,11 +292,10 @@ class CurvecastScheduler(FIFOScheduler):
         return history, Trial(tid, configs.loc[[tid]], rows[-1, : len(partial)])
 
     def _encode(self, config: Mapping[str, Any]) -> dict[str, Any]:
-        row = _flatten(config)
+        row = config_row(config)
         if self.describe is not None:
-            row.update(_flatten(self.describe(config)))
-        return {k: (v if isinstance(v, int | float) and not isinstance(v, bool)
-                    and math.isfinite(v) else str(v)) for k, v in row.items()}
+            row.update(config_row(self.describe(config)))
+        return row
 
     # ------------------------------------------------------------------ state
     def state(self) -> dict[str, Any]:
@@ -381,17 +394,6 @@ class DecisionRecorder(Callback):
             return
         for key in ("predicted", "std", "probability", "stopped", "epoch", "n_complete"):
             result[_KEY + key] = record[key]
-
-
-def _flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in config.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            out.update(_flatten(value, name + "/"))
-        else:
-            out[name] = value
-    return out
 
 
 def _json_float(value: float) -> float | str:

@@ -1,0 +1,122 @@
+"""Learning curves from a long table: one row per (config, epoch) observation.
+
+::
+
+    config_id,epoch,value,seconds
+    a,1,0.41,12.5
+    a,2,0.55,12.1
+    b,1,nan,11.9
+
+``seconds`` (wall-clock seconds of that epoch) is optional.  A ``nan``/``inf`` value is a diverged
+run (counted as the worst value, curvecast's one rule).  The config table, optional, is a second
+CSV or Parquet file with a ``config_id`` column and one row per config; without it the configs
+have no features but their curves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from curvecast.curves import CurveSet, CurveSetFormatError, Direction
+from curvecast.datasets.table_io import cell, read_columns, read_table
+
+__all__ = ["LONG_COLUMNS", "from_long_table"]
+
+#: The columns of a long table (``seconds`` optional).
+LONG_COLUMNS = ("config_id", "epoch", "value", "seconds")
+
+
+def _first(mask: np.ndarray) -> int | None:
+    return int(np.flatnonzero(mask)[0]) if mask.any() else None
+
+
+def _read_configs(path: Path) -> pd.DataFrame:
+    columns = read_columns(path)
+    if "config_id" not in columns:
+        raise CurveSetFormatError(f"{path}: the config table has no column 'config_id' "
+                                  f"(columns: {columns})")
+    configs, _ = read_table(path, [])
+    ids = configs.pop("config_id")
+    for mask, what in ((ids.isna().to_numpy(), "is empty"),
+                       (ids.astype(str).duplicated().to_numpy(), "repeats an earlier row's id")):
+        row = _first(mask)
+        if row is not None:
+            raise CurveSetFormatError(f"{cell(path, row, 'config_id')}the config id {what}")
+    configs.index = pd.Index(ids.astype(str).to_numpy(), name="config_id")
+    return configs
+
+
+def from_long_table(path: str | Path, metric: str, direction: Direction | str, *,
+                    configs: str | Path | None = None,
+                    diverged_value: float | None = None) -> CurveSet:
+    """Load a long CSV or Parquet table of learning curves (see the module docstring).
+
+    Args:
+        path: the observations: columns ``config_id, epoch, value[, seconds]``.
+        metric: the metric's name (e.g. ``"val_loss"``).
+        direction: ``"maximize"`` or ``"minimize"``.
+        configs: the config table (a ``config_id`` column plus hyperparameters), optional.
+        diverged_value: the value a NaN/inf observation counts as (default: the worst observed).
+
+    Raises:
+        FileNotFoundError: a file does not exist.
+        CurveSetFormatError: naming the file, row and column of the first malformed cell (a
+            missing or extra column, an empty value, an epoch that is not a whole number ≥ 0, an
+            epoch repeated for a config, a config the config table lacks).
+    """
+    path = Path(path)
+    try:
+        direction = Direction.parse(direction)
+    except ValueError as err:
+        raise CurveSetFormatError(f"--direction: {err}") from None
+    columns = read_columns(path)
+    missing = [c for c in LONG_COLUMNS[:3] if c not in columns]
+    extra = [c for c in columns if c not in LONG_COLUMNS]
+    if missing or extra:
+        raise CurveSetFormatError(
+            f"{path}: a long table has the columns config_id, epoch, value[, seconds]; "
+            + (f"missing {missing}" if missing else f"unexpected {extra} (config columns go in "
+               "a separate config table)") + f" (columns: {columns})")
+    numeric = [c for c in LONG_COLUMNS[1:] if c in columns]
+    rest, (numbers, seen) = read_table(path, numeric)
+    ids = rest["config_id"]
+    row = _first(ids.isna().to_numpy())
+    if row is not None:
+        raise CurveSetFormatError(f"{cell(path, row, 'config_id')}the config id is empty")
+    ids = ids.astype(str)
+    epoch, value = numbers[:, 0], numbers[:, 1]
+    for col, mask, what in (
+            ("epoch", ~seen[:, 0], "is empty"),
+            ("epoch", seen[:, 0] & ~((epoch >= 0) & (np.mod(epoch, 1) == 0)),
+             "is not a whole number >= 0"),
+            ("value", ~seen[:, 1], "is empty (a row is one observation; write nan for a "
+                                   "diverged run)"),
+            ("epoch", pd.DataFrame({"c": ids, "e": epoch}).duplicated().to_numpy(),
+             "repeats an earlier row's (config_id, epoch)")):
+        row = _first(mask)
+        if row is not None:
+            shown = "" if col == "value" or not seen[row, 0] else f" ({epoch[row]:g})"
+            raise CurveSetFormatError(f"{cell(path, row, col)}the {col}{shown} {what}")
+    if configs is None:
+        table = pd.DataFrame(index=pd.Index(pd.unique(ids.to_numpy()), name="config_id"))
+    else:
+        table = _read_configs(Path(configs))
+        row = _first(~ids.isin(table.index).to_numpy())
+        if row is not None:
+            raise CurveSetFormatError(f"{cell(path, row, 'config_id')}config {ids.iloc[row]!r} "
+                                      f"has no row in the config table {configs}")
+    long = pd.DataFrame({"config_id": ids.to_numpy(), "epoch": epoch.astype(np.int64),
+                         "value": value})
+    if "seconds" in numeric:
+        long["seconds"] = np.where(seen[:, 2], numbers[:, 2], np.nan)
+    provenance = {"source": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+                  "importer": "long-table"}
+    if configs is not None:
+        provenance["configs"] = Path(configs).name
+    return CurveSet.from_long(long, table, metric=metric, direction=direction,
+                              provenance=provenance, diverged_value=diverged_value,
+                              source=str(path))

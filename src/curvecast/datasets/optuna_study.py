@@ -1,0 +1,136 @@
+"""Learning curves from an Optuna study (extra ``curvecast[optuna]``; Optuna imported on call).
+
+Each trial's intermediate values (``trial.report(value, step)``) are its curve, the steps the epochs
+(report epochs 1, 2, …, T, as :class:`curvecast.integrations.optuna.CurvecastPruner` expects).  The
+config table holds the trials' parameters and user attributes (curvecast's own ``curvecast:*``
+attributes excepted), encoded as :func:`curvecast.datasets.config_rows.config_row` does; config ids
+are ``t<number>``, as the pruner names trials.
+
+Which trials become curves:
+
+* complete trials: their curve (a complete trial that reported nothing is left out);
+* pruned trials: their partial curve (epochs after the pruning step unobserved);
+* failed trials: only when they reported a NaN or infinite value (a diverged run, counted as the
+  worst value by curvecast's one rule); a trial that failed for another reason says nothing about
+  its config and is left out;
+* running and waiting trials are left out.
+
+The metric is the study's metric name (``study.set_metric_names``), else ``metric``, else
+``"objective"`` (an unnamed objective, which a prior check matches to any metric name).
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from curvecast.curves import CurveSet, CurveSetFormatError, Direction
+from curvecast.datasets.config_rows import config_row
+from curvecast.datasets.priors import UNNAMED_METRIC
+
+__all__ = ["from_optuna", "redact"]
+
+_OWN_ATTRS = "curvecast"
+
+
+def redact(url: str) -> str:
+    """``url`` without its password (``postgresql://user:***@host/db``)."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a SQLAlchemy URL: shown as given
+        return url
+
+
+def _check_sqlite(url: str) -> None:
+    """An SQLite URL must name an existing Optuna database (Optuna would create an empty one, or
+    add its tables to another program's database)."""
+    if not url.startswith("sqlite:///"):
+        return
+    path = Path(url.removeprefix("sqlite:///"))
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such Optuna storage file ({url})")
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    except sqlite3.DatabaseError as err:
+        raise CurveSetFormatError(f"{path}: not an SQLite database ({err})") from None
+    if "version_info" not in tables or "trial_intermediate_values" not in tables:
+        raise CurveSetFormatError(f"{path}: not an Optuna storage (no Optuna tables; tables: "
+                                  f"{sorted(tables)[:8]})")
+
+
+def from_optuna(storage: str, study: str, *, metric: str | None = None) -> CurveSet:
+    """The learning curves of Optuna study ``study`` in ``storage`` (see the module docstring).
+
+    Args:
+        storage: an Optuna storage URL (``sqlite:///last.db``, ``postgresql://…``).
+        study: the study's name.
+        metric: the metric's name when the study did not set one with
+            ``study.set_metric_names`` (it must agree when the study did).
+
+    Raises:
+        ModuleNotFoundError: Optuna is not installed (``pip install 'curvecast[optuna]'``).
+        FileNotFoundError: an SQLite storage file that does not exist.
+        CurveSetFormatError: not an Optuna storage, no such study (the message lists the
+            study names), a multi-objective study, a metric that disagrees with the study's, or no
+            trial that reported intermediate values.
+    """
+    import optuna
+    from optuna.trial import TrialState
+
+    _check_sqlite(storage)
+    where = f"{redact(storage)} study {study!r}"
+    try:
+        loaded = optuna.load_study(study_name=study, storage=storage)
+    except KeyError:
+        names = optuna.get_all_study_names(storage)
+        raise CurveSetFormatError(f"{redact(storage)}: no study {study!r} (studies: {names})"
+                                  ) from None
+    if len(loaded.directions) != 1:
+        raise CurveSetFormatError(f"{where}: has {len(loaded.directions)} objectives; curvecast "
+                                  "imports single-objective studies")
+    metric_names = loaded.metric_names
+    if metric_names and metric is not None and metric_names[0] != metric:
+        raise CurveSetFormatError(f"{where}: its metric is {metric_names[0]!r}, not {metric!r}")
+    name = metric_names[0] if metric_names else (metric or UNNAMED_METRIC)
+    direction = (Direction.MAXIMIZE if loaded.direction is optuna.study.StudyDirection.MAXIMIZE
+                 else Direction.MINIMIZE)
+    kept, left_out = [], {"no_reports": 0, "failed": 0, "running": 0}
+    for trial in loaded.get_trials(deepcopy=False):
+        reports = trial.intermediate_values
+        if trial.state in (TrialState.RUNNING, TrialState.WAITING):
+            left_out["running"] += 1
+        elif not reports:
+            left_out["no_reports"] += 1
+        elif trial.state is TrialState.FAIL and all(math.isfinite(v) for v in reports.values()):
+            left_out["failed"] += 1
+        else:
+            kept.append(trial)
+    if not kept:
+        raise CurveSetFormatError(f"{where}: no trial reported intermediate values "
+                                  f"(trial.report(value, step)); left out: {left_out}")
+    ids = [f"t{t.number}" for t in kept]
+    long = pd.DataFrame([{"config_id": i, "epoch": int(step), "value": float(value)}
+                         for i, t in zip(ids, kept, strict=True)
+                         for step, value in sorted(t.intermediate_values.items())])
+    configs = pd.DataFrame([_row(t) for t in kept], index=pd.Index(ids, name="config_id"))
+    states = pd.Series([t.state.name.lower() for t in kept]).value_counts()
+    provenance = {"importer": "optuna", "storage": redact(storage), "study": study,
+                  "trials": {str(k): int(v) for k, v in states.items()}, "left_out": left_out}
+    return CurveSet.from_long(long, configs, metric=name, direction=direction,
+                              epochs=np.unique(long["epoch"].to_numpy()), provenance=provenance,
+                              source=where)
+
+
+def _row(trial: Any) -> dict[str, Any]:
+    """Parameters, then user attributes (curvecast's own excepted; a parameter wins a clash)."""
+    attrs = {k: v for k, v in trial.user_attrs.items()
+             if not k.startswith(_OWN_ATTRS) and k not in trial.params}
+    return config_row({**trial.params, **attrs})

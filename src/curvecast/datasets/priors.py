@@ -1,0 +1,31 @@
+"""The one check a warm-start prior passes before a study that uses it starts."""
+
+from __future__ import annotations
+
+from curvecast.curves import CurveSet, Direction
+
+__all__ = ["UNNAMED_METRIC", "check_prior_metric"]
+
+#: The metric name of an Optuna study that never called ``study.set_metric_names``: it matches
+#: any name (only the direction can be checked).
+UNNAMED_METRIC = "objective"
+
+
+def check_prior_metric(prior: CurveSet, *, metric: str | None, direction: Direction | str,
+                       target: str = "the study") -> None:
+    """Refuse ``prior`` when it was recorded for another metric or direction than ``target``'s.
+
+    ``metric`` None or :data:`UNNAMED_METRIC` (on either side) matches any metric name.
+
+    Raises:
+        ValueError: naming both metrics and directions.
+    """
+    direction = Direction.parse(direction)
+    named = metric not in (None, UNNAMED_METRIC) and prior.metric != UNNAMED_METRIC
+    if named and prior.metric != metric:
+        raise ValueError(f"the prior's metric is {prior.metric!r} but {target} measures "
+                         f"{metric!r}: a prior must record the study's metric")
+    if prior.direction is not direction:
+        what = repr(metric) if metric not in (None, UNNAMED_METRIC) else "its objective"
+        raise ValueError(f"the prior's metric {prior.metric!r} is {prior.direction.value}d but "
+                         f"{target} {direction.value}s {what}")

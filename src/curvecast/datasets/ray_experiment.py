@@ -1,0 +1,165 @@
+"""Learning curves from a Ray Tune experiment directory (plain files: Ray is not needed).
+
+Tune writes one folder per trial inside the experiment directory
+(``~/ray_results/NAME/`` or ``RunConfig(storage_path=..., name=NAME)``), holding ``params.json``
+(the trial's config) and its reports, one per ``tune.report``: ``result.json`` (JSON lines; read
+first) or ``progress.csv``.  ``training_iteration`` (1, 2, …) is the epoch and ``metric`` the
+value; ``time_this_iter_s`` the seconds of that epoch.  Nested configs and results are flattened
+with ``/`` (``{"opt": {"lr": 0.1}}`` → ``opt/lr``), as Tune names them in ``progress.csv``.
+
+As for Optuna studies: a trial stopped early (by a scheduler) is a partial curve; a trial that
+errored (``error.txt``) is kept only when it reported a NaN or infinite value (a diverged run); a
+trial that reported nothing is left out.  Config ids are the Tune trial ids.  A trial restarted
+after a failure reports epochs again: from the first repeated epoch on, the later run's reports
+replace the earlier ones (as :class:`~curvecast.integrations.ray_tune.CurvecastScheduler` does).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from curvecast.curves import CurveSet, CurveSetFormatError, Direction
+from curvecast.datasets.config_rows import config_row, flatten
+from curvecast.datasets.table_io import cell, read_columns, read_table
+
+__all__ = ["from_ray"]
+
+_EPOCH = "training_iteration"
+_SECONDS = "time_this_iter_s"
+#: One report: (epoch, value, seconds).
+Report = tuple[int, float, float]
+
+
+def _number(value: Any, where: str, column: str) -> float:
+    if value is None:  # Ray's JSON encoder writes some NaNs as null
+        return math.nan
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise CurveSetFormatError(f"{where}, column {column!r}: {value!r} is not a number")
+    return float(value)
+
+
+def _from_json_lines(path: Path, metric: str) -> list[Report]:
+    reports = []
+    for i, line in enumerate(path.read_text().splitlines()):
+        if not line.strip():
+            continue
+        where = f"{path}: row {i + 1} (line {i + 1})"
+        try:
+            result = flatten(json.loads(line))
+        except json.JSONDecodeError as err:
+            raise CurveSetFormatError(f"{where}: not JSON ({err.msg})") from None
+        if metric not in result:
+            continue
+        if _EPOCH not in result:
+            raise CurveSetFormatError(f"{where}, column {_EPOCH!r}: missing")
+        epoch = _number(result[_EPOCH], where, _EPOCH)
+        if not (math.isfinite(epoch) and epoch >= 0 and epoch == int(epoch)):
+            raise CurveSetFormatError(f"{where}, column {_EPOCH!r}: {epoch!r} is not a whole "
+                                      "number >= 0")
+        reports.append((int(epoch), _number(result[metric], where, metric),
+                        _number(result.get(_SECONDS), where, _SECONDS)))
+    return reports
+
+
+def _from_csv(path: Path, metric: str) -> list[Report]:
+    columns = read_columns(path)
+    if metric not in columns:
+        return []
+    if _EPOCH not in columns:
+        raise CurveSetFormatError(f"{cell(path, column=_EPOCH)}missing")
+    wanted = [_EPOCH, metric, *([_SECONDS] if _SECONDS in columns else [])]
+    _, (numbers, seen) = read_table(path, wanted)
+    reports = []
+    for i in np.flatnonzero(seen[:, 1]):
+        epoch = numbers[i, 0]
+        if not (seen[i, 0] and epoch >= 0 and epoch == int(epoch)):
+            raise CurveSetFormatError(f"{cell(path, int(i), _EPOCH)}{epoch!r} is not a whole "
+                                      "number >= 0")
+        seconds = numbers[i, 2] if len(wanted) == 3 and seen[i, 2] else math.nan
+        reports.append((int(epoch), float(numbers[i, 1]), float(seconds)))
+    return reports
+
+
+def _trial(folder: Path, metric: str) -> tuple[str, dict[str, Any], list[Report]]:
+    """A trial folder → (trial id, config row, reports)."""
+    params = folder / "params.json"
+    try:
+        config = json.loads(params.read_text())
+    except json.JSONDecodeError as err:
+        raise CurveSetFormatError(f"{params}: line {err.lineno}: not JSON ({err.msg})") from None
+    if not isinstance(config, dict):
+        raise CurveSetFormatError(f"{params}: not a JSON object (a trial's config)")
+    reports: list[Report] = []
+    source = folder / "result.json"
+    if source.is_file() and source.stat().st_size:
+        reports = _from_json_lines(source, metric)
+    elif (folder / "progress.csv").is_file() and (folder / "progress.csv").stat().st_size:
+        source = folder / "progress.csv"
+        reports = _from_csv(source, metric)
+    latest: dict[int, Report] = {}
+    for report in reports:  # a restarted trial reports again from its checkpoint's epoch (or 1)
+        latest = {e: r for e, r in latest.items() if e < report[0]}
+        latest[report[0]] = report
+    reports = list(latest.values())
+    trial_id = folder.name
+    if source.name == "result.json" and reports:
+        first = json.loads(next(x for x in source.read_text().splitlines() if x.strip()))
+        trial_id = str(first.get("trial_id", trial_id))
+    return trial_id, config_row(config), reports
+
+
+def from_ray(experiment: str | Path, metric: str, direction: Direction | str) -> CurveSet:
+    """The learning curves of a Ray Tune experiment directory (see the module docstring).
+
+    Args:
+        experiment: the experiment directory (holding one folder per trial).
+        metric: the reported metric (nested names joined by ``/``).
+        direction: ``"maximize"`` or ``"minimize"`` (Tune's ``mode`` ``"max"``/``"min"`` too).
+
+    Raises:
+        FileNotFoundError: no such directory.
+        CurveSetFormatError: no trial folder, a malformed ``params.json`` or result (naming the
+            file, row and column), or no trial that reported ``metric``.
+    """
+    root = Path(experiment).expanduser()
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: no such experiment directory")
+    try:
+        direction = Direction.parse(direction)
+    except ValueError as err:
+        raise CurveSetFormatError(f"--direction: {err}") from None
+    folders = sorted({p.parent for p in root.rglob("params.json")})
+    if not folders:
+        raise CurveSetFormatError(f"{root}: no Ray Tune trial folder (none holds params.json)")
+    rows, configs, ids = [], [], []
+    left_out = {"no_reports": 0, "errored": 0}
+    for folder in folders:
+        trial_id, config, reports = _trial(folder, metric)
+        errored = (folder / "error.txt").is_file()
+        if not reports:
+            left_out["no_reports"] += 1
+            continue
+        if errored and all(math.isfinite(r[1]) for r in reports):
+            left_out["errored"] += 1
+            continue
+        if trial_id in ids:
+            trial_id = f"{trial_id}:{folder.name}"
+        ids.append(trial_id)
+        configs.append(config)
+        rows += [{"config_id": trial_id, "epoch": e, "value": v, "seconds": s}
+                 for e, v, s in reports]
+    if not ids:
+        raise CurveSetFormatError(f"{root}: no trial reported {metric!r} with {_EPOCH} "
+                                  f"({len(folders)} trial folders; left out: {left_out})")
+    long = pd.DataFrame(rows)
+    provenance = {"importer": "ray", "experiment": str(root), "trials": len(ids),
+                  "left_out": left_out}
+    return CurveSet.from_long(long, pd.DataFrame(configs, index=pd.Index(ids, name="config_id")),
+                              metric=metric, direction=direction, provenance=provenance,
+                              source=str(root))

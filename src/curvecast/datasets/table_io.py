@@ -1,0 +1,125 @@
+"""Reading a user's CSV or Parquet table with numeric columns checked cell by cell.
+
+Every error names the file, the row and the column.  Rows count the data rows from 1 (the header
+is not a row); for a CSV file the error also gives the line (row N is line N + 1).
+
+In a numeric column an empty cell (CSV) or a null (Parquet) is *not observed*; ``nan``, ``inf`` and
+``-inf`` are observed values (a diverged run, curvecast's one rule counts them as the worst value).
+Note that pandas' ``DataFrame.to_parquet`` writes NaN as null: write diverged values with pyarrow
+(``pa.array(values, from_pandas=False)``) or as CSV.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from numpy.typing import NDArray
+
+from curvecast.curves import CurveSetFormatError
+
+__all__ = ["NumericColumns", "cell", "read_columns", "read_table"]
+
+_NAN_TEXT = frozenset({"nan", "+nan", "-nan"})
+#: (values, observed), each of shape (n_rows, n_columns).
+NumericColumns = tuple[NDArray[np.float64], NDArray[np.bool_]]
+
+
+def _is_parquet(path: Path) -> bool:
+    return path.suffix.lower() in (".parquet", ".pq")
+
+
+def cell(path: Path | str, row: int | None = None, column: str | None = None) -> str:
+    """The place prefix of an error: ``FILE: row N (line N+1), column 'c': `` (0-based ``row``)."""
+    out = str(path)
+    if row is not None:
+        line = f" (line {row + 2})" if not _is_parquet(Path(path)) else ""
+        out += f": row {row + 1}{line}"
+    if column is not None:
+        out += f", column {column!r}" if row is not None else f": column {column!r}"
+    return out + ": "
+
+
+def read_columns(path: Path) -> list[str]:
+    """The column names of a CSV or Parquet file (the header only).
+
+    Raises:
+        FileNotFoundError: no such file.
+        CurveSetFormatError: the file is not a readable CSV or Parquet table.
+    """
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        if _is_parquet(path):
+            return [str(c) for c in pq.read_schema(path).names]
+        return [str(c) for c in pd.read_csv(path, nrows=0).columns]
+    except (pa.ArrowException, OSError, ValueError, UnicodeDecodeError) as err:
+        kind = "Parquet" if _is_parquet(path) else "CSV"
+        raise CurveSetFormatError(f"{path}: not a readable {kind} file ({err})") from None
+
+
+def read_table(path: Path, numeric: Sequence[str]) -> tuple[pd.DataFrame, NumericColumns]:
+    """Read ``path`` (CSV, or Parquet by its ``.parquet``/``.pq`` suffix).
+
+    Returns the columns not in ``numeric`` as a DataFrame (pandas' own type inference) and the
+    ``numeric`` columns as ``(values, observed)`` arrays of shape ``(n_rows, len(numeric))``.
+
+    Raises:
+        FileNotFoundError: no such file.
+        CurveSetFormatError: an unreadable file, or a cell of a ``numeric`` column that is not a
+            number (naming the file, row and column).
+    """
+    columns = read_columns(path)
+    others = [c for c in columns if c not in set(numeric)]
+    try:
+        if _is_parquet(path):
+            table = pq.read_table(path)
+            rest = table.select(others).to_pandas()
+            parts = [_arrow_column(table.column(c), path, c) for c in numeric]
+        else:
+            rest = pd.read_csv(path, usecols=others) if others else pd.DataFrame()
+            text = pd.read_csv(path, usecols=list(numeric), dtype=str, keep_default_na=False)
+            parts = [_text_column(text[c], path, c) for c in numeric]
+    except (pa.ArrowException, OSError, ValueError, UnicodeDecodeError) as err:
+        if isinstance(err, CurveSetFormatError):
+            raise
+        raise CurveSetFormatError(f"{path}: not a readable table ({err})") from None
+    n = len(parts[0][0]) if parts else len(rest)
+    if others and len(rest) != n:
+        raise CurveSetFormatError(f"{path}: rows of unequal length")
+    rest.index = pd.RangeIndex(n)
+    values = np.stack([p[0] for p in parts], axis=1) if parts else np.empty((n, 0))
+    observed = np.stack([p[1] for p in parts], axis=1) if parts else np.empty((n, 0), bool)
+    return rest, (values, observed)
+
+
+def _text_column(text: pd.Series, path: Path, column: str
+                 ) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """Strings → (numbers, observed); an empty cell is unobserved, a non-number an error."""
+    stripped = text.fillna("").astype(str).str.strip()
+    observed = (stripped != "").to_numpy()
+    numbers = pd.to_numeric(stripped.where(observed, "nan"), errors="coerce").to_numpy(
+        dtype=np.float64)
+    bad = observed & np.isnan(numbers) & ~stripped.str.lower().isin(_NAN_TEXT).to_numpy()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise CurveSetFormatError(f"{cell(path, row, column)}{stripped.iloc[row]!r} is not a "
+                                  "number")
+    return numbers, observed
+
+
+def _arrow_column(array: pa.ChunkedArray, path: Path, column: str
+                  ) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """A Parquet column → (numbers, observed): null is unobserved, NaN an observed value."""
+    if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
+        return _text_column(array.to_pandas(), path, column)
+    if not (pa.types.is_floating(array.type) or pa.types.is_integer(array.type)):
+        raise CurveSetFormatError(f"{cell(path, column=column)}type {array.type} is not a number")
+    observed = ~np.asarray(array.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    values = np.asarray(array.cast(pa.float64()).fill_null(np.nan).to_numpy(zero_copy_only=False),
+                        dtype=np.float64)
+    return values, observed

@@ -1,0 +1,112 @@
+"""Learning curves from a wide table: one row per config, one column per epoch.
+
+A spreadsheet, a pandas export or one of the paper's published files::
+
+    lr,width,acc_1,acc_2,acc_3
+    0.01,64,0.41,0.55,0.61
+    0.1,32,0.38,,
+
+``curves`` is a regular expression with one group, the epoch number; it must match a whole column
+name (``acc_(\\d+)`` matches ``acc_12`` but not ``acc_12_test``).  The other columns are the config
+table.  An empty cell (a null in Parquet) is an epoch the run did not reach; ``nan``/``inf`` is a
+diverged run (counted as the worst value, curvecast's one rule).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from curvecast.curves import CurveSet, CurveSetFormatError, Direction
+from curvecast.datasets.table_io import cell, read_columns, read_table
+
+__all__ = ["curve_columns", "from_table"]
+
+
+def curve_columns(columns: list[str], curves: str, source: str = "<table>") -> dict[int, str]:
+    """Epoch → column name of the columns whose whole name matches ``curves``, by epoch.
+
+    Raises:
+        CurveSetFormatError: an invalid regex, a regex without exactly one group, no matching
+            column, an epoch group that is not a whole number, or two columns of one epoch.
+    """
+    try:
+        pattern = re.compile(curves)
+    except re.error as err:
+        raise CurveSetFormatError(f"--curves '{curves}': not a regular expression ({err})") from None
+    if pattern.groups != 1:
+        raise CurveSetFormatError(f"--curves '{curves}': needs exactly one group, the epoch "
+                                  f"number (e.g. 'acc_(\\d+)'); it has {pattern.groups}")
+    found: dict[int, str] = {}
+    for col in columns:
+        match = pattern.fullmatch(col)
+        if not match:
+            continue
+        text = match.group(1)
+        if text is None or not text.strip().isdigit():
+            raise CurveSetFormatError(f"{source}: column {col!r}: the --curves group matched "
+                                      f"{text!r}, not an epoch number")
+        epoch = int(text)
+        if epoch in found:
+            raise CurveSetFormatError(f"{source}: columns {found[epoch]!r} and {col!r} are both "
+                                      f"epoch {epoch}")
+        found[epoch] = col
+    if not found:
+        shown = columns[:12] + (["…"] if len(columns) > 12 else [])
+        raise CurveSetFormatError(f"{source}: no column matches --curves '{curves}' "
+                                  f"(columns: {shown})")
+    return dict(sorted(found.items()))
+
+
+def from_table(path: str | Path, curves: str, metric: str, direction: Direction | str, *,
+               id_column: str | None = None, diverged_value: float | None = None) -> CurveSet:
+    """Load a wide CSV or Parquet table of learning curves (see the module docstring).
+
+    Args:
+        path: a CSV file, or Parquet (suffix ``.parquet`` / ``.pq``).
+        curves: regex whose one group is the epoch number, e.g. ``r"acc_(\\d+)"``.
+        metric: the metric's name (e.g. ``"val_accuracy"``).
+        direction: ``"maximize"`` or ``"minimize"``.
+        id_column: the column holding config ids (default: ids ``row-0001``, … in file order).
+        diverged_value: the value a NaN/inf observation counts as (default: the worst observed).
+
+    Raises:
+        FileNotFoundError: no such file.
+        CurveSetFormatError: naming the file, row and column of the first malformed cell, or
+            what is wrong with ``curves``, ``id_column`` or ``direction``.
+    """
+    path = Path(path)
+    source = str(path)
+    try:
+        direction = Direction.parse(direction)
+    except ValueError as err:
+        raise CurveSetFormatError(f"--direction: {err}") from None
+    by_epoch = curve_columns(read_columns(path), curves, source)
+    configs, (values, observed) = read_table(path, list(by_epoch.values()))
+    if len(configs) == 0:
+        raise CurveSetFormatError(f"{source}: the table has no rows")
+    if id_column is not None:
+        if id_column not in configs.columns:
+            raise CurveSetFormatError(f"{source}: no id column {id_column!r} (columns: "
+                                      f"{list(configs.columns)})")
+        ids = configs.pop(id_column)
+        missing = ids.isna().to_numpy()
+        duplicated = ids.astype(str).duplicated().to_numpy()
+        for mask, what in ((missing, "is empty"), (duplicated, "repeats an earlier row's id")):
+            if mask.any():
+                row = int(np.flatnonzero(mask)[0])
+                raise CurveSetFormatError(f"{cell(path, row, id_column)}the config id {what}")
+        configs.index = pd.Index(ids.astype(str).to_numpy(), name="config_id")
+    else:
+        configs.index = pd.Index([f"row-{i + 1:04d}" for i in range(len(configs))],
+                                 name="config_id")
+    provenance = {"source": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+                  "importer": "table", "curves": curves}
+    return CurveSet(values=values, observed=observed,
+                    epochs=np.array(list(by_epoch), dtype=np.int64), metric=metric,
+                    direction=direction, configs=configs, provenance=provenance,
+                    diverged_value=diverged_value)

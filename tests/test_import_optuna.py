@@ -1,0 +1,175 @@
+"""An Optuna study made here in SQLite → ``curvecast data import optuna`` / ``from_optuna`` →
+``simulate`` on it, and a warm start of :class:`CurvecastPruner` from it (no mocks)."""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+optuna = pytest.importorskip("optuna", reason="importing Optuna studies needs curvecast[optuna]")
+
+import curvecast  # noqa: E402
+from curvecast import CurveSet, CurveSetFormatError, Direction  # noqa: E402
+from curvecast.integrations.optuna import ATTRS, CurvecastPruner, predicted_value  # noqa: E402
+from curvecast.predictors import SRM  # noqa: E402
+from imported import curvecast_cli, never_stop_epochs  # noqa: E402
+from synthetic_curves import synthetic  # noqa: E402
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+pytestmark = pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+N, T = 60, 10
+RECORDED = synthetic(n=N + 60, epochs=T, seed=5)  # the first N replayed in 'last', the rest later
+
+
+def replay(offset: int, used: list[int] | None = None):  # type: ignore[no-untyped-def]
+    """An objective that 'trains' recorded config ``offset + trial.number``: reports its curve
+    epoch by epoch (steps 1..T) and obeys the pruner."""
+
+    def objective(trial: optuna.Trial) -> float:
+        i = offset + trial.number
+        lr = trial.suggest_float("lr", RECORDED.configs.lr.iloc[i], RECORDED.configs.lr.iloc[i])
+        del lr
+        trial.set_user_attr("width", int(RECORDED.configs.width.iloc[i]))  # known once built
+        for epoch in range(1, T + 1):
+            trial.report(float(RECORDED.values[i, epoch - 1]), step=epoch)
+            if used is not None:
+                used.append(i)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return float(RECORDED.values[i, -1])
+
+    return objective
+
+
+def failing(trial: optuna.Trial) -> float:
+    """Trial N diverges (reports NaN, then crashes); trial N + 1 crashes without a NaN."""
+    trial.suggest_float("lr", 0.01, 0.01)
+    trial.report(0.3, step=1)
+    if trial.number == N:
+        trial.report(math.nan, step=2)
+    raise RuntimeError("out of memory")
+
+
+@pytest.fixture(scope="module")
+def last_db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """``sqlite:///…/last.db`` with study 'last': N replayed trials under a MedianPruner (so some
+    are pruned), one diverged failure and one plain failure."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('optuna') / 'last.db'}"
+    study = optuna.create_study(study_name="last", storage=url, direction="maximize",
+                                pruner=optuna.pruners.MedianPruner(n_startup_trials=15,
+                                                                   n_warmup_steps=3))
+    study.set_metric_names(["val_accuracy"])
+    study.optimize(replay(0), n_trials=N)
+    study.optimize(failing, n_trials=2, catch=(RuntimeError,))
+    return url
+
+
+def test_import_optuna_then_simulate(last_db: str, tmp_path: Path) -> None:
+    out = tmp_path / "last.parquet"
+    proc = curvecast_cli("data", "import", "optuna", last_db, "--study", "last", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    got = CurveSet.load(out)
+    trials = optuna.load_study(study_name="last", storage=last_db).get_trials()
+    pruned = [t for t in trials if t.state is optuna.trial.TrialState.PRUNED]
+    complete = [t for t in trials if t.state is optuna.trial.TrialState.COMPLETE]
+    assert len(pruned) >= 10 and len(complete) + len(pruned) == N
+    # every replayed trial plus the diverged failure; the plain failure is left out
+    assert got.config_ids == [f"t{i}" for i in range(N + 1)]
+    assert got.metric == "val_accuracy" and got.direction is Direction.MAXIMIZE
+    assert got.epochs.tolist() == list(range(1, T + 1))
+    assert got.provenance["left_out"] == {"no_reports": 0, "failed": 1, "running": 0}
+    assert got.provenance["trials"] == {"complete": len(complete), "pruned": len(pruned),
+                                        "fail": 1}
+    assert int(got.is_complete().sum()) == len(complete)
+    for t in pruned:  # a partial curve: observed up to the pruning step
+        row = got.row(f"t{t.number}")
+        assert got.n_observed()[row] == max(t.intermediate_values) < T
+    np.testing.assert_array_equal(got.values[:N][got.observed[:N]],
+                                  RECORDED.values[:N][got.observed[:N]])
+    assert got.diverged()[N].tolist() == [False, True] + [False] * (T - 2)
+    assert list(got.configs.columns) == ["lr", "width"]  # params, then user attrs
+    np.testing.assert_allclose(got.configs.lr.iloc[:N], RECORDED.configs.lr.iloc[:N])
+    assert (got.configs.width.iloc[:N].to_numpy() == RECORDED.configs.width.iloc[:N]).all()
+
+    # simulate replays the complete curves
+    assert never_stop_epochs(out, tmp_path / "sim.json", min_complete=5) == len(complete) * T
+
+
+def test_warm_start_the_pruner_from_the_imported_study(last_db: str, tmp_path: Path) -> None:
+    prior = curvecast.from_optuna(last_db, "last")
+    pruner = CurvecastPruner(delta=0.95, min_complete=20, refit_every=None, prior=prior,
+                             config_attrs=["width"], predictor=SRM(n_draws=5))
+    url = f"sqlite:///{tmp_path / 'next.db'}"
+    study = optuna.create_study(study_name="next", storage=url, direction="maximize",
+                                pruner=pruner, sampler=optuna.samplers.RandomSampler(seed=0))
+    study.set_metric_names(["val_accuracy"])
+    pruner.check_prior(study)
+    used: list[int] = []
+    study.optimize(replay(N, used), n_trials=40)
+    trials = study.get_trials()
+    states = [t.state for t in trials]
+    # the prior's complete curves count toward min_complete = 20: judged from the second trial on
+    assert prior.is_complete().sum() >= 20
+    assert states.index(optuna.trial.TrialState.PRUNED) <= 3
+    assert sum(s is optuna.trial.TrialState.PRUNED for s in states) >= 10
+    assert len(used) < 0.75 * 40 * T
+    assert sorted(pruner.stopper.prior.configs.columns) == ["lr", "width"]  # type: ignore[union-attr]
+    best = max(range(N, N + 40), key=lambda i: RECORDED.values[i, -1])
+    assert study.best_value == pytest.approx(RECORDED.values[best, -1])
+    # what drove each decision, under readable keys (as optuna-dashboard lists them)
+    pruned = [t for t in trials if t.state is optuna.trial.TrialState.PRUNED]
+    for t in pruned:
+        assert t.user_attrs[ATTRS["pruned"]] is True and t.user_attrs[ATTRS["std"]] > 0
+        assert t.user_attrs[ATTRS["probability"]] >= 0.95
+        assert t.user_attrs[ATTRS["step"]] == max(t.intermediate_values)
+        assert predicted_value(t) == t.user_attrs["curvecast: predicted final value"]
+    # imported in turn, the pruner's own attributes are not config features
+    again = curvecast.from_optuna(url, "next")
+    assert list(again.configs.columns) == ["lr", "width"] and again.n_configs == 40
+
+
+@pytest.mark.parametrize(("direction", "names", "message"), [
+    ("minimize", None, "the prior's metric 'val_accuracy' is maximized but study 'new' "
+                       "minimizes its objective"),
+    ("maximize", ["val_loss"], "the prior's metric is 'val_accuracy' but study 'new' measures "
+                               "'val_loss': a prior must record the study's metric"),
+])
+def test_a_prior_of_another_metric_or_direction_is_refused(
+        last_db: str, direction: str, names: list[str] | None, message: str) -> None:
+    pruner = CurvecastPruner(min_complete=20, prior=curvecast.from_optuna(last_db, "last"))
+    study = optuna.create_study(study_name="new", direction=direction, pruner=pruner)
+    if names:
+        study.set_metric_names(names)
+    with pytest.raises(ValueError) as before:
+        pruner.check_prior(study)  # before anything runs
+    assert str(before.value) == message
+    used: list[int] = []
+    with pytest.raises(ValueError, match="the prior's metric"):  # or at the first report
+        study.optimize(replay(N, used), n_trials=3)
+    assert len(used) == 1 and len(study.get_trials()) == 1
+
+
+def test_import_errors(last_db: str, tmp_path: Path) -> None:
+    with pytest.raises(CurveSetFormatError, match=r"no study 'nope' \(studies: \['last'\]\)"):
+        curvecast.from_optuna(last_db, "nope")
+    with pytest.raises(CurveSetFormatError, match="its metric is 'val_accuracy', not 'loss'"):
+        curvecast.from_optuna(last_db, "last", metric="loss")
+    missing = tmp_path / "missing.db"
+    with pytest.raises(FileNotFoundError, match=r"missing\.db: no such Optuna storage file"):
+        curvecast.from_optuna(f"sqlite:///{missing}", "last")
+    assert not missing.exists()  # Optuna would have made an empty database
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as db:
+        db.execute("CREATE TABLE studies (id INTEGER)")
+    with pytest.raises(CurveSetFormatError, match=r"other.db: not an Optuna storage"):
+        curvecast.from_optuna(f"sqlite:///{other}", "last")
+    with sqlite3.connect(other) as db:  # left untouched: no Optuna tables were added
+        assert [r[0] for r in db.execute("SELECT name FROM sqlite_master")] == ["studies"]
+    empty = f"sqlite:///{tmp_path / 'empty.db'}"
+    optuna.create_study(study_name="idle", storage=empty)
+    with pytest.raises(CurveSetFormatError, match="no trial reported intermediate values"):
+        curvecast.from_optuna(empty, "idle")

@@ -1,0 +1,176 @@
+"""A real (tiny) Ray Tune run made here on a local Ray (127.0.0.1 only) → ``curvecast data import
+ray`` / ``from_ray`` → ``simulate`` on it, and :class:`CurvecastScheduler` warm-started from it."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+# before Ray is imported: every Ray listener binds 127.0.0.1 (see test_ray_tune.py)
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+ray = pytest.importorskip("ray", reason="the Ray Tune import test runs a Tune experiment")
+
+from ray import tune  # noqa: E402
+from ray.tune.schedulers import TrialScheduler  # noqa: E402
+
+import curvecast  # noqa: E402
+from curvecast import CurveSet, CurveSetFormatError, Direction  # noqa: E402
+from curvecast.integrations.ray_tune import CurvecastScheduler  # noqa: E402
+from imported import curvecast_cli, never_stop_epochs  # noqa: E402
+from synthetic_curves import synthetic  # noqa: E402
+from test_ray_tune import assert_listeners_on_loopback, cheap_srm, feed, local_ray  # noqa: E402, F401
+
+T, N = 6, 9
+RECORDED = synthetic(n=N + 30, epochs=T, seed=9)
+PARTIAL, DIVERGED, CRASHED = 3, 7, 8  # stops after 3 epochs; reports NaN then crashes; crashes
+
+
+def replay_trainable(values: np.ndarray):  # type: ignore[no-untyped-def]
+    """A trainable that 'trains' recorded config i: reports its curve epoch by epoch as ``acc``
+    (a closure, so Ray ships it by value: the workers cannot import this test module)."""
+
+    def trainable(config: dict[str, Any]) -> None:
+        i = int(config["i"])
+        for epoch in range(1, T + 1):
+            if i == PARTIAL and epoch > 3:
+                return
+            if i == CRASHED and epoch == 2:
+                raise RuntimeError("out of memory")
+            diverges = i == DIVERGED and epoch == 3
+            tune.report({"acc": math.nan if diverges else float(values[i, epoch - 1])})
+            if diverges:
+                raise RuntimeError("loss is nan")
+
+    return trainable
+
+
+@pytest.fixture(scope="module")
+def experiment(local_ray: None, tmp_path_factory: pytest.TempPathFactory) -> Path:  # noqa: F811
+    """The experiment directory of a Tune run over N recorded configs."""
+    storage = tmp_path_factory.mktemp("ray")
+    lrs = RECORDED.configs.lr.to_numpy()
+    tuner = tune.Tuner(
+        replay_trainable(np.array(RECORDED.values)),
+        param_space={"i": tune.grid_search(list(range(N))),
+                     "opt": {"lr": tune.sample_from(lambda spec: float(lrs[spec.config.i]))}},
+        tune_config=tune.TuneConfig(metric="acc", mode="max", max_concurrent_trials=2,
+                                    reuse_actors=True),
+        run_config=tune.RunConfig(name="last", storage_path=str(storage), verbose=0))
+    grid = tuner.fit()
+    assert sum(grid[k].error is not None for k in range(len(grid))) == 2
+    assert_listeners_on_loopback()
+    return storage / "last"
+
+
+def test_import_ray_then_simulate(experiment: Path, tmp_path: Path) -> None:
+    out = tmp_path / "last.parquet"
+    proc = curvecast_cli("data", "import", "ray", experiment, "--metric", "acc", "--direction",
+                         "maximize", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    got = CurveSet.load(out)
+    assert got.n_configs == N - 1  # the trial that crashed without a NaN is left out
+    assert got.provenance["left_out"] == {"no_reports": 0, "errored": 1}
+    assert got.metric == "acc" and got.direction is Direction.MAXIMIZE
+    assert got.epochs.tolist() == list(range(1, T + 1))
+    assert sorted(got.configs.columns) == ["i", "opt/lr"]  # params.json, flattened
+    rows = {int(i): r for r, i in enumerate(got.configs["i"])}
+    assert sorted(rows) == [i for i in range(N) if i != CRASHED]
+    np.testing.assert_allclose(got.configs["opt/lr"].to_numpy(),
+                               RECORDED.configs.lr.to_numpy()[list(rows)])
+    for i, r in rows.items():
+        seen = got.observed[r]
+        if i == PARTIAL:
+            assert seen.tolist() == [True] * 3 + [False] * (T - 3)
+        elif i == DIVERGED:
+            assert seen.tolist() == [True] * 3 + [False] * (T - 3)
+            assert got.diverged()[r].tolist() == [False, False, True] + [False] * (T - 3)
+        else:
+            assert seen.all()
+            np.testing.assert_allclose(got.values[r], RECORDED.values[i])
+    assert got.seconds is not None and (got.seconds[got.observed] >= 0).all()
+
+    # the complete curves, every epoch
+    assert never_stop_epochs(out, tmp_path / "sim.json", min_complete=3) == (N - 3) * T
+
+
+def test_the_scheduler_warm_starts_from_the_imported_run(experiment: Path) -> None:
+    prior = curvecast.from_ray(experiment, "acc", "max")
+    scheduler = CurvecastScheduler(max_t=T, delta=0.9, min_complete=6, refit_every=None,
+                                   predictor=cheap_srm(), prior=prior)
+    assert scheduler.set_search_properties("acc", "max")
+    order = list(range(N, N + 30))
+    worst = min(order, key=lambda i: RECORDED.values[i, -1])
+    first = order[0] if order[0] != worst else order[1]
+    trial = type("T", (), {"trial_id": f"t{first}", "config": {
+        "i": first, "opt": {"lr": float(RECORDED.configs.lr.iloc[first])}}})()
+    scheduler.on_trial_add(None, trial)
+    feed(scheduler, trial, RECORDED.values[first])  # the study's first complete trial
+    hopeless = type("T", (), {"trial_id": f"t{worst}", "config": {
+        "i": worst, "opt": {"lr": float(RECORDED.configs.lr.iloc[worst])}}})()
+    scheduler.on_trial_add(None, hopeless)
+    decisions = feed(scheduler, hopeless, RECORDED.values[worst])
+    # 6 prior curves count toward min_complete: the study's second trial is already judged
+    assert scheduler.stopper.n_prior == N - 3
+    assert decisions[-1] == TrialScheduler.STOP and len(decisions) < T
+
+
+def test_a_prior_of_another_metric_or_direction_is_refused(experiment: Path,
+                                                           tmp_path: Path) -> None:
+    prior = curvecast.from_ray(experiment, "acc", "max")
+    with pytest.raises(ValueError, match="the prior's metric is 'acc' but the Tune run measures "
+                                         "'loss'"):
+        CurvecastScheduler(max_t=T, metric="loss", mode="max", prior=prior)
+    scheduler = CurvecastScheduler(max_t=T, prior=prior, min_complete=6)
+    started: list[int] = []
+    tuner = tune.Tuner(lambda config: started.append(1),
+                       param_space={"i": tune.grid_search([0, 1])},
+                       tune_config=tune.TuneConfig(metric="acc", mode="min", scheduler=scheduler),
+                       run_config=tune.RunConfig(name="wrong", storage_path=str(tmp_path),
+                                                 verbose=0))
+    with pytest.raises(Exception, match="'acc' is maximized but the Tune run minimizes 'acc'"):
+        tuner.fit()
+    assert not list((tmp_path / "wrong").glob("*/params.json"))  # no trial started
+
+
+def test_import_errors(experiment: Path, tmp_path: Path) -> None:
+    with pytest.raises(CurveSetFormatError, match="no trial reported 'loss' with "
+                                                  "training_iteration"):
+        curvecast.from_ray(experiment, "loss", "min")
+    with pytest.raises(FileNotFoundError, match="no such experiment directory"):
+        curvecast.from_ray(tmp_path / "nowhere", "acc", "max")
+    with pytest.raises(CurveSetFormatError, match="no Ray Tune trial folder"):
+        curvecast.from_ray(tmp_path, "acc", "max")
+    trial = tmp_path / "exp" / "trial_0"
+    trial.mkdir(parents=True)
+    (trial / "params.json").write_text('{"lr": 0.1}')
+    (trial / "result.json").write_text('{"acc": 0.5, "training_iteration": 1}\n'
+                                       '{"acc": "high", "training_iteration": 2}\n')
+    with pytest.raises(CurveSetFormatError) as err:
+        curvecast.from_ray(tmp_path / "exp", "acc", "max")
+    assert str(err.value) == f"{trial / 'result.json'}: row 2 (line 2), column 'acc': 'high' is " \
+                             "not a number"
+    (trial / "result.json").unlink()
+    (trial / "progress.csv").write_text("acc,training_iteration\n0.5,1\n0.6,two\n")
+    with pytest.raises(CurveSetFormatError) as err:
+        curvecast.from_ray(tmp_path / "exp", "acc", "max")
+    assert str(err.value) == (f"{trial / 'progress.csv'}: row 2 (line 3), column "
+                              "'training_iteration': 'two' is not a number")
+    (trial / "params.json").write_text('{"lr": ')
+    with pytest.raises(CurveSetFormatError, match=r"params\.json: line 1: not JSON"):
+        curvecast.from_ray(tmp_path / "exp", "acc", "max")
+
+
+def test_a_restarted_trial_keeps_its_last_run(tmp_path: Path) -> None:
+    trial = tmp_path / "exp" / "trial_0"
+    trial.mkdir(parents=True)
+    (trial / "params.json").write_text('{"lr": 0.1}')
+    reports = [(1, 0.1), (2, 0.2), (3, 0.3), (2, 0.25), (3, 0.35), (4, 0.45)]  # restarted at 2
+    (trial / "result.json").write_text("".join(
+        f'{{"acc": {v}, "training_iteration": {e}, "trial_id": "abc"}}\n' for e, v in reports))
+    got = curvecast.from_ray(tmp_path / "exp", "acc", "max")
+    assert got.config_ids == ["abc"] and got.values.tolist() == [[0.1, 0.25, 0.35, 0.45]]

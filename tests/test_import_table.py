@@ -1,0 +1,201 @@
+"""``curvecast data import table|long`` and ``from_table`` / ``from_long_table``: a user's own
+spreadsheet of curves in, exact numbers out, one-line errors naming file, row and column."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import curvecast
+from curvecast import CurveSet, CurveSetFormatError, Direction
+from imported import curvecast_cli, never_stop_epochs
+from test_replay import saturating
+
+
+def wide_csv(path: Path, n: int = 40, epochs: int = 10) -> CurveSet:
+    """A spreadsheet of ``n`` saturating curves as ``name, lr, n_params, n_layers, acc_1 …``;
+    config 3 stopped after 4 epochs (empty cells), config 5 diverged at epoch 6 (``nan``)."""
+    cs = saturating(n=n, epochs=epochs, seed=7)
+    table = cs.configs.reset_index(names="name")
+    cells = pd.DataFrame(cs.values, columns=[f"acc_{e}" for e in cs.epochs]).round(6)
+    wide = pd.concat([table, cells], axis=1).astype({f"acc_{e}": object for e in cs.epochs})
+    wide.loc[3, [f"acc_{e}" for e in range(5, epochs + 1)]] = ""
+    wide.loc[5, "acc_6"] = "nan"
+    wide.to_csv(path, index=False)
+    return cs
+
+
+def test_wide_csv_import_then_simulate(tmp_path: Path) -> None:
+    cs = wide_csv(tmp_path / "runs.csv")
+    out = tmp_path / "runs.parquet"
+    proc = curvecast_cli("data", "import", "table", tmp_path / "runs.csv", "--curves",
+                         r"acc_(\d+)", "--metric", "val_accuracy", "--direction", "maximize",
+                         "--id-column", "name", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    assert "40 configs (39 complete) x 10 epochs, val_accuracy (maximize)" in proc.stdout
+    got = CurveSet.load(out)
+    assert got.config_ids == cs.config_ids and got.epochs.tolist() == list(range(1, 11))
+    assert got.metric == "val_accuracy" and got.direction is Direction.MAXIMIZE
+    assert list(got.configs.columns) == ["lr", "n_params", "n_layers"]
+    np.testing.assert_allclose(got.configs["lr"], cs.configs["lr"])
+    assert got.n_observed()[3] == 4 and not got.observed[3, 4:].any()
+    assert got.diverged()[5].tolist() == [e == 6 for e in range(1, 11)]
+    ok = got.observed & np.isfinite(got.values)
+    np.testing.assert_allclose(got.values[ok], cs.values[ok], atol=5e-7)
+    assert got.provenance["importer"] == "table" and len(got.provenance["sha256"]) == 64
+
+    # the 39 complete curves (the diverged one too), every epoch
+    assert never_stop_epochs(out, tmp_path / "sim.json", min_complete=5) == 39 * 10
+
+
+def test_from_table_parquet_nulls_are_unobserved_and_nans_diverged(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    # pyarrow keeps NaN apart from null (pandas' to_parquet would write NaN as null)
+    table = pa.table({"ep_0": [1.0, 2.0], "ep_1": pa.array([0.5, np.nan], from_pandas=False),
+                      "ep_2": [None, 0.1], "opt": ["adam", "sgd"]})
+    path = tmp_path / "t.parquet"
+    pq.write_table(table, path)
+    got = curvecast.from_table(path, r"ep_(\d+)", "loss", "min")
+    assert got.config_ids == ["row-0001", "row-0002"] and got.has_untrained_epoch
+    assert got.observed.tolist() == [[True, True, False], [True, True, True]]
+    assert got.diverged().tolist() == [[False, False, False], [False, True, False]]
+    assert got.direction is Direction.MINIMIZE and got.configs["opt"].tolist() == ["adam", "sgd"]
+
+
+@pytest.mark.parametrize(("content", "args", "message"), [
+    ("lr,acc_1,acc_2\n0.1,0.3,0.4\n0.2,0.5,oops\n", {},
+     "{f}: row 2 (line 3), column 'acc_2': 'oops' is not a number"),
+    ("lr,acc_1,acc_2\n0.1,0.3,0.4\n", {"curves": r"loss_(\d+)"},
+     "{f}: no column matches --curves 'loss_(\\d+)' (columns: ['lr', 'acc_1', 'acc_2'])"),
+    ("lr,acc_1,acc_01\n0.1,0.3,0.4\n", {},
+     "{f}: columns 'acc_1' and 'acc_01' are both epoch 1"),
+    ("lr,acc_1\n0.1,0.3\n", {"curves": r"acc_\d+"},
+     "--curves 'acc_\\d+': needs exactly one group, the epoch number (e.g. 'acc_(\\d+)'); it has 0"),
+    ("lr,acc_x\n0.1,0.3\n", {"curves": r"acc_(.)"},
+     "{f}: column 'acc_x': the --curves group matched 'x', not an epoch number"),
+    ("id,acc_1\na,0.3\nb,0.4\na,0.5\n", {"id_column": "id"},
+     "{f}: row 3 (line 4), column 'id': the config id repeats an earlier row's id"),
+    ("lr,acc_1\n", {}, "{f}: the table has no rows"),
+    ("lr,acc_1\n0.1,0.3\n", {"direction": "up"},
+     "--direction: unknown direction 'up': expected 'maximize' or 'minimize'"),
+])
+def test_wide_table_errors_name_file_row_and_column(tmp_path: Path, content: str,
+                                                    args: dict[str, str], message: str) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    kwargs = {"curves": r"acc_(\d+)", "direction": "max", **args}
+    with pytest.raises(CurveSetFormatError) as err:
+        curvecast.from_table(path, kwargs.pop("curves"), "acc", kwargs.pop("direction"), **kwargs)
+    assert str(err.value) == message.format(f=path)
+
+
+def test_cli_errors_are_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("lr,acc_1,acc_2\n0.1,0.3,0.4\n0.2,0.5,oops\n")
+    for args in (["table", bad, "--curves", r"acc_(\d+)", "--metric", "acc", "--direction",
+                  "max"],
+                 ["table", tmp_path / "missing.csv", "--curves", r"acc_(\d+)", "--metric", "a",
+                  "--direction", "max"],
+                 ["long", bad, "--metric", "acc", "--direction", "max"],
+                 ["ray", tmp_path, "--metric", "acc", "--direction", "max"],
+                 ["optuna", f"sqlite:///{tmp_path / 'none.db'}", "--study", "s"]):
+        proc = curvecast_cli("data", "import", *args, "--out", tmp_path / "o.parquet")
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.startswith("error: ") and proc.stderr.count("\n") == 1, proc.stderr
+        assert "Traceback" not in proc.stderr
+    assert "row 2 (line 3), column 'acc_2'" in curvecast_cli(
+        "data", "import", "table", bad, "--curves", r"acc_(\d+)", "--metric", "acc",
+        "--direction", "max", "--out", tmp_path / "o.parquet").stderr
+
+
+def test_long_table_with_a_config_table(tmp_path: Path) -> None:
+    long = tmp_path / "obs.csv"
+    long.write_text("config_id,epoch,value,seconds\na,1,2.5,10\na,2,2.0,11\nb,1,3.0,\n"
+                    "b,2,inf,9\nc,1,2.7,8\n")
+    configs = tmp_path / "configs.csv"
+    configs.write_text("config_id,lr,opt\na,0.1,adam\nb,0.01,sgd\nc,0.001,adam\n")
+    out = tmp_path / "long.parquet"
+    proc = curvecast_cli("data", "import", "long", long, "--metric", "val_loss", "--direction",
+                         "minimize", "--configs", configs, "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    got = CurveSet.load(out)
+    assert got.config_ids == ["a", "b", "c"] and got.epochs.tolist() == [1, 2]
+    assert got.values[0].tolist() == [2.5, 2.0] and got.values[1, 1] == np.inf
+    assert got.observed[2].tolist() == [True, False]
+    assert got.seconds is not None and got.seconds[0].tolist() == [10.0, 11.0]
+    assert np.isnan(got.seconds[1, 0]) and got.configs["opt"].tolist() == ["adam", "sgd", "adam"]
+    assert got.filled_values()[1, 1] == 3.0  # diverged: the worst (highest) loss observed
+    bare = curvecast.from_long_table(long, "val_loss", "min")
+    assert bare.config_ids == ["a", "b", "c"] and bare.configs.shape == (3, 0)
+
+
+@pytest.mark.parametrize(("content", "configs", "message"), [
+    ("config_id,epoch,value\na,1,0.5\na,1.5,0.6\n", None,
+     "{f}: row 2 (line 3), column 'epoch': the epoch (1.5) is not a whole number >= 0"),
+    ("config_id,epoch,value\na,1,0.5\na,1,0.6\n", None,
+     "{f}: row 2 (line 3), column 'epoch': the epoch (1) repeats an earlier row's "
+     "(config_id, epoch)"),
+    ("config_id,epoch,value\na,1,\n", None,
+     "{f}: row 1 (line 2), column 'value': the value is empty (a row is one observation; write "
+     "nan for a diverged run)"),
+    ("config_id,epoch,value\na,1,0.5\nb,one,0.6\n", None,
+     "{f}: row 2 (line 3), column 'epoch': 'one' is not a number"),
+    ("config_id,epoch,value,lr\na,1,0.5,0.1\n", None,
+     "{f}: a long table has the columns config_id, epoch, value[, seconds]; unexpected ['lr'] "
+     "(config columns go in a separate config table) (columns: ['config_id', 'epoch', 'value', "
+     "'lr'])"),
+    ("config_id,epoch,value\na,1,0.5\nz,1,0.6\n", "config_id,lr\na,0.1\n",
+     "{f}: row 2 (line 3), column 'config_id': config 'z' has no row in the config table {c}"),
+    ("config_id,epoch,value\na,1,0.5\n", "config_id,lr\na,0.1\na,0.2\n",
+     "{c}: row 2 (line 3), column 'config_id': the config id repeats an earlier row's id"),
+])
+def test_long_table_errors_name_file_row_and_column(tmp_path: Path, content: str,
+                                                    configs: str | None, message: str) -> None:
+    path, config_path = tmp_path / "obs.csv", tmp_path / "configs.csv"
+    path.write_text(content)
+    if configs is not None:
+        config_path.write_text(configs)
+    with pytest.raises(CurveSetFormatError) as err:
+        curvecast.from_long_table(path, "acc", "max",
+                                  configs=None if configs is None else config_path)
+    assert str(err.value) == message.format(f=path, c=config_path)
+
+
+def test_import_curvecast_stays_light() -> None:
+    code = ("import sys, curvecast; curvecast.from_table; "
+            "print(sorted(m for m in ('optuna', 'ray', 'torch') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_version_matches_the_package_metadata() -> None:
+    import tomllib
+
+    pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    version = tomllib.loads(pyproject.read_text())["project"]["version"]
+    assert curvecast.__version__ == version
+    proc = curvecast_cli("--version")
+    assert proc.returncode == 0 and proc.stdout.strip() == f"curvecast {version}"
+
+
+@pytest.mark.parametrize(("name", "curves", "metric", "direction"), [
+    ("metaqnn_cifar10.csv", r"acc_(\d+)", "val_accuracy", "maximize"),
+    ("lstm_ptb.csv", r"ep_(\d+)", "val_perplexity", "minimize"),
+])
+def test_the_papers_files_load_as_wide_tables(baker2018: Path, name: str, curves: str,
+                                              metric: str, direction: str) -> None:
+    from curvecast.datasets import load_baker2018
+
+    preset = load_baker2018(baker2018 / name)
+    got = curvecast.from_table(baker2018 / name, curves, metric, direction)
+    assert got.epochs.tolist() == preset.epochs.tolist()
+    np.testing.assert_array_equal(got.observed, preset.observed)
+    np.testing.assert_array_equal(got.values[got.observed], preset.values[preset.observed])
+    assert got.direction is preset.direction

@@ -1,0 +1,101 @@
+"""``curvecast search --prior``: a Parquet file, an Optuna study (``last.db#study`` or
+``sqlite:///last.db#study``) or a curvecast study database; one of another metric or direction is
+refused before anything runs (no study database is created)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from curvecast import Direction
+from curvecast.cli import app
+from curvecast.store import Store
+from synthetic_curves import synthetic
+
+optuna = pytest.importorskip("optuna", reason="an Optuna prior needs curvecast[optuna]")
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+pytestmark = pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+EPOCHS = 10  # of every prior here; the searches below ask for 12, which no prior covers
+
+
+def optuna_study(path: Path, name: str, direction: str, metric: str | None) -> None:
+    """An Optuna study of 8 replayed synthetic curves of EPOCHS epochs."""
+    curves = synthetic(n=8, epochs=EPOCHS, seed=1)
+    study = optuna.create_study(study_name=name, storage=f"sqlite:///{path}", direction=direction)
+    if metric is not None:
+        study.set_metric_names([metric])
+    for i in range(8):
+        trial = study.ask({"lr": optuna.distributions.FloatDistribution(1e-5, 1.0, log=True)})
+        for epoch in range(1, EPOCHS + 1):
+            trial.report(float(curves.values[i, epoch - 1]), step=epoch)
+        study.tell(trial, float(curves.values[i, -1]))
+
+
+@pytest.fixture(scope="module")
+def last_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("prior") / "last.db"
+    optuna_study(path, "acc", "maximize", "val_accuracy")
+    optuna_study(path, "unnamed", "maximize", None)
+    optuna_study(path, "lower", "minimize", "val_accuracy")
+    optuna_study(path, "loss", "maximize", "val_loss")
+    return path
+
+
+def search(tmp_path: Path, prior: str | Path) -> tuple[int, str]:
+    """``search --prior PRIOR`` on digits-metaqnn (val_accuracy, maximize) for 12 epochs (in
+    this process: the workload's first construction imports torch, the later ones are quick)."""
+    db = tmp_path / "search.db"
+    result = CliRunner().invoke(app, ["search", "--workload", "digits-metaqnn", "--trials", "2",
+                                      "--epochs", "12", "--workers", "1", "--storage",
+                                      f"sqlite:///{db}", "--prior", str(prior)], terminal_width=400)
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert not db.exists()  # nothing ran
+    return result.exit_code, result.stderr.strip()
+
+
+def test_optuna_studies_are_priors(last_db: Path, tmp_path: Path) -> None:
+    # loaded, metric and direction accepted; refused only because 10 epochs do not cover 12
+    covers = "error: the prior has 10 epochs, the search trains 12; a prior must cover the " \
+             "search's epochs"
+    for prior in (f"{last_db}#acc", f"sqlite:///{last_db}#acc", f"{last_db}#unnamed"):
+        assert search(tmp_path, prior) == (2, covers), prior
+
+
+@pytest.mark.parametrize(("study", "message"), [
+    ("lower", "error: the prior's metric 'val_accuracy' is minimized but workload "
+              "'digits-metaqnn' maximizes 'val_accuracy'"),
+    ("loss", "error: the prior's metric is 'val_loss' but workload 'digits-metaqnn' measures "
+             "'val_accuracy': a prior must record the study's metric"),
+    ("nope", "error: sqlite:///{db}: no study 'nope' (studies: ['acc', 'unnamed', 'lower', "
+             "'loss'])"),
+])
+def test_a_prior_of_another_metric_or_direction_is_refused(last_db: Path, tmp_path: Path,
+                                                           study: str, message: str) -> None:
+    assert search(tmp_path, f"{last_db}#{study}") == (2, message.format(db=last_db))
+
+
+def test_parquet_and_curvecast_study_priors(tmp_path: Path) -> None:
+    loss = synthetic(n=8, epochs=EPOCHS, seed=2, direction=Direction.MINIMIZE)
+    path = loss.save(tmp_path / "loss.parquet")
+    assert search(tmp_path, path) == (2, "error: the prior's metric is 'm' but workload "
+                                         "'digits-metaqnn' measures 'val_accuracy': a prior "
+                                         "must record the study's metric")
+    own = tmp_path / "own.db"
+    with Store(own) as store:
+        store.create_study("earlier", metric="val_accuracy", direction="maximize",
+                           settings={"epochs": EPOCHS})
+        number = store.add_trial("earlier", {"lr": 0.1})
+        for epoch in range(1, EPOCHS + 1):
+            store.record_value("earlier", number, epoch, 1 - math.exp(-epoch))
+    assert search(tmp_path, f"{own}#earlier") == (
+        2, "error: the prior has 10 epochs, the search trains 12; a prior must cover the "
+           "search's epochs")
+    assert search(tmp_path, "#x")[1].startswith("error: --prior '#x': expected a Parquet file "
+                                                "or STORAGE#STUDY")
+    assert search(tmp_path, tmp_path / "none.db#s") == (
+        2, f"error: {tmp_path / 'none.db'}: no such study database (--prior "
+           f"{tmp_path / 'none.db#s'})")
