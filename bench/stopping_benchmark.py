@@ -54,7 +54,6 @@ from curvecast.stopping import (
     Decision,
     History,
     MedianRule,
-    NeverStop,
     PredictiveStopper,
     Stopper,
     Trial,
@@ -69,8 +68,7 @@ DATA = {
     **{p.stem: p for p in sorted((ROOT / "data").glob("*.parquet"))},
 }
 #: curvecast's settings searched leave-one-data-set-out: (Δ, HorizonChain features).
-GRID: tuple[tuple[float, str], ...] = ((0.95, "last"), (0.95, "last+best"),
-                                       (0.99, "last"), (0.99, "last+best"))
+GRID: tuple[tuple[float, str], ...] = ((0.95, "last+best"), (0.99, "last+best"))
 KEEP = 9  # best kept in at least this many of 10 orderings/seeds counts as safe
 
 
@@ -109,7 +107,7 @@ def replay_rules(with_paper: bool) -> dict[str, Callable[[], Stopper]]:
         grid_name(d, f): (lambda d=d, f=f: PredictiveStopper(  # type: ignore[misc]
             delta=d, predictor=HorizonChain(features=f)))
         for d, f in GRID}
-    rules.update({"median": MedianRule, "asha": ASHA, "never": NeverStop})
+    rules.update({"median": MedianRule, "asha": ASHA})
     if with_paper:
         rules["paper"] = PredictiveStopper.paper
     return rules

@@ -181,7 +181,9 @@ class PredictiveStopper(Stopper):
     def fitted_online(self, trial: Trial, history: History) -> Predictor:
         """A predictor that learns from partial curves, fitted on every trial of ``history`` but
         ``trial`` (and the prior): reused while none of those trials changed."""
-        row = list(history.config_ids).index(trial.config_id)
+        ids = history.config_ids
+        row = (len(ids) - 1 if ids[-1] == trial.config_id  # the running trial is usually last
+               else list(ids).index(trial.config_id))
         version = (history.study, history.n_trials, row,
                    int(history.n_observed.sum()) - int(history.n_observed[row]))
         if self._online is not None and self._online[0] == version:
@@ -192,7 +194,7 @@ class PredictiveStopper(Stopper):
             prior = self._training_prior(history)
             values = np.concatenate([prior.filled_values(), values])
             n_observed = np.concatenate([prior.n_observed(), n_observed])
-        model = copy.deepcopy(self.predictor)
+        model = copy.copy(self.predictor)  # an unfitted prototype holds only its settings
         model.fit_arrays(values, n_observed, history.direction)  # type: ignore[attr-defined]
         self._online = (version, model)
         self.n_fits_ += 1
