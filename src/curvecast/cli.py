@@ -657,8 +657,9 @@ def search_command(
 
     from curvecast.execution.live import Progress as SearchProgress
     from curvecast.execution.live import run_search
-    from curvecast.store import Store
+    from curvecast.store import Store, check_study_name
 
+    check_study_name(study)  # before the database is created or touched
     factories = _workloads()
     if workload not in factories:
         raise ValueError(f"unknown workload {workload!r}: choose one of {sorted(factories)}")
@@ -698,8 +699,13 @@ def search_command(
                TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
     with Store(storage) as db, Progress(*columns, console=err_console) as bar:
         task = bar.add_task("trials", total=trials)
+        shown: list[str] = []
 
         def on_progress(p: SearchProgress) -> None:
+            for notice in p.notices[len(shown):]:
+                bar.console.print(f"warning: {notice}", highlight=False, markup=False,
+                                  soft_wrap=True)
+                shown.append(notice)
             best = "–" if p.best_value is None else f"{p.best_value:.4g} (t{p.best_trial})"
             full = (p.complete + p.stopped) * epochs
             bar.update(task, completed=p.finished,

@@ -27,6 +27,7 @@ import secrets
 import socket
 import sqlite3
 import time
+import unicodedata
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -118,6 +119,28 @@ def parse_storage(url: str | os.PathLike[str]) -> Path:
     if not text:
         raise ValueError(f"storage {os.fspath(url)!r} names no file")
     return Path(text)
+
+
+#: The longest study name a store accepts (names are shown in one-line messages and tables).
+MAX_STUDY_NAME = 200
+
+
+def check_study_name(name: str) -> str:
+    """Return ``name`` if it can name a study: 1 to :data:`MAX_STUDY_NAME` characters, not only
+    white space, no control characters (line breaks would break one-line output).  Any other
+    text is fine: a study's files are named by its row id, never by its name.
+
+    Raises:
+        ValueError: the name is refused (the message says why).
+    """
+    if not name.strip():
+        raise ValueError("a study name must not be empty")
+    if len(name) > MAX_STUDY_NAME:
+        raise ValueError(f"a study name has at most {MAX_STUDY_NAME} characters, got {len(name)}")
+    bad = next((c for c in name if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp")), None)
+    if bad is not None:
+        raise ValueError(f"study name {name[:40]!r}: control character {bad!r} not allowed")
+    return name
 
 
 _TOKENS: dict[int, str] = {}  # pid → this process's random token (a forked child makes its own)
@@ -301,6 +324,7 @@ class Store:
                 ``load_if_exists`` is False.
         """
         direction = Direction.parse(direction)
+        check_study_name(name)
         with self._write() as db:
             row = db.execute("SELECT id, metric, direction FROM studies WHERE name = ?",
                              (name,)).fetchone()
@@ -341,6 +365,12 @@ class Store:
             "SELECT state, COUNT(*) FROM trials WHERE study_id = ? GROUP BY state", (sid,)))
         return {"study": name, "metric": metric, "direction": direction,
                 "settings": json.loads(settings), "trials": counts}
+
+    def checkpoint_folder(self, study: str) -> Path:
+        """Where the trials of ``study`` keep their checkpoints: ``<database>.checkpoints/
+        study-<id>`` beside the database file, named by the study's row id (never by its name,
+        which may hold any text)."""
+        return self.path.with_name(f"{self.path.name}.checkpoints") / f"study-{self.study_id(study)}"
 
     # ------------------------------------------------------------------ trials
     def add_trial(self, study: str, config: Mapping[str, Any], *,

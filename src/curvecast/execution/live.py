@@ -36,7 +36,7 @@ from curvecast.search import ConfigSearcher
 from curvecast.stopping import Decision, History, Stopper, Trial
 from curvecast.store import Decision as StoredDecision
 from curvecast.store import Store, TrialState, worker_id
-from curvecast.workloads._base import EpochResult, Workload
+from curvecast.workloads._base import CheckpointError, EpochResult, TrainingRun, Workload
 
 #: Seconds between the heartbeats of a process's RUNNING trials, and without one after which
 #: another process may take a trial over (defaults of every real search).
@@ -60,6 +60,7 @@ class _Outcome:
     result: EpochResult
     test_value: float | None
     error: str | None = None
+    note: str | None = None  # e.g. a checkpoint that did not load: the trial restarted
 
 
 def _checkpoint(folder: Path, number: int, epoch: int) -> Path:
@@ -70,9 +71,15 @@ def _train_one_epoch(task: _Task) -> _Outcome:
     """Continue trial ``task.number`` from its checkpoint and train one epoch (runs in a worker)."""
     try:
         ckpt = _checkpoint(task.checkpoints, task.number, task.done)
+        run: TrainingRun | None = None
+        note = None
         if task.done > 0 and ckpt.exists():
-            run = task.workload.resume(ckpt)
-        else:  # a fresh trial, or its checkpoint is gone: retrain the recorded epochs (same seed)
+            try:
+                run = task.workload.resume(ckpt)
+            except CheckpointError as err:  # treated as missing: never trust, never run it
+                ckpt.unlink(missing_ok=True)
+                note = f"t{task.number}: {err}; restarted from epoch 0"
+        if run is None:  # a fresh trial, or no usable checkpoint: retrain the recorded epochs
             run = task.workload.start(task.config, seed=task.seed, epochs=task.epochs)
             for _ in range(task.done):
                 run.train_epoch()
@@ -82,7 +89,7 @@ def _train_one_epoch(task: _Task) -> _Outcome:
             test = float(run.test_value())
         else:
             run.save_checkpoint(_checkpoint(task.checkpoints, task.number, run.epochs_done))
-        return _Outcome(task.number, result, test)
+        return _Outcome(task.number, result, test, note=note)
     except Exception as err:  # a config that cannot train fails alone, the search goes on
         return _Outcome(task.number, EpochResult(task.done + 1, float("nan"), 0.0), None,
                         error=f"{type(err).__name__}: {err}")
@@ -117,6 +124,9 @@ class Progress:
     best_value: float | None = None
     best_trial: int | None = None
     last_event: str = ""
+    #: Things the user should know that are not errors (e.g. a trial restarted because its
+    #: checkpoint did not load), oldest first.
+    notices: list[str] = field(default_factory=list)
 
     @property
     def finished(self) -> int:
@@ -338,6 +348,8 @@ class _Session:
     def record(self, outcome: _Outcome) -> bool:
         """Record one epoch's outcome and decide what happens next; True: train another epoch."""
         number, r = outcome.number, outcome.result
+        if outcome.note is not None:
+            self.progress.notices.append(outcome.note)
         if outcome.error is not None:
             return self._fail(outcome)
         final = r.epoch >= self.epochs
@@ -463,7 +475,7 @@ def run_search(
         raise ValueError(f"heartbeat must be positive and below grace, got heartbeat={heartbeat} "
                          f"s, grace={grace} s")
     open_study(store, study, workload, epochs, seed, settings)
-    checkpoints = store.path.with_name(f"{store.path.name}.checkpoints") / study
+    checkpoints = store.checkpoint_folder(study)
     checkpoints.mkdir(parents=True, exist_ok=True)
     mirror = _Mirror(workload, epochs)
     mirror.sync(store, study)

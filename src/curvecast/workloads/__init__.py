@@ -3,9 +3,10 @@
 Importing this package does not import torch: the workload modules import it inside functions.
 """
 
-from curvecast.workloads._base import EpochResult, TrainingRun, Workload
+from curvecast.workloads._base import CheckpointError, EpochResult, TrainingRun, Workload
 from curvecast.workloads.digits_metaqnn import DigitsMetaQNN
 from curvecast.workloads.mnist1d_hp import MNIST1DHP
 from curvecast.workloads.text_lstm import TextLSTM
 
-__all__ = ["MNIST1DHP", "DigitsMetaQNN", "EpochResult", "TextLSTM", "TrainingRun", "Workload"]
+__all__ = ["MNIST1DHP", "CheckpointError", "DigitsMetaQNN", "EpochResult", "TextLSTM", "TrainingRun",
+           "Workload"]

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from curvecast.workloads._base import EpochResult, TrainingRun, Workload
+from curvecast.workloads._base import CheckpointError, EpochResult, TrainingRun, Workload
 
 if TYPE_CHECKING:
     import torch
@@ -299,19 +299,26 @@ def cross_entropy_loss(model: nn.Module, batch: Batch) -> torch.Tensor:
 def load_checkpoint(path: Path, device: torch.device | str | None = None) -> dict[str, Any]:
     """Read a checkpoint written by :meth:`SupervisedRun.save_checkpoint`.
 
-    The workload reads ``ckpt["meta"]`` (what it stored: config, seed, epochs, …) to rebuild the
-    model, optimiser and scheduler, then calls :meth:`SupervisedRun.load_state` with ``ckpt``.
+    The file is read with ``torch.load(weights_only=True)``: tensors, numbers, strings and
+    containers only, so a planted file cannot run code.  The workload reads ``ckpt["meta"]``
+    (what it stored: config, seed, epochs, …) to rebuild the model, optimiser and scheduler, then
+    calls :meth:`SupervisedRun.load_state` with ``ckpt``.
 
     Raises:
-        ValueError: the file is not a curvecast supervised-run checkpoint.
+        CheckpointError: the file cannot be read that way, or is not a curvecast supervised-run
+            checkpoint.
     """
     import torch
 
-    ckpt = torch.load(Path(path), map_location=device if device is not None else "cpu",
-                      weights_only=False)
+    try:
+        ckpt = torch.load(Path(path), map_location=device if device is not None else "cpu",
+                          weights_only=True)
+    except Exception as err:  # unpickling refused, truncated file, not a torch file, ...
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(f"{path}: unreadable checkpoint ({first[:200]})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         fmt = ckpt.get("format") if isinstance(ckpt, dict) else type(ckpt).__name__
-        raise ValueError(f"{path}: not a {CHECKPOINT_FORMAT} checkpoint (found {fmt!r})")
+        raise CheckpointError(f"{path}: not a {CHECKPOINT_FORMAT} checkpoint (found {fmt!r})")
     return dict(ckpt)
 
 
@@ -518,13 +525,19 @@ class TorchWorkload(Workload):
 
     def resume(self, checkpoint: Path, *, device: str | None = None) -> TrainingRun:
         ckpt = load_checkpoint(checkpoint, choose_device(device))
-        meta = ckpt["meta"]
-        if meta.get("workload") != self.name:
-            raise ValueError(f"{checkpoint}: checkpoint of workload {meta.get('workload')!r}, "
-                             f"not {self.name!r}")
-        self._check_meta(checkpoint, meta)
-        run = self._build(meta, device)
-        run.load_state(ckpt)
+        meta = ckpt.get("meta")
+        if not isinstance(meta, dict) or meta.get("workload") != self.name:
+            found = meta.get("workload") if isinstance(meta, dict) else None
+            raise CheckpointError(f"{checkpoint}: checkpoint of workload {found!r}, "
+                                  f"not {self.name!r}")
+        try:
+            self._check_meta(checkpoint, meta)
+            run = self._build(meta, device)
+            run.load_state(ckpt)
+        except CheckpointError:
+            raise
+        except (ValueError, KeyError, TypeError, RuntimeError) as err:
+            raise CheckpointError(f"{checkpoint}: cannot resume from it ({err})") from None
         return run
 
     def _extra_meta(self) -> dict[str, Any]:
