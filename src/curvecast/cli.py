@@ -738,12 +738,11 @@ def search_command(
 
 
 def _existing_store(storage: str) -> Any:
-    """Open an existing study database (a missing file is an error, not a new database)."""
-    from curvecast.store import Store, parse_storage
+    """Open an existing study database read-only (a missing file is an error, not a new
+    database; a file the user cannot write can still be read)."""
+    from curvecast.store import Store
 
-    if not parse_storage(storage).is_file():
-        raise FileNotFoundError(f"{parse_storage(storage)}: no such study database")
-    return Store(storage)
+    return Store(storage, read_only=True)
 
 
 @app.command()

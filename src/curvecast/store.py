@@ -240,12 +240,19 @@ class Store:
         storage: ``sqlite:///PATH`` or a path; the file is created when missing, its folder must
             exist.
         timeout: seconds a writer waits for another process's lock before failing.
+        read_only: open an existing database for reading only (``show``, ``studies``,
+            ``export``, ``report``): nothing is created, migrated or locked, so a file the user
+            cannot write (a colleague's copy, an archive) can be inspected.  Writes then fail.
     """
 
-    def __init__(self, storage: str | os.PathLike[str], timeout: float = 30.0) -> None:
+    def __init__(self, storage: str | os.PathLike[str], timeout: float = 30.0, *,
+                 read_only: bool = False) -> None:
         self.path = parse_storage(storage)
         if not self.path.parent.is_dir():
             raise FileNotFoundError(f"{self.path}: folder {str(self.path.parent)!r} does not exist")
+        if read_only:
+            self._db = self._open_read_only(timeout)
+            return
         try:
             self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -258,6 +265,24 @@ class Store:
                 self._migrate()
         except sqlite3.DatabaseError as err:
             raise ValueError(f"{self.path}: not a curvecast study database ({err})") from None
+
+    def _open_read_only(self, timeout: float) -> sqlite3.Connection:
+        """A read-only connection (``mode=ro``; ``immutable=1`` when SQLite cannot even make the
+        shared-memory file of a WAL database, as in a read-only folder)."""
+        if not self.path.is_file():
+            raise FileNotFoundError(f"{self.path}: no such study database")
+        uri = self.path.resolve().as_uri()
+        problem: sqlite3.DatabaseError | None = None
+        for mode in ("mode=ro", "immutable=1"):
+            try:
+                db = sqlite3.connect(f"{uri}?{mode}", uri=True, timeout=timeout,
+                                     isolation_level=None)
+                db.execute("SELECT name, metric, direction, settings FROM studies LIMIT 1")
+                db.execute("SELECT number, config, state FROM trials LIMIT 1")
+                return db
+            except sqlite3.DatabaseError as err:
+                problem = err
+        raise ValueError(f"{self.path}: not a curvecast study database ({problem})")
 
     def close(self) -> None:
         """Close the connection."""
