@@ -16,18 +16,10 @@ from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
 from curvecast.curves import CurveSet, CurveSetFormatError
+from curvecast.report.terminal import UnwrappedConsole, progress
 from curvecast.workloads._base import Workload
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False,
@@ -37,8 +29,8 @@ import_app = typer.Typer(add_completion=False, help="Import published learning c
 app.add_typer(data_app, name="data")
 data_app.add_typer(import_app, name="import")
 
-err_console = Console(stderr=True)
-console = Console()
+err_console = UnwrappedConsole(stderr=True)
+console = UnwrappedConsole()
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -80,8 +72,16 @@ def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def _load(path: Path) -> CurveSet:
-    return CurveSet.load(path)
+def _load(path: Path, warn: bool = True) -> CurveSet:
+    return _checked(CurveSet.load(path), path, warn)
+
+
+def _checked(curves: CurveSet, path: Path, warn: bool = True) -> CurveSet:
+    """``curves``, after a one-line warning on stderr when ``warn`` and its values look wrong."""
+    warning = curves.range_warning(str(path)) if warn else None
+    if warning is not None:
+        err_console.print(f"warning: {warning}", markup=False, highlight=False)
+    return curves
 
 
 @app.command()
@@ -93,8 +93,8 @@ def collect(
     epochs: Annotated[int, typer.Option(help="Epochs per config.")],
     out: Annotated[Path, typer.Option(help="Parquet file to write (appended to, resumable).")],
     seed: Annotated[int, typer.Option(help="Seed of config sampling and training.")] = 0,
-    workers: Annotated[int, typer.Option(help="Parallel single-thread training processes "
-                                              "(default: number of cores).")] = 0,
+    workers: Annotated[int, typer.Option(help="Parallel single-thread training processes; 0: "
+                                              "one per core.")] = 0,
 ) -> None:
     """Train sampled configs of a workload and record their learning curves to OUT.
 
@@ -115,9 +115,7 @@ def collect(
     n_workers = workers or os.cpu_count() or 1
     check_arguments(n_configs=configs, epochs=epochs, workers=n_workers, out=out)
     command = "curvecast " + shlex.join(sys.argv[1:])
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
-    with Progress(*columns, console=err_console, transient=False) as bar:
+    with progress(err_console) as bar:
         configs_task = bar.add_task("configs", total=configs)
         epochs_task = bar.add_task("epochs", total=configs * epochs)
         running: dict[str, int] = {}
@@ -159,7 +157,7 @@ def data_summary(
 
     summary = summarize(_load(path))
     if as_json:
-        print(json.dumps(summary, indent=2, default=_json_default))
+        print(_dumps(summary, indent=2))
         return
     table = Table(title=str(path), show_header=False)
     for key, value in summary.items():
@@ -173,10 +171,24 @@ def data_summary(
     console.print(table)
 
 
-def _json_default(obj: Any) -> Any:
-    if hasattr(obj, "item"):
-        return obj.item()
-    return str(obj)
+def _dumps(obj: Any, **kwargs: Any) -> str:
+    """Strict JSON (what ``jq`` and every parser read): NaN and ±inf become null, numpy values
+    plain numbers, anything else JSON cannot hold its ``str``."""
+    return json.dumps(_strict(obj), allow_nan=False, default=str, **kwargs)
+
+
+def _strict(obj: Any) -> Any:
+    import numpy as np
+
+    if isinstance(obj, dict):
+        return {k.item() if isinstance(k, np.generic) else k: _strict(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple | np.ndarray):
+        return [_strict(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float):
+        return obj + 0.0 if math.isfinite(obj) else None  # + 0.0: no -0.0
+    return obj
 
 
 @data_app.command("plot")
@@ -211,13 +223,14 @@ def import_baker2018(
                   f"{curves.metric} ({curves.direction.value}) -> {out}")
 
 
-def _load_any(path: Path) -> CurveSet:
-    """A curvecast Parquet file, or one of the paper's published CSV files."""
+def _load_any(path: Path, warn: bool = True) -> CurveSet:
+    """A curvecast Parquet file, or one of the paper's published CSV files (``warn``: say when
+    an accuracy lies outside [0, 1])."""
     if path.suffix.lower() == ".csv":
         from curvecast.datasets.baker2018 import load_baker2018
 
-        return load_baker2018(path)
-    return _load(path)
+        return _checked(load_baker2018(path), path, warn)
+    return _load(path, warn)
 
 
 #: ``--sigma-model`` and ``--arcsine-target`` of the commands that build an SRM.
@@ -301,9 +314,7 @@ def evaluate(
         experiments=tuple(e.strip() for e in experiments.split(",") if e.strip()),
         slow=frozenset({"lce", "lce-fast"}))
     curves = _load_any(data)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
-    with Progress(*columns, console=err_console) as bar:
+    with progress(err_console) as bar:
         task = bar.add_task("repeats", total=None)
 
         def on_step(what: str, done: int, total: int) -> None:
@@ -326,7 +337,7 @@ def evaluate(
         table.add_row(name, *cells)
     console.print(table)
     if json_out is not None:
-        json_out.write_text(json.dumps(output, indent=1, default=_json_default))
+        json_out.write_text(_dumps(output, indent=1))
         console.print(f"results -> {json_out}")
     if plots is not None:
         from curvecast.report.prediction_plots import plot_prediction_results
@@ -391,7 +402,7 @@ def simulate(
         select,
     )
 
-    curves = _load_any(data)
+    curves = _load_any(data, warn=not arcsine_target)  # --arcsine-target: an error says it
     if json_out is not None and not json_out.parent.is_dir():
         raise FileNotFoundError(f"{json_out}: folder {str(json_out.parent)!r} does not exist")
     if refit_every < 0:
@@ -400,6 +411,12 @@ def simulate(
         from curvecast.predictors.srm import check_arcsine_values
 
         check_arcsine_values(curves.filled_values(), f"{data.name}'s {curves.metric} values")
+    short = ~curves.is_complete()
+    if short.any():  # the replays use complete curves only: say what is left out, and why
+        ends = [int(curves.epochs[k - 1]) if k else 0 for k in curves.n_observed()[short]]
+        err_console.print(f"note: {int(short.sum())} of {curves.n_configs} configs are left out: "
+                          f"their curves end before the final epoch {int(curves.epochs[-1])} "
+                          f"(at epochs {min(ends)}..{max(ends)})", highlight=False)
     prior, curves = _split_prior(curves, prior_fraction, seed)
     n_prior = 0 if prior is None else prior.n_configs
     groups = frozenset({"ts", "ap", "hp"})
@@ -408,6 +425,8 @@ def simulate(
         raise ValueError(f"unknown predictor {predictor!r}: choose from "
                          f"{sorted(predictor_factories)}")
     prototype = predictor_factories[predictor](groups, seed)
+    if "predictive" in [n.strip() for n in stopper.split(",")]:
+        _check_fit_possible(prototype, min_complete, n_prior)
     if trials < 0:
         raise ValueError(f"--trials must be >= 0, got {trials}")
     budget = trials or None
@@ -455,9 +474,7 @@ def simulate(
                                workers=workers, seed=seed)
     for name in s_names:  # a searcher that cannot use this data fails here, before any replay
         searcher_factories[name](curves, seed)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
-    with Progress(*columns, console=err_console) as bar:
+    with progress(err_console) as bar:
         task = bar.add_task("replays", total=None)
 
         def on_step(what: str, done: int, total: int) -> None:
@@ -472,7 +489,8 @@ def simulate(
                               sigma_model=sigma_model, arcsine_target=arcsine_target,
                               prior_fraction=prior_fraction, prior_configs=n_prior,
                               draws=draws, refit_every=refit_every, keep_top_k=keep_top_k, margin=margin,
-                              eta=eta, kappa=kappa, min_curves=min_curves)
+                              eta=eta, kappa=kappa, min_curves=min_curves,
+                              configs_left_out=int(short.sum()))
     table = Table(title=f"{data.name}: early stopping (mean ± s.e. over {orderings} orderings, "
                         f"{workers} worker(s))")
     for col in ("search+stop", "Δ", "speedup", "best kept", "regret", "epochs",
@@ -492,11 +510,11 @@ def simulate(
             recs = select(output["results"], searcher=sname, stopper=stop_name, delta=d,
                           metric=metric)
             cells.append("" if not recs else "n/a" if recs[0]["mean"] is None else
-                         f"{recs[0]['mean']:{fmt}}±{recs[0]['stderr']:{fmt}}")
+                         f"{_fixed(recs[0]['mean'], fmt)}±{_fixed(recs[0]['stderr'], fmt)}")
         table.add_row(f"{sname}+{stop_name}", "" if d is None else f"{d:g}", *cells)
     console.print(table)
     if json_out is not None:
-        json_out.write_text(json.dumps(output, indent=1, default=_json_default))
+        json_out.write_text(_dumps(output, indent=1))
         console.print(f"results -> {json_out}")
     if plots is not None:
         from curvecast.report.anytime_plots import plot_anytime_regret
@@ -505,6 +523,27 @@ def simulate(
         for path in [*plot_speedup_results(output, plots, data.stem),
                      *plot_anytime_regret([output], plots, data.stem)]:
             console.print(f"figure -> {path}")
+
+
+def _check_fit_possible(predictor: Any, min_complete: int, n_prior: int) -> None:
+    """Refuse a ``--min-complete`` at which the predictive stopper's first fit would fail mid-run:
+    it fits on ``max(min_complete, n_prior + 1)`` complete curves (prior curves included), and an
+    SRM needs ``2 * cv`` of them."""
+    cv = getattr(predictor, "cv", None)
+    if cv is None:
+        return
+    need = 2 * int(cv)
+    if max(min_complete, n_prior + 1) < need:
+        prior = f" and {n_prior} complete prior curves" if n_prior else ""
+        raise ValueError(f"--min-complete {min_complete}{prior} is too few: the predictive "
+                         f"stopper's SRM needs {need} complete curves to fit; use "
+                         f"--min-complete {need} or more")
+
+
+def _fixed(value: float, fmt: str) -> str:
+    """``value`` in format ``fmt``, never as a negative zero (``-0.000``)."""
+    text = f"{value:{fmt}}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
 
 
 def _split_prior(curves: CurveSet, fraction: float, seed: int) -> tuple[CurveSet | None, CurveSet]:
@@ -567,7 +606,8 @@ def _searcher_for_search(name: str, workload: Workload, seed: int, trials: int) 
             raise ValueError(f"--searcher tpe needs a hyperparameter space; workload "
                              f"{workload.name!r} searches layer sequences (use metaqnn or random)")
         return search.TPE(space, n_trials=trials, seed=seed, direction=workload.direction)
-    raise ValueError(f"unknown searcher {name!r}: choose random, metaqnn or tpe")
+    raise ValueError(f"unknown searcher {name!r}: choose random, metaqnn, tpe, hyperband or "
+                     "fhyperband")
 
 
 def _scheduled_search(name: str, workload: Workload, *, seed: int, delta: float,
@@ -631,7 +671,7 @@ def search_command(
                                                "--stopper is not used).")] = "random",
     stopper: Annotated[str, typer.Option(help="predictive, median, asha or never.")] = (
         "predictive"),
-    workers: Annotated[int, typer.Option(help="Training processes (default: all cores).")] = 0,
+    workers: Annotated[int, typer.Option(help="Training processes; 0: one per core.")] = 0,
     min_complete: Annotated[int, typer.Option(help="Complete curves (prior included) before "
                                                    "the first stop.")] = 100,
     delta: Annotated[float, typer.Option(help="Δ of the predictive rule.")] = 0.99,
@@ -676,9 +716,17 @@ def search_command(
         runner = functools.partial(run_ray_search, address=address, storage_path=ray_storage)
     n_workers = workers or os.cpu_count() or 1
     wl = factories[workload]()
+    from curvecast.execution.live import check_prior
     from curvecast.predictors import SRM
 
     srm = SRM(sigma_model=sigma_model, arcsine_target=arcsine_target)
+    n_prior = 0
+    if prior is not None:  # before any training: a wrong prior costs nothing
+        prior_curves = CurveSet.load(prior)
+        check_prior(prior_curves, wl, str(prior))
+        n_prior = int(prior_curves.is_complete().sum())
+    if searcher not in ("hyperband", "fhyperband") and stopper == "predictive":
+        _check_fit_possible(srm, min_complete, n_prior)
     if searcher in ("hyperband", "fhyperband"):
         if backend != "local":
             raise ValueError(f"--searcher {searcher} runs with --backend local only")
@@ -695,9 +743,7 @@ def search_command(
                 "prior": None if prior is None else str(prior), "backend": backend,
                 "sigma_model": sigma_model, "arcsine_target": arcsine_target,
                 "command": "curvecast " + shlex.join(sys.argv[1:])}
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
-    with Store(storage) as db, Progress(*columns, console=err_console) as bar:
+    with Store(storage) as db, progress(err_console) as bar:
         task = bar.add_task("trials", total=trials)
         shown: list[str] = []
 
@@ -729,7 +775,7 @@ def search_command(
     if result.best_config is not None:
         console.print(f"best: trial t{p.best_trial}, {wl.metric} {p.best_value:.4f}, test "
                       f"{result.best_test_value:.4f}")
-        console.print(f"best config: {json.dumps(result.best_config, default=_json_default)}")
+        console.print(f"best config: {_dumps(result.best_config)}", markup=False)
     console.print(f"epochs used: {sum(t['epochs'] for t in result.trials)} of "
                   f"{result.full_epochs} for full training of the finished trials "
                   f"(speedup {result.speedup:.2f}x)")
@@ -768,31 +814,44 @@ def show(
     storage: Annotated[str, typer.Option(help="sqlite:///PATH of the study database.")] = (
         "sqlite:///curvecast.db"),
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also print every trial's "
+                                                                 "values by epoch and every "
+                                                                 "decision.")] = False,
 ) -> None:
-    """Print a study's trials, their curves and every stopping decision."""
+    """Print a study's trials, one row each (with --verbose: their curves and every decision)."""
     with _existing_store(storage) as db:
         trials = db.trials(study)
         info = db.study_info(study)
     if as_json:
-        print(json.dumps({"study": study, "metric": info["metric"],
-                          "direction": info["direction"], "settings": info["settings"],
-                          "trials": [{"number": t.number, "state": t.state.value,
-                                      "config": t.config,
-                                      "values": [[e, v] for e, v, _ in t.values],
-                                      "predicted_value": t.predicted_value,
-                                      "test_value": t.test_value,
-                                      "decisions": [d.__dict__ for d in t.decisions]}
-                                     for t in trials]},
-                         default=_json_default, allow_nan=True))
+        print(_dumps({"study": study, "metric": info["metric"], "direction": info["direction"],
+                      "settings": info["settings"],
+                      "trials": [{"number": t.number, "state": t.state.value, "config": t.config,
+                                  "values": [[e, v] for e, v, _ in t.values],
+                                  "predicted_value": t.predicted_value,
+                                  "test_value": t.test_value,
+                                  "decisions": [d.__dict__ for d in t.decisions]}
+                                 for t in trials]}))
         return
     table = Table("trial", "state", "epochs", "last value", "predicted", "last decision",
-                  title=f"{study}: {info['metric']} ({info['direction']})")
+                  title=f"{study}: {info['metric']} ({info['direction']})", box=None)
+    for column in table.columns:
+        column.no_wrap = True
+    table.columns[-1].overflow = "ellipsis"
     for t in trials:
         last = f"{t.values[-1][1]:.4g}" if t.values else ""
         pred = "" if t.predicted_value is None else f"{t.predicted_value:.4g}"
         reason = t.decisions[-1].reason if t.decisions else ""
         table.add_row(f"t{t.number}", t.state.value, str(len(t.values)), last, pred, reason)
     console.print(table)
+    counts = ", ".join(f"{v} {k}" for k, v in sorted(info["trials"].items()))
+    console.print(f"{len(trials)} trials: {counts or 'none yet'}", highlight=False)
+    if verbose:
+        for t in trials:
+            curve = " ".join(f"{e}:{v:.4g}" for e, v, _ in t.values)
+            console.print(f"t{t.number} {t.state.value} values {curve or '-'}", highlight=False)
+            for d in t.decisions:
+                console.print(f"  epoch {d.epoch} {d.action}: {d.reason}", highlight=False,
+                              markup=False)
 
 
 @app.command()

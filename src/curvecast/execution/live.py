@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from curvecast.curves import CurveSet
 from curvecast.execution.collect import _one_torch_thread, _quiet_worker
 from curvecast.search import ConfigSearcher
 from curvecast.stopping import Decision, History, Stopper, Trial
@@ -482,6 +483,8 @@ def run_search(
     session = _Session(store, study, worker_id(), workload, searcher, stopper, mirror,
                        mirror.update(Progress(trials=trials)), checkpoints, trials, epochs, seed,
                        grace)
+    if on_progress:  # the study's state before this call trains anything (a finished study: all)
+        on_progress(session.progress)
     running: dict[cf.Future[_Outcome], int] = {}
     with _Heartbeat(store.path, session.worker, heartbeat), _executor(workers) as pool:
         def launch() -> None:
@@ -501,11 +504,18 @@ def run_search(
     return _result(store, study, mirror.update(session.progress), epochs)
 
 
+#: Settings of a study that a rerun (a resume, or another process joining) must repeat.
+_RERUN_SETTINGS = ("searcher", "stopper", "delta", "min_complete", "refit_every", "prior",
+                   "sigma_model", "arcsine_target")
+
+
 def open_study(store: Store, study: str, workload: Workload, epochs: int, seed: int,
                settings: dict[str, Any] | None) -> None:
     """Create study ``study`` or check that it was started with this workload, epochs and seed,
     and with the same scheduler (``settings["scheduler"]``: hyperband, fhyperband; absent: a
-    FIFO search, as the local and the Ray backends run).
+    FIFO search, as the local and the Ray backends run), and — where both the study and
+    ``settings`` record them — the same searcher, stopper, Δ, min-complete, refit-every, prior,
+    σ model and arcsine target (a changed rule would silently judge later trials differently).
 
     Raises:
         ValueError: the study exists with other settings.
@@ -518,12 +528,37 @@ def open_study(store: Store, study: str, workload: Workload, epochs: int, seed: 
         if recorded.get(key) != wanted:
             raise ValueError(f"study {study!r} was started with {key}={recorded.get(key)!r}, "
                              f"not {wanted!r}: rerun with its settings or choose another --study")
+    chosen = settings or {}
+    for key in _RERUN_SETTINGS:  # what the command line chose: a rerun must choose the same
+        if key in recorded and key in chosen and recorded[key] != chosen[key]:
+            option = "--" + key.replace("_", "-")
+            raise ValueError(f"study {study!r} was started with {option} {recorded[key]}, not "
+                             f"{chosen[key]}: rerun with its settings or choose another --study")
     scheduler = (settings or {}).get("scheduler")  # hyperband, fhyperband; None: FIFO
     if recorded.get("scheduler") != scheduler:
         was, now = (f"scheduler {k!r}" if k else "a FIFO search"
                     for k in (recorded.get("scheduler"), scheduler))
         raise ValueError(f"study {study!r} was started with {was}, not {now}: rerun with its "
                          "settings or choose another --study")
+
+
+def check_prior(prior: CurveSet, workload: Workload, source: str) -> None:
+    """Raise ``ValueError`` unless ``prior`` holds curves of ``workload``: its metric and, when
+    recorded, its workload name, and every config column the workload's trials have.  Called
+    before a search starts, so a wrong ``--prior`` never costs training.
+    """
+    if prior.metric != workload.metric:
+        raise ValueError(f"{source}: curves of {prior.metric}; workload {workload.name!r} "
+                         f"records {workload.metric}: a prior must come from the same workload")
+    recorded = prior.provenance.get("workload")
+    if recorded is not None and recorded != workload.name:
+        raise ValueError(f"{source}: curves of workload {recorded!r}, not {workload.name!r}: a "
+                         "prior must come from the same workload")
+    example = workload.space.sample(np.random.default_rng(0))
+    missing = sorted((set(example) | set(workload.describe(example))) - set(prior.configs.columns))
+    if missing:
+        raise ValueError(f"{source}: its config table lacks {missing}, which workload "
+                         f"{workload.name!r} records: a prior must come from the same workload")
 
 
 def drive(pool: cf.Executor, running: dict[cf.Future[_Outcome], int], launch: Callable[[], None],

@@ -373,6 +373,8 @@ def run_scheduled_search(
     scheduler.start(epochs)
     runner = _Runner(store, study, workload, scheduler, searcher, mirror,
                      mirror.update(Progress(trials=trials)), epochs, seed, checkpoints, worker)
+    if on_progress:  # the study's state before this call trains anything (a finished study: all)
+        on_progress(runner.progress)
     try:
         runner.replay_journal()
         with store.transaction():

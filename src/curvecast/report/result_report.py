@@ -12,6 +12,7 @@ The figures are those of :mod:`curvecast.report.prediction_plots` and
 from __future__ import annotations
 
 import json
+import math
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -76,6 +77,9 @@ def load_result(path: Path) -> tuple[Kind, dict[str, Any]]:
     records = output["results"]
     if not records:
         raise ValueError(f"{path}: the result has no records")
+    for record in records:  # strict JSON writes a missing number (NaN) as null
+        if isinstance(record, dict) and record.get("stderr", 0.0) is None:
+            record["stderr"] = math.nan
     first = records[0]
     if not isinstance(first, dict):
         raise ValueError(f"{path}: results[0] is not an object: {first!r}")
