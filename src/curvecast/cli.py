@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from curvecast.curves import CurveSet, CurveSetFormatError
@@ -49,8 +50,6 @@ def _workloads() -> dict[str, Callable[[], Workload]]:
 
 def _fail(message: str) -> typer.Exit:
     """Print ``error: message`` (taken literally: "[ray]" is not rich markup) and exit code 2."""
-    from rich.markup import escape
-
     err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code=2)
 
@@ -700,6 +699,10 @@ def search_command(
     from curvecast.store import Store, check_study_name
 
     check_study_name(study)  # before the database is created or touched
+    for option, value, least in (("--trials", trials, 1), ("--epochs", epochs, 1),
+                                 ("--workers", workers, 0)):
+        if value < least:
+            raise ValueError(f"{option} must be at least {least}, got {value}")
     factories = _workloads()
     if workload not in factories:
         raise ValueError(f"unknown workload {workload!r}: choose one of {sorted(factories)}")
@@ -909,8 +912,23 @@ def report(
 
 
 def main() -> None:
-    """Entry point of the ``curvecast`` script."""
-    app()
+    """Entry point of the ``curvecast`` script: usage errors (a missing option, a word where a
+    number goes) are one ``error:`` line too, with exit code 2."""
+    try:
+        code = app(standalone_mode=False)
+    except typer.Abort:
+        sys.exit(130)
+    except Exception as err:
+        if not hasattr(err, "format_message") or not isinstance(getattr(err, "exit_code", None),
+                                                                  int):
+            raise  # not click's usage error (the commands turn bad input into `error:` lines)
+        ctx = getattr(err, "ctx", None)
+        where = f" (see: {ctx.command_path} --help)" if ctx is not None else ""
+        message = " ".join(str(err.format_message()).split())
+        err_console.print(f"[bold red]error:[/] {escape(message)}{escape(where)}",
+                          highlight=False, soft_wrap=True)
+        sys.exit(err.exit_code)  # 2 for usage errors
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":
