@@ -919,15 +919,15 @@ def main() -> None:
     except typer.Abort:
         sys.exit(130)
     except Exception as err:
-        if not hasattr(err, "format_message") or not isinstance(getattr(err, "exit_code", None),
-                                                                  int):
+        exit_code = getattr(err, "exit_code", None)
+        if not hasattr(err, "format_message") or not isinstance(exit_code, int):
             raise  # not click's usage error (the commands turn bad input into `error:` lines)
         ctx = getattr(err, "ctx", None)
         where = f" (see: {ctx.command_path} --help)" if ctx is not None else ""
         message = " ".join(str(err.format_message()).split())
         err_console.print(f"[bold red]error:[/] {escape(message)}{escape(where)}",
                           highlight=False, soft_wrap=True)
-        sys.exit(err.exit_code)  # 2 for usage errors
+        sys.exit(exit_code)  # 2 for usage errors
     sys.exit(code if isinstance(code, int) else 0)
 
 
