@@ -143,8 +143,8 @@ def test_progress_off_a_terminal_is_a_plain_line_every_few_seconds() -> None:
         bar.update(task, completed=10)
     lines = out.getvalue().splitlines()
     assert len(lines) >= 3, lines  # a line every 0.05 s, and one at the end
-    assert lines[0].startswith("trials 3/10 | elapsed 0:00:00")
-    assert lines[-1] == "trials 10/10 | elapsed 0:00:00"
+    assert lines[0].startswith("3/10 trials | elapsed 0:00:00")
+    assert lines[-1] == "10/10 trials | elapsed 0:00:00"
     silent = io.StringIO()
     with LineProgress(Console(file=silent), every=0.01) as bar:
         bar.add_task("trials", total=10)
@@ -167,7 +167,7 @@ def test_nothing_is_hard_wrapped_off_a_terminal(tmp_path: Path) -> None:
     synthetic(n=20, epochs=4).save(data)
     simulated = run("simulate", data, "--stopper", "never", "--orderings", "2")
     assert simulated.exit_code == 0, simulated.stderr
-    assert simulated.stderr.splitlines()[-1].startswith("ordering 2 random never 2/2 | elapsed ")
+    assert simulated.stderr.splitlines()[-1].startswith("2/2 ordering 2 random never | elapsed ")
 
 
 # ------------------------------------------------------------------ 14: small output defects

@@ -90,7 +90,7 @@ class LazyBar(Progress):
 class LineProgress(Progress):
     """Progress as plain lines, for output that is not a terminal: every ``every`` seconds while
     running (from a background thread, so a long step still shows the time passing) and once at
-    the end, e.g. ``trials 12/30 | elapsed 0:04:10 | eta 0:06:15``.  Nothing is printed before the
+    the end, e.g. ``12/30 trials | elapsed 0:04:10 | eta 0:06:15``.  Nothing is printed before the
     first update, so a command that fails at once prints only its error."""
 
     def __init__(self, console: Console, every: float = EVERY) -> None:
@@ -136,7 +136,7 @@ class LineProgress(Progress):
             done = f"{task.completed:g}/{task.total:g}" if task.total is not None else (
                 f"{task.completed:g}")
             eta = task.time_remaining
-            parts.append(f"{name} {done} | elapsed {_clock(task.elapsed)}"
+            parts.append(f"{done} {name} | elapsed {_clock(task.elapsed)}"
                          + ("" if eta is None or task.finished else f" | eta {_clock(eta)}"))
         return " || ".join(parts)
 

@@ -34,6 +34,7 @@ The :class:`~curvecast.curves.CurveSet` keeps these values as diverged observati
 from __future__ import annotations
 
 import math
+import pickle
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -313,7 +314,10 @@ def load_checkpoint(path: Path, device: torch.device | str | None = None) -> dic
     try:
         ckpt = torch.load(Path(path), map_location=device if device is not None else "cpu",
                           weights_only=True)
-    except Exception as err:  # unpickling refused, truncated file, not a torch file, ...
+    except pickle.UnpicklingError:  # what weights_only refuses: objects that could run code
+        raise CheckpointError(f"{path}: unreadable checkpoint (it holds more than tensors, "
+                              "numbers and strings; it was not loaded)") from None
+    except Exception as err:  # truncated file, not a torch file, ...
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise CheckpointError(f"{path}: unreadable checkpoint ({first[:200]})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
