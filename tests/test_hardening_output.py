@@ -145,11 +145,15 @@ def test_progress_off_a_terminal_is_a_plain_line_every_few_seconds() -> None:
     assert len(lines) >= 3, lines  # a line every 0.05 s, and one at the end
     assert lines[0].startswith("3/10 trials | elapsed 0:00:00")
     assert lines[-1] == "10/10 trials | elapsed 0:00:00"
+    waiting = io.StringIO()
+    with LineProgress(Console(file=waiting), every=0.05) as bar:
+        bar.add_task("replays", total=None)
+        time.sleep(0.3)  # a long first step: the time passing still shows
+    assert waiting.getvalue().splitlines()[0] == "0 replays | elapsed 0:00:00"
     silent = io.StringIO()
-    with LineProgress(Console(file=silent), every=0.01) as bar:
+    with LineProgress(Console(file=silent), every=5.0) as bar:
         bar.add_task("trials", total=10)
-        time.sleep(0.05)
-    assert silent.getvalue() == ""  # nothing before the first update
+    assert silent.getvalue() == ""  # a command that ends (or fails) at once prints no line
 
 
 def test_nothing_is_hard_wrapped_off_a_terminal(tmp_path: Path) -> None:

@@ -89,9 +89,9 @@ class LazyBar(Progress):
 
 class LineProgress(Progress):
     """Progress as plain lines, for output that is not a terminal: every ``every`` seconds while
-    running (from a background thread, so a long step still shows the time passing) and once at
-    the end, e.g. ``12/30 trials | elapsed 0:04:10 | eta 0:06:15``.  Nothing is printed before the
-    first update, so a command that fails at once prints only its error."""
+    running (from a background thread, so a long step still shows the time passing) and, after
+    any update, once at the end; e.g. ``12/30 trials | elapsed 0:04:10 | eta 0:06:15``.  A
+    command that fails within ``every`` seconds prints only its error."""
 
     def __init__(self, console: Console, every: float = EVERY) -> None:
         if not every > 0:
@@ -125,7 +125,7 @@ class LineProgress(Progress):
 
     def _tick(self) -> None:
         while not self._done.wait(self.every):
-            if self._updated:
+            if self.tasks:
                 self.print_line()
 
     def line(self) -> str:
