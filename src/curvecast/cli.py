@@ -725,7 +725,7 @@ def search_command(
     srm = SRM(sigma_model=sigma_model, arcsine_target=arcsine_target)
     n_prior = 0
     if prior is not None:  # before any training: a wrong prior costs nothing
-        prior_curves = CurveSet.load(prior)
+        prior_curves = _load(prior)
         check_prior(prior_curves, wl, str(prior))
         n_prior = int(prior_curves.is_complete().sum())
     if searcher not in ("hyperband", "fhyperband") and stopper == "predictive":
