@@ -130,23 +130,36 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+#: A search with two worker processes that train for minutes (the tiny SGD workload, many trials).
+SEARCH = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from sgd_workload import SGDDigits
+from curvecast.execution.live import run_search
+from curvecast.search import RandomSampler
+from curvecast.stopping import NeverStop
+from curvecast.store import Store
+
+workload = SGDDigits()
+with Store(sys.argv[2]) as store:
+    run_search(workload, RandomSampler(workload.space, seed=0), NeverStop(), store, study="o",
+               trials=10_000, epochs=50, workers=2)
+"""
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
 def test_kill_9_of_a_search_takes_its_workers_along(tmp_path: Path) -> None:
-    pytest.importorskip("torch")
     db = tmp_path / "o.db"
-    proc = subprocess.Popen([sys.executable, "-m", "curvecast.cli", "search", "--workload",
-                             "digits-metaqnn", "--trials", "50", "--epochs", "20", "--workers",
-                             "2", "--stopper", "never", "--storage", f"sqlite:///{db}"],
+    proc = subprocess.Popen([sys.executable, "-c", SEARCH, str(TESTS), str(db)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     workers: list[int] = []
     while time.monotonic() < deadline and proc.poll() is None:
         workers = _children(proc.pid)  # two trainers and the resource tracker
-        if len(workers) >= 3 and db.exists():
+        if len(workers) >= 3 and db.exists():  # mid-training: trials have recorded epochs
             with Store(db) as store:
-                if "search" in store.study_names() and any(
-                        t.values for t in store.trials("search")):
+                if "o" in store.study_names() and sum(len(t.values) for t in store.trials("o")) > 20:
                     break
         time.sleep(0.2)
     assert len(workers) >= 3, f"the search did not start its workers ({workers})"

@@ -158,8 +158,10 @@ def _torch_installed() -> bool:
     return find_spec("torch") is not None
 
 
-def _exit_with_parent(interval: float = 0.5) -> None:
-    """Make this (worker) process exit within ``interval`` seconds of its parent's death.
+def _exit_with_parent(parent: int | None = None, interval: float = 0.5) -> None:
+    """Make this (worker) process exit within ``interval`` seconds of the death of its parent,
+    process ``parent`` (default: the current parent; pass the pid the parent had when it started
+    the worker, so a parent that died while the worker started up is noticed too).
 
     A daemon thread watches the parent pid: when the parent is killed (even by ``kill -9``, which
     runs no clean-up) the process is re-parented and ``os.getppid()`` changes.  The worker then
@@ -169,7 +171,9 @@ def _exit_with_parent(interval: float = 0.5) -> None:
     """
     import threading
 
-    parent = os.getppid()
+    parent = os.getppid() if parent is None else parent
+    if os.getppid() != parent:
+        os._exit(1)
 
     def watch() -> None:
         while True:
@@ -180,23 +184,23 @@ def _exit_with_parent(interval: float = 0.5) -> None:
     threading.Thread(target=watch, name="curvecast-parent-watch", daemon=True).start()
 
 
-def _quiet_worker() -> None:
+def _quiet_worker(parent: int | None = None) -> None:
     """Initialise a worker process: one torch thread, Ctrl-C handled by the parent, exit when
-    the parent dies."""
+    the parent (pid ``parent``, default: the current parent) dies."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    _exit_with_parent()
+    _exit_with_parent(parent)
     _one_torch_thread()
 
 
 _QUEUE: Any = None
 
 
-def _set_queue(queue: Any) -> None:
+def _set_queue(queue: Any, parent: int | None = None) -> None:
     global _QUEUE
-    _quiet_worker()
+    _quiet_worker(parent)
     _QUEUE = queue
 
 
@@ -339,11 +343,11 @@ def _run_jobs(jobs: list[_Job], workers: int, report: Callable[[Progress], None]
         return
     ctx = mp.get_context("spawn")
     manager = SyncManager(ctx=ctx)
-    manager.start(_exit_with_parent)  # the queue's server process goes with its parent too
+    manager.start(_exit_with_parent, (os.getpid(),))  # the queue's server goes with us too
     with manager:
         queue = manager.Queue()
         pool = cf.ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=ctx,
-                                      initializer=_set_queue, initargs=(queue,))
+                                      initializer=_set_queue, initargs=(queue, os.getpid()))
         try:
             pending = {pool.submit(_train_in_worker, job) for job in jobs}
             while pending:

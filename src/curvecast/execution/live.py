@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing as mp
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Mapping
@@ -621,7 +622,8 @@ def _executor(workers: int) -> cf.Executor:
         _one_torch_thread()
         return _InProcess()
     ctx = mp.get_context("spawn")
-    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_quiet_worker)
+    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_quiet_worker,
+                                  initargs=(os.getpid(),))
 
 
 def _clean(checkpoints: Path, number: int) -> None:
