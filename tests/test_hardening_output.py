@@ -112,6 +112,14 @@ def test_simulate_says_which_configs_it_leaves_out_and_never_prints_minus_zero(
     assert output["settings"]["configs"] == 25
     regret = next(r for r in output["results"] if r["metric"] == "regret")
     assert regret["mean"] == 0.0 and math.copysign(1.0, regret["mean"]) == 1.0
+    pytest.importorskip("matplotlib")
+    for record in output["results"]:  # what strict JSON holds where a number is missing
+        record["stderr"] = None
+    out.write_text(json.dumps(output))
+    page = run("report", out, "--out", tmp_path / "r.html")  # and the report reads it back
+    assert page.exit_code == 0, page.stderr
+    html = (tmp_path / "r.html").read_text()
+    assert ">1.00</td>" in html and "nan" not in html  # the mean alone, no "± nan"
 
 
 # ------------------------------------------------------------------ 12: strict JSON

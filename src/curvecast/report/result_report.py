@@ -78,8 +78,12 @@ def load_result(path: Path) -> tuple[Kind, dict[str, Any]]:
     if not records:
         raise ValueError(f"{path}: the result has no records")
     for record in records:  # strict JSON writes a missing number (NaN) as null
-        if isinstance(record, dict) and record.get("stderr", 0.0) is None:
-            record["stderr"] = math.nan
+        if not isinstance(record, dict):
+            continue
+        numbers = ("stderr", "mean") if "experiment" in record else ("stderr",)
+        for key in numbers:  # (a simulate mean stays None: "n/a", no value at all)
+            if key in record and record[key] is None:
+                record[key] = math.nan
     first = records[0]
     if not isinstance(first, dict):
         raise ValueError(f"{path}: results[0] is not an object: {first!r}")
