@@ -11,15 +11,16 @@ import time
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from curvecast.cli import app
 from curvecast.execution.live import open_study, run_search
 from curvecast.search import RandomSampler
 from curvecast.stopping import NeverStop
 from curvecast.store import Store, TrialState
+from sgd_workload import SGDDigits
 
 TESTS = Path(__file__).resolve().parent
-sys.path.insert(0, str(TESTS))
-from sgd_workload import SGDDigits  # noqa: E402
 
 
 class Evil:
@@ -99,13 +100,12 @@ def test_checkpoints_live_under_the_study_id_never_its_name(tmp_path: Path) -> N
 def test_a_bad_study_name_is_refused_before_anything_is_written(tmp_path: Path, name: str,
                                                                 fragment: str) -> None:
     db = tmp_path / "s.db"
-    proc = subprocess.run([sys.executable, "-m", "curvecast.cli", "search", "--workload",
-                           "digits-metaqnn", "--trials", "1", "--epochs", "1", "--storage",
-                           f"sqlite:///{db}", "--study", name],
-                          capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 2, proc.stderr
-    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("error:")
-    assert fragment in proc.stderr and "Traceback" not in proc.stderr
+    result = CliRunner().invoke(app, ["search", "--workload", "digits-metaqnn", "--trials", "1",
+                                      "--epochs", "1", "--storage", f"sqlite:///{db}",
+                                      "--study", name])
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error:")
+    assert fragment in result.stderr
     assert list(tmp_path.iterdir()) == []
 
 
