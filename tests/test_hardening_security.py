@@ -78,6 +78,30 @@ def test_a_search_restarts_a_trial_whose_checkpoint_does_not_load(tmp_path: Path
     assert result.progress.notices[0].endswith("restarted from epoch 0")
 
 
+def test_the_command_line_says_a_trial_restarted(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    from curvecast.workloads import DigitsMetaQNN
+
+    wl, db, marker = DigitsMetaQNN(), tmp_path / "s.db", tmp_path / "pwned"
+    with Store(db) as store:
+        open_study(store, "search", wl, 2, 1, None)  # as `search --epochs 2 --seed 1` makes it
+        config = RandomSampler(wl.space, seed=5).ask_config()
+        assert config is not None
+        store.add_trial("search", config)
+        store.record_value("search", 0, 1, 0.25, 0.1)
+        plant(store.checkpoint_folder("search") / "t0-e1.ckpt", marker)
+    result = CliRunner().invoke(app, ["search", "--workload", "digits-metaqnn", "--trials", "1",
+                                      "--epochs", "2", "--workers", "1", "--stopper", "never",
+                                      "--storage", f"sqlite:///{db}"])
+    assert result.exit_code == 0, result.stderr
+    assert not marker.exists()
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert warnings == [f"warning: t0: {db}.checkpoints/study-1/t0-e1.ckpt: unreadable checkpoint "
+                        "(it holds more than tensors, numbers and strings; it was not loaded); "
+                        "restarted from epoch 0"]
+    assert "1 complete, 0 stopped early, 0 failed" in result.stdout
+
+
 def test_checkpoints_live_under_the_study_id_never_its_name(tmp_path: Path) -> None:
     db = tmp_path / "a" / "b" / "s.db"
     db.parent.mkdir(parents=True)
