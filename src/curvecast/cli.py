@@ -719,10 +719,11 @@ def search_command(
         runner = functools.partial(run_ray_search, address=address, storage_path=ray_storage)
     n_workers = workers or os.cpu_count() or 1
     wl = factories[workload]()
-    from curvecast.execution.live import check_prior
     from curvecast.predictors import SRM
 
     srm = SRM(sigma_model=sigma_model, arcsine_target=arcsine_target)
+    from curvecast.execution.live import check_prior
+
     n_prior = 0
     if prior is not None:  # before any training: a wrong prior costs nothing
         prior_curves = _load(prior)
