@@ -49,7 +49,9 @@ def _workloads() -> dict[str, Callable[[], Workload]]:
 
 
 def _fail(message: str) -> typer.Exit:
-    """Print ``error: message`` (taken literally: "[ray]" is not rich markup) and exit code 2."""
+    """Print ``error: message`` on one line (taken literally: "[ray]" is not rich markup; line
+    breaks become spaces) and exit code 2."""
+    message = " ".join(message.split())
     err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code=2)
 
@@ -67,8 +69,21 @@ def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
         except ModuleNotFoundError as err:
             raise _fail(f"{err}: install the extra that provides it, e.g. "
                         "pip install 'curvecast[torch]'") from None
+        except OSError as err:  # no permission, a folder where a file goes, a name too long …
+            where = f"{err.filename}: " if err.filename else ""
+            raise _fail(f"{where}{err.strerror or err}") from None
 
     return wrapper
+
+
+def _check_out(path: Path | None) -> None:
+    """Refuse, before any work, a file to write whose folder is missing or that is a folder."""
+    if path is None:
+        return
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"{path}: folder {str(path.parent)!r} does not exist")
+    if path.is_dir():
+        raise ValueError(f"{path}: is a folder; give the name of a file to write")
 
 
 def _load(path: Path, warn: bool = True) -> CurveSet:
@@ -201,6 +216,7 @@ def data_plot(
     """Draw a random sample of a data set's learning curves to a PNG file."""
     from curvecast.report.curve_plots import plot_curves
 
+    _check_out(out)
     curves = _load_any(path)
     plot_curves(curves, out, n=n, seed=seed, title=f"{path.name}: {min(n, curves.n_configs)} of "
                 f"{curves.n_configs} curves")
@@ -216,6 +232,7 @@ def import_baker2018(
     """Convert one of Baker et al.'s published learning-curve CSV files to a CurveSet."""
     from curvecast.datasets.baker2018 import load_baker2018
 
+    _check_out(out)
     curves = load_baker2018(csv)
     curves.save(out)
     console.print(f"{csv.name}: {curves.n_configs} configs x {curves.n_epochs} epochs, "
@@ -305,8 +322,7 @@ def evaluate(
     if unknown or not names:
         raise ValueError(f"unknown predictor(s) {unknown or predictors!r}: choose from "
                          f"{sorted(factories)}")
-    if json_out is not None and not json_out.parent.is_dir():
-        raise FileNotFoundError(f"{json_out}: folder {str(json_out.parent)!r} does not exist")
+    _check_out(json_out)
     settings = PredictionSettings(
         train_size=train_size, repeats=repeats, fractions=_floats(fractions, "--fractions"),
         features=parse_groups(features), seed=seed,
@@ -402,8 +418,7 @@ def simulate(
     )
 
     curves = _load_any(data, warn=not arcsine_target)  # --arcsine-target: an error says it
-    if json_out is not None and not json_out.parent.is_dir():
-        raise FileNotFoundError(f"{json_out}: folder {str(json_out.parent)!r} does not exist")
+    _check_out(json_out)
     if refit_every < 0:
         raise ValueError(f"--refit-every must be >= 0, got {refit_every}")
     if arcsine_target:  # before the replays start: fail with one line, not mid-progress-bar
@@ -867,6 +882,7 @@ def export(
         "sqlite:///curvecast.db"),
 ) -> None:
     """Turn a study's curves into a CurveSet (training data for the next search)."""
+    _check_out(out)
     with _existing_store(storage) as db:
         info = db.study_info(study)
         curves = db.to_curveset(study, epochs=info["settings"].get("epochs"))

@@ -535,7 +535,7 @@ class CurveSet:
         path = Path(path)
         source = str(path)
         if not path.is_file():
-            raise FileNotFoundError(f"{path}: no such file")
+            raise FileNotFoundError(f"{path}: {'a folder, not a file' if path.is_dir() else 'no such file'}")
         try:
             table = pq.read_table(path)
         except (pa.ArrowException, OSError) as err:

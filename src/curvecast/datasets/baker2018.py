@@ -264,7 +264,7 @@ def load_baker2018(csv_path: str | Path) -> CurveSet:
     path = Path(csv_path)
     source = str(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
+        raise FileNotFoundError(f"{path}: {'a folder, not a file' if path.is_dir() else 'no such file'}")
     raw = path.read_bytes()
     try:
         table = pd.read_csv(path)
