@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import sqlite3
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -71,6 +74,30 @@ def test_a_database_the_user_cannot_write_can_be_inspected(tmp_path: Path) -> No
     finally:
         archive.chmod(stat.S_IRWXU)
         shutil.rmtree(archive)
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() != 0 or shutil.which("unshare") is None,
+                    reason="root mounts the folder read-only in a private mount namespace")
+def test_a_database_on_a_read_only_file_system_can_be_inspected(tmp_path: Path) -> None:
+    """What file permissions cannot show to root: the folder bind-mounted read-only (inside
+    ``unshare -m``, so nothing outside the test sees the mount)."""
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    make_study(archive / "s.db")
+    for extra in archive.glob("s.db-*"):
+        extra.unlink()
+    cli = f"{shlex.quote(sys.executable)} -m curvecast.cli"
+    url = shlex.quote(f"sqlite:///{archive / 's.db'}")
+    script = (f"mount --bind -o ro {shlex.quote(str(archive))} {shlex.quote(str(archive))} || "
+              f"exit 99; touch {shlex.quote(str(archive / 'x'))} 2>/dev/null && exit 98; "
+              f"{cli} studies --storage {url} && {cli} show --study s --json --storage {url}")
+    proc = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+                          capture_output=True, text=True, timeout=120)
+    if proc.returncode in (1, 99) and not proc.stdout:
+        pytest.skip(f"no private read-only mount here: {proc.stderr.strip()[:200]}")
+    assert proc.returncode == 0, proc.stderr
+    assert "val_accuracy" in proc.stdout and '"predicted_value": 0.3' in proc.stdout
+    assert sorted(p.name for p in archive.iterdir()) == ["s.db"]
 
 
 def test_a_file_that_is_not_a_study_database(tmp_path: Path) -> None:
