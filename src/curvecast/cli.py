@@ -16,20 +16,13 @@ from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from rich.markup import escape
 from rich.table import Table
 
 from curvecast.curves import CurveSet, CurveSetFormatError
 from curvecast.defaults import DELTA as DEFAULT_DELTA
 from curvecast.defaults import MIN_COMPLETE
+from curvecast.report.terminal import UnwrappedConsole, progress
 from curvecast.workloads._base import Workload
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False,
@@ -41,8 +34,8 @@ import_app = typer.Typer(add_completion=False, help="Import learning curves (a t
 app.add_typer(data_app, name="data")
 data_app.add_typer(import_app, name="import")
 
-err_console = Console(stderr=True)
-console = Console()
+err_console = UnwrappedConsole(stderr=True)
+console = UnwrappedConsole()
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -61,9 +54,9 @@ def _workloads() -> dict[str, Callable[[], Workload]]:
 
 
 def _fail(message: str) -> typer.Exit:
-    """Print ``error: message`` (taken literally: "[ray]" is not rich markup) and exit code 2."""
-    from rich.markup import escape
-
+    """Print ``error: message`` on one line (taken literally: "[ray]" is not rich markup; line
+    breaks become spaces) and exit code 2."""
+    message = " ".join(message.split())
     err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code=2)
 
@@ -81,12 +74,33 @@ def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
         except ModuleNotFoundError as err:
             raise _fail(f"{err}: install the extra that provides it, e.g. "
                         "pip install 'curvecast[torch]'") from None
+        except OSError as err:  # no permission, a folder where a file goes, a name too long …
+            where = f"{err.filename}: " if err.filename else ""
+            raise _fail(f"{where}{err.strerror or err}") from None
 
     return wrapper
 
 
-def _load(path: Path) -> CurveSet:
-    return CurveSet.load(path)
+def _check_out(path: Path | None) -> None:
+    """Refuse, before any work, a file to write whose folder is missing or that is a folder."""
+    if path is None:
+        return
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"{path}: folder {str(path.parent)!r} does not exist")
+    if path.is_dir():
+        raise ValueError(f"{path}: is a folder; give the name of a file to write")
+
+
+def _load(path: Path, warn: bool = True) -> CurveSet:
+    return _checked(CurveSet.load(path), path, warn)
+
+
+def _checked(curves: CurveSet, path: Path, warn: bool = True) -> CurveSet:
+    """``curves``, after a one-line warning on stderr when ``warn`` and its values look wrong."""
+    warning = curves.range_warning(str(path)) if warn else None
+    if warning is not None:
+        err_console.print(f"warning: {warning}", markup=False, highlight=False)
+    return curves
 
 
 @app.command()
@@ -98,8 +112,8 @@ def collect(
     epochs: Annotated[int, typer.Option(help="Epochs per config.")],
     out: Annotated[Path, typer.Option(help="Parquet file to write (appended to, resumable).")],
     seed: Annotated[int, typer.Option(help="Seed of config sampling and training.")] = 0,
-    workers: Annotated[int, typer.Option(help="Parallel single-thread training processes "
-                                              "(default: number of cores).")] = 0,
+    workers: Annotated[int, typer.Option(help="Parallel single-thread training processes; 0: "
+                                              "one per core.")] = 0,
 ) -> None:
     """Train sampled configs of a workload and record their learning curves to OUT.
 
@@ -120,9 +134,7 @@ def collect(
     n_workers = workers or os.cpu_count() or 1
     check_arguments(n_configs=configs, epochs=epochs, workers=n_workers, out=out)
     command = "curvecast " + shlex.join(sys.argv[1:])
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
-    with Progress(*columns, console=err_console, transient=False) as bar:
+    with progress(err_console) as bar:
         configs_task = bar.add_task("configs", total=configs)
         epochs_task = bar.add_task("epochs", total=configs * epochs)
         running: dict[str, int] = {}
@@ -164,7 +176,7 @@ def data_summary(
 
     summary = summarize(_load(path))
     if as_json:
-        print(json.dumps(summary, indent=2, default=_json_default))
+        print(_dumps(summary, indent=2))
         return
     table = Table(title=str(path), show_header=False)
     for key, value in summary.items():
@@ -178,10 +190,24 @@ def data_summary(
     console.print(table)
 
 
-def _json_default(obj: Any) -> Any:
-    if hasattr(obj, "item"):
-        return obj.item()
-    return str(obj)
+def _dumps(obj: Any, **kwargs: Any) -> str:
+    """Strict JSON (what ``jq`` and every parser read): NaN and ±inf become null, numpy values
+    plain numbers, anything else JSON cannot hold its ``str``."""
+    return json.dumps(_strict(obj), allow_nan=False, default=str, **kwargs)
+
+
+def _strict(obj: Any) -> Any:
+    import numpy as np
+
+    if isinstance(obj, dict):
+        return {k.item() if isinstance(k, np.generic) else k: _strict(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple | np.ndarray):
+        return [_strict(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float):
+        return obj + 0.0 if math.isfinite(obj) else None  # + 0.0: no -0.0
+    return obj
 
 
 @data_app.command("plot")
@@ -197,6 +223,7 @@ def data_plot(
     """Draw a random sample of a data set's learning curves to a PNG file."""
     from curvecast.report.curve_plots import plot_curves
 
+    _check_out(out)
     curves = _load_any(path)
     plot_curves(curves, out, n=n, seed=seed, title=f"{path.name}: {min(n, curves.n_configs)} of "
                 f"{curves.n_configs} curves", y_max=y_max)
@@ -212,6 +239,7 @@ def import_baker2018(
     """Convert one of Baker et al.'s published learning-curve CSV files to a CurveSet."""
     from curvecast.datasets.baker2018 import load_baker2018
 
+    _check_out(out)
     curves = load_baker2018(csv)
     curves.save(out)
     console.print(f"{csv.name}: {curves.n_configs} configs x {curves.n_epochs} epochs, "
@@ -308,13 +336,14 @@ def import_ray(
     _saved(from_ray(experiment, metric, direction), experiment.name, out)
 
 
-def _load_any(path: Path) -> CurveSet:
-    """A curvecast Parquet file, or one of the paper's published CSV files."""
+def _load_any(path: Path, warn: bool = True) -> CurveSet:
+    """A curvecast Parquet file, or one of the paper's published CSV files (``warn``: say when
+    an accuracy lies outside [0, 1])."""
     if path.suffix.lower() == ".csv":
         from curvecast.datasets.baker2018 import load_baker2018
 
-        return load_baker2018(path)
-    return _load(path)
+        return _checked(load_baker2018(path), path, warn)
+    return _load(path, warn)
 
 
 #: ``--sigma-model`` and ``--arcsine-target`` of the commands that build an SRM.
@@ -406,17 +435,14 @@ def evaluate(
     if unknown or not names:
         raise ValueError(f"unknown predictor(s) {unknown or predictors!r}: choose from "
                          f"{sorted(factories)}")
-    if json_out is not None and not json_out.parent.is_dir():
-        raise FileNotFoundError(f"{json_out}: folder {str(json_out.parent)!r} does not exist")
+    _check_out(json_out)
     settings = PredictionSettings(
         train_size=train_size, repeats=repeats, fractions=_floats(fractions, "--fractions"),
         features=parse_groups(features), seed=seed,
         experiments=tuple(e.strip() for e in experiments.split(",") if e.strip()),
         slow=frozenset({"lce", "lce-fast"}))
     curves = _load_any(data)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
-    with Progress(*columns, console=err_console) as bar:
+    with progress(err_console) as bar:
         task = bar.add_task("repeats", total=None)
 
         def on_step(what: str, done: int, total: int) -> None:
@@ -439,7 +465,7 @@ def evaluate(
         table.add_row(name, *cells)
     console.print(table)
     if json_out is not None:
-        json_out.write_text(json.dumps(output, indent=1, default=_json_default))
+        json_out.write_text(_dumps(output, indent=1))
         console.print(f"results -> {json_out}")
     if plots is not None:
         from curvecast.report.prediction_plots import plot_prediction_results
@@ -508,15 +534,20 @@ def simulate(
         select,
     )
 
-    curves = _load_any(data)
-    if json_out is not None and not json_out.parent.is_dir():
-        raise FileNotFoundError(f"{json_out}: folder {str(json_out.parent)!r} does not exist")
+    curves = _load_any(data, warn=not arcsine_target)  # --arcsine-target: an error says it
+    _check_out(json_out)
     if refit_every < 0:
         raise ValueError(f"--refit-every must be >= 0, got {refit_every}")
     if arcsine_target:  # before the replays start: fail with one line, not mid-progress-bar
         from curvecast.predictors.srm import check_arcsine_values
 
         check_arcsine_values(curves.filled_values(), f"{data.name}'s {curves.metric} values")
+    short = ~curves.is_complete()
+    if short.any():  # the replays use complete curves only: say what is left out, and why
+        ends = [int(curves.epochs[k - 1]) if k else 0 for k in curves.n_observed()[short]]
+        err_console.print(f"note: {int(short.sum())} of {curves.n_configs} configs are left out: "
+                          f"their curves end before the final epoch {int(curves.epochs[-1])} "
+                          f"(at epochs {min(ends)}..{max(ends)})", highlight=False)
     prior, curves = _split_prior(curves, prior_fraction, seed)
     n_prior = 0 if prior is None else prior.n_configs
     min_complete = _min_complete(min_complete, predictor)
@@ -526,6 +557,8 @@ def simulate(
         raise ValueError(f"unknown predictor {predictor!r}: choose from "
                          f"{sorted(predictor_factories)}")
     prototype = predictor_factories[predictor](groups, seed)
+    if "predictive" in [n.strip() for n in stopper.split(",")]:
+        _check_fit_possible(prototype, min_complete, n_prior)
     if trials < 0:
         raise ValueError(f"--trials must be >= 0, got {trials}")
     budget = trials or None
@@ -573,9 +606,7 @@ def simulate(
                                workers=workers, seed=seed)
     for name in s_names:  # a searcher that cannot use this data fails here, before any replay
         searcher_factories[name](curves, seed)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
-    with Progress(*columns, console=err_console) as bar:
+    with progress(err_console) as bar:
         task = bar.add_task("replays", total=None)
 
         def on_step(what: str, done: int, total: int) -> None:
@@ -590,7 +621,8 @@ def simulate(
                               sigma_model=sigma_model, arcsine_target=arcsine_target,
                               prior_fraction=prior_fraction, prior_configs=n_prior,
                               draws=draws, refit_every=refit_every, keep_top_k=keep_top_k, margin=margin,
-                              eta=eta, kappa=kappa, min_curves=min_curves)
+                              eta=eta, kappa=kappa, min_curves=min_curves,
+                              configs_left_out=int(short.sum()))
     table = Table(title=f"{data.name}: early stopping (mean ± s.e. over {orderings} orderings, "
                         f"{workers} worker(s))")
     for col in ("search+stop", "Δ", "speedup", "best kept", "regret", "epochs",
@@ -610,11 +642,11 @@ def simulate(
             recs = select(output["results"], searcher=sname, stopper=stop_name, delta=d,
                           metric=metric)
             cells.append("" if not recs else "n/a" if recs[0]["mean"] is None else
-                         f"{recs[0]['mean']:{fmt}}±{recs[0]['stderr']:{fmt}}")
+                         f"{_fixed(recs[0]['mean'], fmt)}±{_fixed(recs[0]['stderr'], fmt)}")
         table.add_row(f"{sname}+{stop_name}", "" if d is None else f"{d:g}", *cells)
     console.print(table)
     if json_out is not None:
-        json_out.write_text(json.dumps(output, indent=1, default=_json_default))
+        json_out.write_text(_dumps(output, indent=1))
         console.print(f"results -> {json_out}")
     if plots is not None:
         from curvecast.report.anytime_plots import plot_anytime_regret
@@ -623,6 +655,27 @@ def simulate(
         for path in [*plot_speedup_results(output, plots, data.stem),
                      *plot_anytime_regret([output], plots, data.stem)]:
             console.print(f"figure -> {path}")
+
+
+def _check_fit_possible(predictor: Any, min_complete: int, n_prior: int) -> None:
+    """Refuse a ``--min-complete`` at which the predictive stopper's first fit would fail mid-run:
+    it fits on ``max(min_complete, n_prior + 1)`` complete curves (prior curves included), and an
+    SRM needs ``2 * cv`` of them."""
+    cv = getattr(predictor, "cv", None)
+    if cv is None:
+        return
+    need = 2 * int(cv)
+    if max(min_complete, n_prior + 1) < need:
+        prior = f" and {n_prior} complete prior curves" if n_prior else ""
+        raise ValueError(f"--min-complete {min_complete}{prior} is too few: the predictive "
+                         f"stopper's SRM needs {need} complete curves to fit; use "
+                         f"--min-complete {need} or more")
+
+
+def _fixed(value: float, fmt: str) -> str:
+    """``value`` in format ``fmt``, never as a negative zero (``-0.000``)."""
+    text = f"{value:{fmt}}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
 
 
 def _split_prior(curves: CurveSet, fraction: float, seed: int) -> tuple[CurveSet | None, CurveSet]:
@@ -725,7 +778,8 @@ def _searcher_for_search(name: str, workload: Workload, seed: int, trials: int) 
             raise ValueError(f"--searcher tpe needs a hyperparameter space; workload "
                              f"{workload.name!r} searches layer sequences (use metaqnn or random)")
         return search.TPE(space, n_trials=trials, seed=seed, direction=workload.direction)
-    raise ValueError(f"unknown searcher {name!r}: choose random, metaqnn or tpe")
+    raise ValueError(f"unknown searcher {name!r}: choose random, metaqnn, tpe, hyperband or "
+                     "fhyperband")
 
 
 def _scheduled_search(name: str, workload: Workload, *, seed: int, delta: float,
@@ -786,7 +840,7 @@ def search_command(
                                                "--stopper is not used).")] = "random",
     stopper: Annotated[str, typer.Option(help="predictive, median, asha or never.")] = (
         "predictive"),
-    workers: Annotated[int, typer.Option(help="Training processes (default: all cores).")] = 0,
+    workers: Annotated[int, typer.Option(help="Training processes; 0: one per core.")] = 0,
     min_complete: Annotated[int | None, typer.Option(help="Complete curves (prior included) "
                                                           "before the first stop (default: 5 "
                                                           "with the chain predictor, 100 with "
@@ -823,8 +877,13 @@ def search_command(
 
     from curvecast.execution.live import Progress as SearchProgress
     from curvecast.execution.live import run_search
-    from curvecast.store import Store
+    from curvecast.store import Store, check_study_name
 
+    check_study_name(study)  # before the database is created or touched
+    for option, value, least in (("--trials", trials, 1), ("--epochs", epochs, 1),
+                                 ("--workers", workers, 0)):
+        if value < least:
+            raise ValueError(f"{option} must be at least {least}, got {value}")
     factories = _workloads()
     if workload not in factories:
         raise ValueError(f"unknown workload {workload!r}: choose one of {sorted(factories)}")
@@ -857,6 +916,14 @@ def search_command(
     min_complete = _min_complete(min_complete, predictor)
     srm = (HorizonChain() if predictor == "chain"
            else SRM(sigma_model=sigma_model, arcsine_target=arcsine_target))
+    from curvecast.execution.live import check_prior
+
+    n_prior = 0
+    if prior_curves is not None:  # before any training: a wrong prior costs nothing
+        check_prior(prior_curves, wl, str(prior))
+        n_prior = int(prior_curves.is_complete().sum())
+    if searcher not in ("hyperband", "fhyperband") and stopper == "predictive":
+        _check_fit_possible(srm, min_complete, n_prior)
     if searcher in ("hyperband", "fhyperband"):
         if backend != "local":
             raise ValueError(f"--searcher {searcher} runs with --backend local only")
@@ -874,12 +941,15 @@ def search_command(
                 "prior": None if prior is None else str(prior), "backend": backend,
                 "sigma_model": sigma_model, "arcsine_target": arcsine_target,
                 "command": "curvecast " + shlex.join(sys.argv[1:])}
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
-    with Store(storage) as db, Progress(*columns, console=err_console) as bar:
+    with Store(storage) as db, progress(err_console) as bar:
         task = bar.add_task("trials", total=trials)
+        shown: list[str] = []
 
         def on_progress(p: SearchProgress) -> None:
+            for notice in p.notices[len(shown):]:
+                bar.console.print(f"warning: {notice}", highlight=False, markup=False,
+                                  soft_wrap=True)
+                shown.append(notice)
             best = "–" if p.best_value is None else f"{p.best_value:.4g} (t{p.best_trial})"
             full = (p.complete + p.stopped) * epochs
             bar.update(task, completed=p.finished,
@@ -903,7 +973,7 @@ def search_command(
     if result.best_config is not None:
         console.print(f"best: trial t{p.best_trial}, {wl.metric} {p.best_value:.4f}, test "
                       f"{result.best_test_value:.4f}")
-        console.print(f"best config: {json.dumps(result.best_config, default=_json_default)}")
+        console.print(f"best config: {_dumps(result.best_config)}", markup=False)
     console.print(f"epochs used: {sum(t['epochs'] for t in result.trials)} of "
                   f"{result.full_epochs} for full training of the finished trials "
                   f"(speedup {result.speedup:.2f}x)")
@@ -912,12 +982,11 @@ def search_command(
 
 
 def _existing_store(storage: str) -> Any:
-    """Open an existing study database (a missing file is an error, not a new database)."""
-    from curvecast.store import Store, parse_storage
+    """Open an existing study database read-only (a missing file is an error, not a new
+    database; a file the user cannot write can still be read)."""
+    from curvecast.store import Store
 
-    if not parse_storage(storage).is_file():
-        raise FileNotFoundError(f"{parse_storage(storage)}: no such study database")
-    return Store(storage)
+    return Store(storage, read_only=True)
 
 
 @app.command()
@@ -943,31 +1012,44 @@ def show(
     storage: Annotated[str, typer.Option(help="sqlite:///PATH of the study database.")] = (
         "sqlite:///curvecast.db"),
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also print every trial's "
+                                                                 "values by epoch and every "
+                                                                 "decision.")] = False,
 ) -> None:
-    """Print a study's trials, their curves and every stopping decision."""
+    """Print a study's trials, one row each (with --verbose: their curves and every decision)."""
     with _existing_store(storage) as db:
         trials = db.trials(study)
         info = db.study_info(study)
     if as_json:
-        print(json.dumps({"study": study, "metric": info["metric"],
-                          "direction": info["direction"], "settings": info["settings"],
-                          "trials": [{"number": t.number, "state": t.state.value,
-                                      "config": t.config,
-                                      "values": [[e, v] for e, v, _ in t.values],
-                                      "predicted_value": t.predicted_value,
-                                      "test_value": t.test_value,
-                                      "decisions": [d.__dict__ for d in t.decisions]}
-                                     for t in trials]},
-                         default=_json_default, allow_nan=True))
+        print(_dumps({"study": study, "metric": info["metric"], "direction": info["direction"],
+                      "settings": info["settings"],
+                      "trials": [{"number": t.number, "state": t.state.value, "config": t.config,
+                                  "values": [[e, v] for e, v, _ in t.values],
+                                  "predicted_value": t.predicted_value,
+                                  "test_value": t.test_value,
+                                  "decisions": [d.__dict__ for d in t.decisions]}
+                                 for t in trials]}))
         return
     table = Table("trial", "state", "epochs", "last value", "predicted", "last decision",
-                  title=f"{study}: {info['metric']} ({info['direction']})")
+                  title=f"{study}: {info['metric']} ({info['direction']})", box=None)
+    for column in table.columns:
+        column.no_wrap = True
+    table.columns[-1].overflow = "ellipsis"
     for t in trials:
         last = f"{t.values[-1][1]:.4g}" if t.values else ""
         pred = "" if t.predicted_value is None else f"{t.predicted_value:.4g}"
         reason = t.decisions[-1].reason if t.decisions else ""
         table.add_row(f"t{t.number}", t.state.value, str(len(t.values)), last, pred, reason)
     console.print(table)
+    counts = ", ".join(f"{v} {k}" for k, v in sorted(info["trials"].items()))
+    console.print(f"{len(trials)} trials: {counts or 'none yet'}", highlight=False)
+    if verbose:
+        for t in trials:
+            curve = " ".join(f"{e}:{v:.4g}" for e, v, _ in t.values)
+            console.print(f"t{t.number} {t.state.value} values {curve or '-'}", highlight=False)
+            for d in t.decisions:
+                console.print(f"  epoch {d.epoch} {d.action}: {d.reason}", highlight=False,
+                              markup=False)
 
 
 @app.command()
@@ -979,6 +1061,7 @@ def export(
         "sqlite:///curvecast.db"),
 ) -> None:
     """Turn a study's curves into a CurveSet (training data for the next search)."""
+    _check_out(out)
     with _existing_store(storage) as db:
         info = db.study_info(study)
         curves = db.to_curveset(study, epochs=info["settings"].get("epochs"))
@@ -1041,8 +1124,23 @@ def _root(
 
 
 def main() -> None:
-    """Entry point of the ``curvecast`` script."""
-    app()
+    """Entry point of the ``curvecast`` script: usage errors (a missing option, a word where a
+    number goes) are one ``error:`` line too, with exit code 2."""
+    try:
+        code = app(standalone_mode=False)
+    except typer.Abort:
+        sys.exit(130)
+    except Exception as err:
+        exit_code = getattr(err, "exit_code", None)
+        if not hasattr(err, "format_message") or not isinstance(exit_code, int):
+            raise  # not click's usage error (the commands turn bad input into `error:` lines)
+        ctx = getattr(err, "ctx", None)
+        where = f" (see: {ctx.command_path} --help)" if ctx is not None else ""
+        message = " ".join(str(err.format_message()).split())
+        err_console.print(f"[bold red]error:[/] {escape(message)}{escape(where)}",
+                          highlight=False, soft_wrap=True)
+        sys.exit(exit_code)  # 2 for usage errors
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

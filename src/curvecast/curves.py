@@ -20,6 +20,11 @@ is ``diverged_value`` when the data set states one (e.g. chance accuracy) and ot
 finite value observed anywhere in the set (lowest accuracy, highest perplexity).  Every later part
 (features, predictors, stopping) reads curves through that rule; the raw values stay untouched.
 
+**Gaps count as diverged.**  A curve ends at its last observed epoch; an epoch missing *before*
+that one (an empty cell in the middle of a CSV row, a missing row of the long table) is a run
+that reported no number there, so it is an observed NaN — diverged, by the rule above — and never
+a shorter curve.  Only epochs after the last observed one are unobserved.
+
 On disk a CurveSet is one Parquet file: a long table ``(config_id, epoch, value, seconds)`` with one
 row per observed epoch, and in the file's metadata the metric, direction, epoch axis, provenance and
 the config table (as an Arrow IPC stream, so dtypes and floats survive exactly).
@@ -143,6 +148,12 @@ class CurveSet:
         if configs.index.has_duplicates:
             dup = configs.index[configs.index.duplicated()][0]
             raise ValueError(f"config {dup!r}: duplicated config_id in the config table")
+        if observed.size:  # a gap before a curve's last observed epoch is a diverged report
+            n = observed.shape[1]
+            ends = np.where(observed.any(axis=1), n - np.argmax(observed[:, ::-1], axis=1), 0)
+            gaps = (np.arange(n)[None, :] < ends[:, None]) & ~observed
+            values[gaps] = np.nan
+            observed |= gaps
         values[~observed] = np.nan
         seconds = None
         if self.seconds is not None:
@@ -229,6 +240,19 @@ class CurveSet:
         out = np.array(self.values, copy=True)
         out[self.diverged()] = self.diverged_fill
         return out
+
+    def range_warning(self, source: str | None = None) -> str | None:
+        """A one-line warning when an accuracy-named metric (its name holds ``acc``) has finite
+        values outside [0, 1] — a percentage, or a loss under the wrong name — else None."""
+        if "acc" not in self.metric.lower():
+            return None
+        seen = self.values[self.observed & np.isfinite(self.values)]
+        outside = int(((seen < 0) | (seen > 1)).sum())
+        if not outside:
+            return None
+        return (f"{_where(source)}{outside} {self.metric} values lie outside [0, 1] (the values "
+                f"run {float(seen.min()):g}..{float(seen.max()):g}); an accuracy is a fraction: "
+                "divide percentages by 100")
 
     # ----------------------------------------------------------------- curve summaries
     def n_observed(self) -> NDArray[np.int64]:
@@ -511,7 +535,7 @@ class CurveSet:
         path = Path(path)
         source = str(path)
         if not path.is_file():
-            raise FileNotFoundError(f"{path}: no such file")
+            raise FileNotFoundError(f"{path}: {'a folder, not a file' if path.is_dir() else 'no such file'}")
         try:
             table = pq.read_table(path)
         except (pa.ArrowException, OSError) as err:

@@ -27,6 +27,7 @@ import secrets
 import socket
 import sqlite3
 import time
+import unicodedata
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -118,6 +119,28 @@ def parse_storage(url: str | os.PathLike[str]) -> Path:
     if not text:
         raise ValueError(f"storage {os.fspath(url)!r} names no file")
     return Path(text)
+
+
+#: The longest study name a store accepts (names are shown in one-line messages and tables).
+MAX_STUDY_NAME = 200
+
+
+def check_study_name(name: str) -> str:
+    """Return ``name`` if it can name a study: 1 to :data:`MAX_STUDY_NAME` characters, not only
+    white space, no control characters (line breaks would break one-line output).  Any other
+    text is fine: a study's files are named by its row id, never by its name.
+
+    Raises:
+        ValueError: the name is refused (the message says why).
+    """
+    if not name.strip():
+        raise ValueError("a study name must not be empty")
+    if len(name) > MAX_STUDY_NAME:
+        raise ValueError(f"a study name has at most {MAX_STUDY_NAME} characters, got {len(name)}")
+    bad = next((c for c in name if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp")), None)
+    if bad is not None:
+        raise ValueError(f"study name {name[:40]!r}: control character {bad!r} not allowed")
+    return name
 
 
 _TOKENS: dict[int, str] = {}  # pid → this process's random token (a forked child makes its own)
@@ -217,12 +240,19 @@ class Store:
         storage: ``sqlite:///PATH`` or a path; the file is created when missing, its folder must
             exist.
         timeout: seconds a writer waits for another process's lock before failing.
+        read_only: open an existing database for reading only (``show``, ``studies``,
+            ``export``, ``report``): nothing is created, migrated or locked, so a file the user
+            cannot write (a colleague's copy, an archive) can be inspected.  Writes then fail.
     """
 
-    def __init__(self, storage: str | os.PathLike[str], timeout: float = 30.0) -> None:
+    def __init__(self, storage: str | os.PathLike[str], timeout: float = 30.0, *,
+                 read_only: bool = False) -> None:
         self.path = parse_storage(storage)
         if not self.path.parent.is_dir():
             raise FileNotFoundError(f"{self.path}: folder {str(self.path.parent)!r} does not exist")
+        if read_only:
+            self._db = self._open_read_only(timeout)
+            return
         try:
             self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -235,6 +265,24 @@ class Store:
                 self._migrate()
         except sqlite3.DatabaseError as err:
             raise ValueError(f"{self.path}: not a curvecast study database ({err})") from None
+
+    def _open_read_only(self, timeout: float) -> sqlite3.Connection:
+        """A read-only connection (``mode=ro``; ``immutable=1`` when SQLite cannot even make the
+        shared-memory file of a WAL database, as in a read-only folder)."""
+        if not self.path.is_file():
+            raise FileNotFoundError(f"{self.path}: no such study database")
+        uri = self.path.resolve().as_uri()
+        problem: sqlite3.DatabaseError | None = None
+        for mode in ("mode=ro", "immutable=1"):
+            try:
+                db = sqlite3.connect(f"{uri}?{mode}", uri=True, timeout=timeout,
+                                     isolation_level=None)
+                db.execute("SELECT name, metric, direction, settings FROM studies LIMIT 1")
+                db.execute("SELECT number, config, state FROM trials LIMIT 1")
+                return db
+            except sqlite3.DatabaseError as err:
+                problem = err
+        raise ValueError(f"{self.path}: not a curvecast study database ({problem})")
 
     def close(self) -> None:
         """Close the connection."""
@@ -301,6 +349,7 @@ class Store:
                 ``load_if_exists`` is False.
         """
         direction = Direction.parse(direction)
+        check_study_name(name)
         with self._write() as db:
             row = db.execute("SELECT id, metric, direction FROM studies WHERE name = ?",
                              (name,)).fetchone()
@@ -341,6 +390,12 @@ class Store:
             "SELECT state, COUNT(*) FROM trials WHERE study_id = ? GROUP BY state", (sid,)))
         return {"study": name, "metric": metric, "direction": direction,
                 "settings": json.loads(settings), "trials": counts}
+
+    def checkpoint_folder(self, study: str) -> Path:
+        """Where the trials of ``study`` keep their checkpoints: ``<database>.checkpoints/
+        study-<id>`` beside the database file, named by the study's row id (never by its name,
+        which may hold any text)."""
+        return self.path.with_name(f"{self.path.name}.checkpoints") / f"study-{self.study_id(study)}"
 
     # ------------------------------------------------------------------ trials
     def add_trial(self, study: str, config: Mapping[str, Any], *,

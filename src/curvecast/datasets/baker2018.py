@@ -264,13 +264,15 @@ def load_baker2018(csv_path: str | Path) -> CurveSet:
     path = Path(csv_path)
     source = str(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
+        raise FileNotFoundError(f"{path}: {'a folder, not a file' if path.is_dir() else 'no such file'}")
     raw = path.read_bytes()
     try:
         table = pd.read_csv(path)
     except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as err:
         raise CurveSetFormatError(f"{source}: not a readable CSV file ({err})") from None
     kind = baker2018_kind([str(c) for c in table.columns], source)
+    if table.empty:
+        raise CurveSetFormatError(f"{source}: no rows below the header: no curves to load")
     curve_cols = _curve_columns([str(c) for c in table.columns], kind.prefix)
     epochs = np.array(list(curve_cols), dtype=np.int64)
     try:

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
+from multiprocessing.managers import SyncManager
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from curvecast.curves import CurveSet
-from curvecast.workloads._base import EpochResult, Workload
+from curvecast.workloads._base import CheckpointError, EpochResult, TrainingRun, Workload
 
 _VERSIONED_PACKAGES = ("curvecast", "numpy", "scipy", "scikit-learn", "pandas", "pyarrow",
                        "torch", "mnist1d")
@@ -118,12 +119,17 @@ def _train(job: _Job, report: Callable[[Progress], None]) -> _Outcome:
     log = job.partial_dir / f"{job.config_id}.json"
     results: list[EpochResult] = []
     resumed = False
+    run: TrainingRun | None = None
     if ckpt.exists() and log.exists():
-        run = job.workload.resume(ckpt)
-        results = [EpochResult(**r) for r in json.loads(log.read_text())]
-        results = results[: run.epochs_done]
-        resumed = True
-    else:
+        try:
+            run = job.workload.resume(ckpt)
+            results = [EpochResult(**r) for r in json.loads(log.read_text())]
+            results = results[: run.epochs_done]
+            resumed = True
+        except (CheckpointError, ValueError, TypeError) as err:  # treated as missing
+            print(f"warning: {job.config_id}: {err}; restarted from epoch 0", file=sys.stderr)
+            run, results = None, []
+    if run is None:
         run = job.workload.start(job.config, seed=job.seed, epochs=job.epochs)
     while run.epochs_done < job.epochs:
         result = run.train_epoch()
@@ -152,21 +158,49 @@ def _torch_installed() -> bool:
     return find_spec("torch") is not None
 
 
-def _quiet_worker() -> None:
-    """Initialise a worker process: one torch thread, Ctrl-C handled by the parent."""
+def _exit_with_parent(parent: int | None = None, interval: float = 0.5) -> None:
+    """Make this (worker) process exit within ``interval`` seconds of the death of its parent,
+    process ``parent`` (default: the current parent; pass the pid the parent had when it started
+    the worker, so a parent that died while the worker started up is noticed too).
+
+    A daemon thread watches the parent pid: when the parent is killed (even by ``kill -9``, which
+    runs no clean-up) the process is re-parented and ``os.getppid()`` changes.  The worker then
+    exits at once; its training is lost, but the search recorded every finished epoch and resumes
+    from the last checkpoint.  With the workers gone, multiprocessing's resource tracker (whose
+    pipe they held) exits too.
+    """
+    import threading
+
+    parent = os.getppid() if parent is None else parent
+    if os.getppid() != parent:
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="curvecast-parent-watch", daemon=True).start()
+
+
+def _quiet_worker(parent: int | None = None) -> None:
+    """Initialise a worker process: one torch thread, Ctrl-C handled by the parent, exit when
+    the parent (pid ``parent``, default: the current parent) dies."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    _exit_with_parent(parent)
     _one_torch_thread()
 
 
 _QUEUE: Any = None
 
 
-def _set_queue(queue: Any) -> None:
+def _set_queue(queue: Any, parent: int | None = None) -> None:
     global _QUEUE
-    _quiet_worker()
+    _quiet_worker(parent)
     _QUEUE = queue
 
 
@@ -308,10 +342,12 @@ def _run_jobs(jobs: list[_Job], workers: int, report: Callable[[Progress], None]
             yield _train(job, report)
         return
     ctx = mp.get_context("spawn")
-    with ctx.Manager() as manager:
+    manager = SyncManager(ctx=ctx)
+    manager.start(_exit_with_parent, (os.getpid(),))  # the queue's server goes with us too
+    with manager:
         queue = manager.Queue()
         pool = cf.ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=ctx,
-                                      initializer=_set_queue, initargs=(queue,))
+                                      initializer=_set_queue, initargs=(queue, os.getpid()))
         try:
             pending = {pool.submit(_train_in_worker, job) for job in jobs}
             while pending:

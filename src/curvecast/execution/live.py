@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing as mp
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Mapping
@@ -31,12 +32,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from curvecast.curves import CurveSet
 from curvecast.execution.collect import _one_torch_thread, _quiet_worker
 from curvecast.search import ConfigSearcher
 from curvecast.stopping import Decision, History, Stopper, Trial
 from curvecast.store import Decision as StoredDecision
 from curvecast.store import Store, TrialState, worker_id
-from curvecast.workloads._base import EpochResult, Workload
+from curvecast.workloads._base import CheckpointError, EpochResult, TrainingRun, Workload
 
 #: Seconds between the heartbeats of a process's RUNNING trials, and without one after which
 #: another process may take a trial over (defaults of every real search).
@@ -60,6 +62,7 @@ class _Outcome:
     result: EpochResult
     test_value: float | None
     error: str | None = None
+    note: str | None = None  # e.g. a checkpoint that did not load: the trial restarted
 
 
 def _checkpoint(folder: Path, number: int, epoch: int) -> Path:
@@ -70,9 +73,15 @@ def _train_one_epoch(task: _Task) -> _Outcome:
     """Continue trial ``task.number`` from its checkpoint and train one epoch (runs in a worker)."""
     try:
         ckpt = _checkpoint(task.checkpoints, task.number, task.done)
+        run: TrainingRun | None = None
+        note = None
         if task.done > 0 and ckpt.exists():
-            run = task.workload.resume(ckpt)
-        else:  # a fresh trial, or its checkpoint is gone: retrain the recorded epochs (same seed)
+            try:
+                run = task.workload.resume(ckpt)
+            except CheckpointError as err:  # treated as missing: never trust, never run it
+                ckpt.unlink(missing_ok=True)
+                note = f"t{task.number}: {err}; restarted from epoch 0"
+        if run is None:  # a fresh trial, or no usable checkpoint: retrain the recorded epochs
             run = task.workload.start(task.config, seed=task.seed, epochs=task.epochs)
             for _ in range(task.done):
                 run.train_epoch()
@@ -82,7 +91,7 @@ def _train_one_epoch(task: _Task) -> _Outcome:
             test = float(run.test_value())
         else:
             run.save_checkpoint(_checkpoint(task.checkpoints, task.number, run.epochs_done))
-        return _Outcome(task.number, result, test)
+        return _Outcome(task.number, result, test, note=note)
     except Exception as err:  # a config that cannot train fails alone, the search goes on
         return _Outcome(task.number, EpochResult(task.done + 1, float("nan"), 0.0), None,
                         error=f"{type(err).__name__}: {err}")
@@ -117,6 +126,9 @@ class Progress:
     best_value: float | None = None
     best_trial: int | None = None
     last_event: str = ""
+    #: Things the user should know that are not errors (e.g. a trial restarted because its
+    #: checkpoint did not load), oldest first.
+    notices: list[str] = field(default_factory=list)
 
     @property
     def finished(self) -> int:
@@ -338,6 +350,8 @@ class _Session:
     def record(self, outcome: _Outcome) -> bool:
         """Record one epoch's outcome and decide what happens next; True: train another epoch."""
         number, r = outcome.number, outcome.result
+        if outcome.note is not None:
+            self.progress.notices.append(outcome.note)
         if outcome.error is not None:
             return self._fail(outcome)
         final = r.epoch >= self.epochs
@@ -463,13 +477,15 @@ def run_search(
         raise ValueError(f"heartbeat must be positive and below grace, got heartbeat={heartbeat} "
                          f"s, grace={grace} s")
     open_study(store, study, workload, epochs, seed, settings)
-    checkpoints = store.path.with_name(f"{store.path.name}.checkpoints") / study
+    checkpoints = store.checkpoint_folder(study)
     checkpoints.mkdir(parents=True, exist_ok=True)
     mirror = _Mirror(workload, epochs)
     mirror.sync(store, study)
     session = _Session(store, study, worker_id(), workload, searcher, stopper, mirror,
                        mirror.update(Progress(trials=trials)), checkpoints, trials, epochs, seed,
                        grace)
+    if on_progress:  # the study's state before this call trains anything (a finished study: all)
+        on_progress(session.progress)
     running: dict[cf.Future[_Outcome], int] = {}
     with _Heartbeat(store.path, session.worker, heartbeat), _executor(workers) as pool:
         def launch() -> None:
@@ -489,11 +505,18 @@ def run_search(
     return _result(store, study, mirror.update(session.progress), epochs)
 
 
+#: Settings of a study that a rerun (a resume, or another process joining) must repeat.
+_RERUN_SETTINGS = ("searcher", "stopper", "delta", "min_complete", "refit_every", "prior",
+                   "sigma_model", "arcsine_target")
+
+
 def open_study(store: Store, study: str, workload: Workload, epochs: int, seed: int,
                settings: dict[str, Any] | None) -> None:
     """Create study ``study`` or check that it was started with this workload, epochs and seed,
     and with the same scheduler (``settings["scheduler"]``: hyperband, fhyperband; absent: a
-    FIFO search, as the local and the Ray backends run).
+    FIFO search, as the local and the Ray backends run), and — where both the study and
+    ``settings`` record them — the same searcher, stopper, Δ, min-complete, refit-every, prior,
+    σ model and arcsine target (a changed rule would silently judge later trials differently).
 
     Raises:
         ValueError: the study exists with other settings.
@@ -506,12 +529,37 @@ def open_study(store: Store, study: str, workload: Workload, epochs: int, seed: 
         if recorded.get(key) != wanted:
             raise ValueError(f"study {study!r} was started with {key}={recorded.get(key)!r}, "
                              f"not {wanted!r}: rerun with its settings or choose another --study")
+    chosen = settings or {}
+    for key in _RERUN_SETTINGS:  # what the command line chose: a rerun must choose the same
+        if key in recorded and key in chosen and recorded[key] != chosen[key]:
+            option = "--" + key.replace("_", "-")
+            raise ValueError(f"study {study!r} was started with {option} {recorded[key]}, not "
+                             f"{chosen[key]}: rerun with its settings or choose another --study")
     scheduler = (settings or {}).get("scheduler")  # hyperband, fhyperband; None: FIFO
     if recorded.get("scheduler") != scheduler:
         was, now = (f"scheduler {k!r}" if k else "a FIFO search"
                     for k in (recorded.get("scheduler"), scheduler))
         raise ValueError(f"study {study!r} was started with {was}, not {now}: rerun with its "
                          "settings or choose another --study")
+
+
+def check_prior(prior: CurveSet, workload: Workload, source: str) -> None:
+    """Raise ``ValueError`` unless ``prior`` holds curves of ``workload``: its metric and, when
+    recorded, its workload name, and every config column the workload's trials have.  Called
+    before a search starts, so a wrong ``--prior`` never costs training.
+    """
+    if prior.metric != workload.metric:
+        raise ValueError(f"{source}: curves of {prior.metric}; workload {workload.name!r} "
+                         f"records {workload.metric}: a prior must come from the same workload")
+    recorded = prior.provenance.get("workload")
+    if recorded is not None and recorded != workload.name:
+        raise ValueError(f"{source}: curves of workload {recorded!r}, not {workload.name!r}: a "
+                         "prior must come from the same workload")
+    example = workload.space.sample(np.random.default_rng(0))
+    missing = sorted((set(example) | set(workload.describe(example))) - set(prior.configs.columns))
+    if missing:
+        raise ValueError(f"{source}: its config table lacks {missing}, which workload "
+                         f"{workload.name!r} records: a prior must come from the same workload")
 
 
 def drive(pool: cf.Executor, running: dict[cf.Future[_Outcome], int], launch: Callable[[], None],
@@ -574,7 +622,8 @@ def _executor(workers: int) -> cf.Executor:
         _one_torch_thread()
         return _InProcess()
     ctx = mp.get_context("spawn")
-    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_quiet_worker)
+    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_quiet_worker,
+                                  initargs=(os.getpid(),))
 
 
 def _clean(checkpoints: Path, number: int) -> None:

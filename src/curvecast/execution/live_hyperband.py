@@ -231,6 +231,8 @@ class _Runner:
     def record(self, outcome: _Outcome) -> bool:
         """Record one trained epoch and ask the scheduler; True: train the next epoch."""
         number, r = outcome.number, outcome.result
+        if outcome.note is not None:
+            self.progress.notices.append(outcome.note)
         with self.store.transaction():
             if outcome.error is not None:
                 decision = Decision(Action.STOP, epoch=r.epoch, reason=outcome.error)
@@ -362,7 +364,7 @@ def run_scheduled_search(
                                  f"a {kind} study runs in one process (rerun after it ends to "
                                  "resume)")
         store.set_study_state(study, _OWNER, {"worker": worker, "heartbeat": time.time()})
-    checkpoints = store.path.with_name(f"{store.path.name}.checkpoints") / study
+    checkpoints = store.checkpoint_folder(study)
     checkpoints.mkdir(parents=True, exist_ok=True)
     mirror = _Mirror(workload, epochs)
     mirror.sync(store, study)
@@ -371,6 +373,8 @@ def run_scheduled_search(
     scheduler.start(epochs)
     runner = _Runner(store, study, workload, scheduler, searcher, mirror,
                      mirror.update(Progress(trials=trials)), epochs, seed, checkpoints, worker)
+    if on_progress:  # the study's state before this call trains anything (a finished study: all)
+        on_progress(runner.progress)
     try:
         runner.replay_journal()
         with store.transaction():

@@ -41,6 +41,7 @@ import math
 import os
 import socket
 import sqlite3
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -65,7 +66,7 @@ from curvecast.stopping import ASHA, Decision, MedianRule, NeverStop, Predictive
 from curvecast.store import Decision as StoredDecision
 from curvecast.store import Store, TrialState, worker_id
 from curvecast.store import Trial as StoredTrial
-from curvecast.workloads._base import Workload
+from curvecast.workloads._base import CheckpointError, TrainingRun, Workload
 
 try:
     import ray
@@ -162,7 +163,7 @@ def run_ray_search(
                     scheduler=scheduler, search_alg=_StudySearcher(book), num_samples=budget,
                     max_concurrent_trials=concurrency, reuse_actors=True),
                 run_config=tune.RunConfig(
-                    name=f"{study}-{time.strftime('%Y%m%d-%H%M%S')}",
+                    name=f"study-{store.study_id(study)}-{time.strftime('%Y%m%d-%H%M%S')}",
                     storage_path=folder,
                     callbacks=[_StudyRecorder(book)], verbose=0,
                     failure_config=tune.FailureConfig(max_failures=max_failures),
@@ -177,10 +178,14 @@ def _train(config: dict[str, Any], workload: Workload, epochs: int) -> None:
     continues a paused or failed trial (runs in a Ray worker)."""
     meta = config[_KEY]
     checkpoint = tune.get_checkpoint()
+    run: TrainingRun | None = None
     if checkpoint is not None:
         with checkpoint.as_directory() as folder:
-            run = workload.resume(Path(folder) / _CKPT)
-    else:
+            try:
+                run = workload.resume(Path(folder) / _CKPT)
+            except CheckpointError as err:  # treated as missing: restart from epoch 0
+                print(f"warning: {err}; restarted from epoch 0", file=sys.stderr)
+    if run is None:
         run = workload.start({k: v for k, v in config.items() if k != _KEY},
                              seed=int(meta["seed"]), epochs=epochs)
     while run.epochs_done < epochs:

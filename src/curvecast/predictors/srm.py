@@ -177,11 +177,12 @@ class SRM(Predictor):
 
 
 def check_arcsine_values(values: NDArray[np.float64], source: str = "the training curves") -> None:
-    """Raise ``ValueError`` unless every value (any shape, diverged entries already filled) is in
-    [0, 1], the domain of ``arcsine_target``."""
-    if not bool(np.all((values >= 0) & (values <= 1))):
+    """Raise ``ValueError`` unless every value (any shape, diverged entries already filled; NaN =
+    not observed, skipped) is in [0, 1], the domain of ``arcsine_target``."""
+    seen = values[~np.isnan(values)]  # NaN: not observed; ±inf: out of range
+    if not bool(np.all((seen >= 0) & (seen <= 1))):
         raise ValueError(f"arcsine_target=True needs every value in [0, 1]; {source} run "
-                         f"{float(np.min(values)):g}..{float(np.max(values)):g}")
+                         f"{float(np.min(seen)):g}..{float(np.max(seen)):g}")
 
 
 def _arcsine(values: NDArray[np.float64]) -> NDArray[np.float64]:

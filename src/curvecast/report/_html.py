@@ -51,10 +51,13 @@ def fmt(value: float | None, digits: int = 4) -> str:
 
 
 def mean_se(mean: float | None, stderr: float | None, spec: str = ".3f") -> str:
-    """``mean ± s.e.`` with the format ``spec``; ``n/a`` for a missing mean."""
+    """``mean ± s.e.`` with the format ``spec``; ``n/a`` for a missing mean, the mean alone for
+    a missing s.e."""
     if mean is None or (isinstance(mean, float) and math.isnan(mean)):
         return "n/a"
-    return f"{mean:{spec}} ± {(stderr or 0.0):{spec}}"
+    if stderr is None or (isinstance(stderr, float) and math.isnan(stderr)):
+        return f"{mean:{spec}}"
+    return f"{mean:{spec}} ± {stderr:{spec}}"
 
 
 def figure_uri(fig: Any, plt: Any, dpi: int = 100, *, tight: bool = True) -> str:

@@ -12,6 +12,7 @@ The figures are those of :mod:`curvecast.report.prediction_plots` and
 from __future__ import annotations
 
 import json
+import math
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -76,6 +77,13 @@ def load_result(path: Path) -> tuple[Kind, dict[str, Any]]:
     records = output["results"]
     if not records:
         raise ValueError(f"{path}: the result has no records")
+    for record in records:  # strict JSON writes a missing number (NaN) as null
+        if not isinstance(record, dict):
+            continue
+        numbers = ("stderr", "mean") if "experiment" in record else ("stderr",)
+        for key in numbers:  # (a simulate mean stays None: "n/a", no value at all)
+            if key in record and record[key] is None:
+                record[key] = math.nan
     first = records[0]
     if not isinstance(first, dict):
         raise ValueError(f"{path}: results[0] is not an object: {first!r}")

@@ -19,6 +19,14 @@ from curvecast.curves import Direction
 from curvecast.space import SearchSpace
 
 
+class CheckpointError(ValueError):
+    """A checkpoint cannot be read back: corrupt, of another format, or carrying anything but
+    tensors, numbers, strings and containers of them (checkpoints never run code on load).
+
+    Who resumes a run treats such a checkpoint as missing and restarts the config from epoch 0.
+    """
+
+
 @dataclass(frozen=True)
 class EpochResult:
     """What one epoch of training reports.
@@ -83,4 +91,8 @@ class Workload(ABC):
 
     @abstractmethod
     def resume(self, checkpoint: Path, *, device: str | None = None) -> TrainingRun:
-        """Continue the run saved by :meth:`TrainingRun.save_checkpoint` at ``checkpoint``."""
+        """Continue the run saved by :meth:`TrainingRun.save_checkpoint` at ``checkpoint``.
+
+        Raises:
+            CheckpointError: the file cannot be read back as a checkpoint of this workload.
+        """

@@ -37,6 +37,7 @@ The :class:`~curvecast.curves.CurveSet` keeps these values as diverged observati
 from __future__ import annotations
 
 import math
+import pickle
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -45,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from curvecast.workloads._base import EpochResult, TrainingRun, Workload
+from curvecast.workloads._base import CheckpointError, EpochResult, TrainingRun, Workload
 
 if TYPE_CHECKING:
     import torch
@@ -348,19 +349,29 @@ def mse_loss(model: nn.Module, batch: Batch) -> torch.Tensor:
 def load_checkpoint(path: Path, device: torch.device | str | None = None) -> dict[str, Any]:
     """Read a checkpoint written by :meth:`SupervisedRun.save_checkpoint`.
 
-    The workload reads ``ckpt["meta"]`` (what it stored: config, seed, epochs, …) to rebuild the
-    model, optimiser and scheduler, then calls :meth:`SupervisedRun.load_state` with ``ckpt``.
+    The file is read with ``torch.load(weights_only=True)``: tensors, numbers, strings and
+    containers only, so a planted file cannot run code.  The workload reads ``ckpt["meta"]``
+    (what it stored: config, seed, epochs, …) to rebuild the model, optimiser and scheduler, then
+    calls :meth:`SupervisedRun.load_state` with ``ckpt``.
 
     Raises:
-        ValueError: the file is not a curvecast supervised-run checkpoint.
+        CheckpointError: the file cannot be read that way, or is not a curvecast supervised-run
+            checkpoint.
     """
     import torch
 
-    ckpt = torch.load(Path(path), map_location=device if device is not None else "cpu",
-                      weights_only=False)
+    try:
+        ckpt = torch.load(Path(path), map_location=device if device is not None else "cpu",
+                          weights_only=True)
+    except pickle.UnpicklingError:  # what weights_only refuses: objects that could run code
+        raise CheckpointError(f"{path}: unreadable checkpoint (it holds more than tensors, "
+                              "numbers and strings; it was not loaded)") from None
+    except Exception as err:  # truncated file, not a torch file, ...
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(f"{path}: unreadable checkpoint ({first[:200]})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         fmt = ckpt.get("format") if isinstance(ckpt, dict) else type(ckpt).__name__
-        raise ValueError(f"{path}: not a {CHECKPOINT_FORMAT} checkpoint (found {fmt!r})")
+        raise CheckpointError(f"{path}: not a {CHECKPOINT_FORMAT} checkpoint (found {fmt!r})")
     return dict(ckpt)
 
 
@@ -567,13 +578,19 @@ class TorchWorkload(Workload):
 
     def resume(self, checkpoint: Path, *, device: str | None = None) -> TrainingRun:
         ckpt = load_checkpoint(checkpoint, choose_device(device))
-        meta = ckpt["meta"]
-        if meta.get("workload") != self.name:
-            raise ValueError(f"{checkpoint}: checkpoint of workload {meta.get('workload')!r}, "
-                             f"not {self.name!r}")
-        self._check_meta(checkpoint, meta)
-        run = self._build(meta, device)
-        run.load_state(ckpt)
+        meta = ckpt.get("meta")
+        if not isinstance(meta, dict) or meta.get("workload") != self.name:
+            found = meta.get("workload") if isinstance(meta, dict) else None
+            raise CheckpointError(f"{checkpoint}: checkpoint of workload {found!r}, "
+                                  f"not {self.name!r}")
+        try:
+            self._check_meta(checkpoint, meta)
+            run = self._build(meta, device)
+            run.load_state(ckpt)
+        except CheckpointError:
+            raise
+        except (ValueError, KeyError, TypeError, RuntimeError) as err:
+            raise CheckpointError(f"{checkpoint}: cannot resume from it ({err})") from None
         return run
 
     def _extra_meta(self) -> dict[str, Any]:

@@ -1,0 +1,232 @@
+"""Issue 13, items 9–14: one rule for NaN, out-of-range values and dropped data said out loud,
+strict JSON, output that a log file keeps intact, and a compact ``show``."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+from curvecast import CurveSet, Direction
+from curvecast.cli import app
+from curvecast.datasets.baker2018 import load_baker2018
+from curvecast.execution.live import Progress, run_search
+from curvecast.report.terminal import LineProgress
+from curvecast.search import RandomSampler
+from curvecast.stopping import NeverStop
+from curvecast.store import Decision, Store, TrialState
+from sgd_workload import SGDDigits
+from synthetic_curves import synthetic
+
+
+def run(*args: str | Path, env: dict[str, str] | None = None) -> Any:
+    return CliRunner().invoke(app, [str(a) for a in args], env=env)
+
+
+def strict(text: str) -> Any:
+    """Parse JSON as strict parsers (and jq) do: NaN and Infinity are errors."""
+    def refuse(name: str) -> None:
+        raise ValueError(f"not strict JSON: {name}")
+    return json.loads(text, parse_constant=refuse)
+
+
+def with_values(curves: CurveSet, values: np.ndarray, metric: str | None = None) -> CurveSet:
+    return CurveSet(values=values, observed=~np.isnan(values), epochs=curves.epochs,
+                    metric=metric or curves.metric, direction=curves.direction,
+                    configs=curves.configs)
+
+
+# ------------------------------------------------------------------ 9: NaN inside a curve
+def test_a_nan_inside_a_curve_is_diverged_and_trailing_nans_are_unobserved(tmp_path: Path) -> None:
+    csv = tmp_path / "tiny.csv"
+    pd.DataFrame({"net": ["[C(64,1,1), GAP(10), SM(10)]", "[C(64,3,1), SM(10)]"],
+                  "num_params": [832, 5824], "depth": [3, 2], "lr": [1e-3, 1e-4],
+                  "acc_1": [0.2, 0.3], "acc_2": [np.nan, 0.5], "acc_3": [0.4, np.nan]}
+                 ).to_csv(csv, index=False)
+    curves = load_baker2018(csv)
+    assert curves.observed.tolist() == [[True, True, True], [True, True, False]]
+    assert curves.n_observed().tolist() == [3, 2] and curves.is_complete().tolist() == [True, False]
+    assert curves.diverged().tolist() == [[False, True, False], [False, False, False]]
+    assert curves.filled_values()[0, 1] == pytest.approx(0.1)  # metaqnn's chance accuracy
+    # the same rule for a long table with a missing row in the middle
+    long = pd.DataFrame({"config_id": ["a", "a"], "epoch": [1, 3], "value": [0.2, 0.4]})
+    gap = CurveSet.from_long(long, pd.DataFrame(index=["a"]), metric="acc",
+                             direction="maximize", epochs=[1, 2, 3])
+    assert gap.observed.tolist() == [[True, True, True]] and gap.diverged()[0, 1]
+
+
+# ------------------------------------------------------------------ 10: out-of-range values
+def test_an_accuracy_outside_0_1_is_warned_about(tmp_path: Path) -> None:
+    base = synthetic(n=8, epochs=3)
+    values = np.array(base.values)
+    values[0, 0], values[1, 2] = -0.5, 57.3
+    data = tmp_path / "acc.parquet"
+    with_values(base, values, metric="val_accuracy").save(data)
+    result = run("data", "summary", data, "--json")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("warning: ")
+    assert "2 val_accuracy values lie outside [0, 1] (the values run -0.5..57.3)" in lines[0]
+    fine = tmp_path / "fine.parquet"
+    with_values(base, np.clip(values, 0, 1), metric="val_accuracy").save(fine)
+    assert run("data", "summary", fine, "--json").stderr == ""
+
+
+def test_the_arcsine_error_shows_the_real_range(tmp_path: Path) -> None:
+    values = np.array(synthetic(n=30, epochs=6, direction=Direction.MINIMIZE).values)
+    values[:3, 4:] = np.nan  # three runs recorded to epoch 4 only
+    data = tmp_path / "ppl.parquet"
+    with_values(synthetic(n=30, epochs=6), values, metric="val_perplexity").save(data)
+    result = run("simulate", data, "--arcsine-target", "--stopper", "never")
+    assert result.exit_code == 2
+    low, high = np.nanmin(values), np.nanmax(values)
+    assert f"run {low:g}..{high:g}" in result.stderr and "nan" not in result.stderr
+
+
+# ------------------------------------------------------------------ 11: dropped data said
+def test_simulate_says_which_configs_it_leaves_out_and_never_prints_minus_zero(
+        tmp_path: Path) -> None:
+    cs = synthetic(n=30, epochs=6, direction=Direction.MINIMIZE)
+    values = np.array(cs.values)
+    values[:4, 3:] = np.nan  # 4 runs end at epoch 3, 1 at epoch 5
+    values[4, 5] = np.nan
+    data, out = tmp_path / "short.parquet", tmp_path / "r.json"
+    with_values(cs, values).save(data)
+    result = run("simulate", data, "--stopper", "never", "--orderings", "1", "--json", out)
+    assert result.exit_code == 0, result.stderr
+    assert ("note: 5 of 30 configs are left out: their curves end before the final epoch 6 "
+            "(at epochs 3..5)") in result.stderr
+    assert "-0.000" not in result.stdout and "0.000±0.000" in result.stdout
+    assert "-0.0" not in out.read_text()  # a regret of 0 is sign * 0.0 for a metric to minimise
+    output = strict(out.read_text())
+    assert output["settings"]["configs_left_out"] == 5
+    assert output["settings"]["configs"] == 25
+    regret = next(r for r in output["results"] if r["metric"] == "regret")
+    assert regret["mean"] == 0.0 and math.copysign(1.0, regret["mean"]) == 1.0
+    pytest.importorskip("matplotlib")
+    for record in output["results"]:  # what strict JSON holds where a number is missing
+        record["stderr"] = None
+    out.write_text(json.dumps(output))
+    page = run("report", out, "--out", tmp_path / "r.html")  # and the report reads it back
+    assert page.exit_code == 0, page.stderr
+    html = (tmp_path / "r.html").read_text()
+    assert ">1.00</td>" in html and "nan" not in html  # the mean alone, no "± nan"
+
+
+# ------------------------------------------------------------------ 12: strict JSON
+def test_json_output_is_strict(tmp_path: Path) -> None:
+    data = tmp_path / "s.parquet"
+    synthetic(n=8, epochs=3).save(data)  # no seconds: their median is missing
+    result = run("data", "summary", data, "--json")
+    assert result.exit_code == 0 and "NaN" not in result.stdout
+    assert strict(result.stdout)["seconds_per_epoch_median"] is None
+    db = tmp_path / "s.db"
+    with Store(db) as store:
+        store.create_study("s", metric="val_accuracy", direction="maximize")
+        store.add_trial("s", {"lr": 0.1})
+        store.record_value("s", 0, 1, math.nan)
+        store.record_decision("s", 0, Decision(1, "continue", math.inf, math.nan, None, "x"))
+    shown = run("show", "--storage", f"sqlite:///{db}", "--study", "s", "--json")
+    got = strict(shown.stdout)
+    assert got["trials"][0]["values"] == [[1, None]]
+    assert got["trials"][0]["decisions"][0]["mean"] is None
+
+
+# ------------------------------------------------------------------ 13: not a terminal
+def test_progress_off_a_terminal_is_a_plain_line_every_few_seconds() -> None:
+    out = io.StringIO()
+    with LineProgress(Console(file=out, width=20), every=0.05) as bar:
+        task = bar.add_task("[dim]trials[/]", total=10)
+        bar.update(task, completed=3)
+        time.sleep(0.3)
+        bar.update(task, completed=10)
+    lines = out.getvalue().splitlines()
+    assert len(lines) >= 3, lines  # a line every 0.05 s, and one at the end
+    assert lines[0].startswith("3/10 trials | elapsed 0:00:00")
+    assert lines[-1] == "10/10 trials | elapsed 0:00:00"
+    waiting = io.StringIO()
+    with LineProgress(Console(file=waiting), every=0.05) as bar:
+        bar.add_task("replays", total=None)
+        time.sleep(0.3)  # a long first step: the time passing still shows
+    assert waiting.getvalue().splitlines()[0] == "0 replays | elapsed 0:00:00"
+    silent = io.StringIO()
+    with LineProgress(Console(file=silent), every=5.0) as bar:
+        bar.add_task("trials", total=10)
+    assert silent.getvalue() == ""  # a command that ends (or fails) at once prints no line
+
+
+def test_nothing_is_hard_wrapped_off_a_terminal(tmp_path: Path) -> None:
+    csv = tmp_path / "tiny.csv"
+    pd.DataFrame({"net": ["[C(64,1,1), GAP(10), SM(10)]"], "num_params": [832], "depth": [3],
+                  "lr": [1e-3], "acc_1": [0.2]}).to_csv(csv, index=False)
+    deep = tmp_path / ("a-long-folder-name-" * 6)
+    deep.mkdir()
+    out = deep / "curves-with-a-long-name.parquet"
+    result = run("data", "import", "baker2018", csv, "--out", out)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        f"tiny.csv: 1 configs x 1 epochs, val_accuracy (maximize) -> {out}"]
+    data = tmp_path / "s.parquet"
+    synthetic(n=20, epochs=4).save(data)
+    simulated = run("simulate", data, "--stopper", "never", "--orderings", "2")
+    assert simulated.exit_code == 0, simulated.stderr
+    assert simulated.stderr.splitlines()[-1].startswith("2/2 ordering 2 random never | elapsed ")
+
+
+# ------------------------------------------------------------------ 14: small output defects
+def make_study(db: Path, n: int) -> None:
+    with Store(db) as store:
+        store.create_study("s", metric="val_accuracy", direction="maximize")
+        for number in range(n):
+            store.add_trial("s", {"lr": number})
+            for epoch in (1, 2):
+                store.record_value("s", number, epoch, 0.5 + 0.01 * number)
+            store.record_decision("s", number, Decision(
+                2, "stop", 0.4, 0.05, 0.999, "P(final 0.4 ± 0.05 worse than 0.8) = 0.999 ≥ Δ = "
+                "0.99, a long reason that a terminal of 80 columns cannot hold on one line"))
+            store.set_state("s", number, TrialState.STOPPED, predicted_value=0.4)
+
+
+def test_show_is_one_row_per_trial_with_detail_behind_verbose(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    make_study(db, 30)
+    args = ["show", "--storage", f"sqlite:///{db}", "--study", "s"]
+    compact = run(*args, env={"COLUMNS": "80"})
+    assert compact.exit_code == 0, compact.stderr
+    lines = compact.stdout.splitlines()
+    assert len(lines) <= 30 + 4, compact.stdout
+    assert max(len(line) for line in lines) <= 80
+    assert lines[-1] == "30 trials: 30 stopped"
+    verbose = run(*args, "--verbose", env={"COLUMNS": "80"}).stdout.splitlines()
+    assert "t7 stopped values 1:0.57 2:0.57" in verbose
+    assert sum(line.startswith("  epoch 2 stop: P(final 0.4") for line in verbose) == 30
+
+
+def test_a_finished_study_reports_its_trials_at_once(tmp_path: Path) -> None:
+    wl = SGDDigits()
+    seen: list[Progress] = []
+    with Store(tmp_path / "s.db") as store:
+        for _ in range(2):
+            seen.clear()
+            run_search(wl, RandomSampler(wl.space, seed=0), NeverStop(), store, study="s",
+                       trials=2, epochs=2, on_progress=lambda p: seen.append(
+                           Progress(p.trials, p.complete)))
+    assert [(p.trials, p.complete) for p in seen] == [(2, 2)]  # the rerun: done, nothing trained
+
+
+def test_help_and_errors_name_every_choice() -> None:
+    text = run("search", "--help", env={"COLUMNS": "200"}).stdout
+    assert "Training processes; 0: one per core." in text and "all cores" not in text
+    result = run("search", "--workload", "digits-metaqnn", "--trials", "1", "--epochs", "1",
+                 "--searcher", "bogus", "--storage", "sqlite:///nowhere/x.db")
+    assert result.exit_code == 2
+    assert "choose random, metaqnn, tpe, hyperband or fhyperband" in result.stderr

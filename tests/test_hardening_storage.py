@@ -1,0 +1,109 @@
+"""Issue 13, item 4: the commands that only read open the study database read-only."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import sqlite3
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from curvecast.cli import app
+from curvecast.store import Decision, Store, TrialState
+
+
+def make_study(db: Path) -> None:
+    with Store(db) as store:
+        store.create_study("s", metric="val_accuracy", direction="maximize",
+                           settings={"epochs": 2})
+        for number, values in enumerate([[0.5, 0.75], [0.25]]):
+            store.add_trial("s", {"lr": 0.1 * (number + 1)})
+            for epoch, value in enumerate(values, 1):
+                store.record_value("s", number, epoch, value, 0.5)
+        store.record_decision("s", 1, Decision(1, "stop", 0.3, 0.05, 0.995, "P = 0.995"))
+        store.set_state("s", 0, TrialState.COMPLETE)
+        store.set_state("s", 1, TrialState.STOPPED, predicted_value=0.3)
+
+
+def read_commands(db: Path, out: Path) -> list[list[str]]:
+    url = f"sqlite:///{db}"
+    return [["studies", "--storage", url], ["show", "--storage", url, "--study", "s", "--json"],
+            ["export", "--storage", url, "--study", "s", "--out", str(out)]]
+
+
+def test_reading_commands_take_no_write_lock(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    make_study(db)
+    writer = sqlite3.connect(db, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # a search holds the write lock: readers must not wait
+    try:
+        for args in read_commands(db, tmp_path / "e.parquet"):
+            result = CliRunner().invoke(app, args)
+            assert result.exit_code == 0, result.stderr
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    shown = json.loads(CliRunner().invoke(app, read_commands(db, tmp_path)[1]).stdout)
+    assert [len(t["values"]) for t in shown["trials"]] == [2, 1]
+    with Store(db, read_only=True) as store, pytest.raises(sqlite3.OperationalError,
+                                                            match="readonly"):
+        store.add_trial("s", {"lr": 1.0})
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0,
+                    reason="file permissions do not bind root")
+def test_a_database_the_user_cannot_write_can_be_inspected(tmp_path: Path) -> None:
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    make_study(archive / "s.db")
+    for extra in archive.glob("s.db-*"):
+        extra.unlink()
+    (archive / "s.db").chmod(stat.S_IRUSR)
+    archive.chmod(stat.S_IRUSR | stat.S_IXUSR)  # nor its folder: no -shm file can be made
+    try:
+        for args in read_commands(archive / "s.db", tmp_path / "e.parquet"):
+            result = CliRunner().invoke(app, args)
+            assert result.exit_code == 0, result.stderr
+    finally:
+        archive.chmod(stat.S_IRWXU)
+        shutil.rmtree(archive)
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() != 0 or shutil.which("unshare") is None,
+                    reason="root mounts the folder read-only in a private mount namespace")
+def test_a_database_on_a_read_only_file_system_can_be_inspected(tmp_path: Path) -> None:
+    """What file permissions cannot show to root: the folder bind-mounted read-only (inside
+    ``unshare -m``, so nothing outside the test sees the mount)."""
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    make_study(archive / "s.db")
+    for extra in archive.glob("s.db-*"):
+        extra.unlink()
+    cli = f"{shlex.quote(sys.executable)} -m curvecast.cli"
+    url = shlex.quote(f"sqlite:///{archive / 's.db'}")
+    script = (f"mount --bind -o ro {shlex.quote(str(archive))} {shlex.quote(str(archive))} || "
+              f"exit 99; touch {shlex.quote(str(archive / 'x'))} 2>/dev/null && exit 98; "
+              f"{cli} studies --storage {url} && {cli} show --study s --json --storage {url}")
+    proc = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+                          capture_output=True, text=True, timeout=120)
+    if proc.returncode in (1, 99) and not proc.stdout:
+        pytest.skip(f"no private read-only mount here: {proc.stderr.strip()[:200]}")
+    assert proc.returncode == 0, proc.stderr
+    assert "val_accuracy" in proc.stdout and '"predicted_value": 0.3' in proc.stdout
+    assert sorted(p.name for p in archive.iterdir()) == ["s.db"]
+
+
+def test_a_file_that_is_not_a_study_database(tmp_path: Path) -> None:
+    bad = tmp_path / "x.db"
+    bad.write_text("hello")
+    result = CliRunner().invoke(app, ["studies", "--storage", f"sqlite:///{bad}"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: ") and "not a curvecast study database" in result.stderr
+    assert bad.read_text() == "hello"

@@ -1,0 +1,108 @@
+"""Issue 13, items 5–8: bad input is answered before any training, with one line and exit 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from typer.testing import CliRunner
+
+from curvecast import CurveSet, Direction
+from curvecast.cli import app
+from curvecast.execution.live import open_study
+from curvecast.store import Store
+from curvecast.workloads import DigitsMetaQNN
+from synthetic_curves import synthetic
+
+
+def run(*args: str | Path) -> tuple[int, str]:
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    return result.exit_code, result.stderr
+
+
+def refused(code: int, stderr: str, *fragments: str) -> None:
+    assert code == 2, stderr
+    assert stderr.startswith("error: ") and stderr.count("\n") == 1, stderr
+    for fragment in fragments:
+        assert fragment in stderr, stderr
+
+
+def search(db: Path, *extra: str | Path) -> tuple[int, str]:
+    return run("search", "--workload", "digits-metaqnn", "--trials", "3", "--epochs", "2",
+               "--workers", "1", "--storage", f"sqlite:///{db}", *extra)
+
+
+def digits_like(n: int, metric: str = "val_accuracy", workload: str = "digits-metaqnn"
+                ) -> CurveSet:
+    """``n`` complete 2-epoch curves with the digits workload's config columns."""
+    wl = DigitsMetaQNN()
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(n):
+        config = wl.space.sample(np.random.default_rng(i))
+        rows.append({**config, **wl.describe(config)})
+    configs = pd.DataFrame(rows, index=[f"c{i}" for i in range(n)])
+    values = np.sort(rng.uniform(0.1, 0.9, (n, 2)), axis=1)
+    return CurveSet(values=values, observed=np.ones((n, 2), dtype=bool), epochs=np.arange(1, 3),
+                    metric=metric, direction=Direction.MAXIMIZE, configs=configs,
+                    provenance={"workload": workload})
+
+
+def test_min_complete_too_small_for_the_predictor_is_refused_up_front(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    for m in ("3", "5"):
+        refused(*search(db, "--min-complete", m), f"--min-complete {m} is too few",
+                "needs 6 complete curves", "use --min-complete 6 or more")
+    assert not db.exists()
+    prior = tmp_path / "few.parquet"
+    digits_like(4).save(prior)
+    refused(*search(db, "--min-complete", "2", "--prior", prior),
+            "--min-complete 2 and 4 complete prior curves is too few")
+    assert not db.exists()
+    data = tmp_path / "syn.parquet"
+    synthetic(n=30, epochs=6).save(data)
+    refused(*run("simulate", data, "--min-complete", "4", "--stopper", "predictive"),
+            "--min-complete 4 is too few")
+    # with 9 prior curves held out, 3 completions are enough: the replay runs
+    code, stderr = run("simulate", data, "--min-complete", "3", "--stopper", "predictive",
+                       "--prior-fraction", "0.3", "--delta", "0.9", "--orderings", "1",
+                       "--draws", "2")
+    assert code == 0, stderr
+
+
+def test_a_prior_of_another_workload_is_refused_before_training(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    lstm, mnist = tmp_path / "lstm.parquet", tmp_path / "mnist.parquet"
+    digits_like(8, metric="val_perplexity", workload="text-lstm").save(lstm)
+    digits_like(8, workload="mnist1d-hp").save(mnist)
+    refused(*search(db, "--prior", lstm, "--min-complete", "6"),
+            "lstm.parquet: curves of val_perplexity", "records val_accuracy")
+    refused(*search(db, "--prior", mnist, "--min-complete", "6"),
+            "curves of workload 'mnist1d-hp', not 'digits-metaqnn'")
+    refused(*search(db, "--prior", mnist, "--searcher", "fhyperband"),
+            "curves of workload 'mnist1d-hp'")
+    assert not db.exists()
+
+
+def test_a_rerun_with_another_stopping_rule_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    settings = {"searcher": "random", "stopper": "predictive", "delta": 0.99, "min_complete": 100,
+                "refit_every": 10, "prior": None, "sigma_model": "per_tau",
+                "arcsine_target": False}
+    with Store(db) as store:
+        open_study(store, "s", DigitsMetaQNN(), 2, 1, settings)
+    refused(*search(db, "--study", "s", "--delta", "0.9"),
+            "study 's' was started with --delta 0.99, not 0.9")
+    refused(*search(db, "--study", "s", "--stopper", "never"),
+            "was started with --stopper predictive, not never")
+    with Store(db) as store:
+        assert store.count_trials("s") == 0
+
+
+def test_a_header_only_csv_is_refused_with_a_message(tmp_path: Path) -> None:
+    csv = tmp_path / "metaqnn.csv"
+    csv.write_text("net,training_dataset,num_params,depth,lr,acc_1,acc_2\n")
+    refused(*run("data", "import", "baker2018", csv, "--out", tmp_path / "x.parquet"),
+            "metaqnn.csv: no rows below the header")
+    assert not (tmp_path / "x.parquet").exists()
