@@ -15,8 +15,8 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	mkdir -p runs
 	$(BIN)/curvecast search --workload digits-metaqnn --searcher random --stopper predictive \
-	    --trials 30 --epochs 20 --delta 0.95 --min-complete 100 --sigma-model local --arcsine-target \
-	    --prior data/digits-metaqnn.parquet --storage sqlite:///runs/curvecast.db --study demo --seed 1
+	    --trials 30 --epochs 20 --prior data/digits-metaqnn.parquet \
+	    --storage sqlite:///runs/curvecast.db --study demo --seed 1
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests

@@ -182,7 +182,7 @@ def run_optuna_study(values: np.ndarray, sign: float, pruner: Any, trials: int,
     true_best = float(np.max(sign * values[sampled, -1]))
     complete = [t for t in study.trials if t.state is optuna.trial.TrialState.COMPLETE]
     found = max(sign * float(t.value) for t in complete) if complete else -math.inf
-    clipped = sum(bool(t.user_attrs.get("curvecast:clipped")) for t in study.trials)
+    clipped = getattr(pruner, "n_clipped_", 0)  # decisions on a clipped prediction
     return {"epochs": used, "full": trials * values.shape[1],
             "best_kept": bool(found >= true_best - 1e-12), "regret": true_best - found,
             "ms": 1000 * float(np.median(seconds)) if seconds else 0.0, "clipped": clipped}

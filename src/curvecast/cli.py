@@ -368,7 +368,8 @@ def _predictor_factories(draws: int, sigma_model: str = "per_tau",
 
     return {
         "chain": lambda groups, seed: p.HorizonChain(),
-        "paper": lambda groups, seed: p.SRM.paper(random_state=seed),
+        "paper": lambda groups, seed: p.SRM(features=groups, n_draws=draws,
+                                            random_state=seed),  # SRM.paper() at the defaults
         "srm": srm(p.svr_rbf_or_ridge),
         "svr-rbf": srm(p.nu_svr_rbf),
         "ridge": srm(p.ridge),

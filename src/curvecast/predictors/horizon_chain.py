@@ -204,7 +204,7 @@ class HorizonChain(Predictor):
             X = (self._design(u, best, a, True) if first
                  else np.column_stack([np.ones(n), mean]))
             m = X @ link.beta
-            leverage = np.einsum("ij,jk,ik->i", X, link.a_inv, X)
+            leverage = ((X @ link.a_inv) * X).sum(axis=1)
             var = (0.0 if first else link.beta[1] ** 2 * var) + link.s2 * (1.0 + leverage)
             span = link.high - link.low
             low, high = link.low - self.clip * span, link.high + self.clip * span
@@ -224,11 +224,18 @@ class HorizonChain(Predictor):
         is slow at one horizon tends to stay slow, so the errors add up more than that.  The
         finished curves show by how much (cached per τ)."""
         if tau not in self.calibration_:
-            rows = np.flatnonzero(self.n_observed_ >= self.n_epochs_)
-            mean, var, _, _ = self._chain(self.u_[rows], self.best_[rows], tau)
-            z2 = (self.u_[rows, -1] - mean) ** 2 / var
-            self.calibration_[tau] = max(1.0, float(np.mean(z2)))
+            self._calibrate(tau, *self._chain(*self._finished(), tau))
         return self.calibration_[tau]
+
+    def _finished(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        rows = np.flatnonzero(self.n_observed_ >= self.n_epochs_)
+        return self.u_[rows], self.best_[rows]
+
+    def _calibrate(self, tau: int, mean: NDArray[np.float64], var: NDArray[np.float64],
+                   dof: float, clipped: NDArray[np.bool_]) -> None:
+        """Store τ's factor from the chain's ``mean``/``var`` for the finished curves."""
+        u, _ = self._finished()
+        self.calibration_[tau] = max(1.0, float(np.mean((u[:, -1] - mean) ** 2 / var)))
 
     def predict_latent(self, partial: NDArray[np.float64]
                        ) -> tuple[NDArray[np.float64], NDArray[np.float64], float,
@@ -242,8 +249,17 @@ class HorizonChain(Predictor):
         if not 1 <= tau < self.n_epochs_:
             raise ValueError(f"tau must be in 1..{self.n_epochs_ - 1}, got {tau}")
         u = self._to_u(y)
-        mean, var, dof, clipped = self._chain(u, np.fmax.accumulate(u, axis=1), tau)
-        return mean, np.sqrt(var * self.calibration(tau)), dof, clipped
+        best = np.fmax.accumulate(u, axis=1)
+        n = u.shape[0]
+        if tau not in self.calibration_:  # one pass for the query and the finished curves
+            fu, fbest = self._finished()
+            u = np.concatenate([u, fu[:, :tau]])
+            best = np.concatenate([best, fbest[:, :tau]])
+        mean, var, dof, clipped = self._chain(u, best, tau)
+        if tau not in self.calibration_:
+            self._calibrate(tau, mean[n:], var[n:], dof, clipped[n:])
+        scale = self.calibration_[tau]
+        return mean[:n], np.sqrt(var[:n] * scale), dof, clipped[:n]
 
     def predict(self, configs: pd.DataFrame, partial: NDArray[np.float64]) -> Prediction:
         y = np.array(partial, dtype=np.float64, ndmin=2)
