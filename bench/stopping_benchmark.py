@@ -113,9 +113,12 @@ def replay_rules(with_paper: bool) -> dict[str, Callable[[], Stopper]]:
     return rules
 
 
-def run_replay(curves: CurveSet, orderings: int, with_paper: bool) -> list[dict[str, Any]]:
+def run_replay(curves: CurveSet, orderings: int, with_paper: bool,
+               only: Sequence[str] = ()) -> list[dict[str, Any]]:
     out = []
     for name, make in replay_rules(with_paper).items():
+        if only and name not in only:
+            continue
         for seed in range(orderings):
             stopper = Timed(make())
             result = replay(curves, RandomSearch.from_curves(curves, seed=seed), stopper)
@@ -188,13 +191,16 @@ def run_optuna_study(values: np.ndarray, sign: float, pruner: Any, trials: int,
             "ms": 1000 * float(np.median(seconds)) if seconds else 0.0, "clipped": clipped}
 
 
-def run_optuna(curves: CurveSet, seeds: int, trials: int) -> list[dict[str, Any]]:
+def run_optuna(curves: CurveSet, seeds: int, trials: int,
+               only: Sequence[str] = ()) -> list[dict[str, Any]]:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     values = curves.filled_values()
     out = []
     for name, make in optuna_pruners().items():
+        if only and name not in only:
+            continue
         for seed in range(seeds):
             record = run_optuna_study(values, curves.direction.sign, make(), trials, seed)
             out.append({"rule": name, "seed": seed, **record})
@@ -228,10 +234,16 @@ def choose(summaries: dict[str, dict[str, dict[str, Any]]], sets: Sequence[str])
     return max((grid_name(d, f) for d, f in GRID), key=score)
 
 
-def leave_one_out(summaries: dict[str, dict[str, dict[str, Any]]]) -> dict[str, Any]:
-    sets = list(summaries)
+def leave_one_out(summaries: dict[str, dict[str, dict[str, Any]]],
+                  held_out: Sequence[str] = ()) -> dict[str, Any]:
+    """Per data set, the grid point chosen on the others (``loo``); ``default``: the one chosen
+    on every set but the ``held_out`` ones, which never take part in a choice and are scored with
+    ``default``."""
+    sets = [d for d in summaries if d not in held_out]
+    default = choose(summaries, sets)
     loo = {held: choose(summaries, [d for d in sets if d != held]) for held in sets}
-    return {"default": choose(summaries, sets), "loo": loo}
+    loo.update({held: default for held in held_out if held in summaries})
+    return {"default": default, "loo": loo, "held_out": list(held_out)}
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -249,15 +261,18 @@ def markdown(result: dict[str, Any]) -> str:
             for name, s in summary.items():
                 if name.startswith("curvecast[") and name != chosen:
                     continue
-                label = f"**curvecast** (LOO: {chosen[10:-1]})" if name == chosen else name
+                how = "held out, default" if d in sel.get("held_out", []) else "LOO"
+                label = f"**curvecast** ({how}: {chosen[10:-1]})" if name == chosen else name
                 lines.append(f"| {d} | {label} | {s['epochs']} | {s['speedup']:.2f}x | "
                              f"{s['best_kept']}/{s['runs']} | {s['regret']:.4g} | "
                              f"{s['ms']:.3f} | {'' if s['clipped'] is None else s['clipped']} |")
-        lines.append(f"\nDefault chosen on all sets: `{sel['default']}`.\n")
+        held = sel.get("held_out", [])
+        lines.append(f"\nDefault chosen on all sets{' but ' + ', '.join(held) if held else ''}: "
+                     f"`{sel['default']}`.\n")
     return "\n".join(lines)
 
 
-def merge(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def merge(results: Sequence[dict[str, Any]], held_out: Sequence[str] = ()) -> dict[str, Any]:
     """Runs over different data sets (or parts) as one result, the selection redone."""
     out: dict[str, Any] = {**results[0], "data": {}, "parts": {},
                            "command": [r["command"] for r in results]}
@@ -265,10 +280,11 @@ def merge(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
         out["data"].update(r["data"])
         for part, content in r["parts"].items():
             into = out["parts"].setdefault(part, {"summary": {}, "records": {}})
-            into["summary"].update(content["summary"])
-            into["records"].update(content["records"])
+            for name, records in content["records"].items():  # one set's rules may be split
+                into["records"].setdefault(name, []).extend(records)
     for content in out["parts"].values():
-        content["selection"] = leave_one_out(content["summary"])
+        content["summary"] = {d: summarise(r) for d, r in content["records"].items()}
+        content["selection"] = leave_one_out(content["summary"], held_out)
     return out
 
 
@@ -281,14 +297,21 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--trials", type=int, default=200)
     parser.add_argument("--paper", action="store_true", help="also replay the paper's rule")
+    parser.add_argument("--rules", default="",
+                        help="';'-separated rule names to run (default: all), e.g. to run one "
+                             "data set's rules in parallel processes and --merge them")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/stopping_benchmark.json")
     parser.add_argument("--markdown", type=Path)
     parser.add_argument("--merge", type=Path, nargs="+",
                         help="combine the results of earlier runs (e.g. one per data set, run "
                              "in parallel) into --out, redoing the selection")
+    parser.add_argument("--held-out", default="",
+                        help="comma-separated data sets kept out of every choice (scored with "
+                             "the default chosen on the others)")
     args = parser.parse_args()
     if args.merge:
-        merged = merge([json.loads(p.read_text()) for p in args.merge])
+        held = [h for h in args.held_out.split(",") if h]
+        merged = merge([json.loads(p.read_text()) for p in args.merge], held)
         args.out.write_text(json.dumps(merged, indent=1))
         if args.markdown:
             args.markdown.write_text(markdown(merged))
@@ -309,8 +332,10 @@ def main() -> None:
             result["data"][name] = {"path": str(path), "configs": curves.n_configs,
                                     "epochs": curves.n_epochs,
                                     "direction": curves.direction.value}
-            records[name] = (run_replay(curves, args.orderings, args.paper) if part == "replay"
-                             else run_optuna(curves, args.seeds, args.trials))
+            only = [r for r in args.rules.split(";") if r]
+            records[name] = (run_replay(curves, args.orderings, args.paper, only)
+                             if part == "replay" else run_optuna(curves, args.seeds, args.trials,
+                                                                 only))
         summary = {d: summarise(r) for d, r in records.items()}
         result["parts"][part] = {"summary": summary, "selection": leave_one_out(summary),
                                  "records": records}

@@ -465,6 +465,11 @@ def evaluate(
             cells.append(f"{rec[0]['mean']:.3f} ± {rec[0]['stderr']:.3f}" if rec else "")
         table.add_row(name, *cells)
     console.print(table)
+    clipped = [r for r in output["results"] if r["metric"] == "clipped" and r["mean"]]
+    for rec in clipped:  # a clipped prediction never drives a decision unnoticed
+        console.print(f"{rec['searcher']}+{rec['stopper']} Δ={rec['delta']:g}: "
+                      f"{rec['mean']:.1f} decisions per ordering on a prediction clipped to "
+                      "what the training curves support")
     if json_out is not None:
         json_out.write_text(_dumps(output, indent=1))
         console.print(f"results -> {json_out}")

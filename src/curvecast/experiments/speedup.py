@@ -15,7 +15,8 @@ Metrics (``metric`` field of each record):
   config (≥ 0, metric units, sign-corrected for metrics to minimise);
 * ``best_value`` — the true final value of the best config trained to the end (what the search
   found; compares searchers that sample different configs under a ``trials`` budget);
-* ``epochs`` — epochs used; ``stopped`` — configs stopped early;
+* ``epochs`` — epochs used; ``stopped`` — configs stopped early; ``clipped`` — decisions the
+  predictive stopper took on a prediction clipped to its predictor's bound (predictive only);
 * ``stop_precision`` — share of the stopped configs whose true final value would not have beaten
   the best complete config at the time they were stopped (NaN when none was stopped).
 
@@ -56,6 +57,7 @@ from curvecast.stopping import FitCache, NeverStop, Stopper
 SearcherFactory = Callable[[CurveSet, int], Searcher]
 
 METRICS = ("speedup", "time_speedup", "best_kept", "regret", "best_value", "epochs", "stopped",
+           "clipped",
            "stop_precision", "speedup_vs_reference", "same_best_as_reference", "same_selections",
            "warm_speedup_vs_reference")
 
@@ -249,11 +251,14 @@ def run_speedup(
             fits = FitCache()
             for spec, delta in plan:
                 t0 = time.perf_counter()
-                result = replay(complete, make_searcher(complete, seed), spec.make(delta, fits),
+                stopper = spec.make(delta, fits)
+                result = replay(complete, make_searcher(complete, seed), stopper,
                                 workers=settings.workers)
+                clipped = getattr(stopper, "n_clipped_", None)
                 runs.append({"searcher": sname, "stopper": spec.name, "delta": delta,
                              "workers": settings.workers, "ordering": ordering,
                              **run_metrics(result, full.simulated_time),
+                             **({} if clipped is None else {"clipped": float(clipped)}),
                              "seconds": time.perf_counter() - t0})
                 trace((sname, spec.name, delta, settings.workers), result, full.simulated_time)
                 done += 1
