@@ -231,7 +231,11 @@ def choose(summaries: dict[str, dict[str, dict[str, Any]]], sets: Sequence[str])
         speed = float(np.mean([math.log(summaries[d][name]["speedup"]) for d in sets]))
         return safe, speed
 
-    return max((grid_name(d, f) for d, f in GRID), key=score)
+    names = [grid_name(d, f) for d, f in GRID
+             if all(grid_name(d, f) in summaries[s] for s in sets)]
+    if not names:  # e.g. a --rules run of one part of a set: --merge chooses later
+        return "n/a"
+    return max(names, key=score)
 
 
 def leave_one_out(summaries: dict[str, dict[str, dict[str, Any]]],

@@ -558,6 +558,8 @@ def simulate(
     n_prior = 0 if prior is None else prior.n_configs
     min_complete = _min_complete(min_complete, predictor)
     groups = frozenset({"ts", "ap", "hp"})
+    if sigma_model not in ("per_tau", "local"):
+        raise ValueError(f"sigma_model must be 'per_tau' or 'local', got {sigma_model!r}")
     predictor_factories: dict[str, Any] = _predictor_factories(draws, sigma_model, arcsine_target)
     if predictor not in predictor_factories:
         raise ValueError(f"unknown predictor {predictor!r}: choose from "
@@ -666,8 +668,13 @@ def simulate(
 def _check_fit_possible(predictor: Any, min_complete: int, n_prior: int) -> None:
     """Refuse a ``--min-complete`` at which the predictive stopper's first fit would fail mid-run:
     it fits on ``max(min_complete, n_prior + 1)`` complete curves (prior curves included), and an
-    SRM needs ``2 * cv`` of them."""
+    SRM needs ``2 * cv`` of them; the chain predictor judges from ``min_rows`` (5) on."""
     cv = getattr(predictor, "cv", None)
+    rows = getattr(predictor, "min_rows", None)
+    if rows is not None and min_complete < rows:  # the chain: at least min_rows, prior or not
+        raise ValueError(f"--min-complete {min_complete} is too few: the predictive stopper's "
+                         f"{type(predictor).__name__} needs {rows} complete curves to fit; use "
+                         f"--min-complete {rows} or more")
     if cv is None:
         return
     need = 2 * int(cv)
@@ -916,6 +923,8 @@ def search_command(
 
     if predictor not in ("chain", "srm"):
         raise ValueError(f"unknown predictor {predictor!r}: choose chain or srm")
+    if sigma_model not in ("per_tau", "local"):
+        raise ValueError(f"sigma_model must be 'per_tau' or 'local', got {sigma_model!r}")
     if predictor == "chain" and (sigma_model != "per_tau" or arcsine_target):
         raise ValueError("--sigma-model and --arcsine-target set the SRM: use them with "
                          "--predictor srm")
