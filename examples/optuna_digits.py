@@ -1,11 +1,12 @@
 """Optuna + curvecast: search Adam's hyperparameters of a small CNN on the bundled digits data,
 pruning trials by their predicted final accuracy.
 
-    .venv/bin/python examples/optuna_digits.py --trials 40 --epochs 10 --min-complete 10
+    .venv/bin/python examples/optuna_digits.py --trials 40 --epochs 10
 
 Each trial trains a real network (curvecast's digits-metaqnn workload with a fixed architecture)
-epoch by epoch and reports the validation accuracy; ``CurvecastPruner`` fits curvecast's SRM on
-the completed trials' curves and prunes a trial when P(final < best so far) ≥ Δ.  Pruned trials
+epoch by epoch and reports the validation accuracy; ``CurvecastPruner()`` (curvecast's defaults:
+Δ = 0.99, judging from the 5th complete trial) learns from the finished trials' curves, pruned ones
+too, and prunes a trial when P(final < best so far) ≥ Δ.  Pruned trials
 carry the prediction in their user attributes (visible in optuna-dashboard), and
 ``predicted_value`` gives it back.
 
@@ -26,7 +27,6 @@ import torch
 
 from curvecast import CurveSet
 from curvecast.integrations.optuna import ATTRS, CurvecastPruner, predicted_value
-from curvecast.predictors import SRM
 from curvecast.workloads import DigitsMetaQNN
 
 NET = "[C(32,3,1), P(2,2), C(64,3,1), GAP(10), SM(10)]"
@@ -36,8 +36,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=40)
     parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--min-complete", type=int, default=10)
-    parser.add_argument("--delta", type=float, default=0.95)
+    parser.add_argument("--min-complete", type=int, default=5)
+    parser.add_argument("--delta", type=float, default=0.99)
     parser.add_argument("--storage", default=None, help="e.g. sqlite:///optuna.db")
     parser.add_argument("--prior", type=Path, default=None,
                         help="recorded digits-metaqnn curves (Parquet) to warm-start from")
@@ -65,10 +65,8 @@ def main() -> None:
     study = optuna.create_study(
         direction="maximize", storage=args.storage,
         sampler=optuna.samplers.TPESampler(seed=0),
-        pruner=CurvecastPruner(delta=args.delta, min_complete=args.min_complete, refit_every=5,
-                               prior=None if args.prior is None else CurveSet.load(args.prior),
-                               # an accuracy: model it on the arcsine scale, σ by prediction
-                               predictor=SRM(sigma_model="local", arcsine_target=True)))
+        pruner=CurvecastPruner(delta=args.delta, min_complete=args.min_complete,
+                               prior=None if args.prior is None else CurveSet.load(args.prior)))
     study.optimize(objective, n_trials=args.trials)
     pruned = [t for t in study.trials if t.state is optuna.trial.TrialState.PRUNED]
     print(f"best accuracy {study.best_value:.4f} with {study.best_params}")

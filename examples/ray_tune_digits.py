@@ -26,7 +26,6 @@ from ray import tune
 
 from curvecast.curves import CurveSet
 from curvecast.integrations.ray_tune import CurvecastScheduler
-from curvecast.predictors import SRM
 from curvecast.workloads import DigitsMetaQNN
 
 
@@ -47,7 +46,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--prior", help="recorded digits-metaqnn curves (Parquet) to warm-start")
-    parser.add_argument("--min-complete", type=int, default=6)
+    parser.add_argument("--min-complete", type=int, default=5)
     parser.add_argument("--address", help="an existing Ray cluster (default: a local Ray)")
     args = parser.parse_args()
 
@@ -55,9 +54,8 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     configs = [dict(workload.space.sample(rng)) for _ in range(args.trials)]
     prior = CurveSet.load(args.prior) if args.prior else None
-    scheduler = CurvecastScheduler(max_t=args.epochs, delta=0.95, min_complete=args.min_complete,
+    scheduler = CurvecastScheduler(max_t=args.epochs, min_complete=args.min_complete,
                                    grace_period=2, prior=prior,
-                                   predictor=SRM(sigma_model="local", arcsine_target=True),
                                    # the config row the predictor sees: the architecture and
                                    # hyperparameters of configs[i], n_params and n_layers
                                    describe=lambda c: {**configs[int(c["i"])],

@@ -45,3 +45,27 @@ def test_make_run_is_the_search_the_readme_quotes() -> None:
     pairs = dict(zip(made[1::2], made[2::2], strict=False))
     for flag, value in zip(quoted_words[2::2], quoted_words[3::2], strict=False):
         assert pairs.get(flag) == value, (flag, value, pairs)
+
+
+def test_every_command_the_readme_and_reference_quote_parses() -> None:
+    """The README's and docs/reference.md's ``curvecast …`` commands parse with today's CLI, so
+    the options and defaults they quote are the CLI's."""
+    import shlex
+
+    from test_cli_reference import UsageError, parse, quoted_commands
+
+    commands = [*quoted_commands(ROOT / "README.md"),  # code blocks and inline commands
+                *(c for doc in ("reference.md", "reproduce-paper.md")  # their code blocks
+                  for c in quoted_commands(ROOT / "docs" / doc, inline=False))]
+    assert len(commands) >= 10
+    bad = []
+    for command in commands:
+        words = [w for w in shlex.split(command.replace("\n", " "))
+                 if not (w.startswith("[") or w.endswith("]"))]  # optional parts like [--json]
+        try:
+            parse(words[1:])
+        except UsageError as err:
+            bad.append(f"{command}: {err.format_message()}")
+        except SystemExit:  # --help / --version
+            pass
+    assert not bad, "\n".join(bad)
