@@ -51,13 +51,16 @@ def digits_like(n: int, metric: str = "val_accuracy", workload: str = "digits-me
 
 def test_min_complete_too_small_for_the_predictor_is_refused_up_front(tmp_path: Path) -> None:
     db = tmp_path / "s.db"
-    for m in ("3", "5"):
+    for m in ("3", "4"):  # the default predictor judges from 5 complete curves on
         refused(*search(db, "--min-complete", m), f"--min-complete {m} is too few",
-                "needs 6 complete curves", "use --min-complete 6 or more")
+                "HorizonChain needs 5 complete curves", "use --min-complete 5 or more")
+    refused(*search(db, "--min-complete", "5", "--predictor", "srm"),
+            "--min-complete 5 is too few", "needs 6 complete curves",
+            "use --min-complete 6 or more")
     assert not db.exists()
     prior = tmp_path / "few.parquet"
     digits_like(4).save(prior)
-    refused(*search(db, "--min-complete", "2", "--prior", prior),
+    refused(*search(db, "--min-complete", "2", "--prior", prior, "--predictor", "srm"),
             "--min-complete 2 and 4 complete prior curves is too few")
     assert not db.exists()
     data = tmp_path / "syn.parquet"
@@ -66,8 +69,8 @@ def test_min_complete_too_small_for_the_predictor_is_refused_up_front(tmp_path: 
             "--min-complete 4 is too few")
     # with 9 prior curves held out, 3 completions are enough: the replay runs
     code, stderr = run("simulate", data, "--min-complete", "3", "--stopper", "predictive",
-                       "--prior-fraction", "0.3", "--delta", "0.9", "--orderings", "1",
-                       "--draws", "2")
+                       "--predictor", "srm", "--prior-fraction", "0.3", "--delta", "0.9",
+                       "--orderings", "1", "--draws", "2")
     assert code == 0, stderr
 
 
@@ -77,7 +80,7 @@ def test_a_prior_of_another_workload_is_refused_before_training(tmp_path: Path) 
     digits_like(8, metric="val_perplexity", workload="text-lstm").save(lstm)
     digits_like(8, workload="mnist1d-hp").save(mnist)
     refused(*search(db, "--prior", lstm, "--min-complete", "6"),
-            "lstm.parquet: curves of val_perplexity", "records val_accuracy")
+            "the prior's metric is 'val_perplexity'", "measures 'val_accuracy'")
     refused(*search(db, "--prior", mnist, "--min-complete", "6"),
             "curves of workload 'mnist1d-hp', not 'digits-metaqnn'")
     refused(*search(db, "--prior", mnist, "--searcher", "fhyperband"),

@@ -935,7 +935,7 @@ def search_command(
 
     n_prior = 0
     if prior_curves is not None:  # before any training: a wrong prior costs nothing
-        check_prior(prior_curves, wl, str(prior))
+        check_prior(prior_curves, wl, str(prior), columns=srm.uses_configs)
         n_prior = int(prior_curves.is_complete().sum())
     if searcher not in ("hyperband", "fhyperband") and stopper == "predictive":
         _check_fit_possible(srm, min_complete, n_prior)

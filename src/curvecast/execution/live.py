@@ -543,18 +543,20 @@ def open_study(store: Store, study: str, workload: Workload, epochs: int, seed: 
                          "settings or choose another --study")
 
 
-def check_prior(prior: CurveSet, workload: Workload, source: str) -> None:
-    """Raise ``ValueError`` unless ``prior`` holds curves of ``workload``: its metric and, when
-    recorded, its workload name, and every config column the workload's trials have.  Called
-    before a search starts, so a wrong ``--prior`` never costs training.
+def check_prior(prior: CurveSet, workload: Workload, source: str,
+                columns: bool = True) -> None:
+    """Raise ``ValueError`` unless ``prior`` holds curves of ``workload``: its workload name when
+    recorded, and (with ``columns``: for a predictor that reads the config table) every config
+    column the workload's trials have.  Called before a search starts, so a wrong ``--prior``
+    never costs training; the metric and direction are checked before it by
+    :func:`curvecast.datasets.check_prior_metric` (an unnamed Optuna objective matches any).
     """
-    if prior.metric != workload.metric:
-        raise ValueError(f"{source}: curves of {prior.metric}; workload {workload.name!r} "
-                         f"records {workload.metric}: a prior must come from the same workload")
     recorded = prior.provenance.get("workload")
     if recorded is not None and recorded != workload.name:
         raise ValueError(f"{source}: curves of workload {recorded!r}, not {workload.name!r}: a "
                          "prior must come from the same workload")
+    if not columns:
+        return
     example = workload.space.sample(np.random.default_rng(0))
     missing = sorted((set(example) | set(workload.describe(example))) - set(prior.configs.columns))
     if missing:
