@@ -4,8 +4,9 @@ defaults.
 
 The curves are synthetic (saturating accuracies with config-dependent level, rate and noise, a
 few late bloomers), so the study has the issue's shape exactly; each trial reports its curve
-epoch by epoch.  The time of every ``pruner.prune`` call Optuna makes is measured with
-``time.process_time`` (CPU, not wall-clock: other jobs on the machine do not count).
+epoch by epoch (``stopping_benchmark.run_optuna_study``).  The time of every ``pruner.prune``
+call Optuna makes is measured with ``time.process_time`` (CPU, not wall-clock: other jobs on the
+machine do not count); ``ms`` is the median, ``ms_p90`` and ``ms_max`` the tail.
 
     .venv/bin/python bench/decision_cost.py --out bench/results/decision_cost.json
 """
@@ -18,10 +19,10 @@ import os
 import platform
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import optuna
+from stopping_benchmark import run_optuna_study  # bench/ is on the path of its own scripts
 
 from curvecast.execution.collect import package_versions
 from curvecast.integrations.optuna import CurvecastPruner
@@ -38,37 +39,6 @@ def curves(n: int, epochs: int, seed: int) -> np.ndarray:
     return np.clip(values + rng.normal(0, 0.01, values.shape), 0, 1)
 
 
-def study(pruner: Any, values: np.ndarray, trials: int, seed: int) -> dict[str, Any]:
-    seconds: list[float] = []
-    prune = pruner.prune
-
-    def timed(study: Any, trial: Any) -> bool:
-        t0 = time.process_time()
-        answer = prune(study, trial)
-        seconds.append(time.process_time() - t0)
-        return bool(answer)
-
-    pruner.prune = timed
-    used = 0
-
-    def objective(trial: optuna.Trial) -> float:
-        nonlocal used
-        i = trial.suggest_int("config", 0, len(values) - 1)
-        for epoch, value in enumerate(values[i], start=1):
-            trial.report(float(value), step=epoch)
-            used += 1
-            if epoch < values.shape[1] and trial.should_prune():
-                raise optuna.TrialPruned()
-        return float(values[i, -1])
-
-    s = optuna.create_study(direction="maximize", pruner=pruner,
-                            sampler=optuna.samplers.RandomSampler(seed=seed))
-    s.optimize(objective, n_trials=trials)
-    ms = 1000 * np.asarray(seconds)
-    return {"calls": len(seconds), "median_ms": float(np.median(ms)),
-            "p90_ms": float(np.quantile(ms, 0.9)), "max_ms": float(ms.max()), "epochs": used}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=200)
@@ -83,7 +53,7 @@ def main() -> None:
         for name, make in (("CurvecastPruner()", CurvecastPruner),
                            ("MedianPruner()", optuna.pruners.MedianPruner)):
             record = {"pruner": name, "seed": seed,
-                      **study(make(), values, args.trials, seed)}
+                      **run_optuna_study(values, 1.0, make(), args.trials, seed)}
             results.append(record)
             print(json.dumps(record), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -186,9 +186,11 @@ def run_optuna_study(values: np.ndarray, sign: float, pruner: Any, trials: int,
     complete = [t for t in study.trials if t.state is optuna.trial.TrialState.COMPLETE]
     found = max(sign * float(t.value) for t in complete) if complete else -math.inf
     clipped = getattr(pruner, "n_clipped_", 0)  # decisions on a clipped prediction
+    ms = 1000 * np.asarray(seconds) if seconds else np.zeros(1)
     return {"epochs": used, "full": trials * values.shape[1],
             "best_kept": bool(found >= true_best - 1e-12), "regret": true_best - found,
-            "ms": 1000 * float(np.median(seconds)) if seconds else 0.0, "clipped": clipped}
+            "ms": float(np.median(ms)), "ms_p90": float(np.quantile(ms, 0.9)),
+            "ms_max": float(ms.max()), "calls": len(seconds), "clipped": clipped}
 
 
 def run_optuna(curves: CurveSet, seeds: int, trials: int,
