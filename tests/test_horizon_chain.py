@@ -50,6 +50,9 @@ def test_learns_from_partial_curves() -> None:
     assert dof_early <= 6
     only_complete = HorizonChain().fit(cs.subset(np.arange(6)))
     assert only_complete.links_ == {}  # fitted lazily
+    with pytest.raises(ValueError, match="min_rows must be >= 5 with features='last\\+best'"):
+        HorizonChain(min_rows=4)  # could not fit a 3-column link on 4 curves mid-study
+    assert HorizonChain(features="last", min_rows=4).min_rows == 4
     with pytest.raises(ValueError, match="at least 5 curves observed to the target epoch 12"):
         HorizonChain().fit(_partial(cs, np.where(np.arange(cs.n_configs) < 4, 12, 3)))
 

@@ -59,7 +59,10 @@ class HorizonChain(Predictor):
         features: ``"last"`` (the value after τ epochs) or ``"last+best"`` (also the best value
             so far, robust to a noisy dip).
         ladder: the factor between successive horizons (> 1).
-        min_rows: curves a link needs (≥ 4; the chain falls back to a direct link to T).
+        min_rows: curves a link needs (≥ 5 with ``"last+best"``, ≥ 4 with ``"last"``: enough to
+            fit the link and estimate its error; a link with fewer falls back to a direct link
+            to T on the finished curves, which the stopper only asks for once ``min_rows``
+            curves are finished).
         clip: how far outside the training targets' range a mean may go, as a share of it.
         ridge: the prior precision of the coefficients (a tiny ridge keeps ``A`` invertible).
         log_target: model ``log(value)``: None (default) decides like :class:`SRM`.
@@ -74,8 +77,10 @@ class HorizonChain(Predictor):
             raise ValueError(f"features must be 'last' or 'last+best', got {features!r}")
         if not ladder > 1.0:
             raise ValueError(f"ladder must be > 1, got {ladder}")
-        if min_rows < 4:
-            raise ValueError(f"min_rows must be >= 4, got {min_rows}")
+        need = 5 if features == "last+best" else 4  # a link's columns + 2, or it cannot fit
+        if min_rows < need:
+            raise ValueError(f"min_rows must be >= {need} with features={features!r}, got "
+                             f"{min_rows}")
         if not clip >= 0.0:
             raise ValueError(f"clip must be >= 0, got {clip}")
         if not ridge > 0.0:
