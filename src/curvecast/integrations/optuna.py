@@ -73,7 +73,6 @@ from curvecast.curves import CurveSet, Direction
 from curvecast.datasets.config_rows import config_row
 from curvecast.datasets.priors import check_prior_metric
 from curvecast.predictors import Predictor
-from curvecast.stopping import DEFAULT_DELTA as DEFAULT_STOP_DELTA
 from curvecast.stopping import History, PredictiveStopper, Trial
 
 #: The user-attribute key of each item a judged trial carries (readable in optuna-dashboard).
@@ -88,8 +87,6 @@ ATTRS: dict[str, str] = {
 }
 _OLD_PREDICTED = "curvecast:predicted"  # the key before 0.1.0's readable ones
 _METRIC = "objective"
-#: The pruner's default Δ (the library's: :data:`curvecast.stopping.DEFAULT_DELTA`).
-DEFAULT_DELTA = DEFAULT_STOP_DELTA
 
 
 class CurvecastPruner(BasePruner):
@@ -115,7 +112,7 @@ class CurvecastPruner(BasePruner):
         fallback: an Optuna pruner that decides while the predictor cannot be fitted yet.
     """
 
-    def __init__(self, delta: float = DEFAULT_DELTA, *, margin: float = 0.0, keep_top_k: int = 1,
+    def __init__(self, delta: float = defaults.DELTA, *, margin: float = 0.0, keep_top_k: int = 1,
                  min_complete: int = defaults.MIN_COMPLETE, refit_every: int | None = 10,
                  n_warmup_steps: int = 0,
                  predictor: Predictor | None = None, prior: CurveSet | None = None,
@@ -191,8 +188,7 @@ class CurvecastPruner(BasePruner):
         if len(study.directions) != 1:
             raise ValueError("CurvecastPruner judges single-objective studies")
         names = study.metric_names
-        direction = (Direction.MAXIMIZE if study.direction is StudyDirection.MAXIMIZE
-                     else Direction.MINIMIZE)
+        direction = _direction(study)
         check_prior_metric(self._prior_source, metric=names[0] if names else None,
                     direction=direction, target=f"study {study.study_name!r}")
         self._checked.add(study.study_name)
@@ -269,7 +265,7 @@ class _StudyCurves:
         self._axis: tuple[int, ...] = ()
         self._seen: set[int] = set()
         self._rows: list[tuple[str, list[float], int, dict[str, Any]]] = []
-        self._maximize = True
+        self._direction = Direction.MAXIMIZE
         self._matrix: np.ndarray | None = None
         self._raw: np.ndarray | None = None
         self._n_observed: np.ndarray | None = None
@@ -290,14 +286,17 @@ class _StudyCurves:
 
     def history(self, study: optuna.study.Study, trial: FrozenTrial
                 ) -> tuple[History | None, Trial | None]:
-        """The finished trials plus ``trial``'s partial curve (see :func:`_history`)."""
+        """The finished trials plus ``trial``'s partial curve, as curvecast sees them.
+
+        (None, None) when no complete trial has curves; (history, None) when ``trial``
+        reported no step of the axis, or all of them."""
         finished = study.get_trials(deepcopy=False,
                                     states=(TrialState.COMPLETE, TrialState.PRUNED))
         complete = [t for t in finished if t.state is TrialState.COMPLETE
                     and t.intermediate_values]
         if not complete:
             return None, None
-        self._maximize = study.direction is StudyDirection.MAXIMIZE
+        self._direction = _direction(study)
         new_complete = [t for t in complete if t.number not in self._seen]
         if new_complete:
             axis = tuple(sorted({s for t in new_complete for s in t.intermediate_values}
@@ -315,8 +314,7 @@ class _StudyCurves:
         assert self._matrix is not None and self._n_observed is not None
         if not bool(np.any(self._n_observed == len(axis))):
             return None, None
-        direction = (Direction.MAXIMIZE if study.direction is StudyDirection.MAXIMIZE
-                     else Direction.MINIMIZE)
+        direction = self._direction
         partial = []
         for s in axis:
             if s not in trial.intermediate_values:
@@ -354,11 +352,9 @@ class _StudyCurves:
         observed = np.arange(T)[None, :] < n_observed[:, None]
         bad = observed & ~np.isfinite(matrix)
         self._matrix = matrix
-        if bad.any():
-            finite = matrix[observed & np.isfinite(matrix)]
+        if bad.any():  # diverged reports: the worst value (curvecast's one rule)
             self._matrix = matrix.copy()
-            self._matrix[bad] = (finite.min() if self._maximize else finite.max()) \
-                if finite.size else np.nan
+            self._matrix[bad] = self._direction.worst(matrix[observed])
         self._frame = None
 
     def _worst(self, direction: Direction, extra: np.ndarray) -> float:
@@ -366,11 +362,7 @@ class _StudyCurves:
         report counts as; NaN when nothing finite was seen."""
         assert self._raw is not None and self._n_observed is not None
         observed = np.arange(self._raw.shape[1])[None, :] < self._n_observed[:, None]
-        finite = np.concatenate([self._raw[observed & np.isfinite(self._raw)],
-                                 extra[np.isfinite(extra)]])
-        if not finite.size:
-            return float("nan")
-        return float(finite.min() if direction is Direction.MAXIMIZE else finite.max())
+        return direction.worst(np.concatenate([self._raw[observed], extra]))
 
     def _configs(self, ids: list[str], trial: FrozenTrial) -> pd.DataFrame:
         if not self.with_configs:
@@ -389,17 +381,10 @@ class _StudyCurves:
         return configs
 
 
-def _history(study: optuna.study.Study, trial: FrozenTrial, config_attrs: Sequence[str] = (),
-             columns: Collection[str] | None = None
-             ) -> tuple[History | None, Trial | None]:
-    """The study's finished curves (complete trials, and pruned ones as partial curves) plus
-    ``trial``'s partial curve, as curvecast sees them.
-
-    (None, None) when no completed trial has curves; (history, None) when ``trial`` cannot be
-    judged (it reported no step of the axis, or all of them).  Given ``columns``, the config
-    table keeps only those.
-    """
-    return _StudyCurves(config_attrs, columns, with_configs=True).history(study, trial)
+def _direction(study: optuna.study.Study) -> Direction:
+    """The study's direction as curvecast's."""
+    return (Direction.MAXIMIZE if study.direction is StudyDirection.MAXIMIZE
+            else Direction.MINIMIZE)
 
 
 def _config(trial: FrozenTrial, config_attrs: Sequence[str]) -> dict[str, Any]:

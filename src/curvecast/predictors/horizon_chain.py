@@ -229,18 +229,20 @@ class HorizonChain(Predictor):
         is slow at one horizon tends to stay slow, so the errors add up more than that.  The
         finished curves show by how much (cached per τ)."""
         if tau not in self.calibration_:
-            self._calibrate(tau, *self._chain(*self._finished(), tau))
+            u, best = self._finished()
+            self._calibrate(tau, u[:, -1], *self._chain(u, best, tau)[:2])
         return self.calibration_[tau]
 
     def _finished(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """The finished curves and their running best, shape ``(n_finished, T)`` each."""
         rows = np.flatnonzero(self.n_observed_ >= self.n_epochs_)
         return self.u_[rows], self.best_[rows]
 
-    def _calibrate(self, tau: int, mean: NDArray[np.float64], var: NDArray[np.float64],
-                   dof: float, clipped: NDArray[np.bool_]) -> None:
-        """Store τ's factor from the chain's ``mean``/``var`` for the finished curves."""
-        u, _ = self._finished()
-        self.calibration_[tau] = max(1.0, float(np.mean((u[:, -1] - mean) ** 2 / var)))
+    def _calibrate(self, tau: int, final: NDArray[np.float64], mean: NDArray[np.float64],
+                   var: NDArray[np.float64]) -> None:
+        """Store τ's factor from the chain's ``mean``/``var`` for the finished curves whose
+        final values are ``final``."""
+        self.calibration_[tau] = max(1.0, float(np.mean((final - mean) ** 2 / var)))
 
     def predict_latent(self, partial: NDArray[np.float64]
                        ) -> tuple[NDArray[np.float64], NDArray[np.float64], float,
@@ -256,13 +258,14 @@ class HorizonChain(Predictor):
         u = self._to_u(y)
         best = np.fmax.accumulate(u, axis=1)
         n = u.shape[0]
-        if tau not in self.calibration_:  # one pass for the query and the finished curves
+        calibrate = tau not in self.calibration_
+        if calibrate:  # one pass for the query and the finished curves
             fu, fbest = self._finished()
             u = np.concatenate([u, fu[:, :tau]])
             best = np.concatenate([best, fbest[:, :tau]])
         mean, var, dof, clipped = self._chain(u, best, tau)
-        if tau not in self.calibration_:
-            self._calibrate(tau, mean[n:], var[n:], dof, clipped[n:])
+        if calibrate:
+            self._calibrate(tau, fu[:, -1], mean[n:], var[n:])
         scale = self.calibration_[tau]
         return mean[:n], np.sqrt(var[:n] * scale), dof, clipped[:n]
 
