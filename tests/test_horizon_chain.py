@@ -46,8 +46,11 @@ def test_learns_from_partial_curves() -> None:
     # the link 1 → 2 is fitted on every curve that reached epoch 2, not just the 6 complete ones
     _, _, dof_early, _ = model.predict_latent(cs.values[:3, :1])
     assert model.links_[(1, 2)] is not None and model.links_[(1, 2)].dof >= 110
-    # the chain's last links only have the complete curves: its t has their few dof
-    assert dof_early <= 6
+    # the chain's last links only have the complete curves (4 dof each): by Welch–Satterthwaite
+    # its t has between the fewest dof of a link and their sum, far fewer than the first link's
+    links = [link for link in model.links_.values() if link is not None]
+    assert [link.dof for link in links] == [117.0, 4.0, 4.0, 4.0]
+    assert np.all(dof_early >= 4.0) and np.all(dof_early <= 20.0)
     only_complete = HorizonChain().fit(cs.subset(np.arange(6)))
     assert only_complete.links_ == {}  # fitted lazily
     with pytest.raises(ValueError, match="min_rows must be >= 5 with features='last\\+best'"):
@@ -157,3 +160,49 @@ def test_paper_preset_is_the_srm_after_100_complete_trials() -> None:
     assert isinstance(stopper.predictor, SRM) and stopper.min_complete == 100
     assert stopper.delta == 0.99 and not stopper.online
     assert repr(SRM.paper()) == repr(SRM())
+
+
+def _skewed(n: int, seed: int, jump: float) -> CurveSet:
+    """Accuracy-like curves whose final value follows the early one, except that 15 % of the runs
+    move by ``jump`` ± 0.1 in their last epochs: down (< 0), a heavy *worse* side as collapsing
+    or diverging runs give, or up (> 0), late bloomers."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(1, 11)
+    start = rng.uniform(0.3, 0.8, n)
+    final = 0.2 + 0.9 * start + rng.normal(0, 0.01, n)
+    values = final[:, None] - (final - start)[:, None] * np.exp(-(t[None, :] - 1) / 2)
+    moved = rng.random(n) < 0.15
+    values[moved, 7:] += (jump + rng.uniform(-0.1, 0.1, moved.sum()))[:, None]
+    return CurveSet(values=values, observed=np.ones_like(values, dtype=bool), epochs=t,
+                    metric="val_acc", direction=Direction.MAXIMIZE,
+                    configs=pd.DataFrame(index=[f"c{i}" for i in range(n)]))
+
+
+def _upper_tail_share(p: Prediction, truth: np.ndarray, level: float) -> float:
+    """The share of ``truth`` above each prediction's ``level`` quantile."""
+    return float(np.mean([float(p.cdf(float(v))[i]) > level for i, v in enumerate(truth)]))
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_one_sided_sigma_ignores_collapses_but_not_late_bloomers(seed: int) -> None:
+    tau = 3
+    train, test = split(_skewed(400, seed=seed, jump=-0.3), n_train=300)
+    upper, both = HorizonChain().fit(train), HorizonChain(tail="both").fit(train)
+    assert upper.tail == "upper"  # the default
+    p_up, p_both = upper.predict_curves(test, tau), both.predict_curves(test, tau)
+    np.testing.assert_allclose(p_up.mean, p_both.mean)  # the same means, only σ differs
+    # collapsing runs no longer widen the better side much ...
+    assert float(np.median(p_both.std / p_up.std)) > 1.5
+    # ... and it stays safe: no held-out final ends above the upper 99 % quantile
+    assert _upper_tail_share(p_up, test.values[:, -1], 0.99) <= 0.01
+    # late bloomers are errors on the better side: they widen it (by ~1.3x here), so fewer of
+    # them end above the upper 99 % quantile than with the symmetric σ (6-8 % of the runs)
+    train, test = split(_skewed(400, seed=seed, jump=+0.3), n_train=300)
+    p_up = HorizonChain().fit(train).predict_curves(test, tau)
+    p_both = HorizonChain(tail="both").fit(train).predict_curves(test, tau)
+    assert float(np.median(p_up.std / p_both.std)) > 1.2
+    truth = test.values[:, -1]
+    assert _upper_tail_share(p_up, truth, 0.99) <= 0.03
+    assert _upper_tail_share(p_up, truth, 0.99) < _upper_tail_share(p_both, truth, 0.99)
+    with pytest.raises(ValueError, match="tail must be 'upper' or 'both'"):
+        HorizonChain(tail="lower")

@@ -15,3 +15,7 @@ MIN_COMPLETE = 5
 
 #: The features of :class:`curvecast.predictors.HorizonChain`'s first link.
 CHAIN_FEATURES = "last+best"
+
+#: Which errors set :class:`curvecast.predictors.HorizonChain`'s σ: ``"upper"``, those on the
+#: better side (what a stopping rule needs), or ``"both"``.
+CHAIN_TAIL = "upper"

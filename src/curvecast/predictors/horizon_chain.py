@@ -38,9 +38,22 @@ class HorizonChain(Predictor):
     Uncertainty is propagated along the chain (the input variance times the squared slope, plus
     the link's predictive variance, which includes the uncertainty of its coefficients), scaled
     up by how far the chain's errors on the finished curves exceed that (:meth:`calibration`),
-    and the prediction is a Student-t with the smallest degrees of freedom of the chain, so a
-    study with five finished runs gets wide intervals and one with a hundred narrow ones.  A link with fewer
-    than ``min_rows`` curves is skipped (the chain jumps to T on the finished curves).
+    and the prediction is a Student-t whose degrees of freedom combine the links' by
+    Welch–Satterthwaite (each link's share of the variance with the rows it was estimated
+    from), so a study with five finished runs gets wide intervals and one with a hundred narrow
+    ones.  A link with fewer than ``min_rows`` curves is skipped (the chain jumps to T on the
+    finished curves).
+
+    **One-sided σ** (``tail="upper"``, the default): a stopping rule needs one number from the
+    prediction, the chance of ending *better* than the best so far.  Learning-curve errors are
+    skewed: runs that collapse or diverge late make the worse side far heavier than the better
+    one, and a symmetric σ lets them widen the better side too, which keeps hopeless runs going.
+    So every residual variance (each link's, and the calibration) is the upper semi-variance,
+    ``2·mean(max(error, 0)²)`` — the errors on the better side only, on the modelled scale (a
+    late bloomer is such an error, so it still widens σ).  The returned σ then describes the
+    better side of the distribution; ``tail="both"`` gives the usual symmetric σ.  (Measured in
+    ``docs/results-benchmark.md``: on every development set, the one-sided σ stops as early or
+    earlier and keeps the best as often.)
 
     Values are modelled on an increasing "better is larger" scale: ``log(value)`` for a metric to
     minimise whose values are all positive (perplexity, loss), the value itself otherwise; the
@@ -66,13 +79,15 @@ class HorizonChain(Predictor):
         clip: how far outside the training targets' range a mean may go, as a share of it.
         ridge: the prior precision of the coefficients (a tiny ridge keeps ``A`` invertible).
         log_target: model ``log(value)``: None (default) decides like :class:`SRM`.
+        tail: ``"upper"`` (σ from the errors on the better side) or ``"both"`` (symmetric).
     """
 
     learns_from_partial_curves = True
     uses_configs = False
 
     def __init__(self, features: str = defaults.CHAIN_FEATURES, ladder: float = 2.0, min_rows: int = 5,
-                 clip: float = 0.25, ridge: float = 1e-3, log_target: bool | None = None) -> None:
+                 clip: float = 0.25, ridge: float = 1e-3, log_target: bool | None = None,
+                 tail: str = defaults.CHAIN_TAIL) -> None:
         if features not in ("last", "last+best"):
             raise ValueError(f"features must be 'last' or 'last+best', got {features!r}")
         if not ladder > 1.0:
@@ -85,16 +100,19 @@ class HorizonChain(Predictor):
             raise ValueError(f"clip must be >= 0, got {clip}")
         if not ridge > 0.0:
             raise ValueError(f"ridge must be > 0, got {ridge}")
+        if tail not in ("upper", "both"):
+            raise ValueError(f"tail must be 'upper' or 'both', got {tail!r}")
         self.features = features
         self.ladder = float(ladder)
         self.min_rows = int(min_rows)
         self.clip = float(clip)
         self.ridge = float(ridge)
         self.log_target = log_target
+        self.tail = tail
 
     def __repr__(self) -> str:
         return (f"HorizonChain(features={self.features!r}, ladder={self.ladder:g}, "
-                f"min_rows={self.min_rows}, clip={self.clip:g})")
+                f"min_rows={self.min_rows}, clip={self.clip:g}, tail={self.tail!r})")
 
     def fit(self, curves: CurveSet, *, target_epoch: int | None = None) -> HorizonChain:
         """Keep every curve of ``curves`` (partially observed ones included) as training data.
@@ -185,19 +203,30 @@ class HorizonChain(Predictor):
             beta = a_inv @ (X.T @ y)
             resid = y - X @ beta
             dof = float(rows.size - X.shape[1])
-            s2 = max(float(resid @ resid) / dof, 1e-12 * (1.0 + float(np.var(y))))
+            s2 = max(float(np.sum(self._squared(resid))) / dof, 1e-12 * (1.0 + float(np.var(y))))
             link = _Link(beta, a_inv, s2, dof, float(y.min()), float(y.max()))
         self.links_[key] = link
         return link
 
+    def _squared(self, error: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Squared errors (modelled scale, better is larger) as they enter a variance: with
+        ``tail="upper"`` only those on the better side, doubled (the upper semi-variance)."""
+        if self.tail == "upper":
+            return 2.0 * np.maximum(error, 0.0) ** 2
+        return error ** 2
+
     def _chain(self, u: NDArray[np.float64], best: NDArray[np.float64], tau: int
-               ) -> tuple[NDArray[np.float64], NDArray[np.float64], float, NDArray[np.bool_]]:
+               ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64],
+                          NDArray[np.bool_]]:
         """The chain from ``tau`` observed epochs for the rows of ``u`` (modelled scale, shape
-        ``(n, ≥ tau)``; ``best`` its running best): mean, propagated variance, dof, clipped."""
+        ``(n, ≥ tau)``; ``best`` its running best): mean, propagated variance, the
+        Welch–Satterthwaite degrees of freedom, clipped; each of shape ``(n,)``."""
         n = u.shape[0]
         mean, var = np.zeros(n), np.zeros(n)
         clipped = np.zeros(n, dtype=bool)
-        dof = np.inf
+        # Welch–Satterthwaite: dof = (Σ vᵢ)² / Σ (vᵢ² / dofᵢ) over the links' variance terms vᵢ,
+        # each carried through later links by their squared slopes (so both sums scale alike).
+        spread = np.zeros(n)  # Σ vᵢ² / dofᵢ
         a, first = tau, True
         for b in self.horizons(tau):
             link = self._link(a, b, first)
@@ -210,16 +239,18 @@ class HorizonChain(Predictor):
                  else np.column_stack([np.ones(n), mean]))
             m = X @ link.beta
             leverage = ((X @ link.a_inv) * X).sum(axis=1)
-            var = (0.0 if first else link.beta[1] ** 2 * var) + link.s2 * (1.0 + leverage)
+            own = link.s2 * (1.0 + leverage)
+            carry = 0.0 if first else link.beta[1] ** 2
+            var = carry * var + own
+            spread = carry ** 2 * spread + own ** 2 / link.dof
             span = link.high - link.low
             low, high = link.low - self.clip * span, link.high + self.clip * span
             clipped |= (m < low) | (m > high)
             mean = np.clip(m, low, high)
-            dof = min(dof, link.dof)
             a, first = b, False
             if b == self.n_epochs_:
                 break
-        return mean, var, float(dof), clipped
+        return mean, var, var ** 2 / spread, clipped
 
     def calibration(self, tau: int) -> float:
         """The factor (≥ 1) the chain's propagated variance from ``tau`` epochs is scaled by: the
@@ -242,13 +273,14 @@ class HorizonChain(Predictor):
                    var: NDArray[np.float64]) -> None:
         """Store τ's factor from the chain's ``mean``/``var`` for the finished curves whose
         final values are ``final``."""
-        self.calibration_[tau] = max(1.0, float(np.mean((final - mean) ** 2 / var)))
+        self.calibration_[tau] = max(1.0, float(np.mean(self._squared(final - mean) / var)))
 
     def predict_latent(self, partial: NDArray[np.float64]
-                       ) -> tuple[NDArray[np.float64], NDArray[np.float64], float,
+                       ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64],
                                   NDArray[np.bool_]]:
-        """The prediction on the modelled scale: mean, std, degrees of freedom and a clipped flag
-        for ``partial``, shape ``(n, tau)`` (filled values, metric units)."""
+        """The prediction on the modelled scale: mean, std, degrees of freedom and a clipped flag,
+        each of shape ``(n,)``, for ``partial``, shape ``(n, tau)`` (filled values, metric
+        units)."""
         if not hasattr(self, "u_"):
             raise RuntimeError("call fit(curves) before predict")
         y = np.array(partial, dtype=np.float64, ndmin=2)
@@ -267,7 +299,7 @@ class HorizonChain(Predictor):
         if calibrate:
             self._calibrate(tau, fu[:, -1], mean[n:], var[n:])
         scale = self.calibration_[tau]
-        return mean[:n], np.sqrt(var[:n] * scale), dof, clipped[:n]
+        return mean[:n], np.sqrt(var[:n] * scale), dof[:n], clipped[:n]
 
     def predict(self, configs: pd.DataFrame, partial: NDArray[np.float64]) -> Prediction:
         y = np.array(partial, dtype=np.float64, ndmin=2)
@@ -276,10 +308,9 @@ class HorizonChain(Predictor):
             return Prediction(mean=seen, std=np.full(seen.shape, 1e-12))
         u_mean, u_std, dof, clipped = self.predict_latent(y)
         z_mean = self.sign_ * u_mean  # back to the metric's own direction
-        dofs = np.full(u_mean.shape, dof)
         if self.log_target_:
             hi, lo = np.exp(z_mean + u_std), np.exp(z_mean - u_std)
             return Prediction(mean=np.exp(z_mean), std=np.maximum((hi - lo) / 2, 1e-12),
-                              latent="log", latent_mean=z_mean, latent_std=u_std, dof=dofs,
+                              latent="log", latent_mean=z_mean, latent_std=u_std, dof=dof,
                               clipped=clipped)
-        return Prediction(mean=z_mean, std=u_std, dof=dofs, clipped=clipped)
+        return Prediction(mean=z_mean, std=u_std, dof=dof, clipped=clipped)

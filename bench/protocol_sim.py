@@ -1,0 +1,146 @@
+"""A fast stand-in for the Optuna protocol of ``bench/stopping_benchmark.py``, for development runs.
+
+A study of ``--trials`` sequential trials; a seeded numpy generator picks a recorded config per
+trial (with replacement); the trial reports its curve epoch by epoch and a rule decides after
+each epoch whether to stop it.  The rule sees what an Optuna pruner sees: every earlier trial
+(complete ones, and stopped ones as partial curves) and the running trial so far.  Rules:
+
+* ``median``: Optuna's ``MedianPruner()`` (5 startup trials, no warm-up; prune when the trial's
+  best value so far is worse than the median of the complete trials' values at this step);
+* ``curvecast``: ``PredictiveStopper()`` at its defaults (``--delta`` to change Δ);
+* ``curvecast:KEY=VALUE,...``: the same with ``HorizonChain(KEY=VALUE, ...)`` settings.
+
+It skips Optuna's storage, so a 200-trial study takes a second or two instead of ten; the
+sampler differs from Optuna's ``RandomSampler``, so numbers are close to, not equal to, the
+benchmark's.  Development only: the reported numbers come from ``bench/stopping_benchmark.py``.
+
+    .venv/bin/python bench/protocol_sim.py --data cifar10 --rules median,curvecast --seeds 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stopping_benchmark import DATA, load
+
+from curvecast.predictors import HorizonChain
+from curvecast.stopping import History, PredictiveStopper, Trial
+
+Rule = Callable[[np.ndarray, History], bool]
+
+
+def median_rule(sign: float) -> Rule:
+    def decide(values: np.ndarray, history: History) -> bool:
+        complete = history.complete.copy()
+        complete[-1] = False
+        if complete.sum() < 5:
+            return False
+        tau = len(values)
+        ref = np.median(sign * history.values[complete, tau - 1])
+        return bool(np.max(sign * values) < ref)
+    return decide
+
+
+def curvecast_rule(delta: float | None, settings: dict[str, object]) -> Rule:
+    kwargs: dict[str, object] = {} if delta is None else {"delta": delta}
+    stopper = PredictiveStopper(predictor=HorizonChain(**settings), **kwargs)  # type: ignore[arg-type]
+    config = pd.DataFrame(index=["x"])
+
+    def decide(values: np.ndarray, history: History) -> bool:
+        trial = Trial(config_id=history.config_ids[-1], config=config, values=values)
+        return stopper.decide(trial, history).stop
+    return decide
+
+
+def parse_rule(name: str, delta: float | None) -> Rule | str:
+    if name == "median":
+        return "median"
+    settings: dict[str, object] = {}
+    if ":" in name:
+        for item in name.split(":", 1)[1].split(","):
+            key, value = item.split("=")
+            settings[key] = json.loads(value) if value[0] in "0123456789-[{tfn" else value
+    return curvecast_rule(delta, settings)
+
+
+def run_study(values: np.ndarray, sign: float, make: Callable[[], Rule], trials: int,
+              seed: int) -> dict[str, object]:
+    rng = np.random.default_rng(seed)
+    n, T = values.shape
+    rows = np.full((trials, T), np.nan)
+    n_obs = np.zeros(trials, dtype=np.int64)
+    picked = rng.integers(0, n, size=trials)
+    rule = make()
+    configs = pd.DataFrame(index=[str(i) for i in range(trials)])
+    seconds: list[float] = []
+    for i, c in enumerate(picked):
+        curve = values[c]
+        for tau in range(1, T + 1):
+            rows[i, tau - 1] = curve[tau - 1]
+            n_obs[i] = tau
+            if tau == T:
+                break
+            history = History(rows[: i + 1], n_obs[: i + 1], configs.index[: i + 1], configs,
+                              np.arange(1, T + 1), "m", "maximize" if sign > 0 else "minimize",
+                              study=seed)
+            t0 = time.process_time()
+            stop = rule(curve[:tau], history)
+            seconds.append(time.process_time() - t0)
+            if stop:
+                break
+    finals = sign * values[picked, -1]
+    complete = n_obs == T
+    found = finals[complete].max() if complete.any() else -np.inf
+    best = finals.max()
+    per_trial = n_obs.copy()
+    return {"epochs": int(n_obs.sum()), "full": trials * T,
+            "best_kept": bool(found >= best - 1e-12), "regret": float(best - found),
+            "ms": 1000 * float(np.median(seconds)),
+            "early": float(per_trial[:40].mean()), "late": float(per_trial[-100:].mean())}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="all", help="comma-separated names (substrings) or all")
+    parser.add_argument("--rules", default="median,curvecast")
+    parser.add_argument("--delta", type=float)
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--trials", type=int, default=200)
+    parser.add_argument("--exclude", default="friedman-sgd")
+    args = parser.parse_args()
+    names = [d for d in DATA if d not in args.exclude.split(",")]
+    if args.data != "all":
+        names = [d for d in names if any(k in d for k in args.data.split(","))]
+    for data in names:
+        curves = load(DATA[data])
+        values, sign = curves.filled_values(), curves.direction.sign
+        for rule_name in args.rules.split(";"):
+            records = []
+            for seed in range(args.seeds):
+                def make(rule_name: str = rule_name, sign: float = sign) -> Rule:
+                    rule = parse_rule(rule_name, args.delta)
+                    return median_rule(sign) if rule == "median" else rule  # type: ignore[return-value]
+                records.append(run_study(values, sign, make, args.trials, seed))
+            epochs = sum(int(r["epochs"]) for r in records)  # type: ignore[call-overload]
+            full = sum(int(r["full"]) for r in records)  # type: ignore[call-overload]
+            print(json.dumps({
+                "data": data, "rule": rule_name, "speedup": round(full / epochs, 2),
+                "kept": sum(bool(r["best_kept"]) for r in records),
+                "regret": float(np.mean([r["regret"] for r in records])),  # type: ignore[misc]
+                "ms": round(float(np.median([r["ms"] for r in records])), 3),  # type: ignore[misc]
+                "early_epochs": round(float(np.mean([r["early"] for r in records])), 2),  # type: ignore[misc]
+                "late_epochs": round(float(np.mean([r["late"] for r in records])), 2),  # type: ignore[misc]
+            }, ensure_ascii=False), flush=True)
+
+
+if __name__ == "__main__":
+    main()
