@@ -52,6 +52,8 @@ def median_rule(sign: float) -> Rule:
 
 def curvecast_rule(delta: float | None, settings: dict[str, object]) -> Rule:
     kwargs: dict[str, object] = {} if delta is None else {"delta": delta}
+    if "min_complete" in settings:  # a stopper setting, not the predictor's
+        kwargs["min_complete"] = settings.pop("min_complete")
     stopper = PredictiveStopper(predictor=HorizonChain(**settings), **kwargs)  # type: ignore[arg-type]
     config = pd.DataFrame(index=["x"])
 
