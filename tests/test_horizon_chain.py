@@ -206,3 +206,24 @@ def test_one_sided_sigma_ignores_collapses_but_not_late_bloomers(seed: int) -> N
     assert _upper_tail_share(p_up, truth, 0.99) < _upper_tail_share(p_both, truth, 0.99)
     with pytest.raises(ValueError, match="tail must be 'upper' or 'both'"):
         HorizonChain(tail="lower")
+
+
+def test_a_diverged_value_in_a_partial_curve_counts_as_the_worst() -> None:
+    """The Predictor contract: NaN/±inf in ``partial`` are diverged values, the worst value."""
+    cs = synthetic(n=60, epochs=10, seed=6)
+    model = HorizonChain().fit(cs)
+    partial = cs.values[:4, :3].copy()
+    partial[0, -1], partial[1, 1] = np.nan, np.inf
+    p = model.predict(cs.configs.iloc[:4], partial)
+    assert np.all(np.isfinite(p.mean)) and np.all(np.isfinite(p.std)) and np.all(p.std > 0)
+    worst = partial.copy()
+    worst[0, -1] = worst[1, 1] = float(np.min(cs.values))  # maximised: the worst is the smallest
+    np.testing.assert_allclose(p.mean, model.predict(cs.configs.iloc[:4], worst).mean)
+    # a stated diverged value (e.g. chance accuracy) is what it counts as
+    stated = CurveSet(values=cs.values, observed=cs.observed, epochs=cs.epochs, metric=cs.metric,
+                      direction=cs.direction, configs=cs.configs, diverged_value=0.1)
+    chance = partial.copy()
+    chance[0, -1] = chance[1, 1] = 0.1
+    model = HorizonChain().fit(stated)
+    np.testing.assert_allclose(model.predict(cs.configs.iloc[:4], partial).mean,
+                               model.predict(cs.configs.iloc[:4], chance).mean)

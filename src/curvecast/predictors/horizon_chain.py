@@ -124,10 +124,11 @@ class HorizonChain(Predictor):
         col = target_column(trained, target_epoch)
         values = trained.filled_values()[:, : col + 1]
         n_observed = np.minimum(trained.n_observed(), col + 1)
-        return self.fit_arrays(values, n_observed, trained.direction)
+        return self.fit_arrays(values, n_observed, trained.direction,
+                               diverged_fill=trained.diverged_fill)
 
     def fit_arrays(self, values: NDArray[np.float64], n_observed: NDArray[np.int64],
-                   direction: Direction) -> HorizonChain:
+                   direction: Direction, diverged_fill: float | None = None) -> HorizonChain:
         """Fit on raw arrays (the stopper's fast path, no CurveSet built).
 
         Args:
@@ -135,6 +136,8 @@ class HorizonChain(Predictor):
                 already filled, anything beyond ``n_observed`` ignored.
             n_observed: shape ``(n,)``, epochs observed per curve (observed ones come first).
             direction: whether larger or smaller values are better.
+            diverged_fill: what a NaN or ±inf value of a curve to predict counts as (metric
+                units); default: the worst value observed here (the CurveSet rule).
 
         Raises:
             ValueError: fewer than ``min_rows`` curves observed to epoch T.
@@ -148,6 +151,8 @@ class HorizonChain(Predictor):
                              f"the target epoch {T}, got {n_complete}")
         direction = Direction.parse(direction)
         seen = np.arange(T)[None, :] < n_observed[:, None]
+        self.diverged_fill_ = float(direction.worst(values[seen]) if diverged_fill is None
+                                    else diverged_fill)
         log = self.log_target
         if log is None:
             log = direction is Direction.MINIMIZE and bool(np.all(values[seen] > 0))
@@ -279,11 +284,11 @@ class HorizonChain(Predictor):
                        ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64],
                                   NDArray[np.bool_]]:
         """The prediction on the modelled scale: mean, std, degrees of freedom and a clipped flag,
-        each of shape ``(n,)``, for ``partial``, shape ``(n, tau)`` (filled values, metric
-        units)."""
+        each of shape ``(n,)``, for ``partial``, shape ``(n, tau)`` (metric units; NaN or ±inf
+        values count as diverged: the worst value, as in the curves fitted on)."""
         if not hasattr(self, "u_"):
             raise RuntimeError("call fit(curves) before predict")
-        y = np.array(partial, dtype=np.float64, ndmin=2)
+        y = self._filled(partial)
         tau = y.shape[1]
         if not 1 <= tau < self.n_epochs_:
             raise ValueError(f"tau must be in 1..{self.n_epochs_ - 1}, got {tau}")
@@ -301,8 +306,15 @@ class HorizonChain(Predictor):
         scale = self.calibration_[tau]
         return mean[:n], np.sqrt(var[:n] * scale), dof[:n], clipped[:n]
 
-    def predict(self, configs: pd.DataFrame, partial: NDArray[np.float64]) -> Prediction:
+    def _filled(self, partial: NDArray[np.float64]) -> NDArray[np.float64]:
+        """``partial`` as a 2-D float array, NaN/±inf (diverged) replaced by the fill."""
         y = np.array(partial, dtype=np.float64, ndmin=2)
+        return np.where(np.isfinite(y), y, self.diverged_fill_)
+
+    def predict(self, configs: pd.DataFrame, partial: NDArray[np.float64]) -> Prediction:
+        if not hasattr(self, "u_"):
+            raise RuntimeError("call fit(curves) before predict")
+        y = self._filled(partial)
         if y.shape[1] >= self.n_epochs_:  # the target is already observed
             seen = y[:, self.n_epochs_ - 1]
             return Prediction(mean=seen, std=np.full(seen.shape, 1e-12))
