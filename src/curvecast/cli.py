@@ -123,7 +123,7 @@ def collect(
     import os
 
     from curvecast.execution import collect as run_collect
-    from curvecast.execution.collect import Progress as Step
+    from curvecast.execution.collect import CollectStep as Step
     from curvecast.execution.collect import check_arguments
 
     factories = _workloads()
@@ -888,8 +888,7 @@ def search_command(
     """Search a workload's space with real training, stopping runs by predicted final value."""
     import os
 
-    from curvecast.execution.live import Progress as SearchProgress
-    from curvecast.execution.live import run_search
+    from curvecast.execution.live import Progress, run_search
     from curvecast.store import Store, check_study_name
 
     check_study_name(study)  # before the database is created or touched
@@ -960,7 +959,7 @@ def search_command(
         task = bar.add_task("trials", total=trials)
         shown: list[str] = []
 
-        def on_progress(p: SearchProgress) -> None:
+        def on_progress(p: Progress) -> None:
             for notice in p.notices[len(shown):]:
                 bar.console.print(f"warning: {notice}", highlight=False, markup=False,
                                   soft_wrap=True)
@@ -1042,7 +1041,7 @@ def show(
                                   "values": [[e, v] for e, v, _ in t.values],
                                   "predicted_value": t.predicted_value,
                                   "test_value": t.test_value,
-                                  "decisions": [d.__dict__ for d in t.decisions]}
+                                  "decisions": [d.as_record() for d in t.decisions]}
                                  for t in trials]}))
         return
     table = Table("trial", "state", "epochs", "last value", "predicted", "last decision",
@@ -1063,7 +1062,7 @@ def show(
             curve = " ".join(f"{e}:{v:.4g}" for e, v, _ in t.values)
             console.print(f"t{t.number} {t.state.value} values {curve or '-'}", highlight=False)
             for d in t.decisions:
-                console.print(f"  epoch {d.epoch} {d.action}: {d.reason}", highlight=False,
+                console.print(f"  epoch {d.epoch} {d.action.value}: {d.reason}", highlight=False,
                               markup=False)
 
 

@@ -39,8 +39,9 @@ _VERSIONED_PACKAGES = ("curvecast", "numpy", "scipy", "scikit-learn", "pandas", 
 
 
 @dataclass(frozen=True)
-class Progress:
-    """One progress event: config ``config_id`` reached ``epoch`` (of ``epochs``) with ``value``.
+class CollectStep:
+    """One step of :func:`collect`: config ``config_id`` reached ``epoch`` (of ``epochs``) with
+    ``value``.  (A search's snapshot is :class:`~curvecast.execution.live.Progress`.)
 
     ``done`` is True on the event that finishes the config.
     """
@@ -113,7 +114,7 @@ class _Outcome:
     resumed: bool
 
 
-def _train(job: _Job, report: Callable[[Progress], None]) -> _Outcome:
+def _train(job: _Job, report: Callable[[CollectStep], None]) -> _Outcome:
     """Train one config to ``job.epochs``, checkpointing after every epoch (runs in a worker)."""
     ckpt = job.partial_dir / f"{job.config_id}.ckpt"
     log = job.partial_dir / f"{job.config_id}.json"
@@ -139,7 +140,7 @@ def _train(job: _Job, report: Callable[[Progress], None]) -> _Outcome:
             tmp = log.with_suffix(".json.tmp")
             tmp.write_text(json.dumps([r.__dict__ for r in results]))
             os.replace(tmp, log)
-        report(Progress(job.config_id, result.epoch, job.epochs, result.value))
+        report(CollectStep(job.config_id, result.epoch, job.epochs, result.value))
     return _Outcome(job.config_id, results, float(run.test_value()), resumed)
 
 
@@ -248,13 +249,13 @@ def collect(
     seed: int,
     out: str | os.PathLike[str],
     workers: int = 1,
-    on_progress: Callable[[Progress], None] | None = None,
+    on_progress: Callable[[CollectStep], None] | None = None,
     command: str | None = None,
 ) -> CollectResult:
     """Sample ``n_configs`` configs of ``workload``, train each for ``epochs``, save to ``out``.
 
     Resumable (see the module docstring).  ``workers`` > 1 trains in that many single-thread
-    processes.  ``on_progress`` receives a :class:`Progress` after every epoch of every config.
+    processes.  ``on_progress`` receives a :class:`CollectStep` after every epoch of every config.
 
     Raises:
         ValueError: ``n_configs`` or ``epochs`` or ``workers`` below 1, or ``out`` holding a
@@ -321,7 +322,7 @@ def collect(
         result.trained.append(cid)
         if outcome.resumed:
             result.resumed.append(cid)
-        report(Progress(cid, epochs, epochs, outcome.results[-1].value, done=True))
+        report(CollectStep(cid, epochs, epochs, outcome.results[-1].value, done=True))
 
     for outcome in _run_jobs(jobs, workers, report):
         record(outcome)
@@ -333,7 +334,7 @@ def collect(
     return result
 
 
-def _run_jobs(jobs: list[_Job], workers: int, report: Callable[[Progress], None]
+def _run_jobs(jobs: list[_Job], workers: int, report: Callable[[CollectStep], None]
               ) -> Iterator[_Outcome]:
     """Train ``jobs`` in this process (``workers == 1``) or in a process pool; yield as they end."""
     if workers == 1 or len(jobs) <= 1:

@@ -32,11 +32,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from curvecast.curves import CurveSet
+from curvecast.curves import CurveSet, DivergedFill
 from curvecast.execution.collect import _one_torch_thread, _quiet_worker
 from curvecast.search import ConfigSearcher
-from curvecast.stopping import Decision, History, Stopper, Trial
-from curvecast.store import Decision as StoredDecision
+from curvecast.stopping import Action, Decision, History, Stopper, Trial
 from curvecast.store import Store, TrialState, worker_id
 from curvecast.workloads._base import CheckpointError, EpochResult, TrainingRun, Workload
 
@@ -171,12 +170,11 @@ class _Mirror:
         self.metric = workload.metric
         self.direction = workload.direction
         self.T = epochs
-        self.fixed_fill = workload.diverged_value
+        self.diverged = DivergedFill(workload.direction, workload.diverged_value)
         self.configs: dict[int, dict[str, Any]] = {}
         self.rows: dict[int, dict[str, Any]] = {}  # config + architecture fields
         self.values: dict[int, dict[int, float]] = {}  # number → epoch → value
         self.states: dict[int, TrialState] = {}
-        self.worst_seen = float("nan")
         self._cursor = 0  # the last observation read from the store
 
     def sync(self, store: Store, study: str) -> None:
@@ -190,8 +188,7 @@ class _Mirror:
         self.states.update(updates.states)
         for number, epoch, value, _ in updates.values:
             self.values[number][epoch] = value
-            if np.isfinite(value):
-                self.worst_seen = self.direction.worst(np.array([value, self.worst_seen]))
+            self.diverged.see(value)
         self._cursor = updates.cursor
 
     def curve(self, number: int) -> list[float]:
@@ -199,23 +196,17 @@ class _Mirror:
         return [v for _, v in sorted(self.values[number].items())]
 
     def fill(self, value: float) -> float:
-        if np.isfinite(value):
-            return value
-        return self.fixed_fill if self.fixed_fill is not None else self.worst_seen
+        """What a reported value counts as (the one diverged-value rule)."""
+        return self.diverged.fill(value)
 
     def history(self, study: str) -> History:
         numbers = sorted(self.values)
-        T = self.T
-        grid = np.full((len(numbers), T), np.nan)
-        n_observed = np.zeros(len(numbers), dtype=np.int64)
-        for i, n in enumerate(numbers):
-            vals = [self.fill(v) for v in self.curve(n)[:T]]
-            grid[i, : len(vals)] = vals
-            n_observed[i] = len(vals)
         ids = [f"t{n}" for n in numbers]
         configs = pd.DataFrame([self.rows[n] for n in numbers], index=ids)
-        return History(grid, n_observed, ids, configs, np.arange(1, T + 1, dtype=np.int64),
-                       metric=self.metric, direction=self.direction, study=study)
+        return History.from_curves([self.curve(n) for n in numbers], ids, configs,
+                                   np.arange(1, self.T + 1, dtype=np.int64), self.metric,
+                                   self.direction, study,
+                                   diverged_value=self.diverged.diverged_value)
 
     def trial(self, number: int) -> Trial:
         values = np.array([self.fill(v) for v in self.curve(number)])
@@ -379,9 +370,7 @@ class _Session:
         with self.store.transaction():
             if not self._owns(number):
                 return False
-            self.store.record_decision(self.study, number, StoredDecision(
-                decision.epoch, decision.action.value, decision.mean, decision.std,
-                decision.probability, decision.reason))
+            self.store.record_decision(self.study, number, decision)
             if not decision.stop:
                 return True
             last = self.mirror.curve(number)[-1]
@@ -398,8 +387,8 @@ class _Session:
         with self.store.transaction():
             if not self._owns(number):
                 return False
-            self.store.record_decision(self.study, number, StoredDecision(
-                outcome.result.epoch, "fail", reason=outcome.error or ""))
+            self.store.record_decision(self.study, number, Decision(
+                Action.FAIL, outcome.result.epoch, reason=outcome.error or ""))
             self.store.set_state(self.study, number, TrialState.FAILED)
         self.mirror.sync(self.store, self.study)
         self.progress.last_event = f"t{number} failed: {outcome.error}"

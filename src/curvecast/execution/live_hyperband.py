@@ -62,7 +62,6 @@ from curvecast.execution.live import (
 )
 from curvecast.search import ConfigSearcher, Hyperband, Job, Searcher
 from curvecast.stopping import Action, Decision, Trial
-from curvecast.store import Decision as StoredDecision
 from curvecast.store import Store, TrialState, worker_alive, worker_id
 from curvecast.workloads._base import Workload
 
@@ -136,17 +135,11 @@ def _trial_at(mirror: _Mirror, number: int, tau: int) -> Trial:
 
 
 def _decision_json(decision: Decision | None, error: str | None = None) -> dict[str, Any] | None:
-    if decision is None:
-        return None
-    return {"epoch": decision.epoch, "mean": decision.mean, "std": decision.std,
-            "probability": decision.probability, "reason": decision.reason, "error": error}
+    return None if decision is None else {**decision.as_record(), "error": error}
 
 
 def _decision_from(data: dict[str, Any] | None) -> Decision | None:
-    if data is None:
-        return None
-    return Decision(Action.STOP, epoch=int(data["epoch"]), mean=data["mean"], std=data["std"],
-                    probability=data["probability"], reason=data["reason"])
+    return None if data is None else Decision.from_record(data)
 
 
 class _Runner:
@@ -215,8 +208,8 @@ class _Runner:
             self.mirror.sync(self.store, self.study)
             done = len(self.mirror.values[number])
             if done:
-                self.store.record_decision(self.study, number, StoredDecision(
-                    done, "promote", reason=f"promoted: trains on to {job.until} epochs"))
+                self.store.record_decision(self.study, number, Decision(
+                    Action.PROMOTE, done, reason=f"promoted: trains on to {job.until} epochs"))
             self.store.assign_trial(self.study, number, self.worker)
             self._save(["job", number, job.until])
         self.mirror.sync(self.store, self.study)
@@ -251,9 +244,7 @@ class _Runner:
                                                  self.mirror.history(self.study),
                                                  self.until[number])
                 if decision.probability is not None or decision.stop:
-                    self.store.record_decision(self.study, number, StoredDecision(
-                        decision.epoch, decision.action.value, decision.mean, decision.std,
-                        decision.probability, decision.reason))
+                    self.store.record_decision(self.study, number, decision)
                 if decision.stop:
                     self._end(number, decision)
                 go_on = not decision.stop
@@ -273,7 +264,7 @@ class _Runner:
                                           self.mirror.history(self.study), decision)
         gone = {_number(c.config_id) for c in closed}
         if error is not None:
-            self.store.record_decision(self.study, number, StoredDecision(tau + 1, "fail",
+            self.store.record_decision(self.study, number, Decision(Action.FAIL, tau + 1,
                                                                           reason=error))
             self.store.set_state(self.study, number, TrialState.FAILED)
             self.progress.last_event = f"t{number} failed: {error}"
@@ -287,8 +278,8 @@ class _Runner:
         elif number in gone:
             self.progress.last_event = f"t{number} not promoted after {tau} epochs"
         else:
-            self.store.record_decision(self.study, number, StoredDecision(
-                tau, "pause", reason=f"rung of {until} epochs reached"))
+            self.store.record_decision(self.study, number, Decision(
+                Action.PAUSE, tau, reason=f"rung of {until} epochs reached"))
             self.store.set_state(self.study, number, TrialState.PAUSED)
             self.progress.last_event = f"t{number} paused after {tau} epochs"
         for c in closed:
@@ -297,8 +288,8 @@ class _Runner:
             if other == number and (error is not None or decision is not None):
                 continue
             if done < self.epochs:
-                self.store.record_decision(self.study, other, StoredDecision(
-                    done, "stop", reason=f"not promoted after the rung of {done} epochs"))
+                self.store.record_decision(self.study, other, Decision(
+                    Action.STOP, done, reason=f"not promoted after the rung of {done} epochs"))
                 self.store.set_state(self.study, other, TrialState.STOPPED)
         self._save(["end", number, tau, _decision_json(decision, error)])
         for c in closed:

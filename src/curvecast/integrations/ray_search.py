@@ -8,13 +8,12 @@ Ray Tune experiment, on a local Ray (the default) or on an existing cluster (``a
   ``tune.report`` (the metric, ``epoch`` and the epoch's seconds), saving a checkpoint with every
   report so Tune can pause a trial and continue it, or restart it after a failure, where it was;
 * the curvecast searcher proposes the configs (a Tune ``Searcher`` asks it, one config per trial);
-* the stopper decides on the driver: the predictive rule is
-  :class:`~curvecast.integrations.ray_tune.CurvecastScheduler` (using the stopper's own settings
-  and warm-start prior), ``median`` and ``asha`` are Ray Tune's ``MedianStoppingRule`` and
-  ``ASHAScheduler`` with the stopper's settings, ``never`` is FIFO;
+* the stopper decides on the driver: whatever the rule (predictive, median, ASHA, never), it is
+  the curvecast stopper itself, with all its settings, run by
+  :class:`~curvecast.integrations.ray_tune.CurvecastScheduler` over the same study view
+  (:meth:`curvecast.stopping.History.from_curves`) as on the local backend;
 * every value, decision and trial state is written into the store's study *on the driver*, as
-  results arrive (a Tune ``Callback``), as the local backend writes them (of Ray's own median and
-  ASHA schedulers only the stop is known, recorded as a decision naming the scheduler), so
+  results arrive (a Tune ``Callback``), as the local backend writes them, so
   ``curvecast show / report / export`` read a Ray study like any other.
 
 The driver takes part in the store's coordination like a local worker process (see
@@ -49,9 +48,7 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from curvecast.curves import Direction
+from curvecast.curves import Direction, DivergedFill
 from curvecast.execution.live import (
     GRACE,
     HEARTBEAT,
@@ -62,10 +59,8 @@ from curvecast.execution.live import (
     tell_shared,
 )
 from curvecast.search import ConfigSearcher
-from curvecast.stopping import ASHA, Decision, MedianRule, NeverStop, PredictiveStopper, Stopper
-from curvecast.store import Decision as StoredDecision
-from curvecast.store import Store, TrialState, worker_id
-from curvecast.store import Trial as StoredTrial
+from curvecast.stopping import Action, Decision, Oracle, Stopper
+from curvecast.store import Store, StoredTrial, TrialState, worker_id
 from curvecast.workloads._base import CheckpointError, TrainingRun, Workload
 
 try:
@@ -73,7 +68,7 @@ try:
     from ray import tune
     from ray.tune.callback import Callback
     from ray.tune.experiment import Trial as TuneTrial
-    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, MedianStoppingRule, TrialScheduler
+    from ray.tune.schedulers import TrialScheduler
     from ray.tune.search import Searcher
 
     from curvecast.integrations.ray_tune import CurvecastScheduler
@@ -212,15 +207,13 @@ class StudyScheduler(CurvecastScheduler):
         self.last_decisions: dict[str, Decision] = {}
 
     @classmethod
-    def from_stopper(cls, stopper: PredictiveStopper, epochs: int,
-                     describe: Callable[[Mapping[str, Any]], Mapping[str, Any]]) -> StudyScheduler:
-        """A scheduler deciding with ``stopper`` itself (its Δ, δ, k, min_complete, refit policy,
-        predictor and prior)."""
-        scheduler = cls(epochs, delta=stopper.delta, margin=stopper.margin,
-                        keep_top_k=stopper.keep_top_k, min_complete=max(5, stopper.min_complete),
-                        refit_every=stopper.refit_every, describe=describe, time_attr="epoch")
-        scheduler.stopper = stopper  # the caller's (its prior already prepared), min_complete too
-        return scheduler
+    def from_stopper(cls, stopper: Stopper, epochs: int,
+                     describe: Callable[[Mapping[str, Any]], Mapping[str, Any]],
+                     diverged_value: float | None = None) -> StudyScheduler:
+        """A scheduler deciding with ``stopper`` itself (all its settings; a predictive one's
+        predictor and prior too) and the workload's ``diverged_value``."""
+        return cls(epochs, describe=describe, time_attr="epoch", stopper=stopper,
+                   diverged_value=diverged_value)
 
     def decide(self, trial_id: str) -> Decision | None:
         decision = super().decide(trial_id)
@@ -240,24 +233,17 @@ class StudyScheduler(CurvecastScheduler):
 
 
 def scheduler_for(stopper: Stopper, epochs: int, workload: Workload) -> TrialScheduler:
-    """The Tune scheduler that runs curvecast ``stopper`` (predictive: :class:`StudyScheduler`;
-    median and ASHA: Ray Tune's own, with the stopper's settings; never: FIFO).
+    """The Tune scheduler that runs curvecast ``stopper`` itself (any rule, with its settings:
+    the same decisions as on the local backend), over the same study view.
 
     Raises:
-        ValueError: a stopper with no Tune counterpart (e.g. the oracle).
+        ValueError: the oracle (it reads recorded final values no search has).
     """
-    if isinstance(stopper, PredictiveStopper):
-        return StudyScheduler.from_stopper(stopper, epochs, workload.describe)
-    if isinstance(stopper, MedianRule):
-        return MedianStoppingRule(time_attr="epoch", grace_period=stopper.warmup_epochs + 1,
-                                  min_samples_required=stopper.min_complete)
-    if isinstance(stopper, ASHA):
-        return ASHAScheduler(time_attr="epoch", max_t=epochs, grace_period=stopper.min_epochs,
-                             reduction_factor=stopper.eta)
-    if isinstance(stopper, NeverStop):
-        return FIFOScheduler()
-    raise ValueError(f"--backend ray runs the predictive, median, asha and never stoppers, not "
-                     f"{stopper!r}")
+    if isinstance(stopper, Oracle):
+        raise ValueError(f"--backend ray runs the predictive, median, asha and never stoppers, "
+                         f"not {stopper!r}")
+    return StudyScheduler.from_stopper(stopper, epochs, workload.describe,
+                                       workload.diverged_value)
 
 
 # ---------------------------------------------------------------------------------- the driver
@@ -278,7 +264,7 @@ class _Book:
         self.values: dict[int, dict[int, float]] = {}
         self.states: dict[int, TrialState] = {}
         self.numbers: dict[str, int] = {}  # Tune trial id -> trial number in the study
-        self.worst_seen = math.nan
+        self.diverged = DivergedFill(workload.direction, workload.diverged_value)
         self.worker = worker_id()  # the owner of the trials this driver trains (see run_search)
         self._last_beat = time.monotonic()
         for t in store.trials(study):
@@ -302,12 +288,8 @@ class _Book:
         return [values[e] for e in sorted(values)]
 
     def fill(self, value: float) -> float:
-        """A diverged run's NaN/inf as the worst value (curvecast's one rule)."""
-        if math.isfinite(value):
-            return value
-        if self.workload.diverged_value is not None:
-            return self.workload.diverged_value
-        return self.worst_seen
+        """What a reported value counts as (the one diverged-value rule)."""
+        return self.diverged.fill(value)
 
     def _observe(self, number: int, epoch: int, value: float) -> bool:
         """Keep a value; False when this epoch was recorded before (a restarted trial)."""
@@ -315,8 +297,7 @@ class _Book:
             return False
         self.values[number][epoch] = value
         self.progress.epochs_used += 1
-        if math.isfinite(value):
-            self.worst_seen = self.direction.worst(np.array([value, self.worst_seen]))
+        self.diverged.see(value)
         return True
 
     # ---------------------------------------------------------------- Tune's events
@@ -382,9 +363,7 @@ class _Book:
         if isinstance(self.scheduler, StudyScheduler):
             decision = self.scheduler.last_decisions.pop(str(trial.trial_id), None)
             if decision is not None and decision.epoch == epoch:
-                self.store.record_decision(self.study, number, StoredDecision(
-                    decision.epoch, decision.action.value, decision.mean, decision.std,
-                    decision.probability, decision.reason))
+                self.store.record_decision(self.study, number, decision)
         self.progress.last_event = f"t{number} epoch {epoch}: {value:.4g}"
         self.beat()
         self._report()
@@ -412,8 +391,8 @@ class _Book:
             if record is not None and record["stopped"]:
                 predicted = record["predicted"]
         else:
-            self.store.record_decision(self.study, number, StoredDecision(
-                last, "stop", reason=f"stopped at epoch {last} by Ray Tune's "
+            self.store.record_decision(self.study, number, Decision(
+                Action.STOP, last, reason=f"stopped at epoch {last} by Ray Tune's "
                                      f"{type(self.scheduler).__name__}"))
         if predicted is None or not math.isfinite(predicted):
             predicted = self.fill(curve[-1])
@@ -461,7 +440,7 @@ class _Book:
     def _fail(self, number: int, epoch: int, reason: str) -> None:
         with self.store.transaction():
             self.store.record_decision(self.study, number,
-                                       StoredDecision(epoch, "fail", reason=reason))
+                                       Decision(Action.FAIL, epoch, reason=reason))
             self.store.set_state(self.study, number, TrialState.FAILED)
         self._done(number, TrialState.FAILED)
         self.progress.last_event = f"t{number} failed: {reason}"
