@@ -229,4 +229,5 @@ def test_help_and_errors_name_every_choice() -> None:
     result = run("search", "--workload", "digits-metaqnn", "--trials", "1", "--epochs", "1",
                  "--searcher", "bogus", "--storage", "sqlite:///nowhere/x.db")
     assert result.exit_code == 2
-    assert "choose random, metaqnn, tpe, hyperband or fhyperband" in result.stderr
+    assert ("choose from ['fhyperband', 'hyperband', 'metaqnn', 'random', 'tpe']"
+            in result.stderr)
