@@ -311,6 +311,7 @@ def run_scheduled_search(
     settings: dict[str, Any] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     grace: float = GRACE,
+    executor: cf.Executor | None = None,
 ) -> SearchResult:
     """Run (or resume) study ``study`` with the Hyperband-family scheduler ``make_scheduler``
     builds, training real networks (see the module docstring).
@@ -335,6 +336,9 @@ def run_scheduled_search(
             every recorded epoch.
         grace: seconds after the runner's last journaled event before another process may take
             over its study when its pid cannot be checked (another host).
+        executor: where the epoch tasks run (default: ``workers`` local processes, or this
+            process for 1); e.g. :class:`curvecast.integrations.ray_backend.RayExecutor`: the
+            same task on Ray.
 
     Raises:
         StudyBusyError: another live process is running this study.
@@ -372,7 +376,7 @@ def run_scheduled_search(
             for number in runner.until:  # jobs of a killed run: continue them
                 store.assign_trial(study, number, worker)
         running: dict[cf.Future[_Outcome], int] = {}
-        with _executor(workers) as pool:
+        with executor if executor is not None else _executor(workers) as pool:
             for number in list(runner.until):
                 running[pool.submit(_train_one_epoch, runner.task(number))] = number
 

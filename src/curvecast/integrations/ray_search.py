@@ -131,13 +131,7 @@ def run_ray_search(
             raise ValueError(f"--{name} must be at least 1, got {value}")
     if workers < 0:
         raise ValueError(f"--workers must be at least 0 (0: every CPU), got {workers}")
-    address = address or os.environ.get("RAY_ADDRESS") or None  # e.g. set by `ray job submit`
-    if address is not None and address.startswith("ray://"):
-        raise ValueError(f"--address {address}: Ray Client (ray://) addresses are not supported, "
-                         "the study database lives with the driver; run curvecast on a node of "
-                         "the cluster with --address HEAD_IP:6379")
-    if address is not None and not ray.is_initialized():
-        check_reachable(address)
+    address = resolve_address(address)
     open_study(store, study, workload, epochs, seed, settings)
     scheduler = scheduler_for(stopper, epochs, workload)
     book = _Book(workload, searcher, scheduler, store, study=study, trials=trials, epochs=epochs,
@@ -148,7 +142,7 @@ def run_ray_search(
                   else str(store.path.with_name(store.path.name + ".ray")))
         if "://" not in folder:  # a local folder (Tune wants it absolute), else a URI (s3://…)
             folder = str(Path(folder).resolve())
-        with _ray(address, workers) as cpus, _quiet_tune():
+        with ray_session(address, workers) as cpus, _quiet_tune():
             concurrency = workers or max(1, cpus)
             tuner = tune.Tuner(
                 tune.with_parameters(_train, workload=workload, epochs=epochs),
@@ -557,8 +551,26 @@ def _result(store: Store, study: str, progress: Progress, epochs: int) -> Search
 
 
 # ---------------------------------------------------------------------------------- Ray itself
+def resolve_address(address: str | None) -> str | None:
+    """The cluster a search runs on: ``address``, else ``RAY_ADDRESS`` (set by ``ray job
+    submit``), else None (a new local Ray); checked to answer before Ray retries for minutes.
+
+    Raises:
+        ValueError: a Ray Client (``ray://``) address.
+        ConnectionError: nothing answers at ``address``.
+    """
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    if address is not None and address.startswith("ray://"):
+        raise ValueError(f"--address {address}: Ray Client (ray://) addresses are not supported, "
+                         "the study database lives with the driver; run curvecast on a node of "
+                         "the cluster with --address HEAD_IP:6379")
+    if address is not None and not ray.is_initialized():
+        check_reachable(address)
+    return address
+
+
 @contextmanager
-def _ray(address: str | None, workers: int) -> Iterator[int]:
+def ray_session(address: str | None, workers: int) -> Iterator[int]:
     """Ray for the search: the one already initialised in this process, a cluster at
     ``address``, or a new local Ray on 127.0.0.1 (stopped afterwards).  Yields its CPU count."""
     if ray.is_initialized():

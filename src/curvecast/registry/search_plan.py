@@ -102,11 +102,7 @@ def plan_search(request: SearchRequest) -> SearchPlan:
     min_complete = r.settings.complete_before_stop
     context = Context(predictor=predictor, prior=prior, epochs=r.epochs)
     if r.searcher in PROMOTING:
-        if r.backend != "local":
-            raise ValueError(f"--searcher {r.searcher} runs with --backend local only")
-        from curvecast.execution.live_hyperband import run_scheduled_search
-
-        runner = run_scheduled_search
+        runner = _scheduled_runner(r)
         proposer = SEARCHERS["random"].over_space(workload.space, r.settings.seed, r.trials,
                                                   workload.direction)
         stop: Any = scheduler_factory(r.searcher, replace(r.settings, min_curves=min_complete),
@@ -140,6 +136,24 @@ def _runner(r: SearchRequest) -> Callable[..., Any]:
 
     def ray_runner(*args: Any, **kwargs: Any) -> Any:
         return run_ray_search(*args, address=r.address, storage_path=r.ray_storage, **kwargs)
+
+    return ray_runner
+
+
+def _scheduled_runner(r: SearchRequest) -> Callable[..., Any]:
+    """The runner of a Hyperband-family search on ``r.backend``: the same epoch task in local
+    processes or Ray tasks."""
+    if r.backend == "local":
+        from curvecast.execution.live_hyperband import run_scheduled_search
+
+        return run_scheduled_search
+    if r.ray_storage is not None:
+        raise ValueError("--ray-storage is where Ray Tune keeps a FIFO search's trials; a "
+                         f"--searcher {r.searcher} study keeps its checkpoints beside the database")
+    from curvecast.integrations.ray_backend import run_ray_scheduled_search
+
+    def ray_runner(*args: Any, **kwargs: Any) -> Any:
+        return run_ray_scheduled_search(*args, address=r.address, **kwargs)
 
     return ray_runner
 
