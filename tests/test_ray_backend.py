@@ -13,6 +13,9 @@ from typing import Any
 
 import pytest
 
+# Ray reads this when it is imported: every Ray listener of this process binds 127.0.0.1 (as
+# tests/test_ray_search.py checks, whichever module imports ray first)
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 pytest.importorskip("ray", reason="the Ray backend needs curvecast[ray]")
 
 pytestmark = pytest.mark.slow

@@ -5,6 +5,7 @@ registered scheduler (FIFO with every stopper that runs outside a replay too) on
 from __future__ import annotations
 
 import concurrent.futures as cf
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +16,9 @@ from curvecast.execution.backends import RecordedBackend, process_pool
 from curvecast.execution.loop import run
 from curvecast.registry import SCHEDULERS, SEARCHERS, STOPPERS, Context, Settings, build_stopper
 from synthetic_curves import synthetic
+
+# Ray reads this when it is imported: its listeners bind 127.0.0.1 (tests/test_ray_search.py)
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 CURVES = synthetic(n=36, epochs=9, seed=8)
 SETTINGS = Settings(predictor="chain", delta=0.9, min_complete=6, min_curves=6, eta=3.0)
@@ -30,7 +34,7 @@ def executors() -> Iterator[dict[str, cf.Executor | None]]:
     session = None
     try:
         from curvecast.integrations.ray_backend import RayExecutor
-        from curvecast.integrations.ray_search import ray_session
+        from curvecast.integrations.ray_session import ray_session
 
         session = ray_session(None, 2)
         session.__enter__()

@@ -45,21 +45,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from curvecast.execution.live import (
-    GRACE,
-    Progress,
-    SearchResult,
-    _checkpoint,
-    _clean,
-    _executor,
-    _Mirror,
-    _Outcome,
-    _result,
-    _Task,
-    _train_one_epoch,
+from curvecast.execution.collect import run_seed
+from curvecast.execution.epoch_task import (
+    EpochOutcome,
+    EpochTask,
+    checkpoint_path,
+    clean_checkpoints,
     drive,
-    open_study,
+    local_executor,
+    train_one_epoch,
 )
+from curvecast.execution.live import GRACE, open_study
+from curvecast.execution.study import Progress, SearchResult, StudyMirror, search_result
 from curvecast.search import ConfigSearcher, Hyperband, Job, Searcher
 from curvecast.stopping import Action, Decision, Trial
 from curvecast.store import Store, TrialState, worker_alive, worker_id
@@ -126,7 +123,7 @@ def _number(config_id: str) -> int:
     return int(config_id[1:])
 
 
-def _trial_at(mirror: _Mirror, number: int, tau: int) -> Trial:
+def _trial_at(mirror: StudyMirror, number: int, tau: int) -> Trial:
     """Trial ``number`` as it was after ``tau`` epochs (a trial that failed before its first
     epoch: one NaN, nothing to rank it by)."""
     values = [mirror.fill(v) for v in mirror.curve(number)[:tau]] or [float("nan")]
@@ -146,7 +143,7 @@ class _Runner:
     """This process's run of one scheduled study: the scheduler, its journal and the store."""
 
     def __init__(self, store: Store, study: str, workload: Workload, scheduler: Hyperband,
-                 searcher: StoreSearcher, mirror: _Mirror, progress: Progress, epochs: int,
+                 searcher: StoreSearcher, mirror: StudyMirror, progress: Progress, epochs: int,
                  seed: int, checkpoints: Any, worker: str) -> None:
         self.store = store
         self.study = study
@@ -195,7 +192,7 @@ class _Runner:
         self.store.set_study_state(self.study, _OWNER, {"worker": self.worker,
                                                          "heartbeat": time.time()})
 
-    def next_task(self, limit: int) -> _Task | None:
+    def next_task(self, limit: int) -> EpochTask | None:
         """Start the scheduler's next job (one transaction with its journal entry)."""
         if len(self.until) >= limit:
             return None
@@ -216,12 +213,12 @@ class _Runner:
         self.progress.last_event = f"t{number}: trains to {job.until} epochs"
         return self.task(number)
 
-    def task(self, number: int) -> _Task:
-        return _Task(self.workload, number, self.mirror.configs[number],
-                     self.seed * 1_000_003 + number, self.epochs,
+    def task(self, number: int) -> EpochTask:
+        return EpochTask(self.workload, number, self.mirror.configs[number],
+                     run_seed(self.seed, number), self.epochs,
                      len(self.mirror.values[number]), self.checkpoints)
 
-    def record(self, outcome: _Outcome) -> bool:
+    def record(self, outcome: EpochOutcome) -> bool:
         """Record one trained epoch and ask the scheduler; True: train the next epoch."""
         number, r = outcome.number, outcome.result
         if outcome.note is not None:
@@ -250,7 +247,7 @@ class _Runner:
                 go_on = not decision.stop
         self.mirror.sync(self.store, self.study)
         for old in self.checkpoints.glob(f"t{number}-e*.ckpt"):
-            if old.name != _checkpoint(self.checkpoints, number, r.epoch).name:
+            if old.name != checkpoint_path(self.checkpoints, number, r.epoch).name:
                 old.unlink(missing_ok=True)
         return go_on
 
@@ -294,7 +291,7 @@ class _Runner:
         self._save(["end", number, tau, _decision_json(decision, error)])
         for c in closed:
             if len(self.mirror.values[_number(c.config_id)]) < self.epochs or c.decision:
-                _clean(self.checkpoints, _number(c.config_id))
+                clean_checkpoints(self.checkpoints, _number(c.config_id))
 
 
 def run_scheduled_search(
@@ -361,7 +358,7 @@ def run_scheduled_search(
         store.set_study_state(study, _OWNER, {"worker": worker, "heartbeat": time.time()})
     checkpoints = store.checkpoint_folder(study)
     checkpoints.mkdir(parents=True, exist_ok=True)
-    mirror = _Mirror(workload, epochs)
+    mirror = StudyMirror(workload, epochs)
     mirror.sync(store, study)
     searcher = StoreSearcher(configs, store, study, trials)
     scheduler = make_scheduler(searcher)
@@ -375,14 +372,14 @@ def run_scheduled_search(
         with store.transaction():
             for number in runner.until:  # jobs of a killed run: continue them
                 store.assign_trial(study, number, worker)
-        running: dict[cf.Future[_Outcome], int] = {}
-        with executor if executor is not None else _executor(workers) as pool:
+        running: dict[cf.Future[EpochOutcome], int] = {}
+        with executor if executor is not None else local_executor(workers) as pool:
             for number in list(runner.until):
-                running[pool.submit(_train_one_epoch, runner.task(number))] = number
+                running[pool.submit(train_one_epoch, runner.task(number))] = number
 
             def launch() -> None:
                 while (task := runner.next_task(workers)) is not None:
-                    running[pool.submit(_train_one_epoch, task)] = task.number
+                    running[pool.submit(train_one_epoch, task)] = task.number
 
             def after() -> None:
                 mirror.update(runner.progress)
@@ -393,4 +390,4 @@ def run_scheduled_search(
     finally:
         store.set_study_state(study, _OWNER, None)
     mirror.sync(store, study)
-    return _result(store, study, mirror.update(runner.progress), epochs)
+    return search_result(store, study, mirror.update(runner.progress), epochs)

@@ -17,9 +17,9 @@ import concurrent.futures as cf
 from collections.abc import Callable
 from typing import Any
 
-from curvecast.execution.live import Progress, SearchResult
 from curvecast.execution.live_hyperband import run_scheduled_search
-from curvecast.integrations.ray_search import ray, ray_session, resolve_address
+from curvecast.execution.study import Progress, SearchResult
+from curvecast.integrations.ray_session import ray, ray_session, resolve_address
 from curvecast.search import ConfigSearcher, Hyperband, Searcher
 from curvecast.store import Store
 from curvecast.workloads import Workload

@@ -38,33 +38,26 @@ from __future__ import annotations
 import logging
 import math
 import os
-import socket
 import sqlite3
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from curvecast.curves import Direction, DivergedFill
-from curvecast.execution.live import (
-    GRACE,
-    HEARTBEAT,
-    Progress,
-    SearchResult,
-    ask_shared,
-    open_study,
-    tell_shared,
-)
+from curvecast.execution.collect import run_seed
+from curvecast.execution.live import GRACE, HEARTBEAT, ask_shared, open_study, tell_shared
+from curvecast.execution.study import Progress, SearchResult, search_result
+from curvecast.integrations.ray_session import ray_session, resolve_address
 from curvecast.search import ConfigSearcher
 from curvecast.stopping import Action, Decision, Oracle, Stopper
 from curvecast.store import Store, StoredTrial, TrialState, worker_id
 from curvecast.workloads._base import CheckpointError, TrainingRun, Workload
 
 try:
-    import ray
     from ray import tune
     from ray.tune.callback import Callback
     from ray.tune.experiment import Trial as TuneTrial
@@ -78,8 +71,6 @@ except ImportError as error:  # pragma: no cover - exercised without ray install
 
 logger = logging.getLogger(__name__)
 
-#: Set to "0" before Ray starts locally: every Ray listener then binds 127.0.0.1.
-LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 _KEY = "_curvecast"  # the trial's number and seed, inside its Tune config
 _CKPT = "run.ckpt"
 _TEST = "curvecast/test_value"
@@ -158,7 +149,7 @@ def run_ray_search(
                     failure_config=tune.FailureConfig(max_failures=max_failures),
                     checkpoint_config=tune.CheckpointConfig(num_to_keep=1)))
             tuner.fit()
-    return _result(store, study, book.progress, epochs)
+    return search_result(store, study, book.progress, epochs)
 
 
 # ---------------------------------------------------------------------------------- the trainable
@@ -321,7 +312,7 @@ class _Book:
         self.progress.last_event = f"t{number} started (Tune trial {trial_id})"
         self._report()
         return {**self.configs[number],
-                _KEY: {"trial": number, "seed": self.seed * 1_000_003 + number}}
+                _KEY: {"trial": number, "seed": run_seed(self.seed, number)}}
 
     def _new_trial(self) -> int | None:
         """Ask the study's searcher (its state in the store) for a config and record it as this
@@ -539,87 +530,6 @@ class _StudyRecorder(Callback):
         return state
 
 
-def _result(store: Store, study: str, progress: Progress, epochs: int) -> SearchResult:
-    result = SearchResult(study=study, progress=progress, epochs=epochs)
-    for t in store.trials(study):
-        result.trials.append({"number": t.number, "state": t.state.value, "epochs": len(t.values),
-                              "final": t.values[-1][1] if t.values else None,
-                              "predicted": t.predicted_value, "test": t.test_value})
-        if t.number == progress.best_trial:
-            result.best_config, result.best_test_value = t.config, t.test_value
-    return result
-
-
-# ---------------------------------------------------------------------------------- Ray itself
-def resolve_address(address: str | None) -> str | None:
-    """The cluster a search runs on: ``address``, else ``RAY_ADDRESS`` (set by ``ray job
-    submit``), else None (a new local Ray); checked to answer before Ray retries for minutes.
-
-    Raises:
-        ValueError: a Ray Client (``ray://``) address.
-        ConnectionError: nothing answers at ``address``.
-    """
-    address = address or os.environ.get("RAY_ADDRESS") or None
-    if address is not None and address.startswith("ray://"):
-        raise ValueError(f"--address {address}: Ray Client (ray://) addresses are not supported, "
-                         "the study database lives with the driver; run curvecast on a node of "
-                         "the cluster with --address HEAD_IP:6379")
-    if address is not None and not ray.is_initialized():
-        check_reachable(address)
-    return address
-
-
-@contextmanager
-def ray_session(address: str | None, workers: int) -> Iterator[int]:
-    """Ray for the search: the one already initialised in this process, a cluster at
-    ``address``, or a new local Ray on 127.0.0.1 (stopped afterwards).  Yields its CPU count."""
-    if ray.is_initialized():
-        yield int(ray.cluster_resources().get("CPU", 1))
-        return
-    options: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.WARNING}
-    if address is None:
-        with _loopback_only():
-            # "local": a new Ray, even when a `ray start` cluster runs on this machine
-            ray.init(address="local", num_cpus=workers or os.cpu_count() or 1,
-                     include_dashboard=False, **options)
-            try:
-                yield int(ray.cluster_resources().get("CPU", 1))
-            finally:
-                ray.shutdown()
-        return
-    # a cluster on this machine's loopback interface (`ray start --head --node-ip-address
-    # 127.0.0.1`): Ray would otherwise replace 127.0.0.1 with the machine's address and never
-    # find it
-    with _loopback_only() if _is_loopback(address) else nullcontext():
-        try:
-            ray.init(address=address, **options)
-        except ConnectionError as err:
-            hint = ("" if os.environ.get("RAY_AUTH_MODE") else
-                    "; a cluster started with token authentication (Ray's default when "
-                    "~/.ray/auth_token exists) needs RAY_AUTH_MODE=token here, with its token "
-                    "in ~/.ray/auth_token or RAY_AUTH_TOKEN")
-            raise ConnectionError(f"cannot connect to the Ray cluster at {address}: {err}{hint}") \
-                from None
-        try:
-            yield int(ray.cluster_resources().get("CPU", 1))
-        finally:
-            ray.shutdown()
-
-
-def _is_loopback(address: str) -> bool:
-    """Whether a cluster address (``HOST:PORT``, or ``auto``: the last ``ray start`` here) is on
-    127.0.0.1 / localhost."""
-    if address == "auto":
-        try:
-            from ray._private.services import get_ray_address_from_environment
-
-            address = get_ray_address_from_environment("auto", None) or ""
-        except Exception:  # Ray finds no cluster: ray.init says so
-            return False
-    host = address.rpartition(":")[0].strip("[]")
-    return host == "localhost" or host == "::1" or host.startswith("127.")
-
-
 @contextmanager
 def _quiet_tune() -> Iterator[None]:
     """Tune without its console output (the caller reports progress) and without its warning
@@ -632,41 +542,3 @@ def _quiet_tune() -> Iterator[None]:
     finally:
         for k in added:
             os.environ.pop(k, None)
-
-
-@contextmanager
-def _loopback_only() -> Iterator[None]:
-    """Make the Ray started inside listen on 127.0.0.1 only: ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``
-    for its processes and for this one (whose copy Ray read when it was imported), unless the
-    environment chose otherwise."""
-    from ray._private import ray_constants
-
-    if LOOPBACK_ENV in os.environ:
-        yield
-        return
-    before = ray_constants.ENABLE_RAY_CLUSTER
-    os.environ[LOOPBACK_ENV] = "0"
-    ray_constants.ENABLE_RAY_CLUSTER = False
-    try:
-        yield
-    finally:
-        os.environ.pop(LOOPBACK_ENV, None)
-        ray_constants.ENABLE_RAY_CLUSTER = before
-
-
-def check_reachable(address: str, timeout: float = 5.0) -> None:
-    """Fail fast when nothing listens at a ``HOST:PORT`` address (``ray.init`` would retry for
-    minutes).  ``auto`` and addresses without a port are left to Ray.
-
-    Raises:
-        ConnectionError: naming the address and how to start a cluster.
-    """
-    host, sep, port = address.rpartition(":")
-    if not sep or not port.isdigit() or not host:
-        return
-    try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
-    except OSError as err:
-        raise ConnectionError(f"no Ray cluster answers at {address} ({err.strerror or err}); "
-                              "start one with `ray start --head --port 6379` (add "
-                              "--node-ip-address 127.0.0.1 for this machine only)") from None
