@@ -17,7 +17,8 @@ import numpy as np
 
 from curvecast.search import MetaQNN
 from curvecast.space import MetaQNNSpace
-from curvecast.store import Decision, Store, TrialState
+from curvecast.stopping import Action, Decision
+from curvecast.store import Store, TrialState
 
 STUDY = "synthetic"
 EPOCHS = 8
@@ -51,8 +52,8 @@ def make_study(db: Path, *, delta: float = 0.9, min_complete: int = 5) -> MetaQN
             final = float(rng.uniform(0.3, 0.97))
             curve = [final * (1 - math.exp(-(e + 1) / 2.5)) for e in range(EPOCHS)]
             if i == 4:  # a config whose training raises
-                store.record_decision(STUDY, number, Decision(1, "fail",
-                                                              reason="RuntimeError: boom"))
+                store.record_decision(STUDY, number, Decision(Action.FAIL, 1,
+                                                             reason="RuntimeError: boom"))
                 store.set_state(STUDY, number, TrialState.FAILED)  # not told, as in a search
                 continue
             running = i == BUDGET - 1
@@ -65,13 +66,13 @@ def make_study(db: Path, *, delta: float = 0.9, min_complete: int = 5) -> MetaQN
                     break
                 if not judged:
                     store.record_decision(STUDY, number, Decision(
-                        epoch, "continue", reason="waiting for complete trials"))
+                        Action.CONTINUE, epoch, reason="waiting for complete trials"))
                     continue
                 std = 0.04
                 p = 0.5 * (1 + math.erf((best - final) / (std * math.sqrt(2))))
                 p = min(p, 0.85) if not (stop and epoch == STOP_EPOCH) else max(p, delta)
                 store.record_decision(STUDY, number, Decision(
-                    epoch, "stop" if stop and epoch == STOP_EPOCH else "continue",
+                    Action.STOP if stop and epoch == STOP_EPOCH else Action.CONTINUE, epoch,
                     final + 0.01, std, p, f"P(final worse than {best:.3f}) = {p:.3f}"))
             if running:
                 continue

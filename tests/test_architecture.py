@@ -14,7 +14,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "curvecast"
 #: DESIGN.md's layer order, lowest first.  A module may import its own layer or a lower one.
 LAYERS = [
     "defaults", "curves", "space", "datasets", "features", "predictors", "stopping", "search",
-    "workloads", "store", "execution", "integrations", "experiments", "report", "cli",
+    "workloads", "store", "execution", "integrations", "registry", "experiments", "report", "cli",
 ]
 
 

@@ -117,8 +117,8 @@ BAD: list[tuple[str, str]] = [
      "--prior warm-starts a predictor; --searcher hyperband has none"),
     ("search --workload digits-metaqnn --trials 1 --epochs 2 --searcher fhyperband --prior {dprior}",
      "has 1 epochs, the search trains 2"),
-    ("search --workload digits-metaqnn --trials 1 --epochs 1 --searcher hyperband --backend ray",
-     "runs with --backend local only"),
+    ("search --workload digits-metaqnn --trials 1 --epochs 1 --searcher hyperband --backend ray "
+     "--ray-storage somewhere", "--ray-storage is where Ray Tune keeps a FIFO search's trials"),
     ("search --workload digits-metaqnn --trials 1 --epochs 1 --stopper median --prior {dprior}",
      "--prior warm-starts the predictive stopper"),
     ("studies --storage sqlite:///missing.db", "missing.db: no such study database"),

@@ -10,13 +10,13 @@ import pandas as pd
 import pytest
 
 from curvecast import CurveSet
-from curvecast.execution import Progress, collect
+from curvecast.execution import CollectStep, collect
 from curvecast.execution.collect import config_id
 from sgd_workload import SGDDigits
 
 
 def test_collect_records_curves_with_provenance(tmp_path: Path) -> None:
-    seen: list[Progress] = []
+    seen: list[CollectStep] = []
     out = tmp_path / "c.parquet"
     result = collect(SGDDigits(), n_configs=3, epochs=4, seed=7, out=out, on_progress=seen.append)
     cs = CurveSet.load(out)
@@ -72,7 +72,7 @@ def test_unfinished_config_resumes_from_its_checkpoint(tmp_path: Path) -> None:
 
 def test_parallel_workers_give_the_same_curves(tmp_path: Path) -> None:
     serial = collect(SGDDigits(), n_configs=4, epochs=2, seed=1, out=tmp_path / "s.parquet").curves
-    events: list[Progress] = []
+    events: list[CollectStep] = []
     parallel = collect(SGDDigits(), n_configs=4, epochs=2, seed=1, out=tmp_path / "p.parquet",
                        workers=2, on_progress=events.append).curves
     assert sorted(parallel.config_ids) == serial.config_ids

@@ -22,8 +22,8 @@ from curvecast.datasets.baker2018 import load_baker2018
 from curvecast.execution.live import Progress, run_search
 from curvecast.report.terminal import LineProgress
 from curvecast.search import RandomSampler
-from curvecast.stopping import NeverStop
-from curvecast.store import Decision, Store, TrialState
+from curvecast.stopping import Action, Decision, NeverStop
+from curvecast.store import Store, TrialState
 from sgd_workload import SGDDigits
 from synthetic_curves import synthetic
 
@@ -134,7 +134,7 @@ def test_json_output_is_strict(tmp_path: Path) -> None:
         store.create_study("s", metric="val_accuracy", direction="maximize")
         store.add_trial("s", {"lr": 0.1})
         store.record_value("s", 0, 1, math.nan)
-        store.record_decision("s", 0, Decision(1, "continue", math.inf, math.nan, None, "x"))
+        store.record_decision("s", 0, Decision(Action.CONTINUE, 1, math.inf, math.nan, None, "x"))
     shown = run("show", "--storage", f"sqlite:///{db}", "--study", "s", "--json")
     got = strict(shown.stdout)
     assert got["trials"][0]["values"] == [[1, None]]
@@ -191,7 +191,7 @@ def make_study(db: Path, n: int) -> None:
             for epoch in (1, 2):
                 store.record_value("s", number, epoch, 0.5 + 0.01 * number)
             store.record_decision("s", number, Decision(
-                2, "stop", 0.4, 0.05, 0.999, "P(final 0.4 ± 0.05 worse than 0.8) = 0.999 ≥ Δ = "
+                Action.STOP, 2, 0.4, 0.05, 0.999, "P(final 0.4 ± 0.05 worse than 0.8) = 0.999 ≥ Δ = "
                 "0.99, a long reason that a terminal of 80 columns cannot hold on one line"))
             store.set_state("s", number, TrialState.STOPPED, predicted_value=0.4)
 
@@ -229,4 +229,5 @@ def test_help_and_errors_name_every_choice() -> None:
     result = run("search", "--workload", "digits-metaqnn", "--trials", "1", "--epochs", "1",
                  "--searcher", "bogus", "--storage", "sqlite:///nowhere/x.db")
     assert result.exit_code == 2
-    assert "choose random, metaqnn, tpe, hyperband or fhyperband" in result.stderr
+    assert ("choose from ['fhyperband', 'hyperband', 'metaqnn', 'random', 'tpe']"
+            in result.stderr)

@@ -16,7 +16,8 @@ import pytest
 from typer.testing import CliRunner
 
 from curvecast.cli import app
-from curvecast.store import Decision, Store, TrialState
+from curvecast.stopping import Action, Decision
+from curvecast.store import Store, TrialState
 
 
 def make_study(db: Path) -> None:
@@ -27,7 +28,7 @@ def make_study(db: Path) -> None:
             store.add_trial("s", {"lr": 0.1 * (number + 1)})
             for epoch, value in enumerate(values, 1):
                 store.record_value("s", number, epoch, value, 0.5)
-        store.record_decision("s", 1, Decision(1, "stop", 0.3, 0.05, 0.995, "P = 0.995"))
+        store.record_decision("s", 1, Decision(Action.STOP, 1, 0.3, 0.05, 0.995, "P = 0.995"))
         store.set_state("s", 0, TrialState.COMPLETE)
         store.set_state("s", 1, TrialState.STOPPED, predicted_value=0.3)
 

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from curvecast.store import Store, Trial, TrialState
+from curvecast.store import Store, StoredTrial, TrialState
 
 TESTS = Path(__file__).resolve().parent
 TRIALS, EPOCHS = 14, 4
@@ -82,7 +82,7 @@ def finish(proc: subprocess.Popen[str]) -> dict[str, Any]:
     return dict(json.loads(out.strip().splitlines()[-1]))
 
 
-def check_curves(trials: list[Trial]) -> None:
+def check_curves(trials: list[StoredTrial]) -> None:
     """The budget is met exactly, every trial ended, no config ran twice, and every curve is
     epochs 1..k without a gap (k = T for a complete trial, fewer for a stopped one)."""
     assert [t.number for t in trials] == list(range(TRIALS))
@@ -95,13 +95,13 @@ def check_curves(trials: list[Trial]) -> None:
         assert (len(epochs) == EPOCHS) == (t.state is TrialState.COMPLETE), (t.number, epochs)
 
 
-def stop_counts(trials: list[Trial], worker: str) -> list[int]:
+def stop_counts(trials: list[StoredTrial], worker: str) -> list[int]:
     """For each stop of ``worker``, the number of complete trials its median rule judged by."""
     return [int(m.group(1)) for t in trials if t.worker == worker for d in t.decisions
             if d.action == "stop" and (m := re.search(r"of (\d+) running averages", d.reason))]
 
 
-def own_complete(trials: list[Trial], worker: str) -> int:
+def own_complete(trials: list[StoredTrial], worker: str) -> int:
     return sum(t.state is TrialState.COMPLETE and t.worker == worker for t in trials)
 
 
@@ -157,7 +157,7 @@ def test_a_killed_process_trial_is_finished_by_the_other(tmp_path: Path) -> None
         assert taken.values[: len(orphan.values)] == orphan.values  # … and kept its values
 
 
-def victim_trials(db: Path, study: str, worker: str, *, with_values: bool) -> list[Trial]:
+def victim_trials(db: Path, study: str, worker: str, *, with_values: bool) -> list[StoredTrial]:
     """The RUNNING trials of ``worker`` (only those with a recorded value: ``with_values``)."""
     with Store(db) as store:
         if study not in store.study_names():

@@ -351,19 +351,23 @@ def test_fhyperband_stops_inside_rungs_and_resumes_its_journal(tmp_path: Path,
 
 
 def test_cli_fhyperband_prior_warm_starts_the_rung_predictors(tmp_path: Path) -> None:
-    from curvecast.cli import _scheduled_search
+    from curvecast.predictors import SRM
+    from curvecast.registry import Context, Settings
+    from curvecast.registry.search_plan import scheduler_factory
 
     workload = SGDDigits()
     prior_configs = [RandomSampler(workload.space, seed=99).ask_config() for _ in range(12)]
     prior = full_curves([{**c, **workload.describe(c)} for c in prior_configs if c])
-    runner, sampler, factory = _scheduled_search("fhyperband", workload, seed=SEED, delta=0.6,
-                                                 min_complete=6, prior=prior, epochs=T)
+    settings = Settings(seed=SEED, delta=0.6, min_curves=6)
+    context = Context(predictor=SRM(), prior=prior, epochs=T)
+    factory = scheduler_factory("fhyperband", settings, context)
+    sampler = RandomSampler(workload.space, seed=SEED)
     with Store(tmp_path / "w.db") as store:
-        runner(workload, sampler, factory, store, study="w", trials=9, epochs=T, seed=SEED)
+        run_scheduled_search(workload, sampler, factory, store, study="w", trials=9, epochs=T,
+                             seed=SEED)
         trials = store.trials("w")
     # only bracket 0 ran (9 configs); its rungs were judged from the start by the prior's SRMs
     assert any(d.probability is not None for t in trials for d in t.decisions)
     assert sum(len(t.values) for t in trials) < PLANS[0].epochs
     with pytest.raises(ValueError, match="--prior warm-starts a predictor"):
-        _scheduled_search("hyperband", workload, seed=SEED, delta=0.6, min_complete=6,
-                          prior=prior, epochs=T)
+        scheduler_factory("hyperband", settings, context)

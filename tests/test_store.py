@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from curvecast import Direction
-from curvecast.store import Decision, Store, TrialState, parse_storage
+from curvecast.stopping import Action, Decision
+from curvecast.store import Store, TrialState, parse_storage
 
 
 def test_trials_values_decisions_round_trip(tmp_path: Path) -> None:
@@ -27,7 +28,7 @@ def test_trials_values_decisions_round_trip(tmp_path: Path) -> None:
         store.set_state("a", n0, TrialState.COMPLETE)
         store.record_value("a", n1, 1, math.nan)
         store.record_value("a", n1, 2, math.inf)
-        store.record_decision("a", n1, Decision(2, "stop", 0.1, 0.02, 0.999, "hopeless"))
+        store.record_decision("a", n1, Decision(Action.STOP, 2, 0.1, 0.02, 0.999, "hopeless"))
         store.set_state("a", n1, TrialState.STOPPED, predicted_value=0.1)
     with Store(url) as store:  # a new connection sees everything
         t0, t1 = store.trials("a")
@@ -35,7 +36,7 @@ def test_trials_values_decisions_round_trip(tmp_path: Path) -> None:
         assert t0.state is TrialState.COMPLETE and t0.config["net"] == "[C(8,3,1), SM(10)]"
         assert math.isnan(t1.values[0][1]) and t1.values[1][1] == math.inf
         assert t1.state is TrialState.STOPPED and t1.predicted_value == 0.1
-        assert t1.decisions == [Decision(2, "stop", 0.1, 0.02, 0.999, "hopeless")]
+        assert t1.decisions == [Decision(Action.STOP, 2, 0.1, 0.02, 0.999, "hopeless")]
         assert store.study_info("a")["trials"] == {"complete": 1, "stopped": 1}
 
 

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
-
-from workload_checks import check_resume_is_exact
 
 torch = pytest.importorskip("torch")
 
@@ -90,11 +87,6 @@ def test_same_seed_same_curve_and_other_seed_differs() -> None:
     a, b, c = curve(5), curve(5), curve(6)
     assert a == b
     assert a != c
-
-
-def test_checkpoint_and_resume_give_the_uninterrupted_curve(tmp_path: Path) -> None:
-    config = {**SMALL, "net": "[C(16,3,1), P(2,2), FC(32), SM(10)]"}
-    check_resume_is_exact(DigitsMetaQNN(), config, tmp_path, seed=11, epochs=2)
 
 
 def test_learning_rate_decays_by_0_2_every_5_epochs() -> None:

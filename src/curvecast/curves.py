@@ -102,6 +102,69 @@ class Direction(StrEnum):
         return float(finite.max() if self is Direction.MAXIMIZE else finite.min())
 
 
+def diverged_fill(direction: Direction, seen: NDArray[np.float64],
+                  diverged_value: float | None = None) -> float:
+    """The value a diverged observation (NaN or ±inf) counts as: curvecast's one rule.
+
+    Args:
+        direction: the metric's direction.
+        seen: the values observed so far (any shape; non-finite ones are ignored).
+        diverged_value: the value the data states for a diverged run (e.g. chance accuracy).
+
+    Returns:
+        ``diverged_value`` when given, else the worst finite value in ``seen`` (metric units);
+        NaN when there is neither.
+    """
+    if diverged_value is not None:
+        return float(diverged_value)
+    return direction.worst(np.asarray(seen, dtype=np.float64))
+
+
+def fill_diverged(values: NDArray[np.float64], observed: NDArray[np.bool_], direction: Direction,
+                  diverged_value: float | None = None) -> NDArray[np.float64]:
+    """A copy of ``values`` with each observed non-finite entry replaced by :func:`diverged_fill`
+    over the observed entries; unobserved entries are left as they are.
+
+    Args:
+        values: shape ``(n_curves, n_epochs)``, as reported.
+        observed: same shape: which entries were reported.
+        direction: the metric's direction.
+        diverged_value: the value the data states for a diverged run, if any.
+    """
+    out = np.array(values, dtype=np.float64, copy=True)
+    bad = observed & ~np.isfinite(out)
+    if bad.any():
+        out[bad] = diverged_fill(direction, out[observed], diverged_value)
+    return out
+
+
+class DivergedFill:
+    """:func:`diverged_fill` over a stream of observations (a study that runs): call
+    :meth:`see` with every value reported, then ``fill(value)`` maps a value to what it counts as.
+
+    Args:
+        direction: the metric's direction.
+        diverged_value: the value the data states for a diverged run, if any.
+    """
+
+    def __init__(self, direction: Direction, diverged_value: float | None = None) -> None:
+        self.direction = Direction.parse(direction)
+        self.diverged_value = diverged_value
+        self.worst_seen = float("nan")
+
+    def see(self, value: float) -> None:
+        """Take one reported value into account."""
+        if np.isfinite(value):
+            self.worst_seen = self.direction.worst(np.array([value, self.worst_seen]))
+
+    def fill(self, value: float) -> float:
+        """``value`` when finite, else what a diverged value counts as now (NaN when nothing
+        finite was seen and the data states no value)."""
+        if np.isfinite(value):
+            return float(value)
+        return diverged_fill(self.direction, np.array([self.worst_seen]), self.diverged_value)
+
+
 class CurveSetFormatError(ValueError):
     """A file or table does not hold a valid CurveSet; the message names the file, config and field."""
 
@@ -228,18 +291,14 @@ class CurveSet:
     @property
     def diverged_fill(self) -> float:
         """The value a diverged observation counts as (see the module docstring)."""
-        if self.diverged_value is not None:
-            return float(self.diverged_value)
-        return self.direction.worst(self.values[self.observed])
+        return diverged_fill(self.direction, self.values[self.observed], self.diverged_value)
 
     def filled_values(self) -> NDArray[np.float64]:
         """``values`` with diverged observations replaced by :attr:`diverged_fill`.
 
         Unobserved entries stay NaN.  Shape ``(n_configs, n_epochs)``.
         """
-        out = np.array(self.values, copy=True)
-        out[self.diverged()] = self.diverged_fill
-        return out
+        return fill_diverged(self.values, self.observed, self.direction, self.diverged_value)
 
     def range_warning(self, source: str | None = None) -> str | None:
         """A one-line warning when an accuracy-named metric (its name holds ``acc``) has finite

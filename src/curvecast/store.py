@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from curvecast.curves import CurveSet, Direction
+from curvecast.stopping import Action, Decision
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS studies (
@@ -73,21 +74,13 @@ class TrialState(StrEnum):
     FAILED = "failed"
 
 
-@dataclass(frozen=True)
-class Decision:
-    """One recorded stopping decision (what the stopper saw and concluded)."""
-
-    epoch: int
-    action: str
-    mean: float | None = None
-    std: float | None = None
-    probability: float | None = None
-    reason: str = ""
-
-
 @dataclass
-class Trial:
-    """A trial as stored: its config, state and every value observed so far."""
+class StoredTrial:
+    """A trial as stored: its config, state, every value observed so far and every
+    :class:`~curvecast.stopping.Decision` recorded about it.
+
+    (The running-trial view a stopper reads is :class:`curvecast.stopping.Trial`.)
+    """
 
     number: int
     config: dict[str, Any]
@@ -222,7 +215,7 @@ class StudyUpdates:
         cursor: pass as ``after_observation`` next time.
     """
 
-    new_trials: list[Trial]
+    new_trials: list[StoredTrial]
     states: dict[int, TrialState]
     values: list[tuple[int, int, float, float | None]]
     cursor: int
@@ -255,7 +248,7 @@ class Store:
             return
         try:
             self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
+            self._wal(timeout)
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             with self._write():
@@ -265,6 +258,20 @@ class Store:
                 self._migrate()
         except sqlite3.DatabaseError as err:
             raise ValueError(f"{self.path}: not a curvecast study database ({err})") from None
+
+    def _wal(self, timeout: float) -> None:
+        """Switch to the WAL journal.  SQLite does not wait on its busy timeout for this switch:
+        two processes opening a new database at once see "database is locked", so retry (up to
+        ``timeout`` seconds)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as err:
+                if "locked" not in str(err) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
 
     def _open_read_only(self, timeout: float) -> sqlite3.Connection:
         """A read-only connection (``mode=ro``; ``immutable=1`` when SQLite cannot even make the
@@ -502,12 +509,12 @@ class Store:
             db.execute("UPDATE trials SET updated = ?, heartbeat = ? WHERE id = ?", (now, now, tid))
 
     def record_decision(self, study: str, number: int, decision: Decision) -> None:
-        """Record one stopping decision of a trial."""
+        """Record one decision about a trial (its action is stored as the action's value)."""
         tid = self._trial_id(study, number)
         with self._write() as db:
             db.execute("INSERT INTO decisions (trial_id, epoch, action, mean, std, probability, "
                        "reason, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                       (tid, decision.epoch, decision.action, decision.mean, decision.std,
+                       (tid, decision.epoch, decision.action.value, decision.mean, decision.std,
                         decision.probability, decision.reason, time.time()))
 
     def _trial_id(self, study: str, number: int) -> int:
@@ -517,15 +524,16 @@ class Store:
             raise KeyError(f"study {study!r} has no trial {number}")
         return int(row[0])
 
-    def trials(self, study: str) -> list[Trial]:
+    def trials(self, study: str) -> list[StoredTrial]:
         """Every trial of ``study`` with its values and decisions, by number."""
         sid = self.study_id(study)
-        out: dict[int, Trial] = {}
+        out: dict[int, StoredTrial] = {}
         ids: dict[int, int] = {}
         for tid, number, config, state, worker, predicted, test in self._db.execute(
                 "SELECT id, number, config, state, worker, predicted_value, test_value FROM trials "
                 "WHERE study_id = ? ORDER BY number", (sid,)):
-            out[tid] = Trial(number, json.loads(config), TrialState(state), worker, predicted, test)
+            out[tid] = StoredTrial(number, json.loads(config), TrialState(state), worker,
+                                   predicted, test)
             ids[number] = tid
         for tid, epoch, value, seconds in self._db.execute(
                 "SELECT o.trial_id, o.epoch, o.value, o.seconds FROM observations o JOIN trials t "
@@ -536,7 +544,8 @@ class Store:
                 "SELECT d.trial_id, d.epoch, d.action, d.mean, d.std, d.probability, d.reason "
                 "FROM decisions d JOIN trials t ON d.trial_id = t.id WHERE t.study_id = ? "
                 "ORDER BY d.id", (sid,)):
-            out[tid].decisions.append(Decision(int(epoch), action, mean, std, prob, reason or ""))
+            out[tid].decisions.append(Decision(Action(action), int(epoch), mean, std, prob,
+                                               reason or ""))
         return list(out.values())
 
     def updates(self, study: str, *, after_trial: int = -1,
@@ -547,7 +556,8 @@ class Store:
         (and one state per trial)."""
         sid = self.study_id(study)
         with self._read() as db:
-            new = [Trial(int(n), json.loads(c), TrialState(s), w) for n, c, s, w in db.execute(
+            new = [StoredTrial(int(n), json.loads(c), TrialState(s), w)
+                   for n, c, s, w in db.execute(
                 "SELECT number, config, state, worker FROM trials WHERE study_id = ? "
                 "AND number > ? ORDER BY number", (sid, after_trial))]
             states = {int(n): TrialState(s) for n, s in db.execute(

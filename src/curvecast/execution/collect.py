@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from curvecast.curves import CurveSet
+from curvecast.execution.workers import exit_with_parent, one_torch_thread, quiet_worker
 from curvecast.workloads._base import CheckpointError, EpochResult, TrainingRun, Workload
 
 _VERSIONED_PACKAGES = ("curvecast", "numpy", "scipy", "scikit-learn", "pandas", "pyarrow",
@@ -39,8 +40,9 @@ _VERSIONED_PACKAGES = ("curvecast", "numpy", "scipy", "scikit-learn", "pandas", 
 
 
 @dataclass(frozen=True)
-class Progress:
-    """One progress event: config ``config_id`` reached ``epoch`` (of ``epochs``) with ``value``.
+class CollectStep:
+    """One step of :func:`collect`: config ``config_id`` reached ``epoch`` (of ``epochs``) with
+    ``value``.  (A search's snapshot is :class:`~curvecast.execution.live.Progress`.)
 
     ``done`` is True on the event that finishes the config.
     """
@@ -113,7 +115,7 @@ class _Outcome:
     resumed: bool
 
 
-def _train(job: _Job, report: Callable[[Progress], None]) -> _Outcome:
+def _train(job: _Job, report: Callable[[CollectStep], None]) -> _Outcome:
     """Train one config to ``job.epochs``, checkpointing after every epoch (runs in a worker)."""
     ckpt = job.partial_dir / f"{job.config_id}.ckpt"
     log = job.partial_dir / f"{job.config_id}.json"
@@ -139,60 +141,8 @@ def _train(job: _Job, report: Callable[[Progress], None]) -> _Outcome:
             tmp = log.with_suffix(".json.tmp")
             tmp.write_text(json.dumps([r.__dict__ for r in results]))
             os.replace(tmp, log)
-        report(Progress(job.config_id, result.epoch, job.epochs, result.value))
+        report(CollectStep(job.config_id, result.epoch, job.epochs, result.value))
     return _Outcome(job.config_id, results, float(run.test_value()), resumed)
-
-
-def _one_torch_thread() -> None:
-    """Train with one torch thread (when torch is installed): one process per core is as fast,
-    and the same seed then gives the same curve on every machine."""
-    if "torch" in sys.modules or _torch_installed():
-        import torch
-
-        torch.set_num_threads(1)
-
-
-def _torch_installed() -> bool:
-    from importlib.util import find_spec
-
-    return find_spec("torch") is not None
-
-
-def _exit_with_parent(parent: int | None = None, interval: float = 0.5) -> None:
-    """Make this (worker) process exit within ``interval`` seconds of the death of its parent,
-    process ``parent`` (default: the current parent; pass the pid the parent had when it started
-    the worker, so a parent that died while the worker started up is noticed too).
-
-    A daemon thread watches the parent pid: when the parent is killed (even by ``kill -9``, which
-    runs no clean-up) the process is re-parented and ``os.getppid()`` changes.  The worker then
-    exits at once; its training is lost, but the search recorded every finished epoch and resumes
-    from the last checkpoint.  With the workers gone, multiprocessing's resource tracker (whose
-    pipe they held) exits too.
-    """
-    import threading
-
-    parent = os.getppid() if parent is None else parent
-    if os.getppid() != parent:
-        os._exit(1)
-
-    def watch() -> None:
-        while True:
-            time.sleep(interval)
-            if os.getppid() != parent:
-                os._exit(1)
-
-    threading.Thread(target=watch, name="curvecast-parent-watch", daemon=True).start()
-
-
-def _quiet_worker(parent: int | None = None) -> None:
-    """Initialise a worker process: one torch thread, Ctrl-C handled by the parent, exit when
-    the parent (pid ``parent``, default: the current parent) dies."""
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    _exit_with_parent(parent)
-    _one_torch_thread()
 
 
 _QUEUE: Any = None
@@ -200,7 +150,7 @@ _QUEUE: Any = None
 
 def _set_queue(queue: Any, parent: int | None = None) -> None:
     global _QUEUE
-    _quiet_worker(parent)
+    quiet_worker(parent)
     _QUEUE = queue
 
 
@@ -248,13 +198,13 @@ def collect(
     seed: int,
     out: str | os.PathLike[str],
     workers: int = 1,
-    on_progress: Callable[[Progress], None] | None = None,
+    on_progress: Callable[[CollectStep], None] | None = None,
     command: str | None = None,
 ) -> CollectResult:
     """Sample ``n_configs`` configs of ``workload``, train each for ``epochs``, save to ``out``.
 
     Resumable (see the module docstring).  ``workers`` > 1 trains in that many single-thread
-    processes.  ``on_progress`` receives a :class:`Progress` after every epoch of every config.
+    processes.  ``on_progress`` receives a :class:`CollectStep` after every epoch of every config.
 
     Raises:
         ValueError: ``n_configs`` or ``epochs`` or ``workers`` below 1, or ``out`` holding a
@@ -321,7 +271,7 @@ def collect(
         result.trained.append(cid)
         if outcome.resumed:
             result.resumed.append(cid)
-        report(Progress(cid, epochs, epochs, outcome.results[-1].value, done=True))
+        report(CollectStep(cid, epochs, epochs, outcome.results[-1].value, done=True))
 
     for outcome in _run_jobs(jobs, workers, report):
         record(outcome)
@@ -333,17 +283,17 @@ def collect(
     return result
 
 
-def _run_jobs(jobs: list[_Job], workers: int, report: Callable[[Progress], None]
+def _run_jobs(jobs: list[_Job], workers: int, report: Callable[[CollectStep], None]
               ) -> Iterator[_Outcome]:
     """Train ``jobs`` in this process (``workers == 1``) or in a process pool; yield as they end."""
     if workers == 1 or len(jobs) <= 1:
-        _one_torch_thread()  # curves are bit-identical only at a fixed thread count
+        one_torch_thread()  # curves are bit-identical only at a fixed thread count
         for job in jobs:
             yield _train(job, report)
         return
     ctx = mp.get_context("spawn")
     manager = SyncManager(ctx=ctx)
-    manager.start(_exit_with_parent, (os.getpid(),))  # the queue's server goes with us too
+    manager.start(exit_with_parent, (os.getpid(),))  # the queue's server goes with us too
     with manager:
         queue = manager.Queue()
         pool = cf.ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=ctx,

@@ -20,225 +20,38 @@ see :func:`run_search`.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import multiprocessing as mp
-import os
 import sqlite3
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from curvecast.curves import CurveSet
-from curvecast.execution.collect import _one_torch_thread, _quiet_worker
+from curvecast.execution.collect import run_seed
+from curvecast.execution.epoch_task import (
+    EpochOutcome,
+    EpochTask,
+    checkpoint_path,
+    clean_checkpoints,
+    drive,
+    local_executor,
+    train_one_epoch,
+)
+from curvecast.execution.study import Progress, SearchResult, StudyMirror, search_result
 from curvecast.search import ConfigSearcher
-from curvecast.stopping import Decision, History, Stopper, Trial
-from curvecast.store import Decision as StoredDecision
+from curvecast.stopping import Action, Decision, Stopper
 from curvecast.store import Store, TrialState, worker_id
-from curvecast.workloads._base import CheckpointError, EpochResult, TrainingRun, Workload
+from curvecast.workloads._base import Workload
+
+__all__ = ["GRACE", "HEARTBEAT", "Progress", "SearchResult", "ask_shared", "check_prior",
+           "load_shared", "open_study", "run_search", "tell_shared"]
 
 #: Seconds between the heartbeats of a process's RUNNING trials, and without one after which
 #: another process may take a trial over (defaults of every real search).
 HEARTBEAT, GRACE = 10.0, 120.0
-
-
-@dataclass(frozen=True)
-class _Task:
-    workload: Workload
-    number: int
-    config: dict[str, Any]
-    seed: int
-    epochs: int  # the planned length of the run, T
-    done: int  # epochs already recorded
-    checkpoints: Path
-
-
-@dataclass(frozen=True)
-class _Outcome:
-    number: int
-    result: EpochResult
-    test_value: float | None
-    error: str | None = None
-    note: str | None = None  # e.g. a checkpoint that did not load: the trial restarted
-
-
-def _checkpoint(folder: Path, number: int, epoch: int) -> Path:
-    return folder / f"t{number}-e{epoch}.ckpt"
-
-
-def _train_one_epoch(task: _Task) -> _Outcome:
-    """Continue trial ``task.number`` from its checkpoint and train one epoch (runs in a worker)."""
-    try:
-        ckpt = _checkpoint(task.checkpoints, task.number, task.done)
-        run: TrainingRun | None = None
-        note = None
-        if task.done > 0 and ckpt.exists():
-            try:
-                run = task.workload.resume(ckpt)
-            except CheckpointError as err:  # treated as missing: never trust, never run it
-                ckpt.unlink(missing_ok=True)
-                note = f"t{task.number}: {err}; restarted from epoch 0"
-        if run is None:  # a fresh trial, or no usable checkpoint: retrain the recorded epochs
-            run = task.workload.start(task.config, seed=task.seed, epochs=task.epochs)
-            for _ in range(task.done):
-                run.train_epoch()
-        result = run.train_epoch()
-        test = None
-        if run.epochs_done >= task.epochs:
-            test = float(run.test_value())
-        else:
-            run.save_checkpoint(_checkpoint(task.checkpoints, task.number, run.epochs_done))
-        return _Outcome(task.number, result, test, note=note)
-    except Exception as err:  # a config that cannot train fails alone, the search goes on
-        return _Outcome(task.number, EpochResult(task.done + 1, float("nan"), 0.0), None,
-                        error=f"{type(err).__name__}: {err}")
-
-
-class _InProcess(cf.Executor):
-    """Runs each task when submitted (one worker, no process start-up, same results)."""
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future[Any]:
-        future: cf.Future[Any] = cf.Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as err:
-            future.set_exception(err)
-        return future
-
-
-@dataclass
-class Progress:
-    """A snapshot of a running search, passed to ``on_progress`` after every recorded epoch.
-
-    Counts are of the whole study (every process running it); ``running`` counts RUNNING trials,
-    ``epochs_used`` every recorded epoch, ``best_*`` the best complete trial.
-    """
-
-    trials: int
-    complete: int = 0
-    stopped: int = 0
-    failed: int = 0
-    running: int = 0
-    epochs_used: int = 0
-    best_value: float | None = None
-    best_trial: int | None = None
-    last_event: str = ""
-    #: Things the user should know that are not errors (e.g. a trial restarted because its
-    #: checkpoint did not load), oldest first.
-    notices: list[str] = field(default_factory=list)
-
-    @property
-    def finished(self) -> int:
-        """Trials complete, stopped or failed (by any process of the study)."""
-        return self.complete + self.stopped + self.failed
-
-
-@dataclass
-class SearchResult:
-    """The outcome of :func:`run_search` (the study's state at the end)."""
-
-    study: str
-    progress: Progress
-    epochs: int
-    best_config: dict[str, Any] | None = None
-    best_test_value: float | None = None
-    trials: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def full_epochs(self) -> int:
-        """Epochs the finished trials would have cost without early stopping."""
-        return (self.progress.complete + self.progress.stopped) * self.epochs
-
-    @property
-    def speedup(self) -> float:
-        """``full_epochs / epochs used`` by the finished trials."""
-        used = sum(t["epochs"] for t in self.trials if t["state"] in ("complete", "stopped"))
-        return self.full_epochs / used if used else float("nan")
-
-
-class _Mirror:
-    """What this process knows of the study: configs, curves and states by trial number.
-
-    Kept up to date from the store by :meth:`sync`, which reads only what changed since the last
-    call, so trials run by other processes are part of the stopper's history too.
-    """
-
-    def __init__(self, workload: Workload, epochs: int) -> None:
-        self.workload = workload
-        self.metric = workload.metric
-        self.direction = workload.direction
-        self.T = epochs
-        self.fixed_fill = workload.diverged_value
-        self.configs: dict[int, dict[str, Any]] = {}
-        self.rows: dict[int, dict[str, Any]] = {}  # config + architecture fields
-        self.values: dict[int, dict[int, float]] = {}  # number → epoch → value
-        self.states: dict[int, TrialState] = {}
-        self.worst_seen = float("nan")
-        self._cursor = 0  # the last observation read from the store
-
-    def sync(self, store: Store, study: str) -> None:
-        """Read the trials, states and observations recorded since the last call."""
-        updates = store.updates(study, after_trial=max(self.configs, default=-1),
-                                after_observation=self._cursor)
-        for t in updates.new_trials:
-            self.configs[t.number] = t.config
-            self.rows[t.number] = {**t.config, **self.workload.describe(t.config)}
-            self.values[t.number] = {}
-        self.states.update(updates.states)
-        for number, epoch, value, _ in updates.values:
-            self.values[number][epoch] = value
-            if np.isfinite(value):
-                self.worst_seen = self.direction.worst(np.array([value, self.worst_seen]))
-        self._cursor = updates.cursor
-
-    def curve(self, number: int) -> list[float]:
-        """Trial ``number``'s recorded values, by epoch (diverged values as recorded)."""
-        return [v for _, v in sorted(self.values[number].items())]
-
-    def fill(self, value: float) -> float:
-        if np.isfinite(value):
-            return value
-        return self.fixed_fill if self.fixed_fill is not None else self.worst_seen
-
-    def history(self, study: str) -> History:
-        numbers = sorted(self.values)
-        T = self.T
-        grid = np.full((len(numbers), T), np.nan)
-        n_observed = np.zeros(len(numbers), dtype=np.int64)
-        for i, n in enumerate(numbers):
-            vals = [self.fill(v) for v in self.curve(n)[:T]]
-            grid[i, : len(vals)] = vals
-            n_observed[i] = len(vals)
-        ids = [f"t{n}" for n in numbers]
-        configs = pd.DataFrame([self.rows[n] for n in numbers], index=ids)
-        return History(grid, n_observed, ids, configs, np.arange(1, T + 1, dtype=np.int64),
-                       metric=self.metric, direction=self.direction, study=study)
-
-    def trial(self, number: int) -> Trial:
-        values = np.array([self.fill(v) for v in self.curve(number)])
-        return Trial(f"t{number}", pd.DataFrame([self.rows[number]], index=[f"t{number}"]),
-                     values)
-
-    def update(self, progress: Progress) -> Progress:
-        """Set ``progress``'s counts and best trial to the study's (every process's) state."""
-        states = list(self.states.values())
-        progress.complete = states.count(TrialState.COMPLETE)
-        progress.stopped = states.count(TrialState.STOPPED)
-        progress.failed = states.count(TrialState.FAILED)
-        progress.running = states.count(TrialState.RUNNING)
-        progress.epochs_used = sum(len(v) for v in self.values.values())
-        best: tuple[float, int] | None = None
-        for number, state in sorted(self.states.items()):
-            if state is TrialState.COMPLETE and self.values[number]:
-                value = self.fill(self.curve(number)[-1])
-                if best is None or self.direction.is_better(value, best[0]):
-                    best = (value, number)
-        if best is not None:
-            progress.best_value, progress.best_trial = best
-        return progress
 
 
 class _Heartbeat:
@@ -289,7 +102,7 @@ class _Session:
     workload: Workload
     searcher: ConfigSearcher
     stopper: Stopper
-    mirror: _Mirror
+    mirror: StudyMirror
     progress: Progress
     checkpoints: Path
     trials: int
@@ -297,10 +110,10 @@ class _Session:
     seed: int
     grace: float
 
-    def task(self, number: int) -> _Task:
+    def task(self, number: int) -> EpochTask:
         """The next epoch of trial ``number`` as a task for a worker."""
-        return _Task(self.workload, number, self.mirror.configs[number],
-                     self.seed * 1_000_003 + number, self.epochs,
+        return EpochTask(self.workload, number, self.mirror.configs[number],
+                     run_seed(self.seed, number), self.epochs,
                      len(self.mirror.values[number]), self.checkpoints)
 
     def take(self) -> int | None:
@@ -347,7 +160,7 @@ class _Session:
                              self.mirror.fill(self.mirror.curve(number)[-1]))
         self.mirror.sync(self.store, self.study)
 
-    def record(self, outcome: _Outcome) -> bool:
+    def record(self, outcome: EpochOutcome) -> bool:
         """Record one epoch's outcome and decide what happens next; True: train another epoch."""
         number, r = outcome.number, outcome.result
         if outcome.note is not None:
@@ -364,11 +177,11 @@ class _Session:
                              test_value=outcome.test_value)
         self.mirror.sync(self.store, self.study)
         for old in self.checkpoints.glob(f"t{number}-e*.ckpt"):
-            if old.name != _checkpoint(self.checkpoints, number, r.epoch).name:
+            if old.name != checkpoint_path(self.checkpoints, number, r.epoch).name:
                 old.unlink(missing_ok=True)
         if final:
             self.progress.last_event = f"t{number} complete: {r.value:.4g}"
-            _clean(self.checkpoints, number)
+            clean_checkpoints(self.checkpoints, number)
             return False
         return self._judge(number, r.epoch)
 
@@ -379,9 +192,7 @@ class _Session:
         with self.store.transaction():
             if not self._owns(number):
                 return False
-            self.store.record_decision(self.study, number, StoredDecision(
-                decision.epoch, decision.action.value, decision.mean, decision.std,
-                decision.probability, decision.reason))
+            self.store.record_decision(self.study, number, decision)
             if not decision.stop:
                 return True
             last = self.mirror.curve(number)[-1]
@@ -389,21 +200,21 @@ class _Session:
             self._finish(number, TrialState.STOPPED, predicted, predicted_value=predicted)
         self.mirror.sync(self.store, self.study)
         self.progress.last_event = f"t{number} stopped at epoch {epoch}: {decision.reason}"
-        _clean(self.checkpoints, number)
+        clean_checkpoints(self.checkpoints, number)
         return False
 
-    def _fail(self, outcome: _Outcome) -> bool:
+    def _fail(self, outcome: EpochOutcome) -> bool:
         """Mark the trial FAILED with its error (a failed trial is not told to the searcher)."""
         number = outcome.number
         with self.store.transaction():
             if not self._owns(number):
                 return False
-            self.store.record_decision(self.study, number, StoredDecision(
-                outcome.result.epoch, "fail", reason=outcome.error or ""))
+            self.store.record_decision(self.study, number, Decision(
+                Action.FAIL, outcome.result.epoch, reason=outcome.error or ""))
             self.store.set_state(self.study, number, TrialState.FAILED)
         self.mirror.sync(self.store, self.study)
         self.progress.last_event = f"t{number} failed: {outcome.error}"
-        _clean(self.checkpoints, number)
+        clean_checkpoints(self.checkpoints, number)
         return False
 
 
@@ -479,21 +290,21 @@ def run_search(
     open_study(store, study, workload, epochs, seed, settings)
     checkpoints = store.checkpoint_folder(study)
     checkpoints.mkdir(parents=True, exist_ok=True)
-    mirror = _Mirror(workload, epochs)
+    mirror = StudyMirror(workload, epochs)
     mirror.sync(store, study)
     session = _Session(store, study, worker_id(), workload, searcher, stopper, mirror,
                        mirror.update(Progress(trials=trials)), checkpoints, trials, epochs, seed,
                        grace)
     if on_progress:  # the study's state before this call trains anything (a finished study: all)
         on_progress(session.progress)
-    running: dict[cf.Future[_Outcome], int] = {}
-    with _Heartbeat(store.path, session.worker, heartbeat), _executor(workers) as pool:
+    running: dict[cf.Future[EpochOutcome], int] = {}
+    with _Heartbeat(store.path, session.worker, heartbeat), local_executor(workers) as pool:
         def launch() -> None:
             while len(running) < workers:
                 number = session.take()
                 if number is None:
                     return
-                running[pool.submit(_train_one_epoch, session.task(number))] = number
+                running[pool.submit(train_one_epoch, session.task(number))] = number
 
         def after() -> None:
             mirror.update(session.progress)
@@ -502,7 +313,7 @@ def run_search(
 
         drive(pool, running, launch, session.record, session.task, after)
     mirror.sync(store, study)
-    return _result(store, study, mirror.update(session.progress), epochs)
+    return search_result(store, study, mirror.update(session.progress), epochs)
 
 
 #: Settings of a study that a rerun (a resume, or another process joining) must repeat.
@@ -564,24 +375,6 @@ def check_prior(prior: CurveSet, workload: Workload, source: str,
                          f"{workload.name!r} records: a prior must come from the same workload")
 
 
-def drive(pool: cf.Executor, running: dict[cf.Future[_Outcome], int], launch: Callable[[], None],
-          record: Callable[[_Outcome], bool], task: Callable[[int], _Task],
-          after: Callable[[], None]) -> None:
-    """The executor loop of a real search: ``launch()`` submits new work into ``running``
-    (future → trial number); every finished epoch goes to ``record``, and when it says the trial
-    goes on its next epoch (``task(number)``) is submitted; ``after()`` runs after each epoch;
-    until nothing runs and ``launch()`` adds nothing."""
-    launch()
-    while running:
-        done, _ = cf.wait(list(running), return_when=cf.FIRST_COMPLETED)
-        for future in done:
-            number = running.pop(future)
-            if record(future.result()):
-                running[pool.submit(_train_one_epoch, task(number))] = number
-            after()
-        launch()
-
-
 def load_shared(store: Store, study: str, searcher: ConfigSearcher) -> None:
     """Load the study's searcher state (saved in the store by any process) into ``searcher``."""
     saved = store.get_study_state(study, "searcher")
@@ -619,28 +412,3 @@ def tell_shared(store: Store, study: str, searcher: ConfigSearcher, config: Mapp
     store.set_study_state(study, "searcher", searcher.state_dict())
 
 
-def _executor(workers: int) -> cf.Executor:
-    if workers == 1:
-        _one_torch_thread()
-        return _InProcess()
-    ctx = mp.get_context("spawn")
-    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_quiet_worker,
-                                  initargs=(os.getpid(),))
-
-
-def _clean(checkpoints: Path, number: int) -> None:
-    for old in checkpoints.glob(f"t{number}-e*.ckpt"):
-        old.unlink(missing_ok=True)
-
-
-def _result(store: Store, study: str, progress: Progress, epochs: int) -> SearchResult:
-    trials = store.trials(study)
-    result = SearchResult(study=study, progress=progress, epochs=epochs)
-    for t in trials:
-        result.trials.append({"number": t.number, "state": t.state.value, "epochs": len(t.values),
-                              "final": t.values[-1][1] if t.values else None,
-                              "predicted": t.predicted_value, "test": t.test_value,
-                              "worker": t.worker})
-        if t.number == progress.best_trial:
-            result.best_config, result.best_test_value = t.config, t.test_value
-    return result

@@ -45,24 +45,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from curvecast.execution.live import (
-    GRACE,
-    Progress,
-    SearchResult,
-    _checkpoint,
-    _clean,
-    _executor,
-    _Mirror,
-    _Outcome,
-    _result,
-    _Task,
-    _train_one_epoch,
+from curvecast.execution.collect import run_seed
+from curvecast.execution.epoch_task import (
+    EpochOutcome,
+    EpochTask,
+    checkpoint_path,
+    clean_checkpoints,
     drive,
-    open_study,
+    local_executor,
+    train_one_epoch,
 )
+from curvecast.execution.live import GRACE, open_study
+from curvecast.execution.study import Progress, SearchResult, StudyMirror, search_result
 from curvecast.search import ConfigSearcher, Hyperband, Job, Searcher
 from curvecast.stopping import Action, Decision, Trial
-from curvecast.store import Decision as StoredDecision
 from curvecast.store import Store, TrialState, worker_alive, worker_id
 from curvecast.workloads._base import Workload
 
@@ -127,7 +123,7 @@ def _number(config_id: str) -> int:
     return int(config_id[1:])
 
 
-def _trial_at(mirror: _Mirror, number: int, tau: int) -> Trial:
+def _trial_at(mirror: StudyMirror, number: int, tau: int) -> Trial:
     """Trial ``number`` as it was after ``tau`` epochs (a trial that failed before its first
     epoch: one NaN, nothing to rank it by)."""
     values = [mirror.fill(v) for v in mirror.curve(number)[:tau]] or [float("nan")]
@@ -136,24 +132,18 @@ def _trial_at(mirror: _Mirror, number: int, tau: int) -> Trial:
 
 
 def _decision_json(decision: Decision | None, error: str | None = None) -> dict[str, Any] | None:
-    if decision is None:
-        return None
-    return {"epoch": decision.epoch, "mean": decision.mean, "std": decision.std,
-            "probability": decision.probability, "reason": decision.reason, "error": error}
+    return None if decision is None else {**decision.as_record(), "error": error}
 
 
 def _decision_from(data: dict[str, Any] | None) -> Decision | None:
-    if data is None:
-        return None
-    return Decision(Action.STOP, epoch=int(data["epoch"]), mean=data["mean"], std=data["std"],
-                    probability=data["probability"], reason=data["reason"])
+    return None if data is None else Decision.from_record(data)
 
 
 class _Runner:
     """This process's run of one scheduled study: the scheduler, its journal and the store."""
 
     def __init__(self, store: Store, study: str, workload: Workload, scheduler: Hyperband,
-                 searcher: StoreSearcher, mirror: _Mirror, progress: Progress, epochs: int,
+                 searcher: StoreSearcher, mirror: StudyMirror, progress: Progress, epochs: int,
                  seed: int, checkpoints: Any, worker: str) -> None:
         self.store = store
         self.study = study
@@ -202,7 +192,7 @@ class _Runner:
         self.store.set_study_state(self.study, _OWNER, {"worker": self.worker,
                                                          "heartbeat": time.time()})
 
-    def next_task(self, limit: int) -> _Task | None:
+    def next_task(self, limit: int) -> EpochTask | None:
         """Start the scheduler's next job (one transaction with its journal entry)."""
         if len(self.until) >= limit:
             return None
@@ -215,20 +205,20 @@ class _Runner:
             self.mirror.sync(self.store, self.study)
             done = len(self.mirror.values[number])
             if done:
-                self.store.record_decision(self.study, number, StoredDecision(
-                    done, "promote", reason=f"promoted: trains on to {job.until} epochs"))
+                self.store.record_decision(self.study, number, Decision(
+                    Action.PROMOTE, done, reason=f"promoted: trains on to {job.until} epochs"))
             self.store.assign_trial(self.study, number, self.worker)
             self._save(["job", number, job.until])
         self.mirror.sync(self.store, self.study)
         self.progress.last_event = f"t{number}: trains to {job.until} epochs"
         return self.task(number)
 
-    def task(self, number: int) -> _Task:
-        return _Task(self.workload, number, self.mirror.configs[number],
-                     self.seed * 1_000_003 + number, self.epochs,
+    def task(self, number: int) -> EpochTask:
+        return EpochTask(self.workload, number, self.mirror.configs[number],
+                     run_seed(self.seed, number), self.epochs,
                      len(self.mirror.values[number]), self.checkpoints)
 
-    def record(self, outcome: _Outcome) -> bool:
+    def record(self, outcome: EpochOutcome) -> bool:
         """Record one trained epoch and ask the scheduler; True: train the next epoch."""
         number, r = outcome.number, outcome.result
         if outcome.note is not None:
@@ -251,15 +241,13 @@ class _Runner:
                                                  self.mirror.history(self.study),
                                                  self.until[number])
                 if decision.probability is not None or decision.stop:
-                    self.store.record_decision(self.study, number, StoredDecision(
-                        decision.epoch, decision.action.value, decision.mean, decision.std,
-                        decision.probability, decision.reason))
+                    self.store.record_decision(self.study, number, decision)
                 if decision.stop:
                     self._end(number, decision)
                 go_on = not decision.stop
         self.mirror.sync(self.store, self.study)
         for old in self.checkpoints.glob(f"t{number}-e*.ckpt"):
-            if old.name != _checkpoint(self.checkpoints, number, r.epoch).name:
+            if old.name != checkpoint_path(self.checkpoints, number, r.epoch).name:
                 old.unlink(missing_ok=True)
         return go_on
 
@@ -273,7 +261,7 @@ class _Runner:
                                           self.mirror.history(self.study), decision)
         gone = {_number(c.config_id) for c in closed}
         if error is not None:
-            self.store.record_decision(self.study, number, StoredDecision(tau + 1, "fail",
+            self.store.record_decision(self.study, number, Decision(Action.FAIL, tau + 1,
                                                                           reason=error))
             self.store.set_state(self.study, number, TrialState.FAILED)
             self.progress.last_event = f"t{number} failed: {error}"
@@ -287,8 +275,8 @@ class _Runner:
         elif number in gone:
             self.progress.last_event = f"t{number} not promoted after {tau} epochs"
         else:
-            self.store.record_decision(self.study, number, StoredDecision(
-                tau, "pause", reason=f"rung of {until} epochs reached"))
+            self.store.record_decision(self.study, number, Decision(
+                Action.PAUSE, tau, reason=f"rung of {until} epochs reached"))
             self.store.set_state(self.study, number, TrialState.PAUSED)
             self.progress.last_event = f"t{number} paused after {tau} epochs"
         for c in closed:
@@ -297,13 +285,13 @@ class _Runner:
             if other == number and (error is not None or decision is not None):
                 continue
             if done < self.epochs:
-                self.store.record_decision(self.study, other, StoredDecision(
-                    done, "stop", reason=f"not promoted after the rung of {done} epochs"))
+                self.store.record_decision(self.study, other, Decision(
+                    Action.STOP, done, reason=f"not promoted after the rung of {done} epochs"))
                 self.store.set_state(self.study, other, TrialState.STOPPED)
         self._save(["end", number, tau, _decision_json(decision, error)])
         for c in closed:
             if len(self.mirror.values[_number(c.config_id)]) < self.epochs or c.decision:
-                _clean(self.checkpoints, _number(c.config_id))
+                clean_checkpoints(self.checkpoints, _number(c.config_id))
 
 
 def run_scheduled_search(
@@ -320,6 +308,7 @@ def run_scheduled_search(
     settings: dict[str, Any] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     grace: float = GRACE,
+    executor: cf.Executor | None = None,
 ) -> SearchResult:
     """Run (or resume) study ``study`` with the Hyperband-family scheduler ``make_scheduler``
     builds, training real networks (see the module docstring).
@@ -344,6 +333,9 @@ def run_scheduled_search(
             every recorded epoch.
         grace: seconds after the runner's last journaled event before another process may take
             over its study when its pid cannot be checked (another host).
+        executor: where the epoch tasks run (default: ``workers`` local processes, or this
+            process for 1); e.g. :class:`curvecast.integrations.ray_backend.RayExecutor`: the
+            same task on Ray.
 
     Raises:
         StudyBusyError: another live process is running this study.
@@ -366,7 +358,7 @@ def run_scheduled_search(
         store.set_study_state(study, _OWNER, {"worker": worker, "heartbeat": time.time()})
     checkpoints = store.checkpoint_folder(study)
     checkpoints.mkdir(parents=True, exist_ok=True)
-    mirror = _Mirror(workload, epochs)
+    mirror = StudyMirror(workload, epochs)
     mirror.sync(store, study)
     searcher = StoreSearcher(configs, store, study, trials)
     scheduler = make_scheduler(searcher)
@@ -380,14 +372,14 @@ def run_scheduled_search(
         with store.transaction():
             for number in runner.until:  # jobs of a killed run: continue them
                 store.assign_trial(study, number, worker)
-        running: dict[cf.Future[_Outcome], int] = {}
-        with _executor(workers) as pool:
+        running: dict[cf.Future[EpochOutcome], int] = {}
+        with executor if executor is not None else local_executor(workers) as pool:
             for number in list(runner.until):
-                running[pool.submit(_train_one_epoch, runner.task(number))] = number
+                running[pool.submit(train_one_epoch, runner.task(number))] = number
 
             def launch() -> None:
                 while (task := runner.next_task(workers)) is not None:
-                    running[pool.submit(_train_one_epoch, task)] = task.number
+                    running[pool.submit(train_one_epoch, task)] = task.number
 
             def after() -> None:
                 mirror.update(runner.progress)
@@ -398,4 +390,4 @@ def run_scheduled_search(
     finally:
         store.set_study_state(study, _OWNER, None)
     mirror.sync(store, study)
-    return _result(store, study, mirror.update(runner.progress), epochs)
+    return search_result(store, study, mirror.update(runner.progress), epochs)

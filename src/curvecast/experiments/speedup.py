@@ -351,3 +351,21 @@ def paper_speedups() -> dict[str, str]:
 def select(records: Sequence[Mapping[str, Any]], **where: Any) -> list[Mapping[str, Any]]:
     """The records whose fields equal every ``where`` item."""
     return [r for r in records if all(r.get(k) == v for k, v in where.items())]
+
+
+def split_prior(curves: CurveSet, fraction: float, seed: int) -> tuple[CurveSet | None, CurveSet]:
+    """``(prior, rest)``: a random share ``fraction`` of the configs held out as the predictive
+    stopper's warm start (:meth:`CurveSet.random_split`), or ``(None, curves)`` for 0.
+
+    Raises:
+        ValueError: ``fraction`` outside [0, 1), or a prior of fewer than 6 configs.
+    """
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f"--prior-fraction must be in [0, 1), got {fraction}")
+    if fraction == 0.0:
+        return None, curves
+    prior, rest = curves.random_split(fraction, seed)
+    if prior.n_configs < 6:
+        raise ValueError(f"--prior-fraction {fraction} holds out {prior.n_configs} configs; the "
+                         "predictor needs at least 6")
+    return prior, rest

@@ -266,10 +266,6 @@ class _StudyCurves:
         self._seen: set[int] = set()
         self._rows: list[tuple[str, list[float], int, dict[str, Any]]] = []
         self._direction = Direction.MAXIMIZE
-        self._matrix: np.ndarray | None = None
-        self._raw: np.ndarray | None = None
-        self._n_observed: np.ndarray | None = None
-        self._ids: list[str] = []
         self._frame: pd.DataFrame | None = None
 
     def _add(self, trial: FrozenTrial, complete: bool) -> None:
@@ -282,7 +278,6 @@ class _StudyCurves:
             return
         config = _config(trial, self.config_attrs) if self.with_configs else {}
         self._rows.append((f"t{trial.number}", values, len(values), config))
-        self._matrix = None  # rebuilt on the next call
 
     def history(self, study: optuna.study.Study, trial: FrozenTrial
                 ) -> tuple[History | None, Trial | None]:
@@ -303,66 +298,26 @@ class _StudyCurves:
                                 | set(self._axis)))
             if axis != self._axis:
                 self._axis, self._seen, self._rows = axis, set(), []
-                self._matrix = None
         for t in finished:
             if t.number not in self._seen:
                 self._seen.add(t.number)
                 self._add(t, t.state is TrialState.COMPLETE)
         axis = self._axis
-        if self._matrix is None:
-            self._build()
-        assert self._matrix is not None and self._n_observed is not None
-        if not bool(np.any(self._n_observed == len(axis))):
+        if not any(k == len(axis) for _, _, k, _ in self._rows):
             return None, None
-        direction = self._direction
         partial = []
         for s in axis:
             if s not in trial.intermediate_values:
                 break
             partial.append(float(trial.intermediate_values[s]))
-        row = np.full((1, len(axis)), np.nan)
-        row[0, : len(partial)] = partial
-        rows = np.concatenate([self._matrix, row])
-        n_observed = np.append(self._n_observed, len(partial))
-        if not np.all(np.isfinite(row[0, : len(partial)])):
-            worst = self._worst(direction, row[0, : len(partial)])
-            rows[-1, : len(partial)] = np.where(np.isfinite(row[0, : len(partial)]),
-                                                row[0, : len(partial)], worst)
-        ids = [*self._ids, f"t{trial.number}"]
-        configs = self._configs(ids, trial)
-        history = History(rows, n_observed, ids, configs, np.array(axis, dtype=np.int64),
-                          metric=_METRIC, direction=direction, study=study.study_name)
+        ids = [*(r[0] for r in self._rows), f"t{trial.number}"]
+        history = History.from_curves([*(r[1] for r in self._rows), partial], ids,
+                                      self._configs(ids, trial), np.array(axis, dtype=np.int64),
+                                      metric=_METRIC, direction=self._direction,
+                                      study=study.study_name)
         if not partial or len(partial) >= len(axis):
             return history, None
-        running = Trial(ids[-1], configs.iloc[-1:], rows[-1, : len(partial)])
-        return history, running
-
-    def _build(self) -> None:
-        """The finished rows as one matrix (NaN beyond what was observed; diverged reports are
-        filled on use)."""
-        n, T = len(self._rows), len(self._axis)
-        matrix = np.full((n, T), np.nan)
-        n_observed = np.empty(n, dtype=np.int64)
-        for i, (_, values, k, _) in enumerate(self._rows):
-            matrix[i, :k] = values
-            n_observed[i] = k
-        self._raw = matrix
-        self._n_observed = n_observed
-        self._ids = [r[0] for r in self._rows]
-        observed = np.arange(T)[None, :] < n_observed[:, None]
-        bad = observed & ~np.isfinite(matrix)
-        self._matrix = matrix
-        if bad.any():  # diverged reports: the worst value (curvecast's one rule)
-            self._matrix = matrix.copy()
-            self._matrix[bad] = self._direction.worst(matrix[observed])
-        self._frame = None
-
-    def _worst(self, direction: Direction, extra: np.ndarray) -> float:
-        """The worst finite value observed (finished trials and ``extra``): what a diverged
-        report counts as; NaN when nothing finite was seen."""
-        assert self._raw is not None and self._n_observed is not None
-        observed = np.arange(self._raw.shape[1])[None, :] < self._n_observed[:, None]
-        return direction.worst(np.concatenate([self._raw[observed], extra]))
+        return history, history.trial(len(ids) - 1)
 
     def _configs(self, ids: list[str], trial: FrozenTrial) -> pd.DataFrame:
         if not self.with_configs:

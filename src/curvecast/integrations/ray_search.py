@@ -8,13 +8,12 @@ Ray Tune experiment, on a local Ray (the default) or on an existing cluster (``a
   ``tune.report`` (the metric, ``epoch`` and the epoch's seconds), saving a checkpoint with every
   report so Tune can pause a trial and continue it, or restart it after a failure, where it was;
 * the curvecast searcher proposes the configs (a Tune ``Searcher`` asks it, one config per trial);
-* the stopper decides on the driver: the predictive rule is
-  :class:`~curvecast.integrations.ray_tune.CurvecastScheduler` (using the stopper's own settings
-  and warm-start prior), ``median`` and ``asha`` are Ray Tune's ``MedianStoppingRule`` and
-  ``ASHAScheduler`` with the stopper's settings, ``never`` is FIFO;
+* the stopper decides on the driver: whatever the rule (predictive, median, ASHA, never), it is
+  the curvecast stopper itself, with all its settings, run by
+  :class:`~curvecast.integrations.ray_tune.CurvecastScheduler` over the same study view
+  (:meth:`curvecast.stopping.History.from_curves`) as on the local backend;
 * every value, decision and trial state is written into the store's study *on the driver*, as
-  results arrive (a Tune ``Callback``), as the local backend writes them (of Ray's own median and
-  ASHA schedulers only the stop is known, recorded as a decision naming the scheduler), so
+  results arrive (a Tune ``Callback``), as the local backend writes them, so
   ``curvecast show / report / export`` read a Ray study like any other.
 
 The driver takes part in the store's coordination like a local worker process (see
@@ -39,41 +38,30 @@ from __future__ import annotations
 import logging
 import math
 import os
-import socket
 import sqlite3
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from curvecast.curves import Direction
-from curvecast.execution.live import (
-    GRACE,
-    HEARTBEAT,
-    Progress,
-    SearchResult,
-    ask_shared,
-    open_study,
-    tell_shared,
-)
+from curvecast.curves import Direction, DivergedFill
+from curvecast.execution.collect import run_seed
+from curvecast.execution.live import GRACE, HEARTBEAT, ask_shared, open_study, tell_shared
+from curvecast.execution.study import Progress, SearchResult, search_result
+from curvecast.integrations.ray_session import ray_session, resolve_address
 from curvecast.search import ConfigSearcher
-from curvecast.stopping import ASHA, Decision, MedianRule, NeverStop, PredictiveStopper, Stopper
-from curvecast.store import Decision as StoredDecision
-from curvecast.store import Store, TrialState, worker_id
-from curvecast.store import Trial as StoredTrial
+from curvecast.stopping import Action, Decision, Oracle, Stopper
+from curvecast.store import Store, StoredTrial, TrialState, worker_id
 from curvecast.workloads._base import CheckpointError, TrainingRun, Workload
 
 try:
-    import ray
     from ray import tune
     from ray.tune.callback import Callback
     from ray.tune.experiment import Trial as TuneTrial
-    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, MedianStoppingRule, TrialScheduler
+    from ray.tune.schedulers import TrialScheduler
     from ray.tune.search import Searcher
 
     from curvecast.integrations.ray_tune import CurvecastScheduler
@@ -83,8 +71,6 @@ except ImportError as error:  # pragma: no cover - exercised without ray install
 
 logger = logging.getLogger(__name__)
 
-#: Set to "0" before Ray starts locally: every Ray listener then binds 127.0.0.1.
-LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 _KEY = "_curvecast"  # the trial's number and seed, inside its Tune config
 _CKPT = "run.ckpt"
 _TEST = "curvecast/test_value"
@@ -136,13 +122,7 @@ def run_ray_search(
             raise ValueError(f"--{name} must be at least 1, got {value}")
     if workers < 0:
         raise ValueError(f"--workers must be at least 0 (0: every CPU), got {workers}")
-    address = address or os.environ.get("RAY_ADDRESS") or None  # e.g. set by `ray job submit`
-    if address is not None and address.startswith("ray://"):
-        raise ValueError(f"--address {address}: Ray Client (ray://) addresses are not supported, "
-                         "the study database lives with the driver; run curvecast on a node of "
-                         "the cluster with --address HEAD_IP:6379")
-    if address is not None and not ray.is_initialized():
-        check_reachable(address)
+    address = resolve_address(address)
     open_study(store, study, workload, epochs, seed, settings)
     scheduler = scheduler_for(stopper, epochs, workload)
     book = _Book(workload, searcher, scheduler, store, study=study, trials=trials, epochs=epochs,
@@ -153,7 +133,7 @@ def run_ray_search(
                   else str(store.path.with_name(store.path.name + ".ray")))
         if "://" not in folder:  # a local folder (Tune wants it absolute), else a URI (s3://…)
             folder = str(Path(folder).resolve())
-        with _ray(address, workers) as cpus, _quiet_tune():
+        with ray_session(address, workers) as cpus, _quiet_tune():
             concurrency = workers or max(1, cpus)
             tuner = tune.Tuner(
                 tune.with_parameters(_train, workload=workload, epochs=epochs),
@@ -169,7 +149,7 @@ def run_ray_search(
                     failure_config=tune.FailureConfig(max_failures=max_failures),
                     checkpoint_config=tune.CheckpointConfig(num_to_keep=1)))
             tuner.fit()
-    return _result(store, study, book.progress, epochs)
+    return search_result(store, study, book.progress, epochs)
 
 
 # ---------------------------------------------------------------------------------- the trainable
@@ -212,15 +192,13 @@ class StudyScheduler(CurvecastScheduler):
         self.last_decisions: dict[str, Decision] = {}
 
     @classmethod
-    def from_stopper(cls, stopper: PredictiveStopper, epochs: int,
-                     describe: Callable[[Mapping[str, Any]], Mapping[str, Any]]) -> StudyScheduler:
-        """A scheduler deciding with ``stopper`` itself (its Δ, δ, k, min_complete, refit policy,
-        predictor and prior)."""
-        scheduler = cls(epochs, delta=stopper.delta, margin=stopper.margin,
-                        keep_top_k=stopper.keep_top_k, min_complete=max(5, stopper.min_complete),
-                        refit_every=stopper.refit_every, describe=describe, time_attr="epoch")
-        scheduler.stopper = stopper  # the caller's (its prior already prepared), min_complete too
-        return scheduler
+    def from_stopper(cls, stopper: Stopper, epochs: int,
+                     describe: Callable[[Mapping[str, Any]], Mapping[str, Any]],
+                     diverged_value: float | None = None) -> StudyScheduler:
+        """A scheduler deciding with ``stopper`` itself (all its settings; a predictive one's
+        predictor and prior too) and the workload's ``diverged_value``."""
+        return cls(epochs, describe=describe, time_attr="epoch", stopper=stopper,
+                   diverged_value=diverged_value)
 
     def decide(self, trial_id: str) -> Decision | None:
         decision = super().decide(trial_id)
@@ -240,24 +218,17 @@ class StudyScheduler(CurvecastScheduler):
 
 
 def scheduler_for(stopper: Stopper, epochs: int, workload: Workload) -> TrialScheduler:
-    """The Tune scheduler that runs curvecast ``stopper`` (predictive: :class:`StudyScheduler`;
-    median and ASHA: Ray Tune's own, with the stopper's settings; never: FIFO).
+    """The Tune scheduler that runs curvecast ``stopper`` itself (any rule, with its settings:
+    the same decisions as on the local backend), over the same study view.
 
     Raises:
-        ValueError: a stopper with no Tune counterpart (e.g. the oracle).
+        ValueError: the oracle (it reads recorded final values no search has).
     """
-    if isinstance(stopper, PredictiveStopper):
-        return StudyScheduler.from_stopper(stopper, epochs, workload.describe)
-    if isinstance(stopper, MedianRule):
-        return MedianStoppingRule(time_attr="epoch", grace_period=stopper.warmup_epochs + 1,
-                                  min_samples_required=stopper.min_complete)
-    if isinstance(stopper, ASHA):
-        return ASHAScheduler(time_attr="epoch", max_t=epochs, grace_period=stopper.min_epochs,
-                             reduction_factor=stopper.eta)
-    if isinstance(stopper, NeverStop):
-        return FIFOScheduler()
-    raise ValueError(f"--backend ray runs the predictive, median, asha and never stoppers, not "
-                     f"{stopper!r}")
+    if isinstance(stopper, Oracle):
+        raise ValueError(f"--backend ray runs the predictive, median, asha and never stoppers, "
+                         f"not {stopper!r}")
+    return StudyScheduler.from_stopper(stopper, epochs, workload.describe,
+                                       workload.diverged_value)
 
 
 # ---------------------------------------------------------------------------------- the driver
@@ -278,7 +249,7 @@ class _Book:
         self.values: dict[int, dict[int, float]] = {}
         self.states: dict[int, TrialState] = {}
         self.numbers: dict[str, int] = {}  # Tune trial id -> trial number in the study
-        self.worst_seen = math.nan
+        self.diverged = DivergedFill(workload.direction, workload.diverged_value)
         self.worker = worker_id()  # the owner of the trials this driver trains (see run_search)
         self._last_beat = time.monotonic()
         for t in store.trials(study):
@@ -302,12 +273,8 @@ class _Book:
         return [values[e] for e in sorted(values)]
 
     def fill(self, value: float) -> float:
-        """A diverged run's NaN/inf as the worst value (curvecast's one rule)."""
-        if math.isfinite(value):
-            return value
-        if self.workload.diverged_value is not None:
-            return self.workload.diverged_value
-        return self.worst_seen
+        """What a reported value counts as (the one diverged-value rule)."""
+        return self.diverged.fill(value)
 
     def _observe(self, number: int, epoch: int, value: float) -> bool:
         """Keep a value; False when this epoch was recorded before (a restarted trial)."""
@@ -315,8 +282,7 @@ class _Book:
             return False
         self.values[number][epoch] = value
         self.progress.epochs_used += 1
-        if math.isfinite(value):
-            self.worst_seen = self.direction.worst(np.array([value, self.worst_seen]))
+        self.diverged.see(value)
         return True
 
     # ---------------------------------------------------------------- Tune's events
@@ -346,7 +312,7 @@ class _Book:
         self.progress.last_event = f"t{number} started (Tune trial {trial_id})"
         self._report()
         return {**self.configs[number],
-                _KEY: {"trial": number, "seed": self.seed * 1_000_003 + number}}
+                _KEY: {"trial": number, "seed": run_seed(self.seed, number)}}
 
     def _new_trial(self) -> int | None:
         """Ask the study's searcher (its state in the store) for a config and record it as this
@@ -382,9 +348,7 @@ class _Book:
         if isinstance(self.scheduler, StudyScheduler):
             decision = self.scheduler.last_decisions.pop(str(trial.trial_id), None)
             if decision is not None and decision.epoch == epoch:
-                self.store.record_decision(self.study, number, StoredDecision(
-                    decision.epoch, decision.action.value, decision.mean, decision.std,
-                    decision.probability, decision.reason))
+                self.store.record_decision(self.study, number, decision)
         self.progress.last_event = f"t{number} epoch {epoch}: {value:.4g}"
         self.beat()
         self._report()
@@ -412,8 +376,8 @@ class _Book:
             if record is not None and record["stopped"]:
                 predicted = record["predicted"]
         else:
-            self.store.record_decision(self.study, number, StoredDecision(
-                last, "stop", reason=f"stopped at epoch {last} by Ray Tune's "
+            self.store.record_decision(self.study, number, Decision(
+                Action.STOP, last, reason=f"stopped at epoch {last} by Ray Tune's "
                                      f"{type(self.scheduler).__name__}"))
         if predicted is None or not math.isfinite(predicted):
             predicted = self.fill(curve[-1])
@@ -461,7 +425,7 @@ class _Book:
     def _fail(self, number: int, epoch: int, reason: str) -> None:
         with self.store.transaction():
             self.store.record_decision(self.study, number,
-                                       StoredDecision(epoch, "fail", reason=reason))
+                                       Decision(Action.FAIL, epoch, reason=reason))
             self.store.set_state(self.study, number, TrialState.FAILED)
         self._done(number, TrialState.FAILED)
         self.progress.last_event = f"t{number} failed: {reason}"
@@ -566,69 +530,6 @@ class _StudyRecorder(Callback):
         return state
 
 
-def _result(store: Store, study: str, progress: Progress, epochs: int) -> SearchResult:
-    result = SearchResult(study=study, progress=progress, epochs=epochs)
-    for t in store.trials(study):
-        result.trials.append({"number": t.number, "state": t.state.value, "epochs": len(t.values),
-                              "final": t.values[-1][1] if t.values else None,
-                              "predicted": t.predicted_value, "test": t.test_value})
-        if t.number == progress.best_trial:
-            result.best_config, result.best_test_value = t.config, t.test_value
-    return result
-
-
-# ---------------------------------------------------------------------------------- Ray itself
-@contextmanager
-def _ray(address: str | None, workers: int) -> Iterator[int]:
-    """Ray for the search: the one already initialised in this process, a cluster at
-    ``address``, or a new local Ray on 127.0.0.1 (stopped afterwards).  Yields its CPU count."""
-    if ray.is_initialized():
-        yield int(ray.cluster_resources().get("CPU", 1))
-        return
-    options: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.WARNING}
-    if address is None:
-        with _loopback_only():
-            # "local": a new Ray, even when a `ray start` cluster runs on this machine
-            ray.init(address="local", num_cpus=workers or os.cpu_count() or 1,
-                     include_dashboard=False, **options)
-            try:
-                yield int(ray.cluster_resources().get("CPU", 1))
-            finally:
-                ray.shutdown()
-        return
-    # a cluster on this machine's loopback interface (`ray start --head --node-ip-address
-    # 127.0.0.1`): Ray would otherwise replace 127.0.0.1 with the machine's address and never
-    # find it
-    with _loopback_only() if _is_loopback(address) else nullcontext():
-        try:
-            ray.init(address=address, **options)
-        except ConnectionError as err:
-            hint = ("" if os.environ.get("RAY_AUTH_MODE") else
-                    "; a cluster started with token authentication (Ray's default when "
-                    "~/.ray/auth_token exists) needs RAY_AUTH_MODE=token here, with its token "
-                    "in ~/.ray/auth_token or RAY_AUTH_TOKEN")
-            raise ConnectionError(f"cannot connect to the Ray cluster at {address}: {err}{hint}") \
-                from None
-        try:
-            yield int(ray.cluster_resources().get("CPU", 1))
-        finally:
-            ray.shutdown()
-
-
-def _is_loopback(address: str) -> bool:
-    """Whether a cluster address (``HOST:PORT``, or ``auto``: the last ``ray start`` here) is on
-    127.0.0.1 / localhost."""
-    if address == "auto":
-        try:
-            from ray._private.services import get_ray_address_from_environment
-
-            address = get_ray_address_from_environment("auto", None) or ""
-        except Exception:  # Ray finds no cluster: ray.init says so
-            return False
-    host = address.rpartition(":")[0].strip("[]")
-    return host == "localhost" or host == "::1" or host.startswith("127.")
-
-
 @contextmanager
 def _quiet_tune() -> Iterator[None]:
     """Tune without its console output (the caller reports progress) and without its warning
@@ -641,41 +542,3 @@ def _quiet_tune() -> Iterator[None]:
     finally:
         for k in added:
             os.environ.pop(k, None)
-
-
-@contextmanager
-def _loopback_only() -> Iterator[None]:
-    """Make the Ray started inside listen on 127.0.0.1 only: ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``
-    for its processes and for this one (whose copy Ray read when it was imported), unless the
-    environment chose otherwise."""
-    from ray._private import ray_constants
-
-    if LOOPBACK_ENV in os.environ:
-        yield
-        return
-    before = ray_constants.ENABLE_RAY_CLUSTER
-    os.environ[LOOPBACK_ENV] = "0"
-    ray_constants.ENABLE_RAY_CLUSTER = False
-    try:
-        yield
-    finally:
-        os.environ.pop(LOOPBACK_ENV, None)
-        ray_constants.ENABLE_RAY_CLUSTER = before
-
-
-def check_reachable(address: str, timeout: float = 5.0) -> None:
-    """Fail fast when nothing listens at a ``HOST:PORT`` address (``ray.init`` would retry for
-    minutes).  ``auto`` and addresses without a port are left to Ray.
-
-    Raises:
-        ConnectionError: naming the address and how to start a cluster.
-    """
-    host, sep, port = address.rpartition(":")
-    if not sep or not port.isdigit() or not host:
-        return
-    try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
-    except OSError as err:
-        raise ConnectionError(f"no Ray cluster answers at {address} ({err.strerror or err}); "
-                              "start one with `ray start --head --port 6379` (add "
-                              "--node-ip-address 127.0.0.1 for this machine only)") from None

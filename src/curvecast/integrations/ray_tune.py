@@ -46,7 +46,14 @@ from curvecast.curves import CurveSet, Direction
 from curvecast.datasets.config_rows import config_row
 from curvecast.datasets.priors import check_prior_metric
 from curvecast.predictors import Predictor
-from curvecast.stopping import DEFAULT_DELTA, Decision, History, PredictiveStopper, Trial
+from curvecast.stopping import (
+    DEFAULT_DELTA,
+    Decision,
+    History,
+    PredictiveStopper,
+    Stopper,
+    Trial,
+)
 
 try:
     from ray.tune.callback import Callback
@@ -97,6 +104,12 @@ class CurvecastScheduler(FIFOScheduler):
         describe: maps a trial's config to extra config-table columns (e.g. a workload's
             ``describe``, giving ``n_params`` and ``n_layers`` for the architecture features).
         time_attr: the result field that counts epochs.
+        stopper: the curvecast stopper to decide with, settings and prior included — any
+            :class:`~curvecast.stopping.Stopper` (median, ASHA, …) — (default: a
+            :class:`~curvecast.stopping.PredictiveStopper` built from ``delta`` … ``prior``,
+            which are then not used).
+        diverged_value: what a NaN/inf report counts as (default: the worst value reported so
+            far, curvecast's one rule).
 
     Attributes:
         decisions_: trial id → the last decision with a prediction taken on it (a dict of
@@ -111,11 +124,12 @@ class CurvecastScheduler(FIFOScheduler):
                  grace_period: int = 1,
                  predictor: Predictor | None = None, prior: CurveSet | None = None,
                  describe: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None,
-                 time_attr: str = "training_iteration") -> None:
+                 time_attr: str = "training_iteration", stopper: Stopper | None = None,
+                 diverged_value: float | None = None) -> None:
         super().__init__()
         if max_t < 2:
             raise ValueError(f"max_t must be >= 2 (epochs of full training), got {max_t}")
-        if min_complete < 5:
+        if stopper is None and min_complete < 5:
             raise ValueError(f"min_complete must be >= 5 (the predictor needs 5 curves), got "
                              f"{min_complete}")
         if grace_period < 1:
@@ -126,12 +140,13 @@ class CurvecastScheduler(FIFOScheduler):
         self.grace_period = int(grace_period)
         self.time_attr = time_attr
         self.describe = describe
-        self.stopper = PredictiveStopper(delta=delta, margin=margin, keep_top_k=keep_top_k,
-                                         min_complete=min_complete, refit_every=refit_every,
-                                         predictor=predictor, prior=prior)
+        self.stopper = stopper if stopper is not None else PredictiveStopper(
+            delta=delta, margin=margin, keep_top_k=keep_top_k, min_complete=min_complete,
+            refit_every=refit_every, predictor=predictor, prior=prior)
+        self.diverged_value = diverged_value
         self._metric = metric
         self._mode = mode
-        self.prior = prior
+        self.prior = prior if stopper is None else getattr(stopper, "prior", None)
         self._check_prior()
         self._study = uuid.uuid4().hex
         self._curves: dict[str, dict[int, float]] = {}
@@ -201,11 +216,12 @@ class CurvecastScheduler(FIFOScheduler):
         if epoch < self.grace_period:
             return TrialScheduler.CONTINUE
         decision = self.decide(tid)
-        if decision is None or decision.mean is None:
+        if decision is None or (decision.mean is None and not decision.stop):
             return TrialScheduler.CONTINUE
         record = {"epoch": decision.epoch, "predicted": decision.mean, "std": decision.std,
                   "probability": decision.probability, "stopped": decision.stop,
-                  "n_complete": self.n_complete + self.stopper.n_prior, "reason": decision.reason}
+                  "n_complete": self.n_complete + int(getattr(self.stopper, "n_prior", 0)),
+                  "reason": decision.reason}
         self.decisions_[tid] = record
         if decision.stop:
             self.n_stopped_ += 1
@@ -274,22 +290,12 @@ class CurvecastScheduler(FIFOScheduler):
         finished = set(done)
         others = [t for t in self._curves if t != tid and t not in finished and self.curve(t)]
         ids = [*done, *others, tid]
-        rows = np.full((len(ids), self.max_t), np.nan)
-        n_observed = np.zeros(len(ids), dtype=np.int64)
-        for i, t in enumerate(ids):
-            curve = self.curve(t)[: self.max_t]
-            rows[i, : len(curve)] = curve
-            n_observed[i] = len(curve)
-        observed = np.arange(self.max_t)[None, :] < n_observed[:, None]
-        finite = rows[observed & np.isfinite(rows)]
-        direction = self.direction
-        worst = direction.worst(finite) if finite.size else 0.0
-        rows[observed & ~np.isfinite(rows)] = worst  # diverged reports count as the worst value
         configs = pd.DataFrame([self._configs.get(t, {}) for t in ids], index=ids)
-        history = History(rows, n_observed, ids, configs,
-                          np.arange(1, self.max_t + 1, dtype=np.int64),
-                          metric=str(self._metric), direction=direction, study=self._study)
-        return history, Trial(tid, configs.loc[[tid]], rows[-1, : len(partial)])
+        history = History.from_curves([self.curve(t) for t in ids], ids, configs,
+                                      np.arange(1, self.max_t + 1, dtype=np.int64),
+                                      metric=str(self._metric), direction=self.direction,
+                                      study=self._study, diverged_value=self.diverged_value)
+        return history, history.trial(len(ids) - 1)
 
     def _encode(self, config: Mapping[str, Any]) -> dict[str, Any]:
         row = config_row(config)

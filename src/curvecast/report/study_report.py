@@ -26,7 +26,8 @@ from curvecast.curves import Direction
 from curvecast.report import _html
 from curvecast.report.prediction_plots import _pyplot
 from curvecast.search.metaqnn import epsilon_schedule
-from curvecast.store import Decision, Trial, TrialState
+from curvecast.stopping import Action, Decision
+from curvecast.store import StoredTrial, TrialState
 
 #: Trials shown in the top-configurations table.
 TOP = 10
@@ -60,7 +61,7 @@ def _canonical(config: Mapping[str, Any]) -> str:
     return json.dumps(dict(config), sort_keys=True, default=str)
 
 
-def metaqnn_trace(state: Mapping[str, Any], trials: Sequence[Trial]
+def metaqnn_trace(state: Mapping[str, Any], trials: Sequence[StoredTrial]
                   ) -> tuple[dict[int, Told], NDArray[np.float64]]:
     """Per trial number, the ε and told value a saved MetaQNN agent (``state_dict``) records.
 
@@ -103,14 +104,14 @@ def metaqnn_trace(state: Mapping[str, Any], trials: Sequence[Trial]
     return out, planned
 
 
-def _final(t: Trial) -> float | None:
+def _final(t: StoredTrial) -> float | None:
     """The observed final value of a complete trial, else None."""
     if t.state is TrialState.COMPLETE and t.values:
         return t.values[-1][1]
     return None
 
 
-def _prediction(t: Trial) -> Decision | None:
+def _prediction(t: StoredTrial) -> Decision | None:
     """The last decision of ``t`` that carried a prediction."""
     judged = [d for d in t.decisions if d.mean is not None]
     return judged[-1] if judged else None
@@ -122,7 +123,7 @@ def _integer_ticks() -> Any:
     return MaxNLocator(integer=True)
 
 
-def _curves_figure(trials: Sequence[Trial], metric: str, epochs: int, plt: Any) -> str:
+def _curves_figure(trials: Sequence[StoredTrial], metric: str, epochs: int, plt: Any) -> str:
     fig, ax = plt.subplots(figsize=(10, 5))
     for t in trials:
         if not t.values:
@@ -167,7 +168,7 @@ def _curves_figure(trials: Sequence[Trial], metric: str, epochs: int, plt: Any) 
     return _html.figure_uri(fig, plt)
 
 
-def _cost_figure(trials: Sequence[Trial], direction: Direction, epochs: int, plt: Any) -> str:
+def _cost_figure(trials: Sequence[StoredTrial], direction: Direction, epochs: int, plt: Any) -> str:
     used = full = 0
     best = math.nan
     best_used: list[tuple[int, float]] = [(0, math.nan)]
@@ -200,7 +201,7 @@ def _cost_figure(trials: Sequence[Trial], direction: Direction, epochs: int, plt
     return _html.figure_uri(fig, plt)
 
 
-def _decisions_figure(trials: Sequence[Trial], epochs: int, delta: float | None,
+def _decisions_figure(trials: Sequence[StoredTrial], epochs: int, delta: float | None,
                       plt: Any) -> str:
     fig, (ax, pax) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [1, 1.2]})
     styles = {TrialState.COMPLETE: ("o", _GREEN, "trained to the end"),
@@ -221,9 +222,9 @@ def _decisions_figure(trials: Sequence[Trial], epochs: int, delta: float | None,
     ax.legend(fontsize=8, loc="lower left")
 
     cont = [(t.number + 0.8 * d.epoch / (epochs + 1) - 0.4, d.probability) for t in trials
-            for d in t.decisions if d.probability is not None and d.action != "stop"]
+            for d in t.decisions if d.probability is not None and d.action is not Action.STOP]
     stop = [(t.number + 0.8 * d.epoch / (epochs + 1) - 0.4, d.probability) for t in trials
-            for d in t.decisions if d.probability is not None and d.action == "stop"]
+            for d in t.decisions if d.probability is not None and d.action is Action.STOP]
     if cont:
         pax.plot(*zip(*cont, strict=True), ".", color="#777", ms=3, alpha=0.6, label="continue")
     if stop:
@@ -285,13 +286,13 @@ def _metaqnn_figure(told: Mapping[int, Told], planned: NDArray[np.float64], metr
     return _html.figure_uri(fig, plt, tight=False)
 
 
-def _ranked(trials: Sequence[Trial], direction: Direction) -> list[Trial]:
+def _ranked(trials: Sequence[StoredTrial], direction: Direction) -> list[StoredTrial]:
     """Complete trials with a finite final value, best first."""
     done = [t for t in trials if (v := _final(t)) is not None and math.isfinite(v)]
     return sorted(done, key=lambda t: -direction.sign * (_final(t) or 0.0))
 
 
-def _top_table(ranked: Sequence[Trial]) -> str:
+def _top_table(ranked: Sequence[StoredTrial]) -> str:
     keys: list[str] = []
     for t in ranked[:TOP]:
         keys += [k for k in t.config if k not in keys]
@@ -319,7 +320,7 @@ def _config_html(config: Mapping[str, Any]) -> str:
     return " · ".join(parts)
 
 
-def _trial_rows(trials: Sequence[Trial], told: Mapping[int, Told] | None) -> list[list[str]]:
+def _trial_rows(trials: Sequence[StoredTrial], told: Mapping[int, Told] | None) -> list[list[str]]:
     rows = []
     for t in trials:
         last = t.decisions[-1] if t.decisions else None
@@ -344,7 +345,7 @@ def _trial_rows(trials: Sequence[Trial], told: Mapping[int, Told] | None) -> lis
     return rows
 
 
-def write_study_report(info: dict[str, Any], trials: Sequence[Trial], out: Path, *,
+def write_study_report(info: dict[str, Any], trials: Sequence[StoredTrial], out: Path, *,
                        searcher_state: Mapping[str, Any] | None = None) -> Path:
     """Write the HTML report of a study (``info`` as from ``Store.study_info``) to ``out``.
 

@@ -391,3 +391,35 @@ def compare_hyperbands(reference: Scheduler, run: Scheduler) -> dict[str, float]
         raise TypeError(f"compare_hyperbands needs Hyperband and FHyperband, got "
                         f"{type(reference).__name__} and {type(run).__name__}")
     return {"warm_speedup_vs_reference": warm_speedup(reference, run)}
+
+
+def warm_rung_predictors(prototype: Predictor, prior: CurveSet, epochs: int, eta: float = 3.0,
+                         fits: FitCache | None = None) -> dict[int, Predictor]:
+    """f-Hyperband's warm start: one fitted copy of ``prototype`` per rung end (after epoch 1)
+    of Hyperband over ``epochs`` trained epochs, fitted on the complete curves of ``prior`` cut
+    there; pass the result as ``FHyperband(predictors=...)``.
+
+    Args:
+        prototype: the unfitted rung predictor.
+        prior: recorded curves of the same workload and metric (epoch 0, if recorded, dropped);
+            they must cover ``epochs`` trained epochs.
+        epochs: R, the search's epochs of full training.
+        eta: Hyperband's η.
+        fits: a cache to fit through (default: a private one).
+
+    Raises:
+        ValueError: the prior has fewer than ``epochs`` trained epochs, or fewer than 6
+            complete curves (an SRM needs 2 × 3 folds).
+    """
+    trained = prior.without_untrained_epoch()
+    if trained.n_epochs < epochs:
+        raise ValueError(f"the prior has {trained.n_epochs} epochs, the search trains {epochs}; "
+                         "a prior must cover the search's epochs")
+    complete = trained.subset(np.flatnonzero(trained.is_complete()))
+    if complete.n_configs < 6:
+        raise ValueError(f"the prior has {complete.n_configs} complete curves; "
+                         "warm-starting f-Hyperband's rung predictors needs at least 6")
+    cache = FitCache() if fits is None else fits
+    ends = {r.epochs for plan in hyperband_brackets(epochs, eta) for r in plan.rungs
+            if r.epochs > 1}
+    return {r: cache.get(prototype, complete.epoch_slice(0, r)) for r in sorted(ends)}

@@ -10,33 +10,41 @@ pure function of what it has been shown (the predictive stopper's fitted predict
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from curvecast.curves import CurveSet, Direction
+from curvecast.curves import CurveSet, Direction, fill_diverged
 
 _A = TypeVar("_A", bound=np.ndarray[Any, Any])
 
 
-class Action(Enum):
-    """What a stopper tells the runner to do with a trial after an epoch."""
+class Action(StrEnum):
+    """What was decided about a trial after an epoch; stored in a study database as its value.
+
+    A stopper answers CONTINUE or STOP; a scheduler also PAUSEs a job at a rung's budget and
+    PROMOTEs a paused trial to a larger one; the runner records a FAILed epoch.
+    """
 
     CONTINUE = "continue"
     STOP = "stop"
+    PAUSE = "pause"
+    PROMOTE = "promote"
+    FAIL = "fail"
 
 
 @dataclass(frozen=True)
 class Decision:
-    """A stopper's answer, with the numbers behind it.
+    """A decision about a trial (a stopper's answer, a scheduler's pause or promotion, a failure),
+    with the numbers behind it; the one type a study database records.
 
     Attributes:
-        action: CONTINUE or STOP.
+        action: CONTINUE or STOP (a stopper's), PAUSE / PROMOTE (a scheduler's), FAIL.
         epoch: the epoch (on the CurveSet's axis) after which the decision was taken.
         mean: predicted final value y_T (metric units), None when the rule predicts nothing.
         std: standard deviation of that prediction (metric units), None with ``mean``.
@@ -55,10 +63,32 @@ class Decision:
     reason: str = ""
     clipped: bool = False
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.action, Action):
+            raise TypeError(f"a decision's action must be an Action, got {self.action!r}")
+
     @property
     def stop(self) -> bool:
         """Whether the decision is STOP."""
         return self.action is Action.STOP
+
+    def as_record(self) -> dict[str, Any]:
+        """The decision as a study database keeps it (JSON-able; the action as its value;
+        ``clipped`` is not kept)."""
+        return {"epoch": self.epoch, "action": self.action.value, "mean": self.mean,
+                "std": self.std, "probability": self.probability, "reason": self.reason}
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> Decision:
+        """The inverse of :meth:`as_record` (a record without an action is a STOP: the journals
+        of studies run before actions were recorded).
+
+        Raises:
+            ValueError: an action that is not an :class:`Action` value.
+        """
+        return cls(Action(record.get("action", Action.STOP.value)), int(record["epoch"]),
+                   record.get("mean"), record.get("std"), record.get("probability"),
+                   str(record.get("reason") or ""))
 
 
 @dataclass(frozen=True)
@@ -129,6 +159,44 @@ class History:
         self.direction: Direction = Direction.parse(direction)
         self.study: Hashable = study
         self._complete: NDArray[np.bool_] = _read_only(self.n_observed >= self.n_epochs)
+
+    @classmethod
+    def from_curves(cls, curves: Sequence[Sequence[float] | NDArray[np.float64]],
+                    config_ids: Sequence[str], configs: pd.DataFrame, epochs: NDArray[np.int64],
+                    metric: str, direction: Direction, study: Hashable = "", *,
+                    diverged_value: float | None = None) -> History:
+        """The study view every runner builds (replay, live search, the Optuna pruner, the Ray
+        Tune scheduler): one row per trial from its curve as reported, diverged values filled by
+        the one rule (:func:`curvecast.curves.fill_diverged` over every value in the view).
+
+        Args:
+            curves: per trial, in start order, the values reported after epochs 1..k
+                (k ≤ ``len(epochs)``; longer curves are cut), NaN/±inf for a diverged run.
+            config_ids, configs, epochs, metric, direction, study: as in the constructor.
+            diverged_value: the value the data states for a diverged run (default: the worst
+                finite value in the view).
+        """
+        epochs = np.asarray(epochs, dtype=np.int64)
+        T = int(epochs.shape[0])
+        raw = np.full((len(curves), T), np.nan)
+        n_observed = np.zeros(len(curves), dtype=np.int64)
+        for i, curve in enumerate(curves):
+            k = min(len(curve), T)
+            raw[i, :k] = np.asarray(curve, dtype=np.float64)[:k]
+            n_observed[i] = k
+        observed = np.arange(T)[None, :] < n_observed[:, None]
+        filled = fill_diverged(raw, observed, Direction.parse(direction), diverged_value)
+        return cls(filled, n_observed, config_ids, configs, epochs, metric, direction, study)
+
+    def trial(self, row: int) -> Trial:
+        """Row ``row``'s trial as a stopper reads it: its config and its curve so far (filled).
+
+        Raises:
+            ValueError: the trial has no observed epoch.
+        """
+        config_id = self.config_ids[row]
+        return Trial(config_id, self.configs.loc[[config_id]],
+                     np.array(self.values[row, : int(self.n_observed[row])]))
 
     @property
     def n_trials(self) -> int:

@@ -1,0 +1,66 @@
+"""The ``curvecast`` command line: argument parsing and printing only.
+
+Names become classes in :mod:`curvecast.registry`; the work is done by the library.  Every
+command turns bad input (an unknown workload, a malformed file, an impossible number) into a
+one-line ``error: ...`` on stderr and exit code 2, never a traceback.  One module per group of
+commands: :mod:`~curvecast.cli.data` (``collect``, ``data …``), :mod:`~curvecast.cli.evaluate`,
+:mod:`~curvecast.cli.simulate`, :mod:`~curvecast.cli.search`, :mod:`~curvecast.cli.studies`
+(``studies``, ``show``, ``export``, ``report``).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from curvecast.cli import data, evaluate, search, simulate, studies
+from curvecast.cli._app import app
+from curvecast.cli._common import console, err_console
+
+__all__ = ["app", "data", "evaluate", "main", "search", "simulate", "studies"]
+
+#: The order ``curvecast --help`` lists the commands in (the modules register in import order).
+_ORDER = ("collect", "evaluate", "simulate", "search", "studies", "show", "export", "report")
+app.registered_commands.sort(
+    key=lambda c: _ORDER.index(c.name or getattr(c.callback, "__name__", "")))
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from curvecast import __version__
+
+        console.print(f"curvecast {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="Print curvecast's version and exit.")] = False,
+) -> None:
+    """Predict where learning curves end; stop the runs that will not win."""
+
+
+def main() -> None:
+    """Entry point of the ``curvecast`` script: usage errors (a missing option, a word where a
+    number goes) are one ``error:`` line too, with exit code 2."""
+    try:
+        code = app(standalone_mode=False)
+    except typer.Abort:
+        sys.exit(130)
+    except Exception as err:
+        exit_code = getattr(err, "exit_code", None)
+        if not hasattr(err, "format_message") or not isinstance(exit_code, int):
+            raise  # not click's usage error (the commands turn bad input into `error:` lines)
+        ctx = getattr(err, "ctx", None)
+        where = f" (see: {ctx.command_path} --help)" if ctx is not None else ""
+        message = " ".join(str(err.format_message()).split())
+        err_console.print(f"[bold red]error:[/] {escape(message)}{escape(where)}",
+                          highlight=False, soft_wrap=True)
+        sys.exit(exit_code)  # 2 for usage errors
+    sys.exit(code if isinstance(code, int) else 0)
+
+

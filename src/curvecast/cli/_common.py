@@ -1,0 +1,133 @@
+"""What every ``curvecast`` command shares: the consoles, the one-line errors, loading curves,
+strict JSON, option types."""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+from rich.markup import escape
+
+from curvecast.curves import CurveSet, CurveSetFormatError
+from curvecast.report.terminal import UnwrappedConsole
+
+err_console = UnwrappedConsole(stderr=True)
+console = UnwrappedConsole()
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def fail(message: str) -> typer.Exit:
+    """Print ``error: message`` on one line (taken literally: "[ray]" is not rich markup; line
+    breaks become spaces) and exit code 2."""
+    message = " ".join(message.split())
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    return typer.Exit(code=2)
+
+
+def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn the errors bad input raises into a one-line message and exit code 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except (CurveSetFormatError, ValueError, FileNotFoundError, KeyError) as err:
+            text = err.args[0] if isinstance(err, KeyError) and err.args else err
+            raise fail(str(text)) from None
+        except ModuleNotFoundError as err:
+            raise fail(f"{err}: install the extra that provides it, e.g. "
+                        "pip install 'curvecast[torch]'") from None
+        except OSError as err:  # no permission, a folder where a file goes, a name too long …
+            where = f"{err.filename}: " if err.filename else ""
+            raise fail(f"{where}{err.strerror or err}") from None
+
+    return wrapper
+
+
+def check_out(path: Path | None) -> None:
+    """Refuse, before any work, a file to write whose folder is missing or that is a folder."""
+    if path is None:
+        return
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"{path}: folder {str(path.parent)!r} does not exist")
+    if path.is_dir():
+        raise ValueError(f"{path}: is a folder; give the name of a file to write")
+
+
+def load(path: Path, warn: bool = True) -> CurveSet:
+    return checked(CurveSet.load(path), path, warn)
+
+
+def checked(curves: CurveSet, path: Path, warn: bool = True) -> CurveSet:
+    """``curves``, after a one-line warning on stderr when ``warn`` and its values look wrong."""
+    warning = curves.range_warning(str(path)) if warn else None
+    if warning is not None:
+        err_console.print(f"warning: {warning}", markup=False, highlight=False)
+    return curves
+
+
+def dumps(obj: Any, **kwargs: Any) -> str:
+    """Strict JSON (what ``jq`` and every parser read): NaN and ±inf become null, numpy values
+    plain numbers, anything else JSON cannot hold its ``str``."""
+    return json.dumps(strict(obj), allow_nan=False, default=str, **kwargs)
+
+
+def strict(obj: Any) -> Any:
+    import numpy as np
+
+    if isinstance(obj, dict):
+        return {k.item() if isinstance(k, np.generic) else k: strict(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple | np.ndarray):
+        return [strict(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float):
+        return obj + 0.0 if math.isfinite(obj) else None  # + 0.0: no -0.0
+    return obj
+
+
+def load_any(path: Path, warn: bool = True) -> CurveSet:
+    """A curvecast Parquet file, or one of the paper's published CSV files (``warn``: say when
+    an accuracy lies outside [0, 1])."""
+    if path.suffix.lower() == ".csv":
+        from curvecast.datasets.baker2018 import load_baker2018
+
+        return checked(load_baker2018(path), path, warn)
+    return load(path, warn)
+
+
+#: ``--sigma-model`` and ``--arcsine-target`` of the commands that build an SRM.
+SigmaModelOption = Annotated[str, typer.Option(help="σ of the SRM: per_tau (one per epoch, the "
+                                                    "paper's) or local (depends on the predicted "
+                                                    "value).")]
+ArcsineTargetOption = Annotated[bool, typer.Option(help="The SRM models arcsin(√y), the "
+                                                        "variance-stabilising scale of an "
+                                                        "accuracy in [0, 1].")]
+
+
+def floats(text: str, option: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise ValueError(f"{option} must be comma-separated numbers, got {text!r}") from None
+
+
+def fixed(value: float, fmt: str) -> str:
+    """``value`` in format ``fmt``, never as a negative zero (``-0.000``)."""
+    text = f"{value:{fmt}}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
+
+
+def existing_store(storage: str) -> Any:
+    """Open an existing study database read-only (a missing file is an error, not a new
+    database; a file the user cannot write can still be read)."""
+    from curvecast.store import Store
+
+    return Store(storage, read_only=True)

@@ -1,0 +1,239 @@
+"""``curvecast collect`` and ``curvecast data …``: record curves by training, import and inspect
+data sets."""
+
+from __future__ import annotations
+
+import json
+import math
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from curvecast import registry
+from curvecast.cli._app import app, data_app, import_app
+from curvecast.cli._common import (
+    check_out,
+    console,
+    dumps,
+    err_console,
+    friendly_errors,
+    load,
+    load_any,
+)
+from curvecast.curves import CurveSet
+from curvecast.report.terminal import progress
+
+
+@app.command()
+@friendly_errors
+def collect(
+    workload: Annotated[str, typer.Option(help="Workload to train: " + ", ".join(
+        registry.WORKLOADS))],
+    configs: Annotated[int, typer.Option(help="Number of configs to sample and train.")],
+    epochs: Annotated[int, typer.Option(help="Epochs per config.")],
+    out: Annotated[Path, typer.Option(help="Parquet file to write (appended to, resumable).")],
+    seed: Annotated[int, typer.Option(help="Seed of config sampling and training.")] = 0,
+    workers: Annotated[int, typer.Option(help="Parallel single-thread training processes; 0: "
+                                              "one per core.")] = 0,
+) -> None:
+    """Train sampled configs of a workload and record their learning curves to OUT.
+
+    Interrupted and rerun with the same arguments, it continues where it stopped and never
+    retrains a finished config.
+    """
+    import os
+
+    from curvecast.execution import collect as run_collect
+    from curvecast.execution.collect import CollectStep as Step
+    from curvecast.execution.collect import check_arguments
+
+    make = registry.lookup(registry.WORKLOADS, workload, "workload")
+    if workers < 0:
+        raise ValueError(f"--workers must be at least 1 (or 0 for all cores), got {workers}")
+    n_workers = workers or os.cpu_count() or 1
+    check_arguments(n_configs=configs, epochs=epochs, workers=n_workers, out=out)
+    command = "curvecast " + shlex.join(sys.argv[1:])
+    with progress(err_console) as bar:
+        configs_task = bar.add_task("configs", total=configs)
+        epochs_task = bar.add_task("epochs", total=configs * epochs)
+        running: dict[str, int] = {}
+
+        def on_progress(step: Step) -> None:
+            if step.done:
+                running.pop(step.config_id, None)
+                bar.advance(configs_task)
+            else:
+                running[step.config_id] = step.epoch
+                bar.advance(epochs_task)
+            now = ", ".join(f"{c} ep {e}/{epochs}" for c, e in sorted(running.items())[:3])
+            bar.update(epochs_task, description=f"epochs [dim]{now}[/]")
+
+        try:
+            result = run_collect(make(), n_configs=configs, epochs=epochs,
+                                 seed=seed, out=out, workers=n_workers,
+                                 on_progress=on_progress, command=command)
+        except KeyboardInterrupt:
+            err_console.print(f"interrupted: finished configs are saved in {out}; rerun the "
+                              "same command to continue")
+            raise typer.Exit(code=130) from None
+        done = len(result.skipped)
+        bar.update(configs_task, completed=done + len(result.trained))
+        bar.update(epochs_task, completed=(done + len(result.trained)) * epochs)
+    console.print(f"recorded {result.curves.n_configs} configs x {epochs} epochs "
+                  f"({len(result.trained)} trained now, {len(result.skipped)} already there, "
+                  f"{len(result.resumed)} resumed) -> {out}")
+
+
+@data_app.command("summary")
+@friendly_errors
+def data_summary(
+    path: Annotated[Path, typer.Argument(help="A curvecast Parquet file.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Configs, epochs, metric, direction, provenance and final-value quantiles of a data set."""
+    from curvecast.datasets.summary import summarize
+
+    summary = summarize(load(path))
+    if as_json:
+        print(dumps(summary, indent=2))
+        return
+    table = Table(title=str(path), show_header=False)
+    for key, value in summary.items():
+        if key == "final_quantiles":
+            value = "  ".join(f"q{float(q):.2f}={v:.4g}" for q, v in value.items())
+        elif key == "provenance":
+            value = json.dumps(value, default=str)[:300]
+        elif isinstance(value, float):
+            value = "nan" if math.isnan(value) else f"{value:.4g}"
+        table.add_row(key, str(value))
+    console.print(table)
+
+
+@data_app.command("plot")
+@friendly_errors
+def data_plot(
+    path: Annotated[Path, typer.Argument(help="A curvecast Parquet file or a baker2018 CSV.")],
+    out: Annotated[Path, typer.Option(help="PNG file to write.")],
+    n: Annotated[int, typer.Option(help="How many random curves to draw.")] = 50,
+    seed: Annotated[int, typer.Option(help="Seed of the random sample.")] = 0,
+    y_max: Annotated[float | None, typer.Option(
+        help="End the y axis here (curves above it are counted in the figure).")] = None,
+) -> None:
+    """Draw a random sample of a data set's learning curves to a PNG file."""
+    from curvecast.report.curve_plots import plot_curves
+
+    check_out(out)
+    curves = load_any(path)
+    plot_curves(curves, out, n=n, seed=seed, title=f"{path.name}: {min(n, curves.n_configs)} of "
+                f"{curves.n_configs} curves", y_max=y_max)
+    console.print(f"figure -> {out}")
+
+
+@import_app.command("baker2018")
+@friendly_errors
+def import_baker2018(
+    csv: Annotated[Path, typer.Argument(help="One of the paper's published CSV files.")],
+    out: Annotated[Path, typer.Option(help="Parquet file to write.")],
+) -> None:
+    """Convert one of Baker et al.'s published learning-curve CSV files to a CurveSet."""
+    from curvecast.datasets.baker2018 import load_baker2018
+
+    check_out(out)
+    curves = load_baker2018(csv)
+    curves.save(out)
+    console.print(f"{csv.name}: {curves.n_configs} configs x {curves.n_epochs} epochs, "
+                  f"{curves.metric} ({curves.direction.value}) -> {out}")
+
+
+def _saved(curves: CurveSet, source: str, out: Path) -> None:
+    """Write an imported CurveSet and say what it holds."""
+    curves.save(out)
+    complete = int(curves.is_complete().sum())
+    console.print(f"{source}: {curves.n_configs} configs ({complete} complete) x "
+                  f"{curves.n_epochs} epochs, {curves.metric} ({curves.direction.value}) -> {out}")
+
+
+OutOption = Annotated[Path, typer.Option(help="Parquet file to write.")]
+MetricOption = Annotated[str, typer.Option(help="The metric's name, e.g. val_accuracy.")]
+DirectionOption = Annotated[str, typer.Option(help="maximize or minimize.")]
+
+
+@import_app.command("table")
+@friendly_errors
+def import_table(
+    file: Annotated[Path, typer.Argument(help="A wide CSV or Parquet table: one row per config.")],
+    curves: Annotated[str, typer.Option(help="Regex matching the curve columns' whole names; "
+                                             "its one group is the epoch, e.g. 'acc_(\\d+)'.")],
+    metric: MetricOption,
+    direction: DirectionOption,
+    out: OutOption,
+    id_column: Annotated[str | None, typer.Option(help="Column of config ids (default: "
+                                                       "row-0001, … in file order).")] = None,
+) -> None:
+    """Import a wide table: curve columns by --curves, every other column a config feature.
+
+    An empty cell is an epoch the run did not reach; nan or inf is a diverged run.
+    """
+    from curvecast.datasets import from_table
+
+    _saved(from_table(file, curves, metric, direction, id_column=id_column), file.name, out)
+
+
+@import_app.command("long")
+@friendly_errors
+def import_long(
+    file: Annotated[Path, typer.Argument(help="A long CSV or Parquet table: columns config_id, "
+                                              "epoch, value[, seconds].")],
+    metric: MetricOption,
+    direction: DirectionOption,
+    out: OutOption,
+    configs: Annotated[Path | None, typer.Option(help="Config table (CSV or Parquet) with a "
+                                                      "config_id column.")] = None,
+) -> None:
+    """Import a long table: one row per (config, epoch) observation."""
+    from curvecast.datasets import from_long_table
+
+    _saved(from_long_table(file, metric, direction, configs=configs), file.name, out)
+
+
+@import_app.command("optuna")
+@friendly_errors
+def import_optuna(
+    storage: Annotated[str, typer.Argument(help="Optuna storage URL, e.g. sqlite:///last.db.")],
+    study: Annotated[str, typer.Option(help="The study's name.")],
+    out: OutOption,
+    metric: Annotated[str | None, typer.Option(help="The metric's name, when the study did not "
+                                                    "set one (study.set_metric_names).")] = None,
+) -> None:
+    """Import an Optuna study's intermediate values (steps = epochs) as curves.
+
+    Params and user attrs are the config table; pruned trials are partial curves; failed trials
+    are kept only when they reported NaN (diverged).
+    """
+    from curvecast.datasets import from_optuna
+    from curvecast.datasets.optuna_study import redact
+
+    _saved(from_optuna(storage, study, metric=metric), f"{redact(storage)} study {study!r}", out)
+
+
+@import_app.command("ray")
+@friendly_errors
+def import_ray(
+    experiment: Annotated[Path, typer.Argument(help="A Ray Tune experiment directory (one "
+                                                    "folder per trial).")],
+    metric: Annotated[str, typer.Option(help="The reported metric to read.")],
+    direction: DirectionOption,
+    out: OutOption,
+) -> None:
+    """Import a Ray Tune experiment directory's trials as curves.
+
+    Each trial folder's result.json (or progress.csv) gives the curve (training_iteration =
+    epoch) and params.json the config; trials stopped early are partial curves.
+    """
+    from curvecast.datasets import from_ray
+
+    _saved(from_ray(experiment, metric, direction), experiment.name, out)

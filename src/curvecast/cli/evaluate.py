@@ -1,0 +1,100 @@
+"""``curvecast evaluate``: the paper's prediction experiments (R² of the final value vs % seen)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from curvecast import registry
+from curvecast.cli._app import app
+from curvecast.cli._common import (
+    check_out,
+    console,
+    dumps,
+    err_console,
+    floats,
+    friendly_errors,
+    load_any,
+)
+from curvecast.report.terminal import progress
+
+
+@app.command()
+@friendly_errors
+def evaluate(
+    data: Annotated[Path, typer.Argument(help="A CurveSet Parquet file or a baker2018 CSV.")],
+    predictors: Annotated[str, typer.Option(help="Comma-separated predictors.")] = (
+        "srm,svr-rbf,svr-linear,rf,ols,last-value"),
+    train_size: Annotated[int, typer.Option(help="Fully observed training curves.")] = 100,
+    repeats: Annotated[int, typer.Option(help="Random training sets.")] = 10,
+    fractions: Annotated[str, typer.Option(help="Observed shares of the curve.")] = "0.1,0.25,0.5,0.75",
+    features: Annotated[str, typer.Option(help="Feature groups: ts, ap, hp.")] = "ts,ap,hp",
+    experiments: Annotated[str, typer.Option(help="table1, table2, sample_efficiency, "
+                                                  "depth_generalisation.")] =
+    "table1,table2,sample_efficiency,depth_generalisation",
+    draws: Annotated[int, typer.Option(help="Random-search draws per SRM model.")] = 50,
+    seed: Annotated[int, typer.Option(help="Seed of the training-set draws.")] = 0,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write tidy JSON here.")] = None,
+    plots: Annotated[Path | None, typer.Option(help="Write PNG figures into this folder.")] = None,
+) -> None:
+    """Re-make the paper's prediction experiments (R² of the final value vs % of curve seen)."""
+    from curvecast.experiments.prediction import (
+        PredictionSettings,
+        run_prediction_experiments,
+        select,
+    )
+    from curvecast.features import parse_groups
+
+    names = registry.names(predictors, registry.PREDICTORS, "predictor")
+    factories = {n: _factory(n, registry.Settings(predictor=n, draws=draws)) for n in names}
+    check_out(json_out)
+    settings = PredictionSettings(
+        train_size=train_size, repeats=repeats, fractions=floats(fractions, "--fractions"),
+        features=parse_groups(features), seed=seed,
+        experiments=tuple(e.strip() for e in experiments.split(",") if e.strip()),
+        slow=registry.SLOW_PREDICTORS)
+    curves = load_any(data)
+    with progress(err_console) as bar:
+        task = bar.add_task("repeats", total=None)
+
+        def on_step(what: str, done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total, description=what[:40])
+
+        output = run_prediction_experiments(curves, factories, settings,
+                                            on_step=on_step)
+    output = {"dataset": str(data), **output}
+    table = Table(title=f"{data.name}: R² of the final value (mean ± s.e., {repeats} repeats)")
+    table.add_column("predictor")
+    fr = settings.fractions
+    for f in fr:
+        table.add_column(f"{100 * f:g} %", justify="right")
+    for name in names:
+        cells = []
+        for f in fr:
+            rec = select(output["results"], experiment="table1", predictor=name, fraction=f,
+                         metric="r2")
+            cells.append(f"{rec[0]['mean']:.3f} ± {rec[0]['stderr']:.3f}" if rec else "")
+        table.add_row(name, *cells)
+    console.print(table)
+    clipped = [r for r in output["results"] if r["metric"] == "clipped" and r["mean"]]
+    for rec in clipped:  # a clipped prediction never drives a decision unnoticed
+        console.print(f"{rec['searcher']}+{rec['stopper']} Δ={rec['delta']:g}: "
+                      f"{rec['mean']:.1f} decisions per ordering on a prediction clipped to "
+                      "what the training curves support")
+    if json_out is not None:
+        json_out.write_text(dumps(output, indent=1))
+        console.print(f"results -> {json_out}")
+    if plots is not None:
+        from curvecast.report.prediction_plots import plot_prediction_results
+
+        for path in plot_prediction_results(output, plots, data.stem):
+            console.print(f"figure -> {path}")
+
+def _factory(name: str, settings: registry.Settings) -> Any:
+    """``factory(feature_groups, seed)``: the registry's predictor ``name``."""
+    return lambda groups, seed: registry.build_predictor(replace(settings, features=groups,
+                                                                 seed=seed))

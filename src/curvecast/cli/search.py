@@ -1,0 +1,143 @@
+"""``curvecast search``: a real search (training) of a workload's space with early stopping;
+what runs is built from names by :func:`curvecast.registry.search_plan.plan_search`."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import typer
+
+from curvecast import registry
+from curvecast.cli._app import app
+from curvecast.cli._common import (
+    ArcsineTargetOption,
+    SigmaModelOption,
+    console,
+    dumps,
+    err_console,
+    fail,
+    friendly_errors,
+)
+from curvecast.defaults import DELTA as DEFAULT_DELTA
+from curvecast.execution.live import Progress, SearchResult
+from curvecast.report.terminal import progress
+
+
+@app.command("search")
+@friendly_errors
+def search_command(
+    workload: Annotated[str, typer.Option(help="Workload to train, e.g. digits-metaqnn.")],
+    trials: Annotated[int, typer.Option(help="Trials to finish (complete, stopped or failed).")],
+    epochs: Annotated[int, typer.Option(help="Epochs of full training, T.")],
+    storage: Annotated[str, typer.Option(help="sqlite:///PATH of the study database.")] = (
+        "sqlite:///curvecast.db"),
+    study: Annotated[str, typer.Option(help="Study name (rerun the same command to resume; run "
+                                            "it in several processes to share the work).")] = (
+        "search"),
+    searcher: Annotated[str, typer.Option(help="random, metaqnn (architectures), tpe "
+                                               "(hyperparameters), or hyperband / fhyperband "
+                                               "(schedulers: --trials configs drawn at random, "
+                                               "R = --epochs, η = 3; one process per study; "
+                                               "--stopper is not used; on --backend local or "
+                                               "ray).")] = "random",
+    stopper: Annotated[str, typer.Option(help=", ".join(
+        n for n, e in registry.STOPPERS.items() if not e.needs_recorded_finals) + ".")] = (
+        "predictive"),
+    workers: Annotated[int, typer.Option(help="Training processes; 0: one per core.")] = 0,
+    min_complete: Annotated[int | None, typer.Option(help="Complete curves (prior included) "
+                                                          "before any stopper stops (default: "
+                                                          "5 with the chain predictor, 100 "
+                                                          "with the others).")] = None,
+    delta: Annotated[float, typer.Option(help="Δ of the predictive rule.")] = DEFAULT_DELTA,
+    predictor: Annotated[str, typer.Option(help="Predictor of the predictive rule and of "
+                                                "f-Hyperband's rungs: " + ", ".join(
+                                                    registry.PREDICTORS) + "; chain is "
+                                                "curvecast's default (HorizonChain), srm the "
+                                                "paper's SRM (--sigma-model and "
+                                                "--arcsine-target apply to it).")] = "chain",
+    refit_every: Annotated[int, typer.Option(help="Refit the predictor every K completions "
+                                                  "(0: fit once).")] = 10,
+    prior: Annotated[str | None, typer.Option(help="Recorded curves of the same workload and "
+                                                   "metric to warm-start the predictor: a "
+                                                   "Parquet file, or STORAGE#STUDY, a study in "
+                                                   "an Optuna storage (sqlite:///last.db#name, "
+                                                   "postgresql://…#name) or an SQLite file "
+                                                   "(last.db#name: Optuna's or curvecast's).")
+                                                   ] = None,
+    sigma_model: SigmaModelOption = "per_tau",
+    arcsine_target: ArcsineTargetOption = False,
+    seed: Annotated[int, typer.Option(help="Seed of config sampling and training.")] = 1,
+    backend: Annotated[str, typer.Option(help="local (worker processes) or ray (Ray Tune, "
+                                              "CurvecastScheduler).")] = "local",
+    address: Annotated[str | None, typer.Option(help="With --backend ray: a running Ray cluster "
+                                                     "(HOST:6379 of `ray start --head`); "
+                                                     "default: a local Ray.")] = None,
+    ray_storage: Annotated[str | None, typer.Option(help="With --backend ray: where Tune keeps "
+                                                         "results and trial checkpoints, a folder "
+                                                         "or URI every node reaches (default: "
+                                                         "beside the database).")] = None,
+) -> None:
+    """Search a workload's space with real training, stopping runs by predicted final value."""
+    from curvecast.registry.search_plan import SearchRequest, plan_search
+    from curvecast.store import Store, check_study_name
+
+    check_study_name(study)  # before the database is created or touched
+    settings = registry.Settings(seed=seed, predictor=predictor, delta=delta,
+                                 min_complete=min_complete, refit_every=refit_every or None,
+                                 sigma_model=sigma_model, arcsine_target=arcsine_target)
+    plan = plan_search(SearchRequest(
+        workload=workload, trials=trials, epochs=epochs, searcher=searcher, stopper=stopper,
+        backend=backend, workers=workers, prior=prior, address=address, ray_storage=ray_storage,
+        settings=settings, command="curvecast " + shlex.join(sys.argv[1:])))
+    with Store(storage) as db, progress(err_console) as bar:
+        try:
+            result = plan.runner(plan.workload, plan.proposer, plan.stop, db, study=study,
+                                 trials=trials, epochs=epochs, workers=plan.workers, seed=seed,
+                                 settings=plan.recorded,
+                                 on_progress=_progress_bar(bar, trials, epochs))
+        except ConnectionError as err:  # --address: no Ray cluster there
+            raise fail(str(err)) from None
+        except KeyboardInterrupt:
+            err_console.print(f"interrupted: everything recorded is in {storage} (study "
+                              f"{study!r}); rerun the same command to resume")
+            raise typer.Exit(code=130) from None
+    _print_result(result, plan.workload.metric, study, storage)
+
+
+def _progress_bar(bar: Any, trials: int, epochs: int) -> Callable[[Progress], None]:
+    """``on_progress`` of a search: the bar shows the study's counts, best value and epochs;
+    notices (not errors) are printed above it once each."""
+    task = bar.add_task("trials", total=trials)
+    shown: list[str] = []
+
+    def on_progress(p: Progress) -> None:
+        for notice in p.notices[len(shown):]:
+            bar.console.print(f"warning: {notice}", highlight=False, markup=False,
+                              soft_wrap=True)
+            shown.append(notice)
+        best = "–" if p.best_value is None else f"{p.best_value:.4g} (t{p.best_trial})"
+        full = (p.complete + p.stopped) * epochs
+        bar.update(task, completed=p.finished,
+                   description=f"{p.complete} done {p.stopped} stopped {p.running} running"
+                               f"{f' {p.failed} failed' if p.failed else ''} | best {best}"
+                               f" | epochs {p.epochs_used}/{full}")
+
+    return on_progress
+
+
+def _print_result(result: SearchResult, metric: str, study: str, storage: str) -> None:
+    p = result.progress
+    console.print(f"study {study!r} in {storage}: {p.complete} complete, {p.stopped} stopped "
+                  f"early, {p.failed} failed")
+    if result.best_config is not None:
+        console.print(f"best: trial t{p.best_trial}, {metric} {p.best_value:.4f}, test "
+                      f"{result.best_test_value:.4f}")
+        console.print(f"best config: {dumps(result.best_config)}", markup=False)
+    console.print(f"epochs used: {sum(t['epochs'] for t in result.trials)} of "
+                  f"{result.full_epochs} for full training of the finished trials "
+                  f"(speedup {result.speedup:.2f}x)")
+    console.print(f"details: curvecast show --storage {storage} --study {study}; report: "
+                  f"curvecast report --storage {storage} --study {study} --out report.html")

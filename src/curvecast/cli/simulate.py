@@ -1,0 +1,197 @@
+"""``curvecast simulate``: replay searches over recorded curves with early stopping (paper
+§4.2–4.3); which searchers, stoppers and schedulers run is read from :mod:`curvecast.registry`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from curvecast import registry
+from curvecast.cli._app import app
+from curvecast.cli._common import (
+    ArcsineTargetOption,
+    SigmaModelOption,
+    check_out,
+    console,
+    dumps,
+    err_console,
+    fixed,
+    floats,
+    friendly_errors,
+    load_any,
+)
+from curvecast.curves import CurveSet
+from curvecast.defaults import DELTA as DEFAULT_DELTA
+from curvecast.experiments.speedup import SpeedupSettings, run_speedup, select, split_prior
+from curvecast.experiments.speedup_plan import SpeedupPlan, speedup_plan
+from curvecast.report.terminal import progress
+
+
+@app.command()
+@friendly_errors
+def simulate(
+    data: Annotated[Path, typer.Argument(help="A CurveSet Parquet file or a baker2018 CSV.")],
+    searcher: Annotated[str, typer.Option(help="Comma-separated searchers: random, metaqnn "
+                                               "(needs a 'net' column), tpe (each with every "
+                                               "stopper), hyperband, fhyperband (f-Hyperband "
+                                               "sweeps Δ; compared with Hyperband).")] = "random",
+    trials: Annotated[int, typer.Option(help="Trials per search (0: every recorded "
+                                             "config).")] = 0,
+    stopper: Annotated[str, typer.Option(help="Comma-separated stoppers: " + ", ".join(
+        registry.STOPPERS) + ".")] = "predictive,median,never,oracle",
+    delta: Annotated[str, typer.Option(help="Δ values swept by the predictive stopper.")] = (
+        "0.8,0.9,0.95,0.99"),
+    orderings: Annotated[int, typer.Option(help="Random orderings of the configs.")] = 10,
+    workers: Annotated[int, typer.Option(help="Simulated workers.")] = 1,
+    seed: Annotated[int, typer.Option(help="Seed of the orderings and the predictor.")] = 0,
+    min_complete: Annotated[int | None, typer.Option(help="Complete trials before any stopper "
+                                                          "stops (default: 5 with the chain "
+                                                          "predictor, 100 — the paper's — with "
+                                                          "the others).")] = None,
+    predictor: Annotated[str, typer.Option(help="Predictor of the predictive stopper: chain "
+                                                "(curvecast's default, HorizonChain), paper "
+                                                "(SRM.paper(), the paper reproductions), srm, "
+                                                "svr-rbf, svr-linear, rf, ols, "
+                                                "last-value.")] = "chain",
+    draws: Annotated[int, typer.Option(help="Random-search draws per SRM model.")] = 50,
+    sigma_model: SigmaModelOption = "per_tau",
+    arcsine_target: ArcsineTargetOption = False,
+    refit_every: Annotated[int, typer.Option(help="Refit the predictor every k completions "
+                                                  "(0: fit once, the paper's).")] = 0,
+    keep_top_k: Annotated[int, typer.Option(help="Compare with the k-th best final value.")] = 1,
+    margin: Annotated[float, typer.Option(help="δ: compare with y_best − δ (metric units).")] = 0.0,
+    eta: Annotated[float, typer.Option(help="Reduction factor η of ASHA and Hyperband.")] = 3.0,
+    kappa: Annotated[float, typer.Option(help="f-Hyperband's κ: compare with the ⌈κ·n_next⌉-th "
+                                              "best value of the rung.")] = 1.0,
+    min_curves: Annotated[int, typer.Option(help="f-Hyperband's d: curves that reach a rung's "
+                                                 "end before its predictor is fitted.")] = 100,
+    prior_fraction: Annotated[float, typer.Option(help="Hold out this share of the configs "
+                                                       "(at random, --seed) as the predictive "
+                                                       "stopper's warm-start prior; the search "
+                                                       "replays only the others.")] = 0.0,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write tidy JSON here.")] = None,
+    plots: Annotated[Path | None, typer.Option(help="Write speedup-vs-Δ PNGs here.")] = None,
+) -> None:
+    """Replay a search over recorded curves with early stopping; speedup vs Δ (paper §4.2–4.3).
+
+    With ``--prior-fraction f`` a random share f of the complete configs is the predictive
+    stopper's warm start (its curves count toward ``--min-complete``) and never replayed; the
+    oracle then stops after ``max(0, min_complete − prior configs)`` complete trials, the fewest
+    a warm-started rule could wait for.
+    """
+    curves = _simulate_curves(data, arcsine_target)
+    check_out(json_out)
+    if refit_every < 0:
+        raise ValueError(f"--refit-every must be >= 0, got {refit_every}")
+    if trials < 0:
+        raise ValueError(f"--trials must be >= 0, got {trials}")
+    short = int((~curves.is_complete()).sum())
+    prior, curves = split_prior(curves, prior_fraction, seed)
+    n_prior = 0 if prior is None else prior.n_configs
+    settings = registry.Settings(
+        seed=seed, predictor=predictor, delta=DEFAULT_DELTA, margin=margin,
+        keep_top_k=keep_top_k, min_complete=min_complete, refit_every=refit_every or None,
+        eta=eta, kappa=kappa, min_curves=min_curves, draws=draws, sigma_model=sigma_model,
+        arcsine_target=arcsine_target)
+    plan = _checked_plan(curves, searcher, stopper, settings, prior, n_prior, trials)
+    run = SpeedupSettings(deltas=floats(delta, "--delta"), orderings=orderings, workers=workers,
+                          seed=seed)
+    output = _replay_all(data, curves, plan, run)
+    output["settings"].update(trials=trials, min_complete=settings.complete_before_stop,
+                              predictor=predictor, sigma_model=sigma_model,
+                              arcsine_target=arcsine_target, prior_fraction=prior_fraction,
+                              prior_configs=n_prior, draws=draws, refit_every=refit_every,
+                              keep_top_k=keep_top_k, margin=margin, eta=eta, kappa=kappa,
+                              min_curves=min_curves, configs_left_out=short)
+    console.print(_speedup_table(output, f"{data.name}: early stopping (mean ± s.e. over "
+                                         f"{orderings} orderings, {workers} worker(s))",
+                                 bool(plan.schedulers)))
+    _write_outputs(output, json_out, plots, data.stem)
+
+
+def _checked_plan(curves: CurveSet, searcher: str, stopper: str, settings: registry.Settings,
+                  prior: CurveSet | None, n_prior: int, trials: int) -> SpeedupPlan:
+    """:func:`speedup_plan`, refused before any replay when the predictive rule could not fit or
+    a searcher cannot use the data."""
+    plan = speedup_plan(curves, searcher, stopper, settings, prior=prior, n_prior=n_prior,
+                        budget=trials or None)
+    if "predictive" in registry.names(stopper, registry.STOPPERS, "stopper"):
+        registry.check_fit_possible(registry.build_predictor(settings),
+                                    settings.complete_before_stop, n_prior)
+    for make in plan.searchers.values():
+        make(curves, settings.seed)
+    return plan
+
+
+def _simulate_curves(data: Path, arcsine_target: bool) -> CurveSet:
+    """The curves of ``data``, refused at once when ``--arcsine-target`` cannot model them;
+    a note on stderr names the configs left out (curves that end early)."""
+    curves = load_any(data, warn=not arcsine_target)  # --arcsine-target: an error says it
+    if arcsine_target:  # before the replays start: fail with one line, not mid-progress-bar
+        from curvecast.predictors.srm import check_arcsine_values
+
+        check_arcsine_values(curves.filled_values(), f"{data.name}'s {curves.metric} values")
+    short = ~curves.is_complete()
+    if short.any():  # the replays use complete curves only: say what is left out, and why
+        ends = [int(curves.epochs[k - 1]) if k else 0 for k in curves.n_observed()[short]]
+        err_console.print(f"note: {int(short.sum())} of {curves.n_configs} configs are left out: "
+                          f"their curves end before the final epoch {int(curves.epochs[-1])} "
+                          f"(at epochs {min(ends)}..{max(ends)})", highlight=False)
+    return curves
+
+
+def _replay_all(data: Path, curves: CurveSet, plan: SpeedupPlan, run: SpeedupSettings
+                ) -> dict[str, Any]:
+    """:func:`run_speedup` of ``plan`` with a progress bar; the output names ``data``."""
+    with progress(err_console) as bar:
+        task = bar.add_task("replays", total=None)
+
+        def on_step(what: str, done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total, description=what[:40])
+
+        output = run_speedup(curves, plan.searchers, plan.stoppers if plan.searchers else [],
+                             run, on_step=on_step, schedulers=plan.schedulers)
+    return {"dataset": str(data), **output}
+
+
+def _speedup_table(output: dict[str, Any], title: str, with_schedulers: bool) -> Table:
+    """One row per searcher + stopper (+ Δ): speedup, best kept, regret, epochs (mean ± s.e.)."""
+    table = Table(title=title)
+    for col in ("search+stop", "Δ", "speedup", "best kept", "regret", "epochs",
+                *(("vs hyperband", "same picks") if with_schedulers else ())):
+        table.add_column(col, justify="left" if col == "search+stop" else "right",
+                         no_wrap=True)
+    extra = (("speedup_vs_reference", ".2f"), ("same_selections", ".2f")) if with_schedulers else ()
+    keys = []
+    for rec in output["results"]:
+        key = (rec["searcher"], rec["stopper"], rec["delta"])
+        if key not in keys:
+            keys.append(key)
+    for sname, stop_name, d in keys:
+        cells = []
+        for metric, fmt in (("speedup", ".2f"), ("best_kept", ".2f"), ("regret", ".3f"),
+                            ("epochs", ".0f"), *extra):
+            recs = select(output["results"], searcher=sname, stopper=stop_name, delta=d,
+                          metric=metric)
+            cells.append("" if not recs else "n/a" if recs[0]["mean"] is None else
+                         f"{fixed(recs[0]['mean'], fmt)}±{fixed(recs[0]['stderr'], fmt)}")
+        table.add_row(f"{sname}+{stop_name}", "" if d is None else f"{d:g}", *cells)
+    return table
+
+
+def _write_outputs(output: dict[str, Any], json_out: Path | None, plots: Path | None,
+                   stem: str) -> None:
+    """The JSON result and the speedup and any-time-regret figures, where asked for."""
+    if json_out is not None:
+        json_out.write_text(dumps(output, indent=1))
+        console.print(f"results -> {json_out}")
+    if plots is not None:
+        from curvecast.report.anytime_plots import plot_anytime_regret
+        from curvecast.report.speedup_plots import plot_speedup_results
+
+        for path in [*plot_speedup_results(output, plots, stem),
+                     *plot_anytime_regret([output], plots, stem)]:
+            console.print(f"figure -> {path}")

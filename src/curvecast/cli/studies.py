@@ -1,0 +1,131 @@
+"""``curvecast studies / show / export / report``: read a study database (read-only) and
+result files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from curvecast.cli._app import app
+from curvecast.cli._common import check_out, console, dumps, existing_store, friendly_errors
+
+
+@app.command()
+@friendly_errors
+def studies(
+    storage: Annotated[str, typer.Option(help="sqlite:///PATH of the study database.")] = (
+        "sqlite:///curvecast.db"),
+) -> None:
+    """List the studies in a database with their trial counts."""
+    with existing_store(storage) as db:
+        table = Table("study", "metric", "direction", "trials by state")
+        for name in db.study_names():
+            info = db.study_info(name)
+            counts = ", ".join(f"{k} {v}" for k, v in sorted(info["trials"].items()))
+            table.add_row(name, info["metric"], info["direction"], counts)
+        console.print(table)
+
+
+@app.command()
+@friendly_errors
+def show(
+    study: Annotated[str, typer.Option(help="Study name.")],
+    storage: Annotated[str, typer.Option(help="sqlite:///PATH of the study database.")] = (
+        "sqlite:///curvecast.db"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also print every trial's "
+                                                                 "values by epoch and every "
+                                                                 "decision.")] = False,
+) -> None:
+    """Print a study's trials, one row each (with --verbose: their curves and every decision)."""
+    with existing_store(storage) as db:
+        trials = db.trials(study)
+        info = db.study_info(study)
+    if as_json:
+        print(dumps({"study": study, "metric": info["metric"], "direction": info["direction"],
+                      "settings": info["settings"],
+                      "trials": [{"number": t.number, "state": t.state.value, "config": t.config,
+                                  "values": [[e, v] for e, v, _ in t.values],
+                                  "predicted_value": t.predicted_value,
+                                  "test_value": t.test_value,
+                                  "decisions": [d.as_record() for d in t.decisions]}
+                                 for t in trials]}))
+        return
+    table = Table("trial", "state", "epochs", "last value", "predicted", "last decision",
+                  title=f"{study}: {info['metric']} ({info['direction']})", box=None)
+    for column in table.columns:
+        column.no_wrap = True
+    table.columns[-1].overflow = "ellipsis"
+    for t in trials:
+        last = f"{t.values[-1][1]:.4g}" if t.values else ""
+        pred = "" if t.predicted_value is None else f"{t.predicted_value:.4g}"
+        reason = t.decisions[-1].reason if t.decisions else ""
+        table.add_row(f"t{t.number}", t.state.value, str(len(t.values)), last, pred, reason)
+    console.print(table)
+    counts = ", ".join(f"{v} {k}" for k, v in sorted(info["trials"].items()))
+    console.print(f"{len(trials)} trials: {counts or 'none yet'}", highlight=False)
+    if verbose:
+        for t in trials:
+            curve = " ".join(f"{e}:{v:.4g}" for e, v, _ in t.values)
+            console.print(f"t{t.number} {t.state.value} values {curve or '-'}", highlight=False)
+            for d in t.decisions:
+                console.print(f"  epoch {d.epoch} {d.action.value}: {d.reason}", highlight=False,
+                              markup=False)
+
+
+@app.command()
+@friendly_errors
+def export(
+    study: Annotated[str, typer.Option(help="Study name.")],
+    out: Annotated[Path, typer.Option(help="Parquet file to write.")],
+    storage: Annotated[str, typer.Option(help="sqlite:///PATH of the study database.")] = (
+        "sqlite:///curvecast.db"),
+) -> None:
+    """Turn a study's curves into a CurveSet (training data for the next search)."""
+    check_out(out)
+    with existing_store(storage) as db:
+        info = db.study_info(study)
+        curves = db.to_curveset(study, epochs=info["settings"].get("epochs"))
+    curves.save(out)
+    console.print(f"{curves.n_configs} trials x {curves.n_epochs} epochs -> {out}")
+
+
+@app.command()
+@friendly_errors
+def report(
+    result: Annotated[Path | None, typer.Argument(
+        help="A JSON result of `curvecast evaluate --json` or `curvecast simulate --json` "
+             "(instead of --study).", show_default=False)] = None,
+    study: Annotated[str | None, typer.Option(help="Study name.", show_default=False)] = None,
+    out: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("report.html"),
+    storage: Annotated[str, typer.Option(help="sqlite:///PATH of the study database.")] = (
+        "sqlite:///curvecast.db"),
+    title: Annotated[str | None, typer.Option(help="Title of a result's page (default: the "
+                                                   "file's name).", show_default=False)] = None,
+) -> None:
+    """Write a self-contained HTML report (figures embedded) of a study (--study NAME) or of an
+    `evaluate` / `simulate` result (RESULT.json): its tables and figures."""
+    if result is not None and study is not None:
+        raise ValueError("give either RESULT.json (an evaluate or simulate result) or "
+                         "--study NAME, not both")
+    if result is not None:
+        from curvecast.report.result_report import write_result_report
+
+        write_result_report(result, out, title=title)
+        console.print(f"report -> {out}")
+        return
+    if study is None:
+        raise ValueError("give RESULT.json (an evaluate or simulate result) or --study NAME "
+                         "(a study in --storage)")
+    from curvecast.report.study_report import write_study_report
+
+    with existing_store(storage) as db:
+        info = db.study_info(study)
+        info["settings"] = {**info["settings"], "storage": storage}
+        trials = db.trials(study)
+        searcher_state = db.get_study_state(study, "searcher")
+    write_study_report(info, trials, out, searcher_state=searcher_state)
+    console.print(f"report -> {out}")

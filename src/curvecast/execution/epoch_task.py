@@ -1,0 +1,124 @@
+"""The epoch task every backend of a real search runs: continue a trial from its checkpoint, train
+one epoch, save the next checkpoint — in this process, in local worker processes
+(:func:`local_executor`) or as Ray tasks (:class:`curvecast.integrations.ray_backend.RayExecutor`)
+— and :func:`drive`, the loop that hands finished epochs to a runner and submits the next."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing as mp
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from curvecast.execution.workers import one_torch_thread, quiet_worker
+from curvecast.workloads._base import (
+    CheckpointError,
+    EpochResult,
+    TrainingRun,
+    Workload,
+)
+
+
+@dataclass(frozen=True)
+class EpochTask:
+    """Train epoch ``done + 1`` of trial ``number`` (``config``, training ``seed``) of a run
+    planned for ``epochs`` epochs, from the checkpoint in ``checkpoints``."""
+
+    workload: Workload
+    number: int
+    config: dict[str, Any]
+    seed: int
+    epochs: int  # the planned length of the run, T
+    done: int  # epochs already recorded
+    checkpoints: Path
+
+
+@dataclass(frozen=True)
+class EpochOutcome:
+    """What an epoch task returns: the epoch's result, the test value after the last epoch, an
+    error (the trial failed) or a note (e.g. it restarted from epoch 0)."""
+
+    number: int
+    result: EpochResult
+    test_value: float | None
+    error: str | None = None
+    note: str | None = None  # e.g. a checkpoint that did not load: the trial restarted
+
+
+def checkpoint_path(folder: Path, number: int, epoch: int) -> Path:
+    return folder / f"t{number}-e{epoch}.ckpt"
+
+
+def train_one_epoch(task: EpochTask) -> EpochOutcome:
+    """Continue trial ``task.number`` from its checkpoint and train one epoch (runs in a worker)."""
+    try:
+        ckpt = checkpoint_path(task.checkpoints, task.number, task.done)
+        run: TrainingRun | None = None
+        note = None
+        if task.done > 0 and ckpt.exists():
+            try:
+                run = task.workload.resume(ckpt)
+            except CheckpointError as err:  # treated as missing: never trust, never run it
+                ckpt.unlink(missing_ok=True)
+                note = f"t{task.number}: {err}; restarted from epoch 0"
+        if run is None:  # a fresh trial, or no usable checkpoint: retrain the recorded epochs
+            run = task.workload.start(task.config, seed=task.seed, epochs=task.epochs)
+            for _ in range(task.done):
+                run.train_epoch()
+        result = run.train_epoch()
+        test = None
+        if run.epochs_done >= task.epochs:
+            test = float(run.test_value())
+        else:
+            run.save_checkpoint(checkpoint_path(task.checkpoints, task.number, run.epochs_done))
+        return EpochOutcome(task.number, result, test, note=note)
+    except Exception as err:  # a config that cannot train fails alone, the search goes on
+        return EpochOutcome(task.number, EpochResult(task.done + 1, float("nan"), 0.0), None,
+                        error=f"{type(err).__name__}: {err}")
+
+
+class InProcess(cf.Executor):
+    """Runs each task when submitted (one worker, no process start-up, same results)."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future[Any]:
+        future: cf.Future[Any] = cf.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as err:
+            future.set_exception(err)
+        return future
+
+
+def drive(pool: cf.Executor, running: dict[cf.Future[EpochOutcome], int], launch: Callable[[], None],
+          record: Callable[[EpochOutcome], bool], task: Callable[[int], EpochTask],
+          after: Callable[[], None]) -> None:
+    """The executor loop of a real search: ``launch()`` submits new work into ``running``
+    (future → trial number); every finished epoch goes to ``record``, and when it says the trial
+    goes on its next epoch (``task(number)``) is submitted; ``after()`` runs after each epoch;
+    until nothing runs and ``launch()`` adds nothing."""
+    launch()
+    while running:
+        done, _ = cf.wait(list(running), return_when=cf.FIRST_COMPLETED)
+        for future in done:
+            number = running.pop(future)
+            if record(future.result()):
+                running[pool.submit(train_one_epoch, task(number))] = number
+            after()
+        launch()
+
+
+def local_executor(workers: int) -> cf.Executor:
+    if workers == 1:
+        one_torch_thread()
+        return InProcess()
+    ctx = mp.get_context("spawn")
+    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=quiet_worker,
+                                  initargs=(os.getpid(),))
+
+
+def clean_checkpoints(checkpoints: Path, number: int) -> None:
+    for old in checkpoints.glob(f"t{number}-e*.ckpt"):
+        old.unlink(missing_ok=True)

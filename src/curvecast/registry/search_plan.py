@@ -1,0 +1,197 @@
+"""``curvecast search`` from names: the workload, searcher, stopper or scheduler, and backend a
+real search runs with, built from the registry's tables and checked before anything trains."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from curvecast.curves import CurveSet
+from curvecast.registry import (
+    PROMOTING,
+    SCHEDULERS,
+    SEARCHERS,
+    WORKLOADS,
+    Context,
+    Settings,
+    build_predictor,
+    build_stopper,
+    check_fit_possible,
+    lookup,
+)
+from curvecast.workloads import Workload
+
+#: The backends a search runs on.
+BACKENDS = ("local", "ray")
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """What ``curvecast search`` was asked for (names and numbers, as typed).
+
+    Attributes:
+        workload, searcher, stopper, backend: registry names.
+        trials: trials to finish; epochs: T; workers: training processes (0: one per core).
+        prior: a warm-start prior spec (:func:`curvecast.execution.prior.load_prior`), or None.
+        address, ray_storage: Ray's cluster address and storage (``backend="ray"`` only).
+        settings: the numbers of the stoppers, schedulers and predictor.
+        command: the command line, recorded in the study.
+    """
+
+    workload: str
+    trials: int
+    epochs: int
+    searcher: str = "random"
+    stopper: str = "predictive"
+    backend: str = "local"
+    workers: int = 0
+    prior: str | None = None
+    address: str | None = None
+    ray_storage: str | None = None
+    settings: Settings = field(default_factory=Settings)
+    command: str = ""
+
+
+@dataclass(frozen=True)
+class SearchPlan:
+    """A search ready to run: ``runner(workload, proposer, stop, store, study=…, trials=…,
+    epochs=…, workers=…, seed=…, settings=…, on_progress=…)``.
+
+    Attributes:
+        workload: the training task.
+        proposer: the generative searcher.
+        stop: the stopper (FIFO) or ``factory(searcher) -> Scheduler`` (Hyperband, f-Hyperband).
+        runner: :func:`~curvecast.execution.live.run_search`,
+            :func:`~curvecast.execution.live_hyperband.run_scheduled_search` or
+            :func:`~curvecast.integrations.ray_search.run_ray_search`.
+        workers: the workers to pass the runner.
+        recorded: the settings recorded in the study.
+    """
+
+    workload: Workload
+    proposer: Any
+    stop: Any
+    runner: Callable[..., Any]
+    workers: int
+    recorded: dict[str, Any]
+
+
+def plan_search(request: SearchRequest) -> SearchPlan:
+    """Build and check everything ``request`` names, before anything is trained.
+
+    Raises:
+        ValueError: an unknown name, an impossible number, a prior that does not fit.
+    """
+    r = request
+    for option, value, least in (("--trials", r.trials, 1), ("--epochs", r.epochs, 1),
+                                 ("--workers", r.workers, 0)):
+        if value < least:
+            raise ValueError(f"{option} must be at least {least}, got {value}")
+    workload = lookup(WORKLOADS, r.workload, "workload")()
+    runner = _runner(r)
+    prior = _prior(r, workload)
+    predictor = build_predictor(r.settings)
+    n_prior = 0
+    if prior is not None:  # before any training: a wrong prior costs nothing
+        from curvecast.execution.live import check_prior
+
+        check_prior(prior, workload, str(r.prior), columns=predictor.uses_configs)
+        n_prior = int(prior.is_complete().sum())
+    min_complete = r.settings.complete_before_stop
+    context = Context(predictor=predictor, prior=prior, epochs=r.epochs)
+    if r.searcher in PROMOTING:
+        runner = _scheduled_runner(r)
+        proposer = SEARCHERS["random"].over_space(workload.space, r.settings.seed, r.trials,
+                                                  workload.direction)
+        stop: Any = scheduler_factory(r.searcher, replace(r.settings, min_curves=min_complete),
+                                       context)
+    else:
+        if r.stopper == "predictive":
+            check_fit_possible(predictor, min_complete, n_prior)
+        stop = build_stopper(r.stopper, r.settings, context)
+        entry = lookup({**SEARCHERS, **dict.fromkeys(PROMOTING)}, r.searcher, "searcher")
+        assert entry is not None
+        proposer = entry.over_space(workload.space, r.settings.seed, r.trials,
+                                    workload.direction)
+    workers = r.workers if r.backend == "ray" else (r.workers or os.cpu_count() or 1)
+    return SearchPlan(workload, proposer, stop, runner, workers, _recorded(r, min_complete))
+
+
+def _runner(r: SearchRequest) -> Callable[..., Any]:
+    """The FIFO runner of ``r.backend``."""
+    if r.backend not in BACKENDS:
+        raise ValueError(f"unknown backend {r.backend!r}: choose local or ray")
+    if (r.address is not None or r.ray_storage is not None) and r.backend != "ray":
+        raise ValueError("--address and --ray-storage are for Ray: use them with --backend ray")
+    if r.backend == "local":
+        from curvecast.execution.live import run_search
+
+        return run_search
+    try:
+        from curvecast.integrations.ray_search import run_ray_search
+    except ImportError as err:
+        raise ValueError(str(err)) from None
+
+    def ray_runner(*args: Any, **kwargs: Any) -> Any:
+        return run_ray_search(*args, address=r.address, storage_path=r.ray_storage, **kwargs)
+
+    return ray_runner
+
+
+def _scheduled_runner(r: SearchRequest) -> Callable[..., Any]:
+    """The runner of a Hyperband-family search on ``r.backend``: the same epoch task in local
+    processes or Ray tasks."""
+    if r.backend == "local":
+        from curvecast.execution.live_hyperband import run_scheduled_search
+
+        return run_scheduled_search
+    if r.ray_storage is not None:
+        raise ValueError("--ray-storage is where Ray Tune keeps a FIFO search's trials; a "
+                         f"--searcher {r.searcher} study keeps its checkpoints beside the database")
+    from curvecast.integrations.ray_backend import run_ray_scheduled_search
+
+    def ray_runner(*args: Any, **kwargs: Any) -> Any:
+        return run_ray_scheduled_search(*args, address=r.address, **kwargs)
+
+    return ray_runner
+
+
+def _prior(r: SearchRequest, workload: Workload) -> CurveSet | None:
+    """The prior ``r`` names, its metric checked against the workload's."""
+    if r.prior is None:
+        return None
+    from curvecast.datasets import check_prior_metric
+    from curvecast.execution.prior import load_prior
+
+    prior = load_prior(r.prior)
+    check_prior_metric(prior, metric=workload.metric, direction=workload.direction,
+                       target=f"workload {r.workload!r}")
+    return prior
+
+
+def scheduler_factory(name: str, settings: Settings, context: Context) -> Callable[[Any], Any]:
+    """``factory(searcher)``: the scheduler ``name`` over a live run's searcher; a prior's warm
+    start is fitted now, before anything trains."""
+    entry = SCHEDULERS[name]
+    if context.prior is not None:
+        if not entry.uses_prior:
+            raise ValueError(f"--prior warm-starts a predictor; --searcher {name} has none "
+                             "(use fhyperband)")
+        from curvecast.search.hyperband import warm_rung_predictors
+
+        assert context.epochs is not None
+        warm = warm_rung_predictors(context.predictor_for(settings), context.prior,
+                                    context.epochs, settings.eta)
+        context = replace(context, prior=None, rung_predictors=warm)
+    return lambda searcher: entry.build(searcher, settings, context)
+
+
+def _recorded(r: SearchRequest, min_complete: int) -> dict[str, Any]:
+    s = r.settings
+    return {"searcher": r.searcher, "stopper": r.stopper, "delta": s.delta,
+            "predictor": s.predictor, "min_complete": min_complete,
+            "refit_every": s.refit_every or 0, "prior": r.prior, "backend": r.backend,
+            "sigma_model": s.sigma_model, "arcsine_target": s.arcsine_target,
+            "command": r.command}
