@@ -22,8 +22,6 @@ KNOWN = {
     ("mirror", "lce"): "LCE fits on a direction-dependent working scale: its minimising "
                        "prediction is not the mirrored maximising one (0.91 vs 1.53 here)",
     ("mirror", "lce-fast"): "as lce (0.91 vs 1.19 here)",
-    ("nan", "chain"): "HorizonChain.predict returns a NaN mean for a partial curve holding NaN, "
-                      "which the Predictor contract counts as diverged (fix in horizon_chain.py)",
 }
 
 
