@@ -8,6 +8,10 @@ epoch by epoch (``stopping_benchmark.run_optuna_study``).  The time of every ``p
 call Optuna makes is measured with ``time.process_time`` (CPU, not wall-clock: other jobs on the
 machine do not count); ``ms`` is the median, ``ms_p90`` and ``ms_max`` the tail.
 
+The same study is also run through Ray Tune's ``CurvecastScheduler()`` (``--ray``; Ray need not
+be started: the trials are stand-ins with the two attributes the scheduler reads, as Ray's own
+scheduler tests do), timing every ``on_trial_result`` call — the scheduler's decision.
+
     .venv/bin/python bench/decision_cost.py --out bench/results/decision_cost.json
 """
 
@@ -18,6 +22,7 @@ import json
 import os
 import platform
 import time
+import types
 from pathlib import Path
 
 import numpy as np
@@ -39,12 +44,42 @@ def curves(n: int, epochs: int, seed: int) -> np.ndarray:
     return np.clip(values + rng.normal(0, 0.01, values.shape), 0, 1)
 
 
+def run_ray_study(values: np.ndarray, trials: int, seed: int) -> dict[str, object]:
+    """A ``trials``-trial study through ``CurvecastScheduler()``, trials one after another; the
+    CPU time of each ``on_trial_result`` call."""
+    from curvecast.integrations.ray_tune import CurvecastScheduler
+
+    rng = np.random.default_rng(seed)
+    epochs = values.shape[1]
+    scheduler = CurvecastScheduler(max_t=epochs, metric="acc", mode="max")
+    seconds, used = [], 0
+    for i in range(trials):
+        config = int(rng.integers(0, len(values)))
+        trial = types.SimpleNamespace(trial_id=f"t{i}", config={"config": config})
+        scheduler.on_trial_add(None, trial)
+        for epoch in range(1, epochs + 1):
+            t0 = time.process_time()
+            answer = scheduler.on_trial_result(
+                None, trial, {"acc": float(values[config, epoch - 1]),
+                              "training_iteration": epoch})
+            seconds.append(time.process_time() - t0)
+            used += 1
+            if answer == "STOP":
+                break
+        scheduler.on_trial_complete(None, trial, {})
+    ms = 1000 * np.asarray(seconds)
+    return {"epochs": used, "full": trials * epochs, "ms": float(np.median(ms)),
+            "ms_p90": float(np.quantile(ms, 0.9)), "ms_max": float(ms.max()),
+            "calls": len(seconds), "stopped": scheduler.n_stopped_}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=200)
     parser.add_argument("--epochs", type=int, default=50)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--out", type=Path, default=Path("bench/results/decision_cost.json"))
+    parser.add_argument("--ray", action="store_true", help="also time CurvecastScheduler()")
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     results = []
@@ -54,6 +89,11 @@ def main() -> None:
                            ("MedianPruner()", optuna.pruners.MedianPruner)):
             record = {"pruner": name, "seed": seed,
                       **run_optuna_study(values, 1.0, make(), args.trials, seed)}
+            results.append(record)
+            print(json.dumps(record), flush=True)
+        if args.ray:
+            record = {"pruner": "CurvecastScheduler() (Ray Tune)", "seed": seed,
+                      **run_ray_study(values, args.trials, seed)}
             results.append(record)
             print(json.dumps(record), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)

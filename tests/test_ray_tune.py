@@ -265,3 +265,40 @@ def assert_listeners_on_loopback() -> None:
         if pids & ours and address not in ("127.0.0.1", "[::ffff:127.0.0.1]", "[::1]"):
             bad.append(line)
     assert not bad, "Ray listens beyond the loopback interface:\n" + "\n".join(bad)
+
+
+def test_cached_curves_and_configs_follow_every_report() -> None:
+    """The scheduler caches each trial's curve and the config table between decisions; a
+    restarted trial (reporting epoch 1 again) and trials added later must show in what the
+    stopper sees, exactly as a scheduler rebuilt from the same state sees them."""
+    values = saturating_curves(12, seed=3)
+    scheduler = CurvecastScheduler(max_t=T, min_complete=5, mode="max", metric="acc")
+    for i in range(8):
+        scheduler.on_trial_add(None, fake_trial(i))
+        feed(scheduler, fake_trial(i), values[i])
+    restarted = fake_trial(8)
+    scheduler.on_trial_add(None, restarted)
+    for epoch in (1, 2, 3):
+        scheduler.on_trial_result(None, restarted, {"acc": float(values[8, epoch - 1]),
+                                                   "training_iteration": epoch})
+    assert scheduler.curve("t008") == [float(v) for v in values[8, :3]]
+    scheduler.on_trial_result(None, restarted, {"acc": 0.5, "training_iteration": 1})
+    assert scheduler.curve("t008") == [0.5]  # epochs 2 and 3 of the first attempt are gone
+    scheduler.on_trial_add(None, fake_trial(9))
+    scheduler.on_trial_result(None, fake_trial(9), {"acc": 0.4, "training_iteration": 1})
+    fresh = CurvecastScheduler(max_t=T, min_complete=5, mode="max", metric="acc")
+    fresh.set_state(scheduler.state())
+    for tid in ("t008", "t009"):
+        mine, theirs = scheduler._history(tid), fresh._history(tid)
+        assert mine[0] is not None and theirs[0] is not None
+        np.testing.assert_array_equal(mine[0].values, theirs[0].values)
+        assert list(mine[0].config_ids) == list(theirs[0].config_ids)
+        assert mine[1] is not None and theirs[1] is not None
+        assert mine[1].config.to_dict() == theirs[1].config.to_dict()
+        np.testing.assert_array_equal(mine[1].values, theirs[1].values)
+        mine_d, theirs_d = scheduler.decide(tid), fresh.decide(tid)
+        assert mine_d is not None and theirs_d is not None
+        assert mine_d.action == theirs_d.action and mine_d.epoch == theirs_d.epoch
+        # the same numbers up to rounding (a cached fit is not bit-for-bit a fresh one)
+        assert mine_d.mean == pytest.approx(theirs_d.mean, rel=1e-12)
+        assert mine_d.probability == pytest.approx(theirs_d.probability, rel=1e-9, abs=1e-12)

@@ -152,6 +152,11 @@ class CurvecastScheduler(FIFOScheduler):
         self._curves: dict[str, dict[int, float]] = {}
         self._configs: dict[str, dict[str, Any]] = {}
         self._completed: list[str] = []
+        # caches of the study view, so a decision does not rebuild every curve and config row:
+        # a trial's contiguous curve (dropped when the trial reports), the config table (dropped
+        # when a trial is added: configs are only ever added)
+        self._prefix: dict[str, list[float]] = {}
+        self._table: pd.DataFrame | None = None
         self.decisions_: dict[str, dict[str, Any]] = {}
         self.n_stopped_ = 0
         self._state_dir: str | None = None
@@ -193,6 +198,7 @@ class CurvecastScheduler(FIFOScheduler):
         tid = str(trial.trial_id)
         self._configs[tid] = self._encode(trial.config)
         self._curves.setdefault(tid, {})
+        self._prefix.pop(tid, None)
 
     def on_trial_result(self, tune_controller: Any, trial: TuneTrial,
                         result: dict[str, Any]) -> str:
@@ -204,6 +210,7 @@ class CurvecastScheduler(FIFOScheduler):
             return TrialScheduler.CONTINUE
         if tid not in self._configs:
             self._configs[tid] = self._encode(trial.config)
+        self._prefix.pop(tid, None)
         curve = self._curves.setdefault(tid, {})
         for later in [e for e in curve if e >= epoch]:  # a restarted trial reports again from 1
             del curve[later]
@@ -239,6 +246,7 @@ class CurvecastScheduler(FIFOScheduler):
             epoch = int(result[self.time_attr])
             if 1 <= epoch <= self.max_t:
                 self._curves.setdefault(tid, {})[epoch] = float(result[self._metric])
+                self._prefix.pop(tid, None)
         if tid not in self._completed and self._is_complete(tid):
             self._completed.append(tid)
         self._autosave()
@@ -261,13 +269,30 @@ class CurvecastScheduler(FIFOScheduler):
 
     def curve(self, trial_id: str) -> list[float]:
         """A trial's curve so far: its values at epochs 1, 2, … (the contiguous prefix)."""
-        curve = self._curves.get(str(trial_id), {})
+        return list(self._curve(str(trial_id)))
+
+    def _curve(self, tid: str) -> list[float]:
+        """:meth:`curve`, cached until the trial reports again (not to be modified)."""
+        cached = self._prefix.get(tid)
+        if cached is not None:
+            return cached
+        curve = self._curves.get(tid, {})
         out = []
         for epoch in range(1, self.max_t + 1):
             if epoch not in curve:
                 break
             out.append(curve[epoch])
+        self._prefix[tid] = out
         return out
+
+    def _config_table(self, ids: list[str]) -> pd.DataFrame:
+        """A config table with a row for each of ``ids`` (every known trial's, cached)."""
+        if any(t not in self._configs for t in ids):  # a trial Tune never added: no config
+            return pd.DataFrame([self._configs.get(t, {}) for t in ids], index=ids)
+        if self._table is None or len(self._table) != len(self._configs):
+            self._table = pd.DataFrame(list(self._configs.values()),
+                                       index=list(self._configs.keys()))
+        return self._table
 
     def decide(self, trial_id: str) -> Decision | None:
         """The predictive rule's decision on a trial's curve so far (None when it has no epoch
@@ -278,20 +303,19 @@ class CurvecastScheduler(FIFOScheduler):
         return self.stopper.decide(running, history)
 
     def _is_complete(self, tid: str) -> bool:
-        return len(self.curve(tid)) >= self.max_t
+        return len(self._curve(tid)) >= self.max_t
 
     def _history(self, tid: str) -> tuple[History | None, Trial | None]:
         """Every other trial's curve (completed ones whole, stopped and running ones as far as
         they were observed) plus ``tid``'s partial curve, as curvecast's stoppers see them."""
-        partial = self.curve(tid)
+        partial = self._curve(tid)
         if not partial or len(partial) >= self.max_t:
             return None, None
         done = [t for t in self._completed if t != tid]
         finished = set(done)
-        others = [t for t in self._curves if t != tid and t not in finished and self.curve(t)]
+        others = [t for t in self._curves if t != tid and t not in finished and self._curve(t)]
         ids = [*done, *others, tid]
-        configs = pd.DataFrame([self._configs.get(t, {}) for t in ids], index=ids)
-        history = History.from_curves([self.curve(t) for t in ids], ids, configs,
+        history = History.from_curves([self._curve(t) for t in ids], ids, self._config_table(ids),
                                       np.arange(1, self.max_t + 1, dtype=np.int64),
                                       metric=str(self._metric), direction=self.direction,
                                       study=self._study, diverged_value=self.diverged_value)
@@ -332,6 +356,7 @@ class CurvecastScheduler(FIFOScheduler):
         self._curves = {t: {int(e): float(v) for e, v in c.items()}
                         for t, c in state["curves"].items()}
         self._configs = {t: dict(c) for t, c in state["configs"].items()}
+        self._prefix, self._table = {}, None
         self._completed = [str(t) for t in state["completed"]]
         self.decisions_ = {t: dict(d) for t, d in state.get("decisions", {}).items()}
         self.n_stopped_ = int(state.get("n_stopped", 0))

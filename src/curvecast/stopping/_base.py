@@ -195,8 +195,11 @@ class History:
             ValueError: the trial has no observed epoch.
         """
         config_id = self.config_ids[row]
-        return Trial(config_id, self.configs.loc[[config_id]],
-                     np.array(self.values[row, : int(self.n_observed[row])]))
+        at = self.configs.index.get_loc(config_id)
+        # a one-row slice is ~5x cheaper than .loc[[id]] (this runs on every decision)
+        config = (self.configs.iloc[at: at + 1] if isinstance(at, int)
+                  else self.configs.loc[[config_id]])
+        return Trial(config_id, config, np.array(self.values[row, : int(self.n_observed[row])]))
 
     @property
     def n_trials(self) -> int:
