@@ -108,3 +108,17 @@ def test_a_file_that_is_not_a_study_database(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert result.stderr.startswith("error: ") and "not a curvecast study database" in result.stderr
     assert bad.read_text() == "hello"
+
+
+def test_a_decision_curvecast_does_not_record_is_a_clear_error(tmp_path: Path) -> None:
+    """Decisions are stored as the ``Action`` enum's values; a database holding another value
+    (written by something else) is refused with a message, not a stack trace."""
+    db = tmp_path / "s.db"
+    make_study(db)
+    with sqlite3.connect(db) as raw:
+        raw.execute("UPDATE decisions SET action = 'abandon'")
+    result = CliRunner().invoke(app, ["show", "--storage", f"sqlite:///{db}", "--study", "s"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: ")
+    assert "trial 1 has a decision 'abandon', not one curvecast records" in result.stderr
+    assert "Traceback" not in result.output + result.stderr

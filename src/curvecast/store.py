@@ -62,6 +62,9 @@ CREATE TABLE IF NOT EXISTS study_state (
     PRIMARY KEY (study_id, key));
 """
 
+#: The decision values a study stores (the ``Action`` enum's values).
+_ACTIONS = tuple(a.value for a in Action)
+
 
 class TrialState(StrEnum):
     """Where a trial is in its life."""
@@ -544,6 +547,10 @@ class Store:
                 "SELECT d.trial_id, d.epoch, d.action, d.mean, d.std, d.probability, d.reason "
                 "FROM decisions d JOIN trials t ON d.trial_id = t.id WHERE t.study_id = ? "
                 "ORDER BY d.id", (sid,)):
+            if action not in _ACTIONS:
+                raise ValueError(f"study {study!r}: trial {out[tid].number} has a decision "
+                                 f"{action!r}, not one curvecast records ({', '.join(_ACTIONS)}): "
+                                 "the database was written by something else")
             out[tid].decisions.append(Decision(Action(action), int(epoch), mean, std, prob,
                                                reason or ""))
         return list(out.values())
