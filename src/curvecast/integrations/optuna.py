@@ -267,6 +267,8 @@ class _StudyCurves:
         self._rows: list[tuple[str, list[float], int, dict[str, Any]]] = []
         self._direction = Direction.MAXIMIZE
         self._frame: pd.DataFrame | None = None
+        # the finished rows as a matrix (raw values, observed lengths), rebuilt when rows change
+        self._matrix: tuple[np.ndarray, np.ndarray] | None = None
 
     def _add(self, trial: FrozenTrial, complete: bool) -> None:
         values = []
@@ -278,6 +280,7 @@ class _StudyCurves:
             return
         config = _config(trial, self.config_attrs) if self.with_configs else {}
         self._rows.append((f"t{trial.number}", values, len(values), config))
+        self._matrix = None
 
     def history(self, study: optuna.study.Study, trial: FrozenTrial
                 ) -> tuple[History | None, Trial | None]:
@@ -298,6 +301,7 @@ class _StudyCurves:
                                 | set(self._axis)))
             if axis != self._axis:
                 self._axis, self._seen, self._rows = axis, set(), []
+                self._matrix = None
         for t in finished:
             if t.number not in self._seen:
                 self._seen.add(t.number)
@@ -311,13 +315,27 @@ class _StudyCurves:
                 break
             partial.append(float(trial.intermediate_values[s]))
         ids = [*(r[0] for r in self._rows), f"t{trial.number}"]
-        history = History.from_curves([*(r[1] for r in self._rows), partial], ids,
+        raw, n_observed = self._finished_matrix(len(axis))
+        row = np.full((1, len(axis)), np.nan)
+        row[0, : len(partial)] = partial
+        history = History.from_matrix(np.concatenate([raw, row]),
+                                      np.append(n_observed, len(partial)), ids,
                                       self._configs(ids, trial), np.array(axis, dtype=np.int64),
                                       metric=_METRIC, direction=self._direction,
                                       study=study.study_name)
         if not partial or len(partial) >= len(axis):
             return history, None
         return history, history.trial(len(ids) - 1)
+
+    def _finished_matrix(self, n_epochs: int) -> tuple[np.ndarray, np.ndarray]:
+        """The finished trials' raw values, shape ``(n_rows, n_epochs)`` (NaN beyond what was
+        observed), and observed lengths, built once per change of the rows."""
+        if self._matrix is None:
+            raw = np.full((len(self._rows), n_epochs), np.nan)
+            for i, (_, values, k, _) in enumerate(self._rows):
+                raw[i, :k] = values
+            self._matrix = (raw, np.array([r[2] for r in self._rows], dtype=np.int64))
+        return self._matrix
 
     def _configs(self, ids: list[str], trial: FrozenTrial) -> pd.DataFrame:
         if not self.with_configs:

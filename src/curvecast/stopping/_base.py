@@ -184,7 +184,22 @@ class History:
             k = min(len(curve), T)
             raw[i, :k] = np.asarray(curve, dtype=np.float64)[:k]
             n_observed[i] = k
-        observed = np.arange(T)[None, :] < n_observed[:, None]
+        return cls.from_matrix(raw, n_observed, config_ids, configs, epochs, metric, direction,
+                               study, diverged_value=diverged_value)
+
+    @classmethod
+    def from_matrix(cls, raw: NDArray[np.float64], n_observed: NDArray[np.int64],
+                    config_ids: Sequence[str], configs: pd.DataFrame, epochs: NDArray[np.int64],
+                    metric: str, direction: Direction, study: Hashable = "", *,
+                    diverged_value: float | None = None) -> History:
+        """:meth:`from_curves` for curves already laid out as a matrix (a runner that keeps
+        its finished trials' rows between decisions): ``raw``, shape ``(n_trials, n_epochs)``,
+        the values as reported (NaN/±inf for a diverged run; anything beyond ``n_observed``
+        ignored), ``n_observed``, shape ``(n_trials,)``.  The same one fill rule."""
+        epochs = np.asarray(epochs, dtype=np.int64)
+        n_observed = np.asarray(n_observed, dtype=np.int64)
+        observed = np.arange(epochs.shape[0])[None, :] < n_observed[:, None]
+        raw = np.where(observed, np.asarray(raw, dtype=np.float64), np.nan)
         filled = fill_diverged(raw, observed, Direction.parse(direction), diverged_value)
         return cls(filled, n_observed, config_ids, configs, epochs, metric, direction, study)
 
@@ -195,8 +210,10 @@ class History:
             ValueError: the trial has no observed epoch.
         """
         config_id = self.config_ids[row]
-        at = self.configs.index.get_loc(config_id)
-        # a one-row slice is ~5x cheaper than .loc[[id]] (this runs on every decision)
+        # a one-row slice is ~5x cheaper than .loc[[id]] (this runs on every decision); the
+        # config table usually lists the trials in row order
+        index = self.configs.index
+        at = row if row < len(index) and index[row] == config_id else index.get_loc(config_id)
         config = (self.configs.iloc[at: at + 1] if isinstance(at, int)
                   else self.configs.loc[[config_id]])
         return Trial(config_id, config, np.array(self.values[row, : int(self.n_observed[row])]))
