@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from protocol_sim import run_study
 from stopping_benchmark import DATA, load
 
 from curvecast.predictors import HorizonChain
@@ -34,28 +35,22 @@ BINS = (0.0, 0.001, 0.01, 0.03, 0.1, 0.3, 1.0001)
 
 def decisions(values: np.ndarray, sign: float, tail: str, seed: int, trials: int
               ) -> list[tuple[float, bool]]:
-    """(predicted P(better than the best so far), whether it did) for every predicted decision."""
-    rng = np.random.default_rng(seed)
-    n, T = values.shape
-    rows, n_obs = np.full((trials, T), np.nan), np.zeros(trials, dtype=np.int64)
+    """(predicted P(better than the best so far), whether it did) for every predicted decision,
+    in ``protocol_sim``'s study."""
     stopper = PredictiveStopper(predictor=HorizonChain(tail=tail))
-    configs = pd.DataFrame(index=[str(i) for i in range(trials)])
-    out = []
-    for i, c in enumerate(rng.integers(0, n, size=trials)):
-        for tau in range(1, T):
-            rows[i, tau - 1], n_obs[i] = values[c, tau - 1], tau
-            history = History(rows[: i + 1], n_obs[: i + 1], configs.index[: i + 1], configs,
-                              np.arange(1, T + 1), "m", "maximize" if sign > 0 else "minimize",
-                              study=seed)
-            d = stopper.decide(Trial(str(i), configs.iloc[:1], values[c, :tau]), history)
-            if d.probability is not None:
-                best = float(np.max(sign * history.final_values()))
-                out.append((1.0 - d.probability, bool(sign * values[c, -1] > best)))
-            if d.stop:
-                break
-        else:
-            rows[i], n_obs[i] = values[c], T
-    return out
+    config = pd.DataFrame(index=["x"])
+    seen: list[tuple[int, float, float]] = []  # (trial row, P(better), best final so far)
+
+    def rule(curve: np.ndarray, history: History) -> bool:
+        d = stopper.decide(Trial(history.config_ids[-1], config, curve), history)
+        if d.probability is not None:
+            best = float(np.max(sign * history.final_values()))
+            seen.append((history.n_trials - 1, 1.0 - d.probability, best))
+        return d.stop
+
+    picked = run_study(values, sign, lambda: rule, trials, seed)["picked"]
+    finals = sign * values[np.asarray(picked), -1]
+    return [(p, bool(finals[row] > best)) for row, p, best in seen]
 
 
 def main() -> None:

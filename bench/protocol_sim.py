@@ -104,7 +104,7 @@ def run_study(values: np.ndarray, sign: float, make: Callable[[], Rule], trials:
     found = finals[complete].max() if complete.any() else -np.inf
     best = finals.max()
     per_trial = n_obs.copy()
-    return {"epochs": int(n_obs.sum()), "full": trials * T,
+    return {"epochs": int(n_obs.sum()), "full": trials * T, "picked": picked.tolist(),
             "best_kept": bool(found >= best - 1e-12), "regret": float(best - found),
             "ms": 1000 * float(np.median(seconds)),
             "early": float(per_trial[:40].mean()), "late": float(per_trial[-100:].mean())}
