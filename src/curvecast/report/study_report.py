@@ -367,14 +367,34 @@ def write_study_report(info: dict[str, Any], trials: Sequence[StoredTrial], out:
     epochs = int(settings.get("epochs") or max((t.last_epoch for t in trials), default=1))
     delta = settings.get("delta") if settings.get("stopper", "predictive") == "predictive" \
         else None
+    ranked = _ranked(trials, direction)
+    best = ranked[0] if ranked else None
+    key_figures = _key_figures(trials, metric, epochs, best)
+    told, metaqnn_html = _metaqnn_section(settings, searcher_state, trials, metric, direction,
+                                          plt)
+    body = [*_intro(info, settings, metric, direction, epochs, delta), _html.cards(key_figures)]
+    if best is not None:
+        body.append(f"<h2>Best configuration</h2><p>Trial t{best.number}: {_html.esc(metric)} "
+                    f"<b>{_html.fmt(_final(best))}</b> after {len(best.values)} epochs, test "
+                    f"value <b>{_html.fmt(best.test_value)}</b>.</p><pre>"
+                    f"{_html.esc(json.dumps(best.config, indent=1, default=str))}</pre>")
+    body += _figure_sections(trials, metric, direction, epochs, delta, plt)
+    body.append(metaqnn_html)
+    body += _trial_sections(trials, ranked, told, metric)
+    footer = f"Made by curvecast from {_html.esc(settings.get('storage', 'a study database'))}."
+    page = _html.page(f"Study {info['study']}", "\n".join(body), footer=footer)
+    return _html.write(out, page)
+
+
+def _key_figures(trials: Sequence[StoredTrial], metric: str, epochs: int,
+                 best: StoredTrial | None) -> list[tuple[str, Any]]:
+    """The report's cards: trial counts by outcome, epochs used against full training, the best."""
     counts = {s: sum(t.state is s for t in trials) for s in TrialState}
     finished = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.STOPPED)]
     used = sum(len(t.values) for t in finished)
     full = len(finished) * epochs
-    ranked = _ranked(trials, direction)
-    best = ranked[0] if ranked else None
     active = sum(counts[s] for s in _ACTIVE)
-    key_figures: list[tuple[str, Any]] = [
+    return [
         ("trials", len(trials)), ("trained to the end", counts[TrialState.COMPLETE]),
         ("stopped early", counts[TrialState.STOPPED]), ("failed", counts[TrialState.FAILED]),
         *([("not finished", active)] if active else []),
@@ -382,6 +402,12 @@ def write_study_report(info: dict[str, Any], trials: Sequence[StoredTrial], out:
         (f"best {metric}", _html.fmt(_final(best)) if best else "–"),
         ("its test value", _html.fmt(best.test_value) if best else "–")]
 
+
+def _metaqnn_section(settings: Mapping[str, Any], searcher_state: Mapping[str, Any] | None,
+                     trials: Sequence[StoredTrial], metric: str, direction: Direction,
+                     plt: Any) -> tuple[dict[int, Told] | None, str]:
+    """``(told, html)`` of a MetaQNN study's ε and reward section; ``(None, "")`` for another
+    searcher.  ``told`` is None too when the saved state does not give it (the html says why)."""
     told: dict[int, Told] | None = None
     metaqnn_html = ""
     if settings.get("searcher") == "metaqnn":
@@ -404,10 +430,17 @@ def write_study_report(info: dict[str, Any], trials: Sequence[StoredTrial], out:
                 f"predicted final value for the {n_pred} stopped early (hollow)."
                 + (" *ε recomputed from the final schedule (an older saved state)."
                    if recomputed else ""))
+    return told, metaqnn_html
+
+
+def _intro(info: Mapping[str, Any], settings: Mapping[str, Any], metric: str,
+           direction: Direction, epochs: int, delta: Any) -> list[str]:
+    """The lines under the title: study, metric, workload, searcher, stopper and its rule, and
+    the command that ran it."""
     rule = f"min complete = {_html.esc(settings.get('min_complete', '–'))}"
     if delta is not None:
         rule = f"Δ = {_html.esc(delta)}, {rule}"
-    body = [
+    return [
         f'<p class="muted">study <code>{_html.esc(info["study"])}</code> · metric '
         f"{_html.esc(metric)} ({direction.value}) · workload "
         f"{_html.esc(settings.get('workload', '?'))} · searcher "
@@ -415,13 +448,13 @@ def write_study_report(info: dict[str, Any], trials: Sequence[StoredTrial], out:
         f"{_html.esc(settings.get('stopper', '?'))} ({rule}) · {epochs} epochs of full "
         "training</p>",
         f'<p class="muted"><code>{_html.esc(settings.get("command", ""))}</code></p>'
-        if settings.get("command") else "",
-        _html.cards(key_figures)]
-    if best is not None:
-        body.append(f"<h2>Best configuration</h2><p>Trial t{best.number}: {_html.esc(metric)} "
-                    f"<b>{_html.fmt(_final(best))}</b> after {len(best.values)} epochs, test "
-                    f"value <b>{_html.fmt(best.test_value)}</b>.</p><pre>"
-                    f"{_html.esc(json.dumps(best.config, indent=1, default=str))}</pre>")
+        if settings.get("command") else ""]
+
+
+def _figure_sections(trials: Sequence[StoredTrial], metric: str, direction: Direction,
+                     epochs: int, delta: Any, plt: Any) -> list[str]:
+    """The curves, cost and stopping-decision figures with their headings and captions."""
+    body: list[str] = []
     body.append("<h2>What was stopped, and what it cost</h2>")
     body.append(_html.figure(
         _curves_figure(trials, metric, epochs, plt), "learning curves",
@@ -444,7 +477,13 @@ def write_study_report(info: dict[str, Any], trials: Sequence[StoredTrial], out:
         "probability of ending worse than the best so far that the stopper computed; a trial "
         "is stopped once it reaches Δ (decisions before the predictor is fitted carry no "
         "probability and are not drawn)."))
-    body.append(metaqnn_html)
+    return body
+
+
+def _trial_sections(trials: Sequence[StoredTrial], ranked: Sequence[StoredTrial],
+                    told: Mapping[int, Told] | None, metric: str) -> list[str]:
+    """The top configurations and the table of every trial."""
+    body: list[str] = []
     body.append(f"<h2>Top configurations</h2><p class='muted'>The {min(TOP, len(ranked))} best "
                 f"of the {len(ranked)} trials trained to the end, by final {_html.esc(metric)}."
                 "</p>")
@@ -456,6 +495,4 @@ def write_study_report(info: dict[str, Any], trials: Sequence[StoredTrial], out:
     body.append("<h2>Every trial</h2>")
     body.append(_html.table(header, _trial_rows(trials, told),
                             numeric=(2, 3, 4, 5, *((6, 7) if told is not None else ()))))
-    footer = f"Made by curvecast from {_html.esc(settings.get('storage', 'a study database'))}."
-    page = _html.page(f"Study {info['study']}", "\n".join(body), footer=footer)
-    return _html.write(out, page)
+    return body
