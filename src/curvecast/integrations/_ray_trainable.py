@@ -18,7 +18,7 @@ CHECKPOINT_FILE = "run.ckpt"
 TEST_METRIC = "curvecast/test_value"
 
 
-def train(config: dict[str, Any], workload: Workload, epochs: int) -> None:
+def _train(config: dict[str, Any], workload: Workload, epochs: int) -> None:
     """A Tune trainable: train ``config`` one epoch per report, from its checkpoint when Tune
     continues a paused or failed trial (runs in a Ray worker)."""
     meta = config[CONFIG_KEY]

@@ -60,7 +60,7 @@ try:
 
     from curvecast.integrations._ray_study_book import StudyBook, StudyRecorder, StudySearcher
     from curvecast.integrations._ray_study_scheduler import StudyScheduler, scheduler_for
-    from curvecast.integrations._ray_trainable import train
+    from curvecast.integrations._ray_trainable import _train
 except ImportError as error:  # pragma: no cover - exercised without ray installed
     raise ImportError("curvecast.integrations.ray_search needs Ray Tune: "
                       "pip install 'curvecast[ray]'") from error
@@ -131,7 +131,7 @@ def run_ray_search(
         with ray_session(address, workers) as cpus, _quiet_tune():
             concurrency = workers or max(1, cpus)
             tuner = tune.Tuner(
-                tune.with_parameters(train, workload=workload, epochs=epochs),
+                tune.with_parameters(_train, workload=workload, epochs=epochs),
                 tune_config=tune.TuneConfig(
                     metric=workload.metric,
                     mode="max" if workload.direction is Direction.MAXIMIZE else "min",
