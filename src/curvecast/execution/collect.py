@@ -215,48 +215,12 @@ def collect(
     out = check_arguments(n_configs=n_configs, epochs=epochs, workers=workers, out=out)
     report = on_progress or (lambda _p: None)
 
-    long_rows: list[dict[str, Any]] = []
-    config_rows: dict[str, dict[str, Any]] = {}
-    tests: dict[str, float] = {}
     result = CollectResult(curves=None)  # type: ignore[arg-type]
-    if out.exists():
-        existing = CurveSet.load(out)
-        _check_compatible(existing, workload, seed, epochs, out)
-        complete = existing.is_complete()
-        existing = existing.subset(complete)
-        long_rows = existing.to_long().to_dict(orient="records")  # type: ignore[assignment]
-        config_rows = {str(k): {str(c): v for c, v in row.items()}
-                       for k, row in existing.configs.to_dict(orient="index").items()}
-        assert existing.test_values is not None
-        tests = dict(zip(existing.config_ids, existing.test_values.tolist(), strict=True))
-        result.skipped = [c for c in existing.config_ids
-                          if int(c.rsplit("-", 1)[1]) < n_configs]
-
+    long_rows, config_rows, tests = _recorded(out, workload, seed, epochs, n_configs, result)
     partial_dir = out.with_name(out.name + ".partial")
     partial_dir.mkdir(exist_ok=True)
-    jobs: list[_Job] = []
-    pending_rows: dict[str, dict[str, Any]] = {}
-    for i in range(n_configs):
-        cid = config_id(seed, i)
-        if cid in config_rows:
-            continue
-        config = sample_config(workload, seed, i)
-        pending_rows[cid] = {**config, **workload.describe(config)}
-        jobs.append(_Job(workload, cid, config, run_seed(seed, i), epochs, partial_dir))
-
-    example = sample_config(workload, seed, 0)
-    provenance = {
-        "workload": workload.name,
-        "seed": seed,
-        "epochs": epochs,
-        "command": command or " ".join(sys.argv),
-        "packages": package_versions(),
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        # which config columns the featurizer treats as architecture and as hyperparameters
-        "columns": {"architecture": list(workload.describe(example)),
-                    "hyperparameters": list(example)},
-    }
+    jobs, pending_rows = _jobs(workload, seed, n_configs, epochs, partial_dir, config_rows)
+    provenance = _provenance(workload, seed, epochs, command)
 
     def record(outcome: _Outcome) -> None:
         cid = outcome.config_id
@@ -281,6 +245,70 @@ def collect(
         raise RuntimeError(f"{out}: no configs were recorded")
     result.curves = CurveSet.load(out)
     return result
+
+
+def _recorded(out: Path, workload: Workload, seed: int, epochs: int, n_configs: int,
+              result: CollectResult
+              ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]], dict[str, float]]:
+    """``(long rows, config rows, test values)`` of the complete configs ``out`` already holds
+    (all empty when it does not exist); the ones among the first ``n_configs`` go to
+    ``result.skipped``.
+
+    Raises:
+        ValueError: ``out`` holds a collection of another workload, seed or epoch count.
+        CurveSetFormatError: ``out`` is not a readable CurveSet.
+    """
+    long_rows: list[dict[str, Any]] = []
+    config_rows: dict[str, dict[str, Any]] = {}
+    tests: dict[str, float] = {}
+    if out.exists():
+        existing = CurveSet.load(out)
+        _check_compatible(existing, workload, seed, epochs, out)
+        complete = existing.is_complete()
+        existing = existing.subset(complete)
+        long_rows = existing.to_long().to_dict(orient="records")  # type: ignore[assignment]
+        config_rows = {str(k): {str(c): v for c, v in row.items()}
+                       for k, row in existing.configs.to_dict(orient="index").items()}
+        assert existing.test_values is not None
+        tests = dict(zip(existing.config_ids, existing.test_values.tolist(), strict=True))
+        result.skipped = [c for c in existing.config_ids
+                          if int(c.rsplit("-", 1)[1]) < n_configs]
+    return long_rows, config_rows, tests
+
+
+def _jobs(workload: Workload, seed: int, n_configs: int, epochs: int, partial_dir: Path,
+          config_rows: Mapping[str, Any]) -> tuple[list[_Job], dict[str, dict[str, Any]]]:
+    """The training jobs of the first ``n_configs`` configs not recorded yet, and their future
+    config-table rows (config and architecture fields) by id."""
+    jobs: list[_Job] = []
+    pending_rows: dict[str, dict[str, Any]] = {}
+    for i in range(n_configs):
+        cid = config_id(seed, i)
+        if cid in config_rows:
+            continue
+        config = sample_config(workload, seed, i)
+        pending_rows[cid] = {**config, **workload.describe(config)}
+        jobs.append(_Job(workload, cid, config, run_seed(seed, i), epochs, partial_dir))
+    return jobs, pending_rows
+
+
+def _provenance(workload: Workload, seed: int, epochs: int, command: str | None
+                ) -> dict[str, Any]:
+    """What the collection records about how it was made (workload, seed, command, versions,
+    machine, time, and which config columns are architecture and which hyperparameters)."""
+    example = sample_config(workload, seed, 0)
+    return {
+        "workload": workload.name,
+        "seed": seed,
+        "epochs": epochs,
+        "command": command or " ".join(sys.argv),
+        "packages": package_versions(),
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        # which config columns the featurizer treats as architecture and as hyperparameters
+        "columns": {"architecture": list(workload.describe(example)),
+                    "hyperparameters": list(example)},
+    }
 
 
 def _run_jobs(jobs: list[_Job], workers: int, report: Callable[[CollectStep], None]

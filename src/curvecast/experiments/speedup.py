@@ -43,7 +43,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -213,6 +213,40 @@ def run_speedup(
     """
     if not (searchers and stoppers) and not schedulers:
         raise ValueError("need at least one searcher and one stopper, or a scheduler")
+    _check_references(schedulers)
+    trained = curves.without_untrained_epoch()
+    complete = trained.subset(np.asarray(trained.is_complete(), dtype=bool))
+    if complete.n_configs < 2:
+        raise ValueError(f"{complete.n_configs} complete curves: need at least 2 to replay")
+    plan = _with_deltas(stoppers, settings.deltas)
+    # references first, so every comparison finds its reference run
+    splan = _with_deltas(sorted(schedulers, key=lambda sched: sched.reference is not None),
+                         settings.deltas)
+    if searchers and stoppers:
+        total = settings.orderings * (len(searchers) * len(plan) + len(splan))
+    else:
+        total = settings.orderings * len(splan)
+    sweep = _Sweep(complete, settings, on_step, total)
+    for ordering in range(settings.orderings):
+        seed = settings.ordering_seed(ordering)
+        if stoppers:
+            sweep.stopper_runs(ordering, seed, searchers, plan)
+        sweep.scheduler_runs(ordering, seed, splan)
+    keys = ("searcher", "stopper", "delta", "workers")
+    results = _summaries(sweep.runs, keys)
+    for run in sweep.runs:  # JSON has no NaN
+        run.update({k: None for k, v in run.items() if isinstance(v, float) and np.isnan(v)})
+    return {"settings": {**asdict(settings), "searchers": list(searchers),
+                         "stoppers": [s.name for s in stoppers],
+                         "schedulers": [s.name for s in schedulers], "configs": complete.n_configs,
+                         "epochs": complete.n_epochs},
+            "results": results, "runs": sweep.runs,
+            "anytime": [_anytime_record(dict(zip(keys, key, strict=True)), traces)
+                        for key, traces in sweep.anytime.items()]}
+
+
+def _check_references(schedulers: Sequence[SchedulerSpec]) -> None:
+    """Refuse a scheduler whose reference is not a scheduler run once without one of its own."""
     by_name = {sched.name: sched for sched in schedulers}
     for sched in schedulers:
         if sched.reference is None:
@@ -222,60 +256,78 @@ def run_speedup(
             raise ValueError(f"scheduler {sched.name!r}: its reference {sched.reference!r} must be "
                              f"one of the schedulers {sorted(by_name)} run once, without a "
                              "reference of its own")
-    trained = curves.without_untrained_epoch()
-    complete = trained.subset(np.asarray(trained.is_complete(), dtype=bool))
-    if complete.n_configs < 2:
-        raise ValueError(f"{complete.n_configs} complete curves: need at least 2 to replay")
-    plan = [(spec, d) for spec in stoppers
-            for d in (settings.deltas if spec.sweeps_delta else (None,))]
-    # references first, so every comparison finds its reference run
-    ordered = sorted(schedulers, key=lambda sched: sched.reference is not None)
-    splan = [(sched, d) for sched in ordered
-             for d in (settings.deltas if sched.sweeps_delta else (None,))]
-    if searchers and stoppers:
-        total = settings.orderings * (len(searchers) * len(plan) + len(splan))
-    else:
-        total = settings.orderings * len(splan)
-    done = 0
-    runs: list[dict[str, Any]] = []
-    anytime: dict[tuple[Any, ...], list[NDArray[np.float64]]] = {}
-    fractions = np.asarray(ANYTIME_FRACTIONS)
 
-    def trace(key: tuple[Any, ...], result: ReplayResult, full_time: float) -> None:
-        anytime.setdefault(key, []).append(result.regret_at(fractions * full_time))
-    for ordering in range(settings.orderings):
-        seed = settings.ordering_seed(ordering)
-        for sname, make_searcher in (searchers.items() if stoppers else ()):
-            full = replay(complete, make_searcher(complete, seed), NeverStop(),
-                          workers=settings.workers)
+
+_Spec = TypeVar("_Spec", StopperSpec, SchedulerSpec)
+
+
+def _with_deltas(specs: Sequence[_Spec], deltas: Sequence[float]
+                 ) -> list[tuple[_Spec, float | None]]:
+    """Each spec with each Δ of ``deltas`` when it sweeps Δ, else once with None."""
+    return [(spec, d) for spec in specs for d in (deltas if spec.sweeps_delta else (None,))]
+
+
+class _Sweep:
+    """The replays of one :func:`run_speedup` call over complete curves: their records, the
+    any-time regret traces by rule, and the progress reported through ``on_step``."""
+
+    def __init__(self, complete: CurveSet, settings: SpeedupSettings,
+                 on_step: Callable[[str, int, int], None] | None, total: int) -> None:
+        self.complete = complete
+        self.settings = settings
+        self.on_step = on_step
+        self.total = total
+        self.done = 0
+        self.runs: list[dict[str, Any]] = []
+        self.anytime: dict[tuple[Any, ...], list[NDArray[np.float64]]] = {}
+        self.fractions = np.asarray(ANYTIME_FRACTIONS)
+
+    def _record(self, run: dict[str, Any], key: tuple[Any, ...], result: ReplayResult,
+                full_time: float, label: str) -> None:
+        """Keep one replay's record and regret trace, and report the step."""
+        self.runs.append(run)
+        self.anytime.setdefault(key, []).append(result.regret_at(self.fractions * full_time))
+        self.done += 1
+        if self.on_step is not None:
+            self.on_step(label, self.done, self.total)
+
+    def stopper_runs(self, ordering: int, seed: int, searchers: Mapping[str, SearcherFactory],
+                     plan: Sequence[tuple[StopperSpec, float | None]]) -> None:
+        """Every searcher × stopper (× Δ) of one ordering, each against its full training."""
+        complete, workers = self.complete, self.settings.workers
+        for sname, make_searcher in searchers.items():
+            full = replay(complete, make_searcher(complete, seed), NeverStop(), workers=workers)
             fits = FitCache()
             for spec, delta in plan:
                 t0 = time.perf_counter()
                 stopper = spec.make(delta, fits)
-                result = replay(complete, make_searcher(complete, seed), stopper,
-                                workers=settings.workers)
+                result = replay(complete, make_searcher(complete, seed), stopper, workers=workers)
                 clipped = getattr(stopper, "n_clipped_", None)
-                runs.append({"searcher": sname, "stopper": spec.name, "delta": delta,
-                             "workers": settings.workers, "ordering": ordering,
-                             **run_metrics(result, full.simulated_time),
-                             **({} if clipped is None else {"clipped": float(clipped)}),
-                             "seconds": time.perf_counter() - t0})
-                trace((sname, spec.name, delta, settings.workers), result, full.simulated_time)
-                done += 1
-                if on_step is not None:
-                    label = spec.name if delta is None else f"{spec.name} Δ={delta:g}"
-                    on_step(f"ordering {ordering + 1} {sname} {label}", done, total)
+                run = {"searcher": sname, "stopper": spec.name, "delta": delta,
+                       "workers": workers, "ordering": ordering,
+                       **run_metrics(result, full.simulated_time),
+                       **({} if clipped is None else {"clipped": float(clipped)}),
+                       "seconds": time.perf_counter() - t0}
+                label = spec.name if delta is None else f"{spec.name} Δ={delta:g}"
+                self._record(run, (sname, spec.name, delta, workers), result,
+                             full.simulated_time, f"ordering {ordering + 1} {sname} {label}")
+
+    def scheduler_runs(self, ordering: int, seed: int,
+                       splan: Sequence[tuple[SchedulerSpec, float | None]]) -> None:
+        """Every scheduler (× Δ) of one ordering, references first, each against full training
+        of the configs it drew and, with a reference, compared with that run."""
+        complete, workers = self.complete, self.settings.workers
         fits = FitCache()
         ran: dict[str, tuple[ReplayResult, Scheduler]] = {}
         full_times: dict[tuple[str, ...], float] = {}
         for sspec, delta in splan:
             t0 = time.perf_counter()
             scheduler = sspec.make(complete, seed, delta, fits)
-            result = replay_schedule(complete, scheduler, workers=settings.workers)
+            result = replay_schedule(complete, scheduler, workers=workers)
             order = tuple(t.config_id for t in result.trials)
             if order not in full_times:
                 full_times[order] = replay(complete, _InOrder(order), NeverStop(),
-                                           workers=settings.workers).simulated_time
+                                           workers=workers).simulated_time
             metrics = run_metrics(result, full_times[order])
             if sspec.reference is not None:
                 ref_result, ref_scheduler = ran[sspec.reference]
@@ -284,19 +336,19 @@ def run_speedup(
                     metrics.update(sspec.compare(ref_scheduler, scheduler))
             if delta is None:
                 ran[sspec.name] = (result, scheduler)
-            runs.append({"searcher": sspec.name, "stopper": sspec.stopper, "delta": delta,
-                         "workers": settings.workers, "ordering": ordering, **metrics,
-                         "selections": len(scheduler.selected()),
-                         "seconds": time.perf_counter() - t0})
-            trace((sspec.name, sspec.stopper, delta, settings.workers), result,
-                  full_times[order])
-            done += 1
-            if on_step is not None:
-                label = sspec.name if delta is None else f"{sspec.name} Δ={delta:g}"
-                on_step(f"ordering {ordering + 1} {label}", done, total)
+            run = {"searcher": sspec.name, "stopper": sspec.stopper, "delta": delta,
+                   "workers": workers, "ordering": ordering, **metrics,
+                   "selections": len(scheduler.selected()),
+                   "seconds": time.perf_counter() - t0}
+            label = sspec.name if delta is None else f"{sspec.name} Δ={delta:g}"
+            self._record(run, (sspec.name, sspec.stopper, delta, workers), result,
+                         full_times[order], f"ordering {ordering + 1} {label}")
+
+
+def _summaries(runs: Sequence[Mapping[str, Any]], keys: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Per rule (the ``keys`` of a run) and metric: mean, stderr and n over its orderings."""
     results = []
-    keys = ("searcher", "stopper", "delta", "workers")
-    seen: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    seen: dict[tuple[Any, ...], list[Mapping[str, Any]]] = {}
     for run in runs:
         seen.setdefault(tuple(run[k] for k in keys), []).append(run)
     for key, group in seen.items():
@@ -306,15 +358,7 @@ def run_speedup(
             mean, stderr, n = _summary([r.get(metric, np.nan) for r in group])
             results.append({**dict(zip(keys, key, strict=True)), "metric": metric,
                             "mean": mean if n else None, "stderr": stderr if n else None, "n": n})
-    for run in runs:  # JSON has no NaN
-        run.update({k: None for k, v in run.items() if isinstance(v, float) and np.isnan(v)})
-    return {"settings": {**asdict(settings), "searchers": list(searchers),
-                         "stoppers": [s.name for s in stoppers],
-                         "schedulers": [s.name for s in schedulers], "configs": complete.n_configs,
-                         "epochs": complete.n_epochs},
-            "results": results, "runs": runs,
-            "anytime": [_anytime_record(dict(zip(keys, key, strict=True)), traces)
-                        for key, traces in anytime.items()]}
+    return results
 
 
 def _anytime_record(rule: dict[str, Any], traces: Sequence[NDArray[np.float64]]

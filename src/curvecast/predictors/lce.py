@@ -89,253 +89,41 @@ Speed: the log-posterior is vectorised over walkers (``emcee``'s ``vectorize=Tru
 port of the same model does), so the faithful setting costs a few seconds per curve here
 (~2.4 s for 5 points on a busy 2-core machine), not the ~60 s Baker et al. report for the
 original per-walker code; :meth:`LCE.fast` (~0.3 s) is for experiments over many curves.
+
+The families are in :mod:`curvecast.predictors.lce_families`, the model of one curve (working
+scale, prior, posterior, least-squares starts) in :mod:`curvecast.predictors.lce_posterior`.
 """
 
 from __future__ import annotations
 
-import warnings
 import zlib
-from collections.abc import Callable
-from dataclasses import dataclass, replace
-from itertools import pairwise
+from dataclasses import replace
 
 import emcee
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from scipy import optimize
 
-from curvecast.curves import CurveSet, Direction
+from curvecast.curves import CurveSet
 from curvecast.predictors._base import Prediction, Predictor, target_column
+from curvecast.predictors.lce_families import FAMILIES, CurveFamily, FloatArray
+from curvecast.predictors.lce_posterior import (
+    SIGMA_MAX,
+    SIGMA_MIN,
+    Posterior,
+    family_prior_ok,
+    least_squares,
+    working_scale,
+)
 
 __all__ = ["FAMILIES", "LCE", "CurveFamily"]
 
-FloatArray = NDArray[np.float64]
-
-#: Bounds of the noise σ on the working scale (see the module docstring).
-SIGMA_MIN = 1e-4
-SIGMA_MAX = 1.0
 #: Radius of the ball around the least-squares point the walkers start in (Domhan et al.'s code).
 INIT_BALL = 1e-6
 #: Constant start value of every (unnormalised) weight (Domhan et al.'s code).
 INIT_WEIGHT = 10.0
 #: Smallest number of observed epochs the MCMC is run on; fewer fall back to the last value.
 MIN_POINTS = 3
-
-
-@dataclass(frozen=True)
-class CurveFamily:
-    """One parametric learning-curve family f(x | θ).
-
-    ``function(x, *params)`` broadcasts: with ``x`` of shape ``(1, m)`` and each parameter of
-    shape ``(n, 1)`` it returns ``(n, m)``.
-    """
-
-    name: str
-    params: tuple[str, ...]
-    start: tuple[float, ...]
-    function: Callable[..., FloatArray]
-
-    @property
-    def n_params(self) -> int:
-        """Number of parameters θ."""
-        return len(self.params)
-
-
-def _vap(x: FloatArray, a: FloatArray, b: FloatArray, c: FloatArray) -> FloatArray:
-    return np.exp(a + b / x + c * np.log(x))
-
-
-def _ilog2(x: FloatArray, c: FloatArray, a: FloatArray) -> FloatArray:
-    return c - a / np.log(x + 1.0)
-
-
-def _weibull(x: FloatArray, alpha: FloatArray, beta: FloatArray, kappa: FloatArray,
-             delta: FloatArray) -> FloatArray:
-    return alpha - (alpha - beta) * np.exp(-((kappa * x) ** delta))
-
-
-def _pow3(x: FloatArray, c: FloatArray, a: FloatArray, alpha: FloatArray) -> FloatArray:
-    return c - a * x ** (-alpha)
-
-
-def _pow4(x: FloatArray, c: FloatArray, a: FloatArray, b: FloatArray,
-          alpha: FloatArray) -> FloatArray:
-    return c - (a * x + b) ** (-alpha)
-
-
-def _log_log_linear(x: FloatArray, a: FloatArray, b: FloatArray) -> FloatArray:
-    return np.log(a * np.log(x) + b)
-
-
-def _mmf(x: FloatArray, alpha: FloatArray, beta: FloatArray, kappa: FloatArray,
-         delta: FloatArray) -> FloatArray:
-    return alpha - (alpha - beta) / (1.0 + (kappa * x) ** delta)
-
-
-def _janoschek(x: FloatArray, alpha: FloatArray, beta: FloatArray, kappa: FloatArray,
-               delta: FloatArray) -> FloatArray:
-    return alpha - (alpha - beta) * np.exp(-kappa * x ** delta)
-
-
-def _dr_hill_zero_background(x: FloatArray, theta: FloatArray, eta: FloatArray,
-                             kappa: FloatArray) -> FloatArray:
-    x_eta = x ** eta
-    return theta * x_eta / (kappa ** eta + x_eta)
-
-
-def _log_power(x: FloatArray, a: FloatArray, b: FloatArray, c: FloatArray) -> FloatArray:
-    return a / (1.0 + (x / np.exp(b)) ** c)
-
-
-def _exp4(x: FloatArray, c: FloatArray, a: FloatArray, b: FloatArray,
-          alpha: FloatArray) -> FloatArray:
-    return c - np.exp(-a * x ** alpha + b)
-
-
-#: The 11 families of Domhan et al. 2015 (Table 1), in the order of their ``curve_ensemble_models``.
-FAMILIES: tuple[CurveFamily, ...] = (
-    CurveFamily("vap", ("a", "b", "c"), (-0.622028, -0.470050, 0.042322), _vap),
-    CurveFamily("ilog2", ("c", "a"), (0.78, 0.43), _ilog2),
-    CurveFamily("weibull", ("alpha", "beta", "kappa", "delta"), (0.7, 0.1, 0.01, 1.0), _weibull),
-    CurveFamily("pow3", ("c", "a", "alpha"), (0.84, 0.52, 0.01), _pow3),
-    CurveFamily("pow4", ("c", "a", "b", "alpha"), (0.8, 200.0, 0.0, 0.1), _pow4),
-    CurveFamily("log_log_linear", ("a", "b"), (1.0, 1.0), _log_log_linear),
-    CurveFamily("mmf", ("alpha", "beta", "kappa", "delta"), (0.7, 0.1, 0.01, 5.0), _mmf),
-    CurveFamily("janoschek", ("alpha", "beta", "kappa", "delta"), (0.73, 0.07, 0.355, 0.46),
-                _janoschek),
-    CurveFamily("dr_hill_zero_background", ("theta", "eta", "kappa"),
-                (0.772320, 0.586449, 2.460843), _dr_hill_zero_background),
-    CurveFamily("log_power", ("a", "b", "c"), (0.77, 2.98, -0.51), _log_power),
-    CurveFamily("exp4", ("c", "a", "b", "alpha"), (0.7, 0.8, -0.8, 0.3), _exp4),
-)
-
-
-@dataclass(frozen=True)
-class _Scale:
-    """The affine working scale z = (sign·y − offset) / scale and the sanity range of f(x_T)."""
-
-    sign: float
-    offset: float
-    scale: float
-    low: float
-    high: float
-
-    def to_z(self, y: FloatArray) -> FloatArray:
-        return (self.sign * y - self.offset) / self.scale
-
-    def to_y(self, z: float) -> float:
-        return self.sign * (self.offset + self.scale * z)
-
-
-def _working_scale(values: FloatArray, direction: Direction) -> _Scale:
-    """The working scale for curves like the finite entries of ``values`` (module docstring)."""
-    sign = direction.sign
-    finite = values[np.isfinite(values)]
-    if finite.size and finite.min() >= 0.0 and finite.max() <= 1.0:
-        # accuracies as they are, error rates as 1 - error
-        return _Scale(sign, 0.0 if sign > 0 else -1.0, 1.0, 0.0, 100.0)
-    if finite.size == 0:
-        return _Scale(sign, 0.0, 1.0, -1.0, 2.0)
-    s = sign * finite
-    lo, hi = float(s.min()), float(s.max())
-    if hi - lo <= 0.0:  # one value everywhere: put it in the middle of a unit range
-        width = max(abs(lo), 1.0)
-        return _Scale(sign, lo - 0.5 * width, width, -1.0, 2.0)
-    return _Scale(sign, lo, hi - lo, -1.0, 2.0)
-
-
-def _family_prior_ok(values: FloatArray, low: float, high: float) -> NDArray[np.bool_]:
-    """Domhan et al.'s prior on one family's values ``(..., τ + 1)`` at x_1..x_τ, x_T.
-
-    True where f(x_T) is finite, inside ``[low, high]`` and not below f(x_1) (soft
-    monotonicity).  Shape ``values.shape[:-1]``.
-    """
-    last = values[..., -1]
-    with np.errstate(invalid="ignore"):
-        return np.isfinite(last) & (last >= low) & (last <= high) & (values[..., 0] <= last)
-
-
-class _Posterior:
-    """Log-posterior of Domhan et al.'s model combination for one curve, vectorised over walkers.
-
-    θ = (θ_1, …, θ_K, σ, w_1, …, w_K), shape ``(ndim,)``; :meth:`__call__` takes ``(n, ndim)``
-    and returns ``(n, 2)``: the log-posterior and f_comb(x_T) (an emcee blob).
-    """
-
-    def __init__(self, families: list[CurveFamily], x: FloatArray, z: FloatArray,
-                 x_target: float, low: float, high: float) -> None:
-        self.families = families
-        self.x_all = np.append(x, x_target)[None, :]  # (1, τ + 1): observed epochs, then x_T
-        self.z = z
-        self.low = low
-        self.high = high
-        bounds = np.cumsum([0] + [f.n_params for f in families])
-        self.slices = [slice(int(a), int(b)) for a, b in pairwise(bounds)]
-        self.sigma_index = int(bounds[-1])
-        self.ndim = self.sigma_index + 1 + len(families)
-
-    def family_values(self, theta: FloatArray) -> FloatArray:
-        """f_k at the observed epochs and x_T: shape ``(n, K, τ + 1)``."""
-        out = np.empty((theta.shape[0], len(self.families), self.x_all.shape[1]))
-        for k, (family, sl) in enumerate(zip(self.families, self.slices, strict=True)):
-            p = theta[:, sl]
-            out[:, k, :] = family.function(self.x_all, *(p[:, j:j + 1] for j in range(p.shape[1])))
-        return out
-
-    def __call__(self, theta: FloatArray) -> FloatArray:
-        theta = np.atleast_2d(theta)
-        n = theta.shape[0]
-        out = np.full((n, 2), -np.inf)
-        out[:, 1] = np.nan
-        sigma = theta[:, self.sigma_index]
-        weights = theta[:, self.sigma_index + 1:]
-        total = weights.sum(axis=1)
-        ok = (sigma >= SIGMA_MIN) & (sigma <= SIGMA_MAX) & np.all(weights >= 0, axis=1) & (total > 0)
-        if not ok.any():
-            return out
-        with np.errstate(all="ignore"):
-            f = self.family_values(theta[ok])
-            ok_families = _family_prior_ok(f, self.low, self.high).all(axis=1)
-            w = weights[ok] / total[ok, None]
-            comb = np.einsum("nk,nkm->nm", w, f)
-            resid = (self.z[None, :] - comb[:, :-1]) / sigma[ok, None]
-            m = self.z.size
-            log_lik = -0.5 * np.sum(resid ** 2, axis=1) - m * np.log(sigma[ok]) \
-                - 0.5 * m * np.log(2 * np.pi)
-        log_post = np.where(ok_families & np.isfinite(log_lik), log_lik, -np.inf)
-        out[ok, 0] = log_post
-        out[ok, 1] = np.where(np.isfinite(log_post), comb[:, -1], np.nan)
-        return out
-
-
-def _least_squares(family: CurveFamily, x: FloatArray, z: FloatArray) -> FloatArray | None:
-    """Least-squares θ of one family from its start values; ``None`` when both methods fail."""
-    start = np.array(family.start)
-
-    def residuals(p: FloatArray) -> FloatArray:
-        r = family.function(x, *p) - z
-        return np.where(np.isfinite(r), r, 1e6)
-
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if z.size >= family.n_params:  # MINPACK's Levenberg-Marquardt needs m >= n
-            try:
-                theta, _, _, _, status = optimize.leastsq(
-                    residuals, start, full_output=True, maxfev=100 * (family.n_params + 1))
-                # status 5 (evaluation budget used up) still gives a usable starting point
-                if status in (1, 2, 3, 4, 5) and np.all(np.isfinite(theta)):
-                    return np.asarray(theta, dtype=np.float64)
-            except (ValueError, TypeError, FloatingPointError, np.linalg.LinAlgError):
-                pass
-        try:
-            res = optimize.minimize(lambda p: float(np.sum(residuals(p) ** 2)), start,
-                                    method="L-BFGS-B", options={"maxiter": 100})
-        except (ValueError, FloatingPointError, np.linalg.LinAlgError):
-            return None
-    if res.success and np.all(np.isfinite(res.x)):
-        return np.asarray(res.x, dtype=np.float64)
-    return None
 
 
 class LCE(Predictor):
@@ -419,7 +207,7 @@ class LCE(Predictor):
         self.target_epoch_ = int(trained.epochs[col])
         self.direction_ = trained.direction
         self.diverged_fill_ = float(trained.diverged_fill)
-        scale = _working_scale(filled, trained.direction)
+        scale = working_scale(filled, trained.direction)
         if self.value_range is not None:
             with np.errstate(all="ignore"):
                 ends = scale.to_z(np.asarray(self.value_range, dtype=np.float64))
@@ -466,7 +254,7 @@ class LCE(Predictor):
         return row
 
     @staticmethod
-    def _initial_walkers(post: _Posterior, centre: FloatArray, n_walkers: int,
+    def _initial_walkers(post: Posterior, centre: FloatArray, n_walkers: int,
                          rng: np.random.Generator) -> FloatArray:
         """Walkers in a ball of radius ``INIT_BALL`` around ``centre``, shape ``(n_walkers, ndim)``.
 
@@ -501,17 +289,17 @@ class LCE(Predictor):
         starts: list[FloatArray] = []
         x_check = np.append(x, x_target)
         for family in FAMILIES:
-            theta = _least_squares(family, x, z)
+            theta = least_squares(family, x, z)
             if theta is None:
                 continue
             with np.errstate(all="ignore"):
                 values = family.function(x_check, *theta)
-            if np.all(np.isfinite(values)) and bool(_family_prior_ok(values, sc.low, sc.high)):
+            if np.all(np.isfinite(values)) and bool(family_prior_ok(values, sc.low, sc.high)):
                 families.append(family)
                 starts.append(theta)
         if not families:
             return fallback
-        post = _Posterior(families, x, z, x_target, sc.low, sc.high)
+        post = Posterior(families, x, z, x_target, sc.low, sc.high)
         with np.errstate(all="ignore"):
             comb = np.mean([f.function(x, *t) for f, t in zip(families, starts, strict=True)],
                            axis=0)

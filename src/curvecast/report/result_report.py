@@ -182,7 +182,19 @@ def _evaluate_body(output: Mapping[str, Any], tmp: Path, name: str) -> str:
                                        ("epochs", "epochs"), ("train_size", "training curves"),
                                        ("repeats", "repeats"), ("features", "features"),
                                        ("seed", "seed")))]
+    parts += _table1_parts(records, names)
+    parts += _ablation_parts(records)
+    parts += _efficiency_parts(records)
+    parts += _depth_parts(records)
+    parts.append("<h2>Figures</h2>")
+    parts.append(_figures(plot_prediction_results(output, tmp, name), name))
+    return "\n".join(parts)
 
+
+def _table1_parts(records: Sequence[Mapping[str, Any]], names: Sequence[str]) -> list[str]:
+    """Table 1 (R² against the share of the curve observed) and more measures at the share
+    nearest 25 %."""
+    parts: list[str] = []
     table1 = select_prediction(records, experiment="table1", metric="r2")
     fractions = sorted({r["fraction"] for r in table1})
     if table1:
@@ -215,7 +227,12 @@ def _evaluate_body(output: Mapping[str, Any], tmp: Path, name: str) -> str:
                                      numeric=range(1, len(shown) + 1),
                                      caption="coverage: share of test curves whose final value "
                                              "lies in the predicted interval"))
+    return parts
 
+
+def _ablation_parts(records: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Table 2: the feature ablation."""
+    parts: list[str] = []
     ablation = select_prediction(records, experiment="table2", metric="r2")
     if ablation:
         ablation = sorted(ablation, key=lambda r: (len(r["features"].split("+")),
@@ -231,7 +248,12 @@ def _evaluate_body(output: Mapping[str, Any], tmp: Path, name: str) -> str:
         parts.append(_html.table(["feature groups", "R²", "Kendall τ"], rows, numeric=(1, 2),
                                  caption="ts: the observed curve and its differences, ap: "
                                          "architecture, hp: hyperparameters"))
+    return parts
 
+
+def _efficiency_parts(records: Sequence[Mapping[str, Any]]) -> list[str]:
+    """R² against the number of training curves."""
+    parts: list[str] = []
     efficiency = sorted(select_prediction(records, experiment="sample_efficiency", metric="r2"),
                         key=lambda r: r["train_size"])
     if efficiency:
@@ -239,7 +261,12 @@ def _evaluate_body(output: Mapping[str, Any], tmp: Path, name: str) -> str:
         parts.append(f"<h2>Sample efficiency ({_html.esc(efficiency[0]['predictor'])}, "
                      f"{100 * efficiency[0]['fraction']:g} % observed)</h2>")
         parts.append(_html.table(["training curves", "R²"], rows, numeric=(0, 1)))
+    return parts
 
+
+def _depth_parts(records: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Generalisation to deeper networks."""
+    parts: list[str] = []
     depth = select_prediction(records, experiment="depth_generalisation")
     if depth:
         metrics = _ordered(r["metric"] for r in depth)
@@ -250,10 +277,7 @@ def _evaluate_body(output: Mapping[str, Any], tmp: Path, name: str) -> str:
         parts.append(_html.table(["predictor", *metrics], rows, numeric=range(1, len(metrics) + 1),
                                  caption="trained on configs with at most the median number "
                                          "of layers, tested on the deeper ones"))
-
-    parts.append("<h2>Figures</h2>")
-    parts.append(_figures(plot_prediction_results(output, tmp, name), name))
-    return "\n".join(parts)
+    return parts
 
 
 def _cell(recs: Sequence[Mapping[str, Any]]) -> tuple[float | None, str]:

@@ -68,8 +68,18 @@ def plot_speedup_results(output: Mapping[str, Any], out_dir: Path | str, title: 
     note = (f"{settings.get('configs', '?')} configs × {settings.get('epochs', '?')} epochs, "
             f"{settings.get('orderings', '?')} orderings, {settings.get('workers', 1)} worker(s), "
             f"mean ± s.e.")
-    paths = []
+    paths = [_speedup_figure(plt, results, deltas, note, out / f"{title}-speedup.png", title)]
+    compared = [(s, st) for s, st in _rules(results)
+                if _series(results, s, st, "speedup_vs_reference")]
+    if compared:
+        paths.append(_reference_figure(plt, results, compared, deltas, note,
+                                       out / f"{title}-fhyperband.png", title))
+    return paths
 
+
+def _speedup_figure(plt: Any, results: Sequence[Mapping[str, Any]], deltas: Sequence[float],
+                    note: str, path: Path, title: str) -> Path:
+    """Speedup (left) and best kept (right) against Δ of every rule, written to ``path``."""
     fig, (ax_s, ax_k) = plt.subplots(1, 2, figsize=(12, 4.8))
     sweep_i = flat_i = 0
     for searcher, stopper in _rules(results):
@@ -79,29 +89,11 @@ def plot_speedup_results(output: Mapping[str, Any], out_dir: Path | str, title: 
         if not speed:
             continue
         if speed[0][0] is None:  # a rule without Δ: horizontal line
-            color = f"C{(flat_i + 5) % 10}"
-            style = _STYLES[flat_i % len(_STYLES)]
+            _draw_flat(ax_s, ax_k, label, speed, kept, flat_i)
             flat_i += 1
-            k = kept[0][1] if kept else float("nan")
-            ax_s.axhline(speed[0][1], color=color, linestyle=style, linewidth=1.3,
-                         label=f"{label}: {speed[0][1]:.2f}x, best kept {k:.0%}")
-            if kept:
-                ax_k.axhline(k, color=color, linestyle=style, linewidth=1.3, label=label)
             continue
-        color, marker = f"C{sweep_i % 10}", _MARKERS[sweep_i % len(_MARKERS)]
+        _draw_sweep(ax_s, ax_k, label, speed, kept, sweep_i)
         sweep_i += 1
-        xs = [d for d, _, _ in speed]
-        ax_s.errorbar(xs, [m for _, m, _ in speed], yerr=[e for _, _, e in speed], color=color,
-                      linewidth=1.6, capsize=3, label=label)
-        kept_at = {d: m for d, m, _ in kept}
-        for d, m, _ in speed:
-            full = kept_at.get(d, 0.0) >= KEPT
-            ax_s.plot([d], [m], marker=marker, markersize=8, color=color,
-                      markerfacecolor=color if full else "white", linestyle="none")
-        if kept:
-            ax_k.errorbar([d for d, _, _ in kept], [m for _, m, _ in kept],
-                          yerr=[e for _, _, e in kept], color=color, marker=marker, capsize=3,
-                          linewidth=1.6, label=label)
     for ax in (ax_s, ax_k):
         ax.set_xlabel("Δ (probability threshold)")
         if deltas:
@@ -115,50 +107,81 @@ def plot_speedup_results(output: Mapping[str, Any], out_dir: Path | str, title: 
     ax_s.legend(fontsize=7.5, loc="best")
     fig.suptitle(f"{title}: early stopping vs Δ — {note}", fontsize=10.5)
     fig.tight_layout()
-    path = out / f"{title}-speedup.png"
     fig.savefig(path, dpi=120)
     plt.close(fig)
-    paths.append(path)
+    return path
 
-    compared = [(s, st) for s, st in _rules(results)
-                if _series(results, s, st, "speedup_vs_reference")]
-    if compared:
-        fig, ax = plt.subplots(figsize=(7, 4.8))
-        for i, (searcher, stopper) in enumerate(compared):
-            for j, (metric, name) in enumerate((
-                    ("speedup_vs_reference", "epochs of the reference ÷ epochs"),
-                    ("warm_speedup_vs_reference", "same, iterations with every predictor fitted"))):
-                ser = _series(results, searcher, stopper, metric)
-                if not ser:
-                    continue
-                ax.errorbar([d for d, _, _ in ser], [m for _, m, _ in ser],
-                            yerr=[e for _, _, e in ser], color=f"C{2 * i + j}",
-                            marker=_MARKERS[j], capsize=3, label=f"{searcher}: {name}")
-        ax.axhline(1.0, color="grey", linewidth=0.8)
-        ax.set_xlabel("Δ (probability threshold)")
-        if deltas:
-            ax.set_xticks(deltas)
-        ax.set_ylabel("speedup over the reference (plain Hyperband)")
-        ax.grid(alpha=0.3)
-        twin = ax.twinx()
-        for i, (searcher, stopper) in enumerate(compared):
-            ser = _series(results, searcher, stopper, "same_selections")
-            if ser:
-                twin.plot([d for d, _, _ in ser], [m for _, m, _ in ser], color=f"C{2 * i}",
-                          linestyle=":", marker="x",
-                          label=f"{searcher}: same bracket winners (right axis)")
-        twin.set_ylim(0, 1.05)
-        twin.set_ylabel("share of brackets with the reference's winner")
-        lines = ax.get_legend_handles_labels()
-        tl = twin.get_legend_handles_labels()
-        ax.legend(lines[0] + tl[0], lines[1] + tl[1], fontsize=7.5, loc="best")
-        ax.set_title(f"{title}: f-Hyperband vs Hyperband\n{note}", fontsize=9)
-        fig.tight_layout()
-        path = out / f"{title}-fhyperband.png"
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
-        paths.append(path)
-    return paths
+
+_Series = list[tuple[float | None, float, float]]
+
+
+def _draw_flat(ax_s: Any, ax_k: Any, label: str, speed: _Series, kept: _Series, i: int) -> None:
+    """The ``i``-th rule without Δ: horizontal lines on both panels."""
+    color = f"C{(i + 5) % 10}"
+    style = _STYLES[i % len(_STYLES)]
+    k = kept[0][1] if kept else float("nan")
+    ax_s.axhline(speed[0][1], color=color, linestyle=style, linewidth=1.3,
+                 label=f"{label}: {speed[0][1]:.2f}x, best kept {k:.0%}")
+    if kept:
+        ax_k.axhline(k, color=color, linestyle=style, linewidth=1.3, label=label)
+
+
+def _draw_sweep(ax_s: Any, ax_k: Any, label: str, speed: _Series, kept: _Series, i: int) -> None:
+    """The ``i``-th rule over Δ: lines with error bars, a filled marker where the best was kept."""
+    color, marker = f"C{i % 10}", _MARKERS[i % len(_MARKERS)]
+    xs = [d for d, _, _ in speed]
+    ax_s.errorbar(xs, [m for _, m, _ in speed], yerr=[e for _, _, e in speed], color=color,
+                  linewidth=1.6, capsize=3, label=label)
+    kept_at = {d: m for d, m, _ in kept}
+    for d, m, _ in speed:
+        full = kept_at.get(d, 0.0) >= KEPT
+        ax_s.plot([d], [m], marker=marker, markersize=8, color=color,
+                  markerfacecolor=color if full else "white", linestyle="none")
+    if kept:
+        ax_k.errorbar([d for d, _, _ in kept], [m for _, m, _ in kept],
+                      yerr=[e for _, _, e in kept], color=color, marker=marker, capsize=3,
+                      linewidth=1.6, label=label)
+
+
+def _reference_figure(plt: Any, results: Sequence[Mapping[str, Any]],
+                      compared: Sequence[tuple[str, str]], deltas: Sequence[float], note: str,
+                      path: Path, title: str) -> Path:
+    """Speedup over the reference run and the share of the same bracket winners against Δ,
+    written to ``path``."""
+    fig, ax = plt.subplots(figsize=(7, 4.8))
+    for i, (searcher, stopper) in enumerate(compared):
+        for j, (metric, name) in enumerate((
+                ("speedup_vs_reference", "epochs of the reference ÷ epochs"),
+                ("warm_speedup_vs_reference", "same, iterations with every predictor fitted"))):
+            ser = _series(results, searcher, stopper, metric)
+            if not ser:
+                continue
+            ax.errorbar([d for d, _, _ in ser], [m for _, m, _ in ser],
+                        yerr=[e for _, _, e in ser], color=f"C{2 * i + j}",
+                        marker=_MARKERS[j], capsize=3, label=f"{searcher}: {name}")
+    ax.axhline(1.0, color="grey", linewidth=0.8)
+    ax.set_xlabel("Δ (probability threshold)")
+    if deltas:
+        ax.set_xticks(deltas)
+    ax.set_ylabel("speedup over the reference (plain Hyperband)")
+    ax.grid(alpha=0.3)
+    twin = ax.twinx()
+    for i, (searcher, stopper) in enumerate(compared):
+        ser = _series(results, searcher, stopper, "same_selections")
+        if ser:
+            twin.plot([d for d, _, _ in ser], [m for _, m, _ in ser], color=f"C{2 * i}",
+                      linestyle=":", marker="x",
+                      label=f"{searcher}: same bracket winners (right axis)")
+    twin.set_ylim(0, 1.05)
+    twin.set_ylabel("share of brackets with the reference's winner")
+    lines = ax.get_legend_handles_labels()
+    tl = twin.get_legend_handles_labels()
+    ax.legend(lines[0] + tl[0], lines[1] + tl[1], fontsize=7.5, loc="best")
+    ax.set_title(f"{title}: f-Hyperband vs Hyperband\n{note}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
 
 
 def main(argv: Sequence[str] | None = None) -> None:

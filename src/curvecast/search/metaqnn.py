@@ -50,204 +50,50 @@ in flight with an equal config).
 :meth:`MetaQNN.state_dict` / :meth:`MetaQNN.load_state_dict` save and restore everything learned
 (Q-table, memory, results, trials in flight, the ε each trial was chosen with, the random
 generator) as JSON-able data.
+
+The ε schedule is in :mod:`curvecast.search.metaqnn_schedule`, the Q-table's parts in
+:mod:`curvecast.search.metaqnn_qtable`, the recorded nets' trie and covering space in
+:mod:`curvecast.search.metaqnn_nets`.
 """
+
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
 from curvecast.curves import CurveSet, Direction
 from curvecast.search._base import IdSearcherConfigs, Result
-from curvecast.space.metaqnn import (
-    FC,
-    GAP,
-    Conv,
-    Dropout,
-    Layer,
-    LayerKind,
-    MetaQNNSpace,
-    Pool,
-    Softmax,
-    State,
-    format_net,
-    parse_net,
+from curvecast.search.metaqnn_nets import (
+    Node,
+    Paths,
+    build_trie,
+    covering_space,
+    infer_input_size,
+    recount,
+    strip_dropout,
 )
-
-__all__ = ["METAQNN_SCHEDULE", "MetaQNN", "epsilon_schedule"]
-
-#: MetaQNN's ε schedule for CIFAR-10, SVHN and MNIST: ``(ε, models trained at that ε)``.
-METAQNN_SCHEDULE: tuple[tuple[float, int], ...] = (
-    (1.0, 1500), (0.9, 100), (0.8, 100), (0.7, 100), (0.6, 150),
-    (0.5, 150), (0.4, 150), (0.3, 150), (0.2, 150), (0.1, 150),
+from curvecast.search.metaqnn_qtable import (
+    Experience,
+    QState,
+    Row,
+    Steps,
+    key_text,
+    parse_action,
+    parse_key,
+    q_update,
 )
+from curvecast.search.metaqnn_schedule import METAQNN_SCHEDULE, epsilon_schedule
+from curvecast.space.metaqnn import Layer, MetaQNNSpace, State, format_net, parse_net
+
+__all__ = ["METAQNN_SCHEDULE", "MetaQNN", "covering_space", "epsilon_schedule"]
 
 _STATE_DICT_VERSION = 1
 
 
-def epsilon_schedule(n_trials: int,
-                     schedule: Sequence[tuple[float, int]] = METAQNN_SCHEDULE) -> NDArray[np.float64]:
-    """The ε of each of ``n_trials`` trials: ``schedule`` stretched or shrunk to the budget.
-
-    Trial ``t`` (0-based) gets the ε of the schedule segment that contains the point
-    ``(t + 0.5) · total / n_trials``, where ``total`` is the schedule's model count (2700 for
-    MetaQNN's).  With ``n_trials = total`` this is the schedule itself; with 500 trials, MetaQNN's
-    schedule gives 278 trials at ε = 1.0, then 18 or 19 at each of 0.9, 0.8, 0.7 and 27 or 28 at
-    each of 0.6 … 0.1.  Short budgets can skip a segment.
-
-    Returns:
-        shape ``(n_trials,)``, non-increasing when the schedule is.
-
-    Raises:
-        ValueError: ``n_trials < 1``, an empty schedule, an ε outside [0, 1] or a count below 1.
-    """
-    if isinstance(n_trials, bool) or not isinstance(n_trials, int | np.integer) or n_trials < 1:
-        raise ValueError(f"n_trials must be a positive integer, got {n_trials!r}")
-    if len(schedule) == 0:
-        raise ValueError(f"the epsilon schedule is empty: {schedule!r}")
-    for eps, count in schedule:
-        if not 0.0 <= float(eps) <= 1.0:
-            raise ValueError(f"epsilon must be in [0, 1], got {eps!r} in {schedule!r}")
-        if int(count) < 1:
-            raise ValueError(f"model counts must be >= 1, got {count!r} in {schedule!r}")
-    eps_values = np.array([float(e) for e, _ in schedule])
-    ends = np.cumsum([int(c) for _, c in schedule])
-    points = (np.arange(int(n_trials)) + 0.5) * ends[-1] / int(n_trials)
-    segment = np.searchsorted(ends, points, side="right")
-    return eps_values[np.minimum(segment, len(schedule) - 1)]
-
-
-# ------------------------------------------------------------------------------ Q-table
-#: A Q-learning state: the space's state and the last (non-dropout) layer, None at the start.
-QState = tuple[State, Layer | None]
-
-
-def _key_text(key: QState) -> str:
-    state, last = key
-    return (f"{state.depth},{state.last.value},{state.size},{state.consecutive_fc}|"
-            f"{'' if last is None else last}")
-
-
-def _parse_key(text: str) -> QState:
-    try:
-        head, last = text.split("|")
-        depth, kind, size, fc = head.split(",")
-        state = State(int(depth), LayerKind(kind), int(size), int(fc))
-    except ValueError:
-        raise ValueError(f"bad state key {text!r}: expected 'depth,last,size,consecutive_fc|layer'"
-                         ) from None
-    return state, (_parse_action(last) if last else None)
-
-
-def _parse_action(text: str) -> Layer:
-    layers = parse_net(f"[{text}]")
-    if len(layers) != 1:
-        raise ValueError(f"bad action {text!r}: expected one layer")
-    return layers[0]
-
-
-def _strip_dropout(layers: Sequence[Layer]) -> list[Layer]:
-    return [layer for layer in layers if not isinstance(layer, Dropout)]
-
-
-class _Row:
-    """The Q-values of one state, over its actions in a fixed order."""
-
-    __slots__ = ("actions", "index", "values")
-
-    def __init__(self, actions: Sequence[Layer], q_init: float) -> None:
-        self.actions: tuple[Layer, ...] = tuple(actions)
-        self.index = {a: i for i, a in enumerate(self.actions)}
-        self.values = [q_init] * len(self.actions)
-
-
-#: A compiled trajectory: per step, the row of the state and the index of the action taken.
-_Steps = tuple[tuple[_Row, int], ...]
-
-
-# ------------------------------------------------------------------------------ recorded nets
-@dataclass
-class _Node:
-    """A trie node: where a prefix of non-dropout layers leads."""
-
-    key: QState
-    children: dict[Layer, _Node] = field(default_factory=dict)
-    config_ids: list[str] = field(default_factory=list)  # recorded configs ending here
-    remaining: int = 0  # unused configs in this subtree
-
-
-@dataclass(frozen=True)
-class _Experience:
-    """One told trial in the replay memory."""
-
-    config_id: str
-    net: str
-    steps: _Steps
-    reward: float
-    predicted: bool
-
-
-def covering_space(nets: Sequence[str], input_size: int) -> MetaQNNSpace:
-    """The smallest :class:`MetaQNNSpace` (of one channel) whose walks include every net of ``nets``.
-
-    Its layers are the recorded ones, ``max_depth`` the deepest recorded net,
-    ``max_consecutive_fc`` the longest recorded run of FC layers, and FC layers are allowed at every
-    representation size.  Channels do not change states, so the input is ``(1, size, size)``.
-
-    Raises:
-        ValueError: an empty ``nets``, a malformed net, disagreeing class counts, or a layer the
-            space cannot express (e.g. a convolution with stride above 1 or an even kernel).
-    """
-    if len(nets) == 0:
-        raise ValueError("no nets to build a space from")
-    parsed = [_strip_dropout(parse_net(n)) for n in nets]
-    classes = {layer.classes for layers in parsed for layer in layers
-               if isinstance(layer, Softmax | GAP)}
-    if len(classes) != 1:
-        raise ValueError(f"the nets disagree on the number of classes: {sorted(classes)}")
-    convs = {layer for layers in parsed for layer in layers if isinstance(layer, Conv)}
-    pools = {layer for layers in parsed for layer in layers if isinstance(layer, Pool)}
-    fcs = {layer for layers in parsed for layer in layers if isinstance(layer, FC)}
-    for conv in convs:
-        if conv.stride != 1:
-            raise ValueError(f"{conv}: MetaQNNSpace has stride-1 convolutions only")
-    depth = max(sum(isinstance(x, Conv | Pool | FC) for x in layers) for layers in parsed)
-    run = best_run = 0
-    for layers in parsed:
-        run = 0
-        for layer in layers:
-            run = run + 1 if isinstance(layer, FC) else 0
-            best_run = max(best_run, run)
-    return MetaQNNSpace(
-        (1, int(input_size), int(input_size)), classes.pop(), max_depth=max(depth, 1),
-        conv_filters=sorted({c.filters for c in convs}) or [1],
-        conv_kernels=sorted({c.kernel for c in convs}) or [1],
-        pools=sorted({(p.size, p.stride) for p in pools}),
-        fc_units=sorted({f.units for f in fcs}),
-        fc_max_size=int(input_size), max_consecutive_fc=best_run,
-    )
-
-
-def _infer_input_size(curves: CurveSet, nets: Sequence[str]) -> int:
-    configs = curves.configs
-    if "final_size" in configs.columns:
-        sizes = {int(size) for net, size in zip(nets, configs["final_size"], strict=True)
-                 if not any(isinstance(x, Pool) for x in parse_net(net))}
-        if len(sizes) == 1:
-            return sizes.pop()
-        if len(sizes) > 1:
-            raise ValueError(f"nets without pooling have different final_size values "
-                             f"{sorted(sizes)}: pass input_size or space")
-    raise ValueError("cannot tell the input size from the config table (no 'final_size' of a "
-                     "net without pooling): pass input_size or space")
-
-
-# ------------------------------------------------------------------------------ the searcher
 class MetaQNN(IdSearcherConfigs):
     """MetaQNN's Q-learning agent (module docstring), over recorded nets or generative.
 
@@ -302,14 +148,14 @@ class MetaQNN(IdSearcherConfigs):
         self.results_: dict[str, Result] = {}
         self.n_asked_ = 0
         self._rng = np.random.default_rng(seed)
-        self._rows: dict[QState, _Row] = {}
-        self._memory: list[_Experience] = []
-        self._pending: dict[str, tuple[str, _Steps]] = {}
+        self._rows: dict[QState, Row] = {}
+        self._memory: list[Experience] = []
+        self._pending: dict[str, tuple[str, Steps]] = {}
         self._configs: dict[str, dict[str, Any]] = {}  # generative configs by id
         self._epsilons: dict[str, float] = {}  # the ε each asked id was chosen with
         self._nets: dict[str, str] | None = None
-        self._root: _Node | None = None
-        self._paths: dict[str, list[_Node]] = {}
+        self._root: Node | None = None
+        self._paths: Paths = {}
         self._used: set[str] = set()
         self._recorded_actions: dict[QState, tuple[Layer, ...]] = {}
         if nets is not None:
@@ -347,7 +193,7 @@ class MetaQNN(IdSearcherConfigs):
         if not nets:
             raise ValueError(f"no config of {curves!r} is recorded to the final epoch")
         if space is None:
-            size = _infer_input_size(curves, nets_all) if input_size is None else input_size
+            size = infer_input_size(curves, nets_all) if input_size is None else input_size
             space = covering_space(list(nets.values()), size)
         kwargs.setdefault("direction", curves.direction)
         return cls(space, len(nets) if n_trials is None else n_trials, nets=nets, **kwargs)
@@ -369,46 +215,13 @@ class MetaQNN(IdSearcherConfigs):
         return keys
 
     def _build_trie(self, nets: Mapping[str, str]) -> None:
-        root = _Node((self.space.start_state(), None))
-        actions: dict[QState, dict[Layer, None]] = {}
-        for cid, net in nets.items():
-            cid, net = str(cid), str(net)
-            if cid in self._paths:
-                raise ValueError(f"config {cid!r} appears more than once among the nets")
-            layers = _strip_dropout(parse_net(net))
-            node, path = root, [root]
-            for layer in layers:
-                child = node.children.get(layer)
-                if child is None:
-                    break
-                node = child
-                path.append(node)
-            if len(path) <= len(layers) or not node.config_ids:
-                try:
-                    keys = self._walk(layers, net)
-                except ValueError as err:
-                    raise ValueError(f"config {cid!r}: {err}") from None
-                for layer, key in zip(layers[len(path) - 1:], keys[len(path):], strict=True):
-                    node.children[layer] = _Node(key)
-                    node = node.children[layer]
-                    path.append(node)
-            for parent, layer in zip(path[:-1], layers, strict=True):
-                actions.setdefault(parent.key, {})[layer] = None
-            node.config_ids.append(cid)
-            self._paths[cid] = path
-        self._root = root
-        self._recorded_actions = {k: tuple(a) for k, a in actions.items()}
+        self._root, self._paths, self._recorded_actions = build_trie(
+            nets, (self.space.start_state(), None), self._walk)
         self._nets = {str(k): str(v) for k, v in nets.items()}
         self._recount()
 
     def _recount(self) -> None:
-        for path in self._paths.values():
-            for node in path:
-                node.remaining = 0
-        for cid, path in self._paths.items():
-            if cid not in self._used:
-                for node in path:
-                    node.remaining += 1
+        recount(self._paths, self._used)
 
     def __repr__(self) -> str:
         mode = "generative" if self._nets is None else f"candidates={len(self._nets)}"
@@ -426,14 +239,14 @@ class MetaQNN(IdSearcherConfigs):
         """ε of the next trial (the schedule's last value once the budget is spent)."""
         return float(self.epsilons_[min(self.n_asked_, self.n_trials - 1)])
 
-    def _row(self, key: QState) -> _Row:
+    def _row(self, key: QState) -> Row:
         row = self._rows.get(key)
         if row is None:
             actions = self._recorded_actions.get(key) or self.space.actions(key[0])
-            row = self._rows[key] = _Row(actions, self.q_init)
+            row = self._rows[key] = Row(actions, self.q_init)
         return row
 
-    def _compile(self, layers: Sequence[Layer], net: str) -> _Steps:
+    def _compile(self, layers: Sequence[Layer], net: str) -> Steps:
         keys = self._walk(layers, net)
         steps = []
         for key, layer in zip(keys[:-1], layers, strict=True):
@@ -452,7 +265,7 @@ class MetaQNN(IdSearcherConfigs):
         Raises:
             ValueError: ``prefix`` is not a walk of the space.
         """
-        layers = _strip_dropout(prefix)
+        layers = strip_dropout(prefix)
         state, last = self.space.start_state(), None
         for pos, layer in enumerate(layers):
             try:
@@ -464,16 +277,7 @@ class MetaQNN(IdSearcherConfigs):
         row = self._row((state, last))
         return dict(zip(row.actions, row.values, strict=True))
 
-    def _update(self, steps: _Steps, reward: float) -> None:
-        """One backward Q-learning pass over a trajectory that ends in a terminal state."""
-        alpha, gamma = self.alpha, self.gamma
-        target = reward
-        for row, i in reversed(steps):
-            values = row.values
-            values[i] += alpha * (target - values[i])
-            target = gamma * max(values)
-
-    def _choose(self, row: _Row, options: Sequence[Layer], eps: float) -> Layer:
+    def _choose(self, row: Row, options: Sequence[Layer], eps: float) -> Layer:
         if self._rng.random() < eps:
             return options[int(self._rng.integers(len(options)))]
         values = [row.values[row.index[a]] for a in options]
@@ -490,7 +294,7 @@ class MetaQNN(IdSearcherConfigs):
         if self.n_asked_ >= self.n_trials:
             return None
         eps = self.epsilon
-        steps: list[tuple[_Row, int]] = []
+        steps: list[tuple[Row, int]] = []
         if self._root is not None and self._nets is not None:
             if self._root.remaining == 0:
                 return None
@@ -549,12 +353,12 @@ class MetaQNN(IdSearcherConfigs):
         value = self._check_told(config_id, value)
         net, steps = self._pending.pop(config_id)
         self.results_[config_id] = Result(value, bool(predicted))
-        self._memory.append(_Experience(config_id, net, steps, self.direction.sign * value,
+        self._memory.append(Experience(config_id, net, steps, self.direction.sign * value,
                                         bool(predicted)))
         if self.replay_size:
             memory = self._memory
             for i in self._rng.integers(len(memory), size=self.replay_size).tolist():
-                self._update(memory[i].steps, memory[i].reward)
+                q_update(memory[i].steps, memory[i].reward, self.alpha, self.gamma)
 
     @property
     def asked_epsilons(self) -> dict[str, float]:
@@ -581,7 +385,7 @@ class MetaQNN(IdSearcherConfigs):
                          "schedule": [list(s) for s in self.schedule],
                          "direction": self.direction.value, "seed": self.seed},
             "n_asked": self.n_asked_,
-            "q": {_key_text(k): {str(a): v for a, v in zip(r.actions, r.values, strict=True)}
+            "q": {key_text(k): {str(a): v for a, v in zip(r.actions, r.values, strict=True)}
                   for k, r in self._rows.items()},
             "memory": [{"config_id": e.config_id, "net": e.net, "reward": e.reward,
                         "predicted": e.predicted} for e in self._memory],
@@ -617,18 +421,18 @@ class MetaQNN(IdSearcherConfigs):
         self._rows = {}
         try:
             for text, saved in state["q"].items():
-                row = self._row(_parse_key(text))
+                row = self._row(parse_key(text))
                 for action_text, value in saved.items():
-                    action = _parse_action(action_text)
+                    action = parse_action(action_text)
                     if action not in row.index:
                         raise ValueError(f"state_dict: {action} is not an action of state "
                                          f"{text!r}")
                     row.values[row.index[action]] = float(value)
 
-            def compile_net(net: str) -> _Steps:
-                return self._compile(_strip_dropout(parse_net(net)), net)
+            def compile_net(net: str) -> Steps:
+                return self._compile(strip_dropout(parse_net(net)), net)
 
-            memory = [_Experience(str(e["config_id"]), str(e["net"]), compile_net(str(e["net"])),
+            memory = [Experience(str(e["config_id"]), str(e["net"]), compile_net(str(e["net"])),
                                   float(e["reward"]), bool(e["predicted"]))
                       for e in state["memory"]]
             pending = {str(cid): (str(net), compile_net(str(net)))

@@ -19,6 +19,10 @@ What is here:
 * :class:`SupervisedRun` — a generic :class:`~curvecast.workloads._base.TrainingRun`: one epoch per
   :meth:`~SupervisedRun.train_epoch`, divergence handling, checkpoint and bit-identical resume.
 
+The pieces before :class:`SupervisedRun` live beside this module, one job each, and are
+re-exported here: :mod:`._torch_setup` (device, threads, seeds), :mod:`._torch_metrics`
+(evaluation), :mod:`._torch_pieces` (batches, losses, schedules).
+
 **Randomness.**  A run owns three random streams, all derived from its seed and all checkpointed:
 the torch CPU RNG state used while it trains (dropout), a CPU ``torch.Generator`` for the data
 order, and a numpy ``Generator`` for anything else the workload wants.  The run swaps its torch RNG
@@ -36,17 +40,35 @@ The :class:`~curvecast.curves.CurveSet` keeps these values as diverged observati
 
 from __future__ import annotations
 
-import math
 import pickle
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from curvecast.workloads._base import CheckpointError, EpochResult, TrainingRun, Workload
+from curvecast.workloads._torch_metrics import accuracy, perplexity, rmse
+from curvecast.workloads._torch_pieces import (
+    SCHEDULES,
+    Batch,
+    BatchFn,
+    EvalFn,
+    LossFn,
+    cross_entropy_loss,
+    epoch_schedule,
+    mse_loss,
+    shuffled_batches,
+)
+from curvecast.workloads._torch_setup import (
+    choose_device,
+    configure_threads,
+    derive_seeds,
+    model_seed,
+    rng_swapped,
+    seeded,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -77,272 +99,6 @@ __all__ = [
 
 #: Version tag stored in every checkpoint written by :class:`SupervisedRun`.
 CHECKPOINT_FORMAT = "curvecast-supervised-run/1"
-
-#: One training batch: a tuple of tensors (e.g. ``(x, y)``), already on the run's device.
-Batch = tuple["torch.Tensor", ...]
-#: Yields one epoch's batches, drawing its order from the given CPU generator.
-BatchFn = Callable[["torch.Generator"], Iterable[Batch]]
-#: Mean training loss of one batch (a scalar tensor with grad), given the model in train mode.
-LossFn = Callable[["nn.Module", Batch], "torch.Tensor"]
-#: A metric of the model on a fixed split (called in eval mode under ``torch.no_grad``).
-EvalFn = Callable[["nn.Module"], float]
-
-
-# --------------------------------------------------------------------------- device and threads
-def choose_device(device: str | None = None) -> torch.device:
-    """The device to train on: ``device`` when given, else CUDA when available, else the CPU.
-
-    Raises:
-        ValueError: ``device`` is not a device name torch knows, or names CUDA when none is present.
-    """
-    import torch
-
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"unknown device {device!r}: {exc}") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} asked for, but CUDA is not available")
-    return dev
-
-
-def configure_threads(n_threads: int = 1) -> None:
-    """Make torch use ``n_threads`` intra-op threads (call once at the start of a worker process).
-
-    The inter-op pool is set too when torch still allows it (only before its first parallel work).
-
-    Raises:
-        ValueError: ``n_threads`` is below 1.
-    """
-    import torch
-
-    if n_threads < 1:
-        raise ValueError(f"n_threads must be at least 1, got {n_threads}")
-    torch.set_num_threads(n_threads)
-    try:
-        torch.set_num_interop_threads(n_threads)
-    except RuntimeError:
-        pass  # already fixed by earlier parallel work in this process
-
-
-# --------------------------------------------------------------------------- seeds
-def derive_seeds(seed: int, n: int) -> list[int]:
-    """``n`` independent 63-bit seeds derived from ``seed`` (one per random stream).
-
-    Raises:
-        ValueError: ``seed`` is negative or ``n`` is below 1.
-    """
-    if seed < 0:
-        raise ValueError(f"seed must be non-negative, got {seed}")
-    if n < 1:
-        raise ValueError(f"n must be at least 1, got {n}")
-    words = np.random.SeedSequence(seed).generate_state(n, dtype=np.uint64)
-    return [int(w >> np.uint64(1)) for w in words]
-
-
-def model_seed(seed: int) -> int:
-    """The seed a workload should build a run's model under (see :func:`seeded`).
-
-    It is the fourth stream of :func:`derive_seeds`; :class:`SupervisedRun` uses the first three
-    (dropout RNG, data order, numpy), so all four are independent.
-    """
-    return derive_seeds(seed, 4)[3]
-
-
-@contextmanager
-def seeded(seed: int) -> Iterator[None]:
-    """Run the body with the global torch CPU RNG seeded by ``seed``, restoring it afterwards.
-
-    Use it to build a model so its initial weights depend on ``seed`` only.
-    """
-    import torch
-
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        yield
-
-
-@contextmanager
-def _rng_swapped(state: torch.Tensor) -> Iterator[list[torch.Tensor]]:
-    """Install ``state`` as the torch CPU RNG state; on exit, yield back the advanced state.
-
-    The caller's RNG state is restored on exit.  The context value is a one-element list whose
-    element is replaced by the advanced run state when the body finishes.
-    """
-    import torch
-
-    outer = torch.get_rng_state()
-    torch.set_rng_state(state)
-    box = [state]
-    try:
-        yield box
-    finally:
-        box[0] = torch.get_rng_state()
-        torch.set_rng_state(outer)
-
-
-# --------------------------------------------------------------------------- evaluation helpers
-def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
-             batch_size: int = 1024) -> float:
-    """Fraction (0..1) of rows of ``x`` whose argmax logit equals ``y``.
-
-    Args:
-        model: maps ``x[i:j]`` to logits of shape ``(j - i, n_classes)``.
-        x: inputs, first axis the examples, on the model's device.
-        y: int64 labels, shape ``(n,)``.
-        batch_size: examples per forward pass.
-
-    Returns:
-        The accuracy, or NaN when any logit is NaN or ±inf (a diverged model).
-    """
-    import torch
-
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    correct = 0
-    with torch.no_grad():
-        for i in range(0, int(x.shape[0]), batch_size):
-            logits = model(x[i:i + batch_size])
-            if not bool(torch.isfinite(logits).all()):
-                return float("nan")
-            correct += int((logits.argmax(dim=1) == y[i:i + batch_size]).sum())
-    return correct / int(x.shape[0])
-
-
-def perplexity(total_nll: float, n_tokens: int) -> float:
-    """``exp(total_nll / n_tokens)``: perplexity from a summed token cross-entropy (nats).
-
-    Returns +inf when the mean is NaN, ±inf, or too large to exponentiate.
-
-    Raises:
-        ValueError: ``n_tokens`` is below 1.
-    """
-    if n_tokens < 1:
-        raise ValueError(f"n_tokens must be at least 1, got {n_tokens}")
-    mean = total_nll / n_tokens
-    if not math.isfinite(mean):
-        return math.inf
-    try:
-        return math.exp(mean)
-    except OverflowError:
-        return math.inf
-
-
-def rmse(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: int = 1024) -> float:
-    """Root mean squared error of ``model(x)`` against ``y`` (in the units of ``y``).
-
-    Args:
-        model: maps ``x[i:j]`` to predictions of shape ``(j - i,)`` or ``(j - i, 1)``.
-        x: inputs, first axis the examples, on the model's device.
-        y: float targets, shape ``(n,)``.
-        batch_size: examples per forward pass.
-
-    Returns:
-        The RMSE (accumulated in float64), or +inf when any prediction is NaN or ±inf or the sum of
-        squares overflows (a diverged model).
-    """
-    import torch
-
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    total = 0.0
-    with torch.no_grad():
-        for i in range(0, int(x.shape[0]), batch_size):
-            pred = model(x[i:i + batch_size]).reshape(-1).double()
-            if not bool(torch.isfinite(pred).all()):
-                return math.inf
-            total += float(((pred - y[i:i + batch_size].double()) ** 2).sum())
-    mse = total / int(x.shape[0])
-    return math.sqrt(mse) if math.isfinite(mse) else math.inf
-
-
-# --------------------------------------------------------------------------- building blocks
-#: Learning-rate schedules :func:`epoch_schedule` knows (a categorical hyperparameter's choices).
-SCHEDULES = ("constant", "step", "cosine")
-
-
-def epoch_schedule(optimizer: torch.optim.Optimizer, kind: str, epochs: int, *,
-                   warmup: int = 0) -> torch.optim.lr_scheduler.LambdaLR:
-    """An epoch-level schedule multiplying the initial learning rate, planned for ``epochs``.
-
-    With ``warmup`` = W epochs, epoch ``e`` (0-based) for ``e < W`` uses the factor
-    ``(e + 1) / (W + 1)`` (a linear ramp towards the peak); after it, the decay ``kind`` runs over
-    the remaining ``epochs - W`` epochs, with ``d = e - W`` epochs of it done:
-
-    * ``"constant"``: factor 1;
-    * ``"step"``: factor ``0.1 ** floor(3 * d / (epochs - W))`` (÷10 after a third and two thirds);
-    * ``"cosine"``: ``0.5 * (1 + cos(pi * d / (epochs - W)))`` (reaches 0 at ``epochs``).
-
-    Past ``epochs`` the factor stays at its last value.
-
-    Raises:
-        ValueError: unknown ``kind``, ``epochs`` below 1, or ``warmup`` outside ``0..epochs - 1``.
-    """
-    import torch
-
-    if epochs < 1:
-        raise ValueError(f"epochs must be at least 1, got {epochs}")
-    if kind not in SCHEDULES:
-        raise ValueError(f"unknown schedule {kind!r}: expected one of {SCHEDULES}")
-    if not 0 <= warmup < epochs:
-        raise ValueError(f"warmup must be in 0..{epochs - 1} (epochs - 1), got {warmup}")
-    decay = epochs - warmup
-
-    def factor(e: int) -> float:
-        if e < warmup:
-            return (e + 1) / (warmup + 1)
-        d = min(e - warmup, decay)
-        if kind == "step":
-            return float(0.1 ** min(3 * d // decay, 2))
-        if kind == "cosine":
-            return 0.5 * (1.0 + math.cos(math.pi * d / decay))
-        return 1.0
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-
-
-def shuffled_batches(x: torch.Tensor, y: torch.Tensor, batch_size: int) -> BatchFn:
-    """A :data:`BatchFn` over ``(x, y)``, reshuffled each epoch (the last batch may be short).
-
-    Args:
-        x: inputs, shape ``(n, ...)``, on the training device.
-        y: targets, shape ``(n, ...)``, same device.
-        batch_size: examples per batch.
-
-    Raises:
-        ValueError: ``batch_size`` below 1, or ``x`` and ``y`` of different lengths.
-    """
-    import torch
-
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    n = int(x.shape[0])
-    if int(y.shape[0]) != n:
-        raise ValueError(f"x has {n} rows but y has {int(y.shape[0])}")
-
-    def batches(generator: torch.Generator) -> Iterator[Batch]:
-        order = torch.randperm(n, generator=generator).to(x.device)
-        for i in range(0, n, batch_size):
-            idx = order[i:i + batch_size]
-            yield (x[idx], y[idx])
-
-    return batches
-
-
-def cross_entropy_loss(model: nn.Module, batch: Batch) -> torch.Tensor:
-    """Mean cross-entropy (nats) of ``model(batch[0])`` logits against labels ``batch[1]``."""
-    import torch
-
-    return torch.nn.functional.cross_entropy(model(batch[0]), batch[1])
-
-
-def mse_loss(model: nn.Module, batch: Batch) -> torch.Tensor:
-    """Mean squared error of ``model(batch[0])`` (flattened to ``(B,)``) against ``batch[1]``."""
-    import torch
-
-    return torch.nn.functional.mse_loss(model(batch[0]).reshape(-1), batch[1])
 
 
 # --------------------------------------------------------------------------- the generic run
@@ -460,7 +216,7 @@ class SupervisedRun(TrainingRun):
 
     def train_epoch(self) -> EpochResult:
         start = time.perf_counter()
-        with _rng_swapped(self._torch_rng) as box:
+        with rng_swapped(self._torch_rng) as box:
             if not self._diverged:
                 self._train_batches()
             if self._diverged:
@@ -476,7 +232,7 @@ class SupervisedRun(TrainingRun):
     def test_value(self) -> float:
         if self._diverged:
             return self.diverged_report
-        with _rng_swapped(self._torch_rng) as box:
+        with rng_swapped(self._torch_rng) as box:
             value = self._evaluate(self.test)
         self._torch_rng = box[0]
         return float(value)

@@ -1,37 +1,12 @@
-"""SQLite persistence of studies: trials, every observed value, every stopping decision.
-
-One database file (standard-library ``sqlite3``, WAL journal) holds any number of studies.  Every
-write is its own transaction and is on disk when the call returns, so a study killed at any
-moment (``kill -9``) loses nothing it recorded.
-
-Several processes may share one file and one study.  Writes serialise on SQLite's write lock
-(``BEGIN IMMEDIATE``); :meth:`Store.transaction` groups several writes into one atomic step.  Each
-trial records its owner, a worker id ``host:pid:token`` (:func:`worker_id`), and a heartbeat
-timestamp the owner refreshes while it trains (:meth:`Store.heartbeat`).  :meth:`Store.claim_trial`
-hands a pending trial — or a RUNNING one whose owner is dead (:func:`worker_alive`) — to exactly
-one worker, so two workers never train the same trial.
-
-Tables: ``studies`` (name, metric, direction, settings), ``trials`` (per study: number, config,
-state, worker and its heartbeat, predicted value when stopped), ``observations`` (trial, epoch,
-value, seconds; a diverged run's NaN/inf is stored as is), ``decisions`` (trial, epoch, action,
-predicted mean and std, probability, reason) and ``study_state`` (named JSON blobs a searcher or
-scheduler needs to resume, e.g. a Q-table or a Hyperband bracket position).
-"""
+"""The study database's API: studies, trials and their claims, every value and decision, the
+state a searcher or scheduler resumes from, and the export to a CurveSet."""
 
 from __future__ import annotations
 
 import json
 import math
-import os
-import secrets
-import socket
-import sqlite3
 import time
-import unicodedata
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from enum import StrEnum
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -40,197 +15,18 @@ import pandas as pd
 
 from curvecast.curves import CurveSet, Direction
 from curvecast.stopping import Action, Decision
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS studies (
-    id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, metric TEXT NOT NULL,
-    direction TEXT NOT NULL, settings TEXT NOT NULL, created REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS trials (
-    id INTEGER PRIMARY KEY, study_id INTEGER NOT NULL REFERENCES studies(id),
-    number INTEGER NOT NULL, config TEXT NOT NULL, state TEXT NOT NULL, worker TEXT,
-    predicted_value REAL, test_value REAL, created REAL NOT NULL, updated REAL NOT NULL,
-    heartbeat REAL, UNIQUE (study_id, number));
-CREATE TABLE IF NOT EXISTS observations (
-    trial_id INTEGER NOT NULL REFERENCES trials(id), epoch INTEGER NOT NULL,
-    value REAL, seconds REAL, PRIMARY KEY (trial_id, epoch));
-CREATE TABLE IF NOT EXISTS decisions (
-    id INTEGER PRIMARY KEY, trial_id INTEGER NOT NULL REFERENCES trials(id),
-    epoch INTEGER NOT NULL, action TEXT NOT NULL, mean REAL, std REAL, probability REAL,
-    reason TEXT, created REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS study_state (
-    study_id INTEGER NOT NULL REFERENCES studies(id), key TEXT NOT NULL, value TEXT NOT NULL,
-    PRIMARY KEY (study_id, key));
-"""
+from curvecast.store.database import SQLiteFile
+from curvecast.store.database import to_json as _json
+from curvecast.store.names import check_study_name
+from curvecast.store.records import StoredTrial, StudyUpdates, TrialState
+from curvecast.store.workers import worker_alive
 
 #: The decision values a study stores (the ``Action`` enum's values).
 _ACTIONS = tuple(a.value for a in Action)
 
 
-class TrialState(StrEnum):
-    """Where a trial is in its life."""
-
-    PENDING = "pending"  # proposed, waiting for a worker
-    RUNNING = "running"
-    PAUSED = "paused"  # stopped for now by a scheduler, may be continued (Hyperband)
-    COMPLETE = "complete"
-    STOPPED = "stopped"  # stopped early for good; predicted_value holds its prediction
-    FAILED = "failed"
-
-
-@dataclass
-class StoredTrial:
-    """A trial as stored: its config, state, every value observed so far and every
-    :class:`~curvecast.stopping.Decision` recorded about it.
-
-    (The running-trial view a stopper reads is :class:`curvecast.stopping.Trial`.)
-    """
-
-    number: int
-    config: dict[str, Any]
-    state: TrialState
-    worker: str | None = None
-    predicted_value: float | None = None
-    test_value: float | None = None
-    values: list[tuple[int, float, float | None]] = field(default_factory=list)
-    decisions: list[Decision] = field(default_factory=list)
-
-    @property
-    def last_epoch(self) -> int:
-        """The last epoch observed (0 when none)."""
-        return self.values[-1][0] if self.values else 0
-
-
-def parse_storage(url: str | os.PathLike[str]) -> Path:
-    """``sqlite:///relative.db``, ``sqlite:////abs/path.db`` or a plain path → the file's Path.
-
-    Raises:
-        ValueError: a URL of another database kind.
-    """
-    text = os.fspath(url)
-    if "://" in text:
-        scheme, _, rest = text.partition("://")
-        if scheme != "sqlite":
-            raise ValueError(f"storage {text!r}: only sqlite:///PATH is supported")
-        text = rest[1:] if rest.startswith("/") else rest
-    if not text:
-        raise ValueError(f"storage {os.fspath(url)!r} names no file")
-    return Path(text)
-
-
-#: The longest study name a store accepts (names are shown in one-line messages and tables).
-MAX_STUDY_NAME = 200
-
-
-def check_study_name(name: str) -> str:
-    """Return ``name`` if it can name a study: 1 to :data:`MAX_STUDY_NAME` characters, not only
-    white space, no control characters (line breaks would break one-line output).  Any other
-    text is fine: a study's files are named by its row id, never by its name.
-
-    Raises:
-        ValueError: the name is refused (the message says why).
-    """
-    if not name.strip():
-        raise ValueError("a study name must not be empty")
-    if len(name) > MAX_STUDY_NAME:
-        raise ValueError(f"a study name has at most {MAX_STUDY_NAME} characters, got {len(name)}")
-    bad = next((c for c in name if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp")), None)
-    if bad is not None:
-        raise ValueError(f"study name {name[:40]!r}: control character {bad!r} not allowed")
-    return name
-
-
-_TOKENS: dict[int, str] = {}  # pid → this process's random token (a forked child makes its own)
-
-
-def worker_id() -> str:
-    """This process's worker id, ``host:pid:token``.
-
-    The random token tells this process apart from an earlier one that had the same pid (a
-    restarted container reuses pids), so a trial left RUNNING by that one counts as orphaned.
-    """
-    pid = os.getpid()
-    token = _TOKENS.setdefault(pid, secrets.token_hex(4))
-    return f"{socket.gethostname()}:{pid}:{token}"
-
-
-def _parse_worker(worker: str | None) -> tuple[str | None, int | None]:
-    """``host:pid:token`` → (host, pid); a bare pid (older databases) is a pid of this host."""
-    if worker is None:
-        return None, None
-    if worker.isdigit():
-        return socket.gethostname(), int(worker)
-    parts = worker.rsplit(":", 2)
-    if len(parts) == 3 and parts[1].isdigit():
-        return parts[0], int(parts[1])
-    return None, None
-
-
-def _pid_running(pid: int) -> bool:
-    """Whether process ``pid`` of this host exists and is not a zombie (exited, not reaped)."""
-    if os.name == "nt":  # os.kill(pid, 0) would terminate it: rely on the heartbeat
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by another user
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:  # no /proc (macOS): it exists
-        return True
-    return stat.rpartition(")")[2].split()[:1] != ["Z"]
-
-
-def worker_alive(worker: str | None, heartbeat: float | None, *, grace: float,
-                 now: float | None = None) -> bool:
-    """Whether the owner of a RUNNING trial may still be training it.
-
-    Dead when its heartbeat is missing or older than ``grace`` seconds, or — when it ran on this
-    host — its pid has exited, or its pid is this process's under another token (an earlier
-    process with the same pid).  An owner on another host is judged by its heartbeat alone.
-
-    Args:
-        worker: the owner's id (:func:`worker_id`; a bare pid from older databases).
-        heartbeat: the owner's last heartbeat (seconds since the epoch).
-        grace: seconds without a heartbeat after which an owner counts as dead.
-        now: the current time (default: ``time.time()``).
-    """
-    now = time.time() if now is None else now
-    if heartbeat is None or now - heartbeat > grace:
-        return False
-    host, pid = _parse_worker(worker)
-    if host != socket.gethostname() or pid is None:
-        return True
-    if pid == os.getpid():
-        return worker == worker_id()
-    return _pid_running(pid)
-
-
-@dataclass(frozen=True)
-class StudyUpdates:
-    """What changed in a study since a reader's last look (see :meth:`Store.updates`).
-
-    Attributes:
-        new_trials: trials numbered above the reader's last known number (configs, no values).
-        states: the state of every trial, by number.
-        values: ``(number, epoch, value, seconds)`` of every observation recorded since.
-        cursor: pass as ``after_observation`` next time.
-    """
-
-    new_trials: list[StoredTrial]
-    states: dict[int, TrialState]
-    values: list[tuple[int, int, float, float | None]]
-    cursor: int
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=lambda o: o.item() if hasattr(o, "item")
-                      else str(o))
-
-
-class Store:
-    """A study database (see the module docstring).
+class Store(SQLiteFile):
+    """A study database (see :mod:`curvecast.store`).
 
     Args:
         storage: ``sqlite:///PATH`` or a path; the file is created when missing, its folder must
@@ -240,113 +36,6 @@ class Store:
             ``export``, ``report``): nothing is created, migrated or locked, so a file the user
             cannot write (a colleague's copy, an archive) can be inspected.  Writes then fail.
     """
-
-    def __init__(self, storage: str | os.PathLike[str], timeout: float = 30.0, *,
-                 read_only: bool = False) -> None:
-        self.path = parse_storage(storage)
-        if not self.path.parent.is_dir():
-            raise FileNotFoundError(f"{self.path}: folder {str(self.path.parent)!r} does not exist")
-        if read_only:
-            self._db = self._open_read_only(timeout)
-            return
-        try:
-            self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
-            self._wal(timeout)
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            with self._write():
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        self._db.execute(statement)
-                self._migrate()
-        except sqlite3.DatabaseError as err:
-            raise ValueError(f"{self.path}: not a curvecast study database ({err})") from None
-
-    def _wal(self, timeout: float) -> None:
-        """Switch to the WAL journal.  SQLite does not wait on its busy timeout for this switch:
-        two processes opening a new database at once see "database is locked", so retry (up to
-        ``timeout`` seconds)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                self._db.execute("PRAGMA journal_mode=WAL")
-                return
-            except sqlite3.OperationalError as err:
-                if "locked" not in str(err) or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.02)
-
-    def _open_read_only(self, timeout: float) -> sqlite3.Connection:
-        """A read-only connection (``mode=ro``; ``immutable=1`` when SQLite cannot even make the
-        shared-memory file of a WAL database, as in a read-only folder)."""
-        if not self.path.is_file():
-            raise FileNotFoundError(f"{self.path}: no such study database")
-        uri = self.path.resolve().as_uri()
-        problem: sqlite3.DatabaseError | None = None
-        for mode in ("mode=ro", "immutable=1"):
-            try:
-                db = sqlite3.connect(f"{uri}?{mode}", uri=True, timeout=timeout,
-                                     isolation_level=None)
-                db.execute("SELECT name, metric, direction, settings FROM studies LIMIT 1")
-                db.execute("SELECT number, config, state FROM trials LIMIT 1")
-                return db
-            except sqlite3.DatabaseError as err:
-                problem = err
-        raise ValueError(f"{self.path}: not a curvecast study database ({problem})")
-
-    def close(self) -> None:
-        """Close the connection."""
-        self._db.close()
-
-    def __enter__(self) -> Store:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _migrate(self) -> None:
-        """Bring a database of an older curvecast up to the current schema."""
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(trials)")}
-        if "heartbeat" not in columns:
-            self._db.execute("ALTER TABLE trials ADD COLUMN heartbeat REAL")
-            self._db.execute("UPDATE trials SET heartbeat = updated")
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, taken at once (``BEGIN IMMEDIATE``) so writers serialise.
-
-        Inside an open transaction (:meth:`transaction`) it joins that one.
-        """
-        if self._db.in_transaction:
-            yield self._db
-            return
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
-
-    @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        """One read transaction: its queries see one snapshot of the database."""
-        if self._db.in_transaction:
-            yield self._db
-            return
-        self._db.execute("BEGIN")
-        try:
-            yield self._db
-        finally:
-            self._db.execute("COMMIT")
-
-    @contextmanager
-    def transaction(self) -> Iterator[Store]:
-        """Hold the database's write lock for several reads and writes, committed together (or
-        rolled back together when the block raises).  Other processes' writes wait, for up to
-        ``timeout`` seconds; keep the block short.  Calls inside join this transaction."""
-        with self._write():
-            yield self
 
     # ------------------------------------------------------------------ studies
     def create_study(self, name: str, *, metric: str, direction: Direction | str,

@@ -1,178 +1,27 @@
-"""Learning curves: the one data structure every part of curvecast reads.
+"""The :class:`CurveSet` itself: validated arrays, the summaries and the derived sets.
 
-A :class:`CurveSet` holds the validation curves of many configurations of one workload:
-
-* ``values[config, epoch]`` (float64, shape ``(n_configs, n_epochs)``), NaN where not observed;
-* ``observed[config, epoch]`` (bool, same shape): whether the run reported that epoch.  A run that
-  diverged reports NaN or ±inf; those entries are *observed* and kept exactly as reported;
-* ``epochs`` (int64, shape ``(n_epochs,)``, strictly increasing): the budget axis.  Epoch 0, where
-  present, is the untrained network (``has_untrained_epoch``);
-* ``seconds[config, epoch]`` (float64): wall-clock seconds the epoch took, NaN where unknown;
-* ``configs``: one row per configuration (hyperparameters, architecture encoding, ``n_params``,
-  ``n_layers``), indexed by a string ``config_id`` in the same order as the rows of ``values``;
-* ``test_values`` (float64, shape ``(n_configs,)``): the test-set value after the last epoch, NaN
-  where unknown;
-* the metric's name and :class:`Direction`, and a ``provenance`` mapping.
-
-**Diverged runs, the one rule.**  An observed value that is NaN or ±inf counts as the *worst value
-of the metric*: :meth:`CurveSet.filled_values` replaces it by :attr:`CurveSet.diverged_fill`, which
-is ``diverged_value`` when the data set states one (e.g. chance accuracy) and otherwise the worst
-finite value observed anywhere in the set (lowest accuracy, highest perplexity).  Every later part
-(features, predictors, stopping) reads curves through that rule; the raw values stay untouched.
-
-**Gaps count as diverged.**  A curve ends at its last observed epoch; an epoch missing *before*
-that one (an empty cell in the middle of a CSV row, a missing row of the long table) is a run
-that reported no number there, so it is an observed NaN — diverged, by the rule above — and never
-a shorter curve.  Only epochs after the last observed one are unobserved.
-
-On disk a CurveSet is one Parquet file: a long table ``(config_id, epoch, value, seconds)`` with one
-row per observed epoch, and in the file's metadata the metric, direction, epoch axis, provenance and
-the config table (as an Arrow IPC stream, so dtypes and floats survive exactly).
+Its tables and files live beside it: :mod:`curvecast.curves.long` reads a long table,
+:mod:`curvecast.curves.parquet` the Parquet file; the layout and the diverged-value rule are in
+:mod:`curvecast.curves`.
 """
 
 from __future__ import annotations
 
-import io
-import json
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
-FORMAT_VERSION = "1"
-_META_PREFIX = b"curvecast."
-_TEST_COLUMN = "__curvecast_test_value__"
-_LONG_COLUMNS = ("config_id", "epoch", "value", "seconds")
-
-
-class Direction(StrEnum):
-    """Whether a larger (accuracy) or a smaller (loss, perplexity) metric value is better."""
-
-    MAXIMIZE = "maximize"
-    MINIMIZE = "minimize"
-
-    @classmethod
-    def parse(cls, text: str | Direction) -> Direction:
-        """Return the direction named by ``text`` (``"maximize"``/``"max"``/``"minimize"``/``"min"``).
-
-        Raises:
-            ValueError: naming the unknown direction.
-        """
-        if isinstance(text, Direction):
-            return text
-        aliases = {"max": cls.MAXIMIZE, "maximize": cls.MAXIMIZE,
-                   "min": cls.MINIMIZE, "minimize": cls.MINIMIZE}
-        try:
-            return aliases[str(text).strip().lower()]
-        except KeyError:
-            raise ValueError(
-                f"unknown direction {text!r}: expected 'maximize' or 'minimize'"
-            ) from None
-
-    @property
-    def sign(self) -> float:
-        """+1.0 when larger is better, -1.0 otherwise: ``sign * value`` is always 'higher is better'."""
-        return 1.0 if self is Direction.MAXIMIZE else -1.0
-
-    def is_better(self, a: float, b: float) -> bool:
-        """Whether ``a`` is strictly better than ``b``."""
-        return a > b if self is Direction.MAXIMIZE else a < b
-
-    def worst(self, values: NDArray[np.float64]) -> float:
-        """The worst finite value in ``values`` (NaN when there is none)."""
-        finite = values[np.isfinite(values)]
-        if finite.size == 0:
-            return float("nan")
-        return float(finite.min() if self is Direction.MAXIMIZE else finite.max())
-
-    def best(self, values: NDArray[np.float64]) -> float:
-        """The best finite value in ``values`` (NaN when there is none)."""
-        finite = values[np.isfinite(values)]
-        if finite.size == 0:
-            return float("nan")
-        return float(finite.max() if self is Direction.MAXIMIZE else finite.min())
-
-
-def diverged_fill(direction: Direction, seen: NDArray[np.float64],
-                  diverged_value: float | None = None) -> float:
-    """The value a diverged observation (NaN or ±inf) counts as: curvecast's one rule.
-
-    Args:
-        direction: the metric's direction.
-        seen: the values observed so far (any shape; non-finite ones are ignored).
-        diverged_value: the value the data states for a diverged run (e.g. chance accuracy).
-
-    Returns:
-        ``diverged_value`` when given, else the worst finite value in ``seen`` (metric units);
-        NaN when there is neither.
-    """
-    if diverged_value is not None:
-        return float(diverged_value)
-    return direction.worst(np.asarray(seen, dtype=np.float64))
-
-
-def fill_diverged(values: NDArray[np.float64], observed: NDArray[np.bool_], direction: Direction,
-                  diverged_value: float | None = None) -> NDArray[np.float64]:
-    """A copy of ``values`` with each observed non-finite entry replaced by :func:`diverged_fill`
-    over the observed entries; unobserved entries are left as they are.
-
-    Args:
-        values: shape ``(n_curves, n_epochs)``, as reported.
-        observed: same shape: which entries were reported.
-        direction: the metric's direction.
-        diverged_value: the value the data states for a diverged run, if any.
-    """
-    out = np.array(values, dtype=np.float64, copy=True)
-    bad = observed & ~np.isfinite(out)
-    if bad.any():
-        out[bad] = diverged_fill(direction, out[observed], diverged_value)
-    return out
-
-
-class DivergedFill:
-    """:func:`diverged_fill` over a stream of observations (a study that runs): call
-    :meth:`see` with every value reported, then ``fill(value)`` maps a value to what it counts as.
-
-    Args:
-        direction: the metric's direction.
-        diverged_value: the value the data states for a diverged run, if any.
-    """
-
-    def __init__(self, direction: Direction, diverged_value: float | None = None) -> None:
-        self.direction = Direction.parse(direction)
-        self.diverged_value = diverged_value
-        self.worst_seen = float("nan")
-
-    def see(self, value: float) -> None:
-        """Take one reported value into account."""
-        if np.isfinite(value):
-            self.worst_seen = self.direction.worst(np.array([value, self.worst_seen]))
-
-    def fill(self, value: float) -> float:
-        """``value`` when finite, else what a diverged value counts as now (NaN when nothing
-        finite was seen and the data states no value)."""
-        if np.isfinite(value):
-            return float(value)
-        return diverged_fill(self.direction, np.array([self.worst_seen]), self.diverged_value)
-
-
-class CurveSetFormatError(ValueError):
-    """A file or table does not hold a valid CurveSet; the message names the file, config and field."""
-
-
-def _where(source: str | None, config: str | None = None, field_: str | None = None) -> str:
-    parts = [p for p in (source, f"config {config!r}" if config is not None else None,
-                         f"field {field_!r}" if field_ is not None else None) if p]
-    return ": ".join(parts) + ": " if parts else ""
+from curvecast.curves.direction import Direction, diverged_fill, fill_diverged
+from curvecast.curves.errors import CurveSetFormatError
+from curvecast.curves.errors import where as _where
+from curvecast.curves.long import long_to_arrays
+from curvecast.curves.parquet import read_parquet, write_parquet
 
 
 @dataclass(frozen=True, eq=False)
@@ -478,66 +327,13 @@ class CurveSet:
                 off the axis, or an empty set.
         """
         where = _where(source)
-        for col in ("config_id", "epoch", "value"):
-            if col not in long.columns:
-                raise CurveSetFormatError(f"{where}missing column {col!r} in the curve table "
-                                          f"(has {list(long.columns)})")
+        parts = long_to_arrays(long, configs, direction=direction, epochs=epochs,
+                               test_values=test_values, source=source)
         try:
-            direction = Direction.parse(direction)
-        except ValueError as err:
-            raise CurveSetFormatError(f"{_where(source, field_='direction')}{err}") from None
-        if "config_id" in configs.columns:
-            configs = configs.set_index("config_id")
-        configs = configs.copy()
-        configs.index = pd.Index([str(i) for i in configs.index], name="config_id")
-        if len(configs) == 0:
-            raise CurveSetFormatError(f"{where}empty CurveSet: the config table has no rows")
-        if configs.index.has_duplicates:
-            dup = configs.index[configs.index.duplicated()][0]
-            raise CurveSetFormatError(f"{_where(source, dup, 'config_id')}duplicated in the "
-                                      "config table")
-        ids = long["config_id"].astype(str).to_numpy()
-        try:
-            ep = long["epoch"].to_numpy(dtype=np.int64)
-        except (TypeError, ValueError):
-            raise CurveSetFormatError(f"{_where(source, field_='epoch')}epochs must be integers") from None
-        dup_mask = pd.DataFrame({"c": ids, "e": ep}).duplicated().to_numpy()
-        if dup_mask.any():
-            i = int(np.flatnonzero(dup_mask)[0])
-            raise CurveSetFormatError(f"{_where(source, ids[i], 'epoch')}epoch {ep[i]} appears "
-                                      "more than once")
-        rows = configs.index.get_indexer(pd.Index(ids))
-        if (rows < 0).any():
-            bad = ids[int(np.flatnonzero(rows < 0)[0])]
-            raise CurveSetFormatError(f"{_where(source, bad, 'config_id')}has curve values but "
-                                      "no row in the config table")
-        axis = np.unique(ep) if epochs is None else np.asarray(epochs, dtype=np.int64)
-        if axis.size == 0:
-            raise CurveSetFormatError(f"{where}empty CurveSet: no epochs")
-        cols = np.searchsorted(axis, ep)
-        off = (cols >= axis.size) | (axis[np.minimum(cols, axis.size - 1)] != ep)
-        if off.any():
-            i = int(np.flatnonzero(off)[0])
-            raise CurveSetFormatError(f"{_where(source, ids[i], 'epoch')}epoch {ep[i]} is not "
-                                      f"on the epoch axis {axis.tolist()}")
-        shape = (len(configs), axis.size)
-        values = np.full(shape, np.nan)
-        observed = np.zeros(shape, dtype=bool)
-        values[rows, cols] = long["value"].to_numpy(dtype=np.float64)
-        observed[rows, cols] = True
-        seconds = None
-        if "seconds" in long.columns:
-            seconds = np.full(shape, np.nan)
-            seconds[rows, cols] = long["seconds"].to_numpy(dtype=np.float64)
-        tests = np.full(len(configs), np.nan)
-        if test_values is not None:
-            for cid, v in test_values.items():
-                tests[configs.index.get_loc(str(cid))] = v
-        try:
-            return cls(values=values, observed=observed, epochs=axis, metric=str(metric),
-                       direction=direction, configs=configs, seconds=seconds,
-                       test_values=tests, provenance=dict(provenance or {}),
-                       diverged_value=diverged_value)
+            return cls(values=parts.values, observed=parts.observed, epochs=parts.epochs,
+                       metric=str(metric), direction=parts.direction, configs=parts.configs,
+                       seconds=parts.seconds, test_values=parts.test_values,
+                       provenance=dict(provenance or {}), diverged_value=diverged_value)
         except ValueError as err:
             raise CurveSetFormatError(f"{where}{err}") from None
 
@@ -548,39 +344,7 @@ class CurveSet:
         Raises:
             FileNotFoundError: when the destination folder does not exist.
         """
-        path = Path(path)
-        if not path.parent.exists():
-            raise FileNotFoundError(f"{path}: folder {str(path.parent)!r} does not exist")
-        table = pa.Table.from_pandas(self.to_long(), preserve_index=False)
-        configs = self.configs.copy()
-        assert self.test_values is not None  # set in __post_init__
-        configs[_TEST_COLUMN] = self.test_values
-        config_table = pa.Table.from_pandas(configs.reset_index(), preserve_index=False)
-        sink = io.BytesIO()
-        with pa.ipc.new_stream(sink, config_table.schema) as writer:
-            writer.write_table(config_table)
-        meta = {
-            b"curvecast.format_version": FORMAT_VERSION.encode(),
-            b"curvecast.metric": self.metric.encode(),
-            b"curvecast.direction": self.direction.value.encode(),
-            b"curvecast.epochs": json.dumps(self.epochs.tolist()).encode(),
-            b"curvecast.provenance": json.dumps(dict(self.provenance), default=str).encode(),
-            b"curvecast.diverged_value": json.dumps(self.diverged_value).encode(),
-            b"curvecast.configs": sink.getvalue(),
-        }
-        table = table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        try:
-            pq.write_table(table, tmp, compression="zstd")
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; a data file is not
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        return path
+        return write_parquet(self, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> CurveSet:
@@ -591,54 +355,10 @@ class CurveSet:
             CurveSetFormatError: the file is not Parquet, is truncated, lacks curvecast's
                 metadata or columns, or its content is invalid (message names file/config/field).
         """
-        path = Path(path)
-        source = str(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: {'a folder, not a file' if path.is_dir() else 'no such file'}")
-        try:
-            table = pq.read_table(path)
-        except (pa.ArrowException, OSError) as err:
-            raise CurveSetFormatError(f"{source}: not a readable Parquet file ({err})") from None
-        meta = table.schema.metadata or {}
-
-        def get(key: str) -> bytes:
-            try:
-                return meta[_META_PREFIX + key.encode()]
-            except KeyError:
-                raise CurveSetFormatError(
-                    f"{_where(source, field_=key)}missing from the file's metadata: "
-                    "not a curvecast CurveSet file"
-                ) from None
-
-        version = get("format_version").decode()
-        if version != FORMAT_VERSION:
-            raise CurveSetFormatError(f"{_where(source, field_='format_version')}unsupported "
-                                      f"version {version!r} (this curvecast reads {FORMAT_VERSION})")
-        missing = [c for c in _LONG_COLUMNS if c not in table.column_names]
-        if missing:
-            raise CurveSetFormatError(f"{source}: wrong schema, missing column(s) {missing} "
-                                      f"(has {table.column_names})")
-        try:
-            epochs = json.loads(get("epochs"))
-            provenance = json.loads(get("provenance"))
-            diverged_value = json.loads(get("diverged_value"))
-            configs = pa.ipc.open_stream(get("configs")).read_all().to_pandas()
-        except (ValueError, pa.ArrowException) as err:
-            raise CurveSetFormatError(f"{source}: corrupt curvecast metadata ({err})") from None
-        if "config_id" not in configs.columns:
-            raise CurveSetFormatError(f"{_where(source, field_='config_id')}missing from the "
-                                      "config table")
-        configs = configs.set_index("config_id")
-        tests = configs.pop(_TEST_COLUMN) if _TEST_COLUMN in configs.columns else None
-        long = table.to_pandas()
-        for col, kind in (("value", "f"), ("seconds", "f"), ("epoch", "i")):
-            if long[col].dtype.kind != kind:
-                raise CurveSetFormatError(f"{_where(source, field_=col)}wrong type "
-                                          f"{long[col].dtype} in the curve table")
+        stored = read_parquet(path)
         return cls.from_long(
-            long, configs,
-            metric=get("metric").decode(), direction=get("direction").decode(),
-            epochs=epochs,
-            test_values=None if tests is None else dict(zip(configs.index, tests, strict=True)),
-            provenance=provenance, diverged_value=diverged_value, source=source,
+            stored.long, stored.configs,
+            metric=stored.metric, direction=stored.direction, epochs=stored.epochs,
+            test_values=stored.test_values, provenance=stored.provenance,
+            diverged_value=stored.diverged_value, source=stored.source,
         )

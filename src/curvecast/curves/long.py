@@ -1,0 +1,128 @@
+"""A long table ``(config_id, epoch, value[, seconds])`` turned into a CurveSet's arrays.
+
+:func:`long_to_arrays` checks the table and the config table (each error names the source, the
+config and the field) and places every row on the ``(config, epoch)`` grid;
+:meth:`curvecast.curves.CurveSet.from_long` builds the CurveSet from what it returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from curvecast.curves.direction import Direction
+from curvecast.curves.errors import CurveSetFormatError
+from curvecast.curves.errors import where as _where
+
+
+class LongArrays(NamedTuple):
+    """The checked parts of a CurveSet read from a long table (shapes as in :class:`CurveSet`)."""
+
+    direction: Direction
+    configs: pd.DataFrame
+    epochs: NDArray[np.int64]
+    values: NDArray[np.float64]
+    observed: NDArray[np.bool_]
+    seconds: NDArray[np.float64] | None
+    test_values: NDArray[np.float64]
+
+
+def long_to_arrays(
+    long: pd.DataFrame,
+    configs: pd.DataFrame,
+    *,
+    direction: Direction | str,
+    epochs: Sequence[int] | NDArray[np.int64] | None,
+    test_values: Mapping[str, float] | None,
+    source: str | None,
+) -> LongArrays:
+    """The arrays of the CurveSet that ``long`` and ``configs`` describe (see
+    :meth:`curvecast.curves.CurveSet.from_long` for the arguments and the errors)."""
+    _check_columns(long, source)
+    try:
+        direction = Direction.parse(direction)
+    except ValueError as err:
+        raise CurveSetFormatError(f"{_where(source, field_='direction')}{err}") from None
+    configs = _config_table(configs, source)
+    ids, ep, rows = _rows(long, configs, source)
+    axis, cols = _columns(ids, ep, epochs, source)
+    shape = (len(configs), axis.size)
+    values = np.full(shape, np.nan)
+    observed = np.zeros(shape, dtype=bool)
+    values[rows, cols] = long["value"].to_numpy(dtype=np.float64)
+    observed[rows, cols] = True
+    seconds = None
+    if "seconds" in long.columns:
+        seconds = np.full(shape, np.nan)
+        seconds[rows, cols] = long["seconds"].to_numpy(dtype=np.float64)
+    tests = np.full(len(configs), np.nan)
+    if test_values is not None:
+        for cid, v in test_values.items():
+            tests[configs.index.get_loc(str(cid))] = v
+    return LongArrays(direction, configs, axis, values, observed, seconds, tests)
+
+
+def _check_columns(long: pd.DataFrame, source: str | None) -> None:
+    """Refuse a curve table without ``config_id``, ``epoch`` or ``value``."""
+    for col in ("config_id", "epoch", "value"):
+        if col not in long.columns:
+            raise CurveSetFormatError(f"{_where(source)}missing column {col!r} in the curve table "
+                                      f"(has {list(long.columns)})")
+
+
+def _config_table(configs: pd.DataFrame, source: str | None) -> pd.DataFrame:
+    """A copy of ``configs`` indexed by string ``config_id``; refused when empty or duplicated."""
+    if "config_id" in configs.columns:
+        configs = configs.set_index("config_id")
+    configs = configs.copy()
+    configs.index = pd.Index([str(i) for i in configs.index], name="config_id")
+    if len(configs) == 0:
+        raise CurveSetFormatError(f"{_where(source)}empty CurveSet: the config table has no rows")
+    if configs.index.has_duplicates:
+        dup = configs.index[configs.index.duplicated()][0]
+        raise CurveSetFormatError(f"{_where(source, dup, 'config_id')}duplicated in the "
+                                  "config table")
+    return configs
+
+
+def _rows(long: pd.DataFrame, configs: pd.DataFrame, source: str | None
+          ) -> tuple[NDArray[np.object_], NDArray[np.int64], NDArray[np.intp]]:
+    """Each long row's config id, epoch and row in ``configs``; refuses a non-integer epoch, a
+    (config, epoch) given twice and a config missing from the config table."""
+    ids = long["config_id"].astype(str).to_numpy()
+    try:
+        ep = long["epoch"].to_numpy(dtype=np.int64)
+    except (TypeError, ValueError):
+        raise CurveSetFormatError(f"{_where(source, field_='epoch')}epochs must be integers") from None
+    dup_mask = pd.DataFrame({"c": ids, "e": ep}).duplicated().to_numpy()
+    if dup_mask.any():
+        i = int(np.flatnonzero(dup_mask)[0])
+        raise CurveSetFormatError(f"{_where(source, ids[i], 'epoch')}epoch {ep[i]} appears "
+                                  "more than once")
+    rows = configs.index.get_indexer(pd.Index(ids))
+    if (rows < 0).any():
+        bad = ids[int(np.flatnonzero(rows < 0)[0])]
+        raise CurveSetFormatError(f"{_where(source, bad, 'config_id')}has curve values but "
+                                  "no row in the config table")
+    return ids, ep, rows
+
+
+def _columns(ids: NDArray[np.object_], ep: NDArray[np.int64],
+             epochs: Sequence[int] | NDArray[np.int64] | None, source: str | None
+             ) -> tuple[NDArray[np.int64], NDArray[np.intp]]:
+    """The epoch axis (``epochs``, or the epochs present) and each long row's column on it;
+    refuses an empty axis and an epoch off it."""
+    axis = np.unique(ep) if epochs is None else np.asarray(epochs, dtype=np.int64)
+    if axis.size == 0:
+        raise CurveSetFormatError(f"{_where(source)}empty CurveSet: no epochs")
+    cols = np.searchsorted(axis, ep)
+    off = (cols >= axis.size) | (axis[np.minimum(cols, axis.size - 1)] != ep)
+    if off.any():
+        i = int(np.flatnonzero(off)[0])
+        raise CurveSetFormatError(f"{_where(source, ids[i], 'epoch')}epoch {ep[i]} is not "
+                                  f"on the epoch axis {axis.tolist()}")
+    return axis, cols

@@ -1,0 +1,135 @@
+"""A CurveSet on disk: one Parquet file, written atomically, read back with validation.
+
+The file is a long table ``(config_id, epoch, value, seconds)`` with one row per observed epoch;
+its metadata holds the metric, direction, epoch axis, provenance, the diverged value and the
+config table (as an Arrow IPC stream, so dtypes and floats survive exactly).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from curvecast.curves.errors import CurveSetFormatError
+from curvecast.curves.errors import where as _where
+
+if TYPE_CHECKING:
+    from curvecast.curves.curveset import CurveSet
+
+FORMAT_VERSION = "1"
+_META_PREFIX = b"curvecast."
+_TEST_COLUMN = "__curvecast_test_value__"
+_LONG_COLUMNS = ("config_id", "epoch", "value", "seconds")
+
+
+class StoredCurves(NamedTuple):
+    """What a curvecast Parquet file holds, as :meth:`CurveSet.from_long` takes it."""
+
+    long: pd.DataFrame
+    configs: pd.DataFrame
+    metric: str
+    direction: str
+    epochs: list[int]
+    test_values: dict[str, float] | None
+    provenance: dict[str, Any]
+    diverged_value: float | None
+    source: str
+
+
+def write_parquet(curves: CurveSet, path: str | os.PathLike[str]) -> Path:
+    """Write ``curves`` to ``path`` (see :meth:`CurveSet.save`)."""
+    path = Path(path)
+    if not path.parent.exists():
+        raise FileNotFoundError(f"{path}: folder {str(path.parent)!r} does not exist")
+    table = pa.Table.from_pandas(curves.to_long(), preserve_index=False)
+    configs = curves.configs.copy()
+    assert curves.test_values is not None  # set in __post_init__
+    configs[_TEST_COLUMN] = curves.test_values
+    config_table = pa.Table.from_pandas(configs.reset_index(), preserve_index=False)
+    sink = io.BytesIO()
+    with pa.ipc.new_stream(sink, config_table.schema) as writer:
+        writer.write_table(config_table)
+    meta = {
+        b"curvecast.format_version": FORMAT_VERSION.encode(),
+        b"curvecast.metric": curves.metric.encode(),
+        b"curvecast.direction": curves.direction.value.encode(),
+        b"curvecast.epochs": json.dumps(curves.epochs.tolist()).encode(),
+        b"curvecast.provenance": json.dumps(dict(curves.provenance), default=str).encode(),
+        b"curvecast.diverged_value": json.dumps(curves.diverged_value).encode(),
+        b"curvecast.configs": sink.getvalue(),
+    }
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp, compression="zstd")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; a data file is not
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def read_parquet(path: str | os.PathLike[str]) -> StoredCurves:
+    """Read what ``path`` holds (see :meth:`CurveSet.load`), before the CurveSet checks it."""
+    path = Path(path)
+    source = str(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: {'a folder, not a file' if path.is_dir() else 'no such file'}")
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as err:
+        raise CurveSetFormatError(f"{source}: not a readable Parquet file ({err})") from None
+    meta = table.schema.metadata or {}
+
+    def get(key: str) -> bytes:
+        try:
+            return meta[_META_PREFIX + key.encode()]
+        except KeyError:
+            raise CurveSetFormatError(
+                f"{_where(source, field_=key)}missing from the file's metadata: "
+                "not a curvecast CurveSet file"
+            ) from None
+
+    version = get("format_version").decode()
+    if version != FORMAT_VERSION:
+        raise CurveSetFormatError(f"{_where(source, field_='format_version')}unsupported "
+                                  f"version {version!r} (this curvecast reads {FORMAT_VERSION})")
+    missing = [c for c in _LONG_COLUMNS if c not in table.column_names]
+    if missing:
+        raise CurveSetFormatError(f"{source}: wrong schema, missing column(s) {missing} "
+                                  f"(has {table.column_names})")
+    try:
+        epochs = json.loads(get("epochs"))
+        provenance = json.loads(get("provenance"))
+        diverged_value = json.loads(get("diverged_value"))
+        configs = pa.ipc.open_stream(get("configs")).read_all().to_pandas()
+    except (ValueError, pa.ArrowException) as err:
+        raise CurveSetFormatError(f"{source}: corrupt curvecast metadata ({err})") from None
+    if "config_id" not in configs.columns:
+        raise CurveSetFormatError(f"{_where(source, field_='config_id')}missing from the "
+                                  "config table")
+    configs = configs.set_index("config_id")
+    tests = configs.pop(_TEST_COLUMN) if _TEST_COLUMN in configs.columns else None
+    long = table.to_pandas()
+    for col, kind in (("value", "f"), ("seconds", "f"), ("epoch", "i")):
+        if long[col].dtype.kind != kind:
+            raise CurveSetFormatError(f"{_where(source, field_=col)}wrong type "
+                                      f"{long[col].dtype} in the curve table")
+    return StoredCurves(
+        long, configs, metric=get("metric").decode(), direction=get("direction").decode(),
+        epochs=epochs,
+        test_values=None if tests is None else dict(zip(configs.index, tests, strict=True)),
+        provenance=provenance, diverged_value=diverged_value, source=source,
+    )

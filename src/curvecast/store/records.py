@@ -1,0 +1,62 @@
+"""What a study database holds, as Python values: a trial's state, a stored trial, and what
+changed in a study since a reader's last look."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from curvecast.stopping import Decision
+
+
+class TrialState(StrEnum):
+    """Where a trial is in its life."""
+
+    PENDING = "pending"  # proposed, waiting for a worker
+    RUNNING = "running"
+    PAUSED = "paused"  # stopped for now by a scheduler, may be continued (Hyperband)
+    COMPLETE = "complete"
+    STOPPED = "stopped"  # stopped early for good; predicted_value holds its prediction
+    FAILED = "failed"
+
+
+@dataclass
+class StoredTrial:
+    """A trial as stored: its config, state, every value observed so far and every
+    :class:`~curvecast.stopping.Decision` recorded about it.
+
+    (The running-trial view a stopper reads is :class:`curvecast.stopping.Trial`.)
+    """
+
+    number: int
+    config: dict[str, Any]
+    state: TrialState
+    worker: str | None = None
+    predicted_value: float | None = None
+    test_value: float | None = None
+    values: list[tuple[int, float, float | None]] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
+
+    @property
+    def last_epoch(self) -> int:
+        """The last epoch observed (0 when none)."""
+        return self.values[-1][0] if self.values else 0
+
+
+@dataclass(frozen=True)
+class StudyUpdates:
+    """What changed in a study since a reader's last look (see :meth:`Store.updates`).
+
+    Attributes:
+        new_trials: trials numbered above the reader's last known number (configs, no values).
+        states: the state of every trial, by number.
+        values: ``(number, epoch, value, seconds)`` of every observation recorded since.
+        cursor: pass as ``after_observation`` next time.
+    """
+
+    new_trials: list[StoredTrial]
+    states: dict[int, TrialState]
+    values: list[tuple[int, int, float, float | None]]
+    cursor: int
+
