@@ -178,24 +178,30 @@ def _slot(st: _State, job: Job, now: float) -> int:
     config_id, T = job.config_id, st.T
     slot = st.slots.get(config_id)
     if slot is None:
-        opened = st.backend.open(config_id)
-        slot = len(st.ids)
-        if slot == st.values.shape[0]:
-            st.grow()
-        tau = len(opened.values)
-        st.values[slot, :tau] = opened.values
-        st.n_obs[slot] = tau
-        st.slots[config_id] = slot
-        st.ids.append(config_id)
-        st.frames.append(opened.frame)
-        st.finals.append(opened.final)
-        st.starts.append(now)
-        st.ends.append(now)
+        slot = _meet(st, config_id, now)
     elif slot in st.until or slot in st.records:
         raise ValueError(f"config {config_id!r} was asked for twice")
     if not int(st.n_obs[slot]) < job.until <= T:
         raise ValueError(f"job for {config_id!r} to {job.until} epochs: it has "
                          f"{int(st.n_obs[slot])} of {T}")
+    return slot
+
+
+def _meet(st: _State, config_id: str, now: float) -> int:
+    """A new slot for ``config_id``, with the values the backend already has for it."""
+    opened = st.backend.open(config_id)
+    slot = len(st.ids)
+    if slot == st.values.shape[0]:
+        st.grow()
+    tau = len(opened.values)
+    st.values[slot, :tau] = opened.values
+    st.n_obs[slot] = tau
+    st.slots[config_id] = slot
+    st.ids.append(config_id)
+    st.frames.append(opened.frame)
+    st.finals.append(opened.final)
+    st.starts.append(now)
+    st.ends.append(now)
     return slot
 
 
@@ -208,8 +214,8 @@ def _end_job(scheduler: Scheduler, st: _State, slot: int, now: float,
     trial = st.trial(slot)
     closed = scheduler.job_ended(trial, st.history(), decision)
     st.recorder.ended(trial, until, decision, closed)
-    for c in closed:
-        s = st.slots[c.config_id]
+    for c in closed:  # a config paused by an earlier run of the study is met here first
+        s = st.slots[c.config_id] if c.config_id in st.slots else _meet(st, c.config_id, now)
         if s in st.until or s in st.records:
             raise RuntimeError(f"the scheduler closed {c.config_id!r} while running or twice")
         n = int(st.n_obs[s])
