@@ -1,5 +1,6 @@
 """Backends of the one loop (:func:`curvecast.execution.loop.run`): where an epoch comes from and
-which clock ticks.
+which clock ticks.  :class:`Backend` is what the loop needs; real training is
+:class:`curvecast.execution.training.TrainingBackend`.
 
 :class:`RecordedBackend` serves recorded curves on a simulated clock: an epoch costs its
 recorded seconds (``CurveSet.seconds``), or 1 time unit where that is unknown, and finished

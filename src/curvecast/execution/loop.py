@@ -154,8 +154,10 @@ def _judge(scheduler: Scheduler, st: _State, slot: int, now: float) -> bool:
 
 
 def _lose(st: _State, slot: int) -> bool:
-    """Another process took the trial of ``slot`` over: drop its job."""
+    """Another process took the trial of ``slot`` over: drop its job (should the trial come back
+    to this run, it is met afresh, with what the other process recorded)."""
     del st.until[slot]
+    del st.slots[st.ids[slot]]
     st.lost.add(slot)
     return False
 
