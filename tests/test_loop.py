@@ -114,3 +114,11 @@ def test_a_job_lost_to_another_process_is_dropped_without_the_scheduler() -> Non
     assert [c for c in log.calls if c[1] == IDS[2]] == [("started", IDS[2], 5, 0),
                                                          ("observed", IDS[2], 1)]
     assert len(result.trials) == len(IDS) - 1
+
+
+def test_more_configs_than_the_backends_hint_run_the_same() -> None:
+    small = RecordedBackend(CURVES)
+    small.capacity = 1  # the loop's arrays grow as configs come
+    grown = run(FIFO(RandomSearch(IDS, seed=1), NeverStop()), small, workers=3)
+    sized = run(FIFO(RandomSearch(IDS, seed=1), NeverStop()), RecordedBackend(CURVES), workers=3)
+    assert grown == sized and len(grown.trials) == len(IDS)

@@ -24,9 +24,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
 from curvecast.execution.shared import ask_shared, tell_shared
 from curvecast.execution.study import LiveStudy, trial_number
 from curvecast.search import ConfigSearcher, Job, Scheduler, Searcher
@@ -138,15 +135,6 @@ class StoreSearcher(Searcher):
         """Nothing: the trial's outcome is recorded in the store."""
 
 
-def _trial_at(live: LiveStudy, number: int, tau: int) -> Trial:
-    """Trial ``number`` as it was after ``tau`` epochs (a trial that failed before its first
-    epoch: one NaN, nothing to rank it by)."""
-    mirror = live.mirror
-    values = [mirror.fill(v) for v in mirror.curve(number)[:tau]] or [float("nan")]
-    return Trial(f"t{number}", pd.DataFrame([mirror.rows[number]], index=[f"t{number}"]),
-                 np.array(values, dtype=np.float64))
-
-
 class JournaledScheduler(Scheduler):
     """``inner`` with every call journaled in the study (the study's ``schedule`` state), written
     in the loop's transaction with the call's effect; :meth:`start` replays the journal of an
@@ -197,7 +185,7 @@ class JournaledScheduler(Scheduler):
                                  f"{len(mirror.values[number])} recorded epochs, its schedule "
                                  f"{tau}")
             data = event[3]
-            self.inner.job_ended(_trial_at(live, number, tau), history,
+            self.inner.job_ended(mirror.trial(number, tau), history,
                                  None if data is None else Decision.from_record(data))
             del running[number]
         self.journal = list(saved)

@@ -126,10 +126,13 @@ class StudyMirror:
                                    self.direction, study,
                                    diverged_value=self.diverged.diverged_value)
 
-    def trial(self, number: int) -> Trial:
-        values = np.array([self.fill(v) for v in self.curve(number)])
+    def trial(self, number: int, tau: int | None = None) -> Trial:
+        """Trial ``number`` as the scheduler sees it after ``tau`` epochs (default: all recorded),
+        diverged values filled; a trial with no epoch (it failed in its first): one NaN, nothing
+        to rank it by."""
+        values = [self.fill(v) for v in self.curve(number)[:tau]] or [float("nan")]
         return Trial(f"t{number}", pd.DataFrame([self.rows[number]], index=[f"t{number}"]),
-                     values)
+                     np.array(values, dtype=np.float64))
 
     def update(self, progress: Progress) -> Progress:
         """Set ``progress``'s counts and best trial to the study's (every process's) state."""

@@ -77,12 +77,9 @@ class TrainingBackend(Backend):
         return self.live.sync().history(token)
 
     def trial(self, config_id: str, frame: pd.DataFrame, values: NDArray[np.float64]) -> Trial:
-        """The trial as recorded, diverged values filled by the study's rule (a trial that
-        failed before its first epoch: one NaN, nothing to rank it by)."""
-        number = trial_number(config_id)
-        if not self.live.mirror.values[number]:
-            return Trial(config_id, frame, np.array([np.nan]))
-        return self.live.mirror.trial(number)
+        """The trial as recorded, diverged values filled by the study's rule
+        (:meth:`~curvecast.execution.study.StudyMirror.trial`)."""
+        return self.live.mirror.trial(trial_number(config_id))
 
     def _frame(self, number: int) -> pd.DataFrame:
         return pd.DataFrame([self.live.mirror.rows[number]], index=[f"t{number}"])
