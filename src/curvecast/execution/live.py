@@ -15,6 +15,7 @@ file system); the store coordinates them — see :func:`run_search`.
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 from collections.abc import Callable
 from typing import Any
 
@@ -61,6 +62,7 @@ def run_search(
     on_progress: Callable[[Progress], None] | None = None,
     heartbeat: float = HEARTBEAT,
     grace: float = GRACE,
+    executor: cf.Executor | None = None,
 ) -> SearchResult:
     """Run (or resume, or join) study ``study`` until it has ``trials`` trials complete, stopped
     or failed.
@@ -80,10 +82,8 @@ def run_search(
       states), so the study never holds more than ``trials``.
     * **Searcher.**  The state saved in the store is the one searcher of the study: every ask
       (with the creation of its trial) and every tell (with the trial's final state) is one
-      transaction that loads the saved state into this process's ``searcher``, calls it, and
-      saves it back.  Asks are thus serialised through one state (a random sampler's count,
-      MetaQNN's ε schedule and Q-table, TPE's trials) and a second process proposes nothing the
-      first already did.  A failed trial is not told.
+      transaction that loads the saved state into ``searcher``, calls it, and saves it back, so
+      a second process proposes nothing the first already did.  A failed trial is not told.
     * **Stopper.**  Before each decision this process reads the observations recorded since its
       last read, by any process, so the stopper's History holds every trial of the study.
 
@@ -104,6 +104,9 @@ def run_search(
         on_progress: called with the study's :class:`Progress` after every recorded epoch.
         heartbeat: seconds between this process's heartbeats.
         grace: seconds without a heartbeat after which another process takes over a trial.
+        executor: where the epoch tasks run (default: ``workers`` local processes, or this
+            process for 1); e.g. :class:`curvecast.integrations.ray_backend.RayExecutor`: the
+            same task on Ray.
 
     Raises:
         ValueError: ``trials``/``epochs``/``workers`` below 1, ``heartbeat`` not in
@@ -121,7 +124,8 @@ def run_search(
         on_progress(progress)
     recorder = StoreRecorder(live, progress, every_decision=True, on_progress=on_progress)
     scheduler = FIFO(SharedSearcher(live, searcher, trials, grace), stopper)
-    with Heartbeat(store.path, live.worker, heartbeat), local_executor(workers) as pool:
+    with Heartbeat(store.path, live.worker, heartbeat), \
+            executor if executor is not None else local_executor(workers) as pool:
         run(scheduler, TrainingBackend(live, pool, trials), recorder, workers=workers,
             study=study)
     live.sync()
