@@ -10,8 +10,8 @@ same executor code path:
   :class:`~curvecast.stopping.Decision` (STOP ends the job early);
 * ``job_ended(trial, history, decision)`` when a job reached ``until`` (``decision`` None), was
   stopped, or failed (a FAIL decision: an epoch of real training raised) → the configs that leave
-  the search now (:class:`Closed`), each already told to the searcher (a failed config is not
-  told: it has no value).
+  the search now (:class:`Closed`), each already told to the searcher (FIFO tells a failed
+  config nothing: it has no value).
 
 Budgets are counted in trained epochs (columns of the CurveSet, epoch 0 excluded), 1 ≤ until ≤ T.
 """
