@@ -64,3 +64,24 @@ def test_predictive_stopping_with_diverged_runs_in_the_history(tmp_path: Path) -
     assert judged and all(math.isfinite(d.mean) and d.std > 0 for d in judged)  # type: ignore[arg-type, operator]
     assert {t.state for t in trials} <= {TrialState.COMPLETE, TrialState.STOPPED,
                                          TrialState.FAILED}
+
+
+def test_a_crashing_trial_fails_alone_under_hyperband(tmp_path: Path) -> None:
+    from curvecast.execution.live_hyperband import run_scheduled_search
+    from curvecast.search import Hyperband
+
+    workload = FlakyDigits()
+    with Store(tmp_path / "h.db") as store:
+        result = run_scheduled_search(workload, RandomSampler(workload.space, seed=4),
+                                      lambda s: Hyperband(s, eta=3), store, study="h", trials=9,
+                                      epochs=3)
+        trials = store.trials("h")
+    failed = [t for t in trials if t.state is TrialState.FAILED]
+    assert failed and {t.state for t in trials} <= {TrialState.COMPLETE, TrialState.STOPPED,
+                                                    TrialState.FAILED}
+    for t in failed:  # crashed in its second epoch: the first kept, the error recorded
+        assert t.config["eta0"] > 0.1 and len(t.values) == 1
+        assert t.decisions[-1].action == "fail" and t.decisions[-1].epoch == 2
+        assert "CUDA out of memory (simulated)" in t.decisions[-1].reason
+    assert result.progress.failed == len(failed)
+    assert result.progress.complete >= 1

@@ -55,3 +55,31 @@ def test_hyperband_on_ray_records_what_the_local_backend_records(tmp_path: Path)
                             capture_output=True, text=True, timeout=120).stdout
     assert "epoch 1 pause: rung of 1 epochs reached" in listed
     assert "epoch 1 promote: promoted: trains on to 3 epochs" in listed
+
+
+def test_fifo_on_ray_tasks_records_what_this_process_records(tmp_path: Path) -> None:
+    """The FIFO search's one loop with its epoch task run as Ray tasks (``run_search(...,
+    executor=RayExecutor())``): the same curves and decisions as trained in this process."""
+    from curvecast.execution.live import run_search
+    from curvecast.integrations.ray_backend import RayExecutor
+    from curvecast.integrations.ray_session import ray_session
+    from curvecast.registry import WORKLOADS
+    from curvecast.search import RandomSampler
+    from curvecast.stopping import MedianRule
+    from curvecast.store import Store
+
+    workload = WORKLOADS["digits-metaqnn"]()
+
+    def search(db: Path, executor: Any) -> list[Any]:
+        with Store(db) as store:
+            run_search(workload, RandomSampler(workload.space, seed=1), MedianRule(min_complete=2),
+                       store, study="f", trials=4, epochs=3, seed=1, executor=executor)
+            return [(t.number, t.state, [v for _, v, _ in t.values],
+                     [(d.action, d.epoch, d.reason) for d in t.decisions])
+                    for t in store.trials("f")]
+
+    with ray_session(None, 1):
+        on_ray = search(tmp_path / "ray.db", RayExecutor())
+    here = search(tmp_path / "here.db", None)
+    assert on_ray == here
+    assert [t[1].value for t in here].count("complete") >= 2 and len(here) == 4

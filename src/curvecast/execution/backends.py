@@ -1,5 +1,6 @@
 """Backends of the one loop (:func:`curvecast.execution.loop.run`): where an epoch comes from and
-which clock ticks.
+which clock ticks.  :class:`Backend` is what the loop needs; real training is
+:class:`curvecast.execution.training.TrainingBackend`.
 
 :class:`RecordedBackend` serves recorded curves on a simulated clock: an epoch costs its
 recorded seconds (``CurveSet.seconds``), or 1 time unit where that is unknown, and finished
@@ -16,48 +17,74 @@ import concurrent.futures as cf
 import heapq
 import multiprocessing as mp
 from abc import ABC, abstractmethod
+from collections.abc import Hashable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from curvecast.curves import CurveSet
+from curvecast.curves import CurveSet, Direction
+from curvecast.stopping import History, Trial
 
 
 @dataclass(frozen=True)
 class Finished:
-    """An epoch that finished: of trial ``slot``, at ``time`` on the backend's clock, with
-    ``value`` (metric units, diverged values already filled)."""
+    """An epoch that finished: of trial ``slot``, at ``time`` on the backend's clock.
+
+    Attributes:
+        time: when it finished on the backend's clock (simulated time units, or wall seconds).
+        slot: the loop's trial slot.
+        value: the metric after the epoch (metric units; recorded curves: diverged values
+            already filled; real training: as reported, NaN kept); NaN with ``error``.
+        seconds: the epoch's wall seconds when measured.
+        test_value: the test-set metric after a run's final epoch, when measured.
+        error: why the epoch failed (the trial cannot go on), None when it did not.
+        note: something the user should know that is not an error (e.g. a trial restarted
+            from epoch 0 because its checkpoint did not load).
+    """
 
     time: float
     slot: int
     value: float
+    seconds: float | None = None
+    test_value: float | None = None
+    error: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A config as the loop first meets it: its one-row config table, the values already recorded
+    for it (metric units, as :meth:`Backend.trial` counts them; a resumed study's trial goes on
+    from there) and its true final value for the record (NaN when unknown)."""
+
+    frame: pd.DataFrame
+    values: NDArray[np.float64]
+    final: float
 
 
 class Backend(ABC):
-    """What the loop needs from where epochs are computed: the configs it can run (recorded
-    curves, epoch 0 dropped) and, in its clock's order, the epochs that finished.
-
-    Args:
-        curves: the configs the backend runs (their recorded curves).
+    """What the loop needs from where epochs are computed: the configs it may run, their epochs in
+    its clock's order, and the study view the scheduler reads.
 
     Attributes:
-        curves: ``curves`` without the untrained epoch 0: the epoch axis, metric, direction and
-            config table the loop's study view reads.
-        filled: ``curves``' values, diverged values filled (the one rule).
-        rows: config id → row of ``curves``.
-
-    Raises:
-        ValueError: no trained epochs.
+        n_epochs: T, the epochs of full training.
+        direction: the metric's direction.
+        capacity: how many configs the loop should expect (a hint that sizes its arrays).
     """
 
-    def __init__(self, curves: CurveSet) -> None:
-        self.curves = curves.without_untrained_epoch()
-        if self.curves.n_epochs < 1:
-            raise ValueError("the CurveSet has no trained epochs to replay")
-        self.filled: NDArray[np.float64] = self.curves.filled_values()
-        self.rows = {cid: i for i, cid in enumerate(self.curves.config_ids)}
+    n_epochs: int
+    direction: Direction
+    capacity: int
+
+    @abstractmethod
+    def open(self, config_id: str) -> Opened:
+        """``config_id`` as the loop first meets it.
+
+        Raises:
+            ValueError: the backend cannot run ``config_id``.
+        """
 
     @abstractmethod
     def submit(self, slot: int, config_id: str, epoch: int, now: float) -> None:
@@ -68,9 +95,16 @@ class Backend(ABC):
     def next(self) -> Finished | None:
         """The next epoch to finish on this backend's clock; None when none is in flight."""
 
-    def config(self, config_id: str) -> pd.DataFrame:
-        """The one-row config table of ``config_id``."""
-        return self.curves.configs.iloc[[self.rows[config_id]]]
+    @abstractmethod
+    def history(self, values: NDArray[np.float64], n_obs: NDArray[np.int64], ids: list[str],
+                token: Hashable) -> History:
+        """The study view after the loop's ``values[slot, epoch]`` (``n_obs[slot]`` observed;
+        rows of ``ids``, in slot order), the scheduler's caches keyed by ``token``."""
+
+    def trial(self, config_id: str, frame: pd.DataFrame, values: NDArray[np.float64]) -> Trial:
+        """Trial ``config_id`` as the scheduler sees it after the loop's ``values`` (shape
+        ``(tau,)``)."""
+        return Trial(config_id, frame, values.copy())
 
 
 @dataclass(frozen=True)
@@ -90,18 +124,36 @@ def recorded_epoch(task: _EpochTask) -> float:
 class RecordedBackend(Backend):
     """Recorded curves on a simulated clock, epochs computed here or by ``executor``.
 
+    An epoch costs its recorded seconds (``CurveSet.seconds``), or 1 time unit where that is
+    unknown.
+
     Args:
         curves: recorded curves (epoch 0, if recorded, is not replayed: it costs nothing and is
             never decided on).
         executor: where each epoch is computed (None: in this process); the caller shuts it
             down.
 
+    Attributes:
+        curves: ``curves`` without the untrained epoch 0: the epoch axis, metric, direction and
+            config table the loop's study view reads.
+        filled: ``curves``' values, diverged values filled (the one rule).
+        rows: config id → row of ``curves``.
+
     Raises:
         ValueError: no trained epochs.
     """
 
     def __init__(self, curves: CurveSet, executor: cf.Executor | None = None) -> None:
-        super().__init__(curves)
+        self.curves = curves.without_untrained_epoch()
+        if self.curves.n_epochs < 1:
+            raise ValueError("the CurveSet has no trained epochs to replay")
+        self.filled: NDArray[np.float64] = self.curves.filled_values()
+        self.rows = {cid: i for i, cid in enumerate(self.curves.config_ids)}
+        self.n_epochs = self.curves.n_epochs
+        self.direction = self.curves.direction
+        self.capacity = self.curves.n_configs
+        self._complete = self.curves.is_complete() & (self.curves.n_observed() == self.n_epochs)
+        self._epochs = np.array(self.curves.epochs)
         self.executor = executor
         self.cost = np.ones(self.filled.shape)
         if self.curves.seconds is not None:
@@ -110,6 +162,21 @@ class RecordedBackend(Backend):
         self._queue: list[tuple[float, int, int, str, int]] = []
         self._futures: dict[int, cf.Future[float]] = {}
         self._seq = 0
+
+    def open(self, config_id: str) -> Opened:
+        row = self.rows.get(config_id)
+        if row is None:
+            raise ValueError(f"config {config_id!r} asked by the searcher is not in the curves")
+        if not self._complete[row]:
+            raise ValueError(f"config {config_id!r} is not recorded to the final epoch "
+                             f"({int(self.curves.n_observed()[row])} of {self.n_epochs} epochs)")
+        return Opened(self.curves.configs.iloc[[row]], np.empty(0),
+                      float(self.filled[row, -1]))
+
+    def history(self, values: NDArray[np.float64], n_obs: NDArray[np.int64], ids: list[str],
+                token: Hashable) -> History:
+        c = self.curves
+        return History(values, n_obs, ids, c.configs, self._epochs, c.metric, c.direction, token)
 
     def submit(self, slot: int, config_id: str, epoch: int, now: float) -> None:
         row = self.rows[config_id]

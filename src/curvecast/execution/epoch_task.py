@@ -1,7 +1,7 @@
 """The epoch task every backend of a real search runs: continue a trial from its checkpoint, train
 one epoch, save the next checkpoint — in this process, in local worker processes
 (:func:`local_executor`) or as Ray tasks (:class:`curvecast.integrations.ray_backend.RayExecutor`)
-— and :func:`drive`, the loop that hands finished epochs to a runner and submits the next."""
+— the task :class:`~curvecast.execution.training.TrainingBackend` hands out."""
 
 from __future__ import annotations
 
@@ -90,24 +90,6 @@ class InProcess(cf.Executor):
         except BaseException as err:
             future.set_exception(err)
         return future
-
-
-def drive(pool: cf.Executor, running: dict[cf.Future[EpochOutcome], int], launch: Callable[[], None],
-          record: Callable[[EpochOutcome], bool], task: Callable[[int], EpochTask],
-          after: Callable[[], None]) -> None:
-    """The executor loop of a real search: ``launch()`` submits new work into ``running``
-    (future → trial number); every finished epoch goes to ``record``, and when it says the trial
-    goes on its next epoch (``task(number)``) is submitted; ``after()`` runs after each epoch;
-    until nothing runs and ``launch()`` adds nothing."""
-    launch()
-    while running:
-        done, _ = cf.wait(list(running), return_when=cf.FIRST_COMPLETED)
-        for future in done:
-            number = running.pop(future)
-            if record(future.result()):
-                running[pool.submit(train_one_epoch, task(number))] = number
-            after()
-        launch()
 
 
 def local_executor(workers: int) -> cf.Executor:

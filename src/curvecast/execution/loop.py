@@ -1,12 +1,16 @@
 """The one loop: ``run(scheduler, backend, recorder)`` drives any
 :class:`~curvecast.search.Scheduler` (FIFO + a stopper, Hyperband, f-Hyperband) over any
-:class:`~curvecast.execution.backends.Backend` of recorded curves.
+:class:`~curvecast.execution.backends.Backend` — recorded curves on a simulated clock, or real
+training on a wall clock — telling a :class:`~curvecast.execution.recorder.Recorder` what happens.
 
 Each free worker takes the scheduler's next job (a config and the epoch to train it to); a config
-met before resumes where it paused.  The backend hands back finished epochs in its clock's order;
-after every epoch but a job's last the scheduler may stop the job; when a job ends the scheduler
-says which configs leave the search and what their searcher was told (one
-:class:`~curvecast.execution.records.TrialRecord` each, given to the recorder).
+met before, or recorded before by an earlier run of the same study, goes on where it is.  The
+backend hands back finished epochs in its clock's order; after every epoch but a job's last the
+scheduler may stop the job; an epoch that failed ends its job with a FAIL decision; when a job
+ends the scheduler says which configs leave the search and what their searcher was told (one
+:class:`~curvecast.execution.records.TrialRecord` each, given to the recorder).  The loop holds
+no state of its own beyond one run: resuming a study is the scheduler's and the recorder's
+business (they read the store), so it works the same on every backend.
 """
 
 from __future__ import annotations
@@ -17,13 +21,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from curvecast.execution.backends import Backend
+from curvecast.execution.backends import Backend, Finished
+from curvecast.execution.recorder import Recorder, as_recorder
 from curvecast.execution.records import ReplayResult, TrialRecord
 from curvecast.search._scheduler import Job, Scheduler
-from curvecast.stopping import Decision, History, Trial
-
-#: Called with each trial's record when it leaves the search.
-Recorder = Callable[[TrialRecord], None]
+from curvecast.stopping import Action, Decision, History, Trial
 
 
 @dataclass
@@ -31,113 +33,154 @@ class _State:
     """The trials the loop has started: their curves so far and where they are."""
 
     backend: Backend
+    recorder: Recorder
     workers: int
     token: Hashable
     T: int
-    values: np.ndarray
-    n_obs: np.ndarray
+    values: np.ndarray  # (capacity, T): values[slot, epoch - 1], NaN where not observed
+    n_obs: np.ndarray  # (capacity,): epochs observed per slot
     ids: list[str] = field(default_factory=list)
     slots: dict[str, int] = field(default_factory=dict)
     frames: list[pd.DataFrame] = field(default_factory=list)
+    finals: list[float] = field(default_factory=list)
     starts: list[float] = field(default_factory=list)
     ends: list[float] = field(default_factory=list)
     until: dict[int, int] = field(default_factory=dict)  # running slot -> epochs of its job
     records: dict[int, TrialRecord] = field(default_factory=dict)
+    lost: set[int] = field(default_factory=set)  # slots another process took over
 
     def history(self) -> History:
         n = len(self.ids)
-        c = self.backend.curves
-        return History(self.values[:n], self.n_obs[:n], self.ids[:n], c.configs,
-                       np.array(c.epochs), c.metric, c.direction, self.token)
+        return self.backend.history(self.values[:n], self.n_obs[:n], self.ids[:n], self.token)
 
     def trial(self, slot: int) -> Trial:
         tau = int(self.n_obs[slot])
-        return Trial(self.ids[slot], self.frames[slot], self.values[slot, :tau].copy())
+        return self.backend.trial(self.ids[slot], self.frames[slot], self.values[slot, :tau])
+
+    def grow(self) -> None:
+        """Double the rows of ``values`` and ``n_obs`` (more configs than the backend's hint)."""
+        n = max(1, self.values.shape[0])
+        self.values = np.vstack([self.values, np.full((n, self.T), np.nan)])
+        self.n_obs = np.concatenate([self.n_obs, np.zeros(n, dtype=np.int64)])
 
 
-def run(scheduler: Scheduler, backend: Backend, recorder: Recorder | None = None, *,
+def run(scheduler: Scheduler, backend: Backend,
+        recorder: Recorder | Callable[[TrialRecord], None] | None = None, *,
         workers: int = 1, study: Hashable | None = None) -> ReplayResult:
     """Run ``scheduler`` over ``backend`` with ``workers`` jobs at once.
 
     Args:
         scheduler: decides jobs, stops and promotions.
         backend: computes the epochs and keeps the clock.
-        recorder: called with each trial's record when it leaves the search.
+        recorder: told what happens (a callable: called with each trial's record when it leaves
+            the search).
         workers: jobs running at once, ≥ 1.
         study: the token stoppers key their caches by (default: a new one per run).
 
+    Returns:
+        One record per trial the scheduler closed in this run, in the order the trials started
+        (times on the backend's clock).
+
     Raises:
-        ValueError: ``workers < 1``; a config that is unknown, not complete, started while
-            running, or given a job with nothing to train.
+        ValueError: ``workers < 1``; a config the backend cannot run, started while running, or
+            given a job with nothing to train.
         RuntimeError: the scheduler left a config neither running nor closed at the end.
     """
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
-    c = backend.curves
-    st = _State(backend, workers, object() if study is None else study, c.n_epochs,
-                np.full((c.n_configs, c.n_epochs), np.nan), np.zeros(c.n_configs, dtype=np.int64))
-    complete = c.is_complete() & (c.n_observed() == st.T)
-    scheduler.start(st.T)
-    now = _loop(scheduler, st, complete, recorder)
-    open_ = [st.ids[s] for s in range(len(st.ids)) if s not in st.records]
+    T, rows = backend.n_epochs, max(1, backend.capacity)
+    st = _State(backend, as_recorder(recorder), workers,
+                object() if study is None else study, T, np.full((rows, T), np.nan),
+                np.zeros(rows, dtype=np.int64))
+    scheduler.start(T)
+    now = _loop(scheduler, st)
+    open_ = [st.ids[s] for s in range(len(st.ids)) if s not in st.records and s not in st.lost]
     if open_:
         raise RuntimeError(f"the scheduler never closed {len(open_)} config(s), e.g. {open_[0]!r}")
-    return ReplayResult(trials=tuple(st.records[i] for i in range(len(st.ids))), n_epochs=st.T,
-                        direction=c.direction, workers=workers, simulated_time=now)
+    trials = tuple(st.records[s] for s in range(len(st.ids)) if s in st.records)
+    return ReplayResult(trials=trials, n_epochs=T, direction=backend.direction,
+                        workers=workers, simulated_time=now)
 
 
-def _loop(scheduler: Scheduler, st: _State, complete: np.ndarray,
-          recorder: Recorder | None) -> float:
+def _loop(scheduler: Scheduler, st: _State) -> float:
     """Launch, take finished epochs, report, end jobs; the time the last epoch finished."""
-    _launch(scheduler, st, complete, 0.0)
+    _launch(scheduler, st, 0.0)
     now = 0.0
     while (done := st.backend.next()) is not None:
         now, slot = done.time, done.slot
-        tau = int(st.n_obs[slot]) + 1
-        st.values[slot, tau - 1] = done.value
-        st.n_obs[slot] = tau
-        if tau == st.until[slot]:
-            _end_job(scheduler, st, slot, now, None, recorder)
-            _launch(scheduler, st, complete, now)
-            continue
-        decision = scheduler.report(st.trial(slot), st.history(), st.until[slot])
-        if decision.stop:
-            _end_job(scheduler, st, slot, now, decision, recorder)
-            _launch(scheduler, st, complete, now)
+        go_on = _take(scheduler, st, done)
+        if go_on:
+            go_on = _judge(scheduler, st, slot, now)
+        st.recorder.step()
+        if go_on:
+            st.backend.submit(slot, st.ids[slot], int(st.n_obs[slot]) + 1, now)
         else:
-            st.backend.submit(slot, st.ids[slot], tau + 1, now)
+            _launch(scheduler, st, now)
     return now
 
 
-def _launch(scheduler: Scheduler, st: _State, complete: np.ndarray, now: float) -> None:
+def _take(scheduler: Scheduler, st: _State, done: Finished) -> bool:
+    """Record a finished epoch (ending its job when it was the job's last, or failed); True:
+    the job goes on, to be judged."""
+    slot, cid = done.slot, st.ids[done.slot]
+    with st.recorder.atomic():
+        if not st.recorder.owns(cid):
+            return _lose(st, slot)
+        tau = int(st.n_obs[slot])
+        if done.error is not None:
+            failed = Decision(Action.FAIL, tau + 1, reason=done.error)
+            _end_job(scheduler, st, slot, done.time, failed)
+            return False
+        st.values[slot, tau] = done.value
+        st.n_obs[slot] = tau + 1
+        st.recorder.observed(cid, tau + 1, done)
+        if tau + 1 < st.until[slot]:
+            return True
+        _end_job(scheduler, st, slot, done.time, None)
+    return False
+
+
+def _judge(scheduler: Scheduler, st: _State, slot: int, now: float) -> bool:
+    """Ask the scheduler about the job of ``slot`` (not at its budget); True: it goes on."""
+    decision = scheduler.report(st.trial(slot), st.history(), st.until[slot])
+    cid = st.ids[slot]
+    with st.recorder.atomic():
+        if not st.recorder.owns(cid):
+            return _lose(st, slot)
+        st.recorder.decided(cid, decision)
+        if decision.stop:
+            _end_job(scheduler, st, slot, now, decision)
+    return not decision.stop
+
+
+def _lose(st: _State, slot: int) -> bool:
+    """Another process took the trial of ``slot`` over: drop its job (should the trial come back
+    to this run, it is met afresh, with what the other process recorded)."""
+    del st.until[slot]
+    del st.slots[st.ids[slot]]
+    st.lost.add(slot)
+    return False
+
+
+def _launch(scheduler: Scheduler, st: _State, now: float) -> None:
     """Start the scheduler's next jobs while a worker is free."""
     while len(st.until) < st.workers:
-        job = scheduler.next_job()
-        if job is None:
-            return
-        slot = _slot(st, job, complete, now)
-        st.until[slot] = job.until
+        with st.recorder.atomic():
+            job = scheduler.next_job()
+            if job is None:
+                return
+            slot = _slot(st, job, now)
+            st.until[slot] = job.until
+            st.recorder.started(job, int(st.n_obs[slot]))
         st.backend.submit(slot, job.config_id, int(st.n_obs[slot]) + 1, now)
 
 
-def _slot(st: _State, job: Job, complete: np.ndarray, now: float) -> int:
+def _slot(st: _State, job: Job, now: float) -> int:
     """The trial slot of ``job``'s config (a new one the first time it is met), checked."""
-    rows, T = st.backend.rows, st.T
-    config_id = job.config_id
-    if config_id not in rows:
-        raise ValueError(f"config {config_id!r} asked by the searcher is not in the curves")
-    row = rows[config_id]
-    if not complete[row]:
-        raise ValueError(f"config {config_id!r} is not recorded to the final epoch "
-                         f"({int(st.backend.curves.n_observed()[row])} of {T} epochs)")
+    config_id, T = job.config_id, st.T
     slot = st.slots.get(config_id)
     if slot is None:
-        slot = len(st.ids)
-        st.slots[config_id] = slot
-        st.ids.append(config_id)
-        st.frames.append(st.backend.config(config_id))
-        st.starts.append(now)
-        st.ends.append(now)
+        slot = _meet(st, config_id, now)
     elif slot in st.until or slot in st.records:
         raise ValueError(f"config {config_id!r} was asked for twice")
     if not int(st.n_obs[slot]) < job.until <= T:
@@ -146,22 +189,39 @@ def _slot(st: _State, job: Job, complete: np.ndarray, now: float) -> int:
     return slot
 
 
+def _meet(st: _State, config_id: str, now: float) -> int:
+    """A new slot for ``config_id``, with the values the backend already has for it."""
+    opened = st.backend.open(config_id)
+    slot = len(st.ids)
+    if slot == st.values.shape[0]:
+        st.grow()
+    tau = len(opened.values)
+    st.values[slot, :tau] = opened.values
+    st.n_obs[slot] = tau
+    st.slots[config_id] = slot
+    st.ids.append(config_id)
+    st.frames.append(opened.frame)
+    st.finals.append(opened.final)
+    st.starts.append(now)
+    st.ends.append(now)
+    return slot
+
+
 def _end_job(scheduler: Scheduler, st: _State, slot: int, now: float,
-             decision: Decision | None, recorder: Recorder | None) -> None:
+             decision: Decision | None) -> None:
     """The job of ``slot`` ended (``decision`` None: at its budget); record the configs the
-    scheduler closes now."""
-    del st.until[slot]
+    scheduler closes now (inside the caller's atomic block)."""
+    until = st.until.pop(slot)
     st.ends[slot] = now
-    for closed in scheduler.job_ended(st.trial(slot), st.history(), decision):
-        s = st.slots[closed.config_id]
+    trial = st.trial(slot)
+    closed = scheduler.job_ended(trial, st.history(), decision)
+    st.recorder.ended(trial, until, decision, closed)
+    for c in closed:  # a config paused by an earlier run of the study is met here first
+        s = st.slots[c.config_id] if c.config_id in st.slots else _meet(st, c.config_id, now)
         if s in st.until or s in st.records:
-            raise RuntimeError(f"the scheduler closed {closed.config_id!r} while running "
-                               "or twice")
-        row = st.backend.rows[closed.config_id]
+            raise RuntimeError(f"the scheduler closed {c.config_id!r} while running or twice")
         n = int(st.n_obs[s])
-        record = TrialRecord(closed.config_id, n, n < st.T, closed.value, closed.predicted,
-                             float(st.backend.filled[row, -1]), st.starts[s], st.ends[s],
-                             closed.decision)
+        record = TrialRecord(c.config_id, n, n < st.T, c.value, c.predicted, st.finals[s],
+                             st.starts[s], st.ends[s], c.decision)
         st.records[s] = record
-        if recorder is not None:
-            recorder(record)
+        st.recorder.closed(record)

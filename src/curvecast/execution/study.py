@@ -1,10 +1,13 @@
-"""A real search's study as one process sees it: :class:`StudyMirror` (configs, curves and states
-read from the store, the study view its stopper or scheduler reads), :class:`Progress` and the
-:class:`SearchResult` every backend returns (:func:`search_result`)."""
+"""A real search's study as one process sees it: :class:`LiveStudy` (the store, the study and this
+process's part in it), :class:`StudyMirror` (configs, curves and states read from the store, the
+study view its stopper or scheduler reads), :class:`Progress` and the :class:`SearchResult` every
+backend returns (:func:`search_result`)."""
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -66,6 +69,11 @@ class SearchResult:
         return self.full_epochs / used if used else float("nan")
 
 
+def trial_number(config_id: str) -> int:
+    """The study's trial number of config id ``t<number>``."""
+    return int(config_id[1:])
+
+
 class StudyMirror:
     """What this process knows of the study: configs, curves and states by trial number.
 
@@ -107,7 +115,9 @@ class StudyMirror:
         """What a reported value counts as (the one diverged-value rule)."""
         return self.diverged.fill(value)
 
-    def history(self, study: str) -> History:
+    def history(self, study: Hashable) -> History:
+        """The study view: every trial's curve as recorded (``study``: the token stoppers key
+        their caches by)."""
         numbers = sorted(self.values)
         ids = [f"t{n}" for n in numbers]
         configs = pd.DataFrame([self.rows[n] for n in numbers], index=ids)
@@ -116,10 +126,13 @@ class StudyMirror:
                                    self.direction, study,
                                    diverged_value=self.diverged.diverged_value)
 
-    def trial(self, number: int) -> Trial:
-        values = np.array([self.fill(v) for v in self.curve(number)])
+    def trial(self, number: int, tau: int | None = None) -> Trial:
+        """Trial ``number`` as the scheduler sees it after ``tau`` epochs (default: all recorded),
+        diverged values filled; a trial with no epoch (it failed in its first): one NaN, nothing
+        to rank it by."""
+        values = [self.fill(v) for v in self.curve(number)[:tau]] or [float("nan")]
         return Trial(f"t{number}", pd.DataFrame([self.rows[number]], index=[f"t{number}"]),
-                     values)
+                     np.array(values, dtype=np.float64))
 
     def update(self, progress: Progress) -> Progress:
         """Set ``progress``'s counts and best trial to the study's (every process's) state."""
@@ -151,3 +164,34 @@ def search_result(store: Store, study: str, progress: Progress, epochs: int) -> 
         if t.number == progress.best_trial:
             result.best_config, result.best_test_value = t.config, t.test_value
     return result
+
+
+@dataclass
+class LiveStudy:
+    """This process's part in a real search's study, shared by the training backend, the store
+    recorder and the store-backed searchers of one run.
+
+    Attributes:
+        store: the study database.
+        study: the study's name.
+        worker: this process's worker id (the owner of the trials it trains).
+        workload: what is trained.
+        epochs: T, the epochs of full training.
+        seed: seed of training (trial ``n`` trains with ``run_seed(seed, n)``).
+        checkpoints: the study's checkpoint folder.
+        mirror: the study as this process last read it.
+    """
+
+    store: Store
+    study: str
+    worker: str
+    workload: Workload
+    epochs: int
+    seed: int
+    checkpoints: Path
+    mirror: StudyMirror
+
+    def sync(self) -> StudyMirror:
+        """Read what changed in the study since the last call; the mirror."""
+        self.mirror.sync(self.store, self.study)
+        return self.mirror

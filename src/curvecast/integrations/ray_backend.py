@@ -2,10 +2,11 @@
 Ray or a cluster (extra ``curvecast[ray]``).
 
 The local backend hands each epoch — continue a trial from its checkpoint, train one epoch, save
-the next checkpoint (:func:`curvecast.execution.live._train_one_epoch`) — to a worker process;
-this one hands the same task to a Ray task (one CPU), through :class:`RayExecutor`, a
-``concurrent.futures`` executor.  Everything else is the local run: the scheduler, the journal
-and the store stay with the driver, so a study resumes the same way (rerun the command), and
+the next checkpoint (:func:`curvecast.execution.epoch_task.train_one_epoch`) — to a worker
+process; this one hands the same task to a Ray task (one CPU), through :class:`RayExecutor`, a
+``concurrent.futures`` executor that :class:`~curvecast.execution.training.TrainingBackend` runs
+its tasks in.  Everything else is the local run: the one loop, the scheduler, the journal and the
+store stay with the driver, so a study resumes the same way (rerun the command), and
 ``curvecast show`` lists its pause and promote decisions.  Checkpoints live in the study's
 checkpoint folder beside the database: on a cluster of several nodes, every node must reach it
 (a shared folder).

@@ -8,9 +8,10 @@ same executor code path:
   wherever it is: a paused config resumes its curve), or None when nothing can start now;
 * ``report(trial, history, until)`` after every epoch of a job but its last → a
   :class:`~curvecast.stopping.Decision` (STOP ends the job early);
-* ``job_ended(trial, history, decision)`` when a job reached ``until`` (``decision`` None) or was
-  stopped → the configs that leave the search now (:class:`Closed`), each already told to the
-  searcher.
+* ``job_ended(trial, history, decision)`` when a job reached ``until`` (``decision`` None), was
+  stopped, or failed (a FAIL decision: an epoch of real training raised) → the configs that leave
+  the search now (:class:`Closed`), each already told to the searcher (FIFO tells a failed
+  config nothing: it has no value).
 
 Budgets are counted in trained epochs (columns of the CurveSet, epoch 0 excluded), 1 ≤ until ≤ T.
 """
@@ -21,7 +22,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from curvecast.search._base import Searcher
-from curvecast.stopping import Decision, History, Stopper, Trial
+from curvecast.stopping import Action, Decision, History, Stopper, Trial
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,8 @@ class Scheduler(ABC):
 class FIFO(Scheduler):
     """First in, first out: each config the searcher asks for is trained to T unless ``stopper``
     stops it; a stopped config's searcher is told the stopper's predicted final value (its last
-    observed value when the rule predicts nothing), marked as predicted.
+    observed value when the rule predicts nothing), marked as predicted; a failed config is not
+    told (its record's value is NaN).
 
     Args:
         searcher: proposes the configs.
@@ -104,6 +106,8 @@ class FIFO(Scheduler):
         return self.stopper.decide(trial, history)
 
     def job_ended(self, trial: Trial, history: History, decision: Decision | None) -> list[Closed]:
+        if decision is not None and decision.action is Action.FAIL:
+            return [Closed(trial.config_id, float("nan"), False, decision)]
         if decision is None:
             value, predicted = float(trial.values[-1]), False
         else:

@@ -1,0 +1,47 @@
+"""The heartbeat of a process's RUNNING trials: how other processes of a study tell a live owner
+from a dead one (:func:`curvecast.store.worker_alive`)."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+from curvecast.store import Store
+
+
+class Heartbeat:
+    """Refreshes the heartbeat of this worker's RUNNING trials every ``interval`` seconds.
+
+    A thread with its own database connection does it, since training may hold the main thread
+    for a whole epoch.  A beat that finds the database locked is skipped (the next one retries).
+    """
+
+    def __init__(self, path: Path, worker: str, interval: float) -> None:
+        self.path = path
+        self.worker = worker
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="curvecast-heartbeat",
+                                        daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        store: Store | None = None
+        try:
+            while not self._stop.wait(self.interval):
+                try:
+                    store = store or Store(self.path)
+                    store.heartbeat(self.worker)
+                except (sqlite3.Error, ValueError):  # busy for longer than the store's timeout
+                    continue
+        finally:
+            if store is not None:
+                store.close()

@@ -1,0 +1,109 @@
+"""A real search's study in the store, as every process of it sees it: :func:`open_study` (create
+it, or check a rerun repeats its settings) and the study's one searcher, whose state lives in the
+store (:func:`load_shared`, :func:`ask_shared`, :func:`tell_shared`) so that several processes —
+and every rerun — ask and tell through one state."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from curvecast.execution.study import LiveStudy, StudyMirror
+from curvecast.search import ConfigSearcher
+from curvecast.store import Store, TrialState, worker_id
+from curvecast.workloads._base import Workload
+
+#: Seconds between the heartbeats of a process's RUNNING trials, and without one after which
+#: another process may take a trial over (defaults of every real search).
+HEARTBEAT, GRACE = 10.0, 120.0
+
+
+#: Settings of a study that a rerun (a resume, or another process joining) must repeat.
+_RERUN_SETTINGS = ("searcher", "stopper", "delta", "min_complete", "refit_every", "prior",
+                   "sigma_model", "arcsine_target")
+
+
+def open_study(store: Store, study: str, workload: Workload, epochs: int, seed: int,
+               settings: dict[str, Any] | None) -> None:
+    """Create study ``study`` or check that it was started with this workload, epochs and seed,
+    and with the same scheduler (``settings["scheduler"]``: hyperband, fhyperband; absent: a
+    FIFO search, as the local and the Ray backends run), and — where both the study and
+    ``settings`` record them — the same searcher, stopper, Δ, min-complete, refit-every, prior,
+    σ model and arcsine target (a changed rule would silently judge later trials differently).
+
+    Raises:
+        ValueError: the study exists with other settings.
+    """
+    fixed: dict[str, Any] = {"workload": workload.name, "epochs": epochs, "seed": seed}
+    store.create_study(study, metric=workload.metric, direction=workload.direction,
+                       settings={**fixed, **(settings or {})})
+    recorded = store.study_info(study)["settings"]
+    for key, wanted in fixed.items():
+        if recorded.get(key) != wanted:
+            raise ValueError(f"study {study!r} was started with {key}={recorded.get(key)!r}, "
+                             f"not {wanted!r}: rerun with its settings or choose another --study")
+    chosen = settings or {}
+    for key in _RERUN_SETTINGS:  # what the command line chose: a rerun must choose the same
+        if key in recorded and key in chosen and recorded[key] != chosen[key]:
+            option = "--" + key.replace("_", "-")
+            raise ValueError(f"study {study!r} was started with {option} {recorded[key]}, not "
+                             f"{chosen[key]}: rerun with its settings or choose another --study")
+    scheduler = (settings or {}).get("scheduler")  # hyperband, fhyperband; None: FIFO
+    if recorded.get("scheduler") != scheduler:
+        was, now = (f"scheduler {k!r}" if k else "a FIFO search"
+                    for k in (recorded.get("scheduler"), scheduler))
+        raise ValueError(f"study {study!r} was started with {was}, not {now}: rerun with its "
+                         "settings or choose another --study")
+
+
+
+def load_shared(store: Store, study: str, searcher: ConfigSearcher) -> None:
+    """Load the study's searcher state (saved in the store by any process) into ``searcher``."""
+    saved = store.get_study_state(study, "searcher")
+    if saved is not None:
+        searcher.load_state_dict(saved)
+
+
+def ask_shared(store: Store, study: str, searcher: ConfigSearcher, *, worker: str,
+               budget: int) -> tuple[int, Mapping[str, Any]] | None:
+    """Ask the study's shared searcher for a config and record it as ``worker``'s RUNNING trial,
+    in one transaction that counts the study's trials against ``budget``.
+
+    Returns:
+        ``(trial number, config)``, or None when the budget is spent or the searcher has no
+        config left.
+    """
+    with store.transaction():
+        if store.count_trials(study) >= budget:
+            return None
+        load_shared(store, study, searcher)
+        config = searcher.ask_config()
+        if config is None:
+            return None
+        number = store.add_trial(study, config, state=TrialState.RUNNING, worker=worker)
+        store.set_study_state(study, "searcher", searcher.state_dict())
+    return number, config
+
+
+def tell_shared(store: Store, study: str, searcher: ConfigSearcher, config: Mapping[str, Any],
+                value: float, *, predicted: bool) -> None:
+    """Tell the study's shared searcher a trial's final ``value`` (metric units; predicted for a
+    stopped trial) and save its state — inside the caller's transaction."""
+    load_shared(store, study, searcher)
+    searcher.tell_config(config, value, predicted=predicted)
+    store.set_study_state(study, "searcher", searcher.state_dict())
+
+
+
+
+def open_live(store: Store, study: str, workload: Workload, epochs: int, seed: int,
+              settings: dict[str, Any] | None) -> LiveStudy:
+    """Open study ``study`` (:func:`open_study`) and this process's part in it: its checkpoint
+    folder made, the study read."""
+    open_study(store, study, workload, epochs, seed, settings)
+    checkpoints = store.checkpoint_folder(study)
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    live = LiveStudy(store, study, worker_id(), workload, epochs, seed, checkpoints,
+                     StudyMirror(workload, epochs))
+    live.sync()
+    return live

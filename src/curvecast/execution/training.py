@@ -1,0 +1,85 @@
+"""The backend of real training for the one loop (:func:`curvecast.execution.loop.run`): every
+epoch is the epoch task (:func:`~curvecast.execution.epoch_task.train_one_epoch`: continue the
+trial from its checkpoint, train one epoch, save the next checkpoint) handed to an executor — this
+process, local worker processes (:func:`~curvecast.execution.epoch_task.local_executor`) or Ray
+tasks (:class:`curvecast.integrations.ray_backend.RayExecutor`) — on the wall clock.
+
+Config ids are the study's trial ids ``t<number>``; a trial's configs and the values it already
+has come from the store, and the study view the scheduler reads is the whole study's (every
+process's trials, :class:`~curvecast.execution.study.StudyMirror`).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import time
+from collections.abc import Hashable
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from curvecast.execution.backends import Backend, Finished, Opened
+from curvecast.execution.collect import run_seed
+from curvecast.execution.epoch_task import EpochOutcome, EpochTask, train_one_epoch
+from curvecast.execution.study import LiveStudy, trial_number
+from curvecast.stopping import History, Trial
+
+
+class TrainingBackend(Backend):
+    """Real training of a study's trials, one epoch task at a time, in ``executor``.
+
+    Args:
+        live: the study and this process's part in it.
+        executor: where the epoch tasks run (the caller shuts it down).
+        capacity: the trials the loop should expect (the study's budget).
+    """
+
+    def __init__(self, live: LiveStudy, executor: cf.Executor, capacity: int) -> None:
+        self.live = live
+        self.executor = executor
+        self.n_epochs = live.epochs
+        self.direction = live.workload.direction
+        self.capacity = capacity
+        self._running: dict[cf.Future[EpochOutcome], int] = {}  # future -> loop slot
+        self._t0 = time.monotonic()
+
+    def open(self, config_id: str) -> Opened:
+        number = trial_number(config_id)
+        mirror = self.live.sync()
+        if number not in mirror.configs:
+            raise ValueError(f"study {self.live.study!r} has no trial {number}")
+        return Opened(self._frame(number), np.array(mirror.curve(number), dtype=np.float64),
+                      float("nan"))
+
+    def submit(self, slot: int, config_id: str, epoch: int, now: float) -> None:
+        live, number = self.live, trial_number(config_id)
+        task = EpochTask(live.workload, number, live.mirror.configs[number],
+                         run_seed(live.seed, number), live.epochs, epoch - 1, live.checkpoints)
+        self._running[self.executor.submit(train_one_epoch, task)] = slot
+
+    def next(self) -> Finished | None:
+        if not self._running:
+            return None
+        done = [f for f in self._running if f.done()]
+        if not done:
+            done = list(cf.wait(list(self._running), return_when=cf.FIRST_COMPLETED)[0])
+        future = min(done, key=lambda f: self._running[f])  # several at once: lowest slot first
+        slot = self._running.pop(future)
+        outcome = future.result()
+        r = outcome.result
+        return Finished(time.monotonic() - self._t0, slot, r.value, r.seconds,
+                        outcome.test_value, outcome.error, outcome.note)
+
+    def history(self, values: NDArray[np.float64], n_obs: NDArray[np.int64], ids: list[str],
+                token: Hashable) -> History:
+        """The whole study's view (every process's trials), read from the store now."""
+        return self.live.sync().history(token)
+
+    def trial(self, config_id: str, frame: pd.DataFrame, values: NDArray[np.float64]) -> Trial:
+        """The trial as recorded, diverged values filled by the study's rule
+        (:meth:`~curvecast.execution.study.StudyMirror.trial`)."""
+        return self.live.mirror.trial(trial_number(config_id))
+
+    def _frame(self, number: int) -> pd.DataFrame:
+        return pd.DataFrame([self.live.mirror.rows[number]], index=[f"t{number}"])
