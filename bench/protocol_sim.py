@@ -8,7 +8,10 @@ each epoch whether to stop it.  The rule sees what an Optuna pruner sees: every 
 * ``median``: Optuna's ``MedianPruner()`` (5 startup trials, no warm-up; prune when the trial's
   best value so far is worse than the median of the complete trials' values at this step);
 * ``curvecast``: ``PredictiveStopper()`` at its defaults (``--delta`` to change Δ);
-* ``curvecast:KEY=VALUE,...``: the same with ``HorizonChain(KEY=VALUE, ...)`` settings.
+* ``curvecast:KEY=VALUE,...``: the same with ``HorizonChain(KEY=VALUE, ...)`` settings;
+* ``learned``: ``LearnedStopper()``, the pretrained transferred model shipped in the package
+  (``bench/train_transfer.py``); ``learned:threshold=0.01,min_complete=5,model=PATH`` to change
+  its threshold, its minimum of complete trials or its weights.
 
 It skips Optuna's storage, so a 200-trial study takes a second or two instead of ten; the
 sampler differs from Optuna's ``RandomSampler``, so numbers are close to, not equal to, the
@@ -34,6 +37,7 @@ from stopping_benchmark import DATA, load
 
 from curvecast.predictors import HorizonChain
 from curvecast.stopping import History, PredictiveStopper, Trial
+from curvecast.stopping.learned import LearnedStopper
 
 Rule = Callable[[np.ndarray, History], bool]
 
@@ -63,6 +67,16 @@ def curvecast_rule(delta: float | None, settings: dict[str, object]) -> Rule:
     return decide
 
 
+def learned_rule(settings: dict[str, object]) -> Rule:
+    stopper = LearnedStopper(**settings)  # type: ignore[arg-type]
+    config = pd.DataFrame(index=["x"])
+
+    def decide(values: np.ndarray, history: History) -> bool:
+        trial = Trial(config_id=history.config_ids[-1], config=config, values=values)
+        return stopper.decide(trial, history).stop
+    return decide
+
+
 def parse_rule(name: str, delta: float | None) -> Rule | str:
     if name == "median":
         return "median"
@@ -71,6 +85,8 @@ def parse_rule(name: str, delta: float | None) -> Rule | str:
         for item in name.split(":", 1)[1].split(","):
             key, value = item.split("=")
             settings[key] = json.loads(value) if value[0] in "0123456789-[{tfn" else value
+    if name.split(":", 1)[0] == "learned":
+        return learned_rule(settings)
     return curvecast_rule(delta, settings)
 
 
