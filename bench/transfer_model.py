@@ -1,21 +1,19 @@
-"""A stopping rule learned once, offline, from recorded studies and carried to new ones.
+"""A stopping rule learned offline from recorded studies and carried to new ones (issue 12
+item 4; an experiment, not part of the package: it did not beat curvecast's rule, see
+``bench/train_transfer.py``).
 
 :class:`LearnedStopper` asks a small pretrained network for ``P(this trial's final value ends
 better than the best complete trial's so far | what the study has seen)`` and stops the trial
 when that probability is below a threshold.  The network never sees a metric's units: its
 inputs (:func:`transfer_features`) are ranks and spreads relative to the study's own trials at
-the same epoch, so one model serves accuracy, perplexity or RMSE studies of any length.
-
-The shipped weights (``transfer_model.npz`` beside this module, numpy arrays only, read with
-``allow_pickle=False``) were trained by ``bench/train_transfer.py`` on simulated studies over
-curvecast's six development learning-curve sets; how it compares with the other rules is in
-``docs/results-transfer.md``.
+the same epoch, so one model serves accuracy, perplexity or RMSE studies of any length.  Its
+weights are an ``.npz`` of plain arrays (read with ``allow_pickle=False``) written by
+``bench/train_transfer.py``.
 """
 
 from __future__ import annotations
 
 import math
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -158,18 +156,12 @@ class TransferModel:
         ValueError: a file whose features differ from :data:`FEATURES` or whose shapes disagree.
     """
 
-    def __init__(self, path: str | Path | None = None) -> None:
-        if path is None:
-            with resources.as_file(resources.files("curvecast.stopping")
-                                   / "transfer_model.npz") as file, \
-                    np.load(file, allow_pickle=False) as data:
-                arrays = {key: data[key] for key in data.files}
-        else:
-            with np.load(path, allow_pickle=False) as data:
-                arrays = {key: data[key] for key in data.files}
+    def __init__(self, path: str | Path) -> None:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
         names = tuple(str(x) for x in arrays["features"])
         if names != FEATURES:
-            raise ValueError(f"{path or 'transfer_model.npz'}: the model's features {names} are "
+            raise ValueError(f"{path}: the model's features {names} are "
                              f"not curvecast's {FEATURES}")
         self.path = path
         self.mean: NDArray[np.float64] = arrays["mean"].astype(np.float64)
@@ -180,11 +172,11 @@ class TransferModel:
         width = len(FEATURES)
         for weights, bias in self.layers:
             if weights.shape[0] != width or bias.shape != (weights.shape[1],):
-                raise ValueError(f"{path or 'transfer_model.npz'}: layer shapes "
+                raise ValueError(f"{path}: layer shapes "
                                  f"{[w.shape for w, _ in self.layers]} do not chain")
             width = weights.shape[1]
         if width != 1:
-            raise ValueError(f"{path or 'transfer_model.npz'}: the last layer has {width} outputs")
+            raise ValueError(f"{path}: the last layer has {width} outputs")
         self.threshold = float(arrays["threshold"])
         self.min_complete = int(arrays["min_complete"])
         self.info: dict[str, Any] = {key: arrays[key].tolist() for key in arrays
@@ -205,18 +197,19 @@ class LearnedStopper(Stopper):
     far)`` is below ``threshold``.
 
     The model (:class:`TransferModel`) reads :func:`transfer_features`: ranks and spreads
-    relative to the study's own trials, so it needs no fitting in the study.  Nothing is stopped
+    relative to the study's own trials, so it needs no fitting in the study.  ``threshold`` and
+    ``min_complete`` default to the values stored with the model.  Nothing is stopped
     before ``min_complete`` trials are complete.
 
     Args:
+        model: a :class:`TransferModel`, or a path to its ``.npz``.
         threshold: stop when P(better) < ``threshold``, in (0, 1); default: the one stored with
-            the model (chosen with it on the development sets, ``bench/train_transfer.py``).
+            the model (chosen with it on its training sets, ``bench/train_transfer.py``).
         min_complete: complete trials before the first stop (at least 1); default: the model's.
-        model: a :class:`TransferModel`, or a path to its ``.npz``; default: the shipped one.
     """
 
-    def __init__(self, threshold: float | None = None, min_complete: int | None = None,
-                 model: TransferModel | str | Path | None = None) -> None:
+    def __init__(self, model: TransferModel | str | Path, threshold: float | None = None,
+                 min_complete: int | None = None) -> None:
         self.model = model if isinstance(model, TransferModel) else TransferModel(model)
         self.threshold = self.model.threshold if threshold is None else float(threshold)
         if not 0.0 < self.threshold < 1.0:
