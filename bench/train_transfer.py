@@ -30,6 +30,10 @@ of 0.003–0.1, the CIFAR-10 fold chose 0.01 and scored 6.48x 10/10, but no θ o
 on more than 1 of the 5 training sets).  Stopping when curvecast's rule *or* the learned one
 would (``either``, the fold's θ) uses 0–34 % fewer epochs than curvecast and keeps the best in
 1–3 fewer seeds wherever it saves more than 1 %, at 0.9–1.4 ms per decision (both models run).
+The other hybrid, the learned rule while fewer than 20 trials are complete and curvecast's after
+(``early:n=20``), never handed over: under the learned rule fewer than 20 of the 200 trials
+complete (it lets runs go on longer than curvecast's rule but stops nearly all of them), so its
+numbers are the learned rule's (``early`` in the JSON).
 
 **What it is.**  Training rows come from simulated studies over the development sets
 (``protocol_sim``'s protocol: 200 trials, a config drawn with replacement per trial, its curve
