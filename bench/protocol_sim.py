@@ -8,7 +8,12 @@ each epoch whether to stop it.  The rule sees what an Optuna pruner sees: every 
 * ``median``: Optuna's ``MedianPruner()`` (5 startup trials, no warm-up; prune when the trial's
   best value so far is worse than the median of the complete trials' values at this step);
 * ``curvecast``: ``PredictiveStopper()`` at its defaults (``--delta`` to change Δ);
-* ``curvecast:KEY=VALUE,...``: the same with ``HorizonChain(KEY=VALUE, ...)`` settings.
+* ``curvecast:KEY=VALUE,...``: the same with ``HorizonChain(KEY=VALUE, ...)`` settings;
+* ``learned:model=PATH``: ``bench/transfer_model.py``'s ``LearnedStopper`` with the weights a
+  run of ``bench/train_transfer.py`` wrote (``,threshold=0.01,min_complete=5`` to override the
+  settings stored with them);
+* ``either:...`` (the same settings): stop when ``curvecast`` or ``learned`` would;
+* ``early:n=20,...``: ``learned`` while fewer than ``n`` trials are complete, ``curvecast`` after.
 
 It skips Optuna's storage, so a 200-trial study takes a second or two instead of ten; the
 sampler differs from Optuna's ``RandomSampler``, so numbers are close to, not equal to, the
@@ -31,6 +36,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from stopping_benchmark import DATA, load
+from transfer_model import LearnedStopper
 
 from curvecast.predictors import HorizonChain
 from curvecast.stopping import History, PredictiveStopper, Trial
@@ -63,6 +69,16 @@ def curvecast_rule(delta: float | None, settings: dict[str, object]) -> Rule:
     return decide
 
 
+def learned_rule(settings: dict[str, object]) -> Rule:
+    stopper = LearnedStopper(**settings)  # type: ignore[arg-type]
+    config = pd.DataFrame(index=["x"])
+
+    def decide(values: np.ndarray, history: History) -> bool:
+        trial = Trial(config_id=history.config_ids[-1], config=config, values=values)
+        return stopper.decide(trial, history).stop
+    return decide
+
+
 def parse_rule(name: str, delta: float | None) -> Rule | str:
     if name == "median":
         return "median"
@@ -71,7 +87,24 @@ def parse_rule(name: str, delta: float | None) -> Rule | str:
         for item in name.split(":", 1)[1].split(","):
             key, value = item.split("=")
             settings[key] = json.loads(value) if value[0] in "0123456789-[{tfn" else value
+    kind = name.split(":", 1)[0]
+    if kind == "learned":
+        return learned_rule(settings)
+    if kind in ("either", "early"):
+        return hybrid_rule(kind, settings, delta)
     return curvecast_rule(delta, settings)
+
+
+def hybrid_rule(kind: str, settings: dict[str, object], delta: float | None) -> Rule:
+    """``either``: stop when the learned rule or curvecast's would (the learned one asked
+    first); ``early``: the learned rule while fewer than ``n`` trials are complete, then
+    curvecast's."""
+    n = int(settings.pop("n", 20))  # type: ignore[call-overload]
+    learned, chain = learned_rule(settings), curvecast_rule(delta, {})
+    if kind == "either":
+        return lambda values, history: learned(values, history) or chain(values, history)
+    return lambda values, history: (learned(values, history) if history.n_complete < n
+                                    else chain(values, history))
 
 
 def run_study(values: np.ndarray, sign: float, make: Callable[[], Rule], trials: int,
