@@ -1,0 +1,75 @@
+"""Development runs of a hybrid of curvecast's rule and the median rule (tried for issue 12, not
+shipped; ``docs/results-benchmark.md``).
+
+Stop when ``PredictiveStopper()`` stops (P(final worse than the best so far) ≥ Δ = 0.99), or when
+the trial's best value so far is below the median (``--kind median``; ``qNN``: the top NN %) of
+the complete trials' values at this epoch *and* that P is ≥ Δ_rank.  Studies are
+``bench/protocol_sim.py``'s (200 trials, ``--seeds`` seeds), on the development sets.
+
+    .venv/bin/python bench/median_hybrid.py --kinds median --rank-deltas 0.8,0.9,0.95,0.97,0.98
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import protocol_sim
+from stopping_benchmark import DATA, load
+
+from curvecast.stopping import History, PredictiveStopper, Trial
+
+
+def hybrid_rule(sign: float, rank_delta: float, kind: str) -> protocol_sim.Rule:
+    """The hybrid's decision for one study (a fresh stopper)."""
+    stopper = PredictiveStopper()
+    config = pd.DataFrame(index=["x"])
+    keep = 50.0 if kind == "median" else float(kind[1:])
+
+    def decide(values: np.ndarray, history: History) -> bool:
+        trial = Trial(config_id=history.config_ids[-1], config=config, values=values)
+        decision = stopper.decide(trial, history)
+        if decision.stop:
+            return True
+        if decision.probability is None or decision.probability < rank_delta:
+            return False
+        complete = history.complete.copy()
+        complete[-1] = False
+        ref = sign * history.values[complete, len(values) - 1]
+        return bool(np.max(sign * values) < np.percentile(ref, 100 - keep))
+    return decide
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="all", help="comma-separated names (substrings) or all")
+    parser.add_argument("--kinds", default="median")
+    parser.add_argument("--rank-deltas", default="0.8,0.9,0.95,0.97,0.98")
+    parser.add_argument("--seeds", type=int, default=10)
+    args = parser.parse_args()
+    names = [d for d in DATA if d != "friedman-sgd"]
+    if args.data != "all":
+        names = [d for d in names if any(k in d for k in args.data.split(","))]
+    for name in names:
+        curves = load(DATA[name])
+        values, sign = curves.filled_values(), curves.direction.sign
+        for kind in args.kinds.split(","):
+            for rank_delta in (float(x) for x in args.rank_deltas.split(",")):
+                records = [protocol_sim.run_study(
+                    values, sign, lambda k=kind, r=rank_delta, s=sign: hybrid_rule(s, r, k), 200, seed)
+                    for seed in range(args.seeds)]
+                epochs = sum(int(r["epochs"]) for r in records)  # type: ignore[call-overload]
+                full = sum(int(r["full"]) for r in records)  # type: ignore[call-overload]
+                print(json.dumps({"data": name, "kind": kind, "rank_delta": rank_delta,
+                                  "speedup": round(full / epochs, 2),
+                                  "kept": sum(bool(r["best_kept"]) for r in records)}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
