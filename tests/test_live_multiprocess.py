@@ -139,9 +139,11 @@ def test_two_processes_share_one_study(tmp_path: Path) -> None:
 def test_a_killed_process_trial_is_finished_by_the_other(tmp_path: Path) -> None:
     db, (keeper, victim), (keeper_id, victim_id) = start_two(tmp_path, "kill", sleep=0.1)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and victim.poll() is None:  # kill it mid-trial
-        if victim_trials(db, "kill", victim_id, with_values=True):
+    while time.monotonic() < deadline and victim.poll() is None:  # kill it mid-trial:
+        os.kill(victim.pid, signal.SIGSTOP)  # frozen while we look, so the trial cannot end
+        if victim_trials(db, "kill", victim_id, with_values=True):  # between the look and the kill
             break
+        os.kill(victim.pid, signal.SIGCONT)
         time.sleep(0.02)
     os.kill(victim.pid, signal.SIGKILL)
     victim.wait()
@@ -158,8 +160,12 @@ def test_a_killed_process_trial_is_finished_by_the_other(tmp_path: Path) -> None
 
 
 def victim_trials(db: Path, study: str, worker: str, *, with_values: bool) -> list[StoredTrial]:
-    """The RUNNING trials of ``worker`` (only those with a recorded value: ``with_values``)."""
-    with Store(db) as store:
+    """The RUNNING trials of ``worker`` (only those with a recorded value: ``with_values``).
+
+    Read only: a reader of a WAL database waits for no writer, not even a frozen one."""
+    if not db.exists():
+        return []
+    with Store(db, read_only=True) as store:
         if study not in store.study_names():
             return []
         return [t for t in store.trials(study) if t.worker == worker
