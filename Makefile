@@ -21,8 +21,9 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy
+	@# One pytest worker per core, each test file on one worker (its module fixtures set up once).
 	@# pytest exits 5 when it collected no tests: a suite that tests nothing fails.
-	$(BIN)/pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then echo 'pytest collected no tests' >&2; exit 1; fi; exit $$rc
+	$(BIN)/pytest -q -n auto --dist loadfile; rc=$$?; if [ $$rc -eq 5 ]; then echo 'pytest collected no tests' >&2; exit 1; fi; exit $$rc
 
 clean:
 	rm -rf $(VENV) runs
