@@ -87,7 +87,7 @@ BAD: list[tuple[str, str]] = [
     ("search --workload digits-metaqnn --trials 1 --epochs 1 --backend bogus",
      "unknown backend 'bogus'"),
     ("search --workload digits-metaqnn --trials 1 --epochs 1 --address h:1",
-     "--address and --ray-storage are for Ray"),
+     "--address is for Ray: use it with --backend ray"),
     ("search --workload digits-metaqnn --trials 1 --epochs 1 --prior missing.parquet",
      "missing.parquet"),
     ("search --workload digits-metaqnn --trials 1 --epochs 1 --prior {text}", "text.txt"),
@@ -118,7 +118,8 @@ BAD: list[tuple[str, str]] = [
     ("search --workload digits-metaqnn --trials 1 --epochs 2 --searcher fhyperband --prior {dprior}",
      "has 1 epochs, the search trains 2"),
     ("search --workload digits-metaqnn --trials 1 --epochs 1 --searcher hyperband --backend ray "
-     "--ray-storage somewhere", "--ray-storage is where Ray Tune keeps a FIFO search's trials"),
+     "--ray-storage somewhere", "--ray-storage is no longer used: a Ray search keeps its "
+     "checkpoints in the study's checkpoint folder beside the database"),
     ("search --workload digits-metaqnn --trials 1 --epochs 1 --stopper median --prior {dprior}",
      "--prior warm-starts the predictive stopper"),
     ("studies --storage sqlite:///missing.db", "missing.db: no such study database"),

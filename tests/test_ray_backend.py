@@ -1,6 +1,7 @@
-"""`curvecast search --searcher hyperband --backend ray`: the scheduled search's epoch task run as
-Ray tasks on a local Ray (127.0.0.1 only), recorded like the local backend's run of the same
-command — the same curves and the same pause / promote / stop decisions."""
+"""`curvecast search --backend ray`: the one loop's epoch task run as Ray tasks on a local Ray
+(127.0.0.1 only), recorded like the local backend's run of the same command — for Hyperband the
+same curves and pause / promote / stop decisions, for FIFO + the median rule the same curves and
+the median rule's decisions."""
 
 from __future__ import annotations
 
@@ -21,18 +22,23 @@ pytest.importorskip("ray", reason="the Ray backend needs curvecast[ray]")
 pytestmark = pytest.mark.slow
 
 
-def search(db: Path, backend: str) -> subprocess.CompletedProcess[str]:
+HYPERBAND = ("--searcher", "hyperband", "--study", "hb")
+MEDIAN = ("--stopper", "median", "--min-complete", "2", "--study", "f")
+
+
+def search(db: Path, backend: str, how: tuple[str, ...] = HYPERBAND
+           ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "curvecast.cli", "search", "--workload", "digits-metaqnn",
-         "--searcher", "hyperband", "--backend", backend, "--trials", "4", "--epochs", "3",
-         "--workers", "1", "--storage", f"sqlite:///{db}", "--study", "hb", "--seed", "1"],
+         *how, "--backend", backend, "--trials", "4", "--epochs", "3",
+         "--workers", "1", "--storage", f"sqlite:///{db}", "--seed", "1"],
         capture_output=True, text=True, timeout=600,
         env={**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"})
 
 
-def shown(db: Path) -> list[dict[str, Any]]:
+def shown(db: Path, study: str = "hb") -> list[dict[str, Any]]:
     proc = subprocess.run([sys.executable, "-m", "curvecast.cli", "show", "--storage",
-                           f"sqlite:///{db}", "--study", "hb", "--json"],
+                           f"sqlite:///{db}", "--study", study, "--json"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     trials: list[dict[str, Any]] = json.loads(proc.stdout)["trials"]
@@ -57,29 +63,22 @@ def test_hyperband_on_ray_records_what_the_local_backend_records(tmp_path: Path)
     assert "epoch 1 promote: promoted: trains on to 3 epochs" in listed
 
 
-def test_fifo_on_ray_tasks_records_what_this_process_records(tmp_path: Path) -> None:
-    """The FIFO search's one loop with its epoch task run as Ray tasks (``run_search(...,
-    executor=RayExecutor())``): the same curves and decisions as trained in this process."""
-    from curvecast.execution.live import run_search
-    from curvecast.integrations.ray_backend import RayExecutor
-    from curvecast.integrations.ray_session import ray_session
-    from curvecast.registry import WORKLOADS
-    from curvecast.search import RandomSampler
-    from curvecast.stopping import MedianRule
-    from curvecast.store import Store
-
-    workload = WORKLOADS["digits-metaqnn"]()
-
-    def search(db: Path, executor: Any) -> list[Any]:
-        with Store(db) as store:
-            run_search(workload, RandomSampler(workload.space, seed=1), MedianRule(min_complete=2),
-                       store, study="f", trials=4, epochs=3, seed=1, executor=executor)
-            return [(t.number, t.state, [v for _, v, _ in t.values],
-                     [(d.action, d.epoch, d.reason) for d in t.decisions])
-                    for t in store.trials("f")]
-
-    with ray_session(None, 1):
-        on_ray = search(tmp_path / "ray.db", RayExecutor())
-    here = search(tmp_path / "here.db", None)
-    assert on_ray == here
-    assert [t[1].value for t in here].count("complete") >= 2 and len(here) == 4
+def test_fifo_on_ray_records_what_the_local_backend_records(tmp_path: Path) -> None:
+    """``--backend ray`` with FIFO + ``--stopper median --min-complete 2``: the one loop with its
+    epoch task run as Ray tasks (not Ray Tune), so curvecast's median rule decides with the
+    user's settings; the same curves and decisions as the local backend, listed by ``show``."""
+    on_ray = search(tmp_path / "ray.db", "ray", MEDIAN)
+    assert on_ray.returncode == 0, on_ray.stderr[-3000:]
+    local = search(tmp_path / "local.db", "local", MEDIAN)
+    assert local.returncode == 0, local.stderr[-3000:]
+    ray_trials, local_trials = shown(tmp_path / "ray.db", "f"), shown(tmp_path / "local.db", "f")
+    assert [(t["number"], t["state"], t["values"], t["decisions"]) for t in ray_trials] == [
+        (t["number"], t["state"], t["values"], t["decisions"]) for t in local_trials]
+    assert len(ray_trials) == 4 and [t["state"] for t in ray_trials].count("complete") >= 2
+    reasons = [d["reason"] for t in ray_trials for d in t["decisions"]]
+    assert all("(needs 2)" in r or "median" in r for r in reasons), reasons  # --min-complete 2
+    assert any("than the median" in r for r in reasons), reasons
+    listed = subprocess.run([sys.executable, "-m", "curvecast.cli", "show", "--storage",
+                             f"sqlite:///{tmp_path / 'ray.db'}", "--study", "f", "--verbose"],
+                            capture_output=True, text=True, timeout=120).stdout
+    assert "than the median" in listed, listed

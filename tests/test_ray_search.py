@@ -1,6 +1,6 @@
-"""`curvecast search --backend ray`: a real search through Ray Tune on a local Ray (127.0.0.1 only),
-stopped by CurvecastScheduler and recorded in the study database; the command on a cluster started
-with `ray start --head`; and the command's one-line errors."""
+"""`curvecast search --backend ray` with FIFO + a stopper: the one loop with every epoch a Ray task
+on a local Ray (127.0.0.1 only), stopped by curvecast's stopper and recorded in the study database;
+the command on a cluster started with `ray start --head`; and the command's one-line errors."""
 
 from __future__ import annotations
 
@@ -32,12 +32,7 @@ from curvecast import CurveSet  # noqa: E402
 from curvecast.cli import app  # noqa: E402
 from curvecast.execution import collect  # noqa: E402
 from curvecast.execution.live import Progress  # noqa: E402
-from curvecast.integrations.ray_search import (  # noqa: E402
-    StudyScheduler,
-    _Book,
-    run_ray_search,
-    scheduler_for,
-)
+from curvecast.integrations.ray_backend import run_ray_search  # noqa: E402
 from curvecast.predictors import SRM  # noqa: E402
 from curvecast.search import RandomSampler  # noqa: E402
 from curvecast.stopping import PredictiveStopper  # noqa: E402
@@ -103,14 +98,9 @@ def test_ray_search_trains_stops_records_and_keeps_the_best(
     assert result.best_config == next(t.config for t in trials if t.number == best)
     assert sum(t["epochs"] for t in result.trials) < 8 * T and result.speedup > 1
 
-    # a rerun with a larger budget resumes the study: the scheduler starts from the recorded
-    # completions, a trial orphaned by a dead driver is claimed and trained again, and the
-    # searcher continues (no config twice)
-    scheduler = scheduler_for(stopper, T, workload)
+    # a rerun with a larger budget resumes the study (the store is the truth): a trial orphaned
+    # by a dead driver is claimed and trained on, and the searcher continues (no config twice)
     with Store(db) as store:
-        _Book(workload, RandomSampler(workload.space, seed=3), scheduler, store, study="ray",
-              trials=10, epochs=T, seed=3, on_progress=None)
-        assert isinstance(scheduler, StudyScheduler) and scheduler.n_complete == len(complete)
         dead = subprocess.Popen(["true"])
         dead.wait()
         config = RandomSampler(workload.space, seed=99).ask_config()
@@ -211,8 +201,10 @@ def free_port() -> int:
 @pytest.mark.parametrize(("extra", "message"), [
     (["--backend", "ray", "--address", "127.0.0.1:{port}"], "no Ray cluster answers at 127.0.0.1:"),
     (["--backend", "ray", "--address", "ray://127.0.0.1:10001"], "Ray Client (ray://) addresses"),
-    (["--address", "127.0.0.1:6379"], "--address and --ray-storage are for Ray: use them with "
-                                      "--backend ray"),
+    (["--address", "127.0.0.1:6379"], "--address is for Ray: use it with --backend ray"),
+    (["--backend", "ray", "--ray-storage", "/shared/ray"],
+     "--ray-storage is no longer used: a Ray search keeps its checkpoints in the study's "
+     "checkpoint folder beside the database"),
     (["--backend", "spark"], "unknown backend 'spark': choose local or ray"),
 ])
 def test_search_backend_errors_are_one_line(tmp_path: Path, extra: list[str], message: str) -> None:

@@ -46,7 +46,9 @@ def search_command(
     stopper: Annotated[str, typer.Option(help=", ".join(
         n for n, e in registry.STOPPERS.items() if not e.needs_recorded_finals) + ".")] = (
         "predictive"),
-    workers: Annotated[int, typer.Option(help="Training processes; 0: one per core.")] = 0,
+    workers: Annotated[int, typer.Option(help="Training processes (--backend ray: epochs "
+                                              "trained at once); 0: one per core (the Ray's "
+                                              "CPUs).")] = 0,
     min_complete: Annotated[int | None, typer.Option(help="Complete curves (prior included) "
                                                           "before any stopper stops (default: "
                                                           "5 with the chain predictor, 100 "
@@ -70,15 +72,16 @@ def search_command(
     sigma_model: SigmaModelOption = "per_tau",
     arcsine_target: ArcsineTargetOption = False,
     seed: Annotated[int, typer.Option(help="Seed of config sampling and training.")] = 1,
-    backend: Annotated[str, typer.Option(help="local (worker processes) or ray (Ray Tune, "
-                                              "CurvecastScheduler).")] = "local",
+    backend: Annotated[str, typer.Option(help="local (worker processes) or ray (each epoch a "
+                                              "Ray task, on a local Ray or a cluster; "
+                                              "checkpoints stay in DATABASE.checkpoints, "
+                                              "which every node must reach).")] = "local",
     address: Annotated[str | None, typer.Option(help="With --backend ray: a running Ray cluster "
                                                      "(HOST:6379 of `ray start --head`); "
                                                      "default: a local Ray.")] = None,
-    ray_storage: Annotated[str | None, typer.Option(help="With --backend ray: where Tune keeps "
-                                                         "results and trial checkpoints, a folder "
-                                                         "or URI every node reaches (default: "
-                                                         "beside the database).")] = None,
+    ray_storage: Annotated[str | None, typer.Option(
+        hidden=True, help="Removed (Ray Tune's experiment folder): refused with a one-line "
+                          "error saying where checkpoints are kept now.")] = None,
 ) -> None:
     """Search a workload's space with real training, stopping runs by predicted final value."""
     from curvecast.registry.search_plan import SearchRequest, plan_search

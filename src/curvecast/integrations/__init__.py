@@ -1,2 +1,2 @@
-"""Integrations with the tools users already run (Optuna, Ray Tune); each framework is an extra,
-imported only by its module."""
+"""Integrations with the tools users already run (Optuna, Ray Tune), and Ray as a backend of
+``curvecast search`` (``ray_backend``); each framework is an extra, imported only by its module."""

@@ -1,6 +1,6 @@
 """The Ray a search runs on: a new local Ray on 127.0.0.1 only, or a cluster at an address
-(checked to answer first), shared by the Tune search (``ray_search``) and the Ray backend of the
-epoch task (``ray_backend``); extra ``curvecast[ray]``."""
+(checked to answer first), for the Ray backend of the epoch task (``ray_backend``); extra
+``curvecast[ray]``."""
 
 from __future__ import annotations
 

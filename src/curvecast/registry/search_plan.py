@@ -26,6 +26,13 @@ from curvecast.workloads import Workload
 #: The backends a search runs on.
 BACKENDS = ("local", "ray")
 
+#: What ``--ray-storage`` (Ray Tune's experiment folder, before Ray searches ran on the one loop)
+#: says now.
+RAY_STORAGE_GONE = ("--ray-storage is no longer used: a Ray search keeps its checkpoints in the "
+                    "study's checkpoint folder beside the database (DATABASE.checkpoints); drop "
+                    "the option, and on several nodes make that folder shared storage every node "
+                    "reaches (e.g. a link to it)")
+
 
 @dataclass(frozen=True)
 class SearchRequest:
@@ -35,7 +42,8 @@ class SearchRequest:
         workload, searcher, stopper, backend: registry names.
         trials: trials to finish; epochs: T; workers: training processes (0: one per core).
         prior: a warm-start prior spec (:func:`curvecast.execution.prior.load_prior`), or None.
-        address, ray_storage: Ray's cluster address and storage (``backend="ray"`` only).
+        address: Ray's cluster address (``backend="ray"`` only).
+        ray_storage: the removed ``--ray-storage``; any value is refused (:data:`RAY_STORAGE_GONE`).
         settings: the numbers of the stoppers, schedulers and predictor.
         command: the command line, recorded in the study.
     """
@@ -64,8 +72,8 @@ class SearchPlan:
         proposer: the generative searcher.
         stop: the stopper (FIFO) or ``factory(searcher) -> Scheduler`` (Hyperband, f-Hyperband).
         runner: :func:`~curvecast.execution.live.run_search`,
-            :func:`~curvecast.execution.live_hyperband.run_scheduled_search` or
-            :func:`~curvecast.integrations.ray_search.run_ray_search`.
+            :func:`~curvecast.execution.live_hyperband.run_scheduled_search`, or their Ray
+            counterparts in :mod:`curvecast.integrations.ray_backend`.
         workers: the workers to pass the runner.
         recorded: the settings recorded in the study.
     """
@@ -120,24 +128,19 @@ def plan_search(request: SearchRequest) -> SearchPlan:
 
 
 def _runner(r: SearchRequest) -> Callable[..., Any]:
-    """The FIFO runner of ``r.backend``."""
+    """The FIFO runner of ``r.backend``: the one loop, its epoch task in local processes or Ray
+    tasks."""
     if r.backend not in BACKENDS:
         raise ValueError(f"unknown backend {r.backend!r}: choose local or ray")
-    if (r.address is not None or r.ray_storage is not None) and r.backend != "ray":
-        raise ValueError("--address and --ray-storage are for Ray: use them with --backend ray")
+    if r.ray_storage is not None:
+        raise ValueError(RAY_STORAGE_GONE)
+    if r.address is not None and r.backend != "ray":
+        raise ValueError("--address is for Ray: use it with --backend ray")
     if r.backend == "local":
         from curvecast.execution.live import run_search
 
         return run_search
-    try:
-        from curvecast.integrations.ray_search import run_ray_search
-    except ImportError as err:
-        raise ValueError(str(err)) from None
-
-    def ray_runner(*args: Any, **kwargs: Any) -> Any:
-        return run_ray_search(*args, address=r.address, storage_path=r.ray_storage, **kwargs)
-
-    return ray_runner
+    return _ray_runner("run_ray_search", r.address)
 
 
 def _scheduled_runner(r: SearchRequest) -> Callable[..., Any]:
@@ -147,13 +150,20 @@ def _scheduled_runner(r: SearchRequest) -> Callable[..., Any]:
         from curvecast.execution.live_hyperband import run_scheduled_search
 
         return run_scheduled_search
-    if r.ray_storage is not None:
-        raise ValueError("--ray-storage is where Ray Tune keeps a FIFO search's trials; a "
-                         f"--searcher {r.searcher} study keeps its checkpoints beside the database")
-    from curvecast.integrations.ray_backend import run_ray_scheduled_search
+    return _ray_runner("run_ray_scheduled_search", r.address)
+
+
+def _ray_runner(name: str, address: str | None) -> Callable[..., Any]:
+    """``name`` of :mod:`curvecast.integrations.ray_backend` with ``address`` bound; a missing
+    Ray is a ``ValueError`` naming the extra."""
+    try:
+        from curvecast.integrations import ray_backend
+    except ImportError as err:
+        raise ValueError(str(err)) from None
+    runner = getattr(ray_backend, name)
 
     def ray_runner(*args: Any, **kwargs: Any) -> Any:
-        return run_ray_scheduled_search(*args, address=r.address, **kwargs)
+        return runner(*args, address=address, **kwargs)
 
     return ray_runner
 
