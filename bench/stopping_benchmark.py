@@ -44,17 +44,14 @@ from typing import Any
 
 import numpy as np
 
-from curvecast import CurveSet
+from curvecast import CurveSet, registry
 from curvecast.execution.collect import package_versions
 from curvecast.execution.replay import replay
 from curvecast.predictors import HorizonChain
 from curvecast.search import RandomSearch
 from curvecast.stopping import (
-    ASHA,
     Decision,
     History,
-    MedianRule,
-    PredictiveStopper,
     Stopper,
     Trial,
 )
@@ -103,13 +100,21 @@ class Timed(Stopper):
 
 
 def replay_rules(with_paper: bool) -> dict[str, Callable[[], Stopper]]:
-    rules: dict[str, Callable[[], Stopper]] = {
-        grid_name(d, f): (lambda d=d, f=f: PredictiveStopper(  # type: ignore[misc]
-            delta=d, predictor=HorizonChain(features=f)))
-        for d, f in GRID}
-    rules.update({"median": MedianRule, "asha": ASHA})
+    """The replay part's rules, built through curvecast's registry (the CLI's names and
+    defaults): the predictive rule over ``GRID``, ``median`` and ``asha`` as ``simulate`` builds
+    them, except that ASHA keeps its class default of judging from the first trial
+    (``min_complete=0``, as in every run of this benchmark)."""
+    def predictive(d: float, f: str) -> Callable[[], Stopper]:
+        return lambda: registry.build_stopper(
+            "predictive", registry.Settings(delta=d),
+            registry.Context(predictor=HorizonChain(features=f)))
+
+    rules = {grid_name(d, f): predictive(d, f) for d, f in GRID}
+    rules["median"] = lambda: registry.build_stopper("median", registry.Settings())
+    rules["asha"] = lambda: registry.build_stopper("asha", registry.Settings(min_complete=0))
     if with_paper:
-        rules["paper"] = PredictiveStopper.paper
+        rules["paper"] = lambda: registry.build_stopper(
+            "predictive", registry.Settings(predictor="paper"))
     return rules
 
 
