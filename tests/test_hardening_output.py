@@ -225,7 +225,7 @@ def test_a_finished_study_reports_its_trials_at_once(tmp_path: Path) -> None:
 
 def test_help_and_errors_name_every_choice() -> None:
     text = run("search", "--help", env={"COLUMNS": "200"}).stdout
-    assert "Training processes; 0: one per core." in text and "all cores" not in text
+    assert "Training processes" in text and "0: one per core" in text and "all cores" not in text
     result = run("search", "--workload", "digits-metaqnn", "--trials", "1", "--epochs", "1",
                  "--searcher", "bogus", "--storage", "sqlite:///nowhere/x.db")
     assert result.exit_code == 2
