@@ -149,6 +149,7 @@ def main() -> None:
     parser.add_argument("--rules", default="median,curvecast")
     parser.add_argument("--delta", type=float)
     parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--trials", type=int, default=200)
     parser.add_argument("--exclude", default="friedman-sgd")
     args = parser.parse_args()
@@ -160,7 +161,7 @@ def main() -> None:
         values, sign = curves.filled_values(), curves.direction.sign
         for rule_name in args.rules.split(";"):
             records = []
-            for seed in range(args.seeds):
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
                 def make(rule_name: str = rule_name, sign: float = sign) -> Rule:
                     rule = parse_rule(rule_name, args.delta)
                     return median_rule(sign) if rule == "median" else rule  # type: ignore[return-value]
