@@ -71,10 +71,7 @@ def main() -> None:
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--exclude", default="friedman-sgd", help="data sets left out")
     args = parser.parse_args()
-    names = [d for d in DATA if d not in args.exclude.split(",")]
-    if args.data != "all":
-        names = [d for d in names if any(k in d for k in args.data.split(","))]
-    for name in names:
+    for name in protocol_sim.data_names(args.data, args.exclude):
         curves = load(DATA[name])
         values, sign = curves.filled_values(), curves.direction.sign
         for kind in args.kinds.split(","):
@@ -82,11 +79,10 @@ def main() -> None:
                 records = [protocol_sim.run_study(
                     values, sign, lambda k=kind, r=rank_delta, s=sign: hybrid_rule(s, r, k), 200, seed)
                     for seed in range(args.first_seed, args.first_seed + args.seeds)]
-                epochs = sum(int(r["epochs"]) for r in records)  # type: ignore[call-overload]
-                full = sum(int(r["full"]) for r in records)  # type: ignore[call-overload]
+                summary = protocol_sim.summarise(records)
                 print(json.dumps({"data": name, "kind": kind, "rank_delta": rank_delta,
-                                  "speedup": round(full / epochs, 2),
-                                  "kept": sum(bool(r["best_kept"]) for r in records)}), flush=True)
+                                  "speedup": summary["speedup"], "kept": summary["kept"]}),
+                      flush=True)
 
 
 if __name__ == "__main__":

@@ -143,6 +143,30 @@ def run_study(values: np.ndarray, sign: float, make: Callable[[], Rule], trials:
             "early": float(per_trial[:40].mean()), "late": float(per_trial[-100:].mean())}
 
 
+def data_names(data: str, exclude: str) -> list[str]:
+    """The data sets of ``DATA`` named by ``data`` (comma-separated substrings, or ``all``),
+    without those in ``exclude`` (comma-separated names)."""
+    names = [d for d in DATA if d not in exclude.split(",")]
+    if data != "all":
+        names = [d for d in names if any(k in d for k in data.split(","))]
+    return names
+
+
+def summarise(records: list[dict[str, object]]) -> dict[str, object]:
+    """One rule's studies on one data set: speedup over full training, best kept (count),
+    mean regret, median ms per decision, mean epochs per trial early and late in a study."""
+    epochs = sum(int(r["epochs"]) for r in records)  # type: ignore[call-overload]
+    full = sum(int(r["full"]) for r in records)  # type: ignore[call-overload]
+    return {
+        "speedup": round(full / epochs, 2),
+        "kept": sum(bool(r["best_kept"]) for r in records),
+        "regret": float(np.mean([r["regret"] for r in records])),  # type: ignore[misc]
+        "ms": round(float(np.median([r["ms"] for r in records])), 3),  # type: ignore[misc]
+        "early_epochs": round(float(np.mean([r["early"] for r in records])), 2),  # type: ignore[misc]
+        "late_epochs": round(float(np.mean([r["late"] for r in records])), 2),  # type: ignore[misc]
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="all", help="comma-separated names (substrings) or all")
@@ -153,10 +177,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=200)
     parser.add_argument("--exclude", default="friedman-sgd")
     args = parser.parse_args()
-    names = [d for d in DATA if d not in args.exclude.split(",")]
-    if args.data != "all":
-        names = [d for d in names if any(k in d for k in args.data.split(","))]
-    for data in names:
+    for data in data_names(args.data, args.exclude):
         curves = load(DATA[data])
         values, sign = curves.filled_values(), curves.direction.sign
         for rule_name in args.rules.split(";"):
@@ -166,16 +187,8 @@ def main() -> None:
                     rule = parse_rule(rule_name, args.delta)
                     return median_rule(sign) if rule == "median" else rule  # type: ignore[return-value]
                 records.append(run_study(values, sign, make, args.trials, seed))
-            epochs = sum(int(r["epochs"]) for r in records)  # type: ignore[call-overload]
-            full = sum(int(r["full"]) for r in records)  # type: ignore[call-overload]
-            print(json.dumps({
-                "data": data, "rule": rule_name, "speedup": round(full / epochs, 2),
-                "kept": sum(bool(r["best_kept"]) for r in records),
-                "regret": float(np.mean([r["regret"] for r in records])),  # type: ignore[misc]
-                "ms": round(float(np.median([r["ms"] for r in records])), 3),  # type: ignore[misc]
-                "early_epochs": round(float(np.mean([r["early"] for r in records])), 2),  # type: ignore[misc]
-                "late_epochs": round(float(np.mean([r["late"] for r in records])), 2),  # type: ignore[misc]
-            }, ensure_ascii=False), flush=True)
+            print(json.dumps({"data": data, "rule": rule_name, **summarise(records)},
+                             ensure_ascii=False), flush=True)
 
 
 if __name__ == "__main__":
