@@ -27,6 +27,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -104,12 +106,14 @@ def halving_study(v: NDArray[np.float64], r: int, eta: int, picked: NDArray[np.i
     return used, done
 
 
-def score(v: NDArray[np.float64], study: object, seeds: int, trials: int) -> dict[str, float]:
+def score(v: NDArray[np.float64],
+          study: Callable[[NDArray[np.int64]], tuple[int, NDArray[np.bool_]]], seeds: int,
+          trials: int) -> dict[str, float]:
     """Epochs, speedup and best kept of one rule over ``seeds`` studies."""
     used, kept = 0, 0
     for seed in range(seeds):
         picked = np.random.default_rng(seed).integers(0, v.shape[0], size=trials)
-        epochs, done = study(picked)  # type: ignore[operator]
+        epochs, done = study(picked)
         finals = v[picked, -1]
         used += epochs
         kept += int(done.any() and finals[done].max() >= finals.max() - 1e-12)
@@ -122,11 +126,11 @@ def frontier(v: NDArray[np.float64], seeds: int, trials: int) -> dict[str, objec
     rows: list[dict[str, object]] = []
     for q in KEEP_SHARES:
         for w in warmups(T):
-            res = score(v, lambda p, q=q, w=w: percentile_study(v, q, w, p), seeds, trials)
+            res = score(v, partial(percentile_study, v, q, w), seeds, trials)
             rows.append({"family": "percentile", "q": q, "warmup": w, **res})
     for eta in ETAS:
         for r in min_resources(T):
-            res = score(v, lambda p, r=r, eta=eta: halving_study(v, r, eta, p), seeds, trials)
+            res = score(v, partial(halving_study, v, r, eta), seeds, trials)
             rows.append({"family": "halving", "min_resource": r, "eta": eta, **res})
     median = next(x for x in rows if x.get("q") == 50 and x.get("warmup") == 0)
     out: dict[str, object] = {"median": median, "grid": rows}
