@@ -189,7 +189,7 @@ def run_optuna_study(values: np.ndarray, sign: float, pruner: Any, trials: int,
     sampled = [t.params["config"] for t in study.trials]
     true_best = float(np.max(sign * values[sampled, -1]))
     complete = [t for t in study.trials if t.state is optuna.trial.TrialState.COMPLETE]
-    found = max(sign * float(t.value) for t in complete) if complete else -math.inf
+    found = max((sign * float(t.value) for t in complete if t.value is not None), default=-math.inf)
     clipped = getattr(pruner, "n_clipped_", 0)  # decisions on a clipped prediction
     ms = 1000 * np.asarray(seconds) if seconds else np.zeros(1)
     return {"epochs": used, "full": trials * values.shape[1],
