@@ -45,7 +45,7 @@ def test_learns_from_partial_curves() -> None:
     model = HorizonChain().fit(_partial(cs, lengths))
     # the link 1 → 2 is fitted on every curve that reached epoch 2, not just the 6 complete ones
     _, _, dof_early, _ = model.predict_latent(cs.values[:3, :1])
-    assert model.links_[(1, 2)] is not None and model.links_[(1, 2)].dof >= 110
+    assert model.links_[(1, 2, 0)] is not None and model.links_[(1, 2, 0)].dof >= 110
     # the chain's last links only have the complete curves (4 dof each): by Welch–Satterthwaite
     # its t has between the fewest dof of a link and their sum, far fewer than the first link's
     links = [link for link in model.links_.values() if link is not None]
@@ -227,3 +227,30 @@ def test_a_diverged_value_in_a_partial_curve_counts_as_the_worst() -> None:
     model = HorizonChain().fit(stated)
     np.testing.assert_allclose(model.predict(cs.configs.iloc[:4], partial).mean,
                                model.predict(cs.configs.iloc[:4], chance).mean)
+
+
+def test_anchored_links_keep_what_the_first_epochs_said() -> None:
+    # each run's value: its skill times a growing share plus noise independent per epoch, so one
+    # later epoch's value carries less of the skill than the first τ epochs did; a Markov chain
+    # forgets the first epochs at every link, an anchored one keeps them
+    rng = np.random.default_rng(0)
+    n, T = 300, 64
+    skill = rng.normal(size=n)
+    t = np.arange(1, T + 1)
+    v = 0.5 + 0.1 * skill[:, None] * (0.3 + 0.7 * t / T) + rng.normal(scale=0.03, size=(n, T))
+    truth = v[200:, -1]
+    r2 = {}
+    for links in ("markov", "anchored"):
+        model = HorizonChain(links=links).fit_arrays(v[:200], np.full(200, T), Direction.MAXIMIZE)
+        mean = model.predict(pd.DataFrame(index=range(100)), v[200:, :8]).mean
+        r2[links] = 1 - np.sum((mean - truth) ** 2) / np.sum((truth - truth.mean()) ** 2)
+    assert r2["markov"] == pytest.approx(0.633, abs=0.01)
+    assert r2["anchored"] == pytest.approx(0.807, abs=0.01)
+    # a later link sees the anchor only once it has 10 curves: with 6 finished curves the links
+    # to T stay Markov (4 columns would leave 2 dof), so a young study still gets predictions
+    few = HorizonChain(links="anchored").fit_arrays(
+        np.where(np.arange(T)[None, :] < np.r_[np.full(6, T), np.full(194, 8)][:, None], v[:200],
+                 np.nan), np.r_[np.full(6, T), np.full(194, 8)], Direction.MAXIMIZE)
+    assert np.all(np.isfinite(few.predict(pd.DataFrame(index=range(3)), v[200:203, :4]).mean))
+    with pytest.raises(ValueError, match="links must be 'markov' or 'anchored'"):
+        HorizonChain(links="direct")

@@ -19,3 +19,7 @@ CHAIN_FEATURES = "last+best"
 #: Which errors set :class:`curvecast.predictors.HorizonChain`'s σ: ``"upper"``, those on the
 #: better side (what a stopping rule needs), or ``"both"``.
 CHAIN_TAIL = "upper"
+
+#: How :class:`curvecast.predictors.HorizonChain`'s later links are fitted: ``"markov"`` (on the
+#: previous horizon's value) or ``"anchored"`` (also on the values observed after τ epochs).
+CHAIN_LINKS = "markov"
