@@ -18,7 +18,7 @@ decisions of ``time.process_time`` around ``decide`` / ``prune``), and for curve
 predictions clipped to their bound.
 
 Leave one data set out: curvecast's settings are a grid (``GRID``: Δ × the predictor's
-features).  For each data set, the grid point is chosen on the *other* data sets — most data sets
+features × its links).  For each data set, the grid point is chosen on the *other* data sets — most data sets
 with the best kept in ≥ 9 of 10, then the highest geometric-mean speedup — and scored on the
 held-out one (``loo`` in the output); ``default`` is the point chosen on all of them, which is
 what the library ships.  The rows named ``curvecast`` in the tables are the LOO-chosen ones.
@@ -64,8 +64,9 @@ DATA = {
     "deep_resnets_tinyimagenet": PAPER / "deep_resnets_tinyimagenet.csv",
     **{p.stem: p for p in sorted((ROOT / "data").glob("*.parquet"))},
 }
-#: curvecast's settings searched leave-one-data-set-out: (Δ, HorizonChain features).
-GRID: tuple[tuple[float, str], ...] = ((0.95, "last+best"), (0.99, "last+best"))
+#: curvecast's settings searched leave-one-data-set-out: (Δ, HorizonChain features, links).
+GRID: tuple[tuple[float, str, str], ...] = tuple(
+    (d, "last+best", links) for links in ("markov", "anchored") for d in (0.95, 0.99))
 KEEP = 9  # best kept in at least this many of 10 orderings/seeds counts as safe
 
 
@@ -81,8 +82,9 @@ def load(path: Path) -> CurveSet:
     return curves.subset(np.asarray(curves.is_complete(), dtype=bool))
 
 
-def grid_name(delta: float, features: str) -> str:
-    return f"curvecast[Δ={delta:g},{features}]"
+def grid_name(delta: float, features: str, links: str = "markov") -> str:
+    """A grid point's rule name (Markov links unnamed, as in the runs before links existed)."""
+    return f"curvecast[Δ={delta:g},{features}{'' if links == 'markov' else ',' + links}]"
 
 
 class Timed(Stopper):
@@ -104,12 +106,12 @@ def replay_rules(with_paper: bool) -> dict[str, Callable[[], Stopper]]:
     defaults): the predictive rule over ``GRID``, ``median`` and ``asha`` as ``simulate`` builds
     them, except that ASHA keeps its class default of judging from the first trial
     (``min_complete=0``, as in every run of this benchmark)."""
-    def predictive(d: float, f: str) -> Callable[[], Stopper]:
+    def predictive(d: float, f: str, links: str) -> Callable[[], Stopper]:
         return lambda: registry.build_stopper(
             "predictive", registry.Settings(delta=d),
-            registry.Context(predictor=HorizonChain(features=f)))
+            registry.Context(predictor=HorizonChain(features=f, links=links)))
 
-    rules = {grid_name(d, f): predictive(d, f) for d, f in GRID}
+    rules = {grid_name(d, f, k): predictive(d, f, k) for d, f, k in GRID}
     rules["median"] = lambda: registry.build_stopper("median", registry.Settings())
     rules["asha"] = lambda: registry.build_stopper("asha", registry.Settings(min_complete=0))
     if with_paper:
@@ -143,9 +145,9 @@ def optuna_pruners() -> dict[str, Callable[[], Any]]:
     from curvecast.integrations.optuna import CurvecastPruner
 
     pruners: dict[str, Callable[[], Any]] = {
-        grid_name(d, f): (lambda d=d, f=f: CurvecastPruner(  # type: ignore[misc]
-            delta=d, predictor=HorizonChain(features=f)))
-        for d, f in GRID}
+        grid_name(d, f, k): (lambda d=d, f=f, k=k: CurvecastPruner(  # type: ignore[misc]
+            delta=d, predictor=HorizonChain(features=f, links=k)))
+        for d, f, k in GRID}
     pruners.update({
         "MedianPruner()": optuna.pruners.MedianPruner,
         "SuccessiveHalvingPruner()": optuna.pruners.SuccessiveHalvingPruner,
@@ -238,8 +240,8 @@ def choose(summaries: dict[str, dict[str, dict[str, Any]]], sets: Sequence[str])
         speed = float(np.mean([math.log(summaries[d][name]["speedup"]) for d in sets]))
         return safe, speed
 
-    names = [grid_name(d, f) for d, f in GRID
-             if all(grid_name(d, f) in summaries[s] for s in sets)]
+    names = [grid_name(*point) for point in GRID
+             if all(grid_name(*point) in summaries[s] for s in sets)]
     if not names:  # e.g. a --rules run of one part of a set: --merge chooses later
         return "n/a"
     return max(names, key=score)

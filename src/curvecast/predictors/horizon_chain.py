@@ -185,6 +185,7 @@ class HorizonChain(Predictor):
         self.u_ = np.where(seen, self._to_u(values), np.nan)
         self.best_ = np.fmax.accumulate(self.u_, axis=1)
         self.links_: dict[tuple[int, int, int], _Link | None] = {}
+        self.rows_: dict[int, NDArray[np.intp]] = {}  # per horizon b: the curves that reach it
         self.calibration_: dict[int, float] = {}
         return self
 
@@ -207,25 +208,34 @@ class HorizonChain(Predictor):
                 out.append(b)
         return [*out, self.n_epochs_]
 
-    def _design(self, u: NDArray[np.float64], best: NDArray[np.float64], a: int,
+    def _design(self, last: NDArray[np.float64], best: NDArray[np.float64],
                 first: bool) -> NDArray[np.float64]:
-        cols = [np.ones(u.shape[0]), u[:, a - 1]]
+        """A link's design matrix from the value after ``a`` epochs and the best value so far
+        (shape ``(n,)`` each): ``[1, u_a, best_a]`` for a first link with ``"last+best"``,
+        ``[1, u_a]`` otherwise."""
         if first and self.features == "last+best":
-            cols.append(best[:, a - 1])
-        return np.column_stack(cols)
+            return np.column_stack([np.ones(last.shape[0]), last, best])
+        return np.column_stack([np.ones(last.shape[0]), last])
+
+    def _reaching(self, b: int) -> NDArray[np.intp]:
+        """The curves observed for at least ``b`` epochs (indices, cached per ``b``)."""
+        rows = self.rows_.get(b)
+        if rows is None:
+            rows = self.rows_[b] = np.flatnonzero(self.n_observed_ >= b)
+        return rows
 
     def _link(self, a: int, b: int, first: bool, tau: int) -> _Link | None:
         """The fitted link ``a → b`` of the chain from ``tau`` observed epochs (cached), None
         when too few curves reach ``b``."""
-        anchored = (self.links == "anchored" and not first
-                    and int(np.sum(self.n_observed_ >= b)) >= ANCHOR_ROWS)
+        rows = self._reaching(b)
+        anchored = self.links == "anchored" and not first and rows.size >= ANCHOR_ROWS
         key = (a if first else -a, b, tau if anchored else 0)
         if key in self.links_:
             return self.links_[key]
-        rows = np.flatnonzero(self.n_observed_ >= b)
-        X = self._design(self.u_[rows], self.best_[rows], a, first)
-        if anchored:
-            X = np.column_stack([X, self.u_[rows, tau - 1], self.best_[rows, tau - 1]])
+        X = self._design(self.u_[rows, a - 1], self.best_[rows, a - 1], first)
+        if anchored:  # the anchor: the value and best value after tau epochs
+            X = np.column_stack([X[:, 0], X[:, 1], self.u_[rows, tau - 1],
+                                 self.best_[rows, tau - 1]])
         link = None
         if rows.size >= max(self.min_rows, X.shape[1] + 2):
             y = self.u_[rows, b - 1]
@@ -234,7 +244,9 @@ class HorizonChain(Predictor):
             beta = a_inv @ (X.T @ y)
             resid = y - X @ beta
             dof = float(rows.size - X.shape[1])
-            s2 = max(float(np.sum(self._squared(resid))) / dof, 1e-12 * (1.0 + float(np.var(y))))
+            centred = y - y.mean()
+            spread = float(centred @ centred) / rows.size  # var(y): the floor's scale
+            s2 = max(float(np.sum(self._squared(resid))) / dof, 1e-12 * (1.0 + spread))
             link = _Link(beta, a_inv, s2, dof, float(y.min()), float(y.max()), anchored)
         self.links_[key] = link
         return link
@@ -266,7 +278,7 @@ class HorizonChain(Predictor):
                 link = self._link(a, b, first, tau)
                 if link is None:
                     raise ValueError(f"too few curves observed to epoch {b} to predict")
-            X = (self._design(u, best, a, True) if first
+            X = (self._design(u[:, a - 1], best[:, a - 1], True) if first
                  else np.column_stack([np.ones(n), mean]))
             if link.anchored:
                 X = np.column_stack([X, u[:, tau - 1], best[:, tau - 1]])
