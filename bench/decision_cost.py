@@ -13,6 +13,7 @@ be started: the trials are stand-ins with the two attributes the scheduler reads
 scheduler tests do), timing every ``on_trial_result`` call — the scheduler's decision.
 
     .venv/bin/python bench/decision_cost.py --out bench/results/decision_cost.json
+    .venv/bin/python bench/decision_cost.py --links anchored --out /tmp/anchored_cost.json
 """
 
 from __future__ import annotations
@@ -23,7 +24,10 @@ import os
 import platform
 import time
 import types
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import optuna
@@ -31,6 +35,7 @@ from stopping_benchmark import run_optuna_study  # bench/ is on the path of its 
 
 from curvecast.execution.collect import package_versions
 from curvecast.integrations.optuna import CurvecastPruner
+from curvecast.predictors import HorizonChain
 
 
 def curves(n: int, epochs: int, seed: int) -> np.ndarray:
@@ -73,6 +78,10 @@ def run_ray_study(values: np.ndarray, trials: int, seed: int) -> dict[str, objec
             "calls": len(seconds), "stopped": scheduler.n_stopped_}
 
 
+def _pruner_with_links(links: str) -> CurvecastPruner:
+    return CurvecastPruner(predictor=HorizonChain(links=links))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=200)
@@ -80,13 +89,20 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--out", type=Path, default=Path("bench/results/decision_cost.json"))
     parser.add_argument("--ray", action="store_true", help="also time CurvecastScheduler()")
+    parser.add_argument("--links", choices=("markov", "anchored"), default=None,
+                        help="time CurvecastPruner(predictor=HorizonChain(links=...)) too")
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     results = []
     for seed in range(args.seeds):
         values = curves(1000, args.epochs, seed)
-        for name, make in (("CurvecastPruner()", CurvecastPruner),
-                           ("MedianPruner()", optuna.pruners.MedianPruner)):
+        pruners: list[tuple[str, Callable[[], Any]]] = [
+            ("CurvecastPruner()", CurvecastPruner),
+            ("MedianPruner()", optuna.pruners.MedianPruner)]
+        if args.links is not None:
+            pruners.append((f"CurvecastPruner(HorizonChain(links={args.links!r}))",
+                            partial(_pruner_with_links, args.links)))
+        for name, make in pruners:
             record = {"pruner": name, "seed": seed,
                       **run_optuna_study(values, 1.0, make(), args.trials, seed)}
             results.append(record)
