@@ -23,3 +23,7 @@ CHAIN_TAIL = "upper"
 #: How :class:`curvecast.predictors.HorizonChain`'s later links are fitted: ``"markov"`` (on the
 #: previous horizon's value) or ``"anchored"`` (also on the values observed after τ epochs).
 CHAIN_LINKS = "markov"
+
+#: The last share of training in which the predictive rule stops nothing: a trial observed for
+#: more than ``(1 − FINAL_STRETCH)·T`` epochs runs to the end.
+FINAL_STRETCH = 0.0

@@ -92,6 +92,8 @@ class CurvecastScheduler(FIFOScheduler):
             paper: 100; default 5, like Optuna's ``MedianPruner``; at least 5).
         refit_every: refit the predictor after this many further completions (None: fit once).
         grace_period: never stop before this epoch.
+        final_stretch: never stop in this last share of ``max_t``, in [0, 1) (None: the
+            predictive rule's default; see :class:`~curvecast.stopping.PredictiveStopper`).
         predictor: an unfitted curvecast predictor (default: ``HorizonChain()``, which also
             learns from stopped and running trials as far as they were observed).
         prior: recorded curves of the same workload (a warm start, e.g.
@@ -121,7 +123,7 @@ class CurvecastScheduler(FIFOScheduler):
     def __init__(self, max_t: int, *, metric: str | None = None, mode: str | None = None,
                  delta: float = DEFAULT_DELTA, margin: float = 0.0, keep_top_k: int = 1,
                  min_complete: int = defaults.MIN_COMPLETE, refit_every: int | None = 10,
-                 grace_period: int = 1,
+                 grace_period: int = 1, final_stretch: float | None = None,
                  predictor: Predictor | None = None, prior: CurveSet | None = None,
                  describe: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None,
                  time_attr: str = "training_iteration", stopper: Stopper | None = None,
@@ -142,7 +144,8 @@ class CurvecastScheduler(FIFOScheduler):
         self.describe = describe
         self.stopper = stopper if stopper is not None else PredictiveStopper(
             delta=delta, margin=margin, keep_top_k=keep_top_k, min_complete=min_complete,
-            refit_every=refit_every, predictor=predictor, prior=prior)
+            refit_every=refit_every, predictor=predictor, prior=prior,
+            final_stretch=final_stretch)
         self.diverged_value = diverged_value
         self._metric = metric
         self._mode = mode

@@ -59,6 +59,8 @@ class Settings:
         sigma_model: σ of an SRM: ``per_tau`` or ``local``.
         arcsine_target: an SRM models arcsin(√y).
         features: the feature groups of an SRM or BNN (``ts``, ``ap``, ``hp``).
+        final_stretch: the predictive rule's last share of training in which nothing is
+            stopped (None: its default, see :class:`~curvecast.stopping.PredictiveStopper`).
     """
 
     seed: int = 0
@@ -75,6 +77,7 @@ class Settings:
     sigma_model: str = "per_tau"
     arcsine_target: bool = False
     features: frozenset[str] = field(default_factory=lambda: frozenset({"ts", "ap", "hp"}))
+    final_stretch: float | None = None
 
     def __post_init__(self) -> None:
         if self.sigma_model not in ("per_tau", "local"):
@@ -250,7 +253,8 @@ def _predictive(s: Settings, c: Context) -> Stopper:
         check_prior_epochs(prior, c.epochs)
     return PredictiveStopper(delta=s.delta, margin=s.margin, keep_top_k=s.keep_top_k,
                              min_complete=s.complete_before_stop, refit_every=s.refit_every,
-                             predictor=c.predictor_for(s), fits=c.fits, prior=prior)
+                             predictor=c.predictor_for(s), fits=c.fits, prior=prior,
+                             final_stretch=s.final_stretch)
 
 
 def _median(s: Settings, c: Context) -> Stopper:

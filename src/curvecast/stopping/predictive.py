@@ -91,6 +91,14 @@ class PredictiveStopper(Stopper):
         prior: recorded curves of the same workload (a warm start, e.g. last week's runs): the
             predictor is fitted on them plus the study's complete trials, and they count toward
             ``min_complete``; the reference y_best still comes from the study's own trials.
+        final_stretch: the last share of training, in [0, 1), in which nothing is stopped: a
+            trial observed for more than ``(1 − final_stretch)·T`` of the T epochs runs to the
+            end (0: judge up to the last epoch, as the paper does).  None (default): curvecast's
+            ``defaults.FINAL_STRETCH`` with a predictor that learns from partial curves (the
+            default rule), 0 with any other (the paper's kind of rule, reproduced as published).
+            A stop there saves at most that share of one run, and the runs that get there are
+            the study's contenders, whose late changes (a learning-rate drop a few epochs after
+            the others') the finished curves have not shown yet.
 
     Attributes:
         n_fits_: times this stopper needed a (new or shared) fitted predictor.
@@ -100,7 +108,8 @@ class PredictiveStopper(Stopper):
     def __init__(self, delta: float = DEFAULT_DELTA, margin: float = 0.0, keep_top_k: int = 1,
                  min_complete: int = defaults.MIN_COMPLETE, refit_every: int | None = None,
                  predictor: Predictor | None = None, fits: FitCache | None = None,
-                 prior: CurveSet | None = None) -> None:
+                 prior: CurveSet | None = None,
+                 final_stretch: float | None = None) -> None:
         if not 0.0 < delta <= 1.0:
             raise ValueError(f"delta (Δ) must be in (0, 1], got {delta}")
         if not margin >= 0.0:
@@ -109,6 +118,8 @@ class PredictiveStopper(Stopper):
             raise ValueError(f"keep_top_k must be >= 1, got {keep_top_k}")
         if refit_every is not None and refit_every < 1:
             raise ValueError(f"refit_every must be >= 1 or None, got {refit_every}")
+        if final_stretch is not None and not 0.0 <= final_stretch < 1.0:
+            raise ValueError(f"final_stretch must be in [0, 1), got {final_stretch}")
         self.delta = float(delta)
         self.margin = float(margin)
         self.keep_top_k = int(keep_top_k)
@@ -116,6 +127,9 @@ class PredictiveStopper(Stopper):
         self.refit_every = refit_every
         self.predictor = HorizonChain() if predictor is None else predictor
         self.online = bool(getattr(self.predictor, "learns_from_partial_curves", False))
+        self.final_stretch = float(
+            final_stretch if final_stretch is not None
+            else defaults.FINAL_STRETCH if self.online else 0.0)
         if self.online and self.min_complete < self.predictor.min_rows:  # type: ignore[attr-defined]
             raise ValueError(f"min_complete must be >= {self.predictor.min_rows} with "  # type: ignore[attr-defined]
                              f"{self.predictor!r} (it needs that many finished curves), got "
@@ -149,7 +163,8 @@ class PredictiveStopper(Stopper):
     def __repr__(self) -> str:
         return (f"PredictiveStopper(delta={self.delta:g}, margin={self.margin:g}, "
                 f"keep_top_k={self.keep_top_k}, min_complete={self.min_complete}, "
-                f"refit_every={self.refit_every}, predictor={self.predictor!r})")
+                f"refit_every={self.refit_every}, final_stretch={self.final_stretch:g}, "
+                f"predictor={self.predictor!r})")
 
     @property
     def start(self) -> int:
@@ -234,6 +249,11 @@ class PredictiveStopper(Stopper):
                             reason=f"{n} complete trials and {self.n_prior} prior curves "
                                    f"(stops after {self.start}, with at least {self.keep_top_k} "
                                    "complete)")
+        last = int((1.0 - self.final_stretch) * history.n_epochs + 1e-9)
+        if tau > last:
+            return Decision(Action.CONTINUE, epoch=epoch,
+                            reason=f"in the final stretch: nothing is stopped after {last} of "
+                                   f"{history.n_epochs} epochs")
         model = self.fitted_online(trial, history) if self.online else self.fitted(history)
         prediction = model.predict(trial.config, trial.values[None, :])
         mean, std = float(prediction.mean[0]), float(prediction.std[0])
