@@ -26,4 +26,4 @@ CHAIN_LINKS = "markov"
 
 #: The last share of training in which the predictive rule stops nothing: a trial observed for
 #: more than ``(1 − FINAL_STRETCH)·T`` epochs runs to the end.
-FINAL_STRETCH = 0.0
+FINAL_STRETCH = 0.2
