@@ -68,7 +68,8 @@ class PredictiveStopper(Stopper):
     — and is refitted whenever the study has changed (a cheap closed-form fit, cached while
     nothing else changed); it judges from the 5th complete trial on, like Optuna's
     ``MedianPruner``.  Its predictions are bounded; a clipped one is marked on the decision and
-    counted in ``n_clipped_``.
+    counted in ``n_clipped_``.  Nothing is stopped in the last ``final_stretch`` = 20 % of
+    training.
 
     The paper's setting is :meth:`paper`: an :class:`SRM` fitted on the complete trials when the
     first decision after ``min_complete`` (100) completions is asked for, and then either kept for
