@@ -110,6 +110,9 @@ SigmaModelOption = Annotated[str, typer.Option(help="σ of the SRM: per_tau (one
 ArcsineTargetOption = Annotated[bool, typer.Option(help="The SRM models arcsin(√y), the "
                                                         "variance-stabilising scale of an "
                                                         "accuracy in [0, 1].")]
+FinalStretchOption = Annotated[float | None, typer.Option(
+    help="The predictive rule stops nothing in this last share of the epochs, in [0, 1) "
+         "(default: 0.2 with the chain predictor, 0 — the paper's — with the others).")]
 
 
 def floats(text: str, option: str) -> tuple[float, ...]:

@@ -14,6 +14,7 @@ from curvecast import registry
 from curvecast.cli._app import app
 from curvecast.cli._common import (
     ArcsineTargetOption,
+    FinalStretchOption,
     SigmaModelOption,
     console,
     dumps,
@@ -49,11 +50,11 @@ def search_command(
     workers: Annotated[int, typer.Option(help="Training processes (--backend ray: epochs "
                                               "trained at once); 0: one per core (the Ray's "
                                               "CPUs).")] = 0,
-    min_complete: Annotated[int | None, typer.Option(help="Complete curves (prior included) "
-                                                          "before any stopper stops (default: "
-                                                          "5 with the chain predictor, 100 "
-                                                          "with the others).")] = None,
+    min_complete: Annotated[int | None, typer.Option(help=(
+        "Complete curves (prior included) before any stopper stops (default: 5 with the chain "
+        "predictor, 100 with the others)."))] = None,
     delta: Annotated[float, typer.Option(help="Δ of the predictive rule.")] = DEFAULT_DELTA,
+    final_stretch: FinalStretchOption = None,
     predictor: Annotated[str, typer.Option(help="Predictor of the predictive rule and of "
                                                 "f-Hyperband's rungs: " + ", ".join(
                                                     registry.PREDICTORS) + "; chain is "
@@ -79,18 +80,18 @@ def search_command(
     address: Annotated[str | None, typer.Option(help="With --backend ray: a running Ray cluster "
                                                      "(HOST:6379 of `ray start --head`); "
                                                      "default: a local Ray.")] = None,
-    ray_storage: Annotated[str | None, typer.Option(
-        hidden=True, help="Removed (Ray Tune's experiment folder): refused with a one-line "
-                          "error saying where checkpoints are kept now.")] = None,
+    ray_storage: Annotated[str | None, typer.Option(hidden=True, help=(
+        "Removed (Ray Tune's experiment folder): refused with a one-line error."))] = None,
 ) -> None:
     """Search a workload's space with real training, stopping runs by predicted final value."""
     from curvecast.registry.search_plan import SearchRequest, plan_search
     from curvecast.store import Store, check_study_name
 
     check_study_name(study)  # before the database is created or touched
-    settings = registry.Settings(seed=seed, predictor=predictor, delta=delta,
-                                 min_complete=min_complete, refit_every=refit_every or None,
-                                 sigma_model=sigma_model, arcsine_target=arcsine_target)
+    settings = registry.Settings(
+        seed=seed, predictor=predictor, delta=delta, min_complete=min_complete,
+        refit_every=refit_every or None, sigma_model=sigma_model,
+        arcsine_target=arcsine_target, final_stretch=final_stretch)
     plan = plan_search(SearchRequest(
         workload=workload, trials=trials, epochs=epochs, searcher=searcher, stopper=stopper,
         backend=backend, workers=workers, prior=prior, address=address, ray_storage=ray_storage,

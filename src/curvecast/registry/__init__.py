@@ -84,6 +84,8 @@ class Settings:
             raise ValueError(f"sigma_model must be 'per_tau' or 'local', got {self.sigma_model!r}")
         if self.min_complete is not None and self.min_complete < 0:
             raise ValueError(f"min_complete must be >= 0, got {self.min_complete}")
+        if self.final_stretch is not None and not 0.0 <= self.final_stretch < 1.0:
+            raise ValueError(f"final_stretch must be in [0, 1), got {self.final_stretch}")
 
     @property
     def complete_before_stop(self) -> int:
