@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from curvecast import CurveSet
-from curvecast.execution.backends import RecordedBackend, process_pool
+from curvecast.execution.backends import RecordedBackend
+from curvecast.execution.epoch_task import local_executor
 from curvecast.execution.loop import run
 from curvecast.registry import SCHEDULERS, SEARCHERS, STOPPERS, Context, Settings, build_stopper
 from synthetic_curves import synthetic
@@ -30,7 +31,7 @@ PLANS = [("fifo", s) for s in sorted(STOPPERS)] + [(n, None) for n in sorted(SCH
 @pytest.fixture(scope="module")
 def executors() -> Iterator[dict[str, cf.Executor | None]]:
     """The backends' executors: none (this process), 2 worker processes, Ray (when installed)."""
-    found: dict[str, cf.Executor | None] = {"replay": None, "processes": process_pool(2)}
+    found: dict[str, cf.Executor | None] = {"replay": None, "processes": local_executor(2)}
     session = None
     try:
         from curvecast.integrations.ray_backend import RayExecutor

@@ -13,6 +13,7 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 import typer
 from rich.markup import escape
 
+from curvecast import defaults
 from curvecast.curves import CurveSet, CurveSetFormatError
 from curvecast.report.terminal import UnwrappedConsole
 
@@ -112,7 +113,8 @@ ArcsineTargetOption = Annotated[bool, typer.Option(help="The SRM models arcsin(�
                                                         "accuracy in [0, 1].")]
 FinalStretchOption = Annotated[float | None, typer.Option(
     help="The predictive rule stops nothing in this last share of the epochs, in [0, 1) "
-         "(default: 0.2 with the chain predictor, 0 — the paper's — with the others).")]
+         f"(default: {defaults.FINAL_STRETCH:g} with the chain predictor, 0 — the paper's — "
+         "with the others).")]
 
 
 def floats(text: str, option: str) -> tuple[float, ...]:

@@ -6,16 +6,16 @@ which clock ticks.  :class:`Backend` is what the loop needs; real training is
 recorded seconds (``CurveSet.seconds``), or 1 time unit where that is unknown, and finished
 epochs come back in order of simulated time (ties in the order they were started, so a run is
 deterministic).  Its epochs are computed in this process (replay) or handed, as a task, to an
-executor — local worker processes (:func:`process_pool`) or Ray tasks — whose results still come
-back in simulated-time order: the same scheduler therefore takes the same decisions on every
-backend for the same recorded curves.
+executor — local worker processes (:func:`curvecast.execution.epoch_task.local_executor`, the
+one real searches use) or Ray tasks — whose results still come back in simulated-time order:
+the same scheduler therefore takes the same decisions on every backend for the same recorded
+curves.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
 import heapq
-import multiprocessing as mp
 from abc import ABC, abstractmethod
 from collections.abc import Hashable
 from dataclasses import dataclass
@@ -197,7 +197,3 @@ class RecordedBackend(Backend):
             value = self._futures.pop(seq).result()
         return Finished(time, slot, value)
 
-
-def process_pool(workers: int) -> cf.Executor:
-    """``workers`` local worker processes (spawned) for a backend's epoch tasks."""
-    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))

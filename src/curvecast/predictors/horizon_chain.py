@@ -234,8 +234,7 @@ class HorizonChain(Predictor):
             return self.links_[key]
         X = self._design(self.u_[rows, a - 1], self.best_[rows, a - 1], first)
         if anchored:  # the anchor: the value and best value after tau epochs
-            X = np.column_stack([X[:, 0], X[:, 1], self.u_[rows, tau - 1],
-                                 self.best_[rows, tau - 1]])
+            X = np.column_stack([X, self.u_[rows, tau - 1], self.best_[rows, tau - 1]])
         link = None
         if rows.size >= max(self.min_rows, X.shape[1] + 2):
             y = self.u_[rows, b - 1]

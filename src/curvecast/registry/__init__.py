@@ -82,10 +82,11 @@ class Settings:
     def __post_init__(self) -> None:
         if self.sigma_model not in ("per_tau", "local"):
             raise ValueError(f"sigma_model must be 'per_tau' or 'local', got {self.sigma_model!r}")
-        if self.min_complete is not None and self.min_complete < 0:
-            raise ValueError(f"min_complete must be >= 0, got {self.min_complete}")
-        if self.final_stretch is not None and not 0.0 <= self.final_stretch < 1.0:
-            raise ValueError(f"final_stretch must be in [0, 1), got {self.final_stretch}")
+        from curvecast.stopping._base import check_final_stretch, check_min_complete
+
+        if self.min_complete is not None:
+            check_min_complete(self.min_complete)
+        check_final_stretch(self.final_stretch)
 
     @property
     def complete_before_stop(self) -> int:

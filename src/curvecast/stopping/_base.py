@@ -275,3 +275,11 @@ def check_min_complete(min_complete: int) -> int:
     if min_complete < 0:
         raise ValueError(f"min_complete must be >= 0, got {min_complete}")
     return int(min_complete)
+
+
+def check_final_stretch(final_stretch: float | None) -> float | None:
+    """Validate a ``final_stretch`` argument (the last share of training in which nothing is
+    stopped): None, or a share in [0, 1)."""
+    if final_stretch is not None and not 0.0 <= final_stretch < 1.0:
+        raise ValueError(f"final_stretch must be in [0, 1), got {final_stretch}")
+    return final_stretch

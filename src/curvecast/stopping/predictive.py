@@ -13,7 +13,15 @@ import numpy as np
 from curvecast import defaults
 from curvecast.curves import CurveSet
 from curvecast.predictors import SRM, HorizonChain, Predictor
-from curvecast.stopping._base import Action, Decision, History, Stopper, Trial, check_min_complete
+from curvecast.stopping._base import (
+    Action,
+    Decision,
+    History,
+    Stopper,
+    Trial,
+    check_final_stretch,
+    check_min_complete,
+)
 
 #: Δ of curvecast's default rule (chosen leave-one-data-set-out: docs/results-benchmark.md).
 DEFAULT_DELTA = defaults.DELTA
@@ -119,8 +127,7 @@ class PredictiveStopper(Stopper):
             raise ValueError(f"keep_top_k must be >= 1, got {keep_top_k}")
         if refit_every is not None and refit_every < 1:
             raise ValueError(f"refit_every must be >= 1 or None, got {refit_every}")
-        if final_stretch is not None and not 0.0 <= final_stretch < 1.0:
-            raise ValueError(f"final_stretch must be in [0, 1), got {final_stretch}")
+        check_final_stretch(final_stretch)
         self.delta = float(delta)
         self.margin = float(margin)
         self.keep_top_k = int(keep_top_k)
