@@ -267,11 +267,16 @@ class _StudyCurves:
         self.with_configs = with_configs
         self._axis: tuple[int, ...] = ()
         self._seen: set[int] = set()
+        self._n_finished = 0  # finished trials the rows were built from
         self._rows: list[tuple[str, list[float], int, dict[str, Any]]] = []
         self._direction = Direction.MAXIMIZE
         self._frame: pd.DataFrame | None = None
-        # the finished rows as a matrix (raw values, observed lengths), rebuilt when rows change
+        # the finished rows as a matrix (raw values, observed lengths) and their ids, rebuilt
+        # when the rows change
         self._matrix: tuple[np.ndarray, np.ndarray] | None = None
+        self._ids: list[str] = []
+        self._has_complete = False
+        self._running: tuple[int, pd.DataFrame, pd.DataFrame] | None = None
 
     def _add(self, trial: FrozenTrial, complete: bool) -> None:
         values = []
@@ -285,20 +290,12 @@ class _StudyCurves:
         self._rows.append((f"t{trial.number}", values, len(values), config))
         self._matrix = None
 
-    def history(self, study: optuna.study.Study, trial: FrozenTrial
-                ) -> tuple[History | None, Trial | None]:
-        """The finished trials plus ``trial``'s partial curve, as curvecast sees them.
-
-        (None, None) when no complete trial has curves; (history, None) when ``trial``
-        reported no step of the axis, or all of them."""
-        finished = study.get_trials(deepcopy=False,
-                                    states=(TrialState.COMPLETE, TrialState.PRUNED))
-        complete = [t for t in finished if t.state is TrialState.COMPLETE
-                    and t.intermediate_values]
-        if not complete:
-            return None, None
+    def _take(self, study: optuna.study.Study, finished: list[FrozenTrial]) -> None:
+        """Add the trials of ``finished`` not seen yet to the rows (all of them again when a
+        new complete trial changes the budget axis)."""
         self._direction = _direction(study)
-        new_complete = [t for t in complete if t.number not in self._seen]
+        new_complete = [t for t in finished if t.state is TrialState.COMPLETE
+                        and t.intermediate_values and t.number not in self._seen]
         if new_complete:
             axis = tuple(sorted({s for t in new_complete for s in t.intermediate_values}
                                 | set(self._axis)))
@@ -309,15 +306,30 @@ class _StudyCurves:
             if t.number not in self._seen:
                 self._seen.add(t.number)
                 self._add(t, t.state is TrialState.COMPLETE)
-        axis = self._axis
-        if not any(k == len(axis) for _, _, k, _ in self._rows):
+        self._n_finished = len(finished)
+        self._ids = [r[0] for r in self._rows]
+        self._has_complete = any(k == len(self._axis) for _, _, k, _ in self._rows)
+
+    def history(self, study: optuna.study.Study, trial: FrozenTrial
+                ) -> tuple[History | None, Trial | None]:
+        """The finished trials plus ``trial``'s partial curve, as curvecast sees them.
+
+        (None, None) when no complete trial has curves; (history, None) when ``trial``
+        reported no step of the axis, or all of them.  The rows are only rebuilt for trials
+        that finished since the last call (finished trials never change)."""
+        finished = study.get_trials(deepcopy=False,
+                                    states=(TrialState.COMPLETE, TrialState.PRUNED))
+        if len(finished) != self._n_finished:
+            self._take(study, finished)
+        if not self._has_complete:
             return None, None
+        axis = self._axis
         partial = []
         for s in axis:
             if s not in trial.intermediate_values:
                 break
             partial.append(float(trial.intermediate_values[s]))
-        ids = [*(r[0] for r in self._rows), f"t{trial.number}"]
+        ids = [*self._ids, f"t{trial.number}"]
         raw, n_observed = self._finished_matrix(len(axis))
         row = np.full((1, len(axis)), np.nan)
         row[0, : len(partial)] = partial
@@ -328,7 +340,19 @@ class _StudyCurves:
                                       study=study.study_name)
         if not partial or len(partial) >= len(axis):
             return history, None
-        return history, history.trial(len(ids) - 1)
+        return history, Trial(ids[-1], self._running_config(history, trial),
+                              np.array(history.values[-1, : len(partial)]))
+
+    def _running_config(self, history: History, trial: FrozenTrial) -> pd.DataFrame:
+        """The running trial's one-row config table, cached while the trial runs and the
+        table it is cut from is the same object."""
+        table = history.configs
+        if self._running is None or self._running[0] != trial.number \
+                or self._running[1] is not table:
+            at = table.index.get_loc(f"t{trial.number}")
+            assert isinstance(at, int)  # the ids are unique
+            self._running = (trial.number, table, table.iloc[at: at + 1])
+        return self._running[2]
 
     def _finished_matrix(self, n_epochs: int) -> tuple[np.ndarray, np.ndarray]:
         """The finished trials' raw values, shape ``(n_rows, n_epochs)`` (NaN beyond what was
@@ -342,9 +366,14 @@ class _StudyCurves:
 
     def _configs(self, ids: list[str], trial: FrozenTrial) -> pd.DataFrame:
         if not self.with_configs:
-            if self._frame is None or len(self._frame) != len(ids) \
-                    or self._frame.index[-1] != ids[-1]:
-                self._frame = pd.DataFrame(index=pd.Index(ids))
+            # a table without columns with a row for every trial number so far (History allows
+            # extra rows), grown by doubling: no table is built per decision or per trial
+            size = 0 if self._frame is None else len(self._frame)
+            if trial.number >= size:
+                size = max(64, 2 * (trial.number + 1))
+                self._frame = pd.DataFrame(
+                    index=pd.Index([f"t{i}" for i in range(size)], dtype=object))
+            assert self._frame is not None
             return self._frame
         configs = pd.DataFrame([r[3] for r in self._rows]
                                + [_config(trial, self.config_attrs)], index=ids)

@@ -100,8 +100,10 @@ class Predictor(ABC):
 
     A predictor whose ``learns_from_partial_curves`` is True also learns from curves observed
     only part of the way (stopped or running trials) and has ``fit_arrays(values, n_observed,
-    direction)``, a fit cheap enough to redo whenever the study changes; the predictive stopper
-    then fits it on every trial of the study instead of on the complete ones only.
+    direction, reuse=None)``, a fit cheap enough to redo whenever the study changes (``reuse``:
+    the previous fit in the same study, whose parts the new rows leave unchanged it may keep);
+    the predictive stopper then fits it on every trial of the study instead of on the complete
+    ones only.
     """
 
     #: Whether ``fit`` uses partially observed curves too (and ``fit_arrays`` exists).

@@ -4,6 +4,8 @@ learned from partially trained runs as well as finished ones."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,6 +31,20 @@ class _Link:
     low: float
     high: float
     anchored: bool = False
+    clip: float = 0.0  # the bound: the targets' range widened by clip times it on each side
+
+    @cached_property
+    def bound(self) -> tuple[float, float]:
+        """The lowest and highest mean the link may predict (modelled scale)."""
+        span = self.high - self.low
+        return self.low - self.clip * span, self.high + self.clip * span
+
+    @cached_property
+    def markov(self) -> tuple[float, float, float, float, float]:
+        """A ``[1, value]`` link's coefficients and scale matrix as floats:
+        ``(β₀, β₁, A⁻¹₀₀, A⁻¹₀₁, A⁻¹₁₁)``."""
+        return (float(self.beta[0]), float(self.beta[1]), float(self.a_inv[0, 0]),
+                float(self.a_inv[0, 1]), float(self.a_inv[1, 1]))
 
 
 class HorizonChain(Predictor):
@@ -149,7 +165,8 @@ class HorizonChain(Predictor):
                                diverged_fill=trained.diverged_fill)
 
     def fit_arrays(self, values: NDArray[np.float64], n_observed: NDArray[np.int64],
-                   direction: Direction, diverged_fill: float | None = None) -> HorizonChain:
+                   direction: Direction, diverged_fill: float | None = None,
+                   reuse: HorizonChain | None = None) -> HorizonChain:
         """Fit on raw arrays (the stopper's fast path, no CurveSet built).
 
         Args:
@@ -159,6 +176,12 @@ class HorizonChain(Predictor):
             direction: whether larger or smaller values are better.
             diverged_fill: what a NaN or ±inf value of a curve to predict counts as (metric
                 units); default: the worst value observed here (the CurveSet rule).
+            reuse: a chain with the same settings fitted earlier in the same study.  When its
+                curves are the first rows of these, unchanged, the links and calibrations the
+                new rows cannot change are taken over instead of refitted: a link ``a → b`` is
+                fitted on the curves observed for ≥ b epochs, so rows observed for k epochs
+                leave every link with b > k, and every calibration from τ ≥ k (when none is
+                complete), as it was.  The result is the same as without ``reuse``.
 
         Raises:
             ValueError: fewer than ``min_rows`` curves observed to epoch T.
@@ -187,12 +210,42 @@ class HorizonChain(Predictor):
         self.links_: dict[tuple[int, int, int], _Link | None] = {}
         self.rows_: dict[int, NDArray[np.intp]] = {}  # per horizon b: the curves that reach it
         self.calibration_: dict[int, float] = {}
+        self.ladders_: dict[int, list[int]] = {}
+        if reuse is not None:
+            self._take_over(reuse)
         return self
+
+    def _settings(self) -> tuple[object, ...]:
+        return (type(self), self.features, self.ladder, self.min_rows, self.clip, self.ridge,
+                self.tail, self.links)
+
+    def _take_over(self, old: HorizonChain) -> None:
+        """Keep ``old``'s links and calibrations that the rows added since cannot change (see
+        :meth:`fit_arrays`); nothing when ``old``'s curves are not the first rows of these."""
+        m = getattr(old, "u_", np.empty((0, 0))).shape[0]
+        if (m == 0 or m > self.u_.shape[0] or old._settings() != self._settings()
+                or old.u_.shape[1] != self.u_.shape[1] or old.sign_ != self.sign_
+                or old.log_target_ != self.log_target_
+                or not np.array_equal(old.n_observed_, self.n_observed_[:m])
+                or not np.array_equal(old.u_, self.u_[:m], equal_nan=True)):
+            return
+        added = self.n_observed_[m:]
+        k = int(added.max()) if added.size else 0
+        self.links_ = {key: link for key, link in old.links_.items() if key[1] > k}
+        if k < self.n_epochs_:  # the finished curves are the same
+            self.calibration_ = {tau: c for tau, c in old.calibration_.items() if tau >= k}
 
     def _to_u(self, values: NDArray[np.float64]) -> NDArray[np.float64]:
         """Metric values → the modelled "larger is better" scale (same shape)."""
         z = np.log(np.maximum(values, 1e-300)) if self.log_target_ else values
         return self.sign_ * z
+
+    def _ladder(self, tau: int) -> list[int]:
+        """:meth:`horizons`, cached per τ."""
+        ladder = self.ladders_.get(tau)
+        if ladder is None:
+            ladder = self.ladders_[tau] = self.horizons(tau)
+        return ladder
 
     def horizons(self, tau: int) -> list[int]:
         """The ladder from ``tau`` observed epochs: the horizons (epoch counts) after ``tau``,
@@ -246,7 +299,8 @@ class HorizonChain(Predictor):
             centred = y - y.mean()
             spread = float(centred @ centred) / rows.size  # var(y): the floor's scale
             s2 = max(float(np.sum(self._squared(resid))) / dof, 1e-12 * (1.0 + spread))
-            link = _Link(beta, a_inv, s2, dof, float(y.min()), float(y.max()), anchored)
+            link = _Link(beta, a_inv, s2, dof, float(y.min()), float(y.max()), anchored,
+                         self.clip)
         self.links_[key] = link
         return link
 
@@ -264,36 +318,54 @@ class HorizonChain(Predictor):
         ``(n, ≥ tau)``; ``best`` its running best): mean, propagated variance, the
         Welch–Satterthwaite degrees of freedom, clipped; each of shape ``(n,)``."""
         n = u.shape[0]
-        mean, var = np.zeros(n), np.zeros(n)
-        clipped = np.zeros(n, dtype=bool)
+        # arrays of shape (n,), or floats for one curve through Markov links (below)
+        mean: Any = np.zeros(n)
+        var: Any = np.zeros(n)
+        clipped: Any = np.zeros(n, dtype=bool)
         # Welch–Satterthwaite: dof = (Σ vᵢ)² / Σ (vᵢ² / dofᵢ) over the links' variance terms vᵢ,
         # each carried through later links by their squared slopes (so both sums scale alike).
-        spread = np.zeros(n)  # Σ vᵢ² / dofᵢ
+        spread: Any = np.zeros(n)  # Σ vᵢ² / dofᵢ
         a, first = tau, True
-        for b in self.horizons(tau):
+        # one curve through Markov links: numpy scalars after the first link, since the per-call
+        # cost of ufuncs on one-element arrays dominates a decision (same arithmetic)
+        scalar = n == 1 and self.links == "markov"
+        for b in self._ladder(tau):
             link = self._link(a, b, first, tau)
             if link is None:  # too few curves reach b: jump to T on the finished curves
                 b = self.n_epochs_
                 link = self._link(a, b, first, tau)
                 if link is None:
                     raise ValueError(f"too few curves observed to epoch {b} to predict")
-            X = (self._design(u[:, a - 1], best[:, a - 1], True) if first
-                 else np.column_stack([np.ones(n), mean]))
-            if link.anchored:
-                X = np.column_stack([X, u[:, tau - 1], best[:, tau - 1]])
-            m = X @ link.beta
-            leverage = ((X @ link.a_inv) * X).sum(axis=1)
+            if first or link.anchored:
+                X = (self._design(u[:, a - 1], best[:, a - 1], True) if first
+                     else np.column_stack([np.ones(n), mean]))
+                if link.anchored:
+                    X = np.column_stack([X, u[:, tau - 1], best[:, tau - 1]])
+                m: Any = X @ link.beta
+                leverage: Any = ((X @ link.a_inv) * X).sum(axis=1)
+                slope = float(link.beta[1])
+                if scalar:
+                    m, leverage, clipped = float(m[0]), float(leverage[0]), bool(clipped[0])
+            else:  # [1, mean] written out: the same numbers without building X
+                b0, slope, a00, a01, a11 = link.markov
+                m = b0 + slope * mean
+                leverage = a00 + (2.0 * a01 + a11 * mean) * mean
             own = link.s2 * (1.0 + leverage)
-            carry = 0.0 if first else link.beta[1] ** 2
-            var = carry * var + own
-            spread = carry ** 2 * spread + own ** 2 / link.dof
-            span = link.high - link.low
-            low, high = link.low - self.clip * span, link.high + self.clip * span
-            clipped |= (m < low) | (m > high)
-            mean = np.clip(m, low, high)
+            if first:
+                var, spread = own, own * own / link.dof
+            else:
+                carry = slope * slope
+                var = carry * var + own
+                spread = carry * carry * spread + own * own / link.dof
+            low, high = link.bound
+            clipped = clipped | (m < low) | (m > high)
+            mean = min(max(m, low), high) if scalar else np.minimum(np.maximum(m, low), high)
             a, first = b, False
             if b == self.n_epochs_:
                 break
+        if scalar:
+            mean, var, spread, clipped = (np.atleast_1d(mean), np.atleast_1d(var),
+                                          np.atleast_1d(spread), np.atleast_1d(clipped))
         return mean, var, var ** 2 / spread, clipped
 
     def calibration(self, tau: int) -> float:

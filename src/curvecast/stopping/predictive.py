@@ -218,7 +218,11 @@ class PredictiveStopper(Stopper):
             values = np.concatenate([prior.filled_values(), values])
             n_observed = np.concatenate([prior.n_observed(), n_observed])
         model = copy.copy(self.predictor)  # an unfitted prototype holds only its settings
-        model.fit_arrays(values, n_observed, history.direction)  # type: ignore[attr-defined]
+        # the previous fit of the same study: what the rows added since cannot change is kept
+        previous = (self._online[1] if self._online is not None
+                    and self._online[0][0] == history.study else None)
+        model.fit_arrays(values, n_observed, history.direction,  # type: ignore[attr-defined]
+                         reuse=previous)
         self._online = (version, model)
         self.n_fits_ += 1
         return model
