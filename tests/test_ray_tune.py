@@ -282,6 +282,8 @@ def test_cached_curves_and_configs_follow_every_report() -> None:
         scheduler.on_trial_result(None, restarted, {"acc": float(values[8, epoch - 1]),
                                                    "training_iteration": epoch})
     assert scheduler.curve("t008") == [float(v) for v in values[8, :3]]
+    before = scheduler._history("t008")[0]  # builds the cached view the restart must update
+    assert before is not None and before.n_observed[-1] == 3
     scheduler.on_trial_result(None, restarted, {"acc": 0.5, "training_iteration": 1})
     assert scheduler.curve("t008") == [0.5]  # epochs 2 and 3 of the first attempt are gone
     scheduler.on_trial_add(None, fake_trial(9))

@@ -160,6 +160,11 @@ class CurvecastScheduler(FIFOScheduler):
         # when a trial is added: configs are only ever added)
         self._prefix: dict[str, list[float]] = {}
         self._table: pd.DataFrame | None = None
+        # every known trial's contiguous curve as a row of one matrix (NaN-padded; the order of
+        # ``_curves``), its observed lengths and ids; rows of trials that reported since are
+        # rewritten on the next decision, the matrix is rebuilt when a trial is added
+        self._view: tuple[np.ndarray, np.ndarray, list[str], dict[str, int]] | None = None
+        self._dirty: set[str] = set()
         self.decisions_: dict[str, dict[str, Any]] = {}
         self.n_stopped_ = 0
         self._state_dir: str | None = None
@@ -201,7 +206,7 @@ class CurvecastScheduler(FIFOScheduler):
         tid = str(trial.trial_id)
         self._configs[tid] = self._encode(trial.config)
         self._curves.setdefault(tid, {})
-        self._prefix.pop(tid, None)
+        self._changed(tid)
 
     def on_trial_result(self, tune_controller: Any, trial: TuneTrial,
                         result: dict[str, Any]) -> str:
@@ -213,7 +218,7 @@ class CurvecastScheduler(FIFOScheduler):
             return TrialScheduler.CONTINUE
         if tid not in self._configs:
             self._configs[tid] = self._encode(trial.config)
-        self._prefix.pop(tid, None)
+        self._changed(tid)
         curve = self._curves.setdefault(tid, {})
         for later in [e for e in curve if e >= epoch]:  # a restarted trial reports again from 1
             del curve[later]
@@ -249,7 +254,7 @@ class CurvecastScheduler(FIFOScheduler):
             epoch = int(result[self.time_attr])
             if 1 <= epoch <= self.max_t:
                 self._curves.setdefault(tid, {})[epoch] = float(result[self._metric])
-                self._prefix.pop(tid, None)
+                self._changed(tid)
         if tid not in self._completed and self._is_complete(tid):
             self._completed.append(tid)
         self._autosave()
@@ -288,13 +293,38 @@ class CurvecastScheduler(FIFOScheduler):
         self._prefix[tid] = out
         return out
 
+    def _changed(self, tid: str) -> None:
+        """Forget the cached curve of ``tid``, which reported (or was added)."""
+        self._prefix.pop(tid, None)
+        self._dirty.add(tid)
+
+    def _matrix(self) -> tuple[np.ndarray, np.ndarray, list[str], dict[str, int]]:
+        """Every known trial's curve so far as a matrix row, shape ``(n_trials, max_t)`` (NaN
+        beyond the contiguous prefix), the prefixes' lengths, the trial ids in row order and
+        each id's row."""
+        if self._view is None or len(self._view[2]) != len(self._curves):
+            ids = list(self._curves)
+            matrix = np.full((len(ids), self.max_t), np.nan)
+            lengths = np.zeros(len(ids), dtype=np.int64)
+            self._view = (matrix, lengths, ids, {t: i for i, t in enumerate(ids)})
+            self._dirty = set(ids)
+        matrix, lengths, _, row_of = self._view
+        for tid in self._dirty:
+            curve = self._curve(tid)
+            row = row_of[tid]
+            matrix[row] = np.nan
+            matrix[row, : len(curve)] = curve
+            lengths[row] = len(curve)
+        self._dirty = set()
+        return self._view
+
     def _config_table(self, ids: list[str]) -> pd.DataFrame:
         """A config table with a row for each of ``ids`` (every known trial's, cached)."""
         if any(t not in self._configs for t in ids):  # a trial Tune never added: no config
             return pd.DataFrame([self._configs.get(t, {}) for t in ids], index=ids)
         if self._table is None or len(self._table) != len(self._configs):
-            self._table = pd.DataFrame(list(self._configs.values()),
-                                       index=list(self._configs.keys()))
+            self._table = pd.DataFrame(list(self._configs.values()),  # object ids: fast lookups
+                                       index=pd.Index(list(self._configs.keys()), dtype=object))
         return self._table
 
     def decide(self, trial_id: str) -> Decision | None:
@@ -314,11 +344,15 @@ class CurvecastScheduler(FIFOScheduler):
         partial = self._curve(tid)
         if not partial or len(partial) >= self.max_t:
             return None, None
-        done = [t for t in self._completed if t != tid]
-        finished = set(done)
-        others = [t for t in self._curves if t != tid and t not in finished and self._curve(t)]
-        ids = [*done, *others, tid]
-        history = History.from_curves([self._curve(t) for t in ids], ids, self._config_table(ids),
+        matrix, lengths, names, row_of = self._matrix()
+        me = row_of[tid]
+        done = np.array([row_of[t] for t in self._completed if t != tid], dtype=np.intp)
+        others = lengths > 0  # stopped and running trials, in the order they were added
+        others[done] = False
+        others[me] = False
+        rows = np.concatenate([done, np.flatnonzero(others), [me]])
+        ids = [names[i] for i in rows]
+        history = History.from_matrix(matrix[rows], lengths[rows], ids, self._config_table(ids),
                                       np.arange(1, self.max_t + 1, dtype=np.int64),
                                       metric=str(self._metric), direction=self.direction,
                                       study=self._study, diverged_value=self.diverged_value)
@@ -359,7 +393,7 @@ class CurvecastScheduler(FIFOScheduler):
         self._curves = {t: {int(e): float(v) for e, v in c.items()}
                         for t, c in state["curves"].items()}
         self._configs = {t: dict(c) for t, c in state["configs"].items()}
-        self._prefix, self._table = {}, None
+        self._prefix, self._table, self._view = {}, None, None
         self._completed = [str(t) for t in state["completed"]]
         self.decisions_ = {t: dict(d) for t, d in state.get("decisions", {}).items()}
         self.n_stopped_ = int(state.get("n_stopped", 0))
