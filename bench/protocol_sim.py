@@ -9,7 +9,7 @@ each epoch whether to stop it.  The rule sees what an Optuna pruner sees: every 
   best value so far is worse than the median of the complete trials' values at this step);
 * ``curvecast``: ``PredictiveStopper()`` at its defaults (``--delta`` to change Δ);
 * ``curvecast:KEY=VALUE,...``: the same with ``HorizonChain(KEY=VALUE, ...)`` settings
-  (``min_complete`` and ``final_stretch`` go to the stopper);
+  (``min_complete``, ``final_stretch`` and ``explore`` go to the stopper);
 * ``learned:model=PATH``: ``bench/transfer_model.py``'s ``LearnedStopper`` with the weights a
   run of ``bench/train_transfer.py`` wrote (``,threshold=0.01,min_complete=5`` to override the
   settings stored with them);
@@ -59,7 +59,7 @@ def median_rule(sign: float) -> Rule:
 
 def curvecast_rule(delta: float | None, settings: dict[str, object]) -> Rule:
     kwargs: dict[str, object] = {} if delta is None else {"delta": delta}
-    for key in ("min_complete", "final_stretch"):  # the stopper's settings, not the predictor's
+    for key in ("min_complete", "final_stretch", "explore"):  # the stopper's, not the predictor's
         if key in settings:
             kwargs[key] = settings.pop(key)
     stopper = PredictiveStopper(predictor=HorizonChain(**settings), **kwargs)  # type: ignore[arg-type]

@@ -27,3 +27,8 @@ CHAIN_LINKS = "markov"
 #: The last share of training in which the predictive rule stops nothing: a trial observed for
 #: more than ``(1 − FINAL_STRETCH)·T`` epochs runs to the end.
 FINAL_STRETCH = 0.2
+
+#: The share of the trials the predictive rule would stop that it lets run on to twice the epochs
+#: they had (chosen per trial by a hash of the study and trial), so its predictor also sees what
+#: becomes of the runs it stops.
+EXPLORE = 0.0

@@ -115,6 +115,10 @@ FinalStretchOption = Annotated[float | None, typer.Option(
     help="The predictive rule stops nothing in this last share of the epochs, in [0, 1) "
          f"(default: {defaults.FINAL_STRETCH:g} with the chain predictor, 0 — the paper's — "
          "with the others).")]
+ExploreOption = Annotated[float | None, typer.Option(
+    help="The share of the trials the predictive rule would stop that it lets run on to twice "
+         "their epochs, so its predictor learns what becomes of them, in [0, 1) (default: "
+         f"{defaults.EXPLORE:g} with the chain predictor, 0 with the others).")]
 
 
 def floats(text: str, option: str) -> tuple[float, ...]:

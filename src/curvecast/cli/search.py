@@ -14,6 +14,7 @@ from curvecast import registry
 from curvecast.cli._app import app
 from curvecast.cli._common import (
     ArcsineTargetOption,
+    ExploreOption,
     FinalStretchOption,
     SigmaModelOption,
     console,
@@ -55,6 +56,7 @@ def search_command(
         "predictor, 100 with the others)."))] = None,
     delta: Annotated[float, typer.Option(help="Δ of the predictive rule.")] = DEFAULT_DELTA,
     final_stretch: FinalStretchOption = None,
+    explore: ExploreOption = None,
     predictor: Annotated[str, typer.Option(help="Predictor of the predictive rule and of "
                                                 "f-Hyperband's rungs: " + ", ".join(
                                                     registry.PREDICTORS) + "; chain is "
@@ -91,7 +93,7 @@ def search_command(
     settings = registry.Settings(
         seed=seed, predictor=predictor, delta=delta, min_complete=min_complete,
         refit_every=refit_every or None, sigma_model=sigma_model,
-        arcsine_target=arcsine_target, final_stretch=final_stretch)
+        arcsine_target=arcsine_target, final_stretch=final_stretch, explore=explore)
     plan = plan_search(SearchRequest(
         workload=workload, trials=trials, epochs=epochs, searcher=searcher, stopper=stopper,
         backend=backend, workers=workers, prior=prior, address=address, ray_storage=ray_storage,

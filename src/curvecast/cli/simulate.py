@@ -13,6 +13,7 @@ from curvecast import registry
 from curvecast.cli._app import app
 from curvecast.cli._common import (
     ArcsineTargetOption,
+    ExploreOption,
     FinalStretchOption,
     SigmaModelOption,
     check_out,
@@ -64,6 +65,7 @@ def simulate(
                                                   "(0: fit once, the paper's).")] = 0,
     keep_top_k: Annotated[int, typer.Option(help="Compare with the k-th best final value.")] = 1,
     final_stretch: FinalStretchOption = None,
+    explore: ExploreOption = None,
     margin: Annotated[float, typer.Option(help="δ: compare with y_best − δ (metric units).")] = 0.0,
     eta: Annotated[float, typer.Option(help="Reduction factor η of ASHA and Hyperband.")] = 3.0,
     kappa: Annotated[float, typer.Option(help="f-Hyperband's κ: compare with the ⌈κ·n_next⌉-th "
@@ -97,7 +99,7 @@ def simulate(
         seed=seed, predictor=predictor, delta=DEFAULT_DELTA, margin=margin,
         keep_top_k=keep_top_k, min_complete=min_complete, refit_every=refit_every or None,
         eta=eta, kappa=kappa, min_curves=min_curves, draws=draws, sigma_model=sigma_model,
-        arcsine_target=arcsine_target, final_stretch=final_stretch)
+        arcsine_target=arcsine_target, final_stretch=final_stretch, explore=explore)
     plan = _checked_plan(curves, searcher, stopper, settings, prior, n_prior, trials)
     run = SpeedupSettings(deltas=floats(delta, "--delta"), orderings=orderings, workers=workers,
                           seed=seed)
@@ -108,7 +110,8 @@ def simulate(
                               prior_configs=n_prior, draws=draws, refit_every=refit_every,
                               keep_top_k=keep_top_k, margin=margin, eta=eta, kappa=kappa,
                               min_curves=min_curves, configs_left_out=short,
-                              final_stretch=final_stretch)  # None: the rule's default
+                              final_stretch=final_stretch,  # None: the rule's default
+                              explore=explore)
     console.print(_speedup_table(output, f"{data.name}: early stopping (mean ± s.e. over "
                                          f"{orderings} orderings, {workers} worker(s))",
                                  bool(plan.schedulers)))

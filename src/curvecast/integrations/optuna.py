@@ -107,6 +107,9 @@ class CurvecastPruner(BasePruner):
         n_warmup_steps: never prune before this step (like Optuna's own pruners).
         final_stretch: never prune in this last share of the steps, in [0, 1) (None: the
             predictive rule's default; see :class:`~curvecast.stopping.PredictiveStopper`).
+        explore: the share of the trials the rule would prune that it lets run on to twice
+            their steps, so the predictor learns what becomes of them (None: the predictive
+            rule's default; see :class:`~curvecast.stopping.PredictiveStopper`).
         predictor: an unfitted curvecast predictor (default: ``HorizonChain()``).
         prior: recorded curves of the same workload to warm-start the predictor (see the module
             docstring); its metric must be maximised or minimised like the study.
@@ -117,6 +120,7 @@ class CurvecastPruner(BasePruner):
     def __init__(self, delta: float = defaults.DELTA, *, margin: float = 0.0, keep_top_k: int = 1,
                  min_complete: int = defaults.MIN_COMPLETE, refit_every: int | None = 10,
                  n_warmup_steps: int = 0, final_stretch: float | None = None,
+                 explore: float | None = None,
                  predictor: Predictor | None = None, prior: CurveSet | None = None,
                  config_attrs: Sequence[str] = (), fallback: BasePruner | None = None) -> None:
         if n_warmup_steps < 0:
@@ -129,7 +133,7 @@ class CurvecastPruner(BasePruner):
         self._settings: dict[str, Any] = {
             "delta": delta, "margin": margin, "keep_top_k": keep_top_k,
             "min_complete": min_complete, "refit_every": refit_every, "predictor": predictor,
-            "final_stretch": final_stretch}
+            "final_stretch": final_stretch, "explore": explore}
         self._prior_source = prior
         self._checked: set[str] = set()
         self.prior = None if prior is None else _prior_curves(prior)

@@ -94,6 +94,9 @@ class CurvecastScheduler(FIFOScheduler):
         grace_period: never stop before this epoch.
         final_stretch: never stop in this last share of ``max_t``, in [0, 1) (None: the
             predictive rule's default; see :class:`~curvecast.stopping.PredictiveStopper`).
+        explore: the share of the trials the rule would stop that it lets run on to twice
+            their epochs, so the predictor learns what becomes of them (None: the predictive
+            rule's default; see :class:`~curvecast.stopping.PredictiveStopper`).
         predictor: an unfitted curvecast predictor (default: ``HorizonChain()``, which also
             learns from stopped and running trials as far as they were observed).
         prior: recorded curves of the same workload (a warm start, e.g.
@@ -124,6 +127,7 @@ class CurvecastScheduler(FIFOScheduler):
                  delta: float = DEFAULT_DELTA, margin: float = 0.0, keep_top_k: int = 1,
                  min_complete: int = defaults.MIN_COMPLETE, refit_every: int | None = 10,
                  grace_period: int = 1, final_stretch: float | None = None,
+                 explore: float | None = None,
                  predictor: Predictor | None = None, prior: CurveSet | None = None,
                  describe: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None,
                  time_attr: str = "training_iteration", stopper: Stopper | None = None,
@@ -145,7 +149,7 @@ class CurvecastScheduler(FIFOScheduler):
         self.stopper = stopper if stopper is not None else PredictiveStopper(
             delta=delta, margin=margin, keep_top_k=keep_top_k, min_complete=min_complete,
             refit_every=refit_every, predictor=predictor, prior=prior,
-            final_stretch=final_stretch)
+            final_stretch=final_stretch, explore=explore)
         self.diverged_value = diverged_value
         self._metric = metric
         self._mode = mode

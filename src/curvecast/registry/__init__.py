@@ -59,8 +59,8 @@ class Settings:
         sigma_model: σ of an SRM: ``per_tau`` or ``local``.
         arcsine_target: an SRM models arcsin(√y).
         features: the feature groups of an SRM or BNN (``ts``, ``ap``, ``hp``).
-        final_stretch: the predictive rule's last share of training in which nothing is
-            stopped (None: its default, see :class:`~curvecast.stopping.PredictiveStopper`).
+        final_stretch, explore: the predictive rule's last share of training without stops,
+            and share of would-be stops let run on (None: see ``PredictiveStopper``).
     """
 
     seed: int = 0
@@ -78,15 +78,17 @@ class Settings:
     arcsine_target: bool = False
     features: frozenset[str] = field(default_factory=lambda: frozenset({"ts", "ap", "hp"}))
     final_stretch: float | None = None
+    explore: float | None = None
 
     def __post_init__(self) -> None:
         if self.sigma_model not in ("per_tau", "local"):
             raise ValueError(f"sigma_model must be 'per_tau' or 'local', got {self.sigma_model!r}")
-        from curvecast.stopping._base import check_final_stretch, check_min_complete
+        from curvecast.stopping._base import check_explore, check_final_stretch, check_min_complete
 
         if self.min_complete is not None:
             check_min_complete(self.min_complete)
         check_final_stretch(self.final_stretch)
+        check_explore(self.explore)
 
     @property
     def complete_before_stop(self) -> int:
@@ -257,7 +259,7 @@ def _predictive(s: Settings, c: Context) -> Stopper:
     return PredictiveStopper(delta=s.delta, margin=s.margin, keep_top_k=s.keep_top_k,
                              min_complete=s.complete_before_stop, refit_every=s.refit_every,
                              predictor=c.predictor_for(s), fits=c.fits, prior=prior,
-                             final_stretch=s.final_stretch)
+                             final_stretch=s.final_stretch, explore=s.explore)
 
 
 def _median(s: Settings, c: Context) -> Stopper:

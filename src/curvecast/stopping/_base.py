@@ -283,3 +283,11 @@ def check_final_stretch(final_stretch: float | None) -> float | None:
     if final_stretch is not None and not 0.0 <= final_stretch < 1.0:
         raise ValueError(f"final_stretch must be in [0, 1), got {final_stretch}")
     return final_stretch
+
+
+def check_explore(explore: float | None) -> float | None:
+    """Validate an ``explore`` argument (the share of would-be stops let run on): None, or a
+    share in [0, 1)."""
+    if explore is not None and not 0.0 <= explore < 1.0:
+        raise ValueError(f"explore must be in [0, 1), got {explore}")
+    return explore

@@ -19,6 +19,7 @@ from curvecast.stopping._base import (
     History,
     Stopper,
     Trial,
+    check_explore,
     check_final_stretch,
     check_min_complete,
 )
@@ -108,17 +109,26 @@ class PredictiveStopper(Stopper):
             A stop there saves at most that share of one run, and the runs that get there are
             the study's contenders, whose late changes (a learning-rate drop a few epochs after
             the others') the finished curves have not shown yet.
+        explore: the share, in [0, 1), of the trials the rule would stop that it lets run on
+            to twice the epochs they had, then judges again (which trials: a hash of the study
+            and the trial id, so a study replayed decides the same way).  A predictor that
+            learns from the study's own trials only sees the runs the rule let through: a kind
+            of run it always stops early (a slow starter that takes off later) is never seen to
+            take off, and the predictor stays sure.  The trials let run on show it what becomes
+            of the runs it stops.  None (default): ``defaults.EXPLORE`` with a predictor that
+            learns from partial curves, 0 with any other.
 
     Attributes:
         n_fits_: times this stopper needed a (new or shared) fitted predictor.
         n_clipped_: decisions whose prediction was clipped to the predictor's bound.
+        n_explored_: trials let run on by ``explore`` instead of being stopped.
     """
 
     def __init__(self, delta: float = DEFAULT_DELTA, margin: float = 0.0, keep_top_k: int = 1,
                  min_complete: int = defaults.MIN_COMPLETE, refit_every: int | None = None,
                  predictor: Predictor | None = None, fits: FitCache | None = None,
                  prior: CurveSet | None = None,
-                 final_stretch: float | None = None) -> None:
+                 final_stretch: float | None = None, explore: float | None = None) -> None:
         if not 0.0 < delta <= 1.0:
             raise ValueError(f"delta (Δ) must be in (0, 1], got {delta}")
         if not margin >= 0.0:
@@ -128,6 +138,7 @@ class PredictiveStopper(Stopper):
         if refit_every is not None and refit_every < 1:
             raise ValueError(f"refit_every must be >= 1 or None, got {refit_every}")
         check_final_stretch(final_stretch)
+        check_explore(explore)
         self.delta = float(delta)
         self.margin = float(margin)
         self.keep_top_k = int(keep_top_k)
@@ -138,6 +149,9 @@ class PredictiveStopper(Stopper):
         self.final_stretch = float(
             final_stretch if final_stretch is not None
             else defaults.FINAL_STRETCH if self.online else 0.0)
+        self.explore = float(explore if explore is not None
+                             else defaults.EXPLORE if self.online else 0.0)
+        self._explored: dict[tuple[Hashable, str], int] = {}  # trial → epochs it runs to
         if self.online and self.min_complete < self.predictor.min_rows:  # type: ignore[attr-defined]
             raise ValueError(f"min_complete must be >= {self.predictor.min_rows} with "  # type: ignore[attr-defined]
                              f"{self.predictor!r} (it needs that many finished curves), got "
@@ -147,6 +161,7 @@ class PredictiveStopper(Stopper):
         self._online: tuple[tuple[Hashable, ...], Predictor] | None = None
         self.n_fits_ = 0
         self.n_clipped_ = 0
+        self.n_explored_ = 0
         self.prior = None
         if prior is not None:
             trained = prior.without_untrained_epoch()
@@ -172,7 +187,7 @@ class PredictiveStopper(Stopper):
         return (f"PredictiveStopper(delta={self.delta:g}, margin={self.margin:g}, "
                 f"keep_top_k={self.keep_top_k}, min_complete={self.min_complete}, "
                 f"refit_every={self.refit_every}, final_stretch={self.final_stretch:g}, "
-                f"predictor={self.predictor!r})")
+                f"explore={self.explore:g}, predictor={self.predictor!r})")
 
     @property
     def start(self) -> int:
@@ -274,10 +289,30 @@ class PredictiveStopper(Stopper):
         ref = self.reference(history)
         probability = float(prediction.prob_worse(ref, history.direction)[0])
         action = Action.STOP if probability >= self.delta else Action.CONTINUE
+        note = " (prediction clipped to what the curves support)" if clipped else ""
+        if action is Action.STOP:
+            until = self.runs_on_until(history.study, trial.config_id, tau, history.n_epochs)
+            if tau < until:
+                action = Action.CONTINUE
+                note += (f"; let run on to epoch {int(history.epochs[until - 1])} "
+                         "(explore: the predictor learns what becomes of runs it stops)")
         return Decision(action, epoch=epoch, mean=mean, std=std, probability=probability,
                         clipped=clipped,
                         reason=f"P(final {mean:.4g} ± {std:.2g} worse than {ref:.4g}) = "
-                               f"{probability:.3f} {'≥' if action is Action.STOP else '<'} "
-                               f"Δ = {self.delta:g}"
-                               + (" (prediction clipped to what the curves support)"
-                                  if clipped else ""))
+                               f"{probability:.3f} {'<' if probability < self.delta else '≥'} "
+                               f"Δ = {self.delta:g}{note}")
+
+    def runs_on_until(self, study: Hashable, config_id: str, tau: int, n_epochs: int) -> int:
+        """The epochs a trial the rule would stop after ``tau`` epochs runs to instead (``0``:
+        none, it is stopped).  Decided the first time the rule would stop the trial: with
+        probability ``explore`` (a hash of ``study`` and ``config_id``) it runs on to
+        ``min(2·tau, n_epochs)`` epochs; the answer is kept for the rest of the trial."""
+        key = (study, config_id)
+        until = self._explored.get(key)
+        if until is None:
+            digest = hashlib.blake2b(repr(key).encode(), digest_size=8).digest()
+            draw = int.from_bytes(digest, "big") / 2.0 ** 64
+            until = min(2 * tau, n_epochs) if draw < self.explore else 0
+            self._explored[key] = until
+            self.n_explored_ += until > 0
+        return until

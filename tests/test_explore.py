@@ -1,0 +1,94 @@
+"""The predictive rule's exploration: a share of the trials it would stop runs on to twice its
+epochs, the same trials in every run of the same study, through the library, the registry, the
+Optuna pruner and the Ray Tune scheduler."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from curvecast import CurveSet, defaults, registry
+from curvecast.stopping import History, PredictiveStopper, Trial
+from synthetic_curves import synthetic
+
+
+def _study(n_hopeless: int, tau: int, epochs: int = 20) -> tuple[CurveSet, History, list[str]]:
+    """30 complete trials and ``n_hopeless`` copies of the study's worst curve observed for
+    ``tau`` epochs (the last of them running)."""
+    cs = synthetic(n=60, epochs=epochs, seed=3)
+    worst = int(np.argmin(cs.values[:, -1]))
+    rows = np.array([*[i for i in range(60) if i != worst][:30], *[worst] * n_hopeless])
+    values = cs.values[rows]
+    lengths = np.r_[np.full(30, epochs), np.full(n_hopeless, tau)]
+    values = np.where(np.arange(epochs)[None, :] < lengths[:, None], values, np.nan)
+    ids = [f"t{i}" for i in range(rows.size)]
+    configs = cs.configs.iloc[rows].set_axis(ids)
+    history = History(values, lengths, ids, configs, cs.epochs, cs.metric, cs.direction,
+                      study="s")
+    return cs, history, ids
+
+
+def _decide(stopper: PredictiveStopper, history: History, ids: list[str], row: int,
+            tau: int) -> tuple[bool, str]:
+    trial = Trial(ids[row], history.configs.iloc[[row]], history.values[row, :tau])
+    decision = stopper.decide(trial, history)
+    return decision.stop, decision.reason
+
+
+def test_a_share_of_would_be_stops_runs_on_to_twice_its_epochs() -> None:
+    _, history, ids = _study(200, tau=3)
+    stopper = PredictiveStopper(explore=0.25)
+    stops = [_decide(stopper, history, ids, row, 3) for row in range(30, 230)]
+    let_on = [reason for stop, reason in stops if not stop]
+    # every one of the 200 hopeless trials would be stopped; about a quarter run on, to epoch 6
+    assert 0.17 <= len(let_on) / 200 <= 0.33
+    assert stopper.n_explored_ == len(let_on)
+    assert all("; let run on to epoch 6 (explore" in reason for reason in let_on)
+    # the same trials in a second run of the study; other ones in another study
+    again = PredictiveStopper(explore=0.25)
+    assert [_decide(again, history, ids, row, 3)[0] for row in range(30, 230)] == \
+        [stop for stop, _ in stops]
+    other = [again.runs_on_until("another study", ids[row], 3, 20) == 0 for row in range(30, 230)]
+    assert other != [stop for stop, _ in stops]
+    # a trial let run on is judged again once it has twice the epochs: hopeless, it stops then
+    row = 30 + next(i for i, (stop, _) in enumerate(stops) if not stop)
+    _, later, later_ids = _study(200, tau=5)
+    assert not _decide(stopper, later, later_ids, row, 5)[0]
+    _, later, later_ids = _study(200, tau=6)
+    assert _decide(stopper, later, later_ids, row, 6)[0]
+    # a trial stopped at its first would-be stop would be stopped again: no second draw
+    stopped = 30 + next(i for i, (stop, _) in enumerate(stops) if stop)
+    assert _decide(stopper, later, later_ids, stopped, 6)[0]
+
+
+def test_no_exploration_stops_every_hopeless_trial() -> None:
+    _, history, ids = _study(50, tau=3)
+    stopper = PredictiveStopper(explore=0.0)
+    assert all(_decide(stopper, history, ids, row, 3)[0] for row in range(30, 80))
+    assert stopper.n_explored_ == 0
+
+
+def test_defaults_and_bad_values() -> None:
+    assert PredictiveStopper().explore == defaults.EXPLORE
+    assert PredictiveStopper.paper().explore == 0.0  # reproduced as published
+    stopper = registry.build_stopper("predictive", registry.Settings(explore=0.3),
+                                     registry.Context())
+    assert stopper.explore == 0.3  # type: ignore[attr-defined]
+    for bad in (-0.1, 1.0, float("nan")):
+        with pytest.raises(ValueError, match="explore must be in \\[0, 1\\)"):
+            PredictiveStopper(explore=bad)
+        with pytest.raises(ValueError, match="explore must be in \\[0, 1\\)"):
+            registry.Settings(explore=bad)
+
+
+def test_the_optuna_pruner_and_the_ray_scheduler_pass_it_on() -> None:
+    pytest.importorskip("optuna")
+    from curvecast.integrations.optuna import CurvecastPruner
+
+    assert CurvecastPruner(explore=0.3).stopper.explore == 0.3
+    assert CurvecastPruner().stopper.explore == defaults.EXPLORE
+    pytest.importorskip("ray")
+    from curvecast.integrations.ray_tune import CurvecastScheduler
+
+    scheduler = CurvecastScheduler(max_t=20, metric="acc", mode="max", explore=0.3)
+    assert scheduler.stopper.explore == 0.3  # type: ignore[attr-defined]
