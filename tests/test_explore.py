@@ -80,15 +80,3 @@ def test_defaults_and_bad_values() -> None:
         with pytest.raises(ValueError, match="explore must be in \\[0, 1\\)"):
             registry.Settings(explore=bad)
 
-
-def test_the_optuna_pruner_and_the_ray_scheduler_pass_it_on() -> None:
-    pytest.importorskip("optuna")
-    from curvecast.integrations.optuna import CurvecastPruner
-
-    assert CurvecastPruner(explore=0.3).stopper.explore == 0.3
-    assert CurvecastPruner().stopper.explore == defaults.EXPLORE
-    pytest.importorskip("ray")
-    from curvecast.integrations.ray_tune import CurvecastScheduler
-
-    scheduler = CurvecastScheduler(max_t=20, metric="acc", mode="max", explore=0.3)
-    assert scheduler.stopper.explore == 0.3  # type: ignore[attr-defined]

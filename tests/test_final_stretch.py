@@ -62,14 +62,17 @@ def test_the_default_rule_has_it_and_the_papers_does_not() -> None:
             PredictiveStopper(final_stretch=bad)
 
 
-def test_the_optuna_pruner_and_the_ray_scheduler_pass_it_on() -> None:
+@pytest.mark.parametrize(("name", "default"), [("final_stretch", defaults.FINAL_STRETCH),
+                                             ("explore", defaults.EXPLORE)])
+def test_the_optuna_pruner_and_the_ray_scheduler_pass_it_on(name: str, default: float) -> None:
+    """The predictive rule's final stretch, and its exploration (tests/test_explore.py)."""
     pytest.importorskip("optuna")
     from curvecast.integrations.optuna import CurvecastPruner
 
-    assert CurvecastPruner(final_stretch=0.3).stopper.final_stretch == 0.3
-    assert CurvecastPruner().stopper.final_stretch == defaults.FINAL_STRETCH
+    assert getattr(CurvecastPruner(**{name: 0.3}).stopper, name) == 0.3
+    assert getattr(CurvecastPruner().stopper, name) == default
     pytest.importorskip("ray")
     from curvecast.integrations.ray_tune import CurvecastScheduler
 
-    scheduler = CurvecastScheduler(max_t=20, metric="acc", mode="max", final_stretch=0.3)
-    assert scheduler.stopper.final_stretch == 0.3  # type: ignore[attr-defined]
+    scheduler = CurvecastScheduler(max_t=20, metric="acc", mode="max", **{name: 0.3})
+    assert getattr(scheduler.stopper, name) == 0.3
