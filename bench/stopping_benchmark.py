@@ -18,7 +18,7 @@ decisions of ``time.process_time`` around ``decide`` / ``prune``), and for curve
 predictions clipped to their bound.
 
 Leave one data set out: curvecast's settings are a grid (``GRID``: Δ × the predictor's
-features × its links × the final stretch).
+features × its links × the final stretch × exploration).
 For each data set, the grid point is chosen on the *other* data sets — most data sets
 with the best kept in ≥ 9 of 10, then the highest geometric-mean speedup — and scored on the
 held-out one (``loo`` in the output); ``default`` is the point chosen on all of them, which is
@@ -66,10 +66,10 @@ DATA = {
     **{p.stem: p for p in sorted((ROOT / "data").glob("*.parquet"))},
 }
 #: curvecast's settings searched leave-one-data-set-out: (Δ, HorizonChain features, links,
-#: the final stretch in which nothing is stopped).
-GRID: tuple[tuple[float, str, str, float], ...] = (
-    *((d, "last+best", links, 0.0) for links in ("markov", "anchored") for d in (0.95, 0.99)),
-    *((d, "last+best", "markov", 0.2) for d in (0.95, 0.99)))
+#: the final stretch in which nothing is stopped, the share of would-be stops let run on).
+GRID: tuple[tuple[float, str, str, float, float], ...] = (
+    *((d, "last+best", links, 0.0, 0.0) for links in ("markov", "anchored") for d in (0.95, 0.99)),
+    *((d, "last+best", "markov", 0.2, x) for x in (0.0, 0.1) for d in (0.95, 0.99)))
 KEEP = 9  # best kept in at least this many of 10 orderings/seeds counts as safe
 
 
@@ -85,11 +85,13 @@ def load(path: Path) -> CurveSet:
     return curves.subset(np.asarray(curves.is_complete(), dtype=bool))
 
 
-def grid_name(delta: float, features: str, links: str = "markov", stretch: float = 0.0) -> str:
-    """A grid point's rule name (Markov links and no final stretch unnamed, as in the runs
-    before they existed)."""
+def grid_name(delta: float, features: str, links: str = "markov", stretch: float = 0.0,
+              explore: float = 0.0) -> str:
+    """A grid point's rule name (Markov links, no final stretch and no exploration unnamed, as
+    in the runs before they existed)."""
     return (f"curvecast[Δ={delta:g},{features}{'' if links == 'markov' else ',' + links}"
-            f"{f',final {stretch:g}' if stretch else ''}]")
+            f"{f',final {stretch:g}' if stretch else ''}"
+            f"{f',explore {explore:g}' if explore else ''}]")
 
 
 class Timed(Stopper):
@@ -111,9 +113,10 @@ def replay_rules(with_paper: bool) -> dict[str, Callable[[], Stopper]]:
     defaults): the predictive rule over ``GRID``, ``median`` and ``asha`` as ``simulate`` builds
     them, except that ASHA keeps its class default of judging from the first trial
     (``min_complete=0``, as in every run of this benchmark)."""
-    def predictive(d: float, f: str, links: str, stretch: float) -> Callable[[], Stopper]:
+    def predictive(d: float, f: str, links: str, stretch: float,
+                   explore: float) -> Callable[[], Stopper]:
         return lambda: registry.build_stopper(
-            "predictive", registry.Settings(delta=d, final_stretch=stretch),
+            "predictive", registry.Settings(delta=d, final_stretch=stretch, explore=explore),
             registry.Context(predictor=HorizonChain(features=f, links=links)))
 
     rules = {grid_name(*point): predictive(*point) for point in GRID}
@@ -150,9 +153,9 @@ def optuna_pruners() -> dict[str, Callable[[], Any]]:
     from curvecast.integrations.optuna import CurvecastPruner
 
     pruners: dict[str, Callable[[], Any]] = {
-        grid_name(d, f, k, x): (lambda d=d, f=f, k=k, x=x: CurvecastPruner(  # type: ignore[misc]
-            delta=d, predictor=HorizonChain(features=f, links=k), final_stretch=x))
-        for d, f, k, x in GRID}
+        grid_name(d, f, k, x, e): (lambda d=d, f=f, k=k, x=x, e=e: CurvecastPruner(  # type: ignore[misc]
+            delta=d, predictor=HorizonChain(features=f, links=k), final_stretch=x, explore=e))
+        for d, f, k, x, e in GRID}
     pruners.update({
         "MedianPruner()": optuna.pruners.MedianPruner,
         "SuccessiveHalvingPruner()": optuna.pruners.SuccessiveHalvingPruner,
