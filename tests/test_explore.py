@@ -44,12 +44,10 @@ def test_a_share_of_would_be_stops_runs_on_to_twice_its_epochs() -> None:
     assert 0.17 <= len(let_on) / 200 <= 0.33
     assert stopper.n_explored_ == len(let_on)
     assert all("; let run on to epoch 6 (explore" in reason for reason in let_on)
-    # the same trials in a second run of the study; other ones in another study
+    # the same trials in a second run of the study (decided in the same order)
     again = PredictiveStopper(explore=0.25)
     assert [_decide(again, history, ids, row, 3)[0] for row in range(30, 230)] == \
         [stop for stop, _ in stops]
-    other = [again.runs_on_until("another study", ids[row], 3, 20) == 0 for row in range(30, 230)]
-    assert other != [stop for stop, _ in stops]
     # a trial let run on is judged again once it has twice the epochs: hopeless, it stops then
     row = 30 + next(i for i, (stop, _) in enumerate(stops) if not stop)
     _, later, later_ids = _study(200, tau=5)
@@ -61,6 +59,17 @@ def test_a_share_of_would_be_stops_runs_on_to_twice_its_epochs() -> None:
     assert _decide(stopper, later, later_ids, stopped, 6)[0]
 
 
+def test_a_trial_let_run_on_is_judged_again_before_the_final_stretch() -> None:
+    """20 epochs, final stretch 0.2: epochs 1-16 are judged.  A would-be stop at epoch 10 runs
+    on to epoch 16 (not 20), where it is judged again."""
+    _, history, ids = _study(40, tau=10)
+    stopper = PredictiveStopper(explore=0.5)
+    let_on = [row for row in range(30, 70) if not _decide(stopper, history, ids, row, 10)[0]]
+    assert let_on and all(stopper.runs_on_until("s", ids[row], 10, 16) == 16 for row in let_on)
+    _, later, later_ids = _study(40, tau=16)
+    assert all(_decide(stopper, later, later_ids, row, 16)[0] for row in let_on)
+
+
 def test_no_exploration_stops_every_hopeless_trial() -> None:
     _, history, ids = _study(50, tau=3)
     stopper = PredictiveStopper(explore=0.0)
@@ -68,9 +77,12 @@ def test_no_exploration_stops_every_hopeless_trial() -> None:
     assert stopper.n_explored_ == 0
 
 
-def test_defaults_and_bad_values() -> None:
-    assert PredictiveStopper().explore == defaults.EXPLORE
+def test_defaults_and_bad_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(defaults, "EXPLORE", 0.15)
+    assert PredictiveStopper().explore == 0.15  # the default, read when the stopper is built
     assert PredictiveStopper.paper().explore == 0.0  # reproduced as published
+    monkeypatch.undo()
+    assert PredictiveStopper().explore == defaults.EXPLORE
     stopper = registry.build_stopper("predictive", registry.Settings(explore=0.3),
                                      registry.Context())
     assert stopper.explore == 0.3  # type: ignore[attr-defined]

@@ -256,21 +256,24 @@ def test_anchored_links_keep_what_the_first_epochs_said() -> None:
         HorizonChain(links="direct")
 
 
-def test_refit_with_reuse_predicts_the_same_and_keeps_what_new_rows_cannot_change() -> None:
+@pytest.mark.parametrize(("links", "added"), [("markov", 3), ("markov", 4), ("markov", 2),
+                                               ("anchored", 4)])
+def test_refit_with_reuse_predicts_the_same_and_keeps_what_new_rows_cannot_change(
+        links: str, added: int) -> None:
     cs = synthetic(n=90, epochs=12, seed=7)
     values = cs.filled_values()
     lengths = np.random.default_rng(0).choice([1, 2, 3, 6, 12], size=90)
-    lengths[:8] = 12
-    lengths[80:] = 3  # the rows added later: observed for 3 epochs at most
-    old = HorizonChain().fit_arrays(values[:80], lengths[:80], cs.direction)
+    lengths[:12] = 12
+    lengths[80:] = added  # the rows added later: observed for `added` epochs (on a horizon: 2, 4)
+    old = HorizonChain(links=links).fit_arrays(values[:80], lengths[:80], cs.direction)
     for tau in range(1, 12):
         old.predict_latent(values[:4, :tau])
-    new = HorizonChain().fit_arrays(values, lengths, cs.direction, reuse=old)
-    # links a → b with b > 3 are fitted on the curves observed for ≥ b epochs: unchanged
-    assert set(new.links_) == {key for key in old.links_ if key[1] > 3} != set()
+    new = HorizonChain(links=links).fit_arrays(values, lengths, cs.direction, reuse=old)
+    # a link a → b is fitted on the curves observed for ≥ b epochs: unchanged when b > added
+    assert set(new.links_) == {key for key in old.links_ if key[1] > added} != set()
     assert all(new.links_[key] is old.links_[key] for key in new.links_)
-    assert set(new.calibration_) == {tau for tau in old.calibration_ if tau >= 3}
-    fresh = HorizonChain().fit_arrays(values, lengths, cs.direction)
+    assert set(new.calibration_) == {tau for tau in old.calibration_ if tau >= added}
+    fresh = HorizonChain(links=links).fit_arrays(values, lengths, cs.direction)
     for tau in range(1, 12):
         for got, want in zip(new.predict_latent(values[:5, :tau]),
                              fresh.predict_latent(values[:5, :tau]), strict=True):
@@ -278,10 +281,12 @@ def test_refit_with_reuse_predicts_the_same_and_keeps_what_new_rows_cannot_chang
     # nothing is kept when the old rows changed, or from a chain with other settings
     changed = values.copy()
     changed[0, 0] += 0.01
-    assert HorizonChain().fit_arrays(changed, lengths, cs.direction, reuse=old).links_ == {}
-    assert HorizonChain(ladder=3).fit_arrays(values, lengths, cs.direction,
-                                             reuse=old).links_ == {}
+    assert HorizonChain(links=links).fit_arrays(changed, lengths, cs.direction,
+                                                reuse=old).links_ == {}
+    assert HorizonChain(ladder=3, links=links).fit_arrays(values, lengths, cs.direction,
+                                                          reuse=old).links_ == {}
     # a new complete row changes the finished curves: no calibration is kept
     grown = lengths.copy()
     grown[-1] = 12
-    assert HorizonChain().fit_arrays(values, grown, cs.direction, reuse=old).calibration_ == {}
+    assert HorizonChain(links=links).fit_arrays(values, grown, cs.direction,
+                                                reuse=old).calibration_ == {}

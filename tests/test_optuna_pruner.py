@@ -209,3 +209,28 @@ def test_fallback_decides_until_the_predictor_can_be_fitted() -> None:
     assert max(t.number for t in by_fallback) < min(t.number for t in by_prediction)
     assert all(t.state is optuna.trial.TrialState.PRUNED for t in by_fallback)
     assert all(predicted_value(t) is None for t in by_fallback)  # no prediction to give
+
+
+def test_a_trial_judged_after_later_trials_finished_sees_all_of_them() -> None:
+    """In a parallel study trials finish out of order: trial 0 is judged after trials 1-80 have
+    finished.  The study view curvecast builds must hold every one of them (a config row for
+    each trial, as curvecast's History requires), and the decision must use them."""
+    from curvecast.integrations.optuna import _StudyCurves
+
+    t = np.arange(1, 11)
+    rng = np.random.default_rng(3)
+    values = rng.uniform(0.5, 0.9, (81, 1)) * (1 - np.exp(-t[None, :] / 3))
+    pruner = CurvecastPruner()
+    study = optuna.create_study(direction="maximize", pruner=pruner)
+    first = study.ask()  # trial 0: starts first, reports last
+    for i in range(1, 81):
+        trial = study.ask()
+        for epoch, value in enumerate(values[i], start=1):
+            trial.report(float(value), step=epoch)
+        study.tell(trial, float(values[i, -1]))
+    first.report(0.01, step=1)  # far below every finished curve
+    frozen = study._storage.get_trial(first._trial_id)
+    history, running = _StudyCurves((), None, with_configs=False).history(study, frozen)
+    assert history is not None and running is not None
+    assert history.n_trials == 81 and history.completed().n_configs == 80
+    assert pruner.prune(study, frozen)

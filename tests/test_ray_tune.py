@@ -286,6 +286,9 @@ def test_cached_curves_and_configs_follow_every_report() -> None:
     assert before is not None and before.n_observed[-1] == 3
     scheduler.on_trial_result(None, restarted, {"acc": 0.5, "training_iteration": 1})
     assert scheduler.curve("t008") == [0.5]  # epochs 2 and 3 of the first attempt are gone
+    after = scheduler._history("t008")[0]  # the cached view, updated for the restart
+    assert after is not None and after.n_observed[-1] == 1 and after.values[-1, 0] == 0.5
+    assert np.isnan(after.values[-1, 1:]).all()
     scheduler.on_trial_add(None, fake_trial(9))
     scheduler.on_trial_result(None, fake_trial(9), {"acc": 0.4, "training_iteration": 1})
     fresh = CurvecastScheduler(max_t=T, min_complete=5, mode="max", metric="acc")

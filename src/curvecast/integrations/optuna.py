@@ -272,6 +272,7 @@ class _StudyCurves:
         self._axis: tuple[int, ...] = ()
         self._seen: set[int] = set()
         self._n_finished = 0  # finished trials the rows were built from
+        self._top = -1  # the highest trial number among them
         self._rows: list[tuple[str, list[float], int, dict[str, Any]]] = []
         self._direction = Direction.MAXIMIZE
         self._frame: pd.DataFrame | None = None
@@ -311,6 +312,7 @@ class _StudyCurves:
                 self._seen.add(t.number)
                 self._add(t, t.state is TrialState.COMPLETE)
         self._n_finished = len(finished)
+        self._top = max([self._top, *(t.number for t in finished)])
         self._ids = [r[0] for r in self._rows]
         self._has_complete = any(k == len(self._axis) for _, _, k, _ in self._rows)
 
@@ -373,8 +375,9 @@ class _StudyCurves:
             # a table without columns with a row for every trial number so far (History allows
             # extra rows), grown by doubling: no table is built per decision or per trial
             size = 0 if self._frame is None else len(self._frame)
-            if trial.number >= size:
-                size = max(64, 2 * (trial.number + 1))
+            top = max(trial.number, self._top)  # trials finish out of order in parallel studies
+            if top >= size:
+                size = max(64, 2 * (top + 1))
                 self._frame = pd.DataFrame(
                     index=pd.Index([f"t{i}" for i in range(size)], dtype=object))
             assert self._frame is not None

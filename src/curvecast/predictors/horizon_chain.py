@@ -181,7 +181,8 @@ class HorizonChain(Predictor):
                 new rows cannot change are taken over instead of refitted: a link ``a → b`` is
                 fitted on the curves observed for ≥ b epochs, so rows observed for k epochs
                 leave every link with b > k, and every calibration from τ ≥ k (when none is
-                complete), as it was.  The result is the same as without ``reuse``.
+                complete), as it was.  The predictions are those of a fit without ``reuse``
+                (to rounding: a kept calibration was computed on its own, not along with a query).
 
         Raises:
             ValueError: fewer than ``min_rows`` curves observed to epoch T.
@@ -326,7 +327,7 @@ class HorizonChain(Predictor):
         # each carried through later links by their squared slopes (so both sums scale alike).
         spread: Any = np.zeros(n)  # Σ vᵢ² / dofᵢ
         a, first = tau, True
-        # one curve through Markov links: numpy scalars after the first link, since the per-call
+        # one curve through Markov links: Python floats after the first link, since the per-call
         # cost of ufuncs on one-element arrays dominates a decision (same arithmetic)
         scalar = n == 1 and self.links == "markov"
         for b in self._ladder(tau):

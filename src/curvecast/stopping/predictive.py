@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import inspect
 from collections import OrderedDict
 from collections.abc import Hashable
 
@@ -110,8 +111,9 @@ class PredictiveStopper(Stopper):
             the study's contenders, whose late changes (a learning-rate drop a few epochs after
             the others') the finished curves have not shown yet.
         explore: the share, in [0, 1), of the trials the rule would stop that it lets run on
-            to twice the epochs they had, then judges again (which trials: a hash of the study
-            and the trial id, so a study replayed decides the same way).  A predictor that
+            to twice the epochs they had, then judges again (at the last epoch before the final
+            stretch at the latest; which trials: drawn from the stopper's own seeded generator,
+            so a study replayed in the same order decides the same way).  A predictor that
             learns from the study's own trials only sees the runs the rule let through: a kind
             of run it always stops early (a slow starter that takes off later) is never seen to
             take off, and the predictor stays sure.  The trials let run on show it what becomes
@@ -146,12 +148,16 @@ class PredictiveStopper(Stopper):
         self.refit_every = refit_every
         self.predictor = HorizonChain() if predictor is None else predictor
         self.online = bool(getattr(self.predictor, "learns_from_partial_curves", False))
+        # whether its fit_arrays takes the previous fit (``reuse``), as HorizonChain's does
+        self._reuses = self.online and "reuse" in inspect.signature(
+            self.predictor.fit_arrays).parameters  # type: ignore[attr-defined]
         self.final_stretch = float(
             final_stretch if final_stretch is not None
             else defaults.FINAL_STRETCH if self.online else 0.0)
         self.explore = float(explore if explore is not None
                              else defaults.EXPLORE if self.online else 0.0)
         self._explored: dict[tuple[Hashable, str], int] = {}  # trial → epochs it runs to
+        self._explore_draws = np.random.default_rng(0)  # drawn at a trial's first would-be stop
         if self.online and self.min_complete < self.predictor.min_rows:  # type: ignore[attr-defined]
             raise ValueError(f"min_complete must be >= {self.predictor.min_rows} with "  # type: ignore[attr-defined]
                              f"{self.predictor!r} (it needs that many finished curves), got "
@@ -234,10 +240,10 @@ class PredictiveStopper(Stopper):
             n_observed = np.concatenate([prior.n_observed(), n_observed])
         model = copy.copy(self.predictor)  # an unfitted prototype holds only its settings
         # the previous fit of the same study: what the rows added since cannot change is kept
-        previous = (self._online[1] if self._online is not None
-                    and self._online[0][0] == history.study else None)
+        reuse = ({"reuse": self._online[1]} if self._reuses and self._online is not None
+                 and self._online[0][0] == history.study else {})
         model.fit_arrays(values, n_observed, history.direction,  # type: ignore[attr-defined]
-                         reuse=previous)
+                         **reuse)
         self._online = (version, model)
         self.n_fits_ += 1
         return model
@@ -291,7 +297,7 @@ class PredictiveStopper(Stopper):
         action = Action.STOP if probability >= self.delta else Action.CONTINUE
         note = " (prediction clipped to what the curves support)" if clipped else ""
         if action is Action.STOP:
-            until = self.runs_on_until(history.study, trial.config_id, tau, history.n_epochs)
+            until = self.runs_on_until(history.study, trial.config_id, tau, last)
             if tau < until:
                 action = Action.CONTINUE
                 note += (f"; let run on to epoch {int(history.epochs[until - 1])} "
@@ -302,17 +308,21 @@ class PredictiveStopper(Stopper):
                                f"{probability:.3f} {'<' if probability < self.delta else '≥'} "
                                f"Δ = {self.delta:g}{note}")
 
-    def runs_on_until(self, study: Hashable, config_id: str, tau: int, n_epochs: int) -> int:
-        """The epochs a trial the rule would stop after ``tau`` epochs runs to instead (``0``:
-        none, it is stopped).  Decided the first time the rule would stop the trial: with
-        probability ``explore`` (a hash of ``study`` and ``config_id``) it runs on to
-        ``min(2·tau, n_epochs)`` epochs; the answer is kept for the rest of the trial."""
+    def runs_on_until(self, study: Hashable, config_id: str, tau: int, last: int) -> int:
+        """The epochs a trial the rule would stop after ``tau`` epochs runs to before it is judged
+        again (``0``: none, it is stopped), ``last`` being the last epoch the rule judges (the
+        final stretch starts after it).  Decided the first time the rule would stop the trial:
+        with probability ``explore`` (the stopper's own generator, seeded, so a study replayed
+        in the same order decides the same way) it runs on to ``min(2·tau, last)`` epochs; the
+        answer is kept for the rest of the trial (in this process: a Ray Tune scheduler restored
+        from its saved state draws again)."""
+        if self.explore == 0.0:
+            return 0
         key = (study, config_id)
         until = self._explored.get(key)
         if until is None:
-            digest = hashlib.blake2b(repr(key).encode(), digest_size=8).digest()
-            draw = int.from_bytes(digest, "big") / 2.0 ** 64
-            until = min(2 * tau, n_epochs) if draw < self.explore else 0
+            runs_on = bool(self._explore_draws.random() < self.explore)
+            until = min(2 * tau, last) if runs_on else 0
             self._explored[key] = until
-            self.n_explored_ += until > 0
+            self.n_explored_ += until > tau
         return until
