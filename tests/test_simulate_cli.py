@@ -165,20 +165,25 @@ def test_simulate_metaqnn_and_tpe_under_a_trial_budget(baker2018: Path, tmp_path
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
-def test_final_stretch_is_an_option_and_recorded(data: Path, tmp_path: Path) -> None:
+def test_final_stretch_and_exploration_are_options_and_recorded(data: Path,
+                                                                tmp_path: Path) -> None:
     epochs = {}
-    for stretch in ("0", "0.5"):
-        out = tmp_path / f"out{stretch}.json"
+    for stretch, explore in (("0", "0"), ("0.5", "0"), ("0", "0.5")):
+        out = tmp_path / f"out{stretch}-{explore}.json"
         proc = curvecast("simulate", data, "--stopper", "predictive", "--delta", "0.99",
-                         "--orderings", "2", "--final-stretch", stretch, "--json", out)
+                         "--orderings", "2", "--final-stretch", stretch, "--explore", explore,
+                         "--json", out)
         assert proc.returncode == 0, proc.stderr
         got = json.loads(out.read_text())
         assert got["settings"]["final_stretch"] == float(stretch)
+        assert got["settings"]["explore"] == float(explore)
         [rec] = [r for r in got["results"] if r["metric"] == "epochs"]
-        epochs[stretch] = rec["mean"]
+        epochs[stretch, explore] = rec["mean"]
     # 8 epochs: with 0.5 nothing is stopped after epoch 4; here the runs that finish set a
-    # higher reference, so the study even costs two epochs fewer (measured: 372.5 and 370.5)
-    assert epochs == {"0": 372.5, "0.5": 370.5}
-    proc = curvecast("simulate", data, "--final-stretch", "1.5")
-    assert proc.returncode == 2
-    assert proc.stderr.strip() == "error: final_stretch must be in [0, 1), got 1.5"
+    # higher reference, so the study even costs two epochs fewer (measured: 372.5 and 370.5);
+    # letting half the would-be stops run on to twice their epochs costs more (measured: 428)
+    assert epochs == {("0", "0"): 372.5, ("0.5", "0"): 370.5, ("0", "0.5"): 428.0}
+    for option, name in (("--final-stretch", "final_stretch"), ("--explore", "explore")):
+        proc = curvecast("simulate", data, option, "1.5")
+        assert proc.returncode == 2
+        assert proc.stderr.strip() == f"error: {name} must be in [0, 1), got 1.5"

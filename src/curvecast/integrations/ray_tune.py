@@ -378,6 +378,9 @@ class CurvecastScheduler(FIFOScheduler):
                        for t, c in self._curves.items()},
             "configs": self._configs, "decisions": self.decisions_,
             "n_stopped": self.n_stopped_,
+            # the predictive rule's exploration: which trials run on, and its generator
+            **({"exploration": self.stopper.exploration_state(self._study)}
+               if isinstance(self.stopper, PredictiveStopper) else {}),
         }
 
     def set_state(self, state: Mapping[str, Any]) -> None:
@@ -401,6 +404,8 @@ class CurvecastScheduler(FIFOScheduler):
         self._completed = [str(t) for t in state["completed"]]
         self.decisions_ = {t: dict(d) for t, d in state.get("decisions", {}).items()}
         self.n_stopped_ = int(state.get("n_stopped", 0))
+        if "exploration" in state and isinstance(self.stopper, PredictiveStopper):
+            self.stopper.load_exploration_state(self._study, state["exploration"])
 
     def save(self, checkpoint_path: str) -> None:
         """Write the state to ``checkpoint_path`` (JSON, replaced atomically)."""

@@ -7,7 +7,8 @@ import copy
 import hashlib
 import inspect
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -307,6 +308,19 @@ class PredictiveStopper(Stopper):
                         reason=f"P(final {mean:.4g} ± {std:.2g} worse than {ref:.4g}) = "
                                f"{probability:.3f} {'<' if probability < self.delta else '≥'} "
                                f"Δ = {self.delta:g}{note}")
+
+    def exploration_state(self, study: Hashable) -> dict[str, Any]:
+        """What exploration decided in ``study`` and its generator's state, JSON-ready (a Ray
+        Tune scheduler saves it with its own)."""
+        return {"runs_on": {cid: until for (s, cid), until in self._explored.items()
+                            if s == study},
+                "generator": self._explore_draws.bit_generator.state}
+
+    def load_exploration_state(self, study: Hashable, state: Mapping[str, Any]) -> None:
+        """Take back what :meth:`exploration_state` gave, for ``study``."""
+        self._explored.update({(study, str(cid)): int(until)
+                               for cid, until in state["runs_on"].items()})
+        self._explore_draws.bit_generator.state = dict(state["generator"])
 
     def runs_on_until(self, study: Hashable, config_id: str, tau: int, last: int) -> int:
         """The epochs a trial the rule would stop after ``tau`` epochs runs to before it is judged
