@@ -295,7 +295,7 @@ def markdown(result: dict[str, Any]) -> str:
 
 def merge(results: Sequence[dict[str, Any]], held_out: Sequence[str] = ()) -> dict[str, Any]:
     """Runs over different data sets (or parts) as one result, the selection redone."""
-    out: dict[str, Any] = {**results[0], "data": {}, "parts": {},
+    out: dict[str, Any] = {**results[0], "data": {}, "parts": {}, "grid": GRID,
                            "command": [r["command"] for r in results]}
     for r in results:
         out["data"].update(r["data"])

@@ -307,3 +307,29 @@ def test_cached_curves_and_configs_follow_every_report() -> None:
         # the same numbers up to rounding (a cached fit is not bit-for-bit a fresh one)
         assert mine_d.mean == pytest.approx(theirs_d.mean, rel=1e-12)
         assert mine_d.probability == pytest.approx(theirs_d.probability, rel=1e-9, abs=1e-12)
+
+
+def test_the_exploration_state_is_saved_and_restored(tmp_path: Path) -> None:
+    """The default rule lets a share of would-be stops run on: which trials, the generator that
+    draws them and their count go into the scheduler's saved state, so a restored scheduler
+    decides as the one it was saved from; a state saved before exploration existed loads."""
+    values = saturating_curves(60, seed=4)
+    scheduler = CurvecastScheduler(max_t=T, explore=0.5, mode="max", metric="acc")
+    for i in range(60):
+        scheduler.on_trial_add(None, fake_trial(i))
+        feed(scheduler, fake_trial(i), values[i])
+    stopper = scheduler.stopper
+    assert stopper.n_explored_ > 0  # type: ignore[attr-defined]
+    scheduler.save(str(tmp_path / "state.json"))
+    restored = CurvecastScheduler(max_t=T, explore=0.5, mode="max", metric="acc")
+    restored.restore(str(tmp_path / "state.json"))
+    mine, theirs = stopper, restored.stopper
+    assert theirs.exploration_state(restored._study) == \
+        mine.exploration_state(scheduler._study)  # type: ignore[attr-defined]
+    assert theirs.n_explored_ == mine.n_explored_  # type: ignore[attr-defined]
+    assert [theirs.runs_on_until(restored._study, f"new{i}", 3, 8)  # type: ignore[attr-defined]
+            for i in range(20)] == [mine.runs_on_until(scheduler._study, f"new{i}", 3, 8)
+                                    for i in range(20)]  # type: ignore[attr-defined]
+    old = json.loads((tmp_path / "state.json").read_text())
+    del old["exploration"]
+    CurvecastScheduler(max_t=T, mode="max", metric="acc").set_state(old)

@@ -314,13 +314,18 @@ class PredictiveStopper(Stopper):
         Tune scheduler saves it with its own)."""
         return {"runs_on": {cid: until for (s, cid), until in self._explored.items()
                             if s == study},
-                "generator": self._explore_draws.bit_generator.state}
+                "generator": self._explore_draws.bit_generator.state,
+                "n_explored": self.n_explored_}
 
     def load_exploration_state(self, study: Hashable, state: Mapping[str, Any]) -> None:
-        """Take back what :meth:`exploration_state` gave, for ``study``."""
+        """Take back what :meth:`exploration_state` gave, for ``study`` (replacing what this
+        stopper decided in it; the generator is the stopper's, shared by its studies)."""
+        self._explored = {key: until for key, until in self._explored.items()
+                          if key[0] != study}
         self._explored.update({(study, str(cid)): int(until)
                                for cid, until in state["runs_on"].items()})
         self._explore_draws.bit_generator.state = dict(state["generator"])
+        self.n_explored_ = int(state.get("n_explored", 0))
 
     def runs_on_until(self, study: Hashable, config_id: str, tau: int, last: int) -> int:
         """The epochs a trial the rule would stop after ``tau`` epochs runs to before it is judged
@@ -328,8 +333,8 @@ class PredictiveStopper(Stopper):
         final stretch starts after it).  Decided the first time the rule would stop the trial:
         with probability ``explore`` (the stopper's own generator, seeded, so a study replayed
         in the same order decides the same way) it runs on to ``min(2·tau, last)`` epochs; the
-        answer is kept for the rest of the trial (in this process: a Ray Tune scheduler restored
-        from its saved state draws again)."""
+        answer is kept for the rest of the trial (a Ray Tune scheduler saves it with its state;
+        a resumed ``search`` or a new Optuna pruner process draws again)."""
         if self.explore == 0.0:
             return 0
         key = (study, config_id)
