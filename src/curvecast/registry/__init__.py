@@ -83,12 +83,12 @@ class Settings:
     def __post_init__(self) -> None:
         if self.sigma_model not in ("per_tau", "local"):
             raise ValueError(f"sigma_model must be 'per_tau' or 'local', got {self.sigma_model!r}")
-        from curvecast.stopping._base import check_explore, check_final_stretch, check_min_complete
+        from curvecast.stopping._base import check_min_complete, check_share
 
         if self.min_complete is not None:
             check_min_complete(self.min_complete)
-        check_final_stretch(self.final_stretch)
-        check_explore(self.explore)
+        check_share("final_stretch", self.final_stretch)
+        check_share("explore", self.explore)
 
     @property
     def complete_before_stop(self) -> int:

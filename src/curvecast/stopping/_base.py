@@ -277,17 +277,9 @@ def check_min_complete(min_complete: int) -> int:
     return int(min_complete)
 
 
-def check_final_stretch(final_stretch: float | None) -> float | None:
-    """Validate a ``final_stretch`` argument (the last share of training in which nothing is
-    stopped): None, or a share in [0, 1)."""
-    if final_stretch is not None and not 0.0 <= final_stretch < 1.0:
-        raise ValueError(f"final_stretch must be in [0, 1), got {final_stretch}")
-    return final_stretch
-
-
-def check_explore(explore: float | None) -> float | None:
-    """Validate an ``explore`` argument (the share of would-be stops let run on): None, or a
-    share in [0, 1)."""
-    if explore is not None and not 0.0 <= explore < 1.0:
-        raise ValueError(f"explore must be in [0, 1), got {explore}")
-    return explore
+def check_share(name: str, value: float | None) -> float | None:
+    """Validate a share argument — ``final_stretch`` (the last share of training in which nothing
+    is stopped) or ``explore`` (the share of would-be stops let run on): None, or in [0, 1)."""
+    if value is not None and not 0.0 <= value < 1.0:
+        raise ValueError(f"{name} must be in [0, 1), got {value}")
+    return value

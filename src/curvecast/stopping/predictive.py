@@ -21,9 +21,8 @@ from curvecast.stopping._base import (
     History,
     Stopper,
     Trial,
-    check_explore,
-    check_final_stretch,
     check_min_complete,
+    check_share,
 )
 
 #: Δ of curvecast's default rule (chosen leave-one-data-set-out: docs/results-benchmark.md).
@@ -140,8 +139,8 @@ class PredictiveStopper(Stopper):
             raise ValueError(f"keep_top_k must be >= 1, got {keep_top_k}")
         if refit_every is not None and refit_every < 1:
             raise ValueError(f"refit_every must be >= 1 or None, got {refit_every}")
-        check_final_stretch(final_stretch)
-        check_explore(explore)
+        check_share("final_stretch", final_stretch)
+        check_share("explore", explore)
         self.delta = float(delta)
         self.margin = float(margin)
         self.keep_top_k = int(keep_top_k)
