@@ -234,3 +234,60 @@ def test_a_trial_judged_after_later_trials_finished_sees_all_of_them() -> None:
     assert history is not None and running is not None
     assert history.n_trials == 81 and history.completed().n_configs == 80
     assert pruner.prune(study, frozen)
+
+
+def test_trials_in_threads_share_one_pruner() -> None:
+    """``study.optimize(n_jobs=4)`` runs trials in four threads that call one pruner: every
+    decision must see a consistent study view (without the pruner's lock, a thread rebuilt
+    the finished-trial matrix while another added rows, and the study crashed with an
+    IndexError).  Every finished trial is then in the view exactly once, and the pruner
+    still prunes most trials."""
+    import time
+
+    pruner = CurvecastPruner()
+
+    def objective(trial: optuna.Trial) -> float:
+        x = trial.suggest_float("x", 0.0, 1.0)
+        noise = np.random.default_rng(trial.number).normal(0.0, 0.01, 20)
+        value = 0.0
+        for epoch in range(1, 21):
+            value = x * (1.0 - math.exp(-epoch / 5.0)) + float(noise[epoch - 1])
+            trial.report(value, step=epoch)
+            time.sleep(0.0005)  # lets the other threads in between reports
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return value
+
+    study = optuna.create_study(direction="maximize", pruner=pruner,
+                                sampler=optuna.samplers.RandomSampler(seed=0))
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads often, inside decisions too
+    try:
+        study.optimize(objective, n_trials=200, n_jobs=4, catch=())  # errors propagate
+    finally:
+        sys.setswitchinterval(interval)
+    states = [t.state for t in study.trials]
+    assert states.count(optuna.trial.TrialState.PRUNED) >= 150
+    ids = [row[0] for row in pruner._curves[study.study_name]._rows]
+    assert len(ids) == len(set(ids)) >= 195  # the last finishers may not have been read yet
+
+
+def test_a_copied_or_pickled_pruner_decides_alone() -> None:
+    """The pruner's lock is not shared by its copies: a deep copy and a pickled copy work."""
+    import copy
+    import pickle
+
+    pruner = CurvecastPruner(delta=0.95)
+    for twin in (copy.deepcopy(pruner), pickle.loads(pickle.dumps(pruner))):
+        assert twin.stopper.delta == 0.95 and twin._lock is not pruner._lock
+        study = optuna.create_study(direction="maximize", pruner=twin)
+        study.optimize(lambda trial: _report_and_finish(trial), n_trials=8)
+        assert len(study.trials) == 8
+
+
+def _report_and_finish(trial: optuna.Trial) -> float:
+    for epoch in range(1, 6):
+        trial.report(0.1 * epoch, step=epoch)
+        if trial.should_prune():
+            raise optuna.TrialPruned()
+    return 0.5

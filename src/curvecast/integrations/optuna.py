@@ -37,6 +37,11 @@ reference, the best final value, still comes from the study's own completed tria
 prior's config columns are matched to the study's by name (parameters and ``config_attrs``);
 columns only one side has are not used.  The prior's epochs must start at the study's steps.
 
+Threads: ``study.optimize(objective, n_jobs=k)`` runs trials in k threads that share one pruner.
+Its decisions take a lock (they last well under a millisecond), so the cached study view and
+the predictor are never read while another thread updates them.  A copy or a pickle of the
+pruner gets a lock of its own.
+
 Cold start: until the predictor can be fitted, ``fallback`` (e.g. Optuna's own
 ``MedianPruner``) decides instead, if given; trials it prunes carry ``ATTRS["fallback"]`` and no
 prediction.
@@ -53,6 +58,7 @@ value rather than its last report (optuna#3168, #4951).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Collection, Sequence
 from typing import Any
 
@@ -145,9 +151,24 @@ class CurvecastPruner(BasePruner):
         self.fallback = fallback
         self._curves: dict[str, _StudyCurves] = {}
         self.n_clipped_ = 0
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        del state["_lock"]  # a lock cannot be copied or pickled; the copy gets its own
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
 
     def prune(self, study: optuna.study.Study, trial: FrozenTrial) -> bool:
-        """Whether ``trial`` should stop now (called by ``trial.should_prune()``)."""
+        """Whether ``trial`` should stop now (called by ``trial.should_prune()``; one call at a
+        time when trials run in threads, ``study.optimize(n_jobs=k)``)."""
+        with self._lock:
+            return self._prune(study, trial)
+
+    def _prune(self, study: optuna.study.Study, trial: FrozenTrial) -> bool:
         self.check_prior(study)
         reported = trial.intermediate_values
         if not reported:
