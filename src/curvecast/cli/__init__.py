@@ -59,7 +59,7 @@ def main() -> None:
         where = f" (see: {ctx.command_path} --help)" if ctx is not None else ""
         message = " ".join(str(err.format_message()).split())
         err_console.print(f"[bold red]error:[/] {escape(message)}{escape(where)}",
-                          highlight=False, soft_wrap=True)
+                          markup=True, highlight=False, soft_wrap=True)
         sys.exit(exit_code)  # 2 for usage errors
     sys.exit(code if isinstance(code, int) else 0)
 

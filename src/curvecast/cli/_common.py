@@ -28,7 +28,8 @@ def fail(message: str) -> typer.Exit:
     """Print ``error: message`` on one line (taken literally: "[ray]" is not rich markup; line
     breaks become spaces) and exit code 2."""
     message = " ".join(message.split())
-    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False,
+                      soft_wrap=True)
     return typer.Exit(code=2)
 
 

@@ -35,10 +35,14 @@ EVERY = 10.0
 
 class UnwrappedConsole(Console):
     """A :class:`rich.console.Console` that prints without soft wrapping, and that is
-    :data:`UNWRAPPED_WIDTH` wide when it does not write to a terminal and no ``COLUMNS`` is set."""
+    :data:`UNWRAPPED_WIDTH` wide when it does not write to a terminal and no ``COLUMNS`` is set.
+
+    It prints text literally (no rich markup unless a call passes ``markup=True``): what it
+    prints holds names users chose — study names, file names, metrics — and ``[/x]`` in one must
+    print as itself, not raise a markup error or vanish as a style."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(soft_wrap=True, **kwargs)
+        super().__init__(soft_wrap=True, **{"markup": False, **kwargs})
 
     @property
     def size(self) -> ConsoleDimensions:
