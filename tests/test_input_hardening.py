@@ -3,21 +3,32 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
-from typer.testing import CliRunner
+import pytest
 
-from curvecast.cli import app
+from curvecast.cli import main
 from curvecast.store import Store
 from synthetic_curves import synthetic
 
+Run = Callable[..., tuple[int, str, str]]
 
-def run(*args: str | Path) -> tuple[int, str, str]:
-    result = CliRunner().invoke(app, [str(a) for a in args])
-    assert result.exception is None or isinstance(result.exception, SystemExit), (
-        result.exception)
-    return result.exit_code, result.stdout, result.stderr
+
+@pytest.fixture
+def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Run:
+    """``run(*args)``: ``curvecast ARGS`` as the script runs it → (exit code, stdout, stderr)."""
+
+    def invoke(*args: str | Path) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["curvecast", *map(str, args)])
+        with pytest.raises(SystemExit) as exit_:
+            main()
+        out, err = capsys.readouterr()
+        return int(exit_.value.code or 0), out, err
+
+    return invoke
 
 
 def refused(code: int, out: str, err: str, *fragments: str) -> None:
@@ -36,7 +47,7 @@ def wide_table(path: Path) -> Path:
     return path
 
 
-def test_rich_markup_in_names_is_printed_literally(tmp_path: Path) -> None:
+def test_rich_markup_in_names_is_printed_literally(tmp_path: Path, run: Run) -> None:
     """Study names, metric names and file names are the user's: ``[/x]`` or ``[red]`` in one
     is printed as written (it used to raise rich's MarkupError, or vanish as a style)."""
     db = tmp_path / "s.db"
@@ -62,3 +73,21 @@ def test_rich_markup_in_names_is_printed_literally(tmp_path: Path) -> None:
     code, out, err = run("data", "summary", tmp_path / "[/x].parquet")
     assert code == 0, err
     assert "[/x].parquet" in out and "[/m]" in out
+
+
+def test_a_negative_seed_is_refused_by_name_before_anything_is_written(tmp_path: Path,
+                                                                     run: Run) -> None:
+    """``--seed -1`` used to fail deep inside numpy with "expected non-negative integer" (no
+    option named), after ``search`` had recorded a study with seed=-1 that blocked the rerun,
+    and after ``collect`` had left its .partial folder behind."""
+    good = synthetic(n=30, epochs=4).save(tmp_path / "good.parquet")
+    db, out = tmp_path / "s.db", tmp_path / "c.parquet"
+    for args in (["search", "--workload", "digits-metaqnn", "--trials", "1", "--epochs", "1",
+                  "--storage", f"sqlite:///{db}"],
+                 ["collect", "--workload", "digits-metaqnn", "--configs", "1", "--epochs", "1",
+                  "--out", out],
+                 ["evaluate", good], ["simulate", good],
+                 ["data", "plot", good, "--out", tmp_path / "x.png"]):
+        refused(*run(*args, "--seed", "-1"), "Invalid value for '--seed'",
+                "greater than or equal to 0")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["good.parquet"]

@@ -36,7 +36,7 @@ def collect(
     configs: Annotated[int, typer.Option(help="Number of configs to sample and train.")],
     epochs: Annotated[int, typer.Option(help="Epochs per config.")],
     out: Annotated[Path, typer.Option(help="Parquet file to write (appended to, resumable).")],
-    seed: Annotated[int, typer.Option(help="Seed of config sampling and training.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of config sampling and training.")] = 0,
     workers: Annotated[int, typer.Option(help="Parallel single-thread training processes; 0: "
                                               "one per core.")] = 0,
 ) -> None:
@@ -119,7 +119,7 @@ def data_plot(
     path: Annotated[Path, typer.Argument(help="A curvecast Parquet file or a baker2018 CSV.")],
     out: Annotated[Path, typer.Option(help="PNG file to write.")],
     n: Annotated[int, typer.Option(help="How many random curves to draw.")] = 50,
-    seed: Annotated[int, typer.Option(help="Seed of the random sample.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the random sample.")] = 0,
     y_max: Annotated[float | None, typer.Option(
         help="End the y axis here (curves above it are counted in the figure).")] = None,
 ) -> None:

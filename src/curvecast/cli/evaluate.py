@@ -37,7 +37,7 @@ def evaluate(
                                                   "depth_generalisation.")] =
     "table1,table2,sample_efficiency,depth_generalisation",
     draws: Annotated[int, typer.Option(help="Random-search draws per SRM model.")] = 50,
-    seed: Annotated[int, typer.Option(help="Seed of the training-set draws.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the training-set draws.")] = 0,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write tidy JSON here.")] = None,
     plots: Annotated[Path | None, typer.Option(help="Write PNG figures into this folder.")] = None,
 ) -> None:

@@ -74,7 +74,7 @@ def search_command(
                                                    ] = None,
     sigma_model: SigmaModelOption = "per_tau",
     arcsine_target: ArcsineTargetOption = False,
-    seed: Annotated[int, typer.Option(help="Seed of config sampling and training.")] = 1,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of config sampling and training.")] = 1,
     backend: Annotated[str, typer.Option(help="local (worker processes) or ray (each epoch a "
                                               "Ray task, on a local Ray or a cluster; "
                                               "checkpoints stay in DATABASE.checkpoints, "

@@ -48,7 +48,7 @@ def simulate(
         "0.8,0.9,0.95,0.99"),
     orderings: Annotated[int, typer.Option(help="Random orderings of the configs.")] = 10,
     workers: Annotated[int, typer.Option(help="Simulated workers.")] = 1,
-    seed: Annotated[int, typer.Option(help="Seed of the orderings and the predictor.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the orderings and the predictor.")] = 0,
     min_complete: Annotated[int | None, typer.Option(help="Complete trials before any stopper "
                                                           "stops (default: 5 with the chain "
                                                           "predictor, 100 — the paper's — with "
