@@ -91,3 +91,28 @@ def test_a_negative_seed_is_refused_by_name_before_anything_is_written(tmp_path:
         refused(*run(*args, "--seed", "-1"), "Invalid value for '--seed'",
                 "greater than or equal to 0")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["good.parquet"]
+
+
+@pytest.mark.parametrize(("storage", "fragment"), [
+    ("notes.txt", "notes.txt: not an Optuna storage URL"),
+    ("bogus://host/db", "bogus://host/db: not an Optuna storage URL"),
+    ("mysql://user:secret@localhost:1/db", "mysql://user:***@localhost:1/db: its database "
+                                           "driver is not installed"),
+])
+def test_a_storage_that_is_no_database_url_is_one_line(tmp_path: Path, run: Run, storage: str,
+                                                       fragment: str) -> None:
+    """A file name, an unknown scheme or a missing driver used to end in SQLAlchemy's or
+    Optuna's traceback, in ``data import optuna`` and in ``search --prior STORAGE#STUDY``."""
+    pytest.importorskip("optuna")
+    if storage.startswith("mysql"):
+        import importlib.util
+
+        if importlib.util.find_spec("MySQLdb") is not None:
+            pytest.skip("a MySQL driver is installed")
+    refused(*run("data", "import", "optuna", storage, "--study", "s", "--out",
+                 tmp_path / "o.parquet"), fragment)
+    if "://" in storage:  # (--prior takes a plain path for an SQLite file)
+        refused(*run("search", "--workload", "digits-metaqnn", "--trials", "1", "--epochs", "1",
+                     "--storage", f"sqlite:///{tmp_path / 's.db'}", "--prior", f"{storage}#s"),
+                fragment)
+    assert list(tmp_path.iterdir()) == []

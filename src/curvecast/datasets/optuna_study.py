@@ -48,11 +48,30 @@ def redact(url: str) -> str:
         return url
 
 
+def _check_url(url: str) -> None:
+    """``url`` must be a storage URL of a database SQLAlchemy knows, with its driver installed
+    (a file name, an unknown scheme or a missing driver otherwise fail inside SQLAlchemy or
+    Optuna with their own exceptions)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError  # also NoSuchModuleError, an unknown dialect
+
+    try:
+        dialect = make_url(url).get_dialect()
+    except ArgumentError as err:
+        raise ValueError(f"{redact(url)}: not an Optuna storage URL ({err}); expected e.g. "
+                         "sqlite:///last.db or postgresql://user@host/db") from None
+    try:
+        dialect.import_dbapi()
+    except ImportError as err:
+        raise ValueError(f"{redact(url)}: its database driver is not installed ({err})"
+                         ) from None
+
+
 def _check_sqlite(url: str) -> None:
     """An SQLite URL must name an existing Optuna database (Optuna would create an empty one, or
     add its tables to another program's database)."""
     if not url.startswith("sqlite:///"):
-        return
+        return _check_url(url)
     path = Path(url.removeprefix("sqlite:///"))
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such Optuna storage file ({url})")
@@ -78,6 +97,8 @@ def from_optuna(storage: str, study: str, *, metric: str | None = None) -> Curve
     Raises:
         ModuleNotFoundError: Optuna is not installed (``pip install 'curvecast[optuna]'``).
         FileNotFoundError: an SQLite storage file that does not exist.
+        ValueError: ``storage`` is not a database URL SQLAlchemy knows, or its driver is
+            missing.
         CurveSetFormatError: not an Optuna storage, no such study (the message lists the
             study names), a multi-objective study, a metric that disagrees with the study's, or no
             trial that reported intermediate values.
