@@ -116,3 +116,20 @@ def test_a_storage_that_is_no_database_url_is_one_line(tmp_path: Path, run: Run,
                      "--storage", f"sqlite:///{tmp_path / 's.db'}", "--prior", f"{storage}#s"),
                 fragment)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_import_to_a_folder_is_refused_before_reading(tmp_path: Path, run: Run) -> None:
+    """``data import … --out FOLDER`` used to read the whole input, then fail renaming a temporary
+    file ('….tmp: Device or resource busy'); CurveSet.save refuses a folder by name too."""
+    (tmp_path / "dir").mkdir()
+    table = wide_table(tmp_path / "w.csv")
+    for out in (tmp_path / "dir", tmp_path):
+        refused(*run("data", "import", "table", table, "--curves", r"acc_(\d+)", "--metric", "m",
+                     "--direction", "max", "--out", out), f"{out}: is a folder")
+    long = tmp_path / "long.csv"
+    long.write_text("config_id,epoch,value\nc0,1,0.5\n")
+    refused(*run("data", "import", "long", long, "--metric", "m", "--direction", "max",
+                 "--out", tmp_path / "dir"), "dir: is a folder")
+    with pytest.raises(IsADirectoryError, match="dir: is a folder"):
+        synthetic(n=3, epochs=2).save(tmp_path / "dir")
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["dir", "long.csv", "w.csv"]

@@ -180,6 +180,7 @@ def import_table(
     """
     from curvecast.datasets import from_table
 
+    check_out(out)
     _saved(from_table(file, curves, metric, direction, id_column=id_column), file.name, out)
 
 
@@ -197,6 +198,7 @@ def import_long(
     """Import a long table: one row per (config, epoch) observation."""
     from curvecast.datasets import from_long_table
 
+    check_out(out)
     _saved(from_long_table(file, metric, direction, configs=configs), file.name, out)
 
 
@@ -217,6 +219,7 @@ def import_optuna(
     from curvecast.datasets import from_optuna
     from curvecast.datasets.optuna_study import redact
 
+    check_out(out)
     _saved(from_optuna(storage, study, metric=metric), f"{redact(storage)} study {study!r}", out)
 
 
@@ -236,4 +239,5 @@ def import_ray(
     """
     from curvecast.datasets import from_ray
 
+    check_out(out)
     _saved(from_ray(experiment, metric, direction), experiment.name, out)

@@ -343,6 +343,7 @@ class CurveSet:
 
         Raises:
             FileNotFoundError: when the destination folder does not exist.
+            IsADirectoryError: when ``path`` is a folder.
         """
         return write_parquet(self, path)
 

@@ -49,6 +49,8 @@ def write_parquet(curves: CurveSet, path: str | os.PathLike[str]) -> Path:
     path = Path(path)
     if not path.parent.exists():
         raise FileNotFoundError(f"{path}: folder {str(path.parent)!r} does not exist")
+    if path.is_dir():
+        raise IsADirectoryError(f"{path}: is a folder; give the name of a file to write")
     table = pa.Table.from_pandas(curves.to_long(), preserve_index=False)
     configs = curves.configs.copy()
     assert curves.test_values is not None  # set in __post_init__
