@@ -3,6 +3,7 @@
 from curvecast.predictors._base import Prediction, Predictor
 from curvecast.predictors.bnn import BNN
 from curvecast.predictors.horizon_chain import HorizonChain
+from curvecast.predictors.kernel_chain import KernelChain
 from curvecast.predictors.last_value import LastSeenValue
 from curvecast.predictors.lce import LCE
 from curvecast.predictors.regressors import (
@@ -22,6 +23,7 @@ __all__ = [
     "LCE",
     "SRM",
     "HorizonChain",
+    "KernelChain",
     "LastSeenValue",
     "Prediction",
     "Predictor",

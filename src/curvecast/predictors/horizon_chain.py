@@ -430,7 +430,12 @@ class HorizonChain(Predictor):
         if y.shape[1] >= self.n_epochs_:  # the target is already observed
             seen = y[:, self.n_epochs_ - 1]
             return Prediction(mean=seen, std=np.full(seen.shape, 1e-12))
-        u_mean, u_std, dof, clipped = self.predict_latent(y)
+        return self.to_prediction(*self.predict_latent(y))
+
+    def to_prediction(self, u_mean: NDArray[np.float64], u_std: NDArray[np.float64],
+                      dof: NDArray[np.float64], clipped: NDArray[np.bool_]) -> Prediction:
+        """A :class:`Prediction` in metric units from the modelled scale's mean and std (and the
+        degrees of freedom and clipped flags), each of shape ``(n,)``."""
         z_mean = self.sign_ * u_mean  # back to the metric's own direction
         if self.log_target_:
             hi, lo = np.exp(z_mean + u_std), np.exp(z_mean - u_std)

@@ -5,10 +5,8 @@ help texts (and so ``docs/cli.md``) and the conformance tests (``tests/conforman
 Every default a registered constructor uses is a field of :class:`Settings`, defined once here.
 
 * :data:`PREDICTORS`: ``name → build(settings)`` an unfitted :class:`~curvecast.predictors.Predictor`.
-* :data:`STOPPERS`: ``name →`` :class:`StopperEntry`, ``build(settings, context)`` a
-  :class:`~curvecast.stopping.Stopper`.
-* :data:`SEARCHERS`: ``name →`` :class:`SearcherEntry`: over recorded curves (replay) and over a
-  search space (real training).
+* :data:`STOPPERS`: ``name →`` :class:`StopperEntry`, ``build(settings, context)`` a ``Stopper``.
+* :data:`SEARCHERS`: ``name →`` :class:`SearcherEntry`: over recorded curves, over a search space.
 * :data:`WORKLOADS`: ``name → build()`` a real training task (torch imported when it trains).
 * :data:`SCHEDULERS`: ``name →`` :class:`SchedulerEntry`, ``build(searcher, settings, context)`` a
   :class:`~curvecast.search.Scheduler` that asks ``searcher`` for its configs (``fifo`` runs each
@@ -163,10 +161,20 @@ def _srm(spec: str) -> Callable[[Settings], Predictor]:
     return build
 
 
-def _chain(s: Settings) -> Predictor:
-    from curvecast.predictors import HorizonChain
+def _plain(name: str) -> Callable[[Settings], Predictor]:
+    """The predictor class ``name`` at its defaults (no setting applies to it)."""
+    def build(s: Settings) -> Predictor:
+        from curvecast import predictors
 
-    return HorizonChain()
+        return getattr(predictors, name)()
+
+    return build
+
+
+def _chain_kernel(s: Settings) -> Predictor:  # the chain, corrected from the configs too
+    from curvecast.predictors import KernelChain
+
+    return KernelChain(features=s.features)
 
 
 def _paper(s: Settings) -> Predictor:
@@ -175,22 +183,13 @@ def _paper(s: Settings) -> Predictor:
     return SRM(features=s.features, n_draws=s.draws, random_state=s.seed)  # SRM.paper()
 
 
-def _last_value(s: Settings) -> Predictor:
-    from curvecast.predictors import LastSeenValue
+def _lce(fast: bool) -> Callable[[Settings], Predictor]:
+    def build(s: Settings) -> Predictor:
+        from curvecast.predictors import LCE
 
-    return LastSeenValue()
+        return LCE.fast(random_state=s.seed) if fast else LCE(random_state=s.seed)
 
-
-def _lce(s: Settings) -> Predictor:
-    from curvecast.predictors import LCE
-
-    return LCE(random_state=s.seed)
-
-
-def _lce_fast(s: Settings) -> Predictor:
-    from curvecast.predictors import LCE
-
-    return LCE.fast(random_state=s.seed)
+    return build
 
 
 def _bnn(s: Settings) -> Predictor:
@@ -201,7 +200,8 @@ def _bnn(s: Settings) -> Predictor:
 
 #: Predictor names → ``build(settings)``: an unfitted predictor.
 PREDICTORS: dict[str, Callable[[Settings], Predictor]] = {
-    "chain": _chain,
+    "chain": _plain("HorizonChain"),
+    "chain-kernel": _chain_kernel,
     "paper": _paper,
     "srm": _srm("svr_rbf_or_ridge"),
     "svr-rbf": _srm("nu_svr_rbf"),
@@ -209,9 +209,9 @@ PREDICTORS: dict[str, Callable[[Settings], Predictor]] = {
     "svr-linear": _srm("nu_svr_linear"),
     "rf": _srm("random_forest"),
     "ols": _srm("ols"),
-    "last-value": _last_value,
-    "lce": _lce,
-    "lce-fast": _lce_fast,
+    "last-value": _plain("LastSeenValue"),
+    "lce": _lce(fast=False),
+    "lce-fast": _lce(fast=True),
     "bnn": _bnn,
 }
 #: Predictors too slow for every repeat of an experiment (run on fewer).
