@@ -7,9 +7,11 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
+from curvecast import CurveSet
 from curvecast.cli import main
 from curvecast.store import Store
 from synthetic_curves import synthetic
@@ -133,3 +135,31 @@ def test_an_import_to_a_folder_is_refused_before_reading(tmp_path: Path, run: Ru
     with pytest.raises(IsADirectoryError, match="dir: is a folder"):
         synthetic(n=3, epochs=2).save(tmp_path / "dir")
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["dir", "long.csv", "w.csv"]
+
+
+def test_curves_that_all_diverged_are_refused_not_replayed(tmp_path: Path, run: Run) -> None:
+    """Every value NaN (or ±inf): the diverged-value rule has no worst value to fill in;
+    ``evaluate`` used to print an empty table and ``simulate`` a 'best kept 0.00' row, exit 0."""
+    good = synthetic(n=30, epochs=4)
+    for name, bad in (("nan", np.nan), ("inf", np.inf)):
+        path = CurveSet(values=np.full(good.values.shape, bad), observed=good.observed,
+                        epochs=good.epochs, metric="m", direction=good.direction,
+                        configs=good.configs).save(tmp_path / f"{name}.parquet")
+        for command in (["evaluate", path, "--train-size", "10", "--repeats", "1"],
+                        ["simulate", path, "--stopper", "never", "--orderings", "1"]):
+            refused(*run(*command), "every observed m value is NaN or ±inf",
+                    "120 values of 30 configs")
+
+
+def test_evaluate_says_which_cells_it_skipped_and_refuses_no_experiment(tmp_path: Path,
+                                                                        run: Run) -> None:
+    """The cells a predictor refuses were dropped from the table without a word (a blank table
+    and exit 0 on a one-epoch set); ``--experiments ,`` ran nothing and printed an empty table."""
+    path = synthetic(n=30, epochs=1).save(tmp_path / "one_epoch.parquet")
+    code, _, err = run("evaluate", path, "--train-size", "10", "--repeats", "1",
+                         "--experiments", "table1", "--predictors", "ols,last-value")
+    assert code == 0, err
+    [note] = [line for line in err.splitlines() if line.startswith("note:")]
+    assert note.startswith("note: 8 cell(s) skipped (table1 ols ts+ap+hp 10 %, ")
+    assert note.endswith(" and 4 more): tau must be in 1..1, got 0"), note
+    refused(*run("evaluate", path, "--experiments", ","), "--experiments names none")

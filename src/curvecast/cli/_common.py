@@ -75,6 +75,20 @@ def checked(curves: CurveSet, path: Path, warn: bool = True) -> CurveSet:
     return curves
 
 
+def fillable(curves: CurveSet, path: Path) -> CurveSet:
+    """``curves``, refused when no observed value is finite and the data states no value for a
+    diverged run: the diverged-value rule (the worst value seen) has nothing to go from, so there
+    is nothing to learn from or compare."""
+    import numpy as np
+
+    seen = curves.values[curves.observed]
+    if curves.diverged_value is None and not np.isfinite(seen).any():
+        raise ValueError(f"{path}: every observed {curves.metric} value is NaN or ±inf ("
+                         f"{seen.size} values of {curves.n_configs} configs: every run "
+                         "diverged): nothing to learn from")
+    return curves
+
+
 def dumps(obj: Any, **kwargs: Any) -> str:
     """Strict JSON (what ``jq`` and every parser read): NaN and ±inf become null, numpy values
     plain numbers, anything else JSON cannot hold its ``str``."""

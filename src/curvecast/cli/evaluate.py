@@ -16,6 +16,7 @@ from curvecast.cli._common import (
     console,
     dumps,
     err_console,
+    fillable,
     floats,
     friendly_errors,
     load_any,
@@ -52,12 +53,15 @@ def evaluate(
     names = registry.names(predictors, registry.PREDICTORS, "predictor")
     factories = {n: _factory(n, registry.Settings(predictor=n, draws=draws)) for n in names}
     check_out(json_out)
+    if not any(e.strip() for e in experiments.split(",")):
+        raise ValueError(f"--experiments names none, got {experiments!r}: choose from table1, "
+                         "table2, sample_efficiency, depth_generalisation")
     settings = PredictionSettings(
         train_size=train_size, repeats=repeats, fractions=floats(fractions, "--fractions"),
         features=parse_groups(features), seed=seed,
         experiments=tuple(e.strip() for e in experiments.split(",") if e.strip()),
         slow=registry.SLOW_PREDICTORS)
-    curves = load_any(data)
+    curves = fillable(load_any(data), data)
     with progress(err_console) as bar:
         task = bar.add_task("repeats", total=None)
 
@@ -80,6 +84,7 @@ def evaluate(
             cells.append(f"{rec[0]['mean']:.3f} ± {rec[0]['stderr']:.3f}" if rec else "")
         table.add_row(name, *cells)
     console.print(table)
+    _note_skipped(output["skipped"])
     clipped = [r for r in output["results"] if r["metric"] == "clipped" and r["mean"]]
     for rec in clipped:  # a clipped prediction never drives a decision unnoticed
         console.print(f"{rec['searcher']}+{rec['stopper']} Δ={rec['delta']:g}: "
@@ -98,3 +103,17 @@ def _factory(name: str, settings: registry.Settings) -> Any:
     """``factory(feature_groups, seed)``: the registry's predictor ``name``."""
     return lambda groups, seed: registry.build_predictor(replace(settings, features=groups,
                                                                  seed=seed))
+
+
+def _note_skipped(skipped: list[dict[str, Any]]) -> None:
+    """One note on stderr per reason a predictor refused some cells (their table cells and JSON
+    records are missing): which cells, and the reason's first line."""
+    cells: dict[str, list[str]] = {}
+    for rec in skipped:
+        reason = str(rec["reason"]).strip().splitlines()[0] if rec["reason"] else "?"
+        cells.setdefault(reason, []).append(f"{rec['experiment']} {rec['predictor']} "
+                                            f"{rec['features']} {100 * rec['fraction']:g} %")
+    for reason, where in cells.items():
+        shown = ", ".join(where[:4]) + (f" and {len(where) - 4} more" if len(where) > 4 else "")
+        err_console.print(f"note: {len(where)} cell(s) skipped ({shown}): {reason}",
+                          highlight=False)

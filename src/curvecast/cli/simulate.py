@@ -20,6 +20,7 @@ from curvecast.cli._common import (
     console,
     dumps,
     err_console,
+    fillable,
     fixed,
     floats,
     friendly_errors,
@@ -135,7 +136,7 @@ def _checked_plan(curves: CurveSet, searcher: str, stopper: str, settings: regis
 def _simulate_curves(data: Path, arcsine_target: bool) -> CurveSet:
     """The curves of ``data``, refused at once when ``--arcsine-target`` cannot model them;
     a note on stderr names the configs left out (curves that end early)."""
-    curves = load_any(data, warn=not arcsine_target)  # --arcsine-target: an error says it
+    curves = fillable(load_any(data, warn=not arcsine_target), data)  # (arcsine: an error)
     if arcsine_target:  # before the replays start: fail with one line, not mid-progress-bar
         from curvecast.predictors.srm import check_arcsine_values
 
