@@ -163,3 +163,21 @@ def test_evaluate_says_which_cells_it_skipped_and_refuses_no_experiment(tmp_path
     assert note.startswith("note: 8 cell(s) skipped (table1 ols ts+ap+hp 10 %, ")
     assert note.endswith(" and 4 more): tau must be in 1..1, got 0"), note
     refused(*run("evaluate", path, "--experiments", ","), "--experiments names none")
+
+
+def test_a_plots_folder_that_is_a_file_or_has_no_parent_is_refused_up_front(
+        tmp_path: Path, run: Run) -> None:
+    """``--plots FILE`` failed with 'File exists' after every replay (the JSON written, the
+    table printed); ``--plots a/b/c`` made every missing folder, where ``--json`` refuses one."""
+    path = synthetic(n=30, epochs=4).save(tmp_path / "good.parquet")
+    for command in (["simulate", path, "--stopper", "never", "--orderings", "1"],
+                    ["evaluate", path, "--train-size", "10", "--repeats", "1"]):
+        refused(*run(*command, "--plots", path, "--json", tmp_path / "r.json"),
+                "good.parquet: is a file; give a folder")
+        refused(*run(*command, "--plots", tmp_path / "a" / "b"), "folder", "a' does not exist")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["good.parquet"]
+    code, _, err = run("simulate", path, "--stopper", "never", "--orderings", "1", "--plots",
+                       tmp_path / "plots")
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == [
+        "good-anytime-regret.png", "good-speedup.png"]

@@ -57,10 +57,24 @@ def check_out(path: Path | None) -> None:
     """Refuse, before any work, a file to write whose folder is missing or that is a folder."""
     if path is None:
         return
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"{path}: folder {str(path.parent)!r} does not exist")
+    _check_parent(path)
     if path.is_dir():
         raise ValueError(f"{path}: is a folder; give the name of a file to write")
+
+
+def check_folder(path: Path | None) -> None:
+    """Refuse, before any work, a folder to write figures into that is a file or whose parent
+    folder is missing (the folder itself is made when needed)."""
+    if path is None:
+        return
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{path}: is a file; give a folder to write the figures into")
+    _check_parent(path)
+
+
+def _check_parent(path: Path) -> None:
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"{path}: folder {str(path.parent)!r} does not exist")
 
 
 def load(path: Path, warn: bool = True) -> CurveSet:

@@ -12,6 +12,7 @@ from rich.table import Table
 from curvecast import registry
 from curvecast.cli._app import app
 from curvecast.cli._common import (
+    check_folder,
     check_out,
     console,
     dumps,
@@ -53,6 +54,7 @@ def evaluate(
     names = registry.names(predictors, registry.PREDICTORS, "predictor")
     factories = {n: _factory(n, registry.Settings(predictor=n, draws=draws)) for n in names}
     check_out(json_out)
+    check_folder(plots)
     if not any(e.strip() for e in experiments.split(",")):
         raise ValueError(f"--experiments names none, got {experiments!r}: choose from table1, "
                          "table2, sample_efficiency, depth_generalisation")

@@ -16,6 +16,7 @@ from curvecast.cli._common import (
     ExploreOption,
     FinalStretchOption,
     SigmaModelOption,
+    check_folder,
     check_out,
     console,
     dumps,
@@ -89,6 +90,7 @@ def simulate(
     """
     curves = _simulate_curves(data, arcsine_target)
     check_out(json_out)
+    check_folder(plots)
     if refit_every < 0:
         raise ValueError(f"--refit-every must be >= 0, got {refit_every}")
     if trials < 0:
