@@ -165,6 +165,17 @@ def test_evaluate_says_which_cells_it_skipped_and_refuses_no_experiment(tmp_path
     refused(*run("evaluate", path, "--experiments", ","), "--experiments names none")
 
 
+def test_simulate_refuses_bad_f_hyperband_numbers_before_any_replay(tmp_path: Path,
+                                                                    run: Run) -> None:
+    """κ and d were checked only when f-Hyperband's first replay started, after Hyperband's (a
+    progress line, then the error)."""
+    path = synthetic(n=30, epochs=4).save(tmp_path / "good.parquet")
+    for option, value, fragment in (("--kappa", "0", "kappa (κ) must be in (0, 1], got 0.0"),
+                                    ("--min-curves", "2", "min_curves (d) must be >= 6")):
+        refused(*run("simulate", path, "--searcher", "fhyperband", "--orderings", "1", option,
+                     value), fragment)
+
+
 def test_a_plots_folder_that_is_a_file_or_has_no_parent_is_refused_up_front(
         tmp_path: Path, run: Run) -> None:
     """``--plots FILE`` failed with 'File exists' after every replay (the JSON written, the

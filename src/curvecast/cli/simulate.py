@@ -32,6 +32,7 @@ from curvecast.defaults import DELTA as DEFAULT_DELTA
 from curvecast.experiments.speedup import SpeedupSettings, run_speedup, select, split_prior
 from curvecast.experiments.speedup_plan import SpeedupPlan, speedup_plan
 from curvecast.report.terminal import progress
+from curvecast.stopping import FitCache
 
 
 @app.command()
@@ -132,6 +133,9 @@ def _checked_plan(curves: CurveSet, searcher: str, stopper: str, settings: regis
                                     settings.complete_before_stop, n_prior)
     for make in plan.searchers.values():
         make(curves, settings.seed)
+    for spec in plan.schedulers:  # κ and d refused now, not after Hyperband's replays
+        spec.make(curves, settings.seed, settings.delta if spec.sweeps_delta else None,
+                  FitCache())
     return plan
 
 
