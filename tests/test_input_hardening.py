@@ -192,3 +192,16 @@ def test_a_plots_folder_that_is_a_file_or_has_no_parent_is_refused_up_front(
     assert code == 0, err
     assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == [
         "good-anytime-regret.png", "good-speedup.png"]
+
+
+def test_a_search_too_large_for_memory_is_one_line(tmp_path: Path, run: Run) -> None:
+    """``--trials`` × ``--epochs`` past any memory ended in numpy's _ArrayMemoryError
+    traceback.  (The study is recorded before the table is made; its settings then name the
+    impossible numbers, and a rerun must pick another --study.)"""
+    huge = "1000000000"
+    code, _, err = run("search", "--workload", "digits-metaqnn", "--trials", huge, "--epochs",
+                       huge, "--workers", "1", "--storage", f"sqlite:///{tmp_path / 's.db'}")
+    assert code == 2 and "Traceback" not in err, err
+    last = err.splitlines()[-1]  # (after the progress line of the search that had started)
+    assert last.startswith("error: out of memory (Unable to allocate "), last
+    assert last.endswith("lower --trials, --epochs or the size of the data"), last

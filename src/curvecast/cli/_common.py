@@ -43,6 +43,9 @@ def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
         except (CurveSetFormatError, ValueError, FileNotFoundError, KeyError) as err:
             text = err.args[0] if isinstance(err, KeyError) and err.args else err
             raise fail(str(text)) from None
+        except MemoryError as err:  # e.g. --trials and --epochs so large no table fits
+            raise fail(f"out of memory ({err or 'MemoryError'}): lower --trials, --epochs or "
+                       "the size of the data") from None
         except ModuleNotFoundError as err:
             raise fail(f"{err}: install the extra that provides it, e.g. "
                         "pip install 'curvecast[torch]'") from None
