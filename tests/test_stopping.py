@@ -162,6 +162,8 @@ def test_asha_rungs_and_top_third() -> None:
     (lambda: PredictiveStopper(delta=0.0), r"delta .* got 0\.0"),
     (lambda: PredictiveStopper(delta=1.5), r"got 1\.5"),
     (lambda: PredictiveStopper(margin=-1), r"margin .* got -1"),
+    (lambda: PredictiveStopper(margin=float("inf")), r"margin .* finite .* got inf"),
+    (lambda: PredictiveStopper(margin=float("nan")), r"margin .* got nan"),
     (lambda: PredictiveStopper(keep_top_k=0), r"keep_top_k .* got 0"),
     (lambda: PredictiveStopper(refit_every=0), r"refit_every .* got 0"),
     (lambda: PredictiveStopper(min_complete=-3), r"min_complete .* got -3"),

@@ -133,8 +133,8 @@ class PredictiveStopper(Stopper):
                  final_stretch: float | None = None, explore: float | None = None) -> None:
         if not 0.0 < delta <= 1.0:
             raise ValueError(f"delta (Δ) must be in (0, 1], got {delta}")
-        if not margin >= 0.0:
-            raise ValueError(f"margin (δ) must be >= 0, got {margin}")
+        if not 0.0 <= margin < float("inf"):  # an infinite margin would silently stop nothing
+            raise ValueError(f"margin (δ) must be finite and >= 0, got {margin}")
         if keep_top_k < 1:
             raise ValueError(f"keep_top_k must be >= 1, got {keep_top_k}")
         if refit_every is not None and refit_every < 1:
