@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from scipy.stats import norm
 
 from curvecast import CurveSet, Direction
-from curvecast.predictors import LastSeenValue
+from curvecast.predictors import LastSeenValue, Prediction, Predictor
 from curvecast.stopping import (
     ASHA,
     Action,
@@ -264,3 +264,67 @@ def test_fit_cache_is_shared_by_training_data() -> None:
     assert fits.n_fits_ == 2
     with pytest.raises(ValueError, match="max_size must be >= 1, got 0"):
         FitCache(max_size=0)
+
+
+def _scaled_study(scale: float) -> tuple[History, Trial]:
+    """40 finished saturating curves and a slow starter after 3 epochs, all times ``scale``."""
+    T = 10
+    rng = np.random.default_rng(0)
+    base = (rng.uniform(0.1, 1.0, (40, 1)) * (1 - np.exp(-np.arange(1, T + 1) / 3))
+            + rng.normal(0.0, 0.002, (40, T)))
+    ids = [f"c{i}" for i in range(41)]
+    configs = pd.DataFrame(index=ids)
+    values = np.vstack([base, np.full((1, T), np.nan)]) * scale
+    values[40, :3] = base[0, :3] * 0.5 * scale
+    h = History(values, np.array([T] * 40 + [3]), ids, configs, np.arange(1, T + 1), "m",
+                "maximize")
+    return h, Trial("c40", configs.iloc[40:41], values[40, :3])
+
+
+@pytest.mark.parametrize("scale", [1e-6, 1e-3, 1e3, 1e7, 1e300])
+def test_the_rule_decides_alike_at_any_scale_of_the_metric(scale: float) -> None:
+    """The chain's links have a fixed ridge; measured in a power of ten near their range, the
+    values give the same prediction at any scale (a metric in millions made a link singular,
+    LinAlgError; one in millionths was shrunk to its mean and never stopped)."""
+    import warnings
+
+    h, trial = _scaled_study(1.0)
+    unit = PredictiveStopper(explore=0).decide(trial, h)
+    h, trial = _scaled_study(scale)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scaled = PredictiveStopper(explore=0).decide(trial, h)
+    assert scaled.action is unit.action is Action.STOP
+    assert unit.mean is not None and scaled.mean is not None and scaled.std is not None
+    assert scaled.mean / scale == pytest.approx(unit.mean, rel=1e-9)
+    assert scaled.std / scale == pytest.approx(unit.std, rel=1e-9)
+
+
+@pytest.mark.parametrize("scale", [1e308])
+def test_the_whole_float_range_is_predicted(scale: float) -> None:
+    h, trial = _scaled_study(scale)
+    values = h.values.copy()
+    values[:20] *= -1.0  # half the curves at -1e308: their range is beyond the largest float
+    h = History(values, h.n_observed, h.config_ids, h.configs, h.epochs, "m", "maximize")
+    decision = PredictiveStopper(explore=0).decide(trial, h)
+    assert decision.mean is not None and np.isfinite(decision.mean) and not decision.clipped
+
+
+class _Diverging(Predictor):
+    """A predictor whose predictions are NaN (as a regression that overflowed gives)."""
+
+    def fit(self, curves: CurveSet, *, target_epoch: int | None = None) -> _Diverging:
+        return self
+
+    def predict(self, configs: pd.DataFrame, partial: np.ndarray) -> Prediction:
+        return Prediction(mean=np.full(len(partial), np.nan), std=np.full(len(partial), np.nan))
+
+
+def test_a_prediction_that_is_not_finite_continues_and_says_so() -> None:
+    """A NaN prediction must not drive a decision (it read 'P = 0.000 < Δ' before): the trial
+    continues, the decision says why and counts as clipped."""
+    h, trial = _scaled_study(1.0)
+    stopper = PredictiveStopper(predictor=_Diverging(), min_complete=5)
+    decision = stopper.decide(trial, h)
+    assert decision.action is Action.CONTINUE and decision.clipped
+    assert "no finite prediction" in decision.reason and stopper.n_clipped_ == 1

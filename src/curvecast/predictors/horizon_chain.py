@@ -206,6 +206,8 @@ class HorizonChain(Predictor):
         self.direction_ = direction
         self.n_epochs_ = T
         self.n_observed_ = n_observed
+        self.unit_ = 1.0
+        self.unit_ = _unit(self._to_u(values[seen]))
         self.u_ = np.where(seen, self._to_u(values), np.nan)
         self.best_ = np.fmax.accumulate(self.u_, axis=1)
         self.links_: dict[tuple[int, int, int], _Link | None] = {}
@@ -226,7 +228,7 @@ class HorizonChain(Predictor):
         m = getattr(old, "u_", np.empty((0, 0))).shape[0]
         if (m == 0 or m > self.u_.shape[0] or old._settings() != self._settings()
                 or old.u_.shape[1] != self.u_.shape[1] or old.sign_ != self.sign_
-                or old.log_target_ != self.log_target_
+                or old.log_target_ != self.log_target_ or old.unit_ != self.unit_
                 or not np.array_equal(old.n_observed_, self.n_observed_[:m])
                 or not np.array_equal(old.u_, self.u_[:m], equal_nan=True)):
             return
@@ -237,9 +239,9 @@ class HorizonChain(Predictor):
             self.calibration_ = {tau: c for tau, c in old.calibration_.items() if tau >= k}
 
     def _to_u(self, values: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Metric values → the modelled "larger is better" scale (same shape)."""
+        """Metric values → the modelled "larger is better" scale (same shape), in ``unit_``s."""
         z = np.log(np.maximum(values, 1e-300)) if self.log_target_ else values
-        return self.sign_ * z
+        return self.sign_ * z / self.unit_
 
     def _ladder(self, tau: int) -> list[int]:
         """:meth:`horizons`, cached per τ."""
@@ -436,10 +438,24 @@ class HorizonChain(Predictor):
                       dof: NDArray[np.float64], clipped: NDArray[np.bool_]) -> Prediction:
         """A :class:`Prediction` in metric units from the modelled scale's mean and std (and the
         degrees of freedom and clipped flags), each of shape ``(n,)``."""
-        z_mean = self.sign_ * u_mean  # back to the metric's own direction
+        z_mean = self.sign_ * u_mean * self.unit_  # back to the metric's own direction and scale
+        u_std = u_std * self.unit_
         if self.log_target_:
             hi, lo = np.exp(z_mean + u_std), np.exp(z_mean - u_std)
             return Prediction(mean=np.exp(z_mean), std=np.maximum((hi - lo) / 2, 1e-12),
                               latent="log", latent_mean=z_mean, latent_std=u_std, dof=dof,
                               clipped=clipped)
         return Prediction(mean=z_mean, std=u_std, dof=dof, clipped=clipped)
+
+
+def _unit(u: NDArray[np.float64]) -> float:
+    """The power of ten the modelled values ``u`` (any shape) are measured in: 1 when their range
+    lies within [0.01, 100] (accuracies, losses, log perplexities: modelled as they are), else the
+    power of ten nearest to the range, so that the links' fixed ``ridge`` means the same at any
+    scale (a reward in the millions made ``[1, u, best]`` singular to rounding; a metric in
+    millionths was shrunk to its mean)."""
+    finite = u[np.isfinite(u)]
+    half = float(finite.max() / 2 - finite.min() / 2) if finite.size else 0.0  # no overflow
+    if half == 0.0 or 5e-3 <= half <= 50.0:
+        return 1.0
+    return float(10.0 ** np.round(np.log10(half) + np.log10(2.0)))

@@ -122,7 +122,8 @@ class PredictiveStopper(Stopper):
 
     Attributes:
         n_fits_: times this stopper needed a (new or shared) fitted predictor.
-        n_clipped_: decisions whose prediction was clipped to the predictor's bound.
+        n_clipped_: decisions whose prediction was clipped to the predictor's bound, or was not
+            finite (the trial then continues, and the decision says why).
         n_explored_: trials let run on by ``explore`` instead of being stopped.
     """
 
@@ -288,12 +289,20 @@ class PredictiveStopper(Stopper):
                             reason=f"in the final stretch: nothing is stopped after {last} of "
                                    f"{history.n_epochs} epochs")
         model = self.fitted_online(trial, history) if self.online else self.fitted(history)
-        prediction = model.predict(trial.config, trial.values[None, :])
+        ref = self.reference(history)
+        with np.errstate(over="ignore", invalid="ignore"):  # non-finite results are handled below
+            prediction = model.predict(trial.config, trial.values[None, :])
+            probability = float(prediction.prob_worse(ref, history.direction)[0])
         mean, std = float(prediction.mean[0]), float(prediction.std[0])
+        if not (np.isfinite(mean) and np.isfinite(std) and np.isfinite(probability)):
+            # e.g. values near the float limit (~1e300): the regressions overflow
+            self.n_clipped_ += 1
+            return Decision(Action.CONTINUE, epoch=epoch, clipped=True,
+                            reason=f"no finite prediction (mean {mean:.4g}, σ {std:.2g}): the "
+                                   "curves' values are beyond what the predictor can regress "
+                                   "on; the trial continues")
         clipped = prediction.clipped is not None and bool(prediction.clipped[0])
         self.n_clipped_ += clipped
-        ref = self.reference(history)
-        probability = float(prediction.prob_worse(ref, history.direction)[0])
         action = Action.STOP if probability >= self.delta else Action.CONTINUE
         note = " (prediction clipped to what the curves support)" if clipped else ""
         if action is Action.STOP:
