@@ -14,6 +14,13 @@ scheduler tests do), timing every ``on_trial_result`` call — the scheduler's d
 
     .venv/bin/python bench/decision_cost.py --out bench/results/decision_cost.json
     .venv/bin/python bench/decision_cost.py --links anchored --out /tmp/anchored_cost.json
+
+``--sqlite`` keeps each study in a fresh SQLite file instead of in memory, as a study shared by
+several processes would be: the calls then also pay Optuna's storage reads (and curvecast's
+user-attribute writes on every trial it prunes).
+
+    .venv/bin/python bench/decision_cost.py --sqlite --seeds 1 \
+        --out bench/results/decision_cost_sqlite.json
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ import argparse
 import json
 import os
 import platform
+import shutil
+import tempfile
 import time
 import types
 from collections.abc import Callable
@@ -91,7 +100,10 @@ def main() -> None:
     parser.add_argument("--ray", action="store_true", help="also time CurvecastScheduler()")
     parser.add_argument("--links", choices=("markov", "anchored"), default=None,
                         help="time CurvecastPruner(predictor=HorizonChain(links=...)) too")
+    parser.add_argument("--sqlite", action="store_true",
+                        help="each study in a fresh SQLite file (default: in memory)")
     args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="decision_cost-"))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     results = []
     for seed in range(args.seeds):
@@ -103,8 +115,9 @@ def main() -> None:
             pruners.append((f"CurvecastPruner(HorizonChain(links={args.links!r}))",
                             partial(_pruner_with_links, args.links)))
         for name, make in pruners:
-            record = {"pruner": name, "seed": seed,
-                      **run_optuna_study(values, 1.0, make(), args.trials, seed)}
+            storage = (f"sqlite:///{folder / f'{len(results)}.db'}" if args.sqlite else None)
+            record = {"pruner": name, "seed": seed, "storage": "sqlite" if args.sqlite else "memory",
+                      **run_optuna_study(values, 1.0, make(), args.trials, seed, storage)}
             results.append(record)
             print(json.dumps(record), flush=True)
         if args.ray:
@@ -120,6 +133,7 @@ def main() -> None:
         "packages": {**package_versions(), "optuna": optuna.__version__},
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "results": results}, indent=1))
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

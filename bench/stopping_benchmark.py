@@ -168,7 +168,8 @@ def optuna_pruners() -> dict[str, Callable[[], Any]]:
 
 
 def run_optuna_study(values: np.ndarray, sign: float, pruner: Any, trials: int,
-                     seed: int) -> dict[str, Any]:
+                     seed: int, storage: str | None = None) -> dict[str, Any]:
+    """One Optuna study (``storage``: its URL; default in memory), every ``prune`` call timed."""
     import optuna
 
     used = 0
@@ -194,7 +195,7 @@ def run_optuna_study(values: np.ndarray, sign: float, pruner: Any, trials: int,
         return float(values[i, -1])
 
     study = optuna.create_study(direction="maximize" if sign > 0 else "minimize", pruner=pruner,
-                                sampler=optuna.samplers.RandomSampler(seed=seed))
+                                sampler=optuna.samplers.RandomSampler(seed=seed), storage=storage)
     study.optimize(objective, n_trials=trials)
     sampled = [t.params["config"] for t in study.trials]
     true_best = float(np.max(sign * values[sampled, -1]))
