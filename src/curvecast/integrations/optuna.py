@@ -38,9 +38,11 @@ prior's config columns are matched to the study's by name (parameters and ``conf
 columns only one side has are not used.  The prior's epochs must start at the study's steps.
 
 Threads: ``study.optimize(objective, n_jobs=k)`` runs trials in k threads that share one pruner.
-Its decisions take a lock (they last well under a millisecond), so the cached study view and
-the predictor are never read while another thread updates them.  A copy or a pickle of the
-pruner gets a lock of its own.
+Its decisions take turns under a lock, so the cached study view and the predictor are never read
+while another thread updates them; the storage is read before a decision's turn and the pruned
+trial's attributes are written after it, so the lock is held for the decision alone (about half
+a millisecond).  A deep copy or a pickle of the pruner gets a lock and a study view of its own;
+a shallow ``copy.copy`` shares the view and must not be used from other threads.
 
 Cold start: until the predictor can be fitted, ``fallback`` (e.g. Optuna's own
 ``MedianPruner``) decides instead, if given; trials it prunes carry ``ATTRS["fallback"]`` and no
@@ -163,28 +165,36 @@ class CurvecastPruner(BasePruner):
         self._lock = threading.Lock()
 
     def prune(self, study: optuna.study.Study, trial: FrozenTrial) -> bool:
-        """Whether ``trial`` should stop now (called by ``trial.should_prune()``; one call at a
-        time when trials run in threads, ``study.optimize(n_jobs=k)``)."""
-        with self._lock:
-            return self._prune(study, trial)
-
-    def _prune(self, study: optuna.study.Study, trial: FrozenTrial) -> bool:
-        self.check_prior(study)
+        """Whether ``trial`` should stop now (called by ``trial.should_prune()``).  When trials
+        run in threads (``study.optimize(n_jobs=k)``) the decisions take turns; the storage is
+        read before and written after a decision's turn, so a slow storage does not make the
+        other threads wait."""
         reported = trial.intermediate_values
-        if not reported:
+        if not reported or max(reported) < self.n_warmup_steps:
             return False
-        step = max(reported)
-        if step < self.n_warmup_steps:
-            return False
+        finished = study.get_trials(deepcopy=False,
+                                    states=(TrialState.COMPLETE, TrialState.PRUNED))
+        with self._lock:
+            stop, attrs = self._prune(study, trial, finished)
+        if attrs:
+            _set_attrs(study, trial, attrs)
+        return stop
+
+    def _prune(self, study: optuna.study.Study, trial: FrozenTrial,
+               finished: list[FrozenTrial]) -> tuple[bool, dict[str, Any]]:
+        """The decision on ``trial`` given the study's ``finished`` trials, and the user
+        attributes to write on it."""
+        self.check_prior(study)
+        step = max(trial.intermediate_values)
         curves = self._curves.get(study.study_name)
         if curves is None:
             columns = None if self.prior is None else self.prior.configs.columns
             curves = _StudyCurves(self.config_attrs, columns,
                                   with_configs=self.stopper.predictor.uses_configs)
             self._curves[study.study_name] = curves
-        history, running = curves.history(study, trial)
+        history, running = curves.history(study, trial, finished)
         if history is None or running is None:
-            return False if history is not None else self._fall_back(study, trial, step)
+            return (False, {}) if history is not None else self._fall_back(study, trial, step)
         stopper = self._stopper(history)
         n = history.n_complete
         if n + stopper.n_prior < stopper.start or n < stopper.keep_top_k:
@@ -195,11 +205,10 @@ class CurvecastPruner(BasePruner):
         if decision.stop and decision.mean is not None:
             # written when a trial is pruned only: a storage write per report would cost more
             # than the decision itself
-            attrs = {"predicted": decision.mean, "std": decision.std,
-                     "probability": decision.probability, "step": step, "pruned": True,
-                     "clipped": decision.clipped}
-            _set_attrs(study, trial, attrs)
-        return decision.stop
+            return True, {"predicted": decision.mean, "std": decision.std,
+                          "probability": decision.probability, "step": step, "pruned": True,
+                          "clipped": decision.clipped}
+        return decision.stop, {}
 
     def check_prior(self, study: optuna.study.Study) -> None:
         """Refuse a prior recorded for another metric or direction than ``study``'s.
@@ -221,11 +230,11 @@ class CurvecastPruner(BasePruner):
                     direction=direction, target=f"study {study.study_name!r}")
         self._checked.add(study.study_name)
 
-    def _fall_back(self, study: optuna.study.Study, trial: FrozenTrial, step: int) -> bool:
+    def _fall_back(self, study: optuna.study.Study, trial: FrozenTrial, step: int
+                   ) -> tuple[bool, dict[str, Any]]:
         if self.fallback is None or not self.fallback.prune(study, trial):
-            return False
-        _set_attrs(study, trial, {"fallback": True, "step": step, "pruned": True})
-        return True
+            return False, {}
+        return True, {"fallback": True, "step": step, "pruned": True}
 
     def _stopper(self, history: History) -> PredictiveStopper:
         """The stopper, its prior cut to the config columns the study shares with it."""
@@ -337,15 +346,19 @@ class _StudyCurves:
         self._ids = [r[0] for r in self._rows]
         self._has_complete = any(k == len(self._axis) for _, _, k, _ in self._rows)
 
-    def history(self, study: optuna.study.Study, trial: FrozenTrial
+    def history(self, study: optuna.study.Study, trial: FrozenTrial,
+                finished: list[FrozenTrial] | None = None
                 ) -> tuple[History | None, Trial | None]:
-        """The finished trials plus ``trial``'s partial curve, as curvecast sees them.
+        """The finished trials plus ``trial``'s partial curve, as curvecast sees them
+        (``finished``: the study's COMPLETE and PRUNED trials, read from the storage when
+        not given).
 
         (None, None) when no complete trial has curves; (history, None) when ``trial``
         reported no step of the axis, or all of them.  The rows are only rebuilt for trials
         that finished since the last call (finished trials never change)."""
-        finished = study.get_trials(deepcopy=False,
-                                    states=(TrialState.COMPLETE, TrialState.PRUNED))
+        if finished is None:
+            finished = study.get_trials(deepcopy=False,
+                                        states=(TrialState.COMPLETE, TrialState.PRUNED))
         if len(finished) != self._n_finished:
             self._take(study, finished)
         if not self._has_complete:
