@@ -99,3 +99,15 @@ def test_registered_as_chain_kernel() -> None:
     model = build_predictor(Settings(predictor="chain-kernel"))
     assert isinstance(model, KernelChain)
     assert repr(model).startswith("KernelChain(chain=HorizonChain(")
+
+
+def test_fit_leaves_the_chain_it_was_given_unfitted(sets: tuple[CurveSet, CurveSet]) -> None:
+    """Two KernelChains built on one HorizonChain do not share its fit."""
+    train, test = sets
+    chain = HorizonChain()
+    first = KernelChain(chain=chain).fit(train)
+    before = first.predict_curves(test, 3).mean
+    KernelChain(chain=chain).fit(train.subset(np.arange(40)))
+    assert not hasattr(chain, "u_")
+    np.testing.assert_array_equal(first.predict_curves(test, 3).mean, before)
+    assert first.min_rows == chain.min_rows == 5

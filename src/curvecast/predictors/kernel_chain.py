@@ -3,6 +3,7 @@ partial curve and the config, once enough runs have finished."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Collection
 
 import numpy as np
@@ -30,9 +31,10 @@ class KernelChain(Predictor):
     chain does not use — the whole partial curve with its first and second differences (TS), the
     architecture (AP) and the hyperparameters (HP), see :mod:`curvecast.features` — plus the
     chain's own prediction; all on the chain's modelled scale (``log`` of a perplexity or a loss,
-    "larger is better").  Its kernel width and penalty are chosen per τ by exact leave-one-out
-    error over the grids :data:`GAMMAS` × :data:`PENALTIES` (one eigendecomposition per width),
-    so nothing is tuned by hand per data set.
+    "larger is better").  Its kernel width and penalty are chosen per τ by closed-form
+    leave-one-out error (the mean offset counted in the hat diagonal: close to, not exactly,
+    refitting without each curve) over the grids :data:`GAMMAS` × :data:`PENALTIES` (one
+    eigendecomposition per width), so nothing is tuned by hand per data set.
 
     σ: the chain's σ, rescaled so that the leave-one-out errors of the corrected prediction on
     the finished curves have unit mean square in units of it (with the chain's ``tail``: only
@@ -59,6 +61,11 @@ class KernelChain(Predictor):
         self.featurizer = Featurizer(groups=features)  # type: ignore[arg-type]  # parsed there
         self.min_finished = int(min_finished)
 
+    @property
+    def min_rows(self) -> int:
+        """Finished curves the chain needs before it can be fitted."""
+        return self.chain.min_rows
+
     def __repr__(self) -> str:
         return (f"KernelChain(chain={self.chain!r}, features={sorted(self.featurizer.groups)}, "
                 f"min_finished={self.min_finished})")
@@ -71,10 +78,11 @@ class KernelChain(Predictor):
         """
         trained = curves.without_untrained_epoch()
         col = target_column(trained, target_epoch)
-        self.chain.fit(trained, target_epoch=target_epoch)
+        self.chain_ = copy.deepcopy(self.chain).fit(trained, target_epoch=target_epoch)
+        self.featurizer_ = copy.deepcopy(self.featurizer)
         finished = np.asarray(trained.observed[:, : col + 1].all(axis=1), dtype=bool)
         train = trained.subset(finished)
-        self.featurizer.fit(train)
+        self.featurizer_.fit(train)
         self.target_col_ = col
         self.configs_ = train.configs
         self.values_ = train.filled_values()[:, : col + 1]
@@ -85,7 +93,7 @@ class KernelChain(Predictor):
                   chain_mean: NDArray[np.float64]) -> NDArray[np.float64]:
         """The correction's inputs: TS/AP/HP features of the modelled-scale partial curves ``u``
         (shape ``(n, τ)``) and the chain's mean (shape ``(n,)``)."""
-        return np.column_stack([self.featurizer.transform(configs, u), chain_mean])
+        return np.column_stack([self.featurizer_.transform(configs, u), chain_mean])
 
     def correction(self, tau: int) -> _Correction | None:
         """The fitted correction for curves observed for ``tau`` epochs (None: too few finished
@@ -96,11 +104,11 @@ class KernelChain(Predictor):
             self.corrections_[tau] = None
             n = self.values_.shape[0]
             if n >= self.min_finished:
-                u = self.chain._to_u(self.values_)
-                mean, std, _, _ = self.chain.predict_latent(self.values_[:, :tau])
+                u = self.chain_._to_u(self.values_)
+                mean, std, _, _ = self.chain_.predict_latent(self.values_[:, :tau])
                 X = self._features(self.configs_, u[:, :tau], mean)
                 self.corrections_[tau] = _Correction.fit(X, u[:, -1] - mean, std,
-                                                         self.chain._squared)
+                                                         self.chain_._squared)
         return self.corrections_[tau]
 
     def predict(self, configs: pd.DataFrame, partial: NDArray[np.float64]) -> Prediction:
@@ -111,11 +119,11 @@ class KernelChain(Predictor):
         if len(configs) != y.shape[0]:
             raise ValueError(f"{len(configs)} config rows but {y.shape[0]} partial curves")
         if tau > self.target_col_:
-            return self.chain.predict(configs, y)
+            return self.chain_.predict(configs, y)
         fix = self.correction(tau)
         if fix is None:
-            return self.chain.predict(configs, y)
-        chain = self.chain
+            return self.chain_.predict(configs, y)
+        chain = self.chain_
         mean, std, dof, clipped = chain.predict_latent(y)
         u = chain._to_u(chain._filled(y))
         mean = mean + fix.predict(self._features(configs, u, mean))
@@ -148,6 +156,7 @@ class _Correction:
         Z = (X[:, keep] - center[keep]) / spread[keep]
         offset = float(error.mean())
         target = error - offset
+        n = target.shape[0]
         best: tuple[float, float, float, NDArray[np.float64]] | None = None
         for g in GAMMAS:
             gamma = g / max(Z.shape[1], 1)
@@ -157,7 +166,10 @@ class _Correction:
             for penalty in PENALTIES:
                 shrink = values / (values + penalty)
                 fitted = vectors @ (shrink * projected)
-                hat = np.einsum("ij,j,ij->i", vectors, shrink, vectors)
+                # the smoother, offset included: S(I − 11ᵀ/n) + 11ᵀ/n, so its diagonal is
+                # S_ii − (S1)_i / n + 1/n (the offset's share of each fitted value counted)
+                hat = (np.einsum("ij,j,ij->i", vectors, shrink, vectors)
+                       - vectors @ (shrink * vectors.sum(axis=0)) / n + 1.0 / n)
                 loo = (target - fitted) / np.maximum(1.0 - hat, 1e-9)
                 score = float(np.mean(loo ** 2))
                 if best is None or score < best[0]:
