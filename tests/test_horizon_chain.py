@@ -290,3 +290,31 @@ def test_refit_with_reuse_predicts_the_same_and_keeps_what_new_rows_cannot_chang
     grown[-1] = 12
     assert HorizonChain(links=links).fit_arrays(values, grown, cs.direction,
                                                 reuse=old).calibration_ == {}
+
+
+def test_spread_by_input_widens_sigma_where_futures_spread_wider() -> None:
+    """Slow starters (low after 2 epochs) whose finals spread 10x wider than the fast starters':
+    ``spread="by-input"`` gives them the wider σ and the fast ones the narrower; ``"pooled"``
+    gives both the same.  Below 10 curves the pooled variance is used."""
+    rng = np.random.default_rng(0)
+    n, T = 400, 4  # from 2 epochs one link to T: the first link is the whole chain
+    start = rng.uniform(0.1, 0.9, n)
+    width = np.where(start < 0.5, 0.1, 0.01)  # the slow starters' futures spread wider
+    final = 0.5 + 0.4 * start + width * rng.standard_normal(n)
+    values = np.linspace(start, final, T).T
+    curves_n = np.full(n, T)
+    query = np.array([[0.15, 0.2], [0.85, 0.9]])  # a slow and a fast starter after 2 epochs
+    pooled = HorizonChain(tail="both").fit_arrays(values, curves_n, "maximize")
+    by_input = HorizonChain(tail="both", spread="by-input").fit_arrays(values, curves_n,
+                                                                       "maximize")
+    p, b = pooled.predict(None, query), by_input.predict(None, query)  # type: ignore[arg-type]
+    assert p.std[0] == pytest.approx(p.std[1], rel=0.05)
+    assert b.std[0] > 3 * b.std[1]
+    assert b.std[1] < p.std[1] < p.std[0] < b.std[0]
+    few = HorizonChain(spread="by-input").fit_arrays(values[:9], np.full(9, T), "maximize")
+    same = HorizonChain().fit_arrays(values[:9], np.full(9, T), "maximize")
+    np.testing.assert_array_equal(few.predict(None, query).std,  # type: ignore[arg-type]
+                                  same.predict(None, query).std)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="spread"):
+        HorizonChain(spread="local")
+    assert "spread='by-input'" in repr(by_input) and "spread" not in repr(pooled)

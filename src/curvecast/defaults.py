@@ -24,6 +24,11 @@ CHAIN_TAIL = "upper"
 #: previous horizon's value) or ``"anchored"`` (also on the values observed after τ epochs).
 CHAIN_LINKS = "markov"
 
+#: How the first link of :class:`curvecast.predictors.HorizonChain` spreads its variance:
+#: ``"pooled"`` (one residual variance for every run) or ``"by-input"`` (a variance that grows or
+#: shrinks with the value after τ epochs, e.g. wider for slow starters).
+CHAIN_SPREAD = "pooled"
+
 #: The last share of training in which the predictive rule stops nothing: a trial observed for
 #: more than ``(1 − FINAL_STRETCH)·T`` epochs runs to the end.
 FINAL_STRETCH = 0.2

@@ -3,7 +3,7 @@ learned from partially trained runs as well as finished ones."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
@@ -17,6 +17,10 @@ from curvecast.predictors._base import Prediction, Predictor, target_column
 
 #: Curves a later link needs before it also sees the anchor (its 4 columns, with room to spare).
 ANCHOR_ROWS = 10
+#: Curves a first link needs before its variance depends on its input (``spread="by-input"``).
+SPREAD_ROWS = 10
+#: The most the input-dependent variance may differ from the pooled one: a factor of 10 each way.
+SPREAD_CLIP = float(np.log(10.0))
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,13 @@ class _Link:
     high: float
     anchored: bool = False
     clip: float = 0.0  # the bound: the targets' range widened by clip times it on each side
+    #: ``spread="by-input"``: the variance at input x is ``s2·exp(slope·(x − centre))``
+    slope: float = 0.0
+    centre: float = 0.0
+
+    def spread(self, x: Any) -> Any:
+        """The variance factor at the first input ``x`` (a float or an array of shape (n,))."""
+        return np.exp(np.clip(self.slope * (x - self.centre), -SPREAD_CLIP, SPREAD_CLIP))
 
     @cached_property
     def bound(self) -> tuple[float, float]:
@@ -113,6 +124,13 @@ class HorizonChain(Predictor):
         links: ``"markov"`` (each later link sees only the previous horizon's predicted value) or
             ``"anchored"`` (a later link with at least ``ANCHOR_ROWS`` = 10 curves also sees the
             value and the best value after τ epochs; see the class notes).
+        spread: ``"pooled"`` (the first link has one residual variance) or ``"by-input"``: from
+            ``SPREAD_ROWS`` = 10 curves on, the first link's variance is
+            ``s²·exp(γ·(x − x̄))`` in its input x (the value after τ epochs), γ the slope of the
+            log squared residuals on x (Harvey's multiplicative model), the factor clipped to
+            [0.1, 10]; ``s²`` is then the (upper semi-)variance of the residuals divided by that
+            factor.  Slow starters whose futures spread wider than the fast starters' get a
+            wider σ, fast starters a narrower one.
     """
 
     learns_from_partial_curves = True
@@ -120,7 +138,8 @@ class HorizonChain(Predictor):
 
     def __init__(self, features: str = defaults.CHAIN_FEATURES, ladder: float = 2.0, min_rows: int = 5,
                  clip: float = 0.25, ridge: float = 1e-3, log_target: bool | None = None,
-                 tail: str = defaults.CHAIN_TAIL, links: str = defaults.CHAIN_LINKS) -> None:
+                 tail: str = defaults.CHAIN_TAIL, links: str = defaults.CHAIN_LINKS,
+                 spread: str = defaults.CHAIN_SPREAD) -> None:
         if features not in ("last", "last+best"):
             raise ValueError(f"features must be 'last' or 'last+best', got {features!r}")
         if not ladder > 1.0:
@@ -137,6 +156,8 @@ class HorizonChain(Predictor):
             raise ValueError(f"tail must be 'upper' or 'both', got {tail!r}")
         if links not in ("markov", "anchored"):
             raise ValueError(f"links must be 'markov' or 'anchored', got {links!r}")
+        if spread not in ("pooled", "by-input"):
+            raise ValueError(f"spread must be 'pooled' or 'by-input', got {spread!r}")
         self.features = features
         self.ladder = float(ladder)
         self.min_rows = int(min_rows)
@@ -145,11 +166,13 @@ class HorizonChain(Predictor):
         self.log_target = log_target
         self.tail = tail
         self.links = links
+        self.spread = spread
 
     def __repr__(self) -> str:
         return (f"HorizonChain(features={self.features!r}, ladder={self.ladder:g}, "
                 f"min_rows={self.min_rows}, clip={self.clip:g}, tail={self.tail!r}, "
-                f"links={self.links!r})")
+                f"links={self.links!r}"
+                f"{'' if self.spread == 'pooled' else f', spread={self.spread!r}'})")
 
     def fit(self, curves: CurveSet, *, target_epoch: int | None = None) -> HorizonChain:
         """Keep every curve of ``curves`` (partially observed ones included) as training data.
@@ -206,8 +229,10 @@ class HorizonChain(Predictor):
         self.direction_ = direction
         self.n_epochs_ = T
         self.n_observed_ = n_observed
-        self.unit_ = 1.0
-        self.unit_ = _unit(self._to_u(values[seen]))
+        self.unit_, self.centre_ = 1.0, 0.0
+        raw = self._to_u(values[seen])
+        self.unit_ = _unit(raw)
+        self.centre_ = _centre(raw, self.unit_)
         self.u_ = np.where(seen, self._to_u(values), np.nan)
         self.best_ = np.fmax.accumulate(self.u_, axis=1)
         self.links_: dict[tuple[int, int, int], _Link | None] = {}
@@ -220,7 +245,7 @@ class HorizonChain(Predictor):
 
     def _settings(self) -> tuple[object, ...]:
         return (type(self), self.features, self.ladder, self.min_rows, self.clip, self.ridge,
-                self.tail, self.links)
+                self.tail, self.links, self.spread)
 
     def _take_over(self, old: HorizonChain) -> None:
         """Keep ``old``'s links and calibrations that the rows added since cannot change (see
@@ -229,6 +254,7 @@ class HorizonChain(Predictor):
         if (m == 0 or m > self.u_.shape[0] or old._settings() != self._settings()
                 or old.u_.shape[1] != self.u_.shape[1] or old.sign_ != self.sign_
                 or old.log_target_ != self.log_target_ or old.unit_ != self.unit_
+                or old.centre_ != self.centre_
                 or not np.array_equal(old.n_observed_, self.n_observed_[:m])
                 or not np.array_equal(old.u_, self.u_[:m], equal_nan=True)):
             return
@@ -239,9 +265,10 @@ class HorizonChain(Predictor):
             self.calibration_ = {tau: c for tau, c in old.calibration_.items() if tau >= k}
 
     def _to_u(self, values: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Metric values → the modelled "larger is better" scale (same shape), in ``unit_``s."""
+        """Metric values → the modelled "larger is better" scale (same shape): in ``unit_``s
+        from ``centre_``."""
         z = np.log(np.maximum(values, 1e-300)) if self.log_target_ else values
-        return self.sign_ * z / self.unit_
+        return (self.sign_ * z - self.centre_) / self.unit_
 
     def _ladder(self, tau: int) -> list[int]:
         """:meth:`horizons`, cached per τ."""
@@ -301,11 +328,27 @@ class HorizonChain(Predictor):
             dof = float(rows.size - X.shape[1])
             centred = y - y.mean()
             spread = float(centred @ centred) / rows.size  # var(y): the floor's scale
-            s2 = max(float(np.sum(self._squared(resid))) / dof, 1e-12 * (1.0 + spread))
+            floor = 1e-12 * (1.0 + spread)
+            s2 = max(float(np.sum(self._squared(resid))) / dof, floor)
             link = _Link(beta, a_inv, s2, dof, float(y.min()), float(y.max()), anchored,
                          self.clip)
+            if first and self.spread == "by-input" and rows.size >= SPREAD_ROWS:
+                link = self._by_input(link, X[:, 1], resid, dof, floor)
         self.links_[key] = link
         return link
+
+    def _by_input(self, link: _Link, x: NDArray[np.float64], resid: NDArray[np.float64],
+                  dof: float, floor: float) -> _Link:
+        """``link`` with a variance that depends on its input ``x`` (shape ``(n,)``, the rows'
+        values after τ epochs; ``resid`` their residuals): see ``spread`` in the class notes."""
+        centre = float(x.mean())
+        xc = x - centre
+        log_sq = np.log(resid ** 2 + 1e-2 * float(np.mean(resid ** 2)) + 1e-300)
+        denom = float(xc @ xc)
+        slope = float(xc @ (log_sq - log_sq.mean())) / denom if denom > 0 else 0.0
+        shaped = replace(link, slope=slope, centre=centre)
+        s2 = max(float(np.sum(self._squared(resid) / shaped.spread(x))) / dof, floor)
+        return replace(shaped, s2=s2)
 
     def _squared(self, error: NDArray[np.float64]) -> NDArray[np.float64]:
         """Squared errors (modelled scale, better is larger) as they enter a variance: with
@@ -354,6 +397,9 @@ class HorizonChain(Predictor):
                 m = b0 + slope * mean
                 leverage = a00 + (2.0 * a01 + a11 * mean) * mean
             own = link.s2 * (1.0 + leverage)
+            if first and link.slope != 0.0:
+                x = u[:, a - 1]
+                own = own * (float(link.spread(float(x[0]))) if scalar else link.spread(x))
             if first:
                 var, spread = own, own * own / link.dof
             else:
@@ -438,7 +484,8 @@ class HorizonChain(Predictor):
                       dof: NDArray[np.float64], clipped: NDArray[np.bool_]) -> Prediction:
         """A :class:`Prediction` in metric units from the modelled scale's mean and std (and the
         degrees of freedom and clipped flags), each of shape ``(n,)``."""
-        z_mean = self.sign_ * u_mean * self.unit_  # back to the metric's own direction and scale
+        # back to the metric's own direction and scale
+        z_mean = self.sign_ * (u_mean * self.unit_ + self.centre_)
         u_std = u_std * self.unit_
         if self.log_target_:
             hi, lo = np.exp(z_mean + u_std), np.exp(z_mean - u_std)
@@ -459,3 +506,20 @@ def _unit(u: NDArray[np.float64]) -> float:
     if half == 0.0 or 5e-3 <= half <= 50.0:
         return 1.0
     return float(10.0 ** np.round(np.log10(half) + np.log10(2.0)))
+
+
+def _centre(u: NDArray[np.float64], unit: float) -> float:
+    """Where the modelled values ``u`` (any shape, before centring and scaling) are measured
+    from: 0 for values in units of 1 near zero (``|median|`` at most 100 and at most 20 times half
+    their range, or at most 1: accuracies, losses, log perplexities, modelled as before), else
+    their median, so that a level far from zero (a score of 1e9 ± 1e3, the log of a loss in units
+    of 1e-6) does not make the links' ``[1, u, best]`` nearly collinear, where their fixed
+    ``ridge`` would bend the slopes."""
+    finite = u[np.isfinite(u)]
+    if not finite.size:
+        return 0.0
+    middle = float(np.median(finite))
+    half = float(finite.max() / 2 - finite.min() / 2)
+    if unit == 1.0 and abs(middle) <= 100.0 and abs(middle) <= max(20.0 * half, 1.0):
+        return 0.0
+    return middle

@@ -290,10 +290,13 @@ class PredictiveStopper(Stopper):
                                    f"{history.n_epochs} epochs")
         model = self.fitted_online(trial, history) if self.online else self.fitted(history)
         ref = self.reference(history)
-        with np.errstate(over="ignore", invalid="ignore"):  # non-finite results are handled below
-            prediction = model.predict(trial.config, trial.values[None, :])
-            probability = float(prediction.prob_worse(ref, history.direction)[0])
-        mean, std = float(prediction.mean[0]), float(prediction.std[0])
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):  # non-finite: handled below
+                prediction = model.predict(trial.config, trial.values[None, :])
+                probability = float(prediction.prob_worse(ref, history.direction)[0])
+            mean, std = float(prediction.mean[0]), float(prediction.std[0])
+        except np.linalg.LinAlgError:  # a regression the values make singular
+            mean = std = probability = float("nan")
         if not (np.isfinite(mean) and np.isfinite(std) and np.isfinite(probability)):
             # e.g. values near the float limit (~1e300): the regressions overflow
             self.n_clipped_ += 1
