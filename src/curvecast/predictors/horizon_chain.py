@@ -40,15 +40,15 @@ class _Link:
     slope: float = 0.0
     centre: float = 0.0
 
-    def spread(self, x: Any) -> Any:
-        """The variance factor at the first input ``x`` (a float or an array of shape (n,))."""
+    def variance_factor(self, x: Any) -> Any:
+        """``spread="by-input"``: the variance factor at the first input ``x`` (a float or an
+        array of shape (n,))."""
         return np.exp(np.clip(self.slope * (x - self.centre), -SPREAD_CLIP, SPREAD_CLIP))
 
     @cached_property
     def bound(self) -> tuple[float, float]:
         """The lowest and highest mean the link may predict (modelled scale)."""
-        span = self.high - self.low
-        return self.low - self.clip * span, self.high + self.clip * span
+        return widened(self.low, self.high, self.clip)
 
     @cached_property
     def markov(self) -> tuple[float, float, float, float, float]:
@@ -347,7 +347,7 @@ class HorizonChain(Predictor):
         denom = float(xc @ xc)
         slope = float(xc @ (log_sq - log_sq.mean())) / denom if denom > 0 else 0.0
         shaped = replace(link, slope=slope, centre=centre)
-        s2 = max(float(np.sum(self._squared(resid) / shaped.spread(x))) / dof, floor)
+        s2 = max(float(np.sum(self._squared(resid) / shaped.variance_factor(x))) / dof, floor)
         return replace(shaped, s2=s2)
 
     def _squared(self, error: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -399,7 +399,8 @@ class HorizonChain(Predictor):
             own = link.s2 * (1.0 + leverage)
             if first and link.slope != 0.0:
                 x = u[:, a - 1]
-                own = own * (float(link.spread(float(x[0]))) if scalar else link.spread(x))
+                own = own * (float(link.variance_factor(float(x[0]))) if scalar
+                             else link.variance_factor(x))
             if first:
                 var, spread = own, own * own / link.dof
             else:
@@ -493,6 +494,13 @@ class HorizonChain(Predictor):
                               latent="log", latent_mean=z_mean, latent_std=u_std, dof=dof,
                               clipped=clipped)
         return Prediction(mean=z_mean, std=u_std, dof=dof, clipped=clipped)
+
+
+def widened(low: float, high: float, clip: float) -> tuple[float, float]:
+    """The range ``[low, high]`` widened by ``clip`` times its width on each side: the bound a
+    prediction is clipped to (modelled scale)."""
+    span = high - low
+    return low - clip * span, high + clip * span
 
 
 def _unit(u: NDArray[np.float64]) -> float:

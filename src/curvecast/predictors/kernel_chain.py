@@ -14,7 +14,7 @@ from sklearn.metrics.pairwise import rbf_kernel
 from curvecast.curves import CurveSet
 from curvecast.features import GROUPS, Featurizer
 from curvecast.predictors._base import Prediction, Predictor, target_column
-from curvecast.predictors.horizon_chain import HorizonChain
+from curvecast.predictors.horizon_chain import HorizonChain, widened
 
 #: Kernel widths tried, as multiples of 1 / (number of features) on standardised features.
 GAMMAS = (0.1, 0.3, 1.0, 3.0)
@@ -86,6 +86,8 @@ class KernelChain(Predictor):
         self.target_col_ = col
         self.configs_ = train.configs
         self.values_ = train.filled_values()[:, : col + 1]
+        finals = self.chain_._to_u(self.values_[:, -1])
+        self.bound_ = widened(float(finals.min()), float(finals.max()), self.chain_.clip)
         self.corrections_: dict[int, _Correction | None] = {}
         return self
 
@@ -127,7 +129,7 @@ class KernelChain(Predictor):
         mean, std, dof, clipped = chain.predict_latent(y)
         u = chain._to_u(chain._filled(y))
         mean = mean + fix.predict(self._features(configs, u, mean))
-        low, high = fix.bound(chain._to_u(self.values_[:, -1]), chain.clip)
+        low, high = self.bound_
         clipped = clipped | (mean < low) | (mean > high)
         mean = np.clip(mean, low, high)
         return chain.to_prediction(mean, std * fix.scale, dof, clipped)
@@ -186,10 +188,3 @@ class _Correction:
         X = np.where(np.isfinite(X), X, self.center)
         Z = (X[:, self.keep] - self.center[self.keep]) / self.spread[self.keep]
         return self.offset + rbf_kernel(Z, self.train, gamma=self.gamma) @ self.dual
-
-    @staticmethod
-    def bound(finals: NDArray[np.float64], clip: float) -> tuple[float, float]:
-        """The finished curves' final values (modelled scale) widened by ``clip`` times their
-        range on each side."""
-        low, high = float(finals.min()), float(finals.max())
-        return low - clip * (high - low), high + clip * (high - low)
