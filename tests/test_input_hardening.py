@@ -205,3 +205,18 @@ def test_a_search_too_large_for_memory_is_one_line(tmp_path: Path, run: Run) -> 
     last = err.splitlines()[-1]  # (after the progress line of the search that had started)
     assert last.startswith("error: out of memory (Unable to allocate "), last
     assert last.endswith("lower --trials, --epochs or the size of the data"), last
+
+
+def test_an_empty_metric_name_is_refused(tmp_path: Path, run: Run) -> None:
+    """``--metric ''`` (or blanks) used to be stored as the metric's name, which every table and
+    report then printed as nothing; CurveSet refuses it by name, and so does each import."""
+    table = wide_table(tmp_path / "w.csv")
+    for metric in ("", "  "):
+        refused(*run("data", "import", "table", table, "--curves", r"acc_(\d+)", "--metric",
+                     metric, "--direction", "max", "--out", tmp_path / "c.parquet"),
+                "metric must be a non-empty name, got '")
+    good = synthetic(n=3, epochs=2)
+    with pytest.raises(ValueError, match="metric must be a non-empty name"):
+        CurveSet(values=good.values, observed=good.observed, epochs=good.epochs, metric="",
+                 direction=good.direction, configs=good.configs)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w.csv"]

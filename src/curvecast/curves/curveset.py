@@ -45,6 +45,8 @@ class CurveSet:
         epochs = np.array(self.epochs, dtype=np.int64, copy=True)
         if values.ndim != 2:
             raise ValueError(f"values must be 2-D (configs, epochs), got shape {values.shape}")
+        if not isinstance(self.metric, str) or not self.metric.strip():
+            raise ValueError(f"metric must be a non-empty name, got {self.metric!r}")
         if observed.shape != values.shape:
             raise ValueError(f"observed has shape {observed.shape}, values {values.shape}")
         if epochs.shape != (values.shape[1],):
