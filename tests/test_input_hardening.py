@@ -194,17 +194,19 @@ def test_a_plots_folder_that_is_a_file_or_has_no_parent_is_refused_up_front(
         "good-anytime-regret.png", "good-speedup.png"]
 
 
-def test_a_search_too_large_for_memory_is_one_line(tmp_path: Path, run: Run) -> None:
+def test_a_search_too_large_for_memory_is_refused_before_a_study_is_recorded(
+        tmp_path: Path, run: Run) -> None:
     """``--trials`` × ``--epochs`` past any memory ended in numpy's _ArrayMemoryError
-    traceback.  (The study is recorded before the table is made; its settings then name the
-    impossible numbers, and a rerun must pick another --study.)"""
+    traceback, and later in an 'out of memory' line after the study had been recorded with the
+    impossible numbers (so a rerun had to pick another --study).  The search's table of values
+    is now sized against the machine's memory first: nothing is written."""
     huge = "1000000000"
-    code, _, err = run("search", "--workload", "digits-metaqnn", "--trials", huge, "--epochs",
-                       huge, "--workers", "1", "--storage", f"sqlite:///{tmp_path / 's.db'}")
-    assert code == 2 and "Traceback" not in err, err
-    last = err.splitlines()[-1]  # (after the progress line of the search that had started)
-    assert last.startswith("error: out of memory (Unable to allocate "), last
-    assert last.endswith("lower --trials, --epochs or the size of the data"), last
+    db = tmp_path / "s.db"
+    refused(*run("search", "--workload", "digits-metaqnn", "--trials", huge, "--epochs", huge,
+                 "--workers", "1", "--storage", f"sqlite:///{db}"),
+            f"--trials {huge} x --epochs {huge} needs a table of 7.45e+09 GiB of values, more "
+            "than this machine's", "GiB: lower --trials or --epochs")
+    assert not db.exists()
 
 
 def test_an_empty_metric_name_is_refused(tmp_path: Path, run: Run) -> None:

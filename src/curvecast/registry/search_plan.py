@@ -97,6 +97,7 @@ def plan_search(request: SearchRequest) -> SearchPlan:
                                  ("--workers", r.workers, 0)):
         if value < least:
             raise ValueError(f"{option} must be at least {least}, got {value}")
+    _check_table_fits(r.trials, r.epochs)
     workload = lookup(WORKLOADS, r.workload, "workload")()
     runner = _runner(r)
     prior = _prior(r, workload)
@@ -205,3 +206,21 @@ def _recorded(r: SearchRequest, min_complete: int) -> dict[str, Any]:
             "refit_every": s.refit_every or 0, "prior": r.prior, "backend": r.backend,
             "sigma_model": s.sigma_model, "arcsine_target": s.arcsine_target,
             "command": r.command}
+
+
+def _check_table_fits(trials: int, epochs: int) -> None:
+    """Refuse a search whose table of values (float64, ``trials × epochs``, kept by the execution
+    loop) is larger than this machine's memory, before a study is recorded or a run trained.
+
+    Raises:
+        ValueError: the table does not fit (where the memory size is unknown, nothing is checked).
+    """
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # no sysconf (Windows) or no such name
+        return
+    need = 8 * trials * epochs
+    if memory > 0 and need > memory:
+        raise ValueError(f"--trials {trials} x --epochs {epochs} needs a table of "
+                         f"{need / 2**30:.3g} GiB of values, more than this machine's "
+                         f"{memory / 2**30:.3g} GiB: lower --trials or --epochs")
