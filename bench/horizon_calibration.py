@@ -23,15 +23,14 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from numpy.typing import NDArray
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from protocol_sim import Rule, data_names, run_study, summarise
+from protocol_sim import Rule, data_names, run_study, stopper_rule, summarise
 from stopping_benchmark import DATA, load
 
 from curvecast.predictors import HorizonChain
-from curvecast.stopping import History, PredictiveStopper, Trial
+from curvecast.stopping import PredictiveStopper
 
 
 class HorizonCalibratedChain(HorizonChain):
@@ -62,13 +61,8 @@ class HorizonCalibratedChain(HorizonChain):
 
 
 def rule(settings: dict[str, float]) -> Rule:
-    stopper = PredictiveStopper(predictor=HorizonCalibratedChain(**settings))  # type: ignore[arg-type]
-    config = pd.DataFrame(index=["x"])
-
-    def decide(values: np.ndarray, history: History) -> bool:
-        trial = Trial(config_id=history.config_ids[-1], config=config, values=values)
-        return stopper.decide(trial, history).stop
-    return decide
+    return stopper_rule(PredictiveStopper(
+        predictor=HorizonCalibratedChain(**settings)))  # type: ignore[arg-type]
 
 
 def main() -> None:

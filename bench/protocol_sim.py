@@ -40,7 +40,7 @@ from stopping_benchmark import DATA, load
 from transfer_model import LearnedStopper
 
 from curvecast.predictors import HorizonChain
-from curvecast.stopping import History, PredictiveStopper, Trial
+from curvecast.stopping import History, PredictiveStopper, Stopper, Trial
 
 Rule = Callable[[np.ndarray, History], bool]
 
@@ -57,28 +57,27 @@ def median_rule(sign: float) -> Rule:
     return decide
 
 
+def stopper_rule(stopper: Stopper) -> Rule:
+    """A rule that asks ``stopper`` about the running trial (the history's last row)."""
+    config = pd.DataFrame(index=["x"])
+
+    def decide(values: np.ndarray, history: History) -> bool:
+        trial = Trial(config_id=history.config_ids[-1], config=config, values=values)
+        return stopper.decide(trial, history).stop
+    return decide
+
+
 def curvecast_rule(delta: float | None, settings: dict[str, object]) -> Rule:
     kwargs: dict[str, object] = {} if delta is None else {"delta": delta}
     for key in ("min_complete", "final_stretch", "explore"):  # the stopper's, not the predictor's
         if key in settings:
             kwargs[key] = settings.pop(key)
-    stopper = PredictiveStopper(predictor=HorizonChain(**settings), **kwargs)  # type: ignore[arg-type]
-    config = pd.DataFrame(index=["x"])
-
-    def decide(values: np.ndarray, history: History) -> bool:
-        trial = Trial(config_id=history.config_ids[-1], config=config, values=values)
-        return stopper.decide(trial, history).stop
-    return decide
+    chain = HorizonChain(**settings)  # type: ignore[arg-type]
+    return stopper_rule(PredictiveStopper(predictor=chain, **kwargs))  # type: ignore[arg-type]
 
 
 def learned_rule(settings: dict[str, object]) -> Rule:
-    stopper = LearnedStopper(**settings)  # type: ignore[arg-type]
-    config = pd.DataFrame(index=["x"])
-
-    def decide(values: np.ndarray, history: History) -> bool:
-        trial = Trial(config_id=history.config_ids[-1], config=config, values=values)
-        return stopper.decide(trial, history).stop
-    return decide
+    return stopper_rule(LearnedStopper(**settings))  # type: ignore[arg-type]
 
 
 def parse_rule(name: str, delta: float | None) -> Rule | str:
