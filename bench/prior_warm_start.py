@@ -1,0 +1,60 @@
+"""Experiment (stop 22): the default rule warm-started with a prior of complete curves of the same
+workload, in the stand-in Optuna protocol of ``bench/protocol_sim.py``.
+
+Each set's configs are split in two halves by a fixed draw (seed 99).  The prior is ``P``
+complete curves of the first half (``--sizes``, 0 for none); the studies (200 trials, seeds
+0 …) sample the second half, so no prior curve is a config the study runs.  The median rule's
+row is on the same half.  It asks whether the runs the rule stops — whose futures a study
+never observes — are what keeps its probabilities off: a prior shows it what becomes of every
+kind of run.  Prints one JSON line per set (``docs/results-benchmark.md``, stop 22).
+
+    .venv/bin/python bench/prior_warm_start.py --data all --sizes 0,50,150
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from protocol_sim import data_names, median_rule, run_study, stopper_rule, summarise
+from stopping_benchmark import DATA, load
+
+from curvecast.predictors import HorizonChain
+from curvecast.stopping import PredictiveStopper
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="all")
+    parser.add_argument("--exclude", default="friedman-sgd")
+    parser.add_argument("--sizes", default="0,50,150", help="prior sizes (complete curves)")
+    parser.add_argument("--seeds", type=int, default=10)
+    args = parser.parse_args()
+    for name in data_names(args.data, args.exclude):
+        curves = load(DATA[name])
+        sign = curves.direction.sign
+        order = np.random.default_rng(99).permutation(curves.n_configs)
+        half = curves.n_configs // 2
+        values = curves.filled_values()[np.sort(order[half:])]
+        seeds = range(args.seeds)
+        row: dict[str, object] = {"data": name}
+        median = summarise([run_study(values, sign, lambda sign=sign: median_rule(sign), 200, s)
+                            for s in seeds])
+        row["median"] = f"{median['speedup']}x {median['kept']}"
+        for size in (int(p) for p in args.sizes.split(",")):
+            chosen = np.zeros(curves.n_configs, dtype=bool)
+            chosen[order[:size]] = True
+            prior = curves.subset(chosen) if size else None
+            result = summarise([run_study(values, sign, lambda prior=prior: stopper_rule(PredictiveStopper(
+                predictor=HorizonChain(), prior=prior)), 200, s) for s in seeds])
+            row[f"prior {size}"] = f"{result['speedup']}x {result['kept']} ({result['ms']} ms)"
+        print(json.dumps(row, ensure_ascii=False), flush=True)
+
+
+if __name__ == "__main__":
+    main()
