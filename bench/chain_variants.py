@@ -33,7 +33,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from protocol_sim import Rule, data_names, run_study, stopper_rule, summarise
+from protocol_sim import (
+    Rule,
+    add_study_arguments,
+    data_names,
+    online_row,
+    run_study,
+    stopper_rule,
+    summarise,
+)
 from stopping_benchmark import DATA, load
 
 from curvecast.predictors import HorizonChain, Predictor
@@ -152,10 +160,7 @@ class WeightingStopper(PredictiveStopper):
     let it run on, else 1 (refitted without ``reuse``: a development run, not a cheap one)."""
 
     def fitted_online(self, trial: Trial, history: History) -> Predictor:
-        ids = list(history.config_ids)
-        row = len(ids) - 1 if ids[-1] == trial.config_id else ids.index(trial.config_id)
-        version = (history.study, history.n_trials, row,
-                   int(history.n_observed.sum()) - int(history.n_observed[row]))
+        row, version = online_row(trial, history)
         if self._online is not None and self._online[0] == version:
             return self._online[1]
         keep = np.arange(history.n_trials) != row
@@ -163,7 +168,7 @@ class WeightingStopper(PredictiveStopper):
         model.fit_arrays(history.values[keep], history.n_observed[keep],  # type: ignore[attr-defined]
                          history.direction)
         explored = [self._explored.get((history.study, str(c)), 0) > 0
-                    for c in np.asarray(ids)[keep]]
+                    for c in np.asarray(history.config_ids)[keep]]
         model.weights_ = np.where(explored, 1.0 / self.explore, 1.0)  # type: ignore[attr-defined]
         self._online = (version, model)
         return model
@@ -183,10 +188,7 @@ def rule(variant: str, args: argparse.Namespace) -> Rule:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variant", choices=("quadratic", "shrink", "ipw"), required=True)
-    parser.add_argument("--data", default="all")
-    parser.add_argument("--exclude", default="friedman-sgd")
-    parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--first-seed", type=int, default=0)
+    add_study_arguments(parser)
     parser.add_argument("--degree", type=int, default=2)
     parser.add_argument("--links", choices=("first", "all"), default="all")
     parser.add_argument("--k", type=float, default=20.0)

@@ -26,7 +26,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from protocol_sim import Rule, data_names, run_study, stopper_rule, summarise
+from protocol_sim import (
+    Rule,
+    add_study_arguments,
+    data_names,
+    run_study,
+    stopper_rule,
+    summarise,
+)
 from stopping_benchmark import DATA, load
 
 from curvecast.predictors import HorizonChain
@@ -67,10 +74,7 @@ def rule(settings: dict[str, float]) -> Rule:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default="all")
-    parser.add_argument("--exclude", default="friedman-sgd")
-    parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--first-seed", type=int, default=0)
+    add_study_arguments(parser)
     parser.add_argument("--cal-rows", type=int, default=30)
     parser.add_argument("--floor", type=float, default=0.5)
     args = parser.parse_args()

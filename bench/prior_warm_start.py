@@ -16,16 +16,23 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from protocol_sim import data_names, median_rule, run_study, stopper_rule, summarise
+from protocol_sim import Rule, data_names, median_rule, run_study, stopper_rule, summarise
 from stopping_benchmark import DATA, load
 
+from curvecast import CurveSet
 from curvecast.predictors import HorizonChain
 from curvecast.stopping import PredictiveStopper
+
+
+def warm_rule(prior: CurveSet | None) -> Rule:
+    """The default rule, warm-started with ``prior`` (None: no prior)."""
+    return stopper_rule(PredictiveStopper(predictor=HorizonChain(), prior=prior))
 
 
 def main() -> None:
@@ -43,15 +50,15 @@ def main() -> None:
         values = curves.filled_values()[np.sort(order[half:])]
         seeds = range(args.seeds)
         row: dict[str, object] = {"data": name}
-        median = summarise([run_study(values, sign, lambda sign=sign: median_rule(sign), 200, s)
+        median = summarise([run_study(values, sign, partial(median_rule, sign), 200, s)
                             for s in seeds])
         row["median"] = f"{median['speedup']}x {median['kept']}"
         for size in (int(p) for p in args.sizes.split(",")):
             chosen = np.zeros(curves.n_configs, dtype=bool)
             chosen[order[:size]] = True
             prior = curves.subset(chosen) if size else None
-            result = summarise([run_study(values, sign, lambda prior=prior: stopper_rule(PredictiveStopper(
-                predictor=HorizonChain(), prior=prior)), 200, s) for s in seeds])
+            result = summarise([run_study(values, sign, partial(warm_rule, prior), 200, s)
+                                for s in seeds])
             row[f"prior {size}"] = f"{result['speedup']}x {result['kept']} ({result['ms']} ms)"
         print(json.dumps(row, ensure_ascii=False), flush=True)
 

@@ -67,6 +67,23 @@ def stopper_rule(stopper: Stopper) -> Rule:
     return decide
 
 
+def online_row(trial: Trial, history: History) -> tuple[int, tuple[object, ...]]:
+    """The running trial's row in ``history`` and the version a stopper's online fit is keyed by
+    (as ``PredictiveStopper.fitted_online`` keys it), for experiments that refit their own way."""
+    ids = list(history.config_ids)
+    row = len(ids) - 1 if ids[-1] == trial.config_id else ids.index(trial.config_id)
+    return row, (history.study, history.n_trials, row,
+                 int(history.n_observed.sum()) - int(history.n_observed[row]))
+
+
+def add_study_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every stand-in experiment shares: data sets, exclusions, seeds."""
+    parser.add_argument("--data", default="all", help="comma-separated names (substrings) or all")
+    parser.add_argument("--exclude", default="friedman-sgd")
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--first-seed", type=int, default=0)
+
+
 def curvecast_rule(delta: float | None, settings: dict[str, object]) -> Rule:
     kwargs: dict[str, object] = {} if delta is None else {"delta": delta}
     for key in ("min_complete", "final_stretch", "explore"):  # the stopper's, not the predictor's
