@@ -230,10 +230,9 @@ class HorizonChain(Predictor):
         self.n_epochs_ = T
         self.n_observed_ = n_observed
         self.unit_, self.centre_ = 1.0, 0.0
-        raw = self._to_u(values[seen])
-        self.unit_ = _unit(raw)
-        self.centre_ = _centre(raw, self.unit_)
-        self.u_ = np.where(seen, self._to_u(values), np.nan)
+        z = self._to_u(values)  # in units of 1 from 0, then scaled and centred
+        self.unit_, self.centre_ = _scale(z[seen])
+        self.u_ = np.where(seen, (z - self.centre_) / self.unit_, np.nan)
         self.best_ = np.fmax.accumulate(self.u_, axis=1)
         self.links_: dict[tuple[int, int, int], _Link | None] = {}
         self.rows_: dict[int, NDArray[np.intp]] = {}  # per horizon b: the curves that reach it
@@ -503,31 +502,35 @@ def widened(low: float, high: float, clip: float) -> tuple[float, float]:
     return low - clip * span, high + clip * span
 
 
-def _unit(u: NDArray[np.float64]) -> float:
-    """The power of ten the modelled values ``u`` (any shape) are measured in: 1 when their range
-    lies within [0.01, 100] (accuracies, losses, log perplexities: modelled as they are), else the
-    power of ten nearest to the range, so that the links' fixed ``ridge`` means the same at any
-    scale (a reward in the millions made ``[1, u, best]`` singular to rounding; a metric in
-    millionths was shrunk to its mean)."""
-    finite = u[np.isfinite(u)]
-    half = float(finite.max() / 2 - finite.min() / 2) if finite.size else 0.0  # no overflow
-    if half == 0.0 or 5e-3 <= half <= 50.0:
-        return 1.0
-    return float(10.0 ** np.round(np.log10(half) + np.log10(2.0)))
+def _scale(u: NDArray[np.float64]) -> tuple[float, float]:
+    """The unit and the centre the modelled values ``u`` (any shape, before centring and
+    scaling) are measured in and from.
 
+    The unit is 1 when their range lies within [0.01, 100] (accuracies, losses, log perplexities:
+    modelled as they are), else the power of ten nearest to the range, so that the links' fixed
+    ``ridge`` means the same at any scale (a reward in the millions made ``[1, u, best]``
+    singular to rounding; a metric in millionths was shrunk to its mean).
 
-def _centre(u: NDArray[np.float64], unit: float) -> float:
-    """Where the modelled values ``u`` (any shape, before centring and scaling) are measured
-    from: 0 for values in units of 1 near zero (``|median|`` at most 100 and at most 20 times half
-    their range, or at most 1: accuracies, losses, log perplexities, modelled as before), else
-    their median, so that a level far from zero (a score of 1e9 ± 1e3, the log of a loss in units
-    of 1e-6) does not make the links' ``[1, u, best]`` nearly collinear, where their fixed
-    ``ridge`` would bend the slopes."""
+    The centre is 0 for values in units of 1 near zero (``|median|`` at most 100 and at most 20
+    times half their range, or at most 1: modelled as before), else their median, so that a level
+    far from zero (a score of 1e9 ± 1e3, the log of a loss in units of 1e-6) does not make the
+    links' ``[1, u, best]`` nearly collinear, where their fixed ``ridge`` would bend the slopes.
+    The median (the costly part of a refit) is only taken when the extremes do not already show
+    the values near zero."""
     finite = u[np.isfinite(u)]
     if not finite.size:
-        return 0.0
+        return 1.0, 0.0
+    low, high = float(finite.min()), float(finite.max())
+    half = high / 2 - low / 2  # no overflow
+    unit = 1.0 if half == 0.0 or 5e-3 <= half <= 50.0 else float(
+        10.0 ** np.round(np.log10(half) + np.log10(2.0)))
+    if unit != 1.0:
+        return unit, float(np.median(finite))
+
+    def near_zero(level: float) -> bool:
+        return level <= 100.0 and level <= max(20.0 * half, 1.0)
+
+    if near_zero(max(abs(low), abs(high))):  # |median| is at most that: no need to sort
+        return unit, 0.0
     middle = float(np.median(finite))
-    half = float(finite.max() / 2 - finite.min() / 2)
-    if unit == 1.0 and abs(middle) <= 100.0 and abs(middle) <= max(20.0 * half, 1.0):
-        return 0.0
-    return middle
+    return unit, 0.0 if near_zero(abs(middle)) else middle
