@@ -23,8 +23,6 @@ has the numbers).
 from __future__ import annotations
 
 import argparse
-import copy
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -33,20 +31,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from protocol_sim import (
-    Rule,
-    add_study_arguments,
-    data_names,
-    online_row,
-    run_study,
-    stopper_rule,
-    summarise,
-)
-from stopping_benchmark import DATA, load
+from protocol_sim import RefittingStopper, Rule, add_study_arguments, report_sets, stopper_rule
 
 from curvecast.predictors import HorizonChain, Predictor
 from curvecast.predictors.horizon_chain import _Link
-from curvecast.stopping import History, PredictiveStopper, Trial
+from curvecast.stopping import History, PredictiveStopper
 
 POLY_ROWS = 20  # curves a link needs before it gets the polynomial terms
 
@@ -155,23 +144,14 @@ class WeightedChain(HorizonChain):
         return link
 
 
-class WeightingStopper(PredictiveStopper):
+class WeightingStopper(RefittingStopper):
     """``PredictiveStopper`` whose predictor weighs each trial by ``1 / explore`` if exploration
-    let it run on, else 1 (refitted without ``reuse``: a development run, not a cheap one)."""
+    let it run on, else 1."""
 
-    def fitted_online(self, trial: Trial, history: History) -> Predictor:
-        row, version = online_row(trial, history)
-        if self._online is not None and self._online[0] == version:
-            return self._online[1]
-        keep = np.arange(history.n_trials) != row
-        model = copy.copy(self.predictor)
-        model.fit_arrays(history.values[keep], history.n_observed[keep],  # type: ignore[attr-defined]
-                         history.direction)
+    def prepare(self, model: Predictor, history: History, keep: np.ndarray) -> None:
         explored = [self._explored.get((history.study, str(c)), 0) > 0
                     for c in np.asarray(history.config_ids)[keep]]
         model.weights_ = np.where(explored, 1.0 / self.explore, 1.0)  # type: ignore[attr-defined]
-        self._online = (version, model)
-        return model
 
 
 def rule(variant: str, args: argparse.Namespace) -> Rule:
@@ -193,14 +173,8 @@ def main() -> None:
     parser.add_argument("--links", choices=("first", "all"), default="all")
     parser.add_argument("--k", type=float, default=20.0)
     args = parser.parse_args()
-    for data in data_names(args.data, args.exclude):
-        curves = load(DATA[data])
-        values, sign = curves.filled_values(), curves.direction.sign
-        records = [run_study(values, sign, lambda: rule(args.variant, args), 200, seed)
-                   for seed in range(args.first_seed, args.first_seed + args.seeds)]
-        print(json.dumps({"data": data, "variant": args.variant,
-                          "seeds": f"{args.first_seed}-{args.first_seed + args.seeds - 1}",
-                          **summarise(records)}, ensure_ascii=False), flush=True)
+    report_sets(args, {"variant": args.variant},
+                lambda curves, seed: lambda: rule(args.variant, args))
 
 
 if __name__ == "__main__":

@@ -16,9 +16,8 @@ stop 22).
 from __future__ import annotations
 
 import argparse
-import copy
-import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -27,19 +26,18 @@ from numpy.typing import NDArray
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from protocol_sim import (
+    RefittingStopper,
     Rule,
     add_study_arguments,
-    data_names,
-    online_row,
-    run_study,
+    draw_configs,
+    report_sets,
     stopper_rule,
-    summarise,
 )
-from stopping_benchmark import DATA, load
 
+from curvecast import CurveSet
 from curvecast.predictors import HorizonChain, Predictor
 from curvecast.predictors.horizon_chain import _Link
-from curvecast.stopping import History, PredictiveStopper, Trial
+from curvecast.stopping import History
 
 MIN_ROWS = 50  # curves a first link needs before it takes the config columns
 
@@ -110,50 +108,35 @@ class ConfigChain(HorizonChain):
         return mean, np.sqrt(var * self.calibration_[tau]), dof, clipped
 
 
-class ConfigStopper(PredictiveStopper):
+class ConfigStopper(RefittingStopper):
     """``PredictiveStopper`` that hands its :class:`ConfigChain` the trials' config features
-    (``features[picked[i]]`` for trial i; refitted without ``reuse``: a development run)."""
+    (``features[picked[i]]`` for trial i)."""
 
     def __init__(self, features: NDArray[np.float64], picked: NDArray[np.int64]) -> None:
         super().__init__(predictor=ConfigChain())
         self.features = features
         self.picked = picked
 
-    def fitted_online(self, trial: Trial, history: History) -> Predictor:
-        row, version = online_row(trial, history)
-        if self._online is not None and self._online[0] == version:
-            model = self._online[1]
-        else:
-            keep = np.arange(history.n_trials) != row
-            model = copy.copy(self.predictor)
-            model.fit_arrays(history.values[keep], history.n_observed[keep],  # type: ignore[attr-defined]
-                             history.direction)
-            model.Z_ = self.features[self.picked[: history.n_trials][keep]]  # type: ignore[attr-defined]
-            self._online = (version, model)
+    def prepare(self, model: Predictor, history: History, keep: np.ndarray) -> None:
+        model.Z_ = self.features[self.picked[: history.n_trials][keep]]  # type: ignore[attr-defined]
+
+    def ask(self, model: Predictor, row: int) -> None:
         model.Zq_ = self.features[self.picked[row]][None, :]  # type: ignore[attr-defined]
-        return model
+
+
+def config_rule(curves: CurveSet, seed: int) -> Callable[[], Rule]:
+    """The rule of a study of seed ``seed`` on ``curves``: trial i gets the features of the
+    config ``draw_configs`` gives it."""
+    features = config_features(curves.configs)
+    picked = draw_configs(curves.n_configs, 200, seed)
+    return lambda: stopper_rule(ConfigStopper(features, picked))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_study_arguments(parser)
     args = parser.parse_args()
-    for data in data_names(args.data, args.exclude):
-        curves = load(DATA[data])
-        values, sign = curves.filled_values(), curves.direction.sign
-        features = config_features(curves.configs)
-        records = []
-        for seed in range(args.first_seed, args.first_seed + args.seeds):
-            # the configs protocol_sim's run_study draws for this seed, in the same order
-            picked = np.random.default_rng(seed).integers(0, values.shape[0], size=200)
-
-            def make(picked: NDArray[np.int64] = picked,
-                     features: NDArray[np.float64] = features) -> Rule:
-                return stopper_rule(ConfigStopper(features, picked))
-            records.append(run_study(values, sign, make, 200, seed))
-        print(json.dumps({"data": data, "rule": "config first link", "columns": features.shape[1],
-                          "seeds": f"{args.first_seed}-{args.first_seed + args.seeds - 1}",
-                          **summarise(records)}, ensure_ascii=False), flush=True)
+    report_sets(args, {"rule": "config first link"}, config_rule)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ stand-in Optuna protocol of ``bench/protocol_sim.py`` (200 trials, seeds ``--fir
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -26,15 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from protocol_sim import (
-    Rule,
-    add_study_arguments,
-    data_names,
-    run_study,
-    stopper_rule,
-    summarise,
-)
-from stopping_benchmark import DATA, load
+from protocol_sim import add_study_arguments, report_sets, stopper_rule
 
 from curvecast.predictors import HorizonChain
 from curvecast.stopping import PredictiveStopper
@@ -67,11 +58,6 @@ class HorizonCalibratedChain(HorizonChain):
         self.calibration_[tau] = max(self.floor, factor)
 
 
-def rule(settings: dict[str, float]) -> Rule:
-    return stopper_rule(PredictiveStopper(
-        predictor=HorizonCalibratedChain(**settings)))  # type: ignore[arg-type]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_study_arguments(parser)
@@ -79,14 +65,9 @@ def main() -> None:
     parser.add_argument("--floor", type=float, default=0.5)
     args = parser.parse_args()
     settings = {"cal_rows": args.cal_rows, "floor": args.floor}
-    for data in data_names(args.data, args.exclude):
-        curves = load(DATA[data])
-        values, sign = curves.filled_values(), curves.direction.sign
-        records = [run_study(values, sign, lambda: rule(dict(settings)), 200, seed)
-                   for seed in range(args.first_seed, args.first_seed + args.seeds)]
-        print(json.dumps({"data": data, "rule": f"horizon-calibrated {settings}",
-                          "seeds": f"{args.first_seed}-{args.first_seed + args.seeds - 1}",
-                          **summarise(records)}, ensure_ascii=False), flush=True)
+    report_sets(args, {"rule": f"horizon-calibrated {settings}"},
+                lambda curves, seed: lambda: stopper_rule(PredictiveStopper(
+                    predictor=HorizonCalibratedChain(**settings))))
 
 
 if __name__ == "__main__":

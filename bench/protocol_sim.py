@@ -26,6 +26,7 @@ benchmark's.  Development only: the reported numbers come from ``bench/stopping_
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import sys
 import time
@@ -39,7 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from stopping_benchmark import DATA, load
 from transfer_model import LearnedStopper
 
-from curvecast.predictors import HorizonChain
+from curvecast import CurveSet
+from curvecast.predictors import HorizonChain, Predictor
 from curvecast.stopping import History, PredictiveStopper, Stopper, Trial
 
 Rule = Callable[[np.ndarray, History], bool]
@@ -67,13 +69,33 @@ def stopper_rule(stopper: Stopper) -> Rule:
     return decide
 
 
-def online_row(trial: Trial, history: History) -> tuple[int, tuple[object, ...]]:
-    """The running trial's row in ``history`` and the version a stopper's online fit is keyed by
-    (as ``PredictiveStopper.fitted_online`` keys it), for experiments that refit their own way."""
-    ids = list(history.config_ids)
-    row = len(ids) - 1 if ids[-1] == trial.config_id else ids.index(trial.config_id)
-    return row, (history.study, history.n_trials, row,
-                 int(history.n_observed.sum()) - int(history.n_observed[row]))
+class RefittingStopper(PredictiveStopper):
+    """``PredictiveStopper`` for experiments on its predictor: the online predictor is refitted
+    from scratch (no ``reuse``: a development run, not a cheap one) whenever the other trials
+    change; :meth:`prepare` then sees each new fit and :meth:`ask` each query, so a variant can
+    hand its predictor what the stopper knows (exploration draws, the trials' configs)."""
+
+    def fitted_online(self, trial: Trial, history: History) -> Predictor:
+        ids = list(history.config_ids)
+        row = len(ids) - 1 if ids[-1] == trial.config_id else ids.index(trial.config_id)
+        version = (history.study, history.n_trials, row,
+                   int(history.n_observed.sum()) - int(history.n_observed[row]))
+        if self._online is None or self._online[0] != version:
+            keep = np.arange(history.n_trials) != row
+            model = copy.copy(self.predictor)
+            model.fit_arrays(history.values[keep], history.n_observed[keep],  # type: ignore[attr-defined]
+                             history.direction)
+            self.prepare(model, history, keep)
+            self._online = (version, model)
+        model = self._online[1]
+        self.ask(model, row)
+        return model
+
+    def prepare(self, model: Predictor, history: History, keep: np.ndarray) -> None:
+        """Called with each new fit (on the trials ``keep`` selects)."""
+
+    def ask(self, model: Predictor, row: int) -> None:
+        """Called before each query, about the trial in ``row`` of the history."""
 
 
 def add_study_arguments(parser: argparse.ArgumentParser) -> None:
@@ -125,13 +147,18 @@ def hybrid_rule(kind: str, settings: dict[str, object], delta: float | None) -> 
                                     else chain(values, history))
 
 
+def draw_configs(n: int, trials: int, seed: int) -> np.ndarray:
+    """The recorded configs (row indices among ``n``) a study of ``trials`` trials runs, in
+    order (with replacement)."""
+    return np.random.default_rng(seed).integers(0, n, size=trials)
+
+
 def run_study(values: np.ndarray, sign: float, make: Callable[[], Rule], trials: int,
               seed: int) -> dict[str, object]:
-    rng = np.random.default_rng(seed)
     n, T = values.shape
     rows = np.full((trials, T), np.nan)
     n_obs = np.zeros(trials, dtype=np.int64)
-    picked = rng.integers(0, n, size=trials)
+    picked = draw_configs(n, trials, seed)
     rule = make()
     configs = pd.DataFrame(index=[str(i) for i in range(trials)])
     seconds: list[float] = []
@@ -168,6 +195,20 @@ def data_names(data: str, exclude: str) -> list[str]:
     if data != "all":
         names = [d for d in names if any(k in d for k in data.split(","))]
     return names
+
+
+def report_sets(args: argparse.Namespace, label: dict[str, object],
+                make: Callable[[CurveSet, int], Callable[[], Rule]]) -> None:
+    """For each set ``args`` name (``add_study_arguments``): the studies of seeds
+    ``args.first_seed`` …, 200 trials each, with the rule ``make(curves, seed)`` builds; one
+    JSON line per set (``label``, the seeds and :func:`summarise`)."""
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    for data in data_names(args.data, args.exclude):
+        curves = load(DATA[data])
+        values, sign = curves.filled_values(), curves.direction.sign
+        records = [run_study(values, sign, make(curves, seed), 200, seed) for seed in seeds]
+        print(json.dumps({"data": data, **label, "seeds": f"{seeds[0]}-{seeds[-1]}",
+                          **summarise(records)}, ensure_ascii=False), flush=True)
 
 
 def summarise(records: list[dict[str, object]]) -> dict[str, object]:
