@@ -61,7 +61,8 @@ class QuadraticChain(HorizonChain):
                       and self._reaching(b).size >= POLY_ROWS)
         return super()._link(a, b, first, tau)
 
-    def _chain(self, u: NDArray[np.float64], best: NDArray[np.float64], tau: int
+    def _chain(self, u: NDArray[np.float64], best: NDArray[np.float64], tau: int,
+               z: NDArray[np.float64] | None = None  # the stand-in's trials carry no configs
                ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64],
                           NDArray[np.bool_]]:
         n = u.shape[0]

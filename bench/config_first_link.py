@@ -91,7 +91,8 @@ class ConfigChain(HorizonChain):
             self._first = link
         return link
 
-    def predict_latent(self, partial: NDArray[np.float64]
+    def predict_latent(self, partial: NDArray[np.float64],
+                       configs: pd.DataFrame | None = None
                        ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64],
                                   NDArray[np.bool_]]:
         y = self._filled(partial)

@@ -60,11 +60,17 @@ def median_rule(sign: float) -> Rule:
 
 
 def stopper_rule(stopper: Stopper) -> Rule:
-    """A rule that asks ``stopper`` about the running trial (the history's last row)."""
-    config = pd.DataFrame(index=["x"])
+    """A rule that asks ``stopper`` about the running trial (the history's last row, whose
+    config row the history's table holds)."""
+    empty = pd.DataFrame(index=["x"])
+    running: list[object] = [None, empty]  # the running trial's id and its one-row table
 
     def decide(values: np.ndarray, history: History) -> bool:
-        trial = Trial(config_id=history.config_ids[-1], config=config, values=values)
+        cid = history.config_ids[-1]
+        if running[0] != cid:
+            table = history.configs
+            running[:] = [cid, table.loc[[cid]] if len(table.columns) else empty]
+        trial = Trial(config_id=cid, config=running[1], values=values)  # type: ignore[arg-type]
         return stopper.decide(trial, history).stop
     return decide
 
@@ -104,6 +110,8 @@ def add_study_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--exclude", default="friedman-sgd")
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--first-seed", type=int, default=0)
+    parser.add_argument("--configs", default="none", choices=("none", "numeric", "all"),
+                        help="the config columns the trials carry (see study_configs)")
 
 
 def curvecast_rule(delta: float | None, settings: dict[str, object]) -> Rule:
@@ -153,14 +161,31 @@ def draw_configs(n: int, trials: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, n, size=trials)
 
 
+def study_configs(table: pd.DataFrame, which: str) -> pd.DataFrame:
+    """The recorded configs as the stand-in's trials carry them: ``none`` (no columns, as the
+    rules before stop 23 were run), ``numeric`` (the number columns: what an Optuna objective
+    would ``suggest``) or ``all``."""
+    if which == "none":
+        return table[[]]
+    if which == "numeric":
+        return table.select_dtypes("number")
+    if which == "all":
+        return table
+    raise ValueError(f"--configs must be none, numeric or all, got {which!r}")
+
+
 def run_study(values: np.ndarray, sign: float, make: Callable[[], Rule], trials: int,
-              seed: int) -> dict[str, object]:
+              seed: int, table: pd.DataFrame | None = None) -> dict[str, object]:
+    """One study; ``table``: the recorded configs (one row per curve of ``values``) whose rows
+    the trials carry, None: none."""
     n, T = values.shape
     rows = np.full((trials, T), np.nan)
     n_obs = np.zeros(trials, dtype=np.int64)
     picked = draw_configs(n, trials, seed)
     rule = make()
-    configs = pd.DataFrame(index=[str(i) for i in range(trials)])
+    ids = [str(i) for i in range(trials)]
+    configs = (pd.DataFrame(index=ids) if table is None
+               else table.iloc[picked].set_axis(ids))
     seconds: list[float] = []
     for i, c in enumerate(picked):
         curve = values[c]
@@ -206,7 +231,9 @@ def report_sets(args: argparse.Namespace, label: dict[str, object],
     for data in data_names(args.data, args.exclude):
         curves = load(DATA[data])
         values, sign = curves.filled_values(), curves.direction.sign
-        records = [run_study(values, sign, make(curves, seed), 200, seed) for seed in seeds]
+        table = study_configs(curves.configs, args.configs)
+        records = [run_study(values, sign, make(curves, seed), 200, seed, table)
+                   for seed in seeds]
         print(json.dumps({"data": data, **label, "seeds": f"{seeds[0]}-{seeds[-1]}",
                           **summarise(records)}, ensure_ascii=False), flush=True)
 
@@ -235,18 +262,22 @@ def main() -> None:
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--trials", type=int, default=200)
     parser.add_argument("--exclude", default="friedman-sgd")
+    parser.add_argument("--configs", default="none", choices=("none", "numeric", "all"),
+                        help="the config columns the trials carry (see study_configs)")
     args = parser.parse_args()
     for data in data_names(args.data, args.exclude):
         curves = load(DATA[data])
         values, sign = curves.filled_values(), curves.direction.sign
+        table = study_configs(curves.configs, args.configs)
         for rule_name in args.rules.split(";"):
             records = []
             for seed in range(args.first_seed, args.first_seed + args.seeds):
                 def make(rule_name: str = rule_name, sign: float = sign) -> Rule:
                     rule = parse_rule(rule_name, args.delta)
                     return median_rule(sign) if rule == "median" else rule  # type: ignore[return-value]
-                records.append(run_study(values, sign, make, args.trials, seed))
-            print(json.dumps({"data": data, "rule": rule_name, **summarise(records)},
+                records.append(run_study(values, sign, make, args.trials, seed, table))
+            print(json.dumps({"data": data, "rule": rule_name, "configs": args.configs,
+                              **summarise(records)},
                              ensure_ascii=False), flush=True)
 
 

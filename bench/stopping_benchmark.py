@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from curvecast import CurveSet, registry
 from curvecast.execution.collect import package_versions
@@ -65,18 +66,22 @@ DATA = {
     "deep_resnets_tinyimagenet": PAPER / "deep_resnets_tinyimagenet.csv",
     **{p.stem: p for p in sorted((ROOT / "data").glob("*.parquet"))},
 }
+Point = tuple[float, str, str, float, float, str, str]
 #: curvecast's settings searched leave-one-data-set-out: (Δ, HorizonChain features, links,
 #: the final stretch in which nothing is stopped, the share of would-be stops let run on, the
-#: first link's spread).
-GRID: tuple[tuple[float, str, str, float, float, str], ...] = (
-    *((d, "last+best", links, 0.0, 0.0, "pooled") for links in ("markov", "anchored")
+#: first link's spread, which links also regress on the run's config: "none" (the curves
+#: alone, as every point before stop 23), "first" or "all").
+GRID: tuple[Point, ...] = (
+    *((d, "last+best", links, 0.0, 0.0, "pooled", "none") for links in ("markov", "anchored")
       for d in (0.95, 0.99)),
-    *((d, "last+best", "markov", 0.2, x, "pooled") for x in (0.0, 0.1) for d in (0.95, 0.99)))
+    *((d, "last+best", "markov", 0.2, x, "pooled", "none") for x in (0.0, 0.1)
+      for d in (0.95, 0.99)),
+    (0.99, "last+best", "markov", 0.2, 0.1, "pooled", "all"))
 #: Settings measured the same way and reported, but not chosen from (added to the runs after the
 #: grid's choice was made; docs/results-benchmark.md says what they gave and why they stay out).
-TRIED: tuple[tuple[float, str, str, float, float, str], ...] = (
-    (0.99, "last+best", "markov", 0.2, 0.1, "by-input"),
-    (0.995, "last+best", "markov", 0.2, 0.1, "pooled"))
+TRIED: tuple[Point, ...] = (
+    (0.99, "last+best", "markov", 0.2, 0.1, "by-input", "none"),
+    (0.995, "last+best", "markov", 0.2, 0.1, "pooled", "none"))
 KEEP = 9  # best kept in at least this many of 10 orderings/seeds counts as safe
 
 
@@ -93,13 +98,21 @@ def load(path: Path) -> CurveSet:
 
 
 def grid_name(delta: float, features: str, links: str = "markov", stretch: float = 0.0,
-              explore: float = 0.0, spread: str = "pooled") -> str:
-    """A grid point's rule name (Markov links, no final stretch, no exploration and the pooled
-    spread unnamed, as in the runs before they existed)."""
+              explore: float = 0.0, spread: str = "pooled", configs: str = "none") -> str:
+    """A grid point's rule name (Markov links, no final stretch, no exploration, the pooled
+    spread and no configs unnamed, as in the runs before they existed)."""
     return (f"curvecast[Δ={delta:g},{features}{'' if links == 'markov' else ',' + links}"
             f"{f',final {stretch:g}' if stretch else ''}"
             f"{f',explore {explore:g}' if explore else ''}"
-            f"{'' if spread == 'pooled' else ',spread ' + spread}]")
+            f"{'' if spread == 'pooled' else ',spread ' + spread}"
+            f"{'' if configs == 'none' else ',configs ' + configs}]")
+
+
+def chain(features: str, links: str, spread: str, configs: str) -> HorizonChain:
+    """A grid point's predictor (``configs``: "none", or which links see the run's config)."""
+    if configs == "none":
+        return HorizonChain(features=features, links=links, spread=spread, config_rows=None)
+    return HorizonChain(features=features, links=links, spread=spread, config_links=configs)
 
 
 class Timed(Stopper):
@@ -122,10 +135,10 @@ def replay_rules(with_paper: bool) -> dict[str, Callable[[], Stopper]]:
     them, except that ASHA keeps its class default of judging from the first trial
     (``min_complete=0``, as in every run of this benchmark)."""
     def predictive(d: float, f: str, links: str, stretch: float,
-                   explore: float, spread: str) -> Callable[[], Stopper]:
+                   explore: float, spread: str, configs: str) -> Callable[[], Stopper]:
         return lambda: registry.build_stopper(
             "predictive", registry.Settings(delta=d, final_stretch=stretch, explore=explore),
-            registry.Context(predictor=HorizonChain(features=f, links=links, spread=spread)))
+            registry.Context(predictor=chain(f, links, spread, configs)))
 
     rules = {grid_name(*point): predictive(*point) for point in (*GRID, *TRIED)}
     rules["median"] = lambda: registry.build_stopper("median", registry.Settings())
@@ -161,10 +174,9 @@ def optuna_pruners() -> dict[str, Callable[[], Any]]:
     from curvecast.integrations.optuna import CurvecastPruner
 
     pruners: dict[str, Callable[[], Any]] = {
-        grid_name(d, f, k, x, e, v): (lambda d=d, f=f, k=k, x=x, e=e, v=v: CurvecastPruner(  # type: ignore[misc]
-            delta=d, predictor=HorizonChain(features=f, links=k, spread=v), final_stretch=x,
-            explore=e))
-        for d, f, k, x, e, v in (*GRID, *TRIED)}
+        grid_name(d, f, k, x, e, v, c): (lambda d=d, f=f, k=k, x=x, e=e, v=v, c=c: CurvecastPruner(  # type: ignore[misc]
+            delta=d, predictor=chain(f, k, v, c), final_stretch=x, explore=e))
+        for d, f, k, x, e, v, c in (*GRID, *TRIED)}
     pruners.update({
         "MedianPruner()": optuna.pruners.MedianPruner,
         "SuccessiveHalvingPruner()": optuna.pruners.SuccessiveHalvingPruner,
@@ -177,9 +189,23 @@ def optuna_pruners() -> dict[str, Callable[[], Any]]:
 
 
 def run_optuna_study(values: np.ndarray, sign: float, pruner: Any, trials: int,
-                     seed: int, storage: str | None = None) -> dict[str, Any]:
-    """One Optuna study (``storage``: its URL; default in memory), every ``prune`` call timed."""
+                     seed: int, storage: str | None = None,
+                     params: pd.DataFrame | None = None) -> dict[str, Any]:
+    """One Optuna study (``storage``: its URL; default in memory), every ``prune`` call timed.
+
+    The study's ``RandomSampler(seed)`` draws the recorded config of each trial (an index into
+    ``values``; the draw is not a parameter of the trial, so a pruner that reads the trials'
+    parameters does not see it).  ``params``: one row per config, whose finite numbers the
+    trial then suggests as its parameters, each a single value (``suggest_float(name, v, v)``,
+    which draws nothing: the same configs are drawn with and without), as an objective that
+    suggested the recorded hyperparameters would; None: the trials have no parameters.
+    """
     import optuna
+    from optuna.distributions import IntDistribution
+
+    columns = [] if params is None else list(params.select_dtypes("number").columns)
+    table = None if params is None else params[columns].to_numpy(dtype=np.float64)
+    draw = IntDistribution(0, len(values) - 1)
 
     used = 0
     seconds: list[float] = []
@@ -195,7 +221,12 @@ def run_optuna_study(values: np.ndarray, sign: float, pruner: Any, trials: int,
 
     def objective(trial: optuna.Trial) -> float:
         nonlocal used
-        i = trial.suggest_int("config", 0, len(values) - 1)
+        i = int(study.sampler.sample_independent(study, trial, "config", draw))
+        trial.set_user_attr("config", i)
+        if table is not None:
+            for name, v in zip(columns, table[i], strict=True):
+                if np.isfinite(v):
+                    trial.suggest_float(str(name), float(v), float(v))
         for epoch, value in enumerate(values[i], start=1):
             trial.report(float(value), step=epoch)
             used += 1
@@ -206,7 +237,7 @@ def run_optuna_study(values: np.ndarray, sign: float, pruner: Any, trials: int,
     study = optuna.create_study(direction="maximize" if sign > 0 else "minimize", pruner=pruner,
                                 sampler=optuna.samplers.RandomSampler(seed=seed), storage=storage)
     study.optimize(objective, n_trials=trials)
-    sampled = [t.params["config"] for t in study.trials]
+    sampled = [t.user_attrs["config"] for t in study.trials]
     true_best = float(np.max(sign * values[sampled, -1]))
     complete = [t for t in study.trials if t.state is optuna.trial.TrialState.COMPLETE]
     found = max((sign * float(t.value) for t in complete if t.value is not None), default=-math.inf)
@@ -229,7 +260,8 @@ def run_optuna(curves: CurveSet, seeds: int, trials: int,
         if only and name not in only:
             continue
         for seed in range(seeds):
-            record = run_optuna_study(values, curves.direction.sign, make(), trials, seed)
+            record = run_optuna_study(values, curves.direction.sign, make(), trials, seed,
+                                      params=curves.configs)
             out.append({"rule": name, "seed": seed, **record})
             print(json.dumps({"part": "optuna", **out[-1]}), flush=True)
     return out

@@ -39,3 +39,11 @@ FINAL_STRETCH = 0.2
 #: (stop 20: the best kept in ≥ 9 of 10 seeds on all six development sets, against five without
 #: it, for 4–9 % more epochs); the share 0.1 was set in development runs on those sets.
 EXPLORE = 0.1
+
+#: Curves that must reach the first horizon of :class:`curvecast.predictors.HorizonChain` before
+#: its first link also regresses on the run's config (None: never).
+CHAIN_CONFIG_ROWS: int | None = 50
+
+#: Which links of :class:`curvecast.predictors.HorizonChain` regress on the run's config:
+#: ``"first"`` or ``"all"``.
+CHAIN_CONFIG_LINKS = "all"

@@ -156,6 +156,102 @@ class Featurizer:
         return self.transform(curves.configs.iloc[idx], curves.filled_values()[idx, :tau])
 
 
+@dataclass(frozen=True)
+class ConfigInputs:
+    """A config table's usable columns as standardised numbers: what a predictor regresses on
+    besides the curve.
+
+    The columns are those :class:`Featurizer` uses for its ``ap`` and ``hp`` groups (numbers and
+    booleans that vary; strings with 2–20 levels one-hot; names and constants left out); a
+    positive number column spanning more than a factor of 10 is taken as log10 when that makes
+    its values less skewed (learning rates, parameter counts; not a dropout drawn from
+    [0, 1]); each
+    centred and scaled to unit variance over the table it was learned from.  A missing value
+    (a conditional parameter a config lacks, NaN, ±inf, a column the table does not have, a
+    level not seen when learning) counts as that mean: 0 after standardising.
+
+    Attributes:
+        columns: how each used config column is encoded.
+        mean, scale: per encoded column (one per level of a one-hot column), what is subtracted
+            and what it is divided by.
+    """
+
+    columns: tuple[_Column, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+
+    @property
+    def width(self) -> int:
+        """Encoded columns (0: the table has none that carries a number)."""
+        return len(self.mean)
+
+    @classmethod
+    def learn(cls, table: pd.DataFrame) -> ConfigInputs:
+        """Which columns of ``table`` to use and their mean and scale (columns that are constant
+        once encoded are left out)."""
+        described = [_by_skew(c, table[c.name]) for c in
+                     (_describe(table[n], str(n), ap=False) for n in table.columns)
+                     if c is not None]
+        kept: list[_Column] = []
+        mean: list[float] = []
+        scale: list[float] = []
+        for column in described:
+            x = _finite(_encoded(column, table[column.name]))
+            centre = np.nanmean(x, axis=0) if np.isfinite(x).any() else np.zeros(x.shape[1])
+            spread = np.nanstd(x, axis=0) if np.isfinite(x).any() else np.zeros(x.shape[1])
+            if not np.all(spread > 0):  # e.g. a level every row has, or one finite value
+                continue
+            kept.append(column)
+            mean += [float(v) for v in centre]
+            scale += [float(v) for v in spread]
+        return cls(tuple(kept), tuple(mean), tuple(scale))
+
+    def encode(self, table: pd.DataFrame) -> NDArray[np.float64]:
+        """``table``'s rows encoded, shape ``(len(table), width)``; missing values are 0."""
+        n = len(table)
+        blocks = [_encoded(column, table[column.name]) if column.name in table.columns
+                  else np.full((n, len(column.names())), np.nan) for column in self.columns]
+        if not blocks:
+            return np.zeros((n, 0))
+        z = (_finite(np.hstack(blocks)) - np.asarray(self.mean)) / np.asarray(self.scale)
+        return np.where(np.isnan(z), 0.0, z)
+
+
+def _encoded(column: _Column, col: pd.Series) -> NDArray[np.float64]:
+    """``column.encode(col)``, with a row of a one-hot column that has none of its levels
+    (missing, or a level not seen) all NaN: missing."""
+    x = column.encode(col)
+    if column.levels:
+        x[x.sum(axis=1) == 0] = np.nan
+    return x
+
+
+def _by_skew(column: _Column, col: pd.Series) -> _Column:
+    """``column`` with its log decided by the values' shape: a positive number column spanning
+    more than a factor of 10 is logged when that makes it less skewed (a learning rate drawn
+    log-uniformly), and kept as it is otherwise (a dropout or momentum drawn uniformly from
+    [0, 1], whose tiny values would become far outliers)."""
+    if column.levels or pd.api.types.is_bool_dtype(col):
+        return column
+    x = _finite(pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64))
+    x = x[np.isfinite(x)]
+    if x.size < 3 or x.min() <= 0 or x.max() <= 10 * x.min():
+        return _Column(column.name)
+    return _Column(column.name, log=bool(abs(_skew(np.log10(x))) < abs(_skew(x))))
+
+
+def _skew(x: NDArray[np.float64]) -> float:
+    """The sample skewness of ``x`` (0 for constant values)."""
+    d = x - x.mean()
+    m2 = float(np.mean(d * d))
+    return float(np.mean(d ** 3)) / m2 ** 1.5 if m2 > 0 else 0.0
+
+
+def _finite(x: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``x`` with ±inf as NaN (missing)."""
+    return np.where(np.isinf(x), np.nan, x)
+
+
 def _describe(col: pd.Series, name: str, *, ap: bool) -> _Column | None:
     """How to encode one config column, or None when it carries no usable number."""
     if pd.api.types.is_bool_dtype(col):

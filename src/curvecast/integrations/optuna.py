@@ -312,6 +312,9 @@ class _StudyCurves:
         self._ids: list[str] = []
         self._has_complete = False
         self._running: tuple[int, pd.DataFrame, pd.DataFrame] | None = None
+        self._version = 0  # counts the changes of the rows
+        # the config table of the rows and a running trial, and what it was built from
+        self._table: tuple[tuple[Any, ...], pd.DataFrame] | None = None
 
     def _add(self, trial: FrozenTrial, complete: bool) -> None:
         values = []
@@ -324,6 +327,7 @@ class _StudyCurves:
         config = _config(trial, self.config_attrs) if self.with_configs else {}
         self._rows.append((f"t{trial.number}", values, len(values), config))
         self._matrix = None
+        self._version += 1
 
     def _take(self, study: optuna.study.Study, finished: list[FrozenTrial]) -> None:
         """Add the trials of ``finished`` not seen yet to the rows (all of them again when a
@@ -337,6 +341,7 @@ class _StudyCurves:
             if axis != self._axis:
                 self._axis, self._seen, self._rows = axis, set(), []
                 self._matrix = None
+                self._version += 1
         for t in finished:
             if t.number not in self._seen:
                 self._seen.add(t.number)
@@ -416,6 +421,16 @@ class _StudyCurves:
                     index=pd.Index([f"t{i}" for i in range(size)], dtype=object))
             assert self._frame is not None
             return self._frame
+        # built once per change of the rows and per running trial (and when the trial gained
+        # a parameter or a user attribute since), not per decision
+        key = (self._version, trial.number, len(trial.params),
+               tuple(k in trial.user_attrs for k in self.config_attrs))
+        if self._table is None or self._table[0] != key:
+            self._table = (key, self._config_table(ids, trial))
+        return self._table[1]
+
+    def _config_table(self, ids: list[str], trial: FrozenTrial) -> pd.DataFrame:
+        """The config rows of the finished trials and ``trial``, indexed by ``ids``."""
         configs = pd.DataFrame([r[3] for r in self._rows]
                                + [_config(trial, self.config_attrs)], index=ids)
         for name in configs.columns[configs.isna().any(axis=0).to_numpy()]:

@@ -111,6 +111,9 @@ class Predictor(ABC):
     #: Whether predictions depend on the config table (False: on the curves only, so callers
     #: may pass configs without columns).
     uses_configs: bool = True
+    #: Whether a config table without the columns is fine too (the predictor then uses the
+    #: curves alone), so a prior need not record the study's config columns.
+    configs_optional: bool = False
 
     @abstractmethod
     def fit(self, curves: CurveSet, *, target_epoch: int | None = None) -> Predictor:

@@ -13,6 +13,7 @@ from numpy.typing import NDArray
 
 from curvecast import defaults
 from curvecast.curves import CurveSet, Direction
+from curvecast.features import ConfigInputs
 from curvecast.predictors._base import Prediction, Predictor, target_column
 
 #: Curves a later link needs before it also sees the anchor (its 4 columns, with room to spare).
@@ -21,6 +22,8 @@ ANCHOR_ROWS = 10
 SPREAD_ROWS = 10
 #: The most the input-dependent variance may differ from the pooled one: a factor of 10 each way.
 SPREAD_CLIP = float(np.log(10.0))
+#: Curves a first link needs per column before it also sees the configs (``config_rows``).
+CONFIG_ROWS_PER_COLUMN = 3
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,8 @@ class _Link:
     #: ``spread="by-input"``: the variance at input x is ``s2·exp(slope·(x − centre))``
     slope: float = 0.0
     centre: float = 0.0
+    #: a first link that also regresses on the run's config (its last ``width`` columns)
+    configured: bool = False
 
     def variance_factor(self, x: Any) -> Any:
         """``spread="by-input"``: the variance factor at the first input ``x`` (a float or an
@@ -96,6 +101,16 @@ class HorizonChain(Predictor):
     observed value and best value after τ epochs (the anchor; links are then fitted per τ), and
     only the predicted input's variance is carried along the chain.
 
+    **The run's config** (``config_rows``): a run's hyperparameters and size say what its first
+    epochs cannot (a learning-rate schedule whose drop is still to come, a warm-up that makes a
+    good run start slow).  Once at least ``config_rows`` curves reach a link's horizon, the
+    link also regresses on the config's columns (:class:`curvecast.features.ConfigInputs`:
+    numbers, logged when that makes them less skewed, and low-cardinality categories one-hot,
+    standardised; a missing or unseen value counts as the mean) — the first link only
+    (``config_links="first"``), or every link (``"all"``).  A fit given no configs, or a table
+    with no usable column, is the chain on the curves alone.  A link needs 3 curves per column
+    as well, so a wide table waits for more curves.
+
     Values are modelled on an increasing "better is larger" scale: ``log(value)`` for a metric to
     minimise whose values are all positive (perplexity, loss), the value itself otherwise; the
     mean and std come back in metric units (for the log scale the median ``exp(m)`` and half the
@@ -131,15 +146,20 @@ class HorizonChain(Predictor):
             [0.1, 10]; ``s²`` is then the (upper semi-)variance of the residuals divided by that
             factor.  Slow starters whose futures spread wider than the fast starters' get a
             wider σ, fast starters a narrower one.
+        config_rows: curves that must reach a link's horizon before it also regresses on the
+            run's config (see the class notes); None: never (the curves alone).
+        config_links: ``"first"`` (only the first link sees the config) or ``"all"``.
     """
 
     learns_from_partial_curves = True
-    uses_configs = False
+    configs_optional = True
 
     def __init__(self, features: str = defaults.CHAIN_FEATURES, ladder: float = 2.0, min_rows: int = 5,
                  clip: float = 0.25, ridge: float = 1e-3, log_target: bool | None = None,
                  tail: str = defaults.CHAIN_TAIL, links: str = defaults.CHAIN_LINKS,
-                 spread: str = defaults.CHAIN_SPREAD) -> None:
+                 spread: str = defaults.CHAIN_SPREAD,
+                 config_rows: int | None = defaults.CHAIN_CONFIG_ROWS,
+                 config_links: str = defaults.CHAIN_CONFIG_LINKS) -> None:
         if features not in ("last", "last+best"):
             raise ValueError(f"features must be 'last' or 'last+best', got {features!r}")
         if not ladder > 1.0:
@@ -158,6 +178,9 @@ class HorizonChain(Predictor):
             raise ValueError(f"links must be 'markov' or 'anchored', got {links!r}")
         if spread not in ("pooled", "by-input"):
             raise ValueError(f"spread must be 'pooled' or 'by-input', got {spread!r}")
+        if config_rows is not None and config_rows < min_rows:
+            raise ValueError(f"config_rows must be None or >= min_rows ({min_rows}), got "
+                             f"{config_rows}")
         self.features = features
         self.ladder = float(ladder)
         self.min_rows = int(min_rows)
@@ -167,12 +190,22 @@ class HorizonChain(Predictor):
         self.tail = tail
         self.links = links
         self.spread = spread
+        if config_links not in ("first", "all"):
+            raise ValueError(f"config_links must be 'first' or 'all', got {config_links!r}")
+        self.config_rows = None if config_rows is None else int(config_rows)
+        self.config_links = config_links
+        #: whether predictions depend on the config table (with ``config_rows``)
+        self.uses_configs = self.config_rows is not None
 
     def __repr__(self) -> str:
+        extra = "" if self.spread == "pooled" else f", spread={self.spread!r}"
+        if self.config_rows != defaults.CHAIN_CONFIG_ROWS:
+            extra += f", config_rows={self.config_rows}"
+        if self.config_links != defaults.CHAIN_CONFIG_LINKS:
+            extra += f", config_links={self.config_links!r}"
         return (f"HorizonChain(features={self.features!r}, ladder={self.ladder:g}, "
                 f"min_rows={self.min_rows}, clip={self.clip:g}, tail={self.tail!r}, "
-                f"links={self.links!r}"
-                f"{'' if self.spread == 'pooled' else f', spread={self.spread!r}'})")
+                f"links={self.links!r}{extra})")
 
     def fit(self, curves: CurveSet, *, target_epoch: int | None = None) -> HorizonChain:
         """Keep every curve of ``curves`` (partially observed ones included) as training data.
@@ -185,11 +218,12 @@ class HorizonChain(Predictor):
         values = trained.filled_values()[:, : col + 1]
         n_observed = np.minimum(trained.n_observed(), col + 1)
         return self.fit_arrays(values, n_observed, trained.direction,
-                               diverged_fill=trained.diverged_fill)
+                               diverged_fill=trained.diverged_fill, configs=trained.configs)
 
     def fit_arrays(self, values: NDArray[np.float64], n_observed: NDArray[np.int64],
                    direction: Direction, diverged_fill: float | None = None,
-                   reuse: HorizonChain | None = None) -> HorizonChain:
+                   reuse: HorizonChain | None = None,
+                   configs: pd.DataFrame | None = None) -> HorizonChain:
         """Fit on raw arrays (the stopper's fast path, no CurveSet built).
 
         Args:
@@ -206,9 +240,12 @@ class HorizonChain(Predictor):
                 leave every link with b > k, and every calibration from τ ≥ k (when none is
                 complete), as it was.  The predictions are those of a fit without ``reuse``
                 (to rounding: a kept calibration was computed on its own, not along with a query).
+            configs: the curves' config table, one row per curve in the same order (used with
+                ``config_rows``; None: the links see the curves only).
 
         Raises:
-            ValueError: fewer than ``min_rows`` curves observed to epoch T.
+            ValueError: fewer than ``min_rows`` curves observed to epoch T, or a config table
+                with another number of rows.
         """
         values = np.asarray(values, dtype=np.float64)
         n_observed = np.asarray(n_observed, dtype=np.int64)
@@ -238,13 +275,22 @@ class HorizonChain(Predictor):
         self.rows_: dict[int, NDArray[np.intp]] = {}  # per horizon b: the curves that reach it
         self.calibration_: dict[int, float] = {}
         self.ladders_: dict[int, list[int]] = {}
+        self.inputs_: ConfigInputs | None = None
+        self.z_: NDArray[np.float64] = np.zeros((values.shape[0], 0))
+        self._query: tuple[pd.DataFrame, NDArray[np.float64]] | None = None
+        if configs is not None and self.config_rows is not None:
+            if len(configs) != values.shape[0]:
+                raise ValueError(f"{len(configs)} config rows for {values.shape[0]} curves")
+            inputs = ConfigInputs.learn(configs)
+            if inputs.width:
+                self.inputs_, self.z_ = inputs, inputs.encode(configs)
         if reuse is not None:
             self._take_over(reuse)
         return self
 
     def _settings(self) -> tuple[object, ...]:
         return (type(self), self.features, self.ladder, self.min_rows, self.clip, self.ridge,
-                self.tail, self.links, self.spread)
+                self.tail, self.links, self.spread, self.config_rows, self.config_links)
 
     def _take_over(self, old: HorizonChain) -> None:
         """Keep ``old``'s links and calibrations that the rows added since cannot change (see
@@ -259,8 +305,12 @@ class HorizonChain(Predictor):
             return
         added = self.n_observed_[m:]
         k = int(added.max()) if added.size else 0
-        self.links_ = {key: link for key, link in old.links_.items() if key[1] > k}
-        if k < self.n_epochs_:  # the finished curves are the same
+        # a link on the configs is refitted when their encoding changed (it is learned anew on
+        # every fit), and so is every calibration, which such a first link may feed
+        same_inputs = self.inputs_ == old.inputs_
+        self.links_ = {key: link for key, link in old.links_.items()
+                       if key[1] > k and (same_inputs or link is None or not link.configured)}
+        if k < self.n_epochs_ and same_inputs:  # the finished curves are the same
             self.calibration_ = {tau: c for tau, c in old.calibration_.items() if tau >= k}
 
     def _to_u(self, values: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -317,6 +367,12 @@ class HorizonChain(Predictor):
         X = self._design(self.u_[rows, a - 1], self.best_[rows, a - 1], first)
         if anchored:  # the anchor: the value and best value after tau epochs
             X = np.column_stack([X, self.u_[rows, tau - 1], self.best_[rows, tau - 1]])
+        configured = ((first or self.config_links == "all") and self.config_rows is not None
+                      and self.z_.shape[1] > 0
+                      and rows.size >= max(self.config_rows,
+                                           CONFIG_ROWS_PER_COLUMN * (X.shape[1] + self.z_.shape[1])))
+        if configured:
+            X = np.column_stack([X, self.z_[rows]])
         link = None
         if rows.size >= max(self.min_rows, X.shape[1] + 2):
             y = self.u_[rows, b - 1]
@@ -330,7 +386,7 @@ class HorizonChain(Predictor):
             floor = 1e-12 * (1.0 + spread)
             s2 = max(float(np.sum(self._squared(resid))) / dof, floor)
             link = _Link(beta, a_inv, s2, dof, float(y.min()), float(y.max()), anchored,
-                         self.clip)
+                         self.clip, configured=configured)
             if first and self.spread == "by-input" and rows.size >= SPREAD_ROWS:
                 link = self._by_input(link, X[:, 1], resid, dof, floor)
         self.links_[key] = link
@@ -356,11 +412,13 @@ class HorizonChain(Predictor):
             return 2.0 * np.maximum(error, 0.0) ** 2
         return error ** 2
 
-    def _chain(self, u: NDArray[np.float64], best: NDArray[np.float64], tau: int
+    def _chain(self, u: NDArray[np.float64], best: NDArray[np.float64], tau: int,
+               z: NDArray[np.float64] | None = None
                ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64],
                           NDArray[np.bool_]]:
         """The chain from ``tau`` observed epochs for the rows of ``u`` (modelled scale, shape
-        ``(n, ≥ tau)``; ``best`` its running best): mean, propagated variance, the
+        ``(n, ≥ tau)``; ``best`` its running best; ``z`` their encoded configs, shape
+        ``(n, inputs_.width)``, None: the fitted configs' mean): mean, propagated variance, the
         Welch–Satterthwaite degrees of freedom, clipped; each of shape ``(n,)``."""
         n = u.shape[0]
         # arrays of shape (n,), or floats for one curve through Markov links (below)
@@ -381,16 +439,19 @@ class HorizonChain(Predictor):
                 link = self._link(a, b, first, tau)
                 if link is None:
                     raise ValueError(f"too few curves observed to epoch {b} to predict")
-            if first or link.anchored:
+            if first or link.anchored or link.configured:
                 X = (self._design(u[:, a - 1], best[:, a - 1], True) if first
-                     else np.column_stack([np.ones(n), mean]))
+                     else np.column_stack([np.ones(n), np.atleast_1d(mean)]))
                 if link.anchored:
                     X = np.column_stack([X, u[:, tau - 1], best[:, tau - 1]])
+                if link.configured:
+                    X = np.column_stack([X, np.zeros((n, self.z_.shape[1])) if z is None else z])
                 m: Any = X @ link.beta
                 leverage: Any = ((X @ link.a_inv) * X).sum(axis=1)
                 slope = float(link.beta[1])
                 if scalar:
-                    m, leverage, clipped = float(m[0]), float(leverage[0]), bool(clipped[0])
+                    m, leverage = float(m[0]), float(leverage[0])
+                    clipped = bool(np.atleast_1d(clipped)[0])
             else:  # [1, mean] written out: the same numbers without building X
                 b0, slope, a00, a01, a11 = link.markov
                 m = b0 + slope * mean
@@ -425,14 +486,15 @@ class HorizonChain(Predictor):
         is slow at one horizon tends to stay slow, so the errors add up more than that.  The
         finished curves show by how much (cached per τ)."""
         if tau not in self.calibration_:
-            u, best = self._finished()
-            self._calibrate(tau, u[:, -1], *self._chain(u, best, tau)[:2])
+            u, best, z = self._finished()
+            self._calibrate(tau, u[:, -1], *self._chain(u, best, tau, z)[:2])
         return self.calibration_[tau]
 
-    def _finished(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """The finished curves and their running best, shape ``(n_finished, T)`` each."""
+    def _finished(self) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+        """The finished curves and their running best, shape ``(n_finished, T)`` each, and
+        their encoded configs, shape ``(n_finished, inputs_.width)``."""
         rows = np.flatnonzero(self.n_observed_ >= self.n_epochs_)
-        return self.u_[rows], self.best_[rows]
+        return self.u_[rows], self.best_[rows], self.z_[rows]
 
     def _calibrate(self, tau: int, final: NDArray[np.float64], mean: NDArray[np.float64],
                    var: NDArray[np.float64]) -> None:
@@ -440,12 +502,14 @@ class HorizonChain(Predictor):
         final values are ``final``."""
         self.calibration_[tau] = max(1.0, float(np.mean(self._squared(final - mean) / var)))
 
-    def predict_latent(self, partial: NDArray[np.float64]
+    def predict_latent(self, partial: NDArray[np.float64],
+                       configs: pd.DataFrame | None = None
                        ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64],
                                   NDArray[np.bool_]]:
         """The prediction on the modelled scale: mean, std, degrees of freedom and a clipped flag,
         each of shape ``(n,)``, for ``partial``, shape ``(n, tau)`` (metric units; NaN or ±inf
-        values count as diverged: the worst value, as in the curves fitted on)."""
+        values count as diverged: the worst value, as in the curves fitted on), and the curves'
+        ``configs`` (n rows; None: every config counts as the fitted configs' mean)."""
         if not hasattr(self, "u_"):
             raise RuntimeError("call fit(curves) before predict")
         y = self._filled(partial)
@@ -455,16 +519,29 @@ class HorizonChain(Predictor):
         u = self._to_u(y)
         best = np.fmax.accumulate(u, axis=1)
         n = u.shape[0]
+        z = self._encoded(configs, n)
         calibrate = tau not in self.calibration_
         if calibrate:  # one pass for the query and the finished curves
-            fu, fbest = self._finished()
+            fu, fbest, fz = self._finished()
             u = np.concatenate([u, fu[:, :tau]])
             best = np.concatenate([best, fbest[:, :tau]])
-        mean, var, dof, clipped = self._chain(u, best, tau)
+            z = np.concatenate([np.zeros((n, fz.shape[1])) if z is None else z, fz])
+        mean, var, dof, clipped = self._chain(u, best, tau, z)
         if calibrate:
             self._calibrate(tau, fu[:, -1], mean[n:], var[n:])
         scale = self.calibration_[tau]
         return mean[:n], np.sqrt(var[:n] * scale), dof[:n], clipped[:n]
+
+    def _encoded(self, configs: pd.DataFrame | None, n: int) -> NDArray[np.float64] | None:
+        """``configs`` encoded as the fitted ones, shape ``(n, inputs_.width)`` (None without
+        configs or inputs); the last table asked for is remembered (a running trial's)."""
+        if configs is None or self.inputs_ is None:
+            return None
+        if len(configs) != n:
+            raise ValueError(f"{len(configs)} config rows for {n} partial curves")
+        if self._query is None or self._query[0] is not configs:
+            self._query = (configs, self.inputs_.encode(configs))
+        return self._query[1]
 
     def _filled(self, partial: NDArray[np.float64]) -> NDArray[np.float64]:
         """``partial`` as a 2-D float array, NaN/±inf (diverged) replaced by the fill."""
@@ -478,7 +555,7 @@ class HorizonChain(Predictor):
         if y.shape[1] >= self.n_epochs_:  # the target is already observed
             seen = y[:, self.n_epochs_ - 1]
             return Prediction(mean=seen, std=np.full(seen.shape, 1e-12))
-        return self.to_prediction(*self.predict_latent(y))
+        return self.to_prediction(*self.predict_latent(y, configs))
 
     def to_prediction(self, u_mean: NDArray[np.float64], u_std: NDArray[np.float64],
                       dof: NDArray[np.float64], clipped: NDArray[np.bool_]) -> Prediction:

@@ -107,7 +107,8 @@ class KernelChain(Predictor):
             n = self.values_.shape[0]
             if n >= self.min_finished:
                 u = self.chain_._to_u(self.values_)
-                mean, std, _, _ = self.chain_.predict_latent(self.values_[:, :tau])
+                mean, std, _, _ = self.chain_.predict_latent(self.values_[:, :tau],
+                                                             self.configs_)
                 X = self._features(self.configs_, u[:, :tau], mean)
                 self.corrections_[tau] = _Correction.fit(X, u[:, -1] - mean, std,
                                                          self.chain_._squared)
@@ -126,7 +127,7 @@ class KernelChain(Predictor):
         if fix is None:
             return self.chain_.predict(configs, y)
         chain = self.chain_
-        mean, std, dof, clipped = chain.predict_latent(y)
+        mean, std, dof, clipped = chain.predict_latent(y, configs)
         u = chain._to_u(chain._filled(y))
         mean = mean + fix.predict(self._features(configs, u, mean))
         low, high = self.bound_

@@ -106,7 +106,8 @@ def plan_search(request: SearchRequest) -> SearchPlan:
     if prior is not None:  # before any training: a wrong prior costs nothing
         from curvecast.execution.live import check_prior
 
-        check_prior(prior, workload, str(r.prior), columns=predictor.uses_configs)
+        check_prior(prior, workload, str(r.prior),
+                    columns=predictor.uses_configs and not predictor.configs_optional)
         n_prior = int(prior.is_complete().sum())
     min_complete = r.settings.complete_before_stop
     context = Context(predictor=predictor, prior=prior, epochs=r.epochs)

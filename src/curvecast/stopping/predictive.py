@@ -11,6 +11,7 @@ from collections.abc import Hashable, Mapping
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from curvecast import defaults
 from curvecast.curves import CurveSet
@@ -150,8 +151,11 @@ class PredictiveStopper(Stopper):
         self.predictor = HorizonChain() if predictor is None else predictor
         self.online = bool(getattr(self.predictor, "learns_from_partial_curves", False))
         # whether its fit_arrays takes the previous fit (``reuse``), as HorizonChain's does
-        self._reuses = self.online and "reuse" in inspect.signature(
-            self.predictor.fit_arrays).parameters  # type: ignore[attr-defined]
+        accepts = (inspect.signature(self.predictor.fit_arrays).parameters  # type: ignore[attr-defined]
+                   if self.online else {})
+        self._reuses = "reuse" in accepts
+        # and the trials' configs, which it uses (HorizonChain's config_rows)
+        self._with_configs = "configs" in accepts and bool(self.predictor.uses_configs)
         self.final_stretch = float(
             final_stretch if final_stretch is not None
             else defaults.FINAL_STRETCH if self.online else 0.0)
@@ -235,16 +239,26 @@ class PredictiveStopper(Stopper):
             return self._online[1]
         keep = np.arange(history.n_trials) != row
         values, n_observed = history.values[keep], history.n_observed[keep]
+        extra: dict[str, Any] = {}
+        # the trials' config rows, in the order of their curves; with a prior, only when it
+        # records every config column the study has (else the curves alone)
+        with_configs = self._with_configs and (self.prior is None or set(
+            history.configs.columns) <= set(self.prior.configs.columns))
+        if with_configs:
+            extra["configs"] = history.configs.loc[[c for c, k in zip(ids, keep, strict=True) if k]]
         if self.prior is not None:
             prior = self._training_prior(history)
             values = np.concatenate([prior.filled_values(), values])
             n_observed = np.concatenate([prior.n_observed(), n_observed])
+            if with_configs:
+                extra["configs"] = pd.concat(
+                    [prior.configs[list(history.configs.columns)], extra["configs"]])
         model = copy.copy(self.predictor)  # an unfitted prototype holds only its settings
         # the previous fit of the same study: what the rows added since cannot change is kept
-        reuse = ({"reuse": self._online[1]} if self._reuses and self._online is not None
-                 and self._online[0][0] == history.study else {})
+        if self._reuses and self._online is not None and self._online[0][0] == history.study:
+            extra["reuse"] = self._online[1]
         model.fit_arrays(values, n_observed, history.direction,  # type: ignore[attr-defined]
-                         **reuse)
+                         **extra)
         self._online = (version, model)
         self.n_fits_ += 1
         return model
