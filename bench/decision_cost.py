@@ -3,10 +3,12 @@
 defaults.
 
 The curves are synthetic (saturating accuracies with config-dependent level, rate and noise, a
-few late bloomers), so the study has the issue's shape exactly; each trial reports its curve
-epoch by epoch (``stopping_benchmark.run_optuna_study``).  The time of every ``pruner.prune``
-call Optuna makes is measured with ``time.process_time`` (CPU, not wall-clock: other jobs on the
-machine do not count); ``ms`` is the median, ``ms_p90`` and ``ms_max`` the tail.
+few late bloomers), so the study has the issue's shape exactly; each trial also has five
+hyperparameters (learning rate, weight decay, batch size, dropout, width: Optuna parameters, or
+the Ray trial's config), which the default predictor encodes and regresses on (stop 23); each
+trial reports its curve epoch by epoch (``stopping_benchmark.run_optuna_study``).  The time of
+every ``pruner.prune`` call Optuna makes is measured with ``time.process_time`` (CPU, not
+wall-clock: other jobs on the machine do not count); ``ms`` is the median, ``ms_p90`` and ``ms_max`` the tail.
 
 The same study is also run through Ray Tune's ``CurvecastScheduler()`` (``--ray``; Ray need not
 be started: the trials are stand-ins with the two attributes the scheduler reads, as Ray's own
@@ -40,6 +42,7 @@ from typing import Any
 
 import numpy as np
 import optuna
+import pandas as pd
 from stopping_benchmark import run_optuna_study  # bench/ is on the path of its own scripts
 
 from curvecast.execution.collect import package_versions
@@ -58,9 +61,21 @@ def curves(n: int, epochs: int, seed: int) -> np.ndarray:
     return np.clip(values + rng.normal(0, 0.01, values.shape), 0, 1)
 
 
-def run_ray_study(values: np.ndarray, trials: int, seed: int) -> dict[str, object]:
-    """A ``trials``-trial study through ``CurvecastScheduler()``, trials one after another; the
-    CPU time of each ``on_trial_result`` call."""
+def params(n: int, seed: int) -> pd.DataFrame:
+    """``n`` configs' hyperparameters, as an objective would suggest them (five numbers; the
+    curves do not depend on them): what the pruner's predictor encodes and regresses on."""
+    rng = np.random.default_rng(seed + 1000)
+    return pd.DataFrame({"lr": 10 ** rng.uniform(-4, -1, n),
+                         "weight_decay": 10 ** rng.uniform(-6, -2, n),
+                         "batch_size": rng.choice([16, 32, 64, 128], n),
+                         "dropout": rng.uniform(0.0, 0.5, n),
+                         "width": rng.integers(8, 256, n)})
+
+
+def run_ray_study(values: np.ndarray, trials: int, seed: int,
+                  table: pd.DataFrame) -> dict[str, object]:
+    """A ``trials``-trial study through ``CurvecastScheduler()``, trials one after another (each
+    with its row of ``table`` as its config); the CPU time of each ``on_trial_result`` call."""
     from curvecast.integrations.ray_tune import CurvecastScheduler
 
     rng = np.random.default_rng(seed)
@@ -69,7 +84,7 @@ def run_ray_study(values: np.ndarray, trials: int, seed: int) -> dict[str, objec
     seconds, used = [], 0
     for i in range(trials):
         config = int(rng.integers(0, len(values)))
-        trial = types.SimpleNamespace(trial_id=f"t{i}", config={"config": config})
+        trial = types.SimpleNamespace(trial_id=f"t{i}", config=table.iloc[config].to_dict())
         scheduler.on_trial_add(None, trial)
         for epoch in range(1, epochs + 1):
             t0 = time.process_time()
@@ -108,6 +123,7 @@ def main() -> None:
     results = []
     for seed in range(args.seeds):
         values = curves(1000, args.epochs, seed)
+        table = params(1000, seed)
         pruners: list[tuple[str, Callable[[], Any]]] = [
             ("CurvecastPruner()", CurvecastPruner),
             ("MedianPruner()", optuna.pruners.MedianPruner)]
@@ -117,12 +133,13 @@ def main() -> None:
         for name, make in pruners:
             storage = (f"sqlite:///{folder / f'{len(results)}.db'}" if args.sqlite else None)
             record = {"pruner": name, "seed": seed, "storage": "sqlite" if args.sqlite else "memory",
-                      **run_optuna_study(values, 1.0, make(), args.trials, seed, storage)}
+                      **run_optuna_study(values, 1.0, make(), args.trials, seed, storage,
+                                         params=table)}
             results.append(record)
             print(json.dumps(record), flush=True)
         if args.ray:
             record = {"pruner": "CurvecastScheduler() (Ray Tune)", "seed": seed,
-                      **run_ray_study(values, args.trials, seed)}
+                      **run_ray_study(values, args.trials, seed, table)}
             results.append(record)
             print(json.dumps(record), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -107,21 +107,40 @@ def test_the_encoding_leaves_out_names_and_constants() -> None:
     assert ConfigInputs.learn(table[["name", "same"]]).width == 0
 
 
-def test_a_refit_that_reuses_the_previous_one_predicts_as_a_fresh_fit() -> None:
+def test_a_refit_keeps_the_studys_encoding_and_predicts_as_one_that_refits_every_link() -> None:
     cs = _late_jump(n=260)
     values, configs = cs.values, cs.configs
-    n_observed = np.where(np.arange(260) % 3 == 0, 10, 3)
-    first = HorizonChain().fit_arrays(values[:200], n_observed[:200], cs.direction,
-                                      configs=configs.iloc[:200])
+    n_observed = np.where(np.arange(260) % 3 == 0, 10, 4)
+    n_observed[200:] = 3  # the 60 added runs: observed for 3 epochs, so links to 4+ are kept
     query = np.full((4, 2), 0.45)
     query_configs = configs.iloc[:4]
+
+    def first_fit() -> HorizonChain:
+        return HorizonChain().fit_arrays(values[:200], n_observed[:200], cs.direction,
+                                         configs=configs.iloc[:200])
+
+    first = first_fit()
     first.predict(query_configs, query)  # fits (and caches) the links and calibrations
     reused = HorizonChain().fit_arrays(values, n_observed, cs.direction, reuse=first,
                                        configs=configs)
-    fresh = HorizonChain().fit_arrays(values, n_observed, cs.direction, configs=configs)
-    a, b = reused.predict(query_configs, query), fresh.predict(query_configs, query)
+    # the encoding learned on the first 200 rows is kept; the 60 added rows are encoded with it
+    assert reused.inputs_ is first.inputs_
+    np.testing.assert_array_equal(reused.z_[:200], first.z_)
+    assert any(link is not None and link.configured for link in reused.links_.values())
+    refitted = HorizonChain().fit_arrays(values, n_observed, cs.direction, reuse=first_fit(),
+                                         configs=configs)  # the same encoding, no link kept
+    assert refitted.links_ == {}
+    a, b = reused.predict(query_configs, query), refitted.predict(query_configs, query)
     np.testing.assert_allclose(a.mean, b.mean, rtol=1e-12)
     np.testing.assert_allclose(a.std, b.std, rtol=1e-12)
+    fresh = HorizonChain().fit_arrays(values, n_observed, cs.direction, configs=configs)
+    assert fresh.inputs_ != first.inputs_  # a new study learns its own (from all 260 rows)
+    # fewer rows than config_rows: nothing is learned, and the next fit learns it
+    few = HorizonChain().fit_arrays(values[:40], np.full(40, 10), cs.direction,
+                                    configs=configs.iloc[:40])
+    assert few.inputs_ is None
+    assert HorizonChain().fit_arrays(values, n_observed, cs.direction, reuse=few,
+                                     configs=configs).inputs_ == fresh.inputs_
 
 
 def test_the_stopper_hands_the_trials_configs_to_the_chain() -> None:

@@ -69,13 +69,31 @@ class _Column:
         return [f"log10_{self.name}" if self.log else self.name]
 
     def encode(self, col: pd.Series) -> NDArray[np.float64]:
+        """The column's values as numbers, shape ``(len(col), len(names()))``: 0/1 per level, or
+        the number (log10 of it), NaN where it is not one.  On the column's numpy values, so a
+        one-row table costs microseconds (a predictor encodes the running trial's row on every
+        decision)."""
+        return self.encode_values(col.to_numpy())
+
+    def encode_values(self, raw: NDArray[Any]) -> NDArray[np.float64]:
+        """:meth:`encode` of the column's numpy values ``raw``, shape ``(n,)``."""
         if self.levels:
-            return np.stack([(col == lv).to_numpy(dtype=np.float64) for lv in self.levels], axis=1)
-        x = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64)
+            return np.stack([raw == lv for lv in self.levels], axis=1).astype(np.float64)
+        x = _numbers(raw)
         if self.log:
             with np.errstate(divide="ignore", invalid="ignore"):
                 x = np.log10(x)
         return x[:, None]
+
+
+def _numbers(raw: NDArray[Any]) -> NDArray[np.float64]:
+    """``raw`` (a column's numpy values) as floats, NaN where a value is not a number."""
+    if raw.dtype.kind in "biuf":
+        return raw.astype(np.float64)
+    try:  # objects that are numbers (a one-row table read as objects)
+        return raw.astype(np.float64)
+    except (TypeError, ValueError):  # None, or text among them
+        return pd.to_numeric(pd.Series(raw), errors="coerce").to_numpy(dtype=np.float64)
 
 
 @dataclass
@@ -162,13 +180,13 @@ class ConfigInputs:
     besides the curve.
 
     The columns are those :class:`Featurizer` uses for its ``ap`` and ``hp`` groups (numbers and
-    booleans that vary; strings with 2–20 levels one-hot; names and constants left out); a
+    booleans that vary; strings with 2–20 levels one-hot; names and constants left out).  A
     positive number column spanning more than a factor of 10 is taken as log10 when that makes
-    its values less skewed (learning rates, parameter counts; not a dropout drawn from
-    [0, 1]); each
-    centred and scaled to unit variance over the table it was learned from.  A missing value
-    (a conditional parameter a config lacks, NaN, ±inf, a column the table does not have, a
-    level not seen when learning) counts as that mean: 0 after standardising.
+    its values less skewed (learning rates, parameter counts; not a dropout drawn from [0, 1]).
+    Each encoded column is centred and scaled to unit variance over the table it was learned
+    from.  A missing value (a conditional parameter a config lacks, NaN, ±inf, a column the
+    table does not have, a level not seen when learning) counts as that mean: 0 after
+    standardising.
 
     Attributes:
         columns: how each used config column is encoded.
@@ -187,40 +205,53 @@ class ConfigInputs:
 
     @classmethod
     def learn(cls, table: pd.DataFrame) -> ConfigInputs:
-        """Which columns of ``table`` to use and their mean and scale (columns that are constant
-        once encoded are left out)."""
-        described = [_by_skew(c, table[c.name]) for c in
-                     (_describe(table[n], str(n), ap=False) for n in table.columns)
-                     if c is not None]
+        """Which columns of ``table`` to use and their mean and scale (an encoded column needs
+        two known values and must vary)."""
         kept: list[_Column] = []
         mean: list[float] = []
         scale: list[float] = []
-        for column in described:
-            x = _finite(_encoded(column, table[column.name]))
-            centre = np.nanmean(x, axis=0) if np.isfinite(x).any() else np.zeros(x.shape[1])
-            spread = np.nanstd(x, axis=0) if np.isfinite(x).any() else np.zeros(x.shape[1])
-            if not np.all(spread > 0):  # e.g. a level every row has, or one finite value
+        for name in table.columns:
+            column = _describe(table[name], str(name), ap=False)
+            if column is None:
+                continue
+            column = _by_skew(column, table[name])
+            x = _missing(column, column.encode(table[name]))
+            known = np.isfinite(x)
+            if not np.all(known.sum(axis=0) >= 2):
+                continue
+            spread = np.nanstd(x, axis=0)
+            if not np.all(spread > 0):  # e.g. a level every row has
                 continue
             kept.append(column)
-            mean += [float(v) for v in centre]
+            mean += [float(v) for v in np.nanmean(x, axis=0)]
             scale += [float(v) for v in spread]
         return cls(tuple(kept), tuple(mean), tuple(scale))
 
     def encode(self, table: pd.DataFrame) -> NDArray[np.float64]:
         """``table``'s rows encoded, shape ``(len(table), width)``; missing values are 0."""
-        n = len(table)
-        blocks = [_encoded(column, table[column.name]) if column.name in table.columns
-                  else np.full((n, len(column.names())), np.nan) for column in self.columns]
-        if not blocks:
-            return np.zeros((n, 0))
-        z = (_finite(np.hstack(blocks)) - np.asarray(self.mean)) / np.asarray(self.scale)
+        # one conversion of the whole table, then numpy per column: a column lookup in pandas
+        # costs more than encoding it, and a predictor encodes a row on every decision
+        return self.encode_values(table.to_numpy(dtype=object), tuple(table.columns))
+
+    def encode_values(self, raw: NDArray[Any], names: tuple[Any, ...]) -> NDArray[np.float64]:
+        """:meth:`encode` of a table's values as objects, shape ``(n, len(names))``, whose
+        columns are named ``names``."""
+        z = np.full((raw.shape[0], self.width), np.nan)
+        at = {name: i for i, name in enumerate(names)}
+        j = 0
+        for column in self.columns:
+            k = len(column.levels) or 1
+            if column.name in at:
+                z[:, j: j + k] = _missing(column, column.encode_values(raw[:, at[column.name]]))
+            j += k
+        z = (z - np.asarray(self.mean)) / np.asarray(self.scale)
         return np.where(np.isnan(z), 0.0, z)
 
 
-def _encoded(column: _Column, col: pd.Series) -> NDArray[np.float64]:
-    """``column.encode(col)``, with a row of a one-hot column that has none of its levels
-    (missing, or a level not seen) all NaN: missing."""
-    x = column.encode(col)
+def _missing(column: _Column, x: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``column``'s encoded values ``x`` with what is missing as NaN: ±inf, and a row of a one-hot
+    column that has none of its levels (no value, or a level not seen)."""
+    x = np.where(np.isinf(x), np.nan, x)
     if column.levels:
         x[x.sum(axis=1) == 0] = np.nan
     return x
@@ -233,7 +264,7 @@ def _by_skew(column: _Column, col: pd.Series) -> _Column:
     [0, 1], whose tiny values would become far outliers)."""
     if column.levels or pd.api.types.is_bool_dtype(col):
         return column
-    x = _finite(pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64))
+    x = _numbers(col.to_numpy())
     x = x[np.isfinite(x)]
     if x.size < 3 or x.min() <= 0 or x.max() <= 10 * x.min():
         return _Column(column.name)
@@ -245,11 +276,6 @@ def _skew(x: NDArray[np.float64]) -> float:
     d = x - x.mean()
     m2 = float(np.mean(d * d))
     return float(np.mean(d ** 3)) / m2 ** 1.5 if m2 > 0 else 0.0
-
-
-def _finite(x: NDArray[np.float64]) -> NDArray[np.float64]:
-    """``x`` with ±inf as NaN (missing)."""
-    return np.where(np.isinf(x), np.nan, x)
 
 
 def _describe(col: pd.Series, name: str, *, ap: bool) -> _Column | None:

@@ -239,9 +239,14 @@ class HorizonChain(Predictor):
                 fitted on the curves observed for ≥ b epochs, so rows observed for k epochs
                 leave every link with b > k, and every calibration from τ ≥ k (when none is
                 complete), as it was.  The predictions are those of a fit without ``reuse``
-                (to rounding: a kept calibration was computed on its own, not along with a query).
+                (to rounding: a kept calibration was computed on its own, not along with a query)
+                — except that the configs' encoding is ``reuse``'s, learned earlier in the study
+                (see ``configs``).
             configs: the curves' config table, one row per curve in the same order (used with
-                ``config_rows``; None: the links see the curves only).
+                ``config_rows``; None: the links see the curves only).  Its encoding (which
+                columns, their log, levels, mean and scale) is learned once, at the first fit
+                with ``config_rows`` rows, and kept by the fits that ``reuse`` it while its rows
+                stay the first ones (same index labels); only the added rows are encoded.
 
         Raises:
             ValueError: fewer than ``min_rows`` curves observed to epoch T, or a config table
@@ -277,16 +282,35 @@ class HorizonChain(Predictor):
         self.ladders_: dict[int, list[int]] = {}
         self.inputs_: ConfigInputs | None = None
         self.z_: NDArray[np.float64] = np.zeros((values.shape[0], 0))
-        self._query: tuple[pd.DataFrame, NDArray[np.float64]] | None = None
+        self.config_ids_: pd.Index | None = None
+        self._query: tuple[Any, NDArray[np.float64]] | None = None
         if configs is not None and self.config_rows is not None:
             if len(configs) != values.shape[0]:
                 raise ValueError(f"{len(configs)} config rows for {values.shape[0]} curves")
-            inputs = ConfigInputs.learn(configs)
-            if inputs.width:
-                self.inputs_, self.z_ = inputs, inputs.encode(configs)
+            self._encode_configs(configs, reuse)
         if reuse is not None:
             self._take_over(reuse)
         return self
+
+    def _encode_configs(self, configs: pd.DataFrame, reuse: HorizonChain | None) -> None:
+        """Set ``inputs_`` (the encoding), ``z_`` (the rows encoded) and ``config_ids_``.
+
+        The encoding is learned once per study: from the first fit whose table has
+        ``config_rows`` rows (with fewer, no link could use it), then taken over by every fit
+        that ``reuse``s it while its configs are the first rows of these (the same index labels),
+        so only the rows added since are encoded, and the links on the configs stay valid."""
+        old = None if reuse is None else reuse.inputs_
+        m = 0 if reuse is None or reuse.config_ids_ is None else len(reuse.config_ids_)
+        if (reuse is not None and old is not None and reuse.config_ids_ is not None
+                and m <= len(configs) and configs.index[:m].equals(reuse.config_ids_)):
+            inputs, z = old, np.concatenate([reuse.z_, old.encode(configs.iloc[m:])])
+        elif len(configs) >= (self.config_rows or 0):
+            inputs = ConfigInputs.learn(configs)
+            z = inputs.encode(configs)
+        else:
+            return
+        if inputs.width:
+            self.inputs_, self.z_, self.config_ids_ = inputs, z, configs.index
 
     def _settings(self) -> tuple[object, ...]:
         return (type(self), self.features, self.ladder, self.min_rows, self.clip, self.ridge,
@@ -305,8 +329,8 @@ class HorizonChain(Predictor):
             return
         added = self.n_observed_[m:]
         k = int(added.max()) if added.size else 0
-        # a link on the configs is refitted when their encoding changed (it is learned anew on
-        # every fit), and so is every calibration, which such a first link may feed
+        # a link on the configs is refitted when their encoding changed (it was learned at this
+        # fit), and so is every calibration, which such a link may feed
         same_inputs = self.inputs_ == old.inputs_
         self.links_ = {key: link for key, link in old.links_.items()
                        if key[1] > k and (same_inputs or link is None or not link.configured)}
@@ -534,13 +558,18 @@ class HorizonChain(Predictor):
 
     def _encoded(self, configs: pd.DataFrame | None, n: int) -> NDArray[np.float64] | None:
         """``configs`` encoded as the fitted ones, shape ``(n, inputs_.width)`` (None without
-        configs or inputs); the last table asked for is remembered (a running trial's)."""
+        configs or inputs).  The last one-row table's encoding is kept, keyed by its column names
+        and values (a running trial's config, asked about on every decision)."""
         if configs is None or self.inputs_ is None:
             return None
         if len(configs) != n:
             raise ValueError(f"{len(configs)} config rows for {n} partial curves")
-        if self._query is None or self._query[0] is not configs:
-            self._query = (configs, self.inputs_.encode(configs))
+        raw, names = configs.to_numpy(dtype=object), tuple(configs.columns)
+        if n != 1:
+            return self.inputs_.encode_values(raw, names)
+        key = (names, tuple(raw[0]))
+        if self._query is None or self._query[0] != key:
+            self._query = (key, self.inputs_.encode_values(raw, names))
         return self._query[1]
 
     def _filled(self, partial: NDArray[np.float64]) -> NDArray[np.float64]:
