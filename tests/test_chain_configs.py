@@ -170,3 +170,28 @@ def test_the_stopper_hands_the_trials_configs_to_the_chain() -> None:
     assert decisions["seeing", 0.0].stop and decisions["seeing", 0.0].mean < 0.5
     blind = decisions["blind", 1.3], decisions["blind", 0.0]
     assert blind[0].mean == blind[1].mean and blind[0].stop == blind[1].stop
+
+
+def test_configs_named_by_id_are_the_rows_in_order() -> None:
+    """``config_ids``: a table indexed by config id (in any order, with extra rows) gives the
+    fit the table of the curves' own rows in order would; a missing id or a repeated label is
+    refused by name."""
+    cs = _late_jump(n=120)
+    n_observed = np.full(120, 10)
+    shuffled = pd.concat([cs.configs, pd.DataFrame({"warm": [0.5], "optimizer": ["sgd"]},
+                                                   index=["unused"])]).iloc[::-1]
+    by_id = HorizonChain().fit_arrays(cs.values, n_observed, cs.direction, configs=shuffled,
+                                      config_ids=list(cs.config_ids))
+    in_order = HorizonChain().fit_arrays(cs.values, n_observed, cs.direction,
+                                         configs=cs.configs)
+    np.testing.assert_array_equal(by_id.z_, in_order.z_)
+    query = cs.configs.iloc[:3]
+    np.testing.assert_array_equal(by_id.predict(query, cs.values[:3, :2]).mean,
+                                  in_order.predict(query, cs.values[:3, :2]).mean)
+    with pytest.raises(ValueError, match=r"config ids \['nowhere'\] have no row"):
+        HorizonChain().fit_arrays(cs.values, n_observed, cs.direction, configs=shuffled,
+                                  config_ids=[*cs.config_ids[:-1], "nowhere"])
+    repeated = shuffled.set_axis(["c0"] * len(shuffled))
+    with pytest.raises(ValueError, match="whose index repeats a label"):
+        HorizonChain().fit_arrays(cs.values, n_observed, cs.direction, configs=repeated,
+                                  config_ids=list(cs.config_ids))

@@ -3,6 +3,7 @@ learned from partially trained runs as well as finished ones."""
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
@@ -223,7 +224,8 @@ class HorizonChain(Predictor):
     def fit_arrays(self, values: NDArray[np.float64], n_observed: NDArray[np.int64],
                    direction: Direction, diverged_fill: float | None = None,
                    reuse: HorizonChain | None = None,
-                   configs: pd.DataFrame | None = None) -> HorizonChain:
+                   configs: pd.DataFrame | None = None,
+                   config_ids: Sequence[Hashable] | None = None) -> HorizonChain:
         """Fit on raw arrays (the stopper's fast path, no CurveSet built).
 
         Args:
@@ -242,11 +244,14 @@ class HorizonChain(Predictor):
                 (to rounding: a kept calibration was computed on its own, not along with a query)
                 — except that the configs' encoding is ``reuse``'s, learned earlier in the study
                 (see ``configs``).
-            configs: the curves' config table, one row per curve in the same order (used with
-                ``config_rows``; None: the links see the curves only).  Its encoding (which
+            configs: the curves' config table (used with ``config_rows``; None: the links see the
+                curves only): one row per curve in the same order, or, with ``config_ids``, a
+                table indexed by config id with (at least) a row for each.  Its encoding (which
                 columns, their log, levels, mean and scale) is learned once, at the first fit
-                with ``config_rows`` rows, and kept by the fits that ``reuse`` it while its rows
-                stay the first ones (same index labels); only the added rows are encoded.
+                with ``config_rows`` curves, and kept by the fits that ``reuse`` it while its
+                curves stay the first ones (the same ids); only the added curves' rows are
+                looked up and encoded.
+            config_ids: each curve's row of ``configs`` (its index label), in order.
 
         Raises:
             ValueError: fewer than ``min_rows`` curves observed to epoch T, or a config table
@@ -282,35 +287,79 @@ class HorizonChain(Predictor):
         self.ladders_: dict[int, list[int]] = {}
         self.inputs_: ConfigInputs | None = None
         self.z_: NDArray[np.float64] = np.zeros((values.shape[0], 0))
-        self.config_ids_: pd.Index | None = None
+        self.config_ids_: NDArray[np.object_] | None = None
+        #: with ``config_ids``: the config table, its values as objects and each id's row
+        self._table: tuple[pd.DataFrame, NDArray[np.object_], dict[Any, int]] | None = None
         self._query: tuple[Any, NDArray[np.float64]] | None = None
         if configs is not None and self.config_rows is not None:
-            if len(configs) != values.shape[0]:
-                raise ValueError(f"{len(configs)} config rows for {values.shape[0]} curves")
-            self._encode_configs(configs, reuse)
+            ids = np.asarray(configs.index if config_ids is None else config_ids, dtype=object)
+            if len(ids) != values.shape[0]:
+                raise ValueError(f"{len(ids)} config rows for {values.shape[0]} curves")
+            self._encode_configs(configs, ids, config_ids is None, reuse)
         if reuse is not None:
             self._take_over(reuse)
         return self
 
-    def _encode_configs(self, configs: pd.DataFrame, reuse: HorizonChain | None) -> None:
-        """Set ``inputs_`` (the encoding), ``z_`` (the rows encoded) and ``config_ids_``.
+    def _encode_configs(self, configs: pd.DataFrame, ids: NDArray[np.object_], in_order: bool,
+                        reuse: HorizonChain | None) -> None:
+        """Set ``inputs_`` (the encoding), ``z_`` (the curves' configs encoded) and
+        ``config_ids_`` from ``configs`` and the curves' ``ids`` (``in_order``: the table's rows
+        are the curves', in order).
 
-        The encoding is learned once per study: from the first fit whose table has
-        ``config_rows`` rows (with fewer, no link could use it), then taken over by every fit
-        that ``reuse``s it while its configs are the first rows of these (the same index labels),
-        so only the rows added since are encoded, and the links on the configs stay valid."""
+        The encoding is learned once per study: at the first fit with ``config_rows`` curves
+        (with fewer, no link could use it), then taken over by every fit that ``reuse``s it
+        while its curves are the first ones here (the same ids), so only the rows added since
+        are looked up and encoded, and the links on the configs stay valid."""
+        names = tuple(configs.columns)
+        table = None if in_order else self._config_table(configs, reuse)
+
+        def at(start: int) -> NDArray[np.intp]:
+            """The rows of ``configs`` of the curves from ``start`` on."""
+            if table is None:
+                return np.arange(start, len(ids))
+            rows = [table[2].get(c, -1) for c in ids[start:]]
+            missing = [c for c, r in zip(ids[start:], rows, strict=True) if r < 0]
+            if missing:
+                raise ValueError(f"config ids {missing[:3]} have no row in the config table")
+            return np.asarray(rows, dtype=np.intp)
+
+        def values(start: int) -> NDArray[np.object_]:
+            """Those rows' values as objects, in ``names``' order."""
+            if table is None:
+                return configs.iloc[start:].to_numpy(dtype=object)
+            return table[1][at(start)]
+
         old = None if reuse is None else reuse.inputs_
-        m = 0 if reuse is None or reuse.config_ids_ is None else len(reuse.config_ids_)
-        if (reuse is not None and old is not None and reuse.config_ids_ is not None
-                and m <= len(configs) and configs.index[:m].equals(reuse.config_ids_)):
-            inputs, z = old, np.concatenate([reuse.z_, old.encode(configs.iloc[m:])])
-        elif len(configs) >= (self.config_rows or 0):
-            inputs = ConfigInputs.learn(configs)
-            z = inputs.encode(configs)
+        known = None if reuse is None else reuse.config_ids_
+        if (reuse is not None and old is not None and known is not None
+                and len(known) <= len(ids) and np.array_equal(known, ids[: len(known)])):
+            inputs = old
+            z = np.concatenate([reuse.z_, old.encode_values(values(len(known)), names)])
+            self._query = reuse._query  # the running trial's encoding, still valid
+        elif len(ids) >= (self.config_rows or 0):
+            # learned once per study, on the rows as the table types them
+            inputs = ConfigInputs.learn(configs if table is None else configs.iloc[at(0)])
+            z = inputs.encode_values(values(0), names)
         else:
             return
-        if inputs.width:
-            self.inputs_, self.z_, self.config_ids_ = inputs, z, configs.index
+        # kept even when no column is usable (width 0), so the next fit does not learn again
+        self.inputs_, self.z_, self.config_ids_ = inputs, z, ids
+
+    def _config_table(self, configs: pd.DataFrame, reuse: HorizonChain | None
+                      ) -> tuple[pd.DataFrame, NDArray[np.object_], dict[Any, int]]:
+        """``configs``, its values as objects and each id's row: built once per table in a
+        study (taken over from ``reuse`` while it is the same table, which a study's read-only
+        view is; replay's is the recorded set's, and a pandas lookup of a few of its rows cost
+        more than the fit)."""
+        if reuse is not None and reuse._table is not None and reuse._table[0] is configs:
+            self._table = reuse._table
+        else:
+            if not configs.index.is_unique:
+                raise ValueError("config_ids name rows of a config table whose index repeats "
+                                 "a label")
+            self._table = (configs, configs.to_numpy(dtype=object),
+                           {c: i for i, c in enumerate(configs.index)})
+        return self._table
 
     def _settings(self) -> tuple[object, ...]:
         return (type(self), self.features, self.ladder, self.min_rows, self.clip, self.ridge,
@@ -560,14 +609,18 @@ class HorizonChain(Predictor):
         """``configs`` encoded as the fitted ones, shape ``(n, inputs_.width)`` (None without
         configs or inputs).  The last one-row table's encoding is kept, keyed by its column names
         and values (a running trial's config, asked about on every decision)."""
-        if configs is None or self.inputs_ is None:
+        if configs is None or self.inputs_ is None or not self.inputs_.width:
             return None
         if len(configs) != n:
             raise ValueError(f"{len(configs)} config rows for {n} partial curves")
-        raw, names = configs.to_numpy(dtype=object), tuple(configs.columns)
+        names = tuple(configs.columns)
         if n != 1:
-            return self.inputs_.encode_values(raw, names)
-        key = (names, tuple(raw[0]))
+            return self.inputs_.encode_values(configs.to_numpy(dtype=object), names)
+        row = configs.iloc[0].tolist()  # a few times faster than to_numpy for one row
+        key = (names, tuple(row))
+        raw = np.empty((1, len(row)), dtype=object)
+        for j, value in enumerate(row):  # element by element: a value may itself be a list
+            raw[0, j] = value
         if self._query is None or self._query[0] != key:
             self._query = (key, self.inputs_.encode_values(raw, names))
         return self._query[1]

@@ -170,6 +170,7 @@ class PredictiveStopper(Stopper):
         self.fits = FitCache(max_size=1) if fits is None else fits
         self._cache: tuple[Hashable, int, Predictor] | None = None
         self._online: tuple[tuple[Hashable, ...], Predictor] | None = None
+        self._prior_table: tuple[pd.DataFrame, pd.DataFrame] | None = None
         self.n_fits_ = 0
         self.n_clipped_ = 0
         self.n_explored_ = 0
@@ -240,19 +241,22 @@ class PredictiveStopper(Stopper):
         keep = np.arange(history.n_trials) != row
         values, n_observed = history.values[keep], history.n_observed[keep]
         extra: dict[str, Any] = {}
-        # the trials' config rows, in the order of their curves; with a prior, only when it
-        # records every config column the study has (else the curves alone)
+        # the trials' config rows, named by their ids in the order of their curves (the table
+        # is handed over as it is: a predictor looks up only the rows it has not encoded yet);
+        # with a prior, only when it records every config column the study has (else the
+        # curves alone)
         with_configs = self._with_configs and (self.prior is None or set(
             history.configs.columns) <= set(self.prior.configs.columns))
         if with_configs:
-            extra["configs"] = history.configs.loc[[c for c, k in zip(ids, keep, strict=True) if k]]
+            extra["configs"] = history.configs
+            extra["config_ids"] = [c for c, k in zip(ids, keep, strict=True) if k]
         if self.prior is not None:
             prior = self._training_prior(history)
             values = np.concatenate([prior.filled_values(), values])
             n_observed = np.concatenate([prior.n_observed(), n_observed])
             if with_configs:
-                extra["configs"] = pd.concat(
-                    [prior.configs[list(history.configs.columns)], extra["configs"]])
+                extra["configs"] = self._with_prior_configs(history.configs)
+                extra["config_ids"] = [*prior.config_ids, *extra["config_ids"]]
         model = copy.copy(self.predictor)  # an unfitted prototype holds only its settings
         # the previous fit of the same study: what the rows added since cannot change is kept
         if self._reuses and self._online is not None and self._online[0][0] == history.study:
@@ -262,6 +266,15 @@ class PredictiveStopper(Stopper):
         self._online = (version, model)
         self.n_fits_ += 1
         return model
+
+    def _with_prior_configs(self, configs: pd.DataFrame) -> pd.DataFrame:
+        """The prior's config rows (cut to ``configs``' columns) above the study's ``configs``:
+        built once per study table (a History is a read-only view)."""
+        assert self.prior is not None
+        if self._prior_table is None or self._prior_table[0] is not configs:
+            self._prior_table = (configs, pd.concat(
+                [self.prior.configs[list(configs.columns)], configs]))
+        return self._prior_table[1]
 
     def _training_prior(self, history: History) -> CurveSet:
         """The prior cut to the study's epochs."""
