@@ -40,8 +40,9 @@ FINAL_STRETCH = 0.2
 #: it, for 4–9 % more epochs); the share 0.1 was set in development runs on those sets.
 EXPLORE = 0.1
 
-#: Curves that must reach the first horizon of :class:`curvecast.predictors.HorizonChain` before
-#: its first link also regresses on the run's config (None: never).
+#: Curves that must reach a link's horizon in :class:`curvecast.predictors.HorizonChain` before
+#: the link also regresses on the run's config (None: never).  Set in development runs (stop 22's
+#: first-link experiment); the links and Δ around it were chosen leave one data set out (stop 23).
 CHAIN_CONFIG_ROWS: int | None = 50
 
 #: Which links of :class:`curvecast.predictors.HorizonChain` regress on the run's config:

@@ -23,7 +23,7 @@ ANCHOR_ROWS = 10
 SPREAD_ROWS = 10
 #: The most the input-dependent variance may differ from the pooled one: a factor of 10 each way.
 SPREAD_CLIP = float(np.log(10.0))
-#: Curves a first link needs per column before it also sees the configs (``config_rows``).
+#: Curves a link needs per column before it also sees the configs (besides ``config_rows``).
 CONFIG_ROWS_PER_COLUMN = 3
 
 
@@ -43,7 +43,7 @@ class _Link:
     #: ``spread="by-input"``: the variance at input x is ``s2·exp(slope·(x − centre))``
     slope: float = 0.0
     centre: float = 0.0
-    #: a first link that also regresses on the run's config (its last ``width`` columns)
+    #: a link that also regresses on the run's config (its last ``inputs_.width`` columns)
     configured: bool = False
 
     def variance_factor(self, x: Any) -> Any:

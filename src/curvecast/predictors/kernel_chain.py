@@ -48,7 +48,9 @@ class KernelChain(Predictor):
     stays the chain (``docs/results-prediction.md`` says why and what it measured).
 
     Args:
-        chain: the unfitted chain (default: ``HorizonChain()``).
+        chain: the unfitted chain (default: ``HorizonChain(config_rows=None)``, the curves
+            alone, as it was measured: the correction is what sees the configs here, so a chain
+            that regressed on them too would use them twice).
         features: the correction's feature groups, a subset of ``{"ts", "ap", "hp"}``.
         min_finished: finished curves the correction needs (≥ 10).
     """
@@ -57,7 +59,7 @@ class KernelChain(Predictor):
                  features: Collection[str] | str = GROUPS, min_finished: int = 20) -> None:
         if min_finished < 10:
             raise ValueError(f"min_finished must be >= 10, got {min_finished}")
-        self.chain = HorizonChain() if chain is None else chain
+        self.chain = HorizonChain(config_rows=None) if chain is None else chain
         self.featurizer = Featurizer(groups=features)  # type: ignore[arg-type]  # parsed there
         self.min_finished = int(min_finished)
 
