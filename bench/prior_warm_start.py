@@ -8,7 +8,14 @@ row is on the same half.  It asks whether the runs the rule stops — whose futu
 never observes — are what keeps its probabilities off: a prior shows it what becomes of every
 kind of run.  Prints one JSON line per set (``docs/results-benchmark.md``, stop 22).
 
+Stop 24: ``--configs numeric`` lets the trials (and the prior) carry the recorded number
+columns, and ``--predictor kernel`` puts ``KernelChain()`` in place of ``HorizonChain()``: with a
+prior of at least 100 complete curves its correction is on from the first decision, which no
+study of the benchmark reaches on its own.
+
     .venv/bin/python bench/prior_warm_start.py --data all --sizes 0,50,150
+    .venv/bin/python bench/prior_warm_start.py --data all --sizes 150 --configs numeric \
+        --predictor chain|kernel
 """
 
 from __future__ import annotations
@@ -16,23 +23,29 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from protocol_sim import Rule, data_names, median_rule, run_study, stopper_rule, summarise
+from protocol_sim import Rule, data_names, median_rule, run_study, stopper_rule, study_configs, summarise
 from stopping_benchmark import DATA, load
 
 from curvecast import CurveSet
-from curvecast.predictors import HorizonChain
+from curvecast.predictors import HorizonChain, KernelChain, Predictor
 from curvecast.stopping import PredictiveStopper
 
+PREDICTORS: dict[str, Callable[[], Predictor]] = {
+    "chain": HorizonChain, "kernel": KernelChain,
+    "kernel-floor": lambda: KernelChain(min_scale=1.0)}
 
-def warm_rule(prior: CurveSet | None) -> Rule:
-    """The default rule, warm-started with ``prior`` (None: no prior)."""
-    return stopper_rule(PredictiveStopper(predictor=HorizonChain(), prior=prior))
+
+def warm_rule(prior: CurveSet | None, predictor: str = "chain") -> Rule:
+    """The default rule with ``predictor`` at its defaults, warm-started with ``prior`` (None:
+    no prior)."""
+    return stopper_rule(PredictiveStopper(predictor=PREDICTORS[predictor](), prior=prior))
 
 
 def main() -> None:
@@ -41,15 +54,20 @@ def main() -> None:
     parser.add_argument("--exclude", default="friedman-sgd")
     parser.add_argument("--sizes", default="0,50,150", help="prior sizes (complete curves)")
     parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--configs", default="none", choices=("none", "numeric", "all"))
+    parser.add_argument("--predictor", default="chain", choices=sorted(PREDICTORS))
     args = parser.parse_args()
     for name in data_names(args.data, args.exclude):
         curves = load(DATA[name])
         sign = curves.direction.sign
         order = np.random.default_rng(99).permutation(curves.n_configs)
         half = curves.n_configs // 2
-        values = curves.filled_values()[np.sort(order[half:])]
+        study = np.sort(order[half:])
+        values = curves.filled_values()[study]
+        table = study_configs(curves.configs.iloc[study], args.configs)
         seeds = range(args.seeds)
-        row: dict[str, object] = {"data": name}
+        row: dict[str, object] = {"data": name, "predictor": args.predictor,
+                                  "configs": args.configs}
         median = summarise([run_study(values, sign, partial(median_rule, sign), 200, s)
                             for s in seeds])
         row["median"] = f"{median['speedup']}x {median['kept']}"
@@ -57,8 +75,9 @@ def main() -> None:
             chosen = np.zeros(curves.n_configs, dtype=bool)
             chosen[order[:size]] = True
             prior = curves.subset(chosen) if size else None
-            result = summarise([run_study(values, sign, partial(warm_rule, prior), 200, s)
-                                for s in seeds])
+            result = summarise([run_study(values, sign,
+                                          partial(warm_rule, prior, args.predictor), 200, s,
+                                          table) for s in seeds])
             row[f"prior {size}"] = f"{result['speedup']}x {result['kept']} ({result['ms']} ms)"
         print(json.dumps(row, ensure_ascii=False), flush=True)
 

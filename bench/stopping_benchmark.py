@@ -49,7 +49,7 @@ import pandas as pd
 from curvecast import CurveSet, registry
 from curvecast.execution.collect import package_versions
 from curvecast.execution.replay import replay
-from curvecast.predictors import HorizonChain
+from curvecast.predictors import HorizonChain, KernelChain, Predictor
 from curvecast.search import RandomSearch
 from curvecast.stopping import (
     Decision,
@@ -81,7 +81,8 @@ GRID: tuple[Point, ...] = (
 #: grid's choice was made; docs/results-benchmark.md says what they gave and why they stay out).
 TRIED: tuple[Point, ...] = (
     (0.99, "last+best", "markov", 0.2, 0.1, "by-input", "none"),
-    (0.995, "last+best", "markov", 0.2, 0.1, "pooled", "none"))
+    (0.995, "last+best", "markov", 0.2, 0.1, "pooled", "none"),
+    (0.99, "last+best", "markov", 0.2, 0.1, "pooled", "all+kernel"))
 KEEP = 9  # best kept in at least this many of 10 orderings/seeds counts as safe
 
 
@@ -108,10 +109,13 @@ def grid_name(delta: float, features: str, links: str = "markov", stretch: float
             f"{'' if configs == 'none' else ',configs ' + configs}]")
 
 
-def chain(features: str, links: str, spread: str, configs: str) -> HorizonChain:
-    """A grid point's predictor (``configs``: "none", or which links see the run's config)."""
+def chain(features: str, links: str, spread: str, configs: str) -> Predictor:
+    """A grid point's predictor (``configs``: "none", or which links see the run's config;
+    "all+kernel": every link, and ``KernelChain``'s correction once 100 curves have finished)."""
     if configs == "none":
         return HorizonChain(features=features, links=links, spread=spread, config_rows=None)
+    if configs == "all+kernel":
+        return KernelChain(chain=chain(features, links, spread, "all"))
     return HorizonChain(features=features, links=links, spread=spread, config_links=configs)
 
 

@@ -111,3 +111,97 @@ def test_fit_leaves_the_chain_it_was_given_unfitted(sets: tuple[CurveSet, CurveS
     assert not hasattr(chain, "u_")
     np.testing.assert_array_equal(first.predict_curves(test, 3).mean, before)
     assert first.min_rows == chain.min_rows == 5
+
+
+def _partial_arrays(cs: CurveSet, n_finished: int, seed: int = 3
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """``cs``'s values with every curve after the first ``n_finished`` cut at a random epoch
+    (1..T−1): a study's finished, stopped and running trials."""
+    T = cs.n_epochs
+    n_observed = np.full(cs.n_configs, T)
+    n_observed[n_finished:] = np.random.default_rng(seed).integers(
+        1, T, cs.n_configs - n_finished)
+    values = np.where(np.arange(T)[None, :] < n_observed[:, None], cs.values, np.nan)
+    return values, n_observed
+
+
+def test_fit_arrays_learns_from_partial_curves_and_corrects_from_min_finished(
+        sets: tuple[CurveSet, CurveSet]) -> None:
+    train, test = sets
+    values, n_observed = _partial_arrays(train, 30)
+    ids = list(train.config_ids)
+    chain = HorizonChain().fit_arrays(values, n_observed, train.direction,
+                                      configs=train.configs, config_ids=ids)
+    below = KernelChain(min_finished=40).fit_arrays(values, n_observed, train.direction,
+                                                    configs=train.configs, config_ids=ids)
+    assert not below.corrected
+    want = chain.predict(test.configs, test.values[:, :3])
+    got = below.predict(test.configs, test.values[:, :3])
+    np.testing.assert_array_equal(got.mean, want.mean)  # exactly the chain, configs and all
+    np.testing.assert_array_equal(got.std, want.std)
+    above = KernelChain(min_finished=20).fit_arrays(values, n_observed, train.direction,
+                                                    configs=train.configs, config_ids=ids)
+    assert above.corrected
+    truth = test.values[:, -1]
+    corrected = _r2(truth, above.predict(test.configs, test.values[:, :2]).mean)
+    assert corrected == pytest.approx(0.859, abs=0.01)  # 30 finished curves teach the lr effect
+    assert corrected > _r2(truth, chain.predict(test.configs, test.values[:, :2]).mean) + 0.1
+
+
+def test_a_refit_keeps_the_corrections_until_a_tenth_more_curves_finished(
+        sets: tuple[CurveSet, CurveSet]) -> None:
+    train, test = sets
+    direction = train.direction
+
+    def fit(n_finished: int, reuse: KernelChain | None) -> KernelChain:
+        values, n_observed = _partial_arrays(train, n_finished)
+        return KernelChain(min_finished=20).fit_arrays(
+            values, n_observed, direction, reuse=reuse, configs=train.configs,
+            config_ids=list(train.config_ids))
+
+    first = fit(40, None)
+    first.predict(test.configs.iloc[:1], test.values[:1, :3])  # τ = 3's correction fitted
+    assert 3 in first.state_.corrections  # type: ignore[union-attr]
+    kept = fit(43, first)  # 3 more finished: under a tenth
+    assert kept.state_ is first.state_
+    renewed = fit(44, kept)  # 4 more: a tenth
+    assert renewed.state_ is not first.state_ and renewed.state_ is not None
+    assert renewed.state_.values.shape[0] == 44 and not renewed.state_.corrections
+    fresh = KernelChain(min_finished=20, refresh=0.0).fit_arrays(
+        *_partial_arrays(train, 41), direction, reuse=first, configs=train.configs,
+        config_ids=list(train.config_ids))
+    assert fresh.state_ is not first.state_  # refresh=0: anew at every new finished curve
+    with pytest.raises(ValueError, match="refresh"):
+        KernelChain(refresh=-0.1)
+
+
+def test_the_stopper_runs_it_from_the_fifth_complete_trial(sets: tuple[CurveSet, CurveSet]
+                                                           ) -> None:
+    from curvecast.execution import replay
+    from curvecast.search import RandomSearch
+    from curvecast.stopping import PredictiveStopper
+
+    train, _ = sets
+    results = {}
+    for name, predictor in (("chain", HorizonChain()), ("kernel", KernelChain(min_finished=10))):
+        stopper = PredictiveStopper(predictor=predictor)
+        results[name] = replay(train, RandomSearch.from_curves(train, seed=0), stopper)
+    finished = {k: sum(t.epochs == train.n_epochs for t in r.trials) for k, r in results.items()}
+    assert finished == {"chain": 15, "kernel": 14}
+    # both judge from the 5th complete trial; once 10 have finished, the correction (which
+    # sees the learning rate that sets the final value) stops more, and both keep the best
+    assert (results["kernel"].total_epochs, results["chain"].total_epochs) == (327, 385)
+    assert results["kernel"].best_kept and results["chain"].best_kept
+
+
+def test_min_scale_keeps_sigma_at_least_the_chains(sets: tuple[CurveSet, CurveSet]) -> None:
+    train, test = sets
+    free = KernelChain().fit(train)
+    floored = KernelChain(min_scale=1.0).fit(train)
+    chain = free.chain_.predict(test.configs, test.values[:, :2])
+    a, b = free.predict_curves(test, 2), floored.predict_curves(test, 2)
+    np.testing.assert_array_equal(a.mean, b.mean)  # the same correction of the mean
+    assert np.all(a.std < chain.std)  # the correction earned a narrower σ here
+    np.testing.assert_allclose(b.std, chain.std)  # held at the chain's
+    with pytest.raises(ValueError, match="min_scale"):
+        KernelChain(min_scale=-1.0)

@@ -118,7 +118,14 @@ class Featurizer:
     def fit(self, curves: CurveSet) -> Featurizer:
         """Learn which config columns to use and how to encode them from ``curves``."""
         declared = curves.provenance.get("columns", {}) if isinstance(curves.provenance, dict) else {}
-        table = curves.configs
+        return self.fit_table(curves.configs, curves.diverged_fill, declared)
+
+    def fit_table(self, table: pd.DataFrame, diverged_fill: float,
+                  declared: dict[str, Any] | None = None) -> Featurizer:
+        """:meth:`fit` from a config table, the value a diverged entry counts as (metric units)
+        and the table's declared ``architecture``/``hyperparameters`` column names (None: the
+        architecture columns are those curvecast's recorders name, the rest hyperparameters)."""
+        declared = declared or {}
         ap_names = [c for c in declared.get("architecture", _AP_DEFAULT) if c in table.columns]
         if "hyperparameters" in declared:
             hp_names = [c for c in declared["hyperparameters"] if c in table.columns]
@@ -126,7 +133,7 @@ class Featurizer:
             hp_names = [c for c in table.columns if c not in ap_names]
         self.ap_columns_ = [c for c in (_describe(table[n], n, ap=True) for n in ap_names) if c]
         self.hp_columns_ = [c for c in (_describe(table[n], n, ap=False) for n in hp_names) if c]
-        self.diverged_fill_ = curves.diverged_fill
+        self.diverged_fill_ = float(diverged_fill)
         return self
 
     def feature_names(self, tau: int) -> list[str]:
@@ -153,18 +160,26 @@ class Featurizer:
         y = np.array(partial, dtype=np.float64, ndmin=2)
         if y.shape[0] != len(configs):
             raise ValueError(f"{len(configs)} config rows but {y.shape[0]} partial curves")
+        return np.hstack([self.curve_features(y), self.config_features(configs)])
+
+    def curve_features(self, partial: NDArray[np.float64]) -> NDArray[np.float64]:
+        """The ``ts`` block of :meth:`transform` (shape ``(n, 3τ − 3)``; ``(n, 0)`` without
+        the group)."""
+        y = np.array(partial, dtype=np.float64, ndmin=2)
+        if "ts" not in self.groups:
+            return np.zeros((y.shape[0], 0))
         y[~np.isfinite(y)] = self.diverged_fill_
-        blocks: list[NDArray[np.float64]] = []
-        if "ts" in self.groups:
-            d1 = np.diff(y, axis=1)
-            blocks += [y, d1, np.diff(d1, axis=1)]
+        d1 = np.diff(y, axis=1)
+        return np.hstack([y, d1, np.diff(d1, axis=1)])
+
+    def config_features(self, configs: pd.DataFrame) -> NDArray[np.float64]:
+        """The ``ap`` and ``hp`` blocks of :meth:`transform`, shape ``(len(configs), k)``."""
+        blocks: list[NDArray[np.float64]] = [np.zeros((len(configs), 0))]
         for group, cols in (("ap", self.ap_columns_), ("hp", self.hp_columns_)):
             if group in self.groups:
                 for c in cols:
                     blocks.append(c.encode(configs[c.name]) if c.name in configs.columns
                                   else np.full((len(configs), len(c.names())), np.nan))
-        if not blocks:
-            return np.zeros((len(configs), 0))
         return np.hstack(blocks)
 
     def transform_curves(self, curves: CurveSet, tau: int,

@@ -3,6 +3,7 @@ learned from partially trained runs as well as finished ones."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -197,6 +198,13 @@ class HorizonChain(Predictor):
         self.config_links = config_links
         #: whether predictions depend on the config table (with ``config_rows``)
         self.uses_configs = self.config_rows is not None
+
+    def on_curves_alone(self) -> HorizonChain:
+        """An unfitted chain with these settings whose links never see the config
+        (``config_rows=None``)."""
+        blind = copy.copy(self)
+        blind.config_rows, blind.uses_configs = None, False
+        return blind
 
     def __repr__(self) -> str:
         extra = "" if self.spread == "pooled" else f", spread={self.spread!r}"

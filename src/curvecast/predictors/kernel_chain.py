@@ -4,14 +4,16 @@ partial curve and the config, once enough runs have finished."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Hashable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 from sklearn.metrics.pairwise import rbf_kernel
 
-from curvecast.curves import CurveSet
+from curvecast import defaults
+from curvecast.curves import CurveSet, Direction
 from curvecast.features import GROUPS, Featurizer
 from curvecast.predictors._base import Prediction, Predictor, target_column
 from curvecast.predictors.horizon_chain import HorizonChain, widened
@@ -23,45 +25,65 @@ PENALTIES = (1e-3, 1e-2, 1e-1, 1.0, 10.0)
 
 
 class KernelChain(Predictor):
-    """:class:`HorizonChain`'s prediction plus a kernel ridge correction of its error.
+    """:class:`HorizonChain`'s prediction plus, once enough runs have finished, a kernel ridge
+    correction of its error.
 
-    The chain (curve only, linear links) learns from every curve, partial ones too, but sees
-    only the value and the best value after τ epochs, and no config.  On the finished curves,
-    an RBF kernel ridge regression learns the chain's error at the target epoch from what the
-    chain does not use — the whole partial curve with its first and second differences (TS), the
-    architecture (AP) and the hyperparameters (HP), see :mod:`curvecast.features` — plus the
+    With fewer than ``min_finished`` finished curves it predicts exactly as ``chain`` (by
+    default ``HorizonChain()``, whose links also regress on the run's config).  From then on the
+    prediction is that of the same chain on the curves alone plus a correction: on the finished
+    curves, an RBF kernel ridge regression learns that chain's error at the target epoch from
+    what it does not use — the whole partial curve with its first and second differences (TS),
+    the architecture (AP) and the hyperparameters (HP), see :mod:`curvecast.features` — plus the
     chain's own prediction; all on the chain's modelled scale (``log`` of a perplexity or a loss,
-    "larger is better").  Its kernel width and penalty are chosen per τ by closed-form
-    leave-one-out error (the mean offset counted in the hat diagonal: close to, not exactly,
-    refitting without each curve) over the grids :data:`GAMMAS` × :data:`PENALTIES` (one
-    eigendecomposition per width), so nothing is tuned by hand per data set.
+    "larger is better").  (The chain corrected sees the curves alone so that the kernel is the one
+    part that reads the config: corrected, the config-regressing chain scored lower R² on six of
+    the 14 cells of ``docs/results-prediction.md``.)  Its kernel width and penalty are chosen per
+    τ by closed-form leave-one-out error (the mean offset counted in the hat diagonal: close to,
+    not exactly, refitting without each curve) over the grids :data:`GAMMAS` ×
+    :data:`PENALTIES` (one eigendecomposition per width), so nothing is tuned by hand per data
+    set.
 
     σ: the chain's σ, rescaled so that the leave-one-out errors of the corrected prediction on
     the finished curves have unit mean square in units of it (with the chain's ``tail``: only
     the errors on the better side, doubled).  The mean is kept inside the chain's bound (the
     finished curves' final values widened by ``clip`` times their range) and flagged
-    ``clipped`` when it is moved.  With fewer than ``min_finished`` finished curves it
-    predicts exactly as the chain.
+    ``clipped`` when it is moved.
 
-    It needs the configs (``uses_configs``) and refits one kernel regression per τ after every
-    fit, so it is a predictor for ``curvecast evaluate`` and the API; the stopping rule's default
-    stays the chain (``docs/results-prediction.md`` says why and what it measured).
+    It learns from partial curves (the chain does) and can be refitted whenever a study changes
+    (:meth:`fit_arrays`, as the stopper does): the chain is refitted as
+    :meth:`HorizonChain.fit_arrays` does; a τ's correction is fitted when first asked for, and
+    the corrections are kept by the fits that ``reuse`` them until the finished curves have grown
+    by ``refresh`` (a tenth) since they were learned.
 
     Args:
-        chain: the unfitted chain (default: ``HorizonChain(config_rows=None)``, the curves
-            alone, as it was measured: the correction is what sees the configs here, so a chain
-            that regressed on them too would use them twice).
+        chain: the unfitted chain (default: ``HorizonChain()``).
         features: the correction's feature groups, a subset of ``{"ts", "ap", "hp"}``.
-        min_finished: finished curves the correction needs (≥ 10).
+        min_finished: finished curves the correction needs (≥ 10; default
+            :data:`curvecast.defaults.CORRECTION_ROWS` = 100).
+        refresh: the growth of the finished curves, as a share, after which a refit learns the
+            corrections anew (≥ 0; 0: at every refit with a new finished curve).
+        min_scale: the least factor the correction may scale the chain's σ by (0: none; 1: the
+            corrected σ is never narrower than the chain's).
     """
 
+    learns_from_partial_curves = True
+    configs_optional = True
+
     def __init__(self, chain: HorizonChain | None = None,
-                 features: Collection[str] | str = GROUPS, min_finished: int = 20) -> None:
+                 features: Collection[str] | str = GROUPS,
+                 min_finished: int = defaults.CORRECTION_ROWS, refresh: float = 0.1,
+                 min_scale: float = 0.0) -> None:
         if min_finished < 10:
             raise ValueError(f"min_finished must be >= 10, got {min_finished}")
-        self.chain = HorizonChain(config_rows=None) if chain is None else chain
+        if not refresh >= 0.0:
+            raise ValueError(f"refresh must be >= 0, got {refresh}")
+        self.chain = HorizonChain() if chain is None else chain
         self.featurizer = Featurizer(groups=features)  # type: ignore[arg-type]  # parsed there
         self.min_finished = int(min_finished)
+        self.refresh = float(refresh)
+        if not min_scale >= 0.0:
+            raise ValueError(f"min_scale must be >= 0, got {min_scale}")
+        self.min_scale = float(min_scale)
 
     @property
     def min_rows(self) -> int:
@@ -72,6 +94,13 @@ class KernelChain(Predictor):
         return (f"KernelChain(chain={self.chain!r}, features={sorted(self.featurizer.groups)}, "
                 f"min_finished={self.min_finished})")
 
+    @property
+    def corrected(self) -> bool:
+        """Whether the fitted predictor corrects the chain (enough curves had finished)."""
+        if not hasattr(self, "chain_"):
+            raise RuntimeError("call fit(curves) before predict")
+        return self.state_ is not None
+
     def fit(self, curves: CurveSet, *, target_epoch: int | None = None) -> KernelChain:
         """Fit the chain on every curve and keep the finished ones for the correction.
 
@@ -80,62 +109,134 @@ class KernelChain(Predictor):
         """
         trained = curves.without_untrained_epoch()
         col = target_column(trained, target_epoch)
-        self.chain_ = copy.deepcopy(self.chain).fit(trained, target_epoch=target_epoch)
-        self.featurizer_ = copy.deepcopy(self.featurizer)
-        finished = np.asarray(trained.observed[:, : col + 1].all(axis=1), dtype=bool)
-        train = trained.subset(finished)
-        self.featurizer_.fit(train)
-        self.target_col_ = col
-        self.configs_ = train.configs
-        self.values_ = train.filled_values()[:, : col + 1]
-        finals = self.chain_._to_u(self.values_[:, -1])
-        self.bound_ = widened(float(finals.min()), float(finals.max()), self.chain_.clip)
-        self.corrections_: dict[int, _Correction | None] = {}
+        values = trained.filled_values()[:, : col + 1]
+        n_observed = np.minimum(trained.n_observed(), col + 1)
+        declared = (trained.provenance.get("columns", {})
+                    if isinstance(trained.provenance, dict) else {})
+        return self._fit(values, n_observed, trained.direction, trained.diverged_fill, None,
+                         trained.configs, None, declared)
+
+    def fit_arrays(self, values: NDArray[np.float64], n_observed: NDArray[np.int64],
+                   direction: Direction, diverged_fill: float | None = None,
+                   reuse: KernelChain | None = None, configs: pd.DataFrame | None = None,
+                   config_ids: Sequence[Hashable] | None = None) -> KernelChain:
+        """Fit on raw arrays, as :meth:`HorizonChain.fit_arrays` (same arguments); ``reuse``, an
+        earlier fit in the same study, also hands over its corrections while they are fresh
+        (see the class notes)."""
+        values = np.asarray(values, dtype=np.float64)
+        return self._fit(values, np.asarray(n_observed, dtype=np.int64), direction,
+                         diverged_fill, reuse, configs, config_ids, {})
+
+    def _fit(self, values: NDArray[np.float64], n_observed: NDArray[np.int64],
+             direction: Direction, diverged_fill: float | None, reuse: KernelChain | None,
+             configs: pd.DataFrame | None, config_ids: Sequence[Hashable] | None,
+             declared: dict[str, Any]) -> KernelChain:
+        T = values.shape[1]
+        finished = np.flatnonzero(n_observed >= T)
+        corrected = finished.size >= self.min_finished
+        prototype = self.chain.on_curves_alone() if corrected else self.chain
+        before = getattr(reuse, "chain_", None)
+        if before is not None and before._settings() != prototype._settings():
+            before = None  # the other chain (the correction started since)
+        self.chain_ = copy.copy(prototype).fit_arrays(
+            values, n_observed, direction, diverged_fill=diverged_fill, reuse=before,
+            configs=configs, config_ids=config_ids)
+        self.state_: _State | None = None
+        if not corrected:
+            return self
+        old = getattr(reuse, "state_", None)
+        if old is not None and old.fresh(self.chain_, finished.size, self.refresh):
+            self.state_ = old
+            return self
+        if configs is None:
+            rows = pd.DataFrame(index=pd.RangeIndex(finished.size))
+        elif config_ids is None:
+            rows = configs.iloc[finished]
+        else:
+            ids = list(config_ids)
+            rows = configs.loc[[ids[i] for i in finished]]
+        featurizer = copy.deepcopy(self.featurizer).fit_table(
+            rows, self.chain_.diverged_fill_, declared)
+        self.state_ = _State(self.chain_, featurizer, values[finished], rows)
         return self
 
-    def _features(self, configs: pd.DataFrame, u: NDArray[np.float64],
+    def _features(self, config_block: NDArray[np.float64], u: NDArray[np.float64],
                   chain_mean: NDArray[np.float64]) -> NDArray[np.float64]:
-        """The correction's inputs: TS/AP/HP features of the modelled-scale partial curves ``u``
-        (shape ``(n, τ)``) and the chain's mean (shape ``(n,)``)."""
-        return np.column_stack([self.featurizer_.transform(configs, u), chain_mean])
+        """The correction's inputs: the TS features of the modelled-scale partial curves ``u``
+        (shape ``(n, τ)``), the AP/HP block of their configs (``Featurizer.config_features``)
+        and the chain's mean (shape ``(n,)``)."""
+        assert self.state_ is not None
+        return np.column_stack([self.state_.featurizer.curve_features(u), config_block,
+                                chain_mean])
+
+    def _config_block(self, configs: pd.DataFrame) -> NDArray[np.float64]:
+        """``configs``' AP/HP block; a one-row table's is kept, keyed by its column names and
+        values (a running trial's config, asked about on every decision)."""
+        state = self.state_
+        assert state is not None
+        if len(configs) != 1:
+            return state.featurizer.config_features(configs)
+        key = (tuple(configs.columns), tuple(map(repr, configs.iloc[0].tolist())))
+        if state.query is None or state.query[0] != key:
+            state.query = (key, state.featurizer.config_features(configs))
+        return state.query[1]
 
     def correction(self, tau: int) -> _Correction | None:
         """The fitted correction for curves observed for ``tau`` epochs (None: too few finished
         curves), fitted on first use."""
-        if not hasattr(self, "corrections_"):
-            raise RuntimeError("call fit(curves) before predict")
-        if tau not in self.corrections_:
-            self.corrections_[tau] = None
-            n = self.values_.shape[0]
-            if n >= self.min_finished:
-                u = self.chain_._to_u(self.values_)
-                mean, std, _, _ = self.chain_.predict_latent(self.values_[:, :tau],
-                                                             self.configs_)
-                X = self._features(self.configs_, u[:, :tau], mean)
-                self.corrections_[tau] = _Correction.fit(X, u[:, -1] - mean, std,
-                                                         self.chain_._squared)
-        return self.corrections_[tau]
+        if not self.corrected:
+            return None
+        state = self.state_
+        assert state is not None
+        if tau not in state.corrections:
+            chain = self.chain_
+            u = chain._to_u(state.values)
+            mean, std, _, _ = chain.predict_latent(state.values[:, :tau])
+            X = self._features(state.config_block, u[:, :tau], mean)
+            state.corrections[tau] = _Correction.fit(X, u[:, -1] - mean, std, chain._squared)
+        return state.corrections[tau]
 
     def predict(self, configs: pd.DataFrame, partial: NDArray[np.float64]) -> Prediction:
         y = np.array(partial, dtype=np.float64, ndmin=2)
         tau = y.shape[1]
-        if not hasattr(self, "corrections_"):
-            raise RuntimeError("call fit(curves) before predict")
         if len(configs) != y.shape[0]:
             raise ValueError(f"{len(configs)} config rows but {y.shape[0]} partial curves")
-        if tau > self.target_col_:
+        if not self.corrected or tau >= self.chain_.n_epochs_:
             return self.chain_.predict(configs, y)
         fix = self.correction(tau)
-        if fix is None:
-            return self.chain_.predict(configs, y)
+        assert fix is not None and self.state_ is not None
         chain = self.chain_
-        mean, std, dof, clipped = chain.predict_latent(y, configs)
+        mean, std, dof, clipped = chain.predict_latent(y)
         u = chain._to_u(chain._filled(y))
-        mean = mean + fix.predict(self._features(configs, u, mean))
-        low, high = self.bound_
+        mean = mean + fix.predict(self._features(self._config_block(configs), u, mean))
+        low, high = self.state_.bound
         clipped = clipped | (mean < low) | (mean > high)
         mean = np.clip(mean, low, high)
-        return chain.to_prediction(mean, std * fix.scale, dof, clipped)
+        return chain.to_prediction(mean, std * max(fix.scale, self.min_scale), dof, clipped)
+
+
+class _State:
+    """What the corrections learn from — the finished curves (metric units, shape ``(n, T)``),
+    their config rows and the fitted featurizer — the corrections fitted so far (per τ), and the
+    bound, on the modelled scale of the chain fitted with them."""
+
+    def __init__(self, chain: HorizonChain, featurizer: Featurizer,
+                 values: NDArray[np.float64], configs: pd.DataFrame) -> None:
+        self.featurizer, self.values = featurizer, values
+        self.config_block = featurizer.config_features(configs)
+        #: the last one-row query's AP/HP block, keyed by its columns and values
+        self.query: tuple[Any, NDArray[np.float64]] | None = None
+        self.scale = chain.unit_, chain.centre_, chain.log_target_, chain.sign_
+        finals = chain._to_u(values[:, -1])
+        self.bound = widened(float(finals.min()), float(finals.max()), chain.clip)
+        self.corrections: dict[int, _Correction] = {}
+
+    def fresh(self, chain: HorizonChain, n_finished: int, refresh: float) -> bool:
+        """Whether ``chain`` (refitted since, on the same scale) may keep these corrections:
+        ``n_finished`` curves have finished, fewer than ``1 + refresh`` times those learned on."""
+        n = self.values.shape[0]
+        same_scale = self.scale == (chain.unit_, chain.centre_, chain.log_target_, chain.sign_)
+        return same_scale and n <= n_finished < max(n * (1.0 + refresh), n + 1)
 
 
 class _Correction:
@@ -190,4 +291,7 @@ class _Correction:
         """The correction for inputs ``X`` (shape ``(n, d)``), shape ``(n,)``."""
         X = np.where(np.isfinite(X), X, self.center)
         Z = (X[:, self.keep] - self.center[self.keep]) / self.spread[self.keep]
-        return self.offset + rbf_kernel(Z, self.train, gamma=self.gamma) @ self.dual
+        # the RBF kernel in numpy (sklearn's validation costs more than the product for one row)
+        d2 = (np.sum(Z ** 2, axis=1)[:, None] - 2.0 * Z @ self.train.T
+              + np.sum(self.train ** 2, axis=1)[None, :])
+        return self.offset + np.exp(-self.gamma * np.maximum(d2, 0.0)) @ self.dual
