@@ -58,9 +58,9 @@ class KernelChain(Predictor):
     **Not the stopping rule's default** (``docs/results-benchmark.md``, stop 24).  No study of
     the benchmark reaches 100 finished trials on its own, so there it decides as the chain.
     Warm-started with a prior of 120 complete curves of the same workload (correction on from
-    the first decision), it stopped earlier than the chain with the best kept in 10 of 10 seeds
-    on five development sets, and kept it in 0 of 10 on TinyImageNet, whose best runs bloom
-    late; with ``min_scale=1`` it was safe and slower than the chain.
+    the first decision), it stopped as early as the chain or earlier, with the best kept in 10 of
+    10 seeds, on the five other development sets, and kept it in 0 of 10 on TinyImageNet, whose
+    best runs bloom late; with ``min_scale=1`` it was safe and slower than the chain.
 
     Args:
         chain: the unfitted chain (default: ``HorizonChain()``).
