@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from curvecast import CurveSet, Direction
@@ -205,3 +206,34 @@ def test_min_scale_keeps_sigma_at_least_the_chains(sets: tuple[CurveSet, CurveSe
     np.testing.assert_allclose(b.std, chain.std)  # held at the chain's
     with pytest.raises(ValueError, match="min_scale"):
         KernelChain(min_scale=-1.0)
+
+
+def test_corrected_fits_refuse_config_tables_that_do_not_match(
+        sets: tuple[CurveSet, CurveSet]) -> None:
+    train, _ = sets
+    values, n_observed = _partial_arrays(train, 40)
+    ids = list(train.config_ids)
+    model = KernelChain(min_finished=20)
+    with pytest.raises(ValueError, match="150 config rows for 100 curves"):
+        model.fit_arrays(values, n_observed, train.direction,
+                         configs=pd.concat([train.configs, train.configs.iloc[:50]]))
+    with pytest.raises(ValueError, match="99 config ids for 100 curves"):
+        model.fit_arrays(values, n_observed, train.direction, configs=train.configs,
+                         config_ids=ids[:99])
+    repeated = pd.concat([train.configs, train.configs.iloc[:1]])
+    with pytest.raises(ValueError, match="repeats a label"):
+        model.fit_arrays(values, n_observed, train.direction, configs=repeated, config_ids=ids)
+    with pytest.raises(ValueError, match="no row"):
+        model.fit_arrays(values, n_observed, train.direction, configs=train.configs.iloc[1:],
+                         config_ids=ids)
+
+
+def test_a_refit_for_another_target_epoch_learns_anew(sets: tuple[CurveSet, CurveSet]) -> None:
+    train, test = sets
+    values, n_observed = _partial_arrays(train, 40)
+    first = KernelChain(min_finished=20).fit_arrays(values, n_observed, train.direction)
+    first.predict(test.configs.iloc[:1], test.values[:1, :3])
+    shorter = KernelChain(min_finished=20).fit_arrays(
+        values[:, :10], np.minimum(n_observed, 10), train.direction, reuse=first)
+    assert shorter.state_ is not first.state_ and shorter.state_ is not None
+    assert shorter.state_.values.shape[1] == 10

@@ -129,7 +129,16 @@ class KernelChain(Predictor):
                    config_ids: Sequence[Hashable] | None = None) -> KernelChain:
         """Fit on raw arrays, as :meth:`HorizonChain.fit_arrays` (same arguments); ``reuse``, an
         earlier fit in the same study, also hands over its corrections while they are fresh
-        (see the class notes)."""
+        (see the class notes: same target epoch, same modelled scale — a metric far from zero
+        is measured from its median, which moves with every refit, so there they are learned
+        anew each time).  The correction's config columns are chosen from the table as
+        :meth:`Featurizer.fit_table` does without declared columns (``fit`` reads a CurveSet's
+        declared architecture and hyperparameter columns).
+
+        Raises:
+            ValueError: as :meth:`HorizonChain.fit_arrays`; with the correction on, a config
+                table or ids that do not match the curves.
+        """
         values = np.asarray(values, dtype=np.float64)
         return self._fit(values, np.asarray(n_observed, dtype=np.int64), direction,
                          diverged_fill, reuse, configs, config_ids, {})
@@ -155,13 +164,7 @@ class KernelChain(Predictor):
         if old is not None and old.fresh(self.chain_, finished.size, self.refresh):
             self.state_ = old
             return self
-        if configs is None:
-            rows = pd.DataFrame(index=pd.RangeIndex(finished.size))
-        elif config_ids is None:
-            rows = configs.iloc[finished]
-        else:
-            ids = list(config_ids)
-            rows = configs.loc[[ids[i] for i in finished]]
+        rows = _finished_rows(configs, config_ids, finished, values.shape[0])
         featurizer = copy.deepcopy(self.featurizer).fit_table(
             rows, self.chain_.diverged_fill_, declared)
         self.state_ = _State(self.chain_, featurizer, values[finished], rows)
@@ -222,6 +225,33 @@ class KernelChain(Predictor):
         return chain.to_prediction(mean, std * max(fix.scale, self.min_scale), dof, clipped)
 
 
+def _finished_rows(configs: pd.DataFrame | None, config_ids: Sequence[Hashable] | None,
+                   finished: NDArray[np.intp], n: int) -> pd.DataFrame:
+    """The config rows of the ``finished`` curves among ``n``: from ``configs`` in the curves'
+    order, or looked up by ``config_ids`` (None: a table without columns).
+
+    Raises:
+        ValueError: a table with another number of rows, ids of another number, a repeated
+            index label or an id without a row.
+    """
+    if configs is None:
+        return pd.DataFrame(index=pd.RangeIndex(finished.size))
+    if config_ids is None:
+        if len(configs) != n:
+            raise ValueError(f"{len(configs)} config rows for {n} curves")
+        return configs.iloc[finished]
+    ids = list(config_ids)
+    if len(ids) != n:
+        raise ValueError(f"{len(ids)} config ids for {n} curves")
+    if not configs.index.is_unique:
+        raise ValueError("config_ids name rows of a config table whose index repeats a label")
+    wanted = [ids[i] for i in finished]
+    missing = [c for c in wanted if c not in configs.index]
+    if missing:
+        raise ValueError(f"config ids {missing[:3]} have no row in the config table")
+    return configs.loc[wanted]
+
+
 class _State:
     """What the corrections learn from — the finished curves (metric units, shape ``(n, T)``),
     their config rows and the fitted featurizer — the corrections fitted so far (per τ), and the
@@ -243,7 +273,9 @@ class _State:
         ``n_finished`` curves have finished, fewer than ``1 + refresh`` times those learned on."""
         n = self.values.shape[0]
         same_scale = self.scale == (chain.unit_, chain.centre_, chain.log_target_, chain.sign_)
-        return same_scale and n <= n_finished < max(n * (1.0 + refresh), n + 1)
+        same_target = self.values.shape[1] == chain.n_epochs_
+        return (same_scale and same_target
+                and n <= n_finished < max(n * (1.0 + refresh), n + 1))
 
 
 class _Correction:
