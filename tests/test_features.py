@@ -74,3 +74,28 @@ def test_features_are_finite_for_any_partial_curve(partial: np.ndarray) -> None:
     X = f.transform(pd.DataFrame(index=range(partial.shape[0])), partial)
     assert X.shape == (partial.shape[0], len(f.feature_names(partial.shape[1])))
     assert np.isfinite(X).all()
+
+
+def test_last_row_cache_keeps_an_encoding_while_the_row_is_the_same() -> None:
+    from curvecast.features import LastRowCache
+
+    calls: list[list[object]] = []
+
+    def encode(table: pd.DataFrame, row: list[object]) -> np.ndarray:
+        calls.append(row)
+        return np.array([[float(len(calls))]])
+
+    cache = LastRowCache()
+    nan_row = pd.DataFrame({"lr": [float("nan")], "opt": ["adam"]})
+    assert cache.get(nan_row, encode)[0, 0] == 1.0
+    assert cache.get(nan_row.copy(), encode)[0, 0] == 1.0  # NaN counts as the same value
+    assert cache.get(pd.DataFrame({"lr": [0.1], "opt": ["adam"]}), encode)[0, 0] == 2.0
+    assert cache.get(pd.DataFrame({"rate": [0.1], "opt": ["adam"]}), encode)[0, 0] == 3.0
+    listed = pd.DataFrame({"layers": [[64, 32]]})
+    assert cache.get(listed, encode)[0, 0] == 4.0
+    assert cache.get(pd.DataFrame({"layers": [[64, 32]]}), encode)[0, 0] == 4.0
+    assert cache.get(pd.DataFrame({"layers": [[64, 16]]}), encode)[0, 0] == 5.0
+    arrays = pd.DataFrame({"w": [np.ones(2)]})
+    assert cache.get(arrays, encode)[0, 0] == 6.0
+    assert cache.get(pd.DataFrame({"w": [np.ones(2)]}), encode)[0, 0] == 7.0  # not one bool
+    assert len(calls) == 7

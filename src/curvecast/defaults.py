@@ -49,7 +49,7 @@ CHAIN_CONFIG_ROWS: int | None = 50
 #: ``"first"`` or ``"all"``.
 CHAIN_CONFIG_LINKS = "all"
 
-#: Finished curves :class:`curvecast.predictors.KernelChain` (the default predictor) needs
+#: Finished curves :class:`curvecast.predictors.KernelChain` (not the stopping rule's default) needs
 #: before a kernel ridge regression corrects the chain's prediction from the whole partial curve
 #: and the config; with fewer it predicts as the chain.  The paper's SRM waits for 100 complete
 #: runs too; from 10 the correction lost the best run far more often (stop 21).

@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 
 from curvecast import defaults
 from curvecast.curves import CurveSet, Direction
-from curvecast.features import ConfigInputs
+from curvecast.features import ConfigInputs, LastRowCache
 from curvecast.predictors._base import Prediction, Predictor, target_column
 
 #: Curves a later link needs before it also sees the anchor (its 4 columns, with room to spare).
@@ -298,7 +298,7 @@ class HorizonChain(Predictor):
         self.config_ids_: NDArray[np.object_] | None = None
         #: with ``config_ids``: the config table, its values as objects and each id's row
         self._table: tuple[pd.DataFrame, NDArray[np.object_], dict[Any, int]] | None = None
-        self._query: tuple[Any, NDArray[np.float64]] | None = None
+        self._query = LastRowCache()  # the running trial's encoding
         if configs is not None and self.config_rows is not None:
             ids = np.asarray(configs.index if config_ids is None else config_ids, dtype=object)
             if len(ids) != values.shape[0]:
@@ -621,17 +621,17 @@ class HorizonChain(Predictor):
             return None
         if len(configs) != n:
             raise ValueError(f"{len(configs)} config rows for {n} partial curves")
-        names = tuple(configs.columns)
+        inputs = self.inputs_
         if n != 1:
-            return self.inputs_.encode_values(configs.to_numpy(dtype=object), names)
-        row = configs.iloc[0].tolist()  # a few times faster than to_numpy for one row
-        key = (names, tuple(row))
-        raw = np.empty((1, len(row)), dtype=object)
-        for j, value in enumerate(row):  # element by element: a value may itself be a list
-            raw[0, j] = value
-        if self._query is None or self._query[0] != key:
-            self._query = (key, self.inputs_.encode_values(raw, names))
-        return self._query[1]
+            return inputs.encode_values(configs.to_numpy(dtype=object), tuple(configs.columns))
+
+        def encode(table: pd.DataFrame, row: list[Any]) -> NDArray[np.float64]:
+            raw = np.empty((1, len(row)), dtype=object)
+            for j, value in enumerate(row):  # element by element: a value may itself be a list
+                raw[0, j] = value
+            return inputs.encode_values(raw, tuple(table.columns))
+
+        return self._query.get(configs, encode)
 
     def _filled(self, partial: NDArray[np.float64]) -> NDArray[np.float64]:
         """``partial`` as a 2-D float array, NaN/±inf (diverged) replaced by the fill."""

@@ -14,7 +14,7 @@ from sklearn.metrics.pairwise import rbf_kernel
 
 from curvecast import defaults
 from curvecast.curves import CurveSet, Direction
-from curvecast.features import GROUPS, Featurizer
+from curvecast.features import GROUPS, Featurizer, LastRowCache
 from curvecast.predictors._base import Prediction, Predictor, target_column
 from curvecast.predictors.horizon_chain import HorizonChain, widened
 
@@ -186,10 +186,7 @@ class KernelChain(Predictor):
         assert state is not None
         if len(configs) != 1:
             return state.featurizer.config_features(configs)
-        key = (tuple(configs.columns), tuple(map(repr, configs.iloc[0].tolist())))
-        if state.query is None or state.query[0] != key:
-            state.query = (key, state.featurizer.config_features(configs))
-        return state.query[1]
+        return state.query.get(configs, lambda table, _: state.featurizer.config_features(table))
 
     def correction(self, tau: int) -> _Correction | None:
         """The fitted correction for curves observed for ``tau`` epochs (None: too few finished
@@ -261,8 +258,8 @@ class _State:
                  values: NDArray[np.float64], configs: pd.DataFrame) -> None:
         self.featurizer, self.values = featurizer, values
         self.config_block = featurizer.config_features(configs)
-        #: the last one-row query's AP/HP block, keyed by its columns and values
-        self.query: tuple[Any, NDArray[np.float64]] | None = None
+        #: the last one-row query's AP/HP block
+        self.query = LastRowCache()
         self.scale = chain.unit_, chain.centre_, chain.log_target_, chain.sign_
         finals = chain._to_u(values[:, -1])
         self.bound = widened(float(finals.min()), float(finals.max()), chain.clip)
