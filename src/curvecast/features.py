@@ -263,6 +263,30 @@ class ConfigInputs:
         return np.where(np.isnan(z), 0.0, z)
 
 
+def index_positions(configs: pd.DataFrame) -> dict[Any, int]:
+    """Each index label of ``configs`` → its row position.
+
+    Raises:
+        ValueError: the index repeats a label (an id would name two rows).
+    """
+    if not configs.index.is_unique:
+        raise ValueError("config_ids name rows of a config table whose index repeats a label")
+    return {c: i for i, c in enumerate(configs.index)}
+
+
+def positions_of(lookup: dict[Any, int], ids: Sequence[Any]) -> NDArray[np.intp]:
+    """The row positions of ``ids`` in :func:`index_positions`' ``lookup``.
+
+    Raises:
+        ValueError: an id without a row (the first three named).
+    """
+    rows = [lookup.get(c, -1) for c in ids]
+    missing = [c for c, r in zip(ids, rows, strict=True) if r < 0]
+    if missing:
+        raise ValueError(f"config ids {missing[:3]} have no row in the config table")
+    return np.asarray(rows, dtype=np.intp)
+
+
 class LastRowCache:
     """The encoding of the last one-row config table asked about, kept while its column names
     and values stay the same: a running trial's config, which a predictor encodes on every

@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 
 from curvecast import defaults
 from curvecast.curves import CurveSet, Direction
-from curvecast.features import ConfigInputs, LastRowCache
+from curvecast.features import ConfigInputs, LastRowCache, index_positions, positions_of
 from curvecast.predictors._base import Prediction, Predictor, target_column
 
 #: Curves a later link needs before it also sees the anchor (its 4 columns, with room to spare).
@@ -325,11 +325,7 @@ class HorizonChain(Predictor):
             """The rows of ``configs`` of the curves from ``start`` on."""
             if table is None:
                 return np.arange(start, len(ids))
-            rows = [table[2].get(c, -1) for c in ids[start:]]
-            missing = [c for c, r in zip(ids[start:], rows, strict=True) if r < 0]
-            if missing:
-                raise ValueError(f"config ids {missing[:3]} have no row in the config table")
-            return np.asarray(rows, dtype=np.intp)
+            return positions_of(table[2], list(ids[start:]))
 
         def values(start: int) -> NDArray[np.object_]:
             """Those rows' values as objects, in ``names``' order."""
@@ -362,11 +358,7 @@ class HorizonChain(Predictor):
         if reuse is not None and reuse._table is not None and reuse._table[0] is configs:
             self._table = reuse._table
         else:
-            if not configs.index.is_unique:
-                raise ValueError("config_ids name rows of a config table whose index repeats "
-                                 "a label")
-            self._table = (configs, configs.to_numpy(dtype=object),
-                           {c: i for i, c in enumerate(configs.index)})
+            self._table = (configs, configs.to_numpy(dtype=object), index_positions(configs))
         return self._table
 
     def _settings(self) -> tuple[object, ...]:

@@ -14,7 +14,7 @@ from sklearn.metrics.pairwise import rbf_kernel
 
 from curvecast import defaults
 from curvecast.curves import CurveSet, Direction
-from curvecast.features import GROUPS, Featurizer, LastRowCache
+from curvecast.features import GROUPS, Featurizer, LastRowCache, index_positions, positions_of
 from curvecast.predictors._base import Prediction, Predictor, target_column
 from curvecast.predictors.horizon_chain import HorizonChain, widened
 
@@ -240,13 +240,7 @@ def _finished_rows(configs: pd.DataFrame | None, config_ids: Sequence[Hashable] 
     ids = list(config_ids)
     if len(ids) != n:
         raise ValueError(f"{len(ids)} config ids for {n} curves")
-    if not configs.index.is_unique:
-        raise ValueError("config_ids name rows of a config table whose index repeats a label")
-    wanted = [ids[i] for i in finished]
-    missing = [c for c in wanted if c not in configs.index]
-    if missing:
-        raise ValueError(f"config ids {missing[:3]} have no row in the config table")
-    return configs.loc[wanted]
+    return configs.iloc[positions_of(index_positions(configs), [ids[i] for i in finished])]
 
 
 class _State:
