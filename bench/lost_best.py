@@ -31,19 +31,12 @@ def main() -> None:
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     studies: list[Any] = []
-    create = optuna.create_study
-
-    def keep(*a: Any, **k: Any) -> Any:  # run_optuna_study's study, kept to be looked at
-        studies.append(create(*a, **k))
-        return studies[-1]
-
-    optuna.create_study = keep  # type: ignore[assignment]
     curves = sb.load(sb.DATA[args.data])
     values, sign = curves.filled_values(), curves.direction.sign
     rule = sb.grid_name(args.delta, "last+best", "markov", 0.2, 0.1, "pooled", "all")
     for seed in (int(s) for s in args.seeds.split(",")):
         record = sb.run_optuna_study(values, sign, sb.optuna_pruners()[rule](), args.trials,
-                                     seed, params=curves.configs)
+                                     seed, params=curves.configs, studies=studies)
         study = studies[-1]
         drawn = [t.user_attrs["config"] for t in study.trials]
         finals = sign * values[drawn, -1]

@@ -194,7 +194,8 @@ def optuna_pruners() -> dict[str, Callable[[], Any]]:
 
 def run_optuna_study(values: np.ndarray, sign: float, pruner: Any, trials: int,
                      seed: int, storage: str | None = None,
-                     params: pd.DataFrame | None = None) -> dict[str, Any]:
+                     params: pd.DataFrame | None = None,
+                     studies: list[Any] | None = None) -> dict[str, Any]:
     """One Optuna study (``storage``: its URL; default in memory), every ``prune`` call timed.
 
     The study's ``RandomSampler(seed)`` draws the recorded config of each trial (an index into
@@ -203,6 +204,7 @@ def run_optuna_study(values: np.ndarray, sign: float, pruner: Any, trials: int,
     trial then suggests as its parameters, each a single value (``suggest_float(name, v, v)``,
     which draws nothing: the same configs are drawn with and without), as an objective that
     suggested the recorded hyperparameters would; None: the trials have no parameters.
+    ``studies``: a list the finished study is appended to (to look at its trials).
     """
     import optuna
     from optuna.distributions import IntDistribution
@@ -241,6 +243,8 @@ def run_optuna_study(values: np.ndarray, sign: float, pruner: Any, trials: int,
     study = optuna.create_study(direction="maximize" if sign > 0 else "minimize", pruner=pruner,
                                 sampler=optuna.samplers.RandomSampler(seed=seed), storage=storage)
     study.optimize(objective, n_trials=trials)
+    if studies is not None:
+        studies.append(study)
     sampled = [t.user_attrs["config"] for t in study.trials]
     true_best = float(np.max(sign * values[sampled, -1]))
     complete = [t for t in study.trials if t.state is optuna.trial.TrialState.COMPLETE]
