@@ -14,8 +14,8 @@ prior of at least 100 complete curves its correction is on from the first decisi
 study of the benchmark reaches on its own.
 
     .venv/bin/python bench/prior_warm_start.py --data all --sizes 0,50,150
-    .venv/bin/python bench/prior_warm_start.py --data all --sizes 150 --configs numeric \
-        --predictor chain|kernel
+    .venv/bin/python bench/prior_warm_start.py --data all --sizes 120 --configs numeric \
+        --predictor chain|kernel|kernel-floor
 """
 
 from __future__ import annotations
@@ -30,7 +30,16 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from protocol_sim import Rule, data_names, median_rule, run_study, stopper_rule, study_configs, summarise
+from protocol_sim import (
+    Rule,
+    add_study_arguments,
+    data_names,
+    median_rule,
+    run_study,
+    stopper_rule,
+    study_configs,
+    summarise,
+)
 from stopping_benchmark import DATA, load
 
 from curvecast import CurveSet
@@ -50,11 +59,8 @@ def warm_rule(prior: CurveSet | None, predictor: str = "chain") -> Rule:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default="all")
-    parser.add_argument("--exclude", default="friedman-sgd")
+    add_study_arguments(parser)
     parser.add_argument("--sizes", default="0,50,150", help="prior sizes (complete curves)")
-    parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--configs", default="none", choices=("none", "numeric", "all"))
     parser.add_argument("--predictor", default="chain", choices=sorted(PREDICTORS))
     args = parser.parse_args()
     for name in data_names(args.data, args.exclude):
@@ -65,7 +71,7 @@ def main() -> None:
         study = np.sort(order[half:])
         values = curves.filled_values()[study]
         table = study_configs(curves.configs.iloc[study], args.configs)
-        seeds = range(args.seeds)
+        seeds = range(args.first_seed, args.first_seed + args.seeds)
         row: dict[str, object] = {"data": name, "predictor": args.predictor,
                                   "configs": args.configs}
         median = summarise([run_study(values, sign, partial(median_rule, sign), 200, s)
