@@ -124,8 +124,8 @@ def test_a_refit_keeps_the_studys_encoding_and_predicts_as_one_that_refits_every
     reused = HorizonChain().fit_arrays(values, n_observed, cs.direction, reuse=first,
                                        configs=configs)
     # the encoding learned on the first 200 rows is kept; the 60 added rows are encoded with it
-    assert reused.inputs_ is first.inputs_
-    np.testing.assert_array_equal(reused.z_[:200], first.z_)
+    assert reused.configs_.inputs is first.configs_.inputs
+    np.testing.assert_array_equal(reused.configs_.z[:200], first.configs_.z)
     assert any(link is not None and link.configured for link in reused.links_.values())
     refitted = HorizonChain().fit_arrays(values, n_observed, cs.direction, reuse=first_fit(),
                                          configs=configs)  # the same encoding, no link kept
@@ -134,13 +134,14 @@ def test_a_refit_keeps_the_studys_encoding_and_predicts_as_one_that_refits_every
     np.testing.assert_allclose(a.mean, b.mean, rtol=1e-12)
     np.testing.assert_allclose(a.std, b.std, rtol=1e-12)
     fresh = HorizonChain().fit_arrays(values, n_observed, cs.direction, configs=configs)
-    assert fresh.inputs_ != first.inputs_  # a new study learns its own (from all 260 rows)
+    # a new study learns its own (from all 260 rows)
+    assert fresh.configs_.inputs != first.configs_.inputs
     # fewer rows than config_rows: nothing is learned, and the next fit learns it
     few = HorizonChain().fit_arrays(values[:40], np.full(40, 10), cs.direction,
                                     configs=configs.iloc[:40])
-    assert few.inputs_ is None
+    assert few.configs_.inputs is None
     assert HorizonChain().fit_arrays(values, n_observed, cs.direction, reuse=few,
-                                     configs=configs).inputs_ == fresh.inputs_
+                                     configs=configs).configs_.inputs == fresh.configs_.inputs
 
 
 def test_the_stopper_hands_the_trials_configs_to_the_chain() -> None:
@@ -184,7 +185,7 @@ def test_configs_named_by_id_are_the_rows_in_order() -> None:
                                       config_ids=list(cs.config_ids))
     in_order = HorizonChain().fit_arrays(cs.values, n_observed, cs.direction,
                                          configs=cs.configs)
-    np.testing.assert_array_equal(by_id.z_, in_order.z_)
+    np.testing.assert_array_equal(by_id.configs_.z, in_order.configs_.z)
     query = cs.configs.iloc[:3]
     np.testing.assert_array_equal(by_id.predict(query, cs.values[:3, :2]).mean,
                                   in_order.predict(query, cs.values[:3, :2]).mean)

@@ -77,7 +77,7 @@ def test_features_are_finite_for_any_partial_curve(partial: np.ndarray) -> None:
 
 
 def test_last_row_cache_keeps_an_encoding_while_the_row_is_the_same() -> None:
-    from curvecast.features import LastRowCache
+    from curvecast.predictors.study_configs import LastRowCache
 
     calls: list[list[object]] = []
 

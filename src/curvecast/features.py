@@ -22,7 +22,7 @@ applies the same fill to partial curves given directly (``diverged_fill``).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -261,72 +261,6 @@ class ConfigInputs:
             j += k
         z = (z - np.asarray(self.mean)) / np.asarray(self.scale)
         return np.where(np.isnan(z), 0.0, z)
-
-
-def index_positions(configs: pd.DataFrame) -> dict[Any, int]:
-    """Each index label of ``configs`` → its row position.
-
-    Raises:
-        ValueError: the index repeats a label (an id would name two rows).
-    """
-    if not configs.index.is_unique:
-        raise ValueError("config_ids name rows of a config table whose index repeats a label")
-    return {c: i for i, c in enumerate(configs.index)}
-
-
-def positions_of(lookup: dict[Any, int], ids: Sequence[Any]) -> NDArray[np.intp]:
-    """The row positions of ``ids`` in :func:`index_positions`' ``lookup``.
-
-    Raises:
-        ValueError: an id without a row (the first three named).
-    """
-    rows = [lookup.get(c, -1) for c in ids]
-    missing = [c for c, r in zip(ids, rows, strict=True) if r < 0]
-    if missing:
-        raise ValueError(f"config ids {missing[:3]} have no row in the config table")
-    return np.asarray(rows, dtype=np.intp)
-
-
-class LastRowCache:
-    """The encoding of the last one-row config table asked about, kept while its column names
-    and values stay the same: a running trial's config, which a predictor encodes on every
-    decision.  Values are compared one by one (``is``, then ``==``; NaN equals NaN; a value
-    whose comparison is not one bool, such as an array, counts as changed)."""
-
-    def __init__(self) -> None:
-        self._key: tuple[tuple[Any, ...], list[Any]] | None = None
-        self._value: Any = None
-
-    def get(self, configs: pd.DataFrame,
-            encode: Callable[[pd.DataFrame, list[Any]], NDArray[np.float64]]
-            ) -> NDArray[np.float64]:
-        """``encode(configs, row)`` for the one-row table ``configs`` (``row``: its values as a
-        list), or the kept result when the names and values are those of the last call."""
-        row = configs.iloc[0].tolist()  # a few times faster than to_numpy for one row
-        key = (tuple(configs.columns), row)
-        if self._key is None or not _same_row(self._key, key):
-            self._key, self._value = key, encode(configs, row)
-        return self._value
-
-
-def _same_row(a: tuple[tuple[Any, ...], list[Any]], b: tuple[tuple[Any, ...], list[Any]]
-              ) -> bool:
-    """Whether two (column names, values) keys of :class:`LastRowCache` are the same."""
-    if a[0] != b[0] or len(a[1]) != len(b[1]):
-        return False
-    for x, y in zip(a[1], b[1], strict=True):
-        if x is y:
-            continue
-        try:
-            equal = x == y
-            if not isinstance(equal, (bool, np.bool_)):
-                return False
-            if not equal and not (isinstance(x, float) and isinstance(y, float)
-                                  and math.isnan(x) and math.isnan(y)):
-                return False
-        except (TypeError, ValueError):
-            return False
-    return True
 
 
 def _missing(column: _Column, x: NDArray[np.float64]) -> NDArray[np.float64]:

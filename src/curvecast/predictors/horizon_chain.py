@@ -15,8 +15,8 @@ from numpy.typing import NDArray
 
 from curvecast import defaults
 from curvecast.curves import CurveSet, Direction
-from curvecast.features import ConfigInputs, LastRowCache, index_positions, positions_of
 from curvecast.predictors._base import Prediction, Predictor, target_column
+from curvecast.predictors.study_configs import StudyConfigs
 
 #: Curves a later link needs before it also sees the anchor (its 4 columns, with room to spare).
 ANCHOR_ROWS = 10
@@ -44,7 +44,7 @@ class _Link:
     #: ``spread="by-input"``: the variance at input x is ``s2·exp(slope·(x − centre))``
     slope: float = 0.0
     centre: float = 0.0
-    #: a link that also regresses on the run's config (its last ``inputs_.width`` columns)
+    #: a link that also regresses on the run's config (its last ``configs_.inputs.width`` columns)
     configured: bool = False
 
     def variance_factor(self, x: Any) -> Any:
@@ -293,73 +293,17 @@ class HorizonChain(Predictor):
         self.rows_: dict[int, NDArray[np.intp]] = {}  # per horizon b: the curves that reach it
         self.calibration_: dict[int, float] = {}
         self.ladders_: dict[int, list[int]] = {}
-        self.inputs_: ConfigInputs | None = None
-        self.z_: NDArray[np.float64] = np.zeros((values.shape[0], 0))
-        self.config_ids_: NDArray[np.object_] | None = None
-        #: with ``config_ids``: the config table, its values as objects and each id's row
-        self._table: tuple[pd.DataFrame, NDArray[np.object_], dict[Any, int]] | None = None
-        self._query = LastRowCache()  # the running trial's encoding
+        #: the curves' encoded configs (see :class:`StudyConfigs`)
+        self.configs_ = StudyConfigs(values.shape[0])
         if configs is not None and self.config_rows is not None:
             ids = np.asarray(configs.index if config_ids is None else config_ids, dtype=object)
             if len(ids) != values.shape[0]:
                 raise ValueError(f"{len(ids)} config rows for {values.shape[0]} curves")
-            self._encode_configs(configs, ids, config_ids is None, reuse)
+            self.configs_ = StudyConfigs.of(configs, ids, config_ids is None, self.config_rows,
+                                            None if reuse is None else reuse.configs_)
         if reuse is not None:
             self._take_over(reuse)
         return self
-
-    def _encode_configs(self, configs: pd.DataFrame, ids: NDArray[np.object_], in_order: bool,
-                        reuse: HorizonChain | None) -> None:
-        """Set ``inputs_`` (the encoding), ``z_`` (the curves' configs encoded) and
-        ``config_ids_`` from ``configs`` and the curves' ``ids`` (``in_order``: the table's rows
-        are the curves', in order).
-
-        The encoding is learned once per study: at the first fit with ``config_rows`` curves
-        (with fewer, no link could use it), then taken over by every fit that ``reuse``s it
-        while its curves are the first ones here (the same ids), so only the rows added since
-        are looked up and encoded, and the links on the configs stay valid."""
-        names = tuple(configs.columns)
-        table = None if in_order else self._config_table(configs, reuse)
-
-        def at(start: int) -> NDArray[np.intp]:
-            """The rows of ``configs`` of the curves from ``start`` on."""
-            if table is None:
-                return np.arange(start, len(ids))
-            return positions_of(table[2], list(ids[start:]))
-
-        def values(start: int) -> NDArray[np.object_]:
-            """Those rows' values as objects, in ``names``' order."""
-            if table is None:
-                return configs.iloc[start:].to_numpy(dtype=object)
-            return table[1][at(start)]
-
-        old = None if reuse is None else reuse.inputs_
-        known = None if reuse is None else reuse.config_ids_
-        if (reuse is not None and old is not None and known is not None
-                and len(known) <= len(ids) and np.array_equal(known, ids[: len(known)])):
-            inputs = old
-            z = np.concatenate([reuse.z_, old.encode_values(values(len(known)), names)])
-            self._query = reuse._query  # the running trial's encoding, still valid
-        elif len(ids) >= (self.config_rows or 0):
-            # learned once per study, on the rows as the table types them
-            inputs = ConfigInputs.learn(configs if table is None else configs.iloc[at(0)])
-            z = inputs.encode_values(values(0), names)
-        else:
-            return
-        # kept even when no column is usable (width 0), so the next fit does not learn again
-        self.inputs_, self.z_, self.config_ids_ = inputs, z, ids
-
-    def _config_table(self, configs: pd.DataFrame, reuse: HorizonChain | None
-                      ) -> tuple[pd.DataFrame, NDArray[np.object_], dict[Any, int]]:
-        """``configs``, its values as objects and each id's row: built once per table in a
-        study (taken over from ``reuse`` while it is the same table, which a study's read-only
-        view is; replay's is the recorded set's, and a pandas lookup of a few of its rows cost
-        more than the fit)."""
-        if reuse is not None and reuse._table is not None and reuse._table[0] is configs:
-            self._table = reuse._table
-        else:
-            self._table = (configs, configs.to_numpy(dtype=object), index_positions(configs))
-        return self._table
 
     def _settings(self) -> tuple[object, ...]:
         return (type(self), self.features, self.ladder, self.min_rows, self.clip, self.ridge,
@@ -380,7 +324,7 @@ class HorizonChain(Predictor):
         k = int(added.max()) if added.size else 0
         # a link on the configs is refitted when their encoding changed (it was learned at this
         # fit), and so is every calibration, which such a link may feed
-        same_inputs = self.inputs_ == old.inputs_
+        same_inputs = self.configs_.inputs == old.configs_.inputs
         self.links_ = {key: link for key, link in old.links_.items()
                        if key[1] > k and (same_inputs or link is None or not link.configured)}
         if k < self.n_epochs_ and same_inputs:  # the finished curves are the same
@@ -441,11 +385,11 @@ class HorizonChain(Predictor):
         if anchored:  # the anchor: the value and best value after tau epochs
             X = np.column_stack([X, self.u_[rows, tau - 1], self.best_[rows, tau - 1]])
         configured = ((first or self.config_links == "all") and self.config_rows is not None
-                      and self.z_.shape[1] > 0
+                      and self.configs_.z.shape[1] > 0
                       and rows.size >= max(self.config_rows,
-                                           CONFIG_ROWS_PER_COLUMN * (X.shape[1] + self.z_.shape[1])))
+                                           CONFIG_ROWS_PER_COLUMN * (X.shape[1] + self.configs_.z.shape[1])))
         if configured:
-            X = np.column_stack([X, self.z_[rows]])
+            X = np.column_stack([X, self.configs_.z[rows]])
         link = None
         if rows.size >= max(self.min_rows, X.shape[1] + 2):
             y = self.u_[rows, b - 1]
@@ -491,7 +435,7 @@ class HorizonChain(Predictor):
                           NDArray[np.bool_]]:
         """The chain from ``tau`` observed epochs for the rows of ``u`` (modelled scale, shape
         ``(n, ≥ tau)``; ``best`` its running best; ``z`` their encoded configs, shape
-        ``(n, inputs_.width)``, None: the fitted configs' mean): mean, propagated variance, the
+        ``(n, configs_.inputs.width)``, None: the fitted configs' mean): mean, propagated variance, the
         Welch–Satterthwaite degrees of freedom, clipped; each of shape ``(n,)``."""
         n = u.shape[0]
         # arrays of shape (n,), or floats for one curve through Markov links (below)
@@ -518,7 +462,7 @@ class HorizonChain(Predictor):
                 if link.anchored:
                     X = np.column_stack([X, u[:, tau - 1], best[:, tau - 1]])
                 if link.configured:
-                    X = np.column_stack([X, np.zeros((n, self.z_.shape[1])) if z is None else z])
+                    X = np.column_stack([X, np.zeros((n, self.configs_.z.shape[1])) if z is None else z])
                 m: Any = X @ link.beta
                 leverage: Any = ((X @ link.a_inv) * X).sum(axis=1)
                 slope = float(link.beta[1])
@@ -565,9 +509,9 @@ class HorizonChain(Predictor):
 
     def _finished(self) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
         """The finished curves and their running best, shape ``(n_finished, T)`` each, and
-        their encoded configs, shape ``(n_finished, inputs_.width)``."""
+        their encoded configs, shape ``(n_finished, configs_.inputs.width)``."""
         rows = np.flatnonzero(self.n_observed_ >= self.n_epochs_)
-        return self.u_[rows], self.best_[rows], self.z_[rows]
+        return self.u_[rows], self.best_[rows], self.configs_.z[rows]
 
     def _calibrate(self, tau: int, final: NDArray[np.float64], mean: NDArray[np.float64],
                    var: NDArray[np.float64]) -> None:
@@ -592,7 +536,7 @@ class HorizonChain(Predictor):
         u = self._to_u(y)
         best = np.fmax.accumulate(u, axis=1)
         n = u.shape[0]
-        z = self._encoded(configs, n)
+        z = self.configs_.encode(configs, n)
         calibrate = tau not in self.calibration_
         if calibrate:  # one pass for the query and the finished curves
             fu, fbest, fz = self._finished()
@@ -604,26 +548,6 @@ class HorizonChain(Predictor):
             self._calibrate(tau, fu[:, -1], mean[n:], var[n:])
         scale = self.calibration_[tau]
         return mean[:n], np.sqrt(var[:n] * scale), dof[:n], clipped[:n]
-
-    def _encoded(self, configs: pd.DataFrame | None, n: int) -> NDArray[np.float64] | None:
-        """``configs`` encoded as the fitted ones, shape ``(n, inputs_.width)`` (None without
-        configs or inputs).  The last one-row table's encoding is kept, keyed by its column names
-        and values (a running trial's config, asked about on every decision)."""
-        if configs is None or self.inputs_ is None or not self.inputs_.width:
-            return None
-        if len(configs) != n:
-            raise ValueError(f"{len(configs)} config rows for {n} partial curves")
-        inputs = self.inputs_
-        if n != 1:
-            return inputs.encode_values(configs.to_numpy(dtype=object), tuple(configs.columns))
-
-        def encode(table: pd.DataFrame, row: list[Any]) -> NDArray[np.float64]:
-            raw = np.empty((1, len(row)), dtype=object)
-            for j, value in enumerate(row):  # element by element: a value may itself be a list
-                raw[0, j] = value
-            return inputs.encode_values(raw, tuple(table.columns))
-
-        return self._query.get(configs, encode)
 
     def _filled(self, partial: NDArray[np.float64]) -> NDArray[np.float64]:
         """``partial`` as a 2-D float array, NaN/±inf (diverged) replaced by the fill."""

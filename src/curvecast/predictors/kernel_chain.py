@@ -14,9 +14,10 @@ from sklearn.metrics.pairwise import rbf_kernel
 
 from curvecast import defaults
 from curvecast.curves import CurveSet, Direction
-from curvecast.features import GROUPS, Featurizer, LastRowCache, index_positions, positions_of
+from curvecast.features import GROUPS, Featurizer
 from curvecast.predictors._base import Prediction, Predictor, target_column
 from curvecast.predictors.horizon_chain import HorizonChain, widened
+from curvecast.predictors.study_configs import LastRowCache, index_positions, positions_of
 
 #: Kernel widths tried, as multiples of 1 / (number of features) on standardised features.
 GAMMAS = (0.1, 0.3, 1.0, 3.0)
