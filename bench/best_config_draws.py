@@ -36,6 +36,14 @@ def start_ranks(start: np.ndarray, best: int, visited: np.ndarray) -> float:
     return float(np.sum(start[pool] >= start[best]) / len(pool))
 
 
+def optuna_draws(values: np.ndarray, sign: float, seed: int, trials: int) -> np.ndarray:
+    """The configs (indices into ``values``) that the Optuna part's study with ``seed`` draws,
+    in trial order, shape ``(trials,)``."""
+    studies: list[Any] = []
+    sb.run_optuna_study(values, sign, optuna.pruners.NopPruner(), trials, seed, studies=studies)
+    return np.asarray([t.user_attrs["config"] for t in studies[0].trials])
+
+
 def describe(name: str, seeds: int, trials: int) -> dict[str, Any]:
     """The best configs of both parts on one data set."""
     curves = sb.load(sb.DATA[name])
@@ -49,10 +57,7 @@ def describe(name: str, seeds: int, trials: int) -> dict[str, Any]:
               "rank_epoch2": round(start_ranks(second, best, everyone), 3)}
     optuna_part: list[dict[str, Any]] = []
     for seed in range(seeds):
-        studies: list[Any] = []
-        sb.run_optuna_study(values, sign, optuna.pruners.NopPruner(), trials, seed,
-                            studies=studies)
-        drawn = np.asarray([t.user_attrs["config"] for t in studies[0].trials])
+        drawn = optuna_draws(values, sign, seed, trials)
         b = int(drawn[np.argmax(final[drawn])])
         optuna_part.append({"seed": seed, "best": b, "set_best": b == best,
                             "rank_epoch1": round(start_ranks(first, b, drawn), 3),
