@@ -155,6 +155,9 @@ def _saved(curves: CurveSet, source: str, out: Path) -> None:
     complete = int(curves.is_complete().sum())
     console.print(f"{source}: {curves.n_configs} configs ({complete} complete) x "
                   f"{curves.n_epochs} epochs, {curves.metric} ({curves.direction.value}) -> {out}")
+    for warning in (curves.gap_warning(source), curves.range_warning(source)):
+        if warning is not None:
+            err_console.print(f"warning: {warning}", markup=False, highlight=False)
 
 
 OutOption = Annotated[Path, typer.Option(help="Parquet file to write.")]
@@ -176,7 +179,9 @@ def import_table(
 ) -> None:
     """Import a wide table: curve columns by --curves, every other column a config feature.
 
-    An empty cell is an epoch the run did not reach; nan or inf is a diverged run.
+    An empty cell is an epoch the run did not reach; nan or inf is a diverged run. An empty cell
+    before a later value of the same run counts as a diverged report (the worst value), and the
+    import says how many there were.
     """
     from curvecast.datasets import from_table
 

@@ -62,10 +62,21 @@ class CurveSet:
         if configs.index.has_duplicates:
             dup = configs.index[configs.index.duplicated()][0]
             raise ValueError(f"config {dup!r}: duplicated config_id in the config table")
+        diverged_value = self.diverged_value
+        if diverged_value is not None:
+            if (isinstance(diverged_value, bool)
+                    or not isinstance(diverged_value, (int, float, np.integer, np.floating))
+                    or not np.isfinite(diverged_value)):
+                raise ValueError("diverged_value must be None (the worst value observed) or a "
+                                 f"finite number, got {diverged_value!r}")
+            diverged_value = float(diverged_value)
+        provenance = dict(self.provenance)
         if observed.size:  # a gap before a curve's last observed epoch is a diverged report
             n = observed.shape[1]
             ends = np.where(observed.any(axis=1), n - np.argmax(observed[:, ::-1], axis=1), 0)
             gaps = (np.arange(n)[None, :] < ends[:, None]) & ~observed
+            if gaps.any():  # recorded, so that an importer can say so (gap_warning)
+                provenance["gap_cells"] = int(provenance.get("gap_cells", 0)) + int(gaps.sum())
             values[gaps] = np.nan
             observed |= gaps
         values[~observed] = np.nan
@@ -92,7 +103,8 @@ class CurveSet:
         set_(self, "seconds", seconds)
         set_(self, "test_values", test_values)
         set_(self, "direction", Direction.parse(self.direction))
-        set_(self, "provenance", dict(self.provenance))
+        set_(self, "provenance", provenance)
+        set_(self, "diverged_value", diverged_value)
 
     # ----------------------------------------------------------------- shape and access
     @property
@@ -163,6 +175,18 @@ class CurveSet:
         return (f"{_where(source)}{outside} {self.metric} values lie outside [0, 1] (the values "
                 f"run {float(seen.min()):g}..{float(seen.max()):g}); an accuracy is a fraction: "
                 "divide percentages by 100")
+
+    def gap_warning(self, source: str | None = None) -> str | None:
+        """A one-line warning when some curve had an unobserved epoch before a later observed
+        one (``provenance["gap_cells"]``, counted when the set was made): such a gap counts as
+        a diverged report, the worst value, which a run that merely skipped logging an epoch
+        is not.  None when there was none."""
+        cells = int(self.provenance.get("gap_cells", 0) or 0)
+        if not cells:
+            return None
+        return (f"{_where(source)}{cells} empty value(s) lie before a later epoch's value of the "
+                "same run; each counts as a diverged report (the worst value): fill them in, or "
+                "leave the run's later epochs empty if it stopped there")
 
     # ----------------------------------------------------------------- curve summaries
     def n_observed(self) -> NDArray[np.int64]:

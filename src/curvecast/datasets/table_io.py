@@ -11,6 +11,7 @@ Note that pandas' ``DataFrame.to_parquet`` writes NaN as null: write diverged va
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -56,10 +57,34 @@ def read_columns(path: Path) -> list[str]:
     try:
         if _is_parquet(path):
             return [str(c) for c in pq.read_schema(path).names]
-        return [str(c) for c in pd.read_csv(path, nrows=0).columns]
+        header = [str(c) for c in pd.read_csv(path, nrows=0).columns]
     except (pa.ArrowException, OSError, ValueError, UnicodeDecodeError) as err:
         kind = "Parquet" if _is_parquet(path) else "CSV"
         raise CurveSetFormatError(f"{path}: not a readable {kind} file ({err})") from None
+    try:
+        _check_csv_shape(path)
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise CurveSetFormatError(f"{path}: not a readable CSV file ({err})") from None
+    return header
+
+
+def _check_csv_shape(path: Path) -> None:
+    """Refuse a CSV file whose header repeats a name (pandas would rename the second column) or
+    with a row of more fields than the header (pandas would drop them, or read the first as an
+    index): either would misread the table without a word.  A row with fewer fields is kept: its
+    missing cells are empty."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = csv.reader(handle)
+        header = next(rows, [])
+        seen: set[str] = set()
+        for name in header:
+            if name in seen:
+                raise CurveSetFormatError(f"{path}: the header repeats the column name {name!r}")
+            seen.add(name)
+        for line, row in enumerate(rows, start=2):
+            if len(row) > len(header):
+                raise CurveSetFormatError(
+                    f"{path}: line {line} has {len(row)} fields, the header {len(header)}")
 
 
 def read_table(path: Path, numeric: Sequence[str]) -> tuple[pd.DataFrame, NumericColumns]:
