@@ -99,3 +99,41 @@ def test_last_row_cache_keeps_an_encoding_while_the_row_is_the_same() -> None:
     assert cache.get(arrays, encode)[0, 0] == 6.0
     assert cache.get(pd.DataFrame({"w": [np.ones(2)]}), encode)[0, 0] == 7.0  # not one bool
     assert len(calls) == 7
+
+
+def test_a_missing_config_value_counts_as_the_fitted_mean() -> None:
+    """A conditional hyperparameter a config lacks (NaN), a column the rows do not have and a
+    number a log column cannot take are the column's mean over the fitted table, so regressors
+    that refuse NaN (the SRM's scikit-learn pipeline) get numbers."""
+    cs = curves()
+    configs = cs.configs.copy()
+    configs.loc["b", "momentum"] = np.nan  # fitted on a table with a hole
+    cs = CurveSet(values=cs.values, observed=cs.observed, epochs=cs.epochs, metric="acc",
+                  direction=cs.direction, configs=configs)
+    f = Featurizer(groups=frozenset({"hp", "ap"})).fit(cs)
+    names = f.feature_names(1)
+    X = f.transform_curves(cs, 1)
+    assert np.isfinite(X).all()
+    momentum = names.index("momentum")
+    assert X[1, momentum] == pytest.approx((0.9 + 0.0) / 2)  # the mean of the known values
+    query = pd.DataFrame({"lr": [0.0], "schedule": ["step"], "n_params": [5000]})  # no momentum
+    Q = f.transform(query, np.zeros((1, 0)))
+    assert Q[0, momentum] == pytest.approx(0.45)
+    lr = names.index("log10_lr")  # log10(0) cannot be taken: the mean of log10(lr)
+    assert Q[0, lr] == pytest.approx(np.mean(np.log10([1e-4, 1e-2, 1e-1])))
+    assert Q[0, names.index("log10_n_params")] == pytest.approx(np.log10(5000))
+    assert Q[0, names.index("n_layers")] == pytest.approx(np.mean([2, 4, 8]))
+
+
+def test_an_srm_fits_and_predicts_with_missing_config_values() -> None:
+    from curvecast.predictors import SRM
+    from synthetic_curves import synthetic
+
+    cs = synthetic(n=40, epochs=6)
+    configs = cs.configs.copy()
+    configs.iloc[::5, 0] = np.nan
+    cs = CurveSet(values=cs.values, observed=cs.observed, epochs=cs.epochs, metric=cs.metric,
+                  direction=cs.direction, configs=configs)
+    model = SRM(n_draws=3).fit(cs)
+    prediction = model.predict(configs.iloc[:4], cs.values[:4, :2])
+    assert np.isfinite(prediction.mean).all() and np.isfinite(prediction.std).all()

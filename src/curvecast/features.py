@@ -103,13 +103,20 @@ class Featurizer:
     Args:
         groups: feature groups to use, a subset of ``{"ts", "ap", "hp"}``.
 
+    A config value that is missing (an empty cell or NaN, as a conditional hyperparameter a
+    config lacks; a column the rows do not have; a number a log column cannot take) counts as
+    that encoded column's mean over the table :meth:`fit` saw, as :class:`ConfigInputs` does.
+
     Fitted attributes (after :meth:`fit`): ``ap_columns_``, ``hp_columns_`` (column encodings),
+    ``config_means_`` (each encoded config column's mean, what a missing value counts as),
     ``diverged_fill_`` (the value diverged curve entries count as).
     """
 
     groups: frozenset[str] = frozenset(GROUPS)
     ap_columns_: list[_Column] = field(default_factory=list, init=False, repr=False)
     hp_columns_: list[_Column] = field(default_factory=list, init=False, repr=False)
+    config_means_: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0), init=False,
+                                               repr=False)
     diverged_fill_: float = field(default=float("nan"), init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -134,6 +141,11 @@ class Featurizer:
         self.ap_columns_ = [c for c in (_describe(table[n], n, ap=True) for n in ap_names) if c]
         self.hp_columns_ = [c for c in (_describe(table[n], n, ap=False) for n in hp_names) if c]
         self.diverged_fill_ = float(diverged_fill)
+        raw = self._encoded_configs(table)
+        known = np.isfinite(raw)
+        total = np.where(known, raw, 0.0).sum(axis=0)
+        means = total / np.maximum(known.sum(axis=0), 1)  # a column with no value: 0
+        self.config_means_ = np.where(np.isfinite(means), means, 0.0)
         return self
 
     def feature_names(self, tau: int) -> list[str]:
@@ -173,7 +185,13 @@ class Featurizer:
         return np.hstack([y, d1, np.diff(d1, axis=1)])
 
     def config_features(self, configs: pd.DataFrame) -> NDArray[np.float64]:
-        """The ``ap`` and ``hp`` blocks of :meth:`transform`, shape ``(len(configs), k)``."""
+        """The ``ap`` and ``hp`` blocks of :meth:`transform`, shape ``(len(configs), k)``; a
+        missing value is the column's mean (``config_means_``)."""
+        raw = self._encoded_configs(configs)
+        return np.where(np.isfinite(raw), raw, self.config_means_[None, :])
+
+    def _encoded_configs(self, configs: pd.DataFrame) -> NDArray[np.float64]:
+        """:meth:`config_features` with NaN (or ±inf) where a value is missing."""
         blocks: list[NDArray[np.float64]] = [np.zeros((len(configs), 0))]
         for group, cols in (("ap", self.ap_columns_), ("hp", self.hp_columns_)):
             if group in self.groups:
