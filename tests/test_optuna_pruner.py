@@ -90,6 +90,16 @@ def test_bad_arguments() -> None:
         CurvecastPruner(delta=1.5)
     with pytest.raises(ValueError, match="min_complete must be >= 5"):
         CurvecastPruner(min_complete=2)
+    with pytest.raises(ValueError, match="n_warmup_steps must be a whole number, got nan"):
+        CurvecastPruner(n_warmup_steps=float("nan"))
+    with pytest.raises(ValueError, match="min_complete must be a whole number, got nan"):
+        CurvecastPruner(min_complete=float("nan"))
+    with pytest.raises(TypeError, match="predictor must be a curvecast Predictor"):
+        CurvecastPruner(predictor="chain")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="fallback must be an Optuna pruner"):
+        CurvecastPruner(fallback="median")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"prior must be a CurveSet \(load a file with"):
+        CurvecastPruner(prior="x.parquet")  # type: ignore[arg-type]
 
 
 WORKER = """

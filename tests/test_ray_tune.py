@@ -154,6 +154,12 @@ def test_bad_arguments() -> None:
         CurvecastScheduler(max_t=1)
     with pytest.raises(ValueError, match=r"min_complete must be >= 5 \(the predictor .*got 2"):
         CurvecastScheduler(max_t=5, min_complete=2)
+    with pytest.raises(ValueError, match=r"max_t must be a whole number, got 10\.5"):
+        CurvecastScheduler(max_t=10.5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="grace_period must be >= 1, got 0"):
+        CurvecastScheduler(max_t=5, grace_period=0)
+    with pytest.raises(ValueError, match=r"diverged_value must be None .* got inf"):
+        CurvecastScheduler(max_t=5, diverged_value=float("inf"))
     with pytest.raises(ValueError, match="mode must be 'min' or 'max', got 'up'"):
         CurvecastScheduler(max_t=5, mode="up")
     with pytest.raises(ValueError, match="no metric or mode"):

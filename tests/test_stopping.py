@@ -167,6 +167,10 @@ def test_asha_rungs_and_top_third() -> None:
     (lambda: PredictiveStopper(keep_top_k=0), r"keep_top_k .* got 0"),
     (lambda: PredictiveStopper(refit_every=0), r"refit_every .* got 0"),
     (lambda: PredictiveStopper(min_complete=-3), r"min_complete .* got -3"),
+    (lambda: PredictiveStopper(min_complete=float("nan")), r"min_complete must be a whole .*nan"),
+    (lambda: PredictiveStopper(keep_top_k=2.5), r"keep_top_k must be a whole number, got 2\.5"),
+    (lambda: PredictiveStopper(refit_every=float("inf")), r"refit_every must be a whole .*inf"),
+    (lambda: PredictiveStopper(final_stretch=True), r"final_stretch must be in \[0, 1\)"),
     (lambda: MedianRule(warmup_epochs=-1), r"warmup_epochs .* got -1"),
     (lambda: ASHA(eta=1), r"eta .* got 1"),
     (lambda: ASHA(min_epochs=0), r"min_epochs .* got 0"),
@@ -174,6 +178,26 @@ def test_asha_rungs_and_top_third() -> None:
 def test_bad_arguments_raise_value_error_naming_the_value(make: object, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         make()  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: PredictiveStopper(predictor="chain"), r"predictor must be a curvecast Predictor"),
+    (lambda: PredictiveStopper(prior="curves.parquet"), r"prior must be a CurveSet .*CurveSet.load"),
+    (lambda: PredictiveStopper(keep_top_k="2"), r"keep_top_k must be a whole number, got '2'"),
+    (lambda: PredictiveStopper(min_complete=True), r"min_complete must be a whole number"),
+])
+def test_arguments_of_the_wrong_type_raise_type_error_at_once(make: object, match: str) -> None:
+    """Caught when the stopper is made, not at its first decision (an AttributeError there)."""
+    with pytest.raises(TypeError, match=match):
+        make()  # type: ignore[operator]
+
+
+def test_a_trial_longer_than_the_budget_axis_is_refused_by_name() -> None:
+    h, _ = history(np.tile(np.linspace(0.1, 0.9, 9)[:, None], (1, 4)), [0.5])
+    trial = Trial("long", h.configs.iloc[:1], np.ones(6))
+    with pytest.raises(ValueError, match="trial 'long' has 6 values; the study's budget axis "
+                                         "has 4 epochs"):
+        PredictiveStopper(min_complete=5).decide(trial, h)
 
 
 # ------------------------------------------------------------------------- invariants

@@ -81,7 +81,7 @@ from curvecast.curves import CurveSet, Direction
 from curvecast.datasets.config_rows import config_row
 from curvecast.datasets.priors import check_prior_metric
 from curvecast.predictors import Predictor
-from curvecast.stopping import History, PredictiveStopper, Trial
+from curvecast.stopping import History, PredictiveStopper, Trial, check_count
 
 #: The user-attribute key of each item a judged trial carries (readable in optuna-dashboard).
 ATTRS: dict[str, str] = {
@@ -131,13 +131,15 @@ class CurvecastPruner(BasePruner):
                  explore: float | None = None,
                  predictor: Predictor | None = None, prior: CurveSet | None = None,
                  config_attrs: Sequence[str] = (), fallback: BasePruner | None = None) -> None:
-        if n_warmup_steps < 0:
-            raise ValueError(f"n_warmup_steps must be >= 0, got {n_warmup_steps}")
-        if min_complete < 5:
+        n_warmup_steps = check_count("n_warmup_steps", n_warmup_steps)
+        if check_count("min_complete", min_complete) < 5:
             raise ValueError(f"min_complete must be >= 5 (the predictor needs 5 curves), got "
                              f"{min_complete}")
         if isinstance(config_attrs, str):
             raise TypeError("config_attrs must be a sequence of attribute names, not a string")
+        if fallback is not None and not isinstance(fallback, BasePruner):
+            raise TypeError(f"fallback must be an Optuna pruner such as MedianPruner(), got "
+                            f"{fallback!r}")
         self._settings: dict[str, Any] = {
             "delta": delta, "margin": margin, "keep_top_k": keep_top_k,
             "min_complete": min_complete, "refit_every": refit_every, "predictor": predictor,
@@ -268,6 +270,9 @@ def predicted_value(trial: FrozenTrial) -> float | None:
 def _prior_curves(prior: CurveSet) -> CurveSet:
     """The prior's complete curves under the pruner's metric name (so they merge with the
     study's), their original metric kept in the provenance."""
+    if not isinstance(prior, CurveSet):
+        raise TypeError("prior must be a CurveSet (load a file with CurveSet.load(path)), got "
+                        f"{prior!r}")
     trained = prior.without_untrained_epoch()
     complete = trained.subset(np.asarray(trained.is_complete(), dtype=bool))
     if complete.n_configs == 0:

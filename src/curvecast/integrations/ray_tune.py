@@ -53,6 +53,7 @@ from curvecast.stopping import (
     PredictiveStopper,
     Stopper,
     Trial,
+    check_count,
 )
 
 try:
@@ -133,13 +134,17 @@ class CurvecastScheduler(FIFOScheduler):
                  time_attr: str = "training_iteration", stopper: Stopper | None = None,
                  diverged_value: float | None = None) -> None:
         super().__init__()
-        if max_t < 2:
+        if check_count("max_t", max_t) < 2:
             raise ValueError(f"max_t must be >= 2 (epochs of full training), got {max_t}")
-        if stopper is None and min_complete < 5:
+        if stopper is None and check_count("min_complete", min_complete) < 5:
             raise ValueError(f"min_complete must be >= 5 (the predictor needs 5 curves), got "
                              f"{min_complete}")
-        if grace_period < 1:
-            raise ValueError(f"grace_period must be >= 1, got {grace_period}")
+        check_count("grace_period", grace_period, 1)
+        if diverged_value is not None and (
+                isinstance(diverged_value, bool) or not isinstance(diverged_value, (int, float))
+                or not np.isfinite(diverged_value)):
+            raise ValueError("diverged_value must be None (the worst value observed) or a finite "
+                             f"number, got {diverged_value!r}")
         if mode is not None and mode not in ("min", "max"):
             raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
         self.max_t = int(max_t)

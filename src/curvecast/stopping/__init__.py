@@ -1,6 +1,6 @@
 """Early-stopping rules: ``decide(trial, history) -> Decision`` (one file per rule)."""
 
-from curvecast.stopping._base import Action, Decision, History, Stopper, Trial
+from curvecast.stopping._base import Action, Decision, History, Stopper, Trial, check_count
 from curvecast.stopping.asha import ASHA
 from curvecast.stopping.median import MedianRule
 from curvecast.stopping.never import NeverStop
@@ -20,4 +20,5 @@ __all__ = [
     "PredictiveStopper",
     "Stopper",
     "Trial",
+    "check_count",
 ]

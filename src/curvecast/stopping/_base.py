@@ -9,6 +9,7 @@ pure function of what it has been shown (the predictive stopper's fitted predict
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
@@ -270,16 +271,31 @@ class Stopper(ABC):
         """
 
 
+def check_count(name: str, value: object, minimum: int = 0) -> int:
+    """Validate a whole-number argument ``name`` (an int, or a float with no fraction) of at least
+    ``minimum``, and return it as an int.
+
+    Raises:
+        TypeError: not a number (a bool, a string, None).
+        ValueError: NaN, infinite, fractional or below ``minimum``.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a whole number, got {value!r}")
+    if not (math.isfinite(value) and float(value).is_integer()):
+        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    return int(value)
+
+
 def check_min_complete(min_complete: int) -> int:
     """Validate a ``min_complete`` argument (complete trials needed before any stop)."""
-    if min_complete < 0:
-        raise ValueError(f"min_complete must be >= 0, got {min_complete}")
-    return int(min_complete)
+    return check_count("min_complete", min_complete)
 
 
 def check_share(name: str, value: float | None) -> float | None:
     """Validate a share argument — ``final_stretch`` (the last share of training in which nothing
     is stopped) or ``explore`` (the share of would-be stops let run on): None, or in [0, 1)."""
-    if value is not None and not 0.0 <= value < 1.0:
+    if value is not None and (isinstance(value, bool) or not 0.0 <= value < 1.0):
         raise ValueError(f"{name} must be in [0, 1), got {value}")
     return value

@@ -22,6 +22,7 @@ from curvecast.stopping._base import (
     History,
     Stopper,
     Trial,
+    check_count,
     check_min_complete,
     check_share,
 )
@@ -137,17 +138,20 @@ class PredictiveStopper(Stopper):
             raise ValueError(f"delta (Δ) must be in (0, 1], got {delta}")
         if not 0.0 <= margin < float("inf"):  # an infinite margin would silently stop nothing
             raise ValueError(f"margin (δ) must be finite and >= 0, got {margin}")
-        if keep_top_k < 1:
-            raise ValueError(f"keep_top_k must be >= 1, got {keep_top_k}")
-        if refit_every is not None and refit_every < 1:
-            raise ValueError(f"refit_every must be >= 1 or None, got {refit_every}")
+        self.keep_top_k = check_count("keep_top_k", keep_top_k, 1)
+        self.refit_every = None if refit_every is None else check_count("refit_every",
+                                                                         refit_every, 1)
         check_share("final_stretch", final_stretch)
         check_share("explore", explore)
+        if predictor is not None and not isinstance(predictor, Predictor):
+            raise TypeError("predictor must be a curvecast Predictor such as HorizonChain() or "
+                            f"SRM(), got {predictor!r}")
+        if prior is not None and not isinstance(prior, CurveSet):
+            raise TypeError("prior must be a CurveSet (load a file with CurveSet.load(path)), "
+                            f"got {prior!r}")
         self.delta = float(delta)
         self.margin = float(margin)
-        self.keep_top_k = int(keep_top_k)
         self.min_complete = check_min_complete(min_complete)
-        self.refit_every = refit_every
         self.predictor = HorizonChain() if predictor is None else predictor
         self.online = bool(getattr(self.predictor, "learns_from_partial_curves", False))
         # whether its fit_arrays takes the previous fit (``reuse``), as HorizonChain's does
@@ -303,6 +307,9 @@ class PredictiveStopper(Stopper):
 
     def decide(self, trial: Trial, history: History) -> Decision:
         tau = trial.tau
+        if not 1 <= tau <= history.n_epochs:
+            raise ValueError(f"trial {trial.config_id!r} has {tau} values; the study's budget axis has "
+                             f"{history.n_epochs} epochs")
         epoch = int(history.epochs[tau - 1])
         n = history.n_complete
         if n + self.n_prior < self.start or n < self.keep_top_k or tau >= history.n_epochs:
