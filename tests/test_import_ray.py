@@ -174,3 +174,31 @@ def test_a_restarted_trial_keeps_its_last_run(tmp_path: Path) -> None:
         f'{{"acc": {v}, "training_iteration": {e}, "trial_id": "abc"}}\n' for e, v in reports))
     got = curvecast.from_ray(tmp_path / "exp", "acc", "max")
     assert got.config_ids == ["abc"] and got.values.tolist() == [[0.1, 0.25, 0.35, 0.45]]
+
+
+def test_malformed_results_and_left_out_trials_are_named(tmp_path: Path) -> None:
+    """A result line that is not an object and config names that collide are refused naming
+    the file; trials left out are said on stderr, not only in the file's provenance."""
+    root = tmp_path / "exp"
+    good, quiet = root / "trial_0", root / "trial_1"
+    for folder in (good, quiet):
+        folder.mkdir(parents=True)
+        (folder / "params.json").write_text('{"lr": 0.1}')
+    (good / "result.json").write_text('{"acc": 0.5, "training_iteration": 1}\n[1, 2]\n')
+    with pytest.raises(CurveSetFormatError) as err:
+        curvecast.from_ray(root, "acc", "max")
+    assert str(err.value) == f"{good / 'result.json'}: row 2 (line 2): not a JSON object (one " \
+                             "tune.report's result)"
+    (good / "result.json").write_text('{"acc": 0.5, "training_iteration": 1}\n')
+    (good / "params.json").write_text('{"opt/lr": 0.1, "opt": {"lr": 0.2}}')
+    with pytest.raises(CurveSetFormatError, match=r"params\.json: two config entries flatten to "
+                                                  r"the name 'opt/lr'"):
+        curvecast.from_ray(root, "acc", "max")
+    (good / "params.json").write_text('{"opt": {"lr": 0.2}}')
+    (quiet / "result.json").write_text('{"loss": 0.5, "training_iteration": 1}\n')
+    proc = curvecast_cli("data", "import", "ray", root, "--metric", "acc", "--direction", "max",
+                         "--out", tmp_path / "r.parquet")
+    assert proc.returncode == 0, proc.stderr
+    assert "1 configs (1 complete)" in proc.stdout
+    assert proc.stderr == "warning: exp: trials left out: 1 reported nothing of the metric\n"
+    assert CurveSet.load(tmp_path / "r.parquet").configs.columns.tolist() == ["opt/lr"]

@@ -155,6 +155,14 @@ def _saved(curves: CurveSet, source: str, out: Path) -> None:
     complete = int(curves.is_complete().sum())
     console.print(f"{source}: {curves.n_configs} configs ({complete} complete) x "
                   f"{curves.n_epochs} epochs, {curves.metric} ({curves.direction.value}) -> {out}")
+    left_out = curves.provenance.get("left_out") or {}
+    if isinstance(left_out, dict) and any(left_out.values()):
+        reasons = {"no_reports": "reported nothing of the metric",
+                   "errored": "errored without a diverged value",
+                   "failed": "failed without a diverged value", "running": "still running"}
+        said = "; ".join(f"{n} {reasons.get(k, k)}" for k, n in left_out.items() if n)
+        err_console.print(f"warning: {source}: trials left out: {said}", markup=False,
+                          highlight=False)
     for warning in (curves.gap_warning(source), curves.range_warning(source)):
         if warning is not None:
             err_console.print(f"warning: {warning}", markup=False, highlight=False)

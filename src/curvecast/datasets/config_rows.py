@@ -16,14 +16,20 @@ __all__ = ["config_row", "flatten"]
 
 
 def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``config`` with nested mappings flattened to ``outer/inner`` keys."""
+    """``config`` with nested mappings flattened to ``outer/inner`` keys.
+
+    Raises:
+        ValueError: two entries flatten to one name (a key ``"opt/lr"`` beside
+            ``{"opt": {"lr": …}}``): one value would be lost.
+    """
     out: dict[str, Any] = {}
     for key, value in config.items():
         name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            out.update(flatten(value, name + "/"))
-        else:
-            out[name] = value
+        inner = flatten(value, name + "/") if isinstance(value, Mapping) else {name: value}
+        for flat, v in inner.items():
+            if flat in out:
+                raise ValueError(f"two config entries flatten to the name {flat!r}")
+            out[flat] = v
     return out
 
 

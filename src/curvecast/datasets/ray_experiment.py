@@ -51,9 +51,15 @@ def _from_json_lines(path: Path, metric: str) -> list[Report]:
             continue
         where = f"{path}: row {i + 1} (line {i + 1})"
         try:
-            result = flatten(json.loads(line))
+            parsed = json.loads(line)
         except json.JSONDecodeError as err:
             raise CurveSetFormatError(f"{where}: not JSON ({err.msg})") from None
+        if not isinstance(parsed, dict):
+            raise CurveSetFormatError(f"{where}: not a JSON object (one tune.report's result)")
+        try:
+            result = flatten(parsed)
+        except ValueError as err:
+            raise CurveSetFormatError(f"{where}: {err}") from None
         if metric not in result:
             continue
         if _EPOCH not in result:
@@ -111,7 +117,11 @@ def _trial(folder: Path, metric: str) -> tuple[str, dict[str, Any], list[Report]
     if source.name == "result.json" and reports:
         first = json.loads(next(x for x in source.read_text().splitlines() if x.strip()))
         trial_id = str(first.get("trial_id", trial_id))
-    return trial_id, config_row(config), reports
+    try:
+        row = config_row(config)
+    except ValueError as err:
+        raise CurveSetFormatError(f"{params}: {err}") from None
+    return trial_id, row, reports
 
 
 def from_ray(experiment: str | Path, metric: str, direction: Direction | str) -> CurveSet:
