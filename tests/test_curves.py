@@ -209,6 +209,28 @@ def test_load_rejects_unknown_direction(tmp_path: Path) -> None:
         CurveSet.load(path)
 
 
+@pytest.mark.parametrize(("key", "stored", "message"), [
+    ("diverged_value", b"[1]", r"field 'diverged_value': not a number: \[1\]"),
+    ("diverged_value", b'"abc"', r"field 'diverged_value': not a number: abc"),
+    ("diverged_value", b"Infinity", r"diverged_value must be None .* got inf"),
+    ("epochs", b'{"a":1}', r"field 'epochs': not a list of whole numbers"),
+    ("epochs", b"[1.5,2]", r"field 'epochs': not a list of whole numbers: \[1\.5, 2\]"),
+    ("epochs", b'["1","2"]', r"field 'epochs': not a list of whole numbers"),
+    ("provenance", b"[1,2]", r"field 'provenance': not a JSON object"),
+    ("metric", b"\xff\xfe", r"corrupt curvecast metadata \('utf-8' codec"),
+])
+def test_load_names_the_file_and_field_of_tampered_metadata(tmp_path: Path, key: str,
+                                                            stored: bytes, message: str) -> None:
+    """Metadata edited by hand is refused with the file named, never a TypeError traceback."""
+    path = make([[0.1, 0.2]]).save(tmp_path / "x.parquet")
+    table = pq.read_table(path)
+    meta = dict(table.schema.metadata)
+    meta[b"curvecast." + key.encode()] = stored
+    pq.write_table(table.replace_schema_metadata(meta), path)
+    with pytest.raises(CurveSetFormatError, match=r"x\.parquet: .*" + message):
+        CurveSet.load(path)
+
+
 def test_direction_helpers() -> None:
     assert Direction.parse("min") is Direction.MINIMIZE
     assert Direction.MINIMIZE.is_better(1.0, 2.0)

@@ -117,8 +117,19 @@ def read_parquet(path: str | os.PathLike[str]) -> StoredCurves:
         provenance = json.loads(get("provenance"))
         diverged_value = json.loads(get("diverged_value"))
         configs = pa.ipc.open_stream(get("configs")).read_all().to_pandas()
-    except (ValueError, pa.ArrowException) as err:
+        metric, direction = get("metric").decode(), get("direction").decode()
+    except (ValueError, pa.ArrowException) as err:  # UnicodeDecodeError is a ValueError
         raise CurveSetFormatError(f"{source}: corrupt curvecast metadata ({err})") from None
+    if not (isinstance(epochs, list)
+            and all(isinstance(e, int) and not isinstance(e, bool) for e in epochs)):
+        raise CurveSetFormatError(f"{_where(source, field_='epochs')}not a list of whole "
+                                  f"numbers: {str(epochs)[:80]}")
+    if not isinstance(provenance, dict):
+        raise CurveSetFormatError(f"{_where(source, field_='provenance')}not a JSON object")
+    if diverged_value is not None and (isinstance(diverged_value, bool)
+                                       or not isinstance(diverged_value, int | float)):
+        raise CurveSetFormatError(f"{_where(source, field_='diverged_value')}not a number: "
+                                  f"{str(diverged_value)[:80]}")
     if "config_id" not in configs.columns:
         raise CurveSetFormatError(f"{_where(source, field_='config_id')}missing from the "
                                   "config table")
@@ -130,7 +141,7 @@ def read_parquet(path: str | os.PathLike[str]) -> StoredCurves:
             raise CurveSetFormatError(f"{_where(source, field_=col)}wrong type "
                                       f"{long[col].dtype} in the curve table")
     return StoredCurves(
-        long, configs, metric=get("metric").decode(), direction=get("direction").decode(),
+        long, configs, metric=metric, direction=direction,
         epochs=epochs,
         test_values=None if tests is None else dict(zip(configs.index, tests, strict=True)),
         provenance=provenance, diverged_value=diverged_value, source=source,
