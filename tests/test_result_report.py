@@ -113,6 +113,12 @@ def test_hyperband_result_adds_the_comparison_columns_and_figure(tmp_path: Path)
     ('{"settings": {}, "results": [{"searcher": "random", "stopper": "never", "delta": null, '
      '"metric": "speedup", "mean": 1.0}]}', "results[0] of this `simulate` result lacks stderr"),
     ("[1, 2]", "found list"),
+    ('{"settings": {}, "results": [{"searcher": "random", "stopper": "never", "delta": null, '
+     '"metric": "speedup", "mean": "abc", "stderr": 0}]}',
+     "results[0].mean is 'abc', not a number or null"),
+    ('{"settings": {}, "results": [{"experiment": "table1", "predictor": "srm", "features": '
+     '"ts", "fraction": "abc", "train_size": 100, "metric": "r2", "mean": 0.5, "stderr": 0.1}]}',
+     "results[0].fraction is 'abc', not a number"),
 ])
 def test_a_bad_result_file_is_a_one_line_error(tmp_path: Path, content: str,
                                                fragment: str) -> None:

@@ -102,12 +102,34 @@ def load_result(path: Path) -> tuple[Kind, dict[str, Any]]:
         if missing:
             raise ValueError(f"{path}: results[{i}] of this `{kind}` result lacks "
                              f"{', '.join(missing)}")
+        for key in needed:
+            if not _of_type(key, rec[key]):
+                raise ValueError(f"{path}: results[{i}].{key} is {rec[key]!r}, not "
+                                 f"{_TYPES.get(key, 'a string')}")
     if kind == "evaluate":
         output["settings"].setdefault("predictors", _ordered(r["predictor"] for r in records))
     else:
         output["settings"].setdefault("deltas", sorted({r["delta"] for r in records
                                                         if r["delta"] is not None}))
     return kind, output
+
+
+#: What a record's fields hold, beside strings: a number, or a number or null.
+_TYPES = {"fraction": "a number", "train_size": "a whole number", "mean": "a number or null",
+          "stderr": "a number or null", "delta": "a number or null"}
+
+
+def _of_type(key: str, value: Any) -> bool:
+    """Whether a record's ``value`` of field ``key`` has the type its writer gives it."""
+    if isinstance(value, bool):
+        return False
+    if key == "train_size":
+        return isinstance(value, int)
+    if key == "fraction":
+        return isinstance(value, int | float)
+    if key in _TYPES:
+        return value is None or isinstance(value, int | float)
+    return isinstance(value, str)
 
 
 def _ordered(items: Any) -> list[Any]:
