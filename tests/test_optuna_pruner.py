@@ -301,3 +301,33 @@ def _report_and_finish(trial: optuna.Trial) -> float:
         if trial.should_prune():
             raise optuna.TrialPruned()
     return 0.5
+
+
+@pytest.mark.parametrize("direction", ["minimize", "maximize"])
+def test_two_extreme_reports_do_not_stop_all_pruning(direction: str) -> None:
+    """Two trials report a spike of 1e100 at step 2 and recover (a loss that blew up for one
+    epoch).  The study is pruned as the one without the spikes: before, the spike set the
+    predictor's unit, the other values shrank to nothing next to its ridge, and nothing was
+    pruned at all (1e3 was enough when maximising)."""
+    def states(spike: float | None) -> str:
+        rng = np.random.default_rng(0)
+
+        def objective(trial: optuna.Trial) -> float:
+            q = rng.uniform(0, 1)
+            for epoch in range(1, 11):
+                value = ((1 + q) * np.exp(-0.2 * epoch) if direction == "minimize"
+                         else q * (1 - np.exp(-0.3 * epoch))) + 0.01 * rng.normal()
+                if spike is not None and trial.number in (3, 7) and epoch == 2:
+                    value = spike
+                trial.report(value, epoch)
+                if trial.should_prune():
+                    raise optuna.TrialPruned()
+            return value
+
+        study = optuna.create_study(direction=direction, pruner=CurvecastPruner())
+        study.optimize(objective, n_trials=30)
+        return "".join("P" if t.state.name == "PRUNED" else "C" for t in study.trials)
+
+    plain, spiked = states(None), states(1e100)
+    assert spiked.count("P") >= 17, spiked
+    assert abs(spiked.count("P") - plain.count("P")) <= 2, (plain, spiked)

@@ -585,6 +585,14 @@ def widened(low: float, high: float, clip: float) -> tuple[float, float]:
     return low - clip * span, high + clip * span
 
 
+def _unit(half: float) -> float:
+    """The unit for values whose half range is ``half``: 1 within [0.005, 50], else the power of
+    ten nearest to the range."""
+    if half == 0.0 or 5e-3 <= half <= 50.0:
+        return 1.0
+    return float(10.0 ** np.round(np.log10(half) + np.log10(2.0)))
+
+
 def _scale(u: NDArray[np.float64]) -> tuple[float, float]:
     """The unit and the centre the modelled values ``u`` (any shape, before centring and
     scaling) are measured in and from.
@@ -592,7 +600,10 @@ def _scale(u: NDArray[np.float64]) -> tuple[float, float]:
     The unit is 1 when their range lies within [0.01, 100] (accuracies, losses, log perplexities:
     modelled as they are), else the power of ten nearest to the range, so that the links' fixed
     ``ridge`` means the same at any scale (a reward in the millions made ``[1, u, best]``
-    singular to rounding; a metric in millionths was shrunk to its mean).
+    singular to rounding; a metric in millionths was shrunk to its mean).  When that
+    range asks for another unit, the bulk's spread decides (±3 robust standard deviations,
+    1.4826 times the median absolute deviation), so that a few extreme reports (a loss spiking to
+    1e60 and back) do not set the unit.
 
     The centre is 0 for values in units of 1 near zero (``|median|`` at most 100 and at most 20
     times half their range, or at most 1: modelled as before), else their median, so that a level
@@ -605,10 +616,16 @@ def _scale(u: NDArray[np.float64]) -> tuple[float, float]:
         return 1.0, 0.0
     low, high = float(finite.min()), float(finite.max())
     half = high / 2 - low / 2  # no overflow
-    unit = 1.0 if half == 0.0 or 5e-3 <= half <= 50.0 else float(
-        10.0 ** np.round(np.log10(half) + np.log10(2.0)))
+    unit = _unit(half)
     if unit != 1.0:
-        return unit, float(np.median(finite))
+        # the spread of the bulk, ±3 robust standard deviations (1.4826 MAD): a loss that spiked
+        # to 1e60 in one report must not set the unit, or the other values shrink to nothing
+        # next to the ridge
+        middle = float(np.median(finite))
+        mad = float(np.median(np.abs(finite - middle)))
+        unit = _unit(3.0 * 1.4826 * mad) if mad > 0.0 else unit
+        if unit != 1.0:
+            return unit, middle
 
     def near_zero(level: float) -> bool:
         return level <= 100.0 and level <= max(20.0 * half, 1.0)
