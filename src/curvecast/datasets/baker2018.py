@@ -279,6 +279,21 @@ def load_baker2018(csv_path: str | Path) -> CurveSet:
         values = table[list(curve_cols.values())].apply(pd.to_numeric, errors="raise")
     except (ValueError, TypeError) as err:
         raise CurveSetFormatError(f"{source}: non-numeric value in a curve column ({err})") from None
+    for column in kind.hyperparameters:  # the paper's HP features: numbers
+        numbers = pd.to_numeric(table[column], errors="coerce")
+        bad = numbers.isna() & table[column].notna()
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise CurveSetFormatError(f"{source}: row {row}: field {column!r}: "
+                                      f"{table[column].iloc[row]!r} is not a number")
+        table[column] = numbers
+    if kind.direction is Direction.MINIMIZE:  # perplexities are > 0 (NaN/inf: diverged)
+        low = values.to_numpy(dtype=np.float64)
+        bad_cells = np.isfinite(low) & (low <= 0)
+        if bad_cells.any():
+            row, col = (int(x[0]) for x in np.nonzero(bad_cells))
+            raise CurveSetFormatError(f"{source}: row {row}: field {values.columns[col]!r}: "
+                                      f"{kind.metric} {float(low[row, col])!r} is not > 0")
     ids = [f"{kind.name}-{i:04d}" for i in range(len(table))]
     table.index = pd.Index(ids, name="config_id")
     values.index = table.index
