@@ -199,3 +199,21 @@ def test_the_papers_files_load_as_wide_tables(baker2018: Path, name: str, curves
     np.testing.assert_array_equal(got.observed, preset.observed)
     np.testing.assert_array_equal(got.values[got.observed], preset.values[preset.observed])
     assert got.direction is preset.direction
+
+
+def test_ids_are_read_as_written_and_seconds_must_be_times(tmp_path: Path) -> None:
+    """Ids ``1`` and ``01`` are two configs (pandas read both as the number 1, and the import
+    said an epoch repeated); a negative or infinite epoch time is refused by row."""
+    long = tmp_path / "long.csv"
+    long.write_text("config_id,epoch,value\n1,1,0.5\n01,1,0.6\n")
+    assert curvecast.from_long_table(long, "acc", "max").config_ids == ["1", "01"]
+    wide = tmp_path / "wide.csv"
+    wide.write_text("id,acc_1\n007,0.5\n7,0.6\n")
+    assert curvecast.from_table(wide, r"acc_(\d+)", "acc", "max",
+                                id_column="id").config_ids == ["007", "7"]
+    for bad in ("-3", "inf"):
+        long.write_text(f"config_id,epoch,value,seconds\na,1,0.5,1\na,2,0.6,{bad}\n")
+        with pytest.raises(curvecast.CurveSetFormatError,
+                           match=r"row 2 \(line 3\), column 'seconds': .* seconds: an epoch's "
+                                 r"time is a number >= 0"):
+            curvecast.from_long_table(long, "acc", "max")

@@ -39,7 +39,7 @@ def _read_configs(path: Path) -> pd.DataFrame:
     if "config_id" not in columns:
         raise CurveSetFormatError(f"{path}: the config table has no column 'config_id' "
                                   f"(columns: {columns})")
-    configs, _ = read_table(path, [])
+    configs, _ = read_table(path, [], text=["config_id"])
     ids = configs.pop("config_id")
     for mask, what in ((ids.isna().to_numpy(), "is empty"),
                        (ids.astype(str).duplicated().to_numpy(), "repeats an earlier row's id")):
@@ -82,7 +82,7 @@ def from_long_table(path: str | Path, metric: str, direction: Direction | str, *
             + (f"missing {missing}" if missing else f"unexpected {extra} (config columns go in "
                "a separate config table)") + f" (columns: {columns})")
     numeric = [c for c in LONG_COLUMNS[1:] if c in columns]
-    rest, (numbers, seen) = read_table(path, numeric)
+    rest, (numbers, seen) = read_table(path, numeric, text=["config_id"])
     ids = rest["config_id"]
     row = _first(ids.isna().to_numpy())
     if row is not None:
@@ -101,6 +101,12 @@ def from_long_table(path: str | Path, metric: str, direction: Direction | str, *
         if row is not None:
             shown = "" if col == "value" or not seen[row, 0] else f" ({epoch[row]:g})"
             raise CurveSetFormatError(f"{cell(path, row, col)}the {col}{shown} {what}")
+    if "seconds" in numeric:
+        seconds = numbers[:, 2]
+        row = _first(seen[:, 2] & ~(np.isfinite(seconds) & (seconds >= 0)))
+        if row is not None:
+            raise CurveSetFormatError(f"{cell(path, row, 'seconds')}{seconds[row]:g} seconds: "
+                                      "an epoch's time is a number >= 0 (or empty)")
     if configs is None:
         table = pd.DataFrame(index=pd.Index(pd.unique(ids.to_numpy()), name="config_id"))
     else:

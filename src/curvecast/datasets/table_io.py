@@ -87,10 +87,12 @@ def _check_csv_shape(path: Path) -> None:
                     f"{path}: line {line} has {len(row)} fields, the header {len(header)}")
 
 
-def read_table(path: Path, numeric: Sequence[str]) -> tuple[pd.DataFrame, NumericColumns]:
+def read_table(path: Path, numeric: Sequence[str], text: Sequence[str] = ()
+               ) -> tuple[pd.DataFrame, NumericColumns]:
     """Read ``path`` (CSV, or Parquet by its ``.parquet``/``.pq`` suffix).
 
-    Returns the columns not in ``numeric`` as a DataFrame (pandas' own type inference) and the
+    Returns the columns not in ``numeric`` as a DataFrame (pandas' own type inference, except
+    the CSV columns named in ``text``, read as written: ids such as ``01`` stay text) and the
     ``numeric`` columns as ``(values, observed)`` arrays of shape ``(n_rows, len(numeric))``.
 
     Raises:
@@ -106,7 +108,9 @@ def read_table(path: Path, numeric: Sequence[str]) -> tuple[pd.DataFrame, Numeri
             rest = table.select(others).to_pandas()
             parts = [_arrow_column(table.column(c), path, c) for c in numeric]
         else:
-            rest = pd.read_csv(path, usecols=others) if others else pd.DataFrame()
+            rest = (pd.read_csv(path, usecols=others,
+                                dtype={c: str for c in text if c in others})
+                    if others else pd.DataFrame())
             text = pd.read_csv(path, usecols=list(numeric), dtype=str, keep_default_na=False)
             parts = [_text_column(text[c], path, c) for c in numeric]
     except (pa.ArrowException, OSError, ValueError, UnicodeDecodeError) as err:

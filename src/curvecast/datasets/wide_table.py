@@ -86,7 +86,8 @@ def from_table(path: str | Path, curves: str, metric: str, direction: Direction 
     except ValueError as err:
         raise CurveSetFormatError(f"--direction: {err}") from None
     by_epoch = curve_columns(read_columns(path), curves, source)
-    configs, (values, observed) = read_table(path, list(by_epoch.values()))
+    configs, (values, observed) = read_table(path, list(by_epoch.values()),
+                                             text=[] if id_column is None else [id_column])
     if len(configs) == 0:
         raise CurveSetFormatError(f"{source}: the table has no rows")
     if id_column is not None:
