@@ -111,8 +111,8 @@ def read_table(path: Path, numeric: Sequence[str], text: Sequence[str] = ()
             rest = (pd.read_csv(path, usecols=others,
                                 dtype={c: str for c in text if c in others})
                     if others else pd.DataFrame())
-            text = pd.read_csv(path, usecols=list(numeric), dtype=str, keep_default_na=False)
-            parts = [_text_column(text[c], path, c) for c in numeric]
+            cells = pd.read_csv(path, usecols=list(numeric), dtype=str, keep_default_na=False)
+            parts = [_text_column(cells[c], path, c) for c in numeric]
     except (pa.ArrowException, OSError, ValueError, UnicodeDecodeError) as err:
         if isinstance(err, CurveSetFormatError):
             raise
