@@ -282,3 +282,29 @@ def test_diverged_value_must_be_a_finite_number(tmp_path: Path, value: object) -
                              diverged_value=value)  # type: ignore[arg-type]
     ok = curvecast.from_table(path, r"acc_(\d+)", "acc", "max", diverged_value=0)
     assert ok.diverged_value == 0.0 and ok.filled_values()[0, 1] == 0.0
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("evaluate", "{data}", "--predictors", "ols", "--draws", "-1"), "--draws must be >= 1, got -1"),
+    (("evaluate", "{data}", "--predictors", "ols,ols"), "predictor(s) ['ols'] named twice in"),
+    (("simulate", "{data}", "--stopper", "median", "--keep-top-k", "0"),
+     "--keep-top-k must be >= 1, got 0"),
+    (("simulate", "{data}", "--stopper", "median", "--margin", "nan"),
+     "--margin must be finite and >= 0, got nan"),
+    (("simulate", "{data}", "--stopper", "median,median"), "stopper(s) ['median'] named twice"),
+])
+def test_options_no_stopper_or_predictor_reads_are_still_checked(tmp_path: Path, run: Run,
+                                                                  args: tuple[str, ...],
+                                                                  message: str) -> None:
+    """A wrong value of an option is refused even when the rules chosen do not read it, and a
+    name listed twice is refused instead of giving duplicate rows."""
+    data = synthetic(n=30, epochs=4).save(tmp_path / "s.parquet")
+    code, out, err = run(*(a.format(data=data) for a in args))
+    refused(code, out, err, message)
+
+
+def test_an_empty_metric_name_for_an_optuna_import_is_refused(tmp_path: Path, run: Run) -> None:
+    pytest.importorskip("optuna")
+    code, out, err = run("data", "import", "optuna", f"sqlite:///{tmp_path / 'none.db'}",
+                         "--study", "s", "--metric", " ", "--out", tmp_path / "o.parquet")
+    refused(code, out, err, "--metric: an empty name")

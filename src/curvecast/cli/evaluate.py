@@ -51,6 +51,8 @@ def evaluate(
     )
     from curvecast.features import parse_groups
 
+    if draws < 1:
+        raise ValueError(f"--draws must be >= 1, got {draws}")
     names = registry.names(predictors, registry.PREDICTORS, "predictor")
     factories = {n: _factory(n, registry.Settings(predictor=n, draws=draws)) for n in names}
     check_out(json_out)

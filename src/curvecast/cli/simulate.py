@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -96,6 +97,12 @@ def simulate(
         raise ValueError(f"--refit-every must be >= 0, got {refit_every}")
     if trials < 0:
         raise ValueError(f"--trials must be >= 0, got {trials}")
+    if keep_top_k < 1:  # checked even when no --stopper reads it, so a typo is not ignored
+        raise ValueError(f"--keep-top-k must be >= 1, got {keep_top_k}")
+    if not 0.0 <= margin < math.inf:
+        raise ValueError(f"--margin must be finite and >= 0, got {margin}")
+    if draws < 1:
+        raise ValueError(f"--draws must be >= 1, got {draws}")
     short = int((~curves.is_complete()).sum())
     prior, curves = split_prior(curves, prior_fraction, seed)
     n_prior = 0 if prior is None else prior.n_configs

@@ -103,6 +103,8 @@ def from_optuna(storage: str, study: str, *, metric: str | None = None) -> Curve
             study names), a multi-objective study, a metric that disagrees with the study's, or no
             trial that reported intermediate values.
     """
+    if metric is not None and not metric.strip():
+        raise CurveSetFormatError("--metric: an empty name (leave it out to use the study's)")
     import optuna
     from optuna.trial import TrialState
 

@@ -622,8 +622,10 @@ def _scale(u: NDArray[np.float64]) -> tuple[float, float]:
         # to 1e60 in one report must not set the unit, or the other values shrink to nothing
         # next to the ridge
         middle = float(np.median(finite))
-        mad = float(np.median(np.abs(finite - middle)))
-        unit = _unit(3.0 * 1.4826 * mad) if mad > 0.0 else unit
+        with np.errstate(over="ignore"):  # values near ±1e308: the min–max unit stands
+            spread = 3.0 * 1.4826 * float(np.median(np.abs(finite - middle)))
+        if 0.0 < spread < np.inf:
+            unit = _unit(spread)
         if unit != 1.0:
             return unit, middle
 

@@ -146,6 +146,9 @@ def names(text: str, table: Mapping[str, Any], kind: str) -> list[str]:
     unknown = [n for n in out if n not in table]
     if unknown or not out:
         raise ValueError(f"unknown {kind}(s) {unknown or text!r}: choose from {sorted(table)}")
+    twice = sorted({n for n in out if out.count(n) > 1})
+    if twice:
+        raise ValueError(f"{kind}(s) {twice} named twice in {text!r}")
     return out
 
 

@@ -271,9 +271,9 @@ class Stopper(ABC):
         """
 
 
-def check_count(name: str, value: object, minimum: int = 0) -> int:
+def check_count(name: str, value: object, minimum: int | None = 0) -> int:
     """Validate a whole-number argument ``name`` (an int, or a float with no fraction) of at least
-    ``minimum``, and return it as an int.
+    ``minimum`` (None: any), and return it as an int.
 
     Raises:
         TypeError: not a number (a bool, a string, None).
@@ -283,7 +283,7 @@ def check_count(name: str, value: object, minimum: int = 0) -> int:
         raise TypeError(f"{name} must be a whole number, got {value!r}")
     if not (math.isfinite(value) and float(value).is_integer()):
         raise ValueError(f"{name} must be a whole number, got {value!r}")
-    if value < minimum:
+    if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
     return int(value)
 

@@ -139,8 +139,9 @@ class PredictiveStopper(Stopper):
         if not 0.0 <= margin < float("inf"):  # an infinite margin would silently stop nothing
             raise ValueError(f"margin (δ) must be finite and >= 0, got {margin}")
         self.keep_top_k = check_count("keep_top_k", keep_top_k, 1)
-        self.refit_every = None if refit_every is None else check_count("refit_every",
-                                                                         refit_every, 1)
+        if refit_every is not None and check_count("refit_every", refit_every, None) < 1:
+            raise ValueError(f"refit_every must be >= 1 or None, got {refit_every}")
+        self.refit_every = None if refit_every is None else int(refit_every)
         check_share("final_stretch", final_stretch)
         check_share("explore", explore)
         if predictor is not None and not isinstance(predictor, Predictor):
