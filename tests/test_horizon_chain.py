@@ -320,3 +320,31 @@ def test_spread_by_input_widens_sigma_where_futures_spread_wider() -> None:
     with pytest.raises(ValueError, match="spread"):
         HorizonChain(spread="local")
     assert "spread='by-input'" in repr(by_input) and "spread" not in repr(pooled)
+
+
+def test_the_last_step_tells_a_riser_from_a_flat_run() -> None:
+    """``features="last+best+slope"``: two runs at the same value after 2 epochs, one that just
+    rose to it and one that stayed there.  Where risers go on rising (the training curves), the
+    riser is predicted higher; ``"last+best"`` cannot tell them apart.  A first link with fewer
+    than 6 curves leaves the step out (it needs a curve per column and two more)."""
+    rng = np.random.default_rng(0)
+    n, T = 60, 8
+    start = rng.uniform(0.1, 0.5, n)
+    rate = rng.uniform(0.0, 0.1, n)  # the per-epoch rise: what the run ends at
+    values = np.clip(start[:, None] + rate[:, None] * np.arange(T)[None, :]
+                     + rng.normal(0, 0.005, (n, T)), 0, 1)
+    observed = np.full(n, T)
+    riser, flat = np.array([[0.2, 0.3]]), np.array([[0.3, 0.3]])
+    sloped = HorizonChain(features="last+best+slope", config_rows=None).fit_arrays(
+        values, observed, Direction.MAXIMIZE)
+    plain = HorizonChain(config_rows=None).fit_arrays(values, observed, Direction.MAXIMIZE)
+    gap = sloped.predict(None, riser).mean[0] - sloped.predict(None, flat).mean[0]  # type: ignore[arg-type]
+    assert gap > 0.2  # 0.28 here: the later (Markov) links carry part of the step's news
+    plain_gap = plain.predict(None, riser).mean[0] - plain.predict(None, flat).mean[0]  # type: ignore[arg-type]
+    assert abs(plain_gap) < 0.02
+    few = HorizonChain(features="last+best+slope", config_rows=None).fit_arrays(
+        values[:5], np.full(5, T), Direction.MAXIMIZE)
+    assert np.isfinite(few.predict(None, riser).mean).all()  # type: ignore[arg-type]
+    assert not any(link is not None and link.sloped for link in few.links_.values())
+    with pytest.raises(ValueError, match="'last', 'last\\+best' or 'last\\+best\\+slope'"):
+        HorizonChain(features="slope")

@@ -46,6 +46,8 @@ class _Link:
     centre: float = 0.0
     #: a link that also regresses on the run's config (its last ``configs_.inputs.width`` columns)
     configured: bool = False
+    #: a first link that also regresses on the last step, ``u_a − u_{a−1}``
+    sloped: bool = False
 
     def variance_factor(self, x: Any) -> Any:
         """``spread="by-input"``: the variance factor at the first input ``x`` (a float or an
@@ -127,8 +129,10 @@ class HorizonChain(Predictor):
     so refitting on every new observation is cheap.
 
     Args:
-        features: ``"last"`` (the value after τ epochs) or ``"last+best"`` (also the best value
-            so far, robust to a noisy dip).
+        features: ``"last"`` (the value after τ epochs), ``"last+best"`` (also the best value
+            so far, robust to a noisy dip) or ``"last+best+slope"`` (also the last step,
+            ``u_τ − u_{τ−1}``, from τ = 2 on and once a first link has 6 curves: a slow starter
+            that has just risen is told from one that stayed low).
         ladder: the factor between successive horizons (> 1).
         min_rows: curves a link needs (≥ 5 with ``"last+best"``, ≥ 4 with ``"last"``: enough to
             fit the link and estimate its error; a link with fewer falls back to a direct link
@@ -162,11 +166,12 @@ class HorizonChain(Predictor):
                  spread: str = defaults.CHAIN_SPREAD,
                  config_rows: int | None = defaults.CHAIN_CONFIG_ROWS,
                  config_links: str = defaults.CHAIN_CONFIG_LINKS) -> None:
-        if features not in ("last", "last+best"):
-            raise ValueError(f"features must be 'last' or 'last+best', got {features!r}")
+        if features not in ("last", "last+best", "last+best+slope"):
+            raise ValueError("features must be 'last', 'last+best' or 'last+best+slope', got "
+                             f"{features!r}")
         if not ladder > 1.0:
             raise ValueError(f"ladder must be > 1, got {ladder}")
-        need = 5 if features == "last+best" else 4  # a link's columns + 2, or it cannot fit
+        need = 4 if features == "last" else 5  # a link's columns + 2 (more wait in _link)
         if min_rows < need:
             raise ValueError(f"min_rows must be >= {need} with features={features!r}, got "
                              f"{min_rows}")
@@ -357,14 +362,18 @@ class HorizonChain(Predictor):
                 out.append(b)
         return [*out, self.n_epochs_]
 
-    def _design(self, last: NDArray[np.float64], best: NDArray[np.float64],
-                first: bool) -> NDArray[np.float64]:
-        """A link's design matrix from the value after ``a`` epochs and the best value so far
-        (shape ``(n,)`` each): ``[1, u_a, best_a]`` for a first link with ``"last+best"``,
-        ``[1, u_a]`` otherwise."""
-        if first and self.features == "last+best":
-            return np.column_stack([np.ones(last.shape[0]), last, best])
-        return np.column_stack([np.ones(last.shape[0]), last])
+    def _design(self, u: NDArray[np.float64], best: NDArray[np.float64], a: int,
+                first: bool, sloped: bool = False) -> NDArray[np.float64]:
+        """A link's design matrix from the curves ``u`` and their running ``best`` (shape
+        ``(n, ≥ a)`` each) after ``a`` epochs: ``[1, u_a, best_a]`` for a first link with
+        ``"last+best"`` (and ``u_a − u_{a−1}`` when ``sloped``), ``[1, u_a]`` otherwise."""
+        last = u[:, a - 1]
+        if not first or self.features == "last":
+            return np.column_stack([np.ones(last.shape[0]), last])
+        if sloped:
+            return np.column_stack([np.ones(last.shape[0]), last, best[:, a - 1],
+                                    last - u[:, a - 2]])
+        return np.column_stack([np.ones(last.shape[0]), last, best[:, a - 1]])
 
     def _reaching(self, b: int) -> NDArray[np.intp]:
         """The curves observed for at least ``b`` epochs (indices, cached per ``b``)."""
@@ -381,7 +390,9 @@ class HorizonChain(Predictor):
         key = (a if first else -a, b, tau if anchored else 0)
         if key in self.links_:
             return self.links_[key]
-        X = self._design(self.u_[rows, a - 1], self.best_[rows, a - 1], first)
+        sloped = (first and self.features == "last+best+slope" and a >= 2
+                  and rows.size >= max(self.min_rows, 6))
+        X = self._design(self.u_[rows, :a], self.best_[rows, :a], a, first, sloped)
         if anchored:  # the anchor: the value and best value after tau epochs
             X = np.column_stack([X, self.u_[rows, tau - 1], self.best_[rows, tau - 1]])
         configured = ((first or self.config_links == "all") and self.config_rows is not None
@@ -403,7 +414,7 @@ class HorizonChain(Predictor):
             floor = 1e-12 * (1.0 + spread)
             s2 = max(float(np.sum(self._squared(resid))) / dof, floor)
             link = _Link(beta, a_inv, s2, dof, float(y.min()), float(y.max()), anchored,
-                         self.clip, configured=configured)
+                         self.clip, configured=configured, sloped=sloped)
             if first and self.spread == "by-input" and rows.size >= SPREAD_ROWS:
                 link = self._by_input(link, X[:, 1], resid, dof, floor)
         self.links_[key] = link
@@ -457,7 +468,7 @@ class HorizonChain(Predictor):
                 if link is None:
                     raise ValueError(f"too few curves observed to epoch {b} to predict")
             if first or link.anchored or link.configured:
-                X = (self._design(u[:, a - 1], best[:, a - 1], True) if first
+                X = (self._design(u, best, a, True, link.sloped) if first
                      else np.column_stack([np.ones(n), np.atleast_1d(mean)]))
                 if link.anchored:
                     X = np.column_stack([X, u[:, tau - 1], best[:, tau - 1]])
