@@ -1,0 +1,58 @@
+"""R² of the default chain's final-value prediction at 10 % and 25 % of the curve, with the first
+link's features ``last+best`` and ``last+best+slope`` (stop 25, ``docs/results-benchmark.md``).
+
+The splits are ``curvecast evaluate``'s (``default_rng([0, repeat])``, the first 100 configs of
+the permutation to train, every other one to test, 3 repeats). The chain is fitted on the 100
+finished training curves with their configs (``HorizonChain()``'s config links), as in
+``docs/results-prediction.md``. Its ``last+best`` column reproduces that page's table to the third
+decimal. friedman-sgd is the held-out set: its row is the check, not a choice.
+
+    .venv/bin/python bench/chain_features_r2.py > bench/results/chain_features_r2.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from chain_r2_ladder import r2
+from protocol_sim import data_names
+from stopping_benchmark import DATA, load
+
+from curvecast.predictors import HorizonChain
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="all")
+    parser.add_argument("--features", default="last+best,last+best+slope")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    for name in data_names(args.data, "none"):
+        curves = load(DATA[name])
+        values = curves.filled_values()
+        n, T = values.shape
+        row: dict[str, object] = {"data": name}
+        for fraction in (0.1, 0.25):
+            tau = int(np.ceil(fraction * T))
+            for features in args.features.split(","):
+                scores = []
+                for repeat in range(args.repeats):
+                    perm = np.random.default_rng([0, repeat]).permutation(n)
+                    train = np.zeros(n, dtype=bool)
+                    train[perm[:100]] = True
+                    test = perm[100:]
+                    model = HorizonChain(features=features).fit(curves.subset(train))
+                    predicted = model.predict(curves.configs.iloc[test], values[test, :tau]).mean
+                    scores.append(r2(values[test, -1], predicted))
+                row[f"{fraction:g} {features}"] = round(float(np.mean(scores)), 3)
+        print(json.dumps(row), flush=True)
+
+
+if __name__ == "__main__":
+    main()
