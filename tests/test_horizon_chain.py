@@ -55,7 +55,8 @@ def test_learns_from_partial_curves() -> None:
     assert np.all(dof_early >= 4.0) and np.all(dof_early <= 20.0)
     only_complete = HorizonChain().fit(cs.subset(np.arange(6)))
     assert only_complete.links_ == {}  # fitted lazily
-    with pytest.raises(ValueError, match="min_rows must be >= 5 with features='last\\+best'"):
+    with pytest.raises(ValueError,
+                       match="min_rows must be >= 5 with features='last\\+best\\+slope'"):
         HorizonChain(min_rows=4)  # could not fit a 3-column link on 4 curves mid-study
     assert HorizonChain(features="last", min_rows=4).min_rows == 4
     with pytest.raises(ValueError, match="at least 5 curves observed to the target epoch 12"):
@@ -306,9 +307,12 @@ def test_spread_by_input_widens_sigma_where_futures_spread_wider() -> None:
     values = np.linspace(start, final, T).T
     curves_n = np.full(n, T)
     query = np.array([[0.15, 0.2], [0.85, 0.9]])  # a slow and a fast starter after 2 epochs
-    pooled = HorizonChain(tail="both").fit_arrays(values, curves_n, "maximize")
-    by_input = HorizonChain(tail="both", spread="by-input").fit_arrays(values, curves_n,
-                                                                       "maximize")
+    # the first link on the value and the best value (with the last step, these straight
+    # lines would tell their finals exactly)
+    pooled = HorizonChain(features="last+best", tail="both").fit_arrays(values, curves_n,
+                                                                        "maximize")
+    by_input = HorizonChain(features="last+best", tail="both", spread="by-input").fit_arrays(
+        values, curves_n, "maximize")
     p, b = pooled.predict(None, query), by_input.predict(None, query)  # type: ignore[arg-type]
     assert p.std[0] == pytest.approx(p.std[1], rel=0.05)
     assert b.std[0] > 3 * b.std[1]
@@ -337,7 +341,8 @@ def test_the_last_step_tells_a_riser_from_a_flat_run() -> None:
     riser, flat = np.array([[0.2, 0.3]]), np.array([[0.3, 0.3]])
     sloped = HorizonChain(features="last+best+slope", config_rows=None).fit_arrays(
         values, observed, Direction.MAXIMIZE)
-    plain = HorizonChain(config_rows=None).fit_arrays(values, observed, Direction.MAXIMIZE)
+    plain = HorizonChain(features="last+best", config_rows=None).fit_arrays(
+        values, observed, Direction.MAXIMIZE)
     gap = sloped.predict(None, riser).mean[0] - sloped.predict(None, flat).mean[0]  # type: ignore[arg-type]
     assert gap > 0.2  # 0.28 here: the later (Markov) links carry part of the step's news
     plain_gap = plain.predict(None, riser).mean[0] - plain.predict(None, flat).mean[0]  # type: ignore[arg-type]

@@ -30,7 +30,7 @@ def test_the_config_lifts_r2_where_the_chain_cannot_see_it(sets: tuple[CurveSet,
     chain = _r2(truth, HorizonChain().fit(train).predict_curves(test, 2).mean)
     kernel = _r2(truth, KernelChain().fit(train).predict_curves(test, 2).mean)
     curve_only = _r2(truth, KernelChain(features="ts").fit(train).predict_curves(test, 2).mean)
-    assert chain == pytest.approx(0.747, abs=0.01)
+    assert chain == pytest.approx(0.735, abs=0.01)  # 0.747 before the last step (stop 25)
     assert kernel == pytest.approx(0.985, abs=0.005)  # the learning rate sets the final value
     assert curve_only == pytest.approx(chain, abs=0.03)  # without it, nothing much to correct
 
@@ -191,7 +191,8 @@ def test_the_stopper_runs_it_from_the_fifth_complete_trial(sets: tuple[CurveSet,
     assert finished == {"chain": 15, "kernel": 14}
     # both judge from the 5th complete trial; once 10 have finished, the correction (which
     # sees the learning rate that sets the final value) stops more, and both keep the best
-    assert (results["kernel"].total_epochs, results["chain"].total_epochs) == (327, 385)
+    # (327, 385 before the chain's first link also saw the last step, stop 25)
+    assert (results["kernel"].total_epochs, results["chain"].total_epochs) == (326, 367)
     assert results["kernel"].best_kept and results["chain"].best_kept
 
 

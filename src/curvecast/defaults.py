@@ -13,8 +13,10 @@ DELTA = 0.99
 #: Complete trials before the first stop (Optuna's ``MedianPruner`` waits for 5 too).
 MIN_COMPLETE = 5
 
-#: The features of :class:`curvecast.predictors.HorizonChain`'s first link.
-CHAIN_FEATURES = "last+best"
+#: The features of :class:`curvecast.predictors.HorizonChain`'s first link: the value, the best
+#: value so far and the last step (stop 25: chosen leave one data set out in the Optuna part of
+#: docs/results-benchmark.md; ``"last+best"`` before).
+CHAIN_FEATURES = "last+best+slope"
 
 #: Which errors set :class:`curvecast.predictors.HorizonChain`'s σ: ``"upper"``, those on the
 #: better side (what a stopping rule needs), or ``"both"``.

@@ -72,8 +72,9 @@ class HorizonChain(Predictor):
     horizons τ → h₁ → h₂ → … → T (h = 2, 4, 8, … epochs, then T).
 
     Each link ``a → b`` is a Bayesian linear regression of the value after ``b`` epochs on the
-    value after ``a`` epochs (the first link also on the best value so far, with
-    ``features="last+best"``), fitted on **every curve observed for at least b epochs** — runs
+    value after ``a`` epochs (the first link, by default, also on the best value so far and the
+    last step: ``features="last+best+slope"``), fitted on **every curve observed for at least b
+    epochs** — runs
     that were stopped or are still running teach the early links, finished runs the last ones.
     Uncertainty is propagated along the chain (the input variance times the squared slope, plus
     the link's predictive variance, which includes the uncertainty of its coefficients), scaled
