@@ -58,7 +58,7 @@ def main() -> None:
                 for repeat in range(args.repeats):
                     perm = np.random.default_rng([0, repeat]).permutation(n)
                     train, test = perm[: args.train], perm[args.train:]
-                    model = HorizonChain(ladder=ladder, links=links).fit_arrays(
+                    model = HorizonChain(features="last+best", ladder=ladder, links=links).fit_arrays(
                         v[train], np.full(args.train, T), curves.direction)
                     scores.append(r2(v[test, -1], model.predict(None, v[test, :tau]).mean))  # type: ignore[arg-type]
                 row[f"ladder {ladder:g}, {links}"] = round(float(np.mean(scores)), 3)

@@ -58,6 +58,7 @@ class ConfigChain(HorizonChain):
     curves) and ``Zq_`` (of the curve being predicted)."""
 
     def __init__(self, **settings: object) -> None:
+        settings.setdefault("features", "last+best")  # stop 22's chain (before the last step)
         super().__init__(**settings)  # type: ignore[arg-type]
         self.Z_: NDArray[np.float64] = np.zeros((0, 0))
         self.Zq_: NDArray[np.float64] = np.zeros((0, 0))
@@ -66,9 +67,9 @@ class ConfigChain(HorizonChain):
         self._chain_z: NDArray[np.float64] | None = None
         self._first: _Link | None = None
 
-    def _design(self, last: NDArray[np.float64], best: NDArray[np.float64],
-                first: bool) -> NDArray[np.float64]:
-        X = super()._design(last, best, first)
+    def _design(self, u: NDArray[np.float64], best: NDArray[np.float64], a: int,
+                first: bool, sloped: bool = False) -> NDArray[np.float64]:
+        X = super()._design(u, best, a, first, sloped)
         if not first:
             return X
         if self._fitting:

@@ -212,7 +212,8 @@ def test_load_rejects_unknown_direction(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("key", "stored", "message"), [
     ("diverged_value", b"[1]", r"field 'diverged_value': not a number: \[1\]"),
     ("diverged_value", b'"abc"', r"field 'diverged_value': not a number: abc"),
-    ("diverged_value", b"Infinity", r"diverged_value must be None .* got inf"),
+    ("diverged_value", b"Infinity", r"field 'diverged_value': inf \(saved by a curvecast before "
+                                    r"stop 25, .* import the source again"),
     ("epochs", b'{"a":1}', r"field 'epochs': not a list of whole numbers"),
     ("epochs", b"[1.5,2]", r"field 'epochs': not a list of whole numbers: \[1\.5, 2\]"),
     ("epochs", b'["1","2"]', r"field 'epochs': not a list of whole numbers"),

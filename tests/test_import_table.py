@@ -211,9 +211,31 @@ def test_ids_are_read_as_written_and_seconds_must_be_times(tmp_path: Path) -> No
     wide.write_text("id,acc_1\n007,0.5\n7,0.6\n")
     assert curvecast.from_table(wide, r"acc_(\d+)", "acc", "max",
                                 id_column="id").config_ids == ["007", "7"]
+    long.write_text("config_id,epoch,value,seconds\na,1,0.5,1\na,2,0.6,nan\n")  # unknown
+    assert np.isnan(curvecast.from_long_table(long, "acc", "max").seconds[0, 1])
     for bad in ("-3", "inf"):
         long.write_text(f"config_id,epoch,value,seconds\na,1,0.5,1\na,2,0.6,{bad}\n")
         with pytest.raises(curvecast.CurveSetFormatError,
                            match=r"row 2 \(line 3\), column 'seconds': .* seconds: an epoch's "
                                  r"time is a number >= 0"):
             curvecast.from_long_table(long, "acc", "max")
+
+
+def test_what_pandas_reads_the_shape_check_reads_too(tmp_path: Path) -> None:
+    """The CSV shape check (a repeated header name, a row of more fields) reads a compressed
+    file through its decompression, skips blank lines as pandas does and takes fields of any
+    length (a long architecture string): each of these imported before the check and still
+    does."""
+    import gzip
+
+    text = "lr,arch,e1,e2\n0.1,\"" + "x" * 200_000 + "\",0.1,0.2\n0.2,\"a,b\",0.3,0.4\n"
+    (tmp_path / "big.csv").write_text("\n\n" + text)
+    with gzip.open(tmp_path / "big.csv.gz", "wt") as handle:
+        handle.write(text)
+    for name in ("big.csv", "big.csv.gz"):
+        got = curvecast.from_table(tmp_path / name, r"e(\d+)", "acc", "max")
+        assert got.n_configs == 2 and got.values.tolist() == [[0.1, 0.2], [0.3, 0.4]], name
+    with gzip.open(tmp_path / "bad.csv.gz", "wt") as handle:
+        handle.write("e1,e2\n0.1,0.2\n\n0.1,0.2,0.5\n")
+    with pytest.raises(curvecast.CurveSetFormatError, match=r"line 4 has 3 fields, the header 2"):
+        curvecast.from_table(tmp_path / "bad.csv.gz", r"e(\d+)", "acc", "max")

@@ -160,6 +160,7 @@ def test_bad_arguments() -> None:
         CurvecastScheduler(max_t=5, grace_period=0)
     with pytest.raises(ValueError, match=r"diverged_value must be None .* got inf"):
         CurvecastScheduler(max_t=5, diverged_value=float("inf"))
+    assert CurvecastScheduler(max_t=5, diverged_value=np.float32(0.0)).diverged_value == 0.0
     with pytest.raises(ValueError, match="mode must be 'min' or 'max', got 'up'"):
         CurvecastScheduler(max_t=5, mode="up")
     with pytest.raises(ValueError, match="no metric or mode"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -130,6 +131,12 @@ def read_parquet(path: str | os.PathLike[str]) -> StoredCurves:
                                        or not isinstance(diverged_value, int | float)):
         raise CurveSetFormatError(f"{_where(source, field_='diverged_value')}not a number: "
                                   f"{str(diverged_value)[:80]}")
+    if isinstance(diverged_value, float) and not math.isfinite(diverged_value):
+        raise CurveSetFormatError(
+            f"{_where(source, field_='diverged_value')}{diverged_value} (saved by a curvecast "
+            "before stop 25, which took it): a diverged run would count as the best or worst "
+            "value there is; import the source again with a finite diverged value, or with "
+            "none (the worst value observed)")
     if "config_id" not in configs.columns:
         raise CurveSetFormatError(f"{_where(source, field_='config_id')}missing from the "
                                   "config table")

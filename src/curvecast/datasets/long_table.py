@@ -103,10 +103,11 @@ def from_long_table(path: str | Path, metric: str, direction: Direction | str, *
             raise CurveSetFormatError(f"{cell(path, row, col)}the {col}{shown} {what}")
     if "seconds" in numeric:
         seconds = numbers[:, 2]
-        row = _first(seen[:, 2] & ~(np.isfinite(seconds) & (seconds >= 0)))
+        row = _first(seen[:, 2] & (np.isinf(seconds) | (seconds < 0)))
         if row is not None:
             raise CurveSetFormatError(f"{cell(path, row, 'seconds')}{seconds[row]:g} seconds: "
-                                      "an epoch's time is a number >= 0 (or empty)")
+                                      "an epoch's time is a number >= 0 (or empty, or nan: "
+                                      "unknown)")
     if configs is None:
         table = pd.DataFrame(index=pd.Index(pd.unique(ids.to_numpy()), name="config_id"))
     else:

@@ -11,9 +11,13 @@ Note that pandas' ``DataFrame.to_parquet`` writes NaN as null: write diverged va
 
 from __future__ import annotations
 
+import bz2
 import csv
-from collections.abc import Sequence
+import gzip
+import lzma
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import pandas as pd
@@ -63,28 +67,46 @@ def read_columns(path: Path) -> list[str]:
         raise CurveSetFormatError(f"{path}: not a readable {kind} file ({err})") from None
     try:
         _check_csv_shape(path)
-    except (OSError, UnicodeDecodeError, csv.Error) as err:
+    except (OSError, EOFError, UnicodeDecodeError, csv.Error, lzma.LZMAError) as err:
         raise CurveSetFormatError(f"{path}: not a readable CSV file ({err})") from None
     return header
+
+
+#: Compressed CSV files pandas reads by their suffix, and how to open them as text here.
+_OPENERS: dict[str, Callable[..., IO[str]]] = {
+    ".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 
 
 def _check_csv_shape(path: Path) -> None:
     """Refuse a CSV file whose header repeats a name (pandas would rename the second column) or
     with a row of more fields than the header (pandas would drop them, or read the first as an
     index): either would misread the table without a word.  A row with fewer fields is kept: its
-    missing cells are empty."""
-    with path.open(newline="", encoding="utf-8") as handle:
-        rows = csv.reader(handle)
-        header = next(rows, [])
-        seen: set[str] = set()
-        for name in header:
-            if name in seen:
-                raise CurveSetFormatError(f"{path}: the header repeats the column name {name!r}")
-            seen.add(name)
-        for line, row in enumerate(rows, start=2):
-            if len(row) > len(header):
-                raise CurveSetFormatError(
-                    f"{path}: line {line} has {len(row)} fields, the header {len(header)}")
+    missing cells are empty.  Blank lines are skipped, as pandas does; a compressed file pandas
+    reads by its suffix is read through the same decompression (``.zip`` and ``.zst`` are left
+    to pandas alone)."""
+    suffix = path.suffix.lower()
+    if suffix in (".zip", ".zst", ".tar"):
+        return
+    opener = _OPENERS.get(suffix, open)
+    limit = csv.field_size_limit()
+    csv.field_size_limit(2**31 - 1)  # pandas has no limit on a field's length
+    try:
+        with opener(path, "rt", newline="", encoding="utf-8") as handle:
+            reader = csv.reader(handle)
+            rows = (row for row in reader if row)
+            header = next(rows, [])
+            seen: set[str] = set()
+            for name in header:
+                if name in seen:
+                    raise CurveSetFormatError(
+                        f"{path}: the header repeats the column name {name!r}")
+                seen.add(name)
+            for row in rows:
+                if len(row) > len(header):
+                    raise CurveSetFormatError(f"{path}: line {reader.line_num} has {len(row)} "
+                                              f"fields, the header {len(header)}")
+    finally:
+        csv.field_size_limit(limit)
 
 
 def read_table(path: Path, numeric: Sequence[str], text: Sequence[str] = ()

@@ -141,7 +141,8 @@ class CurvecastScheduler(FIFOScheduler):
                              f"{min_complete}")
         check_count("grace_period", grace_period, 1)
         if diverged_value is not None and (
-                isinstance(diverged_value, bool) or not isinstance(diverged_value, (int, float))
+                isinstance(diverged_value, bool)
+                or not isinstance(diverged_value, (int, float, np.integer, np.floating))
                 or not np.isfinite(diverged_value)):
             raise ValueError("diverged_value must be None (the worst value observed) or a finite "
                              f"number, got {diverged_value!r}")
