@@ -36,7 +36,13 @@ the diverged-value rule), :mod:`~curvecast.curves.curveset` (the CurveSet), :mod
 """
 
 from curvecast.curves.curveset import CurveSet
-from curvecast.curves.direction import Direction, DivergedFill, diverged_fill, fill_diverged
+from curvecast.curves.direction import (
+    Direction,
+    DivergedFill,
+    check_diverged_value,
+    diverged_fill,
+    fill_diverged,
+)
 from curvecast.curves.errors import CurveSetFormatError
 from curvecast.curves.parquet import FORMAT_VERSION
 
@@ -46,6 +52,7 @@ __all__ = [
     "CurveSetFormatError",
     "Direction",
     "DivergedFill",
+    "check_diverged_value",
     "diverged_fill",
     "fill_diverged",
 ]

@@ -17,7 +17,12 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from curvecast.curves.direction import Direction, diverged_fill, fill_diverged
+from curvecast.curves.direction import (
+    Direction,
+    check_diverged_value,
+    diverged_fill,
+    fill_diverged,
+)
 from curvecast.curves.errors import CurveSetFormatError
 from curvecast.curves.errors import where as _where
 from curvecast.curves.long import long_to_arrays
@@ -62,14 +67,7 @@ class CurveSet:
         if configs.index.has_duplicates:
             dup = configs.index[configs.index.duplicated()][0]
             raise ValueError(f"config {dup!r}: duplicated config_id in the config table")
-        diverged_value = self.diverged_value
-        if diverged_value is not None:
-            if (isinstance(diverged_value, bool)
-                    or not isinstance(diverged_value, (int, float, np.integer, np.floating))
-                    or not np.isfinite(diverged_value)):
-                raise ValueError("diverged_value must be None (the worst value observed) or a "
-                                 f"finite number, got {diverged_value!r}")
-            diverged_value = float(diverged_value)
+        diverged_value = check_diverged_value(self.diverged_value)
         provenance = dict(self.provenance)
         if observed.size:  # a gap before a curve's last observed epoch is a diverged report
             n = observed.shape[1]

@@ -61,6 +61,23 @@ class Direction(StrEnum):
         return float(finite.max() if self is Direction.MAXIMIZE else finite.min())
 
 
+def check_diverged_value(value: object) -> float | None:
+    """Validate a stated ``diverged_value``: None (the worst value observed) or a finite number,
+    returned as a float.
+
+    Raises:
+        ValueError: a bool, a non-number, NaN or ±inf (an infinite value would make a diverged run
+            the best or the worst there is).
+    """
+    if value is None:
+        return None
+    if (isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating))
+            or not np.isfinite(value)):
+        raise ValueError("diverged_value must be None (the worst value observed) or a finite "
+                         f"number, got {value!r}")
+    return float(value)
+
+
 def diverged_fill(direction: Direction, seen: NDArray[np.float64],
                   diverged_value: float | None = None) -> float:
     """The value a diverged observation (NaN or ±inf) counts as: curvecast's one rule.

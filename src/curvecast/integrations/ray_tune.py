@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from curvecast import defaults
-from curvecast.curves import CurveSet, Direction
+from curvecast.curves import CurveSet, Direction, check_diverged_value
 from curvecast.datasets.config_rows import config_row
 from curvecast.datasets.priors import check_prior_metric
 from curvecast.predictors import Predictor
@@ -140,12 +140,7 @@ class CurvecastScheduler(FIFOScheduler):
             raise ValueError(f"min_complete must be >= 5 (the predictor needs 5 curves), got "
                              f"{min_complete}")
         check_count("grace_period", grace_period, 1)
-        if diverged_value is not None and (
-                isinstance(diverged_value, bool)
-                or not isinstance(diverged_value, (int, float, np.integer, np.floating))
-                or not np.isfinite(diverged_value)):
-            raise ValueError("diverged_value must be None (the worst value observed) or a finite "
-                             f"number, got {diverged_value!r}")
+        diverged_value = check_diverged_value(diverged_value)
         if mode is not None and mode not in ("min", "max"):
             raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
         self.max_t = int(max_t)
