@@ -65,10 +65,7 @@ def read_columns(path: Path) -> list[str]:
     except (pa.ArrowException, OSError, ValueError, UnicodeDecodeError) as err:
         kind = "Parquet" if _is_parquet(path) else "CSV"
         raise CurveSetFormatError(f"{path}: not a readable {kind} file ({err})") from None
-    try:
-        _check_csv_shape(path)
-    except (OSError, EOFError, UnicodeDecodeError, csv.Error, lzma.LZMAError) as err:
-        raise CurveSetFormatError(f"{path}: not a readable CSV file ({err})") from None
+    _check_csv_shape(path, rows=False)
     return header
 
 
@@ -77,13 +74,13 @@ _OPENERS: dict[str, Callable[..., IO[str]]] = {
     ".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 
 
-def _check_csv_shape(path: Path) -> None:
-    """Refuse a CSV file whose header repeats a name (pandas would rename the second column) or
-    with a row of more fields than the header (pandas would drop them, or read the first as an
-    index): either would misread the table without a word.  A row with fewer fields is kept: its
-    missing cells are empty.  Blank lines are skipped, as pandas does; a compressed file pandas
-    reads by its suffix is read through the same decompression (``.zip`` and ``.zst`` are left
-    to pandas alone)."""
+def _check_csv_shape(path: Path, rows: bool) -> None:
+    """Refuse a CSV file whose header repeats a name (pandas would rename the second column) or,
+    with ``rows``, with a row of more fields than the header (pandas would drop them, or read
+    the first as an index): either would misread the table without a word.  A row with fewer
+    fields is kept: its missing cells are empty.  Blank lines are skipped, as pandas does; a
+    compressed file pandas reads by its suffix is read through the same decompression (``.zip``
+    and ``.zst`` are left to pandas alone).  Without ``rows`` only the header is read."""
     suffix = path.suffix.lower()
     if suffix in (".zip", ".zst", ".tar"):
         return
@@ -93,18 +90,17 @@ def _check_csv_shape(path: Path) -> None:
     try:
         with opener(path, "rt", newline="", encoding="utf-8") as handle:
             reader = csv.reader(handle)
-            rows = (row for row in reader if row)
-            header = next(rows, [])
-            seen: set[str] = set()
-            for name in header:
-                if name in seen:
-                    raise CurveSetFormatError(
-                        f"{path}: the header repeats the column name {name!r}")
-                seen.add(name)
-            for row in rows:
+            lines = (row for row in reader if row)
+            header = next(lines, [])
+            if len(set(header)) < len(header):
+                name = next(n for i, n in enumerate(header) if n in header[:i])
+                raise CurveSetFormatError(f"{path}: the header repeats the column name {name!r}")
+            for row in lines if rows else ():
                 if len(row) > len(header):
                     raise CurveSetFormatError(f"{path}: line {reader.line_num} has {len(row)} "
                                               f"fields, the header {len(header)}")
+    except (OSError, EOFError, UnicodeDecodeError, csv.Error, lzma.LZMAError) as err:
+        raise CurveSetFormatError(f"{path}: not a readable CSV file ({err})") from None
     finally:
         csv.field_size_limit(limit)
 
@@ -123,6 +119,8 @@ def read_table(path: Path, numeric: Sequence[str], text: Sequence[str] = ()
             number (naming the file, row and column).
     """
     columns = read_columns(path)
+    if not _is_parquet(path):
+        _check_csv_shape(path, rows=True)  # read once, where the table is read
     others = [c for c in columns if c not in set(numeric)]
     try:
         if _is_parquet(path):
