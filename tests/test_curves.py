@@ -210,10 +210,12 @@ def test_load_rejects_unknown_direction(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("key", "stored", "message"), [
-    ("diverged_value", b"[1]", r"field 'diverged_value': not a number: \[1\]"),
-    ("diverged_value", b'"abc"', r"field 'diverged_value': not a number: abc"),
-    ("diverged_value", b"Infinity", r"field 'diverged_value': inf \(saved by a curvecast before "
-                                    r"stop 25, .* import the source again"),
+    ("diverged_value", b"[1]", r"field 'diverged_value': diverged_value must be None .* or a "
+                               r"finite number, got \[1\]$"),
+    ("diverged_value", b'"abc"', r"field 'diverged_value': diverged_value must be None .* got "
+                                 r"'abc'$"),
+    ("diverged_value", b"Infinity", r"field 'diverged_value': diverged_value must be .* got inf; "
+                                    r"saved by a curvecast before stop 25, .* import the source"),
     ("epochs", b'{"a":1}', r"field 'epochs': not a list of whole numbers"),
     ("epochs", b"[1.5,2]", r"field 'epochs': not a list of whole numbers: \[1\.5, 2\]"),
     ("epochs", b'["1","2"]', r"field 'epochs': not a list of whole numbers"),

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import os
 import tempfile
 from pathlib import Path
@@ -19,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from curvecast.curves.direction import check_diverged_value
 from curvecast.curves.errors import CurveSetFormatError
 from curvecast.curves.errors import where as _where
 
@@ -127,16 +127,14 @@ def read_parquet(path: str | os.PathLike[str]) -> StoredCurves:
                                   f"numbers: {str(epochs)[:80]}")
     if not isinstance(provenance, dict):
         raise CurveSetFormatError(f"{_where(source, field_='provenance')}not a JSON object")
-    if diverged_value is not None and (isinstance(diverged_value, bool)
-                                       or not isinstance(diverged_value, int | float)):
-        raise CurveSetFormatError(f"{_where(source, field_='diverged_value')}not a number: "
-                                  f"{str(diverged_value)[:80]}")
-    if isinstance(diverged_value, float) and not math.isfinite(diverged_value):
-        raise CurveSetFormatError(
-            f"{_where(source, field_='diverged_value')}{diverged_value} (saved by a curvecast "
-            "before stop 25, which took it): a diverged run would count as the best or worst "
-            "value there is; import the source again with a finite diverged value, or with "
-            "none (the worst value observed)")
+    try:
+        diverged_value = check_diverged_value(diverged_value)
+    except ValueError as err:
+        mend = ("; saved by a curvecast before stop 25, which took it: import the source again "
+                "with a finite diverged value, or with none"
+                if isinstance(diverged_value, float) else "")
+        raise CurveSetFormatError(f"{_where(source, field_='diverged_value')}{err}{mend}"
+                                  ) from None
     if "config_id" not in configs.columns:
         raise CurveSetFormatError(f"{_where(source, field_='config_id')}missing from the "
                                   "config table")
