@@ -391,9 +391,13 @@ class HorizonChain(Predictor):
         key = (a if first else -a, b, tau if anchored else 0)
         if key in self.links_:
             return self.links_[key]
-        sloped = (first and self.features == "last+best+slope" and a >= 2
-                  and rows.size >= max(self.min_rows, 6))
+        sloped = first and self.features == "last+best+slope" and a >= 2
         X = self._design(self.u_[rows, :a], self.best_[rows, :a], a, first, sloped)
+        if sloped and rows.size < max(self.min_rows, X.shape[1] + 2):
+            # too few curves for the step's column (two more than the columns, as for any
+            # link): the link is fitted on the value and best value alone
+            sloped = False
+            X = self._design(self.u_[rows, :a], self.best_[rows, :a], a, first, sloped)
         if anchored:  # the anchor: the value and best value after tau epochs
             X = np.column_stack([X, self.u_[rows, tau - 1], self.best_[rows, tau - 1]])
         configured = ((first or self.config_links == "all") and self.config_rows is not None
