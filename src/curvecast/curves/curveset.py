@@ -26,7 +26,7 @@ from curvecast.curves.direction import (
 from curvecast.curves.errors import CurveSetFormatError
 from curvecast.curves.errors import where as _where
 from curvecast.curves.long import long_to_arrays
-from curvecast.curves.parquet import read_parquet, write_parquet
+from curvecast.curves.parquet import StoredCurves, read_parquet, write_parquet
 
 
 @dataclass(frozen=True, eq=False)
@@ -369,7 +369,13 @@ class CurveSet:
             FileNotFoundError: when the destination folder does not exist.
             IsADirectoryError: when ``path`` is a folder.
         """
-        return write_parquet(self, path)
+        assert self.test_values is not None  # set in __post_init__
+        return write_parquet(StoredCurves(
+            long=self.to_long(), configs=self.configs, metric=self.metric,
+            direction=self.direction.value, epochs=[int(e) for e in self.epochs],
+            test_values=dict(zip(self.configs.index, self.test_values.tolist(), strict=True)),
+            provenance=dict(self.provenance),
+            diverged_value=self.diverged_value, source=str(path)), path)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> CurveSet:

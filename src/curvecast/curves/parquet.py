@@ -12,7 +12,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import pandas as pd
 import pyarrow as pa
@@ -22,9 +22,6 @@ from curvecast.curves.direction import check_diverged_value
 from curvecast.curves.errors import CurveSetFormatError
 from curvecast.curves.errors import where as _where
 
-if TYPE_CHECKING:
-    from curvecast.curves.curveset import CurveSet
-
 FORMAT_VERSION = "1"
 _META_PREFIX = b"curvecast."
 _TEST_COLUMN = "__curvecast_test_value__"
@@ -32,7 +29,10 @@ _LONG_COLUMNS = ("config_id", "epoch", "value", "seconds")
 
 
 class StoredCurves(NamedTuple):
-    """What a curvecast Parquet file holds, as :meth:`CurveSet.from_long` takes it."""
+    """What a curvecast Parquet file holds, as :meth:`CurveSet.from_long` takes it and
+    :meth:`CurveSet.save` gives it (``direction`` is ``"maximize"`` or ``"minimize"``; ``source``
+    names the file in messages; ``test_values`` maps every config id to its test value, NaN
+    where there is none)."""
 
     long: pd.DataFrame
     configs: pd.DataFrame
@@ -45,17 +45,17 @@ class StoredCurves(NamedTuple):
     source: str
 
 
-def write_parquet(curves: CurveSet, path: str | os.PathLike[str]) -> Path:
+def write_parquet(curves: StoredCurves, path: str | os.PathLike[str]) -> Path:
     """Write ``curves`` to ``path`` (see :meth:`CurveSet.save`)."""
     path = Path(path)
     if not path.parent.exists():
         raise FileNotFoundError(f"{path}: folder {str(path.parent)!r} does not exist")
     if path.is_dir():
         raise IsADirectoryError(f"{path}: is a folder; give the name of a file to write")
-    table = pa.Table.from_pandas(curves.to_long(), preserve_index=False)
+    table = pa.Table.from_pandas(curves.long, preserve_index=False)
     configs = curves.configs.copy()
-    assert curves.test_values is not None  # set in __post_init__
-    configs[_TEST_COLUMN] = curves.test_values
+    tests = curves.test_values or {}
+    configs[_TEST_COLUMN] = [tests.get(config, float("nan")) for config in configs.index]
     config_table = pa.Table.from_pandas(configs.reset_index(), preserve_index=False)
     sink = io.BytesIO()
     with pa.ipc.new_stream(sink, config_table.schema) as writer:
@@ -63,8 +63,8 @@ def write_parquet(curves: CurveSet, path: str | os.PathLike[str]) -> Path:
     meta = {
         b"curvecast.format_version": FORMAT_VERSION.encode(),
         b"curvecast.metric": curves.metric.encode(),
-        b"curvecast.direction": curves.direction.value.encode(),
-        b"curvecast.epochs": json.dumps(curves.epochs.tolist()).encode(),
+        b"curvecast.direction": curves.direction.encode(),
+        b"curvecast.epochs": json.dumps(list(curves.epochs)).encode(),
         b"curvecast.provenance": json.dumps(dict(curves.provenance), default=str).encode(),
         b"curvecast.diverged_value": json.dumps(curves.diverged_value).encode(),
         b"curvecast.configs": sink.getvalue(),
