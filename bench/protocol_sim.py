@@ -210,7 +210,8 @@ def run_study(values: np.ndarray, sign: float, make: Callable[[], Rule], trials:
     return {"epochs": int(n_obs.sum()), "full": trials * T, "picked": picked.tolist(),
             "best_kept": bool(found >= best - 1e-12), "regret": float(best - found),
             "ms": 1000 * float(np.median(seconds)),
-            "early": float(per_trial[:40].mean()), "late": float(per_trial[-100:].mean())}
+            "early": float(per_trial[:40].mean()), "late": float(per_trial[-100:].mean()),
+            "per_trial": per_trial.tolist()}
 
 
 def data_names(data: str, exclude: str) -> list[str]:
