@@ -331,3 +331,27 @@ def test_two_extreme_reports_do_not_stop_all_pruning(direction: str) -> None:
     plain, spiked = states(None), states(1e100)
     assert spiked.count("P") >= 17, spiked
     assert abs(spiked.count("P") - plain.count("P")) <= 2, (plain, spiked)
+
+
+def test_a_trial_that_reports_nan_is_pruned_at_that_step_and_marked() -> None:
+    rng = np.random.default_rng(3)
+    values = 0.5 + np.cumsum(rng.uniform(0.0, 0.05, (40, 10)), axis=1)
+
+    def objective(trial: optuna.Trial) -> float:
+        i = trial.suggest_int("config", 0, len(values) - 1)
+        for epoch, value in enumerate(values[i], start=1):
+            diverged = trial.number >= 8 and trial.number % 2 == 0 and epoch >= 3
+            trial.report(float("nan") if diverged else float(value), step=epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return float(values[i, -1])
+
+    study = optuna.create_study(direction="maximize", pruner=CurvecastPruner(),
+                                sampler=optuna.samplers.RandomSampler(seed=0))
+    study.optimize(objective, n_trials=20)
+    diverging = [t for t in study.trials if t.number >= 8 and t.number % 2 == 0]
+    for t in diverging:  # 5 complete trials before the first: each is judged at its NaN
+        assert t.state is optuna.trial.TrialState.PRUNED, t.number
+        assert t.last_step == 3
+        assert t.user_attrs[ATTRS["diverged"]] is True and t.user_attrs[ATTRS["step"]] == 3
+    assert sum(t.state is optuna.trial.TrialState.COMPLETE for t in study.trials[:8]) >= 5

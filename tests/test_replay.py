@@ -189,3 +189,22 @@ def test_anytime_regret_steps_down_at_completions_with_hand_numbers() -> None:
                       direction=Direction.MINIMIZE, configs=cs.configs)
     np.testing.assert_allclose(replay(mirror, InOrder(), NeverStop()).regret_at([3.0, 8.0]),
                                [0.4, 0.0], atol=1e-12)
+
+
+def test_a_recorded_run_that_diverged_is_stopped_at_its_first_nan_in_replay() -> None:
+    cs = saturating(n=40, epochs=8, seed=3)
+    values = cs.values.copy()
+    values[30:, 3:] = np.nan  # ten runs diverge after 3 epochs (recorded as NaN: observed)
+    diverging = CurveSet(values=values, observed=cs.observed, epochs=cs.epochs, metric="acc",
+                         direction=cs.direction, configs=cs.configs)
+    records: list[object] = []
+    replay(diverging, RandomSearch.from_curves(diverging, seed=0), PredictiveStopper(),
+           on_trial=records.append)
+    complete_before, diverged_stops = 0, 0
+    for record in records:
+        if int(record.config_id[1:]) >= 30 and complete_before >= 5:  # type: ignore[attr-defined]
+            # judged: stopped by its prediction, or at the latest at its first NaN (epoch 4)
+            assert record.epochs <= 4, record  # type: ignore[attr-defined]
+            diverged_stops += "diverged" in record.decision.reason  # type: ignore[attr-defined]
+        complete_before += not record.stopped  # type: ignore[attr-defined]
+    assert diverged_stops >= 3

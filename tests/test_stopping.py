@@ -389,3 +389,37 @@ def test_a_prediction_that_is_not_finite_continues_and_says_so() -> None:
     decision = stopper.decide(trial, h)
     assert decision.action is Action.CONTINUE and decision.clipped
     assert "no finite prediction" in decision.reason and stopper.n_clipped_ == 1
+
+
+# ------------------------------------------------------------------------- diverged runs
+def _diverging_study(running: list[float], n_complete: int = 6
+                     ) -> tuple[History, Trial]:
+    """``n_complete`` rising accuracy curves over 10 epochs, then a trial whose curve is
+    ``running`` as reported (NaN or ±inf where it diverged)."""
+    rng = np.random.default_rng(0)
+    complete = 0.5 + np.cumsum(rng.uniform(0.0, 0.04, (n_complete, 10)), axis=1)
+    ids = [f"c{i}" for i in range(n_complete + 1)]
+    h = History.from_curves([*complete, running], ids, pd.DataFrame(index=ids),
+                            np.arange(1, 11), "acc", Direction.MAXIMIZE)
+    return h, h.trial(n_complete)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_a_trial_whose_last_report_diverged_is_stopped_once_the_rule_judges(bad: float) -> None:
+    h, trial = _diverging_study([0.55, bad])
+    assert trial.values.tolist()[1] == pytest.approx(h.values[:6].min())  # filled: the worst
+    decision = PredictiveStopper().decide(trial, h)  # exploration on, as by default
+    assert decision.stop and decision.probability == 1.0 and decision.mean is None
+    assert "diverged" in decision.reason
+    # in the final stretch too, where nothing else is stopped
+    late, trial = _diverging_study([0.55] * 8 + [bad])
+    assert PredictiveStopper().decide(trial, late).stop
+    # not before min_complete complete trials, as every stop
+    few, trial = _diverging_study([0.55, bad], n_complete=4)
+    assert not PredictiveStopper().decide(trial, few).stop
+
+
+def test_a_run_that_came_back_from_a_diverged_report_is_judged_by_its_prediction() -> None:
+    h, trial = _diverging_study([0.55, float("nan"), 0.9])
+    decision = PredictiveStopper(explore=0.0).decide(trial, h)
+    assert decision.mean is not None and "diverged" not in decision.reason

@@ -148,6 +148,9 @@ class RecordedBackend(Backend):
         if self.curves.n_epochs < 1:
             raise ValueError("the CurveSet has no trained epochs to replay")
         self.filled: NDArray[np.float64] = self.curves.filled_values()
+        bad = self.curves.diverged()
+        # which recorded values were NaN or ±inf (None: none), for the stopper
+        self._diverged: NDArray[np.bool_] | None = bad if bad.any() else None
         self.rows = {cid: i for i, cid in enumerate(self.curves.config_ids)}
         self.n_epochs = self.curves.n_epochs
         self.direction = self.curves.direction
@@ -176,7 +179,12 @@ class RecordedBackend(Backend):
     def history(self, values: NDArray[np.float64], n_obs: NDArray[np.int64], ids: list[str],
                 token: Hashable) -> History:
         c = self.curves
-        return History(values, n_obs, ids, c.configs, self._epochs, c.metric, c.direction, token)
+        diverged = None
+        if self._diverged is not None:  # the recorded runs' diverged reports, as far as seen
+            seen = np.arange(self.n_epochs)[None, :] < np.asarray(n_obs)[:, None]
+            diverged = self._diverged[[self.rows[i] for i in ids]] & seen
+        return History(values, n_obs, ids, c.configs, self._epochs, c.metric, c.direction, token,
+                       diverged=diverged)
 
     def submit(self, slot: int, config_id: str, epoch: int, now: float) -> None:
         row = self.rows[config_id]

@@ -18,7 +18,8 @@ batch of ``refit_every`` new completions, cached, never per call.
 Steps are the epochs: report the validation metric with ``trial.report(value, step=epoch)`` for
 epochs 1, 2, …, T.  The budget axis is the set of steps the completed trials reported; completed
 trials that miss a step of it are not used for training.  NaN or infinite reports (diverged runs)
-count as the worst value (curvecast's one rule).
+count as the worst value (curvecast's one rule), and once the rule judges, a trial whose last
+report is one is pruned (``ATTRS["diverged"]``), as Optuna's own pruners do.
 
 Config features: the trials' parameters, plus the user attributes named in ``config_attrs``
 (e.g. ``n_params``, set by the objective once it has built the network).  A conditional
@@ -92,6 +93,7 @@ ATTRS: dict[str, str] = {
     "pruned": "curvecast: pruned",
     "fallback": "curvecast: pruned by fallback",
     "clipped": "curvecast: prediction clipped",
+    "diverged": "curvecast: pruned as diverged",
 }
 _OLD_PREDICTED = "curvecast:predicted"  # the key before 0.1.0's readable ones
 _METRIC = "objective"
@@ -210,7 +212,9 @@ class CurvecastPruner(BasePruner):
             return True, {"predicted": decision.mean, "std": decision.std,
                           "probability": decision.probability, "step": step, "pruned": True,
                           "clipped": decision.clipped}
-        return decision.stop, {}
+        if decision.stop:  # a stop without a prediction: the trial reported NaN or ±inf
+            return True, {"diverged": True, "step": step, "pruned": True}
+        return False, {}
 
     def check_prior(self, study: optuna.study.Study) -> None:
         """Refuse a prior recorded for another metric or direction than ``study``'s.

@@ -134,14 +134,17 @@ class History:
         metric: the metric's name.
         direction: whether larger or smaller values are better.
         study: an opaque token naming the study; caches of fitted models are keyed by it.
+        diverged: shape ``(n_trials, n_epochs)``, which observed values were reported NaN or
+            ±inf (and filled); None: none.  :meth:`from_curves` and :meth:`from_matrix` set it.
     """
 
-    __slots__ = ("_complete", "config_ids", "configs", "direction", "epochs", "metric",
-                 "n_observed", "study", "values")
+    __slots__ = ("_complete", "config_ids", "configs", "direction", "diverged", "epochs",
+                 "metric", "n_observed", "study", "values")
 
     def __init__(self, values: NDArray[np.float64], n_observed: NDArray[np.int64],
                  config_ids: Sequence[str], configs: pd.DataFrame, epochs: NDArray[np.int64],
-                 metric: str, direction: Direction, study: Hashable = "") -> None:
+                 metric: str, direction: Direction, study: Hashable = "",
+                 diverged: NDArray[np.bool_] | None = None) -> None:
         values = np.asarray(values, dtype=np.float64)
         n_observed = np.asarray(n_observed, dtype=np.int64)
         epochs = np.asarray(epochs, dtype=np.int64)
@@ -160,6 +163,13 @@ class History:
         self.direction: Direction = Direction.parse(direction)
         self.study: Hashable = study
         self._complete: NDArray[np.bool_] = _read_only(self.n_observed >= self.n_epochs)
+        if diverged is not None:
+            diverged = np.asarray(diverged, dtype=bool)
+            if diverged.shape != values.shape:
+                raise ValueError(f"diverged must have the values' shape {values.shape}, got "
+                                 f"{diverged.shape}")
+        self.diverged: NDArray[np.bool_] | None = (
+            None if diverged is None or not diverged.any() else _read_only(diverged))
 
     @classmethod
     def from_curves(cls, curves: Sequence[Sequence[float] | NDArray[np.float64]],
@@ -202,7 +212,8 @@ class History:
         observed = np.arange(epochs.shape[0])[None, :] < n_observed[:, None]
         raw = np.where(observed, np.asarray(raw, dtype=np.float64), np.nan)
         filled = fill_diverged(raw, observed, Direction.parse(direction), diverged_value)
-        return cls(filled, n_observed, config_ids, configs, epochs, metric, direction, study)
+        return cls(filled, n_observed, config_ids, configs, epochs, metric, direction, study,
+                   diverged=observed & ~np.isfinite(raw))
 
     def trial(self, row: int) -> Trial:
         """Row ``row``'s trial as a stopper reads it: its config and its curve so far (filled).
@@ -218,6 +229,12 @@ class History:
         config = (self.configs.iloc[at: at + 1] if isinstance(at, int)
                   else self.configs.loc[[config_id]])
         return Trial(config_id, config, np.array(self.values[row, : int(self.n_observed[row])]))
+
+    def diverged_last(self, row: int) -> bool:
+        """Whether row ``row``'s trial's last observed value was reported NaN or ±inf (a
+        diverged run, its value filled)."""
+        tau = int(self.n_observed[row])
+        return bool(self.diverged is not None and tau > 0 and self.diverged[row, tau - 1])
 
     @property
     def n_trials(self) -> int:

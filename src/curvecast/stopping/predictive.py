@@ -236,9 +236,9 @@ class PredictiveStopper(Stopper):
     def fitted_online(self, trial: Trial, history: History) -> Predictor:
         """A predictor that learns from partial curves, fitted on every trial of ``history`` but
         ``trial`` (and the prior): reused while none of those trials changed."""
+        row = _row_of(trial, history)
+        assert row is not None, f"trial {trial.config_id!r} is not in the history"
         ids = history.config_ids
-        row = (len(ids) - 1 if ids[-1] == trial.config_id  # the running trial is usually last
-               else list(ids).index(trial.config_id))
         version = (history.study, history.n_trials, row,
                    int(history.n_observed.sum()) - int(history.n_observed[row]))
         if self._online is not None and self._online[0] == version:
@@ -318,6 +318,13 @@ class PredictiveStopper(Stopper):
                             reason=f"{n} complete trials and {self.n_prior} prior curves "
                                    f"(stops after {self.start}, with at least {self.keep_top_k} "
                                    "complete)")
+        row = _row_of(trial, history)
+        if row is not None and history.diverged_last(row):
+            # NaN or ±inf: the run counts as the worst value from here on, and a diverged run
+            # does not come back; the final stretch and exploration are for contenders
+            return Decision(Action.STOP, epoch=epoch, probability=1.0,
+                            reason="diverged: its last report was NaN or ±inf (counted as the "
+                                   "worst value); a diverged run is stopped")
         last = int((1.0 - self.final_stretch) * history.n_epochs + 1e-9)
         if tau > last:
             return Decision(Action.CONTINUE, epoch=epoch,
@@ -391,3 +398,14 @@ class PredictiveStopper(Stopper):
             self._explored[key] = until
             self.n_explored_ += until > tau
         return until
+
+
+def _row_of(trial: Trial, history: History) -> int | None:
+    """The row of ``history`` that holds ``trial`` (usually the last), None when none does."""
+    ids = history.config_ids
+    if len(ids) and ids[-1] == trial.config_id:
+        return len(ids) - 1
+    try:
+        return list(ids).index(trial.config_id)
+    except ValueError:
+        return None
