@@ -105,3 +105,39 @@ def test_an_integration_without_its_framework_names_the_extra() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode != 0
     assert "pip install 'curvecast[optuna]'" in proc.stderr.strip().splitlines()[-1]
+
+
+MISSING = """
+import sys
+class Missing:  # what Python raises when a package is not installed
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] == {blocked!r}:
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+        return None
+sys.meta_path.insert(0, Missing())
+from curvecast.cli import app
+app({args!r})
+"""
+
+
+@pytest.mark.parametrize(("blocked", "args", "extra"), [
+    ("torch", ["search", "--workload", "digits-metaqnn", "--trials", "1", "--epochs", "2"],
+     "torch"),
+    ("optuna", ["search", "--workload", "friedman-sgd", "--trials", "1", "--epochs", "2",
+                "--searcher", "tpe"], "optuna"),
+    ("optuna", ["data", "import", "optuna", "sqlite:///{db}", "--study", "s", "--out", "{out}"],
+     "optuna"),
+    ("matplotlib", ["data", "plot", "{data}", "--out", "{png}"], "plot"),
+])
+def test_a_command_without_its_extra_says_which_to_install(tmp_path: Path, blocked: str,
+                                                          args: list[str], extra: str) -> None:
+    names = {"db": tmp_path / "o.db", "out": tmp_path / "o.parquet", "png": tmp_path / "p.png",
+             "data": Path(__file__).resolve().parents[1] / "data" / "friedman-sgd.parquet"}
+    args = [a.format(**names) for a in args]
+    if args[0] == "search":
+        args += ["--storage", f"sqlite:///{tmp_path / 's.db'}"]
+    proc = subprocess.run([sys.executable, "-c", MISSING.format(blocked=blocked, args=args)],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"pip install 'curvecast[{extra}]'" in lines[0], proc.stderr

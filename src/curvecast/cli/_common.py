@@ -47,13 +47,42 @@ def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
             raise fail(f"out of memory ({err or 'MemoryError'}): lower --trials, --epochs or "
                        "the size of the data") from None
         except ModuleNotFoundError as err:
-            raise fail(f"{err}: install the extra that provides it, e.g. "
-                        "pip install 'curvecast[torch]'") from None
+            raise fail(f"{err}: {install_hint(err.name)}") from None
+        except ImportError as err:  # curvecast's own: the message names the extra
+            raise fail(str(err)) from None
         except OSError as err:  # no permission, a folder where a file goes, a name too long …
             where = f"{err.filename}: " if err.filename else ""
             raise fail(f"{where}{err.strerror or err}") from None
 
     return wrapper
+
+
+#: The extra of curvecast that installs each optional package a command may need.
+EXTRAS = {"torch": "torch", "mnist1d": "torch", "matplotlib": "plot", "optuna": "optuna",
+          "ray": "ray"}
+
+
+def install_hint(module: str | None) -> str:
+    """How to install the package ``module`` (a dotted name, e.g. from
+    ``ModuleNotFoundError.name``): the curvecast extra that provides it, if one does."""
+    root = (module or "").split(".")[0]
+    if root in EXTRAS:
+        return f"pip install 'curvecast[{EXTRAS[root]}]'"
+    return f"pip install {root}" if root else "install the missing package"
+
+
+def require(module: str) -> None:
+    """Refuse, before any work starts (e.g. in worker processes), when the optional package
+    ``module`` is not installed: a ``ModuleNotFoundError`` that :func:`friendly_errors` turns
+    into one line naming the extra."""
+    from importlib.util import find_spec
+
+    try:
+        found = find_spec(module) is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise ModuleNotFoundError(f"No module named {module!r}", name=module)
 
 
 def check_out(path: Path | None) -> None:

@@ -23,6 +23,7 @@ from curvecast.cli._common import (
     friendly_errors,
     load,
     load_any,
+    require,
 )
 from curvecast.curves import CurveSet
 from curvecast.report.terminal import progress
@@ -56,6 +57,7 @@ def collect(
         raise ValueError(f"--workers must be at least 1 (or 0 for all cores), got {workers}")
     n_workers = workers or os.cpu_count() or 1
     check_arguments(n_configs=configs, epochs=epochs, workers=n_workers, out=out)
+    require("torch")  # every workload trains with PyTorch, in worker processes
     command = "curvecast " + shlex.join(sys.argv[1:])
     with progress(err_console) as bar:
         configs_task = bar.add_task("configs", total=configs)
@@ -145,7 +147,9 @@ def import_baker2018(
     check_out(out)
     curves = load_baker2018(csv)
     curves.save(out)
-    console.print(f"{csv.name}: {curves.n_configs} configs x {curves.n_epochs} epochs, "
+    trained = int((curves.epochs > 0).sum())
+    console.print(f"{csv.name}: {curves.n_configs} config{'s' * (curves.n_configs != 1)} x "
+                  f"{trained} trained epoch{'s' * (trained != 1)}, "
                   f"{curves.metric} ({curves.direction.value}) -> {out}")
 
 
@@ -153,8 +157,10 @@ def _saved(curves: CurveSet, source: str, out: Path) -> None:
     """Write an imported CurveSet and say what it holds."""
     curves.save(out)
     complete = int(curves.is_complete().sum())
-    console.print(f"{source}: {curves.n_configs} configs ({complete} complete) x "
-                  f"{curves.n_epochs} epochs, {curves.metric} ({curves.direction.value}) -> {out}")
+    trained = int((curves.epochs > 0).sum())
+    console.print(f"{source}: {curves.n_configs} config{'s' * (curves.n_configs != 1)} "
+                  f"({complete} complete) x {trained} trained epoch{'s' * (trained != 1)}, "
+                  f"{curves.metric} ({curves.direction.value}) -> {out}")
     left_out = curves.provenance.get("left_out") or {}
     if isinstance(left_out, dict) and any(left_out.values()):
         reasons = {"no_reports": "reported nothing of the metric",
@@ -163,9 +169,22 @@ def _saved(curves: CurveSet, source: str, out: Path) -> None:
         said = "; ".join(f"{n} {reasons.get(k, k)}" for k, n in left_out.items() if n)
         err_console.print(f"warning: {source}: trials left out: {said}", markup=False,
                           highlight=False)
-    for warning in (curves.gap_warning(source), curves.range_warning(source)):
+    for warning in (curves.gap_warning(source), curves.range_warning(source),
+                    curves.axis_warning(source)):
         if warning is not None:
             err_console.print(f"warning: {warning}", markup=False, highlight=False)
+
+
+def _short_runs_note(curves: CurveSet, source: str) -> None:
+    """Say how many runs of an imported table end before the last epoch: an empty cell reads as
+    "not reached", so diverged values written as empty cells (pandas' ``to_csv`` default) would
+    make diverged runs look stopped, and they drop out of a replay."""
+    short = int((~curves.is_complete()).sum())
+    if short:
+        err_console.print(f"note: {source}: {short} of {curves.n_configs} runs end before the "
+                          "last epoch (their later cells are empty: not reached); if some "
+                          "diverged, write their values as nan or inf (pandas: "
+                          "to_csv(na_rep=\"nan\"))", markup=False, highlight=False)
 
 
 OutOption = Annotated[Path, typer.Option(help="Parquet file to write.")]
@@ -194,7 +213,9 @@ def import_table(
     from curvecast.datasets import from_table
 
     check_out(out)
-    _saved(from_table(file, curves, metric, direction, id_column=id_column), file.name, out)
+    imported = from_table(file, curves, metric, direction, id_column=id_column)
+    _saved(imported, file.name, out)
+    _short_runs_note(imported, file.name)
 
 
 @import_app.command("long")
@@ -212,7 +233,9 @@ def import_long(
     from curvecast.datasets import from_long_table
 
     check_out(out)
-    _saved(from_long_table(file, metric, direction, configs=configs), file.name, out)
+    imported = from_long_table(file, metric, direction, configs=configs)
+    _saved(imported, file.name, out)
+    _short_runs_note(imported, file.name)
 
 
 @import_app.command("optuna")

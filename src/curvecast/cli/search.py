@@ -22,6 +22,7 @@ from curvecast.cli._common import (
     err_console,
     fail,
     friendly_errors,
+    require,
 )
 from curvecast.defaults import DELTA as DEFAULT_DELTA
 from curvecast.execution.live import Progress, SearchResult
@@ -98,6 +99,7 @@ def search_command(
         workload=workload, trials=trials, epochs=epochs, searcher=searcher, stopper=stopper,
         backend=backend, workers=workers, prior=prior, address=address, ray_storage=ray_storage,
         settings=settings, command="curvecast " + shlex.join(sys.argv[1:])))
+    require("torch")  # every workload trains with PyTorch, in worker processes
     with Store(storage) as db, progress(err_console) as bar:
         try:
             result = plan.runner(plan.workload, plan.proposer, plan.stop, db, study=study,
@@ -145,5 +147,6 @@ def _print_result(result: SearchResult, metric: str, study: str, storage: str) -
     console.print(f"epochs used: {sum(t['epochs'] for t in result.trials)} of "
                   f"{result.full_epochs} for full training of the finished trials "
                   f"(speedup {result.speedup:.2f}x)")
-    console.print(f"details: curvecast show --storage {storage} --study {study}; report: "
-                  f"curvecast report --storage {storage} --study {study} --out report.html")
+    where = f"--storage {shlex.quote(storage)} --study {shlex.quote(study)}"  # to paste
+    console.print(f"details: curvecast show {where}; report: curvecast report {where} "
+                  "--out report.html")
