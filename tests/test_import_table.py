@@ -37,7 +37,8 @@ def test_wide_csv_import_then_simulate(tmp_path: Path) -> None:
                          r"acc_(\d+)", "--metric", "val_accuracy", "--direction", "maximize",
                          "--id-column", "name", "--out", out)
     assert proc.returncode == 0, proc.stderr
-    assert "40 configs (39 complete) x 10 epochs, val_accuracy (maximize)" in proc.stdout
+    assert "40 configs (39 complete) x 10 trained epochs, val_accuracy (maximize)" in proc.stdout
+    assert "note: runs.csv: 1 of 40 runs end before the last epoch" in proc.stderr
     got = CurveSet.load(out)
     assert got.config_ids == cs.config_ids and got.epochs.tolist() == list(range(1, 11))
     assert got.metric == "val_accuracy" and got.direction is Direction.MAXIMIZE
@@ -239,3 +240,20 @@ def test_what_pandas_reads_the_shape_check_reads_too(tmp_path: Path) -> None:
         handle.write("e1,e2\n0.1,0.2\n\n0.1,0.2,0.5\n")
     with pytest.raises(curvecast.CurveSetFormatError, match=r"line 4 has 3 fields, the header 2"):
         curvecast.from_table(tmp_path / "bad.csv.gz", r"e(\d+)", "acc", "max")
+
+
+def test_a_curve_column_left_out_is_warned_of(tmp_path: Path) -> None:
+    wide_csv(tmp_path / "runs.csv")
+    frame = pd.read_csv(tmp_path / "runs.csv").drop(columns=["acc_7"])
+    frame.to_csv(tmp_path / "gap.csv", index=False)
+    proc = curvecast_cli("data", "import", "table", tmp_path / "gap.csv", "--curves",
+                         r"acc_(\d+)", "--metric", "val_accuracy", "--direction", "maximize",
+                         "--id-column", "name", "--out", tmp_path / "gap.parquet")
+    assert proc.returncode == 0, proc.stderr
+    assert "x 9 trained epochs" in proc.stdout
+    assert ("warning: gap.csv: the epoch axis runs from 1 to 10 but lacks epoch(s) 7: no run "
+            "has a value there") in proc.stderr
+    full = curvecast_cli("data", "import", "table", tmp_path / "runs.csv", "--curves",
+                         r"acc_(\d+)", "--metric", "val_accuracy", "--direction", "maximize",
+                         "--id-column", "name", "--out", tmp_path / "full.parquet")
+    assert "lacks epoch" not in full.stderr

@@ -186,6 +186,26 @@ class CurveSet:
                 "same run; each counts as a diverged report (the worst value): fill them in, or "
                 "leave the run's later epochs empty if it stopped there")
 
+    def axis_warning(self, source: str | None = None) -> str | None:
+        """A one-line warning when the epoch axis skips a few of the epochs its spacing implies
+        (``1 … 20`` without 7: a curve column left out of a wide table, a typo in a long one),
+        so that every curve silently lacks them.  None when the trained epochs are evenly
+        spaced, too few to tell (< 3), or skip too many for a slip (a log-spaced axis)."""
+        trained = self.epochs[self.epochs > 0]
+        if trained.size < 3:
+            return None
+        step = int(np.min(np.diff(trained)))
+        span = (int(trained[-1]) - int(trained[0])) // step + 1
+        n_missing = span - trained.size
+        if step <= 0 or n_missing <= 0 or n_missing > max(1, trained.size // 4):
+            return None
+        grid = np.arange(int(trained[0]), int(trained[-1]) + 1, step)
+        missing = np.setdiff1d(grid, trained).tolist()
+        shown = ", ".join(map(str, missing[:5])) + (", …" if len(missing) > 5 else "")
+        return (f"{_where(source)}the epoch axis runs from {int(trained[0])} to "
+                f"{int(trained[-1])}{'' if step == 1 else f' every {step}'} but lacks epoch(s) "
+                f"{shown}: no run has a value there (a curve column left out?)")
+
     # ----------------------------------------------------------------- curve summaries
     def n_observed(self) -> NDArray[np.int64]:
         """Per config, the length of the observed prefix (consecutive observed epochs from the first)."""
