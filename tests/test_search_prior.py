@@ -94,6 +94,16 @@ def test_parquet_and_curvecast_study_priors(tmp_path: Path) -> None:
     assert search(tmp_path, f"{own}#earlier") == (
         2, "error: the prior has 10 epochs, the search trains 12; a prior must cover the "
            "search's epochs")
+    with Store(own) as store:  # a name curvecast accepts may hold "#", as a prior too
+        store.create_study("exp #1 ü", metric="val_accuracy", direction="maximize",
+                           settings={"epochs": EPOCHS})
+        number = store.add_trial("exp #1 ü", {"lr": 0.1})
+        for epoch in range(1, EPOCHS + 1):
+            store.record_value("exp #1 ü", number, epoch, 1 - math.exp(-epoch))
+    for spec in (f"{own}#exp #1 ü", f"sqlite:///{own}#exp #1 ü"):
+        assert search(tmp_path, spec) == (
+            2, "error: the prior has 10 epochs, the search trains 12; a prior must cover the "
+               "search's epochs"), spec
     assert search(tmp_path, "#x")[1].startswith("error: --prior '#x': expected a Parquet file "
                                                 "or STORAGE#STUDY")
     assert search(tmp_path, tmp_path / "none.db#s") == (

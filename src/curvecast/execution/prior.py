@@ -19,12 +19,13 @@ def load_prior(spec: str) -> CurveSet:
     """
     if Path(spec).is_file() or "#" not in spec:
         return CurveSet.load(Path(spec))
-    storage, _, study = spec.rpartition("#")
+    storage, study = _split(spec)
     if not storage or not study:
         raise ValueError(f"--prior {spec!r}: expected a Parquet file or STORAGE#STUDY, e.g. "
                          "last.db#study or sqlite:///last.db#study")
-    if "://" not in storage:
-        path = Path(storage)
+    plain = storage.removeprefix("sqlite:///")
+    if "://" not in plain:  # an SQLite file, named as a path or as a sqlite:/// URL
+        path = Path(plain)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such study database (--prior {spec})")
         if is_curvecast_store(path):
@@ -35,6 +36,19 @@ def load_prior(spec: str) -> CurveSet:
     from curvecast.datasets import from_optuna
 
     return from_optuna(storage, study)
+
+
+def _split(spec: str) -> tuple[str, str]:
+    """``STORAGE#STUDY`` split at the first ``#`` whose left part is an existing SQLite file
+    (plain or ``sqlite:///``), so that a study name may hold ``#`` (curvecast's names may);
+    else at the first ``#`` (in a URL a raw ``#`` begins the fragment: a password's is ``%23``)."""
+    marks = [i for i, ch in enumerate(spec) if ch == "#"]
+    for i in marks:
+        left = spec[:i]
+        path = left.removeprefix("sqlite:///") if left.startswith("sqlite:///") else left
+        if "://" not in path and Path(path).is_file():
+            return left, spec[i + 1:]
+    return spec[:marks[0]], spec[marks[0] + 1:]
 
 
 def is_curvecast_store(path: Path) -> bool:
