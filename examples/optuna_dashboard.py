@@ -31,10 +31,16 @@ def objective(trial: optuna.Trial) -> float:
 
 
 if __name__ == "__main__":
-    study = optuna.create_study(study_name="digits-sgd", storage=sys.argv[1],
-                                direction="maximize",
-                                pruner=CurvecastPruner(min_complete=10, refit_every=None),
-                                sampler=optuna.samplers.RandomSampler(seed=0))
+    if len(sys.argv) != 2:
+        sys.exit("usage: python examples/optuna_dashboard.py STORAGE_URL, e.g. sqlite:///dashboard.db")
+    try:
+        study = optuna.create_study(study_name="digits-sgd", storage=sys.argv[1],
+                                    direction="maximize",
+                                    pruner=CurvecastPruner(min_complete=10, refit_every=None),
+                                    sampler=optuna.samplers.RandomSampler(seed=0))
+    except optuna.exceptions.DuplicatedStudyError:
+        sys.exit(f"{sys.argv[1]} already holds study 'digits-sgd': open it with "
+                 f"optuna-dashboard {sys.argv[1]}, or give another storage URL")
     study.set_metric_names(["val_accuracy"])  # a prior imported from it carries the name
     study.optimize(objective, n_trials=30)
     pruned = study.get_trials(states=[optuna.trial.TrialState.PRUNED])
