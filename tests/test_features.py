@@ -130,6 +130,7 @@ def test_an_srm_fits_and_predicts_with_missing_config_values() -> None:
     from synthetic_curves import synthetic
 
     cs = synthetic(n=40, epochs=6)
+    lr0 = float(cs.configs.iloc[0, 0])
     configs = cs.configs.copy()
     configs.iloc[::5, 0] = np.nan
     cs = CurveSet(values=cs.values, observed=cs.observed, epochs=cs.epochs, metric=cs.metric,
@@ -137,3 +138,12 @@ def test_an_srm_fits_and_predicts_with_missing_config_values() -> None:
     model = SRM(n_draws=3).fit(cs)
     prediction = model.predict(configs.iloc[:4], cs.values[:4, :2])
     assert np.isfinite(prediction.mean).all() and np.isfinite(prediction.std).all()
+    # row 0 lacks its lr: it is predicted as with the fitted table's mean of log10(lr) (lr is
+    # a log column), and that is not what the row's own lr gives
+    known = configs["lr"].dropna()
+    as_mean = configs.iloc[:4].copy()
+    as_mean.iloc[0, 0] = 10 ** np.mean(np.log10(known))
+    np.testing.assert_allclose(model.predict(as_mean, cs.values[:4, :2]).mean, prediction.mean)
+    own = configs.iloc[:4].copy()
+    own.iloc[0, 0] = lr0
+    assert model.predict(own, cs.values[:4, :2]).mean[0] != pytest.approx(prediction.mean[0])

@@ -287,12 +287,30 @@ def test_a_copied_or_pickled_pruner_decides_alone() -> None:
     import copy
     import pickle
 
+    def states(pruner: CurvecastPruner) -> list[str]:
+        study = optuna.create_study(direction="maximize", pruner=pruner,
+                                    sampler=optuna.samplers.RandomSampler(seed=0))
+        study.optimize(_hopeless_or_good, n_trials=16)
+        return [t.state.name for t in study.trials]
+
     pruner = CurvecastPruner(delta=0.95)
+    original = states(copy.deepcopy(pruner))
+    assert original.count("PRUNED") >= 3  # the hopeless trials after the first 5 complete
     for twin in (copy.deepcopy(pruner), pickle.loads(pickle.dumps(pruner))):
         assert twin.stopper.delta == 0.95 and twin._lock is not pruner._lock
-        study = optuna.create_study(direction="maximize", pruner=twin)
-        study.optimize(lambda trial: _report_and_finish(trial), n_trials=8)
-        assert len(study.trials) == 8
+        assert states(twin) == original
+
+
+def _hopeless_or_good(trial: optuna.Trial) -> float:
+    """Trials of two kinds: rising to 0.9, or stuck near 0.1 (a third of them, drawn)."""
+    x = trial.suggest_float("x", 0.0, 1.0)
+    hopeless = x < 1 / 3 and trial.number >= 5
+    top = 0.1 if hopeless else 0.8 + 0.1 * x  # the good ones end at 0.83-0.9
+    for epoch in range(1, 6):
+        trial.report(top * (1 - 0.5 ** epoch), step=epoch)
+        if trial.should_prune():
+            raise optuna.TrialPruned()
+    return top * (1 - 0.5 ** 5)
 
 
 def _report_and_finish(trial: optuna.Trial) -> float:

@@ -75,10 +75,14 @@ def test_choose_device() -> None:
 
 
 def test_configure_threads_rejects_zero() -> None:
-    with pytest.raises(ValueError, match="0"):
-        configure_threads(0)
-    configure_threads(1)
-    assert torch.get_num_threads() == 1
+    before = torch.get_num_threads()
+    try:
+        with pytest.raises(ValueError, match="0"):
+            configure_threads(0)
+        configure_threads(1)
+        assert torch.get_num_threads() == 1
+    finally:  # the later tests of this worker keep their thread count
+        torch.set_num_threads(before)
 
 
 def test_derive_seeds_independent_and_checked() -> None:
