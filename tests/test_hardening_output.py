@@ -231,3 +231,21 @@ def test_help_and_errors_name_every_choice() -> None:
     assert result.exit_code == 2
     assert ("choose from ['fhyperband', 'hyperband', 'metaqnn', 'random', 'tpe']"
             in result.stderr)
+
+
+def test_an_r2_far_below_zero_is_printed_in_scientific_notation() -> None:
+    data = Path(__file__).resolve().parents[1] / "data" / "friedman-sgd.parquet"
+    result = CliRunner().invoke(app, ["evaluate", str(data), "--predictors", "last-value",
+                                      "--repeats", "1", "--fractions", "0.1", "--experiments",
+                                      "table1"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    # its diverged runs' RMSEs (up to 2.6e18) make the last value seen a hopeless predictor
+    row = next(line for line in result.stdout.splitlines() if "last-value" in line)
+    assert "-2.6e+34 ± 0" in row and "…" not in row
+
+
+def test_a_folder_given_as_a_table_is_named_a_folder(tmp_path: Path) -> None:
+    result = run("data", "import", "table", tmp_path, "--curves", r"a_(\d+)", "--metric", "m",
+                 "--direction", "maximize", "--out", tmp_path / "x.parquet")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"error: {tmp_path}: is a folder; give a CSV or Parquet file"

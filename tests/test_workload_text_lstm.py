@@ -92,5 +92,5 @@ def test_the_largest_learning_rate_of_the_space_trains_to_a_poor_finite_perplexi
     run = workload.start(config, seed=0, epochs=1)
     value = run.train_epoch().value
     assert math.isfinite(value) and 10 < value < 20
-    with pytest.raises(ValueError, match="'learning_rate': 1.0 is outside"):
+    with pytest.raises(ValueError, match=r"'learning_rate': 1\.0 is outside"):
         workload.start({**SMALL, "learning_rate": 1.0}, seed=0, epochs=1)

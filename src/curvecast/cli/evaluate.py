@@ -85,7 +85,7 @@ def evaluate(
         for f in fr:
             rec = select(output["results"], experiment="table1", predictor=name, fraction=f,
                          metric="r2")
-            cells.append(f"{rec[0]['mean']:.3f} ± {rec[0]['stderr']:.3f}" if rec else "")
+            cells.append(f"{_r2(rec[0]['mean'])} ± {_r2(rec[0]['stderr'])}" if rec else "")
         table.add_row(name, *cells)
     console.print(table)
     _note_skipped(output["skipped"])
@@ -121,3 +121,9 @@ def _note_skipped(skipped: list[dict[str, Any]]) -> None:
         shown = ", ".join(where[:4]) + (f" and {len(where) - 4} more" if len(where) > 4 else "")
         err_console.print(f"note: {len(where)} cell(s) skipped ({shown}): {reason}",
                           highlight=False)
+
+
+def _r2(value: float) -> str:
+    """An R² (or its s.e.) as the table shows it: three decimals, or two significant digits in
+    scientific notation when it is beyond ±1000 (a predictor far off: R² of −2.6e34)."""
+    return f"{value:.3f}" if abs(value) < 1e3 else f"{value:.2g}"

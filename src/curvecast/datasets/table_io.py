@@ -56,6 +56,8 @@ def read_columns(path: Path) -> list[str]:
         FileNotFoundError: no such file.
         CurveSetFormatError: the file is not a readable CSV or Parquet table.
     """
+    if path.is_dir():
+        raise IsADirectoryError(f"{path}: is a folder; give a CSV or Parquet file")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     try:
