@@ -91,6 +91,10 @@ def search_command(
     from curvecast.store import Store, check_study_name
 
     check_study_name(study)  # before the database is created or touched
+    if refit_every < 0:  # the stopper's own checks name its arguments, not the options
+        raise ValueError(f"--refit-every must be >= 0 (0: fit once), got {refit_every}")
+    if not 0.0 < delta <= 1.0:
+        raise ValueError(f"--delta (Δ) must be in (0, 1], got {delta}")
     settings = registry.Settings(
         seed=seed, predictor=predictor, delta=delta, min_complete=min_complete,
         refit_every=refit_every or None, sigma_model=sigma_model,
