@@ -249,3 +249,12 @@ def test_a_folder_given_as_a_table_is_named_a_folder(tmp_path: Path) -> None:
                  "--direction", "maximize", "--out", tmp_path / "x.parquet")
     assert result.exit_code == 2
     assert result.stderr.strip() == f"error: {tmp_path}: is a folder; give a CSV or Parquet file"
+
+
+def test_a_curveset_file_named_as_another_format_is_refused(tmp_path: Path) -> None:
+    data = Path(__file__).resolve().parents[1] / "data" / "text-lstm.parquet"
+    result = run("data", "import", "baker2018", data, "--out", tmp_path / "demo.csv")
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {tmp_path / 'demo.csv'}: a CurveSet is written as "
+                                    "Parquet; name the file .parquet")
+    assert not (tmp_path / "demo.csv").exists()

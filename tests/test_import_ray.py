@@ -199,6 +199,6 @@ def test_malformed_results_and_left_out_trials_are_named(tmp_path: Path) -> None
     proc = curvecast_cli("data", "import", "ray", root, "--metric", "acc", "--direction", "max",
                          "--out", tmp_path / "r.parquet")
     assert proc.returncode == 0, proc.stderr
-    assert "1 configs (1 complete)" in proc.stdout
+    assert "1 config (1 complete)" in proc.stdout
     assert proc.stderr == "warning: exp: trials left out: 1 reported nothing of the metric\n"
     assert CurveSet.load(tmp_path / "r.parquet").configs.columns.tolist() == ["opt/lr"]

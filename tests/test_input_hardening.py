@@ -263,7 +263,9 @@ def test_a_skipped_epoch_counts_as_diverged_and_the_import_says_so(tmp_path: Pat
     assert code == 0, err
     assert "3 configs (2 complete)" in out
     assert err.startswith("warning: t.csv: 2 empty value(s) lie before a later epoch's value")
-    assert err.count("\n") == 1
+    # and the run that ends early is noted, with how to write a diverged value
+    assert err.count("\n") == 2
+    assert err.splitlines()[1].startswith("note: t.csv: 1 of 3 runs end before the last epoch")
     curves = CurveSet.load(tmp_path / "t.parquet")
     assert curves.provenance["gap_cells"] == 2
     np.testing.assert_array_equal(curves.diverged().sum(axis=1), [1, 1, 0])

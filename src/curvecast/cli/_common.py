@@ -94,6 +94,21 @@ def check_out(path: Path | None) -> None:
         raise ValueError(f"{path}: is a folder; give the name of a file to write")
 
 
+#: Suffixes of other formats that a Parquet file to write must not carry.
+_NOT_PARQUET = {".csv", ".tsv", ".txt", ".json", ".jsonl", ".xlsx", ".xls", ".feather", ".pkl",
+                ".pickle", ".npz", ".npy", ".h5", ".hdf5"}
+
+
+def check_parquet_out(path: Path) -> None:
+    """:func:`check_out` for a CurveSet file: also refuse a name whose suffix says another
+    format (``demo.csv`` would hold Parquet)."""
+    check_out(path)
+    if path.suffix.lower() in _NOT_PARQUET:
+        raise ValueError(f"{path}: a CurveSet is written as Parquet; name the file .parquet "
+                         "(pandas reads it with pd.read_parquet, and `curvecast data summary` "
+                         "shows it)")
+
+
 def check_folder(path: Path | None) -> None:
     """Refuse, before any work, a folder to write figures into that is a file or whose parent
     folder is missing (the folder itself is made when needed)."""

@@ -17,6 +17,7 @@ from curvecast import registry
 from curvecast.cli._app import app, data_app, import_app
 from curvecast.cli._common import (
     check_out,
+    check_parquet_out,
     console,
     dumps,
     err_console,
@@ -55,6 +56,7 @@ def collect(
     make = registry.lookup(registry.WORKLOADS, workload, "workload")
     if workers < 0:
         raise ValueError(f"--workers must be at least 1 (or 0 for all cores), got {workers}")
+    check_parquet_out(out)
     n_workers = workers or os.cpu_count() or 1
     check_arguments(n_configs=configs, epochs=epochs, workers=n_workers, out=out)
     require("torch")  # every workload trains with PyTorch, in worker processes
@@ -144,7 +146,7 @@ def import_baker2018(
     """Convert one of Baker et al.'s published learning-curve CSV files to a CurveSet."""
     from curvecast.datasets.baker2018 import load_baker2018
 
-    check_out(out)
+    check_parquet_out(out)
     curves = load_baker2018(csv)
     curves.save(out)
     trained = int((curves.epochs > 0).sum())
@@ -212,7 +214,7 @@ def import_table(
     """
     from curvecast.datasets import from_table
 
-    check_out(out)
+    check_parquet_out(out)
     imported = from_table(file, curves, metric, direction, id_column=id_column)
     _saved(imported, file.name, out)
     _short_runs_note(imported, file.name)
@@ -232,7 +234,7 @@ def import_long(
     """Import a long table: one row per (config, epoch) observation."""
     from curvecast.datasets import from_long_table
 
-    check_out(out)
+    check_parquet_out(out)
     imported = from_long_table(file, metric, direction, configs=configs)
     _saved(imported, file.name, out)
     _short_runs_note(imported, file.name)
@@ -255,7 +257,7 @@ def import_optuna(
     from curvecast.datasets import from_optuna
     from curvecast.datasets.optuna_study import redact
 
-    check_out(out)
+    check_parquet_out(out)
     _saved(from_optuna(storage, study, metric=metric), f"{redact(storage)} study {study!r}", out)
 
 
@@ -275,5 +277,5 @@ def import_ray(
     """
     from curvecast.datasets import from_ray
 
-    check_out(out)
+    check_parquet_out(out)
     _saved(from_ray(experiment, metric, direction), experiment.name, out)

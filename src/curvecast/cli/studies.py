@@ -10,7 +10,13 @@ import typer
 from rich.table import Table
 
 from curvecast.cli._app import app
-from curvecast.cli._common import check_out, console, dumps, existing_store, friendly_errors
+from curvecast.cli._common import (
+    check_parquet_out,
+    console,
+    dumps,
+    existing_store,
+    friendly_errors,
+)
 
 
 @app.command()
@@ -85,7 +91,7 @@ def export(
         "sqlite:///curvecast.db"),
 ) -> None:
     """Turn a study's curves into a CurveSet (training data for the next search)."""
-    check_out(out)
+    check_parquet_out(out)
     with existing_store(storage) as db:
         info = db.study_info(study)
         curves = db.to_curveset(study, epochs=info["settings"].get("epochs"))
