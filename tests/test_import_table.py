@@ -73,6 +73,9 @@ def test_from_table_parquet_nulls_are_unobserved_and_nans_diverged(tmp_path: Pat
 @pytest.mark.parametrize(("content", "args", "message"), [
     ("lr,acc_1,acc_2\n0.1,0.3,0.4\n0.2,0.5,oops\n", {},
      "{f}: row 2 (line 3), column 'acc_2': 'oops' is not a number"),
+    ("lr,acc_1,acc_2\n0.1,0.3,0.4\n0.2,0.5,NA\n", {},  # R's write.csv
+     "{f}: row 2 (line 3), column 'acc_2': 'NA' is not a number; write nan (or inf) for a "
+     "diverged value, or leave the cell empty for an epoch the run did not reach"),
     ("lr,acc_1,acc_2\n0.1,0.3,0.4\n", {"curves": r"loss_(\d+)"},
      "{f}: no column matches --curves 'loss_(\\d+)' (columns: ['lr', 'acc_1', 'acc_2'])"),
     ("lr,acc_1,acc_01\n0.1,0.3,0.4\n", {},

@@ -189,3 +189,19 @@ def test_final_stretch_and_exploration_are_options_and_recorded(data: Path,
         proc = curvecast("simulate", data, option, "1.5")
         assert proc.returncode == 2
         assert proc.stderr.strip() == f"error: {name} must be in [0, 1), got 1.5"
+
+
+def test_a_trial_budget_or_min_complete_the_data_cannot_meet_is_noted(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from curvecast.cli import app
+
+    small = saturating(n=4, seed=1).save(tmp_path / "small.parquet")
+    result = CliRunner().invoke(app, ["simulate", str(small), "--trials", "50", "--stopper",
+                                      "median", "--orderings", "1"])
+    assert result.exit_code == 0, result.output
+    notes = [line for line in result.stderr.splitlines() if line.startswith("note:")]
+    assert notes == [
+        "note: --trials 50, but each of the 4 complete configs is visited once: 4 trials",
+        "note: 4 complete configs and 0 prior curves, but the rules stop nothing before 5 "
+        "complete trials: no rule will stop anything here"]

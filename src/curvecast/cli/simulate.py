@@ -112,6 +112,8 @@ def simulate(
         eta=eta, kappa=kappa, min_curves=min_curves, draws=draws, sigma_model=sigma_model,
         arcsine_target=arcsine_target, final_stretch=final_stretch, explore=explore)
     plan = _checked_plan(curves, searcher, stopper, settings, prior, n_prior, trials)
+    _note_what_limits(curves, trials, settings.complete_before_stop if plan.searchers else 0,
+                      n_prior)
     run = SpeedupSettings(deltas=floats(delta, "--delta"), orderings=orderings, workers=workers,
                           seed=seed)
     output = _replay_all(data, curves, plan, run)
@@ -127,6 +129,21 @@ def simulate(
                                          f"{orderings} orderings, {workers} worker(s))",
                                  bool(plan.schedulers)))
     _write_outputs(output, json_out, plots, data.stem)
+
+
+def _note_what_limits(curves: CurveSet, trials: int, min_complete: int, n_prior: int) -> None:
+    """Notes on stderr for settings the data silently cap: a trial budget above the configs
+    there are (each is visited once), and fewer complete curves than the rules wait for
+    (nothing is then stopped: a speedup of 1.00 says nothing about a rule; ``min_complete`` 0:
+    no stopper replays)."""
+    complete = int(curves.is_complete().sum())
+    if trials > complete:
+        err_console.print(f"note: --trials {trials}, but each of the {complete} complete configs "
+                          f"is visited once: {complete} trials", highlight=False)
+    if complete + n_prior < min_complete:
+        err_console.print(f"note: {complete} complete configs and {n_prior} prior curves, but "
+                          f"the rules stop nothing before {min_complete} complete trials: no "
+                          "rule will stop anything here", highlight=False)
 
 
 def _checked_plan(curves: CurveSet, searcher: str, stopper: str, settings: registry.Settings,

@@ -158,8 +158,12 @@ def _text_column(text: pd.Series, path: Path, column: str
     bad = observed & np.isnan(numbers) & ~stripped.str.lower().isin(_NAN_TEXT).to_numpy()
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
+        hint = ""
+        if stripped.iloc[row].lower() in ("na", "n/a", "null", "none", "-"):
+            hint = ("; write nan (or inf) for a diverged value, or leave the cell empty for an "
+                    "epoch the run did not reach")
         raise CurveSetFormatError(f"{cell(path, row, column)}{stripped.iloc[row]!r} is not a "
-                                  "number")
+                                  f"number{hint}")
     return numbers, observed
 
 
