@@ -205,6 +205,10 @@ def test_show_is_one_row_per_trial_with_detail_behind_verbose(tmp_path: Path) ->
     lines = compact.stdout.splitlines()
     assert len(lines) <= 30 + 4, compact.stdout
     assert max(len(line) for line in lines) <= 80
+    # the headers and numbers stay whole; the decision's reason is what gets cut
+    assert lines[1].split() == ["trial", "state", "epochs", "last", "value", "predicted", "last",
+                                "decision"]
+    assert lines[2].split()[:5] == ["t0", "stopped", "2", "0.5", "0.4"]
     assert lines[-1] == "30 trials: 30 stopped"
     verbose = run(*args, "--verbose", env={"COLUMNS": "80"}).stdout.splitlines()
     assert "t7 stopped values 1:0.57 2:0.57" in verbose

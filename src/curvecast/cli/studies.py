@@ -64,7 +64,11 @@ def show(
                   title=f"{study}: {info['metric']} ({info['direction']})", box=None)
     for column in table.columns:
         column.no_wrap = True
+        # a narrow terminal cuts the decision's reason, not the headers and numbers
+        column.min_width = max(len(str(column.header)), 6)
     table.columns[-1].overflow = "ellipsis"
+    # what the other columns leave (their headers and values, with padding, take ~55)
+    table.columns[-1].max_width = max(10, console.width - 55)
     for t in trials:
         last = f"{t.values[-1][1]:.4g}" if t.values else ""
         pred = "" if t.predicted_value is None else f"{t.predicted_value:.4g}"
