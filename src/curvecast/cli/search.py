@@ -135,7 +135,8 @@ def _progress_bar(bar: Any, trials: int, epochs: int) -> Callable[[Progress], No
         bar.update(task, completed=p.finished,
                    description=f"{p.complete} done {p.stopped} stopped {p.running} running"
                                f"{f' {p.failed} failed' if p.failed else ''} | best {best}"
-                               f" | epochs {p.epochs_used}/{full}")
+                               f" | {p.epochs_used} epochs trained (the finished trials "
+                               f"in full: {full})")
 
     return on_progress
 
