@@ -75,7 +75,8 @@ def evaluate(
         output = run_prediction_experiments(curves, factories, settings,
                                             on_step=on_step)
     output = {"dataset": str(data), **output}
-    table = Table(title=f"{data.name}: R² of the final value (mean ± s.e., {repeats} repeats)")
+    table = Table(title=f"{data.name}: R² of the final value (mean ± s.e., {repeats} "
+                        f"repeat{'s' * (repeats != 1)})")
     table.add_column("predictor")
     fr = settings.fractions
     for f in fr:

@@ -126,7 +126,8 @@ def simulate(
                               final_stretch=final_stretch,  # None: the rule's default
                               explore=explore)
     console.print(_speedup_table(output, f"{data.name}: early stopping (mean ± s.e. over "
-                                         f"{orderings} orderings, {workers} worker(s))",
+                                         f"{orderings} ordering{'s' * (orderings != 1)}, "
+                                         f"{workers} worker{'s' * (workers != 1)})",
                                  bool(plan.schedulers)))
     _write_outputs(output, json_out, plots, data.stem)
 
