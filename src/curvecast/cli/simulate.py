@@ -85,9 +85,9 @@ def simulate(
 ) -> None:
     """Replay a search over recorded curves with early stopping; speedup vs Δ (paper §4.2–4.3).
 
-    With ``--prior-fraction f`` a random share f of the complete configs is the predictive
-    stopper's warm start (its curves count toward ``--min-complete``) and never replayed; the
-    oracle then stops after ``max(0, min_complete − prior configs)`` complete trials, the fewest
+    With `--prior-fraction f` a random share f of the complete configs is the predictive
+    stopper's warm start (its curves count toward `--min-complete`) and never replayed; the
+    oracle then stops after `max(0, min_complete − prior configs)` complete trials, the fewest
     a warm-started rule could wait for.
     """
     curves = _simulate_curves(data, arcsine_target)
