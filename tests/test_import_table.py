@@ -260,3 +260,17 @@ def test_a_curve_column_left_out_is_warned_of(tmp_path: Path) -> None:
                          r"acc_(\d+)", "--metric", "val_accuracy", "--direction", "maximize",
                          "--id-column", "name", "--out", tmp_path / "full.parquet")
     assert "lacks epoch" not in full.stderr
+
+
+def test_a_config_row_without_observations_is_kept_and_noted(tmp_path: Path) -> None:
+    (tmp_path / "obs.csv").write_text("config_id,epoch,value\na,1,0.1\na,2,0.2\n")
+    (tmp_path / "cfg.csv").write_text("config_id,lr\na,0.1\nb,0.2\n")
+    proc = curvecast_cli("data", "import", "long", tmp_path / "obs.csv", "--metric", "acc",
+                         "--direction", "maximize", "--configs", tmp_path / "cfg.csv",
+                         "--out", tmp_path / "obs.parquet")
+    assert proc.returncode == 0, proc.stderr
+    assert "2 configs (1 complete) x 2 trained epochs" in proc.stdout
+    assert proc.stderr.splitlines()[1] == ("note: obs.csv: 1 of them have no value at all (kept, "
+                                           "with no curve: a replay leaves them out)")
+    got = CurveSet.load(tmp_path / "obs.parquet")
+    assert got.config_ids == ["a", "b"] and got.n_observed().tolist() == [2, 0]

@@ -187,6 +187,10 @@ def _short_runs_note(curves: CurveSet, source: str) -> None:
                           "last epoch (their later cells are empty: not reached); if some "
                           "diverged, write their values as nan or inf (pandas: "
                           "to_csv(na_rep=\"nan\"))", markup=False, highlight=False)
+    empty = int((~curves.observed.any(axis=1)).sum())
+    if empty:  # e.g. rows of a long import's --configs table that no observation names
+        err_console.print(f"note: {source}: {empty} of them have no value at all (kept, with "
+                          "no curve: a replay leaves them out)", markup=False, highlight=False)
 
 
 OutOption = Annotated[Path, typer.Option(help="Parquet file to write.")]
