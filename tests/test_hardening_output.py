@@ -174,7 +174,7 @@ def test_nothing_is_hard_wrapped_off_a_terminal(tmp_path: Path) -> None:
     result = run("data", "import", "baker2018", csv, "--out", out)
     assert result.exit_code == 0, result.stderr
     assert result.stdout.splitlines() == [
-        f"tiny.csv: 1 config x 1 trained epoch, val_accuracy (maximize) -> {out}"]
+        f"tiny.csv: 1 config (1 complete) x 1 trained epoch, val_accuracy (maximize) -> {out}"]
     data = tmp_path / "s.parquet"
     synthetic(n=20, epochs=4).save(data)
     simulated = run("simulate", data, "--stopper", "never", "--orderings", "2")

@@ -57,6 +57,11 @@ def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+def counted(n: int, noun: str) -> str:
+    """``n`` and ``noun``, plural unless n is 1 ("1 config", "3 configs")."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 #: The extra of curvecast that installs each optional package a command may need.
 EXTRAS = {"torch": "torch", "mnist1d": "torch", "matplotlib": "plot", "optuna": "optuna",
           "ray": "ray"}

@@ -19,6 +19,7 @@ from curvecast.cli._common import (
     check_out,
     check_parquet_out,
     console,
+    counted,
     dumps,
     err_console,
     friendly_errors,
@@ -147,12 +148,7 @@ def import_baker2018(
     from curvecast.datasets.baker2018 import load_baker2018
 
     check_parquet_out(out)
-    curves = load_baker2018(csv)
-    curves.save(out)
-    trained = int((curves.epochs > 0).sum())
-    console.print(f"{csv.name}: {curves.n_configs} config{'s' * (curves.n_configs != 1)} x "
-                  f"{trained} trained epoch{'s' * (trained != 1)}, "
-                  f"{curves.metric} ({curves.direction.value}) -> {out}")
+    _saved(load_baker2018(csv), csv.name, out)
 
 
 def _saved(curves: CurveSet, source: str, out: Path) -> None:
@@ -160,9 +156,9 @@ def _saved(curves: CurveSet, source: str, out: Path) -> None:
     curves.save(out)
     complete = int(curves.is_complete().sum())
     trained = int((curves.epochs > 0).sum())
-    console.print(f"{source}: {curves.n_configs} config{'s' * (curves.n_configs != 1)} "
-                  f"({complete} complete) x {trained} trained epoch{'s' * (trained != 1)}, "
-                  f"{curves.metric} ({curves.direction.value}) -> {out}")
+    console.print(f"{source}: {counted(curves.n_configs, 'config')} ({complete} complete) x "
+                  f"{counted(trained, 'trained epoch')}, {curves.metric} "
+                  f"({curves.direction.value}) -> {out}")
     left_out = curves.provenance.get("left_out") or {}
     if isinstance(left_out, dict) and any(left_out.values()):
         reasons = {"no_reports": "reported nothing of the metric",

@@ -15,6 +15,7 @@ from curvecast.cli._common import (
     check_folder,
     check_out,
     console,
+    counted,
     dumps,
     err_console,
     fillable,
@@ -75,8 +76,8 @@ def evaluate(
         output = run_prediction_experiments(curves, factories, settings,
                                             on_step=on_step)
     output = {"dataset": str(data), **output}
-    table = Table(title=f"{data.name}: R² of the final value (mean ± s.e., {repeats} "
-                        f"repeat{'s' * (repeats != 1)})")
+    table = Table(title=f"{data.name}: R² of the final value (mean ± s.e., "
+                        f"{counted(repeats, 'repeat')})")
     table.add_column("predictor")
     fr = settings.fractions
     for f in fr:

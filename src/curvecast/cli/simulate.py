@@ -20,6 +20,7 @@ from curvecast.cli._common import (
     check_folder,
     check_out,
     console,
+    counted,
     dumps,
     err_console,
     fillable,
@@ -126,8 +127,8 @@ def simulate(
                               final_stretch=final_stretch,  # None: the rule's default
                               explore=explore)
     console.print(_speedup_table(output, f"{data.name}: early stopping (mean ± s.e. over "
-                                         f"{orderings} ordering{'s' * (orderings != 1)}, "
-                                         f"{workers} worker{'s' * (workers != 1)})",
+                                         f"{counted(orderings, 'ordering')}, "
+                                         f"{counted(workers, 'worker')})",
                                  bool(plan.schedulers)))
     _write_outputs(output, json_out, plots, data.stem)
 
