@@ -212,9 +212,9 @@ class CurvecastPruner(BasePruner):
             return True, {"predicted": decision.mean, "std": decision.std,
                           "probability": decision.probability, "step": step, "pruned": True,
                           "clipped": decision.clipped}
-        if decision.stop:  # a stop without a prediction: the trial reported NaN or ±inf
+        if decision.stop and history.diverged_last(history.n_trials - 1):  # the running trial
             return True, {"diverged": True, "step": step, "pruned": True}
-        return False, {}
+        return decision.stop, {}
 
     def check_prior(self, study: optuna.study.Study) -> None:
         """Refuse a prior recorded for another metric or direction than ``study``'s.
