@@ -262,3 +262,22 @@ def test_a_curveset_file_named_as_another_format_is_refused(tmp_path: Path) -> N
     assert result.stderr.startswith(f"error: {tmp_path / 'demo.csv'}: a CurveSet is written as "
                                     "Parquet; name the file .parquet")
     assert not (tmp_path / "demo.csv").exists()
+
+
+def test_summary_shows_the_whole_provenance(tmp_path: Path) -> None:
+    """``data summary`` printed the provenance as JSON cut at 300 characters, so the command
+    that remakes a data set lost its tail; it is now one row per entry, whole."""
+    import dataclasses
+
+    data = tmp_path / "p.parquet"
+    command = "curvecast collect " + " ".join(f"--opt{i} {i}" for i in range(32)) + " --out END.parquet"
+    curves = dataclasses.replace(synthetic(n=4, epochs=3), provenance={
+        "command": command, "packages": {"numpy": "9.9", "scikit-learn": "8.8"},
+        "columns": {"hyperparameters": ["lr", "width"]}})
+    curves.save(data)
+    result = CliRunner().invoke(app, ["data", "summary", str(data)], env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.output
+    command_row = next(line for line in result.stdout.splitlines() if "provenance.command" in line)
+    assert command in command_row
+    assert "numpy=9.9  scikit-learn=8.8" in result.stdout
+    assert "hyperparameters=lr, width" in result.stdout

@@ -3,7 +3,6 @@ data sets."""
 
 from __future__ import annotations
 
-import json
 import math
 import shlex
 import sys
@@ -111,11 +110,23 @@ def data_summary(
         if key == "final_quantiles":
             value = "  ".join(f"q{float(q):.2f}={v:.4g}" for q, v in value.items())
         elif key == "provenance":
-            value = json.dumps(value, default=str)[:300]
+            for name, item in value.items():
+                table.add_row(f"provenance.{name}", provenance_cell(item))
+            continue
         elif isinstance(value, float):
             value = "nan" if math.isnan(value) else f"{value:.4g}"
         table.add_row(key, str(value))
     console.print(table)
+
+
+def provenance_cell(item: object) -> str:
+    """One provenance entry as a table cell, whole: a mapping as ``key=value`` pairs (a list
+    value joined by commas), a list joined by commas, anything else as text."""
+    if isinstance(item, dict):
+        return "  ".join(f"{k}={provenance_cell(v)}" for k, v in item.items())
+    if isinstance(item, list | tuple):
+        return ", ".join(str(v) for v in item)
+    return str(item)
 
 
 @data_app.command("plot")
