@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -130,3 +131,53 @@ def test_a_study_without_trials_is_an_error(tmp_path: Path) -> None:
         write_study_report(info, [], tmp_path / "r.html")
     with pytest.raises(FileNotFoundError, match="does not exist"):
         write_study_report(info, [], tmp_path / "no" / "r.html")
+
+
+def test_a_diverged_stop_borrows_no_earlier_prediction(tmp_path: Path) -> None:
+    """A user's review: a trial stopped as diverged showed the mean and σ (3.6e45) of an earlier
+    'continue' decision beside the reason that stopped it, and the curves figure took that σ
+    for its band, so its y axis ran to ±3.6e45. The report now shows what ``show`` shows: no
+    prediction for a stop that made none."""
+    import math
+    import warnings
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from curvecast.report.study_figures import curves_figure
+    from curvecast.stopping import Action, Decision
+
+    db = tmp_path / "d.db"
+    with Store(db) as store:
+        store.create_study("d", metric="val_rmse", direction="minimize")
+        for number, values in enumerate(([0.9, 0.6, 0.4, 0.3], [0.8, math.inf])):
+            store.add_trial("d", {"lr": 0.1 * (number + 1)})
+            for epoch, value in enumerate(values, 1):
+                store.record_value("d", number, epoch, value)
+        store.set_state("d", 0, TrialState.COMPLETE)
+        store.record_decision("d", 1, Decision(Action.CONTINUE, 1, 0.5, 3.6e45, 0.506, "go on"))
+        store.record_decision("d", 1, Decision(Action.STOP, 2, probability=1.0,
+                                                reason="diverged: its last report was inf"))
+        store.set_state("d", 1, TrialState.STOPPED, predicted_value=1.0)
+        info, trials = store.study_info("d"), store.trials("d")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        page = write_study_report(info, trials, tmp_path / "r.html").read_text()
+        axes: list[object] = []
+
+        class Keep:  # pyplot, keeping the figure's axes
+            def __getattr__(self, name: str) -> object:
+                return getattr(plt, name)
+
+            def subplots(self, **kwargs: Any) -> object:
+                fig, ax = plt.subplots(**kwargs)
+                axes.append(ax)
+                return fig, ax
+
+        curves_figure(trials, "val_rmse", 4, Keep())
+    row = next(r for r in rows(page, "<h2>Every trial</h2>") if r[0] == "t1")
+    assert row[4:6] == ["–", "–"], row  # predicted final ± σ, P(worse)
+    low, high = axes[0].get_ylim()  # type: ignore[attr-defined]
+    assert -1 < low and high < 2, (low, high)

@@ -28,9 +28,14 @@ def final_value(t: StoredTrial) -> float | None:
 
 
 def last_prediction(t: StoredTrial) -> Decision | None:
-    """The last decision of ``t`` that carried a prediction."""
-    judged = [d for d in t.decisions if d.mean is not None]
-    return judged[-1] if judged else None
+    """The last decision of ``t`` when it carried a prediction, else None.
+
+    Not an earlier one: the report shows a prediction beside the last decision's reason, and a
+    stop that made none (a diverged run, a stop in the final stretch) must not borrow the mean
+    and σ of a decision it did not act on (``show`` leaves them blank too).
+    """
+    last = t.decisions[-1] if t.decisions else None
+    return last if last is not None and last.mean is not None else None
 
 
 def integer_ticks() -> Any:
@@ -57,9 +62,11 @@ def curves_figure(trials: Sequence[StoredTrial], metric: str, epochs: int, plt: 
                 alpha=0.9)
         pred = last_prediction(t)
         mean = t.predicted_value if t.predicted_value is not None else (pred.mean if pred else None)
-        if t.state is not TrialState.STOPPED or mean is None or x[-1] >= epochs:
-            continue
-        std = (pred.std if pred and pred.std is not None else 0.0) or 0.0
+        if (t.state is not TrialState.STOPPED or mean is None or x[-1] >= epochs
+                or not (np.isfinite(mean) and np.isfinite(y[-1]))):
+            continue  # a diverged stop (last value NaN or ±inf) has no line to project
+        std = pred.std if pred is not None and pred.std is not None else 0.0
+        std = std if np.isfinite(std) else 0.0
         xs = np.linspace(x[-1], epochs, 12)
         share = (xs - x[-1]) / (epochs - x[-1])  # the band opens from the stop to epoch T
         line = y[-1] + share * (mean - y[-1])

@@ -323,8 +323,9 @@ class PredictiveStopper(Stopper):
             # NaN or ±inf: the run counts as the worst value from here on, and a diverged run
             # does not come back; the final stretch and exploration are for contenders
             return Decision(Action.STOP, epoch=epoch, probability=1.0,
-                            reason="diverged: its last report was NaN or ±inf (counted as the "
-                                   "worst value); a diverged run is stopped")
+                            reason="diverged: its last report was NaN or ±inf; a diverged run "
+                                   "is stopped (it counts as the data's diverged value, else the "
+                                   "worst value seen)")
         last = int((1.0 - self.final_stretch) * history.n_epochs + 1e-9)
         if tau > last:
             return Decision(Action.CONTINUE, epoch=epoch,
