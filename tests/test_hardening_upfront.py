@@ -103,6 +103,35 @@ def test_a_rerun_with_another_stopping_rule_is_refused(tmp_path: Path) -> None:
         assert store.count_trials("s") == 0
 
 
+def test_a_rerun_with_another_predictor_final_stretch_or_exploration_is_refused(
+        tmp_path: Path) -> None:
+    """A user's review: a study resumed with another --predictor, --final-stretch or --explore
+    ran on, judging its later trials by another rule (a changed predictor was refused only
+    through the min-complete default that follows it, with a message about --min-complete)."""
+    from curvecast.registry import Settings
+    from curvecast.registry.search_plan import SearchRequest, plan_search
+
+    db = tmp_path / "s.db"
+    plan = plan_search(SearchRequest(workload="digits-metaqnn", trials=3, epochs=2, workers=1,
+                                     settings=Settings(seed=1, predictor="last-value",
+                                                       min_complete=5, refit_every=10)))
+    assert plan.recorded["final_stretch"] == 0.0 and plan.recorded["explore"] == 0.0
+    with Store(db) as store:
+        open_study(store, "s", plan.workload, 2, 1, plan.recorded)
+    base = ("--study", "s", "--min-complete", "5")
+    refused(*search(db, *base), "study 's' was started with --predictor last-value, not chain")
+    refused(*search(db, *base, "--predictor", "last-value", "--final-stretch", "0.2"),
+            "study 's' was started with --final-stretch 0.0, not 0.2")
+    refused(*search(db, *base, "--predictor", "last-value", "--explore", "0.1"),
+            "study 's' was started with --explore 0.0, not 0.1")
+    refused(*search(db, "--study", "s", "--predictor", "srm"),
+            "study 's' was started with --predictor last-value, not srm")
+    with Store(db) as store:
+        assert store.count_trials("s") == 0
+    chain = plan_search(SearchRequest(workload="digits-metaqnn", trials=3, epochs=2, workers=1))
+    assert (chain.recorded["final_stretch"], chain.recorded["explore"]) == (0.2, 0.1)
+
+
 def test_a_header_only_csv_is_refused_with_a_message(tmp_path: Path) -> None:
     csv = tmp_path / "metaqnn.csv"
     csv.write_text("net,training_dataset,num_params,depth,lr,acc_1,acc_2\n")

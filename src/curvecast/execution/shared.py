@@ -19,8 +19,8 @@ HEARTBEAT, GRACE = 10.0, 120.0
 
 
 #: Settings of a study that a rerun (a resume, or another process joining) must repeat.
-_RERUN_SETTINGS = ("searcher", "stopper", "delta", "min_complete", "refit_every", "prior",
-                   "sigma_model", "arcsine_target")
+_RERUN_SETTINGS = ("searcher", "stopper", "predictor", "delta", "min_complete", "refit_every",
+                   "final_stretch", "explore", "prior", "sigma_model", "arcsine_target")
 
 
 def open_study(store: Store, study: str, workload: Workload, epochs: int, seed: int,
@@ -28,8 +28,10 @@ def open_study(store: Store, study: str, workload: Workload, epochs: int, seed: 
     """Create study ``study`` or check that it was started with this workload, epochs and seed,
     and with the same scheduler (``settings["scheduler"]``: hyperband, fhyperband; absent: a
     FIFO search, as the local and the Ray backends run), and — where both the study and
-    ``settings`` record them — the same searcher, stopper, Δ, min-complete, refit-every, prior,
-    σ model and arcsine target (a changed rule would silently judge later trials differently).
+    ``settings`` record them — the same searcher, stopper, predictor, Δ, min-complete,
+    refit-every, final stretch, exploration, prior, σ model and arcsine target (a changed rule
+    would silently judge later trials differently; the predictor comes before min-complete,
+    whose default follows it).
 
     Raises:
         ValueError: the study exists with other settings.

@@ -126,7 +126,7 @@ def plan_search(request: SearchRequest) -> SearchPlan:
         proposer = entry.over_space(workload.space, r.settings.seed, r.trials,
                                     workload.direction)
     workers = r.workers if r.backend == "ray" else (r.workers or os.cpu_count() or 1)
-    return SearchPlan(workload, proposer, stop, runner, workers, _recorded(r, min_complete))
+    return SearchPlan(workload, proposer, stop, runner, workers, _recorded(r, min_complete, stop))
 
 
 def _runner(r: SearchRequest) -> Callable[..., Any]:
@@ -200,13 +200,19 @@ def scheduler_factory(name: str, settings: Settings, context: Context) -> Callab
     return lambda searcher: entry.build(searcher, settings, context)
 
 
-def _recorded(r: SearchRequest, min_complete: int) -> dict[str, Any]:
+def _recorded(r: SearchRequest, min_complete: int, stop: Any) -> dict[str, Any]:
+    """The settings a study records (and a rerun must repeat: ``open_study``); the predictive
+    rule's final stretch and exploration as it applies them (its defaults resolved)."""
     s = r.settings
-    return {"searcher": r.searcher, "stopper": r.stopper, "delta": s.delta,
-            "predictor": s.predictor, "min_complete": min_complete,
-            "refit_every": s.refit_every or 0, "prior": r.prior, "backend": r.backend,
-            "sigma_model": s.sigma_model, "arcsine_target": s.arcsine_target,
-            "command": r.command}
+    recorded = {"searcher": r.searcher, "stopper": r.stopper, "delta": s.delta,
+                "predictor": s.predictor, "min_complete": min_complete,
+                "refit_every": s.refit_every or 0, "prior": r.prior, "backend": r.backend,
+                "sigma_model": s.sigma_model, "arcsine_target": s.arcsine_target,
+                "command": r.command}
+    for key in ("final_stretch", "explore"):
+        if isinstance(getattr(stop, key, None), float):
+            recorded[key] = getattr(stop, key)
+    return recorded
 
 
 def _check_table_fits(trials: int, epochs: int) -> None:
