@@ -4,10 +4,12 @@ real Tuner run on a local Ray (127.0.0.1 only) over recorded curves, interrupted
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
 import subprocess
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -26,6 +28,7 @@ from ray.tune.schedulers import TrialScheduler  # noqa: E402
 
 from curvecast.integrations.ray_tune import STATE_FILE, CurvecastScheduler  # noqa: E402
 from curvecast.predictors import SRM  # noqa: E402
+from curvecast.stopping import PredictiveStopper  # noqa: E402
 
 T = 10
 
@@ -340,3 +343,45 @@ def test_the_exploration_state_is_saved_and_restored(tmp_path: Path) -> None:
     old = json.loads((tmp_path / "state.json").read_text())
     del old["exploration"]
     CurvecastScheduler(max_t=T, mode="max", metric="acc").set_state(old)
+
+
+def test_what_a_user_can_get_wrong_is_said_not_crashed_on() -> None:
+    """A user's review: a prior shorter than max_t was accepted and crashed the Tune run at the
+    first result; a None metric crashed it with a TypeError; trials that end before max_t, or
+    epochs counted from 0, left the scheduler silently judging nothing."""
+    import pandas as pd
+
+    from curvecast import CurveSet, Direction
+
+    values = saturating_curves(6)[:, :5]
+    short = CurveSet(values=values, observed=np.ones_like(values, dtype=bool),
+                     epochs=np.arange(1, 6), metric="acc", direction=Direction.MAXIMIZE,
+                     configs=pd.DataFrame(index=[str(i) for i in range(6)]))
+    with pytest.raises(ValueError, match="the prior has 5 epochs, max_t is 10"):
+        CurvecastScheduler(max_t=T, prior=short)
+    with pytest.raises(ValueError, match="the prior has 5 epochs, max_t is 10"):
+        CurvecastScheduler(max_t=T, stopper=PredictiveStopper(prior=short))
+
+    scheduler = make_scheduler(diverged_value=0.0)
+    trial = fake_trial(0)
+    scheduler.on_trial_add(None, trial)
+    assert scheduler.on_trial_result(None, trial, {"acc": None, "training_iteration": 1}) \
+        == TrialScheduler.CONTINUE
+    assert math.isnan(scheduler.curve(trial.trial_id)[0])  # None: a diverged report
+    with pytest.raises(ValueError, match=r"trial t000 reported acc='high': .* needs a number"):
+        scheduler.on_trial_result(None, trial, {"acc": "high", "training_iteration": 2})
+
+    with pytest.warns(UserWarning, match=r"trial t001 ended after 4 of max_t=10 epochs") as seen:
+        for i in (1, 2):  # warned once, not per trial
+            scheduler.on_trial_add(None, fake_trial(i))
+            feed(scheduler, fake_trial(i), saturating_curves(3)[i, :4])
+    assert len(seen) == 1
+    with pytest.warns(UserWarning, match="counts epochs from 1"):
+        assert scheduler.on_trial_result(None, fake_trial(3), {"acc": 0.5,
+                                                               "training_iteration": 0}) \
+            == TrialScheduler.CONTINUE
+    with warnings.catch_warnings():  # a complete trial, or one the rule stopped: no warning
+        warnings.simplefilter("error")
+        fresh = make_scheduler()
+        fresh.on_trial_add(None, fake_trial(4))
+        feed(fresh, fake_trial(4), saturating_curves(5)[4])

@@ -9,8 +9,9 @@ far as it was observed — stopped and running trials too — and is refitted in
 they change; a predictor fitted on complete curves only (``predictor=SRM.paper()``) is fitted
 once per batch of ``refit_every`` new completions, cached — never per result.  The metric and
 mode are the ones the ``Tuner`` is given (``TuneConfig(metric=..., mode=...)``) or the
-constructor's.  NaN or infinite reports (diverged runs) count as the worst value (curvecast's one
-rule).
+constructor's.  NaN, infinite or None reports (diverged runs) count as the worst value
+(curvecast's one rule).  A trial that ends before ``max_t`` without being stopped is not
+complete, and reports before epoch 1 are not used: each is warned about once.
 
 Why a trial was stopped: each decision with a prediction is logged (logger
 ``curvecast.integrations.ray_tune``, INFO) and kept in :attr:`CurvecastScheduler.decisions_`; add
@@ -34,6 +35,7 @@ import logging
 import math
 import os
 import uuid
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -155,7 +157,13 @@ class CurvecastScheduler(FIFOScheduler):
         self._metric = metric
         self._mode = mode
         self.prior = prior if stopper is None else getattr(stopper, "prior", None)
+        if self.prior is not None:
+            trained = self.prior.without_untrained_epoch().n_epochs
+            if trained < self.max_t:
+                raise ValueError(f"the prior has {trained} epochs, max_t is {self.max_t}: a prior "
+                                 "must cover the epochs the trials train")
         self._check_prior()
+        self._warned: set[str] = set()  # the kinds of warning given once (_warn_once)
         self._study = uuid.uuid4().hex
         self._curves: dict[str, dict[int, float]] = {}
         self._configs: dict[str, dict[str, Any]] = {}
@@ -220,6 +228,10 @@ class CurvecastScheduler(FIFOScheduler):
             return TrialScheduler.CONTINUE
         epoch = int(result[self.time_attr])
         if epoch < 1:
+            self._warn_once("epoch 0", f"trial {tid} reported {self.time_attr}={epoch}: "
+                            "CurvecastScheduler counts epochs from 1 (training_iteration does), "
+                            "so reports before epoch 1 are not used; report once per epoch "
+                            "after it, or pass time_attr='training_iteration'")
             return TrialScheduler.CONTINUE
         if tid not in self._configs:
             self._configs[tid] = self._encode(trial.config)
@@ -227,7 +239,7 @@ class CurvecastScheduler(FIFOScheduler):
         curve = self._curves.setdefault(tid, {})
         for later in [e for e in curve if e >= epoch]:  # a restarted trial reports again from 1
             del curve[later]
-        curve[epoch] = float(result[self._metric])
+        curve[epoch] = self._value(tid, result[self._metric])
         if epoch >= self.max_t:  # complete: trained for max_t epochs
             if tid not in self._completed and self._is_complete(tid):
                 self._completed.append(tid)
@@ -258,11 +270,37 @@ class CurvecastScheduler(FIFOScheduler):
         if result and self._metric in result and self.time_attr in result:
             epoch = int(result[self.time_attr])
             if 1 <= epoch <= self.max_t:
-                self._curves.setdefault(tid, {})[epoch] = float(result[self._metric])
+                self._curves.setdefault(tid, {})[epoch] = self._value(tid, result[self._metric])
                 self._changed(tid)
         if tid not in self._completed and self._is_complete(tid):
             self._completed.append(tid)
+        if (tid not in self._completed and self._curves.get(tid)
+                and not self.decisions_.get(tid, {}).get("stopped")):
+            self._warn_once("short", f"trial {tid} ended after {len(self._curve(tid))} of "
+                            f"max_t={self.max_t} epochs without being stopped: it is not "
+                            "complete, and nothing is judged until min_complete trials are; "
+                            "set max_t to the epochs the trainable reports")
         self._autosave()
+
+    def _value(self, tid: str, value: Any) -> float:
+        """A reported metric as a float: None counts as NaN (a diverged report, curvecast's one
+        rule: the worst value, or ``diverged_value``); anything else not a number is refused."""
+        if value is None:
+            return math.nan
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"trial {tid} reported {self._metric}={value!r}: CurvecastScheduler "
+                             "needs a number (NaN, inf or None for a diverged run)") from None
+
+    def _warn_once(self, kind: str, message: str) -> None:
+        """Warn (``warnings``, and the module's logger) once per scheduler for each ``kind``."""
+        warned = self.__dict__.setdefault("_warned", set())  # (a scheduler pickled before it)
+        if kind in warned:
+            return
+        warned.add(kind)
+        logger.warning("curvecast: %s", message)
+        warnings.warn(message, UserWarning, stacklevel=3)
 
     def on_trial_remove(self, tune_controller: Any, trial: TuneTrial) -> None:
         pass
