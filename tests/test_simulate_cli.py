@@ -205,3 +205,26 @@ def test_a_trial_budget_or_min_complete_the_data_cannot_meet_is_noted(tmp_path: 
         "note: --trials 50, but each of the 4 complete configs is visited once: 4 trials",
         "note: 4 complete configs and 0 prior curves, but the rules stop nothing before 5 "
         "complete trials: no rule will stop anything here"]
+
+
+def test_one_ordering_has_no_standard_error_and_a_budget_is_named(data: Path,
+                                                                   tmp_path: Path) -> None:
+    """A user's review: with ``--orderings 1`` every standard error read "± 0.00", as if the
+    numbers were certain, and with ``--trials 30`` the report and figure named only the data
+    set's 90 configs, so the never rule's 30 × 8 epochs looked wrong."""
+    out, page = tmp_path / "one.json", tmp_path / "one.html"
+    proc = curvecast("simulate", data, "--stopper", "median,never", "--orderings", "1",
+                     "--trials", "30", "--json", out)
+    assert proc.returncode == 0, proc.stderr
+    assert "(30 trials per search, one value from 1 ordering, 1 worker)" in proc.stdout
+    assert "±" not in proc.stdout
+    got = json.loads(out.read_text())
+    assert {r["stderr"] for r in got["results"]} == {None}
+    never = next(r for r in got["results"] if r["stopper"] == "never" and r["metric"] == "epochs")
+    assert never["mean"] == 30 * 8
+    assert curvecast("report", out, "--out", page).returncode == 0
+    html = page.read_text()
+    assert "configs 90 · trials per search 30 · epochs 8" in html
+    table = html.split("Speedup of early stopping", 1)[1].split("</caption>", 1)[1].split(
+        "</table>", 1)[0]
+    assert "±" not in table and ">1.00<" in table  # never's speedup, the mean alone

@@ -126,7 +126,12 @@ def simulate(
                               min_curves=min_curves, configs_left_out=short,
                               final_stretch=final_stretch,  # None: the rule's default
                               explore=explore)
-    console.print(_speedup_table(output, f"{data.name}: early stopping (mean ± s.e. over "
+    from curvecast.report.speedup_plots import searched_trials
+
+    trials_part = ("" if searched_trials(output["settings"]) is None
+                   else f"{counted(trials, 'trial')} per search, ")
+    spread = "mean ± s.e. over" if orderings > 1 else "one value from"
+    console.print(_speedup_table(output, f"{data.name}: early stopping ({trials_part}{spread} "
                                          f"{counted(orderings, 'ordering')}, "
                                          f"{counted(workers, 'worker')})",
                                  bool(plan.schedulers)))
@@ -216,6 +221,7 @@ def _speedup_table(output: dict[str, Any], title: str, with_schedulers: bool) ->
             recs = select(output["results"], searcher=sname, stopper=stop_name, delta=d,
                           metric=metric)
             cells.append("" if not recs else "n/a" if recs[0]["mean"] is None else
+                         fixed(recs[0]["mean"], fmt) if recs[0]["stderr"] is None else
                          f"{fixed(recs[0]['mean'], fmt)}±{fixed(recs[0]['stderr'], fmt)}")
         table.add_row(f"{sname}+{stop_name}", "" if d is None else f"{d:g}", *cells)
     return table

@@ -187,7 +187,7 @@ def _summary(values: Sequence[float]) -> tuple[float, float, int]:
     ok = arr[np.isfinite(arr)]
     n = int(ok.size)
     mean = float(ok.mean()) if n else float("nan")
-    return mean, float(ok.std(ddof=1) / np.sqrt(n)) if n > 1 else 0.0, n
+    return mean, float(ok.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan"), n
 
 
 def run_speedup(
@@ -346,7 +346,8 @@ class _Sweep:
 
 
 def _summaries(runs: Sequence[Mapping[str, Any]], keys: tuple[str, ...]) -> list[dict[str, Any]]:
-    """Per rule (the ``keys`` of a run) and metric: mean, stderr and n over its orderings."""
+    """Per rule (the ``keys`` of a run) and metric: mean, stderr and n over its orderings (the
+    stderr None from fewer than two: one ordering says nothing of the spread)."""
     results = []
     seen: dict[tuple[Any, ...], list[Mapping[str, Any]]] = {}
     for run in runs:
@@ -357,7 +358,7 @@ def _summaries(runs: Sequence[Mapping[str, Any]], keys: tuple[str, ...]) -> list
                 continue
             mean, stderr, n = _summary([r.get(metric, np.nan) for r in group])
             results.append({**dict(zip(keys, key, strict=True)), "metric": metric,
-                            "mean": mean if n else None, "stderr": stderr if n else None, "n": n})
+                            "mean": mean if n else None, "stderr": stderr if n > 1 else None, "n": n})
     return results
 
 

@@ -24,7 +24,7 @@ from curvecast.features import GROUPS
 from curvecast.report import _html
 from curvecast.report.anytime_plots import plot_anytime_regret
 from curvecast.report.prediction_plots import plot_prediction_results
-from curvecast.report.speedup_plots import plot_speedup_results
+from curvecast.report.speedup_plots import plot_speedup_results, searched_trials
 
 Kind = Literal["evaluate", "simulate"]
 
@@ -324,9 +324,10 @@ _REFERENCE_COLUMNS = (("speedup_vs_reference", "vs Hyperband", ".2f"),
 
 def _simulate_body(output: Mapping[str, Any], tmp: Path, name: str) -> str:
     records = output["results"]
-    settings = output["settings"]
+    settings = {**output["settings"], "trials": searched_trials(output["settings"])}
     parts = [f'<p>Data: <code>{_html.esc(output.get("dataset", "?"))}</code></p>',
-             _settings_line(settings, (("configs", "configs"), ("epochs", "epochs"),
+             _settings_line(settings, (("configs", "configs"), ("trials", "trials per search"),
+                                       ("epochs", "epochs"),
                                        ("orderings", "orderings"), ("workers", "workers"),
                                        ("min_complete", "min complete"),
                                        ("predictor", "predictor"), ("deltas", "Δ"),

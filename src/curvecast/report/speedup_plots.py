@@ -56,6 +56,20 @@ def _rules(results: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
     return rules
 
 
+def searched_trials(settings: Mapping[str, Any]) -> int | None:
+    """The trials each search of a ``simulate`` output ran when a ``--trials`` budget made them
+    fewer than the complete configs; None when every config was visited (or it is not said)."""
+    trials, configs = settings.get("trials"), settings.get("configs")
+    if not trials or configs is None or trials >= configs:
+        return None
+    return int(trials)
+
+
+def _count(n: Any, noun: str) -> str:
+    """``1 ordering``, ``10 orderings``; ``? orderings`` when the number is not known."""
+    return f"{'?' if n is None else n} {noun}{'' if n == 1 else 's'}"
+
+
 def plot_speedup_results(output: Mapping[str, Any], out_dir: Path | str, title: str) -> list[Path]:
     """Write ``<title>-speedup.png`` (speedup and best kept vs Δ, every rule) and, when the
     output has f-Hyperband-like comparisons, ``<title>-fhyperband.png``; returns the paths."""
@@ -65,9 +79,13 @@ def plot_speedup_results(output: Mapping[str, Any], out_dir: Path | str, title: 
     results = output["results"]
     deltas = sorted(output["settings"].get("deltas", ()))
     settings = output["settings"]
-    note = (f"{settings.get('configs', '?')} configs × {settings.get('epochs', '?')} epochs, "
-            f"{settings.get('orderings', '?')} orderings, {settings.get('workers', 1)} worker(s), "
-            f"mean ± s.e.")
+    trials = searched_trials(settings)
+    note = (f"{settings.get('configs', '?')} configs"
+            f"{'' if trials is None else f' ({trials} trials per search)'} × "
+            f"{settings.get('epochs', '?')} epochs, "
+            f"{_count(settings.get('orderings'), 'ordering')}, "
+            f"{_count(settings.get('workers', 1), 'worker')}, "
+            f"{'one value' if settings.get('orderings') == 1 else 'mean ± s.e.'}")
     paths = [_speedup_figure(plt, results, deltas, note, out / f"{title}-speedup.png", title)]
     compared = [(s, st) for s, st in _rules(results)
                 if _series(results, s, st, "speedup_vs_reference")]
