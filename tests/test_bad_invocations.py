@@ -149,6 +149,8 @@ BAD: list[tuple[str, str]] = [
     ("report {notresult}", "not a result of `curvecast evaluate`"),
     ("report --study nope --storage sqlite:///{db}", "no study 'nope'"),
     ("report --study s --storage sqlite:///missing.db", "no such study database"),
+    ("report {json} --out r.png", "r.png: the report is one HTML page; name the file .html"),
+    ("report --study s --storage sqlite:///{db} --out r.json", "name the file .html"),
 ]
 #: Numeric options given a word: click's usage errors, one line too.
 WORDS = {

@@ -57,9 +57,14 @@ def test_a_crashing_trial_fails_alone_and_diverged_values_are_kept(tmp_path: Pat
 def test_predictive_stopping_with_diverged_runs_in_the_history(tmp_path: Path) -> None:
     stopper = PredictiveStopper(delta=0.9, min_complete=6, refit_every=3)
     with Store(tmp_path / "p.db") as store:
-        run_search(FlakyDigits(), RandomSampler(FlakyDigits().space, seed=5), stopper, store,
-                   study="p", trials=16, epochs=4)
+        result = run_search(FlakyDigits(), RandomSampler(FlakyDigits().space, seed=5), stopper,
+                            store, study="p", trials=16, epochs=4)
         trials = store.trials("p")
+    # the progress bar compares the finished trials' epochs with their full training
+    finished = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.STOPPED)]
+    assert result.progress.epochs_finished == sum(len(t.values) for t in finished)
+    assert result.progress.epochs_used == sum(len(t.values) for t in trials)
+    assert result.progress.epochs_used > result.progress.epochs_finished  # the failed trials'
     judged = [d for t in trials for d in t.decisions if d.mean is not None]
     assert judged and all(math.isfinite(d.mean) and d.std > 0 for d in judged)  # type: ignore[arg-type, operator]
     assert {t.state for t in trials} <= {TrialState.COMPLETE, TrialState.STOPPED,

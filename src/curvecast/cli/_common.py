@@ -114,6 +114,19 @@ def check_parquet_out(path: Path) -> None:
                          "shows it)")
 
 
+#: Suffixes an HTML report may carry (anything else, e.g. ``x.png`` or ``x.json``, would name
+#: the file after a format it does not hold).
+_HTML = {".html", ".htm", ".xhtml"}
+
+
+def check_html_out(path: Path) -> None:
+    """:func:`check_out` for a report: also refuse a name whose suffix says another format."""
+    check_out(path)
+    if path.suffix.lower() not in _HTML:
+        raise ValueError(f"{path}: the report is one HTML page; name the file .html (the "
+                         "figures are embedded in it)")
+
+
 def check_folder(path: Path | None) -> None:
     """Refuse, before any work, a folder to write figures into that is a file or whose parent
     folder is missing (the folder itself is made when needed)."""

@@ -135,8 +135,8 @@ def _progress_bar(bar: Any, trials: int, epochs: int) -> Callable[[Progress], No
         bar.update(task, completed=p.finished,
                    description=f"{p.complete} done {p.stopped} stopped {p.running} running"
                                f"{f' {p.failed} failed' if p.failed else ''} | best {best}"
-                               f" | {p.epochs_used} epochs trained (the finished trials "
-                               f"in full: {full})")
+                               f" | finished trials: {p.epochs_finished} epochs of {full} "
+                               f"in full; {p.epochs_used} trained in all")
 
     return on_progress
 

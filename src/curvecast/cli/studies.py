@@ -11,6 +11,7 @@ from rich.table import Table
 
 from curvecast.cli._app import app
 from curvecast.cli._common import (
+    check_html_out,
     check_parquet_out,
     console,
     dumps,
@@ -121,6 +122,7 @@ def report(
     if result is not None and study is not None:
         raise ValueError("give either RESULT.json (an evaluate or simulate result) or "
                          "--study NAME, not both")
+    check_html_out(out)
     if result is not None:
         from curvecast.report.result_report import write_result_report
 

@@ -24,7 +24,9 @@ class Progress:
     """A snapshot of a running search, passed to ``on_progress`` after every recorded epoch.
 
     Counts are of the whole study (every process running it); ``running`` counts RUNNING trials,
-    ``epochs_used`` every recorded epoch, ``best_*`` the best complete trial.
+    ``epochs_used`` every recorded epoch, ``epochs_finished`` those of the complete and stopped
+    trials (what they cost, against ``(complete + stopped) × T`` in full), ``best_*`` the best
+    complete trial.
     """
 
     trials: int
@@ -33,6 +35,7 @@ class Progress:
     failed: int = 0
     running: int = 0
     epochs_used: int = 0
+    epochs_finished: int = 0
     best_value: float | None = None
     best_trial: int | None = None
     last_event: str = ""
@@ -142,6 +145,9 @@ class StudyMirror:
         progress.failed = states.count(TrialState.FAILED)
         progress.running = states.count(TrialState.RUNNING)
         progress.epochs_used = sum(len(v) for v in self.values.values())
+        progress.epochs_finished = sum(
+            len(self.values[n]) for n, s in self.states.items()
+            if s in (TrialState.COMPLETE, TrialState.STOPPED) and n in self.values)
         best: tuple[float, int] | None = None
         for number, state in sorted(self.states.items()):
             if state is TrialState.COMPLETE and self.values[number]:
