@@ -83,6 +83,26 @@ def test_kill_9_then_rerun_trains_only_the_missing_configs(tmp_path: Path) -> No
     assert not Path(str(out) + ".partial").exists()
 
 
+@pytest.mark.slow
+def test_sigterm_ends_a_collect_as_ctrl_c_does(tmp_path: Path) -> None:
+    """A user's review: SIGTERM (``timeout``, a batch scheduler) ended a collect or a search
+    silently, leaving its workers' semaphores behind; it now ends as Ctrl-C does: what is done
+    kept, one line saying how to go on, exit code 143."""
+    out = tmp_path / "t.parquet"
+    proc = start("collect", "--workload", "digits-metaqnn", "--configs", "30", "--epochs", "3",
+                 "--seed", "0", "--out", out, "--workers", "2")
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and proc.poll() is None and not out.exists():
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 143, stderr
+    assert stderr.strip().splitlines()[-1] == (f"interrupted: finished configs are saved in "
+                                                f"{out}; rerun the same command to continue")
+    assert "Traceback" not in stderr and "leaked semaphore" not in stderr
+    assert 1 <= CurveSet.load(out).n_configs < 30
+
+
 def test_import_baker2018_and_summary(tmp_path: Path, baker2018: Path) -> None:
     out = tmp_path / "lstm.parquet"
     proc = curvecast("data", "import", "baker2018", baker2018 / "lstm_ptb.csv", "--out", out)

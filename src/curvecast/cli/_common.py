@@ -3,10 +3,13 @@ strict JSON, option types."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
@@ -55,6 +58,36 @@ def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
             raise fail(f"{where}{err.strerror or err}") from None
 
     return wrapper
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, ``timeout``, a batch scheduler's end of job), raised where Ctrl-C's
+    KeyboardInterrupt would be: a long command ends the same way, its exit code 143."""
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """While inside, SIGTERM raises :class:`Terminated`, so a search or a collect stops its
+    workers, keeps what is recorded and says how to resume, as on Ctrl-C (without this the
+    process died silently, leaving its workers' semaphores behind).  Worker processes are
+    spawned, so they do not inherit the handler.  Outside the main thread: nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def raise_terminated(signum: int, frame: object) -> None:
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def interrupted_exit(err: KeyboardInterrupt) -> typer.Exit:
+    """The exit of a command stopped by Ctrl-C (130) or SIGTERM (143), as shells report them."""
+    return typer.Exit(code=143 if isinstance(err, Terminated) else 130)
 
 
 def counted(n: int, noun: str) -> str:

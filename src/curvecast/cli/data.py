@@ -22,9 +22,11 @@ from curvecast.cli._common import (
     dumps,
     err_console,
     friendly_errors,
+    interrupted_exit,
     load,
     load_any,
     require,
+    terminate_as_interrupt,
 )
 from curvecast.curves import CurveSet
 from curvecast.report.terminal import progress
@@ -77,13 +79,15 @@ def collect(
             bar.update(epochs_task, description=f"epochs [dim]{now}[/]")
 
         try:
-            result = run_collect(make(), n_configs=configs, epochs=epochs,
-                                 seed=seed, out=out, workers=n_workers,
-                                 on_progress=on_progress, command=command)
-        except KeyboardInterrupt:
+            with terminate_as_interrupt():
+                result = run_collect(make(), n_configs=configs, epochs=epochs,
+                                     seed=seed, out=out, workers=n_workers,
+                                     on_progress=on_progress, command=command)
+        except KeyboardInterrupt as err:
+            bar.stop()  # the line below is the last one, not another frame of the bar
             err_console.print(f"interrupted: finished configs are saved in {out}; rerun the "
                               "same command to continue")
-            raise typer.Exit(code=130) from None
+            raise interrupted_exit(err) from None
         done = len(result.skipped)
         bar.update(configs_task, completed=done + len(result.trained))
         bar.update(epochs_task, completed=(done + len(result.trained)) * epochs)

@@ -22,7 +22,9 @@ from curvecast.cli._common import (
     err_console,
     fail,
     friendly_errors,
+    interrupted_exit,
     require,
+    terminate_as_interrupt,
 )
 from curvecast.defaults import DELTA as DEFAULT_DELTA
 from curvecast.execution.live import Progress, SearchResult
@@ -104,7 +106,7 @@ def search_command(
         backend=backend, workers=workers, prior=prior, address=address, ray_storage=ray_storage,
         settings=settings, command="curvecast " + shlex.join(sys.argv[1:])))
     require("torch")  # every workload trains with PyTorch, in worker processes
-    with Store(storage) as db, progress(err_console) as bar:
+    with Store(storage) as db, progress(err_console) as bar, terminate_as_interrupt():
         try:
             result = plan.runner(plan.workload, plan.proposer, plan.stop, db, study=study,
                                  trials=trials, epochs=epochs, workers=plan.workers, seed=seed,
@@ -112,10 +114,11 @@ def search_command(
                                  on_progress=_progress_bar(bar, trials, epochs))
         except ConnectionError as err:  # --address: no Ray cluster there
             raise fail(str(err)) from None
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as err:
+            bar.stop()  # the line below is the last one, not another frame of the bar
             err_console.print(f"interrupted: everything recorded is in {storage} (study "
                               f"{study!r}); rerun the same command to resume")
-            raise typer.Exit(code=130) from None
+            raise interrupted_exit(err) from None
     _print_result(result, plan.workload.metric, study, storage)
 
 

@@ -116,8 +116,9 @@ class LineProgress(Progress):
         if self._thread is not None:
             self._thread.join()
             self._thread = None
-        if self._updated:
+        if self._updated:  # once: a second stop (an early one, then the context's) is quiet
             self.print_line()
+            self._updated = False
 
     def update(self, *args: Any, **kwargs: Any) -> None:
         super().update(*args, **kwargs)
