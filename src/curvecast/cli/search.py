@@ -6,7 +6,7 @@ from __future__ import annotations
 import shlex
 import sys
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -27,8 +27,10 @@ from curvecast.cli._common import (
     terminate_as_interrupt,
 )
 from curvecast.defaults import DELTA as DEFAULT_DELTA
-from curvecast.execution.live import Progress, SearchResult
 from curvecast.report.terminal import progress
+
+if TYPE_CHECKING:  # the execution layer (torch-free, but scikit-learn's) loads when a search runs
+    from curvecast.execution.live import Progress, SearchResult
 
 
 @app.command("search")

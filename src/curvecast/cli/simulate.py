@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -31,10 +31,11 @@ from curvecast.cli._common import (
 )
 from curvecast.curves import CurveSet
 from curvecast.defaults import DELTA as DEFAULT_DELTA
-from curvecast.experiments.speedup import SpeedupSettings, run_speedup, select, split_prior
-from curvecast.experiments.speedup_plan import SpeedupPlan, speedup_plan
 from curvecast.report.terminal import progress
-from curvecast.stopping import FitCache
+
+if TYPE_CHECKING:  # the replay machinery (scikit-learn's predictors) loads when a replay runs
+    from curvecast.experiments.speedup import SpeedupSettings
+    from curvecast.experiments.speedup_plan import SpeedupPlan
 
 
 @app.command()
@@ -104,6 +105,8 @@ def simulate(
         raise ValueError(f"--margin must be finite and >= 0, got {margin}")
     if draws < 1:
         raise ValueError(f"--draws must be >= 1, got {draws}")
+    from curvecast.experiments.speedup import SpeedupSettings, split_prior
+
     short = int((~curves.is_complete()).sum())
     prior, curves = split_prior(curves, prior_fraction, seed)
     n_prior = 0 if prior is None else prior.n_configs
@@ -157,6 +160,9 @@ def _checked_plan(curves: CurveSet, searcher: str, stopper: str, settings: regis
                   prior: CurveSet | None, n_prior: int, trials: int) -> SpeedupPlan:
     """:func:`speedup_plan`, refused before any replay when the predictive rule could not fit or
     a searcher cannot use the data."""
+    from curvecast.experiments.speedup_plan import speedup_plan
+    from curvecast.stopping import FitCache
+
     plan = speedup_plan(curves, searcher, stopper, settings, prior=prior, n_prior=n_prior,
                         budget=trials or None)
     if "predictive" in registry.names(stopper, registry.STOPPERS, "stopper"):
@@ -190,6 +196,8 @@ def _simulate_curves(data: Path, arcsine_target: bool) -> CurveSet:
 def _replay_all(data: Path, curves: CurveSet, plan: SpeedupPlan, run: SpeedupSettings
                 ) -> dict[str, Any]:
     """:func:`run_speedup` of ``plan`` with a progress bar; the output names ``data``."""
+    from curvecast.experiments.speedup import run_speedup
+
     with progress(err_console) as bar:
         task = bar.add_task("replays", total=None)
 
@@ -203,6 +211,8 @@ def _replay_all(data: Path, curves: CurveSet, plan: SpeedupPlan, run: SpeedupSet
 
 def _speedup_table(output: dict[str, Any], title: str, with_schedulers: bool) -> Table:
     """One row per searcher + stopper (+ Δ): speedup, best kept, regret, epochs (mean ± s.e.)."""
+    from curvecast.experiments.speedup import select
+
     table = Table(title=title)
     for col in ("search+stop", "Δ", "speedup", "best kept", "regret", "epochs",
                 *(("vs hyperband", "same picks") if with_schedulers else ())):
