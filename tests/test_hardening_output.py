@@ -245,7 +245,34 @@ def test_an_r2_far_below_zero_is_printed_in_scientific_notation() -> None:
     assert result.exit_code == 0, result.output
     # its diverged runs' RMSEs (up to 2.6e18) make the last value seen a hopeless predictor
     row = next(line for line in result.stdout.splitlines() if "last-value" in line)
-    assert "-2.6e+34 ± 0" in row and "…" not in row
+    assert "-2.6e+34" in row and "…" not in row
+    assert "±" not in row and "(one value, 1 repeat)" in result.stdout  # no s.e. from one
+
+
+def test_evaluate_refuses_an_ablation_of_a_predictor_without_feature_groups(
+        tmp_path: Path) -> None:
+    """A researcher's review: ``evaluate --experiments table2`` with ``chain`` first printed the
+    same R² under seven feature subsets, and ``--features`` was ignored by it without a word;
+    predictions clipped to the training curves' range were never counted."""
+    data = tmp_path / "s.parquet"
+    synthetic(n=40, epochs=6).save(data)
+    base = ["evaluate", str(data), "--repeats", "1", "--train-size", "20", "--fractions", "0.5"]
+    refused = run(*base, "--predictors", "chain,ols", "--experiments", "table2")
+    assert refused.exit_code == 2
+    assert "ablates the feature groups of the first predictor, and chain takes none" in (
+        refused.stderr)
+    only = run(*base, "--predictors", "chain,last-value", "--experiments", "table1",
+               "--features", "hp")
+    assert only.exit_code == 2 and "none of chain, last-value takes them" in only.stderr
+    mixed = run(*base, "--predictors", "ols,chain", "--experiments", "table1,table2",
+                "--features", "ts", "--json", tmp_path / "e.json")
+    assert mixed.exit_code == 0, mixed.stderr
+    assert "note: chain takes no feature groups; --features applies to the others" in mixed.stderr
+    records = json.loads((tmp_path / "e.json").read_text())["results"]
+    assert {r["stderr"] for r in records} == {None}  # one repeat
+    clipped = [r for r in records if r["metric"] == "clipped" and r["experiment"] == "table1"]
+    assert {r["predictor"] for r in clipped} == {"ols", "chain"}
+    assert all(0.0 <= r["mean"] <= 1.0 for r in clipped)
 
 
 def test_a_folder_given_as_a_table_is_named_a_folder(tmp_path: Path) -> None:

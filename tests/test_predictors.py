@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -123,3 +124,51 @@ def test_feature_group_without_columns_is_a_clear_error_and_skipped_in_experimen
         PredictionSettings(repeats=1, fractions=(0.25,), experiments=("table2",)))
     assert {s["features"] for s in out["skipped"]} == {"hp"}
     assert {r["features"] for r in out["results"]} >= {"ts", "ts+ap+hp"}
+
+
+def test_what_a_researcher_can_get_wrong_is_refused_not_misread() -> None:
+    """A researcher's review: ``predict_curves`` read epochs a run never reached as diverged
+    reports (an accuracy of −0.09 predicted for runs heading to 0.84); LastSeenValue took the
+    last column of a curve observed past the target where every other predictor takes the
+    target's; τ = 0 was an IndexError; ``prob_worse`` refused a direction named as text."""
+    from curvecast.predictors import HorizonChain
+
+    train, test = split(synthetic(n=60, epochs=8), n_train=30)
+    observed = np.array(test.observed)
+    observed[:3, 3:] = False  # three runs stopped after 3 epochs
+    stopped = dataclasses.replace(test, observed=observed)
+    chain = HorizonChain().fit(train)
+    assert chain.predict_curves(stopped, 3).mean.shape == (test.n_configs,)
+    with pytest.raises(ValueError, match=r"3 of \d+ configs were not observed for their first 8 "
+                                         r"epochs \('"):
+        chain.predict_curves(stopped, 8)
+
+    last = LastSeenValue().fit(train, target_epoch=4)
+    longer = np.asarray(test.values)[:, :6]
+    assert last.predict(test.configs, longer).mean == pytest.approx(longer[:, 3])
+    with pytest.raises(ValueError, match=r"tau >= 1, got \(30, 0\)"):
+        last.predict(test.configs, longer[:, :0])
+
+    pred = chain.predict_curves(test, 4)
+    for name, direction in (("minimize", Direction.MINIMIZE), ("max", Direction.MAXIMIZE)):
+        np.testing.assert_array_equal(pred.prob_worse(0.5, name), pred.prob_worse(0.5, direction))
+
+
+def test_fractional_epochs_are_refused_not_cut() -> None:
+    """``CurveSet(epochs=[0.5, 1.5, 2.5])`` stored [0, 1, 2], so the first column became the
+    untrained epoch 0 and every predictor dropped it; a long table did the same."""
+    import pandas as pd
+
+    from curvecast.curves import CurveSetFormatError
+
+    with pytest.raises(ValueError, match=r"epochs must be whole numbers >= 0 .* got \[0\.5, 1\.5"):
+        CurveSet(values=np.zeros((1, 3)), observed=np.ones((1, 3), dtype=bool),
+                 epochs=[0.5, 1.5, 2.5], metric="acc", direction=Direction.MAXIMIZE,
+                 configs=pd.DataFrame(index=["a"]))
+    long = pd.DataFrame({"config_id": ["a", "a"], "epoch": [1.0, 1.5], "value": [0.1, 0.2]})
+    with pytest.raises(CurveSetFormatError, match=r"config 'a': field 'epoch': the epoch \(1\.5\) "
+                                                  r"is not a whole number >= 0"):
+        CurveSet.from_long(long, pd.DataFrame(index=["a"]), metric="acc", direction="max")
+    long["epoch"] = [1.0, 2.0]  # whole numbers written as floats are fine
+    assert CurveSet.from_long(long, pd.DataFrame(index=["a"]), metric="acc",
+                              direction="max").epochs.tolist() == [1, 2]

@@ -66,6 +66,7 @@ def evaluate(
         features=parse_groups(features), seed=seed,
         experiments=tuple(e.strip() for e in experiments.split(",") if e.strip()),
         slow=registry.SLOW_PREDICTORS)
+    _check_features(names, settings.features, settings.experiments)
     curves = fillable(load_any(data), data)
     with progress(err_console) as bar:
         task = bar.add_task("repeats", total=None)
@@ -76,7 +77,8 @@ def evaluate(
         output = run_prediction_experiments(curves, factories, settings,
                                             on_step=on_step)
     output = {"dataset": str(data), **output}
-    table = Table(title=f"{data.name}: R² of the final value (mean ± s.e., "
+    table = Table(title=f"{data.name}: R² of the final value "
+                        f"({'mean ± s.e.' if repeats > 1 else 'one value'}, "
                         f"{counted(repeats, 'repeat')})")
     table.add_column("predictor")
     fr = settings.fractions
@@ -87,15 +89,17 @@ def evaluate(
         for f in fr:
             rec = select(output["results"], experiment="table1", predictor=name, fraction=f,
                          metric="r2")
-            cells.append(f"{_r2(rec[0]['mean'])} ± {_r2(rec[0]['stderr'])}" if rec else "")
+            cells.append("" if not rec else _r2(rec[0]["mean"]) if rec[0]["stderr"] is None
+                         else f"{_r2(rec[0]['mean'])} ± {_r2(rec[0]['stderr'])}")
         table.add_row(name, *cells)
     console.print(table)
     _note_skipped(output["skipped"])
-    clipped = [r for r in output["results"] if r["metric"] == "clipped" and r["mean"]]
-    for rec in clipped:  # a clipped prediction never drives a decision unnoticed
-        console.print(f"{rec['searcher']}+{rec['stopper']} Δ={rec['delta']:g}: "
-                      f"{rec['mean']:.1f} decisions per ordering on a prediction clipped to "
-                      "what the training curves support")
+    clipped = [r for r in output["results"] if r["metric"] == "clipped"
+               and r["experiment"] == "table1" and r["mean"]]
+    for rec in clipped:  # a clipped prediction is counted, never silent
+        err_console.print(f"note: {rec['predictor']} at {100 * rec['fraction']:g} % of the "
+                          f"curve: {100 * rec['mean']:.1f} % of its predictions were clipped to "
+                          "what the training curves support", highlight=False)
     if json_out is not None:
         json_out.write_text(dumps(output, indent=1))
         console.print(f"results -> {json_out}")
@@ -104,6 +108,24 @@ def evaluate(
 
         for path in plot_prediction_results(output, plots, data.stem):
             console.print(f"figure -> {path}")
+
+def _check_features(names: list[str], features: frozenset[str],
+                    experiments: tuple[str, ...]) -> None:
+    """Refuse a feature ablation (table2) of a predictor that takes no feature groups, and
+    ``--features`` that no listed predictor reads; say which listed ones ignore it."""
+    featureless = [n for n in names if n in registry.FEATURELESS_PREDICTORS]
+    if "table2" in experiments and names[0] in featureless:
+        raise ValueError(f"--experiments table2 ablates the feature groups of the first "
+                         f"predictor, and {names[0]} takes none: list one that does first "
+                         "(srm, svr-rbf, ols, chain-kernel, bnn, …) or leave table2 out")
+    if features != frozenset({"ts", "ap", "hp"}) and featureless:
+        if len(featureless) == len(names):
+            raise ValueError(f"--features selects feature groups, and none of {', '.join(names)} "
+                             "takes them")
+        err_console.print(f"note: {', '.join(featureless)} take{'s' if len(featureless) == 1 else ''}"
+                          " no feature groups; --features applies to the others",
+                          highlight=False)
+
 
 def _factory(name: str, settings: registry.Settings) -> Any:
     """``factory(feature_groups, seed)``: the registry's predictor ``name``."""

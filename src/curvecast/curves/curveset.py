@@ -25,7 +25,7 @@ from curvecast.curves.direction import (
 )
 from curvecast.curves.errors import CurveSetFormatError
 from curvecast.curves.errors import where as _where
-from curvecast.curves.long import long_to_arrays
+from curvecast.curves.long import long_to_arrays, whole_epochs
 from curvecast.curves.parquet import StoredCurves, read_parquet, write_parquet
 
 
@@ -47,7 +47,7 @@ class CurveSet:
     def __post_init__(self) -> None:
         values = np.array(self.values, dtype=np.float64, copy=True)
         observed = np.array(self.observed, dtype=bool, copy=True)
-        epochs = np.array(self.epochs, dtype=np.int64, copy=True)
+        epochs = whole_epochs(self.epochs)
         if values.ndim != 2:
             raise ValueError(f"values must be 2-D (configs, epochs), got shape {values.shape}")
         if not isinstance(self.metric, str) or not self.metric.strip():

@@ -8,7 +8,7 @@ config and the field) and places every row on the ``(config, epoch)`` grid;
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -89,15 +89,37 @@ def _config_table(configs: pd.DataFrame, source: str | None) -> pd.DataFrame:
     return configs
 
 
+def whole_epochs(epochs: Any) -> NDArray[np.int64]:
+    """``epochs`` as int64, refusing what a cast would silently change: fractions (0.5 → 0),
+    NaN or infinite values, text."""
+    raw = np.asarray(epochs)
+    if raw.dtype.kind in "iub":
+        return np.array(raw, dtype=np.int64, copy=True)
+    try:
+        as_float = np.asarray(raw, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"epochs must be whole numbers >= 0, got {raw.tolist()}") from None
+    bad = ~np.isfinite(as_float) | (as_float != np.round(as_float))
+    if bad.any():
+        raise ValueError(f"epochs must be whole numbers >= 0 (count epochs, or give the values "
+                         f"at whole epochs), got {as_float[bad][:5].tolist()}")
+    return as_float.astype(np.int64)
+
+
 def _rows(long: pd.DataFrame, configs: pd.DataFrame, source: str | None
           ) -> tuple[NDArray[np.object_], NDArray[np.int64], NDArray[np.intp]]:
     """Each long row's config id, epoch and row in ``configs``; refuses a non-integer epoch, a
     (config, epoch) given twice and a config missing from the config table."""
     ids = long["config_id"].astype(str).to_numpy()
-    try:
-        ep = long["epoch"].to_numpy(dtype=np.int64)
-    except (TypeError, ValueError):
-        raise CurveSetFormatError(f"{_where(source, field_='epoch')}epochs must be integers") from None
+    raw = pd.to_numeric(long["epoch"], errors="coerce").to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(raw) | (raw != np.round(raw)) | (raw < 0)
+    if bad.any():  # a cast would cut 0.5 to 0 (the untrained epoch) without a word
+        i = int(np.flatnonzero(bad)[0])
+        given = long["epoch"].iloc[i]
+        given = given.item() if isinstance(given, np.generic) else given
+        raise CurveSetFormatError(f"{_where(source, ids[i], 'epoch')}the epoch ({given!r}) is "
+                                  "not a whole number >= 0")
+    ep = raw.astype(np.int64)
     dup_mask = pd.DataFrame({"c": ids, "e": ep}).duplicated().to_numpy()
     if dup_mask.any():
         i = int(np.flatnonzero(dup_mask)[0])
@@ -116,7 +138,7 @@ def _columns(ids: NDArray[np.object_], ep: NDArray[np.int64],
              ) -> tuple[NDArray[np.int64], NDArray[np.intp]]:
     """The epoch axis (``epochs``, or the epochs present) and each long row's column on it;
     refuses an empty axis and an epoch off it."""
-    axis = np.unique(ep) if epochs is None else np.asarray(epochs, dtype=np.int64)
+    axis = np.unique(ep) if epochs is None else whole_epochs(epochs)
     if axis.size == 0:
         raise CurveSetFormatError(f"{_where(source)}empty CurveSet: no epochs")
     cols = np.searchsorted(axis, ep)

@@ -126,7 +126,7 @@ class _Collector:
                     n = int(ok.size)
                     out.append({**dict(zip(names, key, strict=True)), "metric": metric,
                                 "mean": float(ok.mean()) if n else float("nan"),
-                                "stderr": float(ok.std(ddof=1) / np.sqrt(n)) if n > 1 else 0.0,
+                                "stderr": float(ok.std(ddof=1) / np.sqrt(n)) if n > 1 else None,
                                 "n": n})
 
 
@@ -140,6 +140,8 @@ def _evaluate(factory: PredictorFactory, groups: frozenset[str], seed: int, trai
     pred = predictor.predict_curves(test, tau)
     per_config_ms = 1000 * (time.perf_counter() - t1) / max(test.n_configs, 1)
     metrics = quality(test.final_values(), pred.mean, pred.std)
+    # the share of predictions a bounded predictor clipped to what its training curves support
+    metrics["clipped"] = float(np.mean(pred.clipped)) if pred.clipped is not None else 0.0
     return metrics, {"fit_seconds": fit_s, "predict_ms_per_config": per_config_ms}
 
 

@@ -71,7 +71,7 @@ class Prediction:
         cdf = ndtr(z) if self.dof is None else stdtr(self.dof, z)
         return np.where(ok, cdf, (loc <= x).astype(np.float64))
 
-    def prob_worse(self, reference: float, direction: Direction) -> NDArray[np.float64]:
+    def prob_worse(self, reference: float, direction: Direction | str) -> NDArray[np.float64]:
         """P(y is worse than ``reference``) for every prediction, shape ``(n,)``: P(y < ref) for a
         metric to maximise, P(y > ref) to minimise.  With a zero or non-finite std (on the scale
         the prediction lives on) it is 1 when the mean is strictly worse than the reference, else
@@ -79,6 +79,7 @@ class Prediction:
         loc, scale = ((self.latent_mean, self.latent_std) if self.latent != "identity"
                       else (self.mean, self.std))
         assert loc is not None and scale is not None
+        direction = Direction.parse(direction)  # "maximize"/"minimize" too, as CurveSet takes
         below = self.cdf(reference)
         continuous = below if direction is Direction.MAXIMIZE else 1.0 - below
         ok = (scale > 0) & np.isfinite(scale)
@@ -128,10 +129,24 @@ class Predictor(ABC):
         """
 
     def predict_curves(self, curves: CurveSet, tau: int) -> Prediction:
-        """Predict for every config of ``curves`` from its first ``tau`` trained epochs."""
+        """Predict for every config of ``curves`` from its first ``tau`` trained epochs.
+
+        Raises:
+            ValueError: ``tau`` is off the axis, or some config was not observed for its first
+                ``tau`` epochs (an epoch never reached is not a diverged report: subset those
+                configs out, or predict them from fewer epochs).
+        """
         trained = curves.without_untrained_epoch()
         if not 1 <= tau <= trained.n_epochs:
             raise ValueError(f"tau must be in 1..{trained.n_epochs}, got {tau}")
+        short = np.flatnonzero(~trained.observed[:, :tau].all(axis=1))
+        if short.size:
+            ids = [trained.config_ids[i] for i in short[:3]]
+            more = f" and {short.size - 3} more" if short.size > 3 else ""
+            raise ValueError(f"{short.size} of {trained.n_configs} configs were not observed for "
+                             f"their first {tau} epochs ({', '.join(map(repr, ids))}{more}): "
+                             "predict them from fewer epochs, or leave them out with "
+                             "curves.subset(...)")
         return self.predict(trained.configs, trained.filled_values()[:, :tau])
 
 

@@ -34,11 +34,15 @@ class LastSeenValue(Predictor):
 
     def predict(self, configs: pd.DataFrame, partial: NDArray[np.float64]) -> Prediction:
         y = np.array(partial, dtype=np.float64, ndmin=2)
+        if y.ndim != 2 or y.shape[1] < 1:
+            raise ValueError(f"partial must have shape (n, tau) with tau >= 1, got {y.shape}")
         fill = getattr(self, "diverged_fill_", np.nan)
         y[~np.isfinite(y)] = fill
+        values = getattr(self, "values_", None)
+        if values is not None:  # a curve observed past the target: its value there, as the
+            y = y[:, : values.shape[1]]  # other predictors give (the target is seen)
         tau = y.shape[1]
         std = self.min_std
-        values = getattr(self, "values_", None)
         if values is not None and values.shape[0] >= 2 and tau <= values.shape[1]:
             gap = values[:, -1] - values[:, tau - 1]
             std = max(float(np.sqrt(np.mean(gap**2))), self.min_std)

@@ -219,6 +219,9 @@ PREDICTORS: dict[str, Callable[[Settings], Predictor]] = {
 }
 #: Predictors too slow for every repeat of an experiment (run on fewer).
 SLOW_PREDICTORS = frozenset({"lce", "lce-fast"})
+#: Predictors that take no feature groups (``Settings.features``): they read the curve (and the
+#: chain the configs) as they are, so a feature ablation of them would label one number seven ways.
+FEATURELESS_PREDICTORS = frozenset({"chain", "last-value", "lce", "lce-fast"})
 
 
 def build_predictor(settings: Settings) -> Predictor:
