@@ -278,7 +278,7 @@ def test_trials_in_threads_share_one_pruner() -> None:
         sys.setswitchinterval(interval)
     states = [t.state for t in study.trials]
     assert states.count(optuna.trial.TrialState.PRUNED) >= 150
-    ids = [row[0] for row in pruner._curves[study.study_name]._rows]
+    ids = [row[0] for row in pruner._curves[study.study_name].curves._rows]
     assert len(ids) == len(set(ids)) >= 195  # the last finishers may not have been read yet
 
 
@@ -373,3 +373,75 @@ def test_a_trial_that_reports_nan_is_pruned_at_that_step_and_marked() -> None:
         assert t.last_step == 3
         assert t.user_attrs[ATTRS["diverged"]] is True and t.user_attrs[ATTRS["step"]] == 3
     assert sum(t.state is optuna.trial.TrialState.COMPLETE for t in study.trials[:8]) >= 5
+
+
+def reporting(values: np.ndarray, first_step: int = 1, stop_at: int | None = None):  # type: ignore[no-untyped-def]
+    """An objective reporting recorded config i from ``first_step``; with ``stop_at``, odd
+    configs end after that many steps on their own (an objective's own early stopping)."""
+
+    def objective(trial: optuna.Trial) -> float:
+        i = trial.suggest_int("config", 0, len(values) - 1)
+        steps = values[i] if stop_at is None or i % 2 == 0 else values[i, :stop_at]
+        for k, value in enumerate(steps):
+            trial.report(float(value), step=first_step + k)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return float(steps[-1])
+
+    return objective
+
+
+def test_trials_that_end_early_on_their_own_are_partial_curves_and_said() -> None:
+    """A user's review: trials that completed after fewer steps than the longest (an objective's
+    own early stopping, a suggested number of epochs) were dropped whole, and pruning silently
+    never started. They are now partial curves, and the wait for full-length trials is said."""
+    values, _ = synthetic_curves(60, seed=3)
+    pruner = CurvecastPruner()
+    study = optuna.create_study(direction="maximize", pruner=pruner,
+                                sampler=optuna.samplers.RandomSampler(seed=0))
+    with pytest.warns(UserWarning, match=r"trial \d+ completed after 4 of the 10 steps") as seen:
+        study.optimize(reporting(values, stop_at=4), n_trials=60)
+    assert len([w for w in seen if "CurvecastPruner" in str(w.message)]) == 1  # once
+    rows = pruner._curves[study.study_name].curves._rows
+    assert 4 in {k for _, _, k, _ in rows}  # the short ones teach, as partial curves
+    states = [t.state for t in study.trials]
+    assert states.count(optuna.trial.TrialState.PRUNED) >= 10
+
+
+def test_a_study_made_anew_under_the_same_name_starts_afresh() -> None:
+    """A user's review: one pruner reused for a new study of the same name (a notebook cell run
+    again, a study deleted and made anew) crashed on a bare assert, or judged the new trials
+    against the old study's."""
+    values, _ = synthetic_curves(60, seed=4)
+    pruner = CurvecastPruner()
+    first = optuna.create_study(study_name="s", direction="maximize", pruner=pruner,
+                                sampler=optuna.samplers.RandomSampler(seed=0))
+    first.optimize(reporting(values), n_trials=40)
+    assert any(t.state is optuna.trial.TrialState.PRUNED for t in first.trials)
+    again = optuna.create_study(study_name="s", direction="maximize", pruner=pruner,
+                                sampler=optuna.samplers.RandomSampler(seed=1))
+    again.optimize(reporting(values), n_trials=4)  # fewer than min_complete: nothing is judged
+    assert [t.state for t in again.trials] == [optuna.trial.TrialState.COMPLETE] * 4
+
+
+def test_a_prior_from_a_study_that_reported_from_step_0(tmp_path: Path) -> None:
+    """A user's review: Optuna's Lightning and Keras callbacks report from step 0; a prior from
+    such a study lost its step 0, and the next study crashed at its first decision."""
+    import curvecast
+
+    values, _ = synthetic_curves(60, seed=5)
+    storage = f"sqlite:///{tmp_path / 'last.db'}"
+    last = optuna.create_study(study_name="last", storage=storage, direction="maximize",
+                               sampler=optuna.samplers.RandomSampler(seed=0))
+    last.optimize(reporting(values, first_step=0), n_trials=20)
+    prior = curvecast.from_optuna(storage, "last")
+    assert prior.epochs[0] == 0
+    study = optuna.create_study(direction="maximize", pruner=CurvecastPruner(prior=prior),
+                                sampler=optuna.samplers.RandomSampler(seed=1))
+    study.optimize(reporting(values, first_step=0), n_trials=30)
+    assert sum(t.state is optuna.trial.TrialState.PRUNED for t in study.trials) >= 5
+    one_based = optuna.create_study(direction="maximize", pruner=CurvecastPruner(prior=prior),
+                                    sampler=optuna.samplers.RandomSampler(seed=1))
+    with pytest.raises(ValueError, match=r"the prior counts epochs from 0 .* report them the "
+                                         r"same way in both"):
+        one_based.optimize(reporting(values, first_step=1), n_trials=30)

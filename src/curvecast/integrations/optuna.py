@@ -16,8 +16,13 @@ predictor fitted on complete trials only (``predictor=SRM.paper()``), it is fitt
 batch of ``refit_every`` new completions, cached, never per call.
 
 Steps are the epochs: report the validation metric with ``trial.report(value, step=epoch)`` for
-epochs 1, 2, …, T.  The budget axis is the set of steps the completed trials reported; completed
-trials that miss a step of it are not used for training.  NaN or infinite reports (diverged runs)
+epochs 1, 2, …, T (or 0, 1, …, T − 1, as Optuna's Lightning and Keras callbacks do).  The budget
+axis is the set of steps the completed trials reported; a completed trial that misses a step of
+it (an objective that stops early itself, a suggested number of epochs) is a partial curve up to
+that step, as a pruned one is, and pruning waits for ``min_complete`` trials that report every
+step (warned once).  A trial that skips a step is seen up to the gap.  Each study is known by its
+storage and id, not its name alone, so a study deleted and made anew under the same name (a
+notebook cell run again) starts afresh.  NaN or infinite reports (diverged runs)
 count as the worst value (curvecast's one rule), and once the rule judges, a trial whose last
 report is one is pruned (``ATTRS["diverged"]``), as Optuna's own pruners do.
 
@@ -36,7 +41,9 @@ plus the study's completed trials, and they count toward ``min_complete``, so wi
 least ``min_complete`` curves the pruner judges trials from the study's second trial on (the
 reference, the best final value, still comes from the study's own completed trials).  The
 prior's config columns are matched to the study's by name (parameters and ``config_attrs``);
-columns only one side has are not used.  The prior's epochs must start at the study's steps.
+columns only one side has are not used.  The prior's epochs must cover the study's steps; a
+prior's step 0 is used only when the study reports from step 0 too (else it is an untrained
+epoch 0, dropped).
 
 Threads: ``study.optimize(objective, n_jobs=k)`` runs trials in k threads that share one pruner.
 Its decisions take turns under a lock, so the cached study view and the predictor are never read
@@ -62,7 +69,9 @@ value rather than its last report (optuna#3168, #4951).
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -148,6 +157,8 @@ class CurvecastPruner(BasePruner):
             "final_stretch": final_stretch, "explore": explore}
         self._prior_source = prior
         self._checked: set[str] = set()
+        # the prior's complete curves on its own axis (the stopper keeps a step 0 for a study
+        # that reports from step 0)
         self.prior = None if prior is None else _prior_curves(prior)
         self.stopper = PredictiveStopper(**self._settings, prior=self.prior)
         self._prior_columns: tuple[str, ...] | None = (
@@ -155,13 +166,17 @@ class CurvecastPruner(BasePruner):
         self.n_warmup_steps = n_warmup_steps
         self.config_attrs = tuple(config_attrs)
         self.fallback = fallback
-        self._curves: dict[str, _StudyCurves] = {}
+        self._curves: dict[str, _CachedStudy] = {}
+        self._generation = 0  # numbers the studies seen, so no two share a cache key
         self.n_clipped_ = 0
         self._lock = threading.Lock()
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         del state["_lock"]  # a lock cannot be copied or pickled; the copy gets its own
+        # nor can every storage: the copy knows its studies by name and id until it sees them
+        state["_curves"] = {name: replace(entry, storage=None)
+                            for name, entry in self._curves.items()}
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -190,13 +205,19 @@ class CurvecastPruner(BasePruner):
         attributes to write on it."""
         self.check_prior(study)
         step = max(trial.intermediate_values)
-        curves = self._curves.get(study.study_name)
-        if curves is None:
-            columns = None if self.prior is None else self.prior.configs.columns
-            curves = _StudyCurves(self.config_attrs, columns,
-                                  with_configs=self.stopper.predictor.uses_configs)
-            self._curves[study.study_name] = curves
-        history, running = curves.history(study, trial, finished)
+        entry = self._study(study)
+        history, running = entry.curves.history(study, trial, finished, key=entry.key)
+        if entry.curves.short and not entry.warned:
+            entry.warned = True
+            number, steps = entry.curves.short
+            warnings.warn(
+                f"CurvecastPruner: trial {number} completed after {steps} of the "
+                f"{len(entry.curves.axis)} steps the longest complete trial reported; a trial "
+                "counts as complete (a curve to the end) only when it reports every step, so "
+                "shorter ones teach the predictor as partial curves and pruning waits for "
+                f"{self.stopper.min_complete} full-length trials (an objective that stops "
+                "early itself, or a suggested number of epochs, delays it)", UserWarning,
+                stacklevel=4)
         if history is None or running is None:
             return (False, {}) if history is not None else self._fall_back(study, trial, step)
         stopper = self._stopper(history)
@@ -226,7 +247,8 @@ class CurvecastPruner(BasePruner):
         Raises:
             ValueError: naming both metrics and directions.
         """
-        if self._prior_source is None or study.study_name in self._checked:
+        key = self._study(study).key
+        if self._prior_source is None or key in self._checked:
             return
         if len(study.directions) != 1:
             raise ValueError("CurvecastPruner judges single-objective studies")
@@ -234,7 +256,25 @@ class CurvecastPruner(BasePruner):
         direction = _direction(study)
         check_prior_metric(self._prior_source, metric=names[0] if names else None,
                     direction=direction, target=f"study {study.study_name!r}")
-        self._checked.add(study.study_name)
+        self._checked.add(key)
+
+    def _study(self, study: optuna.study.Study) -> _CachedStudy:
+        """The cached view of ``study``: a new one when the study is not the one cached under
+        its name (another storage object or study id: a notebook cell run again, a study
+        deleted and made anew).  The entry holds its storage object, so that object cannot be
+        freed and its id given to another while the entry lives."""
+        entry = self._curves.get(study.study_name)
+        storage, study_id = study._storage, getattr(study, "_study_id", None)
+        if (entry is None or entry.study_id != study_id
+                or (entry.storage is not None and entry.storage is not storage)):
+            columns = None if self.prior is None else self.prior.configs.columns
+            entry = _CachedStudy(storage, study_id, f"{study.study_name}#{self._generation}",
+                                 _StudyCurves(self.config_attrs, columns,
+                                              with_configs=self.stopper.predictor.uses_configs))
+            self._generation += 1
+            self._curves[study.study_name] = entry
+        entry.storage = storage
+        return entry
 
     def _fall_back(self, study: optuna.study.Study, trial: FrozenTrial, step: int
                    ) -> tuple[bool, dict[str, Any]]:
@@ -273,12 +313,12 @@ def predicted_value(trial: FrozenTrial) -> float | None:
 
 def _prior_curves(prior: CurveSet) -> CurveSet:
     """The prior's complete curves under the pruner's metric name (so they merge with the
-    study's), their original metric kept in the provenance."""
+    study's), their original metric kept in the provenance, on the prior's own axis."""
     if not isinstance(prior, CurveSet):
         raise TypeError("prior must be a CurveSet (load a file with CurveSet.load(path)), got "
                         f"{prior!r}")
-    trained = prior.without_untrained_epoch()
-    complete = trained.subset(np.asarray(trained.is_complete(), dtype=bool))
+    complete = prior.subset(np.asarray(prior.without_untrained_epoch().is_complete(),
+                                       dtype=bool))
     if complete.n_configs == 0:
         raise ValueError("the prior has no complete curve")
     return CurveSet(values=complete.values, observed=complete.observed, epochs=complete.epochs,
@@ -291,6 +331,19 @@ def _set_attrs(study: optuna.study.Study, trial: FrozenTrial, attrs: dict[str, A
     # as optuna.trial.Trial.set_user_attr does.
     for key, value in attrs.items():
         study._storage.set_trial_user_attr(trial._trial_id, ATTRS[key], value)
+
+
+@dataclass
+class _CachedStudy:
+    """A study's cached view: the storage object and id it belongs to (``storage`` None in a
+    copy or a pickle, until the study is seen again), the study's key in the stopper's caches,
+    its curves, and whether the short-trial warning was given."""
+
+    storage: Any
+    study_id: int | None
+    key: str
+    curves: _StudyCurves
+    warned: bool = False
 
 
 class _StudyCurves:
@@ -320,6 +373,9 @@ class _StudyCurves:
         self._matrix: tuple[np.ndarray, np.ndarray] | None = None
         self._ids: list[str] = []
         self._has_complete = False
+        #: (trial number, steps) of a complete trial that reported fewer steps than the axis
+        #: (it is a partial curve), the first seen; None when there is none
+        self.short: tuple[int, int] | None = None
         self._running: tuple[int, pd.DataFrame, pd.DataFrame] | None = None
         self._version = 0  # counts the changes of the rows
         # the config table of the rows and a running trial, and what it was built from
@@ -331,8 +387,10 @@ class _StudyCurves:
             if s not in trial.intermediate_values:
                 break
             values.append(float(trial.intermediate_values[s]))
-        if (complete and len(values) < len(self._axis)) or not values:
+        if not values:
             return
+        if complete and len(values) < len(self._axis) and self.short is None:
+            self.short = (trial.number, len(values))  # a partial curve, as a pruned trial is
         config = _config(trial, self.config_attrs) if self.with_configs else {}
         self._rows.append((f"t{trial.number}", values, len(values), config))
         self._matrix = None
@@ -360,12 +418,22 @@ class _StudyCurves:
         self._ids = [r[0] for r in self._rows]
         self._has_complete = any(k == len(self._axis) for _, _, k, _ in self._rows)
 
+    @property
+    def n_finished(self) -> int:
+        """The finished trials the rows were built from."""
+        return self._n_finished
+
+    @property
+    def axis(self) -> tuple[int, ...]:
+        """The budget axis: the steps the complete trials reported."""
+        return self._axis
+
     def history(self, study: optuna.study.Study, trial: FrozenTrial,
-                finished: list[FrozenTrial] | None = None
+                finished: list[FrozenTrial] | None = None, *, key: str | None = None
                 ) -> tuple[History | None, Trial | None]:
         """The finished trials plus ``trial``'s partial curve, as curvecast sees them
         (``finished``: the study's COMPLETE and PRUNED trials, read from the storage when
-        not given).
+        not given; ``key``: the study's name in the stopper's caches, default its name).
 
         (None, None) when no complete trial has curves; (history, None) when ``trial``
         reported no step of the axis, or all of them.  The rows are only rebuilt for trials
@@ -391,7 +459,7 @@ class _StudyCurves:
                                       np.append(n_observed, len(partial)), ids,
                                       self._configs(ids, trial), np.array(axis, dtype=np.int64),
                                       metric=_METRIC, direction=self._direction,
-                                      study=study.study_name)
+                                      study=study.study_name if key is None else key)
         if not partial or len(partial) >= len(axis):
             return history, None
         return history, Trial(ids[-1], self._running_config(history, trial),

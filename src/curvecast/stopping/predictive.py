@@ -180,16 +180,20 @@ class PredictiveStopper(Stopper):
         self.n_clipped_ = 0
         self.n_explored_ = 0
         self.prior = None
+        #: the prior's complete curves on its own axis, a step 0 kept: a study that counts
+        #: epochs from 0 (as Optuna's Lightning and Keras callbacks report them) is matched
+        #: with it; any other study with ``prior``, whose epoch 0 is the untrained network
+        self._prior_from_0: CurveSet | None = None
         if prior is not None:
-            trained = prior.without_untrained_epoch()
-            self.prior = trained.subset(np.asarray(trained.is_complete(), dtype=bool))
-            ids = [f"prior:{c}" for c in self.prior.config_ids]
-            self.prior = CurveSet(values=self.prior.values, observed=self.prior.observed,
-                                  epochs=self.prior.epochs, metric=self.prior.metric,
-                                  direction=self.prior.direction,
-                                  configs=self.prior.configs.set_axis(ids),
-                                  provenance=self.prior.provenance,
-                                  diverged_value=self.prior.diverged_value)
+            complete = np.asarray(prior.without_untrained_epoch().is_complete(), dtype=bool)
+            ids = [f"prior:{c}" for c in np.asarray(prior.config_ids, dtype=object)[complete]]
+            kept = prior.subset(complete)
+            kept = CurveSet(values=kept.values, observed=kept.observed, epochs=kept.epochs,
+                            metric=kept.metric, direction=kept.direction,
+                            configs=kept.configs.set_axis(ids), provenance=kept.provenance,
+                            diverged_value=kept.diverged_value)
+            self._prior_from_0 = kept if kept.has_untrained_epoch else None
+            self.prior = kept.without_untrained_epoch()
 
     @classmethod
     def paper(cls, delta: float = 0.99, min_complete: int = 100, **kwargs: object
@@ -285,7 +289,22 @@ class PredictiveStopper(Stopper):
         """The prior cut to the study's epochs."""
         assert self.prior is not None
         T = history.n_epochs
+        if history.n_epochs and history.epochs[0] == 0:  # a study that counts epochs from 0
+            if self._prior_from_0 is None:
+                raise ValueError(
+                    f"the study counts epochs from 0 and the prior from "
+                    f"{int(self.prior.epochs[0])}: report them the same way in both "
+                    "(1, 2, … or 0, 1, …)")
+            if self._prior_from_0.n_epochs >= T and np.array_equal(
+                    self._prior_from_0.epochs[:T], history.epochs):
+                return self._prior_from_0.epoch_slice(0, T)
         if self.prior.n_epochs < T or not np.array_equal(self.prior.epochs[:T], history.epochs):
+            if self._prior_from_0 is not None:  # its epoch 0 was taken for the untrained net
+                raise ValueError(
+                    f"the prior counts epochs from 0 (taken as the untrained network, so it "
+                    f"covers {self.prior.epochs.tolist()}) and the study's are "
+                    f"{history.epochs.tolist()}: report them the same way in both (1, 2, … or "
+                    "0, 1, …)")
             raise ValueError(f"the prior's epochs {self.prior.epochs.tolist()} do not cover the "
                              f"study's {history.epochs.tolist()}")
         return self.prior.epoch_slice(0, T)
