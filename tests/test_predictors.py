@@ -149,6 +149,8 @@ def test_what_a_researcher_can_get_wrong_is_refused_not_misread() -> None:
     with pytest.raises(ValueError, match=r"tau >= 1, got \(30, 0\)"):
         last.predict(test.configs, longer[:, :0])
 
+    with pytest.raises(RuntimeError, match="call fit"):
+        SRM(n_draws=2).predict(test.configs, longer)
     pred = chain.predict_curves(test, 4)
     for name, direction in (("minimize", Direction.MINIMIZE), ("max", Direction.MAXIMIZE)):
         np.testing.assert_array_equal(pred.prob_worse(0.5, name), pred.prob_worse(0.5, direction))

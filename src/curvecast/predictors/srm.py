@@ -160,8 +160,12 @@ class SRM(Predictor):
         return float(self.model(tau).sigma_)
 
     def predict(self, configs: pd.DataFrame, partial: NDArray[np.float64]) -> Prediction:
+        if not hasattr(self, "target_col_"):
+            raise RuntimeError("call fit(curves) before predict")
         y = np.array(partial, dtype=np.float64, ndmin=2)
         tau = y.shape[1]
+        if y.ndim != 2 or tau < 1:
+            raise ValueError(f"partial must have shape (n, tau) with tau >= 1, got {y.shape}")
         if tau > self.target_col_:  # the target is already observed
             fill = self.featurizer.diverged_fill_
             seen = np.where(np.isfinite(y[:, self.target_col_]), y[:, self.target_col_], fill)
