@@ -353,3 +353,31 @@ def test_the_last_step_tells_a_riser_from_a_flat_run() -> None:
     assert not any(link is not None and link.sloped for link in few.links_.values())
     with pytest.raises(ValueError, match="'last', 'last\\+best' or 'last\\+best\\+slope'"):
         HorizonChain(features="slope")
+
+
+def test_a_run_below_every_trained_curve_is_not_lifted_to_them_with_the_run_bound() -> None:
+    """A user's review: f-Hyperband's rung predictor, fitted on its first six curves (all good
+    runs), predicted 0.71 for two runs stuck at chance (0.10): the link's bound, the targets'
+    range widened by a quarter, lifted their means to its floor, and they ran on.  With
+    ``bound="targets+run"`` the bound stretches to the run's own value: it is not lifted."""
+    rng = np.random.default_rng(2)
+    t = np.arange(1, 10)
+    finals = rng.uniform(0.85, 0.97, 6)
+    values = finals[:, None] - 0.4 * np.exp(-t[None, :] / 2)
+    cs = CurveSet(values=values, observed=np.ones_like(values, dtype=bool), epochs=t,
+                  metric="val_accuracy", direction=Direction.MAXIMIZE,
+                  configs=pd.DataFrame(index=[f"c{i}" for i in range(6)]))
+    stuck = np.full((1, 2), 0.10)
+    lifted = HorizonChain().fit(cs).predict(cs.configs.iloc[:1], stuck)
+    assert lifted.clipped is not None and bool(lifted.clipped[0])
+    assert float(lifted.mean[0]) > 0.6  # the targets' floor
+    own = HorizonChain(bound="targets+run").fit(cs).predict(cs.configs.iloc[:1], stuck)
+    assert float(own.mean[0]) < float(lifted.mean[0]) - 0.15
+    assert float(own.prob_worse(0.9, Direction.MAXIMIZE)[0]) > float(
+        lifted.prob_worse(0.9, Direction.MAXIMIZE)[0])
+    good = values[:1, :2]  # a run inside the targets: the same prediction either way
+    np.testing.assert_allclose(HorizonChain(bound="targets+run").fit(cs).predict(
+        cs.configs.iloc[:1], good).mean, HorizonChain().fit(cs).predict(
+        cs.configs.iloc[:1], good).mean)
+    with pytest.raises(ValueError, match="bound must be 'targets' or 'targets\\+run'"):
+        HorizonChain(bound="run")

@@ -51,6 +51,10 @@ CHAIN_CONFIG_ROWS: int | None = 50
 #: ``"first"`` or ``"all"``.
 CHAIN_CONFIG_LINKS = "all"
 
+#: What :class:`curvecast.predictors.HorizonChain` clips a link's mean to: ``"targets"`` (the
+#: widened range of its training targets) or ``"targets+run"`` (stretched to the run's own value).
+CHAIN_BOUND = "targets"
+
 #: Finished curves :class:`curvecast.predictors.KernelChain` (not the stopping rule's default) needs
 #: before a kernel ridge regression corrects the chain's prediction from the whole partial curve
 #: and the config; with fewer it predicts as the chain.  The paper's SRM waits for 100 complete

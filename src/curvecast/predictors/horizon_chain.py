@@ -156,6 +156,10 @@ class HorizonChain(Predictor):
         config_rows: curves that must reach a link's horizon before it also regresses on the
             run's config (see the class notes); None: never (the curves alone).
         config_links: ``"first"`` (only the first link sees the config) or ``"all"``.
+        bound: what a link's mean is clipped to: ``"targets"`` (the widened range of the values
+            it was trained on) or ``"targets+run"`` (that range stretched to take in the run's
+            own value after τ epochs: a run below every curve that reached the horizon is not
+            lifted to them, as it was while few curves had).
     """
 
     learns_from_partial_curves = True
@@ -166,7 +170,8 @@ class HorizonChain(Predictor):
                  tail: str = defaults.CHAIN_TAIL, links: str = defaults.CHAIN_LINKS,
                  spread: str = defaults.CHAIN_SPREAD,
                  config_rows: int | None = defaults.CHAIN_CONFIG_ROWS,
-                 config_links: str = defaults.CHAIN_CONFIG_LINKS) -> None:
+                 config_links: str = defaults.CHAIN_CONFIG_LINKS,
+                 bound: str = defaults.CHAIN_BOUND) -> None:
         if features not in ("last", "last+best", "last+best+slope"):
             raise ValueError("features must be 'last', 'last+best' or 'last+best+slope', got "
                              f"{features!r}")
@@ -200,6 +205,9 @@ class HorizonChain(Predictor):
         self.spread = spread
         if config_links not in ("first", "all"):
             raise ValueError(f"config_links must be 'first' or 'all', got {config_links!r}")
+        if bound not in ("targets", "targets+run"):
+            raise ValueError(f"bound must be 'targets' or 'targets+run', got {bound!r}")
+        self.bound = bound
         self.config_rows = None if config_rows is None else int(config_rows)
         self.config_links = config_links
         #: whether predictions depend on the config table (with ``config_rows``)
@@ -218,6 +226,8 @@ class HorizonChain(Predictor):
             extra += f", config_rows={self.config_rows}"
         if self.config_links != defaults.CHAIN_CONFIG_LINKS:
             extra += f", config_links={self.config_links!r}"
+        if self.bound != defaults.CHAIN_BOUND:
+            extra += f", bound={self.bound!r}"
         return (f"HorizonChain(features={self.features!r}, ladder={self.ladder:g}, "
                 f"min_rows={self.min_rows}, clip={self.clip:g}, tail={self.tail!r}, "
                 f"links={self.links!r}{extra})")
@@ -465,6 +475,9 @@ class HorizonChain(Predictor):
         # one curve through Markov links: Python floats after the first link, since the per-call
         # cost of ufuncs on one-element arrays dominates a decision (same arithmetic)
         scalar = n == 1 and self.links == "markov"
+        # the run's own value after tau epochs, which bound="targets+run" lets a mean reach
+        own_value: Any = (None if self.bound == "targets" else
+                          float(u[0, tau - 1]) if scalar else u[:, tau - 1])
         for b in self._ladder(tau):
             link = self._link(a, b, first, tau)
             if link is None:  # too few curves reach b: jump to T on the finished curves
@@ -501,6 +514,9 @@ class HorizonChain(Predictor):
                 var = carry * var + own
                 spread = carry * carry * spread + own * own / link.dof
             low, high = link.bound
+            if own_value is not None:
+                low, high = ((min(low, own_value), max(high, own_value)) if scalar else
+                             (np.minimum(low, own_value), np.maximum(high, own_value)))
             clipped = clipped | (m < low) | (m > high)
             mean = min(max(m, low), high) if scalar else np.minimum(np.maximum(m, low), high)
             a, first = b, False
