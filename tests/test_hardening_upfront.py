@@ -138,3 +138,24 @@ def test_a_header_only_csv_is_refused_with_a_message(tmp_path: Path) -> None:
     refused(*run("data", "import", "baker2018", csv, "--out", tmp_path / "x.parquet"),
             "metaqnn.csv: no rows below the header")
     assert not (tmp_path / "x.parquet").exists()
+
+
+def test_fhyperband_runs_at_its_defaults() -> None:
+    """A user's review: ``search --searcher fhyperband`` failed at its defaults with "min_curves
+    (d) must be >= 6 (an SRM needs 2 × 3 folds), got 5", naming an option search does not
+    have: the chain's min-complete default (5) was its d."""
+    from curvecast.registry import Settings
+    from curvecast.registry.search_plan import SearchRequest, plan_search
+
+    plan = plan_search(SearchRequest(workload="digits-metaqnn", trials=9, epochs=9, workers=1,
+                                     searcher="fhyperband"))
+    assert plan.recorded["min_complete"] == 6
+    refused(*run("search", "--workload", "digits-metaqnn", "--trials", "9", "--epochs", "9",
+                 "--searcher", "fhyperband", "--min-complete", "5", "--storage",
+                 "sqlite:///nowhere/x.db"),
+            "--searcher fhyperband fits its rung predictors on --min-complete curves at a "
+            "rung's end, at least 6, got 5")
+    assert plan_search(SearchRequest(workload="digits-metaqnn", trials=9, epochs=9, workers=1,
+                                     searcher="fhyperband",
+                                     settings=Settings(min_complete=8))).recorded[
+        "min_complete"] == 8

@@ -208,3 +208,19 @@ def test_a_recorded_run_that_diverged_is_stopped_at_its_first_nan_in_replay() ->
             diverged_stops += "diverged" in record.decision.reason  # type: ignore[attr-defined]
         complete_before += not record.stopped  # type: ignore[attr-defined]
     assert diverged_stops >= 3
+
+
+def test_asha_says_it_waits_for_complete_trials_at_a_rung() -> None:
+    """A user's review: ASHA said "not at a rung" at a rung while it waited for min_complete."""
+    from curvecast.stopping import History, Trial
+
+    values = np.tile(np.linspace(0.1, 0.9, 9), (3, 1))
+    ids = ["a", "b", "c"]
+    configs = pd.DataFrame(index=ids)
+    history = History(values, np.array([9, 9, 3]), ids, configs, np.arange(1, 10), "acc",
+                      Direction.MAXIMIZE)
+    asha = ASHA(eta=3, min_complete=5)
+    trial = Trial("c", configs.iloc[2:], values[2, :3])
+    assert asha.decide(trial, history).reason == "rung 3: 2 of 5 complete trials before any stop"
+    assert asha.decide(Trial("c", configs.iloc[2:], values[2, :2]),
+                       history).reason == "not at a rung"

@@ -111,6 +111,13 @@ def plan_search(request: SearchRequest) -> SearchPlan:
         n_prior = int(prior.is_complete().sum())
     min_complete = r.settings.complete_before_stop
     context = Context(predictor=predictor, prior=prior, epochs=r.epochs)
+    if r.searcher == "fhyperband":  # its rung predictors need d >= 6 curves (FHyperband)
+        if r.settings.min_complete is None:
+            min_complete = max(min_complete, FHYPERBAND_MIN_CURVES)
+        elif min_complete < FHYPERBAND_MIN_CURVES:
+            raise ValueError(f"--searcher fhyperband fits its rung predictors on --min-complete "
+                             f"curves at a rung's end, at least {FHYPERBAND_MIN_CURVES}, got "
+                             f"{min_complete}")
     if r.searcher in PROMOTING:
         runner = _scheduled_runner(r)
         proposer = SEARCHERS["random"].over_space(workload.space, r.settings.seed, r.trials,
@@ -198,6 +205,10 @@ def scheduler_factory(name: str, settings: Settings, context: Context) -> Callab
                                     context.epochs, settings.eta)
         context = replace(context, prior=None, rung_predictors=warm)
     return lambda searcher: entry.build(searcher, settings, context)
+
+
+#: The fewest curves at a rung's end f-Hyperband fits a rung predictor on (``FHyperband``'s d).
+FHYPERBAND_MIN_CURVES = 6
 
 
 def _recorded(r: SearchRequest, min_complete: int, stop: Any) -> dict[str, Any]:

@@ -45,8 +45,12 @@ class ASHA(Stopper):
         tau = trial.tau
         epoch = int(history.epochs[tau - 1])
         n = history.n_complete
-        if n < self.min_complete or tau not in self.rungs(history.n_epochs):
+        if tau not in self.rungs(history.n_epochs):
             return Decision(Action.CONTINUE, epoch=epoch, reason="not at a rung")
+        if n < self.min_complete:
+            return Decision(Action.CONTINUE, epoch=epoch,
+                            reason=f"rung {tau}: {n} of {self.min_complete} complete trials "
+                                   "before any stop")
         sign = history.direction.sign
         reached = history.n_observed >= tau
         values = sign * history.values[reached, tau - 1]
