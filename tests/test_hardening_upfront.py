@@ -159,3 +159,30 @@ def test_fhyperband_runs_at_its_defaults() -> None:
                                      searcher="fhyperband",
                                      settings=Settings(min_complete=8))).recorded[
         "min_complete"] == 8
+
+
+def test_a_hyperband_study_records_no_stopper_it_does_not_use(tmp_path: Path) -> None:
+    """A user's review: a hyperband study recorded ``stopper: predictive`` (or whatever
+    --stopper said), its report described the predictive rule, and a rerun with another
+    --stopper, which the schedule never uses, was refused."""
+    from curvecast.registry import Settings
+    from curvecast.registry.search_plan import SearchRequest, plan_search
+    from curvecast.report.study_report import write_study_report
+    from curvecast.store import TrialState
+
+    def plan(stopper: str) -> dict[str, object]:
+        return plan_search(SearchRequest(workload="digits-metaqnn", trials=9, epochs=9,
+                                         workers=1, searcher="hyperband", stopper=stopper,
+                                         settings=Settings(seed=1))).recorded
+
+    assert "stopper" not in plan("predictive")
+    with Store(tmp_path / "h.db") as store:
+        open_study(store, "h", DigitsMetaQNN(), 9, 1, plan("predictive"))
+        open_study(store, "h", DigitsMetaQNN(), 9, 1, plan("median"))  # a rerun: no refusal
+        store.add_trial("h", {"lr": 0.1})
+        store.record_value("h", 0, 1, 0.5)
+        store.set_state("h", 0, TrialState.STOPPED)
+        info, trials = store.study_info("h"), store.trials("h")
+    info["settings"]["stopper"] = "predictive"  # as studies before stop 27 recorded it
+    page = write_study_report(info, trials, tmp_path / "h.html").read_text()
+    assert "successive halving in Hyperband's brackets" in page and "stopper predictive" not in page

@@ -223,6 +223,8 @@ def _recorded(r: SearchRequest, min_complete: int, stop: Any) -> dict[str, Any]:
     for key in ("final_stretch", "explore"):
         if isinstance(getattr(stop, key, None), float):
             recorded[key] = getattr(stop, key)
+    if r.searcher in PROMOTING:  # a scheduler stops trials itself: --stopper is not used
+        del recorded["stopper"]
     return recorded
 
 

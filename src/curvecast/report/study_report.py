@@ -120,8 +120,10 @@ def write_study_report(info: dict[str, Any], trials: Sequence[StoredTrial], out:
     metric = str(info["metric"])
     direction = Direction.parse(info["direction"])
     epochs = int(settings.get("epochs") or max((t.last_epoch for t in trials), default=1))
-    delta = settings.get("delta") if settings.get("stopper", "predictive") == "predictive" \
-        else None
+    searcher = settings.get("searcher")
+    delta = (None if searcher == "hyperband" or (
+        searcher != "fhyperband" and settings.get("stopper", "predictive") != "predictive")
+        else settings.get("delta"))
     ranked = _ranked(trials, direction)
     best = ranked[0] if ranked else None
     key_figures = _key_figures(trials, metric, epochs, best)
@@ -195,13 +197,18 @@ def _intro(info: Mapping[str, Any], settings: Mapping[str, Any], metric: str,
     rule = f"min complete = {_html.esc(settings.get('min_complete', '–'))}"
     if delta is not None:
         rule = f"Δ = {_html.esc(delta)}, {rule}"
+    searcher = settings.get("searcher", "?")
+    if searcher == "hyperband":  # the schedule stops trials: no stopper was used
+        stops = "successive halving in Hyperband's brackets (η = 3)"
+    elif searcher == "fhyperband":
+        stops = f"f-Hyperband's brackets, predictions inside rungs ({rule})"
+    else:
+        stops = f"stopper {_html.esc(settings.get('stopper', '?'))} ({rule})"
     return [
         f'<p class="muted">study <code>{_html.esc(info["study"])}</code> · metric '
         f"{_html.esc(metric)} ({direction.value}) · workload "
         f"{_html.esc(settings.get('workload', '?'))} · searcher "
-        f"{_html.esc(settings.get('searcher', '?'))} · stopper "
-        f"{_html.esc(settings.get('stopper', '?'))} ({rule}) · {epochs} epochs of full "
-        "training</p>",
+        f"{_html.esc(searcher)} · {stops} · {epochs} epochs of full training</p>",
         f'<p class="muted"><code>{_html.esc(settings.get("command", ""))}</code></p>'
         if settings.get("command") else ""]
 
