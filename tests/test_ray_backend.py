@@ -59,7 +59,7 @@ def test_hyperband_on_ray_records_what_the_local_backend_records(tmp_path: Path)
     listed = subprocess.run([sys.executable, "-m", "curvecast.cli", "show", "--storage",
                              f"sqlite:///{tmp_path / 'ray.db'}", "--study", "hb", "--verbose"],
                             capture_output=True, text=True, timeout=120).stdout
-    assert "epoch 1 pause: rung of 1 epochs reached" in listed
+    assert "epoch 1 pause: rung of 1 epoch reached" in listed
     assert "epoch 1 promote: promoted: trains on to 3 epochs" in listed
 
 

@@ -224,3 +224,17 @@ def test_asha_says_it_waits_for_complete_trials_at_a_rung() -> None:
     assert asha.decide(trial, history).reason == "rung 3: 2 of 5 complete trials before any stop"
     assert asha.decide(Trial("c", configs.iloc[2:], values[2, :2]),
                        history).reason == "not at a rung"
+
+
+def test_the_waiting_reasons_read_as_english() -> None:
+    """A user's review: reasons said "1 complete trials" and "the rung of 1 epochs"."""
+    from curvecast.stopping import History, Trial
+
+    values = np.tile(np.linspace(0.1, 0.9, 9), (2, 1))
+    ids = ["a", "b"]
+    configs = pd.DataFrame(index=ids)
+    history = History(values, np.array([9, 3]), ids, configs, np.arange(1, 10), "acc",
+                      Direction.MAXIMIZE)
+    reason = PredictiveStopper().decide(Trial("b", configs.iloc[1:], values[1, :3]),
+                                        history).reason
+    assert reason.startswith("1 complete trial and 0 prior curves (stops after 5")

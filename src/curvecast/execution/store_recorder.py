@@ -106,14 +106,16 @@ class StoreRecorder(Recorder):
             self.progress.last_event = f"t{number} not promoted after {tau} epochs"
         else:
             store.record_decision(study, number, Decision(
-                Action.PAUSE, tau, reason=f"rung of {until} epochs reached"))
+                Action.PAUSE, tau,
+                reason=f"rung of {until} epoch{'' if until == 1 else 's'} reached"))
             store.set_state(study, number, TrialState.PAUSED)
             self.progress.last_event = f"t{number} paused after {tau} epochs"
         for other in gone:
             done = len(live.mirror.values[other])
             if done < T and not (other == number and decision is not None):
                 store.record_decision(study, other, Decision(
-                    Action.STOP, done, reason=f"not promoted after the rung of {done} epochs"))
+                    Action.STOP, done,
+                    reason=f"not promoted after the rung of {done} epoch{'' if done == 1 else 's'}"))
                 store.set_state(study, other, TrialState.STOPPED)
             self._clean.append((other, None))
         live.sync()

@@ -334,9 +334,9 @@ class PredictiveStopper(Stopper):
         n = history.n_complete
         if n + self.n_prior < self.start or n < self.keep_top_k or tau >= history.n_epochs:
             return Decision(Action.CONTINUE, epoch=epoch,
-                            reason=f"{n} complete trials and {self.n_prior} prior curves "
-                                   f"(stops after {self.start}, with at least {self.keep_top_k} "
-                                   "complete)")
+                            reason=f"{_counted(n, 'complete trial')} and "
+                                   f"{_counted(self.n_prior, 'prior curve')} (stops after "
+                                   f"{self.start}, with at least {self.keep_top_k} complete)")
         row = _row_of(trial, history)
         if row is not None and history.diverged_last(row):
             # NaN or ±inf: the run counts as the worst value from here on, and a diverged run
@@ -418,6 +418,11 @@ class PredictiveStopper(Stopper):
             self._explored[key] = until
             self.n_explored_ += until > tau
         return until
+
+
+def _counted(n: int, noun: str) -> str:
+    """``n`` and ``noun``, plural unless n is 1 ("1 complete trial", "0 prior curves")."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _row_of(trial: Trial, history: History) -> int | None:
