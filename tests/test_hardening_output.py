@@ -209,7 +209,7 @@ def test_show_is_one_row_per_trial_with_detail_behind_verbose(tmp_path: Path) ->
     assert lines[1].split() == ["trial", "state", "epochs", "last", "value", "predicted", "last",
                                 "decision"]
     assert lines[2].split()[:5] == ["t0", "stopped", "2", "0.5", "0.4"]
-    assert lines[-1] == "30 trials: 30 stopped"
+    assert lines[-1] == "30 trials: 30 stopped"  # no full training (T) recorded: no cost line
     verbose = run(*args, "--verbose", env={"COLUMNS": "80"}).stdout.splitlines()
     assert "t7 stopped values 1:0.57 2:0.57" in verbose
     assert sum(line.startswith("  epoch 2 stop: P(final 0.4") for line in verbose) == 30
@@ -316,3 +316,23 @@ def test_summary_shows_the_whole_provenance(tmp_path: Path) -> None:
     assert " ".join(row) == command
     assert "numpy=9.9  scikit-learn=8.8" in result.stdout
     assert "hyperparameters=lr, width" in result.stdout
+
+
+def test_show_says_what_the_search_cost_and_its_best_trial(tmp_path: Path) -> None:
+    """A user's review: only the end-of-run summary and the report said the epochs used, the
+    speedup and the best trial; ``show`` now says them too, from the study."""
+    db = tmp_path / "c.db"
+    with Store(db) as store:
+        store.create_study("c", metric="val_accuracy", direction="maximize",
+                           settings={"epochs": 4})
+        for number, (values, state) in enumerate((([0.5, 0.6, 0.7, 0.8], TrialState.COMPLETE),
+                                                  ([0.4, 0.5, 0.6, 0.9], TrialState.COMPLETE),
+                                                  ([0.1], TrialState.STOPPED),
+                                                  ([0.2, 0.3], TrialState.RUNNING))):
+            store.add_trial("c", {"lr": number})
+            for epoch, value in enumerate(values, 1):
+                store.record_value("c", number, epoch, value)
+            store.set_state("c", number, state, test_value=0.85 if number == 1 else None)
+    lines = run("show", "--storage", f"sqlite:///{db}", "--study", "c").stdout.splitlines()
+    assert lines[-2:] == ["epochs used: 9 of 12 for full training of the finished trials "
+                          "(speedup 1.33x)", "best: trial t1, val_accuracy 0.9000, test 0.8500"]

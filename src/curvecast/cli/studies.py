@@ -3,13 +3,18 @@ result files."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from curvecast.cli._app import app
+
+if TYPE_CHECKING:
+    from curvecast.store import StoredTrial
 from curvecast.cli._common import (
     check_html_out,
     check_parquet_out,
@@ -78,6 +83,8 @@ def show(
     console.print(table)
     counts = ", ".join(f"{v} {k}" for k, v in sorted(info["trials"].items()))
     console.print(f"{len(trials)} trials: {counts or 'none yet'}", highlight=False)
+    for line in _cost_and_best(trials, info):
+        console.print(line, highlight=False, markup=False)
     if verbose:
         for t in trials:
             curve = " ".join(f"{e}:{v:.4g}" for e, v, _ in t.values)
@@ -85,6 +92,30 @@ def show(
             for d in t.decisions:
                 console.print(f"  epoch {d.epoch} {d.action.value}: {d.reason}", highlight=False,
                               markup=False)
+
+
+def _cost_and_best(trials: Sequence[StoredTrial], info: Mapping[str, Any]) -> list[str]:
+    """What a search's end-of-run summary says, read back from the study: the finished trials'
+    epochs against their full training, and the best complete trial."""
+    from curvecast.curves import Direction
+    from curvecast.store import TrialState
+
+    epochs = int(info["settings"].get("epochs") or 0)  # T; unknown for a study made elsewhere
+    finished = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.STOPPED)]
+    used = sum(len(t.values) for t in finished)
+    lines = []
+    if finished and used and epochs:
+        full = len(finished) * epochs
+        lines.append(f"epochs used: {used} of {full} for full training of the finished trials "
+                     f"(speedup {full / used:.2f}x)")
+    direction = Direction.parse(info["direction"])
+    complete = [t for t in trials if t.state is TrialState.COMPLETE and t.values
+                and math.isfinite(t.values[-1][1])]
+    if complete:
+        best = max(complete, key=lambda t: direction.sign * t.values[-1][1])
+        test = "" if best.test_value is None else f", test {best.test_value:.4f}"
+        lines.append(f"best: trial t{best.number}, {info['metric']} {best.values[-1][1]:.4f}{test}")
+    return lines
 
 
 @app.command()
