@@ -9,9 +9,9 @@ import json
 import math
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.markup import escape
@@ -19,6 +19,9 @@ from rich.markup import escape
 from curvecast import defaults
 from curvecast.curves import CurveSet, CurveSetFormatError
 from curvecast.report.terminal import UnwrappedConsole
+
+if TYPE_CHECKING:
+    from curvecast.store import StoredTrial
 
 err_console = UnwrappedConsole(stderr=True)
 console = UnwrappedConsole()
@@ -90,9 +93,29 @@ def interrupted_exit(err: KeyboardInterrupt) -> typer.Exit:
     return typer.Exit(code=143 if isinstance(err, Terminated) else 130)
 
 
-def counted(n: int, noun: str) -> str:
-    """``n`` and ``noun``, plural unless n is 1 ("1 config", "3 configs")."""
-    return f"{n} {noun}{'' if n == 1 else 's'}"
+def study_summary(trials: Sequence[StoredTrial], info: Mapping[str, Any]) -> list[str]:
+    """What a study cost and found, as `search` ends with and `show` repeats: the finished
+    (complete and stopped) trials' epochs against their full training, with the speedup, and
+    the best complete trial (``info``: :meth:`Store.study_info`'s)."""
+    from curvecast.curves import Direction
+    from curvecast.store import TrialState
+
+    epochs = int(info["settings"].get("epochs") or 0)  # T; unknown for a study made elsewhere
+    finished = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.STOPPED)]
+    used = sum(len(t.values) for t in finished)
+    lines = []
+    if finished and used and epochs:
+        full = len(finished) * epochs
+        lines.append(f"epochs used: {used} of {full} for full training of the finished trials "
+                     f"(speedup {full / used:.2f}x)")
+    direction = Direction.parse(info["direction"])
+    complete = [t for t in trials if t.state is TrialState.COMPLETE and t.values
+                and math.isfinite(t.values[-1][1])]
+    if complete:
+        best = max(complete, key=lambda t: direction.sign * t.values[-1][1])
+        test = "" if best.test_value is None else f", test {best.test_value:.4f}"
+        lines.append(f"best: trial t{best.number}, {info['metric']} {best.values[-1][1]:.4f}{test}")
+    return lines
 
 
 #: The extra of curvecast that installs each optional package a command may need.

@@ -18,7 +18,6 @@ from curvecast.cli._common import (
     check_out,
     check_parquet_out,
     console,
-    counted,
     dumps,
     err_console,
     friendly_errors,
@@ -29,6 +28,7 @@ from curvecast.cli._common import (
     terminate_as_interrupt,
 )
 from curvecast.curves import CurveSet
+from curvecast.curves.wording import counted
 from curvecast.report.terminal import progress
 
 

@@ -15,7 +15,6 @@ from curvecast.cli._common import (
     check_folder,
     check_out,
     console,
-    counted,
     dumps,
     err_console,
     fillable,
@@ -23,6 +22,7 @@ from curvecast.cli._common import (
     friendly_errors,
     load_any,
 )
+from curvecast.curves.wording import counted
 from curvecast.report.terminal import progress
 
 

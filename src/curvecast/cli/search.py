@@ -24,6 +24,7 @@ from curvecast.cli._common import (
     friendly_errors,
     interrupted_exit,
     require,
+    study_summary,
     terminate_as_interrupt,
 )
 from curvecast.defaults import DELTA as DEFAULT_DELTA
@@ -121,7 +122,8 @@ def search_command(
             err_console.print(f"interrupted: everything recorded is in {storage} (study "
                               f"{study!r}); rerun the same command to resume")
             raise interrupted_exit(err) from None
-    _print_result(result, plan.workload.metric, study, storage)
+        summary = study_summary(db.trials(study), db.study_info(study))
+    _print_result(result, summary, study, storage)
 
 
 def _progress_bar(bar: Any, trials: int, epochs: int) -> Callable[[Progress], None]:
@@ -146,17 +148,16 @@ def _progress_bar(bar: Any, trials: int, epochs: int) -> Callable[[Progress], No
     return on_progress
 
 
-def _print_result(result: SearchResult, metric: str, study: str, storage: str) -> None:
+def _print_result(result: SearchResult, summary: list[str], study: str, storage: str) -> None:
+    """The end of a search: its counts, :func:`study_summary`'s lines (what ``show`` repeats)
+    and the best trial's config."""
     p = result.progress
     console.print(f"study {study!r} in {storage}: {p.complete} complete, {p.stopped} stopped "
                   f"early, {p.failed} failed")
+    for line in summary:
+        console.print(line, highlight=False, markup=False)
     if result.best_config is not None:
-        console.print(f"best: trial t{p.best_trial}, {metric} {p.best_value:.4f}, test "
-                      f"{result.best_test_value:.4f}")
         console.print(f"best config: {dumps(result.best_config)}", markup=False)
-    console.print(f"epochs used: {sum(t['epochs'] for t in result.trials)} of "
-                  f"{result.full_epochs} for full training of the finished trials "
-                  f"(speedup {result.speedup:.2f}x)")
     where = f"--storage {shlex.quote(storage)} --study {shlex.quote(study)}"  # to paste
     console.print(f"details: curvecast show {where}; report: curvecast report {where} "
                   "--out report.html")

@@ -20,7 +20,6 @@ from curvecast.cli._common import (
     check_folder,
     check_out,
     console,
-    counted,
     dumps,
     err_console,
     fillable,
@@ -30,6 +29,7 @@ from curvecast.cli._common import (
     load_any,
 )
 from curvecast.curves import CurveSet
+from curvecast.curves.wording import counted
 from curvecast.defaults import DELTA as DEFAULT_DELTA
 from curvecast.report.terminal import progress
 

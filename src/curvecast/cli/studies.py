@@ -3,18 +3,13 @@ result files."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from curvecast.cli._app import app
-
-if TYPE_CHECKING:
-    from curvecast.store import StoredTrial
 from curvecast.cli._common import (
     check_html_out,
     check_parquet_out,
@@ -22,6 +17,7 @@ from curvecast.cli._common import (
     dumps,
     existing_store,
     friendly_errors,
+    study_summary,
 )
 
 
@@ -83,7 +79,7 @@ def show(
     console.print(table)
     counts = ", ".join(f"{v} {k}" for k, v in sorted(info["trials"].items()))
     console.print(f"{len(trials)} trials: {counts or 'none yet'}", highlight=False)
-    for line in _cost_and_best(trials, info):
+    for line in study_summary(trials, info):
         console.print(line, highlight=False, markup=False)
     if verbose:
         for t in trials:
@@ -92,30 +88,6 @@ def show(
             for d in t.decisions:
                 console.print(f"  epoch {d.epoch} {d.action.value}: {d.reason}", highlight=False,
                               markup=False)
-
-
-def _cost_and_best(trials: Sequence[StoredTrial], info: Mapping[str, Any]) -> list[str]:
-    """What a search's end-of-run summary says, read back from the study: the finished trials'
-    epochs against their full training, and the best complete trial."""
-    from curvecast.curves import Direction
-    from curvecast.store import TrialState
-
-    epochs = int(info["settings"].get("epochs") or 0)  # T; unknown for a study made elsewhere
-    finished = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.STOPPED)]
-    used = sum(len(t.values) for t in finished)
-    lines = []
-    if finished and used and epochs:
-        full = len(finished) * epochs
-        lines.append(f"epochs used: {used} of {full} for full training of the finished trials "
-                     f"(speedup {full / used:.2f}x)")
-    direction = Direction.parse(info["direction"])
-    complete = [t for t in trials if t.state is TrialState.COMPLETE and t.values
-                and math.isfinite(t.values[-1][1])]
-    if complete:
-        best = max(complete, key=lambda t: direction.sign * t.values[-1][1])
-        test = "" if best.test_value is None else f", test {best.test_value:.4f}"
-        lines.append(f"best: trial t{best.number}, {info['metric']} {best.values[-1][1]:.4f}{test}")
-    return lines
 
 
 @app.command()

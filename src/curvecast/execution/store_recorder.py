@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 
+from curvecast.curves.wording import counted
 from curvecast.execution.backends import Finished
 from curvecast.execution.epoch_task import checkpoint_path, clean_checkpoints
 from curvecast.execution.recorder import Recorder
@@ -107,7 +108,7 @@ class StoreRecorder(Recorder):
         else:
             store.record_decision(study, number, Decision(
                 Action.PAUSE, tau,
-                reason=f"rung of {until} epoch{'' if until == 1 else 's'} reached"))
+                reason=f"rung of {counted(until, 'epoch')} reached"))
             store.set_state(study, number, TrialState.PAUSED)
             self.progress.last_event = f"t{number} paused after {tau} epochs"
         for other in gone:
@@ -115,7 +116,7 @@ class StoreRecorder(Recorder):
             if done < T and not (other == number and decision is not None):
                 store.record_decision(study, other, Decision(
                     Action.STOP, done,
-                    reason=f"not promoted after the rung of {done} epoch{'' if done == 1 else 's'}"))
+                    reason=f"not promoted after the rung of {counted(done, 'epoch')}"))
                 store.set_state(study, other, TrialState.STOPPED)
             self._clean.append((other, None))
         live.sync()

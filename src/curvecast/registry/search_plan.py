@@ -21,6 +21,7 @@ from curvecast.registry import (
     check_fit_possible,
     lookup,
 )
+from curvecast.search.hyperband import MIN_CURVES as FHYPERBAND_MIN_CURVES
 from curvecast.workloads import Workload
 
 #: The backends a search runs on.
@@ -205,10 +206,6 @@ def scheduler_factory(name: str, settings: Settings, context: Context) -> Callab
                                     context.epochs, settings.eta)
         context = replace(context, prior=None, rung_predictors=warm)
     return lambda searcher: entry.build(searcher, settings, context)
-
-
-#: The fewest curves at a rung's end f-Hyperband fits a rung predictor on (``FHyperband``'s d).
-FHYPERBAND_MIN_CURVES = 6
 
 
 def _recorded(r: SearchRequest, min_complete: int, stop: Any) -> dict[str, Any]:

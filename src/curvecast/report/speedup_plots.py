@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from curvecast.curves.wording import counted
 from curvecast.experiments.speedup import select
 
 #: best_kept at or above this is drawn as a filled marker.
@@ -65,11 +66,6 @@ def searched_trials(settings: Mapping[str, Any]) -> int | None:
     return int(trials)
 
 
-def _count(n: Any, noun: str) -> str:
-    """``1 ordering``, ``10 orderings``; ``? orderings`` when the number is not known."""
-    return f"{'?' if n is None else n} {noun}{'' if n == 1 else 's'}"
-
-
 def plot_speedup_results(output: Mapping[str, Any], out_dir: Path | str, title: str) -> list[Path]:
     """Write ``<title>-speedup.png`` (speedup and best kept vs Δ, every rule) and, when the
     output has f-Hyperband-like comparisons, ``<title>-fhyperband.png``; returns the paths."""
@@ -83,8 +79,8 @@ def plot_speedup_results(output: Mapping[str, Any], out_dir: Path | str, title: 
     note = (f"{settings.get('configs', '?')} configs"
             f"{'' if trials is None else f' ({trials} trials per search)'} × "
             f"{settings.get('epochs', '?')} epochs, "
-            f"{_count(settings.get('orderings'), 'ordering')}, "
-            f"{_count(settings.get('workers', 1), 'worker')}, "
+            f"{counted(int(settings.get('orderings', 0)), 'ordering')}, "
+            f"{counted(int(settings.get('workers', 1)), 'worker')}, "
             f"{'one value' if settings.get('orderings') == 1 else 'mean ± s.e.'}")
     paths = [_speedup_figure(plt, results, deltas, note, out / f"{title}-speedup.png", title)]
     compared = [(s, st) for s, st in _rules(results)

@@ -31,6 +31,11 @@ from curvecast.stopping import Action, Decision, FitCache, History, Trial
 _EPS = 1e-9
 
 
+#: The fewest curves at a rung's end f-Hyperband fits a rung predictor on (its d): an SRM needs
+#: 2 × 3 folds.
+MIN_CURVES = 6
+
+
 @dataclass(frozen=True)
 class Rung:
     """One rung of a bracket: ``n`` configs trained until ``epochs`` trained epochs."""
@@ -305,9 +310,9 @@ class FHyperband(Hyperband):
             raise ValueError(f"margin (δ) must be >= 0, got {margin}")
         if not 0.0 < kappa <= 1.0:
             raise ValueError(f"kappa (κ) must be in (0, 1], got {kappa}")
-        if min_curves < 6:
-            raise ValueError(f"min_curves (d) must be >= 6 (an SRM needs 2 × 3 folds), "
-                             f"got {min_curves}")
+        if min_curves < MIN_CURVES:
+            raise ValueError(f"min_curves (d) must be >= {MIN_CURVES} (an SRM needs 2 × 3 "
+                             f"folds), got {min_curves}")
         self.delta = float(delta)
         self.margin = float(margin)
         self.kappa = float(kappa)

@@ -15,6 +15,7 @@ import pandas as pd
 
 from curvecast import defaults
 from curvecast.curves import CurveSet
+from curvecast.curves.wording import counted
 from curvecast.predictors import SRM, HorizonChain, Predictor
 from curvecast.stopping._base import (
     Action,
@@ -334,8 +335,8 @@ class PredictiveStopper(Stopper):
         n = history.n_complete
         if n + self.n_prior < self.start or n < self.keep_top_k or tau >= history.n_epochs:
             return Decision(Action.CONTINUE, epoch=epoch,
-                            reason=f"{_counted(n, 'complete trial')} and "
-                                   f"{_counted(self.n_prior, 'prior curve')} (stops after "
+                            reason=f"{counted(n, 'complete trial')} and "
+                                   f"{counted(self.n_prior, 'prior curve')} (stops after "
                                    f"{self.start}, with at least {self.keep_top_k} complete)")
         row = _row_of(trial, history)
         if row is not None and history.diverged_last(row):
@@ -418,11 +419,6 @@ class PredictiveStopper(Stopper):
             self._explored[key] = until
             self.n_explored_ += until > tau
         return until
-
-
-def _counted(n: int, noun: str) -> str:
-    """``n`` and ``noun``, plural unless n is 1 ("1 complete trial", "0 prior curves")."""
-    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _row_of(trial: Trial, history: History) -> int | None:
