@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from curvecast.curves import CurveSet, Direction
 
-__all__ = ["UNNAMED_METRIC", "check_prior_metric"]
+__all__ = ["UNNAMED_METRIC", "check_prior_epochs", "check_prior_metric"]
 
 #: The metric name of an Optuna study that never called ``study.set_metric_names``: it matches
 #: any name (only the direction can be checked).
@@ -29,3 +29,19 @@ def check_prior_metric(prior: CurveSet, *, metric: str | None, direction: Direct
         what = repr(metric) if metric not in (None, UNNAMED_METRIC) else "its objective"
         raise ValueError(f"the prior's metric {prior.metric!r} is {prior.direction.value}d but "
                          f"{target} {direction.value}s {what}")
+
+
+def check_prior_epochs(prior: CurveSet, epochs: int, *, what: str = "the study trains",
+                       whose: str = "the study's epochs") -> CurveSet:
+    """The prior's trained epochs (epoch 0 dropped), which must cover the ``epochs`` a study
+    trains; ``what`` and ``whose`` word the refusal for the caller ("the search trains", "the
+    search's epochs"; "max_t is", …).
+
+    Raises:
+        ValueError: the prior has fewer trained epochs.
+    """
+    trained = prior.without_untrained_epoch()
+    if trained.n_epochs < epochs:
+        raise ValueError(f"the prior has {trained.n_epochs} epochs, {what} {epochs}; a prior "
+                         f"must cover {whose}")
+    return trained

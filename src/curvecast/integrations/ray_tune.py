@@ -46,7 +46,7 @@ import pandas as pd
 from curvecast import defaults
 from curvecast.curves import CurveSet, Direction, check_diverged_value
 from curvecast.datasets.config_rows import config_row
-from curvecast.datasets.priors import check_prior_metric
+from curvecast.datasets.priors import check_prior_epochs, check_prior_metric
 from curvecast.predictors import Predictor
 from curvecast.stopping import (
     DEFAULT_DELTA,
@@ -158,10 +158,8 @@ class CurvecastScheduler(FIFOScheduler):
         self._mode = mode
         self.prior = prior if stopper is None else getattr(stopper, "prior", None)
         if self.prior is not None:
-            trained = self.prior.without_untrained_epoch().n_epochs
-            if trained < self.max_t:
-                raise ValueError(f"the prior has {trained} epochs, max_t is {self.max_t}: a prior "
-                                 "must cover the epochs the trials train")
+            check_prior_epochs(self.prior, self.max_t, what="max_t is",
+                               whose="the epochs the trials train")
         self._check_prior()
         self._warned: set[str] = set()  # the kinds of warning given once (_warn_once)
         self._study = uuid.uuid4().hex

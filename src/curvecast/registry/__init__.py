@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from curvecast import defaults
 from curvecast.curves import CurveSet, Direction
+from curvecast.datasets.priors import check_prior_epochs
 
 if TYPE_CHECKING:  # the classes are imported when a name is built, not with this module
     from curvecast.predictors import Predictor
@@ -261,7 +262,8 @@ def _predictive(s: Settings, c: Context) -> Stopper:
 
     prior = c.prior
     if prior is not None and c.epochs is not None:
-        check_prior_epochs(prior, c.epochs)
+        check_prior_epochs(prior, c.epochs, what="the search trains",
+                           whose="the search's epochs")
     return PredictiveStopper(delta=s.delta, margin=s.margin, keep_top_k=s.keep_top_k,
                              min_complete=s.complete_before_stop, refit_every=s.refit_every,
                              predictor=c.predictor_for(s), fits=c.fits, prior=prior,
@@ -316,15 +318,6 @@ def build_stopper(name: str, settings: Settings, context: Context | None = None)
         raise ValueError(f"--prior warm-starts the predictive stopper; --stopper {name} has no "
                          "predictor to warm-start")
     return entry.build(settings, context)
-
-
-def check_prior_epochs(prior: CurveSet, epochs: int) -> CurveSet:
-    """The prior's trained epochs (epoch 0 dropped), which must cover the search's ``epochs``."""
-    trained = prior.without_untrained_epoch()
-    if trained.n_epochs < epochs:
-        raise ValueError(f"the prior has {trained.n_epochs} epochs, the search trains {epochs}; "
-                         "a prior must cover the search's epochs")
-    return trained
 
 
 # ------------------------------------------------------------------------------ searchers

@@ -60,6 +60,11 @@ def merge_outputs(outputs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             "results": results}
 
 
+def _se(record: Mapping[str, Any]) -> float:
+    """A record's standard error for an error bar: 0 where there is none (one repeat)."""
+    return float(record["stderr"] or 0.0)
+
+
 def plot_prediction_results(output: Mapping[str, Any], out_dir: Path, title: str) -> list[Path]:
     """Write ``r2_vs_fraction.png``, ``sample_efficiency.png``, ``feature_ablation.png`` and
     ``coverage.png`` (those whose experiments ran) into ``out_dir``; returns the paths written."""
@@ -78,7 +83,7 @@ def plot_prediction_results(output: Mapping[str, Any], out_dir: Path, title: str
     if efficiency:
         fig, ax = plt.subplots(figsize=(6, 4))
         ax.errorbar([r["train_size"] for r in efficiency], [r["mean"] for r in efficiency],
-                    yerr=[r["stderr"] or 0.0 for r in efficiency], marker="o", capsize=3)
+                    yerr=[_se(r) for r in efficiency], marker="o", capsize=3)
         for r in efficiency:
             ax.annotate(f"{r['mean']:.3f}", (r["train_size"], r["mean"]), fontsize=7,
                         textcoords="offset points", xytext=(4, -11))
@@ -99,9 +104,9 @@ def plot_prediction_results(output: Mapping[str, Any], out_dir: Path, title: str
         fig, ax = plt.subplots(figsize=(6.5, 4))
         labels = [r["features"] for r in ablation]
         means = [max(r["mean"], R2_FLOOR) for r in ablation]
-        ax.bar(labels, means, yerr=[r["stderr"] or 0.0 for r in ablation], capsize=3, color="tab:blue")
+        ax.bar(labels, means, yerr=[_se(r) for r in ablation], capsize=3, color="tab:blue")
         for i, r in enumerate(ablation):
-            y = max(r["mean"], R2_FLOOR) + (r["stderr"] or 0.0)
+            y = max(r["mean"], R2_FLOOR) + _se(r)
             ax.annotate(f"{r['mean']:.3f}", (i, max(y, 0)), ha="center", fontsize=8,
                         textcoords="offset points", xytext=(0, 3))
         ax.axhline(0, color="black", lw=0.6)
@@ -135,7 +140,7 @@ def _r2_vs_fraction(plt: Any, table1: list[Mapping[str, Any]], names: list[str],
         dodge = (i - (len(shown) - 1) / 2) * 0.5  # percentage points, so error bars do not hide
         x = [100 * r["fraction"] + dodge for r in rows]
         mean = [r["mean"] for r in rows]
-        err = [r["stderr"] or 0.0 for r in rows]
+        err = [_se(r) for r in rows]
         clipped_err = [0.0 if m < R2_FLOOR else e for m, e in zip(mean, err, strict=True)]
         style = {"marker": _MARKERS[i % len(_MARKERS)], "ls": _STYLES[i % len(_STYLES)],
                  "capsize": 3, "ms": 5}
@@ -180,11 +185,11 @@ def _coverage(plt: Any, records: list[Mapping[str, Any]], names: list[str], out_
         rows = [select(records, experiment="table1", predictor=n, fraction=quarter,
                        metric=metric)[0] for n in shown]
         xs = [i + (j - 0.5) * width for i in range(len(shown))]
-        ax.bar(xs, [r["mean"] for r in rows], width, yerr=[r["stderr"] or 0.0 for r in rows],
+        ax.bar(xs, [r["mean"] for r in rows], width, yerr=[_se(r) for r in rows],
                capsize=3, color=color, label=f"{metric.split('_')[1]} % interval")
         ax.axhline(nominal, color=color, ls="--", lw=1)
         for x, r in zip(xs, rows, strict=True):
-            ax.annotate(f"{r['mean']:.2f}", (x, r["mean"] + (r["stderr"] or 0.0)), ha="center",
+            ax.annotate(f"{r['mean']:.2f}", (x, r["mean"] + _se(r)), ha="center",
                         fontsize=7, textcoords="offset points", xytext=(0, 3))
     ax.set_xticks(range(len(shown)), shown, rotation=20)
     ax.set_ylim(0, 1.25)
