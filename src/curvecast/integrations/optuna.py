@@ -203,9 +203,9 @@ class CurvecastPruner(BasePruner):
                finished: list[FrozenTrial]) -> tuple[bool, dict[str, Any]]:
         """The decision on ``trial`` given the study's ``finished`` trials, and the user
         attributes to write on it."""
-        self.check_prior(study)
-        step = max(trial.intermediate_values)
         entry = self._study(study)
+        self._check_prior(study, entry.key)
+        step = max(trial.intermediate_values)
         history, running = entry.curves.history(study, trial, finished, key=entry.key)
         if entry.curves.short and not entry.warned:
             entry.warned = True
@@ -247,7 +247,10 @@ class CurvecastPruner(BasePruner):
         Raises:
             ValueError: naming both metrics and directions.
         """
-        key = self._study(study).key
+        self._check_prior(study, self._study(study).key)
+
+    def _check_prior(self, study: optuna.study.Study, key: str) -> None:
+        """:meth:`check_prior` for the study known by ``key``, once per study."""
         if self._prior_source is None or key in self._checked:
             return
         if len(study.directions) != 1:
