@@ -336,3 +336,35 @@ def test_show_says_what_the_search_cost_and_its_best_trial(tmp_path: Path) -> No
     lines = run("show", "--storage", f"sqlite:///{db}", "--study", "c").stdout.splitlines()
     assert lines[-2:] == ["epochs used: 9 of 12 for full training of the finished trials "
                           "(speedup 1.33x)", "best: trial t1, val_accuracy 0.9000, test 0.8500"]
+
+
+def test_show_and_studies_say_which_running_trials_lost_their_process(tmp_path: Path) -> None:
+    """A user's review: after Ctrl-C (or a killed process) ``show`` and ``studies`` listed the
+    trial it was training as ``running``, as if something trained it.  A RUNNING trial whose
+    owner is gone is listed as ``interrupted`` (JSON: ``"interrupted": true``, the stored state
+    unchanged), with how it goes on; one whose owner lives is still ``running``."""
+    import os
+    import socket
+
+    from curvecast.store import worker_id
+
+    db = tmp_path / "i.db"
+    gone = f"{socket.gethostname()}:{os.getpid()}:{'0' * 8}"  # this pid, an earlier process
+    with Store(db) as store:
+        store.create_study("i", metric="loss", direction="minimize", settings={"epochs": 3})
+        for number, worker in enumerate((worker_id(), gone)):
+            store.add_trial("i", {"lr": number})
+            store.assign_trial("i", number, worker)
+            store.record_value("i", number, 1, 0.5)
+    url = f"sqlite:///{db}"
+    shown = run("show", "--storage", url, "--study", "i")
+    rows = {line.split()[0]: line.split()[1] for line in shown.stdout.splitlines()
+            if line.strip().startswith("t") and line.split()[0][1:].isdigit()}
+    assert rows == {"t0": "running", "t1": "interrupted"}
+    assert "2 trials: 1 interrupted, 1 running" in shown.stdout
+    assert ("1 trial lost the process that trained it: the next `curvecast search` of this "
+            "study takes over from the last checkpoint") in shown.stdout
+    listed = strict(run("show", "--storage", url, "--study", "i", "--json").stdout)
+    assert [(t["state"], t["interrupted"]) for t in listed["trials"]] == [("running", False),
+                                                                          ("running", True)]
+    assert "interrupted 1, running 1" in run("studies", "--storage", url).stdout

@@ -93,6 +93,17 @@ def interrupted_exit(err: KeyboardInterrupt) -> typer.Exit:
     return typer.Exit(code=143 if isinstance(err, Terminated) else 130)
 
 
+def trial_counts(info: Mapping[str, Any]) -> dict[str, int]:
+    """A study's trials counted by the state ``show`` lists (``info``: :meth:`Store.study_info`'s):
+    the stored states, with the RUNNING trials whose owner is gone counted as ``interrupted``."""
+    counts = {state: int(n) for state, n in info["trials"].items()}
+    interrupted = int(info.get("interrupted", 0))
+    if interrupted:
+        counts["running"] -= interrupted
+        counts["interrupted"] = interrupted
+    return {state: n for state, n in sorted(counts.items()) if n}
+
+
 def study_summary(trials: Sequence[StoredTrial], info: Mapping[str, Any]) -> list[str]:
     """What a study cost and found, as `search` ends with and `show` repeats: the finished
     (complete and stopped) trials' epochs against their full training, with the speedup, and

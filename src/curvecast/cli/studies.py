@@ -18,7 +18,9 @@ from curvecast.cli._common import (
     existing_store,
     friendly_errors,
     study_summary,
+    trial_counts,
 )
+from curvecast.curves.wording import counted
 
 
 @app.command()
@@ -32,7 +34,7 @@ def studies(
         table = Table("study", "metric", "direction", "trials by state")
         for name in db.study_names():
             info = db.study_info(name)
-            counts = ", ".join(f"{k} {v}" for k, v in sorted(info["trials"].items()))
+            counts = ", ".join(f"{k} {v}" for k, v in trial_counts(info).items())
             table.add_row(name, info["metric"], info["direction"], counts)
         console.print(table)
 
@@ -48,14 +50,19 @@ def show(
                                                                  "values by epoch and every "
                                                                  "decision.")] = False,
 ) -> None:
-    """Print a study's trials, one row each (with --verbose: their curves and every decision)."""
+    """Print a study's trials, one row each (with --verbose: their curves and every decision).
+
+    A running trial whose process is gone (interrupted or killed) is listed as interrupted; the
+    next search of the study takes it over.
+    """
     with existing_store(storage) as db:
         trials = db.trials(study)
         info = db.study_info(study)
     if as_json:
         print(dumps({"study": study, "metric": info["metric"], "direction": info["direction"],
                       "settings": info["settings"],
-                      "trials": [{"number": t.number, "state": t.state.value, "config": t.config,
+                      "trials": [{"number": t.number, "state": t.state.value,
+                                  "interrupted": t.interrupted(), "config": t.config,
                                   "values": [[e, v] for e, v, _ in t.values],
                                   "predicted_value": t.predicted_value,
                                   "test_value": t.test_value,
@@ -75,16 +82,22 @@ def show(
         last = f"{t.values[-1][1]:.4g}" if t.values else ""
         pred = "" if t.predicted_value is None else f"{t.predicted_value:.4g}"
         reason = t.decisions[-1].reason if t.decisions else ""
-        table.add_row(f"t{t.number}", t.state.value, str(len(t.values)), last, pred, reason)
+        table.add_row(f"t{t.number}", t.shown_state, str(len(t.values)), last, pred, reason)
     console.print(table)
-    counts = ", ".join(f"{v} {k}" for k, v in sorted(info["trials"].items()))
-    console.print(f"{len(trials)} trials: {counts or 'none yet'}", highlight=False)
+    counts = trial_counts(info)
+    listed = ", ".join(f"{v} {k}" for k, v in counts.items())
+    console.print(f"{len(trials)} trials: {listed or 'none yet'}", highlight=False)
+    if "interrupted" in counts:
+        console.print(f"{counted(counts['interrupted'], 'trial')} lost the process that trained "
+                      f"{'it' if counts['interrupted'] == 1 else 'them'}: the next `curvecast "
+                      "search` of this study takes over from the last checkpoint", highlight=False,
+                      markup=False)
     for line in study_summary(trials, info):
         console.print(line, highlight=False, markup=False)
     if verbose:
         for t in trials:
             curve = " ".join(f"{e}:{v:.4g}" for e, v, _ in t.values)
-            console.print(f"t{t.number} {t.state.value} values {curve or '-'}", highlight=False)
+            console.print(f"t{t.number} {t.shown_state} values {curve or '-'}", highlight=False)
             for d in t.decisions:
                 console.print(f"  epoch {d.epoch} {d.action.value}: {d.reason}", highlight=False,
                               markup=False)

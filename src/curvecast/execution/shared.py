@@ -10,12 +10,14 @@ from typing import Any
 
 from curvecast.execution.study import LiveStudy, StudyMirror
 from curvecast.search import ConfigSearcher
-from curvecast.store import Store, TrialState, worker_id
+from curvecast.store import GRACE, Store, TrialState, worker_id
 from curvecast.workloads._base import Workload
 
-#: Seconds between the heartbeats of a process's RUNNING trials, and without one after which
-#: another process may take a trial over (defaults of every real search).
-HEARTBEAT, GRACE = 10.0, 120.0
+#: Seconds between the heartbeats of a process's RUNNING trials (default of every real search;
+#: ``GRACE``, the store's, is how long without one before another process may take a trial over).
+HEARTBEAT = 10.0
+
+__all__ = ["GRACE", "HEARTBEAT", "ask_shared", "load_shared", "open_live", "open_study", "tell_shared"]
 
 
 #: Settings of a study that a rerun (a resume, or another process joining) must repeat.

@@ -26,9 +26,10 @@ The package's modules, one job each: :mod:`~curvecast.store.study_store` (:class
 from curvecast.store.names import MAX_STUDY_NAME, check_study_name, parse_storage
 from curvecast.store.records import StoredTrial, StudyUpdates, TrialState
 from curvecast.store.study_store import Store
-from curvecast.store.workers import worker_alive, worker_id
+from curvecast.store.workers import GRACE, worker_alive, worker_id
 
 __all__ = [
+    "GRACE",
     "MAX_STUDY_NAME",
     "Store",
     "StoredTrial",

@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from curvecast.stopping import Decision
+from curvecast.store.workers import GRACE, worker_alive
 
 
 class TrialState(StrEnum):
@@ -37,6 +38,20 @@ class StoredTrial:
     test_value: float | None = None
     values: list[tuple[int, float, float | None]] = field(default_factory=list)
     decisions: list[Decision] = field(default_factory=list)
+    heartbeat: float | None = None  # the owner's last heartbeat (seconds since the epoch)
+
+    def interrupted(self, grace: float = GRACE, now: float | None = None) -> bool:
+        """Whether the trial is RUNNING but its owner is gone (its process was interrupted or
+        killed, or has sent no heartbeat for ``grace`` seconds): nothing trains it until a
+        search of the study runs again and takes it over from its last checkpoint."""
+        return self.state is TrialState.RUNNING and not worker_alive(
+            self.worker, self.heartbeat, grace=grace, now=now)
+
+    @property
+    def shown_state(self) -> str:
+        """The state as ``show`` and ``studies`` list it: the stored one, but ``interrupted``
+        for a RUNNING trial whose owner is gone (:meth:`interrupted`)."""
+        return "interrupted" if self.interrupted() else self.state.value
 
     @property
     def last_epoch(self) -> int:

@@ -19,7 +19,7 @@ from curvecast.store.database import SQLiteFile
 from curvecast.store.database import to_json as _json
 from curvecast.store.names import check_study_name
 from curvecast.store.records import StoredTrial, StudyUpdates, TrialState
-from curvecast.store.workers import worker_alive
+from curvecast.store.workers import GRACE, worker_alive
 
 #: The decision values a study stores (the ``Action`` enum's values).
 _ACTIONS = tuple(a.value for a in Action)
@@ -81,14 +81,20 @@ class Store(SQLiteFile):
         return [r[0] for r in self._db.execute("SELECT name FROM studies ORDER BY id")]
 
     def study_info(self, name: str) -> dict[str, Any]:
-        """Metric, direction, settings and trial counts by state of study ``name``."""
+        """Metric, direction, settings and trial counts by state of study ``name``
+        (``"trials"``), and how many of the RUNNING ones have lost their owner
+        (``"interrupted"``: :meth:`StoredTrial.interrupted`)."""
         sid = self.study_id(name)
         metric, direction, settings = self._db.execute(
             "SELECT metric, direction, settings FROM studies WHERE id = ?", (sid,)).fetchone()
         counts = dict(self._db.execute(
             "SELECT state, COUNT(*) FROM trials WHERE study_id = ? GROUP BY state", (sid,)))
+        interrupted = sum(not worker_alive(worker, beat, grace=GRACE) for worker, beat in
+                          self._db.execute("SELECT worker, heartbeat FROM trials WHERE "
+                                           "study_id = ? AND state = ?",
+                                           (sid, TrialState.RUNNING.value)))
         return {"study": name, "metric": metric, "direction": direction,
-                "settings": json.loads(settings), "trials": counts}
+                "settings": json.loads(settings), "trials": counts, "interrupted": interrupted}
 
     def checkpoint_folder(self, study: str) -> Path:
         """Where the trials of ``study`` keep their checkpoints: ``<database>.checkpoints/
@@ -221,11 +227,11 @@ class Store(SQLiteFile):
         sid = self.study_id(study)
         out: dict[int, StoredTrial] = {}
         ids: dict[int, int] = {}
-        for tid, number, config, state, worker, predicted, test in self._db.execute(
-                "SELECT id, number, config, state, worker, predicted_value, test_value FROM trials "
-                "WHERE study_id = ? ORDER BY number", (sid,)):
+        for tid, number, config, state, worker, predicted, test, beat in self._db.execute(
+                "SELECT id, number, config, state, worker, predicted_value, test_value, heartbeat "
+                "FROM trials WHERE study_id = ? ORDER BY number", (sid,)):
             out[tid] = StoredTrial(number, json.loads(config), TrialState(state), worker,
-                                   predicted, test)
+                                   predicted, test, heartbeat=beat)
             ids[number] = tid
         for tid, epoch, value, seconds in self._db.execute(
                 "SELECT o.trial_id, o.epoch, o.value, o.seconds FROM observations o JOIN trials t "

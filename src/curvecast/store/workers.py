@@ -9,6 +9,11 @@ import socket
 import time
 from pathlib import Path
 
+#: Seconds without a heartbeat after which the owner of a RUNNING trial counts as dead, so that
+#: another process may take the trial over (the default of every real search) and ``show`` lists
+#: it as interrupted.
+GRACE = 120.0
+
 _TOKENS: dict[int, str] = {}  # pid → this process's random token (a forked child makes its own)
 
 
