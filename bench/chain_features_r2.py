@@ -8,6 +8,12 @@ finished training curves with their configs (``HorizonChain()``'s config links),
 decimal. friedman-sgd is the held-out set: its row is the check, not a choice.
 
     .venv/bin/python bench/chain_features_r2.py > bench/results/chain_features_r2.jsonl
+
+``--bound`` sets ``HorizonChain(bound=...)`` (default ``targets``, the bound of those runs; stop 28
+made ``targets+run`` the default, whose keys carry a `` bound targets+run`` suffix):
+
+    .venv/bin/python bench/chain_features_r2.py --features last+best+slope \
+        --bound targets,targets+run > bench/results/chain_bound_r2.jsonl
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="all")
     parser.add_argument("--features", default="last+best,last+best+slope")
+    parser.add_argument("--bound", default="targets")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     for name in data_names(args.data, "none"):
@@ -40,17 +47,20 @@ def main() -> None:
         row: dict[str, object] = {"data": name}
         for fraction in (0.1, 0.25):
             tau = int(np.ceil(fraction * T))
-            for features in args.features.split(","):
+            for features, bound in ((f, b) for f in args.features.split(",")
+                                    for b in args.bound.split(",")):
                 scores = []
                 for repeat in range(args.repeats):
                     perm = np.random.default_rng([0, repeat]).permutation(n)
                     train = np.zeros(n, dtype=bool)
                     train[perm[:100]] = True
                     test = perm[100:]
-                    model = HorizonChain(features=features).fit(curves.subset(train))
+                    model = HorizonChain(features=features, bound=bound).fit(
+                        curves.subset(train))
                     predicted = model.predict(curves.configs.iloc[test], values[test, :tau]).mean
                     scores.append(r2(values[test, -1], predicted))
-                row[f"{fraction:g} {features}"] = round(float(np.mean(scores)), 3)
+                key = f"{fraction:g} {features}{'' if bound == 'targets' else ' bound ' + bound}"
+                row[key] = round(float(np.mean(scores)), 3)
         print(json.dumps(row), flush=True)
 
 

@@ -159,7 +159,10 @@ class HorizonChain(Predictor):
         bound: what a link's mean is clipped to: ``"targets"`` (the widened range of the values
             it was trained on) or ``"targets+run"`` (that range stretched to take in the run's
             own value after τ epochs: a run below every curve that reached the horizon is not
-            lifted to them, as it was while few curves had).
+            lifted to them, as it was while few curves had).  Not the default: it also lets
+            a run whose value spikes far outside every training curve's (a diverging
+            perplexity or RMSE) keep a prediction far outside them, unflagged — R² −8.9e33
+            on friedman-sgd at 10 % (``docs/results-benchmark.md``, History, stop 28).
     """
 
     learns_from_partial_curves = True
