@@ -135,15 +135,16 @@ def test_small_metaqnn_file_and_bad_cells(tmp_path: Path) -> None:
 
     table.loc[1, "net"] = "[C(64,3,1), Q(1), SM(10)]"
     table.to_csv(good, index=False)
-    with pytest.raises(CurveSetFormatError, match=r"row 1: field 'net'.*'Q\(1\)'"):
+    # rows count data rows from 1, as every importer's messages do (the second row is row 2)
+    with pytest.raises(CurveSetFormatError, match=r"row 2 \(line 3\), column 'net'.*'Q\(1\)'"):
         load_baker2018(good)
 
     table.loc[1, "net"] = "[C(64,3,1), SM(10)]"
     table["lr"] = table["lr"].astype(object)
     table.loc[1, "lr"] = "fast"  # a hyperparameter that is not a number: not kept as text
     table.to_csv(good, index=False)
-    with pytest.raises(CurveSetFormatError, match=r"tiny\.csv: row 1: field 'lr': 'fast' is not "
-                                                  r"a number"):
+    with pytest.raises(CurveSetFormatError, match=r"tiny\.csv: row 2 \(line 3\), column 'lr': "
+                                                  r"'fast' is not a number"):
         load_baker2018(good)
 
 
@@ -152,8 +153,8 @@ def test_a_perplexity_that_is_not_positive_is_refused(tmp_path: Path) -> None:
     pd.DataFrame({"n_layer": [1, 2], "n_inputs": [100, 200], "base_lr": [1.0, 0.5],
                   "ss": [0.5, 0.5], "ep_1": [300.0, 250.0], "ep_2": [200.0, -5.0]}
                  ).to_csv(path, index=False)
-    with pytest.raises(CurveSetFormatError, match=r"row 1: field 'ep_2': val_perplexity -5\.0 "
-                                                  r"is not > 0"):
+    with pytest.raises(CurveSetFormatError, match=r"row 2 \(line 3\), column 'ep_2': "
+                                                  r"val_perplexity -5\.0 is not > 0"):
         load_baker2018(path)
 
 

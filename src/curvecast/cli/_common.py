@@ -7,6 +7,7 @@ import contextlib
 import functools
 import json
 import math
+import os
 import signal
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -157,6 +158,16 @@ def require(module: str) -> None:
         raise ModuleNotFoundError(f"No module named {module!r}", name=module)
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` name one file (through links and relative paths)."""
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    except OSError:
+        return False
+    return a.resolve() == b.resolve()
+
+
 def check_out(path: Path | None) -> None:
     """Refuse, before any work, a file to write whose folder is missing or that is a folder."""
     if path is None:
@@ -171,10 +182,15 @@ _NOT_PARQUET = {".csv", ".tsv", ".txt", ".json", ".jsonl", ".xlsx", ".xls", ".fe
                 ".pickle", ".npz", ".npy", ".h5", ".hdf5"}
 
 
-def check_parquet_out(path: Path) -> None:
+def check_parquet_out(path: Path, reads: Sequence[Path | None] = ()) -> None:
     """:func:`check_out` for a CurveSet file: also refuse a name whose suffix says another
-    format (``demo.csv`` would hold Parquet)."""
+    format (``demo.csv`` would hold Parquet), or a file the command reads (``reads``: the input
+    would be replaced by what was made of it)."""
     check_out(path)
+    for source in reads:
+        if source is not None and _same_file(path, source):
+            raise ValueError(f"{path}: is the file this command reads; write the CurveSet to "
+                             "another file")
     if path.suffix.lower() in _NOT_PARQUET:
         raise ValueError(f"{path}: a CurveSet is written as Parquet; name the file .parquet "
                          "(pandas reads it with pd.read_parquet, and `curvecast data summary` "

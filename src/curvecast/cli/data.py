@@ -162,7 +162,7 @@ def import_baker2018(
     """Convert one of Baker et al.'s published learning-curve CSV files to a CurveSet."""
     from curvecast.datasets.baker2018 import load_baker2018
 
-    check_parquet_out(out)
+    check_parquet_out(out, reads=[csv])
     _saved(load_baker2018(csv), csv.name, out)
 
 
@@ -182,6 +182,11 @@ def _saved(curves: CurveSet, source: str, out: Path) -> None:
         said = "; ".join(f"{n} {reasons.get(k, k)}" for k, n in left_out.items() if n)
         err_console.print(f"warning: {source}: trials left out: {said}", markup=False,
                           highlight=False)
+    replaced = int(curves.provenance.get("replaced_reports") or 0)
+    if replaced:
+        err_console.print(f"note: {source}: {counted(replaced, 'report')} replaced: trials "
+                          "restored from a checkpoint reported those epochs again, and the later "
+                          "reports are kept", markup=False, highlight=False)
     for warning in (curves.gap_warning(source), curves.range_warning(source),
                     curves.axis_warning(source)):
         if warning is not None:
@@ -219,6 +224,7 @@ def import_table(
     direction: DirectionOption,
     out: OutOption,
     id_column: Annotated[str | None, typer.Option(help="Column of config ids (default: "
+                                                       "config_id if the table has one, else "
                                                        "row-0001, … in file order).")] = None,
 ) -> None:
     """Import a wide table: curve columns by --curves, every other column a config feature.
@@ -229,7 +235,7 @@ def import_table(
     """
     from curvecast.datasets import from_table
 
-    check_parquet_out(out)
+    check_parquet_out(out, reads=[file])
     imported = from_table(file, curves, metric, direction, id_column=id_column)
     _saved(imported, file.name, out)
     _short_runs_note(imported, file.name)
@@ -249,7 +255,7 @@ def import_long(
     """Import a long table: one row per (config, epoch) observation."""
     from curvecast.datasets import from_long_table
 
-    check_parquet_out(out)
+    check_parquet_out(out, reads=[file, configs])
     imported = from_long_table(file, metric, direction, configs=configs)
     _saved(imported, file.name, out)
     _short_runs_note(imported, file.name)
@@ -272,7 +278,8 @@ def import_optuna(
     from curvecast.datasets import from_optuna
     from curvecast.datasets.optuna_study import redact
 
-    check_parquet_out(out)
+    sqlite = storage.removeprefix("sqlite:///") if storage.startswith("sqlite:///") else None
+    check_parquet_out(out, reads=[None if sqlite is None else Path(sqlite)])
     _saved(from_optuna(storage, study, metric=metric), f"{redact(storage)} study {study!r}", out)
 
 

@@ -112,7 +112,9 @@ def export(
         "sqlite:///curvecast.db"),
 ) -> None:
     """Turn a study's curves into a CurveSet (training data for the next search)."""
-    check_parquet_out(out)
+    from curvecast.store import parse_storage
+
+    check_parquet_out(out, reads=[parse_storage(storage)])
     with existing_store(storage) as db:
         info = db.study_info(study)
         curves = db.to_curveset(study, epochs=info["settings"].get("epochs"))

@@ -9,7 +9,9 @@ A :class:`CurveSet` holds the validation curves of many configurations of one wo
   present, is the untrained network (``has_untrained_epoch``);
 * ``seconds[config, epoch]`` (float64): wall-clock seconds the epoch took, NaN where unknown;
 * ``configs``: one row per configuration (hyperparameters, architecture encoding, ``n_params``,
-  ``n_layers``), indexed by a string ``config_id`` in the same order as the rows of ``values``;
+  ``n_layers``), indexed by a string ``config_id`` in the same order as the rows of ``values``; a
+  column of mixed kinds (``None``, ``64`` and ``"auto"``) or of lists is kept as text
+  (:mod:`curvecast.curves.config_columns`);
 * ``test_values`` (float64, shape ``(n_configs,)``): the test-set value after the last epoch, NaN
   where unknown;
 * the metric's name and :class:`Direction`, and a ``provenance`` mapping.

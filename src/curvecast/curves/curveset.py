@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from curvecast.curves.config_columns import plain_config_columns
 from curvecast.curves.direction import (
     Direction,
     check_diverged_value,
@@ -62,7 +63,8 @@ class CurveSet:
             raise ValueError(
                 f"config table has {len(self.configs)} rows, values {values.shape[0]} configs"
             )
-        configs = self.configs.copy()
+        configs, _ = plain_config_columns(self.configs)
+        configs = configs.copy()
         configs.index = pd.Index([str(i) for i in configs.index], name="config_id")
         if configs.index.has_duplicates:
             dup = configs.index[configs.index.duplicated()][0]

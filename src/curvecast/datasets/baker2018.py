@@ -14,7 +14,8 @@ lstm_ptb.csv              lstm    280           ep_0 … ep_59     val_perplexit
 ========================  ======  ============  ===============  =========  ==================
 
 Column ``acc_n`` / ``ep_n`` is the value after epoch n; epoch 0 (the untrained network, ResNets and
-LSTMs) is kept.  An empty cell is an unobserved epoch.
+LSTMs) is kept.  An empty cell is an unobserved epoch; ``nan`` or ``inf`` is a diverged run, as in
+every curvecast table (the published files hold none).
 
 The config table keeps the file's hyperparameter columns and adds ``n_params`` and ``n_layers``:
 
@@ -42,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from curvecast.curves import CurveSet, CurveSetFormatError, Direction
+from curvecast.datasets.table_io import cell, read_table
 from curvecast.space.metaqnn import describe_net
 
 __all__ = [
@@ -199,7 +201,7 @@ def _metaqnn_configs(table: pd.DataFrame, source: str) -> pd.DataFrame:
         try:
             arch = describe_net(str(net), (3, 32, 32), 10)
         except ValueError as err:
-            raise CurveSetFormatError(f"{source}: row {i}: field 'net': {err}") from None
+            raise CurveSetFormatError(f"{cell(source, i, 'net')}{err}") from None
         rows.append(arch)
     arch_table = pd.DataFrame(rows, index=table.index)
     out = table[["net", "training_dataset", "lr"] if "training_dataset" in table else
@@ -275,16 +277,16 @@ def load_baker2018(csv_path: str | Path) -> CurveSet:
         raise CurveSetFormatError(f"{source}: no rows below the header: no curves to load")
     curve_cols = _curve_columns([str(c) for c in table.columns], kind.prefix)
     epochs = np.array(list(curve_cols), dtype=np.int64)
-    try:
-        values = table[list(curve_cols.values())].apply(pd.to_numeric, errors="raise")
-    except (ValueError, TypeError) as err:
-        raise CurveSetFormatError(f"{source}: non-numeric value in a curve column ({err})") from None
+    # as every curvecast table reads them: an empty cell is an epoch not reached, a written nan
+    # (or inf) a diverged report, anything else not a number an error naming its row and column
+    _, (matrix, observed) = read_table(path, list(curve_cols.values()))
+    values = pd.DataFrame(matrix, columns=list(curve_cols.values()))
     for column in kind.hyperparameters:  # the paper's HP features: numbers
         numbers = pd.to_numeric(table[column], errors="coerce")
         bad = numbers.isna() & table[column].notna()
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise CurveSetFormatError(f"{source}: row {row}: field {column!r}: "
+            raise CurveSetFormatError(f"{cell(path, row, column)}"
                                       f"{table[column].iloc[row]!r} is not a number")
         table[column] = numbers
     if kind.direction is Direction.MINIMIZE:  # perplexities are > 0 (NaN/inf: diverged)
@@ -292,14 +294,13 @@ def load_baker2018(csv_path: str | Path) -> CurveSet:
         bad_cells = np.isfinite(low) & (low <= 0)
         if bad_cells.any():
             row, col = (int(x[0]) for x in np.nonzero(bad_cells))
-            raise CurveSetFormatError(f"{source}: row {row}: field {values.columns[col]!r}: "
+            raise CurveSetFormatError(f"{cell(path, row, str(values.columns[col]))}"
                                       f"{kind.metric} {float(low[row, col])!r} is not > 0")
     ids = [f"{kind.name}-{i:04d}" for i in range(len(table))]
     table.index = pd.Index(ids, name="config_id")
     values.index = table.index
     configs = _CONFIGS[kind.name](table, source)
-    matrix = values.to_numpy(dtype=np.float64)
-    rows, cols = np.nonzero(~np.isnan(matrix))
+    rows, cols = np.nonzero(observed)
     long = pd.DataFrame({"config_id": np.asarray(ids, dtype=object)[rows],
                          "epoch": epochs[cols], "value": matrix[rows, cols]})
     provenance = {

@@ -11,7 +11,8 @@ As for Optuna studies: a trial stopped early (by a scheduler) is a partial curve
 errored (``error.txt``) is kept only when it reported a NaN or infinite value (a diverged run); a
 trial that reported nothing is left out.  Config ids are the Tune trial ids.  A trial restarted
 after a failure reports epochs again: from the first repeated epoch on, the later run's reports
-replace the earlier ones (as :class:`~curvecast.integrations.ray_tune.CurvecastScheduler` does).
+replace the earlier ones (as :class:`~curvecast.integrations.ray_tune.CurvecastScheduler` does);
+the provenance counts the reports so replaced (``replaced_reports``).
 """
 
 from __future__ import annotations
@@ -92,8 +93,8 @@ def _from_csv(path: Path, metric: str) -> list[Report]:
     return reports
 
 
-def _trial(folder: Path, metric: str) -> tuple[str, dict[str, Any], list[Report]]:
-    """A trial folder → (trial id, config row, reports)."""
+def _trial(folder: Path, metric: str) -> tuple[str, dict[str, Any], list[Report], int]:
+    """A trial folder → (trial id, config row, reports, how many reports a restart replaced)."""
     params = folder / "params.json"
     try:
         config = json.loads(params.read_text())
@@ -112,6 +113,7 @@ def _trial(folder: Path, metric: str) -> tuple[str, dict[str, Any], list[Report]
     for report in reports:  # a restarted trial reports again from its checkpoint's epoch (or 1)
         latest = {e: r for e, r in latest.items() if e < report[0]}
         latest[report[0]] = report
+    replaced = len(reports) - len(latest)
     reports = list(latest.values())
     trial_id = folder.name
     if source.name == "result.json" and reports:
@@ -121,7 +123,7 @@ def _trial(folder: Path, metric: str) -> tuple[str, dict[str, Any], list[Report]
         row = config_row(config)
     except ValueError as err:
         raise CurveSetFormatError(f"{params}: {err}") from None
-    return trial_id, row, reports
+    return trial_id, row, reports, replaced
 
 
 def from_ray(experiment: str | Path, metric: str, direction: Direction | str) -> CurveSet:
@@ -149,8 +151,9 @@ def from_ray(experiment: str | Path, metric: str, direction: Direction | str) ->
         raise CurveSetFormatError(f"{root}: no Ray Tune trial folder (none holds params.json)")
     rows, configs, ids = [], [], []
     left_out = {"no_reports": 0, "errored": 0}
+    replaced = 0
     for folder in folders:
-        trial_id, config, reports = _trial(folder, metric)
+        trial_id, config, reports, restarts = _trial(folder, metric)
         errored = (folder / "error.txt").is_file()
         if not reports:
             left_out["no_reports"] += 1
@@ -160,6 +163,7 @@ def from_ray(experiment: str | Path, metric: str, direction: Direction | str) ->
             continue
         if trial_id in ids:
             trial_id = f"{trial_id}:{folder.name}"
+        replaced += restarts
         ids.append(trial_id)
         configs.append(config)
         rows += [{"config_id": trial_id, "epoch": e, "value": v, "seconds": s}
@@ -169,7 +173,7 @@ def from_ray(experiment: str | Path, metric: str, direction: Direction | str) ->
                                   f"({len(folders)} trial folders; left out: {left_out})")
     long = pd.DataFrame(rows)
     provenance = {"importer": "ray", "experiment": str(root), "trials": len(ids),
-                  "left_out": left_out}
+                  "left_out": left_out, "replaced_reports": replaced}
     return CurveSet.from_long(long, pd.DataFrame(configs, index=pd.Index(ids, name="config_id")),
                               metric=metric, direction=direction, provenance=provenance,
                               source=str(root))

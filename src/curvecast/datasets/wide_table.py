@@ -8,8 +8,10 @@ A spreadsheet, a pandas export or one of the paper's published files::
 
 ``curves`` is a regular expression with one group, the epoch number; it must match a whole column
 name (``acc_(\\d+)`` matches ``acc_12`` but not ``acc_12_test``).  The other columns are the config
-table.  An empty cell (a null in Parquet) is an epoch the run did not reach; ``nan``/``inf`` is a
-diverged run (counted as the worst value, curvecast's one rule).
+table; a column named ``config_id`` (the name curvecast's long tables and files use) holds the
+config ids unless another ``id_column`` is named.  An empty cell (a null in Parquet) is an epoch
+the run did not reach; ``nan``/``inf`` is a diverged run (counted as the worst value, curvecast's
+one rule).
 """
 
 from __future__ import annotations
@@ -62,6 +64,10 @@ def curve_columns(columns: list[str], curves: str, source: str = "<table>") -> d
     return dict(sorted(found.items()))
 
 
+#: The column a table's config ids are read from when no other is named.
+ID_COLUMN = "config_id"
+
+
 def from_table(path: str | Path, curves: str, metric: str, direction: Direction | str, *,
                id_column: str | None = None, diverged_value: float | None = None) -> CurveSet:
     """Load a wide CSV or Parquet table of learning curves (see the module docstring).
@@ -71,7 +77,8 @@ def from_table(path: str | Path, curves: str, metric: str, direction: Direction 
         curves: regex whose one group is the epoch number, e.g. ``r"acc_(\\d+)"``.
         metric: the metric's name (e.g. ``"val_accuracy"``).
         direction: ``"maximize"`` or ``"minimize"``.
-        id_column: the column holding config ids (default: ids ``row-0001``, … in file order).
+        id_column: the column holding config ids (default: ``config_id`` if the table has it,
+            else ids ``row-0001``, … in file order).
         diverged_value: the value a NaN/inf observation counts as (default: the worst observed).
 
     Raises:
@@ -85,7 +92,10 @@ def from_table(path: str | Path, curves: str, metric: str, direction: Direction 
         direction = Direction.parse(direction)
     except ValueError as err:
         raise CurveSetFormatError(f"--direction: {err}") from None
-    by_epoch = curve_columns(read_columns(path), curves, source)
+    columns = read_columns(path)
+    by_epoch = curve_columns(columns, curves, source)
+    if id_column is None and ID_COLUMN in columns:
+        id_column = ID_COLUMN
     configs, (values, observed) = read_table(path, list(by_epoch.values()),
                                              text=[] if id_column is None else [id_column])
     if len(configs) == 0:

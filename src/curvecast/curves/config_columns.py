@@ -1,0 +1,66 @@
+"""Config columns that a Parquet file and the feature encoder can hold: a column whose values are
+not all of one plain kind (text, numbers or booleans) is kept as text.
+
+Tools record configs loosely: Optuna's ``suggest_categorical("width", [None, 64, "auto"])`` and
+Ray Tune's ``tune.choice`` give one column of mixed kinds, and an architecture is often logged as
+a list (``[64, 64, 32]``).  Arrow cannot store a column of mixed kinds, and a list is no category,
+so such a column becomes text: lists, tuples, dicts and arrays as JSON (``"[64, 64, 32]"``),
+anything else as its ``str``; missing values (None, NaN) stay missing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["plain_config_columns"]
+
+_NESTED = (list, tuple, dict, set, np.ndarray)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, bool | np.bool_):
+        return "bool"
+    if isinstance(value, int | float | np.integer | np.floating):
+        return "number"
+    return "other"
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, set):
+        value = sorted(value, key=str)
+    if isinstance(value, list | tuple | dict):
+        return json.dumps(value, default=str)
+    return str(value)
+
+
+def plain_config_columns(configs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """``configs`` with every object column of mixed kinds, or holding lists, dicts or arrays,
+    turned into text (see the module docstring); and the names of the columns turned."""
+    out, turned = configs, []
+    for name in configs.columns:
+        column = configs[name]
+        if column.dtype != object:
+            continue
+        present = [v for v in column.tolist() if not _missing(v)]
+        kinds = {_kind(v) for v in present}
+        if len(kinds) <= 1 and "other" not in kinds:
+            continue
+        if out is configs:
+            out = configs.copy()
+        out[name] = pd.Series([None if _missing(v) else _text(v) for v in column.tolist()],
+                              index=column.index, dtype=object)
+        turned.append(str(name))
+    return out, turned

@@ -1,0 +1,153 @@
+"""A user's review of bringing their own curves in (stop 28): configs of mixed kinds or lists,
+a wide table with a ``config_id`` column, a diverged ``nan`` in one of the paper's files, an
+``--out`` that is the input, and a Ray trial restored from a checkpoint."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import curvecast
+from curvecast import CurveSet, Direction
+from curvecast.datasets.baker2018 import load_baker2018
+from curvecast.features import Featurizer
+from imported import curvecast_cli
+
+PAPER = Path(__file__).resolve().parents[2] / "shared" / "data" / "baker2018"
+
+
+def _curves(configs: pd.DataFrame) -> CurveSet:
+    n = len(configs)
+    values = np.linspace(0.2, 0.9, n * 3).reshape(n, 3)
+    return CurveSet(values=values, observed=np.ones_like(values, dtype=bool),
+                    epochs=np.arange(1, 4), metric="acc", direction=Direction.MAXIMIZE,
+                    configs=configs)
+
+
+def test_configs_of_mixed_kinds_or_lists_are_kept_as_text(tmp_path: Path) -> None:
+    """Optuna's ``suggest_categorical("width", [None, 64, "auto"])`` and an architecture logged
+    as a list crashed the save (Arrow: "Expected bytes, got a 'int' object") and the feature
+    encoder (unhashable list); they are kept as text, missing values stay missing, plain
+    columns are untouched."""
+    configs = pd.DataFrame({"width": [None, 64, "auto", 64], "layers": [[64], [64, 32], None,
+                                                                          np.array([64])],
+                            "lr": [0.1, 0.01, 0.001, 0.1], "name": ["a", "b", "c", "d"],
+                            "flag": [True, False, None, True]},
+                           index=[f"c{i}" for i in range(4)])
+    curves = _curves(configs)
+    assert curves.configs["width"].tolist() == [None, "64", "auto", "64"]
+    assert curves.configs["layers"].tolist() == ["[64]", "[64, 32]", None, "[64]"]
+    assert curves.configs["lr"].tolist() == [0.1, 0.01, 0.001, 0.1]
+    assert curves.configs["flag"].tolist() == [True, False, None, True]
+    path = curves.save(tmp_path / "mixed.parquet")
+    back = CurveSet.load(path)
+
+    def read(column: str) -> list[object]:
+        return [None if pd.isna(v) else v for v in back.configs[column]]
+
+    assert read("width") == [None, "64", "auto", "64"]
+    assert read("layers") == curves.configs["layers"].tolist()
+    encoder = Featurizer(groups=frozenset({"hp"})).fit(back)  # text columns are categories
+    names = encoder.feature_names(2)
+    assert any(n.startswith("width") for n in names) and any(n.startswith("layers") for n in names)
+    features = encoder.transform(back.configs, back.values[:, :2])
+    assert features.shape == (4, len(names)) and np.isfinite(features).all()
+
+
+def test_a_mixed_categorical_optuna_study_imports(tmp_path: Path) -> None:
+    optuna = pytest.importorskip("optuna")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    db = tmp_path / "mixed study.db"
+    study = optuna.create_study(storage=f"sqlite:///{db}", study_name="mixed study",
+                                direction="maximize",
+                                sampler=optuna.samplers.RandomSampler(seed=0))
+
+    def objective(trial: optuna.Trial) -> float:
+        width = trial.suggest_categorical("width", [None, 64, "auto"])
+        for epoch in range(1, 4):
+            trial.report(0.1 * epoch + (0.05 if width == 64 else 0.0), step=epoch)
+        return 0.3
+
+    study.optimize(objective, n_trials=8)
+    out = tmp_path / "o.parquet"
+    proc = curvecast_cli("data", "import", "optuna", f"sqlite:///{db}", "--study", "mixed study",
+                         "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    widths = set(CurveSet.load(out).configs["width"])
+    assert widths <= {"None", "64", "auto"} and len(widths) > 1
+
+
+def test_a_wide_table_takes_its_config_id_column_as_the_ids(tmp_path: Path) -> None:
+    """``config_id`` is the name curvecast's long tables use; a wide table with it failed with
+    pandas' "cannot insert config_id, already exists" unless --id-column was given."""
+    path = tmp_path / "two.csv"
+    pd.DataFrame({"config_id": ["a", "007"], "lr": [0.1, 0.2], "acc_1": [0.3, 0.4],
+                  "acc_2": [0.5, 0.6]}).to_csv(path, index=False)
+    curves = curvecast.from_table(path, r"acc_(\d+)", "acc", "maximize")
+    assert curves.config_ids == ["a", "007"]  # read as text: leading zeros kept
+    assert list(curves.configs.columns) == ["lr"]
+    out = tmp_path / "two.parquet"
+    proc = curvecast_cli("data", "import", "table", path, "--curves", r"acc_(\d+)", "--metric",
+                         "acc", "--direction", "maximize", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    assert CurveSet.load(out).config_ids == ["a", "007"]
+
+
+def test_a_written_nan_in_a_paper_file_is_a_diverged_run_and_an_empty_cell_not_reached(
+        tmp_path: Path) -> None:
+    """The paper's importer read a ``nan`` as "not reached", unlike every other importer, so a
+    diverged run counted as complete-minus-one and dropped out of replays."""
+    if not (PAPER / "metaqnn_cifar10.csv").is_file():
+        pytest.skip("needs ../shared/data/baker2018")
+    table = pd.read_csv(PAPER / "metaqnn_cifar10.csv").head(6)
+    table.loc[2, "acc_20"] = np.nan  # diverged: written as nan
+    table["acc_20"] = table["acc_20"].astype(object)
+    table.loc[4, "acc_20"] = "EMPTY"  # not reached: an empty cell (below)
+    path = tmp_path / "m.csv"
+    path.write_text(table.to_csv(index=False, na_rep="nan").replace("EMPTY", ""))
+    curves = load_baker2018(path)
+    assert curves.observed[2, -1] and np.isnan(curves.values[2, -1])
+    assert not curves.observed[4, -1]
+    assert curves.is_complete().tolist() == [True, True, True, True, False, True]
+    assert curves.diverged().any(axis=1).tolist() == [False, False, True, False, False, False]
+
+
+def test_out_may_not_be_the_file_the_import_reads(tmp_path: Path) -> None:
+    """``data import table x.parquet … --out x.parquet`` replaced the user's table with the
+    CurveSet made from it; ``export --out`` the study database itself."""
+    wide = tmp_path / "runs.parquet"
+    pd.DataFrame({"lr": [0.1, 0.2], "acc_1": [0.3, 0.4]}).to_parquet(wide)
+    before = wide.read_bytes()
+    proc = curvecast_cli("data", "import", "table", wide, "--curves", r"acc_(\d+)", "--metric",
+                         "acc", "--direction", "maximize", "--out", tmp_path / "." / "runs.parquet")
+    assert proc.returncode == 2
+    assert "is the file this command reads" in proc.stderr and "Traceback" not in proc.stderr
+    assert wide.read_bytes() == before
+    db = tmp_path / "c.db"
+    db.write_bytes(b"")
+    proc = curvecast_cli("export", "--storage", f"sqlite:///{db}", "--study", "x", "--out", db)
+    assert proc.returncode == 2 and "is the file this command reads" in proc.stderr
+
+
+def test_a_ray_trial_restored_from_a_checkpoint_says_what_was_replaced(tmp_path: Path) -> None:
+    """Ray reports epochs again after a restore; the later reports win (documented), and the
+    import now says how many were replaced instead of nothing."""
+    experiment = tmp_path / "exp"
+    trial = experiment / "trial_0"
+    trial.mkdir(parents=True)
+    (trial / "params.json").write_text(json.dumps({"lr": 0.1}))
+    reports = [(1, 0.2), (2, 0.3), (3, 0.1), (2, 0.35), (3, 0.4), (4, 0.5)]  # restored at 1
+    (trial / "result.json").write_text("\n".join(
+        json.dumps({"training_iteration": e, "acc": v, "trial_id": "t0"}) for e, v in reports))
+    curves = curvecast.from_ray(experiment, "acc", "max")
+    assert curves.values[0].tolist() == [0.2, 0.35, 0.4, 0.5]
+    assert curves.provenance["replaced_reports"] == 2
+    out = tmp_path / "r.parquet"
+    proc = curvecast_cli("data", "import", "ray", experiment, "--metric", "acc", "--direction",
+                         "maximize", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    assert "2 reports replaced: trials restored from a checkpoint" in proc.stderr
