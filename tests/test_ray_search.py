@@ -220,6 +220,7 @@ def test_search_backend_errors_are_one_line(tmp_path: Path, extra: list[str], me
     text = " ".join(result.output.split())
     assert message in text and "Traceback" not in text
     assert not ray.is_initialized()
+    assert not (tmp_path / "s.db").exists()  # refused before the study's database is made
 
 
 def test_search_backend_ray_without_ray_names_the_extra(tmp_path: Path) -> None:

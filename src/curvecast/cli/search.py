@@ -109,6 +109,13 @@ def search_command(
         backend=backend, workers=workers, prior=prior, address=address, ray_storage=ray_storage,
         settings=settings, command="curvecast " + shlex.join(sys.argv[1:])))
     require("torch")  # every workload trains with PyTorch, in worker processes
+    if backend == "ray":  # a refused or silent address, before the database is created
+        from curvecast.integrations.ray_session import resolve_address
+
+        try:
+            resolve_address(address)
+        except ConnectionError as err:
+            raise fail(str(err)) from None
     with Store(storage) as db, progress(err_console) as bar, terminate_as_interrupt():
         try:
             result = plan.runner(plan.workload, plan.proposer, plan.stop, db, study=study,
