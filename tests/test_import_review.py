@@ -151,3 +151,49 @@ def test_a_ray_trial_restored_from_a_checkpoint_says_what_was_replaced(tmp_path:
                          "maximize", "--out", out)
     assert proc.returncode == 0, proc.stderr
     assert "2 reports replaced: trials restored from a checkpoint" in proc.stderr
+
+
+def test_a_ray_result_cut_off_by_a_kill_loses_only_its_last_line(tmp_path: Path) -> None:
+    """A killed trial leaves a half-written last line in result.json; the whole experiment was
+    refused.  The cut line is left out and said; a bad line elsewhere is still an error."""
+    experiment = tmp_path / "exp"
+    for i, tail in enumerate(('{"training_iteration": 3, "ac', "")):
+        trial = experiment / f"trial_{i}"
+        trial.mkdir(parents=True)
+        (trial / "params.json").write_text(json.dumps({"lr": 0.1 * (i + 1)}))
+        lines = [json.dumps({"training_iteration": e, "acc": 0.1 * e, "trial_id": f"t{i}"})
+                 for e in (1, 2)]
+        (trial / "result.json").write_text("\n".join(lines) + "\n" + tail)
+    curves = curvecast.from_ray(experiment, "acc", "max")
+    assert curves.n_configs == 2 and curves.observed.sum() == 4
+    assert curves.provenance["truncated_lines"] == 1
+    out = tmp_path / "r.parquet"
+    proc = curvecast_cli("data", "import", "ray", experiment, "--metric", "acc", "--direction",
+                         "maximize", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    assert "the last line of 1 result.json was cut off" in proc.stderr
+    broken = experiment / "trial_1" / "result.json"
+    broken.write_text('{"training_iteration": 1, "acc": 0.1, "trial_id": "t1"}\n{oops\n'
+                      '{"training_iteration": 2, "acc": 0.2, "trial_id": "t1"}\n')
+    with pytest.raises(curvecast.CurveSetFormatError, match=r"row 2 \(line 2\): not JSON"):
+        curvecast.from_ray(experiment, "acc", "max")
+
+
+def test_a_wrong_ray_metric_names_what_the_trials_report(tmp_path: Path) -> None:
+    trial = tmp_path / "exp" / "trial_0"
+    trial.mkdir(parents=True)
+    (trial / "params.json").write_text(json.dumps({"lr": 0.1}))
+    (trial / "result.json").write_text(json.dumps(
+        {"training_iteration": 1, "val_acc": 0.5, "loss": 1.0, "done": False}) + "\n")
+    with pytest.raises(curvecast.CurveSetFormatError,
+                       match=r"no trial reported 'acc'.*the trials report 'loss', "
+                             r"'training_iteration', 'val_acc'"):
+        curvecast.from_ray(tmp_path / "exp", "acc", "max")
+
+
+def test_a_table_of_ones_own_given_to_simulate_says_to_import_it(tmp_path: Path) -> None:
+    path = tmp_path / "runs.csv"
+    pd.DataFrame({"lr": [0.1, 0.2], "acc_1": [0.3, 0.4]}).to_csv(path, index=False)
+    proc = curvecast_cli("simulate", path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "curvecast data import table|long|optuna|ray" in proc.stderr

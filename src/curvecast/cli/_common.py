@@ -225,8 +225,25 @@ def _check_parent(path: Path) -> None:
         raise FileNotFoundError(f"{path}: folder {str(path.parent)!r} does not exist")
 
 
+#: What a command that reads curves adds when a file is neither a CurveSet nor a paper file.
+IMPORT_HINT = ("; a table, an Optuna study or a Ray Tune experiment of your own is converted "
+               "first: curvecast data import table|long|optuna|ray … --out curves.parquet")
+
+
+def _with_import_hint(err: CurveSetFormatError) -> CurveSetFormatError:
+    """``err``, with :data:`IMPORT_HINT` when it says the file is not a format commands read."""
+    text = str(err)
+    if "not a curvecast CurveSet file" in text or "not one of the Baker et al." in text:
+        return CurveSetFormatError(text + IMPORT_HINT)
+    return err
+
+
 def load(path: Path, warn: bool = True) -> CurveSet:
-    return checked(CurveSet.load(path), path, warn)
+    try:
+        curves = CurveSet.load(path)
+    except CurveSetFormatError as err:
+        raise _with_import_hint(err) from None
+    return checked(curves, path, warn)
 
 
 def checked(curves: CurveSet, path: Path, warn: bool = True) -> CurveSet:
@@ -277,7 +294,11 @@ def load_any(path: Path, warn: bool = True) -> CurveSet:
     if path.suffix.lower() == ".csv":
         from curvecast.datasets.baker2018 import load_baker2018
 
-        return checked(load_baker2018(path), path, warn)
+        try:
+            curves = load_baker2018(path)
+        except CurveSetFormatError as err:
+            raise _with_import_hint(err) from None
+        return checked(curves, path, warn)
     return load(path, warn)
 
 

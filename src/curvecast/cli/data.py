@@ -182,6 +182,11 @@ def _saved(curves: CurveSet, source: str, out: Path) -> None:
         said = "; ".join(f"{n} {reasons.get(k, k)}" for k, n in left_out.items() if n)
         err_console.print(f"warning: {source}: trials left out: {said}", markup=False,
                           highlight=False)
+    cut = int(curves.provenance.get("truncated_lines") or 0)
+    if cut:
+        err_console.print(f"note: {source}: the last line of {counted(cut, 'result.json')} was "
+                          "cut off (a process killed while writing it) and is left out",
+                          markup=False, highlight=False)
     replaced = int(curves.provenance.get("replaced_reports") or 0)
     if replaced:
         err_console.print(f"note: {source}: {counted(replaced, 'report')} replaced: trials "

@@ -12,7 +12,9 @@ errored (``error.txt``) is kept only when it reported a NaN or infinite value (a
 trial that reported nothing is left out.  Config ids are the Tune trial ids.  A trial restarted
 after a failure reports epochs again: from the first repeated epoch on, the later run's reports
 replace the earlier ones (as :class:`~curvecast.integrations.ray_tune.CurvecastScheduler` does);
-the provenance counts the reports so replaced (``replaced_reports``).
+the provenance counts the reports so replaced (``replaced_reports``).  A ``result.json`` whose
+last line was cut off (a process killed while writing it) loses that line only
+(``truncated_lines`` counts them); any other line that is not JSON is an error.
 """
 
 from __future__ import annotations
@@ -45,15 +47,22 @@ def _number(value: Any, where: str, column: str) -> float:
     return float(value)
 
 
-def _from_json_lines(path: Path, metric: str) -> list[Report]:
-    reports = []
-    for i, line in enumerate(path.read_text().splitlines()):
+def _from_json_lines(path: Path, metric: str) -> tuple[list[Report], int]:
+    """The reports of ``metric`` in a ``result.json``, and 1 when its last line was cut off (a
+    process killed while writing it: that report is left out), else 0."""
+    reports: list[Report] = []
+    text = path.read_text()
+    lines = text.splitlines()
+    last = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
+    for i, line in enumerate(lines):
         if not line.strip():
             continue
         where = f"{path}: row {i + 1} (line {i + 1})"
         try:
             parsed = json.loads(line)
         except json.JSONDecodeError as err:
+            if i == last and not text.endswith("\n"):
+                return reports, 1
             raise CurveSetFormatError(f"{where}: not JSON ({err.msg})") from None
         if not isinstance(parsed, dict):
             raise CurveSetFormatError(f"{where}: not a JSON object (one tune.report's result)")
@@ -71,7 +80,25 @@ def _from_json_lines(path: Path, metric: str) -> list[Report]:
                                       "number >= 0")
         reports.append((int(epoch), _number(result[metric], where, metric),
                         _number(result.get(_SECONDS), where, _SECONDS)))
-    return reports
+    return reports, 0
+
+
+def _reported(folders: list[Path]) -> list[str]:
+    """The numeric results the first trial folder with a report holds (for an error that names
+    what the experiment did report)."""
+    for folder in folders:
+        source = folder / "result.json"
+        if source.is_file():
+            for line in source.read_text().splitlines():
+                try:
+                    result = flatten(json.loads(line))
+                except (json.JSONDecodeError, AttributeError, ValueError):
+                    continue
+                return sorted(k for k, v in result.items()
+                              if isinstance(v, int | float) and not isinstance(v, bool))
+        if (folder / "progress.csv").is_file():
+            return read_columns(folder / "progress.csv")
+    return []
 
 
 def _from_csv(path: Path, metric: str) -> list[Report]:
@@ -93,8 +120,9 @@ def _from_csv(path: Path, metric: str) -> list[Report]:
     return reports
 
 
-def _trial(folder: Path, metric: str) -> tuple[str, dict[str, Any], list[Report], int]:
-    """A trial folder → (trial id, config row, reports, how many reports a restart replaced)."""
+def _trial(folder: Path, metric: str) -> tuple[str, dict[str, Any], list[Report], int, int]:
+    """A trial folder → (trial id, config row, reports, how many reports a restart replaced,
+    1 when its result.json's last line was cut off else 0)."""
     params = folder / "params.json"
     try:
         config = json.loads(params.read_text())
@@ -103,9 +131,10 @@ def _trial(folder: Path, metric: str) -> tuple[str, dict[str, Any], list[Report]
     if not isinstance(config, dict):
         raise CurveSetFormatError(f"{params}: not a JSON object (a trial's config)")
     reports: list[Report] = []
+    truncated = 0
     source = folder / "result.json"
     if source.is_file() and source.stat().st_size:
-        reports = _from_json_lines(source, metric)
+        reports, truncated = _from_json_lines(source, metric)
     elif (folder / "progress.csv").is_file() and (folder / "progress.csv").stat().st_size:
         source = folder / "progress.csv"
         reports = _from_csv(source, metric)
@@ -123,7 +152,7 @@ def _trial(folder: Path, metric: str) -> tuple[str, dict[str, Any], list[Report]
         row = config_row(config)
     except ValueError as err:
         raise CurveSetFormatError(f"{params}: {err}") from None
-    return trial_id, row, reports, replaced
+    return trial_id, row, reports, replaced, truncated
 
 
 def from_ray(experiment: str | Path, metric: str, direction: Direction | str) -> CurveSet:
@@ -151,9 +180,10 @@ def from_ray(experiment: str | Path, metric: str, direction: Direction | str) ->
         raise CurveSetFormatError(f"{root}: no Ray Tune trial folder (none holds params.json)")
     rows, configs, ids = [], [], []
     left_out = {"no_reports": 0, "errored": 0}
-    replaced = 0
+    replaced = truncated = 0
     for folder in folders:
-        trial_id, config, reports, restarts = _trial(folder, metric)
+        trial_id, config, reports, restarts, cut = _trial(folder, metric)
+        truncated += cut
         errored = (folder / "error.txt").is_file()
         if not reports:
             left_out["no_reports"] += 1
@@ -169,11 +199,16 @@ def from_ray(experiment: str | Path, metric: str, direction: Direction | str) ->
         rows += [{"config_id": trial_id, "epoch": e, "value": v, "seconds": s}
                  for e, v, s in reports]
     if not ids:
+        reported = _reported(folders)
+        named = ("" if metric in reported or not reported else
+                 f"; the trials report {', '.join(repr(k) for k in reported[:20])}"
+                 f"{' …' if len(reported) > 20 else ''}")
         raise CurveSetFormatError(f"{root}: no trial reported {metric!r} with {_EPOCH} "
-                                  f"({len(folders)} trial folders; left out: {left_out})")
+                                  f"({len(folders)} trial folders; left out: {left_out}){named}")
     long = pd.DataFrame(rows)
     provenance = {"importer": "ray", "experiment": str(root), "trials": len(ids),
-                  "left_out": left_out, "replaced_reports": replaced}
+                  "left_out": left_out, "replaced_reports": replaced,
+                  "truncated_lines": truncated}
     return CurveSet.from_long(long, pd.DataFrame(configs, index=pd.Index(ids, name="config_id")),
                               metric=metric, direction=direction, provenance=provenance,
                               source=str(root))
