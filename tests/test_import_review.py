@@ -197,3 +197,22 @@ def test_a_table_of_ones_own_given_to_simulate_says_to_import_it(tmp_path: Path)
     proc = curvecast_cli("simulate", path)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "curvecast data import table|long|optuna|ray" in proc.stderr
+
+
+def test_an_import_counted_from_0_says_how_it_read_epoch_0(tmp_path: Path) -> None:
+    """Steps 0…9 are read as the untrained network and 9 trained epochs; the import only said
+    "9 trained epochs", so a log that counts trained epochs from 0 was silently shifted."""
+    path = tmp_path / "zero.csv"
+    pd.DataFrame({"lr": [0.1, 0.2], **{f"acc_{e}": [0.1 * e, 0.05 * e] for e in range(10)}}
+                 ).to_csv(path, index=False)
+    proc = curvecast_cli("data", "import", "table", path, "--curves", r"acc_(\d+)", "--metric",
+                         "acc", "--direction", "maximize", "--out", tmp_path / "z.parquet")
+    assert proc.returncode == 0, proc.stderr
+    said = " ".join(proc.stdout.split())
+    assert ("x 9 trained epochs (epoch 0 read as the untrained network: if your steps count "
+            "trained epochs from 0, add 1 to them and import again)") in said
+    one = tmp_path / "one.csv"
+    pd.DataFrame({"lr": [0.1], "acc_1": [0.3], "acc_2": [0.5]}).to_csv(one, index=False)
+    proc = curvecast_cli("data", "import", "table", one, "--curves", r"acc_(\d+)", "--metric",
+                         "acc", "--direction", "maximize", "--out", tmp_path / "o.parquet")
+    assert "untrained" not in proc.stdout

@@ -163,16 +163,20 @@ def import_baker2018(
     from curvecast.datasets.baker2018 import load_baker2018
 
     check_parquet_out(out, reads=[csv])
-    _saved(load_baker2018(csv), csv.name, out)
+    _saved(load_baker2018(csv), csv.name, out, paper=True)
 
 
-def _saved(curves: CurveSet, source: str, out: Path) -> None:
-    """Write an imported CurveSet and say what it holds."""
+def _saved(curves: CurveSet, source: str, out: Path, paper: bool = False) -> None:
+    """Write an imported CurveSet and say what it holds (``paper``: one of the paper's files,
+    whose epoch 0 is the untrained network for certain)."""
     curves.save(out)
     complete = int(curves.is_complete().sum())
     trained = int((curves.epochs > 0).sum())
+    untrained = (" (epoch 0 read as the untrained network: if your steps count trained epochs "
+                 "from 0, add 1 to them and import again)" if not paper and curves.epochs.size
+                 and curves.epochs[0] == 0 else "")
     console.print(f"{source}: {counted(curves.n_configs, 'config')} ({complete} complete) x "
-                  f"{counted(trained, 'trained epoch')}, {curves.metric} "
+                  f"{counted(trained, 'trained epoch')}{untrained}, {curves.metric} "
                   f"({curves.direction.value}) -> {out}")
     left_out = curves.provenance.get("left_out") or {}
     if isinstance(left_out, dict) and any(left_out.values()):
