@@ -310,3 +310,25 @@ def test_an_empty_metric_name_for_an_optuna_import_is_refused(tmp_path: Path, ru
     code, out, err = run("data", "import", "optuna", f"sqlite:///{tmp_path / 'none.db'}",
                          "--study", "s", "--metric", " ", "--out", tmp_path / "o.parquet")
     refused(code, out, err, "--metric: an empty name")
+
+
+def test_evaluate_scores_do_not_depend_on_the_metric_units(run: Run, tmp_path: Path) -> None:
+    """A user's review: values ×1e-170 gave R² = 1.000 for every predictor (the squared errors
+    underflowed to 0), values ×1e300 gave NaN.  R² is unit-free and RMSE scales with the values."""
+    import json
+    from dataclasses import replace
+
+    base = synthetic(n=140, epochs=8, seed=3)
+    scores = {}
+    for scale in (1.0, 1e-170, 1e150):
+        path = replace(base, values=base.values * scale).save(tmp_path / f"s{scale:g}.parquet")
+        code, _, err = run("evaluate", path, "--predictors", "last-value", "--experiments",
+                           "table1", "--fractions", "0.25", "--repeats", "1", "--json",
+                           tmp_path / f"s{scale:g}.json")
+        assert code == 0, err
+        records = json.loads((tmp_path / f"s{scale:g}.json").read_text())["results"]
+        scores[scale] = {r["metric"]: r["mean"] for r in records}
+    assert scores[1e-170]["r2"] == pytest.approx(scores[1.0]["r2"], abs=1e-9)
+    assert scores[1e150]["r2"] == pytest.approx(scores[1.0]["r2"], abs=1e-9)
+    assert scores[1.0]["r2"] < 0.99  # a real score (last-value: −3.7 here), not underflow's 1.0
+    assert scores[1e-170]["rmse"] == pytest.approx(scores[1.0]["rmse"] * 1e-170, rel=1e-9)

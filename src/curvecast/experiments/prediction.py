@@ -86,12 +86,20 @@ def tau_for(fraction: float, n_epochs: int) -> int:
 
 
 def quality(truth: np.ndarray, mean: np.ndarray, std: np.ndarray) -> dict[str, float]:
-    """The quality metrics of one prediction of ``truth`` (all shape ``(n,)``)."""
+    """The quality metrics of one prediction of ``truth`` (all shape ``(n,)``).
+
+    R² and RMSE are computed on values divided by a power of ten near the largest ``|truth|``
+    (RMSE scaled back), so that metrics of 1e-170 or 1e300 do not underflow or overflow when
+    squared (R² = 1 or NaN, silently); they do not depend on the metric's units."""
     z = np.abs(truth - mean) / std
     tau = stats.kendalltau(mean, truth).statistic if len(truth) > 1 else float("nan")
+    finite = np.abs(truth[np.isfinite(truth)])
+    top = float(finite.max()) if finite.size else 0.0
+    scale = 10.0 ** math.floor(math.log10(top)) if top > 0 else 1.0
+    t, m = truth / scale, mean / scale
     return {
-        "r2": float(r2_score(truth, mean)),
-        "rmse": float(np.sqrt(np.mean((truth - mean) ** 2))),
+        "r2": float(r2_score(t, m)),
+        "rmse": float(np.sqrt(np.mean((t - m) ** 2))) * scale,
         "kendall_tau": float(tau),
         "coverage_68": float(np.mean(z <= 1.0)),
         "coverage_95": float(np.mean(z <= 1.96)),
