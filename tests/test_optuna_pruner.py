@@ -408,6 +408,46 @@ def test_trials_that_end_early_on_their_own_are_partial_curves_and_said() -> Non
     assert states.count(optuna.trial.TrialState.PRUNED) >= 10
 
 
+def test_one_trial_with_a_step_the_others_lack_does_not_turn_pruning_off() -> None:
+    """A user's review: one trial that also reported step 0 (the untrained network) made step 0
+    the axis's first step, so no other trial had a curve and nothing was ever pruned, silently.
+    Leading steps that fewer than half of the complete trials report are left out, and said;
+    an extra last step is still waited for, and the warning names the trial that reported it."""
+    values, _ = synthetic_curves(60, seed=3)
+    plain = reporting(values)
+
+    def with_step_0(trial: optuna.Trial) -> float:
+        if trial.number == 2:
+            trial.report(0.1, step=0)
+        return float(plain(trial))
+
+    pruner = CurvecastPruner()
+    study = optuna.create_study(direction="maximize", pruner=pruner,
+                                sampler=optuna.samplers.RandomSampler(seed=0))
+    with pytest.warns(UserWarning, match=r"step\(s\) 0 reported by trial 2 but by fewer than "
+                                         r"half of the complete trials are left out") as seen:
+        study.optimize(with_step_0, n_trials=60)
+    assert len([w for w in seen if "CurvecastPruner" in str(w.message)]) == 1
+    pruned = [t for t in study.trials if t.state is optuna.trial.TrialState.PRUNED]
+    reference = optuna.create_study(direction="maximize", pruner=CurvecastPruner(),
+                                    sampler=optuna.samplers.RandomSampler(seed=0))
+    reference.optimize(plain, n_trials=60)
+    assert len(pruned) >= 10 and abs(len(pruned) - sum(
+        t.state is optuna.trial.TrialState.PRUNED for t in reference.trials)) <= 3
+
+    def with_last_step(trial: optuna.Trial) -> float:
+        value = float(plain(trial))
+        if trial.number == 2:
+            trial.report(value, step=values.shape[1] + 1)  # e.g. a test metric logged last
+        return value
+
+    study = optuna.create_study(direction="maximize", pruner=CurvecastPruner(),
+                                sampler=optuna.samplers.RandomSampler(seed=0))
+    with pytest.warns(UserWarning, match=r"completed after 10 of the 11 steps that trial 2, the "
+                                         r"longest complete trial, reported"):
+        study.optimize(with_last_step, n_trials=12)
+
+
 def test_a_study_made_anew_under_the_same_name_starts_afresh() -> None:
     """A user's review: one pruner reused for a new study of the same name (a notebook cell run
     again, a study deleted and made anew) crashed on a bare assert, or judged the new trials

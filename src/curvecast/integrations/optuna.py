@@ -70,6 +70,7 @@ from __future__ import annotations
 
 import threading
 import warnings
+from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -207,12 +208,21 @@ class CurvecastPruner(BasePruner):
         self._check_prior(study, entry.key)
         step = max(trial.intermediate_values)
         history, running = entry.curves.history(study, trial, finished, key=entry.key)
+        if entry.curves.dropped and not entry.warned_steps:
+            entry.warned_steps = True
+            left_out, number = entry.curves.dropped
+            warnings.warn(
+                f"CurvecastPruner: step(s) {', '.join(map(str, left_out))} reported by trial "
+                f"{number} but by fewer than half of the complete trials are left out of every "
+                f"trial's curve, which starts at step {entry.curves.axis[0]}, where most do",
+                UserWarning, stacklevel=4)
         if entry.curves.short and not entry.warned:
             entry.warned = True
             number, steps = entry.curves.short
             warnings.warn(
                 f"CurvecastPruner: trial {number} completed after {steps} of the "
-                f"{len(entry.curves.axis)} steps the longest complete trial reported; a trial "
+                f"{len(entry.curves.axis)} steps that trial {entry.curves.longest}, the longest "
+                "complete trial, reported; a trial "
                 "counts as complete (a curve to the end) only when it reports every step, so "
                 "shorter ones teach the predictor as partial curves and pruning waits for "
                 f"{self.stopper.min_complete} full-length trials (an objective that stops "
@@ -340,13 +350,14 @@ def _set_attrs(study: optuna.study.Study, trial: FrozenTrial, attrs: dict[str, A
 class _CachedStudy:
     """A study's cached view: the storage object and id it belongs to (``storage`` None in a
     copy or a pickle, until the study is seen again), the study's key in the stopper's caches,
-    its curves, and whether the short-trial warning was given."""
+    its curves, and whether the short-trial and the left-out-steps warnings were given."""
 
     storage: Any
     study_id: int | None
     key: str
     curves: _StudyCurves
     warned: bool = False
+    warned_steps: bool = False
 
 
 class _StudyCurves:
@@ -354,9 +365,12 @@ class _StudyCurves:
 
     A finished trial (COMPLETE or PRUNED) never changes, so its row — curve, observed length and
     config — is built once; each call only looks at trials that finished since the last one.  The
-    budget axis is the set of steps the complete trials reported; a complete trial that misses a
-    step of it is not used, a pruned one is a partial curve up to its first missing step.  When
-    a new complete trial changes the axis, the cache is rebuilt.
+    budget axis is the set of steps the complete trials reported, without the leading steps that
+    fewer than half of them reported (one trial that also reports step 0, the untrained network,
+    would otherwise leave every other trial without the axis's first step, and nothing would be
+    judged); every trial is read along the axis up to its first missing step, so a complete trial
+    that misses a later step is a partial curve, as a pruned one is.  When a new complete trial
+    changes the axis, the cache is rebuilt.
     """
 
     def __init__(self, config_attrs: Sequence[str], columns: Collection[str] | None,
@@ -379,6 +393,14 @@ class _StudyCurves:
         #: (trial number, steps) of a complete trial that reported fewer steps than the axis
         #: (it is a partial curve), the first seen; None when there is none
         self.short: tuple[int, int] | None = None
+        #: how many complete trials reported each step, and how many complete trials there are
+        self._step_counts: Counter[int] = Counter()
+        self._n_complete = 0
+        #: the first complete trial that reported the axis's last step
+        self.longest: int | None = None
+        #: (leading steps left out of the axis, a complete trial that reported them), the first
+        #: time it happened; None when it did not
+        self.dropped: tuple[tuple[int, ...], int] | None = None
         self._running: tuple[int, pd.DataFrame, pd.DataFrame] | None = None
         self._version = 0  # counts the changes of the rows
         # the config table of the rows and a running trial, and what it was built from
@@ -406,8 +428,21 @@ class _StudyCurves:
         new_complete = [t for t in finished if t.state is TrialState.COMPLETE
                         and t.intermediate_values and t.number not in self._seen]
         if new_complete:
-            axis = tuple(sorted({s for t in new_complete for s in t.intermediate_values}
-                                | set(self._axis)))
+            for t in new_complete:
+                top = max(self._step_counts, default=None)
+                self._step_counts.update(t.intermediate_values.keys())
+                self._n_complete += 1
+                if top is None or max(t.intermediate_values) > top:
+                    self.longest = t.number
+            steps = sorted(self._step_counts)
+            first = next((i for i, s in enumerate(steps)
+                          if 2 * self._step_counts[s] >= self._n_complete), 0)
+            axis = tuple(steps[first:])
+            if first and self.dropped is None:
+                reporter = next((t.number for t in finished if t.state is TrialState.COMPLETE
+                                 and steps[0] in t.intermediate_values), None)
+                if reporter is not None:
+                    self.dropped = (tuple(steps[:first]), reporter)
             if axis != self._axis:
                 self._axis, self._seen, self._rows = axis, set(), []
                 self._matrix = None
