@@ -35,7 +35,7 @@ for data in ACCURACY_SETS:
     settings = {} if how in ("auto", "accuracy") else {"log_target": False}
     table = study_configs(curves.configs, "all")
     t0 = time.time()
-    records = [run_study(values, sign, lambda: curvecast_rule(None, dict(settings)), 200, s,
-                         table) for s in seeds]
+    records = [run_study(values, sign, lambda kw=settings: curvecast_rule(None, dict(kw)), 200,
+                         s, table) for s in seeds]
     print(json.dumps({"data": data, "how": how, "seeds": f"{seeds[0]}-{seeds[-1]}",
                       **summarise(records), "s": round(time.time() - t0)}), flush=True)
