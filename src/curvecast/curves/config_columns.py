@@ -19,8 +19,6 @@ import pandas as pd
 
 __all__ = ["plain_config_columns"]
 
-_NESTED = (list, tuple, dict, set, np.ndarray)
-
 
 def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
@@ -46,21 +44,17 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def plain_config_columns(configs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
-    """``configs`` with every object column of mixed kinds, or holding lists, dicts or arrays,
-    turned into text (see the module docstring); and the names of the columns turned."""
-    out, turned = configs, []
+def plain_config_columns(configs: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``configs`` with every object column of mixed kinds, or holding lists, dicts or
+    arrays, turned into text (see the module docstring)."""
+    out = configs.copy()
     for name in configs.columns:
         column = configs[name]
         if column.dtype != object:
             continue
-        present = [v for v in column.tolist() if not _missing(v)]
-        kinds = {_kind(v) for v in present}
+        kinds = {_kind(v) for v in column.tolist() if not _missing(v)}
         if len(kinds) <= 1 and "other" not in kinds:
             continue
-        if out is configs:
-            out = configs.copy()
         out[name] = pd.Series([None if _missing(v) else _text(v) for v in column.tolist()],
                               index=column.index, dtype=object)
-        turned.append(str(name))
-    return out, turned
+    return out

@@ -63,8 +63,7 @@ class CurveSet:
             raise ValueError(
                 f"config table has {len(self.configs)} rows, values {values.shape[0]} configs"
             )
-        configs, _ = plain_config_columns(self.configs)
-        configs = configs.copy()
+        configs = plain_config_columns(self.configs)
         configs.index = pd.Index([str(i) for i in configs.index], name="config_id")
         if configs.index.has_duplicates:
             dup = configs.index[configs.index.duplicated()][0]
