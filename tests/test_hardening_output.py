@@ -368,3 +368,6 @@ def test_show_and_studies_say_which_running_trials_lost_their_process(tmp_path: 
     assert [(t["state"], t["interrupted"]) for t in listed["trials"]] == [("running", False),
                                                                           ("running", True)]
     assert "interrupted 1, running 1" in run("studies", "--storage", url).stdout
+    page = tmp_path / "i.html"
+    assert run("report", "--storage", url, "--study", "i", "--out", page).exit_code == 0
+    assert '<td class="running">interrupted</td>' in page.read_text()

@@ -146,7 +146,8 @@ def decisions_figure(trials: Sequence[StoredTrial], epochs: int, delta: float | 
     ax.set_ylabel("epochs trained")
     ax.set_title("Where each trial ended", fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower left")
+    if ax.get_legend_handles_labels()[0]:  # none while no trial has finished
+        ax.legend(fontsize=8, loc="lower left")
 
     cont = [(t.number + 0.8 * d.epoch / (epochs + 1) - 0.4, d.probability) for t in trials
             for d in t.decisions if d.probability is not None and d.action is not Action.STOP]

@@ -80,7 +80,7 @@ def _trial_rows(trials: Sequence[StoredTrial], told: Mapping[int, Told] | None) 
     for t in trials:
         last = t.decisions[-1] if t.decisions else None
         pred = last_prediction(t)
-        cells = [f"t{t.number}", f'<td class="{t.state.value}">{t.state.value}</td>',
+        cells = [f"t{t.number}", f'<td class="{t.state.value}">{t.shown_state}</td>',
                  str(len(t.values)), _html.fmt(t.values[-1][1]) if t.values else "–",
                  f"{_html.fmt(pred.mean)} ± {_html.fmt(pred.std, 2)}" if pred else "–",
                  _html.fmt(pred.probability, 3) if pred else "–"]
