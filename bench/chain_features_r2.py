@@ -14,6 +14,12 @@ made ``targets+run`` the default, whose keys carry a `` bound targets+run`` suff
 
     .venv/bin/python bench/chain_features_r2.py --features last+best+slope \
         --bound targets,targets+run > bench/results/chain_bound_r2.jsonl
+
+``--trim-worse K`` sets ``HorizonChain(trim_worse=K)`` (default none, as in those runs; stop 28
+made 5 the default, whose keys carry a `` trim 5`` suffix):
+
+    .venv/bin/python bench/chain_features_r2.py --features last+best+slope --trim-worse 5 \
+        > bench/results/chain_trim_r2.jsonl
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ def main() -> None:
     parser.add_argument("--data", default="all")
     parser.add_argument("--features", default="last+best,last+best+slope")
     parser.add_argument("--bound", default="targets")
+    parser.add_argument("--trim-worse", type=float, default=None)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     for name in data_names(args.data, "none"):
@@ -55,11 +62,12 @@ def main() -> None:
                     train = np.zeros(n, dtype=bool)
                     train[perm[:100]] = True
                     test = perm[100:]
-                    model = HorizonChain(features=features, bound=bound).fit(
-                        curves.subset(train))
+                    model = HorizonChain(features=features, bound=bound,
+                                         trim_worse=args.trim_worse).fit(curves.subset(train))
                     predicted = model.predict(curves.configs.iloc[test], values[test, :tau]).mean
                     scores.append(r2(values[test, -1], predicted))
-                key = f"{fraction:g} {features}{'' if bound == 'targets' else ' bound ' + bound}"
+                key = (f"{fraction:g} {features}{'' if bound == 'targets' else ' bound ' + bound}"
+                       f"{'' if args.trim_worse is None else f' trim {args.trim_worse:g}'}")
                 row[key] = round(float(np.mean(scores)), 3)
         print(json.dumps(row), flush=True)
 

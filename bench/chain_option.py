@@ -5,6 +5,8 @@
     .venv/bin/python bench/chain_option.py bound targets+run 10 20  # the run's own value admitted
     PYTHONPATH=/tmp/dof/src .venv/bin/python bench/chain_option.py dof_rule correlated 0 10
 
+    .venv/bin/python bench/chain_option.py trim_worse 5 0 10   # numbers and null read as JSON
+
 (``dof_rule`` exists only with ``bench/patches/dof_rule.patch`` applied to a scratch clone: see
 ``bench/dof_calibration.py``.)  One JSON line per data set (the option and its value, speedup,
 best kept, mean regret, ms per decision, seconds).
@@ -28,7 +30,16 @@ from protocol_sim import (
     summarise,
 )
 
-option, value = sys.argv[1], sys.argv[2]
+
+def parsed(text: str) -> object:
+    """A number, true/false/null as JSON reads them; anything else the text itself."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+option, value = sys.argv[1], parsed(sys.argv[2])
 seeds = range(int(sys.argv[3]), int(sys.argv[4]))
 for data in data_names("all", "friedman-sgd"):
     curves = load(DATA[data])

@@ -79,7 +79,10 @@ GRID: tuple[Point, ...] = (
       for d in (0.95, 0.99)),
     *((d, "last+best", "markov", 0.2, 0.1, "pooled", "all") for d in (0.99, 0.95, 0.97, 0.98)),
     # stop 25: the first link also sees the last step (development runs in the stand-in first)
-    (0.99, "last+best+slope", "markov", 0.2, 0.1, "pooled", "all"))
+    (0.99, "last+best+slope", "markov", 0.2, 0.1, "pooled", "all"),
+    # stop 28: stop 25's point with the links refitted without the rows far on the worse side
+    # (``trim_worse``, scaled MADs below the median residual; stand-in runs first)
+    *((0.99, "last+best+slope", "markov", 0.2, 0.1, "pooled", f"all+trim{k}") for k in (3, 5)))
 #: Settings measured the same way and reported, but not chosen from (added to the runs after the
 #: grid's choice was made; docs/results-benchmark.md says what they gave and why they stay out).
 TRIED: tuple[Point, ...] = (
@@ -121,18 +124,23 @@ def grid_name(delta: float, features: str, links: str = "markov", stretch: float
 def chain(features: str, links: str, spread: str, configs: str) -> Predictor:
     """A grid point's predictor (``configs``: "none", or which links see the run's config;
     "all+kernel": every link, and ``KernelChain``'s correction once 100 curves have finished;
-    "all+run": every link, each link's bound stretched to take in the run's own value; every
-    other point clips to the targets' range, as it did when it was measured)."""
+    "all+run": every link, each link's bound stretched to take in the run's own value;
+    "all+trimK": every link, each refitted without the rows K scaled MADs or more below the
+    median residual; every other point clips to the targets' range and trims nothing, as it
+    did when it was measured)."""
     if configs == "none":
         return HorizonChain(features=features, links=links, spread=spread, config_rows=None,
-                            bound="targets")
+                            bound="targets", trim_worse=None)
     if configs == "all+kernel":
         return KernelChain(chain=chain(features, links, spread, "all"))
     if configs == "all+run":
         return HorizonChain(features=features, links=links, spread=spread, config_links="all",
                             bound="targets+run")
+    if configs.startswith("all+trim"):
+        return HorizonChain(features=features, links=links, spread=spread, config_links="all",
+                            bound="targets", trim_worse=float(configs.removeprefix("all+trim")))
     return HorizonChain(features=features, links=links, spread=spread, config_links=configs,
-                        bound="targets")
+                        bound="targets", trim_worse=None)
 
 
 class Timed(Stopper):

@@ -485,3 +485,44 @@ def test_a_prior_from_a_study_that_reported_from_step_0(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"the prior counts epochs from 0 .* report them the "
                                          r"same way in both"):
         one_based.optimize(reporting(values, first_step=1), n_trials=30)
+
+
+def test_runs_that_collapse_do_not_widen_what_the_pruner_is_unsure_of() -> None:
+    """A user's stress test: two of the first complete trials collapsing to 0 after half their
+    steps made the pruner spend 1.7x the epochs on the normal trials of the whole study: they
+    pulled each link's line down and widened the one-sided σ.  The default now refits the links
+    without such rows (``HorizonChain(trim_worse=5)``, stop 28)."""
+    from curvecast.predictors import HorizonChain
+
+    T = 20
+    x = np.arange(1, T + 1)
+
+    def normal_epochs(trim: float | None, collapse: bool) -> int:
+        spent = 0
+        for seed in range(3):
+            def objective(trial: optuna.Trial, seed: int = seed) -> float:
+                r = np.random.default_rng(1000 * seed + trial.number)
+                curve = (r.uniform(0.5, 0.95) * (1 - np.exp(-r.uniform(0.1, 0.5) * x))
+                         + r.normal(0, 0.005, T))
+                value = 0.0
+                for step, value in enumerate(curve, 1):
+                    if collapse and trial.number % 5 == 0 and step > 10:
+                        value = 0.0
+                    trial.report(float(value), step)
+                    if trial.should_prune():
+                        raise optuna.TrialPruned()
+                return float(value)
+
+            pruner = CurvecastPruner(predictor=HorizonChain(trim_worse=trim))
+            study = optuna.create_study(direction="maximize", pruner=pruner,
+                                        sampler=optuna.samplers.RandomSampler(seed=seed))
+            study.optimize(objective, n_trials=60)
+            spent += sum(len(t.intermediate_values) for t in study.trials if t.number % 5)
+        return spent
+
+    clean = normal_epochs(5.0, collapse=False)
+    assert clean == normal_epochs(None, collapse=False)  # nothing to trim: the same decisions
+    untrimmed, trimmed = normal_epochs(None, collapse=True), normal_epochs(5.0, collapse=True)
+    assert untrimmed > 1.4 * clean
+    assert trimmed < 1.15 * clean
+    assert HorizonChain().trim_worse == 5.0  # the default

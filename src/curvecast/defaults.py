@@ -55,6 +55,12 @@ CHAIN_CONFIG_LINKS = "all"
 #: widened range of its training targets) or ``"targets+run"`` (stretched to the run's own value).
 CHAIN_BOUND = "targets"
 
+#: Rows of a :class:`curvecast.predictors.HorizonChain` link whose residual lies more than this
+#: many scaled MADs below the median (runs that collapsed or diverged) are left out of the link's
+#: refit; None: none are.  Chosen leave one data set out in the Optuna runs (stop 28: 5 against 3
+#: and none; None before).
+CHAIN_TRIM_WORSE: float | None = 5.0
+
 #: Finished curves :class:`curvecast.predictors.KernelChain` (not the stopping rule's default) needs
 #: before a kernel ridge regression corrects the chain's prediction from the whole partial curve
 #: and the config; with fewer it predicts as the chain.  The paper's SRM waits for 100 complete

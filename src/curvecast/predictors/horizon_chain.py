@@ -104,6 +104,16 @@ class HorizonChain(Predictor):
     every development set and kept the best as often; in the benchmark it used 6–30 % fewer
     epochs and kept the best in 122 of 140 seeds and orderings, against 124.)
 
+    **Runs that collapsed are left out of the links' fits** (``trim_worse=5``, the default since
+    stop 28): each link is refitted without the rows whose residual lies 5 scaled MADs or more
+    below the median residual (runs that collapsed or diverged after the link's input epoch),
+    when enough rows remain; its bound still spans every row's target.  Such rows pull the
+    least-squares line down, which leaves the other runs' errors on the better side and widens
+    the one-sided σ; a late bloomer is an error on the better side and is never trimmed.  (In the
+    benchmark: 3.5 % fewer epochs over the six development sets, the best kept in 57 of 60
+    studies against 59; a study whose first complete runs include two that collapsed spent 41 %
+    fewer epochs on its other runs.)
+
     **Anchored links** (``links="anchored"``): with ``"markov"`` links, a later link ``b → c``
     sees only the predicted value after ``b`` epochs, so the chain composes regressions that each
     shrink towards the mean and forget what came before ``b``.  On long curves whose runs take off
@@ -163,6 +173,8 @@ class HorizonChain(Predictor):
         config_rows: curves that must reach a link's horizon before it also regresses on the
             run's config (see the class notes); None: never (the curves alone).
         config_links: ``"first"`` (only the first link sees the config) or ``"all"``.
+        trim_worse: a link is refitted without the rows this many scaled MADs or more below its
+            median residual (see the class notes); None: every row is kept.
         bound: what a link's mean is clipped to: ``"targets"`` (the widened range of the values
             it was trained on) or ``"targets+run"`` (that range stretched to take in the run's
             own value after τ epochs: a run below every curve that reached the horizon is not
@@ -181,7 +193,8 @@ class HorizonChain(Predictor):
                  spread: str = defaults.CHAIN_SPREAD,
                  config_rows: int | None = defaults.CHAIN_CONFIG_ROWS,
                  config_links: str = defaults.CHAIN_CONFIG_LINKS,
-                 bound: str = defaults.CHAIN_BOUND) -> None:
+                 bound: str = defaults.CHAIN_BOUND,
+                 trim_worse: float | None = defaults.CHAIN_TRIM_WORSE) -> None:
         if features not in ("last", "last+best", "last+best+slope"):
             raise ValueError("features must be 'last', 'last+best' or 'last+best+slope', got "
                              f"{features!r}")
@@ -218,6 +231,9 @@ class HorizonChain(Predictor):
         if bound not in ("targets", "targets+run"):
             raise ValueError(f"bound must be 'targets' or 'targets+run', got {bound!r}")
         self.bound = bound
+        if trim_worse is not None and not trim_worse > 0.0:
+            raise ValueError(f"trim_worse must be None or > 0, got {trim_worse}")
+        self.trim_worse = None if trim_worse is None else float(trim_worse)
         self.config_rows = None if config_rows is None else int(config_rows)
         self.config_links = config_links
         #: whether predictions depend on the config table (with ``config_rows``)
@@ -238,6 +254,8 @@ class HorizonChain(Predictor):
             extra += f", config_links={self.config_links!r}"
         if self.bound != defaults.CHAIN_BOUND:
             extra += f", bound={self.bound!r}"
+        if self.trim_worse != defaults.CHAIN_TRIM_WORSE:
+            extra += f", trim_worse={self.trim_worse}"
         return (f"HorizonChain(features={self.features!r}, ladder={self.ladder:g}, "
                 f"min_rows={self.min_rows}, clip={self.clip:g}, tail={self.tail!r}, "
                 f"links={self.links!r}{extra})")
@@ -333,7 +351,8 @@ class HorizonChain(Predictor):
 
     def _settings(self) -> tuple[object, ...]:
         return (type(self), self.features, self.ladder, self.min_rows, self.clip, self.ridge,
-                self.tail, self.links, self.spread, self.config_rows, self.config_links)
+                self.tail, self.links, self.spread, self.config_rows, self.config_links,
+                self.bound, self.trim_worse)
 
     def _take_over(self, old: HorizonChain) -> None:
         """Keep ``old``'s links and calibrations that the rows added since cannot change (see
@@ -433,17 +452,39 @@ class HorizonChain(Predictor):
             a_inv: NDArray[np.float64] = np.asarray(np.linalg.inv(A), dtype=np.float64)
             beta = a_inv @ (X.T @ y)
             resid = y - X @ beta
-            dof = float(rows.size - X.shape[1])
+            low, high = float(y.min()), float(y.max())  # the bound: every row's target
+            if self.trim_worse is not None:
+                X, y, a_inv, beta, resid = self._trimmed(X, y, a_inv, beta, resid)
+            dof = float(y.size - X.shape[1])
             centred = y - y.mean()
-            spread = float(centred @ centred) / rows.size  # var(y): the floor's scale
+            spread = float(centred @ centred) / y.size  # var(y): the floor's scale
             floor = 1e-12 * (1.0 + spread)
             s2 = max(float(np.sum(self._squared(resid))) / dof, floor)
-            link = _Link(beta, a_inv, s2, dof, float(y.min()), float(y.max()), anchored,
+            link = _Link(beta, a_inv, s2, dof, low, high, anchored,
                          self.clip, configured=configured, sloped=sloped)
             if first and self.spread == "by-input" and rows.size >= SPREAD_ROWS:
                 link = self._by_input(link, X[:, 1], resid, dof, floor)
         self.links_[key] = link
         return link
+
+    def _trimmed(self, X: NDArray[np.float64], y: NDArray[np.float64],
+                 a_inv: NDArray[np.float64], beta: NDArray[np.float64],
+                 resid: NDArray[np.float64]) -> tuple[NDArray[np.float64], ...]:
+        """The link refitted without the rows far on the worse side (``trim_worse``: residuals
+        below the median by more than that many scaled MADs): runs that collapsed or diverged
+        after the link's input epoch.  They pull the least-squares line down, which leaves the
+        other rows' errors on the better side, so they would widen the one-sided σ that decides
+        a stop.  Kept as fitted when no row is that far, or too few would remain."""
+        centre = float(np.median(resid))
+        mad = 1.4826 * float(np.median(np.abs(resid - centre)))
+        keep = resid >= centre - self.trim_worse * mad  # type: ignore[operator]
+        if mad <= 0.0 or keep.all() or keep.sum() < max(self.min_rows, X.shape[1] + 2):
+            return X, y, a_inv, beta, resid
+        X, y = X[keep], y[keep]
+        a_inv = np.asarray(np.linalg.inv(X.T @ X + self.ridge * np.eye(X.shape[1])),
+                           dtype=np.float64)
+        beta = a_inv @ (X.T @ y)
+        return X, y, a_inv, beta, y - X @ beta
 
     def _by_input(self, link: _Link, x: NDArray[np.float64], resid: NDArray[np.float64],
                   dof: float, floor: float) -> _Link:
