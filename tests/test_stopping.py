@@ -185,6 +185,8 @@ def test_bad_arguments_raise_value_error_naming_the_value(make: object, match: s
     (lambda: PredictiveStopper(prior="curves.parquet"), r"prior must be a CurveSet .*CurveSet.load"),
     (lambda: PredictiveStopper(keep_top_k="2"), r"keep_top_k must be a whole number, got '2'"),
     (lambda: PredictiveStopper(min_complete=True), r"min_complete must be a whole number"),
+    (lambda: PredictiveStopper(delta=True), r"delta \(Δ\) must be a number in \(0, 1\], got True"),
+    (lambda: PredictiveStopper(delta="0.9"), r"delta \(Δ\) must be a number .*got '0.9'"),
 ])
 def test_arguments_of_the_wrong_type_raise_type_error_at_once(make: object, match: str) -> None:
     """Caught when the stopper is made, not at its first decision (an AttributeError there)."""

@@ -135,6 +135,8 @@ class PredictiveStopper(Stopper):
                  predictor: Predictor | None = None, fits: FitCache | None = None,
                  prior: CurveSet | None = None,
                  final_stretch: float | None = None, explore: float | None = None) -> None:
+        if isinstance(delta, bool) or not isinstance(delta, int | float | np.integer | np.floating):
+            raise TypeError(f"delta (Δ) must be a number in (0, 1], got {delta!r}")
         if not 0.0 < delta <= 1.0:
             raise ValueError(f"delta (Δ) must be in (0, 1], got {delta}")
         if not 0.0 <= margin < float("inf"):  # an infinite margin would silently stop nothing
