@@ -332,3 +332,26 @@ def test_evaluate_scores_do_not_depend_on_the_metric_units(run: Run, tmp_path: P
     assert scores[1e150]["r2"] == pytest.approx(scores[1.0]["r2"], abs=1e-9)
     assert scores[1.0]["r2"] < 0.99  # a real score (last-value: −3.7 here), not underflow's 1.0
     assert scores[1e-170]["rmse"] == pytest.approx(scores[1.0]["rmse"] * 1e-170, rel=1e-9)
+
+
+def test_evaluate_says_why_it_left_the_depth_experiment_out(run: Run, tmp_path: Path) -> None:
+    """A user's review: without an ``n_layers`` column the depth experiment was left out without
+    a word (its table and JSON records simply missing)."""
+    import json
+    from dataclasses import replace
+
+    base = synthetic(n=140, epochs=8, seed=3)  # every config has 3 layers
+    for name, curves, said in (
+            ("one-depth", base, "too few complete configs on one side of the median depth 3 "
+                                "(140 at or below it, 0 above; 10 on each side needed)"),
+            ("no-depth", replace(base, configs=base.configs.drop(columns="n_layers")),
+             "the configs have no n_layers column")):
+        path = curves.save(tmp_path / f"{name}.parquet")
+        code, _, err = run("evaluate", path, "--predictors", "last-value", "--experiments",
+                           "table1,depth_generalisation", "--fractions", "0.25", "--repeats", "1",
+                           "--json", tmp_path / f"{name}.json")
+        assert code == 0, err
+        assert "note: 1 cell(s) skipped (depth_generalisation last-value" in err
+        assert said in " ".join(err.split())
+        skipped = json.loads((tmp_path / f"{name}.json").read_text())["skipped"]
+        assert [s["experiment"] for s in skipped] == ["depth_generalisation"]

@@ -211,18 +211,27 @@ def run_prediction_experiments(
             done += 1
             if on_step:
                 on_step(f"{exp} {name} {groups_label(groups)} {fraction:g}", done, total)
-        if "depth_generalisation" in settings.experiments and "n_layers" in complete.configs:
-            depth = complete.configs["n_layers"].to_numpy(dtype=np.float64)
-            cut = float(np.median(depth))
-            shallow = np.flatnonzero(depth <= cut)
-            deep = np.flatnonzero(depth > cut)
-            if shallow.size >= 10 and deep.size >= 10:
-                pick = rng.permutation(shallow)[: settings.train_size]
-                metrics, times = _evaluate(predictors[first], settings.features,
-                                           settings.seed + rep, complete.subset(pick),
-                                           complete.subset(deep), tau_for(quarter, T))
-                col.add(("depth_generalisation", first, groups_label(settings.features), quarter,
-                         int(pick.size)), metrics, times)
+        if "depth_generalisation" in settings.experiments:
+            key = ("depth_generalisation", first, groups_label(settings.features), quarter,
+                   settings.train_size)
+            if "n_layers" not in complete.configs:
+                col.skip(key, "the configs have no n_layers column (each architecture's depth)")
+            else:
+                depth = complete.configs["n_layers"].to_numpy(dtype=np.float64)
+                cut = float(np.nanmedian(depth))
+                shallow = np.flatnonzero(depth <= cut)
+                deep = np.flatnonzero(depth > cut)
+                if shallow.size >= 10 and deep.size >= 10:
+                    pick = rng.permutation(shallow)[: settings.train_size]
+                    metrics, times = _evaluate(predictors[first], settings.features,
+                                               settings.seed + rep, complete.subset(pick),
+                                               complete.subset(deep), tau_for(quarter, T))
+                    col.add(("depth_generalisation", first, groups_label(settings.features),
+                             quarter, int(pick.size)), metrics, times)
+                else:
+                    col.skip(key, f"too few complete configs on one side of the median depth "
+                                  f"{cut:g} ({shallow.size} at or below it, {deep.size} above; "
+                                  "10 on each side needed)")
             done += 1
             if on_step:
                 on_step(f"depth_generalisation {first}", done, total)
