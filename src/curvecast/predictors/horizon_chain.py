@@ -454,7 +454,8 @@ class HorizonChain(Predictor):
             resid = y - X @ beta
             low, high = float(y.min()), float(y.max())  # the bound: every row's target
             if self.trim_worse is not None:
-                X, y, a_inv, beta, resid = self._trimmed(X, y, a_inv, beta, resid)
+                X, y, a_inv, beta, resid = self._trimmed(X, y, a_inv, beta, resid,
+                                                         self.trim_worse)
             dof = float(y.size - X.shape[1])
             centred = y - y.mean()
             spread = float(centred @ centred) / y.size  # var(y): the floor's scale
@@ -469,15 +470,15 @@ class HorizonChain(Predictor):
 
     def _trimmed(self, X: NDArray[np.float64], y: NDArray[np.float64],
                  a_inv: NDArray[np.float64], beta: NDArray[np.float64],
-                 resid: NDArray[np.float64]) -> tuple[NDArray[np.float64], ...]:
-        """The link refitted without the rows far on the worse side (``trim_worse``: residuals
-        below the median by more than that many scaled MADs): runs that collapsed or diverged
+                 resid: NDArray[np.float64], k: float) -> tuple[NDArray[np.float64], ...]:
+        """The link refitted without the rows far on the worse side (residuals ``k`` scaled MADs
+        or more below the median, ``trim_worse``): runs that collapsed or diverged
         after the link's input epoch.  They pull the least-squares line down, which leaves the
         other rows' errors on the better side, so they would widen the one-sided σ that decides
         a stop.  Kept as fitted when no row is that far, or too few would remain."""
         centre = float(np.median(resid))
         mad = 1.4826 * float(np.median(np.abs(resid - centre)))
-        keep = resid >= centre - self.trim_worse * mad  # type: ignore[operator]
+        keep = resid > centre - k * mad
         if mad <= 0.0 or keep.all() or keep.sum() < max(self.min_rows, X.shape[1] + 2):
             return X, y, a_inv, beta, resid
         X, y = X[keep], y[keep]
