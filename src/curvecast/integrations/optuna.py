@@ -71,8 +71,8 @@ from __future__ import annotations
 import threading
 import warnings
 from collections import Counter
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -176,7 +176,7 @@ class CurvecastPruner(BasePruner):
         state = self.__dict__.copy()
         del state["_lock"]  # a lock cannot be copied or pickled; the copy gets its own
         # nor can every storage: the copy knows its studies by name and id until it sees them
-        state["_curves"] = {name: replace(entry, storage=None)
+        state["_curves"] = {name: replace(entry, storage=None, warned=set(entry.warned))
                             for name, entry in self._curves.items()}
         return state
 
@@ -208,26 +208,9 @@ class CurvecastPruner(BasePruner):
         self._check_prior(study, entry.key)
         step = max(trial.intermediate_values)
         history, running = entry.curves.history(study, trial, finished, key=entry.key)
-        if entry.curves.dropped and not entry.warned_steps:
-            entry.warned_steps = True
-            left_out, number = entry.curves.dropped
-            warnings.warn(
-                f"CurvecastPruner: step(s) {', '.join(map(str, left_out))} reported by trial "
-                f"{number} but by fewer than half of the complete trials are left out of every "
-                f"trial's curve, which starts at step {entry.curves.axis[0]}, where most do",
-                UserWarning, stacklevel=4)
-        if entry.curves.short and not entry.warned:
-            entry.warned = True
-            number, steps = entry.curves.short
-            warnings.warn(
-                f"CurvecastPruner: trial {number} completed after {steps} of the "
-                f"{len(entry.curves.axis)} steps that trial {entry.curves.longest}, the longest "
-                "complete trial, reported; a trial "
-                "counts as complete (a curve to the end) only when it reports every step, so "
-                "shorter ones teach the predictor as partial curves and pruning waits for "
-                f"{self.stopper.min_complete} full-length trials (an objective that stops "
-                "early itself, or a suggested number of epochs, delays it)", UserWarning,
-                stacklevel=4)
+        for kind, message in self._axis_notices(entry):
+            entry.warned.add(kind)
+            warnings.warn(f"CurvecastPruner: {message}", UserWarning, stacklevel=4)
         if history is None or running is None:
             return (False, {}) if history is not None else self._fall_back(study, trial, step)
         stopper = self._stopper(history)
@@ -270,6 +253,26 @@ class CurvecastPruner(BasePruner):
         check_prior_metric(self._prior_source, metric=names[0] if names else None,
                     direction=direction, target=f"study {study.study_name!r}")
         self._checked.add(key)
+
+    def _axis_notices(self, entry: _CachedStudy) -> Iterator[tuple[str, str]]:
+        """(kind, message) of what the study's budget axis left out that ``entry`` has not yet
+        warned about: leading steps most complete trials lack, complete trials shorter than the
+        axis."""
+        curves = entry.curves
+        if curves.dropped and "steps" not in entry.warned:
+            left_out, number = curves.dropped
+            yield "steps", (f"step(s) {', '.join(map(str, left_out))} reported by trial {number} "
+                            "but by fewer than half of the complete trials are left out of every "
+                            f"trial's curve, which starts at step {curves.axis[0]}, where most do")
+        if curves.short and "short" not in entry.warned:
+            number, steps = curves.short
+            yield "short", (
+                f"trial {number} completed after {steps} of the {len(curves.axis)} steps that "
+                f"trial {curves.longest}, the longest complete trial, reported; a trial counts "
+                "as complete (a curve to the end) only when it reports every step, so shorter "
+                "ones teach the predictor as partial curves and pruning waits for "
+                f"{self.stopper.min_complete} full-length trials (an objective that stops early "
+                "itself, or a suggested number of epochs, delays it)")
 
     def _study(self, study: optuna.study.Study) -> _CachedStudy:
         """The cached view of ``study``: a new one when the study is not the one cached under
@@ -356,8 +359,7 @@ class _CachedStudy:
     study_id: int | None
     key: str
     curves: _StudyCurves
-    warned: bool = False
-    warned_steps: bool = False
+    warned: set[str] = field(default_factory=set)  # the kinds of axis notice given
 
 
 class _StudyCurves:
@@ -455,11 +457,6 @@ class _StudyCurves:
         self._top = max([self._top, *(t.number for t in finished)])
         self._ids = [r[0] for r in self._rows]
         self._has_complete = any(k == len(self._axis) for _, _, k, _ in self._rows)
-
-    @property
-    def n_finished(self) -> int:
-        """The finished trials the rows were built from."""
-        return self._n_finished
 
     @property
     def axis(self) -> tuple[int, ...]:
