@@ -79,6 +79,11 @@ def test_a_mixed_categorical_optuna_study_imports(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     widths = set(CurveSet.load(out).configs["width"])
     assert widths <= {"None", "64", "auto"} and len(widths) > 1
+    before = db.read_bytes()  # --out naming the study's own database is refused, untouched
+    proc = curvecast_cli("data", "import", "optuna", f"sqlite:///{db}", "--study", "mixed study",
+                         "--out", db)
+    assert proc.returncode == 2 and "is the file this command reads" in proc.stderr
+    assert db.read_bytes() == before
 
 
 def test_a_wide_table_takes_its_config_id_column_as_the_ids(tmp_path: Path) -> None:

@@ -286,9 +286,10 @@ def import_optuna(
     """
     from curvecast.datasets import from_optuna
     from curvecast.datasets.optuna_study import redact
+    from curvecast.store import parse_storage
 
-    sqlite = storage.removeprefix("sqlite:///") if storage.startswith("sqlite:///") else None
-    check_parquet_out(out, reads=[None if sqlite is None else Path(sqlite)])
+    check_parquet_out(out, reads=[parse_storage(storage) if storage.startswith("sqlite:")
+                                  else None])  # a database server's study is no file here
     _saved(from_optuna(storage, study, metric=metric), f"{redact(storage)} study {study!r}", out)
 
 

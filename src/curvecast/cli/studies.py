@@ -3,6 +3,7 @@ result files."""
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
@@ -84,7 +85,7 @@ def show(
         reason = t.decisions[-1].reason if t.decisions else ""
         table.add_row(f"t{t.number}", t.shown_state, str(len(t.values)), last, pred, reason)
     console.print(table)
-    counts = trial_counts(info)
+    counts = dict(sorted(Counter(t.shown_state for t in trials).items()))  # as the rows say
     listed = ", ".join(f"{v} {k}" for k, v in counts.items())
     console.print(f"{len(trials)} trials: {listed or 'none yet'}", highlight=False)
     if "interrupted" in counts:
