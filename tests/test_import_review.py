@@ -138,24 +138,38 @@ def test_out_may_not_be_the_file_the_import_reads(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "is the file this command reads" in proc.stderr
 
 
+def _ray_trial(folder: Path, config: dict[str, float], results: str) -> None:
+    """A Ray Tune trial folder as Tune writes it: ``params.json`` and ``result.json``."""
+    folder.mkdir(parents=True)
+    (folder / "params.json").write_text(json.dumps(config))
+    (folder / "result.json").write_text(results)
+
+
+def _report(epoch: int, acc: float, trial_id: str) -> str:
+    """One ``result.json`` line."""
+    return json.dumps({"training_iteration": epoch, "acc": acc, "trial_id": trial_id})
+
+
+def _import_ray(experiment: Path, out: Path) -> str:
+    """``curvecast data import ray`` of ``experiment`` (metric acc, maximised); its stderr."""
+    proc = curvecast_cli("data", "import", "ray", experiment, "--metric", "acc", "--direction",
+                         "maximize", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stderr
+
+
 def test_a_ray_trial_restored_from_a_checkpoint_says_what_was_replaced(tmp_path: Path) -> None:
     """Ray reports epochs again after a restore; the later reports win (documented), and the
     import now says how many were replaced instead of nothing."""
     experiment = tmp_path / "exp"
-    trial = experiment / "trial_0"
-    trial.mkdir(parents=True)
-    (trial / "params.json").write_text(json.dumps({"lr": 0.1}))
     reports = [(1, 0.2), (2, 0.3), (3, 0.1), (2, 0.35), (3, 0.4), (4, 0.5)]  # restored at 1
-    (trial / "result.json").write_text("\n".join(
-        json.dumps({"training_iteration": e, "acc": v, "trial_id": "t0"}) for e, v in reports))
+    _ray_trial(experiment / "trial_0", {"lr": 0.1},
+               "\n".join(_report(e, v, "t0") for e, v in reports))
     curves = curvecast.from_ray(experiment, "acc", "max")
     assert curves.values[0].tolist() == [0.2, 0.35, 0.4, 0.5]
     assert curves.provenance["replaced_reports"] == 2
-    out = tmp_path / "r.parquet"
-    proc = curvecast_cli("data", "import", "ray", experiment, "--metric", "acc", "--direction",
-                         "maximize", "--out", out)
-    assert proc.returncode == 0, proc.stderr
-    assert "2 reports replaced: trials restored from a checkpoint" in proc.stderr
+    said = _import_ray(experiment, tmp_path / "r.parquet")
+    assert "2 reports replaced: trials restored from a checkpoint" in said
 
 
 def test_a_ray_result_cut_off_by_a_kill_loses_only_its_last_line(tmp_path: Path) -> None:
@@ -163,32 +177,21 @@ def test_a_ray_result_cut_off_by_a_kill_loses_only_its_last_line(tmp_path: Path)
     refused.  The cut line is left out and said; a bad line elsewhere is still an error."""
     experiment = tmp_path / "exp"
     for i, tail in enumerate(('{"training_iteration": 3, "ac', "")):
-        trial = experiment / f"trial_{i}"
-        trial.mkdir(parents=True)
-        (trial / "params.json").write_text(json.dumps({"lr": 0.1 * (i + 1)}))
-        lines = [json.dumps({"training_iteration": e, "acc": 0.1 * e, "trial_id": f"t{i}"})
-                 for e in (1, 2)]
-        (trial / "result.json").write_text("\n".join(lines) + "\n" + tail)
+        lines = "".join(_report(e, 0.1 * e, f"t{i}") + "\n" for e in (1, 2))
+        _ray_trial(experiment / f"trial_{i}", {"lr": 0.1 * (i + 1)}, lines + tail)
     curves = curvecast.from_ray(experiment, "acc", "max")
     assert curves.n_configs == 2 and curves.observed.sum() == 4
     assert curves.provenance["truncated_lines"] == 1
-    out = tmp_path / "r.parquet"
-    proc = curvecast_cli("data", "import", "ray", experiment, "--metric", "acc", "--direction",
-                         "maximize", "--out", out)
-    assert proc.returncode == 0, proc.stderr
-    assert "the last line of 1 result.json was cut off" in proc.stderr
+    said = _import_ray(experiment, tmp_path / "r.parquet")
+    assert "the last line of 1 result.json was cut off" in said
     broken = experiment / "trial_1" / "result.json"
-    broken.write_text('{"training_iteration": 1, "acc": 0.1, "trial_id": "t1"}\n{oops\n'
-                      '{"training_iteration": 2, "acc": 0.2, "trial_id": "t1"}\n')
+    broken.write_text(f"{_report(1, 0.1, 't1')}\n{{oops\n{_report(2, 0.2, 't1')}\n")
     with pytest.raises(curvecast.CurveSetFormatError, match=r"row 2 \(line 2\): not JSON"):
         curvecast.from_ray(experiment, "acc", "max")
 
 
 def test_a_wrong_ray_metric_names_what_the_trials_report(tmp_path: Path) -> None:
-    trial = tmp_path / "exp" / "trial_0"
-    trial.mkdir(parents=True)
-    (trial / "params.json").write_text(json.dumps({"lr": 0.1}))
-    (trial / "result.json").write_text(json.dumps(
+    _ray_trial(tmp_path / "exp" / "trial_0", {"lr": 0.1}, json.dumps(
         {"training_iteration": 1, "val_acc": 0.5, "loss": 1.0, "done": False}) + "\n")
     with pytest.raises(curvecast.CurveSetFormatError,
                        match=r"no trial reported 'acc'.*the trials report 'loss', "
