@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from curvecast import defaults
 from curvecast.curves import CurveSet
@@ -179,6 +180,8 @@ class PredictiveStopper(Stopper):
         self._cache: tuple[Hashable, int, Predictor] | None = None
         self._online: tuple[tuple[Hashable, ...], Predictor] | None = None
         self._prior_table: tuple[pd.DataFrame, pd.DataFrame] | None = None
+        self._prior_cache: tuple[tuple[int, ...], tuple[CurveSet, NDArray[np.float64],
+                                                         NDArray[np.int64]]] | None = None
         self.n_fits_ = 0
         self.n_clipped_ = 0
         self.n_explored_ = 0
@@ -263,9 +266,9 @@ class PredictiveStopper(Stopper):
             extra["configs"] = history.configs
             extra["config_ids"] = [c for c, k in zip(ids, keep, strict=True) if k]
         if self.prior is not None:
-            prior = self._training_prior(history)
-            values = np.concatenate([prior.filled_values(), values])
-            n_observed = np.concatenate([prior.n_observed(), n_observed])
+            prior, prior_values, prior_observed = self._prior_cut(history)
+            values = np.concatenate([prior_values, values])
+            n_observed = np.concatenate([prior_observed, n_observed])
             if with_configs:
                 extra["configs"] = self._with_prior_configs(history.configs)
                 extra["config_ids"] = [*prior.config_ids, *extra["config_ids"]]
@@ -290,6 +293,21 @@ class PredictiveStopper(Stopper):
 
     def _training_prior(self, history: History) -> CurveSet:
         """The prior cut to the study's epochs."""
+        return self._prior_cut(history)[0]
+
+    def _prior_cut(self, history: History
+                   ) -> tuple[CurveSet, NDArray[np.float64], NDArray[np.int64]]:
+        """The prior cut to the study's epochs, its filled values and observed lengths: made
+        once per epoch axis (a refit reads them again with every newly finished trial)."""
+        key = tuple(history.epochs.tolist())
+        if self._prior_cache is None or self._prior_cache[0] != key:
+            cut = self._cut_prior(history)
+            self._prior_cache = (key, (cut, cut.filled_values(), cut.n_observed()))
+        return self._prior_cache[1]
+
+    def _cut_prior(self, history: History) -> CurveSet:
+        """:meth:`_prior_cut`'s CurveSet, refused when the prior does not cover the study's
+        epochs."""
         assert self.prior is not None
         T = history.n_epochs
         if history.n_epochs and history.epochs[0] == 0:  # a study that counts epochs from 0
