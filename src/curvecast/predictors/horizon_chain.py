@@ -110,7 +110,7 @@ class HorizonChain(Predictor):
     when enough rows remain; its bound still spans every row's target.  Such rows pull the
     least-squares line down, which leaves the other runs' errors on the better side and widens
     the one-sided σ; a late bloomer is an error on the better side and is never trimmed.  (In the
-    benchmark: 3.5 % fewer epochs over the six development sets, the best kept in 57 of 60
+    benchmark: a 3.5 % higher speedup over the six development sets, the best kept in 57 of 60
     studies against 59; a study whose first complete runs include two that collapsed spent 41 %
     fewer epochs on its other runs.)
 
