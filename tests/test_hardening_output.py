@@ -371,3 +371,38 @@ def test_show_and_studies_say_which_running_trials_lost_their_process(tmp_path: 
     page = tmp_path / "i.html"
     assert run("report", "--storage", url, "--study", "i", "--out", page).exit_code == 0
     assert '<td class="running">interrupted</td>' in page.read_text()
+
+
+@pytest.mark.parametrize("argv", [
+    ("simulate", "{data}", "--orderings", "1", "--stopper", "never", "--json", "{data}"),
+    ("evaluate", "{data}", "--predictors", "last-value", "--repeats", "1", "--json", "{data}"),
+    ("data", "plot", "{data}", "--out", "{data}"),
+])
+def test_a_result_is_never_written_over_the_data_it_was_made_from(
+        tmp_path: Path, argv: tuple[str, ...]) -> None:
+    """A user's review (stop 29): ``simulate … --json x.parquet`` on ``x.parquet`` replaced the
+    recorded curves with the JSON result (and ``evaluate --json``, ``data plot --out`` the same):
+    refused before any work, the data untouched."""
+    data = synthetic(n=20, epochs=5).save(tmp_path / "runs.parquet")
+    before = data.read_bytes()
+    result = run(*(a.format(data=tmp_path / "." / "runs.parquet") for a in argv))
+    assert result.exit_code == 2, result.output
+    assert "is the file this command reads" in result.stderr and "Traceback" not in result.stderr
+    assert data.read_bytes() == before
+
+
+def test_a_json_result_named_as_a_data_format_is_refused_and_written_whole(
+        tmp_path: Path) -> None:
+    """``--json results.parquet`` would name a JSON file after Parquet; a .json result is
+    written through a temporary file, so no half-written result is left behind."""
+    data = synthetic(n=20, epochs=5).save(tmp_path / "runs.parquet")
+    result = run("simulate", data, "--orderings", "1", "--stopper", "never", "--json",
+                 tmp_path / "results.parquet")
+    assert result.exit_code == 2
+    assert "the result is JSON; name the file .json" in result.stderr
+    assert not (tmp_path / "results.parquet").exists()
+    result = run("simulate", data, "--orderings", "1", "--stopper", "never", "--json",
+                 tmp_path / "results.json")
+    assert result.exit_code == 0, result.output
+    assert strict((tmp_path / "results.json").read_text())["results"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.json", "runs.parquet"]

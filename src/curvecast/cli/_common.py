@@ -177,6 +177,15 @@ def check_out(path: Path | None) -> None:
         raise ValueError(f"{path}: is a folder; give the name of a file to write")
 
 
+def refuse_inputs(path: Path, reads: Sequence[Path | None], what: str) -> None:
+    """Refuse to write ``what`` to ``path`` when it is one of the files the command reads
+    (``reads``): the input would be replaced by what was made of it."""
+    for source in reads:
+        if source is not None and _same_file(path, source):
+            raise ValueError(f"{path}: is the file this command reads; write {what} to another "
+                             "file")
+
+
 #: Suffixes of other formats that a Parquet file to write must not carry.
 _NOT_PARQUET = {".csv", ".tsv", ".txt", ".json", ".jsonl", ".xlsx", ".xls", ".feather", ".pkl",
                 ".pickle", ".npz", ".npy", ".h5", ".hdf5"}
@@ -187,14 +196,47 @@ def check_parquet_out(path: Path, reads: Sequence[Path | None] = ()) -> None:
     format (``demo.csv`` would hold Parquet), or a file the command reads (``reads``: the input
     would be replaced by what was made of it)."""
     check_out(path)
-    for source in reads:
-        if source is not None and _same_file(path, source):
-            raise ValueError(f"{path}: is the file this command reads; write the CurveSet to "
-                             "another file")
+    refuse_inputs(path, reads, "the CurveSet")
     if path.suffix.lower() in _NOT_PARQUET:
         raise ValueError(f"{path}: a CurveSet is written as Parquet; name the file .parquet "
                          "(pandas reads it with pd.read_parquet, and `curvecast data summary` "
                          "shows it)")
+
+
+#: Suffixes of data formats a JSON result must not be written under (it would replace such a file,
+#: or name a file after a format it does not hold).
+_NOT_JSON = (_NOT_PARQUET - {".json", ".jsonl", ".txt"}) | {".parquet", ".pq", ".html", ".htm",
+                                                            ".db", ".sqlite", ".sqlite3", ".png"}
+
+
+def check_json_out(path: Path | None, reads: Sequence[Path | None] = ()) -> None:
+    """:func:`check_out` for a JSON result (``--json``): also refuse a file the command reads
+    (``reads``: the data would be replaced by the result) and a name whose suffix says another
+    format (``--json runs.parquet``)."""
+    if path is None:
+        return
+    check_out(path)
+    refuse_inputs(path, reads, "the JSON result")
+    if path.suffix.lower() in _NOT_JSON:
+        raise ValueError(f"{path}: the result is JSON; name the file .json")
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in its folder, so an interrupted
+    write never leaves half a file (nor half of what was there before)."""
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; a result is not
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 #: Suffixes an HTML report may carry (anything else, e.g. ``x.png`` or ``x.json``, would name

@@ -24,6 +24,7 @@ from curvecast.cli._common import (
     interrupted_exit,
     load,
     load_any,
+    refuse_inputs,
     require,
     terminate_as_interrupt,
 )
@@ -147,6 +148,7 @@ def data_plot(
     from curvecast.report.curve_plots import plot_curves
 
     check_out(out)
+    refuse_inputs(out, [path], "the figure")
     curves = load_any(path)
     plot_curves(curves, out, n=n, seed=seed, title=f"{path.name}: {min(n, curves.n_configs)} of "
                 f"{curves.n_configs} curves", y_max=y_max)

@@ -13,7 +13,7 @@ from curvecast import registry
 from curvecast.cli._app import app
 from curvecast.cli._common import (
     check_folder,
-    check_out,
+    check_json_out,
     console,
     dumps,
     err_console,
@@ -21,6 +21,7 @@ from curvecast.cli._common import (
     floats,
     friendly_errors,
     load_any,
+    write_text_atomic,
 )
 from curvecast.curves.wording import counted
 from curvecast.report.terminal import progress
@@ -56,7 +57,7 @@ def evaluate(
         raise ValueError(f"--draws must be >= 1, got {draws}")
     names = registry.names(predictors, registry.PREDICTORS, "predictor")
     factories = {n: _factory(n, registry.Settings(predictor=n, draws=draws)) for n in names}
-    check_out(json_out)
+    check_json_out(json_out, reads=[data])
     check_folder(plots)
     if not any(e.strip() for e in experiments.split(",")):
         raise ValueError(f"--experiments names none, got {experiments!r}: choose from table1, "
@@ -101,7 +102,7 @@ def evaluate(
                           f"curve: {100 * rec['mean']:.1f} % of its predictions were clipped to "
                           "what the training curves support", highlight=False)
     if json_out is not None:
-        json_out.write_text(dumps(output, indent=1))
+        write_text_atomic(json_out, dumps(output, indent=1))
         console.print(f"results -> {json_out}")
     if plots is not None:
         from curvecast.report.prediction_plots import plot_prediction_results

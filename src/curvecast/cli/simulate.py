@@ -18,7 +18,7 @@ from curvecast.cli._common import (
     FinalStretchOption,
     SigmaModelOption,
     check_folder,
-    check_out,
+    check_json_out,
     console,
     dumps,
     err_console,
@@ -27,6 +27,7 @@ from curvecast.cli._common import (
     floats,
     friendly_errors,
     load_any,
+    write_text_atomic,
 )
 from curvecast.curves import CurveSet
 from curvecast.curves.wording import counted
@@ -93,7 +94,7 @@ def simulate(
     a warm-started rule could wait for.
     """
     curves = _simulate_curves(data, arcsine_target)
-    check_out(json_out)
+    check_json_out(json_out, reads=[data])
     check_folder(plots)
     if refit_every < 0:
         raise ValueError(f"--refit-every must be >= 0, got {refit_every}")
@@ -241,7 +242,7 @@ def _write_outputs(output: dict[str, Any], json_out: Path | None, plots: Path | 
                    stem: str) -> None:
     """The JSON result and the speedup and any-time-regret figures, where asked for."""
     if json_out is not None:
-        json_out.write_text(dumps(output, indent=1))
+        write_text_atomic(json_out, dumps(output, indent=1))
         console.print(f"results -> {json_out}")
     if plots is not None:
         from curvecast.report.anytime_plots import plot_anytime_regret
