@@ -274,3 +274,32 @@ def test_a_config_row_without_observations_is_kept_and_noted(tmp_path: Path) -> 
                                            "with no curve: a replay leaves them out)")
     got = CurveSet.load(tmp_path / "obs.parquet")
     assert got.config_ids == ["a", "b"] and got.n_observed().tolist() == [2, 0]
+
+
+def test_tables_saved_by_pandas_with_their_ids_as_the_index(tmp_path: Path) -> None:
+    """A user's review (stop 29): ``df.set_index("run").to_parquet()`` is a common way to save a
+    table; the ids in its index were dropped without a word (or the file refused with "no id
+    column 'config_id' (columns: [])"), a long table or config table saved so was refused.  The
+    index is a column like any other; pandas' unnamed row labels are not data."""
+    ids = pd.Index(["a", "b", "c"], name="run")
+    wide = pd.DataFrame({"lr": [0.1, 0.2, 0.3], "acc_1": [0.3, 0.4, 0.5],
+                         "acc_2": [0.5, 0.6, 0.7]}, index=ids)
+    wide.to_parquet(tmp_path / "wide.parquet")
+    got = curvecast.from_table(tmp_path / "wide.parquet", r"acc_(\d+)", "acc", "max",
+                               id_column="run")
+    assert got.config_ids == ["a", "b", "c"] and got.configs["lr"].tolist() == [0.1, 0.2, 0.3]
+    wide.rename_axis("config_id").to_parquet(tmp_path / "wide_id.parquet")
+    got = curvecast.from_table(tmp_path / "wide_id.parquet", r"acc_(\d+)", "acc", "max")
+    assert got.config_ids == ["a", "b", "c"]
+    wide.reset_index(drop=True).iloc[[2, 0]].to_parquet(tmp_path / "rows.parquet")  # labels 2, 0
+    got = curvecast.from_table(tmp_path / "rows.parquet", r"acc_(\d+)", "acc", "max")
+    assert got.configs.columns.tolist() == ["lr"] and got.values[:, 0].tolist() == [0.5, 0.3]
+    long = pd.DataFrame({"config_id": ["a", "a", "b", "b"], "epoch": [1, 2, 1, 2],
+                         "value": [0.1, 0.2, 0.3, 0.4]})
+    long.set_index("config_id").to_parquet(tmp_path / "long.parquet")
+    pd.DataFrame({"lr": [0.1, 0.2]}, index=pd.Index(["a", "b"], name="config_id")).to_parquet(
+        tmp_path / "configs.parquet")
+    got = curvecast.from_long_table(tmp_path / "long.parquet", "acc", "max",
+                                    configs=tmp_path / "configs.parquet")
+    assert got.config_ids == ["a", "b"] and got.values.tolist() == [[0.1, 0.2], [0.3, 0.4]]
+    assert got.configs["lr"].tolist() == [0.1, 0.2]

@@ -15,6 +15,7 @@ import bz2
 import csv
 import gzip
 import lzma
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO
@@ -62,13 +63,19 @@ def read_columns(path: Path) -> list[str]:
         raise FileNotFoundError(f"{path}: no such file")
     try:
         if _is_parquet(path):
-            return [str(c) for c in pq.read_schema(path).names]
+            return [str(c) for c in pq.read_schema(path).names if not _pandas_row_labels(c)]
         header = [str(c) for c in pd.read_csv(path, nrows=0).columns]
     except (pa.ArrowException, OSError, ValueError, UnicodeDecodeError) as err:
         kind = "Parquet" if _is_parquet(path) else "CSV"
         raise CurveSetFormatError(f"{path}: not a readable {kind} file ({err})") from None
     _check_csv_shape(path, rows=False)
     return header
+
+
+def _pandas_row_labels(name: str) -> bool:
+    """Whether a Parquet column is the row labels pandas saves for an unnamed index that is not
+    ``0, 1, …`` (``__index_level_0__``): positions, not data."""
+    return re.fullmatch(r"__index_level_\d+__", name) is not None
 
 
 #: Compressed CSV files pandas reads by their suffix, and how to open them as text here.
@@ -127,7 +134,9 @@ def read_table(path: Path, numeric: Sequence[str], text: Sequence[str] = ()
     try:
         if _is_parquet(path):
             table = pq.read_table(path)
-            rest = table.select(others).to_pandas()
+            # a pandas index saved with the table (``df.set_index("run").to_parquet()``) is
+            # a column like any other here, not row labels to be dropped below
+            rest = table.select(others).to_pandas(ignore_metadata=True)
             parts = [_arrow_column(table.column(c), path, c) for c in numeric]
         else:
             rest = (pd.read_csv(path, usecols=others,
