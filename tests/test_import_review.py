@@ -224,3 +224,41 @@ def test_an_import_counted_from_0_says_how_it_read_epoch_0(tmp_path: Path) -> No
     proc = curvecast_cli("data", "import", "table", one, "--curves", r"acc_(\d+)", "--metric",
                          "acc", "--direction", "maximize", "--out", tmp_path / "o.parquet")
     assert "untrained" not in proc.stdout
+
+
+def test_a_hyperparameter_named_config_id_is_kept_under_another_name(tmp_path: Path) -> None:
+    """A user's review (stop 29): a hyperparameter called ``config_id`` (the name of the ids)
+    made the Optuna and Ray imports refuse the whole study ("has curve values but no row in the
+    config table") and ``CurveSet.save`` fail with pandas' "cannot insert config_id".  It is
+    kept as ``param/config_id``, and the import says so."""
+    from curvecast.datasets.config_rows import config_row
+
+    assert config_row({"config_id": 7, "lr": 0.1}) == {"param/config_id": 7, "lr": 0.1}
+    curves = _curves(pd.DataFrame({"config_id": [5, 6], "lr": [0.1, 0.2]}, index=["a", "b"]))
+    assert curves.configs.columns.tolist() == ["param/config_id", "lr"]
+    back = CurveSet.load(curves.save(tmp_path / "c.parquet"))
+    assert back.config_ids == ["a", "b"] and back.configs["param/config_id"].tolist() == [5, 6]
+    with pytest.raises(ValueError, match="rename one of them"):
+        _curves(pd.DataFrame({"config_id": [5], "param/config_id": [6]}, index=["a"]))
+    table = tmp_path / "runs.csv"
+    table.write_text("config_id,run_name,lr,acc_1,acc_2\n1,alpha,0.1,0.1,0.2\n"
+                     "2,beta,0.2,0.2,0.3\n")
+    out = tmp_path / "runs.parquet"
+    proc = curvecast_cli("data", "import", "table", table, "--curves", r"acc_(\d+)", "--metric",
+                         "acc", "--direction", "maximize", "--id-column", "run_name",
+                         "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    assert "'config_id' is named 'param/config_id'" in proc.stderr
+    got = CurveSet.load(out)
+    assert got.config_ids == ["alpha", "beta"] and got.configs["param/config_id"].tolist() == [1, 2]
+
+
+def test_numpy_numbers_in_a_config_stay_numbers() -> None:
+    """``tune.choice(np.array([16, 32, 64]))`` samples ``np.int64``, and ``np.prod`` gives one:
+    they were kept as text, so the predictor one-hot encoded them or dropped them."""
+    from curvecast.datasets.config_rows import config_row
+
+    row = config_row({"width": np.int64(64), "lr": np.float64(0.01), "n": np.prod([3, 64]),
+                      "half": np.float32(0.5), "flag": np.bool_(True), "bad": np.float64("nan")})
+    assert row == {"width": 64, "lr": 0.01, "n": 192, "half": 0.5, "flag": "True", "bad": "nan"}
+    assert type(row["width"]) is int and type(row["lr"]) is float

@@ -29,6 +29,7 @@ from curvecast.cli._common import (
     terminate_as_interrupt,
 )
 from curvecast.curves import CurveSet
+from curvecast.curves.config_columns import ID_COLUMN_RENAMED
 from curvecast.curves.wording import counted
 from curvecast.report.terminal import progress
 
@@ -188,6 +189,10 @@ def _saved(curves: CurveSet, source: str, out: Path, paper: bool = False) -> Non
         said = "; ".join(f"{n} {reasons.get(k, k)}" for k, n in left_out.items() if n)
         err_console.print(f"warning: {source}: trials left out: {said}", markup=False,
                           highlight=False)
+    if ID_COLUMN_RENAMED in curves.configs.columns:
+        err_console.print(f"note: {source}: the config column (hyperparameter) 'config_id' is "
+                          f"named {ID_COLUMN_RENAMED!r}: 'config_id' names the runs' ids",
+                          markup=False, highlight=False)
     cut = int(curves.provenance.get("truncated_lines") or 0)
     if cut:
         err_console.print(f"note: {source}: the last line of {counted(cut, 'result.json')} was "

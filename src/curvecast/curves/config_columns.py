@@ -17,7 +17,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["plain_config_columns"]
+__all__ = ["ID_COLUMN_RENAMED", "plain_config_columns"]
+
+#: What a config column (a hyperparameter) named ``config_id`` is called instead: that name is
+#: the ids' (the config table's index, and a column of the long format).
+ID_COLUMN_RENAMED = "param/config_id"
 
 
 def _missing(value: Any) -> bool:
@@ -46,8 +50,19 @@ def _text(value: Any) -> str:
 
 def plain_config_columns(configs: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``configs`` with every object column of mixed kinds, or holding lists, dicts or
-    arrays, turned into text (see the module docstring)."""
+    arrays, turned into text (see the module docstring), and a column named ``config_id`` (a
+    hyperparameter of that name) renamed :data:`ID_COLUMN_RENAMED`.
+
+    Raises:
+        ValueError: both ``config_id`` and :data:`ID_COLUMN_RENAMED` are columns."""
     out = configs.copy()
+    if "config_id" in out.columns:  # a hyperparameter of that name: see ID_COLUMN_RENAMED
+        if ID_COLUMN_RENAMED in out.columns:
+            raise ValueError(f"config columns 'config_id' and {ID_COLUMN_RENAMED!r}: 'config_id' "
+                             f"names the ids and would be renamed {ID_COLUMN_RENAMED!r}; rename "
+                             "one of them")
+        out = out.rename(columns={"config_id": ID_COLUMN_RENAMED})
+        configs = out
     for name in configs.columns:
         column = configs[name]
         if column.dtype != object:

@@ -2,15 +2,21 @@
 
 One encoding for every importer and integration, so that a prior's config table and a live study's
 have the same columns and types: nested mappings are flattened with ``/`` (``{"opt": {"lr": 0.1}}``
-→ ``opt/lr``, as Ray Tune names them in ``progress.csv``); finite numbers stay numbers; everything
-else (strings, booleans, None, lists) becomes its ``str``.
+→ ``opt/lr``, as Ray Tune names them in ``progress.csv``); finite numbers (numpy's too) stay
+numbers; everything else (strings, booleans, None, lists) becomes its ``str``; a hyperparameter
+named ``config_id`` is called ``param/config_id`` (``config_id`` names the ids).
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping
 from typing import Any
+
+import numpy as np
+
+from curvecast.curves.config_columns import ID_COLUMN_RENAMED
 
 __all__ = ["config_row", "flatten"]
 
@@ -34,6 +40,21 @@ def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def config_row(config: Mapping[str, Any]) -> dict[str, Any]:
-    """One config-table row: ``config`` flattened, finite numbers as numbers, the rest as strings."""
-    return {k: (v if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-                else str(v)) for k, v in flatten(config).items()}
+    """One config-table row: ``config`` flattened, finite numbers (numpy's too) as Python
+    numbers, the rest as strings; an entry named ``config_id`` (the name of the ids) is renamed
+    :data:`~curvecast.curves.config_columns.ID_COLUMN_RENAMED`."""
+    return {ID_COLUMN_RENAMED if k == "config_id" else k: _cell(v)
+            for k, v in flatten(config).items()}
+
+
+def _cell(value: Any) -> Any:
+    """A finite real number as a Python int or float (``np.int64(64)`` → ``64``: a
+    ``tune.choice`` over a numpy array samples those), anything else as its ``str``."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_):
+        number = value.item() if isinstance(value, np.generic) else value
+        if isinstance(number, int):
+            return number
+        number = float(number)
+        if math.isfinite(number):
+            return number
+    return str(value)
