@@ -51,10 +51,10 @@ def _cell(value: Any) -> Any:
     """A finite real number as a Python int or float (``np.int64(64)`` → ``64``: a
     ``tune.choice`` over a numpy array samples those), anything else as its ``str``."""
     if isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_):
-        number = value.item() if isinstance(value, np.generic) else value
-        if isinstance(number, int):
-            return number
-        number = float(number)
+        plain = value.item() if isinstance(value, np.generic) else value
+        if isinstance(plain, int):
+            return plain
+        number = float(plain)
         if math.isfinite(number):
             return number
     return str(value)
