@@ -147,3 +147,18 @@ def test_load_result_tells_the_kind_by_the_records() -> None:
     assert load_result(EVALUATE)[0] == "evaluate"
     kind, output = load_result(SIMULATE)
     assert kind == "simulate" and output["settings"]["deltas"] == [0.8, 0.9, 0.95, 0.99]
+
+
+@pytest.mark.parametrize("title", ["lr/bs sweep", "../../x", "Ünïcode <b>x</b>", "t" * 300])
+def test_a_title_is_shown_as_given_and_never_becomes_a_path(tmp_path: Path, title: str) -> None:
+    """A user's review (stop 29): ``report sim.json --title "lr/bs sweep"`` failed ("No such
+    file or directory: …/lr/bs sweep-speedup.png"): the title named the figures' files.  Now
+    the page shows it as given (escaped) and the figures are embedded as ever."""
+    out = tmp_path / "r.html"
+    code, _, stderr = report(SIMULATE, "--out", out, "--title", title)
+    assert code == 0, stderr
+    page = out.read_text()
+    shown = title.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    assert f"<h1>Early-stopping results: {shown}</h1>" in page
+    assert len(figures(page)) == 2 and 'alt="speedup"' in page
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.html"]

@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from curvecast.report.file_names import file_stem
+
 
 def _pyplot() -> Any:
     import matplotlib
@@ -47,7 +49,8 @@ def _series(record: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarr
 
 def plot_anytime_regret(outputs: Sequence[Mapping[str, Any]], out_dir: Path | str, title: str
                         ) -> list[Path]:
-    """Write ``<title>-anytime-regret.png`` from one or more ``run_speedup`` outputs.
+    """Write ``<title>-anytime-regret.png`` (the title made a safe file name: :func:`file_stem`)
+    from one or more ``run_speedup`` outputs.
 
     Args:
         outputs: outputs of :func:`~curvecast.experiments.speedup.run_speedup` over the same
@@ -85,7 +88,7 @@ def plot_anytime_regret(outputs: Sequence[Mapping[str, Any]], out_dir: Path | st
     fig.tight_layout()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{title}-anytime-regret.png"
+    path = out / f"{file_stem(title)}-anytime-regret.png"
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return [path]

@@ -23,6 +23,7 @@ from curvecast.experiments.speedup import select as select_speedup
 from curvecast.features import GROUPS
 from curvecast.report import _html
 from curvecast.report.anytime_plots import plot_anytime_regret
+from curvecast.report.file_names import file_stem
 from curvecast.report.prediction_plots import plot_prediction_results
 from curvecast.report.speedup_plots import plot_speedup_results, searched_trials
 
@@ -169,7 +170,7 @@ def _figures(paths: Sequence[Path], name: str) -> str:
     for p in paths:
         caption = _CAPTIONS.get(p.name) or next(
             (c for suffix, c in _CAPTIONS.items() if p.name.endswith(suffix)), "")
-        alt = p.stem.removeprefix(f"{name}-").replace("_", " ")
+        alt = p.stem.removeprefix(f"{file_stem(name)}-").replace("_", " ")
         parts.append(_html.figure(_html.file_uri(p), alt, caption))
     return "".join(parts)
 

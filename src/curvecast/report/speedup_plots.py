@@ -23,6 +23,7 @@ from typing import Any
 
 from curvecast.curves.wording import counted
 from curvecast.experiments.speedup import select
+from curvecast.report.file_names import file_stem
 
 #: best_kept at or above this is drawn as a filled marker.
 KEPT = 0.9
@@ -82,12 +83,12 @@ def plot_speedup_results(output: Mapping[str, Any], out_dir: Path | str, title: 
             f"{counted(int(settings.get('orderings', 0)), 'ordering')}, "
             f"{counted(int(settings.get('workers', 1)), 'worker')}, "
             f"{'one value' if settings.get('orderings') == 1 else 'mean ± s.e.'}")
-    paths = [_speedup_figure(plt, results, deltas, note, out / f"{title}-speedup.png", title)]
+    paths = [_speedup_figure(plt, results, deltas, note, out / f"{file_stem(title)}-speedup.png", title)]
     compared = [(s, st) for s, st in _rules(results)
                 if _series(results, s, st, "speedup_vs_reference")]
     if compared:
         paths.append(_reference_figure(plt, results, compared, deltas, note,
-                                       out / f"{title}-fhyperband.png", title))
+                                       out / f"{file_stem(title)}-fhyperband.png", title))
     return paths
 
 
