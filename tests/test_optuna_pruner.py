@@ -424,8 +424,9 @@ def test_one_trial_with_a_step_the_others_lack_does_not_turn_pruning_off() -> No
     pruner = CurvecastPruner()
     study = optuna.create_study(direction="maximize", pruner=pruner,
                                 sampler=optuna.samplers.RandomSampler(seed=0))
-    with pytest.warns(UserWarning, match=r"step\(s\) 0 reported by trial 2 but by fewer than "
-                                         r"half of the complete trials are left out") as seen:
+    with pytest.warns(UserWarning, match=r"step\(s\) 0 reported by trial 2 but by no more than "
+                                         r"half of the complete trials that ran that far are "
+                                         r"left out") as seen:
         study.optimize(with_step_0, n_trials=60)
     assert len([w for w in seen if "CurvecastPruner" in str(w.message)]) == 1
     pruned = [t for t in study.trials if t.state is optuna.trial.TrialState.PRUNED]
@@ -446,6 +447,70 @@ def test_one_trial_with_a_step_the_others_lack_does_not_turn_pruning_off() -> No
     with pytest.warns(UserWarning, match=r"completed after 10 of the 11 steps that trial 2, the "
                                          r"longest complete trial, reported"):
         study.optimize(with_last_step, n_trials=12)
+
+
+def test_an_extra_step_in_one_trial_is_left_out_and_named() -> None:
+    """A user's review (stop 29): every trial reports steps 10, 20, …, but trial 2 also reports
+    step 55 (one extra evaluation).  Step 55 became part of the axis, every other trial was cut
+    short at step 50, and nothing was pruned; the warning named trial 0.  A step that no more
+    than half of the complete trials that ran that far report is left out, and the trial is
+    named."""
+    values, _ = synthetic_curves(60, seed=3)
+
+    def every_tenth(extra: bool):  # type: ignore[no-untyped-def]
+        def objective(trial: optuna.Trial) -> float:
+            i = trial.suggest_int("config", 0, len(values) - 1)
+            for k, value in enumerate(values[i]):
+                trial.report(float(value), step=10 * (k + 1))
+                if extra and trial.number == 2 and k == 4:
+                    trial.report(float(value), step=55)
+                if trial.should_prune():
+                    raise optuna.TrialPruned()
+            return float(values[i, -1])
+        return objective
+
+    def pruned(objective) -> int:  # type: ignore[no-untyped-def]
+        study = optuna.create_study(direction="maximize", pruner=CurvecastPruner(),
+                                    sampler=optuna.samplers.RandomSampler(seed=0))
+        study.optimize(objective, n_trials=40)
+        return sum(t.state is optuna.trial.TrialState.PRUNED for t in study.trials)
+
+    with pytest.warns(UserWarning, match=r"step\(s\) 55 reported by trial 2 but by no more "
+                                         r"than half .* \(its steps are the 10 that most report, "
+                                         r"10 to 100\)"):
+        with_extra = pruned(every_tenth(True))
+    assert with_extra >= 10 and abs(with_extra - pruned(every_tenth(False))) <= 3
+
+
+def test_a_copied_pruner_given_a_study_of_the_same_name_elsewhere_starts_afresh(
+        tmp_path: Path) -> None:
+    """A user's review (stop 29): a pickled or deep-copied pruner knows its studies by name and
+    id only.  Given a new study of the same name in another SQLite file (id 1 as well), it
+    failed every trial on a bare ``AssertionError``, or (without configs) pruned the new study's
+    first trials against the old study's values.  The same study, resumed, keeps its cache."""
+    import copy
+    import pickle
+
+    values, _ = synthetic_curves(60, seed=4)
+    pruner = CurvecastPruner()
+    first = optuna.create_study(study_name="exp", storage=f"sqlite:///{tmp_path / 'a.db'}",
+                                direction="maximize", pruner=pruner,
+                                sampler=optuna.samplers.RandomSampler(seed=0))
+    first.optimize(reporting(values * 100), n_trials=30)  # percent
+    assert any(t.state is optuna.trial.TrialState.PRUNED for t in first.trials)
+    for clone in (pickle.loads(pickle.dumps(pruner)), copy.deepcopy(pruner)):
+        other = optuna.create_study(study_name="exp", storage=f"sqlite:///{tmp_path / 'b.db'}",
+                                    direction="maximize", pruner=clone,
+                                    sampler=optuna.samplers.RandomSampler(seed=1))
+        other.optimize(reporting(values), n_trials=4)  # fewer than min_complete: no judging
+        assert [t.state for t in other.trials] == [optuna.trial.TrialState.COMPLETE] * 4
+        optuna.delete_study(study_name="exp", storage=f"sqlite:///{tmp_path / 'b.db'}")
+    resumed = pickle.loads(pickle.dumps(pruner))
+    cached = resumed._curves["exp"].curves
+    again = optuna.load_study(study_name="exp", storage=f"sqlite:///{tmp_path / 'a.db'}",
+                              pruner=resumed)
+    again.optimize(reporting(values * 100), n_trials=5)
+    assert resumed._curves["exp"].curves is cached  # the same study: its view was kept
 
 
 def test_a_study_made_anew_under_the_same_name_starts_afresh() -> None:
@@ -526,3 +591,22 @@ def test_runs_that_collapse_do_not_widen_what_the_pruner_is_unsure_of() -> None:
     assert untrimmed > 1.4 * clean
     assert trimmed < 1.15 * clean
     assert HorizonChain().trim_worse == 5.0  # the default
+
+
+def test_a_predictor_the_default_min_complete_cannot_fit_is_refused_at_once() -> None:
+    """A user's review (stop 29): ``CurvecastPruner(predictor=SRM.paper())``, as the docstring
+    suggests, failed the study at its 5th trial ("an SRM needs at least 6 curves"): an SRM's
+    3-fold cross-validation needs 6.  Refused when made, naming the ``min_complete`` to use;
+    a margin or share that is not a number is a TypeError, not a failed comparison."""
+    from curvecast.predictors import SRM
+
+    with pytest.raises(ValueError, match=r"min_complete must be >= 6 with SRM\(.*got 5"):
+        CurvecastPruner(predictor=SRM.paper())
+    assert CurvecastPruner(predictor=SRM.paper(), min_complete=6).stopper.min_complete == 6
+    with pytest.raises(TypeError, match=r"margin \(δ\) must be a number >= 0, got 'x'"):
+        CurvecastPruner(margin="x")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"explore must be a number in \[0, 1\) or None"):
+        CurvecastPruner(explore="0.1")  # type: ignore[arg-type]
+    for attrs in (3, [3], "n_params"):
+        with pytest.raises(TypeError, match="config_attrs must be a sequence of user-attribute"):
+            CurvecastPruner(config_attrs=attrs)  # type: ignore[arg-type]

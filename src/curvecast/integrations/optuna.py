@@ -147,8 +147,10 @@ class CurvecastPruner(BasePruner):
         if check_count("min_complete", min_complete) < 5:
             raise ValueError(f"min_complete must be >= 5 (the predictor needs 5 curves), got "
                              f"{min_complete}")
-        if isinstance(config_attrs, str):
-            raise TypeError("config_attrs must be a sequence of attribute names, not a string")
+        if isinstance(config_attrs, str) or not isinstance(config_attrs, Sequence | Collection) \
+                or not all(isinstance(a, str) for a in config_attrs):
+            raise TypeError("config_attrs must be a sequence of user-attribute names (strings), "
+                            f"got {config_attrs!r}")
         if fallback is not None and not isinstance(fallback, BasePruner):
             raise TypeError(f"fallback must be an Optuna pruner such as MedianPruner(), got "
                             f"{fallback!r}")
@@ -204,7 +206,7 @@ class CurvecastPruner(BasePruner):
                finished: list[FrozenTrial]) -> tuple[bool, dict[str, Any]]:
         """The decision on ``trial`` given the study's ``finished`` trials, and the user
         attributes to write on it."""
-        entry = self._study(study)
+        entry = self._study(study, finished)
         self._check_prior(study, entry.key)
         step = max(trial.intermediate_values)
         history, running = entry.curves.history(study, trial, finished, key=entry.key)
@@ -262,8 +264,10 @@ class CurvecastPruner(BasePruner):
         if curves.dropped and "steps" not in entry.warned:
             left_out, number = curves.dropped
             yield "steps", (f"step(s) {', '.join(map(str, left_out))} reported by trial {number} "
-                            "but by fewer than half of the complete trials are left out of every "
-                            f"trial's curve, which starts at step {curves.axis[0]}, where most do")
+                            "but by no more than half of the complete trials that ran that far "
+                            "are left out of every trial's curve (its steps are the "
+                            f"{len(curves.axis)} that most report, {curves.axis[0]} to "
+                            f"{curves.axis[-1]})")
         if curves.short and "short" not in entry.warned:
             number, steps = curves.short
             yield "short", (
@@ -274,13 +278,23 @@ class CurvecastPruner(BasePruner):
                 f"{self.stopper.min_complete} full-length trials (an objective that stops early "
                 "itself, or a suggested number of epochs, delays it)")
 
-    def _study(self, study: optuna.study.Study) -> _CachedStudy:
+    def _study(self, study: optuna.study.Study,
+               finished: list[FrozenTrial] | None = None) -> _CachedStudy:
         """The cached view of ``study``: a new one when the study is not the one cached under
         its name (another storage object or study id: a notebook cell run again, a study
         deleted and made anew).  The entry holds its storage object, so that object cannot be
-        freed and its id given to another while the entry lives."""
+        freed and its id given to another while the entry lives.  A copy or a pickle of the
+        pruner knows its studies by name and id only, which a study of the same name in another
+        storage may share: its view is kept only if the study's finished trials (``finished``,
+        read here when not given) are the ones it was built from."""
         entry = self._curves.get(study.study_name)
         storage, study_id = study._storage, getattr(study, "_study_id", None)
+        if entry is not None and entry.storage is None and entry.study_id == study_id:
+            if finished is None:
+                finished = study.get_trials(deepcopy=False,
+                                            states=(TrialState.COMPLETE, TrialState.PRUNED))
+            if not entry.curves.built_from(finished):
+                entry = None
         if (entry is None or entry.study_id != study_id
                 or (entry.storage is not None and entry.storage is not storage)):
             columns = None if self.prior is None else self.prior.configs.columns
@@ -367,12 +381,13 @@ class _StudyCurves:
 
     A finished trial (COMPLETE or PRUNED) never changes, so its row — curve, observed length and
     config — is built once; each call only looks at trials that finished since the last one.  The
-    budget axis is the set of steps the complete trials reported, without the leading steps that
-    fewer than half of them reported (one trial that also reports step 0, the untrained network,
-    would otherwise leave every other trial without the axis's first step, and nothing would be
-    judged); every trial is read along the axis up to its first missing step, so a complete trial
-    that misses a later step is a partial curve, as a pruned one is.  When a new complete trial
-    changes the axis, the cache is rebuilt.
+    budget axis is the set of steps the complete trials reported, without the steps that no more
+    than half of the complete trials that ran that far reported (:meth:`_majority_axis`: one
+    trial that also reports step 0, the untrained network, or an extra evaluation between two
+    others, would otherwise leave every other trial without that step, and they would be cut
+    short there or nothing would be judged); every trial is read along the axis up to its first
+    missing step, so a complete trial that misses a later step is a partial curve, as a pruned
+    one is.  When a new complete trial changes the axis, the cache is rebuilt.
     """
 
     def __init__(self, config_attrs: Sequence[str], columns: Collection[str] | None,
@@ -382,6 +397,9 @@ class _StudyCurves:
         self.with_configs = with_configs
         self._axis: tuple[int, ...] = ()
         self._seen: set[int] = set()
+        #: per finished trial taken in, by number: its storage id and start time (what tells
+        #: this study's trials from those of a study of the same name elsewhere)
+        self._stamps: dict[int, tuple[int, Any]] = {}
         self._n_finished = 0  # finished trials the rows were built from
         self._top = -1  # the highest trial number among them
         self._rows: list[tuple[str, list[float], int, dict[str, Any]]] = []
@@ -395,13 +413,15 @@ class _StudyCurves:
         #: (trial number, steps) of a complete trial that reported fewer steps than the axis
         #: (it is a partial curve), the first seen; None when there is none
         self.short: tuple[int, int] | None = None
-        #: how many complete trials reported each step, and how many complete trials there are
+        #: how many complete trials reported each step, how many ended at each step (their
+        #: last), and how many complete trials there are
         self._step_counts: Counter[int] = Counter()
+        self._last_counts: Counter[int] = Counter()
         self._n_complete = 0
-        #: the first complete trial that reported the axis's last step
+        #: the first complete trial that reported every step of the axis
         self.longest: int | None = None
-        #: (leading steps left out of the axis, a complete trial that reported them), the first
-        #: time it happened; None when it did not
+        #: (steps left out of the axis, a complete trial that reported the first of them), the
+        #: first time it happened; None when it did not
         self.dropped: tuple[tuple[int, ...], int] | None = None
         self._running: tuple[int, pd.DataFrame, pd.DataFrame] | None = None
         self._version = 0  # counts the changes of the rows
@@ -418,6 +438,8 @@ class _StudyCurves:
             return
         if complete and len(values) < len(self._axis) and self.short is None:
             self.short = (trial.number, len(values))  # a partial curve, as a pruned trial is
+        if complete and len(values) == len(self._axis) and self.longest is None:
+            self.longest = trial.number
         config = _config(trial, self.config_attrs) if self.with_configs else {}
         self._rows.append((f"t{trial.number}", values, len(values), config))
         self._matrix = None
@@ -431,32 +453,55 @@ class _StudyCurves:
                         and t.intermediate_values and t.number not in self._seen]
         if new_complete:
             for t in new_complete:
-                top = max(self._step_counts, default=None)
                 self._step_counts.update(t.intermediate_values.keys())
+                self._last_counts[max(t.intermediate_values)] += 1
                 self._n_complete += 1
-                if top is None or max(t.intermediate_values) > top:
-                    self.longest = t.number
-            steps = sorted(self._step_counts)
-            first = next((i for i, s in enumerate(steps)
-                          if 2 * self._step_counts[s] >= self._n_complete), 0)
-            axis = tuple(steps[first:])
-            if first and self.dropped is None:
+            axis, left_out = self._majority_axis()
+            if left_out and self.dropped is None:
                 reporter = next((t.number for t in finished if t.state is TrialState.COMPLETE
-                                 and steps[0] in t.intermediate_values), None)
+                                 and left_out[0] in t.intermediate_values), None)
                 if reporter is not None:
-                    self.dropped = (tuple(steps[:first]), reporter)
+                    self.dropped = (left_out, reporter)
             if axis != self._axis:
                 self._axis, self._seen, self._rows = axis, set(), []
+                self.longest = None
                 self._matrix = None
                 self._version += 1
         for t in finished:
             if t.number not in self._seen:
                 self._seen.add(t.number)
+                self._stamps[t.number] = _stamp(t)
                 self._add(t, t.state is TrialState.COMPLETE)
         self._n_finished = len(finished)
         self._top = max([self._top, *(t.number for t in finished)])
         self._ids = [r[0] for r in self._rows]
         self._has_complete = any(k == len(self._axis) for _, _, k, _ in self._rows)
+
+    def _majority_axis(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """The budget axis and the steps left out of it: a step is on the axis when more than
+        half of the complete trials that reached it (whose last step is at or after it)
+        reported it.  So a step only a few trials report — step 0 (the untrained network), an
+        extra evaluation at step 55 of 10, 20, …, 100 — is left out, and a trial that lacks it
+        is not cut short there; the steps only the longer trials report (a suggested number of
+        epochs) stay, and the shorter trials are partial curves."""
+        steps = sorted(self._step_counts)
+        reached: dict[int, int] = {}
+        running = 0
+        for step in reversed(steps):
+            running += self._last_counts.get(step, 0)
+            reached[step] = running
+        axis = tuple(s for s in steps if 2 * self._step_counts[s] > reached[s])
+        kept = set(axis)
+        return axis, tuple(s for s in steps if s not in kept)
+
+    def built_from(self, finished: list[FrozenTrial]) -> bool:
+        """Whether ``finished`` (a study's COMPLETE and PRUNED trials) holds every trial these
+        rows were built from, the same ones (storage id and start time)."""
+        if len(finished) < self._n_finished:
+            return False
+        matched = sum(1 for t in finished
+                      if t.number in self._stamps and self._stamps[t.number] == _stamp(t))
+        return matched == len(self._stamps)
 
     @property
     def axis(self) -> tuple[int, ...]:
@@ -552,6 +597,12 @@ class _StudyCurves:
         if self.columns is not None:
             configs = configs[[c for c in configs.columns if c in set(self.columns)]]
         return configs
+
+
+def _stamp(trial: FrozenTrial) -> tuple[int, Any]:
+    """What tells one finished trial from another of the same number: its storage id and start
+    time."""
+    return trial._trial_id, trial.datetime_start
 
 
 def _direction(study: optuna.study.Study) -> Direction:

@@ -313,6 +313,8 @@ def check_min_complete(min_complete: int) -> int:
 def check_share(name: str, value: float | None) -> float | None:
     """Validate a share argument — ``final_stretch`` (the last share of training in which nothing
     is stopped) or ``explore`` (the share of would-be stops let run on): None, or in [0, 1)."""
+    if value is not None and not isinstance(value, int | float | np.integer | np.floating):
+        raise TypeError(f"{name} must be a number in [0, 1) or None, got {value!r}")
     if value is not None and (isinstance(value, bool) or not 0.0 <= value < 1.0):
         raise ValueError(f"{name} must be in [0, 1), got {value}")
     return value

@@ -140,6 +140,8 @@ class PredictiveStopper(Stopper):
             raise TypeError(f"delta (Δ) must be a number in (0, 1], got {delta!r}")
         if not 0.0 < delta <= 1.0:
             raise ValueError(f"delta (Δ) must be in (0, 1], got {delta}")
+        if isinstance(margin, bool) or not isinstance(margin, int | float | np.integer | np.floating):
+            raise TypeError(f"margin (δ) must be a number >= 0, got {margin!r}")
         if not 0.0 <= margin < float("inf"):  # an infinite margin would silently stop nothing
             raise ValueError(f"margin (δ) must be finite and >= 0, got {margin}")
         self.keep_top_k = check_count("keep_top_k", keep_top_k, 1)
@@ -176,6 +178,13 @@ class PredictiveStopper(Stopper):
             raise ValueError(f"min_complete must be >= {self.predictor.min_rows} with "  # type: ignore[attr-defined]
                              f"{self.predictor!r} (it needs that many finished curves), got "
                              f"{self.min_complete}")
+        cv = getattr(self.predictor, "cv", None)
+        if not self.online and cv is not None and max(self.min_complete,
+                                                       self.n_prior_given(prior) + 1) < 2 * cv:
+            # an SRM's cross-validation needs 2·cv curves: its first fit would fail mid-study
+            raise ValueError(f"min_complete must be >= {2 * int(cv)} with {self.predictor!r} (its "
+                             f"{int(cv)}-fold cross-validation needs {2 * int(cv)} complete "
+                             f"curves), got {self.min_complete}")
         self.fits = FitCache(max_size=1) if fits is None else fits
         self._cache: tuple[Hashable, int, Predictor] | None = None
         self._online: tuple[tuple[Hashable, ...], Predictor] | None = None
@@ -220,6 +229,13 @@ class PredictiveStopper(Stopper):
     def start(self) -> int:
         """Complete trials (prior curves included) needed before the first stop."""
         return max(self.min_complete, self.keep_top_k)
+
+    @staticmethod
+    def n_prior_given(prior: CurveSet | None) -> int:
+        """Complete curves of a warm-start ``prior`` (0 for None)."""
+        if prior is None:
+            return 0
+        return int(np.sum(prior.without_untrained_epoch().is_complete()))
 
     @property
     def n_prior(self) -> int:
