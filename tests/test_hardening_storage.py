@@ -53,8 +53,9 @@ def test_reading_commands_take_no_write_lock(tmp_path: Path) -> None:
         writer.close()
     shown = json.loads(CliRunner().invoke(app, read_commands(db, tmp_path)[1]).stdout)
     assert [len(t["values"]) for t in shown["trials"]] == [2, 1]
-    with Store(db, read_only=True) as store, pytest.raises(sqlite3.OperationalError,
-                                                            match="readonly"):
+    from curvecast.store import StoreWriteError
+
+    with Store(db, read_only=True) as store, pytest.raises(StoreWriteError, match="read-only"):
         store.add_trial("s", {"lr": 1.0})
 
 
@@ -125,3 +126,58 @@ def test_a_decision_curvecast_does_not_record_is_a_clear_error(tmp_path: Path) -
     assert result.stderr.startswith("error: ")
     assert "trial 1 has a decision 'abandon', not one curvecast records" in result.stderr
     assert "Traceback" not in result.output + result.stderr
+
+
+def test_an_sqlite_file_of_something_else_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
+    """A user's review (stop 29): given an SQLite file of another program (a ``notes`` table),
+    a search added curvecast's five tables to it and switched it to the WAL journal for good."""
+    db = tmp_path / "notes.db"
+    with sqlite3.connect(db) as con:
+        con.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)")
+    before = db.read_bytes()
+    with pytest.raises(ValueError, match=r"an SQLite database of something else \(tables: "
+                                         r"notes\), not a curvecast study database"):
+        Store(db)
+    assert db.read_bytes() == before
+    result = CliRunner().invoke(app, ["studies", "--storage", f"sqlite:///{db}"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+
+
+def test_a_database_of_a_newer_curvecast_is_refused_by_its_schema_version(tmp_path: Path) -> None:
+    """The schema's version is kept in ``PRAGMA user_version``: a file of an older curvecast
+    (version 0) is migrated on open; one a newer curvecast wrote is refused, to write and to
+    read, instead of failing mid-search on a constraint it does not know."""
+    from curvecast.store import SCHEMA_VERSION
+
+    db = tmp_path / "s.db"
+    make_study(db)
+    with sqlite3.connect(db) as con:
+        assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        con.execute("PRAGMA user_version = 0")  # as an older curvecast left it
+    Store(db).close()
+    with sqlite3.connect(db) as con:
+        assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        con.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    for read_only in (False, True):
+        with pytest.raises(ValueError, match=r"written by a newer curvecast \(database schema "
+                                             rf"{SCHEMA_VERSION + 1}"):
+            Store(db, read_only=read_only)
+
+
+def test_a_database_that_cannot_be_written_is_one_clear_error(tmp_path: Path) -> None:
+    """A read-only database (or a full disk under it) failed a search with a traceback from
+    sqlite3; now a StoreWriteError (an OSError) names the file and the cause, and nothing is
+    half-written.  (``PRAGMA query_only`` makes SQLite refuse writes as a read-only file does;
+    the tests run as root, for whom file modes do not.)"""
+    from curvecast.store import StoreWriteError
+
+    db = tmp_path / "s.db"
+    make_study(db)
+    with Store(db) as store:
+        n = len(store.trials("s"))
+        store._db.execute("PRAGMA query_only = 1")
+        with pytest.raises(StoreWriteError, match=r"s\.db: cannot write the study database: the "
+                                                  r"file or its folder is read-only"):
+            store.add_trial("s", {"x": 1})
+        store._db.execute("PRAGMA query_only = 0")
+        assert len(store.trials("s")) == n

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from curvecast.execution.live import run_search
 from curvecast.search import RandomSampler
@@ -90,3 +90,47 @@ def test_a_crashing_trial_fails_alone_under_hyperband(tmp_path: Path) -> None:
         assert "CUDA out of memory (simulated)" in t.decisions[-1].reason
     assert result.progress.failed == len(failed)
     assert result.progress.complete >= 1
+
+
+class _DiskFills(_Run):
+    """Its checkpoint cannot be written once the study has saved ``room`` of them."""
+
+    room: ClassVar[list[int]] = [2]
+
+    def save_checkpoint(self, path: Path) -> None:
+        if self.room[0] <= 0:
+            raise OSError(28, "No space left on device", str(path))
+        self.room[0] -= 1
+        super().save_checkpoint(path)
+
+
+class FullDiskDigits(SGDDigits):
+    name = "full-disk-digits"
+
+    def start(self, config: Mapping[str, Any], *, seed: int, epochs: int,
+              device: str | None = None) -> TrainingRun:
+        return _DiskFills(config, seed, epochs)
+
+
+def test_a_checkpoint_the_disk_cannot_hold_stops_the_search_and_fails_no_trial(
+        tmp_path: Path) -> None:
+    """A user's review (stop 29): a full disk under the checkpoints marked every trial failed
+    within seconds (its budget used up, the search exiting 0, nothing trained on a rerun).  It
+    is the machine's fault, not the configs': the search stops with a CheckpointWriteError, no
+    trial is failed, and once there is room again the same search resumes and finishes."""
+    import pytest
+
+    from curvecast.workloads import CheckpointWriteError
+
+    _DiskFills.room[0] = 2
+    with Store(tmp_path / "d.db") as store:
+        with pytest.raises(CheckpointWriteError, match="No space left on device"):
+            run_search(FullDiskDigits(), RandomSampler(FullDiskDigits().space, seed=4),
+                       NeverStop(), store, study="d", trials=4, epochs=3)
+        trials = store.trials("d")
+        assert trials and not any(t.state is TrialState.FAILED for t in trials)
+        assert not list(tmp_path.glob("**/*.tmp"))
+        _DiskFills.room[0] = 1000  # space freed
+        result = run_search(FullDiskDigits(), RandomSampler(FullDiskDigits().space, seed=4),
+                            NeverStop(), store, study="d", trials=4, epochs=3)
+        assert result.progress.complete == 4 and result.progress.failed == 0

@@ -93,7 +93,8 @@ def search_command(
 ) -> None:
     """Search a workload's space with real training, stopping runs by predicted final value."""
     from curvecast.registry.search_plan import SearchRequest, plan_search
-    from curvecast.store import Store, check_study_name
+    from curvecast.store import Store, StoreWriteError, check_study_name
+    from curvecast.workloads import CheckpointWriteError
 
     check_study_name(study)  # before the database is created or touched
     if refit_every < 0:  # the stopper's own checks name its arguments, not the options
@@ -129,6 +130,12 @@ def search_command(
             err_console.print(f"interrupted: everything recorded is in {storage} (study "
                               f"{study!r}); rerun the same command to resume")
             raise interrupted_exit(err) from None
+        except (StoreWriteError, CheckpointWriteError) as err:
+            # the machine's fault, not a trial's: no trial is failed for it, the running ones
+            # are left to resume
+            bar.stop()
+            raise fail(f"{err}. Everything recorded before is kept in {storage} (study "
+                       f"{study!r}); fix that, then rerun the same command to resume") from None
         summary = study_summary(db.trials(study), db.study_info(study))
     _print_result(result, summary, study, storage)
 

@@ -16,6 +16,7 @@ from typing import Any
 from curvecast.execution.workers import one_torch_thread, quiet_worker
 from curvecast.workloads._base import (
     CheckpointError,
+    CheckpointWriteError,
     EpochResult,
     TrainingRun,
     Workload,
@@ -73,11 +74,26 @@ def train_one_epoch(task: EpochTask) -> EpochOutcome:
         if run.epochs_done >= task.epochs:
             test = float(run.test_value())
         else:
-            run.save_checkpoint(checkpoint_path(task.checkpoints, task.number, run.epochs_done))
+            _save(run, checkpoint_path(task.checkpoints, task.number, run.epochs_done))
         return EpochOutcome(task.number, result, test, note=note)
+    except CheckpointWriteError:  # the machine's fault, not the config's: the search stops
+        raise
     except Exception as err:  # a config that cannot train fails alone, the search goes on
         return EpochOutcome(task.number, EpochResult(task.done + 1, float("nan"), 0.0), None,
                         error=f"{type(err).__name__}: {err}")
+
+
+def _save(run: TrainingRun, path: Path) -> None:
+    """``run``'s checkpoint to ``path``; a file system's refusal (full disk, read-only folder) as
+    a :class:`CheckpointWriteError`, which stops the search instead of failing the trial."""
+    try:
+        run.save_checkpoint(path)
+    except CheckpointWriteError:
+        raise
+    except OSError as err:
+        raise CheckpointWriteError(f"{path}: the checkpoint could not be written "
+                                   f"({err.strerror or err}); is the disk full, or the folder "
+                                   "read-only?") from None
 
 
 class InProcess(cf.Executor):

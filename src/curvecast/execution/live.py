@@ -25,7 +25,7 @@ from curvecast.curves import CurveSet
 from curvecast.execution.epoch_task import local_executor
 from curvecast.execution.heartbeat import Heartbeat
 from curvecast.execution.loop import run
-from curvecast.execution.resume import SharedSearcher
+from curvecast.execution.resume import SharedSearcher, release_trials
 from curvecast.execution.shared import (
     GRACE,
     HEARTBEAT,
@@ -124,10 +124,14 @@ def run_search(
         on_progress(progress)
     recorder = StoreRecorder(live, progress, every_decision=True, on_progress=on_progress)
     scheduler = FIFO(SharedSearcher(live, searcher, trials, grace), stopper)
-    with Heartbeat(store.path, live.worker, heartbeat), \
-            executor if executor is not None else local_executor(workers) as pool:
-        run(scheduler, TrainingBackend(live, pool, trials), recorder, workers=workers,
-            study=study)
+    try:
+        with Heartbeat(store.path, live.worker, heartbeat), \
+                executor if executor is not None else local_executor(workers) as pool:
+            run(scheduler, TrainingBackend(live, pool, trials), recorder, workers=workers,
+                study=study)
+    except BaseException:  # interrupted, or the disk filled: the trials left running resume
+        release_trials(live)
+        raise
     live.sync()
     return search_result(store, study, live.mirror.update(progress), epochs)
 

@@ -39,6 +39,7 @@ from curvecast.execution.resume import (
     StudyBusyError,
     claim_study,
     release_study,
+    release_trials,
 )
 from curvecast.execution.shared import GRACE, HEARTBEAT, open_live
 from curvecast.execution.store_recorder import StoreRecorder
@@ -126,6 +127,9 @@ def run_scheduled_search(
                 executor if executor is not None else local_executor(workers) as pool:
             run(scheduler, TrainingBackend(live, pool, trials), recorder, workers=workers,
                 study=study)
+    except BaseException:  # interrupted, or the disk filled: the trials left running resume
+        release_trials(live)
+        raise
     finally:
         release_study(live)
     live.sync()

@@ -21,6 +21,8 @@ runs:
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import time
 from typing import Any
 
@@ -238,6 +240,14 @@ def claim_study(live: LiveStudy, grace: float, kind: str) -> None:
                                  f"a {kind} study runs in one process (rerun after it ends to "
                                  "resume)")
         store.set_study_state(study, _OWNER, {"worker": worker, "heartbeat": time.time()})
+
+
+def release_trials(live: LiveStudy) -> None:
+    """This process gives up the trials it was training (see :meth:`Store.release_trials`);
+    a database it can no longer write (the error that ended the search) keeps them as they are,
+    and they count as interrupted once its heartbeat is old."""
+    with contextlib.suppress(OSError, sqlite3.Error):
+        live.store.release_trials(live.study, live.worker)
 
 
 def release_study(live: LiveStudy) -> None:

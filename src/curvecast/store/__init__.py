@@ -23,6 +23,7 @@ The package's modules, one job each: :mod:`~curvecast.store.study_store` (:class
 (worker ids and liveness), :mod:`~curvecast.store.names` (storage URLs and study names).
 """
 
+from curvecast.store.database import SCHEMA_VERSION, StoreWriteError
 from curvecast.store.names import MAX_STUDY_NAME, check_study_name, parse_storage
 from curvecast.store.records import StoredTrial, StudyUpdates, TrialState
 from curvecast.store.study_store import Store
@@ -31,7 +32,9 @@ from curvecast.store.workers import GRACE, worker_alive, worker_id
 __all__ = [
     "GRACE",
     "MAX_STUDY_NAME",
+    "SCHEMA_VERSION",
     "Store",
+    "StoreWriteError",
     "StoredTrial",
     "StudyUpdates",
     "TrialState",

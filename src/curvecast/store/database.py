@@ -36,6 +36,19 @@ CREATE TABLE IF NOT EXISTS study_state (
 """
 
 
+#: The schema this curvecast writes, kept in the file's ``PRAGMA user_version`` (0: a file of a
+#: curvecast before it was recorded, migrated on open).  A file of a newer schema is refused.
+SCHEMA_VERSION = 1
+
+#: The tables every study database has: a non-empty SQLite file without them is someone else's.
+_OWN_TABLES = {"studies", "trials"}
+
+
+class StoreWriteError(OSError):
+    """The study database could not be written (its file or folder is read-only, the disk is
+    full, …).  Nothing recorded is lost: every write is its own transaction."""
+
+
 def to_json(value: Any) -> str:
     """``value`` as the JSON text a study database stores (keys sorted; numpy scalars as numbers)."""
     return json.dumps(value, sort_keys=True, default=lambda o: o.item() if hasattr(o, "item")
@@ -53,8 +66,10 @@ class SQLiteFile:
         if read_only:
             self._db = self._open_read_only(timeout)
             return
+        existed = self.path.exists()
         try:
             self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+            self._check_own()
             self._wal(timeout)
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
@@ -63,8 +78,30 @@ class SQLiteFile:
                     if statement.strip():
                         self._db.execute(statement)
                 self._migrate()
+        except StoreWriteError:
+            raise
         except sqlite3.DatabaseError as err:
+            if existed and self.path.is_file() and not _writable(self.path):
+                raise StoreWriteError(f"{self.path}: read-only (the file or its folder cannot be "
+                                      "written, and a search records its trials there; `show`, "
+                                      "`studies`, `export` and `report` read it as it is)"
+                                      ) from None
             raise ValueError(f"{self.path}: not a curvecast study database ({err})") from None
+
+    def _check_own(self) -> None:
+        """Refuse, before anything is written, an SQLite file of something else (tables, but not
+        a study database's), and one a newer curvecast wrote (:data:`SCHEMA_VERSION`)."""
+        tables = {row[0] for row in self._db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if tables and not _OWN_TABLES <= tables:
+            shown = ", ".join(sorted(tables)[:5]) + (", …" if len(tables) > 5 else "")
+            raise ValueError(f"{self.path}: an SQLite database of something else (tables: "
+                             f"{shown}), not a curvecast study database; give a new file name")
+        version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise ValueError(f"{self.path}: written by a newer curvecast (database schema "
+                             f"{version}; this one reads up to {SCHEMA_VERSION}): upgrade "
+                             "curvecast (pip install -U curvecast)")
 
     def _wal(self, timeout: float) -> None:
         """Switch to the WAL journal.  SQLite does not wait on its busy timeout for this switch:
@@ -93,6 +130,12 @@ class SQLiteFile:
                                      isolation_level=None)
                 db.execute("SELECT name, metric, direction, settings FROM studies LIMIT 1")
                 db.execute("SELECT number, config, state FROM trials LIMIT 1")
+                version = int(db.execute("PRAGMA user_version").fetchone()[0])
+                if version > SCHEMA_VERSION:
+                    db.close()
+                    raise ValueError(f"{self.path}: written by a newer curvecast (database "
+                                     f"schema {version}; this one reads up to "
+                                     f"{SCHEMA_VERSION}): upgrade curvecast")
                 return db
             except sqlite3.DatabaseError as err:
                 problem = err
@@ -114,6 +157,8 @@ class SQLiteFile:
         if "heartbeat" not in columns:
             self._db.execute("ALTER TABLE trials ADD COLUMN heartbeat REAL")
             self._db.execute("UPDATE trials SET heartbeat = updated")
+        if int(self._db.execute("PRAGMA user_version").fetchone()[0]) < SCHEMA_VERSION:
+            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -124,13 +169,41 @@ class SQLiteFile:
         if self._db.in_transaction:
             yield self._db
             return
-        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as err:
+            raise self._unwritable(err) from None
         try:
             yield self._db
+        except sqlite3.OperationalError as err:
+            self._rollback()
+            raise self._unwritable(err) from None
         except BaseException:
-            self._db.execute("ROLLBACK")
+            self._rollback()
             raise
-        self._db.execute("COMMIT")
+        try:
+            self._db.execute("COMMIT")
+        except sqlite3.OperationalError as err:
+            self._rollback()
+            raise self._unwritable(err) from None
+
+    def _rollback(self) -> None:
+        """Roll the open transaction back (SQLite may already have, e.g. on a full disk)."""
+        if self._db.in_transaction:
+            self._db.execute("ROLLBACK")
+
+    def _unwritable(self, err: sqlite3.OperationalError) -> Exception:
+        """A write that failed for the file's sake (read-only, full disk, I/O error) as a
+        :class:`StoreWriteError` naming the cause; any other error (a lock held past the
+        timeout) as it was."""
+        text = str(err)
+        causes = {"readonly": "the file or its folder is read-only",
+                  "disk is full": "the disk is full", "disk I/O error": "a disk I/O error",
+                  "unable to open": "the file or its folder cannot be written"}
+        cause = next((c for key, c in causes.items() if key in text), None)
+        if cause is None:
+            return err
+        return StoreWriteError(f"{self.path}: cannot write the study database: {cause} ({text})")
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
@@ -152,3 +225,9 @@ class SQLiteFile:
         with self._write():
             yield self
 
+
+def _writable(path: os.PathLike[str]) -> bool:
+    """Whether ``path`` and its folder can be written (SQLite's WAL journal makes files beside
+    the database)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    return os.access(path, os.W_OK) and os.access(folder, os.W_OK)

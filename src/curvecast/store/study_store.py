@@ -35,6 +35,12 @@ class Store(SQLiteFile):
         read_only: open an existing database for reading only (``show``, ``studies``,
             ``export``, ``report``): nothing is created, migrated or locked, so a file the user
             cannot write (a colleague's copy, an archive) can be inspected.  Writes then fail.
+
+    Raises:
+        StoreWriteError: (an ``OSError``, from any write) the file cannot be written: it or its
+            folder is read-only, or the disk is full.
+        ValueError: the file is not a curvecast study database (another program's SQLite
+            file, or one of a newer curvecast's schema).
     """
 
     # ------------------------------------------------------------------ studies
@@ -175,6 +181,16 @@ class Store(SQLiteFile):
         with self._write() as db:
             cur = db.execute("UPDATE trials SET heartbeat = ? WHERE worker = ? AND state = ?",
                              (time.time(), worker, TrialState.RUNNING.value))
+        return int(cur.rowcount)
+
+    def release_trials(self, study: str, worker: str) -> int:
+        """Give up ``worker``'s RUNNING trials of ``study`` (their heartbeat cleared): they are
+        interrupted, and any worker — this process too, in a search run again after an error —
+        may claim them at once.  Returns how many."""
+        with self._write() as db:
+            cur = db.execute("UPDATE trials SET heartbeat = NULL WHERE study_id = ? AND worker = ? "
+                             "AND state = ?", (self.study_id(study), worker,
+                                               TrialState.RUNNING.value))
         return int(cur.rowcount)
 
     def set_state(self, study: str, number: int, state: TrialState, *,

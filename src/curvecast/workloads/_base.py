@@ -19,6 +19,11 @@ from curvecast.curves import Direction
 from curvecast.space import SearchSpace
 
 
+class CheckpointWriteError(OSError):
+    """A checkpoint could not be written (the disk is full, its folder is read-only): the
+    machine's fault, not the trial's, so the search stops and can be resumed."""
+
+
 class CheckpointError(ValueError):
     """A checkpoint cannot be read back: corrupt, of another format, or carrying anything but
     tensors, numbers, strings and containers of them (checkpoints never run code on load).
@@ -60,7 +65,12 @@ class TrainingRun(ABC):
 
     @abstractmethod
     def save_checkpoint(self, path: Path) -> None:
-        """Write everything needed to continue this run (weights, optimiser, RNG, epoch) to ``path``."""
+        """Write everything needed to continue this run (weights, optimiser, RNG, epoch) to ``path``.
+
+        Raises:
+            OSError: the file cannot be written (a full disk, a read-only folder); the search
+                then stops, resumable, rather than failing the trial.
+        """
 
 
 class Workload(ABC):

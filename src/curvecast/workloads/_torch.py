@@ -48,7 +48,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from curvecast.workloads._base import CheckpointError, EpochResult, TrainingRun, Workload
+from curvecast.workloads._base import (
+    CheckpointError,
+    CheckpointWriteError,
+    EpochResult,
+    TrainingRun,
+    Workload,
+)
 from curvecast.workloads._torch_metrics import accuracy, perplexity, rmse
 from curvecast.workloads._torch_pieces import (
     SCHEDULES,
@@ -259,10 +265,16 @@ class SupervisedRun(TrainingRun):
             "data_rng": self.data_generator.get_state(),
             "numpy_rng": self.numpy_rng.bit_generator.state,
         }
-        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
-        torch.save(state, tmp)
-        tmp.replace(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            torch.save(state, tmp)
+            tmp.replace(path)
+        except (OSError, RuntimeError) as err:  # torch reports a full disk as a RuntimeError
+            tmp.unlink(missing_ok=True)
+            reason = getattr(err, "strerror", None) or str(err).splitlines()[0]
+            raise CheckpointWriteError(f"{path}: the checkpoint could not be written ({reason}); "
+                                       "is the disk full, or the folder read-only?") from None
 
     def load_state(self, ckpt: Mapping[str, Any]) -> None:
         """Restore the state saved by :meth:`save_checkpoint` (as read by :func:`load_checkpoint`).
