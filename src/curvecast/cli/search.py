@@ -134,7 +134,9 @@ def search_command(
             # the machine's fault, not a trial's: no trial is failed for it, the running ones
             # are left to resume
             bar.stop()
-            raise fail(f"{err}. Everything recorded before is kept in {storage} (study "
+            text = str(err)
+            end = "" if text.endswith(("?", ".")) else "."
+            raise fail(f"{text}{end} Everything recorded before is kept in {storage} (study "
                        f"{study!r}); fix that, then rerun the same command to resume") from None
         summary = study_summary(db.trials(study), db.study_info(study))
     _print_result(result, summary, study, storage)
