@@ -109,3 +109,36 @@ def test_parquet_and_curvecast_study_priors(tmp_path: Path) -> None:
     assert search(tmp_path, tmp_path / "none.db#s") == (
         2, f"error: {tmp_path / 'none.db'}: no such study database (--prior "
            f"{tmp_path / 'none.db#s'})")
+
+
+def test_a_resumed_study_compares_its_prior_by_its_curves_not_its_path(tmp_path: Path) -> None:
+    """A user's review (stop 29): the resume check compared ``--prior`` as text, so the same
+    file given by its absolute path was refused, and another file at the same relative path
+    (run from another folder) was taken: one study decided with two priors.  The study records
+    the prior curves' fingerprint and compares that."""
+    import os
+
+    from curvecast.curves import CurveSet
+    from curvecast.execution.shared import open_study
+    from curvecast.registry.search_plan import curves_digest
+    from sgd_workload import SGDDigits
+
+    first, other = tmp_path / "a", tmp_path / "b"
+    for folder, seed in ((first, 1), (other, 2)):
+        (folder / "data").mkdir(parents=True)
+        synthetic(n=8, epochs=EPOCHS, seed=seed).save(folder / "data" / "prior.parquet")
+
+    def settings(prior: str | None, folder: Path) -> dict[str, object]:
+        loaded = None if prior is None else CurveSet.load(folder / prior)
+        return {"prior": prior, "prior_digest": None if loaded is None else curves_digest(loaded)}
+
+    with Store(tmp_path / "s.db") as store:
+        open_study(store, "s", SGDDigits(), 3, 0, settings("data/prior.parquet", first))
+        same = str(first / "data" / "prior.parquet")  # the same file by its absolute path
+        open_study(store, "s", SGDDigits(), 3, 0, settings(os.path.relpath(same, first), first)
+                   | {"prior": same})
+        with pytest.raises(ValueError, match=r"was started with --prior data/prior\.parquet, "
+                                             r"not --prior data/prior\.parquet \(other curves\)"):
+            open_study(store, "s", SGDDigits(), 3, 0, settings("data/prior.parquet", other))
+        with pytest.raises(ValueError, match=r"not no --prior"):
+            open_study(store, "s", SGDDigits(), 3, 0, settings(None, other))

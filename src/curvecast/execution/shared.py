@@ -31,9 +31,11 @@ def open_study(store: Store, study: str, workload: Workload, epochs: int, seed: 
     and with the same scheduler (``settings["scheduler"]``: hyperband, fhyperband; absent: a
     FIFO search, as the local and the Ray backends run), and — where both the study and
     ``settings`` record them — the same searcher, stopper, predictor, Δ, min-complete,
-    refit-every, final stretch, exploration, prior, σ model and arcsine target (a changed rule
-    would silently judge later trials differently; the predictor comes before min-complete,
-    whose default follows it).
+    refit-every, final stretch, exploration, prior (by its curves' fingerprint,
+    ``prior_digest``, where recorded: the same file by another path is the same prior, another
+    file at the same path is not), σ model and arcsine target (a changed rule would silently
+    judge later trials differently; the predictor comes before min-complete, whose default
+    follows it).
 
     Raises:
         ValueError: the study exists with other settings.
@@ -47,7 +49,17 @@ def open_study(store: Store, study: str, workload: Workload, epochs: int, seed: 
             raise ValueError(f"study {study!r} was started with {key}={recorded.get(key)!r}, "
                              f"not {wanted!r}: rerun with its settings or choose another --study")
     chosen = settings or {}
+    by_content = "prior_digest" in recorded and "prior_digest" in chosen
+    if by_content and recorded["prior_digest"] != chosen["prior_digest"]:
+        # the prior is compared by its curves, not by the path that named it
+        was, now = (f"--prior {s['prior']}" if s.get("prior") else "no --prior"
+                    for s in (recorded, chosen))
+        raise ValueError(f"study {study!r} was started with {was}, not {now}"
+                         f"{' (other curves)' if recorded.get('prior') and chosen.get('prior') else ''}"
+                         ": rerun with the same prior or choose another --study")
     for key in _RERUN_SETTINGS:  # what the command line chose: a rerun must choose the same
+        if key == "prior" and by_content:
+            continue
         if key in recorded and key in chosen and recorded[key] != chosen[key]:
             option = "--" + key.replace("_", "-")
             raise ValueError(f"study {study!r} was started with {option} {recorded[key]}, not "

@@ -3,10 +3,13 @@ real search runs with, built from the registry's tables and checked before anyth
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
+
+import numpy as np
 
 from curvecast.curves import CurveSet
 from curvecast.registry import (
@@ -134,7 +137,9 @@ def plan_search(request: SearchRequest) -> SearchPlan:
         proposer = entry.over_space(workload.space, r.settings.seed, r.trials,
                                     workload.direction)
     workers = r.workers if r.backend == "ray" else (r.workers or os.cpu_count() or 1)
-    return SearchPlan(workload, proposer, stop, runner, workers, _recorded(r, min_complete, stop))
+    recorded = _recorded(r, min_complete, stop)
+    recorded["prior_digest"] = None if prior is None else curves_digest(prior)
+    return SearchPlan(workload, proposer, stop, runner, workers, recorded)
 
 
 def _runner(r: SearchRequest) -> Callable[..., Any]:
@@ -206,6 +211,16 @@ def scheduler_factory(name: str, settings: Settings, context: Context) -> Callab
                                     context.epochs, settings.eta)
         context = replace(context, prior=None, rung_predictors=warm)
     return lambda searcher: entry.build(searcher, settings, context)
+
+
+def curves_digest(curves: CurveSet) -> str:
+    """A fingerprint of ``curves``' contents (values, observed cells, epochs, config ids): what a
+    resumed study compares its ``--prior`` by, not the path that named it."""
+    digest = hashlib.blake2b(digest_size=12)
+    for array in (curves.values, curves.observed, curves.epochs):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    digest.update("\0".join(map(str, curves.config_ids)).encode())
+    return digest.hexdigest()
 
 
 def _recorded(r: SearchRequest, min_complete: int, stop: Any) -> dict[str, Any]:
