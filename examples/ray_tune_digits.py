@@ -77,9 +77,13 @@ def main() -> None:
         ray.shutdown()
     for k in range(len(grid)):
         m = grid[k].metrics or {}
-        why = (f"stopped: predicted {m['curvecast/predicted']:.3f} ± {m['curvecast/std']:.3f}, "
-               f"P(worse) = {m['curvecast/probability']:.2f}" if m.get("curvecast/stopped")
-               else "trained to the end")
+        if not m.get("curvecast/stopped"):
+            why = "trained to the end"
+        elif m.get("curvecast/predicted") is None:  # stopped for reporting NaN (diverged)
+            why = "stopped: diverged"
+        else:
+            why = (f"stopped: predicted {m['curvecast/predicted']:.3f} ± "
+                   f"{m['curvecast/std']:.3f}, P(worse) = {m['curvecast/probability']:.2f}")
         print(f"epochs {m['training_iteration']:>2}  val_accuracy {m['val_accuracy']:.3f}  {why}")
     best = grid.get_best_result()
     metrics, config = best.metrics or {}, best.config or {}

@@ -168,6 +168,33 @@ def test_bad_arguments() -> None:
         CurvecastScheduler(max_t=5, mode="up")
     with pytest.raises(ValueError, match="no metric or mode"):
         CurvecastScheduler(max_t=5).on_trial_add(None, fake_trial(0))
+    # a user's review (stop 29): these were accepted and failed later, or never judged
+    with pytest.raises(ValueError, match=r"max_t must be >= 2 .*got -5"):
+        CurvecastScheduler(max_t=-5)
+    for kwargs, match in (({"describe": "n_params"}, "describe must be a function"),
+                          ({"stopper": "median"}, "stopper must be a curvecast Stopper"),
+                          ({"metric": 3}, "metric must be the name of a reported result"),
+                          ({"metric": ""}, "metric must be the name"),
+                          ({"time_attr": ""}, "time_attr must be the name"),
+                          ({"margin": "x"}, r"margin \(δ\) must be a number")):
+        with pytest.raises(TypeError, match=match):
+            CurvecastScheduler(max_t=5, **kwargs)
+    with pytest.raises(ValueError, match="grace_period=100 leaves nothing to judge before "
+                                         "max_t=10"):
+        CurvecastScheduler(max_t=10, grace_period=100)
+
+
+def test_strided_epochs_are_named_in_the_warning() -> None:
+    """Reports at epochs 5, 10, …, 50 said "ended after 0 of max_t=50 epochs without being
+    stopped" of a trial that had reported all ten; the warning now says what was reported."""
+    scheduler = CurvecastScheduler(max_t=50, metric="acc", mode="max")
+    trial = fake_trial(0)
+    scheduler.on_trial_add(None, trial)
+    for epoch in range(5, 51, 5):
+        scheduler.on_trial_result(None, trial, {"acc": epoch / 100, "training_iteration": epoch})
+    with pytest.warns(UserWarning, match=r"trial t000 reported training_iteration 5, 10, 15, "
+                                         r"…: curvecast reads one report per epoch"):
+        scheduler.on_trial_complete(None, trial, {"acc": 0.5, "training_iteration": 50})
 
 
 # ------------------------------------------------------------------------------ a real Tuner run
@@ -385,3 +412,39 @@ def test_what_a_user_can_get_wrong_is_said_not_crashed_on() -> None:
         fresh = make_scheduler()
         fresh.on_trial_add(None, fake_trial(4))
         feed(fresh, fake_trial(4), saturating_curves(5)[4])
+
+
+def test_one_scheduler_given_to_a_second_tuner_starts_afresh(tmp_path: Path) -> None:
+    """A user's review (stop 29): one ``CurvecastScheduler`` given to two ``Tuner``s pooled the
+    two experiments' curves (the second, on another scale, was judged against the first's) and
+    wrote no state file for the second.  A trial of another experiment (by name) starts it
+    afresh, with a warning, and the second experiment gets its own state file."""
+    values = saturating_curves(12, seed=2)
+    scheduler = make_scheduler()
+
+    def in_experiment(i: int, name: str) -> Any:
+        staging = tmp_path / name / "driver_artifacts"
+        trial = fake_trial(i)
+        trial.storage = SimpleNamespace(experiment_dir_name=name,
+                                        experiment_driver_staging_path=str(staging))
+        return trial
+
+    for i in range(12):
+        trial = in_experiment(i, "exp-a")
+        scheduler.on_trial_add(None, trial)
+        feed(scheduler, trial, values[i])
+    assert scheduler.n_complete >= 10 and (tmp_path / "exp-a" / "driver_artifacts" /
+                                           STATE_FILE).is_file()
+    with pytest.warns(UserWarning, match="experiment 'exp-b' after experiment 'exp-a': the "
+                                         "scheduler starts afresh"):
+        first = in_experiment(0, "exp-b")
+        scheduler.on_trial_add(None, first)
+    assert scheduler.n_complete == 0 and list(scheduler._curves) == [first.trial_id]
+    for i in range(3):
+        trial = first if i == 0 else in_experiment(i, "exp-b")
+        if i:
+            scheduler.on_trial_add(None, trial)
+        decisions = feed(scheduler, trial, 100 * values[i])  # fewer than min_complete: no stop
+        assert len(decisions) == T and TrialScheduler.STOP not in decisions[:-1]
+    saved = json.loads((tmp_path / "exp-b" / "driver_artifacts" / STATE_FILE).read_text())
+    assert len(saved["completed"]) == 3

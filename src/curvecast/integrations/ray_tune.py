@@ -136,12 +136,24 @@ class CurvecastScheduler(FIFOScheduler):
                  time_attr: str = "training_iteration", stopper: Stopper | None = None,
                  diverged_value: float | None = None) -> None:
         super().__init__()
-        if check_count("max_t", max_t) < 2:
+        if check_count("max_t", max_t, None) < 2:
             raise ValueError(f"max_t must be >= 2 (epochs of full training), got {max_t}")
+        for name, text in (("metric", metric), ("time_attr", time_attr)):
+            if text is not None and (not isinstance(text, str) or not text.strip()):
+                raise TypeError(f"{name} must be the name of a reported result (a non-empty "
+                                f"string), got {text!r}")
+        if describe is not None and not callable(describe):
+            raise TypeError(f"describe must be a function of a trial's config returning more "
+                            f"config columns (e.g. its n_params), got {describe!r}")
+        if stopper is not None and not isinstance(stopper, Stopper):
+            raise TypeError(f"stopper must be a curvecast Stopper such as MedianRule() or ASHA(), "
+                            f"got {stopper!r}")
+        if check_count("grace_period", grace_period, 1) >= max_t:
+            raise ValueError(f"grace_period={grace_period} leaves nothing to judge before "
+                             f"max_t={max_t}: it must be below max_t")
         if stopper is None and check_count("min_complete", min_complete) < 5:
             raise ValueError(f"min_complete must be >= 5 (the predictor needs 5 curves), got "
                              f"{min_complete}")
-        check_count("grace_period", grace_period, 1)
         diverged_value = check_diverged_value(diverged_value)
         if mode is not None and mode not in ("min", "max"):
             raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
@@ -179,6 +191,7 @@ class CurvecastScheduler(FIFOScheduler):
         self.decisions_: dict[str, dict[str, Any]] = {}
         self.n_stopped_ = 0
         self._state_dir: str | None = None
+        self._experiment: str | None = None  # the Tune experiment's name, from its first trial
         self._checked_state_dir = False
 
     # ------------------------------------------------------------------ Tune's interface
@@ -274,10 +287,19 @@ class CurvecastScheduler(FIFOScheduler):
             self._completed.append(tid)
         if (tid not in self._completed and self._curves.get(tid)
                 and not self.decisions_.get(tid, {}).get("stopped")):
-            self._warn_once("short", f"trial {tid} ended after {len(self._curve(tid))} of "
-                            f"max_t={self.max_t} epochs without being stopped: it is not "
-                            "complete, and nothing is judged until min_complete trials are; "
-                            "set max_t to the epochs the trainable reports")
+            reported = sorted(self._curves[tid])
+            if len(self._curve(tid)) < len(reported):  # e.g. 5, 10, …, 50: not 1, 2, 3, …
+                shown = ", ".join(map(str, reported[:3])) + (", …" if len(reported) > 3 else "")
+                self._warn_once("short", f"trial {tid} reported {self.time_attr} {shown}: "
+                                "curvecast reads one report per epoch from 1 to max_t, and its "
+                                f"curve stops at the first missing one ({len(self._curve(tid))} "
+                                f"of max_t={self.max_t}); report every epoch (or count "
+                                f"{self.time_attr} in the units reported, with max_t to match)")
+            else:
+                self._warn_once("short", f"trial {tid} ended after {len(self._curve(tid))} of "
+                                f"max_t={self.max_t} epochs without being stopped: it is not "
+                                "complete, and nothing is judged until min_complete trials are; "
+                                "set max_t to the epochs the trainable reports")
         self._autosave()
 
     def _value(self, tid: str, value: Any) -> float:
@@ -457,15 +479,27 @@ class CurvecastScheduler(FIFOScheduler):
 
     def _find_state_dir(self, trial: TuneTrial) -> None:
         """On the first trial of a Tune run, locate the experiment's staging directory and, when
-        it holds a saved state (``Tuner.restore``), load it."""
-        if self._checked_state_dir:
-            return
-        self._checked_state_dir = True
+        it holds a saved state (``Tuner.restore``), load it.  A trial of another experiment (by
+        name: one scheduler given to a second ``Tuner``) starts the scheduler afresh, with a
+        warning, so two experiments' curves are never mixed and each gets its state file."""
         storage = getattr(trial, "storage", None)
         try:
             staging = None if storage is None else storage.experiment_driver_staging_path
         except Exception:  # a storage context without a driver staging path
             staging = None
+        name = getattr(storage, "experiment_dir_name", None)
+        experiment = None if name is None else str(name)
+        known = self.__dict__.get("_experiment")  # (a scheduler pickled before it had one)
+        if self._checked_state_dir:
+            if experiment is None or known is None or experiment == known:
+                return  # the same experiment (moved, perhaps: the same name)
+            self._warn_once(f"new experiment {experiment}",
+                            f"CurvecastScheduler: a trial of Tune experiment {experiment!r} "
+                            f"after experiment {known!r}: the scheduler starts afresh (give "
+                            "each Tuner a scheduler of its own)")
+            self._forget()
+        self._checked_state_dir = True
+        self._experiment = experiment
         if staging is None:
             return
         self._state_dir = str(staging)
@@ -474,6 +508,13 @@ class CurvecastScheduler(FIFOScheduler):
             self.restore(str(path))
             logger.info("curvecast: restored the scheduler's state from %s (%d complete trials)",
                         path, self.n_complete)
+
+    def _forget(self) -> None:
+        """Drop every trial learnt (curves, configs, completions, decisions): a new study."""
+        self._study = uuid.uuid4().hex
+        self._curves, self._configs, self._completed = {}, {}, []
+        self._prefix, self._table, self._view, self._dirty = {}, None, None, set()
+        self.decisions_, self.n_stopped_ = {}, 0
 
     def _autosave(self) -> None:
         if self._state_dir is None:
