@@ -303,3 +303,19 @@ def test_tables_saved_by_pandas_with_their_ids_as_the_index(tmp_path: Path) -> N
                                     configs=tmp_path / "configs.parquet")
     assert got.config_ids == ["a", "b"] and got.values.tolist() == [[0.1, 0.2], [0.3, 0.4]]
     assert got.configs["lr"].tolist() == [0.1, 0.2]
+
+
+def test_an_id_that_pandas_reads_as_missing_is_kept_as_written(tmp_path: Path) -> None:
+    """A user's review (stop 29): the id ``NA`` (or ``None``, ``null``) was refused as "the
+    config id is empty": pandas reads those as missing.  Ids are read as written; only an empty
+    cell is missing."""
+    wide = tmp_path / "na.csv"
+    wide.write_text("config_id,acc_1,acc_2\nNA,0.1,0.2\nNone,0.2,0.3\nnull,0.3,0.4\n")
+    got = curvecast.from_table(wide, r"acc_(\d+)", "acc", "max")
+    assert got.config_ids == ["NA", "None", "null"]
+    long = tmp_path / "long.csv"
+    long.write_text("config_id,epoch,value\nNA,1,0.1\nNA,2,0.2\n,1,0.3\n")
+    with pytest.raises(CurveSetFormatError, match=r"row 3 .*the config id is empty"):
+        curvecast.from_long_table(long, "acc", "max")
+    long.write_text("config_id,epoch,value\nNA,1,0.1\nNA,2,0.2\n")
+    assert curvecast.from_long_table(long, "acc", "max").config_ids == ["NA"]

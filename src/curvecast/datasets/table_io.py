@@ -119,7 +119,8 @@ def read_table(path: Path, numeric: Sequence[str], text: Sequence[str] = ()
     """Read ``path`` (CSV, or Parquet by its ``.parquet``/``.pq`` suffix).
 
     Returns the columns not in ``numeric`` as a DataFrame (pandas' own type inference, except
-    the CSV columns named in ``text``, read as written: ids such as ``01`` stay text) and the
+    the CSV columns named in ``text``, read as written: ids such as ``01`` or ``NA`` stay text,
+    only an empty cell is missing) and the
     ``numeric`` columns as ``(values, observed)`` arrays of shape ``(n_rows, len(numeric))``.
 
     Raises:
@@ -139,9 +140,13 @@ def read_table(path: Path, numeric: Sequence[str], text: Sequence[str] = ()
             rest = table.select(others).to_pandas(ignore_metadata=True)
             parts = [_arrow_column(table.column(c), path, c) for c in numeric]
         else:
-            rest = (pd.read_csv(path, usecols=others,
-                                dtype={c: str for c in text if c in others})
-                    if others else pd.DataFrame())
+            rest = pd.read_csv(path, usecols=others) if others else pd.DataFrame()
+            as_written = [c for c in text if c in others]
+            if as_written:  # ids as written: "01" stays "01", and "NA" or "None" is an id
+                texts = pd.read_csv(path, usecols=as_written, dtype=str, keep_default_na=False,
+                                    na_values=[""])
+                for c in as_written:
+                    rest[c] = texts[c]
             cells = pd.read_csv(path, usecols=list(numeric), dtype=str, keep_default_na=False)
             parts = [_text_column(cells[c], path, c) for c in numeric]
     except (pa.ArrowException, OSError, ValueError, UnicodeDecodeError) as err:
