@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -406,3 +407,21 @@ def test_a_json_result_named_as_a_data_format_is_refused_and_written_whole(
     assert result.exit_code == 0, result.output
     assert strict((tmp_path / "results.json").read_text())["results"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results.json", "runs.parquet"]
+
+
+def test_evaluate_shows_every_experiment_it_ran(tmp_path: Path) -> None:
+    """A user's review (stop 29): ``evaluate --experiments table2`` printed an empty Table 1 and
+    nothing of Table 2: its numbers were in ``--json`` only.  Each experiment asked for is a
+    table of its own; Table 1 only when asked for."""
+    data = synthetic(n=80, epochs=8).save(tmp_path / "runs.parquet")
+    result = run("evaluate", data, "--predictors", "ols", "--repeats", "1", "--train-size", "30",
+                 "--fractions", "0.25", "--experiments", "table2,sample_efficiency",
+                 "--json", tmp_path / "r.json")
+    assert result.exit_code == 0, result.output
+    records = strict((tmp_path / "r.json").read_text())["results"]
+    ts = next(r for r in records if r["experiment"] == "table2" and r["features"] == "ts"
+              and r["metric"] == "r2")
+    assert "R² by feature groups (Table 2), ols" in result.stdout
+    assert re.search(rf"│ ts +│ +{ts['mean']:.3f} │", result.stdout)
+    assert "R² by training curves, ols" in result.stdout and "│ 30 " in result.stdout
+    assert "R² of the final value" not in result.stdout

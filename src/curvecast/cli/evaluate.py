@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
@@ -78,22 +79,20 @@ def evaluate(
         output = run_prediction_experiments(curves, factories, settings,
                                             on_step=on_step)
     output = {"dataset": str(data), **output}
-    table = Table(title=f"{data.name}: R² of the final value "
-                        f"({'mean ± s.e.' if repeats > 1 else 'one value'}, "
-                        f"{counted(repeats, 'repeat')})")
-    table.add_column("predictor")
-    fr = settings.fractions
-    for f in fr:
-        table.add_column(f"{100 * f:g} %", justify="right")
-    for name in names:
-        cells = []
-        for f in fr:
-            rec = select(output["results"], experiment="table1", predictor=name, fraction=f,
-                         metric="r2")
-            cells.append("" if not rec else _r2(rec[0]["mean"]) if rec[0]["stderr"] is None
-                         else f"{_r2(rec[0]['mean'])} ± {_r2(rec[0]['stderr'])}")
-        table.add_row(name, *cells)
-    console.print(table)
+    shown = f"{'mean ± s.e.' if repeats > 1 else 'one value'}, {counted(repeats, 'repeat')}"
+    if "table1" in settings.experiments:
+        console.print(_r2_table(f"{data.name}: R² of the final value ({shown})", "predictor",
+                                {n: select(output["results"], experiment="table1", predictor=n,
+                                           metric="r2") for n in names}))
+    for experiment, key, heading in _OTHER_TABLES:  # the other experiments asked for
+        records = select(output["results"], experiment=experiment, metric="r2")
+        if experiment in settings.experiments and records:
+            rows: dict[str, list[Mapping[str, Any]]] = {
+                str(r[key]) if key else "shallow → deep": [] for r in records}
+            for r in records:
+                rows[str(r[key]) if key else "shallow → deep"].append(r)
+            console.print(_r2_table(f"{data.name}: {heading}, {records[0]['predictor']} "
+                                    f"({shown})", key or "trained on", rows))
     _note_skipped(output["skipped"])
     clipped = [r for r in output["results"] if r["metric"] == "clipped"
                and r["experiment"] == "table1" and r["mean"]]
@@ -109,6 +108,31 @@ def evaluate(
 
         for path in plot_prediction_results(output, plots, data.stem):
             console.print(f"figure -> {path}")
+
+#: The experiments besides Table 1 that the terminal shows: (experiment, the key its rows differ
+#: by — None: one row —, heading).
+_OTHER_TABLES = (("table2", "features", "R² by feature groups (Table 2)"),
+                 ("sample_efficiency", "train_size", "R² by training curves"),
+                 ("depth_generalisation", None, "R² on deeper nets than trained on"))
+
+
+def _r2_table(title: str, label: str, rows: Mapping[str, Sequence[Mapping[str, Any]]]) -> Table:
+    """A table of R² records: one row per entry of ``rows`` (its records), one column per
+    observed fraction of the curve."""
+    fractions = sorted({r["fraction"] for records in rows.values() for r in records})
+    table = Table(title=title)
+    table.add_column(label)
+    for f in fractions:
+        table.add_column(f"{100 * f:g} %", justify="right")
+    for name, records in rows.items():
+        cells = []
+        for f in fractions:
+            rec = [r for r in records if r["fraction"] == f]
+            cells.append("" if not rec else _r2(rec[0]["mean"]) if rec[0]["stderr"] is None
+                         else f"{_r2(rec[0]['mean'])} ± {_r2(rec[0]['stderr'])}")
+        table.add_row(name, *cells)
+    return table
+
 
 def _check_features(names: list[str], features: frozenset[str],
                     experiments: tuple[str, ...]) -> None:
