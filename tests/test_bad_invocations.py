@@ -58,6 +58,12 @@ BAD: list[tuple[str, str]] = [
     ("simulate {good} --searcher bogus", "unknown searcher(s) ['bogus']"),
     ("simulate {good} --stopper bogus", "unknown stopper(s) ['bogus']"),
     ("simulate {good} --stopper ,", "unknown stopper(s)"),
+    # a user's review (stop 29): --eta was checked after the predictive replays had run, and a
+    # repeated Δ was run twice and pooled
+    ("simulate {good} --stopper predictive,asha --eta 1", "--eta must be > 1, got 1.0"),
+    ("simulate {good} --delta 0.9,0.95,0.9", "--delta gives 0.9 more than once"),
+    ("evaluate {good} --fractions 0.1,0.1", "--fractions gives 0.1 more than once"),
+    ("simulate {good} --json {good}", "is the file this command reads"),
     ("simulate {good} --delta x", "--delta must be comma-separated numbers"),
     ("simulate {good} --trials -1", "--trials must be >= 0, got -1"),
     ("simulate {good} --refit-every -1", "--refit-every must be >= 0, got -1"),

@@ -362,10 +362,17 @@ ExploreOption = Annotated[float | None, typer.Option(
 
 
 def floats(text: str, option: str) -> tuple[float, ...]:
+    """The comma-separated numbers of ``option``'s ``text``; one given twice is refused (it
+    would be run twice and its results pooled as one)."""
     try:
-        return tuple(float(x) for x in text.split(",") if x.strip())
+        values = tuple(float(x) for x in text.split(",") if x.strip())
     except ValueError:
         raise ValueError(f"{option} must be comma-separated numbers, got {text!r}") from None
+    repeated = sorted({v for v in values if values.count(v) > 1})
+    if repeated:
+        raise ValueError(f"{option} gives {', '.join(f'{v:g}' for v in repeated)} more than "
+                         f"once, got {text!r}")
+    return values
 
 
 def fixed(value: float, fmt: str) -> str:

@@ -106,6 +106,9 @@ def simulate(
         raise ValueError(f"--margin must be finite and >= 0, got {margin}")
     if draws < 1:
         raise ValueError(f"--draws must be >= 1, got {draws}")
+    if not eta > 1.0:  # checked before any replay, as every option is
+        raise ValueError(f"--eta must be > 1, got {eta}")
+    deltas = floats(delta, "--delta")
     from curvecast.experiments.speedup import SpeedupSettings, split_prior
 
     short = int((~curves.is_complete()).sum())
@@ -119,7 +122,7 @@ def simulate(
     plan = _checked_plan(curves, searcher, stopper, settings, prior, n_prior, trials)
     _note_what_limits(curves, trials, settings.complete_before_stop if plan.searchers else 0,
                       n_prior)
-    run = SpeedupSettings(deltas=floats(delta, "--delta"), orderings=orderings, workers=workers,
+    run = SpeedupSettings(deltas=deltas, orderings=orderings, workers=workers,
                           seed=seed)
     output = _replay_all(data, curves, plan, run)
     output["settings"].update(trials=trials, min_complete=settings.complete_before_stop,
