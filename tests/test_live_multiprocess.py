@@ -178,3 +178,28 @@ def victim_trials(db: Path, study: str, worker: str, *, with_values: bool) -> li
             return []
         return [t for t in store.trials(study) if t.worker == worker
                 and t.state is TrialState.RUNNING and (t.values or not with_values)]
+
+
+def _sigint_handler() -> str:
+    import signal
+
+    return repr(signal.getsignal(signal.SIGINT))
+
+
+def test_worker_processes_ignore_ctrl_c_from_birth() -> None:
+    """A user's review (stop 29): Ctrl-C while the workers were still starting (a terminal sends
+    it to every process of the job) printed a KeyboardInterrupt traceback per worker, before
+    their initializer could ignore it.  A worker is started with SIGINT ignored (without the
+    initializer, to see that alone), and the parent's handler is as it was."""
+    import signal
+
+    from curvecast.execution.epoch_task import local_executor
+
+    before = signal.getsignal(signal.SIGINT)
+    pool = local_executor(2)
+    with pool:
+        assert pool.submit(_sigint_handler).result(timeout=120) == repr(signal.SIG_IGN)
+    assert signal.getsignal(signal.SIGINT) is before
+    bare = type(pool)(max_workers=1, mp_context=pool._mp_context)  # type: ignore[attr-defined]
+    with bare:
+        assert bare.submit(_sigint_handler).result(timeout=120) == repr(signal.SIG_IGN)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing as mp
 import os
+import signal
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,13 +110,31 @@ class InProcess(cf.Executor):
         return future
 
 
+class _WorkerPool(cf.ProcessPoolExecutor):
+    """A process pool whose workers ignore Ctrl-C from birth: the parent handles it (stops the
+    search, says how to resume).  :func:`quiet_worker` ignores it too, but only once a worker has
+    imported what it needs; a Ctrl-C before that (a terminal sends it to every process of the
+    job) printed a KeyboardInterrupt traceback per worker.  A signal ignored when a process is
+    started stays ignored in it, so SIGINT is ignored while one is started (main thread only)."""
+
+    def _spawn_process(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            super()._spawn_process()  # type: ignore[misc]
+            return
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            super()._spawn_process()  # type: ignore[misc]
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+
 def local_executor(workers: int) -> cf.Executor:
     if workers == 1:
         one_torch_thread()
         return InProcess()
     ctx = mp.get_context("spawn")
-    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=quiet_worker,
-                                  initargs=(os.getpid(),))
+    return _WorkerPool(max_workers=workers, mp_context=ctx, initializer=quiet_worker,
+                       initargs=(os.getpid(),))
 
 
 def clean_checkpoints(checkpoints: Path, number: int) -> None:
