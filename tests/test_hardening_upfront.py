@@ -130,6 +130,18 @@ def test_a_rerun_with_another_predictor_final_stretch_or_exploration_is_refused(
         assert store.count_trials("s") == 0
     chain = plan_search(SearchRequest(workload="digits-metaqnn", trials=3, epochs=2, workers=1))
     assert (chain.recorded["final_stretch"], chain.recorded["explore"]) == (0.2, 0.1)
+    # a user's review (stop 29): the median rule and ASHA read no Δ and no predictor, so a rerun
+    # that gives them other values (which do nothing) is not refused for it
+    for stopper in ("median", "asha"):
+        plan = plan_search(SearchRequest(workload="digits-metaqnn", trials=3, epochs=2,
+                                         workers=1, stopper=stopper))
+        assert not {"delta", "predictor", "final_stretch", "explore"} & set(plan.recorded)
+        with Store(db) as store:
+            open_study(store, stopper, plan.workload, 2, 0, plan.recorded)
+            again = plan_search(SearchRequest(workload="digits-metaqnn", trials=3, epochs=2,
+                                              workers=1, stopper=stopper,
+                                              settings=Settings(delta=0.5)))
+            open_study(store, stopper, again.workload, 2, 0, again.recorded)
 
 
 def test_a_header_only_csv_is_refused_with_a_message(tmp_path: Path) -> None:
