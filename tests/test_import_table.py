@@ -187,6 +187,10 @@ def test_version_matches_the_package_metadata() -> None:
     assert curvecast.__version__ == version
     proc = curvecast_cli("--version")
     assert proc.returncode == 0 and proc.stdout.strip() == f"curvecast {version}"
+    # ``python -m curvecast`` runs the command too (it failed: no curvecast.__main__)
+    proc = subprocess.run([sys.executable, "-m", "curvecast", "--version"], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == f"curvecast {version}"
 
 
 @pytest.mark.parametrize(("name", "curves", "metric", "direction"), [

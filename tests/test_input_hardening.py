@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import curvecast
-from curvecast import CurveSet
+from curvecast import CurveSet, Direction
 from curvecast.cli import main
 from curvecast.store import Store
 from synthetic_curves import synthetic
@@ -332,6 +332,26 @@ def test_evaluate_scores_do_not_depend_on_the_metric_units(run: Run, tmp_path: P
     assert scores[1e150]["r2"] == pytest.approx(scores[1.0]["r2"], abs=1e-9)
     assert scores[1.0]["r2"] < 0.99  # a real score (last-value: −3.7 here), not underflow's 1.0
     assert scores[1e-170]["rmse"] == pytest.approx(scores[1.0]["rmse"] * 1e-170, rel=1e-9)
+
+
+def test_r2_of_final_values_that_are_all_equal_is_undefined(run: Run, tmp_path: Path) -> None:
+    """A user's review (stop 29): identical curves (or a set where every run diverged) gave
+    R² = 0.000 for every predictor (scikit-learn's ``force_finite``), while Kendall's τ was
+    null in the same JSON: R² of a constant is undefined, NaN (null in JSON)."""
+    import json
+
+    values = np.tile(np.linspace(0.1, 0.9, 8), (60, 1))
+    curves = CurveSet(values=values, observed=np.ones_like(values, dtype=bool),
+                      epochs=np.arange(1, 9), metric="acc", direction=Direction.MAXIMIZE,
+                      configs=pd.DataFrame(index=[f"c{i}" for i in range(60)]))
+    path = curves.save(tmp_path / "same.parquet")
+    code, out, err = run("evaluate", path, "--predictors", "ols,last-value", "--experiments",
+                         "table1", "--fractions", "0.25", "--repeats", "1", "--train-size", "30",
+                         "--json", tmp_path / "r.json")
+    assert code == 0, err
+    r2 = [r["mean"] for r in json.loads((tmp_path / "r.json").read_text())["results"]
+          if r["metric"] == "r2"]
+    assert r2 == [None, None] and "nan" in out
 
 
 def test_evaluate_says_why_it_left_the_depth_experiment_out(run: Run, tmp_path: Path) -> None:

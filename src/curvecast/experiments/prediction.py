@@ -90,15 +90,19 @@ def quality(truth: np.ndarray, mean: np.ndarray, std: np.ndarray) -> dict[str, f
 
     R² and RMSE are computed on values divided by a power of ten near the largest ``|truth|``
     (RMSE scaled back), so that metrics of 1e-170 or 1e300 do not underflow or overflow when
-    squared (R² = 1 or NaN, silently); they do not depend on the metric's units."""
+    squared (R² = 1 or NaN, silently); they do not depend on the metric's units.  R² is NaN when
+    every ``truth`` is the same (undefined, as Kendall's τ is)."""
     z = np.abs(truth - mean) / std
     tau = stats.kendalltau(mean, truth).statistic if len(truth) > 1 else float("nan")
     finite = np.abs(truth[np.isfinite(truth)])
     top = float(finite.max()) if finite.size else 0.0
     scale = 10.0 ** math.floor(math.log10(top)) if top > 0 else 1.0
     t, m = truth / scale, mean / scale
+    # R² of final values that are all equal is undefined (no variance to explain), not 0
+    # (scikit-learn's force_finite); NaN, as Kendall's τ is there
+    r2 = float(r2_score(t, m)) if np.ptp(t) > 0 else float("nan")
     return {
-        "r2": float(r2_score(t, m)),
+        "r2": r2,
         "rmse": float(np.sqrt(np.mean((t - m) ** 2))) * scale,
         "kendall_tau": float(tau),
         "coverage_68": float(np.mean(z <= 1.0)),
