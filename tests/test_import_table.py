@@ -3,6 +3,7 @@ spreadsheet of curves in, exact numbers out, one-line errors naming file, row an
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -323,3 +324,20 @@ def test_an_id_that_pandas_reads_as_missing_is_kept_as_written(tmp_path: Path) -
         curvecast.from_long_table(long, "acc", "max")
     long.write_text("config_id,epoch,value\nNA,1,0.1\nNA,2,0.2\n")
     assert curvecast.from_long_table(long, "acc", "max").config_ids == ["NA"]
+
+
+@pytest.mark.parametrize(("name", "content", "said"), [
+    ("runs.json", '[{"config_id": "c0", "epoch": 1, "value": 0.5}]', "JSON, which curvecast does "
+                                                                        "not read"),
+    ("runs.txt", '{"config_id": "c0", "epoch": 1, "value": 0.5}\n', "JSON, which curvecast"),
+    ("runs.csv", "config_id;epoch;value\nc0;1;0.5\n", "the file is separated by ';'"),
+    ("runs.tsv", "config_id\tepoch\tvalue\nc0\t1\t0.5\n", "the file is separated by '\\t'"),
+])
+def test_json_and_other_separators_are_named(tmp_path: Path, name: str, content: str,
+                                             said: str) -> None:
+    """A user's review (stop 29): a JSON file was refused as "the header repeats the column
+    name '{"config_id":"c0"'", a semicolon-separated one as lacking its columns."""
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(CurveSetFormatError, match=re.escape(said)):
+        curvecast.from_long_table(path, "acc", "max")

@@ -61,6 +61,8 @@ def read_columns(path: Path) -> list[str]:
         raise IsADirectoryError(f"{path}: is a folder; give a CSV or Parquet file")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
+    if not _is_parquet(path):
+        _refuse_json(path)
     try:
         if _is_parquet(path):
             return [str(c) for c in pq.read_schema(path).names if not _pandas_row_labels(c)]
@@ -68,8 +70,32 @@ def read_columns(path: Path) -> list[str]:
     except (pa.ArrowException, OSError, ValueError, UnicodeDecodeError) as err:
         kind = "Parquet" if _is_parquet(path) else "CSV"
         raise CurveSetFormatError(f"{path}: not a readable {kind} file ({err})") from None
+    if len(header) == 1 and any(sep in header[0] for sep in (";", "\t", "|")):
+        sep = next(sep for sep in (";", "\t", "|") if sep in header[0])
+        raise CurveSetFormatError(
+            f"{path}: its header is one column, {header[0][:60]!r}: the file is separated by "
+            f"{sep!r}, and curvecast reads comma-separated CSV (convert it: pandas' "
+            f"pd.read_csv(path, sep={sep!r}).to_csv(new_path, index=False))")
     _check_csv_shape(path, rows=False)
     return header
+
+
+def _refuse_json(path: Path) -> None:
+    """Refuse a JSON file (by its suffix, or a first character ``{`` or ``[``) with what to do,
+    rather than a CSV error about its header."""
+    if path.suffix.lower() in (".json", ".jsonl", ".ndjson"):
+        found = True
+    else:
+        try:
+            with open(path, "rb") as handle:
+                start = handle.read(64).lstrip(b"\xef\xbb\xbf \t\r\n")
+        except OSError:
+            return
+        found = start[:1] in (b"{", b"[")
+    if found:
+        raise CurveSetFormatError(
+            f"{path}: JSON, which curvecast does not read: give a CSV or Parquet table (pandas: "
+            "pd.read_json(path).to_csv(new_path, index=False), or lines=True for JSON lines)")
 
 
 def _pandas_row_labels(name: str) -> bool:
