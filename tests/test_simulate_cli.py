@@ -179,6 +179,13 @@ def test_final_stretch_and_exploration_are_options_and_recorded(data: Path,
         assert got["settings"]["explore"] == float(explore)
         [rec] = [r for r in got["results"] if r["metric"] == "epochs"]
         epochs[stretch, explore] = rec["mean"]
+    # not given, they are recorded as the rule applies them (they were null: "the default")
+    out = tmp_path / "defaults.json"
+    proc = curvecast("simulate", data, "--stopper", "predictive", "--orderings", "1", "--json",
+                     out)
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(out.read_text())["settings"]
+    assert (got["final_stretch"], got["explore"]) == (0.2, 0.1)
     # 8 epochs: with 0.5 nothing is stopped after epoch 4; here the runs that finish set a
     # higher reference, so the study even costs fewer epochs (measured: 335 and 326.5);
     # letting half the would-be stops run on to twice their epochs costs more (measured: 397).

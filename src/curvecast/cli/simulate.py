@@ -131,8 +131,7 @@ def simulate(
                               prior_configs=n_prior, draws=draws, refit_every=refit_every,
                               keep_top_k=keep_top_k, margin=margin, eta=eta, kappa=kappa,
                               min_curves=min_curves, configs_left_out=short,
-                              final_stretch=final_stretch,  # None: the rule's default
-                              explore=explore)
+                              **_rule_shares(settings, stopper))
     from curvecast.report.speedup_plots import searched_trials
 
     trials_part = ("" if searched_trials(output["settings"]) is None
@@ -239,6 +238,17 @@ def _speedup_table(output: dict[str, Any], title: str, with_schedulers: bool) ->
                          f"{fixed(recs[0]['mean'], fmt)}±{fixed(recs[0]['stderr'], fmt)}")
         table.add_row(f"{sname}+{stop_name}", "" if d is None else f"{d:g}", *cells)
     return table
+
+
+def _rule_shares(settings: registry.Settings, stoppers: str) -> dict[str, float | None]:
+    """The predictive rule's final stretch and exploration as it applies them (its defaults
+    resolved for the predictor: None stands for "the rule's default" only on the command line);
+    None when no predictive rule runs."""
+    if "predictive" not in {s.strip() for s in stoppers.split(",")}:
+        return {"final_stretch": None, "explore": None}
+    rule = registry.build_stopper("predictive", settings)
+    return {"final_stretch": getattr(rule, "final_stretch", None),
+            "explore": getattr(rule, "explore", None)}
 
 
 def _write_outputs(output: dict[str, Any], json_out: Path | None, plots: Path | None,
