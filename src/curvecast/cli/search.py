@@ -59,7 +59,8 @@ def search_command(
                                               "CPUs).")] = 0,
     min_complete: Annotated[int | None, typer.Option(help=(
         "Complete curves (prior included) before any stopper stops (default: 5 with the chain "
-        "predictor, 100 with the others)."))] = None,
+        "predictor, 100 with the others; at least 6 with --searcher fhyperband, whose rung "
+        "predictors need 6)."))] = None,
     delta: Annotated[float, typer.Option(help="Δ of the predictive rule.")] = DEFAULT_DELTA,
     final_stretch: FinalStretchOption = None,
     explore: ExploreOption = None,
