@@ -23,6 +23,8 @@ def _layer(module: str) -> str | None:
     parts = module.split(".")
     if parts[0] != "curvecast" or len(parts) < 2:
         return None
+    if parts[1] == "__main__":  # ``python -m curvecast``: the command line's entry point
+        return "cli"
     return parts[1]
 
 
