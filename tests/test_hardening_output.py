@@ -425,3 +425,18 @@ def test_evaluate_shows_every_experiment_it_ran(tmp_path: Path) -> None:
     assert re.search(rf"│ ts +│ +{ts['mean']:.3f} │", result.stdout)
     assert "R² by training curves, ols" in result.stdout and "│ 30 " in result.stdout
     assert "R² of the final value" not in result.stdout
+
+
+def test_show_leaves_predicted_empty_for_a_rule_that_predicts_nothing(tmp_path: Path) -> None:
+    """A user's review (stop 29): trials the median rule or ASHA stopped showed their last value
+    in the "predicted" column (it is what the searcher was told); only a prediction is shown."""
+    db = tmp_path / "s.db"
+    make_study(db, 1)
+    with Store(db) as store:
+        store.add_trial("s", {"lr": 9})
+        store.record_value("s", 1, 1, 0.3)
+        store.record_decision("s", 1, Decision(Action.STOP, 1, reason="below the median"))
+        store.set_state("s", 1, TrialState.STOPPED, predicted_value=0.3)
+    lines = run("show", "--storage", f"sqlite:///{db}", "--study", "s").stdout.splitlines()
+    assert lines[2].split()[:5] == ["t0", "stopped", "2", "0.5", "0.4"]
+    assert lines[3].split()[:6] == ["t1", "stopped", "1", "0.3", "below", "the"]
