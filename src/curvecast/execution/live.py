@@ -22,10 +22,7 @@ from typing import Any
 import numpy as np
 
 from curvecast.curves import CurveSet
-from curvecast.execution.epoch_task import local_executor
-from curvecast.execution.heartbeat import Heartbeat
-from curvecast.execution.loop import run
-from curvecast.execution.resume import SharedSearcher, release_trials
+from curvecast.execution.resume import SharedSearcher
 from curvecast.execution.shared import (
     GRACE,
     HEARTBEAT,
@@ -37,7 +34,7 @@ from curvecast.execution.shared import (
 )
 from curvecast.execution.store_recorder import StoreRecorder
 from curvecast.execution.study import Progress, SearchResult, search_result
-from curvecast.execution.training import TrainingBackend
+from curvecast.execution.training import train_study
 from curvecast.search import FIFO, ConfigSearcher
 from curvecast.stopping import Stopper
 from curvecast.store import Store
@@ -124,14 +121,8 @@ def run_search(
         on_progress(progress)
     recorder = StoreRecorder(live, progress, every_decision=True, on_progress=on_progress)
     scheduler = FIFO(SharedSearcher(live, searcher, trials, grace), stopper)
-    try:
-        with Heartbeat(store.path, live.worker, heartbeat), \
-                executor if executor is not None else local_executor(workers) as pool:
-            run(scheduler, TrainingBackend(live, pool, trials), recorder, workers=workers,
-                study=study)
-    except BaseException:  # interrupted, or the disk filled: the trials left running resume
-        release_trials(live)
-        raise
+    train_study(live, scheduler, recorder, trials=trials, workers=workers, heartbeat=heartbeat,
+                executor=executor)
     live.sync()
     return search_result(store, study, live.mirror.update(progress), epochs)
 

@@ -30,21 +30,17 @@ import concurrent.futures as cf
 from collections.abc import Callable
 from typing import Any
 
-from curvecast.execution.epoch_task import local_executor
-from curvecast.execution.heartbeat import Heartbeat
-from curvecast.execution.loop import run
 from curvecast.execution.resume import (
     JournaledScheduler,
     StoreSearcher,
     StudyBusyError,
     claim_study,
     release_study,
-    release_trials,
 )
 from curvecast.execution.shared import GRACE, HEARTBEAT, open_live
 from curvecast.execution.store_recorder import StoreRecorder
 from curvecast.execution.study import Progress, SearchResult, search_result
-from curvecast.execution.training import TrainingBackend
+from curvecast.execution.training import train_study
 from curvecast.search import ConfigSearcher, Hyperband, Searcher
 from curvecast.store import Store
 from curvecast.workloads._base import Workload
@@ -123,13 +119,8 @@ def run_scheduled_search(
             on_progress(progress)
         recorder = StoreRecorder(live, progress, every_decision=False, on_progress=on_progress)
         scheduler = JournaledScheduler(make_scheduler(StoreSearcher(configs, live, trials)), live)
-        with Heartbeat(store.path, live.worker, HEARTBEAT), \
-                executor if executor is not None else local_executor(workers) as pool:
-            run(scheduler, TrainingBackend(live, pool, trials), recorder, workers=workers,
-                study=study)
-    except BaseException:  # interrupted, or the disk filled: the trials left running resume
-        release_trials(live)
-        raise
+        train_study(live, scheduler, recorder, trials=trials, workers=workers,
+                    heartbeat=HEARTBEAT, executor=executor)
     finally:
         release_study(live)
     live.sync()

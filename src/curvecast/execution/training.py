@@ -21,8 +21,18 @@ from numpy.typing import NDArray
 
 from curvecast.execution.backends import Backend, Finished, Opened
 from curvecast.execution.collect import run_seed
-from curvecast.execution.epoch_task import EpochOutcome, EpochTask, train_one_epoch
+from curvecast.execution.epoch_task import (
+    EpochOutcome,
+    EpochTask,
+    local_executor,
+    train_one_epoch,
+)
+from curvecast.execution.heartbeat import Heartbeat
+from curvecast.execution.loop import run
+from curvecast.execution.recorder import Recorder
+from curvecast.execution.resume import release_trials
 from curvecast.execution.study import LiveStudy, trial_number
+from curvecast.search._scheduler import Scheduler
 from curvecast.stopping import History, Trial
 
 
@@ -83,3 +93,20 @@ class TrainingBackend(Backend):
 
     def _frame(self, number: int) -> pd.DataFrame:
         return pd.DataFrame([self.live.mirror.rows[number]], index=[f"t{number}"])
+
+
+def train_study(live: LiveStudy, scheduler: Scheduler, recorder: Recorder, *, trials: int,
+                workers: int, heartbeat: float, executor: cf.Executor | None = None) -> None:
+    """Run ``scheduler`` over real training of ``live``'s study (the one loop, with this
+    process's heartbeat and ``executor``, by default ``workers`` local worker processes).  Ended
+    by any error or interrupt, it gives up the trials it was training
+    (:func:`~curvecast.execution.resume.release_trials`), so a rerun — in this process too —
+    takes them over at once, and re-raises."""
+    try:
+        with Heartbeat(live.store.path, live.worker, heartbeat), \
+                executor if executor is not None else local_executor(workers) as pool:
+            run(scheduler, TrainingBackend(live, pool, trials), recorder, workers=workers,
+                study=live.study)
+    except BaseException:  # interrupted, or the disk filled: the trials left running resume
+        release_trials(live)
+        raise
