@@ -131,7 +131,7 @@ def simulate(
                               prior_configs=n_prior, draws=draws, refit_every=refit_every,
                               keep_top_k=keep_top_k, margin=margin, eta=eta, kappa=kappa,
                               min_curves=min_curves, configs_left_out=short,
-                              **_rule_shares(settings, stopper))
+                              **_rule_shares(settings, stopper, prior))
     from curvecast.report.speedup_plots import searched_trials
 
     trials_part = ("" if searched_trials(output["settings"]) is None
@@ -240,13 +240,14 @@ def _speedup_table(output: dict[str, Any], title: str, with_schedulers: bool) ->
     return table
 
 
-def _rule_shares(settings: registry.Settings, stoppers: str) -> dict[str, float | None]:
+def _rule_shares(settings: registry.Settings, stoppers: str,
+                 prior: CurveSet | None) -> dict[str, float | None]:
     """The predictive rule's final stretch and exploration as it applies them (its defaults
     resolved for the predictor: None stands for "the rule's default" only on the command line);
     None when no predictive rule runs."""
     if "predictive" not in {s.strip() for s in stoppers.split(",")}:
         return {"final_stretch": None, "explore": None}
-    rule = registry.build_stopper("predictive", settings)
+    rule = registry.build_stopper("predictive", settings, registry.Context(prior=prior))
     return {"final_stretch": getattr(rule, "final_stretch", None),
             "explore": getattr(rule, "explore", None)}
 
