@@ -81,7 +81,9 @@ class SQLiteFile:
         except StoreWriteError:
             raise
         except sqlite3.DatabaseError as err:
-            if existed and self.path.is_file() and not _writable(self.path):
+            if existed and self.path.is_file() and (
+                    not _writable(self.path)
+                    or any(key in str(err) for key in ("readonly", "unable to open"))):
                 raise StoreWriteError(f"{self.path}: read-only (the file or its folder cannot be "
                                       "written, and a search records its trials there; `show`, "
                                       "`studies`, `export` and `report` read it as it is)"
