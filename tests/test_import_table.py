@@ -341,3 +341,21 @@ def test_json_and_other_separators_are_named(tmp_path: Path, name: str, content:
     path.write_text(content)
     with pytest.raises(CurveSetFormatError, match=re.escape(said)):
         curvecast.from_long_table(path, "acc", "max")
+
+
+def test_a_decimal_parquet_column_is_read_as_numbers(tmp_path: Path) -> None:
+    """A user's review (stop 29): a Parquet ``decimal128`` curve column (SQL NUMERIC, as
+    databases export it) was refused as "not a number"."""
+    import decimal
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    dec = pa.decimal128(5, 3)
+    pq.write_table(pa.table({
+        "config_id": ["a", "b"],
+        "acc_1": pa.array([decimal.Decimal("0.25"), decimal.Decimal("0.375")], dec),
+        "acc_2": pa.array([decimal.Decimal("0.5"), None], dec)}), tmp_path / "d.parquet")
+    got = curvecast.from_table(tmp_path / "d.parquet", r"acc_(\d+)", "acc", "max")
+    assert got.values[0].tolist() == [0.25, 0.5] and got.values[1, 0] == 0.375
+    assert got.observed.tolist() == [[True, True], [True, False]]

@@ -212,7 +212,8 @@ def _arrow_column(array: pa.ChunkedArray, path: Path, column: str
     """A Parquet column → (numbers, observed): null is unobserved, NaN an observed value."""
     if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
         return _text_column(array.to_pandas(), path, column)
-    if not (pa.types.is_floating(array.type) or pa.types.is_integer(array.type)):
+    if not (pa.types.is_floating(array.type) or pa.types.is_integer(array.type)
+            or pa.types.is_decimal(array.type)):  # a decimal (SQL NUMERIC) is read as a float
         raise CurveSetFormatError(f"{cell(path, column=column)}type {array.type} is not a number")
     observed = ~np.asarray(array.is_null().to_numpy(zero_copy_only=False), dtype=bool)
     values = np.asarray(array.cast(pa.float64()).fill_null(np.nan).to_numpy(zero_copy_only=False),
