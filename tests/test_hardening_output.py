@@ -440,3 +440,15 @@ def test_show_leaves_predicted_empty_for_a_rule_that_predicts_nothing(tmp_path: 
     lines = run("show", "--storage", f"sqlite:///{db}", "--study", "s").stdout.splitlines()
     assert lines[2].split()[:5] == ["t0", "stopped", "2", "0.5", "0.4"]
     assert lines[3].split()[:6] == ["t1", "stopped", "1", "0.3", "below", "the"]
+
+
+def test_a_keep_top_k_no_replay_can_reach_is_said(tmp_path: Path) -> None:
+    """A user's review (stop 29): ``--keep-top-k 1000`` on 300 configs silently stopped
+    nothing (the reference is the 1000th best final value, which never exists)."""
+    data = synthetic(n=20, epochs=5).save(tmp_path / "runs.parquet")
+    result = run("simulate", data, "--orderings", "1", "--stopper", "predictive",
+                 "--keep-top-k", "50")
+    assert result.exit_code == 0, result.output
+    assert ("note: --keep-top-k 50 compares with the 50-th best final value, but a replay here "
+            "completes at most 20 trials: the predictive rule will stop nothing") in " ".join(
+                result.stderr.split())

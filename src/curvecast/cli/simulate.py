@@ -122,6 +122,12 @@ def simulate(
     plan = _checked_plan(curves, searcher, stopper, settings, prior, n_prior, trials)
     _note_what_limits(curves, trials, settings.complete_before_stop if plan.searchers else 0,
                       n_prior)
+    complete = int(curves.is_complete().sum())
+    if keep_top_k > min(complete, trials or complete) and "predictive" in stopper:
+        err_console.print(f"note: --keep-top-k {keep_top_k} compares with the "
+                          f"{keep_top_k}-th best final value, but a replay here completes at "
+                          f"most {min(complete, trials or complete)} trials: the predictive "
+                          "rule will stop nothing", highlight=False)
     run = SpeedupSettings(deltas=deltas, orderings=orderings, workers=workers,
                           seed=seed)
     output = _replay_all(data, curves, plan, run)
