@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from curvecast import CurveSet, Direction
@@ -198,3 +199,16 @@ def test_a_hyperband_study_records_no_stopper_it_does_not_use(tmp_path: Path) ->
     info["settings"]["stopper"] = "predictive"  # as studies before stop 27 recorded it
     page = write_study_report(info, trials, tmp_path / "h.html").read_text()
     assert "successive halving in Hyperband's brackets" in page and "stopper predictive" not in page
+
+
+def test_every_resume_refusal_names_the_option(tmp_path: Path) -> None:
+    """A user's review (stop 29): refusals mixed two styles, ``epochs=3`` and ``--delta 0.99``;
+    each names the command-line option now."""
+    from sgd_workload import SGDDigits
+
+    with Store(tmp_path / "s.db") as store:
+        open_study(store, "s", SGDDigits(), 3, 1, {})
+        for epochs, seed, said in ((4, 1, "was started with --epochs 3, not 4"),
+                                   (3, 2, "was started with --seed 1, not 2")):
+            with pytest.raises(ValueError, match=said):
+                open_study(store, "s", SGDDigits(), epochs, seed, {})

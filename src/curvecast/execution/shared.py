@@ -46,8 +46,8 @@ def open_study(store: Store, study: str, workload: Workload, epochs: int, seed: 
     recorded = store.study_info(study)["settings"]
     for key, wanted in fixed.items():
         if recorded.get(key) != wanted:
-            raise ValueError(f"study {study!r} was started with {key}={recorded.get(key)!r}, "
-                             f"not {wanted!r}: rerun with its settings or choose another --study")
+            raise ValueError(f"study {study!r} was started with --{key} {recorded.get(key)}, "
+                             f"not {wanted}: rerun with its settings or choose another --study")
     chosen = settings or {}
     by_content = "prior_digest" in recorded and "prior_digest" in chosen
     if by_content and recorded["prior_digest"] != chosen["prior_digest"]:
