@@ -181,3 +181,20 @@ def test_a_database_that_cannot_be_written_is_one_clear_error(tmp_path: Path) ->
             store.add_trial("s", {"x": 1})
         store._db.execute("PRAGMA query_only = 0")
         assert len(store.trials("s")) == n
+
+
+def test_export_says_which_trials_are_partial_curves(tmp_path: Path) -> None:
+    """A user's review (stop 29): a failed trial's recorded epochs were exported as a partial
+    curve without a word, while the Optuna importer leaves failed trials out."""
+    db = tmp_path / "s.db"
+    make_study(db)
+    with Store(db) as store:
+        store.add_trial("s", {"lr": 0.5})
+        store.record_value("s", 2, 1, 0.6, 0.5)
+        store.set_state("s", 2, TrialState.FAILED)
+    result = CliRunner().invoke(app, ["export", "--storage", f"sqlite:///{db}", "--study", "s",
+                                      "--out", str(tmp_path / "e.parquet")])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.stdout.split())
+    assert "note: 1 failed, 1 stopped: partial curves, up to their last recorded epoch" in said
+    assert "`data import optuna` leaves failed trials out" in said

@@ -125,6 +125,15 @@ def export(
         curves = db.to_curveset(study, epochs=info["settings"].get("epochs"))
     curves.save(out)
     console.print(f"{curves.n_configs} trials x {curves.n_epochs} epochs -> {out}")
+    states = Counter(dict(curves.provenance.get("states") or {}).values())
+    partial = {k: n for k, n in states.items() if k not in ("complete", "pending")}
+    if partial:  # said, as the Optuna importer says what it leaves out
+        listed = ", ".join(f"{n} {k}" for k, n in sorted(partial.items()))
+        failed = (" (a failed trial's epochs are kept: they show how it was learning until it "
+                  "crashed; `data import optuna` leaves failed trials out)"
+                  if "failed" in partial else "")
+        console.print(f"note: {listed}: partial curves, up to their last recorded epoch"
+                      f"{failed}", highlight=False)
 
 
 @app.command()
