@@ -151,3 +151,19 @@ def test_claim_takes_over_the_trials_of_dead_workers_only(tmp_path: Path) -> Non
         # nothing left: "new" lives by its fresh heartbeat, this process by its pid
         assert store.claim_trial("o", "other", orphans_after=60) is None
         assert store.heartbeat(worker_id()) == 1
+
+
+def test_a_new_study_name_may_not_start_or_end_with_white_space(tmp_path: Path) -> None:
+    """A user's review (stop 29): "S1", "S1 " and " S1" were three studies that `studies`
+    printed alike.  A new study's name may not start or end with white space; one made before
+    that rule is still opened."""
+    with Store(tmp_path / "s.db") as store:
+        store.create_study("S1", metric="m", direction="maximize")
+        for name in ("S1 ", " S1", "S1\u00a0"):
+            with pytest.raises(ValueError, match="starts or ends with white space"):
+                store.create_study(name, metric="m", direction="maximize")
+        store._db.execute("INSERT INTO studies (name, metric, direction, settings, created) "
+                          "VALUES ('old ', 'm', 'maximize', '{}', 0)")
+        assert store.create_study("old ", metric="m", direction="maximize") == \
+            store.study_id("old ")
+        assert store.study_names() == ["S1", "old "]

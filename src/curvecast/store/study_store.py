@@ -51,7 +51,8 @@ class Store(SQLiteFile):
 
         Raises:
             ValueError: the study exists with another metric or direction, or exists and
-                ``load_if_exists`` is False.
+                ``load_if_exists`` is False; or it is new and its name starts or ends with white
+                space (an existing one, made before that rule, is still opened).
         """
         direction = Direction.parse(direction)
         check_study_name(name)
@@ -59,6 +60,9 @@ class Store(SQLiteFile):
             row = db.execute("SELECT id, metric, direction FROM studies WHERE name = ?",
                              (name,)).fetchone()
             if row is None:
+                if name != name.strip():  # "S1 " and "S1" would be two studies that look alike
+                    raise ValueError(f"study name {name!r} starts or ends with white space; a new "
+                                     "study's name may not (it would look like another's)")
                 cur = db.execute(
                     "INSERT INTO studies (name, metric, direction, settings, created) "
                     "VALUES (?, ?, ?, ?, ?)",
