@@ -270,9 +270,11 @@ class CurvecastPruner(BasePruner):
                             f"{curves.axis[-1]})")
         if curves.short and "short" not in entry.warned:
             number, steps = curves.short
+            whose = ("the complete trials report" if curves.longest is None else
+                     f"trial {curves.longest}, the longest complete trial, reported")
             yield "short", (
                 f"trial {number} completed after {steps} of the {len(curves.axis)} steps that "
-                f"trial {curves.longest}, the longest complete trial, reported; a trial counts "
+                f"{whose}; a trial counts "
                 "as complete (a curve to the end) only when it reports every step, so shorter "
                 "ones teach the predictor as partial curves and pruning waits for "
                 f"{self.stopper.min_complete} full-length trials (an objective that stops early "
