@@ -134,3 +134,18 @@ def test_a_checkpoint_the_disk_cannot_hold_stops_the_search_and_fails_no_trial(
         result = run_search(FullDiskDigits(), RandomSampler(FullDiskDigits().space, seed=4),
                             NeverStop(), store, study="d", trials=4, epochs=3)
         assert result.progress.complete == 4 and result.progress.failed == 0
+
+
+def test_a_study_whose_checkpoint_folder_cannot_be_made_is_not_created(tmp_path: Path) -> None:
+    """A user's review (stop 29): a search refused because a file sat where its checkpoint folder
+    goes had already created the study, which `studies` then listed, empty.  Creating the study
+    and making its folder are one transaction."""
+    import pytest
+
+    (tmp_path / "z.db.checkpoints").mkdir()
+    (tmp_path / "z.db.checkpoints" / "study-1").touch()
+    with Store(tmp_path / "z.db") as store:
+        with pytest.raises(OSError, match="the study's checkpoint folder cannot be made"):
+            run_search(SGDDigits(), RandomSampler(SGDDigits().space, seed=0), NeverStop(),
+                       store, study="z", trials=2, epochs=2)
+        assert store.study_names() == []

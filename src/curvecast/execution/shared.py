@@ -115,12 +115,18 @@ def tell_shared(store: Store, study: str, searcher: ConfigSearcher, config: Mapp
 def open_live(store: Store, study: str, workload: Workload, epochs: int, seed: int,
               settings: dict[str, Any] | None) -> LiveStudy:
     """Open study ``study`` (:func:`open_study`) and this process's part in it: its checkpoint
-    folder made, the study read.  The folder is passed to the epoch tasks as an absolute path
+    folder made (or the study, when new, not created: the two are one transaction), the study
+    read.  The folder is passed to the epoch tasks as an absolute path
     with links followed, so a task that runs elsewhere (a Ray task, in another working directory
     or on another node) finds it; ``<database>.checkpoints`` may be a link to shared storage."""
-    open_study(store, study, workload, epochs, seed, settings)
-    checkpoints = store.checkpoint_folder(study)
-    checkpoints.mkdir(parents=True, exist_ok=True)
+    with store.transaction():  # a study whose checkpoint folder cannot be made is not created
+        open_study(store, study, workload, epochs, seed, settings)
+        checkpoints = store.checkpoint_folder(study)
+        try:
+            checkpoints.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise OSError(err.errno, f"the study's checkpoint folder cannot be made "
+                                     f"({err.strerror or err})", str(checkpoints)) from None
     checkpoints = checkpoints.resolve()
     live = LiveStudy(store, study, worker_id(), workload, epochs, seed, checkpoints,
                      StudyMirror(workload, epochs))
