@@ -456,27 +456,21 @@ PROMOTING = ("hyperband", "fhyperband")
 
 
 def check_fit_possible(predictor: Predictor, min_complete: int, n_prior: int) -> None:
-    """Refuse a ``min_complete`` at which the predictive stopper's first fit would fail mid-run:
-    it fits on ``max(min_complete, n_prior + 1)`` complete curves (prior curves included), and an
-    SRM needs ``2 * cv`` of them; the chain predictor judges from ``min_rows`` (5) on.
+    """Refuse a ``min_complete`` at which the predictive stopper's first fit would fail mid-run
+    (:func:`curvecast.stopping.predictive.curves_to_fit`), naming the option to give.
 
     Raises:
         ValueError: naming the ``--min-complete`` to use.
     """
-    cv = getattr(predictor, "cv", None)
-    rows = getattr(predictor, "min_rows", None)
-    if rows is not None and min_complete < rows:  # the chain: at least min_rows, prior or not
-        raise ValueError(f"--min-complete {min_complete} is too few: the predictive stopper's "
-                         f"{type(predictor).__name__} needs {rows} complete curves to fit; use "
-                         f"--min-complete {rows} or more")
-    if cv is None:
+    from curvecast.stopping.predictive import curves_to_fit
+
+    need = curves_to_fit(predictor, min_complete, n_prior)
+    if need is None:
         return
-    need = 2 * int(cv)
-    if max(min_complete, n_prior + 1) < need:
-        prior = f" and {n_prior} complete prior curves" if n_prior else ""
-        raise ValueError(f"--min-complete {min_complete}{prior} is too few: the predictive "
-                         f"stopper's SRM needs {need} complete curves to fit; use "
-                         f"--min-complete {need} or more")
+    prior = f" and {n_prior} complete prior curves" if n_prior else ""
+    raise ValueError(f"--min-complete {min_complete}{prior} is too few: the predictive stopper's "
+                     f"{type(predictor).__name__} needs {need} complete curves to fit; use "
+                     f"--min-complete {need} or more")
 
 
 # ------------------------------------------------------------------------------ workloads

@@ -68,6 +68,23 @@ class FitCache:
         return model
 
 
+def curves_to_fit(predictor: Predictor, min_complete: int, n_prior: int) -> int | None:
+    """The ``min_complete`` at least needed for ``predictor``'s first fit, when ``min_complete``
+    (with ``n_prior`` complete prior curves) is too few for it; None when it is enough.
+
+    The chain (a predictor that learns from partial curves) judges from ``min_rows`` complete
+    curves, prior or not.  A predictor fitted on complete curves only is first fitted on
+    ``max(min_complete, n_prior + 1)`` of them, and an SRM's ``cv``-fold cross-validation needs
+    ``2·cv``."""
+    rows = getattr(predictor, "min_rows", None)
+    if getattr(predictor, "learns_from_partial_curves", False):
+        return int(rows) if rows is not None and min_complete < rows else None
+    cv = getattr(predictor, "cv", None)
+    if cv is not None and max(min_complete, n_prior + 1) < 2 * int(cv):
+        return 2 * int(cv)
+    return None
+
+
 class PredictiveStopper(Stopper):
     """Stop a trial at epoch τ when ``P(y_T worse than y_ref) ≥ Δ`` under the predictor's Gaussian.
 
@@ -174,17 +191,6 @@ class PredictiveStopper(Stopper):
                              else defaults.EXPLORE if self.online else 0.0)
         self._explored: dict[tuple[Hashable, str], int] = {}  # trial → epochs it runs to
         self._explore_draws = np.random.default_rng(0)  # drawn at a trial's first would-be stop
-        if self.online and self.min_complete < self.predictor.min_rows:  # type: ignore[attr-defined]
-            raise ValueError(f"min_complete must be >= {self.predictor.min_rows} with "  # type: ignore[attr-defined]
-                             f"{self.predictor!r} (it needs that many finished curves), got "
-                             f"{self.min_complete}")
-        cv = getattr(self.predictor, "cv", None)
-        if not self.online and cv is not None and max(self.min_complete,
-                                                       self.n_prior_given(prior) + 1) < 2 * cv:
-            # an SRM's cross-validation needs 2·cv curves: its first fit would fail mid-study
-            raise ValueError(f"min_complete must be >= {2 * int(cv)} with {self.predictor!r} (its "
-                             f"{int(cv)}-fold cross-validation needs {2 * int(cv)} complete "
-                             f"curves), got {self.min_complete}")
         self.fits = FitCache(max_size=1) if fits is None else fits
         self._cache: tuple[Hashable, int, Predictor] | None = None
         self._online: tuple[tuple[Hashable, ...], Predictor] | None = None
@@ -209,6 +215,10 @@ class PredictiveStopper(Stopper):
                             diverged_value=kept.diverged_value)
             self._prior_from_0 = kept if kept.has_untrained_epoch else None
             self.prior = kept.without_untrained_epoch()
+        need = curves_to_fit(self.predictor, self.min_complete, self.n_prior)
+        if need is not None:  # the first fit would fail mid-study
+            raise ValueError(f"min_complete must be >= {need} with {self.predictor!r} (it needs "
+                             f"that many complete curves to fit), got {self.min_complete}")
 
     @classmethod
     def paper(cls, delta: float = 0.99, min_complete: int = 100, **kwargs: object
@@ -229,13 +239,6 @@ class PredictiveStopper(Stopper):
     def start(self) -> int:
         """Complete trials (prior curves included) needed before the first stop."""
         return max(self.min_complete, self.keep_top_k)
-
-    @staticmethod
-    def n_prior_given(prior: CurveSet | None) -> int:
-        """Complete curves of a warm-start ``prior`` (0 for None)."""
-        if prior is None:
-            return 0
-        return int(np.sum(prior.without_untrained_epoch().is_complete()))
 
     @property
     def n_prior(self) -> int:
