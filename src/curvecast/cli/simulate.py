@@ -123,11 +123,12 @@ def simulate(
     _note_what_limits(curves, trials, settings.complete_before_stop if plan.searchers else 0,
                       n_prior)
     complete = int(curves.is_complete().sum())
-    if keep_top_k > min(complete, trials or complete) and "predictive" in stopper:
+    reachable = min(complete, trials or complete)
+    if keep_top_k > reachable and _runs_predictive(stopper):
         err_console.print(f"note: --keep-top-k {keep_top_k} compares with the "
                           f"{keep_top_k}-th best final value, but a replay here completes at "
-                          f"most {min(complete, trials or complete)} trials: the predictive "
-                          "rule will stop nothing", highlight=False)
+                          f"most {reachable} trials: the predictive rule will stop nothing",
+                          highlight=False)
     run = SpeedupSettings(deltas=deltas, orderings=orderings, workers=workers,
                           seed=seed)
     output = _replay_all(data, curves, plan, run)
@@ -246,12 +247,17 @@ def _speedup_table(output: dict[str, Any], title: str, with_schedulers: bool) ->
     return table
 
 
+def _runs_predictive(stoppers: str) -> bool:
+    """Whether ``--stopper``'s comma-separated names include the predictive rule."""
+    return "predictive" in {s.strip() for s in stoppers.split(",")}
+
+
 def _rule_shares(settings: registry.Settings, stoppers: str,
                  prior: CurveSet | None) -> dict[str, float | None]:
     """The predictive rule's final stretch and exploration as it applies them (its defaults
     resolved for the predictor: None stands for "the rule's default" only on the command line);
     None when no predictive rule runs."""
-    if "predictive" not in {s.strip() for s in stoppers.split(",")}:
+    if not _runs_predictive(stoppers):
         return {"final_stretch": None, "explore": None}
     rule = registry.build_stopper("predictive", settings, registry.Context(prior=prior))
     return {"final_stretch": getattr(rule, "final_stretch", None),

@@ -99,7 +99,12 @@ class SQLiteFile:
             shown = ", ".join(sorted(tables)[:5]) + (", …" if len(tables) > 5 else "")
             raise ValueError(f"{self.path}: an SQLite database of something else (tables: "
                              f"{shown}), not a curvecast study database; give a new file name")
-        version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        self._refuse_newer(self._db)
+
+    def _refuse_newer(self, db: sqlite3.Connection) -> None:
+        """Refuse a database a newer curvecast wrote (its ``PRAGMA user_version`` above
+        :data:`SCHEMA_VERSION`)."""
+        version = int(db.execute("PRAGMA user_version").fetchone()[0])
         if version > SCHEMA_VERSION:
             raise ValueError(f"{self.path}: written by a newer curvecast (database schema "
                              f"{version}; this one reads up to {SCHEMA_VERSION}): upgrade "
@@ -132,12 +137,11 @@ class SQLiteFile:
                                      isolation_level=None)
                 db.execute("SELECT name, metric, direction, settings FROM studies LIMIT 1")
                 db.execute("SELECT number, config, state FROM trials LIMIT 1")
-                version = int(db.execute("PRAGMA user_version").fetchone()[0])
-                if version > SCHEMA_VERSION:
+                try:
+                    self._refuse_newer(db)
+                except ValueError:
                     db.close()
-                    raise ValueError(f"{self.path}: written by a newer curvecast (database "
-                                     f"schema {version}; this one reads up to "
-                                     f"{SCHEMA_VERSION}): upgrade curvecast")
+                    raise
                 return db
             except sqlite3.DatabaseError as err:
                 problem = err
