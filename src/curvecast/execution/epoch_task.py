@@ -90,8 +90,6 @@ def _save(run: TrainingRun, path: Path) -> None:
     a :class:`CheckpointWriteError`, which stops the search instead of failing the trial."""
     try:
         run.save_checkpoint(path)
-    except CheckpointWriteError:
-        raise
     except OSError as err:
         raise CheckpointWriteError(f"{path}: the checkpoint could not be written "
                                    f"({err.strerror or err}); is the disk full, or the folder "

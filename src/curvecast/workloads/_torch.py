@@ -48,13 +48,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from curvecast.workloads._base import (
-    CheckpointError,
-    CheckpointWriteError,
-    EpochResult,
-    TrainingRun,
-    Workload,
-)
+from curvecast.workloads._base import CheckpointError, EpochResult, TrainingRun, Workload
 from curvecast.workloads._torch_metrics import accuracy, perplexity, rmse
 from curvecast.workloads._torch_pieces import (
     SCHEDULES,
@@ -248,6 +242,10 @@ class SupervisedRun(TrainingRun):
 
         The file is written to a temporary name first and renamed, so a crash never leaves a torn
         checkpoint.
+
+        Raises:
+            OSError: it cannot be written (torch's own report of a full disk included); the
+                temporary file is removed.
         """
         import torch
 
@@ -270,11 +268,12 @@ class SupervisedRun(TrainingRun):
             path.parent.mkdir(parents=True, exist_ok=True)
             torch.save(state, tmp)
             tmp.replace(path)
-        except (OSError, RuntimeError) as err:  # torch reports a full disk as a RuntimeError
+        except OSError:  # the epoch task says what it means for the search
             tmp.unlink(missing_ok=True)
-            reason = getattr(err, "strerror", None) or str(err).splitlines()[0]
-            raise CheckpointWriteError(f"{path}: the checkpoint could not be written ({reason}); "
-                                       "is the disk full, or the folder read-only?") from None
+            raise
+        except RuntimeError as err:  # torch reports a full disk as a RuntimeError
+            tmp.unlink(missing_ok=True)
+            raise OSError(str(err).splitlines()[0]) from None
 
     def load_state(self, ckpt: Mapping[str, Any]) -> None:
         """Restore the state saved by :meth:`save_checkpoint` (as read by :func:`load_checkpoint`).
