@@ -167,3 +167,21 @@ def test_a_new_study_name_may_not_start_or_end_with_white_space(tmp_path: Path) 
         assert store.create_study("old ", metric="m", direction="maximize") == \
             store.study_id("old ")
         assert store.study_names() == ["S1", "old "]
+
+
+def test_a_name_in_another_unicode_composition_names_the_same_study(tmp_path: Path) -> None:
+    """A user's review (stop 29): "café" typed as NFC (one ``é``) and as NFD (``e`` + U+0301,
+    as macOS gives it) were two studies that look the same in every listing.  Either spelling
+    now opens the study the other made, and no second study is created."""
+    nfc, nfd = "caf\u00e9", "cafe\u0301"
+    with Store(tmp_path / "s.db") as store:
+        sid = store.create_study(nfd, metric="m", direction="maximize")
+        assert store.create_study(nfc, metric="m", direction="maximize") == sid
+        assert store.study_id(nfc) == store.study_id(nfd) == sid
+        store.add_trial(nfc, {"x": 1})
+        assert [t.number for t in store.trials(nfd)] == [0]
+        assert store.study_names() == [nfd]
+        with pytest.raises(ValueError, match="already exists"):
+            store.create_study(nfc, metric="m", direction="maximize", load_if_exists=False)
+        with pytest.raises(KeyError, match="no study"):
+            store.study_id("cafe")

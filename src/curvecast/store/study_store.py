@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import math
+import sqlite3
 import time
+import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -52,13 +54,14 @@ class Store(SQLiteFile):
         Raises:
             ValueError: the study exists with another metric or direction, or exists and
                 ``load_if_exists`` is False; or it is new and its name starts or ends with white
-                space (an existing one, made before that rule, is still opened).
+                space (an existing one, made before that rule, is still opened).  A name that
+                differs from a stored one only in its Unicode composition (NFC or NFD) opens
+                that study.
         """
         direction = Direction.parse(direction)
         check_study_name(name)
         with self._write() as db:
-            row = db.execute("SELECT id, metric, direction FROM studies WHERE name = ?",
-                             (name,)).fetchone()
+            row = _named(db, name, "id, metric, direction")
             if row is None:
                 if name != name.strip():  # "S1 " and "S1" would be two studies that look alike
                     raise ValueError(f"study name {name!r} starts or ends with white space; a new "
@@ -81,7 +84,7 @@ class Store(SQLiteFile):
         Raises:
             KeyError: no such study (the message lists the ones there are).
         """
-        row = self._db.execute("SELECT id FROM studies WHERE name = ?", (name,)).fetchone()
+        row = _named(self._db, name, "id")
         if row is None:
             raise KeyError(f"no study {name!r} in {self.path}; studies: {self.study_names()}")
         return int(row[0])
@@ -330,3 +333,20 @@ class Store(SQLiteFile):
             provenance={"study": study, "storage": str(self.path), "settings": info["settings"],
                         "states": {f"t{t.number}": t.state.value for t in trials}},
             source=f"{self.path}:{study}")
+
+
+def _named(db: sqlite3.Connection, name: str, columns: str) -> tuple[Any, ...] | None:
+    """The row (``columns``) of the study called ``name``, or None.  A name stored in another
+    Unicode composition (``"café"`` typed as ``e`` + a combining accent, NFD, as macOS file
+    names and some keyboards give it, against the one-character NFC ``é``) names the same
+    study: the two look identical, so they must not make two studies."""
+    row = db.execute(f"SELECT {columns} FROM studies WHERE name = ?", (name,)).fetchone()
+    if row is not None:
+        return tuple(row)
+    wanted = unicodedata.normalize("NFC", name)
+    for (stored,) in db.execute("SELECT name FROM studies ORDER BY id"):
+        if unicodedata.normalize("NFC", stored) == wanted:
+            found = db.execute(f"SELECT {columns} FROM studies WHERE name = ?",
+                               (stored,)).fetchone()
+            return tuple(found)
+    return None
