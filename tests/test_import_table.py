@@ -359,3 +359,25 @@ def test_a_decimal_parquet_column_is_read_as_numbers(tmp_path: Path) -> None:
     got = curvecast.from_table(tmp_path / "d.parquet", r"acc_(\d+)", "acc", "max")
     assert got.values[0].tolist() == [0.25, 0.5] and got.values[1, 0] == 0.375
     assert got.observed.tolist() == [[True, True], [True, False]]
+
+
+def test_a_category_named_none_or_na_stays_that_category(tmp_path: Path) -> None:
+    """A user's review (stop 29): a text hyperparameter whose levels include ``None`` or ``NA``
+    (Ray's ``tune.choice(["None", "batch"])``) lost them to pandas' missing values, so three
+    normalisations became two, one of them "missing".  A text column is now read as written;
+    only an empty cell is missing, and a numeric column's ``NA`` is still a missing number."""
+    wide = tmp_path / "wide.csv"
+    wide.write_text("norm,lr,acc_1,acc_2\nNone,0.1,0.5,0.6\nbatch,NA,0.4,0.5\n"
+                    "NA,0.3,0.3,0.4\n,0.4,0.2,0.3\n")
+    got = curvecast.from_table(wide, r"acc_(\d+)", "acc", "max")
+    norm = got.configs["norm"].tolist()
+    assert norm[:3] == ["None", "batch", "NA"] and pd.isna(norm[3])
+    lr = got.configs["lr"].to_numpy(dtype=float)
+    assert lr[0] == 0.1 and np.isnan(lr[1]) and lr[2:].tolist() == [0.3, 0.4]
+    long = tmp_path / "long.csv"
+    long.write_text("config_id,epoch,value\n" + "a,1,0.1\nb,1,0.2\nc,1,0.3\n")
+    configs = tmp_path / "configs.csv"
+    configs.write_text("config_id,norm,flag\na,None,True\nb,layer,False\nc,null,True\n")
+    got = curvecast.from_long_table(long, "acc", "max", configs=configs)
+    assert got.configs["norm"].tolist() == ["None", "layer", "null"]
+    assert got.configs["flag"].tolist() == [True, False, True]  # True/False stay booleans

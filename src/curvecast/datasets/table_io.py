@@ -145,8 +145,9 @@ def read_table(path: Path, numeric: Sequence[str], text: Sequence[str] = ()
     """Read ``path`` (CSV, or Parquet by its ``.parquet``/``.pq`` suffix).
 
     Returns the columns not in ``numeric`` as a DataFrame (pandas' own type inference, except
-    the CSV columns named in ``text``, read as written: ids such as ``01`` or ``NA`` stay text,
-    only an empty cell is missing) and the
+    the CSV columns named in ``text`` and the CSV's text columns, read as written: ids such as
+    ``01`` or ``NA`` stay text, a category ``None`` or ``NA`` stays that category, only an empty
+    cell is missing) and the
     ``numeric`` columns as ``(values, observed)`` arrays of shape ``(n_rows, len(numeric))``.
 
     Raises:
@@ -167,8 +168,11 @@ def read_table(path: Path, numeric: Sequence[str], text: Sequence[str] = ()
             parts = [_arrow_column(table.column(c), path, c) for c in numeric]
         else:
             rest = pd.read_csv(path, usecols=others) if others else pd.DataFrame()
-            as_written = [c for c in text if c in others]
-            if as_written:  # ids as written: "01" stays "01", and "NA" or "None" is an id
+            # ids as written: "01" stays "01", and "NA" or "None" is an id; so is a text
+            # column's "None" or "NA" (a category such as Ray's tune.choice(["None", "bn"])),
+            # where pandas would read it as missing
+            as_written = [c for c in others if c in set(text) or _is_text(rest[c])]
+            if as_written:
                 texts = pd.read_csv(path, usecols=as_written, dtype=str, keep_default_na=False,
                                     na_values=[""])
                 for c in as_written:
@@ -186,6 +190,14 @@ def read_table(path: Path, numeric: Sequence[str], text: Sequence[str] = ()
     values = np.stack([p[0] for p in parts], axis=1) if parts else np.empty((n, 0))
     observed = np.stack([p[1] for p in parts], axis=1) if parts else np.empty((n, 0), bool)
     return rest, (values, observed)
+
+
+def _is_text(column: pd.Series) -> bool:
+    """Whether pandas read a CSV column as text: every cell it did not read as missing is a
+    string (not a column of numbers or of True/False)."""
+    present = column.dropna()
+    textual = column.dtype == object or pd.api.types.is_string_dtype(column.dtype)
+    return textual and len(present) > 0 and all(isinstance(v, str) for v in present)
 
 
 def _text_column(text: pd.Series, path: Path, column: str
