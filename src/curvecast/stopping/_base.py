@@ -305,6 +305,34 @@ def check_count(name: str, value: object, minimum: int | None = 0) -> int:
     return int(value)
 
 
+def trial_epoch(trial: Trial, history: History) -> int:
+    """The epoch (on ``history``'s budget axis) of ``trial``'s last value: every rule's first
+    step in ``decide``.
+
+    Raises:
+        ValueError: the trial has no value, or more values than the axis has epochs.
+    """
+    tau = trial.tau
+    if not 1 <= tau <= history.n_epochs:
+        raise ValueError(f"trial {trial.config_id!r} has {tau} values; the study's budget axis "
+                         f"has {history.n_epochs} epochs")
+    return int(history.epochs[tau - 1])
+
+
+def check_number(name: str, value: object) -> float:
+    """Validate a real-number argument ``name`` (not a bool or a string) and return it as a float.
+
+    Raises:
+        TypeError: not a number.
+        ValueError: NaN or infinite.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
 def check_min_complete(min_complete: int) -> int:
     """Validate a ``min_complete`` argument (complete trials needed before any stop)."""
     return check_count("min_complete", min_complete)

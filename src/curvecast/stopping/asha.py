@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from curvecast.stopping._base import Action, Decision, History, Stopper, Trial, check_min_complete
+from curvecast.stopping._base import (
+    Action,
+    Decision,
+    History,
+    Stopper,
+    Trial,
+    check_count,
+    check_min_complete,
+    check_number,
+    trial_epoch,
+)
 
 
 class ASHA(Stopper):
@@ -13,18 +25,16 @@ class ASHA(Stopper):
     (1 − 1/η) quantile (linear interpolation), mirrored for metrics to minimise.
 
     Args:
-        eta: reduction factor η (> 1).
-        min_epochs: the first rung, in trained epochs (≥ 1).
+        eta: reduction factor η (a finite number > 1; close to 1, every epoch is a rung).
+        min_epochs: the first rung, in trained epochs (a whole number ≥ 1).
         min_complete: complete trials needed before any stop.
     """
 
     def __init__(self, eta: float = 3.0, min_epochs: int = 1, min_complete: int = 0) -> None:
-        if not eta > 1:
+        self.eta = check_number("eta", eta)
+        if not self.eta > 1:
             raise ValueError(f"eta must be > 1, got {eta}")
-        if min_epochs < 1:
-            raise ValueError(f"min_epochs must be >= 1, got {min_epochs}")
-        self.eta = float(eta)
-        self.min_epochs = int(min_epochs)
+        self.min_epochs = check_count("min_epochs", min_epochs, 1)
         self.min_complete = check_min_complete(min_complete)
 
     def __repr__(self) -> str:
@@ -34,16 +44,19 @@ class ASHA(Stopper):
     def rungs(self, n_epochs: int) -> list[int]:
         """The rungs (trained epochs) below full training of ``n_epochs`` epochs."""
         out: list[int] = []
-        r = float(self.min_epochs)
-        while round(r) < n_epochs:
-            if not out or round(r) > out[-1]:
-                out.append(round(r))
-            r *= self.eta
+        k = 0
+        while (rung := round(self.min_epochs * self.eta ** k)) < n_epochs:
+            if not out or rung > out[-1]:
+                out.append(rung)
+            # skip the powers that round to this rung again (an η near 1 has many): the next
+            # rung needs min_epochs·η^k ≥ rung + 0.5, one power early for rounding errors
+            k = max(k + 1, math.floor(math.log((rung + 0.5) / self.min_epochs)
+                                      / math.log(self.eta)) - 1)
         return out
 
     def decide(self, trial: Trial, history: History) -> Decision:
         tau = trial.tau
-        epoch = int(history.epochs[tau - 1])
+        epoch = trial_epoch(trial, history)
         n = history.n_complete
         if tau not in self.rungs(history.n_epochs):
             return Decision(Action.CONTINUE, epoch=epoch, reason="not at a rung")

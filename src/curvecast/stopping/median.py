@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from curvecast.stopping._base import Action, Decision, History, Stopper, Trial, check_min_complete
+from curvecast.stopping._base import (
+    Action,
+    Decision,
+    History,
+    Stopper,
+    Trial,
+    check_count,
+    check_min_complete,
+    trial_epoch,
+)
 
 
 class MedianRule(Stopper):
@@ -18,16 +27,14 @@ class MedianRule(Stopper):
 
     def __init__(self, min_complete: int = 5, warmup_epochs: int = 0) -> None:
         self.min_complete = max(check_min_complete(min_complete), 1)
-        if warmup_epochs < 0:
-            raise ValueError(f"warmup_epochs must be >= 0, got {warmup_epochs}")
-        self.warmup_epochs = int(warmup_epochs)
+        self.warmup_epochs = check_count("warmup_epochs", warmup_epochs)
 
     def __repr__(self) -> str:
         return f"MedianRule(min_complete={self.min_complete}, warmup_epochs={self.warmup_epochs})"
 
     def decide(self, trial: Trial, history: History) -> Decision:
         tau = trial.tau
-        epoch = int(history.epochs[tau - 1])
+        epoch = trial_epoch(trial, history)
         n = history.n_complete
         if n < self.min_complete or tau <= self.warmup_epochs or tau >= history.n_epochs:
             return Decision(Action.CONTINUE, epoch=epoch,

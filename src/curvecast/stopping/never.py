@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from curvecast.stopping._base import Action, Decision, History, Stopper, Trial
+from curvecast.stopping._base import Action, Decision, History, Stopper, Trial, trial_epoch
 
 
 class NeverStop(Stopper):
@@ -12,5 +12,5 @@ class NeverStop(Stopper):
         return "NeverStop()"
 
     def decide(self, trial: Trial, history: History) -> Decision:
-        return Decision(Action.CONTINUE, epoch=int(history.epochs[trial.tau - 1]),
+        return Decision(Action.CONTINUE, epoch=trial_epoch(trial, history),
                         reason="never stops")

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from curvecast.curves import CurveSet
-from curvecast.stopping._base import Action, Decision, History, Stopper, Trial, check_min_complete
+from curvecast.stopping._base import (
+    Action,
+    Decision,
+    History,
+    Stopper,
+    Trial,
+    check_min_complete,
+    trial_epoch,
+)
 
 
 class Oracle(Stopper):
@@ -28,7 +36,7 @@ class Oracle(Stopper):
         return f"Oracle(min_complete={self.min_complete}, configs={len(self.finals_)})"
 
     def decide(self, trial: Trial, history: History) -> Decision:
-        epoch = int(history.epochs[trial.tau - 1])
+        epoch = trial_epoch(trial, history)
         n = history.n_complete
         if n < max(self.min_complete, 1) or trial.tau >= history.n_epochs:
             return Decision(Action.CONTINUE, epoch=epoch,

@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 from curvecast import defaults
 from curvecast.curves import CurveSet
 from curvecast.curves.wording import counted
+from curvecast.datasets.priors import check_prior_metric
 from curvecast.predictors import SRM, HorizonChain, Predictor
 from curvecast.stopping._base import (
     Action,
@@ -27,6 +28,7 @@ from curvecast.stopping._base import (
     check_count,
     check_min_complete,
     check_share,
+    trial_epoch,
 )
 
 #: Δ of curvecast's default rule (chosen leave-one-data-set-out: docs/results-benchmark.md).
@@ -123,6 +125,9 @@ class PredictiveStopper(Stopper):
         prior: recorded curves of the same workload (a warm start, e.g. last week's runs): the
             predictor is fitted on them plus the study's complete trials, and they count toward
             ``min_complete``; the reference y_best still comes from the study's own trials.
+            It must record the study's metric and direction: the first decision with it
+            refuses another (``ValueError``; the metric name ``"objective"``, an unnamed
+            Optuna study's, matches any).
         final_stretch: the last share of training, in [0, 1), in which nothing is stopped: a
             trial observed for more than ``(1 − final_stretch)·T`` of the T epochs runs to the
             end (0: judge up to the last epoch, as the paper does).  None (default): curvecast's
@@ -266,7 +271,9 @@ class PredictiveStopper(Stopper):
         """A predictor that learns from partial curves, fitted on every trial of ``history`` but
         ``trial`` (and the prior): reused while none of those trials changed."""
         row = _row_of(trial, history)
-        assert row is not None, f"trial {trial.config_id!r} is not in the history"
+        if row is None:
+            raise ValueError(f"trial {trial.config_id!r} is not a row of the history: the history "
+                             "a rule decides with holds the running trial too")
         ids = history.config_ids
         version = (history.study, history.n_trials, row,
                    int(history.n_observed.sum()) - int(history.n_observed[row]))
@@ -325,9 +332,10 @@ class PredictiveStopper(Stopper):
         return self._prior_cache[1]
 
     def _cut_prior(self, history: History) -> CurveSet:
-        """:meth:`_prior_cut`'s CurveSet, refused when the prior does not cover the study's
-        epochs."""
+        """:meth:`_prior_cut`'s CurveSet, refused when the prior records another metric or
+        direction than the study, or does not cover the study's epochs."""
         assert self.prior is not None
+        check_prior_metric(self.prior, metric=history.metric, direction=history.direction)
         T = history.n_epochs
         if history.n_epochs and history.epochs[0] == 0:  # a study that counts epochs from 0
             if self._prior_from_0 is None:
@@ -367,10 +375,7 @@ class PredictiveStopper(Stopper):
 
     def decide(self, trial: Trial, history: History) -> Decision:
         tau = trial.tau
-        if not 1 <= tau <= history.n_epochs:
-            raise ValueError(f"trial {trial.config_id!r} has {tau} values; the study's budget axis has "
-                             f"{history.n_epochs} epochs")
-        epoch = int(history.epochs[tau - 1])
+        epoch = trial_epoch(trial, history)
         n = history.n_complete
         if n + self.n_prior < self.start or n < self.keep_top_k or tau >= history.n_epochs:
             return Decision(Action.CONTINUE, epoch=epoch,
