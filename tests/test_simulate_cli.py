@@ -75,6 +75,10 @@ def test_simulate_writes_tidy_json(data: Path, tmp_path: Path) -> None:
     (("--orderings", "0"), "orderings must be >= 1, got 0"),
     (("--predictor", "nope"), "unknown predictor 'nope'"),
     (("--sigma-model", "bogus"), "sigma_model must be 'per_tau' or 'local', got 'bogus'"),
+    (("--predictor", "last-value", "--sigma-model", "local"),
+     "--sigma-model and --arcsine-target set an SRM"),
+    (("--predictor", "chain-kernel", "--arcsine-target"), "--predictor chain-kernel would "
+                                                          "ignore them"),
 ])
 def test_bad_input_is_a_one_line_error(data: Path, args: tuple[str, ...], fragment: str) -> None:
     proc = curvecast("simulate", data, *args)
@@ -235,3 +239,18 @@ def test_one_ordering_has_no_standard_error_and_a_budget_is_named(data: Path,
     table = html.split("Speedup of early stopping", 1)[1].split("</caption>", 1)[1].split(
         "</table>", 1)[0]
     assert "±" not in table and ">1.00<" in table  # never's speedup, the mean alone
+
+
+def test_the_papers_predictor_takes_the_srm_settings() -> None:
+    """A user's review (stop 30): ``--predictor paper --sigma-model local --arcsine-target``
+    ran the paper's SRM without them (results-speedup.md's arcsine tables, made with
+    ``--predictor srm``, then did not reproduce), and the JSON recorded them as applied."""
+    from curvecast.predictors import SRM
+    from curvecast.registry import Settings, build_predictor
+
+    for name in ("paper", "srm"):
+        built = build_predictor(Settings(predictor=name, sigma_model="local", arcsine_target=True))
+        assert isinstance(built, SRM) and built.sigma_model == "local" and built.arcsine_target
+    paper = build_predictor(Settings(predictor="paper", sigma_model="local", arcsine_target=True))
+    srm = build_predictor(Settings(predictor="srm", sigma_model="local", arcsine_target=True))
+    assert repr(paper) == repr(srm)

@@ -184,7 +184,9 @@ def _chain_kernel(s: Settings) -> Predictor:  # the chain, corrected from the co
 def _paper(s: Settings) -> Predictor:
     from curvecast.predictors import SRM
 
-    return SRM(features=s.features, n_draws=s.draws, random_state=s.seed)  # SRM.paper()
+    # SRM.paper(), with the σ model and scale the user asked for (the paper's by default)
+    return SRM(features=s.features, n_draws=s.draws, random_state=s.seed,
+               sigma_model=s.sigma_model, arcsine_target=s.arcsine_target)
 
 
 def _lce(fast: bool) -> Callable[[Settings], Predictor]:
@@ -218,6 +220,8 @@ PREDICTORS: dict[str, Callable[[Settings], Predictor]] = {
     "lce-fast": _lce(fast=True),
     "bnn": _bnn,
 }
+#: The predictors that are an SRM, the ones ``--sigma-model`` and ``--arcsine-target`` set.
+SRM_PREDICTORS = frozenset({"paper", "srm", "svr-rbf", "ridge", "svr-linear", "rf", "ols"})
 #: Predictors too slow for every repeat of an experiment (run on fewer).
 SLOW_PREDICTORS = frozenset({"lce", "lce-fast"})
 #: Predictors that take no feature groups (``Settings.features``): they read the curve (and the
@@ -229,13 +233,15 @@ def build_predictor(settings: Settings) -> Predictor:
     """The unfitted predictor named by ``settings.predictor``.
 
     Raises:
-        ValueError: an unknown name; ``chain`` with SRM-only settings.
+        ValueError: an unknown name; SRM-only settings (``sigma_model``, ``arcsine_target``)
+            with a predictor that is not an SRM, which would ignore them.
     """
     build = lookup(PREDICTORS, settings.predictor, "predictor")
-    if settings.predictor == "chain" and (settings.sigma_model != "per_tau"
-                                          or settings.arcsine_target):
-        raise ValueError("--sigma-model and --arcsine-target set the SRM: use them with "
-                         "--predictor srm")
+    if settings.predictor not in SRM_PREDICTORS and (settings.sigma_model != "per_tau"
+                                                     or settings.arcsine_target):
+        raise ValueError(f"--sigma-model and --arcsine-target set an SRM (--predictor "
+                         f"{', '.join(sorted(SRM_PREDICTORS))}); --predictor "
+                         f"{settings.predictor} would ignore them")
     return build(settings)
 
 
