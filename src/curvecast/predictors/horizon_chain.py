@@ -669,54 +669,63 @@ def widened(low: float, high: float, clip: float) -> tuple[float, float]:
     return low - clip * span, high + clip * span
 
 
+#: The decade a unit maps the values' half range into: ``[UNIT_DECADE, 10·UNIT_DECADE)``.  Every
+#: development set (accuracies, log perplexities: half ranges 0.24–1.6 in the stand-in
+#: studies' fits) lies in it, so they are modelled as they are; the same curves in percent, in
+#: tenths or in millions are modelled in the same units as they (stop 30).
+UNIT_DECADE = 0.18
+
+#: The min–max half range counts as set by outliers, and the bulk's spread sets the unit, when
+#: it is more than this many times the bulk's (a loss that spiked to 1e60; the development
+#: sets' fits reach 12.6, digits-metaqnn's runs at chance below a bulk near 0.97).
+OUTLIER_RATIO = 30.0
+
+#: At most this many of the values (evenly strided) give the bulk's median and spread.
+ROBUST_SAMPLE = 512
+
+
 def _unit(half: float) -> float:
-    """The unit for values whose half range is ``half``: 1 within [0.005, 50], else the power of
-    ten nearest to the range."""
-    if half == 0.0 or 5e-3 <= half <= 50.0:
+    """The power of ten that maps a half range ``half`` into ``[UNIT_DECADE, 10·UNIT_DECADE)``
+    (1 for 0 or a non-finite half)."""
+    if not 0.0 < half < np.inf:
         return 1.0
-    return float(10.0 ** np.round(np.log10(half) + np.log10(2.0)))
+    return float(10.0 ** np.floor(np.log10(half) - np.log10(UNIT_DECADE)))  # no overflow
 
 
 def _scale(u: NDArray[np.float64]) -> tuple[float, float]:
     """The unit and the centre the modelled values ``u`` (any shape, before centring and
     scaling) are measured in and from.
 
-    The unit is 1 when their range lies within [0.01, 100] (accuracies, losses, log perplexities:
-    modelled as they are), else the power of ten nearest to the range, so that the links' fixed
-    ``ridge`` means the same at any scale (a reward in the millions made ``[1, u, best]``
-    singular to rounding; a metric in millionths was shrunk to its mean).  When that
-    range asks for another unit, the bulk's spread decides (±3 robust standard deviations,
-    1.4826 times the median absolute deviation), so that a few extreme reports (a loss spiking to
-    1e60 and back) do not set the unit.
+    The unit is the power of ten that brings half their range into ``[0.18, 1.8)``
+    (:data:`UNIT_DECADE`), so that the links' fixed ``ridge`` means the same at any scale: the
+    same curves as a fraction, in percent or in tenths give the same decisions (a reward in the
+    millions made ``[1, u, best]`` singular to rounding; accuracies in tenths, or a narrow
+    range, were shrunk towards their mean).  Every development set is in that decade, so is
+    modelled as it is.  When the range is more than :data:`OUTLIER_RATIO` times the bulk's
+    spread (±3 robust standard deviations, 1.4826 times the median absolute deviation, of up to
+    :data:`ROBUST_SAMPLE` evenly strided values), the spread sets the unit instead and the bulk's
+    median is the centre, so that a few extreme reports (a loss spiking to 1e60 and back) do not
+    shrink the other values to nothing next to the ridge.
 
-    The centre is 0 for values in units of 1 near zero (``|median|`` at most 100 and at most 20
-    times half their range, or at most 1: modelled as before), else their median, so that a level
+    Otherwise the centre is 0 for values near zero in that unit (``|level|`` at most 100 units
+    and at most 20 times half their range, or at most 1 unit), else their median, so that a level
     far from zero (a score of 1e9 ± 1e3, the log of a loss in units of 1e-6) does not make the
     links' ``[1, u, best]`` nearly collinear, where their fixed ``ridge`` would bend the slopes.
-    The median (the costly part of a refit) is only taken when the extremes do not already show
-    the values near zero."""
+    Both tests are in units, so a change of units by a power of ten changes neither."""
     finite = u[np.isfinite(u)]
     if not finite.size:
         return 1.0, 0.0
     low, high = float(finite.min()), float(finite.max())
     half = high / 2 - low / 2  # no overflow
     unit = _unit(half)
-    if unit != 1.0:
-        # the spread of the bulk, ±3 robust standard deviations (1.4826 MAD): a loss that spiked
-        # to 1e60 in one report must not set the unit, or the other values shrink to nothing
-        # next to the ridge
-        middle = float(np.median(finite))
-        with np.errstate(over="ignore"):  # values near ±1e308: the min–max unit stands
-            spread = 3.0 * 1.4826 * float(np.median(np.abs(finite - middle)))
-        if 0.0 < spread < np.inf:
-            unit = _unit(spread)
-        if unit != 1.0:
-            return unit, middle
+    sample = finite[:: max(1, finite.size // ROBUST_SAMPLE)]
+    middle = float(np.median(sample))
+    with np.errstate(over="ignore"):  # values near ±1e308: the min–max unit stands
+        spread = 3.0 * 1.4826 * float(np.median(np.abs(sample - middle)))
+    if 0.0 < spread < np.inf and half > OUTLIER_RATIO * spread:
+        return _unit(spread), middle
 
     def near_zero(level: float) -> bool:
-        return level <= 100.0 and level <= max(20.0 * half, 1.0)
+        return level / unit <= 100.0 and level / unit <= max(20.0 * half / unit, 1.0)
 
-    if near_zero(max(abs(low), abs(high))):  # |median| is at most that: no need to sort
-        return unit, 0.0
-    middle = float(np.median(finite))
-    return unit, 0.0 if near_zero(abs(middle)) else middle
+    return unit, 0.0 if near_zero(max(abs(low), abs(high))) or near_zero(abs(middle)) else middle
