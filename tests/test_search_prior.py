@@ -142,3 +142,24 @@ def test_a_resumed_study_compares_its_prior_by_its_curves_not_its_path(tmp_path:
             open_study(store, "s", SGDDigits(), 3, 0, settings("data/prior.parquet", other))
         with pytest.raises(ValueError, match=r"not no --prior"):
             open_study(store, "s", SGDDigits(), 3, 0, settings(None, other))
+
+
+def test_a_studys_curves_of_another_workload_are_refused(tmp_path: Path) -> None:
+    """A user's review (stop 30): a digits-metaqnn study's curves, exported or named as
+    ``DB#study``, were taken as the prior of an mnist1d-hp search (same metric and direction)
+    without a word: the check read the workload ``collect`` records, not the one a study's
+    settings hold."""
+    own = tmp_path / "own.db"
+    with Store(own) as store:
+        store.create_study("other", metric="val_accuracy", direction="maximize",
+                           settings={"workload": "mnist1d-hp", "epochs": 12})
+        for lr in (0.1, 0.2):
+            number = store.add_trial("other", {"lr": lr})
+            for epoch in range(1, 13):
+                store.record_value("other", number, epoch, lr * (1 - math.exp(-epoch)))
+        exported = store.to_curveset("other").save(tmp_path / "other.parquet")
+    refusal = "curves of workload 'mnist1d-hp', not 'digits-metaqnn': a prior must come from " \
+              "the same workload"
+    for prior in (f"{own}#other", exported):
+        code, message = search(tmp_path, prior)
+        assert code == 2 and message.endswith(refusal), (prior, message)

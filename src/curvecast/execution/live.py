@@ -130,12 +130,16 @@ def run_search(
 def check_prior(prior: CurveSet, workload: Workload, source: str,
                 columns: bool = True) -> None:
     """Raise ``ValueError`` unless ``prior`` holds curves of ``workload``: its workload name when
-    recorded, and (with ``columns``: for a predictor that reads the config table) every config
-    column the workload's trials have.  Called before a search starts, so a wrong ``--prior``
+    recorded (by ``collect``, or in the settings of a study's exported or stored curves), and
+    (with ``columns``: for a predictor that reads the config table) every config column the
+    workload's trials have.  Called before a search starts, so a wrong ``--prior``
     never costs training; the metric and direction are checked before it by
     :func:`curvecast.datasets.check_prior_metric` (an unnamed Optuna objective matches any).
     """
     recorded = prior.provenance.get("workload")
+    settings = prior.provenance.get("settings")
+    if recorded is None and isinstance(settings, dict):  # a study's curves (`export`, DB#study)
+        recorded = settings.get("workload")
     if recorded is not None and recorded != workload.name:
         raise ValueError(f"{source}: curves of workload {recorded!r}, not {workload.name!r}: a "
                          "prior must come from the same workload")
