@@ -494,3 +494,21 @@ def test_a_run_that_came_back_from_a_diverged_report_is_judged_by_its_prediction
     h, trial = _diverging_study([0.55, float("nan"), 0.9])
     decision = PredictiveStopper(explore=0.0).decide(trial, h)
     assert decision.mean is not None and "diverged" not in decision.reason
+
+
+@pytest.mark.parametrize("make", [lambda: PredictiveStopper(explore=0), lambda: lsv_stopper(explore=0)],
+                         ids=["chain", "last-value"])
+def test_one_stopper_asked_about_two_studies_fits_each(make: object) -> None:
+    """A user's review (stop 30): one stopper asked about study A, then about another study B
+    of the same shape (both with the default study token ``""``), judged B with A's model (P
+    0.326 against 0.877 from a fresh stopper)."""
+    rng = np.random.default_rng(3)
+    a = np.sort(rng.uniform(0.3, 0.9, (12, 1)), axis=0) * np.linspace(0.6, 1.0, 6)
+    b = 0.5 * a[::-1] + rng.normal(0, 0.01, a.shape)
+    h_a, t_a = history(a, a[0, :3], study="")
+    h_b, t_b = history(b, b[0, :3], study="")
+    shared = make()  # type: ignore[operator]
+    shared.decide(t_a, h_a)
+    got = shared.decide(t_b, h_b)
+    fresh = make().decide(t_b, h_b)  # type: ignore[operator]
+    assert (got.mean, got.std, got.probability) == (fresh.mean, fresh.std, fresh.probability)

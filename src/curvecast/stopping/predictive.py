@@ -197,7 +197,7 @@ class PredictiveStopper(Stopper):
         self._explored: dict[tuple[Hashable, str], int] = {}  # trial → epochs it runs to
         self._explore_draws = np.random.default_rng(0)  # drawn at a trial's first would-be stop
         self.fits = FitCache(max_size=1) if fits is None else fits
-        self._cache: tuple[Hashable, int, Predictor] | None = None
+        self._cache: tuple[tuple[Hashable, bytes], int, Predictor] | None = None
         self._online: tuple[tuple[Hashable, ...], Predictor] | None = None
         self._prior_table: tuple[pd.DataFrame, pd.DataFrame] | None = None
         self._prior_cache: tuple[tuple[int, ...], tuple[CurveSet, NDArray[np.float64],
@@ -275,7 +275,7 @@ class PredictiveStopper(Stopper):
             raise ValueError(f"trial {trial.config_id!r} is not a row of the history: the history "
                              "a rule decides with holds the running trial too")
         ids = history.config_ids
-        version = (history.study, history.n_trials, row,
+        version = (history.study, _first_curve(history, skip=row), history.n_trials, row,
                    int(history.n_observed.sum()) - int(history.n_observed[row]))
         if self._online is not None and self._online[0] == version:
             return self._online[1]
@@ -360,10 +360,11 @@ class PredictiveStopper(Stopper):
     def fitted(self, history: History) -> Predictor:
         """The predictor for ``history``: cached, or fitted now on its complete trials."""
         key = self.fit_key(history.n_complete + self.n_prior)
-        if self._cache is not None and self._cache[:2] == (history.study, key):
+        study = (history.study, _first_curve(history, complete=True))
+        if self._cache is not None and self._cache[:2] == (study, key):
             return self._cache[2]
         model = self.fits.get(self.predictor, self._training(history))
-        self._cache = (history.study, key, model)
+        self._cache = (study, key, model)
         self.n_fits_ += 1
         return model
 
@@ -463,6 +464,16 @@ class PredictiveStopper(Stopper):
             self._explored[key] = until
             self.n_explored_ += until > tau
         return until
+
+
+def _first_curve(history: History, *, skip: int = -1, complete: bool = False) -> bytes:
+    """The values of the history's first trial (the first complete one with ``complete``)
+    other than row ``skip``, as bytes: with the counts, what tells one study from another that
+    shares its ``study`` token (the default ``""``) and its shape, so that a fitted model is
+    not reused for another study's trials.  Empty when there is no such trial."""
+    rows = np.flatnonzero(history.complete) if complete else np.arange(history.n_trials)
+    rows = rows[rows != skip][:1]
+    return history.values[int(rows[0])].tobytes() if rows.size else b""
 
 
 def _row_of(trial: Trial, history: History) -> int | None:
