@@ -212,3 +212,26 @@ def test_every_resume_refusal_names_the_option(tmp_path: Path) -> None:
                                    (3, 2, "was started with --seed 1, not 2")):
             with pytest.raises(ValueError, match=said):
                 open_study(store, "s", SGDDigits(), epochs, seed, {})
+
+
+def test_a_prior_planned_for_other_epochs_is_refused_where_the_schedule_spans_them(
+        tmp_path: Path) -> None:
+    """A user's review (stop 30): ``search --workload mnist1d-hp --epochs 5 --prior
+    data/mnist1d-hp.parquet`` cut the 30-epoch recordings to their first 5 epochs, which are not
+    what a 5-epoch run does (its cosine or step schedule ends at epoch 5), and stopped trials on
+    them.  A workload whose schedule spans the planned epochs now needs a prior planned for the
+    search's epochs; digits-metaqnn (a fixed step decay) takes any longer prior, as before."""
+    from curvecast.execution.live import check_prior
+    from curvecast.workloads import MNIST1DHP
+
+    db = tmp_path / "s.db"
+    long = tmp_path / "long.parquet"
+    data = CurveSet.load(Path(__file__).resolve().parents[1] / "data" / "mnist1d-hp.parquet")
+    data.subset(np.arange(data.n_configs) < 8).save(long)
+    code, stderr = run("search", "--workload", "mnist1d-hp", "--trials", "2", "--epochs", "5",
+                       "--storage", f"sqlite:///{db}", "--prior", long)
+    refused(code, stderr, "runs planned for 30 epochs", "plans its learning-rate schedule",
+            "record the prior with --epochs 5, or search with --epochs 30")
+    assert not db.exists()
+    check_prior(data, MNIST1DHP(), "data/mnist1d-hp.parquet", epochs=30)  # the same plan: fine
+    check_prior(digits_like(8), DigitsMetaQNN(), "digits", epochs=1)  # a fixed schedule

@@ -128,13 +128,15 @@ def run_search(
 
 
 def check_prior(prior: CurveSet, workload: Workload, source: str,
-                columns: bool = True) -> None:
+                columns: bool = True, epochs: int | None = None) -> None:
     """Raise ``ValueError`` unless ``prior`` holds curves of ``workload``: its workload name when
     recorded (by ``collect``, or in the settings of a study's exported or stored curves), and
     (with ``columns``: for a predictor that reads the config table) every config column the
-    workload's trials have.  Called before a search starts, so a wrong ``--prior``
-    never costs training; the metric and direction are checked before it by
-    :func:`curvecast.datasets.check_prior_metric` (an unnamed Optuna objective matches any).
+    workload's trials have; and, for a workload that plans its schedule over a run's epochs
+    (:attr:`Workload.schedule_by_epochs`), runs planned for the search's ``epochs``.  Called
+    before a search starts, so a wrong ``--prior`` never costs training; the metric and
+    direction are checked before it by :func:`curvecast.datasets.check_prior_metric` (an
+    unnamed Optuna objective matches any).
     """
     recorded = prior.provenance.get("workload")
     settings = prior.provenance.get("settings")
@@ -143,6 +145,19 @@ def check_prior(prior: CurveSet, workload: Workload, source: str,
     if recorded is not None and recorded != workload.name:
         raise ValueError(f"{source}: curves of workload {recorded!r}, not {workload.name!r}: a "
                          "prior must come from the same workload")
+    planned = prior.provenance.get("epochs")
+    if planned is None and isinstance(settings, dict):
+        planned = settings.get("epochs")
+    if isinstance(planned, int | float) and not isinstance(planned, bool):
+        planned = int(planned)
+    else:
+        planned = prior.without_untrained_epoch().n_epochs
+    if workload.schedule_by_epochs and epochs is not None and planned != epochs:
+        raise ValueError(f"{source}: runs planned for {planned} epochs, and workload "
+                         f"{workload.name!r} plans its learning-rate schedule over a run's "
+                         f"epochs, so their first {epochs} are not what a {epochs}-epoch run "
+                         f"does: record the prior with --epochs {epochs}, or search with "
+                         f"--epochs {planned}")
     if not columns:
         return
     example = workload.space.sample(np.random.default_rng(0))

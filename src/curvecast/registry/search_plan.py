@@ -112,7 +112,8 @@ def plan_search(request: SearchRequest) -> SearchPlan:
         from curvecast.execution.live import check_prior
 
         check_prior(prior, workload, str(r.prior),
-                    columns=predictor.uses_configs and not predictor.configs_optional)
+                    columns=predictor.uses_configs and not predictor.configs_optional,
+                    epochs=r.epochs)
         n_prior = int(prior.is_complete().sum())
     min_complete = r.settings.complete_before_stop
     context = Context(predictor=predictor, prior=prior, epochs=r.epochs)

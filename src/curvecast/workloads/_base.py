@@ -84,6 +84,11 @@ class Workload(ABC):
     direction: Direction
     #: Value a diverged run's NaN/inf counts as, when the task has a natural one (else None).
     diverged_value: float | None = None
+    #: Whether a run's schedule is planned over the epochs it is started for (a cosine or step
+    #: decay to the last epoch, a warm-up that is a share of them): then a run planned for 30
+    #: epochs does not pass through what a 20-epoch run does, and a prior must be recorded for
+    #: the search's epochs.
+    schedule_by_epochs: bool = False
 
     @property
     @abstractmethod

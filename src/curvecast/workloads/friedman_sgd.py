@@ -124,6 +124,8 @@ class FriedmanSGD(TorchWorkload):
     """``friedman-sgd``: MLP regression on Friedman #1 by SGD with warm-up and decay (see the
     module docstring)."""
 
+    schedule_by_epochs = True  # the learning-rate schedule spans the planned epochs
+
     name = "friedman-sgd"
     metric = "val_rmse"
     direction = Direction.MINIMIZE

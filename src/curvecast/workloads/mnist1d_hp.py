@@ -132,6 +132,8 @@ class MNIST1DHP(TorchWorkload):
         cache_dir: where to keep the generated data set between processes (None: memory only).
     """
 
+    schedule_by_epochs = True  # the learning-rate schedule spans the planned epochs
+
     name = "mnist1d-hp"
     metric = "val_accuracy"
     direction = Direction.MAXIMIZE
