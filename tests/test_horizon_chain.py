@@ -412,3 +412,16 @@ def test_trimming_the_worse_side_narrows_sigma_after_collapses_and_leaves_bloome
     np.testing.assert_allclose(bloom.std, plain.std)
     with pytest.raises(ValueError, match="trim_worse must be None or > 0"):
         HorizonChain(trim_worse=0.0)
+
+
+def test_constant_curves_are_predicted_without_a_clipped_flag() -> None:
+    """A user's review (stop 30): every prediction from constant curves was flagged clipped
+    (the bound has zero width, and the ridge's pull leaves the mean a hair off it), which the
+    stopper and the Optuna attribute counted as predictions the bound had stopped."""
+    ids = [f"c{i}" for i in range(30)]
+    const = CurveSet(values=np.full((30, 20), 0.5), observed=np.ones((30, 20), bool),
+                     epochs=np.arange(1, 21), metric="acc", direction=Direction.MAXIMIZE,
+                     configs=pd.DataFrame(index=ids))
+    got = HorizonChain().fit(const).predict_curves(const.subset([0, 1, 2]), 5)
+    np.testing.assert_allclose(got.mean, 0.5)
+    assert not got.clipped.any()

@@ -569,7 +569,9 @@ class HorizonChain(Predictor):
             if own_value is not None:
                 low, high = ((min(low, own_value), max(high, own_value)) if scalar else
                              (np.minimum(low, own_value), np.maximum(high, own_value)))
-            clipped = clipped | (m < low) | (m > high)
+            # targets that are all one value (constant curves) leave a bound of zero width:
+            # the mean is that value, which is not a prediction the bound had to stop
+            clipped = clipped | ((high > low) & ((m < low) | (m > high)))
             mean = min(max(m, low), high) if scalar else np.minimum(np.maximum(m, low), high)
             a, first = b, False
             if b == self.n_epochs_:
