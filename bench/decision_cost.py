@@ -118,6 +118,10 @@ def main() -> None:
     parser.add_argument("--sqlite", action="store_true",
                         help="each study in a fresh SQLite file (default: in memory)")
     args = parser.parse_args()
+    for option, value, least in (("--trials", args.trials, 2), ("--epochs", args.epochs, 2),
+                                 ("--seeds", args.seeds, 1)):
+        if value < least:  # a study of one trial or one epoch asks for no decision to time
+            parser.error(f"{option} must be at least {least}, got {value}")
     folder = Path(tempfile.mkdtemp(prefix="decision_cost-"))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     results = []

@@ -96,6 +96,7 @@ TRIED: tuple[Point, ...] = (
     # from.
     (0.99, "last+best+slope", "markov", 0.2, 0.1, "pooled", "all+run"))
 KEEP = 9  # best kept in at least this many of 10 orderings/seeds counts as safe
+KEEP_SHARE = KEEP / 10  # the same share of another number of runs (a quick run with 3 seeds)
 
 
 def load(path: Path) -> CurveSet:
@@ -315,16 +316,18 @@ def summarise(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def choose(summaries: dict[str, dict[str, dict[str, Any]]], sets: Sequence[str]) -> str:
-    """The grid point that keeps the best (≥ KEEP) on most of ``sets``, then has the highest
-    geometric-mean speedup over them."""
+    """The grid point that keeps the best (in ≥ KEEP of 10 runs, or that share of another
+    number) on most of ``sets``, then has the highest geometric-mean speedup over them; "n/a"
+    when there is no set to choose on or no grid point ran on all of them."""
     def score(name: str) -> tuple[int, float]:
-        safe = sum(summaries[d][name]["best_kept"] >= KEEP for d in sets)
+        safe = sum(summaries[d][name]["best_kept"] >= KEEP_SHARE * summaries[d][name]["runs"]
+                   for d in sets)
         speed = float(np.mean([math.log(summaries[d][name]["speedup"]) for d in sets]))
         return safe, speed
 
     names = [grid_name(*point) for point in GRID
              if all(grid_name(*point) in summaries[s] for s in sets)]
-    if not names:  # e.g. a --rules run of one part of a set: --merge chooses later
+    if not sets or not names:  # e.g. a --rules run of one part of a set: --merge chooses later
         return "n/a"
     return max(names, key=score)
 
@@ -354,8 +357,8 @@ def markdown(result: dict[str, Any]) -> str:
         for d, summary in result["parts"][part]["summary"].items():
             chosen = sel["loo"][d]
             for name, s in summary.items():
-                if name.startswith("curvecast[") and name != chosen:
-                    continue
+                if name.startswith("curvecast[") and name != chosen and chosen != "n/a":
+                    continue  # with no choice (one set, or a part of one), every row run
                 how = "held out, default" if d in sel.get("held_out", []) else "LOO"
                 label = f"**curvecast** ({how}: {chosen[10:-1]})" if name == chosen else name
                 lines.append(f"| {d} | {label} | {s['epochs']} | {s['speedup']:.2f}x | "
@@ -395,7 +398,9 @@ def main() -> None:
     parser.add_argument("--rules", default="",
                         help="';'-separated rule names to run (default: all), e.g. to run one "
                              "data set's rules in parallel processes and --merge them")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench/results/stopping_benchmark.json")
+    parser.add_argument("--out", type=Path, required=True,
+                        help="the JSON to write (the published one is "
+                             "bench/results/stopping_benchmark.json: write it by --merge)")
     parser.add_argument("--markdown", type=Path)
     parser.add_argument("--merge", type=Path, nargs="+",
                         help="combine the results of earlier runs (e.g. one per data set, run "
@@ -404,6 +409,18 @@ def main() -> None:
                         help="comma-separated data sets kept out of every choice (scored with "
                              "the default chosen on the others)")
     args = parser.parse_args()
+    for option, value in (("--orderings", args.orderings), ("--seeds", args.seeds),
+                          ("--trials", args.trials)):
+        if value < 1:
+            parser.error(f"{option} must be at least 1, got {value}")
+    bad = [item for item in args.data if "=" not in item or not item.split("=", 1)[0]]
+    if bad:
+        parser.error(f"--data takes NAME=PATH, got {bad[0]!r}")
+    only = [r for r in args.rules.split(";") if r]
+    known = {*replay_rules(args.paper), *optuna_pruners()}
+    unknown = [r for r in only if r not in known]
+    if unknown:
+        parser.error(f"unknown rule(s) {unknown}; the rules are {sorted(known)}")
     if args.merge:
         held = [h for h in args.held_out.split(",") if h]
         merged = merge([json.loads(p.read_text()) for p in args.merge], held)
@@ -427,7 +444,6 @@ def main() -> None:
             result["data"][name] = {"path": str(path), "configs": curves.n_configs,
                                     "epochs": curves.n_epochs,
                                     "direction": curves.direction.value}
-            only = [r for r in args.rules.split(";") if r]
             records[name] = (run_replay(curves, args.orderings, args.paper, only)
                              if part == "replay" else run_optuna(curves, args.seeds, args.trials,
                                                                  only))
