@@ -128,6 +128,10 @@ BAD: list[tuple[str, str]] = [
     ("search --workload digits-metaqnn --trials 1 --epochs 1 --searcher hyperband --backend ray "
      "--ray-storage somewhere", "--ray-storage is no longer used: a Ray search keeps its "
      "checkpoints in the study's checkpoint folder beside the database"),
+    ("search --workload digits-metaqnn --trials 1 --epochs 1 --searcher hyperband --stopper nope",
+     "--searcher hyperband stops runs itself, at its rungs: --stopper nope would not be used"),
+    ("search --workload digits-metaqnn --trials 1 --epochs 1 --searcher fhyperband --stopper median",
+     "--stopper median would not be used; leave --stopper out"),
     ("search --workload digits-metaqnn --trials 1 --epochs 1 --stopper median --prior {dprior}",
      "--prior warm-starts the predictive stopper"),
     ("studies --storage sqlite:///missing.db", "missing.db: no such study database"),

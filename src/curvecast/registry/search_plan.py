@@ -125,6 +125,9 @@ def plan_search(request: SearchRequest) -> SearchPlan:
                              f"curves at a rung's end, at least {FHYPERBAND_MIN_CURVES}, got "
                              f"{min_complete}")
     if r.searcher in PROMOTING:
+        if r.stopper != "predictive":  # the option's default: given or not, it is not used
+            raise ValueError(f"--searcher {r.searcher} stops runs itself, at its rungs: "
+                             f"--stopper {r.stopper} would not be used; leave --stopper out")
         runner = _scheduled_runner(r)
         proposer = SEARCHERS["random"].over_space(workload.space, r.settings.seed, r.trials,
                                                   workload.direction)
