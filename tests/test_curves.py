@@ -258,3 +258,30 @@ def test_random_split_holds_out_complete_configs_reproducibly() -> None:
     for bad in (0.0, 1.0, 0.01):
         with pytest.raises(ValueError, match="fraction"):
             cs.random_split(bad, seed=0)
+
+
+def test_from_long_names_the_bad_cell_and_an_empty_set_is_not_saved(tmp_path: Path) -> None:
+    """A user's review (stop 30): a text value gave numpy's "could not convert string to
+    float", a test value of an unknown config a bare KeyError, ``metric=None`` became the
+    metric "None", and an empty CurveSet was saved into a file ``load`` refuses."""
+    configs = pd.DataFrame({"config_id": ["a", "b"], "lr": [0.1, 0.2]})
+    long = pd.DataFrame({"config_id": ["a", "a", "b"], "epoch": [1, 2, 1],
+                         "value": [0.1, 0.2, 0.3]})
+    with pytest.raises(CurveSetFormatError, match=r"obs\.csv: config 'a': field 'value': 'oops' "
+                                                  r"is not a number"):
+        CurveSet.from_long(long.assign(value=["0.1", "oops", "0.3"]), configs, metric="acc",
+                           direction="max", source="obs.csv")
+    with pytest.raises(CurveSetFormatError, match="config 'zz': field 'test_values': a test "
+                                                  "value of a config the curves do not have"):
+        CurveSet.from_long(long, configs, metric="acc", direction="max", test_values={"zz": 0.5})
+    with pytest.raises(CurveSetFormatError, match="metric must be a non-empty name, got None"):
+        CurveSet.from_long(long, configs, metric=None, direction="max")  # type: ignore[arg-type]
+    written = long.assign(value=["0.1", "nan", "inf"])  # a diverged run's values are numbers
+    got = CurveSet.from_long(written, configs, metric="acc", direction="max")
+    assert np.isnan(got.values[0, 1]) and got.values[1, 0] == np.inf
+    empty = CurveSet(values=np.zeros((0, 3)), observed=np.zeros((0, 3), bool),
+                     epochs=np.arange(1, 4), metric="acc", direction=Direction.MAXIMIZE,
+                     configs=pd.DataFrame())
+    with pytest.raises(ValueError, match=r"an empty CurveSet .* is not saved"):
+        empty.save(tmp_path / "empty.parquet")
+    assert not (tmp_path / "empty.parquet").exists()

@@ -376,7 +376,7 @@ class CurveSet:
                                test_values=test_values, source=source)
         try:
             return cls(values=parts.values, observed=parts.observed, epochs=parts.epochs,
-                       metric=str(metric), direction=parts.direction, configs=parts.configs,
+                       metric=metric, direction=parts.direction, configs=parts.configs,
                        seconds=parts.seconds, test_values=parts.test_values,
                        provenance=dict(provenance or {}), diverged_value=diverged_value)
         except ValueError as err:
@@ -389,8 +389,12 @@ class CurveSet:
         Raises:
             FileNotFoundError: when the destination folder does not exist.
             IsADirectoryError: when ``path`` is a folder.
+            ValueError: the set has no configs (a file :meth:`load` would refuse).
         """
         assert self.test_values is not None  # set in __post_init__
+        if self.n_configs == 0:
+            raise ValueError(f"{path}: an empty CurveSet (no configs) is not saved: a CurveSet "
+                             "file holds at least one curve")
         return write_parquet(StoredCurves(
             long=self.to_long(), configs=self.configs, metric=self.metric,
             direction=self.direction.value, epochs=[int(e) for e in self.epochs],

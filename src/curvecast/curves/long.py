@@ -53,17 +53,44 @@ def long_to_arrays(
     shape = (len(configs), axis.size)
     values = np.full(shape, np.nan)
     observed = np.zeros(shape, dtype=bool)
-    values[rows, cols] = long["value"].to_numpy(dtype=np.float64)
+    values[rows, cols] = _numbers(long, "value", ids, source)
     observed[rows, cols] = True
     seconds = None
     if "seconds" in long.columns:
         seconds = np.full(shape, np.nan)
-        seconds[rows, cols] = long["seconds"].to_numpy(dtype=np.float64)
+        seconds[rows, cols] = _numbers(long, "seconds", ids, source)
     tests = np.full(len(configs), np.nan)
     if test_values is not None:
         for cid, v in test_values.items():
-            tests[configs.index.get_loc(str(cid))] = v
+            if str(cid) not in configs.index:
+                raise CurveSetFormatError(f"{_where(source, str(cid), 'test_values')}a test "
+                                          "value of a config the curves do not have")
+            try:
+                tests[configs.index.get_loc(str(cid))] = float(v)
+            except (TypeError, ValueError):
+                raise CurveSetFormatError(f"{_where(source, str(cid), 'test_values')}{v!r} is "
+                                          "not a number") from None
     return LongArrays(direction, configs, axis, values, observed, seconds, tests)
+
+
+def _numbers(long: pd.DataFrame, column: str, ids: NDArray[np.object_], source: str | None
+             ) -> NDArray[np.float64]:
+    """The long table's ``column`` as floats; a cell that is not a number (text, None) is
+    refused naming its config (NaN and ±inf, a diverged run's, are numbers)."""
+    raw = long[column]
+    numbers = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
+
+    def not_a_number(cell: Any) -> bool:  # NaN (written "nan", or missing) is a number here
+        if isinstance(cell, str):
+            return cell.strip().lower() not in ("nan", "-nan", "+nan")
+        return not (cell is None or cell is pd.NA or isinstance(cell, int | float | np.number))
+
+    bad = np.isnan(numbers) & raw.map(not_a_number).to_numpy(dtype=bool)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise CurveSetFormatError(f"{_where(source, ids[i], column)}{raw.iloc[i]!r} is not a "
+                                  "number")
+    return numbers
 
 
 def _check_columns(long: pd.DataFrame, source: str | None) -> None:
