@@ -162,3 +162,27 @@ def test_a_title_is_shown_as_given_and_never_becomes_a_path(tmp_path: Path, titl
     assert f"<h1>Early-stopping results: {shown}</h1>" in page
     assert len(figures(page)) == 2 and 'alt="speedup"' in page
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.html"]
+
+
+def test_the_header_says_what_ran_and_huge_numbers_stay_short(tmp_path: Path) -> None:
+    """A user's review (stop 30): a Hyperband-only page named a predictor, min complete and
+    Δ that no rule used; configs left out (curves that end early) were said in the terminal
+    only; an R² of -4.7e31 was printed as a 33-digit fixed-point number."""
+    from curvecast.report._html import mean_se
+
+    result = json.loads(HYPERBAND.read_text())
+    result["results"] = [r for r in result["results"] if r["searcher"] == "hyperband"]
+    result["settings"]["configs_left_out"] = 10
+    path = tmp_path / "hb.json"
+    path.write_text(json.dumps(result))
+    out = tmp_path / "hb.html"
+    assert report(path, "--out", out)[0] == 0
+    header = re.search(r'<p class="muted">([^<]*)', out.read_text())
+    assert header is not None
+    assert "configs left out (curves that end early) 10" in header[1]
+    assert not any(word in header[1] for word in ("predictor", "Δ", "min complete"))
+    page = (tmp_path / "full.html")
+    assert report(HYPERBAND, "--out", page)[0] == 0  # f-Hyperband predicts: they are named
+    assert "predictor" in re.search(r'<p class="muted">([^<]*)', page.read_text())[1]  # type: ignore[index]
+    assert mean_se(-4.7319276256233887e31, 5.81e29) == "-4.73e+31 ± 5.81e+29"
+    assert mean_se(0.9432, 0.0012) == "0.943 ± 0.001"

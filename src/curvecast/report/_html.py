@@ -51,10 +51,12 @@ def fmt(value: float | None, digits: int = 4) -> str:
 
 
 def mean_se(mean: float | None, stderr: float | None, spec: str = ".3f") -> str:
-    """``mean ± s.e.`` with the format ``spec``; ``n/a`` for a missing mean, the mean alone for
-    a missing s.e."""
+    """``mean ± s.e.`` with the format ``spec`` (a fixed-point one turns to 3 significant
+    digits from 1e6 on); ``n/a`` for a missing mean, the mean alone for a missing s.e."""
     if mean is None or (isinstance(mean, float) and math.isnan(mean)):
         return "n/a"
+    if spec.endswith("f") and max(abs(mean), abs(stderr or 0.0)) >= 1e6:
+        spec = ".3g"  # a diverged predictor's R² of -4.7e31 is not 33 digits wide
     if stderr is None or (isinstance(stderr, float) and math.isnan(stderr)):
         return f"{mean:{spec}}"
     return f"{mean:{spec}} ± {stderr:{spec}}"

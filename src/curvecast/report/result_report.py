@@ -326,13 +326,17 @@ _REFERENCE_COLUMNS = (("speedup_vs_reference", "vs Hyperband", ".2f"),
 def _simulate_body(output: Mapping[str, Any], tmp: Path, name: str) -> str:
     records = output["results"]
     settings = {**output["settings"], "trials": searched_trials(output["settings"])}
+    predictive = any(r.get("delta") is not None for r in records)  # a rule that predicts ran
+    shown = (("configs", "configs"), ("configs_left_out", "configs left out (curves that end "
+                                                          "early)"),
+             ("trials", "trials per search"), ("epochs", "epochs"), ("orderings", "orderings"),
+             ("workers", "workers"),
+             *((("min_complete", "min complete"), ("predictor", "predictor"), ("deltas", "Δ"))
+               if predictive else ()),
+             ("seed", "seed"))
     parts = [f'<p>Data: <code>{_html.esc(output.get("dataset", "?"))}</code></p>',
-             _settings_line(settings, (("configs", "configs"), ("trials", "trials per search"),
-                                       ("epochs", "epochs"),
-                                       ("orderings", "orderings"), ("workers", "workers"),
-                                       ("min_complete", "min complete"),
-                                       ("predictor", "predictor"), ("deltas", "Δ"),
-                                       ("seed", "seed")))]
+             _settings_line({**settings, "configs_left_out": settings.get("configs_left_out")
+                             or None}, shown)]
     columns = list(_SPEEDUP_COLUMNS)
     if select_speedup(records, metric="speedup_vs_reference"):
         columns += _REFERENCE_COLUMNS
