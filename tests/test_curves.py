@@ -285,3 +285,15 @@ def test_from_long_names_the_bad_cell_and_an_empty_set_is_not_saved(tmp_path: Pa
     with pytest.raises(ValueError, match=r"an empty CurveSet .* is not saved"):
         empty.save(tmp_path / "empty.parquet")
     assert not (tmp_path / "empty.parquet").exists()
+
+
+def test_a_config_column_parquet_cannot_store_is_named(tmp_path: Path) -> None:
+    """A user's review (stop 30): a complex-valued config column failed in ``save`` with
+    Arrow's ArrowNotImplementedError."""
+    cs = CurveSet(values=np.ones((3, 2)), observed=np.ones((3, 2), bool), epochs=np.arange(1, 3),
+                  metric="acc", direction=Direction.MAXIMIZE,
+                  configs=pd.DataFrame({"lr": [0.1, 0.2, 0.3], "z": [1 + 2j, 3j, 1 + 0j]},
+                                       index=[f"c{i}" for i in range(3)]))
+    with pytest.raises(ValueError, match="config column 'z' cannot be saved in Parquet"):
+        cs.save(tmp_path / "c.parquet")
+    assert list(tmp_path.iterdir()) == []

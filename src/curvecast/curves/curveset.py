@@ -389,7 +389,8 @@ class CurveSet:
         Raises:
             FileNotFoundError: when the destination folder does not exist.
             IsADirectoryError: when ``path`` is a folder.
-            ValueError: the set has no configs (a file :meth:`load` would refuse).
+            ValueError: the set has no configs (a file :meth:`load` would refuse), or a config
+                column holds values Parquet cannot store (complex numbers; the column is named).
         """
         assert self.test_values is not None  # set in __post_init__
         if self.n_configs == 0:

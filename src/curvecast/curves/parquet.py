@@ -45,6 +45,15 @@ class StoredCurves(NamedTuple):
     source: str
 
 
+def _storable(column: pd.Series) -> bool:
+    """Whether Arrow can store ``column`` on its own."""
+    try:
+        pa.Array.from_pandas(column)
+    except (pa.ArrowException, TypeError, ValueError):
+        return False
+    return True
+
+
 def write_parquet(curves: StoredCurves, path: str | os.PathLike[str]) -> Path:
     """Write ``curves`` to ``path`` (see :meth:`CurveSet.save`)."""
     path = Path(path)
@@ -56,7 +65,14 @@ def write_parquet(curves: StoredCurves, path: str | os.PathLike[str]) -> Path:
     configs = curves.configs.copy()
     tests = curves.test_values or {}
     configs[_TEST_COLUMN] = [tests.get(config, float("nan")) for config in configs.index]
-    config_table = pa.Table.from_pandas(configs.reset_index(), preserve_index=False)
+    try:
+        config_table = pa.Table.from_pandas(configs.reset_index(), preserve_index=False)
+    except (pa.ArrowException, TypeError, ValueError) as err:  # a column Arrow cannot store
+        column = next((c for c in curves.configs.columns if not _storable(curves.configs[c])),
+                      None)
+        which = f"config column {column!r}" if column is not None else "the config table"
+        raise ValueError(f"{path}: {which} cannot be saved in Parquet ({err}); turn it into "
+                         "numbers or text first") from None
     sink = io.BytesIO()
     with pa.ipc.new_stream(sink, config_table.schema) as writer:
         writer.write_table(config_table)
