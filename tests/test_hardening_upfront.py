@@ -177,7 +177,9 @@ def test_fhyperband_runs_at_its_defaults() -> None:
 def test_a_hyperband_study_records_no_stopper_it_does_not_use(tmp_path: Path) -> None:
     """A user's review: a hyperband study recorded ``stopper: predictive`` (or whatever
     --stopper said), its report described the predictive rule, and a rerun with another
-    --stopper, which the schedule never uses, was refused."""
+    --stopper, which the schedule never uses, was refused as a change of rule.  Since stop 30
+    (another review: a misspelt --stopper passed silently) a --stopper other than the default
+    is refused up front as unused, before any study is opened."""
     from curvecast.registry import Settings
     from curvecast.registry.search_plan import SearchRequest, plan_search
     from curvecast.report.study_report import write_study_report
@@ -191,7 +193,9 @@ def test_a_hyperband_study_records_no_stopper_it_does_not_use(tmp_path: Path) ->
     assert "stopper" not in plan("predictive")
     with Store(tmp_path / "h.db") as store:
         open_study(store, "h", DigitsMetaQNN(), 9, 1, plan("predictive"))
-        open_study(store, "h", DigitsMetaQNN(), 9, 1, plan("median"))  # a rerun: no refusal
+        open_study(store, "h", DigitsMetaQNN(), 9, 1, plan("predictive"))  # a rerun
+        with pytest.raises(ValueError, match="--stopper median would not be used"):
+            plan("median")
         store.add_trial("h", {"lr": 0.1})
         store.record_value("h", 0, 1, 0.5)
         store.set_state("h", 0, TrialState.STOPPED)

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from scipy.stats import norm
 
 from curvecast import CurveSet, Direction
-from curvecast.predictors import LastSeenValue, Prediction, Predictor
+from curvecast.predictors import SRM, LastSeenValue, Prediction, Predictor
 from curvecast.stopping import (
     ASHA,
     Action,
@@ -512,3 +512,24 @@ def test_one_stopper_asked_about_two_studies_fits_each(make: object) -> None:
     got = shared.decide(t_b, h_b)
     fresh = make().decide(t_b, h_b)  # type: ignore[operator]
     assert (got.mean, got.std, got.probability) == (fresh.mean, fresh.std, fresh.probability)
+
+
+@pytest.mark.parametrize("predictor", [LastSeenValue(), SRM(n_draws=3)], ids=repr)
+def test_steps_counted_from_zero_decide_as_from_one(predictor: Predictor) -> None:
+    """A user's review (stop 30): with Optuna steps 0, 1, …, T−1, a predictor fitted on
+    complete curves took step 0 for the untrained network and dropped it, while the trial it
+    judged still had it: every feature was one epoch off (the SRM predicted 0.791 for a run
+    ending at 0.895 that it predicts at 0.889 from steps 1, …, T)."""
+    rng = np.random.default_rng(4)
+    finals = rng.uniform(0.2, 0.9, 14)
+    curves = finals[:, None] * (1 - np.exp(-np.arange(1, 9) / rng.uniform(1, 4, (14, 1))))
+    decided = []
+    for first in (1, 0):
+        h, _ = history(curves[:13], curves[13, :3])
+        h = History(h.values, h.n_observed, h.config_ids, h.configs,
+                    np.arange(first, first + 8), "acc", Direction.MAXIMIZE, "s")
+        trial = Trial(h.config_ids[-1], h.configs.iloc[[13]], curves[13, :3])
+        got = PredictiveStopper(predictor=predictor, min_complete=10, explore=0,
+                                final_stretch=0).decide(trial, h)
+        decided.append((got.action, got.mean, got.std, got.probability))
+    assert decided[0] == pytest.approx(decided[1])

@@ -4,6 +4,7 @@ probably worse than the best so far."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import inspect
 from collections import OrderedDict
@@ -252,14 +253,19 @@ class PredictiveStopper(Stopper):
 
     def _training(self, history: History) -> CurveSet:
         """What the predictor is fitted on: the prior (cut to the study's epochs) and the study's
-        complete trials."""
+        complete trials.  In a study that counts its steps from 0 (Optuna's 0, 1, …, T−1) every
+        step is a trained one, as :meth:`decide` passes them to ``predict``: the axis is
+        counted from 1 here, so that a predictor does not take step 0 for the untrained network
+        and drop it (its features would then be one epoch off those of the runs it judges)."""
         completed = history.completed()
         if self.prior is None:
-            return completed
-        prior = self._training_prior(history)
-        if completed.n_configs == 0:
-            return prior
-        return prior.merge(completed)
+            training = completed
+        else:
+            prior = self._training_prior(history)
+            training = prior if completed.n_configs == 0 else prior.merge(completed)
+        if history.n_epochs and history.epochs[0] == 0:
+            training = dataclasses.replace(training, epochs=training.epochs + 1)
+        return training
 
     def fit_key(self, n_complete: int) -> int:
         """The completion count the predictor in use at ``n_complete`` completions is keyed by."""
