@@ -514,7 +514,7 @@ def test_one_stopper_asked_about_two_studies_fits_each(make: object) -> None:
     assert (got.mean, got.std, got.probability) == (fresh.mean, fresh.std, fresh.probability)
 
 
-@pytest.mark.parametrize("predictor", [LastSeenValue(), SRM(n_draws=3)], ids=repr)
+@pytest.mark.parametrize("predictor", [LastSeenValue(), SRM(n_draws=3)], ids=["last-value", "srm"])
 def test_steps_counted_from_zero_decide_as_from_one(predictor: Predictor) -> None:
     """A user's review (stop 30): with Optuna steps 0, 1, …, T−1, a predictor fitted on
     complete curves took step 0 for the untrained network and dropped it, while the trial it
