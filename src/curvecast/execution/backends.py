@@ -152,6 +152,9 @@ class RecordedBackend(Backend):
         # which recorded values were NaN or ±inf (None: none), for the stopper
         self._diverged: NDArray[np.bool_] | None = bad if bad.any() else None
         self.rows = {cid: i for i, cid in enumerate(self.curves.config_ids)}
+        # the rules' own copy: a rule that adds or changes a column (a log of the learning
+        # rate) must not change the user's CurveSet
+        self._configs = self.curves.configs.copy()
         self.n_epochs = self.curves.n_epochs
         self.direction = self.curves.direction
         self.capacity = self.curves.n_configs
@@ -183,8 +186,8 @@ class RecordedBackend(Backend):
         if self._diverged is not None:  # the recorded runs' diverged reports, as far as seen
             seen = np.arange(self.n_epochs)[None, :] < np.asarray(n_obs)[:, None]
             diverged = self._diverged[[self.rows[i] for i in ids]] & seen
-        return History(values, n_obs, ids, c.configs, self._epochs, c.metric, c.direction, token,
-                       diverged=diverged)
+        return History(values, n_obs, ids, self._configs, self._epochs, c.metric, c.direction,
+                       token, diverged=diverged)
 
     def submit(self, slot: int, config_id: str, epoch: int, now: float) -> None:
         row = self.rows[config_id]

@@ -57,6 +57,7 @@ from curvecast.stopping import (
     Trial,
     check_count,
 )
+from curvecast.stopping._base import checked_decision
 
 try:
     from ray.tune.callback import Callback
@@ -396,7 +397,7 @@ class CurvecastScheduler(FIFOScheduler):
         history, running = self._history(str(trial_id))
         if history is None or running is None:
             return None
-        return self.stopper.decide(running, history)
+        return checked_decision(self.stopper.decide(running, history), self.stopper)
 
     def _is_complete(self, tid: str) -> bool:
         return len(self._curve(tid)) >= self.max_t

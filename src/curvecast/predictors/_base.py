@@ -38,8 +38,15 @@ class Prediction:
     clipped: NDArray[np.bool_] | None = None
 
     def __post_init__(self) -> None:
+        for name in ("mean", "std", "latent_mean", "latent_std", "dof", "clipped"):
+            given = getattr(self, name)
+            if given is not None and not isinstance(given, np.ndarray):  # a list, a tuple
+                object.__setattr__(self, name, np.asarray(
+                    given, dtype=bool if name == "clipped" else np.float64))
         if self.mean.shape != self.std.shape:
             raise ValueError(f"mean has shape {self.mean.shape}, std {self.std.shape}")
+        if np.any(self.std < 0):
+            raise ValueError(f"std must be >= 0, got {self.std[self.std < 0][:3].tolist()}")
         if self.latent not in ("identity", "arcsine", "log"):
             raise ValueError(f"latent must be 'identity', 'arcsine' or 'log', got "
                              f"{self.latent!r}")

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from curvecast.search._base import Searcher
 from curvecast.stopping import Action, Decision, History, Stopper, Trial
+from curvecast.stopping._base import checked_decision
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,7 @@ class FIFO(Scheduler):
         return None if config_id is None else Job(config_id, self.n_epochs_)
 
     def report(self, trial: Trial, history: History, until: int) -> Decision:
-        return self.stopper.decide(trial, history)
+        return checked_decision(self.stopper.decide(trial, history), self.stopper)
 
     def job_ended(self, trial: Trial, history: History, decision: Decision | None) -> list[Closed]:
         if decision is not None and decision.action is Action.FAIL:

@@ -122,10 +122,16 @@ class Trial:
 class History:
     """A read-only view of every trial of a study so far (complete, stopped and running).
 
+    It is valid for the call it is given to: the runners build it on their own buffers, which
+    they go on filling after ``decide`` returns, so a rule copies what it keeps (``values.copy()``).
+    ``configs`` is the runner's table (a copy of the replayed CurveSet's): a rule that needs
+    another column adds it to a copy.
+
     Args:
         values: shape ``(n_trials, n_epochs)``, the value after each trained epoch (epoch 0
             excluded), diverged values filled by the CurveSet rule, NaN beyond what was observed.
-            Rows are trials in the order they started.
+            Rows are trials in the order they started (the Ray Tune scheduler's: complete
+            trials first, then the others, each in the order they started).
         n_observed: shape ``(n_trials,)``, epochs observed per trial (a trial is complete when
             this equals ``n_epochs``).
         config_ids: the trials' ids, in row order.
@@ -303,6 +309,31 @@ def check_count(name: str, value: object, minimum: int | None = 0) -> int:
     if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
     return int(value)
+
+
+def checked_decision(decision: object, stopper: object) -> Decision:
+    """``decision``, as a rule's ``decide`` returned it, refused unless it is a
+    :class:`Decision` to CONTINUE or STOP with a finite (or no) mean and σ: what every runner
+    asks of a rule, a user's own included.
+
+    Raises:
+        TypeError: not a Decision (naming the rule and what it returned).
+        ValueError: another action (PAUSE, PROMOTE and FAIL are the schedulers'), or a mean or
+            σ that is not a finite number.
+    """
+    if not isinstance(decision, Decision):
+        raise TypeError(f"{type(stopper).__name__}.decide must return a curvecast Decision, got "
+                        f"{decision!r}")
+    if decision.action not in (Action.CONTINUE, Action.STOP):
+        raise ValueError(f"{type(stopper).__name__}.decide returned {decision.action.value!r}: a stopping "
+                         "rule continues or stops a trial")
+    for name in ("mean", "std"):
+        value = getattr(decision, name)
+        if value is not None and not (isinstance(value, int | float | np.number)
+                                      and math.isfinite(value)):
+            raise ValueError(f"{type(stopper).__name__}.decide returned a Decision whose {name} is "
+                             f"{value!r}, not a finite number or None")
+    return decision
 
 
 def trial_epoch(trial: Trial, history: History) -> int:

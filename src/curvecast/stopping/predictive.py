@@ -7,6 +7,7 @@ import copy
 import dataclasses
 import hashlib
 import inspect
+import warnings
 from collections import OrderedDict
 from collections.abc import Hashable, Mapping
 from typing import Any
@@ -19,7 +20,7 @@ from curvecast import defaults
 from curvecast.curves import CurveSet
 from curvecast.curves.wording import counted
 from curvecast.datasets.priors import check_prior_metric
-from curvecast.predictors import SRM, HorizonChain, Predictor
+from curvecast.predictors import SRM, HorizonChain, Prediction, Predictor
 from curvecast.stopping._base import (
     Action,
     Decision,
@@ -64,6 +65,9 @@ class FitCache:
             self._fits.move_to_end(key)
             return self._fits[key]
         model = copy.deepcopy(prototype).fit(curves)
+        if not isinstance(model, Predictor):
+            raise TypeError(f"{type(prototype).__name__}.fit must return the fitted predictor "
+                            f"(self), got {model!r}")
         self.n_fits_ += 1
         self._fits[key] = model
         if len(self._fits) > self.max_size:
@@ -205,6 +209,7 @@ class PredictiveStopper(Stopper):
                                                          NDArray[np.int64]]] | None = None
         self.n_fits_ = 0
         self.n_clipped_ = 0
+        self._warned_unpredicted = False
         self.n_explored_ = 0
         self.prior = None
         #: the prior's complete curves on its own axis, a step 0 kept: a study that counts
@@ -404,20 +409,30 @@ class PredictiveStopper(Stopper):
                                    f"{history.n_epochs} epochs")
         model = self.fitted_online(trial, history) if self.online else self.fitted(history)
         ref = self.reference(history)
+        failure = ""
         try:
             with np.errstate(over="ignore", invalid="ignore"):  # non-finite: handled below
                 prediction = model.predict(trial.config, trial.values[None, :])
+                if not isinstance(prediction, Prediction) or prediction.mean.shape != (1,):
+                    raise TypeError(f"{type(model).__name__}.predict must return a Prediction "
+                                    f"of one value per curve given (1 here), got {prediction!r}")
                 probability = float(prediction.prob_worse(ref, history.direction)[0])
             mean, std = float(prediction.mean[0]), float(prediction.std[0])
-        except np.linalg.LinAlgError:  # a regression the values make singular
+        except np.linalg.LinAlgError as err:  # a regression the values make singular
             mean = std = probability = float("nan")
+            failure = f" ({type(model).__name__}: {err})"
         if not (np.isfinite(mean) and np.isfinite(std) and np.isfinite(probability)):
             # e.g. values near the float limit (~1e300): the regressions overflow
             self.n_clipped_ += 1
+            if not getattr(self, "_warned_unpredicted", False):  # a failing predictor: say so
+                self._warned_unpredicted = True
+                warnings.warn(f"PredictiveStopper: {type(model).__name__} gave no finite "
+                              f"prediction (mean {mean:.4g}, σ {std:.2g}){failure}; such trials "
+                              "continue (counted in n_clipped_)", RuntimeWarning, stacklevel=2)
             return Decision(Action.CONTINUE, epoch=epoch, clipped=True,
-                            reason=f"no finite prediction (mean {mean:.4g}, σ {std:.2g}): the "
-                                   "curves' values are beyond what the predictor can regress "
-                                   "on; the trial continues")
+                            reason=f"no finite prediction (mean {mean:.4g}, σ {std:.2g})"
+                                   f"{failure}: the predictor could not regress on these "
+                                   "values; the trial continues")
         clipped = prediction.clipped is not None and bool(prediction.clipped[0])
         self.n_clipped_ += clipped
         action = Action.STOP if probability >= self.delta else Action.CONTINUE
