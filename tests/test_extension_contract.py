@@ -128,3 +128,17 @@ def test_a_rule_that_changes_the_config_table_leaves_the_curves_as_they_were(
 
     run(curves, Logs())
     pd.testing.assert_frame_equal(curves.configs, before)
+
+
+def test_exploration_draws_follow_the_seed(curves: CurveSet) -> None:
+    """A user's review (stop 30): exploration's generator was always seeded 0, so ``--seed``
+    could not vary it, and one stopper reused for a second replay drew other trials than a
+    fresh one (the docstring now says so)."""
+    def explored(seed: int) -> tuple[int, int]:
+        rule = PredictiveStopper(min_complete=5, explore=0.5, seed=seed)
+        return run(curves, rule).total_epochs, rule.n_explored_  # type: ignore[attr-defined]
+
+    assert explored(0) == explored(0)
+    assert len({explored(s) for s in range(4)}) > 1
+    with pytest.raises(ValueError, match="seed must be >= 0"):
+        PredictiveStopper(seed=-1)

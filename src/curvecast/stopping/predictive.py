@@ -150,6 +150,10 @@ class PredictiveStopper(Stopper):
             take off, and the predictor stays sure.  The trials let run on show it what becomes
             of the runs it stops.  None (default): ``defaults.EXPLORE`` with a predictor that
             learns from partial curves, 0 with any other.
+        seed: the seed of that generator (default 0).  The generator goes on from study to
+            study: a stopper given a second replay draws other trials than a fresh one would,
+            so build one stopper per replay to compare rules on the same draws (``simulate``
+            does), and vary ``seed`` to see how much the draws move the results.
 
     Attributes:
         n_fits_: times this stopper needed a (new or shared) fitted predictor.
@@ -162,7 +166,8 @@ class PredictiveStopper(Stopper):
                  min_complete: int = defaults.MIN_COMPLETE, refit_every: int | None = None,
                  predictor: Predictor | None = None, fits: FitCache | None = None,
                  prior: CurveSet | None = None,
-                 final_stretch: float | None = None, explore: float | None = None) -> None:
+                 final_stretch: float | None = None, explore: float | None = None,
+                 seed: int = 0) -> None:
         if isinstance(delta, bool) or not isinstance(delta, int | float | np.integer | np.floating):
             raise TypeError(f"delta (Δ) must be a number in (0, 1], got {delta!r}")
         if not 0.0 < delta <= 1.0:
@@ -200,7 +205,9 @@ class PredictiveStopper(Stopper):
         self.explore = float(explore if explore is not None
                              else defaults.EXPLORE if self.online else 0.0)
         self._explored: dict[tuple[Hashable, str], int] = {}  # trial → epochs it runs to
-        self._explore_draws = np.random.default_rng(0)  # drawn at a trial's first would-be stop
+        self.seed = check_count("seed", seed)
+        # drawn at a trial's first would-be stop
+        self._explore_draws = np.random.default_rng(self.seed)
         self.fits = FitCache(max_size=1) if fits is None else fits
         self._cache: tuple[tuple[Hashable, bytes], int, Predictor] | None = None
         self._online: tuple[tuple[Hashable, ...], Predictor] | None = None
@@ -244,7 +251,8 @@ class PredictiveStopper(Stopper):
         return (f"PredictiveStopper(delta={self.delta:g}, margin={self.margin:g}, "
                 f"keep_top_k={self.keep_top_k}, min_complete={self.min_complete}, "
                 f"refit_every={self.refit_every}, final_stretch={self.final_stretch:g}, "
-                f"explore={self.explore:g}, predictor={self.predictor!r})")
+                f"explore={self.explore:g}, predictor={self.predictor!r}"
+                f"{'' if getattr(self, 'seed', 0) == 0 else f', seed={self.seed}'})")
 
     @property
     def start(self) -> int:
