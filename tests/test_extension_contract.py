@@ -142,3 +142,24 @@ def test_exploration_draws_follow_the_seed(curves: CurveSet) -> None:
     assert len({explored(s) for s in range(4)}) > 1
     with pytest.raises(ValueError, match="seed must be >= 0"):
         PredictiveStopper(seed=-1)
+
+
+def test_the_extension_example_runs_and_compares_its_rules() -> None:
+    """``examples/custom_rule.py`` (the user guide's "Your own rule or predictor") writes a rule
+    and a predictor from the documented contracts and replays them beside the built-in ones."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, str(root / "examples" / "custom_rule.py"),
+                           "--orderings", "1", "--trials", "60"], cwd=root, capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    rows = [line for line in proc.stdout.splitlines() if line.rstrip().endswith("/1")]
+    assert [r.split("  ")[0] for r in rows] == [
+        "PercentileRule(0.5)", "MedianRule()",
+        "PredictiveStopper(predictor=LinearExtrapolation())",
+        "PredictiveStopper() (curvecast's default)"]
+    speedups = [float(r.split()[-2].rstrip("x")) for r in rows]
+    assert all(s >= 1.0 for s in speedups)

@@ -111,7 +111,15 @@ class Predictor(ABC):
     direction, reuse=None)``, a fit cheap enough to redo whenever the study changes (``reuse``:
     the previous fit in the same study, whose parts the new rows leave unchanged it may keep);
     the predictive stopper then fits it on every trial of the study instead of on the complete
-    ones only.
+    ones only.  It calls ``fit_arrays`` with ``values`` of shape ``(n, T)``: the prior's curves
+    first, then every trial of the study but the one it judges, in the order they started,
+    diverged values filled (the worst value seen, or the data's own diverged value), NaN after
+    each row's ``n_observed`` epochs; and, when ``fit_arrays`` names them, ``configs`` (a table
+    indexed by config id) and ``config_ids`` (each row's id).
+
+    Writing one: subclass, give ``fit`` (returning ``self``) and ``predict`` (returning a
+    :class:`Prediction` of one value per row of ``partial``); ``examples/custom_rule.py`` does
+    it and compares the result with the built-in rules by replay.
     """
 
     #: Whether ``fit`` uses partially observed curves too (and ``fit_arrays`` exists).
