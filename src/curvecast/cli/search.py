@@ -49,7 +49,8 @@ def search_command(
                                                "(hyperparameters), or hyperband / fhyperband "
                                                "(schedulers: --trials configs drawn at random, "
                                                "R = --epochs, η = 3; one process per study; "
-                                               "--stopper is not used; on --backend local or "
+                                               "they stop runs themselves, so take no "
+                                               "--stopper; on --backend local or "
                                                "ray).")] = "random",
     stopper: Annotated[str, typer.Option(help=", ".join(
         n for n, e in registry.STOPPERS.items() if not e.needs_recorded_finals) + ".")] = (
