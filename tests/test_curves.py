@@ -297,3 +297,13 @@ def test_a_config_column_parquet_cannot_store_is_named(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="config column 'z' cannot be saved in Parquet"):
         cs.save(tmp_path / "c.parquet")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_config_table_that_is_not_a_dataframe_is_refused_by_name() -> None:
+    """A user's review (stop 30): a dict or a list as ``configs`` gave pandas' AttributeError."""
+    for configs in ({"lr": [0.1, 0.2]}, [[0.1], [0.2]], None):
+        with pytest.raises(TypeError, match="configs must be a pandas DataFrame indexed by "
+                                            "config id"):
+            CurveSet(values=np.ones((2, 2)), observed=np.ones((2, 2), bool),
+                     epochs=np.arange(1, 3), metric="acc", direction=Direction.MAXIMIZE,
+                     configs=configs)  # type: ignore[arg-type]

@@ -59,6 +59,9 @@ class CurveSet:
             raise ValueError(f"epochs has shape {epochs.shape}, expected ({values.shape[1]},)")
         if epochs.size and (np.any(np.diff(epochs) <= 0) or epochs[0] < 0):
             raise ValueError(f"epochs must be non-negative and strictly increasing, got {epochs}")
+        if not isinstance(self.configs, pd.DataFrame):
+            raise TypeError(f"configs must be a pandas DataFrame indexed by config id (one row "
+                            f"per curve), got {type(self.configs).__name__}")
         if len(self.configs) != values.shape[0]:
             raise ValueError(
                 f"config table has {len(self.configs)} rows, values {values.shape[0]} configs"
