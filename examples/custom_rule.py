@@ -40,6 +40,7 @@ from curvecast.stopping import (
     PredictiveStopper,
     Stopper,
     Trial,
+    trial_epoch,
 )
 
 
@@ -52,7 +53,7 @@ class PercentileRule(Stopper):
 
     def decide(self, trial: Trial, history: History) -> Decision:
         tau = trial.tau
-        epoch = int(history.epochs[tau - 1])
+        epoch = trial_epoch(trial, history)  # the epoch on the study's axis (checks τ)
         reached = history.n_observed >= tau
         if reached.sum() < self.min_trials:
             return Decision(Action.CONTINUE, epoch=epoch, reason="too few trials got here")

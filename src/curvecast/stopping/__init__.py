@@ -1,6 +1,14 @@
 """Early-stopping rules: ``decide(trial, history) -> Decision`` (one file per rule)."""
 
-from curvecast.stopping._base import Action, Decision, History, Stopper, Trial, check_count
+from curvecast.stopping._base import (
+    Action,
+    Decision,
+    History,
+    Stopper,
+    Trial,
+    check_count,
+    trial_epoch,
+)
 from curvecast.stopping.asha import ASHA
 from curvecast.stopping.median import MedianRule
 from curvecast.stopping.never import NeverStop
@@ -21,4 +29,5 @@ __all__ = [
     "Stopper",
     "Trial",
     "check_count",
+    "trial_epoch",
 ]
