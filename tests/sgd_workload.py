@@ -20,7 +20,7 @@ from sklearn.linear_model import SGDClassifier
 from sklearn.model_selection import train_test_split
 
 from curvecast import Direction, Float, ParamSpace, SearchSpace
-from curvecast.workloads._base import EpochResult, TrainingRun, Workload
+from curvecast.workloads._base import CheckpointError, EpochResult, TrainingRun, Workload
 
 
 @lru_cache(maxsize=1)
@@ -82,8 +82,13 @@ class SGDDigits(Workload):
               device: str | None = None) -> TrainingRun:
         return _Run(config, seed, epochs)
 
-    def resume(self, checkpoint: Path, *, device: str | None = None) -> TrainingRun:
+    def resume(self, checkpoint: Path, *, device: str | None = None,
+               expect: Mapping[str, Any] | None = None) -> TrainingRun:
         run = pickle.loads(checkpoint.read_bytes())
         if not isinstance(run, _Run):
             raise ValueError(f"{checkpoint}: not a checkpoint of {self.name}")
+        mine = {"config": run.config, "seed": run.seed, "epochs": run.epochs,
+                "epochs_done": run.done}
+        if expect is not None and any(mine[k] != v for k, v in expect.items()):
+            raise CheckpointError(f"{checkpoint}: a checkpoint of another run")
         return run

@@ -135,3 +135,25 @@ def test_absurd_learning_rate_reports_inf(workload: FriedmanSGD) -> None:
     values = [run.train_epoch().value for _ in range(2)]
     assert values == [math.inf, math.inf]
     assert run.test_value() == math.inf
+
+
+def test_a_checkpoint_of_another_run_is_refused(workload: FriedmanSGD, tmp_path: Any) -> None:
+    """A user's review (stop 30): a checkpoint left (or put) in ``collect``'s folder under a
+    config's name was resumed whatever run it held, and its curve (3e34, inf) recorded as that
+    config's.  ``resume(expect=...)`` now refuses another config, seed, planned epochs or
+    epoch count; ``collect`` and ``search`` then train the config afresh."""
+    from curvecast.workloads import CheckpointError
+
+    rng = np.random.default_rng(0)
+    mine, other = workload.space.sample(rng), workload.space.sample(rng)
+    run = workload.start(other, seed=0, epochs=3)
+    run.train_epoch()
+    path = tmp_path / "t.ckpt"
+    run.save_checkpoint(path)
+    expect = {"config": other, "seed": 0, "epochs": 3, "epochs_done": 1}
+    assert workload.resume(path, expect=expect).epochs_done == 1
+    for wrong, match in (({"config": mine}, "its config is"), ({"seed": 1}, "its seed is 0"),
+                         ({"epochs": 30}, "its epochs is 3"),
+                         ({"epochs_done": 2}, "a checkpoint after 1 epochs, not 2")):
+        with pytest.raises(CheckpointError, match=f"t.ckpt: .*{match}"):
+            workload.resume(path, expect={**expect, **wrong})

@@ -124,7 +124,8 @@ def _train(job: _Job, report: Callable[[CollectStep], None]) -> _Outcome:
     run: TrainingRun | None = None
     if ckpt.exists() and log.exists():
         try:
-            run = job.workload.resume(ckpt)
+            run = job.workload.resume(ckpt, expect={"config": job.config, "seed": job.seed,
+                                                    "epochs": job.epochs})
             results = [EpochResult(**r) for r in json.loads(log.read_text())]
             results = results[: run.epochs_done]
             resumed = True

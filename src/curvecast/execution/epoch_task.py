@@ -63,7 +63,9 @@ def train_one_epoch(task: EpochTask) -> EpochOutcome:
         note = None
         if task.done > 0 and ckpt.exists():
             try:
-                run = task.workload.resume(ckpt)
+                run = task.workload.resume(ckpt, expect={
+                    "config": task.config, "seed": task.seed, "epochs": task.epochs,
+                    "epochs_done": task.done})
             except CheckpointError as err:  # treated as missing: never trust, never run it
                 ckpt.unlink(missing_ok=True)
                 note = f"t{task.number}: {err}; restarted from epoch 0"

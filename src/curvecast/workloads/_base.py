@@ -105,9 +105,15 @@ class Workload(ABC):
         """A fresh run of ``config`` planned for ``epochs`` epochs (the schedule may depend on it)."""
 
     @abstractmethod
-    def resume(self, checkpoint: Path, *, device: str | None = None) -> TrainingRun:
+    def resume(self, checkpoint: Path, *, device: str | None = None,
+               expect: Mapping[str, Any] | None = None) -> TrainingRun:
         """Continue the run saved by :meth:`TrainingRun.save_checkpoint` at ``checkpoint``.
 
+        ``expect``: what the run must be (any of ``config``, ``seed``, ``epochs`` planned and
+        ``epochs_done``): a checkpoint of another run, left in the folder or put there, is
+        refused rather than trained on and recorded as this one.
+
         Raises:
-            CheckpointError: the file cannot be read back as a checkpoint of this workload.
+            CheckpointError: the file cannot be read back as a checkpoint of this workload, or
+                is not the run ``expect`` describes.
         """

@@ -40,6 +40,7 @@ The :class:`~curvecast.curves.CurveSet` keeps these values as diverged observati
 
 from __future__ import annotations
 
+import json
 import pickle
 import time
 from collections.abc import Mapping, Sequence
@@ -343,7 +344,8 @@ class TorchWorkload(Workload):
                 "epochs": int(epochs), **self._extra_meta()}
         return self._build(meta, device)
 
-    def resume(self, checkpoint: Path, *, device: str | None = None) -> TrainingRun:
+    def resume(self, checkpoint: Path, *, device: str | None = None,
+               expect: Mapping[str, Any] | None = None) -> TrainingRun:
         ckpt = load_checkpoint(checkpoint, choose_device(device))
         meta = ckpt.get("meta")
         if not isinstance(meta, dict) or meta.get("workload") != self.name:
@@ -352,8 +354,14 @@ class TorchWorkload(Workload):
                                   f"not {self.name!r}")
         try:
             self._check_meta(checkpoint, meta)
+            self.space.validate(meta["config"])  # a config the space could not have given
+            _check_expected(checkpoint, meta, expect)
             run = self._build(meta, device)
             run.load_state(ckpt)
+            if expect is not None and "epochs_done" in expect and \
+                    run.epochs_done != int(expect["epochs_done"]):
+                raise CheckpointError(f"{checkpoint}: a checkpoint after {run.epochs_done} "
+                                      f"epochs, not {int(expect['epochs_done'])}")
         except CheckpointError:
             raise
         except (ValueError, KeyError, TypeError, RuntimeError) as err:
@@ -369,3 +377,19 @@ class TorchWorkload(Workload):
 
     def _build(self, meta: dict[str, Any], device: str | None) -> SupervisedRun:
         raise NotImplementedError
+
+
+def _check_expected(checkpoint: Path, meta: Mapping[str, Any],
+                    expect: Mapping[str, Any] | None) -> None:
+    """Raise ``CheckpointError`` when the checkpoint's ``meta`` is not the run ``expect``
+    describes (its config, seed or planned epochs; configs compared as JSON)."""
+    if expect is None:
+        return
+    for key in ("config", "seed", "epochs"):
+        if key not in expect:
+            continue
+        mine = json.dumps(meta.get(key), sort_keys=True, default=str)
+        wanted = json.dumps(expect[key], sort_keys=True, default=str)
+        if mine != wanted:
+            raise CheckpointError(f"{checkpoint}: a checkpoint of another run (its {key} is "
+                                  f"{mine[:120]}, this run's {wanted[:120]})")
