@@ -389,7 +389,7 @@ def test_a_bad_cell_among_many_columns_is_named_by_row_and_column(tmp_path: Path
     column, is still the one named."""
     wide = tmp_path / "wide.csv"
     wide.write_text("acc_1,acc_2,acc_3\n0.1,0.2,0.3\n0.1,oops,x\n0.2,0.3,\n")
-    with pytest.raises(CurveSetFormatError, match=r"row 1 \(line 3\), column 'acc_2': 'oops' is "
+    with pytest.raises(CurveSetFormatError, match=r"row 2 \(line 3\), column 'acc_2': 'oops' is "
                                                   r"not a number"):
         curvecast.from_table(wide, r"acc_(\d+)", "acc", "max")
     wide.write_text("acc_1,acc_2,acc_3\n0.1,0.2,0.3\n0.1,0.2,\n0.2,nan,0.4\n")
