@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -161,3 +162,25 @@ def test_a_perplexity_that_is_not_positive_is_refused(tmp_path: Path) -> None:
 def test_missing_file() -> None:
     with pytest.raises(FileNotFoundError, match=r"no-such\.csv"):
         load_baker2018("no-such.csv")
+
+
+@pytest.mark.parametrize(("kind", "value", "shown"), [
+    ("resnet", "1000000000000", "1000000000000"), ("resnet", "inf", "inf"),
+    ("resnet", "2.5", "2.5"), ("lstm", "1e30", "1e+30"), ("lstm", "0", "0")])
+def test_an_architecture_size_out_of_range_is_refused_by_row(tmp_path: Path, kind: str,
+                                                               value: str, shown: str) -> None:
+    """A user's review (stop 30): num_blocks=1e12 hung (a loop over the blocks), inf and
+    n_inputs=1e30 gave OverflowError tracebacks, and 2.5 blocks were read as 2."""
+    path = tmp_path / f"{kind}.csv"
+    if kind == "resnet":
+        path.write_text("base_model,training_dataset,num_blocks,num_filters,filter_size,lr,ss,"
+                        f"acc_0,acc_1,acc_2\nresnet,tiny,{value},16,3,0.1,1,0.1,0.3,0.5\n"
+                        "resnet,tiny,2,16,3,0.1,1,0.1,0.35,0.55\n")
+        column = "num_blocks"
+    else:
+        path.write_text("base_model,training_dataset,n_layer,n_inputs,base_lr,ss,ep_0,ep_1,ep_2\n"
+                        f"lstm,ptb,2,{value},0.1,1,300,200,150\nlstm,ptb,2,200,0.1,1,300,210,160\n")
+        column = "n_inputs"
+    with pytest.raises(CurveSetFormatError, match=rf"row 1 \(line 2\), column '{column}': "
+                                                  rf"{re.escape(shown)} is not a whole number"):
+        load_baker2018(path)

@@ -216,7 +216,29 @@ def _metaqnn_configs(table: pd.DataFrame, source: str) -> pd.DataFrame:
     return out
 
 
+#: The largest architecture size a file's row may give (blocks, filters, kernel width, layers,
+#: cells): far above the published files' (at most 18 blocks, 64 filters, 1500 cells), far
+#: below what would make the weight count a loop of hours or an overflow.
+MAX_SIZE = 1_000_000
+
+
+def _whole_sizes(table: pd.DataFrame, columns: tuple[str, ...], source: str) -> None:
+    """Refuse a row whose architecture size in ``columns`` is not a whole number in
+    1..:data:`MAX_SIZE`, naming the row and the column."""
+    for column in columns:
+        values = pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=np.float64)
+        bad = ~np.isfinite(values) | (values != np.round(values)) | (values < 1) | (
+            values > MAX_SIZE)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            given = table[column].iloc[row]
+            given = given.item() if isinstance(given, np.generic) else given
+            raise CurveSetFormatError(f"{cell(source, row, column)}{given!r} is not a whole "
+                                      f"number in 1..{MAX_SIZE}")
+
+
 def _resnet_configs(table: pd.DataFrame, source: str) -> pd.DataFrame:
+    _whole_sizes(table, ("num_blocks", "num_filters", "filter_size"), source)
     keep = [c for c in ("base_model", "training_dataset", "num_blocks", "num_filters",
                         "filter_size", "lr", "ss") if c in table]
     out = table[keep].copy()
@@ -232,6 +254,7 @@ def _resnet_configs(table: pd.DataFrame, source: str) -> pd.DataFrame:
 
 
 def _lstm_configs(table: pd.DataFrame, source: str) -> pd.DataFrame:
+    _whole_sizes(table, ("n_layer", "n_inputs"), source)
     keep = [c for c in ("base_model", "training_dataset", "n_layer", "n_inputs", "base_lr", "ss")
             if c in table]
     out = table[keep].copy()
