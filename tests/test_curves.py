@@ -307,3 +307,18 @@ def test_a_config_table_that_is_not_a_dataframe_is_refused_by_name() -> None:
             CurveSet(values=np.ones((2, 2)), observed=np.ones((2, 2), bool),
                      epochs=np.arange(1, 3), metric="acc", direction=Direction.MAXIMIZE,
                      configs=configs)  # type: ignore[arg-type]
+
+
+def test_an_epoch_beyond_two_to_the_53_is_refused_not_wrapped() -> None:
+    """A user's review (stop 30): epoch 1e23 in a file's metadata wrapped to
+    -9223372036854775808 (``data summary`` showed it), and 1e19 in a long table was reported as
+    that negative number."""
+    for epochs in ([1, 2, 1e23], np.array([1, 2**62], dtype=np.int64)):
+        with pytest.raises(ValueError, match=r"epochs must be at most 9\.01e\+15"):
+            CurveSet(values=np.ones((1, 3 if len(epochs) == 3 else 2)),
+                     observed=np.ones((1, 3 if len(epochs) == 3 else 2), bool), epochs=epochs,
+                     metric="acc", direction=Direction.MAXIMIZE, configs=pd.DataFrame(index=["a"]))
+    long = pd.DataFrame({"config_id": ["a", "a"], "epoch": [1, 1e19], "value": [0.1, 0.2]})
+    with pytest.raises(CurveSetFormatError, match=r"the epoch \(1e\+19\) is not a whole number "
+                                                  r"in 0\.\.9\.01e\+15"):
+        CurveSet.from_long(long, pd.DataFrame(index=["a"]), metric="acc", direction="max")

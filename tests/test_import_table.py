@@ -143,7 +143,7 @@ def test_long_table_with_a_config_table(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("content", "configs", "message"), [
     ("config_id,epoch,value\na,1,0.5\na,1.5,0.6\n", None,
-     "{f}: row 2 (line 3), column 'epoch': the epoch (1.5) is not a whole number >= 0"),
+     "{f}: row 2 (line 3), column 'epoch': the epoch (1.5) is not a whole number in 0..9.01e+15"),
     ("config_id,epoch,value\na,1,0.5\na,1,0.6\n", None,
      "{f}: row 2 (line 3), column 'epoch': the epoch (1) repeats an earlier row's "
      "(config_id, epoch)"),

@@ -116,16 +116,28 @@ def _config_table(configs: pd.DataFrame, source: str | None) -> pd.DataFrame:
     return configs
 
 
+#: The largest epoch number read: every whole number up to it is exact as a float (2^53), and
+#: far beyond it a count wraps to a negative int64.
+MAX_EPOCH = 2 ** 53
+
+
 def whole_epochs(epochs: Any) -> NDArray[np.int64]:
     """``epochs`` as int64, refusing what a cast would silently change: fractions (0.5 → 0),
     NaN or infinite values, text."""
     raw = np.asarray(epochs)
-    if raw.dtype.kind in "iub":
+    if raw.dtype.kind in "iu":
+        if raw.size and raw.max() > MAX_EPOCH:
+            raise ValueError(f"epochs must be at most {MAX_EPOCH:.3g}, got {int(raw.max())}")
+        return np.array(raw, dtype=np.int64, copy=True)
+    if raw.dtype.kind == "b":
         return np.array(raw, dtype=np.int64, copy=True)
     try:
         as_float = np.asarray(raw, dtype=np.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ValueError(f"epochs must be whole numbers >= 0, got {raw.tolist()}") from None
+    if np.any(np.abs(as_float) > MAX_EPOCH):  # beyond int64 it would wrap to a negative
+        raise ValueError(f"epochs must be at most {MAX_EPOCH:.3g}, got "
+                         f"{float(as_float[np.abs(as_float) > MAX_EPOCH][0]):g}")
     bad = ~np.isfinite(as_float) | (as_float != np.round(as_float))
     if bad.any():
         raise ValueError(f"epochs must be whole numbers >= 0 (count epochs, or give the values "
@@ -139,13 +151,13 @@ def _rows(long: pd.DataFrame, configs: pd.DataFrame, source: str | None
     (config, epoch) given twice and a config missing from the config table."""
     ids = long["config_id"].astype(str).to_numpy()
     raw = pd.to_numeric(long["epoch"], errors="coerce").to_numpy(dtype=np.float64)
-    bad = ~np.isfinite(raw) | (raw != np.round(raw)) | (raw < 0)
+    bad = ~np.isfinite(raw) | (raw != np.round(raw)) | (raw < 0) | (raw > MAX_EPOCH)
     if bad.any():  # a cast would cut 0.5 to 0 (the untrained epoch) without a word
         i = int(np.flatnonzero(bad)[0])
         given = long["epoch"].iloc[i]
         given = given.item() if isinstance(given, np.generic) else given
         raise CurveSetFormatError(f"{_where(source, ids[i], 'epoch')}the epoch ({given!r}) is "
-                                  "not a whole number >= 0")
+                                  f"not a whole number in 0..{MAX_EPOCH:.3g}")
     ep = raw.astype(np.int64)
     dup_mask = pd.DataFrame({"c": ids, "e": ep}).duplicated().to_numpy()
     if dup_mask.any():

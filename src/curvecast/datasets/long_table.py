@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from curvecast.curves import CurveSet, CurveSetFormatError, Direction
+from curvecast.curves.long import MAX_EPOCH
 from curvecast.datasets.table_io import cell, read_columns, read_table
 
 __all__ = ["LONG_COLUMNS", "from_long_table"]
@@ -91,8 +92,9 @@ def from_long_table(path: str | Path, metric: str, direction: Direction | str, *
     epoch, value = numbers[:, 0], numbers[:, 1]
     for col, mask, what in (
             ("epoch", ~seen[:, 0], "is empty"),
-            ("epoch", seen[:, 0] & ~((epoch >= 0) & (np.mod(epoch, 1) == 0)),
-             "is not a whole number >= 0"),
+            ("epoch", seen[:, 0] & ~((epoch >= 0) & (np.mod(epoch, 1) == 0)
+                                     & (epoch <= MAX_EPOCH)),
+             f"is not a whole number in 0..{MAX_EPOCH:.3g}"),
             ("value", ~seen[:, 1], "is empty (a row is one observation; write nan for a "
                                    "diverged run)"),
             ("epoch", pd.DataFrame({"c": ids, "e": epoch}).duplicated().to_numpy(),
