@@ -9,6 +9,7 @@ import json
 import math
 import os
 import signal
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -50,6 +51,14 @@ def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
         except (CurveSetFormatError, ValueError, FileNotFoundError, KeyError) as err:
             text = err.args[0] if isinstance(err, KeyError) and err.args else err
             raise fail(str(text)) from None
+        except RecursionError:  # JSON nested thousands deep (a hostile or broken file)
+            raise fail("the input is nested too deeply to read (a JSON value inside thousands "
+                       "of others): not a file curvecast or the tools it reads wrote") from None
+        except OverflowError as err:  # a number in a file beyond what it can stand for
+            raise fail(f"a number in the input is too large ({err})") from None
+        except sqlite3.DatabaseError as err:  # a table or column dropped, a damaged page
+            raise fail(f"the database cannot be read as curvecast's ({err}): it is damaged, or "
+                       "was changed by another program") from None
         except MemoryError as err:  # e.g. --trials and --epochs so large no table fits
             raise fail(f"out of memory ({err or 'MemoryError'}): lower --trials, --epochs or "
                        "the size of the data") from None

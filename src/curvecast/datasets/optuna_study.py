@@ -126,7 +126,12 @@ def from_optuna(storage: str, study: str, *, metric: str | None = None) -> Curve
     direction = (Direction.MAXIMIZE if loaded.direction is optuna.study.StudyDirection.MAXIMIZE
                  else Direction.MINIMIZE)
     kept, left_out = [], {"no_reports": 0, "failed": 0, "running": 0}
-    for trial in loaded.get_trials(deepcopy=False):
+    try:
+        trials = loaded.get_trials(deepcopy=False)
+    except (AssertionError, TypeError, LookupError, ValueError) as err:  # rows Optuna did not write
+        raise CurveSetFormatError(f"{where}: Optuna cannot read its trials ({type(err).__name__}: "
+                                  f"{err}): the storage was changed by another program") from None
+    for trial in trials:
         reports = trial.intermediate_values
         if trial.state in (TrialState.RUNNING, TrialState.WAITING):
             left_out["running"] += 1
@@ -140,6 +145,14 @@ def from_optuna(storage: str, study: str, *, metric: str | None = None) -> Curve
         raise CurveSetFormatError(f"{where}: no trial reported intermediate values "
                                   f"(trial.report(value, step)); left out: {left_out}")
     ids = [f"t{t.number}" for t in kept]
+    for t in kept:  # what Optuna writes: whole steps and numbers (another program may not)
+        bad = next(((k, v) for k, v in t.intermediate_values.items()
+                    if isinstance(k, bool) or not isinstance(k, int)
+                    or isinstance(v, bool) or not isinstance(v, int | float)), None)
+        if bad is not None:
+            raise CurveSetFormatError(f"{where}: trial {t.number} reported {bad[1]!r} at step "
+                                      f"{bad[0]!r}: a step is a whole number and a value a "
+                                      "number (the storage was changed by another program)")
     long = pd.DataFrame([{"config_id": i, "epoch": int(step), "value": float(value)}
                          for i, t in zip(ids, kept, strict=True)
                          for step, value in sorted(t.intermediate_values.items())])

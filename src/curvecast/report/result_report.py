@@ -78,6 +78,10 @@ def load_result(path: Path) -> tuple[Kind, dict[str, Any]]:
     records = output["results"]
     if not records:
         raise ValueError(f"{path}: the result has no records")
+    deltas = output["settings"].get("deltas")
+    if deltas is not None and (not isinstance(deltas, list) or not all(
+            isinstance(d, int | float) and not isinstance(d, bool) for d in deltas)):
+        raise ValueError(f"{path}: settings.deltas is {deltas!r}, not a list of numbers")
     for record in records:  # strict JSON writes a missing number (NaN) as null
         if not isinstance(record, dict):
             continue

@@ -100,14 +100,21 @@ class Store(SQLiteFile):
         sid = self.study_id(name)
         metric, direction, settings = self._db.execute(
             "SELECT metric, direction, settings FROM studies WHERE id = ?", (sid,)).fetchone()
+        where = f"{self.path}: study {name!r}"
+        settings = _json_field(settings, dict, f"{where}: its settings")
+        for field_name, text in (("metric", metric), ("direction", direction)):
+            if not isinstance(text, str):
+                raise ValueError(f"{where}: its {field_name} is {text!r}, not a text: the "
+                                 "database was not written by curvecast")
         counts = dict(self._db.execute(
             "SELECT state, COUNT(*) FROM trials WHERE study_id = ? GROUP BY state", (sid,)))
-        interrupted = sum(not worker_alive(worker, beat, grace=GRACE) for worker, beat in
+        interrupted = sum(not worker_alive(worker, _number(beat, f"{where}: a heartbeat"),
+                                           grace=GRACE) for worker, beat in
                           self._db.execute("SELECT worker, heartbeat FROM trials WHERE "
                                            "study_id = ? AND state = ?",
                                            (sid, TrialState.RUNNING.value)))
         return {"study": name, "metric": metric, "direction": direction,
-                "settings": json.loads(settings), "trials": counts, "interrupted": interrupted}
+                "settings": settings, "trials": counts, "interrupted": interrupted}
 
     def checkpoint_folder(self, study: str) -> Path:
         """Where the trials of ``study`` keep their checkpoints: ``<database>.checkpoints/
@@ -250,17 +257,29 @@ class Store(SQLiteFile):
         sid = self.study_id(study)
         out: dict[int, StoredTrial] = {}
         ids: dict[int, int] = {}
+        where = f"{self.path}: study {study!r}"
         for tid, number, config, state, worker, predicted, test, beat in self._db.execute(
                 "SELECT id, number, config, state, worker, predicted_value, test_value, heartbeat "
                 "FROM trials WHERE study_id = ? ORDER BY number", (sid,)):
-            out[tid] = StoredTrial(number, json.loads(config), TrialState(state), worker,
-                                   predicted, test, heartbeat=beat)
+            at = f"{where}: trial {number!r}"
+            if state not in _STATES:
+                raise ValueError(f"{at}: its state is {state!r}, not one curvecast records "
+                                 f"({', '.join(_STATES)})")
+            out[tid] = StoredTrial(int(_number(number, f"{at}: its number") or 0),
+                                   _json_field(config, dict, f"{at}: its config"),
+                                   TrialState(state), worker,
+                                   _number(predicted, f"{at}: its predicted value"),
+                                   _number(test, f"{at}: its test value"),
+                                   heartbeat=_number(beat, f"{at}: its heartbeat"))
             ids[number] = tid
         for tid, epoch, value, seconds in self._db.execute(
                 "SELECT o.trial_id, o.epoch, o.value, o.seconds FROM observations o JOIN trials t "
                 "ON o.trial_id = t.id WHERE t.study_id = ? ORDER BY o.trial_id, o.epoch", (sid,)):
-            out[tid].values.append((int(epoch), math.nan if value is None else float(value),
-                                    seconds))
+            at = f"{where}: trial {out[tid].number}: an observation"
+            given = _number(value, f"{at}'s value")
+            out[tid].values.append((int(_number(epoch, f"{at}'s epoch") or 0),
+                                    math.nan if given is None else given,
+                                    _number(seconds, f"{at}'s seconds")))
         for tid, epoch, action, mean, std, prob, reason in self._db.execute(
                 "SELECT d.trial_id, d.epoch, d.action, d.mean, d.std, d.probability, d.reason "
                 "FROM decisions d JOIN trials t ON d.trial_id = t.id WHERE t.study_id = ? "
@@ -269,8 +288,11 @@ class Store(SQLiteFile):
                 raise ValueError(f"study {study!r}: trial {out[tid].number} has a decision "
                                  f"{action!r}, not one curvecast records ({', '.join(_ACTIONS)}): "
                                  "the database was written by something else")
-            out[tid].decisions.append(Decision(Action(action), int(epoch), mean, std, prob,
-                                               reason or ""))
+            at = f"{where}: trial {out[tid].number}: a decision"
+            out[tid].decisions.append(Decision(
+                Action(action), int(_number(epoch, f"{at}'s epoch") or 0),
+                _number(mean, f"{at}'s mean"), _number(std, f"{at}'s σ"),
+                _number(prob, f"{at}'s probability"), str(reason or "")))
         return list(out.values())
 
     def updates(self, study: str, *, after_trial: int = -1,
@@ -320,6 +342,10 @@ class Store(SQLiteFile):
             ValueError: the study has no observed value yet.
         """
         info = self.study_info(study)
+        if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int)
+                                   or not 1 <= epochs <= MAX_STORED_EPOCHS):
+            raise ValueError(f"{self.path}: study {study!r}: its epochs are {epochs!r}, not a "
+                             f"whole number in 1..{MAX_STORED_EPOCHS}")
         trials = [t for t in self.trials(study) if t.values]
         if not trials:
             raise ValueError(f"study {study!r} has no observed values to export")
@@ -333,6 +359,39 @@ class Store(SQLiteFile):
             provenance={"study": study, "storage": str(self.path), "settings": info["settings"],
                         "states": {f"t{t.number}": t.state.value for t in trials}},
             source=f"{self.path}:{study}")
+
+
+#: The most epochs a study's budget axis may have when its curves are exported: a search
+#: refuses a table this machine cannot hold before it starts, so more is a tampered setting
+#: (a review's 40 KB database declared 3e7 epochs and took 7 GB).
+MAX_STORED_EPOCHS = 1_000_000
+
+#: The trial states a study records (the ``TrialState`` enum's values).
+_STATES = tuple(t.value for t in TrialState)
+
+
+def _number(value: Any, what: str) -> float | None:
+    """A number read from the database as a float (None stays None); anything else (text a
+    program other than curvecast wrote) is refused naming ``what``."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{what} is {value!r}, not a number: the database was not written by "
+                         "curvecast")
+    return float(value)
+
+
+def _json_field(text: Any, kind: type, what: str) -> Any:
+    """The JSON ``text`` read from the database, refused (naming ``what``) unless it is JSON of
+    ``kind`` (a config or the settings: an object)."""
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError, RecursionError):
+        value = None
+    if not isinstance(value, kind):
+        raise ValueError(f"{what} is {str(text)[:80]!r}, not a JSON {kind.__name__}: the database "
+                         "was not written by curvecast")
+    return value
 
 
 def _named(db: sqlite3.Connection, name: str, columns: str) -> tuple[Any, ...] | None:

@@ -1,0 +1,74 @@
+"""Files changed by another program, or made to break a reader: each is one ``error:`` line and
+exit code 2, never a traceback (a user's review, stop 30, found 15 tracebacks)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from curvecast.cli import app
+from curvecast.store import Store
+
+
+def run(*args: str | Path) -> tuple[int, str]:
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    return result.exit_code, result.stderr
+
+
+@pytest.fixture()
+def study(tmp_path: Path) -> Path:
+    path = tmp_path / "s.db"
+    with Store(path) as store:
+        store.create_study("base", metric="acc", direction="maximize", settings={"epochs": 2})
+        for number in range(2):
+            store.add_trial("base", {"lr": 0.1 * (number + 1)})
+            for epoch in (1, 2):
+                store.record_value("base", number, epoch, 0.5 + 0.1 * epoch)
+    return path
+
+
+@pytest.mark.parametrize(("change", "command", "fragment"), [
+    ("UPDATE trials SET heartbeat='abc', state='running' WHERE number=0", "studies",
+     "study 'base': a heartbeat is 'abc', not a number"),
+    ("DROP TABLE decisions", "show", "cannot be read as curvecast's (no such table: decisions)"),
+    ("UPDATE studies SET settings='[1]'", "show", "its settings is '[1]', not a JSON dict"),
+    ("UPDATE studies SET settings=json_set(settings,'$.epochs','abc')", "export",
+     "its epochs are 'abc', not a whole number in 1..1000000"),
+    ("UPDATE studies SET settings=json_set(settings,'$.epochs',30000000)", "export",
+     "its epochs are 30000000, not a whole number"),
+    ("UPDATE trials SET config='[1,2]' WHERE number=0", "show",
+     "trial 0: its config is '[1,2]', not a JSON dict"),
+    ("UPDATE trials SET state='weird' WHERE number=0", "show", "its state is 'weird'"),
+    ("UPDATE observations SET value='abc'", "show", "an observation's value is 'abc'"),
+    ("UPDATE trials SET test_value='x' WHERE number=0", "show", "its test value is 'x'"),
+])
+def test_a_tampered_study_database_is_one_error_line(study: Path, tmp_path: Path, change: str,
+                                                      command: str, fragment: str) -> None:
+    db = sqlite3.connect(study)
+    db.executescript(change)
+    db.commit()
+    db.close()
+    args: list[str | Path] = [command, "--storage", f"sqlite:///{study}"]
+    if command != "studies":
+        args += ["--study", "base"]
+    if command == "export":
+        args += ["--out", tmp_path / "out.parquet"]
+    code, stderr = run(*args)
+    assert code == 2, stderr
+    assert stderr.startswith("error: ") and stderr.count("\n") == 1, stderr
+    assert fragment in stderr, stderr
+
+
+def test_json_nested_too_deep_and_numbers_too_large_are_one_error_line(tmp_path: Path) -> None:
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    code, stderr = run("report", deep, "--out", tmp_path / "r.html")
+    assert code == 2 and "nested too deeply to read" in stderr, stderr
+    wide = tmp_path / "wide.csv"
+    wide.write_text("config_id,acc_1,acc_99999999999999999999999\na,0.5,0.6\n")
+    code, stderr = run("data", "import", "table", wide, "--curves", r"acc_(\d+)", "--metric",
+                       "acc", "--direction", "maximize", "--out", tmp_path / "w.parquet")
+    assert code == 2 and stderr.startswith("error: ") and stderr.count("\n") == 1, stderr
