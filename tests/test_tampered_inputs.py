@@ -72,3 +72,31 @@ def test_json_nested_too_deep_and_numbers_too_large_are_one_error_line(tmp_path:
     code, stderr = run("data", "import", "table", wide, "--curves", r"acc_(\d+)", "--metric",
                        "acc", "--direction", "maximize", "--out", tmp_path / "w.parquet")
     assert code == 2 and stderr.startswith("error: ") and stderr.count("\n") == 1, stderr
+
+
+def test_escape_sequences_from_a_file_never_reach_the_terminal(tmp_path: Path) -> None:
+    """A user's review (stop 30): a study database or a Parquet file whose metric, decision
+    reason or provenance held escape sequences set the terminal's title and cleared its screen
+    under ``show``, ``studies`` and ``data summary``; they are now shown as ``\\x1b``."""
+    import numpy as np
+    import pandas as pd
+
+    from curvecast import CurveSet, Direction
+    from curvecast.stopping import Action, Decision
+
+    hostile = "m\x1b]0;PWNED\x07\x1b[31mRED"
+    path = tmp_path / "esc.db"
+    with Store(path) as store:
+        store.create_study("base", metric=hostile, direction="minimize")
+        store.add_trial("base", {"lr": 0.1})
+        store.record_value("base", 0, 1, 0.5)
+        store.record_decision("base", 0, Decision(Action.CONTINUE, 1, reason="r\x1b[2J"))
+    curves = CurveSet(values=np.ones((1, 2)), observed=np.ones((1, 2), bool),
+                      epochs=np.arange(1, 3), metric=hostile, direction=Direction.MAXIMIZE,
+                      configs=pd.DataFrame(index=["a"]), provenance={"source": "x\x1b[2Jy"})
+    parquet = curves.save(tmp_path / "esc.parquet")
+    for args in (("show", "--study", "base", "-v", "--storage", f"sqlite:///{path}"),
+                 ("studies", "--storage", f"sqlite:///{path}"), ("data", "summary", parquet)):
+        result = CliRunner().invoke(app, [str(a) for a in args])
+        assert result.exit_code == 0, result.stderr
+        assert "\x1b" not in result.stdout and "\\x1b" in result.stdout, (args, result.stdout)

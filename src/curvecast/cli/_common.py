@@ -11,12 +11,14 @@ import os
 import signal
 import sqlite3
 import threading
+import unicodedata
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.markup import escape
+from rich.text import Text
 
 from curvecast import defaults
 from curvecast.curves import CurveSet, CurveSetFormatError
@@ -32,10 +34,20 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+def shown(text: object) -> Text:
+    """``text`` as the terminal may show it: control and format characters (an escape sequence
+    in a metric name, a study's settings, a decision's reason or a file's provenance: a
+    colleague's file could set the window title or clear the screen) are written as escapes
+    (``\\x1b``), and nothing is read as rich markup."""
+    plain = "".join(c if c in "\n\t" or unicodedata.category(c) not in ("Cc", "Cf")
+                    else c.encode("unicode_escape").decode("ascii") for c in str(text))
+    return Text(plain)
+
+
 def fail(message: str) -> typer.Exit:
     """Print ``error: message`` on one line (taken literally: "[ray]" is not rich markup; line
-    breaks become spaces) and exit code 2."""
-    message = " ".join(message.split())
+    breaks become spaces; control characters escaped) and exit code 2."""
+    message = " ".join(str(shown(message)).split())
     err_console.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False,
                       soft_wrap=True)
     return typer.Exit(code=2)

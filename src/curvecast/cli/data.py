@@ -26,6 +26,7 @@ from curvecast.cli._common import (
     load_any,
     refuse_inputs,
     require,
+    shown,
     terminate_as_interrupt,
 )
 from curvecast.curves import CurveSet
@@ -117,11 +118,11 @@ def data_summary(
             value = "  ".join(f"q{float(q):.2f}={v:.4g}" for q, v in value.items())
         elif key == "provenance":
             for name, item in value.items():
-                table.add_row(f"provenance.{name}", provenance_cell(item))
+                table.add_row(shown(f"provenance.{name}"), shown(provenance_cell(item)))
             continue
         elif isinstance(value, float):
             value = "nan" if math.isnan(value) else f"{value:.4g}"
-        table.add_row(key, str(value))
+        table.add_row(key, shown(value))
     console.print(table)
 
 

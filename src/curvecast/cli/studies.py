@@ -18,6 +18,7 @@ from curvecast.cli._common import (
     dumps,
     existing_store,
     friendly_errors,
+    shown,
     study_summary,
     trial_counts,
 )
@@ -36,7 +37,7 @@ def studies(
         for name in db.study_names():
             info = db.study_info(name)
             counts = ", ".join(f"{k} {v}" for k, v in trial_counts(info).items())
-            table.add_row(name, info["metric"], info["direction"], counts)
+            table.add_row(shown(name), shown(info["metric"]), shown(info["direction"]), counts)
         console.print(table)
 
 
@@ -71,7 +72,7 @@ def show(
                                  for t in trials]}))
         return
     table = Table("trial", "state", "epochs", "last value", "predicted", "last decision",
-                  title=f"{study}: {info['metric']} ({info['direction']})", box=None)
+                  title=shown(f"{study}: {info['metric']} ({info['direction']})"), box=None)
     for column in table.columns:
         column.no_wrap = True
         # a narrow terminal cuts the decision's reason, not the headers and numbers
@@ -87,7 +88,8 @@ def show(
             d.mean is not None for d in t.decisions[-1:])
         pred = f"{t.predicted_value:.4g}" if predicted else ""
         reason = t.decisions[-1].reason if t.decisions else ""
-        table.add_row(f"t{t.number}", t.shown_state, str(len(t.values)), last, pred, reason)
+        table.add_row(f"t{t.number}", t.shown_state, str(len(t.values)), last, pred,
+                      shown(reason))
     console.print(table)
     counts = dict(sorted(Counter(t.shown_state for t in trials).items()))  # as the rows say
     listed = ", ".join(f"{v} {k}" for k, v in counts.items())
@@ -98,14 +100,14 @@ def show(
                       "search` of this study takes over from the last checkpoint", highlight=False,
                       markup=False)
     for line in study_summary(trials, info):
-        console.print(line, highlight=False, markup=False)
+        console.print(shown(line), highlight=False)
     if verbose:
         for t in trials:
             curve = " ".join(f"{e}:{v:.4g}" for e, v, _ in t.values)
             console.print(f"t{t.number} {t.shown_state} values {curve or '-'}", highlight=False)
             for d in t.decisions:
-                console.print(f"  epoch {d.epoch} {d.action.value}: {d.reason}", highlight=False,
-                              markup=False)
+                console.print(shown(f"  epoch {d.epoch} {d.action.value}: {d.reason}"),
+                              highlight=False)
 
 
 @app.command()
