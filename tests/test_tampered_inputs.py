@@ -100,3 +100,17 @@ def test_escape_sequences_from_a_file_never_reach_the_terminal(tmp_path: Path) -
         result = CliRunner().invoke(app, [str(a) for a in args])
         assert result.exit_code == 0, result.stderr
         assert "\x1b" not in result.stdout and "\\x1b" in result.stdout, (args, result.stdout)
+
+
+def test_a_small_file_that_asks_for_a_huge_table_is_refused_before_it_is_made(
+        tmp_path: Path) -> None:
+    """A user's review (stop 30): a 160 KB long table, config *i* seen at epoch *i* only, made
+    curvecast allocate 5.3 GB and write a 70 MB file of gaps."""
+    diag = tmp_path / "diag.csv"
+    diag.write_text("config_id,epoch,value\n" + "".join(f"c{i},{i + 1},0.5\n"
+                                                        for i in range(8000)))
+    code, stderr = run("data", "import", "long", diag, "--metric", "acc", "--direction",
+                       "maximize", "--out", tmp_path / "d.parquet")
+    assert code == 2, stderr
+    assert "8000 configs x 8000 epochs (6.4e+07 cells" in stderr and "under 1 %" in stderr
+    assert not (tmp_path / "d.parquet").exists()

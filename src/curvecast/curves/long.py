@@ -7,6 +7,7 @@ config and the field) and places every row on the ``(config, epoch)`` grid;
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -51,6 +52,7 @@ def long_to_arrays(
     ids, ep, rows = _rows(long, configs, source)
     axis, cols = _columns(ids, ep, epochs, source)
     shape = (len(configs), axis.size)
+    check_table_size(shape, len(long), source)
     values = np.full(shape, np.nan)
     observed = np.zeros(shape, dtype=bool)
     values[rows, cols] = _numbers(long, "value", ids, source)
@@ -114,6 +116,36 @@ def _config_table(configs: pd.DataFrame, source: str | None) -> pd.DataFrame:
         raise CurveSetFormatError(f"{_where(source, dup, 'config_id')}duplicated in the "
                                   "config table")
     return configs
+
+
+#: A table of configs × epochs with at least this many cells must have 1 % of them observed.
+SPARSE_CELLS = 50_000_000
+
+
+def check_table_size(shape: tuple[int, int], observations: int, source: str | None) -> None:
+    """Refuse a configs × epochs table that would not fit in memory (a CurveSet keeps about four
+    arrays of it: more than a quarter of the machine's memory per array), or that is large and
+    almost empty (under 1 % of its cells observed, from :data:`SPARSE_CELLS` cells on: a file
+    of 20,000 rows, config *i* at epoch *i*, asked for a 3 GB table of which all but the rows'
+    last cell count as diverged gaps), before it is allocated.
+
+    Raises:
+        CurveSetFormatError: naming the source, the table's shape and why.
+    """
+    cells = shape[0] * shape[1]
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # no sysconf (Windows): not checked
+        memory = 0
+    what = (f"{_where(source)}{shape[0]} configs x {shape[1]} epochs ({cells:.3g} cells, "
+            f"{8 * cells / 2**30:.3g} GiB per array)")
+    if memory > 0 and 8 * cells > memory / 4:
+        raise CurveSetFormatError(f"{what}: more than this machine's memory "
+                                  f"({memory / 2**30:.3g} GiB) holds")
+    if cells >= SPARSE_CELLS and observations < cells / 100:
+        raise CurveSetFormatError(f"{what} with {observations} observations: under 1 % of the "
+                                  "cells, not learning curves (each run's epochs far apart on "
+                                  "one axis); give each run's values at the epochs they share")
 
 
 #: The largest epoch number read: every whole number up to it is exact as a float (2^53), and
