@@ -114,3 +114,25 @@ def test_a_small_file_that_asks_for_a_huge_table_is_refused_before_it_is_made(
     assert code == 2, stderr
     assert "8000 configs x 8000 epochs (6.4e+07 cells" in stderr and "under 1 %" in stderr
     assert not (tmp_path / "d.parquet").exists()
+
+
+def test_unreadable_parts_are_named(tmp_path: Path, study: Path) -> None:
+    """A user's review (stop 30): "Expecting value: line 1 column 1", "'utf-8' codec can't
+    decode byte 0xe9" and "fraction" named no file, study or field."""
+    with Store(study) as store:
+        store.set_study_state("base", "searcher", {"a": 1})
+    db = sqlite3.connect(study)
+    db.execute("UPDATE study_state SET value='not json'")
+    db.commit()
+    db.close()
+    with Store(study) as store:
+        with pytest.raises(ValueError, match="study 'base': its saved state 'searcher' is "
+                                             "'not json', not JSON"):
+            store.get_study_state("base", "searcher")
+    ray = tmp_path / "ray" / "t1"
+    ray.mkdir(parents=True)
+    (ray / "params.json").write_bytes(b'{"lr": "caf\xe9"}')
+    (ray / "result.json").write_text('{"training_iteration": 1, "acc": 0.5}\n')
+    code, stderr = run("data", "import", "ray", tmp_path / "ray", "--metric", "acc",
+                       "--direction", "maximize", "--out", tmp_path / "r.parquet")
+    assert code == 2 and "params.json: not UTF-8 text" in stderr, stderr

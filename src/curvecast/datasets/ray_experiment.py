@@ -47,11 +47,20 @@ def _number(value: Any, where: str, column: str) -> float:
     return float(value)
 
 
+def _text(path: Path) -> str:
+    """The file's text, refused naming the file when it is not UTF-8 (JSON is)."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise CurveSetFormatError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start}): "
+                                  "not a file Ray Tune wrote") from None
+
+
 def _from_json_lines(path: Path, metric: str) -> tuple[list[Report], int]:
     """The reports of ``metric`` in a ``result.json``, and 1 when its last line was cut off (a
     process killed while writing it: that report is left out), else 0."""
     reports: list[Report] = []
-    text = path.read_text()
+    text = _text(path)
     lines = text.splitlines()
     last = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
     for i, line in enumerate(lines):
@@ -89,7 +98,7 @@ def _reported(folders: list[Path]) -> list[str]:
     for folder in folders:
         source = folder / "result.json"
         if source.is_file():
-            for line in source.read_text().splitlines():
+            for line in _text(source).splitlines():
                 try:
                     result = flatten(json.loads(line))
                 except (json.JSONDecodeError, AttributeError, ValueError):
@@ -125,7 +134,7 @@ def _trial(folder: Path, metric: str) -> tuple[str, dict[str, Any], list[Report]
     1 when its result.json's last line was cut off else 0)."""
     params = folder / "params.json"
     try:
-        config = json.loads(params.read_text())
+        config = json.loads(_text(params))
     except json.JSONDecodeError as err:
         raise CurveSetFormatError(f"{params}: line {err.lineno}: not JSON ({err.msg})") from None
     if not isinstance(config, dict):
@@ -146,7 +155,7 @@ def _trial(folder: Path, metric: str) -> tuple[str, dict[str, Any], list[Report]
     reports = list(latest.values())
     trial_id = folder.name
     if source.name == "result.json" and reports:
-        first = json.loads(next(x for x in source.read_text().splitlines() if x.strip()))
+        first = json.loads(next(x for x in _text(source).splitlines() if x.strip()))
         trial_id = str(first.get("trial_id", trial_id))
     try:
         row = config_row(config)

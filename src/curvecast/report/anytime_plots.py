@@ -64,6 +64,12 @@ def plot_anytime_regret(outputs: Sequence[Mapping[str, Any]], out_dir: Path | st
     records = [r for out in outputs for r in out.get("anytime", [])]
     if not records:
         return []
+    needed = ("searcher", "stopper", "fraction", "regret_mean", "regret_stderr", "found")
+    for i, record in enumerate(records):
+        missing = [k for k in needed if not isinstance(record, Mapping) or k not in record]
+        if missing:
+            raise ValueError(f"anytime[{i}] of the result lacks {missing}: not a record "
+                             "`curvecast simulate` writes")
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
     cmap = plt.get_cmap("tab10")

@@ -330,7 +330,14 @@ class Store(SQLiteFile):
         """The value kept under ``key``, or ``default``."""
         row = self._db.execute("SELECT value FROM study_state WHERE study_id = ? AND key = ?",
                                (self.study_id(study), key)).fetchone()
-        return default if row is None else json.loads(row[0])
+        if row is None:
+            return default
+        try:
+            return json.loads(row[0])
+        except (TypeError, ValueError, RecursionError):
+            raise ValueError(f"{self.path}: study {study!r}: its saved state {key!r} is "
+                             f"{str(row[0])[:80]!r}, not JSON: the database was not written by "
+                             "curvecast") from None
 
     # ------------------------------------------------------------------ export
     def to_curveset(self, study: str, *, epochs: int | None = None) -> CurveSet:
