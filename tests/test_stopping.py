@@ -533,3 +533,25 @@ def test_steps_counted_from_zero_decide_as_from_one(predictor: Predictor) -> Non
                                 final_stretch=0).decide(trial, h)
         decided.append((got.action, got.mean, got.std, got.probability))
     assert decided[0] == pytest.approx(decided[1])
+
+
+def test_fitted_once_stays_fitted_when_an_earlier_trial_finishes_late() -> None:
+    """A review of stop 30's cache key: keyed by the first *complete* trial, a predictor fitted
+    on complete curves with ``refit_every=None`` (the paper's "fitted once") was refitted when a
+    trial that started first finished after others (parallel workers)."""
+    rng = np.random.default_rng(0)
+    T, n = 10, 12
+    curves = [0.9 - 0.5 * np.exp(-np.arange(1, T + 1) / rng.uniform(1, 5)) for _ in range(n)]
+    ids = [str(i) for i in range(n)]
+    configs = pd.DataFrame({"x": rng.random(n)}, index=ids)
+    rule = PredictiveStopper(predictor=LastSeenValue(), min_complete=8, refit_every=None)
+    lengths = [3, T, T, T, T, T, T, T, T, 4, 0, 0]
+    for change, tau in (((10, T), 4), ((0, T), 5)):
+        h = History.from_curves([c[:k] for c, k in zip(curves, lengths, strict=True)], ids,
+                                configs, np.arange(1, T + 1), "acc", "maximize")
+        rule.decide(Trial(ids[9], configs.loc[[ids[9]]], curves[9][:tau]), h)
+        lengths[change[0]] = change[1]
+    h = History.from_curves([c[:k] for c, k in zip(curves, lengths, strict=True)], ids, configs,
+                            np.arange(1, T + 1), "acc", "maximize")
+    rule.decide(Trial(ids[9], configs.loc[[ids[9]]], curves[9][:6]), h)
+    assert rule.n_fits_ == 1

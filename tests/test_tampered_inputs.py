@@ -136,3 +136,30 @@ def test_unreadable_parts_are_named(tmp_path: Path, study: Path) -> None:
     code, stderr = run("data", "import", "ray", tmp_path / "ray", "--metric", "acc",
                        "--direction", "maximize", "--out", tmp_path / "r.parquet")
     assert code == 2 and "params.json: not UTF-8 text" in stderr, stderr
+
+
+def test_text_is_shown_as_written_but_for_control_characters_and_bidi_overrides() -> None:
+    """A review of stop 30's escaping: an emoji family (zero-width joiners), Persian (a
+    zero-width non-joiner) and a soft hyphen were escaped too; only what can drive or reorder
+    the terminal is."""
+    from curvecast.cli._common import shown
+
+    for text in ("team \U0001f468\u200d\U0001f469\u200d\U0001f467 run", "می\u200cخواهم",
+                 "soft\xadhyphen", "café 東京 🚀", "two\nlines\tand a tab"):
+        assert str(shown(text)) == text
+    assert str(shown("a\x1b[2Jb")) == "a\\x1b[2Jb"
+    assert str(shown("x\u202ey")) == "x\\u202ey"
+    assert str(shown("[red]no markup[/]")) == "[red]no markup[/]"
+
+
+def test_runs_stopped_early_on_a_long_axis_are_not_taken_for_a_sparse_table(
+        tmp_path: Path) -> None:
+    """A review of stop 30's size check: an ASHA experiment (10,000 trials, most stopped after 1
+    of 5000 iterations) was refused as "under 1 % observed"; the share is now taken of the cells
+    up to each run's last epoch."""
+    rows = [f"c{i},1,0.5\n" for i in range(9000)] + [f"long,{e},0.6\n" for e in range(1, 6001)]
+    table = tmp_path / "asha.csv"
+    table.write_text("config_id,epoch,value\n" + "".join(rows))
+    code, stderr = run("data", "import", "long", table, "--metric", "acc", "--direction",
+                       "maximize", "--out", tmp_path / "a.parquet")
+    assert code == 0, stderr

@@ -35,13 +35,20 @@ R = TypeVar("R")
 
 
 def shown(text: object) -> Text:
-    """``text`` as the terminal may show it: control and format characters (an escape sequence
-    in a metric name, a study's settings, a decision's reason or a file's provenance: a
-    colleague's file could set the window title or clear the screen) are written as escapes
-    (``\\x1b``), and nothing is read as rich markup."""
-    plain = "".join(c if c in "\n\t" or unicodedata.category(c) not in ("Cc", "Cf")
-                    else c.encode("unicode_escape").decode("ascii") for c in str(text))
+    """``text`` as the terminal may show it: control characters and bidirectional overrides
+    (an escape sequence in a metric name, a study's settings, a decision's reason or a file's
+    provenance: a colleague's file could set the window title or clear the screen) are written
+    as escapes (``\\x1b``), and nothing is read as rich markup."""
+    plain = "".join(c.encode("unicode_escape").decode("ascii")
+                    if (unicodedata.category(c) == "Cc" and c not in "\n\t") or c in _BIDI
+                    else c for c in str(text))
     return Text(plain)
+
+
+#: The bidirectional embeddings, overrides and isolates: they reorder what follows them on
+#: screen (a file name shown backwards).  Other format characters (the zero-width joiner of an
+#: emoji family, the zero-width non-joiner of Persian, a soft hyphen) are shown as they are.
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 def fail(message: str) -> typer.Exit:

@@ -294,7 +294,7 @@ class PredictiveStopper(Stopper):
             raise ValueError(f"trial {trial.config_id!r} is not a row of the history: the history "
                              "a rule decides with holds the running trial too")
         ids = history.config_ids
-        version = (history.study, _first_curve(history, skip=row), history.n_trials, row,
+        version = (history.study, _study_mark(history), history.n_trials, row,
                    int(history.n_observed.sum()) - int(history.n_observed[row]))
         if self._online is not None and self._online[0] == version:
             return self._online[1]
@@ -379,7 +379,7 @@ class PredictiveStopper(Stopper):
     def fitted(self, history: History) -> Predictor:
         """The predictor for ``history``: cached, or fitted now on its complete trials."""
         key = self.fit_key(history.n_complete + self.n_prior)
-        study = (history.study, _first_curve(history, complete=True))
+        study = (history.study, _study_mark(history))
         if self._cache is not None and self._cache[:2] == (study, key):
             return self._cache[2]
         model = self.fits.get(self.predictor, self._training(history))
@@ -495,14 +495,17 @@ class PredictiveStopper(Stopper):
         return until
 
 
-def _first_curve(history: History, *, skip: int = -1, complete: bool = False) -> bytes:
-    """The values of the history's first trial (the first complete one with ``complete``)
-    other than row ``skip``, as bytes: with the counts, what tells one study from another that
-    shares its ``study`` token (the default ``""``) and its shape, so that a fitted model is
-    not reused for another study's trials.  Empty when there is no such trial."""
-    rows = np.flatnonzero(history.complete) if complete else np.arange(history.n_trials)
-    rows = rows[rows != skip][:1]
-    return history.values[int(rows[0])].tobytes() if rows.size else b""
+def _study_mark(history: History) -> bytes:
+    """What tells one study from another that shares its ``study`` token (the default ``""``)
+    and its shape, so that a fitted model is not reused for another study's trials: the first
+    trial's id and first value (diverged: not its fill, which moves with the worst value seen).
+    Fixed for a study from its first report on, so it never forces a refit within one."""
+    if not history.n_trials:
+        return b""
+    first = history.values[0, 0]
+    diverged = history.diverged is not None and bool(history.diverged[0, 0])
+    return (f"{history.config_ids[0]}:{'diverged' if diverged else repr(float(first))}"
+            .encode())
 
 
 def _row_of(trial: Trial, history: History) -> int | None:
