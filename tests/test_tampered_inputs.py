@@ -163,3 +163,17 @@ def test_runs_stopped_early_on_a_long_axis_are_not_taken_for_a_sparse_table(
     code, stderr = run("data", "import", "long", table, "--metric", "acc", "--direction",
                        "maximize", "--out", tmp_path / "a.parquet")
     assert code == 0, stderr
+
+
+def test_an_anytime_record_without_its_fields_is_named(tmp_path: Path) -> None:
+    """A user's review (stop 30): a result whose ``anytime`` entries lacked ``fraction`` ended
+    in "error: fraction"."""
+    import json
+
+    result = json.loads((Path(__file__).resolve().parents[1] / "docs" / "results" / "speedup"
+                         / "metaqnn_cifar10-random.json").read_text())
+    result["anytime"] = [{"searcher": "random"}]
+    path = tmp_path / "any.json"
+    path.write_text(json.dumps(result))
+    code, stderr = run("report", path, "--out", tmp_path / "r.html")
+    assert code == 2 and "anytime[0] of the result lacks ['stopper', 'fraction'" in stderr, stderr
