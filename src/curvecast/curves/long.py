@@ -77,6 +77,10 @@ def long_to_arrays(
     return LongArrays(direction, configs, axis, values, observed, seconds, tests)
 
 
+#: How a NaN is written in a text cell (lower case): a diverged run's value, not a typo.
+NAN_TEXT = frozenset({"nan", "+nan", "-nan"})
+
+
 def _numbers(long: pd.DataFrame, column: str, ids: NDArray[np.object_], source: str | None
              ) -> NDArray[np.float64]:
     """The long table's ``column`` as floats; a cell that is not a number (text, None) is
@@ -86,7 +90,7 @@ def _numbers(long: pd.DataFrame, column: str, ids: NDArray[np.object_], source: 
 
     def not_a_number(cell: Any) -> bool:  # NaN (written "nan", or missing) is a number here
         if isinstance(cell, str):
-            return cell.strip().lower() not in ("nan", "-nan", "+nan")
+            return cell.strip().lower() not in NAN_TEXT
         return not (cell is None or cell is pd.NA or isinstance(cell, int | float | np.number))
 
     bad = np.isnan(numbers) & raw.map(not_a_number).to_numpy(dtype=bool)
@@ -120,6 +124,15 @@ def _config_table(configs: pd.DataFrame, source: str | None) -> pd.DataFrame:
     return configs
 
 
+def machine_memory() -> int:
+    """This machine's physical memory in bytes; 0 where it cannot be read (no ``sysconf``, as
+    on Windows): then no table is refused for its size."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return 0
+
+
 #: A table of configs × epochs with at least this many cells must have 1 % of them observed.
 SPARSE_CELLS = 50_000_000
 
@@ -138,10 +151,7 @@ def check_table_size(shape: tuple[int, int], observations: int, source: str | No
         CurveSetFormatError: naming the source, the table's shape and why.
     """
     cells = shape[0] * shape[1]
-    try:
-        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):  # no sysconf (Windows): not checked
-        memory = 0
+    memory = machine_memory()
     what = (f"{_where(source)}{shape[0]} configs x {shape[1]} epochs ({cells:.3g} cells, "
             f"{8 * cells / 2**30:.3g} GiB per array)")
     if memory > 0 and 8 * cells > memory / 4:

@@ -27,10 +27,10 @@ import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
 from curvecast.curves import CurveSetFormatError
+from curvecast.curves.long import NAN_TEXT
 
 __all__ = ["NumericColumns", "cell", "read_columns", "read_table"]
 
-_NAN_TEXT = frozenset({"nan", "+nan", "-nan"})
 #: (values, observed), each of shape (n_rows, n_columns).
 NumericColumns = tuple[NDArray[np.float64], NDArray[np.bool_]]
 
@@ -209,7 +209,7 @@ def _text_values(text: pd.Series) -> tuple[NDArray[np.float64], NDArray[np.bool_
     observed = (stripped != "").to_numpy()
     numbers = pd.to_numeric(stripped.where(observed, "nan"), errors="coerce").to_numpy(
         dtype=np.float64)
-    bad = observed & np.isnan(numbers) & ~stripped.str.lower().isin(_NAN_TEXT).to_numpy()
+    bad = observed & np.isnan(numbers) & ~stripped.str.lower().isin(NAN_TEXT).to_numpy()
     return numbers, observed, bad, stripped
 
 

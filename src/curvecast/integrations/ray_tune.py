@@ -56,8 +56,8 @@ from curvecast.stopping import (
     Stopper,
     Trial,
     check_count,
+    checked_decision,
 )
-from curvecast.stopping._base import checked_decision
 
 try:
     from ray.tune.callback import Callback

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from curvecast.curves import CurveSet
+from curvecast.curves.long import machine_memory
 from curvecast.registry import (
     PROMOTING,
     SCHEDULERS,
@@ -256,10 +257,7 @@ def _check_table_fits(trials: int, epochs: int) -> None:
     Raises:
         ValueError: the table does not fit (where the memory size is unknown, nothing is checked).
     """
-    try:
-        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):  # no sysconf (Windows) or no such name
-        return
+    memory = machine_memory()
     need = 8 * trials * epochs
     if memory > 0 and need > memory:
         raise ValueError(f"--trials {trials} x --epochs {epochs} needs a table of "

@@ -22,8 +22,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from curvecast.search._base import Searcher
-from curvecast.stopping import Action, Decision, History, Stopper, Trial
-from curvecast.stopping._base import checked_decision
+from curvecast.stopping import Action, Decision, History, Stopper, Trial, checked_decision
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from curvecast.stopping._base import (
     Stopper,
     Trial,
     check_count,
+    checked_decision,
     trial_epoch,
 )
 from curvecast.stopping.asha import ASHA
@@ -29,5 +30,6 @@ __all__ = [
     "Stopper",
     "Trial",
     "check_count",
+    "checked_decision",
     "trial_epoch",
 ]
