@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -19,8 +18,10 @@ TRIALS, EPOCHS = 14, 4
 
 #: One process of the study: the tiny SGD workload (a short sleep per epoch, so the two processes
 #: overlap), a shared random sampler and the median rule, which judges trials of both processes.
+#: With ``die_at`` > 0 the process kills itself (SIGKILL, no clean-up) as it starts to train an
+#: epoch of a trial that has recorded values, once it has trained ``die_at`` epochs: mid-trial.
 WORKER = """
-import json, sys, time
+import json, os, signal, sys, time
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 from sgd_workload import SGDDigits, _Run
@@ -30,9 +31,12 @@ from curvecast.stopping import MedianRule
 from curvecast.store import Store, worker_id
 
 trained = []
+DIE_AT = int(sys.argv[9])
 
 class SlowRun(_Run):
     def train_epoch(self):
+        if DIE_AT and self.done >= 1 and len(trained) >= DIE_AT:
+            os.kill(os.getpid(), signal.SIGKILL)
         time.sleep(float(sys.argv[6]))
         result = super().train_epoch()
         trained.append(result.epoch)
@@ -57,16 +61,17 @@ print(json.dumps({"worker": worker_id(), "finished": time.time(), "epochs_traine
 """
 
 
-def start_two(tmp_path: Path, study: str, sleep: float) -> tuple[Path, list[subprocess.Popen[str]],
-                                                                   list[str]]:
-    """Start two search processes on one database; returns it, the processes and their worker
-    ids, once both are ready and released together."""
+def start_two(tmp_path: Path, study: str, sleep: float, die_at: tuple[int, int] = (0, 0)
+              ) -> tuple[Path, list[subprocess.Popen[str]], list[str]]:
+    """Start two search processes on one database (process k killing itself mid-trial after
+    ``die_at[k]`` epochs, 0: never); returns it, the processes and their worker ids, once both are
+    ready and released together."""
     db, go = tmp_path / "shared.db", tmp_path / "go"
     ready = [tmp_path / f"ready{k}" for k in range(2)]
     args = [sys.executable, "-c", WORKER, str(TESTS), str(db), study, str(go)]
-    procs = [subprocess.Popen([*args, str(r), str(sleep), str(TRIALS), str(EPOCHS)],
+    procs = [subprocess.Popen([*args, str(r), str(sleep), str(TRIALS), str(EPOCHS), str(die)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for r in ready]
+             for r, die in zip(ready, die_at, strict=True)]
     deadline = time.monotonic() + 60
     while not all(r.exists() and r.read_text() for r in ready):
         assert time.monotonic() < deadline, "the search processes did not start"
@@ -137,18 +142,15 @@ def test_two_processes_share_one_study(tmp_path: Path) -> None:
 
 
 def test_a_killed_process_trial_is_finished_by_the_other(tmp_path: Path) -> None:
-    db, (keeper, victim), (keeper_id, victim_id) = start_two(tmp_path, "kill", sleep=0.1)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and victim.poll() is None:  # kill it mid-trial:
-        os.kill(victim.pid, signal.SIGSTOP)  # frozen while we look, so the trial cannot end
-        if victim_trials(db, "kill", victim_id, with_values=True):  # between the look and the kill
-            break
-        os.kill(victim.pid, signal.SIGCONT)
-        time.sleep(0.02)
-    os.kill(victim.pid, signal.SIGKILL)
-    victim.wait()
-    orphans = victim_trials(db, "kill", victim_id, with_values=False)
-    assert orphans, "could not catch the victim mid-trial"
+    """The victim is killed (SIGKILL) mid-trial, as it starts its third epoch of training: by
+    itself, so that the moment is certain (a test that raced to freeze and kill it from outside
+    missed it under CI's load, twice)."""
+    db, (keeper, victim), (keeper_id, victim_id) = start_two(tmp_path, "kill", sleep=0.1,
+                                                             die_at=(0, 3))
+    _, err = victim.communicate(timeout=120)
+    assert victim.returncode == -signal.SIGKILL, err
+    orphans = victim_trials(db, "kill", victim_id, with_values=True)
+    assert orphans, "the victim died with no running trial that had values"
     finish(keeper)
     with Store(db) as store:
         trials = store.trials("kill")
