@@ -152,13 +152,14 @@ def test_progress_off_a_terminal_is_a_plain_line_every_few_seconds() -> None:
         bar.update(task, completed=10)
     lines = out.getvalue().splitlines()
     assert len(lines) >= 3, lines  # a line every 0.05 s, and one at the end
-    assert lines[0].startswith("3/10 trials | elapsed 0:00:00")
-    assert lines[-1] == "10/10 trials | elapsed 0:00:00"
+    # (the elapsed time may read a second or two on a loaded machine)
+    assert re.match(r"3/10 trials \| elapsed 0:00:0\d", lines[0]), lines
+    assert re.fullmatch(r"10/10 trials \| elapsed 0:00:0\d", lines[-1]), lines
     waiting = io.StringIO()
     with LineProgress(Console(file=waiting), every=0.05) as bar:
         bar.add_task("replays", total=None)
         time.sleep(0.3)  # a long first step: the time passing still shows
-    assert waiting.getvalue().splitlines()[0] == "0 replays | elapsed 0:00:00"
+    assert re.fullmatch(r"0 replays \| elapsed 0:00:0\d", waiting.getvalue().splitlines()[0])
     silent = io.StringIO()
     with LineProgress(Console(file=silent), every=5.0) as bar:
         bar.add_task("trials", total=10)
