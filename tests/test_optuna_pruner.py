@@ -610,3 +610,69 @@ def test_a_predictor_the_default_min_complete_cannot_fit_is_refused_at_once() ->
     for attrs in (3, [3], "n_params"):
         with pytest.raises(TypeError, match="config_attrs must be a sequence of user-attribute"):
             CurvecastPruner(config_attrs=attrs)  # type: ignore[arg-type]
+
+
+def _every_other_step_study(a_best: float, every_best: int, hopeless_every: int,
+                            report_nan: bool = False) -> optuna.study.Study:
+    """Six ordinary trials (a·(1 − e^(−s/2)), steps 1–10), then the study's best (``a_best``,
+    reporting every ``every_best`` step), three clearly worse, and a hopeless one reporting every
+    ``hopeless_every`` step (NaN from step 4 with ``report_nan``)."""
+
+    def objective(trial: optuna.Trial) -> float:
+        a = trial.suggest_float("a", 0.1, 1.0)
+        every = trial.suggest_categorical("eval_every", [1, 2, 5])
+        for s in range(1, 11):
+            if s % every:
+                continue
+            value = a * (1 - math.exp(-0.5 * s))
+            trial.report(float("nan") if report_nan and a < 0.3 and s >= 4 else value, s)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return a * (1 - math.exp(-5.0))
+
+    study = optuna.create_study(direction="maximize", pruner=CurvecastPruner())
+    for a in (0.50, 0.52, 0.54, 0.56, 0.58, 0.60):
+        study.enqueue_trial({"a": a, "eval_every": 1})
+    study.enqueue_trial({"a": a_best, "eval_every": every_best})
+    for a in (0.70, 0.75, 0.80):
+        study.enqueue_trial({"a": a, "eval_every": 1})
+    study.enqueue_trial({"a": 0.20, "eval_every": hopeless_every})
+    study.optimize(objective, n_trials=11)
+    return study
+
+
+def test_a_trial_that_reports_every_other_step_counts_and_is_judged() -> None:
+    """A user's review (stop 31): a trial that evaluated every other epoch lacked the axis's first
+    step and was dropped whole, without a word, even as the study's best: the clearly worse
+    trials after it ran to the end, and a hopeless one reporting every other step was never
+    judged.  Its skipped steps are now filled (warned once)."""
+    with pytest.warns(UserWarning, match=r"trial 6 skipped steps of the budget axis") as seen:
+        study = _every_other_step_study(0.95, every_best=2, hopeless_every=2)
+    assert len([w for w in seen if "CurvecastPruner" in str(w.message)]) == 1
+    states = [t.state for t in study.trials]
+    assert states[6] is optuna.trial.TrialState.COMPLETE  # the best ran to the end
+    assert states[7:] == [optuna.trial.TrialState.PRUNED] * 4  # judged against it
+    assert study.trials[10].last_step <= 4  # the hopeless one, by its second report
+    # the one that evaluated every other epoch ran its 5 reports; the worse ones 1 or 2 steps
+    assert [len(t.intermediate_values) for t in study.trials[6:10]] == [5, 1, 1, 2]
+
+
+def test_a_diverged_report_after_a_skipped_step_is_pruned() -> None:
+    """A trial reporting every other step that then reports NaN is pruned as diverged there
+    (before, it was read only up to its first gap, so its NaN was never seen)."""
+    with pytest.warns(UserWarning, match="skipped steps"):
+        study = _every_other_step_study(0.95, every_best=1, hopeless_every=2, report_nan=True)
+    hopeless = study.trials[10]
+    assert hopeless.state is optuna.trial.TrialState.PRUNED
+
+
+def test_a_trial_that_reports_too_few_steps_is_read_to_its_first_gap_and_said() -> None:
+    """A trial that reported fewer than half the axis steps up to its last report (every fifth)
+    is not filled: it is read up to its first gap (here none), and that is said once."""
+    with pytest.warns(UserWarning, match=r"trial 6 reported fewer than half the steps") as seen:
+        study = _every_other_step_study(0.95, every_best=5, hopeless_every=1)
+    assert len([w for w in seen if "CurvecastPruner" in str(w.message)]) == 1
+    # the best is not a curve, so the reference stays the sixth trial's: the worse ones after it
+    # still run (what a trial reporting every fifth step costs), the hopeless one is pruned
+    assert [t.state for t in study.trials[7:10]] == [optuna.trial.TrialState.COMPLETE] * 3
+    assert study.trials[10].state is optuna.trial.TrialState.PRUNED

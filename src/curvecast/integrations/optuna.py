@@ -11,16 +11,23 @@ At its defaults, ``CurvecastPruner()`` judges from the 5th complete trial on (li
 :class:`~curvecast.predictors.HorizonChain`: it learns from every finished trial up to where it
 was observed, is refitted (in closed form, microseconds) only when a trial has finished, and
 keeps its predictions inside what the study's curves support.  The finished trials' curves are
-cached, so a call costs well under a millisecond (``docs/results-benchmark.md``).  With a
-predictor fitted on complete trials only (``predictor=SRM.paper()``), it is fitted once per
-batch of ``refit_every`` new completions, cached, never per call.
+cached, so in a 200-trial study the median call costs about a quarter of a millisecond
+(``docs/results-benchmark.md``).  A trial's first call after other trials finished refits and
+rebuilds the study's tables, which grows with the study: about 1.5 ms at 200 finished trials and
+10–25 ms at 3000 (a study that prunes most trials at their first steps pays it on most calls).
+With a predictor fitted on complete trials only (``predictor=SRM.paper(), min_complete=10``: the
+SRM needs at least 6 complete trials), it is fitted once per batch of ``refit_every`` new
+completions, cached, never per call.
 
 Steps are the epochs: report the validation metric with ``trial.report(value, step=epoch)`` for
 epochs 1, 2, …, T (or 0, 1, …, T − 1, as Optuna's Lightning and Keras callbacks do).  The budget
 axis is the set of steps the completed trials reported; a completed trial that misses a step of
 it (an objective that stops early itself, a suggested number of epochs) is a partial curve up to
 that step, as a pruned one is, and pruning waits for ``min_complete`` trials that report every
-step (warned once).  A trial that skips a step is seen up to the gap.  Each study is known by its
+step (warned once).  A trial that skips steps of the axis (an evaluation every other epoch) has
+them filled: linearly between the steps it reported, with its first report before it (warned
+once, naming the trial); one that reported fewer than half the axis steps up to its last report
+is seen up to its first gap instead (also warned once).  Each study is known by its
 storage and id, not its name alone, so a study deleted and made anew under the same name (a
 notebook cell run again) starts afresh.  NaN or infinite reports (diverged runs)
 count as the worst value (curvecast's one rule), and once the rule judges, a trial whose last
@@ -89,6 +96,7 @@ except ImportError as err:  # pragma: no cover - exercised in a subprocess test
 
 from curvecast import defaults
 from curvecast.curves import CurveSet, Direction
+from curvecast.curves.wording import counted
 from curvecast.datasets.config_rows import config_row
 from curvecast.datasets.priors import check_prior_metric
 from curvecast.predictors import Predictor
@@ -268,6 +276,17 @@ class CurvecastPruner(BasePruner):
                             "are left out of every trial's curve (its steps are the "
                             f"{len(curves.axis)} that most report, {curves.axis[0]} to "
                             f"{curves.axis[-1]})")
+        if curves.filled and "filled" not in entry.warned:
+            number, n_filled = curves.filled
+            yield "filled", (f"trial {number} skipped steps of the budget axis ({n_filled} "
+                             "when first seen); a trial's skipped steps are filled linearly "
+                             "between its reports, and with its first report before it")
+        if curves.sparse and "sparse" not in entry.warned:
+            number, n_left = curves.sparse
+            yield "sparse", (f"trial {number} reported fewer than half the steps of the budget "
+                             f"axis up to its last report; it is read up to its first gap and "
+                             f"{counted(n_left, 'later report')} left out, as for every such "
+                             "trial (report every step, or every other at least)")
         if curves.short and "short" not in entry.warned:
             number, steps = curves.short
             whose = ("the complete trials report" if curves.longest is None else
@@ -425,17 +444,19 @@ class _StudyCurves:
         #: (steps left out of the axis, a complete trial that reported the first of them), the
         #: first time it happened; None when it did not
         self.dropped: tuple[tuple[int, ...], int] | None = None
+        #: (trial number, axis steps filled) of the first trial that skipped steps of the
+        #: axis, and (trial number, reported steps left out) of the first that reported too few
+        #: to fill; None when there is none
+        self.filled: tuple[int, int] | None = None
+        self.sparse: tuple[int, int] | None = None
         self._running: tuple[int, pd.DataFrame, pd.DataFrame] | None = None
         self._version = 0  # counts the changes of the rows
         # the config table of the rows and a running trial, and what it was built from
         self._table: tuple[tuple[Any, ...], pd.DataFrame] | None = None
+        self._config_frame: pd.DataFrame | None = None  # the finished rows' configs, grown
 
     def _add(self, trial: FrozenTrial, complete: bool) -> None:
-        values = []
-        for s in self._axis:
-            if s not in trial.intermediate_values:
-                break
-            values.append(float(trial.intermediate_values[s]))
+        values = self.along(trial)
         if not values:
             return
         if complete and len(values) < len(self._axis) and self.short is None:
@@ -466,6 +487,7 @@ class _StudyCurves:
                     self.dropped = (left_out, reporter)
             if axis != self._axis:
                 self._axis, self._seen, self._rows = axis, set(), []
+                self._config_frame = None
                 self.longest = None
                 self._matrix = None
                 self._version += 1
@@ -505,6 +527,16 @@ class _StudyCurves:
                       if t.number in self._stamps and self._stamps[t.number] == _stamp(t))
         return matched == len(self._stamps)
 
+    def along(self, trial: FrozenTrial) -> list[float]:
+        """``trial``'s values along the axis up to the last axis step it reported (see
+        :func:`_along`), noting the first trial whose steps were filled or left out."""
+        values, filled, left = _along(self._axis, trial.intermediate_values)
+        if filled and self.filled is None:
+            self.filled = (trial.number, filled)
+        if left and self.sparse is None:
+            self.sparse = (trial.number, left)
+        return values
+
     @property
     def axis(self) -> tuple[int, ...]:
         """The budget axis: the steps the complete trials reported."""
@@ -528,11 +560,7 @@ class _StudyCurves:
         if not self._has_complete:
             return None, None
         axis = self._axis
-        partial = []
-        for s in axis:
-            if s not in trial.intermediate_values:
-                break
-            partial.append(float(trial.intermediate_values[s]))
+        partial = self.along(trial)
         ids = [*self._ids, f"t{trial.number}"]
         raw, n_observed = self._finished_matrix(len(axis))
         row = np.full((1, len(axis)), np.nan)
@@ -588,10 +616,22 @@ class _StudyCurves:
             self._table = (key, self._config_table(ids, trial))
         return self._table[1]
 
+    def _finished_configs(self) -> pd.DataFrame:
+        """The finished rows' configs as they were given (missing cells NaN), indexed by their
+        ids: only the rows added since the last call are made into a table (a table of every
+        row per new trial cost 8 ms at 3000 trials)."""
+        done = 0 if self._config_frame is None else len(self._config_frame)
+        if done < len(self._rows) or self._config_frame is None:
+            new = self._rows[done:]
+            added = pd.DataFrame([r[3] for r in new], index=[r[0] for r in new])
+            self._config_frame = added if self._config_frame is None else pd.concat(
+                [self._config_frame, added])
+        return self._config_frame
+
     def _config_table(self, ids: list[str], trial: FrozenTrial) -> pd.DataFrame:
         """The config rows of the finished trials and ``trial``, indexed by ``ids``."""
-        configs = pd.DataFrame([r[3] for r in self._rows]
-                               + [_config(trial, self.config_attrs)], index=ids)
+        configs = pd.concat([self._finished_configs(),
+                             pd.DataFrame([_config(trial, self.config_attrs)], index=ids[-1:])])
         for name in configs.columns[configs.isna().any(axis=0).to_numpy()]:
             col = configs[name]
             numeric = pd.api.types.is_numeric_dtype(col)
@@ -599,6 +639,41 @@ class _StudyCurves:
         if self.columns is not None:
             configs = configs[[c for c in configs.columns if c in set(self.columns)]]
         return configs
+
+
+def _along(axis: Sequence[int], reported: dict[int, float]) -> tuple[list[float], int, int]:
+    """A trial's values along the budget ``axis`` (steps) up to the last axis step it
+    ``reported``, the number of axis steps filled, and the number of reported ones left out.
+
+    A step it skipped between two it reported is interpolated linearly in the step number (the
+    earlier value is carried when either neighbour is NaN or ±inf); steps before its first
+    report take that report.  A trial that reported fewer than half the axis steps up to its last
+    report is read up to its first gap instead: filling would be mostly invention."""
+    where = [i for i, step in enumerate(axis) if step in reported]
+    if not where:
+        return [], 0, 0
+    n = where[-1] + 1
+    if len(where) == n:  # no gap: the common case
+        return [float(reported[step]) for step in axis[:n]], 0, 0
+    if 2 * len(where) < n:
+        prefix = []
+        for step in axis:
+            if step not in reported:
+                break
+            prefix.append(float(reported[step]))
+        return prefix, 0, len(where) - len(prefix)
+    steps = np.asarray(axis[:n], dtype=float)
+    known = np.asarray(where)
+    values = np.array([float(reported[axis[i]]) for i in where])
+    out = np.interp(steps, steps[known], values)  # NaN where a neighbour is not finite
+    after = np.searchsorted(known, np.arange(n))  # the first report at or after each step
+    for i in np.flatnonzero(~np.isin(np.arange(n), known)):
+        before = after[i] - 1
+        if before < 0:
+            out[i] = values[0]
+        elif not (np.isfinite(values[before]) and np.isfinite(values[after[i]])):
+            out[i] = values[before]
+    return out.tolist(), n - len(where), 0
 
 
 def _stamp(trial: FrozenTrial) -> tuple[int, Any]:
