@@ -396,3 +396,30 @@ def test_a_bad_cell_among_many_columns_is_named_by_row_and_column(tmp_path: Path
     got = curvecast.from_table(wide, r"acc_(\d+)", "acc", "max")
     assert got.observed.tolist() == [[True] * 3, [True, True, False], [True] * 3]
     assert got.values[0].tolist() == [0.1, 0.2, 0.3] and np.isnan(got.values[2, 1])
+
+
+def test_curves_not_evaluated_every_epoch_are_said_to_count_evaluations(tmp_path: Path) -> None:
+    """A researcher's review (stop 31): curves logged at epochs 1, 2, 4, 8, …, 64 were replayed
+    as 7 epochs, and `simulate` reported epochs and a speedup in evaluations without a word.
+    The import and every command that reads the file now say so; a 1..T axis says nothing."""
+    rng = np.random.default_rng(0)
+    epochs = [1, 2, 4, 8, 16, 32, 64]
+    rows = [{"run": f"r{i}", **{f"acc_{e}": a - (a - 0.1) * e ** -0.5 for e in epochs}}
+            for i, a in enumerate(rng.uniform(0.5, 0.95, 12))]
+    pd.DataFrame(rows).to_csv(tmp_path / "log.csv", index=False)
+    proc = curvecast_cli("data", "import", "table", tmp_path / "log.csv", "--curves",
+                         r"acc_(\d+)", "--metric", "val_accuracy", "--direction", "maximize",
+                         "--id-column", "run", "--out", tmp_path / "log.parquet")
+    assert proc.returncode == 0, proc.stderr
+    note = ("the runs were evaluated at 7 epochs from 1 to 64, not at every epoch: replay, the "
+            "stopping rules and the speedups count each evaluation as one epoch of budget (T = 7)")
+    assert note in proc.stderr
+    simulated = curvecast_cli("simulate", tmp_path / "log.parquet", "--stopper", "median",
+                              "--orderings", "1")
+    assert simulated.returncode == 0, simulated.stderr
+    assert note in simulated.stderr
+    wide_csv(tmp_path / "runs.csv")
+    full = curvecast_cli("data", "import", "table", tmp_path / "runs.csv", "--curves",
+                         r"acc_(\d+)", "--metric", "val_accuracy", "--direction", "maximize",
+                         "--id-column", "name", "--out", tmp_path / "full.parquet")
+    assert full.returncode == 0 and "not at every epoch" not in full.stderr

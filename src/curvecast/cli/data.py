@@ -208,6 +208,9 @@ def _saved(curves: CurveSet, source: str, out: Path, paper: bool = False) -> Non
                     curves.axis_warning(source)):
         if warning is not None:
             err_console.print(f"warning: {warning}", markup=False, highlight=False)
+    spacing = curves.spacing_note(source)
+    if spacing is not None:
+        err_console.print(f"note: {spacing}", markup=False, highlight=False)
 
 
 def _short_runs_note(curves: CurveSet, source: str) -> None:

@@ -210,6 +210,20 @@ class CurveSet:
                 f"{int(trained[-1])}{'' if step == 1 else f' every {step}'} but lacks epoch(s) "
                 f"{shown}: no run has a value there (a curve column left out?)")
 
+    def spacing_note(self, source: str | None = None) -> str | None:
+        """A one-line note when the runs were not evaluated at every epoch (the trained epochs
+        are not 1, 2, …, T): replay, the stopping rules and the speedups count each recorded
+        evaluation as one epoch, so their "epochs" are evaluations.  None when they are every
+        epoch, or too few to tell (< 2)."""
+        trained = self.epochs[self.epochs > 0]
+        if trained.size < 2 or np.array_equal(trained, np.arange(1, trained.size + 1)):
+            return None
+        return (f"{_where(source)}the runs were evaluated at {trained.size} epochs from "
+                f"{int(trained[0])} to {int(trained[-1])}, not at every epoch: replay, the "
+                "stopping rules and the speedups count each evaluation as one epoch of budget "
+                f"(T = {trained.size}), so their epochs and rungs are evaluations, and a "
+                "speedup is one in evaluations")
+
     # ----------------------------------------------------------------- curve summaries
     def n_observed(self) -> NDArray[np.int64]:
         """Per config, the length of the observed prefix (consecutive observed epochs from the first)."""

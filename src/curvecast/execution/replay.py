@@ -12,6 +12,9 @@ epochs to the scheduler, which may stop the job; when a job ends the scheduler s
 leave the search and what their searcher was told (a stopped trial: the stopper's predicted final
 value, or its last observed value when the rule predicts nothing, marked as predicted).  Epoch 0
 (the untrained network), if recorded, is not replayed: it costs nothing and is never decided on.
+An epoch here is one recorded evaluation: curves evaluated every k epochs, or on a log-spaced
+axis, are replayed in evaluations (their epochs, rungs and speedups count evaluations; the CLI
+says so, :meth:`CurveSet.spacing_note`).
 """
 
 from __future__ import annotations
