@@ -173,3 +173,37 @@ def test_import_errors(last_db: str, tmp_path: Path) -> None:
     optuna.create_study(study_name="idle", storage=empty)
     with pytest.raises(CurveSetFormatError, match="no trial reported intermediate values"):
         curvecast.from_optuna(empty, "idle")
+
+
+def test_one_trials_extra_step_is_warned_of_and_max_step_leaves_it_out(tmp_path: Path) -> None:
+    """A researcher's review (stop 31): 20 trials reported steps 1–10 and one also step 11; the
+    import made step 11 the last epoch, so 19 of the 20 complete trials became partial curves
+    and `simulate` refused the file, without a word at import.  The import now says so and how
+    to leave the step out (``--max-step``)."""
+    db = f"sqlite:///{tmp_path / 'extra.db'}"
+    study = optuna.create_study(storage=db, study_name="s", direction="maximize")
+
+    def objective(trial: optuna.Trial) -> float:
+        a = trial.suggest_float("a", 0.3, 1.0)
+        steps = 11 if trial.number == 3 else 10
+        for s in range(1, steps + 1):
+            trial.report(a * (1 - math.exp(-0.4 * s)), s)
+        return a * (1 - math.exp(-4.0))
+
+    study.optimize(objective, n_trials=20)
+    proc = curvecast_cli("data", "import", "optuna", db, "--study", "s", "--out",
+                         tmp_path / "extra.parquet")
+    assert proc.returncode == 0, proc.stderr
+    assert ("19 of the 20 complete trials end before step 11, the last (reported by trial(s) 3)"
+            in proc.stderr), proc.stderr
+    assert "--max-step" in proc.stderr
+    got = curvecast.from_optuna(db, "s", max_step=10)
+    assert got.epochs.tolist() == list(range(1, 11))
+    assert int(got.is_complete().sum()) == 20 and got.provenance["max_step"] == 10
+    proc = curvecast_cli("data", "import", "optuna", db, "--study", "s", "--max-step", "10",
+                         "--out", tmp_path / "cut.parquet")
+    assert proc.returncode == 0, proc.stderr
+    assert "20 configs (20 complete) x 10 trained epochs" in proc.stdout
+    assert "end before step" not in proc.stderr
+    with pytest.raises(ValueError, match="max_step must be a whole number"):
+        curvecast.from_optuna(db, "s", max_step=-1)

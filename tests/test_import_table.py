@@ -423,3 +423,25 @@ def test_curves_not_evaluated_every_epoch_are_said_to_count_evaluations(tmp_path
                          r"acc_(\d+)", "--metric", "val_accuracy", "--direction", "maximize",
                          "--id-column", "name", "--out", tmp_path / "full.parquet")
     assert full.returncode == 0 and "not at every epoch" not in full.stderr
+
+
+def test_a_pandas_parquet_with_nan_values_is_told_how_to_write_them(tmp_path: Path) -> None:
+    """A researcher's review (stop 31): a long table written by pandas' to_parquet, with NaN for
+    a diverged run, was refused with 'write nan for a diverged run' — which the user had done
+    (pandas writes NaN as null).  The message now says so and how to write it."""
+    frame = pd.DataFrame({"config_id": ["a", "a", "b", "b"], "epoch": [1, 2, 1, 2],
+                          "value": [0.1, 0.2, 0.3, float("nan")]})
+    frame.to_parquet(tmp_path / "obs.parquet")
+    with pytest.raises(curvecast.CurveSetFormatError,
+                       match=r"row 4, column 'value': the value is null .*pandas' to_parquet "
+                             r"writes NaN as null.*from_pandas=False"):
+        curvecast.from_long_table(tmp_path / "obs.parquet", "acc", "maximize")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"config_id": frame["config_id"].to_numpy(),
+                             "epoch": frame["epoch"].to_numpy(),
+                             "value": pa.array(frame["value"].to_numpy(), from_pandas=False)}),
+                   tmp_path / "right.parquet")
+    got = curvecast.from_long_table(tmp_path / "right.parquet", "acc", "maximize")
+    assert got.n_configs == 2 and np.isnan(got.values[1, 1]) and bool(got.observed[1, 1])

@@ -190,6 +190,21 @@ def _saved(curves: CurveSet, source: str, out: Path, paper: bool = False) -> Non
         said = "; ".join(f"{n} {reasons.get(k, k)}" for k, n in left_out.items() if n)
         err_console.print(f"warning: {source}: trials left out: {said}", markup=False,
                           highlight=False)
+    short = curves.provenance.get("short_complete")
+    if isinstance(short, dict):
+        by = ", ".join(map(str, short.get("reported_by", [])))
+        err_console.print(
+            f"warning: {source}: {short['trials']} of the {short['complete']} complete trials end "
+            f"before step {short['last']}, the last (reported by trial(s) {by}): they are partial "
+            f"curves, which a replay leaves out; if step {short['last']} is an extra report, "
+            "import again with --max-step set to the trials' last step", markup=False,
+            highlight=False)
+    steps = curves.provenance.get("left_out_steps") or []
+    if steps:
+        shown = ", ".join(map(str, steps[:5])) + (", …" if len(steps) > 5 else "")
+        err_console.print(f"warning: {source}: step(s) {shown} left out of every curve: no more "
+                          "than half of the complete trials that ran that far reported them",
+                          markup=False, highlight=False)
     if ID_COLUMN_RENAMED in curves.configs.columns:
         err_console.print(f"note: {source}: the config column (hyperparameter) 'config_id' is "
                           f"named {ID_COLUMN_RENAMED!r}: 'config_id' names the runs' ids",
@@ -289,6 +304,9 @@ def import_optuna(
     out: OutOption,
     metric: Annotated[str | None, typer.Option(help="The metric's name, when the study did not "
                                                     "set one (study.set_metric_names).")] = None,
+    max_step: Annotated[int | None, typer.Option(
+        help="Leave out the reports after this step (e.g. one trial's extra report at step "
+             "T + 1).", min=0)] = None,
 ) -> None:
     """Import an Optuna study's intermediate values (steps = epochs) as curves.
 
@@ -301,7 +319,8 @@ def import_optuna(
 
     check_parquet_out(out, reads=[parse_storage(storage) if storage.startswith("sqlite:")
                                   else None])  # a database server's study is no file here
-    _saved(from_optuna(storage, study, metric=metric), f"{redact(storage)} study {study!r}", out)
+    _saved(from_optuna(storage, study, metric=metric, max_step=max_step),
+           f"{redact(storage)} study {study!r}", out)
 
 
 @import_app.command("ray")

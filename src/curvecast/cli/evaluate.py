@@ -32,7 +32,10 @@ from curvecast.report.terminal import progress
 @friendly_errors
 def evaluate(
     data: Annotated[Path, typer.Argument(help="A CurveSet Parquet file or a baker2018 CSV.")],
-    predictors: Annotated[str, typer.Option(help="Comma-separated predictors.")] = (
+    predictors: Annotated[str, typer.Option(help=(
+        "Comma-separated predictors: chain (the stopping rule's default), chain-kernel, paper "
+        "(the paper's SRM), srm, svr-rbf, ridge, svr-linear, rf, ols, last-value, lce, "
+        "lce-fast, bnn."))] = (
         "srm,svr-rbf,svr-linear,rf,ols,last-value"),
     train_size: Annotated[int, typer.Option(help="Fully observed training curves.")] = 100,
     repeats: Annotated[int, typer.Option(help="Random training sets.")] = 10,

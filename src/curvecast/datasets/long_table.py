@@ -23,13 +23,21 @@ import pandas as pd
 
 from curvecast.curves import CurveSet, CurveSetFormatError, Direction
 from curvecast.curves.long import MAX_EPOCH
-from curvecast.datasets.table_io import cell, read_columns, read_table
+from curvecast.datasets.table_io import cell, is_parquet, read_columns, read_table
 
 __all__ = ["LONG_COLUMNS", "from_long_table"]
 
 #: The columns of a long table (``seconds`` optional).
 LONG_COLUMNS = ("config_id", "epoch", "value", "seconds")
 
+
+
+#: What an empty value of a long Parquet file says: pandas' ``to_parquet`` writes NaN as null.
+_EMPTY_PARQUET_VALUE = (
+    "is null (a row is one observation). If it is a diverged run's NaN: pandas' to_parquet "
+    "writes NaN as null; write the table with pyarrow, pa.table({..., 'value': pa.array(values, "
+    "from_pandas=False)}), or as CSV (to_csv(na_rep='nan')); if the epoch was not reached, leave "
+    "the row out")
 
 def _first(mask: np.ndarray) -> int | None:
     return int(np.flatnonzero(mask)[0]) if mask.any() else None
@@ -95,8 +103,8 @@ def from_long_table(path: str | Path, metric: str, direction: Direction | str, *
             ("epoch", seen[:, 0] & ~((epoch >= 0) & (np.mod(epoch, 1) == 0)
                                      & (epoch <= MAX_EPOCH)),
              f"is not a whole number in 0..{MAX_EPOCH:.3g}"),
-            ("value", ~seen[:, 1], "is empty (a row is one observation; write nan for a "
-                                   "diverged run)"),
+            ("value", ~seen[:, 1], _EMPTY_PARQUET_VALUE if is_parquet(path) else
+             "is empty (a row is one observation; write nan for a diverged run)"),
             ("epoch", pd.DataFrame({"c": ids, "e": epoch}).duplicated().to_numpy(),
              "repeats an earlier row's (config_id, epoch)")):
         row = _first(mask)

@@ -15,6 +15,11 @@ Which trials become curves:
   its config and is left out;
 * running and waiting trials are left out.
 
+The epochs are the steps most complete trials report (as the pruner reads them): a step that no
+more than half of the complete trials that ran that far reported (one trial's extra report at
+step 11 of 10, or at step 0) is left out of every curve and named in the provenance
+(``left_out_steps``), so that it does not cut every other curve short.
+
 The metric is the study's metric name (``study.set_metric_names``), else ``metric``, else
 ``"objective"`` (an unnamed objective, which a prior check matches to any metric name).
 """
@@ -32,6 +37,7 @@ import pandas as pd
 from curvecast.curves import CurveSet, CurveSetFormatError, Direction
 from curvecast.datasets.config_rows import config_row
 from curvecast.datasets.priors import UNNAMED_METRIC
+from curvecast.datasets.step_axis import majority_axis_of
 
 __all__ = ["from_optuna", "redact"]
 
@@ -85,7 +91,8 @@ def _check_sqlite(url: str) -> None:
                                   f"{sorted(tables)[:8]})")
 
 
-def from_optuna(storage: str, study: str, *, metric: str | None = None) -> CurveSet:
+def from_optuna(storage: str, study: str, *, metric: str | None = None,
+                max_step: int | None = None) -> CurveSet:
     """The learning curves of Optuna study ``study`` in ``storage`` (see the module docstring).
 
     Args:
@@ -93,6 +100,9 @@ def from_optuna(storage: str, study: str, *, metric: str | None = None) -> Curve
         study: the study's name.
         metric: the metric's name when the study did not set one with
             ``study.set_metric_names`` (it must agree when the study did).
+        max_step: leave out the reports after this step (e.g. a test metric one trial also
+            logged at step T + 1, which would make every other complete trial a partial
+            curve); None: keep every step.
 
     Raises:
         ModuleNotFoundError: Optuna is not installed (``pip install 'curvecast[optuna]'``).
@@ -105,6 +115,9 @@ def from_optuna(storage: str, study: str, *, metric: str | None = None) -> Curve
     """
     if metric is not None and not metric.strip():
         raise CurveSetFormatError("--metric: an empty name (leave it out to use the study's)")
+    if max_step is not None and (isinstance(max_step, bool) or not isinstance(max_step, int)
+                                 or max_step < 0):
+        raise ValueError(f"max_step must be a whole number >= 0, got {max_step!r}")
     import optuna
     from optuna.trial import TrialState
 
@@ -153,13 +166,33 @@ def from_optuna(storage: str, study: str, *, metric: str | None = None) -> Curve
             raise CurveSetFormatError(f"{where}: trial {t.number} reported {bad[1]!r} at step "
                                       f"{bad[0]!r}: a step is a whole number and a value a "
                                       "number (the storage was changed by another program)")
+    complete = [t.intermediate_values.keys() for t in kept if t.state is TrialState.COMPLETE]
+    _, extra = majority_axis_of(complete) if complete else ((), ())
+    skip = set(extra)
     long = pd.DataFrame([{"config_id": i, "epoch": int(step), "value": float(value)}
                          for i, t in zip(ids, kept, strict=True)
-                         for step, value in sorted(t.intermediate_values.items())])
+                         for step, value in sorted(t.intermediate_values.items())
+                         if step not in skip and (max_step is None or step <= max_step)])
+    if long.empty:
+        raise CurveSetFormatError(f"{where}: no trial reported a step to import (at or before "
+                                  f"--max-step {max_step}, and on the steps most complete "
+                                  "trials report)")
     configs = pd.DataFrame([_row(t) for t in kept], index=pd.Index(ids, name="config_id"))
     states = pd.Series([t.state.name.lower() for t in kept]).value_counts()
-    provenance = {"importer": "optuna", "storage": redact(storage), "study": study,
+    provenance: dict[str, Any] = {"importer": "optuna", "storage": redact(storage), "study": study,
                   "trials": {str(k): int(v) for k, v in states.items()}, "left_out": left_out}
+    if extra:
+        provenance["left_out_steps"] = [int(s) for s in extra]
+    if max_step is not None:
+        provenance["max_step"] = max_step
+    last = int(long["epoch"].max())
+    ends = [max(t.intermediate_values) for t in kept if t.state is TrialState.COMPLETE
+            and (max_step is None or max(t.intermediate_values) <= max_step)]
+    short = sum(end < last for end in ends)
+    if ends and 2 * short > len(ends):  # most complete trials end before the last step
+        reporters = [t.number for t in kept if last in t.intermediate_values]
+        provenance["short_complete"] = {"trials": short, "complete": len(ends), "last": last,
+                                        "reported_by": reporters[:5]}
     return CurveSet.from_long(long, configs, metric=name, direction=direction,
                               epochs=np.unique(long["epoch"].to_numpy()), provenance=provenance,
                               source=where)

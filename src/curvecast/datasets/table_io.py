@@ -35,15 +35,16 @@ __all__ = ["NumericColumns", "cell", "read_columns", "read_table"]
 NumericColumns = tuple[NDArray[np.float64], NDArray[np.bool_]]
 
 
-def _is_parquet(path: Path) -> bool:
-    return path.suffix.lower() in (".parquet", ".pq")
+def is_parquet(path: Path) -> bool:
+    """Whether ``path`` names a Parquet file (by its suffix); else it is read as CSV."""
+    return Path(path).suffix.lower() in (".parquet", ".pq")
 
 
 def cell(path: Path | str, row: int | None = None, column: str | None = None) -> str:
     """The place prefix of an error: ``FILE: row N (line N+1), column 'c': `` (0-based ``row``)."""
     out = str(path)
     if row is not None:
-        line = f" (line {row + 2})" if not _is_parquet(Path(path)) else ""
+        line = f" (line {row + 2})" if not is_parquet(Path(path)) else ""
         out += f": row {row + 1}{line}"
     if column is not None:
         out += f", column {column!r}" if row is not None else f": column {column!r}"
@@ -61,14 +62,14 @@ def read_columns(path: Path) -> list[str]:
         raise IsADirectoryError(f"{path}: is a folder; give a CSV or Parquet file")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
-    if not _is_parquet(path):
+    if not is_parquet(path):
         _refuse_json(path)
     try:
-        if _is_parquet(path):
+        if is_parquet(path):
             return [str(c) for c in pq.read_schema(path).names if not _pandas_row_labels(c)]
         header = [str(c) for c in pd.read_csv(path, nrows=0).columns]
     except (pa.ArrowException, OSError, ValueError, UnicodeDecodeError) as err:
-        kind = "Parquet" if _is_parquet(path) else "CSV"
+        kind = "Parquet" if is_parquet(path) else "CSV"
         raise CurveSetFormatError(f"{path}: not a readable {kind} file ({err})") from None
     if len(header) == 1 and any(sep in header[0] for sep in (";", "\t", "|")):
         sep = next(sep for sep in (";", "\t", "|") if sep in header[0])
@@ -156,12 +157,12 @@ def read_table(path: Path, numeric: Sequence[str], text: Sequence[str] = ()
             number (naming the file, row and column).
     """
     columns = read_columns(path)
-    if not _is_parquet(path):
+    if not is_parquet(path):
         _check_csv_shape(path, rows=True)  # read once, where the table is read
     numeric_set, text_set = set(numeric), set(text)  # once: a wide table has 10^5 columns
     others = [c for c in columns if c not in numeric_set]
     try:
-        if _is_parquet(path):
+        if is_parquet(path):
             table = pq.read_table(path)
             # a pandas index saved with the table (``df.set_index("run").to_parquet()``) is
             # a column like any other here, not row labels to be dropped below

@@ -99,6 +99,7 @@ from curvecast.curves import CurveSet, Direction
 from curvecast.curves.wording import counted
 from curvecast.datasets.config_rows import config_row
 from curvecast.datasets.priors import check_prior_metric
+from curvecast.datasets.step_axis import majority_axis
 from curvecast.predictors import Predictor
 from curvecast.stopping import History, PredictiveStopper, Trial, check_count
 
@@ -502,21 +503,8 @@ class _StudyCurves:
         self._has_complete = any(k == len(self._axis) for _, _, k, _ in self._rows)
 
     def _majority_axis(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
-        """The budget axis and the steps left out of it: a step is on the axis when more than
-        half of the complete trials that reached it (whose last step is at or after it)
-        reported it.  So a step only a few trials report — step 0 (the untrained network), an
-        extra evaluation at step 55 of 10, 20, …, 100 — is left out, and a trial that lacks it
-        is not cut short there; the steps only the longer trials report (a suggested number of
-        epochs) stay, and the shorter trials are partial curves."""
-        steps = sorted(self._step_counts)
-        reached: dict[int, int] = {}
-        running = 0
-        for step in reversed(steps):
-            running += self._last_counts.get(step, 0)
-            reached[step] = running
-        axis = tuple(s for s in steps if 2 * self._step_counts[s] > reached[s])
-        kept = set(axis)
-        return axis, tuple(s for s in steps if s not in kept)
+        """The budget axis and the steps left out of it (:func:`majority_axis`)."""
+        return majority_axis(self._step_counts, self._last_counts)
 
     def built_from(self, finished: list[FrozenTrial]) -> bool:
         """Whether ``finished`` (a study's COMPLETE and PRUNED trials) holds every trial these
