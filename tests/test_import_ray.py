@@ -200,5 +200,6 @@ def test_malformed_results_and_left_out_trials_are_named(tmp_path: Path) -> None
                          "--out", tmp_path / "r.parquet")
     assert proc.returncode == 0, proc.stderr
     assert "1 config (1 complete)" in proc.stdout
-    assert proc.stderr == "warning: exp: trials left out: 1 reported nothing of the metric\n"
+    assert proc.stderr == ("warning: exp: trials left out: 1 reported nothing of the metric\n"
+                           "note: exp: config columns (features of every predictor): opt/lr\n")
     assert CurveSet.load(tmp_path / "r.parquet").configs.columns.tolist() == ["opt/lr"]

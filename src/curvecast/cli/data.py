@@ -226,6 +226,8 @@ def _saved(curves: CurveSet, source: str, out: Path, paper: bool = False) -> Non
     spacing = curves.spacing_note(source)
     if spacing is not None:
         err_console.print(f"note: {spacing}", markup=False, highlight=False)
+    if not paper:
+        _config_notes(curves, source)
 
 
 def _short_runs_note(curves: CurveSet, source: str) -> None:
@@ -242,6 +244,22 @@ def _short_runs_note(curves: CurveSet, source: str) -> None:
     if empty:  # e.g. rows of a long import's --configs table that no observation names
         err_console.print(f"note: {source}: {empty} of them have no value at all (kept, with "
                           "no curve: a replay leaves them out)", markup=False, highlight=False)
+
+
+def _config_notes(curves: CurveSet, source: str) -> None:
+    """Say which columns became config features (hyperparameters), and warn of those that look
+    like something else: a column that ranks the complete runs' final values almost exactly (a
+    summary of the curve, such as a best value, would hand predictors the answer), a family of
+    numbered columns (another metric's curve), or a pandas index written with the table."""
+    from curvecast.datasets.config_leaks import suspicious_config_columns
+
+    names = [str(c) for c in curves.configs.columns]
+    if names:
+        shown = ", ".join(names[:8]) + (f", … ({len(names)} in all)" if len(names) > 8 else "")
+        err_console.print(f"note: {source}: config columns (features of every predictor): "
+                          f"{shown}", markup=False, highlight=False)
+    for warning in suspicious_config_columns(curves):
+        err_console.print(f"warning: {source}: {warning}", markup=False, highlight=False)
 
 
 OutOption = Annotated[Path, typer.Option(help="Parquet file to write.")]
