@@ -448,3 +448,76 @@ def test_one_scheduler_given_to_a_second_tuner_starts_afresh(tmp_path: Path) -> 
         assert len(decisions) == T and TrialScheduler.STOP not in decisions[:-1]
     saved = json.loads((tmp_path / "exp-b" / "driver_artifacts" / STATE_FILE).read_text())
     assert len(saved["completed"]) == 3
+
+
+def test_a_trial_resumed_from_its_checkpoint_keeps_its_earlier_epochs(tmp_path: Path) -> None:
+    """A Ray user's review (stop 31): after ``Tuner.restore`` a trial resumed from its checkpoint
+    at epoch 7; the state file (saved when a trial last completed) lacked its epochs 1–6, so its
+    curve had a gap: it was never judged, never counted complete (the wait for min_complete grew
+    by the weak trials trained in its place), and the warning blamed the user's reporting.  The
+    missing epochs are read from the trial's own result.json."""
+    values = saturating_curves(12, seed=4)
+    scheduler = make_scheduler()
+    for i in range(10):  # what the restored state file holds
+        scheduler.on_trial_add(None, fake_trial(i))
+        feed(scheduler, fake_trial(i), values[i])
+    resumed = fake_trial(10)
+    resumed.local_path = str(tmp_path)
+    lines = [json.dumps({"acc": float(v), "training_iteration": e, "time_total_s": 0.5 * e})
+             for e, v in enumerate(values[10][:6], start=1)]
+    (tmp_path / "result.json").write_text("\n".join([*lines, "{not json"]) + "\n")
+    scheduler.on_trial_add(None, resumed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning that blames the reporting
+        for epoch in range(7, T + 1):
+            scheduler.on_trial_result(None, resumed, {"acc": float(values[10][epoch - 1]),
+                                                      "training_iteration": epoch})
+        scheduler.on_trial_complete(None, resumed, {"acc": float(values[10][-1]),
+                                                    "training_iteration": T})
+    assert scheduler.curve(resumed.trial_id) == pytest.approx(values[10].tolist())
+    assert scheduler.n_complete == 11
+
+
+def test_the_same_scheduler_in_a_second_tune_run_starts_afresh() -> None:
+    """A Ray user's review (stop 31): a notebook cell run twice (the same scheduler, the same
+    experiment name) judged the second run's 4 trials by the first run's 6 curves and stopped all
+    of them, without a word; with metric and mode given to ``TuneConfig`` the second run failed
+    with Ray's "already instantiated with their own metric and mode".  Tune asks a scheduler for
+    its search properties once per run: a second ask starts it afresh, with a warning, and takes
+    the new run's metric and mode."""
+    values = saturating_curves(12, seed=5)
+    scheduler = CurvecastScheduler(max_t=T)  # the default rule; metric and mode from the run
+    assert scheduler.set_search_properties("acc", "max")
+    for i in range(6):
+        scheduler.on_trial_add(None, fake_trial(i))
+        feed(scheduler, fake_trial(i), values[i])
+    assert scheduler.n_complete >= 5
+    with pytest.warns(UserWarning, match="a new Tune run after experiment .*starts afresh"):
+        assert scheduler.set_search_properties("loss", "min")  # the second run's TuneConfig
+    assert scheduler.n_complete == 0 and scheduler.direction.value == "minimize"
+    for i in range(4):
+        scheduler.on_trial_add(None, fake_trial(20 + i))
+        decisions = []
+        for epoch, value in enumerate(1 - values[i], start=1):
+            decisions.append(scheduler.on_trial_result(
+                None, fake_trial(20 + i), {"loss": float(value), "training_iteration": epoch}))
+        assert TrialScheduler.STOP not in decisions[:-1]  # 4 trials < min_complete: no stop
+    own = CurvecastScheduler(max_t=T, metric="acc", mode="max")  # metric and mode its own
+    assert own.set_search_properties(None, None)
+    for i in range(6):
+        own.on_trial_add(None, fake_trial(i))
+        feed(own, fake_trial(i), values[i])
+    with pytest.warns(UserWarning, match="starts afresh"):
+        assert own.set_search_properties(None, None)
+    assert own.n_complete == 0 and own.direction.value == "maximize"
+
+
+def test_a_time_attr_in_seconds_is_said_to_count_epochs() -> None:
+    """A Ray user's review (stop 31): ``time_attr="time_total_s"`` (as ASHA users pass it) was
+    truncated to whole numbers, and the scheduler quietly stopped nothing."""
+    scheduler = CurvecastScheduler(max_t=15, metric="acc", mode="max", time_attr="time_total_s")
+    trial = fake_trial(0)
+    scheduler.on_trial_add(None, trial)
+    with pytest.warns(UserWarning, match=r"reported time_total_s=1\.5: CurvecastScheduler's "
+                                         r"time_attr counts epochs in whole numbers"):
+        scheduler.on_trial_result(None, trial, {"acc": 0.5, "time_total_s": 1.5})

@@ -25,7 +25,10 @@ State survives a restore (Ray's own schedulers lose theirs, ray#30838): :meth:`s
 (``curvecast_scheduler.json``, synced with Tune's own experiment state), and reloads them when
 ``Tuner.restore`` re-adds the experiment's trials.  The fitted predictor is not stored: it is a
 pure function of the completed curves, refitted (deterministically, under the predictor's seed)
-on the first decision after a restore.
+on the first decision after a restore.  A trial that resumes from its own checkpoint at a later
+epoch than the state file knows has its earlier epochs read from its ``result.json`` (Tune's
+record of its reports).  One scheduler serves one Tune run: given to a second ``Tuner`` (a
+notebook cell run again), it starts afresh with a warning, taking that run's metric and mode.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import numbers
 import os
 import uuid
 import warnings
@@ -194,9 +198,19 @@ class CurvecastScheduler(FIFOScheduler):
         self._state_dir: str | None = None
         self._experiment: str | None = None  # the Tune experiment's name, from its first trial
         self._checked_state_dir = False
+        #: the metric and mode given to the constructor (a new Tune run starts from them)
+        self._given = (metric, mode)
 
     # ------------------------------------------------------------------ Tune's interface
     def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:
+        if self._checked_state_dir:  # this object already served a Tune run: a new one starts
+            warnings.warn(f"CurvecastScheduler: a new Tune run after experiment "
+                          f"{self._experiment!r}: the scheduler starts afresh (give each "
+                          "Tuner a scheduler of its own)", UserWarning, stacklevel=2)
+            logger.warning("curvecast: a new Tune run: the scheduler starts afresh")
+            self._forget()
+            self._checked_state_dir, self._experiment, self._state_dir = False, None, None
+            self._metric, self._mode = self.__dict__.get("_given", (self._metric, self._mode))
         if (self._metric and metric) or (self._mode and mode):
             return False
         if metric:
@@ -238,7 +252,14 @@ class CurvecastScheduler(FIFOScheduler):
         tid = str(trial.trial_id)
         if self._metric not in result or self.time_attr not in result:
             return TrialScheduler.CONTINUE
-        epoch = int(result[self.time_attr])
+        counted = result[self.time_attr]
+        if _whole(counted) is None:
+            self._warn_once("time_attr", f"trial {tid} reported {self.time_attr}={counted!r}: "
+                            "CurvecastScheduler's time_attr counts epochs in whole numbers "
+                            "(training_iteration, or an epoch counter of your own), not seconds; "
+                            "such reports are not used, so nothing is judged")
+            return TrialScheduler.CONTINUE
+        epoch = int(counted)
         if epoch < 1:
             self._warn_once("epoch 0", f"trial {tid} reported {self.time_attr}={epoch}: "
                             "CurvecastScheduler counts epochs from 1 (training_iteration does), "
@@ -251,6 +272,8 @@ class CurvecastScheduler(FIFOScheduler):
         curve = self._curves.setdefault(tid, {})
         for later in [e for e in curve if e >= epoch]:  # a restarted trial reports again from 1
             del curve[later]
+        if epoch > 1 and epoch - 1 not in curve:  # resumed from a checkpoint after a restore
+            self._fill_from_results(trial, tid, curve, epoch)
         curve[epoch] = self._value(tid, result[self._metric])
         if epoch >= self.max_t:  # complete: trained for max_t epochs
             if tid not in self._completed and self._is_complete(tid):
@@ -280,8 +303,8 @@ class CurvecastScheduler(FIFOScheduler):
                           result: dict[str, Any]) -> None:
         tid = str(trial.trial_id)
         if result and self._metric in result and self.time_attr in result:
-            epoch = int(result[self.time_attr])
-            if 1 <= epoch <= self.max_t:
+            epoch = _whole(result[self.time_attr])
+            if epoch is not None and 1 <= epoch <= self.max_t:
                 self._curves.setdefault(tid, {})[epoch] = self._value(tid, result[self._metric])
                 self._changed(tid)
         if tid not in self._completed and self._is_complete(tid):
@@ -302,6 +325,41 @@ class CurvecastScheduler(FIFOScheduler):
                                 "complete, and nothing is judged until min_complete trials are; "
                                 "set max_t to the epochs the trainable reports")
         self._autosave()
+
+    def _fill_from_results(self, trial: TuneTrial, tid: str, curve: dict[int, float],
+                           epoch: int) -> None:
+        """Fill the epochs before ``epoch`` that ``curve`` lacks from the trial's own
+        ``result.json`` (Tune's record of every report): a trial resumed from its checkpoint
+        after ``Tuner.restore`` goes on from there, while the scheduler's state was saved when
+        a trial last completed.  Lines that are not a report of the metric are skipped."""
+        local = getattr(trial, "local_path", None)
+        path = None if local is None else Path(str(local), "result.json")
+        if path is None or not path.is_file():
+            return
+        filled = 0
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError):
+            return
+        for line in lines:
+            try:
+                report = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if not isinstance(report, dict) or self._metric not in report:
+                continue
+            earlier = _whole(report.get(self.time_attr))
+            if earlier is None or not 1 <= earlier < epoch:
+                continue
+            if earlier not in curve:
+                try:
+                    curve[earlier] = self._value(tid, report[self._metric])
+                except ValueError:
+                    continue
+                filled += 1
+        if filled:
+            logger.info("curvecast: trial %s resumed at epoch %d: %d earlier epochs read from %s",
+                        tid, epoch, filled, path)
 
     def _value(self, tid: str, value: Any) -> float:
         """A reported metric as a float: None counts as NaN (a diverged report, curvecast's one
@@ -550,6 +608,14 @@ class DecisionRecorder(Callback):
             return
         for key in ("predicted", "std", "probability", "stopped", "epoch", "n_complete"):
             result[_KEY + key] = record[key]
+
+
+def _whole(counted: Any) -> int | None:
+    """An epoch count as an int: None unless a whole number (not a bool, not 1.5 seconds)."""
+    if isinstance(counted, bool | np.bool_) or not isinstance(counted, numbers.Real):
+        return None  # (numpy's integers and floats are numbers.Real too)
+    value = float(counted)
+    return int(value) if value.is_integer() else None
 
 
 def _json_float(value: float) -> float | str:
