@@ -480,3 +480,36 @@ def test_config_columns_that_are_no_setting_are_named_at_import(tmp_path: Path) 
                          r"val_acc_(\d+)", "--metric", "val_acc", "--direction", "maximize",
                          "--id-column", "run", "--out", tmp_path / "c.parquet")
     assert proc.returncode == 0 and "warning" not in proc.stderr, proc.stderr
+
+
+def test_a_spike_before_divergence_is_warned_of_and_diverged_value_sets_the_fill(
+        tmp_path: Path) -> None:
+    """A researcher's review (stop 31): one run spiked to 1e6 before it diverged, so every
+    diverged run's final value counted as 1e6 and `evaluate`'s R² measured only that; the CLI
+    importers had no way to say what a diverged run counts as.  The import warns, and
+    --diverged-value sets it."""
+    rng = np.random.default_rng(2)
+    rows = []
+    for i in range(20):
+        final = rng.uniform(0.3, 0.6)
+        for e in range(1, 11):
+            value = final + 0.5 / e
+            if i < 3 and e >= 4:
+                value = float("nan")
+            if i == 0 and e == 3:
+                value = 1e6
+            rows.append({"config_id": f"r{i}", "epoch": e, "value": value})
+    pd.DataFrame(rows).to_csv(tmp_path / "loss.csv", index=False, na_rep="nan")
+    args = ["data", "import", "long", tmp_path / "loss.csv", "--metric", "val_loss",
+            "--direction", "minimize"]
+    proc = curvecast_cli(*args, "--out", tmp_path / "a.parquet")
+    assert proc.returncode == 0, proc.stderr
+    err = " ".join(proc.stderr.split())
+    assert ("warning: loss.csv: 3 runs diverged (NaN or inf) and count as the worst value seen, "
+            "1e+06, more than 10 times") in err
+    assert "pass --diverged-value" in err
+    assert CurveSet.load(tmp_path / "a.parquet").final_values()[1] == 1e6
+    fixed = curvecast_cli(*args, "--diverged-value", "1.0", "--out", tmp_path / "b.parquet")
+    assert fixed.returncode == 0 and "diverged (NaN or inf)" not in fixed.stderr
+    got = CurveSet.load(tmp_path / "b.parquet")
+    assert got.diverged_value == 1.0 and got.final_values()[1] == 1.0

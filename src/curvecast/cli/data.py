@@ -228,6 +228,7 @@ def _saved(curves: CurveSet, source: str, out: Path, paper: bool = False) -> Non
         err_console.print(f"note: {spacing}", markup=False, highlight=False)
     if not paper:
         _config_notes(curves, source)
+        _diverged_fill_warning(curves, source)
 
 
 def _short_runs_note(curves: CurveSet, source: str) -> None:
@@ -244,6 +245,41 @@ def _short_runs_note(curves: CurveSet, source: str) -> None:
     if empty:  # e.g. rows of a long import's --configs table that no observation names
         err_console.print(f"note: {source}: {empty} of them have no value at all (kept, with "
                           "no curve: a replay leaves them out)", markup=False, highlight=False)
+
+
+def _with_diverged_value(curves: CurveSet, value: float | None) -> CurveSet:
+    """``curves`` with ``value`` as what a diverged report counts as (None: as imported)."""
+    if value is None:
+        return curves
+    import dataclasses
+
+    return dataclasses.replace(curves, diverged_value=value)
+
+
+def _diverged_fill_warning(curves: CurveSet, source: str) -> None:
+    """Warn when diverged runs count as a worst value far beyond the complete runs' finals (one
+    run that spiked before it diverged): every diverged run's final value is then that value,
+    and an R² or a stopping rule's reference measures it rather than the runs."""
+    import numpy as np
+
+    seen = curves.values[curves.observed]
+    if curves.diverged_value is not None or np.isfinite(seen).all():
+        return
+    finals = curves.values[np.asarray(curves.is_complete(), dtype=bool), -1]
+    finals = finals[np.isfinite(finals)]
+    if finals.size < 2 or np.ptp(finals) == 0:
+        return
+    fill = curves.diverged_fill
+    beyond = max(float(finals.min()) - fill, fill - float(finals.max()))
+    if beyond > 10 * float(np.ptp(finals)):
+        n = int((~np.isfinite(curves.values) & curves.observed).any(axis=1).sum())
+        err_console.print(
+            f"warning: {source}: {counted(n, 'run')} diverged (NaN or inf) and count as the worst "
+            f"value seen, {fill:.4g}, more than 10 times the complete runs' spread of final values "
+            f"({float(finals.min()):.4g} to {float(finals.max()):.4g}) away: R² and the rules' "
+            "comparisons would measure that value; pass --diverged-value (e.g. the metric of "
+            "predicting the mean) to say what a diverged run counts as",
+            markup=False, highlight=False)
 
 
 def _config_notes(curves: CurveSet, source: str) -> None:
@@ -265,6 +301,9 @@ def _config_notes(curves: CurveSet, source: str) -> None:
 OutOption = Annotated[Path, typer.Option(help="Parquet file to write.")]
 MetricOption = Annotated[str, typer.Option(help="The metric's name, e.g. val_accuracy.")]
 DirectionOption = Annotated[str, typer.Option(help="maximize or minimize.")]
+DivergedOption = Annotated[float | None, typer.Option(
+    help="What a diverged run's NaN or inf counts as (e.g. the metric of predicting the mean); "
+         "default: the worst value seen in the file.")]
 
 
 @import_app.command("table")
@@ -276,6 +315,7 @@ def import_table(
     metric: MetricOption,
     direction: DirectionOption,
     out: OutOption,
+    diverged_value: DivergedOption = None,
     id_column: Annotated[str | None, typer.Option(help="Column of config ids (default: "
                                                        "config_id if the table has one, else "
                                                        "row-0001, … in file order).")] = None,
@@ -290,6 +330,7 @@ def import_table(
 
     check_parquet_out(out, reads=[file])
     imported = from_table(file, curves, metric, direction, id_column=id_column)
+    imported = _with_diverged_value(imported, diverged_value)
     _saved(imported, file.name, out)
     _short_runs_note(imported, file.name)
 
@@ -302,6 +343,7 @@ def import_long(
     metric: MetricOption,
     direction: DirectionOption,
     out: OutOption,
+    diverged_value: DivergedOption = None,
     configs: Annotated[Path | None, typer.Option(help="Config table (CSV or Parquet) with a "
                                                       "config_id column.")] = None,
 ) -> None:
@@ -310,6 +352,7 @@ def import_long(
 
     check_parquet_out(out, reads=[file, configs])
     imported = from_long_table(file, metric, direction, configs=configs)
+    imported = _with_diverged_value(imported, diverged_value)
     _saved(imported, file.name, out)
     _short_runs_note(imported, file.name)
 
@@ -320,6 +363,7 @@ def import_optuna(
     storage: Annotated[str, typer.Argument(help="Optuna storage URL, e.g. sqlite:///last.db.")],
     study: Annotated[str, typer.Option(help="The study's name.")],
     out: OutOption,
+    diverged_value: DivergedOption = None,
     metric: Annotated[str | None, typer.Option(help="The metric's name, when the study did not "
                                                     "set one (study.set_metric_names).")] = None,
     max_step: Annotated[int | None, typer.Option(
@@ -337,8 +381,8 @@ def import_optuna(
 
     check_parquet_out(out, reads=[parse_storage(storage) if storage.startswith("sqlite:")
                                   else None])  # a database server's study is no file here
-    _saved(from_optuna(storage, study, metric=metric, max_step=max_step),
-           f"{redact(storage)} study {study!r}", out)
+    _saved(_with_diverged_value(from_optuna(storage, study, metric=metric, max_step=max_step),
+                                diverged_value), f"{redact(storage)} study {study!r}", out)
 
 
 @import_app.command("ray")
@@ -349,6 +393,7 @@ def import_ray(
     metric: Annotated[str, typer.Option(help="The reported metric to read.")],
     direction: DirectionOption,
     out: OutOption,
+    diverged_value: DivergedOption = None,
 ) -> None:
     """Import a Ray Tune experiment directory's trials as curves.
 
@@ -358,4 +403,5 @@ def import_ray(
     from curvecast.datasets import from_ray
 
     check_parquet_out(out)
-    _saved(from_ray(experiment, metric, direction), experiment.name, out)
+    _saved(_with_diverged_value(from_ray(experiment, metric, direction), diverged_value),
+           experiment.name, out)
