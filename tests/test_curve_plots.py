@@ -45,3 +45,37 @@ def test_bad_y_max_is_rejected(tmp_path: Path) -> None:
         plot_curves(_spiky(), tmp_path / "x.png", y_max=float("nan"))
     with pytest.raises(ValueError, match="positive on a log axis, got -1"):
         plot_curves(_spiky(), tmp_path / "x.png", y_max=-1.0)
+
+
+def test_curves_without_a_final_value_are_grey_and_said(tmp_path: Path) -> None:
+    """A researcher's review (stop 31): pruned curves, which have no final value, took rank
+    colours (drawn mid-green), and the figure's key was dropped.  They are grey now: the figure's
+    lower left, where only the stopped curves lie, holds no saturated pixel, and the title keeps
+    its key."""
+    t = np.arange(1, 11)
+    values = np.vstack([0.9 - 0.3 / t, 0.8 - 0.3 / t, 0.3 + 0.05 * t, 0.35 + 0.05 * t])
+    observed = np.ones_like(values, bool)
+    observed[2:, 3:] = False  # two stopped after 3 epochs
+    curves = CurveSet(values=np.where(observed, values, np.nan), observed=observed, epochs=t,
+                      metric="acc", direction=Direction.MAXIMIZE,
+                      configs=pd.DataFrame(index=[f"c{i}" for i in range(4)]))
+    import matplotlib.pyplot as plt
+
+    shown: list[str] = []
+    original = plt.Axes.set_title
+
+    def record(ax, label, *args, **kwargs):  # type: ignore[no-untyped-def]
+        shown.append(label)
+        return original(ax, label, *args, **kwargs)
+
+    plt.Axes.set_title = record  # type: ignore[method-assign]
+    try:
+        path = plot_curves(curves, tmp_path / "c.png", title="runs.parquet: 4 of 4 curves")
+    finally:
+        plt.Axes.set_title = original  # type: ignore[method-assign]
+    assert shown == ["runs.parquet: 4 of 4 curves (yellow: best final value; grey: not run to "
+                     "the end)"]
+    pixels = image.imread(path)[..., :3]
+    saturated = (pixels.max(axis=2) - pixels.min(axis=2)) > 0.3
+    low_left = saturated[int(0.55 * len(pixels)):int(0.85 * len(pixels)), :len(pixels[0]) // 3]
+    assert not low_left.any()  # the stopped curves (low, on the left) are grey

@@ -16,6 +16,9 @@ def plot_curves(curves: CurveSet, out: Path, *, n: int = 50, seed: int = 0,
                 title: str | None = None, y_max: float | None = None) -> Path:
     """Draw ``n`` random curves of ``curves`` (all when it has fewer) to the PNG file ``out``.
 
+    Complete curves are coloured by their final value (yellow: the best); curves that end
+    before the last epoch (stopped, pruned) have none and are drawn in grey beneath them.
+
     Diverged observations are drawn at the CurveSet's fill value (the worst value) and marked
     with an ×; the y axis is logarithmic for positive metrics to minimise (perplexity).  With
     ``y_max`` the y axis ends there (so a few exploding curves do not flatten the rest); the
@@ -37,10 +40,13 @@ def plot_curves(curves: CurveSet, out: Path, *, n: int = 50, seed: int = 0,
     diverged = curves.diverged()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     cmap = plt.get_cmap("viridis")
+    complete = np.asarray(curves.is_complete(), dtype=bool)[rows]
     goodness = curves.direction.sign * curves.final_values()[rows]  # higher is better
-    order = np.argsort(np.nan_to_num(goodness, nan=-np.inf))  # best drawn last, in yellow
-    for rank, r in enumerate(rows[order]):
-        color = cmap(rank / max(len(rows) - 1, 1))
+    partial = rows[~complete]  # no final value: drawn first, in grey
+    ranked = rows[complete][np.argsort(goodness[complete])]  # best drawn last, in yellow
+    for rank, r in enumerate([*partial, *ranked]):
+        color = ("0.7" if rank < len(partial)
+                 else cmap((rank - len(partial)) / max(len(ranked) - 1, 1)))
         seen = curves.observed[r]
         ax.plot(curves.epochs[seen], filled[r, seen], color=color, lw=1, alpha=0.8)
         if diverged[r].any():
@@ -52,7 +58,8 @@ def plot_curves(curves: CurveSet, out: Path, *, n: int = 50, seed: int = 0,
         _clip_top(ax, np.where(curves.observed[rows], filled[rows], -np.inf), y_max)
     ax.set_xlabel("epoch")
     ax.set_ylabel(f"{curves.metric} ({curves.direction.value})")
-    ax.set_title(title or f"{len(rows)} of {curves.n_configs} curves (yellow: best final value)")
+    key = "yellow: best final value" + ("; grey: not run to the end" if len(partial) else "")
+    ax.set_title(f"{title or f'{len(rows)} of {curves.n_configs} curves'} ({key})")
     ax.grid(alpha=0.3)
     return _save(fig, out, plt)
 
