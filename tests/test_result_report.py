@@ -186,3 +186,35 @@ def test_the_header_says_what_ran_and_huge_numbers_stay_short(tmp_path: Path) ->
     assert "predictor" in re.search(r'<p class="muted">([^<]*)', page.read_text())[1]  # type: ignore[index]
     assert mean_se(-4.7319276256233887e31, 5.81e29) == "-4.73e+31 ± 5.81e+29"
     assert mean_se(0.9432, 0.0012) == "0.943 ± 0.001"
+
+
+def test_a_feature_group_the_data_lacks_is_said_by_evaluate_and_the_report(tmp_path: Path) -> None:
+    """A researcher's review (stop 31): on curves without architecture columns, table 2's rows
+    with ``ap`` repeated those without it, and neither `evaluate` nor the report said why."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    rows_ = [{"run": f"r{i}", "lr": 10 ** rng.uniform(-4, -1),
+              **{f"acc_{e}": a - (a - 0.1) * e ** -0.6 + rng.normal(0, 0.01) for e in range(1, 21)}}
+             for i, a in enumerate(rng.uniform(0.5, 0.95, 60))]
+    pd.DataFrame(rows_).to_csv(tmp_path / "noarch.csv", index=False)
+    runner = CliRunner()
+    imported = runner.invoke(app, ["data", "import", "table", str(tmp_path / "noarch.csv"),
+                                   "--curves", r"acc_(\d+)", "--metric", "acc", "--direction",
+                                   "maximize", "--id-column", "run", "--out",
+                                   str(tmp_path / "n.parquet")])
+    assert imported.exit_code == 0, imported.stderr
+    result = runner.invoke(app, ["evaluate", str(tmp_path / "n.parquet"), "--predictors", "ols",
+                                 "--experiments", "table2", "--repeats", "1", "--train-size",
+                                 "40", "--json", str(tmp_path / "ev.json")])
+    assert result.exit_code == 0, result.stderr
+    said = " ".join(result.stderr.split())
+    assert ("note: n.parquet has no architecture columns (n_params, n_layers, or those its "
+            "provenance names): feature group ap is empty") in said
+    assert "hp is empty" not in said
+    assert json.loads((tmp_path / "ev.json").read_text())["empty_groups"] == ["ap"]
+    code, _, stderr = report(tmp_path / "ev.json", "--out", tmp_path / "ev.html")
+    assert code == 0, stderr
+    assert ("the data has no architecture column, so every row with ap equals the row without "
+            "it") in (tmp_path / "ev.html").read_text()

@@ -73,6 +73,13 @@ def evaluate(
         slow=registry.SLOW_PREDICTORS)
     _check_features(names, settings.features, settings.experiments)
     curves = fillable(load_any(data), data)
+    empty = _empty_groups(curves)
+    used = set(settings.features) | ({"ap", "hp"} if "table2" in settings.experiments else set())
+    for group in sorted(set(empty) & used):
+        err_console.print(f"note: {data.name} has no {_GROUP_WORDS[group]}: feature group "
+                          f"{group} is empty, so every result with it equals the one without "
+                          "it (e.g. table 2's ts+" + group + " row and its ts row)",
+                          highlight=False)
     with progress(err_console) as bar:
         task = bar.add_task("repeats", total=None)
 
@@ -81,7 +88,7 @@ def evaluate(
 
         output = run_prediction_experiments(curves, factories, settings,
                                             on_step=on_step)
-    output = {"dataset": str(data), **output}
+    output = {"dataset": str(data), **output, "empty_groups": empty}
     shown = f"{'mean ± s.e.' if repeats > 1 else 'one value'}, {counted(repeats, 'repeat')}"
     if "table1" in settings.experiments:
         console.print(_r2_table(f"{data.name}: R² of the final value ({shown})", "predictor",
@@ -159,6 +166,20 @@ def _factory(name: str, settings: registry.Settings) -> Any:
     """``factory(feature_groups, seed)``: the registry's predictor ``name``."""
     return lambda groups, seed: registry.build_predictor(replace(settings, features=groups,
                                                                  seed=seed))
+
+
+#: What a feature group's columns are, for the note that the data has none.
+_GROUP_WORDS = {"ap": "architecture columns (n_params, n_layers, or those its provenance names)",
+                "hp": "hyperparameter columns (numbers or categories in its config table)"}
+
+
+def _empty_groups(curves: Any) -> list[str]:
+    """The config feature groups (``ap``, ``hp``) that have no column on ``curves``."""
+    from curvecast.features import Featurizer, parse_groups
+
+    probe = Featurizer(groups=parse_groups("ts+ap+hp")).fit(curves)
+    return [g for g, columns in (("ap", probe.ap_columns_), ("hp", probe.hp_columns_))
+            if not columns]
 
 
 def _note_skipped(skipped: list[dict[str, Any]]) -> None:

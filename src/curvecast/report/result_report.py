@@ -210,7 +210,7 @@ def _evaluate_body(output: Mapping[str, Any], tmp: Path, name: str) -> str:
                                        ("repeats", "repeats"), ("features", "features"),
                                        ("seed", "seed")))]
     parts += _table1_parts(records, names)
-    parts += _ablation_parts(records)
+    parts += _ablation_parts(records, output.get("empty_groups") or [])
     parts += _efficiency_parts(records)
     parts += _depth_parts(records)
     parts.append("<h2>Figures</h2>")
@@ -257,8 +257,9 @@ def _table1_parts(records: Sequence[Mapping[str, Any]], names: Sequence[str]) ->
     return parts
 
 
-def _ablation_parts(records: Sequence[Mapping[str, Any]]) -> list[str]:
-    """Table 2: the feature ablation."""
+def _ablation_parts(records: Sequence[Mapping[str, Any]], empty: Sequence[str] = ()
+                    ) -> list[str]:
+    """Table 2: the feature ablation (``empty``: the groups the data has no column for)."""
     parts: list[str] = []
     ablation = select_prediction(records, experiment="table2", metric="r2")
     if ablation:
@@ -272,9 +273,12 @@ def _ablation_parts(records: Sequence[Mapping[str, Any]]) -> list[str]:
                 for i, r in enumerate(ablation)]
         parts.append(f"<h2>Table 2: feature ablation ({_html.esc(ablation[0]['predictor'])}, "
                      f"{100 * ablation[0]['fraction']:g} % observed)</h2>")
+        none = "".join(f"; the data has no {'architecture' if g == 'ap' else 'hyperparameter'} "
+                       f"column, so every row with {g} equals the row without it"
+                       for g in empty if g in GROUPS)
         parts.append(_html.table(["feature groups", "R²", "Kendall τ"], rows, numeric=(1, 2),
                                  caption="ts: the observed curve and its differences, ap: "
-                                         "architecture, hp: hyperparameters"))
+                                         "architecture, hp: hyperparameters" + none))
     return parts
 
 
