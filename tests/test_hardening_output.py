@@ -110,6 +110,20 @@ def test_simulate_says_which_configs_it_leaves_out_and_never_prints_minus_zero(
     assert "-0.0" not in out.read_text()  # a regret of 0 is sign * 0.0 for a metric to minimise
     output = strict(out.read_text())
     assert output["settings"]["configs_left_out"] == 5
+    # a curve that ends in a diverged report (an Optuna trial failed on its NaN loss) is said so
+    observed = np.array(cs.observed)
+    observed[:4, 3:] = False
+    observed[4, 5] = False
+    observed[0, 3] = True  # run 0 reports NaN at epoch 4 and ends there
+    with_nan = np.where(observed, values, np.nan)
+    diverged = CurveSet(values=with_nan, observed=observed, epochs=cs.epochs, metric=cs.metric,
+                        direction=cs.direction, configs=cs.configs)
+    diverged.save(tmp_path / "failed.parquet")
+    said = run("simulate", tmp_path / "failed.parquet", "--stopper", "never", "--orderings", "1")
+    assert said.exit_code == 0, said.stderr
+    assert ("5 of 30 configs are left out: their curves end before the final epoch 6 (at epochs "
+            "3..5); 1 of them end in a diverged report (NaN or ±inf") in " ".join(
+                said.stderr.split())
     assert output["settings"]["configs"] == 25
     regret = next(r for r in output["results"] if r["metric"] == "regret")
     assert regret["mean"] == 0.0 and math.copysign(1.0, regret["mean"]) == 1.0

@@ -196,10 +196,18 @@ def _simulate_curves(data: Path, arcsine_target: bool) -> CurveSet:
         check_arcsine_values(curves.filled_values(), f"{data.name}'s {curves.metric} values")
     short = ~curves.is_complete()
     if short.any():  # the replays use complete curves only: say what is left out, and why
-        ends = [int(curves.epochs[k - 1]) if k else 0 for k in curves.n_observed()[short]]
+        import numpy as np
+
+        observed = curves.n_observed()
+        ends = [int(curves.epochs[k - 1]) if k else 0 for k in observed[short]]
+        last = [curves.values[i, observed[i] - 1] for i in np.flatnonzero(short) if observed[i]]
+        diverged = int(sum(not np.isfinite(v) for v in last))
+        why = (f"; {diverged} of them end in a diverged report (NaN or ±inf: e.g. an Optuna "
+               "trial that failed when its loss turned NaN), which a replay cannot continue "
+               "either" if diverged else "")
         err_console.print(f"note: {int(short.sum())} of {curves.n_configs} configs are left out: "
                           f"their curves end before the final epoch {int(curves.epochs[-1])} "
-                          f"(at epochs {min(ends)}..{max(ends)})", highlight=False)
+                          f"(at epochs {min(ends)}..{max(ends)}){why}", highlight=False)
     return curves
 
 
