@@ -207,3 +207,32 @@ def test_one_trials_extra_step_is_warned_of_and_max_step_leaves_it_out(tmp_path:
     assert "end before step" not in proc.stderr
     with pytest.raises(ValueError, match="max_step must be a whole number"):
         curvecast.from_optuna(db, "s", max_step=-1)
+
+
+def test_max_step_counts_longer_trials_as_reaching_it_and_layer_parameters_pass(
+        tmp_path: Path) -> None:
+    """A review of stop 31's import warnings: with --max-step 10, trials that ran to step 20
+    were not counted as reaching step 10 (a warning with wrong counts); Optuna's per-layer
+    parameters n_units_l0, n_units_l1, … were called another metric's curve."""
+    db = f"sqlite:///{tmp_path / 'x.db'}"
+    study = optuna.create_study(storage=db, study_name="ex", direction="maximize")
+    for k, n in enumerate([20] * 7 + [5] * 3):
+        study.enqueue_trial({"n_epochs": n, "lr": 0.01 * (k + 1), "n_units_l0": 8,
+                             "n_units_l1": 16, "n_units_l2": 32})
+
+    def objective(trial: optuna.Trial) -> float:
+        n = trial.suggest_int("n_epochs", 5, 20)
+        lr = trial.suggest_float("lr", 0.001, 1.0)
+        for layer in range(3):
+            trial.suggest_int(f"n_units_l{layer}", 4, 128)
+        for s in range(1, n + 1):
+            trial.report(0.9 - lr / 10 - 0.5 * math.exp(-s / 3), s)
+        return 0.9 - lr / 10
+
+    study.optimize(objective, n_trials=10)
+    proc = curvecast_cli("data", "import", "optuna", db, "--study", "ex", "--max-step", "10",
+                         "--out", tmp_path / "o.parquet")
+    assert proc.returncode == 0, proc.stderr
+    assert "end before step" not in proc.stderr, proc.stderr
+    assert "another metric's curve" not in proc.stderr, proc.stderr
+    assert "n_units_l0" in proc.stderr  # named among the config columns

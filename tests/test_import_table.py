@@ -513,3 +513,50 @@ def test_a_spike_before_divergence_is_warned_of_and_diverged_value_sets_the_fill
     assert fixed.returncode == 0 and "diverged (NaN or inf)" not in fixed.stderr
     got = CurveSet.load(tmp_path / "b.parquet")
     assert got.diverged_value == 1.0 and got.final_values()[1] == 1.0
+
+
+def test_the_diverged_fill_warning_stays_quiet_for_ordinary_curves(tmp_path: Path) -> None:
+    """A review of stop 31's warning: an accuracy whose worst value is an ordinary first epoch
+    (0.18, finals 0.88–0.91) was warned of as a spike; only a value far outside the bulk of all
+    the values seen is."""
+    rng = np.random.default_rng(2)
+    rows = []
+    for i in range(20):
+        final = 0.88 + 0.04 * rng.random()
+        for e in range(1, 11):
+            value = final - 0.7 * np.exp(-(e - 1) / 2) if not (i == 0 and e >= 4) else np.nan
+            rows.append({"config_id": f"r{i}", "epoch": e, "value": value})
+    pd.DataFrame(rows).to_csv(tmp_path / "acc.csv", index=False, na_rep="nan")
+    proc = curvecast_cli("data", "import", "long", tmp_path / "acc.csv", "--metric", "val_acc",
+                         "--direction", "maximize", "--out", tmp_path / "a.parquet")
+    assert proc.returncode == 0 and "diverged (NaN or inf)" not in proc.stderr, proc.stderr
+
+
+def test_an_axis_from_a_later_epoch_or_missing_one_column_is_said_once_and_rightly(
+        tmp_path: Path) -> None:
+    """A review of stop 31's spacing note: every epoch from 5 to 20 was called "not at every
+    epoch", and a table missing one curve column got both the missing-column warning and the
+    note; --arcsine-target dropped the note."""
+    rows = [{"config_id": f"r{i}", "epoch": e, "value": 0.5 + 0.02 * e + 0.01 * i}
+            for i in range(8) for e in range(5, 21)]
+    pd.DataFrame(rows).to_csv(tmp_path / "late.csv", index=False)
+    late = curvecast_cli("data", "import", "long", tmp_path / "late.csv", "--metric", "acc",
+                         "--direction", "maximize", "--out", tmp_path / "late.parquet")
+    assert late.returncode == 0, late.stderr
+    assert "the runs' epochs start at 5: replay" in late.stderr
+    assert "not at every epoch" not in late.stderr
+    wide_csv(tmp_path / "runs.csv")
+    pd.read_csv(tmp_path / "runs.csv").drop(columns=["acc_7"]).to_csv(tmp_path / "gap.csv",
+                                                                       index=False)
+    gap = curvecast_cli("data", "import", "table", tmp_path / "gap.csv", "--curves",
+                        r"acc_(\d+)", "--metric", "val_accuracy", "--direction", "maximize",
+                        "--id-column", "name", "--out", tmp_path / "gap.parquet")
+    assert "lacks epoch(s) 7" in gap.stderr and "not at every epoch" not in gap.stderr
+    rows = [{"config_id": f"r{i}", "epoch": e, "value": min(0.99, 0.3 + 0.03 * e + 0.01 * i)}
+            for i in range(12) for e in range(2, 21, 2)]
+    pd.DataFrame(rows).to_csv(tmp_path / "even.csv", index=False)
+    curvecast_cli("data", "import", "long", tmp_path / "even.csv", "--metric", "acc",
+                  "--direction", "maximize", "--out", tmp_path / "even.parquet")
+    arcsine = curvecast_cli("simulate", tmp_path / "even.parquet", "--stopper", "never",
+                            "--orderings", "1", "--arcsine-target")
+    assert "not at every epoch" in arcsine.stderr, arcsine.stderr

@@ -521,3 +521,19 @@ def test_a_time_attr_in_seconds_is_said_to_count_epochs() -> None:
     with pytest.warns(UserWarning, match=r"reported time_total_s=1\.5: CurvecastScheduler's "
                                          r"time_attr counts epochs in whole numbers"):
         scheduler.on_trial_result(None, trial, {"acc": 0.5, "time_total_s": 1.5})
+
+
+def test_a_resumed_trial_that_restarted_earlier_takes_its_latest_attempts_epochs(
+        tmp_path: Path) -> None:
+    """A review of stop 31's fill: a trial that had restarted from scratch (max_failures) wrote
+    both attempts' reports into one result.json; the fill took the abandoned attempt's early
+    epochs.  The latest attempt's are taken."""
+    attempt_a = [{"acc": 0.1 * e, "training_iteration": e} for e in range(1, 7)]
+    attempt_b = [{"acc": 0.9 + 0.01 * e, "training_iteration": e} for e in range(1, 5)]
+    (tmp_path / "result.json").write_text("\n".join(map(json.dumps, attempt_a + attempt_b)) + "\n")
+    scheduler = CurvecastScheduler(max_t=10, metric="acc", mode="max")
+    trial = fake_trial(0)
+    trial.local_path = str(tmp_path)
+    scheduler.on_trial_add(None, trial)
+    scheduler.on_trial_result(None, trial, {"acc": 0.95, "training_iteration": 5})
+    assert scheduler.curve(trial.trial_id) == pytest.approx([0.91, 0.92, 0.93, 0.94, 0.95])

@@ -321,7 +321,7 @@ def checked(curves: CurveSet, path: Path, warn: bool = True) -> CurveSet:
     warning = curves.range_warning(str(path)) if warn else None
     if warning is not None:
         err_console.print(f"warning: {warning}", markup=False, highlight=False)
-    spacing = curves.spacing_note(str(path)) if warn else None
+    spacing = curves.spacing_note(str(path))  # (also where the range warning is not wanted)
     if spacing is not None:
         err_console.print(f"note: {spacing}", markup=False, highlight=False)
     return curves

@@ -257,29 +257,26 @@ def _with_diverged_value(curves: CurveSet, value: float | None) -> CurveSet:
 
 
 def _diverged_fill_warning(curves: CurveSet, source: str) -> None:
-    """Warn when diverged runs count as a worst value far beyond the complete runs' finals (one
-    run that spiked before it diverged): every diverged run's final value is then that value,
-    and an R² or a stopping rule's reference measures it rather than the runs."""
+    """Warn when diverged runs count as a worst value far outside the bulk of the values seen
+    (one run that spiked to 1e6 before it diverged): every diverged run's final value is then
+    that value, and an R² or a stopping rule's reference measures it rather than the runs."""
     import numpy as np
 
     seen = curves.values[curves.observed]
-    if curves.diverged_value is not None or np.isfinite(seen).all():
+    finite = seen[np.isfinite(seen)]
+    if curves.diverged_value is not None or finite.size == seen.size or finite.size < 10:
         return
-    finals = curves.values[np.asarray(curves.is_complete(), dtype=bool), -1]
-    finals = finals[np.isfinite(finals)]
-    if finals.size < 2 or np.ptp(finals) == 0:
-        return
+    low, high = (float(v) for v in np.percentile(finite, [1, 99]))
     fill = curves.diverged_fill
-    beyond = max(float(finals.min()) - fill, fill - float(finals.max()))
-    if beyond > 10 * float(np.ptp(finals)):
+    if high > low and max(low - fill, fill - high) > 10 * (high - low):
         n = int((~np.isfinite(curves.values) & curves.observed).any(axis=1).sum())
         err_console.print(
             f"warning: {source}: {counted(n, 'run')} diverged (NaN or inf) and count as the worst "
-            f"value seen, {fill:.4g}, more than 10 times the complete runs' spread of final values "
-            f"({float(finals.min()):.4g} to {float(finals.max()):.4g}) away: R² and the rules' "
-            "comparisons would measure that value; pass --diverged-value (e.g. the metric of "
-            "predicting the mean) to say what a diverged run counts as",
-            markup=False, highlight=False)
+            f"value seen, {fill:.4g}, more than 10 times the spread of the values seen (98 % of "
+            f"them lie in {low:.4g} to {high:.4g}) outside it: R² and the rules' comparisons "
+            "would measure that value; pass --diverged-value (e.g. the value of a model that "
+            "learnt nothing: chance accuracy, or the RMSE of predicting the mean) to say what "
+            "a diverged run counts as", markup=False, highlight=False)
 
 
 def _config_notes(curves: CurveSet, source: str) -> None:

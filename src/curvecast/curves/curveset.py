@@ -213,11 +213,19 @@ class CurveSet:
     def spacing_note(self, source: str | None = None) -> str | None:
         """A one-line note when the runs were not evaluated at every epoch (the trained epochs
         are not 1, 2, …, T): replay, the stopping rules and the speedups count each recorded
-        evaluation as one epoch, so their "epochs" are evaluations.  None when they are every
-        epoch, or too few to tell (< 2)."""
+        evaluation as one epoch, so their "epochs" are evaluations (or, for every epoch from a
+        later one, they count from the first recorded).  None when they are every epoch from 1,
+        too few to tell (< 2), or a few epochs are missing (:meth:`axis_warning` says so)."""
         trained = self.epochs[self.epochs > 0]
         if trained.size < 2 or np.array_equal(trained, np.arange(1, trained.size + 1)):
             return None
+        if self.axis_warning() is not None:  # a few epochs missing: that warning says it
+            return None
+        if np.all(np.diff(trained) == 1):  # every epoch, from a later one
+            return (f"{_where(source)}the runs' epochs start at {int(trained[0])}: replay, the "
+                    f"stopping rules and the speedups count from the first recorded one (T = "
+                    f"{trained.size}), so the {int(trained[0]) - 1} epoch(s) before it are not "
+                    "counted")
         return (f"{_where(source)}the runs were evaluated at {trained.size} epochs from "
                 f"{int(trained[0])} to {int(trained[-1])}, not at every epoch: replay, the "
                 "stopping rules and the speedups count each evaluation as one epoch of budget "

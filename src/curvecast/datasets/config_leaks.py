@@ -28,6 +28,12 @@ LEAK_MIN_RUNS = 10
 FAMILY_SIZE = 3
 
 _NUMBERED = re.compile(r"^(.*?)(\d+)$")
+#: Words of a numbered family's name that make it look like a metric's curve (``train_acc_3``),
+#: besides the words of the imported metric's own name; ``n_units_l0`` … (Optuna's per-layer
+#: parameters) has none of them and is a setting.
+_METRIC_WORDS = frozenset({"acc", "accuracy", "loss", "err", "error", "perplexity", "ppl",
+                           "score", "auc", "f1", "rmse", "mse", "mae", "metric", "val", "valid",
+                           "validation", "train", "test", "epoch", "step", "iter"})
 
 
 def suspicious_config_columns(curves: CurveSet) -> list[str]:
@@ -42,7 +48,9 @@ def suspicious_config_columns(curves: CurveSet) -> list[str]:
                         "pandas wrote with the table (to_csv() without index=False): drop them, "
                         "they are features of every predictor")
     families = Counter(m.group(1) for n in names if (m := _NUMBERED.match(n)) and m.group(1))
-    numbered = sorted(prefix for prefix, k in families.items() if k >= FAMILY_SIZE)
+    metric_words = {*_METRIC_WORDS, *re.findall(r"[a-z0-9]+", curves.metric.lower())}
+    numbered = sorted(prefix for prefix, k in families.items() if k >= FAMILY_SIZE and
+                      metric_words & set(re.findall(r"[a-z0-9]+", prefix.lower())))
     if numbered:
         shown = ", ".join(f"{p}<n> ({families[p]} columns)" for p in numbered[:3])
         warnings.append(f"config columns {shown} look like another metric's curve: each is a "

@@ -186,8 +186,9 @@ def from_optuna(storage: str, study: str, *, metric: str | None = None,
     if max_step is not None:
         provenance["max_step"] = max_step
     last = int(long["epoch"].max())
-    ends = [max(t.intermediate_values) for t in kept if t.state is TrialState.COMPLETE
-            and (max_step is None or max(t.intermediate_values) <= max_step)]
+    ends = [max(t.intermediate_values) if max_step is None
+            else min(max(t.intermediate_values), max_step)
+            for t in kept if t.state is TrialState.COMPLETE]
     short = sum(end < last for end in ends)
     if ends and 2 * short > len(ends):  # most complete trials end before the last step
         reporters = [t.number for t in kept if last in t.intermediate_values]

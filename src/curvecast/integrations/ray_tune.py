@@ -331,16 +331,18 @@ class CurvecastScheduler(FIFOScheduler):
         """Fill the epochs before ``epoch`` that ``curve`` lacks from the trial's own
         ``result.json`` (Tune's record of every report): a trial resumed from its checkpoint
         after ``Tuner.restore`` goes on from there, while the scheduler's state was saved when
-        a trial last completed.  Lines that are not a report of the metric are skipped."""
+        a trial last completed.  The latest attempt's reports are taken (a trial that restarted
+        from scratch reported from epoch 1 again in the same file); lines that are not a report
+        of the metric are skipped."""
         local = getattr(trial, "local_path", None)
         path = None if local is None else Path(str(local), "result.json")
         if path is None or not path.is_file():
             return
-        filled = 0
         try:
             lines = path.read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError):
             return
+        latest: dict[int, float] = {}  # the reports of the trial's latest attempt, by epoch
         for line in lines:
             try:
                 report = json.loads(line)
@@ -351,12 +353,16 @@ class CurvecastScheduler(FIFOScheduler):
             earlier = _whole(report.get(self.time_attr))
             if earlier is None or not 1 <= earlier < epoch:
                 continue
-            if earlier not in curve:
-                try:
-                    curve[earlier] = self._value(tid, report[self._metric])
-                except ValueError:
-                    continue
-                filled += 1
+            for later in [e for e in latest if e >= earlier]:  # a restart reports from 1 again
+                del latest[later]
+            try:
+                latest[earlier] = self._value(tid, report[self._metric])
+            except ValueError:
+                continue
+        filled = 0
+        for earlier, value in latest.items():  # Tune's record wins over the saved state's
+            filled += earlier not in curve
+            curve[earlier] = value
         if filled:
             logger.info("curvecast: trial %s resumed at epoch %d: %d earlier epochs read from %s",
                         tid, epoch, filled, path)
