@@ -481,8 +481,9 @@ class PredictiveStopper(Stopper):
         final stretch starts after it).  Decided the first time the rule would stop the trial:
         with probability ``explore`` (the stopper's own generator, seeded, so a study replayed
         in the same order decides the same way) it runs on to ``min(2·tau, last)`` epochs; the
-        answer is kept for the rest of the trial (a Ray Tune scheduler saves it with its state;
-        a resumed ``search`` or a new Optuna pruner process draws again)."""
+        answer is kept for the rest of the trial (a Ray Tune scheduler saves it with its state,
+        and ``search`` in its study, so a resumed one draws on where it stopped; a new Optuna
+        pruner process draws again)."""
         if self.explore == 0.0:
             return 0
         key = (study, config_id)
