@@ -371,3 +371,27 @@ def test_cli_fhyperband_prior_warm_starts_the_rung_predictors(tmp_path: Path) ->
     assert sum(len(t.values) for t in trials) < PLANS[0].epochs
     with pytest.raises(ValueError, match="--prior warm-starts a predictor"):
         scheduler_factory("hyperband", settings, context)
+
+
+def test_a_finished_study_run_with_another_budget_is_refused_and_left_as_it_was(
+        tmp_path: Path) -> None:
+    """A user's review (stop 31): a finished Hyperband study run again with a larger --trials
+    was refused ("its recorded schedule does not replay", naming no option) after its replay had
+    already added the new configs as PENDING trials, which stayed in the study for good.  The
+    replay is one transaction now, and the message names --trials."""
+    workload = SGDDigits()
+
+    def search(trials: int) -> Any:
+        with Store(tmp_path / "h.db") as store:
+            return run_scheduled_search(workload, RandomSampler(workload.space, seed=SEED),
+                                        lambda s: Hyperband(s, eta=3), store, study="h",
+                                        trials=trials, epochs=9, seed=SEED)
+
+    search(20)
+    with Store(tmp_path / "h.db") as store:
+        before = [(t.number, t.state) for t in store.trials("h")]
+    with pytest.raises(ValueError, match=r"does not replay .*--trials among them"):
+        search(30)
+    with Store(tmp_path / "h.db") as store:
+        assert [(t.number, t.state) for t in store.trials("h")] == before
+        assert TrialState.PENDING not in {state for _, state in before}

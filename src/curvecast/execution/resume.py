@@ -171,6 +171,18 @@ class JournaledScheduler(Scheduler):
         mirror = live.sync()
         history = mirror.history(live.study)
         running: dict[int, Job] = {}
+        # one transaction: a schedule that does not replay leaves no trial the replay drew
+        # (a Hyperband study's searcher adds the configs it is asked for to the study)
+        with live.store.transaction():
+            self._replay(saved, mirror, history, running)
+        self.journal = list(saved)
+        self.resumed = list(running.values())
+
+    def _replay(self, saved: list[list[Any]], mirror: Any, history: History,
+                running: dict[int, Job]) -> None:
+        """Replay the journal ``saved`` into ``inner`` (see the class docstring), collecting the
+        jobs journaled but not ended in ``running``."""
+        live = self.live
         for event in saved:
             number = int(event[1])
             if event[0] == "job":
@@ -178,7 +190,9 @@ class JournaledScheduler(Scheduler):
                 if job != Job(f"t{number}", int(event[2])):
                     raise ValueError(f"study {live.study!r}: its recorded schedule does not "
                                      f"replay ({job} instead of t{number} to {event[2]} "
-                                     "epochs); rerun with the study's settings")
+                                     "epochs); rerun with the study's settings (--trials "
+                                     "among them: a Hyperband study's budget shapes its "
+                                     "brackets)")
                 running[number] = job
                 continue
             tau = int(event[2])
@@ -190,8 +204,6 @@ class JournaledScheduler(Scheduler):
             self.inner.job_ended(mirror.trial(number, tau), history,
                                  None if data is None else Decision.from_record(data))
             del running[number]
-        self.journal = list(saved)
-        self.resumed = list(running.values())
 
     def next_job(self) -> Job | None:
         if self.resumed:
