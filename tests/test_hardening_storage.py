@@ -198,3 +198,22 @@ def test_export_says_which_trials_are_partial_curves(tmp_path: Path) -> None:
     said = " ".join(result.stdout.split())
     assert "note: 1 failed, 1 stopped: partial curves, up to their last recorded epoch" in said
     assert "`data import optuna` leaves failed trials out" in said
+
+
+def test_export_calls_an_interrupted_trial_interrupted(tmp_path: Path) -> None:
+    """A user's review (stop 31): a trial whose process was killed, listed as "interrupted" by
+    `show` and `studies`, was "running" in `export`'s note and provenance."""
+    db = tmp_path / "s.db"
+    make_study(db)
+    with Store(db) as store:
+        import socket
+
+        gone = f"{socket.gethostname()}:{2**22 + 17}:dead"  # a pid above Linux's maximum
+        store.add_trial("s", {"lr": 0.5}, state=TrialState.RUNNING, worker=gone)
+        store.record_value("s", 2, 1, 0.6, 0.5)
+        assert store.trials("s")[2].shown_state == "interrupted"
+    result = CliRunner().invoke(app, ["export", "--storage", f"sqlite:///{db}", "--study", "s",
+                                      "--out", str(tmp_path / "e.parquet")])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.stdout.split())
+    assert "1 interrupted" in said and "running" not in said

@@ -181,3 +181,24 @@ def test_a_diverged_stop_borrows_no_earlier_prediction(tmp_path: Path) -> None:
     assert row[4:6] == ["–", "–"], row  # predicted final ± σ, P(worse)
     low, high = axes[0].get_ylim()  # type: ignore[attr-defined]
     assert -1 < low and high < 2, (low, high)
+
+
+def test_a_complete_trial_that_ended_diverged_is_counted_in_words(tmp_path: Path) -> None:
+    """A user's review (stop 31): the header said "trained to the end 3" and the top table "The
+    2 best of the 2 trials trained to the end": the third had trained to the end and ended at
+    inf.  The table's sentence now counts only finite finals, and says how many ended
+    diverged."""
+    import math
+
+    db = tmp_path / "d.db"
+    with Store(db) as store:
+        store.create_study("d", metric="val_rmse", direction="minimize")
+        for number, values in enumerate(([0.9, 0.5], [0.8, 0.4], [0.7, math.inf])):
+            store.add_trial("d", {"lr": 0.1 * (number + 1)})
+            for epoch, value in enumerate(values, 1):
+                store.record_value("d", number, epoch, value)
+            store.set_state("d", number, TrialState.COMPLETE)
+        info, trials = store.study_info("d"), store.trials("d")
+    page = write_study_report(info, trials, tmp_path / "r.html").read_text()
+    assert ("The 2 best of the 2 trials trained to the end with a finite final val_rmse, by that "
+            "value (1 more was trained to the end but ended diverged, NaN or ±inf).") in page

@@ -246,9 +246,13 @@ def _trial_sections(trials: Sequence[StoredTrial], ranked: Sequence[StoredTrial]
                     told: Mapping[int, Told] | None, metric: str) -> list[str]:
     """The top configurations and the table of every trial."""
     body: list[str] = []
+    complete = sum(t.state is TrialState.COMPLETE for t in trials)
+    diverged = complete - len(ranked)
+    left = (f" ({diverged} more {'was' if diverged == 1 else 'were'} trained to the end but "
+            "ended diverged, NaN or ±inf)" if diverged > 0 else "")
     body.append(f"<h2>Top configurations</h2><p class='muted'>The {min(TOP, len(ranked))} best "
-                f"of the {len(ranked)} trials trained to the end, by final {_html.esc(metric)}."
-                "</p>")
+                f"of the {len(ranked)} trials trained to the end with a finite final "
+                f"{_html.esc(metric)}, by that value{left}.</p>")
     body.append(_top_table(ranked) if ranked else "<p>No trial was trained to the end yet.</p>")
     header = ["trial", "state", "epochs", "last value", "predicted final ± σ", "P(worse)"]
     if told is not None:

@@ -364,7 +364,7 @@ class Store(SQLiteFile):
             long, configs, metric=info["metric"], direction=info["direction"],
             epochs=np.arange(1, last + 1),
             provenance={"study": study, "storage": str(self.path), "settings": info["settings"],
-                        "states": {f"t{t.number}": t.state.value for t in trials}},
+                        "states": {f"t{t.number}": t.shown_state for t in trials}},
             source=f"{self.path}:{study}")
 
 
