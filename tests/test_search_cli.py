@@ -146,3 +146,20 @@ def test_searchers_drive_real_training_and_resume(tmp_path: Path, workload: str,
         assert store.get_study_state("q", "searcher")
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 5
     assert len({json.dumps(t.config, sort_keys=True) for t in trials}) == 5
+
+
+def test_the_summary_counts_trials_still_running_elsewhere(tmp_path: Path) -> None:
+    """A user's review (stop 31): with two processes on one study, the first to finish printed
+    its counts as if the study were done, leaving out the trial the other was still training."""
+    db = tmp_path / "r.db"
+    first = curvecast(*search_args(db, "--study", "r", "--trials", "2", "--stopper", "never",
+                                   "--workload", "friedman-sgd"))
+    assert first.returncode == 0, first.stderr
+    with Store(db) as store:  # a trial another machine's search is training (fresh heartbeat)
+        config = dict(store.trials("r")[0].config)
+        store.add_trial("r", config, state=TrialState.RUNNING, worker="other-host:4242:abcd")
+    again = curvecast(*search_args(db, "--study", "r", "--trials", "3", "--stopper", "never",
+                                   "--workload", "friedman-sgd"))
+    assert again.returncode == 0, again.stderr
+    said = " ".join(again.stdout.split())
+    assert "2 complete, 0 stopped early, 0 failed, 1 still running (in another process" in said

@@ -170,8 +170,10 @@ def _print_result(result: SearchResult, summary: list[str], study: str, storage:
     """The end of a search: its counts, :func:`study_summary`'s lines (what ``show`` repeats)
     and the best trial's config."""
     p = result.progress
+    elsewhere = (f", {p.running} still running (in another process, or interrupted: `show` "
+                 "tells which)" if p.running else "")
     console.print(f"study {study!r} in {storage}: {p.complete} complete, {p.stopped} stopped "
-                  f"early, {p.failed} failed")
+                  f"early, {p.failed} failed{elsewhere}")
     for line in summary:
         console.print(line, highlight=False, markup=False)
     if result.best_config is not None:
