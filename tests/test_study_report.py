@@ -202,3 +202,24 @@ def test_a_complete_trial_that_ended_diverged_is_counted_in_words(tmp_path: Path
     page = write_study_report(info, trials, tmp_path / "r.html").read_text()
     assert ("The 2 best of the 2 trials trained to the end with a finite final val_rmse, by that "
             "value (1 more was trained to the end but ended diverged, NaN or ±inf).") in page
+
+
+def test_a_study_whose_every_complete_trial_diverged_says_so_once(tmp_path: Path) -> None:
+    """A regression review (stop 31): with every complete trial ended at inf or NaN, the page
+    said "the 0 best of the 0 trials … (2 more were trained to the end …)" above "No trial was
+    trained to the end yet"."""
+    import math
+
+    with Store(tmp_path / "d.db") as store:
+        store.create_study("d", metric="val_rmse", direction="minimize")
+        for number, values in enumerate(([0.9, math.inf], [0.8, math.nan], [0.7])):
+            store.add_trial("d", {"lr": 0.1 * (number + 1)})
+            for epoch, value in enumerate(values, 1):
+                store.record_value("d", number, epoch, value)
+            store.set_state("d", number, TrialState.STOPPED if number == 2
+                            else TrialState.COMPLETE)
+        info, trials = store.study_info("d"), store.trials("d")
+    page = write_study_report(info, trials, tmp_path / "r.html").read_text()
+    assert ("No trial trained to the end has a finite final val_rmse: the 2 that were ended "
+            "diverged (NaN or ±inf).") in page
+    assert "The 0 best" not in page and "No trial was trained to the end yet" not in page

@@ -137,9 +137,10 @@ class _SharedExplorationFIFO(FIFO):
     on, to which epoch — lives in the study (:data:`EXPLORATION_STATE`), so that a resumed
     search draws on where the interrupted one stopped and keeps its promises, and the processes
     of one study draw from one sequence.  The state is read before each decision and written
-    after it when it changed (not under one lock: a decision may fit a model; two processes
-    deciding at the same moment may draw the same number, which exploration can bear).  A
-    stopper without exploration decides as under FIFO."""
+    after it when it changed, merged with what another process saved meanwhile (the trials let
+    run on are the union; the decision itself is not under the lock, as it may fit a model, so
+    two processes deciding at the same moment may draw the same number, which exploration can
+    bear).  A stopper without exploration decides as under FIFO."""
 
     def __init__(self, live: Any, searcher: Any, stopper: Stopper) -> None:
         super().__init__(searcher, stopper)
@@ -151,13 +152,22 @@ class _SharedExplorationFIFO(FIFO):
             return super().report(trial, history, until)
         store, study = self.live.store, self.live.study
         saved = store.get_study_state(study, EXPLORATION_STATE)
-        if saved is not None:
-            stopper.load_exploration_state(history.study, saved)
+        if saved is not None:  # the study's draws, and every process's promises with this one's
+            mine = stopper.exploration_state(history.study)
+            stopper.load_exploration_state(history.study, {
+                **saved, "runs_on": {**mine["runs_on"], **saved["runs_on"]}})
         before = stopper.exploration_state(history.study)
         decision = super().report(trial, history, until)
         after = stopper.exploration_state(history.study)
         if after != before:
-            store.set_study_state(study, EXPLORATION_STATE, after)
+            with store.transaction():  # merged with what another process saved meanwhile
+                current = store.get_study_state(study, EXPLORATION_STATE) or {}
+                merged = {"runs_on": {**current.get("runs_on", {}), **after["runs_on"]},
+                          "generator": after["generator"],
+                          "n_explored": int(current.get("n_explored", 0))
+                          + after["n_explored"] - before["n_explored"]}
+                store.set_study_state(study, EXPLORATION_STATE, merged)
+            stopper.load_exploration_state(history.study, merged)
         return decision
 
 

@@ -250,10 +250,17 @@ def _trial_sections(trials: Sequence[StoredTrial], ranked: Sequence[StoredTrial]
     diverged = complete - len(ranked)
     left = (f" ({diverged} more {'was' if diverged == 1 else 'were'} trained to the end but "
             "ended diverged, NaN or ±inf)" if diverged > 0 else "")
-    body.append(f"<h2>Top configurations</h2><p class='muted'>The {min(TOP, len(ranked))} best "
-                f"of the {len(ranked)} trials trained to the end with a finite final "
-                f"{_html.esc(metric)}, by that value{left}.</p>")
-    body.append(_top_table(ranked) if ranked else "<p>No trial was trained to the end yet.</p>")
+    body.append("<h2>Top configurations</h2>")
+    if ranked:
+        body.append(f"<p class='muted'>The {min(TOP, len(ranked))} best of the {len(ranked)} "
+                    f"trials trained to the end with a finite final {_html.esc(metric)}, by "
+                    f"that value{left}.</p>")
+        body.append(_top_table(ranked))
+    elif diverged:
+        body.append(f"<p>No trial trained to the end has a finite final {_html.esc(metric)}: "
+                    f"the {diverged} that were ended diverged (NaN or ±inf).</p>")
+    else:
+        body.append("<p>No trial was trained to the end yet.</p>")
     header = ["trial", "state", "epochs", "last value", "predicted final ± σ", "P(worse)"]
     if told is not None:
         header += ["ε", "reward told"]
