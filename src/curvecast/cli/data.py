@@ -299,8 +299,8 @@ OutOption = Annotated[Path, typer.Option(help="Parquet file to write.")]
 MetricOption = Annotated[str, typer.Option(help="The metric's name, e.g. val_accuracy.")]
 DirectionOption = Annotated[str, typer.Option(help="maximize or minimize.")]
 DivergedOption = Annotated[float | None, typer.Option(
-    help="What a diverged run's NaN or inf counts as (e.g. the metric of predicting the mean); "
-         "default: the worst value seen in the file.")]
+    help="What a diverged run's NaN or inf counts as (e.g. chance accuracy, or the RMSE of "
+         "predicting the mean); default: the worst value seen in the file.")]
 
 
 @import_app.command("table")
