@@ -265,8 +265,11 @@ def run_optuna_study(values: np.ndarray, sign: float, pruner: Any, trials: int,
                 raise optuna.TrialPruned()
         return float(values[i, -1])
 
+    # a fixed name: Optuna's HyperbandPruner puts each trial in a bracket by a hash of the study's
+    # name and the trial's number, so a random name (the default) made its rows irreproducible
     study = optuna.create_study(direction="maximize" if sign > 0 else "minimize", pruner=pruner,
-                                sampler=optuna.samplers.RandomSampler(seed=seed), storage=storage)
+                                sampler=optuna.samplers.RandomSampler(seed=seed), storage=storage,
+                                study_name=f"benchmark-seed-{seed}")
     study.optimize(objective, n_trials=trials)
     if studies is not None:
         studies.append(study)
