@@ -3,8 +3,9 @@ default rule's settings chosen leave-one-data-set-out.
 
 * **replay** (``curvecast simulate`` semantics): random search visits every complete config of
   a data set once, in ``--orderings`` seeded random orders; rules: curvecast's default
-  ``PredictiveStopper()``, ``MedianRule()``, ``ASHA()``, ``NeverStop()``, and (``--paper``, slow)
-  the paper's ``PredictiveStopper.paper()``.
+  ``PredictiveStopper()``, ``MedianRule()``, ``ASHA()``, and (``--paper``, slow) the paper's
+  ``PredictiveStopper.paper()`` (no stopping is every config's T epochs, computed, not replayed;
+  metaqnn_cifar10's ``never`` row in the JSON is from an early run).
 * **optuna**: an Optuna client, as a user runs it: ``--trials`` 200-trial studies, ``--seeds``
   10 seeds, ``RandomSampler(seed)`` picks a recorded config per trial (with replacement), the
   trial reports its recorded curve epoch by epoch and asks ``should_prune()``; pruners:
@@ -134,9 +135,9 @@ def chain(features: str, links: str, spread: str, configs: str) -> Predictor:
                             bound="targets", trim_worse=None)
     if configs == "all+kernel":
         return KernelChain(chain=chain(features, links, spread, "all"))
-    if configs == "all+run":
+    if configs == "all+run":  # (no trim, as when it was measured: stop 28 made trim the default)
         return HorizonChain(features=features, links=links, spread=spread, config_links="all",
-                            bound="targets+run")
+                            bound="targets+run", trim_worse=None)
     if configs.startswith("all+trim"):
         return HorizonChain(features=features, links=links, spread=spread, config_links="all",
                             bound="targets", trim_worse=float(configs.removeprefix("all+trim")))
