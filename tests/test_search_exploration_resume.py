@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from curvecast.execution.live import EXPLORATION_STATE, run_search
+from curvecast.execution.live import run_search
+from curvecast.execution.shared import EXPLORATION_STATE, SharedExplorationFIFO
 from curvecast.search import RandomSampler
 from curvecast.stopping import PredictiveStopper
 from curvecast.store import Store
@@ -54,7 +55,6 @@ def test_two_processes_keep_each_others_promises(tmp_path: Path) -> None:
 
     import numpy as np
 
-    from curvecast.execution.live import _SharedExplorationFIFO
     from curvecast.stopping import Action, Decision
 
     # a seed whose first two draws are "let run on" (< 0.5) for both schedulers' first trials
@@ -79,7 +79,7 @@ def test_two_processes_keep_each_others_promises(tmp_path: Path) -> None:
     with Store(db) as store:
         store.create_study("s", metric="acc", direction="maximize")
     stores = [Store(db), Store(db)]
-    a, b = (_SharedExplorationFIFO(SimpleNamespace(store=s, study="s"), None,
+    a, b = (SharedExplorationFIFO(SimpleNamespace(store=s, study="s"), None,
                                    RuleSaysStop(explore=0.5, seed=seed)) for s in stores)
     history = SimpleNamespace(study="s")
 

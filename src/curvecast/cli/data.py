@@ -219,8 +219,9 @@ def _saved(curves: CurveSet, source: str, out: Path, paper: bool = False) -> Non
         err_console.print(f"note: {source}: {counted(replaced, 'report')} replaced: trials "
                           "restored from a checkpoint reported those epochs again, and the later "
                           "reports are kept", markup=False, highlight=False)
+    spike = None if paper else curves.spike_warning(source)
     for warning in (curves.gap_warning(source), curves.range_warning(source),
-                    curves.axis_warning(source)):
+                    curves.axis_warning(source), spike):
         if warning is not None:
             err_console.print(f"warning: {warning}", markup=False, highlight=False)
     spacing = curves.spacing_note(source)
@@ -228,7 +229,6 @@ def _saved(curves: CurveSet, source: str, out: Path, paper: bool = False) -> Non
         err_console.print(f"note: {spacing}", markup=False, highlight=False)
     if not paper:
         _config_notes(curves, source)
-        _diverged_fill_warning(curves, source)
 
 
 def _short_runs_note(curves: CurveSet, source: str) -> None:
@@ -254,29 +254,6 @@ def _with_diverged_value(curves: CurveSet, value: float | None) -> CurveSet:
     import dataclasses
 
     return dataclasses.replace(curves, diverged_value=value)
-
-
-def _diverged_fill_warning(curves: CurveSet, source: str) -> None:
-    """Warn when diverged runs count as a worst value far outside the bulk of the values seen
-    (one run that spiked to 1e6 before it diverged): every diverged run's final value is then
-    that value, and an R² or a stopping rule's reference measures it rather than the runs."""
-    import numpy as np
-
-    seen = curves.values[curves.observed]
-    finite = seen[np.isfinite(seen)]
-    if curves.diverged_value is not None or finite.size == seen.size or finite.size < 10:
-        return
-    low, high = (float(v) for v in np.percentile(finite, [1, 99]))
-    fill = curves.diverged_fill
-    if high > low and max(low - fill, fill - high) > 10 * (high - low):
-        n = int((~np.isfinite(curves.values) & curves.observed).any(axis=1).sum())
-        err_console.print(
-            f"warning: {source}: {counted(n, 'run')} diverged (NaN or inf) and count as the worst "
-            f"value seen, {fill:.4g}, more than 10 times the spread of the values seen (98 % of "
-            f"them lie in {low:.4g} to {high:.4g}) outside it: R² and the rules' comparisons "
-            "would measure that value; pass --diverged-value (e.g. the value of a model that "
-            "learnt nothing: chance accuracy, or the RMSE of predicting the mean) to say what "
-            "a diverged run counts as", markup=False, highlight=False)
 
 
 def _config_notes(curves: CurveSet, source: str) -> None:

@@ -28,6 +28,7 @@ from curvecast.curves.errors import CurveSetFormatError
 from curvecast.curves.errors import where as _where
 from curvecast.curves.long import long_to_arrays, whole_epochs
 from curvecast.curves.parquet import StoredCurves, read_parquet, write_parquet
+from curvecast.curves.wording import counted
 
 
 @dataclass(frozen=True, eq=False)
@@ -189,6 +190,29 @@ class CurveSet:
         return (f"{_where(source)}{cells} empty value(s) lie before a later epoch's value of the "
                 "same run; each counts as a diverged report (the worst value): fill them in, or "
                 "leave the run's later epochs empty if it stopped there")
+
+    def spike_warning(self, source: str | None = None) -> str | None:
+        """A one-line warning when diverged runs count as a worst value far outside the bulk of
+        the values seen (one run that spiked to 1e6 before it diverged, with no
+        ``diverged_value``): every diverged run's final value is then that value, and an R² or a
+        stopping rule's reference measures it rather than the runs.  "Far": more than 10 times
+        the spread of the middle 98 % of the finite values beyond it.  None otherwise, or with
+        fewer than 10 finite values."""
+        seen = self.values[self.observed]
+        finite = seen[np.isfinite(seen)]
+        if self.diverged_value is not None or finite.size == seen.size or finite.size < 10:
+            return None
+        low, high = (float(v) for v in np.percentile(finite, [1, 99]))
+        fill = self.diverged_fill
+        if not (high > low and max(low - fill, fill - high) > 10 * (high - low)):
+            return None
+        n = int((~np.isfinite(self.values) & self.observed).any(axis=1).sum())
+        return (f"{_where(source)}{counted(n, 'run')} diverged (NaN or inf) and count as the worst value "
+                f"seen, {fill:.4g}, more than 10 times the spread of the values seen (98 % of "
+                f"them lie in {low:.4g} to {high:.4g}) outside it: R² and the rules' comparisons "
+                "would measure that value; pass --diverged-value (e.g. the value of a model that "
+                "learnt nothing: chance accuracy, or the RMSE of predicting the mean) to say what "
+                "a diverged run counts as")
 
     def axis_warning(self, source: str | None = None) -> str | None:
         """A one-line warning when the epoch axis skips a few of the epochs its spacing implies

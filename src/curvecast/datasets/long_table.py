@@ -30,14 +30,13 @@ __all__ = ["LONG_COLUMNS", "from_long_table"]
 #: The columns of a long table (``seconds`` optional).
 LONG_COLUMNS = ("config_id", "epoch", "value", "seconds")
 
-
-
 #: What an empty value of a long Parquet file says: pandas' ``to_parquet`` writes NaN as null.
 _EMPTY_PARQUET_VALUE = (
     "is null (a row is one observation). If it is a diverged run's NaN: pandas' to_parquet "
     "writes NaN as null; write the table with pyarrow, pa.table({..., 'value': pa.array(values, "
     "from_pandas=False)}), or as CSV (to_csv(na_rep='nan')); if the epoch was not reached, leave "
     "the row out")
+
 
 def _first(mask: np.ndarray) -> int | None:
     return int(np.flatnonzero(mask)[0]) if mask.any() else None

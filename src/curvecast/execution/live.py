@@ -26,6 +26,7 @@ from curvecast.execution.resume import SharedSearcher
 from curvecast.execution.shared import (
     GRACE,
     HEARTBEAT,
+    SharedExplorationFIFO,
     ask_shared,
     load_shared,
     open_live,
@@ -35,8 +36,8 @@ from curvecast.execution.shared import (
 from curvecast.execution.store_recorder import StoreRecorder
 from curvecast.execution.study import Progress, SearchResult, search_result
 from curvecast.execution.training import train_study
-from curvecast.search import FIFO, ConfigSearcher
-from curvecast.stopping import PredictiveStopper, Stopper
+from curvecast.search import ConfigSearcher
+from curvecast.stopping import Stopper
 from curvecast.store import Store
 from curvecast.workloads._base import Workload
 
@@ -120,55 +121,12 @@ def run_search(
     if on_progress:  # the study's state before this call trains anything (a finished study: all)
         on_progress(progress)
     recorder = StoreRecorder(live, progress, every_decision=True, on_progress=on_progress)
-    scheduler = _SharedExplorationFIFO(live, SharedSearcher(live, searcher, trials, grace),
-                                       stopper)
+    scheduler = SharedExplorationFIFO(live, SharedSearcher(live, searcher, trials, grace),
+                                      stopper)
     train_study(live, scheduler, recorder, trials=trials, workers=workers, heartbeat=heartbeat,
                 executor=executor)
     live.sync()
     return search_result(store, study, live.mirror.update(progress), epochs)
-
-
-#: The study-state key of the predictive stopper's exploration (its draws and promises).
-EXPLORATION_STATE = "exploration"
-
-
-class _SharedExplorationFIFO(FIFO):
-    """FIFO whose stopper's exploration — the generator it draws from and the trials it let run
-    on, to which epoch — lives in the study (:data:`EXPLORATION_STATE`), so that a resumed
-    search draws on where the interrupted one stopped and keeps its promises, and the processes
-    of one study draw from one sequence.  The state is read before each decision and written
-    after it when it changed, merged with what another process saved meanwhile (the trials let
-    run on are the union; the decision itself is not under the lock, as it may fit a model, so
-    two processes deciding at the same moment may draw the same number, which exploration can
-    bear).  A stopper without exploration decides as under FIFO."""
-
-    def __init__(self, live: Any, searcher: Any, stopper: Stopper) -> None:
-        super().__init__(searcher, stopper)
-        self.live = live
-
-    def report(self, trial: Any, history: Any, until: int) -> Any:
-        stopper = self.stopper
-        if not isinstance(stopper, PredictiveStopper) or not stopper.explore:
-            return super().report(trial, history, until)
-        store, study = self.live.store, self.live.study
-        saved = store.get_study_state(study, EXPLORATION_STATE)
-        if saved is not None:  # the study's draws, and every process's promises with this one's
-            mine = stopper.exploration_state(history.study)
-            stopper.load_exploration_state(history.study, {
-                **saved, "runs_on": {**mine["runs_on"], **saved["runs_on"]}})
-        before = stopper.exploration_state(history.study)
-        decision = super().report(trial, history, until)
-        after = stopper.exploration_state(history.study)
-        if after != before:
-            with store.transaction():  # merged with what another process saved meanwhile
-                current = store.get_study_state(study, EXPLORATION_STATE) or {}
-                merged = {"runs_on": {**current.get("runs_on", {}), **after["runs_on"]},
-                          "generator": after["generator"],
-                          "n_explored": int(current.get("n_explored", 0))
-                          + after["n_explored"] - before["n_explored"]}
-                store.set_study_state(study, EXPLORATION_STATE, merged)
-            stopper.load_exploration_state(history.study, merged)
-        return decision
 
 
 def check_prior(prior: CurveSet, workload: Workload, source: str,

@@ -1,7 +1,8 @@
 """A real search's study in the store, as every process of it sees it: :func:`open_study` (create
 it, or check a rerun repeats its settings) and the study's one searcher, whose state lives in the
 store (:func:`load_shared`, :func:`ask_shared`, :func:`tell_shared`) so that several processes —
-and every rerun — ask and tell through one state."""
+and every rerun — ask and tell through one state; and the predictive stopper's exploration, kept
+in the store the same way (:class:`SharedExplorationFIFO`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from curvecast.execution.study import LiveStudy, StudyMirror
-from curvecast.search import ConfigSearcher
+from curvecast.search import FIFO, ConfigSearcher, Searcher
+from curvecast.stopping import Decision, History, PredictiveStopper, Stopper, Trial
 from curvecast.store import GRACE, Store, TrialState, worker_id
 from curvecast.workloads._base import Workload
 
@@ -17,7 +19,8 @@ from curvecast.workloads._base import Workload
 #: ``GRACE``, the store's, is how long without one before another process may take a trial over).
 HEARTBEAT = 10.0
 
-__all__ = ["GRACE", "HEARTBEAT", "ask_shared", "load_shared", "open_live", "open_study", "tell_shared"]
+__all__ = ["EXPLORATION_STATE", "GRACE", "HEARTBEAT", "SharedExplorationFIFO", "ask_shared",
+           "load_shared", "open_live", "open_study", "tell_shared"]
 
 
 #: Settings of a study that a rerun (a resume, or another process joining) must repeat.
@@ -132,3 +135,46 @@ def open_live(store: Store, study: str, workload: Workload, epochs: int, seed: i
                      StudyMirror(workload, epochs))
     live.sync()
     return live
+
+
+#: The study-state key of the predictive stopper's exploration (its draws and promises).
+EXPLORATION_STATE = "exploration"
+
+
+class SharedExplorationFIFO(FIFO):
+    """FIFO whose stopper's exploration — the generator it draws from and the trials it let run
+    on, to which epoch — lives in the study (:data:`EXPLORATION_STATE`), so that a resumed
+    search draws on where the interrupted one stopped and keeps its promises, and the processes
+    of one study draw from one sequence.  The state is read before each decision and written
+    after it when it changed, merged with what another process saved meanwhile (the trials let
+    run on are the union; the decision itself is not under the lock, as it may fit a model, so
+    two processes deciding at the same moment may draw the same number, which exploration can
+    bear).  A stopper without exploration decides as under FIFO."""
+
+    def __init__(self, live: LiveStudy, searcher: Searcher, stopper: Stopper) -> None:
+        super().__init__(searcher, stopper)
+        self.live = live
+
+    def report(self, trial: Trial, history: History, until: int) -> Decision:
+        stopper = self.stopper
+        if not isinstance(stopper, PredictiveStopper) or not stopper.explore:
+            return super().report(trial, history, until)
+        store, study = self.live.store, self.live.study
+        saved = store.get_study_state(study, EXPLORATION_STATE)
+        if saved is not None:  # the study's draws, and every process's promises with this one's
+            mine = stopper.exploration_state(history.study)
+            stopper.load_exploration_state(history.study, {
+                **saved, "runs_on": {**mine["runs_on"], **saved["runs_on"]}})
+        before = stopper.exploration_state(history.study)
+        decision = super().report(trial, history, until)
+        after = stopper.exploration_state(history.study)
+        if after != before:
+            with store.transaction():  # merged with what another process saved meanwhile
+                current = store.get_study_state(study, EXPLORATION_STATE) or {}
+                merged = {"runs_on": {**current.get("runs_on", {}), **after["runs_on"]},
+                          "generator": after["generator"],
+                          "n_explored": int(current.get("n_explored", 0))
+                          + after["n_explored"] - before["n_explored"]}
+                store.set_study_state(study, EXPLORATION_STATE, merged)
+            stopper.load_exploration_state(history.study, merged)
+        return decision
