@@ -537,3 +537,27 @@ def test_a_resumed_trial_that_restarted_earlier_takes_its_latest_attempts_epochs
     scheduler.on_trial_add(None, trial)
     scheduler.on_trial_result(None, trial, {"acc": 0.95, "training_iteration": 5})
     assert scheduler.curve(trial.trial_id) == pytest.approx([0.91, 0.92, 0.93, 0.94, 0.95])
+
+
+def test_a_trial_reporting_every_fifth_epoch_has_its_file_read_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A re-read of stop 31's fill: a trial that reports every 5th epoch has a gap before every
+    report, and its result.json was read again at each one (the whole file per report).  A file
+    that gave no earlier epoch is not read again."""
+    trial = fake_trial(0)
+    trial.local_path = str(tmp_path)
+    (tmp_path / "result.json").write_text("")
+    reads: list[Path] = []
+    original = Path.read_text
+
+    def counting(self: Path, *args: Any, **kwargs: Any) -> str:
+        if self.name == "result.json":
+            reads.append(self)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", counting)
+    scheduler = CurvecastScheduler(max_t=50, metric="acc", mode="max")
+    scheduler.on_trial_add(None, trial)
+    for epoch in range(5, 51, 5):
+        scheduler.on_trial_result(None, trial, {"acc": epoch / 100, "training_iteration": epoch})
+    assert len(reads) == 1

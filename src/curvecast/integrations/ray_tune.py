@@ -200,6 +200,8 @@ class CurvecastScheduler(FIFOScheduler):
         self._checked_state_dir = False
         #: the metric and mode given to the constructor (a new Tune run starts from them)
         self._given = (metric, mode)
+        #: trials whose result.json gave no earlier epoch (not read again; a copy reads anew)
+        self._nothing_earlier: set[str] = set()
 
     # ------------------------------------------------------------------ Tune's interface
     def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:
@@ -272,8 +274,9 @@ class CurvecastScheduler(FIFOScheduler):
         curve = self._curves.setdefault(tid, {})
         for later in [e for e in curve if e >= epoch]:  # a restarted trial reports again from 1
             del curve[later]
-        if epoch > 1 and epoch - 1 not in curve:  # resumed from a checkpoint after a restore
-            self._fill_from_results(trial, tid, curve, epoch)
+        unread = self.__dict__.setdefault("_nothing_earlier", set())  # (pickled before it)
+        if epoch > 1 and epoch - 1 not in curve and tid not in unread:
+            self._fill_from_results(trial, tid, curve, epoch)  # resumed after a restore?
         curve[epoch] = self._value(tid, result[self._metric])
         if epoch >= self.max_t:  # complete: trained for max_t epochs
             if tid not in self._completed and self._is_complete(tid):
@@ -333,15 +336,14 @@ class CurvecastScheduler(FIFOScheduler):
         after ``Tuner.restore`` goes on from there, while the scheduler's state was saved when
         a trial last completed.  The latest attempt's reports are taken (a trial that restarted
         from scratch reported from epoch 1 again in the same file); lines that are not a report
-        of the metric are skipped."""
+        of the metric are skipped.  A trial whose file gives no earlier epoch is not read again
+        (one that reports every k-th epoch would otherwise be read at every report)."""
         local = getattr(trial, "local_path", None)
         path = None if local is None else Path(str(local), "result.json")
-        if path is None or not path.is_file():
-            return
         try:
-            lines = path.read_text(encoding="utf-8").splitlines()
+            lines = [] if path is None else path.read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError):
-            return
+            lines = []
         latest: dict[int, float] = {}  # the reports of the trial's latest attempt, by epoch
         for line in lines:
             try:
@@ -366,6 +368,8 @@ class CurvecastScheduler(FIFOScheduler):
         if filled:
             logger.info("curvecast: trial %s resumed at epoch %d: %d earlier epochs read from %s",
                         tid, epoch, filled, path)
+        else:  # its file holds no earlier epoch (a trial that reports every k-th): not read again
+            self._nothing_earlier.add(tid)
 
     def _value(self, tid: str, value: Any) -> float:
         """A reported metric as a float: None counts as NaN (a diverged report, curvecast's one
@@ -580,6 +584,7 @@ class CurvecastScheduler(FIFOScheduler):
         self._curves, self._configs, self._completed = {}, {}, []
         self._prefix, self._table, self._view, self._dirty = {}, None, None, set()
         self.decisions_, self.n_stopped_ = {}, 0
+        self._nothing_earlier = set()
 
     def _autosave(self) -> None:
         if self._state_dir is None:
@@ -590,6 +595,7 @@ class CurvecastScheduler(FIFOScheduler):
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_checked_state_dir"] = False  # look again in the (possibly moved) experiment
+        state["_nothing_earlier"] = set()  # a restored copy reads the trials' files again
         return state
 
     # ------------------------------------------------------------------ results
