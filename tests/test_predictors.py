@@ -174,3 +174,23 @@ def test_fractional_epochs_are_refused_not_cut() -> None:
     long["epoch"] = [1.0, 2.0]  # whole numbers written as floats are fine
     assert CurveSet.from_long(long, pd.DataFrame(index=["a"]), metric="acc",
                               direction="max").epochs.tolist() == [1, 2]
+
+
+@pytest.mark.parametrize("name", ["chain", "last", "srm"])
+def test_a_diverged_run_to_predict_counts_as_the_fitted_curves_diverged_value(name: str) -> None:
+    from curvecast.predictors import HorizonChain
+
+    train = synthetic(n=60, seed=3)
+    model = {"chain": HorizonChain(), "last": LastSeenValue(), "srm": SRM(n_draws=3)}[name]
+    model.fit(train)
+    T = train.n_epochs
+    partial = np.full((1, T), np.nan)
+    partial[0, :3] = [0.80, 0.85, np.nan]  # diverged at its third epoch
+    observed = np.zeros((1, T), dtype=bool)
+    observed[0, :3] = True
+    query = CurveSet(values=partial, observed=observed, epochs=train.epochs, metric=train.metric,
+                     direction=train.direction, configs=train.configs.iloc[[0]])
+    direct = model.predict(query.configs, partial[:, :3]).mean
+    assert model.predict_curves(query, 3).mean == pytest.approx(direct)
+    if name == "last":  # the fitted set's worst value, not the query's own (0.80)
+        assert direct[0] == pytest.approx(train.diverged_fill)

@@ -146,6 +146,9 @@ class Predictor(ABC):
     def predict_curves(self, curves: CurveSet, tau: int) -> Prediction:
         """Predict for every config of ``curves`` from its first ``tau`` trained epochs.
 
+        A NaN or ±inf report of ``curves`` counts as the *fitted* curves' diverged value, as in
+        :meth:`predict` (not as the worst value of ``curves`` themselves).
+
         Raises:
             ValueError: ``tau`` is off the axis, or some config was not observed for its first
                 ``tau`` epochs (an epoch never reached is not a diverged report: subset those
@@ -162,7 +165,7 @@ class Predictor(ABC):
                              f"their first {tau} epochs ({', '.join(map(repr, ids))}{more}): "
                              "predict them from fewer epochs, or leave them out with "
                              "curves.subset(...)")
-        return self.predict(trained.configs, trained.filled_values()[:, :tau])
+        return self.predict(trained.configs, trained.values[:, :tau])
 
 
 def target_column(curves: CurveSet, target_epoch: int | None) -> int:
