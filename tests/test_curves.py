@@ -99,6 +99,25 @@ def test_merge_unions_configs_and_epochs() -> None:
         a.merge(make([[1.0, 2.0]], direction="minimize"))
 
 
+def test_merging_interleaved_axes_is_refused_not_read_as_diverged_runs() -> None:
+    every = make([[0.5, 0.6, 0.7, 0.8]])
+    every_second = CurveSet(values=np.array([[0.55, 0.75]]), observed=np.ones((1, 2), bool),
+                            epochs=np.array([2, 4]), metric="acc", direction=Direction.MAXIMIZE,
+                            configs=pd.DataFrame(index=["b"]))
+    with pytest.raises(ValueError, match=r"other set's budget axis lacks epoch\(s\) \[1, 3\]"):
+        every.merge(every_second)
+    with_zero = CurveSet(values=np.array([[0.1, 0.5]]), observed=np.ones((1, 2), bool),
+                         epochs=np.array([0, 1]), metric="acc", direction=Direction.MAXIMIZE,
+                         configs=pd.DataFrame(index=["z"]))
+    with pytest.raises(ValueError, match=r"this set's budget axis lacks epoch\(s\) \[0\]"):
+        every.merge(with_zero)
+    shorter = CurveSet(values=np.array([[0.3, 0.4]]), observed=np.ones((1, 2), bool),
+                       epochs=np.array([1, 2]), metric="acc", direction=Direction.MAXIMIZE,
+                       configs=pd.DataFrame(index=["s"]))
+    merged = every.merge(shorter)  # shorter runs: partial curves, no holes
+    assert merged.epochs.tolist() == [1, 2, 3, 4] and not merged.diverged().any()
+
+
 def test_untrained_epoch_is_marked_and_removable() -> None:
     cs = CurveSet(values=np.array([[0.1, 0.4, 0.6]]), observed=np.ones((1, 3), bool),
                   epochs=np.array([0, 1, 2]), metric="acc", direction=Direction.MAXIMIZE,

@@ -342,8 +342,15 @@ class CurveSet:
     def merge(self, other: CurveSet) -> CurveSet:
         """Union of two CurveSets of the same metric and direction.
 
-        The budget axis becomes the union of both; config ids must not overlap; config-table
-        columns missing on one side become NaN.  Provenance is kept as ``{"merged": [a, b]}``.
+        The budget axis becomes the union of both, which must extend each side's axis (one
+        set's runs may be longer); config ids must not overlap; config-table columns missing on
+        one side become NaN.  Provenance is kept as ``{"merged": [a, b]}``.
+
+        Raises:
+            ValueError: another metric or direction, a config in both, or axes that interleave
+                (every 2nd epoch against every epoch, or epoch 0 on one side only): the union
+                would leave holes inside one side's curves, and a hole before a later report
+                counts as a diverged report.
         """
         if other.metric != self.metric or other.direction is not self.direction:
             raise ValueError(
@@ -354,6 +361,15 @@ class CurveSet:
         if len(overlap):
             raise ValueError(f"config {overlap[0]!r}: present in both CurveSets")
         epochs = np.union1d(self.epochs, other.epochs)
+        for side, cs in (("this set", self), ("the other set", other)):
+            if not np.array_equal(cs.epochs, epochs[: cs.epochs.size]):
+                missing = np.setdiff1d(epochs[epochs <= cs.epochs.max()], cs.epochs)
+                raise ValueError(
+                    f"cannot merge: {side}'s budget axis lacks epoch(s) "
+                    f"{missing[:5].tolist()}{' …' if missing.size > 5 else ''} that the other "
+                    "has within its range; its curves would have holes there, and a hole counts "
+                    "as a diverged report. Bring both to one axis first (e.g. epoch_slice, or "
+                    "record the same epochs)")
 
         def widen(cs: CurveSet, arr: NDArray[Any] | None, fill: Any) -> NDArray[Any]:
             out = np.full((cs.n_configs, epochs.size), fill,
