@@ -425,3 +425,15 @@ def test_constant_curves_are_predicted_without_a_clipped_flag() -> None:
     got = HorizonChain().fit(const).predict_curves(const.subset([0, 1, 2]), 5)
     np.testing.assert_allclose(got.mean, 0.5)
     assert not got.clipped.any()
+
+
+def test_a_log_target_on_values_that_reach_zero_is_refused() -> None:
+    acc = synthetic(n=40, epochs=8, seed=2)
+    error = CurveSet(values=np.clip(1.0 - acc.values - 0.1, 0.0, None), observed=acc.observed,
+                     epochs=acc.epochs, metric="error", direction=Direction.MINIMIZE,
+                     configs=acc.configs)
+    assert float(error.values.min()) == 0.0
+    with pytest.raises(ValueError, match="log_target=True needs positive values"):
+        HorizonChain(log_target=True).fit(error)
+    pred = HorizonChain().fit(error).predict_curves(error.subset([0, 1]), 3)  # None: as they are
+    assert np.all(np.isfinite(pred.mean)) and np.all(pred.std < 1)

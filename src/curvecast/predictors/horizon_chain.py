@@ -323,6 +323,10 @@ class HorizonChain(Predictor):
         log = self.log_target
         if log is None:
             log = direction is Direction.MINIMIZE and bool(np.all(values[seen] > 0))
+        elif log and np.any(values[seen] <= 0):
+            raise ValueError("log_target=True needs positive values (it models log(value)), got "
+                             f"min {float(np.min(values[seen])):g}: leave log_target to None, "
+                             "which models such metrics as they are")
         self.log_target_ = bool(log)
         self.sign_ = float(direction.sign)
         self.direction_ = direction
