@@ -102,6 +102,17 @@ def test_srm_stopper_saves_epochs_and_keeps_the_best() -> None:
     assert results[0.99].best_kept
 
 
+def test_a_shared_fit_cache_fits_each_predictor_of_its_own() -> None:
+    cs = saturating(n=40, seed=3)
+    fits = FitCache()
+    srm = fits.get(SRM(n_draws=2), cs)
+    assert fits.get(SRM(n_draws=2), cs) is srm  # equal settings: one fit
+    assert isinstance(fits.get(LastSeenValue(), cs), LastSeenValue)
+    other = fits.get(SRM(n_draws=3), cs)
+    assert other is not srm and other.n_draws == 3
+    assert fits.n_fits_ == 3
+
+
 def test_minimize_metric_replays_like_its_mirror() -> None:
     up, down = saturating(n=60), saturating(n=60, direction=Direction.MINIMIZE)
     kw = {"delta": 0.9, "min_complete": 15}

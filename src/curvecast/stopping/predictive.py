@@ -7,6 +7,7 @@ import copy
 import dataclasses
 import hashlib
 import inspect
+import re
 import warnings
 from collections import OrderedDict
 from collections.abc import Hashable, Mapping
@@ -40,8 +41,9 @@ DEFAULT_DELTA = defaults.DELTA
 class FitCache:
     """Fitted predictors shared by stoppers that use the same unfitted predictor.
 
-    Keyed by the training data (the complete trials' ids, in order, and their values), so a
-    predictor is fitted once per distinct training set — e.g. once per search ordering when the
+    Keyed by the unfitted predictor's class and settings and by the training data (the
+    complete trials' ids, in order, and their values), so a predictor is fitted once per
+    distinct training set — e.g. once per search ordering when the
     stoppers of a Δ sweep all fit on the same first ``min_complete`` completions.  Keeps the
     ``max_size`` most recently used fits.
 
@@ -53,14 +55,14 @@ class FitCache:
         if max_size < 1:
             raise ValueError(f"max_size must be >= 1, got {max_size}")
         self.max_size = max_size
-        self._fits: OrderedDict[tuple[tuple[str, ...], str], Predictor] = OrderedDict()
+        self._fits: OrderedDict[tuple[str, tuple[str, ...], str], Predictor] = OrderedDict()
         self.n_fits_ = 0
 
     def get(self, prototype: Predictor, curves: CurveSet) -> Predictor:
         """A copy of ``prototype`` fitted on ``curves``: cached, or fitted now."""
         digest = hashlib.blake2b(np.ascontiguousarray(curves.values).tobytes(),
                                  digest_size=16).hexdigest()
-        key = (tuple(curves.config_ids), digest)
+        key = (_prototype_key(prototype), tuple(curves.config_ids), digest)
         if key in self._fits:
             self._fits.move_to_end(key)
             return self._fits[key]
@@ -73,6 +75,13 @@ class FitCache:
         if len(self._fits) > self.max_size:
             self._fits.popitem(last=False)
         return model
+
+
+def _prototype_key(prototype: Predictor) -> str:
+    """An unfitted predictor's class and settings, as text (memory addresses in the settings'
+    reprs, e.g. of a scipy distribution, left out so that equal settings give equal keys)."""
+    settings = sorted((k, v) for k, v in vars(prototype).items() if not k.endswith("_"))
+    return re.sub(r" at 0x[0-9a-fA-F]+", "", f"{type(prototype).__qualname__}{settings!r}")
 
 
 def curves_to_fit(predictor: Predictor, min_complete: int, n_prior: int) -> int | None:
