@@ -437,3 +437,18 @@ def test_a_log_target_on_values_that_reach_zero_is_refused() -> None:
         HorizonChain(log_target=True).fit(error)
     pred = HorizonChain().fit(error).predict_curves(error.subset([0, 1]), 3)  # None: as they are
     assert np.all(np.isfinite(pred.mean)) and np.all(pred.std < 1)
+
+
+def test_one_run_that_spiked_at_the_first_epoch_does_not_break_the_fit() -> None:
+    rng = np.random.default_rng(0)
+    n, T = 40, 10
+    values = (-1.0 + np.exp(-rng.uniform(0.1, 1, (n, 1)) * np.arange(1, T + 1))
+              + rng.normal(0, 0.01, (n, T)))  # a negative log-likelihood: not modelled as a log
+    values[0, 0] = 1e9  # one run's loss spiked at epoch 1, then came back
+    nll = CurveSet(values=values, observed=np.ones_like(values, bool), epochs=np.arange(1, T + 1),
+                   metric="val_nll", direction=Direction.MINIMIZE,
+                   configs=pd.DataFrame(index=[f"c{i}" for i in range(n)]))
+    pred = HorizonChain().fit(nll).predict_curves(nll.subset([1, 2, 3]), 1)
+    assert np.all(np.isfinite(pred.mean)) and np.all(np.isfinite(pred.std))
+    low, high = values[:, -1].min(), values[:, -1].max()
+    assert np.all((pred.mean >= low - (high - low)) & (pred.mean <= high + (high - low)))

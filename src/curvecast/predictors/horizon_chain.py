@@ -453,7 +453,7 @@ class HorizonChain(Predictor):
         if rows.size >= max(self.min_rows, X.shape[1] + 2):
             y = self.u_[rows, b - 1]
             A = X.T @ X + self.ridge * np.eye(X.shape[1])
-            a_inv: NDArray[np.float64] = np.asarray(np.linalg.inv(A), dtype=np.float64)
+            a_inv = _inverse(A)
             beta = a_inv @ (X.T @ y)
             resid = y - X @ beta
             low, high = float(y.min()), float(y.max())  # the bound: every row's target
@@ -486,8 +486,7 @@ class HorizonChain(Predictor):
         if mad <= 0.0 or keep.all() or keep.sum() < max(self.min_rows, X.shape[1] + 2):
             return X, y, a_inv, beta, resid
         X, y = X[keep], y[keep]
-        a_inv = np.asarray(np.linalg.inv(X.T @ X + self.ridge * np.eye(X.shape[1])),
-                           dtype=np.float64)
+        a_inv = _inverse(X.T @ X + self.ridge * np.eye(X.shape[1]))
         beta = a_inv @ (X.T @ y)
         return X, y, a_inv, beta, y - X @ beta
 
@@ -696,6 +695,17 @@ def _unit(half: float) -> float:
     if not 0.0 < half < np.inf:
         return 1.0
     return float(10.0 ** np.floor(np.log10(half) - np.log10(UNIT_DECADE)))  # no overflow
+
+
+def _inverse(A: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``A⁻¹`` of a link's normal equations; its pseudo-inverse when ``A`` is singular to
+    working precision (one run's value far outside the rest, e.g. a loss that spiked to 1e9
+    at the link's input epoch, makes ``XᵀX`` span more than 1e16), so such a link is fitted
+    rather than failing every prediction that needs it."""
+    try:
+        return np.asarray(np.linalg.inv(A), dtype=np.float64)
+    except np.linalg.LinAlgError:
+        return np.asarray(np.linalg.pinv(A, hermitian=True), dtype=np.float64)
 
 
 def _scale(u: NDArray[np.float64]) -> tuple[float, float]:
