@@ -341,3 +341,21 @@ def test_an_epoch_beyond_two_to_the_53_is_refused_not_wrapped() -> None:
     with pytest.raises(CurveSetFormatError, match=r"the epoch \(1e\+19\) is not a whole number "
                                                   r"in 0\.\.9\.01e\+15"):
         CurveSet.from_long(long, pd.DataFrame(index=["a"]), metric="acc", direction="max")
+
+
+def test_pandas_missing_values_read_as_nan_and_text_is_refused() -> None:
+    table = pd.DataFrame({1: [0.5, 0.6], 2: [0.7, None]}, dtype="Float64")  # pd.NA, not NaN
+    cs = CurveSet(values=table.to_numpy(), observed=table.notna().to_numpy(), epochs=[1, 2],
+                  metric="acc", direction=Direction.MAXIMIZE, configs=pd.DataFrame(index=["a", "b"]))
+    assert cs.values[0].tolist() == [0.5, 0.7] and np.isnan(cs.values[1, 1])
+    assert cs.observed.tolist() == [[True, True], [True, False]]
+    with pytest.raises(ValueError, match=r"values must be numbers .* got 'x' \(str\)"):
+        CurveSet(values=[["x", 0.1]], observed=[[True, True]], epochs=[1, 2], metric="acc",
+                 direction=Direction.MAXIMIZE, configs=pd.DataFrame(index=["a"]))
+
+
+def test_a_long_table_without_a_config_table_takes_its_own_config_ids() -> None:
+    long = pd.DataFrame({"config_id": ["b", "b", "a"], "epoch": [1, 2, 1], "value": [0.1, 0.2, 0.3]})
+    cs = CurveSet.from_long(long, metric="acc", direction="maximize")
+    assert cs.config_ids == ["b", "a"] and cs.configs.columns.empty
+    assert cs.observed.tolist() == [[True, True], [True, False]]

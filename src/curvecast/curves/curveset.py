@@ -47,7 +47,7 @@ class CurveSet:
     diverged_value: float | None = None
 
     def __post_init__(self) -> None:
-        values = np.array(self.values, dtype=np.float64, copy=True)
+        values = _floats(self.values, "values")
         observed = np.array(self.observed, dtype=bool, copy=True)
         epochs = whole_epochs(self.epochs)
         if values.ndim != 2:
@@ -85,13 +85,13 @@ class CurveSet:
         values[~observed] = np.nan
         seconds = None
         if self.seconds is not None:
-            seconds = np.array(self.seconds, dtype=np.float64, copy=True)
+            seconds = _floats(self.seconds, "seconds")
             if seconds.shape != values.shape:
                 raise ValueError(f"seconds has shape {seconds.shape}, values {values.shape}")
             seconds[~observed] = np.nan
         test_values = np.full(values.shape[0], np.nan)
         if self.test_values is not None:
-            test_values = np.array(self.test_values, dtype=np.float64, copy=True)
+            test_values = _floats(self.test_values, "test_values")
             if test_values.shape != (values.shape[0],):
                 raise ValueError(f"test_values has shape {test_values.shape}, "
                                  f"expected ({values.shape[0]},)")
@@ -415,7 +415,7 @@ class CurveSet:
     def from_long(
         cls,
         long: pd.DataFrame,
-        configs: pd.DataFrame,
+        configs: pd.DataFrame | None = None,
         *,
         metric: str,
         direction: Direction | str,
@@ -427,7 +427,8 @@ class CurveSet:
     ) -> CurveSet:
         """Build a CurveSet from a long table ``(config_id, epoch, value[, seconds])``.
 
-        ``configs`` is indexed by config id (or has a ``config_id`` column).  ``epochs`` is the
+        ``configs`` is indexed by config id (or has a ``config_id`` column); None: the configs
+        of ``long``, in order, without config columns.  ``epochs`` is the
         budget axis (default: the epochs present in ``long``).  ``source`` names where the data
         came from in error messages.
 
@@ -437,6 +438,11 @@ class CurveSet:
                 off the axis, or an empty set.
         """
         where = _where(source)
+        if configs is None:
+            if not isinstance(long, pd.DataFrame) or "config_id" not in long.columns:
+                raise CurveSetFormatError(f"{where}the long table needs a config_id column")
+            configs = pd.DataFrame(index=pd.Index(pd.unique(long["config_id"].astype(str)),
+                                                  name="config_id"))
         parts = long_to_arrays(long, configs, direction=direction, epochs=epochs,
                                test_values=test_values, source=source)
         try:
@@ -484,3 +490,33 @@ class CurveSet:
             test_values=stored.test_values, provenance=stored.provenance,
             diverged_value=stored.diverged_value, source=stored.source,
         )
+
+
+def _floats(data: Any, name: str) -> NDArray[np.float64]:
+    """``data`` as a float array copy; pandas' missing values (``pd.NA`` of a nullable
+    ``Float64`` column, ``None``) become NaN.
+
+    Raises:
+        ValueError: an entry that is not a number (a string, a date).
+    """
+    try:
+        return np.array(data, dtype=np.float64, copy=True)
+    except (TypeError, ValueError):
+        pass
+    cells = np.array(data, dtype=object, copy=True)
+    missing = pd.isna(cells)
+    cells[missing] = np.nan
+    try:
+        return np.array(cells, dtype=np.float64)
+    except (TypeError, ValueError):
+        bad = next(v for v in cells.ravel() if not _is_number(v))
+        raise ValueError(f"{name} must be numbers (NaN or ±inf for a diverged run), got "
+                         f"{bad!r} ({type(bad).__name__})") from None
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
