@@ -676,3 +676,27 @@ def test_a_trial_that_reports_too_few_steps_is_read_to_its_first_gap_and_said() 
     # still run (what a trial reporting every fifth step costs), the hopeless one is pruned
     assert [t.state for t in study.trials[7:10]] == [optuna.trial.TrialState.COMPLETE] * 3
     assert study.trials[10].state is optuna.trial.TrialState.PRUNED
+
+
+def test_a_trial_the_user_prunes_after_its_last_step_is_not_the_best_so_far() -> None:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    levels = [0.6, 0.65, 0.7, 0.62, 0.68, 0.66, 0.99, 0.8, 0.85, 0.9, 0.82, 0.88]
+
+    def objective(trial: optuna.Trial) -> float:
+        level = levels[trial.number]
+        trial.suggest_float("x", level, level)
+        for epoch in range(1, 21):
+            value = level * (1 - math.exp(-epoch / 3))
+            trial.report(value, epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        if trial.number == 6:  # the user's own limit (size, latency) rules this one out
+            raise optuna.TrialPruned()
+        return value
+
+    study = optuna.create_study(direction="maximize", pruner=CurvecastPruner())
+    study.optimize(objective, n_trials=len(levels))
+    # judged against the best complete trial, not against trial 6's 0.99: 0.8, 0.85 and 0.9
+    # each beat the best so far and run to the end; 0.82 and 0.88 then trail 0.9
+    assert [t.state.name for t in study.trials[7:]] == ["COMPLETE"] * 3 + ["PRUNED"] * 2
+    assert study.best_trial.number == 9

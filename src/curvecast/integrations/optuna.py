@@ -459,6 +459,10 @@ class _StudyCurves:
 
     def _add(self, trial: FrozenTrial, complete: bool) -> None:
         values = self.along(trial)
+        if not complete and len(values) >= len(self._axis):
+            # pruned after its last step (by the user's own code: a size or latency limit): a
+            # pruned trial is not complete, so it neither sets the target nor counts as finished
+            values = values[: len(self._axis) - 1]
         if not values:
             return
         if complete and len(values) < len(self._axis) and self.short is None:
