@@ -142,6 +142,19 @@ def test_simulate_hyperband_and_fhyperband_with_plots(data: Path, tmp_path: Path
     assert proc.returncode == 2 and "'fhyperband', 'hyperband', 'metaqnn', 'random', 'tpe'" in proc.stderr
 
 
+def test_hyperband_replays_under_the_trial_budget_as_the_other_searchers_do(
+        data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "hb.json"
+    proc = curvecast("simulate", data, "--searcher", "random,hyperband", "--stopper", "never",
+                     "--trials", "12", "--orderings", "1", "--json", out)
+    assert proc.returncode == 0, proc.stderr
+    epochs = {r["searcher"]: r["mean"] for r in json.loads(out.read_text())["results"]
+              if r["metric"] == "epochs"}
+    assert epochs["random"] == 12 * 8
+    # at most every drawn config trained to the end (it was 90 configs' worth, whatever --trials)
+    assert 12 <= epochs["hyperband"] <= 12 * 8
+
+
 def test_simulate_metaqnn_and_tpe_under_a_trial_budget(baker2018: Path, tmp_path: Path) -> None:
     out = tmp_path / "m.json"
     proc = curvecast("simulate", baker2018 / "metaqnn_cifar10.csv", "--searcher", "metaqnn,tpe",

@@ -59,7 +59,7 @@ def speedup_plan(curves: CurveSet, searchers: str, stoppers: str, settings: regi
     context = registry.Context(predictor=prototype, prior=prior, curves=curves, n_prior=n_prior)
     found = {n: _searcher(n, budget) for n in s_names if n in registry.SEARCHERS}
     return SpeedupPlan(found, [_stopper_spec(n, settings, context) for n in stop_names],
-                       [_scheduler_spec(n, settings, context) for n in sched])
+                       [_scheduler_spec(n, settings, context, budget) for n in sched])
 
 
 def _searcher(name: str, budget: int | None) -> SearcherFactory:
@@ -78,15 +78,15 @@ def _stopper_spec(name: str, settings: registry.Settings, context: registry.Cont
     return StopperSpec(name, make, sweeps_delta=entry.sweeps_delta)
 
 
-def _scheduler_spec(name: str, settings: registry.Settings, context: registry.Context
-                    ) -> SchedulerSpec:
+def _scheduler_spec(name: str, settings: registry.Settings, context: registry.Context,
+                    budget: int | None = None) -> SchedulerSpec:
     entry = registry.SCHEDULERS[name]
     random = registry.SEARCHERS["random"].over_curves
     no_prior = replace(context, prior=None)  # the prior warm-starts the predictive stopper only
 
     def make(cs: CurveSet, seed: int, delta: float | None, fits: FitCache) -> Scheduler:
         s = settings if delta is None else replace(settings, delta=delta)
-        return entry.build(random(cs, seed, None), s, replace(no_prior, fits=fits))
+        return entry.build(random(cs, seed, budget), s, replace(no_prior, fits=fits))
 
     return SchedulerSpec(name, make, stopper=entry.stopper, sweeps_delta=entry.sweeps_delta,
                          reference=entry.reference,
