@@ -217,3 +217,68 @@ def test_export_calls_an_interrupted_trial_interrupted(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     said = " ".join(result.stdout.split())
     assert "1 interrupted" in said and "running" not in said
+
+
+def test_a_read_only_copy_with_its_write_ahead_log_shows_every_trial(tmp_path: Path) -> None:
+    """A review (stop 32): in a read-only folder the database was opened ``immutable=1``,
+    which ignores the ``-wal`` file, so the trials recorded since the last checkpoint (a search
+    killed, a copy taken with its log) were silently missing from `studies` and `export`."""
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    writer = (
+        "import os, sqlite3, sys\n"
+        "from curvecast.store import Store, TrialState\n"
+        "store = Store(sys.argv[1])\n"
+        "store.create_study('s', metric='acc', direction='maximize', settings={})\n"
+        "for n in range(8):\n"
+        "    store.add_trial('s', {'lr': n})\n"
+        "    store.record_value('s', n, 1, 0.1 * n, 0.5)\n"
+        "    store.set_state('s', n, TrialState.COMPLETE)\n"
+        "    if n == 2:\n"
+        "        sqlite3.connect(sys.argv[1]).execute('PRAGMA wal_checkpoint(TRUNCATE)')\n"
+        "os._exit(0)  # as kill -9: no checkpoint at close\n")
+    subprocess.run([sys.executable, "-c", writer, str(archive / "w.db")], check=True, timeout=60)
+    assert (archive / "w.db-wal").stat().st_size > 0
+    (archive / "w.db-shm").unlink(missing_ok=True)  # the copy as a colleague hands it over
+    cli = f"{shlex.quote(sys.executable)} -m curvecast.cli"
+    url = shlex.quote(f"sqlite:///{archive / 'w.db'}")
+    script = (f"mount --bind -o ro {shlex.quote(str(archive))} {shlex.quote(str(archive))} || "
+              f"exit 99; touch {shlex.quote(str(archive / 'x'))} 2>/dev/null && exit 98; "
+              f"{cli} show --study s --json --storage {url} || exit 52")
+    proc = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+                          capture_output=True, text=True, timeout=120)
+    if proc.returncode == 99 or (proc.returncode == 1 and proc.stderr.startswith("unshare:")):
+        pytest.skip(f"no private read-only mount here: {proc.stderr.strip()[:200]}")
+    assert proc.returncode == 0, proc.stderr
+    assert len(json.loads(proc.stdout)["trials"]) == 8
+
+
+def test_a_database_of_an_older_curvecast_is_read_without_migrating_the_file(
+        tmp_path: Path) -> None:
+    """Schema 0 (before trials had a heartbeat) is migrated by a search; the reading commands
+    called it damaged.  They now read it, and leave the file as it was."""
+    db = tmp_path / "old.db"
+    make_study(db)
+    with sqlite3.connect(db) as con:
+        con.execute("PRAGMA journal_mode=DELETE")
+        con.execute("ALTER TABLE trials DROP COLUMN heartbeat")
+        con.execute("PRAGMA user_version=0")
+    before = db.read_bytes()
+    for command in read_commands(db, tmp_path / "e.parquet"):
+        result = CliRunner().invoke(app, command)
+        assert result.exit_code == 0, result.output
+    assert '"predicted_value": 0.3' in CliRunner().invoke(app, read_commands(db, db)[1]).stdout
+    assert db.read_bytes() == before
+
+
+@pytest.mark.parametrize("name", ["copy.db", "runs.sqlite", "no-suffix"])
+def test_export_never_writes_over_a_study_database(tmp_path: Path, name: str) -> None:
+    db, other = tmp_path / "s.db", tmp_path / name
+    make_study(db)
+    make_study(other)
+    before = other.read_bytes()
+    result = CliRunner().invoke(app, ["export", "--storage", f"sqlite:///{db}", "--study", "s",
+                                      "--out", str(other)])
+    assert result.exit_code == 2
+    assert "SQLite database" in result.output or "Parquet" in result.output
+    assert other.read_bytes() == before

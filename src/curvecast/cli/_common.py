@@ -203,6 +203,18 @@ def check_out(path: Path | None) -> None:
     _check_parent(path)
     if path.is_dir():
         raise ValueError(f"{path}: is a folder; give the name of a file to write")
+    if _is_sqlite(path):
+        raise ValueError(f"{path}: is an SQLite database (a study's?); writing here would "
+                         "replace it: give the name of another file")
+
+
+def _is_sqlite(path: Path) -> bool:
+    """Whether ``path`` is an existing file that starts as an SQLite database does."""
+    try:
+        with path.open("rb") as handle:
+            return handle.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False
 
 
 def refuse_inputs(path: Path, reads: Sequence[Path | None], what: str) -> None:
@@ -216,7 +228,7 @@ def refuse_inputs(path: Path, reads: Sequence[Path | None], what: str) -> None:
 
 #: Suffixes of other formats that a Parquet file to write must not carry.
 _NOT_PARQUET = {".csv", ".tsv", ".txt", ".json", ".jsonl", ".xlsx", ".xls", ".feather", ".pkl",
-                ".pickle", ".npz", ".npy", ".h5", ".hdf5"}
+                ".pickle", ".npz", ".npy", ".h5", ".hdf5", ".db", ".sqlite", ".sqlite3"}
 
 
 def check_parquet_out(path: Path, reads: Sequence[Path | None] = ()) -> None:

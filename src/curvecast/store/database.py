@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Self
 
 from curvecast.store.names import parse_storage
@@ -125,8 +128,12 @@ class SQLiteFile:
                 time.sleep(0.02)
 
     def _open_read_only(self, timeout: float) -> sqlite3.Connection:
-        """A read-only connection (``mode=ro``; ``immutable=1`` when SQLite cannot even make the
-        shared-memory file of a WAL database, as in a read-only folder)."""
+        """A read-only connection (``mode=ro``).  When SQLite cannot even make the
+        shared-memory file of a WAL database, as in a read-only folder, ``immutable=1``; and
+        when such a database has a write-ahead log (the trials since the last checkpoint: a
+        search killed, or a copy taken with its ``-wal``), which ``immutable=1`` would ignore,
+        or comes from an older curvecast (its schema not yet migrated, which only a writer
+        does), an in-memory copy of it with the log applied and the schema brought up."""
         if not self.path.is_file():
             raise FileNotFoundError(f"{self.path}: no such study database")
         uri = self.path.resolve().as_uri()
@@ -142,6 +149,13 @@ class SQLiteFile:
                 except ValueError:
                     db.close()
                     raise
+                if mode == "immutable=1" and _has_log(self.path):
+                    db.close()
+                    db = _copy_with_log(self.path)
+                columns = {row[1] for row in db.execute("PRAGMA table_info(trials)")}
+                if "heartbeat" not in columns:  # an older curvecast's: migrated in memory
+                    db = _in_memory(db)
+                    _migrate(db)
                 return db
             except sqlite3.DatabaseError as err:
                 problem = err
@@ -159,12 +173,7 @@ class SQLiteFile:
 
     def _migrate(self) -> None:
         """Bring a database of an older curvecast up to the current schema."""
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(trials)")}
-        if "heartbeat" not in columns:
-            self._db.execute("ALTER TABLE trials ADD COLUMN heartbeat REAL")
-            self._db.execute("UPDATE trials SET heartbeat = updated")
-        if int(self._db.execute("PRAGMA user_version").fetchone()[0]) < SCHEMA_VERSION:
-            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        _migrate(self._db)
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -237,3 +246,39 @@ def _writable(path: os.PathLike[str]) -> bool:
     the database)."""
     folder = os.path.dirname(os.path.abspath(path))
     return os.access(path, os.W_OK) and os.access(folder, os.W_OK)
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Bring the database of ``db`` (an older curvecast's) up to the current schema."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(trials)")}
+    if "heartbeat" not in columns:
+        db.execute("ALTER TABLE trials ADD COLUMN heartbeat REAL")
+        db.execute("UPDATE trials SET heartbeat = updated")
+    if int(db.execute("PRAGMA user_version").fetchone()[0]) < SCHEMA_VERSION:
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _has_log(path: Path) -> bool:
+    """Whether the database at ``path`` has a non-empty write-ahead log beside it."""
+    log = path.with_name(path.name + "-wal")
+    return log.is_file() and log.stat().st_size > 0
+
+
+def _in_memory(db: sqlite3.Connection) -> sqlite3.Connection:
+    """An in-memory copy of ``db``'s database (``db`` is closed)."""
+    memory = sqlite3.connect(":memory:", isolation_level=None)
+    db.backup(memory)
+    db.close()
+    return memory
+
+
+def _copy_with_log(path: Path) -> sqlite3.Connection:
+    """The database at ``path`` with its write-ahead log applied, in memory: the file and its
+    ``-wal`` are copied to a temporary folder, where SQLite can make what it needs to read the
+    log, and the copies are deleted at once."""
+    with tempfile.TemporaryDirectory(prefix="curvecast-read-") as folder:
+        copy = Path(folder) / path.name
+        shutil.copyfile(path, copy)
+        shutil.copyfile(path.with_name(path.name + "-wal"), copy.with_name(copy.name + "-wal"))
+        return _in_memory(sqlite3.connect(f"{copy.resolve().as_uri()}?mode=ro", uri=True,
+                                          isolation_level=None))
