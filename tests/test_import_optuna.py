@@ -236,3 +236,17 @@ def test_max_step_counts_longer_trials_as_reaching_it_and_layer_parameters_pass(
     assert "end before step" not in proc.stderr, proc.stderr
     assert "another metric's curve" not in proc.stderr, proc.stderr
     assert "n_units_l0" in proc.stderr  # named among the config columns
+
+
+def test_a_storage_file_named_with_a_hash_is_read(tmp_path: Path) -> None:
+    """A review (stop 32): the file's path went into an SQLite URI unescaped, so ``runs#2.db``
+    opened (and created) ``runs``, and the import said it was not an Optuna storage."""
+    url = f"sqlite:///{tmp_path / 'runs#2.db'}"
+    study = optuna.create_study(study_name="st", storage=url)
+    for x in (0.2, 0.5):
+        trial = study.ask()
+        trial.report(x, 1)
+        study.tell(trial, x)
+    curves = curvecast.from_optuna(url, "st")
+    assert curves.n_configs == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs#2.db"]

@@ -82,7 +82,7 @@ def _check_sqlite(url: str) -> None:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such Optuna storage file ({url})")
     try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True) as db:
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     except sqlite3.DatabaseError as err:
         raise CurveSetFormatError(f"{path}: not an SQLite database ({err})") from None

@@ -54,7 +54,7 @@ def _split(spec: str) -> tuple[str, str]:
 def is_curvecast_store(path: Path) -> bool:
     """Whether the SQLite file at ``path`` is a curvecast study database (not an Optuna one)."""
     try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True) as db:
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     except sqlite3.DatabaseError:
         return False
