@@ -185,3 +185,34 @@ def test_a_name_in_another_unicode_composition_names_the_same_study(tmp_path: Pa
             store.create_study(nfc, metric="m", direction="maximize", load_if_exists=False)
         with pytest.raises(KeyError, match="no study"):
             store.study_id("cafe")
+
+
+def test_trials_are_read_from_one_snapshot_while_a_search_writes(tmp_path: Path) -> None:
+    """A review (stop 32): trials, their values and their decisions were three reads; a trial
+    added between them made `show` and `export` fail with a bare row id (KeyError)."""
+    db = tmp_path / "s.db"
+    writer = Store(db)
+    writer.create_study("s", metric="acc", direction="maximize", settings={})
+    writer.add_trial("s", {"lr": 0.1})
+    writer.record_value("s", 0, 1, 0.5, 1.0)
+    reader = Store(db, read_only=True)
+    connection = reader._db
+
+    class WriteAfterTheTrialsQuery:
+        """The reader's connection; a trial is added just after the trials are read."""
+        def __getattr__(self, name: str) -> object:
+            return getattr(connection, name)
+
+        def execute(self, sql: str, *args: object) -> object:
+            cursor = connection.execute(sql, *args)
+            if sql.lstrip().startswith("SELECT id, number, config"):
+                rows = cursor.fetchall()
+                writer.add_trial("s", {"lr": 0.2})
+                writer.record_value("s", 1, 1, 0.6, 1.0)
+                return iter(rows)
+            return cursor
+
+    reader._db = WriteAfterTheTrialsQuery()  # type: ignore[assignment]
+    assert [(t.number, t.values) for t in reader.trials("s")] == [(0, [(1, 0.5, 1.0)])]
+    reader._db = connection
+    assert [t.number for t in reader.trials("s")] == [0, 1]

@@ -253,7 +253,12 @@ class Store(SQLiteFile):
         return int(row[0])
 
     def trials(self, study: str) -> list[StoredTrial]:
-        """Every trial of ``study`` with its values and decisions, by number."""
+        """Every trial of ``study`` with its values and decisions, by number, read from one
+        snapshot (a search writing meanwhile adds nothing half-way)."""
+        with self._read():
+            return self._trials(study)
+
+    def _trials(self, study: str) -> list[StoredTrial]:
         sid = self.study_id(study)
         out: dict[int, StoredTrial] = {}
         ids: dict[int, int] = {}
