@@ -561,3 +561,21 @@ def test_a_trial_reporting_every_fifth_epoch_has_its_file_read_once(
     for epoch in range(5, 51, 5):
         scheduler.on_trial_result(None, trial, {"acc": epoch / 100, "training_iteration": epoch})
     assert len(reads) == 1
+
+
+def test_a_prior_counted_from_epoch_0_is_said_to_lose_that_epoch() -> None:
+    """A review (stop 32): a prior whose trained epochs ran 0..11 lost its epoch 0 as the
+    untrained network without a word, and max_t=12 was refused as 'the prior has 11 epochs'."""
+    import pandas as pd
+
+    from curvecast import CurveSet, Direction
+
+    values = np.linspace(0.5, 1.0, 20)[:, None] * (1 - np.exp(-np.arange(1, 13) / 3))[None, :]
+    from_0 = CurveSet(values=values, observed=np.ones_like(values, dtype=bool),
+                      epochs=np.arange(0, 12), metric="acc", direction=Direction.MAXIMIZE,
+                      configs=pd.DataFrame(index=[str(i) for i in range(20)]))
+    with pytest.raises(ValueError, match=r"11 epochs after its epoch 0, which is taken as the "
+                                         r"untrained network .* add 1 to its epochs"):
+        CurvecastScheduler(max_t=12, prior=from_0)
+    with pytest.warns(UserWarning, match="the prior has an epoch 0, taken as the untrained"):
+        CurvecastScheduler(max_t=11, metric="acc", mode="max", prior=from_0)

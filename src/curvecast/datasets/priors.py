@@ -42,6 +42,8 @@ def check_prior_epochs(prior: CurveSet, epochs: int, *, what: str = "the study t
     """
     trained = prior.without_untrained_epoch()
     if trained.n_epochs < epochs:
-        raise ValueError(f"the prior has {trained.n_epochs} epochs, {what} {epochs}; a prior "
-                         f"must cover {whose}")
+        zero = (" after its epoch 0, which is taken as the untrained network (if it counts "
+                "trained epochs from 0, add 1 to its epochs)" if prior.has_untrained_epoch else "")
+        raise ValueError(f"the prior has {trained.n_epochs} epochs{zero}, {what} {epochs}; a "
+                         f"prior must cover {whose}")
     return trained

@@ -177,6 +177,11 @@ class CurvecastScheduler(FIFOScheduler):
         if self.prior is not None:
             check_prior_epochs(self.prior, self.max_t, what="max_t is",
                                whose="the epochs the trials train")
+            if self.prior.has_untrained_epoch:
+                warnings.warn("CurvecastScheduler: the prior has an epoch 0, taken as the "
+                              "untrained network and left out (Tune counts trained epochs from "
+                              "1, as training_iteration does); if the prior counts trained "
+                              "epochs from 0, add 1 to its epochs", UserWarning, stacklevel=2)
         self._check_prior()
         self._warned: set[str] = set()  # the kinds of warning given once (_warn_once)
         self._study = uuid.uuid4().hex
