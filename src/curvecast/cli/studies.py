@@ -82,10 +82,10 @@ def show(
     table.columns[-1].max_width = max(10, console.width - 55)
     for t in trials:
         last = f"{t.values[-1][1]:.4g}" if t.values else ""
-        # a rule that predicts nothing (the median rule, ASHA) leaves it empty: the value stored
-        # for such a stop is the last one, which the searcher was told
+        # a rule that predicts no final value (the median rule, ASHA, f-Hyperband's rungs)
+        # leaves it empty: the value stored for such a stop is the one the searcher was told
         predicted = t.predicted_value is not None and any(
-            d.mean is not None for d in t.decisions[-1:])
+            d.mean == t.predicted_value for d in t.decisions[-1:])
         pred = f"{t.predicted_value:.4g}" if predicted else ""
         reason = t.decisions[-1].reason if t.decisions else ""
         table.add_row(f"t{t.number}", t.shown_state, str(len(t.values)), last, pred,

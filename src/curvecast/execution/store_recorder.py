@@ -95,8 +95,9 @@ class StoreRecorder(Recorder):
             self.progress.last_event = f"t{number} failed: {decision.reason}"
         elif decision is not None:
             told = gone[number].value if number in gone else None
+            final = decision.mean is not None and decision.horizon is None  # not a rung's end
             store.set_state(study, number, TrialState.STOPPED,
-                            predicted_value=told if decision.mean is None else decision.mean)
+                            predicted_value=decision.mean if final else told)
             self.progress.last_event = f"t{number} stopped at epoch {tau}: {decision.reason}"
         elif tau >= T:
             store.set_state(study, number, TrialState.COMPLETE,

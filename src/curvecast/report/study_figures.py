@@ -65,7 +65,9 @@ def curves_figure(trials: Sequence[StoredTrial], metric: str, epochs: int, plt: 
         if (t.state is not TrialState.STOPPED or mean is None or x[-1] >= epochs
                 or not (np.isfinite(mean) and np.isfinite(y[-1]))):
             continue  # a diverged stop (last value NaN or ±inf) has no line to project
-        std = pred.std if pred is not None and pred.std is not None else 0.0
+        # the band only around the decision's own prediction of the final value (an
+        # f-Hyperband stop's was of its rung's end; the value stored is the one it was told)
+        std = pred.std if pred is not None and pred.std is not None and pred.mean == mean else 0.0
         std = std if np.isfinite(std) else 0.0
         xs = np.linspace(x[-1], epochs, 12)
         share = (xs - x[-1]) / (epochs - x[-1])  # the band opens from the stop to epoch T

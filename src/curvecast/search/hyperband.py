@@ -365,6 +365,7 @@ class FHyperband(Hyperband):
         probability = float(prediction.prob_worse(ref, history.direction)[0])  # vs v_k − δ
         action = Action.STOP if probability >= self.delta else Action.CONTINUE
         return Decision(action, epoch=epoch, mean=mean, std=std, probability=probability,
+                        horizon=int(history.epochs[until - 1]),
                         reason=f"P(y at rung {until}: {mean:.4g} ± {std:.2g} worse than "
                                f"{ref:.4g}) = {probability:.3f} vs Δ = {self.delta:g}")
 

@@ -47,13 +47,16 @@ class Decision:
     Attributes:
         action: CONTINUE or STOP (a stopper's), PAUSE / PROMOTE (a scheduler's), FAIL.
         epoch: the epoch (on the CurveSet's axis) after which the decision was taken.
-        mean: predicted final value y_T (metric units), None when the rule predicts nothing.
+        mean: predicted value (metric units) at the end of training, y_T, or at ``horizon``;
+            None when the rule predicts nothing.
         std: standard deviation of that prediction (metric units), None with ``mean``.
         probability: the probability that drove the decision (e.g. P(y_T worse than the
             reference)), None when the rule has none.
         reason: one line for humans.
         clipped: whether the prediction was outside what the training curves support and was
             clipped back to its bound (a bounded predictor's flag; False without a prediction).
+        horizon: the epoch (on the axis) that ``mean`` predicts, when it is not the last (an
+            f-Hyperband rung's end); None: the final value.  Not kept in a study database.
     """
 
     action: Action
@@ -63,6 +66,7 @@ class Decision:
     probability: float | None = None
     reason: str = ""
     clipped: bool = False
+    horizon: int | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.action, Action):
