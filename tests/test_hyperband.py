@@ -52,6 +52,19 @@ def test_brackets_with_whole_epochs_and_bad_arguments() -> None:
         hyperband_brackets(0)
 
 
+@pytest.mark.parametrize(("max_epochs", "eta"), [(20, 1.3), (8, 1.1), (2, 1.3)])
+def test_an_eta_near_1_keeps_one_rung_per_epoch_and_replays(max_epochs: int, eta: float) -> None:
+    """A review (stop 32): η = 1.3 rounded neighbouring rungs to the same epoch, and the replay
+    failed mid-way ("job for 'metaqnn-0900' to 1 epochs: it has 1 of 20")."""
+    for plan in hyperband_brackets(max_epochs, eta):
+        epochs = [r.epochs for r in plan.rungs]
+        assert epochs == sorted(set(epochs)) and epochs[-1] == max_epochs
+        assert all(a.n >= b.n >= 1 for a, b in zip(plan.rungs, plan.rungs[1:], strict=False))
+    cs = saturating(n=80, epochs=max_epochs, seed=2)
+    result = replay_schedule(cs, Hyperband(RandomSearch.from_curves(cs, seed=0), eta=eta))
+    assert result.best_trial is not None and not result.best_trial.stopped
+
+
 def test_one_hyperband_iteration_trains_exactly_the_bracket_budget() -> None:
     cs = saturating(n=60, epochs=27, seed=4)
     hb = Hyperband(RandomSearch.from_curves(cs, seed=1), max_iterations=1)

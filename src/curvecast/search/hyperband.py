@@ -65,7 +65,9 @@ def hyperband_brackets(max_epochs: int, eta: float = 3.0) -> list[BracketPlan]:
     """Li et al.'s bracket table for R = ``max_epochs`` and η = ``eta``, largest s first.
 
     s_max = ⌊log_η R⌋; bracket s starts n = ⌈(s_max + 1)/(s + 1)·η^s⌉ configs at r = R·η^(−s) and
-    rung i keeps n_i = ⌊n·η^(−i)⌋ configs at r_i = r·η^i, rounded to whole epochs (≥ 1).
+    rung i keeps n_i = ⌊n·η^(−i)⌋ configs at r_i = r·η^i, rounded to whole epochs (≥ 1).  With
+    η near 1, neighbouring rungs can round to the same epoch; only the first of them is kept
+    (the later ones would select among the same values without training: the same winners).
 
     Raises:
         ValueError: ``max_epochs < 1`` or ``eta <= 1``.
@@ -80,10 +82,12 @@ def hyperband_brackets(max_epochs: int, eta: float = 3.0) -> list[BracketPlan]:
     plans = []
     for s in range(s_max, -1, -1):
         n = math.ceil((s_max + 1) / (s + 1) * eta ** s - _EPS)
-        rungs = tuple(Rung(n=math.floor(n * eta ** (-i) + _EPS),
-                           epochs=max(1, round(max_epochs * eta ** (i - s))))
-                      for i in range(s + 1))
-        plans.append(BracketPlan(s=s, rungs=rungs))
+        rungs: list[Rung] = []
+        for i in range(s + 1):
+            epochs = max(1, round(max_epochs * eta ** (i - s)))
+            if not rungs or epochs > rungs[-1].epochs:
+                rungs.append(Rung(n=math.floor(n * eta ** (-i) + _EPS), epochs=epochs))
+        plans.append(BracketPlan(s=s, rungs=tuple(rungs)))
     return plans
 
 
