@@ -143,6 +143,13 @@ def test_a_rerun_with_another_predictor_final_stretch_or_exploration_is_refused(
                                               workers=1, stopper=stopper,
                                               settings=Settings(delta=0.5)))
             open_study(store, stopper, again.workload, 2, 0, again.recorded)
+    # a review (stop 32): neither does Hyperband, which predicts nothing; f-Hyperband does
+    plan = plan_search(SearchRequest(workload="digits-metaqnn", trials=3, epochs=2, workers=1,
+                                     searcher="hyperband"))
+    assert not {"delta", "predictor", "stopper"} & set(plan.recorded)
+    f_plan = plan_search(SearchRequest(workload="digits-metaqnn", trials=3, epochs=2, workers=1,
+                                       searcher="fhyperband", settings=Settings(min_complete=6)))
+    assert {"delta", "predictor"} <= set(f_plan.recorded)
 
 
 def test_a_header_only_csv_is_refused_with_a_message(tmp_path: Path) -> None:

@@ -243,8 +243,11 @@ def _recorded(r: SearchRequest, min_complete: int, stop: Any) -> dict[str, Any]:
             recorded[key] = getattr(stop, key)
     if r.searcher in PROMOTING:  # a scheduler stops trials itself: --stopper is not used
         del recorded["stopper"]
-    elif not STOPPERS[r.stopper].uses_predictor:  # the median rule, ASHA: no Δ, no predictor,
-        # so a rerun that gives other values of those options (they do nothing) is not refused
+        predicts = SCHEDULERS[r.searcher].sweeps_delta  # f-Hyperband; Hyperband predicts nothing
+    else:
+        predicts = STOPPERS[r.stopper].uses_predictor  # not the median rule, nor ASHA
+    if not predicts:  # no Δ, no predictor: a rerun that gives other values of those options
+        # (they do nothing) is not refused
         for key in ("delta", "predictor", "refit_every", "sigma_model", "arcsine_target"):
             del recorded[key]
     return recorded
