@@ -119,6 +119,15 @@ def test_hyperband_result_adds_the_comparison_columns_and_figure(tmp_path: Path)
     ('{"settings": {}, "results": [{"experiment": "table1", "predictor": "srm", "features": '
      '"ts", "fraction": "abc", "train_size": 100, "metric": "r2", "mean": 0.5, "stderr": 0.1}]}',
      "results[0].fraction is 'abc', not a number"),
+    ('{"settings": {"workers": null}, "results": [{"searcher": "random", "stopper": "never", '
+     '"delta": null, "metric": "speedup", "mean": 1.0, "stderr": 0}]}',
+     "settings.workers is None, not a whole number"),
+    ('{"settings": {"orderings": {}}, "results": [{"searcher": "random", "stopper": "never", '
+     '"delta": null, "metric": "speedup", "mean": 1.0, "stderr": 0}]}',
+     "settings.orderings is {}, not a whole number"),
+    ('{"settings": {"trials": "x", "configs": 3}, "results": [{"searcher": "random", '
+     '"stopper": "never", "delta": null, "metric": "speedup", "mean": 1.0, "stderr": 0}]}',
+     "settings.trials is 'x', not a whole number"),
 ])
 def test_a_bad_result_file_is_a_one_line_error(tmp_path: Path, content: str,
                                                fragment: str) -> None:

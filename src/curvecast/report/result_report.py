@@ -82,6 +82,11 @@ def load_result(path: Path) -> tuple[Kind, dict[str, Any]]:
     if deltas is not None and (not isinstance(deltas, list) or not all(
             isinstance(d, int | float) and not isinstance(d, bool) for d in deltas)):
         raise ValueError(f"{path}: settings.deltas is {deltas!r}, not a list of numbers")
+    for key in ("orderings", "workers", "trials", "configs", "epochs"):  # counts a figure reads
+        value = output["settings"].get(key)
+        if key in output["settings"] and (isinstance(value, bool) or not isinstance(value, int)
+                                          or value < 0):
+            raise ValueError(f"{path}: settings.{key} is {value!r}, not a whole number ≥ 0")
     for record in records:  # strict JSON writes a missing number (NaN) as null
         if not isinstance(record, dict):
             continue
