@@ -63,6 +63,16 @@ def test_evaluate_result_has_tables_1_and_2_and_every_figure(tmp_path: Path) -> 
             assert cell == f"{rec['mean']:.3f} ± {rec['stderr']:.3f}"
     # bold marks the best of each column: at 10 % observed, srm
     assert '<td class="num best">0.843 ± 0.003</td>' in page
+    # coverage: bold is the share nearest the nominal one, not the largest (too wide)
+    for metric, nominal in (("coverage_68", 0.68), ("coverage_95", 0.95)):
+        shares = [r for r in records if r["experiment"] == "table1" and r["metric"] == metric
+                  and r["fraction"] == 0.25]
+        nearest = min(shares, key=lambda r: abs(r["mean"] - nominal))
+        widest = max(shares, key=lambda r: r["mean"])
+        section = page.split("More measures", 1)[1].split("</table>", 1)[0]
+        assert f'<td class="num best">{nearest["mean"]:.3f}' in section
+        if widest["predictor"] != nearest["predictor"]:
+            assert f'<td class="num best">{widest["mean"]:.3f}' not in section
     table2 = rows(page, "Table 2")
     assert [r[0] for r in table2] == ["ts", "ap", "hp", "ts+ap", "ts+hp", "ap+hp", "ts+ap+hp"]
     assert table2[0][1] == "0.937 ± 0.001"

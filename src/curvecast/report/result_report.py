@@ -197,10 +197,18 @@ def _text(value: Any) -> str:
 
 
 # ------------------------------------------------------------------------------ evaluate
-def _best_cells(cells: list[tuple[float | None, str]], higher: bool = True) -> list[str]:
-    """``(mean, text)`` cells of one column as ``<td>``s, the best mean marked bold."""
+def _best_cells(cells: list[tuple[float | None, str]], higher: bool | float = True
+                ) -> list[str]:
+    """``(mean, text)`` cells of one column as ``<td>``s, the best mean marked bold: the
+    highest (``higher`` True), the lowest (False), or the nearest a target (a float: an
+    interval's nominal coverage, where more is too wide, not better)."""
     means = [m for m, _ in cells if m is not None]
-    best = (max(means) if higher else min(means)) if means else None
+    if not means:
+        best = None
+    elif isinstance(higher, bool):
+        best = max(means) if higher else min(means)
+    else:
+        best = min(means, key=lambda m: abs(m - higher))
     return [f'<td class="num best">{text}</td>' if m is not None and m == best and len(means) > 1
             else f'<td class="num">{text}</td>' for m, text in cells]
 
@@ -242,9 +250,9 @@ def _table1_parts(records: Sequence[Mapping[str, Any]], names: Sequence[str]) ->
                                  caption="mean ± standard error over random training sets; "
                                          "bold: best in its column"))
         quarter = min(fractions, key=lambda f: abs(f - 0.25))
-        measures = (("rmse", "RMSE", False), ("kendall_tau", "Kendall τ", True),
-                    ("coverage_68", "in ±1σ (68 %)", True), ("coverage_95", "in ±1.96σ (95 %)",
-                                                               True))
+        measures: tuple[tuple[str, str, bool | float], ...] = (
+            ("rmse", "RMSE", False), ("kendall_tau", "Kendall τ", True),
+            ("coverage_68", "in ±1σ (68 %)", 0.68), ("coverage_95", "in ±1.96σ (95 %)", 0.95))
         shown = [m for m in measures
                  if select_prediction(records, experiment="table1", metric=m[0])]
         if shown:
@@ -258,7 +266,8 @@ def _table1_parts(records: Sequence[Mapping[str, Any]], names: Sequence[str]) ->
             parts.append(_html.table(["predictor", *(label for _, label, _ in shown)], rows,
                                      numeric=range(1, len(shown) + 1),
                                      caption="coverage: share of test curves whose final value "
-                                             "lies in the predicted interval"))
+                                             "lies in the predicted interval; bold: best in its "
+                                             "column (coverage: nearest the nominal share)"))
     return parts
 
 
