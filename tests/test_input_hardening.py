@@ -375,3 +375,13 @@ def test_evaluate_says_why_it_left_the_depth_experiment_out(run: Run, tmp_path: 
         assert said in " ".join(err.split())
         skipped = json.loads((tmp_path / f"{name}.json").read_text())["skipped"]
         assert [s["experiment"] for s in skipped] == ["depth_generalisation"]
+
+
+def test_evaluate_refuses_two_fractions_that_observe_the_same_epochs(tmp_path: Path,
+                                                                     run: Run) -> None:
+    """A review (stop 32): 1 % and 2 % of 20 epochs both observe one epoch, and evaluate
+    reported the same numbers under two labels."""
+    path = synthetic(n=40, epochs=20).save(tmp_path / "twenty.parquet")
+    refused(*run("evaluate", path, "--train-size", "20", "--repeats", "1", "--experiments",
+                 "table1", "--predictors", "last-value", "--fractions", "0.01,0.02,0.5"),
+            "fractions 0.01, 0.02 all observe 1 of the 20 epochs")

@@ -148,7 +148,10 @@ def _evaluate(factory: PredictorFactory, groups: frozenset[str], seed: int, trai
     predictor = factory(groups, seed).fit(train)
     # the test curves' diverged runs count as their own worst value, in the inputs as in the
     # targets (test.final_values()): the protocol the published tables were made with
-    inputs = test.without_untrained_epoch().filled_values()[:, :tau]
+    trained = test.without_untrained_epoch()
+    if not 1 <= tau <= trained.n_epochs:
+        raise ValueError(f"tau must be in 1..{trained.n_epochs}, got {tau}")
+    inputs = trained.filled_values()[:, :tau]
     predictor.predict(test.configs.iloc[:1], inputs[:1])  # counts lazily fitted models as fitting
     fit_s = time.perf_counter() - t0
     t1 = time.perf_counter()
@@ -174,7 +177,8 @@ def run_prediction_experiments(
     ``on_step(description, done, total)`` is called after every repeat of every experiment.
 
     Raises:
-        ValueError: fewer complete curves than ``train_size + 10``.
+        ValueError: fewer complete curves than ``train_size + 10``, or two fractions that
+            observe the same epochs (⌈f·T⌉: their results would be one result under two labels).
     """
     trained = curves.without_untrained_epoch()
     complete = trained.subset(np.asarray(trained.is_complete(), dtype=bool))
@@ -182,6 +186,14 @@ def run_prediction_experiments(
         raise ValueError(f"{complete.n_configs} complete curves: need at least train_size + 10 = "
                          f"{settings.train_size + 10}")
     T = complete.n_epochs
+    by_tau: dict[int, list[float]] = {}
+    for f in settings.fractions:
+        by_tau.setdefault(tau_for(f, T), []).append(f)
+    same = next((fs for fs in by_tau.values() if len(fs) > 1), None)
+    if same is not None and T > 1:  # (one epoch: nothing to observe; each cell says so)
+        raise ValueError(f"fractions {', '.join(f'{f:g}' for f in same)} all observe "
+                         f"{tau_for(same[0], T)} of the {T} epochs (⌈fraction·T⌉, at least 1 "
+                         "and at most T − 1): give fractions that observe different epochs")
     names = list(predictors)
     first = names[0]
     col = _Collector()
