@@ -163,3 +163,9 @@ def test_the_summary_counts_trials_still_running_elsewhere(tmp_path: Path) -> No
     assert again.returncode == 0, again.stderr
     said = " ".join(again.stdout.split())
     assert "2 complete, 0 stopped early, 0 failed, 1 still running (in another process" in said
+    # a review (stop 32): a rerun with fewer --trials than the study has said "3/2" and nothing
+    fewer = curvecast(*search_args(db, "--study", "r", "--trials", "2", "--stopper", "never",
+                                   "--workload", "friedman-sgd"))
+    assert fewer.returncode == 0, fewer.stderr
+    assert ("note: study 'r' already has 3 trials, at least --trials 2: no new trial is started"
+            in " ".join(fewer.stderr.split()))

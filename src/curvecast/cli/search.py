@@ -27,6 +27,7 @@ from curvecast.cli._common import (
     study_summary,
     terminate_as_interrupt,
 )
+from curvecast.curves.wording import counted
 from curvecast.defaults import DELTA as DEFAULT_DELTA
 from curvecast.report.terminal import progress
 
@@ -120,11 +121,17 @@ def search_command(
         except ConnectionError as err:
             raise fail(str(err)) from None
     with Store(storage) as db, progress(err_console) as bar, terminate_as_interrupt():
+        have = db.count_trials(study) if study in db.study_names() else 0
+        if have >= trials and searcher not in registry.PROMOTING:
+            bar.console.print(f"note: study {study!r} already has {counted(have, 'trial')}, "
+                              f"at least --trials {trials}: no new trial is started (a larger "
+                              "--trials runs more; interrupted trials are resumed)",
+                              highlight=False, markup=False)
         try:
             result = plan.runner(plan.workload, plan.proposer, plan.stop, db, study=study,
                                  trials=trials, epochs=epochs, workers=plan.workers, seed=seed,
                                  settings=plan.recorded,
-                                 on_progress=_progress_bar(bar, trials, epochs))
+                                 on_progress=_progress_bar(bar, max(trials, have), epochs))
         except ConnectionError as err:  # --address: no Ray cluster there
             raise fail(str(err)) from None
         except KeyboardInterrupt as err:
