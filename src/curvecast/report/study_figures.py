@@ -125,7 +125,7 @@ def cost_figure(trials: Sequence[StoredTrial], direction: Direction, epochs: int
     ax.set_title("Search cost against the best result found"
                  + (f" (speedup {full / used:.2f}x)" if used else ""))
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right" if direction is Direction.MAXIMIZE else "upper right")
+    ax.legend(fontsize=8, loc="best")
     return _html.figure_uri(fig, plt)
 
 
@@ -141,7 +141,8 @@ def decisions_figure(trials: Sequence[StoredTrial], epochs: int, delta: float | 
         if ts:
             ax.plot([t.number for t in ts], [t.last_epoch for t in ts], marker, color=color,
                     ms=5, ls="none", label=f"{label} ({len(ts)})")
-    ax.set_ylim(0, epochs + 1)
+    ax.set_ylim(0, 1.3 * epochs + 1)  # room above the complete trials for the key: the trials
+    # stopped at epoch 1, the usual ones, sit at the bottom, where a key would hide them
     ax.yaxis.set_major_locator(integer_ticks())
     ax.xaxis.set_major_locator(integer_ticks())
     ax.set_xlabel("trial (in the order started)")
@@ -149,7 +150,7 @@ def decisions_figure(trials: Sequence[StoredTrial], epochs: int, delta: float | 
     ax.set_title("Where each trial ended", fontsize=10)
     ax.grid(alpha=0.3)
     if ax.get_legend_handles_labels()[0]:  # none while no trial has finished
-        ax.legend(fontsize=8, loc="lower left")
+        ax.legend(fontsize=8, loc="upper left", ncol=3)
 
     cont = [(t.number + 0.8 * d.epoch / (epochs + 1) - 0.4, d.probability) for t in trials
             for d in t.decisions if d.probability is not None and d.action is not Action.STOP]
