@@ -60,11 +60,11 @@ def simulate(
                                                           "stops (default: 5 with the chain "
                                                           "predictor, 100 — the paper's — with "
                                                           "the others).")] = None,
-    predictor: Annotated[str, typer.Option(help="Predictor of the predictive stopper: chain "
-                                                "(curvecast's default, HorizonChain), paper "
-                                                "(SRM.paper(), the paper reproductions), srm, "
-                                                "svr-rbf, svr-linear, rf, ols, "
-                                                "last-value.")] = "chain",
+    predictor: Annotated[str, typer.Option(help="Predictor of the predictive stopper: "
+                                                + ", ".join(registry.PREDICTORS) + "; chain is "
+                                                "curvecast's default (HorizonChain), paper the "
+                                                "paper's SRM.paper() (its reproductions).")
+                         ] = "chain",
     draws: Annotated[int, typer.Option(help="Random-search draws per SRM model.")] = 50,
     sigma_model: SigmaModelOption = "per_tau",
     arcsine_target: ArcsineTargetOption = False,
