@@ -59,7 +59,7 @@ def search_command(
     workers: Annotated[int, typer.Option(help="Training processes (--backend ray: epochs "
                                               "trained at once); 0: one per core (the Ray's "
                                               "CPUs).")] = 0,
-    min_complete: Annotated[int | None, typer.Option(help=(
+    min_complete: Annotated[int | None, typer.Option(min=0, help=(
         "Complete curves (prior included) before any stopper stops (default: 5 with the chain "
         "predictor, 100 with the others; at least 6 with --searcher fhyperband, whose rung "
         "predictors need 6)."))] = None,

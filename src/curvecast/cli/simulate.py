@@ -56,7 +56,7 @@ def simulate(
     orderings: Annotated[int, typer.Option(help="Random orderings of the configs.")] = 10,
     workers: Annotated[int, typer.Option(help="Simulated workers.")] = 1,
     seed: Annotated[int, typer.Option(min=0, help="Seed of the orderings and the predictor.")] = 0,
-    min_complete: Annotated[int | None, typer.Option(help="Complete trials before any stopper "
+    min_complete: Annotated[int | None, typer.Option(min=0, help="Complete trials before any stopper "
                                                           "stops (default: 5 with the chain "
                                                           "predictor, 100 — the paper's — with "
                                                           "the others).")] = None,
