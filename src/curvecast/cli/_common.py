@@ -235,8 +235,8 @@ def check_parquet_out(path: Path, reads: Sequence[Path | None] = ()) -> None:
     """:func:`check_out` for a CurveSet file: also refuse a name whose suffix says another
     format (``demo.csv`` would hold Parquet), or a file the command reads (``reads``: the input
     would be replaced by what was made of it)."""
-    check_out(path)
     refuse_inputs(path, reads, "the CurveSet")
+    check_out(path)
     if path.suffix.lower() in _NOT_PARQUET:
         raise ValueError(f"{path}: a CurveSet is written as Parquet; name the file .parquet "
                          "(pandas reads it with pd.read_parquet, and `curvecast data summary` "
@@ -255,8 +255,8 @@ def check_json_out(path: Path | None, reads: Sequence[Path | None] = ()) -> None
     format (``--json runs.parquet``)."""
     if path is None:
         return
-    check_out(path)
     refuse_inputs(path, reads, "the JSON result")
+    check_out(path)
     if path.suffix.lower() in _NOT_JSON:
         raise ValueError(f"{path}: the result is JSON; name the file .json")
 
