@@ -265,6 +265,23 @@ def test_a_curve_column_left_out_is_warned_of(tmp_path: Path) -> None:
                          r"acc_(\d+)", "--metric", "val_accuracy", "--direction", "maximize",
                          "--id-column", "name", "--out", tmp_path / "full.parquet")
     assert "lacks epoch" not in full.stderr
+    assert "CurveSetWarning" not in proc.stderr  # the command says it once, as its own line
+
+
+def test_the_python_importers_warn_as_the_command_does(tmp_path: Path) -> None:
+    """A review (stop 32): the user guide says an import warns of a skipped log line, which
+    counts as a diverged report; `from_table` and `from_long_table` said nothing."""
+    (tmp_path / "skip.csv").write_text("name,acc_1,acc_2,acc_3\na,0.5,,0.7\nb,0.4,0.5,0.6\n")
+    with pytest.warns(curvecast.CurveSetWarning, match=r"skip\.csv: 1 empty value\(s\) lie "
+                                                        "before a later epoch's value"):
+        got = curvecast.from_table(tmp_path / "skip.csv", r"acc_(\d+)", "val_accuracy", "max",
+                                   id_column="name")
+    assert got.filled_values()[0].tolist() == [0.5, 0.4, 0.7]  # the worst value, as said
+    (tmp_path / "long.csv").write_text("config_id,epoch,value\na,1,50\na,2,60\n")
+    (tmp_path / "configs.csv").write_text("config_id,lr\na,0.1\n")
+    with pytest.warns(curvecast.CurveSetWarning, match="lie outside \\[0, 1\\]"):
+        curvecast.from_long_table(tmp_path / "long.csv", "val_accuracy", "max",
+                                  configs=tmp_path / "configs.csv")
 
 
 def test_a_config_row_without_observations_is_kept_and_noted(tmp_path: Path) -> None:

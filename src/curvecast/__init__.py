@@ -5,7 +5,7 @@ Performance Prediction*.  ``import curvecast`` needs only the core dependencies 
 scikit-learn, pandas, pyarrow); torch, optuna and ray are imported only when used.
 """
 
-from curvecast.curves import CurveSet, CurveSetFormatError, Direction
+from curvecast.curves import CurveSet, CurveSetFormatError, CurveSetWarning, Direction
 from curvecast.datasets import from_long_table, from_optuna, from_ray, from_table
 from curvecast.space import Categorical, Float, Int, Param, ParamSpace, SearchSpace
 
@@ -15,6 +15,7 @@ __all__ = [
     "Categorical",
     "CurveSet",
     "CurveSetFormatError",
+    "CurveSetWarning",
     "Direction",
     "Float",
     "Int",

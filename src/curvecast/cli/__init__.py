@@ -11,6 +11,7 @@ commands: :mod:`~curvecast.cli.data` (``collect``, ``data …``), :mod:`~curveca
 from __future__ import annotations
 
 import sys
+import warnings
 from typing import Annotated
 
 import typer
@@ -19,6 +20,7 @@ from rich.markup import escape
 from curvecast.cli import data, evaluate, search, simulate, studies
 from curvecast.cli._app import app
 from curvecast.cli._common import console, err_console
+from curvecast.curves import CurveSetWarning
 
 __all__ = ["app", "data", "evaluate", "main", "search", "simulate", "studies"]
 
@@ -42,6 +44,9 @@ def _root(
                                           help="Print curvecast's version and exit.")] = False,
 ) -> None:
     """Predict where learning curves end; stop the runs that will not win."""
+    # the commands print what an import found themselves (`warning: …` lines), not as Python
+    # warnings of the importers they call
+    warnings.filterwarnings("ignore", category=CurveSetWarning)
 
 
 def main() -> None:

@@ -45,13 +45,14 @@ from curvecast.curves.direction import (
     diverged_fill,
     fill_diverged,
 )
-from curvecast.curves.errors import CurveSetFormatError
+from curvecast.curves.errors import CurveSetFormatError, CurveSetWarning
 from curvecast.curves.parquet import FORMAT_VERSION
 
 __all__ = [
     "FORMAT_VERSION",
     "CurveSet",
     "CurveSetFormatError",
+    "CurveSetWarning",
     "Direction",
     "DivergedFill",
     "check_diverged_value",

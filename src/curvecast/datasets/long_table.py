@@ -23,6 +23,7 @@ import pandas as pd
 
 from curvecast.curves import CurveSet, CurveSetFormatError, Direction
 from curvecast.curves.long import MAX_EPOCH
+from curvecast.datasets.import_warnings import warns_of_what_it_read
 from curvecast.datasets.table_io import cell, is_parquet, read_columns, read_table
 
 __all__ = ["LONG_COLUMNS", "from_long_table"]
@@ -58,6 +59,7 @@ def _read_configs(path: Path) -> pd.DataFrame:
     return configs
 
 
+@warns_of_what_it_read
 def from_long_table(path: str | Path, metric: str, direction: Direction | str, *,
                     configs: str | Path | None = None,
                     diverged_value: float | None = None) -> CurveSet:

@@ -36,6 +36,7 @@ import pandas as pd
 
 from curvecast.curves import CurveSet, CurveSetFormatError, Direction
 from curvecast.datasets.config_rows import config_row
+from curvecast.datasets.import_warnings import warns_of_what_it_read
 from curvecast.datasets.priors import UNNAMED_METRIC
 from curvecast.datasets.step_axis import majority_axis_of
 
@@ -91,6 +92,7 @@ def _check_sqlite(url: str) -> None:
                                   f"{sorted(tables)[:8]})")
 
 
+@warns_of_what_it_read
 def from_optuna(storage: str, study: str, *, metric: str | None = None,
                 max_step: int | None = None) -> CurveSet:
     """The learning curves of Optuna study ``study`` in ``storage`` (see the module docstring).

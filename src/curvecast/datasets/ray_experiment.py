@@ -29,6 +29,7 @@ import pandas as pd
 
 from curvecast.curves import CurveSet, CurveSetFormatError, Direction
 from curvecast.datasets.config_rows import config_row, flatten
+from curvecast.datasets.import_warnings import warns_of_what_it_read
 from curvecast.datasets.table_io import cell, read_columns, read_table
 
 __all__ = ["from_ray"]
@@ -164,6 +165,7 @@ def _trial(folder: Path, metric: str) -> tuple[str, dict[str, Any], list[Report]
     return trial_id, row, reports, replaced, truncated
 
 
+@warns_of_what_it_read
 def from_ray(experiment: str | Path, metric: str, direction: Direction | str) -> CurveSet:
     """The learning curves of a Ray Tune experiment directory (see the module docstring).
 

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from curvecast.curves import CurveSet, CurveSetFormatError, Direction
+from curvecast.datasets.import_warnings import warns_of_what_it_read
 from curvecast.datasets.table_io import cell, read_columns, read_table
 
 __all__ = ["curve_columns", "from_table"]
@@ -68,6 +69,7 @@ def curve_columns(columns: list[str], curves: str, source: str = "<table>") -> d
 ID_COLUMN = "config_id"
 
 
+@warns_of_what_it_read
 def from_table(path: str | Path, curves: str, metric: str, direction: Direction | str, *,
                id_column: str | None = None, diverged_value: float | None = None) -> CurveSet:
     """Load a wide CSV or Parquet table of learning curves (see the module docstring).
