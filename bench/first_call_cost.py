@@ -9,7 +9,9 @@ the call that refits and rebuilds the study's tables.  Prints the median of the 
 
 Stop 31, the 2-core machine with a test run beside it: 1.79, 3.50 and 8.90 ms at 200, 1000 and
 3000 trials for ``CurvecastPruner()``; 0.08, 0.14 and 0.39 ms for ``MedianPruner()`` (another
-run, before the config table grew incrementally: 1.88 and 11.5 ms at 200 and 3000).
+run, before the config table grew incrementally: 1.88 and 11.5 ms at 200 and 3000).  Since
+stop 32 it also prints the median ``study.ask`` of the same studies, Optuna's default
+``TPESampler`` drawing the next trial's parameters, for scale.
 """
 
 from __future__ import annotations
@@ -31,8 +33,10 @@ SPACE = {"a": FloatDistribution(0.3, 1), "lr": FloatDistribution(1e-5, 1, log=Tr
          "opt": CategoricalDistribution(["sgd", "adam"])}
 
 
-def first_call_ms(n: int, pruner: optuna.pruners.BasePruner, seed: int = 0) -> float:
-    """The median first ``should_prune()`` of 30 new trials in a study of ``n`` finished ones."""
+def first_call_ms(n: int, pruner: optuna.pruners.BasePruner, seed: int = 0,
+                  asks: list[float] | None = None) -> float:
+    """The median first ``should_prune()`` of 30 new trials in a study of ``n`` finished ones
+    (``asks``: gets the seconds of each ``study.ask``, the default ``TPESampler``'s draw)."""
     rng = np.random.default_rng(seed)
     study = optuna.create_study(direction="maximize", pruner=pruner)
     trials = []
@@ -49,7 +53,10 @@ def first_call_ms(n: int, pruner: optuna.pruners.BasePruner, seed: int = 0) -> f
     study.add_trials(trials)
     times = []
     for _ in range(31):
+        start = time.perf_counter()
         trial = study.ask(SPACE)
+        if asks is not None:
+            asks.append(time.perf_counter() - start)
         trial.report(0.3, 1)
         start = time.perf_counter()
         trial.should_prune()
@@ -60,6 +67,9 @@ def first_call_ms(n: int, pruner: optuna.pruners.BasePruner, seed: int = 0) -> f
 
 if __name__ == "__main__":
     for n in [int(a) for a in sys.argv[1:]] or [200, 1000, 3000]:
+        asks: list[float] = []
         for pruner in (CurvecastPruner(), optuna.pruners.MedianPruner()):
-            print(f"{n} trials  {type(pruner).__name__}: {first_call_ms(n, pruner):.2f} ms",
-                  flush=True)
+            print(f"{n} trials  {type(pruner).__name__}: "
+                  f"{first_call_ms(n, pruner, asks=asks):.2f} ms", flush=True)
+        print(f"{n} trials  study.ask (TPESampler, for scale): "
+              f"{1e3 * float(np.median(asks)):.2f} ms", flush=True)
