@@ -42,7 +42,7 @@ from transfer_model import LearnedStopper
 
 from curvecast import CurveSet
 from curvecast.predictors import HorizonChain, Predictor
-from curvecast.stopping import History, PredictiveStopper, Stopper, Trial
+from curvecast.stopping import Decision, History, PredictiveStopper, Stopper, Trial
 
 Rule = Callable[[np.ndarray, History], bool]
 
@@ -59,20 +59,26 @@ def median_rule(sign: float) -> Rule:
     return decide
 
 
-def stopper_rule(stopper: Stopper) -> Rule:
-    """A rule that asks ``stopper`` about the running trial (the history's last row, whose
-    config row the history's table holds)."""
+def stopper_decisions(stopper: Stopper) -> Callable[[np.ndarray, History], Decision]:
+    """``stopper``'s decision about the running trial (the history's last row, whose config
+    row the history's table holds)."""
     empty = pd.DataFrame(index=["x"])
     running: list[object] = [None, empty]  # the running trial's id and its one-row table
 
-    def decide(values: np.ndarray, history: History) -> bool:
+    def decision(values: np.ndarray, history: History) -> Decision:
         cid = history.config_ids[-1]
         if running[0] != cid:
             table = history.configs
             running[:] = [cid, table.loc[[cid]] if len(table.columns) else empty]
         trial = Trial(config_id=cid, config=running[1], values=values)  # type: ignore[arg-type]
-        return stopper.decide(trial, history).stop
-    return decide
+        return stopper.decide(trial, history)
+    return decision
+
+
+def stopper_rule(stopper: Stopper) -> Rule:
+    """A rule that asks ``stopper`` about the running trial (:func:`stopper_decisions`)."""
+    decision = stopper_decisions(stopper)
+    return lambda values, history: decision(values, history).stop
 
 
 class RefittingStopper(PredictiveStopper):

@@ -80,6 +80,25 @@ def test_a_database_the_user_cannot_write_can_be_inspected(tmp_path: Path) -> No
 
 @pytest.mark.skipif(os.name != "posix" or os.geteuid() != 0 or shutil.which("unshare") is None,
                     reason="root mounts the folder read-only in a private mount namespace")
+def on_read_only_mount(folder: Path, commands: list[list[str]]
+                       ) -> subprocess.CompletedProcess[str]:
+    """``curvecast COMMAND`` for each of ``commands``, with ``folder`` bind-mounted read-only
+    (inside ``unshare -m``, so nothing outside sees the mount); the test is skipped only when
+    the machine cannot make the mount, and fails when a command does (its exit 51, 52, …)."""
+    cli = f"{shlex.quote(sys.executable)} -m curvecast.cli"
+    where = shlex.quote(str(folder))
+    script = (f"mount --bind -o ro {where} {where} || exit 99; "
+              f"touch {shlex.quote(str(folder / 'x'))} 2>/dev/null && exit 98; "
+              + "; ".join(f"{cli} {shlex.join(c)} || exit {51 + i}"
+                          for i, c in enumerate(commands)))
+    proc = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+                          capture_output=True, text=True, timeout=120)
+    if proc.returncode == 99 or (proc.returncode == 1 and proc.stderr.startswith("unshare:")):
+        pytest.skip(f"no private read-only mount here: {proc.stderr.strip()[:200]}")
+    assert proc.returncode == 0, proc.stderr
+    return proc
+
+
 def test_a_database_on_a_read_only_file_system_can_be_inspected(tmp_path: Path) -> None:
     """What file permissions cannot show to root: the folder bind-mounted read-only (inside
     ``unshare -m``, so nothing outside the test sees the mount)."""
@@ -88,19 +107,9 @@ def test_a_database_on_a_read_only_file_system_can_be_inspected(tmp_path: Path) 
     make_study(archive / "s.db")
     for extra in archive.glob("s.db-*"):
         extra.unlink()
-    cli = f"{shlex.quote(sys.executable)} -m curvecast.cli"
-    url = shlex.quote(f"sqlite:///{archive / 's.db'}")
-    script = (f"mount --bind -o ro {shlex.quote(str(archive))} {shlex.quote(str(archive))} || "
-              f"exit 99; touch {shlex.quote(str(archive / 'x'))} 2>/dev/null && exit 98; "
-              f"{cli} studies --storage {url} || exit 51; "
-              f"{cli} show --study s --json --storage {url} || exit 52")
-    proc = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
-                          capture_output=True, text=True, timeout=120)
-    # skipped only when the machine cannot make the mount (unshare or mount refused); a failing
-    # command exits 51 or 52 and fails the test
-    if proc.returncode == 99 or (proc.returncode == 1 and proc.stderr.startswith("unshare:")):
-        pytest.skip(f"no private read-only mount here: {proc.stderr.strip()[:200]}")
-    assert proc.returncode == 0, proc.stderr
+    proc = on_read_only_mount(archive, [["studies", "--storage", f"sqlite:///{archive / 's.db'}"],
+                                        ["show", "--study", "s", "--json", "--storage",
+                                         f"sqlite:///{archive / 's.db'}"]])
     assert "val_accuracy" in proc.stdout and '"predicted_value": 0.3' in proc.stdout
     assert sorted(p.name for p in archive.iterdir()) == ["s.db"]
 
@@ -240,16 +249,8 @@ def test_a_read_only_copy_with_its_write_ahead_log_shows_every_trial(tmp_path: P
     subprocess.run([sys.executable, "-c", writer, str(archive / "w.db")], check=True, timeout=60)
     assert (archive / "w.db-wal").stat().st_size > 0
     (archive / "w.db-shm").unlink(missing_ok=True)  # the copy as a colleague hands it over
-    cli = f"{shlex.quote(sys.executable)} -m curvecast.cli"
-    url = shlex.quote(f"sqlite:///{archive / 'w.db'}")
-    script = (f"mount --bind -o ro {shlex.quote(str(archive))} {shlex.quote(str(archive))} || "
-              f"exit 99; touch {shlex.quote(str(archive / 'x'))} 2>/dev/null && exit 98; "
-              f"{cli} show --study s --json --storage {url} || exit 52")
-    proc = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
-                          capture_output=True, text=True, timeout=120)
-    if proc.returncode == 99 or (proc.returncode == 1 and proc.stderr.startswith("unshare:")):
-        pytest.skip(f"no private read-only mount here: {proc.stderr.strip()[:200]}")
-    assert proc.returncode == 0, proc.stderr
+    proc = on_read_only_mount(archive, [["show", "--study", "s", "--json", "--storage",
+                                         f"sqlite:///{archive / 'w.db'}"]])
     assert len(json.loads(proc.stdout)["trials"]) == 8
 
 
