@@ -81,9 +81,11 @@ epochs it, not the likelihood, shapes the posterior: σ drifts well above the cu
 family with a small weight can take any f_k(x_T) the sanity range allows.  The posterior median
 stays near the least-squares extrapolation while the mean follows a long upper tail (up to 100
 for an accuracy with the default sanity range), and a longer chain makes the tail heavier.  On
-MetaQNN CIFAR-10 at τ = 5 of 20 (50 curves, :meth:`fast`): R² = −5.7 with the default range,
-0.90 with ``value_range=(0, 1)``; on 60-of-100-epoch power-law curves the default is within
-0.01 of the truth.  ``value_range`` is therefore the one choice to state in any comparison.
+MetaQNN CIFAR-10 at τ = 5 of 20 (:meth:`fast`, 50 test curves of each of ``evaluate``'s first
+three splits): R² = −5.8 to −11.1 with the default range, 0.78–0.80 with ``value_range=(0, 1)``
+(``docs/results-prediction.md``: −7.67 and 0.80 as means); on 60-of-100-epoch power-law curves
+the default is within 0.01 of the truth.  ``value_range`` is therefore the one choice to state
+in any comparison.
 
 Speed: the log-posterior is vectorised over walkers (``emcee``'s ``vectorize=True``, as pybnn's
 port of the same model does), so the faithful setting costs a few seconds per curve here

@@ -2,7 +2,8 @@
 
 Baker et al. 2017 compare ν-SVR with an RBF kernel (their default), ν-SVR with a linear kernel,
 random forests and ordinary least squares, each tuned by random search with 3-fold
-cross-validation over C ~ LogUniform(1e-5, 10), ν ~ Uniform(0, 1), γ ~ LogUniform(1e-5, 10).
+cross-validation over C ~ LogUniform(1e-5, 10), ν ~ Uniform(0, 1), γ ~ LogUniform(1e-5, 10)
+(ν is drawn from Uniform(0.01, 0.99) here: ν-SVR is undefined at 0 and degenerate at 1).
 :class:`TunedRegressor` does that search (standardised features), refits the best setting, and
 estimates its error σ from K-fold (default 10) or leave-one-out out-of-fold residuals.
 """
@@ -42,14 +43,15 @@ class RegressorSpec:
 
 
 def nu_svr_rbf() -> RegressorSpec:
-    """ν-SVR with an RBF kernel over the paper's ranges (the paper's default regressor)."""
+    """ν-SVR with an RBF kernel over the paper's ranges, ν within (0.01, 0.99) (the paper's
+    default regressor)."""
     return RegressorSpec("svr-rbf", NuSVR(kernel="rbf"), {
         "C": stats.loguniform(1e-5, 10), "nu": stats.uniform(0.01, 0.98),
         "gamma": stats.loguniform(1e-5, 10)})
 
 
 def nu_svr_linear() -> RegressorSpec:
-    """ν-SVR with a linear kernel over the paper's ranges of C and ν."""
+    """ν-SVR with a linear kernel over the paper's ranges of C and ν (ν within (0.01, 0.99))."""
     return RegressorSpec("svr-linear", NuSVR(kernel="linear"), {
         "C": stats.loguniform(1e-5, 10), "nu": stats.uniform(0.01, 0.98)})
 
