@@ -385,3 +385,8 @@ def test_evaluate_refuses_two_fractions_that_observe_the_same_epochs(tmp_path: P
     refused(*run("evaluate", path, "--train-size", "20", "--repeats", "1", "--experiments",
                  "table1", "--predictors", "last-value", "--fractions", "0.01,0.02,0.5"),
             "fractions 0.01, 0.02 all observe 1 of the 20 epochs")
+    # the other experiments read only the fraction nearest 25 %: a short set still runs them
+    short = synthetic(n=40, epochs=4).save(tmp_path / "four.parquet")
+    code, _, err = run("evaluate", short, "--train-size", "20", "--repeats", "1",
+                       "--experiments", "table2", "--predictors", "ols")
+    assert code == 0, err
