@@ -194,3 +194,15 @@ def test_a_diverged_run_to_predict_counts_as_the_fitted_curves_diverged_value(na
     assert model.predict_curves(query, 3).mean == pytest.approx(direct)
     if name == "last":  # the fitted set's worst value, not the query's own (0.80)
         assert direct[0] == pytest.approx(train.diverged_fill)
+
+
+def test_an_unfitted_last_seen_value_counts_a_diverged_run_as_the_curves_worst() -> None:
+    curves = synthetic(n=20, seed=5)
+    T = curves.n_epochs
+    values = np.array(curves.values)
+    values[0, 1] = np.nan  # diverged at its second epoch
+    broken = CurveSet(values=values, observed=curves.observed, epochs=curves.epochs,
+                      metric=curves.metric, direction=curves.direction, configs=curves.configs)
+    pred = LastSeenValue().predict_curves(broken, 2)
+    assert pred.mean[0] == pytest.approx(broken.diverged_fill) and np.isfinite(pred.mean).all()
+    assert T > 2

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
@@ -13,7 +15,9 @@ from curvecast.predictors._base import Prediction, Predictor, target_column
 class LastSeenValue(Predictor):
     """Predicts ``y_T = y_τ``; its std is the RMS gap between y_τ and y_T on the fitted curves.
 
-    Without fitted curves (or with fewer than two), the std is ``min_std``.
+    Without fitted curves (or with fewer than two), the std is ``min_std``; unfitted, a NaN or
+    ±inf report counts as the worst value of the curves given to :meth:`predict_curves` (no
+    fitted set says otherwise), and stays NaN in :meth:`predict`.
 
     Args:
         min_std: floor of the reported std, in the metric's units (must be > 0).
@@ -31,6 +35,13 @@ class LastSeenValue(Predictor):
         self.values_ = trained.filled_values()[keep, : col + 1]
         self.diverged_fill_ = trained.diverged_fill
         return self
+
+    def predict_curves(self, curves: CurveSet, tau: int) -> Prediction:
+        if hasattr(self, "diverged_fill_"):
+            return super().predict_curves(curves, tau)
+        given = copy.copy(self)  # unfitted: the given curves' own diverged value
+        given.diverged_fill_ = curves.without_untrained_epoch().diverged_fill
+        return Predictor.predict_curves(given, curves, tau)
 
     def predict(self, configs: pd.DataFrame, partial: NDArray[np.float64]) -> Prediction:
         y = np.array(partial, dtype=np.float64, ndmin=2)
