@@ -228,7 +228,9 @@ def test_export_calls_an_interrupted_trial_interrupted(tmp_path: Path) -> None:
     assert "1 interrupted" in said and "running" not in said
 
 
-def test_a_read_only_copy_with_its_write_ahead_log_shows_every_trial(tmp_path: Path) -> None:
+@pytest.mark.parametrize("checkpoint", [2, -1])  # -1: never checkpointed, the tables in the log
+def test_a_read_only_copy_with_its_write_ahead_log_shows_every_trial(tmp_path: Path,
+                                                                    checkpoint: int) -> None:
     """A review (stop 32): in a read-only folder the database was opened ``immutable=1``,
     which ignores the ``-wal`` file, so the trials recorded since the last checkpoint (a search
     killed, a copy taken with its log) were silently missing from `studies` and `export`."""
@@ -243,7 +245,7 @@ def test_a_read_only_copy_with_its_write_ahead_log_shows_every_trial(tmp_path: P
         "    store.add_trial('s', {'lr': n})\n"
         "    store.record_value('s', n, 1, 0.1 * n, 0.5)\n"
         "    store.set_state('s', n, TrialState.COMPLETE)\n"
-        "    if n == 2:\n"
+        f"    if n == {checkpoint}:\n"
         "        sqlite3.connect(sys.argv[1]).execute('PRAGMA wal_checkpoint(TRUNCATE)')\n"
         "os._exit(0)  # as kill -9: no checkpoint at close\n")
     subprocess.run([sys.executable, "-c", writer, str(archive / "w.db")], check=True, timeout=60)

@@ -137,11 +137,14 @@ class SQLiteFile:
         if not self.path.is_file():
             raise FileNotFoundError(f"{self.path}: no such study database")
         uri = self.path.resolve().as_uri()
-        problem: sqlite3.DatabaseError | None = None
+        problem: Exception | None = None
         for mode in ("mode=ro", "immutable=1"):
             try:
-                db = sqlite3.connect(f"{uri}?{mode}", uri=True, timeout=timeout,
-                                     isolation_level=None)
+                if mode == "immutable=1" and _has_log(self.path):  # (the tables may be in it)
+                    db = _copy_with_log(self.path)
+                else:
+                    db = sqlite3.connect(f"{uri}?{mode}", uri=True, timeout=timeout,
+                                         isolation_level=None)
                 db.execute("SELECT name, metric, direction, settings FROM studies LIMIT 1")
                 db.execute("SELECT number, config, state FROM trials LIMIT 1")
                 try:
@@ -149,15 +152,12 @@ class SQLiteFile:
                 except ValueError:
                     db.close()
                     raise
-                if mode == "immutable=1" and _has_log(self.path):
-                    db.close()
-                    db = _copy_with_log(self.path)
                 columns = {row[1] for row in db.execute("PRAGMA table_info(trials)")}
                 if "heartbeat" not in columns:  # an older curvecast's: migrated in memory
                     db = _in_memory(db)
                     _migrate(db)
                 return db
-            except sqlite3.DatabaseError as err:
+            except (sqlite3.DatabaseError, OSError) as err:  # (OSError: an unreadable log)
                 problem = err
         raise ValueError(f"{self.path}: not a curvecast study database ({problem})")
 
