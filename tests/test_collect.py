@@ -103,3 +103,45 @@ def test_impossible_arguments(tmp_path: Path, kwargs: dict[str, int], message: s
 def test_missing_folder(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="does not exist"):
         collect(SGDDigits(), n_configs=1, epochs=1, seed=0, out=tmp_path / "no" / "x.parquet")
+
+
+def test_a_stop_between_the_values_and_the_checkpoint_leaves_no_hole(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review (stop 32): the checkpoint was written before the epoch's values, so a stop
+    between the two resumed one epoch ahead of the values and left a hole, read as a diverged
+    report.  Now the values go first; a stop there only trains that epoch again."""
+    import sgd_workload
+
+    class Stopped(Exception):
+        pass
+
+    save = sgd_workload._Run.save_checkpoint
+    saves = [0]
+
+    def save_or_stop(run: sgd_workload._Run, path: Path) -> None:
+        save(run, path)
+        saves[0] += 1
+        if saves[0] == 3:  # stopped just after epoch 3's checkpoint: its values must be there
+            raise Stopped
+
+    out = tmp_path / "c.parquet"
+    with monkeypatch.context() as patch:
+        patch.setattr(sgd_workload._Run, "save_checkpoint", save_or_stop)
+        with pytest.raises(Stopped):
+            collect(SGDDigits(), n_configs=1, epochs=5, seed=0, out=out)
+    resumed = collect(SGDDigits(), n_configs=1, epochs=5, seed=0, out=out).curves
+    reference = collect(SGDDigits(), n_configs=1, epochs=5, seed=0,
+                        out=tmp_path / "r.parquet").curves
+    assert not resumed.diverged().any()
+    np.testing.assert_array_equal(resumed.values, reference.values)
+
+
+def test_partial_files_of_a_recorded_config_are_removed_on_the_next_run(tmp_path: Path) -> None:
+    out = tmp_path / "c.parquet"
+    collect(SGDDigits(), n_configs=1, epochs=2, seed=0, out=out)
+    partial = tmp_path / "c.parquet.partial"
+    partial.mkdir()
+    for suffix in (".ckpt", ".json"):  # left by a stop after the config was saved
+        (partial / f"{config_id(0, 0)}{suffix}").write_text("x")
+    collect(SGDDigits(), n_configs=2, epochs=2, seed=0, out=out)
+    assert not partial.exists()

@@ -14,6 +14,7 @@ their last checkpoint.  Training runs in ``workers`` single-thread processes.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import glob
 import json
 import multiprocessing as mp
 import os
@@ -127,6 +128,10 @@ def _train(job: _Job, report: Callable[[CollectStep], None]) -> _Outcome:
             run = job.workload.resume(ckpt, expect={"config": job.config, "seed": job.seed,
                                                     "epochs": job.epochs})
             results = [EpochResult(**r) for r in json.loads(log.read_text())]
+            if len(results) < run.epochs_done:  # a checkpoint ahead of its values (a run
+                # stopped between the two writes before stop 32 wrote the values first)
+                raise ValueError(f"its checkpoint is at epoch {run.epochs_done} and its "
+                                 f"values reach epoch {len(results)}")
             results = results[: run.epochs_done]
             resumed = True
         except (CheckpointError, ValueError, TypeError) as err:  # treated as missing
@@ -137,11 +142,12 @@ def _train(job: _Job, report: Callable[[CollectStep], None]) -> _Outcome:
     while run.epochs_done < job.epochs:
         result = run.train_epoch()
         results.append(result)
-        if run.epochs_done < job.epochs:
-            run.save_checkpoint(ckpt)
+        if run.epochs_done < job.epochs:  # the values first: a stop between the two writes
+            # leaves values ahead of the checkpoint (its epoch is trained again), never a hole
             tmp = log.with_suffix(".json.tmp")
             tmp.write_text(json.dumps([r.__dict__ for r in results]))
             os.replace(tmp, log)
+            run.save_checkpoint(ckpt)
         report(CollectStep(job.config_id, result.epoch, job.epochs, result.value))
     return _Outcome(job.config_id, results, float(run.test_value()), resumed)
 
@@ -220,6 +226,9 @@ def collect(
     long_rows, config_rows, tests = _recorded(out, workload, seed, epochs, n_configs, result)
     partial_dir = out.with_name(out.name + ".partial")
     partial_dir.mkdir(exist_ok=True)
+    for cid in config_rows:  # recorded, but stopped before its partial files were removed
+        for leftover in partial_dir.glob(f"{glob.escape(cid)}.*"):
+            leftover.unlink()
     jobs, pending_rows = _jobs(workload, seed, n_configs, epochs, partial_dir, config_rows)
     provenance = _provenance(workload, seed, epochs, command)
 
@@ -231,7 +240,7 @@ def collect(
                               "seconds": r.seconds})
         tests[cid] = outcome.test_value
         _save(out, workload, epochs, long_rows, config_rows, tests, provenance)
-        for leftover in partial_dir.glob(f"{cid}.*"):
+        for leftover in partial_dir.glob(f"{glob.escape(cid)}.*"):
             leftover.unlink()
         result.trained.append(cid)
         if outcome.resumed:
