@@ -78,6 +78,25 @@ def test_a_search_restarts_a_trial_whose_checkpoint_does_not_load(tmp_path: Path
     assert result.progress.notices[0].endswith("restarted from epoch 0")
 
 
+def test_a_search_says_a_trial_restarted_for_a_missing_checkpoint(tmp_path: Path) -> None:
+    """A review (stop 32): a database moved without its checkpoints folder retrained the
+    recorded epochs of a trial without a word (only an unreadable checkpoint was said)."""
+    wl = SGDDigits()
+    with Store(tmp_path / "s.db") as store:
+        open_study(store, "s", wl, 3, 0, None)
+        config = RandomSampler(wl.space, seed=5).ask_config()
+        assert config is not None
+        store.add_trial("s", config)  # epoch 1 recorded, its checkpoint gone
+        store.record_value("s", 0, 1, 0.25, 0.1)
+        result = run_search(wl, RandomSampler(wl.space, seed=0), NeverStop(), store, study="s",
+                            trials=1, epochs=3, workers=1, seed=0)
+        trial = store.trials("s")[0]
+    assert trial.state is TrialState.COMPLETE and [e for e, _, _ in trial.values] == [1, 2, 3]
+    assert len(result.progress.notices) == 1
+    assert "t0: no checkpoint after epoch 1" in result.progress.notices[0]
+    assert result.progress.notices[0].endswith("restarted from epoch 0")
+
+
 def test_the_command_line_says_a_trial_restarted(tmp_path: Path) -> None:
     pytest.importorskip("torch")
     from curvecast.workloads import DigitsMetaQNN

@@ -61,7 +61,12 @@ def train_one_epoch(task: EpochTask) -> EpochOutcome:
         ckpt = checkpoint_path(task.checkpoints, task.number, task.done)
         run: TrainingRun | None = None
         note = None
-        if task.done > 0 and ckpt.exists():
+        if task.done > 0 and not ckpt.exists():  # moved without its checkpoints folder, or
+            # a node that does not see it: the recorded epochs are trained again (the same
+            # values, deterministic), which costs their time: said, as a failed load is
+            note = (f"t{task.number}: no checkpoint after epoch {task.done} in {task.checkpoints}; "
+                    "restarted from epoch 0")
+        elif task.done > 0:
             try:
                 run = task.workload.resume(ckpt, expect={
                     "config": task.config, "seed": task.seed, "epochs": task.epochs,
