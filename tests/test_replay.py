@@ -111,6 +111,18 @@ def test_a_shared_fit_cache_fits_each_predictor_of_its_own() -> None:
     other = fits.get(SRM(n_draws=3), cs)
     assert other is not srm and other.n_draws == 3
     assert fits.n_fits_ == 3
+    # a regression review: settings that differ only inside a scipy distribution differ too
+    from scipy import stats
+    from sklearn.linear_model import Ridge
+
+    from curvecast.predictors import RegressorSpec
+
+    def ridge(low: float) -> SRM:
+        return SRM(RegressorSpec("ridge", Ridge(), {"alpha": stats.loguniform(low, 10 * low)}),
+                   n_draws=2)
+    weak, strong = fits.get(ridge(1e-6), cs), fits.get(ridge(1e5), cs)
+    assert weak is not strong and fits.n_fits_ == 5
+    assert fits.get(ridge(1e-6), cs) is weak
 
 
 def test_minimize_metric_replays_like_its_mirror() -> None:

@@ -7,7 +7,6 @@ import copy
 import dataclasses
 import hashlib
 import inspect
-import re
 import warnings
 from collections import OrderedDict
 from collections.abc import Hashable, Mapping
@@ -78,10 +77,28 @@ class FitCache:
 
 
 def _prototype_key(prototype: Predictor) -> str:
-    """An unfitted predictor's class and settings, as text (memory addresses in the settings'
-    reprs, e.g. of a scipy distribution, left out so that equal settings give equal keys)."""
-    settings = sorted((k, v) for k, v in vars(prototype).items() if not k.endswith("_"))
-    return re.sub(r" at 0x[0-9a-fA-F]+", "", f"{type(prototype).__qualname__}{settings!r}")
+    """An unfitted predictor's class and settings, as text: equal settings give equal keys
+    (a scipy distribution is named by its family and parameters, not by its address); an
+    object that cannot be described by value keeps its address, so it is never taken for
+    another."""
+    settings = {k: v for k, v in vars(prototype).items() if not k.endswith("_")}
+    return f"{type(prototype).__qualname__}{_settings_text(settings)}"
+
+
+def _settings_text(value: Any) -> str:
+    """``value`` as text for :func:`_prototype_key` (recursing into mappings, sequences and
+    dataclasses)."""
+    if all(hasattr(value, a) for a in ("dist", "args", "kwds")):  # a frozen scipy distribution
+        return f"{value.dist.name}{value.args!r}{sorted(value.kwds.items())!r}"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k!r}: {_settings_text(v)}"
+                               for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_settings_text(v) for v in value) + "]"
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return type(value).__qualname__ + _settings_text(
+            {f.name: getattr(value, f.name) for f in dataclasses.fields(value)})
+    return repr(value)
 
 
 def curves_to_fit(predictor: Predictor, min_complete: int, n_prior: int) -> int | None:
