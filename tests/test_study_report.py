@@ -223,3 +223,29 @@ def test_a_study_whose_every_complete_trial_diverged_says_so_once(tmp_path: Path
     assert ("No trial trained to the end has a finite final val_rmse: the 2 that were ended "
             "diverged (NaN or ±inf).") in page
     assert "The 0 best" not in page and "No trial was trained to the end yet" not in page
+
+
+def test_an_f_hyperband_study_says_its_predictions_are_of_a_rungs_end(tmp_path: Path) -> None:
+    """A regression review (stop 32): the table headed "predicted final ± σ" showed
+    f-Hyperband's prediction of the value at the rung's end."""
+    from curvecast.stopping import Action, Decision
+
+    db = tmp_path / "f.db"
+    with Store(db) as store:
+        store.create_study("f", metric="acc", direction="maximize",
+                           settings={"searcher": "fhyperband", "epochs": 9})
+        for number, values in enumerate([[0.5, 0.6, 0.7], [0.3, 0.35, 0.4]]):
+            store.add_trial("f", {"lr": 0.1 * (number + 1)})
+            for epoch, value in enumerate(values, 1):
+                store.record_value("f", number, epoch, value, 0.5)
+        store.set_state("f", 0, TrialState.COMPLETE)
+        store.record_decision("f", 1, Decision(Action.STOP, 3, 0.45, 0.05, 0.97,
+                                               "P(y at rung 3: 0.45 ± 0.05 worse than 0.7)"))
+        store.set_state("f", 1, TrialState.STOPPED, predicted_value=0.4)
+    out = tmp_path / "f.html"
+    result = CliRunner().invoke(app, ["report", "--study", "f", "--storage", f"sqlite:///{db}",
+                                      "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    page = out.read_text()
+    assert "predicted at its rung&#x27;s end ± σ" in page or "predicted at its rung's end ± σ" in page
+    assert "predicted final ± σ" not in page

@@ -137,7 +137,8 @@ def write_study_report(info: dict[str, Any], trials: Sequence[StoredTrial], out:
                     f"{_html.esc(json.dumps(best.config, indent=1, default=str))}</pre>")
     body += _figure_sections(trials, metric, direction, epochs, delta, plt)
     body.append(metaqnn_html)
-    body += _trial_sections(trials, ranked, told, metric)
+    body += _trial_sections(trials, ranked, told, metric,
+                            rungs=settings.get("searcher") == "fhyperband")
     footer = f"Made by curvecast from {_html.esc(settings.get('storage', 'a study database'))}."
     page = _html.page(f"Study {info['study']}", "\n".join(body), footer=footer)
     return _html.write(out, page)
@@ -243,8 +244,10 @@ def _figure_sections(trials: Sequence[StoredTrial], metric: str, direction: Dire
 
 
 def _trial_sections(trials: Sequence[StoredTrial], ranked: Sequence[StoredTrial],
-                    told: Mapping[int, Told] | None, metric: str) -> list[str]:
-    """The top configurations and the table of every trial."""
+                    told: Mapping[int, Told] | None, metric: str, *, rungs: bool = False
+                    ) -> list[str]:
+    """The top configurations and the table of every trial (``rungs``: f-Hyperband's, whose
+    predictions are of the value at a rung's end, not the final one)."""
     body: list[str] = []
     complete = sum(t.state is TrialState.COMPLETE for t in trials)
     diverged = complete - len(ranked)
@@ -261,7 +264,8 @@ def _trial_sections(trials: Sequence[StoredTrial], ranked: Sequence[StoredTrial]
                     f"the {diverged} that were ended diverged (NaN or ±inf).</p>")
     else:
         body.append("<p>No trial was trained to the end yet.</p>")
-    header = ["trial", "state", "epochs", "last value", "predicted final ± σ", "P(worse)"]
+    header = ["trial", "state", "epochs", "last value",
+              "predicted at its rung's end ± σ" if rungs else "predicted final ± σ", "P(worse)"]
     if told is not None:
         header += ["ε", "reward told"]
     header += ["last decision", "config"]
