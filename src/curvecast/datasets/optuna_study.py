@@ -97,6 +97,12 @@ def from_optuna(storage: str, study: str, *, metric: str | None = None,
                 max_step: int | None = None) -> CurveSet:
     """The learning curves of Optuna study ``study`` in ``storage`` (see the module docstring).
 
+    A trial is read as far as it reported: one the user's own code pruned after its last step
+    (a size or latency limit) is a complete curve here, whose values are real learning data,
+    though ``CurvecastPruner`` in the live study counts it as partial (it must not set the
+    target that later trials are judged against); leave it out of a prior that should hold
+    only finished trials.
+
     Args:
         storage: an Optuna storage URL (``sqlite:///last.db``, ``postgresql://…``).
         study: the study's name.
