@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Hashable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from protocol_sim import (
@@ -38,8 +39,8 @@ class ExploreYoung(PredictiveStopper):
     """``PredictiveStopper()`` that lets would-be stops run on only in the first ``young``
     trials of a study."""
 
-    def __init__(self, young: int) -> None:
-        super().__init__(predictor=HorizonChain())
+    def __init__(self, young: int, **settings: Any) -> None:
+        super().__init__(**({"predictor": HorizonChain()} | settings))
         self.young = young
         self._trials_now = 0
 
