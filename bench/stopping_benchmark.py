@@ -83,7 +83,9 @@ GRID: tuple[Point, ...] = (
     (0.99, "last+best+slope", "markov", 0.2, 0.1, "pooled", "all"),
     # stop 28: stop 25's point with the links refitted without the rows far on the worse side
     # (``trim_worse``, scaled MADs below the median residual; stand-in runs first)
-    *((0.99, "last+best+slope", "markov", 0.2, 0.1, "pooled", f"all+trim{k}") for k in (3, 5)))
+    *((0.99, "last+best+slope", "markov", 0.2, 0.1, "pooled", f"all+trim{k}") for k in (3, 5)),
+    # exploring only in a study's first 100 trials (stop 32: stand-in, then this benchmark)
+    (0.99, "last+best+slope", "markov", 0.2, 0.1, "pooled", "all+trim5+young100"))
 #: Settings measured the same way and reported, but not chosen from (added to the runs after the
 #: grid's choice was made; docs/results-benchmark.md says what they gave and why they stay out).
 TRIED: tuple[Point, ...] = (
@@ -123,13 +125,22 @@ def grid_name(delta: float, features: str, links: str = "markov", stretch: float
             f"{'' if configs == 'none' else ',configs ' + configs}]")
 
 
+def young(configs: str) -> tuple[str, int | None]:
+    """A grid point's ``configs`` without its ``+youngN`` suffix, and N: the study's trials up
+    to which it explores (``explore_trials``; stop 32); None without the suffix (every trial,
+    as every point measured before it)."""
+    head, _, n = configs.partition("+young")
+    return head, int(n) if n else None
+
+
 def chain(features: str, links: str, spread: str, configs: str) -> Predictor:
     """A grid point's predictor (``configs``: "none", or which links see the run's config;
     "all+kernel": every link, and ``KernelChain``'s correction once 100 curves have finished;
     "all+run": every link, each link's bound stretched to take in the run's own value;
     "all+trimK": every link, each refitted without the rows K scaled MADs or more below the
     median residual; every other point clips to the targets' range and trims nothing, as it
-    did when it was measured)."""
+    did when it was measured; a ``+youngN`` suffix is the stopper's, not the predictor's)."""
+    configs = young(configs)[0]
     if configs == "none":
         return HorizonChain(features=features, links=links, spread=spread, config_rows=None,
                             bound="targets", trim_worse=None)
@@ -167,7 +178,8 @@ def replay_rules(with_paper: bool) -> dict[str, Callable[[], Stopper]]:
     def predictive(d: float, f: str, links: str, stretch: float,
                    explore: float, spread: str, configs: str) -> Callable[[], Stopper]:
         return lambda: registry.build_stopper(
-            "predictive", registry.Settings(delta=d, final_stretch=stretch, explore=explore),
+            "predictive", registry.Settings(delta=d, final_stretch=stretch, explore=explore,
+                                            explore_trials=young(configs)[1]),
             registry.Context(predictor=chain(f, links, spread, configs)))
 
     rules = {grid_name(*point): predictive(*point) for point in (*GRID, *TRIED)}
@@ -205,7 +217,8 @@ def optuna_pruners() -> dict[str, Callable[[], Any]]:
 
     pruners: dict[str, Callable[[], Any]] = {
         grid_name(d, f, k, x, e, v, c): (lambda d=d, f=f, k=k, x=x, e=e, v=v, c=c: CurvecastPruner(  # type: ignore[misc]
-            delta=d, predictor=chain(f, k, v, c), final_stretch=x, explore=e))
+            delta=d, predictor=chain(f, k, v, c), final_stretch=x, explore=e,
+            explore_trials=young(c)[1]))
         for d, f, k, x, e, v, c in (*GRID, *TRIED)}
     pruners.update({
         "MedianPruner()": optuna.pruners.MedianPruner,

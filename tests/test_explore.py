@@ -36,8 +36,8 @@ def _decide(stopper: PredictiveStopper, history: History, ids: list[str], row: i
 
 
 def test_a_share_of_would_be_stops_runs_on_to_twice_its_epochs() -> None:
-    _, history, ids = _study(200, tau=3)
-    stopper = PredictiveStopper(explore=0.25)
+    _, history, ids = _study(200, tau=3)  # 230 trials: exploring in every one of them
+    stopper = PredictiveStopper(explore=0.25, explore_trials=None)
     stops = [_decide(stopper, history, ids, row, 3) for row in range(30, 230)]
     let_on = [reason for stop, reason in stops if not stop]
     # every one of the 200 hopeless trials would be stopped; about a quarter run on, to epoch 6
@@ -45,7 +45,7 @@ def test_a_share_of_would_be_stops_runs_on_to_twice_its_epochs() -> None:
     assert stopper.n_explored_ == len(let_on)
     assert all("; let run on to epoch 6 (explore" in reason for reason in let_on)
     # the same trials in a second run of the study (decided in the same order)
-    again = PredictiveStopper(explore=0.25)
+    again = PredictiveStopper(explore=0.25, explore_trials=None)
     assert [_decide(again, history, ids, row, 3)[0] for row in range(30, 230)] == \
         [stop for stop, _ in stops]
     # a trial let run on is judged again once it has twice the epochs: hopeless, it stops then
@@ -57,6 +57,23 @@ def test_a_share_of_would_be_stops_runs_on_to_twice_its_epochs() -> None:
     # a trial stopped at its first would-be stop would be stopped again: no second draw
     stopped = 30 + next(i for i, (stop, _) in enumerate(stops) if stop)
     assert _decide(stopper, later, later_ids, stopped, 6)[0]
+
+
+def test_exploration_can_end_with_a_studys_young_trials() -> None:
+    """``explore_trials``: the study's trials (the running one included) up to which would-be
+    stops are drawn; a trial let run on before stays let on."""
+    _, history, ids = _study(200, tau=3)  # 230 trials
+    old = PredictiveStopper(explore=0.25, explore_trials=100)
+    assert all(_decide(old, history, ids, row, 3)[0] for row in range(30, 230))
+    assert old.n_explored_ == 0
+    young = PredictiveStopper(explore=0.25, explore_trials=230)
+    let_on = [row for row in range(30, 230) if not _decide(young, history, ids, row, 3)[0]]
+    assert 0.17 <= len(let_on) / 200 <= 0.33
+    young.explore_trials = 100  # the study grew past it: what was let run on stays let on
+    _, later, later_ids = _study(200, tau=5)
+    assert not _decide(young, later, later_ids, let_on[0], 5)[0]
+    with pytest.raises(ValueError, match="explore_trials"):
+        PredictiveStopper(explore_trials=0)
 
 
 def test_a_trial_let_run_on_is_judged_again_before_the_final_stretch() -> None:
@@ -83,6 +100,10 @@ def test_defaults_and_bad_values(monkeypatch: pytest.MonkeyPatch) -> None:
     assert PredictiveStopper.paper().explore == 0.0  # reproduced as published
     monkeypatch.undo()
     assert PredictiveStopper().explore == defaults.EXPLORE
+    # exploration ends with a study's first 100 trials (stop 32), in every front end
+    assert PredictiveStopper().explore_trials == defaults.EXPLORE_TRIALS == 100
+    assert registry.build_stopper("predictive", registry.Settings(),  # type: ignore[attr-defined]
+                                  registry.Context()).explore_trials == 100
     stopper = registry.build_stopper("predictive", registry.Settings(explore=0.3),
                                      registry.Context())
     assert stopper.explore == 0.3  # type: ignore[attr-defined]

@@ -25,7 +25,8 @@ __all__ = ["EXPLORATION_STATE", "GRACE", "HEARTBEAT", "SharedExplorationFIFO", "
 
 #: Settings of a study that a rerun (a resume, or another process joining) must repeat.
 _RERUN_SETTINGS = ("searcher", "stopper", "predictor", "delta", "min_complete", "refit_every",
-                   "final_stretch", "explore", "prior", "sigma_model", "arcsine_target")
+                   "final_stretch", "explore", "explore_trials", "prior", "sigma_model",
+                   "arcsine_target")
 
 
 def open_study(store: Store, study: str, workload: Workload, epochs: int, seed: int,

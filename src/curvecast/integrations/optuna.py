@@ -140,6 +140,8 @@ class CurvecastPruner(BasePruner):
         explore: the share of the trials the rule would prune that it lets run on to twice
             their steps, so the predictor learns what becomes of them (None: the predictive
             rule's default; see :class:`~curvecast.stopping.PredictiveStopper`).
+        explore_trials: explore only while the study has at most this many trials (None:
+            every trial; default: ``defaults.EXPLORE_TRIALS``).
         predictor: an unfitted curvecast predictor (default: ``HorizonChain()``).
         prior: recorded curves of the same workload to warm-start the predictor (see the module
             docstring); its metric must be maximised or minimised like the study.
@@ -151,6 +153,7 @@ class CurvecastPruner(BasePruner):
                  min_complete: int = defaults.MIN_COMPLETE, refit_every: int | None = 10,
                  n_warmup_steps: int = 0, final_stretch: float | None = None,
                  explore: float | None = None,
+                 explore_trials: int | None = defaults.EXPLORE_TRIALS,
                  predictor: Predictor | None = None, prior: CurveSet | None = None,
                  config_attrs: Sequence[str] = (), fallback: BasePruner | None = None) -> None:
         n_warmup_steps = check_count("n_warmup_steps", n_warmup_steps)
@@ -167,7 +170,8 @@ class CurvecastPruner(BasePruner):
         self._settings: dict[str, Any] = {
             "delta": delta, "margin": margin, "keep_top_k": keep_top_k,
             "min_complete": min_complete, "refit_every": refit_every, "predictor": predictor,
-            "final_stretch": final_stretch, "explore": explore}
+            "final_stretch": final_stretch, "explore": explore,
+            "explore_trials": explore_trials}
         self._prior_source = prior
         self._checked: set[str] = set()
         # the prior's complete curves on its own axis (the stopper keeps a step 0 for a study

@@ -105,6 +105,8 @@ class CurvecastScheduler(FIFOScheduler):
         explore: the share of the trials the rule would stop that it lets run on to twice
             their epochs, so the predictor learns what becomes of them (None: the predictive
             rule's default; see :class:`~curvecast.stopping.PredictiveStopper`).
+        explore_trials: explore only while the study has at most this many trials (None:
+            every trial; default: ``defaults.EXPLORE_TRIALS``).
         predictor: an unfitted curvecast predictor (default: ``HorizonChain()``, which also
             learns from stopped and running trials as far as they were observed).
         prior: recorded curves of the same workload (a warm start, e.g.
@@ -136,6 +138,7 @@ class CurvecastScheduler(FIFOScheduler):
                  min_complete: int = defaults.MIN_COMPLETE, refit_every: int | None = 10,
                  grace_period: int = 1, final_stretch: float | None = None,
                  explore: float | None = None,
+                 explore_trials: int | None = defaults.EXPLORE_TRIALS,
                  predictor: Predictor | None = None, prior: CurveSet | None = None,
                  describe: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None,
                  time_attr: str = "training_iteration", stopper: Stopper | None = None,
@@ -169,7 +172,7 @@ class CurvecastScheduler(FIFOScheduler):
         self.stopper = stopper if stopper is not None else PredictiveStopper(
             delta=delta, margin=margin, keep_top_k=keep_top_k, min_complete=min_complete,
             refit_every=refit_every, predictor=predictor, prior=prior,
-            final_stretch=final_stretch, explore=explore)
+            final_stretch=final_stretch, explore=explore, explore_trials=explore_trials)
         self.diverged_value = diverged_value
         self._metric = metric
         self._mode = mode

@@ -60,6 +60,7 @@ class Settings:
         features: the feature groups of an SRM or BNN (``ts``, ``ap``, ``hp``).
         final_stretch, explore: the predictive rule's last share of training without stops,
             and share of would-be stops let run on (None: see ``PredictiveStopper``).
+        explore_trials: the study's trials up to which it explores (None: every trial).
     """
 
     seed: int = 0
@@ -78,6 +79,7 @@ class Settings:
     features: frozenset[str] = field(default_factory=lambda: frozenset({"ts", "ap", "hp"}))
     final_stretch: float | None = None
     explore: float | None = None
+    explore_trials: int | None = defaults.EXPLORE_TRIALS
 
     def __post_init__(self) -> None:
         if self.sigma_model not in ("per_tau", "local"):
@@ -273,7 +275,8 @@ def _predictive(s: Settings, c: Context) -> Stopper:
     return PredictiveStopper(delta=s.delta, margin=s.margin, keep_top_k=s.keep_top_k,
                              min_complete=s.complete_before_stop, refit_every=s.refit_every,
                              predictor=c.predictor_for(s), fits=c.fits, prior=prior,
-                             final_stretch=s.final_stretch, explore=s.explore)
+                             final_stretch=s.final_stretch, explore=s.explore,
+                             explore_trials=s.explore_trials)
 
 
 def _median(s: Settings, c: Context) -> Stopper:

@@ -233,7 +233,7 @@ def _recorded(r: SearchRequest, min_complete: int, stop: Any) -> dict[str, Any]:
     """The settings a study records (and a rerun must repeat: ``open_study``); the predictive
     rule's final stretch and exploration as it applies them (its defaults resolved)."""
     s = r.settings
-    recorded = {"searcher": r.searcher, "stopper": r.stopper, "delta": s.delta,
+    recorded: dict[str, Any] = {"searcher": r.searcher, "stopper": r.stopper, "delta": s.delta,
                 "predictor": s.predictor, "min_complete": min_complete,
                 "refit_every": s.refit_every or 0, "prior": r.prior, "backend": r.backend,
                 "sigma_model": s.sigma_model, "arcsine_target": s.arcsine_target,
@@ -241,6 +241,9 @@ def _recorded(r: SearchRequest, min_complete: int, stop: Any) -> dict[str, Any]:
     for key in ("final_stretch", "explore"):
         if isinstance(getattr(stop, key, None), float):
             recorded[key] = getattr(stop, key)
+    explore = getattr(stop, "explore", None)
+    if isinstance(explore, float) and explore > 0.0:
+        recorded["explore_trials"] = getattr(stop, "explore_trials", None)  # None: every trial
     if r.searcher in PROMOTING:  # a scheduler stops trials itself: --stopper is not used
         del recorded["stopper"]
         predicts = SCHEDULERS[r.searcher].sweeps_delta  # f-Hyperband; Hyperband predicts nothing

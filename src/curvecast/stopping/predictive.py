@@ -176,6 +176,10 @@ class PredictiveStopper(Stopper):
             take off, and the predictor stays sure.  The trials let run on show it what becomes
             of the runs it stops.  None (default): ``defaults.EXPLORE`` with a predictor that
             learns from partial curves, 0 with any other.
+        explore_trials: explore only while the study has at most this many trials (the
+            running one included): the predictor needs what exploration shows most while it
+            has few curves, and it costs epochs in every trial.  None: every trial.  Default:
+            ``defaults.EXPLORE_TRIALS``.
         seed: the seed of that generator (default 0).  The generator goes on from study to
             study: a stopper given a second replay draws other trials than a fresh one would,
             so build one stopper per replay to compare rules on the same draws (``simulate``
@@ -193,7 +197,7 @@ class PredictiveStopper(Stopper):
                  predictor: Predictor | None = None, fits: FitCache | None = None,
                  prior: CurveSet | None = None,
                  final_stretch: float | None = None, explore: float | None = None,
-                 seed: int = 0) -> None:
+                 explore_trials: int | None = defaults.EXPLORE_TRIALS, seed: int = 0) -> None:
         if isinstance(delta, bool) or not isinstance(delta, int | float | np.integer | np.floating):
             raise TypeError(f"delta (Δ) must be a number in (0, 1], got {delta!r}")
         if not 0.0 < delta <= 1.0:
@@ -230,6 +234,8 @@ class PredictiveStopper(Stopper):
             else defaults.FINAL_STRETCH if self.online else 0.0)
         self.explore = float(explore if explore is not None
                              else defaults.EXPLORE if self.online else 0.0)
+        self.explore_trials = (None if explore_trials is None
+                               else check_count("explore_trials", explore_trials, 1))
         self._explored: dict[tuple[Hashable, str], int] = {}  # trial → epochs it runs to
         self.seed = check_count("seed", seed)
         # drawn at a trial's first would-be stop
@@ -277,7 +283,9 @@ class PredictiveStopper(Stopper):
         return (f"PredictiveStopper(delta={self.delta:g}, margin={self.margin:g}, "
                 f"keep_top_k={self.keep_top_k}, min_complete={self.min_complete}, "
                 f"refit_every={self.refit_every}, final_stretch={self.final_stretch:g}, "
-                f"explore={self.explore:g}, predictor={self.predictor!r}"
+                f"explore={self.explore:g}"
+                f"{'' if self.explore_trials is None else f', explore_trials={self.explore_trials}'}"
+                f", predictor={self.predictor!r}"
                 f"{'' if getattr(self, 'seed', 0) == 0 else f', seed={self.seed}'})")
 
     @property
@@ -472,7 +480,8 @@ class PredictiveStopper(Stopper):
         action = Action.STOP if probability >= self.delta else Action.CONTINUE
         note = " (prediction clipped to what the curves support)" if clipped else ""
         if action is Action.STOP:
-            until = self.runs_on_until(history.study, trial.config_id, tau, last)
+            until = self.runs_on_until(history.study, trial.config_id, tau, last,
+                                       trials=history.n_trials)
             if tau < until:
                 action = Action.CONTINUE
                 note += (f"; let run on to epoch {int(history.epochs[until - 1])} "
@@ -501,18 +510,24 @@ class PredictiveStopper(Stopper):
         self._explore_draws.bit_generator.state = dict(state["generator"])
         self.n_explored_ = int(state.get("n_explored", 0))
 
-    def runs_on_until(self, study: Hashable, config_id: str, tau: int, last: int) -> int:
+    def runs_on_until(self, study: Hashable, config_id: str, tau: int, last: int,
+                      trials: int | None = None) -> int:
         """The epochs a trial the rule would stop after ``tau`` epochs runs to before it is judged
         again (``0``: none, it is stopped), ``last`` being the last epoch the rule judges (the
         final stretch starts after it).  Decided the first time the rule would stop the trial:
         with probability ``explore`` (the stopper's own generator, seeded, so a study replayed
-        in the same order decides the same way) it runs on to ``min(2·tau, last)`` epochs; the
+        in the same order decides the same way) it runs on to ``min(2·tau, last)`` epochs, if
+        the study's ``trials`` so far (the running one included) are at most ``explore_trials``;
+        the
         answer is kept for the rest of the trial (a Ray Tune scheduler saves it with its state,
         and ``search`` in its study, so a resumed one draws on where it stopped; a new Optuna
         pruner process draws again)."""
         if self.explore == 0.0:
             return 0
         key = (study, config_id)
+        if (self.explore_trials is not None and trials is not None
+                and trials > self.explore_trials and key not in self._explored):
+            return 0  # a study past its young trials: no new draw
         until = self._explored.get(key)
         if until is None:
             runs_on = bool(self._explore_draws.random() < self.explore)
