@@ -123,6 +123,18 @@ def test_a_shared_fit_cache_fits_each_predictor_of_its_own() -> None:
     weak, strong = fits.get(ridge(1e-6), cs), fits.get(ridge(1e5), cs)
     assert weak is not strong and fits.n_fits_ == 5
     assert fits.get(ridge(1e-6), cs) is weak
+    # ... a distribution defined by its data, and a predictor nested in another
+    from curvecast.predictors import HorizonChain, KernelChain
+
+    def discrete(alpha: float) -> SRM:
+        return SRM(RegressorSpec("ridge", Ridge(),
+                                 {"alpha": stats.rv_discrete(values=([alpha], [1.0]))()}),
+                   n_draws=2)
+    assert fits.get(discrete(1e-4), cs) is not fits.get(discrete(1e4), cs)
+    assert fits.n_fits_ == 7
+    loose = fits.get(KernelChain(chain=HorizonChain(ridge=1e-6)), cs)
+    assert fits.get(KernelChain(chain=HorizonChain(ridge=1.0)), cs) is not loose
+    assert fits.get(KernelChain(chain=HorizonChain(ridge=1e-6)), cs) is loose
 
 
 def test_minimize_metric_replays_like_its_mirror() -> None:

@@ -232,8 +232,8 @@ def test_an_f_hyperband_study_says_its_predictions_are_of_a_rungs_end(tmp_path: 
 
     db = tmp_path / "f.db"
     with Store(db) as store:
-        store.create_study("f", metric="acc", direction="maximize",
-                           settings={"searcher": "fhyperband", "epochs": 9})
+        store.create_study("f", metric="acc", direction="maximize",  # as the library records
+                           settings={"scheduler": "fhyperband", "epochs": 9})  # it (no searcher)
         for number, values in enumerate([[0.5, 0.6, 0.7], [0.3, 0.35, 0.4]]):
             store.add_trial("f", {"lr": 0.1 * (number + 1)})
             for epoch, value in enumerate(values, 1):

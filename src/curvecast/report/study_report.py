@@ -138,7 +138,8 @@ def write_study_report(info: dict[str, Any], trials: Sequence[StoredTrial], out:
     body += _figure_sections(trials, metric, direction, epochs, delta, plt)
     body.append(metaqnn_html)
     body += _trial_sections(trials, ranked, told, metric,
-                            rungs=settings.get("searcher") == "fhyperband")
+                            rungs="fhyperband" in (settings.get("searcher"),
+                                                   settings.get("scheduler")))
     footer = f"Made by curvecast from {_html.esc(settings.get('storage', 'a study database'))}."
     page = _html.page(f"Study {info['study']}", "\n".join(body), footer=footer)
     return _html.write(out, page)

@@ -86,18 +86,33 @@ def _prototype_key(prototype: Predictor) -> str:
 
 
 def _settings_text(value: Any) -> str:
-    """``value`` as text for :func:`_prototype_key` (recursing into mappings, sequences and
-    dataclasses)."""
+    """``value`` as text for :func:`_prototype_key`: recursing into mappings, sets, sequences,
+    dataclasses, scikit-learn estimators (their ``get_params``) and other objects (their
+    attributes not ending in ``_``, e.g. a predictor nested in another); a frozen scipy
+    distribution by its family and parameters, or, defined by data (``rv_discrete(values=…)``),
+    by its address: never taken for another."""
     if all(hasattr(value, a) for a in ("dist", "args", "kwds")):  # a frozen scipy distribution
-        return f"{value.dist.name}{value.args!r}{sorted(value.kwds.items())!r}"
+        if not (value.args or value.kwds):
+            return repr(value)
+        return (f"{type(value.dist).__name__}:{value.dist.name}{value.args!r}"
+                f"{sorted(value.kwds.items())!r}")
     if isinstance(value, Mapping):
         return "{" + ", ".join(f"{k!r}: {_settings_text(v)}"
                                for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))) + "}"
+    if isinstance(value, set | frozenset):
+        return "{" + ", ".join(sorted(_settings_text(v) for v in value)) + "}"
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_settings_text(v) for v in value) + "]"
+    if value is None or isinstance(value, str | bytes | int | float | complex | np.generic):
+        return repr(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return type(value).__qualname__ + _settings_text(
             {f.name: getattr(value, f.name) for f in dataclasses.fields(value)})
+    if callable(getattr(value, "get_params", None)) and not isinstance(value, type):
+        return type(value).__qualname__ + _settings_text(value.get_params(deep=False))
+    if hasattr(value, "__dict__") and not isinstance(value, type) and not callable(value):
+        return type(value).__qualname__ + _settings_text(
+            {k: v for k, v in vars(value).items() if not k.endswith("_")})
     return repr(value)
 
 
