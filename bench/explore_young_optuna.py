@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from explore_young import ExploreYoung
+from explore_young import explore_young
 from stopping_benchmark import DATA, load, run_optuna_study
 
 from curvecast.integrations.optuna import CurvecastPruner
@@ -24,7 +24,7 @@ from curvecast.integrations.optuna import CurvecastPruner
 def young_pruner(young: int) -> CurvecastPruner:
     """``CurvecastPruner()`` whose stopper explores only in the first ``young`` trials."""
     pruner = CurvecastPruner()
-    pruner.stopper = ExploreYoung(young, **pruner._settings)
+    pruner.stopper = explore_young(young, **(pruner._settings | {"explore_trials": young}))
     return pruner
 
 
