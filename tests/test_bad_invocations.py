@@ -73,6 +73,7 @@ BAD: list[tuple[str, str]] = [
     ("simulate {good} --predictor bogus", "unknown predictor 'bogus'"),
     ("simulate {good} --min-complete 3", "--min-complete 3 is too few"),
     ("simulate {good} --min-complete -3", "Invalid value for '--min-complete'"),
+    ("simulate {good} --explore-trials -1", "Invalid value for '--explore-trials'"),
     ("search --workload digits-metaqnn --trials 1 --epochs 1 --min-complete -3",
      "Invalid value for '--min-complete'"),
     ("simulate {good} --json nowhere/x.json", "folder 'nowhere' does not exist"),
@@ -171,10 +172,10 @@ WORDS = {
         ["--configs", "--epochs", "--seed", "--workers"],
     "search --workload digits-metaqnn --trials 1 --epochs 1":
         ["--trials", "--epochs", "--workers", "--min-complete", "--delta", "--refit-every",
-         "--seed"],
+         "--seed", "--explore-trials"],
     "simulate {good}": ["--trials", "--orderings", "--workers", "--seed", "--min-complete",
                         "--draws", "--refit-every", "--keep-top-k", "--margin", "--eta",
-                        "--kappa", "--min-curves", "--prior-fraction"],
+                        "--kappa", "--min-curves", "--prior-fraction", "--explore-trials"],
     "evaluate {good}": ["--train-size", "--repeats", "--draws", "--seed"],
     "data plot {good} --out x.png": ["--n", "--seed"],
 }

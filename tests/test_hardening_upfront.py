@@ -131,6 +131,7 @@ def test_a_rerun_with_another_predictor_final_stretch_or_exploration_is_refused(
         assert store.count_trials("s") == 0
     chain = plan_search(SearchRequest(workload="digits-metaqnn", trials=3, epochs=2, workers=1))
     assert (chain.recorded["final_stretch"], chain.recorded["explore"]) == (0.2, 0.1)
+    assert chain.recorded["explore_trials"] == 100  # stop 32: a rerun must give the same
     # a user's review (stop 29): the median rule and ASHA read no Δ and no predictor, so a rerun
     # that gives them other values (which do nothing) is not refused for it
     for stopper in ("median", "asha"):

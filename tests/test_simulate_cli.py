@@ -202,7 +202,20 @@ def test_final_stretch_and_exploration_are_options_and_recorded(data: Path,
                      out)
     assert proc.returncode == 0, proc.stderr
     got = json.loads(out.read_text())["settings"]
-    assert (got["final_stretch"], got["explore"]) == (0.2, 0.1)
+    assert (got["final_stretch"], got["explore"], got["explore_trials"]) == (0.2, 0.1, 100)
+    # --explore-trials: exploration in a study's first N trials (0: every trial, as before
+    # stop 32: the 397 epochs below; the 90 configs of this data set pass the default's 100)
+    young = {}
+    for n in ("0", "10"):
+        out = tmp_path / f"young{n}.json"
+        proc = curvecast("simulate", data, "--stopper", "predictive", "--delta", "0.99",
+                         "--orderings", "2", "--final-stretch", "0", "--explore", "0.5",
+                         "--explore-trials", n, "--json", out)
+        assert proc.returncode == 0, proc.stderr
+        got = json.loads(out.read_text())
+        assert got["settings"]["explore_trials"] == (None if n == "0" else 10)
+        young[n] = next(r["mean"] for r in got["results"] if r["metric"] == "epochs")
+    assert young["0"] == 397.0 and young["10"] < young["0"]
     # 8 epochs: with 0.5 nothing is stopped after epoch 4; here the runs that finish set a
     # higher reference, so the study even costs fewer epochs (measured: 335 and 326.5);
     # letting half the would-be stops run on to twice their epochs costs more (measured: 397).

@@ -402,6 +402,17 @@ ExploreOption = Annotated[float | None, typer.Option(
     help="The share of the trials the predictive rule would stop that it lets run on to twice "
          "their epochs, so its predictor learns what becomes of them, in [0, 1) (default: "
          f"{defaults.EXPLORE:g} with the chain predictor, 0 with the others).")]
+ExploreTrialsOption = Annotated[int | None, typer.Option(
+    min=0, help="Explore only while the study has at most this many trials (default: "
+                f"{defaults.EXPLORE_TRIALS}; 0: in every trial).")]
+
+
+def explore_trials_setting(value: int | None) -> int | None:
+    """``--explore-trials`` as ``Settings.explore_trials``: None (not given) the default, 0
+    every trial (None), else the count."""
+    if value is None:
+        return defaults.EXPLORE_TRIALS
+    return value or None
 
 
 def floats(text: str, option: str) -> tuple[float, ...]:

@@ -15,11 +15,13 @@ from curvecast.cli._app import app
 from curvecast.cli._common import (
     ArcsineTargetOption,
     ExploreOption,
+    ExploreTrialsOption,
     FinalStretchOption,
     SigmaModelOption,
     console,
     dumps,
     err_console,
+    explore_trials_setting,
     fail,
     friendly_errors,
     interrupted_exit,
@@ -66,6 +68,7 @@ def search_command(
     delta: Annotated[float, typer.Option(help="Δ of the predictive rule.")] = DEFAULT_DELTA,
     final_stretch: FinalStretchOption = None,
     explore: ExploreOption = None,
+    explore_trials: ExploreTrialsOption = None,
     predictor: Annotated[str, typer.Option(help="Predictor of the predictive rule and of "
                                                 "f-Hyperband's rungs: " + ", ".join(
                                                     registry.PREDICTORS) + "; chain is "
@@ -107,7 +110,8 @@ def search_command(
     settings = registry.Settings(
         seed=seed, predictor=predictor, delta=delta, min_complete=min_complete,
         refit_every=refit_every or None, sigma_model=sigma_model,
-        arcsine_target=arcsine_target, final_stretch=final_stretch, explore=explore)
+        arcsine_target=arcsine_target, final_stretch=final_stretch, explore=explore,
+        explore_trials=explore_trials_setting(explore_trials))
     plan = plan_search(SearchRequest(
         workload=workload, trials=trials, epochs=epochs, searcher=searcher, stopper=stopper,
         backend=backend, workers=workers, prior=prior, address=address, ray_storage=ray_storage,

@@ -15,6 +15,7 @@ from curvecast.cli._app import app
 from curvecast.cli._common import (
     ArcsineTargetOption,
     ExploreOption,
+    ExploreTrialsOption,
     FinalStretchOption,
     SigmaModelOption,
     check_folder,
@@ -22,6 +23,7 @@ from curvecast.cli._common import (
     console,
     dumps,
     err_console,
+    explore_trials_setting,
     fillable,
     fixed,
     floats,
@@ -73,6 +75,7 @@ def simulate(
     keep_top_k: Annotated[int, typer.Option(help="Compare with the k-th best final value.")] = 1,
     final_stretch: FinalStretchOption = None,
     explore: ExploreOption = None,
+    explore_trials: ExploreTrialsOption = None,
     margin: Annotated[float, typer.Option(help="δ: compare with y_best − δ (metric units).")] = 0.0,
     eta: Annotated[float, typer.Option(help="Reduction factor η of ASHA and Hyperband.")] = 3.0,
     kappa: Annotated[float, typer.Option(help="f-Hyperband's κ: compare with the ⌈κ·n_next⌉-th "
@@ -118,7 +121,8 @@ def simulate(
         seed=seed, predictor=predictor, delta=DEFAULT_DELTA, margin=margin,
         keep_top_k=keep_top_k, min_complete=min_complete, refit_every=refit_every or None,
         eta=eta, kappa=kappa, min_curves=min_curves, draws=draws, sigma_model=sigma_model,
-        arcsine_target=arcsine_target, final_stretch=final_stretch, explore=explore)
+        arcsine_target=arcsine_target, final_stretch=final_stretch, explore=explore,
+        explore_trials=explore_trials_setting(explore_trials))
     plan = _checked_plan(curves, searcher, stopper, settings, prior, n_prior, trials)
     _note_what_limits(curves, trials, settings.complete_before_stop if plan.searchers else 0,
                       n_prior)
@@ -261,15 +265,16 @@ def _runs_predictive(stoppers: str) -> bool:
 
 
 def _rule_shares(settings: registry.Settings, stoppers: str,
-                 prior: CurveSet | None) -> dict[str, float | None]:
+                 prior: CurveSet | None) -> dict[str, float | int | None]:
     """The predictive rule's final stretch and exploration as it applies them (its defaults
     resolved for the predictor: None stands for "the rule's default" only on the command line);
     None when no predictive rule runs."""
     if not _runs_predictive(stoppers):
-        return {"final_stretch": None, "explore": None}
+        return {"final_stretch": None, "explore": None, "explore_trials": None}
     rule = registry.build_stopper("predictive", settings, registry.Context(prior=prior))
     return {"final_stretch": getattr(rule, "final_stretch", None),
-            "explore": getattr(rule, "explore", None)}
+            "explore": getattr(rule, "explore", None),
+            "explore_trials": getattr(rule, "explore_trials", None)}
 
 
 def _write_outputs(output: dict[str, Any], json_out: Path | None, plots: Path | None,
