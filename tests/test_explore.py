@@ -113,3 +113,50 @@ def test_defaults_and_bad_values(monkeypatch: pytest.MonkeyPatch) -> None:
         with pytest.raises(ValueError, match="explore must be in \\[0, 1\\)"):
             registry.Settings(explore=bad)
 
+
+
+def test_an_optuna_study_counts_its_failed_trials_toward_explore_trials() -> None:
+    """A review (stop 32): the pruner counted only trials with values, so a study whose trials
+    fail explored far past ``explore_trials``."""
+    optuna = pytest.importorskip("optuna")
+    from curvecast.integrations.optuna import CurvecastPruner
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    pruner = CurvecastPruner(explore=0.9, explore_trials=10)
+    levels = np.r_[np.linspace(0.9, 0.95, 6), np.full(34, 0.2)]
+
+    def objective(trial: optuna.Trial) -> float:
+        if trial.number % 2 and trial.number >= 7:
+            raise RuntimeError("a run that crashed")
+        for epoch in range(1, 11):
+            trial.report(float(levels[trial.number] * (1 - np.exp(-epoch / 2))), epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return float(levels[trial.number])
+
+    study = optuna.create_study(direction="maximize", pruner=pruner)
+    study.optimize(objective, n_trials=40, catch=(RuntimeError,))
+    let_on = [t.number for t in study.trials if t.state.name == "PRUNED"
+              and max(t.intermediate_values) > 2]  # judged again at twice their epochs
+    assert pruner.stopper.n_explored_ >= 1 and all(n < 10 for n in let_on), let_on
+
+
+def test_a_study_made_before_explore_trials_resumes_only_as_it_was_made(
+        tmp_path: pytest.TempPathFactory) -> None:
+    """A review (stop 32): a study recorded without ``explore_trials`` (it explored in every
+    trial) resumed under the new default without a word."""
+    from curvecast.execution.live import open_study
+    from curvecast.store import Store
+    from sgd_workload import SGDDigits
+
+    db = tmp_path / "old.db"  # type: ignore[operator]
+    wl = SGDDigits()
+    with Store(db) as store:
+        open_study(store, "s", wl, 3, 0, {"stopper": "predictive", "explore": 0.1})
+        with pytest.raises(ValueError, match="started with --explore-trials 0, not 100"):
+            open_study(store, "s", wl, 3, 0, {"stopper": "predictive", "explore": 0.1,
+                                             "explore_trials": 100})
+        open_study(store, "s", wl, 3, 0, {"stopper": "predictive", "explore": 0.1,
+                                         "explore_trials": None})
+    with pytest.raises(ValueError, match="explore_trials must be >= 1"):
+        registry.Settings(explore_trials=0)

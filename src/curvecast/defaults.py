@@ -45,9 +45,9 @@ EXPLORE = 0.1
 #: Trials of a study (the running one included) up to which ``EXPLORE`` applies; later
 #: would-be stops are stopped (None: every trial).  The predictor needs what exploration shows
 #: most while it has few curves.  Chosen by the benchmark's leave-one-out rule in the Optuna
-#: runs (stop 32: the same best kept as exploring every trial on all seven sets, 1-3 % fewer
-#: epochs, in replay too); 100 was set in development runs on the six development sets (100
-#: and 50 tried in the stand-in).
+#: runs (stop 32: the same best kept as exploring every trial on all seven sets, with 1-3 %
+#: fewer epochs there and 1-6 % in replay); 100 was set in development runs on the six
+#: development sets (100 and 50 tried in the stand-in).
 EXPLORE_TRIALS: int | None = 100
 
 #: Curves that must reach a link's horizon in :class:`curvecast.predictors.HorizonChain` before

@@ -61,13 +61,16 @@ def open_study(store: Store, study: str, workload: Workload, epochs: int, seed: 
         raise ValueError(f"study {study!r} was started with {was}, not {now}"
                          f"{' (other curves)' if recorded.get('prior') and chosen.get('prior') else ''}"
                          ": rerun with the same prior or choose another --study")
+    if "explore" in recorded and "explore_trials" not in recorded:  # made before stop 32:
+        recorded = {**recorded, "explore_trials": None}  # it explored in every trial
     for key in _RERUN_SETTINGS:  # what the command line chose: a rerun must choose the same
         if key == "prior" and by_content:
             continue
         if key in recorded and key in chosen and recorded[key] != chosen[key]:
             option = "--" + key.replace("_", "-")
-            raise ValueError(f"study {study!r} was started with {option} {recorded[key]}, not "
-                             f"{chosen[key]}: rerun with its settings or choose another --study")
+            was, now = (_shown(key, v) for v in (recorded[key], chosen[key]))
+            raise ValueError(f"study {study!r} was started with {option} {was}, not {now}: "
+                             "rerun with its settings or choose another --study")
     scheduler = (settings or {}).get("scheduler")  # hyperband, fhyperband; None: FIFO
     if recorded.get("scheduler") != scheduler:
         was, now = (f"scheduler {k!r}" if k else "a FIFO search"
@@ -179,3 +182,8 @@ class SharedExplorationFIFO(FIFO):
                 store.set_study_state(study, EXPLORATION_STATE, merged)
             stopper.load_exploration_state(history.study, merged)
         return decision
+
+
+def _shown(key: str, value: Any) -> Any:
+    """A recorded setting as its option is written (``--explore-trials 0``: every trial)."""
+    return 0 if key == "explore_trials" and value is None else value

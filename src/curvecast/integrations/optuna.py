@@ -229,6 +229,8 @@ class CurvecastPruner(BasePruner):
             warnings.warn(f"CurvecastPruner: {message}", UserWarning, stacklevel=4)
         if history is None or running is None:
             return (False, {}) if history is not None else self._fall_back(study, trial, step)
+        # every trial of the study counts toward explore_trials, failed or not reported yet
+        history.trials_started = trial.number + 1
         stopper = self._stopper(history)
         n = history.n_complete
         if n + stopper.n_prior < stopper.start or n < stopper.keep_top_k:

@@ -90,6 +90,10 @@ class Settings:
             check_min_complete(self.min_complete)
         check_share("final_stretch", self.final_stretch)
         check_share("explore", self.explore)
+        if self.explore_trials is not None:
+            from curvecast.stopping._base import check_count
+
+            check_count("explore_trials", self.explore_trials, 1)  # (None: every trial)
 
     @property
     def complete_before_stop(self) -> int:

@@ -146,10 +146,13 @@ class History:
         study: an opaque token naming the study; caches of fitted models are keyed by it.
         diverged: shape ``(n_trials, n_epochs)``, which observed values were reported NaN or
             ±inf (and filled); None: none.  :meth:`from_curves` and :meth:`from_matrix` set it.
+        trials_started: the study's trials started so far, the running one included, where it
+            counts more than the rows (an Optuna study's failed trials and those that have not
+            reported yet; what ``explore_trials`` counts); None: ``n_trials``.
     """
 
     __slots__ = ("_complete", "config_ids", "configs", "direction", "diverged", "epochs",
-                 "metric", "n_observed", "study", "values")
+                 "metric", "n_observed", "study", "trials_started", "values")
 
     def __init__(self, values: NDArray[np.float64], n_observed: NDArray[np.int64],
                  config_ids: Sequence[str], configs: pd.DataFrame, epochs: NDArray[np.int64],
@@ -172,6 +175,7 @@ class History:
         self.metric: str = metric
         self.direction: Direction = Direction.parse(direction)
         self.study: Hashable = study
+        self.trials_started: int | None = None
         self._complete: NDArray[np.bool_] = _read_only(self.n_observed >= self.n_epochs)
         if diverged is not None:
             diverged = np.asarray(diverged, dtype=bool)

@@ -495,8 +495,9 @@ class PredictiveStopper(Stopper):
         action = Action.STOP if probability >= self.delta else Action.CONTINUE
         note = " (prediction clipped to what the curves support)" if clipped else ""
         if action is Action.STOP:
+            started = history.trials_started
             until = self.runs_on_until(history.study, trial.config_id, tau, last,
-                                       trials=history.n_trials)
+                                       trials=history.n_trials if started is None else started)
             if tau < until:
                 action = Action.CONTINUE
                 note += (f"; let run on to epoch {int(history.epochs[until - 1])} "
