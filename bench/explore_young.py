@@ -13,22 +13,13 @@ One JSON line per data set (``bench/results/explore_young.jsonl``; stop 32).
 
 from __future__ import annotations
 
-import json
+import argparse
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from protocol_sim import (
-    DATA,
-    data_names,
-    load,
-    run_study,
-    stopper_rule,
-    study_configs,
-    summarise,
-)
+from protocol_sim import report_sets, stopper_rule
 
 from curvecast.predictors import HorizonChain
 from curvecast.stopping import PredictiveStopper
@@ -43,17 +34,11 @@ def explore_young(young: int, **settings: Any) -> PredictiveStopper:
 
 
 def main() -> None:
-    young = int(sys.argv[1])
-    seeds = range(int(sys.argv[2]), int(sys.argv[3]))
-    for data in data_names("all", "friedman-sgd"):
-        curves = load(DATA[data])
-        values, sign = curves.filled_values(), curves.direction.sign
-        table = study_configs(curves.configs, "all")
-        t0 = time.time()
-        records = [run_study(values, sign, lambda: stopper_rule(explore_young(young)), 200, s,
-                             table) for s in seeds]
-        print(json.dumps({"data": data, "young": young, "seeds": f"{seeds[0]}-{seeds[-1]}",
-                          **summarise(records), "s": round(time.time() - t0)}), flush=True)
+    young, first, stop = (int(a) for a in sys.argv[1:4])
+    args = argparse.Namespace(data="all", exclude="friedman-sgd", first_seed=first,
+                              seeds=stop - first, configs="all")
+    report_sets(args, {"young": young},
+                lambda curves, seed: lambda: stopper_rule(explore_young(young)))
 
 
 if __name__ == "__main__":
