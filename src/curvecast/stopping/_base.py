@@ -252,8 +252,14 @@ class History:
 
     @property
     def n_trials(self) -> int:
-        """Trials started so far."""
+        """The trials in this view (its rows: started, as far as the view knows them)."""
         return int(self.values.shape[0])
+
+    @property
+    def trials_so_far(self) -> int:
+        """The study's trials started so far, the running one included: ``trials_started``
+        when set, else ``n_trials`` (what ``explore_trials`` counts)."""
+        return self.n_trials if self.trials_started is None else self.trials_started
 
     @property
     def n_epochs(self) -> int:

@@ -495,9 +495,8 @@ class PredictiveStopper(Stopper):
         action = Action.STOP if probability >= self.delta else Action.CONTINUE
         note = " (prediction clipped to what the curves support)" if clipped else ""
         if action is Action.STOP:
-            started = history.trials_started
             until = self.runs_on_until(history.study, trial.config_id, tau, last,
-                                       trials=history.n_trials if started is None else started)
+                                       trials=history.trials_so_far)
             if tau < until:
                 action = Action.CONTINUE
                 note += (f"; let run on to epoch {int(history.epochs[until - 1])} "
@@ -533,11 +532,10 @@ class PredictiveStopper(Stopper):
         final stretch starts after it).  Decided the first time the rule would stop the trial:
         with probability ``explore`` (the stopper's own generator, seeded, so a study replayed
         in the same order decides the same way) it runs on to ``min(2·tau, last)`` epochs, if
-        the study's ``trials`` so far (the running one included) are at most ``explore_trials``;
-        the
-        answer is kept for the rest of the trial (a Ray Tune scheduler saves it with its state,
-        and ``search`` in its study, so a resumed one draws on where it stopped; a new Optuna
-        pruner process draws again)."""
+        the study's ``trials`` so far (the running one included) are at most
+        ``explore_trials``; the answer is kept for the rest of the trial (a Ray Tune scheduler
+        saves it with its state, and ``search`` in its study, so a resumed one draws on where
+        it stopped; a new Optuna pruner process draws again)."""
         if self.explore == 0.0:
             return 0
         key = (study, config_id)
