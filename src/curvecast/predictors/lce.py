@@ -81,9 +81,10 @@ epochs it, not the likelihood, shapes the posterior: σ drifts well above the cu
 family with a small weight can take any f_k(x_T) the sanity range allows.  The posterior median
 stays near the least-squares extrapolation while the mean follows a long upper tail (up to 100
 for an accuracy with the default sanity range), and a longer chain makes the tail heavier.  On
-MetaQNN CIFAR-10 at τ = 5 of 20 (:meth:`fast`, 50 test curves of each of ``evaluate``'s first
-three splits): R² = −5.8 to −11.1 with the default range, 0.78–0.80 with ``value_range=(0, 1)``
-(``docs/results-prediction.md``: −7.67 and 0.80 as means); on 60-of-100-epoch power-law curves
+MetaQNN CIFAR-10 at τ = 5 of 20 (:meth:`fast`, ``evaluate``'s splits, 3 repeats;
+``docs/results-prediction.md``): mean R² = −7.67 with the default range, 0.80 with
+``value_range=(0, 1)`` (a review's rerun of the splits gave −5.8 to −11.1 and 0.78–0.80 per
+split, stop 32); on 60-of-100-epoch power-law curves
 the default is within 0.01 of the truth.  ``value_range`` is therefore the one choice to state
 in any comparison.
 

@@ -82,8 +82,9 @@ class SRM(Predictor):
         Figure 4 speedups in ``docs/results-speedup.md``: ν-SVR RBF or ridge per τ (chosen by
         cross-validation), one σ_τ per τ in metric units, a log target for positive metrics to
         minimise — the settings ``SRM()`` has always had.  σ_τ comes from 10-fold out-of-fold
-        residuals, where the paper takes leave-one-out ones (``SRM(sigma_folds=0)``; within 3 %
-        of each other on MetaQNN CIFAR-10).  (curvecast's default predictor for stopping is
+        residuals, where the paper takes leave-one-out ones (``SRM(sigma_folds=0)``; a review
+        found them within 3 % of each other on one MetaQNN CIFAR-10 split, stop 32).
+        (curvecast's default predictor for stopping is
         :class:`~curvecast.predictors.HorizonChain`.)"""
         return cls(random_state=random_state)
 
