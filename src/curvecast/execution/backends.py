@@ -57,11 +57,14 @@ class Finished:
 class Opened:
     """A config as the loop first meets it: its one-row config table, the values already recorded
     for it (metric units, as :meth:`Backend.trial` counts them; a resumed study's trial goes on
-    from there) and its true final value for the record (NaN when unknown)."""
+    from there), its true final value for the record (NaN when unknown), and whether the last of
+    those values was never judged (a process died between recording it and judging it: the loop
+    judges it before the trial trains on)."""
 
     frame: pd.DataFrame
     values: NDArray[np.float64]
     final: float
+    unjudged: bool = False
 
 
 class Backend(ABC):

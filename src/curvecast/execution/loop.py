@@ -4,10 +4,11 @@
 training on a wall clock — telling a :class:`~curvecast.execution.recorder.Recorder` what happens.
 
 Each free worker takes the scheduler's next job (a config and the epoch to train it to); a config
-met before, or recorded before by an earlier run of the same study, goes on where it is.  The
-backend hands back finished epochs in its clock's order; after every epoch but a job's last the
-scheduler may stop the job; an epoch that failed ends its job with a FAIL decision; when a job
-ends the scheduler says which configs leave the search and what their searcher was told (one
+met before, or recorded before by an earlier run of the same study, goes on where it is (its last
+recorded epoch judged first if it never was: its process died in between).  The backend hands
+back finished epochs in its clock's order; after every epoch but a job's last the scheduler may
+stop the job; an epoch that failed ends its job with a FAIL decision; when a job ends the
+scheduler says which configs leave the search and what their searcher was told (one
 :class:`~curvecast.execution.records.TrialRecord` each, given to the recorder).  The loop holds
 no state of its own beyond one run: resuming a study is the scheduler's and the recorder's
 business (they read the store), so it works the same on every backend.
@@ -48,6 +49,8 @@ class _State:
     until: dict[int, int] = field(default_factory=dict)  # running slot -> epochs of its job
     records: dict[int, TrialRecord] = field(default_factory=dict)
     lost: set[int] = field(default_factory=set)  # slots another process took over
+    unjudged: set[int] = field(default_factory=set)  # slots whose last recorded epoch awaits a
+    # judgement (a process died between recording and judging it)
 
     def history(self) -> History:
         n = len(self.ids)
@@ -172,6 +175,10 @@ def _launch(scheduler: Scheduler, st: _State, now: float) -> None:
             slot = _slot(st, job, now)
             st.until[slot] = job.until
             st.recorder.started(job, int(st.n_obs[slot]))
+        if slot in st.unjudged:  # judged first, as the process that recorded it would have
+            st.unjudged.discard(slot)
+            if not _judge(scheduler, st, slot, now):
+                continue
         st.backend.submit(slot, job.config_id, int(st.n_obs[slot]) + 1, now)
 
 
@@ -198,6 +205,8 @@ def _meet(st: _State, config_id: str, now: float) -> int:
     tau = len(opened.values)
     st.values[slot, :tau] = opened.values
     st.n_obs[slot] = tau
+    if opened.unjudged:
+        st.unjudged.add(slot)
     st.slots[config_id] = slot
     st.ids.append(config_id)
     st.frames.append(opened.frame)

@@ -59,8 +59,11 @@ class TrainingBackend(Backend):
         mirror = self.live.sync()
         if number not in mirror.configs:
             raise ValueError(f"study {self.live.study!r} has no trial {number}")
-        return Opened(self._frame(number), np.array(mirror.curve(number), dtype=np.float64),
-                      float("nan"))
+        values = np.array(mirror.curve(number), dtype=np.float64)
+        tau = len(values)
+        unjudged = 0 < tau < self.live.epochs and not self.live.store.decided_at(
+            self.live.study, number, tau)
+        return Opened(self._frame(number), values, float("nan"), unjudged)
 
     def submit(self, slot: int, config_id: str, epoch: int, now: float) -> None:
         live, number = self.live, trial_number(config_id)

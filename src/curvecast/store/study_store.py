@@ -245,6 +245,12 @@ class Store(SQLiteFile):
                        (tid, decision.epoch, decision.action.value, decision.mean, decision.std,
                         decision.probability, decision.reason, time.time()))
 
+    def decided_at(self, study: str, number: int, epoch: int) -> bool:
+        """Whether any decision about trial ``number`` is recorded at ``epoch`` (1-based)."""
+        row = self._db.execute("SELECT 1 FROM decisions WHERE trial_id = ? AND epoch = ? LIMIT 1",
+                               (self._trial_id(study, number), epoch)).fetchone()
+        return row is not None
+
     def _trial_id(self, study: str, number: int) -> int:
         row = self._db.execute("SELECT id FROM trials WHERE study_id = ? AND number = ?",
                                (self.study_id(study), number)).fetchone()
