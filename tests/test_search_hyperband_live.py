@@ -383,17 +383,22 @@ def test_a_finished_study_run_with_another_budget_is_refused_and_left_as_it_was(
     replay is one transaction now, and the message names --trials."""
     workload = SGDDigits()
 
+    shown: list[object] = []
+
     def search(trials: int) -> Any:
         with Store(tmp_path / "h.db") as store:
             return run_scheduled_search(workload, RandomSampler(workload.space, seed=SEED),
                                         lambda s: Hyperband(s, eta=3), store, study="h",
-                                        trials=trials, epochs=9, seed=SEED)
+                                        trials=trials, epochs=9, seed=SEED,
+                                        on_progress=shown.append)
 
     search(20)
     with Store(tmp_path / "h.db") as store:
         before = [(t.number, t.state) for t in store.trials("h")]
+    shown.clear()
     with pytest.raises(ValueError, match=r"does not replay .*--trials among them"):
         search(30)
+    assert shown == []  # refused before any progress is shown (stop 32's review: a line first)
     with Store(tmp_path / "h.db") as store:
         assert [(t.number, t.state) for t in store.trials("h")] == before
         assert TrialState.PENDING not in {state for _, state in before}

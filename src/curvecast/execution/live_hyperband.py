@@ -114,11 +114,12 @@ def run_scheduled_search(
     live = open_live(store, study, workload, epochs, seed, {"scheduler": kind, **(settings or {})})
     claim_study(live, grace, kind)
     try:
+        scheduler = JournaledScheduler(make_scheduler(StoreSearcher(configs, live, trials)), live)
+        scheduler.start(epochs)  # a journal that does not replay is refused before any output
         progress = live.mirror.update(Progress(trials=trials))
         if on_progress:  # the study's state before this call trains anything (finished: all)
             on_progress(progress)
         recorder = StoreRecorder(live, progress, every_decision=False, on_progress=on_progress)
-        scheduler = JournaledScheduler(make_scheduler(StoreSearcher(configs, live, trials)), live)
         train_study(live, scheduler, recorder, trials=trials, workers=workers,
                     heartbeat=HEARTBEAT, executor=executor)
     finally:

@@ -160,11 +160,18 @@ class JournaledScheduler(Scheduler):
         self.live = live
         self.journal: list[list[Any]] = []
         self.resumed: list[Job] = []
+        self._started: int | None = None  # the epochs it was started with
 
     def __repr__(self) -> str:
         return f"JournaledScheduler({self.inner!r})"
 
     def start(self, n_epochs: int) -> None:
+        """Start ``inner`` and replay the journal into it; a second call with the same
+        ``n_epochs`` does nothing (a caller may start it early, to refuse a journal that does
+        not replay before it shows anything, and then hand it to the loop)."""
+        if self._started == n_epochs:
+            return
+        self._started = n_epochs
         self.inner.start(n_epochs)
         live = self.live
         saved = live.store.get_study_state(live.study, _SCHEDULE) or []
