@@ -140,7 +140,7 @@ def provenance_cell(item: object) -> str:
 @friendly_errors
 def data_plot(
     path: Annotated[Path, typer.Argument(help="A curvecast Parquet file or a baker2018 CSV.")],
-    out: Annotated[Path, typer.Option(help="PNG file to write.")],
+    out: Annotated[Path, typer.Option(help="PNG file to write (replaced if it exists).")],
     n: Annotated[int, typer.Option(help="How many random curves to draw.")] = 50,
     seed: Annotated[int, typer.Option(min=0, help="Seed of the random sample.")] = 0,
     y_max: Annotated[float | None, typer.Option(
@@ -161,7 +161,7 @@ def data_plot(
 @friendly_errors
 def import_baker2018(
     csv: Annotated[Path, typer.Argument(help="One of the paper's published CSV files.")],
-    out: Annotated[Path, typer.Option(help="Parquet file to write.")],
+    out: Annotated[Path, typer.Option(help="Parquet file to write (replaced if it exists).")],
 ) -> None:
     """Convert one of Baker et al.'s published learning-curve CSV files to a CurveSet."""
     from curvecast.datasets.baker2018 import load_baker2018
@@ -272,7 +272,7 @@ def _config_notes(curves: CurveSet, source: str) -> None:
         err_console.print(f"warning: {source}: {warning}", markup=False, highlight=False)
 
 
-OutOption = Annotated[Path, typer.Option(help="Parquet file to write.")]
+OutOption = Annotated[Path, typer.Option(help="Parquet file to write (replaced if it exists).")]
 MetricOption = Annotated[str, typer.Option(help="The metric's name, e.g. val_accuracy.")]
 DirectionOption = Annotated[str, typer.Option(help="maximize or minimize.")]
 DivergedOption = Annotated[float | None, typer.Option(

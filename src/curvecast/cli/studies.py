@@ -114,7 +114,7 @@ def show(
 @friendly_errors
 def export(
     study: Annotated[str, typer.Option(help="Study name.")],
-    out: Annotated[Path, typer.Option(help="Parquet file to write.")],
+    out: Annotated[Path, typer.Option(help="Parquet file to write (replaced if it exists).")],
     storage: Annotated[str, typer.Option(help="sqlite:///PATH of the study database.")] = (
         "sqlite:///curvecast.db"),
 ) -> None:
@@ -145,7 +145,8 @@ def report(
         help="A JSON result of `curvecast evaluate --json` or `curvecast simulate --json` "
              "(instead of --study).", show_default=False)] = None,
     study: Annotated[str | None, typer.Option(help="Study name.", show_default=False)] = None,
-    out: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("report.html"),
+    out: Annotated[Path, typer.Option(help="HTML file to write (replaced if it exists).")] = (
+        Path("report.html")),
     storage: Annotated[str, typer.Option(help="sqlite:///PATH of the study database.")] = (
         "sqlite:///curvecast.db"),
     title: Annotated[str | None, typer.Option(help="Title of a result's page (default: the "
