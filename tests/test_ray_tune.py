@@ -478,6 +478,34 @@ def test_a_trial_resumed_from_its_checkpoint_keeps_its_earlier_epochs(tmp_path: 
     assert scheduler.n_complete == 11
 
 
+def test_a_resumed_trial_with_a_nested_metric_keeps_its_earlier_epochs(tmp_path: Path) -> None:
+    """A review of stop 33: with ``metric="val/acc"`` (a trainable reporting
+    ``{"val": {"acc": …}}``; Tune hands schedulers the flattened result) the fill read the
+    nested lines of result.json as they are written, found no ``val/acc``, and the resumed trial
+    lost all its earlier epochs.  Each line is flattened first."""
+    values = saturating_curves(12, seed=4)
+    scheduler = CurvecastScheduler(max_t=T, metric="val/acc", mode="max")
+    for i in range(10):
+        scheduler.on_trial_add(None, fake_trial(i))
+        for epoch, value in enumerate(values[i], start=1):
+            scheduler.on_trial_result(None, fake_trial(i), {"val/acc": float(value),
+                                                            "training_iteration": epoch})
+        scheduler.on_trial_complete(None, fake_trial(i), {"val/acc": float(values[i][-1]),
+                                                          "training_iteration": T})
+    resumed = fake_trial(10)
+    resumed.local_path = str(tmp_path)
+    lines = [json.dumps({"val": {"acc": float(v)}, "training_iteration": e})
+             for e, v in enumerate(values[10][:6], start=1)]
+    (tmp_path / "result.json").write_text("\n".join([*lines, "[1, 2]", "{not json"]) + "\n")
+    scheduler.on_trial_add(None, resumed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for epoch in range(7, T + 1):
+            scheduler.on_trial_result(None, resumed, {"val/acc": float(values[10][epoch - 1]),
+                                                      "training_iteration": epoch})
+    assert scheduler.curve(resumed.trial_id) == pytest.approx(values[10].tolist())
+
+
 def test_the_same_scheduler_in_a_second_tune_run_starts_afresh() -> None:
     """A Ray user's review (stop 31): a notebook cell run twice (the same scheduler, the same
     experiment name) judged the second run's 4 trials by the first run's 6 curves and stopped all

@@ -49,7 +49,7 @@ import pandas as pd
 
 from curvecast import defaults
 from curvecast.curves import CurveSet, Direction, check_diverged_value
-from curvecast.datasets.config_rows import config_row
+from curvecast.datasets.config_rows import config_row, flatten
 from curvecast.datasets.priors import check_prior_epochs, check_prior_metric
 from curvecast.predictors import Predictor
 from curvecast.stopping import (
@@ -342,10 +342,12 @@ class CurvecastScheduler(FIFOScheduler):
         """Fill the epochs before ``epoch`` that ``curve`` lacks from the trial's own
         ``result.json`` (Tune's record of every report): a trial resumed from its checkpoint
         after ``Tuner.restore`` goes on from there, while the scheduler's state was saved when
-        a trial last completed.  The latest attempt's reports are taken (a trial that restarted
-        from scratch reported from epoch 1 again in the same file); lines that are not a report
-        of the metric are skipped.  A trial whose file gives no earlier epoch is not read again
-        (one that reports every k-th epoch would otherwise be read at every report)."""
+        a trial last completed.  Each line is flattened as Tune flattens a report for its
+        schedulers (``{"val": {"acc": …}}`` is ``val/acc``).  The latest attempt's reports are
+        taken (a trial that restarted from scratch reported from epoch 1 again in the same
+        file); lines that are not a report of the metric are skipped.  A trial whose file gives
+        no earlier epoch is not read again (one that reports every k-th epoch would otherwise be
+        read at every report)."""
         local = getattr(trial, "local_path", None)
         path = None if local is None else Path(str(local), "result.json")
         try:
@@ -355,10 +357,10 @@ class CurvecastScheduler(FIFOScheduler):
         latest: dict[int, float] = {}  # the reports of the trial's latest attempt, by epoch
         for line in lines:
             try:
-                report = json.loads(line)
-            except json.JSONDecodeError:
+                report = flatten(json.loads(line))  # Tune writes it nested, reports flattened
+            except (json.JSONDecodeError, ValueError, AttributeError):
                 continue
-            if not isinstance(report, dict) or self._metric not in report:
+            if self._metric not in report:
                 continue
             earlier = _whole(report.get(self.time_attr))
             if earlier is None or not 1 <= earlier < epoch:
