@@ -467,3 +467,48 @@ def test_a_keep_top_k_no_replay_can_reach_is_said(tmp_path: Path) -> None:
     assert ("note: --keep-top-k 50 compares with the 50-th best final value, but a replay here "
             "completes at most 20 trials: the predictive rule will stop nothing") in " ".join(
                 result.stderr.split())
+
+
+def test_outputs_write_through_links_into_streams_and_refuse_unwritable_folders_first(
+        tmp_path: Path) -> None:
+    """A researcher's review (stop 33): every output was renamed over its path, so ``--json
+    link.json`` replaced the link (its target kept the old text) and, as root, ``--json
+    /dev/full`` replaced the device with a file; ``--json /dev/stdout`` waited forever (the
+    check for an SQLite file opened the pipe to read it); and an unwritable folder was found
+    only after the whole run, in an error naming a temporary file."""
+    import os
+    import threading
+
+    data = synthetic(n=20, epochs=5).save(tmp_path / "runs.parquet")
+    sim = ("simulate", data, "--orderings", "1", "--stopper", "never")
+    (tmp_path / "real.json").write_text("{}")
+    (tmp_path / "link.json").symlink_to("real.json")
+    assert run(*sim, "--json", tmp_path / "link.json").exit_code == 0
+    assert (tmp_path / "link.json").is_symlink()
+    assert strict((tmp_path / "real.json").read_text())["results"]
+    (tmp_path / "kept.parquet").symlink_to("runs.parquet")
+    assert run("data", "import", "long", _long_csv(tmp_path), "--metric", "acc", "--direction",
+               "maximize", "--out", tmp_path / "kept.parquet").exit_code == 0
+    assert (tmp_path / "kept.parquet").is_symlink()
+    assert CurveSet.load(tmp_path / "runs.parquet").n_configs == 2  # the target was replaced
+
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    got: list[str] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text()), daemon=True)
+    reader.start()
+    assert run(*sim, "--json", fifo).exit_code == 0
+    reader.join(timeout=30)
+    assert strict(got[0])["results"] and fifo.is_fifo()  # written into, still a pipe
+
+    if Path("/proc/self").is_dir():  # a folder no file can be made in, even by root
+        result = run(*sim, "--json", "/proc/result.json")
+        assert result.exit_code == 2
+        assert "/proc/result.json: cannot write in folder '/proc'" in result.stderr
+        assert "ordering" not in result.output  # refused before the run
+
+
+def _long_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "long.csv"
+    path.write_text("config_id,epoch,value\na,1,0.5\na,2,0.6\nb,1,0.4\nb,2,0.5\n")
+    return path

@@ -22,6 +22,11 @@ from rich.text import Text
 
 from curvecast import defaults
 from curvecast.curves import CurveSet, CurveSetFormatError
+from curvecast.curves.atomic_write import (
+    check_writable_folder,
+    is_new_or_regular,
+    write_atomically,
+)
 from curvecast.report.terminal import UnwrappedConsole
 
 if TYPE_CHECKING:
@@ -209,7 +214,10 @@ def check_out(path: Path | None) -> None:
 
 
 def _is_sqlite(path: Path) -> bool:
-    """Whether ``path`` is an existing file that starts as an SQLite database does."""
+    """Whether ``path`` is an existing file that starts as an SQLite database does (a stream is
+    not read: opening ``/dev/stdout`` for reading would wait on the pipe)."""
+    if not path.is_file():
+        return False
     try:
         with path.open("rb") as handle:
             return handle.read(16) == b"SQLite format 3\x00"
@@ -262,21 +270,14 @@ def check_json_out(path: Path | None, reads: Sequence[Path | None] = ()) -> None
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in its folder, so an interrupted
-    write never leaves half a file (nor half of what was there before)."""
-    import tempfile
+    """Write ``text`` to ``path`` whole or not at all, through a link, straight into a stream
+    (:func:`~curvecast.curves.atomic_write.write_atomically`)."""
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+    def write(name: str) -> None:
+        with open(name, "w", encoding="utf-8") as handle:
             handle.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; a result is not
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+
+    write_atomically(path, write)
 
 
 #: Suffixes an HTML report may carry (anything else, e.g. ``x.png`` or ``x.json``, would name
@@ -299,12 +300,19 @@ def check_folder(path: Path | None) -> None:
         return
     if path.exists() and not path.is_dir():
         raise ValueError(f"{path}: is a file; give a folder to write the figures into")
-    _check_parent(path)
+    if path.is_dir():
+        check_writable_folder(path, path)
+    else:
+        _check_parent(path)
 
 
 def _check_parent(path: Path) -> None:
+    """Refuse a path whose folder is missing, or (a new or regular file) one no file can be
+    made in; the folder of a link's target is the one written."""
     if not path.parent.is_dir():
         raise FileNotFoundError(f"{path}: folder {str(path.parent)!r} does not exist")
+    if is_new_or_regular(path):  # a stream (/dev/stdout) is written into
+        check_writable_folder(Path(os.path.realpath(path)).parent, path)
 
 
 #: What a command that reads curves adds when a file is neither a CurveSet nor a paper file.

@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -18,6 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from curvecast.curves.atomic_write import write_atomically
 from curvecast.curves.direction import check_diverged_value
 from curvecast.curves.errors import CurveSetFormatError
 from curvecast.curves.errors import where as _where
@@ -86,17 +86,7 @@ def write_parquet(curves: StoredCurves, path: str | os.PathLike[str]) -> Path:
         b"curvecast.configs": sink.getvalue(),
     }
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        pq.write_table(table, tmp, compression="zstd")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; a data file is not
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_atomically(path, lambda name: pq.write_table(table, name, compression="zstd"))
     return path
 
 

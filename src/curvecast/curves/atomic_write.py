@@ -1,0 +1,66 @@
+"""Writing an output file whole or not at all, through links, and straight into a stream.
+
+Every file curvecast writes for a user (a CurveSet's Parquet, a JSON result) goes through
+:func:`write_atomically`: into a temporary file beside the file it replaces, then renamed over
+it, so an interrupted write never leaves half a file, nor half of what was there before.  A
+symbolic link is followed first (the file it points to is replaced, the link stays), and a path
+that is not a regular file (``/dev/stdout``, a named pipe) is written straight into: renaming a
+temporary file over it would replace the device or the pipe with a regular file.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+
+def write_atomically(path: Path, write: Callable[[str], None]) -> Path:
+    """Call ``write(name)`` to write the file ``path`` names (see the module docstring); the
+    path written (a link's target).
+
+    Raises:
+        OSError: the file or its folder cannot be written (nothing at ``path`` is changed).
+    """
+    if not is_new_or_regular(path):
+        write(str(path))  # a stream or a device: written into, never replaced
+        return path
+    target = Path(os.path.realpath(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; an output file is not
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return target
+
+
+def is_new_or_regular(path: Path) -> bool:
+    """Whether ``path`` (its links followed) names no file yet, or a regular file — not a
+    stream or a device (``/dev/stdout`` is a pipe's or a terminal's)."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return True
+
+
+def check_writable_folder(folder: Path, shown: Path) -> None:
+    """Refuse, before any work, a folder that a file cannot be made in (``shown``: the path the
+    user gave, named in the error).
+
+    Raises:
+        PermissionError: no file can be made in ``folder``.
+    """
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise PermissionError(f"{shown}: cannot write in folder {str(folder)!r} "
+                              f"({err.strerror or err})") from None
