@@ -99,6 +99,30 @@ def test_merge_unions_configs_and_epochs() -> None:
         a.merge(make([[1.0, 2.0]], direction="minimize"))
 
 
+def test_merging_sets_whose_diverged_runs_count_differently_is_refused() -> None:
+    """A researcher's review (stop 33): merging a set that states ``diverged_value=0.9`` into
+    one that does not read the first set's diverged run as 0.9, so it went from the worst run
+    to the best.  Diverged values must agree; a set without diverged reports takes the other's."""
+    def curves(ids: list[str], rows: list[list[float]], value: float | None) -> CurveSet:
+        values = np.array(rows)
+        return CurveSet(values=values, observed=np.ones(values.shape, bool),
+                        epochs=np.arange(1, values.shape[1] + 1), metric="acc",
+                        direction=Direction.MAXIMIZE, configs=pd.DataFrame(index=ids),
+                        diverged_value=value)
+
+    worst_seen = curves(["c1", "c2"], [[0.1, 0.2, np.nan], [0.3, 0.4, 0.5]], None)
+    stated = curves(["d1", "d2"], [[0.1, 0.2, np.nan], [0.3, 0.4, 0.5]], 0.9)
+    for a, b in ((worst_seen, stated), (stated, worst_seen)):
+        with pytest.raises(ValueError, match=r"counts a diverged report as .*Give both the same"):
+            a.merge(b)
+    clean = curves(["e1"], [[0.3, 0.4, 0.6]], None)
+    assert stated.merge(clean).diverged_value == 0.9  # nothing of clean's to read otherwise
+    assert clean.merge(stated).final_values().tolist() == [0.6, 0.9, 0.5]
+    assert worst_seen.merge(clean).final_values().tolist() == [0.1, 0.5, 0.6]
+    again = curves(["f1"], [[0.2, np.nan, np.nan]], 0.9)
+    assert stated.merge(again).diverged_value == 0.9
+
+
 def test_merging_interleaved_axes_is_refused_not_read_as_diverged_runs() -> None:
     every = make([[0.5, 0.6, 0.7, 0.8]])
     every_second = CurveSet(values=np.array([[0.55, 0.75]]), observed=np.ones((1, 2), bool),

@@ -346,17 +346,22 @@ class CurveSet:
         set's runs may be longer); config ids must not overlap; config-table columns missing on
         one side become NaN.  Provenance is kept as ``{"merged": [a, b]}``.
 
+        The stated ``diverged_value`` (what a NaN or ±inf report counts as) must agree: both
+        sets state the same one, or one states it and the other has no diverged report.
+
         Raises:
-            ValueError: another metric or direction, a config in both, or axes that interleave
+            ValueError: another metric or direction, a config in both, axes that interleave
                 (every 2nd epoch against every epoch, or epoch 0 on one side only): the union
                 would leave holes inside one side's curves, and a hole before a later report
-                counts as a diverged report.
+                counts as a diverged report; or diverged values that disagree (one set's
+                diverged runs would be read by the other's rule).
         """
         if other.metric != self.metric or other.direction is not self.direction:
             raise ValueError(
                 f"cannot merge metric {other.metric!r} ({other.direction.value}) into "
                 f"{self.metric!r} ({self.direction.value})"
             )
+        self._check_diverged_values(other)
         overlap = self.configs.index.intersection(other.configs.index)
         if len(overlap):
             raise ValueError(f"config {overlap[0]!r}: present in both CurveSets")
@@ -397,6 +402,21 @@ class CurveSet:
             diverged_value=self.diverged_value if self.diverged_value is not None
             else other.diverged_value,
         )
+
+    def _check_diverged_values(self, other: CurveSet) -> None:
+        """Refuse to merge ``other`` when its diverged runs would be read by another rule than
+        their own (see :meth:`merge`)."""
+        mine, theirs = self.diverged_value, other.diverged_value
+        if mine == theirs:
+            return
+        for stated, unstated in ((mine, other), (theirs, self)):
+            if (stated is not None and unstated.diverged_value is None
+                    and not unstated.diverged().any()):
+                return  # the set without a stated value has no diverged report to read by it
+        raise ValueError(f"cannot merge: this set counts a diverged report as "
+                         f"{_diverged_rule(mine)} and the other as {_diverged_rule(theirs)}; "
+                         "one set's diverged runs would be read by the other's rule. Give both "
+                         "the same diverged value (--diverged-value when importing)")
 
     # ----------------------------------------------------------------- tables
     def to_long(self) -> pd.DataFrame:
@@ -520,3 +540,8 @@ def _is_number(value: Any) -> bool:
     except (TypeError, ValueError):
         return False
     return True
+
+
+def _diverged_rule(value: float | None) -> str:
+    """What a diverged report counts as, in words."""
+    return "the worst value it observed" if value is None else f"{value:g}"

@@ -324,6 +324,8 @@ class PredictiveStopper(Stopper):
             training = completed
         else:
             prior = self._training_prior(history)
+            if prior.diverged_value is not None:  # the prior's rule reads the study's too
+                completed = dataclasses.replace(completed, diverged_value=prior.diverged_value)
             training = prior if completed.n_configs == 0 else prior.merge(completed)
         if history.n_epochs and history.epochs[0] == 0:
             training = dataclasses.replace(training, epochs=training.epochs + 1)
