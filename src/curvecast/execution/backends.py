@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import heapq
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Hashable
 from dataclasses import dataclass
@@ -127,8 +128,9 @@ def recorded_epoch(task: _EpochTask) -> float:
 class RecordedBackend(Backend):
     """Recorded curves on a simulated clock, epochs computed here or by ``executor``.
 
-    An epoch costs its recorded seconds (``CurveSet.seconds``), or 1 time unit where that is
-    unknown.
+    An epoch costs its recorded seconds (``CurveSet.seconds``); where that is unknown, the
+    median of its config's known epochs, else of the set's (:func:`epoch_costs`); a set with no
+    recorded seconds runs on a clock of 1 time unit per epoch.
 
     Args:
         curves: recorded curves (epoch 0, if recorded, is not replayed: it costs nothing and is
@@ -164,10 +166,7 @@ class RecordedBackend(Backend):
         self._complete = self.curves.is_complete() & (self.curves.n_observed() == self.n_epochs)
         self._epochs = np.array(self.curves.epochs)
         self.executor = executor
-        self.cost = np.ones(self.filled.shape)
-        if self.curves.seconds is not None:
-            known = np.isfinite(self.curves.seconds)
-            self.cost[known] = self.curves.seconds[known]
+        self.cost = epoch_costs(self.curves.seconds, self.filled.shape)
         self._queue: list[tuple[float, int, int, str, int]] = []
         self._futures: dict[int, cf.Future[float]] = {}
         self._seq = 0
@@ -211,3 +210,22 @@ class RecordedBackend(Backend):
             value = self._futures.pop(seq).result()
         return Finished(time, slot, value)
 
+
+def epoch_costs(seconds: NDArray[np.float64] | None, shape: tuple[int, ...]) -> NDArray[np.float64]:
+    """What each epoch of a replay costs on its clock, shape ``shape`` (configs, epochs): the
+    recorded ``seconds`` (same shape; NaN where unknown); an unknown one costs the median of
+    its config's known epochs, else of every known epoch of the set, so that epochs recorded
+    without their time are not cheaper than the others; 1 time unit each when no epoch's
+    seconds are known (``seconds`` None, or nothing finite and ≥ 0)."""
+    if seconds is None:
+        return np.ones(shape)
+    known = np.isfinite(seconds) & (np.nan_to_num(seconds, nan=-1.0) >= 0)
+    if not known.any():
+        return np.ones(shape)
+    cost = np.where(known, seconds, np.nan)
+    overall = float(np.median(cost[known]))
+    with warnings.catch_warnings():  # a config without a known epoch: the set's median
+        warnings.simplefilter("ignore", RuntimeWarning)
+        per_config = np.nanmedian(cost, axis=1)
+    per_config = np.where(np.isfinite(per_config), per_config, overall)
+    return np.where(known, cost, per_config[:, None])
