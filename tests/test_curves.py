@@ -123,6 +123,22 @@ def test_merging_sets_whose_diverged_runs_count_differently_is_refused() -> None
     assert stated.merge(again).diverged_value == 0.9
 
 
+def test_runs_without_the_untrained_evaluation_are_not_diverged() -> None:
+    """A researcher's review (stop 33): logs where half the runs evaluated the untrained network
+    (epoch 0) and half did not were imported with "10 empty values … each counts as a diverged
+    report: fill them in", and the summary counted 10 diverged configs, though none diverged."""
+    values = np.array([[0.1, 0.5, 0.6], [np.nan, 0.4, 0.7], [0.1, np.nan, 0.2]])
+    cs = CurveSet(values=values, observed=~np.isnan(values), epochs=np.array([0, 1, 2]),
+                  metric="acc", direction=Direction.MAXIMIZE,
+                  configs=pd.DataFrame(index=["a", "b", "c"]))
+    assert cs.diverged().tolist() == [[False, False, False], [False, False, False],
+                                      [False, True, False]]  # only c's trained epoch 1
+    assert "1 empty value(s)" in (cs.gap_warning() or "")
+    assert cs.n_observed().tolist() == [3, 3, 3]  # b's curve is whole
+    trained = cs.without_untrained_epoch()
+    assert trained.filled_values()[1].tolist() == [0.4, 0.7]
+
+
 def test_merging_interleaved_axes_is_refused_not_read_as_diverged_runs() -> None:
     every = make([[0.5, 0.6, 0.7, 0.8]])
     every_second = CurveSet(values=np.array([[0.55, 0.75]]), observed=np.ones((1, 2), bool),

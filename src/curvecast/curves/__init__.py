@@ -25,7 +25,10 @@ finite value observed anywhere in the set (lowest accuracy, highest perplexity).
 **Gaps count as diverged.**  A curve ends at its last observed epoch; an epoch missing *before*
 that one (an empty cell in the middle of a CSV row, a missing row of the long table) is a run
 that reported no number there, so it is an observed NaN — diverged, by the rule above — and never
-a shorter curve.  Only epochs after the last observed one are unobserved.
+a shorter curve.  Only epochs after the last observed one are unobserved.  The untrained
+network's epoch 0 is the exception: a run cannot diverge before it trains, so a missing or NaN
+epoch-0 value (logs where only some runs evaluated the network before training) is kept as NaN
+and never counted as diverged (:meth:`CurveSet.diverged`); predictors skip epoch 0 anyway.
 
 On disk a CurveSet is one Parquet file: a long table ``(config_id, epoch, value, seconds)`` with one
 row per observed epoch, and in the file's metadata the metric, direction, epoch axis, provenance and

@@ -78,8 +78,11 @@ class CurveSet:
             n = observed.shape[1]
             ends = np.where(observed.any(axis=1), n - np.argmax(observed[:, ::-1], axis=1), 0)
             gaps = (np.arange(n)[None, :] < ends[:, None]) & ~observed
-            if gaps.any():  # recorded, so that an importer can say so (gap_warning)
-                provenance["gap_cells"] = int(provenance.get("gap_cells", 0)) + int(gaps.sum())
+            # a run without the untrained network's evaluation (epoch 0) did not diverge
+            trained_gaps = gaps[:, 1:] if epochs.size and epochs[0] == 0 else gaps
+            if trained_gaps.any():  # recorded, so that an importer can say so (gap_warning)
+                provenance["gap_cells"] = (int(provenance.get("gap_cells", 0))
+                                           + int(trained_gaps.sum()))
             values[gaps] = np.nan
             observed |= gaps
         values[~observed] = np.nan
@@ -151,8 +154,13 @@ class CurveSet:
 
     # ----------------------------------------------------------------- diverged runs
     def diverged(self) -> NDArray[np.bool_]:
-        """Mask ``(n_configs, n_epochs)`` of observed values that are NaN or ±inf."""
-        return self.observed & ~np.isfinite(self.values)
+        """Mask ``(n_configs, n_epochs)`` of observed values that are NaN or ±inf.  The untrained
+        network (epoch 0) never counts: a run cannot diverge before it trains, and a NaN there is
+        an evaluation some runs did not log."""
+        mask = self.observed & ~np.isfinite(self.values)
+        if self.has_untrained_epoch:
+            mask[:, 0] = False
+        return mask
 
     @property
     def diverged_fill(self) -> float:
