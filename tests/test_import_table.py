@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 
 import curvecast
-from curvecast import CurveSet, CurveSetFormatError, Direction
+from curvecast import CurveSet, CurveSetFormatError, CurveSetWarning, Direction
+from curvecast.datasets.long_table import from_long_table
 from imported import curvecast_cli, never_stop_epochs
 from test_replay import saturating
 
@@ -577,3 +578,33 @@ def test_an_axis_from_a_later_epoch_or_missing_one_column_is_said_once_and_right
     arcsine = curvecast_cli("simulate", tmp_path / "even.parquet", "--stopper", "never",
                             "--orderings", "1", "--arcsine-target")
     assert "not at every epoch" in arcsine.stderr, arcsine.stderr
+
+
+def test_a_direction_or_diverged_value_that_contradicts_the_values_is_warned_about(
+        tmp_path: Path) -> None:
+    """A researcher's review (stop 33): an accuracy declared ``minimize``, or a
+    ``--diverged-value`` better than the values seen, was imported silently, and from then on
+    every rule kept the worst runs (or counted a diverged run as the best)."""
+    from typer.testing import CliRunner
+
+    from curvecast.cli import app
+
+    rows = ["config_id,epoch,value"] + [f"c{c},{e},{0.1 * c / 8 + 0.1 * e:.3f}"
+                                        for c in range(8) for e in range(1, 6)]
+    (tmp_path / "acc.csv").write_text("\n".join(rows) + "\n")
+
+    def imported(*extra: str) -> str:
+        result = CliRunner().invoke(app, ["data", "import", "long", str(tmp_path / "acc.csv"),
+                                          "--metric", "val_accuracy", *extra, "--out",
+                                          str(tmp_path / "out.parquet")])
+        assert result.exit_code == 0, result.output
+        return result.stderr
+
+    said = imported("--direction", "minimize")
+    assert "declared minimize, yet 8 of 8 runs rise" in said and "the direction is maximize" in said
+    assert "declared" not in imported("--direction", "maximize")
+    said = imported("--direction", "maximize", "--diverged-value", "0.99")
+    assert "a diverged run counts as 0.99 (the stated diverged value), better than the median" in said
+    assert "diverged run counts" not in imported("--direction", "maximize", "--diverged-value", "0.1")
+    with pytest.warns(CurveSetWarning, match="declared minimize, yet 8 of 8 runs rise"):
+        from_long_table(tmp_path / "acc.csv", "val_accuracy", "minimize")

@@ -31,6 +31,7 @@ from curvecast.cli._common import (
 )
 from curvecast.curves import CurveSet
 from curvecast.curves.config_columns import ID_COLUMN_RENAMED
+from curvecast.curves.sense_warnings import direction_warning, diverged_value_warning
 from curvecast.curves.wording import counted
 from curvecast.report.terminal import progress
 
@@ -221,7 +222,8 @@ def _saved(curves: CurveSet, source: str, out: Path, paper: bool = False) -> Non
                           "reports are kept", markup=False, highlight=False)
     spike = None if paper else curves.spike_warning(source)
     for warning in (curves.gap_warning(source), curves.range_warning(source),
-                    curves.axis_warning(source), spike):
+                    curves.axis_warning(source), spike, direction_warning(curves, source),
+                    diverged_value_warning(curves, source)):
         if warning is not None:
             err_console.print(f"warning: {warning}", markup=False, highlight=False)
     spacing = curves.spacing_note(source)
