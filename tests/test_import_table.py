@@ -608,3 +608,30 @@ def test_a_direction_or_diverged_value_that_contradicts_the_values_is_warned_abo
     assert "diverged run counts" not in imported("--direction", "maximize", "--diverged-value", "0.1")
     with pytest.warns(CurveSetWarning, match="declared minimize, yet 8 of 8 runs rise"):
         from_long_table(tmp_path / "acc.csv", "val_accuracy", "minimize")
+
+
+def test_config_columns_the_predictors_leave_out_are_named_with_why(tmp_path: Path) -> None:
+    """A researcher's review (stop 33): the import called a 25-level category a "feature of
+    every predictor", and ``evaluate`` then said the set had no hyperparameter column at all."""
+    from typer.testing import CliRunner
+
+    from curvecast.cli import app
+    from curvecast.features import unused_column_reason
+
+    rows = ["config_id,epoch,value"] + [f"c{c},{e},{0.1 * (c % 7) / 8 + 0.1 * e:.3f}"
+                                        for c in range(30) for e in range(1, 6)]
+    (tmp_path / "runs.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "cfg.csv").write_text("config_id,arch,lr,name,fixed\n" + "".join(
+        f"c{c},arch{c % 25},{0.1 if c % 2 else 0.2},run{c},3\n" for c in range(30)))
+    out = tmp_path / "runs.parquet"
+    result = CliRunner().invoke(app, ["data", "import", "long", str(tmp_path / "runs.csv"),
+                                      "--metric", "acc", "--direction", "maximize", "--configs",
+                                      str(tmp_path / "cfg.csv"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "config columns (features of every predictor): lr\n" in result.stderr
+    assert ("not used by the predictors: arch (25 levels: more than 20); name (a different "
+            "value in every row: a name, not a category); fixed (one value in every row)"
+            in result.stderr)
+    configs = CurveSet.load(out).configs
+    assert [unused_column_reason(configs[c]) for c in ("lr", "arch")] == [
+        None, "25 levels: more than 20"]

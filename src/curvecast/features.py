@@ -311,6 +311,22 @@ def _skew(x: NDArray[np.float64]) -> float:
     return float(np.mean(d ** 3)) / m2 ** 1.5 if m2 > 0 else 0.0
 
 
+def unused_column_reason(col: pd.Series) -> str | None:
+    """Why the predictors leave the config column ``col`` out as a hyperparameter, in words
+    (e.g. ``"25 levels: more than 20"``), or None when they use it (what :func:`_describe`
+    decides for the ``hp`` group)."""
+    if _describe(col, str(col.name), ap=False) is not None:
+        return None
+    if pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
+        return "one value in every row" if col.notna().any() else "no value"
+    levels = pd.unique(col.dropna())
+    if len(levels) <= 1:
+        return "one value in every row" if len(levels) else "no value"
+    if len(levels) == col.notna().sum():
+        return "a different value in every row: a name, not a category"
+    return f"{len(levels)} levels: more than {_MAX_LEVELS}"
+
+
 def _describe(col: pd.Series, name: str, *, ap: bool) -> _Column | None:
     """How to encode one config column, or None when it carries no usable number."""
     if pd.api.types.is_bool_dtype(col):

@@ -78,8 +78,8 @@ def evaluate(
     for group in sorted(set(empty) & used):
         err_console.print(f"note: {data.name} has no {_GROUP_WORDS[group]}: feature group "
                           f"{group} is empty, so every result with it equals the one without "
-                          "it (e.g. table 2's ts+" + group + " row and its ts row)",
-                          highlight=False)
+                          "it (e.g. table 2's ts+" + group + " row and its ts row)"
+                          + (_unused_words(curves) if group == "hp" else ""), highlight=False)
     with progress(err_console) as bar:
         task = bar.add_task("repeats", total=None)
 
@@ -170,7 +170,19 @@ def _factory(name: str, settings: registry.Settings) -> Any:
 
 #: What a feature group's columns are, for the note that the data has none.
 _GROUP_WORDS = {"ap": "architecture columns (n_params, n_layers, or those its provenance names)",
-                "hp": "hyperparameter columns (numbers or categories in its config table)"}
+                "hp": "hyperparameter columns (numbers, or categories of 2-20 levels, in its "
+                      "config table)"}
+
+
+def _unused_words(curves: Any) -> str:
+    """The config columns the predictors leave out, and why (``"; not used: arch (25 levels:
+    more than 20)"``), or ``""``."""
+    from curvecast.features import unused_column_reason
+
+    unused = [f"{c} ({reason})" for c in curves.configs.columns
+              if c not in ("n_params", "n_layers")
+              and (reason := unused_column_reason(curves.configs[c])) is not None]
+    return f"; not used: {'; '.join(unused[:8])}" if unused else ""
 
 
 def _empty_groups(curves: Any) -> list[str]:
