@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -635,3 +636,33 @@ def test_config_columns_the_predictors_leave_out_are_named_with_why(tmp_path: Pa
     configs = CurveSet.load(out).configs
     assert [unused_column_reason(configs[c]) for c in ("lr", "arch")] == [
         None, "25 levels: more than 20"]
+
+
+def test_an_all_diverged_file_and_configs_without_values_are_said_plainly(tmp_path: Path) -> None:
+    """A researcher's review (stop 33): a file of NaN and inf only was imported with a hint to
+    "write their values as nan or inf", and configs with no value at all were said to end "at
+    epochs 0..0" on an axis that starts at 1."""
+    from typer.testing import CliRunner
+
+    from curvecast.cli import app
+
+    def cli(*args: str | Path) -> Any:
+        return CliRunner().invoke(app, [str(a) for a in args])
+
+    (tmp_path / "nan.csv").write_text("config_id,epoch,value\na,1,nan\na,2,nan\nb,1,inf\n")
+    result = cli("data", "import", "long", tmp_path / "nan.csv", "--metric", "acc",
+                 "--direction", "maximize", "--out", tmp_path / "nan.parquet")
+    assert result.exit_code == 0, result.output
+    assert "every value is NaN or ±inf" in result.stderr and "write their values" not in result.stderr
+    rows = ["config_id,epoch,value"] + [f"c{c},{e},{0.1 * c + 0.01 * e:.3f}"
+                                        for c in range(6) for e in (1, 2, 3)]
+    (tmp_path / "runs.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "cfg.csv").write_text("config_id,lr\n" + "".join(
+        f"c{c},{0.1 * (c + 1)}\n" for c in range(8)))
+    assert cli("data", "import", "long", tmp_path / "runs.csv", "--metric", "acc", "--direction",
+               "maximize", "--configs", tmp_path / "cfg.csv", "--out",
+               tmp_path / "runs.parquet").exit_code == 0
+    result = cli("simulate", tmp_path / "runs.parquet", "--orderings", "1", "--stopper", "never")
+    assert result.exit_code == 0, result.output
+    assert ("2 of 8 configs are left out: their curves end before the final epoch 3 (they have "
+            "no value at all)") in result.stderr

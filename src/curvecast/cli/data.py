@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
 from rich.table import Table
 
@@ -237,6 +238,13 @@ def _short_runs_note(curves: CurveSet, source: str) -> None:
     """Say how many runs of an imported table end before the last epoch: an empty cell reads as
     "not reached", so diverged values written as empty cells (pandas' ``to_csv`` default) would
     make diverged runs look stopped, and they drop out of a replay."""
+    seen = curves.values[curves.observed]
+    if seen.size and not np.isfinite(seen).any():
+        err_console.print(f"warning: {source}: every value is NaN or ±inf (every run diverged, "
+                          "or the metric column holds no number): there is nothing to learn "
+                          "from, and simulate and evaluate will refuse this set",
+                          markup=False, highlight=False)
+        return
     short = int((~curves.is_complete()).sum())
     if short:
         err_console.print(f"note: {source}: {short} of {curves.n_configs} runs end before the "

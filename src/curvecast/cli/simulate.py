@@ -203,15 +203,19 @@ def _simulate_curves(data: Path, arcsine_target: bool) -> CurveSet:
         import numpy as np
 
         observed = curves.n_observed()
-        ends = [int(curves.epochs[k - 1]) if k else 0 for k in observed[short]]
+        ends = [int(curves.epochs[k - 1]) for k in observed[short] if k]
         last = [curves.values[i, observed[i] - 1] for i in np.flatnonzero(short) if observed[i]]
         diverged = int(sum(not np.isfinite(v) for v in last))
         why = (f"; {diverged} of them end in a diverged report (NaN or ±inf: e.g. an Optuna "
                "trial that failed when its loss turned NaN), which a replay cannot continue "
                "either" if diverged else "")
+        empty = int((observed[short] == 0).sum())
+        where = f" (at epochs {min(ends)}..{max(ends)})" if ends else ""
+        none = (f"; {empty} of them have no value at all" if empty and ends
+                else " (they have no value at all)" if empty else "")
         err_console.print(f"note: {int(short.sum())} of {curves.n_configs} configs are left out: "
-                          f"their curves end before the final epoch {int(curves.epochs[-1])} "
-                          f"(at epochs {min(ends)}..{max(ends)}){why}", highlight=False)
+                          f"their curves end before the final epoch {int(curves.epochs[-1])}"
+                          f"{where}{none}{why}", highlight=False)
     return curves
 
 
