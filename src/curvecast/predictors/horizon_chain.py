@@ -721,7 +721,10 @@ def _scale(u: NDArray[np.float64]) -> tuple[float, float]:
     spread (±3 robust standard deviations, 1.4826 times the median absolute deviation, of up to
     :data:`ROBUST_SAMPLE` evenly strided values), the spread sets the unit instead and the bulk's
     median is the centre, so that a few extreme reports (a loss spiking to 1e60 and back) do not
-    shrink the other values to nothing next to the ridge.
+    shrink the other values to nothing next to the ridge.  Below that ratio a tail still widens
+    the unit: one run stuck at −100 among values in −0.2…−2.6 about doubles a pruned study's
+    epochs (stop 33; ``bench/unit_bulk.py`` measured the bulk's unit instead, which the
+    held-out set did not support: docs/results-benchmark.md, History, stop 33).
 
     Otherwise the centre is 0 for values near zero in that unit (``|level|`` at most 100 units
     and at most 20 times half their range, or at most 1 unit), else their median, so that a level
