@@ -137,6 +137,7 @@ def test_runs_without_the_untrained_evaluation_are_not_diverged() -> None:
     assert cs.n_observed().tolist() == [3, 3, 3]  # b's curve is whole
     trained = cs.without_untrained_epoch()
     assert trained.filled_values()[1].tolist() == [0.4, 0.7]
+    assert np.isnan(cs.values[1, 0]) and cs.filled_values()[1, 0] == 0.1  # filled, as documented
 
 
 def test_merging_interleaved_axes_is_refused_not_read_as_diverged_runs() -> None:

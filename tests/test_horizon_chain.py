@@ -38,6 +38,25 @@ def test_predicts_held_out_finals_with_calibrated_intervals() -> None:
         assert 0.65 <= np.mean((pit > 0.1) & (pit < 0.9)) <= 0.95
 
 
+def test_a_fitted_chain_does_not_read_the_callers_arrays_again() -> None:
+    """A review of stop 33: ``fit_arrays`` kept the caller's ``n_observed`` and fitted its links
+    from it lazily, so a runner that reused its buffer after the fit got NaN predictions."""
+    rng = np.random.default_rng(0)
+    t = np.arange(1, 11)
+    values = rng.uniform(0.3, 0.9, (40, 1)) * (1 - np.exp(-t / 5))
+    n_observed = np.full(40, 10)
+    n_observed[20:] = 4
+    values[20:, 4:] = np.nan
+    kept = HorizonChain().fit_arrays(values.copy(), n_observed.copy(), "maximize")
+    reused = HorizonChain().fit_arrays(values, n_observed, "maximize")
+    n_observed[20:] = 10
+    values[:] = 0.0
+    partial = np.array([[0.2, 0.3], [0.3, 0.4], [0.1, 0.15]])
+    expected = kept.predict(None, partial).mean
+    assert np.isfinite(expected).all()
+    assert reused.predict(None, partial).mean == pytest.approx(expected)
+
+
 def test_learns_from_partial_curves() -> None:
     cs = synthetic(n=120, epochs=12, seed=2)
     lengths = np.full(cs.n_configs, 3)

@@ -158,6 +158,18 @@ def test_asha_rungs_and_top_third() -> None:
     assert asha.decide(trial, h).action is Action.CONTINUE
 
 
+def test_every_rule_continues_a_trial_in_an_empty_history() -> None:
+    """A review of stop 33: ``ASHA(min_complete=0)`` asked about a trial in a History with no
+    row (nothing has reached the rung) raised numpy's IndexError from ``np.quantile``."""
+    empty = History(np.zeros((0, 10)), np.zeros(0, dtype=np.int64), [], pd.DataFrame(),
+                    np.arange(1, 11), "acc", "maximize")
+    trial = Trial("x", pd.DataFrame(index=["x"]), np.array([0.5]))
+    for rule in (ASHA(min_complete=0), ASHA(), MedianRule(), MedianRule(min_complete=0),
+                 PredictiveStopper(), NeverStop()):
+        assert rule.decide(trial, empty).action is Action.CONTINUE, rule
+    assert "no trial has reached it" in ASHA(min_complete=0).decide(trial, empty).reason
+
+
 @pytest.mark.parametrize("make, match", [
     (lambda: PredictiveStopper(delta=0.0), r"delta .* got 0\.0"),
     (lambda: PredictiveStopper(delta=1.5), r"got 1\.5"),

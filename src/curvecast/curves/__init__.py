@@ -28,7 +28,9 @@ that reported no number there, so it is an observed NaN — diverged, by the rul
 a shorter curve.  Only epochs after the last observed one are unobserved.  The untrained
 network's epoch 0 is the exception: a run cannot diverge before it trains, so a missing or NaN
 epoch-0 value (logs where only some runs evaluated the network before training) is kept as NaN
-and never counted as diverged (:meth:`CurveSet.diverged`); predictors skip epoch 0 anyway.
+in ``values`` and never counted as diverged (:meth:`CurveSet.diverged`), though
+:meth:`CurveSet.filled_values` fills it as it fills every observed non-finite value; predictors
+skip epoch 0 anyway.
 
 On disk a CurveSet is one Parquet file: a long table ``(config_id, epoch, value, seconds)`` with one
 row per observed epoch, and in the file's metadata the metric, direction, epoch axis, provenance and

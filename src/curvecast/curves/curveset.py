@@ -168,9 +168,10 @@ class CurveSet:
         return diverged_fill(self.direction, self.values[self.observed], self.diverged_value)
 
     def filled_values(self) -> NDArray[np.float64]:
-        """``values`` with diverged observations replaced by :attr:`diverged_fill`.
-
-        Unobserved entries stay NaN.  Shape ``(n_configs, n_epochs)``.
+        """``values`` with every observed NaN or ±inf replaced by :attr:`diverged_fill`, so that
+        every observed entry is finite: diverged reports, and also a missing evaluation of the
+        untrained network (epoch 0), which is not a diverged report (:meth:`diverged`) but has
+        no value of its own.  Unobserved entries stay NaN.  Shape ``(n_configs, n_epochs)``.
         """
         return fill_diverged(self.values, self.observed, self.direction, self.diverged_value)
 

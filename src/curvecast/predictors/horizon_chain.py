@@ -310,7 +310,7 @@ class HorizonChain(Predictor):
                 with another number of rows.
         """
         values = np.asarray(values, dtype=np.float64)
-        n_observed = np.asarray(n_observed, dtype=np.int64)
+        n_observed = np.array(n_observed, dtype=np.int64)  # a copy: links are fitted lazily
         T = values.shape[1]
         n_complete = int(np.sum(n_observed >= T))
         if n_complete < self.min_rows:

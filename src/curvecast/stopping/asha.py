@@ -67,6 +67,9 @@ class ASHA(Stopper):
         sign = history.direction.sign
         reached = history.n_observed >= tau
         values = sign * history.values[reached, tau - 1]
+        if not values.size:  # (min_complete 0: nothing to compare with yet)
+            return Decision(Action.CONTINUE, epoch=epoch,
+                            reason=f"rung {tau}: no trial has reached it yet")
         cutoff = float(np.quantile(values, 1.0 - 1.0 / self.eta))
         mine = sign * float(trial.values[-1])
         how = f"rung {tau}: {mine * sign:.4g} vs cutoff {sign * cutoff:.4g} of {values.size} trials"
