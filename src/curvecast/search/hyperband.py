@@ -142,7 +142,10 @@ class Hyperband(Scheduler):
     Args:
         searcher: proposes configs (each once).
         eta: η, the reduction factor (Li et al.: 3).
-        max_epochs: R in trained epochs (default: T, the data's full training).
+        max_epochs: R in trained epochs (default: T, the data's full training).  Below T no
+            trial is trained to the end: the brackets' winners leave at R as stopped trials, and
+            a replay's ``best_config`` is None and its regret NaN (its
+            ``selected()`` names the winners).
         max_iterations: Hyperband iterations to run (default: until the searcher is exhausted).
 
     Attributes:
