@@ -201,5 +201,6 @@ def test_malformed_results_and_left_out_trials_are_named(tmp_path: Path) -> None
     assert proc.returncode == 0, proc.stderr
     assert "1 config (1 complete)" in proc.stdout
     assert proc.stderr == ("warning: exp: trials left out: 1 reported nothing of the metric\n"
-                           "note: exp: config columns (features of every predictor): opt/lr\n")
+                           "note: exp: config columns kept in the file but not used by the "
+                           "predictors: opt/lr (one value in every row)\n")
     assert CurveSet.load(tmp_path / "r.parquet").configs.columns.tolist() == ["opt/lr"]
