@@ -4,13 +4,15 @@ Every file curvecast writes for a user (a CurveSet's Parquet, a JSON result) goe
 :func:`write_atomically`: into a temporary file beside the file it replaces, then renamed over
 it, so an interrupted write never leaves half a file, nor half of what was there before.  A
 symbolic link is followed first (the file it points to is replaced, the link stays), and a path
-that is not a regular file (``/dev/stdout``, a named pipe) is written straight into: renaming a
-temporary file over it would replace the device or the pipe with a regular file.
+that is not a regular file (``/dev/stdout``, a named pipe) is written into, through a temporary
+file copied into it: renaming a temporary file over it would replace the device or the pipe with
+a regular file.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import tempfile
 from collections.abc import Callable
@@ -24,8 +26,8 @@ def write_atomically(path: Path, write: Callable[[str], None]) -> Path:
     Raises:
         OSError: the file or its folder cannot be written (nothing at ``path`` is changed).
     """
-    if not is_new_or_regular(path):
-        write(str(path))  # a stream or a device: written into, never replaced
+    if not is_new_or_regular(path):  # a stream or a device: written into, never replaced
+        _write_into_stream(path, write)
         return path
     target = Path(os.path.realpath(path))
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -40,6 +42,17 @@ def write_atomically(path: Path, write: Callable[[str], None]) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return target
+
+
+def _write_into_stream(path: Path, write: Callable[[str], None]) -> None:
+    """Call ``write`` on a temporary file, then copy the file into the stream ``path``: a writer
+    is never handed the stream itself (Parquet seeks back to write its footer, and pyarrow
+    removes the path it failed to write: as root, ``/dev/stdout`` itself)."""
+    with tempfile.TemporaryDirectory(prefix="curvecast-") as folder:
+        name = os.path.join(folder, "out")
+        write(name)
+        with open(name, "rb") as source, open(path, "wb") as stream:
+            shutil.copyfileobj(source, stream)
 
 
 def is_new_or_regular(path: Path) -> bool:
