@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
+import pytest
+
 from curvecast.execution.live import run_search
 from curvecast.search import RandomSampler
 from curvecast.stopping import NeverStop, PredictiveStopper
@@ -149,3 +151,51 @@ def test_a_study_whose_checkpoint_folder_cannot_be_made_is_not_created(tmp_path:
             run_search(SGDDigits(), RandomSampler(SGDDigits().space, seed=0), NeverStop(),
                        store, study="z", trials=2, epochs=2)
         assert store.study_names() == []
+
+
+def test_a_training_process_killed_from_outside_ends_the_search_in_one_line(
+        tmp_path: Path) -> None:
+    """A review of stop 33: ``kill -9`` of one worker process (as the out-of-memory killer does)
+    ended ``search`` with a raw BrokenProcessPool traceback.  It ends with one line that names
+    the trial and says a rerun resumes; the rerun does."""
+    import concurrent.futures as cf
+    from concurrent.futures.process import BrokenProcessPool
+
+    import typer
+
+    from curvecast.cli._common import friendly_errors
+    from curvecast.execution.training import WorkerDied
+
+    class DiesAtTheThirdEpoch(cf.ThreadPoolExecutor):
+        submitted = 0
+
+        def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> cf.Future[Any]:
+            type(self).submitted += 1
+            if type(self).submitted == 3:
+                future: cf.Future[Any] = cf.Future()
+                future.set_exception(BrokenProcessPool("a process terminated abruptly"))
+                return future
+            return super().submit(fn, *args, **kwargs)
+
+    workload = SGDDigits()
+
+    def search(executor: cf.Executor | None) -> None:
+        with Store(tmp_path / "s.db") as store:
+            run_search(workload, RandomSampler(workload.space, seed=0), NeverStop(), store,
+                       study="s", trials=2, epochs=3, executor=executor)
+
+    with DiesAtTheThirdEpoch(max_workers=1) as pool:
+        with pytest.raises(WorkerDied, match=r"a training process died .* while it trained t0: "
+                                             r"the search stops here; rerun the same command"):
+            search(pool)
+
+    @friendly_errors
+    def command() -> None:
+        search(DiesAtTheThirdEpoch(max_workers=1))
+
+    DiesAtTheThirdEpoch.submitted = 2
+    with pytest.raises(typer.Exit):
+        command()
+    search(None)  # the rerun resumes and finishes
+    with Store(tmp_path / "s.db") as store:
+        assert [len(t.values) for t in store.trials("s")] == [3, 3]

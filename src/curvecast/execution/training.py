@@ -14,6 +14,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import time
 from collections.abc import Hashable
+from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 import pandas as pd
@@ -36,6 +37,12 @@ from curvecast.search._scheduler import Scheduler
 from curvecast.stopping import History, Trial
 
 
+class WorkerDied(RuntimeError):
+    """A process of the training pool died while it trained an epoch (``kill -9``, the
+    out-of-memory killer): the pool is broken, so the search ends; its trials resume on a
+    rerun."""
+
+
 class TrainingBackend(Backend):
     """Real training of a study's trials, one epoch task at a time, in ``executor``.
 
@@ -52,6 +59,7 @@ class TrainingBackend(Backend):
         self.direction = live.workload.direction
         self.capacity = capacity
         self._running: dict[cf.Future[EpochOutcome], int] = {}  # future -> loop slot
+        self._trials: dict[cf.Future[EpochOutcome], str] = {}  # future -> its trial's id
         self._t0 = time.monotonic()
 
     def open(self, config_id: str) -> Opened:
@@ -69,7 +77,9 @@ class TrainingBackend(Backend):
         live, number = self.live, trial_number(config_id)
         task = EpochTask(live.workload, number, live.mirror.configs[number],
                          run_seed(live.seed, number), live.epochs, epoch - 1, live.checkpoints)
-        self._running[self.executor.submit(train_one_epoch, task)] = slot
+        future = self.executor.submit(train_one_epoch, task)
+        self._running[future] = slot
+        self._trials[future] = config_id
 
     def next(self) -> Finished | None:
         if not self._running:
@@ -79,7 +89,15 @@ class TrainingBackend(Backend):
             done = list(cf.wait(list(self._running), return_when=cf.FIRST_COMPLETED)[0])
         future = min(done, key=lambda f: self._running[f])  # several at once: lowest slot first
         slot = self._running.pop(future)
-        outcome = future.result()
+        config_id = self._trials.pop(future)
+        try:
+            outcome = future.result()
+        except BrokenProcessPool:
+            training = ", ".join(sorted([config_id, *self._trials.values()]))
+            raise WorkerDied(f"a training process died (killed from outside, e.g. by the "
+                             f"out-of-memory killer) while it trained {training}: the search "
+                             "stops here; rerun the same command to resume (lower --workers "
+                             "if memory ran out)") from None
         r = outcome.result
         return Finished(time.monotonic() - self._t0, slot, r.value, r.seconds,
                         outcome.test_value, outcome.error, outcome.note)
