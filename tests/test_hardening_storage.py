@@ -123,6 +123,22 @@ def test_a_file_that_is_not_a_study_database(tmp_path: Path) -> None:
     assert bad.read_text() == "hello"
 
 
+def test_a_folder_or_an_unwritable_folder_as_storage_is_named_so(tmp_path: Path) -> None:
+    """A review of stop 33: ``--storage sqlite:///somefolder`` and a database to be made in a
+    folder that cannot be written were both called "not a curvecast study database"."""
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    for argv in (["studies", "--storage", f"sqlite:///{folder}"],
+                 ["search", "--workload", "digits-metaqnn", "--trials", "1", "--epochs", "1",
+                  "--storage", f"sqlite:///{folder}"]):
+        result = CliRunner().invoke(app, argv)
+        assert result.exit_code == 2, result.output
+        assert f"error: {folder}: is a folder; give the path of a study database" in result.stderr
+    if Path("/proc/self").is_dir():  # a folder no file can be made in, even by root
+        with pytest.raises(OSError, match=r"cannot create the study database in folder '/proc'"):
+            Store("/proc/curvecast-test.db")
+
+
 def test_a_decision_curvecast_does_not_record_is_a_clear_error(tmp_path: Path) -> None:
     """Decisions are stored as the ``Action`` enum's values; a database holding another value
     (written by something else) is refused with a message, not a stack trace."""

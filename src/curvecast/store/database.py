@@ -70,6 +70,9 @@ class SQLiteFile:
             self._db = self._open_read_only(timeout)
             return
         existed = self.path.exists()
+        if self.path.is_dir():
+            raise ValueError(f"{self.path}: is a folder; give the path of a study database "
+                             "file (sqlite:///PATH/curvecast.db)")
         try:
             self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
             self._check_own()
@@ -90,6 +93,10 @@ class SQLiteFile:
                 raise StoreWriteError(f"{self.path}: read-only (the file or its folder cannot be "
                                       "written, and a search records its trials there; `show`, "
                                       "`studies`, `export` and `report` read it as it is)"
+                                      ) from None
+            if not existed and "unable to open" in str(err):
+                raise StoreWriteError(f"{self.path}: cannot create the study database in folder "
+                                      f"{str(self.path.parent)!r} (it cannot be written)"
                                       ) from None
             raise ValueError(f"{self.path}: not a curvecast study database ({err})") from None
 
@@ -134,6 +141,9 @@ class SQLiteFile:
         search killed, or a copy taken with its ``-wal``), which ``immutable=1`` would ignore,
         or comes from an older curvecast (its schema not yet migrated, which only a writer
         does), an in-memory copy of it with the log applied and the schema brought up."""
+        if self.path.is_dir():
+            raise ValueError(f"{self.path}: is a folder; give the path of a study database "
+                             "file (sqlite:///PATH/curvecast.db)")
         if not self.path.is_file():
             raise FileNotFoundError(f"{self.path}: no such study database")
         uri = self.path.resolve().as_uri()
