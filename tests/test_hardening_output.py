@@ -344,14 +344,21 @@ def test_show_says_what_the_search_cost_and_its_best_trial(tmp_path: Path) -> No
         for number, (values, state) in enumerate((([0.5, 0.6, 0.7, 0.8], TrialState.COMPLETE),
                                                   ([0.4, 0.5, 0.6, 0.9], TrialState.COMPLETE),
                                                   ([0.1], TrialState.STOPPED),
-                                                  ([0.2, 0.3], TrialState.RUNNING))):
+                                                  ([0.2, 0.3], TrialState.RUNNING),
+                                                  ([0.3, float("nan")], TrialState.FAILED))):
             store.add_trial("c", {"lr": number})
             for epoch, value in enumerate(values, 1):
                 store.record_value("c", number, epoch, value)
             store.set_state("c", number, state, test_value=0.85 if number == 1 else None)
     lines = run("show", "--storage", f"sqlite:///{db}", "--study", "c").stdout.splitlines()
-    assert lines[-2:] == ["epochs used: 9 of 12 for full training of the finished trials "
-                          "(speedup 1.33x)", "best: trial t1, val_accuracy 0.9000, test 0.8500"]
+    assert lines[-2:] == ["epochs used: 9 of 12 for full training of the complete and stopped "
+                          "trials (speedup 1.33x); 2 more in failed trials",
+                          "best: trial t1, val_accuracy 0.9000, test 0.8500"]
+    page = run("report", "--storage", f"sqlite:///{db}", "--study", "c", "--out",
+               tmp_path / "c.html")  # a review of stop 33: the failed trials' epochs were left out
+    assert page.exit_code == 0, page.output
+    html = (tmp_path / "c.html").read_text()
+    assert "epochs used (complete and stopped)" in html and "epochs of failed trials" in html
 
 
 def test_show_and_studies_say_which_running_trials_lost_their_process(tmp_path: Path) -> None:

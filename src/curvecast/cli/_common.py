@@ -142,20 +142,22 @@ def trial_counts(info: Mapping[str, Any]) -> dict[str, int]:
 
 
 def study_summary(trials: Sequence[StoredTrial], info: Mapping[str, Any]) -> list[str]:
-    """What a study cost and found, as `search` ends with and `show` repeats: the finished
-    (complete and stopped) trials' epochs against their full training, with the speedup, and
-    the best complete trial (``info``: :meth:`Store.study_info`'s)."""
+    """What a study cost and found, as `search` ends with and `show` repeats: the complete and
+    stopped trials' epochs against their full training, with the speedup (and the epochs the
+    failed trials trained), and the best complete trial (``info``: :meth:`Store.study_info`'s)."""
     from curvecast.curves import Direction
     from curvecast.store import TrialState
 
     epochs = int(info["settings"].get("epochs") or 0)  # T; unknown for a study made elsewhere
     finished = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.STOPPED)]
     used = sum(len(t.values) for t in finished)
+    failed = sum(len(t.values) for t in trials if t.state is TrialState.FAILED)
     lines = []
     if finished and used and epochs:
         full = len(finished) * epochs
-        lines.append(f"epochs used: {used} of {full} for full training of the finished trials "
-                     f"(speedup {full / used:.2f}x)")
+        more = f"; {failed} more in failed trials" if failed else ""
+        lines.append(f"epochs used: {used} of {full} for full training of the complete and "
+                     f"stopped trials (speedup {full / used:.2f}x){more}")
     direction = Direction.parse(info["direction"])
     complete = [t for t in trials if t.state is TrialState.COMPLETE and t.values
                 and math.isfinite(t.values[-1][1])]

@@ -147,17 +147,21 @@ def write_study_report(info: dict[str, Any], trials: Sequence[StoredTrial], out:
 
 def _key_figures(trials: Sequence[StoredTrial], metric: str, epochs: int,
                  best: StoredTrial | None) -> list[tuple[str, Any]]:
-    """The report's cards: trial counts by outcome, epochs used against full training, the best."""
+    """The report's cards: trial counts by outcome, the complete and stopped trials' epochs
+    against their full training (and the failed trials' epochs), the best."""
     counts = {s: sum(t.state is s for t in trials) for s in TrialState}
     finished = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.STOPPED)]
     used = sum(len(t.values) for t in finished)
     full = len(finished) * epochs
+    failed = sum(len(t.values) for t in trials if t.state is TrialState.FAILED)
     active = sum(counts[s] for s in ACTIVE)
     return [
         ("trials", len(trials)), ("trained to the end", counts[TrialState.COMPLETE]),
         ("stopped early", counts[TrialState.STOPPED]), ("failed", counts[TrialState.FAILED]),
         *([("not finished", active)] if active else []),
-        ("epochs used", f"{used} / {full}"), ("speedup", f"{full / used:.2f}x" if used else "–"),
+        ("epochs used (complete and stopped)", f"{used} / {full}"),
+        ("speedup", f"{full / used:.2f}x" if used else "–"),
+        *([("epochs of failed trials", failed)] if failed else []),
         (f"best {metric}", _html.fmt(final_value(best)) if best else "–"),
         ("its test value", _html.fmt(best.test_value) if best else "–")]
 
