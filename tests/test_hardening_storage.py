@@ -225,6 +225,38 @@ def test_export_says_which_trials_are_partial_curves(tmp_path: Path) -> None:
     assert "`data import optuna` leaves failed trials out" in said
 
 
+def test_an_export_of_a_metaqnn_search_replays_with_the_metaqnn_searcher(tmp_path: Path) -> None:
+    """A review of stop 33: the export of a digits-metaqnn search held only the sampled
+    parameters, so ``simulate --searcher metaqnn`` on it failed ("cannot tell the input size
+    from the config table"), while a `collect` recording of the same workload worked.  The
+    export adds the columns the workload describes each config by."""
+    import numpy as np
+
+    from curvecast import CurveSet, registry
+
+    workload = registry.WORKLOADS["digits-metaqnn"]()
+    rng = np.random.default_rng(0)
+    db = tmp_path / "m.db"
+    with Store(db) as store:
+        store.create_study("m", metric="val_accuracy", direction="maximize",
+                           settings={"workload": "digits-metaqnn", "epochs": 2})
+        for number in range(12):
+            store.add_trial("m", workload.space.sample(rng))
+            for epoch in (1, 2):
+                store.record_value("m", number, epoch, 0.5 + 0.01 * number + 0.1 * epoch)
+            store.set_state("m", number, TrialState.COMPLETE)
+    out = tmp_path / "m.parquet"
+    result = CliRunner().invoke(app, ["export", "--storage", f"sqlite:///{db}", "--study", "m",
+                                      "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    configs = CurveSet.load(out).configs
+    assert {"net", "n_params", "n_layers", "final_size"} <= set(configs.columns)
+    assert configs["n_params"].gt(0).all()
+    result = CliRunner().invoke(app, ["simulate", str(out), "--searcher", "metaqnn",
+                                      "--stopper", "never", "--orderings", "1"])
+    assert result.exit_code == 0, result.output
+
+
 def test_export_calls_an_interrupted_trial_interrupted(tmp_path: Path) -> None:
     """A user's review (stop 31): a trial whose process was killed, listed as "interrupted" by
     `show` and `studies`, was "running" in `export`'s note and provenance."""

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
+from curvecast import registry
 from curvecast.cli._app import app
 from curvecast.cli._common import (
     check_html_out,
@@ -22,6 +23,7 @@ from curvecast.cli._common import (
     study_summary,
     trial_counts,
 )
+from curvecast.curves import CurveSet
 from curvecast.curves.wording import counted
 
 
@@ -125,6 +127,7 @@ def export(
     with existing_store(storage) as db:
         info = db.study_info(study)
         curves = db.to_curveset(study, epochs=info["settings"].get("epochs"))
+    curves = _with_described_columns(curves, info["settings"].get("workload"))
     curves.save(out)
     console.print(f"{curves.n_configs} trials x {curves.n_epochs} epochs -> {out}")
     states = Counter(dict(curves.provenance.get("states") or {}).values())
@@ -136,6 +139,31 @@ def export(
                   if "failed" in partial else "")
         console.print(f"note: {listed}: partial curves, up to their last recorded epoch"
                       f"{failed}", highlight=False)
+
+
+def _with_described_columns(curves: CurveSet, workload: Any) -> CurveSet:
+    """``curves`` with the columns a known workload describes each config by (an architecture's
+    ``n_params``, ``final_size``, …), as `collect` records them and as the search's predictors
+    saw them, so that `simulate --searcher metaqnn` and the architecture features read an
+    export as they read a recording; the set as it is for a workload curvecast does not know."""
+    import dataclasses
+
+    import pandas as pd
+
+    build = registry.WORKLOADS.get(workload) if isinstance(workload, str) else None
+    if build is None or not curves.n_configs:
+        return curves
+    made = build()
+    configs = curves.configs
+    try:
+        described = pd.DataFrame([made.describe({str(k): v for k, v in row.dropna().items()})
+                                  for _, row in configs.iterrows()], index=configs.index)
+    except (ValueError, KeyError, TypeError):  # a config the workload cannot describe now
+        return curves
+    extra = [c for c in described.columns if c not in configs.columns]
+    if not extra:
+        return curves
+    return dataclasses.replace(curves, configs=pd.concat([configs, described[extra]], axis=1))
 
 
 @app.command()
