@@ -145,3 +145,19 @@ def test_partial_files_of_a_recorded_config_are_removed_on_the_next_run(tmp_path
         (partial / f"{config_id(0, 0)}{suffix}").write_text("x")
     collect(SGDDigits(), n_configs=2, epochs=2, seed=0, out=out)
     assert not partial.exists()
+
+
+def test_a_second_process_collecting_into_the_same_file_is_refused(tmp_path: Path) -> None:
+    """A review of stop 33: two ``collect`` runs on one ``--out`` trained the same configs twice,
+    and one died with a raw OS error over the other's partial files.  The second is refused
+    while the first holds the file's lock; once it is released, collect runs."""
+    fcntl = pytest.importorskip("fcntl")
+    out = tmp_path / "c.parquet"
+    with open(tmp_path / ".c.parquet.lock", "a") as held:  # what a running collect holds
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(ValueError, match=r"another process is collecting into it"):
+            collect(SGDDigits(), n_configs=1, epochs=2, seed=0, out=out)
+        assert not out.exists() and not (tmp_path / "c.parquet.partial").exists()
+        fcntl.flock(held, fcntl.LOCK_UN)
+    assert collect(SGDDigits(), n_configs=1, epochs=2, seed=0, out=out).curves.n_configs == 1
+    assert not (tmp_path / ".c.parquet.lock").exists()  # removed when collect ends

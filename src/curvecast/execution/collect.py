@@ -8,12 +8,15 @@ Crash safety: the output file only ever holds fully trained configs and is repla
 each one finishes (:meth:`CurveSet.save`), so it is readable at any moment.  While a config trains,
 its checkpoint and the epochs it has reported so far live in ``<out>.partial/``; a rerun after an
 interruption (Ctrl-C, ``kill -9``) skips the finished configs and continues unfinished ones from
-their last checkpoint.  Training runs in ``workers`` single-thread processes.
+their last checkpoint.  Training runs in ``workers`` single-thread processes.  One process
+collects into a file at a time (an advisory lock on ``.<name>.lock`` beside it, removed at the
+end): a second is refused.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import glob
 import json
 import multiprocessing as mp
@@ -220,7 +223,45 @@ def collect(
         CurveSetFormatError: ``out`` exists but is not a readable CurveSet.
     """
     out = check_arguments(n_configs=n_configs, epochs=epochs, workers=workers, out=out)
-    report = on_progress or (lambda _p: None)
+    with _only_collector(out):
+        return _collect(workload, n_configs=n_configs, epochs=epochs, seed=seed, out=out,
+                        workers=workers, report=on_progress or (lambda _p: None),
+                        command=command)
+
+
+@contextlib.contextmanager
+def _only_collector(out: Path) -> Iterator[None]:
+    """Hold the lock of ``out``'s collection (a hidden ``.<name>.lock`` beside it, removed at
+    the end) for the block: two processes collecting into one file would train the same configs
+    twice and trip over each other's partial files.
+
+    Raises:
+        ValueError: another process holds it.
+    """
+    try:
+        import fcntl
+    except ImportError:  # no advisory locks on this platform: one collect per file is on you
+        yield
+        return
+    lock = out.with_name(f".{out.name}.lock")
+    with open(lock, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ValueError(f"{out}: another process is collecting into it (it holds {lock}); "
+                             "run one collect per --out, or wait for it to end and rerun to "
+                             "resume") from None
+        try:
+            yield
+        finally:  # removed while still held, so that a waiting process finds no stale lock
+            lock.unlink(missing_ok=True)
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _collect(workload: Workload, *, n_configs: int, epochs: int, seed: int, out: Path,
+             workers: int, report: Callable[[CollectStep], None],
+             command: str | None) -> CollectResult:
+    """:func:`collect` of ``out``, its lock held."""
 
     result = CollectResult(curves=None)  # type: ignore[arg-type]
     long_rows, config_rows, tests = _recorded(out, workload, seed, epochs, n_configs, result)
