@@ -247,3 +247,19 @@ def test_a_prior_planned_for_other_epochs_is_refused_where_the_schedule_spans_th
     assert not db.exists()
     check_prior(data, MNIST1DHP(), "data/mnist1d-hp.parquet", epochs=30)  # the same plan: fine
     check_prior(digits_like(8), DigitsMetaQNN(), "digits", epochs=1)  # a fixed schedule
+
+
+def test_a_refused_rerun_says_only_why(tmp_path: Path) -> None:
+    """A review of stop 33: a finished study run again with another --delta printed "no new
+    trial is started" and then the refusal, which read as two contradicting answers; the note
+    now comes only once the settings are accepted."""
+    db = f"sqlite:///{tmp_path / 's.db'}"
+    argv = ("search", "--workload", "digits-metaqnn", "--trials", "1", "--epochs", "1",
+            "--storage", db, "--workers", "1")
+    code, _ = run(*argv)
+    assert code == 0
+    code, stderr = run(*argv, "--delta", "0.9")
+    refused(code, stderr, "was started with --delta 0.99, not 0.9")
+    assert "no new trial is started" not in stderr
+    code, stderr = run(*argv)
+    assert code == 0 and "no new trial is started" in stderr

@@ -126,16 +126,23 @@ def search_command(
             raise fail(str(err)) from None
     with Store(storage) as db, progress(err_console) as bar, terminate_as_interrupt():
         have = db.count_trials(study) if study in db.study_names() else 0
-        if have >= trials and searcher not in registry.PROMOTING:
-            bar.console.print(f"note: study {study!r} already has {counted(have, 'trial')}, "
-                              f"at least --trials {trials}: no new trial is started (a larger "
-                              "--trials runs more; interrupted trials are resumed)",
-                              highlight=False, markup=False)
+        note = (f"note: study {study!r} already has {counted(have, 'trial')}, at least "
+                f"--trials {trials}: no new trial is started (a larger --trials runs more; "
+                "interrupted trials are resumed)"
+                if have >= trials and searcher not in registry.PROMOTING else None)
+        shown = _progress_bar(bar, max(trials, have), epochs)
+
+        def on_progress(progress: Progress) -> None:  # the note once the settings are checked
+            nonlocal note
+            if note is not None:
+                bar.console.print(note, highlight=False, markup=False)
+                note = None
+            shown(progress)
+
         try:
             result = plan.runner(plan.workload, plan.proposer, plan.stop, db, study=study,
                                  trials=trials, epochs=epochs, workers=plan.workers, seed=seed,
-                                 settings=plan.recorded,
-                                 on_progress=_progress_bar(bar, max(trials, have), epochs))
+                                 settings=plan.recorded, on_progress=on_progress)
         except ConnectionError as err:  # --address: no Ray cluster there
             raise fail(str(err)) from None
         except KeyboardInterrupt as err:
