@@ -163,3 +163,18 @@ def test_import_of_a_csv_that_is_not_baker2018(tmp_path: Path) -> None:
     path.write_text("a,b\n1,2\n")
     proc = curvecast("data", "import", "baker2018", path, "--out", tmp_path / "o.parquet")
     assert_one_line_error(proc, "other.csv")
+
+
+def test_a_second_ctrl_c_after_the_first_ends_the_process_at_once() -> None:
+    """A review of stop 33: Ctrl-C pressed twice printed, after the proper "interrupted" line, a
+    traceback of the worker pool's shutdown that the second Ctrl-C interrupted.  Once a command
+    has been interrupted, another Ctrl-C or SIGTERM ends the process at once, with no output."""
+    code = ("import os, signal, time\n"
+            "from curvecast.cli._common import interrupted_exit\n"
+            "interrupted_exit(KeyboardInterrupt())\n"
+            "os.kill(os.getpid(), signal.SIGINT)\n"
+            "time.sleep(5)\n"
+            "print('not reached')\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (130, "", "")

@@ -126,8 +126,19 @@ def terminate_as_interrupt() -> Iterator[None]:
 
 
 def interrupted_exit(err: KeyboardInterrupt) -> typer.Exit:
-    """The exit of a command stopped by Ctrl-C (130) or SIGTERM (143), as shells report them."""
-    return typer.Exit(code=143 if isinstance(err, Terminated) else 130)
+    """The exit of a command stopped by Ctrl-C (130) or SIGTERM (143), as shells report them.
+    From here on another Ctrl-C or SIGTERM ends the process at once with that code: what was
+    recorded is kept, and an impatient second Ctrl-C no longer interrupts the worker pool's
+    shutdown into a traceback (stop 33's review)."""
+    code = 143 if isinstance(err, Terminated) else 130
+
+    def leave_now(signum: int, frame: object) -> None:
+        os._exit(code)
+
+    with contextlib.suppress(ValueError):  # (not the main thread: signals stay as they are)
+        signal.signal(signal.SIGINT, leave_now)
+        signal.signal(signal.SIGTERM, leave_now)
+    return typer.Exit(code=code)
 
 
 def trial_counts(info: Mapping[str, Any]) -> dict[str, int]:
