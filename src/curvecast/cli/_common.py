@@ -27,7 +27,6 @@ from curvecast.curves.atomic_write import (
     is_new_or_regular,
     write_atomically,
 )
-from curvecast.execution.training import WorkerDied
 from curvecast.report.terminal import UnwrappedConsole
 
 if TYPE_CHECKING:
@@ -84,8 +83,12 @@ def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
         except sqlite3.DatabaseError as err:  # a table or column dropped, a damaged page
             raise fail(f"the database cannot be read as curvecast's ({err}): it is damaged, or "
                        "was changed by another program") from None
-        except WorkerDied as err:  # a training process killed from outside
-            raise fail(str(err)) from None
+        except RuntimeError as err:  # a training process killed from outside (WorkerDied)
+            from curvecast.execution.training import WorkerDied  # loaded by then: it raised
+
+            if isinstance(err, WorkerDied):
+                raise fail(str(err)) from None
+            raise
         except MemoryError as err:  # e.g. --trials and --epochs so large no table fits
             raise fail(f"out of memory ({err or 'MemoryError'}): lower --trials, --epochs or "
                        "the size of the data") from None
