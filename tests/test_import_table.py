@@ -654,6 +654,10 @@ def test_an_all_diverged_file_and_configs_without_values_are_said_plainly(tmp_pa
                  "--direction", "maximize", "--out", tmp_path / "nan.parquet")
     assert result.exit_code == 0, result.output
     assert "every value is NaN or ±inf" in result.stderr and "write their values" not in result.stderr
+    stated = cli("data", "import", "long", tmp_path / "nan.csv", "--metric", "acc", "--direction",
+                 "maximize", "--diverged-value", "0.1", "--out", tmp_path / "nan.parquet")
+    assert stated.exit_code == 0  # a stated value gives the rule something: simulate reads it
+    assert "every value is NaN" not in stated.stderr
     rows = ["config_id,epoch,value"] + [f"c{c},{e},{0.1 * c + 0.01 * e:.3f}"
                                         for c in range(6) for e in (1, 2, 3)]
     (tmp_path / "runs.csv").write_text("\n".join(rows) + "\n")

@@ -366,14 +366,20 @@ def checked(curves: CurveSet, path: Path, warn: bool = True) -> CurveSet:
     return curves
 
 
-def fillable(curves: CurveSet, path: Path) -> CurveSet:
-    """``curves``, refused when no observed value is finite and the data states no value for a
-    diverged run: the diverged-value rule (the worst value seen) has nothing to go from, so there
-    is nothing to learn from or compare."""
+def nothing_to_learn(curves: CurveSet) -> bool:
+    """Whether no observed value is finite and the data states no value for a diverged run: the
+    diverged-value rule (the worst value seen) has nothing to go from, so there is nothing to
+    learn from or compare (``simulate`` and ``evaluate`` refuse such a set: :func:`fillable`)."""
     import numpy as np
 
-    seen = curves.values[curves.observed]
-    if curves.diverged_value is None and not np.isfinite(seen).any():
+    return curves.diverged_value is None and not np.isfinite(
+        curves.values[curves.observed]).any()
+
+
+def fillable(curves: CurveSet, path: Path) -> CurveSet:
+    """``curves``, refused when there is :func:`nothing_to_learn` from them."""
+    if nothing_to_learn(curves):
+        seen = curves.values[curves.observed]
         raise ValueError(f"{path}: every observed {curves.metric} value is NaN or ±inf ("
                          f"{seen.size} values of {curves.n_configs} configs: every run "
                          "diverged): nothing to learn from")

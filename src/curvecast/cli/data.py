@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import typer
 from rich.table import Table
 
@@ -25,6 +24,7 @@ from curvecast.cli._common import (
     interrupted_exit,
     load,
     load_any,
+    nothing_to_learn,
     refuse_inputs,
     require,
     shown,
@@ -238,8 +238,7 @@ def _short_runs_note(curves: CurveSet, source: str) -> None:
     """Say how many runs of an imported table end before the last epoch: an empty cell reads as
     "not reached", so diverged values written as empty cells (pandas' ``to_csv`` default) would
     make diverged runs look stopped, and they drop out of a replay."""
-    seen = curves.values[curves.observed]
-    if seen.size and not np.isfinite(seen).any():
+    if curves.observed.any() and nothing_to_learn(curves):
         err_console.print(f"warning: {source}: every value is NaN or ±inf (every run diverged, "
                           "or the metric column holds no number): there is nothing to learn "
                           "from, and simulate and evaluate will refuse this set",
