@@ -311,6 +311,14 @@ def _skew(x: NDArray[np.float64]) -> float:
     return float(np.mean(d ** 3)) / m2 ** 1.5 if m2 > 0 else 0.0
 
 
+def unused_config_columns(configs: pd.DataFrame, skip: Collection[str] = ()) -> dict[str, str]:
+    """The config columns (but ``skip``) the predictors leave out as hyperparameters, each with
+    why (:func:`unused_column_reason`), in the table's order."""
+    reasons = {str(c): unused_column_reason(configs[c]) for c in configs.columns
+               if str(c) not in skip}
+    return {name: reason for name, reason in reasons.items() if reason is not None}
+
+
 def unused_column_reason(col: pd.Series) -> str | None:
     """Why the predictors leave the config column ``col`` out as a hyperparameter, in words
     (e.g. ``"25 levels: more than 20"``), or None when they use it (what :func:`_describe`

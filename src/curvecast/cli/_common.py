@@ -366,6 +366,15 @@ def checked(curves: CurveSet, path: Path, warn: bool = True) -> CurveSet:
     return curves
 
 
+def unused_columns_text(configs: Any, skip: Sequence[str] = ()) -> str:
+    """The config columns (but ``skip``) the predictors leave out, each with why, as one
+    ``"arch (25 levels: more than 20); name (…)"`` (at most 8), or ``""``."""
+    from curvecast.features import unused_config_columns
+
+    unused = unused_config_columns(configs, skip=skip)
+    return "; ".join(f"{name} ({reason})" for name, reason in list(unused.items())[:8])
+
+
 def nothing_to_learn(curves: CurveSet) -> bool:
     """Whether no observed value is finite and the data states no value for a diverged run: the
     diverged-value rule (the worst value seen) has nothing to go from, so there is nothing to

@@ -29,6 +29,7 @@ from curvecast.cli._common import (
     require,
     shown,
     terminate_as_interrupt,
+    unused_columns_text,
 )
 from curvecast.curves import CurveSet
 from curvecast.curves.config_columns import ID_COLUMN_RENAMED
@@ -271,19 +272,18 @@ def _config_notes(curves: CurveSet, source: str) -> None:
     summary of the curve, such as a best value, would hand predictors the answer), a family of
     numbered columns (another metric's curve), or a pandas index written with the table."""
     from curvecast.datasets.config_leaks import suspicious_config_columns
-    from curvecast.features import unused_column_reason
+    from curvecast.features import unused_config_columns
 
-    unused = {str(c): reason for c in curves.configs.columns
-              if (reason := unused_column_reason(curves.configs[c])) is not None}
+    unused = unused_config_columns(curves.configs)
     names = [str(c) for c in curves.configs.columns if str(c) not in unused]
     if names:
         shown = ", ".join(names[:8]) + (f", … ({len(names)} in all)" if len(names) > 8 else "")
         err_console.print(f"note: {source}: config columns (features of every predictor): "
                           f"{shown}", markup=False, highlight=False)
     if unused:
-        listed = "; ".join(f"{name} ({reason})" for name, reason in list(unused.items())[:8])
         err_console.print(f"note: {source}: config columns kept in the file but not used by "
-                          f"the predictors: {listed}", markup=False, highlight=False)
+                          f"the predictors: {unused_columns_text(curves.configs)}",
+                          markup=False, highlight=False)
     for warning in suspicious_config_columns(curves):
         err_console.print(f"warning: {source}: {warning}", markup=False, highlight=False)
 

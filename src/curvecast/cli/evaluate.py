@@ -22,6 +22,7 @@ from curvecast.cli._common import (
     floats,
     friendly_errors,
     load_any,
+    unused_columns_text,
     write_text_atomic,
 )
 from curvecast.curves.wording import counted
@@ -177,12 +178,8 @@ _GROUP_WORDS = {"ap": "architecture columns (n_params, n_layers, or those its pr
 def _unused_words(curves: Any) -> str:
     """The config columns the predictors leave out, and why (``"; not used: arch (25 levels:
     more than 20)"``), or ``""``."""
-    from curvecast.features import unused_column_reason
-
-    unused = [f"{c} ({reason})" for c in curves.configs.columns
-              if c not in ("n_params", "n_layers")
-              and (reason := unused_column_reason(curves.configs[c])) is not None]
-    return f"; not used: {'; '.join(unused[:8])}" if unused else ""
+    listed = unused_columns_text(curves.configs, skip=("n_params", "n_layers"))
+    return f"; not used: {listed}" if listed else ""
 
 
 def _empty_groups(curves: Any) -> list[str]:
