@@ -471,3 +471,21 @@ def test_one_run_that_spiked_at_the_first_epoch_does_not_break_the_fit() -> None
     assert np.all(np.isfinite(pred.mean)) and np.all(np.isfinite(pred.std))
     low, high = values[:, -1].min(), values[:, -1].max()
     assert np.all((pred.mean >= low - (high - low)) & (pred.mean <= high + (high - low)))
+
+
+@settings(max_examples=40, deadline=None)
+@given(ladder=st.floats(1.0 + 1e-12, 4.0), tau=st.integers(1, 19))
+def test_the_ladder_is_the_powers_rounded_up_at_any_factor(ladder: float, tau: int) -> None:
+    """A user's review (stop 34): the ladder stepped through every power of ``ladder``, so one
+    near 1 (1 + 1e-12) never returned.  The horizons are ⌈ladderᵏ⌉ above τ, then T."""
+    values = np.tile(np.linspace(0.1, 0.9, 20), (6, 1)) + np.arange(6)[:, None] * 0.01
+    chain = HorizonChain(ladder=ladder).fit_arrays(values, np.full(6, 20), Direction.MAXIMIZE)
+    powers, k = set(range(2, 20)), 1  # near 1: every integer from 2
+    if ladder > 1.001:
+        powers = set()
+        while int(np.ceil(ladder ** k)) < 20:
+            powers.add(int(np.ceil(ladder ** k)))
+            k += 1
+    assert chain.horizons(tau) == [*sorted(b for b in powers if b > tau), 20]
+    assert HorizonChain().fit_arrays(values, np.full(6, 20), Direction.MAXIMIZE
+                                     ).horizons(2) == [4, 8, 16, 20]

@@ -396,14 +396,20 @@ class HorizonChain(Predictor):
         """The ladder from ``tau`` observed epochs: the horizons (epoch counts) after ``tau``,
         ending at T."""
         out: list[int] = []
-        h = 1.0
+        h, previous = 1.0, 1
         while True:
             h *= self.ladder
             b = int(np.ceil(h))
+            if b <= previous:  # a ladder near 1: skip the powers that round up to this
+                # horizon again (~1/log(ladder) of them; one fewer, for rounding errors)
+                h *= self.ladder ** max(0, int(np.floor(np.log(previous / h)
+                                                          / np.log(self.ladder))) - 1)
+                continue
             if b >= self.n_epochs_:
                 break
             if b > tau and (not out or b > out[-1]):
                 out.append(b)
+            previous = b
         return [*out, self.n_epochs_]
 
     def _design(self, u: NDArray[np.float64], best: NDArray[np.float64], a: int,
