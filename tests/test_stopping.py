@@ -567,3 +567,41 @@ def test_fitted_once_stays_fitted_when_an_earlier_trial_finishes_late() -> None:
                             np.arange(1, T + 1), "acc", "maximize")
     rule.decide(Trial(ids[9], configs.loc[[ids[9]]], curves[9][:6]), h)
     assert rule.n_fits_ == 1
+
+
+def test_a_shared_fit_cache_does_not_hand_over_a_fit_for_another_direction_or_configs() -> None:
+    """A user's review (stop 34): ``FitCache`` keyed on the ids and values only, so a study
+    minimising the same numbers, or with other configs, got the first study's fitted model."""
+    from curvecast.predictors import SRM
+    from curvecast.stopping import FitCache
+
+    rng = np.random.default_rng(0)
+    t = np.arange(1, 11)
+    v = rng.uniform(0.5, 0.9, (12, 1)) * (1 - np.exp(-rng.uniform(0.2, 1, (12, 1)) * t))
+    n = np.array([10] * 11 + [3])
+    ids = [f"c{i}" for i in range(12)]
+    configs = pd.DataFrame({"lr": np.linspace(0, 1, 12)}, index=ids)
+    fits = FitCache()
+    for direction, table in (("maximize", configs), ("minimize", configs),
+                             ("minimize", configs[::-1].set_axis(ids))):
+        h = History.from_matrix(v, n, ids, table, t, "acc", direction, study=direction)
+        shared = PredictiveStopper(predictor=SRM(n_draws=5), min_complete=6,
+                                   fits=fits).decide(h.trial(11), h)
+        own = PredictiveStopper(predictor=SRM(n_draws=5), min_complete=6).decide(h.trial(11), h)
+        assert shared.mean == own.mean and shared.probability == own.probability
+    assert fits.n_fits_ == 3
+
+
+def test_a_prior_with_no_finite_value_is_refused() -> None:
+    """A user's review (stop 34): a prior whose curves were all NaN turned every link NaN, so
+    the rule stopped nothing for the whole study, with one warning."""
+    t = np.arange(1, 11)
+    prior = CurveSet(values=np.full((60, 10), np.nan), observed=np.ones((60, 10), bool),
+                     epochs=t, metric="acc", direction="maximize",
+                     configs=pd.DataFrame(index=[f"p{i}" for i in range(60)]))
+    with pytest.raises(ValueError, match="the prior's 60 complete curves hold no finite acc "
+                                         "value and it states no value for a diverged run"):
+        PredictiveStopper(prior=prior)
+    stated = CurveSet(values=prior.values, observed=prior.observed, epochs=t, metric="acc",
+                      direction="maximize", configs=prior.configs, diverged_value=0.0)
+    assert PredictiveStopper(prior=stated).n_prior == 60  # every run diverged, to 0: kept

@@ -41,7 +41,8 @@ class FitCache:
     """Fitted predictors shared by stoppers that use the same unfitted predictor.
 
     Keyed by the unfitted predictor's class and settings and by the training data (the
-    complete trials' ids, in order, and their values), so a predictor is fitted once per
+    complete trials' ids, in order, their values and configs, the epochs, the metric, its
+    direction and diverged value), so a predictor is fitted once per
     distinct training set — e.g. once per search ordering when the
     stoppers of a Δ sweep all fit on the same first ``min_complete`` completions.  Keeps the
     ``max_size`` most recently used fits.
@@ -59,9 +60,7 @@ class FitCache:
 
     def get(self, prototype: Predictor, curves: CurveSet) -> Predictor:
         """A copy of ``prototype`` fitted on ``curves``: cached, or fitted now."""
-        digest = hashlib.blake2b(np.ascontiguousarray(curves.values).tobytes(),
-                                 digest_size=16).hexdigest()
-        key = (_prototype_key(prototype), tuple(curves.config_ids), digest)
+        key = (_prototype_key(prototype), tuple(curves.config_ids), _curves_digest(curves))
         if key in self._fits:
             self._fits.move_to_end(key)
             return self._fits[key]
@@ -74,6 +73,20 @@ class FitCache:
         if len(self._fits) > self.max_size:
             self._fits.popitem(last=False)
         return model
+
+
+def _curves_digest(curves: CurveSet) -> str:
+    """A digest of everything a fit on ``curves`` reads besides the ids: values, observed mask,
+    epochs, configs (their text, so any cell type hashes), metric, direction and diverged
+    value.  Two sets with the same ids and values but another direction or other configs
+    (a user's review, stop 34) get other digests."""
+    h = hashlib.blake2b(digest_size=16)
+    for array in (curves.values, curves.observed, curves.epochs):
+        h.update(np.ascontiguousarray(array).tobytes())
+        h.update(b"|")
+    h.update(repr((curves.metric, curves.direction.value, curves.diverged_value)).encode())
+    h.update(curves.configs.to_csv(index=False).encode())
+    return h.hexdigest()
 
 
 def _prototype_key(prototype: Predictor) -> str:
@@ -280,6 +293,13 @@ class PredictiveStopper(Stopper):
                             diverged_value=kept.diverged_value)
             self._prior_from_0 = kept if kept.has_untrained_epoch else None
             self.prior = kept.without_untrained_epoch()
+            if self.prior.n_configs and not np.isfinite(self.prior.diverged_fill):
+                # its diverged runs would count as NaN, which turns every link NaN: the rule
+                # would stop nothing for the whole study (a user's review, stop 34)
+                raise ValueError(
+                    f"the prior's {counted(self.prior.n_configs, 'complete curve')} hold no "
+                    f"finite {self.prior.metric} value and it states no value for a diverged "
+                    "run (every run diverged): nothing to learn from")
         need = curves_to_fit(self.predictor, self.min_complete, self.n_prior)
         if need is not None:  # the first fit would fail mid-study
             raise ValueError(f"min_complete must be >= {need} with {self.predictor!r} (it needs "
