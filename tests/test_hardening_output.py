@@ -353,7 +353,7 @@ def test_show_says_what_the_search_cost_and_its_best_trial(tmp_path: Path) -> No
     lines = run("show", "--storage", f"sqlite:///{db}", "--study", "c").stdout.splitlines()
     assert lines[-2:] == ["epochs used: 9 of 12 for full training of the complete and stopped "
                           "trials (speedup 1.33x); 2 more in failed trials",
-                          "best: trial t1, val_accuracy 0.9000, test 0.8500"]
+                          "best: trial t1, val_accuracy 0.9, test 0.85"]
     page = run("report", "--storage", f"sqlite:///{db}", "--study", "c", "--out",
                tmp_path / "c.html")  # a review of stop 33: the failed trials' epochs were left out
     assert page.exit_code == 0, page.output
@@ -532,3 +532,32 @@ def _long_csv(tmp_path: Path) -> Path:
     path = tmp_path / "long.csv"
     path.write_text("config_id,epoch,value\na,1,0.5\na,2,0.6\nb,1,0.4\nb,2,0.5\n")
     return path
+
+
+def test_values_in_tiny_units_are_not_printed_as_zero(tmp_path: Path) -> None:
+    """A user's review (stop 34): a loss in units of 1e-9 printed as ``val_loss 0.0000`` in
+    ``show``'s best line, and ``simulate``'s regret as ``0.000±0.000`` where the best run was
+    lost in half the orderings, in the terminal and in the HTML report."""
+    db = tmp_path / "s.db"
+    with Store(db) as store:
+        store.create_study("s", metric="val_loss", direction="minimize", settings={"epochs": 2})
+        store.add_trial("s", {"lr": 0.1})
+        for epoch, value in ((1, 9e-10), (2, 4.25e-10)):
+            store.record_value("s", 0, epoch, value)
+        store.set_state("s", 0, TrialState.COMPLETE, test_value=4e-10)
+    shown = run("show", "--storage", f"sqlite:///{db}", "--study", "s").stdout
+    assert shown.splitlines()[-1] == "best: trial t0, val_loss 4.25e-10, test 4e-10"
+    cs = synthetic(n=60, seed=6)  # the median rule loses the best run in 1 of 4 orderings
+    tiny = CurveSet(values=cs.values * 1e-9, observed=cs.observed, epochs=cs.epochs,
+                    metric=cs.metric, direction=cs.direction, configs=cs.configs)
+    tiny.save(tmp_path / "tiny.parquet")
+    out = tmp_path / "tiny.json"
+    table = run("simulate", tmp_path / "tiny.parquet", "--stopper", "median", "--orderings", "4",
+                "--json", out).stdout
+    regret = next(r for r in json.loads(out.read_text())["results"]
+                  if r["metric"] == "regret" and r["stopper"] == "median")
+    assert 0 < regret["mean"] < 1e-9  # the case: the best lost in some orderings
+    assert "0.000±0.000" not in table and f"{regret['mean']:.3g}" in table
+    run("report", out, "--out", tmp_path / "tiny.html")
+    html = (tmp_path / "tiny.html").read_text()
+    assert f"{regret['mean']:.3g} ± {regret['stderr']:.3g}" in html

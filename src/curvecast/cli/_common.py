@@ -177,8 +177,8 @@ def study_summary(trials: Sequence[StoredTrial], info: Mapping[str, Any]) -> lis
                 and math.isfinite(t.values[-1][1])]
     if complete:
         best = max(complete, key=lambda t: direction.sign * t.values[-1][1])
-        test = "" if best.test_value is None else f", test {best.test_value:.4f}"
-        lines.append(f"best: trial t{best.number}, {info['metric']} {best.values[-1][1]:.4f}{test}")
+        test = "" if best.test_value is None else f", test {best.test_value:.4g}"
+        lines.append(f"best: trial t{best.number}, {info['metric']} {best.values[-1][1]:.4g}{test}")
     return lines
 
 

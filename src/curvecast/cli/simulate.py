@@ -252,7 +252,7 @@ def _speedup_table(output: dict[str, Any], title: str, with_schedulers: bool) ->
             keys.append(key)
     for sname, stop_name, d in keys:
         cells = []
-        for metric, fmt in (("speedup", ".2f"), ("best_kept", ".2f"), ("regret", ".3f"),
+        for metric, fmt in (("speedup", ".2f"), ("best_kept", ".2f"), ("regret", ".3g"),
                             ("epochs", ".0f"), *extra):
             recs = select(output["results"], searcher=sname, stopper=stop_name, delta=d,
                           metric=metric)

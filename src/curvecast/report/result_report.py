@@ -257,7 +257,8 @@ def _table1_parts(records: Sequence[Mapping[str, Any]], names: Sequence[str]) ->
                  if select_prediction(records, experiment="table1", metric=m[0])]
         if shown:
             cols = {m: _best_cells([_cell(select_prediction(
-                records, experiment="table1", metric=m, predictor=n, fraction=quarter))
+                records, experiment="table1", metric=m, predictor=n, fraction=quarter),
+                ".3g" if m == "rmse" else ".3f")  # the RMSE is in the metric's units
                 for n in names], higher) for m, _, higher in shown}
             rows = [[_html.esc(n), *(cols[m][i] for m, _, _ in shown)]
                     for i, n in enumerate(names)
@@ -325,12 +326,13 @@ def _depth_parts(records: Sequence[Mapping[str, Any]]) -> list[str]:
     return parts
 
 
-def _cell(recs: Sequence[Mapping[str, Any]]) -> tuple[float | None, str]:
-    """(mean, ``mean ± s.e.``) of the first record; ``(None, "–")`` when there is none."""
+def _cell(recs: Sequence[Mapping[str, Any]], spec: str = ".3f") -> tuple[float | None, str]:
+    """(mean, ``mean ± s.e.``, in format ``spec``) of the first record; ``(None, "–")`` when
+    there is none."""
     if not recs:
         return None, "–"
     r = recs[0]
-    return r["mean"], _html.mean_se(r["mean"], r["stderr"])
+    return r["mean"], _html.mean_se(r["mean"], r["stderr"], spec)
 
 
 def _repeats(recs: Sequence[Mapping[str, Any]]) -> str:
@@ -340,7 +342,7 @@ def _repeats(recs: Sequence[Mapping[str, Any]]) -> str:
 
 # ------------------------------------------------------------------------------ simulate
 _SPEEDUP_COLUMNS = (("speedup", "speedup", ".2f"), ("best_kept", "best kept", ".2f"),
-                    ("regret", "regret", ".3f"), ("epochs", "epochs", ".0f"))
+                    ("regret", "regret", ".3g"), ("epochs", "epochs", ".0f"))
 _REFERENCE_COLUMNS = (("speedup_vs_reference", "vs Hyperband", ".2f"),
                       ("same_selections", "same bracket winners", ".2f"))
 
