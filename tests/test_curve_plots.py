@@ -79,3 +79,20 @@ def test_curves_without_a_final_value_are_grey_and_said(tmp_path: Path) -> None:
     saturated = (pixels.max(axis=2) - pixels.min(axis=2)) > 0.3
     low_left = saturated[int(0.55 * len(pixels)):int(0.85 * len(pixels)), :len(pixels[0]) // 3]
     assert not low_left.any()  # the stopped curves (low, on the left) are grey
+
+
+def test_dollars_in_the_metric_and_title_are_drawn_as_written(tmp_path: Path) -> None:
+    """A user's review (stop 34): ``data plot`` of a metric named ``acc $\\bad$`` failed with a
+    ParseFatalException (matplotlib math), and ``cost $ per $ unit`` lost its dollars."""
+    from curvecast.report.plot_text import literal
+
+    curves = _spiky()
+    for metric in (r"acc $\bad$", "cost $ per $ unit"):
+        named = CurveSet(values=curves.values, observed=curves.observed, epochs=curves.epochs,
+                         metric=metric, direction=curves.direction, configs=curves.configs)
+        assert plot_curves(named, tmp_path / "m.png", title="run $x$").stat().st_size > 0
+    from matplotlib import cbook
+
+    # math mode drops the dollars and italicises what lies between them
+    assert cbook.is_math_text("cost $ per $ unit")
+    assert not cbook.is_math_text(literal("cost $ per $ unit"))

@@ -249,3 +249,19 @@ def test_an_f_hyperband_study_says_its_predictions_are_of_a_rungs_end(tmp_path: 
     page = out.read_text()
     assert "predicted at its rung&#x27;s end ± σ" in page or "predicted at its rung's end ± σ" in page
     assert "predicted final ± σ" not in page
+
+
+def test_a_metric_named_with_dollars_is_drawn_as_written(tmp_path: Path) -> None:
+    """A user's review (stop 34): ``$…$`` in a metric's name was read as matplotlib math, so
+    ``acc $\\bad$`` failed the whole report with a ParseFatalException."""
+    db = tmp_path / "d.db"
+    with Store(db) as store:
+        store.create_study("d", metric=r"acc $\bad$", direction="maximize")
+        for number, values in enumerate(([0.5, 0.6], [0.4, 0.7])):
+            store.add_trial("d", {"lr": 0.1 * (number + 1)})
+            for epoch, value in enumerate(values, 1):
+                store.record_value("d", number, epoch, value)
+            store.set_state("d", number, TrialState.COMPLETE)
+        info, trials = store.study_info("d"), store.trials("d")
+    page = write_study_report(info, trials, tmp_path / "r.html").read_text()
+    assert r"acc $\bad$" in page and page.count("data:image/png;base64,") >= 2

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from curvecast.report.file_names import file_stem
+from curvecast.report.plot_text import literal
 
 
 def _pyplot() -> Any:
@@ -88,7 +89,7 @@ def plot_anytime_regret(outputs: Sequence[Mapping[str, Any]], out_dir: Path | st
     ax.set_ylim(bottom=0.0)
     ax.set_xlabel("time spent / time of training every config fully")
     ax.set_ylabel("regret (true best − best found; symlog)")
-    ax.set_title(f"{title}: any-time regret (mean ± s.e. over orderings)")
+    ax.set_title(f"{literal(title)}: any-time regret (mean ± s.e. over orderings)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()

@@ -18,6 +18,7 @@ from typing import Any
 
 from curvecast.experiments.prediction import select
 from curvecast.features import GROUPS
+from curvecast.report.plot_text import literal
 
 #: R² below this is drawn as an arrow on the lower edge of the linear panel, with its value.
 R2_FLOOR = -0.25
@@ -93,7 +94,7 @@ def plot_prediction_results(output: Mapping[str, Any], out_dir: Path, title: str
         low = min(r["mean"] for r in efficiency)
         if low < R2_FLOOR:
             ax.set_ylim(bottom=R2_FLOOR)
-        ax.set_title(f"{title}: sample efficiency ({efficiency[0]['predictor']})")
+        ax.set_title(f"{literal(title)}: sample efficiency ({efficiency[0]['predictor']})")
         ax.grid(alpha=0.3)
         written.append(_save(fig, out_dir / "sample_efficiency.png", plt))
 
@@ -113,7 +114,7 @@ def plot_prediction_results(output: Mapping[str, Any], out_dir: Path, title: str
         ax.set_ylim(min(0.0, min(means)) - 0.05, 1.08)
         ax.set_ylabel(f"R² at {100 * ablation[0]['fraction']:g} % observed")
         ax.set_xlabel("feature groups (ts: curve, ap: architecture, hp: hyperparameters)")
-        ax.set_title(f"{title}: feature ablation ({ablation[0]['predictor']})")
+        ax.set_title(f"{literal(title)}: feature ablation ({ablation[0]['predictor']})")
         ax.tick_params(axis="x", rotation=30)
         written.append(_save(fig, out_dir / "feature_ablation.png", plt))
 
@@ -163,7 +164,7 @@ def _r2_vs_fraction(plt: Any, table1: list[Mapping[str, Any]], names: list[str],
     lax.set_ylabel("1 − R²  (unexplained variance, log)")
     lax.set_title("1 − R², log scale: lower is better", fontsize=9)
     lax.grid(alpha=0.3, which="both")
-    fig.suptitle(f"{title}: R² of the final value vs observed share of the curve")
+    fig.suptitle(f"{literal(title)}: R² of the final value vs observed share of the curve")
     n_rows = 1 if len(shown) <= 6 else 2
     fig.legend(loc="lower center", ncol=math.ceil(len(shown) / n_rows), fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.06 + 0.05 * n_rows, 1, 1))
@@ -195,7 +196,7 @@ def _coverage(plt: Any, records: list[Mapping[str, Any]], names: list[str], out_
     ax.set_ylim(0, 1.25)
     ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
     ax.set_ylabel("share of test finals inside the interval")
-    ax.set_title(f"{title}: interval coverage at {100 * quarter:g} % observed "
+    ax.set_title(f"{literal(title)}: interval coverage at {100 * quarter:g} % observed "
                  "(dashed: nominal)", fontsize=10)
     ax.legend(fontsize=8, loc="upper center", ncol=2)
     ax.grid(alpha=0.3, axis="y")

@@ -24,6 +24,7 @@ from typing import Any
 from curvecast.curves.wording import counted
 from curvecast.experiments.speedup import select
 from curvecast.report.file_names import file_stem
+from curvecast.report.plot_text import literal
 
 #: best_kept at or above this is drawn as a filled marker.
 KEPT = 0.9
@@ -123,7 +124,7 @@ def _speedup_figure(plt: Any, results: Sequence[Mapping[str, Any]], deltas: Sequ
     ax_k.set_ylim(-0.05, 1.05)
     ax_k.set_title("true best config trained to the end", fontsize=10)
     ax_s.legend(fontsize=7.5, loc="best")
-    fig.suptitle(f"{title}: early stopping{' vs Δ' if sweep_i else ''} — {note}",
+    fig.suptitle(f"{literal(title)}: early stopping{' vs Δ' if sweep_i else ''} — {note}",
                  fontsize=10.5)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -196,7 +197,7 @@ def _reference_figure(plt: Any, results: Sequence[Mapping[str, Any]],
     lines = ax.get_legend_handles_labels()
     tl = twin.get_legend_handles_labels()
     ax.legend(lines[0] + tl[0], lines[1] + tl[1], fontsize=7.5, loc="best")
-    ax.set_title(f"{title}: f-Hyperband vs Hyperband\n{note}", fontsize=9)
+    ax.set_title(f"{literal(title)}: f-Hyperband vs Hyperband\n{note}", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

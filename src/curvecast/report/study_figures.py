@@ -12,6 +12,7 @@ from numpy.typing import NDArray
 
 from curvecast.curves import Direction
 from curvecast.report import _html
+from curvecast.report.plot_text import literal
 from curvecast.report.study_trace import Told
 from curvecast.stopping import Action, Decision
 from curvecast.store import StoredTrial, TrialState
@@ -88,7 +89,7 @@ def curves_figure(trials: Sequence[StoredTrial], metric: str, epochs: int, plt: 
     ax.set_xlim(0.5, epochs + 0.5)
     ax.xaxis.set_major_locator(integer_ticks())
     ax.set_xlabel("epoch")
-    ax.set_ylabel(metric)
+    ax.set_ylabel(literal(metric))
     ax.set_title("Learning curves of every trial")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
@@ -200,7 +201,7 @@ def metaqnn_figure(told: Mapping[int, Told], planned: NDArray[np.float64], metri
                 label=f"mean of the last {window}")
     ax.xaxis.set_major_locator(integer_ticks())
     ax.set_xlabel("trial (in the order the agent asked)")
-    ax.set_ylabel(f"{metric} told to the agent")
+    ax.set_ylabel(literal(f"{metric} told to the agent"))
     ax.grid(alpha=0.3)
     eax = ax.twinx()
     eax.step(np.arange(len(planned)), planned, where="mid", color=_BLUE, lw=1, ls="--",
