@@ -183,6 +183,21 @@ def test_a_diverged_stop_borrows_no_earlier_prediction(tmp_path: Path) -> None:
     assert -1 < low and high < 2, (low, high)
 
 
+def _complete_study_report(tmp_path: Path, metric: str, direction: str,
+                           curves: tuple[list[float], ...]) -> str:
+    """The report (HTML) of a study whose trials are ``curves``, each trained to the end."""
+    db = tmp_path / "d.db"
+    with Store(db) as store:
+        store.create_study("d", metric=metric, direction=direction)
+        for number, values in enumerate(curves):
+            store.add_trial("d", {"lr": 0.1 * (number + 1)})
+            for epoch, value in enumerate(values, 1):
+                store.record_value("d", number, epoch, value)
+            store.set_state("d", number, TrialState.COMPLETE)
+        info, trials = store.study_info("d"), store.trials("d")
+    return write_study_report(info, trials, tmp_path / "r.html").read_text()
+
+
 def test_a_complete_trial_that_ended_diverged_is_counted_in_words(tmp_path: Path) -> None:
     """A user's review (stop 31): the header said "trained to the end 3" and the top table "The
     2 best of the 2 trials trained to the end": the third had trained to the end and ended at
@@ -190,16 +205,8 @@ def test_a_complete_trial_that_ended_diverged_is_counted_in_words(tmp_path: Path
     diverged."""
     import math
 
-    db = tmp_path / "d.db"
-    with Store(db) as store:
-        store.create_study("d", metric="val_rmse", direction="minimize")
-        for number, values in enumerate(([0.9, 0.5], [0.8, 0.4], [0.7, math.inf])):
-            store.add_trial("d", {"lr": 0.1 * (number + 1)})
-            for epoch, value in enumerate(values, 1):
-                store.record_value("d", number, epoch, value)
-            store.set_state("d", number, TrialState.COMPLETE)
-        info, trials = store.study_info("d"), store.trials("d")
-    page = write_study_report(info, trials, tmp_path / "r.html").read_text()
+    page = _complete_study_report(tmp_path, "val_rmse", "minimize",
+                                  ([0.9, 0.5], [0.8, 0.4], [0.7, math.inf]))
     assert ("The 2 best of the 2 trials trained to the end with a finite final val_rmse, by that "
             "value (1 more was trained to the end but ended diverged, NaN or ±inf).") in page
 
@@ -254,14 +261,5 @@ def test_an_f_hyperband_study_says_its_predictions_are_of_a_rungs_end(tmp_path: 
 def test_a_metric_named_with_dollars_is_drawn_as_written(tmp_path: Path) -> None:
     """A user's review (stop 34): ``$…$`` in a metric's name was read as matplotlib math, so
     ``acc $\\bad$`` failed the whole report with a ParseFatalException."""
-    db = tmp_path / "d.db"
-    with Store(db) as store:
-        store.create_study("d", metric=r"acc $\bad$", direction="maximize")
-        for number, values in enumerate(([0.5, 0.6], [0.4, 0.7])):
-            store.add_trial("d", {"lr": 0.1 * (number + 1)})
-            for epoch, value in enumerate(values, 1):
-                store.record_value("d", number, epoch, value)
-            store.set_state("d", number, TrialState.COMPLETE)
-        info, trials = store.study_info("d"), store.trials("d")
-    page = write_study_report(info, trials, tmp_path / "r.html").read_text()
+    page = _complete_study_report(tmp_path, r"acc $\bad$", "maximize", ([0.5, 0.6], [0.4, 0.7]))
     assert r"acc $\bad$" in page and page.count("data:image/png;base64,") >= 2
