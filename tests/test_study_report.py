@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -138,15 +139,8 @@ def test_a_diverged_stop_borrows_no_earlier_prediction(tmp_path: Path) -> None:
     'continue' decision beside the reason that stopped it, and the curves figure took that σ
     for its band, so its y axis ran to ±3.6e45. The report now shows what ``show`` shows: no
     prediction for a stop that made none."""
-    import math
     import warnings
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from curvecast.report.study_figures import curves_figure
     from curvecast.stopping import Action, Decision
 
     db = tmp_path / "d.db"
@@ -165,22 +159,60 @@ def test_a_diverged_stop_borrows_no_earlier_prediction(tmp_path: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         page = write_study_report(info, trials, tmp_path / "r.html").read_text()
-        axes: list[object] = []
-
-        class Keep:  # pyplot, keeping the figure's axes
-            def __getattr__(self, name: str) -> object:
-                return getattr(plt, name)
-
-            def subplots(self, **kwargs: Any) -> object:
-                fig, ax = plt.subplots(**kwargs)
-                axes.append(ax)
-                return fig, ax
-
-        curves_figure(trials, "val_rmse", 4, Keep())
+        ax = _curves_axes(trials, "val_rmse", 4)
     row = next(r for r in rows(page, "<h2>Every trial</h2>") if r[0] == "t1")
     assert row[4:6] == ["–", "–"], row  # predicted final ± σ, P(worse)
-    low, high = axes[0].get_ylim()  # type: ignore[attr-defined]
+    low, high = ax.get_ylim()
     assert -1 < low and high < 2, (low, high)
+
+
+def _curves_axes(trials: list[Any], metric: str, epochs: int) -> Any:
+    """The axes of the report's learning-curves figure of ``trials``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from curvecast.report.study_figures import curves_figure
+
+    axes: list[Any] = []
+
+    class Keep:  # pyplot, keeping the figure's axes
+        def __getattr__(self, name: str) -> object:
+            return getattr(plt, name)
+
+        def subplots(self, **kwargs: Any) -> object:
+            fig, ax = plt.subplots(**kwargs)
+            axes.append(ax)
+            return fig, ax
+
+    curves_figure(trials, metric, epochs, Keep())
+    return axes[0]
+
+
+def test_one_run_that_blew_up_does_not_flatten_the_other_curves(tmp_path: Path) -> None:
+    """A user's review (stop 34): a friedman-sgd search with runs reaching 4e13 before inf drew
+    the other 29 curves as one line at 0.  The frame now ends where the bulk of the values
+    does, and says what leaves it."""
+    db = tmp_path / "d.db"
+    with Store(db) as store:
+        store.create_study("d", metric="val_loss", direction="minimize")
+        for number in range(6):
+            store.add_trial("d", {"lr": 0.1 * number})
+            for epoch, value in enumerate([1.0, 0.6, 0.5 - number / 100, 0.45 - number / 100], 1):
+                store.record_value("d", number, epoch, value * 1e-9)
+            store.set_state("d", number, TrialState.COMPLETE)
+        store.add_trial("d", {"lr": 9.0})
+        for epoch, value in enumerate([1e-9, 3e4, math.inf], 1):
+            store.record_value("d", 6, epoch, value)
+        store.set_state("d", 6, TrialState.STOPPED)
+        trials = store.trials("d")
+    ax = _curves_axes(trials, "val_loss", 4)
+    low, high = ax.get_ylim()
+    assert 0 < low < 4e-10 and 1e-9 < high < 1.1e-9, (low, high)
+    assert [t.get_text() for t in ax.texts] == ["1 curve above the frame (up to 3e+04)"]
+    calm = _curves_axes(trials[:6], "val_loss", 4)  # nothing far out: drawn as it is
+    assert not calm.texts and calm.get_ylim()[1] < 1.1e-9
 
 
 def _complete_study_report(tmp_path: Path, metric: str, direction: str,

@@ -11,6 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from curvecast.curves import Direction
+from curvecast.curves.wording import counted
 from curvecast.report import _html
 from curvecast.report.plot_text import literal
 from curvecast.report.study_trace import Told
@@ -87,6 +88,7 @@ def curves_figure(trials: Sequence[StoredTrial], metric: str, epochs: int, plt: 
     if any(t.state in ACTIVE and t.values for t in trials):
         ax.plot([], [], "s-", color=_BLUE, label="not finished")
     ax.set_xlim(0.5, epochs + 0.5)
+    _frame_the_bulk(ax, [[v for _, v, _ in t.values] for t in trials if t.values])
     ax.xaxis.set_major_locator(integer_ticks())
     ax.set_xlabel("epoch")
     ax.set_ylabel(literal(metric))
@@ -94,6 +96,33 @@ def curves_figure(trials: Sequence[StoredTrial], metric: str, epochs: int, plt: 
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
     return _html.figure_uri(fig, plt)
+
+
+def _frame_the_bulk(ax: Any, curves: Sequence[Sequence[float]], reach: float = 20.0) -> None:
+    """End the y axis where the bulk of the ``curves``' values ends (``reach`` interquartile
+    ranges beyond the quartiles), when a few values lie further out — a run that blew up to
+    1e13 flattened every other curve onto one line — and say how many curves leave the frame
+    and how far they go.  Left as drawn otherwise."""
+    finite = np.array([v for c in curves for v in c if math.isfinite(v)], dtype=np.float64)
+    if finite.size < 4:
+        return
+    q1, q3 = np.quantile(finite, [0.25, 0.75])
+    bulk = finite[(finite >= q1 - reach * (q3 - q1)) & (finite <= q3 + reach * (q3 - q1))]
+    low, high = float(bulk.min()), float(bulk.max())  # the frame: the values not far out
+    if not low < high or bulk.size == finite.size:
+        return
+    ax.set_ylim(low - 0.05 * (high - low), high + 0.05 * (high - low))
+    peaks = [max((v for v in c if math.isfinite(v)), default=math.nan) for c in curves]
+    dips = [min((v for v in c if math.isfinite(v)), default=math.nan) for c in curves]
+    notes = []
+    above = [p for p in peaks if p > high]
+    below = [d for d in dips if d < low]
+    if above:
+        notes.append(f"{counted(len(above), 'curve')} above the frame (up to {max(above):.3g})")
+    if below:
+        notes.append(f"{counted(len(below), 'curve')} below it (down to {min(below):.3g})")
+    ax.text(0.99, 0.98, "; ".join(notes), transform=ax.transAxes, ha="right", va="top",
+            fontsize=8)
 
 
 def cost_figure(trials: Sequence[StoredTrial], direction: Direction, epochs: int, plt: Any) -> str:
