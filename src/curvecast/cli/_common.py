@@ -221,9 +221,13 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def check_out(path: Path | None) -> None:
-    """Refuse, before any work, a file to write whose folder is missing or that is a folder."""
+    """Refuse, before any work, a file to write whose folder is missing or that is a folder, and
+    ``-`` (only ``--json`` writes into standard output: :func:`check_json_out`)."""
     if path is None:
         return
+    if str(path) == "-":
+        raise ValueError("-: only a JSON result (--json -) can go to standard output; give the "
+                         "name of a file to write")
     _check_parent(path)
     if path.is_dir():
         raise ValueError(f"{path}: is a folder; give the name of a file to write")
@@ -279,13 +283,49 @@ _NOT_JSON = (_NOT_PARQUET - {".json", ".jsonl", ".txt"}) | {".parquet", ".pq", "
 def check_json_out(path: Path | None, reads: Sequence[Path | None] = ()) -> None:
     """:func:`check_out` for a JSON result (``--json``): also refuse a file the command reads
     (``reads``: the data would be replaced by the result) and a name whose suffix says another
-    format (``--json runs.parquet``)."""
-    if path is None:
+    format (``--json runs.parquet``).  ``-`` is standard output (:func:`json_to_stdout`)."""
+    if path is None or json_to_stdout(path):
         return
     refuse_inputs(path, reads, "the JSON result")
     check_out(path)
     if path.suffix.lower() in _NOT_JSON:
         raise ValueError(f"{path}: the result is JSON; name the file .json")
+
+
+def json_to_stdout(path: Path | None) -> bool:
+    """Whether ``--json`` names standard output: ``-``, or the very file standard output is
+    (``/dev/stdout``).  The JSON is then all the command prints there; its tables and messages
+    go to standard error (:func:`human_console`), so ``--json - | jq`` reads valid JSON."""
+    if path is None:
+        return False
+    if str(path) == "-":
+        return True
+    import sys
+
+    try:
+        return os.path.samestat(os.stat(path), os.fstat(sys.stdout.fileno()))
+    except (OSError, ValueError, AttributeError):  # no such file; no real stdout (a test's)
+        return False
+
+
+def human_console(json_out: Path | None) -> UnwrappedConsole:
+    """Where a command that writes ``json_out`` prints its tables and messages: standard
+    output, or standard error when the JSON goes to standard output."""
+    return err_console if json_to_stdout(json_out) else console
+
+
+def write_json_result(json_out: Path, output: Mapping[str, Any]) -> None:
+    """The JSON result into ``json_out`` (whole or not at all) and a line saying where; into
+    standard output as it is for ``-`` or ``/dev/stdout``."""
+    text = dumps(output, indent=1)
+    if json_to_stdout(json_out):
+        import sys
+
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+        return
+    write_text_atomic(json_out, text)
+    console.print(f"results -> {json_out}")
 
 
 def write_text_atomic(path: Path, text: str) -> None:

@@ -15,15 +15,14 @@ from curvecast.cli._app import app
 from curvecast.cli._common import (
     check_folder,
     check_json_out,
-    console,
-    dumps,
     err_console,
     fillable,
     floats,
     friendly_errors,
+    human_console,
     load_any,
     unused_columns_text,
-    write_text_atomic,
+    write_json_result,
 )
 from curvecast.curves.wording import counted
 from curvecast.report.terminal import progress
@@ -47,7 +46,9 @@ def evaluate(
     "table1,table2,sample_efficiency,depth_generalisation",
     draws: Annotated[int, typer.Option(help="Random-search draws per SRM model.")] = 50,
     seed: Annotated[int, typer.Option(min=0, help="Seed of the training-set draws.")] = 0,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Write tidy JSON here.")] = None,
+    json_out: Annotated[Path | None, typer.Option(
+        "--json", help="Write tidy JSON here (replaced if it exists; - : standard output, and "
+                       "the tables go to standard error).")] = None,
     plots: Annotated[Path | None, typer.Option(help="Write PNG figures into this folder.")] = None,
 ) -> None:
     """Re-make the paper's prediction experiments (R² of the final value vs % of curve seen)."""
@@ -91,10 +92,11 @@ def evaluate(
                                             on_step=on_step)
     output = {"dataset": str(data), **output, "empty_groups": empty}
     shown = f"{'mean ± s.e.' if repeats > 1 else 'one value'}, {counted(repeats, 'repeat')}"
+    shows = human_console(json_out)  # standard error when the JSON goes to standard output
     if "table1" in settings.experiments:
-        console.print(_r2_table(f"{data.name}: R² of the final value ({shown})", "predictor",
-                                {n: select(output["results"], experiment="table1", predictor=n,
-                                           metric="r2") for n in names}))
+        shows.print(_r2_table(f"{data.name}: R² of the final value ({shown})", "predictor",
+                              {n: select(output["results"], experiment="table1", predictor=n,
+                                         metric="r2") for n in names}))
     for experiment, key, heading in _OTHER_TABLES:  # the other experiments asked for
         records = select(output["results"], experiment=experiment, metric="r2")
         if experiment in settings.experiments and records:
@@ -102,8 +104,8 @@ def evaluate(
                 str(r[key]) if key else "shallow → deep": [] for r in records}
             for r in records:
                 rows[str(r[key]) if key else "shallow → deep"].append(r)
-            console.print(_r2_table(f"{data.name}: {heading}, {records[0]['predictor']} "
-                                    f"({shown})", key or "trained on", rows))
+            shows.print(_r2_table(f"{data.name}: {heading}, {records[0]['predictor']} "
+                                  f"({shown})", key or "trained on", rows))
     _note_skipped(output["skipped"])
     clipped = [r for r in output["results"] if r["metric"] == "clipped"
                and r["experiment"] == "table1" and r["mean"]]
@@ -112,13 +114,12 @@ def evaluate(
                           f"curve: {100 * rec['mean']:.1f} % of its predictions were clipped to "
                           "what the training curves support", highlight=False)
     if json_out is not None:
-        write_text_atomic(json_out, dumps(output, indent=1))
-        console.print(f"results -> {json_out}")
+        write_json_result(json_out, output)
     if plots is not None:
         from curvecast.report.prediction_plots import plot_prediction_results
 
         for path in plot_prediction_results(output, plots, data.stem):
-            console.print(f"figure -> {path}")
+            shows.print(f"figure -> {path}")
 
 #: The experiments besides Table 1 that the terminal shows: (experiment, the key its rows differ
 #: by — None: one row —, heading).

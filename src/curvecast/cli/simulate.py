@@ -20,16 +20,15 @@ from curvecast.cli._common import (
     SigmaModelOption,
     check_folder,
     check_json_out,
-    console,
-    dumps,
     err_console,
     explore_trials_setting,
     fillable,
     fixed,
     floats,
     friendly_errors,
+    human_console,
     load_any,
-    write_text_atomic,
+    write_json_result,
 )
 from curvecast.curves import CurveSet
 from curvecast.curves.wording import counted
@@ -86,7 +85,9 @@ def simulate(
                                                        "(at random, --seed) as the predictive "
                                                        "stopper's warm-start prior; the search "
                                                        "replays only the others.")] = 0.0,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Write tidy JSON here.")] = None,
+    json_out: Annotated[Path | None, typer.Option(
+        "--json", help="Write tidy JSON here (replaced if it exists; - : standard output, and "
+                       "the tables go to standard error).")] = None,
     plots: Annotated[Path | None, typer.Option(help="Write speedup-vs-Δ PNGs here.")] = None,
 ) -> None:
     """Replay a search over recorded curves with early stopping; speedup vs Δ (paper §4.2–4.3).
@@ -148,10 +149,9 @@ def simulate(
     trials_part = ("" if searched_trials(output["settings"]) is None
                    else f"{counted(trials, 'trial')} per search, ")
     spread = "mean ± s.e. over" if orderings > 1 else "one value from"
-    console.print(_speedup_table(output, f"{data.name}: early stopping ({trials_part}{spread} "
-                                         f"{counted(orderings, 'ordering')}, "
-                                         f"{counted(workers, 'worker')})",
-                                 bool(plan.schedulers)))
+    title = (f"{data.name}: early stopping ({trials_part}{spread} "
+             f"{counted(orderings, 'ordering')}, {counted(workers, 'worker')})")
+    human_console(json_out).print(_speedup_table(output, title, bool(plan.schedulers)))
     _write_outputs(output, json_out, plots, data.stem)
 
 
@@ -285,12 +285,11 @@ def _write_outputs(output: dict[str, Any], json_out: Path | None, plots: Path | 
                    stem: str) -> None:
     """The JSON result and the speedup and any-time-regret figures, where asked for."""
     if json_out is not None:
-        write_text_atomic(json_out, dumps(output, indent=1))
-        console.print(f"results -> {json_out}")
+        write_json_result(json_out, output)
     if plots is not None:
         from curvecast.report.anytime_plots import plot_anytime_regret
         from curvecast.report.speedup_plots import plot_speedup_results
 
         for path in [*plot_speedup_results(output, plots, stem),
                      *plot_anytime_regret([output], plots, stem)]:
-            console.print(f"figure -> {path}")
+            human_console(json_out).print(f"figure -> {path}")
