@@ -36,8 +36,11 @@ def _output(predictors: list[str], fractions: list[float], n: int, r2: float) ->
 def test_all_figures_written_even_with_r2_far_below_zero(tmp_path: Path) -> None:
     out = _output(["srm", "last-value"], [0.1, 0.25, 0.5], n=10, r2=-40.0)
     paths = plot_prediction_results(out, tmp_path, "x")
-    assert sorted(p.name for p in paths) == ["coverage.png", "feature_ablation.png",
-                                             "r2_vs_fraction.png", "sample_efficiency.png"]
+    assert sorted(p.name for p in paths) == ["x-coverage.png", "x-feature_ablation.png",
+                                             "x-r2_vs_fraction.png", "x-sample_efficiency.png"]
+    # a review (stop 34): another data set's figures in the same folder were replaced
+    other = plot_prediction_results(out, tmp_path, "y")
+    assert {p.name for p in other}.isdisjoint(p.name for p in paths)
     for p in paths:
         assert p.read_bytes()[:8] == PNG and p.stat().st_size > 5_000
 
@@ -60,4 +63,4 @@ def test_module_entry_point(tmp_path: Path) -> None:
         files.append(tmp_path / f"{i}.json")
         files[-1].write_text(json.dumps(out))
     assert main(["--out", str(tmp_path / "figs"), *map(str, files)]) == 0
-    assert (tmp_path / "figs" / "r2_vs_fraction.png").stat().st_size > 5_000
+    assert (tmp_path / "figs" / "0-r2_vs_fraction.png").stat().st_size > 5_000

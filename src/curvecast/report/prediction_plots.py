@@ -18,6 +18,7 @@ from typing import Any
 
 from curvecast.experiments.prediction import select
 from curvecast.features import GROUPS
+from curvecast.report.file_names import file_stem
 from curvecast.report.plot_text import literal
 
 #: R² below this is drawn as an arrow on the lower edge of the linear panel, with its value.
@@ -67,9 +68,12 @@ def _se(record: Mapping[str, Any]) -> float:
 
 
 def plot_prediction_results(output: Mapping[str, Any], out_dir: Path, title: str) -> list[Path]:
-    """Write ``r2_vs_fraction.png``, ``sample_efficiency.png``, ``feature_ablation.png`` and
-    ``coverage.png`` (those whose experiments ran) into ``out_dir``; returns the paths written."""
+    """Write ``<title>-r2_vs_fraction.png``, ``-sample_efficiency.png``,
+    ``-feature_ablation.png`` and ``-coverage.png`` (those whose experiments ran; ``title`` made
+    a safe file name, so two data sets' figures share a folder as ``simulate``'s do) into
+    ``out_dir``; returns the paths written."""
     plt = _pyplot()
+    stem = file_stem(title)
     out_dir.mkdir(parents=True, exist_ok=True)
     records = output["results"]
     names = list(output["settings"]["predictors"])
@@ -77,7 +81,8 @@ def plot_prediction_results(output: Mapping[str, Any], out_dir: Path, title: str
 
     table1 = select(records, experiment="table1", metric="r2")
     if table1:
-        written.append(_r2_vs_fraction(plt, table1, names, out_dir, title))
+        written.append(_r2_vs_fraction(plt, table1, names, out_dir / f"{stem}-r2_vs_fraction.png",
+                                       title))
 
     efficiency = sorted(select(records, experiment="sample_efficiency", metric="r2"),
                         key=lambda r: r["train_size"])
@@ -96,7 +101,7 @@ def plot_prediction_results(output: Mapping[str, Any], out_dir: Path, title: str
             ax.set_ylim(bottom=R2_FLOOR)
         ax.set_title(f"{literal(title)}: sample efficiency ({efficiency[0]['predictor']})")
         ax.grid(alpha=0.3)
-        written.append(_save(fig, out_dir / "sample_efficiency.png", plt))
+        written.append(_save(fig, out_dir / f"{stem}-sample_efficiency.png", plt))
 
     ablation = sorted(select(records, experiment="table2", metric="r2"),
                       key=lambda r: (len(r["features"].split("+")),
@@ -116,11 +121,11 @@ def plot_prediction_results(output: Mapping[str, Any], out_dir: Path, title: str
         ax.set_xlabel("feature groups (ts: curve, ap: architecture, hp: hyperparameters)")
         ax.set_title(f"{literal(title)}: feature ablation ({ablation[0]['predictor']})")
         ax.tick_params(axis="x", rotation=30)
-        written.append(_save(fig, out_dir / "feature_ablation.png", plt))
+        written.append(_save(fig, out_dir / f"{stem}-feature_ablation.png", plt))
 
     cov = select(records, experiment="table1", metric="coverage_68")
     if cov:
-        written.append(_coverage(plt, records, names, out_dir, title))
+        written.append(_coverage(plt, records, names, out_dir / f"{stem}-coverage.png", title))
     return written
 
 
@@ -129,7 +134,7 @@ def _n_label(name: str, rows: Sequence[Mapping[str, Any]], usual: int) -> str:
     return name if n == usual else f"{name} ({n} repeats)"
 
 
-def _r2_vs_fraction(plt: Any, table1: list[Mapping[str, Any]], names: list[str], out_dir: Path,
+def _r2_vs_fraction(plt: Any, table1: list[Mapping[str, Any]], names: list[str], path: Path,
                     title: str) -> Path:
     """Two panels: R² (values below ``R2_FLOOR`` marked on the edge) and 1 − R² on a log axis,
     which separates predictors that all sit near R² = 1."""
@@ -168,10 +173,10 @@ def _r2_vs_fraction(plt: Any, table1: list[Mapping[str, Any]], names: list[str],
     n_rows = 1 if len(shown) <= 6 else 2
     fig.legend(loc="lower center", ncol=math.ceil(len(shown) / n_rows), fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.06 + 0.05 * n_rows, 1, 1))
-    return _save(fig, out_dir / "r2_vs_fraction.png", plt, tight=False)
+    return _save(fig, path, plt, tight=False)
 
 
-def _coverage(plt: Any, records: list[Mapping[str, Any]], names: list[str], out_dir: Path,
+def _coverage(plt: Any, records: list[Mapping[str, Any]], names: list[str], path: Path,
               title: str) -> Path:
     """Coverage of the mean ± 1σ and ± 1.96σ intervals per predictor at the fraction nearest 25 %."""
     fractions = sorted({r["fraction"] for r in select(records, experiment="table1",
@@ -200,7 +205,7 @@ def _coverage(plt: Any, records: list[Mapping[str, Any]], names: list[str], out_
                  "(dashed: nominal)", fontsize=10)
     ax.legend(fontsize=8, loc="upper center", ncol=2)
     ax.grid(alpha=0.3, axis="y")
-    return _save(fig, out_dir / "coverage.png", plt)
+    return _save(fig, path, plt)
 
 
 def _save(fig: Any, path: Path, plt: Any, tight: bool = True) -> Path:
