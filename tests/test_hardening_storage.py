@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from curvecast import CurveSet
 from curvecast.cli import app
 from curvecast.stopping import Action, Decision
 from curvecast.store import Store, TrialState
@@ -223,6 +224,24 @@ def test_export_says_which_trials_are_partial_curves(tmp_path: Path) -> None:
     said = " ".join(result.stdout.split())
     assert "note: 1 failed, 1 stopped: partial curves, up to their last recorded epoch" in said
     assert "`data import optuna` leaves failed trials out" in said
+
+
+def test_export_names_the_trials_it_leaves_out_for_having_no_value(tmp_path: Path) -> None:
+    """A user's review (stop 34): a trial that failed before its first epoch was dropped
+    without a word (``1 trials x 4 epochs``, ``note: 1 failed``)."""
+    db = tmp_path / "s.db"
+    make_study(db)
+    with Store(db) as store:
+        store.add_trial("s", {"lr": 0.5})
+        store.set_state("s", 2, TrialState.FAILED)
+        store.add_trial("s", {"lr": 0.7})  # pending: not started
+    out = tmp_path / "e.parquet"
+    result = CliRunner().invoke(app, ["export", "--storage", f"sqlite:///{db}", "--study", "s",
+                                      "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.stdout.split())
+    assert "note: 2 trials left out: no value recorded (t2 failed, t3 pending)" in said
+    assert CurveSet.load(out).provenance["without_values"] == {"t2": "failed", "t3": "pending"}
 
 
 def test_an_export_of_a_metaqnn_search_replays_with_the_metaqnn_searcher(tmp_path: Path) -> None:

@@ -139,6 +139,12 @@ def export(
                   if "failed" in partial else "")
         console.print(f"note: {listed}: partial curves, up to their last recorded epoch"
                       f"{failed}", highlight=False)
+    empty = dict(curves.provenance.get("without_values") or {})
+    if empty:  # a review (stop 34): they were dropped without a word
+        named = ", ".join(f"{k} {v}" for k, v in list(empty.items())[:8])
+        more = f" and {len(empty) - 8} more" if len(empty) > 8 else ""
+        console.print(f"note: {counted(len(empty), 'trial')} left out: no value recorded "
+                      f"({named}{more})", highlight=False)
 
 
 def _with_described_columns(curves: CurveSet, workload: Any) -> CurveSet:

@@ -354,7 +354,10 @@ class Store(SQLiteFile):
     def to_curveset(self, study: str, *, epochs: int | None = None) -> CurveSet:
         """The study's curves as a CurveSet (configs as the config table, ids ``t<number>``).
 
-        ``epochs`` sets the budget axis 1..epochs (default: the largest epoch observed).
+        ``epochs`` sets the budget axis 1..epochs (default: the largest epoch observed).  A
+        trial with no recorded value (failed or stopped before its first epoch, or not started)
+        has no curve: it is left out and named, with its state, in the provenance's
+        ``"without_values"``.
 
         Raises:
             ValueError: the study has no observed value yet.
@@ -364,7 +367,8 @@ class Store(SQLiteFile):
                                    or not 1 <= epochs <= MAX_STORED_EPOCHS):
             raise ValueError(f"{self.path}: study {study!r}: its epochs are {epochs!r}, not a "
                              f"whole number in 1..{MAX_STORED_EPOCHS}")
-        trials = [t for t in self.trials(study) if t.values]
+        every = self.trials(study)
+        trials = [t for t in every if t.values]
         if not trials:
             raise ValueError(f"study {study!r} has no observed values to export")
         long = pd.DataFrame([(f"t{t.number}", e, v, s) for t in trials for e, v, s in t.values],
@@ -375,7 +379,9 @@ class Store(SQLiteFile):
             long, configs, metric=info["metric"], direction=info["direction"],
             epochs=np.arange(1, last + 1),
             provenance={"study": study, "storage": str(self.path), "settings": info["settings"],
-                        "states": {f"t{t.number}": t.shown_state for t in trials}},
+                        "states": {f"t{t.number}": t.shown_state for t in trials},
+                        "without_values": {f"t{t.number}": t.shown_state for t in every
+                                           if not t.values}},
             source=f"{self.path}:{study}")
 
 
