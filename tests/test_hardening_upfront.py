@@ -263,3 +263,21 @@ def test_a_refused_rerun_says_only_why(tmp_path: Path) -> None:
     assert "no new trial is started" not in stderr
     code, stderr = run(*argv)
     assert code == 0 and "no new trial is started" in stderr
+
+
+def test_refit_every_is_compared_on_a_rerun_only_where_the_predictor_reads_it(
+        tmp_path: Path) -> None:
+    """A review (stop 34): a chain study rerun with another --refit-every was refused, though
+    the chain learns from every report and never reads it."""
+    db = tmp_path / "s.db"
+    for predictor, refused_after in (("chain", False), ("srm", True)):
+        settings = {"searcher": "random", "stopper": "predictive", "predictor": predictor,
+                    "refit_every": 10}
+        with Store(db) as store:
+            open_study(store, predictor, DigitsMetaQNN(), 2, 1, settings)
+            rerun = {**settings, "refit_every": 5}
+            if refused_after:
+                with pytest.raises(ValueError, match="was started with --refit-every 10, not 5"):
+                    open_study(store, predictor, DigitsMetaQNN(), 2, 1, rerun)
+            else:
+                open_study(store, predictor, DigitsMetaQNN(), 2, 1, rerun)

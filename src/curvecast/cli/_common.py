@@ -478,12 +478,12 @@ ArcsineTargetOption = Annotated[bool, typer.Option(help="The SRM models arcsin(�
                                                         "accuracy in [0, 1].")]
 FinalStretchOption = Annotated[float | None, typer.Option(
     help="The predictive rule stops nothing in this last share of the epochs, in [0, 1) "
-         f"(default: {defaults.FINAL_STRETCH:g} with the chain predictor, 0 — the paper's — "
-         "with the others).")]
+         f"(default: {defaults.FINAL_STRETCH:g} with a predictor that learns from every report, "
+         "chain or chain-kernel; 0 — the paper's — with the others).")]
 ExploreOption = Annotated[float | None, typer.Option(
     help="The share of the trials the predictive rule would stop that it lets run on to twice "
          "their epochs, so its predictor learns what becomes of them, in [0, 1) (default: "
-         f"{defaults.EXPLORE:g} with the chain predictor, 0 with the others).")]
+         f"{defaults.EXPLORE:g} with chain or chain-kernel, 0 with the others).")]
 ExploreTrialsOption = Annotated[int | None, typer.Option(
     min=0, help="Explore only while the study has at most this many trials (default: "
                 f"{defaults.EXPLORE_TRIALS}; 0: in every trial).")]

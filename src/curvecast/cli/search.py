@@ -75,8 +75,10 @@ def search_command(
                                                 "curvecast's default (HorizonChain), srm the "
                                                 "paper's SRM (--sigma-model and "
                                                 "--arcsine-target apply to it).")] = "chain",
-    refit_every: Annotated[int, typer.Option(help="Refit the predictor every K completions "
-                                                  "(0: fit once).")] = 10,
+    refit_every: Annotated[int, typer.Option(help="Refit a predictor fitted on complete curves "
+                                                  "(srm, paper, …) every K completions (0: fit "
+                                                  "once); chain and chain-kernel learn from "
+                                                  "every report and do not read it.")] = 10,
     prior: Annotated[str | None, typer.Option(help="Recorded curves of the same workload and "
                                                    "metric to warm-start the predictor: a "
                                                    "Parquet file, or STORAGE#STUDY, a study in "

@@ -69,8 +69,11 @@ def simulate(
     draws: Annotated[int, typer.Option(help="Random-search draws per SRM model.")] = 50,
     sigma_model: SigmaModelOption = "per_tau",
     arcsine_target: ArcsineTargetOption = False,
-    refit_every: Annotated[int, typer.Option(help="Refit the predictor every k completions "
-                                                  "(0: fit once, the paper's).")] = 0,
+    refit_every: Annotated[int, typer.Option(help="Refit a predictor fitted on complete curves "
+                                                  "(srm, paper, …) every k completions (0: fit "
+                                                  "once, the paper's); chain and chain-kernel "
+                                                  "learn from every report and do not read "
+                                                  "it.")] = 0,
     keep_top_k: Annotated[int, typer.Option(help="Compare with the k-th best final value.")] = 1,
     final_stretch: FinalStretchOption = None,
     explore: ExploreOption = None,

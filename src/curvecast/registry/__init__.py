@@ -228,6 +228,10 @@ PREDICTORS: dict[str, Callable[[Settings], Predictor]] = {
 }
 #: The predictors that are an SRM, the ones ``--sigma-model`` and ``--arcsine-target`` set.
 SRM_PREDICTORS = frozenset({"paper", "srm", "svr-rbf", "ridge", "svr-linear", "rf", "ols"})
+#: The predictors that learn from every report of every trial (``learns_from_partial_curves``):
+#: ``refit_every`` does not apply to them, and the rule's final stretch and exploration are on
+#: by default with them.
+PARTIAL_CURVE_PREDICTORS = frozenset({"chain", "chain-kernel"})
 #: Predictors too slow for every repeat of an experiment (run on fewer).
 SLOW_PREDICTORS = frozenset({"lce", "lce-fast"})
 #: Predictors that take no feature groups (``Settings.features``): they read the curve (and the
