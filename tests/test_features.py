@@ -123,6 +123,14 @@ def test_a_missing_config_value_counts_as_the_fitted_mean() -> None:
     assert Q[0, lr] == pytest.approx(np.mean(np.log10([1e-4, 1e-2, 1e-1])))
     assert Q[0, names.index("log10_n_params")] == pytest.approx(np.log10(5000))
     assert Q[0, names.index("n_layers")] == pytest.approx(np.mean([2, 4, 8]))
+    # a review (stop 34): a missing or unseen level of a one-hot column was all zeros, not the
+    # column's mean as documented (and as HorizonChain's ConfigInputs counts it)
+    onehot = [i for i, n in enumerate(names) if n.startswith("schedule=")]
+    for schedule in (np.nan, None, "a level never seen"):
+        row = f.transform(query.assign(schedule=[schedule]), np.zeros((1, 0)))[0, onehot]
+        np.testing.assert_allclose(row, f.config_means_[[i - (len(names) - len(
+            f.config_means_)) for i in onehot]])
+        assert row.sum() == pytest.approx(1.0)
 
 
 def test_an_srm_fits_and_predicts_with_missing_config_values() -> None:

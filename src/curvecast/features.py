@@ -69,8 +69,9 @@ class _Column:
         return [f"log10_{self.name}" if self.log else self.name]
 
     def encode(self, col: pd.Series) -> NDArray[np.float64]:
-        """The column's values as numbers, shape ``(len(col), len(names()))``: 0/1 per level, or
-        the number (log10 of it), NaN where it is not one.  On the column's numpy values, so a
+        """The column's values as numbers, shape ``(len(col), len(names()))``: 0/1 per level (a
+        row of NaN where the value is none of the levels: missing, or not seen when learning),
+        or the number (log10 of it), NaN where it is not one.  On the column's numpy values, so a
         one-row table costs microseconds (a predictor encodes the running trial's row on every
         decision)."""
         return self.encode_values(col.to_numpy())
@@ -78,7 +79,9 @@ class _Column:
     def encode_values(self, raw: NDArray[Any]) -> NDArray[np.float64]:
         """:meth:`encode` of the column's numpy values ``raw``, shape ``(n,)``."""
         if self.levels:
-            return np.stack([raw == lv for lv in self.levels], axis=1).astype(np.float64)
+            hot = np.stack([raw == lv for lv in self.levels], axis=1).astype(np.float64)
+            hot[hot.sum(axis=1) == 0] = np.nan  # missing: counts as the mean, as in ConfigInputs
+            return hot
         x = _numbers(raw)
         if self.log:
             with np.errstate(divide="ignore", invalid="ignore"):
