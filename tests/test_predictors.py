@@ -206,3 +206,22 @@ def test_an_unfitted_last_seen_value_counts_a_diverged_run_as_the_curves_worst()
     pred = LastSeenValue().predict_curves(broken, 2)
     assert pred.mean[0] == pytest.approx(broken.diverged_fill) and np.isfinite(pred.mean).all()
     assert T > 2
+
+
+def test_values_near_1e160_get_a_finite_sigma_or_a_clear_refusal() -> None:
+    """A review (stop 34): rewards near 1e160 gave LastSeenValue σ = inf (the gaps' squares
+    overflowed) and crashed a replay with an SRM in scikit-learn ("All the 15 fits failed")."""
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    t = np.arange(1, 11)
+    v = rng.uniform(0.5, 0.9, (30, 1)) * (1 - np.exp(-rng.uniform(0.2, 1, (30, 1)) * t))
+    configs = pd.DataFrame({"lr": rng.uniform(0, 1, 30)}, index=[f"c{i}" for i in range(30)])
+    sigmas = []
+    for scale in (1.0, 1e160):
+        cs = CurveSet(values=v * scale, observed=np.ones(v.shape, bool), epochs=t,
+                      metric="reward", direction="maximize", configs=configs)
+        sigmas.append(LastSeenValue().fit(cs).predict_curves(cs, 3).std / scale)
+    np.testing.assert_allclose(sigmas[1], sigmas[0], rtol=1e-12)
+    with pytest.raises(ValueError, match=r"an SRM cannot fit values as large as 8\.96e"):
+        SRM(n_draws=2).fit(cs)

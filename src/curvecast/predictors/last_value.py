@@ -56,5 +56,7 @@ class LastSeenValue(Predictor):
         std = self.min_std
         if values is not None and values.shape[0] >= 2 and tau <= values.shape[1]:
             gap = values[:, -1] - values[:, tau - 1]
-            std = max(float(np.sqrt(np.mean(gap**2))), self.min_std)
+            size = float(np.max(np.abs(gap), initial=0.0))
+            rms = size * float(np.sqrt(np.mean((gap / size) ** 2))) if size > 0 else 0.0
+            std = max(rms, self.min_std)  # scaled first: gaps near 1e160 do not overflow
         return Prediction(mean=y[:, -1].copy(), std=np.full(y.shape[0], std))

@@ -13,6 +13,10 @@ from curvecast.features import GROUPS, Featurizer
 from curvecast.predictors._base import Prediction, Predictor, target_column
 from curvecast.predictors.regressors import RegressorSpec, TunedRegressor, svr_rbf_or_ridge
 
+#: The largest value (in magnitude) an SRM models as it is: scikit-learn's regressors square
+#: the targets, which overflows past ~1e154.
+SRM_MAX_VALUE = 1e150
+
 
 class SRM(Predictor):
     """Predicts a curve's value at the target epoch with one regressor per observed length τ.
@@ -98,7 +102,8 @@ class SRM(Predictor):
         """Keep the configs of ``curves`` observed up to the target epoch as training data.
 
         Raises:
-            ValueError: fewer than ``2 * cv`` usable curves.
+            ValueError: fewer than ``2 * cv`` usable curves, or values beyond ±1e150 modelled as
+                they are (their squares overflow in scikit-learn's fits).
         """
         trained = curves.without_untrained_epoch()
         col = target_column(trained, target_epoch)
@@ -119,6 +124,11 @@ class SRM(Predictor):
             log = (not self.arcsine_target and train.direction is Direction.MINIMIZE
                    and bool(np.all(values > 0)))
         self.log_target_ = bool(log)
+        if not self.log_target_ and np.abs(values).max() > SRM_MAX_VALUE:
+            raise ValueError(f"an SRM cannot fit values as large as {np.abs(values).max():.3g} "
+                             f"(beyond ±{SRM_MAX_VALUE:g} their squares overflow): report the "
+                             "metric in larger units, or use the default predictor "
+                             "(HorizonChain), which measures them in their own unit")
         self.target_col_ = col
         self.configs_ = train.configs
         self.values_ = values
