@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -400,3 +401,22 @@ def test_a_long_table_without_a_config_table_takes_its_own_config_ids() -> None:
     cs = CurveSet.from_long(long, metric="acc", direction="maximize")
     assert cs.config_ids == ["b", "a"] and cs.configs.columns.empty
     assert cs.observed.tolist() == [[True, True], [True, False]]
+
+
+def test_config_column_names_are_text_and_each_its_own() -> None:
+    """A review (stop 34): a MultiIndex of columns and the names ``0`` and ``"0"`` were saved
+    and then failed to load; duplicate names raised pandas' AttributeError; integer names came
+    back from a file as text, so a model fitted on the loaded set matched no column."""
+    v = np.array([[0.1, 0.2], [0.3, 0.4]])
+
+    def made(columns: Any) -> CurveSet:
+        return CurveSet(values=v, observed=np.ones((2, 2), bool), epochs=[1, 2], metric="acc",
+                        direction="maximize",
+                        configs=pd.DataFrame([[1, 2], [3, 4]], index=["a", "b"], columns=columns))
+
+    with pytest.raises(ValueError, match="the config table's columns are a MultiIndex"):
+        made(pd.MultiIndex.from_tuples([("opt", "lr"), ("opt", "wd")]))
+    for columns in ([0, "0"], ["lr", "lr"]):
+        with pytest.raises(ValueError, match=r"config column '(0|lr)' appears more than once"):
+            made(columns)
+    assert made([0, 1]).configs.columns.tolist() == ["0", "1"]

@@ -53,9 +53,23 @@ def plain_config_columns(configs: pd.DataFrame) -> pd.DataFrame:
     arrays, turned into text (see the module docstring), and a column named ``config_id`` (a
     hyperparameter of that name) renamed :data:`ID_COLUMN_RENAMED`.
 
+    Column names become text, as a file holds them (``0`` and ``"0"`` would load as one name).
+
     Raises:
-        ValueError: both ``config_id`` and :data:`ID_COLUMN_RENAMED` are columns."""
+        ValueError: both ``config_id`` and :data:`ID_COLUMN_RENAMED` are columns; the columns
+            are a MultiIndex; two names are the same as text."""
     out = configs.copy()
+    if isinstance(out.columns, pd.MultiIndex):
+        raise ValueError("the config table's columns are a MultiIndex "
+                         f"({list(out.columns)[:3]}…): give one name per column (e.g. join the "
+                         "levels: table.columns = ['/'.join(map(str, c)) for c in table.columns])")
+    names = [str(c) for c in out.columns]
+    if len(set(names)) < len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise ValueError(f"config column {dup!r} appears more than once (as text, which a file "
+                         "holds): give each column its own name")
+    out.columns = pd.Index(names, dtype=object)
+    configs = out
     if "config_id" in out.columns:  # a hyperparameter of that name: see ID_COLUMN_RENAMED
         if ID_COLUMN_RENAMED in out.columns:
             raise ValueError(f"config columns 'config_id' and {ID_COLUMN_RENAMED!r}: 'config_id' "
