@@ -605,3 +605,19 @@ def test_a_prior_with_no_finite_value_is_refused() -> None:
     stated = CurveSet(values=prior.values, observed=prior.observed, epochs=t, metric="acc",
                       direction="maximize", configs=prior.configs, diverged_value=0.0)
     assert PredictiveStopper(prior=stated).n_prior == 60  # every run diverged, to 0: kept
+
+
+def test_a_history_that_cannot_hold_its_trials_is_refused_in_words() -> None:
+    """A review (stop 34): a config table without the trial's row raised pandas' KeyError in
+    every rule, and epochs observed beyond the axis (or below 0) were taken as they came."""
+    v = np.sort(np.random.default_rng(0).uniform(0, 1, (12, 4)), axis=1)
+    ids = [f"c{i}" for i in range(12)]
+    configs = pd.DataFrame({"lr": np.arange(11.0)}, index=ids[:11])
+    h = History(v, np.array([4] * 11 + [2]), ids, configs, np.arange(1, 5), "acc",
+                Direction.MAXIMIZE)
+    for rule in (PredictiveStopper(), MedianRule(), ASHA()):
+        with pytest.raises(ValueError, match="trial 'c11' has no row in the history's config"):
+            rule.decide(h.trial(11), h)
+    for bad in (np.array([5] * 12), np.array([-1] + [4] * 11)):
+        with pytest.raises(ValueError, match=r"n_observed must be in 0\.\.4"):
+            History(v, bad, ids, configs, np.arange(1, 5), "acc", Direction.MAXIMIZE)

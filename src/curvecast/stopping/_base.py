@@ -167,6 +167,9 @@ class History:
         if n_observed.shape != (values.shape[0],) or len(config_ids) != values.shape[0]:
             raise ValueError(f"{values.shape[0]} trials but n_observed has shape "
                              f"{n_observed.shape} and {len(config_ids)} config ids")
+        if n_observed.size and not 0 <= n_observed.min() <= n_observed.max() <= epochs.shape[0]:
+            raise ValueError(f"n_observed must be in 0..{epochs.shape[0]} (the epochs), got "
+                             f"{n_observed.min()}..{n_observed.max()}")
         self.values: NDArray[np.float64] = _read_only(values)
         self.n_observed: NDArray[np.int64] = _read_only(n_observed)
         self.epochs: NDArray[np.int64] = _read_only(epochs)
@@ -233,13 +236,19 @@ class History:
         """Row ``row``'s trial as a stopper reads it: its config and its curve so far (filled).
 
         Raises:
-            ValueError: the trial has no observed epoch.
+            ValueError: the trial has no observed epoch, or no row in the config table.
         """
         config_id = self.config_ids[row]
         # a one-row slice is ~5x cheaper than .loc[[id]] (this runs on every decision); the
         # config table usually lists the trials in row order
         index = self.configs.index
-        at = row if row < len(index) and index[row] == config_id else index.get_loc(config_id)
+        if row < len(index) and index[row] == config_id:
+            at: Any = row
+        elif config_id in index:
+            at = index.get_loc(config_id)
+        else:
+            raise ValueError(f"trial {config_id!r} has no row in the history's config table "
+                             "(index it by the trials' config ids)")
         config = (self.configs.iloc[at: at + 1] if isinstance(at, int)
                   else self.configs.loc[[config_id]])
         return Trial(config_id, config, np.array(self.values[row, : int(self.n_observed[row])]))
