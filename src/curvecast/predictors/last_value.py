@@ -56,7 +56,10 @@ class LastSeenValue(Predictor):
         std = self.min_std
         if values is not None and values.shape[0] >= 2 and tau <= values.shape[1]:
             gap = values[:, -1] - values[:, tau - 1]
-            size = float(np.max(np.abs(gap), initial=0.0))
-            rms = size * float(np.sqrt(np.mean((gap / size) ** 2))) if size > 0 else 0.0
-            std = max(rms, self.min_std)  # scaled first: gaps near 1e160 do not overflow
+            with np.errstate(over="ignore"):
+                rms = float(np.sqrt(np.mean(gap**2)))
+            if not np.isfinite(rms):  # gaps near 1e160: their squares overflow; scaled first
+                size = float(np.max(np.abs(gap)))
+                rms = size * float(np.sqrt(np.mean((gap / size) ** 2)))
+            std = max(rms, self.min_std)
         return Prediction(mean=y[:, -1].copy(), std=np.full(y.shape[0], std))
