@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from curvecast import CurveSet
+from curvecast import CurveSet, Direction
 from curvecast.features import ConfigInputs
 from curvecast.predictors import HorizonChain
 from curvecast.stopping import History, PredictiveStopper, Trial
@@ -196,3 +196,25 @@ def test_configs_named_by_id_are_the_rows_in_order() -> None:
     with pytest.raises(ValueError, match="whose index repeats a label"):
         HorizonChain().fit_arrays(cs.values, n_observed, cs.direction, configs=repeated,
                                   config_ids=list(cs.config_ids))
+
+
+@pytest.mark.parametrize("scale", [1e-3, 1e3])
+def test_a_loss_in_other_units_is_predicted_alike_with_the_configs(scale: float) -> None:
+    """A user's review (stop 33): a positive loss is modelled as its log, where other units are
+    a shift; the links' ridge draws their intercept towards the origin the values are measured
+    from, which was 0, so with the configs in every link lstm_ptb's perplexity in other units
+    moved predictions by up to 38 %.  The origin is now the worst values' level, which a shift
+    moves along."""
+    cs = _late_jump()
+    loss = np.exp(3.0 - 2.0 * cs.values)  # a perplexity-like loss, minimised
+    configs, n_observed = cs.configs.iloc[:200], np.where(np.arange(200) % 4 == 0, 10, 3)
+
+    def predicted(unit: float) -> tuple[np.ndarray, np.ndarray]:
+        chain = HorizonChain().fit_arrays(unit * loss[:200], n_observed, Direction.MINIMIZE,
+                                          configs=configs)
+        p = chain.predict(cs.configs.iloc[200:], unit * loss[200:, :2])
+        return p.mean / unit, p.std / unit
+
+    (mean, std), (scaled_mean, scaled_std) = predicted(1.0), predicted(scale)
+    np.testing.assert_allclose(scaled_mean, mean, rtol=1e-7)
+    np.testing.assert_allclose(scaled_std, std, rtol=1e-6)

@@ -123,7 +123,7 @@ def test_an_optuna_study_counts_its_failed_trials_toward_explore_trials() -> Non
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     pruner = CurvecastPruner(explore=0.9, explore_trials=10)
-    levels = np.r_[np.linspace(0.9, 0.95, 6), np.full(34, 0.2)]
+    levels = np.r_[np.linspace(0.15, 0.95, 6), np.full(34, 0.2)]  # the runs at 0.2 stop at 1
 
     def objective(trial: optuna.Trial) -> float:
         if trial.number % 2 and trial.number >= 7:
@@ -137,7 +137,7 @@ def test_an_optuna_study_counts_its_failed_trials_toward_explore_trials() -> Non
     study = optuna.create_study(direction="maximize", pruner=pruner)
     study.optimize(objective, n_trials=40, catch=(RuntimeError,))
     let_on = [t.number for t in study.trials if t.state.name == "PRUNED"
-              and max(t.intermediate_values) > 2]  # judged again at twice their epochs
+              and max(t.intermediate_values) >= 2]  # judged again at twice their epochs
     assert pruner.stopper.n_explored_ >= 1 and all(n < 10 for n in let_on), let_on
 
 

@@ -290,6 +290,9 @@ def test_refit_with_reuse_predicts_the_same_and_keeps_what_new_rows_cannot_chang
     lengths = np.random.default_rng(0).choice([1, 2, 3, 6, 12], size=90)
     lengths[:12] = 12
     lengths[80:] = added  # the rows added later: observed for `added` epochs (on a horizon: 2, 4)
+    # runs stuck at chance, as many studies have: the worst values' level, from which the
+    # values are measured, is the same for the 80 rows and the 90 (the fresh fit's too)
+    values[12:20] = values.min()
     old = HorizonChain(links=links).fit_arrays(values[:80], lengths[:80], cs.direction)
     for tau in range(1, 12):
         old.predict_latent(values[:4, :tau])
@@ -299,10 +302,17 @@ def test_refit_with_reuse_predicts_the_same_and_keeps_what_new_rows_cannot_chang
     assert all(new.links_[key] is old.links_[key] for key in new.links_)
     assert set(new.calibration_) == {tau for tau in old.calibration_ if tau >= added}
     fresh = HorizonChain(links=links).fit_arrays(values, lengths, cs.direction)
+    assert new.centre_ == old.centre_ == fresh.centre_
     for tau in range(1, 12):
         for got, want in zip(new.predict_latent(values[:5, :tau]),
                              fresh.predict_latent(values[:5, :tau]), strict=True):
             np.testing.assert_allclose(got, want, rtol=1e-12)
+    # the study's origin is its first fit's: kept when added rows would move it
+    lower = values.copy()
+    lower[80:] = values.min() - 1.0
+    kept = HorizonChain(links=links).fit_arrays(lower, lengths, cs.direction, reuse=old)
+    assert kept.centre_ == old.centre_ != HorizonChain(links=links).fit_arrays(
+        lower, lengths, cs.direction).centre_
     # nothing is kept when the old rows changed, or from a chain with other settings
     changed = values.copy()
     changed[0, 0] += 0.01
@@ -489,3 +499,23 @@ def test_the_ladder_is_the_powers_rounded_up_at_any_factor(ladder: float, tau: i
     assert chain.horizons(tau) == [*sorted(b for b in powers if b > tau), 20]
     assert HorizonChain().fit_arrays(values, np.full(6, 20), Direction.MAXIMIZE
                                      ).horizons(2) == [4, 8, 16, 20]
+
+
+def test_a_loss_in_tiny_units_gets_its_own_sigma() -> None:
+    """A review (stop 34): on the log scale σ had an absolute floor of 1e-12 in the metric's
+    units, so a loss in units of 1e-13 was reported with σ ten times itself."""
+    rng = np.random.default_rng(0)
+    t = np.arange(1, 11)
+    loss = 2 - rng.uniform(0.5, 0.9, (30, 1)) * (1 - np.exp(-rng.uniform(0.2, 1, (30, 1)) * t))
+    got = []
+    for scale in (1.0, 1e-13):
+        cs = CurveSet(values=loss * scale, observed=np.ones(loss.shape, bool), epochs=t,
+                      metric="loss", direction="minimize",
+                      configs=pd.DataFrame(index=[f"c{i}" for i in range(30)]))
+        chain = HorizonChain().fit(cs)
+        p = chain.predict_curves(cs, 3)
+        seen = chain.predict(cs.configs, cs.values)  # the target is observed
+        got.append((p.mean / scale, p.std / scale, seen.std / scale))
+    np.testing.assert_allclose(got[1][0], got[0][0], rtol=1e-9)
+    np.testing.assert_allclose(got[1][1], got[0][1], rtol=1e-6)
+    assert np.all(got[1][2] < 1e-9)

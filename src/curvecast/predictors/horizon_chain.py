@@ -295,7 +295,9 @@ class HorizonChain(Predictor):
                 complete), as it was.  The predictions are those of a fit without ``reuse``
                 (to rounding: a kept calibration was computed on its own, not along with a query)
                 — except that the configs' encoding is ``reuse``'s, learned earlier in the study
-                (see ``configs``).
+                (see ``configs``), and so is the origin the values are measured from (their
+                worst values' level at the study's first fit, see ``_scale``) while the unit
+                stays the same: added rows do not move it, so the links can be kept.
             configs: the curves' config table (used with ``config_rows``; None: the links see the
                 curves only): one row per curve in the same order, or, with ``config_ids``, a
                 table indexed by config id with (at least) a row for each.  Its encoding (which
@@ -335,6 +337,10 @@ class HorizonChain(Predictor):
         self.unit_, self.centre_ = 1.0, 0.0
         z = self._to_u(values)  # in units of 1 from 0, then scaled and centred
         self.unit_, self.centre_ = _scale(z[seen])
+        if (reuse is not None and hasattr(reuse, "u_") and reuse._settings() == self._settings()
+                and reuse.sign_ == self.sign_ and reuse.log_target_ == self.log_target_
+                and reuse.unit_ == self.unit_):
+            self.centre_ = reuse.centre_  # the study's origin, kept while its unit is
         self.u_ = np.where(seen, (z - self.centre_) / self.unit_, np.nan)
         self.best_ = np.fmax.accumulate(self.u_, axis=1)
         self.links_: dict[tuple[int, int, int], _Link | None] = {}
@@ -655,7 +661,7 @@ class HorizonChain(Predictor):
         y = self._filled(partial)
         if y.shape[1] >= self.n_epochs_:  # the target is already observed
             seen = y[:, self.n_epochs_ - 1]
-            return Prediction(mean=seen, std=np.full(seen.shape, 1e-12))
+            return Prediction(mean=seen, std=_floor(seen))
         return self.to_prediction(*self.predict_latent(y, configs))
 
     def to_prediction(self, u_mean: NDArray[np.float64], u_std: NDArray[np.float64],
@@ -667,10 +673,17 @@ class HorizonChain(Predictor):
         u_std = u_std * self.unit_
         if self.log_target_:
             hi, lo = np.exp(z_mean + u_std), np.exp(z_mean - u_std)
-            return Prediction(mean=np.exp(z_mean), std=np.maximum((hi - lo) / 2, 1e-12),
+            return Prediction(mean=np.exp(z_mean), std=np.maximum((hi - lo) / 2,
+                                                                  _floor(np.exp(z_mean))),
                               latent="log", latent_mean=z_mean, latent_std=u_std, dof=dof,
                               clipped=clipped)
         return Prediction(mean=z_mean, std=u_std, dof=dof, clipped=clipped)
+
+
+def _floor(mean: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The least std of a prediction of ``mean`` (metric units, any shape): 1e-12 of its size,
+    so that a loss in units of 1e-13 is not given a σ ten times itself (a review, stop 34)."""
+    return np.maximum(1e-12 * np.abs(mean), 1e-300)
 
 
 def widened(low: float, high: float, clip: float) -> tuple[float, float]:
@@ -693,6 +706,10 @@ OUTLIER_RATIO = 30.0
 
 #: At most this many of the values (evenly strided) give the bulk's median and spread.
 ROBUST_SAMPLE = 512
+
+#: The modelled values are measured from this quantile of them (the worst values seen, on
+#: the "larger is better" scale): the origin the links' ridge draws their intercept towards.
+ORIGIN_QUANTILE = 0.01
 
 
 def _unit(half: float) -> float:
@@ -725,18 +742,23 @@ def _scale(u: NDArray[np.float64]) -> tuple[float, float]:
     range, were shrunk towards their mean).  Every development set is in that decade, so is
     modelled as it is.  When the range is more than :data:`OUTLIER_RATIO` times the bulk's
     spread (±3 robust standard deviations, 1.4826 times the median absolute deviation, of up to
-    :data:`ROBUST_SAMPLE` evenly strided values), the spread sets the unit instead and the bulk's
-    median is the centre, so that a few extreme reports (a loss spiking to 1e60 and back) do not
+    :data:`ROBUST_SAMPLE` evenly strided values), the spread sets the unit instead, so that a
+    few extreme reports (a loss spiking to 1e60 and back) do not
     shrink the other values to nothing next to the ridge.  Below that ratio a tail still widens
     the unit: one run stuck at −100 among values in −0.2…−2.6 about doubles a pruned study's
     epochs (stop 33; ``bench/unit_bulk.py`` measured the bulk's unit instead, which the
     held-out set did not support: docs/results-benchmark.md, History, stop 33).
 
-    Otherwise the centre is 0 for values near zero in that unit (``|level|`` at most 100 units
-    and at most 20 times half their range, or at most 1 unit), else their median, so that a level
-    far from zero (a score of 1e9 ± 1e3, the log of a loss in units of 1e-6) does not make the
-    links' ``[1, u, best]`` nearly collinear, where their fixed ``ridge`` would bend the slopes.
-    Both tests are in units, so a change of units by a power of ten changes neither."""
+    The centre is the worst values' level, their :data:`ORIGIN_QUANTILE` quantile (a refit
+    that reuses the study's previous fit keeps that fit's centre while the unit stays, so a
+    study is measured from its first fit's worst values): the links' ``ridge`` draws each
+    intercept towards it, so a run is read as its gain over the worst runs, which the curves
+    themselves set.  A shift of the values (a loss in other units, on
+    the log scale; an accuracy less a baseline) moves the centre along and changes no
+    prediction; so does a level far from zero (a score of 1e9 ± 1e3),
+    which measured from 0 would make the links' ``[1, u, best]`` collinear to rounding.  Until
+    stop 34 the centre was 0 for values near zero, else their median, so a shift changed the
+    decisions (a review: 39 % more epochs for the same accuracies less 0.97)."""
     finite = u[np.isfinite(u)]
     if not finite.size:
         return 1.0, 0.0
@@ -747,10 +769,10 @@ def _scale(u: NDArray[np.float64]) -> tuple[float, float]:
     middle = float(np.median(sample))
     with np.errstate(over="ignore"):  # values near ±1e308: the min–max unit stands
         spread = 3.0 * 1.4826 * float(np.median(np.abs(sample - middle)))
+    origin = float(np.quantile(sample, ORIGIN_QUANTILE))
+    with np.errstate(over="ignore"):
+        if not np.isfinite(high - origin) or not np.isfinite(origin - low):
+            origin = 0.0  # values spanning the float range (±1e308) are measured from 0
     if 0.0 < spread < np.inf and half > OUTLIER_RATIO * spread:
-        return _unit(spread), middle
-
-    def near_zero(level: float) -> bool:
-        return level / unit <= 100.0 and level / unit <= max(20.0 * half / unit, 1.0)
-
-    return unit, 0.0 if near_zero(max(abs(low), abs(high))) or near_zero(abs(middle)) else middle
+        return _unit(spread), origin
+    return unit, origin
