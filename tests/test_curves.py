@@ -420,3 +420,14 @@ def test_config_column_names_are_text_and_each_its_own() -> None:
         with pytest.raises(ValueError, match=r"config column '(0|lr)' appears more than once"):
             made(columns)
     assert made([0, 1]).configs.columns.tolist() == ["0", "1"]
+
+
+def test_a_position_that_is_not_a_whole_number_is_refused() -> None:
+    """A review (stop 34): ``subset([0.5])`` and ``row(1.7)`` silently took configs 0 and 1."""
+    cs = CurveSet(values=np.ones((3, 2)), observed=np.ones((3, 2), bool), epochs=[1, 2],
+                  metric="acc", direction="maximize", configs=pd.DataFrame(index=["a", "b", "c"]))
+    with pytest.raises(TypeError, match=r"config position must be a whole number, got 0\.5"):
+        cs.subset([0.5])
+    with pytest.raises(TypeError, match=r"config position must be a whole number, got 1\.7"):
+        cs.row(1.7)  # type: ignore[arg-type]
+    assert cs.subset([2.0, 0]).config_ids == ["c", "a"] and cs.row(-1) == 2

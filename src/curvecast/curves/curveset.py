@@ -148,6 +148,8 @@ class CurveSet:
                 return int(self.configs.index.get_loc(config))  # type: ignore[arg-type]
             except KeyError:
                 raise KeyError(f"config {config!r} is not in this CurveSet") from None
+        if isinstance(config, bool) or not float(config).is_integer():
+            raise TypeError(f"config position must be a whole number, got {config!r}")
         if not -self.n_configs <= config < self.n_configs:
             raise IndexError(f"config position {config} out of range for {self.n_configs}")
         return int(config) % self.n_configs
@@ -305,7 +307,7 @@ class CurveSet:
         elif idx.size and idx.dtype.kind in "US O":
             rows = np.array([self.row(str(c)) for c in idx], dtype=np.int64)
         else:
-            rows = np.array([self.row(int(c)) for c in idx], dtype=np.int64)
+            rows = np.array([self.row(c) for c in idx.tolist()], dtype=np.int64)
         return replace(
             self,
             values=self.values[rows],
