@@ -6,6 +6,7 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -159,7 +160,7 @@ def test_what_a_researcher_can_get_wrong_is_refused_not_misread() -> None:
 def test_fractional_epochs_are_refused_not_cut() -> None:
     """``CurveSet(epochs=[0.5, 1.5, 2.5])`` stored [0, 1, 2], so the first column became the
     untrained epoch 0 and every predictor dropped it; a long table did the same."""
-    import pandas as pd
+
 
     from curvecast.curves import CurveSetFormatError
 
@@ -211,7 +212,7 @@ def test_an_unfitted_last_seen_value_counts_a_diverged_run_as_the_curves_worst()
 def test_values_near_1e160_get_a_finite_sigma_or_a_clear_refusal() -> None:
     """A review (stop 34): rewards near 1e160 gave LastSeenValue σ = inf (the gaps' squares
     overflowed) and crashed a replay with an SRM in scikit-learn ("All the 15 fits failed")."""
-    import pandas as pd
+
 
     rng = np.random.default_rng(0)
     t = np.arange(1, 11)
@@ -225,3 +226,23 @@ def test_values_near_1e160_get_a_finite_sigma_or_a_clear_refusal() -> None:
     np.testing.assert_allclose(sigmas[1], sigmas[0], rtol=1e-12)
     with pytest.raises(ValueError, match=r"an SRM cannot fit values as large as 8\.96e"):
         SRM(n_draws=2).fit(cs)
+
+
+def test_every_predictor_reads_partial_curves_and_configs_alike() -> None:
+    """A review (stop 34): a 3-D ``partial`` raised numpy's error in the chains, an empty one
+    scikit-learn's in the SRM, and ``predict(None, …)`` a TypeError in the SRM and KernelChain
+    (the HorizonChain took None as "every config at the fitted mean")."""
+    from curvecast.predictors import HorizonChain, KernelChain
+
+    train, test = split(synthetic(n=120, seed=1), n_train=80)
+    for predictor in (HorizonChain(), KernelChain(min_finished=10), SRM(n_draws=3),
+                      LastSeenValue()):
+        fitted = predictor.fit(train)
+        with pytest.raises(ValueError, match=r"partial must have shape \(n, tau\)"):
+            fitted.predict(test.configs, test.values[:, :2][None])
+        empty = fitted.predict(test.configs.iloc[:0], test.values[:0, :2])
+        assert empty.mean.shape == empty.std.shape == (0,)
+        blind = fitted.predict(None, test.values[:3, :2])  # type: ignore[arg-type]
+        same = fitted.predict(pd.DataFrame(index=range(3)), test.values[:3, :2])
+        np.testing.assert_allclose(blind.mean, same.mean)
+        assert np.all(np.isfinite(blind.mean))

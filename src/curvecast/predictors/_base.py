@@ -180,3 +180,30 @@ def target_column(curves: CurveSet, target_epoch: int | None) -> int:
     if hits.size == 0:
         raise ValueError(f"target epoch {target_epoch} is not on the axis {curves.epochs.tolist()}")
     return int(hits[0])
+
+
+def partial_curves(partial: NDArray[np.float64] | list[list[float]]) -> NDArray[np.float64]:
+    """``partial`` as a float array of shape ``(n, tau)`` (a copy; one curve may be given as a
+    1-D array).
+
+    Raises:
+        ValueError: more than two dimensions, or no epoch (``tau`` < 1).
+    """
+    y = np.array(partial, dtype=np.float64, ndmin=2)
+    if y.ndim != 2 or y.shape[1] < 1:
+        raise ValueError(f"partial must have shape (n, tau) with tau >= 1, got {y.shape}")
+    return y
+
+
+def config_rows(configs: pd.DataFrame | None, n: int) -> pd.DataFrame:
+    """``configs`` (one row per curve), or for None a table of ``n`` rows without columns: every
+    config then counts as the fitted configs' mean.
+
+    Raises:
+        ValueError: ``configs`` has another number of rows than ``n``.
+    """
+    if configs is None:
+        return pd.DataFrame(index=pd.RangeIndex(n))
+    if len(configs) != n:
+        raise ValueError(f"{len(configs)} config rows but {n} partial curves")
+    return configs

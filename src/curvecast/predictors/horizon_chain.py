@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 
 from curvecast import defaults
 from curvecast.curves import CurveSet, Direction
-from curvecast.predictors._base import Prediction, Predictor, target_column
+from curvecast.predictors._base import Prediction, Predictor, partial_curves, target_column
 from curvecast.predictors.study_configs import StudyConfigs
 
 #: Curves a later link needs before it also sees the anchor (its 4 columns, with room to spare).
@@ -652,7 +652,7 @@ class HorizonChain(Predictor):
 
     def _filled(self, partial: NDArray[np.float64]) -> NDArray[np.float64]:
         """``partial`` as a 2-D float array, NaN/±inf (diverged) replaced by the fill."""
-        y = np.array(partial, dtype=np.float64, ndmin=2)
+        y = partial_curves(partial)
         return np.where(np.isfinite(y), y, self.diverged_fill_)
 
     def predict(self, configs: pd.DataFrame, partial: NDArray[np.float64]) -> Prediction:

@@ -15,7 +15,13 @@ from sklearn.metrics.pairwise import rbf_kernel
 from curvecast import defaults
 from curvecast.curves import CurveSet, Direction
 from curvecast.features import GROUPS, Featurizer
-from curvecast.predictors._base import Prediction, Predictor, target_column
+from curvecast.predictors._base import (
+    Prediction,
+    Predictor,
+    config_rows,
+    partial_curves,
+    target_column,
+)
 from curvecast.predictors.horizon_chain import HorizonChain, widened
 from curvecast.predictors.study_configs import LastRowCache, index_positions, positions_of
 
@@ -205,10 +211,9 @@ class KernelChain(Predictor):
         return state.corrections[tau]
 
     def predict(self, configs: pd.DataFrame, partial: NDArray[np.float64]) -> Prediction:
-        y = np.array(partial, dtype=np.float64, ndmin=2)
+        y = partial_curves(partial)
+        configs = config_rows(configs, y.shape[0])
         tau = y.shape[1]
-        if len(configs) != y.shape[0]:
-            raise ValueError(f"{len(configs)} config rows but {y.shape[0]} partial curves")
         if not self.corrected or tau >= self.chain_.n_epochs_:
             return self.chain_.predict(configs, y)
         fix = self.correction(tau)

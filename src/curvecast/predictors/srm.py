@@ -10,7 +10,13 @@ from numpy.typing import NDArray
 
 from curvecast.curves import CurveSet, Direction
 from curvecast.features import GROUPS, Featurizer
-from curvecast.predictors._base import Prediction, Predictor, target_column
+from curvecast.predictors._base import (
+    Prediction,
+    Predictor,
+    config_rows,
+    partial_curves,
+    target_column,
+)
 from curvecast.predictors.regressors import RegressorSpec, TunedRegressor, svr_rbf_or_ridge
 
 #: The largest value (in magnitude) an SRM models as it is: scikit-learn's regressors square
@@ -175,10 +181,11 @@ class SRM(Predictor):
     def predict(self, configs: pd.DataFrame, partial: NDArray[np.float64]) -> Prediction:
         if not hasattr(self, "target_col_"):
             raise RuntimeError("call fit(curves) before predict")
-        y = np.array(partial, dtype=np.float64, ndmin=2)
+        y = partial_curves(partial)
+        configs = config_rows(configs, y.shape[0])
         tau = y.shape[1]
-        if y.ndim != 2 or tau < 1:
-            raise ValueError(f"partial must have shape (n, tau) with tau >= 1, got {y.shape}")
+        if not y.shape[0]:  # no curve to predict (scikit-learn refuses an empty input)
+            return Prediction(mean=np.zeros(0), std=np.zeros(0))
         if tau > self.target_col_:  # the target is already observed
             fill = self.featurizer.diverged_fill_
             seen = np.where(np.isfinite(y[:, self.target_col_]), y[:, self.target_col_], fill)
