@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -265,19 +266,44 @@ def test_a_refused_rerun_says_only_why(tmp_path: Path) -> None:
     assert code == 0 and "no new trial is started" in stderr
 
 
+
 def test_refit_every_is_compared_on_a_rerun_only_where_the_predictor_reads_it(
         tmp_path: Path) -> None:
     """A review (stop 34): a chain study rerun with another --refit-every was refused, though
-    the chain learns from every report and never reads it."""
+    the chain learns from every report and never reads it; so was a Hyperband study rerun
+    without the --min-complete it never read."""
+    from curvecast.registry import Settings
+    from curvecast.registry.search_plan import SearchRequest, plan_search
+
     db = tmp_path / "s.db"
-    for predictor, refused_after in (("chain", False), ("srm", True)):
-        settings = {"searcher": "random", "stopper": "predictive", "predictor": predictor,
-                    "refit_every": 10}
-        with Store(db) as store:
-            open_study(store, predictor, DigitsMetaQNN(), 2, 1, settings)
-            rerun = {**settings, "refit_every": 5}
-            if refused_after:
-                with pytest.raises(ValueError, match="was started with --refit-every 10, not 5"):
-                    open_study(store, predictor, DigitsMetaQNN(), 2, 1, rerun)
+
+    def recorded(searcher: str, predictor: str, refit_every: int,
+                 min_complete: int | None = None) -> dict[str, Any]:
+        return plan_search(SearchRequest(
+            workload="digits-metaqnn", searcher=searcher, trials=3, epochs=2, workers=1,
+            settings=Settings(seed=1, predictor=predictor, refit_every=refit_every,
+                              min_complete=min_complete))).recorded
+
+    with Store(db) as store:
+        for name, first, rerun, refused_with in (
+                ("chain", recorded("random", "chain", 10), recorded("random", "chain", 5), ""),
+                ("srm", recorded("random", "srm", 10), recorded("random", "srm", 5),
+                 "was started with --refit-every 10, not 5"),
+                ("hb", recorded("hyperband", "chain", 10, 50), recorded("hyperband", "chain", 3),
+                 "")):
+            open_study(store, name, DigitsMetaQNN(), 2, 1, first)
+            if refused_with:
+                with pytest.raises(ValueError, match=refused_with):
+                    open_study(store, name, DigitsMetaQNN(), 2, 1, rerun)
             else:
-                open_study(store, predictor, DigitsMetaQNN(), 2, 1, rerun)
+                open_study(store, name, DigitsMetaQNN(), 2, 1, rerun)
+
+
+def test_an_epoch_budget_no_study_could_export_is_refused_before_training() -> None:
+    """A review (stop 34): ``--epochs 1000001`` trained and recorded a study that ``export``
+    and ``--prior`` then refused as tampered."""
+    from curvecast.registry.search_plan import SearchRequest, plan_search
+
+    with pytest.raises(ValueError, match="--epochs 1000001: at most 1000000 epochs"):
+        plan_search(SearchRequest(workload="digits-metaqnn", trials=1, epochs=1_000_001,
+                                  workers=1))

@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from curvecast.execution.study import LiveStudy, StudyMirror
-from curvecast.registry import PARTIAL_CURVE_PREDICTORS
 from curvecast.search import FIFO, ConfigSearcher, Searcher
 from curvecast.stopping import Decision, History, PredictiveStopper, Stopper, Trial
 from curvecast.store import GRACE, Store, TrialState, worker_id
@@ -67,9 +66,6 @@ def open_study(store: Store, study: str, workload: Workload, epochs: int, seed: 
     for key in _RERUN_SETTINGS:  # what the command line chose: a rerun must choose the same
         if key == "prior" and by_content:
             continue
-        if (key == "refit_every" and recorded.get("predictor") == chosen.get("predictor")
-                in PARTIAL_CURVE_PREDICTORS):
-            continue  # not read by a predictor that learns from every report (a review)
         if key in recorded and key in chosen and recorded[key] != chosen[key]:
             option = "--" + key.replace("_", "-")
             was, now = (_shown(key, v) for v in (recorded[key], chosen[key]))

@@ -14,6 +14,7 @@ import numpy as np
 from curvecast.curves import CurveSet
 from curvecast.curves.long import machine_memory
 from curvecast.registry import (
+    PARTIAL_CURVE_PREDICTORS,
     PROMOTING,
     SCHEDULERS,
     SEARCHERS,
@@ -27,6 +28,7 @@ from curvecast.registry import (
     lookup,
 )
 from curvecast.search.hyperband import MIN_CURVES as FHYPERBAND_MIN_CURVES
+from curvecast.store.study_store import MAX_STORED_EPOCHS
 from curvecast.workloads import Workload
 
 #: The backends a search runs on.
@@ -253,6 +255,14 @@ def _recorded(r: SearchRequest, min_complete: int, stop: Any) -> dict[str, Any]:
         # (they do nothing) is not refused
         for key in ("delta", "predictor", "refit_every", "sigma_model", "arcsine_target"):
             del recorded[key]
+    elif s.predictor in PARTIAL_CURVE_PREDICTORS:  # it learns from every report: no refits
+        recorded.pop("refit_every", None)  # (a review, stop 34: a rerun was refused over it)
+    if r.searcher in PROMOTING:  # a review (stop 34): settings the schedulers do not read
+        # (Hyperband waits for no complete trial; f-Hyperband fits at every rung, with no
+        # refit cadence) were recorded, and a rerun without them was refused
+        recorded.pop("refit_every", None)
+        if not predicts:
+            recorded.pop("min_complete", None)
     return recorded
 
 
@@ -263,6 +273,9 @@ def _check_table_fits(trials: int, epochs: int) -> None:
     Raises:
         ValueError: the table does not fit (where the memory size is unknown, nothing is checked).
     """
+    if epochs > MAX_STORED_EPOCHS:  # such a study could never be exported or be a prior
+        raise ValueError(f"--epochs {epochs}: at most {MAX_STORED_EPOCHS} epochs (a study's "
+                         "budget axis)")
     memory = machine_memory()
     need = 8 * trials * epochs
     if memory > 0 and need > memory:
