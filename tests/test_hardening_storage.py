@@ -352,3 +352,25 @@ def test_export_never_writes_over_a_study_database(tmp_path: Path, name: str) ->
     assert result.exit_code == 2
     assert "SQLite database" in result.output or "Parquet" in result.output
     assert other.read_bytes() == before
+
+
+def test_a_database_another_process_holds_locked_is_called_locked_not_damaged(
+        tmp_path: Path) -> None:
+    """A review (stop 34): a study database held in an open write transaction by another
+    program was called "not a curvecast study database" when opened, and "damaged" when the
+    lock came mid-run; a user could have deleted a healthy study."""
+    import sqlite3
+
+    db = tmp_path / "s.db"
+    make_study(db)
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(ValueError, match=r"s\.db: locked by another process .* the study "
+                                             r"is intact; rerun the same command"):
+            Store(db, timeout=0.1)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    with Store(db) as store:  # released: as it was
+        assert store.count_trials("s") == 2

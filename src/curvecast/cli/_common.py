@@ -81,6 +81,10 @@ def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
         except OverflowError as err:  # a number in a file beyond what it can stand for
             raise fail(f"a number in the input is too large ({err})") from None
         except sqlite3.DatabaseError as err:  # a table or column dropped, a damaged page
+            from curvecast.store.database import LOCKED, is_locked
+
+            if is_locked(err):
+                raise fail(f"the study database is {LOCKED}") from None
             raise fail(f"the database cannot be read as curvecast's ({err}): it is damaged, or "
                        "was changed by another program") from None
         except RuntimeError as err:  # a training process killed from outside (WorkerDied)

@@ -47,6 +47,18 @@ SCHEMA_VERSION = 1
 _OWN_TABLES = {"studies", "trials"}
 
 
+#: What a database that another process holds locked is told as (a review, stop 34: it was
+#: called "not a curvecast study database", or damaged, which could have a user delete it).
+LOCKED = ("locked by another process (an open write transaction, waited for in vain): "
+          "the study is intact; rerun the same command once that process is done, and a search "
+          "resumes where it stopped")
+
+
+def is_locked(err: BaseException) -> bool:
+    """Whether ``err`` is SQLite's "database is locked" (or "table is locked")."""
+    return isinstance(err, sqlite3.OperationalError) and "is locked" in str(err)
+
+
 class StoreWriteError(OSError):
     """The study database could not be written (its file or folder is read-only, the disk is
     full, …).  Nothing recorded is lost: every write is its own transaction."""
@@ -98,6 +110,8 @@ class SQLiteFile:
                 raise StoreWriteError(f"{self.path}: cannot create the study database in folder "
                                       f"{str(self.path.parent)!r} (it cannot be written)"
                                       ) from None
+            if is_locked(err):
+                raise ValueError(f"{self.path}: {LOCKED}") from None
             raise ValueError(f"{self.path}: not a curvecast study database ({err})") from None
 
     def _check_own(self) -> None:
