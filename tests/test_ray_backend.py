@@ -82,3 +82,22 @@ def test_fifo_on_ray_records_what_the_local_backend_records(tmp_path: Path) -> N
                              f"sqlite:///{tmp_path / 'ray.db'}", "--study", "f", "--verbose"],
                             capture_output=True, text=True, timeout=120).stdout
     assert "than the median" in listed, listed
+
+
+def test_a_search_keeps_its_sigterm_handler_when_ray_starts() -> None:
+    """A review (stop 34): ``ray.init`` replaced the search's SIGTERM handler with its own
+    (``sys.exit``), so SIGTERM ended a ``--backend ray`` search with 15 or 134 and no word on
+    how to resume, where the local backend exits 143 and says it."""
+    import signal
+
+    from curvecast.integrations.ray_session import ray_session
+
+    def ours(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, ours)
+    try:
+        with ray_session(None, 1) as cpus:
+            assert cpus == 1 and signal.getsignal(signal.SIGTERM) is ours
+    finally:
+        signal.signal(signal.SIGTERM, previous)

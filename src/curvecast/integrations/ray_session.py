@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from typing import Any
@@ -49,8 +51,9 @@ def ray_session(address: str | None, workers: int) -> Iterator[int]:
     if address is None:
         with _loopback_only():
             # "local": a new Ray, even when a `ray start` cluster runs on this machine
-            ray.init(address="local", num_cpus=workers or os.cpu_count() or 1,
-                     include_dashboard=False, **options)
+            with _own_sigterm():
+                ray.init(address="local", num_cpus=workers or os.cpu_count() or 1,
+                         include_dashboard=False, **options)
             try:
                 yield int(ray.cluster_resources().get("CPU", 1))
             finally:
@@ -61,7 +64,8 @@ def ray_session(address: str | None, workers: int) -> Iterator[int]:
     # find it
     with _loopback_only() if _is_loopback(address) else nullcontext():
         try:
-            ray.init(address=address, **options)
+            with _own_sigterm():
+                ray.init(address=address, **options)
         except ConnectionError as err:
             hint = ("" if os.environ.get("RAY_AUTH_MODE") else
                     "; a cluster started with token authentication (Ray's default when "
@@ -73,6 +77,23 @@ def ray_session(address: str | None, workers: int) -> Iterator[int]:
             yield int(ray.cluster_resources().get("CPU", 1))
         finally:
             ray.shutdown()
+
+
+@contextmanager
+def _own_sigterm() -> Iterator[None]:
+    """Keep the SIGTERM handler this process had before ``ray.init``, which installs its own
+    (``sys.exit(signum)``): a search's handler says how to resume and exits 143, and Ray's
+    left it to end with 15 or 134 and no word (a review, stop 34).  The search's ``finally``
+    still shuts Ray down.  Outside the main thread nothing is changed."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _is_loopback(address: str) -> bool:
