@@ -178,3 +178,21 @@ def test_a_second_ctrl_c_after_the_first_ends_the_process_at_once() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60)
     assert (proc.returncode, proc.stdout, proc.stderr) == (130, "", "")
+
+
+def test_ctrl_c_before_a_command_handles_it_exits_130_without_a_traceback(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review (stop 34): Ctrl-C while a command's modules were still loading printed a
+    KeyboardInterrupt traceback of 20-40 lines."""
+    import curvecast.cli as cli
+
+    def interrupted(**kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "app", interrupted)
+    with pytest.raises(SystemExit) as exit_:
+        try:
+            cli.main()
+        except KeyboardInterrupt:
+            pytest.fail("the KeyboardInterrupt reached the caller (a traceback)")
+    assert exit_.value.code == 130

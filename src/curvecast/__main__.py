@@ -1,5 +1,10 @@
 """``python -m curvecast``: the ``curvecast`` command (as ``python -m curvecast.cli``)."""
 
-from curvecast.cli import main
+import sys
+
+try:  # Ctrl-C while the command's modules load: the shell's code, no traceback
+    from curvecast.cli import main
+except KeyboardInterrupt:
+    sys.exit(130)
 
 main()

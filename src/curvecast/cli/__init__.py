@@ -54,8 +54,8 @@ def main() -> None:
     number goes) are one ``error:`` line too, with exit code 2."""
     try:
         code = app(standalone_mode=False)
-    except typer.Abort:
-        sys.exit(130)
+    except (typer.Abort, KeyboardInterrupt):  # Ctrl-C before a command's own handler (while
+        sys.exit(130)  # its modules load): the shell's code, no traceback (a review, stop 34)
     except Exception as err:
         exit_code = getattr(err, "exit_code", None)
         if not hasattr(err, "format_message") or not isinstance(exit_code, int):
