@@ -109,7 +109,8 @@ def test_the_encoding_leaves_out_names_and_constants() -> None:
 
 def test_a_refit_keeps_the_studys_encoding_and_predicts_as_one_that_refits_every_link() -> None:
     cs = _late_jump(n=260)
-    values, configs = cs.values, cs.configs
+    values, configs = cs.values.copy(), cs.configs
+    values[:20] = values.min()  # runs stuck at chance: the values' origin stays where it is
     n_observed = np.where(np.arange(260) % 3 == 0, 10, 4)
     n_observed[200:] = 3  # the 60 added runs: observed for 3 epochs, so links to 4+ are kept
     query = np.full((4, 2), 0.45)

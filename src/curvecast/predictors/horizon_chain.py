@@ -295,9 +295,10 @@ class HorizonChain(Predictor):
                 complete), as it was.  The predictions are those of a fit without ``reuse``
                 (to rounding: a kept calibration was computed on its own, not along with a query)
                 — except that the configs' encoding is ``reuse``'s, learned earlier in the study
-                (see ``configs``), and so is the origin the values are measured from (their
-                worst values' level at the study's first fit, see ``_scale``) while the unit
-                stays the same: added rows do not move it, so the links can be kept.
+                (see ``configs``).  Nothing is kept when the unit or the origin the values are
+                measured from (their worst values' level, see ``_scale``) moved: the origin is
+                a function of the values alone, so a resumed study decides as an uninterrupted
+                one.
             configs: the curves' config table (used with ``config_rows``; None: the links see the
                 curves only): one row per curve in the same order, or, with ``config_ids``, a
                 table indexed by config id with (at least) a row for each.  Its encoding (which
@@ -337,10 +338,6 @@ class HorizonChain(Predictor):
         self.unit_, self.centre_ = 1.0, 0.0
         z = self._to_u(values)  # in units of 1 from 0, then scaled and centred
         self.unit_, self.centre_ = _scale(z[seen])
-        if (reuse is not None and hasattr(reuse, "u_") and reuse._settings() == self._settings()
-                and reuse.sign_ == self.sign_ and reuse.log_target_ == self.log_target_
-                and reuse.unit_ == self.unit_):
-            self.centre_ = reuse.centre_  # the study's origin, kept while its unit is
         self.u_ = np.where(seen, (z - self.centre_) / self.unit_, np.nan)
         self.best_ = np.fmax.accumulate(self.u_, axis=1)
         self.links_: dict[tuple[int, int, int], _Link | None] = {}
@@ -749,16 +746,15 @@ def _scale(u: NDArray[np.float64]) -> tuple[float, float]:
     epochs (stop 33; ``bench/unit_bulk.py`` measured the bulk's unit instead, which the
     held-out set did not support: docs/results-benchmark.md, History, stop 33).
 
-    The centre is the worst values' level, their :data:`ORIGIN_QUANTILE` quantile (a refit
-    that reuses the study's previous fit keeps that fit's centre while the unit stays, so a
-    study is measured from its first fit's worst values): the links' ``ridge`` draws each
-    intercept towards it, so a run is read as its gain over the worst runs, which the curves
-    themselves set.  A shift of the values (a loss in other units, on
-    the log scale; an accuracy less a baseline) moves the centre along and changes no
-    prediction; so does a level far from zero (a score of 1e9 ± 1e3),
-    which measured from 0 would make the links' ``[1, u, best]`` collinear to rounding.  Until
-    stop 34 the centre was 0 for values near zero, else their median, so a shift changed the
-    decisions (a review: 39 % more epochs for the same accuracies less 0.97)."""
+    The centre is the worst values' level, their :data:`ORIGIN_QUANTILE` quantile: the links'
+    ``ridge`` draws each intercept towards it, so a run is read as its gain over the worst runs,
+    which the curves themselves set.  A shift of the values (a loss in other units, on the log
+    scale; an accuracy less a baseline) moves the centre along and changes no prediction; so
+    does a level far from zero (a score of 1e9 ± 1e3), which measured from 0 would make the
+    links' ``[1, u, best]`` collinear to rounding.  The centre is a function of the values
+    alone (a resumed study decides as an uninterrupted one).  Until stop 34 it was 0 for values
+    near zero, else their median, so a shift changed the decisions (a review: 39 % more epochs
+    for the same accuracies less 0.97)."""
     finite = u[np.isfinite(u)]
     if not finite.size:
         return 1.0, 0.0
