@@ -295,3 +295,11 @@ def test_a_metric_named_with_dollars_is_drawn_as_written(tmp_path: Path) -> None
     ``acc $\\bad$`` failed the whole report with a ParseFatalException."""
     page = _complete_study_report(tmp_path, r"acc $\bad$", "maximize", ([0.5, 0.6], [0.4, 0.7]))
     assert r"acc $\bad$" in page and page.count("data:image/png;base64,") >= 2
+
+
+def test_a_study_of_one_trial_is_counted_in_the_singular(tmp_path: Path) -> None:
+    """A review (stop 34): "The 1 best of the 1 trials", "after 1 epochs", "1 epochs of full
+    training"."""
+    page = _complete_study_report(tmp_path, "val_acc", "maximize", ([0.5],))
+    assert "The one trial trained to the end with a finite final val_acc" in page
+    assert "after 1 epoch," in page and "1 epochs" not in page

@@ -95,7 +95,7 @@ def show(
     console.print(table)
     counts = dict(sorted(Counter(t.shown_state for t in trials).items()))  # as the rows say
     listed = ", ".join(f"{v} {k}" for k, v in counts.items())
-    console.print(f"{len(trials)} trials: {listed or 'none yet'}", highlight=False)
+    console.print(f"{counted(len(trials), 'trial')}: {listed or 'none yet'}", highlight=False)
     if "interrupted" in counts:
         console.print(f"{counted(counts['interrupted'], 'trial')} lost the process that trained "
                       f"{'it' if counts['interrupted'] == 1 else 'them'}: the next `curvecast "
@@ -129,7 +129,8 @@ def export(
         curves = db.to_curveset(study, epochs=info["settings"].get("epochs"))
     curves = _with_described_columns(curves, info["settings"].get("workload"))
     curves.save(out)
-    console.print(f"{curves.n_configs} trials x {curves.n_epochs} epochs -> {out}")
+    console.print(f"{counted(curves.n_configs, 'trial')} x {counted(curves.n_epochs, 'epoch')} "
+                  f"-> {out}")
     states = Counter(dict(curves.provenance.get("states") or {}).values())
     partial = {k: n for k, n in states.items() if k not in ("complete", "pending")}
     if partial:  # said, as the Optuna importer says what it leaves out

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from curvecast.curves import Direction
+from curvecast.curves.wording import counted
 from curvecast.report import _html
 from curvecast.report.prediction_plots import _pyplot
 from curvecast.report.study_figures import (
@@ -132,7 +133,7 @@ def write_study_report(info: dict[str, Any], trials: Sequence[StoredTrial], out:
     body = [*_intro(info, settings, metric, direction, epochs, delta), _html.cards(key_figures)]
     if best is not None:
         body.append(f"<h2>Best configuration</h2><p>Trial t{best.number}: {_html.esc(metric)} "
-                    f"<b>{_html.fmt(final_value(best))}</b> after {len(best.values)} epochs, test "
+                    f"<b>{_html.fmt(final_value(best))}</b> after {counted(len(best.values), 'epoch')}, test "
                     f"value <b>{_html.fmt(best.test_value)}</b>.</p><pre>"
                     f"{_html.esc(json.dumps(best.config, indent=1, default=str))}</pre>")
     body += _figure_sections(trials, metric, direction, epochs, delta, plt)
@@ -214,7 +215,7 @@ def _intro(info: Mapping[str, Any], settings: Mapping[str, Any], metric: str,
         f'<p class="muted">study <code>{_html.esc(info["study"])}</code> · metric '
         f"{_html.esc(metric)} ({direction.value}) · workload "
         f"{_html.esc(settings.get('workload', '?'))} · searcher "
-        f"{_html.esc(searcher)} · {stops} · {epochs} epochs of full training</p>",
+        f"{_html.esc(searcher)} · {stops} · {counted(epochs, 'epoch')} of full training</p>",
         f'<p class="muted"><code>{_html.esc(settings.get("command", ""))}</code></p>'
         if settings.get("command") else ""]
 
@@ -260,9 +261,10 @@ def _trial_sections(trials: Sequence[StoredTrial], ranked: Sequence[StoredTrial]
             "ended diverged, NaN or ±inf)" if diverged > 0 else "")
     body.append("<h2>Top configurations</h2>")
     if ranked:
-        body.append(f"<p class='muted'>The {min(TOP, len(ranked))} best of the {len(ranked)} "
-                    f"trials trained to the end with a finite final {_html.esc(metric)}, by "
-                    f"that value{left}.</p>")
+        shown = (f"The {min(TOP, len(ranked))} best of the {len(ranked)} trials" if len(ranked) > 1
+                 else "The one trial")
+        body.append(f"<p class='muted'>{shown} trained to the end with a finite final "
+                    f"{_html.esc(metric)}, by that value{left}.</p>")
         body.append(_top_table(ranked))
     elif diverged:
         body.append(f"<p>No trial trained to the end has a finite final {_html.esc(metric)}: "
