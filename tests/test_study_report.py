@@ -303,3 +303,18 @@ def test_a_study_of_one_trial_is_counted_in_the_singular(tmp_path: Path) -> None
     page = _complete_study_report(tmp_path, "val_acc", "maximize", ([0.5],))
     assert "The one trial trained to the end with a finite final val_acc" in page
     assert "after 1 epoch," in page and "1 epochs" not in page
+
+
+def test_long_text_values_keep_their_names(tmp_path: Path) -> None:
+    """A review (stop 34): a config of two long strings showed as ``<code>adamw_amsgrad_v2</code>
+    · <code>cosine_restarts</code>``, without the names that tell them apart."""
+    db = tmp_path / "d.db"
+    with Store(db) as store:
+        store.create_study("d", metric="val_acc", direction="maximize")
+        store.add_trial("d", {"optimizer": "adamw_amsgrad_v2", "scheduler": "cosine_restarts"})
+        store.record_value("d", 0, 1, 0.5)
+        store.set_state("d", 0, TrialState.COMPLETE)
+        info, trials = store.study_info("d"), store.trials("d")
+    page = write_study_report(info, trials, tmp_path / "r.html").read_text()
+    assert ("optimizer <code>adamw_amsgrad_v2</code> · scheduler <code>cosine_restarts</code>"
+            in page)

@@ -65,11 +65,13 @@ def _top_table(ranked: Sequence[StoredTrial]) -> str:
 
 
 def _config_html(config: Mapping[str, Any]) -> str:
-    """A config in one short line: long strings (a net) as code, numbers with 3 digits."""
+    """A config in one short line, each value after its name: long strings (a net) as code,
+    numbers with 3 digits."""
     parts = []
     for key, value in config.items():
-        if isinstance(value, str) and len(value) > 12:
-            parts.append(f"<code>{_html.esc(value)}</code>")
+        if isinstance(value, str) and len(value) > 12:  # named too (a review, stop 34: two
+            # long strings read as two values of nothing)
+            parts.append(f"{_html.esc(key)} <code>{_html.esc(value)}</code>")
         else:
             shown = _html.fmt(value, 3) if isinstance(value, float) else value
             parts.append(f"{_html.esc(key)} {_html.esc(shown)}")
