@@ -381,9 +381,10 @@ def _simulate_body(output: Mapping[str, Any], tmp: Path, name: str) -> str:
                              caption="mean ± standard error over orderings of the configs. "
                                      "speedup: epochs of full training ÷ epochs used; best kept: "
                                      "share of orderings in which the true best config was "
-                                     "trained to the end; regret: true best final value minus "
-                                     "that of the best config trained to the end (metric "
-                                     "units); epochs: epochs trained"))
+                                     "trained to the end; regret: how much worse the best "
+                                     "config trained to the end is than the true best, in the "
+                                     "metric's units (≥ 0, for a metric maximised or "
+                                     "minimised); epochs: epochs trained"))
     parts.append("<h2>Figures</h2>")
     parts.append(_figures([*plot_speedup_results(output, tmp, name),
                            *plot_anytime_regret([output], tmp, name)], name))
