@@ -422,11 +422,9 @@ def unused_columns_text(configs: Any, skip: Sequence[str] = ()) -> str:
 def nothing_to_learn(curves: CurveSet) -> bool:
     """Whether no observed value is finite and the data states no value for a diverged run: the
     diverged-value rule (the worst value seen) has nothing to go from, so there is nothing to
-    learn from or compare (``simulate`` and ``evaluate`` refuse such a set: :func:`fillable`)."""
-    import numpy as np
-
-    return curves.diverged_value is None and not np.isfinite(
-        curves.values[curves.observed]).any()
+    learn from or compare (``simulate`` and ``evaluate`` refuse such a set: :func:`fillable`;
+    a ``PredictiveStopper`` refuses such a prior by the same test)."""
+    return not math.isfinite(curves.diverged_fill)
 
 
 def fillable(curves: CurveSet, path: Path) -> CurveSet:
