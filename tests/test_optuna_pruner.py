@@ -700,3 +700,37 @@ def test_a_trial_the_user_prunes_after_its_last_step_is_not_the_best_so_far() ->
     # each beat the best so far and run to the end; 0.82 and 0.88 then trail 0.9
     assert [t.state.name for t in study.trials[7:]] == ["COMPLETE"] * 3 + ["PRUNED"] * 2
     assert study.best_trial.number == 9
+
+
+def test_failed_trials_teach_the_predictor_as_partial_curves() -> None:
+    """A trial that raised (out of memory at epoch 4) or returned NaN after its reports is
+    FAILED in Optuna; what it reported is still a partial curve the pruner learns from, and one
+    that failed after its last step does not count as complete."""
+    from curvecast.integrations.optuna import _StudyCurves
+
+    t = np.arange(1, 11)
+    rng = np.random.default_rng(5)
+    values = rng.uniform(0.5, 0.9, (10, 1)) * (1 - np.exp(-t[None, :] / 3))
+    study = optuna.create_study(direction="maximize", pruner=CurvecastPruner())
+    for i in range(6):
+        trial = study.ask()
+        for epoch, value in enumerate(values[i], start=1):
+            trial.report(float(value), step=epoch)
+        study.tell(trial, float(values[i, -1]))
+    raised = study.ask()  # fails after 4 epochs
+    for epoch in range(1, 5):
+        raised.report(float(values[6, epoch - 1]), step=epoch)
+    study.tell(raised, state=optuna.trial.TrialState.FAIL)
+    nan_end = study.ask()  # reports every step, then its objective returns NaN: FAILED
+    for epoch, value in enumerate(values[7], start=1):
+        nan_end.report(float(value), step=epoch)
+    study.tell(nan_end, float("nan"))
+    assert study.trials[7].state is optuna.trial.TrialState.FAIL
+    running = study.ask()
+    running.report(float(values[8, 0]), step=1)
+    frozen = study._storage.get_trial(running._trial_id)
+    history, judged = _StudyCurves((), None, with_configs=False).history(study, frozen)
+    assert history is not None and judged is not None
+    assert history.n_trials == 9
+    assert history.n_complete == 6
+    assert list(history.n_observed[6:8]) == [4, 9]

@@ -1,7 +1,7 @@
 """curvecast's predictive early stopping as an Optuna pruner (extra ``curvecast[optuna]``).
 
 :class:`CurvecastPruner` reads the intermediate values of the study's finished trials (from any
-Optuna storage) as curves — complete trials, and pruned ones as partial curves — and prunes a
+Optuna storage) as curves — complete trials, and pruned and failed ones as partial curves — and prunes a
 running trial by the paper's rule (:class:`curvecast.stopping.PredictiveStopper`): prune at step
 τ when ``P(final value worse than the best so far − δ) ≥ Δ``.  It works with
 ``direction="minimize"``.
@@ -117,6 +117,10 @@ ATTRS: dict[str, str] = {
 }
 _OLD_PREDICTED = "curvecast:predicted"  # the key before 0.1.0's readable ones
 _METRIC = "objective"
+#: The trials whose curves never change and teach the predictor: complete ones, and pruned and
+#: failed ones as partial curves up to their last report (a run that raised after reporting NaN,
+#: or ran out of memory at epoch 4, still says what its first epochs led to).
+_FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 
 
 class CurvecastPruner(BasePruner):
@@ -209,7 +213,7 @@ class CurvecastPruner(BasePruner):
         if not reported or max(reported) < self.n_warmup_steps:
             return False
         finished = study.get_trials(deepcopy=False,
-                                    states=(TrialState.COMPLETE, TrialState.PRUNED))
+                                    states=_FINISHED)
         with self._lock:
             stop, attrs = self._prune(study, trial, finished)
         if attrs:
@@ -321,7 +325,7 @@ class CurvecastPruner(BasePruner):
         if entry is not None and entry.storage is None and entry.study_id == study_id:
             if finished is None:
                 finished = study.get_trials(deepcopy=False,
-                                            states=(TrialState.COMPLETE, TrialState.PRUNED))
+                                            states=_FINISHED)
             if not entry.curves.built_from(finished):
                 entry = None
         if (entry is None or entry.study_id != study_id
@@ -408,7 +412,7 @@ class _CachedStudy:
 class _StudyCurves:
     """The study's finished trials as curvecast curves, cached across calls.
 
-    A finished trial (COMPLETE or PRUNED) never changes, so its row — curve, observed length and
+    A finished trial (COMPLETE, PRUNED or FAIL) never changes, so its row — curve, observed length and
     config — is built once; each call only looks at trials that finished since the last one.  The
     budget axis is the set of steps the complete trials reported, without the steps that no more
     than half of the complete trials that ran that far reported (:meth:`_majority_axis`: one
@@ -466,8 +470,9 @@ class _StudyCurves:
     def _add(self, trial: FrozenTrial, complete: bool) -> None:
         values = self.along(trial)
         if not complete and len(values) >= len(self._axis):
-            # pruned after its last step (by the user's own code: a size or latency limit): a
-            # pruned trial is not complete, so it neither sets the target nor counts as finished
+            # pruned after its last step (by the user's own code: a size or latency limit) or
+            # failed there (an objective that returned NaN or raised in its last evaluation): it
+            # is not complete, so it neither sets the target nor counts as finished
             values = values[: len(self._axis) - 1]
         if not values:
             return
@@ -518,7 +523,7 @@ class _StudyCurves:
         return majority_axis(self._step_counts, self._last_counts)
 
     def built_from(self, finished: list[FrozenTrial]) -> bool:
-        """Whether ``finished`` (a study's COMPLETE and PRUNED trials) holds every trial these
+        """Whether ``finished`` (a study's COMPLETE, PRUNED and FAIL trials) holds every trial these
         rows were built from, the same ones (storage id and start time)."""
         if len(finished) < self._n_finished:
             return False
@@ -545,7 +550,7 @@ class _StudyCurves:
                 finished: list[FrozenTrial] | None = None, *, key: str | None = None
                 ) -> tuple[History | None, Trial | None]:
         """The finished trials plus ``trial``'s partial curve, as curvecast sees them
-        (``finished``: the study's COMPLETE and PRUNED trials, read from the storage when
+        (``finished``: the study's COMPLETE, PRUNED and FAIL trials, read from the storage when
         not given; ``key``: the study's name in the stopper's caches, default its name).
 
         (None, None) when no complete trial has curves; (history, None) when ``trial``
@@ -553,7 +558,7 @@ class _StudyCurves:
         that finished since the last call (finished trials never change)."""
         if finished is None:
             finished = study.get_trials(deepcopy=False,
-                                        states=(TrialState.COMPLETE, TrialState.PRUNED))
+                                        states=_FINISHED)
         if len(finished) != self._n_finished:
             self._take(study, finished)
         if not self._has_complete:
