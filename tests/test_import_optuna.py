@@ -250,3 +250,38 @@ def test_a_storage_file_named_with_a_hash_is_read(tmp_path: Path) -> None:
     curves = curvecast.from_optuna(url, "st")
     assert curves.n_configs == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["runs#2.db"]
+
+
+def test_a_trial_pruned_after_its_last_step_is_imported_as_a_partial_curve(
+        tmp_path: Path) -> None:
+    """An objective that prunes a trial after its last report (a size limit checked at the end)
+    did not complete it: it must not become a complete curve (and the best run of a replay),
+    as the pruner does not count it either.  With --max-step below its last report it ran past
+    the window and is complete there."""
+    db = f"sqlite:///{tmp_path / 'late.db'}"
+    study = optuna.create_study(storage=db, study_name="s", direction="maximize")
+
+    def objective(trial: optuna.Trial) -> float:
+        a = trial.suggest_float("a", 0.3, 0.8)
+        if trial.number == 4:
+            a = 0.99  # the best curve, pruned by the objective after its last step
+        for s in range(1, 11):
+            trial.report(a * (1 - math.exp(-0.4 * s)), s)
+        if trial.number == 4:
+            raise optuna.TrialPruned()
+        return a * (1 - math.exp(-4.0))
+
+    study.optimize(objective, n_trials=8)
+    got = curvecast.from_optuna(db, "s")
+    assert got.epochs.tolist() == list(range(1, 11))
+    assert int(got.is_complete().sum()) == 7
+    assert got.n_observed()[got.row("t4")] == 9
+    assert got.provenance["cut_at_last_step"] == ["t4"]
+    windowed = curvecast.from_optuna(db, "s", max_step=10)
+    assert windowed.n_observed()[windowed.row("t4")] == 9  # nothing after step 10: still cut
+    short = curvecast.from_optuna(db, "s", max_step=6)
+    assert int(short.is_complete().sum()) == 8 and "cut_at_last_step" not in short.provenance
+    proc = curvecast_cli("data", "import", "optuna", db, "--study", "s", "--out",
+                         tmp_path / "late.parquet")
+    assert proc.returncode == 0, proc.stderr
+    assert "1 trial pruned or failed after reporting the last step (t4)" in proc.stderr

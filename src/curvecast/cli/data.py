@@ -208,6 +208,12 @@ def _saved(curves: CurveSet, source: str, out: Path, paper: bool = False) -> Non
         err_console.print(f"warning: {source}: step(s) {shown} left out of every curve: no more "
                           "than half of the complete trials that ran that far reported them",
                           markup=False, highlight=False)
+    unfinished = curves.provenance.get("cut_at_last_step") or []
+    if unfinished:
+        shown = ", ".join(map(str, unfinished[:5])) + (", …" if len(unfinished) > 5 else "")
+        err_console.print(f"note: {source}: {counted(len(unfinished), 'trial')} pruned or failed "
+                          f"after reporting the last step ({shown}) read as partial curves, one "
+                          "step short: they did not complete", markup=False, highlight=False)
     if ID_COLUMN_RENAMED in curves.configs.columns:
         err_console.print(f"note: {source}: the config column (hyperparameter) 'config_id' is "
                           f"named {ID_COLUMN_RENAMED!r}: 'config_id' names the runs' ids",

@@ -9,7 +9,9 @@ are ``t<number>``, as the pruner names trials.
 Which trials become curves:
 
 * complete trials: their curve (a complete trial that reported nothing is left out);
-* pruned trials: their partial curve (epochs after the pruning step unobserved);
+* pruned trials: their partial curve (epochs after the pruning step unobserved); one pruned
+  after it reported the last epoch (by the objective's own check) is not a complete run and
+  is read one epoch short (``cut_at_last_step`` in the provenance), as the pruner reads it;
 * failed trials: only when they reported a NaN or infinite value (a diverged run, counted as the
   worst value by curvecast's one rule); a trial that failed for another reason says nothing about
   its config and is left out;
@@ -181,6 +183,9 @@ def from_optuna(storage: str, study: str, *, metric: str | None = None,
                          for i, t in zip(ids, kept, strict=True)
                          for step, value in sorted(t.intermediate_values.items())
                          if step not in skip and (max_step is None or step <= max_step)])
+    cut = _cut_unfinished(long, [i for i, t in zip(ids, kept, strict=True)
+                                 if t.state is not TrialState.COMPLETE
+                                 and (max_step is None or max(t.intermediate_values) <= max_step)])
     if long.empty:
         raise CurveSetFormatError(f"{where}: no trial reported a step to import (at or before "
                                   f"--max-step {max_step}, and on the steps most complete "
@@ -193,6 +198,8 @@ def from_optuna(storage: str, study: str, *, metric: str | None = None,
         provenance["left_out_steps"] = [int(s) for s in extra]
     if max_step is not None:
         provenance["max_step"] = max_step
+    if cut:
+        provenance["cut_at_last_step"] = cut
     last = int(long["epoch"].max())
     ends = [max(t.intermediate_values) if max_step is None
             else min(max(t.intermediate_values), max_step)
@@ -205,6 +212,28 @@ def from_optuna(storage: str, study: str, *, metric: str | None = None,
     return CurveSet.from_long(long, configs, metric=name, direction=direction,
                               epochs=np.unique(long["epoch"].to_numpy()), provenance=provenance,
                               source=where)
+
+
+def _cut_unfinished(long: pd.DataFrame, unfinished: list[str]) -> list[str]:
+    """Drop, in place, the last epoch's row of each trial of ``unfinished`` (pruned or failed
+    ones that reported nothing after ``--max-step``) that reported the last epoch in ``long``,
+    and return their ids in ``unfinished``'s order.
+
+    Such a trial was stopped after its last report (by the objective's own check of a size or
+    latency limit, or an objective that failed in its final evaluation): it is not a complete
+    run, so it becomes a partial curve one epoch short of the end, as
+    :class:`~curvecast.integrations.optuna.CurvecastPruner` reads it, and never the best run of
+    a replay.  The last epoch is the last a complete trial reported (none: nothing is cut); a
+    trial with that one report is left as it is (a one-epoch axis)."""
+    finished = long.loc[~long["config_id"].isin(unfinished), "epoch"]
+    if finished.empty:
+        return []
+    last = int(finished.max())
+    at_last = (long["epoch"].eq(last) & long["config_id"].isin(unfinished)
+               & long["config_id"].map(long["config_id"].value_counts()).gt(1))
+    dropped = [i for i in unfinished if i in set(long.loc[at_last, "config_id"])]
+    long.drop(index=long.index[at_last], inplace=True)
+    return dropped
 
 
 def _row(trial: Any) -> dict[str, Any]:
