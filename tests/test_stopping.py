@@ -639,3 +639,8 @@ def test_a_history_that_cannot_hold_its_trials_is_refused_in_words() -> None:
     for bad in (np.array([5] * 12), np.array([-1] + [4] * 11)):
         with pytest.raises(ValueError, match=r"n_observed must be in 0\.\.4"):
             History(v, bad, ids, configs, np.arange(1, 5), "acc", Direction.MAXIMIZE)
+    # two rows under one id: its config lookup returned both rows, and a rule judged the pair
+    twice = [*ids[:11], "c3"]
+    with pytest.raises(ValueError, match="config ids must be unique .* got 'c3' twice"):
+        History(v, np.array([4] * 11 + [2]), twice, configs, np.arange(1, 5), "acc",
+                Direction.MAXIMIZE)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections import Counter
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -138,7 +139,7 @@ class History:
             trials first, then the others, each in the order they started).
         n_observed: shape ``(n_trials,)``, epochs observed per trial (a trial is complete when
             this equals ``n_epochs``).
-        config_ids: the trials' ids, in row order.
+        config_ids: the trials' ids, in row order, each once.
         configs: a config table indexed by config id with (at least) a row for every trial.
         epochs: shape ``(n_epochs,)``, the trained epochs of the budget axis.
         metric: the metric's name.
@@ -167,6 +168,10 @@ class History:
         if n_observed.shape != (values.shape[0],) or len(config_ids) != values.shape[0]:
             raise ValueError(f"{values.shape[0]} trials but n_observed has shape "
                              f"{n_observed.shape} and {len(config_ids)} config ids")
+        if len(set(config_ids)) != len(config_ids):
+            twice = next(i for i, n in Counter(config_ids).items() if n > 1)
+            raise ValueError(f"config ids must be unique (one row per trial), got {twice!r} "
+                             "twice")
         if n_observed.size and not 0 <= n_observed.min() <= n_observed.max() <= epochs.shape[0]:
             raise ValueError(f"n_observed must be in 0..{epochs.shape[0]} (the epochs), got "
                              f"{n_observed.min()}..{n_observed.max()}")
