@@ -136,6 +136,15 @@ BAD: list[tuple[str, str]] = [
      "--searcher hyperband stops runs itself, at its rungs: --stopper nope would not be used"),
     ("search --workload digits-metaqnn --trials 1 --epochs 1 --searcher fhyperband --stopper median",
      "--stopper median would not be used; leave --stopper out"),
+    ("search --workload digits-metaqnn --trials 1 --epochs 1 --stopper median --delta 0.9",
+     "--stopper median does not read --delta (the predictive rule's settings): leave it out, "
+     "or use --stopper predictive"),
+    ("search --workload digits-metaqnn --trials 1 --epochs 1 --stopper asha --explore 0.2 "
+     "--refit-every 3", "--stopper asha does not read --explore, --refit-every"),
+    ("search --workload digits-metaqnn --trials 1 --epochs 1 --searcher hyperband "
+     "--min-complete 7", "--searcher hyperband does not read --min-complete: leave it out"),
+    ("search --workload digits-metaqnn --trials 1 --epochs 1 --searcher fhyperband "
+     "--final-stretch 0.3", "--searcher fhyperband does not read --final-stretch"),
     ("search --workload digits-metaqnn --trials 1 --epochs 1 --stopper median --prior {dprior}",
      "--prior warm-starts the predictive stopper"),
     ("studies --storage sqlite:///missing.db", "missing.db: no such study database"),

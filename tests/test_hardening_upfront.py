@@ -133,18 +133,16 @@ def test_a_rerun_with_another_predictor_final_stretch_or_exploration_is_refused(
     chain = plan_search(SearchRequest(workload="digits-metaqnn", trials=3, epochs=2, workers=1))
     assert (chain.recorded["final_stretch"], chain.recorded["explore"]) == (0.2, 0.1)
     assert chain.recorded["explore_trials"] == 100  # stop 32: a rerun must give the same
-    # a user's review (stop 29): the median rule and ASHA read no Δ and no predictor, so a rerun
-    # that gives them other values (which do nothing) is not refused for it
+    # a user's review (stop 29): the median rule and ASHA read no Δ and no predictor, so they
+    # are not recorded; since stop 35 a value other than the default is refused up front as
+    # unused (it was accepted silently: the user meant a rule that was not running)
     for stopper in ("median", "asha"):
         plan = plan_search(SearchRequest(workload="digits-metaqnn", trials=3, epochs=2,
                                          workers=1, stopper=stopper))
         assert not {"delta", "predictor", "final_stretch", "explore"} & set(plan.recorded)
-        with Store(db) as store:
-            open_study(store, stopper, plan.workload, 2, 0, plan.recorded)
-            again = plan_search(SearchRequest(workload="digits-metaqnn", trials=3, epochs=2,
-                                              workers=1, stopper=stopper,
-                                              settings=Settings(delta=0.5)))
-            open_study(store, stopper, again.workload, 2, 0, again.recorded)
+        with pytest.raises(ValueError, match=f"--stopper {stopper} does not read --delta"):
+            plan_search(SearchRequest(workload="digits-metaqnn", trials=3, epochs=2, workers=1,
+                                      stopper=stopper, settings=Settings(delta=0.5)))
     # a review (stop 32): neither does Hyperband, which predicts nothing; f-Hyperband does
     plan = plan_search(SearchRequest(workload="digits-metaqnn", trials=3, epochs=2, workers=1,
                                      searcher="hyperband"))
@@ -271,7 +269,7 @@ def test_refit_every_is_compared_on_a_rerun_only_where_the_predictor_reads_it(
         tmp_path: Path) -> None:
     """A review (stop 34): a chain study rerun with another --refit-every was refused, though
     the chain learns from every report and never reads it; so was a Hyperband study rerun
-    without the --min-complete it never read."""
+    without the --min-complete it never read (since stop 35 refused up front as unused)."""
     from curvecast.registry import Settings
     from curvecast.registry.search_plan import SearchRequest, plan_search
 
@@ -288,15 +286,16 @@ def test_refit_every_is_compared_on_a_rerun_only_where_the_predictor_reads_it(
         for name, first, rerun, refused_with in (
                 ("chain", recorded("random", "chain", 10), recorded("random", "chain", 5), ""),
                 ("srm", recorded("random", "srm", 10), recorded("random", "srm", 5),
-                 "was started with --refit-every 10, not 5"),
-                ("hb", recorded("hyperband", "chain", 10, 50), recorded("hyperband", "chain", 3),
-                 "")):
+                 "was started with --refit-every 10, not 5")):
             open_study(store, name, DigitsMetaQNN(), 2, 1, first)
             if refused_with:
                 with pytest.raises(ValueError, match=refused_with):
                     open_study(store, name, DigitsMetaQNN(), 2, 1, rerun)
             else:
                 open_study(store, name, DigitsMetaQNN(), 2, 1, rerun)
+    for searcher in ("hyperband", "fhyperband"):  # no refit cadence: refused up front (stop 35)
+        with pytest.raises(ValueError, match=f"--searcher {searcher} does not read --refit-every"):
+            recorded(searcher, "chain", 3, 6)
 
 
 def test_an_epoch_budget_no_study_could_export_is_refused_before_training() -> None:

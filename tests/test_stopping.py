@@ -641,6 +641,6 @@ def test_a_history_that_cannot_hold_its_trials_is_refused_in_words() -> None:
             History(v, bad, ids, configs, np.arange(1, 5), "acc", Direction.MAXIMIZE)
     # two rows under one id: its config lookup returned both rows, and a rule judged the pair
     twice = [*ids[:11], "c3"]
-    with pytest.raises(ValueError, match="config ids must be unique .* got 'c3' twice"):
+    with pytest.raises(ValueError, match=r"config ids must be unique .* got 'c3' twice"):
         History(v, np.array([4] * 11 + [2]), twice, configs, np.arange(1, 5), "acc",
                 Direction.MAXIMIZE)

@@ -13,6 +13,10 @@ DELTA = 0.99
 #: Complete trials before the first stop (Optuna's ``MedianPruner`` waits for 5 too).
 MIN_COMPLETE = 5
 
+#: With a predictor fitted on complete curves only (an SRM): refit after this many further
+#: completions (the chain learns from every report and does not read it).
+REFIT_EVERY = 10
+
 #: The features of :class:`curvecast.predictors.HorizonChain`'s first link: the value, the best
 #: value so far and the last step (stop 25: chosen leave one data set out in the Optuna part of
 #: docs/results-benchmark.md; ``"last+best"`` before).

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from curvecast import registry
+from curvecast import defaults, registry
 from curvecast.cli._app import app
 from curvecast.cli._common import (
     ArcsineTargetOption,
@@ -78,7 +78,8 @@ def search_command(
     refit_every: Annotated[int, typer.Option(help="Refit a predictor fitted on complete curves "
                                                   "(srm, paper, …) every K completions (0: fit "
                                                   "once); chain and chain-kernel learn from "
-                                                  "every report and do not read it.")] = 10,
+                                                  "every report and do not read it.")] = (
+                                                  defaults.REFIT_EVERY),
     prior: Annotated[str | None, typer.Option(help="Recorded curves of the same workload and "
                                                    "metric to warm-start the predictor: a "
                                                    "Parquet file, or STORAGE#STUDY, a study in "

@@ -154,7 +154,7 @@ class CurvecastPruner(BasePruner):
     """
 
     def __init__(self, delta: float = defaults.DELTA, *, margin: float = 0.0, keep_top_k: int = 1,
-                 min_complete: int = defaults.MIN_COMPLETE, refit_every: int | None = 10,
+                 min_complete: int = defaults.MIN_COMPLETE, refit_every: int | None = defaults.REFIT_EVERY,
                  n_warmup_steps: int = 0, final_stretch: float | None = None,
                  explore: float | None = None,
                  explore_trials: int | None = defaults.EXPLORE_TRIALS,

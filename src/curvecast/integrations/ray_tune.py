@@ -135,7 +135,7 @@ class CurvecastScheduler(FIFOScheduler):
 
     def __init__(self, max_t: int, *, metric: str | None = None, mode: str | None = None,
                  delta: float = DEFAULT_DELTA, margin: float = 0.0, keep_top_k: int = 1,
-                 min_complete: int = defaults.MIN_COMPLETE, refit_every: int | None = 10,
+                 min_complete: int = defaults.MIN_COMPLETE, refit_every: int | None = defaults.REFIT_EVERY,
                  grace_period: int = 1, final_stretch: float | None = None,
                  explore: float | None = None,
                  explore_trials: int | None = defaults.EXPLORE_TRIALS,

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from curvecast import defaults
 from curvecast.curves import CurveSet
 from curvecast.curves.long import machine_memory
 from curvecast.registry import (
@@ -127,6 +128,7 @@ def plan_search(request: SearchRequest) -> SearchPlan:
             raise ValueError(f"--searcher fhyperband fits its rung predictors on --min-complete "
                              f"curves at a rung's end, at least {FHYPERBAND_MIN_CURVES}, got "
                              f"{min_complete}")
+    _refuse_unread(r)
     if r.searcher in PROMOTING:
         if r.stopper != "predictive":  # the option's default: given or not, it is not used
             raise ValueError(f"--searcher {r.searcher} stops runs itself, at its rungs: "
@@ -229,6 +231,42 @@ def curves_digest(curves: CurveSet) -> str:
         digest.update(np.ascontiguousarray(array).tobytes())
     digest.update("\0".join(map(str, curves.config_ids)).encode())
     return digest.hexdigest()
+
+
+#: The predictive rule's options of ``curvecast search``, by setting name.
+_PREDICTIVE_OPTIONS = {"delta": "--delta", "predictor": "--predictor",
+                       "final_stretch": "--final-stretch", "explore": "--explore",
+                       "explore_trials": "--explore-trials", "refit_every": "--refit-every"}
+
+
+def _refuse_unread(r: SearchRequest) -> None:
+    """Refuse options given values other than their defaults that the search's rule never reads
+    (``--stopper median --delta 0.9``: the user meant a rule that is not running).
+
+    Raises:
+        ValueError: naming the options and the rule.
+    """
+    s, plain = r.settings, Settings()
+    if r.searcher == "hyperband":
+        reads, rule = set(), "--searcher hyperband"
+    elif r.searcher == "fhyperband":  # it fits its rung predictors at every rung
+        reads, rule = {"delta", "predictor"}, "--searcher fhyperband"
+    elif STOPPERS.get(r.stopper, STOPPERS["never"]).uses_predictor:
+        return
+    else:
+        reads, rule = set(), f"--stopper {r.stopper}"
+    # refit_every: the library's default (None) or the CLI's (defaults.REFIT_EVERY) is not given
+    unset = {**{n: (getattr(plain, n),) for n in _PREDICTIVE_OPTIONS},
+             "refit_every": (None, defaults.REFIT_EVERY)}
+    given = {name: option for name, option in _PREDICTIVE_OPTIONS.items() if name not in reads
+             and getattr(s, name) not in unset[name]}
+    if r.searcher == "hyperband" and s.min_complete is not None:
+        given["min_complete"] = "--min-complete"  # Hyperband waits for no complete trial
+    if given:
+        whose = "" if "min_complete" in given else " (the predictive rule's settings)"
+        raise ValueError(f"{rule} does not read {', '.join(given.values())}{whose}: leave "
+                         f"{'it' if len(given) == 1 else 'them'} out"
+                         + ("" if r.searcher in PROMOTING else ", or use --stopper predictive"))
 
 
 def _recorded(r: SearchRequest, min_complete: int, stop: Any) -> dict[str, Any]:
