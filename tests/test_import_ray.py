@@ -176,6 +176,31 @@ def test_a_restarted_trial_keeps_its_last_run(tmp_path: Path) -> None:
     assert got.config_ids == ["abc"] and got.values.tolist() == [[0.1, 0.25, 0.35, 0.45]]
 
 
+@pytest.mark.parametrize("restarts", [1, 2])
+def test_a_trial_that_failed_then_finished_on_a_retry_is_kept(tmp_path: Path,
+                                                               restarts: int) -> None:
+    """A review (stop 35): with Ray's retries (``FailureConfig(max_failures=k)``) a trial that
+    failed once and then finished keeps its ``error.txt``; the import left it out as errored,
+    the best run included.  Ray writes one ``Failure # n`` per failure and each attempt's
+    first report has ``iterations_since_restore`` 1 (as Ray 2.x writes them)."""
+    trial = tmp_path / "exp" / "trial_0"
+    trial.mkdir(parents=True)
+    (trial / "params.json").write_text('{"lr": 0.1}')
+    attempts = [[(1, 0.1), (2, 0.2)]] * restarts + [[(1, 0.1), (2, 0.2), (3, 0.3)]]
+    (trial / "result.json").write_text("".join(
+        f'{{"acc": {v}, "training_iteration": {e}, "iterations_since_restore": {e}}}\n'
+        for run in attempts for e, v in run))
+    failures = "".join(f"Failure # {n} (occurred at 2026-12-03_12-03-44)\nTraceback …\n"
+                       for n in range(1, restarts + 1))
+    (trial / "error.txt").write_text(failures)
+    got = curvecast.from_ray(tmp_path / "exp", "acc", "max")
+    assert got.values.tolist() == [[0.1, 0.2, 0.3]] and got.provenance["left_out"]["errored"] == 0
+    # the last attempt failed too: errored, left out (it reported no NaN)
+    (trial / "error.txt").write_text(failures + f"Failure # {restarts + 1} (occurred at x)\n")
+    with pytest.raises(CurveSetFormatError, match="'errored': 1"):
+        curvecast.from_ray(tmp_path / "exp", "acc", "max")
+
+
 def test_malformed_results_and_left_out_trials_are_named(tmp_path: Path) -> None:
     """A result line that is not an object and config names that collide are refused naming
     the file; trials left out are said on stderr, not only in the file's provenance."""

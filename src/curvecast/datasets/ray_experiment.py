@@ -8,8 +8,10 @@ value; ``time_this_iter_s`` the seconds of that epoch.  Nested configs and resul
 with ``/`` (``{"opt": {"lr": 0.1}}`` → ``opt/lr``), as Tune names them in ``progress.csv``.
 
 As for Optuna studies: a trial stopped early (by a scheduler) is a partial curve; a trial that
-errored (``error.txt``) is kept only when it reported a NaN or infinite value (a diverged run); a
-trial that reported nothing is left out.  Config ids are the Tune trial ids.  A trial restarted
+errored (``error.txt``) is kept only when it reported a NaN or infinite value (a diverged run) or
+was restarted after its last failure (Ray's retries: more attempts, counted by
+``iterations_since_restore`` 1, than ``Failure #`` entries); a trial that reported nothing is
+left out.  Config ids are the Tune trial ids.  A trial restarted
 after a failure reports epochs again: from the first repeated epoch on, the later run's reports
 replace the earlier ones (as :class:`~curvecast.integrations.ray_tune.CurvecastScheduler` does);
 the provenance counts the reports so replaced (``replaced_reports``).  A ``result.json`` whose
@@ -91,6 +93,32 @@ def _from_json_lines(path: Path, metric: str) -> tuple[list[Report], int]:
         reports.append((int(epoch), _number(result[metric], where, metric),
                         _number(result.get(_SECONDS), where, _SECONDS)))
     return reports, 0
+
+
+_RESTORED = "iterations_since_restore"
+
+
+def _recovered(folder: Path) -> bool:
+    """Whether the trial in ``folder``, which failed (``error.txt``), was restarted after its
+    last failure: Ray (``FailureConfig(max_failures=k)``, ``Tuner.restore(restart_errored=True)``)
+    writes one ``Failure # n`` entry per failure, and each attempt's first report has
+    ``iterations_since_restore`` 1, so more attempts than failures mean the last attempt did
+    not fail.  False when the reports do not say (no such field)."""
+    failures = max(1, sum(line.startswith("Failure # ")
+                          for line in _text(folder / "error.txt").splitlines()))
+    attempts = 0
+    source = folder / "result.json"
+    if source.is_file():
+        for line in _text(source).splitlines():
+            try:
+                result = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a cut-off last line (refused or counted where the reports are read)
+            attempts += isinstance(result, dict) and result.get(_RESTORED) == 1
+    elif (folder / "progress.csv").is_file() and _RESTORED in read_columns(folder / "progress.csv"):
+        _, (numbers, seen) = read_table(folder / "progress.csv", [_RESTORED])
+        attempts = int((seen[:, 0] & (numbers[:, 0] == 1)).sum())
+    return attempts > failures
 
 
 def _reported(folders: list[Path]) -> list[str]:
@@ -195,7 +223,7 @@ def from_ray(experiment: str | Path, metric: str, direction: Direction | str) ->
     for folder in folders:
         trial_id, config, reports, restarts, cut = _trial(folder, metric)
         truncated += cut
-        errored = (folder / "error.txt").is_file()
+        errored = (folder / "error.txt").is_file() and not _recovered(folder)
         if not reports:
             left_out["no_reports"] += 1
             continue
