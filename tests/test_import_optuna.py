@@ -285,3 +285,46 @@ def test_a_trial_pruned_after_its_last_step_is_imported_as_a_partial_curve(
                          tmp_path / "late.parquet")
     assert proc.returncode == 0, proc.stderr
     assert "1 trial pruned or failed after reporting the last step (t4)" in proc.stderr
+
+
+def test_skipped_steps_are_imported_as_the_pruner_reads_them(tmp_path: Path) -> None:
+    """A review (stop 35): a trial that skipped one evaluation, or evaluated every other
+    epoch, was imported with the worst value of the study at each skipped step (a 'diverged'
+    report), a saw-tooth curve a warm-started predictor was then fitted on, while the pruner
+    interpolated the same steps."""
+    from curvecast.integrations.optuna import _StudyCurves
+
+    db = f"sqlite:///{tmp_path / 'gaps.db'}"
+    study = optuna.create_study(storage=db, study_name="g", direction="maximize",
+                                sampler=optuna.samplers.RandomSampler(seed=0))
+
+    def objective(trial: optuna.Trial) -> float:
+        x = trial.suggest_float("x", 0.2, 1.0)
+        curve = [x * (1 - math.exp(-e / 4)) for e in range(1, 21)]
+        for e, v in enumerate(curve, 1):
+            if (trial.number == 2 and e == 7) or (trial.number == 3 and e % 2 == 1) \
+                    or (trial.number == 4 and e not in (1, 2, 10, 20)):
+                continue
+            trial.report(v, e)
+        return curve[-1]
+
+    study.optimize(objective, n_trials=8)
+    got = curvecast.from_optuna(db, "g")
+    assert not got.diverged().any()
+    assert got.provenance["filled_steps"] == {"trials": 2, "steps": 11}
+    assert got.provenance["sparse_reports_left_out"] == {"trials": 1, "steps": 2}
+    running = study.ask()
+    running.report(0.1, 1)
+    curves = _StudyCurves((), None, with_configs=False)
+    history, _ = curves.history(study, study._storage.get_trial(running._trial_id))
+    assert history is not None
+    for row in range(8):
+        k = int(got.n_observed()[row])
+        assert k == int(history.n_observed[row])
+        np.testing.assert_allclose(got.values[row, :k], history.values[row, :k])
+    proc = curvecast_cli("data", "import", "optuna", db, "--study", "g", "--out",
+                         tmp_path / "g.parquet")
+    assert proc.returncode == 0, proc.stderr
+    assert "2 trials skipped steps the others report: 11 steps interpolated" in proc.stderr
+    assert "1 trial reported fewer than half the steps" in proc.stderr
+    assert "diverged" not in proc.stderr

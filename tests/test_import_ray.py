@@ -201,6 +201,29 @@ def test_a_trial_that_failed_then_finished_on_a_retry_is_kept(tmp_path: Path,
         curvecast.from_ray(tmp_path / "exp", "acc", "max")
 
 
+def test_a_skipped_epoch_is_interpolated_not_read_as_diverged(tmp_path: Path) -> None:
+    """A review (stop 35): a trial without the metric at one iteration was imported with the
+    experiment's worst value there (a 'diverged' report); the gap is now interpolated, and a
+    trial that reported too few epochs is read up to its first gap."""
+    root = tmp_path / "exp"
+    curves = {"a": {e: 0.05 * e for e in range(1, 11)},
+              "b": {e: 0.05 * e for e in range(1, 11) if e != 5},
+              "c": {e: 0.04 * e for e in (1, 2, 10)}}
+    for name, reports in curves.items():
+        (root / name).mkdir(parents=True)
+        (root / name / "params.json").write_text('{"lr": 0.1}')
+        (root / name / "result.json").write_text("".join(
+            f'{{"acc": {v}, "training_iteration": {e}, "time_this_iter_s": 2.0}}\n'
+            for e, v in reports.items()))
+    got = curvecast.from_ray(root, "acc", "max")
+    assert not got.diverged().any()
+    np.testing.assert_allclose(got.values[1], 0.05 * np.arange(1, 11))
+    assert got.n_observed().tolist() == [10, 10, 2]
+    assert got.provenance["filled_steps"] == {"trials": 1, "steps": 1}
+    assert got.provenance["sparse_reports_left_out"] == {"trials": 1, "steps": 1}
+    assert np.isnan(got.seconds[1, 4]) and got.seconds[1, 3] == 2.0
+
+
 def test_malformed_results_and_left_out_trials_are_named(tmp_path: Path) -> None:
     """A result line that is not an object and config names that collide are refused naming
     the file; trials left out are said on stderr, not only in the file's provenance."""

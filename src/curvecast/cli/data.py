@@ -208,6 +208,18 @@ def _saved(curves: CurveSet, source: str, out: Path, paper: bool = False) -> Non
         err_console.print(f"warning: {source}: step(s) {shown} left out of every curve: no more "
                           "than half of the complete trials that ran that far reported them",
                           markup=False, highlight=False)
+    filled = curves.provenance.get("filled_steps")
+    if isinstance(filled, dict):
+        err_console.print(f"note: {source}: {counted(filled['trials'], 'trial')} skipped steps "
+                          f"the others report: {counted(filled['steps'], 'step')} interpolated "
+                          "between their reports", markup=False,
+                          highlight=False)
+    sparse = curves.provenance.get("sparse_reports_left_out")
+    if isinstance(sparse, dict):
+        err_console.print(f"warning: {source}: {counted(sparse['trials'], 'trial')} reported "
+                          "fewer than half the steps up to their last: each is read up to its "
+                          f"first gap ({counted(sparse['steps'], 'later report')} left out)",
+                          markup=False, highlight=False)
     unfinished = curves.provenance.get("cut_at_last_step") or []
     if unfinished:
         shown = ", ".join(map(str, unfinished[:5])) + (", …" if len(unfinished) > 5 else "")

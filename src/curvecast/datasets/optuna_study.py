@@ -17,6 +17,12 @@ Which trials become curves:
   its config and is left out;
 * running and waiting trials are left out.
 
+A trial that skipped steps others report (an evaluation every other epoch, one evaluation
+missed) is read as :class:`~curvecast.integrations.optuna.CurvecastPruner` reads it: the
+skipped steps interpolated between its reports (``filled_steps`` in the provenance), or, when it
+reported fewer than half the steps up to its last, up to its first gap
+(``sparse_reports_left_out``); a skipped step is never read as a diverged report.
+
 The epochs are the steps most complete trials report (as the pruner reads them): a step that no
 more than half of the complete trials that ran that far reported (one trial's extra report at
 step 11 of 10, or at step 0) is left out of every curve and named in the provenance
@@ -30,6 +36,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +47,7 @@ from curvecast.curves import CurveSet, CurveSetFormatError, Direction
 from curvecast.datasets.config_rows import config_row
 from curvecast.datasets.import_warnings import warns_of_what_it_read
 from curvecast.datasets.priors import UNNAMED_METRIC
-from curvecast.datasets.step_axis import majority_axis_of
+from curvecast.datasets.step_axis import along_axis, gap_counts, majority_axis_of
 
 __all__ = ["from_optuna", "redact"]
 
@@ -179,10 +186,14 @@ def from_optuna(storage: str, study: str, *, metric: str | None = None,
     complete = [t.intermediate_values.keys() for t in kept if t.state is TrialState.COMPLETE]
     _, extra = majority_axis_of(complete) if complete else ((), ())
     skip = set(extra)
-    long = pd.DataFrame([{"config_id": i, "epoch": int(step), "value": float(value)}
-                         for i, t in zip(ids, kept, strict=True)
-                         for step, value in sorted(t.intermediate_values.items())
-                         if step not in skip and (max_step is None or step <= max_step)])
+    axis = sorted({step for t in kept for step in t.intermediate_values
+                   if step not in skip and (max_step is None or step <= max_step)})
+    rows, filled, sparse = [], Counter[str](), Counter[str]()
+    for i, t in zip(ids, kept, strict=True):  # as the pruner reads them: gaps interpolated
+        values, filled[i], sparse[i] = along_axis(axis, t.intermediate_values)
+        rows += [{"config_id": i, "epoch": int(step), "value": value}
+                 for step, value in zip(axis, values, strict=False)]
+    long = pd.DataFrame(rows)
     cut = _cut_unfinished(long, [i for i, t in zip(ids, kept, strict=True)
                                  if t.state is not TrialState.COMPLETE
                                  and (max_step is None or max(t.intermediate_values) <= max_step)])
@@ -200,6 +211,7 @@ def from_optuna(storage: str, study: str, *, metric: str | None = None,
         provenance["max_step"] = max_step
     if cut:
         provenance["cut_at_last_step"] = cut
+    provenance.update(gap_counts(filled, sparse))
     last = int(long["epoch"].max())
     ends = [max(t.intermediate_values) if max_step is None
             else min(max(t.intermediate_values), max_step)

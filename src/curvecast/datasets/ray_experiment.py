@@ -11,7 +11,11 @@ As for Optuna studies: a trial stopped early (by a scheduler) is a partial curve
 errored (``error.txt``) is kept only when it reported a NaN or infinite value (a diverged run) or
 was restarted after its last failure (Ray's retries: more attempts, counted by
 ``iterations_since_restore`` 1, than ``Failure #`` entries); a trial that reported nothing is
-left out.  Config ids are the Tune trial ids.  A trial restarted
+left out.  A trial that skipped epochs others report is read as the Optuna importer reads one
+(:func:`~curvecast.datasets.step_axis.along_axis`): the skipped epochs interpolated between its
+reports (``filled_steps`` in the provenance), or up to its first gap when it reported fewer
+than half the epochs up to its last (``sparse_reports_left_out``); a skipped epoch is never read
+as a diverged report.  Config ids are the Tune trial ids.  A trial restarted
 after a failure reports epochs again: from the first repeated epoch on, the later run's reports
 replace the earlier ones (as :class:`~curvecast.integrations.ray_tune.CurvecastScheduler` does);
 the provenance counts the reports so replaced (``replaced_reports``).  A ``result.json`` whose
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +37,7 @@ import pandas as pd
 from curvecast.curves import CurveSet, CurveSetFormatError, Direction
 from curvecast.datasets.config_rows import config_row, flatten
 from curvecast.datasets.import_warnings import warns_of_what_it_read
+from curvecast.datasets.step_axis import along_axis, gap_counts
 from curvecast.datasets.table_io import cell, read_columns, read_table
 
 __all__ = ["from_ray"]
@@ -217,7 +223,9 @@ def from_ray(experiment: str | Path, metric: str, direction: Direction | str) ->
     folders = sorted({p.parent for p in root.rglob("params.json")})
     if not folders:
         raise CurveSetFormatError(f"{root}: no Ray Tune trial folder (none holds params.json)")
-    rows, configs, ids = [], [], []
+    configs: list[dict[str, Any]] = []
+    ids: list[str] = []
+    by_trial: list[tuple[str, dict[int, tuple[float, float]]]] = []
     left_out = {"no_reports": 0, "errored": 0}
     replaced = truncated = 0
     for folder in folders:
@@ -235,8 +243,7 @@ def from_ray(experiment: str | Path, metric: str, direction: Direction | str) ->
         replaced += restarts
         ids.append(trial_id)
         configs.append(config)
-        rows += [{"config_id": trial_id, "epoch": e, "value": v, "seconds": s}
-                 for e, v, s in reports]
+        by_trial.append((trial_id, {e: (v, s) for e, v, s in reports}))
     if not ids:
         reported = _reported(folders)
         named = ("" if metric in reported or not reported else
@@ -244,10 +251,19 @@ def from_ray(experiment: str | Path, metric: str, direction: Direction | str) ->
                  f"{' …' if len(reported) > 20 else ''}")
         raise CurveSetFormatError(f"{root}: no trial reported {metric!r} with {_EPOCH} "
                                   f"({len(folders)} trial folders; left out: {left_out}){named}")
+    axis = sorted({e for _, reports_at in by_trial for e in reports_at})
+    rows, filled, sparse = [], Counter[str](), Counter[str]()
+    for trial_id, reports_at in by_trial:  # skipped epochs interpolated (along_axis)
+        values, filled[trial_id], sparse[trial_id] = along_axis(
+            axis, {e: v for e, (v, _) in reports_at.items()})
+        rows += [{"config_id": trial_id, "epoch": e, "value": v,
+                  "seconds": reports_at.get(e, (math.nan, math.nan))[1]}
+                 for e, v in zip(axis, values, strict=False)]
     long = pd.DataFrame(rows)
-    provenance = {"importer": "ray", "experiment": str(root), "trials": len(ids),
-                  "left_out": left_out, "replaced_reports": replaced,
-                  "truncated_lines": truncated}
+    provenance: dict[str, Any] = {"importer": "ray", "experiment": str(root), "trials": len(ids),
+                                  "left_out": left_out, "replaced_reports": replaced,
+                                  "truncated_lines": truncated}
+    provenance.update(gap_counts(filled, sparse))
     return CurveSet.from_long(long, pd.DataFrame(configs, index=pd.Index(ids, name="config_id")),
                               metric=metric, direction=direction, provenance=provenance,
                               source=str(root))

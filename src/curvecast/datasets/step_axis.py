@@ -2,13 +2,17 @@
 
 One trial that also reports step 0 (the untrained network), or an extra evaluation between two
 others, would otherwise put a step on the axis that every other trial lacks, and every other
-curve would be cut short there.  Used by the Optuna importer and the Optuna pruner alike.
+curve would be cut short there.  A trial's values along the axis (:func:`along_axis`: skipped
+steps interpolated) are read the same way.  Used by the Optuna importer and the Optuna pruner
+alike.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
 
 
 def majority_axis(step_counts: Mapping[int, int], last_counts: Mapping[int, int]
@@ -46,3 +50,53 @@ def majority_axis_of(reported: Iterable[Iterable[int]]) -> tuple[tuple[int, ...]
         step_counts.update(seen)
         last_counts[max(seen)] += 1
     return majority_axis(step_counts, last_counts)
+
+
+def along_axis(axis: Sequence[int], reported: Mapping[int, float]
+               ) -> tuple[list[float], int, int]:
+    """A trial's values along the budget ``axis`` (steps) up to the last axis step it
+    ``reported``, the number of axis steps filled, and the number of reported ones left out.
+
+    A step it skipped between two it reported is interpolated linearly in the step number (the
+    earlier value is carried when either neighbour is NaN or ±inf); steps before its first
+    report take that report.  A trial that reported fewer than half the axis steps up to its last
+    report is read up to its first gap instead: filling would be mostly invention."""
+    where = [i for i, step in enumerate(axis) if step in reported]
+    if not where:
+        return [], 0, 0
+    n = where[-1] + 1
+    if len(where) == n:  # no gap: the common case
+        return [float(reported[step]) for step in axis[:n]], 0, 0
+    if 2 * len(where) < n:
+        prefix = []
+        for step in axis:
+            if step not in reported:
+                break
+            prefix.append(float(reported[step]))
+        return prefix, 0, len(where) - len(prefix)
+    steps = np.asarray(axis[:n], dtype=float)
+    known = np.asarray(where)
+    values = np.array([float(reported[axis[i]]) for i in where])
+    out = np.interp(steps, steps[known], values)  # NaN where a neighbour is not finite
+    after = np.searchsorted(known, np.arange(n))  # the first report at or after each step
+    for i in np.flatnonzero(~np.isin(np.arange(n), known)):
+        before = after[i] - 1
+        if before < 0:
+            out[i] = values[0]
+        elif not (np.isfinite(values[before]) and np.isfinite(values[after[i]])):
+            out[i] = values[before]
+    return out.tolist(), n - len(where), 0
+
+
+def gap_counts(filled: Mapping[str, int], sparse: Mapping[str, int]
+               ) -> dict[str, dict[str, int]]:
+    """The provenance entries of an import's gaps: ``filled_steps`` (trials whose skipped steps
+    were interpolated, and how many steps) and ``sparse_reports_left_out`` (trials read up to
+    their first gap, and how many reports that left out), each only when there are any;
+    ``filled`` and ``sparse``: per trial, :func:`along_axis`'s counts."""
+    out = {}
+    for key, counts in (("filled_steps", filled), ("sparse_reports_left_out", sparse)):
+        if any(counts.values()):
+            out[key] = {"trials": sum(n > 0 for n in counts.values()),
+                        "steps": sum(counts.values())}
+    return out

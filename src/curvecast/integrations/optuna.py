@@ -100,7 +100,7 @@ from curvecast.curves import CurveSet, Direction
 from curvecast.curves.wording import counted
 from curvecast.datasets.config_rows import config_row
 from curvecast.datasets.priors import check_prior_metric
-from curvecast.datasets.step_axis import majority_axis
+from curvecast.datasets.step_axis import along_axis, majority_axis
 from curvecast.predictors import Predictor
 from curvecast.stopping import History, PredictiveStopper, Trial, check_count
 
@@ -533,8 +533,9 @@ class _StudyCurves:
 
     def along(self, trial: FrozenTrial) -> list[float]:
         """``trial``'s values along the axis up to the last axis step it reported (see
-        :func:`_along`), noting the first trial whose steps were filled or left out."""
-        values, filled, left = _along(self._axis, trial.intermediate_values)
+        :func:`~curvecast.datasets.step_axis.along_axis`), noting the first trial whose steps
+        were filled or left out."""
+        values, filled, left = along_axis(self._axis, trial.intermediate_values)
         if filled and self.filled is None:
             self.filled = (trial.number, filled)
         if left and self.sparse is None:
@@ -643,41 +644,6 @@ class _StudyCurves:
         if self.columns is not None:
             configs = configs[[c for c in configs.columns if c in set(self.columns)]]
         return configs
-
-
-def _along(axis: Sequence[int], reported: dict[int, float]) -> tuple[list[float], int, int]:
-    """A trial's values along the budget ``axis`` (steps) up to the last axis step it
-    ``reported``, the number of axis steps filled, and the number of reported ones left out.
-
-    A step it skipped between two it reported is interpolated linearly in the step number (the
-    earlier value is carried when either neighbour is NaN or ±inf); steps before its first
-    report take that report.  A trial that reported fewer than half the axis steps up to its last
-    report is read up to its first gap instead: filling would be mostly invention."""
-    where = [i for i, step in enumerate(axis) if step in reported]
-    if not where:
-        return [], 0, 0
-    n = where[-1] + 1
-    if len(where) == n:  # no gap: the common case
-        return [float(reported[step]) for step in axis[:n]], 0, 0
-    if 2 * len(where) < n:
-        prefix = []
-        for step in axis:
-            if step not in reported:
-                break
-            prefix.append(float(reported[step]))
-        return prefix, 0, len(where) - len(prefix)
-    steps = np.asarray(axis[:n], dtype=float)
-    known = np.asarray(where)
-    values = np.array([float(reported[axis[i]]) for i in where])
-    out = np.interp(steps, steps[known], values)  # NaN where a neighbour is not finite
-    after = np.searchsorted(known, np.arange(n))  # the first report at or after each step
-    for i in np.flatnonzero(~np.isin(np.arange(n), known)):
-        before = after[i] - 1
-        if before < 0:
-            out[i] = values[0]
-        elif not (np.isfinite(values[before]) and np.isfinite(values[after[i]])):
-            out[i] = values[before]
-    return out.tolist(), n - len(where), 0
 
 
 def _stamp(trial: FrozenTrial) -> tuple[int, Any]:
