@@ -734,3 +734,14 @@ def test_failed_trials_teach_the_predictor_as_partial_curves() -> None:
     assert history.n_trials == 9
     assert history.n_complete == 6
     assert list(history.n_observed[6:8]) == [4, 9]
+
+
+def test_a_step_beyond_int64_is_refused_in_words() -> None:
+    """A review (stop 35): steps of 2**63 or more (Optuna's in-memory storage takes them) hit
+    numpy's OverflowError deep inside the pruner."""
+    study = optuna.create_study(direction="maximize", pruner=CurvecastPruner())
+    trial = study.ask()
+    trial.report(0.5, step=2**63 + 1)
+    with pytest.raises(ValueError, match=r"reported at step 9223372036854775809; steps are "
+                                         r"epochs, at most 9223372036854775807"):
+        trial.should_prune()

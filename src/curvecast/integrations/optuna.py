@@ -121,6 +121,8 @@ _METRIC = "objective"
 #: failed ones as partial curves up to their last report (a run that raised after reporting NaN,
 #: or ran out of memory at epoch 4, still says what its first epochs led to).
 _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+#: The largest step the pruner reads (numpy's int64; Optuna's in-memory storage takes more).
+_LAST_STEP = int(np.iinfo(np.int64).max)
 
 
 class CurvecastPruner(BasePruner):
@@ -212,6 +214,9 @@ class CurvecastPruner(BasePruner):
         reported = trial.intermediate_values
         if not reported or max(reported) < self.n_warmup_steps:
             return False
+        if max(reported) > _LAST_STEP or min(reported) < -_LAST_STEP - 1:
+            raise ValueError(f"CurvecastPruner: trial {trial.number} reported at step "
+                             f"{max(reported, key=abs)}; steps are epochs, at most {_LAST_STEP}")
         finished = study.get_trials(deepcopy=False,
                                     states=_FINISHED)
         with self._lock:
