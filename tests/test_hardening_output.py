@@ -563,3 +563,17 @@ def test_values_in_tiny_units_are_not_printed_as_zero(tmp_path: Path) -> None:
     run("report", out, "--out", tmp_path / "tiny.html")
     html = (tmp_path / "tiny.html").read_text()
     assert f"{regret['mean']:.3g} ± {regret['stderr']:.3g}" in html
+
+
+def test_studies_lists_a_long_study_name_whole(tmp_path: Path) -> None:
+    """A review (stop 34): the `studies` table cut a long study name to 'exp-…', the name a
+    user then has to type into `show --study`."""
+    db = tmp_path / "n.db"
+    name = "resnet-sweep-2026-12-03-lr-warmup-cosine-decay-seed-17-final-attempt"
+    with Store(db) as store:
+        store.create_study(name, metric="val_accuracy", direction="maximize",
+                           settings={"epochs": 3})
+    out = run("studies", "--storage", f"sqlite:///{db}", env={"COLUMNS": "60"}).stdout
+    assert "…" not in out
+    first = [line.split("│")[1].strip() for line in out.splitlines() if line.count("│") > 2]
+    assert "".join(first) == name  # the study column, folded over lines

@@ -36,6 +36,8 @@ def studies(
     """List the studies in a database with their trial counts."""
     with existing_store(storage) as db:
         table = Table("study", "metric", "direction", "trials by state")
+        for column in table.columns[:2]:  # a name is what the user types next: never cut
+            column.overflow = "fold"
         for name in db.study_names():
             info = db.study_info(name)
             counts = ", ".join(f"{k} {v}" for k, v in trial_counts(info).items())
