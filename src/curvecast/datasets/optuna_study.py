@@ -193,14 +193,14 @@ def from_optuna(storage: str, study: str, *, metric: str | None = None,
         values, filled[i], sparse[i] = along_axis(axis, t.intermediate_values)
         rows += [{"config_id": i, "epoch": int(step), "value": value}
                  for step, value in zip(axis, values, strict=False)]
-    long = pd.DataFrame(rows)
-    cut = _cut_unfinished(long, [i for i, t in zip(ids, kept, strict=True)
-                                 if t.state is not TrialState.COMPLETE
-                                 and (max_step is None or max(t.intermediate_values) <= max_step)])
-    if long.empty:
+    if not rows:
         raise CurveSetFormatError(f"{where}: no trial reported a step to import (at or before "
                                   f"--max-step {max_step}, and on the steps most complete "
                                   "trials report)")
+    long, cut = _cut_unfinished(pd.DataFrame(rows),
+                                [i for i, t in zip(ids, kept, strict=True)
+                                 if t.state is not TrialState.COMPLETE
+                                 and (max_step is None or max(t.intermediate_values) <= max_step)])
     configs = pd.DataFrame([_row(t) for t in kept], index=pd.Index(ids, name="config_id"))
     states = pd.Series([t.state.name.lower() for t in kept]).value_counts()
     provenance: dict[str, Any] = {"importer": "optuna", "storage": redact(storage), "study": study,
@@ -226,10 +226,10 @@ def from_optuna(storage: str, study: str, *, metric: str | None = None,
                               source=where)
 
 
-def _cut_unfinished(long: pd.DataFrame, unfinished: list[str]) -> list[str]:
-    """Drop, in place, the last epoch's row of each trial of ``unfinished`` (pruned or failed
-    ones that reported nothing after ``--max-step``) that reported the last epoch in ``long``,
-    and return their ids in ``unfinished``'s order.
+def _cut_unfinished(long: pd.DataFrame, unfinished: list[str]) -> tuple[pd.DataFrame, list[str]]:
+    """``long`` without the last epoch's row of each trial of ``unfinished`` (pruned or failed
+    ones that reported nothing after ``--max-step``) that reported the last epoch, and their ids
+    in ``unfinished``'s order.
 
     Such a trial was stopped after its last report (by the objective's own check of a size or
     latency limit, or an objective that failed in its final evaluation): it is not a complete
@@ -239,13 +239,12 @@ def _cut_unfinished(long: pd.DataFrame, unfinished: list[str]) -> list[str]:
     trial with that one report is left as it is (a one-epoch axis)."""
     finished = long.loc[~long["config_id"].isin(unfinished), "epoch"]
     if finished.empty:
-        return []
+        return long, []
     last = int(finished.max())
     at_last = (long["epoch"].eq(last) & long["config_id"].isin(unfinished)
                & long["config_id"].map(long["config_id"].value_counts()).gt(1))
     dropped = [i for i in unfinished if i in set(long.loc[at_last, "config_id"])]
-    long.drop(index=long.index[at_last], inplace=True)
-    return dropped
+    return long[~at_last], dropped
 
 
 def _row(trial: Any) -> dict[str, Any]:
