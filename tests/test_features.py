@@ -11,6 +11,7 @@ from hypothesis.extra import numpy as hnp
 
 from curvecast import CurveSet, Direction
 from curvecast.features import Featurizer, groups_label, parse_groups
+from synthetic_curves import synthetic
 
 
 def curves(direction: Direction = Direction.MAXIMIZE, provenance: dict | None = None) -> CurveSet:
@@ -155,3 +156,27 @@ def test_an_srm_fits_and_predicts_with_missing_config_values() -> None:
     own = configs.iloc[:4].copy()
     own.iloc[0, 0] = lr0
     assert model.predict(own, cs.values[:4, :2]).mean[0] != pytest.approx(prediction.mean[0])
+
+
+def test_pandas_nullable_dtypes_encode_as_plain_ones() -> None:
+    """A review (stop 35): a text column of pandas' "string" dtype (``convert_dtypes()``, a
+    common idiom) holds ``pd.NA`` for a missing value, whose comparison with a level is NA and
+    whose truth is an error: every predictor crashed, the default rule once 50 runs had finished
+    (when its links start to read the configs).  Nullable dtypes now encode as the plain ones."""
+    import dataclasses
+
+    from curvecast.predictors import SRM, HorizonChain
+
+    curves = synthetic(80, 10)
+    configs = curves.configs.copy()
+    configs["optimizer"] = np.where(np.arange(80) % 7 == 0, None,
+                                    np.where(np.arange(80) % 2 == 0, "adam", "sgd"))
+    plain = dataclasses.replace(curves, configs=configs)
+    nullable = dataclasses.replace(curves, configs=configs.convert_dtypes())
+    assert str(nullable.configs["optimizer"].dtype).startswith("string")
+    partial = curves.values[:6, :4]
+    for predictor in (HorizonChain(), SRM(n_draws=2)):
+        want = predictor.fit(plain).predict(plain.configs.iloc[:6], partial)
+        got = predictor.fit(nullable).predict(nullable.configs.iloc[:6], partial)
+        np.testing.assert_allclose(got.mean, want.mean, rtol=1e-12)
+        np.testing.assert_allclose(got.std, want.std, rtol=1e-12)

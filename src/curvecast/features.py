@@ -79,6 +79,9 @@ class _Column:
     def encode_values(self, raw: NDArray[Any]) -> NDArray[np.float64]:
         """:meth:`encode` of the column's numpy values ``raw``, shape ``(n,)``."""
         if self.levels:
+            if raw.dtype == object:  # pandas' NA (a "string" column's missing value) compares
+                raw = raw.copy()  # as NA, whose truth is an error
+                raw[pd.isna(raw)] = None
             hot = np.stack([raw == lv for lv in self.levels], axis=1).astype(np.float64)
             hot[hot.sum(axis=1) == 0] = np.nan  # missing: counts as the mean, as in ConfigInputs
             return hot
