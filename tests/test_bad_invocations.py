@@ -60,7 +60,13 @@ BAD: list[tuple[str, str]] = [
     ("simulate {good} --stopper ,", "unknown stopper(s)"),
     # a user's review (stop 29): --eta was checked after the predictive replays had run, and a
     # repeated Δ was run twice and pooled
-    ("simulate {good} --stopper predictive,asha --eta 1", "--eta must be > 1, got 1.0"),
+    ("simulate {good} --stopper predictive,asha --eta 1",
+     "--eta must be a finite number > 1, got 1.0"),
+    ("simulate {good} --searcher hyperband --eta inf",
+     "--eta must be a finite number > 1, got inf"),
+    # a review (stop 35): a bracket table of 3e7 brackets, built in the replay, never ended
+    ("simulate {good} --searcher hyperband --eta 1.0000001",
+     "eta (η) 1.0000001 is too close to 1 for R = "),
     ("simulate {good} --delta 0.9,0.95,0.9", "--delta gives 0.9 more than once"),
     ("evaluate {good} --fractions 0.1,0.1", "--fractions gives 0.1 more than once"),
     ("simulate {good} --json {good}", "is the file this command reads"),

@@ -3,6 +3,8 @@ curve, and f-Hyperband's early stopping against plain Hyperband, with exact numb
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from curvecast import CurveSet
@@ -46,8 +48,15 @@ def test_brackets_with_whole_epochs_and_bad_arguments() -> None:
     # the paper's MetaQNN curves: R = 20 epochs -> rungs rounded to whole epochs
     assert _table(20) == [(2, [(9, 2), (3, 7), (1, 20)]), (1, [(5, 7), (1, 20)]), (0, [(3, 20)])]
     assert hyperband_brackets(1)[0].rungs == (Rung(1, 1),)
-    with pytest.raises(ValueError, match=r"eta .* must be > 1, got 1"):
+    with pytest.raises(ValueError, match=r"eta .* must be a finite number > 1, got 1"):
         hyperband_brackets(27, 1)
+    with pytest.raises(ValueError, match=r"eta .* must be a finite number > 1, got inf"):
+        Hyperband(RandomSearch.from_curves(saturating(n=10, epochs=5), seed=0), eta=math.inf)
+    # a review (stop 35): η = 1 + 1e-7 built a table of 3e7 brackets that never finished
+    with pytest.raises(ValueError, match=r"η\) 1.0000001 is too close to 1 for R = 20 epochs: "
+                                         r"log_η R = 3e\+07 brackets, more than 200 .* use η >= "
+                                         r"1.015"):
+        hyperband_brackets(20, 1.0000001)
     with pytest.raises(ValueError, match=r"max_epochs .* must be >= 1, got 0"):
         hyperband_brackets(0)
 

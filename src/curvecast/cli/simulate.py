@@ -113,8 +113,8 @@ def simulate(
         raise ValueError(f"--margin must be finite and >= 0, got {margin}")
     if draws < 1:
         raise ValueError(f"--draws must be >= 1, got {draws}")
-    if not eta > 1.0:  # checked before any replay, as every option is
-        raise ValueError(f"--eta must be > 1, got {eta}")
+    if not 1.0 < eta < math.inf:  # checked before any replay, as every option is
+        raise ValueError(f"--eta must be a finite number > 1, got {eta}")
     deltas = floats(delta, "--delta")
     from curvecast.experiments.speedup import SpeedupSettings, split_prior
 
@@ -178,6 +178,7 @@ def _checked_plan(curves: CurveSet, searcher: str, stopper: str, settings: regis
     """:func:`speedup_plan`, refused before any replay when the predictive rule could not fit or
     a searcher cannot use the data."""
     from curvecast.experiments.speedup_plan import speedup_plan
+    from curvecast.search.hyperband import Hyperband, hyperband_brackets
     from curvecast.stopping import FitCache
 
     plan = speedup_plan(curves, searcher, stopper, settings, prior=prior, n_prior=n_prior,
@@ -187,9 +188,12 @@ def _checked_plan(curves: CurveSet, searcher: str, stopper: str, settings: regis
                                     settings.complete_before_stop, n_prior)
     for make in plan.searchers.values():
         make(curves, settings.seed)
-    for spec in plan.schedulers:  # κ and d refused now, not after Hyperband's replays
-        spec.make(curves, settings.seed, settings.delta if spec.sweeps_delta else None,
-                  FitCache())
+    trained = int((curves.epochs > 0).sum())
+    for spec in plan.schedulers:  # κ, d and η refused now, not after (or during) the replays
+        made = spec.make(curves, settings.seed, settings.delta if spec.sweeps_delta else None,
+                         FitCache())
+        if isinstance(made, Hyperband):  # its bracket table: η too close to 1 never ends
+            hyperband_brackets(made.max_epochs or trained, made.eta)
     return plan
 
 

@@ -61,6 +61,20 @@ class BracketPlan:
         return out
 
 
+#: The most brackets (s_max) per epoch of R that :func:`hyperband_brackets` builds.
+_BRACKETS_PER_EPOCH = 10
+
+
+def check_eta(eta: float) -> None:
+    """Refuse a reduction factor η that is not a finite number > 1 (as ASHA does).
+
+    Raises:
+        ValueError: naming η.
+    """
+    if not 1 < eta < math.inf:
+        raise ValueError(f"eta (η) must be a finite number > 1, got {eta}")
+
+
 def hyperband_brackets(max_epochs: int, eta: float = 3.0) -> list[BracketPlan]:
     """Li et al.'s bracket table for R = ``max_epochs`` and η = ``eta``, largest s first.
 
@@ -70,12 +84,20 @@ def hyperband_brackets(max_epochs: int, eta: float = 3.0) -> list[BracketPlan]:
     (the later ones would select among the same values without training: the same winners).
 
     Raises:
-        ValueError: ``max_epochs < 1`` or ``eta <= 1``.
+        ValueError: ``max_epochs < 1``, ``eta`` not a finite number > 1, or so close to 1 that
+            there would be more than :data:`_BRACKETS_PER_EPOCH` brackets per epoch (s_max >
+            10·R: their first rungs round onto the same few epochs, and η = 1 + 1e-7 made a
+            table of 3·10⁷ brackets that never finished).
     """
     if max_epochs < 1:
         raise ValueError(f"max_epochs (R) must be >= 1, got {max_epochs}")
-    if not eta > 1:
-        raise ValueError(f"eta (η) must be > 1, got {eta}")
+    check_eta(eta)
+    if math.log(max_epochs) > _BRACKETS_PER_EPOCH * max_epochs * math.log(eta):
+        most = _BRACKETS_PER_EPOCH * max_epochs
+        raise ValueError(f"eta (η) {eta} is too close to 1 for R = {max_epochs} epochs: "
+                         f"log_η R = {math.log(max_epochs) / math.log(eta):.3g} brackets, more "
+                         f"than {most} ({_BRACKETS_PER_EPOCH} per epoch, whose first rungs "
+                         f"round to the same epochs); use η >= {max_epochs ** (1 / most):.4g}")
     s_max = 0
     while eta ** (s_max + 1) <= max_epochs * (1 + _EPS):
         s_max += 1
@@ -156,8 +178,7 @@ class Hyperband(Scheduler):
 
     def __init__(self, searcher: Searcher, eta: float = 3.0, max_epochs: int | None = None,
                  max_iterations: int | None = None) -> None:
-        if not eta > 1:
-            raise ValueError(f"eta (η) must be > 1, got {eta}")
+        check_eta(eta)
         if max_epochs is not None and max_epochs < 1:
             raise ValueError(f"max_epochs (R) must be >= 1 or None, got {max_epochs}")
         if max_iterations is not None and max_iterations < 1:
