@@ -6,6 +6,7 @@ import base64
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -149,6 +150,46 @@ def test_a_bad_result_file_is_a_one_line_error(tmp_path: Path, content: str,
     assert len(lines) == 1 and lines[0].startswith("error:") and fragment in lines[0], stderr
     assert str(bad) in lines[0]
     assert not (tmp_path / "x.html").exists()
+
+
+@pytest.mark.parametrize(("which", "edit", "fragment"), [
+    ("simulate", lambda o: o.__setitem__("anytime", -1), "anytime is -1, not a list of records"),
+    ("evaluate", lambda o: o["settings"].__setitem__("predictors", -1),
+     "settings.predictors is -1, not a list of names"),
+    ("evaluate", lambda o: [r.__setitem__("n", []) for r in o["results"]],
+     "results[0].n is [], not a whole number ≥ 0 or null"),
+    ("evaluate", lambda o: o.__setitem__("empty_groups", -1),
+     "empty_groups is -1, not a list of records"),
+])
+def test_a_result_field_of_the_wrong_type_is_a_one_line_error(
+        tmp_path: Path, which: str, edit: Any, fragment: str) -> None:
+    """A review (stop 35): one field of a real result edited to the wrong type (settings.deltas
+    null, anytime null or -1, settings.predictors -1, every n null or [], empty_groups -1)
+    ended in a traceback from the figure code.  Null is read as absent; another type is
+    refused in one line."""
+    output = json.loads((EVALUATE if which == "evaluate" else SIMULATE).read_text())
+    edit(output)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(output))
+    code, _, stderr = report(bad, "--out", tmp_path / "x.html")
+    assert code == 2 and stderr.startswith("error:") and fragment in stderr, stderr
+    assert len(stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(("which", "edit"), [
+    ("simulate", lambda o: o["settings"].__setitem__("deltas", None)),
+    ("simulate", lambda o: o.__setitem__("anytime", None)),
+    ("evaluate", lambda o: o["settings"].__setitem__("predictors", None)),
+    ("evaluate", lambda o: [r.__setitem__("n", None) for r in o["results"]]),
+])
+def test_a_null_result_field_is_read_as_absent(tmp_path: Path, which: str, edit: Any) -> None:
+    output = json.loads((EVALUATE if which == "evaluate" else SIMULATE).read_text())
+    edit(output)
+    bad = tmp_path / "null.json"
+    bad.write_text(json.dumps(output))
+    code, _, stderr = report(bad, "--out", tmp_path / "x.html")
+    assert code == 0, stderr
+    assert (tmp_path / "x.html").read_text().startswith("<!doctype html>")
 
 
 def test_report_needs_exactly_one_of_a_result_and_a_study(tmp_path: Path) -> None:

@@ -62,7 +62,7 @@ def plot_anytime_regret(outputs: Sequence[Mapping[str, Any]], out_dir: Path | st
     Returns:
         The written path (empty when no output has any-time records).
     """
-    records = [r for out in outputs for r in out.get("anytime", [])]
+    records = [r for out in outputs for r in out.get("anytime") or []]
     if not records:
         return []
     needed = ("searcher", "stopper", "fraction", "regret_mean", "regret_stderr", "found")

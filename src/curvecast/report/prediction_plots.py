@@ -130,7 +130,7 @@ def plot_prediction_results(output: Mapping[str, Any], out_dir: Path, title: str
 
 
 def _n_label(name: str, rows: Sequence[Mapping[str, Any]], usual: int) -> str:
-    n = max(r["n"] for r in rows)
+    n = max((r["n"] for r in rows if r.get("n") is not None), default=0)
     return name if n == usual else f"{name} ({n} repeats)"
 
 
@@ -140,7 +140,7 @@ def _r2_vs_fraction(plt: Any, table1: list[Mapping[str, Any]], names: list[str],
     which separates predictors that all sit near R² = 1."""
     fig, (ax, lax) = plt.subplots(1, 2, figsize=(11, 4.4))
     shown = [n for n in names if select(table1, predictor=n)]
-    usual = max((r["n"] for r in table1), default=0)
+    usual = max((r["n"] for r in table1 if r.get("n") is not None), default=0)
     for i, name in enumerate(shown):
         rows = sorted(select(table1, predictor=name), key=lambda r: r["fraction"])
         dodge = (i - (len(shown) - 1) / 2) * 0.5  # percentage points, so error bars do not hide

@@ -78,6 +78,16 @@ def load_result(path: Path) -> tuple[Kind, dict[str, Any]]:
     records = output["results"]
     if not records:
         raise ValueError(f"{path}: the result has no records")
+    for key in ("deltas", "predictors"):  # null: as if absent (filled from the records below)
+        if key in output["settings"] and output["settings"][key] is None:
+            del output["settings"][key]
+    predictors = output["settings"].get("predictors")
+    if predictors is not None and (not isinstance(predictors, list)
+                                   or not all(isinstance(p, str) for p in predictors)):
+        raise ValueError(f"{path}: settings.predictors is {predictors!r}, not a list of names")
+    for key, kind_of in (("anytime", list), ("empty_groups", list)):
+        if output.get(key) is not None and not isinstance(output[key], kind_of):
+            raise ValueError(f"{path}: {key} is {output[key]!r}, not a list of records")
     deltas = output["settings"].get("deltas")
     if deltas is not None and (not isinstance(deltas, list) or not all(
             isinstance(d, int | float) and not isinstance(d, bool) for d in deltas)):
@@ -87,9 +97,12 @@ def load_result(path: Path) -> tuple[Kind, dict[str, Any]]:
         if key in output["settings"] and (isinstance(value, bool) or not isinstance(value, int)
                                           or value < 0):
             raise ValueError(f"{path}: settings.{key} is {value!r}, not a whole number ≥ 0")
-    for record in records:  # strict JSON writes a missing number (NaN) as null
+    for i, record in enumerate(records):  # strict JSON writes a missing number (NaN) as null
         if not isinstance(record, dict):
             continue
+        n = record.get("n")
+        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 0):
+            raise ValueError(f"{path}: results[{i}].n is {n!r}, not a whole number ≥ 0 or null")
         numbers = ("stderr", "mean") if "experiment" in record else ("stderr",)
         for key in numbers:  # (a simulate mean stays None: "n/a", no value at all)
             if key in record and record[key] is None:
