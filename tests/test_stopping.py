@@ -644,3 +644,28 @@ def test_a_history_that_cannot_hold_its_trials_is_refused_in_words() -> None:
     with pytest.raises(ValueError, match=r"config ids must be unique .* got 'c3' twice"):
         History(v, np.array([4] * 11 + [2]), twice, configs, np.arange(1, 5), "acc",
                 Direction.MAXIMIZE)
+
+
+def test_one_stopper_asked_about_two_histories_of_one_shape_fits_each() -> None:
+    """A review (stop 35): a researcher's what-if histories (``History.from_curves``, the
+    default study token) with the same first trial and shape but other curves got the first
+    history's fitted model back: a stale prediction, silently."""
+    from synthetic_curves import synthetic
+
+    cs = synthetic(40, 10)
+    ids = cs.config_ids
+
+    def history(curves: list[np.ndarray]) -> History:
+        return History.from_curves(curves, ids[:len(curves)], cs.configs, cs.epochs, "m",
+                                   "maximize")
+
+    first = history([cs.values[i] for i in range(12)] + [cs.values[12, :3]])
+    other = history([cs.values[0]] + [cs.values[i] + 0.3 for i in range(1, 12)]
+                    + [cs.values[12, :3]])
+    reused = PredictiveStopper(explore=0)
+    on_first = reused.decide(first.trial(12), first)
+    on_other = reused.decide(other.trial(12), other)
+    fresh = PredictiveStopper(explore=0).decide(other.trial(12), other)
+    assert on_other.mean == pytest.approx(fresh.mean, rel=1e-12)
+    assert on_first.mean is not None and on_other.mean is not None
+    assert abs(on_other.mean - on_first.mean) > 0.01

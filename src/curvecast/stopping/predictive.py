@@ -366,7 +366,8 @@ class PredictiveStopper(Stopper):
                              "a rule decides with holds the running trial too")
         ids = history.config_ids
         version = (history.study, _study_mark(history), history.n_trials, row,
-                   int(history.n_observed.sum()) - int(history.n_observed[row]))
+                   int(history.n_observed.sum()) - int(history.n_observed[row]),
+                   _others_total(history, row))
         if self._online is not None and self._online[0] == version:
             return self._online[1]
         keep = np.arange(history.n_trials) != row
@@ -584,6 +585,22 @@ def _study_mark(history: History) -> bytes:
     diverged = history.diverged is not None and bool(history.diverged[0, 0])
     return (f"{history.config_ids[0]}:{'diverged' if diverged else repr(float(first))}"
             .encode())
+
+
+def _others_total(history: History, row: int) -> float:
+    """The sum of every trial's last observed value but ``row``'s (diverged ones left out:
+    their fill moves with the worst value seen), a cheap check (O(trials)) that the other
+    trials' curves are the ones a cached fit saw.  Within a study the others' values only grow
+    by new reports, which change the observed count too; this catches another history under
+    the same study token and shape (a researcher's what-if histories built with
+    ``History.from_curves``, study ``""``), unless it differs only before the curves' ends."""
+    last = history.n_observed - 1
+    rows = np.flatnonzero(last >= 0)
+    rows = rows[rows != row]
+    values = history.values[rows, last[rows]]
+    if history.diverged is not None:
+        values = values[~history.diverged[rows, last[rows]]]
+    return float(np.nansum(values))
 
 
 def _row_of(trial: Trial, history: History) -> int | None:
