@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,7 +16,16 @@ from sklearn.metrics import r2_score
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from curvecast import CurveSet, Direction
-from curvecast.predictors import SRM, LastSeenValue, TunedRegressor, nu_svr_linear, ols
+from curvecast.predictors import (
+    LCE,
+    SRM,
+    HorizonChain,
+    KernelChain,
+    LastSeenValue,
+    TunedRegressor,
+    nu_svr_linear,
+    ols,
+)
 from synthetic_curves import split, synthetic
 
 
@@ -246,3 +256,25 @@ def test_every_predictor_reads_partial_curves_and_configs_alike() -> None:
         same = fitted.predict(pd.DataFrame(index=range(3)), test.values[:3, :2])
         np.testing.assert_allclose(blind.mean, same.mean)
         assert np.all(np.isfinite(blind.mean))
+
+
+@pytest.mark.parametrize("make", [HorizonChain, KernelChain, lambda: SRM(n_draws=2),
+                                  LastSeenValue, LCE.fast])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_curves_that_all_diverged_are_refused_at_fit(make: Any, bad: float) -> None:
+    """A review (stop 35): fitted on curves whose every value is NaN (or inf) with no stated
+    diverged value, the chains predicted NaN means and σ without a word and the SRM raised
+    scikit-learn's error; the stopper refuses such a prior by the same test."""
+    values = np.full((8, 5), bad)
+    curves = CurveSet(values=values, observed=np.ones((8, 5), dtype=bool),
+                      epochs=np.arange(1, 6), metric="m", direction="max",
+                      configs=pd.DataFrame({"x": np.arange(8.0)},
+                                           index=[f"c{i}" for i in range(8)]))
+    predictor = make()
+    with pytest.raises(ValueError, match=f"{type(predictor).__name__}: every observed m value "
+                                         r"of the 8 curves is NaN or ±inf .* nothing to learn"):
+        predictor.fit(curves)
+    stated = CurveSet(values=values, observed=curves.observed, epochs=curves.epochs, metric="m",
+                      direction="max", configs=curves.configs, diverged_value=0.0)
+    if not isinstance(predictor, SRM):  # a stated value is something to go from
+        make().fit(stated)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
@@ -95,6 +96,22 @@ class Prediction:
 
     def __len__(self) -> int:
         return int(self.mean.shape[0])
+
+
+def refuse_nothing_to_learn(curves: CurveSet, who: object) -> None:
+    """Refuse to fit ``who`` (a predictor) on trained ``curves`` whose observed values are all
+    NaN or ±inf with no value stated for a diverged run: the diverged-value rule has nothing to
+    go from, so every prediction would be NaN (a review, stop 35: the chains returned NaN means
+    and σ without a word, the SRM a scikit-learn traceback).
+
+    Raises:
+        ValueError: naming the predictor and the metric.
+    """
+    if curves.observed.any() and not math.isfinite(curves.diverged_fill):
+        raise ValueError(f"{type(who).__name__}: every observed {curves.metric} value of the "
+                         f"{curves.n_configs} curves is NaN or ±inf (every run diverged) and "
+                         "they state no value for a diverged run (diverged_value): nothing to "
+                         "learn from")
 
 
 class Predictor(ABC):

@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 
 from curvecast.curves import CurveSet, Direction
 from curvecast.features import GROUPS, Featurizer
-from curvecast.predictors._base import Prediction, Predictor, target_column
+from curvecast.predictors._base import Prediction, Predictor, refuse_nothing_to_learn, target_column
 
 if TYPE_CHECKING:
     import torch
@@ -117,6 +117,7 @@ class BNN(Predictor):
                 2 usable curves.
         """
         trained = curves.without_untrained_epoch()
+        refuse_nothing_to_learn(trained, self)
         col = target_column(trained, target_epoch)
         if col < 1:
             raise ValueError("the target epoch is the first trained epoch: nothing to predict from")

@@ -15,7 +15,13 @@ from numpy.typing import NDArray
 
 from curvecast import defaults
 from curvecast.curves import CurveSet, Direction
-from curvecast.predictors._base import Prediction, Predictor, partial_curves, target_column
+from curvecast.predictors._base import (
+    Prediction,
+    Predictor,
+    partial_curves,
+    refuse_nothing_to_learn,
+    target_column,
+)
 from curvecast.predictors.study_configs import StudyConfigs
 
 #: Curves a later link needs before it also sees the anchor (its 4 columns, with room to spare).
@@ -267,6 +273,7 @@ class HorizonChain(Predictor):
             ValueError: fewer than ``min_rows`` curves observed to the target epoch.
         """
         trained = curves.without_untrained_epoch()
+        refuse_nothing_to_learn(trained, self)
         col = target_column(trained, target_epoch)
         values = trained.filled_values()[:, : col + 1]
         n_observed = np.minimum(trained.n_observed(), col + 1)

@@ -20,6 +20,7 @@ from curvecast.predictors._base import (
     Predictor,
     config_rows,
     partial_curves,
+    refuse_nothing_to_learn,
     target_column,
 )
 from curvecast.predictors.horizon_chain import HorizonChain, widened
@@ -122,6 +123,7 @@ class KernelChain(Predictor):
             ValueError: as :meth:`HorizonChain.fit` (too few curves observed to the target).
         """
         trained = curves.without_untrained_epoch()
+        refuse_nothing_to_learn(trained, self)
         col = target_column(trained, target_epoch)
         values = trained.filled_values()[:, : col + 1]
         n_observed = np.minimum(trained.n_observed(), col + 1)

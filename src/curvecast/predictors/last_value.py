@@ -9,7 +9,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from curvecast.curves import CurveSet
-from curvecast.predictors._base import Prediction, Predictor, target_column
+from curvecast.predictors._base import Prediction, Predictor, refuse_nothing_to_learn, target_column
 
 
 class LastSeenValue(Predictor):
@@ -30,6 +30,7 @@ class LastSeenValue(Predictor):
 
     def fit(self, curves: CurveSet, *, target_epoch: int | None = None) -> LastSeenValue:
         trained = curves.without_untrained_epoch()
+        refuse_nothing_to_learn(trained, self)
         col = target_column(trained, target_epoch)
         keep = trained.observed[:, col]
         self.values_ = trained.filled_values()[keep, : col + 1]

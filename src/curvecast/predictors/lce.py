@@ -108,7 +108,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from curvecast.curves import CurveSet
-from curvecast.predictors._base import Prediction, Predictor, target_column
+from curvecast.predictors._base import Prediction, Predictor, refuse_nothing_to_learn, target_column
 from curvecast.predictors.lce_families import FAMILIES, CurveFamily, FloatArray
 from curvecast.predictors.lce_posterior import (
     SIGMA_MAX,
@@ -203,6 +203,7 @@ class LCE(Predictor):
     def fit(self, curves: CurveSet, *, target_epoch: int | None = None) -> LCE:
         """Record the epoch axis, target epoch, direction, diverged fill and working scale."""
         trained = curves.without_untrained_epoch()
+        refuse_nothing_to_learn(trained, self)
         col = target_column(trained, target_epoch)
         filled = trained.filled_values()
         self.epochs_ = trained.epochs.astype(np.float64)

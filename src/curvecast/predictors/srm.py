@@ -15,6 +15,7 @@ from curvecast.predictors._base import (
     Predictor,
     config_rows,
     partial_curves,
+    refuse_nothing_to_learn,
     target_column,
 )
 from curvecast.predictors.regressors import RegressorSpec, TunedRegressor, svr_rbf_or_ridge
@@ -112,6 +113,7 @@ class SRM(Predictor):
                 they are (their squares overflow in scikit-learn's fits).
         """
         trained = curves.without_untrained_epoch()
+        refuse_nothing_to_learn(trained, self)
         col = target_column(trained, target_epoch)
         usable = np.asarray(trained.observed[:, : col + 1].all(axis=1), dtype=bool)
         if usable.sum() < 2 * self.cv:
