@@ -19,7 +19,8 @@ A :class:`CurveSet` holds the validation curves of many configurations of one wo
 **Diverged runs, the one rule.**  An observed value that is NaN or ±inf counts as the *worst value
 of the metric*: :meth:`CurveSet.filled_values` replaces it by :attr:`CurveSet.diverged_fill`, which
 is ``diverged_value`` when the data set states one (e.g. chance accuracy) and otherwise the worst
-finite value observed anywhere in the set (lowest accuracy, highest perplexity).  Every later part
+finite value observed anywhere in the set's trained epochs (lowest accuracy, highest perplexity;
+epoch 0, the untrained network, is left out, since stop 35).  Every later part
 (features, predictors, stopping) reads curves through that rule; the raw values stay untouched.
 
 **Gaps count as diverged.**  A curve ends at its last observed epoch; an epoch missing *before*

@@ -22,7 +22,6 @@ from curvecast.curves.direction import (
     Direction,
     check_diverged_value,
     diverged_fill,
-    fill_diverged,
 )
 from curvecast.curves.errors import CurveSetFormatError
 from curvecast.curves.errors import where as _where
@@ -166,8 +165,13 @@ class CurveSet:
 
     @property
     def diverged_fill(self) -> float:
-        """The value a diverged observation counts as (see the module docstring)."""
-        return diverged_fill(self.direction, self.values[self.observed], self.diverged_value)
+        """The value a diverged observation counts as (see the module docstring): the stated
+        ``diverged_value``, else the worst value of the trained epochs (epoch 0, the untrained
+        network, left out, as every predictor and replay reads the curves)."""
+        trained = self.observed.copy()
+        if self.has_untrained_epoch:
+            trained[:, 0] = False
+        return diverged_fill(self.direction, self.values[trained], self.diverged_value)
 
     def filled_values(self) -> NDArray[np.float64]:
         """``values`` with every observed NaN or ±inf replaced by :attr:`diverged_fill`, so that
@@ -175,7 +179,11 @@ class CurveSet:
         untrained network (epoch 0), which is not a diverged report (:meth:`diverged`) but has
         no value of its own.  Unobserved entries stay NaN.  Shape ``(n_configs, n_epochs)``.
         """
-        return fill_diverged(self.values, self.observed, self.direction, self.diverged_value)
+        out = np.array(self.values, dtype=np.float64, copy=True)
+        bad = self.observed & ~np.isfinite(out)
+        if bad.any():
+            out[bad] = self.diverged_fill
+        return out
 
     def range_warning(self, source: str | None = None) -> str | None:
         """A one-line warning when an accuracy-named metric (its name holds ``acc``) has finite
