@@ -318,3 +318,23 @@ def test_long_text_values_keep_their_names(tmp_path: Path) -> None:
     page = write_study_report(info, trials, tmp_path / "r.html").read_text()
     assert ("optimizer <code>adamw_amsgrad_v2</code> · scheduler <code>cosine_restarts</code>"
             in page)
+
+
+def test_a_study_report_takes_its_title_and_a_result_report_refuses_a_storage(
+        tmp_path: Path, study: tuple[Path, MetaQNN]) -> None:
+    """A review (stop 35): ``report --study S --title T`` wrote "Study S" and ignored the
+    title; ``report RESULT.json --storage …`` ignored the storage."""
+    db, _ = study
+    out = tmp_path / "titled.html"
+    result = CliRunner().invoke(app, ["report", "--storage", f"sqlite:///{db}", "--study", STUDY,
+                                      "--out", str(out), "--title", "Sweep <7>"])
+    assert result.exit_code == 0, result.output
+    page = out.read_text()
+    assert "<title>Sweep &lt;7&gt;</title>" in page and f"Study {STUDY}" not in page
+    json_result = tmp_path / "r.json"
+    json_result.write_text("{}")
+    refused = CliRunner().invoke(app, ["report", str(json_result), "--storage",
+                                       f"sqlite:///{db}", "--out", str(tmp_path / "r.html")])
+    assert refused.exit_code == 2
+    assert "--storage names a study's database; a RESULT.json report reads the file alone" \
+        in refused.output

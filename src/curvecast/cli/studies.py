@@ -186,8 +186,9 @@ def report(
         Path("report.html")),
     storage: Annotated[str, typer.Option(help="sqlite:///PATH of the study database.")] = (
         "sqlite:///curvecast.db"),
-    title: Annotated[str | None, typer.Option(help="Title of a result's page (default: the "
-                                                   "file's name).", show_default=False)] = None,
+    title: Annotated[str | None, typer.Option(help="Title of the page (default: the result "
+                                                   "file's name, or 'Study NAME').",
+                                              show_default=False)] = None,
 ) -> None:
     """Write a self-contained HTML report (figures embedded) of a study (--study NAME) or of an
     `evaluate` / `simulate` result (RESULT.json): its tables and figures."""
@@ -196,6 +197,9 @@ def report(
                          "--study NAME, not both")
     check_html_out(out)
     if result is not None:
+        if storage != "sqlite:///curvecast.db":  # the option's default
+            raise ValueError("--storage names a study's database; a RESULT.json report reads "
+                             "the file alone: leave --storage out")
         from curvecast.report.result_report import write_result_report
 
         write_result_report(result, out, title=title)
@@ -211,5 +215,5 @@ def report(
         info["settings"] = {**info["settings"], "storage": storage}
         trials = db.trials(study)
         searcher_state = db.get_study_state(study, "searcher")
-    write_study_report(info, trials, out, searcher_state=searcher_state)
+    write_study_report(info, trials, out, searcher_state=searcher_state, title=title)
     console.print(f"report -> {out}")

@@ -104,8 +104,10 @@ def _trial_rows(trials: Sequence[StoredTrial], told: Mapping[int, Told] | None) 
 
 
 def write_study_report(info: dict[str, Any], trials: Sequence[StoredTrial], out: Path, *,
-                       searcher_state: Mapping[str, Any] | None = None) -> Path:
-    """Write the HTML report of a study (``info`` as from ``Store.study_info``) to ``out``.
+                       searcher_state: Mapping[str, Any] | None = None,
+                       title: str | None = None) -> Path:
+    """Write the HTML report of a study (``info`` as from ``Store.study_info``) to ``out``,
+    headed ``title`` (default: "Study NAME").
 
     ``searcher_state`` is the study's saved searcher state (``study_state`` key ``"searcher"``);
     for a MetaQNN study it gives the ε schedule and the reward of every trial.
@@ -144,7 +146,7 @@ def write_study_report(info: dict[str, Any], trials: Sequence[StoredTrial], out:
                             rungs="fhyperband" in (settings.get("searcher"),
                                                    settings.get("scheduler")))
     footer = f"Made by curvecast from {_html.esc(settings.get('storage', 'a study database'))}."
-    page = _html.page(f"Study {info['study']}", "\n".join(body), footer=footer)
+    page = _html.page(title or f"Study {info['study']}", "\n".join(body), footer=footer)
     return _html.write(out, page)
 
 
