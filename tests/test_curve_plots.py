@@ -45,6 +45,11 @@ def test_bad_y_max_is_rejected(tmp_path: Path) -> None:
         plot_curves(_spiky(), tmp_path / "x.png", y_max=float("nan"))
     with pytest.raises(ValueError, match="positive on a log axis, got -1"):
         plot_curves(_spiky(), tmp_path / "x.png", y_max=-1.0)
+    # a review (stop 35): below every value, the frame was empty and its axis upside down
+    low = float(np.nanmin(_spiky().filled_values()))
+    with pytest.raises(ValueError, match=r"--y-max .* is at or below every value drawn"):
+        plot_curves(_spiky(), tmp_path / "x.png", y_max=low / 2 if low > 0 else low - 1)
+    assert not (tmp_path / "x.png").exists()
 
 
 def test_curves_without_a_final_value_are_grey_and_said(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +72,10 @@ def _clip_top(ax: Any, drawn: NDArray[np.float64], y_max: float) -> None:
     log = ax.get_yscale() == "log"
     if log and y_max <= 0:
         raise ValueError(f"y_max must be positive on a log axis, got {y_max}")
-    low = float(np.min(drawn, where=np.isfinite(drawn), initial=y_max))
+    low = float(np.min(drawn, where=np.isfinite(drawn), initial=np.inf))
+    if math.isfinite(low) and low >= y_max:  # an empty frame, upside down (a review, stop 35)
+        raise ValueError(f"--y-max {y_max:g} is at or below every value drawn (the lowest is "
+                         f"{low:.4g}): the frame would show none of them")
     if low < y_max:
         bottom = low / (y_max / low) ** 0.05 if log else low - 0.05 * (y_max - low)
         ax.set_ylim(bottom=bottom, top=y_max)
