@@ -51,6 +51,9 @@ BAD: list[tuple[str, str]] = [
     ("data import baker2018 {csv}", "Missing option '--out'"),
     ("evaluate missing.parquet", "missing.parquet"),
     ("evaluate {good} --predictors bogus", "unknown predictor(s) ['bogus']"),
+    # a review (stop 35): every cell was skipped with an internal message, and it exited 0
+    ("evaluate {dprior} --predictors ols", "the curves have 1 trained epoch: there is no "
+     "partial curve to predict a final value from"),
     ("evaluate {good} --predictors ,", "unknown predictor(s)"),
     ("evaluate {good} --fractions a,b", "--fractions must be comma-separated numbers"),
     ("evaluate {good} --json nowhere/x.json", "folder 'nowhere' does not exist"),

@@ -75,6 +75,11 @@ def evaluate(
         slow=registry.SLOW_PREDICTORS)
     _check_features(names, settings.features, settings.experiments)
     curves = fillable(load_any(data), data)
+    trained = int((curves.epochs > 0).sum())
+    if trained < 2:  # every cell would be skipped ("tau must be in 1..1"), exit 0 (a review)
+        raise ValueError(f"{data}: the curves have {counted(trained, 'trained epoch')}: there is "
+                         "no partial curve to predict a final value from (evaluate needs 2 or "
+                         "more)")
     empty = _empty_groups(curves)
     used = set(settings.features) | ({"ap", "hp"} if "table2" in settings.experiments else set())
     for group in sorted(set(empty) & used):
