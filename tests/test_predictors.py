@@ -242,11 +242,9 @@ def test_every_predictor_reads_partial_curves_and_configs_alike() -> None:
     """A review (stop 34): a 3-D ``partial`` raised numpy's error in the chains, an empty one
     scikit-learn's in the SRM, and ``predict(None, …)`` a TypeError in the SRM and KernelChain
     (the HorizonChain took None as "every config at the fitted mean")."""
-    from curvecast.predictors import HorizonChain, KernelChain
-
     train, test = split(synthetic(n=120, seed=1), n_train=80)
     for predictor in (HorizonChain(), KernelChain(min_finished=10), SRM(n_draws=3),
-                      LastSeenValue()):
+                      LastSeenValue(), LCE.fast()):  # LCE: stop 35's review
         fitted = predictor.fit(train)
         with pytest.raises(ValueError, match=r"partial must have shape \(n, tau\)"):
             fitted.predict(test.configs, test.values[:, :2][None])

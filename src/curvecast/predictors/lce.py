@@ -108,7 +108,14 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from curvecast.curves import CurveSet
-from curvecast.predictors._base import Prediction, Predictor, refuse_nothing_to_learn, target_column
+from curvecast.predictors._base import (
+    Prediction,
+    Predictor,
+    config_rows,
+    partial_curves,
+    refuse_nothing_to_learn,
+    target_column,
+)
 from curvecast.predictors.lce_families import FAMILIES, CurveFamily, FloatArray
 from curvecast.predictors.lce_posterior import (
     SIGMA_MAX,
@@ -232,11 +239,8 @@ class LCE(Predictor):
         """
         if not hasattr(self, "scale_"):
             raise RuntimeError("call fit(curves) before predict")
-        y = np.array(partial, dtype=np.float64, ndmin=2)
-        if y.ndim != 2:
-            raise ValueError(f"partial must have shape (n, tau), got {y.shape}")
-        if len(configs) != y.shape[0]:
-            raise ValueError(f"configs has {len(configs)} rows, partial {y.shape[0]}")
+        y = partial_curves(partial)
+        config_rows(configs, y.shape[0])  # None (no configs) as the other predictors take it
         tau = y.shape[1]
         if not 1 <= tau <= self.epochs_.size:
             raise ValueError(f"partial must have 1..{self.epochs_.size} columns, got {tau}")
