@@ -196,3 +196,22 @@ def test_ctrl_c_before_a_command_handles_it_exits_130_without_a_traceback(
         except KeyboardInterrupt:
             pytest.fail("the KeyboardInterrupt reached the caller (a traceback)")
     assert exit_.value.code == 130
+
+
+def test_evaluate_says_why_r2_is_nan_on_curves_that_all_end_alike(tmp_path: Path) -> None:
+    """A review (stop 35): curves whose final values are all equal gave nan in every R² cell,
+    with nothing said (R² has no variance to explain there)."""
+    import pandas as pd
+
+    from curvecast import CurveSet
+
+    values = np.full((150, 5), 0.5)
+    CurveSet(values=values, observed=np.ones_like(values, dtype=bool), epochs=np.arange(1, 6),
+             metric="acc", direction="max",
+             configs=pd.DataFrame({"x": np.arange(150.0)}, index=[f"c{i}" for i in range(150)])
+             ).save(tmp_path / "const.parquet")
+    proc = curvecast("evaluate", tmp_path / "const.parquet", "--predictors", "ols", "--repeats",
+                     "1", "--train-size", "50", "--experiments", "table1")
+    assert proc.returncode == 0, proc.stderr
+    assert ("note: every complete curve of const.parquet ends at 0.5: R² is undefined (the final "
+            "values have no variance to explain)") in proc.stderr

@@ -80,6 +80,12 @@ def evaluate(
         raise ValueError(f"{data}: the curves have {counted(trained, 'trained epoch')}: there is "
                          "no partial curve to predict a final value from (evaluate needs 2 or "
                          "more)")
+    finals = curves.final_values()[curves.is_complete()]
+    if finals.size and finals.max() == finals.min():  # a review (stop 35): every R² was nan
+        err_console.print(f"note: every complete curve of {data.name} ends at {finals[0]:g}: R² "
+                          "is undefined (the final values have no variance to explain), so the "
+                          "tables show nan; compare the predictors by their RMSE (--json)",
+                          highlight=False)
     empty = _empty_groups(curves)
     used = set(settings.features) | ({"ap", "hp"} if "table2" in settings.experiments else set())
     for group in sorted(set(empty) & used):
