@@ -636,6 +636,11 @@ def test_config_columns_the_predictors_leave_out_are_named_with_why(tmp_path: Pa
     configs = CurveSet.load(out).configs
     assert [unused_column_reason(configs[c]) for c in ("lr", "arch")] == [
         None, "25 levels: more than 20"]
+    # a review (stop 35): one value with most rows missing was "one value in every row"
+    sparse = pd.Series([0.1, None, None, np.nan], name="lr")
+    assert unused_column_reason(sparse) == "one value, missing in 3 of 4 rows"
+    assert unused_column_reason(pd.Series(["adam", None, None], name="opt")) == (
+        "one value, missing in 2 of 3 rows")
 
 
 def test_an_all_diverged_file_and_configs_without_values_are_said_plainly(tmp_path: Path) -> None:

@@ -331,14 +331,23 @@ def unused_column_reason(col: pd.Series) -> str | None:
     decides for the ``hp`` group)."""
     if _describe(col, str(col.name), ap=False) is not None:
         return None
+    missing = int(col.isna().sum())
     if pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
-        return "one value in every row" if col.notna().any() else "no value"
+        return _one_value(col, missing) if col.notna().any() else "no value"
     levels = pd.unique(col.dropna())
     if len(levels) <= 1:
-        return "one value in every row" if len(levels) else "no value"
+        return _one_value(col, missing) if len(levels) else "no value"
     if len(levels) == col.notna().sum():
         return "a different value in every row: a name, not a category"
     return f"{len(levels)} levels: more than {_MAX_LEVELS}"
+
+
+def _one_value(col: pd.Series, missing: int) -> str:
+    """The reason for a column with one value: in every row, or in those that have one (a
+    review, stop 35: "one value in every row" of a column missing in 3 rows of 4)."""
+    if not missing:
+        return "one value in every row"
+    return f"one value, missing in {missing} of {len(col)} rows"
 
 
 def _describe(col: pd.Series, name: str, *, ap: bool) -> _Column | None:
