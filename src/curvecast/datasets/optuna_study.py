@@ -92,8 +92,12 @@ def _check_sqlite(url: str) -> None:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such Optuna storage file ({url})")
     try:
-        with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True) as db:
-            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        tables = _tables(path, "mode=ro")
+    except sqlite3.OperationalError:  # e.g. a WAL database in a folder it cannot write to:
+        try:  # read as a file that does not change (a review, stop 35: "not an SQLite database")
+            tables = _tables(path, "mode=ro&immutable=1")
+        except sqlite3.DatabaseError as err:
+            raise CurveSetFormatError(f"{path}: not an SQLite database ({err})") from None
     except sqlite3.DatabaseError as err:
         raise CurveSetFormatError(f"{path}: not an SQLite database ({err})") from None
     if "version_info" not in tables or "trial_intermediate_values" not in tables:
@@ -101,16 +105,20 @@ def _check_sqlite(url: str) -> None:
                                   f"{sorted(tables)[:8]})")
 
 
+def _tables(path: Path, query: str) -> set[str]:
+    """The table names of the SQLite file ``path``, opened with the URI ``query``."""
+    with sqlite3.connect(f"{path.resolve().as_uri()}?{query}", uri=True) as db:
+        return {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
+
 @warns_of_what_it_read
 def from_optuna(storage: str, study: str, *, metric: str | None = None,
                 max_step: int | None = None) -> CurveSet:
     """The learning curves of Optuna study ``study`` in ``storage`` (see the module docstring).
 
-    A trial is read as far as it reported: one the user's own code pruned after its last step
-    (a size or latency limit) is a complete curve here, whose values are real learning data,
-    though ``CurvecastPruner`` in the live study counts it as partial (it must not set the
-    target that later trials are judged against); leave it out of a prior that should hold
-    only finished trials.
+    A trial is read as far as it reported; one the user's own code pruned (or that failed)
+    after its last step is read one step short, a partial curve, as ``CurvecastPruner`` reads
+    it in the live study (it did not complete, so it must not set the target: stop 35).
 
     Args:
         storage: an Optuna storage URL (``sqlite:///last.db``, ``postgresql://…``).
