@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint clean
+.PHONY: run test clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)

@@ -155,14 +155,19 @@ def test_curves_that_all_diverged_are_refused_not_replayed(tmp_path: Path, run: 
 def test_evaluate_says_which_cells_it_skipped_and_refuses_no_experiment(tmp_path: Path,
                                                                         run: Run) -> None:
     """The cells a predictor refuses were dropped from the table without a word (a blank table
-    and exit 0 on a one-epoch set); ``--experiments ,`` ran nothing and printed an empty table."""
+    and exit 0 on a one-epoch set); ``--experiments ,`` ran nothing and printed an empty table.
+    Since stop 35 a one-epoch set is refused up front (every cell was skipped)."""
     path = synthetic(n=30, epochs=1).save(tmp_path / "one_epoch.parquet")
+    refused(*run("evaluate", path, "--train-size", "10", "--repeats", "1", "--experiments",
+                 "table1", "--predictors", "ols,last-value"),
+            "the curves have 1 trained epoch: there is no partial curve to predict")
+    path = synthetic(n=30, epochs=8).save(tmp_path / "shallow.parquet")
     code, _, err = run("evaluate", path, "--train-size", "10", "--repeats", "1",
-                         "--experiments", "table1", "--predictors", "ols,last-value")
+                       "--experiments", "table1,depth_generalisation", "--predictors", "ols")
     assert code == 0, err
     [note] = [line for line in err.splitlines() if line.startswith("note:")]
-    assert note.startswith("note: 8 cell(s) skipped (table1 ols ts+ap+hp 10 %, ")
-    assert note.endswith(" and 4 more): tau must be in 1..1, got 0"), note
+    assert note.startswith("note: 1 cell(s) skipped (depth_generalisation ols ts+ap+hp 25 %): "
+                           "too few complete configs on one side of the median depth"), note
     refused(*run("evaluate", path, "--experiments", ","), "--experiments names none")
 
 

@@ -11,7 +11,7 @@ At its defaults, ``CurvecastPruner()`` judges from the 5th complete trial on (li
 :class:`~curvecast.predictors.HorizonChain`: it learns from every finished trial up to where it
 was observed, is refitted (in closed form, microseconds) only when a trial has finished, and
 keeps its predictions inside what the study's curves support.  The finished trials' curves are
-cached, so in a 200-trial study the median call costs about a quarter of a millisecond
+cached, so in a 200-trial study the median call costs about 0.3–0.6 ms of CPU
 (``docs/results-benchmark.md``).  A trial's first call after other trials finished refits and
 rebuilds the study's tables, which grows with the study: about 1.8 ms at 200 finished trials,
 3.5 ms at 1000 and 9 ms at 3000 (``bench/first_call_cost.py``; a study that prunes most trials

@@ -18,7 +18,8 @@ from curvecast.curves import CurveSet, Direction
 class Prediction:
     """Predicted values with their uncertainty, both shape ``(n,)``, in the metric's units.
 
-    ``std`` is the standard deviation of a Gaussian around ``mean`` (always > 0).  A predictor
+    ``std`` is the standard deviation of a Gaussian around ``mean`` (≥ 0; 0 is a point
+    prediction, whose :meth:`cdf` is a step).  A predictor
     that models a transformed scale (``latent="arcsine"``: arcsin(√value), see
     :class:`~curvecast.predictors.SRM`; ``latent="log"``: log(value), see
     :class:`~curvecast.predictors.HorizonChain`) also gives the distribution there

@@ -147,11 +147,13 @@ def curves_to_fit(predictor: Predictor, min_complete: int, n_prior: int) -> int 
 
 
 class PredictiveStopper(Stopper):
-    """Stop a trial at epoch τ when ``P(y_T worse than y_ref) ≥ Δ`` under the predictor's Gaussian.
+    """Stop a trial at epoch τ when ``P(y_T worse than y_ref) ≥ Δ`` under the predictor's
+    distribution (:meth:`Prediction.prob_worse`: a Gaussian for the paper's SRM, a Student-t,
+    on the log scale for a positive metric to minimise, for the default :class:`HorizonChain`).
 
     For a metric to maximise, with ŷ_T ± σ the prediction from y_1..y_τ and ``y_ref = v_k − δ``
-    (v_k the k-th best final value of the complete trials; k = 1 is the paper's y_best):
-    ``P = Φ((y_ref − ŷ_T) / σ)``.  For a metric to minimise, ``y_ref = v_k + δ`` and
+    (v_k the k-th best final value of the complete trials; k = 1 is the paper's y_best), for a
+    Gaussian: ``P = Φ((y_ref − ŷ_T) / σ)``.  For a metric to minimise, ``y_ref = v_k + δ`` and
     ``P = Φ((ŷ_T − y_ref) / σ)``.  Nothing is stopped before ``min_complete`` trials are complete.
 
     **Defaults** (curvecast's rule, chosen leave-one-data-set-out in ``bench/stopping_benchmark.py``,
