@@ -169,3 +169,19 @@ def test_the_summary_counts_trials_still_running_elsewhere(tmp_path: Path) -> No
     assert fewer.returncode == 0, fewer.stderr
     assert ("note: study 'r' already has 3 trials, at least --trials 2: no new trial is started"
             in " ".join(fewer.stderr.split()))
+
+
+def test_an_old_checkpoint_that_cannot_be_deleted_is_a_notice_not_an_error(
+        tmp_path: Path) -> None:
+    """A review (stop 35): a checkpoint folder where an old checkpoint could not be deleted (a
+    read-only folder; here a directory in the checkpoint's place) ended the search with a bare
+    OSError once the trial finished; a stale file costs disk, not the search."""
+    db = tmp_path / "s.db"
+    stuck = tmp_path / "s.db.checkpoints" / "study-1" / "t0-e9.ckpt"
+    stuck.mkdir(parents=True)
+    (stuck / "keep").write_text("x")
+    proc = curvecast(*search_args(db, "--trials", "2", "--epochs", "2", "--study", "c"))
+    assert proc.returncode == 0, proc.stderr
+    assert "warning: could not delete an old checkpoint of t0" in proc.stderr
+    with Store(db) as store:
+        assert [t.state for t in store.trials("c")] == [TrialState.COMPLETE] * 2

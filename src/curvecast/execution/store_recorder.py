@@ -124,13 +124,20 @@ class StoreRecorder(Recorder):
 
     def step(self) -> None:
         for number, keep in self._clean:
-            if keep is None:
-                clean_checkpoints(self.live.checkpoints, number)
-                continue
-            kept = checkpoint_path(self.live.checkpoints, number, keep).name
-            for old in self.live.checkpoints.glob(f"t{number}-e*.ckpt"):
-                if old.name != kept:
-                    old.unlink(missing_ok=True)
+            try:
+                if keep is None:
+                    clean_checkpoints(self.live.checkpoints, number)
+                    continue
+                kept = checkpoint_path(self.live.checkpoints, number, keep).name
+                for old in self.live.checkpoints.glob(f"t{number}-e*.ckpt"):
+                    if old.name != kept:
+                        old.unlink(missing_ok=True)
+            except OSError as err:  # a stale checkpoint costs disk, not the search (a review,
+                # stop 35: a read-only checkpoint folder ended a search on a cleanup)
+                note = (f"could not delete an old checkpoint of t{number} ({err}); the search "
+                        "goes on, and the file can be deleted by hand")
+                if note not in self.progress.notices:
+                    self.progress.notices.append(note)
         self._clean.clear()
         self.live.mirror.update(self.progress)
         if self.on_progress is not None:
