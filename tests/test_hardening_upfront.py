@@ -306,3 +306,27 @@ def test_an_epoch_budget_no_study_could_export_is_refused_before_training() -> N
     with pytest.raises(ValueError, match="--epochs 1000001: at most 1000000 epochs"):
         plan_search(SearchRequest(workload="digits-metaqnn", trials=1, epochs=1_000_001,
                                   workers=1))
+
+
+def test_a_hyperband_study_rerun_with_other_trials_is_refused_in_words(tmp_path: Path) -> None:
+    """A review (stop 35): a Hyperband study resumed with a smaller --trials ran on and ended
+    early (its record still said the larger), and a larger one was refused with the journal's
+    internal message; its brackets are drawn for --trials, so a rerun must repeat it."""
+    from curvecast.registry import Settings
+    from curvecast.registry.search_plan import SearchRequest, plan_search
+
+    def recorded(searcher: str, trials: int) -> dict[str, Any]:
+        return plan_search(SearchRequest(workload="digits-metaqnn", searcher=searcher,
+                                         trials=trials, epochs=2, workers=1,
+                                         settings=Settings(seed=1))).recorded
+
+    with Store(tmp_path / "s.db") as store:
+        for searcher in ("hyperband", "fhyperband"):
+            open_study(store, searcher, DigitsMetaQNN(), 2, 1, recorded(searcher, 20))
+            open_study(store, searcher, DigitsMetaQNN(), 2, 1, recorded(searcher, 20))
+            with pytest.raises(ValueError, match=f"study '{searcher}' was started with "
+                                                 "--trials 20, not 12"):
+                open_study(store, searcher, DigitsMetaQNN(), 2, 1, recorded(searcher, 12))
+        # a FIFO study records no --trials: a rerun may ask for more
+        open_study(store, "fifo", DigitsMetaQNN(), 2, 1, recorded("random", 20))
+        open_study(store, "fifo", DigitsMetaQNN(), 2, 1, recorded("random", 30))

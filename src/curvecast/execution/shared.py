@@ -26,7 +26,7 @@ __all__ = ["EXPLORATION_STATE", "GRACE", "HEARTBEAT", "SharedExplorationFIFO", "
 #: Settings of a study that a rerun (a resume, or another process joining) must repeat.
 _RERUN_SETTINGS = ("searcher", "stopper", "predictor", "delta", "min_complete", "refit_every",
                    "final_stretch", "explore", "explore_trials", "prior", "sigma_model",
-                   "arcsine_target")
+                   "arcsine_target", "trials")  # (trials: recorded by Hyperband's studies only)
 
 
 def open_study(store: Store, study: str, workload: Workload, epochs: int, seed: int,
@@ -35,7 +35,8 @@ def open_study(store: Store, study: str, workload: Workload, epochs: int, seed: 
     and with the same scheduler (``settings["scheduler"]``: hyperband, fhyperband; absent: a
     FIFO search, as the local and the Ray backends run), and — where both the study and
     ``settings`` record them — the same searcher, stopper, predictor, Δ, min-complete,
-    refit-every, final stretch, exploration, prior (by its curves' fingerprint,
+    refit-every, final stretch, exploration, --trials (Hyperband's and f-Hyperband's, whose
+    brackets are drawn for it; since stop 35), prior (by its curves' fingerprint,
     ``prior_digest``, where recorded: the same file by another path is the same prior, another
     file at the same path is not), σ model and arcsine target (a changed rule would silently
     judge later trials differently; the predictor comes before min-complete, whose default
