@@ -122,6 +122,28 @@ class _WorkerPool(cf.ProcessPoolExecutor):
     job) printed a KeyboardInterrupt traceback per worker.  A signal ignored when a process is
     started stays ignored in it, so SIGINT is ignored while one is started (main thread only)."""
 
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool | None:
+        """On Ctrl-C or SIGTERM (KeyboardInterrupt), stop the workers now instead of waiting for
+        the epochs in flight: nothing they finish after the interrupt is recorded anyway (a
+        rerun trains those epochs again from the last recorded checkpoint, and checkpoints are
+        written atomically), and a second Ctrl-C during that wait deadlocked the pool's
+        shutdown, the workers left running (a review, stop 35).  Other exits wait, as usual."""
+        if exc_type is None or not issubclass(exc_type, KeyboardInterrupt):
+            return super().__exit__(exc_type, exc, tb)
+        main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+        try:
+            workers = list((self._processes or {}).values())
+            self.shutdown(wait=False, cancel_futures=True)
+            for worker in workers:
+                worker.terminate()
+            for worker in workers:
+                worker.join(timeout=5)
+        finally:
+            if main:
+                signal.signal(signal.SIGINT, previous)
+        return None
+
     def _spawn_process(self) -> None:
         if threading.current_thread() is not threading.main_thread():
             super()._spawn_process()  # type: ignore[misc]
