@@ -251,8 +251,8 @@ def _refuse_unread(r: SearchRequest) -> None:
         reads, rule = set(), "--searcher hyperband"
     elif r.searcher == "fhyperband":  # it fits its rung predictors at every rung
         reads, rule = {"delta", "predictor"}, "--searcher fhyperband"
-    elif STOPPERS.get(r.stopper, STOPPERS["never"]).uses_predictor:
-        return
+    elif r.stopper not in STOPPERS or STOPPERS[r.stopper].uses_predictor:
+        return  # (an unknown name is refused by name below)
     else:
         reads, rule = set(), f"--stopper {r.stopper}"
     # refit_every: the library's default (None) or the CLI's (defaults.REFIT_EVERY) is not given
