@@ -22,6 +22,7 @@ from curvecast.curves.direction import (
     Direction,
     check_diverged_value,
     diverged_fill,
+    fill_diverged,
 )
 from curvecast.curves.errors import CurveSetFormatError
 from curvecast.curves.errors import where as _where
@@ -179,11 +180,7 @@ class CurveSet:
         untrained network (epoch 0), which is not a diverged report (:meth:`diverged`) but has
         no value of its own.  Unobserved entries stay NaN.  Shape ``(n_configs, n_epochs)``.
         """
-        out = np.array(self.values, dtype=np.float64, copy=True)
-        bad = self.observed & ~np.isfinite(out)
-        if bad.any():
-            out[bad] = self.diverged_fill
-        return out
+        return fill_diverged(self.values, self.observed, self.direction, self.diverged_fill)
 
     def range_warning(self, source: str | None = None) -> str | None:
         """A one-line warning when an accuracy-named metric (its name holds ``acc``) has finite

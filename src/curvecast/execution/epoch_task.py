@@ -164,6 +164,9 @@ def local_executor(workers: int) -> cf.Executor:
                        initargs=(os.getpid(),))
 
 
-def clean_checkpoints(checkpoints: Path, number: int) -> None:
+def clean_checkpoints(checkpoints: Path, number: int, keep: int | None = None) -> None:
+    """Delete trial ``number``'s checkpoints, but the one after ``keep`` epochs (None: all)."""
+    kept = None if keep is None else checkpoint_path(checkpoints, number, keep).name
     for old in checkpoints.glob(f"t{number}-e*.ckpt"):
-        old.unlink(missing_ok=True)
+        if old.name != kept:
+            old.unlink(missing_ok=True)

@@ -22,7 +22,7 @@ from contextlib import AbstractContextManager
 
 from curvecast.curves.wording import counted
 from curvecast.execution.backends import Finished
-from curvecast.execution.epoch_task import checkpoint_path, clean_checkpoints
+from curvecast.execution.epoch_task import clean_checkpoints
 from curvecast.execution.recorder import Recorder
 from curvecast.execution.study import LiveStudy, Progress, trial_number
 from curvecast.search import Closed, Job
@@ -125,13 +125,7 @@ class StoreRecorder(Recorder):
     def step(self) -> None:
         for number, keep in self._clean:
             try:
-                if keep is None:
-                    clean_checkpoints(self.live.checkpoints, number)
-                    continue
-                kept = checkpoint_path(self.live.checkpoints, number, keep).name
-                for old in self.live.checkpoints.glob(f"t{number}-e*.ckpt"):
-                    if old.name != kept:
-                        old.unlink(missing_ok=True)
+                clean_checkpoints(self.live.checkpoints, number, keep)
             except OSError as err:  # a stale checkpoint costs disk, not the search (a review,
                 # stop 35: a read-only checkpoint folder ended a search on a cleanup)
                 note = (f"could not delete an old checkpoint of t{number} ({err}); the search "
