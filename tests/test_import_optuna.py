@@ -77,13 +77,15 @@ def test_import_optuna_then_simulate(last_db: str, tmp_path: Path) -> None:
     pruned = [t for t in trials if t.state is optuna.trial.TrialState.PRUNED]
     complete = [t for t in trials if t.state is optuna.trial.TrialState.COMPLETE]
     assert len(pruned) >= 10 and len(complete) + len(pruned) == N
-    # every replayed trial plus the diverged failure; the plain failure is left out
-    assert got.config_ids == [f"t{i}" for i in range(N + 1)]
+    # every replayed trial and both failures: the one that diverged and the one that crashed
+    # after its first report (a partial curve, as CurvecastPruner reads it; stop 36)
+    assert got.config_ids == [f"t{i}" for i in range(N + 2)]
     assert got.metric == "val_accuracy" and got.direction is Direction.MAXIMIZE
     assert got.epochs.tolist() == list(range(1, T + 1))
-    assert got.provenance["left_out"] == {"no_reports": 0, "failed": 1, "running": 0}
+    assert got.provenance["left_out"] == {"no_reports": 0, "running": 0}
     assert got.provenance["trials"] == {"complete": len(complete), "pruned": len(pruned),
-                                        "fail": 1}
+                                        "fail": 2}
+    assert got.n_observed()[N + 1] == 1 and got.values[N + 1, 0] == 0.3
     assert int(got.is_complete().sum()) == len(complete)
     for t in pruned:  # a partial curve: observed up to the pruning step
         row = got.row(f"t{t.number}")
@@ -284,7 +286,7 @@ def test_a_trial_pruned_after_its_last_step_is_imported_as_a_partial_curve(
     proc = curvecast_cli("data", "import", "optuna", db, "--study", "s", "--out",
                          tmp_path / "late.parquet")
     assert proc.returncode == 0, proc.stderr
-    assert "1 trial pruned or failed after reporting the last step (t4)" in proc.stderr
+    assert "1 trial stopped or failed after reporting the last step (t4)" in proc.stderr
 
 
 def test_skipped_steps_are_imported_as_the_pruner_reads_them(tmp_path: Path) -> None:

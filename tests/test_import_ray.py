@@ -73,19 +73,23 @@ def test_import_ray_then_simulate(experiment: Path, tmp_path: Path) -> None:
                          "maximize", "--out", out)
     assert proc.returncode == 0, proc.stderr
     got = CurveSet.load(out)
-    assert got.n_configs == N - 1  # the trial that crashed without a NaN is left out
-    assert got.provenance["left_out"] == {"no_reports": 0, "errored": 1}
+    # the trial that crashed without a NaN is a partial curve, as the scheduler reads it
+    assert got.n_configs == N and got.provenance["errored"] == 2
+    assert got.provenance["left_out"] == {"no_reports": 0}
     assert got.metric == "acc" and got.direction is Direction.MAXIMIZE
     assert got.epochs.tolist() == list(range(1, T + 1))
     assert sorted(got.configs.columns) == ["i", "opt/lr"]  # params.json, flattened
     rows = {int(i): r for r, i in enumerate(got.configs["i"])}
-    assert sorted(rows) == [i for i in range(N) if i != CRASHED]
+    assert sorted(rows) == list(range(N))
     np.testing.assert_allclose(got.configs["opt/lr"].to_numpy(),
                                RECORDED.configs.lr.to_numpy()[list(rows)])
     for i, r in rows.items():
         seen = got.observed[r]
         if i == PARTIAL:
             assert seen.tolist() == [True] * 3 + [False] * (T - 3)
+        elif i == CRASHED:  # crashed in its second epoch: one report
+            assert seen.tolist() == [True] + [False] * (T - 1)
+            np.testing.assert_allclose(got.values[r, 0], RECORDED.values[i, 0])
         elif i == DIVERGED:
             assert seen.tolist() == [True] * 3 + [False] * (T - 3)
             assert got.diverged()[r].tolist() == [False, False, True] + [False] * (T - 3)
@@ -193,12 +197,20 @@ def test_a_trial_that_failed_then_finished_on_a_retry_is_kept(tmp_path: Path,
     failures = "".join(f"Failure # {n} (occurred at 2026-12-03_12-03-44)\nTraceback …\n"
                        for n in range(1, restarts + 1))
     (trial / "error.txt").write_text(failures)
+    other = tmp_path / "exp" / "trial_1"  # a trial that completed the 3 epochs without failing
+    other.mkdir()
+    (other / "params.json").write_text('{"lr": 0.2}')
+    (other / "result.json").write_text("".join(
+        f'{{"acc": {v}, "training_iteration": {e}, "iterations_since_restore": {e}}}\n'
+        for e, v in [(1, 0.1), (2, 0.15), (3, 0.2)]))
     got = curvecast.from_ray(tmp_path / "exp", "acc", "max")
-    assert got.values.tolist() == [[0.1, 0.2, 0.3]] and got.provenance["left_out"]["errored"] == 0
-    # the last attempt failed too: errored, left out (it reported no NaN)
+    assert got.values.tolist() == [[0.1, 0.2, 0.3], [0.1, 0.15, 0.2]]
+    assert "errored" not in got.provenance and "cut_at_last_step" not in got.provenance
+    # the last attempt failed too, after its last report: a partial curve, one epoch short
     (trial / "error.txt").write_text(failures + f"Failure # {restarts + 1} (occurred at x)\n")
-    with pytest.raises(CurveSetFormatError, match="'errored': 1"):
-        curvecast.from_ray(tmp_path / "exp", "acc", "max")
+    got = curvecast.from_ray(tmp_path / "exp", "acc", "max")
+    assert got.n_observed().tolist() == [2, 3] and got.is_complete().tolist() == [False, True]
+    assert got.provenance["errored"] == 1 and got.provenance["cut_at_last_step"] == ["trial_0"]
 
 
 def test_a_skipped_epoch_is_interpolated_not_read_as_diverged(tmp_path: Path) -> None:

@@ -188,8 +188,7 @@ def _saved(curves: CurveSet, source: str, out: Path, paper: bool = False) -> Non
     left_out = curves.provenance.get("left_out") or {}
     if isinstance(left_out, dict) and any(left_out.values()):
         reasons = {"no_reports": "reported nothing of the metric",
-                   "errored": "errored without a diverged value",
-                   "failed": "failed without a diverged value", "running": "still running"}
+                   "running": "still running"}
         said = "; ".join(f"{n} {reasons.get(k, k)}" for k, n in left_out.items() if n)
         err_console.print(f"warning: {source}: trials left out: {said}", markup=False,
                           highlight=False)
@@ -223,7 +222,7 @@ def _saved(curves: CurveSet, source: str, out: Path, paper: bool = False) -> Non
     unfinished = curves.provenance.get("cut_at_last_step") or []
     if unfinished:
         shown = ", ".join(map(str, unfinished[:5])) + (", …" if len(unfinished) > 5 else "")
-        err_console.print(f"note: {source}: {counted(len(unfinished), 'trial')} pruned or failed "
+        err_console.print(f"note: {source}: {counted(len(unfinished), 'trial')} stopped or failed "
                           f"after reporting the last step ({shown}) read as partial curves, one "
                           "step short: they did not complete", markup=False, highlight=False)
     if ID_COLUMN_RENAMED in curves.configs.columns:
@@ -380,8 +379,7 @@ def import_optuna(
 ) -> None:
     """Import an Optuna study's intermediate values (steps = epochs) as curves.
 
-    Params and user attrs are the config table; pruned trials are partial curves; failed trials
-    are kept only when they reported NaN (diverged).
+    Params and user attrs are the config table; pruned and failed trials are partial curves.
     """
     from curvecast.datasets import from_optuna
     from curvecast.datasets.optuna_study import redact

@@ -138,8 +138,7 @@ def export(
     if partial:  # said, as the Optuna importer says what it leaves out
         listed = ", ".join(f"{n} {k}" for k, n in sorted(partial.items()))
         failed = (" (a failed trial's epochs are kept: they show how it was learning until it "
-                  "crashed; `data import optuna` leaves failed trials out)"
-                  if "failed" in partial else "")
+                  "crashed)" if "failed" in partial else "")
         console.print(f"note: {listed}: partial curves, up to their last recorded epoch"
                       f"{failed}", highlight=False)
     empty = dict(curves.provenance.get("without_values") or {})

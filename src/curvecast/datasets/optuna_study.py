@@ -12,9 +12,10 @@ Which trials become curves:
 * pruned trials: their partial curve (epochs after the pruning step unobserved); one pruned
   after it reported the last epoch (by the objective's own check) is not a complete run and
   is read one epoch short (``cut_at_last_step`` in the provenance), as the pruner reads it;
-* failed trials: only when they reported a NaN or infinite value (a diverged run, counted as the
-  worst value by curvecast's one rule); a trial that failed for another reason says nothing about
-  its config and is left out;
+* failed trials (an objective that raised, or returned NaN): their partial curve, as for pruned
+  ones (a NaN or infinite report is a diverged value, counted as the worst by curvecast's one
+  rule); the epochs they reported before the failure show how they were learning, and
+  ``CurvecastPruner`` learns from them in the live study too;
 * running and waiting trials are left out.
 
 A trial that skipped steps others report (an evaluation every other epoch, one evaluation
@@ -34,7 +35,6 @@ The metric is the study's metric name (``study.set_metric_names``), else ``metri
 
 from __future__ import annotations
 
-import math
 import sqlite3
 from collections import Counter
 from pathlib import Path
@@ -47,7 +47,7 @@ from curvecast.curves import CurveSet, CurveSetFormatError, Direction
 from curvecast.datasets.config_rows import config_row
 from curvecast.datasets.import_warnings import warns_of_what_it_read
 from curvecast.datasets.priors import UNNAMED_METRIC
-from curvecast.datasets.step_axis import along_axis, gap_counts, majority_axis_of
+from curvecast.datasets.step_axis import along_axis, cut_unfinished, gap_counts, majority_axis_of
 
 __all__ = ["from_optuna", "redact"]
 
@@ -163,7 +163,7 @@ def from_optuna(storage: str, study: str, *, metric: str | None = None,
     name = metric_names[0] if metric_names else (metric or UNNAMED_METRIC)
     direction = (Direction.MAXIMIZE if loaded.direction is optuna.study.StudyDirection.MAXIMIZE
                  else Direction.MINIMIZE)
-    kept, left_out = [], {"no_reports": 0, "failed": 0, "running": 0}
+    kept, left_out = [], {"no_reports": 0, "running": 0}
     try:
         trials = loaded.get_trials(deepcopy=False)
     except (AssertionError, TypeError, LookupError, ValueError) as err:  # rows Optuna did not write
@@ -175,8 +175,6 @@ def from_optuna(storage: str, study: str, *, metric: str | None = None,
             left_out["running"] += 1
         elif not reports:
             left_out["no_reports"] += 1
-        elif trial.state is TrialState.FAIL and all(math.isfinite(v) for v in reports.values()):
-            left_out["failed"] += 1
         else:
             kept.append(trial)
     if not kept:
@@ -205,7 +203,7 @@ def from_optuna(storage: str, study: str, *, metric: str | None = None,
         raise CurveSetFormatError(f"{where}: no trial reported a step to import (at or before "
                                   f"--max-step {max_step}, and on the steps most complete "
                                   "trials report)")
-    long, cut = _cut_unfinished(pd.DataFrame(rows),
+    long, cut = cut_unfinished(pd.DataFrame(rows),
                                 [i for i, t in zip(ids, kept, strict=True)
                                  if t.state is not TrialState.COMPLETE
                                  and (max_step is None or max(t.intermediate_values) <= max_step)])
@@ -232,27 +230,6 @@ def from_optuna(storage: str, study: str, *, metric: str | None = None,
     return CurveSet.from_long(long, configs, metric=name, direction=direction,
                               epochs=np.unique(long["epoch"].to_numpy()), provenance=provenance,
                               source=where)
-
-
-def _cut_unfinished(long: pd.DataFrame, unfinished: list[str]) -> tuple[pd.DataFrame, list[str]]:
-    """``long`` without the last epoch's row of each trial of ``unfinished`` (pruned or failed
-    ones that reported nothing after ``--max-step``) that reported the last epoch, and their ids
-    in ``unfinished``'s order.
-
-    Such a trial was stopped after its last report (by the objective's own check of a size or
-    latency limit, or an objective that failed in its final evaluation): it is not a complete
-    run, so it becomes a partial curve one epoch short of the end, as
-    :class:`~curvecast.integrations.optuna.CurvecastPruner` reads it, and never the best run of
-    a replay.  The last epoch is the last a complete trial reported (none: nothing is cut); a
-    trial with that one report is left as it is (a one-epoch axis)."""
-    finished = long.loc[~long["config_id"].isin(unfinished), "epoch"]
-    if finished.empty:
-        return long, []
-    last = int(finished.max())
-    at_last = (long["epoch"].eq(last) & long["config_id"].isin(unfinished)
-               & long["config_id"].map(long["config_id"].value_counts()).gt(1))
-    dropped = [i for i in unfinished if i in set(long.loc[at_last, "config_id"])]
-    return long[~at_last], dropped
 
 
 def _row(trial: Any) -> dict[str, Any]:

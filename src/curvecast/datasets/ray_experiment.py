@@ -7,19 +7,21 @@ first) or ``progress.csv``.  ``training_iteration`` (1, 2, …) is the epoch and
 value; ``time_this_iter_s`` the seconds of that epoch.  Nested configs and results are flattened
 with ``/`` (``{"opt": {"lr": 0.1}}`` → ``opt/lr``), as Tune names them in ``progress.csv``.
 
-As for Optuna studies: a trial stopped early (by a scheduler) is a partial curve; a trial that
-errored (``error.txt``) is kept only when it reported a NaN or infinite value (a diverged run) or
-was restarted after its last failure (Ray's retries: more attempts, counted by
-``iterations_since_restore`` 1, than ``Failure #`` entries); a trial that reported nothing is
-left out.  A trial that skipped epochs others report is read as the Optuna importer reads one
-(:func:`~curvecast.datasets.step_axis.along_axis`): the skipped epochs interpolated between its
-reports (``filled_steps`` in the provenance), or up to its first gap when it reported fewer
-than half the epochs up to its last (``sparse_reports_left_out``); a skipped epoch is never read
-as a diverged report.  Config ids are the Tune trial ids.  A trial restarted
-after a failure reports epochs again: from the first repeated epoch on, the later run's reports
-replace the earlier ones (as :class:`~curvecast.integrations.ray_tune.CurvecastScheduler` does);
-the provenance counts the reports so replaced (``replaced_reports``).  A ``result.json`` whose
-last line was cut off (a process killed while writing it) loses that line only
+As for Optuna studies: a trial stopped early (by a scheduler) is a partial curve, and so is a trial
+that errored (``error.txt``): the epochs it reported before the failure show how it was learning,
+and :class:`~curvecast.integrations.ray_tune.CurvecastScheduler` learns from them in the live run
+too. One that errored after it reported the last epoch is not a complete run and is read one epoch
+short (``cut_at_last_step`` in the provenance), unless it was restarted after its last failure
+(Ray's retries: more attempts, counted by ``iterations_since_restore`` 1, than ``Failure #``
+entries). A trial that reported nothing is left out. A trial that skipped epochs others report is
+read as the Optuna importer reads one (:func:`~curvecast.datasets.step_axis.along_axis`): the
+skipped epochs interpolated between its reports (``filled_steps`` in the provenance), or up to its
+first gap when it reported fewer than half the epochs up to its last (``sparse_reports_left_out``);
+a skipped epoch is never read as a diverged report. Config ids are the Tune trial ids. A trial
+restarted after a failure reports epochs again: from the first repeated epoch on, the later run's
+reports replace the earlier ones (as :class:`~curvecast.integrations.ray_tune.CurvecastScheduler`
+does); the provenance counts the reports so replaced (``replaced_reports``). A ``result.json``
+whose last line was cut off (a process killed while writing it) loses that line only
 (``truncated_lines`` counts them); any other line that is not JSON is an error.
 """
 
@@ -37,7 +39,7 @@ import pandas as pd
 from curvecast.curves import CurveSet, CurveSetFormatError, Direction
 from curvecast.datasets.config_rows import config_row, flatten
 from curvecast.datasets.import_warnings import warns_of_what_it_read
-from curvecast.datasets.step_axis import along_axis, gap_counts
+from curvecast.datasets.step_axis import along_axis, cut_unfinished, gap_counts
 from curvecast.datasets.table_io import cell, read_columns, read_table
 
 __all__ = ["from_ray"]
@@ -226,20 +228,19 @@ def from_ray(experiment: str | Path, metric: str, direction: Direction | str) ->
     configs: list[dict[str, Any]] = []
     ids: list[str] = []
     by_trial: list[tuple[str, dict[int, tuple[float, float]]]] = []
-    left_out = {"no_reports": 0, "errored": 0}
+    left_out = {"no_reports": 0}
     replaced = truncated = 0
+    errored: list[str] = []
     for folder in folders:
         trial_id, config, reports, restarts, cut = _trial(folder, metric)
         truncated += cut
-        errored = (folder / "error.txt").is_file() and not _recovered(folder)
         if not reports:
             left_out["no_reports"] += 1
             continue
-        if errored and all(math.isfinite(r[1]) for r in reports):
-            left_out["errored"] += 1
-            continue
         if trial_id in ids:
             trial_id = f"{trial_id}:{folder.name}"
+        if (folder / "error.txt").is_file() and not _recovered(folder):
+            errored.append(trial_id)
         replaced += restarts
         ids.append(trial_id)
         configs.append(config)
@@ -259,10 +260,14 @@ def from_ray(experiment: str | Path, metric: str, direction: Direction | str) ->
         rows += [{"config_id": trial_id, "epoch": e, "value": v,
                   "seconds": reports_at.get(e, (math.nan, math.nan))[1]}
                  for e, v in zip(axis, values, strict=False)]
-    long = pd.DataFrame(rows)
+    long, cut_short = cut_unfinished(pd.DataFrame(rows), errored)
     provenance: dict[str, Any] = {"importer": "ray", "experiment": str(root), "trials": len(ids),
                                   "left_out": left_out, "replaced_reports": replaced,
                                   "truncated_lines": truncated}
+    if errored:
+        provenance["errored"] = len(errored)
+    if cut_short:
+        provenance["cut_at_last_step"] = cut_short
     provenance.update(gap_counts(filled, sparse))
     return CurveSet.from_long(long, pd.DataFrame(configs, index=pd.Index(ids, name="config_id")),
                               metric=metric, direction=direction, provenance=provenance,

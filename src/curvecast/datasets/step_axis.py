@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
+import pandas as pd
 
 
 def majority_axis(step_counts: Mapping[int, int], last_counts: Mapping[int, int]
@@ -100,3 +101,24 @@ def gap_counts(filled: Mapping[str, int], sparse: Mapping[str, int]
             out[key] = {"trials": sum(n > 0 for n in counts.values()),
                         "steps": sum(counts.values())}
     return out
+
+
+def cut_unfinished(long: pd.DataFrame, unfinished: list[str]) -> tuple[pd.DataFrame, list[str]]:
+    """``long`` (columns ``config_id``, ``epoch``, …) without the last epoch's row of each trial
+    of ``unfinished`` (pruned, failed or errored ones) that reported the last epoch, and their
+    ids in ``unfinished``'s order.
+
+    Such a trial was stopped after its last report (by the objective's own check of a size or
+    latency limit, or a trial that failed in its final evaluation): it is not a complete run, so
+    it becomes a partial curve one epoch short of the end, as
+    :class:`~curvecast.integrations.optuna.CurvecastPruner` reads it, and never the best run of
+    a replay.  The last epoch is the last a complete trial reported (none: nothing is cut); a
+    trial with that one report is left as it is (a one-epoch axis)."""
+    finished = long.loc[~long["config_id"].isin(unfinished), "epoch"]
+    if finished.empty:
+        return long, []
+    last = int(finished.max())
+    at_last = (long["epoch"].eq(last) & long["config_id"].isin(unfinished)
+               & long["config_id"].map(long["config_id"].value_counts()).gt(1))
+    dropped = [i for i in unfinished if i in set(long.loc[at_last, "config_id"])]
+    return long[~at_last], dropped
