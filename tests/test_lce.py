@@ -145,5 +145,8 @@ def test_predict_checks_its_inputs() -> None:
     model = LCE.fast().fit(cs)
     with pytest.raises(ValueError, match="rows"):
         model.predict(cs.configs.iloc[:1], cs.values[:, :5])
-    with pytest.raises(ValueError, match="columns"):
-        model.predict(cs.configs, np.zeros((2, EPOCHS + 1)))
+    with pytest.raises(ValueError, match="tau >= 1"):
+        model.predict(cs.configs, np.zeros((2, 0)))
+    # observed past the target: its value there, as every predictor gives (stop 36)
+    past = np.arange(2 * (EPOCHS + 1), dtype=float).reshape(2, EPOCHS + 1)
+    np.testing.assert_array_equal(model.predict(cs.configs, past).mean, past[:, EPOCHS - 1])

@@ -256,6 +256,37 @@ def test_every_predictor_reads_partial_curves_and_configs_alike() -> None:
         assert np.all(np.isfinite(blind.mean))
 
 
+def _every_predictor() -> list[Any]:
+    out: list[Any] = [HorizonChain(), KernelChain(min_finished=10), SRM(n_draws=3),
+                      LastSeenValue(), LCE.fast()]
+    try:
+        import torch  # noqa: F401
+
+        from curvecast.predictors import BNN
+    except ImportError:  # the torch extra is optional
+        return out
+    return [*out, BNN(n_members=2, epochs=5, random_state=0)]
+
+
+def test_a_config_table_of_another_length_and_curves_past_the_target() -> None:
+    """A review (stop 36): the HorizonChain and LastSeenValue took a config table of 3 rows
+    for 2 curves without a word, the BNN refused ``predict(None, …)`` and 3-D input with a
+    TypeError/unpacking error, and the LCE alone refused a curve observed past the target
+    epoch (the others give the value there)."""
+    train, test = split(synthetic(n=120, seed=1), n_train=80)
+    for predictor in _every_predictor():
+        fitted = predictor.fit(train)
+        with pytest.raises(ValueError, match="3 config rows but 2 partial curves"):
+            fitted.predict(test.configs.iloc[:3], test.values[:2, :3])
+        with pytest.raises(ValueError, match=r"partial must have shape \(n, tau\)"):
+            fitted.predict(test.configs.iloc[:2], np.zeros((2, 3, 1)))
+        blind = fitted.predict(None, test.values[:2, :3])
+        assert blind.mean.shape == (2,) and np.all(np.isfinite(blind.mean)), predictor
+        longer = np.hstack([test.values[:2], test.values[:2]])  # twice the target's epochs
+        seen = fitted.predict(test.configs.iloc[:2], longer)
+        np.testing.assert_allclose(seen.mean, test.values[:2, -1], err_msg=repr(predictor))
+
+
 @pytest.mark.parametrize("make", [HorizonChain, KernelChain, lambda: SRM(n_draws=2),
                                   LastSeenValue, LCE.fast])
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
@@ -276,3 +307,19 @@ def test_curves_that_all_diverged_are_refused_at_fit(make: Any, bad: float) -> N
                       direction="max", configs=curves.configs, diverged_value=0.0)
     if not isinstance(predictor, SRM):  # a stated value is something to go from
         make().fit(stated)
+
+
+@pytest.mark.parametrize("unit", [1e-16, 1e-13, 1.0])
+def test_the_srm_sigma_scales_with_a_metric_in_tiny_units(unit: float) -> None:
+    """A review (stop 36): the SRM's residual σ had an absolute floor of 1e-12, so a metric in
+    units of 1e-13 got σ ten times its values (1e-16: ten thousand times); the chain's was made
+    relative at stop 34."""
+    train, test = split(synthetic(n=60, seed=4), n_train=40)
+    got = [SRM(n_draws=2, random_state=0).fit(dataclasses.replace(
+               c, values=c.values * s)).predict_curves(dataclasses.replace(
+               test, values=test.values * s), 3) for c, s in ((train, 1.0), (train, unit))]
+    np.testing.assert_allclose(got[1].mean / unit, got[0].mean, rtol=1e-6)
+    np.testing.assert_allclose(got[1].std / unit, got[0].std, rtol=1e-6)
+    seen = SRM(n_draws=2).fit(dataclasses.replace(train, values=train.values * unit)).predict(
+        None, test.values[:2] * unit)  # the target already observed
+    assert np.all(seen.std <= 1e-9 * np.abs(seen.mean))

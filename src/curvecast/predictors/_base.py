@@ -200,6 +200,13 @@ def target_column(curves: CurveSet, target_epoch: int | None) -> int:
     return int(hits[0])
 
 
+def least_std(mean: NDArray[np.float64] | float) -> NDArray[np.float64]:
+    """The least std of a prediction of ``mean`` (metric units, any shape): 1e-12 of its size,
+    so that a loss in units of 1e-13 is not given a σ ten times itself (reviews, stops 34 and
+    36)."""
+    return np.maximum(1e-12 * np.abs(mean), 1e-300)
+
+
 def partial_curves(partial: NDArray[np.float64] | list[list[float]]) -> NDArray[np.float64]:
     """``partial`` as a float array of shape ``(n, tau)`` (a copy; one curve may be given as a
     1-D array).

@@ -24,7 +24,15 @@ from numpy.typing import NDArray
 
 from curvecast.curves import CurveSet, Direction
 from curvecast.features import GROUPS, Featurizer
-from curvecast.predictors._base import Prediction, Predictor, refuse_nothing_to_learn, target_column
+from curvecast.predictors._base import (
+    Prediction,
+    Predictor,
+    config_rows,
+    least_std,
+    partial_curves,
+    refuse_nothing_to_learn,
+    target_column,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -251,24 +259,22 @@ class BNN(Predictor):
         return torch.cat([cfg, prefix, mask, frac, last[..., None], bias], dim=-1)
 
     # ----------------------------------------------------------------- prediction
-    def predict(self, configs: pd.DataFrame, partial: NDArray[np.float64]) -> Prediction:
-        """Predict the target for ``len(configs)`` configs from ``partial``, shape ``(n, tau)``.
+    def predict(self, configs: pd.DataFrame | None, partial: NDArray[np.float64]) -> Prediction:
+        """Predict the target for ``n`` configs from ``partial``, shape ``(n, tau)`` (``configs``
+        None: every config counts as the fitted configs' mean).
 
         With a logged target, ``mean = exp(μ)`` and ``std = exp(μ)·sinh(σ)`` (the average
         half-width of the log-space ±σ interval; ≈ exp(μ)·σ for small σ), in the metric's units.
         """
         if not hasattr(self, "members_"):
             raise RuntimeError("call fit(curves) before predict")
-        y = np.array(partial, dtype=np.float64, ndmin=2)
-        if y.shape[0] != len(configs):
-            raise ValueError(f"{len(configs)} config rows but {y.shape[0]} partial curves")
+        y = partial_curves(partial)
+        configs = config_rows(configs, y.shape[0])
         tau = y.shape[1]
-        if tau < 1:
-            raise ValueError("partial curves need at least one epoch")
         y[~np.isfinite(y)] = self.diverged_fill_
         if tau > self.target_col_:  # the target is already observed
             seen = y[:, self.target_col_].copy()
-            return Prediction(mean=seen, std=np.full(seen.shape, 1e-12))
+            return Prediction(mean=seen, std=least_std(seen))
         z = np.log(np.maximum(y, 1e-300)) if self.log_target_ else y
         zs = (z - self.y_mean_) / self.y_scale_
         x = self._numpy_inputs(self._config_block(self._raw_config(configs)), zs)

@@ -18,6 +18,8 @@ from curvecast.curves import CurveSet, Direction
 from curvecast.predictors._base import (
     Prediction,
     Predictor,
+    config_rows,
+    least_std,
     partial_curves,
     refuse_nothing_to_learn,
     target_column,
@@ -188,6 +190,11 @@ class HorizonChain(Predictor):
             a run whose value spikes far outside every training curve's (a diverging
             perplexity or RMSE) keep a prediction far outside them, unflagged — R² −8.9e33
             on friedman-sgd at 10 % (``docs/results-benchmark.md``, History, stop 28).
+        monotone: fit the first link so that its mean never rises as the run's last value
+            worsens (the last value and the best so far are nearly collinear, and their
+            coefficients can come out of opposite signs: a run that dropped was then predicted
+            to end better than the same run without the drop; a review, stop 36).  Where the
+            fit breaks that, it is redone with the mean flat in the last value.
     """
 
     learns_from_partial_curves = True
@@ -200,7 +207,8 @@ class HorizonChain(Predictor):
                  config_rows: int | None = defaults.CHAIN_CONFIG_ROWS,
                  config_links: str = defaults.CHAIN_CONFIG_LINKS,
                  bound: str = defaults.CHAIN_BOUND,
-                 trim_worse: float | None = defaults.CHAIN_TRIM_WORSE) -> None:
+                 trim_worse: float | None = defaults.CHAIN_TRIM_WORSE,
+                 monotone: bool = False) -> None:
         if features not in ("last", "last+best", "last+best+slope"):
             raise ValueError("features must be 'last', 'last+best' or 'last+best+slope', got "
                              f"{features!r}")
@@ -240,6 +248,7 @@ class HorizonChain(Predictor):
         if trim_worse is not None and not trim_worse > 0.0:
             raise ValueError(f"trim_worse must be None or > 0, got {trim_worse}")
         self.trim_worse = None if trim_worse is None else float(trim_worse)
+        self.monotone = bool(monotone)
         self.config_rows = None if config_rows is None else int(config_rows)
         self.config_links = config_links
         #: whether predictions depend on the config table (with ``config_rows``)
@@ -262,6 +271,8 @@ class HorizonChain(Predictor):
             extra += f", bound={self.bound!r}"
         if self.trim_worse != defaults.CHAIN_TRIM_WORSE:
             extra += f", trim_worse={self.trim_worse}"
+        if self.monotone:
+            extra += ", monotone=True"
         return (f"HorizonChain(features={self.features!r}, ladder={self.ladder:g}, "
                 f"min_rows={self.min_rows}, clip={self.clip:g}, tail={self.tail!r}, "
                 f"links={self.links!r}{extra})")
@@ -366,7 +377,7 @@ class HorizonChain(Predictor):
     def _settings(self) -> tuple[object, ...]:
         return (type(self), self.features, self.ladder, self.min_rows, self.clip, self.ridge,
                 self.tail, self.links, self.spread, self.config_rows, self.config_links,
-                self.bound, self.trim_worse)
+                self.bound, self.trim_worse, self.monotone)
 
     def _take_over(self, old: HorizonChain) -> None:
         """Keep ``old``'s links and calibrations that the rows added since cannot change (see
@@ -468,14 +479,13 @@ class HorizonChain(Predictor):
         link = None
         if rows.size >= max(self.min_rows, X.shape[1] + 2):
             y = self.u_[rows, b - 1]
-            A = X.T @ X + self.ridge * np.eye(X.shape[1])
-            a_inv = _inverse(A)
-            beta = a_inv @ (X.T @ y)
+            rising = self._rising(first, sloped, X.shape[1])
+            a_inv, beta = self._solve(X, y, rising)
             resid = y - X @ beta
             low, high = float(y.min()), float(y.max())  # the bound: every row's target
             if self.trim_worse is not None:
                 X, y, a_inv, beta, resid = self._trimmed(X, y, a_inv, beta, resid,
-                                                         self.trim_worse)
+                                                         self.trim_worse, rising)
             dof = float(y.size - X.shape[1])
             centred = y - y.mean()
             spread = float(centred @ centred) / y.size  # var(y): the floor's scale
@@ -488,9 +498,43 @@ class HorizonChain(Predictor):
         self.links_[key] = link
         return link
 
+    def _rising(self, first: bool, sloped: bool, width: int) -> NDArray[np.float64] | None:
+        """``monotone``: the weights ``w`` of a first link's coefficients whose sum ``w·β`` is
+        the mean's slope in the run's last value (its ``u_a`` column, and the last step's, which
+        holds ``u_a`` too), shape ``(width,)``; None when there is nothing to constrain."""
+        if not (self.monotone and first and self.features != "last"):
+            return None
+        w = np.zeros(width)
+        w[1] = 1.0
+        if sloped:
+            w[3] = 1.0
+        return w
+
+    def _solve(self, X: NDArray[np.float64], y: NDArray[np.float64],
+               rising: NDArray[np.float64] | None
+               ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """The ridge posterior's scale matrix ``(XᵀX + ridge·I)⁻¹`` and mean ``β`` of
+        ``y ~ X β`` (``X`` of shape ``(n, p)``).  With ``rising`` (``monotone``) and a fit whose
+        mean falls as the run's last value rises (``rising·β < 0``: the last value and the best
+        so far are nearly collinear, and their coefficients' signs can come out opposed), the
+        fit is redone on ``rising·β = 0`` (the same prior restricted to that subspace): a run
+        whose value drops is then never predicted to end better than the same run without the
+        drop."""
+        penalty = self.ridge * np.eye(X.shape[1])
+        a_inv = _inverse(X.T @ X + penalty)
+        beta = a_inv @ (X.T @ y)
+        if rising is None or float(rising @ beta) >= 0.0:
+            return a_inv, beta
+        # a basis of the subspace rising·β = 0: β = N γ
+        null = np.linalg.svd(rising[None, :])[2][1:].T
+        reduced = _inverse(null.T @ (X.T @ X + penalty) @ null)
+        a_inv = null @ reduced @ null.T
+        return a_inv, a_inv @ (X.T @ y)
+
     def _trimmed(self, X: NDArray[np.float64], y: NDArray[np.float64],
                  a_inv: NDArray[np.float64], beta: NDArray[np.float64],
-                 resid: NDArray[np.float64], k: float) -> tuple[NDArray[np.float64], ...]:
+                 resid: NDArray[np.float64], k: float,
+                 rising: NDArray[np.float64] | None = None) -> tuple[NDArray[np.float64], ...]:
         """The link refitted without the rows far on the worse side (residuals ``k`` scaled MADs
         or more below the median, ``trim_worse``): runs that collapsed or diverged
         after the link's input epoch.  They pull the least-squares line down, which leaves the
@@ -502,8 +546,7 @@ class HorizonChain(Predictor):
         if mad <= 0.0 or keep.all() or keep.sum() < max(self.min_rows, X.shape[1] + 2):
             return X, y, a_inv, beta, resid
         X, y = X[keep], y[keep]
-        a_inv = _inverse(X.T @ X + self.ridge * np.eye(X.shape[1]))
-        beta = a_inv @ (X.T @ y)
+        a_inv, beta = self._solve(X, y, rising)
         return X, y, a_inv, beta, y - X @ beta
 
     def _by_input(self, link: _Link, x: NDArray[np.float64], resid: NDArray[np.float64],
@@ -659,13 +702,14 @@ class HorizonChain(Predictor):
         y = partial_curves(partial)
         return np.where(np.isfinite(y), y, self.diverged_fill_)
 
-    def predict(self, configs: pd.DataFrame, partial: NDArray[np.float64]) -> Prediction:
+    def predict(self, configs: pd.DataFrame | None, partial: NDArray[np.float64]) -> Prediction:
         if not hasattr(self, "u_"):
             raise RuntimeError("call fit(curves) before predict")
         y = self._filled(partial)
+        configs = None if configs is None else config_rows(configs, y.shape[0])
         if y.shape[1] >= self.n_epochs_:  # the target is already observed
             seen = y[:, self.n_epochs_ - 1]
-            return Prediction(mean=seen, std=_floor(seen))
+            return Prediction(mean=seen, std=least_std(seen))
         return self.to_prediction(*self.predict_latent(y, configs))
 
     def to_prediction(self, u_mean: NDArray[np.float64], u_std: NDArray[np.float64],
@@ -678,16 +722,10 @@ class HorizonChain(Predictor):
         if self.log_target_:
             hi, lo = np.exp(z_mean + u_std), np.exp(z_mean - u_std)
             return Prediction(mean=np.exp(z_mean), std=np.maximum((hi - lo) / 2,
-                                                                  _floor(np.exp(z_mean))),
+                                                                  least_std(np.exp(z_mean))),
                               latent="log", latent_mean=z_mean, latent_std=u_std, dof=dof,
                               clipped=clipped)
         return Prediction(mean=z_mean, std=u_std, dof=dof, clipped=clipped)
-
-
-def _floor(mean: NDArray[np.float64]) -> NDArray[np.float64]:
-    """The least std of a prediction of ``mean`` (metric units, any shape): 1e-12 of its size,
-    so that a loss in units of 1e-13 is not given a σ ten times itself (a review, stop 34)."""
-    return np.maximum(1e-12 * np.abs(mean), 1e-300)
 
 
 def widened(low: float, high: float, clip: float) -> tuple[float, float]:

@@ -9,7 +9,14 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from curvecast.curves import CurveSet
-from curvecast.predictors._base import Prediction, Predictor, refuse_nothing_to_learn, target_column
+from curvecast.predictors._base import (
+    Prediction,
+    Predictor,
+    config_rows,
+    partial_curves,
+    refuse_nothing_to_learn,
+    target_column,
+)
 
 
 class LastSeenValue(Predictor):
@@ -44,10 +51,9 @@ class LastSeenValue(Predictor):
         given.diverged_fill_ = curves.without_untrained_epoch().diverged_fill
         return Predictor.predict_curves(given, curves, tau)
 
-    def predict(self, configs: pd.DataFrame, partial: NDArray[np.float64]) -> Prediction:
-        y = np.array(partial, dtype=np.float64, ndmin=2)
-        if y.ndim != 2 or y.shape[1] < 1:
-            raise ValueError(f"partial must have shape (n, tau) with tau >= 1, got {y.shape}")
+    def predict(self, configs: pd.DataFrame | None, partial: NDArray[np.float64]) -> Prediction:
+        y = partial_curves(partial)
+        config_rows(configs, y.shape[0])  # the value alone decides, but a mismatch is refused
         fill = getattr(self, "diverged_fill_", np.nan)
         y[~np.isfinite(y)] = fill
         values = getattr(self, "values_", None)

@@ -232,7 +232,8 @@ class LCE(Predictor):
 
         Args:
             configs: one row per curve (unused by the model; its length must match).
-            partial: shape ``(n, tau)``, the values after the first ``tau`` trained epochs.
+            partial: shape ``(n, tau)``, the values after the first ``tau`` trained epochs (a
+                curve observed past the target epoch gets its value there).
 
         Returns:
             Prediction with ``mean`` and ``std`` of shape ``(n,)`` in the metric's units.
@@ -241,9 +242,6 @@ class LCE(Predictor):
             raise RuntimeError("call fit(curves) before predict")
         y = partial_curves(partial)
         config_rows(configs, y.shape[0])  # None (no configs) as the other predictors take it
-        tau = y.shape[1]
-        if not 1 <= tau <= self.epochs_.size:
-            raise ValueError(f"partial must have 1..{self.epochs_.size} columns, got {tau}")
         mean = np.empty(y.shape[0])
         std = np.empty(y.shape[0])
         for i in range(y.shape[0]):

@@ -26,6 +26,8 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import NuSVR
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from curvecast.predictors._base import least_std
+
 
 @dataclass(frozen=True)
 class RegressorSpec:
@@ -221,7 +223,9 @@ class TunedRegressor(RegressorMixin, BaseEstimator):
         self.oof_predictions_ = y - self.oof_residuals_
         scale = float(np.std(y)) if n > 1 else 1.0
         rms = float(np.sqrt(np.mean(self.oof_residuals_**2))) if n > 1 else scale
-        self.sigma_ = max(rms, 1e-9 * max(scale, 1e-12), 1e-12)
+        # floors relative to the values' own size: a metric in units of 1e-13 keeps its σ
+        # (a review, stop 36: the absolute 1e-12 made σ ten times the values)
+        self.sigma_ = max(rms, 1e-9 * scale, float(least_std(np.max(np.abs(y), initial=0.0))))
         if self.sigma_model == "local":
             self.sigma_knots_, self.sigma_values_ = local_sigma(
                 self.oof_predictions_, self.oof_residuals_, self.sigma_)

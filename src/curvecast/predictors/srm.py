@@ -14,6 +14,7 @@ from curvecast.predictors._base import (
     Prediction,
     Predictor,
     config_rows,
+    least_std,
     partial_curves,
     refuse_nothing_to_learn,
     target_column,
@@ -191,7 +192,7 @@ class SRM(Predictor):
         if tau > self.target_col_:  # the target is already observed
             fill = self.featurizer.diverged_fill_
             seen = np.where(np.isfinite(y[:, self.target_col_]), y[:, self.target_col_], fill)
-            return Prediction(mean=seen, std=np.full(seen.shape, 1e-12))
+            return Prediction(mean=seen, std=least_std(seen))
         mean, std = self.model(tau).predict(self._inputs(configs, y), return_std=True)
         if self.arcsine_target:
             z_mean, z_std = np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64)
