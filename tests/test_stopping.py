@@ -188,7 +188,7 @@ def test_every_rule_continues_a_trial_in_an_empty_history() -> None:
     (lambda: ASHA(min_epochs=0), r"min_epochs .* got 0"),
     (lambda: ASHA(min_epochs=1.5), r"min_epochs must be a whole number, got 1\.5"),
     (lambda: ASHA(min_epochs=float("nan")), r"min_epochs must be a whole number, got nan"),
-    (lambda: ASHA(eta=float("inf")), r"eta must be a finite number, got inf"),
+    (lambda: ASHA(eta=float("inf")), r"eta \(η\) must be a finite number > 1, got inf"),
     (lambda: MedianRule(warmup_epochs=1.5), r"warmup_epochs must be a whole number, got 1\.5"),
     (lambda: MedianRule(warmup_epochs=float("nan")), r"warmup_epochs must be a whole .*nan"),
 ])
@@ -204,7 +204,7 @@ def test_bad_arguments_raise_value_error_naming_the_value(make: object, match: s
     (lambda: PredictiveStopper(min_complete=True), r"min_complete must be a whole number"),
     (lambda: PredictiveStopper(delta=True), r"delta \(Δ\) must be a number in \(0, 1\], got True"),
     (lambda: PredictiveStopper(delta="0.9"), r"delta \(Δ\) must be a number .*got '0.9'"),
-    (lambda: ASHA(eta="3"), r"eta must be a number, got '3'"),
+    (lambda: ASHA(eta="3"), r"eta \(η\) must be a number, got '3'"),
     (lambda: MedianRule(warmup_epochs="2"), r"warmup_epochs must be a whole number, got '2'"),
 ])
 def test_arguments_of_the_wrong_type_raise_type_error_at_once(make: object, match: str) -> None:

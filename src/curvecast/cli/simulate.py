@@ -113,8 +113,9 @@ def simulate(
         raise ValueError(f"--margin must be finite and >= 0, got {margin}")
     if draws < 1:
         raise ValueError(f"--draws must be >= 1, got {draws}")
-    if not 1.0 < eta < math.inf:  # checked before any replay, as every option is
-        raise ValueError(f"--eta must be a finite number > 1, got {eta}")
+    from curvecast.stopping import check_eta
+
+    check_eta(eta, "--eta")  # checked before any replay, as every option is
     deltas = floats(delta, "--delta")
     from curvecast.experiments.speedup import SpeedupSettings, split_prior
 

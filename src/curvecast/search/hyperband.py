@@ -26,7 +26,7 @@ from curvecast.curves import CurveSet, Direction
 from curvecast.predictors import SRM, Predictor
 from curvecast.search._base import Searcher
 from curvecast.search._scheduler import Closed, Job, Scheduler
-from curvecast.stopping import Action, Decision, FitCache, History, Trial
+from curvecast.stopping import Action, Decision, FitCache, History, Trial, check_eta
 
 _EPS = 1e-9
 
@@ -63,16 +63,6 @@ class BracketPlan:
 
 #: The most brackets (s_max) per epoch of R that :func:`hyperband_brackets` builds.
 _BRACKETS_PER_EPOCH = 10
-
-
-def check_eta(eta: float) -> None:
-    """Refuse a reduction factor η that is not a finite number > 1 (as ASHA does).
-
-    Raises:
-        ValueError: naming η.
-    """
-    if not 1 < eta < math.inf:
-        raise ValueError(f"eta (η) must be a finite number > 1, got {eta}")
 
 
 def hyperband_brackets(max_epochs: int, eta: float = 3.0) -> list[BracketPlan]:

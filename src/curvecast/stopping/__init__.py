@@ -7,6 +7,7 @@ from curvecast.stopping._base import (
     Stopper,
     Trial,
     check_count,
+    check_eta,
     checked_decision,
     trial_epoch,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "Stopper",
     "Trial",
     "check_count",
+    "check_eta",
     "checked_decision",
     "trial_epoch",
 ]

@@ -392,6 +392,21 @@ def check_number(name: str, value: object) -> float:
     return float(value)
 
 
+def check_eta(eta: object, name: str = "eta (η)") -> float:
+    """Validate a reduction factor η (ASHA's, Hyperband's): a finite number > 1, as a float.
+    ``name`` is how the message names it (``--eta`` for the CLI).
+
+    Raises:
+        TypeError: not a number.
+        ValueError: NaN, infinite or ≤ 1.
+    """
+    if isinstance(eta, bool) or not isinstance(eta, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number, got {eta!r}")
+    if not 1 < eta < math.inf:
+        raise ValueError(f"{name} must be a finite number > 1, got {eta}")
+    return float(eta)
+
+
 def check_min_complete(min_complete: int) -> int:
     """Validate a ``min_complete`` argument (complete trials needed before any stop)."""
     return check_count("min_complete", min_complete)

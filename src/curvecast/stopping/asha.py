@@ -13,8 +13,8 @@ from curvecast.stopping._base import (
     Stopper,
     Trial,
     check_count,
+    check_eta,
     check_min_complete,
-    check_number,
     trial_epoch,
 )
 
@@ -31,9 +31,7 @@ class ASHA(Stopper):
     """
 
     def __init__(self, eta: float = 3.0, min_epochs: int = 1, min_complete: int = 0) -> None:
-        self.eta = check_number("eta", eta)
-        if not self.eta > 1:
-            raise ValueError(f"eta must be > 1, got {eta}")
+        self.eta = check_eta(eta)
         self.min_epochs = check_count("min_epochs", min_epochs, 1)
         self.min_complete = check_min_complete(min_complete)
 
