@@ -97,7 +97,11 @@ class HorizonChain(Predictor):
     with partial curves in the fit, the two rules' 99 % exceedances differ by at most 0.7
     points.  The correlated rule cost
     4–7 % of the speedup on four development sets and kept the best no more often, so Welch
-    stays: ``docs/results-benchmark.md``, History, stop 28.)  A link with fewer than
+    stays: ``docs/results-benchmark.md``, History, stop 28.)  With many finished curves the
+    upper tail stays too light on accuracies: with 100 or 300 finished training curves and 25 %
+    of each curve seen, 1.7–2.9 % of held-out finals end beyond the predicted 99 % quantile on
+    the better side on the four accuracy sets (0–0.9 % on the three losses), while 3.6–14.4 %
+    end beyond the 90 % one (``bench/chain_tail.py``, a review at stop 36).  A link with fewer than
     ``min_rows`` curves is skipped (the chain jumps to T on the finished curves).
 
     **One-sided σ** (``tail="upper"``, the default): a stopping rule needs one number from the
