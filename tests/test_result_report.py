@@ -278,3 +278,21 @@ def test_a_feature_group_the_data_lacks_is_said_by_evaluate_and_the_report(tmp_p
     assert code == 0, stderr
     assert ("the data has no architecture column, so every row with ap equals the row without "
             "it") in (tmp_path / "ev.html").read_text()
+
+
+def test_every_name_from_the_result_file_is_escaped(tmp_path: Path) -> None:
+    """A review (stop 36): the depth table's header showed a record's ``metric`` as HTML, so a
+    result file could put a script in the page; every other field was escaped."""
+    result = json.loads(EVALUATE.read_text())
+    result["results"].append({"experiment": "depth_generalisation", "predictor": "ols",
+                              "features": "ts", "fraction": 0.25, "train_size": 10,
+                              "metric": "<script>alert(1)</script>", "mean": 0.5,
+                              "stderr": 0.1, "n": 2})
+    planted = tmp_path / "planted.json"
+    planted.write_text(json.dumps(result))
+    out = tmp_path / "r.html"
+    code, _, stderr = report(planted, "--out", out)
+    assert code == 0, stderr
+    page = out.read_text()
+    assert_self_contained(page)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page

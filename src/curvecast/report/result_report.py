@@ -333,7 +333,8 @@ def _depth_parts(records: Sequence[Mapping[str, Any]]) -> list[str]:
                                  for m in metrics)]
                 for n in _ordered(r["predictor"] for r in depth)]
         parts.append("<h2>Generalisation to deeper networks</h2>")
-        parts.append(_html.table(["predictor", *metrics], rows, numeric=range(1, len(metrics) + 1),
+        parts.append(_html.table(["predictor", *map(_html.esc, metrics)], rows,
+                                 numeric=range(1, len(metrics) + 1),
                                  caption="trained on configs with at most the median number "
                                          "of layers, tested on the deeper ones"))
     return parts
