@@ -105,6 +105,14 @@ def test_prior_fraction_warm_starts_and_is_never_replayed(data: Path, tmp_path: 
     # more than the 30 complete trials a cold start would need to wait for allow
     assert all(s > 30 for s in value("predictive", "stopped"))
     assert all(s > 40 for s in value("oracle", "stopped"))  # oracle waits for 0 complete
+    # said in the table and the report, not only in the JSON (a review, stop 36)
+    said = " ".join(proc.stdout.split())
+    assert ("every rule waits for 30 complete trials (the predictive rule counts the prior's "
+            "curves); warm start: 36 prior configs (0.4 of the complete ones, not replayed)"
+            in said)
+    page = tmp_path / "prior.html"
+    assert curvecast("report", out, "--out", page).returncode == 0
+    assert "warm start: 36 prior configs" in page.read_text()
     bad = curvecast("simulate", data, "--prior-fraction", "1.0")
     assert bad.returncode == 2 and "--prior-fraction must be in [0, 1), got 1.0" in bad.stderr
 

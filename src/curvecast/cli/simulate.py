@@ -246,8 +246,10 @@ def _replay_all(data: Path, curves: CurveSet, plan: SpeedupPlan, run: SpeedupSet
 def _speedup_table(output: dict[str, Any], title: str, with_schedulers: bool) -> Table:
     """One row per searcher + stopper (+ Δ): speedup, best kept, regret, epochs (mean ± s.e.)."""
     from curvecast.experiments.speedup import select
+    from curvecast.report.speedup_plots import rule_settings
 
-    table = Table(title=title)
+    ran_with = rule_settings(output["settings"])
+    table = Table(title=title, caption="; ".join(ran_with) or None)
     for col in ("search+stop", "Δ", "speedup", "best kept", "regret", "epochs",
                 *(("vs hyperband", "same picks") if with_schedulers else ())):
         table.add_column(col, justify="left" if col == "search+stop" else "right",

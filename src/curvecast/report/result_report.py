@@ -25,7 +25,7 @@ from curvecast.report import _html
 from curvecast.report.anytime_plots import plot_anytime_regret
 from curvecast.report.file_names import file_stem
 from curvecast.report.prediction_plots import plot_prediction_results
-from curvecast.report.speedup_plots import plot_speedup_results, searched_trials
+from curvecast.report.speedup_plots import plot_speedup_results, rule_settings, searched_trials
 
 Kind = Literal["evaluate", "simulate"]
 
@@ -369,12 +369,14 @@ def _simulate_body(output: Mapping[str, Any], tmp: Path, name: str) -> str:
                                                           "early)"),
              ("trials", "trials per search"), ("epochs", "epochs"), ("orderings", "orderings"),
              ("workers", "workers"),
-             *((("min_complete", "min complete"), ("predictor", "predictor"), ("deltas", "Δ"))
-               if predictive else ()),
+             *((("predictor", "predictor"), ("deltas", "Δ")) if predictive else ()),
              ("seed", "seed"))
     parts = [f'<p>Data: <code>{_html.esc(output.get("dataset", "?"))}</code></p>',
              _settings_line({**settings, "configs_left_out": settings.get("configs_left_out")
                              or None}, shown)]
+    ran_with = rule_settings(settings)
+    if ran_with:
+        parts.append(f'<p class="muted">{_html.esc("; ".join(ran_with))}</p>')
     columns = list(_SPEEDUP_COLUMNS)
     if select_speedup(records, metric="speedup_vs_reference"):
         columns += _REFERENCE_COLUMNS

@@ -68,6 +68,33 @@ def searched_trials(settings: Mapping[str, Any]) -> int | None:
     return int(trials)
 
 
+def rule_settings(settings: Mapping[str, Any]) -> list[str]:
+    """What a ``simulate`` output's rules ran with beyond the data and the orderings, as phrases
+    for a table's caption or a page: how many complete trials every rule waited for, a warm
+    start, and the settings that differ from the command's defaults (a review, stop 36: a
+    warm-started or tuned replay read like a cold start at the defaults)."""
+    out = []
+    if settings.get("min_complete") is not None:
+        counts = " (the predictive rule counts the prior's curves)" if settings.get(
+            "prior_configs") else ""
+        out.append(f"every rule waits for {counted(int(settings['min_complete']), 'complete trial')}"
+                   f"{counts}")
+    if settings.get("prior_configs"):
+        out.append(f"warm start: {counted(int(settings['prior_configs']), 'prior config')} "
+                   f"({settings.get('prior_fraction', 0):g} of the complete ones, not replayed)")
+    if settings.get("final_stretch") is not None:
+        explore, young = settings.get("explore"), settings.get("explore_trials")
+        out.append(f"predictive: no stop in the last {100 * settings['final_stretch']:g} % of "
+                   f"training, {100 * (explore or 0):g} % of would-be stops let run on"
+                   f"{'' if young is None else f' in the first {young} trials'}")
+    for key, default, text in (("margin", 0.0, "margin δ {:g}"),
+                               ("keep_top_k", 1, "keep-top-k {}"),
+                               ("eta", 3.0, "η {:g}"), ("refit_every", 0, "refit every {}")):
+        if settings.get(key) not in (None, default):
+            out.append(text.format(settings[key]))
+    return out
+
+
 def plot_speedup_results(output: Mapping[str, Any], out_dir: Path | str, title: str) -> list[Path]:
     """Write ``<title>-speedup.png`` (speedup and best kept vs Δ, every rule) and, when the
     output has f-Hyperband-like comparisons, ``<title>-fhyperband.png``; returns the paths."""
@@ -83,7 +110,8 @@ def plot_speedup_results(output: Mapping[str, Any], out_dir: Path | str, title: 
             f"{settings.get('epochs', '?')} epochs, "
             f"{counted(int(settings.get('orderings', 0)), 'ordering')}, "
             f"{counted(int(settings.get('workers', 1)), 'worker')}, "
-            f"{'one value' if settings.get('orderings') == 1 else 'mean ± s.e.'}")
+            f"{'one value' if settings.get('orderings') == 1 else 'mean ± s.e.'}"
+            f"{', warm-started' if settings.get('prior_configs') else ''}")
     paths = [_speedup_figure(plt, results, deltas, note, out / f"{file_stem(title)}-speedup.png", title)]
     compared = [(s, st) for s, st in _rules(results)
                 if _series(results, s, st, "speedup_vs_reference")]
