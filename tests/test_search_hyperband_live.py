@@ -402,3 +402,34 @@ def test_a_finished_study_run_with_another_budget_is_refused_and_left_as_it_was(
     with Store(tmp_path / "h.db") as store:
         assert [(t.number, t.state) for t in store.trials("h")] == before
         assert TrialState.PENDING not in {state for _, state in before}
+
+
+def test_the_heartbeat_keeps_a_live_runners_claim_through_a_long_epoch(tmp_path: Path) -> None:
+    """A review (stop 36): a Hyperband runner's claim on its study was refreshed only by
+    journaled events, so after 120 s (the grace) of one long epoch a second process of the same
+    study took it over from the live runner, and its release then cleared the runner's claim.
+    Now the heartbeat thread refreshes the claim, and a release leaves another's claim alone."""
+    from functools import partial
+    from types import SimpleNamespace
+
+    from curvecast.execution.heartbeat import Heartbeat
+    from curvecast.execution.resume import beat_owner, claim_study, release_study
+    from curvecast.store import worker_alive
+
+    db = tmp_path / "h.db"
+    me = worker_id()
+    with Store(db) as store:
+        store.create_study("long", metric="acc", direction="maximize", settings={"epochs": 3})
+        store.set_study_state("long", "scheduler_owner", {"worker": me,
+                                                          "heartbeat": time.time() - 1000})
+    with Heartbeat(db, me, 0.05, also=partial(beat_owner, study="long", worker=me)):
+        time.sleep(0.4)
+    with Store(db) as store:
+        owner = store.get_study_state("long", "scheduler_owner")
+        assert owner["worker"] == me and time.time() - owner["heartbeat"] < 5
+        assert worker_alive(owner["worker"], owner["heartbeat"], grace=120)
+        other = SimpleNamespace(store=store, study="long", worker="elsewhere:1:beef")
+        with pytest.raises(StudyBusyError, match="is being run by process"):
+            claim_study(other, 120, "hyperband")  # type: ignore[arg-type]
+        release_study(other)  # type: ignore[arg-type]
+        assert store.get_study_state("long", "scheduler_owner")["worker"] == me

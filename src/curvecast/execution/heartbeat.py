@@ -5,22 +5,26 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from curvecast.store import Store
 
 
 class Heartbeat:
-    """Refreshes the heartbeat of this worker's RUNNING trials every ``interval`` seconds.
+    """Refreshes the heartbeat of this worker's RUNNING trials every ``interval`` seconds (and
+    calls ``also`` with the thread's store: a scheduled study's claim).
 
     A thread with its own database connection does it, since training may hold the main thread
     for a whole epoch.  A beat that finds the database locked is skipped (the next one retries).
     """
 
-    def __init__(self, path: Path, worker: str, interval: float) -> None:
+    def __init__(self, path: Path, worker: str, interval: float,
+                 also: Callable[[Store], None] | None = None) -> None:
         self.path = path
         self.worker = worker
         self.interval = interval
+        self.also = also  # more to refresh at each beat (a scheduled study's claim)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="curvecast-heartbeat",
                                         daemon=True)
@@ -40,6 +44,8 @@ class Heartbeat:
                 try:
                     store = store or Store(self.path)
                     store.heartbeat(self.worker)
+                    if self.also is not None:
+                        self.also(store)
                 except (sqlite3.Error, ValueError):  # busy for longer than the store's timeout
                     continue
         finally:

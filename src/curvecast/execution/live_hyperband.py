@@ -121,7 +121,7 @@ def run_scheduled_search(
             on_progress(progress)
         recorder = StoreRecorder(live, progress, every_decision=False, on_progress=on_progress)
         train_study(live, scheduler, recorder, trials=trials, workers=workers,
-                    heartbeat=HEARTBEAT, executor=executor)
+                    heartbeat=HEARTBEAT, executor=executor, owns_study=True)
     finally:
         release_study(live)
     live.sync()

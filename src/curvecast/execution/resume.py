@@ -31,7 +31,7 @@ from curvecast.execution.study import LiveStudy, trial_number
 from curvecast.search import ConfigSearcher, Job, Scheduler, Searcher
 from curvecast.search._scheduler import Closed
 from curvecast.stopping import Decision, History, Trial
-from curvecast.store import TrialState, worker_alive
+from curvecast.store import Store, TrialState, worker_alive
 
 _SCHEDULE = "schedule"  # study_state key of the journal
 _OWNER = "scheduler_owner"  # study_state key: {"worker": id, "heartbeat": time} of the runner
@@ -269,6 +269,22 @@ def release_trials(live: LiveStudy) -> None:
         live.store.release_trials(live.study, live.worker)
 
 
+def beat_owner(store: Store, study: str, worker: str) -> None:
+    """Refresh ``worker``'s claim on ``study`` (:func:`claim_study`) while it still holds it;
+    called by the :class:`~curvecast.execution.heartbeat.Heartbeat` thread, so a runner busy
+    with an epoch longer than the grace keeps its study (a review, stop 36: the claim was
+    refreshed only by journaled events, and after 120 s of one long epoch a second process of
+    the same study took it over from a live runner)."""
+    with store.transaction():
+        owner = store.get_study_state(study, _OWNER)
+        if owner and owner.get("worker") == worker:
+            store.set_study_state(study, _OWNER, {"worker": worker, "heartbeat": time.time()})
+
+
 def release_study(live: LiveStudy) -> None:
-    """This process no longer runs the study (another may, at once)."""
-    live.store.set_study_state(live.study, _OWNER, None)
+    """This process no longer runs the study (another may, at once); a claim another process
+    has taken meanwhile is left to it."""
+    with live.store.transaction():
+        owner = live.store.get_study_state(live.study, _OWNER)
+        if owner and owner.get("worker") == live.worker:
+            live.store.set_study_state(live.study, _OWNER, None)

@@ -15,6 +15,7 @@ import concurrent.futures as cf
 import time
 from collections.abc import Hashable
 from concurrent.futures.process import BrokenProcessPool
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -31,7 +32,7 @@ from curvecast.execution.epoch_task import (
 from curvecast.execution.heartbeat import Heartbeat
 from curvecast.execution.loop import run
 from curvecast.execution.recorder import Recorder
-from curvecast.execution.resume import release_trials
+from curvecast.execution.resume import beat_owner, release_trials
 from curvecast.execution.study import LiveStudy, trial_number
 from curvecast.search._scheduler import Scheduler
 from curvecast.stopping import History, Trial
@@ -117,14 +118,19 @@ class TrainingBackend(Backend):
 
 
 def train_study(live: LiveStudy, scheduler: Scheduler, recorder: Recorder, *, trials: int,
-                workers: int, heartbeat: float, executor: cf.Executor | None = None) -> None:
+                workers: int, heartbeat: float, executor: cf.Executor | None = None,
+                owns_study: bool = False) -> None:
     """Run ``scheduler`` over real training of ``live``'s study (the one loop, with this
-    process's heartbeat and ``executor``, by default ``workers`` local worker processes).  Ended
+    process's heartbeat and ``executor``, by default ``workers`` local worker processes; with
+    ``owns_study``, a study this process claimed, :func:`~curvecast.execution.resume.claim_study`,
+    the heartbeat keeps the claim too).  Ended
     by any error or interrupt, it gives up the trials it was training
     (:func:`~curvecast.execution.resume.release_trials`), so a rerun — in this process too —
     takes them over at once, and re-raises."""
     try:
-        with Heartbeat(live.store.path, live.worker, heartbeat), \
+        claim = (partial(beat_owner, study=live.study, worker=live.worker) if owns_study
+                 else None)
+        with Heartbeat(live.store.path, live.worker, heartbeat, also=claim), \
                 executor if executor is not None else local_executor(workers) as pool:
             run(scheduler, TrainingBackend(live, pool, trials), recorder, workers=workers,
                 study=live.study)
