@@ -103,6 +103,25 @@ def test_sigterm_ends_a_collect_as_ctrl_c_does(tmp_path: Path) -> None:
     assert 1 <= CurveSet.load(out).n_configs < 30
 
 
+def test_a_collect_stopped_before_any_config_finished_says_so(tmp_path: Path) -> None:
+    """A review (stop 36): interrupted before its first config finished, ``collect`` said the
+    finished configs were saved in a file that did not exist."""
+    out = tmp_path / "n.parquet"
+    proc = start("collect", "--workload", "digits-metaqnn", "--configs", "2", "--epochs", "400",
+                 "--seed", "0", "--out", out, "--workers", "1")
+    deadline = time.monotonic() + 180
+    partial = Path(f"{out}.partial")
+    while time.monotonic() < deadline and proc.poll() is None and not partial.exists():
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 143, stderr
+    assert not out.exists()
+    assert stderr.strip().splitlines()[-1] == (
+        "interrupted: no config finished yet (the epochs trained so far are in "
+        "n.parquet.partial); rerun the same command to continue")
+
+
 def test_import_baker2018_and_summary(tmp_path: Path, baker2018: Path) -> None:
     out = tmp_path / "lstm.parquet"
     proc = curvecast("data", "import", "baker2018", baker2018 / "lstm_ptb.csv", "--out", out)

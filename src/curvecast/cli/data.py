@@ -91,8 +91,11 @@ def collect(
                                      on_progress=on_progress, command=command)
         except KeyboardInterrupt as err:
             bar.stop()  # the line below is the last one, not another frame of the bar
-            err_console.print(f"interrupted: finished configs are saved in {out}; rerun the "
-                              "same command to continue")
+            saved = (f"finished configs are saved in {out}" if out.exists() else
+                     f"no config finished yet (the epochs trained so far are in "
+                     f"{out.name}.partial)")
+            err_console.print(f"interrupted: {saved}; rerun the same command to continue",
+                              markup=False, highlight=False)
             raise interrupted_exit(err) from None
         done = len(result.skipped)
         bar.update(configs_task, completed=done + len(result.trained))
