@@ -519,3 +519,25 @@ def test_a_loss_in_tiny_units_gets_its_own_sigma() -> None:
     np.testing.assert_allclose(got[1][0], got[0][0], rtol=1e-9)
     np.testing.assert_allclose(got[1][1], got[0][1], rtol=1e-6)
     assert np.all(got[1][2] < 1e-9)
+
+
+def test_a_run_whose_last_value_drops_is_never_predicted_to_end_better() -> None:
+    """A review (stop 36): on digits-metaqnn the first link's coefficients on the last value
+    and the best so far came out of opposite signs (−0.43 and +1.14), so a run whose accuracy
+    fell from 0.95 to 0.2 at epoch 4 was predicted to end at 1.03, above every training run,
+    and was less likely to be stopped than the same run at 0.96."""
+    from pathlib import Path
+
+    digits = CurveSet.load(Path(__file__).resolve().parents[1] / "data" / "digits-metaqnn.parquet")
+    train = digits.without_untrained_epoch().subset(range(200))
+    best = float(train.final_values().max())
+    lasts = [0.96, 0.9, 0.8, 0.6, 0.4, 0.2, 0.1]
+    partial = np.array([[0.8, 0.9, 0.95, last] for last in lasts])
+    for chain, monotone in ((HorizonChain(), True), (HorizonChain(monotone=False), False)):
+        got = chain.fit(train).predict(None, partial)
+        worse = got.prob_worse(best, Direction.MAXIMIZE)
+        if monotone:  # the default
+            assert np.all(np.diff(got.mean) <= 1e-12) and np.all(np.diff(worse) >= -1e-12)
+            assert got.mean.max() < best
+        else:  # what the review found
+            assert got.mean[-1] > 1.0 and worse[-1] < worse[0] - 0.3

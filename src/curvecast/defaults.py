@@ -73,6 +73,13 @@ CHAIN_BOUND = "targets"
 #: and none; None before).
 CHAIN_TRIM_WORSE: float | None = 5.0
 
+#: Whether the first link of :class:`curvecast.predictors.HorizonChain` is kept from predicting a
+#: better end for a run whose last value is worse (refitted flat in it where its fit falls as the
+#: value rises).  A correctness fix (stop 36: digits-metaqnn's first links predicted a run that
+#: dropped to end better than the same run without the drop); the default's records were measured
+#: again with it (``docs/results-benchmark.md``, History, stop 36).
+CHAIN_MONOTONE = True
+
 #: Finished curves :class:`curvecast.predictors.KernelChain` (not the stopping rule's default) needs
 #: before a kernel ridge regression corrects the chain's prediction from the whole partial curve
 #: and the config; with fewer it predicts as the chain.  The paper's SRM waits for 100 complete

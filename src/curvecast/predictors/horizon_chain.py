@@ -198,7 +198,9 @@ class HorizonChain(Predictor):
             worsens (the last value and the best so far are nearly collinear, and their
             coefficients can come out of opposite signs: a run that dropped was then predicted
             to end better than the same run without the drop; a review, stop 36).  Where the
-            fit breaks that, it is redone with the mean flat in the last value.
+            fit breaks that, it is redone with the mean flat in the last value.  (P(worse) can
+            still fall as a value worsens far beyond the training curves' steps: such an input
+            gets a wide σ, ``bench/monotone_drop.py``.)
     """
 
     learns_from_partial_curves = True
@@ -212,7 +214,7 @@ class HorizonChain(Predictor):
                  config_links: str = defaults.CHAIN_CONFIG_LINKS,
                  bound: str = defaults.CHAIN_BOUND,
                  trim_worse: float | None = defaults.CHAIN_TRIM_WORSE,
-                 monotone: bool = False) -> None:
+                 monotone: bool = defaults.CHAIN_MONOTONE) -> None:
         if features not in ("last", "last+best", "last+best+slope"):
             raise ValueError("features must be 'last', 'last+best' or 'last+best+slope', got "
                              f"{features!r}")
@@ -275,8 +277,8 @@ class HorizonChain(Predictor):
             extra += f", bound={self.bound!r}"
         if self.trim_worse != defaults.CHAIN_TRIM_WORSE:
             extra += f", trim_worse={self.trim_worse}"
-        if self.monotone:
-            extra += ", monotone=True"
+        if self.monotone != defaults.CHAIN_MONOTONE:
+            extra += f", monotone={self.monotone}"
         return (f"HorizonChain(features={self.features!r}, ladder={self.ladder:g}, "
                 f"min_rows={self.min_rows}, clip={self.clip:g}, tail={self.tail!r}, "
                 f"links={self.links!r}{extra})")
