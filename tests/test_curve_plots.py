@@ -101,3 +101,20 @@ def test_dollars_in_the_metric_and_title_are_drawn_as_written(tmp_path: Path) ->
     # math mode drops the dollars and italicises what lies between them
     assert cbook.is_math_text("cost $ per $ unit")
     assert not cbook.is_math_text(literal("cost $ per $ unit"))
+
+
+def test_a_curve_of_one_value_is_a_dot_and_a_lone_best_is_yellow(tmp_path: Path) -> None:
+    """A review (stop 36): curves with a single observation (trials pruned after their first
+    report) had no line to draw and left no ink; a set of one epoch drew an empty frame; and a
+    lone complete curve was dark purple, while the title says yellow marks the best."""
+    values = np.full((3, 4), np.nan)
+    values[0] = [0.2, 0.4, 0.6, 0.8]  # the one complete curve
+    values[1:, 0] = [0.3, 0.5]  # stopped after one epoch
+    curves = CurveSet(values=values, observed=~np.isnan(values), epochs=np.arange(1, 5),
+                      metric="acc", direction=Direction.MAXIMIZE,
+                      configs=pd.DataFrame(index=["a", "b", "c"]))
+    pixels = image.imread(plot_curves(curves, tmp_path / "p.png"))[..., :3]
+    at_epoch_1 = pixels[40:440, 98:110]  # the frame's column at epoch 1 (grid lines are lighter)
+    grey = (np.abs(at_epoch_1 - 0.74).max(axis=2) < 0.04) & (np.ptp(at_epoch_1, axis=2) < 0.02)
+    yellow = (pixels[..., 0] > 0.8) & (pixels[..., 1] > 0.75) & (pixels[..., 2] < 0.5)
+    assert grey.sum() > 20 and yellow.sum() > 200

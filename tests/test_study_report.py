@@ -166,8 +166,10 @@ def test_a_diverged_stop_borrows_no_earlier_prediction(tmp_path: Path) -> None:
     assert -1 < low and high < 2, (low, high)
 
 
-def _curves_axes(trials: list[Any], metric: str, epochs: int) -> Any:
-    """The axes of the report's learning-curves figure of ``trials``."""
+def _curves_axes(trials: list[Any], metric: str, epochs: int, *more: Any,
+                 figure: Any = None) -> Any:
+    """The axes of the report's learning-curves figure of ``trials`` (or of ``figure``, called
+    as ``figure(trials, *more, epochs, plt)``)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -186,8 +188,39 @@ def _curves_axes(trials: list[Any], metric: str, epochs: int) -> Any:
             axes.append(ax)
             return fig, ax
 
-    curves_figure(trials, metric, epochs, Keep())
+    if figure is None:
+        curves_figure(trials, metric, epochs, Keep(), *more)
+    else:
+        figure(trials, *more, epochs, Keep())
     return axes[0]
+
+
+def test_one_report_a_diverged_report_and_an_infinite_best_are_drawn(tmp_path: Path) -> None:
+    """A review (stop 36): a trial with one report had no line to show (a study of one-epoch
+    trials drew an empty frame); NaN and ±inf reports were left out without a mark, so a
+    diverged trial looked like one that ended early; and the cost figure's best line vanished
+    once a complete trial ended at +inf (to maximise)."""
+    from curvecast.curves import Direction
+    from curvecast.report.study_figures import cost_figure
+
+    with Store(tmp_path / "d.db") as store:
+        store.create_study("d", metric="acc", direction="maximize")
+        for number, values in enumerate(([0.3, 0.4], [0.2, math.inf], [0.1, math.nan], [0.35])):
+            store.add_trial("d", {"lr": 0.1 * (number + 1)})
+            for epoch, value in enumerate(values, 1):
+                store.record_value("d", number, epoch, value)
+            store.set_state("d", number, TrialState.COMPLETE)
+        trials = store.trials("d")
+    ax = _curves_axes(trials, "acc", 2, Direction.MAXIMIZE)
+    dots = [line for line in ax.lines if line.get_marker() == "o" and len(line.get_xdata()) == 1]
+    assert len(dots) == 1 and list(dots[0].get_ydata()) == [0.35]
+    crosses = [line for line in ax.lines if line.get_color() == "crimson"]
+    assert len(crosses) == 1
+    low, high = ax.get_ylim()
+    assert list(crosses[0].get_ydata()) == [high, low]  # +inf at the top, NaN on the worse side
+    cost = _curves_axes(trials, "acc", 2, Direction.MAXIMIZE, figure=cost_figure)
+    best = cost.lines[0].get_ydata()
+    assert best[-1] == 0.4 and all(math.isfinite(v) for v in best[2:])
 
 
 def test_one_run_that_blew_up_does_not_flatten_the_other_curves(tmp_path: Path) -> None:

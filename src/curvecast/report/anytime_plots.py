@@ -88,8 +88,9 @@ def plot_anytime_regret(outputs: Sequence[Mapping[str, Any]], out_dir: Path | st
     ax.set_yscale("symlog", linthresh=1e-3, linscale=0.5)
     ax.set_ylim(bottom=0.0)
     ax.set_xlabel("time spent / time of training every config fully")
-    ax.set_ylabel("regret (how much worse the best found is than the true best; symlog)")
-    ax.set_title(f"{literal(title)}: any-time regret (mean ± s.e. over orderings)")
+    ax.set_ylabel("regret (symlog)")  # a long label was cut off at the figure's edge
+    ax.set_title(f"{literal(title)}: any-time regret (mean ± s.e. over orderings)\n"
+                 "regret: how much worse the best found is than the true best", fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()

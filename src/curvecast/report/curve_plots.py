@@ -47,10 +47,11 @@ def plot_curves(curves: CurveSet, out: Path, *, n: int = 50, seed: int = 0,
     partial = rows[~complete]  # no final value: drawn first, in grey
     ranked = rows[complete][np.argsort(goodness[complete])]  # best drawn last, in yellow
     for rank, r in enumerate([*partial, *ranked]):
-        color = ("0.7" if rank < len(partial)
-                 else cmap((rank - len(partial)) / max(len(ranked) - 1, 1)))
+        color = ("0.7" if rank < len(partial)  # one complete curve is the best: yellow
+                 else cmap((rank - len(partial)) / (len(ranked) - 1) if len(ranked) > 1 else 1.0))
         seen = curves.observed[r]
-        ax.plot(curves.epochs[seen], filled[r, seen], color=color, lw=1, alpha=0.8)
+        ax.plot(curves.epochs[seen], filled[r, seen], color=color, lw=1, alpha=0.8,
+                marker="o" if seen.sum() == 1 else None, ms=3)  # one value: a dot
         if diverged[r].any():
             ax.plot(curves.epochs[diverged[r]], filled[r, diverged[r]], "x", color="crimson", ms=4)
     positive = bool(np.all(filled[curves.observed] > 0))

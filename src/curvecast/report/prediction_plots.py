@@ -97,9 +97,16 @@ def plot_prediction_results(output: Mapping[str, Any], out_dir: Path, title: str
         ax.set_xlabel("fully observed training curves")
         ax.set_ylabel(f"R² at {100 * efficiency[0]['fraction']:g} % observed")
         low = min(r["mean"] for r in efficiency)
-        if low < R2_FLOOR:
+        floor_note = ""
+        if low < R2_FLOOR:  # the points below the floor marked on the edge, as in the R² figure
             ax.set_ylim(bottom=R2_FLOOR)
-        ax.set_title(f"{literal(title)}: sample efficiency ({efficiency[0]['predictor']})")
+            for r in efficiency:
+                if r["mean"] < R2_FLOOR:
+                    ax.plot([r["train_size"]], [R2_FLOOR], marker="v", color="tab:red", ms=8,
+                            clip_on=False)
+            floor_note = f"\nvalues below {R2_FLOOR} marked ▼ on the edge"
+        ax.set_title(f"{literal(title)}: sample efficiency ({efficiency[0]['predictor']})"
+                     f"{floor_note}")
         ax.grid(alpha=0.3)
         written.append(_save(fig, out_dir / f"{stem}-sample_efficiency.png", plt))
 
@@ -110,7 +117,14 @@ def plot_prediction_results(output: Mapping[str, Any], out_dir: Path, title: str
         fig, ax = plt.subplots(figsize=(6.5, 4))
         labels = [r["features"] for r in ablation]
         means = [max(r["mean"], R2_FLOOR) for r in ablation]
-        ax.bar(labels, means, yerr=[_se(r) for r in ablation], capsize=3, color="tab:blue")
+        below = [r["mean"] < R2_FLOOR for r in ablation]  # cut at the floor: hatched, no error bar
+        bars = ax.bar(labels, means, yerr=[0.0 if b else _se(r) for r, b in zip(ablation, below,
+                                                                             strict=True)],
+                      capsize=3, color="tab:blue")
+        for bar, cut in zip(bars, below, strict=True):
+            if cut:
+                bar.set_hatch("//")
+                bar.set_facecolor("tab:red")
         for i, r in enumerate(ablation):
             y = max(r["mean"], R2_FLOOR) + _se(r)
             ax.annotate(f"{r['mean']:.3f}", (i, max(y, 0)), ha="center", fontsize=8,
@@ -119,7 +133,9 @@ def plot_prediction_results(output: Mapping[str, Any], out_dir: Path, title: str
         ax.set_ylim(min(0.0, min(means)) - 0.05, 1.08)
         ax.set_ylabel(f"R² at {100 * ablation[0]['fraction']:g} % observed")
         ax.set_xlabel("feature groups (ts: curve, ap: architecture, hp: hyperparameters)")
-        ax.set_title(f"{literal(title)}: feature ablation ({ablation[0]['predictor']})")
+        ax.set_title(f"{literal(title)}: feature ablation ({ablation[0]['predictor']})"
+                     + (f"\nred hatched: R² below {R2_FLOOR}, cut at it (the label is the value)"
+                        if any(below) else ""))
         ax.tick_params(axis="x", rotation=30)
         written.append(_save(fig, out_dir / f"{stem}-feature_ablation.png", plt))
 

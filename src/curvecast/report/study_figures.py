@@ -47,19 +47,25 @@ def integer_ticks() -> Any:
     return MaxNLocator(integer=True)
 
 
-def curves_figure(trials: Sequence[StoredTrial], metric: str, epochs: int, plt: Any) -> str:
-    """Every trial's curve; a stopped one with the final value predicted for it and ±1σ."""
+def curves_figure(trials: Sequence[StoredTrial], metric: str, epochs: int, plt: Any,
+                  direction: Direction = Direction.MAXIMIZE) -> str:
+    """Every trial's curve; a stopped one with the final value predicted for it and ±1σ; a
+    diverged report (NaN or ±inf) as a red × at the frame's edge (NaN on the worse side)."""
     fig, ax = plt.subplots(figsize=(10, 5))
+    diverged: list[tuple[int, bool]] = []  # (epoch, at the top edge)
     for t in trials:
         if not t.values:
             continue
         x = [e for e, _, _ in t.values]
         y = [v for _, v, _ in t.values]
+        diverged += [(e, v > 0 if math.isinf(v) else direction is Direction.MINIMIZE)
+                     for e, v in zip(x, y, strict=True) if not math.isfinite(v)]
+        single = "o" if len(x) == 1 else None  # one report: a dot, since a line needs two
         if t.state is TrialState.COMPLETE:
-            ax.plot(x, y, color=_GREEN, lw=1.1, alpha=0.75)
+            ax.plot(x, y, color=_GREEN, lw=1.1, alpha=0.75, marker=single, ms=3)
             continue
         color = {TrialState.STOPPED: _ORANGE, TrialState.FAILED: _RED}.get(t.state, _BLUE)
-        ax.plot(x, y, color=color, lw=0.9, alpha=0.6)
+        ax.plot(x, y, color=color, lw=0.9, alpha=0.6, marker=single, ms=3)
         ax.plot(x[-1], y[-1], "x" if t.state is TrialState.STOPPED else "s", color=color, ms=5,
                 alpha=0.9)
         pred = last_prediction(t)
@@ -89,6 +95,11 @@ def curves_figure(trials: Sequence[StoredTrial], metric: str, epochs: int, plt: 
         ax.plot([], [], "s-", color=_BLUE, label="not finished")
     ax.set_xlim(0.5, epochs + 0.5)
     _frame_the_bulk(ax, [[v for _, v, _ in t.values] for t in trials if t.values])
+    if diverged:  # matplotlib leaves NaN and ±inf out without a mark
+        low, high = ax.get_ylim()
+        ax.plot([e for e, _ in diverged], [high if top else low for _, top in diverged], "x",
+                color="crimson", ms=6, clip_on=False, label="diverged report (NaN or ±inf)")
+        ax.set_ylim(low, high)
     ax.xaxis.set_major_locator(integer_ticks())
     ax.set_xlabel("epoch")
     ax.set_ylabel(literal(metric))
@@ -136,17 +147,18 @@ def cost_figure(trials: Sequence[StoredTrial], direction: Direction, epochs: int
             continue
         used += len(t.values)
         full += epochs
-        v = final_value(t)
-        if v is not None and not math.isnan(v) and (math.isnan(best)
-                                                    or direction.is_better(v, best)):
+        v = final_value(t)  # a diverged final (±inf, NaN) is never the best found
+        if v is not None and math.isfinite(v) and (math.isnan(best)
+                                                   or direction.is_better(v, best)):
             best = v
         best_used.append((used, best))
         best_full.append((full, best))
     fig, ax = plt.subplots(figsize=(10, 3.8))
     ax.step(*zip(*best_used, strict=True), where="post", color=_BLUE, lw=1.6,
-            label=f"with early stopping: {used} epochs")
+            label=f"with early stopping: {counted(used, 'epoch')}")
     ax.step(*zip(*best_full, strict=True), where="post", color="#888", ls="--",
-            label=f"the same trials trained to the end: {full} epochs")
+            label=f"the same trials trained to the end: {counted(full, 'epoch')}")
+    ax.xaxis.set_major_locator(integer_ticks())
     if used:
         ax.axvline(used, color=_BLUE, lw=0.8, alpha=0.5)
         ax.axvline(full, color="#888", lw=0.8, alpha=0.5)

@@ -230,13 +230,13 @@ def _figure_sections(trials: Sequence[StoredTrial], metric: str, direction: Dire
     body: list[str] = []
     body.append("<h2>What was stopped, and what it cost</h2>")
     body.append(_html.figure(
-        curves_figure(trials, metric, epochs, plt), "learning curves",
+        curves_figure(trials, metric, epochs, plt, direction), "learning curves",
         "Each curve is one trial. A stopped trial ends with an × at the epoch it was stopped; "
         "from there a dotted line and a band lead to the final value told to the searcher for "
         "it at the last epoch (dot, ± one standard deviation): the predictor's expectation (a "
         "rule that does not predict, such as the median rule, tells the last value). The "
         "predictive rule stops a trial when the probability that it ends worse than the best "
-        "so far reaches Δ."))
+        "so far reaches Δ. A diverged report (NaN or ±inf) is a red × at the frame's edge."))
     body.append(_html.figure(
         cost_figure(trials, direction, epochs, plt), "cost against best",
         "The best final value found against the epochs trained so far (finished trials in the "
