@@ -127,3 +127,20 @@ def test_predict_before_fit_raises() -> None:
 def test_importing_predictors_does_not_import_torch() -> None:
     code = "import sys, curvecast.predictors; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_metric_in_tiny_units_is_predicted_as_in_its_own_and_a_huge_one_refused() -> None:
+    """A review (stop 36): at values x 1e-20 the BNN's absolute spread floor of 1e-12 squashed
+    the targets onto their mean (predictions off by 3e-15 against values near 6e-21), and at
+    x 1e160 its squares overflowed to a mean of -inf, silently; the SRM refused such values."""
+    import dataclasses
+
+    train, test = split(synthetic(n=60, seed=4), n_train=40)
+    base = BNN(n_members=2, epochs=30, random_state=0).fit(train).predict_curves(test, 3)
+    tiny = BNN(n_members=2, epochs=30, random_state=0).fit(
+        dataclasses.replace(train, values=train.values * 1e-20)).predict_curves(
+        dataclasses.replace(test, values=test.values * 1e-20), 3)
+    np.testing.assert_allclose(tiny.mean / 1e-20, base.mean, rtol=1e-9)
+    np.testing.assert_allclose(tiny.std / 1e-20, base.std, rtol=1e-9)
+    with pytest.raises(ValueError, match="cannot fit values as large as"):
+        BNN(n_members=2, epochs=5).fit(dataclasses.replace(train, values=train.values * 1e160))

@@ -33,6 +33,7 @@ from curvecast.predictors._base import (
     refuse_nothing_to_learn,
     target_column,
 )
+from curvecast.predictors.srm import SRM_MAX_VALUE
 
 if TYPE_CHECKING:
     import torch
@@ -141,6 +142,11 @@ class BNN(Predictor):
             log = train.direction is Direction.MINIMIZE and bool(np.all(values > 0))
         if log and np.any(values <= 0):
             raise ValueError(f"log_target=True needs positive values, got min {float(values.min())}")
+        if not log and np.abs(values).max() > SRM_MAX_VALUE:  # as the SRM refuses them
+            raise ValueError(f"a BNN cannot fit values as large as {np.abs(values).max():.3g} "
+                             f"(beyond ±{SRM_MAX_VALUE:g} their squares overflow): report the "
+                             "metric in larger units, or use the default predictor "
+                             "(HorizonChain), which measures them in their own unit")
         self.log_target_ = bool(log)
         self.target_col_ = col
         self.diverged_fill_ = self.featurizer.diverged_fill_
@@ -148,8 +154,10 @@ class BNN(Predictor):
         z = np.log(values) if self.log_target_ else values
         self.y_mean_ = float(z[:, -1].mean())
         spread = float(z[:, -1].std())
-        if not spread > 1e-12:
-            spread = max(float(z.std()), 1e-12 * max(abs(self.y_mean_), 1.0), 1e-12)
+        if not spread > 1e-12 * abs(self.y_mean_):  # the targets all but constant: any spread
+            # floors relative to the values (a review, stop 36: an absolute 1e-12 squashed a
+            # metric in units of 1e-20 onto its mean)
+            spread = max(spread, float(z.std()), 1e-12 * abs(self.y_mean_), 1e-300)
         self.y_scale_ = spread
         zs = (z - self.y_mean_) / self.y_scale_
 
@@ -294,8 +302,8 @@ class BNN(Predictor):
             std = mean * np.sinh(np.minimum(sd_t, _MAX_LOG_SIGMA))
         else:
             mean, std = mu_t, sd_t
-        tiny = 1e-12 * np.maximum(np.abs(mean), 1.0)
-        std = np.nan_to_num(np.maximum(std, tiny), nan=1.0, posinf=np.finfo(np.float64).max)
+        std = np.nan_to_num(np.maximum(std, least_std(mean)), nan=1.0,
+                            posinf=np.finfo(np.float64).max)
         return Prediction(mean=np.asarray(mean, dtype=np.float64),
                           std=np.asarray(std, dtype=np.float64))
 
