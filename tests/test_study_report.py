@@ -371,3 +371,21 @@ def test_a_study_report_takes_its_title_and_a_result_report_refuses_a_storage(
     assert refused.exit_code == 2
     assert "--storage names a study's database; a RESULT.json report reads the file alone" \
         in refused.output
+
+
+def test_a_probability_near_one_is_not_printed_as_one(tmp_path: Path) -> None:
+    """A review (stop 36): the table printed P(worse) = 0.99996 as "1", which reads as a
+    certainty the rule did not have and hides how near Δ it was."""
+    from curvecast.stopping import Action, Decision
+
+    db = tmp_path / "p.db"
+    with Store(db) as store:
+        store.create_study("p", metric="acc", direction="maximize")
+        for number, p in enumerate((0.99996, 0.5, 1.0)):
+            store.add_trial("p", {"lr": 0.1 * (number + 1)})
+            store.record_value("p", number, 1, 0.3)
+            store.record_decision("p", number, Decision(Action.CONTINUE, 1, 0.4, 0.1, p, "go"))
+        info, trials = store.study_info("p"), store.trials("p")
+    page = write_study_report(info, trials, tmp_path / "r.html").read_text()
+    shown = {r[0]: r[5] for r in rows(page, "<h2>Every trial</h2>")}
+    assert shown == {"t0": "0.99996", "t1": "0.500", "t2": "1"}

@@ -50,6 +50,20 @@ def fmt(value: float | None, digits: int = 4) -> str:
     return f"{value:.{digits}g}"
 
 
+def probability(p: float | None) -> str:
+    """A probability as Δ is read against it: three decimals, more near 0 and 1 (0.99996 is
+    not "1", which it printed as: a review, stop 36); ``–`` for None or NaN."""
+    if p is None or (isinstance(p, float) and math.isnan(p)):
+        return "–"
+    if p in (0.0, 1.0):
+        return f"{p:.0f}"
+    for digits in range(3, 8):  # to the first digit that tells it from 0 or 1
+        text = f"{p:.{digits}f}"
+        if float(text) not in (0.0, 1.0):
+            return text
+    return "< 0.0000001" if p < 0.5 else "> 0.9999999"
+
+
 def mean_se(mean: float | None, stderr: float | None, spec: str = ".3f") -> str:
     """``mean ± s.e.`` with the format ``spec`` (a fixed-point one turns to 3 significant
     digits from 1e6 on); ``n/a`` for a missing mean, the mean alone for a missing s.e."""

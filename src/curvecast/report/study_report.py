@@ -86,7 +86,7 @@ def _trial_rows(trials: Sequence[StoredTrial], told: Mapping[int, Told] | None) 
         cells = [f"t{t.number}", f'<td class="{t.state.value}">{t.shown_state}</td>',
                  str(len(t.values)), _html.fmt(t.values[-1][1]) if t.values else "–",
                  f"{_html.fmt(pred.mean)} ± {_html.fmt(pred.std, 2)}" if pred else "–",
-                 _html.fmt(pred.probability, 3) if pred else "–"]
+                 _html.probability(pred.probability) if pred else "–"]
         if told is not None:
             info = told.get(t.number)
             cells.append("–" if info is None else f"{info.epsilon:.2f}"
