@@ -234,3 +234,30 @@ def test_evaluate_says_why_r2_is_nan_on_curves_that_all_end_alike(tmp_path: Path
     assert proc.returncode == 0, proc.stderr
     assert ("note: every complete curve of const.parquet ends at 0.5: R² is undefined (the final "
             "values have no variance to explain)") in proc.stderr
+
+
+def test_ctrl_c_while_the_command_loads_ends_quietly() -> None:
+    """Left from stop 35: the ``curvecast`` script imported ``curvecast.cli`` (and with it, at
+    stop 35, the whole package: 2 s of numpy, pandas and scikit-learn) before any handler ran,
+    so a Ctrl-C in those seconds printed a traceback.  The script's entry point is now a small
+    module that catches it, and ``import curvecast`` loads its names on first use."""
+    import tomllib
+
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    assert pyproject["project"]["scripts"]["curvecast"] == "curvecast._entry:main"
+    code = ("import builtins, sys\n"
+            "real = builtins.__import__\n"
+            "def interrupting(name, *args, **kwargs):\n"
+            "    if name == 'curvecast.cli':\n"
+            "        raise KeyboardInterrupt\n"
+            "    return real(name, *args, **kwargs)\n"
+            "builtins.__import__ = interrupting\n"
+            "from curvecast._entry import main\n"
+            "main()\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (130, "", "")
+    light = subprocess.run([sys.executable, "-c", "import sys, curvecast; "
+                            "print(sorted(m for m in ('pandas', 'sklearn', 'numpy') "
+                            "if m in sys.modules))"], capture_output=True, text=True, timeout=60)
+    assert light.stdout.strip() == "[]", light.stderr

@@ -2,14 +2,40 @@
 
 Implements and extends Baker et al. 2017, *Accelerating Neural Architecture Search using
 Performance Prediction*.  ``import curvecast`` needs only the core dependencies (numpy, scipy,
-scikit-learn, pandas, pyarrow); torch, optuna and ray are imported only when used.
+scikit-learn, pandas, pyarrow); torch, optuna and ray are imported only when used.  The names
+below are imported on first use (PEP 562), so ``import curvecast`` itself is quick and the
+``curvecast`` command can end quietly on a Ctrl-C while its modules load.
 """
 
-from curvecast.curves import CurveSet, CurveSetFormatError, CurveSetWarning, Direction
-from curvecast.datasets import from_long_table, from_optuna, from_ray, from_table
-from curvecast.space import Categorical, Float, Int, Param, ParamSpace, SearchSpace
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+#: Each public name → the module it lives in.
+_HOMES = {
+    "CurveSet": "curvecast.curves",
+    "CurveSetFormatError": "curvecast.curves",
+    "CurveSetWarning": "curvecast.curves",
+    "Direction": "curvecast.curves",
+    "from_long_table": "curvecast.datasets",
+    "from_optuna": "curvecast.datasets",
+    "from_ray": "curvecast.datasets",
+    "from_table": "curvecast.datasets",
+    "Categorical": "curvecast.space",
+    "Float": "curvecast.space",
+    "Int": "curvecast.space",
+    "Param": "curvecast.space",
+    "ParamSpace": "curvecast.space",
+    "SearchSpace": "curvecast.space",
+}
+
+if TYPE_CHECKING:
+    from curvecast.curves import CurveSet, CurveSetFormatError, CurveSetWarning, Direction
+    from curvecast.datasets import from_long_table, from_optuna, from_ray, from_table
+    from curvecast.space import Categorical, Float, Int, Param, ParamSpace, SearchSpace
 
 __all__ = [
     "Categorical",
@@ -28,3 +54,22 @@ __all__ = [
     "from_ray",
     "from_table",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """A public name, or a subpackage (``curvecast.predictors``), imported on first use."""
+    home = _HOMES.get(name)
+    if home is not None:
+        value = getattr(importlib.import_module(home), name)
+        globals()[name] = value
+        return value
+    try:
+        return importlib.import_module(f"{__name__}.{name}")
+    except ModuleNotFoundError as err:
+        if err.name != f"{__name__}.{name}":  # a missing dependency of that module: say so
+            raise
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
