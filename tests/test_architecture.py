@@ -23,8 +23,8 @@ def _layer(module: str) -> str | None:
     parts = module.split(".")
     if parts[0] != "curvecast" or len(parts) < 2:
         return None
-    if parts[1] == "__main__":  # ``python -m curvecast``: the command line's entry point
-        return "cli"
+    if parts[1] in ("__main__", "_entry"):  # ``python -m curvecast``, the ``curvecast``
+        return "cli"  # script: the command line's entry points
     return parts[1]
 
 
