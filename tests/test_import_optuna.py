@@ -330,3 +330,24 @@ def test_skipped_steps_are_imported_as_the_pruner_reads_them(tmp_path: Path) -> 
     assert "2 trials skipped steps the others report: 11 steps interpolated" in proc.stderr
     assert "1 trial reported fewer than half the steps" in proc.stderr
     assert "diverged" not in proc.stderr
+
+
+def test_a_study_whose_every_trial_failed_has_no_complete_curve(tmp_path: Path) -> None:
+    """A review (stop 36): with no complete trial, the failed trials that reported every step
+    were read as complete curves (the cut took its last step from the complete trials only), so
+    a replay could pick a crashed run as the best; the pruner never counts one as complete."""
+    url = f"sqlite:///{tmp_path / 'f.db'}"
+    study = optuna.create_study(study_name="f", storage=url, direction="maximize")
+
+    def crashes(trial: optuna.Trial) -> float:
+        steps = 5 if trial.number < 4 else 3
+        for step in range(1, steps + 1):
+            trial.report(0.1 * step + 0.01 * trial.number, step=step)
+        raise RuntimeError("out of memory")
+
+    study.optimize(crashes, n_trials=6, catch=(RuntimeError,))
+    got = curvecast.from_optuna(url, "f")
+    assert got.epochs.tolist() == [1, 2, 3, 4, 5]
+    assert not got.is_complete().any()
+    assert got.n_observed().tolist() == [4, 4, 4, 4, 3, 3]
+    assert got.provenance["cut_at_last_step"] == ["t0", "t1", "t2", "t3"]

@@ -264,3 +264,18 @@ def test_malformed_results_and_left_out_trials_are_named(tmp_path: Path) -> None
                            "note: exp: config columns kept in the file but not used by the "
                            "predictors: opt/lr (one value in every row)\n")
     assert CurveSet.load(tmp_path / "r.parquet").configs.columns.tolist() == ["opt/lr"]
+
+
+def test_an_experiment_whose_every_trial_errored_has_no_complete_curve(tmp_path: Path) -> None:
+    """A review (stop 36): with every trial errored, those that reported the last epoch were
+    read as complete curves; the scheduler never counts an errored run as complete."""
+    for i, epochs in enumerate((3, 3, 2)):
+        trial = tmp_path / "exp" / f"trial_{i}"
+        trial.mkdir(parents=True)
+        (trial / "params.json").write_text(f'{{"lr": {0.1 * (i + 1)}}}')
+        (trial / "result.json").write_text("".join(
+            f'{{"acc": {0.1 * e}, "training_iteration": {e}}}\n' for e in range(1, epochs + 1)))
+        (trial / "error.txt").write_text("Failure # 1 (occurred at x)\nTraceback …\n")
+    got = curvecast.from_ray(tmp_path / "exp", "acc", "max")
+    assert got.epochs.tolist() == [1, 2, 3] and not got.is_complete().any()
+    assert got.n_observed().tolist() == [2, 2, 2] and got.provenance["errored"] == 3

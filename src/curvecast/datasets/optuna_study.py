@@ -203,7 +203,9 @@ def from_optuna(storage: str, study: str, *, metric: str | None = None,
         raise CurveSetFormatError(f"{where}: no trial reported a step to import (at or before "
                                   f"--max-step {max_step}, and on the steps most complete "
                                   "trials report)")
-    long, cut = cut_unfinished(pd.DataFrame(rows),
+    reported = pd.DataFrame(rows)
+    epochs = np.unique(reported["epoch"].to_numpy())  # before the cut: its last epoch stays
+    long, cut = cut_unfinished(reported,
                                 [i for i, t in zip(ids, kept, strict=True)
                                  if t.state is not TrialState.COMPLETE
                                  and (max_step is None or max(t.intermediate_values) <= max_step)])
@@ -228,7 +230,7 @@ def from_optuna(storage: str, study: str, *, metric: str | None = None,
         provenance["short_complete"] = {"trials": short, "complete": len(ends), "last": last,
                                         "reported_by": reporters[:5]}
     return CurveSet.from_long(long, configs, metric=name, direction=direction,
-                              epochs=np.unique(long["epoch"].to_numpy()), provenance=provenance,
+                              epochs=epochs, provenance=provenance,
                               source=where)
 
 

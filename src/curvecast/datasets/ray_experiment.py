@@ -260,7 +260,8 @@ def from_ray(experiment: str | Path, metric: str, direction: Direction | str) ->
         rows += [{"config_id": trial_id, "epoch": e, "value": v,
                   "seconds": reports_at.get(e, (math.nan, math.nan))[1]}
                  for e, v in zip(axis, values, strict=False)]
-    long, cut_short = cut_unfinished(pd.DataFrame(rows), errored)
+    table = pd.DataFrame(rows)
+    long, cut_short = cut_unfinished(table, errored)
     provenance: dict[str, Any] = {"importer": "ray", "experiment": str(root), "trials": len(ids),
                                   "left_out": left_out, "replaced_reports": replaced,
                                   "truncated_lines": truncated}
@@ -271,4 +272,5 @@ def from_ray(experiment: str | Path, metric: str, direction: Direction | str) ->
     provenance.update(gap_counts(filled, sparse))
     return CurveSet.from_long(long, pd.DataFrame(configs, index=pd.Index(ids, name="config_id")),
                               metric=metric, direction=direction, provenance=provenance,
+                              epochs=np.unique(table["epoch"].to_numpy()),  # before the cut
                               source=str(root))

@@ -112,12 +112,14 @@ def cut_unfinished(long: pd.DataFrame, unfinished: list[str]) -> tuple[pd.DataFr
     latency limit, or a trial that failed in its final evaluation): it is not a complete run, so
     it becomes a partial curve one epoch short of the end, as
     :class:`~curvecast.integrations.optuna.CurvecastPruner` reads it, and never the best run of
-    a replay.  The last epoch is the last a complete trial reported (none: nothing is cut); a
-    trial with that one report is left as it is (a one-epoch axis)."""
+    a replay.  The last epoch is the last a complete trial reported, or, when no trial completed
+    (every one failed or was pruned), the last any trial reported: none of them is a complete run
+    (a review, stop 36: they were all read as complete); a trial with that one report is left
+    as it is (a one-epoch axis)."""
     finished = long.loc[~long["config_id"].isin(unfinished), "epoch"]
-    if finished.empty:
+    if long.empty:
         return long, []
-    last = int(finished.max())
+    last = int(finished.max()) if not finished.empty else int(long["epoch"].max())
     at_last = (long["epoch"].eq(last) & long["config_id"].isin(unfinished)
                & long["config_id"].map(long["config_id"].value_counts()).gt(1))
     dropped = [i for i in unfinished if i in set(long.loc[at_last, "config_id"])]
