@@ -38,7 +38,8 @@ from stopping_benchmark import DATA, load
 from curvecast.predictors import HorizonChain
 
 TAU, DELTA, TRAIN, TEST = 4, 0.99, 200, 800
-SETTINGS = [{}, {"monotone": True}, {"clip_inputs": True}, {"monotone": True, "clip_inputs": True}]
+SETTINGS = [{"monotone": False}, {"monotone": True}, {"clip_inputs": True, "monotone": False},
+            {"monotone": True, "clip_inputs": True}]
 if "clip_inputs" not in inspect.signature(HorizonChain).parameters:  # the patch not applied
     SETTINGS = SETTINGS[:2]
 

@@ -56,20 +56,22 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """A public name, or a subpackage (``curvecast.predictors``), imported on first use."""
-    home = _HOMES.get(name)
-    if home is not None:
-        value = getattr(importlib.import_module(home), name)
-        globals()[name] = value
-        return value
-    try:
-        return importlib.import_module(f"{__name__}.{name}")
-    except ModuleNotFoundError as err:
-        if err.name != f"{__name__}.{name}":  # a missing dependency of that module: say so
-            raise
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+if not TYPE_CHECKING:  # type checkers see the imports above, and a misspelt name stays an error
+
+    def __getattr__(name: str) -> Any:
+        """A public name, or a subpackage (``curvecast.predictors``), imported on first use."""
+        home = _HOMES.get(name)
+        if home is not None:
+            value = getattr(importlib.import_module(home), name)
+            globals()[name] = value
+            return value
+        try:
+            return importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as err:
+            if err.name != f"{__name__}.{name}":  # a missing dependency of that module: say so
+                raise
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
 
 
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+    def __dir__() -> list[str]:
+        return sorted({*globals(), *__all__})

@@ -96,8 +96,9 @@ def run_scheduled_search(
         settings: more settings to record with a new study.
         on_progress: called with the study's :class:`~curvecast.execution.study.Progress` after
             every recorded epoch.
-        grace: seconds after the runner's last journaled event before another process may take
-            over its study when its pid cannot be checked (another host).
+        grace: seconds after the runner's last heartbeat (its heartbeat thread refreshes its
+            claim on the study, as its journaled events do) before another process may take
+            over its study.
         executor: where the epoch tasks run (default: ``workers`` local processes, or this
             process for 1); e.g. :class:`curvecast.integrations.ray_backend.RayExecutor`: the
             same task on Ray.

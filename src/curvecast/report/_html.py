@@ -51,17 +51,22 @@ def fmt(value: float | None, digits: int = 4) -> str:
 
 
 def probability(p: float | None) -> str:
-    """A probability as Δ is read against it: three decimals, more near 0 and 1 (0.99996 is
-    not "1", which it printed as: a review, stop 36); ``–`` for None or NaN."""
-    if p is None or (isinstance(p, float) and math.isnan(p)):
+    """A probability as Δ is read against it: three decimals, rounded towards ½, so that a value
+    below Δ never reads as Δ (0.98996 is "0.989", not "0.990"), with more decimals near 0 and 1
+    (0.99996 is "0.99996", not "1": reviews, stop 36); ``–`` for None or NaN."""
+    if p is None or math.isnan(float(p)):
         return "–"
+    p = float(p)
     if p in (0.0, 1.0):
-        return f"{p:.0f}"
-    for digits in range(3, 8):  # to the first digit that tells it from 0 or 1
-        text = f"{p:.{digits}f}"
-        if float(text) not in (0.0, 1.0):
-            return text
-    return "< 0.0000001" if p < 0.5 else "> 0.9999999"
+        return "0" if p == 0.0 else "1"
+    if not 0.0 < p < 1.0:
+        return f"{p:.3g}"
+    digits = 3
+    while digits < 7 and abs(2.0 * p - 1.0) > 1.0 - 10.0 ** -digits:  # near 0 or 1
+        digits += 1
+    scaled = round(p * 10 ** digits, 6)  # (0.9999 · 10⁴ is 9998.999…)
+    value = (math.floor(scaled) if p > 0.5 else math.ceil(scaled)) / 10 ** digits
+    return f"{value:.{digits}f}"
 
 
 def mean_se(mean: float | None, stderr: float | None, spec: str = ".3f") -> str:
