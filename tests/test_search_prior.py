@@ -4,6 +4,7 @@ refused before anything runs (no study database is created)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -163,3 +164,15 @@ def test_a_studys_curves_of_another_workload_are_refused(tmp_path: Path) -> None
     for prior in (f"{own}#other", exported):
         code, message = search(tmp_path, prior)
         assert code == 2 and message.endswith(refusal), (prior, message)
+
+
+def test_a_prior_logged_at_other_epochs_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    """A review (stop 36): a prior logged every 5th epoch (5, 10, …, 60) passed the check,
+    which counted epochs only; the search trained a first trial before refusing it."""
+    every_fifth = synthetic(n=8, epochs=12, seed=3)
+    every_fifth = dataclasses.replace(every_fifth, epochs=5 * every_fifth.epochs,
+                                      metric="val_accuracy")
+    path = every_fifth.save(tmp_path / "fifth.parquet")
+    assert search(tmp_path, path) == (
+        2, "error: the prior's epochs [5, 10, 15, 20, 25, 30] … are not the search's epochs "
+           "(1, 2, …, 12): a prior must record the epochs the study reports")
