@@ -541,3 +541,25 @@ def test_a_run_whose_last_value_drops_is_never_predicted_to_end_better() -> None
             assert got.mean.max() < best
         else:  # what the review found
             assert got.mean[-1] > 1.0 and worse[-1] < worse[0] - 0.3
+
+
+def test_the_first_link_is_monotone_above_the_best_so_far_too() -> None:
+    """A review (stop 36): the constraint held the mean's slope in the last value below the
+    best so far only; at or above it the best moves with the value, and on curves where the
+    runs that rose higher end lower, a run that fell from 0.85 to 0.70 was predicted to end
+    better than the one that did not."""
+    rng = np.random.default_rng(0)
+    n, t = 300, 10
+    start = rng.uniform(0.2, 0.7, n)
+    first = np.concatenate([start[:, None], start[:, None] + np.cumsum(
+        rng.uniform(0.0, 0.08, (n, 3)), axis=1)], axis=1)
+    final = -0.3 * first[:, -1] - 0.6 * first.max(axis=1) + 1.5 + rng.normal(0, 0.01, n)
+    values = np.concatenate([first, np.linspace(first[:, -1], final, t - 3)[1:].T], axis=1)
+    curves = CurveSet(values=values, observed=np.ones_like(values, bool),
+                      epochs=np.arange(1, t + 1), metric="acc", direction=Direction.MAXIMIZE,
+                      configs=pd.DataFrame(index=[f"c{i}" for i in range(n)]))
+    partial = np.array([[0.6, 0.7, 0.8, last] for last in np.linspace(0.95, 0.3, 14)])
+    monotone = HorizonChain().fit(curves).predict(None, partial).mean
+    assert np.all(np.diff(monotone) <= 1e-12)  # the value falls along the rows: never better
+    unconstrained = HorizonChain(monotone=False).fit(curves).predict(None, partial).mean
+    assert np.all(np.diff(unconstrained) > 0.01)

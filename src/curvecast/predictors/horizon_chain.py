@@ -505,15 +505,17 @@ class HorizonChain(Predictor):
         return link
 
     def _rising(self, first: bool, sloped: bool, width: int) -> NDArray[np.float64] | None:
-        """``monotone``: the weights ``w`` of a first link's coefficients whose sum ``w·β`` is
-        the mean's slope in the run's last value (its ``u_a`` column, and the last step's, which
-        holds ``u_a`` too), shape ``(width,)``; None when there is nothing to constrain."""
+        """``monotone``: the weights of a first link's coefficients whose sums ``W β`` are the
+        mean's slopes in the run's last value, shape ``(2, width)``: below its best so far (the
+        value's column, and the last step's, which holds the value too) and at it (the best so
+        far moves with the value then); None when there is nothing to constrain."""
         if not (self.monotone and first and self.features != "last"):
             return None
-        w = np.zeros(width)
-        w[1] = 1.0
+        w = np.zeros((2, width))
+        w[:, 1] = 1.0  # the value
+        w[1, 2] = 1.0  # the best so far, when the value is it
         if sloped:
-            w[3] = 1.0
+            w[:, 3] = 1.0  # the last step
         return w
 
     def _solve(self, X: NDArray[np.float64], y: NDArray[np.float64],
@@ -521,21 +523,29 @@ class HorizonChain(Predictor):
                ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """The ridge posterior's scale matrix ``(XᵀX + ridge·I)⁻¹`` and mean ``β`` of
         ``y ~ X β`` (``X`` of shape ``(n, p)``).  With ``rising`` (``monotone``) and a fit whose
-        mean falls as the run's last value rises (``rising·β < 0``: the last value and the best
-        so far are nearly collinear, and their coefficients' signs can come out opposed), the
-        fit is redone on ``rising·β = 0`` (the same prior restricted to that subspace): a run
-        whose value drops is then never predicted to end better than the same run without the
-        drop."""
+        mean falls as the run's last value rises (a slope ``W β`` below 0: the last value and the
+        best so far are nearly collinear, and their coefficients' signs can come out opposed),
+        the fit is redone with those slopes held at 0 (the same prior restricted to that
+        subspace), adding a slope that the refit turns negative in turn: a run whose value drops
+        is then never predicted to end better than the same run without the drop."""
         penalty = self.ridge * np.eye(X.shape[1])
-        a_inv = _inverse(X.T @ X + penalty)
-        beta = a_inv @ (X.T @ y)
-        if rising is None or float(rising @ beta) >= 0.0:
+        gram, moment = X.T @ X + penalty, X.T @ y
+        a_inv = _inverse(gram)
+        beta = a_inv @ moment
+        if rising is None:
             return a_inv, beta
-        # a basis of the subspace rising·β = 0: β = N γ
-        null = np.linalg.svd(rising[None, :])[2][1:].T
-        reduced = _inverse(null.T @ (X.T @ X + penalty) @ null)
-        a_inv = null @ reduced @ null.T
-        return a_inv, a_inv @ (X.T @ y)
+        held = np.zeros(rising.shape[0], dtype=bool)
+        while True:
+            falling = ~held & (rising @ beta < 0.0)
+            if not falling.any():
+                return a_inv, beta
+            held |= falling
+            # a basis of the subspace where the held slopes are 0: β = N γ
+            active = rising[held]
+            rank = int(np.linalg.matrix_rank(active))
+            null = np.linalg.svd(active)[2][rank:].T
+            a_inv = null @ _inverse(null.T @ gram @ null) @ null.T
+            beta = a_inv @ moment
 
     def _trimmed(self, X: NDArray[np.float64], y: NDArray[np.float64],
                  a_inv: NDArray[np.float64], beta: NDArray[np.float64],
