@@ -351,3 +351,17 @@ def test_a_study_whose_every_trial_failed_has_no_complete_curve(tmp_path: Path) 
     assert not got.is_complete().any()
     assert got.n_observed().tolist() == [4, 4, 4, 4, 3, 3]
     assert got.provenance["cut_at_last_step"] == ["t0", "t1", "t2", "t3"]
+
+
+def test_a_storage_is_named_as_given_and_only_its_password_hidden(tmp_path: Path) -> None:
+    """A review (stop 36): every message and the provenance named ``sqlite:///my dir é/st.db``
+    as ``sqlite:///my dir %C3%A9/st.db``, not a path a user can paste back."""
+    from curvecast.datasets.optuna_study import redact
+
+    folder = tmp_path / "my dir é"
+    folder.mkdir()
+    url = f"sqlite:///{folder / 'st.db'}"
+    study = optuna.create_study(study_name="s", storage=url, direction="maximize")
+    study.optimize(lambda t: (t.report(0.5, step=1), 0.5)[1], n_trials=2)
+    assert curvecast.from_optuna(url, "s").provenance["storage"] == url
+    assert redact("postgresql://user:secret@host/db") == "postgresql://user:***@host/db"

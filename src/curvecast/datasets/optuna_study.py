@@ -55,11 +55,14 @@ _OWN_ATTRS = "curvecast"
 
 
 def redact(url: str) -> str:
-    """``url`` without its password (``postgresql://user:***@host/db``)."""
+    """``url`` without its password (``postgresql://user:***@host/db``); one without a password
+    as given (SQLAlchemy's rendering percent-encodes a path: ``my dir é`` became ``my dir %C3%A9``,
+    which is not a path a user can paste back: a review, stop 36)."""
     try:
         from sqlalchemy.engine import make_url
 
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
+        return url if parsed.password is None else parsed.render_as_string(hide_password=True)
     except Exception:  # not a SQLAlchemy URL: shown as given
         return url
 
