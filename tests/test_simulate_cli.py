@@ -107,9 +107,9 @@ def test_prior_fraction_warm_starts_and_is_never_replayed(data: Path, tmp_path: 
     assert all(s > 40 for s in value("oracle", "stopped"))  # oracle waits for 0 complete
     # said in the table and the report, not only in the JSON (a review, stop 36)
     said = " ".join(proc.stdout.split())
-    assert ("every rule waits for 30 complete trials (the predictive rule counts the prior's "
-            "curves); warm start: 36 prior configs (0.4 of the complete ones, not replayed)"
-            in said)
+    assert ("predictive waits for 30 complete trials (the predictive rule counting the prior's "
+            "36); the oracle for 0 complete trials; warm start: 36 prior configs (0.4 of the "
+            "complete ones, not replayed)" in said)
     page = tmp_path / "prior.html"
     assert curvecast("report", out, "--out", page).returncode == 0
     assert "warm start: 36 prior configs" in page.read_text()
@@ -312,3 +312,18 @@ def test_json_to_standard_output_is_the_only_thing_there(data: Path, tmp_path: P
     proc = curvecast("data", "plot", data, "--out", "-")
     assert proc.returncode == 2
     assert "only a JSON result (--json -) can go to standard output" in proc.stderr
+
+
+def test_the_caption_lists_only_what_the_rules_that_ran_read(data: Path) -> None:
+    """A review (stop 36): with ``--stopper median,never`` the caption listed the margin,
+    keep-top-k, η and refit period (which the median rule does not read) and said the
+    predictive rule counted the prior's curves, with no predictive rule running."""
+    proc = curvecast("simulate", data, "--stopper", "median,never", "--orderings", "1",
+                     "--margin", "0.1", "--keep-top-k", "2", "--eta", "2", "--refit-every", "3",
+                     "--prior-fraction", "0.25")
+    assert proc.returncode == 0, proc.stderr
+    said = " ".join(proc.stdout.split())
+    assert ("median waits for 5 complete trials; 22 configs held out as a prior (0.25 of the "
+            "complete ones, not replayed; no predictive rule ran to use it)") in said
+    for unread in ("margin", "keep-top-k", "η", "refit every", "predictive:"):
+        assert unread not in said

@@ -70,27 +70,43 @@ def searched_trials(settings: Mapping[str, Any]) -> int | None:
 
 def rule_settings(settings: Mapping[str, Any]) -> list[str]:
     """What a ``simulate`` output's rules ran with beyond the data and the orderings, as phrases
-    for a table's caption or a page: how many complete trials every rule waited for, a warm
-    start, and the settings that differ from the command's defaults (a review, stop 36: a
-    warm-started or tuned replay read like a cold start at the defaults)."""
+    for a table's caption or a page: how many complete trials each rule waited for, a warm
+    start, and the settings that differ from the command's defaults, each only where a rule
+    that ran reads it (reviews, stop 36: a warm-started or tuned replay read like a cold start
+    at the defaults, and then settings no rule read were listed)."""
+    from curvecast.registry import PARTIAL_CURVE_PREDICTORS
+
+    stoppers = set(settings.get("stoppers") or ())
+    schedulers = set(settings.get("schedulers") or ())
+    prior = int(settings.get("prior_configs") or 0)
+    predictive = "predictive" in stoppers
     out = []
-    if settings.get("min_complete") is not None:
-        counts = " (the predictive rule counts the prior's curves)" if settings.get(
-            "prior_configs") else ""
-        out.append(f"every rule waits for {counted(int(settings['min_complete']), 'complete trial')}"
-                   f"{counts}")
-    if settings.get("prior_configs"):
-        out.append(f"warm start: {counted(int(settings['prior_configs']), 'prior config')} "
-                   f"({settings.get('prior_fraction', 0):g} of the complete ones, not replayed)")
-    if settings.get("final_stretch") is not None:
+    waiting = [name for name in ("predictive", "median", "asha") if name in stoppers]
+    if settings.get("min_complete") is not None and waiting:
+        n = int(settings["min_complete"])
+        counts = (f" (the predictive rule counting the prior's {prior})" if prior and predictive
+                  else "")
+        out.append(f"{', '.join(waiting)} {'waits' if len(waiting) == 1 else 'wait'} for "
+                   f"{counted(n, 'complete trial')}{counts}")
+        if "oracle" in stoppers and prior:
+            out.append(f"the oracle for {counted(max(0, n - prior), 'complete trial')}")
+    if prior:
+        share = f"{settings.get('prior_fraction', 0):g} of the complete ones, not replayed"
+        out.append(f"warm start: {counted(prior, 'prior config')} ({share})" if predictive else
+                   f"{counted(prior, 'config')} held out as a prior ({share}; no predictive "
+                   "rule ran to use it)")
+    if predictive and settings.get("final_stretch") is not None:
         explore, young = settings.get("explore"), settings.get("explore_trials")
         out.append(f"predictive: no stop in the last {100 * settings['final_stretch']:g} % of "
                    f"training, {100 * (explore or 0):g} % of would-be stops let run on"
                    f"{'' if young is None else f' in the first {young} trials'}")
-    for key, default, text in (("margin", 0.0, "margin δ {:g}"),
-                               ("keep_top_k", 1, "keep-top-k {}"),
-                               ("eta", 3.0, "η {:g}"), ("refit_every", 0, "refit every {}")):
-        if settings.get(key) not in (None, default):
+    refits = predictive and settings.get("predictor") not in PARTIAL_CURVE_PREDICTORS
+    for key, default, text, read in (
+            ("margin", 0.0, "margin δ {:g}", predictive or "fhyperband" in schedulers),
+            ("keep_top_k", 1, "keep-top-k {}", predictive),
+            ("eta", 3.0, "η {:g}", "asha" in stoppers or bool(schedulers)),
+            ("refit_every", 0, "refit every {}", refits)):
+        if read and settings.get(key) not in (None, default):
             out.append(text.format(settings[key]))
     return out
 
