@@ -197,8 +197,9 @@ class HorizonChain(Predictor):
         monotone: fit the first link so that its mean never rises as the run's last value
             worsens (the last value and the best so far are nearly collinear, and their
             coefficients can come out of opposite signs: a run that dropped was then predicted
-            to end better than the same run without the drop; a review, stop 36).  Where the
-            fit breaks that, it is redone with the mean flat in the last value.  (P(worse) can
+            to end better than the same run without the drop; reviews, stop 36).  Where the fit
+            breaks that, below the best so far or at it (where the best moves with the value),
+            it is redone with the mean flat in the last value there.  (P(worse) can
             still fall as a value worsens far beyond the training curves' steps: such an input
             gets a wide σ, ``bench/monotone_drop.py``.)
     """
