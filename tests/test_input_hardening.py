@@ -240,6 +240,9 @@ def import_table(run: Run, path: Path, text: str) -> tuple[int, str, str]:
 
 @pytest.mark.parametrize(("text", "message"), [
     ("acc_1,acc_1\n0.1,0.2\n", "the header repeats the column name 'acc_1'"),
+    # with a UTF-8 BOM (Excel's "CSV UTF-8"): read as '\ufeffacc_1', the first name did not
+    # repeat the second, and pandas renamed the second to acc_1.1 (a review, stop 36)
+    ("\ufeffacc_1,acc_1,acc_2\r\n0.1,0.5,0.6\r\n", "the header repeats the column name 'acc_1'"),
     ("acc_1,acc_2\n0.1,0.2\n0.1,0.2,0.5\n", "line 3 has 3 fields, the header 2"),
     ("acc_1,acc_2\n0.1,0.2,0.7\n0.1,0.2\n", "line 2 has 3 fields, the header 2"),
 ])

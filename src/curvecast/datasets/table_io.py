@@ -124,7 +124,7 @@ def _check_csv_shape(path: Path, rows: bool) -> None:
     limit = csv.field_size_limit()
     csv.field_size_limit(2**31 - 1)  # pandas has no limit on a field's length
     try:
-        with opener(path, "rt", newline="", encoding="utf-8") as handle:
+        with opener(path, "rt", newline="", encoding="utf-8-sig") as handle:
             reader = csv.reader(handle)
             lines = (row for row in reader if row)
             header = next(lines, [])
