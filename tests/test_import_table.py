@@ -675,3 +675,24 @@ def test_an_all_diverged_file_and_configs_without_values_are_said_plainly(tmp_pa
     assert result.exit_code == 0, result.output
     assert ("2 of 8 configs are left out: their curves end before the final epoch 3 (they have "
             "no value at all)") in result.stderr
+
+
+def test_a_parquet_file_with_a_repeated_name_or_a_categorical_value_column(tmp_path: Path) -> None:
+    """A review (stop 36): a Parquet file whose schema repeats a column name got Arrow's raw
+    error ("Multiple matches for FieldRef.Name…"), where a CSV is refused naming the column;
+    a value column stored as a pandas categorical was refused as not a number."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    repeated = tmp_path / "dup.parquet"
+    pq.write_table(pa.table([pa.array(["a", "a"]), pa.array([1, 2]), pa.array([0.1, 0.2]),
+                             pa.array([0.5, 0.6])],
+                            names=["config_id", "epoch", "value", "value"]), repeated)
+    with pytest.raises(curvecast.CurveSetFormatError,
+                       match="the header repeats the column name 'value'"):
+        curvecast.from_long_table(repeated, "acc", "max")
+    categorical = tmp_path / "cat.parquet"
+    pd.DataFrame({"config_id": ["a", "a", "b"], "epoch": [1, 2, 1],
+                  "value": pd.Categorical(["0.1", "0.2", "0.3"])}).to_parquet(categorical)
+    got = curvecast.from_long_table(categorical, "acc", "max")
+    np.testing.assert_array_equal(got.values, [[0.1, 0.2], [0.3, np.nan]])

@@ -66,11 +66,17 @@ def read_columns(path: Path) -> list[str]:
         _refuse_json(path)
     try:
         if is_parquet(path):
-            return [str(c) for c in pq.read_schema(path).names if not _pandas_row_labels(c)]
-        header = [str(c) for c in pd.read_csv(path, nrows=0).columns]
+            header = [str(c) for c in pq.read_schema(path).names if not _pandas_row_labels(c)]
+        else:
+            header = [str(c) for c in pd.read_csv(path, nrows=0).columns]
     except (pa.ArrowException, OSError, ValueError, UnicodeDecodeError) as err:
         kind = "Parquet" if is_parquet(path) else "CSV"
         raise CurveSetFormatError(f"{path}: not a readable {kind} file ({err})") from None
+    if is_parquet(path):  # a repeated name said as the CSV check says it (Arrow's was raw)
+        repeated = next((n for i, n in enumerate(header) if n in header[:i]), None)
+        if repeated is not None:
+            raise CurveSetFormatError(f"{path}: the header repeats the column name {repeated!r}")
+        return header
     if len(header) == 1 and any(sep in header[0] for sep in (";", "\t", "|")):
         sep = next(sep for sep in (";", "\t", "|") if sep in header[0])
         raise CurveSetFormatError(
@@ -250,6 +256,8 @@ def _text_block(cells: pd.DataFrame, path: Path, columns: Sequence[str]
 def _arrow_column(array: pa.ChunkedArray, path: Path, column: str
                   ) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
     """A Parquet column → (numbers, observed): null is unobserved, NaN an observed value."""
+    if pa.types.is_dictionary(array.type):  # a pandas categorical: read as its values
+        array = array.cast(array.type.value_type)
     if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
         return _text_column(array.to_pandas(), path, column)
     if not (pa.types.is_floating(array.type) or pa.types.is_integer(array.type)
