@@ -275,16 +275,19 @@ def beat_owner(store: Store, study: str, worker: str) -> None:
     with an epoch longer than the grace keeps its study (a review, stop 36: the claim was
     refreshed only by journaled events, and after 120 s of one long epoch a second process of
     the same study took it over from a live runner)."""
-    with store.transaction():
-        owner = store.get_study_state(study, _OWNER)
-        if owner and owner.get("worker") == worker:
-            store.set_study_state(study, _OWNER, {"worker": worker, "heartbeat": time.time()})
+    _if_owner(store, study, worker, {"worker": worker, "heartbeat": time.time()})
 
 
 def release_study(live: LiveStudy) -> None:
     """This process no longer runs the study (another may, at once); a claim another process
     has taken meanwhile is left to it."""
-    with live.store.transaction():
-        owner = live.store.get_study_state(live.study, _OWNER)
-        if owner and owner.get("worker") == live.worker:
-            live.store.set_study_state(live.study, _OWNER, None)
+    _if_owner(live.store, live.study, live.worker, None)
+
+
+def _if_owner(store: Store, study: str, worker: str, claim: dict[str, Any] | None) -> None:
+    """Set ``study``'s claim to ``claim`` (None: no claim) while ``worker`` holds it, in one
+    transaction (another process's claim is left alone)."""
+    with store.transaction():
+        owner = store.get_study_state(study, _OWNER)
+        if owner and owner.get("worker") == worker:
+            store.set_study_state(study, _OWNER, claim)

@@ -295,11 +295,13 @@ def _recorded(r: SearchRequest, min_complete: int, stop: Any) -> dict[str, Any]:
             del recorded[key]
     elif s.predictor in PARTIAL_CURVE_PREDICTORS:  # it learns from every report: no refits
         recorded.pop("refit_every", None)  # (a review, stop 34: a rerun was refused over it)
-    if r.searcher in PROMOTING:  # a schedule's brackets are drawn for its --trials: a rerun
-        recorded["trials"] = r.trials  # with others replays another schedule (a review, stop 35)
-    if r.searcher in PROMOTING:  # a review (stop 34): settings the schedulers do not read
-        # (Hyperband waits for no complete trial; f-Hyperband fits at every rung, with no
-        # refit cadence) were recorded, and a rerun without them was refused
+    if r.searcher in PROMOTING:
+        # a schedule's brackets are drawn for its --trials: a rerun with others replays another
+        # schedule (a review, stop 35)
+        recorded["trials"] = r.trials
+        # a review (stop 34): settings the schedulers do not read (Hyperband waits for no
+        # complete trial; f-Hyperband fits at every rung, with no refit cadence) were recorded,
+        # and a rerun without them was refused
         recorded.pop("refit_every", None)
         if not predicts:
             recorded.pop("min_complete", None)
