@@ -200,6 +200,26 @@ def target_column(curves: CurveSet, target_epoch: int | None) -> int:
     return int(hits[0])
 
 
+#: The largest value (in magnitude) a predictor that squares its raw targets (the SRM's
+#: scikit-learn regressors, the BNN) models as it is: squares overflow past ~1e154.
+MAX_SQUARED_VALUE = 1e150
+
+
+def refuse_overflowing_values(values: NDArray[np.float64], who: str) -> None:
+    """Refuse ``values`` (raw, not logged) whose squares would overflow; ``who`` names the
+    predictor ("an SRM", "a BNN").
+
+    Raises:
+        ValueError: saying what to do instead.
+    """
+    largest = float(np.abs(values).max(initial=0.0))
+    if largest > MAX_SQUARED_VALUE:
+        raise ValueError(f"{who} cannot fit values as large as {largest:.3g} (beyond "
+                         f"±{MAX_SQUARED_VALUE:g} their squares overflow): report the metric in "
+                         "larger units, or use the default predictor (HorizonChain), which "
+                         "measures them in their own unit")
+
+
 def least_std(mean: NDArray[np.float64] | float) -> NDArray[np.float64]:
     """The least std of a prediction of ``mean`` (metric units, any shape): 1e-12 of its size,
     so that a loss in units of 1e-13 is not given a σ ten times itself (reviews, stops 34 and

@@ -31,9 +31,9 @@ from curvecast.predictors._base import (
     least_std,
     partial_curves,
     refuse_nothing_to_learn,
+    refuse_overflowing_values,
     target_column,
 )
-from curvecast.predictors.srm import SRM_MAX_VALUE
 
 if TYPE_CHECKING:
     import torch
@@ -142,11 +142,8 @@ class BNN(Predictor):
             log = train.direction is Direction.MINIMIZE and bool(np.all(values > 0))
         if log and np.any(values <= 0):
             raise ValueError(f"log_target=True needs positive values, got min {float(values.min())}")
-        if not log and np.abs(values).max() > SRM_MAX_VALUE:  # as the SRM refuses them
-            raise ValueError(f"a BNN cannot fit values as large as {np.abs(values).max():.3g} "
-                             f"(beyond ±{SRM_MAX_VALUE:g} their squares overflow): report the "
-                             "metric in larger units, or use the default predictor "
-                             "(HorizonChain), which measures them in their own unit")
+        if not log:  # as the SRM refuses them
+            refuse_overflowing_values(values, "a BNN")
         self.log_target_ = bool(log)
         self.target_col_ = col
         self.diverged_fill_ = self.featurizer.diverged_fill_

@@ -17,13 +17,10 @@ from curvecast.predictors._base import (
     least_std,
     partial_curves,
     refuse_nothing_to_learn,
+    refuse_overflowing_values,
     target_column,
 )
 from curvecast.predictors.regressors import RegressorSpec, TunedRegressor, svr_rbf_or_ridge
-
-#: The largest value (in magnitude) an SRM models as it is: scikit-learn's regressors square
-#: the targets, which overflows past ~1e154.
-SRM_MAX_VALUE = 1e150
 
 
 class SRM(Predictor):
@@ -133,11 +130,8 @@ class SRM(Predictor):
             log = (not self.arcsine_target and train.direction is Direction.MINIMIZE
                    and bool(np.all(values > 0)))
         self.log_target_ = bool(log)
-        if not self.log_target_ and np.abs(values).max() > SRM_MAX_VALUE:
-            raise ValueError(f"an SRM cannot fit values as large as {np.abs(values).max():.3g} "
-                             f"(beyond ±{SRM_MAX_VALUE:g} their squares overflow): report the "
-                             "metric in larger units, or use the default predictor "
-                             "(HorizonChain), which measures them in their own unit")
+        if not self.log_target_:
+            refuse_overflowing_values(values, "an SRM")
         self.target_col_ = col
         self.configs_ = train.configs
         self.values_ = values
