@@ -148,7 +148,7 @@ def simulate(
                               keep_top_k=keep_top_k, margin=margin, eta=eta, kappa=kappa,
                               min_curves=min_curves, configs_left_out=short,
                               **_rule_shares(settings, stopper, prior))
-    from curvecast.report.speedup_plots import searched_trials
+    from curvecast.report.replay_settings import searched_trials
 
     trials_part = ("" if searched_trials(output["settings"]) is None
                    else f"{counted(trials, 'trial')} per search, ")
@@ -246,7 +246,7 @@ def _replay_all(data: Path, curves: CurveSet, plan: SpeedupPlan, run: SpeedupSet
 def _speedup_table(output: dict[str, Any], title: str, with_schedulers: bool) -> Table:
     """One row per searcher + stopper (+ Δ): speedup, best kept, regret, epochs (mean ± s.e.)."""
     from curvecast.experiments.speedup import select
-    from curvecast.report.speedup_plots import rule_settings
+    from curvecast.report.replay_settings import rule_settings
 
     ran_with = rule_settings(output["settings"])
     table = Table(title=title, caption="; ".join(ran_with) or None)

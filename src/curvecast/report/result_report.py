@@ -25,7 +25,8 @@ from curvecast.report import _html
 from curvecast.report.anytime_plots import plot_anytime_regret
 from curvecast.report.file_names import file_stem
 from curvecast.report.prediction_plots import plot_prediction_results
-from curvecast.report.speedup_plots import plot_speedup_results, rule_settings, searched_trials
+from curvecast.report.replay_settings import rule_settings, searched_trials
+from curvecast.report.speedup_plots import plot_speedup_results
 
 Kind = Literal["evaluate", "simulate"]
 
