@@ -116,9 +116,9 @@ def cut_unfinished(long: pd.DataFrame, unfinished: list[str]) -> tuple[pd.DataFr
     (every one failed or was pruned), the last any trial reported: none of them is a complete run
     (a review, stop 36: they were all read as complete); a trial with that one report is left
     as it is (a one-epoch axis)."""
-    finished = long.loc[~long["config_id"].isin(unfinished), "epoch"]
     if long.empty:
         return long, []
+    finished = long.loc[~long["config_id"].isin(unfinished), "epoch"]
     last = int(finished.max()) if not finished.empty else int(long["epoch"].max())
     at_last = (long["epoch"].eq(last) & long["config_id"].isin(unfinished)
                & long["config_id"].map(long["config_id"].value_counts()).gt(1))

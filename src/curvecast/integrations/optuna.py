@@ -13,8 +13,8 @@ was observed, is refitted (in closed form, microseconds) only when a trial has f
 keeps its predictions inside what the study's curves support.  The finished trials' curves are
 cached, so in a 200-trial study the median call costs about 0.3–0.6 ms of CPU
 (``docs/results-benchmark.md``).  A trial's first call after other trials finished refits and
-rebuilds the study's tables, which grows with the study: about 1.8 ms at 200 finished trials,
-3.5 ms at 1000 and 9 ms at 3000 (``bench/first_call_cost.py``; a study that prunes most trials
+rebuilds the study's tables, which grows with the study: about 4 ms at 200 finished trials,
+6 ms at 1000 and 10.5 ms at 3000 (``bench/first_call_cost.py``, stop 36; a study that prunes most trials
 at their first steps pays it on most calls).
 With a predictor fitted on complete trials only (``predictor=SRM.paper(), min_complete=10``: the
 SRM needs at least 6 complete trials), it is fitted once per batch of ``refit_every`` new
