@@ -174,14 +174,14 @@ class JournaledScheduler(Scheduler):
         self._started = n_epochs
         self.inner.start(n_epochs)
         live = self.live
-        saved = live.store.get_study_state(live.study, _SCHEDULE) or []
-        mirror = live.sync()
-        history = mirror.history(live.study)
         running: dict[int, Job] = {}
-        # one transaction: a schedule that does not replay leaves no trial the replay drew
-        # (a Hyperband study's searcher adds the configs it is asked for to the study)
+        # one transaction: the journal and the trials it replays are read from one snapshot,
+        # and a schedule that does not replay leaves no trial the replay drew (a Hyperband
+        # study's searcher adds the configs it is asked for to the study)
         with live.store.transaction():
-            self._replay(saved, mirror, history, running)
+            saved = live.store.get_study_state(live.study, _SCHEDULE) or []
+            mirror = live.sync()
+            self._replay(saved, mirror, mirror.history(live.study), running)
         self.journal = list(saved)
         self.resumed = list(running.values())
 
