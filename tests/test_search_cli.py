@@ -146,6 +146,13 @@ def test_searchers_drive_real_training_and_resume(tmp_path: Path, workload: str,
         assert store.get_study_state("q", "searcher")
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 5
     assert len({json.dumps(t.config, sort_keys=True) for t in trials}) == 5
+    # the report names the command that created the study and the one that ran it to 5 trials
+    page_path = tmp_path / "q.html"
+    shown = curvecast("report", "--storage", f"sqlite:///{db}", "--study", "q", "--out", page_path)
+    assert shown.returncode == 0, shown.stderr
+    page = page_path.read_text()
+    created, rerun = page.index("--trials 3</code>"), page.index("--trials 5</code>")
+    assert created < page.index("then run again by 1 command") < rerun
 
 
 def test_the_summary_counts_trials_still_running_elsewhere(tmp_path: Path) -> None:

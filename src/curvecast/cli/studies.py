@@ -207,6 +207,7 @@ def report(
     if study is None:
         raise ValueError("give RESULT.json (an evaluate or simulate result) or --study NAME "
                          "(a study in --storage)")
+    from curvecast.execution.shared import RERUNS_STATE
     from curvecast.report.study_report import write_study_report
 
     with existing_store(storage) as db:
@@ -214,5 +215,8 @@ def report(
         info["settings"] = {**info["settings"], "storage": storage}
         trials = db.trials(study)
         searcher_state = db.get_study_state(study, "searcher")
-    write_study_report(info, trials, out, searcher_state=searcher_state, title=title)
+        reruns = db.get_study_state(study, RERUNS_STATE) or []
+    write_study_report(info, trials, out, searcher_state=searcher_state,
+                       reruns=[str(c) for c in reruns] if isinstance(reruns, list) else [],
+                       title=title)
     console.print(f"report -> {out}")

@@ -23,6 +23,11 @@ __all__ = ["EXPLORATION_STATE", "GRACE", "HEARTBEAT", "SharedExplorationFIFO", "
            "load_shared", "open_live", "open_study", "tell_shared"]
 
 
+#: The study-state key of the commands that ran the study again after the one that created it
+#: (recorded in its settings), oldest first: resumes, runs with more --trials, other processes
+#: joining.
+RERUNS_STATE = "reruns"
+
 #: Settings of a study that a rerun (a resume, or another process joining) must repeat.
 _RERUN_SETTINGS = ("searcher", "stopper", "predictor", "delta", "min_complete", "refit_every",
                    "final_stretch", "explore", "explore_trials", "prior", "sigma_model",
@@ -46,6 +51,7 @@ def open_study(store: Store, study: str, workload: Workload, epochs: int, seed: 
         ValueError: the study exists with other settings.
     """
     fixed: dict[str, Any] = {"workload": workload.name, "epochs": epochs, "seed": seed}
+    existed = study in store.study_names()
     store.create_study(study, metric=workload.metric, direction=workload.direction,
                        settings={**fixed, **(settings or {})})
     recorded = store.study_info(study)["settings"]
@@ -78,6 +84,9 @@ def open_study(store: Store, study: str, workload: Workload, epochs: int, seed: 
                     for k in (recorded.get("scheduler"), scheduler))
         raise ValueError(f"study {study!r} was started with {was}, not {now}: rerun with its "
                          "settings or choose another --study")
+    if existed and chosen.get("command"):  # a resume, a longer run, another process joining
+        reruns = store.get_study_state(study, RERUNS_STATE) or []
+        store.set_study_state(study, RERUNS_STATE, [*reruns, chosen["command"]])
 
 
 

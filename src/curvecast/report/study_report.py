@@ -105,12 +105,13 @@ def _trial_rows(trials: Sequence[StoredTrial], told: Mapping[int, Told] | None) 
 
 def write_study_report(info: dict[str, Any], trials: Sequence[StoredTrial], out: Path, *,
                        searcher_state: Mapping[str, Any] | None = None,
-                       title: str | None = None) -> Path:
+                       reruns: Sequence[str] = (), title: str | None = None) -> Path:
     """Write the HTML report of a study (``info`` as from ``Store.study_info``) to ``out``,
     headed ``title`` (default: "Study NAME").
 
     ``searcher_state`` is the study's saved searcher state (``study_state`` key ``"searcher"``);
-    for a MetaQNN study it gives the ε schedule and the reward of every trial.
+    for a MetaQNN study it gives the ε schedule and the reward of every trial.  ``reruns`` are
+    the commands that ran the study again after the one that created it, oldest first.
 
     Raises:
         FileNotFoundError: the folder of ``out`` does not exist.
@@ -134,7 +135,8 @@ def write_study_report(info: dict[str, Any], trials: Sequence[StoredTrial], out:
     key_figures = _key_figures(trials, metric, epochs, best)
     told, metaqnn_html = _metaqnn_section(settings, searcher_state, trials, metric, direction,
                                           plt)
-    body = [*_intro(info, settings, metric, direction, epochs, delta), _html.cards(key_figures)]
+    body = [*_intro(info, settings, metric, direction, epochs, delta, reruns),
+            _html.cards(key_figures)]
     if best is not None:
         body.append(f"<h2>Best configuration</h2><p>Trial t{best.number}: {_html.esc(metric)} "
                     f"<b>{_html.fmt(final_value(best))}</b> after {counted(len(best.values), 'epoch')}, test "
@@ -202,9 +204,9 @@ def _metaqnn_section(settings: Mapping[str, Any], searcher_state: Mapping[str, A
 
 
 def _intro(info: Mapping[str, Any], settings: Mapping[str, Any], metric: str,
-           direction: Direction, epochs: int, delta: Any) -> list[str]:
-    """The lines under the title: study, metric, workload, searcher, stopper and its rule, and
-    the command that ran it."""
+           direction: Direction, epochs: int, delta: Any, reruns: Sequence[str]) -> list[str]:
+    """The lines under the title: study, metric, workload, searcher, stopper and its rule, the
+    command that created it and those that ran it again."""
     rule = f"min complete = {_html.esc(settings.get('min_complete', '–'))}"
     if delta is not None:
         rule = f"Δ = {_html.esc(delta)}, {rule}"
@@ -221,7 +223,18 @@ def _intro(info: Mapping[str, Any], settings: Mapping[str, Any], metric: str,
         f"{_html.esc(settings.get('workload', '?'))} · searcher "
         f"{_html.esc(searcher)} · {stops} · {counted(epochs, 'epoch')} of full training</p>",
         f'<p class="muted"><code>{_html.esc(settings.get("command", ""))}</code></p>'
-        if settings.get("command") else ""]
+        if settings.get("command") else "",
+        _reruns_html(reruns)]
+
+
+def _reruns_html(reruns: Sequence[str]) -> str:
+    """The commands that ran the study again (a resume, more --trials, another process), as a
+    list under the creating command; empty when there were none."""
+    if not reruns:
+        return ""
+    items = "".join(f"<li><code>{_html.esc(c)}</code></li>" for c in reruns)
+    return (f'<p class="muted">then run again by {counted(len(reruns), "command")}, oldest '
+            f'first:</p><ol class="muted">{items}</ol>')
 
 
 def _figure_sections(trials: Sequence[StoredTrial], metric: str, direction: Direction,
