@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ from curvecast.datasets.table_io import cell, read_columns, read_table
 __all__ = ["from_ray"]
 
 _EPOCH = "training_iteration"
+_RESTORED = "iterations_since_restore"
 _SECONDS = "time_this_iter_s"
 #: One report: (epoch, value, seconds).
 Report = tuple[int, float, float]
@@ -67,13 +69,27 @@ def _text(path: Path) -> str:
                                   "not a file Ray Tune wrote") from None
 
 
-def _from_json_lines(path: Path, metric: str) -> tuple[list[Report], int]:
-    """The reports of ``metric`` in a ``result.json``, and 1 when its last line was cut off (a
-    process killed while writing it: that report is left out), else 0."""
+@dataclass
+class _JsonLines:
+    """What one read of a ``result.json`` gives: the reports of the metric, 1 when its last
+    line was cut off (a process killed while writing it: that report is left out) else 0, the
+    first result's ``trial_id`` (None when it has none) and how many results started an attempt
+    (``iterations_since_restore`` 1: a restart after a failure starts one)."""
+
+    reports: list[Report]
+    truncated: int
+    trial_id: str | None
+    attempts: int
+
+
+def _from_json_lines(path: Path, metric: str) -> _JsonLines:
+    """The reports of ``metric`` in a ``result.json`` and what else is read of it, in one read."""
     reports: list[Report] = []
     text = _text(path)
     lines = text.splitlines()
     last = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
+    trial_id: str | None = None
+    attempts = 0
     for i, line in enumerate(lines):
         if not line.strip():
             continue
@@ -82,10 +98,13 @@ def _from_json_lines(path: Path, metric: str) -> tuple[list[Report], int]:
             parsed = json.loads(line)
         except json.JSONDecodeError as err:
             if i == last and not text.endswith("\n"):
-                return reports, 1
+                return _JsonLines(reports, 1, trial_id, attempts)
             raise CurveSetFormatError(f"{where}: not JSON ({err.msg})") from None
         if not isinstance(parsed, dict):
             raise CurveSetFormatError(f"{where}: not a JSON object (one tune.report's result)")
+        if trial_id is None and "trial_id" in parsed:
+            trial_id = str(parsed["trial_id"])
+        attempts += parsed.get(_RESTORED) == 1
         try:
             result = flatten(parsed)
         except ValueError as err:
@@ -100,32 +119,24 @@ def _from_json_lines(path: Path, metric: str) -> tuple[list[Report], int]:
                                       "number >= 0")
         reports.append((int(epoch), _number(result[metric], where, metric),
                         _number(result.get(_SECONDS), where, _SECONDS)))
-    return reports, 0
+    return _JsonLines(reports, 0, trial_id, attempts)
 
 
-_RESTORED = "iterations_since_restore"
-
-
-def _recovered(folder: Path) -> bool:
+def _recovered(folder: Path, attempts: int | None) -> bool:
     """Whether the trial in ``folder``, which failed (``error.txt``), was restarted after its
     last failure: Ray (``FailureConfig(max_failures=k)``, ``Tuner.restore(restart_errored=True)``)
     writes one ``Failure # n`` entry per failure, and each attempt's first report has
     ``iterations_since_restore`` 1, so more attempts than failures mean the last attempt did
-    not fail.  False when the reports do not say (no such field)."""
+    not fail.  ``attempts``: those counted in its ``result.json`` (None: the trial has none, and
+    ``progress.csv`` is read).  False when the reports do not say (no such field)."""
     failures = max(1, sum(line.startswith("Failure # ")
                           for line in _text(folder / "error.txt").splitlines()))
-    attempts = 0
-    source = folder / "result.json"
-    if source.is_file():
-        for line in _text(source).splitlines():
-            try:
-                result = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a cut-off last line (refused or counted where the reports are read)
-            attempts += isinstance(result, dict) and result.get(_RESTORED) == 1
-    elif (folder / "progress.csv").is_file() and _RESTORED in read_columns(folder / "progress.csv"):
-        _, (numbers, seen) = read_table(folder / "progress.csv", [_RESTORED])
-        attempts = int((seen[:, 0] & (numbers[:, 0] == 1)).sum())
+    if attempts is None:
+        attempts = 0
+        if (folder / "progress.csv").is_file() and _RESTORED in read_columns(
+                folder / "progress.csv"):
+            _, (numbers, seen) = read_table(folder / "progress.csv", [_RESTORED])
+            attempts = int((seen[:, 0] & (numbers[:, 0] == 1)).sum())
     return attempts > failures
 
 
@@ -166,9 +177,11 @@ def _from_csv(path: Path, metric: str) -> list[Report]:
     return reports
 
 
-def _trial(folder: Path, metric: str) -> tuple[str, dict[str, Any], list[Report], int, int]:
+def _trial(folder: Path, metric: str
+           ) -> tuple[str, dict[str, Any], list[Report], int, int, int | None]:
     """A trial folder → (trial id, config row, reports, how many reports a restart replaced,
-    1 when its result.json's last line was cut off else 0)."""
+    1 when its result.json's last line was cut off else 0, the attempts its result.json
+    counts or None when the reports were not read from one)."""
     params = folder / "params.json"
     try:
         config = json.loads(_text(params))
@@ -178,9 +191,14 @@ def _trial(folder: Path, metric: str) -> tuple[str, dict[str, Any], list[Report]
         raise CurveSetFormatError(f"{params}: not a JSON object (a trial's config)")
     reports: list[Report] = []
     truncated = 0
+    trial_id = folder.name
+    attempts: int | None = None
     source = folder / "result.json"
     if source.is_file() and source.stat().st_size:
-        reports, truncated = _from_json_lines(source, metric)
+        lines = _from_json_lines(source, metric)
+        reports, truncated, attempts = lines.reports, lines.truncated, lines.attempts
+        if reports and lines.trial_id is not None:
+            trial_id = lines.trial_id
     elif (folder / "progress.csv").is_file() and (folder / "progress.csv").stat().st_size:
         source = folder / "progress.csv"
         reports = _from_csv(source, metric)
@@ -190,15 +208,11 @@ def _trial(folder: Path, metric: str) -> tuple[str, dict[str, Any], list[Report]
         latest[report[0]] = report
     replaced = len(reports) - len(latest)
     reports = list(latest.values())
-    trial_id = folder.name
-    if source.name == "result.json" and reports:
-        first = json.loads(next(x for x in _text(source).splitlines() if x.strip()))
-        trial_id = str(first.get("trial_id", trial_id))
     try:
         row = config_row(config)
     except ValueError as err:
         raise CurveSetFormatError(f"{params}: {err}") from None
-    return trial_id, row, reports, replaced, truncated
+    return trial_id, row, reports, replaced, truncated, attempts
 
 
 @warns_of_what_it_read
@@ -232,14 +246,14 @@ def from_ray(experiment: str | Path, metric: str, direction: Direction | str) ->
     replaced = truncated = 0
     errored: list[str] = []
     for folder in folders:
-        trial_id, config, reports, restarts, cut = _trial(folder, metric)
+        trial_id, config, reports, restarts, cut, attempts = _trial(folder, metric)
         truncated += cut
         if not reports:
             left_out["no_reports"] += 1
             continue
         if trial_id in ids:
             trial_id = f"{trial_id}:{folder.name}"
-        if (folder / "error.txt").is_file() and not _recovered(folder):
+        if (folder / "error.txt").is_file() and not _recovered(folder, attempts):
             errored.append(trial_id)
         replaced += restarts
         ids.append(trial_id)
