@@ -745,3 +745,41 @@ def test_a_step_beyond_int64_is_refused_in_words() -> None:
     with pytest.raises(ValueError, match=r"reported at step 9223372036854775809; steps are "
                                          r"epochs, at most 9223372036854775807"):
         trial.should_prune()
+
+
+def test_the_study_view_grown_trial_by_trial_is_the_one_built_at_once() -> None:
+    """The rows, matrix and config table kept across calls (only new trials looked at) equal
+    those of a view built from every finished trial at once, conditional parameters included."""
+    from optuna.distributions import CategoricalDistribution, FloatDistribution
+    from optuna.trial import TrialState, create_trial
+
+    from curvecast.integrations.optuna import _FINISHED, _StudyCurves
+
+    study = optuna.create_study(direction="maximize")
+    grown = _StudyCurves(("n",), None, with_configs=True)
+    for i in range(150):
+        params = {"a": 0.3 + (i % 7) / 10, "opt": ["sgd", "adam"][i % 2]}
+        dists = {"a": FloatDistribution(0, 1), "opt": CategoricalDistribution(["sgd", "adam"])}
+        if i % 2 == 0 and i > 40:  # a conditional parameter that appears late
+            params["mom"], dists["mom"] = (i % 5) / 5, FloatDistribution(0, 1)
+        steps = 8 if i % 4 == 0 else 1 + i % 5
+        study.add_trial(create_trial(
+            params=params, distributions=dists, user_attrs={"n": i} if i % 3 else {},
+            intermediate_values={e: params["a"] * e / 8 for e in range(1, steps + 1)},
+            value=params["a"] if steps == 8 else None,
+            state=TrialState.COMPLETE if steps == 8 else TrialState.PRUNED))
+        running = study.ask()
+        running.report(0.1, 1)
+        frozen = study.get_trials(deepcopy=False)[-1]
+        finished = study.get_trials(deepcopy=False, states=_FINISHED)
+        got, _ = grown.history(study, frozen, finished)
+        want, _ = _StudyCurves(("n",), None, with_configs=True).history(study, frozen, finished)
+        study.tell(running, state=TrialState.PRUNED)
+        if want is None:
+            assert got is None
+            continue
+        assert got is not None
+        np.testing.assert_array_equal(got.values, want.values)
+        np.testing.assert_array_equal(got.n_observed, want.n_observed)
+        assert list(got.config_ids) == list(want.config_ids)
+        pd.testing.assert_frame_equal(got.configs, want.configs)

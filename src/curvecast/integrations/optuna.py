@@ -446,6 +446,7 @@ class _StudyCurves:
         # the finished rows as a matrix (raw values, observed lengths) and their ids, rebuilt
         # when the rows change
         self._matrix: tuple[np.ndarray, np.ndarray] | None = None
+        self._matrix_rows = 0  # the rows written into it
         self._ids: list[str] = []
         self._has_complete = False
         #: (trial number, steps) of a complete trial that reported fewer steps than the axis
@@ -471,6 +472,9 @@ class _StudyCurves:
         # the config table of the rows and a running trial, and what it was built from
         self._table: tuple[tuple[Any, ...], pd.DataFrame] | None = None
         self._config_frame: pd.DataFrame | None = None  # the finished rows' configs, grown
+        #: the config columns of the finished rows, and those a finished row lacks (filled)
+        self._columns_seen: set[str] = set()
+        self._missing: set[str] = set()
 
     def _add(self, trial: FrozenTrial, complete: bool) -> None:
         values = self.along(trial)
@@ -487,15 +491,21 @@ class _StudyCurves:
             self.longest = trial.number
         config = _config(trial, self.config_attrs) if self.with_configs else {}
         self._rows.append((f"t{trial.number}", values, len(values), config))
-        self._matrix = None
+        self._ids.append(f"t{trial.number}")
+        self._has_complete = self._has_complete or len(values) == len(self._axis)
+        self._missing.update(k for k in self._columns_seen if k not in config)
+        self._missing.update(k for k in config if k not in self._columns_seen and len(self._rows) > 1)
+        self._missing.update(k for k, v in config.items() if _is_missing(v))
+        self._columns_seen.update(config)
         self._version += 1
 
     def _take(self, study: optuna.study.Study, finished: list[FrozenTrial]) -> None:
         """Add the trials of ``finished`` not seen yet to the rows (all of them again when a
-        new complete trial changes the budget axis)."""
+        new complete trial changes the budget axis).  Only the trials not seen yet are looked
+        at closely: the ids, the highest number and whether a row is complete grow with them."""
         self._direction = _direction(study)
-        new_complete = [t for t in finished if t.state is TrialState.COMPLETE
-                        and t.intermediate_values and t.number not in self._seen]
+        new = [t for t in finished if t.number not in self._seen]
+        new_complete = [t for t in new if t.state is TrialState.COMPLETE and t.intermediate_values]
         if new_complete:
             for t in new_complete:
                 self._step_counts.update(t.intermediate_values.keys())
@@ -510,18 +520,19 @@ class _StudyCurves:
             if axis != self._axis:
                 self._axis, self._seen, self._rows = axis, set(), []
                 self._config_frame = None
+                self._missing, self._columns_seen = set(), set()
                 self.longest = None
                 self._matrix = None
+                self._ids, self._has_complete = [], False
                 self._version += 1
-        for t in finished:
-            if t.number not in self._seen:
-                self._seen.add(t.number)
-                self._stamps[t.number] = _stamp(t)
-                self._add(t, t.state is TrialState.COMPLETE)
+                new = finished
+        for t in new:
+            self._seen.add(t.number)
+            self._stamps[t.number] = _stamp(t)
+            self._add(t, t.state is TrialState.COMPLETE)
         self._n_finished = len(finished)
-        self._top = max([self._top, *(t.number for t in finished)])
-        self._ids = [r[0] for r in self._rows]
-        self._has_complete = any(k == len(self._axis) for _, _, k, _ in self._rows)
+        if new:
+            self._top = max(self._top, max(t.number for t in new))
 
     def _majority_axis(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
         """The budget axis and the steps left out of it (:func:`majority_axis`)."""
@@ -598,13 +609,27 @@ class _StudyCurves:
 
     def _finished_matrix(self, n_epochs: int) -> tuple[np.ndarray, np.ndarray]:
         """The finished trials' raw values, shape ``(n_rows, n_epochs)`` (NaN beyond what was
-        observed), and observed lengths, built once per change of the rows."""
-        if self._matrix is None:
-            raw = np.full((len(self._rows), n_epochs), np.nan)
-            for i, (_, values, k, _) in enumerate(self._rows):
-                raw[i, :k] = values
-            self._matrix = (raw, np.array([r[2] for r in self._rows], dtype=np.int64))
-        return self._matrix
+        observed), and observed lengths: the rows added since the last call are written into
+        a buffer grown by doubling (finished rows never change), rebuilt when the axis
+        changes."""
+        n = len(self._rows)
+        if self._matrix is None or self._matrix[0].shape[1] != n_epochs:
+            self._matrix = (np.full((max(64, 2 * n), n_epochs), np.nan),
+                            np.zeros(max(64, 2 * n), dtype=np.int64))
+            self._matrix_rows = 0
+        raw, observed = self._matrix
+        if n > len(raw):
+            grown = np.full((2 * n, n_epochs), np.nan)
+            grown[: self._matrix_rows] = raw[: self._matrix_rows]
+            lengths = np.zeros(2 * n, dtype=np.int64)
+            lengths[: self._matrix_rows] = observed[: self._matrix_rows]
+            self._matrix = raw, observed = grown, lengths
+        for i in range(self._matrix_rows, n):
+            _, values, k, _ = self._rows[i]
+            raw[i, :k] = values
+            observed[i] = k
+        self._matrix_rows = n
+        return raw[:n], observed[:n]
 
     def _configs(self, ids: list[str], trial: FrozenTrial) -> pd.DataFrame:
         if not self.with_configs:
@@ -640,15 +665,25 @@ class _StudyCurves:
 
     def _config_table(self, ids: list[str], trial: FrozenTrial) -> pd.DataFrame:
         """The config rows of the finished trials and ``trial``, indexed by ``ids``."""
-        configs = pd.concat([self._finished_configs(),
-                             pd.DataFrame([_config(trial, self.config_attrs)], index=ids[-1:])])
-        for name in configs.columns[configs.isna().any(axis=0).to_numpy()]:
+        running = _config(trial, self.config_attrs)
+        configs = pd.concat([self._finished_configs(), pd.DataFrame([running], index=ids[-1:])])
+        # the columns with a missing cell: those a finished row lacks (tracked as rows are
+        # added), those the running trial lacks or adds, and any holding a None or a NaN
+        lacking = self._missing | {k for k in self._columns_seen if k not in running} | {
+            k for k in running if k not in self._columns_seen and self._rows} | {
+            k for k, v in running.items() if _is_missing(v)}
+        for name in [c for c in configs.columns if c in lacking]:
             col = configs[name]
             numeric = pd.api.types.is_numeric_dtype(col)
             configs[name] = col.fillna(col.median() if numeric and col.notna().any() else "None")
         if self.columns is not None:
             configs = configs[[c for c in configs.columns if c in set(self.columns)]]
         return configs
+
+
+def _is_missing(value: Any) -> bool:
+    """Whether a config cell counts as missing (None or NaN), as ``isna`` would have it."""
+    return value is None or (isinstance(value, float | np.floating) and value != value)
 
 
 def _stamp(trial: FrozenTrial) -> tuple[int, Any]:
