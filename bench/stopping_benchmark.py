@@ -117,6 +117,16 @@ def load(path: Path) -> CurveSet:
     return curves.subset(np.asarray(curves.is_complete(), dtype=bool))
 
 
+def optuna_draws(n: int, trials: int, seed: int) -> np.ndarray:
+    """The recorded configs (row indices among ``n``) that :func:`run_optuna_study`'s
+    ``RandomSampler(seed)`` draws for its ``trials`` trials, in order, without running Optuna:
+    the sampler's ``RandomState(seed).uniform`` over ``[-0.5, n - 0.5]``, rounded (checked
+    against Optuna 5.1's draws on every set, seeds 0-9), so that a numpy stand-in studies the
+    very configs the benchmark's Optuna studies visit."""
+    u = np.random.RandomState(seed).uniform(-0.5, n - 0.5, size=trials)
+    return np.clip(np.round(u), 0, n - 1).astype(np.int64)
+
+
 def grid_name(delta: float, features: str, links: str = "markov", stretch: float = 0.0,
               explore: float = 0.0, spread: str = "pooled", configs: str = "none") -> str:
     """A grid point's rule name (Markov links, no final stretch, no exploration, the pooled
