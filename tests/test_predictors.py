@@ -238,6 +238,40 @@ def test_values_near_1e160_get_a_finite_sigma_or_a_clear_refusal() -> None:
         SRM(n_draws=2).fit(cs)
 
 
+def test_last_seen_value_decides_a_metric_in_small_units_as_in_large_ones() -> None:
+    """A review (stop 37): LastSeenValue's std floor was an absolute 1e-6, so the same curves
+    in units of 1e-6 or less got σ = 1e-6, as large as the values: every P(worse) was 0.5 and
+    a PredictiveStopper(predictor=LastSeenValue()) replay stopped nothing."""
+    rng = np.random.default_rng(0)
+    t = np.arange(1, 11)
+    v = rng.uniform(0.5, 0.9, (30, 1)) * (1 - np.exp(-rng.uniform(0.2, 1, (30, 1)) * t))
+    configs = pd.DataFrame({"lr": rng.uniform(0, 1, 30)}, index=[f"c{i}" for i in range(30)])
+    probabilities = []
+    for scale in (1.0, 1e-6, 1e-9):
+        cs = CurveSet(values=v * scale, observed=np.ones(v.shape, bool), epochs=t,
+                      metric="reward", direction="maximize", configs=configs)
+        prediction = LastSeenValue().fit(cs).predict_curves(cs, 3)
+        probabilities.append(prediction.prob_worse(float(cs.final_values().max()), "maximize"))
+    np.testing.assert_allclose(probabilities[1], probabilities[0], atol=1e-9)
+    np.testing.assert_allclose(probabilities[2], probabilities[0], atol=1e-9)
+    assert probabilities[0].max() > 0.99
+
+
+def test_srm_sigma_stays_finite_when_one_logged_loss_blew_up() -> None:
+    """A review (stop 37): a loss (modelled on the log scale) with one run that blew up to a
+    finite 1e200 gave the SRM σ = inf at every τ (its out-of-fold residuals in metric units
+    squared to inf), and a Prediction reads an infinite σ as a point mass (P(worse) 0 or 1)."""
+    rng = np.random.default_rng(0)
+    t = np.arange(1, 11)
+    v = rng.uniform(1, 3, (40, 1)) + 3 * np.exp(-t / 3) + rng.normal(0, 0.02, (40, 10))
+    v[7, 6:] = [1e10, 1e80, 1e160, 1e200]
+    configs = pd.DataFrame({"lr": rng.uniform(0, 1, 40)}, index=[f"c{i}" for i in range(40)])
+    cs = CurveSet(values=v, observed=np.ones(v.shape, bool), epochs=t, metric="loss",
+                  direction="minimize", configs=configs)
+    prediction = SRM(n_draws=2).fit(cs).predict_curves(cs.subset(np.arange(8, 12)), 4)
+    assert np.all(np.isfinite(prediction.std))
+
+
 def test_every_predictor_reads_partial_curves_and_configs_alike() -> None:
     """A review (stop 34): a 3-D ``partial`` raised numpy's error in the chains, an empty one
     scikit-learn's in the SRM, and ``predict(None, …)`` a TypeError in the SRM and KernelChain

@@ -13,6 +13,7 @@ from curvecast.predictors._base import (
     Prediction,
     Predictor,
     config_rows,
+    least_std,
     partial_curves,
     refuse_nothing_to_learn,
     target_column,
@@ -22,17 +23,23 @@ from curvecast.predictors._base import (
 class LastSeenValue(Predictor):
     """Predicts ``y_T = y_τ``; its std is the RMS gap between y_τ and y_T on the fitted curves.
 
-    Without fitted curves (or with fewer than two), the std is ``min_std``; unfitted, a NaN or
+    Without fitted curves (or with fewer than two), the std is the floor (``min_std``); unfitted, a NaN or
     ±inf report counts as the worst value of the curves given to :meth:`predict_curves` (no
     fitted set says otherwise), and stays NaN in :meth:`predict`.
 
     Args:
-        min_std: floor of the reported std, in the metric's units (must be > 0).
+        min_std: floor of the reported std, in the metric's units (must be > 0).  None
+            (default): 1e-6 of the values' size (the largest magnitude among the fitted curves,
+            or among the partial curves when unfitted), so that a metric in units of 1e-6 or
+            less is not given a σ as large as its values (every P(worse) then 0.5).
     """
 
-    def __init__(self, min_std: float = 1e-6) -> None:
-        if not min_std > 0:
-            raise ValueError(f"min_std must be > 0, got {min_std}")
+    #: The default floor of the std, as a share of the values' size.
+    RELATIVE_MIN_STD = 1e-6
+
+    def __init__(self, min_std: float | None = None) -> None:
+        if min_std is not None and not min_std > 0:
+            raise ValueError(f"min_std must be > 0 or None, got {min_std}")
         self.min_std = min_std
 
     def fit(self, curves: CurveSet, *, target_epoch: int | None = None) -> LastSeenValue:
@@ -60,7 +67,7 @@ class LastSeenValue(Predictor):
         if values is not None:  # a curve observed past the target: its value there, as the
             y = y[:, : values.shape[1]]  # other predictors give (the target is seen)
         tau = y.shape[1]
-        std = self.min_std
+        std = self._floor(values, y)
         if values is not None and values.shape[0] >= 2 and tau <= values.shape[1]:
             gap = values[:, -1] - values[:, tau - 1]
             with np.errstate(over="ignore"):
@@ -68,5 +75,14 @@ class LastSeenValue(Predictor):
             if not np.isfinite(rms):  # gaps near 1e160: their squares overflow; scaled first
                 size = float(np.max(np.abs(gap)))
                 rms = size * float(np.sqrt(np.mean((gap / size) ** 2)))
-            std = max(rms, self.min_std)
+            std = max(rms, std)
         return Prediction(mean=y[:, -1].copy(), std=np.full(y.shape[0], std))
+
+    def _floor(self, values: NDArray[np.float64] | None, y: NDArray[np.float64]) -> float:
+        """The least std: ``min_std``, or by default 1e-6 of the values' size."""
+        if self.min_std is not None:
+            return self.min_std
+        seen = values if values is not None and values.size else y
+        finite = np.abs(seen[np.isfinite(seen)])
+        size = float(finite.max()) if finite.size else 0.0
+        return float(max(self.RELATIVE_MIN_STD * size, float(least_std(size))))
