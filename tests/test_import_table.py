@@ -696,3 +696,42 @@ def test_a_parquet_file_with_a_repeated_name_or_a_categorical_value_column(tmp_p
                   "value": pd.Categorical(["0.1", "0.2", "0.3"])}).to_parquet(categorical)
     got = curvecast.from_long_table(categorical, "acc", "max")
     np.testing.assert_array_equal(got.values, [[0.1, 0.2], [0.3, np.nan]])
+
+
+def test_one_run_s_extra_epoch_is_named_and_max_step_leaves_it_out(tmp_path: Path) -> None:
+    """A review (stop 37): one run's extra report at epoch T + 1 made every other run partial (a
+    replay left them all out) with no way but editing the file; the import now names the cause,
+    and --max-step leaves the extra epoch out (recorded in the provenance)."""
+    rows = ["config_id,epoch,value"] + [f"c{c},{e},{0.5 + e / 100 + c / 1000}"
+                                        for c in range(10) for e in range(1, 6 + (c == 0))]
+    (tmp_path / "l.csv").write_text("\n".join(rows) + "\n")
+    whole = curvecast.from_long_table(tmp_path / "l.csv", "acc", "maximize")
+    assert int(whole.is_complete().sum()) == 1
+    cut = curvecast.from_long_table(tmp_path / "l.csv", "acc", "maximize", max_epoch=5)
+    assert int(cut.is_complete().sum()) == 10 and cut.epochs.tolist() == [1, 2, 3, 4, 5]
+    assert cut.provenance["max_step"] == 5
+    np.testing.assert_array_equal(cut.values, whole.values[:, :5])
+    run = subprocess.run([sys.executable, "-m", "curvecast", "data", "import", "long",
+                          str(tmp_path / "l.csv"), "--metric", "acc", "--direction", "max",
+                          "--out", str(tmp_path / "o.parquet")], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert "only 1 of 10 runs reach the last epoch 6" in " ".join(run.stderr.split())
+    assert "--max-step 5" in run.stderr
+    with pytest.raises(curvecast.CurveSetFormatError, match="no row has an epoch <= --max-step 0"):
+        curvecast.from_long_table(tmp_path / "l.csv", "acc", "maximize", max_epoch=0)
+
+
+def test_a_repeated_config_and_epoch_is_found_where_duplicated_finds_it() -> None:
+    """The integer sort that finds a long table's first repeated (config, epoch) row finds the
+    row ``DataFrame.duplicated`` finds (the check it replaced)."""
+    from curvecast.curves.long import first_repeat
+
+    assert first_repeat(np.array([0, 1, 0, 1, 0]), np.array([1, 1, 2, 1, 1])) == 3
+    assert first_repeat(np.array([0, 0]), np.array([1, 2])) is None
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        n = int(rng.integers(1, 40))
+        codes, epochs = rng.integers(0, 6, n), rng.integers(0, 8, n)
+        found = pd.DataFrame({"c": codes, "e": epochs}).duplicated().to_numpy()
+        want = int(np.flatnonzero(found)[0]) if found.any() else None
+        assert first_repeat(codes, epochs) == want

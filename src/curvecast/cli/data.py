@@ -265,7 +265,24 @@ def _short_runs_note(curves: CurveSet, source: str) -> None:
                           "from, and simulate and evaluate will refuse this set",
                           markup=False, highlight=False)
         return
+    import numpy as np
+    import pandas as pd
+
     short = int((~curves.is_complete()).sum())
+    complete = curves.n_configs - short
+    if short and 0 < complete < short and curves.n_epochs > 1:
+        # a few runs past the epoch most end at (one extra report) make every other run short
+        ends = curves.epochs[np.where(curves.observed.any(axis=1),
+                                      curves.n_epochs - 1
+                                      - np.argmax(curves.observed[:, ::-1], axis=1), 0)]
+        common = int(pd.Series(ends).mode().iloc[0])
+        if common < int(curves.epochs[-1]) and int((ends == common).sum()) > curves.n_configs / 2:
+            err_console.print(
+                f"warning: {source}: only {complete} of {curves.n_configs} runs reach the last "
+                f"epoch {int(curves.epochs[-1])}; {int((ends == common).sum())} end at epoch "
+                f"{common}, and a replay leaves them out as partial: if the later epochs are "
+                f"extra reports, import again with --max-step {common}",
+                markup=False, highlight=False)
     if short:
         err_console.print(f"note: {source}: {short} of {curves.n_configs} runs end before the "
                           "last epoch (their later cells are empty: not reached); if some "
@@ -356,12 +373,15 @@ def import_long(
     diverged_value: DivergedOption = None,
     configs: Annotated[Path | None, typer.Option(help="Config table (CSV or Parquet) with a "
                                                       "config_id column.")] = None,
+    max_step: Annotated[int | None, typer.Option(
+        help="Leave out the rows after this epoch (e.g. one run's extra report at epoch "
+             "T + 1).", min=0)] = None,
 ) -> None:
     """Import a long table: one row per (config, epoch) observation."""
     from curvecast.datasets import from_long_table
 
     check_parquet_out(out, reads=[file, configs])
-    imported = from_long_table(file, metric, direction, configs=configs)
+    imported = from_long_table(file, metric, direction, configs=configs, max_epoch=max_step)
     imported = _with_diverged_value(imported, diverged_value)
     _saved(imported, file.name, out)
     _short_runs_note(imported, file.name)

@@ -81,7 +81,7 @@ def long_to_arrays(
 NAN_TEXT = frozenset({"nan", "+nan", "-nan"})
 
 
-def _numbers(long: pd.DataFrame, column: str, ids: NDArray[np.object_], source: str | None
+def _numbers(long: pd.DataFrame, column: str, ids: _Ids, source: str | None
              ) -> NDArray[np.float64]:
     """The long table's ``column`` as floats; a cell that is not a number (text, None) is
     refused naming its config (NaN and ±inf, a diverged run's, are numbers)."""
@@ -197,11 +197,46 @@ def whole_epochs(epochs: Any) -> NDArray[np.int64]:
     return as_float.astype(np.int64)
 
 
+def first_repeat(codes: NDArray[np.integer], ep: NDArray[np.integer]) -> int | None:
+    """The first row whose (``codes``, ``ep``) pair an earlier row has (as
+    ``DataFrame.duplicated`` finds it, by a sort of whole numbers: ten times faster on 10^7
+    rows), or None."""
+    codes = np.asarray(codes, dtype=np.int64)
+    ep = np.asarray(ep, dtype=np.int64)
+    if codes.size < 2:
+        return None
+    span = int(ep.max()) - int(ep.min()) + 1 if ep.size else 1
+    if int(codes.max()) + 1 > (2**62) // span:  # the pair does not fit one int64
+        found = pd.DataFrame({"c": codes, "e": ep}).duplicated().to_numpy()
+        return int(np.flatnonzero(found)[0]) if found.any() else None
+    key = codes * span + (ep - ep.min())
+    order = np.argsort(key, kind="stable")
+    ordered = key[order]
+    later = order[1:][ordered[1:] == ordered[:-1]]
+    return int(later.min()) if later.size else None
+
+
+class _Ids:
+    """A long table's config ids as text, kept as codes into the distinct ids (10^7 rows of
+    10^5 configs were 10^7 Python strings, copied three times): ``ids[i]`` is row i's id."""
+
+    def __init__(self, column: pd.Series) -> None:
+        codes, uniques = pd.factorize(column, use_na_sentinel=False)
+        # equal as text, distinct as values (1 and "1"): one id
+        text = np.array([str(u) for u in np.asarray(uniques, dtype=object)], dtype=object)
+        merged, self.uniques = pd.factorize(text)
+        self.uniques = np.asarray(self.uniques, dtype=object)
+        self.codes = merged[codes]
+
+    def __getitem__(self, i: int) -> str:
+        return str(self.uniques[self.codes[i]])
+
+
 def _rows(long: pd.DataFrame, configs: pd.DataFrame, source: str | None
-          ) -> tuple[NDArray[np.object_], NDArray[np.int64], NDArray[np.intp]]:
+          ) -> tuple[_Ids, NDArray[np.int64], NDArray[np.intp]]:
     """Each long row's config id, epoch and row in ``configs``; refuses a non-integer epoch, a
     (config, epoch) given twice and a config missing from the config table."""
-    ids = long["config_id"].astype(str).to_numpy()
+    ids = _Ids(long["config_id"])
     raw = pd.to_numeric(long["epoch"], errors="coerce").to_numpy(dtype=np.float64)
     bad = ~np.isfinite(raw) | (raw != np.round(raw)) | (raw < 0) | (raw > MAX_EPOCH)
     if bad.any():  # a cast would cut 0.5 to 0 (the untrained epoch) without a word
@@ -211,12 +246,11 @@ def _rows(long: pd.DataFrame, configs: pd.DataFrame, source: str | None
         raise CurveSetFormatError(f"{_where(source, ids[i], 'epoch')}the epoch ({given!r}) is "
                                   f"not a whole number in 0..{MAX_EPOCH:.3g}")
     ep = raw.astype(np.int64)
-    dup_mask = pd.DataFrame({"c": ids, "e": ep}).duplicated().to_numpy()
-    if dup_mask.any():
-        i = int(np.flatnonzero(dup_mask)[0])
-        raise CurveSetFormatError(f"{_where(source, ids[i], 'epoch')}epoch {ep[i]} appears "
-                                  "more than once")
-    rows = configs.index.get_indexer(pd.Index(ids))
+    repeat = first_repeat(ids.codes, ep)
+    if repeat is not None:
+        raise CurveSetFormatError(f"{_where(source, ids[repeat], 'epoch')}epoch {ep[repeat]} "
+                                  "appears more than once")
+    rows = configs.index.get_indexer(pd.Index(ids.uniques, dtype=object))[ids.codes]
     if (rows < 0).any():
         bad = ids[int(np.flatnonzero(rows < 0)[0])]
         raise CurveSetFormatError(f"{_where(source, bad, 'config_id')}has curve values but "
@@ -224,7 +258,7 @@ def _rows(long: pd.DataFrame, configs: pd.DataFrame, source: str | None
     return ids, ep, rows
 
 
-def _columns(ids: NDArray[np.object_], ep: NDArray[np.int64],
+def _columns(ids: _Ids, ep: NDArray[np.int64],
              epochs: Sequence[int] | NDArray[np.int64] | None, source: str | None
              ) -> tuple[NDArray[np.int64], NDArray[np.intp]]:
     """The epoch axis (``epochs``, or the epochs present) and each long row's column on it;

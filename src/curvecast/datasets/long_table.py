@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from curvecast.curves import CurveSet, CurveSetFormatError, Direction
-from curvecast.curves.long import MAX_EPOCH
+from curvecast.curves.long import MAX_EPOCH, first_repeat
 from curvecast.datasets.import_warnings import warns_of_what_it_read
 from curvecast.datasets.table_io import cell, is_parquet, read_columns, read_table
 
@@ -37,6 +38,25 @@ _EMPTY_PARQUET_VALUE = (
     "writes NaN as null; write the table with pyarrow, pa.table({..., 'value': pa.array(values, "
     "from_pandas=False)}), or as CSV (to_csv(na_rep='nan')); if the epoch was not reached, leave "
     "the row out")
+
+
+def _sha256(path: Path) -> str:
+    """The file's SHA-256, read in blocks (not the whole file in memory at once)."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _repeats(ids: pd.Series, epoch: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """Mask of the first row that repeats an earlier row's (config id, epoch) (the epochs are
+    checked whole numbers by then; an empty or odd one is refused before this is read)."""
+    mask = np.zeros(len(ids), dtype=bool)
+    whole = seen & np.isfinite(epoch) & (epoch >= 0) & (epoch <= MAX_EPOCH)
+    if not whole.all():  # refused by an earlier check; that one is said
+        return mask
+    row = first_repeat(pd.factorize(ids)[0], epoch.astype(np.int64))
+    if row is not None:
+        mask[row] = True
+    return mask
 
 
 def _first(mask: np.ndarray) -> int | None:
@@ -62,7 +82,8 @@ def _read_configs(path: Path) -> pd.DataFrame:
 @warns_of_what_it_read
 def from_long_table(path: str | Path, metric: str, direction: Direction | str, *,
                     configs: str | Path | None = None,
-                    diverged_value: float | None = None) -> CurveSet:
+                    diverged_value: float | None = None,
+                    max_epoch: int | None = None) -> CurveSet:
     """Load a long CSV or Parquet table of learning curves (see the module docstring).
 
     Args:
@@ -106,7 +127,7 @@ def from_long_table(path: str | Path, metric: str, direction: Direction | str, *
              f"is not a whole number in 0..{MAX_EPOCH:.3g}"),
             ("value", ~seen[:, 1], _EMPTY_PARQUET_VALUE if is_parquet(path) else
              "is empty (a row is one observation; write nan for a diverged run)"),
-            ("epoch", pd.DataFrame({"c": ids, "e": epoch}).duplicated().to_numpy(),
+            ("epoch", _repeats(ids, epoch, seen[:, 0]),
              "repeats an earlier row's (config_id, epoch)")):
         row = _first(mask)
         if row is not None:
@@ -120,21 +141,29 @@ def from_long_table(path: str | Path, metric: str, direction: Direction | str, *
                                       "an epoch's time is a number >= 0 (or empty, or nan: "
                                       "unknown)")
     if configs is None:
-        table = pd.DataFrame(index=pd.Index(pd.unique(ids.to_numpy()), name="config_id"))
+        table = pd.DataFrame(index=pd.Index(pd.unique(ids), dtype=object, name="config_id"))
     else:
         table = _read_configs(Path(configs))
         row = _first(~ids.isin(table.index).to_numpy())
         if row is not None:
             raise CurveSetFormatError(f"{cell(path, row, 'config_id')}config {ids.iloc[row]!r} "
                                       f"has no row in the config table {configs}")
-    long = pd.DataFrame({"config_id": ids.to_numpy(), "epoch": epoch.astype(np.int64),
+    if max_epoch is not None:  # e.g. one run's extra report at T + 1, which made the others short
+        keep = epoch <= max_epoch
+        if not keep.any():
+            raise CurveSetFormatError(f"{path}: no row has an epoch <= --max-step {max_epoch}")
+        ids, epoch, value = ids[keep], epoch[keep], value[keep]
+        numbers, seen = numbers[keep], seen[keep]
+    long = pd.DataFrame({"config_id": ids.reset_index(drop=True), "epoch": epoch.astype(np.int64),
                          "value": value})
     if "seconds" in numeric:
         long["seconds"] = np.where(seen[:, 2], numbers[:, 2], np.nan)
-    provenance = {"source": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+    provenance: dict[str, Any] = {"source": path.name, "sha256": _sha256(path),
                   "importer": "long-table"}
     if configs is not None:
         provenance["configs"] = Path(configs).name
+    if max_epoch is not None:
+        provenance["max_step"] = int(max_epoch)
     return CurveSet.from_long(long, table, metric=metric, direction=direction,
                               provenance=provenance, diverged_value=diverged_value,
                               source=str(path))
