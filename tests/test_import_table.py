@@ -735,3 +735,23 @@ def test_a_repeated_config_and_epoch_is_found_where_duplicated_finds_it() -> Non
         found = pd.DataFrame({"c": codes, "e": epochs}).duplicated().to_numpy()
         want = int(np.flatnonzero(found)[0]) if found.any() else None
         assert first_repeat(codes, epochs) == want
+
+
+def test_a_wide_table_s_extra_epoch_column_is_left_out_by_max_step(tmp_path: Path) -> None:
+    """The wide table import's --max-step leaves the later epochs' columns out of the curves and
+    out of the config columns (they would be a leak of the curve into the features)."""
+    rows = ["config_id,lr,acc_1,acc_2,acc_3,acc_4"] + [
+        f"c{c},{c / 10},{0.1 + c / 100},{0.2 + c / 100},{0.3 + c / 100},"
+        + (f"{0.4 + c / 100}" if c == 0 else "") for c in range(6)]
+    (tmp_path / "w.csv").write_text("\n".join(rows) + "\n")
+    whole = curvecast.from_table(tmp_path / "w.csv", r"acc_(\d+)", "acc", "maximize")
+    assert int(whole.is_complete().sum()) == 1
+    cut = curvecast.from_table(tmp_path / "w.csv", r"acc_(\d+)", "acc", "maximize", max_epoch=3)
+    assert cut.epochs.tolist() == [1, 2, 3] and bool(cut.is_complete().all())
+    assert list(cut.configs.columns) == ["lr"] and cut.provenance["max_step"] == 3
+    run = subprocess.run([sys.executable, "-m", "curvecast", "data", "import", "table",
+                          str(tmp_path / "w.csv"), "--curves", r"acc_(\d+)", "--metric", "acc",
+                          "--direction", "max", "--out", str(tmp_path / "o.parquet")],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert "--max-step 3" in run.stderr

@@ -346,6 +346,9 @@ def import_table(
     id_column: Annotated[str | None, typer.Option(help="Column of config ids (default: "
                                                        "config_id if the table has one, else "
                                                        "row-0001, … in file order).")] = None,
+    max_step: Annotated[int | None, typer.Option(
+        help="Leave out the curve columns after this epoch (e.g. one run's extra report at "
+             "epoch T + 1).", min=0)] = None,
 ) -> None:
     """Import a wide table: curve columns by --curves, every other column a config feature.
 
@@ -356,7 +359,8 @@ def import_table(
     from curvecast.datasets import from_table
 
     check_parquet_out(out, reads=[file])
-    imported = from_table(file, curves, metric, direction, id_column=id_column)
+    imported = from_table(file, curves, metric, direction, id_column=id_column,
+                          max_epoch=max_step)
     imported = _with_diverged_value(imported, diverged_value)
     _saved(imported, file.name, out)
     _short_runs_note(imported, file.name)

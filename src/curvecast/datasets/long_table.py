@@ -15,7 +15,6 @@ have no features but their curves.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ import pandas as pd
 from curvecast.curves import CurveSet, CurveSetFormatError, Direction
 from curvecast.curves.long import MAX_EPOCH, first_repeat
 from curvecast.datasets.import_warnings import warns_of_what_it_read
-from curvecast.datasets.table_io import cell, is_parquet, read_columns, read_table
+from curvecast.datasets.table_io import cell, file_sha256, is_parquet, read_columns, read_table
 
 __all__ = ["LONG_COLUMNS", "from_long_table"]
 
@@ -38,12 +37,6 @@ _EMPTY_PARQUET_VALUE = (
     "writes NaN as null; write the table with pyarrow, pa.table({..., 'value': pa.array(values, "
     "from_pandas=False)}), or as CSV (to_csv(na_rep='nan')); if the epoch was not reached, leave "
     "the row out")
-
-
-def _sha256(path: Path) -> str:
-    """The file's SHA-256, read in blocks (not the whole file in memory at once)."""
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def _repeats(ids: pd.Series, epoch: np.ndarray, seen: np.ndarray) -> np.ndarray:
@@ -158,7 +151,7 @@ def from_long_table(path: str | Path, metric: str, direction: Direction | str, *
                          "value": value})
     if "seconds" in numeric:
         long["seconds"] = np.where(seen[:, 2], numbers[:, 2], np.nan)
-    provenance: dict[str, Any] = {"source": path.name, "sha256": _sha256(path),
+    provenance: dict[str, Any] = {"source": path.name, "sha256": file_sha256(path),
                   "importer": "long-table"}
     if configs is not None:
         provenance["configs"] = Path(configs).name

@@ -14,6 +14,7 @@ from __future__ import annotations
 import bz2
 import csv
 import gzip
+import hashlib
 import lzma
 import re
 from collections.abc import Callable, Sequence
@@ -33,6 +34,12 @@ __all__ = ["NumericColumns", "cell", "read_columns", "read_table"]
 
 #: (values, observed), each of shape (n_rows, n_columns).
 NumericColumns = tuple[NDArray[np.float64], NDArray[np.bool_]]
+
+
+def file_sha256(path: Path) -> str:
+    """The file's SHA-256 (an import's provenance), read in blocks, not the whole file at once."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def is_parquet(path: Path) -> bool:

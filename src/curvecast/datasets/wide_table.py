@@ -16,16 +16,16 @@ one rule).
 
 from __future__ import annotations
 
-import hashlib
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from curvecast.curves import CurveSet, CurveSetFormatError, Direction
 from curvecast.datasets.import_warnings import warns_of_what_it_read
-from curvecast.datasets.table_io import cell, read_columns, read_table
+from curvecast.datasets.table_io import cell, file_sha256, read_columns, read_table
 
 __all__ = ["curve_columns", "from_table"]
 
@@ -71,7 +71,8 @@ ID_COLUMN = "config_id"
 
 @warns_of_what_it_read
 def from_table(path: str | Path, curves: str, metric: str, direction: Direction | str, *,
-               id_column: str | None = None, diverged_value: float | None = None) -> CurveSet:
+               id_column: str | None = None, diverged_value: float | None = None,
+               max_epoch: int | None = None) -> CurveSet:
     """Load a wide CSV or Parquet table of learning curves (see the module docstring).
 
     Args:
@@ -82,6 +83,9 @@ def from_table(path: str | Path, curves: str, metric: str, direction: Direction 
         id_column: the column holding config ids (default: ``config_id`` if the table has it,
             else ids ``row-0001``, … in file order).
         diverged_value: the value a NaN/inf observation counts as (default: the worst observed).
+        max_epoch: leave out the curve columns of later epochs (e.g. one run's extra report at
+            epoch T + 1, which makes every other run partial); they are not config columns
+            either.  None: every curve column.
 
     Raises:
         FileNotFoundError: no such file.
@@ -96,10 +100,18 @@ def from_table(path: str | Path, curves: str, metric: str, direction: Direction 
         raise CurveSetFormatError(f"--direction: {err}") from None
     columns = read_columns(path)
     by_epoch = curve_columns(columns, curves, source)
+    later: list[str] = []
+    if max_epoch is not None:
+        later = [c for e, c in by_epoch.items() if e > max_epoch]
+        by_epoch = {e: c for e, c in by_epoch.items() if e <= max_epoch}
+        if not by_epoch:
+            raise CurveSetFormatError(f"{source}: no curve column of an epoch <= --max-step "
+                                      f"{max_epoch}")
     if id_column is None and ID_COLUMN in columns:
         id_column = ID_COLUMN
     configs, (values, observed) = read_table(path, list(by_epoch.values()),
                                              text=[] if id_column is None else [id_column])
+    configs = configs.drop(columns=later)  # a later epoch's values are not a config feature
     if len(configs) == 0:
         raise CurveSetFormatError(f"{source}: the table has no rows")
     if id_column is not None:
@@ -117,8 +129,10 @@ def from_table(path: str | Path, curves: str, metric: str, direction: Direction 
     else:
         configs.index = pd.Index([f"row-{i + 1:04d}" for i in range(len(configs))],
                                  name="config_id")
-    provenance = {"source": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-                  "importer": "table", "curves": curves}
+    provenance: dict[str, Any] = {"source": path.name, "sha256": file_sha256(path),
+                                  "importer": "table", "curves": curves}
+    if max_epoch is not None:
+        provenance["max_step"] = int(max_epoch)
     return CurveSet(values=values, observed=observed,
                     epochs=np.array(list(by_epoch), dtype=np.int64), metric=metric,
                     direction=direction, configs=configs, provenance=provenance,
