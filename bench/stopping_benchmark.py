@@ -247,7 +247,8 @@ def optuna_pruners() -> dict[str, Callable[[], Any]]:
 def run_optuna_study(values: np.ndarray, sign: float, pruner: Any, trials: int,
                      seed: int, storage: str | None = None,
                      params: pd.DataFrame | None = None,
-                     studies: list[Any] | None = None) -> dict[str, Any]:
+                     studies: list[Any] | None = None,
+                     reports: np.ndarray | None = None) -> dict[str, Any]:
     """One Optuna study (``storage``: its URL; default in memory), every ``prune`` call timed.
 
     The study's ``RandomSampler(seed)`` draws the recorded config of each trial (an index into
@@ -257,6 +258,9 @@ def run_optuna_study(values: np.ndarray, sign: float, pruner: Any, trials: int,
     which draws nothing: the same configs are drawn with and without), as an objective that
     suggested the recorded hyperparameters would; None: the trials have no parameters.
     ``studies``: a list the finished study is appended to (to look at its trials).
+    ``reports``: what each trial reports and returns, as ``values`` but with a diverged run's
+    NaN and ±inf as recorded (what a user's objective reports; stop 37, ``--reports raw``); None:
+    ``values`` (the filled values, as until stop 36).  The best run is the best of ``values``.
     """
     import optuna
     from optuna.distributions import IntDistribution
@@ -285,12 +289,13 @@ def run_optuna_study(values: np.ndarray, sign: float, pruner: Any, trials: int,
             for name, v in zip(columns, table[i], strict=True):
                 if np.isfinite(v):
                     trial.suggest_float(str(name), float(v), float(v))
-        for epoch, value in enumerate(values[i], start=1):
+        reported = values if reports is None else reports
+        for epoch, value in enumerate(reported[i], start=1):
             trial.report(float(value), step=epoch)
             used += 1
             if epoch < values.shape[1] and trial.should_prune():
                 raise optuna.TrialPruned()
-        return float(values[i, -1])
+        return float(reported[i, -1])  # NaN: Optuna records the trial as failed
 
     # a fixed name: Optuna's HyperbandPruner puts each trial in a bracket by a hash of the study's
     # name and the trial's number, so a random name (the default) made its rows irreproducible
@@ -308,23 +313,27 @@ def run_optuna_study(values: np.ndarray, sign: float, pruner: Any, trials: int,
     ms = 1000 * np.asarray(seconds) if seconds else np.zeros(1)
     return {"epochs": used, "full": trials * values.shape[1],
             "best_kept": bool(found >= true_best - 1e-12), "regret": true_best - found,
-            "ms": float(np.median(ms)), "ms_p90": float(np.quantile(ms, 0.9)),
+            "ms": float(np.median(ms)), "ms_mean": float(np.mean(ms)),
+            "ms_p90": float(np.quantile(ms, 0.9)),
             "ms_max": float(ms.max()), "calls": len(seconds), "clipped": clipped}
 
 
 def run_optuna(curves: CurveSet, seeds: int, trials: int,
-               only: Sequence[str] = ()) -> list[dict[str, Any]]:
+               only: Sequence[str] = (), raw: bool = False) -> list[dict[str, Any]]:
+    """Every Optuna pruner (``only``: those named) over ``seeds`` studies of ``curves``; ``raw``:
+    the trials report a diverged run's NaN and ±inf as recorded, not the filled values."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     values = curves.filled_values()
+    reports = curves.values if raw else None
     out = []
     for name, make in optuna_pruners().items():
         if only and name not in only:
             continue
         for seed in range(seeds):
             record = run_optuna_study(values, curves.direction.sign, make(), trials, seed,
-                                      params=curves.configs)
+                                      params=curves.configs, reports=reports)
             out.append({"rule": name, "seed": seed, **record})
             print(json.dumps({"part": "optuna", **out[-1]}), flush=True)
     return out
@@ -435,6 +444,9 @@ def main() -> None:
     parser.add_argument("--merge", type=Path, nargs="+",
                         help="combine the results of earlier runs (e.g. one per data set, run "
                              "in parallel) into --out, redoing the selection")
+    parser.add_argument("--reports", choices=("filled", "raw"), default="filled",
+                        help="Optuna part: what a diverged run reports, the filled values (the "
+                             "published records) or its NaN and ±inf as recorded (stop 37)")
     parser.add_argument("--held-out", default="",
                         help="comma-separated data sets kept out of every choice (scored with "
                              "the default chosen on the others)")
@@ -463,8 +475,8 @@ def main() -> None:
     parts = ("replay", "optuna") if args.part == "both" else (args.part,)
     result: dict[str, Any] = {
         "benchmark": "stopping_benchmark", "command": "python " + " ".join(sys.argv),
-        "grid": GRID, "tried": TRIED, "keep": KEEP, "data": {}, "parts": {},
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+        "grid": GRID, "tried": TRIED, "keep": KEEP, "reports": args.reports, "data": {},
+        "parts": {}, "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
         "packages": package_versions(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     for part in parts:
@@ -476,7 +488,7 @@ def main() -> None:
                                     "direction": curves.direction.value}
             records[name] = (run_replay(curves, args.orderings, args.paper, only)
                              if part == "replay" else run_optuna(curves, args.seeds, args.trials,
-                                                                 only))
+                                                                 only, args.reports == "raw"))
         summary = {d: summarise(r) for d, r in records.items()}
         result["parts"][part] = {"summary": summary, "selection": leave_one_out(summary),
                                  "records": records}
