@@ -197,8 +197,9 @@ class CurvecastScheduler(FIFOScheduler):
         self._prefix: dict[str, list[float]] = {}
         self._table: pd.DataFrame | None = None
         # every known trial's contiguous curve as a row of one matrix (NaN-padded; the order of
-        # ``_curves``), its observed lengths and ids; rows of trials that reported since are
-        # rewritten on the next decision, the matrix is rebuilt when a trial is added
+        # ``_curves``), its observed lengths and ids, in buffers grown by doubling; rows of
+        # trials that reported since are rewritten on the next decision, and a trial added gets
+        # a new row
         self._view: tuple[np.ndarray, np.ndarray, list[str], dict[str, int]] | None = None
         self._dirty: set[str] = set()
         self.decisions_: dict[str, dict[str, Any]] = {}
@@ -289,7 +290,8 @@ class CurvecastScheduler(FIFOScheduler):
         if epoch >= self.max_t:  # complete: trained for max_t epochs
             if tid not in self._completed and self._is_complete(tid):
                 self._completed.append(tid)
-                self._autosave()
+            # saved in on_trial_complete, which Tune calls for a running trial it stops (a
+            # save here too wrote the whole state twice per complete trial)
             return TrialScheduler.STOP
         if epoch < self.grace_period:
             return TrialScheduler.CONTINUE
@@ -444,13 +446,25 @@ class CurvecastScheduler(FIFOScheduler):
         """Every known trial's curve so far as a matrix row, shape ``(n_trials, max_t)`` (NaN
         beyond the contiguous prefix), the prefixes' lengths, the trial ids in row order and
         each id's row."""
-        if self._view is None or len(self._view[2]) != len(self._curves):
-            ids = list(self._curves)
-            matrix = np.full((len(ids), self.max_t), np.nan)
-            lengths = np.zeros(len(ids), dtype=np.int64)
-            self._view = (matrix, lengths, ids, {t: i for i, t in enumerate(ids)})
-            self._dirty = set(ids)
-        matrix, lengths, _, row_of = self._view
+        if self._view is None:
+            self._view = (np.full((0, self.max_t), np.nan), np.zeros(0, dtype=np.int64), [], {})
+        matrix, lengths, ids, row_of = self._view
+        if len(ids) < len(self._curves):  # new trials (added at the end of ``_curves``): rows
+            # appended to buffers grown by doubling, the known rows kept (a new trial's first
+            # result rebuilt every row: 18 ms at 1500 trials, a review at stop 37)
+            new = list(self._curves)[len(ids):]
+            n = len(ids) + len(new)
+            if n > len(matrix):
+                size = max(64, 2 * n)
+                grown = np.full((size, self.max_t), np.nan)
+                grown[: len(ids)] = matrix[: len(ids)]
+                longer = np.zeros(size, dtype=np.int64)
+                longer[: len(ids)] = lengths[: len(ids)]
+                matrix, lengths = grown, longer
+            row_of.update((t, len(ids) + i) for i, t in enumerate(new))
+            ids.extend(new)
+            self._view = (matrix, lengths, ids, row_of)
+            self._dirty.update(new)
         for tid in self._dirty:
             curve = self._curve(tid)
             row = row_of[tid]
@@ -458,7 +472,8 @@ class CurvecastScheduler(FIFOScheduler):
             matrix[row, : len(curve)] = curve
             lengths[row] = len(curve)
         self._dirty = set()
-        return self._view
+        n = len(ids)
+        return matrix[:n], lengths[:n], ids, row_of
 
     def _config_table(self, ids: list[str]) -> pd.DataFrame:
         """A config table with a row for each of ``ids`` (every known trial's, cached)."""
