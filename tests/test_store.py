@@ -216,3 +216,20 @@ def test_trials_are_read_from_one_snapshot_while_a_search_writes(tmp_path: Path)
     assert [(t.number, t.values) for t in reader.trials("s")] == [(0, [(1, 0.5, 1.0)])]
     reader._db = connection
     assert [t.number for t in reader.trials("s")] == [0, 1]
+
+
+@pytest.mark.parametrize("name", [":memory:", "file:s.db", "file::memory:"])
+def test_a_storage_path_that_sqlite_reads_specially_is_a_file_like_any_other(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    # a review, stop 37: `--storage sqlite:///:memory:` ran a whole search in an in-memory
+    # database (nothing recorded, yet "rerun the same command to resume"), and `file:s.db` was
+    # written to s.db while every reader (`studies`, `show`, `report`) looked for file:s.db
+    monkeypatch.chdir(tmp_path)
+    with Store(f"sqlite:///{name}") as store:
+        store.create_study("a", metric="val_accuracy", direction="maximize", settings={})
+    assert (tmp_path / name).is_file()
+    assert not (tmp_path / "s.db").exists()
+    with Store(f"sqlite:///{name}") as store:  # written to the file: a rerun finds it
+        assert store.study_names() == ["a"]
+    with Store(f"sqlite:///{name}", read_only=True) as store:  # and so do the readers
+        assert store.study_names() == ["a"]

@@ -86,7 +86,11 @@ class SQLiteFile:
             raise ValueError(f"{self.path}: is a folder; give the path of a study database "
                              "file (sqlite:///PATH/curvecast.db)")
         try:
-            self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+            # by its file: URI, as the readers open it: a plain name SQLite would read as
+            # ":memory:" (an in-memory database: nothing recorded) or as a "file:" URI (another
+            # file than the readers' and the checkpoints') is a file like any other
+            self._db = sqlite3.connect(self.path.resolve().as_uri(), timeout=timeout,
+                                       isolation_level=None, uri=True)
             self._check_own()
             self._wal(timeout)
             self._db.execute("PRAGMA synchronous=NORMAL")
