@@ -221,14 +221,17 @@ class CurvecastPruner(BasePruner):
                                     states=_FINISHED)
         with self._lock:
             stop, attrs = self._prune(study, trial, finished)
+        if stop is None:  # not judged yet: the fallback, outside the lock (it reads the storage)
+            stop, attrs = self._fall_back(study, trial, max(reported))
         if attrs:
             _set_attrs(study, trial, attrs)
         return stop
 
     def _prune(self, study: optuna.study.Study, trial: FrozenTrial,
-               finished: list[FrozenTrial]) -> tuple[bool, dict[str, Any]]:
+               finished: list[FrozenTrial]) -> tuple[bool | None, dict[str, Any]]:
         """The decision on ``trial`` given the study's ``finished`` trials, and the user
-        attributes to write on it."""
+        attributes to write on it; None when the rule cannot judge yet (the fallback decides,
+        after the lock is released)."""
         entry = self._study(study, finished)
         self._check_prior(study, entry.key)
         step = max(trial.intermediate_values)
@@ -237,13 +240,13 @@ class CurvecastPruner(BasePruner):
             entry.warned.add(kind)
             warnings.warn(f"CurvecastPruner: {message}", UserWarning, stacklevel=4)
         if history is None or running is None:
-            return (False, {}) if history is not None else self._fall_back(study, trial, step)
+            return (False, {}) if history is not None else (None, {})
         # every trial of the study counts toward explore_trials, failed or not reported yet
         history.trials_started = trial.number + 1
         stopper = self._stopper(history)
         n = history.n_complete
         if n + stopper.n_prior < stopper.start or n < stopper.keep_top_k:
-            return self._fall_back(study, trial, step)
+            return None, {}
         decision = stopper.decide(running, history)
         if decision.clipped:
             self.n_clipped_ += 1
