@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from curvecast import CurveSet
 from curvecast.execution import replay
 from curvecast.execution.replay import replay_schedule
 from curvecast.experiments.speedup import SchedulerSpec, SpeedupSettings, run_speedup, select
-from curvecast.predictors import SRM, LastSeenValue
+from curvecast.predictors import SRM, LastSeenValue, Prediction
 from curvecast.search import FHyperband, Hyperband, RandomSearch, Rung, hyperband_brackets
 from curvecast.search.hyperband import compare_hyperbands, warm_speedup
 from curvecast.stopping import FitCache, NeverStop
@@ -199,3 +200,25 @@ def test_rung_predictors_are_kept_across_searches() -> None:
     res = replay_schedule(second_half, second)
     assert not second.ready_ and set(second.predictors_) == {3, 9}
     assert any(t.decision is not None for t in res.trials[:17])  # first Hyperband iteration
+
+
+class _InfiniteSigma(LastSeenValue):
+    """The last value with an infinite σ (a regression that overflowed)."""
+
+    def predict(self, configs: object, partial: np.ndarray) -> Prediction:  # type: ignore[override]
+        prediction = super().predict(None, partial)
+        return Prediction(mean=prediction.mean, std=np.full_like(prediction.mean, np.inf))
+
+
+def test_fhyperband_decides_nothing_on_an_infinite_sigma() -> None:
+    """A review (stop 37): f-Hyperband read an infinite σ as a point mass and stopped on the
+    mean alone (P(worse) 0 or 1); it now lets such a trial continue, as the predictive rule
+    does, so it trains what plain Hyperband trains."""
+    cs = saturating(n=60, epochs=9, seed=7)
+    fhb = FHyperband(RandomSearch.from_curves(cs, seed=3), delta=0.5, min_curves=6,
+                     predictor=_InfiniteSigma(), fits=FitCache())
+    res = replay_schedule(cs, fhb)
+    assert fhb.predictors_  # the rung predictors were fitted and asked
+    plain = replay_schedule(cs, Hyperband(RandomSearch.from_curves(cs, seed=3)))
+    assert res.total_epochs == plain.total_epochs
+    assert all(t.decision is None or t.decision.action.value != "stop" for t in res.trials)

@@ -381,6 +381,12 @@ class FHyperband(Hyperband):
         ranked = sorted((sign * v for v in bracket.finished.values()), reverse=True)
         ref = sign * (ranked[k - 1] - self.margin)
         probability = float(prediction.prob_worse(ref, history.direction)[0])  # vs v_k − δ
+        if not (np.isfinite(mean) and np.isfinite(std) and np.isfinite(probability)):
+            # an infinite σ reads as a point mass (P 0 or 1): decide nothing on it, as the
+            # predictive rule does not (a review, stop 37)
+            return Decision(Action.CONTINUE, epoch=epoch,
+                            reason=f"no finite prediction at rung {until} (mean {mean:.4g}, "
+                                   f"σ {std:.2g}): the trial continues")
         action = Action.STOP if probability >= self.delta else Action.CONTINUE
         return Decision(action, epoch=epoch, mean=mean, std=std, probability=probability,
                         horizon=int(history.epochs[until - 1]),
