@@ -16,11 +16,13 @@ pruner judges trials from the second one on.  The recording's ``lr``, ``weight_d
 ``batch_size`` columns match this study's parameters by name (its architecture columns have no
 counterpart here and are not used); its first ``--epochs`` epochs are used.
 
-**Here the prior costs epochs.** Measured on a 2-core CPU (stop 30, the defaults above, 40
-trials of 10 epochs, about 45 s each): without a prior 19 of 40 trials were pruned, 337 of 400
-epochs used; with ``--prior data/digits-metaqnn.parquet`` 3 of 40, 387 epochs, the same best
-(0.9972).  (Stop 28 measured 17 of 40 and 341 epochs, and 2 of 40 and 390 epochs, with the pruner
-of then.)  The recording varies the architecture, which decides most of a run's final accuracy,
+**Here the prior costs epochs.** Measured on a 2-core CPU (stop 37's code, a review's run, the
+defaults above, 40 trials of 10 epochs, 2-3 min each on one core): without a prior 26 of 40
+trials were pruned, 297 of 400 epochs used (best 0.9917); with ``--prior
+data/digits-metaqnn.parquet`` 3 of 40, 387 epochs.  (Stop 30 measured 19 of 40 and 337 epochs
+without a prior and 3 of 40 and 387 with it, the same best (0.9972) both ways; stop 28 17 of 40
+and 341 epochs, and 2 of 40 and 390 epochs, with the pruner of then.)  The recording varies the
+architecture, which decides most of a run's final accuracy,
 and this study fixes it: fitted on the recording, the predictor is far less sure what one network
 will reach than it is from the study's own similar curves, so it prunes less.  A prior saves
 epochs when it was recorded on the space the study searches.
