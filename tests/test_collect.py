@@ -161,3 +161,25 @@ def test_a_second_process_collecting_into_the_same_file_is_refused(tmp_path: Pat
         fcntl.flock(held, fcntl.LOCK_UN)
     assert collect(SGDDigits(), n_configs=1, epochs=2, seed=0, out=out).curves.n_configs == 1
     assert not (tmp_path / ".c.parquet.lock").exists()  # removed when collect ends
+
+
+@pytest.mark.parametrize("bad_id", ["../../victim/notes-1", "abc", "s0-x"])
+def test_a_collection_whose_config_ids_collect_did_not_make_is_refused_and_nothing_deleted(
+        tmp_path: Path, bad_id: str) -> None:
+    """A security review (rev8): the ids of the file to resume became file names to delete
+    (``partial/<id>.*``): ``../../victim/notes-1`` deleted ``victim/notes-1.*`` outside."""
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "notes-1.txt").write_text("precious")
+    work = tmp_path / "work"
+    work.mkdir()
+    out = work / "c.parquet"
+    long = pd.DataFrame({"config_id": [bad_id] * 2, "epoch": [1, 2], "value": [0.5, 0.6],
+                         "seconds": [0.1, 0.1]})
+    CurveSet.from_long(long, pd.DataFrame(index=pd.Index([bad_id], name="config_id")),
+                       metric="accuracy", direction="maximize", epochs=[1, 2],
+                       provenance={"workload": SGDDigits().name, "seed": 0, "epochs": 2}
+                       ).save(out)
+    with pytest.raises(ValueError, match="not made by `curvecast collect`"):
+        collect(SGDDigits(), n_configs=1, epochs=2, seed=0, out=out)
+    assert (victim / "notes-1.txt").read_text() == "precious"

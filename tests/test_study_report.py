@@ -390,3 +390,18 @@ def test_a_probability_near_one_is_not_printed_as_one(tmp_path: Path) -> None:
     shown = {r[0]: r[5] for r in rows(page, "<h2>Every trial</h2>")}
     # rounded towards ½: a value below Δ = 0.99 never reads as 0.990 (a review, stop 36)
     assert shown == {"t0": "0.99996", "t1": "0.500", "t2": "1", "t3": "0.989"}
+
+
+def test_the_report_replaces_its_file_whole_not_in_place(tmp_path: Path) -> None:
+    """A security review (rev8): the page was written into the existing file (truncated
+    first), so a failed write left half a page and a hard link to the old report changed."""
+    import os
+
+    from curvecast.report import _html
+
+    out = tmp_path / "r.html"
+    out.write_text("old")
+    os.link(out, tmp_path / "kept.html")
+    _html.write(out, _html.page("t", "<p>new</p>"))
+    assert "new" in out.read_text()
+    assert (tmp_path / "kept.html").read_text() == "old"

@@ -3,7 +3,10 @@ exit code 2, never a traceback (a user's review, stop 30, found 15 tracebacks)."
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -177,3 +180,92 @@ def test_an_anytime_record_without_its_fields_is_named(tmp_path: Path) -> None:
     path.write_text(json.dumps(result))
     code, stderr = run("report", path, "--out", tmp_path / "r.html")
     assert code == 2 and "anytime[0] of the result lacks ['stopper', 'fraction'" in stderr, stderr
+
+
+@contextlib.contextmanager
+def _deadline(seconds: int) -> Iterator[None]:
+    """Fail the test (not hang it) when the block runs longer than ``seconds``."""
+
+    def expire(signum: int, frame: object) -> None:
+        raise TimeoutError(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _ray_trial(folder: Path, trial_id: str, lr: float) -> None:
+    folder.mkdir(parents=True)
+    (folder / "params.json").write_text(f'{{"lr": {lr}}}')
+    (folder / "result.json").write_text("".join(
+        f'{{"training_iteration": {e}, "acc": {0.1 * e}, "trial_id": "{trial_id}"}}\n'
+        for e in (1, 2)))
+
+
+@pytest.mark.parametrize("planted", ["outside", "device", "fifo"])
+def test_a_ray_trial_file_that_links_outside_or_is_no_regular_file_is_refused(
+        tmp_path: Path, planted: str) -> None:
+    """A security review (rev8): a ``params.json`` linked to a file outside the experiment was
+    read into the CurveSet (a secret's fields became config columns), one linked to
+    ``/dev/zero`` read until memory ran out, and a named pipe waited forever."""
+    import os
+
+    exp = tmp_path / "exp"
+    _ray_trial(exp / "t1", "a", 0.1)
+    (exp / "t2").mkdir(parents=True)
+    (exp / "t2" / "result.json").write_text('{"training_iteration": 1, "acc": 0.5}\n')
+    params = exp / "t2" / "params.json"
+    if planted == "outside":
+        secret = tmp_path / "creds.json"
+        secret.write_text('{"api_key": "SECRET-123"}')
+        params.symlink_to(secret)
+        fragment = "outside the experiment"
+    elif planted == "device":
+        params.symlink_to("/dev/zero")
+        fragment = "outside the experiment"
+    else:
+        os.mkfifo(params)
+        fragment = "not a regular file"
+    with _deadline(20):  # a pipe read would wait forever
+        code, err = run("data", "import", "ray", exp, "--metric", "acc", "--direction", "max",
+                        "--out", tmp_path / "o.parquet")
+    assert code == 2 and fragment in err, err
+    assert "SECRET" not in err and not (tmp_path / "o.parquet").exists()
+
+
+def test_a_link_inside_the_experiment_is_read(tmp_path: Path) -> None:
+    exp = tmp_path / "exp"
+    _ray_trial(exp / "t1", "a", 0.1)
+    _ray_trial(exp / "t2", "b", 0.2)
+    (exp / "t2" / "params.json").unlink()
+    (exp / "t2" / "params.json").symlink_to(exp / "t1" / "params.json")
+    code, err = run("data", "import", "ray", exp, "--metric", "acc", "--direction", "max",
+                    "--out", tmp_path / "o.parquet")
+    assert code == 0, err
+
+
+@pytest.mark.parametrize("command", [["studies"], ["show", "--study", "n1"],
+                                     ["export", "--study", "n1", "--out", "o.parquet"]])
+def test_a_study_database_whose_tables_are_views_is_refused_not_run(
+        tmp_path: Path, command: list[str]) -> None:
+    """A security review (rev8): a file whose ``studies`` is a view over an endless recursive
+    query made ``studies``, ``show`` and ``export`` run forever (and spill to temporary
+    files)."""
+    path = tmp_path / "v.db"
+    with sqlite3.connect(path) as db:
+        db.executescript("""
+            CREATE VIEW studies AS WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c)
+              SELECT x AS id, 'n'||x AS name, 'acc' AS metric, 'maximize' AS direction,
+                     '{}' AS settings, 0.0 AS created FROM c;
+            CREATE TABLE trials (id INTEGER PRIMARY KEY, study_id INTEGER, number INTEGER,
+                config TEXT, state TEXT, worker TEXT, predicted_value REAL, test_value REAL,
+                created REAL, updated REAL, heartbeat REAL);
+            PRAGMA user_version=1;""")
+    args = [a if a != "o.parquet" else str(tmp_path / a) for a in command]
+    with _deadline(20):
+        code, err = run(*args, "--storage", f"sqlite:///{path}")
+    assert code == 2 and "not a curvecast study database" in err, err

@@ -103,15 +103,21 @@ def _check_sqlite(url: str) -> None:
             raise CurveSetFormatError(f"{path}: not an SQLite database ({err})") from None
     except sqlite3.DatabaseError as err:
         raise CurveSetFormatError(f"{path}: not an SQLite database ({err})") from None
+    if views := sorted(t for t in tables if t.startswith("view ")):  # Optuna makes none
+        raise CurveSetFormatError(f"{path}: not an Optuna storage (it holds a view, "
+                                  f"{views[0][5:65]!r}, which Optuna never makes)")
     if "version_info" not in tables or "trial_intermediate_values" not in tables:
         raise CurveSetFormatError(f"{path}: not an Optuna storage (no Optuna tables; tables: "
                                   f"{sorted(tables)[:8]})")
 
 
 def _tables(path: Path, query: str) -> set[str]:
-    """The table names of the SQLite file ``path``, opened with the URI ``query``."""
+    """The table names of the SQLite file ``path``, opened with the URI ``query``, and its
+    views and triggers as ``"view NAME"`` (a view named as Optuna's table over an endless
+    recursive query made the import run forever: a security review)."""
     with sqlite3.connect(f"{path.resolve().as_uri()}?{query}", uri=True) as db:
-        return {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        return {r[1] if r[0] == "table" else f"view {r[1]}" for r in db.execute(
+            "SELECT type, name FROM sqlite_master WHERE type IN ('table', 'view', 'trigger')")}
 
 
 @warns_of_what_it_read

@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import stat
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -215,6 +217,35 @@ def _trial(folder: Path, metric: str
     return trial_id, row, reports, replaced, truncated, attempts
 
 
+#: The files of a trial folder the importer reads.
+_TRIAL_FILES = ("params.json", "result.json", "progress.csv", "error.txt")
+
+
+def _check_trial_files(root: Path, folder: Path) -> None:
+    """Refuse a trial file that is a link to a file outside the experiment directory ``root``,
+    or that is not a regular file (a named pipe waits forever, ``/dev/zero`` never ends): Ray
+    writes neither, and reading one would put another file's content in the CurveSet (a
+    security review)."""
+    top = root.resolve()
+    for name in _TRIAL_FILES:
+        path = folder / name
+        if not (path.is_symlink() or path.exists()):
+            continue
+        target = path.resolve()
+        if not target.is_relative_to(top):
+            raise CurveSetFormatError(f"{path}: a link to {str(target)!r}, outside the "
+                                      f"experiment directory {str(root)!r}: not a file Ray Tune "
+                                      "wrote")
+        try:
+            regular = stat.S_ISREG(os.stat(path).st_mode)
+        except OSError as err:
+            raise CurveSetFormatError(f"{path}: cannot be read ({err.strerror or err})"
+                                      ) from None
+        if not regular:
+            raise CurveSetFormatError(f"{path}: not a regular file (a pipe, a device or a "
+                                      "folder): not a file Ray Tune wrote")
+
+
 @warns_of_what_it_read
 def from_ray(experiment: str | Path, metric: str, direction: Direction | str) -> CurveSet:
     """The learning curves of a Ray Tune experiment directory (see the module docstring).
@@ -239,6 +270,8 @@ def from_ray(experiment: str | Path, metric: str, direction: Direction | str) ->
     folders = sorted({p.parent for p in root.rglob("params.json")})
     if not folders:
         raise CurveSetFormatError(f"{root}: no Ray Tune trial folder (none holds params.json)")
+    for folder in folders:  # before any is read
+        _check_trial_files(root, folder)
     configs: list[dict[str, Any]] = []
     ids: list[str] = []
     by_trial: list[tuple[str, dict[int, tuple[float, float]]]] = []

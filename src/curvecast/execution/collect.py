@@ -22,10 +22,11 @@ import json
 import multiprocessing as mp
 import os
 import platform
+import re
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from multiprocessing.managers import SyncManager
@@ -180,6 +181,18 @@ def _check_compatible(existing: CurveSet, workload: Workload, seed: int, epochs:
             )
 
 
+def _check_ids(ids: Sequence[str], seed: int, out: Path) -> None:
+    """Refuse a file whose config ids are not those :func:`config_id` makes for ``seed``: the
+    ids name partial files to delete (``<out>.partial/<id>.*``), so an id such as
+    ``../../x-1`` from a file made elsewhere would delete files outside (a security review)."""
+    made = re.compile(rf"s{seed}-\d{{5,}}")
+    bad = next((c for c in ids if not made.fullmatch(str(c))), None)
+    if bad is not None:
+        raise ValueError(f"{out}: holds config id {str(bad)[:80]!r}, not made by `curvecast "
+                         f"collect` (its ids are s{seed}-00000, s{seed}-00001, …); choose another "
+                         "--out")
+
+
 def check_arguments(*, n_configs: int, epochs: int, workers: int,
                     out: str | os.PathLike[str]) -> Path:
     """Validate :func:`collect`'s arguments before any work starts; returns ``out`` as a Path.
@@ -315,6 +328,7 @@ def _recorded(out: Path, workload: Workload, seed: int, epochs: int, n_configs: 
     if out.exists():
         existing = CurveSet.load(out)
         _check_compatible(existing, workload, seed, epochs, out)
+        _check_ids(existing.config_ids, seed, out)
         complete = existing.is_complete()
         existing = existing.subset(complete)
         long_rows = existing.to_long().to_dict(orient="records")  # type: ignore[assignment]

@@ -128,6 +128,7 @@ class SQLiteFile:
             raise ValueError(f"{self.path}: an SQLite database of something else (tables: "
                              f"{shown}), not a curvecast study database; give a new file name")
         self._refuse_newer(self._db)
+        _refuse_views(self._db, self.path)
 
     def _refuse_newer(self, db: sqlite3.Connection) -> None:
         """Refuse a database a newer curvecast wrote (its ``PRAGMA user_version`` above
@@ -173,6 +174,7 @@ class SQLiteFile:
                 else:
                     db = sqlite3.connect(f"{uri}?{mode}", uri=True, timeout=timeout,
                                          isolation_level=None)
+                _refuse_views(db, self.path)  # before any query reads one
                 db.execute("SELECT name, metric, direction, settings FROM studies LIMIT 1")
                 db.execute("SELECT number, config, state FROM trials LIMIT 1")
                 try:
@@ -284,6 +286,17 @@ def _migrate(db: sqlite3.Connection) -> None:
         db.execute("UPDATE trials SET heartbeat = updated")
     if int(db.execute("PRAGMA user_version").fetchone()[0]) < SCHEMA_VERSION:
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _refuse_views(db: sqlite3.Connection, path: Path) -> None:
+    """Refuse a database with a view or a trigger: curvecast makes neither, and a view named as
+    its table (``studies`` over an endless recursive query) made every reading command run
+    forever, while a trigger runs its own SQL on every write (a security review)."""
+    found = db.execute("SELECT type, name FROM sqlite_master WHERE type IN ('view', 'trigger') "
+                       "ORDER BY name LIMIT 1").fetchone()
+    if found is not None:
+        raise ValueError(f"{path}: not a curvecast study database (it holds a {found[0]}, "
+                            f"{str(found[1])[:60]!r}, which curvecast never makes)")
 
 
 def _has_log(path: Path) -> bool:
