@@ -375,6 +375,33 @@ def test_a_trial_that_reports_nan_is_pruned_at_that_step_and_marked() -> None:
     assert sum(t.state is optuna.trial.TrialState.COMPLETE for t in study.trials[:8]) >= 5
 
 
+def test_a_nan_every_trial_reports_at_its_first_step_does_not_prune_them_all() -> None:
+    """A study whose every trial logs NaN at step 0 (a metric not defined before training):
+    the complete trials came back from it, so it is no sign of divergence and the later trials
+    are judged by their predictions, not all pruned at step 0 as diverged."""
+    rng = np.random.default_rng(3)
+    values = 0.5 + np.cumsum(rng.uniform(0.0, 0.05, (40, 10)), axis=1)
+
+    def objective(trial: optuna.Trial) -> float:
+        i = trial.suggest_int("config", 0, len(values) - 1)
+        trial.report(float("nan"), step=0)
+        if trial.should_prune():
+            raise optuna.TrialPruned()
+        for epoch, value in enumerate(values[i], start=1):
+            trial.report(float(value), step=epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return float(values[i, -1])
+
+    study = optuna.create_study(direction="maximize", pruner=CurvecastPruner(),
+                                sampler=optuna.samplers.RandomSampler(seed=0))
+    study.optimize(objective, n_trials=20)
+    at_step_0 = [t.number for t in study.trials if t.last_step == 0]
+    assert not at_step_0, f"trials {at_step_0} were pruned at step 0 as diverged"
+    assert not any(ATTRS["diverged"] in t.user_attrs for t in study.trials)
+    assert any(t.state is optuna.trial.TrialState.PRUNED for t in study.trials)
+
+
 def reporting(values: np.ndarray, first_step: int = 1, stop_at: int | None = None):  # type: ignore[no-untyped-def]
     """An objective reporting recorded config i from ``first_step``; with ``stop_at``, odd
     configs end after that many steps on their own (an objective's own early stopping)."""

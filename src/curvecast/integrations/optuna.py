@@ -32,7 +32,10 @@ is seen up to its first gap instead (also warned once).  Each study is known by 
 storage and id, not its name alone, so a study deleted and made anew under the same name (a
 notebook cell run again) starts afresh.  NaN or infinite reports (diverged runs)
 count as the worst value (curvecast's one rule), and once the rule judges, a trial whose last
-report is one is pruned (``ATTRS["diverged"]``), as Optuna's own pruners do.
+report is one is pruned (``ATTRS["diverged"]``), unless a complete trial reported NaN or ±inf at
+that step too and still ended finite (a metric every trial logs as NaN before training, say).
+Optuna's ``MedianPruner`` prunes only a trial whose every report is NaN, and reads ±inf as a
+value.
 
 Config features: the trials' parameters, plus the user attributes named in ``config_attrs``
 (e.g. ``n_params``, set by the objective once it has built the network).  A conditional

@@ -407,7 +407,9 @@ class CurvecastScheduler(FIFOScheduler):
         pass
 
     def on_trial_error(self, tune_controller: Any, trial: TuneTrial) -> None:
-        pass
+        # its partial curve is kept (it teaches the early links); saved, as a completion is,
+        # so that a restore without restart_errored still has it
+        self._autosave()
 
     def debug_string(self) -> str:
         return (f"Using CurvecastScheduler: {len(self._completed)} complete trials, "

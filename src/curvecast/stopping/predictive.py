@@ -477,7 +477,7 @@ class PredictiveStopper(Stopper):
                                    f"{counted(self.n_prior, 'prior curve')} (stops after "
                                    f"{self.start}, with at least {self.keep_top_k} complete)")
         row = _row_of(trial, history)
-        if row is not None and history.diverged_last(row):
+        if row is not None and history.diverged_last(row) and not _came_back(history, tau):
             # NaN or ±inf: the run counts as the worst value from here on, and a diverged run
             # does not come back; the final stretch and exploration are for contenders
             return Decision(Action.STOP, epoch=epoch, probability=1.0,
@@ -603,6 +603,17 @@ def _others_total(history: History, row: int) -> float:
     if history.diverged is not None:
         values = values[~history.diverged[rows, last[rows]]]
     return float(np.nansum(values))
+
+
+def _came_back(history: History, tau: int) -> bool:
+    """Whether a complete trial reported NaN or ±inf at epoch index ``tau − 1`` too and went on
+    to the end with a finite final value: then a report that is not finite there is what the
+    study's runs do (a metric logged as NaN before the first epoch, say) rather than a sign of
+    divergence, and the trial is judged by its prediction like any other."""
+    if history.diverged is None or tau < 1:
+        return False
+    done = history.complete
+    return bool(np.any(history.diverged[done, tau - 1] & ~history.diverged[done, -1]))
 
 
 def _row_of(trial: Trial, history: History) -> int | None:
