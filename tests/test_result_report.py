@@ -296,3 +296,20 @@ def test_every_name_from_the_result_file_is_escaped(tmp_path: Path) -> None:
     page = out.read_text()
     assert_self_contained(page)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+@pytest.mark.parametrize("which", ["evaluate", "simulate"])
+def test_a_name_matplotlib_reads_as_math_is_drawn_as_written(tmp_path: Path, which: str) -> None:
+    """A security review (stop 37): a predictor, searcher or stopper name such as ``$\\bad$`` in
+    a result file made matplotlib's math parser fail the report; names are drawn literally."""
+    source = EVALUATE if which == "evaluate" else SIMULATE
+    text = source.read_text()
+    names = (["srm"] if which == "evaluate" else ["random"])
+    for name in names:
+        text = text.replace(f'"{name}"', json.dumps("$\\bad$ " + name))
+    planted = tmp_path / "planted.json"
+    planted.write_text(text)
+    out = tmp_path / "r.html"
+    code, _, stderr = report(planted, "--out", out)
+    assert code == 0, stderr
+    assert "$\\bad$ " + names[0] in out.read_text()

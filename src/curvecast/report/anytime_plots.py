@@ -35,7 +35,7 @@ def _pyplot() -> Any:
 
 
 def _label(record: Mapping[str, Any]) -> str:
-    name = f"{record['searcher']} + {record['stopper']}"
+    name = literal(f"{record['searcher']} + {record['stopper']}")
     return name if record.get("delta") is None else f"{name} Δ={record['delta']:g}"
 
 

@@ -105,7 +105,8 @@ def plot_prediction_results(output: Mapping[str, Any], out_dir: Path, title: str
                     ax.plot([r["train_size"]], [R2_FLOOR], marker="v", color="tab:red", ms=8,
                             clip_on=False)
             floor_note = f"\nvalues below {R2_FLOOR} marked ▼ on the edge"
-        ax.set_title(f"{literal(title)}: sample efficiency ({efficiency[0]['predictor']})"
+        ax.set_title(f"{literal(title)}: sample efficiency "
+                     f"({literal(str(efficiency[0]['predictor']))})"
                      f"{floor_note}")
         ax.grid(alpha=0.3)
         written.append(_save(fig, out_dir / f"{stem}-sample_efficiency.png", plt))
@@ -133,7 +134,8 @@ def plot_prediction_results(output: Mapping[str, Any], out_dir: Path, title: str
         ax.set_ylim(min(0.0, min(means)) - 0.05, 1.08)
         ax.set_ylabel(f"R² at {100 * ablation[0]['fraction']:g} % observed")
         ax.set_xlabel("feature groups (ts: curve, ap: architecture, hp: hyperparameters)")
-        ax.set_title(f"{literal(title)}: feature ablation ({ablation[0]['predictor']})"
+        ax.set_title(f"{literal(title)}: feature ablation "
+                     f"({literal(str(ablation[0]['predictor']))})"
                      + (f"\nred hatched: R² below {R2_FLOOR}, cut at it (the label is the value)"
                         if any(below) else ""))
         ax.tick_params(axis="x", rotation=30)
@@ -147,7 +149,7 @@ def plot_prediction_results(output: Mapping[str, Any], out_dir: Path, title: str
 
 def _n_label(name: str, rows: Sequence[Mapping[str, Any]], usual: int) -> str:
     n = max((r["n"] for r in rows if r.get("n") is not None), default=0)
-    return name if n == usual else f"{name} ({n} repeats)"
+    return literal(name) if n == usual else f"{literal(name)} ({n} repeats)"
 
 
 def _r2_vs_fraction(plt: Any, table1: list[Mapping[str, Any]], names: list[str], path: Path,
@@ -213,7 +215,7 @@ def _coverage(plt: Any, records: list[Mapping[str, Any]], names: list[str], path
         for x, r in zip(xs, rows, strict=True):
             ax.annotate(f"{r['mean']:.2f}", (x, r["mean"] + _se(r)), ha="center",
                         fontsize=7, textcoords="offset points", xytext=(0, 3))
-    ax.set_xticks(range(len(shown)), shown, rotation=20)
+    ax.set_xticks(range(len(shown)), [literal(n) for n in shown], rotation=20)
     ax.set_ylim(0, 1.25)
     ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
     ax.set_ylabel("share of test finals inside the interval")

@@ -92,7 +92,7 @@ def _speedup_figure(plt: Any, results: Sequence[Mapping[str, Any]], deltas: Sequ
     fig, (ax_s, ax_k) = plt.subplots(1, 2, figsize=(12, 4.8))
     sweep_i = flat_i = 0
     for searcher, stopper in _rules(results):
-        label = f"{searcher}+{stopper}"
+        label = literal(f"{searcher}+{stopper}")
         speed = _series(results, searcher, stopper, "speedup")
         kept = _series(results, searcher, stopper, "best_kept")
         if not speed:
@@ -171,7 +171,7 @@ def _reference_figure(plt: Any, results: Sequence[Mapping[str, Any]],
                 continue
             ax.errorbar([d for d, _, _ in ser], [m for _, m, _ in ser],
                         yerr=[e for _, _, e in ser], color=f"C{2 * i + j}",
-                        marker=_MARKERS[j], capsize=3, label=f"{searcher}: {name}")
+                        marker=_MARKERS[j], capsize=3, label=f"{literal(str(searcher))}: {name}")
     ax.axhline(1.0, color="grey", linewidth=0.8)
     ax.set_xlabel("Δ (probability threshold)")
     if deltas:
@@ -184,7 +184,7 @@ def _reference_figure(plt: Any, results: Sequence[Mapping[str, Any]],
         if ser:
             twin.plot([d for d, _, _ in ser], [m for _, m, _ in ser], color=f"C{2 * i}",
                       linestyle=":", marker="x",
-                      label=f"{searcher}: same bracket winners (right axis)")
+                      label=f"{literal(str(searcher))}: same bracket winners (right axis)")
     twin.set_ylim(0, 1.05)
     twin.set_ylabel("share of brackets with the reference's winner")
     lines = ax.get_legend_handles_labels()
