@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from curvecast.curves.atomic_write import write_atomically
 from curvecast.workloads._base import CheckpointError, EpochResult, TrainingRun, Workload
 from curvecast.workloads._torch_metrics import accuracy, perplexity, rmse
 from curvecast.workloads._torch_pieces import (
@@ -264,16 +265,13 @@ class SupervisedRun(TrainingRun):
             "data_rng": self.data_generator.get_state(),
             "numpy_rng": self.numpy_rng.bit_generator.state,
         }
-        tmp = path.with_name(path.name + ".tmp")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            torch.save(state, tmp)
-            tmp.replace(path)
-        except OSError:  # the epoch task says what it means for the search
-            tmp.unlink(missing_ok=True)
-            raise
-        except RuntimeError as err:  # torch reports a full disk as a RuntimeError
-            tmp.unlink(missing_ok=True)
+            # a temporary file of its own name, renamed over the checkpoint (never a fixed
+            # "<path>.tmp" a planted link could send elsewhere: a security review, stop 37)
+            write_atomically(path, lambda name: torch.save(state, name))
+        except RuntimeError as err:  # torch reports a full disk as a RuntimeError (the
+            # temporary file is removed by write_atomically)
             raise OSError(str(err).splitlines()[0]) from None
 
     def load_state(self, ckpt: Mapping[str, Any]) -> None:

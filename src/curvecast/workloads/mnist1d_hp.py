@@ -31,6 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from curvecast.curves import Direction
+from curvecast.curves.atomic_write import write_atomically
 from curvecast.space import Categorical, Float, ParamSpace
 from curvecast.workloads._torch import (
     SCHEDULES,
@@ -90,9 +91,14 @@ def mnist1d_splits(cache_dir: Path | None = None) -> dict[str, NDArray[Any]]:
         raw = _generate()
         if file is not None:
             file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = file.with_name(file.name + ".tmp.npz")
-            np.savez(tmp, x=raw["x"], y=raw["y"], x_test=raw["x_test"], y_test=raw["y_test"])
-            tmp.replace(file)
+            arrays = raw
+
+            def save(name: str) -> None:  # a file object: np.savez would append ".npz"
+                with open(name, "wb") as handle:
+                    np.savez(handle, x=arrays["x"], y=arrays["y"], x_test=arrays["x_test"],
+                             y_test=arrays["y_test"])
+
+            write_atomically(file, save)
     order = np.random.default_rng(SPLIT_SEED).permutation(len(raw["y"]))
     train, val = order[:N_TRAIN], order[N_TRAIN:N_TRAIN + N_VAL]
     x, y = raw["x"].astype(np.float32), raw["y"].astype(np.int64)
