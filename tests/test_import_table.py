@@ -721,6 +721,24 @@ def test_one_run_s_extra_epoch_is_named_and_max_step_leaves_it_out(tmp_path: Pat
         curvecast.from_long_table(tmp_path / "l.csv", "acc", "maximize", max_epoch=0)
 
 
+def test_config_rows_without_values_are_not_runs_that_end_at_the_first_epoch(
+        tmp_path: Path) -> None:
+    """Rows of a --configs table that no observation names have no last epoch: counted as
+    ending at the first epoch, they made the import advise --max-step 1 (every curve cut to one
+    epoch) for a set whose every run with a value is complete."""
+    (tmp_path / "l.csv").write_text("config_id,epoch,value\n" + "".join(
+        f"{c},{e},{0.1 * e}\n" for c in "ab" for e in (1, 2, 3)))
+    (tmp_path / "c.csv").write_text("config_id,lr\n" + "".join(
+        f"{c},{i}\n" for i, c in enumerate("abcde")))
+    run = subprocess.run([sys.executable, "-m", "curvecast", "data", "import", "long",
+                          str(tmp_path / "l.csv"), "--configs", str(tmp_path / "c.csv"),
+                          "--metric", "acc", "--direction", "max",
+                          "--out", str(tmp_path / "o.parquet")], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert "--max-step" not in run.stderr
+    assert "3 of them have no value at all" in " ".join(run.stderr.split())
+
+
 def test_a_repeated_config_and_epoch_is_found_where_duplicated_finds_it() -> None:
     """The integer sort that finds a long table's first repeated (config, epoch) row finds the
     row ``DataFrame.duplicated`` finds (the check it replaced)."""

@@ -357,3 +357,26 @@ def test_the_srm_sigma_scales_with_a_metric_in_tiny_units(unit: float) -> None:
     seen = SRM(n_draws=2).fit(dataclasses.replace(train, values=train.values * unit)).predict(
         None, test.values[:2] * unit)  # the target already observed
     assert np.all(seen.std <= 1e-9 * np.abs(seen.mean))
+
+
+def test_last_seen_value_s_floor_is_not_set_by_one_early_outlier() -> None:
+    """The relative σ floor is the size of what is predicted: one run's finite first loss of
+    1e12 made it 1e6 for losses of 0.01 (every P(worse) 0.5, nothing stopped)."""
+    import pandas as pd
+
+    from curvecast.curves import CurveSet
+    from curvecast.predictors import LastSeenValue
+
+    t = np.arange(1, 11)
+    finals = np.linspace(0.01, 0.02, 12)
+    values = finals[:, None] + 0.05 * np.exp(-t[None, :] / 2)
+    clean = LastSeenValue().fit(CurveSet(
+        values=values, observed=np.ones(values.shape, bool), epochs=t, metric="loss",
+        direction="minimize", configs=pd.DataFrame(index=[f"c{i}" for i in range(12)])))
+    values[0, 0] = 1e12
+    spiked = LastSeenValue().fit(CurveSet(
+        values=values, observed=np.ones(values.shape, bool), epochs=t, metric="loss",
+        direction="minimize", configs=pd.DataFrame(index=[f"c{i}" for i in range(12)])))
+    want = clean.predict(None, values[1:2, :5]).std
+    assert want[0] < 0.01
+    np.testing.assert_allclose(spiked.predict(None, values[1:2, :5]).std, want)

@@ -152,6 +152,29 @@ def test_save_restore_round_trip(tmp_path: Path) -> None:
         CurvecastScheduler(max_t=5).restore(str(path))
 
 
+def test_restore_over_a_used_scheduler_forgets_its_pending_rows(tmp_path: Path) -> None:
+    """A trial of the replaced state that reported since the last decision (before the grace
+    period) has no row in the restored view: the next decision must not look for it."""
+    values = saturating_curves(30)
+    scheduler = make_scheduler()
+    for i in range(14):
+        scheduler.on_trial_add(None, fake_trial(i))
+        feed(scheduler, fake_trial(i), values[i])
+    path = tmp_path / "scheduler.json"
+    scheduler.save(str(path))
+    used = make_scheduler(grace_period=3)
+    gone = fake_trial(25)
+    used.on_trial_add(None, gone)
+    used.on_trial_result(None, gone, {"acc": values[25, 0], "training_iteration": 1})
+    used.restore(str(path))
+    running = fake_trial(20)
+    used.on_trial_add(None, running)
+    for epoch in (1, 2, 3):
+        used.on_trial_result(None, running, {"acc": values[20, epoch - 1],
+                                             "training_iteration": epoch})
+    assert used.decide(running.trial_id) is not None
+
+
 def test_bad_arguments() -> None:
     with pytest.raises(ValueError, match="max_t must be >= 2"):
         CurvecastScheduler(max_t=1)

@@ -270,15 +270,17 @@ def _short_runs_note(curves: CurveSet, source: str) -> None:
 
     short = int((~curves.is_complete()).sum())
     complete = curves.n_configs - short
-    if short and 0 < complete < short and curves.n_epochs > 1:
+    # the runs with a value: a config-table row no observation names ends at no epoch
+    reached = curves.observed.any(axis=1)
+    runs = int(reached.sum())
+    if short and 0 < complete < runs - complete and curves.n_epochs > 1:
         # a few runs past the epoch most end at (one extra report) make every other run short
-        ends = curves.epochs[np.where(curves.observed.any(axis=1),
-                                      curves.n_epochs - 1
-                                      - np.argmax(curves.observed[:, ::-1], axis=1), 0)]
+        seen = curves.observed[reached]
+        ends = curves.epochs[curves.n_epochs - 1 - np.argmax(seen[:, ::-1], axis=1)]
         common = int(pd.Series(ends).mode().iloc[0])
-        if common < int(curves.epochs[-1]) and int((ends == common).sum()) > curves.n_configs / 2:
+        if common < int(curves.epochs[-1]) and int((ends == common).sum()) > runs / 2:
             err_console.print(
-                f"warning: {source}: only {complete} of {curves.n_configs} runs reach the last "
+                f"warning: {source}: only {complete} of {runs} runs reach the last "
                 f"epoch {int(curves.epochs[-1])}; {int((ends == common).sum())} end at epoch "
                 f"{common}, and a replay leaves them out as partial: if the later epochs are "
                 f"extra reports, import again with --max-step {common}",

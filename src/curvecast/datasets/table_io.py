@@ -245,6 +245,8 @@ def _fast_numeric_csv(path: Path, numeric: Sequence[str], n_rows: int | None
         observed = ~np.asarray(column.is_null().to_numpy(zero_copy_only=False), dtype=bool)
         values = np.asarray(column.fill_null(np.nan).to_numpy(zero_copy_only=False),
                             dtype=np.float64)
+        if np.isnan(values[observed]).any():  # Arrow also reads "nan(1)" as NaN, which the
+            return None  # text path refuses: a column with a NaN cell is read as text
         parts.append((values, observed))
     return parts
 

@@ -555,7 +555,9 @@ class CurvecastScheduler(FIFOScheduler):
         self._curves = {t: {int(e): float(v) for e, v in c.items()}
                         for t, c in state["curves"].items()}
         self._configs = {t: dict(c) for t, c in state["configs"].items()}
-        self._prefix, self._table, self._view = {}, None, None
+        # the rows to rewrite are those of the new state's trials: a trial of the replaced
+        # state that reported since the last decision has no row in the new view
+        self._prefix, self._table, self._view, self._dirty = {}, None, None, set()
         self._completed = [str(t) for t in state["completed"]]
         self.decisions_ = {t: dict(d) for t, d in state.get("decisions", {}).items()}
         self.n_stopped_ = int(state.get("n_stopped", 0))

@@ -29,9 +29,9 @@ class LastSeenValue(Predictor):
 
     Args:
         min_std: floor of the reported std, in the metric's units (must be > 0).  None
-            (default): 1e-6 of the values' size (the largest magnitude among the fitted curves,
-            or among the partial curves when unfitted), so that a metric in units of 1e-6 or
-            less is not given a σ as large as its values (every P(worse) then 0.5).
+            (default): 1e-6 of the values' size (the largest magnitude among the fitted curves'
+            values at the target epoch and the curves' last values), so that a metric in units
+            of 1e-6 or less is not given a σ as large as its values (every P(worse) then 0.5).
     """
 
     #: The default floor of the std, as a share of the values' size.
@@ -82,7 +82,11 @@ class LastSeenValue(Predictor):
         """The least std: ``min_std``, or by default 1e-6 of the values' size."""
         if self.min_std is not None:
             return self.min_std
-        seen = values if values is not None and values.size else y
+        # the size of what is predicted: the fitted curves' values at the target and the
+        # values last seen, not every epoch's (one run's first loss of 1e12 made the floor 1e6
+        # for a loss of 0.01: every P(worse) 0.5)
+        seen = y[:, -1] if values is None or not values.size else np.concatenate(
+            [values[:, -1], y[:, -1]])
         finite = np.abs(seen[np.isfinite(seen)])
         size = float(finite.max()) if finite.size else 0.0
         return float(max(self.RELATIVE_MIN_STD * size, float(least_std(size))))
