@@ -810,3 +810,12 @@ def test_the_study_view_grown_trial_by_trial_is_the_one_built_at_once() -> None:
         np.testing.assert_array_equal(got.n_observed, want.n_observed)
         assert list(got.config_ids) == list(want.config_ids)
         pd.testing.assert_frame_equal(got.configs, want.configs)
+
+
+def test_check_prior_refuses_a_study_of_several_objectives_with_no_prior_too() -> None:
+    """A review (stop 37): ``check_prior`` returned silently on a multi-objective study when no
+    prior was given, though the pruner can judge only one metric."""
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    with pytest.raises(ValueError, match="single-objective studies; this one has 2 objectives"):
+        CurvecastPruner().check_prior(study)
+    CurvecastPruner().check_prior(optuna.create_study(direction="maximize"))  # one: accepted

@@ -271,8 +271,12 @@ class CurvecastPruner(BasePruner):
         The metric names are compared when both are known (``study.set_metric_names``).
 
         Raises:
-            ValueError: naming both metrics and directions.
+            ValueError: naming both metrics and directions; or the study has several
+                objectives (the pruner judges one metric), with a prior or without.
         """
+        if len(study.directions) != 1:
+            raise ValueError("CurvecastPruner judges single-objective studies; this one has "
+                             f"{len(study.directions)} objectives")
         self._check_prior(study, self._study(study).key)
 
     def _check_prior(self, study: optuna.study.Study, key: str) -> None:
