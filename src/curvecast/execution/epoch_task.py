@@ -122,27 +122,41 @@ class _WorkerPool(cf.ProcessPoolExecutor):
     job) printed a KeyboardInterrupt traceback per worker.  A signal ignored when a process is
     started stays ignored in it, so SIGINT is ignored while one is started (main thread only)."""
 
+    def __enter__(self) -> _WorkerPool:
+        """While the pool is in use (main thread only), the first Ctrl-C raises
+        KeyboardInterrupt and ignores the next ones until :meth:`__exit__` has stopped the
+        workers: a second Ctrl-C 50 ms after the first could land inside the futures' own
+        locking on the way out and leave the pool's manager thread blocked, so the process
+        hung at exit (a flaky CI run, stop 37)."""
+        self._outer_sigint: Any = None
+        if threading.current_thread() is threading.main_thread():
+            self._outer_sigint = signal.signal(signal.SIGINT, _interrupt_once)
+        return self
+
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool | None:
         """On Ctrl-C or SIGTERM (KeyboardInterrupt), stop the workers now instead of waiting for
         the epochs in flight: nothing they finish after the interrupt is recorded anyway (a
         rerun trains those epochs again from the last recorded checkpoint, and checkpoints are
         written atomically), and a second Ctrl-C during that wait deadlocked the pool's
-        shutdown, the workers left running (a review, stop 35).  Other exits wait, as usual."""
-        if exc_type is None or not issubclass(exc_type, KeyboardInterrupt):
-            return super().__exit__(exc_type, exc, tb)
+        shutdown, the workers left running (a review, stop 35).  Other exits wait, as usual.
+        The Ctrl-C handler the pool found is put back either way."""
         main = threading.current_thread() is threading.main_thread()
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
         try:
+            if exc_type is None or not issubclass(exc_type, KeyboardInterrupt):
+                return super().__exit__(exc_type, exc, tb)
+            if main:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
             workers = list((self._processes or {}).values())
             self.shutdown(wait=False, cancel_futures=True)
             for worker in workers:
                 worker.terminate()
             for worker in workers:
                 worker.join(timeout=5)
+            return None
         finally:
-            if main:
-                signal.signal(signal.SIGINT, previous)
-        return None
+            outer = getattr(self, "_outer_sigint", None)
+            if main and outer is not None:
+                signal.signal(signal.SIGINT, outer)
 
     def _spawn_process(self) -> None:
         if threading.current_thread() is not threading.main_thread():
@@ -153,6 +167,12 @@ class _WorkerPool(cf.ProcessPoolExecutor):
             super()._spawn_process()  # type: ignore[misc]
         finally:
             signal.signal(signal.SIGINT, previous)
+
+
+def _interrupt_once(signum: int, frame: object) -> None:
+    """Ctrl-C while the worker pool runs: ignore the next ones, then raise KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
 
 
 def local_executor(workers: int) -> cf.Executor:
