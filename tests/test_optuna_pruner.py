@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -351,15 +352,17 @@ def test_two_extreme_reports_do_not_stop_all_pruning(direction: str) -> None:
     assert abs(spiked.count("P") - plain.count("P")) <= 2, (plain, spiked)
 
 
-def test_a_trial_that_reports_nan_is_pruned_at_that_step_and_marked() -> None:
+def _rising_study(nan_at: Callable[[int, int], bool], first_step: int = 1) -> optuna.Study:
+    """A 20-trial study of rising curves (40 configs, 10 steps) under ``CurvecastPruner()``; a
+    trial reports NaN at step 0 (when ``first_step`` is 0) and where ``nan_at(number, step)``."""
     rng = np.random.default_rng(3)
     values = 0.5 + np.cumsum(rng.uniform(0.0, 0.05, (40, 10)), axis=1)
 
     def objective(trial: optuna.Trial) -> float:
         i = trial.suggest_int("config", 0, len(values) - 1)
-        for epoch, value in enumerate(values[i], start=1):
-            diverged = trial.number >= 8 and trial.number % 2 == 0 and epoch >= 3
-            trial.report(float("nan") if diverged else float(value), step=epoch)
+        for step in range(first_step, values.shape[1] + 1):
+            nan = step == 0 or nan_at(trial.number, step)
+            trial.report(float("nan") if nan else float(values[i, step - 1]), step=step)
             if trial.should_prune():
                 raise optuna.TrialPruned()
         return float(values[i, -1])
@@ -367,6 +370,11 @@ def test_a_trial_that_reports_nan_is_pruned_at_that_step_and_marked() -> None:
     study = optuna.create_study(direction="maximize", pruner=CurvecastPruner(),
                                 sampler=optuna.samplers.RandomSampler(seed=0))
     study.optimize(objective, n_trials=20)
+    return study
+
+
+def test_a_trial_that_reports_nan_is_pruned_at_that_step_and_marked() -> None:
+    study = _rising_study(lambda number, step: number >= 8 and number % 2 == 0 and step >= 3)
     diverging = [t for t in study.trials if t.number >= 8 and t.number % 2 == 0]
     for t in diverging:  # 5 complete trials before the first: each is judged at its NaN
         assert t.state is optuna.trial.TrialState.PRUNED, t.number
@@ -379,23 +387,7 @@ def test_a_nan_every_trial_reports_at_its_first_step_does_not_prune_them_all() -
     """A study whose every trial logs NaN at step 0 (a metric not defined before training):
     the complete trials came back from it, so it is no sign of divergence and the later trials
     are judged by their predictions, not all pruned at step 0 as diverged."""
-    rng = np.random.default_rng(3)
-    values = 0.5 + np.cumsum(rng.uniform(0.0, 0.05, (40, 10)), axis=1)
-
-    def objective(trial: optuna.Trial) -> float:
-        i = trial.suggest_int("config", 0, len(values) - 1)
-        trial.report(float("nan"), step=0)
-        if trial.should_prune():
-            raise optuna.TrialPruned()
-        for epoch, value in enumerate(values[i], start=1):
-            trial.report(float(value), step=epoch)
-            if trial.should_prune():
-                raise optuna.TrialPruned()
-        return float(values[i, -1])
-
-    study = optuna.create_study(direction="maximize", pruner=CurvecastPruner(),
-                                sampler=optuna.samplers.RandomSampler(seed=0))
-    study.optimize(objective, n_trials=20)
+    study = _rising_study(lambda number, step: False, first_step=0)
     at_step_0 = [t.number for t in study.trials if t.last_step == 0]
     assert not at_step_0, f"trials {at_step_0} were pruned at step 0 as diverged"
     assert not any(ATTRS["diverged"] in t.user_attrs for t in study.trials)
