@@ -44,6 +44,16 @@ def write_atomically(path: Path, write: Callable[[str], None]) -> Path:
     return target
 
 
+def write_text_atomically(path: Path, text: str) -> Path:
+    """:func:`write_atomically` of ``text`` (UTF-8): a report, a JSON state or log."""
+
+    def write(name: str) -> None:
+        with open(name, "w", encoding="utf-8") as handle:
+            handle.write(text)
+
+    return write_atomically(path, write)
+
+
 def _write_into_stream(path: Path, write: Callable[[str], None]) -> None:
     """Call ``write`` on a temporary file, then copy the file into the stream ``path``: a writer
     is never handed the stream itself (Parquet seeks back to write its footer, and pyarrow

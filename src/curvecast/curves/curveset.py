@@ -26,7 +26,7 @@ from curvecast.curves.direction import (
 )
 from curvecast.curves.errors import CurveSetFormatError
 from curvecast.curves.errors import where as _where
-from curvecast.curves.long import long_to_arrays, whole_epochs
+from curvecast.curves.long import distinct_ids, long_to_arrays, whole_epochs
 from curvecast.curves.parquet import StoredCurves, read_parquet, write_parquet
 from curvecast.curves.wording import counted
 
@@ -477,9 +477,8 @@ class CurveSet:
         if configs is None:
             if not isinstance(long, pd.DataFrame) or "config_id" not in long.columns:
                 raise CurveSetFormatError(f"{where}the long table needs a config_id column")
-            uniques = pd.unique(long["config_id"])  # distinct first: 10^7 rows, 10^5 ids
-            configs = pd.DataFrame(index=pd.Index(pd.unique(pd.Series(
-                [str(u) for u in uniques], dtype=object)), name="config_id"))
+            configs = pd.DataFrame(index=pd.Index(distinct_ids(long["config_id"]),
+                                                  dtype=object, name="config_id"))
         parts = long_to_arrays(long, configs, direction=direction, epochs=epochs,
                                test_values=test_values, source=source)
         try:

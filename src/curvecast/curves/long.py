@@ -232,6 +232,12 @@ class _Ids:
         return str(self.uniques[self.codes[i]])
 
 
+def distinct_ids(column: pd.Series) -> NDArray[np.object_]:
+    """A long table's distinct config ids as text, in order of first appearance (1 and "1" are
+    one id)."""
+    return _Ids(column).uniques
+
+
 def _rows(long: pd.DataFrame, configs: pd.DataFrame, source: str | None
           ) -> tuple[_Ids, NDArray[np.int64], NDArray[np.intp]]:
     """Each long row's config id, epoch and row in ``configs``; refuses a non-integer epoch, a

@@ -28,7 +28,6 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from importlib import metadata
 from multiprocessing.managers import SyncManager
 from pathlib import Path
@@ -38,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from curvecast.curves import CurveSet
-from curvecast.curves.atomic_write import write_atomically
+from curvecast.curves.atomic_write import write_text_atomically
 from curvecast.execution.workers import exit_with_parent, one_torch_thread, quiet_worker
 from curvecast.workloads._base import CheckpointError, EpochResult, TrainingRun, Workload
 
@@ -76,11 +75,6 @@ class CollectResult:
     trained: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     resumed: list[str] = field(default_factory=list)
-
-
-def _write_text(text: str, name: str) -> None:
-    """Write ``text`` to the file ``name`` (UTF-8)."""
-    Path(name).write_text(text, encoding="utf-8")
 
 
 def package_versions() -> dict[str, str]:
@@ -155,7 +149,7 @@ def _train(job: _Job, report: Callable[[CollectStep], None]) -> _Outcome:
         results.append(result)
         if run.epochs_done < job.epochs:  # the values first: a stop between the two writes
             # leaves values ahead of the checkpoint (its epoch is trained again), never a hole
-            write_atomically(log, partial(_write_text, json.dumps([r.__dict__ for r in results])))
+            write_text_atomically(log, json.dumps([r.__dict__ for r in results]))
             run.save_checkpoint(ckpt)
         report(CollectStep(job.config_id, result.epoch, job.epochs, result.value))
     return _Outcome(job.config_id, results, float(run.test_value()), resumed)

@@ -453,8 +453,8 @@ class _StudyCurves:
         self._rows: list[tuple[str, list[float], int, dict[str, Any]]] = []
         self._direction = Direction.MAXIMIZE
         self._frame: pd.DataFrame | None = None
-        # the finished rows as a matrix (raw values, observed lengths) and their ids, rebuilt
-        # when the rows change
+        # the finished rows as a matrix (raw values, observed lengths; buffers grown by
+        # doubling, a row written once) and their ids
         self._matrix: tuple[np.ndarray, np.ndarray] | None = None
         self._matrix_rows = 0  # the rows written into it
         self._ids: list[str] = []
@@ -503,9 +503,9 @@ class _StudyCurves:
         self._rows.append((f"t{trial.number}", values, len(values), config))
         self._ids.append(f"t{trial.number}")
         self._has_complete = self._has_complete or len(values) == len(self._axis)
+        # (config_row writes None and NaN as text: a missing cell is a key a row lacks)
         self._missing.update(k for k in self._columns_seen if k not in config)
         self._missing.update(k for k in config if k not in self._columns_seen and len(self._rows) > 1)
-        self._missing.update(k for k, v in config.items() if _is_missing(v))
         self._columns_seen.update(config)
         self._version += 1
 
@@ -678,10 +678,9 @@ class _StudyCurves:
         running = _config(trial, self.config_attrs)
         configs = pd.concat([self._finished_configs(), pd.DataFrame([running], index=ids[-1:])])
         # the columns with a missing cell: those a finished row lacks (tracked as rows are
-        # added), those the running trial lacks or adds, and any holding a None or a NaN
+        # added) and those the running trial lacks or adds
         lacking = self._missing | {k for k in self._columns_seen if k not in running} | {
-            k for k in running if k not in self._columns_seen and self._rows} | {
-            k for k, v in running.items() if _is_missing(v)}
+            k for k in running if k not in self._columns_seen and self._rows}
         for name in [c for c in configs.columns if c in lacking]:
             col = configs[name]
             numeric = pd.api.types.is_numeric_dtype(col)
@@ -689,11 +688,6 @@ class _StudyCurves:
         if self.columns is not None:
             configs = configs[[c for c in configs.columns if c in set(self.columns)]]
         return configs
-
-
-def _is_missing(value: Any) -> bool:
-    """Whether a config cell counts as missing (None or NaN), as ``isna`` would have it."""
-    return value is None or (isinstance(value, float | np.floating) and value != value)
 
 
 def _stamp(trial: FrozenTrial) -> tuple[int, Any]:

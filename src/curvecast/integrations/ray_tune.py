@@ -48,7 +48,7 @@ import pandas as pd
 
 from curvecast import defaults
 from curvecast.curves import CurveSet, Direction, check_diverged_value
-from curvecast.curves.atomic_write import write_atomically
+from curvecast.curves.atomic_write import write_text_atomically
 from curvecast.datasets.config_rows import config_row, flatten
 from curvecast.datasets.priors import check_prior_epochs, check_prior_metric
 from curvecast.predictors import Predictor
@@ -566,13 +566,9 @@ class CurvecastScheduler(FIFOScheduler):
 
     def save(self, checkpoint_path: str) -> None:
         """Write the state to ``checkpoint_path`` (JSON, replaced atomically)."""
-        text = json.dumps(self.state())
         # a temporary file of its own name (mkstemp), not one a link planted at "<path>.tmp"
         # could send elsewhere (a security review, stop 37)
-        def write(name: str) -> None:
-            Path(name).write_text(text, encoding="utf-8")
-
-        write_atomically(Path(checkpoint_path), write)
+        write_text_atomically(Path(checkpoint_path), json.dumps(self.state()))
 
     def restore(self, checkpoint_path: str) -> None:
         """Load the state :meth:`save` wrote to ``checkpoint_path``."""

@@ -220,6 +220,16 @@ def refuse_overflowing_values(values: NDArray[np.float64], who: str) -> None:
                          "measures them in their own unit")
 
 
+def scaled_rms(x: NDArray[np.float64]) -> float:
+    """The root mean square of ``x``, computed on ``x`` divided by its largest magnitude, so
+    that values near 1e160 (a run that blew up) give a finite RMS instead of squares that
+    overflow to an infinite σ (every prediction then a point mass)."""
+    size = float(np.max(np.abs(x), initial=0.0))
+    if not 0.0 < size < np.inf:
+        return size
+    return size * float(np.sqrt(np.mean((x / size) ** 2)))
+
+
 def least_std(mean: NDArray[np.float64] | float) -> NDArray[np.float64]:
     """The least std of a prediction of ``mean`` (metric units, any shape): 1e-12 of its size,
     so that a loss in units of 1e-13 is not given a σ ten times itself (reviews, stops 34 and

@@ -16,6 +16,7 @@ from curvecast.predictors._base import (
     least_std,
     partial_curves,
     refuse_nothing_to_learn,
+    scaled_rms,
     target_column,
 )
 
@@ -70,11 +71,7 @@ class LastSeenValue(Predictor):
         std = self._floor(values, y)
         if values is not None and values.shape[0] >= 2 and tau <= values.shape[1]:
             gap = values[:, -1] - values[:, tau - 1]
-            with np.errstate(over="ignore"):
-                rms = float(np.sqrt(np.mean(gap**2)))
-            if not np.isfinite(rms):  # gaps near 1e160: their squares overflow; scaled first
-                size = float(np.max(np.abs(gap)))
-                rms = size * float(np.sqrt(np.mean((gap / size) ** 2)))
+            rms = scaled_rms(gap)  # gaps near 1e160: their squares would overflow
             std = max(rms, std)
         return Prediction(mean=y[:, -1].copy(), std=np.full(y.shape[0], std))
 

@@ -26,7 +26,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import NuSVR
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from curvecast.predictors._base import least_std
+from curvecast.predictors._base import least_std, scaled_rms
 
 
 @dataclass(frozen=True)
@@ -140,16 +140,6 @@ def local_sigma(predictions: NDArray[np.float64], residuals: NDArray[np.float64]
     return np.array(knots), np.array(values)
 
 
-def _rms(x: NDArray[np.float64]) -> float:
-    """The root mean square of ``x``, computed on ``x`` divided by its largest magnitude: a
-    log-target regressor's residuals in metric units reach 1e160 for one run that blew up,
-    whose squares overflow to an infinite σ (every prediction then a point mass)."""
-    size = float(np.max(np.abs(x), initial=0.0))
-    if not 0.0 < size < np.inf:
-        return size
-    return size * float(np.sqrt(np.mean((x / size) ** 2)))
-
-
 class TunedRegressor(RegressorMixin, BaseEstimator):
     """Random-search-tuned, standardised regressor that also reports its own error.
 
@@ -231,8 +221,10 @@ class TunedRegressor(RegressorMixin, BaseEstimator):
             self.best_params_ = {}
         self.oof_residuals_ = self._oof_residuals(X, y, target)
         self.oof_predictions_ = y - self.oof_residuals_
-        scale = _rms(y - np.mean(y)) if n > 1 else 1.0
-        rms = _rms(self.oof_residuals_) if n > 1 else scale
+        # (a log-target regressor's residuals in metric units reach 1e160 for one run that
+        # blew up: scaled_rms keeps σ finite)
+        scale = scaled_rms(y - np.mean(y)) if n > 1 else 1.0
+        rms = scaled_rms(self.oof_residuals_) if n > 1 else scale
         # floors relative to the values' own size: a metric in units of 1e-13 keeps its σ
         # (a review, stop 36: the absolute 1e-12 made σ ten times the values)
         self.sigma_ = max(rms, 1e-9 * scale, float(least_std(np.max(np.abs(y), initial=0.0))))

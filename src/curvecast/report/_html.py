@@ -147,13 +147,9 @@ def write(out: Path, text: str) -> Path:
     """
     if not out.parent.is_dir():
         raise FileNotFoundError(f"{out}: folder {str(out.parent)!r} does not exist")
-    from curvecast.curves.atomic_write import write_atomically
-
-    def write_page(name: str) -> None:
-        with open(name, "w", encoding="utf-8") as handle:
-            handle.write(text)
+    from curvecast.curves.atomic_write import write_text_atomically
 
     # whole or not at all, as every other output (a review: the page was truncated in place,
     # so a failed or interrupted write left half of it, and a hard link's other name changed)
-    write_atomically(out, write_page)
+    write_text_atomically(out, text)
     return out

@@ -296,7 +296,7 @@ def _refuse_views(db: sqlite3.Connection, path: Path) -> None:
                        "ORDER BY name LIMIT 1").fetchone()
     if found is not None:
         raise ValueError(f"{path}: not a curvecast study database (it holds a {found[0]}, "
-                            f"{str(found[1])[:60]!r}, which curvecast never makes)")
+                         f"{str(found[1])[:60]!r}, which curvecast never makes)")
 
 
 def _has_log(path: Path) -> bool:
