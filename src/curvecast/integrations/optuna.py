@@ -104,6 +104,7 @@ from curvecast.curves.wording import counted
 from curvecast.datasets.config_rows import config_row
 from curvecast.datasets.priors import check_prior_metric
 from curvecast.datasets.step_axis import along_axis, majority_axis
+from curvecast.integrations._row_buffer import RowBuffer
 from curvecast.predictors import Predictor
 from curvecast.stopping import History, PredictiveStopper, Trial, check_count
 
@@ -455,8 +456,7 @@ class _StudyCurves:
         self._frame: pd.DataFrame | None = None
         # the finished rows as a matrix (raw values, observed lengths; buffers grown by
         # doubling, a row written once) and their ids
-        self._matrix: tuple[np.ndarray, np.ndarray] | None = None
-        self._matrix_rows = 0  # the rows written into it
+        self._matrix: RowBuffer | None = None
         self._ids: list[str] = []
         self._has_complete = False
         #: (trial number, steps) of a complete trial that reported fewer steps than the axis
@@ -619,27 +619,13 @@ class _StudyCurves:
 
     def _finished_matrix(self, n_epochs: int) -> tuple[np.ndarray, np.ndarray]:
         """The finished trials' raw values, shape ``(n_rows, n_epochs)`` (NaN beyond what was
-        observed), and observed lengths: the rows added since the last call are written into
-        a buffer grown by doubling (finished rows never change), rebuilt when the axis
-        changes."""
-        n = len(self._rows)
-        if self._matrix is None or self._matrix[0].shape[1] != n_epochs:
-            self._matrix = (np.full((max(64, 2 * n), n_epochs), np.nan),
-                            np.zeros(max(64, 2 * n), dtype=np.int64))
-            self._matrix_rows = 0
-        raw, observed = self._matrix
-        if n > len(raw):
-            grown = np.full((2 * n, n_epochs), np.nan)
-            grown[: self._matrix_rows] = raw[: self._matrix_rows]
-            lengths = np.zeros(2 * n, dtype=np.int64)
-            lengths[: self._matrix_rows] = observed[: self._matrix_rows]
-            self._matrix = raw, observed = grown, lengths
-        for i in range(self._matrix_rows, n):
-            _, values, k, _ = self._rows[i]
-            raw[i, :k] = values
-            observed[i] = k
-        self._matrix_rows = n
-        return raw[:n], observed[:n]
+        observed), and observed lengths: only the rows added since the last call are written
+        (finished rows never change); rebuilt when the axis changes."""
+        if self._matrix is None or self._matrix.width != n_epochs:
+            self._matrix = RowBuffer(n_epochs)
+        for _, values, _, _ in self._rows[self._matrix.n:]:
+            self._matrix.add(values)
+        return self._matrix.view()
 
     def _configs(self, ids: list[str], trial: FrozenTrial) -> pd.DataFrame:
         if not self.with_configs:

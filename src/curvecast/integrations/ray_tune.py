@@ -51,6 +51,7 @@ from curvecast.curves import CurveSet, Direction, check_diverged_value
 from curvecast.curves.atomic_write import write_text_atomically
 from curvecast.datasets.config_rows import config_row, flatten
 from curvecast.datasets.priors import check_prior_epochs, check_prior_metric
+from curvecast.integrations._row_buffer import RowBuffer
 from curvecast.predictors import Predictor
 from curvecast.stopping import (
     DEFAULT_DELTA,
@@ -200,7 +201,7 @@ class CurvecastScheduler(FIFOScheduler):
         # ``_curves``), its observed lengths and ids, in buffers grown by doubling; rows of
         # trials that reported since are rewritten on the next decision, and a trial added gets
         # a new row
-        self._view: tuple[np.ndarray, np.ndarray, list[str], dict[str, int]] | None = None
+        self._view: tuple[RowBuffer, list[str], dict[str, int]] | None = None
         self._dirty: set[str] = set()
         self.decisions_: dict[str, dict[str, Any]] = {}
         self.n_stopped_ = 0
@@ -449,33 +450,19 @@ class CurvecastScheduler(FIFOScheduler):
         beyond the contiguous prefix), the prefixes' lengths, the trial ids in row order and
         each id's row."""
         if self._view is None:
-            self._view = (np.full((0, self.max_t), np.nan), np.zeros(0, dtype=np.int64), [], {})
-        matrix, lengths, ids, row_of = self._view
-        if len(ids) < len(self._curves):  # new trials (added at the end of ``_curves``): rows
-            # appended to buffers grown by doubling, the known rows kept (a new trial's first
-            # result rebuilt every row: 18 ms at 1500 trials, a review at stop 37)
-            new = list(self._curves)[len(ids):]
-            n = len(ids) + len(new)
-            if n > len(matrix):
-                size = max(64, 2 * n)
-                grown = np.full((size, self.max_t), np.nan)
-                grown[: len(ids)] = matrix[: len(ids)]
-                longer = np.zeros(size, dtype=np.int64)
-                longer[: len(ids)] = lengths[: len(ids)]
-                matrix, lengths = grown, longer
-            row_of.update((t, len(ids) + i) for i, t in enumerate(new))
-            ids.extend(new)
-            self._view = (matrix, lengths, ids, row_of)
-            self._dirty.update(new)
+            self._view = (RowBuffer(self.max_t), [], {})
+        rows, ids, row_of = self._view
+        # new trials (added at the end of ``_curves``) get rows, the known rows are kept (a new
+        # trial's first result rebuilt every row: 18 ms at 1500 trials, a review at stop 37)
+        for tid in list(self._curves)[len(ids):]:
+            row_of[tid] = rows.add(self._curve(tid))
+            ids.append(tid)
+            self._dirty.discard(tid)
         for tid in self._dirty:
-            curve = self._curve(tid)
-            row = row_of[tid]
-            matrix[row] = np.nan
-            matrix[row, : len(curve)] = curve
-            lengths[row] = len(curve)
+            rows.write(row_of[tid], self._curve(tid))
         self._dirty = set()
-        n = len(ids)
-        return matrix[:n], lengths[:n], ids, row_of
+        matrix, lengths = rows.view()
+        return matrix, lengths, ids, row_of
 
     def _config_table(self, ids: list[str]) -> pd.DataFrame:
         """A config table with a row for each of ``ids`` (every known trial's, cached)."""
