@@ -221,9 +221,13 @@ def refuse_overflowing_values(values: NDArray[np.float64], who: str) -> None:
 
 
 def scaled_rms(x: NDArray[np.float64]) -> float:
-    """The root mean square of ``x``, computed on ``x`` divided by its largest magnitude, so
-    that values near 1e160 (a run that blew up) give a finite RMS instead of squares that
-    overflow to an infinite σ (every prediction then a point mass)."""
+    """The root mean square of ``x``; where its squares overflow, computed on ``x`` divided by
+    its largest magnitude, so that values near 1e160 (a run that blew up) give a finite RMS
+    instead of an infinite σ (every prediction then a point mass)."""
+    with np.errstate(over="ignore"):
+        plain = float(np.sqrt(np.mean(x**2))) if x.size else 0.0
+    if np.isfinite(plain):  # the usual case, computed as it always was (the same last digits)
+        return plain
     size = float(np.max(np.abs(x), initial=0.0))
     if not 0.0 < size < np.inf:
         return size
