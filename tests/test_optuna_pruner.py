@@ -279,7 +279,7 @@ def test_trials_in_threads_share_one_pruner() -> None:
         sys.setswitchinterval(interval)
     states = [t.state for t in study.trials]
     assert states.count(optuna.trial.TrialState.PRUNED) >= 150
-    ids = [row[0] for row in pruner._curves[study.study_name].curves._rows]
+    ids = [row[0] for row in pruner._study(study).curves._rows]
     assert len(ids) == len(set(ids)) >= 195  # the last finishers may not have been read yet
 
 
@@ -421,7 +421,7 @@ def test_trials_that_end_early_on_their_own_are_partial_curves_and_said() -> Non
     with pytest.warns(UserWarning, match=r"trial \d+ completed after 4 of the 10 steps") as seen:
         study.optimize(reporting(values, stop_at=4), n_trials=60)
     assert len([w for w in seen if "CurvecastPruner" in str(w.message)]) == 1  # once
-    rows = pruner._curves[study.study_name].curves._rows
+    rows = pruner._study(study).curves._rows
     assert 4 in {k for _, _, k, _ in rows}  # the short ones teach, as partial curves
     states = [t.state for t in study.trials]
     assert states.count(optuna.trial.TrialState.PRUNED) >= 10
@@ -525,11 +525,11 @@ def test_a_copied_pruner_given_a_study_of_the_same_name_elsewhere_starts_afresh(
         assert [t.state for t in other.trials] == [optuna.trial.TrialState.COMPLETE] * 4
         optuna.delete_study(study_name="exp", storage=f"sqlite:///{tmp_path / 'b.db'}")
     resumed = pickle.loads(pickle.dumps(pruner))
-    cached = resumed._curves["exp"].curves
+    (cached,) = [e.curves for e in resumed._detached if e.name == "exp"]
     again = optuna.load_study(study_name="exp", storage=f"sqlite:///{tmp_path / 'a.db'}",
                               pruner=resumed)
     again.optimize(reporting(values * 100), n_trials=5)
-    assert resumed._curves["exp"].curves is cached  # the same study: its view was kept
+    assert resumed._study(again).curves is cached  # the same study: its view was kept
 
 
 def test_a_study_made_anew_under_the_same_name_starts_afresh() -> None:
@@ -811,3 +811,86 @@ def test_check_prior_refuses_a_study_of_several_objectives_with_no_prior_too() -
     with pytest.raises(ValueError, match="single-objective studies; this one has 2 objectives"):
         CurvecastPruner().check_prior(study)
     CurvecastPruner().check_prior(optuna.create_study(direction="maximize"))  # one: accepted
+
+
+def _filled_study(pruner: CurvecastPruner, name: str, top: float) -> optuna.Study:
+    """An in-memory study named ``name`` with 10 complete trials rising to about ``top``."""
+    study = optuna.create_study(study_name=name, direction="maximize", pruner=pruner)
+    for k in range(10):
+        trial = study.ask()
+        final = top + 0.01 * k
+        for epoch in range(1, 11):
+            trial.report(final * (1 - 0.5 ** epoch), step=epoch)
+        study.tell(trial, final * (1 - 0.5 ** 10))
+    return study
+
+
+def test_two_studies_of_one_name_used_in_turn_keep_their_views_and_exploration() -> None:
+    """Two studies named alike in different storages (two in-memory ones) share one pruner and
+    run in turn.  The pruner knew its studies by name: each switch threw the other study's view
+    away and rebuilt it under a new key, so what exploration had decided for a running trial
+    was forgotten: a hopeless trial let run on from step 1 to step 2 was drawn for anew at each
+    of its steps, and let run on again and again.  Known by storage and id, each study keeps its
+    view and its decisions."""
+    pruner = CurvecastPruner(delta=0.5, explore=0.99, explore_trials=None)
+    a = _filled_study(pruner, "same", top=0.9)
+    b = _filled_study(pruner, "same", top=0.9)
+    hopeless = a.ask()
+    other = b.ask()
+    pruned_at = None
+    for epoch in range(1, 11):
+        hopeless.report(0.1 * (1 - 0.5 ** epoch), step=epoch)
+        if hopeless.should_prune():
+            pruned_at = epoch
+            break
+        other.report(0.9 * (1 - 0.5 ** epoch), step=epoch)
+        assert not other.should_prune()
+    assert pruned_at == 2  # judged hopeless at step 1, let run on to step 2 by exploration
+    assert len({pruner._study(a).key, pruner._study(b).key}) == 2
+
+
+def test_a_study_dropped_by_the_user_is_not_kept_alive_by_the_pruner() -> None:
+    """Studies are known by their storage object, so the pruner must not hold the storages
+    itself: a notebook that makes a new study per run would keep every old one (all its trials)
+    in memory.  It held the last study of each name alive until another of that name came."""
+    import gc
+    import weakref
+
+    values, _ = synthetic_curves(60, seed=4)
+    pruner = CurvecastPruner()
+    for seed in range(3):  # a notebook cell run three times
+        study = optuna.create_study(direction="maximize", pruner=pruner,
+                                    sampler=optuna.samplers.RandomSampler(seed=seed))
+        study.optimize(reporting(values), n_trials=8)
+        assert any(t.state is optuna.trial.TrialState.PRUNED for t in study.trials)
+        storage = weakref.ref(study._storage)
+        del study
+        gc.collect()
+        assert storage() is None
+    assert len(pruner._curves) == 1  # the views of the freed storages were dropped
+
+
+def test_a_new_storage_at_a_freed_storages_address_is_not_taken_for_it() -> None:
+    """Views are found by the storage object's id, which Python gives again once the object
+    is freed: a new in-memory study at a freed one's address, of the same name and id, must
+    start afresh, not be judged against the freed study's curves (its trial 0 would meet the
+    old trial 0)."""
+    import gc
+
+    values, _ = synthetic_curves(60, seed=4)
+    pruner = CurvecastPruner()
+    seen: set[int] = set()
+    for seed in range(200):
+        study = optuna.create_study(study_name="s", direction="maximize", pruner=pruner,
+                                    sampler=optuna.samplers.RandomSampler(seed=seed))
+        reused = id(study._storage) in seen
+        seen.add(id(study._storage))
+        study.optimize(reporting(values), n_trials=6, catch=())
+        assert [t.state for t in study.trials[:5]] == [optuna.trial.TrialState.COMPLETE] * 5
+        # the view the sixth trial was judged with: this study's first five trials, once
+        assert [row[0] for row in pruner._study(study).curves._rows] == [f"t{i}" for i in range(5)]
+        if reused:
+            break
+        del study
+        gc.collect()
+    assert reused  # CPython gives a freed address again within a few objects

@@ -29,8 +29,10 @@ step (warned once).  A trial that skips steps of the axis (an evaluation every o
 them filled: linearly between the steps it reported, with its first report before it (warned
 once, naming the trial); one that reported fewer than half the axis steps up to its last report
 is seen up to its first gap instead (also warned once).  Each study is known by its
-storage and id, not its name alone, so a study deleted and made anew under the same name (a
-notebook cell run again) starts afresh.  NaN or infinite reports (diverged runs)
+storage object and id, not its name, so a study deleted and made anew under the same name (a
+notebook cell run again) starts afresh, studies of one name in two storages used in turn each
+keep their view, and a study the user drops is not kept in memory by the pruner.  NaN or
+infinite reports (diverged runs)
 count as the worst value (curvecast's one rule), and once the rule judges, a trial whose last
 report is one is pruned (``ATTRS["diverged"]``), unless a complete trial reported NaN or ±inf at
 that step too and still ended finite (a metric every trial logs as NaN before training, say).
@@ -81,8 +83,9 @@ from __future__ import annotations
 
 import threading
 import warnings
+import weakref
 from collections import Counter
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -193,7 +196,11 @@ class CurvecastPruner(BasePruner):
         self.n_warmup_steps = n_warmup_steps
         self.config_attrs = tuple(config_attrs)
         self.fallback = fallback
-        self._curves: dict[str, _CachedStudy] = {}
+        #: the studies' views by (storage object's id, study id); a view refers to its storage
+        #: weakly (it is checked to be the same object), so a dropped study is not kept alive
+        self._curves: dict[tuple[int, int | None], _CachedStudy] = {}
+        #: views a copy or a pickle brought, known by study name and id until seen again
+        self._detached: list[_CachedStudy] = []
         self._generation = 0  # numbers the studies seen, so no two share a cache key
         self.n_clipped_ = 0
         self._lock = threading.Lock()
@@ -201,9 +208,11 @@ class CurvecastPruner(BasePruner):
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         del state["_lock"]  # a lock cannot be copied or pickled; the copy gets its own
-        # nor can every storage: the copy knows its studies by name and id until it sees them
-        state["_curves"] = {name: replace(entry, storage=None, warned=set(entry.warned))
-                            for name, entry in self._curves.items()}
+        # nor can a storage or a weak reference: the copy knows its studies by name and id
+        # until it sees them
+        state["_curves"] = {}
+        state["_detached"] = [replace(entry, storage=None, warned=set(entry.warned))
+                              for entry in [*self._detached, *self._curves.values()]]
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -329,31 +338,48 @@ class CurvecastPruner(BasePruner):
 
     def _study(self, study: optuna.study.Study,
                finished: list[FrozenTrial] | None = None) -> _CachedStudy:
-        """The cached view of ``study``: a new one when the study is not the one cached under
-        its name (another storage object or study id: a notebook cell run again, a study
-        deleted and made anew).  The entry holds its storage object, so that object cannot be
-        freed and its id given to another while the entry lives.  A copy or a pickle of the
-        pruner knows its studies by name and id only, which a study of the same name in another
-        storage may share: its view is kept only if the study's finished trials (``finished``,
-        read here when not given) are the ones it was built from."""
-        entry = self._curves.get(study.study_name)
+        """The cached view of ``study``, known by its storage object and study id, not its
+        name: studies of one name in other storages (two in-memory ones, two SQLite files) each
+        keep their own view when used in turn, and a study made anew under the same name (a
+        notebook cell run again, a study deleted and made anew) gets a new one.  A view refers
+        to its storage weakly and is checked to be of the very object, so a freed storage's id
+        given to another is not mistaken for it; views of freed storages are dropped when a new
+        view is made.  A copy or a pickle of the pruner knows its studies by name and id only,
+        which a study of the same name in another storage may share: such a view is taken only
+        if the study's finished trials (``finished``, read here when not given) are the ones it
+        was built from."""
         storage, study_id = study._storage, getattr(study, "_study_id", None)
-        if entry is not None and entry.storage is None and entry.study_id == study_id:
-            if finished is None:
-                finished = study.get_trials(deepcopy=False,
-                                            states=_FINISHED)
-            if not entry.curves.built_from(finished):
-                entry = None
-        if (entry is None or entry.study_id != study_id
-                or (entry.storage is not None and entry.storage is not storage)):
+        where = (id(storage), study_id)
+        entry = self._curves.get(where)
+        if entry is not None and (entry.storage is None or entry.storage() is not storage):
+            entry = None  # the view of a freed storage whose id this one was given
+        if entry is None:
+            entry = self._adopt(study, study_id, finished)
+        if entry is None:
+            self._curves = {k: e for k, e in self._curves.items()
+                            if e.storage is not None and e.storage() is not None}
             columns = None if self.prior is None else self.prior.configs.columns
-            entry = _CachedStudy(storage, study_id, f"{study.study_name}#{self._generation}",
+            entry = _CachedStudy(None, study_id, f"{study.study_name}#{self._generation}",
                                  _StudyCurves(self.config_attrs, columns,
-                                              with_configs=self.stopper.predictor.uses_configs))
+                                              with_configs=self.stopper.predictor.uses_configs),
+                                 name=study.study_name)
             self._generation += 1
-            self._curves[study.study_name] = entry
-        entry.storage = storage
+        entry.storage = _reference(storage)
+        self._curves[where] = entry
         return entry
+
+    def _adopt(self, study: optuna.study.Study, study_id: int | None,
+               finished: list[FrozenTrial] | None) -> _CachedStudy | None:
+        """The view a copy or a pickle brought of ``study`` (same name and id, built from
+        trials the study still has, the same ones), taken out of the detached ones; else None."""
+        for at, entry in enumerate(self._detached):
+            if entry.name != study.study_name or entry.study_id != study_id:
+                continue
+            if finished is None:
+                finished = study.get_trials(deepcopy=False, states=_FINISHED)
+            if entry.curves.built_from(finished):
+                return self._detached.pop(at)
+        return None
 
     def _fall_back(self, study: optuna.study.Study, trial: FrozenTrial, step: int
                    ) -> tuple[bool, dict[str, Any]]:
@@ -412,17 +438,27 @@ def _set_attrs(study: optuna.study.Study, trial: FrozenTrial, attrs: dict[str, A
         study._storage.set_trial_user_attr(trial._trial_id, ATTRS[key], value)
 
 
+def _reference(storage: Any) -> Callable[[], Any]:
+    """A weak reference to ``storage`` (a strong one for a storage that takes none)."""
+    try:
+        return weakref.ref(storage)
+    except TypeError:  # a user's storage with __slots__ and no __weakref__
+        return lambda: storage
+
+
 @dataclass
 class _CachedStudy:
-    """A study's cached view: the storage object and id it belongs to (``storage`` None in a
-    copy or a pickle, until the study is seen again), the study's key in the stopper's caches,
-    its curves, and whether the short-trial and the left-out-steps warnings were given."""
+    """A study's cached view: a reference to the storage object and the id it belongs to
+    (``storage`` None in a copy or a pickle, until the study is seen again), the study's key in
+    the stopper's caches, its curves, whether the short-trial and the left-out-steps warnings
+    were given, and the study's name."""
 
-    storage: Any
+    storage: Callable[[], Any] | None
     study_id: int | None
     key: str
     curves: _StudyCurves
     warned: set[str] = field(default_factory=set)  # the kinds of axis notice given
+    name: str = ""
 
 
 class _StudyCurves:
