@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -116,6 +117,18 @@ def test_feature_groups_without_ts_predict_from_config_only() -> None:
                                     {"batch_size": 0}, {"features": "xx"}])
 def test_bad_arguments_are_rejected(kwargs: dict[str, object]) -> None:
     with pytest.raises(ValueError):
+        BNN(**kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("kwargs", [{"n_members": 2.5}, {"epochs": 2.5}, {"batch_size": 2.5},
+                                    {"random_state": -1}, {"random_state": 1.5},
+                                    {"hidden": "ab"}, {"hidden": (8, 2.5)},
+                                    {"weight_decay": float("nan")}])
+def test_arguments_that_failed_only_in_fit_are_refused_at_once(kwargs: dict[str, object]) -> None:
+    # before: accepted, then fit raised numpy's or torch's TypeError/ValueError (or AdamW's)
+    # without naming the argument
+    name, value = next(iter(kwargs.items()))
+    with pytest.raises(ValueError, match=f"{name} .*{re.escape(repr(value))}"):
         BNN(**kwargs)  # type: ignore[arg-type]
 
 

@@ -150,3 +150,59 @@ def test_predict_checks_its_inputs() -> None:
     # observed past the target: its value there, as every predictor gives (stop 36)
     past = np.arange(2 * (EPOCHS + 1), dtype=float).reshape(2, EPOCHS + 1)
     np.testing.assert_array_equal(model.predict(cs.configs, past).mean, past[:, EPOCHS - 1])
+
+
+def _remetric(cs: CurveSet, values: np.ndarray, direction: Direction) -> CurveSet:
+    """``cs`` with other values and direction (same axis, configs and observed cells)."""
+    return CurveSet(values=values, observed=cs.observed, epochs=cs.epochs, metric="m",
+                    direction=direction, configs=cs.configs)
+
+
+def test_same_curves_shifted_scaled_or_mirrored_predict_alike_at_a_fixed_seed() -> None:
+    # the chain is seeded and fitted on the working scale, not the raw values: a loss in the
+    # thousands, the same curves shifted by 1000, and the negated curves predict the same curve
+    # (before: each raw form seeded its own chain, the loss's 2.500 against 2.515 here)
+    cs = pow_law(n=2, seed=0)
+    base = _remetric(cs, cs.values + 2.0, Direction.MAXIMIZE)  # outside [0, 1]: min-max scale
+    ref = LCE.fast(random_state=0).fit(base).predict_curves(base, 8)
+    for values, direction, back, scale in (
+            (5000 * (3.0 - base.values), Direction.MINIMIZE, lambda m: 3.0 - m / 5000, 5000.0),
+            (base.values + 1000, Direction.MAXIMIZE, lambda m: m - 1000, 1.0),
+            (-base.values, Direction.MINIMIZE, lambda m: -m, 1.0)):
+        other = _remetric(cs, values, direction)
+        pred = LCE.fast(random_state=0).fit(other).predict_curves(other, 8)
+        np.testing.assert_allclose(back(pred.mean), ref.mean, rtol=1e-6)
+        np.testing.assert_allclose(pred.std / scale, ref.std, rtol=1e-6)
+    # an error rate predicts one minus what the accuracy predicts
+    acc = LCE.fast(random_state=0).fit(cs).predict_curves(cs, 8)
+    err_cs = _remetric(cs, 1.0 - cs.values, Direction.MINIMIZE)
+    err = LCE.fast(random_state=0).fit(err_cs).predict_curves(err_cs, 8)
+    np.testing.assert_allclose(1.0 - err.mean, acc.mean, rtol=1e-6)
+    np.testing.assert_allclose(err.std, acc.std, rtol=1e-6)
+
+
+def test_one_run_that_spiked_does_not_set_the_working_scale() -> None:
+    # one run's perplexity spiked to 1e10: the other curves' predictions stay what they were
+    # (before: every curve squeezed onto z ~ 1, predicted -2.5e8 with a std of 7e8)
+    ppl = pow_law(n=3, seed=0, direction=Direction.MINIMIZE)
+    values = np.vstack([ppl.values, ppl.values[:1]])
+    values[3, 2] = 1e10
+    spiked = CurveSet(values=values, observed=np.ones_like(values, dtype=bool),
+                      epochs=ppl.epochs, metric="ppl", direction=Direction.MINIMIZE,
+                      configs=pd.DataFrame(index=[f"k{i}" for i in range(4)]))
+    plain = LCE.fast().fit(ppl).predict(None, ppl.values[:, :8])
+    pred = LCE.fast().fit(spiked).predict(None, ppl.values[:, :8])
+    np.testing.assert_allclose(pred.mean, plain.mean, rtol=1e-9)
+    np.testing.assert_allclose(pred.std, plain.std, rtol=1e-9)
+    assert np.all((pred.mean > 0) & (pred.mean < 500)) and np.all(pred.std < 200)
+
+
+def test_negated_accuracy_predicts_the_mirror_image() -> None:
+    # -accuracy to minimise is fitted as the accuracy (before: on the min-max scale with the
+    # [-1, 2] sanity range and its own seed, 0.473 vs 0.502 for one curve)
+    cs = pow_law(n=2, seed=0)
+    acc = LCE.fast(random_state=0).fit(cs).predict_curves(cs, 8)
+    neg_cs = _remetric(cs, -cs.values, Direction.MINIMIZE)
+    neg = LCE.fast(random_state=0).fit(neg_cs).predict_curves(neg_cs, 8)
+    np.testing.assert_allclose(-neg.mean, acc.mean, rtol=1e-6)
+    np.testing.assert_allclose(neg.std, acc.std, rtol=1e-6)

@@ -18,11 +18,7 @@ TAU = 4
 
 
 #: Known failures of a check (xfail, strict: a fix makes the suite fail until it is removed).
-KNOWN = {
-    ("mirror", "lce"): "LCE fits on a direction-dependent working scale: its minimising "
-                       "prediction is not the mirrored maximising one (0.91 vs 1.53 here)",
-    ("mirror", "lce-fast"): "as lce (0.91 vs 1.19 here)",
-}
+KNOWN: dict[tuple[str, str], str] = {}
 
 
 def names(check: str) -> list[object]:

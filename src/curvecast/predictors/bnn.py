@@ -85,19 +85,17 @@ class BNN(Predictor):
                  epochs: int = 200, lr: float = 3e-3, weight_decay: float = 1e-4,
                  batch_size: int = 16, features: Collection[str] | str = GROUPS,
                  log_target: bool | None = None, random_state: int = 0) -> None:
-        widths = (hidden,) if isinstance(hidden, int) else tuple(hidden)
-        if n_members < 1:
-            raise ValueError(f"n_members must be at least 1, got {n_members}")
-        if not widths or any(int(w) < 1 for w in widths):
+        for name, value, least in (("n_members", n_members, 1), ("epochs", epochs, 1),
+                                   ("batch_size", batch_size, 1), ("random_state", random_state, 0)):
+            if not _is_int(value) or value < least:  # a float or a negative seed failed in fit
+                raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
+        widths = (hidden,) if isinstance(hidden, int | str) else tuple(hidden)
+        if not widths or not all(_is_int(w) and w >= 1 for w in widths):
             raise ValueError(f"hidden must be positive layer widths, got {hidden!r}")
-        if epochs < 1:
-            raise ValueError(f"epochs must be at least 1, got {epochs}")
         if not lr > 0:
             raise ValueError(f"lr must be > 0, got {lr}")
-        if weight_decay < 0:
+        if not weight_decay >= 0:  # also NaN
             raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.n_members = n_members
         self.hidden = tuple(int(w) for w in widths)
         self.epochs = epochs
@@ -326,6 +324,11 @@ def _forward(layers: Layers, x: NDArray[np.float64]) -> NDArray[np.float64]:
         if i < len(layers) - 1:
             h = np.tanh(h)
     return h
+
+
+def _is_int(value: object) -> bool:
+    """Whether ``value`` is an integer (a bool is not)."""
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
 
 
 def _softplus(x: NDArray[np.float64]) -> NDArray[np.float64]:

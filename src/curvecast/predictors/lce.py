@@ -57,13 +57,18 @@ saturating, roughly in [0, 1]).  ``fit`` fixes an affine map z = (s·y − offse
 fitted CurveSet, s = +1 to maximise and −1 to minimise:
 
 * all finite values in [0, 1]: accuracies are fitted as they are (z = y), error rates as
-  z = 1 − y; the sanity range of f_k(x_T) is Domhan et al.'s [0, 100];
+  z = 1 − y; the sanity range of f_k(x_T) is Domhan et al.'s [0, 100]; the same for values in
+  [−1, 0] (negated accuracies to minimise, z = −y; negated error rates to maximise, z = 1 + y),
+  so that a metric and its negation predict mirror images;
 * otherwise (perplexity, loss, any other scale): the *negated* values for a metric to minimise,
   mapped so the worst finite value of the set is z = 0 and the best z = 1 (perplexity 873 → 0,
-  65 → 1 on Penn Treebank); the sanity range is [−1, 2], i.e. no further than one range of the
-  data set beyond its extremes.
+  65 → 1 on Penn Treebank), leaving out a curve whose range is more than 10 times the median
+  curve's (a run that spiked to 1e10 would squeeze every other curve onto z ≈ 1); the sanity
+  range is [−1, 2], i.e. no further than one range of the data set beyond its extremes.
 
-The map is linear, so the mean and std convert back exactly (std × scale).
+The map is linear, so the mean and std convert back exactly (std × scale).  The working values
+are rounded to 1e-9 and seed the chain, so the same curves shifted, scaled or mirrored (an
+accuracy and its error rate) give the same draws and predictions that transform with them.
 
 **Epoch axis.**  x is the CurveSet's epoch number (epoch 0, the untrained network, excluded), as
 Domhan et al. use the epoch count; a budget axis in very different units (iterations) would need
@@ -134,6 +139,9 @@ INIT_BALL = 1e-6
 INIT_WEIGHT = 10.0
 #: Smallest number of observed epochs the MCMC is run on; fewer fall back to the last value.
 MIN_POINTS = 3
+#: Decimals the working-scale values are rounded to (1e-9, far below the noise floor
+#: ``SIGMA_MIN``), so that the same curves shifted, scaled or mirrored fit identical values.
+Z_DECIMALS = 9
 
 
 class LCE(Predictor):
@@ -151,7 +159,9 @@ class LCE(Predictor):
         burn_in: first steps discarded, ``0 <= burn_in < n_steps``.
         thin: keep every ``thin``-th step after the burn-in (≥ 1).
         random_state: seed (non-negative int).  A row's draws are seeded by the seed and the row's
-            values, so the same curve gets the same prediction in any batch.
+            values on the working scale, so the same curve gets the same prediction in any batch,
+            and the same curves shifted, scaled or mirrored (accuracy / error rate) get the same
+            draws.
         value_range: ``(low, high)`` in the metric's units, the values the target can take
             (``-inf``/``inf`` for an open end), e.g. ``(0, 1)`` for an accuracy or ``(1, inf)``
             for a perplexity: the prior then keeps every family's f(x_T) inside it.  ``None``
@@ -289,7 +299,9 @@ class LCE(Predictor):
         if tau < MIN_POINTS:
             return fallback
         x = self.epochs_[:tau]
-        z = sc.to_z(y)
+        # rounded far below the noise floor SIGMA_MIN: the last bits an affine map of the metric
+        # leaves would otherwise steer the chain apart (+ 0.0 turns -0.0 into 0.0)
+        z = np.round(sc.to_z(y), Z_DECIMALS) + 0.0
         x_target = float(self.epochs_[self.target_col_])
         families: list[CurveFamily] = []
         starts: list[FloatArray] = []
@@ -312,7 +324,9 @@ class LCE(Predictor):
         sigma0 = float(np.clip(np.std(z - comb), 2 * SIGMA_MIN, SIGMA_MAX / 2))
         centre = np.concatenate([*starts, [sigma0], np.full(len(families), INIT_WEIGHT)])
         n_walkers = max(self.n_walkers, 2 * post.ndim)
-        seed = np.random.SeedSequence([self.random_state, zlib.crc32(y.tobytes()), tau])
+        # seeded by the curve on the working scale (not its raw values), so that the same curves
+        # shifted, scaled or mirrored (accuracy / error rate) draw the same chain
+        seed = np.random.SeedSequence([self.random_state, zlib.crc32(z.tobytes()), tau])
         rng = np.random.default_rng(seed)
         if not np.isfinite(post(centre)[0, 0]):
             return fallback

@@ -18,6 +18,9 @@ from curvecast.predictors.lce_families import CurveFamily, FloatArray
 #: Bounds of the noise σ on the working scale (see :mod:`curvecast.predictors.lce`).
 SIGMA_MIN = 1e-4
 SIGMA_MAX = 1.0
+#: A fitted curve whose range (best − worst value) exceeds this many times the median curve's
+#: range does not set the working scale (a run that spiked or blew up; see ``working_scale``).
+OUTLIER_RANGE = 10.0
 
 
 @dataclass(frozen=True)
@@ -44,14 +47,31 @@ def working_scale(values: FloatArray, direction: Direction) -> Scale:
     if finite.size and finite.min() >= 0.0 and finite.max() <= 1.0:
         # accuracies as they are, error rates as 1 - error
         return Scale(sign, 0.0 if sign > 0 else -1.0, 1.0, 0.0, 100.0)
+    if finite.size and finite.min() >= -1.0 and finite.max() <= 0.0:
+        # the same negated: -accuracy to minimise as the accuracy, -error to maximise as 1 - error
+        return Scale(sign, 0.0 if sign < 0 else -1.0, 1.0, 0.0, 100.0)
     if finite.size == 0:
         return Scale(sign, 0.0, 1.0, -1.0, 2.0)
-    s = sign * finite
-    lo, hi = float(s.min()), float(s.max())
+    lo, hi = _typical_extremes(sign * values)
     if hi - lo <= 0.0:  # one value everywhere: put it in the middle of a unit range
         width = max(abs(lo), 1.0)
         return Scale(sign, lo - 0.5 * width, width, -1.0, 2.0)
     return Scale(sign, lo, hi - lo, -1.0, 2.0)
+
+
+def _typical_extremes(s: FloatArray) -> tuple[float, float]:
+    """Worst and best finite value of the curves ``s`` (sign applied, shape ``(n, T)``), leaving
+    out a curve whose own range is more than ``OUTLIER_RANGE`` times the median curve's: one run
+    whose perplexity spiked to 1e10 would otherwise squeeze every other curve onto z ≈ 1."""
+    s = np.atleast_2d(s)
+    s = s[np.isfinite(s).any(axis=1)]
+    with np.errstate(invalid="ignore"):
+        worst = np.nanmin(np.where(np.isfinite(s), s, np.nan), axis=1)
+        best = np.nanmax(np.where(np.isfinite(s), s, np.nan), axis=1)
+    spread = best - worst
+    typical = float(np.median(spread))
+    keep = spread <= OUTLIER_RANGE * typical if typical > 0 else np.ones(spread.size, dtype=bool)
+    return float(worst[keep].min()), float(best[keep].max())
 
 
 def family_prior_ok(values: FloatArray, low: float, high: float) -> NDArray[np.bool_]:
