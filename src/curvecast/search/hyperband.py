@@ -61,8 +61,18 @@ class BracketPlan:
         return out
 
 
+def _is_int(value: object) -> bool:
+    """Whether ``value`` is an integer (Python or NumPy), bool excluded."""
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
 #: The most brackets (s_max) per epoch of R that :func:`hyperband_brackets` builds.
 _BRACKETS_PER_EPOCH = 10
+
+#: The most brackets (s_max) :func:`hyperband_brackets` builds whatever R: the table has about
+#: s_max²/2 rungs (1000 brackets: 0.5·10⁶ rungs, a second or two; R = 10⁵ epochs with
+#: η = 1.001, within the per-epoch bound, made 1.2·10⁴ brackets and did not finish in minutes).
+_MOST_BRACKETS = 1000
 
 
 def hyperband_brackets(max_epochs: int, eta: float = 3.0) -> list[BracketPlan]:
@@ -74,20 +84,25 @@ def hyperband_brackets(max_epochs: int, eta: float = 3.0) -> list[BracketPlan]:
     (the later ones would select among the same values without training: the same winners).
 
     Raises:
-        ValueError: ``max_epochs < 1``, ``eta`` not a finite number > 1, or so close to 1 that
-            there would be more than :data:`_BRACKETS_PER_EPOCH` brackets per epoch (s_max >
-            10·R: their first rungs round onto the same few epochs, and η = 1 + 1e-7 made a
-            table of 3·10⁷ brackets that never finished).
+        ValueError: ``max_epochs`` not an integer >= 1, ``eta`` not a finite number > 1, or so
+            close to 1 that there would be more than :data:`_BRACKETS_PER_EPOCH` brackets per
+            epoch (s_max > 10·R: their first rungs round onto the same few epochs, and
+            η = 1 + 1e-7 made a table of 3·10⁷ brackets that never finished) or more than
+            :data:`_MOST_BRACKETS` brackets in all.
     """
-    if max_epochs < 1:
-        raise ValueError(f"max_epochs (R) must be >= 1, got {max_epochs}")
+    if not _is_int(max_epochs) or max_epochs < 1:
+        raise ValueError(f"max_epochs (R) must be >= 1, got {max_epochs!r} (a whole number "
+                         "of epochs)")
     check_eta(eta)
-    if math.log(max_epochs) > _BRACKETS_PER_EPOCH * max_epochs * math.log(eta):
-        most = _BRACKETS_PER_EPOCH * max_epochs
+    most = min(_BRACKETS_PER_EPOCH * max_epochs, _MOST_BRACKETS)
+    if math.log(max_epochs) > most * math.log(eta):
+        why = (f"{_BRACKETS_PER_EPOCH} per epoch, whose first rungs round to the same epochs"
+               if most < _MOST_BRACKETS else
+               "the most brackets Hyperband builds: its table grows with their square")
         raise ValueError(f"eta (η) {eta} is too close to 1 for R = {max_epochs} epochs: "
                          f"log_η R = {math.log(max_epochs) / math.log(eta):.3g} brackets, more "
-                         f"than {most} ({_BRACKETS_PER_EPOCH} per epoch, whose first rungs "
-                         f"round to the same epochs); use η >= {max_epochs ** (1 / most):.4g}")
+                         f"than {most} ({why}); use η >= "
+                         f"{math.ceil(max_epochs ** (1 / most) * 1e4) / 1e4:g}")
     s_max = 0
     while eta ** (s_max + 1) <= max_epochs * (1 + _EPS):
         s_max += 1
@@ -169,10 +184,12 @@ class Hyperband(Scheduler):
     def __init__(self, searcher: Searcher, eta: float = 3.0, max_epochs: int | None = None,
                  max_iterations: int | None = None) -> None:
         check_eta(eta)
-        if max_epochs is not None and max_epochs < 1:
-            raise ValueError(f"max_epochs (R) must be >= 1 or None, got {max_epochs}")
-        if max_iterations is not None and max_iterations < 1:
-            raise ValueError(f"max_iterations must be >= 1 or None, got {max_iterations}")
+        if max_epochs is not None and (not _is_int(max_epochs) or max_epochs < 1):
+            raise ValueError(f"max_epochs (R) must be >= 1 or None, got {max_epochs!r} (a "
+                             "whole number of epochs)")
+        if max_iterations is not None and (not _is_int(max_iterations) or max_iterations < 1):
+            raise ValueError(f"max_iterations must be >= 1 or None, got {max_iterations!r} (a "
+                             "whole number)")
         self.searcher = searcher
         self.eta = float(eta)
         self.max_epochs = max_epochs
@@ -324,13 +341,13 @@ class FHyperband(Hyperband):
         super().__init__(searcher, eta=eta, max_epochs=max_epochs, max_iterations=max_iterations)
         if not 0.0 < delta <= 1.0:
             raise ValueError(f"delta (Δ) must be in (0, 1], got {delta}")
-        if not margin >= 0.0:
-            raise ValueError(f"margin (δ) must be >= 0, got {margin}")
+        if not 0.0 <= margin < math.inf:
+            raise ValueError(f"margin (δ) must be a finite number >= 0, got {margin}")
         if not 0.0 < kappa <= 1.0:
             raise ValueError(f"kappa (κ) must be in (0, 1], got {kappa}")
-        if min_curves < MIN_CURVES:
+        if not _is_int(min_curves) or min_curves < MIN_CURVES:
             raise ValueError(f"min_curves (d) must be >= {MIN_CURVES} (an SRM needs 2 × 3 "
-                             f"folds), got {min_curves}")
+                             f"folds) and an integer, got {min_curves!r}")
         self.delta = float(delta)
         self.margin = float(margin)
         self.kappa = float(kappa)

@@ -140,11 +140,11 @@ class MetaQNN(IdSearcherConfigs):
         self.gamma = float(gamma)
         self.replay_size = replay_size
         self.q_init = float(q_init)
+        self.epsilons_ = epsilon_schedule(n_trials, schedule)  # checks the schedule
         self.schedule = tuple((float(e), int(c)) for e, c in schedule)
         self.direction = Direction.parse(direction)
         self.seed = seed
         self.id_prefix = id_prefix
-        self.epsilons_ = epsilon_schedule(n_trials, self.schedule)
         self.results_: dict[str, Result] = {}
         self.n_asked_ = 0
         self._rng = np.random.default_rng(seed)
@@ -159,6 +159,9 @@ class MetaQNN(IdSearcherConfigs):
         self._used: set[str] = set()
         self._recorded_actions: dict[QState, tuple[Layer, ...]] = {}
         if nets is not None:
+            if not nets:
+                raise ValueError("nets is empty: replay mode needs at least one recorded net "
+                                 "(pass None for generative mode)")
             self._build_trie(nets)
 
     # ------------------------------------------------------------------ construction

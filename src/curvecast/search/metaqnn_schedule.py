@@ -28,17 +28,24 @@ def epsilon_schedule(n_trials: int,
         shape ``(n_trials,)``, non-increasing when the schedule is.
 
     Raises:
-        ValueError: ``n_trials < 1``, an empty schedule, an ε outside [0, 1] or a count below 1.
+        ValueError: ``n_trials < 1``, an empty schedule, an entry that is not a pair, an ε outside
+            [0, 1] or a count that is not an integer >= 1.
     """
     if isinstance(n_trials, bool) or not isinstance(n_trials, int | np.integer) or n_trials < 1:
         raise ValueError(f"n_trials must be a positive integer, got {n_trials!r}")
     if len(schedule) == 0:
         raise ValueError(f"the epsilon schedule is empty: {schedule!r}")
-    for eps, count in schedule:
+    for entry in schedule:
+        if len(entry) != 2:
+            raise ValueError(f"each schedule entry must be (epsilon, models), got {entry!r} in "
+                             f"{schedule!r}")
+        eps, count = entry
         if not 0.0 <= float(eps) <= 1.0:
             raise ValueError(f"epsilon must be in [0, 1], got {eps!r} in {schedule!r}")
-        if int(count) < 1:
-            raise ValueError(f"model counts must be >= 1, got {count!r} in {schedule!r}")
+        if (isinstance(count, bool) or not isinstance(count, int | np.integer)
+                or int(count) < 1):
+            raise ValueError(f"model counts must be integers >= 1, got {count!r} in "
+                             f"{schedule!r}")
     eps_values = np.array([float(e) for e, _ in schedule])
     ends = np.cumsum([int(c) for _, c in schedule])
     points = (np.arange(int(n_trials)) + 0.5) * ends[-1] / int(n_trials)

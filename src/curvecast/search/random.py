@@ -21,11 +21,16 @@ class RandomSearch(Searcher):
     Attributes:
         order_: the full proposal order (a permutation of ``config_ids``).
         results_: ``config_id → Result`` for every trial told so far.
+
+    Raises:
+        ValueError: no candidates, a duplicated candidate, or ``max_trials < 0``.
     """
 
     def __init__(self, config_ids: Sequence[str], seed: int = 0,
                  max_trials: int | None = None) -> None:
         ids = [str(c) for c in config_ids]
+        if not ids:
+            raise ValueError("random search needs at least one candidate config, got none")
         if len(set(ids)) != len(ids):
             dup = next(c for c in ids if ids.count(c) > 1)
             raise ValueError(f"config {dup!r} appears more than once among the candidates")

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from curvecast.search._base import ConfigSearcher
-from curvecast.space import SearchSpace
+from curvecast.space import ParamSpace, SearchSpace
 
 
 class RandomSampler(ConfigSearcher):
@@ -22,9 +22,15 @@ class RandomSampler(ConfigSearcher):
         space: what to sample.
         seed: the sampling seed.
         max_trials: stop proposing after this many (None: never stop).
+
+    Raises:
+        ValueError: an empty space (a ParamSpace without parameters: every config would be
+            ``{}``), or ``max_trials < 0``.
     """
 
     def __init__(self, space: SearchSpace, seed: int = 0, max_trials: int | None = None) -> None:
+        if isinstance(space, ParamSpace) and not space.params:
+            raise ValueError(f"the search space is empty, there is nothing to sample: {space!r}")
         if max_trials is not None and max_trials < 0:
             raise ValueError(f"max_trials must be >= 0, got {max_trials}")
         self.space = space

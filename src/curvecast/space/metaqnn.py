@@ -110,6 +110,9 @@ class MetaQNNSpace(SearchSpace):
 
     Sampling (:meth:`sample`) is a uniform random walk over the legal actions (MetaQNN's ε = 1
     exploration) plus independent draws of the hyperparameters (:attr:`hyperparameters`).
+
+    Raises:
+        ValueError: an argument out of range, or no legal first layer (an empty space).
     """
 
     def __init__(
@@ -161,6 +164,11 @@ class MetaQNNSpace(SearchSpace):
             Float("weight_decay", float(weight_decay[0]), float(weight_decay[1]), log=True),
             Categorical("batch_size", tuple(int(b) for b in batch_sizes)),
         ])
+        if not self.actions(self.start_state()):
+            raise ValueError(f"no first layer fits a {size}x{size} input (conv kernels "
+                             f"{tuple(conv_kernels)!r}, pools {tuple(pools)!r}, FC at sizes <= "
+                             f"{fc_max_size} with max_consecutive_fc={max_consecutive_fc}): the "
+                             "space is empty")
 
     def __repr__(self) -> str:
         return (f"MetaQNNSpace(input_shape={self.input_shape}, n_classes={self.n_classes}, "
