@@ -15,15 +15,18 @@ have no features but their curves.
 
 from __future__ import annotations
 
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from curvecast.curves import CurveSet, CurveSetFormatError, Direction
 from curvecast.curves.long import MAX_EPOCH, first_repeat
 from curvecast.datasets.import_warnings import warns_of_what_it_read
+from curvecast.datasets.table_blocks import read_blocks
 from curvecast.datasets.table_io import cell, file_sha256, is_parquet, read_columns, read_table
 
 __all__ = ["LONG_COLUMNS", "from_long_table"]
@@ -39,17 +42,104 @@ _EMPTY_PARQUET_VALUE = (
     "the row out")
 
 
-def _repeats(ids: pd.Series, epoch: np.ndarray, seen: np.ndarray) -> np.ndarray:
-    """Mask of the first row that repeats an earlier row's (config id, epoch) (the epochs are
-    checked whole numbers by then; an empty or odd one is refused before this is read)."""
-    mask = np.zeros(len(ids), dtype=bool)
-    whole = seen & np.isfinite(epoch) & (epoch >= 0) & (epoch <= MAX_EPOCH)
-    if not whole.all():  # refused by an earlier check; that one is said
-        return mask
-    row = first_repeat(pd.factorize(ids)[0], epoch.astype(np.int64))
+class _Kept:
+    """What a long table's checked blocks keep: each row's config as a code into the distinct
+    ids (in order of first appearance), epoch, value and seconds (26 to 35 bytes a row)."""
+
+    def __init__(self) -> None:
+        self.index: dict[str, int] = {}
+        self.codes: list[NDArray[np.int64]] = []
+        self.numbers: list[NDArray[np.float64]] = []
+        self.seen: list[NDArray[np.bool_]] = []
+
+    def codes_of(self, ids: pd.Series) -> NDArray[np.int64]:
+        """The codes of a block's (non-empty) ids, new ids numbered on."""
+        local, uniques = pd.factorize(ids)
+        text = [str(u) for u in np.asarray(uniques, dtype=object)]
+        mapped = np.array([self.index.setdefault(t, len(self.index)) for t in text],
+                          dtype=np.int64)
+        return mapped[local] if len(local) else np.empty(0, dtype=np.int64)
+
+    def first_repeat(self, codes: NDArray[np.int64], epoch: NDArray[np.float64]) -> int | None:
+        """The first row, among the kept blocks' and this block's, that repeats an earlier
+        row's (config id, epoch)."""
+        return first_repeat(np.concatenate([*self.codes, codes]),
+                            np.concatenate([*(n[:, 0] for n in self.numbers), epoch]
+                                           ).astype(np.int64))
+
+    def ids(self) -> pd.Series:
+        """Every kept row's config id (a categorical Series over the distinct ids)."""
+        codes: NDArray[np.int64] = (np.concatenate(self.codes) if self.codes
+                                    else np.empty(0, dtype=np.int64))
+        return pd.Series(pd.Categorical.from_codes(codes, pd.Index(list(self.index))))
+
+
+def _check_block(path: Path, first: int, ids: pd.Series, numbers: np.ndarray,
+                 seen: np.ndarray, kept: _Kept) -> np.ndarray:
+    """Refuse the first bad cell of a block whose first row is the file's row ``first``
+    (0-based); return its rows' config codes."""
+    row = _first(ids.isna().to_numpy())
     if row is not None:
-        mask[row] = True
-    return mask
+        raise CurveSetFormatError(f"{cell(path, first + row, 'config_id')}the config id is "
+                                  "empty")
+    codes = kept.codes_of(ids)
+    epoch = numbers[:, 0]
+    whole = seen[:, 0] & (epoch >= 0) & (np.mod(epoch, 1) == 0) & (epoch <= MAX_EPOCH)
+    # a repeat within the block (a decompressed file's 10^8 copies of one line) is found
+    # here; one across blocks once every block is read (first_repeat in CurveSet.from_long
+    # would find it too, but name no row)
+    repeat = None
+    if whole.all() and first_repeat(codes, epoch.astype(np.int64)) is not None:
+        repeat = kept.first_repeat(codes, epoch)
+    for col, mask, what in (
+            ("epoch", ~seen[:, 0], "is empty"),
+            ("epoch", seen[:, 0] & ~whole, f"is not a whole number in 0..{MAX_EPOCH:.3g}"),
+            ("value", ~seen[:, 1], _EMPTY_PARQUET_VALUE if is_parquet(path) else
+             "is empty (a row is one observation; write nan for a diverged run)")):
+        row = _first(mask)
+        if row is not None:
+            shown = "" if col == "value" or not seen[row, 0] else f" ({epoch[row]:g})"
+            raise CurveSetFormatError(f"{cell(path, first + row, col)}the {col}{shown} {what}")
+    if repeat is not None:
+        _refuse_repeat(path, repeat, kept, numbers, first)
+    if numbers.shape[1] > 2:
+        seconds = numbers[:, 2]
+        row = _first(seen[:, 2] & (np.isinf(seconds) | (seconds < 0)))
+        if row is not None:
+            raise CurveSetFormatError(f"{cell(path, first + row, 'seconds')}{seconds[row]:g} "
+                                      "seconds: an epoch's time is a number >= 0 (or empty, "
+                                      "or nan: unknown)")
+    return codes
+
+
+def _refuse_repeat(path: Path, row: int, kept: _Kept, numbers: np.ndarray, first: int) -> None:
+    """Raise for the file's row ``row`` (0-based), which repeats an earlier row's (config id,
+    epoch); ``numbers``: the block whose first row is ``first``, after the kept blocks."""
+    if row >= first:
+        epoch = float(numbers[row - first, 0])
+    else:
+        epoch = float(np.concatenate([n[:, 0] for n in kept.numbers])[row])
+    raise CurveSetFormatError(f"{cell(path, row, 'epoch')}the epoch ({epoch:g}) repeats an "
+                              "earlier row's (config_id, epoch)")
+
+
+def _read_long(path: Path, numeric: list[str]) -> tuple[pd.Series, np.ndarray, np.ndarray]:
+    """The long table's checked rows: config ids, numbers (n, len(numeric)) and observed."""
+    kept = _Kept()
+    with closing(read_blocks(path, numeric, ["config_id"])) as blocks:  # the file, at once
+        for first, rest, (numbers, seen) in blocks:
+            codes = _check_block(path, first, rest["config_id"], numbers, seen, kept)
+            kept.codes.append(codes)
+            kept.numbers.append(numbers)
+            kept.seen.append(seen)
+    n = len(numeric)
+    numbers = np.concatenate(kept.numbers) if kept.numbers else np.empty((0, n))
+    seen = np.concatenate(kept.seen) if kept.seen else np.empty((0, n), bool)
+    if len(kept.codes) > 1:  # a repeat across blocks (one within a block is refused above)
+        row = kept.first_repeat(np.empty(0, np.int64), np.empty(0))
+        if row is not None:
+            _refuse_repeat(path, row, kept, numbers, 0)
+    return kept.ids(), numbers, seen
 
 
 def _first(mask: np.ndarray) -> int | None:
@@ -90,7 +180,9 @@ def from_long_table(path: str | Path, metric: str, direction: Direction | str, *
         FileNotFoundError: a file does not exist.
         CurveSetFormatError: naming the file, row and column of the first malformed cell (a
             missing or extra column, an empty value, an epoch that is not a whole number ≥ 0, an
-            epoch repeated for a config, a config the config table lacks).
+            epoch repeated for a config, a config the config table lacks).  The file is read
+            in blocks (:mod:`curvecast.datasets.table_blocks`), each checked as it is read: the
+            error is the first block's that has one (a repeat across blocks: once all are read).
     """
     path = Path(path)
     try:
@@ -106,33 +198,8 @@ def from_long_table(path: str | Path, metric: str, direction: Direction | str, *
             + (f"missing {missing}" if missing else f"unexpected {extra} (config columns go in "
                "a separate config table)") + f" (columns: {columns})")
     numeric = [c for c in LONG_COLUMNS[1:] if c in columns]
-    rest, (numbers, seen) = read_table(path, numeric, text=["config_id"])
-    ids = rest["config_id"]
-    row = _first(ids.isna().to_numpy())
-    if row is not None:
-        raise CurveSetFormatError(f"{cell(path, row, 'config_id')}the config id is empty")
-    ids = ids.astype(str)
+    ids, numbers, seen = _read_long(path, numeric)
     epoch, value = numbers[:, 0], numbers[:, 1]
-    for col, mask, what in (
-            ("epoch", ~seen[:, 0], "is empty"),
-            ("epoch", seen[:, 0] & ~((epoch >= 0) & (np.mod(epoch, 1) == 0)
-                                     & (epoch <= MAX_EPOCH)),
-             f"is not a whole number in 0..{MAX_EPOCH:.3g}"),
-            ("value", ~seen[:, 1], _EMPTY_PARQUET_VALUE if is_parquet(path) else
-             "is empty (a row is one observation; write nan for a diverged run)"),
-            ("epoch", _repeats(ids, epoch, seen[:, 0]),
-             "repeats an earlier row's (config_id, epoch)")):
-        row = _first(mask)
-        if row is not None:
-            shown = "" if col == "value" or not seen[row, 0] else f" ({epoch[row]:g})"
-            raise CurveSetFormatError(f"{cell(path, row, col)}the {col}{shown} {what}")
-    if "seconds" in numeric:
-        seconds = numbers[:, 2]
-        row = _first(seen[:, 2] & (np.isinf(seconds) | (seconds < 0)))
-        if row is not None:
-            raise CurveSetFormatError(f"{cell(path, row, 'seconds')}{seconds[row]:g} seconds: "
-                                      "an epoch's time is a number >= 0 (or empty, or nan: "
-                                      "unknown)")
     if configs is None:
         table = pd.DataFrame(index=pd.Index(pd.unique(ids), dtype=object, name="config_id"))
     else:

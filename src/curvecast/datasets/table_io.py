@@ -279,38 +279,41 @@ def _not_a_number(path: Path, row: int, column: str, text: str) -> CurveSetForma
     return CurveSetFormatError(f"{cell(path, row, column)}{text!r} is not a number{hint}")
 
 
-def _text_column(text: pd.Series, path: Path, column: str
+def _text_column(text: pd.Series, path: Path, column: str, first: int = 0
                  ) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
-    """Strings → (numbers, observed); an empty cell is unobserved, a non-number an error."""
+    """Strings → (numbers, observed); an empty cell is unobserved, a non-number an error
+    (``first``: the file's row of ``text``'s first cell, 0-based)."""
     numbers, observed, bad, stripped = _text_values(text)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
-        raise _not_a_number(path, row, column, str(stripped.iloc[row]))
+        raise _not_a_number(path, first + row, column, str(stripped.iloc[row]))
     return numbers, observed
 
 
-def _text_block(cells: pd.DataFrame, path: Path, columns: Sequence[str]
+def _text_block(cells: pd.DataFrame, path: Path, columns: Sequence[str], first: int = 0
                 ) -> list[tuple[NDArray[np.float64], NDArray[np.bool_]]]:
     """:func:`_text_column` of every column in ``columns``, converted in one pass (a wide table
-    has 10^5 curve columns; one pandas call per column took seconds per thousand)."""
+    has 10^5 curve columns; one pandas call per column took seconds per thousand); ``first``:
+    the file's row of ``cells``' first row, 0-based."""
     n = len(cells)
     flat = pd.Series(cells[list(columns)].to_numpy(dtype=object).ravel(order="F"))
     numbers, observed, bad, stripped = _text_values(flat)
     if bad.any():
         k = int(np.flatnonzero(bad)[0])  # column-major: the first column with a bad cell
-        raise _not_a_number(path, k % n, columns[k // n], str(stripped.iloc[k]))
+        raise _not_a_number(path, first + k % n, columns[k // n], str(stripped.iloc[k]))
     values = numbers.reshape((n, len(columns)), order="F")
     seen = observed.reshape((n, len(columns)), order="F")
     return [(values[:, j], seen[:, j]) for j in range(len(columns))]
 
 
-def _arrow_column(array: pa.ChunkedArray, path: Path, column: str
+def _arrow_column(array: pa.ChunkedArray | pa.Array, path: Path, column: str, first: int = 0
                   ) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
-    """A Parquet column → (numbers, observed): null is unobserved, NaN an observed value."""
+    """A Parquet column → (numbers, observed): null is unobserved, NaN an observed value
+    (``first``: the file's row of the column's first cell, 0-based)."""
     if pa.types.is_dictionary(array.type):  # a pandas categorical: read as its values
         array = array.cast(array.type.value_type)
     if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
-        return _text_column(array.to_pandas(), path, column)
+        return _text_column(array.to_pandas(), path, column, first)
     if not (pa.types.is_floating(array.type) or pa.types.is_integer(array.type)
             or pa.types.is_decimal(array.type)):  # a decimal (SQL NUMERIC) is read as a float
         raise CurveSetFormatError(f"{cell(path, column=column)}type {array.type} is not a number")
