@@ -444,9 +444,10 @@ def main() -> None:
     parser.add_argument("--merge", type=Path, nargs="+",
                         help="combine the results of earlier runs (e.g. one per data set, run "
                              "in parallel) into --out, redoing the selection")
-    parser.add_argument("--reports", choices=("filled", "raw"), default="filled",
-                        help="Optuna part: what a diverged run reports, the filled values (the "
-                             "published records) or its NaN and ±inf as recorded (stop 37)")
+    parser.add_argument("--reports", choices=("filled", "raw"), default="raw",
+                        help="Optuna part: what a diverged run reports, its NaN and ±inf as "
+                             "recorded, as a user's objective would (the published records "
+                             "since stop 38), or the filled values (the records before it)")
     parser.add_argument("--held-out", default="",
                         help="comma-separated data sets kept out of every choice (scored with "
                              "the default chosen on the others)")
