@@ -8,9 +8,10 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing as mp
 import os
+import re
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -182,6 +183,18 @@ def local_executor(workers: int) -> cf.Executor:
     ctx = mp.get_context("spawn")
     return _WorkerPool(max_workers=workers, mp_context=ctx, initializer=quiet_worker,
                        initargs=(os.getpid(),))
+
+
+def clean_finished_checkpoints(checkpoints: Path, finished: Collection[int]) -> None:
+    """Delete every checkpoint in ``checkpoints`` of the trials numbered in ``finished`` (trials
+    that left the search: complete, stopped, failed), listing the folder once.  A search killed
+    between recording a trial's end and deleting its checkpoints left them; nothing trains such
+    a trial again, so nothing else would ever delete them."""
+    pattern = re.compile(r"t(\d+)-e\d+\.ckpt")
+    for path in checkpoints.glob("t*-e*.ckpt"):
+        match = pattern.fullmatch(path.name)
+        if match is not None and int(match.group(1)) in finished:
+            path.unlink(missing_ok=True)
 
 
 def clean_checkpoints(checkpoints: Path, number: int, keep: int | None = None) -> None:

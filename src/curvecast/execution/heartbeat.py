@@ -16,7 +16,8 @@ class Heartbeat:
     calls ``also`` with the thread's store: a scheduled study's claim).
 
     A thread with its own database connection does it, since training may hold the main thread
-    for a whole epoch.  A beat that finds the database locked is skipped (the next one retries).
+    for a whole epoch.  A beat that finds the database locked, or cannot open or write it (a full
+    disk), is skipped (the next one retries).
     """
 
     def __init__(self, path: Path, worker: str, interval: float,
@@ -46,7 +47,9 @@ class Heartbeat:
                     store.heartbeat(self.worker)
                     if self.also is not None:
                         self.also(store)
-                except (sqlite3.Error, ValueError):  # busy for longer than the store's timeout
+                except (sqlite3.Error, ValueError, OSError):  # busy for longer than the
+                    # store's timeout; or the file cannot be opened or written for now (a full
+                    # disk: StoreWriteError): the next beat retries, the thread lives on
                     continue
         finally:
             if store is not None:

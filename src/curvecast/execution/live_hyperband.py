@@ -105,12 +105,16 @@ def run_scheduled_search(
 
     Raises:
         StudyBusyError: another live process is running this study.
-        ValueError: ``trials``/``epochs``/``workers`` below 1, the study exists with other
+        ValueError: ``trials``/``epochs``/``workers`` below 1, ``grace`` not above the
+            heartbeat interval (``HEARTBEAT``), the study exists with other
             settings, or its journal does not replay into this scheduler.
     """
     for name, value in (("trials", trials), ("epochs", epochs), ("workers", workers)):
         if value < 1:
             raise ValueError(f"--{name} must be at least 1, got {value}")
+    if not grace > HEARTBEAT:  # the claim would go stale between two heartbeats
+        raise ValueError(f"grace must be above the heartbeat interval ({HEARTBEAT} s), got "
+                         f"{grace} s")
     kind = type(make_scheduler(_Nothing())).__name__.lower()
     live = open_live(store, study, workload, epochs, seed, {"scheduler": kind, **(settings or {})})
     claim_study(live, grace, kind)

@@ -177,7 +177,9 @@ def _launch(scheduler: Scheduler, st: _State, now: float) -> None:
             st.recorder.started(job, int(st.n_obs[slot]))
         if slot in st.unjudged:  # judged first, as the process that recorded it would have
             st.unjudged.discard(slot)
-            if not _judge(scheduler, st, slot, now):
+            go_on = _judge(scheduler, st, slot, now)
+            st.recorder.step()  # (a trial it stops leaves its checkpoints: deleted now)
+            if not go_on:
                 continue
         st.backend.submit(slot, job.config_id, int(st.n_obs[slot]) + 1, now)
 

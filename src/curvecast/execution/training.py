@@ -12,6 +12,7 @@ process's trials, :class:`~curvecast.execution.study.StudyMirror`).
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import time
 from collections.abc import Hashable
 from concurrent.futures.process import BrokenProcessPool
@@ -26,6 +27,7 @@ from curvecast.execution.collect import run_seed
 from curvecast.execution.epoch_task import (
     EpochOutcome,
     EpochTask,
+    clean_finished_checkpoints,
     local_executor,
     train_one_epoch,
 )
@@ -36,6 +38,10 @@ from curvecast.execution.resume import beat_owner, release_trials
 from curvecast.execution.study import LiveStudy, trial_number
 from curvecast.search._scheduler import Scheduler
 from curvecast.stopping import History, Trial
+from curvecast.store import TrialState
+
+#: The states of a trial that has left the search (nothing trains it again).
+_FINISHED = (TrialState.COMPLETE, TrialState.STOPPED, TrialState.FAILED)
 
 
 class WorkerDied(RuntimeError):
@@ -126,7 +132,11 @@ def train_study(live: LiveStudy, scheduler: Scheduler, recorder: Recorder, *, tr
     the heartbeat keeps the claim too).  Ended
     by any error or interrupt, it gives up the trials it was training
     (:func:`~curvecast.execution.resume.release_trials`), so a rerun — in this process too —
-    takes them over at once, and re-raises."""
+    takes them over at once, and re-raises.  It first deletes the checkpoints an earlier run,
+    killed before it could, left of trials that have since left the search."""
+    finished = {n for n, s in live.sync().states.items() if s in _FINISHED}
+    with contextlib.suppress(OSError):  # a stale checkpoint costs disk, not the search
+        clean_finished_checkpoints(live.checkpoints, finished)
     try:
         claim = (partial(beat_owner, study=live.study, worker=live.worker) if owns_study
                  else None)
