@@ -34,7 +34,7 @@ BAD: list[tuple[str, str]] = [
     ("collect --workload digits-metaqnn --configs 1 --epochs 1 --out nowhere/x.parquet",
      "folder 'nowhere' does not exist"),
     ("collect --workload digits-metaqnn --configs 1 --epochs 1 --out {good}",
-     "holds a collection with workload=None"),
+     "holds curves `curvecast collect` did not make"),
     ("collect --wrkers 2", "No such option: --wrkers"),
     ("data summary", "Missing argument"),
     ("data summary missing.parquet", "missing.parquet"),
@@ -49,6 +49,9 @@ BAD: list[tuple[str, str]] = [
     ("data import baker2018 {text} --out x.parquet", "not one of the Baker et al. 2018"),
     ("data import baker2018 {csv} --out nowhere/x.parquet", "does not exist"),
     ("data import baker2018 {csv}", "Missing option '--out'"),
+    # a fresh user's review: a file given as the experiment said "no such experiment directory"
+    ("data import ray {csv} --metric acc --direction maximize --out x.parquet",
+     "a file, not a Ray Tune experiment directory"),
     ("evaluate missing.parquet", "missing.parquet"),
     ("evaluate {good} --predictors bogus", "unknown predictor(s) ['bogus']"),
     # a review (stop 35): every cell was skipped with an internal message, and it exited 0

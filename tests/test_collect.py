@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from curvecast import CurveSet
+from curvecast import CurveSet, from_table
 from curvecast.execution import CollectStep, collect
 from curvecast.execution.collect import config_id
 from sgd_workload import SGDDigits
@@ -183,3 +183,53 @@ def test_a_collection_whose_config_ids_collect_did_not_make_is_refused_and_nothi
     with pytest.raises(ValueError, match="not made by `curvecast collect`"):
         collect(SGDDigits(), n_configs=1, epochs=2, seed=0, out=out)
     assert (victim / "notes-1.txt").read_text() == "precious"
+
+
+def test_collect_processes_ignore_ctrl_c_from_birth(tmp_path: Path) -> None:
+    """A fresh user's review: Ctrl-C while `collect --workers 2` started its processes (a
+    terminal sends it to every process of the job; `timeout -s INT 3 curvecast collect …`)
+    printed a KeyboardInterrupt traceback from a worker or the queue's server still importing.
+    Every process collect spawns starts with SIGINT ignored: each records, from its
+    ``sitecustomize`` (run before anything else), the SIGINT handler it was born with."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    site = tmp_path / "site"
+    site.mkdir()
+    born = tmp_path / "born"
+    born.mkdir()
+    (site / "sitecustomize.py").write_text(
+        "import os, signal, sys\n"
+        "if '--multiprocessing-fork' in sys.argv:\n"
+        "    with open(os.path.join(os.environ['SIGINT_AT_BIRTH'], str(os.getpid())), 'w') as f:\n"
+        "        f.write(repr(signal.getsignal(signal.SIGINT)))\n")
+    tests = Path(__file__).parent
+    out = str(tmp_path / "c.parquet")
+    script = ("from sgd_workload import SGDDigits\n"
+              "from curvecast.execution import collect\n"
+              "if __name__ == '__main__':\n"
+              f"    collect(SGDDigits(), n_configs=2, epochs=1, seed=0, out={out!r}, workers=2)\n")
+    src = Path(__file__).parents[1] / "src"
+    env = {**os.environ, "SIGINT_AT_BIRTH": str(born),
+           "PYTHONPATH": os.pathsep.join([str(site), str(src), str(tests)])}
+    subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=300)
+    handlers = sorted(p.read_text() for p in born.iterdir())
+    assert len(handlers) == 3  # the queue's server and two workers
+    assert handlers == [repr(signal.SIG_IGN)] * 3
+
+
+def test_collecting_into_an_imported_file_says_collect_did_not_make_it(tmp_path: Path) -> None:
+    """A fresh user's review: `collect --out runs.parquet` onto a file `data import table` made
+    said "holds a collection with workload=None, not 'sgd-digits'": no collection, and a
+    Python ``None``.  It now says what the file is, and leaves it as it was."""
+    table = tmp_path / "runs.csv"
+    table.write_text("config_id,acc_1,acc_2\na,0.1,0.2\nb,0.2,0.3\n")
+    out = tmp_path / "runs.parquet"
+    from_table(table, r"acc_(\d+)", "val_accuracy", "maximize").save(out)
+    before = out.read_bytes()
+    with pytest.raises(ValueError, match=r"runs\.parquet: holds curves `curvecast collect` did "
+                                         r"not make \(an import or an export"):
+        collect(SGDDigits(), n_configs=1, epochs=2, seed=0, out=out)
+    assert out.read_bytes() == before

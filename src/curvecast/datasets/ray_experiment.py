@@ -256,11 +256,14 @@ def from_ray(experiment: str | Path, metric: str, direction: Direction | str) ->
         direction: ``"maximize"`` or ``"minimize"`` (Tune's ``mode`` ``"max"``/``"min"`` too).
 
     Raises:
-        FileNotFoundError: no such directory.
+        FileNotFoundError: no such directory, or a file where it goes.
         CurveSetFormatError: no trial folder, a malformed ``params.json`` or result (naming the
             file, row and column), or no trial that reported ``metric``.
     """
     root = Path(experiment).expanduser()
+    if root.exists() and not root.is_dir():
+        raise FileNotFoundError(f"{root}: a file, not a Ray Tune experiment directory (give the "
+                                "folder that holds one folder per trial)")
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: no such experiment directory")
     try:

@@ -38,7 +38,13 @@ import pandas as pd
 
 from curvecast.curves import CurveSet
 from curvecast.curves.atomic_write import write_text_atomically
-from curvecast.execution.workers import exit_with_parent, one_torch_thread, quiet_worker
+from curvecast.execution.workers import (
+    WorkerPool,
+    ctrl_c_ignored_at_start,
+    exit_with_parent,
+    one_torch_thread,
+    quiet_worker,
+)
 from curvecast.workloads._base import CheckpointError, EpochResult, TrainingRun, Workload
 
 _VERSIONED_PACKAGES = ("curvecast", "numpy", "scipy", "scikit-learn", "pandas", "pyarrow",
@@ -171,6 +177,9 @@ def _train_in_worker(job: _Job) -> _Outcome:
 def _check_compatible(existing: CurveSet, workload: Workload, seed: int, epochs: int,
                       out: Path) -> None:
     prov = existing.provenance
+    if "workload" not in prov:  # an imported or exported set: no collection to go on with
+        raise ValueError(f"{out}: holds curves `curvecast collect` did not make (an import or "
+                         "an export; it is left as it is); choose another --out")
     expected = {"workload": workload.name, "seed": seed, "epochs": epochs}
     for key, value in expected.items():
         if prov.get(key) != value:
@@ -385,11 +394,12 @@ def _run_jobs(jobs: list[_Job], workers: int, report: Callable[[CollectStep], No
         return
     ctx = mp.get_context("spawn")
     manager = SyncManager(ctx=ctx)
-    manager.start(exit_with_parent, (os.getpid(),))  # the queue's server goes with us too
+    with ctrl_c_ignored_at_start():  # its server and the workers leave Ctrl-C to us from birth
+        manager.start(exit_with_parent, (os.getpid(),))  # the queue's server goes with us too
     with manager:
         queue = manager.Queue()
-        pool = cf.ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=ctx,
-                                      initializer=_set_queue, initargs=(queue, os.getpid()))
+        pool = WorkerPool(max_workers=min(workers, len(jobs)), mp_context=ctx,
+                          initializer=_set_queue, initargs=(queue, os.getpid()))
         try:
             pending = {pool.submit(_train_in_worker, job) for job in jobs}
             while pending:

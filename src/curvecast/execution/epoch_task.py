@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from curvecast.execution.workers import one_torch_thread, quiet_worker
+from curvecast.execution.workers import WorkerPool, one_torch_thread, quiet_worker
 from curvecast.workloads._base import (
     CheckpointError,
     CheckpointWriteError,
@@ -116,7 +116,7 @@ class InProcess(cf.Executor):
         return future
 
 
-class _WorkerPool(cf.ProcessPoolExecutor):
+class _WorkerPool(WorkerPool):
     """A process pool whose workers ignore Ctrl-C from birth: the parent handles it (stops the
     search, says how to resume).  :func:`quiet_worker` ignores it too, but only once a worker has
     imported what it needs; a Ctrl-C before that (a terminal sends it to every process of the
@@ -158,16 +158,6 @@ class _WorkerPool(cf.ProcessPoolExecutor):
             outer = getattr(self, "_outer_sigint", None)
             if main and outer is not None:
                 signal.signal(signal.SIGINT, outer)
-
-    def _spawn_process(self) -> None:
-        if threading.current_thread() is not threading.main_thread():
-            super()._spawn_process()  # type: ignore[misc]
-            return
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        try:
-            super()._spawn_process()  # type: ignore[misc]
-        finally:
-            signal.signal(signal.SIGINT, previous)
 
 
 def _interrupt_once(signum: int, frame: object) -> None:

@@ -3,9 +3,14 @@ when the parent dies."""
 
 from __future__ import annotations
 
+import concurrent.futures as cf
+import contextlib
 import os
+import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
 
 
 def one_torch_thread() -> None:
@@ -49,11 +54,36 @@ def exit_with_parent(parent: int | None = None, interval: float = 0.5) -> None:
     threading.Thread(target=watch, name="curvecast-parent-watch", daemon=True).start()
 
 
+@contextlib.contextmanager
+def ctrl_c_ignored_at_start() -> Iterator[None]:
+    """While inside, SIGINT is ignored (main thread only; elsewhere nothing changes), so that a
+    process started inside ignores Ctrl-C from birth: a signal ignored when a process is started
+    stays ignored in it.  A terminal sends Ctrl-C to every process of the job, and a worker still
+    importing what it needs (before :func:`quiet_worker` can ignore it) printed a
+    KeyboardInterrupt traceback."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+class WorkerPool(cf.ProcessPoolExecutor):
+    """A process pool whose workers ignore Ctrl-C from birth (each is started inside
+    :func:`ctrl_c_ignored_at_start`): the parent handles it (stops the work, says how to
+    resume)."""
+
+    def _spawn_process(self) -> None:
+        with ctrl_c_ignored_at_start():
+            super()._spawn_process()  # type: ignore[misc]
+
+
 def quiet_worker(parent: int | None = None) -> None:
     """Initialise a worker process: one torch thread, Ctrl-C handled by the parent, exit when
     the parent (pid ``parent``, default: the current parent) dies."""
-    import signal
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     exit_with_parent(parent)
