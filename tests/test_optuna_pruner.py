@@ -894,3 +894,28 @@ def test_a_new_storage_at_a_freed_storages_address_is_not_taken_for_it() -> None
         del study
         gc.collect()
     assert reused  # CPython gives a freed address again within a few objects
+
+
+def test_copying_the_pruner_or_checking_a_prior_waits_for_the_trials_in_other_threads() -> None:
+    """``optimize(n_jobs=2)`` judges trials in threads that add views and rows to the pruner;
+    a copy (or pickle) read those and ``check_prior`` added a view without the pruner's lock,
+    so either could see the views change under it.  Both now wait while a trial holds it."""
+    import copy
+    import threading
+
+    pruner = CurvecastPruner()
+    study = optuna.create_study(direction="maximize", pruner=pruner)
+    done: list[str] = []
+    calls = (("copy", lambda: copy.deepcopy(pruner)),
+             ("check_prior", lambda: pruner.check_prior(study)))
+    with pruner._lock:  # a trial is being judged in another thread
+        threads = [threading.Thread(target=lambda n=name, f=call: (f(), done.append(n)))
+                   for name, call in calls]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=0.3)
+        assert done == []  # both wait for the trial's decision
+    for thread in threads:
+        thread.join(timeout=10)
+    assert sorted(done) == ["check_prior", "copy"]

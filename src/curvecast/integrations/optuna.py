@@ -206,13 +206,14 @@ class CurvecastPruner(BasePruner):
         self._lock = threading.Lock()
 
     def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        del state["_lock"]  # a lock cannot be copied or pickled; the copy gets its own
-        # nor can a storage or a weak reference: the copy knows its studies by name and id
-        # until it sees them
-        state["_curves"] = {}
-        state["_detached"] = [replace(entry, storage=None, warned=set(entry.warned))
-                              for entry in [*self._detached, *self._curves.values()]]
+        with self._lock:  # (trials in other threads add views and rows meanwhile)
+            state = self.__dict__.copy()
+            del state["_lock"]  # a lock cannot be copied or pickled; the copy gets its own
+            # nor can a storage or a weak reference: the copy knows its studies by name and id
+            # until it sees them
+            state["_curves"] = {}
+            state["_detached"] = [replace(entry, storage=None, warned=set(entry.warned))
+                                  for entry in [*self._detached, *self._curves.values()]]
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -287,7 +288,8 @@ class CurvecastPruner(BasePruner):
         if len(study.directions) != 1:
             raise ValueError("CurvecastPruner judges single-objective studies; this one has "
                              f"{len(study.directions)} objectives")
-        self._check_prior(study, self._study(study).key)
+        with self._lock:  # the views are shared with trials in other threads
+            self._check_prior(study, self._study(study).key)
 
     def _check_prior(self, study: optuna.study.Study, key: str) -> None:
         """:meth:`check_prior` for the study known by ``key``, once per study."""
