@@ -4,6 +4,7 @@ curve, and f-Hyperband's early stopping against plain Hyperband, with exact numb
 from __future__ import annotations
 
 import math
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from curvecast.execution.replay import replay_schedule
 from curvecast.experiments.speedup import SchedulerSpec, SpeedupSettings, run_speedup, select
 from curvecast.predictors import SRM, LastSeenValue, Prediction
 from curvecast.search import FHyperband, Hyperband, RandomSearch, Rung, hyperband_brackets
-from curvecast.search.hyperband import compare_hyperbands, warm_speedup
+from curvecast.search.hyperband import compare_hyperbands, warm_rung_predictors, warm_speedup
 from curvecast.stopping import FitCache, NeverStop
 from test_replay import saturating
 
@@ -100,6 +101,48 @@ def test_one_hyperband_iteration_trains_exactly_the_bracket_budget() -> None:
     assert isinstance(search, RandomSearch)
     for t in result.trials:
         assert search.results_[t.config_id].predicted is t.stopped
+
+
+@pytest.mark.parametrize(("n", "epochs"), [
+    (2, {1: 1, 27: 1}),  # ⌊2/3⌋ = 0: at least 1 goes on, to R
+    (10, {1: 7, 3: 2, 27: 1}),  # 10 → ⌊10/3⌋ = 3 → 1 → 1
+    (20, {1: 14, 3: 4, 9: 1, 27: 1}),  # 20 → 6 → 2 → 1
+])
+def test_a_partial_bracket_promotes_a_third_of_what_it_drew(n: int, epochs: dict[int, int]) -> None:
+    """A review: a bracket planned for 27 configs that drew only n kept the planned 9 → 3 → 1
+    (10 configs: 9 of them promoted, 64 epochs); successive halving keeps ⌊m_i/η⌋, at least 1."""
+    cs = saturating(n=n, epochs=27)
+    hb = Hyperband(RandomSearch.from_curves(cs, seed=0), eta=3)
+    result = replay_schedule(cs, hb)
+    assert dict(Counter(t.epochs for t in result.trials)) == epochs
+    assert result.total_epochs == sum(e * k for e, k in epochs.items())  # 10 configs: 40
+    # the promoted are the best at the rung's end; the winner is trained to R
+    at_1 = sorted(range(n), key=lambda i: -cs.values[i, 0])
+    promoted = {t.config_id for t in result.trials if t.epochs > 1}
+    assert promoted == {f"c{i}" for i in at_1[: max(1, n // 3)]}
+    assert [s.s for s in hb.selections_] == [3]
+    assert result.best_trial is not None and result.best_trial.epochs == 27
+    assert result.best_trial.config_id == hb.selections_[0].config_id
+
+
+def test_fhyperband_compares_a_partial_bracket_with_what_it_promotes() -> None:
+    """f-Hyperband's k = ⌈κ·n_next⌉ follows the partial bracket: the rung to 3 epochs of 10 drawn
+    configs promotes 1, so the first finisher's value is v_1 and the others can stop (the old
+    code waited for 3 finishers of 9 promoted configs: 48 epochs)."""
+    cs = saturating(n=10, epochs=27)
+    warm = warm_rung_predictors(LastSeenValue(), saturating(n=40, epochs=27, seed=11), 27)
+    fhb = FHyperband(RandomSearch.from_curves(cs, seed=0), delta=0.5, min_curves=6,
+                     predictor=LastSeenValue(), predictors=warm)
+    result = replay_schedule(cs, fhb)
+    assert dict(Counter(t.epochs for t in result.trials)) == {1: 7, 2: 2, 27: 1}
+    assert result.total_epochs == 38
+    (winner,) = [t for t in result.trials if t.epochs == 27]
+    v_1 = cs.values[int(winner.config_id[1:]), 2]  # its value at the rung's end, epoch 3
+    stopped = [t for t in result.trials if t.decision is not None]
+    assert len(stopped) == 2
+    for t in stopped:
+        assert t.decision is not None and t.decision.action.value == "stop"
+        assert f"worse than {v_1:.4g})" in t.decision.reason
 
 
 def test_hyperband_runs_until_the_searcher_is_exhausted_and_is_deterministic_on_4_workers() -> None:

@@ -162,6 +162,34 @@ def test_interrupted_study_shows_paused_trials_and_resumes(tmp_path: Path,
     assert {t["state"] for t in show_json(db, "hb")["trials"]} == {"complete", "stopped"}
 
 
+def test_a_trials_budget_ending_mid_bracket_promotes_a_third_and_resumes_alike(
+        tmp_path: Path, trained: list[int]) -> None:
+    """A review: ``--trials 4`` gave bracket s = 2 (planned for 9 configs) 4 configs and it still
+    promoted the planned 3 of them to epoch 3 (16 epochs); successive halving keeps
+    max(1, ⌊4/3⌋) = 1 (12 epochs), and an interrupted study resumes to the same decisions."""
+    run(tmp_path / "clean.db", trials=4)
+    with Store(tmp_path / "clean.db") as store:
+        clean = store.trials("hb")
+    assert sorted(len(t.values) for t in clean) == [1, 1, 1, T]
+    assert len(trained) == 4 + 2 + 6  # every epoch trained once
+    (winner,) = [t for t in clean if len(t.values) == T]
+    assert winner.values[0][1] == max(t.values[0][1] for t in clean)  # the best after epoch 1
+
+    def interrupt(progress: Any) -> None:
+        if progress.epochs_used >= 5:  # rung 0 done, the promoted config paused mid-rung 1
+            raise KeyboardInterrupt
+
+    db = tmp_path / "i.db"
+    with pytest.raises(KeyboardInterrupt):
+        run(db, trials=4, on_progress=interrupt)
+    run(db, trials=4)
+    with Store(db) as store:
+        resumed = store.trials("hb")
+    assert outcome(resumed) == outcome(clean)
+    assert [[d.action for d in t.decisions] for t in resumed] == [
+        [d.action for d in t.decisions] for t in clean]
+
+
 #: One process of a study: the SGD workload, slowed down so a test can kill it mid-run.
 WORKER = """
 import json, sys, time

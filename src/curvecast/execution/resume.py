@@ -199,7 +199,10 @@ class JournaledScheduler(Scheduler):
                                      f"replay ({job} instead of t{number} to {event[2]} "
                                      "epochs); rerun with the study's settings (--trials "
                                      "among them: a Hyperband study's budget shapes its "
-                                     "brackets)")
+                                     "brackets). An older curvecast promoted as many from a "
+                                     "bracket cut short by --trials as from a full one: such "
+                                     "a study, recorded by it, does not replay here; go on "
+                                     "as a new --study")
                 running[number] = job
                 continue
             tau = int(event[2])

@@ -3,7 +3,11 @@
 Hyperband runs *iterations*; one iteration runs the brackets s = s_max … 0, and bracket s is
 successive halving: draw n configs from the searcher, train each for r_0 epochs, keep the best
 ⌊n_i/η⌋ … up to R epochs.  A promoted config resumes its curve (it is paused, not retrained).
-With budgets in whole epochs, r_i = round(R·η^(i−s)) (at least 1).
+With budgets in whole epochs, r_i = round(R·η^(i−s)) (at least 1).  A bracket the searcher
+cannot fill (a replay set, or a live search's ``--trials``, running out mid-bracket) is
+successive halving of the n' configs it drew: rung i keeps max(1, ⌊n'·η^(−i)⌋), i.e. with an
+integer η ⌊m_i/η⌋ of the m_i configs of the previous rung and at least 1, so a partial bracket
+still trains its best config to R.
 
 f-Hyperband adds early stopping inside each rung: while a config trains towards the rung's end
 r_i, an SRM fitted to predict y_{r_i} (``Predictor.fit(curves, target_epoch=r_i)``) gives ŷ ± σ,
@@ -106,16 +110,26 @@ def hyperband_brackets(max_epochs: int, eta: float = 3.0) -> list[BracketPlan]:
     s_max = 0
     while eta ** (s_max + 1) <= max_epochs * (1 + _EPS):
         s_max += 1
-    plans = []
-    for s in range(s_max, -1, -1):
-        n = math.ceil((s_max + 1) / (s + 1) * eta ** s - _EPS)
-        rungs: list[Rung] = []
-        for i in range(s + 1):
-            epochs = max(1, round(max_epochs * eta ** (i - s)))
-            if not rungs or epochs > rungs[-1].epochs:
-                rungs.append(Rung(n=math.floor(n * eta ** (-i) + _EPS), epochs=epochs))
-        plans.append(BracketPlan(s=s, rungs=tuple(rungs)))
-    return plans
+    return [_bracket_plan(max_epochs, eta, s, math.ceil((s_max + 1) / (s + 1) * eta ** s - _EPS))
+            for s in range(s_max, -1, -1)]
+
+
+def _bracket_plan(max_epochs: int, eta: float, s: int, n: int) -> BracketPlan:
+    """Bracket ``s`` of Hyperband over R = ``max_epochs`` started with ``n`` configs: rung i
+    keeps n_i = max(1, ⌊n·η^(−i)⌋) configs at r_i = round(R·η^(i−s)) epochs (≥ 1), a rung that
+    rounds onto its predecessor's epoch dropped (see :func:`hyperband_brackets`).
+
+    With Li et al.'s n = ⌈(s_max + 1)/(s + 1)·η^s⌉ this is their bracket (every n_i ≥ 1).  With
+    fewer configs (the searcher ran out mid-bracket) it is successive halving of those: with an
+    integer η a rung of m_i configs promotes ⌊m_i/η⌋ of them, and at least 1, so a partial
+    bracket still trains its best config to R.
+    """
+    rungs: list[Rung] = []
+    for i in range(s + 1):
+        epochs = max(1, round(max_epochs * eta ** (i - s)))
+        if not rungs or epochs > rungs[-1].epochs:
+            rungs.append(Rung(n=max(1, math.floor(n * eta ** (-i) + _EPS)), epochs=epochs))
+    return BracketPlan(s=s, rungs=tuple(rungs))
 
 
 @dataclass(frozen=True)
@@ -152,7 +166,8 @@ class _Bracket:
 
     @property
     def n_next(self) -> int:
-        """Configs this rung promotes (1 at the last rung: the winner)."""
+        """Configs this rung promotes (1 at the last rung: the winner); a partial bracket's plan
+        is scaled to the configs it drew (:func:`_bracket_plan`), so this is at least 1."""
         return 1 if self.last else self.plan.rungs[self.rung + 1].n
 
 
@@ -164,7 +179,9 @@ class Hyperband(Scheduler):
     brackets starts the next bracket (Li et al.'s parallel variant), so W = 1 is the sequential
     algorithm.  Inside a rung configs run in order: first rung in the order drawn, later rungs
     best first.  A config leaving the search is told its last observed value, marked predicted
-    unless it was trained to T.
+    unless it was trained to T.  When the searcher runs out mid-bracket, the bracket's rungs keep
+    max(1, ⌊n'·η^(−i)⌋) of the n' configs it drew (see the module docstring), not the numbers
+    planned for a full bracket.
 
     Args:
         searcher: proposes configs (each once).
@@ -273,6 +290,8 @@ class Hyperband(Scheduler):
             drawn.append(cid)
         if not drawn:
             return None
+        if len(drawn) < plan.rungs[0].n:  # a partial bracket: successive halving of what it drew
+            plan = _bracket_plan(plan.rungs[-1].epochs, self.eta, plan.s, len(drawn))
         self._started += 1
         bracket = _Bracket(iteration=iteration, plan=plan, members=list(drawn), pending=list(drawn))
         for cid in drawn:
