@@ -64,3 +64,33 @@ def test_module_entry_point(tmp_path: Path) -> None:
         files[-1].write_text(json.dumps(out))
     assert main(["--out", str(tmp_path / "figs"), *map(str, files)]) == 0
     assert (tmp_path / "figs" / "0-r2_vs_fraction.png").stat().st_size > 5_000
+
+
+def test_r2_ticks_are_the_shares_observed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review of `evaluate --fractions 0.25`: the R² figure's x axis ran from 24.75 to 25.25
+    with ticks 24.8 … 25.2, so the two predictors (dodged apart so their error bars do not hide
+    each other) read as observed at 24.75 % and 25.25 %.  The ticks are now the shares
+    observed (10, 25, 50 with three shares; 25 alone with one)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    close = plt.close
+    drawn: list[Any] = []
+    monkeypatch.setattr(plt, "close", drawn.append)
+    try:
+        for fractions, ticks in (([0.25], ["25"]), ([0.1, 0.25, 0.5], ["10", "25", "50"])):
+            drawn.clear()
+            plot_prediction_results(_output(["srm", "last-value"], fractions, n=2, r2=0.5),
+                                    tmp_path, "x")
+            fig = next(f for f in drawn if f.axes[0].get_xlabel().startswith("% of learning"))
+            for ax in fig.axes[:2]:
+                assert [t.get_text() for t in ax.get_xticklabels()] == ticks
+                assert list(ax.get_xticks()) == [100 * f for f in fractions]
+                low, high = ax.get_xlim()
+                assert low < 100 * fractions[0] - 1 and high > 100 * fractions[-1] + 1
+            for fig in drawn:
+                close(fig)
+    finally:
+        monkeypatch.undo()

@@ -313,3 +313,65 @@ def test_a_name_matplotlib_reads_as_math_is_drawn_as_written(tmp_path: Path, whi
     code, _, stderr = report(planted, "--out", out)
     assert code == 0, stderr
     assert "$\\bad$ " + names[0] in out.read_text()
+
+
+def test_the_depth_table_names_its_measures_as_the_other_tables_do(tmp_path: Path) -> None:
+    """A review of an `evaluate` report: the table of generalisation to deeper networks was
+    headed by the result file's keys ("r2 | rmse | kendall_tau | coverage_68 | coverage_95"),
+    where every other table says "R²", "RMSE", "Kendall τ", "in ±1σ (68 %)", and did not say
+    what share of the curve was observed (the terminal's table does: 25 %)."""
+    out = tmp_path / "r.html"
+    code, _, stderr = report(EVALUATE, "--out", out)
+    assert code == 0, stderr
+    page = out.read_text()
+    heading = "<h2>Generalisation to deeper networks (25 % observed)</h2>"
+    table = page.split(heading, 1)[1].split("</table>", 1)[0]
+    header = re.findall(r"<th[^>]*>(.*?)</th>", table)
+    assert header == ["predictor", "R²", "RMSE", "Kendall τ", "in ±1σ (68 %)",
+                      "in ±1.96σ (95 %)"]
+    records = {r["metric"]: r for r in json.loads(EVALUATE.read_text())["results"]
+               if r["experiment"] == "depth_generalisation"}
+    assert rows(page, heading)[0][:2] == [
+        "srm", f"{records['r2']['mean']:.3f} ± {records['r2']['stderr']:.3f}"]
+
+
+def test_a_simulate_result_of_one_ordering_claims_no_standard_error(tmp_path: Path) -> None:
+    """A review of `simulate --orderings 1`: the terminal said "one value from 1 ordering",
+    the report's table, showing the values alone, said "mean ± standard error over
+    orderings"."""
+    result = json.loads(SIMULATE.read_text())
+    result["settings"]["orderings"] = 1
+    result["runs"] = [r for r in result["runs"] if r["ordering"] == 0]
+    for rec in result["results"]:
+        run = next(r for r in result["runs"] if (r["searcher"], r["stopper"], r["delta"])
+                   == (rec["searcher"], rec["stopper"], rec["delta"]))
+        rec.update(mean=run.get(rec["metric"], rec["mean"]), stderr=None, n=1)
+    page = _reported(result, tmp_path)
+    assert "one ordering of the configs (no standard error). speedup:" in page
+    assert "mean ± standard error over orderings" not in page
+    code, _, stderr = report(SIMULATE, "--out", tmp_path / "ten.html")
+    assert code == 0, stderr
+    assert "mean ± standard error over orderings of the configs. speedup:" in (
+        tmp_path / "ten.html").read_text()
+
+
+def _reported(result: dict[str, Any], tmp_path: Path) -> str:
+    """The HTML page `curvecast report` writes of ``result`` (a result file's JSON)."""
+    one = tmp_path / "one.json"
+    one.write_text(json.dumps(result))
+    code, _, stderr = report(one, "--out", tmp_path / "one.html")
+    assert code == 0, stderr
+    return (tmp_path / "one.html").read_text()
+
+
+def test_an_evaluate_result_of_one_repeat_claims_no_standard_error(tmp_path: Path) -> None:
+    """A review of `evaluate --repeats 1`: the terminal said "one value, 1 repeat", the
+    report's Table 1, showing the values alone, said "mean ± standard error over random
+    training sets"."""
+    result = json.loads(EVALUATE.read_text())
+    for rec in result["results"]:
+        rec.update(stderr=None, n=1)
+    page = _reported(result, tmp_path)
+    assert "one random training set (no standard error); bold: best in its column" in page
+    assert "mean ± standard error over random training sets" not in page
+    assert " ± " not in "".join(c for r in rows(page, "Table 1") for c in r)

@@ -405,3 +405,62 @@ def test_the_report_replaces_its_file_whole_not_in_place(tmp_path: Path) -> None
     _html.write(out, _html.page("t", "<p>new</p>"))
     assert "new" in out.read_text()
     assert (tmp_path / "kept.html").read_text() == "old"
+
+
+def test_empty_figures_say_why_and_keys_list_only_what_is_drawn(tmp_path: Path) -> None:
+    """A review of the report's figures: a study whose trials were all stopped drew the cost
+    figure as an empty frame with y ticks around 0; a study whose only trial had reported
+    nothing drew an empty curves frame under a key of three entries; and a study with no stop
+    listed "stopped" and its prediction band in the key (and "failed" for a trial that failed
+    before its first report).  An empty figure now says why, and the key lists only what is
+    drawn."""
+    from curvecast.curves import Direction
+    from curvecast.report.study_figures import cost_figure
+
+    with Store(tmp_path / "d.db") as store:
+        for name, state in (("stopped", TrialState.STOPPED), ("complete", TrialState.COMPLETE)):
+            store.create_study(name, metric="acc", direction="maximize")
+            for number in range(3):
+                store.add_trial(name, {"lr": 0.1 * (number + 1)})
+                for epoch in (1, 2):
+                    store.record_value(name, number, epoch, 0.1 * epoch + 0.01 * number)
+                store.set_state(name, number, state, predicted_value=0.5)
+        store.add_trial("complete", {"lr": 0.9})  # failed before its first report: not drawn
+        store.set_state("complete", 3, TrialState.FAILED)
+        store.create_study("silent", metric="acc", direction="maximize")
+        store.add_trial("silent", {"lr": 0.1}, state=TrialState.RUNNING)
+        stopped, complete = store.trials("stopped"), store.trials("complete")
+        silent = store.trials("silent")
+    cost = _curves_axes(stopped, "acc", 5, Direction.MAXIMIZE, figure=cost_figure)
+    assert [t.get_text() for t in cost.texts] == [
+        "no trial was trained to the end with a finite final value yet:\nno best value to draw"]
+    assert list(cost.get_yticks()) == []
+    found = _curves_axes(complete, "acc", 2, Direction.MAXIMIZE, figure=cost_figure)
+    assert not found.texts and found.lines[0].get_ydata()[-1] == pytest.approx(0.22)
+    empty = _curves_axes(silent, "acc", 5)
+    assert [t.get_text() for t in empty.texts] == ["no trial has reported a value yet"]
+    assert empty.get_legend() is None
+    key = _curves_axes(complete, "acc", 2).get_legend()
+    assert [t.get_text() for t in key.get_texts()] == ["trained to the end"]
+    key = _curves_axes(stopped, "acc", 5).get_legend()
+    assert [t.get_text() for t in key.get_texts()] == [
+        "stopped (× at the stop epoch)", "predicted final value ± 1σ (dotted, band, dot at T)"]
+
+
+def test_a_nan_report_reads_nan_not_as_no_report(tmp_path: Path) -> None:
+    """A review: a trial whose last report was NaN showed "–" as its last value in the table of
+    every trial, as a trial that reported nothing does (``curvecast show`` prints "nan")."""
+    with Store(tmp_path / "d.db") as store:
+        store.create_study("d", metric="acc", direction="maximize")
+        for number, values in enumerate(([0.3, math.nan], [], [0.2, math.inf], [0.1, 0.25])):
+            store.add_trial("d", {"lr": 0.1 * (number + 1)})
+            for epoch, value in enumerate(values, 1):
+                store.record_value("d", number, epoch, value)
+            store.set_state("d", number, TrialState.FAILED if number < 2 else
+                            TrialState.COMPLETE)
+        info, trials = store.study_info("d"), store.trials("d")
+    page = write_study_report(info, trials, tmp_path / "r.html").read_text()
+    table = rows(page, "<h2>Every trial</h2>")
+    assert [r[:4] for r in table] == [["t0", "failed", "2", "NaN"], ["t1", "failed", "0", "–"],
+                                      ["t2", "complete", "2", "inf"],
+                                      ["t3", "complete", "2", "0.25"]]

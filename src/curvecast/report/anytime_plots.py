@@ -7,8 +7,8 @@ simulate --json``)::
     python -m curvecast.report.anytime_plots --title metaqnn_cifar10 --out DIR a.json b.json
 
 A line starts where some config had been trained to the end in every ordering (before that the
-regret is undefined in some orderings) and ends where the rule's search ended in all of them
-(after that it no longer changes); the band is ± one standard error over orderings.
+regret is undefined in some orderings) and runs on to the full time (flat once the rule's search
+has ended in every ordering); the band is ± one standard error over orderings.
 """
 
 from __future__ import annotations
@@ -74,22 +74,29 @@ def plot_anytime_regret(outputs: Sequence[Mapping[str, Any]], out_dir: Path | st
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
     cmap = plt.get_cmap("tab10")
+    top = 0.0  # the highest regret drawn, band included
     for i, record in enumerate(records):
         frac, mean, err = _series(record)
         ok = np.isfinite(mean)
         if not ok.any():
             continue
+        top = max(top, float(np.nanmax((mean + err)[ok])))
         color = cmap(i % 10)
         ax.plot(frac[ok], mean[ok], color=color, label=_label(record), lw=1.6)
         ax.fill_between(frac[ok], (mean - err)[ok], (mean + err)[ok], color=color, alpha=0.15,
                         lw=0)
     ax.set_xscale("log")
     # symlog: the shared warm-up's large regrets and the small late gaps between rules both show
-    ax.set_yscale("symlog", linthresh=1e-3, linscale=0.5)
-    ax.set_ylim(bottom=0.0)
+    linthresh = 1e-3
+    ax.set_yscale("symlog", linthresh=linthresh, linscale=0.5)
+    # headroom above the highest line and band: autoscaling ended the axis at it, so a flat
+    # regret ran along the frame's top edge, hidden by it, and the band was cut (a review)
+    ax.set_ylim(0.0, max(2.0 * top, linthresh) if np.isfinite(top) else None)
     ax.set_xlabel("time spent / time of training every config fully")
     ax.set_ylabel("regret (symlog)")  # a long label was cut off at the figure's edge
-    ax.set_title(f"{literal(title)}: any-time regret (mean ± s.e. over orderings)\n"
+    one = all(r.get("n") == 1 for r in records)  # one ordering: no mean, no band
+    ax.set_title(f"{literal(title)}: any-time regret "
+                 f"({'one ordering' if one else 'mean ± s.e. over orderings'})\n"
                  "regret: how much worse the best found is than the true best", fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, ncol=2)

@@ -261,8 +261,10 @@ def _table1_parts(records: Sequence[Mapping[str, Any]], names: Sequence[str]) ->
                      "observed</h2>")
         parts.append(_html.table(["predictor", *(f"{100 * f:g} % observed" for f in fractions),
                                   "repeats"], rows, numeric=range(1, len(fractions) + 2),
-                                 caption="mean ± standard error over random training sets; "
-                                         "bold: best in its column"))
+                                 caption=("one random training set (no standard error); "
+                                          if _repeats(table1) == "1" else
+                                          "mean ± standard error over random training sets; ")
+                                         + "bold: best in its column"))
         quarter = min(fractions, key=lambda f: abs(f - 0.25))
         measures: tuple[tuple[str, str, bool | float], ...] = (
             ("rmse", "RMSE", False), ("kendall_tau", "Kendall τ", True),
@@ -324,6 +326,12 @@ def _efficiency_parts(records: Sequence[Mapping[str, Any]]) -> list[str]:
     return parts
 
 
+#: The names the report's tables give the measures of a prediction result.
+_MEASURES = {"r2": "R²", "rmse": "RMSE", "kendall_tau": "Kendall τ",
+             "coverage_68": "in ±1σ (68 %)", "coverage_95": "in ±1.96σ (95 %)",
+             "clipped": "clipped"}
+
+
 def _depth_parts(records: Sequence[Mapping[str, Any]]) -> list[str]:
     """Generalisation to deeper networks."""
     parts: list[str] = []
@@ -333,11 +341,16 @@ def _depth_parts(records: Sequence[Mapping[str, Any]]) -> list[str]:
         rows = [[_html.esc(n), *(_cell(select_prediction(depth, predictor=n, metric=m))[1]
                                  for m in metrics)]
                 for n in _ordered(r["predictor"] for r in depth)]
-        parts.append("<h2>Generalisation to deeper networks</h2>")
-        parts.append(_html.table(["predictor", *map(_html.esc, metrics)], rows,
-                                 numeric=range(1, len(metrics) + 1),
+        parts.append(f"<h2>Generalisation to deeper networks ("
+                     f"{100 * float(depth[0]['fraction']):g} % observed)</h2>")
+        # the measures by the names the other tables give them, not the result file's keys
+        # (the header read "r2 | rmse | kendall_tau | coverage_68 | …": a review)
+        parts.append(_html.table(["predictor", *(_html.esc(_MEASURES.get(m, m)) for m in metrics)],
+                                 rows, numeric=range(1, len(metrics) + 1),
                                  caption="trained on configs with at most the median number "
-                                         "of layers, tested on the deeper ones"))
+                                         "of layers, tested on the deeper ones; clipped: share "
+                                         "of predictions clipped to what the training curves "
+                                         "support"))
     return parts
 
 
@@ -395,8 +408,10 @@ def _simulate_body(output: Mapping[str, Any], tmp: Path, name: str) -> str:
     header = ["searcher", "stopper", "Δ", *(label for _, label, _ in columns)]
     parts.append("<h2>Speedup of early stopping</h2>")
     parts.append(_html.table(header, rows, numeric=range(2, len(header)),
-                             caption="mean ± standard error over orderings of the configs. "
-                                     "speedup: epochs of full training ÷ epochs used; best kept: "
+                             caption=("one ordering of the configs (no standard error). "
+                                      if output["settings"].get("orderings") == 1 else
+                                      "mean ± standard error over orderings of the configs. ")
+                                     + "speedup: epochs of full training ÷ epochs used; best kept: "
                                      "share of orderings in which the true best config was "
                                      "trained to the end; regret: how much worse the best "
                                      "config trained to the end is than the true best, in the "

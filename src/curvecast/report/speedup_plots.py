@@ -189,10 +189,13 @@ def _reference_figure(plt: Any, results: Sequence[Mapping[str, Any]],
     twin.set_ylabel("share of brackets with the reference's winner")
     lines = ax.get_legend_handles_labels()
     tl = twin.get_legend_handles_labels()
-    ax.legend(lines[0] + tl[0], lines[1] + tl[1], fontsize=7.5, loc="best")
+    # the key under the axes: inside, "best" placed it by the left axis's lines alone and it
+    # hid the right axis's points (same bracket winners at 0.95, top right; a review)
+    ax.legend(lines[0] + tl[0], lines[1] + tl[1], fontsize=7.5, loc="upper center",
+              bbox_to_anchor=(0.5, -0.13), frameon=False)
     ax.set_title(f"{literal(title)}: f-Hyperband vs Hyperband\n{note}", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
     return path
 

@@ -85,11 +85,14 @@ def curves_figure(trials: Sequence[StoredTrial], metric: str, epochs: int, plt: 
                         lw=0)
         ax.errorbar([epochs], [mean], yerr=[std], fmt="o", ms=3, color=_ORANGE, alpha=0.5,
                     capsize=2)
-    ax.plot([], [], color=_GREEN, label="trained to the end")
-    ax.plot([], [], "x-", color=_ORANGE, label="stopped (× at the stop epoch)")
-    ax.fill_between([], [], [], color=_ORANGE, alpha=0.25,
-                    label="predicted final value ± 1σ (dotted, band, dot at T)")
-    if any(t.state is TrialState.FAILED for t in trials):
+    # a key only for what is drawn (a study with no stop listed "stopped" and its band)
+    if any(t.state is TrialState.COMPLETE and t.values for t in trials):
+        ax.plot([], [], color=_GREEN, label="trained to the end")
+    if any(t.state is TrialState.STOPPED and t.values for t in trials):
+        ax.plot([], [], "x-", color=_ORANGE, label="stopped (× at the stop epoch)")
+        ax.fill_between([], [], [], color=_ORANGE, alpha=0.25,
+                        label="predicted final value ± 1σ (dotted, band, dot at T)")
+    if any(t.state is TrialState.FAILED and t.values for t in trials):
         ax.plot([], [], "s-", color=_RED, label="failed")
     if any(t.state in ACTIVE and t.values for t in trials):
         ax.plot([], [], "s-", color=_BLUE, label="not finished")
@@ -105,7 +108,12 @@ def curves_figure(trials: Sequence[StoredTrial], metric: str, epochs: int, plt: 
     ax.set_ylabel(literal(metric))
     ax.set_title("Learning curves of every trial")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
+    if not any(t.values for t in trials):  # an empty frame read as a broken figure
+        ax.set_yticks([])
+        ax.text(0.5, 0.5, "no trial has reported a value yet", ha="center", va="center",
+                transform=ax.transAxes, color="#666")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8, loc="best")
     return _html.figure_uri(fig, plt)
 
 
@@ -162,6 +170,11 @@ def cost_figure(trials: Sequence[StoredTrial], direction: Direction, epochs: int
     if used:
         ax.axvline(used, color=_BLUE, lw=0.8, alpha=0.5)
         ax.axvline(full, color="#888", lw=0.8, alpha=0.5)
+    if math.isnan(best):  # nothing to draw: say why instead of an empty frame around 0
+        ax.set_yticks([])
+        ax.text(0.5, 0.5, "no trial was trained to the end with a finite final value yet:\n"
+                "no best value to draw", ha="center", va="center", transform=ax.transAxes,
+                color="#666")
     ax.set_xlabel("epochs trained (cumulative, trials in the order they were started)")
     ax.set_ylabel("best final value so far")
     ax.set_title("Search cost against the best result found"

@@ -78,13 +78,22 @@ def _config_html(config: Mapping[str, Any]) -> str:
     return " · ".join(parts)
 
 
+def _last_value(t: StoredTrial) -> str:
+    """A trial's last reported value; "NaN" for a diverged report, as ``show`` prints it (not
+    the "–" of a trial that reported nothing), "–" when there is none."""
+    if not t.values:
+        return "–"
+    value = t.values[-1][1]
+    return "NaN" if math.isnan(value) else _html.fmt(value)
+
+
 def _trial_rows(trials: Sequence[StoredTrial], told: Mapping[int, Told] | None) -> list[list[str]]:
     rows = []
     for t in trials:
         last = t.decisions[-1] if t.decisions else None
         pred = last_prediction(t)
         cells = [f"t{t.number}", f'<td class="{t.state.value}">{t.shown_state}</td>',
-                 str(len(t.values)), _html.fmt(t.values[-1][1]) if t.values else "–",
+                 str(len(t.values)), _last_value(t),
                  f"{_html.fmt(pred.mean)} ± {_html.fmt(pred.std, 2)}" if pred else "–",
                  _html.probability(pred.probability) if pred else "–"]
         if told is not None:
