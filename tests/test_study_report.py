@@ -464,3 +464,24 @@ def test_a_nan_report_reads_nan_not_as_no_report(tmp_path: Path) -> None:
     assert [r[:4] for r in table] == [["t0", "failed", "2", "NaN"], ["t1", "failed", "0", "–"],
                                       ["t2", "complete", "2", "inf"],
                                       ["t3", "complete", "2", "0.25"]]
+
+
+def test_a_study_that_found_nothing_shows_no_speedup(tmp_path: Path) -> None:
+    """A review: a study whose every trial was stopped, none trained to the end, showed
+    "speedup 2.50x" in its cards and its cost figure's title: stopping every trial is not a
+    faster search."""
+    from curvecast.curves import Direction
+    from curvecast.report.study_figures import cost_figure
+
+    with Store(tmp_path / "d.db") as store:
+        store.create_study("s", metric="acc", direction="maximize")
+        for number in range(3):
+            store.add_trial("s", {"lr": 0.1 * (number + 1)})
+            for epoch in (1, 2):
+                store.record_value("s", number, epoch, 0.1 * epoch)
+            store.set_state("s", number, TrialState.STOPPED, predicted_value=0.5)
+        info, trials = store.study_info("s"), store.trials("s")
+    page = write_study_report({**info, "epochs": 5}, trials, tmp_path / "r.html").read_text()
+    assert "– (no trial trained to the end yet)" in page and "2.50x" not in page
+    cost = _curves_axes(trials, "acc", 5, Direction.MAXIMIZE, figure=cost_figure)
+    assert cost.get_title() == "Search cost against the best result found"

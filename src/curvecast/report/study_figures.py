@@ -178,7 +178,7 @@ def cost_figure(trials: Sequence[StoredTrial], direction: Direction, epochs: int
     ax.set_xlabel("epochs trained (cumulative, trials in the order they were started)")
     ax.set_ylabel("best final value so far")
     ax.set_title("Search cost against the best result found"
-                 + (f" (speedup {full / used:.2f}x)" if used else ""))
+                 + (f" (speedup {full / used:.2f}x)" if used and not math.isnan(best) else ""))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
     return _html.figure_uri(fig, plt)

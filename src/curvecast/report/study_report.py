@@ -176,7 +176,9 @@ def _key_figures(trials: Sequence[StoredTrial], metric: str, epochs: int,
         ("stopped early", counts[TrialState.STOPPED]), ("failed", counts[TrialState.FAILED]),
         *([("not finished", active)] if active else []),
         ("epochs used (complete and stopped)", f"{used} / {full}"),
-        ("speedup", f"{full / used:.2f}x" if used else "–"),
+        # no speedup without a result: stopping every trial is not a faster search (a review)
+        ("speedup", f"{full / used:.2f}x" if used and best is not None
+         else "– (no trial trained to the end yet)" if used else "–"),
         *([("epochs of failed trials", failed)] if failed else []),
         (f"best {metric}", _html.fmt(final_value(best)) if best else "–"),
         ("its test value", _html.fmt(best.test_value) if best else "–")]
