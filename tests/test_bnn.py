@@ -132,6 +132,19 @@ def test_arguments_that_failed_only_in_fit_are_refused_at_once(kwargs: dict[str,
         BNN(**kwargs)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("hidden", [8.0, None])
+def test_a_hidden_that_is_not_widths_is_refused_naming_it(hidden: object) -> None:
+    # before: tuple(8.0) raised "'float' object is not iterable", not naming hidden
+    with pytest.raises(ValueError, match="hidden must be positive layer widths"):
+        BNN(hidden=hidden)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("hidden", [np.int64(8), np.array([8, 4]), [np.int64(8)]])
+def test_numpy_widths_are_taken_as_the_counts_are(hidden: object) -> None:
+    # n_members, epochs, batch_size take NumPy integers; one NumPy width raised a TypeError
+    assert BNN(hidden=hidden).hidden == tuple(int(w) for w in np.atleast_1d(hidden))  # type: ignore[arg-type]
+
+
 def test_predict_before_fit_raises() -> None:
     with pytest.raises(RuntimeError, match="fit"):
         BNN().predict(pd.DataFrame({"a": [1.0]}), np.ones((1, 2)))

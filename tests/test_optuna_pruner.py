@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -919,3 +920,39 @@ def test_copying_the_pruner_or_checking_a_prior_waits_for_the_trials_in_other_th
     for thread in threads:
         thread.join(timeout=10)
     assert sorted(done) == ["check_prior", "copy"]
+
+
+@pytest.mark.parametrize("how", ["deepcopy", "pickle"])
+def test_a_copy_or_pickle_reads_the_views_and_the_stopper_under_the_lock(
+        how: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``__getstate__`` took the lock, but returned the live views' curves and the stopper
+    themselves: ``copy.deepcopy`` and ``pickle`` then walked them after the lock was released,
+    while trials in other threads (``optimize(n_jobs=k)``) added rows to the curves and fits to
+    the stopper's caches.  Everything a copy or a pickle reads is now read with the lock held."""
+    import copy
+    import pickle
+
+    from curvecast.integrations import optuna as integration
+    from curvecast.stopping.predictive import PredictiveStopper
+
+    pruner = CurvecastPruner(delta=0.5)
+    study = _filled_study(pruner, "locked", top=0.9)
+    trial = study.ask()
+    trial.report(0.1, step=1)
+    trial.should_prune()  # the study has a view, the stopper a fit
+    held: list[tuple[str, bool]] = []
+    live = {id(pruner.stopper), *(id(entry.curves) for entry in pruner._curves.values())}
+
+    def spy(cls: type, name: str) -> None:
+        def getstate(self: Any) -> dict[str, Any]:
+            if id(self) in live:  # the pruner's own (what a snapshot holds is its own)
+                held.append((name, pruner._lock.locked()))
+            return dict(self.__dict__)
+        monkeypatch.setattr(cls, "__getstate__", getstate, raising=False)
+
+    spy(integration._StudyCurves, "curves")
+    spy(PredictiveStopper, "stopper")
+    copied = copy.deepcopy(pruner) if how == "deepcopy" else pickle.loads(pickle.dumps(pruner))
+    assert {name for name, _ in held} == {"curves", "stopper"}
+    assert all(locked for _, locked in held), held
+    assert copied._detached and copied.stopper is not pruner.stopper

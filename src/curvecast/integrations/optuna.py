@@ -81,6 +81,7 @@ value rather than its last report (optuna#3168, #4951).
 
 from __future__ import annotations
 
+import copy
 import threading
 import warnings
 import weakref
@@ -212,9 +213,11 @@ class CurvecastPruner(BasePruner):
             # nor can a storage or a weak reference: the copy knows its studies by name and id
             # until it sees them
             state["_curves"] = {}
-            state["_detached"] = [replace(entry, storage=None, warned=set(entry.warned))
+            state["_detached"] = [replace(entry, storage=None)
                                   for entry in [*self._detached, *self._curves.values()]]
-        return state
+            # copied now: a copy or a pickle walks the state after this returns, when trials
+            # in other threads may be adding rows to the views and fits to the stopper
+            return copy.deepcopy(state)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)

@@ -15,7 +15,7 @@ Torch is imported inside :meth:`BNN.fit` only; the fitted weights are kept as nu
 from __future__ import annotations
 
 import itertools
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -89,7 +89,9 @@ class BNN(Predictor):
                                    ("batch_size", batch_size, 1), ("random_state", random_state, 0)):
             if not _is_int(value) or value < least:  # a float or a negative seed failed in fit
                 raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
-        widths = (hidden,) if isinstance(hidden, int | str) else tuple(hidden)
+        # one width: an int (a NumPy one too, as for the counts above) or any other scalar
+        widths = tuple(hidden) if isinstance(hidden, Iterable) and not isinstance(hidden, str) \
+            else (hidden,)
         if not widths or not all(_is_int(w) and w >= 1 for w in widths):
             raise ValueError(f"hidden must be positive layer widths, got {hidden!r}")
         if not lr > 0:
