@@ -773,3 +773,36 @@ def test_a_wide_table_s_extra_epoch_column_is_left_out_by_max_step(tmp_path: Pat
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert "--max-step 3" in run.stderr
+
+
+def test_a_column_one_edit_from_the_curve_columns_is_warned_of_by_name(tmp_path: Path) -> None:
+    """A review: ``id,acc_1,acc_2,ac_3`` imported as 2 epochs with only a note that listed
+    ``ac_3`` as a config column; a misspelt curve column is now a warning naming it (the file is
+    still read: such a column may be a real setting), and a setting such as ``lr`` is not."""
+    from typer.testing import CliRunner
+
+    from curvecast.cli import app
+    from curvecast.datasets import from_table
+
+    def imported(header: str) -> Any:
+        rows = [f"c{c},0.{c + 1},{0.1 * c:.2f},{0.1 * c + 0.1:.2f},{0.1 * c + 0.2:.2f}"
+                for c in range(6)]
+        (tmp_path / "runs.csv").write_text(header + "\n" + "\n".join(rows) + "\n")
+        return CliRunner().invoke(app, ["data", "import", "table", str(tmp_path / "runs.csv"),
+                                        "--curves", r"acc_(\d+)", "--metric", "acc",
+                                        "--direction", "maximize", "--id-column", "id",
+                                        "--out", str(tmp_path / "runs.parquet")])
+
+    for typo in ("ac_3", "acc3", "acc_3x", "Acc_3"):
+        result = imported(f"id,lr,acc_1,acc_2,{typo}")
+        assert result.exit_code == 0, result.output
+        assert "x 2 trained epochs" in result.stdout
+        assert (f"warning: runs.csv: column(s) '{typo}' one edit from the curve columns' names "
+                r"(--curves 'acc_(\d+)') read as config columns, not epochs: if misspelt, "
+                "rename and import again\n") in result.stderr
+    fine = imported("id,lr,acc_1,acc_2,acc_3")
+    assert fine.exit_code == 0 and "x 3 trained epochs" in fine.stdout
+    assert "one edit" not in fine.stderr and "warning:" not in fine.stderr
+    imported("id,lr,acc_1,acc_2,ac_3")  # the file the Python import reads
+    with pytest.warns(CurveSetWarning, match=r"column\(s\) 'ac_3' one edit from"):
+        from_table(tmp_path / "runs.csv", r"acc_(\d+)", "acc", "maximize", id_column="id")

@@ -680,11 +680,41 @@ def test_a_trial_that_reports_every_other_step_counts_and_is_judged() -> None:
 def test_a_diverged_report_after_a_skipped_step_is_pruned() -> None:
     """A trial reporting every other step that then reports NaN is pruned as diverged there
     (before, it was read only up to its first gap, so its NaN was never seen)."""
-    with pytest.warns(UserWarning, match="skipped steps"):
-        study = _every_other_step_study(0.95, every_best=1, hopeless_every=2, report_nan=True)
-    hopeless = study.trials[10]
+    study = _every_other_step_study(0.95, every_best=1, hopeless_every=2, report_nan=True)
+    hopeless = study.trials[10]  # the last trial: pruned while it ran, so not said to skip
     assert hopeless.state is optuna.trial.TrialState.PRUNED
 
+
+
+def test_steps_reported_out_of_order_are_not_skipped_and_a_later_real_skip_is_named() -> None:
+    """A review: a trial reporting steps 1, 2, 4, 3, 5 … 10 was warned of as having "skipped
+    steps of the budget axis" while it ran (step 3 had not come yet), and since that warning is
+    given once per study, a trial that really skipped a step later was never named.  Only a
+    finished trial's skipped steps are judged now."""
+    import warnings
+
+    orders = {3: [1, 2, 4, 3, *range(5, 11)], 5: [1, 2, *range(4, 11)]}  # trial 5 skips step 3
+
+    def objective(trial: optuna.Trial) -> float:
+        a = trial.suggest_float("a", 0.5 + 0.01 * trial.number, 0.5 + 0.01 * trial.number)
+        for s in orders.get(trial.number, range(1, 11)):
+            trial.report(a * (1 - math.exp(-0.5 * s)), s)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return a * (1 - math.exp(-5.0))
+
+    def said(n_trials: int) -> list[str]:
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            study.optimize(objective, n_trials=n_trials)
+        return [str(w.message) for w in seen if "skipped steps" in str(w.message)]
+
+    study = optuna.create_study(direction="maximize", pruner=CurvecastPruner())
+    assert said(5) == []  # trial 3, out of order, ran and finished; trial 4 saw it finished
+    assert said(2) == ["CurvecastPruner: trial 5 skipped steps of the budget axis (1 when first "
+                       "seen); a trial's skipped steps are filled linearly between its reports, "
+                       "and with its first report before it"]
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE] * 7
 
 def test_a_trial_that_reports_too_few_steps_is_read_to_its_first_gap_and_said() -> None:
     """A trial that reported fewer than half the axis steps up to its last report (every fifth)

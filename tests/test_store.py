@@ -82,6 +82,26 @@ def test_errors_name_the_problem(tmp_path: Path) -> None:
         Store(junk)
 
 
+
+def test_an_sqlite_url_without_its_slashes_is_said_to_need_them() -> None:
+    """A review: ``--storage sqlite:runs/c.db`` (a URL missing its slashes) was read as a path
+    and refused with "folder 'sqlite:runs' does not exist"."""
+    from typer.testing import CliRunner
+
+    from curvecast.cli import app
+
+    said = ("a storage URL is sqlite:///relative/path.db or sqlite:////absolute/path.db (three "
+            "slashes, then the path)")
+    for url in ("sqlite:runs/c.db", "sqlite:/runs/c.db", "sqlite://runs/c.db"):
+        with pytest.raises(ValueError) as err:
+            parse_storage(url)
+        assert str(err.value) == f"storage {url!r}: {said}"
+    result = CliRunner().invoke(app, ["studies", "--storage", "sqlite:runs/c.db"])
+    assert result.exit_code == 2
+    assert result.stderr == f"error: storage 'sqlite:runs/c.db': {said}\n"
+    assert parse_storage("sqlite:///runs/c.db") == Path("runs/c.db")
+    assert parse_storage("sqlite:////abs/c.db") == Path("/abs/c.db")
+
 WORKER = """
 import sys
 from curvecast.store import Store, TrialState

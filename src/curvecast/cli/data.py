@@ -359,12 +359,17 @@ def import_table(
     import says how many there were.
     """
     from curvecast.datasets import from_table
+    from curvecast.datasets.near_curve_columns import near_curve_columns_warning
+    from curvecast.datasets.table_io import read_columns
 
     check_parquet_out(out, reads=[file])
     imported = from_table(file, curves, metric, direction, id_column=id_column,
                           max_epoch=max_step)
     imported = _with_diverged_value(imported, diverged_value)
     _saved(imported, file.name, out)
+    misspelt = near_curve_columns_warning(read_columns(file), curves, file.name)
+    if misspelt is not None:
+        err_console.print(f"warning: {misspelt}", markup=False, highlight=False)
     _short_runs_note(imported, file.name)
 
 

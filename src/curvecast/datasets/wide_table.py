@@ -17,14 +17,16 @@ one rule).
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from curvecast.curves import CurveSet, CurveSetFormatError, Direction
+from curvecast.curves import CurveSet, CurveSetFormatError, CurveSetWarning, Direction
 from curvecast.datasets.import_warnings import warns_of_what_it_read
+from curvecast.datasets.near_curve_columns import near_curve_columns_warning
 from curvecast.datasets.table_io import cell, file_sha256, read_columns, read_table
 
 __all__ = ["curve_columns", "from_table"]
@@ -100,6 +102,9 @@ def from_table(path: str | Path, curves: str, metric: str, direction: Direction 
         raise CurveSetFormatError(f"--direction: {err}") from None
     columns = read_columns(path)
     by_epoch = curve_columns(columns, curves, source)
+    misspelt = near_curve_columns_warning(columns, curves, source)
+    if misspelt is not None:
+        warnings.warn(misspelt, CurveSetWarning, stacklevel=3)
     later: list[str] = []
     if max_epoch is not None:
         later = [c for e, c in by_epoch.items() if e > max_epoch]

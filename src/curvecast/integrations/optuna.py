@@ -513,7 +513,7 @@ class _StudyCurves:
         #: (steps left out of the axis, a complete trial that reported the first of them), the
         #: first time it happened; None when it did not
         self.dropped: tuple[tuple[int, ...], int] | None = None
-        #: (trial number, axis steps filled) of the first trial that skipped steps of the
+        #: (trial number, axis steps filled) of the first finished trial that skipped steps of the
         #: axis, and (trial number, reported steps left out) of the first that reported too few
         #: to fill; None when there is none
         self.filled: tuple[int, int] | None = None
@@ -598,11 +598,14 @@ class _StudyCurves:
                       if t.number in self._stamps and self._stamps[t.number] == _stamp(t))
         return matched == len(self._stamps)
 
-    def along(self, trial: FrozenTrial) -> list[float]:
+    def along(self, trial: FrozenTrial, *, finished: bool = True) -> list[float]:
         """``trial``'s values along the axis up to the last axis step it reported (see
-        :func:`~curvecast.datasets.step_axis.along_axis`), noting the first trial whose steps
-        were filled or left out."""
+        :func:`~curvecast.datasets.step_axis.along_axis`), noting the first finished trial
+        whose steps were filled or left out (a running trial's missing step may yet come: one
+        reporting steps 1, 2, 4, 3 skipped none)."""
         values, filled, left = along_axis(self._axis, trial.intermediate_values)
+        if not finished:
+            return values
         if filled and self.filled is None:
             self.filled = (trial.number, filled)
         if left and self.sparse is None:
@@ -632,7 +635,7 @@ class _StudyCurves:
         if not self._has_complete:
             return None, None
         axis = self._axis
-        partial = self.along(trial)
+        partial = self.along(trial, finished=False)
         ids = [*self._ids, f"t{trial.number}"]
         raw, n_observed = self._finished_matrix(len(axis))
         row = np.full((1, len(axis)), np.nan)

@@ -11,9 +11,13 @@ def parse_storage(url: str | os.PathLike[str]) -> Path:
     """``sqlite:///relative.db``, ``sqlite:////abs/path.db`` or a plain path → the file's Path.
 
     Raises:
-        ValueError: a URL of another database kind.
+        ValueError: a URL of another database kind, or an SQLite URL without its three slashes
+            (``sqlite:runs/c.db``, read as a path it named a folder ``sqlite:runs``).
     """
     text = os.fspath(url)
+    if text.startswith("sqlite:") and not text.startswith("sqlite:///") and text != "sqlite://":
+        raise ValueError(f"storage {text!r}: a storage URL is sqlite:///relative/path.db or "
+                         "sqlite:////absolute/path.db (three slashes, then the path)")
     if "://" in text:
         scheme, _, rest = text.partition("://")
         if scheme != "sqlite":
