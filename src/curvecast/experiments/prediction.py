@@ -30,10 +30,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 from sklearn.metrics import r2_score
 
-from curvecast.curves import CurveSet
+from curvecast.curves import CurveSet, fill_diverged
 from curvecast.features import GROUPS, groups_label
 from curvecast.predictors import Predictor
 
@@ -69,6 +70,11 @@ class PredictionSettings:
             raise ValueError(f"repeats must be at least 1, got {self.repeats}")
         if not self.fractions or any(not 0 < f < 1 for f in self.fractions):
             raise ValueError(f"fractions must lie in (0, 1), got {self.fractions}")
+        # a size of -5 trained on order[:-5], test curves among them (a review)
+        if any(n < 1 for n in self.sample_sizes):
+            raise ValueError(f"sample_sizes must be whole numbers >= 1, got {self.sample_sizes}")
+        if self.max_test < 1:
+            raise ValueError(f"max_test must be at least 1, got {self.max_test}")
         unknown = set(self.experiments) - set(EXPERIMENTS)
         if unknown:
             raise ValueError(f"unknown experiments {sorted(unknown)}: choose from {EXPERIMENTS}")
@@ -85,14 +91,36 @@ def tau_for(fraction: float, n_epochs: int) -> int:
     return min(max(math.ceil(fraction * n_epochs - 1e-9), 1), n_epochs - 1)
 
 
-def quality(truth: np.ndarray, mean: np.ndarray, std: np.ndarray) -> dict[str, float]:
-    """The quality metrics of one prediction of ``truth`` (all shape ``(n,)``).
+def quality(truth: np.ndarray, mean: np.ndarray, std: np.ndarray,
+            labels: Sequence[Any] | None = None) -> dict[str, float]:
+    """The quality metrics of one prediction of ``truth`` (all shape ``(n,)``; ``labels``, the
+    test configs' names, only for the error message).
 
     R² and RMSE are computed on values divided by a power of ten near the largest ``|truth|``
     (RMSE scaled back), so that metrics of 1e-170 or 1e300 do not underflow or overflow when
     squared (R² = 1 or NaN, silently); they do not depend on the metric's units.  R² is NaN when
-    every ``truth`` is the same (undefined, as Kendall's τ is)."""
-    z = np.abs(truth - mean) / std
+    every ``truth`` is the same (undefined, as Kendall's τ is).  A ``std`` of 0 is a point
+    prediction: it covers ``truth`` only when it equals it.
+
+    Raises:
+        ValueError: no value to score, or a prediction that is NaN or ±inf (or a NaN std): the
+            measures would be undefined (scikit-learn's "Input contains NaN"), so the caller
+            learns which predictions failed instead.
+    """
+    truth, mean, std = (np.asarray(a, dtype=np.float64) for a in (truth, mean, std))
+    if truth.size == 0:
+        raise ValueError("no test curve to score: quality needs at least one prediction")
+    bad = ~np.isfinite(mean) | np.isnan(std)
+    if bad.any():
+        where = ", ".join(str(labels[i]) if labels is not None else f"position {i}"
+                          for i in np.flatnonzero(bad)[:5])
+        raise ValueError(f"the predictor returned a NaN or ±inf mean (or a NaN std) for "
+                         f"{int(bad.sum())} of {mean.size} test curves ({where}"
+                         f"{', …' if bad.sum() > 5 else ''}): R², RMSE, Kendall's τ and the "
+                         "coverages are undefined")
+    gap = np.abs(truth - mean)
+    point = std == 0  # a point prediction covers the truth only when it hits it (0/0 is NaN)
+    z = np.where(point, np.where(gap == 0, 0.0, np.inf), gap / np.where(point, 1.0, std))
     tau = stats.kendalltau(mean, truth).statistic if len(truth) > 1 else float("nan")
     finite = np.abs(truth[np.isfinite(truth)])
     top = float(finite.max()) if finite.size else 0.0
@@ -146,18 +174,22 @@ def _evaluate(factory: PredictorFactory, groups: frozenset[str], seed: int, trai
               test: CurveSet, tau: int) -> tuple[dict[str, float], dict[str, float]]:
     t0 = time.perf_counter()
     predictor = factory(groups, seed).fit(train)
-    # the test curves' diverged runs count as their own worst value, in the inputs as in the
-    # targets (test.final_values()): the protocol the published tables were made with
+    # a diverged input counts as the worst value of the *training* curves, what is known when
+    # the prediction is made: the test set's own worst value (test.filled_values()) is taken
+    # over every test curve to its last epoch, beyond τ (a review).  The targets keep the test
+    # set's fill (test.final_values()).  With a stated diverged_value both are that value, and
+    # the published tables' data has none diverged: their numbers are unchanged.
     trained = test.without_untrained_epoch()
     if not 1 <= tau <= trained.n_epochs:
         raise ValueError(f"tau must be in 1..{trained.n_epochs}, got {tau}")
-    inputs = trained.filled_values()[:, :tau]
+    inputs = fill_diverged(trained.values[:, :tau], trained.observed[:, :tau],
+                           trained.direction, train.without_untrained_epoch().diverged_fill)
     predictor.predict(test.configs.iloc[:1], inputs[:1])  # counts lazily fitted models as fitting
     fit_s = time.perf_counter() - t0
     t1 = time.perf_counter()
     pred = predictor.predict(test.configs, inputs)
     per_config_ms = 1000 * (time.perf_counter() - t1) / max(test.n_configs, 1)
-    metrics = quality(test.final_values(), pred.mean, pred.std)
+    metrics = quality(test.final_values(), pred.mean, pred.std, labels=list(test.configs.index))
     # the share of predictions a bounded predictor clipped to what its training curves support
     metrics["clipped"] = float(np.mean(pred.clipped)) if pred.clipped is not None else 0.0
     return metrics, {"fit_seconds": fit_s, "predict_ms_per_config": per_config_ms}
@@ -235,10 +267,14 @@ def run_prediction_experiments(
         if "depth_generalisation" in settings.experiments:
             key = ("depth_generalisation", first, groups_label(settings.features), quarter,
                    settings.train_size)
-            if "n_layers" not in complete.configs:
+            depth = (pd.to_numeric(complete.configs["n_layers"], errors="coerce")
+                     .to_numpy(dtype=np.float64) if "n_layers" in complete.configs else None)
+            if depth is None:
                 col.skip(key, "the configs have no n_layers column (each architecture's depth)")
+            elif not np.isfinite(depth).any():  # was a RuntimeWarning and "median depth nan"
+                col.skip(key, "the configs' n_layers column has no number (each "
+                              "architecture's depth)")
             else:
-                depth = complete.configs["n_layers"].to_numpy(dtype=np.float64)
                 cut = float(np.nanmedian(depth))
                 shallow = np.flatnonzero(depth <= cut)
                 deep = np.flatnonzero(depth > cut)

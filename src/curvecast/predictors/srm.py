@@ -74,6 +74,9 @@ class SRM(Predictor):
             raise ValueError(f"n_draws must be at least 1, got {n_draws}")
         if cv < 2:
             raise ValueError(f"cv must be at least 2, got {cv}")
+        if sigma_folds < 0 or sigma_folds == 1:  # else refused only when model τ is fitted
+            raise ValueError(f"sigma_folds must be 0 (leave-one-out) or a whole number >= 2, "
+                             f"got {sigma_folds!r}")
         self.regressor = regressor or svr_rbf_or_ridge()
         self.featurizer = Featurizer(groups=frozenset(features) if not isinstance(features, str)
                                      else features)  # type: ignore[arg-type]
