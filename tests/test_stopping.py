@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scipy.stats import norm
 
@@ -669,3 +669,126 @@ def test_one_stopper_asked_about_two_histories_of_one_shape_fits_each() -> None:
     assert on_other.mean == pytest.approx(fresh.mean, rel=1e-12)
     assert on_first.mean is not None and on_other.mean is not None
     assert abs(on_other.mean - on_first.mean) > 0.01
+
+
+# ------------------------------------------------------------------------- a review of the rules
+@pytest.mark.parametrize("direction", [Direction.MAXIMIZE, Direction.MINIMIZE])
+def test_asha_keeps_a_trial_tied_with_the_order_statistic_its_quantile_falls_on(
+        direction: Direction) -> None:
+    """With 10 values at a rung and η = 3 the (1 − 1/η) quantile is the 7th smallest value
+    (position 9·2/3 = 6), and a trial equal to it is not below it: kept.  ``np.quantile`` with
+    q = 1 − 1/3 = 0.6666666666666667 put it 1e-15 of the way to the 8th, and the tied trial
+    was stopped ('0.6722 vs cutoff 0.6722 of 52 trials' in the frozen digits replay)."""
+    sign = direction.sign
+    complete = sign * np.tile(np.array([1, 2, 3, 4, 5, 6, 8, 9, 10])[:, None] / 10, (1, 4))
+    h, trial = history(complete, [sign * 0.7], direction=direction)
+    d = ASHA(eta=3).decide(trial, h)
+    assert d.action is Action.CONTINUE, d.reason
+    h, trial = history(complete, [sign * 0.55], direction=direction)  # below (0.6): stopped
+    assert ASHA(eta=3).decide(trial, h).action is Action.STOP
+    # η = 1.5: the 1/3 quantile of 10 values is the 4th smallest (q = 0.33333333333333337)
+    complete = sign * np.tile(np.array([1, 2, 3, 5, 6, 7, 8, 9, 10])[:, None] / 10, (1, 4))
+    h, trial = history(complete, [sign * 0.4], direction=direction)
+    assert ASHA(eta=1.5).decide(trial, h).action is Action.CONTINUE
+
+
+@st.composite
+def quarter_histories(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray]:
+    """Curves (not monotone) of multiples of 1/4, so that adding a whole number is exact."""
+    T = draw(st.integers(2, 8))
+    n = draw(st.integers(0, 12))
+    value = st.integers(-40, 40).map(lambda v: v / 4)
+    rows = draw(st.lists(st.lists(value, min_size=T, max_size=T), min_size=n, max_size=n))
+    tau = draw(st.integers(1, T - 1))
+    running = draw(st.lists(value, min_size=tau, max_size=tau))
+    return np.array(rows, dtype=np.float64).reshape(n, T), np.array(running, dtype=np.float64)
+
+
+_TIED = (np.array([[0.0, 0.0]] * 6 + [[-0.25, 0.0]] * 3), np.array([-0.25]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(quarter_histories(), st.integers(-1000, 1000),
+       st.sampled_from([Direction.MAXIMIZE, Direction.MINIMIZE]))
+@example(_TIED, -1, Direction.MAXIMIZE)
+@example((np.array([[v / 10, 0.0] for v in (1, 2, 3, 4, 5, 6, 8, 9, 10)]), np.array([0.7])), 3,
+         Direction.MAXIMIZE)
+def test_adding_a_constant_to_every_value_changes_no_median_or_asha_decision(
+        data: tuple[np.ndarray, np.ndarray], shift: int, direction: Direction) -> None:
+    """Both rules compare values with each other only (a median, a quantile): a constant added
+    to every value moves nothing (exactly, on values that add exactly)."""
+    complete, running = data
+    h0, t0 = history(complete, running, direction=direction)
+    h1, t1 = history(complete + shift, running + shift, direction=direction)
+    for rule in (MedianRule(min_complete=1), MedianRule(min_complete=3, warmup_epochs=1),
+                 ASHA(min_complete=0), ASHA(eta=2, min_complete=1), ASHA(eta=1.5)):
+        assert rule.decide(t0, h0).action is rule.decide(t1, h1).action, rule
+
+
+@settings(max_examples=200, deadline=None)
+@given(quarter_histories())
+@example(_TIED)
+def test_a_maximised_study_negated_and_minimised_decides_alike_on_any_curves(
+        data: tuple[np.ndarray, np.ndarray]) -> None:
+    """The mirror invariant on curves that go up and down (the test above it draws rising
+    curves), for the rules that compare values only."""
+    complete, running = data
+    h_max, t_max = history(complete, running)
+    h_min, t_min = history(-complete, -running, direction=Direction.MINIMIZE)
+    for rule in (MedianRule(min_complete=1), ASHA(min_complete=0), ASHA(eta=1.5)):
+        assert rule.decide(t_max, h_max).action is rule.decide(t_min, h_min).action, rule
+
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+@pytest.mark.parametrize("direction", [Direction.MAXIMIZE, Direction.MINIMIZE])
+def test_a_complete_trial_whose_final_value_is_not_finite_ranks_as_the_worst(
+        bad: float, direction: Direction) -> None:
+    """A History built directly on values as reported (not filled): a complete trial that
+    ended on +inf in a study that maximises made y_best +inf, and every trial was stopped at
+    P = 1 whatever Δ; NaN made y_best NaN, and every trial continued with a warning that the
+    predictor gave no finite prediction (its mean and σ were finite).  A non-finite value
+    counts as the worst (the one diverged-value rule): y_best is the best finite final."""
+    sign = direction.sign
+    finals = np.array([0.5, 0.7, 0.9, 0.6])
+    complete = np.column_stack([finals - 0.1, finals - 0.05, finals])
+    complete[2, -1] = bad  # the run that would have been best diverged at the end
+    h, trial = history(sign * complete, [sign * 0.45], direction=direction)
+    d = lsv_stopper(delta=0.8, min_complete=4).decide(trial, h)
+    # ŷ = 0.45 ± σ (LastSeenValue's fit fills the diverged value itself), y_ref = 0.7
+    assert d.mean == pytest.approx(sign * 0.45)
+    assert d.std is not None and d.probability == pytest.approx(norm.cdf(0.25 / d.std))
+    assert f"worse than {sign * 0.7:.4g}" in d.reason
+    # no finite final to compare with: nothing is stopped, and the decision says why
+    complete[:, -1] = bad
+    h, trial = history(sign * complete, [sign * 0.45], direction=direction)
+    d = lsv_stopper(delta=0.8, min_complete=4).decide(trial, h)
+    assert d.action is Action.CONTINUE and "no finite final value to compare with" in d.reason
+
+
+@pytest.mark.parametrize("epochs", [[1, 3, 2, 4], [1, 1, 2, 3], [4, 3, 2, 1], [-1, 0, 1, 2]])
+def test_a_history_whose_epochs_are_not_strictly_increasing_is_refused(epochs: list[int]) -> None:
+    """The rules read the axis by position (τ trained epochs: ``epochs[τ − 1]``): the median
+    rule and ASHA decided at 'epoch 3' after one epoch, and an SRM refused the axis only at its
+    first fit, mid-study, with the CurveSet's words."""
+    values = np.tile(np.linspace(0.1, 0.9, 4), (3, 1))
+    configs = pd.DataFrame(index=["a", "b", "c"])
+    with pytest.raises(ValueError, match=r"epochs \(the budget axis\) must be non-negative and "
+                                         r"strictly increasing, got \[" + ", ".join(
+                                             str(e) for e in epochs).replace("-", r"\-") + r"\]"):
+        History(values, np.array([4, 4, 1]), ["a", "b", "c"], configs, np.array(epochs), "acc",
+                Direction.MAXIMIZE)
+    History(values, np.array([4, 4, 1]), ["a", "b", "c"], configs, np.array([0, 1, 2, 3]),
+            "acc", Direction.MAXIMIZE)  # counted from 0 (Optuna's steps): fine
+
+
+def test_a_complete_trial_without_a_config_row_is_refused_by_name_when_fitting() -> None:
+    """An SRM is fitted on ``History.completed()``, which raised pandas' KeyError
+    ("['c3'] not in index")."""
+    h, trial = history(np.tile(np.linspace(0.1, 0.9, 12)[:, None], (1, 4)), [0.5])
+    h = History(np.array(h.values), h.n_observed, h.config_ids, h.configs.drop(index="c3"),
+                h.epochs, h.metric, h.direction, "s")
+    with pytest.raises(ValueError, match=r"1 complete trial\(s\), e\.g\. 'c3', have no row in "
+                                         "the history's config table"):
+        h.completed()
+    with pytest.raises(ValueError, match="'c3', have no row"):
+        PredictiveStopper(predictor=SRM(n_draws=2, cv=2), min_complete=4).decide(trial, h)

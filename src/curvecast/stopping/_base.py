@@ -162,6 +162,10 @@ class History:
         values = np.asarray(values, dtype=np.float64)
         n_observed = np.asarray(n_observed, dtype=np.int64)
         epochs = np.asarray(epochs, dtype=np.int64)
+        if epochs.ndim != 1 or (epochs.size and (epochs[0] < 0 or (np.diff(epochs) <= 0).any())):
+            # as a CurveSet's: a rule reads the axis by position (τ epochs trained: epochs[τ-1])
+            raise ValueError("epochs (the budget axis) must be non-negative and strictly "
+                             f"increasing, got {epochs.tolist()}")
         if values.ndim != 2 or values.shape[1] != epochs.shape[0]:
             raise ValueError(f"values must have shape (n_trials, {epochs.shape[0]}), "
                              f"got {values.shape}")
@@ -298,6 +302,10 @@ class History:
         """The complete trials as a CurveSet (built on each call: meant for fitting models)."""
         rows = np.flatnonzero(self._complete)
         ids = [self.config_ids[int(r)] for r in rows]
+        missing = [i for i in ids if i not in self.configs.index]
+        if missing:
+            raise ValueError(f"{len(missing)} complete trial(s), e.g. {missing[0]!r}, have no row "
+                             "in the history's config table (index it by the trials' config ids)")
         values = self.values[rows]
         return CurveSet(values=values, observed=np.ones(values.shape, dtype=bool),
                         epochs=self.epochs, metric=self.metric, direction=self.direction,

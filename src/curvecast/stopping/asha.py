@@ -73,9 +73,22 @@ class ASHA(Stopper):
         if not values.size:  # (min_complete 0: nothing to compare with yet)
             return Decision(Action.CONTINUE, epoch=epoch,
                             reason=f"rung {tau}: no trial has reached it yet")
-        cutoff = float(np.quantile(values, 1.0 - 1.0 / self.eta))
+        cutoff = _upper_quantile(values, self.eta)
         mine = sign * float(trial.values[-1])
         how = f"rung {tau}: {mine * sign:.4g} vs cutoff {sign * cutoff:.4g} of {values.size} trials"
         if mine < cutoff:
             return Decision(Action.STOP, epoch=epoch, reason=how)
         return Decision(Action.CONTINUE, epoch=epoch, reason=how)
+
+
+def _upper_quantile(values: np.ndarray, eta: float) -> float:
+    """The (1 − 1/η) quantile of ``values`` (linear interpolation), with the order statistic
+    itself where the quantile falls on one: its position (n − 1)(1 − 1/η) is then a whole number,
+    which ``np.quantile`` can miss by an ulp (1 − 1/3 is 0.6666666666666667, so with 10 values
+    it interpolated 1e-15 of the way to the next one) — and a trial tied with that value, common
+    with accuracies on a finite validation set, was stopped instead of kept."""
+    pos = (values.size - 1) * (eta - 1.0) / eta
+    k = round(pos)
+    if math.isclose(pos, k, rel_tol=1e-12, abs_tol=1e-12):
+        return float(np.partition(values, k)[k])
+    return float(np.quantile(values, 1.0 - 1.0 / eta))

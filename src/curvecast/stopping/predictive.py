@@ -462,9 +462,14 @@ class PredictiveStopper(Stopper):
         return model
 
     def reference(self, history: History) -> float:
-        """y_ref: the k-th best complete final value, moved by δ towards worse (metric units)."""
+        """y_ref: the k-th best complete final value, moved by δ towards worse (metric units).
+
+        A final value that is NaN or ±inf (a diverged run in a history whose values were not
+        filled) ranks below every finite one, as the one diverged-value rule counts it; with
+        fewer than k finite finals y_ref is not finite (and :meth:`decide` stops nothing)."""
         sign = history.direction.sign
-        ranked = np.sort(sign * history.final_values())[::-1]
+        finals = sign * history.final_values()
+        ranked = np.sort(np.where(np.isfinite(finals), finals, -np.inf))[::-1]
         return float(sign * (ranked[self.keep_top_k - 1] - self.margin))
 
     def decide(self, trial: Trial, history: History) -> Decision:
@@ -489,8 +494,13 @@ class PredictiveStopper(Stopper):
             return Decision(Action.CONTINUE, epoch=epoch,
                             reason=f"in the final stretch: nothing is stopped after {last} of "
                                    f"{history.n_epochs} epochs")
-        model = self.fitted_online(trial, history) if self.online else self.fitted(history)
         ref = self.reference(history)
+        if not np.isfinite(ref):
+            return Decision(Action.CONTINUE, epoch=epoch,
+                            reason=f"no finite final value to compare with: fewer than "
+                                   f"{self.keep_top_k} complete trials ended on a finite value "
+                                   "(the others' are NaN or ±inf)")
+        model = self.fitted_online(trial, history) if self.online else self.fitted(history)
         failure = ""
         try:
             with np.errstate(over="ignore", invalid="ignore"):  # non-finite: handled below
