@@ -17,19 +17,19 @@ pruner judges trials from the second one on.  The recording's ``lr``, ``weight_d
 counterpart here and are not used); its first ``--epochs`` epochs are used.
 
 **Here the prior costs epochs.** Measured on a 2-core CPU (stop 37's code, a review's run, the
-defaults above, 40 trials of 10 epochs, 2-3 min each on one core): without a prior 26 of 40
-trials were pruned, 297 of 400 epochs used (best 0.9917); with ``--prior
-data/digits-metaqnn.parquet`` 3 of 40, 387 epochs.  With ``--delta 1.0``, which pruned nothing here
-(P(worse) rounds to 1 only for a run some 8σ short; ``optuna.pruners.NopPruner()`` turns pruning
-off for certain), the same seeded search reached 0.9972 (trial 32) in 400 epochs.  The two searches draw different trials
-after the first pruned one (TPE learns from what pruned trials reported), so one seed does not
-tell whether the pruned search stopped a run that good.  (Stop 30 measured 19 of 40 and 337 epochs
-without a prior and 3 of 40 and 387 with it, the same best (0.9972) both ways; stop 28 17 of 40
-and 341 epochs, and 2 of 40 and 390 epochs, with the pruner of then.)  The recording varies the
-architecture, which decides most of a run's final accuracy,
-and this study fixes it: fitted on the recording, the predictor is far less sure what one network
-will reach than it is from the study's own similar curves, so it prunes less.  A prior saves
-epochs when it was recorded on the space the study searches.
+defaults above, 40 trials of 10 epochs, 2-3 min each on one core): without a prior 26 of 40 trials
+were pruned, 297 of 400 epochs used (best 0.9917); with ``--prior data/digits-metaqnn.parquet`` 3
+of 40, 387 epochs. With ``--delta 1.0``, which pruned nothing here (P(worse) rounds to 1 only for a
+run some 8σ short; ``optuna.pruners.NopPruner()`` turns pruning off for certain), the same seeded
+search reached 0.9972 (trial 32) in 400 epochs. The two searches draw different trials after the
+first pruned one (TPE learns from what pruned trials reported), so one seed does not tell whether
+the pruned search stopped a run that good. (Stop 30 measured 19 of 40 and 337 epochs without a
+prior and 3 of 40 and 387 with it, the same best (0.9972) both ways; stop 28 17 of 40 and 341
+epochs, and 2 of 40 and 390 epochs, with the pruner of then.) The recording varies the
+architecture, which decides most of a run's final accuracy, and this study fixes it: fitted on the
+recording, the predictor is far less sure what one network will reach than it is from the study's
+own similar curves, so it prunes less. A prior saves epochs when it was recorded on the space the
+study searches.
 """
 
 from __future__ import annotations
