@@ -333,7 +333,14 @@ def unused_column_reason(col: pd.Series) -> str | None:
         return None
     missing = int(col.isna().sum())
     if pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
-        return _one_value(col, missing) if col.notna().any() else "no value"
+        if not col.notna().any():
+            return "no value"
+        present = col.dropna()
+        if (not pd.api.types.is_bool_dtype(col)
+                and present[np.isfinite(present.to_numpy(dtype=np.float64))].nunique() > 1):
+            return ("whole numbers beyond 2^53 that differ by less than a float tells apart (an "
+                    "id or a seed, not a hyperparameter)")
+        return _one_value(col, missing)
     levels = pd.unique(col.dropna())
     if len(levels) <= 1:
         return _one_value(col, missing) if len(levels) else "no value"

@@ -12,20 +12,63 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["ID_COLUMN_RENAMED", "plain_config_columns"]
+__all__ = ["EXACT_WHOLE", "ID_COLUMN_RENAMED", "config_frame", "exact_whole_numbers",
+           "plain_config_columns"]
 
 #: What a config column (a hyperparameter) named ``config_id`` is called instead: that name is
 #: the ids' (the config table's index, and a column of the long format).
 ID_COLUMN_RENAMED = "param/config_id"
 
 
+#: The largest whole number every smaller one of which a float holds exactly (2^53): beyond it
+#: a float rounds (2^60 + 1 and 2^60 + 3 become one value).
+EXACT_WHOLE = 2 ** 53
+
+_INT64 = (-(2 ** 63), 2 ** 63 - 1)
+
+
+def exact_whole_numbers(cells: Sequence[Any]) -> pd.api.extensions.ExtensionArray | None:
+    """``cells`` as a nullable ``Int64`` array when they are whole numbers (Python's or numpy's,
+    not booleans) or missing (None, NaN), at least one is missing and at least one lies beyond
+    :data:`EXACT_WHOLE`: a column pandas would make floats of, rounding those numbers (a seed,
+    an id logged as a number).  None otherwise (the column is left as pandas makes it)."""
+    present = [v for v in cells if not _missing(v)]
+    if len(present) == len(cells) or not all(
+            isinstance(v, int | np.integer) and not isinstance(v, bool | np.bool_)
+            for v in present):
+        return None
+    whole = [int(v) for v in present]
+    if not any(abs(v) > EXACT_WHOLE for v in whole) or not all(
+            _INT64[0] <= v <= _INT64[1] for v in whole):
+        return None
+    return pd.array([None if _missing(v) else int(v) for v in cells], dtype="Int64")
+
+
+def config_frame(rows: Sequence[Mapping[str, Any]], index: list[str] | pd.Index
+                 ) -> pd.DataFrame:
+    """The config table of ``rows`` (one mapping per config, a key missing from some rows is
+    missing there), as ``pd.DataFrame(rows, index=index)`` makes it, except that a column of
+    whole numbers beyond 2^53 with a missing cell stays whole numbers (:func:`exact_whole_numbers`)
+    instead of floats that round them."""
+    rows = list(rows)
+    frame = pd.DataFrame(rows, index=index)
+    for name in frame.columns:
+        if frame[name].dtype.kind != "f":
+            continue
+        exact = exact_whole_numbers([row.get(name) for row in rows])
+        if exact is not None:
+            frame[name] = pd.Series(exact, index=frame.index)
+    return frame
+
+
 def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
 def _kind(value: Any) -> str:

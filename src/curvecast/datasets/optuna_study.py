@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from curvecast.curves import CurveSet, CurveSetFormatError, Direction
+from curvecast.curves.config_columns import config_frame
 from curvecast.datasets.config_rows import config_row
 from curvecast.datasets.import_warnings import warns_of_what_it_read
 from curvecast.datasets.priors import UNNAMED_METRIC
@@ -218,7 +219,7 @@ def from_optuna(storage: str, study: str, *, metric: str | None = None,
                                 [i for i, t in zip(ids, kept, strict=True)
                                  if t.state is not TrialState.COMPLETE
                                  and (max_step is None or max(t.intermediate_values) <= max_step)])
-    configs = pd.DataFrame([_row(t) for t in kept], index=pd.Index(ids, name="config_id"))
+    configs = config_frame([_row(t) for t in kept], pd.Index(ids, name="config_id"))
     states = pd.Series([t.state.name.lower() for t in kept]).value_counts()
     provenance: dict[str, Any] = {"importer": "optuna", "storage": redact(storage), "study": study,
                   "trials": {str(k): int(v) for k, v in states.items()}, "left_out": left_out}

@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from curvecast.curves import CurveSet, CurveSetFormatError, Direction
+from curvecast.curves.config_columns import config_frame
 from curvecast.datasets.config_rows import config_row, flatten
 from curvecast.datasets.import_warnings import warns_of_what_it_read
 from curvecast.datasets.step_axis import along_axis, cut_unfinished, gap_counts
@@ -137,7 +138,8 @@ def _recovered(folder: Path, attempts: int | None) -> bool:
         attempts = 0
         if (folder / "progress.csv").is_file() and _RESTORED in read_columns(
                 folder / "progress.csv"):
-            _, (numbers, seen) = read_table(folder / "progress.csv", [_RESTORED])
+            _, (numbers, seen) = read_table(folder / "progress.csv", [_RESTORED],
+                                            keep_written=False)
             attempts = int((seen[:, 0] & (numbers[:, 0] == 1)).sum())
     return attempts > failures
 
@@ -167,7 +169,7 @@ def _from_csv(path: Path, metric: str) -> list[Report]:
     if _EPOCH not in columns:
         raise CurveSetFormatError(f"{cell(path, column=_EPOCH)}missing")
     wanted = [_EPOCH, metric, *([_SECONDS] if _SECONDS in columns else [])]
-    _, (numbers, seen) = read_table(path, wanted)
+    _, (numbers, seen) = read_table(path, wanted, keep_written=False)
     reports = []
     for i in np.flatnonzero(seen[:, 1]):
         epoch = numbers[i, 0]
@@ -320,7 +322,7 @@ def from_ray(experiment: str | Path, metric: str, direction: Direction | str) ->
     if cut_short:
         provenance["cut_at_last_step"] = cut_short
     provenance.update(gap_counts(filled, sparse))
-    return CurveSet.from_long(long, pd.DataFrame(configs, index=pd.Index(ids, name="config_id")),
+    return CurveSet.from_long(long, config_frame(configs, pd.Index(ids, name="config_id")),
                               metric=metric, direction=direction, provenance=provenance,
                               epochs=np.unique(table["epoch"].to_numpy()),  # before the cut
                               source=str(root))

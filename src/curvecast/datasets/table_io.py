@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
 from curvecast.curves import CurveSetFormatError
+from curvecast.curves.config_columns import exact_whole_numbers
 from curvecast.curves.long import NAN_TEXT
 
 __all__ = ["NumericColumns", "cell", "read_columns", "read_table"]
@@ -154,14 +155,15 @@ def _check_csv_shape(path: Path, rows: bool) -> None:
         csv.field_size_limit(limit)
 
 
-def read_table(path: Path, numeric: Sequence[str], text: Sequence[str] = ()
-               ) -> tuple[pd.DataFrame, NumericColumns]:
+def read_table(path: Path, numeric: Sequence[str], text: Sequence[str] = (), *,
+               keep_written: bool = True) -> tuple[pd.DataFrame, NumericColumns]:
     """Read ``path`` (CSV, or Parquet by its ``.parquet``/``.pq`` suffix).
 
     Returns the columns not in ``numeric`` as a DataFrame (pandas' own type inference, except
     the CSV columns named in ``text`` and the CSV's text columns, read as written: ids such as
     ``01`` or ``NA`` stay text, a category ``None`` or ``NA`` stays that category, only an empty
-    cell is missing) and the
+    cell is missing; and, with ``keep_written``, whole numbers beyond 2^53 beside an empty cell
+    and codes written with a leading zero kept as written: :func:`_as_written_numbers`) and the
     ``numeric`` columns as ``(values, observed)`` arrays of shape ``(n_rows, len(numeric))``.
 
     Raises:
@@ -180,6 +182,13 @@ def read_table(path: Path, numeric: Sequence[str], text: Sequence[str] = ()
             # a pandas index saved with the table (``df.set_index("run").to_parquet()``) is
             # a column like any other here, not row labels to be dropped below
             rest = table.select(others).to_pandas(ignore_metadata=True)
+            for c in others:  # an integer column with a null: pandas makes floats of it
+                column = table.column(c)
+                if (pa.types.is_integer(column.type) and column.null_count
+                        and rest[c].dtype.kind == "f"):
+                    exact = exact_whole_numbers(column.to_pylist())
+                    if exact is not None:
+                        rest[c] = pd.Series(exact, index=rest.index)
             parts = [_arrow_column(table.column(c), path, c) for c in numeric]
         else:
             # the columns named in ``text`` are read once, as text (not first by inference too:
@@ -198,6 +207,9 @@ def read_table(path: Path, numeric: Sequence[str], text: Sequence[str] = ()
                 for c in as_written:
                     rest[c] = texts[c]
                 rest = rest[others]
+            if keep_written:  # (a caller that drops the other columns skips it)
+                rest = _as_written_numbers(path, rest,
+                                           [c for c in inferred if c not in as_written])
             fast = _fast_numeric_csv(path, numeric, len(rest) if others else None)
             if fast is None:  # a cell that is not a number: read as text, to name it
                 cells = pd.read_csv(path, usecols=list(numeric), dtype=str,
@@ -215,6 +227,47 @@ def read_table(path: Path, numeric: Sequence[str], text: Sequence[str] = ()
     values = np.stack([p[0] for p in parts], axis=1) if parts else np.empty((n, 0))
     observed = np.stack([p[1] for p in parts], axis=1) if parts else np.empty((n, 0), bool)
     return rest, (values, observed)
+
+
+#: A whole number as a CSV cell holds it, and one written with a leading zero (``01``, ``-007``).
+_WHOLE = re.compile(r"[+-]?\d+")
+_LEADING_ZERO = re.compile(r"[+-]?0\d")
+
+
+def _as_written_numbers(path: Path, rest: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """``rest`` (pandas' reading of the CSV's ``columns``) with what inference would silently
+    change read again as written: a column of whole numbers with an empty cell, one of them
+    beyond 2^53 (pandas reads floats, which round 2^60 + 1 and 2^60 + 3 to one value), as
+    whole numbers (:func:`~curvecast.curves.config_columns.exact_whole_numbers`); and a column
+    of whole numbers one of which is written with a leading zero (``01``, a code: pandas reads
+    1) as text.  Only such columns are read again."""
+    suspect = [c for c in columns if rest[c].dtype.kind == "i"
+               or (rest[c].dtype.kind == "f" and _whole_with_missing(rest[c]))]
+    if not suspect:
+        return rest
+    texts = pd.read_csv(path, usecols=suspect, dtype=str, keep_default_na=False, na_values=[""])
+    rest = rest.copy()
+    for c in suspect:
+        cells = texts[c].str.strip()
+        written = cells.dropna()
+        if not written.map(lambda t: _WHOLE.fullmatch(t) is not None).all():
+            continue
+        if written.map(lambda t: _LEADING_ZERO.match(t) is not None).any():
+            rest[c] = texts[c]  # as the text columns are read
+            continue
+        if rest[c].dtype.kind == "f":
+            exact = exact_whole_numbers([None if pd.isna(t) else int(t) for t in cells])
+            if exact is not None:
+                rest[c] = pd.Series(exact, index=rest.index)
+    return rest
+
+
+def _whole_with_missing(column: pd.Series) -> bool:
+    """Whether a float column pandas read holds whole numbers and a missing cell (a column of
+    whole numbers, written so: floats only for the empty cell)."""
+    present = column.dropna().to_numpy(dtype=np.float64)
+    return (0 < present.size < len(column) and bool(np.isfinite(present).all())
+            and bool((present == np.round(present)).all()))
 
 
 def _fast_numeric_csv(path: Path, numeric: Sequence[str], n_rows: int | None

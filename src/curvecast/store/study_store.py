@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from curvecast.curves import CurveSet, Direction
+from curvecast.curves.config_columns import config_frame
 from curvecast.stopping import Action, Decision
 from curvecast.store.database import SQLiteFile
 from curvecast.store.database import to_json as _json
@@ -352,7 +353,8 @@ class Store(SQLiteFile):
 
     # ------------------------------------------------------------------ export
     def to_curveset(self, study: str, *, epochs: int | None = None) -> CurveSet:
-        """The study's curves as a CurveSet (configs as the config table, ids ``t<number>``).
+        """The study's curves as a CurveSet (configs as the config table, ids ``t<number>``,
+        the complete trials' recorded test values as its ``test_values``).
 
         ``epochs`` sets the budget axis 1..epochs (default: the largest epoch observed).  A
         trial with no recorded value (failed or stopped before its first epoch, or not started)
@@ -373,11 +375,13 @@ class Store(SQLiteFile):
             raise ValueError(f"study {study!r} has no observed values to export")
         long = pd.DataFrame([(f"t{t.number}", e, v, s) for t in trials for e, v, s in t.values],
                             columns=["config_id", "epoch", "value", "seconds"])
-        configs = pd.DataFrame([t.config for t in trials], index=[f"t{t.number}" for t in trials])
+        configs = config_frame([t.config for t in trials], [f"t{t.number}" for t in trials])
         last = int(long["epoch"].max()) if epochs is None else epochs
         return CurveSet.from_long(
             long, configs, metric=info["metric"], direction=info["direction"],
             epochs=np.arange(1, last + 1),
+            test_values={f"t{t.number}": t.test_value for t in trials
+                         if t.test_value is not None},
             provenance={"study": study, "storage": str(self.path), "settings": info["settings"],
                         "states": {f"t{t.number}": t.shown_state for t in trials},
                         "without_values": {f"t{t.number}": t.shown_state for t in every
