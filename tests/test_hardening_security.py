@@ -248,3 +248,78 @@ def test_two_quick_ctrl_c_end_a_search_and_its_workers_at_once(tmp_path: Path) -
     while any(_alive(w) for w in workers) and time.monotonic() - stopped < 5:
         time.sleep(0.1)
     assert not [w for w in workers if _alive(w)]
+
+
+def test_a_link_planted_at_a_checkpoint_is_replaced_not_followed(tmp_path: Path) -> None:
+    """A security review: a link planted in a shared checkpoints folder, at the name of the next
+    checkpoint (``t0-e1.ckpt`` → ``~/.bashrc``), made the search overwrite the file it points
+    to with the checkpoint; the link is replaced now, and its target left as it was.  A named
+    pipe planted there (a checkpoint written into it would block the search for ever) is
+    replaced too."""
+    pytest.importorskip("torch")
+    from curvecast.workloads import DigitsMetaQNN
+
+    wl = DigitsMetaQNN()
+    config = RandomSampler(wl.space, seed=5).ask_config()
+    assert config is not None
+    run = wl.start(config, seed=0, epochs=2)
+    run.train_epoch()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("the user's own file")
+    folder = tmp_path / "s.db.checkpoints" / "study-1"
+    folder.mkdir(parents=True)
+    (folder / "t0-e1.ckpt").symlink_to(victim)
+    run.save_checkpoint(folder / "t0-e1.ckpt")
+    assert victim.read_text() == "the user's own file"
+    assert not (folder / "t0-e1.ckpt").is_symlink()
+    assert wl.resume(folder / "t0-e1.ckpt").epochs_done == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.db.checkpoints", "victim.txt"]
+    os.mkfifo(folder / "t0-e2.ckpt")
+    run.save_checkpoint(folder / "t0-e2.ckpt")  # (wrote into the pipe: blocked for ever)
+    assert (folder / "t0-e2.ckpt").is_file()
+
+
+def test_a_link_planted_at_a_collect_partial_file_is_replaced_not_followed(
+        tmp_path: Path) -> None:
+    """The same review, for ``collect``'s partial files (``<out>.partial/<id>.json``, the values
+    so far, beside the output in a folder others may write)."""
+    from curvecast.execution.collect import collect
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("the user's own file")
+    partial = tmp_path / "c.parquet.partial"
+    partial.mkdir()
+    (partial / "s0-00000.json").symlink_to(victim)
+    result = collect(SGDDigits(), n_configs=1, epochs=2, seed=0, out=tmp_path / "c.parquet")
+    assert result.curves.n_configs == 1
+    assert victim.read_text() == "the user's own file"
+
+
+def test_a_checkpoint_that_is_no_regular_file_is_refused_not_read(tmp_path: Path) -> None:
+    """A security review: a named pipe planted at a trial's checkpoint made the search that
+    resumed the trial wait for ever on reading it; it is refused (and the trial restarted),
+    as an unreadable checkpoint is."""
+    pytest.importorskip("torch")
+    import threading
+
+    from curvecast.workloads import CheckpointError, DigitsMetaQNN
+
+    pipe = tmp_path / "t0-e1.ckpt"
+    os.mkfifo(pipe)
+    raised: list[BaseException] = []
+
+    def resume() -> None:
+        try:
+            DigitsMetaQNN().resume(pipe)
+        except BaseException as err:  # (the test reads it)
+            raised.append(err)
+
+    reader = threading.Thread(target=resume, daemon=True)
+    reader.start()
+    reader.join(30)
+    if reader.is_alive():  # let the blocked reader go before failing
+        with open(pipe, "wb"):
+            pass
+        pytest.fail("resume read from a named pipe and waited")
+    assert len(raised) == 1 and isinstance(raised[0], CheckpointError), raised
+    assert "not a regular file" in str(raised[0])

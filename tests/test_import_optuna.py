@@ -365,3 +365,21 @@ def test_a_storage_is_named_as_given_and_only_its_password_hidden(tmp_path: Path
     study.optimize(lambda t: (t.report(0.5, step=1), 0.5)[1], n_trials=2)
     assert curvecast.from_optuna(url, "s").provenance["storage"] == url
     assert redact("postgresql://user:secret@host/db") == "postgresql://user:***@host/db"
+
+
+def test_a_storage_with_a_generated_column_is_refused_not_read(tmp_path: Path) -> None:
+    """A security review: a generated column computes its value on every read (``printf('%.*c',
+    300000000, 'x')``: a few KB of file, 300 MB a row), and Optuna never makes one; a storage
+    with one is refused before Optuna reads it, as one with a view is."""
+    db = tmp_path / "g.db"
+    study = optuna.create_study(storage=f"sqlite:///{db}", study_name="g")
+    trial = study.ask()
+    trial.report(0.5, 1)
+    study.tell(trial, 0.5)
+    with sqlite3.connect(db) as con:
+        con.execute("ALTER TABLE trial_params ADD COLUMN big TEXT GENERATED ALWAYS AS "
+                    "(printf('%.*c', 1000, 'x')) VIRTUAL")
+    con.close()
+    with pytest.raises(CurveSetFormatError, match=r"g.db: not an Optuna storage \(it holds a "
+                                                  r"generated column, 'trial_params.big'"):
+        curvecast.from_optuna(f"sqlite:///{db}", "g")

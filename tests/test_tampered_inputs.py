@@ -8,6 +8,7 @@ import signal
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -269,3 +270,202 @@ def test_a_study_database_whose_tables_are_views_is_refused_not_run(
     with _deadline(20):
         code, err = run(*args, "--storage", f"sqlite:///{path}")
     assert code == 2 and "not a curvecast study database" in err, err
+
+
+def test_escape_sequences_in_an_imported_table_never_reach_the_terminal(tmp_path: Path) -> None:
+    """A security review: stop 30's escaping covered ``show``, ``studies`` and ``data summary``;
+    an import's notes (a config column named ``h\\x1b]0;PWNED…``) and the warnings matplotlib
+    gives for a figure of such a metric (``Glyph 27 (\\x1b) missing from font``) still wrote
+    the escape sequences to the terminal as they were."""
+    import numpy as np
+    import pandas as pd
+
+    from curvecast import CurveSet, Direction
+
+    hostile = "h\x1b]0;PWNED\x07\x1b[2J"
+    rng = np.random.default_rng(0)
+    values = np.cumsum(rng.random((12, 4)), axis=1)
+    table = pd.DataFrame({"config_id": [f"c{i}" for i in range(12)], hostile: rng.random(12),
+                          **{f"acc_{e}": values[:, e - 1] for e in range(1, 5)}})
+    table.to_csv(tmp_path / "w.csv", index=False)
+    curves = CurveSet(values=values, observed=np.ones((12, 4), bool), epochs=np.arange(1, 5),
+                      metric=hostile, direction=Direction.MAXIMIZE,
+                      configs=pd.DataFrame(index=[f"c{i}" for i in range(12)]))
+    parquet = curves.save(tmp_path / "esc.parquet")
+    for args in (("data", "import", "table", tmp_path / "w.csv", "--curves", r"acc_(\d+)",
+                  "--metric", "acc", "--direction", "maximize", "--out", tmp_path / "w.parquet"),
+                 ("data", "plot", parquet, "--out", tmp_path / "p.png")):
+        result = CliRunner().invoke(app, [str(a) for a in args])
+        assert result.exit_code == 0, result.stderr
+        said = result.stdout + result.stderr
+        assert "\x1b" not in said, (args, said)
+        if args[1] == "import":
+            assert "config columns (features of every predictor): h\\x1b]0;PWNED" in said
+
+
+def test_the_console_escapes_what_it_prints_whatever_the_caller_passed() -> None:
+    """The command line's consoles write control characters as escapes in every string they
+    print (a caller that forgot :func:`~curvecast.cli._common.shown` cannot let a file drive
+    the terminal); rich markup of curvecast's own, as in ``error:``, still styles."""
+    import io
+
+    from rich.table import Table
+
+    from curvecast.report.terminal import UnwrappedConsole
+
+    out = io.StringIO()
+    console = UnwrappedConsole(file=out, force_terminal=True, color_system="standard")
+    console.print("note: columns a\x1b[2Jb", highlight=False)
+    table = Table("name", title="t\x1b]0;x\x07")
+    table.add_row("r\x1b[31m")
+    console.print(table)
+    console.print("[bold red]error:[/] x", markup=True)
+    text = out.getvalue()
+    assert "a\\x1b[2Jb" in text and "r\\x1b[31m" in text and "t\\x1b]0;x\\x07" in text
+    assert "\x1b[2J" not in text and "\x1b]0" not in text and "\x1b[31m" not in text
+    assert "\x1b[1;31merror:" in text  # the style of the markup, not the escape of a name
+
+
+def _rows_bomb(path: Path, rows: int) -> Path:
+    """A curvecast Parquet file of one config and two epochs whose long table repeats its first
+    row ``rows`` times: a few KB on disk (run-length encoded), ``rows`` rows when read."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from curvecast import CurveSet, Direction
+
+    good = CurveSet(values=np.ones((1, 2)), observed=np.ones((1, 2), bool),
+                    epochs=np.arange(1, 3), metric="acc", direction=Direction.MAXIMIZE,
+                    configs=pd.DataFrame(index=["a"])).save(path.with_name("good.parquet"))
+    table = pq.read_table(good)
+    table = table.take(pa.array(np.zeros(rows, dtype=np.int64)))
+    pq.write_table(table, path, compression="zstd")
+    return path
+
+
+def test_a_small_curve_file_that_declares_a_huge_long_table_is_refused_before_it_is_read(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A security review: a 414 KB curvecast Parquet file whose long table repeats one row 3e7
+    times (run-length encoding keeps it small) took 3.2 GB and 28 s before its duplicates were
+    refused; a 3 MB one exhausts 23 GB.  The rows the file declares are checked against its own
+    configs x epochs, and against the machine's memory, before the table is decoded."""
+    import pyarrow.parquet as pq
+
+    from curvecast import CurveSet
+    from curvecast.curves import CurveSetFormatError
+    from curvecast.curves import parquet as parquet_module
+
+    bomb = _rows_bomb(tmp_path / "bomb.parquet", 1000)
+    assert bomb.stat().st_size < 20_000
+    decoded: list[Any] = []
+    real_read = pq.ParquetFile.read
+    real_read_table = pq.read_table
+
+    def read(self: Any, *args: Any, **kwargs: Any) -> Any:
+        decoded.append(self)
+        return real_read(self, *args, **kwargs)
+
+    monkeypatch.setattr(pq.ParquetFile, "read", read)
+    with pytest.raises(CurveSetFormatError, match=r"bomb.parquet: its curve table has 1000 rows, "
+                                                  r"more than its 1 config\(s\) x 2 epochs"):
+        CurveSet.load(bomb)
+    assert decoded == []
+    code, stderr = run("data", "summary", bomb)
+    assert code == 2 and "has 1000 rows" in stderr, stderr
+    # a file whose rows fit its table, but not this machine's memory, is refused as well
+    monkeypatch.setattr(parquet_module, "machine_memory", lambda: 150)
+    with pytest.raises(CurveSetFormatError, match=r"good.parquet: its curve table has 2 rows, "
+                                                  r"too many to read in this machine's memory"):
+        CurveSet.load(tmp_path / "good.parquet")
+    assert decoded == []
+    # and one whose few rows decode to more than half of it (a config id of 5e6 letters,
+    # 5 KB compressed)
+    import pyarrow as pa
+
+    table = real_read_table(tmp_path / "good.parquet")
+    long = table.set_column(0, "config_id", pa.array(["a" * 5_000_000] * 2))
+    pq.write_table(long, tmp_path / "long_id.parquet", compression="zstd")
+    assert (tmp_path / "long_id.parquet").stat().st_size < 20_000
+    monkeypatch.setattr(parquet_module, "machine_memory", lambda: 2**23)
+    with pytest.raises(CurveSetFormatError, match=r"long_id.parquet: its curve table takes "
+                                                  r"0.00\d+ GiB decoded, more than half"):
+        CurveSet.load(tmp_path / "long_id.parquet")
+    assert decoded == []
+    monkeypatch.setattr(parquet_module, "machine_memory", lambda: 0)  # unknown: not refused
+    assert CurveSet.load(tmp_path / "good.parquet").n_configs == 1
+
+
+def test_a_small_wide_parquet_table_that_decodes_to_more_than_memory_is_refused_unread(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same review, for `data import table` of a Parquet file: one row repeated 10^5 times
+    is a few KB on disk; the rows x columns it declares are checked against the machine's
+    memory before the table is decoded."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from curvecast.curves import parquet as parquet_module
+
+    row = pa.table({"config_id": ["a"], "lr": [0.1], **{f"acc_{e}": [0.5] for e in (1, 2, 3)}})
+    pq.write_table(row.take(pa.array(np.zeros(100_000, dtype=np.int64))),
+                   tmp_path / "wide.parquet", compression="zstd")
+    assert (tmp_path / "wide.parquet").stat().st_size < 20_000
+    decoded: list[object] = []
+    monkeypatch.setattr(pq, "read_table", lambda *a, **k: decoded.append(a) or pytest.fail(
+        "the table was decoded"))
+    monkeypatch.setattr(parquet_module, "machine_memory", lambda: 2**21)  # 2 MiB
+    code, stderr = run("data", "import", "table", tmp_path / "wide.parquet", "--curves",
+                       r"acc_(\d+)", "--metric", "acc", "--direction", "maximize", "--out",
+                       tmp_path / "w.parquet")
+    assert code == 2, stderr
+    assert "wide.parquet: its table has 100000 rows x 5 columns" in stderr, stderr
+    assert "more than half this machine's memory" in stderr and decoded == []
+
+
+@pytest.mark.parametrize("command", [["studies"], ["show", "--study", "base"],
+                                     ["report", "--study", "base", "--out", "r.html"]])
+def test_a_study_database_with_a_generated_column_is_refused_not_read(
+        study: Path, tmp_path: Path, command: list[str]) -> None:
+    """A security review: a 40 KB study database whose ``trials.config`` is a generated column
+    (``printf('%.*c', 300000000, 'x')``, computed on every read) took 1.1 GB to ``show`` three
+    trials, and a few more rows exhaust the machine; curvecast makes no generated column, so a
+    database with one is refused before it is read, as one with a view is."""
+    with sqlite3.connect(study) as db:
+        db.executescript("""
+            ALTER TABLE trials RENAME TO t_old;
+            CREATE TABLE trials (
+                id INTEGER PRIMARY KEY, study_id INTEGER NOT NULL REFERENCES studies(id),
+                number INTEGER NOT NULL, cfg TEXT,
+                config TEXT GENERATED ALWAYS AS (printf('%.*c', 1000, 'x')) VIRTUAL,
+                state TEXT NOT NULL, worker TEXT, predicted_value REAL, test_value REAL,
+                created REAL NOT NULL, updated REAL NOT NULL, heartbeat REAL,
+                UNIQUE (study_id, number));
+            INSERT INTO trials (id, study_id, number, cfg, state, worker, predicted_value,
+                                test_value, created, updated, heartbeat)
+              SELECT id, study_id, number, config, state, worker, predicted_value, test_value,
+                     created, updated, heartbeat FROM t_old;
+            DROP TABLE t_old;""")
+    db.close()
+    args = [a if a != "r.html" else str(tmp_path / a) for a in command]
+    code, err = run(*args, "--storage", f"sqlite:///{study}")
+    assert code == 2, err
+    assert "not a curvecast study database (it holds a generated column, 'trials.config'" in err
+    assert not (tmp_path / "r.html").exists()
+
+
+@pytest.mark.parametrize("epochs", ["[1]", '"abc"', "1e308", "true"])
+@pytest.mark.parametrize("command", ["show", "report"])
+def test_a_study_whose_epochs_are_no_whole_number_is_one_error_line(
+        study: Path, tmp_path: Path, epochs: str, command: str) -> None:
+    """A security review: settings.epochs of ``[1]`` made ``show`` and ``report`` end in a
+    TypeError traceback, and ``1e308`` drew a report with a float budget; each is named."""
+    with sqlite3.connect(study) as db:
+        db.execute(f"UPDATE studies SET settings = json_set(settings, '$.epochs', json('{epochs}'))")
+    db.close()
+    extra = ["--out", str(tmp_path / "r.html")] if command == "report" else []
+    code, stderr = run(command, "--study", "base", "--storage", f"sqlite:///{study}", *extra)
+    assert code == 2, stderr
+    assert stderr.startswith("error: ") and stderr.count("\n") == 1, stderr
+    assert "study 'base': its epochs are " in stderr and "not a whole number" in stderr, stderr

@@ -11,7 +11,6 @@ import os
 import signal
 import sqlite3
 import threading
-import unicodedata
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
@@ -27,6 +26,7 @@ from curvecast.curves.atomic_write import (
     is_new_or_regular,
     write_atomically,
 )
+from curvecast.report.plot_text import printable
 from curvecast.report.terminal import UnwrappedConsole
 
 if TYPE_CHECKING:
@@ -44,16 +44,7 @@ def shown(text: object) -> Text:
     (an escape sequence in a metric name, a study's settings, a decision's reason or a file's
     provenance: a colleague's file could set the window title or clear the screen) are written
     as escapes (``\\x1b``), and nothing is read as rich markup."""
-    plain = "".join(c.encode("unicode_escape").decode("ascii")
-                    if (unicodedata.category(c) == "Cc" and c not in "\n\t") or c in _BIDI
-                    else c for c in str(text))
-    return Text(plain)
-
-
-#: The bidirectional embeddings, overrides and isolates: they reorder what follows them on
-#: screen (a file name shown backwards).  Other format characters (the zero-width joiner of an
-#: emoji family, the zero-width non-joiner of Persian, a soft hyphen) are shown as they are.
-_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+    return Text(printable(str(text)))
 
 
 def fail(message: str) -> typer.Exit:

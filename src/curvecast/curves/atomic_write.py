@@ -7,6 +7,12 @@ symbolic link is followed first (the file it points to is replaced, the link sta
 that is not a regular file (``/dev/stdout``, a named pipe) is written into, through a temporary
 file copied into it: renaming a temporary file over it would replace the device or the pipe with
 a regular file.
+
+The files curvecast keeps for itself in folders others may share (a study's checkpoints,
+``collect``'s partial files, a scheduler's state file, a data cache) are written with
+``follow_links=False``: whatever is at the path (a link, a named pipe) is replaced, never written
+through, so a link planted at the next checkpoint's name cannot make a search overwrite the file
+it points to (a security review).
 """
 
 from __future__ import annotations
@@ -19,17 +25,22 @@ from collections.abc import Callable
 from pathlib import Path
 
 
-def write_atomically(path: Path, write: Callable[[str], None]) -> Path:
+def write_atomically(path: Path, write: Callable[[str], None], *,
+                     follow_links: bool = True) -> Path:
     """Call ``write(name)`` to write the file ``path`` names (see the module docstring); the
-    path written (a link's target).
+    path written (a link's target).  ``follow_links`` False: a file of curvecast's own, whatever
+    is at ``path`` (a link, a pipe, a device) is replaced by the new file, never written through.
 
     Raises:
         OSError: the file or its folder cannot be written (nothing at ``path`` is changed).
     """
-    if not is_new_or_regular(path):  # a stream or a device: written into, never replaced
+    if not follow_links:
+        target = Path(path)
+    elif not is_new_or_regular(path):  # a stream or a device: written into, never replaced
         _write_into_stream(path, write)
         return path
-    target = Path(os.path.realpath(path))
+    else:
+        target = Path(os.path.realpath(path))
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     try:
@@ -44,14 +55,14 @@ def write_atomically(path: Path, write: Callable[[str], None]) -> Path:
     return target
 
 
-def write_text_atomically(path: Path, text: str) -> Path:
+def write_text_atomically(path: Path, text: str, *, follow_links: bool = True) -> Path:
     """:func:`write_atomically` of ``text`` (UTF-8): a report, a JSON state or log."""
 
     def write(name: str) -> None:
         with open(name, "w", encoding="utf-8") as handle:
             handle.write(text)
 
-    return write_atomically(path, write)
+    return write_atomically(path, write, follow_links=follow_links)
 
 
 def _write_into_stream(path: Path, write: Callable[[str], None]) -> None:

@@ -21,6 +21,7 @@ from curvecast.curves.atomic_write import write_atomically
 from curvecast.curves.direction import check_diverged_value
 from curvecast.curves.errors import CurveSetFormatError
 from curvecast.curves.errors import where as _where
+from curvecast.curves.long import machine_memory
 
 FORMAT_VERSION = "1"
 _META_PREFIX = b"curvecast."
@@ -90,17 +91,87 @@ def write_parquet(curves: StoredCurves, path: str | os.PathLike[str]) -> Path:
     return path
 
 
+#: Bytes of memory reading one row of a curve table takes at its peak (Arrow's columns, then
+#: pandas'; measured: 3.2 GB for 3e7 rows).
+READ_BYTES_PER_ROW = 100
+
+
+def _check_rows(rows: int, size: int, n_configs: int, n_epochs: int, source: str) -> None:
+    """Refuse a curve table of ``rows`` rows and ``size`` bytes decoded, before it is decoded,
+    when the file's own configs x epochs cannot hold them (one row per observed cell) or when
+    reading them would take more than this machine's memory (``size``: more than half of it):
+    a few KB of Parquet (one row repeated, run-length encoded; one config id of 1e9 letters,
+    compressed) can declare 1e9 rows or bytes, and decoding them exhausted the machine (a
+    security review).
+
+    Raises:
+        CurveSetFormatError: naming the file, its rows and why.
+    """
+    if rows > n_configs * n_epochs:
+        raise CurveSetFormatError(f"{source}: its curve table has {rows} rows, more than its "
+                                  f"{n_configs} config(s) x {n_epochs} epochs can hold (one row "
+                                  "per observed epoch): not a file curvecast wrote")
+    memory = machine_memory()
+    if memory > 0 and rows * READ_BYTES_PER_ROW > memory:
+        raise CurveSetFormatError(f"{source}: its curve table has {rows} rows, too many to read "
+                                  f"in this machine's memory ({memory / 2**30:.3g} GiB)")
+    if memory > 0 and 2 * size > memory:
+        raise CurveSetFormatError(f"{source}: its curve table takes {size / 2**30:.3g} GiB "
+                                  "decoded, more than half this machine's memory "
+                                  f"({memory / 2**30:.3g} GiB)")
+
+
+def check_decoded_size(path: Path) -> None:
+    """Refuse, from its footer and before it is decoded, a Parquet table whose rows x columns
+    (8 bytes a cell at the least, once read) or whose declared decoded size take more than half
+    this machine's memory: a few KB of Parquet (a row repeated, run-length encoded) can
+    declare 1e9 rows (a security review).  An unreadable footer is left to the reader.
+
+    Raises:
+        CurveSetFormatError: naming the file, its size and why.
+    """
+    memory = machine_memory()
+    if memory <= 0:
+        return
+    try:
+        with pq.ParquetFile(path) as footer:
+            meta = footer.metadata
+    except (pa.ArrowException, OSError):
+        return
+    cells = meta.num_rows * meta.num_columns
+    size = max(8 * cells, sum(meta.row_group(i).total_byte_size
+                              for i in range(meta.num_row_groups)))
+    if 2 * size > memory:
+        raise CurveSetFormatError(f"{path}: its table has {meta.num_rows} rows x "
+                                  f"{meta.num_columns} columns ({size / 2**30:.3g} GiB decoded), "
+                                  f"more than half this machine's memory "
+                                  f"({memory / 2**30:.3g} GiB)")
+
+
 def read_parquet(path: str | os.PathLike[str]) -> StoredCurves:
     """Read what ``path`` holds (see :meth:`CurveSet.load`), before the CurveSet checks it."""
     path = Path(path)
     source = str(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: {'a folder, not a file' if path.is_dir() else 'no such file'}")
-    try:
-        table = pq.read_table(path)
+    try:  # opened once: the footer and the table are of one version of a file being replaced
+        handle = path.open("rb")
+    except OSError as err:
+        raise CurveSetFormatError(f"{source}: not a readable Parquet file ({err})") from None
+    with handle:
+        return _read_open(handle, source)
+
+
+def _read_open(handle: Any, source: str) -> StoredCurves:
+    """:func:`read_parquet` of the open file ``handle`` (``source``: its name in messages)."""
+    try:  # the footer only: the curve table is decoded once its size is known to be sane
+        parquet = pq.ParquetFile(handle)
+        schema, rows = parquet.schema_arrow, parquet.metadata.num_rows
+        size = sum(parquet.metadata.row_group(i).total_byte_size
+                   for i in range(parquet.metadata.num_row_groups))
     except (pa.ArrowException, OSError) as err:
         raise CurveSetFormatError(f"{source}: not a readable Parquet file ({err})") from None
-    meta = table.schema.metadata or {}
+    meta = schema.metadata or {}
 
     def get(key: str) -> bytes:
         try:
@@ -115,10 +186,10 @@ def read_parquet(path: str | os.PathLike[str]) -> StoredCurves:
     if version != FORMAT_VERSION:
         raise CurveSetFormatError(f"{_where(source, field_='format_version')}unsupported "
                                   f"version {version!r} (this curvecast reads {FORMAT_VERSION})")
-    missing = [c for c in _LONG_COLUMNS if c not in table.column_names]
+    missing = [c for c in _LONG_COLUMNS if c not in schema.names]
     if missing:
         raise CurveSetFormatError(f"{source}: wrong schema, missing column(s) {missing} "
-                                  f"(has {table.column_names})")
+                                  f"(has {schema.names})")
     try:
         epochs = json.loads(get("epochs"))
         provenance = json.loads(get("provenance"))
@@ -146,7 +217,11 @@ def read_parquet(path: str | os.PathLike[str]) -> StoredCurves:
                                   "config table")
     configs = configs.set_index("config_id")
     tests = configs.pop(_TEST_COLUMN) if _TEST_COLUMN in configs.columns else None
-    long = table.to_pandas()
+    _check_rows(rows, size, len(configs), len(epochs), source)
+    try:
+        long = parquet.read().to_pandas()
+    except (pa.ArrowException, OSError) as err:
+        raise CurveSetFormatError(f"{source}: not a readable Parquet file ({err})") from None
     for col, kind in (("value", "f"), ("seconds", "f"), ("epoch", "i")):
         if long[col].dtype.kind != kind:
             raise CurveSetFormatError(f"{_where(source, field_=col)}wrong type "

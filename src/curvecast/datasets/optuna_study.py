@@ -107,18 +107,29 @@ def _check_sqlite(url: str) -> None:
     if views := sorted(t for t in tables if t.startswith("view ")):  # Optuna makes none
         raise CurveSetFormatError(f"{path}: not an Optuna storage (it holds a view, "
                                   f"{views[0][5:65]!r}, which Optuna never makes)")
+    if generated := sorted(t for t in tables if t.startswith("generated ")):  # nor these
+        raise CurveSetFormatError(f"{path}: not an Optuna storage (it holds a generated column, "
+                                  f"{generated[0][10:70]!r}, which Optuna never makes)")
     if "version_info" not in tables or "trial_intermediate_values" not in tables:
         raise CurveSetFormatError(f"{path}: not an Optuna storage (no Optuna tables; tables: "
                                   f"{sorted(tables)[:8]})")
 
 
 def _tables(path: Path, query: str) -> set[str]:
-    """The table names of the SQLite file ``path``, opened with the URI ``query``, and its
-    views and triggers as ``"view NAME"`` (a view named as Optuna's table over an endless
-    recursive query made the import run forever: a security review)."""
+    """The table names of the SQLite file ``path``, opened with the URI ``query``, its views,
+    triggers and virtual tables as ``"view NAME"`` (a view named as Optuna's table over an
+    endless recursive query made the import run forever: a security review), and its generated
+    columns as ``"generated TABLE.COLUMN"`` (one computes its value on every read: a few KB
+    can make each row a value of 1 GB)."""
     with sqlite3.connect(f"{path.resolve().as_uri()}?{query}", uri=True) as db:
-        return {r[1] if r[0] == "table" else f"view {r[1]}" for r in db.execute(
-            "SELECT type, name FROM sqlite_master WHERE type IN ('table', 'view', 'trigger')")}
+        found = {r[1] if r[0] == "table" and not str(r[2] or "").upper().startswith(
+            "CREATE VIRTUAL") else f"view {r[1]}" for r in db.execute(
+            "SELECT type, name, sql FROM sqlite_master "
+            "WHERE type IN ('table', 'view', 'trigger')")}
+        found |= {f"generated {r[0]}.{r[1]}" for r in db.execute(
+            "SELECT t.name, c.name FROM sqlite_master AS t, pragma_table_xinfo(t.name) AS c "
+            "WHERE t.type = 'table' AND c.hidden IN (2, 3)")}
+    return found
 
 
 @warns_of_what_it_read

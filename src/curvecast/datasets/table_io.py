@@ -30,6 +30,7 @@ from numpy.typing import NDArray
 from curvecast.curves import CurveSetFormatError
 from curvecast.curves.config_columns import exact_whole_numbers
 from curvecast.curves.long import NAN_TEXT
+from curvecast.curves.parquet import check_decoded_size
 
 __all__ = ["NumericColumns", "cell", "read_columns", "read_table"]
 
@@ -178,6 +179,7 @@ def read_table(path: Path, numeric: Sequence[str], text: Sequence[str] = (), *,
     others = [c for c in columns if c not in numeric_set]
     try:
         if is_parquet(path):
+            check_decoded_size(path)  # from the footer: not a few KB that decode to 1e9 rows
             table = pq.read_table(path)
             # a pandas index saved with the table (``df.set_index("run").to_parquet()``) is
             # a column like any other here, not row labels to be dropped below

@@ -155,7 +155,8 @@ def _train(job: _Job, report: Callable[[CollectStep], None]) -> _Outcome:
         results.append(result)
         if run.epochs_done < job.epochs:  # the values first: a stop between the two writes
             # leaves values ahead of the checkpoint (its epoch is trained again), never a hole
-            write_text_atomically(log, json.dumps([r.__dict__ for r in results]))
+            write_text_atomically(log, json.dumps([r.__dict__ for r in results]),
+                                  follow_links=False)
             run.save_checkpoint(ckpt)
         report(CollectStep(job.config_id, result.epoch, job.epochs, result.value))
     return _Outcome(job.config_id, results, float(run.test_value()), resumed)

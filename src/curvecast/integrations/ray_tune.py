@@ -555,7 +555,7 @@ class CurvecastScheduler(FIFOScheduler):
         """Write the state to ``checkpoint_path`` (JSON, replaced atomically)."""
         # a temporary file of its own name (mkstemp), not one a link planted at "<path>.tmp"
         # could send elsewhere (a security review, stop 37)
-        write_text_atomically(Path(checkpoint_path), json.dumps(self.state()))
+        write_text_atomically(Path(checkpoint_path), json.dumps(self.state()), follow_links=False)
 
     def restore(self, checkpoint_path: str) -> None:
         """Load the state :meth:`save` wrote to ``checkpoint_path``."""

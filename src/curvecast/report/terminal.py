@@ -25,6 +25,8 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from curvecast.report.plot_text import printable
+
 #: The width of an :class:`UnwrappedConsole` that does not write to a terminal (tables take their
 #: natural width up to this; plain text is never wrapped).
 UNWRAPPED_WIDTH = 4000
@@ -39,10 +41,17 @@ class UnwrappedConsole(Console):
 
     It prints text literally (no rich markup unless a call passes ``markup=True``): what it
     prints holds names users chose — study names, file names, metrics — and ``[/x]`` in one must
-    print as itself, not raise a markup error or vanish as a style."""
+    print as itself, not raise a markup error or vanish as a style.  For the same reason every
+    string it prints (a message, a table's cell or title) has its control characters written as
+    escapes (:func:`~curvecast.report.plot_text.printable`): an escape sequence in a column's
+    name must not set the terminal's title or clear its screen (a security review: the imports'
+    notes printed them as they were)."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(soft_wrap=True, **{"markup": False, **kwargs})
+
+    def render_str(self, text: str, *args: Any, **kwargs: Any) -> Text:
+        return super().render_str(printable(text), *args, **kwargs)
 
     @property
     def size(self) -> ConsoleDimensions:

@@ -289,13 +289,22 @@ def _migrate(db: sqlite3.Connection) -> None:
 
 
 def _refuse_views(db: sqlite3.Connection, path: Path) -> None:
-    """Refuse a database with a view or a trigger: curvecast makes neither, and a view named as
-    its table (``studies`` over an endless recursive query) made every reading command run
-    forever, while a trigger runs its own SQL on every write (a security review)."""
+    """Refuse a database with a view, a trigger, a virtual table or a generated column:
+    curvecast makes none, and a view named as its table (``studies`` over an endless recursive
+    query) made every reading command run forever, a trigger runs its own SQL on every write,
+    and a generated column computes its value on every read (``printf('%.*c', 300000000,
+    'x')``: a 40 KB file took 1.1 GB to show three trials) (security reviews)."""
     found = db.execute("SELECT type, name FROM sqlite_master WHERE type IN ('view', 'trigger') "
+                       "OR (type = 'table' AND sql LIKE 'CREATE VIRTUAL%') "
                        "ORDER BY name LIMIT 1").fetchone()
+    if found is None:
+        found = db.execute(
+            "SELECT 'generated column', t.name || '.' || c.name FROM sqlite_master AS t, "
+            "pragma_table_xinfo(t.name) AS c WHERE t.type = 'table' AND c.hidden IN (2, 3) "
+            "ORDER BY t.name LIMIT 1").fetchone()
     if found is not None:
-        raise ValueError(f"{path}: not a curvecast study database (it holds a {found[0]}, "
+        kind = "virtual table" if found[0] == "table" else found[0]
+        raise ValueError(f"{path}: not a curvecast study database (it holds a {kind}, "
                          f"{str(found[1])[:60]!r}, which curvecast never makes)")
 
 

@@ -103,6 +103,13 @@ class Store(SQLiteFile):
             "SELECT metric, direction, settings FROM studies WHERE id = ?", (sid,)).fetchone()
         where = f"{self.path}: study {name!r}"
         settings = _json_field(settings, dict, f"{where}: its settings")
+        # T, as every reader takes it (a security review: [1] was a TypeError traceback in
+        # show and report, 1e308 a float budget in the report's figures)
+        epochs = settings.get("epochs")
+        if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int)):
+            raise ValueError(f"{where}: its epochs are {str(epochs)[:80]!r}, not a whole number "
+                             f"in 1..{MAX_STORED_EPOCHS}: the database was not written by "
+                             "curvecast")
         for field_name, text in (("metric", metric), ("direction", direction)):
             if not isinstance(text, str):
                 raise ValueError(f"{where}: its {field_name} is {text!r}, not a text: the "

@@ -113,11 +113,15 @@ def load_checkpoint(path: Path, device: torch.device | str | None = None) -> dic
     calls :meth:`SupervisedRun.load_state` with ``ckpt``.
 
     Raises:
-        CheckpointError: the file cannot be read that way, or is not a curvecast supervised-run
-            checkpoint.
+        CheckpointError: the file cannot be read that way, is not a regular file (a named pipe
+            would be read for ever), or is not a curvecast supervised-run checkpoint.
     """
     import torch
 
+    if not Path(path).is_file():  # a named pipe or a device planted there would be read for
+        # ever (a security review): only a regular file is a checkpoint
+        raise CheckpointError(f"{path}: unreadable checkpoint (not a regular file; it was not "
+                              "read)")
     try:
         ckpt = torch.load(Path(path), map_location=device if device is not None else "cpu",
                           weights_only=True)
@@ -268,8 +272,9 @@ class SupervisedRun(TrainingRun):
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             # a temporary file of its own name, renamed over the checkpoint (never a fixed
-            # "<path>.tmp" a planted link could send elsewhere: a security review, stop 37)
-            write_atomically(path, lambda name: torch.save(state, name))
+            # "<path>.tmp" a planted link could send elsewhere: a security review, stop 37),
+            # and over whatever is at the path: a link planted there is replaced, not followed
+            write_atomically(path, lambda name: torch.save(state, name), follow_links=False)
         except RuntimeError as err:  # torch reports a full disk as a RuntimeError (the
             # temporary file is removed by write_atomically)
             raise OSError(str(err).splitlines()[0]) from None

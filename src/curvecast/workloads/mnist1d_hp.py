@@ -98,7 +98,7 @@ def mnist1d_splits(cache_dir: Path | None = None) -> dict[str, NDArray[Any]]:
                     np.savez(handle, x=arrays["x"], y=arrays["y"], x_test=arrays["x_test"],
                              y_test=arrays["y_test"])
 
-            write_atomically(file, save)
+            write_atomically(file, save, follow_links=False)
     order = np.random.default_rng(SPLIT_SEED).permutation(len(raw["y"]))
     train, val = order[:N_TRAIN], order[N_TRAIN:N_TRAIN + N_VAL]
     x, y = raw["x"].astype(np.float32), raw["y"].astype(np.int64)
