@@ -165,3 +165,50 @@ def test_depth_generalisation_without_a_depth_number_is_skipped_with_why() -> No
                                experiments=("depth_generalisation",)))
     assert [s["reason"] for s in out["skipped"]] == [
         "the configs' n_layers column has no number (each architecture's depth)"]
+
+
+class _AllNaN(Predictor):
+    """A predictor whose every prediction failed (NaN): quality() refuses to score it."""
+
+    def fit(self, curves: CurveSet, *, target_epoch: int | None = None) -> _AllNaN:
+        return self
+
+    def predict(self, configs: pd.DataFrame, partial: NDArray[np.float64]) -> Prediction:
+        n = len(configs)
+        return Prediction(mean=np.full(n, np.nan), std=np.full(n, 0.1))
+
+
+def test_depth_generalisation_with_a_failed_prediction_is_skipped_not_a_crash() -> None:
+    """Table 1's cells catch quality()'s ValueError and skip the cell; the depth experiment
+    let it end the whole run (every other experiment's results lost)."""
+    cs = synthetic(n=60, epochs=8)
+    deep = CurveSet(values=cs.values, observed=cs.observed, epochs=cs.epochs, metric="m",
+                    direction=cs.direction,
+                    configs=cs.configs.assign(n_layers=np.arange(60) % 2 + 2))
+    out = run_prediction_experiments(
+        deep, {"nan": lambda groups, seed: _AllNaN()},
+        PredictionSettings(train_size=20, repeats=1, fractions=(0.5,),
+                           experiments=("table1", "depth_generalisation")))
+    experiments = {s["experiment"] for s in out["skipped"]}
+    assert experiments == {"table1", "depth_generalisation"}, out["skipped"]
+    assert all("NaN or ±inf mean" in s["reason"] for s in out["skipped"])
+
+
+def test_a_diverged_test_input_counts_no_better_than_its_own_earlier_values() -> None:
+    """With no stated diverged value the fill is the worst value in the view (History's one
+    rule): the training curves *and* the test inputs up to τ.  The training curves' worst
+    alone can be better than a test curve's own values before it diverged, so a run that was
+    worse than every training curve and then diverged looked as if it had improved."""
+    from curvecast.experiments.prediction import _evaluate
+
+    cs = synthetic(n=60, epochs=8)
+    train = cs.subset(np.arange(30))
+    values = np.array(cs.values)
+    floor = float(np.min(train.values)) - 1.0
+    values[30, :2] = floor  # test curve 0: worse than every training value ...
+    values[30, 2] = np.nan  # ... then diverged, before τ = 4
+    test = CurveSet(values=values, observed=cs.observed, epochs=cs.epochs, metric="m",
+                    direction=cs.direction, configs=cs.configs).subset(np.arange(30, 60))
+    spy = _Records()
+    _evaluate(lambda groups, seed, spy=spy: spy, frozenset({"ts"}), 0, train, test, 4)
+    assert spy.seen_[-1][0, 2] <= floor  # maximise: no better than the curve's own values

@@ -792,3 +792,16 @@ def test_a_complete_trial_without_a_config_row_is_refused_by_name_when_fitting()
         h.completed()
     with pytest.raises(ValueError, match="'c3', have no row"):
         PredictiveStopper(predictor=SRM(n_draws=2, cv=2), min_complete=4).decide(trial, h)
+
+
+def test_asha_quantile_with_a_nan_does_not_depend_on_the_number_of_values() -> None:
+    """A NaN at a rung (a History built on values not filled) made np.quantile's cutoff NaN
+    (nothing stopped) when the quantile's position was fractional, but np.partition sorts NaN
+    above every number, so with a whole position the cutoff was a finite order statistic and
+    trials were stopped: one rule, two behaviours, by the count of trials alone."""
+    from curvecast.stopping.asha import _upper_quantile
+
+    for n in (10, 11):  # positions 6 (whole) and 6.67
+        values = np.append(np.linspace(0.1, 0.9, n - 1), np.nan)
+        assert np.isnan(_upper_quantile(values, 3.0)), n
+        assert np.isnan(np.quantile(values, 1 - 1 / 3))

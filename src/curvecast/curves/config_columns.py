@@ -59,7 +59,12 @@ def config_frame(rows: Sequence[Mapping[str, Any]], index: list[str] | pd.Index
     rows = list(rows)
     frame = pd.DataFrame(rows, index=index)
     for name in frame.columns:
-        if frame[name].dtype.kind != "f":
+        column = frame[name]
+        # (vectorised first: only a float column with a missing cell and a number at or beyond
+        # 2^53, which is what a bigger whole number becomes, can qualify; a Python pass over
+        # every float column's cells doubled the time of a 100k-row table)
+        if (column.dtype.kind != "f" or not column.isna().any()
+                or not (column.abs() >= EXACT_WHOLE).any()):
             continue
         exact = exact_whole_numbers([row.get(name) for row in rows])
         if exact is not None:

@@ -89,6 +89,8 @@ def _upper_quantile(values: np.ndarray, eta: float) -> float:
     with accuracies on a finite validation set, was stopped instead of kept."""
     pos = (values.size - 1) * (eta - 1.0) / eta
     k = round(pos)
-    if math.isclose(pos, k, rel_tol=1e-12, abs_tol=1e-12):
+    # (a NaN: np.quantile's NaN, whatever the position; np.partition would sort it above every
+    # number and give a finite order statistic when the position is whole)
+    if math.isclose(pos, k, rel_tol=1e-12, abs_tol=1e-12) and not np.isnan(values).any():
         return float(np.partition(values, k)[k])
     return float(np.quantile(values, 1.0 - 1.0 / eta))
