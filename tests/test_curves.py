@@ -436,3 +436,26 @@ def test_a_position_that_is_not_a_whole_number_is_refused() -> None:
     with pytest.raises(TypeError, match=r"config position must be a whole number, got 1\.7"):
         cs.row(1.7)  # type: ignore[arg-type]
     assert cs.subset([2.0, 0]).config_ids == ["c", "a"] and cs.row(-1) == 2
+
+
+def test_machine_memory_is_the_containers_when_a_cgroup_limits_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review of the security review: the footer checks compare with ``machine_memory()``,
+    which read only the physical memory, so in a container limited to 2 GiB (a CI runner) on a
+    64 GiB host a few KB declaring 30 GB of rows were decoded and the process was killed; the
+    cgroup's limit (v2 ``memory.max``, v1 ``memory.limit_in_bytes``) is the memory there is,
+    and "max" (no limit) or an unreadable file leaves the physical memory."""
+    from curvecast.curves import long as long_module
+
+    v2, v1 = tmp_path / "memory.max", tmp_path / "memory.limit_in_bytes"
+    monkeypatch.setattr(long_module, "_CGROUP_LIMITS", (v2, v1))
+    physical = long_module.machine_memory()
+    assert physical > 0
+    v2.write_text("2147483648\n")
+    assert long_module.machine_memory() == min(physical, 2**31)
+    v2.write_text("max\n")
+    assert long_module.machine_memory() == physical
+    v1.write_text("9223372036854771712\n")  # v1's "no limit"
+    assert long_module.machine_memory() == physical
+    v1.write_text("1073741824\n")
+    assert long_module.machine_memory() == min(physical, 2**30)

@@ -323,3 +323,34 @@ def test_a_checkpoint_that_is_no_regular_file_is_refused_not_read(tmp_path: Path
         pytest.fail("resume read from a named pipe and waited")
     assert len(raised) == 1 and isinstance(raised[0], CheckpointError), raised
     assert "not a regular file" in str(raised[0])
+
+
+def test_a_file_of_curvecasts_own_replaces_a_link_at_its_name_but_a_linked_folder_is_used(
+        tmp_path: Path) -> None:
+    """A review of the security review: ``follow_links=False`` replaces only a link planted at
+    the file's own name; a checkpoint folder (or a cache folder) that is a link to a bigger disk
+    is written into, as before."""
+    from curvecast.curves.atomic_write import write_text_atomically
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    (tmp_path / "ckpts").symlink_to(disk, target_is_directory=True)
+    written = write_text_atomically(tmp_path / "ckpts" / "t0-e1.ckpt", "a", follow_links=False)
+    assert (disk / "t0-e1.ckpt").read_text() == "a" and written == tmp_path / "ckpts" / "t0-e1.ckpt"
+    victim = tmp_path / "victim"
+    victim.write_text("keep")
+    (disk / "t0-e2.ckpt").symlink_to(victim)
+    write_text_atomically(tmp_path / "ckpts" / "t0-e2.ckpt", "b", follow_links=False)
+    assert victim.read_text() == "keep"
+    assert not (disk / "t0-e2.ckpt").is_symlink() and (disk / "t0-e2.ckpt").read_text() == "b"
+    assert sorted(p.name for p in disk.iterdir()) == ["t0-e1.ckpt", "t0-e2.ckpt"]  # no temp left
+
+
+def test_figure_and_terminal_text_keep_line_breaks_and_tabs() -> None:
+    """A review of the security review: only control characters but the line feed and the tab
+    are escaped (figure titles with a line break stay two lines)."""
+    from curvecast.report.plot_text import literal, printable
+
+    assert printable("a\nb\tc") == "a\nb\tc"
+    assert literal("x $1\ny") == "x \\$1\ny"
+    assert printable("a\r\nb\x1b]0;t\x07") == "a\\r\nb\\x1b]0;t\\x07"

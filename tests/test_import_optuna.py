@@ -367,15 +367,20 @@ def test_a_storage_is_named_as_given_and_only_its_password_hidden(tmp_path: Path
     assert redact("postgresql://user:secret@host/db") == "postgresql://user:***@host/db"
 
 
+def _one_trial_storage(db: Path, name: str) -> Path:
+    """An Optuna SQLite storage at ``db`` holding the study ``name`` of one trial, one report."""
+    study = optuna.create_study(storage=f"sqlite:///{db}", study_name=name)
+    trial = study.ask()
+    trial.report(0.5, 1)
+    study.tell(trial, 0.5)
+    return db
+
+
 def test_a_storage_with_a_generated_column_is_refused_not_read(tmp_path: Path) -> None:
     """A security review: a generated column computes its value on every read (``printf('%.*c',
     300000000, 'x')``: a few KB of file, 300 MB a row), and Optuna never makes one; a storage
     with one is refused before Optuna reads it, as one with a view is."""
-    db = tmp_path / "g.db"
-    study = optuna.create_study(storage=f"sqlite:///{db}", study_name="g")
-    trial = study.ask()
-    trial.report(0.5, 1)
-    study.tell(trial, 0.5)
+    db = _one_trial_storage(tmp_path / "g.db", "g")
     with sqlite3.connect(db) as con:
         con.execute("ALTER TABLE trial_params ADD COLUMN big TEXT GENERATED ALWAYS AS "
                     "(printf('%.*c', 1000, 'x')) VIRTUAL")
@@ -383,3 +388,20 @@ def test_a_storage_with_a_generated_column_is_refused_not_read(tmp_path: Path) -
     with pytest.raises(CurveSetFormatError, match=r"g.db: not an Optuna storage \(it holds a "
                                                   r"generated column, 'trial_params.big'"):
         curvecast.from_optuna(f"sqlite:///{db}", "g")
+
+
+def test_a_storage_with_a_virtual_table_is_refused_however_its_sql_is_spelled(
+        tmp_path: Path) -> None:
+    """A review of the security review: a virtual table whose schema text does not start
+    ``CREATE VIRTUAL`` (``create   virtual``, a leading comment: SQLite reads it all the same)
+    was taken for a table; a virtual table is the only table without a root page."""
+    db = _one_trial_storage(tmp_path / "v.db", "v")
+    with sqlite3.connect(db) as con:
+        con.execute("CREATE VIRTUAL TABLE notes USING fts5(body)")
+        con.execute("PRAGMA writable_schema = ON")
+        con.execute("UPDATE sqlite_master SET sql = 'create   virtual table notes using "
+                    "fts5(body)' WHERE name = 'notes'")
+    con.close()
+    with pytest.raises(CurveSetFormatError, match=r"v.db: not an Optuna storage \(it holds a "
+                                                  r"view, 'notes'"):
+        curvecast.from_optuna(f"sqlite:///{db}", "v")

@@ -455,12 +455,13 @@ def test_a_study_database_with_a_generated_column_is_refused_not_read(
     assert not (tmp_path / "r.html").exists()
 
 
-@pytest.mark.parametrize("epochs", ["[1]", '"abc"', "1e308", "true"])
+@pytest.mark.parametrize("epochs", ["[1]", '"abc"', "1e308", "true", "0", "-3"])
 @pytest.mark.parametrize("command", ["show", "report"])
 def test_a_study_whose_epochs_are_no_whole_number_is_one_error_line(
         study: Path, tmp_path: Path, epochs: str, command: str) -> None:
     """A security review: settings.epochs of ``[1]`` made ``show`` and ``report`` end in a
-    TypeError traceback, and ``1e308`` drew a report with a float budget; each is named."""
+    TypeError traceback, and ``1e308`` drew a report with a float budget; each is named.  Its
+    review: -3 got through (``show`` printed "9 of -9 epochs ... speedup -1.00x")."""
     with sqlite3.connect(study) as db:
         db.execute(f"UPDATE studies SET settings = json_set(settings, '$.epochs', json('{epochs}'))")
     db.close()
@@ -469,3 +470,37 @@ def test_a_study_whose_epochs_are_no_whole_number_is_one_error_line(
     assert code == 2, stderr
     assert stderr.startswith("error: ") and stderr.count("\n") == 1, stderr
     assert "study 'base': its epochs are " in stderr and "not a whole number" in stderr, stderr
+    assert not (tmp_path / "r.html").exists()
+
+
+def _forge_virtual_table(path: Path, sql: str) -> None:
+    """Add an FTS5 virtual table to the database ``path``, its schema text then rewritten to
+    ``sql`` (SQLite parses it on every open; a forged file needs no curvecast to make it)."""
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE VIRTUAL TABLE notes USING fts5(body)")
+        db.execute("PRAGMA writable_schema = ON")
+        db.execute("UPDATE sqlite_master SET sql = ? WHERE name = 'notes'", (sql,))
+    db.close()
+
+
+@pytest.mark.parametrize("sql", ["CREATE VIRTUAL TABLE notes USING fts5(body)",
+                                 "create   virtual table notes using fts5(body)"])
+def test_a_study_database_with_a_virtual_table_is_refused_however_its_sql_is_spelled(
+        study: Path, sql: str) -> None:
+    """A review of the security review: a virtual table was found by its schema text starting
+    ``CREATE VIRTUAL``, which a forged file spells otherwise (SQLite reads it all the same);
+    a virtual table is the only table without a root page."""
+    _forge_virtual_table(study, sql)
+    code, err = run("show", "--study", "base", "--storage", f"sqlite:///{study}")
+    assert code == 2, err
+    assert "not a curvecast study database (it holds a virtual table, 'notes'" in err, err
+
+
+def test_a_study_without_epochs_in_its_settings_is_still_read(study: Path) -> None:
+    """A study made elsewhere (or by an older curvecast) with no epochs, or null, is read."""
+    for settings in ("{}", '{"epochs": null}'):
+        with sqlite3.connect(study) as db:
+            db.execute("UPDATE studies SET settings = ?", (settings,))
+        db.close()
+        code, err = run("show", "--study", "base", "--storage", f"sqlite:///{study}")
+        assert code == 0, err

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -127,13 +128,29 @@ def _config_table(configs: pd.DataFrame, source: str | None) -> pd.DataFrame:
     return configs
 
 
+#: Where a Linux container's memory limit is read (cgroup v2, then v1).
+_CGROUP_LIMITS = (Path("/sys/fs/cgroup/memory.max"),
+                  Path("/sys/fs/cgroup/memory/memory.limit_in_bytes"))
+
+
 def machine_memory() -> int:
-    """This machine's physical memory in bytes; 0 where it cannot be read (no ``sysconf``, as
-    on Windows): then no table is refused for its size."""
+    """This machine's memory in bytes: the physical memory, or a container's cgroup limit when
+    that is less (a CI runner of 2 GiB on a 64 GiB host: the size checks compared with the
+    host's); 0 where neither can be read (no ``sysconf``, as on Windows): then no table is
+    refused for its size."""
     try:
-        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+        physical = int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
     except (AttributeError, ValueError, OSError):
-        return 0
+        physical = 0
+    limits = [physical] if physical > 0 else []
+    for file in _CGROUP_LIMITS:
+        try:
+            text = file.read_text().strip()
+        except (OSError, ValueError):
+            continue
+        if text.isdigit() and int(text) > 0:  # "max": no limit
+            limits.append(int(text))
+    return min(limits, default=0)
 
 
 #: A table of configs × epochs with at least this many cells must have 1 % of them observed.

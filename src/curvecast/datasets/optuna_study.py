@@ -122,10 +122,9 @@ def _tables(path: Path, query: str) -> set[str]:
     columns as ``"generated TABLE.COLUMN"`` (one computes its value on every read: a few KB
     can make each row a value of 1 GB)."""
     with sqlite3.connect(f"{path.resolve().as_uri()}?{query}", uri=True) as db:
-        found = {r[1] if r[0] == "table" and not str(r[2] or "").upper().startswith(
-            "CREATE VIRTUAL") else f"view {r[1]}" for r in db.execute(
-            "SELECT type, name, sql FROM sqlite_master "
-            "WHERE type IN ('table', 'view', 'trigger')")}
+        found = {r[1] if r[0] == "table" and r[2] != 0 else f"view {r[1]}" for r in db.execute(
+            "SELECT type, name, rootpage FROM sqlite_master "  # a virtual table has no root
+            "WHERE type IN ('table', 'view', 'trigger')")}  # page (its text can be forged)
         found |= {f"generated {r[0]}.{r[1]}" for r in db.execute(
             "SELECT t.name, c.name FROM sqlite_master AS t, pragma_table_xinfo(t.name) AS c "
             "WHERE t.type = 'table' AND c.hidden IN (2, 3)")}

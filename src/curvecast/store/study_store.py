@@ -106,8 +106,11 @@ class Store(SQLiteFile):
         # T, as every reader takes it (a security review: [1] was a TypeError traceback in
         # show and report, 1e308 a float budget in the report's figures)
         epochs = settings.get("epochs")
-        if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int)):
-            raise ValueError(f"{where}: its epochs are {str(epochs)[:80]!r}, not a whole number "
+        if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int)
+                                   or not 1 <= epochs <= MAX_STORED_EPOCHS):
+            shown = (str(epochs)[:80] if isinstance(epochs, int) and not isinstance(epochs, bool)
+                     else repr(str(epochs)[:80]))  # a number as the export's check names it
+            raise ValueError(f"{where}: its epochs are {shown}, not a whole number "
                              f"in 1..{MAX_STORED_EPOCHS}: the database was not written by "
                              "curvecast")
         for field_name, text in (("metric", metric), ("direction", direction)):
