@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -161,6 +162,39 @@ def test_a_second_process_collecting_into_the_same_file_is_refused(tmp_path: Pat
         fcntl.flock(held, fcntl.LOCK_UN)
     assert collect(SGDDigits(), n_configs=1, epochs=2, seed=0, out=out).curves.n_configs == 1
     assert not (tmp_path / ".c.parquet.lock").exists()  # removed when collect ends
+
+
+@pytest.mark.parametrize("target", ["victim.txt", "missing/victim.txt"])
+def test_a_link_planted_at_the_lock_path_is_not_followed(tmp_path: Path, target: str) -> None:
+    """A security review: collect opened its lock with ``open(lock, "a")``, which follows a
+    link planted at the lock's path and created an (empty) file at the link's target.  The link
+    is refused in one clear error, nothing is created at its target and nothing is trained."""
+    pytest.importorskip("fcntl")
+    out = tmp_path / "c.parquet"
+    victim = tmp_path / "elsewhere" / target
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / ".c.parquet.lock").symlink_to(victim)
+    with pytest.raises(ValueError, match=r"lock file of .* is a symbolic link, not followed"):
+        collect(SGDDigits(), n_configs=1, epochs=2, seed=0, out=out)
+    assert not victim.exists() and not victim.parent.joinpath("missing").exists()
+    assert not out.exists() and not (tmp_path / "c.parquet.partial").exists()
+    assert (tmp_path / ".c.parquet.lock").is_symlink()  # left as it was, for the user to see
+
+
+def test_a_lock_path_that_is_no_regular_file_is_refused(tmp_path: Path) -> None:
+    """A pipe at the lock's path (a reader holding its other end, so that opening it does not
+    wait): refused in one clear error, nothing trained."""
+    pytest.importorskip("fcntl")
+    out = tmp_path / "c.parquet"
+    pipe = tmp_path / ".c.parquet.lock"
+    os.mkfifo(pipe)
+    reader = os.open(pipe, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        with pytest.raises(ValueError, match=r"lock file of .* is not a regular file"):
+            collect(SGDDigits(), n_configs=1, epochs=2, seed=0, out=out)
+    finally:
+        os.close(reader)
+    assert not out.exists() and not (tmp_path / "c.parquet.partial").exists()
 
 
 @pytest.mark.parametrize("bad_id", ["../../victim/notes-1", "abc", "s0-x"])

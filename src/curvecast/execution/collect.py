@@ -24,6 +24,7 @@ import os
 import platform
 import re
 import shutil
+import stat
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -257,8 +258,11 @@ def _only_collector(out: Path) -> Iterator[None]:
     the end) for the block: two processes collecting into one file would train the same configs
     twice and trip over each other's partial files.
 
+    The lock is opened without following a link (a security review: a link planted at its
+    path made collect create a file where the link pointed) and must be a regular file.
+
     Raises:
-        ValueError: another process holds it.
+        ValueError: another process holds it, or its path is a link or not a regular file.
     """
     try:
         import fcntl
@@ -266,7 +270,19 @@ def _only_collector(out: Path) -> Iterator[None]:
         yield
         return
     lock = out.with_name(f".{out.name}.lock")
-    with open(lock, "a") as handle:
+    flags = (os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+             | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))  # (a pipe: no wait)
+    try:
+        fd = os.open(lock, flags, 0o644)
+    except OSError:
+        if not lock.is_symlink():
+            raise
+        raise ValueError(f"{lock}: collect's lock file of {out} is a symbolic link, not followed "
+                         "(curvecast makes it a regular file); remove the link and rerun") from None
+    with open(fd, "a") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError(f"{lock}: collect's lock file of {out} is not a regular file; "
+                             "remove it and rerun")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
