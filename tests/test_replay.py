@@ -295,3 +295,34 @@ def test_the_waiting_reasons_read_as_english() -> None:
     reason = PredictiveStopper().decide(Trial("b", configs.iloc[1:], values[1, :3]),
                                         history).reason
     assert reason.startswith("1 complete trial and 0 prior curves (stops after 5")
+
+
+def test_w_workers_are_a_list_schedule_of_recorded_seconds_and_a_stop_frees_its_worker() -> None:
+    """A review (rev4): on W workers each config starts when the earliest worker is free, its
+    epochs cost their recorded seconds, and a trial stopped after epoch 2 frees its worker at the
+    end of epoch 2; the simulated time is the cluster's wall clock (the last worker to finish)."""
+    from curvecast.stopping import Action, Decision, History, Stopper, Trial
+
+    cs = saturating(n=13, epochs=5, seed=2, seconds=True)
+    assert cs.seconds is not None
+    order = RandomSearch.from_curves(cs, seed=3).order_
+    stopped = set(order[:4])
+
+    class StopAfter2(Stopper):
+        def decide(self, trial: Trial, history: History) -> Decision:
+            tau = len(trial.values)
+            stop = trial.config_id in stopped and tau >= 2
+            return Decision(Action.STOP if stop else Action.CONTINUE, tau, reason="test")
+
+    for workers in (1, 2, 3, 20):
+        for stopper, stops in ((NeverStop(), set()), (StopAfter2(), stopped)):
+            result = replay(cs, RandomSearch.from_curves(cs, seed=3), stopper, workers=workers)
+            free, expected = [0.0] * workers, {}
+            for cid in order:
+                w = int(np.argmin(free))
+                epochs = 2 if cid in stops else 5
+                start, free[w] = free[w], free[w] + float(cs.seconds[cs.row(cid), :epochs].sum())
+                expected[cid] = (start, free[w], epochs)
+            assert {t.config_id: (t.start, t.end, t.epochs) for t in result.trials} == {
+                c: (pytest.approx(s), pytest.approx(e), n) for c, (s, e, n) in expected.items()}
+            assert result.simulated_time == pytest.approx(max(free))

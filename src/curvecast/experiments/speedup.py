@@ -8,8 +8,10 @@ standard error over orderings.  Only configs recorded to the final epoch take pa
 Metrics (``metric`` field of each record):
 
 * ``speedup`` — epochs of full training of the same configs ÷ epochs used;
-* ``time_speedup`` — simulated wall-clock time of full training on the same W workers ÷ the
-  replay's (epochs cost their recorded seconds, or 1 unit);
+* ``time_speedup`` — simulated wall-clock time of full training of the same configs (in the order
+  they started) on the same W workers ÷ the replay's (epochs cost their recorded seconds, or 1
+  unit); a searcher whose configs depend on what it was told (MetaQNN, TPE) visits other configs
+  under each rule, so full training is of each rule's own;
 * ``best_kept`` — 1 when the true best config of the ordering was trained to the end, else 0;
 * ``regret`` — true final value of the true best config minus that of the best fully trained
   config (≥ 0, metric units, sign-corrected for metrics to minimise);
@@ -23,7 +25,9 @@ Metrics (``metric`` field of each record):
 Any-time regret (``anytime`` in the output): the regret of the search as it stood after each
 fraction of the full-training time (:data:`ANYTIME_FRACTIONS` of the NeverStop replay's simulated
 time of the same ordering), mean ± standard error over the orderings in which some config had been
-trained to the end by then (``found``: the share of orderings in which one had).
+trained to the end by then (``found``: the share of orderings in which one had; no standard error
+from fewer than two).  Time here, as in ``time_speedup``, is the simulated cluster's wall clock
+(when the last of its W workers finished), not the sum of the workers' busy time.
 
 Schedulers that draw their own configs (Hyperband, f-Hyperband: :class:`SchedulerSpec`) are
 replayed the same way, over the same orderings (the seed of their searcher); ``speedup`` is then
@@ -297,15 +301,21 @@ class _Sweep:
         complete, workers = self.complete, self.settings.workers
         for sname, make_searcher in searchers.items():
             full = replay(complete, make_searcher(complete, seed), NeverStop(), workers=workers)
+            # full training of each rule's own configs (an adaptive searcher's differ by rule)
+            full_times = {tuple(t.config_id for t in full.trials): full.simulated_time}
             fits = FitCache()
             for spec, delta in plan:
                 t0 = time.perf_counter()
                 stopper = spec.make(delta, fits)
                 result = replay(complete, make_searcher(complete, seed), stopper, workers=workers)
+                order = tuple(t.config_id for t in result.trials)
+                if order not in full_times:
+                    full_times[order] = replay(complete, _InOrder(order), NeverStop(),
+                                               workers=workers).simulated_time
                 clipped = getattr(stopper, "n_clipped_", None)
                 run = {"searcher": sname, "stopper": spec.name, "delta": delta,
                        "workers": workers, "ordering": ordering,
-                       **run_metrics(result, full.simulated_time),
+                       **run_metrics(result, full_times[order]),
                        **({} if clipped is None else {"clipped": float(clipped)}),
                        "seconds": time.perf_counter() - t0}
                 label = spec.name if delta is None else f"{spec.name} Δ={delta:g}"
@@ -365,7 +375,8 @@ def _summaries(runs: Sequence[Mapping[str, Any]], keys: tuple[str, ...]) -> list
 def _anytime_record(rule: dict[str, Any], traces: Sequence[NDArray[np.float64]]
                     ) -> dict[str, Any]:
     """One rule's any-time regret over orderings: ``fraction``, ``regret_mean``,
-    ``regret_stderr`` (None where no ordering had a complete config) and ``found``."""
+    ``regret_stderr`` (None where fewer than two orderings had a complete config: one says
+    nothing of the spread) and ``found``."""
     stacked = np.vstack(traces)
     found = np.isfinite(stacked)
     n = found.sum(axis=0)
@@ -373,7 +384,7 @@ def _anytime_record(rule: dict[str, Any], traces: Sequence[NDArray[np.float64]]
     mean = np.divide(filled.sum(axis=0), n, out=np.full(n.shape, np.nan), where=n > 0)
     dev = np.where(found, stacked - mean, 0.0)
     var = np.divide((dev ** 2).sum(axis=0), n - 1, out=np.zeros(n.shape), where=n > 1)
-    stderr = np.where(n > 0, np.sqrt(var / np.maximum(n, 1)), np.nan)
+    stderr = np.where(n > 1, np.sqrt(var / np.maximum(n, 1)), np.nan)  # none from one
 
     def listed(a: NDArray[np.float64]) -> list[float | None]:
         return [None if not np.isfinite(v) else float(v) for v in a]
