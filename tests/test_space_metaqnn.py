@@ -51,6 +51,8 @@ def test_parse_net_tolerates_whitespace() -> None:
     ("[C(0,1,1), SM(10)]", "C(0,1,1)"),
     ("[D(4,3), SM(10)]", "D(4,3)"),
     ("[C(-1,1,1), SM(10)]", "C(-1,1,1)"),
+    ("[C(\uff18,3,1), SM(10)]", "C(\uff18,3,1)"),  # a full-width 8: not an ASCII digit
+    ("[C(8,3,1), SM(1\u0660)]", "SM(1\u0660)"),  # an Arabic-Indic zero
 ])
 def test_parse_net_names_the_bad_token(text: str, token: str) -> None:
     with pytest.raises(ValueError, match="bad layer token") as info:

@@ -57,6 +57,15 @@ def test_workload_metadata() -> None:
         DigitsMetaQNN(MetaQNNSpace(n_classes=5))
 
 
+@pytest.mark.parametrize("batch_size", [1, 4, 269])
+def test_a_batch_size_that_makes_a_batch_of_one_image_is_refused(batch_size: int) -> None:
+    """1077 = 4 x 269 + 1: with batch size 4 every epoch ended in a batch of one image, and a net
+    down to 1x1 failed in batch norm ("Expected more than 1 value per channel when training")."""
+    with pytest.raises(ValueError, match=f"batch_size {batch_size} makes a batch of one"):
+        DigitsMetaQNN(MetaQNNSpace(batch_sizes=(32, batch_size)))
+    DigitsMetaQNN(MetaQNNSpace(batch_sizes=(3, 32, 64, 128)))  # 1077 = 3 x 359
+
+
 def test_torch_model_matches_described_parameter_count() -> None:
     w = DigitsMetaQNN()
     for i in range(40):

@@ -157,3 +157,22 @@ def test_a_checkpoint_of_another_run_is_refused(workload: FriedmanSGD, tmp_path:
                          ({"epochs_done": 2}, "a checkpoint after 1 epochs, not 2")):
         with pytest.raises(CheckpointError, match=f"t.ckpt: .*{match}"):
             workload.resume(path, expect={**expect, **wrong})
+
+
+def test_a_config_of_numpy_scalars_resumes_from_its_checkpoint(workload: FriedmanSGD,
+                                                                tmp_path: Any) -> None:
+    """A config read from a table holds numpy scalars; ``start`` took it, but its checkpoint
+    carried them in ``meta`` and ``torch.load(weights_only=True)`` refused the file, so the run
+    never resumed (a search retrained every recorded epoch before each new one)."""
+    config = {k: np.str_(v) if isinstance(v, str) else np.asarray(v)[()] for k, v in GOOD.items()}
+    assert all(isinstance(v, np.generic) for v in config.values())
+    straight = workload.start(GOOD, seed=3, epochs=3)
+    expected = [straight.train_epoch().value for _ in range(2)]
+    run = workload.start(config, seed=np.int64(3), epochs=3)
+    assert run.train_epoch().value == expected[0]
+    path = tmp_path / "t.ckpt"
+    run.save_checkpoint(path)
+    resumed = workload.resume(path, expect={"config": config, "seed": 3, "epochs": 3,
+                                            "epochs_done": 1})
+    assert resumed.train_epoch().value == expected[1]
+    assert resumed.test_value() == straight.test_value()

@@ -57,7 +57,13 @@ def checkpoint_path(folder: Path, number: int, epoch: int) -> Path:
 
 
 def train_one_epoch(task: EpochTask) -> EpochOutcome:
-    """Continue trial ``task.number`` from its checkpoint and train one epoch (runs in a worker)."""
+    """Continue trial ``task.number`` from its checkpoint and train one epoch (runs in a worker).
+
+    The epoch trains with one torch thread on every backend: curves are bit-identical only at a
+    fixed thread count (text-lstm's differ at two), and a Ray task's thread count was otherwise
+    its node's ``OMP_NUM_THREADS``, so a Ray search's curves depended on the environment.
+    """
+    one_torch_thread()
     try:
         ckpt = checkpoint_path(task.checkpoints, task.number, task.done)
         run: TrainingRun | None = None

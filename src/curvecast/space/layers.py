@@ -115,7 +115,9 @@ class Softmax:
 
 Layer = Conv | Pool | FC | Dropout | GAP | Softmax
 
-_TOKEN = re.compile(r"^(C|P|FC|D|GAP|SM)\((\d+(?:,\s*\d+)*)\)$")
+# ASCII digits only: \d alone read a full-width 8 (U+FF18) as 8, so "C(<U+FF18>,3,1)" was a
+# second string for the net C(8,3,1)
+_TOKEN = re.compile(r"^(C|P|FC|D|GAP|SM)\((\d+(?:,\s*\d+)*)\)$", re.ASCII)
 _ARITY: dict[str, tuple[type, tuple[int, ...]]] = {
     "C": (Conv, (3,)), "P": (Pool, (2,)), "FC": (FC, (1,)), "D": (Dropout, (2,)),
     "GAP": (GAP, (1,)), "SM": (Softmax, (1,)),

@@ -343,7 +343,9 @@ class TorchWorkload(Workload):
         if epochs < 1:
             raise ValueError(f"epochs must be at least 1, got {epochs}")
         self.space.validate(config)
-        meta = {"workload": self.name, "config": dict(config), "seed": int(seed),
+        # numpy scalars (a config read from a table) as Python numbers: a checkpoint holding
+        # them is one torch.load(weights_only=True) refuses, so the run could never resume
+        meta = {"workload": self.name, "config": _plain(dict(config)), "seed": int(seed),
                 "epochs": int(epochs), **self._extra_meta()}
         return self._build(meta, device)
 
@@ -391,8 +393,22 @@ def _check_expected(checkpoint: Path, meta: Mapping[str, Any],
     for key in ("config", "seed", "epochs"):
         if key not in expect:
             continue
-        mine = json.dumps(meta.get(key), sort_keys=True, default=str)
-        wanted = json.dumps(expect[key], sort_keys=True, default=str)
+        mine = json.dumps(_plain(meta.get(key)), sort_keys=True, default=str)
+        wanted = json.dumps(_plain(expect[key]), sort_keys=True, default=str)
         if mine != wanted:
             raise CheckpointError(f"{checkpoint}: a checkpoint of another run (its {key} is "
                                   f"{mine[:120]}, this run's {wanted[:120]})")
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with every numpy scalar in it (in dicts, lists and tuples too) as the Python
+    number, string or bool it holds."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_plain(v) for v in value)
+    return value

@@ -15,7 +15,7 @@ images keep their spatial structure).
 The network built from a net string (:func:`build_model`), input ``(B, 1, 8, 8)`` float32, output
 ``(B, 10)`` logits:
 
-* ``C(n,f,l)``: ``Conv2d(c, n, f, stride=l, padding=f // 2)`` + ReLU;
+* ``C(n,f,l)``: ``Conv2d(c, n, f, stride=l, padding=f // 2)`` + ``BatchNorm2d(n)`` + ReLU;
 * ``P(f,l)``: ``MaxPool2d(f, l, ceil_mode=True)`` (MetaQNN's ``ceil((R − f)/l) + 1``);
 * ``FC(n)``: flatten (first FC only) + ``Linear`` + ReLU;
 * ``D(i,n)``: ``Dropout(0.5 · i / n)`` (paper strings only; the space never proposes it);
@@ -148,7 +148,11 @@ class DigitsMetaQNN(TorchWorkload):
 
     Args:
         space: the layer and hyperparameter space (default: ``MetaQNNSpace()``, the small-input
-            defaults); its input shape must be (1, 8, 8) and its class count 10.
+            defaults); its input shape must be (1, 8, 8) and its class count 10, and no batch
+            size may make a batch of one image (1077 = 4 x 269 + 1: not 1, 2, 4, 269, ...).
+
+    Raises:
+        ValueError: a space of another input shape or class count, or such a batch size.
     """
 
     name = "digits-metaqnn"
@@ -161,6 +165,13 @@ class DigitsMetaQNN(TorchWorkload):
         if space.input_shape != (1, SIDE, SIDE) or space.n_classes != N_CLASSES:
             raise ValueError(f"digits need a space over (1, 8, 8) inputs and 10 classes, got "
                              f"{space.input_shape} and {space.n_classes}")
+        batch_sizes = next(p for p in space.hyperparameters.params if p.name == "batch_size")
+        for size in getattr(batch_sizes, "choices", ()):
+            if int(size) == 1 or N_TRAIN % int(size) == 1:  # batch norm cannot train on a
+                # batch of one image once a net is down to 1x1 (every epoch's last batch failed)
+                raise ValueError(f"batch_size {size} makes a batch of one of the {N_TRAIN} "
+                                 "training images, which batch norm cannot train on; choose "
+                                 "another")
         self._space = space
 
     @property
