@@ -374,3 +374,70 @@ def test_a_database_another_process_holds_locked_is_called_locked_not_damaged(
         holder.close()
     with Store(db) as store:  # released: as it was
         assert store.count_trials("s") == 2
+
+
+#: The tables of the first curvecast store (commit a927c57), as it created them: its trials had
+#: neither ``test_value`` (added with ``curvecast search``) nor ``heartbeat``.
+_FIRST_SCHEMA = """
+CREATE TABLE IF NOT EXISTS studies (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, metric TEXT NOT NULL,
+    direction TEXT NOT NULL, settings TEXT NOT NULL, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS trials (
+    id INTEGER PRIMARY KEY, study_id INTEGER NOT NULL REFERENCES studies(id),
+    number INTEGER NOT NULL, config TEXT NOT NULL, state TEXT NOT NULL, worker TEXT,
+    predicted_value REAL, created REAL NOT NULL, updated REAL NOT NULL,
+    UNIQUE (study_id, number));
+CREATE TABLE IF NOT EXISTS observations (
+    trial_id INTEGER NOT NULL REFERENCES trials(id), epoch INTEGER NOT NULL,
+    value REAL, seconds REAL, PRIMARY KEY (trial_id, epoch));
+CREATE TABLE IF NOT EXISTS decisions (
+    id INTEGER PRIMARY KEY, trial_id INTEGER NOT NULL REFERENCES trials(id),
+    epoch INTEGER NOT NULL, action TEXT NOT NULL, mean REAL, std REAL, probability REAL,
+    reason TEXT, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS study_state (
+    study_id INTEGER NOT NULL REFERENCES studies(id), key TEXT NOT NULL, value TEXT NOT NULL,
+    PRIMARY KEY (study_id, key));
+"""
+
+
+def make_first_schema_study(db: Path) -> None:
+    """The study of :func:`make_study` as the first curvecast store wrote it."""
+    with sqlite3.connect(db) as con:
+        con.executescript(_FIRST_SCHEMA)
+        con.execute("INSERT INTO studies VALUES (1, 's', 'val_accuracy', 'maximize', "
+                    "'{\"epochs\": 2}', 1.0)")
+        con.execute("INSERT INTO trials VALUES (1, 1, 0, '{\"lr\": 0.1}', 'complete', NULL, "
+                    "NULL, 1.0, 2.0)")
+        con.execute("INSERT INTO trials VALUES (2, 1, 1, '{\"lr\": 0.2}', 'stopped', NULL, "
+                    "0.3, 1.0, 2.0)")
+        con.executemany("INSERT INTO observations VALUES (?, ?, ?, 0.5)",
+                        [(1, 1, 0.5), (1, 2, 0.75), (2, 1, 0.25)])
+        con.execute("INSERT INTO decisions VALUES (1, 2, 1, 'stop', 0.3, 0.05, 0.995, "
+                    "'P = 0.995', 2.0)")
+
+
+def test_a_database_of_the_first_curvecast_store_is_read_and_migrated(tmp_path: Path) -> None:
+    """A review: a database of the first store (no ``trials.test_value`` nor ``heartbeat``)
+    failed show, export and report with "no such column: test_value", read-only and even
+    after a writer had opened it, as the upgrade added only ``heartbeat``.  The reading
+    commands read it and leave the file as it was; a writer adds every missing column."""
+    db = tmp_path / "first.db"
+    make_first_schema_study(db)
+    before = db.read_bytes()
+    for command in [*read_commands(db, tmp_path / "e.parquet"),
+                    ["report", "--storage", f"sqlite:///{db}", "--study", "s", "--out",
+                     str(tmp_path / "r.html")]]:
+        result = CliRunner().invoke(app, command)
+        assert result.exit_code == 0, (command, result.output)
+    shown = json.loads(CliRunner().invoke(app, read_commands(db, db)[1]).stdout)
+    assert [t["state"] for t in shown["trials"]] == ["complete", "stopped"]
+    assert '"predicted_value": 0.3' in json.dumps(shown)
+    assert db.read_bytes() == before
+    Store(db).close()  # a writer brings the file up to the current schema
+    with sqlite3.connect(db) as con:
+        columns = {row[1] for row in con.execute("PRAGMA table_info(trials)")}
+    assert {"test_value", "heartbeat"} <= columns
+    with Store(db, read_only=True) as store:
+        assert [t.test_value for t in store.trials("s")] == [None, None]
+    result = CliRunner().invoke(app, read_commands(db, tmp_path / "e2.parquet")[2])
+    assert result.exit_code == 0, result.output

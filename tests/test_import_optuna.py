@@ -16,7 +16,7 @@ import curvecast  # noqa: E402
 from curvecast import CurveSet, CurveSetFormatError, Direction  # noqa: E402
 from curvecast.integrations.optuna import ATTRS, CurvecastPruner, predicted_value  # noqa: E402
 from curvecast.predictors import SRM  # noqa: E402
-from imported import curvecast_cli, never_stop_epochs  # noqa: E402
+from imported import curvecast_cli, exported_configs, never_stop_epochs, same_configs  # noqa: E402
 from synthetic_curves import synthetic  # noqa: E402
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -405,3 +405,36 @@ def test_a_storage_with_a_virtual_table_is_refused_however_its_sql_is_spelled(
     with pytest.raises(CurveSetFormatError, match=r"v.db: not an Optuna storage \(it holds a "
                                                   r"view, 'notes'"):
         curvecast.from_optuna(f"sqlite:///{db}", "v")
+
+
+def test_booleans_none_and_lists_import_as_a_curvecast_study_exports_them(
+        tmp_path: Path) -> None:
+    """A review: the importer wrote booleans and None as the text "True" and "None" (and lists
+    as Python's repr), while a curvecast study's export keeps booleans and leaves None missing,
+    so a prior from Optuna had a text column where a study had booleans.  A categorical of the
+    strings "True"/"False" stays text: the user's own type is kept."""
+    db = f"sqlite:///{tmp_path}/kinds.db"
+    study = optuna.create_study(storage=db, study_name="kinds", direction="maximize")
+    choices = [(True, "True", None), (False, "False", "relu"), (True, "False", "relu")]
+    for bn, norm, act in choices:
+        study.enqueue_trial({"bn": bn, "norm": norm, "act": act})
+
+    def objective(trial: optuna.Trial) -> float:
+        trial.suggest_categorical("bn", [True, False])
+        trial.suggest_categorical("norm", ["True", "False"])
+        trial.suggest_categorical("act", [None, "relu"])
+        trial.set_user_attr("layers", ["conv", "pool"])
+        for epoch in (1, 2):
+            trial.report(0.1 * epoch, step=epoch)
+        return 0.2
+
+    study.optimize(objective, n_trials=len(choices))
+    got = curvecast.from_optuna(db, "kinds")
+    assert got.configs["bn"].tolist() == [True, False, True]
+    assert got.configs["norm"].tolist() == ["True", "False", "False"]
+    assert got.configs["act"].isna().tolist() == [True, False, False]
+    assert got.configs["layers"].tolist() == ['["conv", "pool"]'] * 3
+    back = CurveSet.load(got.save(tmp_path / "kinds.parquet")).configs
+    same_configs(back, exported_configs(tmp_path, [
+        {"bn": bn, "norm": norm, "act": act, "layers": ["conv", "pool"]}
+        for bn, norm, act in choices]))

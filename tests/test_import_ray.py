@@ -3,6 +3,7 @@ ray`` / ``from_ray`` → ``simulate`` on it, and :class:`CurvecastScheduler` war
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from pathlib import Path
@@ -21,7 +22,7 @@ from ray.tune.schedulers import TrialScheduler  # noqa: E402
 import curvecast  # noqa: E402
 from curvecast import CurveSet, CurveSetFormatError, Direction  # noqa: E402
 from curvecast.integrations.ray_tune import CurvecastScheduler  # noqa: E402
-from imported import curvecast_cli, never_stop_epochs  # noqa: E402
+from imported import curvecast_cli, exported_configs, never_stop_epochs, same_configs  # noqa: E402
 from synthetic_curves import synthetic  # noqa: E402
 from test_ray_tune import assert_listeners_on_loopback, cheap_srm, feed, local_ray  # noqa: E402, F401
 
@@ -279,3 +280,26 @@ def test_an_experiment_whose_every_trial_errored_has_no_complete_curve(tmp_path:
     got = curvecast.from_ray(tmp_path / "exp", "acc", "max")
     assert got.epochs.tolist() == [1, 2, 3] and not got.is_complete().any()
     assert got.n_observed().tolist() == [2, 2, 2] and got.provenance["errored"] == 3
+
+
+def test_booleans_none_and_lists_import_as_a_curvecast_study_exports_them(
+        tmp_path: Path) -> None:
+    """A review: ``params.json``'s booleans and nulls were imported as the text "True" and
+    "None" (and lists as Python's repr), while a curvecast study's export keeps booleans and
+    leaves None missing: a prior from Ray had a text column where a study had booleans.  The
+    strings "True"/"False" of a ``tune.choice(["True", "False"])`` stay text."""
+    configs = [{"bn": True, "norm": "True", "act": None, "layers": ["conv", "pool"]},
+               {"bn": False, "norm": "False", "act": "relu", "layers": ["conv"]}]
+    for number, config in enumerate(configs):
+        trial = tmp_path / "exp" / f"trial_{number}"
+        trial.mkdir(parents=True)
+        (trial / "params.json").write_text(json.dumps(config))
+        (trial / "result.json").write_text("".join(
+            f'{{"acc": {0.1 * e}, "training_iteration": {e}}}\n' for e in (1, 2)))
+    got = curvecast.from_ray(tmp_path / "exp", "acc", "max")
+    assert got.configs["bn"].tolist() == [True, False]
+    assert got.configs["norm"].tolist() == ["True", "False"]
+    assert got.configs["act"].isna().tolist() == [True, False]
+    assert got.configs["layers"].tolist() == ['["conv", "pool"]', '["conv"]']
+    back = CurveSet.load(got.save(tmp_path / "kinds.parquet")).configs
+    same_configs(back, exported_configs(tmp_path, configs))

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["EXACT_WHOLE", "ID_COLUMN_RENAMED", "config_frame", "exact_whole_numbers",
-           "plain_config_columns"]
+           "plain_config_columns", "text_cell"]
 
 #: What a config column (a hyperparameter) named ``config_id`` is called instead: that name is
 #: the ids' (the config table's index, and a column of the long format).
@@ -86,7 +86,9 @@ def _kind(value: Any) -> str:
     return "other"
 
 
-def _text(value: Any) -> str:
+def text_cell(value: Any) -> str:
+    """``value`` as a text cell: lists, tuples, dicts, sets and arrays as JSON
+    (``'["a", "b"]'``), anything else as its ``str``."""
     if isinstance(value, np.ndarray):
         value = value.tolist()
     if isinstance(value, set):
@@ -132,6 +134,6 @@ def plain_config_columns(configs: pd.DataFrame) -> pd.DataFrame:
         kinds = {_kind(v) for v in column.tolist() if not _missing(v)}
         if len(kinds) <= 1 and "other" not in kinds:
             continue
-        out[name] = pd.Series([None if _missing(v) else _text(v) for v in column.tolist()],
+        out[name] = pd.Series([None if _missing(v) else text_cell(v) for v in column.tolist()],
                               index=column.index, dtype=object)
     return out

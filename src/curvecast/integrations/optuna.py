@@ -544,7 +544,7 @@ class _StudyCurves:
         self._rows.append((f"t{trial.number}", values, len(values), config))
         self._ids.append(f"t{trial.number}")
         self._has_complete = self._has_complete or len(values) == len(self._axis)
-        # (config_row writes None and NaN as text: a missing cell is a key a row lacks)
+        # (config_row writes NaN as text: a missing cell is a key a row lacks or a None)
         self._missing.update(k for k in self._columns_seen if k not in config)
         self._missing.update(k for k in config if k not in self._columns_seen and len(self._rows) > 1)
         self._columns_seen.update(config)

@@ -43,6 +43,15 @@ CREATE TABLE IF NOT EXISTS study_state (
 #: curvecast before it was recorded, migrated on open).  A file of a newer schema is refused.
 SCHEMA_VERSION = 1
 
+#: The columns of ``trials`` that a later schema added, with how a file without them gets them:
+#: ``test_value`` came with ``curvecast search`` (129745e; none recorded before: NULL) and
+#: ``heartbeat`` with shared studies (03d5047; the last update stands for it).  A database of
+#: the first store (a927c57) has neither.
+_ADDED_TRIAL_COLUMNS: tuple[tuple[str, str, str | None], ...] = (
+    ("test_value", "REAL", None),
+    ("heartbeat", "REAL", "UPDATE trials SET heartbeat = updated"),
+)
+
 #: The tables every study database has: a non-empty SQLite file without them is someone else's.
 _OWN_TABLES = {"studies", "trials"}
 
@@ -182,8 +191,7 @@ class SQLiteFile:
                 except ValueError:
                     db.close()
                     raise
-                columns = {row[1] for row in db.execute("PRAGMA table_info(trials)")}
-                if "heartbeat" not in columns:  # an older curvecast's: migrated in memory
+                if _missing_columns(db):  # an older curvecast's: migrated in memory
                     db = _in_memory(db)
                     _migrate(db)
                 return db
@@ -280,12 +288,18 @@ def _writable(path: os.PathLike[str]) -> bool:
 
 def _migrate(db: sqlite3.Connection) -> None:
     """Bring the database of ``db`` (an older curvecast's) up to the current schema."""
-    columns = {row[1] for row in db.execute("PRAGMA table_info(trials)")}
-    if "heartbeat" not in columns:
-        db.execute("ALTER TABLE trials ADD COLUMN heartbeat REAL")
-        db.execute("UPDATE trials SET heartbeat = updated")
+    for name, kind, fill in _missing_columns(db):
+        db.execute(f"ALTER TABLE trials ADD COLUMN {name} {kind}")
+        if fill is not None:
+            db.execute(fill)
     if int(db.execute("PRAGMA user_version").fetchone()[0]) < SCHEMA_VERSION:
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _missing_columns(db: sqlite3.Connection) -> list[tuple[str, str, str | None]]:
+    """The columns of :data:`_ADDED_TRIAL_COLUMNS` that the ``trials`` table of ``db`` lacks."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(trials)")}
+    return [added for added in _ADDED_TRIAL_COLUMNS if added[0] not in columns]
 
 
 def _refuse_views(db: sqlite3.Connection, path: Path) -> None:
