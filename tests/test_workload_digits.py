@@ -117,3 +117,18 @@ def test_start_rejects_configs_outside_the_space() -> None:
     with pytest.raises(ValueError, match="epochs"):
         w.start(SMALL, seed=0, epochs=0)
     assert math.isfinite(w.describe(SMALL)["n_params"])
+
+
+def test_the_default_space_and_the_recording_s_batch_sizes_are_not_refused() -> None:
+    """A review of the one-image-batch refusal: the default space (``make run``) and every batch
+    size of the recorded ``data/digits-metaqnn.parquet`` (a ``--prior``) are still accepted."""
+    from pathlib import Path
+
+    from curvecast.curves import CurveSet
+
+    default = DigitsMetaQNN()
+    recorded = CurveSet.load(Path(__file__).parents[1] / "data" / "digits-metaqnn.parquet")
+    sizes = sorted({int(b) for b in recorded.configs["batch_size"]})
+    DigitsMetaQNN(MetaQNNSpace(batch_sizes=sizes))
+    choices = next(p for p in default.space.hyperparameters.params if p.name == "batch_size")
+    assert set(sizes) <= set(choices.choices)

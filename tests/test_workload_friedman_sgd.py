@@ -176,3 +176,28 @@ def test_a_config_of_numpy_scalars_resumes_from_its_checkpoint(workload: Friedma
                                             "epochs_done": 1})
     assert resumed.train_epoch().value == expected[1]
     assert resumed.test_value() == straight.test_value()
+
+
+def test_a_checkpoint_the_old_code_wrote_still_matches_its_run(workload: FriedmanSGD,
+                                                               tmp_path: Any) -> None:
+    """A review of ``_plain``: a checkpoint written before it (``meta["config"]`` the config as
+    given, from a store's JSON) is still this run's when the run's config is the same values as
+    numpy scalars, lists for tuples or a JSON round trip, so a resumed study does not restart."""
+    import json
+
+    from curvecast.workloads._torch import _check_expected
+
+    run = workload.start(GOOD, seed=3, epochs=3)
+    run.train_epoch()
+    path = tmp_path / "t.ckpt"
+    run.save_checkpoint(path)
+    as_numpy = {k: np.str_(v) if isinstance(v, str) else np.asarray(v)[()] for k, v in GOOD.items()}
+    for config in (json.loads(json.dumps(GOOD)), as_numpy):
+        resumed = workload.resume(path, expect={"config": config, "seed": np.int64(3),
+                                                "epochs": 3, "epochs_done": 1})
+        assert resumed.epochs_done == 1
+    old = {"config": {"b": True, "s": "x", "nested": [[1, 2], [3]], "t": (1, 2), "f": 0.1},
+           "seed": 3, "epochs": 3}
+    given = {"config": {"b": np.bool_(True), "s": np.str_("x"), "nested": [[np.int64(1), 2], (3,)],
+                        "t": [1, 2], "f": np.float64(0.1)}, "seed": np.int64(3), "epochs": 3}
+    _check_expected(path, old, given)  # no CheckpointError
