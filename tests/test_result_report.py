@@ -349,6 +349,9 @@ def test_a_simulate_result_of_one_ordering_claims_no_standard_error(tmp_path: Pa
     page = _reported(result, tmp_path)
     assert "one ordering of the configs (no standard error). speedup:" in page
     assert "mean ± standard error over orderings" not in page
+    # the any-time regret figure's caption too (it was fixed text)
+    assert "training every config fully (one ordering)." in page
+    assert "mean ± s.e. over orderings" not in page
     code, _, stderr = report(SIMULATE, "--out", tmp_path / "ten.html")
     assert code == 0, stderr
     assert "mean ± standard error over orderings of the configs. speedup:" in (

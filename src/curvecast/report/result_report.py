@@ -186,13 +186,16 @@ def write_result_report(path: Path, out: Path, *, title: str | None = None) -> P
     return _html.write(out, _html.page(heading, body, footer=footer))
 
 
-def _figures(paths: Sequence[Path], name: str) -> str:
+def _figures(paths: Sequence[Path], name: str, *, one_ordering: bool = False) -> str:
     """The PNG files ``paths`` embedded with their captions (alt text: the file's stem without
-    the ``name-`` prefix)."""
+    the ``name-`` prefix); ``one_ordering``: a simulate result of one ordering, whose any-time
+    regret is that ordering's, not a mean ± s.e. (as the figure's title says)."""
     parts = []
     for p in paths:
         caption = _CAPTIONS.get(p.name) or next(
             (c for suffix, c in _CAPTIONS.items() if p.name.endswith(suffix)), "")
+        if one_ordering:
+            caption = caption.replace("(mean ± s.e. over orderings)", "(one ordering)")
         alt = p.stem.removeprefix(f"{file_stem(name)}-").replace("_", " ")
         parts.append(_html.figure(_html.file_uri(p), alt, caption))
     return "".join(parts)
@@ -419,5 +422,6 @@ def _simulate_body(output: Mapping[str, Any], tmp: Path, name: str) -> str:
                                      "minimised); epochs: epochs trained"))
     parts.append("<h2>Figures</h2>")
     parts.append(_figures([*plot_speedup_results(output, tmp, name),
-                           *plot_anytime_regret([output], tmp, name)], name))
+                           *plot_anytime_regret([output], tmp, name)], name,
+                          one_ordering=output["settings"].get("orderings") == 1))
     return "\n".join(parts)
