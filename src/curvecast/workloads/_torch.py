@@ -41,7 +41,9 @@ The :class:`~curvecast.curves.CurveSet` keeps these values as diverged observati
 from __future__ import annotations
 
 import json
+import os
 import pickle
+import stat
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -116,14 +118,35 @@ def load_checkpoint(path: Path, device: torch.device | str | None = None) -> dic
         CheckpointError: the file cannot be read that way, is not a regular file (a named pipe
             would be read for ever), or is not a curvecast supervised-run checkpoint.
     """
+    # opened once, without blocking, and checked as opened: a named pipe or a device planted
+    # there would be read for ever (a security review), and a check of the path before opening
+    # it again could be raced by a swap in between
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as err:
+        raise CheckpointError(f"{path}: unreadable checkpoint ({err.strerror})") from None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise CheckpointError(f"{path}: unreadable checkpoint (not a regular file; it was "
+                                  "not read)")
+        ckpt = _torch_load(handle, path, device)
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        fmt = ckpt.get("format") if isinstance(ckpt, dict) else type(ckpt).__name__
+        raise CheckpointError(f"{path}: not a {CHECKPOINT_FORMAT} checkpoint (found {fmt!r})")
+    return dict(ckpt)
+
+
+def _torch_load(handle: Any, path: Path, device: torch.device | str | None) -> Any:
+    """``torch.load(weights_only=True)`` of the open checkpoint ``handle`` (``path``: its name in
+    messages).
+
+    Raises:
+        CheckpointError: it holds more than tensors, numbers and strings, or is no torch file.
+    """
     import torch
 
-    if not Path(path).is_file():  # a named pipe or a device planted there would be read for
-        # ever (a security review): only a regular file is a checkpoint
-        raise CheckpointError(f"{path}: unreadable checkpoint (not a regular file; it was not "
-                              "read)")
     try:
-        ckpt = torch.load(Path(path), map_location=device if device is not None else "cpu",
+        return torch.load(handle, map_location=device if device is not None else "cpu",
                           weights_only=True)
     except pickle.UnpicklingError:  # what weights_only refuses: objects that could run code
         raise CheckpointError(f"{path}: unreadable checkpoint (it holds more than tensors, "
@@ -131,10 +154,6 @@ def load_checkpoint(path: Path, device: torch.device | str | None = None) -> dic
     except Exception as err:  # truncated file, not a torch file, ...
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise CheckpointError(f"{path}: unreadable checkpoint ({first[:200]})") from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        fmt = ckpt.get("format") if isinstance(ckpt, dict) else type(ckpt).__name__
-        raise CheckpointError(f"{path}: not a {CHECKPOINT_FORMAT} checkpoint (found {fmt!r})")
-    return dict(ckpt)
 
 
 class SupervisedRun(TrainingRun):
