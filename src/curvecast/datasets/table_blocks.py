@@ -19,12 +19,12 @@ import pyarrow.parquet as pq
 
 from curvecast.curves import CurveSetFormatError
 from curvecast.datasets.table_io import (
-    _OPENERS,
+    OPENERS,
     NumericColumns,
-    _arrow_column,
-    _check_csv_shape,
-    _text_block,
+    arrow_column,
+    check_csv_shape,
     is_parquet,
+    text_block,
 )
 
 __all__ = ["BLOCK_BYTES", "BLOCK_ROWS", "Block", "read_blocks"]
@@ -71,7 +71,7 @@ def read_blocks(path: Path, numeric: Sequence[str], text: Sequence[str]
                     raise
                 # a row Arrow does not parse (a short or long row, a stray quote): pandas
                 # reads it as read_table does, after the check that no row is too long
-                _check_csv_shape(path, rows=True)
+                check_csv_shape(path, rows=True)
                 yield from _pandas_csv_blocks(path, numeric, text, skip=done)
     except (pa.ArrowException, OSError, EOFError, ValueError, UnicodeDecodeError) as err:
         if isinstance(err, CurveSetFormatError):
@@ -83,7 +83,7 @@ def _numbers(cells: pa.Table | pd.DataFrame, path: Path, numeric: Sequence[str],
              ) -> NumericColumns:
     """A block's ``numeric`` columns as ``(values, observed)`` arrays of shape (n, k)."""
     if isinstance(cells, pd.DataFrame):
-        parts = _text_block(cells, path, numeric, first)
+        parts = text_block(cells, path, numeric, first)
     else:
         parts = []
         for c in numeric:
@@ -100,7 +100,7 @@ def _numbers(cells: pa.Table | pd.DataFrame, path: Path, numeric: Sequence[str],
                     parts.append((values, observed))
                     continue
             strings = pd.Series(column.to_pandas(), dtype=object)
-            parts.append(_text_block(pd.DataFrame({c: strings}), path, [c], first)[0])
+            parts.append(text_block(pd.DataFrame({c: strings}), path, [c], first)[0])
     n = len(cells)
     values = np.stack([p[0] for p in parts], axis=1) if parts else np.empty((n, 0))
     observed = np.stack([p[1] for p in parts], axis=1) if parts else np.empty((n, 0), bool)
@@ -114,7 +114,7 @@ def _arrow_csv_blocks(path: Path, numeric: Sequence[str], text: Sequence[str]
 
     columns = [*text, *numeric]
     suffix = path.suffix.lower()
-    if suffix not in _ARROW_CODECS and suffix in (".zip", ".zst", ".tar", *_OPENERS):
+    if suffix not in _ARROW_CODECS and suffix in (".zip", ".zst", ".tar", *OPENERS):
         raise ValueError(f"{suffix} is read by pandas")  # as read_table leaves it to pandas
     # Arrow's own decompression: a Python file object would be read from Arrow's threads
     with pa.input_stream(str(path), compression=_ARROW_CODECS.get(suffix)) as handle:
@@ -158,7 +158,7 @@ def _parquet_blocks(path: Path, numeric: Sequence[str], text: Sequence[str]
                                                    columns=[*text, *numeric]):
         cells = pa.Table.from_batches([batch])
         rest = cells.select(list(text)).to_pandas(ignore_metadata=True)
-        parts = [_arrow_column(cells.column(c), path, c, first) for c in numeric]
+        parts = [arrow_column(cells.column(c), path, c, first) for c in numeric]
         n = len(cells)
         values = np.stack([p[0] for p in parts], axis=1) if parts else np.empty((n, 0))
         seen = np.stack([p[1] for p in parts], axis=1) if parts else np.empty((n, 0), bool)

@@ -32,7 +32,8 @@ from curvecast.curves.config_columns import exact_whole_numbers
 from curvecast.curves.long import NAN_TEXT
 from curvecast.curves.parquet import check_decoded_size
 
-__all__ = ["NumericColumns", "cell", "read_columns", "read_table"]
+__all__ = ["OPENERS", "NumericColumns", "arrow_column", "cell", "check_csv_shape", "read_columns",
+           "read_table", "text_block"]
 
 #: (values, observed), each of shape (n_rows, n_columns).
 NumericColumns = tuple[NDArray[np.float64], NDArray[np.bool_]]
@@ -92,7 +93,7 @@ def read_columns(path: Path) -> list[str]:
             f"{path}: its header is one column, {header[0][:60]!r}: the file is separated by "
             f"{sep!r}, and curvecast reads comma-separated CSV (convert it: pandas' "
             f"pd.read_csv(path, sep={sep!r}).to_csv(new_path, index=False))")
-    _check_csv_shape(path, rows=False)
+    check_csv_shape(path, rows=False)
     return header
 
 
@@ -121,11 +122,11 @@ def _pandas_row_labels(name: str) -> bool:
 
 
 #: Compressed CSV files pandas reads by their suffix, and how to open them as text here.
-_OPENERS: dict[str, Callable[..., IO[str]]] = {
+OPENERS: dict[str, Callable[..., IO[str]]] = {
     ".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 
 
-def _check_csv_shape(path: Path, rows: bool) -> None:
+def check_csv_shape(path: Path, rows: bool) -> None:
     """Refuse a CSV file whose header repeats a name (pandas would rename the second column) or,
     with ``rows``, with a row of more fields than the header (pandas would drop them, or read
     the first as an index): either would misread the table without a word.  A row with fewer
@@ -135,7 +136,7 @@ def _check_csv_shape(path: Path, rows: bool) -> None:
     suffix = path.suffix.lower()
     if suffix in (".zip", ".zst", ".tar"):
         return
-    opener = _OPENERS.get(suffix, open)
+    opener = OPENERS.get(suffix, open)
     limit = csv.field_size_limit()
     csv.field_size_limit(2**31 - 1)  # pandas has no limit on a field's length
     try:
@@ -174,7 +175,7 @@ def read_table(path: Path, numeric: Sequence[str], text: Sequence[str] = (), *,
     """
     columns = read_columns(path)
     if not is_parquet(path):
-        _check_csv_shape(path, rows=True)  # read once, where the table is read
+        check_csv_shape(path, rows=True)  # read once, where the table is read
     numeric_set, text_set = set(numeric), set(text)  # once: a wide table has 10^5 columns
     others = [c for c in columns if c not in numeric_set]
     try:
@@ -191,7 +192,7 @@ def read_table(path: Path, numeric: Sequence[str], text: Sequence[str] = (), *,
                     exact = exact_whole_numbers(column.to_pylist())
                     if exact is not None:
                         rest[c] = pd.Series(exact, index=rest.index)
-            parts = [_arrow_column(table.column(c), path, c) for c in numeric]
+            parts = [arrow_column(table.column(c), path, c) for c in numeric]
         else:
             # the columns named in ``text`` are read once, as text (not first by inference too:
             # a long table's 10^7 ids were read twice)
@@ -216,7 +217,7 @@ def read_table(path: Path, numeric: Sequence[str], text: Sequence[str] = (), *,
             if fast is None:  # a cell that is not a number: read as text, to name it
                 cells = pd.read_csv(path, usecols=list(numeric), dtype=str,
                                     keep_default_na=False)
-                fast = _text_block(cells, path, numeric)
+                fast = text_block(cells, path, numeric)
             parts = fast
     except (pa.ArrowException, OSError, ValueError, UnicodeDecodeError) as err:
         if isinstance(err, CurveSetFormatError):
@@ -278,7 +279,7 @@ def _fast_numeric_csv(path: Path, numeric: Sequence[str], n_rows: int | None
                       ) -> list[tuple[NDArray[np.float64], NDArray[np.bool_]]] | None:
     """The CSV's ``numeric`` columns as (numbers, observed), parsed by Arrow straight to floats
     (an empty cell is null: not observed; ``nan`` and ``inf`` are values), or None when a cell
-    is not a plain number (or Arrow cannot read the file): then :func:`_text_block` reads the
+    is not a plain number (or Arrow cannot read the file): then :func:`text_block` reads the
     columns as text and names the cell.  Reading 10^7 cells as Python strings first took
     gigabytes and most of an import's time."""
     if not numeric:
@@ -347,7 +348,7 @@ def _text_column(text: pd.Series, path: Path, column: str, first: int = 0
     return numbers, observed
 
 
-def _text_block(cells: pd.DataFrame, path: Path, columns: Sequence[str], first: int = 0
+def text_block(cells: pd.DataFrame, path: Path, columns: Sequence[str], first: int = 0
                 ) -> list[tuple[NDArray[np.float64], NDArray[np.bool_]]]:
     """:func:`_text_column` of every column in ``columns``, converted in one pass (a wide table
     has 10^5 curve columns; one pandas call per column took seconds per thousand); ``first``:
@@ -363,7 +364,7 @@ def _text_block(cells: pd.DataFrame, path: Path, columns: Sequence[str], first: 
     return [(values[:, j], seen[:, j]) for j in range(len(columns))]
 
 
-def _arrow_column(array: pa.ChunkedArray | pa.Array, path: Path, column: str, first: int = 0
+def arrow_column(array: pa.ChunkedArray | pa.Array, path: Path, column: str, first: int = 0
                   ) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
     """A Parquet column → (numbers, observed): null is unobserved, NaN an observed value
     (``first``: the file's row of the column's first cell, 0-based)."""
