@@ -101,7 +101,12 @@ def _numbers(cells: pa.Table | pd.DataFrame, path: Path, numeric: Sequence[str],
                     continue
             strings = pd.Series(column.to_pandas(), dtype=object)
             parts.append(text_block(pd.DataFrame({c: strings}), path, [c], first)[0])
-    n = len(cells)
+    return _stacked(parts, len(cells))
+
+
+def _stacked(parts: Sequence[tuple[np.ndarray, np.ndarray]], n: int) -> NumericColumns:
+    """Columns ``(values, observed)`` of ``n`` rows each as one ``(values, observed)`` pair of
+    arrays of shape ``(n, len(parts))``."""
     values = np.stack([p[0] for p in parts], axis=1) if parts else np.empty((n, 0))
     observed = np.stack([p[1] for p in parts], axis=1) if parts else np.empty((n, 0), bool)
     return values, observed
@@ -159,8 +164,5 @@ def _parquet_blocks(path: Path, numeric: Sequence[str], text: Sequence[str]
         cells = pa.Table.from_batches([batch])
         rest = cells.select(list(text)).to_pandas(ignore_metadata=True)
         parts = [arrow_column(cells.column(c), path, c, first) for c in numeric]
-        n = len(cells)
-        values = np.stack([p[0] for p in parts], axis=1) if parts else np.empty((n, 0))
-        seen = np.stack([p[1] for p in parts], axis=1) if parts else np.empty((n, 0), bool)
-        yield first, rest, (values, seen)
-        first += n
+        yield first, rest, _stacked(parts, len(cells))
+        first += len(cells)
