@@ -154,8 +154,9 @@ def test_json_output_is_strict(tmp_path: Path) -> None:
         store.record_decision("s", 0, Decision(Action.CONTINUE, 1, math.inf, math.nan, None, "x"))
     shown = run("show", "--storage", f"sqlite:///{db}", "--study", "s", "--json")
     got = strict(shown.stdout)
-    assert got["trials"][0]["values"] == [[1, None]]
-    assert got["trials"][0]["decisions"][0]["mean"] is None
+    assert got["trials"][0]["values"] == [[1, "NaN"]]  # a number, not no value (null)
+    assert got["trials"][0]["decisions"][0]["mean"] == "Infinity"
+    assert got["trials"][0]["decisions"][0]["std"] is None  # SQLite keeps a NaN as NULL
 
 
 # ------------------------------------------------------------------ 13: not a terminal

@@ -195,8 +195,12 @@ def test_show_json_gives_the_database_numbers(tmp_path: Path) -> None:
     for row, trial in zip(shown["trials"], trials, strict=True):
         assert row["config"] == trial.config  # 2^60 + 1 exactly
         assert row["test_value"] == trial.test_value
-        assert [[e, v] for e, v in row["values"]] == [
-            [e, v if math.isfinite(v) else None] for e, v, _ in trial.values]
+        # NaN and ±inf as "NaN", "Infinity", "-Infinity" (they were all null): float() reads
+        # each back as the number the database holds
+        assert [e for e, _ in row["values"]] == [e for e, _, _ in trial.values]
+        assert [float(v) for _, v in row["values"]] == pytest.approx(
+            [v for _, v, _ in trial.values], nan_ok=True)
+        assert all(isinstance(v, str) for _, v in row["values"] if not math.isfinite(float(v)))
 
 
 # ---------------------------------------------------------------- importers' config tables

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import math
 import os
 import signal
@@ -20,7 +19,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from curvecast import defaults
-from curvecast.curves import CurveSet, CurveSetFormatError
+from curvecast.curves import CurveSet, CurveSetFormatError, json_numbers
 from curvecast.curves.atomic_write import (
     check_writable_folder,
     is_new_or_regular,
@@ -429,23 +428,11 @@ def fillable(curves: CurveSet, path: Path) -> CurveSet:
 
 
 def dumps(obj: Any, **kwargs: Any) -> str:
-    """Strict JSON (what ``jq`` and every parser read): NaN and ±inf become null, numpy values
-    plain numbers, anything else JSON cannot hold its ``str``."""
-    return json.dumps(strict(obj), allow_nan=False, default=str, **kwargs)
-
-
-def strict(obj: Any) -> Any:
-    import numpy as np
-
-    if isinstance(obj, dict):
-        return {k.item() if isinstance(k, np.generic) else k: strict(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple | np.ndarray):
-        return [strict(v) for v in obj]
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float):
-        return obj + 0.0 if math.isfinite(obj) else None  # + 0.0: no -0.0
-    return obj
+    """Strict JSON (what ``jq`` and every parser read): ``null`` for no value, a NaN or ±inf
+    number as the string ``"NaN"``, ``"Infinity"`` or ``"-Infinity"``
+    (:mod:`curvecast.curves.json_numbers`), numpy values plain numbers, anything else JSON
+    cannot hold its ``str``."""
+    return json_numbers.dumps(obj, **kwargs)
 
 
 def load_any(path: Path, warn: bool = True) -> CurveSet:

@@ -115,8 +115,9 @@ def data_summary(
     from curvecast.datasets.summary import summarize
 
     summary = summarize(load(path))
-    if as_json:
-        print(dumps(summary, indent=2))
+    if as_json:  # its NaN numbers are no value (too few curves, no seconds): null, not "NaN"
+        print(dumps({k: None if isinstance(v, float) and math.isnan(v) else v
+                     for k, v in summary.items()}, indent=2))
         return
     table = Table(title=str(path), show_header=False)
     for key, value in summary.items():

@@ -125,7 +125,7 @@ def evaluate(
                           f"curve: {100 * rec['mean']:.1f} % of its predictions were clipped to "
                           "what the training curves support", highlight=False)
     if json_out is not None:
-        write_json_result(json_out, output)
+        write_json_result(json_out, _as_written(output))
     if plots is not None:
         from curvecast.report.prediction_plots import plot_prediction_results
 
@@ -137,6 +137,17 @@ def evaluate(
 _OTHER_TABLES = (("table2", "features", "R² by feature groups (Table 2)"),
                  ("sample_efficiency", "train_size", "R² by training curves"),
                  ("depth_generalisation", None, "R² on deeper nets than trained on"))
+
+
+def _as_written(output: Mapping[str, Any]) -> dict[str, Any]:
+    """``output`` as its JSON holds it: a record's mean of no finite value (``n`` 0, e.g. the R²
+    of final values that are all equal) is no value, null (as ``simulate`` writes it), not the
+    number NaN, which the JSON would spell ``"NaN"``."""
+    def record(r: Mapping[str, Any]) -> dict[str, Any]:
+        return {**r, "mean": None} if r.get("n") == 0 else dict(r)
+
+    return {**output, **{key: [record(r) for r in output[key]]
+                         for key in ("results", "timings") if key in output}}
 
 
 def _r2_table(title: str, label: str, rows: Mapping[str, Sequence[Mapping[str, Any]]]) -> Table:

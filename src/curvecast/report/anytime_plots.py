@@ -14,13 +14,13 @@ has ended in every ordering); the band is ± one standard error over orderings.
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from curvecast.curves import json_numbers
 from curvecast.report.file_names import file_stem
 from curvecast.report.plot_text import literal
 
@@ -116,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--title", required=True)
     args = parser.parse_args(argv)
-    outputs = [json.loads(p.read_text()) for p in args.results]
+    outputs = [json_numbers.loads(p.read_text()) for p in args.results]
     for path in plot_anytime_regret(outputs, args.out, args.title):
         print(path)
 

@@ -10,12 +10,12 @@ run and a separate run of the slow LCE baseline) can be drawn as one figure set:
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from curvecast.curves import json_numbers
 from curvecast.experiments.prediction import select
 from curvecast.features import GROUPS
 from curvecast.report.file_names import file_stem
@@ -265,9 +265,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="outputs of one-feature-set runs (--experiments table1 --features "
                              "...): their table1 records are drawn as the feature ablation")
     args = parser.parse_args(argv)
-    outputs = [json.loads(p.read_text()) for p in args.json]
+    outputs = [json_numbers.loads(p.read_text()) for p in args.json]
     for path in args.ablation:
-        out = json.loads(path.read_text())
+        out = json_numbers.loads(path.read_text())
         outputs.append({**out, "settings": {**out["settings"], "predictors": []},
                         "results": [{**r, "experiment": "table2"} for r in out["results"]
                                     if r["experiment"] == "table1"]})

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from curvecast.curves import json_numbers
 from curvecast.experiments.prediction import select as select_prediction
 from curvecast.experiments.speedup import select as select_speedup
 from curvecast.features import GROUPS
@@ -54,7 +55,8 @@ _CAPTIONS = {
 
 
 def load_result(path: Path) -> tuple[Kind, dict[str, Any]]:
-    """Read a result file and tell which command wrote it.
+    """Read a result file and tell which command wrote it (a number written ``"NaN"``,
+    ``"Infinity"`` or ``"-Infinity"`` read as that float: :mod:`curvecast.curves.json_numbers`).
 
     Returns:
         ``("evaluate" | "simulate", the parsed output)``.
@@ -68,7 +70,7 @@ def load_result(path: Path) -> tuple[Kind, dict[str, Any]]:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such result file")
     try:
-        output = json.loads(path.read_text(encoding="utf-8"))
+        output = json_numbers.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ValueError(f"{path}: not a JSON file ({err})") from None
     if not isinstance(output, dict) or not isinstance(output.get("results"), list) \
@@ -98,7 +100,7 @@ def load_result(path: Path) -> tuple[Kind, dict[str, Any]]:
         if key in output["settings"] and (isinstance(value, bool) or not isinstance(value, int)
                                           or value < 0):
             raise ValueError(f"{path}: settings.{key} is {value!r}, not a whole number ≥ 0")
-    for i, record in enumerate(records):  # strict JSON writes a missing number (NaN) as null
+    for i, record in enumerate(records):  # null: no value, which evaluate's code holds as NaN
         if not isinstance(record, dict):
             continue
         n = record.get("n")

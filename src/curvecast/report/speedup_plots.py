@@ -16,11 +16,11 @@ the true best config was kept in at least 90 % of the orderings, a hollow one th
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from curvecast.curves import json_numbers
 from curvecast.curves.wording import counted
 from curvecast.experiments.speedup import select
 from curvecast.report.file_names import file_stem
@@ -207,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--title", default=None)
     args = parser.parse_args(argv)
-    outputs = [json.loads(path.read_text()) for path in args.json]
+    outputs = [json_numbers.loads(path.read_text()) for path in args.json]
     output = {**outputs[0], "results": [r for out in outputs for r in out["results"]]}
     output["settings"] = {**outputs[0]["settings"],
                           "deltas": sorted({d for out in outputs for d in out["settings"]["deltas"]})}
