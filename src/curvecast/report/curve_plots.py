@@ -10,7 +10,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from curvecast.curves import CurveSet
-from curvecast.report.plot_text import literal
+from curvecast.report.plot_text import literal, metric_label
 from curvecast.report.prediction_plots import _pyplot, _save
 
 
@@ -60,7 +60,7 @@ def plot_curves(curves: CurveSet, out: Path, *, n: int = 50, seed: int = 0,
     if y_max is not None:
         _clip_top(ax, np.where(curves.observed[rows], filled[rows], -np.inf), y_max)
     ax.set_xlabel("epoch")
-    ax.set_ylabel(literal(f"{curves.metric} ({curves.direction.value})"))
+    ax.set_ylabel(metric_label(curves.metric, curves.direction))
     key = "yellow: best final value" + ("; grey: not run to the end" if len(partial) else "")
     ax.set_title(literal(f"{title or f'{len(rows)} of {curves.n_configs} curves'} ({key})"))
     ax.grid(alpha=0.3)

@@ -1,9 +1,11 @@
 """User-given text (a metric's name, a data file's name) as matplotlib draws it literally, and as
-a terminal may show it."""
+a terminal may show it; a metric's axis label with its direction."""
 
 from __future__ import annotations
 
 import re
+
+from curvecast.curves import Direction
 
 #: The control characters (Unicode category Cc) but the line feed and the tab, and the
 #: bidirectional embeddings, overrides and isolates: those reorder what follows them on screen
@@ -27,3 +29,10 @@ def literal(text: str) -> str:
     are drawn as escapes (:func:`printable`): matplotlib has no glyph for them, and its warning
     ("Glyph 27 (\\x1b) missing from font") wrote the character itself to the terminal."""
     return printable(text).replace("$", r"\$")
+
+
+def metric_label(text: str, direction: Direction) -> str:
+    """An axis label of a metric's values: ``text`` (the metric's name, or words around it) and
+    the direction that is better, as every figure of curvecast gives it (``"val_loss
+    (minimize)"``, ``"best final acc so far (maximize)"``), drawn literally (:func:`literal`)."""
+    return literal(f"{text} ({direction.value})")

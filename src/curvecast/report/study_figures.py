@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 from curvecast.curves import Direction
 from curvecast.curves.wording import counted
 from curvecast.report import _html
-from curvecast.report.plot_text import literal
+from curvecast.report.plot_text import metric_label
 from curvecast.report.study_trace import Told
 from curvecast.stopping import Action, Decision
 from curvecast.store import StoredTrial, TrialState
@@ -50,7 +50,8 @@ def integer_ticks() -> Any:
 def curves_figure(trials: Sequence[StoredTrial], metric: str, epochs: int, plt: Any,
                   direction: Direction = Direction.MAXIMIZE) -> str:
     """Every trial's curve; a stopped one with the final value predicted for it and ±1σ; a
-    diverged report (NaN or ±inf) as a red × at the frame's edge (NaN on the worse side)."""
+    diverged report (NaN or ±inf) as a red × at the frame's edge (NaN on the worse side); the y
+    axis names ``metric`` and ``direction``."""
     fig, ax = plt.subplots(figsize=(10, 5))
     diverged: list[tuple[int, bool]] = []  # (epoch, at the top edge)
     for t in trials:
@@ -105,7 +106,7 @@ def curves_figure(trials: Sequence[StoredTrial], metric: str, epochs: int, plt: 
         ax.set_ylim(low, high)
     ax.xaxis.set_major_locator(integer_ticks())
     ax.set_xlabel("epoch")
-    ax.set_ylabel(literal(metric))
+    ax.set_ylabel(metric_label(metric, direction))
     ax.set_title("Learning curves of every trial")
     ax.grid(alpha=0.3)
     if not any(t.values for t in trials):  # an empty frame read as a broken figure
@@ -144,8 +145,10 @@ def _frame_the_bulk(ax: Any, curves: Sequence[Sequence[float]], reach: float = 2
             fontsize=8)
 
 
-def cost_figure(trials: Sequence[StoredTrial], direction: Direction, epochs: int, plt: Any) -> str:
-    """The best final value found against the epochs trained, beside training every trial to the end."""
+def cost_figure(trials: Sequence[StoredTrial], direction: Direction, epochs: int, plt: Any, *,
+                metric: str = "value") -> str:
+    """The best final value found against the epochs trained, beside training every trial to the
+    end; the y axis names ``metric`` and ``direction``."""
     used = full = 0
     best = math.nan
     best_used: list[tuple[int, float]] = [(0, math.nan)]
@@ -176,7 +179,7 @@ def cost_figure(trials: Sequence[StoredTrial], direction: Direction, epochs: int
                 "no best value to draw", ha="center", va="center", transform=ax.transAxes,
                 color="#666")
     ax.set_xlabel("epochs trained (cumulative, trials in the order they were started)")
-    ax.set_ylabel("best final value so far")
+    ax.set_ylabel(metric_label(f"best final {metric} so far", direction))
     ax.set_title("Search cost against the best result found"
                  + (f" (speedup {full / used:.2f}x)" if used and not math.isnan(best) else ""))
     ax.grid(alpha=0.3)
@@ -233,8 +236,9 @@ def decisions_figure(trials: Sequence[StoredTrial], epochs: int, delta: float | 
 
 
 def metaqnn_figure(told: Mapping[int, Told], planned: NDArray[np.float64], metric: str,
-                   plt: Any) -> str:
-    """MetaQNN's ε schedule and the value told to the agent for every trial."""
+                   plt: Any, direction: Direction = Direction.MAXIMIZE) -> str:
+    """MetaQNN's ε schedule and the value told to the agent for every trial (the y axis names
+    ``metric`` and ``direction``)."""
     fig, ax = plt.subplots(figsize=(10, 4.2))
     items = sorted(told.values(), key=lambda t: t.order)
     seen = [t for t in items if t.value is not None]
@@ -255,7 +259,7 @@ def metaqnn_figure(told: Mapping[int, Told], planned: NDArray[np.float64], metri
                 label=f"mean of the last {window}")
     ax.xaxis.set_major_locator(integer_ticks())
     ax.set_xlabel("trial (in the order the agent asked)")
-    ax.set_ylabel(literal(f"{metric} told to the agent"))
+    ax.set_ylabel(metric_label(f"{metric} told to the agent", direction))
     ax.grid(alpha=0.3)
     eax = ax.twinx()
     eax.step(np.arange(len(planned)), planned, where="mid", color=_BLUE, lw=1, ls="--",

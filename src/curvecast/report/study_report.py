@@ -203,7 +203,7 @@ def _metaqnn_section(settings: Mapping[str, Any], searcher_state: Mapping[str, A
             n_pred = sum(t.predicted for t in told.values() if t.value is not None)
             recomputed = any(t.recomputed for t in told.values())
             metaqnn_html += _html.figure(
-                metaqnn_figure(told, planned, metric, plt), "MetaQNN epsilon and reward",
+                metaqnn_figure(told, planned, metric, plt, direction), "MetaQNN epsilon and reward",
                 "The agent picks each layer at random with probability ε (blue), else the layer "
                 "of highest Q-value. ε follows MetaQNN's schedule scaled to the trial budget. The "
                 f"reward is the final {_html.esc(metric)} told to the agent (× "
@@ -262,7 +262,7 @@ def _figure_sections(trials: Sequence[StoredTrial], metric: str, direction: Dire
         "predictive rule stops a trial when the probability that it ends worse than the best "
         "so far reaches Δ. A diverged report (NaN or ±inf) is a red × at the frame's edge."))
     body.append(_html.figure(
-        cost_figure(trials, direction, epochs, plt), "cost against best",
+        cost_figure(trials, direction, epochs, plt, metric=metric), "cost against best",
         "The best final value found against the epochs trained so far (finished trials in the "
         "order they were started); dashed: the epochs the same trials would have cost trained "
         "to the end. Stopped trials never count as the best: their final value is unknown."))
