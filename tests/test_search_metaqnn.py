@@ -3,6 +3,7 @@ over recorded nets, generative configs, resuming from a state dict, and that it 
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -15,7 +16,17 @@ from curvecast.datasets.baker2018 import load_baker2018
 from curvecast.execution import replay
 from curvecast.search import MetaQNN, epsilon_schedule
 from curvecast.search.metaqnn import METAQNN_SCHEDULE, covering_space
-from curvecast.space import GAP, Conv, Dropout, MetaQNNSpace, Pool, Softmax, format_net, parse_net
+from curvecast.space import (
+    FC,
+    GAP,
+    Conv,
+    Dropout,
+    MetaQNNSpace,
+    Pool,
+    Softmax,
+    format_net,
+    parse_net,
+)
 from curvecast.stopping import NeverStop
 
 #: A space with two nets: [C(8,1,1), SM(2)] and [C(8,1,1), GAP(2), SM(2)].
@@ -192,7 +203,44 @@ def test_covering_space_is_the_smallest_that_walks_the_nets() -> None:
         covering_space(["[C(8,1,1), SM(10)]", "[C(8,1,1), SM(2)]"], 8)
 
 
+def test_recorded_nets_with_a_widening_fc_still_replay() -> None:
+    """43 of the 1000 nets of data/digits-metaqnn.parquet have an FC layer wider than the FC
+    before it (recorded before MetaQNNSpace forbade it): their covering space admits it, so
+    they replay; a recording without one keeps MetaQNN's rule."""
+    narrow = ["[P(2,2), FC(64), FC(32), SM(10)]", "[C(8,3,1), SM(10)]"]
+    assert not covering_space(narrow, 8).fc_widening
+    nets = {"w": "[P(2,2), FC(32), FC(128), SM(10)]", "n": narrow[0], "c": narrow[1]}
+    space = covering_space(list(nets.values()), 8)
+    assert space.fc_widening
+    agent = MetaQNN(space, 3, nets=nets, seed=0)
+    asked = [agent.ask() for _ in range(3)]
+    assert sorted(c for c in asked if c is not None) == ["c", "n", "w"]
+    with pytest.raises(ValueError, match=r"config 'w'.*FC\(128\).*is not allowed"):
+        MetaQNN(MetaQNNSpace(), 3, nets=nets)  # MetaQNN's own space refuses it, by name
+
+
 # ------------------------------------------------------------------------------ generative mode
+def test_generative_agent_never_widens_an_fc_layer() -> None:
+    """MetaQNN's action set after FC(n) holds FC layers of at most n units (the old agent's row
+    after FC(32) also held FC(64) and FC(128), and it proposed them)."""
+    space = MetaQNNSpace()
+    agent = MetaQNN(space, 400, seed=1, replay_size=0)
+    assert set(agent.q_values(parse_net("[P(2,2), FC(32)]"))) == {FC(32), Softmax(10)}
+    assert set(agent.q_values(parse_net("[P(2,2), FC(64)]"))) == {FC(32), FC(64), Softmax(10)}
+    pairs = []
+    while (config := agent.ask_config()) is not None:
+        layers = parse_net(config["net"])
+        pairs += [(a.units, b.units) for a, b in itertools.pairwise(layers)
+                  if isinstance(a, FC) and isinstance(b, FC)]
+        agent.tell_config(config, 0.5, predicted=False)
+    assert len(pairs) > 20 and all(b <= a for a, b in pairs)
+    saved = agent.state_dict()  # a key's text is as before, 'depth,last,size,fc_run|layer'
+    assert set(saved["q"]["2,fc,4,1|FC(32)"]) == {"FC(32)", "SM(10)"}
+    again = MetaQNN(space, 400, seed=1, replay_size=0)
+    again.load_state_dict(json.loads(json.dumps(saved)))  # the FC width is read from the layer
+    assert again.state_dict() == saved
+
+
 def test_generative_configs_are_legal_and_carry_hyperparameters() -> None:
     space = MetaQNNSpace()
     agent = MetaQNN(space, 30, seed=2, replay_size=10)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -159,10 +161,11 @@ def test_transitions_track_size_depth_and_fc_run() -> None:
     assert s == State(2, LayerKind.POOL, 4, 0)
     assert not any(isinstance(a, Pool) for a in space.actions(s))  # no pool after pool
     assert Conv(8, 5) not in space.actions(s)  # kernel wider than the 4x4 representation
-    s = space.transition(s, FC(32))
-    assert s == State(3, LayerKind.FC, 4, 1)
-    assert set(space.actions(s)) == {FC(32), FC(64), FC(128), Softmax(10)}
     s = space.transition(s, FC(64))
+    assert s == State(3, LayerKind.FC, 4, 1, fc_units=64)
+    assert space.actions(s) == [FC(32), FC(64), Softmax(10)]  # no FC wider than the last
+    s = space.transition(s, FC(32))
+    assert s == State(4, LayerKind.FC, 4, 2, fc_units=32)
     assert space.actions(s) == [Softmax(10)]  # two FC in a row at most, no GAP after FC
     s = space.transition(s, Softmax(10))
     assert space.is_terminal(s) and space.actions(s) == []
@@ -204,9 +207,33 @@ def test_pooling_stops_at_size_one() -> None:
                                                                     for f in (8, 16, 32, 64)]
 
 
+def test_an_fc_layer_is_never_followed_by_a_wider_one() -> None:
+    """MetaQNN (Baker et al. 2017) forbids FC(n) → FC(m) with m > n; the old space offered it
+    (FC(32) → FC(128): 43 of the 1000 nets of data/digits-metaqnn.parquet)."""
+    space = MetaQNNSpace()
+    after_32 = space.walk(parse_net("[P(2,2), FC(32)]"))
+    assert after_32.fc_units == 32
+    assert space.actions(after_32) == [FC(32), Softmax(10)]
+    widening = {"net": "[P(2,2), FC(32), FC(128), SM(10)]", "lr": 1e-3, "weight_decay": 1e-4,
+                "batch_size": 32}
+    with pytest.raises(ValueError, match=r"layer 2 \(FC\(128\)\).*wider than the FC\(32\)"):
+        space.validate(widening)
+    with pytest.raises(ValueError, match="wider than the FC"):
+        space.transition(after_32, FC(64))
+    space.validate({**widening, "net": "[P(2,2), FC(128), FC(32), SM(10)]"})  # narrowing: legal
+    lifted = MetaQNNSpace(fc_widening=True)  # for nets recorded without the rule
+    lifted.validate(widening)
+    assert lifted.actions(after_32) == [FC(32), FC(64), FC(128), Softmax(10)]
+    nets = {space.sample(np.random.default_rng([3, i]))["net"] for i in range(2000)}
+    pairs = Counter((a.units, b.units) for net in nets
+                    for a, b in itertools.pairwise(parse_net(net))
+                    if isinstance(a, FC) and isinstance(b, FC))
+    assert set(pairs) == {(32, 32), (64, 32), (64, 64), (128, 32), (128, 64), (128, 128)}
+
+
 @pytest.mark.parametrize("kwargs", [
     {"max_depth": 0}, {"conv_kernels": (2,)}, {"pools": ((2, 3),)}, {"n_classes": 1},
-    {"input_shape": (1, 8, 7)}, {"fc_max_size": 0},
+    {"input_shape": (1, 8, 7)}, {"fc_max_size": 0}, {"fc_widening": 1},
 ])
 def test_constructor_rejects_bad_arguments(kwargs: dict) -> None:  # type: ignore[type-arg]
     with pytest.raises(ValueError):
@@ -230,6 +257,8 @@ def test_every_sampled_net_obeys_the_transition_rules(seed: int) -> None:
             assert state.size > 1
         if isinstance(layer, FC):
             assert state.size <= 4
+        if isinstance(prev, FC) and isinstance(layer, FC):
+            assert layer.units <= prev.units
         state = space.transition(state, layer)
         fc_run = fc_run + 1 if isinstance(layer, FC) else 0
         assert fc_run <= 2 and state.size >= 1

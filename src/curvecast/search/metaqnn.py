@@ -7,7 +7,8 @@ al. 2017/2018 (*Accelerating Neural Architecture Search using Performance Predic
 The agent walks the states and transitions of a :class:`~curvecast.space.MetaQNNSpace` and keeps a
 table ``Q(state, action)``, every entry starting at ``q_init`` (0.5, MetaQNN's ``init_utility``).
 An action is the next layer.  A state is the space's :class:`~curvecast.space.State` (depth, type
-of the last layer, representation size, trailing FC layers) *together with the last layer itself*,
+of the last layer, representation size, trailing FC layers, the last FC's width: an FC layer
+may not be followed by a wider one) *together with the last layer itself*,
 as in MetaQNN, whose state is the layer just added with its parameters, its depth and the
 representation size: with the space's state alone every first convolution would lead to the same
 state, so Q could not tell ``C(64,1,1)`` from ``C(512,5,1)``.  At each step the agent takes a

@@ -91,7 +91,10 @@ def covering_space(nets: Sequence[str], input_size: int) -> MetaQNNSpace:
 
     Its layers are the recorded ones, ``max_depth`` the deepest recorded net,
     ``max_consecutive_fc`` the longest recorded run of FC layers, and FC layers are allowed at every
-    representation size.  Channels do not change states, so the input is ``(1, size, size)``.
+    representation size; ``fc_widening`` is set only when a recorded net has an FC layer wider
+    than the FC layer before it (MetaQNN forbids that; ``data/digits-metaqnn.parquet`` was recorded
+    before curvecast did, and 43 of its 1000 nets do).  Channels do not change states, so the
+    input is ``(1, size, size)``.
 
     Raises:
         ValueError: an empty ``nets``, a malformed net, disagreeing class counts, or a layer the
@@ -112,18 +115,20 @@ def covering_space(nets: Sequence[str], input_size: int) -> MetaQNNSpace:
             raise ValueError(f"{conv}: MetaQNNSpace has stride-1 convolutions only")
     depth = max(sum(isinstance(x, Conv | Pool | FC) for x in layers) for layers in parsed)
     run = best_run = 0
+    widening = False
     for layers in parsed:
         run = 0
-        for layer in layers:
+        for prev, layer in zip([None, *layers], layers, strict=False):
             run = run + 1 if isinstance(layer, FC) else 0
             best_run = max(best_run, run)
+            widening |= isinstance(prev, FC) and isinstance(layer, FC) and layer.units > prev.units
     return MetaQNNSpace(
         (1, int(input_size), int(input_size)), classes.pop(), max_depth=max(depth, 1),
         conv_filters=sorted({c.filters for c in convs}) or [1],
         conv_kernels=sorted({c.kernel for c in convs}) or [1],
         pools=sorted({(p.size, p.stride) for p in pools}),
         fc_units=sorted({f.units for f in fcs}),
-        fc_max_size=int(input_size), max_consecutive_fc=best_run,
+        fc_max_size=int(input_size), max_consecutive_fc=best_run, fc_widening=widening,
     )
 
 

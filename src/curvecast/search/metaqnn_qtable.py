@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from curvecast.space.metaqnn import Layer, LayerKind, State, parse_net
+from curvecast.space.metaqnn import FC, Layer, LayerKind, State, parse_net
 
 #: A Q-learning state: the space's state and the last (non-dropout) layer, None at the start.
 QState = tuple[State, Layer | None]
@@ -20,15 +20,21 @@ def key_text(key: QState) -> str:
 
 
 def parse_key(text: str) -> QState:
-    """The Q-state :func:`key_text` wrote."""
+    """The Q-state :func:`key_text` wrote.
+
+    The state's ``fc_units`` is not in the text: it is the width of the key's last layer when
+    that is FC (so keys saved before the state kept it read the same).
+    """
     try:
         head, last = text.split("|")
         depth, kind, size, fc = head.split(",")
-        state = State(int(depth), LayerKind(kind), int(size), int(fc))
+        layer = parse_action(last) if last else None
+        units = layer.units if isinstance(layer, FC) and kind == LayerKind.FC.value else 0
+        state = State(int(depth), LayerKind(kind), int(size), int(fc), units)
     except ValueError:
         raise ValueError(f"bad state key {text!r}: expected 'depth,last,size,consecutive_fc|layer'"
                          ) from None
-    return state, (parse_action(last) if last else None)
+    return state, layer
 
 
 def parse_action(text: str) -> Layer:

@@ -85,12 +85,15 @@ class State:
         last: type of the last layer.
         size: side of the current spatial representation (pixels); unchanged by FC layers.
         consecutive_fc: number of FC layers at the end of the partial net.
+        fc_units: units of the last layer when it is FC (0 otherwise): MetaQNN's state keeps the
+            FC width, since an FC layer may not be followed by a wider one.
     """
 
     depth: int
     last: LayerKind
     size: int
     consecutive_fc: int = 0
+    fc_units: int = 0
 
 
 class MetaQNNSpace(SearchSpace):
@@ -104,7 +107,9 @@ class MetaQNNSpace(SearchSpace):
     * pooling (``pools``, each ``(size, stride)``) only while the representation is above 1, never
       right after pooling or an FC layer, and only windows that fit the representation;
     * FC (``fc_units``) only when the representation is at most ``fc_max_size``, and at most
-      ``max_consecutive_fc`` in a row; after an FC layer only FC or SM;
+      ``max_consecutive_fc`` in a row; after an FC layer only FC or SM, and that FC no wider
+      than the one before it (MetaQNN's rule; ``fc_widening=True`` lifts it, for replaying nets
+      recorded without it: :func:`curvecast.search.covering_space` sets it when one widens);
     * termination after at least one layer: ``GAP(n_classes)`` (not after FC) then
       ``SM(n_classes)``, or ``SM(n_classes)`` directly.
 
@@ -127,6 +132,7 @@ class MetaQNNSpace(SearchSpace):
         fc_units: Sequence[int] = (32, 64, 128),
         fc_max_size: int = 4,
         max_consecutive_fc: int = 2,
+        fc_widening: bool = False,
         lr: tuple[float, float] = (1e-4, 0.05),
         weight_decay: tuple[float, float] = (1e-6, 1e-2),
         batch_sizes: Sequence[int] = (32, 64, 128),
@@ -138,6 +144,8 @@ class MetaQNNSpace(SearchSpace):
             raise ValueError(f"fc_max_size must be at least 1, got {fc_max_size}")
         if max_consecutive_fc < 0:
             raise ValueError(f"max_consecutive_fc must be >= 0, got {max_consecutive_fc}")
+        if not isinstance(fc_widening, bool):
+            raise ValueError(f"fc_widening must be True or False, got {fc_widening!r}")
         if not conv_filters or not conv_kernels:
             raise ValueError(f"conv_filters and conv_kernels must be non-empty, got "
                              f"{tuple(conv_filters)!r} and {tuple(conv_kernels)!r}")
@@ -157,6 +165,7 @@ class MetaQNNSpace(SearchSpace):
         self.fc_layers: tuple[FC, ...] = tuple(FC(int(u)) for u in fc_units)
         self.fc_max_size = int(fc_max_size)
         self.max_consecutive_fc = int(max_consecutive_fc)
+        self.fc_widening = fc_widening
         #: The training hyperparameters: ``lr`` and ``weight_decay`` (log-uniform),
         #: ``batch_size`` (categorical).
         self.hyperparameters = ParamSpace([
@@ -185,6 +194,9 @@ class MetaQNNSpace(SearchSpace):
 
     def actions(self, state: State) -> list[Layer]:
         """The legal next layers from ``state``, in a fixed order (empty when terminal)."""
+        return self._actions(state, self.fc_widening)
+
+    def _actions(self, state: State, fc_widening: bool) -> list[Layer]:
         if state.last is LayerKind.SOFTMAX:
             return []
         term = Softmax(self.n_classes)
@@ -199,7 +211,8 @@ class MetaQNNSpace(SearchSpace):
                 out += [p for p in self.pool_layers if p.size <= state.size]
         if (room and state.size <= self.fc_max_size
                 and state.consecutive_fc < self.max_consecutive_fc):
-            out += list(self.fc_layers)
+            widest = state.fc_units if after_fc and not fc_widening else None
+            out += [f for f in self.fc_layers if widest is None or f.units <= widest]
         if state.last is not LayerKind.START:
             if not after_fc:
                 out.append(GAP(self.n_classes))
@@ -213,7 +226,10 @@ class MetaQNNSpace(SearchSpace):
             ValueError: when ``layer`` is not among :meth:`actions` of ``state``.
         """
         if layer not in self.actions(state):
-            raise ValueError(f"{layer} is not a legal action from {state}")
+            raise ValueError(f"{layer} is not a legal action from {state}{self._why(state, layer)}")
+        return self._step(state, layer)
+
+    def _step(self, state: State, layer: Layer) -> State:
         if isinstance(layer, Pool):
             size = pool_output_size(state.size, layer)
         else:
@@ -224,7 +240,21 @@ class MetaQNNSpace(SearchSpace):
             last=_KIND[type(layer)],
             size=size,
             consecutive_fc=state.consecutive_fc + 1 if isinstance(layer, FC) else 0,
+            fc_units=layer.units if isinstance(layer, FC) else 0,
         )
+
+    def widens(self, state: State, layer: Layer) -> bool:
+        """Whether ``layer`` is an FC layer wider than the FC layer ``state`` ends with, a step
+        MetaQNN forbids (and this space too unless ``fc_widening``)."""
+        return (isinstance(layer, FC) and state.last is LayerKind.FC
+                and layer.units > state.fc_units)
+
+    def _why(self, state: State, layer: Layer) -> str:
+        """Why ``layer`` may not follow ``state``, when the reason is the FC width rule."""
+        if self.widens(state, layer) and not self.fc_widening:
+            return (f": an FC layer may not be wider than the FC({state.fc_units}) before it "
+                    "(MetaQNN's rule; fc_widening=True lifts it)")
+        return ""
 
     def walk(self, layers: Sequence[Layer]) -> State:
         """Follow ``layers`` from :meth:`start_state`; the state reached.
@@ -236,8 +266,8 @@ class MetaQNNSpace(SearchSpace):
         for pos, layer in enumerate(layers):
             if isinstance(layer, Dropout) or layer not in self.actions(state):
                 raise ValueError(f"layer {pos} ({layer}) of {format_net(layers)!r} is not "
-                                 f"allowed after {state} in {self!r}")
-            state = self.transition(state, layer)
+                                 f"allowed after {state} in {self!r}{self._why(state, layer)}")
+            state = self._step(state, layer)
         return state
 
     def sample_layers(self, rng: np.random.Generator) -> list[Layer]:
