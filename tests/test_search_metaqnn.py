@@ -333,6 +333,35 @@ def test_state_dict_round_trips_through_json(generative: bool) -> None:
          MetaQNN(space, 5)).load_state_dict(saved)
 
 
+def test_a_generative_state_saved_before_the_fc_width_rule_still_loads() -> None:
+    """A saved study's agent may hold Q-values of FC(32) → FC(128) and nets that take it (the
+    rule is newer): they load; those Q-values are dropped and those nets teach nothing."""
+    space = MetaQNNSpace()
+    agent = MetaQNN(space, 10, seed=0, replay_size=5)
+    for _ in range(3):
+        cid = agent.ask()
+        assert cid is not None
+        agent.tell(cid, 0.5, predicted=False)
+    saved = json.loads(json.dumps(agent.state_dict()))
+    old_net = "[P(2,2), FC(32), FC(128), SM(10)]"
+    saved["q"]["2,fc,4,1|FC(32)"] = {"FC(32)": 0.5, "FC(64)": 0.6, "FC(128)": 0.7, "SM(10)": 0.5}
+    saved["memory"].append({"config_id": "old", "net": old_net, "reward": 0.9,
+                            "predicted": False})
+    saved["results"]["old"] = {"value": 0.9, "predicted": False}
+    saved["pending"]["flying"] = old_net
+    saved["configs"]["flying"] = {"net": old_net, "lr": 1e-3, "weight_decay": 1e-4,
+                                  "batch_size": 32}
+    again = MetaQNN(space, 10, seed=0, replay_size=5)
+    again.load_state_dict(saved)
+    assert again.q_values(parse_net("[P(2,2), FC(32)]")) == {FC(32): 0.5, Softmax(10): 0.5}
+    assert again.results_["old"].value == 0.9 and again.memory[-1][:2] == ("old", old_net)
+    again.tell("flying", 0.8, predicted=True)  # in flight across the upgrade: told as before
+    assert again.results_["flying"].value == 0.8
+    saved["pending"]["flying"] = "[P(2,2), FC(32), FC(128)]"  # not a net: still refused
+    with pytest.raises(ValueError, match=r"FC\(128\)\) of net .* is not allowed"):
+        MetaQNN(space, 10, seed=0).load_state_dict(saved)
+
+
 # ------------------------------------------------------------------------------ learning
 def test_it_learns_to_propose_better_nets() -> None:
     curves, space = recorded(n=400, seed=1)

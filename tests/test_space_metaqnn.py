@@ -221,6 +221,7 @@ def test_an_fc_layer_is_never_followed_by_a_wider_one() -> None:
     with pytest.raises(ValueError, match="wider than the FC"):
         space.transition(after_32, FC(64))
     space.validate({**widening, "net": "[P(2,2), FC(128), FC(32), SM(10)]"})  # narrowing: legal
+    assert space.describe(widening)["n_fc"] == 2  # a saved study's older net is still described
     lifted = MetaQNNSpace(fc_widening=True)  # for nets recorded without the rule
     lifted.validate(widening)
     assert lifted.actions(after_32) == [FC(32), FC(64), FC(128), Softmax(10)]

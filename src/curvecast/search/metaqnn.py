@@ -405,6 +405,10 @@ class MetaQNN(IdSearcherConfigs):
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore what :meth:`state_dict` saved (the constructor's arguments stay as given).
 
+        A generative agent's state saved before the space forbade an FC layer wider than the one
+        before it still loads: its Q-values of such steps are dropped, and its nets that take
+        one keep their results but teach the Q-table nothing (they are no walk of the space).
+
         Raises:
             ValueError: another version or mode, ids that are not candidates, or nets and
                 actions that are not in the space.
@@ -423,18 +427,29 @@ class MetaQNN(IdSearcherConfigs):
                 raise ValueError(f"state_dict uses configs that are not candidates: {unknown[:5]}")
         old_rows = self._rows
         self._rows = {}
+        legacy = not self.replay_mode and not self.space.fc_widening  # may hold widening FCs
         try:
             for text, saved in state["q"].items():
-                row = self._row(parse_key(text))
+                key = parse_key(text)
+                row = self._row(key)
                 for action_text, value in saved.items():
                     action = parse_action(action_text)
+                    if action not in row.index and legacy and self.space.widens(key[0], action):
+                        continue  # a Q-value saved before the FC width rule
                     if action not in row.index:
                         raise ValueError(f"state_dict: {action} is not an action of state "
                                          f"{text!r}")
                     row.values[row.index[action]] = float(value)
 
             def compile_net(net: str) -> Steps:
-                return self._compile(strip_dropout(parse_net(net)), net)
+                layers = strip_dropout(parse_net(net))
+                try:
+                    return self._compile(layers, net)
+                except ValueError:  # a net saved before the FC width rule: nothing to update
+                    if not legacy or not self.space.is_terminal(
+                            self.space.walk(layers, fc_widening=True)):
+                        raise
+                    return ()
 
             memory = [Experience(str(e["config_id"]), str(e["net"]), compile_net(str(e["net"])),
                                   float(e["reward"]), bool(e["predicted"]))

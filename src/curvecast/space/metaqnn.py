@@ -256,17 +256,24 @@ class MetaQNNSpace(SearchSpace):
                     "(MetaQNN's rule; fc_widening=True lifts it)")
         return ""
 
-    def walk(self, layers: Sequence[Layer]) -> State:
+    def walk(self, layers: Sequence[Layer], *, fc_widening: bool | None = None) -> State:
         """Follow ``layers`` from :meth:`start_state`; the state reached.
+
+        Args:
+            layers: the layers to follow (a dropout layer is refused: it is no step).
+            fc_widening: whether an FC layer may be wider than the FC layer before it (default:
+                the space's ``fc_widening``).
 
         Raises:
             ValueError: naming the position and layer of the first illegal step.
         """
+        widening = self.fc_widening if fc_widening is None else fc_widening
         state = self.start_state()
         for pos, layer in enumerate(layers):
-            if isinstance(layer, Dropout) or layer not in self.actions(state):
+            if isinstance(layer, Dropout) or layer not in self._actions(state, widening):
+                why = "" if widening else self._why(state, layer)
                 raise ValueError(f"layer {pos} ({layer}) of {format_net(layers)!r} is not "
-                                 f"allowed after {state} in {self!r}{self._why(state, layer)}")
+                                 f"allowed after {state} in {self!r}{why}")
             state = self._step(state, layer)
         return state
 
@@ -287,8 +294,9 @@ class MetaQNNSpace(SearchSpace):
         net = format_net(self.sample_layers(rng))
         return {"net": net, **self.hyperparameters.sample(rng)}
 
-    def layers(self, config: Mapping[str, Any]) -> list[Layer]:
-        """The parsed, validated layers of ``config["net"]``.
+    def layers(self, config: Mapping[str, Any], *,
+               fc_widening: bool | None = None) -> list[Layer]:
+        """The parsed, validated layers of ``config["net"]`` (``fc_widening``: as :meth:`walk`).
 
         Raises:
             ValueError: missing ``net``, a malformed string, or a net this space cannot produce.
@@ -296,7 +304,7 @@ class MetaQNNSpace(SearchSpace):
         if "net" not in config:
             raise ValueError("config lacks parameter 'net'")
         layers = parse_net(config["net"])
-        state = self.walk(layers)
+        state = self.walk(layers, fc_widening=fc_widening)
         if not self.is_terminal(state):
             raise ValueError(f"net {config['net']!r} does not end with a termination layer")
         return layers
@@ -306,8 +314,13 @@ class MetaQNNSpace(SearchSpace):
         self.hyperparameters.validate(config)
 
     def describe(self, config: Mapping[str, Any]) -> dict[str, Any]:
-        """Architecture fields of ``config``: see :func:`describe_layers`."""
-        return describe_layers(self.layers(config), self.input_shape, self.n_classes)
+        """Architecture fields of ``config``: see :func:`describe_layers`.
+
+        The FC width rule is not applied here (:meth:`validate` applies it): a net made before
+        the space had it, such as a trial of a saved study, is still described.
+        """
+        layers = self.layers(config, fc_widening=True)
+        return describe_layers(layers, self.input_shape, self.n_classes)
 
     #: Architecture columns at the start of :attr:`encoded_names`.
     ARCH_NAMES = ("log10_n_params", "n_layers", "n_conv", "n_pool", "n_fc", "gap", "final_size")
