@@ -145,6 +145,29 @@ def test_fhyperband_compares_a_partial_bracket_with_what_it_promotes() -> None:
         assert f"worse than {v_1:.4g})" in t.decision.reason
 
 
+def test_fhyperband_promotes_hyperbands_number_however_many_it_stopped() -> None:
+    """A stopped config counts among the m configs of its rung and ranks below every config that
+    finished it: the rung to 3 epochs of the one full bracket (27 → 9 → 3 → 1) stops 6 of its 9
+    configs and still promotes ⌊9/3⌋ = 3, as Hyperband does, not ⌊3/3⌋ = 1 of those it trained
+    to the rung's end (k = ⌈κ·3⌉ = 3 must be known before the first stop)."""
+    cs = saturating(n=27, epochs=27, seed=1)
+    warm = warm_rung_predictors(LastSeenValue(), saturating(n=40, epochs=27, seed=11), 27)
+    fhb = FHyperband(RandomSearch.from_curves(cs, seed=0), delta=0.5, min_curves=6,
+                     predictor=LastSeenValue(), predictors=warm)
+    result = replay_schedule(cs, fhb)
+    hb = Hyperband(RandomSearch.from_curves(cs, seed=0))
+    plain = replay_schedule(cs, hb)
+    assert dict(Counter(t.epochs for t in plain.trials)) == {1: 18, 3: 6, 9: 2, 27: 1}
+    assert dict(Counter(t.epochs for t in result.trials)) == {1: 18, 2: 6, 4: 2, 27: 1}
+    stopped = [t for t in result.trials if t.decision is not None]
+    assert sorted(t.epochs for t in stopped) == [2] * 6 + [4] * 2
+    promoted = [t for t in result.trials if t.epochs > 3]  # went on from the rung to 3 epochs
+    assert len(promoted) == 3 and not {t.config_id for t in promoted} & {
+        t.config_id for t in stopped if t.epochs < 3}
+    assert (result.total_epochs, plain.total_epochs) == (65, 81)
+    assert fhb.selected() == hb.selected()
+
+
 def test_hyperband_runs_until_the_searcher_is_exhausted_and_is_deterministic_on_4_workers() -> None:
     cs = saturating(n=130, epochs=9, seed=5, seconds=True)
 

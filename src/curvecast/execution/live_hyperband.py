@@ -89,7 +89,7 @@ def run_scheduled_search(
         store: the study database.
         study: the study's name.
         trials: configs to draw (Hyperband's brackets take what they need, the last bracket
-            may be partial: each rung promotes ⌊m/η⌋ of the m configs it trained, at least 1);
+            may be partial: each rung promotes ⌊m/η⌋ of the m configs that entered it, at least 1);
             the search ends when every drawn config left it.
         epochs: R = T, the epochs of full training (the largest rung).
         workers: jobs training at once (1: in this process).

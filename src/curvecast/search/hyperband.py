@@ -16,6 +16,14 @@ k-th best value at r_i of the configs that already finished this rung, k = ⌈κ
 the configs the rung promotes (1 for a bracket's last rung: its winner).  The predictor for r_i is
 fitted once, when ``min_curves`` (the paper's d = 100) configs of the search have reached r_i, and
 kept for every later bracket and Hyperband iteration.
+
+A config stopped inside a rung counts among that rung's m configs, from which n_next follows as
+in Hyperband, and ranks below every config that finished the rung: it is never promoted.  So
+f-Hyperband promotes Hyperband's number and, when its stops are right, Hyperband's configs
+(Baker et al.: the same configurations in about half the compute); k must be known before the
+first stop, which counting only the configs trained to r_i would not allow.  With κ = 1 at least
+n_next configs finish before any stop, so every rung promotes n_next; with κ < 1 stops can leave
+fewer than n_next finished, and the rung promotes those.
 """
 
 from __future__ import annotations
