@@ -62,8 +62,9 @@ Threads: ``study.optimize(objective, n_jobs=k)`` runs trials in k threads that s
 Its decisions take turns under a lock, so the cached study view and the predictor are never read
 while another thread updates them; the storage is read before a decision's turn and the pruned
 trial's attributes are written after it, so the lock is held for the decision alone (about half
-a millisecond).  A deep copy or a pickle of the pruner gets a lock and a study view of its own;
-a shallow ``copy.copy`` shares the view and must not be used from other threads.
+a millisecond).  A copy (``copy.deepcopy``, and ``copy.copy`` too, which takes the same state)
+or a pickle of the pruner gets a lock and study views of its own, its state copied once with
+the lock held.
 
 Cold start: until the predictor can be fitted, ``fallback`` (e.g. Optuna's own
 ``MedianPruner``) decides instead, if given; trials it prunes carry ``ATTRS["fallback"]`` and no
@@ -206,18 +207,33 @@ class CurvecastPruner(BasePruner):
         self.n_clipped_ = 0
         self._lock = threading.Lock()
 
+    def _snapshot(self) -> dict[str, Any]:
+        """The state a copy or a pickle takes, not yet copied (read with the lock held): no
+        lock (one cannot be copied or pickled; the copy gets its own), and the views detached,
+        since a storage or a weak reference cannot be copied either: the copy knows its studies
+        by name and id until it sees them."""
+        state = self.__dict__.copy()
+        del state["_lock"]
+        state["_curves"] = {}
+        state["_detached"] = [replace(entry, storage=None)
+                              for entry in [*self._detached, *self._curves.values()]]
+        return state
+
     def __getstate__(self) -> dict[str, Any]:
         with self._lock:  # (trials in other threads add views and rows meanwhile)
-            state = self.__dict__.copy()
-            del state["_lock"]  # a lock cannot be copied or pickled; the copy gets its own
-            # nor can a storage or a weak reference: the copy knows its studies by name and id
-            # until it sees them
-            state["_curves"] = {}
-            state["_detached"] = [replace(entry, storage=None)
-                                  for entry in [*self._detached, *self._curves.values()]]
-            # copied now: a copy or a pickle walks the state after this returns, when trials
-            # in other threads may be adding rows to the views and fits to the stopper
-            return copy.deepcopy(state)
+            # copied now: a pickle walks the state after this returns, when trials in other
+            # threads may be adding rows to the views and fits to the stopper
+            return copy.deepcopy(self._snapshot())
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> CurvecastPruner:
+        """A deep copy made in one pass with the lock held: through ``__getstate__`` the
+        state it had copied was copied a second time by ``copy.deepcopy``'s own machinery."""
+        copied = type(self).__new__(type(self))
+        memo[id(self)] = copied
+        with self._lock:
+            state = copy.deepcopy(self._snapshot(), memo)
+        copied.__setstate__(state)
+        return copied
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
