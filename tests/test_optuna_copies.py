@@ -60,3 +60,39 @@ def test_a_deep_copy_copies_the_pruner_once() -> None:
     assert len(sources) == len(set(sources)) == 2 and not made & set(sources)
     assert twin.stopper.predictor is its_predictor is not predictor
     assert twin._lock is not pruner._lock and not twin._lock.locked()
+
+
+def test_a_line_of_copies_carries_at_most_eight_study_views() -> None:
+    """A copy kept the views of the studies it brought until it met them again, and passed
+    them on to its own copies: a copy of a copy, each used on a study of its own, carried every
+    view its line ever held.  At most eight now go along with a copy, its own first."""
+    import pickle
+
+    pruner = CurvecastPruner()
+    _judged(pruner, "s0")
+    sizes = []
+    for k in range(1, 13):
+        pruner = copy.deepcopy(pruner) if k % 2 else pickle.loads(pickle.dumps(pruner))
+        _judged(pruner, f"s{k}")
+        sizes.append(len(pickle.dumps(pruner)))
+        assert len(pruner._detached) == min(k, 8)
+        assert [e.name for e in pruner._detached] == [f"s{i}" for i in range(max(0, k - 8), k)]
+    # a pickle's size stops growing with the line (each view adds about 5 kB: 72.6 kB at
+    # the 12th copy before, 46.4 kB from the 7th on now)
+    assert sizes[-1] < 1.02 * sizes[6]
+    _judged(pruner, "s11")  # a study of the name met again, made anew: its view is dropped
+    assert [e.name for e in pruner._detached] == [f"s{i}" for i in range(4, 11)]
+
+
+def test_a_copy_used_on_a_study_made_anew_drops_the_old_studys_view() -> None:
+    """A notebook cell run again: a copy of the pruner given a new study of the same name (and
+    id) could not take the old study's view (its trials are not the old ones), and kept it for
+    good, passing it on to its copies: one more view at every run.  Once the copy has a view of
+    the new study, the old one is dropped."""
+    pruner = CurvecastPruner()
+    _judged(pruner, "s")
+    for _ in range(4):  # the cell run again
+        pruner = copy.deepcopy(pruner)
+        assert [e.name for e in pruner._detached] == ["s"]
+        _judged(pruner, "s")
+        assert pruner._detached == []

@@ -64,7 +64,8 @@ while another thread updates them; the storage is read before a decision's turn 
 trial's attributes are written after it, so the lock is held for the decision alone (about half
 a millisecond).  A copy (``copy.deepcopy``, and ``copy.copy`` too, which takes the same state)
 or a pickle of the pruner gets a lock and study views of its own, its state copied once with
-the lock held.
+the lock held: the views of at most 8 studies, taken up when the copy meets those studies
+again (a resumed study keeps its view) and dropped when it meets another of their name.
 
 Cold start: until the predictor can be fitted, ``fallback`` (e.g. Optuna's own
 ``MedianPruner``) decides instead, if given; trials it prunes carry ``ATTRS["fallback"]`` and no
@@ -132,6 +133,9 @@ _METRIC = "objective"
 _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 #: The largest step the pruner reads (numpy's int64; Optuna's in-memory storage takes more).
 _LAST_STEP = int(np.iinfo(np.int64).max)
+#: The most study views a copy or a pickle takes along (:meth:`CurvecastPruner._snapshot`): a
+#: copy of a copy, each used on studies of its own, took every view its line ever held.
+_MAX_DETACHED = 8
 
 
 class CurvecastPruner(BasePruner):
@@ -211,12 +215,14 @@ class CurvecastPruner(BasePruner):
         """The state a copy or a pickle takes, not yet copied (read with the lock held): no
         lock (one cannot be copied or pickled; the copy gets its own), and the views detached,
         since a storage or a weak reference cannot be copied either: the copy knows its studies
-        by name and id until it sees them."""
+        by name and id until it sees them.  At most :data:`_MAX_DETACHED` views go along: the
+        pruner's own (the last made) and, in the room left, the last of those it was given
+        and has not met."""
         state = self.__dict__.copy()
         del state["_lock"]
         state["_curves"] = {}
-        state["_detached"] = [replace(entry, storage=None)
-                              for entry in [*self._detached, *self._curves.values()]]
+        views = [*self._detached, *self._curves.values()][-_MAX_DETACHED:]
+        state["_detached"] = [replace(entry, storage=None) for entry in views]
         return state
 
     def __getstate__(self) -> dict[str, Any]:
@@ -368,14 +374,18 @@ class CurvecastPruner(BasePruner):
         view is made.  A copy or a pickle of the pruner knows its studies by name and id only,
         which a study of the same name in another storage may share: such a view is taken only
         if the study's finished trials (``finished``, read here when not given) are the ones it
-        was built from."""
+        was built from; once the copy has a view of a study, it drops the other views it brought
+        of that name and id (a study made anew under the name, most likely), so that they do not
+        stay for good."""
         storage, study_id = study._storage, getattr(study, "_study_id", None)
         where = (id(storage), study_id)
         entry = self._curves.get(where)
         if entry is not None and (entry.storage is None or entry.storage() is not storage):
             entry = None  # the view of a freed storage whose id this one was given
-        if entry is None:
+        if entry is None and self._detached:
             entry = self._adopt(study, study_id, finished)
+            self._detached = [e for e in self._detached
+                              if (e.name, e.study_id) != (study.study_name, study_id)]
         if entry is None:
             self._curves = {k: e for k, e in self._curves.items()
                             if e.storage is not None and e.storage() is not None}
