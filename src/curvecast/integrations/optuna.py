@@ -41,8 +41,9 @@ value.
 
 Config features: the trials' parameters, plus the user attributes named in ``config_attrs``
 (e.g. ``n_params``, set by the objective once it has built the network).  A conditional
-parameter a trial lacks counts as the median of the other trials' values (a number) or as
-``"None"``.
+parameter a trial lacks is missing from its config row, as in a prior imported by
+:func:`curvecast.from_optuna` and in the Ray Tune scheduler's rows; the predictors count a
+missing value as the column's mean (:class:`~curvecast.features.ConfigInputs`).
 
 Warm start: ``prior=`` takes recorded curves of the same workload (a :class:`CurveSet`, e.g. a
 ``curvecast collect`` recording, or an earlier study's curves:
@@ -549,9 +550,6 @@ class _StudyCurves:
         # the config table of the rows and a running trial, and what it was built from
         self._table: tuple[tuple[Any, ...], pd.DataFrame] | None = None
         self._config_frame: pd.DataFrame | None = None  # the finished rows' configs, grown
-        #: the config columns of the finished rows, and those a finished row lacks (filled)
-        self._columns_seen: set[str] = set()
-        self._missing: set[str] = set()
 
     def _add(self, trial: FrozenTrial, complete: bool) -> None:
         values = self.along(trial)
@@ -570,10 +568,6 @@ class _StudyCurves:
         self._rows.append((f"t{trial.number}", values, len(values), config))
         self._ids.append(f"t{trial.number}")
         self._has_complete = self._has_complete or len(values) == len(self._axis)
-        # (config_row writes NaN as text: a missing cell is a key a row lacks or a None)
-        self._missing.update(k for k in self._columns_seen if k not in config)
-        self._missing.update(k for k in config if k not in self._columns_seen and len(self._rows) > 1)
-        self._columns_seen.update(config)
         self._version += 1
 
     def _take(self, study: optuna.study.Study, finished: list[FrozenTrial]) -> None:
@@ -597,7 +591,6 @@ class _StudyCurves:
             if axis != self._axis:
                 self._axis, self._seen, self._rows = axis, set(), []
                 self._config_frame = None
-                self._missing, self._columns_seen = set(), set()
                 self.longest = None
                 self._matrix = None
                 self._ids, self._has_complete = [], False
@@ -730,17 +723,12 @@ class _StudyCurves:
         return self._config_frame
 
     def _config_table(self, ids: list[str], trial: FrozenTrial) -> pd.DataFrame:
-        """The config rows of the finished trials and ``trial``, indexed by ``ids``."""
+        """The config rows of the finished trials and ``trial``, indexed by ``ids``.  A
+        parameter (or attribute) a trial lacks is a missing cell, as in a prior imported by
+        :func:`~curvecast.datasets.optuna_study.from_optuna`: the predictors count it as the
+        column's mean (:class:`~curvecast.features.ConfigInputs`)."""
         running = _config(trial, self.config_attrs)
         configs = pd.concat([self._finished_configs(), pd.DataFrame([running], index=ids[-1:])])
-        # the columns with a missing cell: those a finished row lacks (tracked as rows are
-        # added) and those the running trial lacks or adds
-        lacking = self._missing | {k for k in self._columns_seen if k not in running} | {
-            k for k in running if k not in self._columns_seen and self._rows}
-        for name in [c for c in configs.columns if c in lacking]:
-            col = configs[name]
-            numeric = pd.api.types.is_numeric_dtype(col)
-            configs[name] = col.fillna(col.median() if numeric and col.notna().any() else "None")
         if self.columns is not None:
             configs = configs[[c for c in configs.columns if c in set(self.columns)]]
         return configs
