@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -179,6 +180,24 @@ def test_a_restarted_trial_keeps_its_last_run(tmp_path: Path) -> None:
         f'{{"acc": {v}, "training_iteration": {e}, "trial_id": "abc"}}\n' for e, v in reports))
     got = curvecast.from_ray(tmp_path / "exp", "acc", "max")
     assert got.config_ids == ["abc"] and got.values.tolist() == [[0.1, 0.25, 0.35, 0.45]]
+
+
+def test_a_trial_of_many_reports_is_read_in_linear_time(tmp_path: Path) -> None:
+    """A review: each report of a trial rebuilt the trial's reports so far (to drop
+    those a restart replaces), so a trial that reports every training step took quadratic time:
+    16 s for 20 000 reports, 70 s for 40 000.  They are now rebuilt only at a restart."""
+    n = 40_000
+    trial = tmp_path / "exp" / "trial_0"
+    trial.mkdir(parents=True)
+    (trial / "params.json").write_text('{"lr": 0.1}')
+    reports = [(e, e / n) for e in range(1, n + 1)] + [(n - 1, 0.5), (n, 0.75)]  # a restart
+    (trial / "result.json").write_text("".join(
+        f'{{"acc": {v}, "training_iteration": {e}}}\n' for e, v in reports))
+    started = time.process_time()
+    got = curvecast.from_ray(tmp_path / "exp", "acc", "max")
+    assert time.process_time() - started < 5  # under 1 s; over 30 s before
+    assert got.values.shape == (1, n) and got.values[0, -3:].tolist() == [(n - 2) / n, 0.5, 0.75]
+    assert got.provenance["replaced_reports"] == 2
 
 
 @pytest.mark.parametrize("restarts", [1, 2])

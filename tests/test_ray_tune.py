@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -588,6 +589,25 @@ def test_a_resumed_trial_that_restarted_earlier_takes_its_latest_attempts_epochs
     scheduler.on_trial_add(None, trial)
     scheduler.on_trial_result(None, trial, {"acc": 0.95, "training_iteration": 5})
     assert scheduler.curve(trial.trial_id) == pytest.approx([0.91, 0.92, 0.93, 0.94, 0.95])
+
+
+def test_a_resumed_trial_with_a_long_result_file_is_read_in_linear_time(
+        tmp_path: Path) -> None:
+    """A review: reading a resumed trial's result.json rebuilt the epochs read so far
+    at every line (to drop those a restart replaced): quadratic, 9–11 s for 40 000 lines, the Tune
+    driver stalled meanwhile.  They are now rebuilt only at a restart."""
+    n = 50_000
+    lines = [{"acc": e / n, "training_iteration": e} for e in range(1, n + 1)]
+    lines += [{"acc": 0.5, "training_iteration": n - 1}]  # a restart from the checkpoint
+    (tmp_path / "result.json").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    scheduler = CurvecastScheduler(max_t=n + 10, metric="acc", mode="max")
+    trial = fake_trial(0)
+    trial.local_path = str(tmp_path)
+    scheduler.on_trial_add(None, trial)
+    started = time.process_time()
+    scheduler.on_trial_result(None, trial, {"acc": 0.75, "training_iteration": n})
+    assert time.process_time() - started < 5  # ~0.3 s; over 12 s before
+    assert scheduler.curve(trial.trial_id)[-3:] == pytest.approx([(n - 2) / n, 0.5, 0.75])
 
 
 def test_a_trial_reporting_every_fifth_epoch_has_its_file_read_once(

@@ -206,9 +206,10 @@ def _trial(folder: Path, metric: str
     elif (folder / "progress.csv").is_file() and (folder / "progress.csv").stat().st_size:
         source = folder / "progress.csv"
         reports = _from_csv(source, metric)
-    latest: dict[int, Report] = {}
+    latest: dict[int, Report] = {}  # epochs ascending, in insertion order
     for report in reports:  # a restarted trial reports again from its checkpoint's epoch (or 1)
-        latest = {e: r for e, r in latest.items() if e < report[0]}
+        if latest and report[0] <= next(reversed(latest)):  # a pass per restart, not per
+            latest = {e: r for e, r in latest.items() if e < report[0]}  # report (quadratic)
         latest[report[0]] = report
     replaced = len(reports) - len(latest)
     reports = list(latest.values())

@@ -368,8 +368,9 @@ class CurvecastScheduler(FIFOScheduler):
             earlier = _whole(report.get(self.time_attr))
             if earlier is None or not 1 <= earlier < epoch:
                 continue
-            for later in [e for e in latest if e >= earlier]:  # a restart reports from 1 again
-                del latest[later]
+            if latest and earlier <= next(reversed(latest)):  # a restart reports from 1 again
+                for later in [e for e in latest if e >= earlier]:  # (a pass per restart, not
+                    del latest[later]  # per line: quadratic)
             try:
                 latest[earlier] = self._value(tid, report[self._metric])
             except ValueError:
