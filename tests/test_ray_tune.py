@@ -610,6 +610,46 @@ def test_a_resumed_trial_with_a_long_result_file_is_read_in_linear_time(
     assert scheduler.curve(trial.trial_id)[-3:] == pytest.approx([(n - 2) / n, 0.5, 0.75])
 
 
+def test_a_skipped_epoch_is_filled_not_a_curve_frozen_before_it() -> None:
+    """A Ray user's review: a trial that skipped one epoch's report (a custom ``time_attr``, or
+    a result without the metric) was judged at every later report on its epochs before the gap:
+    reporting 0.909 at epoch 7, above every complete trial's final value, it was stopped by
+    its epochs 1-3 (the decision said epoch 3), and it could never count as complete.  Skipped
+    epochs are filled as the importers and the Optuna pruner fill them (warned once)."""
+    epochs = 20
+    t = np.arange(1, epochs + 1)
+    scheduler = CurvecastScheduler(max_t=epochs, metric="acc", mode="max")
+
+    def run(i: int, curve: np.ndarray, skip: int = 0) -> list[str]:
+        scheduler.on_trial_add(None, fake_trial(i))
+        answers = [scheduler.on_trial_result(None, fake_trial(i), {"acc": float(curve[e - 1]),
+                                                                   "training_iteration": e})
+                   for e in t if e != skip]
+        scheduler.on_trial_complete(None, fake_trial(i), {})
+        return answers
+
+    for i in range(8):  # fast learners ending at 0.40 … 0.61
+        assert run(i, (0.4 + 0.03 * i) * (1 - np.exp(-t / 2)))[-1] == TrialScheduler.STOP
+    gapped = 0.62 * (1 - np.exp(-t / 2))
+    gapped[4:] = np.linspace(0.9, 0.97, epochs - 4)  # overtakes them all after epoch 4
+    scheduler.on_trial_add(None, fake_trial(100))
+    answers = []
+    with pytest.warns(UserWarning, match="trial t100 skipped training_iteration 4: a trial's "
+                                         "skipped epochs are filled linearly"):
+        for e in t[t != 4]:
+            answers.append(scheduler.on_trial_result(
+                None, fake_trial(100), {"acc": float(gapped[e - 1]), "training_iteration": e}))
+            if e in (6, 8, 10):  # better trials complete meanwhile: the reference rises
+                for k in range(3):
+                    run(200 + 10 * e + k, (0.85 + 0.01 * k) * (1 - np.exp(-t / 2)))
+            if e == 7:
+                assert scheduler.decisions_["t100"]["epoch"] == 7  # not 3
+    assert answers == [TrialScheduler.CONTINUE] * (epochs - 2) + [TrialScheduler.STOP]
+    curve = scheduler.curve("t100")
+    assert len(curve) == epochs and curve[3] == pytest.approx((gapped[2] + gapped[4]) / 2)
+    assert "t100" in scheduler._completed and scheduler.n_complete == 8 + 9 + 1
+
+
 def test_a_trial_reporting_every_fifth_epoch_has_its_file_read_once(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A re-read of stop 31's fill: a trial that reports every 5th epoch has a gap before every

@@ -11,7 +11,10 @@ once per batch of ``refit_every`` new completions, cached — never per result. 
 mode are the ones the ``Tuner`` is given (``TuneConfig(metric=..., mode=...)``) or the
 constructor's.  NaN, infinite or None reports (diverged runs) count as the worst value
 (curvecast's one rule).  A trial that ends before ``max_t`` without being stopped is not
-complete, and reports before epoch 1 are not used: each is warned about once.
+complete, and reports before epoch 1 are not used: each is warned about once.  A trial that
+skips epochs has them filled linearly between its reports, as curvecast's importers and Optuna
+pruner fill them (one that reported fewer than half the epochs up to its last is read up to its
+first gap); warned once too.
 
 Why a trial was stopped: each decision with a prediction is logged (logger
 ``curvecast.integrations.ray_tune``, INFO) and kept in :attr:`CurvecastScheduler.decisions_`; add
@@ -51,6 +54,7 @@ from curvecast.curves import CurveSet, Direction, check_diverged_value
 from curvecast.curves.atomic_write import write_text_atomically
 from curvecast.datasets.config_rows import config_row, flatten
 from curvecast.datasets.priors import check_prior_epochs, check_prior_metric
+from curvecast.datasets.step_axis import along_axis
 from curvecast.integrations._row_buffer import RowBuffer
 from curvecast.predictors import Predictor
 from curvecast.stopping import (
@@ -84,8 +88,9 @@ _FORMAT = 1
 class CurvecastScheduler(FIFOScheduler):
     """Stop Ray Tune trials by predicted final value (Baker et al. 2017) — see the module docstring.
 
-    Trials run in submission order (FIFO); each must report ``metric`` once per epoch with
-    ``training_iteration`` 1, 2, …, ``max_t``.  A trial that reaches ``max_t`` is stopped there
+    Trials run in submission order (FIFO); each should report ``metric`` once per epoch with
+    ``training_iteration`` 1, 2, …, ``max_t`` (skipped epochs are filled: see the module
+    docstring).  A trial that reaches ``max_t`` is stopped there
     (it is complete) and its curve joins the training set.
 
     Args:
@@ -329,9 +334,10 @@ class CurvecastScheduler(FIFOScheduler):
             if len(self._curve(tid)) < len(reported):  # e.g. 5, 10, …, 50: not 1, 2, 3, …
                 shown = ", ".join(map(str, reported[:3])) + (", …" if len(reported) > 3 else "")
                 self._warn_once("short", f"trial {tid} reported {self.time_attr} {shown}: "
-                                "curvecast reads one report per epoch from 1 to max_t, and its "
-                                f"curve stops at the first missing one ({len(self._curve(tid))} "
-                                f"of max_t={self.max_t}); report every epoch (or count "
+                                "curvecast reads one report per epoch from 1 to max_t, and a "
+                                "trial that reported fewer than half the epochs up to its last "
+                                f"is read up to its first gap ({len(self._curve(tid))} of "
+                                f"max_t={self.max_t}); report every epoch (or count "
                                 f"{self.time_attr} in the units reported, with max_t to match)")
             else:
                 self._warn_once("short", f"trial {tid} ended after {len(self._curve(tid))} of "
@@ -424,7 +430,10 @@ class CurvecastScheduler(FIFOScheduler):
         return len(self._completed)
 
     def curve(self, trial_id: str) -> list[float]:
-        """A trial's curve so far: its values at epochs 1, 2, … (the contiguous prefix)."""
+        """A trial's curve so far: its values at epochs 1, 2, … up to its last report, skipped
+        epochs filled as the importers and the Optuna pruner fill them
+        (:func:`~curvecast.datasets.step_axis.along_axis`: linearly between its reports; up to
+        its first gap when it reported fewer than half the epochs up to its last)."""
         return list(self._curve(str(trial_id)))
 
     def _curve(self, tid: str) -> list[float]:
@@ -438,6 +447,18 @@ class CurvecastScheduler(FIFOScheduler):
             if epoch not in curve:
                 break
             out.append(curve[epoch])
+        if len(out) < len(curve):  # reports after a gap: judged on them, not on the epochs
+            # before it (a trial was stopped at epoch 7 by its epochs 1-3, a skipped epoch 4
+            # hiding that it had overtaken every complete trial)
+            reported = {e: v for e, v in curve.items() if e <= self.max_t}
+            out, filled, _ = along_axis(range(1, self.max_t + 1), reported)
+            if filled:
+                skipped = [str(e) for e in range(1, len(out) + 1) if e not in curve]
+                shown = ", ".join(skipped[:3]) + (", …" if len(skipped) > 3 else "")
+                self._warn_once("filled", f"trial {tid} skipped {self.time_attr} {shown}: a "
+                                "trial's skipped epochs are filled linearly between its reports "
+                                "(and with its first report before it), as curvecast's importers "
+                                "and Optuna pruner fill them; report the metric every epoch")
         self._prefix[tid] = out
         return out
 
