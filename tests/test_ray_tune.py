@@ -575,6 +575,27 @@ def test_a_time_attr_in_seconds_is_said_to_count_epochs() -> None:
         scheduler.on_trial_result(None, trial, {"acc": 0.5, "time_total_s": 1.5})
 
 
+def test_a_time_attr_the_trainable_does_not_report_is_warned_of() -> None:
+    """A review: ``time_attr="epochs"`` for a trainable that reports ``epoch`` (a typo; Tune's
+    own metric check does not know time_attr) left the scheduler judging nothing, without a
+    word, through the whole run."""
+    scheduler = CurvecastScheduler(max_t=T, metric="acc", mode="max", time_attr="epochs")
+    trial = fake_trial(0)
+    scheduler.on_trial_add(None, trial)
+    with pytest.warns(UserWarning, match=r"trial t000 reported acc without 'epochs' "
+                                         r"\(CurvecastScheduler's time_attr\): such reports are "
+                                         "not used") as seen:
+        for epoch in range(1, T + 1):
+            assert scheduler.on_trial_result(None, trial, {
+                "acc": 0.1 * epoch, "epoch": epoch, "training_iteration": epoch}) \
+                == TrialScheduler.CONTINUE
+    assert len(seen) == 1 and scheduler.curve(trial.trial_id) == []
+    with warnings.catch_warnings():  # a result without the metric (Tune's last, empty one)
+        warnings.simplefilter("error")
+        CurvecastScheduler(max_t=T, metric="acc", mode="max", time_attr="epochs") \
+            .on_trial_result(None, trial, {"training_iteration": 1, "done": True})
+
+
 def test_a_resumed_trial_that_restarted_earlier_takes_its_latest_attempts_epochs(
         tmp_path: Path) -> None:
     """A review of stop 31's fill: a trial that had restarted from scratch (max_failures) wrote

@@ -11,10 +11,10 @@ once per batch of ``refit_every`` new completions, cached — never per result. 
 mode are the ones the ``Tuner`` is given (``TuneConfig(metric=..., mode=...)``) or the
 constructor's.  NaN, infinite or None reports (diverged runs) count as the worst value
 (curvecast's one rule).  A trial that ends before ``max_t`` without being stopped is not
-complete, and reports before epoch 1 are not used: each is warned about once.  A trial that
-skips epochs has them filled linearly between its reports, as curvecast's importers and Optuna
-pruner fill them (one that reported fewer than half the epochs up to its last is read up to its
-first gap); warned once too.
+complete, and reports before epoch 1 or without ``time_attr`` are not used: each is warned
+about once.  A trial that skips epochs has them filled linearly between its reports, as
+curvecast's importers and Optuna pruner fill them (one that reported fewer than half the epochs
+up to its last is read up to its first gap); warned once too.
 
 Why a trial was stopped: each decision with a prediction is logged (logger
 ``curvecast.integrations.ray_tune``, INFO) and kept in :attr:`CurvecastScheduler.decisions_`; add
@@ -268,6 +268,13 @@ class CurvecastScheduler(FIFOScheduler):
                         result: dict[str, Any]) -> str:
         tid = str(trial.trial_id)
         if self._metric not in result or self.time_attr not in result:
+            if self._metric in result:  # a time_attr the trainable does not report (a typo)
+                self._warn_once("no time_attr", f"trial {tid} reported {self._metric} without "
+                                f"{self.time_attr!r} (CurvecastScheduler's time_attr): such "
+                                "reports are not used, so nothing is judged; report the epoch "
+                                f"as {self.time_attr!r} with the metric, or pass the epoch "
+                                "count the trainable reports as time_attr (training_iteration, "
+                                "which Tune adds, by default)")
             return TrialScheduler.CONTINUE
         counted = result[self.time_attr]
         if _whole(counted) is None:
