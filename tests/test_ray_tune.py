@@ -474,6 +474,51 @@ def test_one_scheduler_given_to_a_second_tuner_starts_afresh(tmp_path: Path) -> 
     assert len(saved["completed"]) == 3
 
 
+@pytest.mark.parametrize("given", ["tuner", "scheduler"])
+def test_a_second_tuners_run_restores_with_its_own_state(tmp_path: Path, given: str) -> None:
+    """A Ray user's review: a ``Tuner`` pickles its scheduler into ``tuner.pkl`` when it is
+    built, so the second ``Tuner`` given one scheduler (a notebook) pickled it with the first
+    run's curves, metric and mode; ``Tuner.restore`` of that second run then failed with Ray's
+    "already instantiated with their own metric and mode" (metric and mode given to
+    ``TuneConfig``), or pooled the first run's curves and never loaded the second's state
+    (given to the scheduler).  It restores from the second run's own state."""
+    import ray.cloudpickle as cloudpickle
+
+    values = saturating_curves(12, seed=6)
+    properties: tuple[str | None, str | None] = ("acc", "max") if given == "tuner" else (
+        None, None)
+    scheduler = CurvecastScheduler(max_t=T, **({} if given == "tuner" else {"metric": "acc",
+                                                                           "mode": "max"}))
+
+    def in_experiment(i: int, name: str) -> Any:
+        trial = fake_trial(i)
+        trial.trial_id = f"{name}-{trial.trial_id}"
+        trial.storage = SimpleNamespace(experiment_dir_name=name,
+                                        experiment_driver_staging_path=str(tmp_path / name))
+        return trial
+
+    def run(scheduler: CurvecastScheduler, name: str, trials: range) -> None:
+        for i in trials:
+            scheduler.on_trial_add(None, in_experiment(i, name))
+            feed(scheduler, in_experiment(i, name), values[i])
+
+    assert scheduler.set_search_properties(*properties)
+    run(scheduler, "exp-a", range(6))
+    pickled = cloudpickle.dumps(scheduler)  # the second Tuner is built: its tuner.pkl
+    with pytest.warns(UserWarning, match="starts afresh"):
+        assert scheduler.set_search_properties(*properties)
+    run(scheduler, "exp-b", range(6, 9))  # interrupted after 3 trials
+    restored = cloudpickle.loads(pickled)  # Tuner.restore of the second run
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert restored.set_search_properties(*properties)
+        restored.on_trial_add(None, in_experiment(6, "exp-b"))
+    assert restored._completed == [f"exp-b-t{i:03d}" for i in range(6, 9)]
+    assert restored.direction.value == "maximize"
+    assert restored.curve("exp-b-t006") == pytest.approx(values[6].tolist())
+    assert restored.curve("exp-a-t000") == []  # the first run's curves are not pooled
+
+
 def test_a_trial_resumed_from_its_checkpoint_keeps_its_earlier_epochs(tmp_path: Path) -> None:
     """A Ray user's review (stop 31): after ``Tuner.restore`` a trial resumed from its checkpoint
     at epoch 7; the state file (saved when a trial last completed) lacked its epochs 1–6, so its

@@ -31,7 +31,8 @@ pure function of the completed curves, refitted (deterministically, under the pr
 on the first decision after a restore.  A trial that resumes from its own checkpoint at a later
 epoch than the state file knows has its earlier epochs read from its ``result.json`` (Tune's
 record of its reports).  One scheduler serves one Tune run: given to a second ``Tuner`` (a
-notebook cell run again), it starts afresh with a warning, taking that run's metric and mode.
+notebook cell run again), it starts afresh with a warning, taking that run's metric and mode;
+``Tuner.restore`` of that second run restores its own state.
 """
 
 from __future__ import annotations
@@ -225,9 +226,15 @@ class CurvecastScheduler(FIFOScheduler):
                           f"{self._experiment!r}: the scheduler starts afresh (give each "
                           "Tuner a scheduler of its own)", UserWarning, stacklevel=2)
             logger.warning("curvecast: a new Tune run: the scheduler starts afresh")
-            self._forget()
-            self._checked_state_dir, self._experiment, self._state_dir = False, None, None
-            self._metric, self._mode = self.__dict__.get("_given", (self._metric, self._mode))
+            self._start_afresh()
+        elif self.__dict__.get("_experiment") is not None:
+            # a copy pickled after this scheduler served a Tune run: the tuner.pkl of a second
+            # Tuner given the same scheduler, which Tuner.restore reads.  What it learnt is the
+            # earlier run's, and so are its metric and mode (Ray refused the run's own: "already
+            # instantiated with their own metric and mode"); the run reloads its own state
+            logger.info("curvecast: a scheduler that served experiment %r joins a Tune run: "
+                        "it starts from the run's own state", self._experiment)
+            self._start_afresh()
         if (self._metric and metric) or (self._mode and mode):
             return False
         if metric:
@@ -621,6 +628,13 @@ class CurvecastScheduler(FIFOScheduler):
             self.restore(str(path))
             logger.info("curvecast: restored the scheduler's state from %s (%d complete trials)",
                         path, self.n_complete)
+
+    def _start_afresh(self) -> None:
+        """Forget every trial learnt and the Tune run served (its experiment, its metric and
+        mode when the run gave them): ready for a new run."""
+        self._forget()
+        self._checked_state_dir, self._experiment, self._state_dir = False, None, None
+        self._metric, self._mode = self.__dict__.get("_given", (self._metric, self._mode))
 
     def _forget(self) -> None:
         """Drop every trial learnt (curves, configs, completions, decisions): a new study."""
