@@ -519,6 +519,33 @@ def test_a_second_tuners_run_restores_with_its_own_state(tmp_path: Path, given: 
     assert restored.curve("exp-a-t000") == []  # the first run's curves are not pooled
 
 
+def test_a_rules_numpy_numbers_are_saved(tmp_path: Path) -> None:
+    """A review: a rule of one's own (``stopper=``) whose decision carried numpy scalars (the
+    epoch read from ``history.epochs``, a float32 prediction) made the scheduler's state file
+    fail to write (``TypeError: Object of type int64 is not JSON serializable``) at the next
+    completion, which ended the Tune run."""
+    from curvecast.stopping import Action, Decision, Stopper
+
+    class NumpyRule(Stopper):
+        def decide(self, trial: Any, history: Any) -> Decision:
+            epoch = history.epochs[trial.tau - 1]
+            return Decision(Action.STOP if epoch == 3 else Action.CONTINUE, epoch=epoch,
+                            mean=np.float32(0.5), std=np.float32(0.25),
+                            probability=np.float32(0.75))
+
+    scheduler = CurvecastScheduler(max_t=T, metric="acc", mode="max", stopper=NumpyRule())
+    trial = fake_trial(0)
+    trial.storage = SimpleNamespace(experiment_dir_name="exp",
+                                    experiment_driver_staging_path=str(tmp_path))
+    scheduler.on_trial_add(None, trial)
+    assert feed(scheduler, trial, saturating_curves(1)[0])[-1] == TrialScheduler.STOP
+    saved = json.loads((tmp_path / STATE_FILE).read_text())
+    assert saved["decisions"]["t000"] == {"epoch": 3, "predicted": 0.5, "std": 0.25,
+                                          "probability": 0.75, "stopped": True,
+                                          "n_complete": 0, "reason": ""}
+    assert type(scheduler.decisions_["t000"]["epoch"]) is int
+
+
 def test_a_trial_resumed_from_its_checkpoint_keeps_its_earlier_epochs(tmp_path: Path) -> None:
     """A Ray user's review (stop 31): after ``Tuner.restore`` a trial resumed from its checkpoint
     at epoch 7; the state file (saved when a trial last completed) lacked its epochs 1–6, so its
