@@ -153,6 +153,42 @@ def test_save_restore_round_trip(tmp_path: Path) -> None:
         CurvecastScheduler(max_t=5).restore(str(path))
 
 
+def test_a_state_file_that_is_not_one_is_refused_naming_it(tmp_path: Path) -> None:
+    """A review: ``restore`` (and so ``Tuner.restore``, which reloads the experiment's state
+    file) of a damaged or foreign file raised ``JSONDecodeError``, ``AttributeError`` or
+    ``KeyError`` without naming the file, after replacing part of the scheduler's state."""
+    values = saturating_curves(12)
+    scheduler = make_scheduler()
+    for i in range(10):
+        scheduler.on_trial_add(None, fake_trial(i))
+        feed(scheduler, fake_trial(i), values[i])
+    good = json.dumps(scheduler.state())
+    path = tmp_path / "state.json"
+    for text, match in (("{", r"not a curvecast scheduler state \(not JSON text: .*delete it"),
+                        (b"\xff", "not JSON text: 'utf-8' codec can't decode"),
+                        ("[]", r"not a curvecast scheduler state \(a JSON object .*but a list"),
+                        ('{"format": 1}', "not a curvecast scheduler state: it has no 'max_t'"),
+                        (good.replace('"completed": ["t000"', '"completed": ["gone"'),
+                         r"completed trials without a curve \(gone\)"),
+                        (re.sub(r'"1": [0-9.e-]+', '"1": "high"', good, count=1),
+                         "could not convert string to float: 'high'"),
+                        (json.dumps({**scheduler.state(), "curves": [0.5]}),
+                         "not a curvecast scheduler state: 'list' object has no attribute")):
+        if isinstance(text, bytes):
+            path.write_bytes(text)
+        else:
+            path.write_text(text)
+        used = make_scheduler()
+        used.on_trial_add(None, fake_trial(20))
+        with pytest.raises(ValueError, match=re.escape(str(path)) + ": .*" + match):
+            used.restore(str(path))
+        assert list(used._curves) == ["t020"] and used.n_complete == 0  # left as it was
+    path.write_text(good)
+    restored = make_scheduler()
+    restored.restore(str(path))
+    assert restored.n_complete == scheduler.n_complete
+
+
 def test_restore_over_a_used_scheduler_forgets_its_pending_rows(tmp_path: Path) -> None:
     """A trial of the replaced state that reported since the last decision (before the grace
     period) has no row in the restored view: the next decision must not look for it."""

@@ -565,30 +565,57 @@ class CurvecastScheduler(FIFOScheduler):
         }
 
     def set_state(self, state: Mapping[str, Any]) -> None:
-        """Load what :meth:`state` returned (replacing the current state)."""
+        """Load what :meth:`state` returned (replacing the current state).
+
+        Raises:
+            ValueError: not such a state (not a mapping, a key missing, a value of the wrong
+                kind; the scheduler is left as it was), or one of another format, ``max_t``,
+                metric or mode.
+        """
+        if not isinstance(state, Mapping):
+            raise ValueError(f"not a curvecast scheduler state (a JSON object of its curves), "
+                             f"but a {type(state).__name__}")
         if state.get("format") != _FORMAT:
             raise ValueError(f"unknown curvecast scheduler state format {state.get('format')!r}")
-        if int(state["max_t"]) != self.max_t:
+        try:
+            max_t = int(state["max_t"])
+            study = str(state["study"])
+            curves = {str(t): {int(e): float(v) for e, v in c.items()}
+                      for t, c in state["curves"].items()}
+            configs = {str(t): dict(c) for t, c in state["configs"].items()}
+            completed = [str(t) for t in state["completed"]]
+            decisions = {str(t): dict(d) for t, d in state.get("decisions", {}).items()}
+            n_stopped = int(state.get("n_stopped", 0))
+        except KeyError as err:
+            raise ValueError(f"not a curvecast scheduler state: it has no {err.args[0]!r}"
+                             ) from None
+        except (TypeError, ValueError, AttributeError) as err:
+            raise ValueError(f"not a curvecast scheduler state: {err}") from None
+        if max_t != self.max_t:
             raise ValueError(f"the saved state has max_t={state['max_t']}, this scheduler "
                              f"{self.max_t}")
         for key, mine in (("metric", self._metric), ("mode", self._mode)):
             if mine is not None and state.get(key) is not None and state[key] != mine:
                 raise ValueError(f"the saved state has {key}={state[key]!r}, this scheduler "
                                  f"{mine!r}")
+        unknown = [t for t in completed if t not in curves]
+        if unknown:
+            raise ValueError(f"not a curvecast scheduler state: completed trials without a "
+                             f"curve ({', '.join(unknown[:3])})")
+        if "exploration" in state and isinstance(self.stopper, PredictiveStopper):
+            try:
+                self.stopper.load_exploration_state(study, state["exploration"])
+            except (KeyError, TypeError, ValueError, AttributeError) as err:
+                raise ValueError(f"not a curvecast scheduler state: its exploration state "
+                                 f"is malformed ({err!r})") from None
         self._metric = self._metric or state.get("metric")
         self._mode = self._mode or state.get("mode")
-        self._study = str(state["study"])
-        self._curves = {t: {int(e): float(v) for e, v in c.items()}
-                        for t, c in state["curves"].items()}
-        self._configs = {t: dict(c) for t, c in state["configs"].items()}
+        self._study = study
+        self._curves, self._configs, self._completed = curves, configs, completed
         # the rows to rewrite are those of the new state's trials: a trial of the replaced
         # state that reported since the last decision has no row in the new view
         self._prefix, self._table, self._view, self._dirty = {}, None, None, set()
-        self._completed = [str(t) for t in state["completed"]]
-        self.decisions_ = {t: dict(d) for t, d in state.get("decisions", {}).items()}
-        self.n_stopped_ = int(state.get("n_stopped", 0))
-        if "exploration" in state and isinstance(self.stopper, PredictiveStopper):
-            self.stopper.load_exploration_state(self._study, state["exploration"])
+        self.decisions_, self.n_stopped_ = decisions, n_stopped
 
     def save(self, checkpoint_path: str) -> None:
         """Write the state to ``checkpoint_path`` (JSON, replaced atomically)."""
@@ -597,8 +624,22 @@ class CurvecastScheduler(FIFOScheduler):
         write_text_atomically(Path(checkpoint_path), json.dumps(self.state()), follow_links=False)
 
     def restore(self, checkpoint_path: str) -> None:
-        """Load the state :meth:`save` wrote to ``checkpoint_path``."""
-        self.set_state(json.loads(Path(checkpoint_path).read_text()))
+        """Load the state :meth:`save` wrote to ``checkpoint_path``.
+
+        Raises:
+            ValueError: naming the file, when it is not such a state (not JSON text, or as for
+                :meth:`set_state`); the scheduler is left as it was.
+        """
+        path = Path(checkpoint_path)
+        try:
+            state = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise ValueError(f"{path}: not a curvecast scheduler state (not JSON text: {err}); "
+                             "delete it to start the scheduler afresh") from None
+        try:
+            self.set_state(state)
+        except ValueError as err:
+            raise ValueError(f"{path}: {err}") from None
 
     def _find_state_dir(self, trial: TuneTrial) -> None:
         """On the first trial of a Tune run, locate the experiment's staging directory and, when
