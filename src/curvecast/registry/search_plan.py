@@ -237,6 +237,31 @@ def curves_digest(curves: CurveSet) -> str:
 _PREDICTIVE_OPTIONS = {"delta": "--delta", "predictor": "--predictor",
                        "final_stretch": "--final-stretch", "explore": "--explore",
                        "explore_trials": "--explore-trials", "refit_every": "--refit-every"}
+#: The settings a rule may read of those the predictive rule reads (the predictor's too).
+_PREDICTIVE_SETTINGS = frozenset({*_PREDICTIVE_OPTIONS, "min_complete", "sigma_model",
+                                  "arcsine_target"})
+#: The one table of which of them each rule reads: what :func:`_refuse_unread` refuses when given
+#: and :func:`_recorded` leaves out of a study's settings are the others.  Hyperband waits for no
+#: complete trial and predicts nothing; f-Hyperband fits its rung predictors at every rung (no
+#: refit cadence, no final stretch or exploration); a stopper without a predictor (median, ASHA,
+#: …) reads only ``min_complete``.
+_READS = {
+    "hyperband": frozenset(),
+    "fhyperband": frozenset({"delta", "predictor", "min_complete", "sigma_model",
+                             "arcsine_target"}),
+    "predicting stopper": _PREDICTIVE_SETTINGS,
+    "other stopper": frozenset({"min_complete"}),
+}
+
+
+def _rule(r: SearchRequest) -> tuple[str, frozenset[str]]:
+    """The rule that stops ``r``'s trials, as its option names it, and the settings of
+    :data:`_PREDICTIVE_SETTINGS` it reads (``r.stopper`` a registered name unless a
+    Hyperband-family searcher runs)."""
+    if r.searcher in PROMOTING:
+        return f"--searcher {r.searcher}", _READS[r.searcher]
+    kind = "predicting stopper" if STOPPERS[r.stopper].uses_predictor else "other stopper"
+    return f"--stopper {r.stopper}", _READS[kind]
 
 
 def _refuse_unread(r: SearchRequest) -> None:
@@ -246,22 +271,16 @@ def _refuse_unread(r: SearchRequest) -> None:
     Raises:
         ValueError: naming the options and the rule.
     """
-    s, plain = r.settings, Settings()
-    if r.searcher == "hyperband":
-        reads, rule = set(), "--searcher hyperband"
-    elif r.searcher == "fhyperband":  # it fits its rung predictors at every rung
-        reads, rule = {"delta", "predictor"}, "--searcher fhyperband"
-    elif r.stopper not in STOPPERS or STOPPERS[r.stopper].uses_predictor:
+    if r.searcher not in PROMOTING and r.stopper not in STOPPERS:
         return  # (an unknown name is refused by name below)
-    else:
-        reads, rule = set(), f"--stopper {r.stopper}"
+    rule, reads = _rule(r)
+    s, plain = r.settings, Settings()
     # refit_every: the library's default (None) or the CLI's (defaults.REFIT_EVERY) is not given
     unset = {**{n: (getattr(plain, n),) for n in _PREDICTIVE_OPTIONS},
-             "refit_every": (None, defaults.REFIT_EVERY)}
-    given = {name: option for name, option in _PREDICTIVE_OPTIONS.items() if name not in reads
+             "refit_every": (None, defaults.REFIT_EVERY), "min_complete": (None,)}
+    options = {**_PREDICTIVE_OPTIONS, "min_complete": "--min-complete"}
+    given = {name: option for name, option in options.items() if name not in reads
              and getattr(s, name) not in unset[name]}
-    if r.searcher == "hyperband" and s.min_complete is not None:
-        given["min_complete"] = "--min-complete"  # Hyperband waits for no complete trial
     if given:
         whose = "" if "min_complete" in given else " (the predictive rule's settings)"
         raise ValueError(f"{rule} does not read {', '.join(given.values())}{whose}: leave "
@@ -271,40 +290,31 @@ def _refuse_unread(r: SearchRequest) -> None:
 
 def _recorded(r: SearchRequest, min_complete: int, stop: Any) -> dict[str, Any]:
     """The settings a study records (and a rerun must repeat: ``open_study``); the predictive
-    rule's final stretch and exploration as it applies them (its defaults resolved)."""
+    rule's final stretch and exploration as it applies them (its defaults resolved).  Settings
+    the rule does not read (:data:`_READS`) are left out, so a rerun that gives other values of
+    those options (they do nothing) is not refused."""
     s = r.settings
+    _, reads = _rule(r)
     recorded: dict[str, Any] = {"searcher": r.searcher, "stopper": r.stopper, "delta": s.delta,
                 "predictor": s.predictor, "min_complete": min_complete,
                 "refit_every": s.refit_every or 0, "prior": r.prior, "backend": r.backend,
                 "sigma_model": s.sigma_model, "arcsine_target": s.arcsine_target,
                 "command": r.command}
     for key in ("final_stretch", "explore"):
-        if isinstance(getattr(stop, key, None), float):
+        if key in reads and isinstance(getattr(stop, key, None), float):
             recorded[key] = getattr(stop, key)
     explore = getattr(stop, "explore", None)
-    if isinstance(explore, float) and explore > 0.0:
+    if "explore_trials" in reads and isinstance(explore, float) and explore > 0.0:
         recorded["explore_trials"] = getattr(stop, "explore_trials", None)  # None: every trial
+    for key in _PREDICTIVE_SETTINGS - reads:
+        recorded.pop(key, None)
+    if s.predictor in PARTIAL_CURVE_PREDICTORS:  # it learns from every report: no refits
+        recorded.pop("refit_every", None)  # (a review, stop 34: a rerun was refused over it)
     if r.searcher in PROMOTING:  # a scheduler stops trials itself: --stopper is not used
         del recorded["stopper"]
-        predicts = SCHEDULERS[r.searcher].sweeps_delta  # f-Hyperband; Hyperband predicts nothing
-    else:
-        predicts = STOPPERS[r.stopper].uses_predictor  # not the median rule, nor ASHA
-    if not predicts:  # no Δ, no predictor: a rerun that gives other values of those options
-        # (they do nothing) is not refused
-        for key in ("delta", "predictor", "refit_every", "sigma_model", "arcsine_target"):
-            del recorded[key]
-    elif s.predictor in PARTIAL_CURVE_PREDICTORS:  # it learns from every report: no refits
-        recorded.pop("refit_every", None)  # (a review, stop 34: a rerun was refused over it)
-    if r.searcher in PROMOTING:
         # a schedule's brackets are drawn for its --trials: a rerun with others replays another
         # schedule (a review, stop 35)
         recorded["trials"] = r.trials
-        # a review (stop 34): settings the schedulers do not read (Hyperband waits for no
-        # complete trial; f-Hyperband fits at every rung, with no refit cadence) were recorded,
-        # and a rerun without them was refused
-        recorded.pop("refit_every", None)
-        if not predicts:
-            recorded.pop("min_complete", None)
     return recorded
 
 
