@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -9,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from curvecast.execution.heartbeat import Heartbeat
-from curvecast.store import Store, TrialState
+from curvecast.store import GRACE, Store, TrialState, worker_alive
 
 
 def test_a_heartbeat_outlives_a_storage_path_it_cannot_write_for_a_while(
@@ -59,3 +61,33 @@ def test_a_hyperband_grace_the_heartbeat_cannot_keep_is_refused(tmp_path: Path,
                                  lambda s: Hyperband(s, eta=3), store, study="h", trials=3,
                                  epochs=3, grace=grace)
         assert store.study_names() == []
+
+
+def test_a_heartbeat_stamped_in_the_future_does_not_keep_a_dead_owner_alive(
+        tmp_path: Path) -> None:
+    """A heartbeat ahead of the reader's clock (a database copied from a machine whose clock is
+    ahead, a clock set back, a hand-edited row) kept its owner alive until the clock caught up:
+    a stamp an hour ahead held a dead owner's trial for an hour, one in the year 3000 for ever
+    (``now - heartbeat`` is negative, never above the grace).  A heartbeat is fresh only within
+    the grace of the reader's clock, on either side."""
+    now = time.time()
+    owner = "elsewhere:4242:abcd"  # another host's: judged by its heartbeat alone
+    assert worker_alive(owner, now + 60, grace=60, now=now)  # a skew within the grace
+    assert not worker_alive(owner, now + 61, grace=60, now=now)
+    assert not worker_alive(owner, now + 86400 * 365 * 1000, grace=60, now=now)
+    assert not worker_alive(owner, math.inf, grace=60, now=now)
+    db = tmp_path / "s.db"
+    with Store(db) as store:
+        store.create_study("s", metric="val_accuracy", direction="maximize")
+        for i in range(3):
+            store.add_trial("s", {"x": i}, state=TrialState.RUNNING, worker=owner)
+    ahead = {0: now + 3600, 1: now + GRACE / 2, 2: now - GRACE / 2}  # trial → its heartbeat
+    with sqlite3.connect(db) as raw:
+        raw.executemany("UPDATE trials SET heartbeat = ? WHERE number = ?",
+                        [(beat, number) for number, beat in ahead.items()])
+    raw.close()
+    with Store(db) as store:
+        assert store.study_info("s")["interrupted"] == 1
+        assert [t.shown_state for t in store.trials("s")] == ["interrupted", "running", "running"]
+        assert store.claim_trial("s", "new", orphans_after=GRACE) == 0
+        assert store.claim_trial("s", "other", orphans_after=GRACE) is None

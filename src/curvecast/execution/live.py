@@ -73,7 +73,9 @@ def run_search(
       seconds.  A process takes work only by an atomic claim (one ``BEGIN IMMEDIATE``
       transaction, :meth:`~curvecast.store.Store.claim_trial`): a PENDING or PAUSED trial, or a
       RUNNING one whose owner is dead — its pid has exited on this host, or it sent no heartbeat
-      for ``grace`` seconds — which then continues from its checkpoint (how a rerun after
+      for ``grace`` seconds, or its last one lies more than ``grace`` ahead of this process's
+      clock (:func:`~curvecast.store.worker_alive`: the clocks of the machines sharing a study
+      must agree within ``grace``) — which then continues from its checkpoint (how a rerun after
       ``kill -9`` resumes).  Every later write checks ownership in the same transaction, so a
       worker presumed dead that comes back drops the trial instead of recording twice.
     * **Budget.**  A new trial is created in the transaction that counts the study's trials (all

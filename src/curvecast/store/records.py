@@ -42,8 +42,9 @@ class StoredTrial:
 
     def interrupted(self, grace: float = GRACE, now: float | None = None) -> bool:
         """Whether the trial is RUNNING but its owner is gone (its process was interrupted or
-        killed, or has sent no heartbeat for ``grace`` seconds): nothing trains it until a
-        search of the study runs again and takes it over from its last checkpoint."""
+        killed, or has sent no heartbeat for ``grace`` seconds, or its last one lies more than
+        ``grace`` ahead of ``now``: :func:`~curvecast.store.worker_alive`): nothing trains it
+        until a search of the study runs again and takes it over from its last checkpoint."""
         return self.state is TrialState.RUNNING and not worker_alive(
             self.worker, self.heartbeat, grace=grace, now=now)
 
