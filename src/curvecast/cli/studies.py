@@ -58,7 +58,8 @@ def show(
 ) -> None:
     """Print a study's trials, one row each (with --verbose: their curves and every decision).
 
-    A running trial whose process is gone (interrupted or killed) is listed as interrupted; the
+    A running trial whose process is gone (interrupted or killed: its heartbeat is older than
+    the study's grace, 120 s unless its search chose another) is listed as interrupted; the
     next search of the study takes it over.
     """
     with existing_store(storage) as db:

@@ -103,7 +103,8 @@ def run_search(
         settings: more settings to record with a new study.
         on_progress: called with the study's :class:`Progress` after every recorded epoch.
         heartbeat: seconds between this process's heartbeats.
-        grace: seconds without a heartbeat after which another process takes over a trial.
+        grace: seconds without a heartbeat after which another process takes over a trial;
+            recorded as the study's, by which ``show`` and ``studies`` call a trial interrupted.
         executor: where the epoch tasks run (default: ``workers`` local processes, or this
             process for 1); e.g. :class:`curvecast.integrations.ray_backend.RayExecutor`: the
             same task on Ray.
@@ -118,7 +119,7 @@ def run_search(
     if not 0 < heartbeat < grace:
         raise ValueError(f"heartbeat must be positive and below grace, got heartbeat={heartbeat} "
                          f"s, grace={grace} s")
-    live = open_live(store, study, workload, epochs, seed, settings)
+    live = open_live(store, study, workload, epochs, seed, settings, grace)
     progress = live.mirror.update(Progress(trials=trials))
     if on_progress:  # the study's state before this call trains anything (a finished study: all)
         on_progress(progress)

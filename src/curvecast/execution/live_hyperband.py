@@ -99,7 +99,8 @@ def run_scheduled_search(
             every recorded epoch.
         grace: seconds after the runner's last heartbeat (its heartbeat thread refreshes its
             claim on the study, as its journaled events do) before another process may take
-            over its study.
+            over its study; recorded as the study's, by which ``show`` and ``studies`` call
+            a trial interrupted.
         executor: where the epoch tasks run (default: ``workers`` local processes, or this
             process for 1); e.g. :class:`curvecast.integrations.ray_backend.RayExecutor`: the
             same task on Ray.
@@ -117,7 +118,8 @@ def run_scheduled_search(
         raise ValueError(f"grace must be above the heartbeat interval ({HEARTBEAT} s), got "
                          f"{grace} s")
     kind = type(make_scheduler(_Nothing())).__name__.lower()
-    live = open_live(store, study, workload, epochs, seed, {"scheduler": kind, **(settings or {})})
+    live = open_live(store, study, workload, epochs, seed, {"scheduler": kind, **(settings or {})},
+                     grace)
     claim_study(live, grace, kind)
     try:
         scheduler = JournaledScheduler(make_scheduler(StoreSearcher(configs, live, trials)), live)

@@ -39,14 +39,16 @@ class StoredTrial:
     values: list[tuple[int, float, float | None]] = field(default_factory=list)
     decisions: list[Decision] = field(default_factory=list)
     heartbeat: float | None = None  # the owner's last heartbeat (seconds since the epoch)
+    grace: float = GRACE  # the study's grace (Store.grace): seconds before an owner is gone
 
-    def interrupted(self, grace: float = GRACE, now: float | None = None) -> bool:
+    def interrupted(self, grace: float | None = None, now: float | None = None) -> bool:
         """Whether the trial is RUNNING but its owner is gone (its process was interrupted or
         killed, or has sent no heartbeat for ``grace`` seconds, or its last one lies more than
         ``grace`` ahead of ``now``: :func:`~curvecast.store.worker_alive`): nothing trains it
-        until a search of the study runs again and takes it over from its last checkpoint."""
+        until a search of the study runs again and takes it over from its last checkpoint.
+        ``grace`` defaults to the study's (:attr:`grace`)."""
         return self.state is TrialState.RUNNING and not worker_alive(
-            self.worker, self.heartbeat, grace=grace, now=now)
+            self.worker, self.heartbeat, grace=self.grace if grace is None else grace, now=now)
 
     @property
     def shown_state(self) -> str:

@@ -96,8 +96,9 @@ class Store(SQLiteFile):
 
     def study_info(self, name: str) -> dict[str, Any]:
         """Metric, direction, settings and trial counts by state of study ``name``
-        (``"trials"``), and how many of the RUNNING ones have lost their owner
-        (``"interrupted"``: :meth:`StoredTrial.interrupted`)."""
+        (``"trials"``), the study's grace (``"grace"``, seconds: :meth:`grace`) and how many of
+        the RUNNING trials have lost their owner by it (``"interrupted"``:
+        :meth:`StoredTrial.interrupted`)."""
         sid = self.study_id(name)
         metric, direction, settings = self._db.execute(
             "SELECT metric, direction, settings FROM studies WHERE id = ?", (sid,)).fetchone()
@@ -119,13 +120,46 @@ class Store(SQLiteFile):
                                  "database was not written by curvecast")
         counts = dict(self._db.execute(
             "SELECT state, COUNT(*) FROM trials WHERE study_id = ? GROUP BY state", (sid,)))
+        grace = self.grace(name)
         interrupted = sum(not worker_alive(worker, _number(beat, f"{where}: a heartbeat"),
-                                           grace=GRACE) for worker, beat in
+                                           grace=grace) for worker, beat in
                           self._db.execute("SELECT worker, heartbeat FROM trials WHERE "
                                            "study_id = ? AND state = ?",
                                            (sid, TrialState.RUNNING.value)))
         return {"study": name, "metric": metric, "direction": direction,
-                "settings": settings, "trials": counts, "interrupted": interrupted}
+                "settings": settings, "trials": counts, "grace": grace,
+                "interrupted": interrupted}
+
+    def set_grace(self, study: str, grace: float) -> None:
+        """Record ``grace`` (seconds) as the study's: how long its searches wait for a RUNNING
+        trial's heartbeat before taking the trial over, and so how ``show``, ``studies``,
+        ``export`` and ``report`` tell an interrupted trial (:meth:`grace`).  Every search of
+        the study records its own; the last one's stands.
+
+        Raises:
+            ValueError: ``grace`` is not a positive finite number.
+        """
+        if isinstance(grace, bool) or not isinstance(grace, int | float) or not (
+                0 < grace < math.inf):
+            raise ValueError(f"grace must be a positive number of seconds, got {grace!r}")
+        self.set_study_state(study, _GRACE_STATE, float(grace))
+
+    def grace(self, study: str) -> float:
+        """Seconds without a heartbeat after which a RUNNING trial of ``study`` counts as
+        interrupted: the grace its last search recorded (:meth:`set_grace`), or :data:`GRACE`
+        for a study recorded without one (by an older curvecast, or not by a search).
+
+        Raises:
+            ValueError: the recorded grace is not a positive finite number (the database was
+                not written by curvecast).
+        """
+        grace = self.get_study_state(study, _GRACE_STATE, GRACE)
+        if isinstance(grace, bool) or not isinstance(grace, int | float) or not (
+                0 < grace < math.inf):
+            raise ValueError(f"{self.path}: study {study!r}: its grace is {str(grace)[:80]!r}, "
+                             "not a positive number of seconds: the database was not written "
+                             "by curvecast")
+        return float(grace)
 
     def checkpoint_folder(self, study: str) -> Path:
         """Where the trials of ``study`` keep their checkpoints: ``<database>.checkpoints/
@@ -271,7 +305,8 @@ class Store(SQLiteFile):
 
     def trials(self, study: str) -> list[StoredTrial]:
         """Every trial of ``study`` with its values and decisions, by number, read from one
-        snapshot (a search writing meanwhile adds nothing half-way)."""
+        snapshot (a search writing meanwhile adds nothing half-way); each carries the study's
+        grace (:meth:`grace`), by which it tells whether it was interrupted."""
         with self._read():
             return self._trials(study)
 
@@ -280,6 +315,7 @@ class Store(SQLiteFile):
         out: dict[int, StoredTrial] = {}
         ids: dict[int, int] = {}
         where = f"{self.path}: study {study!r}"
+        grace = self.grace(study)
         for tid, number, config, state, worker, predicted, test, beat in self._db.execute(
                 "SELECT id, number, config, state, worker, predicted_value, test_value, heartbeat "
                 "FROM trials WHERE study_id = ? ORDER BY number", (sid,)):
@@ -292,7 +328,8 @@ class Store(SQLiteFile):
                                    TrialState(state), worker,
                                    _number(predicted, f"{at}: its predicted value"),
                                    _number(test, f"{at}: its test value"),
-                                   heartbeat=_number(beat, f"{at}: its heartbeat"))
+                                   heartbeat=_number(beat, f"{at}: its heartbeat"),
+                                   grace=grace)
             ids[number] = tid
         for tid, epoch, value, seconds in self._db.execute(
                 "SELECT o.trial_id, o.epoch, o.value, o.seconds FROM observations o JOIN trials t "
@@ -403,6 +440,9 @@ class Store(SQLiteFile):
 #: refuses a table this machine cannot hold before it starts, so more is a tampered setting
 #: (a review's 40 KB database declared 3e7 epochs and took 7 GB).
 MAX_STORED_EPOCHS = 1_000_000
+
+#: The study-state key of the study's grace (:meth:`Store.set_grace`).
+_GRACE_STATE = "grace"
 
 #: The trial states a study records (the ``TrialState`` enum's values).
 _STATES = tuple(t.value for t in TrialState)

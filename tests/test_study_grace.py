@@ -1,0 +1,90 @@
+"""A study's grace — how long its searches wait for a RUNNING trial's heartbeat before taking the
+trial over — is recorded in the study, and every reader judges its trials by it."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from curvecast.execution.live import run_search
+from curvecast.execution.live_hyperband import run_scheduled_search
+from curvecast.search import Hyperband, RandomSampler
+from curvecast.stopping import NeverStop
+from curvecast.store import GRACE, Store, TrialState
+from sgd_workload import SGDDigits
+
+
+def _fifo(store: Store, study: str, grace: float) -> None:
+    workload = SGDDigits()
+    run_search(workload, RandomSampler(workload.space, seed=0), NeverStop(), store, study=study,
+               trials=1, epochs=2, grace=grace)
+
+
+def _hyperband(store: Store, study: str, grace: float) -> None:
+    workload = SGDDigits()
+    run_scheduled_search(workload, RandomSampler(workload.space, seed=0),
+                         lambda s: Hyperband(s, eta=3), store, study=study, trials=1, epochs=2,
+                         grace=grace)
+
+
+@pytest.mark.parametrize("search", [_fifo, _hyperband])
+def test_studies_and_show_judge_a_trial_by_the_grace_of_its_study(
+        tmp_path: Path, search: Callable[[Store, str, float], None]) -> None:
+    """``Store.study_info`` (read by ``studies``) counted interrupted trials with the default
+    grace of 120 s, and ``show``, ``export`` and ``report`` judged each trial by it, whatever
+    grace the study's searches took trials over by: a trial silent for 60 s in a study searched
+    with a grace of 30 s (which the next search takes over at once) was listed as running.
+    Each search records its grace in the study now, and the readers take it from there."""
+    db = tmp_path / "g.db"
+    with Store(db) as store:
+        search(store, "g", 30.0)
+        # a process on another machine (judged by its heartbeat alone), silent for 60 s
+        number = store.add_trial("g", {"alpha": 1e-3}, state=TrialState.RUNNING,
+                                 worker="elsewhere:4242:abcd")
+    with sqlite3.connect(db) as raw:
+        raw.execute("UPDATE trials SET heartbeat = ? WHERE number = ?", (time.time() - 60, number))
+    raw.close()
+    with Store(db, read_only=True) as store:
+        info = store.study_info("g")
+        assert info["interrupted"] == 1
+        assert [t.interrupted() for t in store.trials("g")][number] is True
+        assert store.to_curveset("g").provenance["without_values"] == {f"t{number}": "interrupted"}
+        assert info["grace"] == store.grace("g") == 30.0
+    studies = subprocess.run([sys.executable, "-m", "curvecast.cli", "studies", "--storage",
+                              f"sqlite:///{db}"], capture_output=True, text=True, timeout=120)
+    assert studies.returncode == 0, studies.stderr
+    assert "interrupted 1" in studies.stdout
+    show = subprocess.run([sys.executable, "-m", "curvecast.cli", "show", "--study", "g",
+                           "--storage", f"sqlite:///{db}", "--json"],
+                          capture_output=True, text=True, timeout=120)
+    assert show.returncode == 0, show.stderr
+    shown = {t["number"]: t["interrupted"] for t in json.loads(show.stdout)["trials"]}
+    assert shown[number] is True and not any(v for n, v in shown.items() if n != number)
+
+
+def test_a_study_recorded_without_a_grace_reads_the_default_and_a_bad_one_is_refused(
+        tmp_path: Path) -> None:
+    db = tmp_path / "d.db"
+    with Store(db) as store:
+        store.create_study("d", metric="val_accuracy", direction="maximize")
+        number = store.add_trial("d", {"x": 1}, state=TrialState.RUNNING,
+                                 worker="elsewhere:4242:abcd")
+        assert store.grace("d") == GRACE == 120.0
+    with sqlite3.connect(db) as raw:  # silent for 60 s: within the default grace
+        raw.execute("UPDATE trials SET heartbeat = ? WHERE number = ?", (time.time() - 60, number))
+    raw.close()
+    with Store(db) as store:
+        assert store.study_info("d")["interrupted"] == 0
+        for bad in (0, -1.0, float("nan"), float("inf"), True, "30"):
+            with pytest.raises(ValueError, match="grace must be a positive number of seconds"):
+                store.set_grace("d", bad)  # type: ignore[arg-type]
+        store.set_study_state("d", "grace", "soon")  # a tampered database
+        with pytest.raises(ValueError, match=r"its grace is 'soon', not a positive number"):
+            store.study_info("d")
