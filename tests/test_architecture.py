@@ -150,7 +150,7 @@ def test_the_cli_starts_without_the_prediction_stack() -> None:
     ``import curvecast.cli`` load the execution package, the stoppers, the predictors and
     scikit-learn (2.5 s instead of 0.6 s, in every CLI process).  A command loads them when it
     runs."""
-    code = ("import sys, curvecast.cli\n"
+    code = ("import sys\nfrom curvecast.cli import app\n"
             "heavy = [m for m in ('curvecast.execution', 'curvecast.stopping', "
             "'curvecast.predictors', 'sklearn') if m in sys.modules]\n"
             "assert not heavy, heavy\n")

@@ -10,62 +10,28 @@ commands: :mod:`~curvecast.cli.data` (``collect``, ``data …``), :mod:`~curveca
 
 from __future__ import annotations
 
-import sys
-import warnings
-from typing import Annotated
-
-import typer
-from rich.markup import escape
-
-from curvecast.cli import data, evaluate, search, simulate, studies
-from curvecast.cli._app import app
-from curvecast.cli._common import console, err_console
-from curvecast.curves import CurveSetWarning
+# The names below are loaded on first use (PEP 562) and nothing is imported here at run time:
+# ``python -m curvecast.cli`` imports this package before its Ctrl-C handler
+# (:mod:`curvecast._entry`) runs, so loading the commands here (typer, rich, pandas: half a
+# second) would leave a Ctrl-C in that time to a traceback or to death by SIGINT (code -2).
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (type checkers: True)
+if TYPE_CHECKING:
+    from curvecast.cli import data, evaluate, search, simulate, studies
+    from curvecast.cli._main import app, main
 
 __all__ = ["app", "data", "evaluate", "main", "search", "simulate", "studies"]
 
-#: The order ``curvecast --help`` lists the commands in (the modules register in import order).
-_ORDER = ("collect", "evaluate", "simulate", "search", "studies", "show", "export", "report")
-app.registered_commands.sort(
-    key=lambda c: _ORDER.index(c.name or getattr(c.callback, "__name__", "")))
+if not TYPE_CHECKING:  # type checkers see the imports above, and a misspelt name stays an error
 
+    def __getattr__(name: str) -> object:
+        """``app`` or ``main`` (every command registered), or a command module, loaded on first
+        use."""
+        import importlib
 
-def _print_version(value: bool) -> None:
-    if value:
-        from curvecast import __version__
-
-        console.print(f"curvecast {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
-                                          help="Print curvecast's version and exit.")] = False,
-) -> None:
-    """Predict where learning curves end; stop the runs that will not win."""
-    # the commands print what an import found themselves (`warning: …` lines), not as Python
-    # warnings of the importers they call
-    warnings.filterwarnings("ignore", category=CurveSetWarning)
-
-
-def main() -> None:
-    """Entry point of the ``curvecast`` script: usage errors (a missing option, a word where a
-    number goes) are one ``error:`` line too, with exit code 2."""
-    try:
-        code = app(standalone_mode=False)
-    except (typer.Abort, KeyboardInterrupt):  # Ctrl-C before a command's own handler (while
-        sys.exit(130)  # its modules load): the shell's code, no traceback (a review, stop 34)
-    except Exception as err:
-        exit_code = getattr(err, "exit_code", None)
-        if not hasattr(err, "format_message") or not isinstance(exit_code, int):
-            raise  # not click's usage error (the commands turn bad input into `error:` lines)
-        ctx = getattr(err, "ctx", None)
-        where = f" (see: {ctx.command_path} --help)" if ctx is not None else ""
-        message = " ".join(str(err.format_message()).split())
-        err_console.print(f"[bold red]error:[/] {escape(message)}{escape(where)}",
-                          markup=True, highlight=False, soft_wrap=True)
-        sys.exit(exit_code)  # 2 for usage errors
-    sys.exit(code if isinstance(code, int) else 0)
-
-
+        if name in ("data", "evaluate", "search", "simulate", "studies"):  # a submodule: its
+            return importlib.import_module(f"{__name__}.{name}")  # import sets it here
+        if name not in __all__:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(f"{__name__}._main"), name)
+        globals()[name] = value
+        return value
