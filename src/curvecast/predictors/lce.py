@@ -43,10 +43,16 @@ Fitting one curve follows their ``MCMCCurveModelCombination`` (the "curve_combin
    epoch and the target epoch, f_k(x_1) ≤ f_k(x_T) (their "soft monotonicity" constraint — the
    paper's prior that the curve increases; their code compares x = 2, we the first epoch of the
    axis); f_k(x_T) finite and inside a sanity range (their y_lim check, [0, 100] for accuracies,
-   or ``value_range``); and σ in [1e-4, 1] (their single-family noise prior is U(0, 1); the
-   floor keeps a constant curve's posterior proper).  The family parameters θ_k are otherwise
-   unbounded, as in their code.  Their defaults: 100 walkers (raised to 2·ndim when the
-   parameter vector is longer), 2500 steps, 500 of them burn-in;
+   or ``value_range``); and σ in [1e-4, std(z)] (σ ≥ 1e-4 keeps a constant curve's posterior
+   proper; the ceiling, the spread of the observed values around their mean — at least 4e-4,
+   at most 1 — is ours: their combination's σ is unbounded, their single-family noise prior
+   U(0, 1).  A constant is a limit of every family, so no fit leaves more noise than that;
+   without the ceiling a curve that more parameters than points fit exactly — a flat one
+   above all — let σ wander up to 1, and the chain drifted there at a pace set by the seed:
+   a flat accuracy's std ran from 0.035 to 0.24 over ten seeds of :meth:`fast`, from 0.46 to
+   3.2 with the faithful chain; now 0.0005–0.0012 and 0.0019–0.0021).  The family parameters
+   θ_k are otherwise unbounded, as in their code.  Their defaults: 100 walkers (raised to
+   2·ndim when the parameter vector is longer), 2500 steps, 500 of them burn-in;
 4. the prediction is the posterior predictive of y at the target epoch x_T:
    mean = E_s[f_comb(x_T | ξ_s)] and std = sqrt(Var_s[f_comb(x_T | ξ_s)] + E_s[σ_s²]), over the
    kept samples s (their ``predictive_std`` leaves out the noise term; we include it so the std
@@ -82,16 +88,17 @@ as the fitted CurveSet's diverged fill (the CurveSet rule).  When the target epo
 observed, its value is returned with std 1e-4·scale.
 
 **Short curves.**  The prior is flat over up to 48 unbounded parameters; with few observed
-epochs it, not the likelihood, shapes the posterior: σ drifts well above the curve's noise, and a
-family with a small weight can take any f_k(x_T) the sanity range allows.  The posterior median
-stays near the least-squares extrapolation while the mean follows a long upper tail (up to 100
-for an accuracy with the default sanity range), and a longer chain makes the tail heavier.  On
-MetaQNN CIFAR-10 at τ = 5 of 20 (:meth:`fast`, ``evaluate``'s splits, 3 repeats;
-``docs/results-prediction.md``): mean R² = −7.67 with the default range, 0.80 with
-``value_range=(0, 1)`` (a review's rerun of the splits gave −5.8 to −11.1 and 0.78–0.80 per
-split, stop 32); on 60-of-100-epoch power-law curves
-the default is within 0.01 of the truth.  ``value_range`` is therefore the one choice to state
-in any comparison.
+epochs it, not the likelihood, shapes the posterior: a family with a small weight, or one that
+fits the observed epochs exactly whatever it does after them, can take any f_k(x_T) the sanity
+range allows (σ can no longer drift above the curve's spread to widen that room).  The
+posterior median stays near the least-squares extrapolation while the mean follows an upper
+tail (up to 100 for an accuracy with the default sanity range), and a longer chain makes the
+tail heavier.  On MetaQNN CIFAR-10 at τ = 5 of 20 (:meth:`fast`, ``evaluate``'s splits, 3
+repeats): mean R² = −1.18 ± 0.34 with the default range (−7.67 before the noise ceiling,
+``docs/results-prediction.md``), and 0.62 ± 0.09 at τ = 10 (−0.89 before); 0.80 with
+``value_range=(0, 1)`` before the ceiling; on 60-of-100-epoch power-law curves the default is
+within 0.01 of the truth.  ``value_range`` is therefore the one choice to state in any
+comparison.
 
 Speed: the log-posterior is vectorised over walkers (``emcee``'s ``vectorize=True``, as pybnn's
 port of the same model does), so the faithful setting costs a few seconds per curve here
@@ -123,11 +130,11 @@ from curvecast.predictors._base import (
 )
 from curvecast.predictors.lce_families import FAMILIES, CurveFamily, FloatArray
 from curvecast.predictors.lce_posterior import (
-    SIGMA_MAX,
     SIGMA_MIN,
     Posterior,
     family_prior_ok,
     least_squares,
+    noise_ceiling,
     working_scale,
 )
 
@@ -317,11 +324,12 @@ class LCE(Predictor):
                 starts.append(theta)
         if not families:
             return fallback
-        post = Posterior(families, x, z, x_target, sc.low, sc.high)
+        sigma_max = noise_ceiling(z)
+        post = Posterior(families, x, z, x_target, sc.low, sc.high, sigma_max)
         with np.errstate(all="ignore"):
             comb = np.mean([f.function(x, *t) for f, t in zip(families, starts, strict=True)],
                            axis=0)
-        sigma0 = float(np.clip(np.std(z - comb), 2 * SIGMA_MIN, SIGMA_MAX / 2))
+        sigma0 = float(np.clip(np.std(z - comb), 2 * SIGMA_MIN, sigma_max / 2))
         centre = np.concatenate([*starts, [sigma0], np.full(len(families), INIT_WEIGHT)])
         n_walkers = max(self.n_walkers, 2 * post.ndim)
         # seeded by the curve on the working scale (not its raw values), so that the same curves

@@ -18,6 +18,9 @@ from curvecast.predictors.lce_families import CurveFamily, FloatArray
 #: Bounds of the noise σ on the working scale (see :mod:`curvecast.predictors.lce`).
 SIGMA_MIN = 1e-4
 SIGMA_MAX = 1.0
+#: The noise ceiling of a curve is never below this many times ``SIGMA_MIN`` (a constant curve's
+#: own spread is zero, and σ needs room above the floor).
+CEILING_ROOM = 4.0
 #: A fitted curve whose range (best − worst value) exceeds this many times the median curve's
 #: range does not set the working scale (a run that spiked or blew up; see ``working_scale``).
 OUTLIER_RANGE = 10.0
@@ -59,6 +62,20 @@ def working_scale(values: FloatArray, direction: Direction) -> Scale:
     return Scale(sign, lo, hi - lo, -1.0, 2.0)
 
 
+def noise_ceiling(z: FloatArray) -> float:
+    """Upper bound of the noise σ for one curve ``z`` on the working scale: the standard
+    deviation of its values around their mean, within [``CEILING_ROOM``·``SIGMA_MIN``,
+    ``SIGMA_MAX``].
+
+    A constant is a limit of every family, so no family's best fit leaves more noise than the
+    constant's, ``std(z)``.  Without this bound the flat prior on σ let a curve that more
+    parameters than points fit exactly (a constant one above all) drift: σ wandered up to 1 while
+    the curve parameters took the room that gave them, at a pace set by the seed.
+    """
+    spread = float(np.std(z)) if z.size else SIGMA_MAX
+    return float(np.clip(spread, CEILING_ROOM * SIGMA_MIN, SIGMA_MAX))
+
+
 def _typical_extremes(s: FloatArray) -> tuple[float, float]:
     """Worst and best finite value of the curves ``s`` (sign applied, shape ``(n, T)``), leaving
     out a curve whose own range is more than ``OUTLIER_RANGE`` times the median curve's: one run
@@ -89,12 +106,15 @@ class Posterior:
     """Log-posterior of Domhan et al.'s model combination for one curve, vectorised over walkers.
 
     θ = (θ_1, …, θ_K, σ, w_1, …, w_K), shape ``(ndim,)``; :meth:`__call__` takes ``(n, ndim)``
-    and returns ``(n, 2)``: the log-posterior and f_comb(x_T) (an emcee blob).
+    and returns ``(n, 2)``: the log-posterior and f_comb(x_T) (an emcee blob).  The prior on σ
+    is flat on [``SIGMA_MIN``, ``sigma_max``] (:func:`noise_ceiling` of the curve).
     """
 
     def __init__(self, families: list[CurveFamily], x: FloatArray, z: FloatArray,
-                 x_target: float, low: float, high: float) -> None:
+                 x_target: float, low: float, high: float,
+                 sigma_max: float = SIGMA_MAX) -> None:
         self.families = families
+        self.sigma_max = sigma_max
         self.x_all = np.append(x, x_target)[None, :]  # (1, τ + 1): observed epochs, then x_T
         self.z = z
         self.low = low
@@ -120,7 +140,8 @@ class Posterior:
         sigma = theta[:, self.sigma_index]
         weights = theta[:, self.sigma_index + 1:]
         total = weights.sum(axis=1)
-        ok = (sigma >= SIGMA_MIN) & (sigma <= SIGMA_MAX) & np.all(weights >= 0, axis=1) & (total > 0)
+        ok = ((sigma >= SIGMA_MIN) & (sigma <= self.sigma_max) & np.all(weights >= 0, axis=1)
+              & (total > 0))
         if not ok.any():
             return out
         with np.errstate(all="ignore"):
