@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from curvecast import Direction
+from curvecast import CurveSet, Direction
 from curvecast.predictors import LCE
 from test_lce import pow_law
 
@@ -26,3 +26,21 @@ def test_a_flat_curve_has_a_small_std_whatever_the_seed(direction: Direction, le
     mean = np.array([p.mean[0] for p in preds])
     assert np.all(std < 0.002), std  # now 0.0005-0.0012 of the working scale
     assert np.all(np.abs(mean - level) < 0.002 * scale), mean
+
+
+def test_a_fraction_is_predicted_inside_zero_one_by_default() -> None:
+    # accuracies, and the same curves as error rates, at 5 of 20 epochs: the sanity range is the
+    # fraction's own [0, 1], as value_range=(0, 1) states it (before: Domhan et al.'s [0, 100]
+    # gave one accuracy 0.97 ± 0.31, and 1.44 ± 1.63 before the noise ceiling; its error rate
+    # 0.03 and -0.44)
+    acc = pow_law(n=4)
+    err = CurveSet(values=1.0 - acc.values, observed=acc.observed, epochs=acc.epochs,
+                   metric="err", direction=Direction.MINIMIZE, configs=acc.configs)
+    for cs in (acc, err):
+        pred = LCE.fast().fit(cs).predict_curves(cs, 5)
+        stated = LCE.fast(value_range=(0.0, 1.0)).fit(cs).predict_curves(cs, 5)
+        np.testing.assert_array_equal(pred.mean, stated.mean)
+        np.testing.assert_array_equal(pred.std, stated.std)
+        assert np.all((pred.mean > 0.0) & (pred.mean < 1.0)), pred.mean
+        assert np.all(pred.std < 0.1), pred.std  # now 0.05-0.09
+        assert np.all(np.abs(pred.mean - cs.final_values()) < 2 * pred.std)

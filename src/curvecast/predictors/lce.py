@@ -38,21 +38,21 @@ Fitting one curve follows their ``MCMCCurveModelCombination`` (the "curve_combin
 2. the weights start equal, σ at the standard deviation of the residuals of that equal-weight
    combination; the walkers start in a ball of radius 1e-6 around this point;
 3. ``emcee``'s affine-invariant ensemble sampler (Foreman-Mackey et al. 2013) draws from the
-   posterior with a flat prior restricted to: every weight w_k ≥ 0 (weights are unnormalised in
-   the chain and normalised in f_comb); for every family the curve does not fall between the first
+   posterior with a flat prior restricted to: every weight w_k ≥ 0 (weights are unnormalised in the
+   chain and normalised in f_comb); for every family the curve does not fall between the first
    epoch and the target epoch, f_k(x_1) ≤ f_k(x_T) (their "soft monotonicity" constraint — the
    paper's prior that the curve increases; their code compares x = 2, we the first epoch of the
-   axis); f_k(x_T) finite and inside a sanity range (their y_lim check, [0, 100] for accuracies,
-   or ``value_range``); and σ in [1e-4, std(z)] (σ ≥ 1e-4 keeps a constant curve's posterior
-   proper; the ceiling, the spread of the observed values around their mean — at least 4e-4,
-   at most 1 — is ours: their combination's σ is unbounded, their single-family noise prior
-   U(0, 1).  A constant is a limit of every family, so no fit leaves more noise than that;
-   without the ceiling a curve that more parameters than points fit exactly — a flat one
-   above all — let σ wander up to 1, and the chain drifted there at a pace set by the seed:
-   a flat accuracy's std ran from 0.035 to 0.24 over ten seeds of :meth:`fast`, from 0.46 to
-   3.2 with the faithful chain; now 0.0005–0.0012 and 0.0019–0.0021).  The family parameters
-   θ_k are otherwise unbounded, as in their code.  Their defaults: 100 walkers (raised to
-   2·ndim when the parameter vector is longer), 2500 steps, 500 of them burn-in;
+   axis); f_k(x_T) finite and inside a sanity range (their y_lim check is [0, 100]; ours is the
+   metric's scale, below, or ``value_range``); and σ in [1e-4, std(z)] (σ ≥ 1e-4 keeps a constant
+   curve's posterior proper; the ceiling, the spread of the observed values around their mean — at
+   least 4e-4, at most 1 — is ours: their combination's σ is unbounded, their single-family noise
+   prior U(0, 1).  A constant is a limit of every family, so no fit leaves more noise than that;
+   without the ceiling a curve that more parameters than points fit exactly (a flat one above
+   all) let σ wander up to 1, and the chain drifted there at a pace set by the seed: a flat
+   accuracy's std ran from 0.035 to 0.24 over ten seeds of :meth:`fast`, from 0.46 to 3.2 with the faithful
+   chain; now 0.0005–0.0012 and 0.0019–0.0021).  The family parameters θ_k are otherwise unbounded,
+   as in their code.  Their defaults: 100 walkers (raised to 2·ndim when the parameter vector is
+   longer), 2500 steps, 500 of them burn-in;
 4. the prediction is the posterior predictive of y at the target epoch x_T:
    mean = E_s[f_comb(x_T | ξ_s)] and std = sqrt(Var_s[f_comb(x_T | ξ_s)] + E_s[σ_s²]), over the
    kept samples s (their ``predictive_std`` leaves out the noise term; we include it so the std
@@ -62,15 +62,22 @@ Fitting one curve follows their ``MCMCCurveModelCombination`` (the "curve_combin
 saturating, roughly in [0, 1]).  ``fit`` fixes an affine map z = (s·y − offset) / scale from the
 fitted CurveSet, s = +1 to maximise and −1 to minimise:
 
-* all finite values in [0, 1]: accuracies are fitted as they are (z = y), error rates as
-  z = 1 − y; the sanity range of f_k(x_T) is Domhan et al.'s [0, 100]; the same for values in
-  [−1, 0] (negated accuracies to minimise, z = −y; negated error rates to maximise, z = 1 + y),
-  so that a metric and its negation predict mirror images;
+* all finite values in [0, 1] — a fraction: accuracies are fitted as they are (z = y), error
+  rates as z = 1 − y; the sanity range of f_k(x_T) is the fraction's own, z in [0, 1] (an
+  accuracy or an error rate stays in [0, 1]; a loss that happens to lie in [0, 1] stays ≥ 0);
+  the same for values in [−1, 0] (negated accuracies to minimise, z = −y; negated error rates
+  to maximise, z = 1 + y), so that a metric and its negation predict mirror images.  Domhan et
+  al.'s code checks [0, 100] on accuracies in [0, 1] — "not insanely big", allowing > 1 on
+  purpose — which let short accuracy curves' means pass 1 (``docs/results-prediction.md``);
+  ``value_range=(0, 100)`` restores it for an accuracy;
 * otherwise (perplexity, loss, any other scale): the *negated* values for a metric to minimise,
   mapped so the worst finite value of the set is z = 0 and the best z = 1 (perplexity 873 → 0,
   65 → 1 on Penn Treebank), leaving out a curve whose range is more than 10 times the median
   curve's (a run that spiked to 1e10 would squeeze every other curve onto z ≈ 1); the sanity
-  range is [−1, 2], i.e. no further than one range of the data set beyond its extremes.
+  range is [−1, 2], i.e. no further than one range of the data set beyond its extremes.  A
+  CurveSet states no bounds of its metric, and the values cannot tell a percentage from a loss
+  or a score that has no bound, so none is assumed: ``value_range`` states one (``(0, 100)``
+  for an accuracy in per cent, ``(0, inf)`` for a loss).
 
 The map is linear, so the mean and std convert back exactly (std × scale).  The working values
 are rounded to 1e-9 and seed the chain, so the same curves shifted, scaled or mirrored (an
@@ -92,13 +99,12 @@ epochs it, not the likelihood, shapes the posterior: a family with a small weigh
 fits the observed epochs exactly whatever it does after them, can take any f_k(x_T) the sanity
 range allows (σ can no longer drift above the curve's spread to widen that room).  The
 posterior median stays near the least-squares extrapolation while the mean follows an upper
-tail (up to 100 for an accuracy with the default sanity range), and a longer chain makes the
-tail heavier.  On MetaQNN CIFAR-10 at τ = 5 of 20 (:meth:`fast`, ``evaluate``'s splits, 3
-repeats): mean R² = −1.18 ± 0.34 with the default range (−7.67 before the noise ceiling,
-``docs/results-prediction.md``), and 0.62 ± 0.09 at τ = 10 (−0.89 before); 0.80 with
-``value_range=(0, 1)`` before the ceiling; on 60-of-100-epoch power-law curves the default is
-within 0.01 of the truth.  ``value_range`` is therefore the one choice to state in any
-comparison.
+tail toward the top of the range, and a longer chain makes the tail heavier.  On MetaQNN
+CIFAR-10 at τ = 5 of 20 (:meth:`fast`, ``evaluate``'s splits, 3 repeats;
+``docs/results-prediction.md``): mean R² = 0.80 (0.97 at τ = 10); with the [0, 100] range it
+was −1.18 (−7.67 before the noise ceiling).  On 60-of-100-epoch power-law curves the
+prediction is within 0.01 of the truth.  The sanity range dominates short curves: state it
+(``value_range``) in any comparison with other data.
 
 Speed: the log-posterior is vectorised over walkers (``emcee``'s ``vectorize=True``, as pybnn's
 port of the same model does), so the faithful setting costs a few seconds per curve here
@@ -172,9 +178,10 @@ class LCE(Predictor):
         value_range: ``(low, high)`` in the metric's units, the values the target can take
             (``-inf``/``inf`` for an open end), e.g. ``(0, 1)`` for an accuracy or ``(1, inf)``
             for a perplexity: the prior then keeps every family's f(x_T) inside it.  ``None``
-            (default) is Domhan et al.'s loose sanity check (module docstring), which lets an
-            accuracy's extrapolation reach 100.  This choice dominates the prediction on short
-            curves (see the module docstring).
+            (default): the metric's scale as the fitted values show it (module docstring):
+            [0, 1] for a fraction (every value in [0, 1]), else one range of the data set
+            beyond its extremes; ``(0, 100)`` is Domhan et al.'s check for an accuracy.  This
+            choice dominates the prediction on short curves (see the module docstring).
 
     Defaults are Domhan et al.'s (``MCMCCurveModelCombination``: 100 walkers, 2500 steps, 500
     burn-in); :meth:`fast` is a shorter chain.

@@ -21,6 +21,9 @@ SIGMA_MAX = 1.0
 #: The noise ceiling of a curve is never below this many times ``SIGMA_MIN`` (a constant curve's
 #: own spread is zero, and σ needs room above the floor).
 CEILING_ROOM = 4.0
+#: Sanity range of f(x_T) on the working scale of a fraction (every fitted value in [0, 1], or
+#: in [-1, 0] negated): the fraction's own bounds, where Domhan et al.'s code has [0, 100].
+FRACTION_RANGE = (0.0, 1.0)
 #: A fitted curve whose range (best − worst value) exceeds this many times the median curve's
 #: range does not set the working scale (a run that spiked or blew up; see ``working_scale``).
 OUTLIER_RANGE = 10.0
@@ -47,12 +50,13 @@ def working_scale(values: FloatArray, direction: Direction) -> Scale:
     """The working scale for curves like the finite entries of ``values`` (module docstring)."""
     sign = direction.sign
     finite = values[np.isfinite(values)]
+    low, high = FRACTION_RANGE
     if finite.size and finite.min() >= 0.0 and finite.max() <= 1.0:
-        # accuracies as they are, error rates as 1 - error
-        return Scale(sign, 0.0 if sign > 0 else -1.0, 1.0, 0.0, 100.0)
+        # accuracies as they are, error rates as 1 - error: either stays a fraction
+        return Scale(sign, 0.0 if sign > 0 else -1.0, 1.0, low, high)
     if finite.size and finite.min() >= -1.0 and finite.max() <= 0.0:
         # the same negated: -accuracy to minimise as the accuracy, -error to maximise as 1 - error
-        return Scale(sign, 0.0 if sign < 0 else -1.0, 1.0, 0.0, 100.0)
+        return Scale(sign, 0.0 if sign < 0 else -1.0, 1.0, low, high)
     if finite.size == 0:
         return Scale(sign, 0.0, 1.0, -1.0, 2.0)
     lo, hi = _typical_extremes(sign * values)
