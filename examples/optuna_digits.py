@@ -19,8 +19,9 @@ counterpart here and are not used); its first ``--epochs`` epochs are used.
 **Here the prior costs epochs.** Measured on a 2-core CPU (stop 37's code, a review's run, the
 defaults above, 40 trials of 10 epochs, 2-3 min each on one core): without a prior 26 of 40 trials
 were pruned, 297 of 400 epochs used (best 0.9917); with ``--prior data/digits-metaqnn.parquet`` 3
-of 40, 387 epochs. With ``--delta 1.0``, which pruned nothing here (P(worse) rounds to 1 only for a
-run some 8σ short; ``optuna.pruners.NopPruner()`` turns pruning off for certain), the same seeded
+of 40, 387 epochs. With ``--delta 1.0``, which prunes no trial on a prediction (then it pruned a
+run whose P(worse) rounded to 1, some 8σ short, and pruned nothing here; a diverged trial is still
+pruned, and ``optuna.pruners.NopPruner()`` turns pruning off altogether), the same seeded
 search reached 0.9972 (trial 32) in 400 epochs. The two searches draw different trials after the
 first pruned one (TPE learns from what pruned trials reported), so one seed does not tell whether
 the pruned search stopped a run that good. (Stop 30 measured 19 of 40 and 337 epochs without a

@@ -288,3 +288,26 @@ def test_fhyperband_decides_nothing_on_an_infinite_sigma() -> None:
     plain = replay_schedule(cs, Hyperband(RandomSearch.from_curves(cs, seed=3)))
     assert res.total_epochs == plain.total_epochs
     assert all(t.decision is None or t.decision.action.value != "stop" for t in res.trials)
+
+
+class _Sure(LastSeenValue):
+    """LastSeenValue with σ = 1e-6: P(worse) is 0, or rounds to 1 for a config short of v_k."""
+
+    def predict(self, configs: object, partial: np.ndarray) -> Prediction:
+        p = super().predict(configs, partial)  # type: ignore[arg-type]
+        return Prediction(mean=p.mean, std=np.full_like(p.std, 1e-6))
+
+
+def test_fhyperband_at_delta_one_stops_no_config_on_a_prediction() -> None:
+    # the partial-bracket study above: its σ = 1e-6 predictor gives P = 1.0 to every config
+    # below the rung's v_1; Δ = 0.999 stops them, Δ = 1 none (before: the same 2 as Δ = 0.999)
+    cs = saturating(n=10, epochs=27)
+    warm = warm_rung_predictors(_Sure(), saturating(n=40, epochs=27, seed=11), 27)
+    stops = {}
+    for delta in (0.999, 1.0):
+        fhb = FHyperband(RandomSearch.from_curves(cs, seed=0), delta=delta, min_curves=6,
+                         predictor=_Sure(), predictors=warm)
+        res = replay_schedule(cs, fhb)
+        stops[delta] = [t.decision for t in res.trials if t.decision is not None]
+    assert len(stops[0.999]) == 2 and all(d.probability == 1.0 for d in stops[0.999])
+    assert stops[1.0] == []

@@ -986,3 +986,25 @@ def test_a_copy_or_pickle_reads_the_views_and_the_stopper_under_the_lock(
     assert {name for name, _ in held} == {"curves", "stopper"}
     assert all(locked for _, locked in held), held
     assert copied._detached and copied.stopper is not pruner.stopper
+
+
+def test_delta_one_prunes_no_trial_on_a_prediction() -> None:
+    # five finished curves (LastSeenValue's σ_1 = 0.1), then a run 11.5σ short of the best at
+    # step 1, whose P(worse) rounds to exactly 1.0: Δ = 0.999 prunes it, Δ = 1 lets it finish
+    # (before: pruned at Δ = 1 too)
+    from curvecast.predictors import LastSeenValue
+
+    finals = np.array([0.5, 0.7, 0.9, 0.6, 0.8])
+    values = np.vstack([np.column_stack([finals - 0.1, finals - 0.05, finals]),
+                        [-0.25, -0.2, -0.15]])
+    states = {}
+    for delta in (0.999, 1.0):
+        study = optuna.create_study(direction="maximize", pruner=CurvecastPruner(
+            delta=delta, min_complete=5, predictor=LastSeenValue()))
+        for i in range(len(values)):
+            study.enqueue_trial({"config": i, "noise": 0.0})
+        study.optimize(replay_objective(values, []), n_trials=len(values))
+        last = study.get_trials()[-1]
+        states[delta] = (last.state, last.user_attrs.get(ATTRS["probability"]))
+    assert states[0.999] == (optuna.trial.TrialState.PRUNED, 1.0)
+    assert states[1.0][0] is optuna.trial.TrialState.COMPLETE

@@ -819,3 +819,29 @@ def test_a_prior_counted_from_epoch_0_is_said_to_lose_that_epoch() -> None:
         CurvecastScheduler(max_t=12, prior=from_0)
     with pytest.warns(UserWarning, match="the prior has an epoch 0, taken as the untrained"):
         CurvecastScheduler(max_t=11, metric="acc", mode="max", prior=from_0)
+
+
+def test_delta_one_stops_no_trial_on_a_prediction() -> None:
+    # five finished curves (LastSeenValue's σ = 0.1 at every epoch), then a run 11.5σ short of
+    # the best, whose P(worse) rounds to exactly 1.0: Δ = 0.999 stops it at its first epoch,
+    # Δ = 1 lets it finish (before: stopped at Δ = 1 too)
+    from curvecast.predictors import LastSeenValue
+
+    t = np.arange(1, T + 1)
+    finals = np.array([0.5, 0.7, 0.9, 0.6, 0.8])
+    good = finals[:, None] - 0.1 * (t[None, :] < T)
+    hopeless = np.full(T, -0.25)
+    decisions = {}
+    for delta in (0.999, 1.0):
+        scheduler = CurvecastScheduler(max_t=T, delta=delta, min_complete=5,
+                                       predictor=LastSeenValue())
+        assert scheduler.set_search_properties("acc", "max")
+        for i, curve in enumerate(good):
+            scheduler.on_trial_add(None, fake_trial(i))
+            feed(scheduler, fake_trial(i), curve)
+        scheduler.on_trial_add(None, fake_trial(9))
+        decisions[delta] = (feed(scheduler, fake_trial(9), hopeless), scheduler.n_stopped_)
+        assert scheduler.decisions_["t009"]["probability"] == 1.0
+    assert decisions[0.999] == ([TrialScheduler.STOP], 1)
+    # trained to max_t, where Ray is told to stop a finished trial: complete, not stopped early
+    assert decisions[1.0] == ([TrialScheduler.CONTINUE] * (T - 1) + [TrialScheduler.STOP], 0)

@@ -805,3 +805,20 @@ def test_asha_quantile_with_a_nan_does_not_depend_on_the_number_of_values() -> N
         values = np.append(np.linspace(0.1, 0.9, n - 1), np.nan)
         assert np.isnan(_upper_quantile(values, 3.0)), n
         assert np.isnan(np.quantile(values, 1 - 1 / 3))
+
+
+def test_delta_one_stops_no_trial_on_a_prediction_but_still_a_diverged_one() -> None:
+    # ŷ = -0.25, σ = 0.1, y_best = 0.9: 11.5σ short, P = Φ(11.5) rounds to exactly 1.0 (before:
+    # P ≥ Δ = 1 held and the run was stopped, as if the float's rounding were certainty)
+    finals = np.array([0.5, 0.7, 0.9, 0.6])
+    complete = np.column_stack([finals - 0.1, finals - 0.05, finals])
+    h, trial = history(complete, [-0.25])
+    d = lsv_stopper(delta=1.0, min_complete=4).decide(trial, h)
+    assert d.probability == 1.0 and d.mean == pytest.approx(-0.25)
+    assert d.action is Action.CONTINUE
+    assert "Δ = 1: no prediction stops a trial" in d.reason
+    assert lsv_stopper(delta=1 - 1e-9, min_complete=4).decide(trial, h).stop
+    # a diverged report is no prediction: the run counts as the worst value and is stopped
+    h, trial = _diverging_study([0.55, float("nan")])
+    d = PredictiveStopper(delta=1.0).decide(trial, h)
+    assert d.stop and d.mean is None and "diverged" in d.reason

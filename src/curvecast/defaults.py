@@ -7,7 +7,7 @@ others; these are the ones chosen on all of them.  The library (``PredictiveStop
 scheduler all read them.
 """
 
-#: Δ: stop when P(final value worse than the best so far) ≥ Δ.
+#: Δ: stop when P(final value worse than the best so far) ≥ Δ (Δ = 1: never on a prediction).
 DELTA = 0.99
 
 #: Complete trials before the first stop (Optuna's ``MedianPruner`` waits for 5 too).

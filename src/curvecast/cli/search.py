@@ -65,7 +65,10 @@ def search_command(
         "Complete curves (prior included) before any stopper stops (default: 5 with the chain "
         "predictor, 100 with the others; at least 6 with --searcher fhyperband, whose rung "
         "predictors need 6)."))] = None,
-    delta: Annotated[float, typer.Option(help="Δ of the predictive rule.")] = DEFAULT_DELTA,
+    delta: Annotated[float, typer.Option(help=(
+        "Δ of the predictive rule, in (0, 1]: stop a run when P(its final value is worse than "
+        "the best) ≥ Δ; 1 stops no run on a prediction (--stopper never: none at all)."))] = (
+        DEFAULT_DELTA),
     final_stretch: FinalStretchOption = None,
     explore: ExploreOption = None,
     explore_trials: ExploreTrialsOption = None,
@@ -102,14 +105,14 @@ def search_command(
 ) -> None:
     """Search a workload's space with real training, stopping runs by predicted final value."""
     from curvecast.registry.search_plan import SearchRequest, plan_search
+    from curvecast.stopping import check_delta
     from curvecast.store import Store, StoreWriteError, check_study_name
     from curvecast.workloads import CheckpointWriteError
 
     check_study_name(study)  # before the database is created or touched
     if refit_every < 0:  # the stopper's own checks name its arguments, not the options
         raise ValueError(f"--refit-every must be >= 0 (0: fit once), got {refit_every}")
-    if not 0.0 < delta <= 1.0:
-        raise ValueError(f"--delta (Δ) must be in (0, 1], got {delta}")
+    check_delta(delta, "--delta (Δ)")
     settings = registry.Settings(
         seed=seed, predictor=predictor, delta=delta, min_complete=min_complete,
         refit_every=refit_every or None, sigma_model=sigma_model,

@@ -52,8 +52,9 @@ def simulate(
                                              "config).")] = 0,
     stopper: Annotated[str, typer.Option(help="Comma-separated stoppers: " + ", ".join(
         registry.STOPPERS) + ".")] = "predictive,median,never,oracle",
-    delta: Annotated[str, typer.Option(help="Δ values swept by the predictive stopper.")] = (
-        "0.8,0.9,0.95,0.99"),
+    delta: Annotated[str, typer.Option(help=(
+        "Δ values swept by the predictive stopper, each in (0, 1]; 1 stops no run on a "
+        "prediction."))] = "0.8,0.9,0.95,0.99",
     orderings: Annotated[int, typer.Option(help="Random orderings of the configs.")] = 10,
     workers: Annotated[int, typer.Option(help="Simulated workers.")] = 1,
     seed: Annotated[int, typer.Option(min=0, help="Seed of the orderings and the predictor.")] = 0,

@@ -144,7 +144,8 @@ class CurvecastPruner(BasePruner):
 
     Args:
         delta: Δ in (0, 1]: prune when the probability of ending worse than the reference is at
-            least this (the paper: 0.99 for architecture search).
+            least this (the paper: 0.99 for architecture search); 1 prunes no trial on a
+            prediction (``optuna.pruners.NopPruner()`` prunes none at all).
         margin: δ ≥ 0 (metric units): the reference is the best final value moved by δ toward
             worse, so near-best trials finish.
         keep_top_k: compare with the k-th best final value instead (keeps the top k).

@@ -99,7 +99,8 @@ class CurvecastScheduler(FIFOScheduler):
         metric: the metric to read (default: the one given to the ``Tuner``).
         mode: ``"max"`` or ``"min"`` (default: the one given to the ``Tuner``).
         delta: Δ in (0, 1]: stop when the probability of ending worse than the reference is at
-            least this (the paper: 0.99 for architecture search).
+            least this (the paper: 0.99 for architecture search); 1 stops no trial on a
+            prediction.
         margin: δ ≥ 0 (metric units): the reference is the best final value moved by δ toward
             worse, so near-best trials finish.
         keep_top_k: compare with the k-th best final value instead (keeps the top k).

@@ -38,7 +38,16 @@ from curvecast.curves import CurveSet, Direction
 from curvecast.predictors import SRM, Predictor
 from curvecast.search._base import Searcher
 from curvecast.search._scheduler import Closed, Job, Scheduler
-from curvecast.stopping import Action, Decision, FitCache, History, Trial, check_eta
+from curvecast.stopping import (
+    Action,
+    Decision,
+    FitCache,
+    History,
+    Trial,
+    check_delta,
+    check_eta,
+    reaches_delta,
+)
 
 _EPS = 1e-9
 
@@ -346,7 +355,8 @@ class FHyperband(Hyperband):
 
     Args:
         searcher: proposes configs (each once).
-        delta: Δ in (0, 1]; larger stops less (the paper: 0.95 with Hyperband).
+        delta: Δ in (0, 1]; larger stops less (the paper: 0.95 with Hyperband); 1: no
+            prediction stops a config (P rounds to 1 only for one some 8σ short).
         margin: δ ≥ 0 in metric units.
         kappa: κ in (0, 1]: compare with the ⌈κ·n_next⌉-th best value of the rung so far.
         min_curves: d, configs that must have reached a rung's end before its predictor is fitted.
@@ -366,8 +376,7 @@ class FHyperband(Hyperband):
                  eta: float = 3.0, max_epochs: int | None = None,
                  max_iterations: int | None = None) -> None:
         super().__init__(searcher, eta=eta, max_epochs=max_epochs, max_iterations=max_iterations)
-        if not 0.0 < delta <= 1.0:
-            raise ValueError(f"delta (Δ) must be in (0, 1], got {delta}")
+        delta = check_delta(delta)
         if not 0.0 <= margin < math.inf:
             raise ValueError(f"margin (δ) must be a finite number >= 0, got {margin}")
         if not 0.0 < kappa <= 1.0:
@@ -431,11 +440,12 @@ class FHyperband(Hyperband):
             return Decision(Action.CONTINUE, epoch=epoch,
                             reason=f"no finite prediction at rung {until} (mean {mean:.4g}, "
                                    f"σ {std:.2g}): the trial continues")
-        action = Action.STOP if probability >= self.delta else Action.CONTINUE
+        action = Action.STOP if reaches_delta(probability, self.delta) else Action.CONTINUE
         return Decision(action, epoch=epoch, mean=mean, std=std, probability=probability,
                         horizon=int(history.epochs[until - 1]),
                         reason=f"P(y at rung {until}: {mean:.4g} ± {std:.2g} worse than "
-                               f"{ref:.4g}) = {probability:.3f} vs Δ = {self.delta:g}")
+                               f"{ref:.4g}) = {probability:.3f} vs Δ = {self.delta:g}"
+                               f"{': no prediction stops a config' if self.delta >= 1 else ''}")
 
 
 def warm_speedup(reference: Hyperband, run: FHyperband) -> float:

@@ -7,9 +7,12 @@ from curvecast.stopping._base import (
     Stopper,
     Trial,
     check_count,
+    check_delta,
     check_eta,
     checked_decision,
+    reaches_delta,
     trial_epoch,
+    versus_delta,
 )
 from curvecast.stopping.asha import ASHA
 from curvecast.stopping.median import MedianRule
@@ -31,7 +34,10 @@ __all__ = [
     "Stopper",
     "Trial",
     "check_count",
+    "check_delta",
     "check_eta",
     "checked_decision",
+    "reaches_delta",
     "trial_epoch",
+    "versus_delta",
 ]

@@ -415,6 +415,43 @@ def check_eta(eta: object, name: str = "eta (η)") -> float:
     return float(eta)
 
 
+def check_delta(delta: object, name: str = "delta (Δ)") -> float:
+    """Validate a predictive rule's threshold Δ: a number in (0, 1], as a float (``name`` is how
+    the message names it: ``--delta (Δ)`` for the CLI).  Δ = 1 is allowed and stops no trial on
+    a prediction (:func:`reaches_delta`).
+
+    Raises:
+        TypeError: not a number.
+        ValueError: NaN or outside (0, 1].
+    """
+    if isinstance(delta, bool) or not isinstance(delta, int | float | np.integer | np.floating):
+        raise TypeError(f"{name} must be a number in (0, 1], got {delta!r}")
+    if not 0.0 < delta <= 1.0:  # also refuses NaN
+        raise ValueError(f"{name} must be in (0, 1], got {delta}")
+    return float(delta)
+
+
+def reaches_delta(probability: float, delta: float) -> bool:
+    """Whether P(ending worse than the reference) = ``probability`` reaches the threshold Δ of a
+    predictive rule, so that the trial is stopped: ``probability ≥ Δ``, and never at Δ = 1.
+
+    A predictive distribution (the paper's Gaussian, the chain's Student-t) never puts all its
+    mass on the worse side: P = 1 is not certainty but float rounding, which Φ(z) reaches from
+    z ≈ 8.3 on, so ``P ≥ 1`` stopped a run some 8σ short of the reference.  Δ = 1 means "stop
+    only when certain", and no prediction is; a diverged run, which counts as the worst value
+    from then on, is still stopped (no prediction decides it).
+    """
+    return delta < 1.0 and probability >= delta
+
+
+def versus_delta(probability: float, delta: float) -> str:
+    """How a decision's reason compares ``probability`` with Δ: `` ≥ Δ = 0.99`` (stopped),
+    `` < Δ = 0.99``, or, at Δ = 1, that no prediction stops a trial (:func:`reaches_delta`)."""
+    if delta >= 1.0:
+        return f" vs Δ = {delta:g}: no prediction stops a trial"
+    return f" {'≥' if reaches_delta(probability, delta) else '<'} Δ = {delta:g}"
+
+
 def check_min_complete(min_complete: int) -> int:
     """Validate a ``min_complete`` argument (complete trials needed before any stop)."""
     return check_count("min_complete", min_complete)

@@ -28,9 +28,12 @@ from curvecast.stopping._base import (
     Stopper,
     Trial,
     check_count,
+    check_delta,
     check_min_complete,
     check_share,
+    reaches_delta,
     trial_epoch,
+    versus_delta,
 )
 
 #: Δ of curvecast's default rule (chosen leave-one-data-set-out: docs/results-benchmark.md).
@@ -174,6 +177,9 @@ class PredictiveStopper(Stopper):
 
     Args:
         delta: Δ, the probability threshold, in (0, 1]; larger stops less (the paper: 0.8–0.99).
+            Δ = 1 stops no trial on a prediction — a predicted P(worse) is never certain, and
+            rounds to 1 only for a run some 8σ short — while a diverged run is still stopped;
+            :class:`~curvecast.stopping.NeverStop` stops nothing at all.
         margin: δ ≥ 0 in metric units; lets near-best trials finish.
         keep_top_k: k ≥ 1: compare with the k-th best final value (keeps the top k fully trained).
         min_complete: complete trials before the first stop (the paper: 100; at least 5 with
@@ -228,10 +234,7 @@ class PredictiveStopper(Stopper):
                  prior: CurveSet | None = None,
                  final_stretch: float | None = None, explore: float | None = None,
                  explore_trials: int | None = defaults.EXPLORE_TRIALS, seed: int = 0) -> None:
-        if isinstance(delta, bool) or not isinstance(delta, int | float | np.integer | np.floating):
-            raise TypeError(f"delta (Δ) must be a number in (0, 1], got {delta!r}")
-        if not 0.0 < delta <= 1.0:
-            raise ValueError(f"delta (Δ) must be in (0, 1], got {delta}")
+        delta = check_delta(delta)
         if isinstance(margin, bool) or not isinstance(margin, int | float | np.integer | np.floating):
             raise TypeError(f"margin (δ) must be a number >= 0, got {margin!r}")
         if not 0.0 <= margin < float("inf"):  # an infinite margin would silently stop nothing
@@ -527,7 +530,7 @@ class PredictiveStopper(Stopper):
                                    "values; the trial continues")
         clipped = prediction.clipped is not None and bool(prediction.clipped[0])
         self.n_clipped_ += clipped
-        action = Action.STOP if probability >= self.delta else Action.CONTINUE
+        action = Action.STOP if reaches_delta(probability, self.delta) else Action.CONTINUE
         note = " (prediction clipped to what the curves support)" if clipped else ""
         if action is Action.STOP:
             until = self.runs_on_until(history.study, trial.config_id, tau, last,
@@ -539,8 +542,7 @@ class PredictiveStopper(Stopper):
         return Decision(action, epoch=epoch, mean=mean, std=std, probability=probability,
                         clipped=clipped,
                         reason=f"P(final {mean:.4g} ± {std:.2g} worse than {ref:.4g}) = "
-                               f"{probability:.3f} {'<' if probability < self.delta else '≥'} "
-                               f"Δ = {self.delta:g}{note}")
+                               f"{probability:.3f}{versus_delta(probability, self.delta)}{note}")
 
     def exploration_state(self, study: Hashable) -> dict[str, Any]:
         """What exploration decided in ``study`` and its generator's state, JSON-ready (a Ray
