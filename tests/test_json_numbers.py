@@ -12,12 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from curvecast.cli import app
 from curvecast.report.result_report import load_result
 from curvecast.stopping import Action, Decision
 from curvecast.store import Store
+from synthetic_curves import synthetic
 
 
 def strict(text: str) -> Any:
@@ -67,3 +69,22 @@ def test_a_result_file_reads_back_its_non_finite_numbers(tmp_path: Path) -> None
     assert kind == "evaluate" and first["mean"] == math.inf and math.isnan(first["stderr"])
     assert math.isnan(second["mean"]) and math.isnan(second["stderr"])
     assert first["predictor"] == "ols"  # text stays text
+
+
+@pytest.mark.parametrize("name", ["NaN", "Infinity"])
+def test_a_data_file_named_like_a_non_finite_number_stays_text_on_read_back(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    """The result's ``dataset`` is the data file's path as given, text: read back, a file named
+    ``NaN`` (or ``Infinity``) was the float nan (inf), and the report said "Data: nan"."""
+    monkeypatch.chdir(tmp_path)
+    synthetic(n=12, epochs=4).save(tmp_path / name)
+    ran = CliRunner().invoke(app, ["simulate", name, "--stopper", "never", "--orderings", "1",
+                                   "--json", "r.json"])
+    assert ran.exit_code == 0, ran.output
+    assert strict((tmp_path / "r.json").read_text())["dataset"] == name
+    kind, output = load_result(tmp_path / "r.json")
+    assert kind == "simulate" and output["dataset"] == name
+    assert output["results"][0]["searcher"] == "random"
+    reported = CliRunner().invoke(app, ["report", "r.json", "--out", "r.html"])
+    assert reported.exit_code == 0, reported.output
+    assert f"Data: <code>{name}</code>" in (tmp_path / "r.html").read_text()

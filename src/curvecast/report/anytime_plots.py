@@ -116,7 +116,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--title", required=True)
     args = parser.parse_args(argv)
-    outputs = [json_numbers.loads(p.read_text()) for p in args.results]
+    outputs = [json_numbers.loads(p.read_text(), keep=json_numbers.RESULT_TEXT)
+               for p in args.results]
     for path in plot_anytime_regret(outputs, args.out, args.title):
         print(path)
 

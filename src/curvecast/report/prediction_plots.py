@@ -265,9 +265,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="outputs of one-feature-set runs (--experiments table1 --features "
                              "...): their table1 records are drawn as the feature ablation")
     args = parser.parse_args(argv)
-    outputs = [json_numbers.loads(p.read_text()) for p in args.json]
+    outputs = [json_numbers.loads(p.read_text(), keep=json_numbers.RESULT_TEXT)
+               for p in args.json]
     for path in args.ablation:
-        out = json_numbers.loads(path.read_text())
+        out = json_numbers.loads(path.read_text(), keep=json_numbers.RESULT_TEXT)
         outputs.append({**out, "settings": {**out["settings"], "predictors": []},
                         "results": [{**r, "experiment": "table2"} for r in out["results"]
                                     if r["experiment"] == "table1"]})

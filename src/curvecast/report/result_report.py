@@ -56,7 +56,8 @@ _CAPTIONS = {
 
 def load_result(path: Path) -> tuple[Kind, dict[str, Any]]:
     """Read a result file and tell which command wrote it (a number written ``"NaN"``,
-    ``"Infinity"`` or ``"-Infinity"`` read as that float: :mod:`curvecast.curves.json_numbers`).
+    ``"Infinity"`` or ``"-Infinity"`` read as that float: :mod:`curvecast.curves.json_numbers`;
+    the text fields, :data:`~curvecast.curves.json_numbers.RESULT_TEXT`, as written).
 
     Returns:
         ``("evaluate" | "simulate", the parsed output)``.
@@ -70,7 +71,8 @@ def load_result(path: Path) -> tuple[Kind, dict[str, Any]]:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such result file")
     try:
-        output = json_numbers.loads(path.read_text(encoding="utf-8"))
+        output = json_numbers.loads(path.read_text(encoding="utf-8"),
+                                    keep=json_numbers.RESULT_TEXT)  # a file named NaN: text
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ValueError(f"{path}: not a JSON file ({err})") from None
     if not isinstance(output, dict) or not isinstance(output.get("results"), list) \

@@ -207,7 +207,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--title", default=None)
     args = parser.parse_args(argv)
-    outputs = [json_numbers.loads(path.read_text()) for path in args.json]
+    outputs = [json_numbers.loads(path.read_text(), keep=json_numbers.RESULT_TEXT)
+               for path in args.json]
     output = {**outputs[0], "results": [r for out in outputs for r in out["results"]]}
     output["settings"] = {**outputs[0]["settings"],
                           "deltas": sorted({d for out in outputs for d in out["settings"]["deltas"]})}
