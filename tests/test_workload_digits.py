@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +12,11 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from curvecast.curves import Direction  # noqa: E402
+from curvecast.execution.live import run_search  # noqa: E402
+from curvecast.search import RandomSampler  # noqa: E402
 from curvecast.space import MetaQNNSpace, parse_net  # noqa: E402
+from curvecast.stopping import NeverStop  # noqa: E402
+from curvecast.store import Store, TrialState  # noqa: E402
 from curvecast.workloads.digits_metaqnn import (  # noqa: E402
     DigitsMetaQNN,
     build_model,
@@ -122,8 +127,6 @@ def test_start_rejects_configs_outside_the_space() -> None:
 def test_the_default_space_and_the_recording_s_batch_sizes_are_not_refused() -> None:
     """A review of the one-image-batch refusal: the default space (``make run``) and every batch
     size of the recorded ``data/digits-metaqnn.parquet`` (a ``--prior``) are still accepted."""
-    from pathlib import Path
-
     from curvecast.curves import CurveSet
 
     default = DigitsMetaQNN()
@@ -132,3 +135,39 @@ def test_the_default_space_and_the_recording_s_batch_sizes_are_not_refused() -> 
     DigitsMetaQNN(MetaQNNSpace(batch_sizes=sizes))
     choices = next(p for p in default.space.hyperparameters.params if p.name == "batch_size")
     assert set(sizes) <= set(choices.choices)
+
+
+#: A net recorded before MetaQNNSpace forbade an FC layer wider than the FC layer before it.
+WIDENING = {**SMALL, "net": "[P(2,2), FC(32), FC(64), SM(10)]"}
+
+
+def test_a_net_recorded_before_the_fc_width_rule_still_trains_and_resumes(tmp_path: Path) -> None:
+    """The space no longer proposes or validates FC(32) → FC(64), but a study made before may
+    hold such a trial, in flight or drawn and not started: it trains and resumes from its
+    checkpoint (start and resume refused it, and the trial failed, its checkpoint deleted)."""
+    w = DigitsMetaQNN()
+    with pytest.raises(ValueError, match="wider than the FC"):
+        w.space.validate(WIDENING)  # never proposed
+    run = w.start(WIDENING, seed=0, epochs=2)
+    run.train_epoch()
+    run.save_checkpoint(tmp_path / "t.ckpt")
+    again = w.resume(tmp_path / "t.ckpt", expect={"config": WIDENING, "seed": 0, "epochs": 2})
+    assert again.epochs_done == 1 and math.isfinite(again.train_epoch().value)
+    with pytest.raises(ValueError, match="not allowed"):  # any other net outside it: refused
+        w.start({**SMALL, "net": "[P(2,2), FC(32), FC(64), FC(32), SM(10)]"}, seed=0, epochs=1)
+
+
+def test_a_study_s_trial_drawn_before_the_fc_width_rule_completes(tmp_path: Path) -> None:
+    """A study made before the rule (here: a trial of its config drawn, not yet trained, as a
+    Hyperband study draws them or as a search killed before its first epoch leaves them) is
+    resumed: the trial completes instead of failing."""
+    w = DigitsMetaQNN()
+    with Store(tmp_path / "s.db") as store:
+        run_search(w, RandomSampler(w.space, seed=0), NeverStop(), store, study="s", trials=1,
+                   epochs=1)
+        number = store.add_trial("s", WIDENING)
+        result = run_search(w, RandomSampler(w.space, seed=0), NeverStop(), store, study="s",
+                            trials=2, epochs=1)
+        trial = next(t for t in store.trials("s") if t.number == number)
+    assert result.progress.failed == 0
+    assert trial.state is TrialState.COMPLETE and len(trial.values) == 1

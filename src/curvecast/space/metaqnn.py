@@ -309,8 +309,11 @@ class MetaQNNSpace(SearchSpace):
             raise ValueError(f"net {config['net']!r} does not end with a termination layer")
         return layers
 
-    def validate(self, config: Mapping[str, Any]) -> None:
-        self.layers(config)
+    def validate(self, config: Mapping[str, Any], *, fc_widening: bool | None = None) -> None:
+        """Raise ``ValueError`` naming the field when ``config`` is not in this space
+        (``fc_widening``: as :meth:`walk`; a net of a study made before the space kept the FC
+        width rule is validated with ``fc_widening=True``)."""
+        self.layers(config, fc_widening=fc_widening)
         self.hyperparameters.validate(config)
 
     def describe(self, config: Mapping[str, Any]) -> dict[str, Any]:

@@ -351,17 +351,17 @@ class SupervisedRun(TrainingRun):
 class TorchWorkload(Workload):
     """A workload whose runs are :class:`SupervisedRun` s rebuilt from a ``meta`` dict.
 
-    ``start`` validates the config and builds a run from ``meta`` (workload, config, seed, epochs
-    and :meth:`_extra_meta`); ``resume`` reads a checkpoint, checks it belongs to this workload
-    (and :meth:`_check_meta`), rebuilds the run from its ``meta`` and restores its state.
-    Subclasses implement :meth:`_build`.
+    ``start`` validates the config (:meth:`_validate`) and builds a run from ``meta`` (workload,
+    config, seed, epochs and :meth:`_extra_meta`); ``resume`` reads a checkpoint, checks it
+    belongs to this workload (and :meth:`_check_meta`, :meth:`_validate`), rebuilds the run from
+    its ``meta`` and restores its state.  Subclasses implement :meth:`_build`.
     """
 
     def start(self, config: Mapping[str, Any], *, seed: int, epochs: int,
               device: str | None = None) -> SupervisedRun:
         if epochs < 1:
             raise ValueError(f"epochs must be at least 1, got {epochs}")
-        self.space.validate(config)
+        self._validate(config)
         # numpy scalars (a config read from a table) as Python numbers: a checkpoint holding
         # them is one torch.load(weights_only=True) refuses, so the run could never resume
         meta = {"workload": self.name, "config": _plain(dict(config)), "seed": int(seed),
@@ -378,7 +378,7 @@ class TorchWorkload(Workload):
                                   f"not {self.name!r}")
         try:
             self._check_meta(checkpoint, meta)
-            self.space.validate(meta["config"])  # a config the space could not have given
+            self._validate(meta["config"])  # a config the space could not have given
             _check_expected(checkpoint, meta, expect)
             run = self._build(meta, device)
             run.load_state(ckpt)
@@ -391,6 +391,11 @@ class TorchWorkload(Workload):
         except (ValueError, KeyError, TypeError, RuntimeError) as err:
             raise CheckpointError(f"{checkpoint}: cannot resume from it ({err})") from None
         return run
+
+    def _validate(self, config: Mapping[str, Any]) -> None:
+        """Raise ``ValueError`` when ``config`` is not one this workload trains (default: one
+        not in its space, :meth:`~curvecast.space.SearchSpace.validate`)."""
+        self.space.validate(config)
 
     def _extra_meta(self) -> dict[str, Any]:
         """Further facts a checkpoint must carry (default: none)."""

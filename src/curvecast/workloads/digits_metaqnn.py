@@ -183,6 +183,13 @@ class DigitsMetaQNN(TorchWorkload):
         """``n_params`` (exact), ``n_layers`` (paper's depth) and the layer-type counts."""
         return self._space.describe(config)
 
+    def _validate(self, config: Mapping[str, Any]) -> None:
+        """A config of the space, but an FC layer may be wider than the FC layer before it: the
+        space never proposes one (MetaQNN's rule, :class:`~curvecast.space.MetaQNNSpace`), yet a
+        study made before it kept the rule may hold such a trial, drawn or in flight, which
+        trains and resumes from its checkpoint as :meth:`describe` describes it."""
+        self._space.validate(config, fc_widening=True)
+
     def _build(self, meta: dict[str, Any], device: str | None) -> SupervisedRun:
         import torch
 
