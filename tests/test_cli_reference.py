@@ -6,12 +6,15 @@ from __future__ import annotations
 import importlib.util
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import typer
 
+import curvecast.cli
 from curvecast.cli import app
 
 try:  # recent typer carries its own copy of click
@@ -93,3 +96,17 @@ def test_a_wrong_command_is_caught() -> None:
         parse(["data", "import", "ray", "exp", "--direction", "max", "--out", "o.parquet"])
     assert parse(["data", "import", "optuna", "sqlite:///last.db", "--study", "s", "--out",
                   "o.parquet"]).params["study"] == "s"
+
+
+def test_typers_own_cli_finds_the_app_of_the_lazy_cli_module() -> None:
+    """A review: ``curvecast.cli`` hands out ``app`` and ``main`` on first use, and ``dir`` did
+    not list them, so ``typer curvecast.cli utils docs`` (typer's documented way to document an
+    app, which finds it by ``dir``) took ``main`` for a one-command program: its docs were
+    main's docstring, without a single ``curvecast`` command."""
+    proc = subprocess.run([sys.executable, "-m", "typer", "curvecast.cli", "utils", "docs",
+                           "--name", "curvecast"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "Predict where learning curves end" in proc.stdout
+    for command in ("collect", "search", "studies", "show", "export", "report"):
+        assert f"## `curvecast {command}`" in proc.stdout
+    assert {"app", "main", "search"} <= set(dir(curvecast.cli))

@@ -35,3 +35,9 @@ if not TYPE_CHECKING:  # type checkers see the imports above, and a misspelt nam
         value = getattr(importlib.import_module(f"{__name__}._main"), name)
         globals()[name] = value
         return value
+
+    def __dir__() -> list[str]:
+        """The module's names with the lazy ones: what ``dir`` lists, and so what tools that
+        look for the app by it find (``typer curvecast.cli run``/``utils docs`` took ``main``,
+        a function, for the whole command line when ``app`` was not listed)."""
+        return sorted({*globals(), *__all__})
