@@ -4,6 +4,7 @@ trial over — is recorded in the study, and every reader judges its trials by i
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from curvecast.execution.live import run_search
@@ -82,9 +84,33 @@ def test_a_study_recorded_without_a_grace_reads_the_default_and_a_bad_one_is_ref
     raw.close()
     with Store(db) as store:
         assert store.study_info("d")["interrupted"] == 0
-        for bad in (0, -1.0, float("nan"), float("inf"), True, "30"):
+        for bad in (0, -1.0, float("nan"), -math.inf, True, "30", None):
             with pytest.raises(ValueError, match="grace must be a positive number of seconds"):
                 store.set_grace("d", bad)  # type: ignore[arg-type]
         store.set_study_state("d", "grace", "soon")  # a tampered database
         with pytest.raises(ValueError, match=r"its grace is 'soon', not a positive number"):
             store.study_info("d")
+
+
+@pytest.mark.parametrize("search", [_fifo, _hyperband])
+def test_a_grace_every_search_took_before_it_was_recorded_is_still_taken(
+        tmp_path: Path, search: Callable[[Store, str, float], None]) -> None:
+    """A review: recording the study's grace refused ``grace=math.inf`` (never take a trial
+    over by its heartbeat's age, only once its owner's pid has exited here), which
+    ``run_search`` and ``run_scheduled_search`` had always taken, and a numpy integer of
+    seconds: the search stopped before it trained anything ("grace must be a positive number
+    of seconds, got inf").  Both are recorded now, and read back."""
+    with Store(tmp_path / "i.db") as store:
+        for study, grace in (("inf", math.inf), ("np", np.int64(60))):
+            search(store, study, grace)  # type: ignore[arg-type]
+            assert [t.state for t in store.trials(study)] == [TrialState.COMPLETE]
+            assert store.grace(study) == store.study_info(study)["grace"] == float(grace)
+        number = store.add_trial("inf", {"alpha": 1e-3}, state=TrialState.RUNNING,
+                                 worker="elsewhere:4242:abcd")
+    with sqlite3.connect(tmp_path / "i.db") as raw:  # silent for a day: within an endless grace
+        raw.execute("UPDATE trials SET heartbeat = ? WHERE number = ?",
+                    (time.time() - 86400, number))
+    raw.close()
+    with Store(tmp_path / "i.db", read_only=True) as store:
+        assert store.study_info("inf")["interrupted"] == 0
+        assert not store.trials("inf")[number].interrupted()

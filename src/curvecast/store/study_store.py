@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import sqlite3
 import time
 import unicodedata
@@ -136,11 +137,13 @@ class Store(SQLiteFile):
         ``export`` and ``report`` tell an interrupted trial (:meth:`grace`).  Every search of
         the study records its own; the last one's stands.
 
+        ``math.inf`` (a search that never takes a trial over by the age of its heartbeat, only
+        once its owner's pid has exited on this host) is recorded as it is.
+
         Raises:
-            ValueError: ``grace`` is not a positive finite number.
+            ValueError: ``grace`` is not a positive number (NaN, zero, negative, not a number).
         """
-        if isinstance(grace, bool) or not isinstance(grace, int | float) or not (
-                0 < grace < math.inf):
+        if not _is_grace(grace):
             raise ValueError(f"grace must be a positive number of seconds, got {grace!r}")
         self.set_study_state(study, _GRACE_STATE, float(grace))
 
@@ -150,12 +153,11 @@ class Store(SQLiteFile):
         for a study recorded without one (by an older curvecast, or not by a search).
 
         Raises:
-            ValueError: the recorded grace is not a positive finite number (the database was
-                not written by curvecast).
+            ValueError: the recorded grace is not a positive number (the database was not
+                written by curvecast).
         """
         grace = self.get_study_state(study, _GRACE_STATE, GRACE)
-        if isinstance(grace, bool) or not isinstance(grace, int | float) or not (
-                0 < grace < math.inf):
+        if not _is_grace(grace):
             raise ValueError(f"{self.path}: study {study!r}: its grace is {str(grace)[:80]!r}, "
                              "not a positive number of seconds: the database was not written "
                              "by curvecast")
@@ -443,6 +445,13 @@ MAX_STORED_EPOCHS = 1_000_000
 
 #: The study-state key of the study's grace (:meth:`Store.set_grace`).
 _GRACE_STATE = "grace"
+
+
+def _is_grace(value: Any) -> bool:
+    """Whether ``value`` is a grace a search may take: a positive real number of seconds (numpy's
+    too; ``inf``: never by the heartbeat's age, as ``run_search`` always allowed), not a bool."""
+    return (isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
+            and float(value) > 0)  # (NaN is not)
 
 #: The trial states a study records (the ``TrialState`` enum's values).
 _STATES = tuple(t.value for t in TrialState)
