@@ -432,6 +432,29 @@ def test_the_exploration_state_is_saved_and_restored(tmp_path: Path) -> None:
     CurvecastScheduler(max_t=T, mode="max", metric="acc").set_state(old)
 
 
+def test_a_malformed_exploration_state_leaves_the_scheduler_as_it_was(tmp_path: Path) -> None:
+    """A review: ``restore`` of a state file whose exploration part is malformed (here its
+    count) was refused, as promised, "leaving the scheduler as it was", but the rule had
+    already dropped its own exploration decisions for the scheduler's study and replaced its
+    generator: the run went on exploring other trials than the saved state said."""
+    values = saturating_curves(40, seed=4)
+    scheduler = CurvecastScheduler(max_t=T, explore=0.5, mode="max", metric="acc")
+    for i in range(40):
+        scheduler.on_trial_add(None, fake_trial(i))
+        feed(scheduler, fake_trial(i), values[i])
+    before = scheduler.state()
+    assert before["exploration"]["runs_on"]  # there is something to lose
+    generator = {**before["exploration"]["generator"], "state": {"state": 1, "inc": 3}}
+    for exploration in ({**before["exploration"], "generator": generator, "n_explored": "x"},
+                        {**before["exploration"], "runs_on": {"t000": 2, "t001": "x"}},
+                        {**before["exploration"], "generator": {"bit_generator": "no"}}):
+        path = tmp_path / "state.json"
+        path.write_text(json.dumps({**before, "exploration": exploration}))
+        with pytest.raises(ValueError, match="its exploration state is malformed"):
+            scheduler.restore(str(path))
+        assert scheduler.state() == before
+
+
 def test_what_a_user_can_get_wrong_is_said_not_crashed_on() -> None:
     """A user's review: a prior shorter than max_t was accepted and crashed the Tune run at the
     first result; a None metric crashed it with a TypeError; trials that end before max_t, or

@@ -554,13 +554,19 @@ class PredictiveStopper(Stopper):
 
     def load_exploration_state(self, study: Hashable, state: Mapping[str, Any]) -> None:
         """Take back what :meth:`exploration_state` gave, for ``study`` (replacing what this
-        stopper decided in it; the generator is the stopper's, shared by its studies)."""
-        self._explored = {key: until for key, until in self._explored.items()
-                          if key[0] != study}
-        self._explored.update({(study, str(cid)): int(until)
-                               for cid, until in state["runs_on"].items()})
-        self._explore_draws.bit_generator.state = dict(state["generator"])
-        self.n_explored_ = int(state.get("n_explored", 0))
+        stopper decided in it; the generator is the stopper's, shared by its studies).
+
+        Raises:
+            KeyError, TypeError, ValueError, AttributeError: ``state`` is not such a state; the
+                stopper is left as it was (all of it is read before any of it is taken).
+        """
+        runs_on = {(study, str(cid)): int(until) for cid, until in state["runs_on"].items()}
+        n_explored = int(state.get("n_explored", 0))
+        draws = np.random.Generator(type(self._explore_draws.bit_generator)())
+        draws.bit_generator.state = dict(state["generator"])  # refused here if malformed
+        explored = {key: until for key, until in self._explored.items() if key[0] != study}
+        explored.update(runs_on)
+        self._explored, self._explore_draws, self.n_explored_ = explored, draws, n_explored
 
     def runs_on_until(self, study: Hashable, config_id: str, tau: int, last: int,
                       trials: int | None = None) -> int:
