@@ -13,7 +13,7 @@ import math
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -349,13 +349,16 @@ def check_count(name: str, value: object, minimum: int | None = 0) -> int:
 
 def checked_decision(decision: object, stopper: object) -> Decision:
     """``decision``, as a rule's ``decide`` returned it, refused unless it is a
-    :class:`Decision` to CONTINUE or STOP with a finite (or no) mean and σ: what every runner
-    asks of a rule, a user's own included.
+    :class:`Decision` to CONTINUE or STOP with a finite (or no) mean and σ and a (or no)
+    probability: what every runner asks of a rule, a user's own included.  Its numbers are
+    returned as Python's (a rule's numpy scalars, ``np.float32`` or an epoch read from
+    ``history.epochs``, are stored and saved as JSON as they are: a study database kept an
+    ``np.float32`` mean as bytes, and then refused to be read).
 
     Raises:
         TypeError: not a Decision (naming the rule and what it returned).
-        ValueError: another action (PAUSE, PROMOTE and FAIL are the schedulers'), or a mean or
-            σ that is not a finite number.
+        ValueError: another action (PAUSE, PROMOTE and FAIL are the schedulers'), a mean or
+            σ that is not a finite number, or a probability that is not a number.
     """
     if not isinstance(decision, Decision):
         raise TypeError(f"{type(stopper).__name__}.decide must return a curvecast Decision, got "
@@ -363,13 +366,21 @@ def checked_decision(decision: object, stopper: object) -> Decision:
     if decision.action not in (Action.CONTINUE, Action.STOP):
         raise ValueError(f"{type(stopper).__name__}.decide returned {decision.action.value!r}: a stopping "
                          "rule continues or stops a trial")
-    for name in ("mean", "std"):
+    plain: dict[str, Any] = {}
+    for name in ("mean", "std", "probability"):
         value = getattr(decision, name)
-        if value is not None and not (isinstance(value, int | float | np.number)
-                                      and math.isfinite(value)):
+        if value is None:
+            continue
+        real = isinstance(value, int | float | np.integer | np.floating)
+        if not real or (name != "probability" and not math.isfinite(value)):
             raise ValueError(f"{type(stopper).__name__}.decide returned a Decision whose {name} is "
-                             f"{value!r}, not a finite number or None")
-    return decision
+                             f"{value!r}, not a {'' if name == 'probability' else 'finite '}"
+                             "number or None")
+        if type(value) is not float:
+            plain[name] = float(value)
+    if isinstance(decision.epoch, np.integer):
+        plain["epoch"] = int(decision.epoch)
+    return replace(decision, **plain) if plain else decision
 
 
 def trial_epoch(trial: Trial, history: History) -> int:
