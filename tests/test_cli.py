@@ -217,6 +217,31 @@ def test_ctrl_c_before_a_command_handles_it_exits_130_without_a_traceback(
     assert exit_.value.code == 130
 
 
+def test_main_called_in_a_program_leaves_its_ctrl_c_as_it_was(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review: ``curvecast.cli.main()`` ending on a Ctrl-C set Ctrl-C to be ignored for the
+    rest of the calling program (meant for the command's own last moments), and in every
+    process it started from then on, which inherit an ignored signal: after the test above, a
+    command started by a later test ignored the SIGINT sent to it (exit code 2, not 130)."""
+    import signal
+
+    import curvecast.cli._main as cli
+
+    def interrupted(**kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "app", interrupted)
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(SystemExit) as exit_:
+        cli.main()
+    assert exit_.value.code == 130
+    assert signal.getsignal(signal.SIGINT) is before
+    child = subprocess.run([sys.executable, "-c", "import signal; "
+                            "print(signal.getsignal(signal.SIGINT) is signal.SIG_IGN)"],
+                           capture_output=True, text=True, timeout=60)
+    assert child.stdout == "False\n"
+
+
 def test_evaluate_says_why_r2_is_nan_on_curves_that_all_end_alike(tmp_path: Path) -> None:
     """A review (stop 35): curves whose final values are all equal gave nan in every R² cell,
     with nothing said (R² has no variance to explain there)."""

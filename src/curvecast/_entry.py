@@ -30,14 +30,23 @@ def leave(code: int) -> NoReturn:
     sys.exit(code)
 
 
+#: Whether this process is the ``curvecast`` command (:func:`main` runs), not a program that
+#: called :func:`curvecast.cli.main` itself (a test, a wrapper) and goes on after its exit.
+_COMMAND = False
+
+
 def interrupted() -> NoReturn:
     """End the command on a Ctrl-C no command handled: one ``interrupted`` line on stderr and
-    exit code 130 (the shell's for Ctrl-C).  Another Ctrl-C from here on is ignored, so it can
-    neither print a traceback on the way out nor kill the process by the signal (code −2) once
-    the interpreter has put back the default handler while it finalises."""
+    exit code 130 (the shell's for Ctrl-C).  In the ``curvecast`` command's own process another
+    Ctrl-C from here on is ignored, so it can neither print a traceback on the way out nor kill
+    the process by the signal (code −2) once the interpreter has put back the default handler
+    while it finalises.  A program that called :func:`curvecast.cli.main` itself keeps its
+    Ctrl-C: ignored, it would stay ignored in that program after the ``SystemExit``, and in
+    every process it starts from then on (an ignored signal is inherited)."""
     import signal
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if _COMMAND:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         sys.stderr.write("interrupted\n")
         sys.stderr.flush()
@@ -48,6 +57,8 @@ def interrupted() -> NoReturn:
 
 def main() -> None:
     """Run the ``curvecast`` command (:func:`curvecast.cli.main`)."""
+    global _COMMAND
+    _COMMAND = True
     try:
         from curvecast.cli import main as run
     except KeyboardInterrupt:
