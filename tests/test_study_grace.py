@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 
 from curvecast.execution.live import run_search
-from curvecast.execution.live_hyperband import run_scheduled_search
+from curvecast.execution.live_hyperband import StudyBusyError, run_scheduled_search
 from curvecast.search import Hyperband, RandomSampler
 from curvecast.stopping import NeverStop
-from curvecast.store import GRACE, Store, TrialState
+from curvecast.store import GRACE, Store, TrialState, worker_id
 from sgd_workload import SGDDigits
 
 
@@ -114,3 +114,24 @@ def test_a_grace_every_search_took_before_it_was_recorded_is_still_taken(
     with Store(tmp_path / "i.db", read_only=True) as store:
         assert store.study_info("inf")["interrupted"] == 0
         assert not store.trials("inf")[number].interrupted()
+
+
+def test_a_hyperband_search_refused_a_busy_study_leaves_its_grace(tmp_path: Path) -> None:
+    """A review: a Hyperband search refused because another live process runs the study
+    (``StudyBusyError``) had already recorded its own grace as the study's, so ``show`` and
+    ``studies`` judged the running process's trials by the grace of one that never ran."""
+    db = tmp_path / "b.db"
+    with Store(db) as store:
+        _hyperband(store, "busy", 600.0)  # the study, searched with a grace of 600 s
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:  # a live process of this host runs it now (one of its own, as the test before does)
+        other = f"{worker_id().rsplit(':', 2)[0]}:{child.pid}:cafe"
+        with Store(db) as store:
+            store.set_study_state("busy", "scheduler_owner", {"worker": other,
+                                                              "heartbeat": time.time()})
+            with pytest.raises(StudyBusyError, match="is being run by process"):
+                _hyperband(store, "busy", 30.0)
+            assert store.grace("busy") == store.study_info("busy")["grace"] == 600.0
+    finally:
+        child.kill()
+        child.wait()

@@ -118,10 +118,14 @@ def run_scheduled_search(
         raise ValueError(f"grace must be above the heartbeat interval ({HEARTBEAT} s), got "
                          f"{grace} s")
     kind = type(make_scheduler(_Nothing())).__name__.lower()
+    # the grace is recorded once the study is this process's: a process refused because
+    # another runs the study (StudyBusyError) left its own grace as the study's, by which
+    # show and studies then judged the running process's trials
     live = open_live(store, study, workload, epochs, seed, {"scheduler": kind, **(settings or {})},
-                     grace)
+                     None)
     claim_study(live, grace, kind)
     try:
+        store.set_grace(study, grace)
         scheduler = JournaledScheduler(make_scheduler(StoreSearcher(configs, live, trials)), live)
         scheduler.start(epochs)  # a journal that does not replay is refused before any output
         progress = live.mirror.update(Progress(trials=trials))

@@ -130,17 +130,18 @@ def tell_shared(store: Store, study: str, searcher: ConfigSearcher, config: Mapp
 
 
 def open_live(store: Store, study: str, workload: Workload, epochs: int, seed: int,
-              settings: dict[str, Any] | None, grace: float = GRACE) -> LiveStudy:
+              settings: dict[str, Any] | None, grace: float | None = GRACE) -> LiveStudy:
     """Open study ``study`` (:func:`open_study`) and this process's part in it: its checkpoint
     folder made (or the study, when new, not created: the two are one transaction), ``grace``
-    recorded as the study's (:meth:`~curvecast.store.Store.set_grace`: ``show`` and
+    recorded as the study's unless None (:meth:`~curvecast.store.Store.set_grace`: ``show`` and
     ``studies`` judge its trials by the grace its searches take them over by), the study
     read.  The folder is passed to the epoch tasks as an absolute path
     with links followed, so a task that runs elsewhere (a Ray task, in another working directory
     or on another node) finds it; ``<database>.checkpoints`` may be a link to shared storage."""
     with store.transaction():  # a study whose checkpoint folder cannot be made is not created
         open_study(store, study, workload, epochs, seed, settings)
-        store.set_grace(study, grace)
+        if grace is not None:
+            store.set_grace(study, grace)
         checkpoints = store.checkpoint_folder(study)
         try:
             checkpoints.mkdir(parents=True, exist_ok=True)
