@@ -253,6 +253,41 @@ def test_a_trial_budget_or_min_complete_the_data_cannot_meet_is_noted(tmp_path: 
         "complete trials: no rule will stop anything here"]
 
 
+def test_exactly_min_complete_configs_or_trials_are_noted_as_stopping_nothing(
+        tmp_path: Path) -> None:
+    """A review with 5 configs of a researcher's own: every rule waits for 5 complete trials,
+    and the 5th trial is the last, so nothing is ever judged, yet the table showed speedups of
+    1.00 with no note (the note came only for 4 configs or fewer, and never for ``--trials``
+    under the wait)."""
+    from typer.testing import CliRunner
+
+    from curvecast.cli import app
+
+    five = saturating(n=5, seed=1).save(tmp_path / "five.parquet")
+    many = saturating(n=30, seed=1).save(tmp_path / "many.parquet")
+    for path, extra, what in (
+            (five, [], "5 complete configs"),
+            (many, ["--trials", "5"], "5 trials per search (--trials)")):
+        result = CliRunner().invoke(app, ["simulate", str(path), "--stopper", "median,asha",
+                                          "--orderings", "2", *extra])
+        assert result.exit_code == 0, result.output
+        notes = [line for line in result.stderr.splitlines() if line.startswith("note:")]
+        assert notes == [
+            f"note: {what} and 0 prior curves, but the rules stop nothing before 5 complete "
+            "trials, and only 4 are complete when the last trial starts: no rule will stop "
+            "anything here"], notes
+    result = CliRunner().invoke(app, ["simulate", str(many), "--stopper", "median",
+                                      "--orderings", "1", "--trials", "3"])
+    assert result.exit_code == 0, result.output
+    assert [line for line in result.stderr.splitlines() if line.startswith("note:")] == [
+        "note: 3 trials per search (--trials) and 0 prior curves, but the rules stop nothing "
+        "before 5 complete trials: no rule will stop anything here"]
+    result = CliRunner().invoke(app, ["simulate", str(saturating(n=6, seed=1).save(
+        tmp_path / "six.parquet")), "--stopper", "median", "--orderings", "1"])
+    assert result.exit_code == 0, result.output
+    assert "note:" not in result.stderr  # the 6th trial is judged with 5 complete
+
+
 def test_one_ordering_has_no_standard_error_and_a_budget_is_named(data: Path,
                                                                    tmp_path: Path) -> None:
     """A user's review: with ``--orderings 1`` every standard error read "± 0.00", as if the

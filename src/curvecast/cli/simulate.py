@@ -169,10 +169,20 @@ def _note_what_limits(curves: CurveSet, trials: int, min_complete: int, n_prior:
     if trials > complete:
         err_console.print(f"note: --trials {trials}, but each of the {complete} complete configs "
                           f"is visited once: {complete} trials", highlight=False)
-    if complete + n_prior < min_complete:
-        err_console.print(f"note: {complete} complete configs and {n_prior} prior curves, but "
-                          f"the rules stop nothing before {min_complete} complete trials: no "
-                          "rule will stop anything here", highlight=False)
+    reachable = min(complete, trials or complete)
+    what = (f"{complete} complete configs" if reachable == complete
+            else f"{counted(reachable, 'trial')} per search (--trials)")
+    # a trial is judged while the others complete: the last one with at most reachable − 1 of
+    # them (prior curves added), so a set of exactly min_complete stops nothing either
+    if reachable + n_prior < min_complete:
+        err_console.print(f"note: {what} and {n_prior} prior curves, but the rules stop nothing "
+                          f"before {min_complete} complete trials: no rule will stop anything "
+                          "here", highlight=False)
+    elif min_complete and reachable + n_prior == min_complete:
+        err_console.print(f"note: {what} and {n_prior} prior curves, but the rules stop nothing "
+                          f"before {min_complete} complete trials, and only {min_complete - 1} "
+                          "are complete when the last trial starts: no rule will stop anything "
+                          "here", highlight=False)
 
 
 def _checked_plan(curves: CurveSet, searcher: str, stopper: str, settings: registry.Settings,
