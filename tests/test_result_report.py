@@ -280,6 +280,39 @@ def test_a_feature_group_the_data_lacks_is_said_by_evaluate_and_the_report(tmp_p
             "it") in (tmp_path / "ev.html").read_text()
 
 
+def test_curves_that_all_end_alike_are_drawn_and_reported_with_r2_undefined(
+        tmp_path: Path) -> None:
+    """A review with a researcher's 20 identical curves (a seed sweep of one config): R² is
+    undefined in every cell, and ``evaluate --plots`` and ``report`` both failed with
+    "error: Data cannot be log-scaled because all values are <= 0." (matplotlib's, from the
+    1 − R² panel with no value); the feature-ablation figure was an empty frame with one
+    label.  Now every figure is drawn and says why it has no point, and so does the page."""
+    import numpy as np
+    import pandas as pd
+
+    from curvecast.curves import CurveSet, Direction
+
+    curve = 0.9 - 0.5 * np.exp(-np.arange(1, 11) / 3)
+    path = CurveSet(values=np.tile(curve, (20, 1)), observed=np.ones((20, 10), bool),
+                    epochs=np.arange(1, 11), metric="acc", direction=Direction.MAXIMIZE,
+                    configs=pd.DataFrame({"lr": np.linspace(0.01, 0.1, 20)})).save(
+        tmp_path / "same.parquet")
+    runner = CliRunner()
+    result = runner.invoke(app, ["evaluate", str(path), "--predictors", "ols,last-value",
+                                 "--experiments", "table1,table2", "--repeats", "2",
+                                 "--train-size", "6", "--json", str(tmp_path / "ev.json"),
+                                 "--plots", str(tmp_path / "figs")])
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == [
+        "same-coverage.png", "same-feature_ablation.png", "same-r2_vs_fraction.png"]
+    code, _, stderr = report(tmp_path / "ev.json", "--out", tmp_path / "ev.html")
+    assert code == 0, stderr
+    page = (tmp_path / "ev.html").read_text()
+    assert len(figures(page)) == 3
+    assert ("R² is undefined in every cell (n/a):</strong> the test curves' final values do "
+            "not vary") in page
+
+
 def test_every_name_from_the_result_file_is_escaped(tmp_path: Path) -> None:
     """A review (stop 36): the depth table's header showed a record's ``metric`` as HTML, so a
     result file could put a script in the page; every other field was escaped."""

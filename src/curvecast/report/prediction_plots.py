@@ -67,6 +67,29 @@ def _se(record: Mapping[str, Any]) -> float:
     return float(record["stderr"] or 0.0)
 
 
+#: Said on a panel whose every R² is undefined (what ``evaluate`` notes on the terminal).
+UNDEFINED_R2 = ("R² is undefined in every cell: the test curves' final values\n"
+                "do not vary (no variance to explain); compare the predictors\n"
+                "by their RMSE")
+
+
+def _mean(record: Mapping[str, Any]) -> float:
+    """A record's mean, NaN where it has none (None in a JSON result: R² undefined)."""
+    return math.nan if record["mean"] is None else float(record["mean"])
+
+
+def _all_undefined(records: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether no record has a finite mean (every test set's finals were equal: R² undefined),
+    so a panel of them would be empty or, on a log axis, fail to draw."""
+    return not any(math.isfinite(_mean(r)) for r in records)
+
+
+def _say_undefined(ax: Any) -> None:
+    """Write :data:`UNDEFINED_R2` across the panel ``ax``, so it is not read as empty."""
+    ax.text(0.5, 0.5, UNDEFINED_R2, transform=ax.transAxes, ha="center", va="center",
+            fontsize=9, color="tab:red")
+
+
 def plot_prediction_results(output: Mapping[str, Any], out_dir: Path, title: str) -> list[Path]:
     """Write ``<title>-r2_vs_fraction.png``, ``-sample_efficiency.png``,
     ``-feature_ablation.png`` and ``-coverage.png`` (those whose experiments ran; ``title`` made
@@ -94,9 +117,12 @@ def plot_prediction_results(output: Mapping[str, Any], out_dir: Path, title: str
             ax.annotate(f"{r['mean']:.3f}", (r["train_size"], r["mean"]), fontsize=7,
                         textcoords="offset points", xytext=(4, -11))
         ax.margins(x=0.08)
+        if _all_undefined(efficiency):
+            ax.set_ylim(R2_FLOOR, 1.02)
+            _say_undefined(ax)
         ax.set_xlabel("fully observed training curves")
         ax.set_ylabel(f"R² at {100 * efficiency[0]['fraction']:g} % observed")
-        low = min(r["mean"] for r in efficiency)
+        low = min((_mean(r) for r in efficiency), key=lambda m: (math.isnan(m), m))
         floor_note = ""
         if low < R2_FLOOR:  # the points below the floor marked on the edge, as in the R² figure
             ax.set_ylim(bottom=R2_FLOOR)
@@ -133,7 +159,10 @@ def plot_prediction_results(output: Mapping[str, Any], out_dir: Path, title: str
             ax.annotate(f"{r['mean']:.3f}", (i, max(y, 0)), ha="center", fontsize=8,
                         textcoords="offset points", xytext=(0, 3))
         ax.axhline(0, color="black", lw=0.6)
-        ax.set_ylim(min(0.0, min(means)) - 0.05, 1.08)
+        ax.set_ylim(min([0.0, *(m for m in means if math.isfinite(m))]) - 0.05, 1.08)
+        if _all_undefined(ablation):  # NaN bars leave the frame's x range to one label
+            ax.set_xlim(-0.5, len(labels) - 0.5)
+            _say_undefined(ax)
         ax.set_ylabel(f"R² at {100 * ablation[0]['fraction']:g} % observed")
         ax.set_xlabel("feature groups (ts: curve, ap: architecture, hp: hyperparameters)")
         ax.set_title(f"{literal(title)}: feature ablation "
@@ -187,6 +216,10 @@ def _r2_vs_fraction(plt: Any, table1: list[Mapping[str, Any]], names: list[str],
         if len(observed) == 1:  # room for the dodge, not a frame 0.5 points wide
             axis.set_xlim(observed[0] - 5, observed[0] + 5)
     ax.set_ylim(R2_FLOOR, 1.02)
+    if _all_undefined(table1):  # nothing to draw: say why (a log axis of no value fails)
+        for axis in (ax, lax):
+            _say_undefined(axis)
+        lax.set_ylim(1e-5, 2.0)
     ax.set_xlabel("% of learning curve observed")
     ax.set_ylabel("R² of the predicted final value")
     ax.set_title(f"R² (values below {R2_FLOOR} marked ▼ on the edge)", fontsize=9)

@@ -243,6 +243,12 @@ def _evaluate_body(output: Mapping[str, Any], tmp: Path, name: str) -> str:
                                        ("epochs", "epochs"), ("train_size", "training curves"),
                                        ("repeats", "repeats"), ("features", "features"),
                                        ("seed", "seed")))]
+    r2 = [r for r in records if r.get("metric") == "r2"]
+    if r2 and not any(isinstance(r["mean"], int | float) and math.isfinite(r["mean"])
+                      for r in r2):  # as `evaluate` notes it on the terminal
+        parts.append("<p><strong>R² is undefined in every cell (n/a):</strong> the test curves' "
+                     "final values do not vary, so there is no variance to explain; compare "
+                     "the predictors by their RMSE.</p>")
     parts += _table1_parts(records, names)
     parts += _ablation_parts(records, output.get("empty_groups") or [])
     parts += _efficiency_parts(records)
