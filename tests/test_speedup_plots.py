@@ -54,6 +54,26 @@ def test_a_flat_regret_is_not_drawn_on_the_frames_top_edge(tmp_path: Path,
     assert ax.get_title().startswith("ptb: any-time regret (mean ± s.e. over orderings)\n")
 
 
+def test_the_regret_is_drawn_alike_in_any_units(tmp_path: Path, drawn: list[Any]) -> None:
+    """A review with a metric in units of 1e-9 (the same three curves as a hand check, scaled):
+    the median rule's final regret, 44 % of the best value, was drawn flat on the zero line,
+    because the symlog axis was linear up to a fixed 1e-3 metric units.  The same regrets in
+    any units now sit at the same heights in the frame."""
+    heights = {}
+    for scale in (1.0, 1e-9, 1e12):
+        regret = [0.4 * scale] * 6 + [0.3 * scale] * 4
+        out = {"anytime": [_anytime("median", regret, stderr=0.05 * scale),
+                           _anytime("never", [0.4 * scale] * 9 + [0.0])]}
+        plot_anytime_regret([out], tmp_path, f"s{scale:g}")
+        ax = drawn[-1].axes[0]
+        to_frame = ax.transScale + ax.transLimits  # data → share of the frame's height
+        heights[scale] = [float(to_frame.transform((0.5, y))[1])
+                          for y in (0.4 * scale, 0.3 * scale, 0.003 * scale)]
+    assert heights[1.0][0] > 0.5 and heights[1.0][2] > 0.05, heights
+    for scale in (1e-9, 1e12):
+        assert heights[scale] == pytest.approx(heights[1.0], abs=1e-9), heights
+
+
 def test_the_regret_of_one_ordering_is_not_called_a_mean(tmp_path: Path,
                                                          drawn: list[Any]) -> None:
     """A review of `simulate --orderings 1`: the any-time regret figure's title said "mean ±

@@ -48,6 +48,14 @@ def _series(record: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return frac, mean, err
 
 
+def linear_threshold(top: float) -> float:
+    """The symlog axis's linear range for regrets up to ``top`` (metric units): 10⁻³ times the
+    power of ten at or above ``top``; 10⁻³ when ``top`` is 0 or not finite (no scale to go by)."""
+    if not (np.isfinite(top) and top > 0):
+        return 1e-3
+    return float(10.0 ** (np.ceil(np.log10(top)) - 3))
+
+
 def plot_anytime_regret(outputs: Sequence[Mapping[str, Any]], out_dir: Path | str, title: str
                         ) -> list[Path]:
     """Write ``<title>-anytime-regret.png`` (the title made a safe file name: :func:`file_stem`)
@@ -86,8 +94,11 @@ def plot_anytime_regret(outputs: Sequence[Mapping[str, Any]], out_dir: Path | st
         ax.fill_between(frac[ok], (mean - err)[ok], (mean + err)[ok], color=color, alpha=0.15,
                         lw=0)
     ax.set_xscale("log")
-    # symlog: the shared warm-up's large regrets and the small late gaps between rules both show
-    linthresh = 1e-3
+    # symlog: the shared warm-up's large regrets and the small late gaps between rules both show.
+    # The linear part ends three decades under the power of ten above the highest regret, so
+    # the metric's units do not matter: 1e-3 for an accuracy (a regret up to 1), but for a
+    # metric in millionths a fixed 1e-3 drew every regret flat on zero (a review)
+    linthresh = linear_threshold(top)
     ax.set_yscale("symlog", linthresh=linthresh, linscale=0.5)
     # headroom above the highest line and band: autoscaling ended the axis at it, so a flat
     # regret ran along the frame's top edge, hidden by it, and the band was cut (a review)
