@@ -643,6 +643,33 @@ def test_config_columns_the_predictors_leave_out_are_named_with_why(tmp_path: Pa
         "one value, missing in 2 of 3 rows")
 
 
+def test_a_table_of_epoch_0_alone_is_not_called_diverged(tmp_path: Path) -> None:
+    """A review with a researcher's one-epoch runs logged as ``ep_0`` (trained epochs counted
+    from 0): the import read epoch 0 as the untrained network (and said so), then warned that
+    "every value is NaN or ±inf (every run diverged …)", and simulate and evaluate refused the
+    finite values as "every run diverged".  They now say what is wrong, and how to mend it."""
+    from typer.testing import CliRunner
+
+    from curvecast.cli import app
+
+    def cli(*args: str | Path) -> Any:
+        return CliRunner().invoke(app, [str(a) for a in args])
+
+    pd.DataFrame({"ep_0": np.linspace(0.2, 0.8, 8)}).to_csv(tmp_path / "one.csv", index=False)
+    result = cli("data", "import", "table", tmp_path / "one.csv", "--curves", r"ep_(\d+)",
+                 "--metric", "acc", "--direction", "maximize", "--out", tmp_path / "one.parquet")
+    assert result.exit_code == 0, result.output
+    said = "the only epoch is 0, read as the untrained network: there is no trained epoch to " \
+           "learn from (if your steps count trained epochs from 0, add 1 to them and import again)"
+    assert f"warning: one.csv: {said}; simulate and evaluate will refuse this set" in " ".join(
+        result.stderr.split())
+    assert "diverged" not in result.stderr
+    for command in ("simulate", "evaluate"):
+        refused = cli(command, tmp_path / "one.parquet")
+        assert refused.exit_code == 2
+        assert " ".join(refused.stderr.split()) == f"error: {tmp_path / 'one.parquet'}: {said}"
+
+
 def test_an_all_diverged_file_and_configs_without_values_are_said_plainly(tmp_path: Path) -> None:
     """A researcher's review (stop 33): a file of NaN and inf only was imported with a hint to
     "write their values as nan or inf", and configs with no value at all were said to end "at

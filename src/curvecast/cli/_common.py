@@ -417,8 +417,22 @@ def nothing_to_learn(curves: CurveSet) -> bool:
     return not math.isfinite(curves.diverged_fill)
 
 
+def no_trained_epoch(curves: CurveSet) -> str | None:
+    """Why ``curves`` hold nothing to learn from when their only epoch is 0 (read as the
+    untrained network, which every predictor and replay skips), else None: that, not diverged
+    runs, is then why :func:`nothing_to_learn` holds."""
+    if (curves.epochs > 0).any():
+        return None
+    return ("the only epoch is 0, read as the untrained network: there is no trained epoch to "
+            "learn from (if your steps count trained epochs from 0, add 1 to them and import "
+            "again)")
+
+
 def fillable(curves: CurveSet, path: Path) -> CurveSet:
     """``curves``, refused when there is :func:`nothing_to_learn` from them."""
+    untrained = no_trained_epoch(curves)
+    if untrained is not None:
+        raise ValueError(f"{path}: {untrained}")
     if nothing_to_learn(curves):
         seen = curves.values[curves.observed]
         raise ValueError(f"{path}: every observed {curves.metric} value is NaN or ±inf ("

@@ -24,6 +24,7 @@ from curvecast.cli._common import (
     interrupted_exit,
     load,
     load_any,
+    no_trained_epoch,
     nothing_to_learn,
     refuse_inputs,
     require,
@@ -260,6 +261,11 @@ def _short_runs_note(curves: CurveSet, source: str) -> None:
     """Say how many runs of an imported table end before the last epoch: an empty cell reads as
     "not reached", so diverged values written as empty cells (pandas' ``to_csv`` default) would
     make diverged runs look stopped, and they drop out of a replay."""
+    untrained = no_trained_epoch(curves)
+    if curves.observed.any() and untrained is not None:
+        err_console.print(f"warning: {source}: {untrained}; simulate and evaluate will refuse "
+                          "this set", markup=False, highlight=False)
+        return
     if curves.observed.any() and nothing_to_learn(curves):
         err_console.print(f"warning: {source}: every value is NaN or ±inf (every run diverged, "
                           "or the metric column holds no number): there is nothing to learn "
