@@ -393,6 +393,12 @@ def test_evaluate_refuses_two_fractions_that_observe_the_same_epochs(tmp_path: P
     refused(*run("evaluate", path, "--train-size", "20", "--repeats", "1", "--experiments",
                  "table1", "--predictors", "last-value", "--fractions", "0.01,0.02,0.5"),
             "fractions 0.01, 0.02 all observe 1 of the 20 epochs")
+    # a review with 3-epoch curves: the default fractions clash twice, and both are named
+    three = synthetic(n=40, epochs=3).save(tmp_path / "three.parquet")
+    refused(*run("evaluate", three, "--train-size", "20", "--repeats", "1", "--experiments",
+                 "table1", "--predictors", "last-value"),
+            "fractions 0.1, 0.25 all observe 1 of the 3 epochs; fractions 0.5, 0.75 all "
+            "observe 2 of the 3 epochs (⌈fraction·T⌉")
     # the other experiments read only the fraction nearest 25 %: a short set still runs them
     short = synthetic(n=40, epochs=4).save(tmp_path / "four.parquet")
     code, _, err = run("evaluate", short, "--train-size", "20", "--repeats", "1",
