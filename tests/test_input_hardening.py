@@ -385,6 +385,25 @@ def test_evaluate_says_why_it_left_the_depth_experiment_out(run: Run, tmp_path: 
         assert [s["experiment"] for s in skipped] == ["depth_generalisation"]
 
 
+def test_evaluate_says_where_lce_is_its_last_value_fallback(tmp_path: Path, run: Run) -> None:
+    """A review with a researcher's 5-epoch curves: LCE fits its curve families only from 3
+    observed epochs and predicts the last value below that, so its 10 % and 25 % cells (1 and
+    2 epochs) equalled last-value's to the digit, and nothing said why."""
+    path = synthetic(n=30, epochs=5).save(tmp_path / "five.parquet")
+    code, _, err = run("evaluate", path, "--train-size", "20", "--repeats", "1",
+                         "--experiments", "table1", "--predictors", "lce-fast,last-value",
+                         "--fractions", "0.1,0.25")
+    assert code == 0, err
+    notes = [line for line in err.splitlines() if "observed epochs to fit" in line]
+    assert notes == ["note: lce-fast needs 3 observed epochs to fit its curves; at 10 %, 25 % of "
+                     "the curve (5 epochs) it observes fewer, so every prediction there is the "
+                     "last value (as last-value's)"], notes
+    code, _, err = run("evaluate", path, "--train-size", "20", "--repeats", "1",
+                       "--experiments", "table1", "--predictors", "last-value",
+                       "--fractions", "0.1,0.25")
+    assert code == 0 and "observed epochs to fit" not in err
+
+
 def test_evaluate_refuses_two_fractions_that_observe_the_same_epochs(tmp_path: Path,
                                                                      run: Run) -> None:
     """A review (stop 32): 1 % and 2 % of 20 epochs both observe one epoch, and evaluate

@@ -86,6 +86,8 @@ def evaluate(
                           "is undefined (the final values have no variance to explain), so the "
                           "tables show nan; compare the predictors by their RMSE (--json)",
                           highlight=False)
+    _note_fallbacks(names, factories, settings.fractions, trained
+                    if "table1" in settings.experiments else 0)
     empty = _empty_groups(curves)
     used = set(settings.features) | ({"ap", "hp"} if "table2" in settings.experiments else set())
     for group in sorted(set(empty) & used):
@@ -184,6 +186,29 @@ def _check_features(names: list[str], features: frozenset[str],
         err_console.print(f"note: {', '.join(featureless)} take{'s' if len(featureless) == 1 else ''}"
                           " no feature groups; --features applies to the others",
                           highlight=False)
+
+
+def _note_fallbacks(names: Sequence[str], factories: Mapping[str, Any],
+                    fractions: Sequence[float], n_epochs: int) -> None:
+    """Say which table-1 cells of a predictor that needs some observed epochs (LCE: 3, its
+    ``min_observed``) are its fallback, the last value, on curves of ``n_epochs`` (0: no
+    table 1): on 3-epoch curves every ``lce-fast`` cell equalled ``last-value``'s, unsaid (a
+    review)."""
+    from curvecast.experiments.prediction import tau_for
+
+    if n_epochs < 2:
+        return
+    for name in names:
+        least = getattr(factories[name](("ts",), 0), "min_observed", None)
+        if not least:
+            continue
+        short = [f for f in fractions if tau_for(f, n_epochs) < least]
+        if short:
+            shares = ", ".join(f"{100 * f:g} %" for f in short)
+            err_console.print(f"note: {name} needs {least} observed epochs to fit its curves; at "
+                              f"{shares} of the curve ({n_epochs} epochs) it observes fewer, "
+                              "so every prediction there is the last value (as last-value's)",
+                              highlight=False)
 
 
 def _factory(name: str, settings: registry.Settings) -> Any:

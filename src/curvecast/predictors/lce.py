@@ -187,6 +187,10 @@ class LCE(Predictor):
     burn-in); :meth:`fast` is a shorter chain.
     """
 
+    #: A partial curve of fewer observed epochs is predicted as its last value (a fallback):
+    #: ``evaluate`` says so for the shares of the curve that observe fewer.
+    min_observed: int = MIN_POINTS
+
     def __init__(self, n_walkers: int = 100, n_steps: int = 2500, burn_in: int = 500,
                  thin: int = 1, random_state: int = 0,
                  value_range: tuple[float, float] | None = None) -> None:
