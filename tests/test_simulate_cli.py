@@ -274,7 +274,7 @@ def test_exactly_min_complete_configs_or_trials_are_noted_as_stopping_nothing(
         notes = [line for line in result.stderr.splitlines() if line.startswith("note:")]
         assert notes == [
             f"note: {what} and 0 prior curves, but the rules stop nothing before 5 complete "
-            "trials, and only 4 are complete when the last trial starts: no rule will stop "
+            "trials, and at most 4 are complete when the last trial starts: no rule will stop "
             "anything here"], notes
     result = CliRunner().invoke(app, ["simulate", str(many), "--stopper", "median",
                                       "--orderings", "1", "--trials", "3"])

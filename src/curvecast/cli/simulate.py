@@ -180,7 +180,7 @@ def _note_what_limits(curves: CurveSet, trials: int, min_complete: int, n_prior:
                           "here", highlight=False)
     elif min_complete and reachable + n_prior == min_complete:
         err_console.print(f"note: {what} and {n_prior} prior curves, but the rules stop nothing "
-                          f"before {min_complete} complete trials, and only {min_complete - 1} "
+                          f"before {min_complete} complete trials, and at most {min_complete - 1} "
                           "are complete when the last trial starts: no rule will stop anything "
                           "here", highlight=False)
 
