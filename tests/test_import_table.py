@@ -643,6 +643,25 @@ def test_config_columns_the_predictors_leave_out_are_named_with_why(tmp_path: Pa
         "one value, missing in 2 of 3 rows")
 
 
+def test_ids_a_spreadsheet_wrote_another_way_are_named_in_the_error(tmp_path: Path) -> None:
+    """A review with run ids 000–011: the observations kept them as text, the config table
+    had been through a spreadsheet that made them numbers (0–11), and the import said only
+    "config '000' has no row in the config table", which reads as a missing row."""
+    (tmp_path / "obs.csv").write_text("config_id,epoch,value\n000,1,0.1\n000,2,0.2\n"
+                                      "001,1,0.2\n001,2,0.3\n")
+    (tmp_path / "cfg.csv").write_text("config_id,lr\n0,0.1\n1,0.2\n")
+    with pytest.raises(CurveSetFormatError) as err:
+        from_long_table(tmp_path / "obs.csv", "acc", "maximize", configs=tmp_path / "cfg.csv")
+    assert str(err.value).endswith(
+        "config '000' has no row in the config table " + str(tmp_path / "cfg.csv")
+        + "; the config table has '0': ids are compared as written (a leading zero, a '.0' or "
+        "a space counts), so write them alike in both files")
+    (tmp_path / "cfg.csv").write_text("config_id,lr\nx,0.1\n001,0.2\n")
+    with pytest.raises(CurveSetFormatError) as err:  # no such id at all: nothing more to say
+        from_long_table(tmp_path / "obs.csv", "acc", "maximize", configs=tmp_path / "cfg.csv")
+    assert str(err.value).endswith("has no row in the config table " + str(tmp_path / "cfg.csv"))
+
+
 def test_a_table_of_epoch_0_alone_is_not_called_diverged(tmp_path: Path) -> None:
     """A review with a researcher's one-epoch runs logged as ``ep_0`` (trained epochs counted
     from 0): the import read epoch 0 as the untrained network (and said so), then warned that

@@ -162,6 +162,29 @@ def _read_configs(path: Path) -> pd.DataFrame:
     return configs
 
 
+def _as_number_or_text(config_id: object) -> str:
+    """An id as a spreadsheet might have rewritten it: a whole number without leading zeros or
+    a trailing ``.0`` (``"007"``, ``"7.0"`` → ``"7"``), else the text without outer spaces."""
+    text = str(config_id).strip()
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return str(int(number)) if number.is_integer() else text
+
+
+def _written_otherwise(config_id: object, table_ids: pd.Index) -> str:
+    """``"; the config table has '007' …"`` when ``config_id`` is one of the table's ids
+    written another way (a leading zero or a ``.0`` a spreadsheet dropped or added, a space),
+    else ``""``: ids are compared as written."""
+    key = _as_number_or_text(config_id)
+    near = [t for t in table_ids if _as_number_or_text(t) == key]
+    if not near:
+        return ""
+    return (f"; the config table has {str(near[0])!r}: ids are compared as written (a leading "
+            "zero, a '.0' or a space counts), so write them alike in both files")
+
+
 @warns_of_what_it_read
 def from_long_table(path: str | Path, metric: str, direction: Direction | str, *,
                     configs: str | Path | None = None,
@@ -207,7 +230,8 @@ def from_long_table(path: str | Path, metric: str, direction: Direction | str, *
         row = _first(~ids.isin(table.index).to_numpy())
         if row is not None:
             raise CurveSetFormatError(f"{cell(path, row, 'config_id')}config {ids.iloc[row]!r} "
-                                      f"has no row in the config table {configs}")
+                                      f"has no row in the config table {configs}"
+                                      + _written_otherwise(ids.iloc[row], table.index))
     if max_epoch is not None:  # e.g. one run's extra report at T + 1, which made the others short
         keep = epoch <= max_epoch
         if not keep.any():
