@@ -59,8 +59,8 @@ def show(
     """Print a study's trials, one row each (with --verbose: their curves and every decision).
 
     A running trial whose process is gone (interrupted or killed: its heartbeat is older than
-    the study's grace, 120 s unless its search chose another) is listed as interrupted; the
-    next search of the study takes it over.
+    the study's grace, 120 s unless its search chose another, or more than that ahead of this
+    machine's clock) is listed as interrupted; the next search of the study takes it over.
     """
     with existing_store(storage) as db:
         trials = db.trials(study)
