@@ -109,7 +109,9 @@ class MetaQNNSpace(SearchSpace):
     * FC (``fc_units``) only when the representation is at most ``fc_max_size``, and at most
       ``max_consecutive_fc`` in a row; after an FC layer only FC or SM, and that FC no wider
       than the one before it (MetaQNN's rule; ``fc_widening=True`` lifts it, for replaying nets
-      recorded without it: :func:`curvecast.search.covering_space` sets it when one widens);
+      recorded without it: :func:`curvecast.search.covering_space` sets it when one widens;
+      :meth:`describe` never applies it, and the ``digits-metaqnn`` workload trains and resumes
+      a widening net a study drew before the rule, by ``validate(config, fc_widening=True)``);
     * termination after at least one layer: ``GAP(n_classes)`` (not after FC) then
       ``SM(n_classes)``, or ``SM(n_classes)`` directly.
 
