@@ -311,3 +311,33 @@ def test_fhyperband_at_delta_one_stops_no_config_on_a_prediction() -> None:
         stops[delta] = [t.decision for t in res.trials if t.decision is not None]
     assert len(stops[0.999]) == 2 and all(d.probability == 1.0 for d in stops[0.999])
     assert stops[1.0] == []
+
+
+def test_fhyperband_stops_a_diverged_config_at_the_epoch_it_diverges() -> None:
+    """A diverged run (NaN from epoch 2 on) is stopped there, without a prediction (no rung
+    predictor is ever fitted here: d = 100), as the predictive stopper stops one; it trained to
+    its rung's end before (3 epochs) and its fill reached the predictor.  Plain Hyperband keeps
+    training it to the rung's end, where it ranks last and is not promoted."""
+    cs = saturating(n=10, epochs=27)
+    best_at_1 = int(np.argmax(cs.values[:, 0]))  # promoted to the rung to 3 epochs
+    values = cs.values.copy()
+    values[best_at_1, 1:] = np.nan
+    cs = CurveSet(values=values, observed=cs.observed, epochs=cs.epochs, metric=cs.metric,
+                  direction=cs.direction, configs=cs.configs)
+    diverged = f"c{best_at_1}"
+    plain = replay_schedule(cs, Hyperband(RandomSearch.from_curves(cs, seed=0)))
+    fhb = FHyperband(RandomSearch.from_curves(cs, seed=0), min_curves=100)
+    result = replay_schedule(cs, fhb)
+    assert not fhb.predictors_
+    epochs = {t.config_id: t.epochs for t in result.trials}
+    plain_epochs = {t.config_id: t.epochs for t in plain.trials}
+    assert (plain_epochs[diverged], epochs[diverged]) == (3, 2)
+    assert {c: e for c, e in epochs.items() if c != diverged} == {
+        c: e for c, e in plain_epochs.items() if c != diverged}
+    assert (plain.total_epochs, result.total_epochs) == (40, 39)
+    (stopped,) = [t for t in result.trials if t.decision is not None]
+    assert stopped.config_id == diverged and stopped.decision is not None
+    assert stopped.decision.action.value == "stop" and stopped.decision.probability == 1.0
+    assert stopped.decision.mean is None and stopped.decision.reason.startswith("diverged")
+    assert diverged not in fhb.selected() and fhb.selected() == [
+        t.config_id for t in result.trials if t.epochs == 27]

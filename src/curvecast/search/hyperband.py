@@ -17,13 +17,20 @@ the configs the rung promotes (1 for a bracket's last rung: its winner).  The pr
 fitted once, when ``min_curves`` (the paper's d = 100) configs of the search have reached r_i, and
 kept for every later bracket and Hyperband iteration.
 
+A config whose last report is NaN or ±inf (a diverged run) is stopped at once, without a
+prediction and whether or not the rung's predictor is ready, by the predictive stopper's rule
+(:func:`curvecast.stopping.diverged_run`: not when a complete trial reported NaN or ±inf at that
+epoch and still ended finite).  Plain Hyperband stops nothing inside a rung: a diverged config
+trains to the rung's end, where its value counts as the diverged fill (the worst value seen).
+
 A config stopped inside a rung counts among that rung's m configs, from which n_next follows as
 in Hyperband, and ranks below every config that finished the rung: it is never promoted.  So
 f-Hyperband promotes Hyperband's number and, when its stops are right, Hyperband's configs
 (Baker et al.: the same configurations in about half the compute); k must be known before the
 first stop, which counting only the configs trained to r_i would not allow.  With κ = 1 at least
-n_next configs finish before any stop, so every rung promotes n_next; with κ < 1 stops can leave
-fewer than n_next finished, and the rung promotes those.
+n_next configs finish before any stop on a prediction, so every rung promotes n_next unless
+diverged runs (below) leave fewer finished; with κ < 1 stops can leave fewer than n_next
+finished, and the rung promotes those.
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ from curvecast.stopping import (
     Trial,
     check_delta,
     check_eta,
+    diverged_run,
     reaches_delta,
 )
 
@@ -419,6 +427,12 @@ class FHyperband(Hyperband):
         tau = trial.tau
         epoch = int(history.epochs[tau - 1])
         bracket = self._owner[trial.config_id]
+        if diverged_run(trial, history):
+            # the predictive stopper's rule: a diverged run does not come back; it would train
+            # to the rung's end for a value that ranks last, and its fill would be predicted
+            return Decision(Action.STOP, epoch=epoch, probability=1.0,
+                            reason=f"diverged: its last report was NaN or ±inf; a diverged run "
+                                   f"is stopped in rung {until} (never promoted)")
         k = math.ceil(self.kappa * bracket.n_next - _EPS)
         if len(bracket.finished) < k:
             return Decision(Action.CONTINUE, epoch=epoch,

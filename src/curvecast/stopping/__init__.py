@@ -18,7 +18,12 @@ from curvecast.stopping.asha import ASHA
 from curvecast.stopping.median import MedianRule
 from curvecast.stopping.never import NeverStop
 from curvecast.stopping.oracle import Oracle
-from curvecast.stopping.predictive import DEFAULT_DELTA, FitCache, PredictiveStopper
+from curvecast.stopping.predictive import (
+    DEFAULT_DELTA,
+    FitCache,
+    PredictiveStopper,
+    diverged_run,
+)
 
 __all__ = [
     "ASHA",
@@ -37,6 +42,7 @@ __all__ = [
     "check_delta",
     "check_eta",
     "checked_decision",
+    "diverged_run",
     "reaches_delta",
     "trial_epoch",
     "versus_delta",

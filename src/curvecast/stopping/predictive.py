@@ -484,8 +484,7 @@ class PredictiveStopper(Stopper):
                             reason=f"{counted(n, 'complete trial')} and "
                                    f"{counted(self.n_prior, 'prior curve')} (stops after "
                                    f"{self.start}, with at least {self.keep_top_k} complete)")
-        row = _row_of(trial, history)
-        if row is not None and history.diverged_last(row) and not _came_back(history, tau):
+        if diverged_run(trial, history):
             # NaN or ±inf: the run counts as the worst value from here on, and a diverged run
             # does not come back; the final stretch and exploration are for contenders
             return Decision(Action.STOP, epoch=epoch, probability=1.0,
@@ -621,6 +620,18 @@ def _others_total(history: History, row: int) -> float:
     if history.diverged is not None:
         values = values[~history.diverged[rows, last[rows]]]
     return float(np.nansum(values))
+
+
+def diverged_run(trial: Trial, history: History) -> bool:
+    """The one diverged-run rule of the schedulers that stop runs (the predictive stopper,
+    f-Hyperband): whether ``trial``'s last report in ``history`` was NaN or ±inf
+    (:meth:`History.diverged_last`) and no complete trial reported NaN or ±inf at that epoch
+    and still ended on a finite value (then such a report is what the study's runs do, not a
+    sign of divergence).  A diverged run counts as the worst value from there on and does not
+    come back, so it is stopped without a prediction."""
+    row = _row_of(trial, history)
+    return (row is not None and history.diverged_last(row)
+            and not _came_back(history, trial.tau))
 
 
 def _came_back(history: History, tau: int) -> bool:
