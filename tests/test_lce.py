@@ -13,6 +13,7 @@ from hypothesis.extra import numpy as hnp
 
 from curvecast import CurveSet, Direction
 from curvecast.predictors import LCE
+from curvecast.stopping import History, PredictiveStopper, Trial
 
 EPOCHS = 20
 
@@ -206,3 +207,28 @@ def test_negated_accuracy_predicts_the_mirror_image() -> None:
     neg = LCE.fast(random_state=0).fit(neg_cs).predict_curves(neg_cs, 8)
     np.testing.assert_allclose(-neg.mean, acc.mean, rtol=1e-6)
     np.testing.assert_allclose(neg.std, acc.std, rtol=1e-6)
+
+
+def test_a_fallback_is_flagged_clipped_and_counted_by_the_stopper() -> None:
+    """Issue 12: a prediction that is not the model's (the last value with the fixed std of
+    the fallback, here for 2 observed epochs) is flagged in ``Prediction.clipped`` and counted
+    in the stopper's ``n_clipped_``; an ordinary power-law curve is not (LCE set no flag)."""
+    cs = pow_law(n=8, seed=3)
+    model = LCE.fast().fit(cs)
+    short = model.predict(cs.configs, cs.values[:, :2])
+    assert short.clipped is not None and short.clipped.tolist() == [True] * 8
+    assert np.allclose(short.mean, cs.values[:, 1]) and np.allclose(short.std, 1 / np.sqrt(12))
+    ordinary = model.predict(cs.configs.iloc[:2], cs.values[:2, :10])
+    assert ordinary.clipped is not None and ordinary.clipped.tolist() == [False, False]
+    observed = model.predict(cs.configs.iloc[:1], cs.values[:1])  # the target itself
+    assert observed.clipped is not None and not observed.clipped[0]
+    # through the stopper: 7 complete curves and the 8th run after 2, then 10 epochs
+    stopper = PredictiveStopper(predictor=LCE.fast(), min_complete=5, explore=0)
+    for tau, counted in ((2, 1), (10, 1)):
+        n_observed = np.r_[np.full(7, EPOCHS), tau]
+        values = np.where(np.arange(EPOCHS)[None, :] < n_observed[:, None], cs.values, np.nan)
+        history = History(values, n_observed, list(cs.config_ids), cs.configs, cs.epochs,
+                          "acc", Direction.MAXIMIZE)
+        decision = stopper.decide(Trial("c7", cs.configs.iloc[7:8], cs.values[7, :tau]), history)
+        assert decision.mean is not None and decision.clipped is (tau == 2)
+        assert stopper.n_clipped_ == counted

@@ -125,7 +125,8 @@ def evaluate(
     for rec in clipped:  # a clipped prediction is counted, never silent
         err_console.print(f"note: {rec['predictor']} at {100 * rec['fraction']:g} % of the "
                           f"curve: {100 * rec['mean']:.1f} % of its predictions were clipped to "
-                          "what the training curves support", highlight=False)
+                          "what the training curves support or were a fallback (LCE: the last "
+                          "value)", highlight=False)
     if json_out is not None:
         write_json_result(json_out, _as_written(output))
     if plots is not None:

@@ -100,6 +100,15 @@ working range (scale/√12, e.g. 0.29 for accuracies in [0, 1]).  NaN/±inf in a
 as the fitted CurveSet's diverged fill (the CurveSet rule).  When the target epoch is already
 observed, its value is returned with std 1e-4·scale.
 
+**Clipped** (``Prediction.clipped``, counted by the stopper in ``n_clipped_`` and by
+``evaluate``): as a bounded predictor flags a mean it moved back inside what its training curves
+support (:class:`~curvecast.predictors.HorizonChain`), LCE flags a prediction that is not the
+curve's extrapolation: every fallback above (the observed target excepted), and a prediction
+whose families' own extrapolation lies outside the sanity range — the median of f_k(x_T) over
+the families whose least-squares fit is finite and monotone, before the range check, is below
+its low end or above its high end, so the range, not the curve, sets the prediction.  A family
+dropped by the range while that median stays inside does not flag it.
+
 **Short curves.**  The prior is flat over up to 48 unbounded parameters; with few observed
 epochs it, not the likelihood, shapes the posterior: a family with a small weight, or one that
 fits the observed epochs exactly whatever it does after them, can take any f_k(x_T) the sanity
@@ -170,6 +179,10 @@ class LCE(Predictor):
     and the fallbacks.  ``fit(curves)`` learns nothing from the curves' values beyond their scale:
     it records the epoch axis, the target epoch, the direction, the diverged fill and the working
     scale.  ``predict`` runs one MCMC per row (cost grows linearly with the rows).
+    ``Prediction.clipped`` marks the rows predicted by a fallback (the last value with a fixed
+    std: fewer than 3 observed epochs, no family fitted, no finite draw) or whose families'
+    least-squares extrapolation (their median at the target) lies outside the sanity range
+    (module docstring, "Clipped").
 
     Args:
         n_walkers: walkers of the ensemble sampler (raised to 2·ndim when the parameter vector,
@@ -270,7 +283,8 @@ class LCE(Predictor):
                 curve observed past the target epoch gets its value there).
 
         Returns:
-            Prediction with ``mean`` and ``std`` of shape ``(n,)`` in the metric's units.
+            Prediction with ``mean`` and ``std`` of shape ``(n,)`` in the metric's units and
+            ``clipped`` (a fallback, or an extrapolation outside the sanity range).
         """
         if not hasattr(self, "scale_"):
             raise RuntimeError("call fit(curves) before predict")
@@ -278,9 +292,10 @@ class LCE(Predictor):
         config_rows(configs, y.shape[0])  # None (no configs) as the other predictors take it
         mean = np.empty(y.shape[0])
         std = np.empty(y.shape[0])
+        clipped = np.zeros(y.shape[0], dtype=bool)
         for i in range(y.shape[0]):
-            mean[i], std[i] = self._predict_one(self._fill(y[i]))
-        return Prediction(mean=mean, std=std)
+            mean[i], std[i], clipped[i] = self._predict_one(self._fill(y[i]))
+        return Prediction(mean=mean, std=std, clipped=clipped)
 
     def _fill(self, row: FloatArray) -> FloatArray:
         """The row with NaN/±inf replaced by the diverged fill (worst finite value if none)."""
@@ -313,13 +328,14 @@ class LCE(Predictor):
         p0[bad] = centre
         return p0
 
-    def _predict_one(self, y: FloatArray) -> tuple[float, float]:
-        """(mean, std) of y_T for one filled row ``y`` of shape ``(tau,)``."""
+    def _predict_one(self, y: FloatArray) -> tuple[float, float, bool]:
+        """(mean, std, clipped) of y_T for one filled row ``y`` of shape ``(tau,)``; clipped:
+        a fallback, or a least-squares extrapolation outside the sanity range (class docstring)."""
         sc = self.scale_
         tau = y.size
         if tau > self.target_col_:  # the target is already observed
-            return float(y[self.target_col_]), SIGMA_MIN * sc.scale
-        fallback = (float(y[-1]), sc.scale / np.sqrt(12.0))
+            return float(y[self.target_col_]), SIGMA_MIN * sc.scale, False
+        fallback = (float(y[-1]), sc.scale / np.sqrt(12.0), True)
         if tau < MIN_POINTS:
             return fallback
         x = self.epochs_[:tau]
@@ -330,17 +346,25 @@ class LCE(Predictor):
         families: list[CurveFamily] = []
         starts: list[FloatArray] = []
         x_check = np.append(x, x_target)
+        unbounded: list[float] = []  # f(x_T) of the finite, monotone fits, whatever the range
         for family in FAMILIES:
             theta = least_squares(family, x, z)
             if theta is None:
                 continue
             with np.errstate(all="ignore"):
                 values = family.function(x_check, *theta)
-            if np.all(np.isfinite(values)) and bool(family_prior_ok(values, sc.low, sc.high)):
+            if not np.all(np.isfinite(values)):
+                continue
+            if bool(family_prior_ok(values, -np.inf, np.inf)):
+                unbounded.append(float(values[-1]))
+            if bool(family_prior_ok(values, sc.low, sc.high)):
                 families.append(family)
                 starts.append(theta)
         if not families:
             return fallback
+        # the families' own extrapolation (their median) outside the sanity range: the range,
+        # not the curve, sets the prediction, as a bounded predictor's clip does
+        out_of_range = bool(unbounded) and not sc.low <= float(np.median(unbounded)) <= sc.high
         sigma_max = noise_ceiling(z)
         post = Posterior(families, x, z, x_target, sc.low, sc.high, sigma_max)
         with np.errstate(all="ignore"):
@@ -377,4 +401,4 @@ class LCE(Predictor):
         mean_z = float(np.mean(f_t))
         std_z = float(np.sqrt(np.var(f_t) + np.mean(s_t ** 2)))
         std_z = max(std_z, SIGMA_MIN) if np.isfinite(std_z) else 1.0 / np.sqrt(12.0)
-        return sc.to_y(mean_z), std_z * sc.scale
+        return sc.to_y(mean_z), std_z * sc.scale, out_of_range
