@@ -852,3 +852,41 @@ def test_a_column_one_edit_from_the_curve_columns_is_warned_of_by_name(tmp_path:
     imported("id,lr,acc_1,acc_2,ac_3")  # the file the Python import reads
     with pytest.warns(CurveSetWarning, match=r"column\(s\) 'ac_3' one edit from"):
         from_table(tmp_path / "runs.csv", r"acc_(\d+)", "acc", "maximize", id_column="id")
+
+
+def test_a_number_beyond_float_range_is_refused_not_read_as_diverged(tmp_path: Path) -> None:
+    """``1e400`` parses as inf, which curvecast reads as a diverged run (the worst value; for an
+    accuracy, the opposite of what was written): the import refuses it, naming the cell, on
+    every path (Arrow's, the text path, blocks, Parquet text), while ``inf`` stays diverged."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    said = ("is beyond the largest number a float holds (±1.798e+308), so it would read as "
+            "inf, a diverged run: write inf (or nan) if the run diverged, else rescale the value")
+    wide = tmp_path / "wide.csv"
+    wide.write_text("lr,acc_1,acc_2\n0.1,0.3,0.4\n0.2,0.5,1e400\n")
+    with pytest.raises(CurveSetFormatError) as err:
+        curvecast.from_table(wide, r"acc_(\d+)", "acc", "max")
+    assert str(err.value) == f"{wide}: row 2 (line 3), column 'acc_2': '1e400' {said}"
+    wide.write_text("lr,acc_1,acc_2\n0.1,nan,-1E+999\n")  # beside a NaN: the text path
+    with pytest.raises(CurveSetFormatError) as err:
+        curvecast.from_table(wide, r"acc_(\d+)", "acc", "max")
+    assert str(err.value) == f"{wide}: row 1 (line 2), column 'acc_2': '-1E+999' {said}"
+    long = tmp_path / "long.csv"
+    long.write_text("config_id,epoch,value\na,1,0.5\na,2," + "9" * 400 + "\nb,1,0.4\n")
+    with pytest.raises(CurveSetFormatError) as err:
+        curvecast.from_long_table(long, "loss", "min")
+    assert str(err.value) == (f"{long}: row 2 (line 3), column 'value': "
+                              f"'{'9' * 20}…{'9' * 12}' {said}")
+    parquet = tmp_path / "text.parquet"
+    pq.write_table(pa.table({"acc_1": ["0.3", "1e400"]}), parquet)
+    with pytest.raises(CurveSetFormatError) as err:
+        curvecast.from_table(parquet, r"acc_(\d+)", "acc", "max")
+    assert str(err.value) == f"{parquet}: row 2, column 'acc_1': '1e400' {said}"
+    # an infinity written as one is still a diverged run, on every path
+    wide.write_text("lr,acc_1,acc_2\n0.1,0.3,0.4\n0.2,0.5,inf\n0.3,0.6,-Infinity\n")
+    got = curvecast.from_table(wide, r"acc_(\d+)", "acc", "max")
+    assert got.diverged().tolist() == [[False, False], [False, True], [False, True]]
+    long.write_text("config_id,epoch,value\na,1,0.5\na,2,+inf\nb,1,0.4\n")
+    got = curvecast.from_long_table(long, "loss", "min")
+    assert got.diverged().tolist() == [[False, True], [False, False]]

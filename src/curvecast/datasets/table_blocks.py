@@ -50,7 +50,8 @@ def read_blocks(path: Path, numeric: Sequence[str], text: Sequence[str]
 
     A ``text`` column is read as written (an empty cell is missing; a CSV column as strings,
     a Parquet column as pandas reads it); a ``numeric`` column as ``(values, observed)`` (an
-    empty cell or null is not observed; ``nan`` and ``inf`` are values).
+    empty cell or null is not observed; ``nan`` and ``inf`` are values, a number beyond
+    float64's range such as ``1e400`` an error).
 
     Raises:
         CurveSetFormatError: an unreadable file, a row of more fields than the header, or a
@@ -96,7 +97,8 @@ def _numbers(cells: pa.Table | pd.DataFrame, path: Path, numeric: Sequence[str],
                 observed = ~np.asarray(floats.is_null().to_numpy(zero_copy_only=False), bool)
                 values = np.asarray(floats.fill_null(np.nan).to_numpy(zero_copy_only=False),
                                     dtype=np.float64)
-                if not np.isnan(values[observed]).any():  # "nan(1)": the text path refuses
+                # "nan(1)" and "1e400" (read as inf): the text path refuses them
+                if np.isfinite(values[observed]).all():
                     parts.append((values, observed))
                     continue
             strings = pd.Series(column.to_pandas(), dtype=object)

@@ -5,6 +5,8 @@ is not a row); for a CSV file the error also gives the line (row N is line N + 1
 
 In a numeric column an empty cell (CSV) or a null (Parquet) is *not observed*; ``nan``, ``inf`` and
 ``-inf`` are observed values (a diverged run, curvecast's one rule counts them as the worst value).
+A number written beyond float64's range (``1e400``, which a parser reads as ``inf``) is refused,
+naming its cell: it is a finite value, not a diverged run, and no float holds it.
 Note that pandas' ``DataFrame.to_parquet`` writes NaN as null: write diverged values with pyarrow
 (``pa.array(values, from_pandas=False)``) or as CSV.
 """
@@ -303,8 +305,10 @@ def _fast_numeric_csv(path: Path, numeric: Sequence[str], n_rows: int | None
         observed = ~np.asarray(column.is_null().to_numpy(zero_copy_only=False), dtype=bool)
         values = np.asarray(column.fill_null(np.nan).to_numpy(zero_copy_only=False),
                             dtype=np.float64)
-        if np.isnan(values[observed]).any():  # Arrow also reads "nan(1)" as NaN, which the
-            return None  # text path refuses: a column with a NaN cell is read as text
+        if not np.isfinite(values[observed]).all():  # Arrow also reads "nan(1)" as NaN,
+            # which the text path refuses, and "1e400" as inf, which it refuses too (no float
+            # holds it): a column with a NaN or inf cell is read as text, to tell them apart
+            return None
         parts.append((values, observed))
     return parts
 
@@ -320,16 +324,41 @@ def _is_text(column: pd.Series) -> bool:
 def _text_values(text: pd.Series) -> tuple[NDArray[np.float64], NDArray[np.bool_],
                                           NDArray[np.bool_], pd.Series]:
     """Strings → (numbers, observed, not a number, the stripped texts); an empty cell is
-    unobserved; ``nan`` and ``inf`` are numbers."""
+    unobserved; ``nan`` and ``inf`` are numbers; a number beyond float64's range (``1e400``,
+    which parses as inf) is "not a number" too (:func:`_not_a_number` says why)."""
     stripped = text.fillna("").astype(str).str.strip()
     observed = (stripped != "").to_numpy()
     numbers = pd.to_numeric(stripped.where(observed, "nan"), errors="coerce").to_numpy(
         dtype=np.float64)
     bad = observed & np.isnan(numbers) & ~stripped.str.lower().isin(NAN_TEXT).to_numpy()
+    infinite = observed & np.isinf(numbers)
+    if infinite.any():  # (rare: only then are the texts compared)
+        bad |= infinite & ~stripped.str.lower().str.lstrip("+-").isin(INF_TEXT).to_numpy()
     return numbers, observed, bad, stripped
 
 
+#: How an infinite value is written (after its sign, in lower case): any other text that parses
+#: as inf is a number beyond float64's range.
+INF_TEXT = frozenset({"inf", "infinity"})
+
+
+def _overflows(text: str) -> bool:
+    """Whether ``text`` is a number too large for a float (it parses as ±inf, yet is not
+    written as an infinity)."""
+    try:
+        number = float(text)
+    except ValueError:
+        return False
+    return np.isinf(number) and text.lower().lstrip("+-") not in INF_TEXT
+
+
 def _not_a_number(path: Path, row: int, column: str, text: str) -> CurveSetFormatError:
+    if _overflows(text):
+        shown = text if len(text) <= 40 else f"{text[:20]}…{text[-12:]}"
+        return CurveSetFormatError(
+            f"{cell(path, row, column)}{shown!r} is beyond the largest number a float holds "
+            f"(±{np.finfo(np.float64).max:.4g}), so it would read as inf, a diverged run: "
+            "write inf (or nan) if the run diverged, else rescale the value")
     hint = ""
     if text.lower() in ("na", "n/a", "null", "none", "-"):
         hint = ("; write nan (or inf) for a diverged value, or leave the cell empty for an "
