@@ -822,3 +822,19 @@ def test_delta_one_stops_no_trial_on_a_prediction_but_still_a_diverged_one() -> 
     h, trial = _diverging_study([0.55, float("nan")])
     d = PredictiveStopper(delta=1.0).decide(trial, h)
     assert d.stop and d.mean is None and "diverged" in d.reason
+
+
+def test_an_oracle_of_min_complete_0_still_waits_for_one_complete_trial() -> None:
+    """What ``simulate --prior-fraction`` says of the oracle (``max(1, min_complete − prior)``
+    complete trials): with no complete trial there is no best to beat, so nothing is stopped."""
+    finals = np.array([0.9, 0.5])
+    values = np.column_stack([finals - 0.1, finals])
+    configs = pd.DataFrame({"n_params": [1.0, 2.0]}, index=["c0", "c1"])
+    recorded = CurveSet(values=values, observed=np.ones((2, 2), bool), epochs=np.array([1, 2]),
+                        metric="acc", direction=Direction.MAXIMIZE, configs=configs)
+    oracle = Oracle(recorded, min_complete=0)
+    trial = Trial("c1", configs.iloc[[1]], values[1, :1])
+    none, _ = history(np.empty((0, 2)), [0.0])
+    assert oracle.decide(trial, none).action is Action.CONTINUE
+    one, _ = history(values[:1], [0.0])
+    assert oracle.decide(trial, one).action is Action.STOP

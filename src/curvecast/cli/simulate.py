@@ -98,7 +98,7 @@ def simulate(
 
     With `--prior-fraction f` a random share f of the complete configs is the predictive
     stopper's warm start (its curves count toward `--min-complete`) and never replayed; the
-    oracle then stops after `max(0, min_complete − prior configs)` complete trials, the fewest
+    oracle then stops after `max(1, min_complete − prior configs)` complete trials, the fewest
     a warm-started rule could wait for.
     """
     curves = _simulate_curves(data, arcsine_target)

@@ -120,7 +120,7 @@ class Context:
         fits: a fit cache shared by the stoppers of one replay ordering (a Δ sweep).
         prior: recorded curves warm-starting the predictive rule or f-Hyperband.
         curves: the recorded curves a replay runs over (the oracle reads their final values).
-        n_prior: complete prior curves (the oracle waits ``min_complete − n_prior``).
+        n_prior: complete prior curves (the oracle waits ``max(1, min_complete − n_prior)``).
         stopper: the stopper of the ``fifo`` scheduler.
         epochs: the search's epochs of full training (a prior's warm start is cut there).
         rung_predictors: f-Hyperband's rung predictors, already fitted (a warm start).

@@ -41,7 +41,9 @@ def rule_settings(settings: Mapping[str, Any]) -> list[str]:
         out.append(f"{', '.join(waiting)} {'waits' if len(waiting) == 1 else 'wait'} for "
                    f"{counted(n, 'complete trial')}{counts}")
         if "oracle" in stoppers and prior:
-            out.append(f"the oracle for {counted(max(0, n - prior), 'complete trial')}")
+            # the oracle stops nothing before one trial is complete (it needs a best to beat),
+            # however many prior curves there are
+            out.append(f"the oracle for {counted(max(1, n - prior), 'complete trial')}")
     if prior:
         share = f"{settings.get('prior_fraction', 0):g} of the complete ones, not replayed"
         out.append(f"warm start: {counted(prior, 'prior config')} ({share})" if predictive else
