@@ -219,12 +219,19 @@ class CurvecastPruner(BasePruner):
         since a storage or a weak reference cannot be copied either: the copy knows its studies
         by name and id until it sees them.  At most :data:`_MAX_DETACHED` views go along: the
         pruner's own (the last made) and, in the room left, the last of those it was given
-        and has not met."""
+        and has not met; and of the stopper's exploration records, those of these studies."""
         state = self.__dict__.copy()
         del state["_lock"]
         state["_curves"] = {}
         views = [*self._detached, *self._curves.values()][-_MAX_DETACHED:]
         state["_detached"] = [replace(entry, storage=None) for entry in views]
+        # and what exploration decided in those studies only (in a shallow copy of the
+        # stopper: the pruner's own keeps its records)
+        keys = {entry.key for entry in views}
+        if not self.stopper.explored_studies <= keys:
+            stopper = copy.copy(self.stopper)
+            stopper.forget_exploration(keys)
+            state["stopper"] = stopper
         return state
 
     def __getstate__(self) -> dict[str, Any]:
@@ -384,6 +391,7 @@ class CurvecastPruner(BasePruner):
         entry = self._curves.get(where)
         if entry is not None and (entry.storage is None or entry.storage() is not storage):
             entry = None  # the view of a freed storage whose id this one was given
+        made = entry is None  # (only then is a view taken, made or dropped)
         if entry is None and self._detached:
             entry = self._adopt(study, study_id, finished)
             self._detached = [e for e in self._detached
@@ -399,6 +407,11 @@ class CurvecastPruner(BasePruner):
             self._generation += 1
         entry.storage = _reference(storage)
         self._curves[where] = entry
+        if made:
+            # what exploration decided in the studies whose views were dropped goes with them
+            # (one record per would-be stop, kept for good, grew with every study seen)
+            self.stopper.forget_exploration(
+                {e.key for e in (*self._curves.values(), *self._detached)})
         return entry
 
     def _adopt(self, study: optuna.study.Study, study_id: int | None,

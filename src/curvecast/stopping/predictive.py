@@ -9,7 +9,7 @@ import hashlib
 import inspect
 import warnings
 from collections import OrderedDict
-from collections.abc import Hashable, Mapping
+from collections.abc import Collection, Hashable, Mapping
 from typing import Any
 
 import numpy as np
@@ -566,6 +566,23 @@ class PredictiveStopper(Stopper):
         explored = {key: until for key, until in self._explored.items() if key[0] != study}
         explored.update(runs_on)
         self._explored, self._explore_draws, self.n_explored_ = explored, draws, n_explored
+
+    @property
+    def explored_studies(self) -> frozenset[Hashable]:
+        """The studies of which the stopper keeps what exploration decided (one record per
+        trial it would have stopped there)."""
+        return frozenset(study for study, _ in self._explored)
+
+    def forget_exploration(self, keep: Collection[Hashable]) -> None:
+        """Drop what exploration decided in every study not in ``keep`` (a caller that holds
+        many studies in turn, such as the Optuna pruner, keeps the records of the studies it
+        still has a view of: one record per would-be stop, never dropped, grew with every
+        study).  A dropped study's trials draw afresh if it is seen again; ``n_explored_`` and
+        the generator are unchanged."""
+        keep = set(keep)
+        if any(study not in keep for study, _ in self._explored):
+            self._explored = {key: until for key, until in self._explored.items()
+                              if key[0] in keep}
 
     def runs_on_until(self, study: Hashable, config_id: str, tau: int, last: int,
                       trials: int | None = None) -> int:
