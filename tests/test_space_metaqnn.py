@@ -305,3 +305,23 @@ def test_validate_names_the_bad_hyperparameter() -> None:
                         "batch_size": 64})
     with pytest.raises(ValueError, match="'net'"):
         space.validate({"lr": 1e-3, "weight_decay": 1e-4, "batch_size": 64})
+
+
+def test_a_walk_that_keeps_the_fc_width_rule_names_it_in_a_lifted_space() -> None:
+    """``walk(..., fc_widening=False)`` on a space built with ``fc_widening=True`` refused a
+    widening FC layer without saying which rule it broke (the reason was read from the space's
+    setting, not the walk's)."""
+    net = parse_net("[P(2,2), FC(32), FC(128), SM(10)]")
+    lifted = MetaQNNSpace(fc_widening=True)
+    assert lifted.walk(net).fc_units == 0  # the space's own setting lifts the rule
+    why = (r"layer 2 \(FC\(128\)\) of '\[P\(2,2\), FC\(32\), FC\(128\), SM\(10\)\]' is not "
+           r"allowed after .* in MetaQNNSpace\(.*\): an FC layer may not be wider than the "
+           r"FC\(32\) before it \(MetaQNN's rule; fc_widening=True lifts it\)$")
+    with pytest.raises(ValueError, match=why):
+        lifted.walk(net, fc_widening=False)
+    with pytest.raises(ValueError, match=why):
+        lifted.validate({"net": format_net(net), "lr": 1e-3, "weight_decay": 1e-4,
+                         "batch_size": 32}, fc_widening=False)
+    with pytest.raises(ValueError, match=why):  # and the strict space, as before
+        MetaQNNSpace().walk(net)
+    MetaQNNSpace().walk(net, fc_widening=True)  # a strict space's walk that lifts it

@@ -228,7 +228,8 @@ class MetaQNNSpace(SearchSpace):
             ValueError: when ``layer`` is not among :meth:`actions` of ``state``.
         """
         if layer not in self.actions(state):
-            raise ValueError(f"{layer} is not a legal action from {state}{self._why(state, layer)}")
+            raise ValueError(f"{layer} is not a legal action from {state}"
+                             f"{self._why(state, layer, self.fc_widening)}")
         return self._step(state, layer)
 
     def _step(self, state: State, layer: Layer) -> State:
@@ -251,9 +252,11 @@ class MetaQNNSpace(SearchSpace):
         return (isinstance(layer, FC) and state.last is LayerKind.FC
                 and layer.units > state.fc_units)
 
-    def _why(self, state: State, layer: Layer) -> str:
-        """Why ``layer`` may not follow ``state``, when the reason is the FC width rule."""
-        if self.widens(state, layer) and not self.fc_widening:
+    def _why(self, state: State, layer: Layer, fc_widening: bool) -> str:
+        """Why ``layer`` may not follow ``state``, when the reason is the FC width rule
+        (``fc_widening``: whether the walk in question lifts it, which may differ from the
+        space's own: :meth:`walk`)."""
+        if self.widens(state, layer) and not fc_widening:
             return (f": an FC layer may not be wider than the FC({state.fc_units}) before it "
                     "(MetaQNN's rule; fc_widening=True lifts it)")
         return ""
@@ -273,7 +276,7 @@ class MetaQNNSpace(SearchSpace):
         state = self.start_state()
         for pos, layer in enumerate(layers):
             if isinstance(layer, Dropout) or layer not in self._actions(state, widening):
-                why = "" if widening else self._why(state, layer)
+                why = self._why(state, layer, widening)
                 raise ValueError(f"layer {pos} ({layer}) of {format_net(layers)!r} is not "
                                  f"allowed after {state} in {self!r}{why}")
             state = self._step(state, layer)
