@@ -341,3 +341,33 @@ def test_fhyperband_stops_a_diverged_config_at_the_epoch_it_diverges() -> None:
     assert stopped.decision.mean is None and stopped.decision.reason.startswith("diverged")
     assert diverged not in fhb.selected() and fhb.selected() == [
         t.config_id for t in result.trials if t.epochs == 27]
+
+
+class _SureClipped(_Sure):
+    """_Sure whose every prediction is flagged clipped (as LCE flags its fallbacks)."""
+
+    def predict(self, configs: object, partial: np.ndarray) -> Prediction:
+        p = super().predict(configs, partial)
+        return Prediction(mean=p.mean, std=p.std, clipped=np.ones(p.mean.shape, dtype=bool))
+
+
+def test_fhyperband_flags_and_counts_a_decision_on_a_clipped_prediction() -> None:
+    """A rung prediction its predictor flagged clipped (LCE: a fallback or an extrapolation
+    outside its sanity range) stops configs as before, but the decision says so and
+    ``n_clipped_`` counts it, as the predictive stopper does: before, f-Hyperband dropped the
+    flag and such a prediction stopped a config silently."""
+    cs = saturating(n=10, epochs=27)
+    warm = warm_rung_predictors(_SureClipped(), saturating(n=40, epochs=27, seed=11), 27)
+    fhb = FHyperband(RandomSearch.from_curves(cs, seed=0), delta=0.999, min_curves=6,
+                     predictor=_SureClipped(), predictors=warm)
+    res = replay_schedule(cs, fhb)
+    stops = [t.decision for t in res.trials if t.decision is not None]
+    assert len(stops) == 2  # the same stops as _Sure's (above)
+    assert all(d.clipped and d.reason.endswith("(prediction clipped to what the curves "
+                                               "support)") for d in stops)
+    assert fhb.n_clipped_ >= 2
+    plain = FHyperband(RandomSearch.from_curves(cs, seed=0), delta=0.999, min_curves=6,
+                       predictor=_Sure(), predictors=warm_rung_predictors(
+                           _Sure(), saturating(n=40, epochs=27, seed=11), 27))
+    replay_schedule(cs, plain)
+    assert plain.n_clipped_ == 0

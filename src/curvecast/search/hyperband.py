@@ -376,6 +376,8 @@ class FHyperband(Hyperband):
     Attributes:
         predictors_: rung end (trained epochs) → fitted predictor.
         ready_: rung end → the iteration during which its predictor was fitted.
+        n_clipped_: decisions on a prediction its predictor flagged ``clipped`` (clipped to
+            its bound, or, LCE, a fallback); such a decision says so in its reason.
     """
 
     def __init__(self, searcher: Searcher, delta: float = 0.95, margin: float = 0.0,
@@ -400,6 +402,7 @@ class FHyperband(Hyperband):
         self.fits = FitCache(max_size=8) if fits is None else fits
         self.predictors_: dict[int, Predictor] = dict(predictors or {})
         self.ready_: dict[int, int] = {}
+        self.n_clipped_ = 0
 
     def __repr__(self) -> str:
         return (f"FHyperband({self.searcher!r}, delta={self.delta:g}, margin={self.margin:g}, "
@@ -455,11 +458,17 @@ class FHyperband(Hyperband):
                             reason=f"no finite prediction at rung {until} (mean {mean:.4g}, "
                                    f"σ {std:.2g}): the trial continues")
         action = Action.STOP if reaches_delta(probability, self.delta) else Action.CONTINUE
+        # a prediction the predictor clipped (or, LCE, a fallback) is flagged and counted, as
+        # the predictive stopper does: it never drives a decision silently
+        clipped = prediction.clipped is not None and bool(prediction.clipped[0])
+        self.n_clipped_ += clipped
+        note = " (prediction clipped to what the curves support)" if clipped else ""
         return Decision(action, epoch=epoch, mean=mean, std=std, probability=probability,
-                        horizon=int(history.epochs[until - 1]),
+                        horizon=int(history.epochs[until - 1]), clipped=clipped,
                         reason=f"P(y at rung {until}: {mean:.4g} ± {std:.2g} worse than "
                                f"{ref:.4g}) = {probability:.3f} vs Δ = {self.delta:g}"
-                               f"{': no prediction stops a config' if self.delta >= 1 else ''}")
+                               f"{': no prediction stops a config' if self.delta >= 1 else ''}"
+                               f"{note}")
 
 
 def warm_speedup(reference: Hyperband, run: FHyperband) -> float:
