@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -890,3 +891,39 @@ def test_a_number_beyond_float_range_is_refused_not_read_as_diverged(tmp_path: P
     long.write_text("config_id,epoch,value\na,1,0.5\na,2,+inf\nb,1,0.4\n")
     got = curvecast.from_long_table(long, "loss", "min")
     assert got.diverged().tolist() == [[False, True], [False, False]]
+
+
+def test_wide_csv_with_diverged_runs_is_read_at_arrows_speed(tmp_path: Path) -> None:
+    """A column with an inf or nan cell (diverged runs: common) keeps Arrow's parse; only its
+    non-finite cells' texts are checked (an overflow such as 1e400 is refused, above).  It was
+    sent, with every other column, to the text reader: 4.3x the time of the same table without
+    them (10000 × 60 cells), 2.7x at 20000 × 100.  Values as before; timed as a ratio, best of 3."""
+    import time
+
+    rng = np.random.default_rng(0)
+    cells = rng.uniform(0.1, 1, (10000, 60)).round(6).astype(str)
+    paths = {}
+    for kind in ("finite", "diverged"):
+        if kind == "diverged":
+            cells[0, :], cells[1, :], cells[2, 5:] = "inf", "nan", "-Infinity"
+        paths[kind] = tmp_path / f"{kind}.csv"
+        with open(paths[kind], "w") as f:
+            f.write("config_id," + ",".join(f"loss_{j + 1}" for j in range(60)) + "\n")
+            f.writelines(f"c{i}," + ",".join(cells[i]) + "\n" for i in range(len(cells)))
+
+    def best(path: Path) -> tuple[float, CurveSet]:
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                curves = curvecast.from_table(path, r"loss_(\d+)", "val_loss", "minimize")
+            times.append(time.perf_counter() - start)
+        return min(times), curves
+
+    finite, _ = best(paths["finite"])
+    diverged, curves = best(paths["diverged"])
+    assert np.isposinf(curves.values[0]).all() and np.isnan(curves.values[1]).all()
+    assert np.isneginf(curves.values[2, 5:]).all()
+    np.testing.assert_array_equal(curves.values[3:], cells[3:].astype(float))
+    assert diverged < 3.0 * finite, (diverged, finite)
