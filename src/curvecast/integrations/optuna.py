@@ -444,9 +444,23 @@ class CurvecastPruner(BasePruner):
                              direction=self.prior.direction,
                              configs=self.prior.configs[list(columns)],
                              diverged_value=self.prior.diverged_value)
-            self.stopper = PredictiveStopper(**self._settings, prior=prior)
+            self.stopper = _carried_over(self.stopper,
+                                         PredictiveStopper(**self._settings, prior=prior))
             self._prior_columns = columns
         return self.stopper
+
+
+def _carried_over(old: PredictiveStopper, new: PredictiveStopper) -> PredictiveStopper:
+    """``new`` (the stopper with the prior cut to other config columns) given what ``old``
+    decided and counted across the pruner's studies: what exploration decided per trial, its
+    generator, and the counters.  A new stopper alone drew exploration from the seed again and
+    forgot the trials it had let run on, in every study, whenever a study with other columns
+    was judged (two studies used in turn, or trials of both running at once)."""
+    new._explored = old._explored
+    new._explore_draws = old._explore_draws
+    new.n_explored_, new.n_fits_ = old.n_explored_, old.n_fits_
+    new.n_clipped_, new._warned_unpredicted = old.n_clipped_, old._warned_unpredicted
+    return new
 
 
 def predicted_value(trial: FrozenTrial) -> float | None:
