@@ -149,3 +149,21 @@ def test_a_long_lived_pruner_keeps_exploration_records_of_the_studies_it_holds_o
     assert len(copied.stopper.explored_studies) <= 8
     assert copied.stopper.explored_studies <= {e.key for e in copied._detached}
     assert len(holding.stopper.explored_studies) > 40  # the original keeps its own
+
+
+def test_a_deep_copy_holding_the_pruner_and_its_stopper_gets_one_stopper() -> None:
+    """A review (stop 40): a copy takes the exploration records of the (at most eight) studies
+    whose views it takes, in a stopper copied apart from the pruner's own; a deep copy that
+    held both the pruner and ``pruner.stopper`` gave back two stoppers, the copied pruner's
+    not the one the list held.  Either order now gives one."""
+    pruner = CurvecastPruner(delta=0.5, explore=0.5)
+    kept: list[optuna.Study] = []
+    _fifty_studies(pruner, keep=kept)
+    assert len(pruner.stopper.explored_studies) > 8  # the copy takes fewer: a stopper apart
+    copied, stopper = copy.deepcopy([pruner, pruner.stopper])
+    assert copied.stopper is stopper
+    assert len(stopper.explored_studies) <= 8
+    stopper, copied = copy.deepcopy([pruner.stopper, pruner])
+    assert copied.stopper is stopper  # the stopper copied first, whole
+    assert stopper is not pruner.stopper
+    assert len(pruner.stopper.explored_studies) > 40  # the original keeps its own

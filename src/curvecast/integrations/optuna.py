@@ -246,7 +246,14 @@ class CurvecastPruner(BasePruner):
         copied = type(self).__new__(type(self))
         memo[id(self)] = copied
         with self._lock:
-            state = copy.deepcopy(self._snapshot(), memo)
+            state = self._snapshot()
+            if state["stopper"] is not self.stopper:  # its records cut to the views taken
+                if id(self.stopper) not in memo:
+                    # the copy's stopper stands for the pruner's own: a copy that holds both
+                    # (``copy.deepcopy([pruner, pruner.stopper])``) gets one stopper, its own
+                    memo[id(self.stopper)] = copy.deepcopy(state["stopper"], memo)
+                state["stopper"] = self.stopper  # (copied already: the memo's copy is taken)
+            state = copy.deepcopy(state, memo)
         copied.__setstate__(state)
         return copied
 
