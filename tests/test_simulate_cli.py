@@ -363,3 +363,25 @@ def test_the_caption_lists_only_what_the_rules_that_ran_read(data: Path) -> None
             "complete ones, not replayed; no predictive rule ran to use it)") in said
     for unread in ("margin", "keep-top-k", "η", "refit every", "predictive:"):
         assert unread not in said
+
+
+def test_simulate_says_when_orderings_must_repeat(tmp_path: Path) -> None:
+    """3 configs have only 3! = 6 distinct orders: 10 orderings repeat some, and the ± s.e. over
+    them is noted as overstating the certainty (in the note and the table's title); 4 configs
+    (24 orders) and a budget of 2 of 5 (20 orders) are drawn as ever, with no note."""
+    three, four = tmp_path / "three.parquet", tmp_path / "four.parquet"
+    saturating(n=3, seed=4).save(three)
+    saturating(n=4, seed=4).save(four)
+    proc = curvecast("simulate", three, "--stopper", "never", "--orderings", "10")
+    assert proc.returncode == 0, proc.stderr
+    assert "note: 3 configs have only 6 distinct orders (fewer than --orderings 10)" in \
+        " ".join(proc.stderr.split())
+    assert "overstates the certainty" in " ".join(proc.stderr.split())
+    assert "10 orderings, at most 6 distinct" in proc.stdout
+    proc = curvecast("simulate", three, "--stopper", "never", "--orderings", "10", "--trials", "2")
+    assert "2 trials of 3 configs have only 6 distinct orders" in " ".join(proc.stderr.split())
+    for args in ((four, "--orderings", "10"), (four, "--orderings", "24"),
+                 (four, "--orderings", "10", "--trials", "2")):
+        proc = curvecast("simulate", *args, "--stopper", "never")
+        assert proc.returncode == 0, proc.stderr
+        assert "distinct" not in proc.stderr + proc.stdout

@@ -100,6 +100,10 @@ def simulate(
     stopper's warm start (its curves count toward `--min-complete`) and never replayed; the
     oracle then stops after `max(1, min_complete − prior configs)` complete trials, the fewest
     a warm-started rule could wait for.
+
+    n configs have only n! distinct orders (n!/(n−t)! with `--trials t`): when that is fewer
+    than `--orderings`, orderings repeat, and a note and the table's title say so (the ± s.e.
+    then counts each repeat as independent).
     """
     curves = _simulate_curves(data, arcsine_target)
     check_json_out(json_out, reads=[data])
@@ -139,6 +143,14 @@ def simulate(
                           f"{keep_top_k}-th best final value, but a replay here completes at "
                           f"most {reachable} trials: the predictive rule will stop nothing",
                           highlight=False)
+    distinct = _distinct_orderings(complete, reachable, orderings) if plan.searchers else None
+    if distinct is not None:
+        what = (f"{complete} configs have" if reachable == complete
+                else f"{counted(reachable, 'trial')} of {complete} configs have")
+        err_console.print(f"note: {what} only {distinct} distinct orders (fewer than --orderings "
+                          f"{orderings}): orderings repeat, and the ± s.e. counts each repeat "
+                          "as an independent ordering, so it overstates the certainty",
+                          highlight=False)
     run = SpeedupSettings(deltas=deltas, orderings=orderings, workers=workers,
                           seed=seed)
     output = _replay_all(data, curves, plan, run)
@@ -154,10 +166,23 @@ def simulate(
     trials_part = ("" if searched_trials(output["settings"]) is None
                    else f"{counted(trials, 'trial')} per search, ")
     spread = "mean ± s.e. over" if orderings > 1 else "one value from"
+    repeats = "" if distinct is None else f", at most {distinct} distinct"
     title = (f"{data.name}: early stopping ({trials_part}{spread} "
-             f"{counted(orderings, 'ordering')}, {counted(workers, 'worker')})")
+             f"{counted(orderings, 'ordering')}{repeats}, {counted(workers, 'worker')})")
     human_console(json_out).print(_speedup_table(output, title, bool(plan.schedulers)))
     _write_outputs(output, json_out, plots, data.stem)
+
+
+def _distinct_orderings(configs: int, trials: int, orderings: int) -> int | None:
+    """How many distinct orders a search visiting ``trials`` of ``configs`` configs, each once,
+    can take (n!/(n−t)!: n! for every config) when that is fewer than ``orderings``, else None
+    (the usual case, where nothing is noted)."""
+    count = 1
+    for k in range(configs - trials + 1, configs + 1):
+        count *= k
+        if count >= orderings:
+            return None
+    return count
 
 
 def _note_what_limits(curves: CurveSet, trials: int, min_complete: int, n_prior: int) -> None:
