@@ -94,3 +94,41 @@ def test_r2_ticks_are_the_shares_observed(tmp_path: Path, monkeypatch: pytest.Mo
                 close(fig)
     finally:
         monkeypatch.undo()
+
+
+def test_r2_of_one_is_marked_on_the_log_panels_edge(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review: the 1 − R² panel (log axis) floored at 1e-5 without saying so, so R² = 1 read as
+    1 − R² = 1e-5.  A floored point is now ▼ on the lower edge (which is the floor), and the
+    panel's title says so; a figure with nothing floored says nothing of it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    close = plt.close
+    drawn: list[Any] = []
+    monkeypatch.setattr(plt, "close", drawn.append)
+    try:
+        for top, floored in ((1.0, True), (0.99, False)):
+            drawn.clear()
+            out = _output(["srm", "last-value"], [0.1, 0.25, 0.5], n=2, r2=0.5)
+            for r in out["results"]:
+                if r["metric"] == "r2" and r["experiment"] == "table1" and r["fraction"] == 0.5:
+                    r["mean"] = top
+            plot_prediction_results(out, tmp_path, "x")
+            fig = next(f for f in drawn if f.axes[0].get_xlabel().startswith("% of learning"))
+            lax = fig.axes[1]
+            edge = [line for line in lax.get_lines() if line.get_marker() == "v"]
+            if floored:
+                assert "values below 1e-05, e.g. R² = 1, marked ▼ on the lower edge" in \
+                    lax.get_title()
+                assert lax.get_ylim()[0] == pytest.approx(1e-5)
+                assert len(edge) == 2  # one per predictor, at 50 %, on the floor
+                assert all(list(line.get_ydata()) == [1e-5] for line in edge)
+            else:
+                assert "▼" not in lax.get_title() and not edge
+            for fig in drawn:
+                close(fig)
+    finally:
+        monkeypatch.undo()

@@ -23,6 +23,9 @@ from curvecast.report.plot_text import literal
 
 #: R² below this is drawn as an arrow on the lower edge of the linear panel, with its value.
 R2_FLOOR = -0.25
+#: 1 − R² below this (R² within 1e-5 of 1, or 1 exactly) is drawn as ▼ on the lower edge of the
+#: log panel, which says so: a log axis cannot show 0.
+LOG_FLOOR = 1e-5
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
 _STYLES = ("-", "--", "-.", ":")
 
@@ -186,10 +189,12 @@ def _n_label(name: str, rows: Sequence[Mapping[str, Any]], usual: int) -> str:
 def _r2_vs_fraction(plt: Any, table1: list[Mapping[str, Any]], names: list[str], path: Path,
                     title: str) -> Path:
     """Two panels: R² (values below ``R2_FLOOR`` marked on the edge) and 1 − R² on a log axis,
-    which separates predictors that all sit near R² = 1."""
+    which separates predictors that all sit near R² = 1 (values below ``LOG_FLOOR``, e.g. R² = 1
+    exactly, marked ▼ on its lower edge)."""
     fig, (ax, lax) = plt.subplots(1, 2, figsize=(11, 4.4))
     shown = [n for n in names if select(table1, predictor=n)]
     usual = max((r["n"] for r in table1 if r.get("n") is not None), default=0)
+    any_floored = False
     for i, name in enumerate(shown):
         rows = sorted(select(table1, predictor=name), key=lambda r: r["fraction"])
         dodge = (i - (len(shown) - 1) / 2) * 0.5  # percentage points, so error bars do not hide
@@ -207,7 +212,16 @@ def _r2_vs_fraction(plt: Any, table1: list[Mapping[str, Any]], names: list[str],
                 ax.annotate(f"{m:.3g}", (xi, R2_FLOOR), color=color, fontsize=8,
                             textcoords="offset points", xytext=(6, 8 + 10 * (i % 3)))
                 ax.plot([xi], [R2_FLOOR], marker="v", color=color, ms=8, clip_on=False)
-        lax.errorbar(x, [max(1 - m, 1e-5) for m in mean], yerr=err, color=color, **style)
+        unexplained = [1 - m for m in mean]
+        floored = [u < LOG_FLOOR for u in unexplained]  # NaN: not floored (not drawn)
+        lax.errorbar(x, [max(u, LOG_FLOOR) if f else u for u, f in zip(unexplained, floored,
+                                                                       strict=True)],
+                     yerr=[0.0 if f else e for e, f in zip(err, floored, strict=True)],
+                     color=color, **style)
+        for xi, f in zip(x, floored, strict=True):
+            if f:
+                lax.plot([xi], [LOG_FLOOR], marker="v", color=color, ms=8, clip_on=False)
+        any_floored = any_floored or any(floored)
     # ticks at the shares observed, not at round numbers: with one share (25 %) the dodged
     # predictors read as 24.75 % and 25.25 % on ticks 24.8 … 25.2 (a review)
     observed = sorted({100 * float(r["fraction"]) for r in table1})
@@ -219,7 +233,7 @@ def _r2_vs_fraction(plt: Any, table1: list[Mapping[str, Any]], names: list[str],
     if _all_undefined(table1):  # nothing to draw: say why (a log axis of no value fails)
         for axis in (ax, lax):
             _say_undefined(axis)
-        lax.set_ylim(1e-5, 2.0)
+        lax.set_ylim(LOG_FLOOR, 2.0)
     ax.set_xlabel("% of learning curve observed")
     ax.set_ylabel("R² of the predicted final value")
     ax.set_title(f"R² (values below {R2_FLOOR} marked ▼ on the edge)", fontsize=9)
@@ -227,7 +241,11 @@ def _r2_vs_fraction(plt: Any, table1: list[Mapping[str, Any]], names: list[str],
     lax.set_yscale("log")
     lax.set_xlabel("% of learning curve observed")
     lax.set_ylabel("1 − R²  (unexplained variance, log)")
-    lax.set_title("1 − R², log scale: lower is better", fontsize=9)
+    lax.set_title("1 − R², log scale: lower is better"
+                  + (f"\n(values below {LOG_FLOOR:g}, e.g. R² = 1, marked ▼ on the lower edge)"
+                     if any_floored else ""), fontsize=9)
+    if any_floored:  # the floor is the lower edge, where the ▼ sit
+        lax.set_ylim(LOG_FLOOR, max(lax.get_ylim()[1], 10 * LOG_FLOOR))
     lax.grid(alpha=0.3, which="both")
     fig.suptitle(f"{literal(title)}: R² of the final value vs observed share of the curve")
     n_rows = 1 if len(shown) <= 6 else 2
