@@ -928,3 +928,29 @@ def test_wide_csv_with_diverged_runs_is_read_at_arrows_speed(tmp_path: Path) -> 
     assert np.isneginf(curves.values[2, 5:]).all()
     np.testing.assert_array_equal(curves.values[3:], cells[3:].astype(float))
     assert diverged < 3.0 * finite, (diverged, finite)
+
+
+def test_a_row_counter_config_column_is_named_at_import(tmp_path: Path) -> None:
+    """A review: a wide table's ``trial`` column (0..n−1, a row counter) became a predictor
+    feature without a word, while pandas' ``Unnamed: 0`` was warned of.  A column that is exactly
+    0..n−1 or 1..n in row order is now named; an integer setting that repeats (``layers``
+    1..4) and one that is not in row order are not."""
+    rng = np.random.default_rng(2)
+    rows = []
+    for i in range(12):
+        a = rng.uniform(0.5, 0.95)
+        rows.append({"run": f"r{i}", "trial": i, "step": i + 1, "layers": 1 + i % 4,
+                     "shuffled": (5 * i) % 12, "lr": 10 ** rng.uniform(-4, -1),
+                     **{f"val_acc_{e}": a - (a - 0.1) * e ** -0.7 for e in range(1, 6)}})
+    pd.DataFrame(rows).to_csv(tmp_path / "t.csv", index=False)
+    proc = curvecast_cli("data", "import", "table", tmp_path / "t.csv", "--curves",
+                         r"val_acc_(\d+)", "--metric", "val_acc", "--direction", "maximize",
+                         "--id-column", "run", "--out", tmp_path / "t.parquet")
+    assert proc.returncode == 0, proc.stderr
+    err = " ".join(proc.stderr.split())
+    [warning] = [w for w in err.split("warning:") if "count the rows" in w]
+    assert "config column(s) 'trial', 'step' count the rows (0..n−1 or 1..n in row order)" \
+        in warning
+    assert "a feature of every predictor" in warning
+    assert "drop it from the table and import again" in warning
+    assert not any(f"'{name}'" in err for name in ("layers", "shuffled", "lr"))

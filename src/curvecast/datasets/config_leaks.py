@@ -2,9 +2,10 @@
 
 A wide table's every column that is not a curve becomes a config feature.  A column that
 summarises the curve itself (a ``best_val_acc`` a tracking tool exports beside the history), the
-curve of another metric (``train_acc_1`` … ``train_acc_20``) or an index pandas wrote with the
-table would then be a feature of every predictor: the first hands them the answer, and
-``evaluate`` reports an R² near 1 that means nothing.  Nothing is dropped here; the importer
+curve of another metric (``train_acc_1`` … ``train_acc_20``), an index pandas wrote with the
+table or another row counter (a ``trial`` column 0..n−1) would then be a feature of every
+predictor: the first hands them the answer, and ``evaluate`` reports an R² near 1 that means
+nothing.  Nothing is dropped here; the importer
 warns, naming the columns.
 """
 
@@ -36,6 +37,29 @@ _METRIC_WORDS = frozenset({"acc", "accuracy", "loss", "err", "error", "perplexit
                            "validation", "train", "test", "epoch", "step", "iter"})
 
 
+#: Configs needed before a column counting the rows is named (a 1..4 setting of 4 configs is not).
+ROW_COUNTER_MIN = 5
+
+
+def _row_counters(configs: pd.DataFrame, exclude: set[str]) -> list[str]:
+    """Numeric config columns that are exactly 0..n−1 or 1..n in row order (a trial number or
+    an index written under another name than pandas' ``Unnamed: 0``); integer settings that
+    repeat (``layers`` 1..4 over many configs) are none."""
+    n = len(configs)
+    if n < ROW_COUNTER_MIN:
+        return []
+    found = []
+    for name in configs.columns:
+        column = configs[name]
+        if (str(name) in exclude or not pd.api.types.is_numeric_dtype(column)
+                or pd.api.types.is_bool_dtype(column)):
+            continue
+        x = column.to_numpy(dtype=float)
+        if np.array_equal(x, np.arange(n)) or np.array_equal(x, np.arange(1, n + 1)):
+            found.append(str(name))
+    return found
+
+
 def suspicious_config_columns(curves: CurveSet) -> list[str]:
     """One-line warnings about ``curves``' config columns that look like no setting (see the
     module docstring); empty when none does."""
@@ -47,6 +71,12 @@ def suspicious_config_columns(curves: CurveSet) -> list[str]:
         warnings.append(f"config column(s) {', '.join(map(repr, index_like))} look like an index "
                         "pandas wrote with the table (to_csv() without index=False): drop them, "
                         "they are features of every predictor")
+    counters = _row_counters(configs, exclude=set(index_like))
+    if counters:
+        warnings.append(f"config column(s) {', '.join(map(repr, counters))} count the rows "
+                        "(0..n−1 or 1..n in row order): a row or trial number, not a setting, "
+                        "yet each is a feature of every predictor; unless it is a setting, drop "
+                        "it from the table and import again")
     families = Counter(m.group(1) for n in names if (m := _NUMBERED.match(n)) and m.group(1))
     metric_words = {*_METRIC_WORDS, *re.findall(r"[a-z0-9]+", curves.metric.lower())}
     numbered = sorted(prefix for prefix, k in families.items() if k >= FAMILY_SIZE and
