@@ -3,26 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
 optuna = pytest.importorskip("optuna", reason="the Optuna integration needs curvecast[optuna]")
 
 from curvecast import CurveSet, Direction  # noqa: E402
 from curvecast.integrations.optuna import CurvecastPruner  # noqa: E402
+from test_optuna_pruner import synthetic_curves as _curves  # noqa: E402
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
-
-
-def _curves(n: int, seed: int) -> tuple[np.ndarray, pd.DataFrame]:
-    rng = np.random.default_rng(seed)
-    lr = 10 ** rng.uniform(-4, -1, n)
-    width = rng.choice([16, 32, 64, 128], n)
-    final = 0.9 - 0.08 * (np.log10(lr) + 2.5) ** 2 + 0.02 * np.log2(width / 16) \
-        + rng.normal(0, 0.01, n)
-    t = np.arange(1, 11)
-    values = final[:, None] - (0.5 + 0.1 * rng.random(n))[:, None] * np.exp(-t[None, :] / 3)
-    return values, pd.DataFrame({"lr": lr, "width": width})
 
 
 def _prior() -> CurveSet:
