@@ -3,12 +3,13 @@
 An SGD classifier on scikit-learn's bundled digits, 10 epochs per trial, 30 trials: the study
 behind the screenshot in docs/user-guide.md ("Optuna: what the pruner decided").
 
-    python examples/optuna_dashboard.py sqlite:///dashboard.db     # about a minute
+    python examples/optuna_dashboard.py sqlite:///dashboard.db     # a few seconds
     pip install optuna-dashboard
     optuna-dashboard sqlite:///dashboard.db                        # http://127.0.0.1:8080
 """
 
 import sys
+import warnings
 
 import optuna
 from sklearn.datasets import load_digits
@@ -41,7 +42,9 @@ if __name__ == "__main__":
     except optuna.exceptions.DuplicatedStudyError:
         sys.exit(f"{sys.argv[1]} already holds study 'digits-sgd': open it with "
                  f"optuna-dashboard {sys.argv[1]}, or give another storage URL")
-    study.set_metric_names(["val_accuracy"])  # a prior imported from it carries the name
+    with warnings.catch_warnings():  # Optuna flags set_metric_names as experimental
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names(["val_accuracy"])  # a prior imported from it carries the name
     study.optimize(objective, n_trials=30)
     pruned = study.get_trials(states=[optuna.trial.TrialState.PRUNED])
     print(f"best {study.best_value:.4f} with {study.best_params}; {len(pruned)} of 30 pruned")
