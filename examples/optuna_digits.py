@@ -17,7 +17,7 @@ pruner judges trials from the second one on.  The recording's ``lr``, ``weight_d
 counterpart here and are not used); its first ``--epochs`` epochs are used.
 
 **Here the prior costs epochs.** Measured on a 2-core CPU (stop 37's code, a review's run, the
-defaults above, 40 trials of 10 epochs, 2-3 min each on one core): without a prior 26 of 40 trials
+defaults above, 40 trials of 10 epochs, 30-40 s each on one core): without a prior 26 of 40 trials
 were pruned, 297 of 400 epochs used (best 0.9917); with ``--prior data/digits-metaqnn.parquet`` 3
 of 40, 387 epochs. With ``--delta 1.0``, which prunes no trial on a prediction (then it pruned a
 run whose P(worse) rounded to 1, some 8σ short, and pruned nothing here; a diverged trial is still
