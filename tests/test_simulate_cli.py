@@ -368,7 +368,7 @@ def test_the_caption_lists_only_what_the_rules_that_ran_read(data: Path) -> None
 def test_simulate_says_when_orderings_must_repeat(tmp_path: Path) -> None:
     """3 configs have only 3! = 6 distinct orders: 10 orderings repeat some, and the ± s.e. over
     them is noted as overstating the certainty (in the note and the table's title); 4 configs
-    (24 orders) and a budget of 2 of 5 (20 orders) are drawn as ever, with no note."""
+    (24 orders) and a budget of 2 of 4 (12 orders) are drawn as ever, with no note."""
     three, four = tmp_path / "three.parquet", tmp_path / "four.parquet"
     saturating(n=3, seed=4).save(three)
     saturating(n=4, seed=4).save(four)
@@ -385,3 +385,25 @@ def test_simulate_says_when_orderings_must_repeat(tmp_path: Path) -> None:
         proc = curvecast("simulate", *args, "--stopper", "never")
         assert proc.returncode == 0, proc.stderr
         assert "distinct" not in proc.stderr + proc.stdout
+
+
+def test_simulate_notes_no_repeated_orderings_when_no_curve_can_be_replayed(tmp_path: Path) -> None:
+    """A set with no complete curve (or one) cannot be replayed, and simulate says so; it said
+    before the error that '0 configs have only 1 distinct orders (fewer than --orderings 1)', 1
+    being no fewer than 1 (and with 1 complete curve, that its one order repeats)."""
+    import dataclasses
+
+    import numpy as np
+
+    curves = saturating(n=4, seed=4)
+    for complete in (0, 1):
+        observed = curves.observed.copy()
+        observed[complete:, 5:] = False
+        path = tmp_path / f"complete{complete}.parquet"
+        dataclasses.replace(curves, observed=observed,
+                            values=np.where(observed, curves.values, np.nan)).save(path)
+        for orderings in ("1", "10"):
+            proc = curvecast("simulate", path, "--stopper", "never", "--orderings", orderings)
+            assert proc.returncode != 0
+            assert "need at least 2 to replay" in proc.stderr
+            assert "distinct" not in proc.stderr + proc.stdout, proc.stderr

@@ -143,7 +143,9 @@ def simulate(
                           f"{keep_top_k}-th best final value, but a replay here completes at "
                           f"most {reachable} trials: the predictive rule will stop nothing",
                           highlight=False)
-    distinct = _distinct_orderings(complete, reachable, orderings) if plan.searchers else None
+    # (fewer than 2 complete curves: the replay refuses them, and says so, below)
+    distinct = (_distinct_orderings(complete, reachable, orderings)
+                if plan.searchers and complete >= 2 else None)
     if distinct is not None:
         what = (f"{complete} configs have" if reachable == complete
                 else f"{counted(reachable, 'trial')} of {complete} configs have")
@@ -179,10 +181,12 @@ def _distinct_orderings(configs: int, trials: int, orderings: int) -> int | None
     (the usual case, where nothing is noted)."""
     count = 1
     for k in range(configs - trials + 1, configs + 1):
-        count *= k
-        if count >= orderings:
+        if count >= orderings:  # (stops after a few factors, however many configs)
             return None
-    return count
+        count *= k
+    # checked after the loop too: no trial (0 complete configs) is the one order, which
+    # --orderings 1 is not more than
+    return None if count >= orderings else count
 
 
 def _note_what_limits(curves: CurveSet, trials: int, min_complete: int, n_prior: int) -> None:
