@@ -132,3 +132,16 @@ def test_r2_of_one_is_marked_on_the_log_panels_edge(tmp_path: Path,
                 close(fig)
     finally:
         monkeypatch.undo()
+
+
+def test_some_cells_with_r2_undefined_are_drawn_without_them(tmp_path: Path) -> None:
+    """A JSON result stores an undefined R² as a mean of None; where only some cells are (one
+    predictor's, one training size's, one feature set's), the figures leave those points out
+    instead of failing on ``None < -0.25`` (a review, stop 39)."""
+    out = _output(["srm", "last-value"], [0.1, 0.25, 0.5], n=10, r2=0.5)
+    for r in out["results"]:
+        if (r["predictor"] == "last-value" or r["train_size"] == 10 or r["features"] == "ap"):
+            r["mean"], r["stderr"], r["n"] = None, None, 0
+    paths = plot_prediction_results(out, tmp_path, "x")
+    assert sorted(p.name for p in paths) == ["x-coverage.png", "x-feature_ablation.png",
+                                             "x-r2_vs_fraction.png", "x-sample_efficiency.png"]

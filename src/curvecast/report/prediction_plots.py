@@ -101,7 +101,8 @@ def plot_prediction_results(output: Mapping[str, Any], out_dir: Path, title: str
     plt = _pyplot()
     stem = file_stem(title)
     out_dir.mkdir(parents=True, exist_ok=True)
-    records = output["results"]
+    # a record's mean of None (a JSON result's undefined R²) drawn as NaN: no point, no crash
+    records = [{**r, "mean": _mean(r)} if "mean" in r else r for r in output["results"]]
     names = list(output["settings"]["predictors"])
     written: list[Path] = []
 
