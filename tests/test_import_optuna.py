@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+import re
 import sqlite3
 from pathlib import Path
 
@@ -376,35 +377,31 @@ def _one_trial_storage(db: Path, name: str) -> Path:
     return db
 
 
-def test_a_storage_with_a_generated_column_is_refused_not_read(tmp_path: Path) -> None:
-    """A security review: a generated column computes its value on every read (``printf('%.*c',
-    300000000, 'x')``: a few KB of file, 300 MB a row), and Optuna never makes one; a storage
-    with one is refused before Optuna reads it, as one with a view is."""
-    db = _one_trial_storage(tmp_path / "g.db", "g")
+@pytest.mark.parametrize(("statements", "refusal"), [
+    # A security review: a generated column computes its value on every read
+    # (``printf('%.*c', 300000000, 'x')``: a few KB of file, 300 MB a row), and Optuna never
+    # makes one; a storage with one is refused before Optuna reads it, as one with a view is.
+    (["ALTER TABLE trial_params ADD COLUMN big TEXT GENERATED ALWAYS AS "
+      "(printf('%.*c', 1000, 'x')) VIRTUAL"], "generated column, 'trial_params.big'"),
+    # A review of the security review: a virtual table whose schema text does not start
+    # ``CREATE VIRTUAL`` (``create   virtual``, a leading comment: SQLite reads it all the same)
+    # was taken for a table; a virtual table is the only table without a root page.
+    (["CREATE VIRTUAL TABLE notes USING fts5(body)", "PRAGMA writable_schema = ON",
+      "UPDATE sqlite_master SET sql = 'create   virtual table notes using fts5(body)' "
+      "WHERE name = 'notes'"], "view, 'notes'"),
+], ids=["generated-column", "virtual-table-spelled-otherwise"])
+def test_a_storage_with_sql_optuna_never_makes_is_refused_not_read(
+        tmp_path: Path, statements: list[str], refusal: str) -> None:
+    """A storage holding a generated column or a virtual table (however its SQL is spelled) is
+    refused, naming what it holds, before Optuna reads a row."""
+    db = _one_trial_storage(tmp_path / "t.db", "t")
     with sqlite3.connect(db) as con:
-        con.execute("ALTER TABLE trial_params ADD COLUMN big TEXT GENERATED ALWAYS AS "
-                    "(printf('%.*c', 1000, 'x')) VIRTUAL")
+        for statement in statements:
+            con.execute(statement)
     con.close()
-    with pytest.raises(CurveSetFormatError, match=r"g.db: not an Optuna storage \(it holds a "
-                                                  r"generated column, 'trial_params.big'"):
-        curvecast.from_optuna(f"sqlite:///{db}", "g")
-
-
-def test_a_storage_with_a_virtual_table_is_refused_however_its_sql_is_spelled(
-        tmp_path: Path) -> None:
-    """A review of the security review: a virtual table whose schema text does not start
-    ``CREATE VIRTUAL`` (``create   virtual``, a leading comment: SQLite reads it all the same)
-    was taken for a table; a virtual table is the only table without a root page."""
-    db = _one_trial_storage(tmp_path / "v.db", "v")
-    with sqlite3.connect(db) as con:
-        con.execute("CREATE VIRTUAL TABLE notes USING fts5(body)")
-        con.execute("PRAGMA writable_schema = ON")
-        con.execute("UPDATE sqlite_master SET sql = 'create   virtual table notes using "
-                    "fts5(body)' WHERE name = 'notes'")
-    con.close()
-    with pytest.raises(CurveSetFormatError, match=r"v.db: not an Optuna storage \(it holds a "
-                                                  r"view, 'notes'"):
-        curvecast.from_optuna(f"sqlite:///{db}", "v")
+    with pytest.raises(CurveSetFormatError, match=r"t.db: not an Optuna storage \(it holds a "
+                                                  + re.escape(refusal)):
+        curvecast.from_optuna(f"sqlite:///{db}", "t")
 
 
 def test_booleans_none_and_lists_import_as_a_curvecast_study_exports_them(
