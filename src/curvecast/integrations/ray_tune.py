@@ -319,10 +319,10 @@ class CurvecastScheduler(FIFOScheduler):
         decision = self.decide(tid)
         if decision is None or (decision.mean is None and not decision.stop):
             return TrialScheduler.CONTINUE
-        # plain Python numbers: a rule's numpy scalars (np.int64, np.float32) made the state
-        # file's json.dumps fail at the next completion, in the middle of the Tune run
-        record = {"epoch": int(decision.epoch), "predicted": _plain(decision.mean),
-                  "std": _plain(decision.std), "probability": _plain(decision.probability),
+        # (plain Python numbers, as checked_decision hands them: a rule's numpy scalars made the
+        # state file's json.dumps fail at the next completion, in the middle of the Tune run)
+        record = {"epoch": decision.epoch, "predicted": decision.mean,
+                  "std": decision.std, "probability": decision.probability,
                   "stopped": decision.stop,
                   "n_complete": self.n_complete + int(getattr(self.stopper, "n_prior", 0)),
                   "reason": decision.reason}
@@ -731,11 +731,6 @@ def _whole(counted: Any) -> int | None:
         return None  # (numpy's integers and floats are numbers.Real too)
     value = float(counted)
     return int(value) if value.is_integer() else None
-
-
-def _plain(value: Any) -> Any:
-    """A real number (numpy's too) as a Python float; anything else (None) as it is."""
-    return float(value) if isinstance(value, numbers.Real) else value
 
 
 def _json_float(value: float) -> float | str:
